@@ -1,0 +1,3 @@
+from crmctl.cli.main import run
+
+run()

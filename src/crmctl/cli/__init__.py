@@ -1,0 +1,1 @@
+"""Presentation layer: the command line. The only place that knows typer and rich."""

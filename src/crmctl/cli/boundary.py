@@ -1,0 +1,45 @@
+"""Maps every way a command can end to an exit code and a message for people.
+
+Typer/click keep their own usage errors (exit 2) and `--help`; everything else that escapes a command lands
+here: `UserError` → its message and exit 2, other `CrmctlError` → 3, Ctrl-C → 130, any other exception is a
+bug → 3 with a traceback so it can be reported.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from crmctl.errors import CrmctlError, UserError
+
+__all__ = ["guarded"]
+
+
+def guarded(call: Callable[[], Any]) -> int:
+    try:
+        call()
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
+    except UserError as exc:
+        print(f"crmctl: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except CrmctlError as exc:
+        print(f"crmctl: internal error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("crmctl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:
+        print("crmctl: internal error (a bug in crmctl; please report it with this output):", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,214 @@
+"""The command line: option parsing and the single error boundary. Commands live in `crmctl.cli.commands`.
+
+Command bodies import their modules lazily so `crmctl --version` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl import __version__
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    name="crmctl",
+    help="Author, check, diff and publish metadata packages for a metadata-driven CRM platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+new_app = typer.Typer(help="Scaffold a package or add entities, fields and rules to one.", no_args_is_help=True)
+schema_app = typer.Typer(help="JSON Schemas of the package artifacts, for editors.", no_args_is_help=True)
+package_app = typer.Typer(help="Inspect a package.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
+app.add_typer(schema_app, name="schema")
+app.add_typer(package_app, name="package")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+    junit = "junit"
+
+
+class ListFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"crmctl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """crmctl: the toolchain of a metadata-driven CRM platform."""
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="crmctl.toml or pyproject.toml to read [tool.crmctl] from.")
+]
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Package directories (default: every package under .).")] = None,
+    output_format: FormatOpt = Format.text,
+    config: ConfigOpt = None,
+    select: Annotated[list[str] | None, typer.Option("--select", help="Only these codes (or prefixes).")] = None,
+    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these codes (or prefixes).")] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="Only findings not in this baseline count.")] = None,
+    write_baseline: Annotated[
+        Path | None, typer.Option("--write-baseline", help="Record today's findings into this file.")
+    ] = None,
+) -> None:
+    """Check packages: JSON Schema, references, CEL types, cycles, workflow reachability, locales, regexes."""
+    from crmctl.cli.commands import lint as command
+
+    raise typer.Exit(
+        command.run(
+            paths or [], output_format.value, config=config, select=select or [], ignore=ignore or [],
+            baseline=baseline, write_baseline=write_baseline,
+        )
+    )  # fmt: skip
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="Old package (directory, archive) or, with --against, the new one.")],
+    new: Annotated[str | None, typer.Argument(help="New package directory or archive.")] = None,
+    against: Annotated[
+        str | None, typer.Option("--against", help="Compare PATH against REF: a directory, archive or git:REV[:path].")
+    ] = None,
+    merge_base: Annotated[bool, typer.Option("--merge-base", help="Compare against merge-base(REF, HEAD).")] = False,
+    fail_on: Annotated[
+        str, typer.Option("--fail-on", help="Comma-separated classes that fail: breaking,data-dependent,behavioral.")
+    ] = "breaking",
+    output_format: FormatOpt = Format.text,
+) -> None:
+    """Classify every change between two versions of a package and propose the semver bump."""
+    from crmctl.cli.commands import diff as command
+
+    raise typer.Exit(command.run(old, new, against=against, merge_base=merge_base, fail_on=fail_on,
+                                 output_format=output_format.value))  # fmt: skip
+
+
+@app.command("rules")
+def rules_cmd(output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text) -> None:
+    """List every lint rule: code, name, default severity, summary."""
+    from crmctl.cli.commands import rules as command
+
+    raise typer.Exit(command.run_list(output_format.value))
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. RUL301.")]) -> None:
+    """Print a lint rule's documentation."""
+    from crmctl.cli.commands import rules as command
+
+    raise typer.Exit(command.run_explain(code))
+
+
+@schema_app.command("export")
+def schema_export(directory: Annotated[Path, typer.Argument(help="Where to write the *.schema.json files.")]) -> None:
+    """Write the JSON Schema (draft 2020-12) of every artifact for editors."""
+    from crmctl.cli.commands import package as command
+
+    raise typer.Exit(command.run_schema_export(directory))
+
+
+@package_app.command("digest")
+def package_digest(
+    path: Annotated[Path, typer.Argument(help="Package directory.")],
+    output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
+) -> None:
+    """Print the sha256 of the package's canonical JSON form."""
+    from crmctl.cli.commands import package as command
+
+    raise typer.Exit(command.run_digest(path, output_format.value))
+
+
+@new_app.command("package")
+def new_package(
+    name: Annotated[str, typer.Argument(help="Package name, e.g. LeadLifecycle.")],
+    template: Annotated[str, typer.Option("--template", "-t", help="Template: blank, lead-lifecycle.")] = "blank",
+    directory: Annotated[Path | None, typer.Option("--dir", "-d", help="Target directory (default ./NAME).")] = None,
+) -> None:
+    """Create a package from a template."""
+    from crmctl.cli.commands import new as command
+
+    raise typer.Exit(command.run_package(name, template, directory))
+
+
+@new_app.command("entity")
+def new_entity(
+    name: Annotated[str, typer.Argument(help="Entity name, e.g. Contact.")],
+    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path("."),
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Add an entity to schema.yaml, keeping comments and ordering."""
+    from crmctl.cli.commands import new as command
+
+    raise typer.Exit(command.run_entity(package, name, description))
+
+
+@new_app.command("field")
+def new_field(
+    target: Annotated[str, typer.Argument(help="ENTITY.FIELD, e.g. Lead.phone.")],
+    field_type: Annotated[str, typer.Option("--type", help="Field type.")] = "text",
+    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path("."),
+    required: Annotated[bool, typer.Option("--required", help="Mark the field required.")] = False,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Type option KEY=VALUE, e.g. to=Account, values=a,b.")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Add a field to an entity in schema.yaml, keeping comments and ordering."""
+    from crmctl.cli.commands import new as command
+
+    raise typer.Exit(command.run_field(package, target, field_type, required, option or [], description))
+
+
+@new_app.command("rule")
+def new_rule(
+    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. showCompanySize.")],
+    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path("."),
+    capability: Annotated[str, typer.Option("--capability", help="visibility, calculation, dependency, guard, transition.")] = "visibility",
+    scope: Annotated[str, typer.Option("--scope", help="global, workflow, step, component, field.")] = "field",
+    trigger: Annotated[str, typer.Option("--trigger", help="onLoad, onChange, ...")] = "onChange",
+    target: Annotated[str | None, typer.Option("--target", help="Field, step, group or transition id.")] = None,
+    when: Annotated[str | None, typer.Option("--when", help="CEL condition.")] = None,
+    expression: Annotated[str | None, typer.Option("--expression", help="CEL value expression.")] = None,
+    entity: Annotated[str | None, typer.Option("--entity")] = None,
+) -> None:
+    """Add a rule to rules.yaml, keeping comments and ordering."""
+    from crmctl.cli.commands import new as command
+
+    raise typer.Exit(command.run_rule(package, rule_id, capability=capability, scope=scope, trigger=trigger,
+                                      target=target, when=when, expression=expression, entity=entity))  # fmt: skip
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point and the one error boundary: user errors exit 2, bugs 3, Ctrl-C 130."""
+    from crmctl.cli.boundary import guarded
+
+    code = guarded(lambda: app(args=argv, prog_name="crmctl", standalone_mode=True))
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,159 @@
+"""Loading a package: discover artifact files, parse them with positions, validate their structure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from crmctl.errors import InputError
+from crmctl.model.artifacts import (
+    EventsArtifact,
+    LocalizationArtifact,
+    Manifest,
+    RulesArtifact,
+    UiArtifact,
+    ValidationsArtifact,
+    WorkflowArtifact,
+)
+from crmctl.model.diagnostics import Diagnostic, Location, Severity
+from crmctl.model.fields import SchemaArtifact
+from crmctl.model.jsonschemas import ARTIFACT_MODELS, validate_doc
+from crmctl.model.source import MAX_FILE_BYTES, SourceDoc, decode_text, parse_text
+from crmctl.model.tree import DirTree, FileTree, check_relative
+
+__all__ = ["ARTIFACT_KINDS", "Package", "display_path", "load_package", "load_tree"]
+
+ARTIFACT_KINDS = ("package", "schema", "ui", "rules", "validations", "workflow", "events")
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class Package:
+    """A loaded package. Models are None where the artifact is absent or structurally invalid."""
+
+    label: str
+    docs: dict[str, SourceDoc] = field(default_factory=dict)
+    manifest: Manifest | None = None
+    schema: SchemaArtifact | None = None
+    ui: UiArtifact | None = None
+    rules: RulesArtifact | None = None
+    validations: ValidationsArtifact | None = None
+    workflow: WorkflowArtifact | None = None
+    events: EventsArtifact | None = None
+    localization: dict[str, LocalizationArtifact] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    root: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name if self.manifest else self.label
+
+    @property
+    def valid(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    def models(self) -> dict[str, BaseModel]:
+        """Every present artifact model keyed by kind (`localization/<locale>` for locales)."""
+        out: dict[str, BaseModel] = {}
+        for kind in ARTIFACT_KINDS:
+            model = getattr(self, "manifest" if kind == "package" else kind)
+            if model is not None:
+                out[kind] = model
+        for locale, loc in sorted(self.localization.items()):
+            out[f"localization/{locale}"] = loc
+        return out
+
+    def doc(self, kind: str) -> SourceDoc | None:
+        return self.docs.get(kind)
+
+    def locate(self, kind: str, path: tuple[str | int, ...], *, key: bool = False) -> Location:
+        doc = self.docs.get(kind)
+        if doc is None:
+            return Location(kind)
+        return doc.loc(path, key=key)
+
+
+def load_package(path: Path, label: str | None = None) -> Package:
+    package = load_tree(DirTree(path, label))
+    package.root = path
+    return package
+
+
+def load_tree(tree: FileTree) -> Package:
+    """Parse and structurally validate every artifact. Unreadable files raise `InputError` (exit 2)."""
+    files = tree.files()
+    package = Package(label=tree.label)
+    chosen = _choose_files(files, tree.label, package)
+    if "package" not in chosen:
+        raise InputError(f"{tree.label}: not a package: package.yaml is missing")
+    for kind, rel in chosen.items():
+        data = tree.read(check_relative(rel, tree.label))
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(f"{rel}: file is {len(data)} bytes; the limit is {MAX_FILE_BYTES} bytes")
+        text = decode_text(data, rel)
+        package.docs[kind] = parse_text(text, display_path(tree.label, rel), as_json=rel.endswith(".json"))
+    name = _manifest_name(package)
+    for kind, doc in package.docs.items():
+        base = kind.split("/")[0]
+        found = validate_doc(base, doc, name)
+        package.diagnostics.extend(found)
+        if found:
+            continue
+        model_cls = ARTIFACT_MODELS[base][0]
+        try:
+            model: Any = model_cls.model_validate(doc.data)
+        except ValidationError as exc:  # pragma: no cover - the JSON Schema is generated from the model
+            for err in exc.errors():
+                loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+                package.diagnostics.append(
+                    Diagnostic(ARTIFACT_MODELS[base][1], err["msg"], doc.loc(loc), package=name)
+                )
+            continue
+        if base == "localization":
+            package.localization[kind.split("/", 1)[1]] = model
+        else:
+            setattr(package, "manifest" if kind == "package" else kind, model)
+    return package
+
+
+def display_path(label: str, rel: str) -> str:
+    """How a package file is named in diagnostics: relative to where the user pointed, e.g. `pkgs/Lead/ui.yaml`."""
+    label = label.rstrip("/")
+    return rel if label in ("", ".") else f"{label}/{rel}"
+
+
+def _manifest_name(package: Package) -> str:
+    doc = package.docs.get("package")
+    if doc and isinstance(doc.data, dict) and isinstance(doc.data.get("name"), str):
+        return str(doc.data["name"])
+    return package.label
+
+
+def _choose_files(files: list[str], label: str, package: Package) -> dict[str, str]:
+    chosen: dict[str, str] = {}
+    for rel in files:
+        stem, dot, suffix = rel.rpartition(".")
+        if not dot or f".{suffix.lower()}" not in _SUFFIXES:
+            continue
+        parts = stem.split("/")
+        if len(parts) == 1 and parts[0] in ARTIFACT_KINDS:
+            kind = parts[0]
+        elif len(parts) == 2 and parts[0] == "localization":
+            kind = f"localization/{parts[1]}"
+        else:
+            continue
+        if kind in chosen:
+            package.diagnostics.append(
+                Diagnostic(
+                    "PKG002",
+                    f"both {chosen[kind]} and {rel} define the {kind} artifact; keep one",
+                    Location(display_path(label, rel)),
+                    path=kind,
+                )
+            )
+            continue
+        chosen[kind] = rel
+    return chosen

@@ -1,0 +1,63 @@
+"""Where package files come from: a directory, or (in compat) a git tree or an archive read in memory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from crmctl.errors import InputError
+
+__all__ = ["DirTree", "FileTree", "check_relative"]
+
+
+class FileTree(Protocol):
+    """A read-only set of files addressed by relative POSIX paths."""
+
+    label: str
+
+    def files(self) -> list[str]: ...
+
+    def read(self, rel: str) -> bytes: ...
+
+
+def check_relative(rel: str, label: str) -> str:
+    """Refuse paths that would leave the package (absolute, `..`, backslashes)."""
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in rel:
+        raise InputError(f"{label}/{rel}: path leaves the package directory")
+    return pure.as_posix()
+
+
+class DirTree:
+    """Files of a package directory; symlinks that leave the directory are refused."""
+
+    def __init__(self, root: Path, label: str | None = None) -> None:
+        if not root.exists():
+            raise InputError(f"{root}: no such package directory")
+        if not root.is_dir():
+            raise InputError(f"{root}: not a directory (a package is a directory with package.yaml)")
+        self.root = root
+        self.real_root = root.resolve()
+        self.label = label or str(root)
+
+    def files(self) -> list[str]:
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                path = Path(dirpath, name)
+                found.append(path.relative_to(self.root).as_posix())
+        return found
+
+    def read(self, rel: str) -> bytes:
+        path = self.root / check_relative(rel, self.label)
+        real = path.resolve()
+        if path.is_symlink() and not real.is_relative_to(self.real_root):
+            raise InputError(f"{self.label}/{rel}: symlink points outside the package directory ({real})")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{self.label}/{rel}: cannot read file: {exc.strerror}") from None
