@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["Diagnostic", "Location", "Severity"]
+__all__ = ["Diagnostic", "Location", "Report", "Severity"]
 
 
 class Severity(str, Enum):
@@ -54,3 +54,20 @@ class Diagnostic:
 
         raw = "\x1f".join((self.code, self.package, self.path or self.location.file, self.message))
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Report:
+    """What a checking command hands to a reporter.
+
+    `command` is `lint` or `diff`; `sources` maps a display file name to its text (for source lines in text
+    output); `summary` carries command-specific machine-readable fields (e.g. the proposed semver bump).
+    """
+
+    command: str
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, object] = field(default_factory=dict)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.diagnostics, key=Diagnostic.sort_key)
