@@ -153,3 +153,10 @@ def _explain(error: Any, root: dict[str, Any]) -> list[tuple[JsonPath, str, bool
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+if __name__ == "__main__":  # pragma: no cover - maintainer tool: regenerate the shipped schemas
+    _here = Path(__file__).parent / "schemas"
+    for _kind in ARTIFACT_MODELS:
+        _text = json.dumps(build_schema(_kind), indent=2, ensure_ascii=False) + "\n"
+        (_here / schema_file_name(_kind)).write_text(_text, encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 
 _SCALAR_TAGS = "tag:yaml.org,2002:"
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @dataclass
@@ -86,6 +88,9 @@ def decode_text(raw: bytes, rel: str) -> str:
 def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
     if as_json:
         _check_json(text, rel)
+        # libyaml rejects JSON's surrogate-pair escapes; the literal character is the same string
+        # (columns after it on that line shift, which only affects positions, never data).
+        text = _SURROGATE_PAIR.sub(lambda m: json.loads(f'"{m.group(0)}"'), text)
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 

@@ -1,0 +1,56 @@
+"""Shared fixtures: a pinned environment so tests never depend on the machine they run on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+_PINNED = {
+    "GIT_AUTHOR_NAME": "crmctl test",
+    "GIT_AUTHOR_EMAIL": "test@crmctl.invalid",
+    "GIT_COMMITTER_NAME": "crmctl test",
+    "GIT_COMMITTER_EMAIL": "test@crmctl.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "NO_COLOR": "1",
+    "TZ": "UTC",
+}
+
+
+@pytest.fixture(autouse=True)
+def pinned_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    for key, value in _PINNED.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CRMCTL_REGISTRY", raising=False)
+    yield
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO
+
+
+def write_package(root: Path, files: dict[str, str]) -> Path:
+    """Write a package from {relative path: text}; returns its directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return root
+
+
+MINIMAL = {
+    "package.yaml": "name: Demo\nversion: 1.0.0\nscope: global\ndescription: A demo package.\nlocales: [en]\n",
+    "schema.yaml": "entities:\n  Lead:\n    fields:\n      firstName: {type: text, required: true}\n",
+    "localization/en.yaml": "labels:\n  Lead.firstName: First name\n",
+}
+

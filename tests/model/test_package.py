@@ -1,0 +1,85 @@
+"""Package discovery and structural validation against the shipped JSON Schemas."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from crmctl.errors import InputError
+from crmctl.model.jsonschemas import ARTIFACT_MODELS, build_schema, shipped_schema
+from crmctl.model.package import load_package
+from tests.conftest import MINIMAL, write_package
+
+
+def test_minimal_package_loads(tmp_path: Path) -> None:
+    package = load_package(write_package(tmp_path / "p", MINIMAL))
+    assert package.valid, package.diagnostics
+    assert package.manifest is not None and package.manifest.name == "Demo"
+    assert package.schema is not None and "Lead" in package.schema.entities
+    assert set(package.localization) == {"en"}
+
+
+def test_missing_manifest_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "schema.yaml").write_text("entities: {}\n")
+    with pytest.raises(InputError, match="not a package: package.yaml is missing"):
+        load_package(tmp_path)
+
+
+def test_structural_errors_point_at_the_key(tmp_path: Path) -> None:
+    files = dict(MINIMAL)
+    files["schema.yaml"] = (
+        "entities:\n  Lead:\n    fields:\n"
+        "      a: {type: texty}\n"
+        "      b: {type: text, colour: red}\n"
+        "      c: {type: enum}\n"
+        "      d: {type: text, maxLength: 0}\n"
+    )
+    package = load_package(write_package(tmp_path / "p", files), label="p")
+    found = sorted((str(d.location), d.code, d.message) for d in package.diagnostics)
+    assert found == [
+        ("p/schema.yaml:4:17", "SCH100", "unknown type 'texty'; expected one of: array, boolean, calculated, "
+         "currency, date, datetime, enum, file, number, object, reference, text"),
+        ("p/schema.yaml:5:23", "SCH100", "unknown key 'colour'; allowed: aliases, deprecated, description, "
+         "maxLength, multiline, required, type"),
+        ("p/schema.yaml:6:10", "SCH100", "'values' is required"),
+        ("p/schema.yaml:7:34", "SCH100", "0 is less than the minimum of 1"),
+    ]  # fmt: skip
+    assert package.schema is None
+
+
+def test_yaml_and_json_of_one_artifact_conflict(tmp_path: Path) -> None:
+    files = {**MINIMAL, "schema.json": json.dumps({"entities": {}})}
+    package = load_package(write_package(tmp_path / "p", files))
+    assert [d.code for d in package.diagnostics] == ["PKG002"]
+
+
+def test_blueprint_ui_example_is_valid(tmp_path: Path) -> None:
+    ui = {
+        "steps": [
+            {"id": "personal", "fields": ["firstName", "phone"]},
+            {"id": "company", "fields": ["company", "industry"]},
+            {"id": "review", "mode": "summary"},
+        ]
+    }
+    package = load_package(write_package(tmp_path / "p", {**MINIMAL, "ui.json": json.dumps(ui)}))
+    assert not [d for d in package.diagnostics if d.code == "UI200"]
+    assert package.ui is not None and [s.id for s in package.ui.steps or []] == ["personal", "company", "review"]
+
+
+def test_symlink_leaving_the_package_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("entities: {}\n")
+    root = write_package(tmp_path / "p", {k: v for k, v in MINIMAL.items() if k != "schema.yaml"})
+    os.symlink(outside, root / "schema.yaml")
+    with pytest.raises(InputError, match="symlink points outside the package directory"):
+        load_package(root)
+
+
+@pytest.mark.parametrize("kind", sorted(ARTIFACT_MODELS))
+def test_shipped_schemas_are_generated_from_the_models(kind: str) -> None:
+    assert shipped_schema(kind) == build_schema(kind), (
+        "src/crmctl/model/schemas is stale; regenerate with: python -m crmctl.model.jsonschemas"
+    )
