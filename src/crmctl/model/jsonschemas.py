@@ -7,6 +7,7 @@ every artifact against the shipped files, so what editors check and what lint ch
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from importlib import resources
@@ -56,7 +57,19 @@ def build_schema(kind: str) -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_BASE_URL + schema_file_name(kind),
     }
-    return {**head, **body}
+    return {**head, **_close_pattern_maps(body)}
+
+
+def _close_pattern_maps(node: Any) -> Any:
+    """Pydantic emits `patternProperties` for maps with constrained keys but leaves other keys open; close them."""
+    if isinstance(node, dict):
+        node = {k: _close_pattern_maps(v) for k, v in node.items()}
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        return node
+    if isinstance(node, list):
+        return [_close_pattern_maps(v) for v in node]
+    return node
 
 
 def write_schemas(directory: Path) -> list[Path]:
@@ -134,6 +147,10 @@ def _explain(error: Any, root: dict[str, Any]) -> list[tuple[JsonPath, str, bool
             for sub_path, message, at_key in _explain(inner, root):
                 out.append(((*path, *sub_path), message, at_key))
         return out
+    if error.validator == "additionalProperties" and isinstance(instance, dict) and "patternProperties" in schema:
+        patterns = list(schema["patternProperties"])
+        bad = [k for k in instance if not any(re.search(p, k) for p in patterns)]
+        return [((*path, k), f"name {k!r} is not allowed: names must match {patterns[0]}", True) for k in bad]
     if error.validator == "additionalProperties" and isinstance(instance, dict):
         allowed = set(schema.get("properties", {}))
         extras = [k for k in instance if k not in allowed]
