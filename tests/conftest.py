@@ -53,4 +53,3 @@ MINIMAL = {
     "schema.yaml": "entities:\n  Lead:\n    fields:\n      firstName: {type: text, required: true}\n",
     "localization/en.yaml": "labels:\n  Lead.firstName: First name\n",
 }
-

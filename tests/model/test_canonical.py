@@ -59,7 +59,9 @@ def _package(root: Path, schema: dict[str, Any], *, as_json: bool, flow: bool, s
     manifest = _shuffled(MANIFEST, rng)
     files = {
         "package.json" if as_json else "package.yaml": json.dumps(manifest) if as_json else _yaml(manifest, flow),
-        "schema.json" if as_json else "schema.yaml": json.dumps(schema, indent=seed % 4) if as_json else _yaml(schema, flow),
+        "schema.json" if as_json else "schema.yaml": json.dumps(schema, indent=seed % 4)
+        if as_json
+        else _yaml(schema, flow),
     }
     package = load_package(write_package(root, files))
     assert package.valid, package.diagnostics
@@ -68,7 +70,9 @@ def _package(root: Path, schema: dict[str, Any], *, as_json: bool, flow: bool, s
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(schema=schemas, seed=st.integers(0, 1000))
-def test_digest_ignores_format_key_order_and_yaml_vs_json(tmp_path_factory: Any, schema: dict[str, Any], seed: int) -> None:
+def test_digest_ignores_format_key_order_and_yaml_vs_json(
+    tmp_path_factory: Any, schema: dict[str, Any], seed: int
+) -> None:
     base = tmp_path_factory.mktemp("digest")
     reference = _package(base / "a", schema, as_json=False, flow=False, seed=0)
     assert _package(base / "b", schema, as_json=True, flow=False, seed=seed) == reference

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ def test_minimal_package_loads(tmp_path: Path) -> None:
 
 def test_missing_manifest_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "schema.yaml").write_text("entities: {}\n")
-    with pytest.raises(InputError, match="not a package: package.yaml is missing"):
+    with pytest.raises(InputError, match=r"not a package: package\.yaml is missing"):
         load_package(tmp_path)
 
 
@@ -73,7 +72,7 @@ def test_symlink_leaving_the_package_is_refused(tmp_path: Path) -> None:
     outside = tmp_path / "secret.yaml"
     outside.write_text("entities: {}\n")
     root = write_package(tmp_path / "p", {k: v for k, v in MINIMAL.items() if k != "schema.yaml"})
-    os.symlink(outside, root / "schema.yaml")
+    (root / "schema.yaml").symlink_to(outside)
     with pytest.raises(InputError, match="symlink points outside the package directory"):
         load_package(root)
 

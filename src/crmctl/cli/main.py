@@ -6,7 +6,7 @@ Command bodies import their modules lazily so `crmctl --version` stays fast.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +32,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(package_app, name="package")
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
@@ -40,7 +40,7 @@ class Format(str, Enum):
     junit = "junit"
 
 
-class ListFormat(str, Enum):
+class ListFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -68,12 +68,16 @@ ConfigOpt = Annotated[
 
 @app.command()
 def lint(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Package directories (default: every package under .).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Package directories (default: every package under .).")
+    ] = None,
     output_format: FormatOpt = Format.text,
     config: ConfigOpt = None,
     select: Annotated[list[str] | None, typer.Option("--select", help="Only these codes (or prefixes).")] = None,
     ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these codes (or prefixes).")] = None,
-    baseline: Annotated[Path | None, typer.Option("--baseline", help="Only findings not in this baseline count.")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Only findings not in this baseline count.")
+    ] = None,
     write_baseline: Annotated[
         Path | None, typer.Option("--write-baseline", help="Record today's findings into this file.")
     ] = None,
@@ -159,7 +163,7 @@ def new_package(
 @new_app.command("entity")
 def new_entity(
     name: Annotated[str, typer.Argument(help="Entity name, e.g. Contact.")],
-    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path("."),
+    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path(),
     description: Annotated[str | None, typer.Option("--description")] = None,
 ) -> None:
     """Add an entity to schema.yaml, keeping comments and ordering."""
@@ -172,7 +176,7 @@ def new_entity(
 def new_field(
     target: Annotated[str, typer.Argument(help="ENTITY.FIELD, e.g. Lead.phone.")],
     field_type: Annotated[str, typer.Option("--type", help="Field type.")] = "text",
-    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path("."),
+    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path(),
     required: Annotated[bool, typer.Option("--required", help="Mark the field required.")] = False,
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="Type option KEY=VALUE, e.g. to=Account, values=a,b.")
@@ -188,8 +192,10 @@ def new_field(
 @new_app.command("rule")
 def new_rule(
     rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. showCompanySize.")],
-    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path("."),
-    capability: Annotated[str, typer.Option("--capability", help="visibility, calculation, dependency, guard, transition.")] = "visibility",
+    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path(),
+    capability: Annotated[
+        str, typer.Option("--capability", help="visibility, calculation, dependency, guard, transition.")
+    ] = "visibility",
     scope: Annotated[str, typer.Option("--scope", help="global, workflow, step, component, field.")] = "field",
     trigger: Annotated[str, typer.Option("--trigger", help="onLoad, onChange, ...")] = "onChange",
     target: Annotated[str | None, typer.Option("--target", help="Field, step, group or transition id.")] = None,

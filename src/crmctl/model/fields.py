@@ -159,6 +159,4 @@ class EntityDef(_Strict):
 class SchemaArtifact(_Strict):
     """`schema.yaml`: what data exists."""
 
-    entities: dict[Annotated[str, Field(pattern=IDENT)], EntityDef] = Field(
-        ..., description="Entities by name."
-    )
+    entities: dict[Annotated[str, Field(pattern=IDENT)], EntityDef] = Field(..., description="Entities by name.")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,7 +28,15 @@ from crmctl.model.artifacts import (
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.source import JsonPath, SourceDoc
 
-__all__ = ["ARTIFACT_MODELS", "SCHEMA_BASE_URL", "build_schema", "schema_file_name", "shipped_schema", "validate_doc", "write_schemas"]
+__all__ = [
+    "ARTIFACT_MODELS",
+    "SCHEMA_BASE_URL",
+    "build_schema",
+    "schema_file_name",
+    "shipped_schema",
+    "validate_doc",
+    "write_schemas",
+]
 
 SCHEMA_BASE_URL = "https://crmctl.dev/schemas/v1/"
 

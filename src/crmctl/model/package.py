@@ -108,9 +108,7 @@ def load_tree(tree: FileTree) -> Package:
         except ValidationError as exc:  # pragma: no cover - the JSON Schema is generated from the model
             for err in exc.errors():
                 loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
-                package.diagnostics.append(
-                    Diagnostic(ARTIFACT_MODELS[base][1], err["msg"], doc.loc(loc), package=name)
-                )
+                package.diagnostics.append(Diagnostic(ARTIFACT_MODELS[base][1], err["msg"], doc.loc(loc), package=name))
             continue
         if base == "localization":
             package.localization[kind.split("/", 1)[1]] = model

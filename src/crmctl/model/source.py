@@ -18,7 +18,16 @@ from typing import Any
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Location
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "JsonPath", "decode_text", "SourceDoc", "load_document", "parse_text"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "JsonPath",
+    "SourceDoc",
+    "decode_text",
+    "load_document",
+    "parse_text",
+]
 
 JsonPath = tuple[str | int, ...]
 
