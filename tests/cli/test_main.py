@@ -1,0 +1,81 @@
+"""The CLI boundary: exit codes, version, digest and schema export through the real command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crmctl import __version__
+from crmctl.cli.main import run
+from tests.conftest import MINIMAL, write_package
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out == f"crmctl {__version__}\n"
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_digest_text_and_json_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_package(tmp_path / "p", MINIMAL)
+    assert run(["package", "digest", str(root)]) == 0
+    text = capsys.readouterr().out.strip()
+    assert run(["package", "digest", str(root), "--format", "json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body == {"name": "Demo", "version": "1.0.0", "digest": text}
+
+
+def test_digest_of_a_broken_package_exits_2_with_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_package(tmp_path / "p", {**MINIMAL, "schema.yaml": "entities:\n  Lead:\n    fields: {a: {type: x}}\n"})
+    assert run(["package", "digest", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "schema.yaml:3:24: unknown type 'x'" in err
+    assert "Traceback" not in err
+
+
+def test_missing_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["package", "digest", str(tmp_path / "nope")]) == 2
+    assert "no such package directory" in capsys.readouterr().err
+
+
+def test_schema_export_writes_every_artifact_schema(tmp_path: Path) -> None:
+    assert run(["schema", "export", str(tmp_path / "schemas")]) == 0
+    names = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert names == [
+        "events.schema.json", "localization.schema.json", "package.schema.json", "rules.schema.json",
+        "schema.schema.json", "ui.schema.json", "validations.schema.json", "workflow.schema.json",
+    ]  # fmt: skip
+    schema = json.loads((tmp_path / "schemas" / "schema.schema.json").read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_internal_errors_exit_3_with_a_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import crmctl.cli.commands.package as command
+
+    def boom(*_: object) -> int:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(command, "run_digest", boom)
+    assert run(["package", "digest", "."]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" in err and "simulated bug" in err
+
+
+def test_version_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from crmctl.cli.main import run; run(['--version']);"
+        "heavy = {'duckdb', 'pyarrow', 'git', 'cel_expr_python', 'jsonschema', 'pydantic', 'rich'};"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
