@@ -1,0 +1,75 @@
+"""Compare two loaded packages: every change, classified, with the proposed semver bump."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from crmctl.compat.behaviour_diff import diff_rules, diff_validations
+from crmctl.compat.change import Change, Collector
+from crmctl.compat.contract_diff import diff_events, diff_localization, diff_manifest
+from crmctl.compat.expressions import check_expressions, expression_sites
+from crmctl.compat.kinds import ChangeClass
+from crmctl.compat.references import find_stale_references
+from crmctl.compat.schema_diff import diff_schema
+from crmctl.compat.semver import VersionVerdict, check_version, propose_bump
+from crmctl.compat.ui_diff import diff_ui
+from crmctl.compat.workflow_diff import diff_workflows
+from crmctl.errors import InputError
+from crmctl.model.diagnostics import Severity
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
+
+__all__ = ["DiffResult", "diff_packages", "require_valid"]
+
+
+@dataclass
+class DiffResult:
+    old: Package
+    new: Package
+    changes: list[Change]
+    bump: str
+    verdict: VersionVerdict
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def by_class(self, cls: ChangeClass) -> list[Change]:
+        return [c for c in self.changes if c.cls is cls]
+
+
+def require_valid(pkg: Package, role: str) -> None:
+    """Both sides must be structurally valid: a diff of broken YAML would classify noise."""
+    errors = [d for d in pkg.diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        first = errors[0]
+        raise InputError(
+            f"{role} package {pkg.label} is not structurally valid: {first.location}: {first.message} "
+            f"({first.code}){f' and {len(errors) - 1} more' if len(errors) > 1 else ''}",
+            hint=f"run `crmctl lint` on the {role} package and fix its errors first",
+        )
+
+
+def diff_packages(old: Package, new: Package) -> DiffResult:
+    require_valid(old, "old")
+    require_valid(new, "new")
+    collector = Collector(old, new)
+    diff_manifest(collector)
+    delta = diff_schema(collector)
+    diff_rules(collector)
+    diff_validations(collector)
+    diff_ui(collector)
+    diff_workflows(collector)
+    diff_events(collector)
+    diff_localization(collector)
+    old_sites, new_sites = expression_sites(old), expression_sites(new)
+    find_stale_references(collector, delta, new_sites)
+    check_expressions(collector, delta, old_sites, new_sites)
+    changes = sorted(collector.changes, key=lambda c: (-c.cls.rank, c.code, c.path, c.message))
+    old_version = old.manifest.version if old.manifest else "0.0.0"
+    new_version = new.manifest.version if new.manifest else "0.0.0"
+    bump = propose_bump(changes, old_version)
+    breaking = any(c.cls is ChangeClass.BREAKING for c in changes)
+    verdict = check_version(old_version, new_version, bump, breaking=breaking)
+    counts = Counter(c.cls.value for c in changes)
+    return DiffResult(old, new, changes, bump, verdict, {cls.value: counts.get(cls.value, 0) for cls in ChangeClass})

@@ -1,0 +1,85 @@
+"""Comparing workflows: states, transitions, guards, timers and SLAs, matched by id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmctl.compat.change import Collector
+    from crmctl.model.artifacts import Workflow
+
+__all__ = ["diff_workflows"]
+
+_W = "workflow"
+
+
+def diff_workflows(c: Collector) -> None:
+    old = {w.id: (i, w) for i, w in enumerate(c.old_pkg.workflow.workflows if c.old_pkg.workflow else [])}
+    new = {w.id: (i, w) for i, w in enumerate(c.new_pkg.workflow.workflows if c.new_pkg.workflow else [])}
+    for wid, (i, wf) in old.items():
+        if wid not in new:
+            c.add("workflow-removed", f"workflow:{wid}", f"workflow {wid} was removed",
+                  old=(_W, ("workflows", i)), hint="keep it (running instances need it) and stop starting new ones")
+        elif wf != new[wid][1]:
+            _diff_workflow(c, wf, new[wid][1], i, new[wid][0])
+    for wid, (j, _wf) in new.items():
+        if wid not in old:
+            c.add("workflow-added", f"workflow:{wid}", f"workflow {wid} was added", new=(_W, ("workflows", j)))
+
+
+def _diff_workflow(c: Collector, old: Workflow, new: Workflow, i: int, j: int) -> None:
+    base = f"workflow:{old.id}"
+
+    def at(side: int, *rest: str | int) -> tuple[str, tuple[str | int, ...]]:
+        return (_W, ("workflows", side, *rest))
+
+    if old.entity != new.entity:
+        c.add("workflow-entity-changed", base, f"workflow {old.id} now runs on {new.entity} instead of {old.entity}",
+              old=at(i, "entity"), new=at(j, "entity"))  # fmt: skip
+    if old.initial != new.initial:
+        c.add("initial-state-changed", base, f"initial state of {old.id} changed from {old.initial} to {new.initial}",
+              old=at(i, "initial"), new=at(j, "initial"))  # fmt: skip
+    for name, state in old.states.items():
+        path = f"{base}.state:{name}"
+        if name not in new.states:
+            c.add("state-removed", path, f"state {name} was removed from workflow {old.id}",
+                  old=at(i, "states", name), hint="keep the state (records are in it) and remove its entries instead")
+            continue
+        other = new.states[name]
+        if state.final != other.final:
+            c.add("final-flag-changed", path, f"state {name} is {'now' if other.final else 'no longer'} final",
+                  old=at(i, "states", name, "final"), new=at(j, "states", name, "final"))  # fmt: skip
+        if state.sla != other.sla:
+            c.add("sla-changed", path, f"SLA of state {name} changed",
+                  old=at(i, "states", name, "sla"), new=at(j, "states", name, "sla"))  # fmt: skip
+    for name in new.states:
+        if name not in old.states:
+            c.add("state-added", f"{base}.state:{name}", f"state {name} was added to workflow {old.id}",
+                  new=at(j, "states", name))  # fmt: skip
+    old_t = {t.id: (k, t) for k, t in enumerate(old.transitions)}
+    new_t = {t.id: (k, t) for k, t in enumerate(new.transitions)}
+    for tid, (k, tr) in old_t.items():
+        path = f"{base}.transition:{tid}"
+        if tid not in new_t:
+            c.add("transition-removed", path, f"transition {tid} was removed", old=at(i, "transitions", k))
+            continue
+        m, after_tr = new_t[tid]
+        if tr.guard != after_tr.guard:
+            c.add("transition-guard-changed", path, f"guard of transition {tid} changed",
+                  old=at(i, "transitions", k, "guard"), new=at(j, "transitions", m, "guard"))  # fmt: skip
+        if tr.model_copy(update={"guard": None}) != after_tr.model_copy(update={"guard": None}):
+            c.add("transition-changed", path, f"transition {tid} changed",
+                  old=at(i, "transitions", k), new=at(j, "transitions", m))  # fmt: skip
+    for tid, (m, _tr) in new_t.items():
+        if tid not in old_t:
+            c.add("transition-added", f"{base}.transition:{tid}", f"transition {tid} was added",
+                  new=at(j, "transitions", m))  # fmt: skip
+    old_timers = {t.id: (k, t) for k, t in enumerate(old.timers)}
+    new_timers = {t.id: (k, t) for k, t in enumerate(new.timers)}
+    for tid in sorted(set(old_timers) | set(new_timers)):
+        before, after = old_timers.get(tid), new_timers.get(tid)
+        if before is None or after is None or before[1] != after[1]:
+            verb = "added" if before is None else "removed" if after is None else "changed"
+            c.add("timer-changed", f"{base}.timer:{tid}", f"timer {tid} was {verb}",
+                  old=at(i, "timers", before[0]) if before else None,
+                  new=at(j, "timers", after[0]) if after else None)  # fmt: skip
