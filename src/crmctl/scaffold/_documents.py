@@ -1,0 +1,180 @@
+"""Reading and writing artifact files for in-place edits.
+
+YAML goes through ruamel.yaml's round-trip mode, which keeps the author's comments, key order, quoting and
+the `# yaml-language-server` header; the indentation is guessed from the file so untouched lines come back
+byte-identical. JSON artifacts are edited as JSON with their key order kept. Every write is atomic: a
+temporary file next to the target, then `os.replace`, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crmctl.errors import InputError
+
+__all__ = ["SCHEMA_HEADER", "EditableDoc", "find_artifact", "load_editable", "new_editable", "to_plain", "write_atomic"]
+
+SCHEMA_HEADER = "# yaml-language-server: $schema=https://crmctl.dev/schemas/v1/{kind}.schema.json\n"
+_SUFFIXES = (".yaml", ".yml", ".json")
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^#]*:\s*(#.*)?$")
+_ANY_LINE = re.compile(r"^( *)(- )?\S")
+
+
+@dataclass
+class EditableDoc:
+    """One artifact file loaded for editing. `data` is a ruamel CommentedMap (YAML) or a dict (JSON)."""
+
+    path: Path
+    data: Any
+    is_json: bool
+    original: str | None
+    indent: tuple[int, int, int] = (2, 4, 2)
+    json_indent: int = 2
+
+    def render(self) -> str:
+        if self.is_json:
+            return json.dumps(self.data, indent=self.json_indent, ensure_ascii=False) + "\n"
+        yaml = _yaml(self.indent)
+        stream = io.StringIO()
+        yaml.dump(self.data, stream)
+        return stream.getvalue()
+
+    @property
+    def changed(self) -> bool:
+        return self.render() != self.original
+
+
+def find_artifact(root: Path, stem: str) -> Path | None:
+    """The file holding artifact `stem` (e.g. `schema`, `localization/de`), whatever its suffix."""
+    for suffix in _SUFFIXES:
+        candidate = root / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_editable(path: Path, display: str) -> EditableDoc:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{display}: file is not valid UTF-8", hint="save the file as UTF-8") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{display}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{display}: expected a JSON object at the top")
+        return EditableDoc(path, data, True, text, json_indent=_guess_json_indent(text))
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    indent = _guess_yaml_indent(text)
+    try:
+        data = _yaml(indent).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display
+        raise InputError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except YAMLError as exc:
+        raise InputError(f"{display}: invalid YAML: {exc}") from None
+    if data is None:
+        data = _new_map()
+    if not hasattr(data, "items"):
+        raise InputError(f"{display}: expected a mapping at the top of the file")
+    return EditableDoc(path, data, False, text, indent=indent)
+
+
+def new_editable(path: Path, kind: str) -> EditableDoc:
+    """A document for an artifact file that does not exist yet, starting with the schema header."""
+    if path.suffix.lower() == ".json":
+        return EditableDoc(path, {}, True, None)
+    fresh = _new_map()
+    fresh.yaml_set_start_comment(SCHEMA_HEADER.format(kind=kind)[2:].rstrip("\n"))
+    return EditableDoc(path, fresh, False, None)
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel's commented containers and scalar subclasses as plain dict/list/str/int/float/bool/None."""
+    if hasattr(value, "items"):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory and `os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        Path(tmp).chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _new_map() -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    return CommentedMap()
+
+
+def _yaml(indent: tuple[int, int, int]) -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    mapping, sequence, offset = indent
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _guess_yaml_indent(text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) as ruamel.yaml wants them, from the first nested blocks of the file."""
+    mapping: int | None = None
+    offset: int | None = None
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    for parent, child in itertools.pairwise(lines):
+        key = _KEY_LINE.match(parent)
+        nested = _ANY_LINE.match(child)
+        if not key or not nested or key.group(0).rstrip().endswith(("|", ">", "|-", ">-")):
+            continue
+        delta = len(nested.group(1)) - len(key.group(1))
+        if parent.lstrip().startswith("- "):
+            delta -= 2
+        if nested.group(2) and offset is None and delta >= 0:
+            offset = delta
+        elif not nested.group(2) and mapping is None and delta > 0:
+            mapping = delta
+        if mapping is not None and offset is not None:
+            break
+    mapping = mapping or 2
+    offset = 2 if offset is None else offset
+    return mapping, offset + 2, offset
+
+
+def _guess_json_indent(text: str) -> int:
+    match = re.search(r"\n( +)\S", text)
+    return len(match.group(1)) if match else 2
