@@ -1,0 +1,82 @@
+"""Turning a `DiffResult` into the `Report` every reporter renders: one diagnostic per change, plus a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from crmctl.compat.kinds import ChangeClass
+from crmctl.errors import UsageError
+from crmctl.model.diagnostics import Diagnostic, Location, Report, Severity
+
+if TYPE_CHECKING:
+    from crmctl.compat.classify import DiffResult
+    from crmctl.model.package import Package
+
+__all__ = ["build_report", "parse_fail_on"]
+
+
+def parse_fail_on(text: str) -> frozenset[ChangeClass]:
+    """`data-dependent,behavioral` → classes that fail the command; `breaking` is always included."""
+    classes = {ChangeClass.BREAKING}
+    known = {c.value: c for c in ChangeClass}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part not in known or part == "compatible":
+            allowed = ", ".join(c.value for c in ChangeClass if c is not ChangeClass.COMPATIBLE)
+            raise UsageError(f"--fail-on: unknown change class {part!r}; choose from {allowed}")
+        classes.add(known[part])
+    return frozenset(classes)
+
+
+def _side(pkg: Package) -> dict[str, object]:
+    from crmctl.model.canonical import digest
+
+    return {
+        "name": pkg.name,
+        "version": pkg.manifest.version if pkg.manifest else None,
+        "digest": digest(pkg),
+        "source": pkg.label,
+    }
+
+
+def build_report(result: DiffResult, failing: Iterable[ChangeClass]) -> Report:
+    fail = frozenset(failing)
+    diagnostics: list[Diagnostic] = []
+    package = result.new.name
+    manifest_file = result.new.docs["package"].file if "package" in result.new.docs else result.new.label
+    for change in result.changes:
+        if change.cls in fail:
+            severity = Severity.ERROR
+        elif change.cls is ChangeClass.COMPATIBLE:
+            severity = Severity.INFO
+        else:
+            severity = Severity.WARNING
+        extra = {"class": change.cls.value, "kind": change.kind.id, "reason": change.reason}
+        if change.old:
+            extra["old"] = str(change.old)
+        if change.new:
+            extra["new"] = str(change.new)
+        diagnostics.append(
+            Diagnostic(
+                change.code, f"[{change.cls.value}] {change.message}", change.location or Location(manifest_file),
+                severity=severity, path=change.path, fix=change.hint, package=package, extra=extra,
+            )
+        )  # fmt: skip
+    sources = {doc.file: doc.text for pkg in (result.old, result.new) for doc in pkg.docs.values()}
+    summary: dict[str, object] = {
+        "proposed_bump": result.bump,
+        "old": _side(result.old),
+        "new": _side(result.new),
+        "counts": dict(result.counts),
+        "changes": len(result.changes),
+        "fail_on": sorted(c.value for c in fail),
+        "failed": sum(1 for c in result.changes if c.cls in fail),
+        "version_check": {
+            "ok": result.verdict.ok,
+            "expected": result.verdict.expected,
+            "message": result.verdict.message,
+        },
+    }
+    return Report(command="diff", diagnostics=diagnostics, sources=sources, summary=summary)
