@@ -1,0 +1,124 @@
+"""Lint configuration: `[tool.crmctl]` in pyproject.toml, or crmctl.toml (`[tool.crmctl]` or top-level keys)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crmctl.errors import InputError
+from crmctl.lint.registry import all_rules, matches
+from crmctl.model.diagnostics import Severity
+
+__all__ = ["LintConfig", "find_config", "load_config", "parse_config"]
+
+_KEYS = {"select", "ignore", "per-file-ignores", "severity"}
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    source: Path | None = None
+
+    def enabled(self, code: str) -> bool:
+        if self.select and not matches(code, self.select):
+            return False
+        return not matches(code, self.ignore)
+
+    def with_cli(self, select: list[str], ignore: list[str]) -> LintConfig:
+        """Command-line --select replaces the configured selection; --ignore adds to it."""
+        for sel in (*select, *ignore):
+            _check_selector(sel, "command line")
+        return LintConfig(
+            select=tuple(s.upper() for s in select) or self.select,
+            ignore=(*self.ignore, *(s.upper() for s in ignore)),
+            per_file_ignores=self.per_file_ignores,
+            severity=self.severity,
+            source=self.source,
+        )
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest crmctl.toml, or pyproject.toml with a [tool.crmctl] table, from `start` upward."""
+    for directory in (start, *start.parents):
+        candidate = directory / "crmctl.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "crmctl" in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(explicit: Path | None, start: Path) -> LintConfig:
+    path = explicit if explicit is not None else find_config(start)
+    if path is None:
+        return LintConfig()
+    if not path.is_file():
+        raise InputError(f"{path}: configuration file not found")
+    data = _read(path)
+    tool = data.get("tool", {})
+    if isinstance(tool, dict) and "crmctl" in tool:
+        table = tool["crmctl"]
+        where = "[tool.crmctl]"
+    elif path.name == "pyproject.toml":
+        return LintConfig(source=path)
+    else:
+        table, where = data, "top level"
+    if not isinstance(table, dict):
+        raise InputError(f"{path}: {where}: expected a table")
+    return parse_config(table, f"{path}: {where}", path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read configuration: {exc.strerror}") from None
+
+
+def parse_config(table: dict[str, Any], where: str, source: Path | None = None) -> LintConfig:
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(sorted(_KEYS))}")
+    select = _codes(table.get("select", []), f"{where}.select")
+    ignore = _codes(table.get("ignore", []), f"{where}.ignore")
+    per_file: dict[str, tuple[str, ...]] = {}
+    raw_pfi = table.get("per-file-ignores", {})
+    if not isinstance(raw_pfi, dict):
+        raise InputError(f"{where}.per-file-ignores: expected a table of glob = [codes]")
+    for glob, codes in raw_pfi.items():
+        per_file[glob] = _codes(codes, f"{where}.per-file-ignores.{glob!r}")
+    severity: dict[str, Severity] = {}
+    raw_sev = table.get("severity", {})
+    if not isinstance(raw_sev, dict):
+        raise InputError(f'{where}.severity: expected a table of CODE = "error" | "warning" | "info"')
+    for code, value in raw_sev.items():
+        _check_selector(code, f"{where}.severity")
+        try:
+            severity[code.upper()] = Severity(value)
+        except ValueError:
+            raise InputError(f"{where}.severity.{code}: {value!r} is not one of error, warning, info") from None
+    return LintConfig(select, ignore, per_file, severity, source)
+
+
+def _codes(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: expected a list of rule codes or prefixes")
+    for code in value:
+        _check_selector(code, where)
+    return tuple(v.upper() for v in value)
+
+
+def _check_selector(selector: str, where: str) -> None:
+    if not any(code.startswith(selector.upper()) for code in all_rules()) or not selector:
+        raise InputError(f"{where}: {selector!r} matches no rule code", hint="`crmctl rules` lists them")

@@ -1,0 +1,86 @@
+"""The rule catalogue as Markdown (docs/lint-rules.md), generated so that it cannot drift from the code."""
+
+from __future__ import annotations
+
+from crmctl.lint.registry import all_rules
+
+__all__ = ["REGENERATE", "render_catalogue_markdown"]
+
+REGENERATE = (
+    "python -c \"from crmctl.lint import render_catalogue_markdown as r; open('docs/lint-rules.md', 'w').write(r())\""
+)
+
+_HEADER = """# Lint rules
+
+<!-- Generated from the rule classes in src/crmctl/lint/rules; do not edit. Regenerate with:
+     {regenerate} -->
+
+`crmctl lint` checks packages with the rules below. `crmctl rules` lists them and `crmctl explain CODE` prints one.
+Rules marked *structural* are reported by the package loader (file layout and JSON Schema).
+
+## Configuration
+
+`[tool.crmctl]` in `pyproject.toml`, or `crmctl.toml` (a `[tool.crmctl]` table or top-level keys), found by searching
+upward from the current directory or given with `--config`:
+
+```toml
+[tool.crmctl]
+select = ["RUL", "VAL4"]            # only these codes or prefixes (default: all)
+ignore = ["UI206"]                  # skip these codes or prefixes
+per-file-ignores = {{ "legacy/*/rules.yaml" = ["RUL310"] }}
+severity = {{ L10N605 = "error" }}    # error | warning | info
+```
+
+Inline, on the finding's line or the line above: `# crmctl: ignore[RUL301] reason="why this is fine"`. An ignore
+without a reason suppresses nothing and is reported (PKG010); one that suppresses nothing is reported (PKG011).
+
+Baselines: `crmctl lint --write-baseline lint-baseline.json` records today's findings by fingerprint (code, package,
+semantic path such as `Lead.email` or `rule:showCompany`, and message, never line numbers);
+`crmctl lint --baseline lint-baseline.json` then only reports findings not in it.
+
+Exit codes: 0 no error-level findings, 1 error-level findings, 2 usage, configuration or unreadable input.
+
+## JSON output (`--format json`, version 1)
+
+```json
+{{
+  "version": 1,
+  "tool": "crmctl",
+  "command": "lint",
+  "findings": [
+    {{"code": "RUL301", "severity": "error", "message": "...", "file": "pkgs/Lead/rules.yaml", "line": 12,
+     "column": 18, "path": "rule:showCompany", "fix": "...", "package": "LeadLifecycle", "extra": {{}}}}
+  ],
+  "summary": {{"errors": 1, "warnings": 0, "infos": 0, "total": 1}}
+}}
+```
+
+`summary` also carries command-specific fields (`baselined` for lint; the proposed bump for diff). Other formats:
+`sarif` (SARIF 2.1.0), `github` (workflow commands), `junit` (one testsuite per package), `text`.
+
+## Rules
+
+| Code | Name | Severity | Summary |
+| --- | --- | --- | --- |
+"""
+
+
+def render_catalogue_markdown() -> str:
+    rules = all_rules()
+    parts = [_HEADER.format(regenerate=REGENERATE)]
+    for code, rule in rules.items():
+        structural = " (structural)" if rule.structural else ""
+        parts.append(
+            f"| [{code}](#{code.lower()}) | {rule.name} | {rule.severity.value}{structural} | {rule.summary} |\n"
+        )
+    for code, rule in rules.items():
+        parts.append(
+            f"\n### {code}\n\n"
+            f"**{rule.name}** · default severity: {rule.severity.value}\n\n"
+            f"{rule.summary}\n\n"
+            f"*Why:* {rule.why}\n\n"
+            f"Anti-pattern:\n\n```yaml\n{rule.bad}\n```\n\n"
+            f"Best practice:\n\n```yaml\n{rule.good}\n```\n\n"
+            f"*Fix:* {rule.fix}\n"
+        )
+    return "".join(parts)

@@ -1,0 +1,1 @@
+"""The rule catalogue, grouped by artifact. Each module lists its rule classes in `RULES`."""
