@@ -140,3 +140,10 @@ def test_variant_two_is_a_real_next_version(v1: Path, v2: Path) -> None:
     }
     assert {f for _, f in added} == {"extra1", "extra2"}
     assert tree_bytes(v1).keys() == tree_bytes(v2).keys()
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_package_is_lint_clean(variant: int, v1: Path, v2: Path) -> None:
+    runner = pytest.importorskip("crmctl.lint.runner", reason="crmctl lint has not landed yet")
+    findings = runner.lint_package(loaded(v1 if variant == 1 else v2))
+    assert [f"{d.code} {d.location}: {d.message}" for d in findings] == []
