@@ -1,0 +1,34 @@
+"""Golden cases: tests/fixtures/compat/<case>/{old,new,expected.json}, one parametrised test (sqlfluff style)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crmctl.compat import diff_packages
+from crmctl.model.package import load_package
+
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "compat"
+CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "expected.json").is_file())
+
+
+def test_enough_golden_cases() -> None:
+    assert len(CASE_NAMES) >= 25
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_golden_case(case: str) -> None:
+    root = CASES / case
+    old = load_package(root / "old", "old")
+    new = load_package(root / "new", "new")
+    result = diff_packages(old, new)
+    got = sorted((c.kind.id, c.cls.value, c.path) for c in result.changes)
+    expected = sorted((e["kind"], e["class"], e["path"]) for e in json.loads((root / "expected.json").read_text()))
+    assert got == expected
+    for change in result.changes:
+        assert change.location is not None, change
+        assert change.location.file.startswith(("old/", "new/")), change
+        if change.kind.id.endswith("-removed") and change.new is None:
+            assert change.old is not None
