@@ -1,0 +1,42 @@
+"""Reporters: render a `Report` (lint or diff findings) as text, json, sarif, github or junit."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from crmctl.model.diagnostics import Report
+
+__all__ = ["FORMATS", "counts", "render"]
+
+FORMATS = ("text", "json", "sarif", "github", "junit")
+
+
+def counts(report: Report) -> dict[str, int]:
+    """Findings by severity: errors, warnings, infos and total."""
+    by = Counter(d.severity.value for d in report.diagnostics)
+    return {"errors": by["error"], "warnings": by["warning"], "infos": by["info"], "total": len(report.diagnostics)}
+
+
+def render(report: Report, output_format: str, *, color: bool = False) -> str:
+    """The report in `output_format` (one of FORMATS); `color` only affects text."""
+    if output_format == "text":
+        from crmctl.cli.reporters import text
+
+        return text.render(report, color=color)
+    if output_format == "json":
+        from crmctl.cli.reporters import json_output
+
+        return json_output.render(report)
+    if output_format == "sarif":
+        from crmctl.cli.reporters import sarif
+
+        return sarif.render(report)
+    if output_format == "github":
+        from crmctl.cli.reporters import github
+
+        return github.render(report)
+    if output_format == "junit":
+        from crmctl.cli.reporters import junit
+
+        return junit.render(report)
+    raise ValueError(f"unknown output format {output_format!r}")
