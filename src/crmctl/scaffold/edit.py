@@ -36,7 +36,11 @@ def add_entity(package_dir: Path, name: str, description: str | None = None) -> 
         raise InputError(f"{_rel(package_dir, doc.path)}: entity {name!r} already exists")
     body: dict[str, Any] = {"description": description} if description else {}
     body["fields"] = {}
+    spaced = _entities_spaced(doc, entities)
     _insert(doc, entities, name, body)
+    if spaced:
+        # Keep the author's habit of a blank line between entities.
+        entities.yaml_set_comment_before_after_key(name, before="\n", indent=0)
     _validate(doc, SchemaArtifact, package_dir)
     return _write(package_dir, [doc], f"added entity {name} to {manifest.name}")
 
@@ -188,6 +192,14 @@ def _entities(doc: EditableDoc) -> Any:
     return entities
 
 
+def _entities_spaced(doc: EditableDoc, entities: Any) -> bool:
+    """True when the file separates entities with blank lines (YAML only)."""
+    if doc.is_json or doc.original is None or len(entities) < 2:
+        return False
+    later = "|".join(re.escape(str(name)) for name in list(entities)[1:])
+    return re.search(rf"\n[ \t]*\n(?:[ \t]*#[^\n]*\n)*[ \t]*(?:{later}):", doc.original) is not None
+
+
 def _entity_fields(doc: EditableDoc, body: Any, entity: str) -> Any:
     if not hasattr(body, "items"):
         raise InputError(f"{doc.path.name}: entities.{entity}: expected a mapping")
@@ -218,11 +230,16 @@ def _check_reference(definition: dict[str, Any], entities: Any) -> None:
 
 
 def _enum_values(definition: dict[str, Any], path: str) -> list[tuple[str, list[str]]]:
-    """Picklists a field needs: its own values, or its array items' values, or its object fields'."""
+    """Picklists a field needs: its own values, or those of enum members of objects (also in arrays).
+
+    A picklist is keyed by the path of an enum field; an array of plain enum values has no such path, so
+    it gets no picklist (lint would reject one).
+    """
     if definition.get("type") == "enum":
         return [(path, list(definition["values"]))]
     if definition.get("type") == "array":
-        return _enum_values(definition["items"], path)
+        items = definition["items"]
+        return _enum_values(items, path) if items.get("type") in ("object", "array") else []
     found: list[tuple[str, list[str]]] = []
     for sub, sub_def in (definition.get("fields") or {}).items():
         found += _enum_values(sub_def, f"{path}.{sub}")
