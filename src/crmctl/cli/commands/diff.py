@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from crmctl.cli.console import out
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from crmctl.compat.classify import DiffResult
     from crmctl.model.diagnostics import Report
+    from crmctl.model.package import Package
 
 __all__ = ["render_summary", "run"]
 
@@ -33,51 +31,19 @@ def run(old: str, new: str | None, *, against: str | None, merge_base: bool, fai
 
 
 def _render(report: Report, result: DiffResult, output_format: str) -> None:
-    reporter = _shared_reporter(output_format)
-    if output_format == "text":
-        if result.changes and reporter is not None:
-            out(reporter(report))
-        out(render_summary(result, report, detailed=reporter is None))
+    from crmctl.cli.reporters import render
+
+    if output_format != "text":
+        out(render(report, output_format))
         return
-    if reporter is not None:
-        out(reporter(report))
-    elif output_format == "json":
-        out(json.dumps(_json_body(report), indent=2, sort_keys=True, ensure_ascii=False))
-    else:
-        from crmctl.errors import UsageError
-
-        raise UsageError(f"--format {output_format} needs the shared reporters, which are not installed")
+    if result.changes:
+        out(render(report, "text"))
+        out("")
+    out(render_summary(result, report))
 
 
-def _shared_reporter(output_format: str) -> Callable[[Report], str] | None:
-    """The teammates' reporter for `output_format`, if the reporters package provides one."""
-    try:
-        from crmctl.cli import reporters
-    except ImportError:  # pragma: no cover - reporters always ship with the CLI
-        return None
-    render = getattr(reporters, "render", None)
-    if render is None:
-        return None
-    def rendered(report: Report) -> str:
-        return str(render(report, output_format))
-
-    return rendered
-
-
-def _json_body(report: Report) -> dict[str, object]:
-    return {
-        "command": report.command,
-        "summary": report.summary,
-        "diagnostics": [
-            {"code": d.code, "severity": d.severity.value, "message": d.message, "path": d.path,
-             "location": str(d.location), "fix": d.fix, "package": d.package, **d.extra}
-            for d in report.sorted()
-        ],
-    }  # fmt: skip
-
-
-def render_summary(result: DiffResult, report: Report, *, detailed: bool) -> str:
-    """Human summary: changes grouped by class (with details when no shared reporter printed them), the bump."""
+def render_summary(result: DiffResult, report: Report) -> str:
+    """Human summary: changes grouped by class, the proposed bump and the verdict."""
     old_side = f"{result.old.label} ({result.old.name} {_version(result.old)})"
     new_side = f"{result.new.label} ({result.new.name} {_version(result.new)})"
     lines = [f"crmctl diff: {old_side} → {new_side}"]
@@ -92,20 +58,17 @@ def render_summary(result: DiffResult, report: Report, *, detailed: bool) -> str
         lines.append("")
         lines.append(f"{cls} ({len(group)}):")
         for change in group:
-            where = f"{change.location}: " if detailed and change.location else ""
-            lines.append(f"  {where}{change.code} {change.kind.id}: {change.message}")
-            if detailed and change.hint:
-                lines.append(f"      hint: {change.hint}")
+            lines.append(f"  {change.code} {change.kind.id} {change.path}: {change.message}")
     counts = ", ".join(f"{result.counts.get(c, 0)} {c}" for c in _CLASS_ORDER)
     lines.append("")
     lines.append(f"{len(result.changes)} changes: {counts}")
     lines.append(f"proposed bump: {result.bump} ({result.verdict.message})")
     failed = report.summary.get("failed", 0)
-    fail_on = ",".join(str(c) for c in report.summary.get("fail_on", []))  # type: ignore[attr-defined]
-    lines.append(f"result: {'FAIL' if failed else 'ok'} ({failed} changes in failing classes: {fail_on})")
+    fail_on = report.summary.get("fail_on", [])
+    classes = ",".join(str(c) for c in fail_on) if isinstance(fail_on, list) else ""
+    lines.append(f"result: {'FAIL' if failed else 'ok'} ({failed} changes in failing classes: {classes})")
     return "\n".join(lines)
 
 
-def _version(pkg: object) -> str:
-    manifest = getattr(pkg, "manifest", None)
-    return str(manifest.version) if manifest is not None else "?"
+def _version(pkg: Package) -> str:
+    return pkg.manifest.version if pkg.manifest is not None else "?"
