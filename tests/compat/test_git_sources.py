@@ -101,7 +101,9 @@ def test_not_a_git_repository_exits_2(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "not inside a git repository" in result.err
 
 
-def test_shallow_clone_missing_base_says_what_to_fetch(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shallow_clone_missing_base_says_what_to_fetch(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(clone))
     assert (clone / ".git" / "shallow").exists()

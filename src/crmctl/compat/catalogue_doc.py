@@ -19,10 +19,7 @@ END = "<!-- END GENERATED CHANGE KINDS -->"
 def render_table() -> str:
     lines = ["| code | kind | class | bump alone | reason |", "|---|---|---|---|---|"]
     for k in KINDS:
-        if k.cls is ChangeClass.BREAKING:
-            bump = "major"
-        else:
-            bump = "patch" if k.cosmetic else "minor"
+        bump = "major" if k.cls is ChangeClass.BREAKING else "patch" if k.cosmetic else "minor"
         reason = k.reason.replace("|", "\\|")
         lines.append(f"| {k.code} | `{k.id}` | {k.cls.value} | {bump} | {reason} |")
     return "\n".join(lines)

@@ -57,8 +57,7 @@ def render_summary(result: DiffResult, report: Report) -> str:
             continue
         lines.append("")
         lines.append(f"{cls} ({len(group)}):")
-        for change in group:
-            lines.append(f"  {change.code} {change.kind.id} {change.path}: {change.message}")
+        lines.extend(f"  {c.code} {c.kind.id} {c.path}: {c.message}" for c in group)
     counts = ", ".join(f"{result.counts.get(c, 0)} {c}" for c in _CLASS_ORDER)
     lines.append("")
     lines.append(f"{len(result.changes)} changes: {counts}")
