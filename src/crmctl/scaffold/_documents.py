@@ -20,7 +20,16 @@ from typing import Any
 
 from crmctl.errors import InputError
 
-__all__ = ["SCHEMA_HEADER", "EditableDoc", "find_artifact", "load_editable", "new_editable", "to_plain", "write_atomic"]
+__all__ = [
+    "SCHEMA_HEADER",
+    "EditableDoc",
+    "artifact_suffix",
+    "find_artifact",
+    "load_editable",
+    "new_editable",
+    "to_plain",
+    "write_atomic",
+]
 
 SCHEMA_HEADER = "# yaml-language-server: $schema=https://crmctl.dev/schemas/v1/{kind}.schema.json\n"
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -59,6 +68,12 @@ def find_artifact(root: Path, stem: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def artifact_suffix(root: Path) -> str:
+    """Suffix for a new artifact file: `.json` in packages whose schema is JSON, else `.yaml`."""
+    schema = find_artifact(root, "schema")
+    return ".json" if schema is not None and schema.suffix.lower() == ".json" else ".yaml"
 
 
 def load_editable(path: Path, display: str) -> EditableDoc:

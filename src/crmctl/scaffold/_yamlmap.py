@@ -44,9 +44,8 @@ def pop_trailing_comment(container: Any) -> Any:
                 continue
             slot = node.ca.items.get(last_key)
             if slot and len(slot) > 2 and slot[2] is not None:
-                token = slot[2]
-                slot[2] = None
-                return token
+                slot[2], moved = _split_token(slot[2])
+                return moved
             return None
         if isinstance(node, list) and len(node):
             seq: Any = node
@@ -56,11 +55,25 @@ def pop_trailing_comment(container: Any) -> Any:
                 continue
             slot = seq.ca.items.get(len(seq) - 1)
             if slot and slot[0] is not None:
-                token = slot[0]
-                slot[0] = None
-                return token
+                slot[0], moved = _split_token(slot[0])
+                return moved
             return None
         return None
+
+
+def _split_token(token: Any) -> tuple[Any, Any]:
+    """Split a comment token into the end-of-line comment (stays) and the lines after it (move)."""
+    from ruamel.yaml.tokens import CommentToken
+
+    value: str = token.value
+    newline = value.find("\n")
+    if newline < 0:
+        return token, None
+    if value[:newline].strip():
+        kept, rest = value[: newline + 1], value[newline + 1 :]
+        token.value = kept
+        return token, (CommentToken("\n" + rest, token.start_mark, None) if rest else None)
+    return None, token
 
 
 def _attach_trailing_comment(container: Any, token: Any) -> None:

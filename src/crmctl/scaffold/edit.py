@@ -17,7 +17,15 @@ from pydantic import BaseModel, ValidationError
 from crmctl.errors import InputError
 from crmctl.model.artifacts import Manifest, Rule, RulesArtifact
 from crmctl.model.fields import IDENT, SchemaArtifact
-from crmctl.scaffold._documents import EditableDoc, find_artifact, load_editable, new_editable, to_plain, write_atomic
+from crmctl.scaffold._documents import (
+    EditableDoc,
+    artifact_suffix,
+    find_artifact,
+    load_editable,
+    new_editable,
+    to_plain,
+    write_atomic,
+)
 from crmctl.scaffold._yamlmap import append_item, insert_after_prefix, new_map
 from crmctl.scaffold.field_options import build_field, parse_options
 from crmctl.scaffold.locales import LocaleAdditions, humanize, plan_locale_updates
@@ -27,7 +35,10 @@ __all__ = ["add_entity", "add_field", "add_rule"]
 
 
 def add_entity(package_dir: Path, name: str, description: str | None = None) -> ScaffoldResult:
-    """Append entity `name` (with no fields yet) to the package's schema artifact."""
+    """Append entity `name` (with no fields yet) to the package's schema artifact.
+
+    Lint warns about an entity without fields (SCH112) until the first `add_field`; no field is invented here.
+    """
     _check_ident(name, "entity name")
     manifest = _manifest(package_dir)
     doc = _load_or_new(package_dir, "schema")
@@ -111,7 +122,8 @@ def add_rule(
 
     `trigger` may list several triggers separated by commas. `entity` defaults to the schema's only entity
     and is written out explicitly so the rule stays unambiguous when entities are added later. A guard
-    without `message` gets the key `guard.<rule_id>`, and every declared locale gets a placeholder text for it.
+    without `message` gets the key `guard.<rule_id>`, and every declared locale gets a placeholder text for it
+    made from the id (`bigAmountsNeedPhone` → "Big amounts need phone.").
     """
     manifest = _manifest(package_dir)
     schema_path = find_artifact(package_dir, "schema")
@@ -152,7 +164,7 @@ def add_rule(
     _validate(doc, RulesArtifact, package_dir)
     docs = [doc]
     if message and capability == "guard":
-        additions = LocaleAdditions(messages={message: f"{humanize(rule_id)}: this is not allowed yet."})
+        additions = LocaleAdditions(messages={message: f"{humanize(rule_id)}."})
         docs += plan_locale_updates(package_dir, list(manifest.locales), additions)
     return _write(package_dir, docs, f"added {capability} rule {rule_id} to {manifest.name}")
 
@@ -178,7 +190,7 @@ def _manifest(package_dir: Path) -> Manifest:
 def _load_or_new(package_dir: Path, kind: str) -> EditableDoc:
     path = find_artifact(package_dir, kind)
     if path is None:
-        return new_editable(package_dir / f"{kind}.yaml", kind)
+        return new_editable(package_dir / f"{kind}{artifact_suffix(package_dir)}", kind)
     return load_editable(path, _rel(package_dir, path))
 
 

@@ -17,7 +17,14 @@ from pydantic import ValidationError
 
 from crmctl.errors import InputError
 from crmctl.model.artifacts import LocalizationArtifact
-from crmctl.scaffold._documents import EditableDoc, find_artifact, load_editable, new_editable, to_plain
+from crmctl.scaffold._documents import (
+    EditableDoc,
+    artifact_suffix,
+    find_artifact,
+    load_editable,
+    new_editable,
+    to_plain,
+)
 from crmctl.scaffold._yamlmap import insert_after_prefix, new_map
 
 __all__ = ["LocaleAdditions", "humanize", "plan_locale_updates"]
@@ -47,7 +54,7 @@ def plan_locale_updates(root: Path, locales: list[str], additions: LocaleAdditio
     for locale in locales:
         path = find_artifact(root, f"localization/{locale}")
         if path is None:
-            doc = new_editable(root / "localization" / f"{locale}.yaml", "localization")
+            doc = new_editable(root / "localization" / f"{locale}{artifact_suffix(root)}", "localization")
         else:
             doc = load_editable(path, f"localization/{path.name}")
         _add(doc, additions)
