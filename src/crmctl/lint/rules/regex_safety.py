@@ -18,34 +18,51 @@ def backtracking_risk(pattern: str) -> str | None:
     """A description of the risky construct, or None. `pattern` must compile."""
     import re._parser as sre_parse  # type: ignore[import-not-found,unused-ignore]
 
-    return _scan(sre_parse.parse(pattern).data, sre_parse, inside_repeat=False)
+    return _scan(list(sre_parse.parse(pattern).data), sre_parse)
 
 
-def _scan(items: list[tuple[Any, Any]], sre: Any, *, inside_repeat: bool) -> str | None:
-    constants = sre
+def _scan(items: list[tuple[Any, Any]], sre: Any) -> str | None:
     for op, av in items:
-        if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, getattr(constants, "POSSESSIVE_REPEAT", None)):
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
             _low, high, body = av
-            unbounded = high == _MAXREPEAT or high > 100
-            if op == getattr(constants, "POSSESSIVE_REPEAT", None):
-                continue
-            if unbounded and inside_repeat:
-                return "a repeated group contains another unbounded repeat, e.g. (a+)+"
-            if unbounded and _ambiguous_alternation(list(body.data), sre):
-                return "a repeated alternation has branches that can match the same text, e.g. (a|a)*"
-            found = _scan(list(body.data), sre, inside_repeat=inside_repeat or unbounded)
-            if found:
-                return found
-        elif op == constants.SUBPATTERN:
-            found = _scan(list(av[-1].data), sre, inside_repeat=inside_repeat)
-            if found:
-                return found
-        elif op == constants.BRANCH:
-            for branch in av[1]:
-                found = _scan(list(branch.data), sre, inside_repeat=inside_repeat)
-                if found:
-                    return found
+            inner = list(body.data)
+            if high == _MAXREPEAT or high > 100:
+                if _has_unbounded(inner, sre) and _only_repeats(inner, sre):
+                    return "a repeated group contains another unbounded repeat, e.g. (a+)+"
+                if _ambiguous_alternation(inner, sre):
+                    return "a repeated alternation has branches that can match the same text, e.g. (a|a)*"
+            found = _scan(inner, sre)
+        elif op == sre.SUBPATTERN:
+            found = _scan(list(av[-1].data), sre)
+        elif op == sre.BRANCH:
+            found = next((r for b in av[1] if (r := _scan(list(b.data), sre))), None)
+        else:
+            found = None
+        if found:
+            return found
     return None
+
+
+def _has_unbounded(items: list[tuple[Any, Any]], sre: Any) -> bool:
+    for op, av in items:
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and (av[1] == _MAXREPEAT or av[1] > 100):
+            return True
+        if op == sre.SUBPATTERN and _has_unbounded(list(av[-1].data), sre):
+            return True
+    return False
+
+
+def _only_repeats(items: list[tuple[Any, Any]], sre: Any) -> bool:
+    """Every element may repeat or be skipped, so one text can be split among them in many ways."""
+    for op, av in items:
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+            continue
+        if op == sre.SUBPATTERN and _only_repeats(list(av[-1].data), sre):
+            continue
+        if op in (sre.AT,):
+            continue
+        return False
+    return True
 
 
 def _ambiguous_alternation(items: list[tuple[Any, Any]], sre: Any) -> bool:
