@@ -95,6 +95,13 @@ def heavy_imports(args: list[str]) -> tuple[list[str], str]:
     return [], f"crashed ({proc.returncode})"
 
 
+def package_size(root: Path) -> str:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    data = [p.read_bytes() for p in files]
+    lines = sum(d.count(b"\n") for d in data)
+    return f"{len(files)} files, {sum(map(len, data)) / 1e6:.1f} MB, {lines:,} lines"
+
+
 def _fmt(seconds: float) -> str:
     return f"{seconds:.3f}"
 
@@ -105,10 +112,11 @@ def _shown(argv: list[str], paths: dict[str, str]) -> str:
 
 
 def report(timings: list[Timing], imports: list[tuple[int, str]], heavy: dict[str, tuple[list[str], str]],
-           repeat: int, paths: dict[str, str]) -> tuple[str, list[str]]:  # fmt: skip
+           repeat: int, paths: dict[str, str], size: str) -> tuple[str, list[str]]:  # fmt: skip
     lines = [
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}),"
         f" {platform.system()} {platform.machine()}; {repeat} timed runs per command after one warm-up.",
+        f"Package `<v1>`: {size}.",
         "",
         "| command | runs | min (s) | median (s) | target (s) | status |",
         "|---|---|---|---|---|---|",
@@ -169,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         heavy = {"lint": heavy_imports(["lint", str(v1)]), "diff": heavy_imports(["diff", str(v1), str(v2)])}
         paths = {str(v1): "<v1>", str(v2): "<v2>"}
-        text, failures = report(timings, import_profile(12), heavy, args.repeat, paths)
+        text, failures = report(timings, import_profile(12), heavy, args.repeat, paths, package_size(v1))
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
