@@ -32,3 +32,10 @@ def test_golden_case(case: str) -> None:
         assert change.location.file.startswith(("old/", "new/")), change
         if change.kind.id.endswith("-removed") and change.new is None:
             assert change.old is not None
+
+
+def test_every_change_kind_has_a_golden_case() -> None:
+    from crmctl.compat.kinds import KINDS
+
+    seen = {e["kind"] for name in CASE_NAMES for e in json.loads((CASES / name / "expected.json").read_text())}
+    assert [k.id for k in KINDS if k.id not in seen] == []
