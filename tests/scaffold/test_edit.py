@@ -25,7 +25,9 @@ CASES: dict[str, tuple[str, Edit]] = {
     "add_field_text": (
         "base", lambda p: add_field(p, "Lead.email", "text", options=["maxLength=254"], description="Work e-mail."),
     ),
-    "add_field_enum_required": ("base", lambda p: add_field(p, "Company.tier", "enum", True, ["values=gold,silverPlus"])),
+    "add_field_enum_required": (
+        "base", lambda p: add_field(p, "Company.tier", "enum", True, ["values=gold,silverPlus"]),
+    ),
     "add_field_reference": ("base", lambda p: add_field(p, "Lead.employer", "reference", options=["to=Company"])),
     "add_field_object": (
         "base", lambda p: add_field(p, "Lead.address", "object", options=["fields=street,zip:number"]),
@@ -112,10 +114,14 @@ REFUSALS: dict[str, tuple[Edit, str]] = {
     "entity_not_found": (lambda p: add_field(p, "Contact.email", "text"), "entity 'Contact' not found"),
     "not_entity_dot_field": (lambda p: add_field(p, "email", "text"), "expected ENTITY.FIELD"),
     "bad_field_name": (lambda p: add_field(p, "Lead.e-mail", "text"), "not a valid field name"),
-    "reference_to_unknown": (lambda p: add_field(p, "Lead.acct", "reference", options=["to=Account"]), "unknown entity"),
+    "reference_to_unknown": (
+        lambda p: add_field(p, "Lead.acct", "reference", options=["to=Account"]), "unknown entity",
+    ),
     "duplicate_entity": (lambda p: add_entity(p, "Company"), "entity 'Company' already exists"),
     "bad_entity_name": (lambda p: add_entity(p, "9Lives"), "not a valid entity name"),
-    "duplicate_rule": (lambda p: add_rule(p, "showPhone", entity="Lead", target="phone", when="true"), "already exists"),
+    "duplicate_rule": (
+        lambda p: add_rule(p, "showPhone", entity="Lead", target="phone", when="true"), "already exists",
+    ),
     "rule_needs_entity": (lambda p: add_rule(p, "r", target="phone", when="true"), "several entities"),
     "rule_unknown_entity": (lambda p: add_rule(p, "r", entity="Nope", target="x", when="true"), "'Nope' not found"),
     "rule_unknown_field": (lambda p: add_rule(p, "r", entity="Lead", target="fax", when="true"), "does not exist"),
