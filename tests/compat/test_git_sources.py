@@ -138,3 +138,12 @@ def test_merge_base_needs_a_git_ref(repo: Path) -> None:
     result = invoke("diff", "pkg", "--against", str(BASE), "--merge-base")
     assert result.code == 2
     assert "--merge-base needs a git ref" in result.err
+
+
+def test_git_refs_as_positional_old_and_new(repo: Path) -> None:
+    result = invoke("diff", "git:HEAD~1", "pkg")
+    assert result.code == 1
+    assert "git:HEAD~1:pkg (Demo 1.0.0)" in result.out
+    both = invoke("diff", "git:HEAD~1:pkg", "git:HEAD:pkg", "--fail-on", "behavioral")
+    assert both.code == 1
+    assert "Lead.headcount" in both.out
