@@ -70,17 +70,19 @@ def _diff_field_map(
     added = [n for n in new if n not in old]
     removed_set = set(removed)
     paired: dict[str, str] = {}  # new name -> old name, renames through aliases
+    claimed: set[str] = set()
     for name in added:
         for alias in new[name].aliases:
-            if alias in removed_set and alias not in paired.values():
+            if alias in removed_set and alias not in claimed:
                 paired[name] = alias
+                claimed.add(alias)
                 break
     for new_name, old_name in paired.items():
         c.add("field-renamed-with-alias", f"{prefix}.{new_name}",
               f"field {prefix}.{old_name} was renamed to {new_name}, keeping {old_name!r} as an alias",
               old=(_S, (*base, old_name)), new=(_S, (*base, new_name)))  # fmt: skip
         _compare(c, f"{prefix}.{new_name}", old[old_name], new[new_name], (*base, old_name), (*base, new_name))
-    left_removed = [n for n in removed if n not in paired.values()]
+    left_removed = [n for n in removed if n not in claimed]
     left_added = [n for n in added if n not in paired]
     by_type: dict[str, list[str]] = defaultdict(list)
     for name in left_added:
