@@ -95,7 +95,7 @@ def test_comprehension_variable_is_only_bound_inside_its_macro() -> None:
 
 @given(st.text(alphabet="abcxyz _.", min_size=1, max_size=12).filter(lambda s: "\n" not in s))
 def test_referenced_names_never_sees_inside_string_literals(inner: str) -> None:
-    expr = f'other == "{inner}" && another == \'{inner}\''
+    expr = f"other == \"{inner}\" && another == '{inner}'"
     assert referenced_names(expr) == {"other", "another"}
 
 
@@ -112,9 +112,7 @@ def test_expression_cost_counts_tokens_and_macro_nesting() -> None:
         ('    when: "amount > 10"', 11, (1, 8), (5, 19)),
     ],
 )
-def test_map_position_single_line(
-    line: str, col: int, cel: tuple[int, int], expected: tuple[int, int]
-) -> None:
+def test_map_position_single_line(line: str, col: int, cel: tuple[int, int], expected: tuple[int, int]) -> None:
     loc = map_position(Location("r.yaml", 5, col), line, *cel, [""] * 4 + [line])
     assert (loc.line, loc.column) == expected
 

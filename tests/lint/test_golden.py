@@ -27,9 +27,12 @@ def _cases() -> list[Any]:
     for path in sorted(FIXTURES.glob("[A-Z]*.yml")):
         spec = _load(path)
         code = path.stem
+        select = spec.get("select", [])
         for kind in ("fail", "pass"):
-            for case in spec.get(kind, []):
-                params.append(pytest.param(code, kind, case, spec.get("select", []), id=f"{code}-{kind}-{case['name']}"))
+            params.extend(
+                pytest.param(code, kind, case, select, id=f"{code}-{kind}-{case['name']}")
+                for case in spec.get(kind, [])
+            )
     return params
 
 

@@ -331,9 +331,7 @@ def expression_cost(expr: str) -> tuple[int, int]:
 # --- positions ----------------------------------------------------------------------------------------------
 
 
-def map_position(
-    scalar: Location, source_line: str, cel_line: int, cel_col: int, lines: list[str]
-) -> Location:
+def map_position(scalar: Location, source_line: str, cel_line: int, cel_col: int, lines: list[str]) -> Location:
     """File location of CEL position (cel_line, cel_col) inside the YAML scalar that starts at `scalar`.
 
     `source_line` is the text of the scalar's first line, `lines` the whole file. Best effort: single-line

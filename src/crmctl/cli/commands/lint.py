@@ -25,6 +25,20 @@ def discover_packages(root: Path) -> list[Path]:
     return found
 
 
+def _targets(paths: list[Path]) -> list[Path]:
+    """Packages to lint: each given package, every package under a given non-package directory, or under `.`."""
+    if not paths:
+        found = discover_packages(Path())
+        if not found:
+            raise InputError("no packages found: no directory under . contains package.yaml")
+        return found
+    targets: list[Path] = []
+    for path in paths:
+        inner = discover_packages(path) if path.is_dir() and not (path / "package.yaml").exists() else []
+        targets.extend(inner or [path])
+    return targets
+
+
 def run(
     paths: list[Path],
     output_format: str,
@@ -42,9 +56,7 @@ def run(
     from crmctl.model.package import load_package
 
     settings = load_config(config, Path.cwd()).with_cli(select, ignore)
-    targets = paths or discover_packages(Path())
-    if not targets:
-        raise InputError("no packages found: no directory under . contains package.yaml")
+    targets = _targets(paths)
     diagnostics: list[Diagnostic] = []
     sources: dict[str, str] = {}
     names: list[str] = []

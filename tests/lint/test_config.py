@@ -1,0 +1,86 @@
+"""Configuration: where it is found, what it may contain, and how it changes findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crmctl.errors import InputError
+from crmctl.lint import LintConfig, lint_package, load_config
+from crmctl.lint.config import find_config
+from crmctl.model.diagnostics import Severity
+from crmctl.model.package import load_package
+
+
+def _codes(package: Path, config: LintConfig) -> list[str]:
+    return [d.code for d in lint_package(load_package(package), config)]
+
+
+def test_found_upward_in_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.crmctl]\nignore = ["RUL3"]\n')
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    config = load_config(None, nested)
+    assert config.ignore == ("RUL3",)
+    assert config.source == tmp_path / "pyproject.toml"
+
+
+def test_pyproject_without_table_is_skipped_for_a_crmctl_toml_above(tmp_path: Path) -> None:
+    (tmp_path / "crmctl.toml").write_text('select = ["UI"]\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert find_config(tmp_path / "sub") == tmp_path / "crmctl.toml"
+    assert load_config(None, tmp_path / "sub").select == ("UI",)
+
+
+def test_crmctl_toml_accepts_tool_table(tmp_path: Path) -> None:
+    path = tmp_path / "crmctl.toml"
+    path.write_text('[tool.crmctl]\nseverity = { RUL301 = "warning" }\n')
+    assert load_config(path, tmp_path).severity == {"RUL301": Severity.WARNING}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("select = [", "invalid TOML"),
+        ('colour = "red"', "unknown key 'colour'"),
+        ('select = ["NOPE1"]', "'NOPE1' matches no rule code"),
+        ("ignore = [1]", "expected a list of rule codes"),
+        ('severity = { RUL301 = "fatal" }', "'fatal' is not one of error, warning, info"),
+        ('per-file-ignores = "x"', "expected a table of glob"),
+    ],
+)
+def test_bad_config_is_an_input_error_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "crmctl.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(InputError) as info:
+        load_config(path, tmp_path)
+    assert str(path) in info.value.message
+    assert message in info.value.message
+
+
+def test_missing_explicit_config(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_config(tmp_path / "nope.toml", tmp_path)
+
+
+def test_select_ignore_and_severity_change_findings(bad_package: Path) -> None:
+    assert _codes(bad_package, LintConfig()) == ["RUL301"]
+    assert _codes(bad_package, LintConfig(ignore=("RUL",))) == []
+    assert _codes(bad_package, LintConfig(select=("UI",))) == []
+    (diag,) = lint_package(load_package(bad_package), LintConfig(severity={"RUL3": Severity.INFO}))
+    assert diag.severity is Severity.INFO
+
+
+def test_per_file_ignores_match_paths_inside_the_package(bad_package: Path) -> None:
+    assert _codes(bad_package, LintConfig(per_file_ignores={"rules.yaml": ("RUL301",)})) == []
+    assert _codes(bad_package, LintConfig(per_file_ignores={"ui.yaml": ("RUL301",)})) == ["RUL301"]
+
+
+def test_cli_select_replaces_and_ignore_adds(tmp_path: Path) -> None:
+    config = LintConfig(select=("UI",), ignore=("UI206",)).with_cli(["rul"], ["VAL"])
+    assert config.select == ("RUL",)
+    assert config.ignore == ("UI206", "VAL")
+    with pytest.raises(InputError):
+        LintConfig().with_cli(["XYZ"], [])
