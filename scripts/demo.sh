@@ -38,8 +38,7 @@ section "Lint the new package"
 run lint "$WORK/Acme"
 
 section "Lint every reference package under packages/"
-mapfile -t PACKAGES < <(find packages -name package.yaml -exec dirname {} \; | sort)
-run lint "${PACKAGES[@]}"
+run lint packages
 
 section "Diff LeadLifecycle 1.0.0 against 1.1.0: only compatible changes, exit 0"
 run diff "$V1" "$V2"
