@@ -15,6 +15,7 @@ __all__ = ["RULES"]
 MAX_TOKENS = 500
 MAX_NESTING = 2
 
+
 def _short(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= 60 else flat[:57] + "..."
