@@ -37,3 +37,13 @@ def test_ignore_without_reason_is_reported_and_does_not_suppress(bad_package: Pa
 def test_ignore_for_another_code_is_unused(bad_package: Path) -> None:
     text = BAD_RULES.replace("amount > 10\n", 'amount > 10  # crmctl: ignore[UI202] reason="x"\n')
     assert _lint(bad_package, text) == [("PKG011", 6), ("RUL301", 6)]
+
+
+def test_ignore_of_a_deselected_rule_is_not_unused(bad_package: Path) -> None:
+    from crmctl.lint import LintConfig
+
+    text = BAD_RULES.replace("amount > 10\n", 'amount > 10  # crmctl: ignore[RUL301] reason="x"\n')
+    (bad_package / "rules.yaml").write_text(text)
+    package = load_package(bad_package)
+    assert lint_package(package, LintConfig(ignore=("RUL301",))) == []
+    assert lint_package(package, LintConfig(per_file_ignores={"rules.yaml": ("RUL301",)})) == []

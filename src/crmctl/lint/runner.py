@@ -24,11 +24,18 @@ def lint_package(package: Package, config: LintConfig | None = None) -> list[Dia
     for code, rule in all_rules().items():
         if not rule.structural and config.enabled(code):
             found.extend(rule().check(ctx))
-    found = apply_inline_ignores(found, package.docs, name)
-    result: list[Diagnostic] = []
     label = package.label.rstrip("/")
+
+    def applies(code: str, file: str) -> bool:
+        return config.enabled(code) and not _file_ignored(code, file, config, label)
+
+    def kept(diag: Diagnostic) -> bool:
+        return applies(diag.code, diag.location.file)
+
+    found = apply_inline_ignores([d for d in found if kept(d)], package.docs, name, applies=applies)
+    result: list[Diagnostic] = []
     for diag in found:
-        if not config.enabled(diag.code) or _file_ignored(diag, config, label):
+        if not kept(diag):
             continue
         override = config.severity.get(diag.code)
         if override is None:
@@ -37,12 +44,11 @@ def lint_package(package: Package, config: LintConfig | None = None) -> list[Dia
     return sorted(result, key=Diagnostic.sort_key)
 
 
-def _file_ignored(diag: Diagnostic, config: LintConfig, label: str) -> bool:
+def _file_ignored(code: str, file: str, config: LintConfig, label: str) -> bool:
     if not config.per_file_ignores:
         return False
-    file = diag.location.file
     rel = file[len(label) + 1 :] if label not in ("", ".") and file.startswith(label + "/") else file
     return any(
-        (fnmatch(rel, glob) or fnmatch(file, glob)) and matches(diag.code, codes)
+        (fnmatch(rel, glob) or fnmatch(file, glob)) and matches(code, codes)
         for glob, codes in config.per_file_ignores.items()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crmctl.lint.registry import get_rule, matches
@@ -39,8 +40,18 @@ def scan_ignores(doc: SourceDoc) -> list[InlineIgnore]:
     return found
 
 
-def apply_inline_ignores(diagnostics: list[Diagnostic], docs: dict[str, SourceDoc], package: str) -> list[Diagnostic]:
-    """Drop findings suppressed by a reasoned ignore; add PKG010 (no reason) and PKG011 (unused) findings."""
+def apply_inline_ignores(
+    diagnostics: list[Diagnostic],
+    docs: dict[str, SourceDoc],
+    package: str,
+    *,
+    applies: Callable[[str, str], bool] = lambda code, file: True,
+) -> list[Diagnostic]:
+    """Drop findings suppressed by a reasoned ignore; add PKG010 (no reason) and PKG011 (unused) findings.
+
+    `applies(code, file)` says whether configuration lets a rule report in a file; an ignore of a code that does
+    not apply there is not reported as unused, since nothing could have been suppressed.
+    """
     ignores: dict[tuple[str, int], list[InlineIgnore]] = {}
     every: list[InlineIgnore] = []
     for doc in docs.values():
@@ -66,11 +77,17 @@ def apply_inline_ignores(diagnostics: list[Diagnostic], docs: dict[str, SourceDo
                 _finding("PKG010", f'ignore[{codes}] has no reason="..." and suppresses nothing', ignore, package, rule)
             )
             continue
-        unused = [c for c in ignore.codes if c not in ignore.used]
+        unused = [c for c in ignore.codes if c not in ignore.used and _any_applies(c, ignore.location.file, applies)]
         if unused:
             rule = get_rule("PKG011")
             kept.append(_finding("PKG011", f"ignore[{', '.join(unused)}] suppresses no finding", ignore, package, rule))
     return kept
+
+
+def _any_applies(selector: str, file: str, applies: Callable[[str, str], bool]) -> bool:
+    from crmctl.lint.registry import all_rules
+
+    return any(applies(code, file) for code in all_rules() if code.startswith(selector))
 
 
 def _finding(code: str, message: str, ignore: InlineIgnore, package: str, rule: object) -> Diagnostic:
