@@ -98,23 +98,33 @@ def load_tree(tree: FileTree) -> Package:
     name = _manifest_name(package)
     for kind, doc in package.docs.items():
         base = kind.split("/")[0]
-        found = validate_doc(base, doc, name)
-        package.diagnostics.extend(found)
-        if found:
-            continue
-        model_cls = ARTIFACT_MODELS[base][0]
-        try:
-            model: Any = model_cls.model_validate(doc.data)
-        except ValidationError as exc:  # pragma: no cover - the JSON Schema is generated from the model
-            for err in exc.errors():
-                loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
-                package.diagnostics.append(Diagnostic(ARTIFACT_MODELS[base][1], err["msg"], doc.loc(loc), package=name))
+        model = _validate(base, doc, name, package.diagnostics)
+        if model is None:
             continue
         if base == "localization":
             package.localization[kind.split("/", 1)[1]] = model
         else:
             setattr(package, "manifest" if kind == "package" else kind, model)
     return package
+
+
+def _validate(base: str, doc: SourceDoc, package_name: str, sink: list[Diagnostic]) -> Any:
+    """The typed model of one document, or None with located findings appended to `sink`.
+
+    The strict pydantic model and the shipped JSON Schema (generated from it) accept the same documents, so the
+    fast model check runs first and the JSON Schema validator only runs to explain a rejection with locations.
+    """
+    model_cls, code = ARTIFACT_MODELS[base]
+    try:
+        return model_cls.model_validate(doc.data, strict=True)
+    except ValidationError as exc:
+        found = validate_doc(base, doc, package_name)
+        if not found:  # pragma: no cover - defensive: the schema is generated from the model
+            for err in exc.errors():
+                loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+                found.append(Diagnostic(code, err["msg"], doc.loc(loc), package=package_name))
+        sink.extend(found)
+        return None
 
 
 def display_path(label: str, rel: str) -> str:

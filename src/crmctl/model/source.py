@@ -105,7 +105,12 @@ def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
 
     yaml = YAML(typ="safe", pure=False)
     try:
-        node = yaml.compose(io.StringIO(text))
+        try:
+            node = yaml.compose(io.StringIO(text))
+        except MarkedYAMLError:
+            # libyaml is stricter than YAML 1.2 in corners (e.g. `{a: 0?}`); the pure parser decides.
+            yaml = YAML(typ="safe", pure=True)
+            node = yaml.compose(io.StringIO(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{rel}:{mark.line + 1}:{mark.column + 1}" if mark else rel
