@@ -30,18 +30,18 @@ def parse_fail_on(text: str) -> frozenset[ChangeClass]:
     return frozenset(classes)
 
 
-def _side(pkg: Package) -> dict[str, object]:
+def _side(pkg: Package, with_digest: bool) -> dict[str, object]:
     from crmctl.model.canonical import digest
 
-    return {
-        "name": pkg.name,
-        "version": pkg.manifest.version if pkg.manifest else None,
-        "digest": digest(pkg),
-        "source": pkg.label,
-    }
+    side: dict[str, object] = {"name": pkg.name, "version": pkg.manifest.version if pkg.manifest else None}
+    if with_digest:
+        side["digest"] = digest(pkg)
+    side["source"] = pkg.label
+    return side
 
 
-def build_report(result: DiffResult, failing: Iterable[ChangeClass]) -> Report:
+def build_report(result: DiffResult, failing: Iterable[ChangeClass], *, digests: bool = True) -> Report:
+    """The diff as a `Report`; `digests=False` skips the canonical digests, which only machine output shows."""
     fail = frozenset(failing)
     diagnostics: list[Diagnostic] = []
     package = result.new.name
@@ -67,8 +67,8 @@ def build_report(result: DiffResult, failing: Iterable[ChangeClass]) -> Report:
     sources = {doc.file: doc.text for pkg in (result.old, result.new) for doc in pkg.docs.values()}
     summary: dict[str, object] = {
         "proposed_bump": result.bump,
-        "old": _side(result.old),
-        "new": _side(result.new),
+        "old": _side(result.old, digests),
+        "new": _side(result.new, digests),
         "counts": dict(result.counts),
         "changes": len(result.changes),
         "fail_on": sorted(c.value for c in fail),

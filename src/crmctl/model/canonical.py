@@ -20,15 +20,20 @@ __all__ = ["canonical_bytes", "canonical_document", "digest", "normalize"]
 
 
 def normalize(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {unicodedata.normalize("NFC", str(k)): normalize(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else unicodedata.normalize("NFC", value)
+    if kind is dict:
+        return {_nfc(str(k)): normalize(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
         return [normalize(v) for v in value]
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+    if kind is float and value.is_integer() and abs(value) < 2**63:
         return int(value)
     return value
+
+
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def canonical_document(package: Package) -> dict[str, Any]:

@@ -25,7 +25,7 @@ _FILES = {
 
 def _type(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
     if "const" in prop:
         return f"`{prop['const']}`"
     if "enum" in prop:

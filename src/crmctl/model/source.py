@@ -7,11 +7,13 @@ with a location instead of surfacing later as confusing errors.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,30 +38,52 @@ MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 
 _SCALAR_TAGS = "tag:yaml.org,2002:"
+_STR_TAG = _SCALAR_TAGS + "str"
+_MERGE_TAG = _SCALAR_TAGS + "merge"
 _SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @dataclass
 class SourceDoc:
-    """One artifact file: its plain data and where each value (and each mapping key) came from."""
+    """One artifact file: its plain data, and the composed YAML node tree that says where each value came from.
+
+    Positions are looked up on demand by walking the node tree, so loading pays nothing per value for them.
+    """
 
     file: str
     data: Any
     text: str
-    value_pos: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
-    key_pos: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    root: Any = None
+    _children: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict, repr=False, compare=False)
 
     def loc(self, path: JsonPath, *, key: bool = False) -> Location:
-        """Location of the value at `path` (or of its key), falling back to the nearest known ancestor."""
-        table = self.key_pos if key else self.value_pos
-        probe = tuple(path)
-        while probe:
-            hit = table.get(probe) or self.value_pos.get(probe)
-            if hit:
-                return Location(self.file, hit[0], hit[1])
-            probe = probe[:-1]
-        line, col = self.value_pos.get((), (1, 1))
-        return Location(self.file, line, col)
+        """Location of the value at `path` (or of its key), falling back to the nearest existing ancestor."""
+        node = self.root
+        if node is None:
+            return Location(self.file, 1, 1)
+        last = len(path) - 1
+        for i, part in enumerate(path):
+            if node.id == "mapping":
+                pair = self._child(node, str(part))
+                if pair is None:
+                    break
+                if key and i == last:
+                    node = pair[0]
+                    break
+                node = pair[1]
+            elif node.id == "sequence" and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+            else:
+                break
+        mark = node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def _child(self, node: Any, name: str) -> tuple[Any, Any] | None:
+        index = self._children.get(id(node))
+        if index is None:
+            index = {str(k.value): (k, v) for k, v in node.value}
+            self._children[id(node)] = index
+        return index.get(name)
 
     def line_text(self, line: int) -> str:
         lines = self.text.splitlines()
@@ -101,9 +125,24 @@ def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
         # (columns after it on that line shift, which only affects positions, never data).
         text = _SURROGATE_PAIR.sub(lambda m: json.loads(f'"{m.group(0)}"'), text)
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="safe", pure=False)
+    yaml.Resolver = _fast_resolver()
+    # The composer allocates one object per value and none of them form cycles; pausing the cyclic GC avoids
+    # repeated full traversals of a growing heap (a third of the parse time of a large package).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compose_and_build(yaml, text, rel)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compose_and_build(yaml: Any, text: str, rel: str) -> SourceDoc:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         try:
             node = yaml.compose(io.StringIO(text))
@@ -118,13 +157,40 @@ def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
         raise InputError(f"{where}: invalid YAML: {problem}") from None
     except YAMLError as exc:
         raise InputError(f"{rel}: invalid YAML: {exc}") from None
-    doc = SourceDoc(file=rel, data=None, text=text)
     if node is None:
-        doc.data = {}
-        return doc
-    builder = _Builder(doc, yaml)
-    doc.data = builder.build(node, (), 0)
-    return doc
+        return SourceDoc(file=rel, data={}, text=text)
+    return SourceDoc(file=rel, data=_Builder(rel, yaml).build(node, 0), text=text, root=node)
+
+
+@cache
+def _fast_resolver() -> type:
+    """ruamel's resolver re-derives the YAML version for every scalar (half of all parse time on big files)."""
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.tag import Tag
+
+    rules_by_first_char: dict[str, tuple[tuple[str, Any], ...]] = {}
+    tags: dict[str, Any] = {}  # shared Tag objects, so their cached string form is computed once per kind
+
+    class FastResolver(VersionedResolver):
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is not ScalarNode or not implicit[0]:
+                return super().resolve(kind, value, implicit)
+            first = value[0] if value else ""
+            rules = rules_by_first_char.get(first)
+            if rules is None:
+                table = self.versioned_resolver
+                rules = tuple(table.get(first, ())) + tuple(table.get(None, ()))
+                rules_by_first_char[first] = rules
+            for tag, regexp in rules:
+                if regexp.match(value):
+                    found = tags.get(tag)
+                    if found is None:
+                        found = tags[tag] = Tag(suffix=tag)
+                    return found
+            return self.DEFAULT_SCALAR_TAG
+
+    return FastResolver
 
 
 def _check_json(text: str, rel: str) -> None:
@@ -157,53 +223,51 @@ class _DuplicateKey(Exception):
 
 
 class _Builder:
-    def __init__(self, doc: SourceDoc, yaml: Any) -> None:
-        self.doc = doc
+    def __init__(self, file: str, yaml: Any) -> None:
+        self.file = file
         self.constructor = yaml.constructor
         self.nodes = 0
 
     def _fail(self, node: Any, message: str) -> InputError:
         mark = node.start_mark
-        return InputError(f"{self.doc.file}:{mark.line + 1}:{mark.column + 1}: {message}")
+        return InputError(f"{self.file}:{mark.line + 1}:{mark.column + 1}: {message}")
 
-    def build(self, node: Any, path: JsonPath, depth: int) -> Any:
+    def build(self, node: Any, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self._fail(node, f"document expands to more than {MAX_NODES} values (alias bomb?)")
         if depth > MAX_DEPTH:
             raise self._fail(node, f"nesting is deeper than {MAX_DEPTH} levels")
-        self.doc.value_pos[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         kind = node.id
-        if kind == "mapping":
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self._fail(key_node, "YAML merge keys (<<) are not supported in packages")
-                key = self._key(key_node)
-                if key in result:
-                    raise self._fail(key_node, f"duplicate key {key!r}")
-                child = (*path, key)
-                self.doc.key_pos[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                result[key] = self.build(value_node, child, depth + 1)
-            return result
+        if kind == "scalar":
+            return self._scalar(node)
         if kind == "sequence":
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+            return [self.build(item, depth + 1) for item in node.value]
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node)
+            if key in result:
+                raise self._fail(key_node, f"duplicate key {key!r}")
+            result[key] = self.build(value_node, depth + 1)
+        return result
 
     def _key(self, node: Any) -> str:
         if node.id != "scalar":
             raise self._fail(node, "mapping keys must be plain strings")
-        value = self._scalar(node)
-        if isinstance(value, bool) or value is None:
-            return str(node.value)
-        return str(value)
+        if node.ctag is not None and node.ctag.trval == _MERGE_TAG:
+            raise self._fail(node, "YAML merge keys (<<) are not supported in packages")
+        self._scalar(node)  # refuses unsupported tags on keys too
+        # Positions are looked up by the key's source text, so keys keep the text the author wrote.
+        return str(node.value)
 
     def _scalar(self, node: Any) -> Any:
-        tag = node.tag or ""
+        tag = (node.ctag.trval if node.ctag is not None else None) or ""
+        if tag == _STR_TAG:
+            return node.value
         if not tag.startswith(_SCALAR_TAGS):
             raise self._fail(node, f"unsupported YAML tag {tag!r}")
         name = tag[len(_SCALAR_TAGS) :]
-        if name in ("str", "timestamp"):
+        if name == "timestamp":
             return node.value
         if name in ("int", "float", "bool", "null"):
             value = self.constructor.construct_object(node, deep=False)

@@ -25,7 +25,7 @@ def run(old: str, new: str | None, *, against: str | None, merge_base: bool, fai
     failing = parse_fail_on(fail_on)
     old_tree, new_tree = resolve_sides(old, new, against=against, merge_base=merge_base)
     result = diff_packages(load_tree(old_tree), load_tree(new_tree))
-    report = build_report(result, failing)
+    report = build_report(result, failing, digests=output_format == "json")
     _render(report, result, output_format)
     return 1 if any(change.cls in failing for change in result.changes) else 0
 

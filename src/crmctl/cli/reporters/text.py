@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from itertools import groupby
 
 from crmctl.cli.reporters import counts
@@ -14,35 +15,36 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def render(report: Report, *, color: bool = False) -> str:
+    lines = list(_lines(report))
+    if not color:
+        return "".join(text for text, _ in lines)
     from rich.console import Console
     from rich.text import Text
 
     buffer = io.StringIO()
     console = Console(
-        file=buffer, force_terminal=color, no_color=not color, color_system="standard" if color else None,
-        highlight=False, soft_wrap=True, width=200,
-    )  # fmt: skip
-    findings = report.sorted()
-    for file, group in groupby(findings, key=lambda d: d.location.file):
-        lines = report.sources.get(file, "").splitlines()
-        console.print(Text(file, style="bold underline"))
-        for diag in group:
-            loc = diag.location
-            head = Text()
-            head.append(f"{loc}: ", style="bold")
-            head.append(diag.code, style="bold")
-            head.append(f" [{diag.severity.value}] ", style=_STYLE[diag.severity.value])
-            head.append(diag.message)
-            console.print(head)
-            if 0 < loc.line <= len(lines):
-                source = lines[loc.line - 1].expandtabs(1)
-                console.print(Text(f"  {loc.line:>4} | {source}", style="dim"))
-                console.print(Text(f"       | {' ' * max(loc.column - 1, 0)}^", style=_STYLE[diag.severity.value]))
-            if diag.fix:
-                console.print(Text(f"  help: {diag.fix}", style="green"))
-        console.print()
-    console.print(Text(_summary_line(report), style="bold"))
+        file=buffer, force_terminal=True, color_system="standard", highlight=False, soft_wrap=True, width=200
+    )
+    for text, style in lines:
+        console.print(Text(text.rstrip("\n"), style=style or ""))
     return buffer.getvalue()
+
+
+def _lines(report: Report) -> Iterator[tuple[str, str | None]]:
+    """Each output line with its style; plain output ignores the styles (and never pays for rich)."""
+    for file, group in groupby(report.sorted(), key=lambda d: d.location.file):
+        source = report.sources.get(file, "").splitlines()
+        yield f"{file}\n", "bold underline"
+        for diag in group:
+            loc, severity = diag.location, diag.severity.value
+            yield f"{loc}: {diag.code} [{severity}] {diag.message}\n", _STYLE[severity]
+            if 0 < loc.line <= len(source):
+                yield f"  {loc.line:>4} | {source[loc.line - 1].expandtabs(1)}\n", "dim"
+                yield f"       | {' ' * max(loc.column - 1, 0)}^\n", _STYLE[severity]
+            if diag.fix:
+                yield f"  help: {diag.fix}\n", "green"
+        yield "\n", None
+    yield _summary_line(report) + "\n", "bold"
 
 
 def _summary_line(report: Report) -> str:
