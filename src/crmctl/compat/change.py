@@ -25,6 +25,7 @@ class Change:
     old: Location | None = None
     new: Location | None = None
     hint: str | None = None
+    anchor: Location | None = None
 
     @property
     def code(self) -> str:
@@ -40,8 +41,9 @@ class Change:
 
     @property
     def location(self) -> Location | None:
-        """Where to annotate: the new location, or the old one for things that no longer exist."""
-        return self.new or self.old
+        """Where to annotate: the new location; for removals the nearest surviving place in the new files
+        (so CI annotations land on a file of the pull request), else the old location."""
+        return self.new or self.anchor or self.old
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -72,4 +74,7 @@ class Collector:
     ) -> None:
         old_loc = self.old_pkg.locate(old[0], old[1], key=key) if old else None
         new_loc = self.new_pkg.locate(new[0], new[1], key=key) if new else None
-        self.changes.append(Change(kind(kind_id), path, message, old_loc, new_loc, hint))
+        anchor = None
+        if new is None and old is not None and old[0] in self.new_pkg.docs:
+            anchor = self.new_pkg.locate(old[0], old[1], key=key)
+        self.changes.append(Change(kind(kind_id), path, message, old_loc, new_loc, hint, anchor))

@@ -57,23 +57,30 @@ class SourceDoc:
     _children: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict, repr=False, compare=False)
 
     def loc(self, path: JsonPath, *, key: bool = False) -> Location:
-        """Location of the value at `path` (or of its key), falling back to the nearest existing ancestor."""
+        """Location of the value at `path` (or of its key).
+
+        A path that does not exist (e.g. a field removed in this version) falls back to the key of its nearest
+        existing ancestor, such as the `fields:` line of the entity, so annotations land on a real line.
+        """
         node = self.root
         if node is None:
             return Location(self.file, 1, 1)
+        entered_by: Any = None
         last = len(path) - 1
         for i, part in enumerate(path):
             if node.id == "mapping":
                 pair = self._child(node, str(part))
                 if pair is None:
+                    node = entered_by or node
                     break
                 if key and i == last:
                     node = pair[0]
                     break
-                node = pair[1]
+                entered_by, node = pair
             elif node.id == "sequence" and isinstance(part, int) and 0 <= part < len(node.value):
-                node = node.value[part]
+                entered_by, node = None, node.value[part]
             else:
+                node = entered_by or node
                 break
         mark = node.start_mark
         return Location(self.file, mark.line + 1, mark.column + 1)

@@ -1,0 +1,30 @@
+"""Where diff findings are annotated: a removal lands on a line of the new files, not only the old ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crmctl.compat.classify import diff_packages
+from crmctl.model.package import load_package
+from tests.conftest import MINIMAL, write_package
+
+TWO_FIELDS = (
+    "entities:\n  Lead:\n    fields:\n      firstName: {type: text, required: true}\n      email: {type: text}\n"
+)
+
+
+def test_removed_field_is_anchored_at_the_entity_fields_key_of_the_new_file(tmp_path: Path) -> None:
+    old = load_package(write_package(tmp_path / "old", {**MINIMAL, "schema.yaml": TWO_FIELDS}), label="old")
+    new = load_package(write_package(tmp_path / "new", MINIMAL), label="new")
+    [removed] = [c for c in diff_packages(old, new).changes if c.kind.id == "field-removed"]
+    assert str(removed.old) == "old/schema.yaml:5:7"
+    assert str(removed.location) == "new/schema.yaml:3:5"  # the `fields:` key of Lead
+
+
+def test_removed_artifact_falls_back_to_the_old_location(tmp_path: Path) -> None:
+    ui = "steps:\n  - id: personal\n    fields: [firstName]\n"
+    old = load_package(write_package(tmp_path / "old", {**MINIMAL, "ui.yaml": ui}), label="old")
+    new = load_package(write_package(tmp_path / "new", MINIMAL), label="new")
+    [removed] = [c for c in diff_packages(old, new).changes if c.kind.id == "form-removed"]
+    assert removed.anchor is None
+    assert str(removed.location).startswith("old/ui.yaml:")
