@@ -79,3 +79,17 @@ def test_version_does_not_import_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_new_commands_speak_json_and_transition_rules_take_goto(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "Sc"
+    assert run(["new", "package", "Sc", "--dir", str(root), "--format", "json"]) == 0
+    created = json.loads(capsys.readouterr().out)["created"]
+    assert str(root / "package.yaml") in created
+    args = ["new", "rule", "skip", "-p", str(root), "--capability", "transition", "--scope", "step"]
+    args += ["--trigger", "onExitStep", "--target", "main", "--when", "true", "--goto", "main", "--format", "json"]
+    assert run(args) == 0
+    assert json.loads(capsys.readouterr().out)["created"] == [str(root / "rules.yaml")]
+    assert run(["lint", str(root)]) == 0

@@ -148,66 +148,84 @@ def package_digest(
     raise typer.Exit(command.run_digest(path, output_format.value))
 
 
+ListFormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
+PackageOpt = Annotated[Path, typer.Option("--package", "-p", help="Package directory.")]
+
+
 @new_app.command("package")
 def new_package(
     name: Annotated[str, typer.Argument(help="Package name, e.g. LeadLifecycle.")],
     template: Annotated[str, typer.Option("--template", "-t", help="Template: blank, lead-lifecycle.")] = "blank",
     directory: Annotated[Path | None, typer.Option("--dir", "-d", help="Target directory (default ./NAME).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Create a package from a template."""
     from crmctl.cli.commands import new as command
 
-    raise typer.Exit(command.run_package(name, template, directory))
+    raise typer.Exit(command.run_package(name, template, directory, output_format.value))
 
 
 @new_app.command("entity")
 def new_entity(
     name: Annotated[str, typer.Argument(help="Entity name, e.g. Contact.")],
-    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path(),
+    package: PackageOpt = Path(),
     description: Annotated[str | None, typer.Option("--description")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Add an entity to schema.yaml, keeping comments and ordering."""
     from crmctl.cli.commands import new as command
 
-    raise typer.Exit(command.run_entity(package, name, description))
+    raise typer.Exit(command.run_entity(package, name, description, output_format.value))
 
 
 @new_app.command("field")
 def new_field(
     target: Annotated[str, typer.Argument(help="ENTITY.FIELD, e.g. Lead.phone.")],
     field_type: Annotated[str, typer.Option("--type", help="Field type.")] = "text",
-    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path(),
+    package: PackageOpt = Path(),
     required: Annotated[bool, typer.Option("--required", help="Mark the field required.")] = False,
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="Type option KEY=VALUE, e.g. to=Account, values=a,b.")
     ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Add a field to an entity in schema.yaml, keeping comments and ordering."""
     from crmctl.cli.commands import new as command
 
-    raise typer.Exit(command.run_field(package, target, field_type, required, option or [], description))
+    raise typer.Exit(
+        command.run_field(package, target, field_type, required, option or [], description, output_format.value)
+    )
 
 
 @new_app.command("rule")
 def new_rule(
     rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. showCompanySize.")],
-    package: Annotated[Path, typer.Option("--package", "-p", help="Package directory.")] = Path(),
+    package: PackageOpt = Path(),
     capability: Annotated[
         str, typer.Option("--capability", help="visibility, calculation, dependency, guard, transition.")
     ] = "visibility",
     scope: Annotated[str, typer.Option("--scope", help="global, workflow, step, component, field.")] = "field",
-    trigger: Annotated[str, typer.Option("--trigger", help="onLoad, onChange, ...")] = "onChange",
+    trigger: Annotated[str, typer.Option("--trigger", help="onLoad, onChange, ... (comma-separated).")] = "onChange",
     target: Annotated[str | None, typer.Option("--target", help="Field, step, group or transition id.")] = None,
     when: Annotated[str | None, typer.Option("--when", help="CEL condition.")] = None,
     expression: Annotated[str | None, typer.Option("--expression", help="CEL value expression.")] = None,
     entity: Annotated[str | None, typer.Option("--entity")] = None,
+    goto: Annotated[str | None, typer.Option("--goto", help="Step to go to (transition rules).")] = None,
+    message: Annotated[str | None, typer.Option("--message", help="Localization key shown by a guard.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Add a rule to rules.yaml, keeping comments and ordering."""
     from crmctl.cli.commands import new as command
 
-    raise typer.Exit(command.run_rule(package, rule_id, capability=capability, scope=scope, trigger=trigger,
-                                      target=target, when=when, expression=expression, entity=entity))  # fmt: skip
+    raise typer.Exit(
+        command.run_rule(
+            package, rule_id, output_format=output_format.value, capability=capability, scope=scope,
+            trigger=trigger, target=target, when=when, expression=expression, entity=entity, goto=goto,
+            message=message, description=description,
+        )
+    )  # fmt: skip
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -91,10 +91,10 @@ def load_tree(tree: FileTree) -> Package:
         raise InputError(f"{tree.label}: not a package: package.yaml is missing")
     for kind, rel in chosen.items():
         data = tree.read(check_relative(rel, tree.label))
+        shown = display_path(tree.label, rel)
         if len(data) > MAX_FILE_BYTES:
-            raise InputError(f"{rel}: file is {len(data)} bytes; the limit is {MAX_FILE_BYTES} bytes")
-        text = decode_text(data, rel)
-        package.docs[kind] = parse_text(text, display_path(tree.label, rel), as_json=rel.endswith(".json"))
+            raise InputError(f"{shown}: file is {len(data)} bytes; the limit is {MAX_FILE_BYTES} bytes")
+        package.docs[kind] = parse_text(decode_text(data, shown), shown, as_json=rel.endswith(".json"))
     name = _manifest_name(package)
     for kind, doc in package.docs.items():
         base = kind.split("/")[0]
