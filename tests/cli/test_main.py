@@ -93,3 +93,20 @@ def test_new_commands_speak_json_and_transition_rules_take_goto(
     assert run(args) == 0
     assert json.loads(capsys.readouterr().out)["created"] == [str(root / "rules.yaml")]
     assert run(["lint", str(root)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("tty", "no_color", "fmt", "expected"),
+    [(True, None, "text", True), (True, "1", "text", False), (False, None, "text", False), (True, None, "json", False)],
+)
+def test_colour_only_on_a_terminal_without_no_color(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, no_color: str | None, fmt: str, expected: bool
+) -> None:
+    from crmctl.cli.console import use_color
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    assert use_color(fmt) is expected

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import sys
-from functools import cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-__all__ = ["err", "out", "rich_console"]
+__all__ = ["err", "out", "use_color"]
 
 
 def out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def use_color(output_format: str) -> bool:
+    """Colour only text output on a real terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    import os
+
+    return output_format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def err(text: str) -> None:
     sys.stderr.write(text if text.endswith("\n") else text + "\n")
-
-
-@cache
-def rich_console(stderr: bool = False) -> Console:
-    """A rich console that only colours real terminals (rich itself honours NO_COLOR)."""
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, highlight=False, soft_wrap=True, force_terminal=None)

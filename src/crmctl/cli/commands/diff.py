@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmctl.cli.console import out
+from crmctl.cli.console import out, use_color
 
 if TYPE_CHECKING:
     from crmctl.compat.classify import DiffResult
@@ -37,7 +37,7 @@ def _render(report: Report, result: DiffResult, output_format: str) -> None:
         out(render(report, output_format))
         return
     if result.changes:
-        out(render(report, "text"))
+        out(render(report, "text", color=use_color("text")))
         out("")
     out(render_summary(result, report))
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from crmctl.cli.console import err, out
+from crmctl.cli.console import err, out, use_color
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Diagnostic, Report, Severity
 
@@ -74,6 +73,5 @@ def run(
         diagnostics, covered = apply_baseline(diagnostics, read_baseline(baseline))
         summary["baselined"] = covered
     report = Report("lint", diagnostics, sources=sources, summary=summary)
-    color = output_format == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    out(render(report, output_format, color=color))
+    out(render(report, output_format, color=use_color(output_format)))
     return 1 if any(d.severity is Severity.ERROR for d in diagnostics) else 0
