@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from crmctl.errors import InputError
+from crmctl.model.source import MAX_FILE_BYTES
 
 __all__ = ["DirTree", "FileTree", "check_relative"]
 
@@ -58,6 +59,9 @@ class DirTree:
         if path.is_symlink() and not real.is_relative_to(self.real_root):
             raise InputError(f"{self.label}/{rel}: symlink points outside the package directory ({real})")
         try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise InputError(f"{self.label}/{rel}: file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
             return path.read_bytes()
         except OSError as exc:
             raise InputError(f"{self.label}/{rel}: cannot read file: {exc.strerror}") from None
