@@ -87,12 +87,12 @@ def _resolve(repo: Any, rev: str) -> Any:
     try:
         commit = repo.commit(rev)
         _ = commit.tree.hexsha  # forces the object to be read: in shallow clones parents may be missing
-    except (BadName, BadObject, ValueError, GitError, OSError) as exc:
+    except (BadName, BadObject, ValueError, GitError, OSError):
         hint = _shallow_hint(repo, rev) or (
             f"check it with `git rev-parse --verify {rev}`; remote branches need `git fetch origin`, tags "
             "`git fetch --tags`"
         )
-        raise GitRefError(f"git:{rev}: no such revision in {repo.working_tree_dir} ({type(exc).__name__})",
+        raise GitRefError(f"git:{rev}: no such revision in {repo.working_tree_dir}",
                           hint=hint) from None  # fmt: skip
     return commit
 
