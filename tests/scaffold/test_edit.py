@@ -164,7 +164,7 @@ def test_rules_file_is_created_with_header(tmp_path: Path) -> None:
     result = add_rule(package, "showPhone", entity="Lead", target="phone", when="amount > 1.0")
     assert result.created == ("rules.yaml",)
     text = (package / "rules.yaml").read_text()
-    assert text.startswith("# yaml-language-server: $schema=https://crmctl.dev/schemas/v1/rules.schema.json\n")
+    assert text.startswith("# yaml-language-server: $schema=.crmctl/schemas/rules.schema.json\n")
     assert load_package(package).valid
 
 

@@ -67,7 +67,7 @@ def test_placeholder_is_replaced(tmp_path: Path) -> None:
     text = (tmp_path / "o" / "package.yaml").read_text()
     assert 'description: "Orders: describe what this package models."' in text
     assert "name: Orders\n" in text
-    assert text.startswith("# yaml-language-server: $schema=https://crmctl.dev/schemas/v1/package.schema.json\n")
+    assert text.startswith("# yaml-language-server: $schema=.crmctl/schemas/package.schema.json\n")
 
 
 def test_empty_existing_directory_is_used(tmp_path: Path) -> None:
@@ -157,3 +157,22 @@ def test_cli_refusal_exits_2(tmp_path: Path) -> None:
     before = _files(target)
     assert run(["new", "field", "Record.kind", "-p", str(target), "--type", "enum"]) == 2
     assert _files(target) == before
+
+
+def test_editor_schemas_ship_with_the_package_and_headers_resolve_to_them(tmp_path: Path) -> None:
+    """Editors resolve `$schema=` relative to the file; every header must name a schema file that exists."""
+    import json
+    import re
+
+    from crmctl.model.jsonschemas import shipped_schema
+
+    root = tmp_path / "lead"
+    new_package("Lead", "lead-lifecycle", root)
+    yaml_files = sorted(root.rglob("*.yaml"))
+    assert yaml_files
+    for path in yaml_files:
+        match = re.match(r"# yaml-language-server: \$schema=(\S+)\n", path.read_text())
+        assert match, f"{path} has no editor header"
+        schema_path = (path.parent / match.group(1)).resolve()
+        kind = schema_path.name.removesuffix(".schema.json")
+        assert json.loads(schema_path.read_text()) == shipped_schema(kind)

@@ -21,17 +21,35 @@ from typing import Any
 from crmctl.errors import InputError
 
 __all__ = [
-    "SCHEMA_HEADER",
+    "SCHEMAS_DIR",
     "EditableDoc",
     "artifact_suffix",
     "find_artifact",
     "load_editable",
     "new_editable",
+    "schema_header",
     "to_plain",
+    "with_schema_header",
     "write_atomic",
 ]
 
-SCHEMA_HEADER = "# yaml-language-server: $schema=https://crmctl.dev/schemas/v1/{kind}.schema.json\n"
+SCHEMAS_DIR = ".crmctl/schemas"
+_HEADER = re.compile(r"^# yaml-language-server: \$schema=\S*\n?")
+
+
+def schema_header(kind: str) -> str:
+    """The editor line for an artifact of `kind`: a path relative to the file, to the package's exported schemas.
+
+    Editors resolve it offline; `crmctl schema export <package>/.crmctl/schemas` refreshes the files.
+    """
+    up = "../" if kind.startswith("localization") else ""
+    base = kind.split("/")[0]
+    return f"# yaml-language-server: $schema={up}{SCHEMAS_DIR}/{base}.schema.json\n"
+
+
+def with_schema_header(text: str, kind: str) -> str:
+    """`text` whose first line is the editor line for `kind` (replacing any existing one)."""
+    return schema_header(kind) + _HEADER.sub("", text, count=1)
 _SUFFIXES = (".yaml", ".yml", ".json")
 _KEY_LINE = re.compile(r"^( *)[^\s#-][^#]*:\s*(#.*)?$")
 _ANY_LINE = re.compile(r"^( *)(- )?\S")
@@ -114,7 +132,7 @@ def new_editable(path: Path, kind: str) -> EditableDoc:
     if path.suffix.lower() == ".json":
         return EditableDoc(path, {}, True, None)
     fresh = _new_map()
-    fresh.yaml_set_start_comment(SCHEMA_HEADER.format(kind=kind)[2:].rstrip("\n"))
+    fresh.yaml_set_start_comment(schema_header(kind)[2:].rstrip("\n"))
     return EditableDoc(path, fresh, False, None)
 
 

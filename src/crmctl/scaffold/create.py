@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from crmctl.errors import InputError, InternalError
-from crmctl.scaffold._documents import find_artifact, load_editable, write_atomic
+from crmctl.scaffold._documents import SCHEMAS_DIR, find_artifact, load_editable, with_schema_header, write_atomic
 from crmctl.scaffold.result import ScaffoldResult
 from crmctl.scaffold.templates import available_templates, render_template
 
@@ -45,7 +45,7 @@ def new_package(name: str, template: str = "blank", directory: Path | None = Non
         raise InputError(f"{target}: exists and is not a directory")
     if target.is_dir() and any(target.iterdir()):
         raise InputError(f"{target}: directory exists and is not empty", hint="choose another --dir or name")
-    files = render_template(template, name)
+    files = _with_editor_schemas(render_template(template, name))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -73,6 +73,28 @@ def new_package(name: str, template: str = "blank", directory: Path | None = Non
         root=target,
         created=tuple(sorted(files)),
     )
+
+
+def _with_editor_schemas(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Point every YAML artifact at the package's own copy of the JSON Schemas, and add that copy.
+
+    The schemas' canonical URLs are not served anywhere an editor could fetch them, so a scaffolded package
+    carries them in `.crmctl/schemas/` (ignored by the loader and the digest) and its headers use relative paths.
+    """
+    import json
+
+    from crmctl.model.jsonschemas import ARTIFACT_MODELS, schema_file_name, shipped_schema
+
+    out: dict[str, bytes] = {}
+    for rel, data in files.items():
+        stem = rel.rsplit(".", 1)[0]
+        if rel.endswith((".yaml", ".yml")) and (stem in ARTIFACT_MODELS or stem.startswith("localization/")):
+            data = with_schema_header(data.decode("utf-8"), stem).encode("utf-8")
+        out[rel] = data
+    for kind in ARTIFACT_MODELS:
+        text = json.dumps(shipped_schema(kind), indent=2, ensure_ascii=False) + "\n"
+        out[f"{SCHEMAS_DIR}/{schema_file_name(kind)}"] = text.encode("utf-8")
+    return out
 
 
 def _set_manifest_name(root: Path, name: str) -> None:
