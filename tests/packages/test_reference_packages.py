@@ -19,6 +19,7 @@ from crmctl.model.package import Package, load_package
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = REPO / "packages"
 REFERENCE = ["LeadLifecycle/v1", "LeadLifecycle/v2", "ClaimsIntake"]
+SHIPPED_SCHEMAS = Path(__file__).resolve().parents[2] / "src" / "crmctl" / "model" / "schemas"
 
 # Blueprint §7, verbatim.
 BLUEPRINT_UI_EXAMPLE = """
@@ -50,10 +51,15 @@ def test_reference_package_lints_clean(rel: str) -> None:
 
 @pytest.mark.parametrize("rel", REFERENCE)
 def test_every_file_names_its_json_schema(rel: str) -> None:
+    """Headers point at the repository's shipped schemas by relative path, so editors here resolve them."""
     for path in sorted((PACKAGES / rel).rglob("*.yaml")):
         kind = "localization" if path.parent.name == "localization" else path.stem
         first = path.read_text(encoding="utf-8").splitlines()[0]
-        assert first == f"# yaml-language-server: $schema=https://crmctl.dev/schemas/v1/{kind}.schema.json", path
+        prefix = "# yaml-language-server: $schema="
+        assert first.startswith(prefix), path
+        target = (path.parent / first.removeprefix(prefix)).resolve()
+        assert target == (SHIPPED_SCHEMAS / f"{kind}.schema.json").resolve(), path
+        assert target.is_file(), path
 
 
 @pytest.mark.parametrize("rel", REFERENCE)
