@@ -50,8 +50,9 @@ def test_schema_export_writes_every_artifact_schema(tmp_path: Path) -> None:
     assert run(["schema", "export", str(tmp_path / "schemas")]) == 0
     names = sorted(p.name for p in (tmp_path / "schemas").iterdir())
     assert names == [
-        "events.schema.json", "localization.schema.json", "package.schema.json", "rules.schema.json",
-        "schema.schema.json", "ui.schema.json", "validations.schema.json", "workflow.schema.json",
+        "events.schema.json", "localization.schema.json", "package.schema.json", "report.schema.json",
+        "rules.schema.json", "schema.schema.json", "ui.schema.json", "validations.schema.json",
+        "workflow.schema.json",
     ]  # fmt: skip
     schema = json.loads((tmp_path / "schemas" / "schema.schema.json").read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -110,3 +111,25 @@ def test_colour_only_on_a_terminal_without_no_color(
     else:
         monkeypatch.setenv("NO_COLOR", no_color)
     assert use_color(fmt) is expected
+
+
+def test_json_output_of_lint_and_diff_matches_the_shipped_report_schema(
+    repo_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    from crmctl.model.jsonschemas import shipped_schema
+
+    validator = Draft202012Validator(shipped_schema("report"))
+    broken = write_package(tmp_path / "p", {**MINIMAL, "ui.yaml": "steps:\n  - id: a\n    fields: [nope]\n"})
+    v1, v2 = repo_root / "packages/LeadLifecycle/v1", repo_root / "packages/LeadLifecycle/v2"
+    for args, code in [
+        (["lint", str(broken), "--format", "json"], 1),
+        (["diff", str(v1), str(v2), "--format", "json"], 0),
+        (["diff", str(v2), str(v1), "--format", "json"], 1),
+    ]:
+        assert run(args) == code
+        body = json.loads(capsys.readouterr().out)
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+        assert errors == [], args
+        assert body["findings"], args

@@ -55,7 +55,8 @@ Exit codes: 0 no error-level findings, 1 error-level findings, 2 usage, configur
 }}
 ```
 
-`summary` also carries command-specific fields (`baselined` for lint; the proposed bump for diff). Other formats:
+`summary` also carries command-specific fields (`baselined` for lint; the proposed bump for diff). The JSON
+Schema of this output ships with crmctl: `crmctl schema export DIR` writes it as `report.schema.json`. Other formats:
 `sarif` (SARIF 2.1.0), `github` (workflow commands), `junit` (one testsuite per package), `text`.
 
 ## Rules

@@ -30,6 +30,7 @@ from crmctl.model.source import JsonPath, SourceDoc
 
 __all__ = [
     "ARTIFACT_MODELS",
+    "REPORT_KIND",
     "SCHEMA_BASE_URL",
     "build_schema",
     "schema_file_name",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 SCHEMA_BASE_URL = "https://crmctl.dev/schemas/v1/"
+# The machine-readable output of lint and diff (`--format json`); hand-written, not an artifact.
+REPORT_KIND = "report"
 
 # artifact kind -> (model, lint code for structural problems)
 ARTIFACT_MODELS: dict[str, tuple[type[BaseModel], str]] = {
@@ -84,7 +87,7 @@ def write_schemas(directory: Path) -> list[Path]:
     """Write every artifact's JSON Schema into `directory` (used by `crmctl schema export`)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in ARTIFACT_MODELS:
+    for kind in (*ARTIFACT_MODELS, REPORT_KIND):
         target = directory / schema_file_name(kind)
         target.write_text(json.dumps(shipped_schema(kind), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)
