@@ -115,3 +115,20 @@ def test_explain_prints_documentation() -> None:
     assert code == 0
     for part in ("RUL301 rule-expression-invalid", "severity: error", "Why:", "Bad:", "Good:", "Fix:"):
         assert part in out
+
+
+def test_files_as_arguments_lint_their_package_and_report_only_those_files(bad_package: Path) -> None:
+    """pre-commit and editors pass changed files; each is checked in the context of its whole package."""
+    code, out, _ = _invoke(["lint", str(bad_package / "rules.yaml"), "--format", "json"])
+    assert code == 1
+    files = {f["file"] for f in json.loads(out)["findings"]}
+    assert files == {f"{bad_package}/rules.yaml"}
+    code, out, _ = _invoke(["lint", str(bad_package / "package.yaml"), "--format", "json"])
+    assert (code, json.loads(out)["findings"]) == (0, [])
+
+
+def test_a_file_outside_any_package_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stray = tmp_path / "notes.yaml"
+    stray.write_text("a: 1\n")
+    assert run(["lint", str(stray)]) == 2
+    assert "not inside a package" in capsys.readouterr().err

@@ -24,18 +24,39 @@ def discover_packages(root: Path) -> list[Path]:
     return found
 
 
-def _targets(paths: list[Path]) -> list[Path]:
-    """Packages to lint: each given package, every package under a given non-package directory, or under `.`."""
+def _targets(paths: list[Path]) -> tuple[list[Path], set[str] | None]:
+    """Packages to lint, and the files to report on (None: all of them).
+
+    A path may be a package, a directory holding packages (default `.`), or a file inside a package, as
+    pre-commit and editors pass them: its package is linted and only that file's findings are reported.
+    """
     if not paths:
         found = discover_packages(Path())
         if not found:
             raise InputError("no packages found: no directory under . contains package.yaml")
-        return found
+        return found, None
     targets: list[Path] = []
+    files: set[str] = set()
     for path in paths:
+        if path.is_file():
+            root = _package_of(path)
+            if root not in targets:
+                targets.append(root)
+            files.add(os.path.normpath(str(path)))
+            continue
         inner = discover_packages(path) if path.is_dir() and not (path / "package.yaml").exists() else []
         targets.extend(inner or [path])
-    return targets
+    only = files if files and len(files) == len(paths) else None
+    return targets, only
+
+
+def _package_of(path: Path) -> Path:
+    for parent in path.parents:
+        if (parent / "package.yaml").is_file():
+            return parent
+        if parent == parent.parent or (parent / ".git").exists():
+            break
+    raise InputError(f"{path}: not inside a package (no package.yaml in this or a parent directory)")
 
 
 def run(
@@ -55,7 +76,7 @@ def run(
     from crmctl.model.package import load_package
 
     settings = load_config(config, Path.cwd()).with_cli(select, ignore)
-    targets = _targets(paths)
+    targets, only_files = _targets(paths)
     diagnostics: list[Diagnostic] = []
     sources: dict[str, str] = {}
     names: list[str] = []
@@ -64,7 +85,10 @@ def run(
         package = load_package(target, label)
         names.append(package.name)
         sources.update({doc.file: doc.text for doc in package.docs.values()})
-        diagnostics.extend(lint_package(package, settings))
+        found = lint_package(package, settings)
+        if only_files is not None:
+            found = [d for d in found if os.path.normpath(d.location.file) in only_files]
+        diagnostics.extend(found)
     summary: dict[str, object] = {"packages": names}
     if write_baseline is not None:
         save_baseline(write_baseline, diagnostics)
