@@ -47,8 +47,13 @@ def diff_events(c: Collector) -> None:
         path = f"event:{name}"
         jp = ("events", name)
         if name not in new:
-            c.add("event-removed", path, f"event {name} was removed", old=("events", jp),
-                  hint="keep emitting it, or publish the replacement alongside it for a deprecation period")
+            c.add(
+                "event-removed",
+                path,
+                f"event {name} was removed",
+                old=("events", jp),
+                hint="keep emitting it, or publish the replacement alongside it for a deprecation period",
+            )
             continue
         other = new[name]
         if event.entity != other.entity:
@@ -70,6 +75,9 @@ def diff_events(c: Collector) -> None:
     for name in new:
         if name not in old:
             c.add("event-added", f"event:{name}", f"event {name} was added", new=("events", ("events", name)))
+
+
+_FIELD_KEYED = ("labels", "picklists")  # localization sections keyed by `Entity.field`
 
 
 def _locales(pkg: Package) -> list[str]:
@@ -104,15 +112,40 @@ def diff_localization(c: Collector) -> None:
     for locale in new_locales:
         if locale not in old_locales:
             c.add("locale-added", f"locale:{locale}", f"locale {locale} was added", new=(_P, ("locales",)))
+    renames = _renamed_fields(c)
     for locale in old_locales:
         before, after = c.old_pkg.localization.get(locale), c.new_pkg.localization.get(locale)
         if locale not in new_locales or before is None or after is None or before == after:
             continue
-        _diff_texts(c, locale, flatten_localization(before), flatten_localization(after))
+        _diff_texts(c, locale, flatten_localization(before), flatten_localization(after), renames)
 
 
-def _diff_texts(c: Collector, locale: str, old: dict[tuple[str, ...], str], new: dict[tuple[str, ...], str]) -> None:
+def _renamed_fields(c: Collector) -> dict[str, str]:
+    """`Entity.old` → `Entity.new` for every field renamed with an alias between the two versions."""
+    old_schema, new_schema = c.old_pkg.schema, c.new_pkg.schema
+    if old_schema is None or new_schema is None:
+        return {}
+    renames: dict[str, str] = {}
+    for ename, entity in new_schema.entities.items():
+        before = old_schema.entities.get(ename)
+        if before is None:
+            continue
+        for fname, definition in entity.fields.items():
+            for alias in definition.aliases:
+                if alias in before.fields and alias not in entity.fields:
+                    renames[f"{ename}.{alias}"] = f"{ename}.{fname}"
+    return renames
+
+
+def _diff_texts(
+    c: Collector,
+    locale: str,
+    old: dict[tuple[str, ...], str],
+    new: dict[tuple[str, ...], str],
+    renames: dict[str, str],
+) -> None:
     doc = f"localization/{locale}"
+    moved_to: set[tuple[str, ...]] = set()
     for key, text in old.items():
         path = f"l10n:{locale}:{'.'.join(key)}"
         if key not in new:
@@ -120,12 +153,19 @@ def _diff_texts(c: Collector, locale: str, old: dict[tuple[str, ...], str], new:
                 c.add("localization-text-changed", path, f"text direction of {locale} now follows the locale",
                       old=(doc, key))  # fmt: skip
                 continue
+            moved = (key[0], renames[key[1]], *key[2:]) if key[0] in _FIELD_KEYED and key[1] in renames else None
+            if moved is not None and moved in new:
+                moved_to.add(moved)
+                c.add("localization-key-moved", path,
+                      f"{'.'.join(key)} moved to {'.'.join(moved)} in locale {locale} with the field's rename",
+                      old=(doc, key), new=(doc, moved))  # fmt: skip
+                continue
             c.add("localization-key-removed", path, f"{'.'.join(key)} was removed from locale {locale}",
                   old=(doc, key), new=(doc, key[:1]))  # fmt: skip
         elif new[key] != text:
             c.add("localization-text-changed", path, f"text of {'.'.join(key)} changed in locale {locale}",
                   old=(doc, key), new=(doc, key))  # fmt: skip
     for key in new:
-        if key not in old:
+        if key not in old and key not in moved_to:
             c.add("localization-key-added", f"l10n:{locale}:{'.'.join(key)}",
                   f"{'.'.join(key)} was added to locale {locale}", new=(doc, key))  # fmt: skip

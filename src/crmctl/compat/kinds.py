@@ -166,9 +166,11 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP701", "locale-added", _C, "Users gain a language."),
     ChangeKind("CMP702", "locale-removed", _X, "Users and tenants set to that locale lose every text."),
     ChangeKind("CMP703", "localization-key-added", _C, "One more text is translated."),
-    ChangeKind("CMP704", "localization-key-removed", _X, "Screens, messages and integrations using the key fall "
-               "back to raw keys."),
+    ChangeKind("CMP704", "localization-key-removed", _B, "Stored records keep their pinned version's texts, and "
+               "lint reports any key the new version still uses, so only what users read changes."),
     ChangeKind("CMP705", "localization-text-changed", _C, "Wording only.", cosmetic=True),
+    ChangeKind("CMP706", "localization-key-moved", _C, "A label or picklist followed its field's rename (the old "
+               "name is an alias): same text, new key."),
     # Cross-artifact consequences.
     ChangeKind("CMP801", "stale-reference", _X, "The new package still references a field that was removed or "
                "renamed without alias; it would fail at runtime."),

@@ -192,4 +192,41 @@ class L10N607(LintRule):
                     )  # fmt: skip
 
 
-RULES: list[type[LintRule]] = [L10N601, L10N602, L10N603, L10N604, L10N605, L10N606, L10N607]
+class L10N608(LintRule):
+    code = "L10N608"
+    name = "orphan-label"
+    severity = Severity.WARNING
+    summary = "A label is keyed `Entity.field` or `step.<id>` but no such field or step exists."
+    why = "A typo or a leftover of a removed or renamed field: the text is never shown, and the real one is missing."
+    bad = "labels: {Lead.phone: Phone}   # the field is now mobilePhone (aliases: [phone])"
+    good = "labels: {Lead.mobilePhone: Phone}"
+    fix = "Key the label by the field's or step's current name, or delete it."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        forms = ctx.package.ui.all_forms() if ctx.package.ui is not None else {}
+        steps = {step.id for form in forms.values() for step in form.steps}
+        aliases = {
+            f"{ename}.{alias}": f"{ename}.{fname}"
+            for ename, entity in ctx.entities.items()
+            for fname, fdef in entity.fields.items()
+            for alias in fdef.aliases
+        }
+        for locale, loc in sorted(ctx.package.localization.items()):
+            for key in loc.labels:
+                head, _, rest = key.partition(".")
+                if head == "step" and rest and ctx.package.ui is not None and rest not in steps:
+                    message = f"label {key!r} in {locale}: no step {rest!r} in ui"
+                elif head in ctx.entities and rest and ctx.field_def(head, rest) is None:
+                    current = aliases.get(key)
+                    message = (
+                        f"label {key!r} in {locale} is for the old name of {current} (an alias)"
+                        if current else f"label {key!r} in {locale}: {head} has no field {rest!r}"
+                    )  # fmt: skip
+                else:
+                    continue
+                yield ctx.finding(
+                    self, message, f"localization/{locale}", ("labels", key), f"locale:{locale}/labels:{key}", key=True
+                )
+
+
+RULES: list[type[LintRule]] = [L10N601, L10N602, L10N603, L10N604, L10N605, L10N606, L10N607, L10N608]
