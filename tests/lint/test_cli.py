@@ -132,3 +132,23 @@ def test_a_file_outside_any_package_is_a_usage_error(tmp_path: Path, capsys: pyt
     stray.write_text("a: 1\n")
     assert run(["lint", str(stray)]) == 2
     assert "not inside a package" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("CMP101", ["CMP101 field-removed", "class: breaking (crmctl diff fails on it by default)", "semver: major"]),
+        ("cmp705", ["CMP705 localization-text-changed", "never fails on it", "semver: patch (text only)"]),
+        ("CMP104", ["class: breaking", "semver: major"]),
+    ],
+)
+def test_explain_covers_diff_change_codes(code: str, expected: list[str]) -> None:
+    status, out, _ = _invoke(["explain", code])
+    assert status == 0
+    for line in expected:
+        assert line in out
+
+
+def test_explain_unknown_change_code_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["explain", "CMP999"]) == 2
+    assert "unknown change code 'CMP999'" in capsys.readouterr().err

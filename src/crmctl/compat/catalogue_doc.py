@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from crmctl.compat.kinds import KINDS, ChangeClass
+from crmctl.compat.kinds import KINDS
 
 __all__ = ["BEGIN", "END", "render_table", "splice"]
 
@@ -19,7 +19,7 @@ END = "<!-- END GENERATED CHANGE KINDS -->"
 def render_table() -> str:
     lines = ["| code | kind | class | bump alone | reason |", "|---|---|---|---|---|"]
     for k in KINDS:
-        bump = "major" if k.cls is ChangeClass.BREAKING else "patch" if k.cosmetic else "minor"
+        bump = k.bump
         reason = k.reason.replace("|", "\\|")
         lines.append(f"| {k.code} | `{k.id}` | {k.cls.value} | {bump} | {reason} |")
     return "\n".join(lines)

@@ -35,6 +35,13 @@ class ChangeKind:
     reason: str
     cosmetic: bool = False
 
+    @property
+    def bump(self) -> str:
+        """The semver bump this kind alone asks for (from 1.0.0 on; 0.x versions bump minor for breaking)."""
+        if self.cls is ChangeClass.BREAKING:
+            return "major"
+        return "patch" if self.cosmetic else "minor"
+
 
 _C = ChangeClass.COMPATIBLE
 _D = ChangeClass.DATA_DEPENDENT

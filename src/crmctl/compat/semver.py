@@ -29,7 +29,7 @@ def propose_bump(changes: Iterable[Change], old_version: str) -> str:
     for change in changes:
         if change.cls is ChangeClass.BREAKING:
             return "minor" if _core(old_version)[0] == 0 else "major"
-        level = "patch" if change.kind.cosmetic else "minor"
+        level = change.kind.bump
         if BUMPS.index(level) > BUMPS.index(bump):
             bump = level
     return bump

@@ -31,9 +31,12 @@ def run_list(output_format: str) -> int:
 
 
 def run_explain(code: str) -> int:
+    """Explain a lint rule (`RUL301`) or a diff change kind (`CMP101`), as both appear in findings."""
     from crmctl.lint import get_rule
 
     rule = get_rule(code)
+    if rule is None and code.upper().startswith("CMP"):
+        return _explain_change(code.upper())
     if rule is None:
         raise UsageError(f"unknown rule code {code!r}", hint="`crmctl rules` lists every code")
     structural = " (reported by the package loader)" if rule.structural else ""
@@ -47,6 +50,29 @@ def run_explain(code: str) -> int:
         f"Fix: {rule.fix}"
     )
     return 0
+
+
+def _explain_change(code: str) -> int:
+    from crmctl.compat.kinds import KINDS
+
+    found = next((k for k in KINDS if k.code == code), None)
+    if found is None:
+        raise UsageError(f"unknown change code {code!r}", hint="docs/compatibility.md lists every change kind")
+    out(
+        f"{found.code} {found.id}\n"
+        f"class: {found.cls.value} ({_fails(found.cls.value)})\n"
+        f"semver: {found.bump}{' (text only)' if found.cosmetic else ''}\n\n"
+        f"Why: {found.reason}"
+    )
+    return 0
+
+
+def _fails(cls: str) -> str:
+    if cls == "breaking":
+        return "crmctl diff fails on it by default"
+    if cls == "compatible":
+        return "crmctl diff never fails on it"
+    return f"crmctl diff fails on it with --fail-on {cls}"
 
 
 def _indent(text: str) -> str:
