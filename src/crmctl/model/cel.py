@@ -33,6 +33,8 @@ __all__ = [
     "CEL_RESERVED",
     "CONTEXT_VARIABLES",
     "MACROS",
+    "MAX_COMPREHENSION_NESTING",
+    "MAX_EXPRESSION_TOKENS",
     "TIMESTAMP",
     "CelChecker",
     "CelIssue",
@@ -306,6 +308,11 @@ def _in_map_literal_key(tokens: list[tuple[str, str]], i: int) -> bool:
                 return text == "{"
             level -= 1
     return False
+
+
+# Cost limits of one expression: lint refuses larger ones so the runtime never has to evaluate them.
+MAX_EXPRESSION_TOKENS = 500
+MAX_COMPREHENSION_NESTING = 2
 
 
 def expression_cost(expr: str) -> tuple[int, int]:

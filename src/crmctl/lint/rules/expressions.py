@@ -7,13 +7,18 @@ from typing import ClassVar
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import Expr, LintContext
-from crmctl.model.cel import cel_type_of, expression_cost
-from crmctl.model.diagnostics import Diagnostic, Severity
+from crmctl.model.cel import (
+    MAX_COMPREHENSION_NESTING,
+    MAX_EXPRESSION_TOKENS,
+    cel_type_of,
+    expression_cost,
+)
+from crmctl.model.diagnostics import Diagnostic
 
 __all__ = ["RULES"]
 
-MAX_TOKENS = 500
-MAX_NESTING = 2
+MAX_TOKENS = MAX_EXPRESSION_TOKENS
+MAX_NESTING = MAX_COMPREHENSION_NESTING
 
 
 def _short(text: str) -> str:
@@ -167,11 +172,11 @@ class SCH103(LintRule):
 
 class _Cost(LintRule):
     prefix: ClassVar[str]
-    severity = Severity.WARNING
     summary = f"A CEL expression is too costly: more than {MAX_TOKENS} tokens or macros nested over {MAX_NESTING}."
     why = (
-        "The runtime evaluates rules on every change; very large expressions and nested comprehensions "
-        "(quadratic or worse over lists) make forms slow and are hard to review."
+        "No CEL library bounds evaluation cost, so crmctl does: the runtime evaluates rules on every change, and "
+        "very large expressions or nested comprehensions (quadratic or worse over lists) make forms slow. The "
+        "runtime refuses what exceeds these limits, so lint does too."
     )
     bad = "when: a.all(x, b.all(y, c.exists(z, x == y && y == z)))"
     good = "when: a.all(x, x in b)   # or split into a calculated field"
