@@ -84,3 +84,24 @@ def test_cli_select_replaces_and_ignore_adds(tmp_path: Path) -> None:
     assert config.ignore == ("UI206", "VAL")
     with pytest.raises(InputError):
         LintConfig().with_cli(["XYZ"], [])
+
+
+def test_exclude_skips_discovered_packages_but_not_explicit_ones(
+    bad_package: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crmctl.cli.main import run
+
+    root = bad_package.parent
+    (root / "crmctl.toml").write_text(f'exclude = ["{bad_package.name}"]\n')
+    monkeypatch.chdir(root)
+    assert run(["lint"]) == 2  # the only package is excluded: nothing to lint
+    assert "no packages found" in capsys.readouterr().err
+    assert run(["lint", bad_package.name]) == 1  # named explicitly: linted
+    (root / "crmctl.toml").write_text('exclude = ["elsewhere/*"]\n')
+    assert run(["lint"]) == 1
+
+
+def test_exclude_must_be_a_list_of_globs(tmp_path: Path) -> None:
+    (tmp_path / "crmctl.toml").write_text("exclude = 3\n")
+    with pytest.raises(InputError, match="exclude: expected a list of directory globs"):
+        load_config(None, tmp_path)

@@ -13,7 +13,7 @@ from crmctl.model.diagnostics import Severity
 
 __all__ = ["LintConfig", "find_config", "load_config", "parse_config"]
 
-_KEYS = {"select", "ignore", "per-file-ignores", "severity"}
+_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude"}
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,18 @@ class LintConfig:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)
     source: Path | None = None
+    exclude: tuple[str, ...] = ()
+
+    def excluded(self, directory: Path) -> bool:
+        """Whether package discovery skips `directory` (globs relative to the configuration file's folder)."""
+        if not self.exclude:
+            return False
+        base = self.source.parent.resolve() if self.source is not None else Path.cwd().resolve()
+        try:
+            rel = directory.resolve().relative_to(base)
+        except ValueError:
+            return False
+        return any(rel.match(glob) or rel.as_posix().startswith(glob.rstrip("/") + "/") for glob in self.exclude)
 
     def enabled(self, code: str) -> bool:
         if self.select and not matches(code, self.select):
@@ -39,6 +51,7 @@ class LintConfig:
             per_file_ignores=self.per_file_ignores,
             severity=self.severity,
             source=self.source,
+            exclude=self.exclude,
         )
 
 
@@ -106,7 +119,10 @@ def parse_config(table: dict[str, Any], where: str, source: Path | None = None) 
             severity[code.upper()] = Severity(value)
         except ValueError:
             raise InputError(f"{where}.severity.{code}: {value!r} is not one of error, warning, info") from None
-    return LintConfig(select, ignore, per_file, severity, source)
+    exclude = table.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(e, str) and e for e in exclude):
+        raise InputError(f'{where}.exclude: expected a list of directory globs, e.g. ["tests/fixtures"]')
+    return LintConfig(select, ignore, per_file, severity, source, tuple(exclude))
 
 
 def _codes(value: Any, where: str) -> tuple[str, ...]:

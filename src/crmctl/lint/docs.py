@@ -29,7 +29,11 @@ select = ["RUL", "VAL4"]            # only these codes or prefixes (default: all
 ignore = ["UI206"]                  # skip these codes or prefixes
 per-file-ignores = {{ "legacy/*/rules.yaml" = ["RUL310"] }}
 severity = {{ L10N605 = "error" }}    # error | warning | info
+exclude = ["tests/fixtures"]        # directories `crmctl lint` does not search for packages
 ```
+
+`exclude` globs are relative to the configuration file; a package named explicitly on the command line is
+linted even when excluded.
 
 Inline, on the finding's line or the line above: `# crmctl: ignore[RUL301] reason="why this is fine"`. An ignore
 without a reason suppresses nothing and is reported (PKG010); one that suppresses nothing is reported (PKG011).

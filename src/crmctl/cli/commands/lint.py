@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from crmctl.cli.console import err, out, use_color
@@ -14,24 +15,26 @@ __all__ = ["discover_packages", "run"]
 _SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
 
 
-def discover_packages(root: Path) -> list[Path]:
-    """Every directory under `root` containing package.yaml (skipping VCS, virtualenv and node_modules)."""
+def discover_packages(root: Path, skip: Callable[[Path], bool] = lambda _: False) -> list[Path]:
+    """Every directory under `root` containing package.yaml (skipping VCS, virtualenvs, node_modules and `skip`)."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".") and not skip(Path(dirpath, d))
+        )
         if "package.yaml" in filenames:
             found.append(Path(dirpath))
     return found
 
 
-def _targets(paths: list[Path]) -> tuple[list[Path], set[str] | None]:
+def _targets(paths: list[Path], skip: Callable[[Path], bool]) -> tuple[list[Path], set[str] | None]:
     """Packages to lint, and the files to report on (None: all of them).
 
     A path may be a package, a directory holding packages (default `.`), or a file inside a package, as
     pre-commit and editors pass them: its package is linted and only that file's findings are reported.
     """
     if not paths:
-        found = discover_packages(Path())
+        found = discover_packages(Path(), skip)
         if not found:
             raise InputError("no packages found: no directory under . contains package.yaml")
         return found, None
@@ -44,7 +47,7 @@ def _targets(paths: list[Path]) -> tuple[list[Path], set[str] | None]:
                 targets.append(root)
             files.add(os.path.normpath(str(path)))
             continue
-        inner = discover_packages(path) if path.is_dir() and not (path / "package.yaml").exists() else []
+        inner = discover_packages(path, skip) if path.is_dir() and not (path / "package.yaml").exists() else []
         targets.extend(inner or [path])
     only = files if files and len(files) == len(paths) else None
     return targets, only
@@ -76,7 +79,7 @@ def run(
     from crmctl.model.package import load_package
 
     settings = load_config(config, Path.cwd()).with_cli(select, ignore)
-    targets, only_files = _targets(paths)
+    targets, only_files = _targets(paths, settings.excluded)
     diagnostics: list[Diagnostic] = []
     sources: dict[str, str] = {}
     names: list[str] = []
