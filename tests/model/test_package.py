@@ -82,3 +82,12 @@ def test_shipped_schemas_are_generated_from_the_models(kind: str) -> None:
     assert shipped_schema(kind) == build_schema(kind), (
         "src/crmctl/model/schemas is stale; regenerate with: python -m crmctl.model.jsonschemas"
     )
+
+
+def test_a_float_where_an_integer_belongs_is_located_at_the_value(tmp_path: Path) -> None:
+    """JSON Schema accepts 10.0 as an integer; the strict model does not, and explains where."""
+    schema = "entities:\n  Lead:\n    fields:\n      a: {type: text, maxLength: 10.0}\n"
+    package = load_package(write_package(tmp_path / "p", {**MINIMAL, "schema.yaml": schema}), label="p")
+    [finding] = package.diagnostics
+    assert (str(finding.location), finding.code) == ("p/schema.yaml:4:34", "SCH100")
+    assert finding.message == "maxLength: Input should be a valid integer"

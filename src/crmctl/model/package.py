@@ -119,12 +119,29 @@ def _validate(base: str, doc: SourceDoc, package_name: str, sink: list[Diagnosti
         return model_cls.model_validate(doc.data, strict=True)
     except ValidationError as exc:
         found = validate_doc(base, doc, package_name)
-        if not found:  # pragma: no cover - defensive: the schema is generated from the model
+        if not found:
+            # JSON Schema counts 10.0 as an integer where the strict model does not: explain with the model.
             for err in exc.errors():
-                loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
-                found.append(Diagnostic(code, err["msg"], doc.loc(loc), package=package_name))
+                loc = _data_path(doc.data, err["loc"])
+                where = f"{loc[-1]}: " if loc else ""
+                found.append(Diagnostic(code, f"{where}{err['msg']}", doc.loc(loc), package=package_name))
         sink.extend(found)
         return None
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """A pydantic error location as a path into the document, without the union tags pydantic inserts."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
 
 
 def display_path(label: str, rel: str) -> str:
