@@ -28,3 +28,15 @@ def test_removed_artifact_falls_back_to_the_old_location(tmp_path: Path) -> None
     [removed] = [c for c in diff_packages(old, new).changes if c.kind.id == "form-removed"]
     assert removed.anchor is None
     assert str(removed.location).startswith("old/ui.yaml:")
+
+
+def test_a_picklist_of_a_removed_field_is_one_stale_reference_not_one_per_value(tmp_path: Path) -> None:
+    schema = (
+        "entities:\n  Lead:\n    fields:\n      firstName: {type: text}\n      stage: {type: enum, values: [a, b, c]}\n"
+    )
+    labels = "picklists:\n  Lead.stage: {a: A, b: B, c: C}\n"
+    old = load_package(write_package(tmp_path / "old", {**MINIMAL, "schema.yaml": schema}), label="old")
+    new_files = {**MINIMAL, "localization/en.yaml": MINIMAL["localization/en.yaml"] + labels}
+    new = load_package(write_package(tmp_path / "new", new_files), label="new")
+    stale = [c for c in diff_packages(old, new).changes if c.kind.id == "stale-reference"]
+    assert [(c.path, str(c.location)) for c in stale] == [("Lead.stage", "new/localization/en.yaml:4:15")]

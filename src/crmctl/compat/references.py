@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmctl.compat.contract_diff import flatten_localization
 from crmctl.compat.expressions import entity_of, names_in
 from crmctl.compat.ui_diff import form_base
 
@@ -59,13 +58,12 @@ def find_stale_references(c: Collector, delta: SchemaDelta, new_sites: list[Expr
             if _top(fld) in gone.get(ent, ()):
                 report(ent, _top(fld), f"event:{name} payload", "events", ("events", name, "payload", k))
     for locale, loc in sorted(pkg.localization.items()):
-        for key in flatten_localization(loc):
-            if key[0] not in ("labels", "picklists"):
-                continue
-            ent, _, rest = key[1].partition(".")
-            if rest and _top(rest) in gone.get(ent, ()):
-                report(ent, _top(rest), f"localization/{locale} {key[0]} key {key[1]!r}", f"localization/{locale}",
-                       key[:2])  # fmt: skip
+        for section, keys in (("labels", loc.labels), ("picklists", loc.picklists)):
+            for key in keys:  # once per key: a picklist's values are one reference
+                ent, _, rest = key.partition(".")
+                if rest and _top(rest) in gone.get(ent, ()):
+                    report(ent, _top(rest), f"localization/{locale} {section} key {key!r}", f"localization/{locale}",
+                           (section, key))  # fmt: skip
 
 
 def _ui_references(c: Collector, gone: dict[str, set[str]], report: _Report) -> None:
