@@ -69,8 +69,12 @@ class SigningKey:
         secret = (passphrase if passphrase is not None else os.environ.get("CRMCTL_KEY_PASSPHRASE", "")) or None
         password = secret.encode() if secret else None
         loader = load_ssh_private_key if b"OPENSSH PRIVATE KEY" in data else load_pem_private_key
+        from cryptography.exceptions import UnsupportedAlgorithm
+
         try:
             key = loader(data, password=password)
+        except UnsupportedAlgorithm as exc:
+            raise InputError(f"{path}: cannot open this key ({exc})") from None
         except TypeError:
             raise InputError(f"{path}: the key is encrypted; set CRMCTL_KEY_PASSPHRASE") from None
         except ValueError as exc:
