@@ -40,3 +40,20 @@ def test_a_picklist_of_a_removed_field_is_one_stale_reference_not_one_per_value(
     new = load_package(write_package(tmp_path / "new", new_files), label="new")
     stale = [c for c in diff_packages(old, new).changes if c.kind.id == "stale-reference"]
     assert [(c.path, str(c.location)) for c in stale] == [("Lead.stage", "new/localization/en.yaml:4:15")]
+
+
+def test_plugged_in_schemes_open_sides_and_unknown_ones_stay_paths(tmp_path: Path) -> None:
+    from crmctl.compat.sources import resolve_sides
+    from crmctl.model.tree import DirTree
+
+    root = write_package(tmp_path / "pkg", MINIMAL)
+    opened: list[str] = []
+
+    def opener(rest: str) -> DirTree:
+        opened.append(rest)
+        return DirTree(root, f"registry:{rest}")
+
+    old, new = resolve_sides(
+        str(root), None, against="registry:Demo@prod", merge_base=False, schemes={"registry": opener}
+    )
+    assert (opened, old.label, new.label) == (["Demo@prod"], "registry:Demo@prod", str(root))
