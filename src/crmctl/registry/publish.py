@@ -1,0 +1,130 @@
+"""`publish`: the gates (lint, monotonic version, transitive compatibility, signer scope) and the version's files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import InputError
+from crmctl.registry.log import format_time
+from crmctl.registry.names import version_key
+from crmctl.registry.trust import Problem
+from crmctl.registry.versions import MemoryTree, artifact_files, load_version
+from crmctl.registry.writing import Change, Refused, WriteResult, signer_identity, unchanged, write_change
+from crmctl.signing import NAMESPACE_PACKAGE
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
+    from crmctl.registry.opening import Opened
+    from crmctl.signing import SigningKey
+
+__all__ = ["Prepared", "breaking_problems", "lint_problems", "prepare", "publish"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A package turned into the bytes a registry stores, before any registry is read."""
+
+    name: str
+    version: str
+    scope: str
+    digest: str
+    canonical: bytes
+    artifacts: dict[str, bytes]
+    package: Package
+    source: dict[str, Any] | None
+
+
+def prepare(directory: Path) -> Prepared:
+    """Load the package, build its canonical form and artifacts, and reload those (what verify will see)."""
+    from crmctl.model.canonical import canonical_bytes, digest
+    from crmctl.model.package import load_package, load_tree
+    from crmctl.registry.provenance import source_provenance
+
+    source = load_package(directory)
+    if not source.valid or source.manifest is None:
+        problems = [Problem("REG301", f"{d.location}: {d.message} ({d.code})", source.label)
+                    for d in source.diagnostics if d.severity.value == "error"]  # fmt: skip
+        raise Refused(f"{directory}: the package does not load cleanly; run `crmctl lint {directory}`", problems)
+    canonical = canonical_bytes(source)
+    value = "sha256:" + hashlib.sha256(canonical).hexdigest()
+    artifacts = artifact_files(source)
+    package = load_tree(MemoryTree(artifacts, f"{source.manifest.name}@{source.manifest.version}"))
+    if not package.valid or digest(package) != value:
+        raise InputError(f"{directory}: the package's artifacts do not reload to its digest (a crmctl bug)")
+    manifest = source.manifest
+    return Prepared(manifest.name, manifest.version, manifest.scope, value, canonical, artifacts, package,
+                    source_provenance(directory))  # fmt: skip
+
+
+def lint_problems(package: Package, subject: str) -> list[Problem]:
+    from crmctl.lint import LintConfig, lint_package
+
+    return [Problem("REG301", f"lint: {d.location}: {d.message} ({d.code})", subject)
+            for d in lint_package(package, LintConfig()) if d.severity.value == "error"]  # fmt: skip
+
+
+def breaking_problems(old: Package, new: Package, subject: str, old_version: str) -> list[Problem]:
+    from crmctl.compat.classify import diff_packages
+    from crmctl.compat.kinds import ChangeClass
+
+    return [Problem("REG303", f"breaking change against {old_version}: {c.code} {c.path}: {c.message}", subject)
+            for c in diff_packages(old, new).changes if c.cls is ChangeClass.BREAKING]  # fmt: skip
+
+
+def publish(location: str, directory: Path, key: SigningKey, now: datetime) -> WriteResult:
+    """Publish the package at `directory`, or refuse with every failing gate (`Refused`)."""
+    prepared = prepare(directory)
+    return write_change(location, key, now, lambda opened: _plan(opened, prepared, key, now))
+
+
+def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime) -> Change | WriteResult:
+    state = opened.state
+    subject = f"{prepared.name}@{prepared.version}"
+    published = state.packages.get(prepared.name, {})
+    existing = published.get(prepared.version)
+    if existing is not None:
+        if existing.digest == prepared.digest:
+            return unchanged(opened, f"{subject} is already published with digest {prepared.digest}; nothing to do")
+        raise Refused(f"{subject} is already published with a different digest; a published version never "
+                      "changes: publish a new version",
+                      [Problem("REG202", f"published digest {existing.digest}, this one {prepared.digest}",
+                               subject)])  # fmt: skip
+    identity = signer_identity(state, key)
+    problems = lint_problems(prepared.package, subject)
+    signer = state.active(key.fingerprint())
+    if signer is not None and not signer.allows(prepared.scope):
+        problems.append(Problem("REG105", f"{identity} may not publish into scope {prepared.scope}", subject))
+    if published:
+        scope = next(iter(published.values())).scope
+        if scope != prepared.scope:
+            problems.append(Problem("REG304", f"{prepared.name} is a {scope} package; cannot move it to "
+                                              f"{prepared.scope}", subject))  # fmt: skip
+        latest = max(published, key=version_key)
+        if version_key(prepared.version) <= version_key(latest):
+            problems.append(Problem("REG302", f"version {prepared.version} is not higher than the published "
+                                              f"{latest}", subject))  # fmt: skip
+        for version in sorted(published.values(), key=lambda v: version_key(v.version)):
+            old = load_version(opened.snapshot, version)
+            problems.extend(breaking_problems(old, prepared.package, subject, version.version))
+    if problems:
+        raise Refused(f"{subject}: publish refused ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+    path = f"packages/{prepared.name}/{prepared.version}"
+    tag = f"{prepared.name}/v{prepared.version}"
+    provenance = {"signer": {"identity": identity, "key": key.fingerprint()}, "time": format_time(now),
+                  "source": prepared.source}  # fmt: skip
+    digest_line = (prepared.digest + "\n").encode()
+    files = {
+        f"{path}/canonical.json": prepared.canonical,
+        f"{path}/digest": digest_line,
+        f"{path}/signature.sig": key.sign(digest_line, NAMESPACE_PACKAGE).encode(),
+        f"{path}/provenance.json": (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode(),
+        **{f"{path}/artifacts/{rel}": data for rel, data in prepared.artifacts.items()},
+    }
+    body = {"name": prepared.name, "version": prepared.version, "scope": prepared.scope, "digest": prepared.digest,
+            "path": path, "tag": tag, "provenance": provenance}  # fmt: skip
+    return Change("publish", body, files, f"publish {prepared.name} {prepared.version}", tag)

@@ -1,0 +1,143 @@
+"""Reading a registry: resolve, list, show, log, and a published version as a `FileTree` for `diff`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import InputError, UserError
+from crmctl.registry.log import entry_hash, entry_path
+from crmctl.registry.names import check_channel, check_name, check_version, version_key
+from crmctl.registry.opening import MARKER, HistoryError, check_history, fetch, open_registry, parse_marker
+from crmctl.registry.versions import load_version, version_tree
+
+if TYPE_CHECKING:
+    from crmctl.model.tree import FileTree
+    from crmctl.registry.trust import Version
+
+__all__ = ["Resolved", "list_packages", "log_entries", "open_version_tree", "resolve", "show"]
+
+
+class NotPublishedError(UserError):
+    """No such package, version or channel in the registry."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    name: str
+    version: str
+    digest: str
+    channel: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "digest": self.digest, "channel": self.channel}
+
+
+def resolve(location: str, name: str, *, channel: str | None = None, version: str | None = None) -> Resolved:
+    """The version a channel points at, an exact version, or the latest. Fast path: index.json, checked against
+    the log's tail and the remembered head, without replaying the log."""
+    check_name(name)
+    store, head = fetch(location)
+    snapshot = store.snapshot(head)
+    first = snapshot.read_many([MARKER, "index.json", entry_path(1)])
+    parse_marker(first[MARKER], store.location)
+    entry1 = first[entry_path(1)]
+    if entry1 is None:
+        raise InputError(f"{store.location}: the registry has no log; run `crmctl registry verify`")
+    history = check_history(store.location, entry_hash(entry1), snapshot)
+    if history is not None:
+        raise HistoryError(f"{store.location}: {history.message}", hint="run `crmctl registry verify`")
+    index = _index(first["index.json"], store.location)
+    log = index.get("log", {})
+    seq, log_head = log.get("seq"), log.get("head")
+    tail = snapshot.read_many([entry_path(seq), entry_path(seq + 1)]) if isinstance(seq, int) else {}
+    last = tail.get(entry_path(seq)) if isinstance(seq, int) else None
+    if last is None or entry_hash(last) != log_head or tail.get(entry_path(seq + 1)) is not None:
+        raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
+                         hint="run `crmctl registry verify`")  # fmt: skip
+    package = index.get("packages", {}).get(name)
+    if not isinstance(package, dict):
+        raise NotPublishedError(f"{name}: not published in {store.location}")
+    versions: dict[str, Any] = package.get("versions", {})
+    if channel is not None:
+        check_channel(channel)
+        chosen = package.get("channels", {}).get(channel)
+        if chosen is None:
+            raise NotPublishedError(f"{name}: no channel {channel!r}")
+    elif version is not None:
+        chosen = check_version(version)
+    else:
+        chosen = max(versions, key=version_key) if versions else None
+    if chosen not in versions:
+        raise NotPublishedError(f"{name}@{chosen}: not published in {store.location}")
+    return Resolved(name, chosen, str(versions[chosen]["digest"]), channel)
+
+
+def _index(data: bytes | None, location: str) -> dict[str, Any]:
+    try:
+        index = json.loads(data or b"")
+    except ValueError:
+        index = None
+    if not isinstance(index, dict):
+        raise InputError(f"{location}: index.json is missing or not JSON (corrupted index)",
+                         hint="run `crmctl registry verify`")  # fmt: skip
+    return index
+
+
+def _pick(state_versions: dict[str, Version], channels: dict[str, str], name: str, ref: str | None) -> Version:
+    if not state_versions:
+        raise NotPublishedError(f"{name}: not published in this registry")
+    if ref is None:
+        return state_versions[max(state_versions, key=version_key)]
+    if ref in state_versions:
+        return state_versions[ref]
+    if ref in channels:
+        return state_versions[channels[ref]]
+    if ref[:1].isdigit():
+        check_version(ref)
+        raise NotPublishedError(f"{name}@{ref}: not published in this registry")
+    check_channel(ref)
+    raise NotPublishedError(f"{name}: no channel {ref!r} (channels: {', '.join(sorted(channels)) or 'none'})")
+
+
+def open_version_tree(location: str, name: str, ref: str) -> FileTree:
+    """A published version (`ref` = a version or a channel) as a FileTree; its artifacts must match the log."""
+    check_name(name)
+    opened = open_registry(location)
+    state = opened.state
+    version = _pick(state.packages.get(name, {}), state.channels.get(name, {}), name, ref)
+    load_version(opened.snapshot, version)
+    return version_tree(opened.snapshot, version)
+
+
+def list_packages(location: str) -> list[dict[str, Any]]:
+    state = open_registry(location).state
+    index = state.index()["packages"]
+    return [{"name": name, **{k: v for k, v in info.items() if k != "versions"},
+             "versions": list(info["versions"])} for name, info in index.items()]  # fmt: skip
+
+
+def show(location: str, spec: str) -> dict[str, Any]:
+    """A package (every version, channels) or one version (digest, signer, provenance, channels naming it)."""
+    name, _, ref = spec.partition("@")
+    check_name(name)
+    state = open_registry(location).state
+    versions = state.packages.get(name)
+    if not versions:
+        raise NotPublishedError(f"{name}: not published in this registry")
+    channels = state.channels.get(name, {})
+    if not ref:
+        return {"name": name, **state.index()["packages"][name]}
+    version = _pick(versions, channels, name, ref)
+    return {"name": name, "version": version.version, "scope": version.scope, "digest": version.digest,
+            "path": version.path, "tag": version.tag, "seq": version.seq, "time": version.time,
+            "signer": version.signer, "provenance": version.provenance,
+            "channels": sorted(c for c, v in channels.items() if v == version.version)}  # fmt: skip
+
+
+def log_entries(location: str) -> list[dict[str, Any]]:
+    """Every log entry, oldest first, without the armored signatures (who, what, when)."""
+    state = open_registry(location).state
+    return [{k: v for k, v in entry.items() if k != "signature"} | {"hash": digest}
+            for entry, digest in zip(state.entries, state.hashes, strict=False)]  # fmt: skip

@@ -1,0 +1,232 @@
+"""The registry's storage: a git remote reached through the `git` command, mirrored in a local bare cache.
+
+The `git` CLI (not GitPython) keeps `crmctl resolve` fast: a subprocess costs a few milliseconds, importing
+GitPython eighty. Reads go through `git cat-file --batch` at one commit; writes build a commit with plumbing
+(a temporary index) on top of the fetched head and push it, with its tag, in one `git push --atomic`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crmctl.errors import CrmctlError, UserError
+
+__all__ = [
+    "ConflictError",
+    "RemoteError",
+    "Snapshot",
+    "Store",
+    "normalize_location",
+]
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\\\s]+@[^/\\\s:]+:")
+_REJECTED = ("[rejected]", "fetch first", "non-fast-forward", "atomic push failed", "[remote rejected]", "stale info")
+
+
+class RemoteError(UserError):
+    """The registry's git remote cannot be reached, read or written."""
+
+
+class ConflictError(UserError):
+    """Someone else changed the registry first and retrying did not help."""
+
+
+def normalize_location(location: str, base: Path | None = None) -> str:
+    """A git URL as given; a local path made absolute (relative to `base`, else the working directory)."""
+    text = location.strip()
+    if not text:
+        raise UserError("the registry location is empty")
+    if _URL.match(text):
+        return text
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    return str(path.resolve())
+
+
+def is_local(location: str) -> bool:
+    return not _URL.match(location)
+
+
+def cache_root() -> Path:
+    override = os.environ.get("CRMCTL_CACHE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "crmctl" / "registries"
+
+
+def _summarize(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("hint:")]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:", "ERROR"))]
+    return "; ".join(fatal or lines[-2:]) or "git failed"
+
+
+@dataclass
+class Store:
+    """One registry location and its local cache clone (`<cache>/<sha256(location)[:16]>`, bare)."""
+
+    location: str
+    cache: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        key = hashlib.sha256(self.location.encode()).hexdigest()[:16]
+        self.cache = cache_root() / key
+
+    def git(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        try:
+            result = subprocess.run(
+                ["git", "--git-dir", str(self.cache), *args], input=stdin, capture_output=True, env=full_env,
+                check=False,
+            )  # fmt: skip
+        except FileNotFoundError:
+            raise UserError("git is not installed or not on PATH; the registry needs it") from None
+        if check and result.returncode != 0:
+            raise CrmctlError(f"git {args[0]} failed: {_summarize(result.stderr.decode(errors='replace'))}")
+        return result
+
+    def _ensure_cache(self) -> None:
+        if (self.cache / "HEAD").exists():
+            return
+        self.cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.cache.parent))
+        subprocess.run(["git", "init", "-q", "--bare", str(tmp)], check=True, capture_output=True)
+        subprocess.run(["git", "--git-dir", str(tmp), "config", "gc.auto", "0"], check=True, capture_output=True)
+        try:
+            tmp.rename(self.cache)
+        except OSError:  # another process created it first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def refresh(self) -> str | None:
+        """Fetch the remote's `main` and tags (moved and deleted tags included); the fetched head or None."""
+        if is_local(self.location) and not Path(self.location).exists():
+            raise RemoteError(f"{self.location}: no such registry (the path does not exist)",
+                              hint="create one with `crmctl registry init LOCATION`")  # fmt: skip
+        self._ensure_cache()
+        result = self.git(
+            "fetch", "--quiet", "--prune", "--force", "--no-write-fetch-head", self.location,
+            "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*", check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RemoteError(f"{self.location}: cannot fetch the registry: "
+                              f"{_summarize(result.stderr.decode(errors='replace'))}")  # fmt: skip
+        return self.head()
+
+    def head(self) -> str | None:
+        result = self.git("rev-parse", "--verify", "-q", "refs/remotes/origin/main^{commit}", check=False)
+        return result.stdout.decode().strip() or None
+
+    def remote_has_refs(self) -> bool:
+        result = self.git("for-each-ref", "--count=1", "refs/remotes/origin", "refs/tags")
+        return bool(result.stdout.strip())
+
+    def snapshot(self, commit: str) -> Snapshot:
+        return Snapshot(self, commit)
+
+    def write_commit(self, parent: str | None, files: dict[str, bytes], *, message: str, identity: str,
+                     when: str) -> str:  # fmt: skip
+        """A commit of `parent`'s tree plus `files` (added or replaced); author and committer are the signer."""
+        with tempfile.TemporaryDirectory(prefix="crmctl-") as tmp:
+            index = str(Path(tmp) / "index")
+            env = {"GIT_INDEX_FILE": index, **_identity_env(identity, when)}
+            if parent:
+                self.git("read-tree", parent, env=env)
+            paths = []
+            for number, (_rel, data) in enumerate(sorted(files.items())):
+                path = Path(tmp) / f"blob{number}"
+                path.write_bytes(data)
+                paths.append(str(path))
+            oids = self.git("hash-object", "-w", "--stdin-paths", stdin="\n".join(paths).encode() + b"\n")
+            info = "".join(f"100644 {oid}\t{rel}\n"
+                           for rel, oid in zip(sorted(files), oids.stdout.decode().split(), strict=True))  # fmt: skip
+            self.git("update-index", "--add", "--index-info", stdin=info.encode(), env=env)
+            tree = self.git("write-tree", env=env).stdout.decode().strip()
+            args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
+            return self.git(*args, env=env).stdout.decode().strip()
+
+    def push(self, commit: str, *, tag: str | None, tag_message: str, identity: str, when: str) -> None:
+        """Push `commit` as the remote's `main` (fast-forward only) and `tag`, atomically."""
+        refspecs = [f"{commit}:refs/heads/main"]
+        if tag is not None:
+            self.git("tag", "-f", "-a", "-m", tag_message, tag, commit, env=_identity_env(identity, when))
+            refspecs.append(f"refs/tags/{tag}:refs/tags/{tag}")
+        result = self.git("push", "--quiet", "--atomic", "--porcelain", self.location, *refspecs, check=False)
+        if result.returncode == 0:
+            return
+        text = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
+        if tag is not None:
+            self.git("tag", "-d", tag, check=False)
+        if any(marker in text for marker in _REJECTED) or "\t!" in text or "!\t" in text:
+            raise ConflictError(f"{self.location}: the registry changed while writing (push rejected)")
+        raise RemoteError(f"{self.location}: cannot push to the registry: {_summarize(text)}")
+
+
+def _identity_env(identity: str, when: str) -> dict[str, str]:
+    return {
+        "GIT_AUTHOR_NAME": identity, "GIT_AUTHOR_EMAIL": identity, "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": identity, "GIT_COMMITTER_EMAIL": identity, "GIT_COMMITTER_DATE": when,
+    }  # fmt: skip
+
+
+class Snapshot:
+    """The registry's tree at one commit, read in batches through `git cat-file --batch`."""
+
+    def __init__(self, store: Store, commit: str) -> None:
+        self.store = store
+        self.commit = commit
+        self._tree: dict[str, str] | None = None
+        self._cache: dict[str, bytes | None] = {}
+
+    def tree(self) -> dict[str, str]:
+        """Every blob at this commit: path → object id."""
+        if self._tree is None:
+            out = self.store.git("ls-tree", "-r", "-z", "--full-tree", self.commit).stdout.decode()
+            tree: dict[str, str] = {}
+            for record in out.split("\0"):
+                if not record:
+                    continue
+                meta, _, path = record.partition("\t")
+                _mode, kind, oid = meta.split()
+                if kind == "blob":
+                    tree[path] = oid
+            self._tree = tree
+        return self._tree
+
+    def files_under(self, prefix: str) -> list[str]:
+        prefix = prefix.rstrip("/") + "/"
+        return sorted(path[len(prefix) :] for path in self.tree() if path.startswith(prefix))
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes | None]:
+        """The bytes of each path (None when absent), in one `cat-file --batch` round trip."""
+        wanted = [p for p in dict.fromkeys(paths) if p not in self._cache]
+        if wanted:
+            names = [self._tree[p] if self._tree is not None and p in self._tree else f"{self.commit}:{p}"
+                     for p in wanted]  # fmt: skip
+            if self._tree is not None:
+                names = [n if ":" not in n else "0" * 40 for n in names]
+            out = self.store.git("cat-file", "--batch", stdin="".join(f"{n}\n" for n in names).encode()).stdout
+            offset = 0
+            for path in wanted:
+                end = out.index(b"\n", offset)
+                header = out[offset:end].split()
+                offset = end + 1
+                if len(header) < 3 or header[-1] == b"missing":
+                    self._cache[path] = None
+                    continue
+                size = int(header[2])
+                self._cache[path] = out[offset : offset + size] if header[1] == b"blob" else None
+                offset += size + 1
+        return {p: self._cache[p] for p in paths}
+
+    def read(self, path: str) -> bytes | None:
+        return self.read_many([path])[path]

@@ -1,0 +1,324 @@
+"""Trust replayed from the log: who may sign what at each entry, and the derived files (index, allowed_signers).
+
+`replay` walks the log once: it checks sequence numbers, hash links, signatures and each signer's rights at that
+entry, applies the valid entries, and records a `Problem` for every entry it cannot accept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from crmctl.errors import UsageError
+from crmctl.registry.log import ENTRY_TYPES, canonical_json, entry_bytes, entry_hash, signed_bytes
+from crmctl.registry.names import (
+    check_channel,
+    check_identity,
+    check_name,
+    check_scope,
+    check_version,
+    version_key,
+)
+from crmctl.signing import NAMESPACE_LOG, NAMESPACE_PACKAGE, SignatureError, fingerprint, verify
+
+__all__ = ["Problem", "RegistryState", "Signer", "Version", "apply_entry", "authorize", "replay"]
+
+FORMAT = 1
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing `verify` (or a command reading the registry) found wrong."""
+
+    code: str
+    message: str
+    subject: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "subject": self.subject}
+
+
+@dataclass
+class Signer:
+    identity: str
+    public_key: str
+    key: str
+    scopes: tuple[str, ...]
+    admin: bool
+    added: str
+    removed: str | None = None
+
+    def allows(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"identity": self.identity, "key": self.key, "public_key": self.public_key, "admin": self.admin,
+                "scopes": list(self.scopes), "added": self.added, "removed": self.removed}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    version: str
+    scope: str
+    digest: str
+    path: str
+    tag: str
+    seq: int
+    time: str
+    signer: str
+    provenance: dict[str, Any]
+
+
+@dataclass
+class RegistryState:
+    """What the log says: signers, versions, channels, and where the log ends."""
+
+    registry_id: str | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    signers: dict[str, Signer] = field(default_factory=dict)
+    packages: dict[str, dict[str, Version]] = field(default_factory=dict)
+    channels: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def seq(self) -> int:
+        return len(self.hashes)
+
+    @property
+    def head(self) -> str | None:
+        return self.hashes[-1] if self.hashes else None
+
+    def active(self, key: str) -> Signer | None:
+        signer = self.signers.get(key)
+        return signer if signer is not None and signer.removed is None else None
+
+    def latest(self, name: str) -> str | None:
+        versions = self.packages.get(name, {})
+        return max(versions, key=version_key) if versions else None
+
+    def index(self) -> dict[str, Any]:
+        """The content of `index.json`, derived from the log."""
+        packages = {
+            name: {
+                "scope": next(iter(versions.values())).scope,
+                "versions": {v.version: {"digest": v.digest, "seq": v.seq, "time": v.time, "signer": v.signer}
+                             for v in sorted(versions.values(), key=lambda v: version_key(v.version))},
+                "latest": self.latest(name),
+                "channels": dict(sorted(self.channels.get(name, {}).items())),
+            }
+            for name, versions in sorted(self.packages.items())
+        }  # fmt: skip
+        return {"format": FORMAT, "registry": self.registry_id, "log": {"seq": self.seq, "head": self.head},
+                "packages": packages}  # fmt: skip
+
+    def index_bytes(self) -> bytes:
+        return (json.dumps(self.index(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+    def allowed_signers(self) -> bytes:
+        """ssh-keygen's allowed-signers file: every signer ever added; a removed one only until its removal."""
+        lines = ["# Derived from the registry log by crmctl; see docs/registry.md. Do not edit."]
+        for signer in sorted(self.signers.values(), key=lambda s: (s.identity, s.key)):
+            options = f'namespaces="{NAMESPACE_PACKAGE},{NAMESPACE_LOG}"'
+            if signer.removed is not None:
+                stamp = signer.removed.replace("-", "").replace(":", "").replace("T", "")
+                options += f',valid-before="{stamp}"'
+            lines.append(f"{signer.identity} {options} {' '.join(signer.public_key.split()[:2])}")
+        return ("\n".join(lines) + "\n").encode()
+
+
+def replay(files: list[tuple[str, bytes | None]], *, verify_signatures: bool = True) -> RegistryState:
+    """Replay the log files (`(path, bytes)` in seq order) into a state, collecting problems."""
+    state = RegistryState()
+    prev: str | None = None
+    for position, (path, data) in enumerate(files, start=1):
+        subject = path
+        if data is None:
+            state.problems.append(Problem("REG101", "log entry is missing", subject))
+            continue
+        digest = entry_hash(data)
+        try:
+            entry = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            entry = None
+        if not isinstance(entry, dict) or entry_bytes(entry) != data:
+            state.problems.append(Problem("REG101", "log entry is not canonical JSON", subject))
+            prev = digest
+            state.hashes.append(digest)
+            continue
+        if entry.get("seq") != position or path != f"log/{position:08d}.json":
+            state.problems.append(Problem("REG102", f"expected entry {position} here, found seq "
+                                                    f"{entry.get('seq')!r} (an entry was deleted or reordered)",
+                                          subject))  # fmt: skip
+        if entry.get("prev") != prev:
+            state.problems.append(Problem("REG103", "prev does not match the hash of the previous entry "
+                                                    "(the chain is broken)", subject))  # fmt: skip
+        prev = digest
+        state.hashes.append(digest)
+        state.entries.append(entry)
+        if position == 1:
+            state.registry_id = digest
+        problem = _apply(state, entry, first=position == 1, verify_signatures=verify_signatures)
+        if problem is not None:
+            state.problems.append(Problem(problem[0], problem[1], subject))
+    return state
+
+
+def _apply(state: RegistryState, entry: dict[str, Any], *, first: bool,
+           verify_signatures: bool) -> tuple[str, str] | None:  # fmt: skip
+    kind, body, signer_ref = entry.get("type"), entry.get("body"), entry.get("signer")
+    if kind not in ENTRY_TYPES or not isinstance(body, dict) or not isinstance(signer_ref, dict):
+        return ("REG106", f"unknown entry type {kind!r} or malformed entry")
+    if (kind == "init") != first:
+        return ("REG106", "the first entry must be `init`, and only the first")
+    time = str(entry.get("time", ""))
+    try:
+        _check_body(kind, body)
+    except (UsageError, KeyError, TypeError, ValueError) as exc:
+        return ("REG106", f"{kind} body is invalid: {getattr(exc, 'message', exc)}")
+    key = str(signer_ref.get("key"))
+    if kind == "init":
+        admin = body["admin"]
+        signer: Signer | None = Signer(admin["identity"], admin["public_key"], fingerprint(admin["public_key"]),
+                                       ("*",), True, time)  # fmt: skip
+        assert signer is not None
+        if signer.key != key or signer.identity != signer_ref.get("identity"):
+            return ("REG105", "init is not signed by the admin it names")
+    else:
+        signer = state.active(key)
+        if signer is None:
+            what = "a removed key" if key in state.signers else "an unknown key"
+            return ("REG105", f"signed by {what} ({key})")
+        if signer.identity != signer_ref.get("identity"):
+            return ("REG105", f"key {key} belongs to {signer.identity}, not {signer_ref.get('identity')}")
+    if verify_signatures:
+        try:
+            verify(str(entry.get("signature", "")), signed_bytes(entry), NAMESPACE_LOG, signer.public_key)
+        except SignatureError as exc:
+            return ("REG104", f"log signature does not verify: {exc}")
+    refusal = authorize(state, signer, kind, body)
+    if refusal is not None:
+        return refusal
+    _commit(state, signer, kind, body, entry)
+    return None
+
+
+def authorize(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any]) -> tuple[str, str] | None:
+    """Why `signer` may not make this change now, as (problem code, message), or None."""
+    refusal = _refusal(state, signer, kind, body)
+    if refusal is None:
+        return None
+    return refusal if isinstance(refusal, tuple) else ("REG105", refusal)
+
+
+def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any]) -> str | tuple[str, str] | None:
+    if kind == "init":
+        return None
+    if kind == "signer-add":
+        if not signer.admin:
+            return f"{signer.identity} is not an admin and cannot add signers"
+        missing = [s for s in body["scopes"] if not signer.allows(s)]
+        if missing:
+            return f"{signer.identity} is not an admin for scope {missing[0]}"
+        if fingerprint(body["public_key"]) in state.signers:
+            return f"key {fingerprint(body['public_key'])} is already a signer (a removed key never returns)"
+        return None
+    if kind == "signer-remove":
+        target = state.active(body["key"])
+        if target is None or target.identity != body["identity"]:
+            return f"{body['identity']} ({body['key']}) is not an active signer"
+        if not signer.admin or not all(signer.allows(s) for s in target.scopes):
+            return f"{signer.identity} is not an admin for every scope of {target.identity}"
+        admins = [s for s in state.signers.values() if s.removed is None and s.admin and "*" in s.scopes]
+        if target in admins and len(admins) == 1:
+            return "cannot remove the last admin for every scope (*)"
+        return None
+    name = body["name"]
+    if kind == "publish":
+        versions = state.packages.get(name, {})
+        if versions:
+            scope = next(iter(versions.values())).scope
+            if body["scope"] != scope:
+                return ("REG304", f"{name} is a {scope} package; a new version cannot move it to {body['scope']}")
+            latest = max(versions, key=version_key)
+            if version_key(body["version"]) <= version_key(latest):
+                return ("REG302", f"{name}@{body['version']} is not higher than the published {latest}")
+        if not signer.allows(body["scope"]):
+            return f"{signer.identity} may not publish into scope {body['scope']}"
+        return None
+    version = state.packages.get(name, {}).get(body["version"])
+    if version is None:
+        return f"{name}@{body['version']} is not published"
+    if not signer.allows(version.scope):
+        return f"{signer.identity} may not promote in scope {version.scope}"
+    return None
+
+
+def _commit(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any], entry: dict[str, Any]) -> None:
+    time = str(entry["time"])
+    if kind == "init":
+        state.signers[signer.key] = signer
+    elif kind == "signer-add":
+        key = fingerprint(body["public_key"])
+        state.signers[key] = Signer(body["identity"], body["public_key"], key, tuple(body["scopes"]),
+                                    bool(body["admin"]), time)  # fmt: skip
+    elif kind == "signer-remove":
+        state.signers[body["key"]].removed = time
+    elif kind == "publish":
+        state.packages.setdefault(body["name"], {})[body["version"]] = Version(
+            body["name"], body["version"], body["scope"], body["digest"], body["path"], body["tag"],
+            int(entry["seq"]), time, signer.identity, body["provenance"],
+        )  # fmt: skip
+    else:
+        state.channels.setdefault(body["name"], {})[body["channel"]] = body["version"]
+
+
+def _check_body(kind: str, body: dict[str, Any]) -> None:
+    if kind == "init":
+        admin = body["admin"]
+        if body["format"] != FORMAT or admin["scopes"] != ["*"]:
+            raise ValueError("format must be 1 and the admin's scopes [\"*\"]")
+        check_identity(admin["identity"])
+        fingerprint(admin["public_key"])
+    elif kind == "signer-add":
+        check_identity(body["identity"])
+        fingerprint(body["public_key"])
+        if not body["scopes"] or not isinstance(body["admin"], bool):
+            raise ValueError("scopes must be non-empty and admin a boolean")
+        for scope in body["scopes"]:
+            check_scope(scope)
+    elif kind == "signer-remove":
+        check_identity(body["identity"])
+        str(body["key"])
+        str(body["reason"])
+    elif kind == "publish":
+        name, version = check_name(body["name"]), check_version(body["version"])
+        check_scope(body["scope"])
+        if body["scope"] == "*" or not _DIGEST.match(body["digest"]):
+            raise ValueError("scope must be global or tenant:<id>, digest sha256:<hex>")
+        if body["path"] != f"packages/{name}/{version}" or body["tag"] != f"{name}/v{version}":
+            raise ValueError("path and tag must follow the name and version")
+        if not isinstance(body["provenance"], dict):
+            raise ValueError("provenance must be an object")
+    else:
+        check_name(body["name"])
+        check_version(body["version"])
+        check_channel(body["channel"])
+    canonical_json(body)
+
+
+def apply_entry(state: RegistryState, entry: dict[str, Any]) -> tuple[str, str] | None:
+    """Append a new (just signed) entry to the replayed state; the refusal if it is not acceptable."""
+    first = not state.hashes
+    refusal = _apply(state, entry, first=first, verify_signatures=False)
+    if refusal is None:
+        digest = entry_hash(entry_bytes(entry))
+        state.hashes.append(digest)
+        state.entries.append(entry)
+        if first:
+            state.registry_id = digest
+    return refusal

@@ -1,0 +1,61 @@
+"""A published version's files: written from a package, read back from git as a `FileTree`."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import InputError
+from crmctl.model.canonical import canonical_document
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
+    from crmctl.registry.store import Snapshot
+    from crmctl.registry.trust import Version
+
+__all__ = ["MemoryTree", "artifact_files", "load_version", "version_tree"]
+
+
+class MemoryTree:
+    """A `FileTree` held in memory (a published version read from git)."""
+
+    def __init__(self, files: dict[str, bytes], label: str) -> None:
+        self._files = files
+        self.label = label
+
+    def files(self) -> list[str]:
+        return sorted(self._files)
+
+    def read(self, rel: str) -> bytes:
+        try:
+            return self._files[rel]
+        except KeyError:
+            raise InputError(f"{self.label}/{rel}: no such file") from None
+
+
+def artifact_files(package: Package) -> dict[str, bytes]:
+    """`artifacts/<kind>.json`, pretty-printed for people; they load back to the same canonical digest."""
+    document: dict[str, Any] = canonical_document(package)
+    return {f"{kind}.json": (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+            for kind, value in document.items()}  # fmt: skip
+
+
+def version_tree(snapshot: Snapshot, version: Version) -> MemoryTree:
+    prefix = f"{version.path}/artifacts"
+    rels = snapshot.files_under(prefix)
+    data = snapshot.read_many([f"{prefix}/{rel}" for rel in rels])
+    files = {rel: blob for rel in rels if (blob := data[f"{prefix}/{rel}"]) is not None}
+    return MemoryTree(files, f"registry:{version.name}@{version.version}")
+
+
+def load_version(snapshot: Snapshot, version: Version) -> Package:
+    """The published version as a Package; refused unless its artifacts load to the logged digest."""
+    from crmctl.model.canonical import digest
+    from crmctl.model.package import load_tree
+
+    tree = version_tree(snapshot, version)
+    package = load_tree(tree)
+    if not package.valid or digest(package) != version.digest:
+        raise InputError(f"{tree.label}: the published artifacts do not match the logged digest {version.digest}",
+                         hint="the registry was altered; run `crmctl registry verify`")  # fmt: skip
+    return package

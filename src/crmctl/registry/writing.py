@@ -1,0 +1,114 @@
+"""One registry change = one log entry + the derived files (+ a version's files and tag), pushed atomically.
+
+`write_change` retries on a rejected push: it fetches the new head, lets the caller rebuild the change (gates
+re-checked against the new state) and tries again, up to `RETRIES` times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import UserError
+from crmctl.registry.log import entry_bytes, entry_path, format_time, make_entry
+from crmctl.registry.opening import MARKER, Opened, open_registry, remember
+from crmctl.registry.store import ConflictError
+from crmctl.registry.trust import FORMAT, Problem, RegistryState, apply_entry
+
+if TYPE_CHECKING:
+    from crmctl.signing import SigningKey
+
+__all__ = ["RETRIES", "Change", "Refused", "WriteResult", "derived_files", "marker_bytes", "write_change"]
+
+RETRIES = 3
+
+
+class Refused(UserError):
+    """A gate refused the change: exit 1 with every problem listed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+@dataclass
+class Change:
+    """What the caller wants written, built against one opened registry (None = nothing to do)."""
+
+    kind: str
+    body: dict[str, Any]
+    files: dict[str, bytes]
+    message: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    status: str  # "written" or "unchanged"
+    seq: int
+    head: str
+    commit: str
+    entry: dict[str, Any] | None
+    message: str
+
+
+def marker_bytes(registry_id: str) -> bytes:
+    return (json.dumps({"format": FORMAT, "registry": registry_id}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def derived_files(state: RegistryState) -> dict[str, bytes]:
+    return {"index.json": state.index_bytes(), "trust/allowed_signers": state.allowed_signers()}
+
+
+def signer_identity(state: RegistryState, key: SigningKey) -> str:
+    signer = state.active(key.fingerprint())
+    if signer is None:
+        known = "was removed from" if key.fingerprint() in state.signers else "is not a signer of"
+        raise Refused(f"key {key.fingerprint()} {known} this registry",
+                      [Problem("REG105", f"key {key.fingerprint()} {known} this registry", "signer")])  # fmt: skip
+    return signer.identity
+
+
+def write_change(location: str, key: SigningKey, now: datetime,
+                 build: Callable[[Opened], Change | WriteResult]) -> WriteResult:  # fmt: skip
+    """Open, build, append and push; on a lost race re-open and rebuild (gates re-checked), up to RETRIES times."""
+    last_head = ""
+    for _attempt in range(RETRIES + 1):
+        opened = open_registry(location)
+        planned = build(opened)
+        if isinstance(planned, WriteResult):
+            return planned
+        state = opened.state
+        identity = signer_identity(state, key)
+        entry = make_entry(state.seq + 1, state.head, planned.kind, planned.body, identity=identity, key=key, now=now)
+        refusal = apply_entry(state, entry)
+        if refusal is not None:
+            raise Refused(refusal[1], [Problem(refusal[0], refusal[1], planned.body.get("name", "signer"))])
+        files = {**planned.files, entry_path(state.seq): entry_bytes(entry), **derived_files(state)}
+        when = format_time(now)
+        commit = opened.store.write_commit(opened.commit, files, message=planned.message, identity=identity, when=when)
+        try:
+            opened.store.push(commit, tag=planned.tag, tag_message=planned.message, identity=identity, when=when)
+        except ConflictError:
+            last_head = opened.store.refresh() or ""
+            continue
+        assert state.head is not None
+        remember(opened.store.location, opened.registry_id, state.seq, state.head)
+        return WriteResult("written", state.seq, state.head, commit, entry, planned.message)
+    raise ConflictError(f"{location}: the registry kept changing while writing (now at commit {last_head[:12]}); "
+                        f"tried {RETRIES + 1} times", hint="run the command again")  # fmt: skip
+
+
+def unchanged(opened: Opened, message: str) -> WriteResult:
+    state = opened.state
+    return WriteResult("unchanged", state.seq, state.head or "", opened.commit, None, message)
+
+
+def genesis_files(entry: dict[str, Any], state: RegistryState) -> dict[str, bytes]:
+    assert state.registry_id is not None
+    return {MARKER: marker_bytes(state.registry_id), entry_path(1): entry_bytes(entry), **derived_files(state)}
