@@ -30,6 +30,14 @@ package_app = typer.Typer(help="Inspect a package.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
 app.add_typer(schema_app, name="schema")
 app.add_typer(package_app, name="package")
+keys_app = typer.Typer(help="Ed25519 signing keys (OpenSSH format).", no_args_is_help=True)
+registry_app = typer.Typer(help="The git-based package registry: init, list, show, log, verify, signers.",
+                           no_args_is_help=True)  # fmt: skip
+signer_app = typer.Typer(help="Signers trusted by the registry (each change is a signed log entry).",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(keys_app, name="keys")
+app.add_typer(registry_app, name="registry")
+registry_app.add_typer(signer_app, name="signer")
 
 
 class Format(StrEnum):
@@ -228,6 +236,177 @@ def new_rule(
     )  # fmt: skip
 
 
+RegistryOpt = Annotated[
+    str | None, typer.Option("--registry", "-r", help="Registry location (path or git URL); else CRMCTL_REGISTRY.")
+]
+KeyOpt = Annotated[Path | None, typer.Option("--key", "-k", help="Signing key; else CRMCTL_KEY or config.")]
+
+
+@keys_app.command("generate")
+def keys_generate(
+    path: Annotated[Path | None, typer.Argument(help="Key file (default ~/.config/crmctl/keys/id_ed25519).")] = None,
+    identity: Annotated[str, typer.Option("--identity", help="Who the key belongs to, e.g. alice@example.com.")] = "",
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Create an Ed25519 key pair; print the public key and its fingerprint."""
+    from crmctl.cli.commands import keys as command
+
+    if not identity:
+        raise typer.BadParameter("give --identity, e.g. --identity alice@example.com", param_hint="--identity")
+    raise typer.Exit(command.run_generate(path, identity, output_format.value))
+
+
+@keys_app.command("show")
+def keys_show(
+    path: Annotated[Path | None, typer.Argument(help="Key file (default: the configured signing key).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Print a key's public key and fingerprint."""
+    from crmctl.cli.commands import keys as command
+
+    raise typer.Exit(command.run_show(path, output_format.value))
+
+
+@registry_app.command("init")
+def registry_init(
+    location: Annotated[str, typer.Argument(help="Local path (created if missing) or URL of an empty git repo.")],
+    key: KeyOpt = None,
+    identity: Annotated[
+        str | None, typer.Option("--identity", help="The first admin's identity (default: git config user.email).")
+    ] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Create a registry whose first admin is the signing key's owner."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_init(location, key, identity, output_format.value))
+
+
+@registry_app.command("list")
+def registry_list(registry: RegistryOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """List published packages: latest version, scope, channels."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_list(registry, output_format.value))
+
+
+@registry_app.command("show")
+def registry_show(
+    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@CHANNEL.")],
+    registry: RegistryOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show a package's versions and channels, or one version's digest, signer and provenance."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_show(spec, registry, output_format.value))
+
+
+@registry_app.command("log")
+def registry_log(registry: RegistryOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Print the registry's log: who published, promoted and changed signers, and when."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_log(registry, output_format.value))
+
+
+@registry_app.command("verify")
+def registry_verify(registry: RegistryOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Check log, signatures, versions, tags, gates, derived files and history; exit 1 listing every problem."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_verify(registry, output_format.value))
+
+
+@signer_app.command("add")
+def signer_add(
+    identity: Annotated[str, typer.Argument(help="The signer's identity, e.g. bob@example.com.")],
+    public_key: Annotated[str, typer.Option("--public-key", help="A .pub file or an `ssh-ed25519 AAAA...` line.")],
+    scope: Annotated[list[str], typer.Option("--scope", help="global, tenant:<id> or * (repeatable).")],
+    admin: Annotated[bool, typer.Option("--admin", help="May add and remove signers in these scopes.")] = False,
+    registry: RegistryOpt = None,
+    key: KeyOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Trust a signer for some scopes (signed by an admin of those scopes)."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_signer_add(identity, public_key, scope, admin, registry, key, output_format.value))
+
+
+@signer_app.command("remove")
+def signer_remove(
+    identity: Annotated[str, typer.Argument(help="The signer to remove.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")] = "",
+    registry: RegistryOpt = None,
+    key: KeyOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Stop trusting a signer; what it signed before stays valid."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_signer_remove(identity, reason, registry, key, output_format.value))
+
+
+@signer_app.command("list")
+def signer_list(registry: RegistryOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """List every signer ever trusted, with scopes and removal time."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_signer_list(registry, output_format.value))
+
+
+@app.command()
+def publish(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    registry: RegistryOpt = None,
+    key: KeyOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Sign and publish a package; refused (exit 1) unless it lints clean, is newer and breaks no published version."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_publish(package, registry, key, output_format.value))
+
+
+@app.command()
+def promote(
+    spec: Annotated[str, typer.Argument(help="NAME@VERSION, e.g. LeadLifecycle@1.1.0.")],
+    to: Annotated[str, typer.Option("--to", help="Channel, e.g. sandbox or prod.")],
+    registry: RegistryOpt = None,
+    key: KeyOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Point a channel at a published version (a signed log entry)."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_promote(spec, to, registry, key, output_format.value))
+
+
+@app.command()
+def resolve(
+    name: Annotated[str, typer.Argument(help="Package name.")],
+    channel: Annotated[str | None, typer.Option("--channel", "-c", help="The version this channel points at.")] = None,
+    version: Annotated[str | None, typer.Option("--version", "-V", help="An exact published version.")] = None,
+    registry: RegistryOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Print the version a channel points at (default: the latest published version)."""
+    from crmctl.cli.commands import registry as command
+
+    raise typer.Exit(command.run_resolve(name, channel, version, registry, output_format.value))
+
+
+def _dispatch(argv: list[str] | None) -> None:
+    """`crmctl resolve NAME [...]` skips typer's parameter machinery (it imports pydantic) to answer under 100 ms."""
+    from crmctl.cli.commands.registry import parse_resolve, run_resolve_fast
+
+    parsed = parse_resolve(sys.argv[1:] if argv is None else argv)
+    if parsed is not None:
+        raise SystemExit(run_resolve_fast(parsed))
+    app(args=argv, prog_name="crmctl", standalone_mode=True)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point and the one error boundary: user errors exit 2, bugs 3, Ctrl-C 130."""
     import gc
@@ -240,7 +419,7 @@ def run(argv: list[str] | None = None) -> int:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        code = guarded(lambda: app(args=argv, prog_name="crmctl", standalone_mode=True))
+        code = guarded(lambda: _dispatch(argv))
     finally:
         if was_enabled:
             gc.enable()

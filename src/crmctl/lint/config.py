@@ -13,7 +13,7 @@ from crmctl.model.diagnostics import Severity
 
 __all__ = ["LintConfig", "find_config", "load_config", "parse_config"]
 
-_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude"}
+_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude", "registry", "signing-key"}
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crmctl.signing import NAMESPACE_LOG
-
 if TYPE_CHECKING:
     from crmctl.signing import SigningKey
 
@@ -56,6 +54,8 @@ def format_time(now: datetime) -> str:
 
 def make_entry(seq: int, prev: str | None, kind: str, body: dict[str, Any], *, identity: str, key: SigningKey,
                now: datetime) -> dict[str, Any]:  # fmt: skip
+    from crmctl.signing import NAMESPACE_LOG
+
     entry: dict[str, Any] = {
         "seq": seq, "prev": prev, "type": kind, "time": format_time(now),
         "signer": {"identity": identity, "key": key.fingerprint()}, "body": body,

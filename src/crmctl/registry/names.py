@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from crmctl.errors import UsageError
-from crmctl.model.artifacts import SEMVER
 
 __all__ = [
     "check_channel",
@@ -21,6 +20,13 @@ __all__ = [
     "version_key",
 ]
 
+# The same pattern as `crmctl.model.artifacts.SEMVER` (a test keeps them equal): importing that module loads
+# pydantic, which would cost `crmctl resolve` a third of its time budget.
+SEMVER = (
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _VERSION = re.compile(SEMVER)
 _CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")

@@ -11,12 +11,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.registry.log import entry_hash, entry_path
+from crmctl.registry.problems import FORMAT, Problem
 from crmctl.registry.store import Snapshot, Store, normalize_location
-from crmctl.registry.trust import FORMAT, Problem, RegistryState, replay
+
+if TYPE_CHECKING:
+    from crmctl.registry.trust import RegistryState
 
 __all__ = ["MARKER", "HistoryError", "NotARegistryError", "Opened", "open_registry", "remember"]
 
@@ -84,6 +87,8 @@ def fetch(location: str) -> tuple[Store, str]:
 
 def open_registry(location: str, *, strict: bool = True) -> Opened:
     """Fetch and replay the registry. `strict` refuses a broken log or rewritten history (every command but verify)."""
+    from crmctl.registry.trust import replay
+
     store, head = fetch(location)
     snapshot = store.snapshot(head)
     read_marker(snapshot, store.location)

@@ -13,7 +13,7 @@ from crmctl.registry.names import check_channel, check_identity, check_name, che
 from crmctl.registry.opening import MARKER, NotARegistryError, remember
 from crmctl.registry.store import RemoteError, Store, is_local, normalize_location
 from crmctl.registry.trust import FORMAT, RegistryState, apply_entry
-from crmctl.registry.writing import Change, Refused, WriteResult, genesis_files, unchanged, write_change
+from crmctl.registry.writing import Change, WriteResult, genesis_files, unchanged, write_change
 from crmctl.signing import fingerprint
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def promote(location: str, key: SigningKey, now: datetime, *, name: str, version
 
     def plan(opened: Opened) -> Change | WriteResult:
         if version not in opened.state.packages.get(name, {}):
-            raise Refused(f"{name}@{version} is not published in this registry", [])
+            raise UserError(f"{name}@{version} is not published in this registry")
         if opened.state.channels.get(name, {}).get(channel) == version:
             return unchanged(opened, f"{name} {channel} already points at {version}; nothing to do")
         body = {"name": name, "version": version, "channel": channel}

@@ -10,7 +10,6 @@ from crmctl.errors import InputError, UserError
 from crmctl.registry.log import entry_hash, entry_path
 from crmctl.registry.names import check_channel, check_name, check_version, version_key
 from crmctl.registry.opening import MARKER, HistoryError, check_history, fetch, open_registry, parse_marker
-from crmctl.registry.versions import load_version, version_tree
 
 if TYPE_CHECKING:
     from crmctl.model.tree import FileTree
@@ -107,6 +106,8 @@ def open_version_tree(location: str, name: str, ref: str) -> FileTree:
     opened = open_registry(location)
     state = opened.state
     version = _pick(state.packages.get(name, {}), state.channels.get(name, {}), name, ref)
+    from crmctl.registry.versions import load_version, version_tree
+
     load_version(opened.snapshot, version)
     return version_tree(opened.snapshot, version)
 

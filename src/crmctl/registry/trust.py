@@ -21,24 +21,12 @@ from crmctl.registry.names import (
     check_version,
     version_key,
 )
+from crmctl.registry.problems import FORMAT, Problem
 from crmctl.signing import NAMESPACE_LOG, NAMESPACE_PACKAGE, SignatureError, fingerprint, verify
 
-__all__ = ["Problem", "RegistryState", "Signer", "Version", "apply_entry", "authorize", "replay"]
+__all__ = ["FORMAT", "Problem", "RegistryState", "Signer", "Version", "apply_entry", "authorize", "replay"]
 
-FORMAT = 1
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing `verify` (or a command reading the registry) found wrong."""
-
-    code: str
-    message: str
-    subject: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "subject": self.subject}
 
 
 @dataclass

@@ -1,0 +1,253 @@
+"""`crmctl registry ...`, `publish`, `promote`, `resolve`: thin commands over `crmctl.registry`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmctl.cli.console import out
+from crmctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from crmctl.registry.trust import Problem
+    from crmctl.registry.writing import WriteResult
+    from crmctl.signing import SigningKey
+
+__all__ = [
+    "run_init",
+    "run_list",
+    "run_log",
+    "run_promote",
+    "run_publish",
+    "run_resolve",
+    "run_show",
+    "run_signer_add",
+    "run_signer_list",
+    "run_signer_remove",
+    "run_verify",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _location(registry: str | None) -> str:
+    from crmctl.registry.config import registry_location
+
+    return registry_location(registry)
+
+
+def _key(key: Path | None) -> SigningKey:
+    from crmctl.registry.config import signing_key_path
+    from crmctl.signing import SigningKey
+
+    return SigningKey.load(signing_key_path(key))
+
+
+def _json(value: Any) -> None:
+    out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _problems_text(problems: list[Problem]) -> list[str]:
+    return [f"{p.subject}: {p.code} {p.message}" for p in problems]
+
+
+def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
+    from crmctl.registry.writing import Refused
+
+    try:
+        result = action()
+    except Refused as refused:
+        if output_format == "json":
+            _json({"status": "refused", "message": refused.message,
+                   "problems": [p.as_dict() for p in refused.problems]})  # fmt: skip
+        else:
+            out("\n".join([f"refused: {refused.message}", *_problems_text(refused.problems)]))
+        return 1
+    if output_format == "json":
+        _json({"status": result.status, "message": result.message, "seq": result.seq, "head": result.head,
+               "commit": result.commit})  # fmt: skip
+    else:
+        out(result.message)
+    return 0
+
+
+def run_init(location: str | None, key: Path | None, identity: str | None, output_format: str) -> int:
+    from crmctl.registry.config import default_identity
+    from crmctl.registry.ops import init_registry
+
+    target = _location(location)
+    who = identity or default_identity()
+    if not who:
+        raise UsageError("no identity given", hint="pass --identity, e.g. --identity alice@example.com")
+    signing_key = _key(key)
+    return _write(output_format, lambda: init_registry(target, signing_key, who, _now()))
+
+
+def run_publish(package: Path, registry: str | None, key: Path | None, output_format: str) -> int:
+    from crmctl.registry.publish import publish
+
+    target, signing_key = _location(registry), _key(key)
+    return _write(output_format, lambda: publish(target, package, signing_key, _now()))
+
+
+def run_promote(spec: str, channel: str, registry: str | None, key: Path | None, output_format: str) -> int:
+    from crmctl.registry.names import check_version, parse_name_version
+    from crmctl.registry.ops import promote
+
+    name, version = parse_name_version(spec)
+    if version is None:
+        raise UsageError(f"{spec!r}: give NAME@VERSION, e.g. LeadLifecycle@1.1.0")
+    check_version(version)
+    target, signing_key = _location(registry), _key(key)
+    return _write(output_format, lambda: promote(target, signing_key, _now(), name=name, version=version,
+                                                 channel=channel))  # fmt: skip
+
+
+def run_signer_add(identity: str, public_key: str, scopes: list[str], admin: bool, registry: str | None,
+                   key: Path | None, output_format: str) -> int:  # fmt: skip
+    from crmctl.registry.ops import add_signer
+
+    line = public_key
+    candidate = Path(public_key).expanduser()
+    if not public_key.startswith("ssh-") and candidate.is_file():
+        line = candidate.read_text(encoding="utf-8")
+    target, signing_key = _location(registry), _key(key)
+    return _write(output_format, lambda: add_signer(target, signing_key, _now(), identity=identity, public_key=line,
+                                                    scopes=scopes, admin=admin))  # fmt: skip
+
+
+def run_signer_remove(identity: str, reason: str, registry: str | None, key: Path | None, output_format: str) -> int:
+    from crmctl.registry.ops import remove_signer
+
+    target, signing_key = _location(registry), _key(key)
+    return _write(output_format, lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason))
+
+
+def run_signer_list(registry: str | None, output_format: str) -> int:
+    from crmctl.registry.opening import open_registry
+
+    state = open_registry(_location(registry)).state
+    signers = [s.as_dict() for s in sorted(state.signers.values(), key=lambda s: (s.identity, s.key))]
+    if output_format == "json":
+        _json(signers)
+        return 0
+    for signer in signers:
+        flags = " admin" if signer["admin"] else ""
+        removed = f" (removed {signer['removed']})" if signer["removed"] else ""
+        out(f"{signer['identity']} {signer['key']} scopes={','.join(signer['scopes'])}{flags}{removed}")
+    return 0
+
+
+def run_resolve(name: str, channel: str | None, version: str | None, registry: str | None, output_format: str) -> int:
+    from crmctl.registry.query import resolve
+
+    if channel is not None and version is not None:
+        raise UsageError("give --channel or --version, not both")
+    resolved = resolve(_location(registry), name, channel=channel, version=version)
+    if output_format == "json":
+        _json(resolved.as_dict())
+    else:
+        out(resolved.version)
+    return 0
+
+
+def run_list(registry: str | None, output_format: str) -> int:
+    from crmctl.registry.query import list_packages
+
+    packages = list_packages(_location(registry))
+    if output_format == "json":
+        _json(packages)
+        return 0
+    for package in packages:
+        channels = ", ".join(f"{c}={v}" for c, v in package["channels"].items())
+        out(f"{package['name']} {package['latest']} ({package['scope']}; {len(package['versions'])} versions"
+            f"{'; ' + channels if channels else ''})")  # fmt: skip
+    return 0
+
+
+def run_show(spec: str, registry: str | None, output_format: str) -> int:
+    from crmctl.registry.query import show
+
+    info = show(_location(registry), spec)
+    if output_format == "json":
+        _json(info)
+        return 0
+    for key, value in info.items():
+        shown = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+        out(f"{key}: {shown}")
+    return 0
+
+
+def run_log(registry: str | None, output_format: str) -> int:
+    from crmctl.registry.query import log_entries
+
+    entries = log_entries(_location(registry))
+    if output_format == "json":
+        _json(entries)
+        return 0
+    for entry in entries:
+        body = entry["body"]
+        what = {
+            "init": lambda b: f"admin {b['admin']['identity']}",
+            "signer-add": lambda b: f"{b['identity']} scopes={','.join(b['scopes'])}{' admin' if b['admin'] else ''}",
+            "signer-remove": lambda b: f"{b['identity']} {b['key']}",
+            "publish": lambda b: f"{b['name']}@{b['version']} {b['scope']} {b['digest']}",
+            "promote": lambda b: f"{b['name']}@{b['version']} -> {b['channel']}",
+        }[entry["type"]](body)
+        out(f"{entry['seq']:>5} {entry['time']} {entry['signer']['identity']} {entry['type']} {what}")
+    return 0
+
+
+def run_verify(registry: str | None, output_format: str) -> int:
+    from crmctl.registry.verify import verify_registry
+
+    result = verify_registry(_location(registry))
+    if output_format == "json":
+        _json(result.as_dict())
+    else:
+        for line in _problems_text(result.problems):
+            out(line)
+        verdict = "ok" if result.ok else f"{len(result.problems)} problems"
+        out(f"verified {result.location}: {result.seq} log entries, {result.versions} versions: {verdict}")
+    return 0 if result.ok else 1
+
+
+_RESOLVE_OPTIONS = {"--channel": "channel", "-c": "channel", "--version": "version", "-V": "version",
+                    "--registry": "registry", "-r": "registry", "--format": "format", "-f": "format"}  # fmt: skip
+
+
+def parse_resolve(args: list[str]) -> dict[str, str] | None:
+    """`resolve NAME [options]` parsed without typer (whose import of pydantic alone costs 50 ms), or None when
+    the arguments need typer (help, a mistake, anything unusual): `crmctl resolve` must answer under 100 ms."""
+    if not args or args[0] != "resolve":
+        return None
+    found: dict[str, str] = {}
+    rest = iter(args[1:])
+    for token in rest:
+        if token.startswith("-"):
+            option, eq, value = token.partition("=")
+            field_name = _RESOLVE_OPTIONS.get(option)
+            if field_name is None or field_name in found:
+                return None
+            if not eq:
+                value = next(rest, "")
+            if not value or value.startswith("-"):
+                return None
+            found[field_name] = value
+        elif "name" in found:
+            return None
+        else:
+            found["name"] = token
+    if "name" not in found or found.get("format", "text") not in ("text", "json"):
+        return None
+    return found
+
+
+def run_resolve_fast(parsed: dict[str, str]) -> int:
+    return run_resolve(parsed["name"], parsed.get("channel"), parsed.get("version"), parsed.get("registry"),
+                       parsed.get("format", "text"))  # fmt: skip

@@ -1,0 +1,77 @@
+"""Which registry and which signing key: command line, environment, `[tool.crmctl]`, then defaults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from crmctl.errors import InputError, UsageError
+
+__all__ = ["default_identity", "registry_location", "signing_key_path"]
+
+
+def _config_value(key: str, start: Path) -> tuple[str, Path] | None:
+    from crmctl.lint.config import find_config
+
+    path = find_config(start)
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: cannot read configuration: {exc}") from None
+    tool = data.get("tool", {})
+    table = tool.get("crmctl") if isinstance(tool, dict) and "crmctl" in tool else data
+    value = table.get(key) if isinstance(table, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{path}: [tool.crmctl] {key}: expected a non-empty string")
+    return value, path
+
+
+def registry_location(explicit: str | None, start: Path | None = None) -> str:
+    """--registry, then CRMCTL_REGISTRY, then `registry` in [tool.crmctl] (a path relative to that file)."""
+    if explicit:
+        return explicit
+    env = os.environ.get("CRMCTL_REGISTRY")
+    if env:
+        return env
+    found = _config_value("registry", start or Path.cwd())
+    if found is not None:
+        from crmctl.registry.store import normalize_location
+
+        return normalize_location(found[0], found[1].parent)
+    raise UsageError("no registry given", hint="pass --registry LOCATION, set CRMCTL_REGISTRY, or set "
+                                               "registry = \"...\" in [tool.crmctl]")  # fmt: skip
+
+
+def signing_key_path(explicit: Path | None, start: Path | None = None) -> Path:
+    """--key, then CRMCTL_KEY, then `signing-key` in [tool.crmctl], then ~/.ssh/id_ed25519 if it exists."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("CRMCTL_KEY")
+    if env:
+        return Path(env).expanduser()
+    found = _config_value("signing-key", start or Path.cwd())
+    if found is not None:
+        path = Path(found[0]).expanduser()
+        return path if path.is_absolute() else found[1].parent / path
+    default = Path.home() / ".ssh" / "id_ed25519"
+    if default.is_file():
+        return default
+    raise UsageError("no signing key given", hint="pass --key PATH, set CRMCTL_KEY, set signing-key in "
+                     "[tool.crmctl], or create one with `crmctl keys generate`")  # fmt: skip
+
+
+def default_identity() -> str | None:
+    """`git config user.email`, the identity `registry init` uses when none is given."""
+    try:
+        result = subprocess.run(["git", "config", "user.email"], capture_output=True, check=False)
+    except OSError:
+        return None
+    return result.stdout.decode().strip() or None
