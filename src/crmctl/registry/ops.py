@@ -27,8 +27,9 @@ def init_registry(location: str, key: SigningKey, identity: str, now: datetime) 
     """Create the registry: a new bare repository at a local path that does not exist, or an empty remote."""
     check_identity(identity)
     normalized = normalize_location(location)
-    if is_local(normalized) and not Path(normalized).exists():
-        result = subprocess.run(["git", "init", "-q", "--bare", "-b", "main", normalized], capture_output=True,
+    local = _local_path(normalized)
+    if local is not None and not local.exists():
+        result = subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(local)], capture_output=True,
                                 check=False)  # fmt: skip
         if result.returncode != 0:
             raise RemoteError(f"{normalized}: cannot create the registry: {result.stderr.decode().strip()}")
@@ -54,6 +55,18 @@ def init_registry(location: str, key: SigningKey, identity: str, now: datetime) 
     head_hash = entry_hash(entry_bytes(entry))
     remember(normalized, head_hash, 1, head_hash)
     return WriteResult("written", 1, head_hash, commit, entry, f"initialized registry {head_hash}")
+
+
+def _local_path(location: str) -> Path | None:
+    """The directory of a local path or `file://` URL (which init may create), else None."""
+    if is_local(location):
+        return Path(location)
+    if location.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        parsed = urlparse(location)
+        return Path(unquote(parsed.path)) if parsed.netloc in ("", "localhost") else None
+    return None
 
 
 def add_signer(location: str, key: SigningKey, now: datetime, *, identity: str, public_key: str,

@@ -37,6 +37,10 @@ def resolve(location: str, name: str, *, channel: str | None = None, version: st
     """The version a channel points at, an exact version, or the latest. Fast path: index.json, checked against
     the log's tail and the remembered head, without replaying the log."""
     check_name(name)
+    if channel is not None:
+        check_channel(channel)
+    if version is not None:
+        check_version(version)
     store, head = fetch(location)
     snapshot = store.snapshot(head)
     first = snapshot.read_many([MARKER, "index.json", entry_path(1)])
@@ -60,12 +64,11 @@ def resolve(location: str, name: str, *, channel: str | None = None, version: st
         raise NotPublishedError(f"{name}: not published in {store.location}")
     versions: dict[str, Any] = package.get("versions", {})
     if channel is not None:
-        check_channel(channel)
         chosen = package.get("channels", {}).get(channel)
         if chosen is None:
             raise NotPublishedError(f"{name}: no channel {channel!r}")
     elif version is not None:
-        chosen = check_version(version)
+        chosen = version
     else:
         chosen = max(versions, key=version_key) if versions else None
     if chosen not in versions:
