@@ -62,6 +62,7 @@ def verify_registry(location: str) -> VerifyResult:
     problems.extend(_check_gates(opened, versions))
     problems.extend(_check_derived(opened))
     result = VerifyResult(opened.store.location, state.registry_id, state.head, state.seq, len(versions), problems)
+    opened.store.tidy()
     if result.ok and state.registry_id is not None and state.head is not None:
         remember(opened.store.location, state.registry_id, state.seq, state.head)
     return result
