@@ -113,3 +113,10 @@ def test_a_lost_race_is_retried_then_reported(registry: str, alice: SigningKey, 
     monkeypatch.setattr(Store, "push", reject)
     with pytest.raises(ConflictError, match="kept changing"):
         publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
+
+
+def test_semver_pattern_matches_the_manifest_model() -> None:
+    from crmctl.model.artifacts import SEMVER
+    from crmctl.registry.names import SEMVER as REGISTRY_SEMVER
+
+    assert REGISTRY_SEMVER == SEMVER
