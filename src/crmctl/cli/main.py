@@ -106,19 +106,26 @@ def diff(
     old: Annotated[str, typer.Argument(help="Old package (directory, archive) or, with --against, the new one.")],
     new: Annotated[str | None, typer.Argument(help="New package directory or archive.")] = None,
     against: Annotated[
-        str | None, typer.Option("--against", help="Compare PATH against REF: a directory, archive or git:REV[:path].")
+        str | None,
+        typer.Option(
+            "--against",
+            help="Compare PATH against REF: a directory, archive, git:REV[:path] or registry:NAME@VERSION|CHANNEL.",
+        ),
     ] = None,
     merge_base: Annotated[bool, typer.Option("--merge-base", help="Compare against merge-base(REF, HEAD).")] = False,
     fail_on: Annotated[
         str, typer.Option("--fail-on", help="Comma-separated classes that fail: breaking,data-dependent,behavioral.")
     ] = "breaking",
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="Registry for registry: refs (default: CRMCTL_REGISTRY, config).")
+    ] = None,
     output_format: FormatOpt = Format.text,
 ) -> None:
     """Classify every change between two versions of a package and propose the semver bump."""
     from crmctl.cli.commands import diff as command
 
     raise typer.Exit(command.run(old, new, against=against, merge_base=merge_base, fail_on=fail_on,
-                                 output_format=output_format.value))  # fmt: skip
+                                 output_format=output_format.value, registry=registry))  # fmt: skip
 
 
 @app.command("rules")

@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 __all__ = ["open_version_tree"]
 
 
-def open_version_tree(location: str, name: str, ref: str) -> FileTree:
-    """A published version (`ref` = a version or a channel name) as a FileTree, for `diff --against registry:...`.
+def open_version_tree(location: str, name: str, ref: str | None) -> FileTree:
+    """A published version (`ref` = a version, a channel name, or None for the latest) as a FileTree.
 
     The artifacts are checked against the logged digest; user errors (no registry, no such version) raise
     `crmctl.errors.UserError` subclasses.

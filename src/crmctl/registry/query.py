@@ -103,7 +103,7 @@ def _pick(state_versions: dict[str, Version], channels: dict[str, str], name: st
     raise NotPublishedError(f"{name}: no channel {ref!r} (channels: {', '.join(sorted(channels)) or 'none'})")
 
 
-def open_version_tree(location: str, name: str, ref: str) -> FileTree:
+def open_version_tree(location: str, name: str, ref: str | None) -> FileTree:
     """A published version (`ref` = a version or a channel) as a FileTree; its artifacts must match the log."""
     check_name(name)
     opened = open_registry(location)

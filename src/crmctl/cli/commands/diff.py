@@ -10,24 +10,47 @@ if TYPE_CHECKING:
     from crmctl.compat.classify import DiffResult
     from crmctl.model.diagnostics import Report
     from crmctl.model.package import Package
+    from crmctl.model.tree import FileTree
 
 __all__ = ["render_summary", "run"]
 
 _CLASS_ORDER = ("breaking", "data-dependent", "behavioral", "compatible")
 
 
-def run(old: str, new: str | None, *, against: str | None, merge_base: bool, fail_on: str, output_format: str) -> int:
+def run(
+    old: str,
+    new: str | None,
+    *,
+    against: str | None,
+    merge_base: bool,
+    fail_on: str,
+    output_format: str,
+    registry: str | None = None,
+) -> int:
     from crmctl.compat.classify import diff_packages
     from crmctl.compat.report import build_report, parse_fail_on
     from crmctl.compat.sources import resolve_sides
     from crmctl.model.package import load_tree
 
     failing = parse_fail_on(fail_on)
-    old_tree, new_tree = resolve_sides(old, new, against=against, merge_base=merge_base)
+    schemes = {"registry": lambda ref: _open_registry_ref(ref, registry)}
+    old_tree, new_tree = resolve_sides(old, new, against=against, merge_base=merge_base, schemes=schemes)
     result = diff_packages(load_tree(old_tree), load_tree(new_tree))
     report = build_report(result, failing, digests=output_format == "json")
     _render(report, result, output_format)
     return 1 if any(change.cls in failing for change in result.changes) else 0
+
+
+def _open_registry_ref(ref: str, registry: str | None) -> FileTree:
+    """`registry:NAME@VERSION` or `registry:NAME@CHANNEL` (a bare `registry:NAME` means its latest version)."""
+    from crmctl.errors import UsageError
+    from crmctl.registry import open_version_tree
+    from crmctl.registry.config import registry_location
+
+    name, _, version_or_channel = ref.partition("@")
+    if not name:
+        raise UsageError(f"registry:{ref}: expected registry:NAME@VERSION or registry:NAME@CHANNEL")
+    return open_version_tree(registry_location(registry), name, version_or_channel or None)
 
 
 def _render(report: Report, result: DiffResult, output_format: str) -> None:
