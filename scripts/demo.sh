@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main job end to end, on the shipped reference packages:
 #   scaffold a package → lint it → lint packages/ → diff v1 against v2 (compatible) → show a breaking diff →
-#   print canonical digests → diff against a git revision.
+#   print canonical digests → diff against a git revision → sign and publish v1 and v2 into a local registry →
+#   watch the gates refuse a breaking version → promote to sandbox and prod → resolve → diff against prod →
+#   verify the registry (and one signature with ssh-keygen alone).
+# Everything it writes (keys, registry, caches) lives in a temporary directory that is removed at the end.
 # Usage (from anywhere in a clone): CRMCTL=.venv/bin/crmctl bash scripts/demo.sh
 # Exits non-zero as soon as any step does not behave as announced.
 set -euo pipefail
@@ -72,6 +75,59 @@ if command -v git >/dev/null 2>&1 && git rev-parse --is-inside-work-tree >/dev/n
   run diff "$V2" --against "git:HEAD:$V1"
 else
   echo "(skipped: not inside a git clone with $V1 committed)"
+fi
+
+# The registry steps keep their key, registry, cache and client state inside $WORK.
+export CRMCTL_CACHE_DIR="$WORK/cache" CRMCTL_STATE_DIR="$WORK/state"
+KEY="$WORK/keys/id_ed25519"
+REG="$WORK/registry"
+
+section "Generate a signing key (Ed25519, OpenSSH format)"
+run keys generate "$KEY" --identity demo@example.com
+
+section "Create a registry: a git repository whose first log entry trusts this key"
+run registry init "$REG" --key "$KEY" --identity demo@example.com
+
+section "Sign and publish LeadLifecycle 1.0.0 and 1.1.0 (each passes the publish gates)"
+run publish "$V1" --registry "$REG" --key "$KEY"
+run publish "$V2" --registry "$REG" --key "$KEY"
+
+section "The gates refuse 1.2.0 without Lead.lastContactedAt: breaking against a published version, expect exit 1"
+sed 's/^version: 1\.1\.0/version: 1.2.0/' "$V2/package.yaml" > "$WORK/v2-broken/package.yaml"
+set +e
+run publish "$WORK/v2-broken" --registry "$REG" --key "$KEY"
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then
+  echo "demo: expected the publish to be refused with exit 1, got $code" >&2
+  exit 1
+fi
+echo "(exit 1 as expected: published versions are never broken)"
+
+section "Promote 1.1.0 to sandbox, then to prod, and resolve the channel"
+run promote LeadLifecycle@1.1.0 --to sandbox --registry "$REG" --key "$KEY"
+run promote LeadLifecycle@1.1.0 --to prod --registry "$REG" --key "$KEY"
+run resolve LeadLifecycle --channel prod --registry "$REG"
+
+section "Diff the working tree's 1.1.0 against what prod runs"
+run diff "$V2" --against registry:LeadLifecycle@prod --registry "$REG"
+
+section "The registry's signed, hash-chained log"
+run registry log --registry "$REG"
+
+section "Verify the registry: digests, signatures, log chain, gates, tags, history"
+run registry verify --registry "$REG"
+
+section "Check one published signature with ssh-keygen alone (no crmctl)"
+if command -v ssh-keygen >/dev/null 2>&1; then
+  git clone -q "$REG" "$WORK/browse"
+  v="$WORK/browse/packages/LeadLifecycle/1.1.0"
+  printf '$ ssh-keygen -Y verify -f trust/allowed_signers -I demo@example.com -n crmctl-package -s %s < %s\n' \
+    "packages/LeadLifecycle/1.1.0/signature.sig" "packages/LeadLifecycle/1.1.0/digest"
+  ssh-keygen -Y verify -f "$WORK/browse/trust/allowed_signers" -I demo@example.com -n crmctl-package \
+    -s "$v/signature.sig" < "$v/digest"
+else
+  echo "(skipped: ssh-keygen is not installed)"
 fi
 
 printf '\nDemo finished: every step behaved as announced.\n'

@@ -71,6 +71,8 @@ def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
     if output_format == "json":
         _json({"status": result.status, "message": result.message, "seq": result.seq, "head": result.head,
                "commit": result.commit})  # fmt: skip
+    elif result.status == "written":
+        out(f"{result.message}: done (log entry {result.seq}, head {result.head[:19]}…)")
     else:
         out(result.message)
     return 0
