@@ -51,7 +51,8 @@ def registry_location(explicit: str | None, start: Path | None = None) -> str:
 
 
 def signing_key_path(explicit: Path | None, start: Path | None = None) -> Path:
-    """--key, then CRMCTL_KEY, then `signing-key` in [tool.crmctl], then ~/.ssh/id_ed25519 if it exists."""
+    """--key, CRMCTL_KEY, `signing-key` in [tool.crmctl], then the first that exists of `crmctl keys generate`'s
+    default key and ~/.ssh/id_ed25519."""
     if explicit is not None:
         return explicit
     env = os.environ.get("CRMCTL_KEY")
@@ -61,11 +62,17 @@ def signing_key_path(explicit: Path | None, start: Path | None = None) -> Path:
     if found is not None:
         path = Path(found[0]).expanduser()
         return path if path.is_absolute() else found[1].parent / path
-    default = Path.home() / ".ssh" / "id_ed25519"
-    if default.is_file():
-        return default
+    for default in (default_key_path(), Path.home() / ".ssh" / "id_ed25519"):
+        if default.is_file():
+            return default
     raise UsageError("no signing key given", hint="pass --key PATH, set CRMCTL_KEY, set signing-key in "
                      "[tool.crmctl], or create one with `crmctl keys generate`")  # fmt: skip
+
+
+def default_key_path() -> Path:
+    """Where `crmctl keys generate` puts a key when given no path ($XDG_CONFIG_HOME/crmctl/keys/id_ed25519)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "crmctl" / "keys" / "id_ed25519"
 
 
 def default_identity() -> str | None:

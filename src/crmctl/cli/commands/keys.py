@@ -6,12 +6,9 @@ import json
 from pathlib import Path
 
 from crmctl.cli.console import out
+from crmctl.registry.config import default_key_path
 
-__all__ = ["default_key_path", "run_generate", "run_show"]
-
-
-def default_key_path() -> Path:
-    return Path.home() / ".config" / "crmctl" / "keys" / "id_ed25519"
+__all__ = ["run_generate", "run_show"]
 
 
 def _render(path: Path, public_key: str, fp: str, output_format: str) -> None:
