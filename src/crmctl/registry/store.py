@@ -68,6 +68,15 @@ def _summarize(stderr: str) -> str:
     return "; ".join(fatal or lines[-2:]) or "git failed"
 
 
+# Never wait for a person or a dead network: no ssh password or host-key prompts, a connect timeout, and https
+# transfers that stall are abandoned. The user's own GIT_SSH_COMMAND / settings take precedence.
+_NON_INTERACTIVE = {
+    "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=15",
+    "GIT_HTTP_LOW_SPEED_LIMIT": "1000",
+    "GIT_HTTP_LOW_SPEED_TIME": "30",
+}
+
+
 @dataclass
 class Store:
     """One registry location and its local cache clone (`<cache>/<sha256(location)[:16]>`, bare)."""
@@ -81,7 +90,7 @@ class Store:
 
     def git(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
             check: bool = True) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
-        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        full_env = {**_NON_INTERACTIVE, **os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         try:
             result = subprocess.run(
                 ["git", "--git-dir", str(self.cache), *args], input=stdin, capture_output=True, env=full_env,
