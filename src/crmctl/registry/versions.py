@@ -54,8 +54,11 @@ def load_version(snapshot: Snapshot, version: Version) -> Package:
     from crmctl.model.package import load_tree
 
     tree = version_tree(snapshot, version)
-    package = load_tree(tree)
-    if not package.valid or digest(package) != version.digest:
+    try:
+        package = load_tree(tree)
+    except InputError:  # e.g. package.yaml deleted: the same tampering, so the same message and hint
+        package = None
+    if package is None or not package.valid or digest(package) != version.digest:
         raise InputError(f"{tree.label}: the published artifacts do not match the logged digest {version.digest}",
                          hint="the registry was altered; run `crmctl registry verify`")  # fmt: skip
     return package
