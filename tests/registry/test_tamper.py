@@ -335,15 +335,15 @@ def test_tampering_is_detected(case: Case, attacker: Attacker, capsys: Capture) 
         alice = attacker.keys / "alice"
         package = demo(attacker.tmp / "new", "1.0.0", name="Other")
         before = _refs(attacker.registry)
-        code = run(["publish", str(package), "--registry", attacker.registry, "--key", str(alice)])
+        published = run(["publish", str(package), "--registry", attacker.registry, "--key", str(alice)])
         err = capsys.readouterr().err
-        assert code == case.publish, err
+        assert published == case.publish, err
         assert "verify" in err  # every refusal points at `crmctl registry verify`
         assert _refs(attacker.registry) == before
     if case.resolve is not None:
-        code = run(["resolve", "LeadLifecycle", "--channel", "prod", "--registry", attacker.registry])
+        resolved = run(["resolve", "LeadLifecycle", "--channel", "prod", "--registry", attacker.registry])
         captured = capsys.readouterr()
-        assert code == case.resolve and captured.out == "", captured
+        assert resolved == case.resolve and captured.out == "", captured
         assert "verify" in captured.err
     if case.refuse_tree is not None:
         with pytest.raises(UserError) as refused:
