@@ -126,6 +126,11 @@ def show(location: str, spec: str) -> dict[str, Any]:
     """A package (every version, channels) or one version (digest, signer, provenance, channels naming it)."""
     name, _, ref = spec.partition("@")
     check_name(name)
+    # A bad version or channel is refused before the registry is read, like every other name.
+    if ref[:1].isdigit():
+        check_version(ref)
+    elif ref:
+        check_channel(ref)
     state = open_registry(location).state
     versions = state.packages.get(name)
     if not versions:

@@ -62,10 +62,15 @@ def cache_root() -> Path:
     return Path(base) / "crmctl" / "registries"
 
 
-def _summarize(stderr: str) -> str:
+def _summarize(stderr: str, *, cause: bool = False) -> str:
+    """git's `fatal:`/`error:` lines; with `cause`, also the line before the first of them, which is where the
+    transport (ssh) says why: "Permission denied (publickey)", "Could not resolve hostname"."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith("hint:")]
+    first = next((i for i, line in enumerate(lines) if line.startswith(("fatal:", "error:", "ERROR"))), None)
+    if first is None:
+        return "; ".join(lines[-2:]) or "git failed"
     fatal = [line for line in lines if line.startswith(("fatal:", "error:", "ERROR"))]
-    return "; ".join(fatal or lines[-2:]) or "git failed"
+    return "; ".join(lines[first - 1 : first] * (cause and first > 0) + fatal)
 
 
 # Never wait for a person or a dead network: no ssh password or host-key prompts, a connect timeout, and https
@@ -128,7 +133,7 @@ class Store:
         )  # fmt: skip
         if result.returncode != 0:
             raise RemoteError(f"{self.location}: cannot fetch the registry: "
-                              f"{_summarize(result.stderr.decode(errors='replace'))}")  # fmt: skip
+                              f"{_summarize(result.stderr.decode(errors='replace'), cause=True)}")  # fmt: skip
         return self.head()
 
     def tidy(self) -> None:
