@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,8 @@ __all__ = [
 ]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\\\s]+@[^/\\\s:]+:")
+_LOCK = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+_LOCK_PATIENCE = 1.0  # seconds: a live git process holds a ref lock for milliseconds
 _REJECTED = ("[rejected]", "fetch first", "non-fast-forward", "atomic push failed", "[remote rejected]", "stale info")
 
 
@@ -97,15 +100,33 @@ class Store:
             check: bool = True) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
         full_env = {**_NON_INTERACTIVE, **os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         try:
-            result = subprocess.run(
-                ["git", "--git-dir", str(self.cache), *args], input=stdin, capture_output=True, env=full_env,
-                check=False,
-            )  # fmt: skip
+            for _attempt in range(2):
+                result = subprocess.run(
+                    ["git", "--git-dir", str(self.cache), *args], input=stdin, capture_output=True, env=full_env,
+                    check=False,
+                )  # fmt: skip
+                if result.returncode == 0 or not self._clear_stale_lock(result.stderr.decode(errors="replace")):
+                    break
         except FileNotFoundError:
             raise UserError("git is not installed or not on PATH; the registry needs it") from None
         if check and result.returncode != 0:
             raise CrmctlError(f"git {args[0]} failed: {_summarize(result.stderr.decode(errors='replace'))}")
         return result
+
+    def _clear_stale_lock(self, stderr: str) -> bool:
+        """A crmctl killed in the middle of a git command leaves a `.lock` file in its cache, and every later
+        command would fail on it. A lock in the cache that outlives `_LOCK_PATIENCE` is stale: remove it and
+        retry (the cache is only a mirror of the remote, so nothing is lost)."""
+        locks = [Path(match.group(1)) for match in _LOCK.finditer(stderr)]
+        locks = [lock if lock.is_absolute() else self.cache / lock for lock in locks]
+        if not locks or not all(lock.resolve().is_relative_to(self.cache.resolve()) for lock in locks):
+            return False  # no lock, or not ours (the remote's, say): report it
+        deadline = time.monotonic() + _LOCK_PATIENCE
+        while any(lock.exists() for lock in locks) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for lock in locks:
+            lock.unlink(missing_ok=True)
+        return True
 
     def _ensure_cache(self) -> None:
         if (self.cache / "HEAD").exists():
