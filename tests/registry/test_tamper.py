@@ -261,6 +261,14 @@ def index_wrong_version_digest(a: Attacker) -> None:
     a.commit_and_push()
 
 
+def index_channel_redirected(a: Attacker) -> None:
+    """prod points at 1.1.0 in the log; the attacker points it at 1.0.0 in index.json only."""
+    index = json.loads((a.clone / "index.json").read_text())
+    index["packages"]["LeadLifecycle"]["channels"]["prod"] = "1.0.0"
+    (a.clone / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    a.commit_and_push()
+
+
 def rollback_force_push(a: Attacker) -> None:
     """Drop every commit from the 1.1.0 publish on (and its tag), as if 1.1.0 had never existed."""
     published_v1 = a.git("log", "--format=%H", "-1", "--", entry_path(2))
@@ -317,6 +325,7 @@ CASES = {
     "index-not-json": Case(index_not_json, {"REG401": "index.json differs"}, resolve=2),
     "index-wrong-log-head": Case(index_wrong_log_head, {"REG401": "index.json differs"}, resolve=2),
     "index-wrong-version-digest": Case(index_wrong_version_digest, {"REG401": "index.json differs"}),
+    "index-channel-redirected": Case(index_channel_redirected, {"REG401": "index.json differs"}, resolve=2),
     "history-rolled-back": Case(rollback_force_push, {"REG501": "history rewritten or rolled back"}, publish=2,
                                 resolve=2),
     "history-rewritten-with-valid-entries": Case(rewrite_with_valid_entries, {"REG501": "log/00000005.json"},
@@ -324,7 +333,14 @@ CASES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+# resolve's fast path checks index.json only against the log's last entry (docs/registry.md, Channels), so an
+# index whose body was edited but whose log pointer is intact is answered from: resolve says prod is 1.0.0.
+KNOWN_GAPS = {"index-channel-redirected": "resolve trusts index.json's channels beyond its log pointer"}
+PARAMS = [pytest.param(case, id=name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name])]
+                       if name in KNOWN_GAPS else []) for name, case in CASES.items()]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", PARAMS)
 def test_tampering_is_detected(case: Case, attacker: Attacker, capsys: Capture) -> None:
     case.mutate(attacker)
     problems = _problems(attacker.registry, capsys)
