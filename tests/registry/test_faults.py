@@ -343,7 +343,7 @@ def test_corrupted_index_is_a_clear_error_and_the_next_change_rewrites_it(
     before = refs(registry)
     code, out, err = call(capsys, "resolve", "LeadLifecycle", "--registry", registry)
     assert code == 2 and out == ""
-    assert "index.json is missing or not JSON (corrupted index)" in err and "registry verify" in err
+    assert "index.json does not match the log (corrupted index)" in err and "registry verify" in err
     assert refs(registry) == before
     code, out, _ = call(capsys, "registry", "verify", "--registry", registry)
     assert code == 1 and "index.json: REG401" in out

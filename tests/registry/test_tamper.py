@@ -217,8 +217,20 @@ def forge_publish_by_tenant_signer(a: Attacker) -> None:
             "tag": tag, "provenance": provenance}  # fmt: skip
     entry = make_entry(6, a.head_hash(), "publish", body, identity="bob@example.com", key=bob, now=NOW)
     a.write_entry(6, entry)
-    _forge_index(a, entry, {"Payroll": {"scope": "global", "latest": "1.0.0", "channels": {}, "versions": {
-        "1.0.0": {"digest": prepared.digest, "seq": 6, "time": entry["time"], "signer": "bob@example.com"}}}})
+    _forge_index(
+        a,
+        entry,
+        {
+            "Payroll": {
+                "scope": "global",
+                "latest": "1.0.0",
+                "channels": {},
+                "versions": {
+                    "1.0.0": {"digest": prepared.digest, "seq": 6, "time": entry["time"], "signer": "bob@example.com"}
+                },
+            }
+        },
+    )
     a.commit_and_push("publish Payroll 1.0.0")
     a.git("tag", "-a", "-m", "publish Payroll 1.0.0", tag, "HEAD")
     a.git("push", "-q", "origin", f"refs/tags/{tag}")
@@ -333,11 +345,7 @@ CASES = {
 }  # fmt: skip
 
 
-# resolve's fast path checks index.json only against the log's last entry (docs/registry.md, Channels), so an
-# index whose body was edited but whose log pointer is intact is answered from: resolve says prod is 1.0.0.
-KNOWN_GAPS = {"index-channel-redirected": "resolve trusts index.json's channels beyond its log pointer"}
-PARAMS = [pytest.param(case, id=name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name])]
-                       if name in KNOWN_GAPS else []) for name, case in CASES.items()]  # fmt: skip
+PARAMS = [pytest.param(case, id=name) for name, case in CASES.items()]
 
 
 @pytest.mark.parametrize("case", PARAMS)

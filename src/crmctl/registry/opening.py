@@ -76,9 +76,9 @@ def parse_marker(data: bytes | None, location: str) -> dict[str, Any]:
     return dict(marker)
 
 
-def fetch(location: str) -> tuple[Store, str]:
+def fetch(location: str, *, tags: bool = True) -> tuple[Store, str]:
     store = Store(normalize_location(location))
-    head = store.refresh()
+    head = store.refresh(tags=tags)
     if head is None:
         raise NotARegistryError(f"{store.location}: not a crmctl registry (no branch main)",
                                 hint="create one with `crmctl registry init LOCATION`")  # fmt: skip
@@ -106,7 +106,18 @@ def open_registry(location: str, *, strict: bool = True) -> Opened:
         if broken:
             raise UserError(f"{store.location}: the registry's log is damaged ({broken[0].subject}: "
                             f"{broken[0].message})", hint="run `crmctl registry verify` for every problem")  # fmt: skip
+    if strict and not state.problems:
+        _save_checked_state(store, snapshot, state)
     return Opened(store, head, snapshot, state, history)
+
+
+def _save_checked_state(store: Store, snapshot: Snapshot, state: RegistryState) -> None:
+    """Keep what this replay established for `resolve`, when the derived index.json agrees with it."""
+    from crmctl.registry import statecache
+
+    ids = store.object_ids(snapshot.commit, "log", "index.json")
+    if "log" in ids and "index.json" in ids and snapshot.read("index.json") == state.index_bytes():
+        statecache.save(store.location, ids["log"], ids["index.json"], state)
 
 
 def _memory_path(registry_id: str) -> Path:

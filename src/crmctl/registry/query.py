@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError, UserError
-from crmctl.registry.log import entry_hash, entry_path
 from crmctl.registry.names import check_channel, check_name, check_version, version_key
 from crmctl.registry.opening import MARKER, HistoryError, check_history, fetch, open_registry, parse_marker
 
@@ -34,46 +33,52 @@ class Resolved:
 
 
 def resolve(location: str, name: str, *, channel: str | None = None, version: str | None = None) -> Resolved:
-    """The version a channel points at, an exact version, or the latest. Fast path: index.json, checked against
-    the log's tail and the remembered head, without replaying the log."""
+    """The version a channel points at, an exact version, or the latest — always the log's answer.
+
+    Fast path: the state this client computed by replaying and checking the log, reused while the remote's
+    `log/` tree is byte-identical (same git id) to the one it checked; otherwise a full, strict replay.
+    """
+    from crmctl.registry import statecache
+
     check_name(name)
     if channel is not None:
         check_channel(channel)
     if version is not None:
         check_version(version)
-    store, head = fetch(location)
+    store, head = fetch(location, tags=False)
     snapshot = store.snapshot(head)
-    first = snapshot.read_many([MARKER, "index.json", entry_path(1)])
-    parse_marker(first[MARKER], store.location)
-    entry1 = first[entry_path(1)]
-    if entry1 is None:
-        raise InputError(f"{store.location}: the registry has no log; run `crmctl registry verify`")
-    history = check_history(store.location, entry_hash(entry1), snapshot)
-    if history is not None:
-        raise HistoryError(f"{store.location}: {history.message}", hint="run `crmctl registry verify`")
-    index = _index(first["index.json"], store.location)
-    log = index.get("log", {})
-    seq, log_head = log.get("seq"), log.get("head")
-    tail = snapshot.read_many([entry_path(seq), entry_path(seq + 1)]) if isinstance(seq, int) else {}
-    last = tail.get(entry_path(seq)) if isinstance(seq, int) else None
-    if last is None or entry_hash(last) != log_head or tail.get(entry_path(seq + 1)) is not None:
-        raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
-                         hint="run `crmctl registry verify`")  # fmt: skip
-    package = index.get("packages", {}).get(name)
-    if not isinstance(package, dict):
+    parse_marker(snapshot.read(MARKER), store.location)
+    ids = store.object_ids(head, "log", "index.json")
+    known = statecache.load(store.location, ids["log"]) if "log" in ids else None
+    if known is not None:
+        history = check_history(store.location, str(known["registry"]), snapshot)
+        if history is not None:
+            raise HistoryError(f"{store.location}: {history.message}", hint="run `crmctl registry verify`")
+        if known.get("index_blob") != ids.get("index.json"):
+            raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
+                             hint="run `crmctl registry verify`")  # fmt: skip
+        versions = dict(known["packages"].get(name, {}))
+        channels = dict(known["channels"].get(name, {}))
+    else:
+        opened = open_registry(location)
+        if opened.snapshot.read("index.json") != opened.state.index_bytes():
+            raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
+                             hint="run `crmctl registry verify`")  # fmt: skip
+        versions = {v: ver.digest for v, ver in opened.state.packages.get(name, {}).items()}
+        channels = opened.state.channels.get(name, {})
+    if not versions:
         raise NotPublishedError(f"{name}: not published in {store.location}")
-    versions: dict[str, Any] = package.get("versions", {})
     if channel is not None:
-        chosen = package.get("channels", {}).get(channel)
+        chosen = channels.get(channel)
         if chosen is None:
             raise NotPublishedError(f"{name}: no channel {channel!r}")
     elif version is not None:
         chosen = version
     else:
-        chosen = max(versions, key=version_key) if versions else None
+        chosen = max(versions, key=version_key)
     if chosen not in versions:
         raise NotPublishedError(f"{name}@{chosen}: not published in {store.location}")
-    return Resolved(name, chosen, str(versions[chosen]["digest"]), channel)
+    return Resolved(name, chosen, str(versions[chosen]), channel)
 
 
 def _index(data: bytes | None, location: str) -> dict[str, Any]:

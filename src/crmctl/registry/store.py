@@ -142,15 +142,20 @@ class Store:
 
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def refresh(self) -> str | None:
-        """Fetch the remote's `main` and tags (moved and deleted tags included); the fetched head or None."""
+    def refresh(self, *, tags: bool = True) -> str | None:
+        """Fetch the remote's `main` and tags (moved and deleted tags included); the fetched head or None.
+
+        `tags=False` fetches the branch alone, for readers that never look at tags (half the time of a fetch
+        against a registry with a thousand versions).
+        """
         if is_local(self.location) and not Path(self.location).exists():
             raise RemoteError(f"{self.location}: no such registry (the path does not exist)",
                               hint="create one with `crmctl registry init LOCATION`")  # fmt: skip
         self._ensure_cache()
+        refspecs = ["+refs/heads/*:refs/remotes/origin/*", *(["+refs/tags/*:refs/tags/*"] if tags else [])]
         result = self.git(
-            "fetch", "--quiet", "--prune", "--force", "--no-write-fetch-head", self.location,
-            "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*", check=False,
+            "fetch", "--quiet", "--prune", "--force", "--no-write-fetch-head", "--no-tags", self.location, *refspecs,
+            check=False,
         )  # fmt: skip
         if result.returncode != 0:
             raise RemoteError(f"{self.location}: cannot fetch the registry: "
@@ -160,6 +165,16 @@ class Store:
     def tidy(self) -> None:
         """Pack the cache's refs: a thousand loose tag files make every later fetch 50% slower."""
         self.git("pack-refs", "--all", "--prune", check=False)
+
+    def object_ids(self, commit: str, *paths: str) -> dict[str, str]:
+        """Git object ids of top-level entries of `commit` (absent ones left out): equal ids, identical bytes."""
+        out = self.git("ls-tree", "-z", commit, "--", *paths).stdout.decode()
+        found: dict[str, str] = {}
+        for record in out.split("\0"):
+            meta, _, path = record.partition("\t")
+            if path:
+                found[path] = meta.split()[2]
+        return found
 
     def head(self) -> str | None:
         result = self.git("rev-parse", "--verify", "-q", "refs/remotes/origin/main^{commit}", check=False)

@@ -1,0 +1,38 @@
+"""resolve answers from state this client checked, and only while the log is byte-identical to what it checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crmctl.registry.ops import promote
+from crmctl.registry.publish import publish
+from crmctl.registry.query import resolve
+from crmctl.signing import SigningKey
+from tests.registry.conftest import LEAD_V1, LEAD_V2, NOW
+
+
+def test_a_change_by_another_client_is_seen_at_once(
+    registry: str, alice: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(registry, LEAD_V1, alice, NOW)
+    publish(registry, LEAD_V2, alice, NOW)
+    promote(registry, alice, NOW, name="LeadLifecycle", version="1.0.0", channel="prod")
+    assert resolve(registry, "LeadLifecycle", channel="prod").version == "1.0.0"
+    assert list((tmp_path / "state" / "replayed").iterdir())  # the checked state was kept
+    # Another engineer, with a cache and state of their own, moves prod.
+    monkeypatch.setenv("CRMCTL_CACHE_DIR", str(tmp_path / "other-cache"))
+    monkeypatch.setenv("CRMCTL_STATE_DIR", str(tmp_path / "other-state"))
+    promote(registry, alice, NOW, name="LeadLifecycle", version="1.1.0", channel="prod")
+    monkeypatch.setenv("CRMCTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CRMCTL_STATE_DIR", str(tmp_path / "state"))
+    assert resolve(registry, "LeadLifecycle", channel="prod").version == "1.1.0"
+
+
+def test_a_damaged_state_file_only_costs_a_replay(registry: str, alice: SigningKey, tmp_path: Path) -> None:
+    publish(registry, LEAD_V1, alice, NOW)
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+    for path in (tmp_path / "state" / "replayed").iterdir():
+        path.write_text("{not json")
+    assert resolve(registry, "LeadLifecycle").digest.startswith("sha256:")
