@@ -36,3 +36,27 @@ def test_a_damaged_state_file_only_costs_a_replay(registry: str, alice: SigningK
     for path in (tmp_path / "state" / "replayed").iterdir():
         path.write_text("{not json")
     assert resolve(registry, "LeadLifecycle").digest.startswith("sha256:")
+
+
+def test_resolve_skips_the_fetch_only_while_a_local_registry_has_not_moved(
+    registry: str, alice: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crmctl.registry.store as store
+
+    publish(registry, LEAD_V1, alice, NOW)
+    resolve(registry, "LeadLifecycle")
+    fetches: list[tuple[str, ...]] = []
+    real_git = store.Store.git
+
+    def counting(self: store.Store, *args: str, **kwargs: object) -> object:
+        if args[0] == "fetch":
+            fetches.append(args)
+        return real_git(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.Store, "git", counting)
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+    assert fetches == []
+    publish(registry, LEAD_V2, alice, NOW)
+    fetches.clear()
+    assert resolve(registry, "LeadLifecycle").version == "1.1.0"
+    assert fetches, "main moved: resolve must fetch"
