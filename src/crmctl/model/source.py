@@ -54,6 +54,7 @@ class SourceDoc:
     data: Any
     text: str
     root: Any = None
+    lazy: bool = False  # JSON read by the json module: compose the node tree on the first position asked for
     _children: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict, repr=False, compare=False)
 
     def loc(self, path: JsonPath, *, key: bool = False) -> Location:
@@ -62,6 +63,12 @@ class SourceDoc:
         A path that does not exist (e.g. a field removed in this version) falls back to the key of its nearest
         existing ancestor, such as the `fields:` line of the entity, so annotations land on a real line.
         """
+        if self.lazy:
+            self.lazy = False
+            try:
+                self.root = _compose_and_build(_safe_yaml(), _json_for_yaml(self.text), self.file).root
+            except InputError:  # valid JSON that YAML cannot read (e.g. a leading tab): positions fall back to 1:1
+                self.root = None
         node = self.root
         if node is None:
             return Location(self.file, 1, 1)
@@ -127,23 +134,35 @@ def decode_text(raw: bytes, rel: str) -> str:
 
 def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
     if as_json:
-        _check_json(text, rel)
-        # libyaml rejects JSON's surrogate-pair escapes; the literal character is the same string
-        # (columns after it on that line shift, which only affects positions, never data).
-        text = _SURROGATE_PAIR.sub(lambda m: json.loads(f'"{m.group(0)}"'), text)
+        data = _load_json(text, rel)
+        if data is not _DUPLICATE:
+            # The data comes from the json module (C, 30x faster than composing); positions are composed only
+            # when a finding needs one.
+            return SourceDoc(file=rel, data=data, text=text, root=None, lazy=True)
+        text = _json_for_yaml(text)  # a duplicate key: let the YAML pass say where
+    was_enabled = gc.isenabled()
+    # The composer allocates one object per value and none of them form cycles; pausing the cyclic GC avoids
+    # repeated full traversals of a growing heap (a third of the parse time of a large package).
+    gc.disable()
+    try:
+        return _compose_and_build(_safe_yaml(), text, rel)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _json_for_yaml(text: str) -> str:
+    """libyaml rejects JSON's surrogate-pair escapes; the literal character is the same string (columns after
+    it on that line shift, which only affects positions, never data)."""
+    return _SURROGATE_PAIR.sub(lambda m: json.loads(f'"{m.group(0)}"'), text)
+
+
+def _safe_yaml() -> Any:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=False)
     yaml.Resolver = _fast_resolver()
-    # The composer allocates one object per value and none of them form cycles; pausing the cyclic GC avoids
-    # repeated full traversals of a growing heap (a third of the parse time of a large package).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _compose_and_build(yaml, text, rel)
-    finally:
-        if was_enabled:
-            gc.enable()
+    return yaml
 
 
 def _compose_and_build(yaml: Any, text: str, rel: str) -> SourceDoc:
@@ -200,7 +219,12 @@ def _fast_resolver() -> type:
     return FastResolver
 
 
-def _check_json(text: str, rel: str) -> None:
+_DUPLICATE: Any = object()
+
+
+def _load_json(text: str, rel: str) -> Any:
+    """The document's data, or `_DUPLICATE` when an object repeats a key (located by the YAML pass)."""
+
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         for key, value in pairs:
@@ -210,15 +234,24 @@ def _check_json(text: str, rel: str) -> None:
         return seen
 
     try:
-        json.loads(text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant)
+        return json.loads(
+            text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as exc:
         raise InputError(f"{rel}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except _DuplicateKey:
-        pass  # reported with its position by the YAML pass
+        return _DUPLICATE
     except ValueError as exc:
         raise InputError(f"{rel}: invalid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{rel}: nesting is deeper than {MAX_DEPTH} levels") from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
 
 
 def _reject_constant(name: str) -> Any:

@@ -259,6 +259,7 @@ class Snapshot:
         self.store = store
         self.commit = commit
         self._tree: dict[str, str] | None = None
+        self._under: dict[str, list[str]] | None = None
         self._cache: dict[str, bytes | None] = {}
 
     def tree(self) -> dict[str, str]:
@@ -277,8 +278,15 @@ class Snapshot:
         return self._tree
 
     def files_under(self, prefix: str) -> list[str]:
-        prefix = prefix.rstrip("/") + "/"
-        return sorted(path[len(prefix) :] for path in self.tree() if path.startswith(prefix))
+        """Files below a directory, relative to it (from an index built once: verify asks for every version)."""
+        if self._under is None:
+            under: dict[str, list[str]] = {}
+            for path in sorted(self.tree()):
+                parts = path.split("/")
+                for depth in range(1, len(parts)):
+                    under.setdefault("/".join(parts[:depth]), []).append("/".join(parts[depth:]))
+            self._under = under
+        return list(self._under.get(prefix.rstrip("/"), []))
 
     def read_many(self, paths: list[str]) -> dict[str, bytes | None]:
         """The bytes of each path (None when absent), in one `cat-file --batch` round trip."""

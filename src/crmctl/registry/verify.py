@@ -153,6 +153,9 @@ def _check_gates(opened: Opened, versions: list[Version]) -> list[Problem]:
 
     problems: list[Problem] = []
     loaded: dict[str, Package] = {}
+    # One `cat-file --batch` for every version's artifacts instead of a git process per version.
+    opened.snapshot.read_many([f"{v.path}/artifacts/{rel}" for v in versions
+                               for rel in opened.snapshot.files_under(f"{v.path}/artifacts")])  # fmt: skip
     for version in versions:
         subject = f"{version.name}@{version.version}"
         try:
