@@ -97,13 +97,15 @@ class Store:
         self.cache = cache_root() / key
 
     def git(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+            check: bool = True, detached: bool = False) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+        """Run git on the cache. `detached` runs it in a session of its own, so that killing crmctl's process
+        group (kill -9, Ctrl-C) cannot stop it half-way: used for the push, the one step that changes the remote."""
         full_env = {**_NON_INTERACTIVE, **os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         try:
             for _attempt in range(2):
                 result = subprocess.run(
                     ["git", "--git-dir", str(self.cache), *args], input=stdin, capture_output=True, env=full_env,
-                    check=False,
+                    check=False, start_new_session=detached,
                 )  # fmt: skip
                 if result.returncode == 0 or not self._clear_stale_lock(result.stderr.decode(errors="replace")):
                     break
@@ -233,7 +235,11 @@ class Store:
         if tag is not None:
             self.git("tag", "-f", "-a", "-m", tag_message, tag, commit, env=_identity_env(identity, when))
             refspecs.append(f"refs/tags/{tag}:refs/tags/{tag}")
-        result = self.git("push", "--quiet", "--atomic", "--porcelain", self.location, *refspecs, check=False)
+        # For a local registry, git's receive-pack runs as our child and commits the two refs one rename at a
+        # time; killed between them, the branch would move without its tag. Detached, the push either never
+        # starts or runs to its end, so the remote always holds a whole version or none.
+        result = self.git("push", "--quiet", "--atomic", "--porcelain", self.location, *refspecs, check=False,
+                          detached=True)  # fmt: skip
         if result.returncode == 0:
             self.tidy()
             return
