@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmctl.compat import ChangeClass, diff_packages
-from crmctl.compat.archive import ArchiveTree
 from crmctl.model.package import Package, load_tree
+from crmctl.model.tree import MemoryTree
 
 NAMES = st.from_regex(r"[a-z][a-zA-Z0-9]{0,11}", fullmatch=True)
 MANIFEST = {"name": "Prop", "version": "1.0.0", "scope": "global", "description": "Random.", "locales": ["en"]}
@@ -35,7 +35,7 @@ def build(fields: dict[str, Any], label: str) -> Package:
         "package.json": json.dumps(MANIFEST).encode(),
         "schema.json": json.dumps({"entities": {"Lead": {"fields": fields}}}).encode(),
     }
-    package = load_tree(ArchiveTree(files, label))
+    package = load_tree(MemoryTree(files, label))
     assert package.valid, package.diagnostics
     return package
 

@@ -10,8 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from crmctl.errors import InputError
 from crmctl.model.source import MAX_FILE_BYTES
+from crmctl.model.tree import MemoryTree
 
-__all__ = ["ARCHIVE_SUFFIXES", "ArchiveTree", "is_archive", "open_archive"]
+__all__ = ["ARCHIVE_SUFFIXES", "is_archive", "open_archive"]
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
@@ -20,23 +21,6 @@ _MANIFESTS = ("package.yaml", "package.yml", "package.json")
 
 def is_archive(spec: str) -> bool:
     return spec.lower().endswith(ARCHIVE_SUFFIXES)
-
-
-class ArchiveTree:
-    """A `FileTree` over archive members already read into memory, rooted at the directory of package.yaml."""
-
-    def __init__(self, files: dict[str, bytes], label: str) -> None:
-        self._files = files
-        self.label = label
-
-    def files(self) -> list[str]:
-        return sorted(self._files)
-
-    def read(self, rel: str) -> bytes:
-        try:
-            return self._files[rel]
-        except KeyError:
-            raise InputError(f"{self.label}/{rel}: no such member in the archive") from None
 
 
 def _safe_name(name: str, archive: str) -> str:
@@ -110,7 +94,7 @@ def _read_zip(path: Path, label: str) -> tuple[dict[str, bytes], dict[str, str]]
     return files, links
 
 
-def open_archive(path: Path, label: str | None = None) -> ArchiveTree:
+def open_archive(path: Path, label: str | None = None) -> MemoryTree:
     """Read every member of an archive; the package root is the shallowest directory holding package.yaml."""
     label = label or str(path)
     if not path.is_file():
@@ -135,4 +119,5 @@ def open_archive(path: Path, label: str | None = None) -> ArchiveTree:
         raise InputError(f"{label}: no package.yaml in the archive")
     root = roots[0]
     prefix = f"{root}/" if root else ""
-    return ArchiveTree({n[len(prefix) :]: data for n, data in files.items() if n.startswith(prefix)}, label)
+    members = {n[len(prefix) :]: data for n, data in files.items() if n.startswith(prefix)}
+    return MemoryTree(members, label, missing="no such member in the archive")

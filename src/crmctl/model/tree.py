@@ -9,7 +9,7 @@ from typing import Protocol
 from crmctl.errors import InputError
 from crmctl.model.source import MAX_FILE_BYTES
 
-__all__ = ["DirTree", "FileTree", "check_relative"]
+__all__ = ["DirTree", "FileTree", "MemoryTree", "check_relative"]
 
 
 class FileTree(Protocol):
@@ -65,3 +65,21 @@ class DirTree:
             return path.read_bytes()
         except OSError as exc:
             raise InputError(f"{self.label}/{rel}: cannot read file: {exc.strerror}") from None
+
+
+class MemoryTree:
+    """Files already read into memory (an archive's members, a published version read from git)."""
+
+    def __init__(self, files: dict[str, bytes], label: str, *, missing: str = "no such file") -> None:
+        self._files = files
+        self.label = label
+        self._missing = missing
+
+    def files(self) -> list[str]:
+        return sorted(self._files)
+
+    def read(self, rel: str) -> bytes:
+        try:
+            return self._files[rel]
+        except KeyError:
+            raise InputError(f"{self.label}/{rel}: {self._missing}") from None

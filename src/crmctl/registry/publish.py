@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
+from crmctl.model.tree import MemoryTree
 from crmctl.registry.log import format_time
 from crmctl.registry.names import version_key
 from crmctl.registry.trust import Problem
-from crmctl.registry.versions import MemoryTree, artifact_files, load_version
+from crmctl.registry.versions import artifact_files, load_version
 from crmctl.registry.writing import Change, Refused, WriteResult, signer_identity, unchanged, write_change
 from crmctl.signing import NAMESPACE_PACKAGE
 

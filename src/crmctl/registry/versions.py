@@ -7,30 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.canonical import canonical_document
+from crmctl.model.tree import MemoryTree
 
 if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.registry.store import Snapshot
     from crmctl.registry.trust import Version
 
-__all__ = ["MemoryTree", "artifact_files", "load_version", "version_tree"]
-
-
-class MemoryTree:
-    """A `FileTree` held in memory (a published version read from git)."""
-
-    def __init__(self, files: dict[str, bytes], label: str) -> None:
-        self._files = files
-        self.label = label
-
-    def files(self) -> list[str]:
-        return sorted(self._files)
-
-    def read(self, rel: str) -> bytes:
-        try:
-            return self._files[rel]
-        except KeyError:
-            raise InputError(f"{self.label}/{rel}: no such file") from None
+__all__ = ["artifact_files", "load_version", "version_tree"]
 
 
 def artifact_files(package: Package) -> dict[str, bytes]:
