@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "CrmctlError",
+    "EnvironmentFailure",
     "GitRefError",
     "InputError",
     "InternalError",
@@ -47,5 +48,11 @@ class GitRefError(UserError):
 
 class InternalError(CrmctlError):
     """The environment or crmctl itself failed: exit code 3."""
+
+    exit_code = 3
+
+
+class EnvironmentFailure(CrmctlError):
+    """The machine lacks something crmctl needs (e.g. git): exit code 3, with a message for people."""
 
     exit_code = 3

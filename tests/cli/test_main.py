@@ -133,3 +133,15 @@ def test_json_output_of_lint_and_diff_matches_the_shipped_report_schema(
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
         assert errors == [], args
         assert body["findings"], args
+
+
+def test_a_missing_git_is_an_environment_error_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git on PATH
+    monkeypatch.setenv("CRMCTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CRMCTL_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "reg").mkdir()
+    assert run(["registry", "list", "--registry", str(tmp_path / "reg")]) == 3
+    err = capsys.readouterr().err
+    assert "environment error: git is not installed" in err and "Traceback" not in err

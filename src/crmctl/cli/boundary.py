@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from crmctl.errors import CrmctlError, UserError
+from crmctl.errors import CrmctlError, EnvironmentFailure, UserError
 
 __all__ = ["guarded"]
 
@@ -29,6 +29,9 @@ def guarded(call: Callable[[], Any]) -> int:
         print(f"crmctl: error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except EnvironmentFailure as exc:
+        print(f"crmctl: environment error: {exc}", file=sys.stderr)
         return exc.exit_code
     except CrmctlError as exc:
         print(f"crmctl: internal error: {exc}", file=sys.stderr)

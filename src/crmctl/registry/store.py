@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmctl.errors import CrmctlError, UserError
+from crmctl.errors import CrmctlError, EnvironmentFailure, UserError
 
 __all__ = [
     "ConflictError",
@@ -93,6 +93,10 @@ class Store:
     cache: Path = field(init=False)
 
     def __post_init__(self) -> None:
+        import shutil
+
+        if shutil.which("git") is None:
+            raise EnvironmentFailure("git is not installed or not on PATH; the registry needs it")
         key = hashlib.sha256(self.location.encode()).hexdigest()[:16]
         self.cache = cache_root() / key
 
@@ -110,7 +114,7 @@ class Store:
                 if result.returncode == 0 or not self._clear_stale_lock(result.stderr.decode(errors="replace")):
                     break
         except FileNotFoundError:
-            raise UserError("git is not installed or not on PATH; the registry needs it") from None
+            raise EnvironmentFailure("git is not installed or not on PATH; the registry needs it") from None
         if check and result.returncode != 0:
             raise CrmctlError(f"git {args[0]} failed: {_summarize(result.stderr.decode(errors='replace'))}")
         return result
