@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crmctl.compat.classify import diff_packages
 from crmctl.model.package import load_package
 from tests.conftest import MINIMAL, write_package
@@ -57,3 +59,12 @@ def test_plugged_in_schemes_open_sides_and_unknown_ones_stay_paths(tmp_path: Pat
         str(root), None, against="registry:Demo@prod", merge_base=False, schemes={"registry": opener}
     )
     assert (opened, old.label, new.label) == (["Demo@prod"], "registry:Demo@prod", str(root))
+
+
+def test_git_refs_without_git_are_an_environment_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmctl.compat.gitrefs import open_git_tree
+    from crmctl.errors import EnvironmentFailure
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EnvironmentFailure, match="git is not installed"):
+        open_git_tree("git:HEAD", tmp_path)

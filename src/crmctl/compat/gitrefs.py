@@ -9,7 +9,7 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from crmctl.errors import GitRefError, InputError
+from crmctl.errors import EnvironmentFailure, GitRefError, InputError
 
 __all__ = ["GitTree", "open_git_tree", "parse_git_spec"]
 
@@ -99,6 +99,10 @@ def _resolve(repo: Any, rev: str) -> Any:
 
 def open_git_tree(spec: str, anchor: Path, *, merge_base: bool = False) -> GitTree:
     """Open `git:REV[:path]`. Without a path, the package is `anchor` taken relative to the repository root."""
+    import shutil
+
+    if shutil.which("git") is None:  # GitPython fails at import with a page of advice; say it in one line
+        raise EnvironmentFailure(f"{spec}: git is not installed or not on PATH; git: refs need it")
     import git
 
     rev, path = parse_git_spec(spec)
