@@ -1,0 +1,1 @@
+"""Runtime plane: deterministic evaluation of a package's behaviour (blueprint §4). Reads only the model."""

@@ -1,0 +1,303 @@
+"""CEL evaluation at run time: compile once per package version, evaluate many times.
+
+A `CompiledProgram` holds every expression of one entity of one package version (calculated fields, rules,
+validations, workflow guards), compiled and type-checked once against the same variables lint checks them
+with (`model.cel.CelChecker`): the entity's fields plus `step`, `role`, `now` and `locale`. Programs are cached
+by (package digest, entity), so a second build of the same version is free.
+
+Evaluation is pure: the clock (`now`) is part of the injected `Context`, and nothing reads the wall clock,
+randomness, the environment or files. There is no run-time timer. Work is bounded instead by the compile-time
+cost limits (`MAX_EXPRESSION_TOKENS`, `MAX_COMPREHENSION_NESTING`, shared with lint) together with the input
+size guards of `runtime.values` (`MAX_LIST_ITEMS` per list, `MAX_TEXT` per string).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from crmctl.errors import UserError
+from crmctl.model.canonical import digest as package_digest
+from crmctl.model.cel import (
+    CONTEXT_VARIABLES,
+    DURATION,
+    MAX_COMPREHENSION_NESTING,
+    MAX_EXPRESSION_TOKENS,
+    TIMESTAMP,
+    CelChecker,
+    expression_cost,
+)
+from crmctl.model.fields import CalculatedField
+from crmctl.runtime.values import (
+    MAX_LIST_ITEMS,
+    MAX_TEXT,
+    ValueSizeError,
+    ValueTypeError,
+    from_cel,
+    to_cel,
+)
+
+if TYPE_CHECKING:
+    from crmctl.model.fields import FieldDef, SchemaArtifact
+    from crmctl.model.package import Package
+
+__all__ = [
+    "MAX_LIST_ITEMS",
+    "MAX_TEXT",
+    "CacheInfo",
+    "CompileError",
+    "CompiledProgram",
+    "Context",
+    "CostLimitError",
+    "EvaluationError",
+    "UnknownFieldError",
+    "ValueSizeError",
+    "ValueTypeError",
+    "cache_info",
+    "clear_cache",
+    "entity_expressions",
+    "from_cel",
+    "program_for",
+    "to_cel",
+]
+
+
+class CompileError(UserError):
+    """An expression does not compile or type-check; the position is inside the expression (1-based)."""
+
+    def __init__(self, expr_id: str, line: int, column: int, message: str) -> None:
+        super().__init__(f"{expr_id}:{line}:{column}: {message}")
+        self.expr_id = expr_id
+        self.line = line
+        self.column = column
+        self.detail = message
+
+
+class CostLimitError(CompileError):
+    """An expression is larger or nests more comprehensions than the runtime evaluates."""
+
+
+class EvaluationError(UserError):
+    """Evaluating an expression failed (division by zero, overflow, missing key or field, ...)."""
+
+    def __init__(self, expr_id: str, message: str) -> None:
+        super().__init__(f"{expr_id}: {message}")
+        self.expr_id = expr_id
+        self.detail = message
+
+
+class UnknownFieldError(UserError):
+    """A record carries a field its entity does not declare."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an expression sees besides the record: the step, the user's role, the injected clock, the locale."""
+
+    step: str
+    role: str
+    now: datetime
+    locale: str
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueTypeError("now", "a timezone-aware datetime", "a naive datetime")
+
+
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    expressions_compiled: int
+    size: int
+
+
+_CACHE_SIZE = 64
+_CACHE: OrderedDict[tuple[str, str], CompiledProgram] = OrderedDict()
+_STATS = {"hits": 0, "misses": 0, "compiled": 0}
+
+
+def cache_info() -> CacheInfo:
+    return CacheInfo(_STATS["hits"], _STATS["misses"], _STATS["compiled"], len(_CACHE))
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+    _STATS.update(hits=0, misses=0, compiled=0)
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    """Every expression of one entity of one package version, compiled once and held by a stable id."""
+
+    digest: str
+    entity: str
+    fields: Mapping[str, FieldDef]
+    sources: Mapping[str, str]
+    _programs: Mapping[str, Any] = field(repr=False)
+
+    @classmethod
+    def build(cls, digest: str, schema: SchemaArtifact, entity: str, expressions: Mapping[str, str]) -> CompiledProgram:
+        """Compile `expressions` (id → CEL source) over `entity`; cached by (digest, entity).
+
+        The digest must identify the expressions too: it is the package digest when built by `program_for`.
+        """
+        key = (digest, entity)
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _STATS["hits"] += 1
+            _CACHE.move_to_end(key)
+            return hit
+        _STATS["misses"] += 1
+        if entity not in schema.entities:
+            raise UnknownFieldError(f"unknown entity {entity!r}")
+        checker = CelChecker.for_entity(schema, entity)
+        env = _new_env(checker.variables)
+        programs = {expr_id: _compile(env, expr_id, source) for expr_id, source in sorted(expressions.items())}
+        entity_fields = {name: fdef for name, fdef in schema.entities[entity].fields.items()
+                         if name in checker.variables and name not in CONTEXT_VARIABLES}  # fmt: skip
+        program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs)
+        _CACHE[key] = program
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return program
+
+    def ids(self) -> list[str]:
+        return list(self.sources)
+
+    def bind(self, record: Mapping[str, Any], context: Context) -> dict[str, Any]:
+        """The variables of one evaluation: the context plus every present record field, converted once.
+
+        Fields absent from the record (or null) are not bound: an expression that reads one fails.
+        """
+        data: dict[str, Any] = {"step": context.step, "role": context.role, "now": context.now,
+                                "locale": context.locale}  # fmt: skip
+        for name, value in record.items():
+            fdef = self.fields.get(name)
+            if fdef is None:
+                if name in CONTEXT_VARIABLES:
+                    continue  # a field named like a context variable is shadowed by it, as at lint time
+                raise UnknownFieldError(f"{self.entity} has no field {name!r}")
+            if value is not None:
+                data[name] = to_cel(value, fdef, name)
+        return data
+
+    def evaluate(self, expr_id: str, record: Mapping[str, Any], context: Context) -> Any:
+        """The JSON-like value of expression `expr_id` over `record` in `context`."""
+        return self.evaluate_bound(expr_id, self.bind(record, context))
+
+    def evaluate_bound(self, expr_id: str, data: Mapping[str, Any]) -> Any:
+        """Like `evaluate`, over variables already converted by `bind` (several rules, one record)."""
+        program = self._programs.get(expr_id)
+        if program is None:
+            raise EvaluationError(expr_id, "no such expression in this program")
+        try:
+            result = program.eval(data=data)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise EvaluationError(expr_id, _clean(str(exc))) from None
+        kind = result.type().name()
+        if kind in ("ERROR", "UNKNOWN"):
+            raise EvaluationError(expr_id, _clean(str(result.value())))
+        return from_cel(result.plain_value())
+
+
+_CODE_RE = re.compile(r"^[A-Z_]+: ")
+_UNBOUND_RE = re.compile(r'No value with name "([^"]+)" found in Activation')
+
+
+def _clean(message: str) -> str:
+    message = _CODE_RE.sub("", message.strip().splitlines()[0] if message.strip() else "evaluation failed")
+    unbound = _UNBOUND_RE.search(message)
+    if unbound:
+        return f"field {unbound.group(1)!r} has no value"
+    return message
+
+
+def _compile(env: Any, expr_id: str, source: str) -> Any:
+    size, nesting = expression_cost(source)
+    if size > MAX_EXPRESSION_TOKENS:
+        raise CostLimitError(expr_id, 1, 1, f"expression has {size} tokens; the limit is {MAX_EXPRESSION_TOKENS}")
+    if nesting > MAX_COMPREHENSION_NESTING:
+        raise CostLimitError(
+            expr_id, 1, 1, f"comprehensions nest {nesting} deep; the limit is {MAX_COMPREHENSION_NESTING}"
+        )
+    try:
+        compiled = env.compile(source)
+    except RuntimeError as exc:
+        from crmctl.model.cel import parse_errors
+
+        first = parse_errors(str(exc))[0]
+        raise CompileError(expr_id, first.line, first.column, first.message) from None
+    _STATS["compiled"] += 1
+    return compiled
+
+
+def _new_env(variables: Mapping[str, str]) -> Any:
+    from cel_expr_python import cel
+
+    return cel.NewEnv(variables={name: _cel_type(sig) for name, sig in sorted(variables.items())})
+
+
+def _cel_type(sig: str) -> Any:
+    from cel_expr_python import cel
+
+    simple = {"bool": cel.Type.BOOL, "int": cel.Type.INT, "double": cel.Type.DOUBLE, "string": cel.Type.STRING,
+              "dyn": cel.Type.DYN, TIMESTAMP: cel.Type.TIMESTAMP, DURATION: cel.Type.DURATION}  # fmt: skip
+    if sig in simple:
+        return simple[sig]
+    if sig.startswith("list(") and sig.endswith(")"):
+        return cel.Type.List(_cel_type(sig[5:-1]))
+    if sig.startswith("map(string, ") and sig.endswith(")"):
+        return cel.Type.Map(cel.Type.STRING, _cel_type(sig[12:-1]))
+    return cel.Type.DYN
+
+
+def entity_expressions(package: Package, entity: str) -> dict[str, str]:
+    """Every CEL expression of `entity` in `package`, by stable id."""
+    return dict(_entity_expressions(package, entity))
+
+
+def _entity_expressions(package: Package, entity: str) -> Iterator[tuple[str, str]]:
+    schema = package.schema
+    if schema is None or entity not in schema.entities:
+        return
+    single = len(schema.entities) == 1
+
+    def mine(explicit: str | None) -> bool:
+        return explicit == entity or (explicit is None and single)
+
+    for name, fdef in schema.entities[entity].fields.items():
+        if isinstance(fdef, CalculatedField):
+            yield f"calc:{entity}.{name}", fdef.expression
+    for rule in package.rules.rules if package.rules else []:
+        if mine(rule.entity):
+            if rule.when:
+                yield f"rule:{rule.id}/when", rule.when
+            if rule.expression:
+                yield f"rule:{rule.id}/expression", rule.expression
+    for check in package.validations.validations if package.validations else []:
+        if mine(check.entity):
+            if check.when:
+                yield f"validation:{check.id}/when", check.when
+            if check.expression:
+                yield f"validation:{check.id}/expression", check.expression
+    for flow in package.workflow.workflows if package.workflow else []:
+        if mine(flow.entity):
+            for transition in flow.transitions:
+                if transition.guard:
+                    yield f"guard:{flow.id}/{transition.id}", transition.guard
+
+
+def program_for(package: Package, entity: str) -> CompiledProgram:
+    """The compiled program of `entity` in `package`, built once per package digest."""
+    if package.schema is None:
+        raise UnknownFieldError(f"{package.name}: the package has no schema")
+    key_digest = package_digest(package)
+    hit = _CACHE.get((key_digest, entity))
+    if hit is not None:
+        _STATS["hits"] += 1
+        return hit
+    return CompiledProgram.build(key_digest, package.schema, entity, entity_expressions(package, entity))
