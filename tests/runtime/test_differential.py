@@ -115,7 +115,7 @@ def bool_expr(depth: int) -> st.SearchStrategy[str]:
         # The receiver is a leaf: celpy loses the string type of a concatenation (see KNOWN_DIVERGENCES).
         st.tuples(string_expr(0), st.sampled_from(["contains", "startsWith", "endsWith"]), string_expr(depth - 1)).map(
             lambda t: f"{t[0]}.{t[1]}({t[2]})"
-        ),  # fmt: skip
+        ),
         int_expr(depth - 1).map(lambda a: f"({a} in l)"),
         string_expr(depth - 1).map(lambda a: f"({a} in ls)"),
         st.tuples(st.sampled_from(["all", "exists", "exists_one"]), small_int).map(
