@@ -201,7 +201,7 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expr=expressions, record=records)
 def test_cel_expr_python_agrees_with_celpy(expr: str, record: dict[str, Any]) -> None:
     ours, theirs = via_cel_expr(expr, record), via_celpy(expr, record)

@@ -198,10 +198,21 @@ class CompiledProgram:
             result = program.eval(data=data)
         except (RuntimeError, TypeError, ValueError) as exc:
             raise EvaluationError(expr_id, _clean(str(exc))) from None
-        kind = result.type().name()
-        if kind in ("ERROR", "UNKNOWN"):
+        if result.type() in _failed_types():
             raise EvaluationError(expr_id, _clean(str(result.value())))
         return from_cel(result.plain_value())
+
+
+_FAILED: list[Any] = []
+
+
+def _failed_types() -> list[Any]:
+    """The result types that mean the evaluation failed (looked up once: this is on the hot path)."""
+    if not _FAILED:
+        from cel_expr_python import cel
+
+        _FAILED.extend((cel.Type.ERROR, cel.Type.UNKNOWN))
+    return _FAILED
 
 
 _CODE_RE = re.compile(r"^[A-Z_]+: ")

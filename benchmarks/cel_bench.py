@@ -1,0 +1,132 @@
+"""Time CEL evaluation of typical rules with cel-expr-python and cel-python, side by side (docs/benchmarks.md).
+
+    python benchmarks/cel_bench.py [--n 50000] [--n-celpy 2000] [--repeat 5] [--no-check]
+
+The same expressions over the same record are compiled once per library, then evaluated in a loop on one core
+(the process is pinned to one CPU where the platform allows). Columns:
+
+- `cel-expr-python raw`: the library's own `Expression.eval` on the bound data, without crmctl around it;
+- `crmctl bound`: `CompiledProgram.evaluate_bound` (cel-expr-python through crmctl's runtime adapter, with the
+  record already converted by `bind`, as the engines do when they run several rules over one record);
+- `crmctl evaluate`: `CompiledProgram.evaluate`, which also converts the record's fields each time;
+- `cel-python`: `celpy` evaluating its compiled program with an activation of celpy values.
+
+Figures are evaluations per second, the median of REPEAT timed loops after one warm-up loop. The target
+(>= 200,000/s for every expression in the `crmctl bound` column) fails the run with exit 1 unless --no-check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+TARGET = 200_000
+EXPRESSIONS = {
+    "threshold+membership+size": "amount > 1000.0 && status in ['new', 'open'] && size(name) > 2",
+    "arithmetic": "(amount * 1.19) - discount > 500.0",
+    "or+and": "score >= 50.0 || (industry == 'tech' && size > 100)",
+    "ternary score": "(amount >= 100000.0 ? 40.0 : 0.0) + (size >= 50 ? 15.0 : 0.0)"
+    " + (industry == 'tech' ? 20.0 : 0.0)",
+    "string functions": "name.startsWith('A') && email.endsWith('.com') && email.contains('@')",
+}
+FIELDS = {
+    "amount": {"type": "currency", "currency": "EUR"},
+    "discount": {"type": "currency", "currency": "EUR"},
+    "score": {"type": "number"},
+    "size": {"type": "number", "integer": True},
+    "status": {"type": "enum", "values": ["new", "open", "won", "lost"]},
+    "industry": {"type": "text"},
+    "name": {"type": "text"},
+    "email": {"type": "text"},
+}
+RECORD = {"amount": 1500.0, "discount": 20.0, "score": 42.0, "size": 250, "status": "open", "industry": "tech",
+          "name": "Ada Lovelace", "email": "ada@example.com"}  # fmt: skip
+
+
+def _rate(call: Callable[[], Any], n: int, repeat: int) -> float:
+    for _ in range(min(n, 1000)):
+        call()
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        rates.append(n / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def _celpy_programs() -> tuple[dict[str, Any], dict[str, Any]]:
+    import celpy
+    from celpy import celtypes
+
+    env = celpy.Environment()
+    programs = {name: env.program(env.compile(src)) for name, src in EXPRESSIONS.items()}
+
+    def wrap(value: Any) -> Any:
+        if isinstance(value, float):
+            return celtypes.DoubleType(value)
+        if isinstance(value, int):
+            return celtypes.IntType(value)
+        return celtypes.StringType(value)
+
+    return programs, {name: wrap(value) for name, value in RECORD.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, default=50_000, help="evaluations per timed loop (cel-expr-python)")
+    parser.add_argument("--n-celpy", type=int, default=2_000, help="evaluations per timed loop (cel-python)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-check", action="store_true", help="do not fail when the target is missed")
+    args = parser.parse_args(argv)
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+    from crmctl.model.fields import SchemaArtifact
+    from crmctl.runtime.cel import CompiledProgram, Context
+
+    schema = SchemaArtifact.model_validate({"entities": {"Lead": {"fields": FIELDS}}})
+    program = CompiledProgram.build("bench", schema, "Lead", EXPRESSIONS)
+    context = Context("details", "sales", datetime(2026, 1, 1, tzinfo=UTC), "en")
+    bound = program.bind(RECORD, context)
+    celpy_programs, activation = _celpy_programs()
+
+    rows = []
+    for name in EXPRESSIONS:
+        ours = program.evaluate_bound(name, bound)
+        theirs = celpy_programs[name].evaluate(activation)
+        if ours != theirs:
+            print(f"results differ on {name}: {ours!r} vs {theirs!r}", file=sys.stderr)
+            return 1
+        bound_rate = _rate(lambda name=name: program.evaluate_bound(name, bound), args.n, args.repeat)
+        full_rate = _rate(lambda name=name: program.evaluate(name, RECORD, context), args.n, args.repeat)
+        celpy_rate = _rate(lambda name=name: celpy_programs[name].evaluate(activation), args.n_celpy, args.repeat)
+        raw = program._programs[name]
+        raw_rate = _rate(lambda raw=raw: raw.eval(data=bound), args.n, args.repeat)
+        rows.append((name, EXPRESSIONS[name], raw_rate, bound_rate, full_rate, celpy_rate))
+
+    print(f"Python {platform.python_version()} on {platform.machine()}, one core; evaluations per second "
+          f"(median of {args.repeat} loops)\n")  # fmt: skip
+    print("| rule | expression | cel-expr-python raw | crmctl bound | crmctl evaluate | cel-python "
+          "| bound / cel-python |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, src, raw_rate, bound_rate, full_rate, celpy_rate in rows:
+        cell = src.replace("|", "\\|")
+        print(f"| {name} | `{cell}` | {raw_rate:,.0f} | {bound_rate:,.0f} | {full_rate:,.0f} | {celpy_rate:,.0f} | "
+              f"{bound_rate / celpy_rate:,.0f}× |")  # fmt: skip
+    slowest = min(row[3] for row in rows)
+    verdict = "met" if slowest >= TARGET else "MISSED"
+    print(f"\ntarget: crmctl bound >= {TARGET:,}/s for every rule; slowest {slowest:,.0f}/s: {verdict}")
+    return 0 if slowest >= TARGET or args.no_check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
