@@ -236,3 +236,11 @@ def test_determinism() -> None:
     record = {"tags": ["a", "bb", "ccc"], "size": 4}
     runs = {(repr(program.evaluate("x", record, CTX)), program.evaluate("y", record, CTX)) for _ in range(200)}
     assert runs == {("['a4', 'bb4', 'ccc4']", "2026-01-02T03:04:06Z")}
+
+
+def test_fields_cel_cannot_name_are_not_bound() -> None:
+    schema = SchemaArtifact.model_validate(
+        {"entities": {"E": {"fields": {"in": {"type": "text"}, "step": {"type": "text"}, "x": {"type": "text"}}}}}
+    )
+    program = CompiledProgram.build("sha256:reserved", schema, "E", {"e": "x + step"})
+    assert program.evaluate("e", {"in": "a", "step": "ignored", "x": "x-"}, CTX) == "x-details"

@@ -138,6 +138,7 @@ class CompiledProgram:
     fields: Mapping[str, FieldDef]
     sources: Mapping[str, str]
     _programs: Mapping[str, Any] = field(repr=False)
+    unbound: frozenset[str] = frozenset()  # declared fields CEL cannot name (reserved words, context names)
 
     @classmethod
     def build(cls, digest: str, schema: SchemaArtifact, entity: str, expressions: Mapping[str, str]) -> CompiledProgram:
@@ -159,7 +160,8 @@ class CompiledProgram:
         programs = {expr_id: _compile(env, expr_id, source) for expr_id, source in sorted(expressions.items())}
         entity_fields = {name: fdef for name, fdef in schema.entities[entity].fields.items()
                          if name in checker.variables and name not in CONTEXT_VARIABLES}  # fmt: skip
-        program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs)
+        unbound = frozenset(schema.entities[entity].fields) - set(entity_fields)
+        program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound)
         _CACHE[key] = program
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -178,8 +180,8 @@ class CompiledProgram:
         for name, value in record.items():
             fdef = self.fields.get(name)
             if fdef is None:
-                if name in CONTEXT_VARIABLES:
-                    continue  # a field named like a context variable is shadowed by it, as at lint time
+                if name in self.unbound:
+                    continue  # shadowed by a context variable or a reserved word, as at lint time
                 raise UnknownFieldError(f"{self.entity} has no field {name!r}")
             if value is not None:
                 data[name] = to_cel(value, fdef, name)
