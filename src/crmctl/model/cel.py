@@ -147,7 +147,8 @@ class CelChecker:
             hit = _CHECK_CACHE[key] = self._compile(expr)
         return hit
 
-    def _env(self) -> Any:
+    def env(self) -> Any:
+        """The cel-expr-python environment declaring these variables (one per signature, shared with the runtime)."""
         env = _ENV_CACHE.get(self.signature)
         if env is None:
             from cel_expr_python import cel
@@ -157,7 +158,7 @@ class CelChecker:
         return env
 
     def _compile(self, expr: str) -> CheckResult:
-        env = self._env()
+        env = self.env()
         try:
             compiled = env.compile(expr)
         except RuntimeError as exc:

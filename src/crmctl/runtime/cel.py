@@ -24,10 +24,8 @@ from crmctl.errors import UserError
 from crmctl.model.canonical import digest as package_digest
 from crmctl.model.cel import (
     CONTEXT_VARIABLES,
-    DURATION,
     MAX_COMPREHENSION_NESTING,
     MAX_EXPRESSION_TOKENS,
-    TIMESTAMP,
     CelChecker,
     expression_cost,
 )
@@ -156,7 +154,7 @@ class CompiledProgram:
         if entity not in schema.entities:
             raise UnknownFieldError(f"unknown entity {entity!r}")
         checker = CelChecker.for_entity(schema, entity)
-        env = _new_env(checker.variables)
+        env = checker.env()
         programs = {expr_id: _compile(env, expr_id, source) for expr_id, source in sorted(expressions.items())}
         entity_fields = {name: fdef for name, fdef in schema.entities[entity].fields.items()
                          if name in checker.variables and name not in CONTEXT_VARIABLES}  # fmt: skip
@@ -246,26 +244,6 @@ def _compile(env: Any, expr_id: str, source: str) -> Any:
         raise CompileError(expr_id, first.line, first.column, first.message) from None
     _STATS["compiled"] += 1
     return compiled
-
-
-def _new_env(variables: Mapping[str, str]) -> Any:
-    from cel_expr_python import cel
-
-    return cel.NewEnv(variables={name: _cel_type(sig) for name, sig in sorted(variables.items())})
-
-
-def _cel_type(sig: str) -> Any:
-    from cel_expr_python import cel
-
-    simple = {"bool": cel.Type.BOOL, "int": cel.Type.INT, "double": cel.Type.DOUBLE, "string": cel.Type.STRING,
-              "dyn": cel.Type.DYN, TIMESTAMP: cel.Type.TIMESTAMP, DURATION: cel.Type.DURATION}  # fmt: skip
-    if sig in simple:
-        return simple[sig]
-    if sig.startswith("list(") and sig.endswith(")"):
-        return cel.Type.List(_cel_type(sig[5:-1]))
-    if sig.startswith("map(string, ") and sig.endswith(")"):
-        return cel.Type.Map(cel.Type.STRING, _cel_type(sig[12:-1]))
-    return cel.Type.DYN
 
 
 def entity_expressions(package: Package, entity: str) -> dict[str, str]:
