@@ -13,6 +13,7 @@ size guards of `runtime.values` (`MAX_LIST_ITEMS` per list, `MAX_TEXT` per strin
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,7 @@ from crmctl.runtime.values import (
     ValueTypeError,
     from_cel,
     to_cel,
+    zero_value,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ __all__ = [
     "Context",
     "CostLimitError",
     "EvaluationError",
+    "MissingValueError",
     "UnknownFieldError",
     "ValueSizeError",
     "ValueTypeError",
@@ -86,6 +89,10 @@ class EvaluationError(UserError):
         super().__init__(f"{expr_id}: {message}")
         self.expr_id = expr_id
         self.detail = message
+
+
+class MissingValueError(EvaluationError):
+    """An expression read a field or map key that has no value (an unset nested key, an unbound field)."""
 
 
 class UnknownFieldError(UserError):
@@ -165,16 +172,24 @@ class CompiledProgram:
             _CACHE.popitem(last=False)
         return program
 
+    @functools.cached_property
+    def zeros(self) -> dict[str, Any]:
+        """The zero value of every bound field (see `values.zero_value`)."""
+        zeros = {name: zero_value(fdef) for name, fdef in self.fields.items()}
+        return {name: zero for name, zero in zeros.items() if zero is not None}
+
     def ids(self) -> list[str]:
         return list(self.sources)
 
-    def bind(self, record: Mapping[str, Any], context: Context) -> dict[str, Any]:
+    def bind(self, record: Mapping[str, Any], context: Context, *, zero_absent: bool = False) -> dict[str, Any]:
         """The variables of one evaluation: the context plus every present record field, converted once.
 
-        Fields absent from the record (or null) are not bound: an expression that reads one fails.
+        Fields absent from the record (or null) are not bound, so an expression that reads one fails; with
+        `zero_absent` they read as their type's zero value instead, as CEL reads unset proto3 fields (the form
+        and record engines bind this way).
         """
-        data: dict[str, Any] = {"step": context.step, "role": context.role, "now": context.now,
-                                "locale": context.locale}  # fmt: skip
+        data: dict[str, Any] = dict(self.zeros) if zero_absent else {}
+        data.update(step=context.step, role=context.role, now=context.now, locale=context.locale)
         for name, value in record.items():
             fdef = self.fields.get(name)
             if fdef is None:
@@ -199,7 +214,10 @@ class CompiledProgram:
         except (RuntimeError, TypeError, ValueError) as exc:
             raise EvaluationError(expr_id, _clean(str(exc))) from None
         if result.type() in _failed_types():
-            raise EvaluationError(expr_id, _clean(str(result.value())))
+            message = _clean(str(result.value()))
+            if message.startswith(_MISSING_PREFIXES) or message.endswith("has no value"):
+                raise MissingValueError(expr_id, message)
+            raise EvaluationError(expr_id, message)
         return from_cel(result.plain_value())
 
 
@@ -215,6 +233,7 @@ def _failed_types() -> list[Any]:
     return _FAILED
 
 
+_MISSING_PREFIXES = ("Key not found in map", "no such key")
 _CODE_RE = re.compile(r"^[A-Z_]+: ")
 _UNBOUND_RE = re.compile(r'No value with name "([^"]+)" found in Activation')
 

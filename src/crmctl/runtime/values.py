@@ -28,7 +28,7 @@ from crmctl.model.fields import (
 if TYPE_CHECKING:
     from crmctl.model.fields import FieldDef
 
-__all__ = ["MAX_LIST_ITEMS", "MAX_TEXT", "ValueSizeError", "ValueTypeError", "from_cel", "to_cel"]
+__all__ = ["MAX_LIST_ITEMS", "MAX_TEXT", "ValueSizeError", "ValueTypeError", "from_cel", "to_cel", "zero_value"]
 
 MAX_LIST_ITEMS = 10_000
 MAX_TEXT = 1 << 20  # bytes of UTF-8 per string value
@@ -131,6 +131,18 @@ def _datetime(value: str, name: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueTypeError(name, _EXPECTED["datetime"], f"{value!r} (no offset)")
     return moment.astimezone(UTC)
+
+
+def zero_value(field_def: FieldDef) -> Any:
+    """What an expression reads for a field without a value: its type's zero value, as CEL reads unset proto3
+    fields ('' for text, 0 / 0.0, false, [], {}). Dates and datetimes have none (None): no moment is a
+    meaningful default, so an expression reading an unset date stays unknown instead of seeing 1970."""
+    kind = field_def.resultType if isinstance(field_def, CalculatedField) else field_def.type
+    if kind == "number":
+        return 0 if isinstance(field_def, NumberField) and field_def.integer else 0.0
+    return {"currency": 0.0, "boolean": False, "date": None, "datetime": None, "object": {}, "array": []}.get(
+        kind, ""
+    )
 
 
 def from_cel(value: Any) -> Any:
