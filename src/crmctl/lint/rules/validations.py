@@ -126,19 +126,32 @@ class VAL407(LintRule):
     why = "The runtime rejects the validation; a broken pattern can also block every submit."
     bad = "pattern: '[a-z+'"
     good = "pattern: '[a-z]+'"
-    fix = "Correct the pattern (it is matched against the whole value; Python/ECMAScript common subset)."
+    fix = (
+        "Correct the pattern. It is matched against the whole value with RE2 (linear time), so backreferences "
+        "(`\\1`) and lookaround (`(?=`, `(?!`, `(?<=`, `(?<!`) are not available."
+    )
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
         for i, val in enumerate(_validations(ctx)):
             if val.pattern is None:
                 continue
-            try:
-                re.compile(val.pattern)
-            except re.error as exc:
+            reason = _re2_rejects(val.pattern)
+            if reason is not None:
                 yield ctx.finding(
-                    self, f"validation {val.id}: pattern does not compile: {exc}",
+                    self, f"validation {val.id}: pattern does not compile: {reason}",
                     "validations", ("validations", i, "pattern"), f"validation:{val.id}",
                 )  # fmt: skip
+
+
+def _re2_rejects(pattern: str) -> str | None:
+    """RE2's reason for rejecting `pattern`, or None. The runtime matches with RE2, so lint checks with it too."""
+    from crmctl.runtime.regex import PatternError, compile_pattern
+
+    try:
+        compile_pattern(pattern)
+    except PatternError as exc:
+        return exc.reason
+    return None
 
 
 class VAL408(LintRule):
@@ -157,7 +170,7 @@ class VAL408(LintRule):
             try:
                 risk = backtracking_risk(val.pattern)
             except re.error:
-                continue  # VAL407 reports it
+                continue  # not Python syntax (e.g. `\p{L}`); VAL407 checks it under RE2
             if risk:
                 yield ctx.finding(
                     self, f"validation {val.id}: pattern {val.pattern!r} may backtrack catastrophically: {risk}",
