@@ -11,6 +11,7 @@ first, then the order of `rules.yaml`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class FormModel:
     calculated: tuple[CalcField, ...]  # in dependency order
     validations: tuple[Validation, ...]
     validation_reads: Mapping[str, frozenset[str]]
+    aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)  # former top-level name → field
 
     @property
     def name(self) -> str:
@@ -227,6 +229,7 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
         field_group=field_group, field_step=field_step, form_fields=form_fields, rules=rules,
         calculated=_calculation_order(entity_def.fields, entity), validations=validations,
         validation_reads=validation_reads,
+        aliases={old: name for name, fdef in entity_def.fields.items() for old in fdef.aliases},
     )  # fmt: skip
 
 

@@ -327,8 +327,9 @@ class _Run:
         prefill = event.get("data") or {}
         if not isinstance(prefill, Mapping):
             raise EventError("load: data must be an object of field values")
-        for path, value in sorted(prefill.items()):
-            self.set_value(str(path), self.check_input(str(path), value, prefill=True))
+        for name, value in sorted(prefill.items()):
+            path = self.resolve(str(name))
+            self.set_value(path, self.check_input(path, value, prefill=True))
         first = self.first_step()
         self.set_step(first)
         self.run_trigger("onLoad")
@@ -344,11 +345,19 @@ class _Run:
         path = event.get("field")
         if not isinstance(path, str):
             raise EventError("change: field must be a field path")
+        path = self.resolve(path)
         value = self.check_input(path, event.get("value"))
         self.set_value(path, value)
         self.touched.add(path)
         self.echo = (path, value)
         self.run_trigger("onChange", dirty={path.split(".")[0]})
+
+    def resolve(self, path: str) -> str:
+        """The field a path names, following `aliases` (a renamed field keeps answering to its former name)."""
+        head, dot, rest = path.partition(".")
+        if head not in self.model.fields and head in self.model.aliases:
+            return self.model.aliases[head] + dot + rest
+        return path
 
     def check_input(self, path: str, value: Any, *, prefill: bool = False) -> Any:
         """The value as stored (whole numbers of `number`/`currency` fields become floats); EventError if refused."""

@@ -1,0 +1,187 @@
+"""Replay: re-execute logged sessions and compare the effects.
+
+Against the pinned versions (`against=None`) every event must reproduce its recorded effects byte for byte:
+the canonical JSON of the effects (`eventlog.dumps`) is hashed on both sides, so replay compares meaning, not
+database bytes. Async validations are answered from the log; replay never calls a provider. A divergence is
+reported with its event and a structured diff, and the replay continues with the state it computed.
+
+Against another package version (`against=package`) the same inputs run through that version and every
+difference is classified: effects, validation outcomes (messages and submit reports), calculated values (`set`
+effects) and submit results. Events the other version refuses (a field it no longer offers, say) are
+differences too, and the session goes on without them. This is the behavioural half of `crmctl diff`.
+
+Entries arrive in log order from any iterable (the store, or a Parquet export), so the cost is linear in the
+number of events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import UserError
+from crmctl.runtime.eventlog import dumps
+from crmctl.runtime.service import SessionConfig, parse_instant, recorded_resolver
+from crmctl.runtime.session import Session, SessionState
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
+    from crmctl.runtime.service import Runtime
+
+__all__ = ["CATEGORIES", "Divergence", "ReplayReport", "effects_hash", "replay"]
+
+CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
+
+
+def effects_hash(effects: Any) -> str:
+    return "sha256:" + hashlib.sha256(dumps(effects).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Divergence:
+    session: str
+    seq: int
+    index: int  # event number within its session, from 1
+    event: Mapping[str, Any]
+    categories: tuple[str, ...]
+    missing: list[Any]  # recorded effects not produced
+    extra: list[Any]  # produced effects not recorded
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"session": self.session, "seq": self.seq, "index": self.index, "event": dict(self.event),
+               "categories": list(self.categories), "missing": self.missing, "extra": self.extra}  # fmt: skip
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class ReplayReport:
+    against: str | None
+    sessions: int = 0
+    events: int = 0
+    divergences: list[Divergence] = field(default_factory=list)
+    per_session: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.divergences
+
+    def totals(self) -> dict[str, int]:
+        totals = dict.fromkeys(CATEGORIES, 0)
+        for item in self.divergences:
+            for category in item.categories:
+                totals[category] += 1
+        return totals
+
+    def to_json(self) -> dict[str, Any]:
+        return {"against": self.against, "sessions": self.sessions, "events": self.events,
+                "differing_events": len(self.divergences), "totals": self.totals(),
+                "per_session": self.per_session, "divergences": [d.to_json() for d in self.divergences]}  # fmt: skip
+
+
+@dataclass
+class _Track:
+    session: Session | None
+    state: SessionState
+    index: int = 0
+    broken: str | None = None
+
+
+def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: Package | None = None,
+           sessions: set[str] | None = None) -> ReplayReport:  # fmt: skip
+    """Re-execute `entries` (log order) against their pinned versions or `against`; report every difference."""
+    label = None
+    if against is not None:
+        label = f"{against.name}@{against.manifest.version if against.manifest else '?'}"
+        runtime.pin(against)
+    report = ReplayReport(label)
+    tracks: dict[str, _Track] = {}
+    for entry in entries:
+        if entry.get("kind") != "form":
+            continue
+        sid = str(entry["session"])
+        if sessions is not None and sid not in sessions:
+            continue
+        track = tracks.get(sid)
+        if track is None:
+            track = tracks[sid] = _open(runtime, entry, against)
+            report.sessions += 1
+            report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+        track.index += 1
+        report.events += 1
+        divergence = _replay_one(track, entry, sid)
+        if divergence is not None:
+            report.divergences.append(divergence)
+            for category in divergence.categories:
+                report.per_session[sid][category] += 1
+    return report
+
+
+def _open(runtime: Runtime, entry: Mapping[str, Any], against: Package | None) -> _Track:
+    config = SessionConfig.from_json(entry)
+    try:
+        if against is None:
+            session = runtime.session_for(config)
+        else:
+            ref = runtime.pin(against)
+            moved = SessionConfig(ref, config.entity, config.form, config.role, config.locale)
+            session = runtime.session_for(moved, against)
+    except UserError as exc:
+        return _Track(None, SessionState(), broken=str(exc))
+    return _Track(session, SessionState())
+
+
+def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence | None:
+    recorded = entry.get("effects", [])
+    event = entry.get("event", {})
+    seq = int(entry.get("seq", 0))
+    if track.session is None:
+        return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], track.broken)
+    try:
+        outcome = track.session.apply(track.state, event, parse_instant(str(entry["at"])),
+                                      recorded_resolver(list(entry.get("answers", []))))  # fmt: skip
+    except UserError as exc:
+        return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], str(exc))
+    track.state = outcome.state
+    if dumps(outcome.effects) == dumps(recorded):
+        return None
+    return _divergence(sid, seq, track.index, event, list(recorded), outcome.effects)
+
+
+def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], recorded: list[Any],
+                actual: list[dict[str, Any]]) -> Divergence:  # fmt: skip
+    expected_keys = [dumps(e) for e in recorded]
+    actual_keys = [dumps(e) for e in actual]
+    remaining = list(actual_keys)
+    missing = []
+    for key, effect in zip(expected_keys, recorded, strict=True):
+        if key in remaining:
+            remaining.remove(key)
+        else:
+            missing.append(effect)
+    pending = list(expected_keys)
+    extra = []
+    for key, effect in zip(actual_keys, actual, strict=True):
+        if key in pending:
+            pending.remove(key)
+        else:
+            extra.append(effect)
+    changed = missing + extra
+    kinds = {e.get("effect") for e in changed if isinstance(e, Mapping)}
+    categories = ["effects"]
+    if kinds & {"message", "clear"} or any(e.get("effect") == "submit" and e.get("report") for e in changed
+                                           if isinstance(e, Mapping)):  # fmt: skip
+        categories.append("validation")
+    if "set" in kinds:
+        categories.append("calculated")
+    if _submit_results(recorded) != _submit_results(actual):
+        categories.append("submit")
+    return Divergence(sid, seq, index, event, tuple(categories), missing, extra)
+
+
+def _submit_results(effects: Iterable[Any]) -> list[bool]:
+    return [bool(e.get("ok")) for e in effects if isinstance(e, Mapping) and e.get("effect") == "submit"]

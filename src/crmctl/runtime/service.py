@@ -1,0 +1,233 @@
+"""The runtime service: form sessions and records over the store, with every step in the event log.
+
+This is the shell around the pure engines. It pins every package version it runs (a content-addressed copy in
+the store), keeps one draft per open session (saved after every event, deleted when the record is created on
+a successful submit), and appends each event with its effects and async answers to the tenant's hash-chained
+log — draft, log entry and record in one transaction, so a crash leaves either all of an event or none.
+
+The clock and ids are injected by the caller (the CLI); nothing here reads the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import UserError
+from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, ProviderError, Resolver
+from crmctl.runtime.form import FormModel
+from crmctl.runtime.packages import PackageRef, load_copy, make_copy
+from crmctl.runtime.session import Session, SessionState
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
+    from crmctl.runtime.store import Draft, Store
+
+__all__ = [
+    "DraftNotFoundError",
+    "Runtime",
+    "SessionConfig",
+    "iso",
+    "parse_instant",
+    "recorded_resolver",
+    "table_resolver",
+]
+
+
+class DraftNotFoundError(UserError):
+    """No draft with that id in this tenant."""
+
+
+def iso(moment: datetime) -> str:
+    """An instant as stored and logged: ISO 8601 UTC with `Z`, microseconds only when present."""
+    text = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return text
+
+
+def parse_instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise UserError(f"{text!r}: a time needs a zone (e.g. 2026-11-26T09:00:00Z)")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What a session was opened with; stored in its draft and every log entry."""
+
+    package: PackageRef
+    entity: str
+    form: str
+    role: str
+    locale: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"package": self.package.to_json(), "entity": self.entity, "form": self.form, "role": self.role,
+                "locale": self.locale}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> SessionConfig:
+        pkg = doc["package"]
+        return cls(PackageRef(pkg["name"], pkg["version"], pkg["digest"]), doc["entity"], doc["form"], doc["role"],
+                   doc["locale"])  # fmt: skip
+
+
+def table_resolver(answers: Mapping[str, Any]) -> Resolver:
+    """A resolver from a table: provider → answer, or provider → {value: answer, "*": default}.
+
+    An answer is a bool or {"ok": bool, "detail": str}. Scripts and tests use this; real providers register
+    through the same `Resolver` signature.
+    """
+
+    def resolve(request: AsyncRequest) -> AsyncAnswer:
+        entry = answers.get(request.provider)
+        if entry is None:
+            raise ProviderError(
+                f"validation {request.validation}: no answer for provider {request.provider!r}; "
+                f"give one under `answers:` in the script"
+            )
+        if isinstance(entry, Mapping) and "ok" not in entry:
+            key = str(request.value)
+            entry = entry.get(key, entry.get("*"))
+            if entry is None:
+                raise ProviderError(f"validation {request.validation}: provider {request.provider!r} has no "
+                                    f"answer for {request.value!r} and no '*' default")  # fmt: skip
+        if isinstance(entry, bool):
+            return AsyncAnswer(entry)
+        if isinstance(entry, Mapping) and isinstance(entry.get("ok"), bool):
+            detail = entry.get("detail")
+            return AsyncAnswer(entry["ok"], None if detail is None else str(detail))
+        raise ProviderError(f"provider {request.provider!r}: an answer is true, false or {{ok: bool, detail: text}}")
+
+    return resolve
+
+
+def recorded_resolver(recorded: list[Mapping[str, Any]]) -> Resolver:
+    """Answers from a log entry, matched by validation, provider and value; never calls out."""
+    pending = list(recorded)
+
+    def resolve(request: AsyncRequest) -> AsyncAnswer:
+        wanted = request.to_json()
+        for i, item in enumerate(pending):
+            asked = item.get("request", {})
+            if all(asked.get(k) == wanted[k] for k in ("validation", "provider", "value")):
+                del pending[i]
+                answer = item.get("answer", {})
+                return AsyncAnswer(bool(answer.get("ok")), answer.get("detail"))
+        raise ProviderError(f"validation {request.validation}: the log holds no answer from provider "
+                            f"{request.provider!r} for {request.value!r}; replay never calls a provider")  # fmt: skip
+
+    return resolve
+
+
+class Runtime:
+    """Sessions and records of one tenant in one store."""
+
+    def __init__(self, store: Store, tenant: str) -> None:
+        self.store = store
+        self.tenant = tenant
+        self._packages: dict[str, Package] = {}
+        self._sessions: dict[SessionConfig, Session] = {}
+
+    # --- packages ----------------------------------------------------------------------------------------------
+
+    def pin(self, package: Package) -> PackageRef:
+        """Keep a content-addressed copy of `package` and return its reference."""
+        ref, blob = make_copy(package)
+        if ref.digest not in self._packages:
+            self.store.put_package(ref.digest, ref.name, ref.version, blob)
+            self._packages[ref.digest] = package
+        return ref
+
+    def pinned(self, digest: str) -> Package:
+        """The package version stored under `digest` (checked against it)."""
+        package = self._packages.get(digest)
+        if package is None:
+            blob = self.store.get_package(digest)
+            if blob is None:
+                raise UserError(f"the store holds no package {digest}; was it written by another store?")
+            package = self._packages[digest] = load_copy(digest, blob)
+        return package
+
+    def session_for(self, config: SessionConfig, package: Package | None = None) -> Session:
+        session = self._sessions.get(config)
+        if session is None:
+            from crmctl.runtime.l10n import Localizer
+
+            package = package or self.pinned(config.package.digest)
+            model = FormModel.build(package, config.entity, config.form)
+            session = self._sessions[config] = Session(model, Localizer(package, config.locale), config.role)
+        return session
+
+    def configure(self, package: Package, *, entity: str | None, form: str | None, role: str | None,
+                  locale: str | None) -> SessionConfig:  # fmt: skip
+        """The session configuration for `package`, with defaults: the UI's form and entity, the package's first
+        role and default locale."""
+        from crmctl.runtime.l10n import Localizer
+
+        ref = self.pin(package)
+        model = FormModel.build(package, entity, form)
+        roles = package.manifest.roles if package.manifest else []
+        chosen_role = role if role is not None else (roles[0] if roles else "user")
+        localizer = Localizer(package, locale)
+        config = SessionConfig(ref, model.entity, model.form_name, chosen_role, localizer.locale)
+        self.session_for(config, package)
+        return config
+
+    # --- sessions ----------------------------------------------------------------------------------------------
+
+    def start(self, config: SessionConfig, session_id: str, at: datetime, *, data: Mapping[str, Any] | None = None,
+              resolver: Resolver | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        logged = next(iter(self.store.events(self.tenant, session=session_id)), None)
+        if self.store.get_draft(self.tenant, session_id) is not None or logged is not None:
+            raise UserError(f"session {session_id} exists already in tenant {self.tenant}")
+        event: dict[str, Any] = {"type": "load"}
+        if data:
+            event["data"] = dict(data)
+        return self._step(config, session_id, SessionState(), event, at, resolver)
+
+    def apply(self, session_id: str, event: Mapping[str, Any], at: datetime,
+              resolver: Resolver | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        draft = self.draft(session_id)
+        config = SessionConfig.from_json(draft.state["config"])
+        state = SessionState.from_json(draft.state["session"])
+        return self._step(config, session_id, state, event, at, resolver)
+
+    def draft(self, session_id: str) -> Draft:
+        draft = self.store.get_draft(self.tenant, session_id)
+        if draft is None:
+            raise DraftNotFoundError(f"no draft {session_id!r} in tenant {self.tenant!r}; see crmctl draft list")
+        return draft
+
+    def state_of(self, session_id: str) -> tuple[SessionConfig, SessionState]:
+        draft = self.draft(session_id)
+        return SessionConfig.from_json(draft.state["config"]), SessionState.from_json(draft.state["session"])
+
+    def _step(self, config: SessionConfig, session_id: str, state: SessionState, event: Mapping[str, Any],
+              at: datetime, resolver: Resolver | None) -> list[dict[str, Any]]:  # fmt: skip
+        from crmctl.runtime.store import Draft, StoredRecord
+
+        session = self.session_for(config)
+        outcome = session.apply(state, event, at, resolver)
+        stamp = iso(at)
+        body = {"session": session_id, "at": stamp, "kind": "form", **config.to_json(), "event": dict(event),
+                "effects": outcome.effects, "answers": outcome.answers_json()}  # fmt: skip
+        ref = config.package
+        with self.store.transaction():
+            self.store.append_events(self.tenant, [body])
+            if outcome.state.status == "submitted":
+                record = next(e["record"] for e in outcome.effects if e.get("effect") == "submit")
+                self.store.put_records([StoredRecord(self.tenant, config.entity, session_id, ref.name, ref.version,
+                                                     ref.digest, record, 1, stamp, stamp)])  # fmt: skip
+                self.store.delete_draft(self.tenant, session_id)
+            else:
+                self.store.save_draft(Draft(self.tenant, session_id, config.entity, ref.name, ref.version, ref.digest,
+                                            dict(outcome.state.data),
+                                            {"config": config.to_json(), "session": outcome.state.to_json()},
+                                            outcome.state.step, stamp))  # fmt: skip
+        return outcome.effects
+
+    def drafts(self, entity: str | None = None) -> Iterator[Draft]:
+        yield from self.store.list_drafts(self.tenant, entity)
