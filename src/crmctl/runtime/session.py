@@ -379,8 +379,8 @@ class _Run:
             return None
         try:
             converted = to_cel(value, fdef, path)
-        except ValueSizeError:
-            raise
+        except ValueSizeError as exc:
+            raise EventError(str(exc)) from exc
         except UserError as exc:
             raise EventError(str(exc)) from None
         if isinstance(fdef, EnumField):
