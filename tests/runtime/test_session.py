@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from crmctl.model.package import Package, load_package
+from crmctl.model.package import Package, load_package, load_tree
+from crmctl.model.tree import MemoryTree
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest
-from crmctl.runtime.form import FormModel
+from crmctl.runtime.form import FormError, FormModel
 from crmctl.runtime.l10n import Localizer
 from crmctl.runtime.session import EventError, Outcome, Session, SessionState
 
@@ -291,3 +294,248 @@ def test_object_fields_are_changed_member_by_member() -> None:
 def test_unknown_role_is_refused() -> None:
     with pytest.raises(EventError, match="unknown role 'intern'"):
         session(LEADS_V1, "en", "intern")
+
+
+# --- tiny packages ----------------------------------------------------------------------------------------------
+
+TINY_SCHEMA = """\
+entities:
+  Thing:
+    fields:
+      # Declared in reverse dependency order: b reads a, a reads x.
+      b: {type: calculated, resultType: number, expression: "a * 10.0"}
+      a: {type: calculated, resultType: number, expression: "x + 1.0"}
+      x: {type: number}
+      y: {type: number}
+      ratio: {type: calculated, resultType: number, expression: "x / y"}
+      kind: {type: enum, values: [small, big, huge]}
+      note: {type: text}
+"""
+TINY_UI = """\
+entity: Thing
+steps:
+  - id: one
+    fields: [x, y, kind]
+  - id: two
+    fields: [note]
+  - id: three
+    fields: [a, b, ratio]
+  - id: four
+    fields: []
+"""
+TINY_RULES = """\
+rules:
+  - id: toFour
+    entity: Thing
+    scope: step
+    target: one
+    trigger: onExitStep
+    capability: transition
+    when: x > 0.0
+    goto: four
+    priority: 20
+  - id: toThree
+    entity: Thing
+    scope: step
+    target: one
+    trigger: onExitStep
+    capability: transition
+    when: x > 0.0
+    goto: three
+    priority: 10
+"""
+
+
+def tiny(schema: str = TINY_SCHEMA, rules: str = TINY_RULES, ui: str = TINY_UI) -> Package:
+    files = {
+        "package.yaml": "name: Tiny\nversion: 1.0.0\nscope: global\ndescription: A tiny package.\nlocales: [en]\n",
+        "schema.yaml": schema,
+        "ui.yaml": ui,
+        "rules.yaml": rules,
+        "localization/en.yaml": "labels:\n  Thing.x: X\n",
+    }
+    return load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "Tiny"))
+
+
+def test_calculated_fields_recompute_in_dependency_order() -> None:
+    model = FormModel.build(tiny())
+    assert [c.name for c in model.calculated].index("a") < [c.name for c in model.calculated].index("b")
+    sess = Session(model, Localizer(model.package, "en"), "anyone")
+    state, outcomes = play(sess, [LOAD, change("y", 2), change("x", 4)])
+    assert state.data["a"] == 5.0
+    assert state.data["b"] == 50.0
+    assert state.data["ratio"] == 2.0
+    sets = [(e["field"], e["value"]) for e in outcomes[2].effects if e["effect"] == "set"]
+    assert sets == [("a", 5.0), ("b", 50.0), ("ratio", 2.0)]
+
+
+def test_calculation_cycle_is_a_form_error() -> None:
+    schema = TINY_SCHEMA.replace('expression: "x + 1.0"', 'expression: "b + 1.0"')
+    with pytest.raises(FormError, match=r"cycle: (a → b → a|b → a → b)"):
+        FormModel.build(tiny(schema))
+
+
+def test_lower_priority_transition_wins() -> None:
+    sess = Session(FormModel.build(tiny()), Localizer(tiny(), "en"), "anyone")
+    _, outcomes = play(sess, [LOAD, change("x", 1), NEXT])
+    assert effects_of(outcomes[2:], "step")[0]["step"] == "three"
+    swapped = TINY_RULES.replace("priority: 20", "priority: 5")
+    sess = Session(FormModel.build(tiny(rules=swapped)), Localizer(tiny(), "en"), "anyone")
+    _, outcomes = play(sess, [LOAD, change("x", 1), NEXT])
+    assert effects_of(outcomes[2:], "step")[0]["step"] == "four"
+    # Without the condition no transition fires: plain next.
+    _, outcomes = play(sess, [LOAD, NEXT])
+    assert effects_of(outcomes[1:], "step")[0]["step"] == "two"
+
+
+def test_rule_evaluation_error_is_reported_and_blocks_submit() -> None:
+    sess = Session(FormModel.build(tiny()), Localizer(tiny(), "en"), "anyone")
+    state, outcomes = play(sess, [LOAD, change("x", 1)])
+    errors = effects_of(outcomes, "error")
+    assert errors, "x / 0.0 with y unset must be reported"
+    assert errors[0]["rule"] == "calc:Thing.ratio"
+    assert "ratio" not in state.data
+    _, (blocked,) = play(sess, [SUBMIT], state=state, start=2)
+    assert effects_of([blocked], "submit")[0]["ok"] is False
+    assert blocked.state.status == "editing"
+    # Fixing the input clears the error and the form submits.
+    state, outcomes = play(sess, [change("y", 4), SUBMIT], state=blocked.state, start=3)
+    assert state.data["ratio"] == 0.25
+    assert effects_of(outcomes, "submit")[0]["ok"] is True
+    assert state.status == "submitted"
+
+
+# --- navigation -------------------------------------------------------------------------------------------------
+
+
+def blocked_reasons(outcome: Outcome) -> list[tuple[str, str | None]]:
+    return [(e["action"], e["rule"]) for e in outcome.effects if e["effect"] == "blocked"]
+
+
+def test_back_and_goto() -> None:
+    sess, state = loaded()
+    at_first = sess.apply(state, BACK, CLOCK)
+    assert blocked_reasons(at_first) == [("back", None)]
+    assert at_first.effects[-1]["reason"] == "This is the first step."
+    assert at_first.state.step == "personal"
+    state, _ = play(sess, [change("email", "a@b.cd"), NEXT], state=state, start=1)
+    assert state.step == "company"
+    assert state.history == ("personal",)
+    # A step not reached yet is refused, a visited one is fine and cuts the history there.
+    unreached = sess.apply(state, {"type": "goto", "step": "review"}, CLOCK)
+    assert blocked_reasons(unreached) == [("goto", None)]
+    assert unreached.effects[-1]["reason"] == "That step has not been reached yet."
+    assert unreached.state.step == "company"
+    state, _ = play(sess, [NEXT], state=state, start=3)
+    assert (state.step, state.history) == ("review", ("personal", "company"))
+    back = sess.apply(state, {"type": "goto", "step": "personal"}, CLOCK)
+    assert back.state.step == "personal"
+    assert back.state.history == ()
+    assert effects_of([back], "step")[0]["step"] == "personal"
+    # goto the current step changes nothing visible.
+    same = sess.apply(back.state, {"type": "goto", "step": "personal"}, CLOCK)
+    assert same.effects == []
+    # back walks the history one step at a time.
+    state, _ = play(sess, [NEXT, NEXT, BACK], state=back.state, start=5)
+    assert (state.step, state.history) == ("company", ("personal",))
+    last = play(sess, [NEXT, NEXT], state=state, start=8)[1][-1]
+    assert blocked_reasons(last) == [("next", None)]
+    assert last.state.step == "review"
+
+
+def test_goto_a_step_hidden_for_the_role() -> None:
+    sess, state = loaded("claimant", CLAIMS)
+    out = sess.apply(state, {"type": "goto", "step": "assessment"}, CLOCK)
+    assert out.effects[-1] == {"effect": "blocked", "action": "goto", "rule": None,
+                               "reason": "That step is not available."}  # fmt: skip
+    assert out.state.step == "policy"
+
+
+def test_guard_blocks_next_until_it_holds() -> None:
+    sess, state = loaded()
+    out = sess.apply(state, NEXT, CLOCK)
+    assert blocked_reasons(out) == [("next", "contactChannelRequired")]
+    assert out.state.step == "personal"
+    out = sess.apply(out.state, change("phone", "+49 1"), CLOCK)
+    out = sess.apply(out.state, NEXT, CLOCK)
+    assert blocked_reasons(out) == []
+    assert out.state.step == "company"
+
+
+def test_submit_guard_and_validation_report() -> None:
+    sess = session(LEADS_V1, "en", "salesManager")
+    events = [LOAD, change("email", "not-an-address"), change("company", "ACME"), change("companySize", 0), SUBMIT]
+    state, outcomes = play(sess, events)
+    submit = effects_of(outcomes, "submit")[0]
+    assert submit["ok"] is False
+    # Validations in declaration order, then the built-in required check: all reported at once.
+    assert [(f["field"], f["code"]) for f in submit["report"]] == [
+        ("lastName", "lastNameRequired"),
+        ("email", "emailFormat"),
+        ("companySize", "companySizeRange"),
+        ("firstName", "required"),
+    ]
+    assert submit["report"][2]["message"] == "The number of employees must be between 1 and 5,000,000."
+    assert state.submit_attempted
+    assert state.status == "editing"
+    # A rep cannot submit a big account: the global guard blocks before validation.
+    rep = session(LEADS_V1, "en", "salesRep")
+    big = [LOAD, change("company", "ACME"), change("annualRevenue", 60_000_000), SUBMIT]
+    _, outcomes = play(rep, big)
+    assert blocked_reasons(outcomes[-1]) == [("submit", "bigAccountsByManagers")]
+    assert effects_of(outcomes, "submit") == []
+
+
+# --- resume and determinism -------------------------------------------------------------------------------------
+
+ALPHABET = st.sampled_from([
+    NEXT, BACK, SUBMIT, LOAD,
+    {"type": "goto", "step": "personal"}, {"type": "goto", "step": "company"}, {"type": "goto", "step": "review"},
+    change("firstName", "Ada"), change("lastName", "Byron"), change("lastName", None),
+    change("email", "ada@example.com"), change("email", "nope"), change("phone", "+44 1"),
+    change("company", "ACME"), change("company", ""), change("companySize", 5), change("companySize", 400),
+    change("companySize", -1), change("annualRevenue", 2_000_000.5), change("annualRevenue", 60_000_000),
+    change("industry", "finance"), change("industry", "software"), change("source", "partner"),
+    change("source", "referral"), change("nextFollowUp", "2027-01-31"), change("nextFollowUp", None),
+    change("status", "new"), change("score", 3), change("firstName", 7),
+])  # fmt: skip
+
+
+def run_lenient(
+    sess: Session, events: Sequence[Event], state: SessionState, start: int
+) -> tuple[SessionState, list[str]]:
+    """Apply events, skipping refused ones; the effects of each accepted event as canonical JSON."""
+    out = []
+    for i, event in enumerate(events, start=start):
+        try:
+            outcome = sess.apply(state, event, CLOCK + timedelta(seconds=i))
+        except EventError:
+            continue
+        out.append(json.dumps(outcome.effects, sort_keys=False))
+        state = outcome.state
+    return state, out
+
+
+RESUME_SESSION = session(LEADS_V1, "de", "salesRep")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ALPHABET, max_size=12), st.lists(ALPHABET, max_size=12))
+def test_resume_from_json_gives_the_same_effects(head: list[Event], tail: list[Event]) -> None:
+    sess = RESUME_SESSION
+    whole_state, whole = run_lenient(sess, [LOAD, *head, *tail], SessionState(), 0)
+    mid, first = run_lenient(sess, [LOAD, *head], SessionState(), 0)
+    restored = SessionState.from_json(json.loads(json.dumps(mid.to_json())))
+    assert restored.to_json() == mid.to_json()
+    end, rest = run_lenient(sess, tail, restored, len(head) + 1)
+    assert first + rest == whole
+    assert end.to_json() == whole_state.to_json()
+
+
+@pytest.mark.parametrize("name", sorted(TRACE_CASES))
+def test_same_events_give_identical_effects(name: str) -> None:
+    package, locale, role, events, resolver = TRACE_CASES[name]
+    one = trace_json(events, play(session(package, locale, role), events, resolver)[1])
+    two = trace_json(events, play(Session(FormModel.build(package), Localizer(package, locale), role), events,
+                                  resolver)[1])  # fmt: skip
+    assert one.encode() == two.encode()
