@@ -119,13 +119,25 @@ def diff(
     registry: Annotated[
         str | None, typer.Option("--registry", help="Registry for registry: refs (default: CRMCTL_REGISTRY, config).")
     ] = None,
+    records: Annotated[
+        str | None,
+        typer.Option("--records", metavar="STORE",
+                     help="Runtime store (DuckDB file): count the stored records each data-dependent change hits."),
+    ] = None,
+    records_limit: Annotated[
+        int, typer.Option("--records-limit", min=0, help="Example record ids shown per change (with --records).")
+    ] = 10,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant whose records --records reads (default: the only one).")
+    ] = None,
     output_format: FormatOpt = Format.text,
 ) -> None:
     """Classify every change between two versions of a package and propose the semver bump."""
     from crmctl.cli.commands import diff as command
 
     raise typer.Exit(command.run(old, new, against=against, merge_base=merge_base, fail_on=fail_on,
-                                 output_format=output_format.value, registry=registry))  # fmt: skip
+                                 output_format=output_format.value, registry=registry, records=records,
+                                 records_limit=records_limit, tenant=tenant))  # fmt: skip
 
 
 @app.command("rules")
@@ -402,6 +414,159 @@ def resolve(
     from crmctl.cli.commands import registry as command
 
     raise typer.Exit(command.run_resolve(name, channel, version, registry, output_format.value))
+
+
+# --- runtime: simulate, drafts, event log, replay, store ---------------------------------------------------------
+
+draft_app = typer.Typer(help="Drafts: sessions saved after every event, resumable at the step they left.",
+                        no_args_is_help=True)  # fmt: skip
+log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
+store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
+app.add_typer(draft_app, name="draft")
+app.add_typer(log_app, name="log")
+app.add_typer(store_app, name="store")
+
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")
+]
+TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant; no read or write crosses tenants.")]
+NowOpt = Annotated[
+    str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time of the first event (default: now).")
+]
+ScriptOpt = Annotated[
+    Path | None, typer.Option("--script", help="Play a YAML list of events instead of prompting (docs/simulate.md).")
+]
+
+
+@app.command()
+def simulate(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    entity: Annotated[str | None, typer.Option("--entity", help="Entity of the form (default: the UI's).")] = None,
+    form: Annotated[str | None, typer.Option("--form", help="Form name when the UI has several.")] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help="Locale (default: the package default).")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Role (default: the first declared).")] = None,
+    script: ScriptOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    session: Annotated[str | None, typer.Option("--session", help="Session (= draft) id (default: random).")] = None,
+    now: NowOpt = None,
+) -> None:
+    """Walk through a package's form in the terminal, or play a script and print the effect trace."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_simulate(package, entity=entity, form=form, locale=locale, role=role,
+                                          script_path=script, output_format=output_format.value, store_path=store,
+                                          tenant=tenant, session_id=session, now=now))  # fmt: skip
+
+
+@draft_app.command("list")
+def draft_list(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    entity: Annotated[str | None, typer.Option("--entity", help="Only drafts of this entity.")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """List open drafts, most recent first."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_list(store, tenant, entity, output_format.value))
+
+
+@draft_app.command("show")
+def draft_show(
+    draft: Annotated[str, typer.Argument(help="Draft id.")],
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show a draft: entity, pinned package version, data, last step."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_show(draft, store, tenant, output_format.value))
+
+
+@draft_app.command("resume")
+def draft_resume(
+    draft: Annotated[str, typer.Argument(help="Draft id.")],
+    script: ScriptOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: NowOpt = None,
+) -> None:
+    """Continue a draft at the step it was left, on the package version it is pinned to."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_resume(draft, script_path=script, output_format=output_format.value,
+                                              store_path=store, tenant=tenant, now=now))  # fmt: skip
+
+
+@log_app.command("verify")
+def log_verify(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    export: Annotated[Path | None, typer.Option("--export", help="Verify a Parquet export instead.")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Check the hash chain; exit 1 naming the first edited, deleted, inserted or reordered entry."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_log_verify(store, tenant, export, output_format.value))
+
+
+@log_app.command("export")
+def log_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (atomically).")],
+    store: StoreOpt = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Write the event log to Parquet; it can be verified and replayed from there."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_log_export(store, tenant, out, output_format.value))
+
+
+@app.command()
+def replay(
+    session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
+    all_sessions: Annotated[bool, typer.Option("--all", help="Every session of the tenant (the default).")] = False,
+    against: Annotated[
+        str | None,
+        typer.Option("--against", help="Re-run the inputs on this version: directory, git:REV[:path], registry:..."),
+    ] = None,
+    export: Annotated[Path | None, typer.Option("--from-export", help="Replay a Parquet log export.")] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    limit: Annotated[int, typer.Option("--limit", help="Differences shown in text output.")] = 20,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Re-execute logged sessions; exit 1 when an effect differs (pinned versions: byte for byte)."""
+    from crmctl.cli.commands import runtime as command
+
+    if session is not None and all_sessions:
+        from crmctl.errors import UsageError
+
+        raise UsageError("give --session ID or --all, not both")
+    raise typer.Exit(command.run_replay(store_path=store, tenant=tenant, session=session, against=against,
+                                        export=export, output_format=output_format.value, limit=limit))  # fmt: skip
+
+
+@store_app.command("info")
+def store_info(store: StoreOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Format, writer versions and row counts per tenant."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_store_info(store, output_format.value))
+
+
+@store_app.command("migrate")
+def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Bring a store written by an older crmctl to the current format."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_store_migrate(store, output_format.value))
 
 
 def _dispatch(argv: list[str] | None) -> None:

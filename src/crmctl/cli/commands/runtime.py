@@ -1,0 +1,487 @@
+"""`crmctl simulate`, `draft`, `log`, `replay`, `store`: thin commands over `crmctl.runtime`.
+
+The clock and ids are taken here, in the shell, and injected: scripts run on a virtual clock (`now:` in the
+script, or `--now`), each event one second after the previous unless `advance:` moves it further.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmctl.cli.console import out
+from crmctl.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from crmctl.runtime.checks import Resolver
+    from crmctl.runtime.service import Runtime, SessionConfig
+    from crmctl.runtime.store import Store
+
+__all__ = [
+    "DEFAULT_STORE",
+    "run_draft_list",
+    "run_draft_resume",
+    "run_draft_show",
+    "run_log_export",
+    "run_log_verify",
+    "run_replay",
+    "run_simulate",
+    "run_store_info",
+    "run_store_migrate",
+]
+
+DEFAULT_STORE = Path(".crm/runtime.duckdb")
+SCRIPT_EVENTS = ("load", "change", "next", "back", "goto", "submit", "advance", "quit")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _json(value: Any) -> None:
+    out(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@contextmanager
+def _store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
+    from crmctl.runtime.store import Store
+
+    target = path or DEFAULT_STORE
+    with Store.open(target, read_only=read_only, create=not read_only) as store:
+        yield store
+
+
+def _instant(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    from crmctl.runtime.service import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise UsageError(f"--now {text!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
+
+
+def _duration(text: Any, where: str) -> timedelta:
+    raw = str(text).strip()
+    unit = raw[-1:]
+    try:
+        amount = float(raw[:-1])
+    except ValueError:
+        amount = -1
+    if unit not in _DURATION_UNITS or amount < 0:
+        raise InputError(f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w, not {raw!r}")
+    return timedelta(seconds=amount * _DURATION_UNITS[unit])
+
+
+# --- scripts -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Script:
+    events: list[tuple[str, dict[str, Any]]]  # (where, event) with where = file:line:col
+    now: datetime | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+def load_script(path: Path) -> Script:
+    """A simulation script: a YAML list of events, or a mapping with `now`, `answers` and `events`."""
+    from crmctl.model.source import decode_text, parse_text
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the script: {exc.strerror}") from None
+    doc = parse_text(decode_text(raw, str(path)), str(path), as_json=path.suffix == ".json")
+    data = doc.data
+    script = Script([])
+    prefix: tuple[str | int, ...] = ()
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - {"now", "answers", "events"})
+        if unknown:
+            raise InputError(f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}; "
+                             "a script has now, answers and events")  # fmt: skip
+        if "now" in data:
+            from crmctl.runtime.service import parse_instant
+
+            try:
+                script.now = parse_instant(str(data["now"]))
+            except (ValueError, UsageError):
+                raise InputError(f"{doc.loc(('now',))}: now must be an ISO 8601 time with a zone") from None
+        answers = data.get("answers", {})
+        if not isinstance(answers, dict):
+            raise InputError(f"{doc.loc(('answers',))}: answers maps a provider to its answer")
+        script.answers = answers
+        data = data.get("events", [])
+        prefix = ("events",)
+    if not isinstance(data, list):
+        raise InputError(f"{doc.loc(prefix)}: a script is a list of events, e.g. - change: {{field: x, value: 1}}")
+    for i, item in enumerate(data):
+        where = str(doc.loc((*prefix, i)))
+        if isinstance(item, str) and item in SCRIPT_EVENTS:
+            item = {item: {}}
+        if not isinstance(item, dict) or len(item) != 1:
+            raise InputError(f"{where}: an event is a mapping with one key: {', '.join(SCRIPT_EVENTS)}")
+        ((kind, args),) = item.items()
+        if kind not in SCRIPT_EVENTS:
+            raise InputError(f"{where}: unknown event {kind!r}; events are {', '.join(SCRIPT_EVENTS)}")
+        if kind == "advance":
+            script.events.append((where, {"type": "advance", "by": _duration(args, where)}))
+            continue
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise InputError(f"{where}: {kind} takes a mapping of arguments, e.g. {kind}: {{}}")
+        allowed = {"load": {"data"}, "change": {"field", "value"}, "goto": {"step"}}.get(kind, set())
+        extra = sorted(set(args) - allowed)
+        if extra:
+            raise InputError(f"{where}: {kind} has no argument {extra[0]!r}")
+        if kind == "change" and "field" not in args:
+            raise InputError(f"{where}: change needs a field (and a value; null clears)")
+        if kind == "goto" and "step" not in args:
+            raise InputError(f"{where}: goto needs a step")
+        script.events.append((where, {"type": kind, **args}))
+    return script
+
+
+# --- rendering -----------------------------------------------------------------------------------------------------
+
+
+def _describe_event(event: Mapping[str, Any]) -> str:
+    kind = event["type"]
+    if kind == "change":
+        return f"change {event['field']} = {json.dumps(event.get('value'), ensure_ascii=False)}"
+    if kind == "goto":
+        return f"goto {event['step']}"
+    return str(kind)
+
+
+def effect_line(effect: Mapping[str, Any]) -> str:
+    """One effect as a line of the text trace."""
+    kind = effect.get("effect")
+    target = effect.get("field") or effect.get("step")
+    if kind == "step":
+        return f"step {effect['step']} ({effect['label']}, {effect['mode']}): {', '.join(effect['fields'])}"
+    if kind == "show":
+        label = f" ({effect['label']})" if "label" in effect else ""
+        return f"show {'step ' if 'step' in effect else ''}{target}{label}"
+    if kind == "hide":
+        return f"hide {'step ' if 'step' in effect else ''}{target}"
+    if kind == "readonly":
+        return f"read-only {target}"
+    if kind == "required":
+        return f"{'required' if effect['value'] else 'optional'} {target}"
+    if kind == "options":
+        return f"options {target}: {', '.join(effect['labels'])}"
+    if kind == "set":
+        return f"set {target} = {effect.get('display', json.dumps(effect.get('value'), ensure_ascii=False))}"
+    if kind == "message":
+        mark = "warning" if effect["severity"] == "warning" else "error"
+        return f"{mark} {effect['field'] or '(form)'} [{effect['code']}]: {effect['message']}"
+    if kind == "clear":
+        return f"cleared {effect['field'] or '(form)'} [{effect['code']}]"
+    if kind == "error":
+        return f"rule error {effect['rule']}: {effect['message']}"
+    if kind == "blocked":
+        rule = f" by {effect['rule']}" if effect.get("rule") else ""
+        return f"blocked {effect['action']}{rule}: {effect['reason']}"
+    if kind == "submit":
+        if effect["ok"]:
+            return "submitted: record created"
+        return f"submit refused: {sum(1 for r in effect['report'] if r['severity'] == 'error')} error(s)"
+    return json.dumps(effect, ensure_ascii=False)
+
+
+def _submit_report(effect: Mapping[str, Any]) -> list[str]:
+    return [f"      {r['severity']} {r['field'] or '(form)'} [{r['code']}]: {r['message']}" for r in effect["report"]]
+
+
+def _print_step(index: int, at: datetime, event: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
+    out(f"{index:>3}  {at.strftime('%Y-%m-%dT%H:%M:%SZ')}  {_describe_event(event)}")
+    for effect in effects:
+        out(f"       {effect_line(effect)}")
+        if effect.get("effect") == "submit":
+            for line in _submit_report(effect):
+                out(line)
+
+
+# --- simulate ------------------------------------------------------------------------------------------------------
+
+
+def _resolver(answers: Mapping[str, Any]) -> Resolver:
+    from crmctl.runtime.service import table_resolver
+
+    return table_resolver(answers)
+
+
+def run_simulate(package_path: Path, *, entity: str | None, form: str | None, locale: str | None, role: str | None,
+                 script_path: Path | None, output_format: str, store_path: Path | None, tenant: str,
+                 session_id: str | None, now: str | None) -> int:  # fmt: skip
+    from crmctl.model.package import load_package
+    from crmctl.runtime.service import Runtime
+
+    if script_path is None and not sys.stdin.isatty():
+        raise UsageError("simulate without --script needs a terminal; pass --script FILE (see docs/simulate.md)")
+    script = load_script(script_path) if script_path is not None else None
+    package = load_package(package_path)
+    if not package.valid:
+        first = package.diagnostics[0]
+        raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
+    clock = _instant(now) if now is not None or script is None or script.now is None else script.now
+    sid = session_id or uuid.uuid4().hex[:12]
+    with _store(store_path) as store:
+        runtime = Runtime(store, tenant)
+        config = runtime.configure(package, entity=entity, form=form, role=role, locale=locale)
+        if script is None:
+            from crmctl.cli.interactive import interact
+
+            return interact(runtime, config, sid, resumed=False)
+        return _play(runtime, config, sid, script, clock, output_format, start=True)
+
+
+def _play(runtime: Runtime, config: SessionConfig, sid: str, script: Script, clock: datetime, output_format: str,
+          *, start: bool) -> int:  # fmt: skip
+    from crmctl.errors import UserError
+
+    resolver = _resolver(script.answers)
+    steps: list[dict[str, Any]] = []
+    events = list(script.events)
+    if start and not (events and events[0][1]["type"] == "load"):
+        events.insert(0, ("(start)", {"type": "load"}))
+    if output_format == "text":
+        out(f"session {sid}: {config.package.name}@{config.package.version} {config.entity}, role {config.role}, "
+            f"locale {config.locale}, tenant {runtime.tenant}")  # fmt: skip
+    status = "open"
+    first = True
+    for index, (where, event) in enumerate(events, start=1):
+        if event["type"] == "advance":
+            clock += event["by"]
+            continue
+        if event["type"] == "quit":
+            status = "quit"
+            break
+        if not first or not start:
+            clock += timedelta(seconds=1)
+        try:
+            if start and first:
+                data = event.get("data")
+                effects = runtime.start(config, sid, clock, data=data, resolver=resolver)
+            else:
+                effects = runtime.apply(sid, event, clock, resolver)
+        except UserError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        first = False
+        steps.append({"index": index, "at": clock.strftime("%Y-%m-%dT%H:%M:%SZ"), "event": _plain(event),
+                      "effects": effects})  # fmt: skip
+        if output_format == "text":
+            _print_step(index, clock, event, effects)
+        if any(e.get("effect") == "submit" and e.get("ok") for e in effects):
+            status = "submitted"
+            break
+    if status != "submitted":
+        status = "draft"
+    if output_format == "json":
+        _json({"session": sid, "tenant": runtime.tenant, **config.to_json(), "status": status, "events": steps})
+    elif status == "draft":
+        out(f"draft {sid} saved; resume with: crmctl draft resume {sid}")
+    else:
+        out(f"record {config.entity}/{sid} stored, pinned to {config.package.name}@{config.package.version}")
+    return 0
+
+
+def _plain(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items()}
+
+
+# --- drafts --------------------------------------------------------------------------------------------------------
+
+
+def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, output_format: str) -> int:
+    with _store(store_path, read_only=True) as store:
+        drafts = store.list_drafts(tenant, entity)
+    rows = [{"draft": d.draft_id, "entity": d.entity, "package": f"{d.package_name}@{d.package_version}",
+             "lastStep": d.last_step, "updated": d.updated_at} for d in drafts]  # fmt: skip
+    if output_format == "json":
+        _json(rows)
+    elif not rows:
+        out(f"no drafts in tenant {tenant}")
+    else:
+        for row in rows:
+            out(f"{row['draft']}  {row['entity']}  {row['package']}  step {row['lastStep']}  {row['updated']}")
+    return 0
+
+
+def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_format: str) -> int:
+    with _store(store_path, read_only=True) as store:
+        draft = store.get_draft(tenant, draft_id)
+    if draft is None:
+        raise InputError(f"no draft {draft_id!r} in tenant {tenant!r}; see crmctl draft list")
+    doc = {"draftId": draft.draft_id, "entity": draft.entity, "packageVersion": draft.package_version,
+           "package": {"name": draft.package_name, "version": draft.package_version, "digest": draft.package_digest},
+           "data": draft.data, "lastStep": draft.last_step, "updatedAt": draft.updated_at,
+           "role": draft.state["config"]["role"], "locale": draft.state["config"]["locale"]}  # fmt: skip
+    if output_format == "json":
+        _json(doc)
+        return 0
+    out(f"draft {draft.draft_id}: {draft.entity} on {draft.package_name}@{draft.package_version}, "
+        f"step {draft.last_step}, updated {draft.updated_at}")  # fmt: skip
+    for name, value in sorted(draft.data.items()):
+        out(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
+def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: str, store_path: Path | None,
+                     tenant: str, now: str | None) -> int:  # fmt: skip
+    from crmctl.runtime.service import Runtime, parse_instant
+
+    if script_path is None and not sys.stdin.isatty():
+        raise UsageError("resume without --script needs a terminal; pass --script FILE")
+    script = load_script(script_path) if script_path is not None else None
+    with _store(store_path) as store:
+        runtime = Runtime(store, tenant)
+        config, state = runtime.state_of(draft_id)
+        if script is None:
+            from crmctl.cli.interactive import interact
+
+            return interact(runtime, config, draft_id, resumed=True)
+        last = parse_instant(runtime.draft(draft_id).updated_at)
+        clock = _instant(now) if now is not None else (script.now or last + timedelta(seconds=1))
+        if clock <= last:
+            raise InputError(f"the draft was saved at {last.isoformat()}; the clock cannot go back to "
+                             f"{clock.isoformat()}")  # fmt: skip
+        if output_format == "text":
+            out(f"resuming draft {draft_id} at step {state.step}")
+        return _play(runtime, config, draft_id, script, clock - timedelta(seconds=1), output_format, start=False)
+
+
+# --- log, replay, store --------------------------------------------------------------------------------------------
+
+
+def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, output_format: str) -> int:
+    from crmctl.runtime import eventlog
+
+    if export is not None:
+        from crmctl.runtime.store import read_event_export
+
+        entries = [e for e in read_event_export(export) if e.get("tenant") == tenant]
+        problems = eventlog.verify_chain(entries)
+        count = len(entries)
+    else:
+        with _store(store_path, read_only=True) as store:
+            problems = store.verify_log(tenant)
+            head = store.head(tenant)
+            count = head[0] if head else 0
+    if output_format == "json":
+        _json({"tenant": tenant, "entries": count, "ok": not problems,
+               "problems": [{"seq": p.seq, "position": p.position, "code": p.code, "message": p.message}
+                            for p in problems]})  # fmt: skip
+    elif problems:
+        first = problems[0]
+        out(f"log of tenant {tenant}: first bad entry is seq {first.seq} (position {first.position}): "
+            f"{first.code} {first.message}")  # fmt: skip
+        for p in problems[1:]:
+            out(f"  then seq {p.seq}: {p.code} {p.message}")
+    else:
+        out(f"log of tenant {tenant}: {count} entries, hash chain intact")
+    return 1 if problems else 0
+
+
+def run_log_export(store_path: Path | None, tenant: str | None, destination: Path, output_format: str) -> int:
+    with _store(store_path, read_only=True) as store:
+        count = store.export_events(tenant, destination)
+    if output_format == "json":
+        _json({"path": str(destination), "events": count, "tenant": tenant})
+    else:
+        out(f"wrote {count} events to {destination}")
+    return 0
+
+
+def _against(spec: str) -> Any:
+    """A package to replay against: a directory, an archive, `git:REV[:path]` or `registry:NAME@VERSION`."""
+    from crmctl.cli.commands.diff import _open_registry_ref
+    from crmctl.compat.sources import open_source
+    from crmctl.model.package import load_tree
+
+    package = load_tree(open_source(spec, schemes={"registry": lambda ref: _open_registry_ref(ref, None)}))
+    if not package.valid:
+        first = package.diagnostics[0]
+        raise InputError(f"{spec}: {first.location}: {first.message} (run crmctl lint)")
+    return package
+
+
+def run_replay(*, store_path: Path | None, tenant: str, session: str | None, against: str | None,
+               export: Path | None, output_format: str, limit: int) -> int:  # fmt: skip
+    from crmctl.runtime.replay import replay
+    from crmctl.runtime.service import Runtime
+
+    target = _against(against) if against is not None else None
+    sessions = {session} if session is not None else None
+    with _store(store_path, read_only=target is None) as store:
+        runtime = Runtime(store, tenant)
+        if export is not None:
+            from crmctl.runtime.store import read_event_export
+
+            entries: Any = (e for e in read_event_export(export) if e.get("tenant") == tenant)
+        else:
+            entries = store.events(tenant, session=session)
+        report = replay(runtime, entries, against=target, sessions=sessions)
+    if session is not None and report.sessions == 0:
+        raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
+    if output_format == "json":
+        _json(report.to_json())
+    else:
+        _replay_text(report, limit)
+    return 0 if report.ok else 1
+
+
+def _replay_text(report: Any, limit: int) -> None:
+    what = f"against {report.against}" if report.against else "against the pinned versions"
+    if report.ok:
+        out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
+        return
+    out(f"replayed {report.events} events of {report.sessions} sessions {what}: "
+        f"{len(report.divergences)} events differ")  # fmt: skip
+    for sid, counts in report.per_session.items():
+        changed = {k: v for k, v in counts.items() if v}
+        if changed:
+            out(f"  session {sid}: " + ", ".join(f"{k} {v}" for k, v in changed.items()))
+    totals = {k: v for k, v in report.totals().items() if v}
+    out("  total: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    for item in report.divergences[:limit]:
+        out(f"\n  {item.session} #{item.index} (seq {item.seq}) {_describe_event(item.event)}: "
+            f"{', '.join(item.categories)}")  # fmt: skip
+        if item.error:
+            out(f"    refused: {item.error}")
+        for effect in item.missing:
+            out(f"    - {effect_line(effect)}")
+        for effect in item.extra:
+            out(f"    + {effect_line(effect)}")
+    if len(report.divergences) > limit:
+        out(f"\n  … {len(report.divergences) - limit} more (--limit, or --format json for all)")
+
+
+def run_store_info(store_path: Path | None, output_format: str) -> int:
+    with _store(store_path, read_only=True) as store:
+        info = store.info()
+    if output_format == "json":
+        _json(info)
+    else:
+        for key, value in info.items():
+            out(f"{key}: {value}")
+    return 0
+
+
+def run_store_migrate(store_path: Path | None, output_format: str) -> int:
+    from crmctl.runtime.store import Store
+
+    with Store.open(store_path or DEFAULT_STORE, allow_old_format=True, create=False) as store:
+        done = store.migrate()
+    if output_format == "json":
+        _json({"migrated": done})
+    else:
+        out("store is current" if not done else f"migrated through format {done[-1]}")
+    return 0

@@ -1,0 +1,205 @@
+"""The interactive terminal renderer of `crmctl simulate`: it renders, emits events and applies effects.
+
+It holds no business logic: what is shown, required, offered or blocked arrives as effects from the runtime;
+the renderer only keeps a view built from them (`View.apply`) and turns keystrokes into events. Field types
+are read from the schema only to parse what the user types.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crmctl.runtime.service import Runtime, SessionConfig
+
+__all__ = ["View", "interact"]
+
+
+@dataclass
+class View:
+    """What the renderer knows, built only from effects."""
+
+    step: str | None = None
+    step_label: str = ""
+    mode: str = "edit"
+    step_fields: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    visible: dict[str, bool] = field(default_factory=dict)
+    hidden_steps: set[str] = field(default_factory=set)
+    readonly: set[str] = field(default_factory=set)
+    required: set[str] = field(default_factory=set)
+    options: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    display: dict[str, str] = field(default_factory=dict)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    submitted: bool = False
+
+    def apply(self, effects: Sequence[Mapping[str, Any]]) -> None:
+        self.notes = []
+        for e in effects:
+            kind = e["effect"]
+            target = str(e.get("field") or "")
+            if kind == "step":
+                self.step, self.step_label, self.mode, self.step_fields = e["step"], e["label"], e["mode"], e["fields"]
+            elif kind in ("show", "hide") and "step" in e:
+                (self.hidden_steps.discard if kind == "show" else self.hidden_steps.add)(e["step"])
+            elif kind in ("show", "hide"):
+                self.visible[target] = kind == "show"
+                if "label" in e:
+                    self.labels[target] = e["label"]
+            elif kind == "readonly":
+                self.readonly.add(target)
+            elif kind == "required":
+                (self.required.add if e["value"] else self.required.discard)(target)
+            elif kind == "options":
+                self.options[target] = (e["values"], e["labels"])
+            elif kind == "set":
+                self.values[target] = e["value"]
+                self.display[target] = e.get("display", "")
+            elif kind == "message":
+                self.messages[(target or "", e["code"])] = dict(e)
+            elif kind == "clear":
+                self.messages.pop((target or "", e["code"]), None)
+            elif kind == "blocked":
+                self.notes.append(f"[yellow]Blocked:[/] {e['reason']}")
+            elif kind == "error":
+                self.notes.append(f"[red]Rule error[/] {e['rule']}: {e['message']}")
+            elif kind == "submit":
+                self.submitted = bool(e["ok"])
+                if not e["ok"]:
+                    self.notes.append(f"[red]Submit refused[/] ({len(e['report'])} problem(s)):")
+                    self.notes.extend(f"  {r['field'] or '(form)'}: {r['message']}" for r in e["report"])
+
+    def fields_here(self) -> list[str]:
+        return [p for p in self.step_fields if self.visible.get(p, True)]
+
+
+def _render(console: Console, view: View) -> None:
+    from rich.table import Table
+
+    console.rule(f"[bold]{view.step_label}[/]" + (" (review)" if view.mode == "summary" else ""))
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    names = [p for p, shown in view.visible.items() if shown] if view.mode == "summary" else view.fields_here()
+    for path in names:
+        mark = "*" if path in view.required else " "
+        shown = view.display.get(path) or ("" if path not in view.values else json.dumps(view.values[path]))
+        lock = " (read-only)" if path in view.readonly else ""
+        table.add_row(mark, view.labels.get(path, path) + lock, shown)
+    console.print(table)
+    for message in view.messages.values():
+        colour = "yellow" if message["severity"] == "warning" else "red"
+        console.print(f"  [{colour}]{message['severity']}[/] {message['field'] or ''}: {message['message']}")
+    for note in view.notes:
+        console.print(note)
+
+
+def _parse(raw: str, kind: str) -> Any:
+    text = raw.strip()
+    if text == "":
+        return None
+    if kind == "number":
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    if kind == "currency":
+        return float(text)
+    if kind == "boolean":
+        return text.lower() in ("y", "yes", "true", "1", "j", "ja", "oui")
+    if kind in ("array", "object"):
+        return json.loads(text)
+    return text
+
+
+def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resumed: bool) -> int:
+    """Walk through the form: one step at a time, a review page, quit to keep the draft."""
+    from rich.console import Console
+    from rich.prompt import Prompt
+
+    console = Console()
+    package = runtime.pinned(config.package.digest)
+    assert package.schema is not None
+    entity = package.schema.entities[config.entity]
+    view = View()
+
+    def clock() -> datetime:
+        return datetime.now(UTC).replace(microsecond=0)
+
+    def send(event: dict[str, Any]) -> None:
+        try:
+            view.apply(runtime.apply(session_id, event, clock()))
+        except UserError as exc:
+            view.notes = [f"[red]{exc}[/]"]
+
+    if resumed:
+        _, state = runtime.state_of(session_id)
+        view.apply(_replay_view(state.view, runtime, config))
+        console.print(f"Resuming draft {session_id} at step {state.step}")
+    else:
+        view.apply(runtime.start(config, session_id, clock()))
+    console.print(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
+                  f"locale {config.locale} · session {session_id}")  # fmt: skip
+    while not view.submitted:
+        _render(console, view)
+        choice = Prompt.ask("[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit", default="e" if view.mode == "edit"
+                            else "s", choices=["e", "n", "b", "g", "s", "q"])  # fmt: skip
+        if choice == "q":
+            console.print(f"Draft saved. Resume with: crmctl draft resume {session_id}")
+            return 0
+        if choice in ("n", "b", "s"):
+            send({"type": {"n": "next", "b": "back", "s": "submit"}[choice]})
+        elif choice == "g":
+            send({"type": "goto", "step": Prompt.ask("step")})
+        else:
+            for path in [p for p in view.fields_here() if p not in view.readonly]:
+                top = entity.fields.get(path.split(".")[0])
+                kind = getattr(top, "type", "text")
+                current = view.values.get(path)
+                label = view.labels.get(path, path) + (" *" if path in view.required else "")
+                if path in view.options:
+                    values, labels = view.options[path]
+                    console.print("  " + ", ".join(f"{v} ({lbl})" for v, lbl in zip(values, labels, strict=True)))
+                raw = Prompt.ask(label, default="" if current is None else str(current), show_default=True)
+                if raw == ("" if current is None else str(current)):
+                    continue
+                try:
+                    value = _parse(raw, kind)
+                except ValueError:
+                    view.notes = [f"[red]{label}: not a {kind}[/]"]
+                    continue
+                send({"type": "change", "field": path, "value": value})
+    _render(console, view)
+    console.print(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
+                  f"{config.package.version}")  # fmt: skip
+    return 0
+
+
+def _replay_view(saved: Mapping[str, Any], runtime: Runtime, config: SessionConfig) -> list[dict[str, Any]]:
+    """The effects that present a saved view from scratch (what a renderer needs after a restart)."""
+    session = runtime.session_for(config)
+    effects: list[dict[str, Any]] = []
+    step = saved.get("step")
+    model = session.model
+    if step:
+        step_def = model.step(step)
+        if step_def is not None:
+            effects.append({"effect": "step", "step": step, "label": session.l10n.step_label(step),
+                            "mode": step_def.mode,
+                            "fields": [p for p in model.step_fields[step] if saved["visible"].get(p)]})  # fmt: skip
+    for path, shown in saved.get("visible", {}).items():
+        effects.append({"effect": "show", "field": path, "label": session.label(path)} if shown
+                       else {"effect": "hide", "field": path})  # fmt: skip
+    effects.extend({"effect": "readonly", "field": p} for p in saved.get("readonly", []))
+    effects.extend({"effect": "required", "field": p, "value": True} for p in saved.get("required", {}))
+    for path, values in saved.get("options", {}).items():
+        effects.append({"effect": "options", "field": path, "values": values,
+                        "labels": [session.l10n.picklist(model.entity, path, v) for v in values]})  # fmt: skip
+    effects.extend({"effect": "set", "field": p, "value": v} for p, v in saved.get("values", {}).items())
+    effects.extend({"effect": "message", **m} for m in saved.get("messages", {}).values())
+    return effects
