@@ -539,3 +539,25 @@ def test_same_events_give_identical_effects(name: str) -> None:
     two = trace_json(events, play(Session(FormModel.build(package), Localizer(package, locale), role), events,
                                   resolver)[1])  # fmt: skip
     assert one.encode() == two.encode()
+
+
+def test_soft_composite_warns_while_typing_in_its_members_fields() -> None:
+    validations = """\
+validations:
+  - {id: isTest, type: regex, field: note, pattern: 'TE-[0-9]+', message: m.isTest}
+  - {id: notTest, type: composite, mode: soft, operator: not, validations: [isTest], message: m.notTest}
+"""
+    files = {
+        "package.yaml": "name: Tiny\nversion: 1.0.0\nscope: global\ndescription: A tiny package.\nlocales: [en]\n",
+        "schema.yaml": TINY_SCHEMA,
+        "ui.yaml": TINY_UI,
+        "validations.yaml": validations,
+        "localization/en.yaml": "labels:\n  Thing.x: X\nmessages:\n  m.notTest: No test data.\n",
+    }
+    package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "Tiny"))
+    sess = Session(FormModel.build(package), Localizer(package, "en"), "anyone")
+    _, outcomes = play(sess, [LOAD, NEXT, change("note", "TE-1"), change("note", "real")])
+    assert effects_of(outcomes[2:3], "message") == [
+        {"effect": "message", "field": None, "code": "notTest", "severity": "warning", "message": "No test data."}
+    ]
+    assert effects_of(outcomes[3:], "clear") == [{"effect": "clear", "field": None, "code": "notTest"}]

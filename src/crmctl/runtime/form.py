@@ -223,6 +223,12 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
         v.id: _reads(v.when or "") | _reads(v.expression or "") | ({v.field.split(".")[0]} if v.field else set())
         for v in validations
     }
+    # A composite reads what its members read (members are only evaluated inside their composite).
+    for v in validations:
+        if v.type == "composite":
+            validation_reads[v.id] = validation_reads[v.id].union(
+                *(validation_reads[m] for m in v.validations if m in validation_reads)
+            )
     return FormModel(
         package=package, digest=digest, entity=entity, form_name=form_name, form=form, program=program,
         fields=fields, steps=tuple(form.steps), step_fields=step_fields, group_fields=group_fields,
