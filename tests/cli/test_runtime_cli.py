@@ -1,0 +1,191 @@
+"""simulate, draft, log, replay and store through the real command line (exit codes, output, store contents)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crmctl.cli.main import run
+from tests.conftest import REPO
+
+V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
+V2 = str(REPO / "packages" / "LeadLifecycle" / "v2")
+
+FIRST_HALF = """\
+now: 2026-11-26T09:00:00Z
+events:
+  - change: {field: firstName, value: Ada}
+  - change: {field: lastName, value: Lovelace}
+  - next: {}
+  - change: {field: email, value: ada@example.com}
+  - next: {}
+  - quit: {}
+"""
+SECOND_HALF = """\
+- change: {field: company, value: Analytical Engines}
+- change: {field: companySize, value: 300}
+- change: {field: annualRevenue, value: 2500000}
+- next: {}
+- submit: {}
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> object:
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return str(tmp_path / "rt.duckdb")
+
+
+def _session_with_resume(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    first = _write(tmp_path, "a.yaml", FIRST_HALF)
+    second = _write(tmp_path, "b.yaml", SECOND_HALF)
+    assert run(["simulate", V1, "--script", first, "--store", store, "--session", "s1"]) == 0
+    text = capsys.readouterr().out
+    assert "blocked next by contactChannelRequired" in text  # no e-mail or phone yet
+    assert "draft s1 saved; resume with: crmctl draft resume s1" in text
+    assert run(["draft", "list", "--store", store, "--format", "json"]) == 0
+    drafts = _json(capsys)
+    assert isinstance(drafts, list)
+    assert [(d["draft"], d["lastStep"]) for d in drafts] == [("s1", "company")]
+    assert run(["draft", "resume", "s1", "--script", second, "--store", store, "--format", "json"]) == 0
+    trace = _json(capsys)
+    assert isinstance(trace, dict)
+    assert trace["status"] == "submitted"
+    submit = trace["events"][-1]["effects"][-1]
+    assert submit["effect"] == "submit" and submit["ok"] is True
+    assert submit["record"]["score"] == 70.0
+
+
+def test_simulate_resume_submit_then_replay_reproduces_every_effect(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _session_with_resume(tmp_path, store, capsys)
+    assert run(["draft", "list", "--store", store]) == 0
+    assert "no drafts" in capsys.readouterr().out
+    assert run(["log", "verify", "--store", store]) == 0
+    assert "11 entries, hash chain intact" in capsys.readouterr().out
+    assert run(["replay", "--store", store, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert isinstance(report, dict)
+    assert (report["sessions"], report["events"], report["differing_events"]) == (1, 11, 0)
+
+
+def test_replay_against_v2_reports_differences_with_exit_1(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _session_with_resume(tmp_path, store, capsys)
+    assert run(["replay", "--store", store, "--against", V2]) == 1
+    text = capsys.readouterr().out
+    assert "against LeadLifecycle@1.1.0" in text
+    assert "+ show mobilePhone (Mobile phone)" in text
+    assert run(["replay", "--store", store, "--against", V2, "--format", "json"]) == 1
+    report = _json(capsys)
+    assert isinstance(report, dict)
+    assert report["totals"]["rejected"] == 0  # phone is an alias of mobilePhone in v2: the inputs still apply
+    assert report["differing_events"] >= 1
+
+
+def test_script_errors_are_located_and_exit_2(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _write(tmp_path, "bad.yaml", "- change: {field: nope, value: 1}\n")
+    assert run(["simulate", V1, "--script", bad, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml:1:3" in err and "no field 'nope'" in err
+    syntax = _write(tmp_path, "syntax.yaml", "- change: {field: x\n")
+    assert run(["simulate", V1, "--script", syntax, "--store", store]) == 2
+    assert "syntax.yaml" in capsys.readouterr().err
+    wrong_type = _write(tmp_path, "type.yaml", "- change: {field: companySize, value: many}\n")
+    assert run(["simulate", V1, "--script", wrong_type, "--store", store]) == 2
+    assert "companySize" in capsys.readouterr().err
+    unknown = _write(tmp_path, "unknown.yaml", "- jump: {}\n")
+    assert run(["simulate", V1, "--script", unknown, "--store", store]) == 2
+    assert "unknown event 'jump'" in capsys.readouterr().err
+
+
+def test_tampered_log_names_the_first_bad_entry(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import duckdb
+
+    _session_with_resume(tmp_path, store, capsys)
+    with duckdb.connect(store) as con:
+        con.execute("UPDATE events SET entry = replace(entry, 'Lovelace', 'Byron') WHERE seq = 3")
+    assert run(["log", "verify", "--store", store]) == 1
+    assert "first bad entry is seq 3" in capsys.readouterr().out
+
+
+def test_log_export_replays_and_verifies_from_parquet(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _session_with_resume(tmp_path, store, capsys)
+    export = tmp_path / "log.parquet"
+    assert run(["log", "export", "--store", store, "--out", str(export)]) == 0
+    assert "wrote 11 events" in capsys.readouterr().out
+    assert run(["log", "verify", "--export", str(export)]) == 0
+    capsys.readouterr()
+    assert run(["replay", "--store", store, "--from-export", str(export), "--format", "json"]) == 0
+    report = _json(capsys)
+    assert isinstance(report, dict)
+    assert report["events"] == 11 and report["differing_events"] == 0
+
+
+def test_missing_draft_and_store_are_clear_errors(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["draft", "show", "nope", "--store", store]) == 2
+    assert "no runtime store here" in capsys.readouterr().err  # reading never creates a store
+    script = _write(tmp_path, "s.yaml", "- next: {}\n")
+    assert run(["simulate", V1, "--script", script, "--store", store, "--session", "x"]) == 0
+    capsys.readouterr()
+    assert run(["draft", "resume", "nope", "--script", script, "--store", store]) == 2
+    assert "no draft 'nope'" in capsys.readouterr().err
+
+
+def test_store_info_reports_format_and_counts(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _session_with_resume(tmp_path, store, capsys)
+    assert run(["store", "info", "--store", store, "--format", "json"]) == 0
+    info = _json(capsys)
+    assert isinstance(info, dict)
+    assert info["format"] == 1
+
+
+def test_simulate_without_terminal_or_script_is_a_usage_error(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["simulate", V1, "--store", store]) == 2
+    assert "--script" in capsys.readouterr().err
+
+
+def test_async_answers_come_from_the_script_and_are_logged(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    claims = str(REPO / "packages" / "ClaimsIntake")
+    script = _write(
+        tmp_path,
+        "c.yaml",
+        """\
+now: 2026-11-26T09:00:00Z
+answers:
+  policyService: {"AB-1234567": false, "*": true}
+  duplicateDetector: true
+events:
+  - change: {field: policyNumber, value: AB-1234567}
+  - change: {field: incidentDate, value: '2026-11-20'}
+  - change: {field: consentDataProcessing, value: true}
+  - submit: {}
+""",
+    )
+    assert run(["simulate", claims, "--role", "claimant", "--script", script, "--store", store, "--format",
+                "json"]) == 0  # fmt: skip
+    trace = _json(capsys)
+    assert isinstance(trace, dict)
+    submit = trace["events"][-1]["effects"][-1]
+    assert submit["effect"] == "submit" and submit["ok"] is False
+    assert "policyValid" in {r["code"] for r in submit["report"]}
+    assert run(["replay", "--store", store]) == 0  # answered from the log, no provider called
