@@ -11,6 +11,7 @@ from crmctl.model.diagnostics import Diagnostic, Location, Report, Severity
 
 if TYPE_CHECKING:
     from crmctl.compat.classify import DiffResult
+    from crmctl.compat.records_impact import RecordsImpact
     from crmctl.model.package import Package
 
 __all__ = ["build_report", "parse_fail_on"]
@@ -40,8 +41,13 @@ def _side(pkg: Package, with_digest: bool) -> dict[str, object]:
     return side
 
 
-def build_report(result: DiffResult, failing: Iterable[ChangeClass], *, digests: bool = True) -> Report:
-    """The diff as a `Report`; `digests=False` skips the canonical digests, which only machine output shows."""
+def build_report(
+    result: DiffResult, failing: Iterable[ChangeClass], *, digests: bool = True, records: RecordsImpact | None = None
+) -> Report:
+    """The diff as a `Report`; `digests=False` skips the canonical digests, which only machine output shows.
+
+    With `records`, each change the stored records answer carries the answer in `extra["records"]`, and the
+    summary gains a `records` section; neither touches the message, so fingerprints stay stable."""
     fail = frozenset(failing)
     diagnostics: list[Diagnostic] = []
     package = result.new.name
@@ -58,6 +64,9 @@ def build_report(result: DiffResult, failing: Iterable[ChangeClass], *, digests:
             extra["old"] = str(change.old)
         if change.new:
             extra["new"] = str(change.new)
+        impact = records.for_change(change) if records is not None else None
+        if impact is not None:
+            extra["records"] = impact.describe()
         diagnostics.append(
             Diagnostic(
                 change.code, f"[{change.cls.value}] {change.message}", change.location or Location(manifest_file),
@@ -79,4 +88,6 @@ def build_report(result: DiffResult, failing: Iterable[ChangeClass], *, digests:
             "message": result.verdict.message,
         },
     }
+    if records is not None:
+        summary["records"] = records.as_dict()
     return Report(command="diff", diagnostics=diagnostics, sources=sources, summary=summary)

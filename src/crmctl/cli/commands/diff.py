@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmctl.cli.console import out, use_color
 
 if TYPE_CHECKING:
     from crmctl.compat.classify import DiffResult
+    from crmctl.compat.records_impact import RecordsImpact
     from crmctl.model.diagnostics import Report
     from crmctl.model.package import Package
     from crmctl.model.tree import FileTree
 
-__all__ = ["render_summary", "run"]
+__all__ = ["render_records", "render_summary", "run"]
 
 _CLASS_ORDER = ("breaking", "data-dependent", "behavioral", "compatible")
 
@@ -26,6 +28,9 @@ def run(
     fail_on: str,
     output_format: str,
     registry: str | None = None,
+    records: str | None = None,
+    records_limit: int = 10,
+    tenant: str | None = None,
 ) -> int:
     from crmctl.compat.classify import diff_packages
     from crmctl.compat.report import build_report, parse_fail_on
@@ -33,12 +38,50 @@ def run(
     from crmctl.model.package import load_tree
 
     failing = parse_fail_on(fail_on)
+    store_path = _existing_store(records) if records is not None else None
     schemes = {"registry": lambda ref: _open_registry_ref(ref, registry)}
     old_tree, new_tree = resolve_sides(old, new, against=against, merge_base=merge_base, schemes=schemes)
     result = diff_packages(load_tree(old_tree), load_tree(new_tree))
-    report = build_report(result, failing, digests=output_format == "json")
-    _render(report, result, output_format)
+    impact = _read_records(result, store_path, tenant, records_limit) if store_path is not None else None
+    report = build_report(result, failing, digests=output_format == "json", records=impact)
+    _render(report, result, output_format, impact)
+    # The exit code stays the classification's: record counts inform the reviewer, they never fail the diff.
     return 1 if any(change.cls in failing for change in result.changes) else 0
+
+
+def _existing_store(records: str) -> Path:
+    """Check before any work that `--records` names a file: opening a missing store must not create one."""
+    from crmctl.errors import InputError
+
+    path = Path(records)
+    if not path.is_file():
+        raise InputError(f"--records {records}: no runtime store at this path",
+                         hint="pass the store the runtime writes (by default .crm/runtime.duckdb)")  # fmt: skip
+    return path
+
+
+def _read_records(result: DiffResult, path: Path, tenant: str | None, limit: int) -> RecordsImpact:
+    """Open the store read-only and count, for every data-dependent change, the stored records it hits."""
+    from crmctl.compat.records_impact import RecordsCheck
+    from crmctl.errors import UsageError
+    from crmctl.runtime.regex import compile_pattern
+    from crmctl.runtime.store import Store
+
+    if limit < 0:
+        raise UsageError(f"--records-limit must be 0 or more, not {limit}")
+    check = RecordsCheck(result, compile_pattern)
+    with Store.open(path, read_only=True) as store:
+        if tenant is None:
+            tenants = store.tenants()
+            if len(tenants) > 1:
+                raise UsageError(f"--records {path} holds several tenants ({', '.join(tenants)}); pick one with "
+                                 "--tenant")  # fmt: skip
+            tenant = tenants[0] if tenants else ""
+        records = (r for entity in check.entities for r in store.iter_records(tenant, entity))
+        impact = check.measure(records, limit=limit)
+    impact.store = str(path)
+    impact.tenant = tenant
+    return impact
 
 
 def _open_registry_ref(ref: str, registry: str | None) -> FileTree:
@@ -53,7 +96,7 @@ def _open_registry_ref(ref: str, registry: str | None) -> FileTree:
     return open_version_tree(registry_location(registry), name, version_or_channel or None)
 
 
-def _render(report: Report, result: DiffResult, output_format: str) -> None:
+def _render(report: Report, result: DiffResult, output_format: str, impact: RecordsImpact | None = None) -> None:
     from crmctl.cli.reporters import render
 
     if output_format != "text":
@@ -63,6 +106,22 @@ def _render(report: Report, result: DiffResult, output_format: str) -> None:
         out(render(report, "text", color=use_color("text")))
         out("")
     out(render_summary(result, report))
+    if impact is not None:
+        out("")
+        out(render_records(impact))
+
+
+def render_records(impact: RecordsImpact) -> str:
+    """The stored-records section of the text output: one line per change the records can answer."""
+    lines = [f"stored records ({impact.store}, tenant {impact.tenant or '-'}): {impact.records:,} {impact.package} "
+             "records read"]  # fmt: skip
+    if not impact.impacts:
+        lines.append("  no change depends on stored data")
+    for item in impact.impacts:
+        change = item.change
+        lines.append(f"  {change.code} {change.kind.id} {change.path}: {change.message}")
+        lines.append(f"    {item.describe()}")
+    return "\n".join(lines)
 
 
 def render_summary(result: DiffResult, report: Report) -> str:

@@ -23,5 +23,7 @@ def render(report: Report) -> str:
         loc = diag.location
         props = f"file={_prop(loc.file)},line={loc.line},col={loc.column},title={_prop(diag.code)}"
         message = diag.message + (f" (help: {diag.fix})" if diag.fix else "")
+        if diag.extra.get("records"):
+            message += f" [stored records: {diag.extra['records']}]"
         lines.append(f"::{_COMMAND[diag.severity.value]} {props}::{_data(message)}")
     return "\n".join(lines)

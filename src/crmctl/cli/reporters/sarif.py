@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from crmctl import __version__
-from crmctl.model.diagnostics import Report
+from crmctl.model.diagnostics import Diagnostic, Report
 
 __all__ = ["SARIF_SCHEMA", "render", "sarif_dict"]
 
@@ -35,6 +35,12 @@ def _rules(report: Report) -> list[dict[str, Any]]:
     return rules
 
 
+def _records(diag: Diagnostic) -> str:
+    """`crmctl diff --records`: what the stored records say about the change, after the message."""
+    records = diag.extra.get("records")
+    return f" [stored records: {records}]" if records else ""
+
+
 def sarif_dict(report: Report) -> dict[str, Any]:
     rules = _rules(report)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
@@ -45,7 +51,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
             "ruleId": diag.code,
             "ruleIndex": index[diag.code],
             "level": _LEVEL[diag.severity.value],
-            "message": {"text": diag.message + (f" (help: {diag.fix})" if diag.fix else "")},
+            "message": {"text": diag.message + (f" (help: {diag.fix})" if diag.fix else "") + _records(diag)},
             "locations": [
                 {
                     "physicalLocation": {

@@ -1,0 +1,262 @@
+"""Which stored values each data-dependent change puts at risk: one `Probe` (a test over a record's data) per change.
+
+A probe answers one question about one record, e.g. "does it lack a value for `Lead.phone`?". Field paths are the
+semantic paths of `Change` (`Lead.address.city`, `Lead.lines[].sku`); a step is read under the field's name or
+any of its aliases, and `[]` walks every item of a list. The tests mirror the runtime's checks (`runtime.checks`,
+`runtime.values`) without importing the runtime plane; regex validations match through a compiler the caller
+passes in (the CLI passes RE2's, which runs in time linear in the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from crmctl.errors import UserError
+from crmctl.model.fields import ArrayField, ObjectField
+
+if TYPE_CHECKING:
+    from crmctl.compat.change import Change
+    from crmctl.compat.classify import DiffResult
+    from crmctl.model.artifacts import Validation
+    from crmctl.model.package import Package
+
+__all__ = ["PatternCompiler", "PatternMatcher", "Probe", "is_blank", "number_digits", "plan_probes"]
+
+Test = Callable[[Mapping[str, Any]], bool]
+_Step = tuple[tuple[str, ...], bool]  # the keys a field may be stored under, and whether to walk list items
+
+_CARRY = frozenset({"field-removed", "field-renamed-without-alias", "field-type-changed", "reference-target-changed",
+                    "currency-changed", "array-items-type-changed"})  # fmt: skip
+_VALIDATION = frozenset({"hard-validation-added", "validation-hardened", "validation-narrowed", "validation-changed"})
+
+
+class PatternMatcher(Protocol):
+    def fullmatch(self, text: str) -> bool: ...
+
+
+PatternCompiler = Callable[[str], PatternMatcher]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The question one change asks of the stored records of `entity`; `test` is None when it cannot be answered
+    from the data alone (`note` says why)."""
+
+    change: Change
+    entity: str
+    question: str
+    test: Test | None
+    note: str | None = None
+
+
+def is_blank(value: Any) -> bool:
+    """What the runtime's `required` check calls no value."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+def number_digits(value: int | float) -> tuple[int, int]:
+    """(precision, scale) a number needs as a SQL-style decimal: all digits without leading or trailing zeros, and
+    the digits after the point. Floats count as written (their shortest repr), so 0.1 is (1, 1)."""
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite() or number == 0:
+        return (0, 0)
+    _, digits, exponent = number.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    scale = max(0, -exponent)
+    return (max(0, len(digits) + exponent) + scale, scale)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _steps(pkg: Package, path: str) -> tuple[str, list[_Step]] | None:
+    """Resolve `Entity.a.b[]` against `pkg`'s schema (for aliases); None when the entity is unknown."""
+    entity, _, rest = path.partition(".")
+    entities = pkg.schema.entities if pkg.schema else {}
+    if entity not in entities or not rest:
+        return None
+    fields: Mapping[str, Any] | None = entities[entity].fields
+    steps: list[_Step] = []
+    for part in rest.split("."):
+        each = part.endswith("[]")
+        name = part[:-2] if each else part
+        fdef = fields.get(name) if fields is not None else None
+        steps.append(((name, *fdef.aliases) if fdef is not None else (name,), each))
+        inner = fdef.items if each and isinstance(fdef, ArrayField) else fdef
+        fields = inner.fields if isinstance(inner, ObjectField) else None
+    return entity, steps
+
+
+def _leaves(node: Any, steps: Sequence[_Step]) -> Iterator[Any]:
+    """Every value at the end of `steps` (None where the last field is absent); nothing below a missing object."""
+    if not steps:
+        yield node
+        return
+    if not isinstance(node, Mapping):
+        return
+    (keys, each), rest = steps[0], steps[1:]
+    value = next((node[k] for k in keys if node.get(k) is not None), None)
+    if each:
+        for item in value if isinstance(value, list) else ():
+            yield from _leaves(item, rest)
+    elif rest:
+        yield from _leaves(value, rest)
+    else:
+        yield value
+
+
+def _any_leaf(steps: Sequence[_Step], hit: Callable[[Any], bool]) -> Test:
+    return lambda data: any(hit(v) for v in _leaves(data, steps))
+
+
+def _field_probe(result: DiffResult, change: Change) -> Probe | None:
+    kind, path = change.kind.id, change.path
+    old_side = kind in _CARRY or kind in ("alias-removed", "enum-value-removed")
+    resolved = _steps(result.old if old_side else result.new, path) or _steps(result.new, path)
+    if resolved is None:
+        return None
+    entity, steps = resolved
+    fdef = _field_def(result.new, path)
+    question: str
+    hit: Callable[[Any], bool]
+    if kind == "field-made-required":
+        question, hit = "lack a value", is_blank
+    elif kind in _CARRY:
+        question, hit = "carry a value", lambda v: not is_blank(v)
+    elif kind == "alias-removed":
+        alias = _quoted(change.message, "alias ")
+        if alias is None:
+            return None
+        question = f"store it under {alias!r}"
+        steps = [*steps[:-1], ((alias,), steps[-1][1])]
+        hit = lambda v: not is_blank(v)  # noqa: E731
+    elif kind == "enum-value-removed":
+        value = _quoted(change.message, "value ")
+        if value is None:
+            return None
+        question, hit = f"hold {value!r}", lambda v: v == value
+    elif kind == "max-length-reduced" and fdef is not None:
+        n = fdef.maxLength
+        question, hit = f"hold more than {n:,} characters", lambda v: isinstance(v, str) and len(v) > n
+    elif kind == "max-items-reduced" and fdef is not None:
+        n = fdef.maxItems
+        question, hit = f"hold more than {n:,} items", lambda v: isinstance(v, list) and len(v) > n
+    elif kind == "number-made-integer":
+        question, hit = "hold a fractional number", lambda v: isinstance(v, float) and not v.is_integer()
+    elif kind == "precision-reduced" and fdef is not None:
+        p = fdef.precision
+        question, hit = f"hold more than {p} digits", lambda v: _number(v) and number_digits(v)[0] > p
+    elif kind == "scale-reduced" and fdef is not None:
+        s = fdef.scale
+        question, hit = f"hold more than {s} decimals", lambda v: _number(v) and number_digits(v)[1] > s
+    else:
+        return None
+    return Probe(change, entity, question, _any_leaf(steps, hit))
+
+
+def _field_def(pkg: Package, path: str) -> Any:
+    resolved = _steps(pkg, path)
+    if resolved is None:
+        return None
+    entity, steps = resolved
+    fields: Mapping[str, Any] | None = pkg.schema.entities[entity].fields if pkg.schema else None
+    fdef: Any = None
+    for (keys, each) in steps:
+        fdef = fields.get(keys[0]) if fields is not None else None
+        inner = fdef.items if each and isinstance(fdef, ArrayField) else fdef
+        if each:
+            fdef = inner
+        fields = inner.fields if isinstance(inner, ObjectField) else None
+    return fdef
+
+
+def _quoted(message: str, prefix: str) -> str | None:
+    """The `'x'` after `prefix` in a change message (`value 'lost' was removed from Lead.status`)."""
+    import ast
+
+    start = message.find(prefix)
+    if start < 0:
+        return None
+    rest = message[start + len(prefix):]
+    quote = rest[:1]
+    end = rest.find(quote, 1) if quote in ("'", '"') else -1
+    if end < 0:
+        return None
+    value = ast.literal_eval(rest[: end + 1])
+    return value if isinstance(value, str) else None
+
+
+def _validation_probe(result: DiffResult, change: Change, compile_pattern: PatternCompiler | None) -> Probe | None:
+    vid = change.path.removeprefix("validation:")
+    validations = result.new.validations.validations if result.new.validations else []
+    val = next((v for v in validations if v.id == vid), None)
+    if val is None:
+        return None
+    entities = list(result.new.schema.entities) if result.new.schema else []
+    entity = val.entity or (entities[0] if len(entities) == 1 else None)
+    if entity is None:
+        return None
+    question = f"would fail validation {vid}"
+    test, note = _validation_test(result.new, entity, val, compile_pattern)
+    return Probe(change, entity, question, test, note)
+
+
+def _validation_test(
+    pkg: Package, entity: str, val: Validation, compile_pattern: PatternCompiler | None
+) -> tuple[Test | None, str | None]:
+    if val.when:
+        return None, "it applies only `when` a CEL condition holds, which needs the runtime; not counted"
+    if val.type not in ("required", "regex", "range") or not val.field:
+        return None, f"{val.type} validations need the runtime; not counted"
+    resolved = _steps(pkg, f"{entity}.{val.field}")
+    steps = resolved[1] if resolved else [((part,), False) for part in val.field.split(".")]
+    if val.type == "required":
+        return _any_leaf(steps, is_blank), None
+    if val.type == "range":
+        low, high = val.min, val.max
+        return _any_leaf(steps, lambda v: not is_blank(v) and not in_range(v, low, high)), None
+    if compile_pattern is None:
+        return None, "no regex engine was given; not counted"
+    try:
+        matcher = compile_pattern(val.pattern or "")
+    except UserError as error:
+        return None, f"{error.message}; not counted"
+    return _any_leaf(steps, lambda v: not is_blank(v) and not (isinstance(v, str) and matcher.fullmatch(v))), None
+
+
+def in_range(value: Any, low: float | str | None, high: float | str | None) -> bool:
+    """The runtime's range check: numbers against numeric bounds, ISO dates by their date against date bounds."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        return (low is None or isinstance(low, str) or value >= low) and (
+            high is None or isinstance(high, str) or value <= high
+        )
+    if isinstance(value, str):
+        day = value[:10]
+        return (low is None or not isinstance(low, str) or day >= low[:10]) and (
+            high is None or not isinstance(high, str) or day <= high[:10]
+        )
+    if isinstance(value, list):
+        return all(in_range(v, low, high) for v in value)
+    return True
+
+
+def plan_probes(result: DiffResult, compile_pattern: PatternCompiler | None = None) -> list[Probe]:
+    """One probe per change whose impact the stored records can tell, in the order of `result.changes`."""
+    probes: list[Probe] = []
+    for change in result.changes:
+        probe: Probe | None = None
+        if change.kind.id == "entity-removed":
+            probe = Probe(change, change.path, "are orphaned", lambda _: True)
+        elif change.kind.id in _VALIDATION:
+            probe = _validation_probe(result, change, compile_pattern)
+        elif change.path.split(".", 1)[0] in (result.old.schema.entities if result.old.schema else {}):
+            probe = _field_probe(result, change)
+        if probe is not None:
+            probes.append(probe)
+    return probes
