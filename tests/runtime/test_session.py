@@ -519,7 +519,7 @@ def run_lenient(
 RESUME_SESSION = session(LEADS_V1, "de", "salesRep")
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ALPHABET, max_size=12), st.lists(ALPHABET, max_size=12))
 def test_resume_from_json_gives_the_same_effects(head: list[Event], tail: list[Event]) -> None:
     sess = RESUME_SESSION
