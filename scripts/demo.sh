@@ -3,7 +3,8 @@
 #   scaffold a package → lint it → lint packages/ → diff v1 against v2 (compatible) → show a breaking diff →
 #   print canonical digests → diff against a git revision → sign and publish v1 and v2 into a local registry →
 #   watch the gates refuse a breaking version → promote to sandbox and prod → resolve → diff against prod →
-#   verify the registry (and one signature with ssh-keygen alone).
+#   verify the registry (and one signature with ssh-keygen alone) → simulate a form session, quit, resume the
+#   draft and submit → verify the runtime's event log → replay it against the pinned version and against v2.
 # Everything it writes (keys, registry, caches) lives in a temporary directory that is removed at the end.
 # Usage (from anywhere in a clone): CRMCTL=.venv/bin/crmctl bash scripts/demo.sh
 # Exits non-zero as soon as any step does not behave as announced.
@@ -128,6 +129,32 @@ if command -v ssh-keygen >/dev/null 2>&1; then
     -s "$v/signature.sig" < "$v/digest"
 else
   echo "(skipped: ssh-keygen is not installed)"
+fi
+
+# --- The local runtime: a form session, a draft resumed, replay -------------------------------------------------
+STORE="$WORK/runtime.duckdb"
+
+section "Simulate a LeadLifecycle v1 session from a script; quit half-way (the draft is kept)"
+run simulate "$V1" --script scripts/demo/lead-monday.yaml --store "$STORE" --session lead-ada
+
+section "Next day: list the drafts and resume at the step left, then submit (the record is pinned to 1.0.0)"
+run draft list --store "$STORE"
+run draft resume lead-ada --script scripts/demo/lead-tuesday.yaml --store "$STORE"
+
+section "Verify the runtime's hash-chained event log"
+run log verify --store "$STORE"
+
+section "Replay the log against the pinned versions: every effect reproduced byte for byte"
+run replay --store "$STORE"
+
+section "Replay the same traffic against v2: what would the new version do differently (exit 1: it differs)"
+set +e
+run replay --store "$STORE" --against "$V2" --limit 3
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then
+  echo "demo: expected replay against v2 to report differences with exit 1, got $code" >&2
+  exit 1
 fi
 
 printf '\nDemo finished: every step behaved as announced.\n'
