@@ -569,6 +569,109 @@ def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFor
     raise typer.Exit(command.run_store_migrate(store, output_format.value))
 
 
+records_app = typer.Typer(help="Records: create, read, update and import through the validation engines.",
+                          no_args_is_help=True)  # fmt: skip
+app.add_typer(records_app, name="records")
+EntityOpt = Annotated[str, typer.Option("--entity", "-e", help="Entity, e.g. Lead.")]
+RecordsLocaleOpt = Annotated[
+    str | None, typer.Option("--locale", help="Locale of messages (default: the package default).")
+]
+RecordsNowOpt = Annotated[str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time (default: now).")]
+
+
+@records_app.command("create")
+def records_create(
+    package: Annotated[Path, typer.Argument(help="Package directory (the version validating the record).")],
+    entity: EntityOpt,
+    data: Annotated[str | None, typer.Option("--data", help="The record as a JSON object.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A file holding the record as a JSON object.")] = None,
+    record_id: Annotated[str | None, typer.Option("--id", help="Record id (default: a random UUID).")] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    now: RecordsNowOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Check, calculate and validate a record, then store it with its package version; exit 1 if rejected."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_create(package, entity, data, file, record_id, store=store, tenant=tenant,
+                                        output_format=output_format.value, locale=locale, now=now))  # fmt: skip
+
+
+@records_app.command("get")
+def records_get(
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    entity: EntityOpt,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show a record, rendered with the package version it is pinned to."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_get(record_id, entity, store=store, tenant=tenant, output_format=output_format.value,
+                                     locale=locale))  # fmt: skip
+
+
+@records_app.command("list")
+def records_list(
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only records of this entity.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many records.")] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """List records by entity and id: package version, revision, last update."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_list(entity, limit, store=store, tenant=tenant, output_format=output_format.value))
+
+
+@records_app.command("update")
+def records_update(
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    entity: EntityOpt,
+    data: Annotated[str, typer.Option("--data", help="JSON merge patch: fields to set; null removes a field.")],
+    package: Annotated[
+        Path | None, typer.Option("--package", help="Move the record to this version of its package.")
+    ] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    now: RecordsNowOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Merge changes into a record and validate it again (its pinned version, or --package); exit 1 if rejected."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_update(record_id, entity, data, package, store=store, tenant=tenant,
+                                        output_format=output_format.value, locale=locale, now=now))  # fmt: skip
+
+
+@records_app.command("import")
+def records_import(
+    package: Annotated[Path, typer.Argument(help="Package directory (the version validating the rows).")],
+    file: Annotated[Path, typer.Argument(help="A .csv (header row of field names) or .jsonl file.")],
+    entity: EntityOpt,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Write the valid rows even when some are rejected.")
+    ] = False,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    now: RecordsNowOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Import rows in one transaction: all or nothing; exit 1 listing rejected rows (row, field, code, message)."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_import(package, entity, file, store=store, tenant=tenant,
+                                        output_format=output_format.value, locale=locale, now=now,
+                                        skip_invalid=skip_invalid))  # fmt: skip
+
+
 def _dispatch(argv: list[str] | None) -> None:
     """`crmctl resolve NAME [...]` skips typer's parameter machinery (it imports pydantic) to answer under 100 ms."""
     from crmctl.cli.commands.registry import parse_resolve, run_resolve_fast

@@ -118,6 +118,27 @@ class FormModel:
             _CACHE.popitem(last=False)
         return model
 
+    @classmethod
+    def for_entity(cls, package: Package, entity: str) -> FormModel:
+        """The model of `entity` without any UI form (the record engine's view): rules, calculated fields and
+        validations, no steps. Works for entities no form edits; cached like `build`."""
+        from crmctl.model.artifacts import Form
+
+        if package.schema is None or entity not in package.schema.entities:
+            known = ", ".join(sorted(package.schema.entities)) if package.schema else "no schema"
+            raise FormError(f"{package.name}: no entity {entity!r}; the schema has {known}")
+        digest = package_digest(package)
+        key = (digest, entity, "")
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+        model = _build(package, digest, entity, "", Form.model_construct(entity=entity, steps=[], roles={}))
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return model
+
     def step(self, step_id: str) -> Step | None:
         for step in self.steps:
             if step.id == step_id:

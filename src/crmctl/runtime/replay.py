@@ -100,7 +100,11 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
         runtime.pin(against)
     report = ReplayReport(label)
     tracks: dict[str, _Track] = {}
+    records: _RecordTracks = _RecordTracks()
     for entry in entries:
+        if entry.get("kind") == "record":
+            records.replay(runtime, entry, against, sessions, report)
+            continue
         if entry.get("kind") != "form":
             continue
         sid = str(entry["session"])
@@ -185,3 +189,47 @@ def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], record
 
 def _submit_results(effects: Iterable[Any]) -> list[bool]:
     return [bool(e.get("ok")) for e in effects if isinstance(e, Mapping) and e.get("effect") == "submit"]
+
+
+@dataclass
+class _RecordTracks:
+    """Record entries: each is re-executed on its own, an update over the data its session's previous entry logged."""
+
+    data: dict[str, Any] = field(default_factory=dict)  # session → data of its last logged entry
+    counts: dict[str, int] = field(default_factory=dict)
+    engines: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+
+    def replay(self, runtime: Runtime, entry: Mapping[str, Any], against: Package | None, sessions: set[str] | None,
+               report: ReplayReport) -> None:  # fmt: skip
+        from crmctl.runtime.record_service import replay_entry
+
+        sid = str(entry["session"])
+        if sessions is not None and sid not in sessions:
+            return
+        recorded = list(entry.get("effects", []))
+        if sid not in self.counts:
+            report.sessions += 1
+            report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+        index = self.counts[sid] = self.counts.get(sid, 0) + 1
+        report.events += 1
+        event = {"op": entry.get("op"), "input": entry.get("input", {})}
+        seq = int(entry.get("seq", 0))
+        divergence = None
+        try:
+            actual = replay_entry(runtime, entry, self.data.get(sid), against, self.engines)
+        except UserError as exc:
+            divergence = Divergence(sid, seq, index, event, ("rejected",), recorded, [], str(exc))
+        else:
+            if dumps(actual) != dumps(recorded):
+                divergence = _divergence(sid, seq, index, event, recorded, actual)
+                before, after = (recorded or [{}])[0], actual[0]
+                extra = [c for c, key in (("calculated", "data"), ("validation", "warnings"))
+                         if dumps(before.get(key)) != dumps(after.get(key))]  # fmt: skip
+                divergence = Divergence(sid, seq, index, event, (*divergence.categories, *extra), divergence.missing,
+                                        divergence.extra)  # fmt: skip
+        if recorded and isinstance(recorded[0], Mapping):
+            self.data[sid] = recorded[0].get("data", {})
+        if divergence is not None:
+            report.divergences.append(divergence)
+            for category in divergence.categories:
+                report.per_session[sid][category] += 1

@@ -1,0 +1,249 @@
+"""`crmctl records create|get|list|update|import`: thin commands over `crmctl.runtime.record_service`.
+
+The wall clock and new record ids are taken here, never in the runtime. Exit codes: 0 done, 1 a record or
+row was rejected (nothing written unless `--skip-invalid`), 2 bad input (see the error boundary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmctl.cli.console import out
+from crmctl.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
+    from crmctl.runtime.record_service import ImportReport, RecordOutcome, RecordService
+    from crmctl.runtime.store import StoredRecord
+
+__all__ = ["DEFAULT_STORE", "run_create", "run_get", "run_import", "run_list", "run_update"]
+
+DEFAULT_STORE = Path(".crm/runtime.duckdb")
+
+
+def _json(value: Any) -> None:
+    out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _at(now: str | None) -> datetime:
+    from crmctl.runtime.service import parse_instant
+
+    if now is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_instant(now)
+    except ValueError:
+        raise UsageError(f"--now {now!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
+
+
+def _package(path: Path) -> Package:
+    from crmctl.model.package import load_package
+
+    if not path.is_dir():
+        raise InputError(f"{path}: no package directory here")
+    package = load_package(path)
+    if not package.valid:
+        first = next(d for d in package.diagnostics if d.severity.value == "error")
+        raise InputError(f"{first.location}: {first.message} ({first.code})", hint=f"run `crmctl lint {path}`")
+    return package
+
+
+def _object(text: str, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}:{exc.lineno}:{exc.colno}: JSON syntax: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a JSON object of field values")
+    return value
+
+
+def _input(data: str | None, file: Path | None) -> dict[str, Any]:
+    if (data is None) == (file is None):
+        raise UsageError("give the record as --data JSON or --file PATH (one of them)")
+    if file is not None:
+        try:
+            return _object(file.read_text(encoding="utf-8"), str(file))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{file}: cannot read: {exc}") from None
+    assert data is not None
+    return _object(data, "--data")
+
+
+@contextmanager
+def _service(store_path: Path | None, tenant: str, locale: str | None, *,
+             read_only: bool = False) -> Iterator[RecordService]:  # fmt: skip
+    from crmctl.runtime.record_service import RecordService
+    from crmctl.runtime.service import Runtime
+    from crmctl.runtime.store import Store
+
+    with Store.open(store_path or DEFAULT_STORE, read_only=read_only) as store:
+        yield RecordService(Runtime(store, tenant), locale)
+
+
+def _record_json(record: StoredRecord) -> dict[str, Any]:
+    return {"entity": record.entity, "id": record.id, "revision": record.revision, "data": record.data,
+            "package": {"name": record.package_name, "version": record.package_version,
+                        "digest": record.package_digest},
+            "created_at": record.created_at, "updated_at": record.updated_at}  # fmt: skip
+
+
+def _finding_lines(findings: list[dict[str, Any]], prefix: str = "") -> list[str]:
+    return [f"{prefix}{f['field'] or '-'}: {f['code']}: {f['message']}" for f in findings]
+
+
+def _report_outcome(outcome: RecordOutcome, verb: str, entity: str, record_id: str, output_format: str) -> int:
+    result = outcome.result
+    if output_format == "json":
+        doc: dict[str, Any] = {"status": verb if outcome.ok else "rejected", "entity": entity, "id": record_id,
+                               "warnings": result.warnings, "errors": result.errors}  # fmt: skip
+        if outcome.record is not None:
+            doc["record"] = _record_json(outcome.record)
+        _json(doc)
+    elif outcome.record is not None:
+        record = outcome.record
+        out("\n".join([f"{verb} {entity} {record_id} (revision {record.revision}, "
+                       f"{record.package_name}@{record.package_version})",
+                       *_finding_lines(result.warnings, "warning: ")]))  # fmt: skip
+    else:
+        out("\n".join([f"rejected {entity} {record_id}; nothing was written",
+                       *_finding_lines(result.errors, "error: "), *_finding_lines(result.warnings, "warning: ")]))
+    return 0 if outcome.ok else 1
+
+
+def run_create(package_path: Path, entity: str, data: str | None, file: Path | None, record_id: str | None, *,
+               store: Path | None, tenant: str, output_format: str, locale: str | None,
+               now: str | None) -> int:  # fmt: skip
+    import uuid
+
+    values = _input(data, file)
+    package = _package(package_path)
+    record_id = record_id or str(uuid.uuid4())
+    at = _at(now)
+    with _service(store, tenant, locale) as service:
+        outcome = service.create(package, entity, record_id, values, at)
+    return _report_outcome(outcome, "created", entity, record_id, output_format)
+
+
+def run_update(record_id: str, entity: str, data: str, package_path: Path | None, *, store: Path | None, tenant: str,
+               output_format: str, locale: str | None, now: str | None) -> int:  # fmt: skip
+    patch = _object(data, "--data")
+    package = _package(package_path) if package_path is not None else None
+    at = _at(now)
+    with _service(store, tenant, locale) as service:
+        outcome = service.update(entity, record_id, patch, at, package=package)
+    return _report_outcome(outcome, "updated", entity, record_id, output_format)
+
+
+def _display(record: StoredRecord, package: Package, locale: str | None) -> list[tuple[str, str]]:
+    """(label, formatted value) of every field with a value, in schema order, by the record's own version."""
+    from crmctl.runtime.l10n import Localizer
+
+    l10n = Localizer(package, locale)
+    assert package.schema is not None
+    fields = package.schema.entities[record.entity].fields
+    rows = []
+    for name, fdef in fields.items():
+        value = record.data.get(name)
+        if value is None:
+            continue
+        text = (json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
+                else l10n.format_value(value, fdef, entity=record.entity, path=name))  # fmt: skip
+        rows.append((l10n.field_label(record.entity, name), text))
+    return rows
+
+
+def run_get(record_id: str, entity: str, *, store: Path | None, tenant: str, output_format: str,
+            locale: str | None) -> int:  # fmt: skip
+    with _service(store, tenant, locale, read_only=True) as service:
+        record, package = service.get(entity, record_id)
+        shown = _display(record, package, locale)
+    if output_format == "json":
+        _json({**_record_json(record), "display": dict(shown)})
+        return 0
+    width = max((len(label) for label, _ in shown), default=0)
+    out("\n".join([f"{record.entity} {record.id}  {record.package_name}@{record.package_version}  "
+                   f"revision {record.revision}  updated {record.updated_at}",
+                   *(f"  {label.ljust(width)}  {text}" for label, text in shown)]))  # fmt: skip
+    return 0
+
+
+def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenant: str, output_format: str) -> int:
+    from crmctl.runtime.store import Store
+
+    with Store.open(store or DEFAULT_STORE, read_only=True) as opened:
+        records = opened.list_records(tenant, entity, limit=limit)
+    if output_format == "json":
+        _json([_record_json(r) for r in records])
+        return 0
+    if not records:
+        out(f"no records in tenant {tenant}" + (f" for {entity}" if entity else ""))
+        return 0
+    out("\n".join(f"{r.entity}\t{r.id}\t{r.package_name}@{r.package_version}\trevision {r.revision}\t"
+                  f"{r.updated_at}" for r in records))  # fmt: skip
+    return 0
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A row counter on stderr (a terminal only), shown once an import has run for a second."""
+    started = time.monotonic()
+    state: dict[str, Any] = {}
+
+    def update(done: int) -> None:
+        if not enabled or time.monotonic() - started < 1.0:
+            return
+        if "bar" not in state:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            state["bar"] = Progress(SpinnerColumn(), TextColumn("importing: {task.completed:,} rows"),
+                                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)  # fmt: skip
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("import", total=None)
+        state["bar"].update(state["task"], completed=done)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].stop()
+
+
+def _report_import(report: ImportReport, skip_invalid: bool, output_format: str) -> int:
+    if output_format == "json":
+        status = "imported" if report.ok else ("partial" if skip_invalid else "rejected")
+        _json({"status": status, **report.to_json()})
+    else:
+        lines = [f"row {row}: {f['field'] or '-'}: {f['code']}: {f['message']}"
+                 for row, findings in report.rejected for f in findings]  # fmt: skip
+        if report.ok:
+            lines.append(f"imported {report.written} of {report.rows} rows")
+        elif skip_invalid:
+            lines.append(f"imported {report.written} of {report.rows} rows; skipped {len(report.rejected)} rejected")
+        else:
+            lines.append(f"rejected {len(report.rejected)} of {report.rows} rows; nothing was written "
+                         "(--skip-invalid writes the valid rows)")  # fmt: skip
+        out("\n".join(lines))
+    return 0 if report.ok else 1
+
+
+def run_import(package_path: Path, entity: str, file: Path, *, store: Path | None, tenant: str, output_format: str,
+               locale: str | None, now: str | None, skip_invalid: bool) -> int:  # fmt: skip
+    from crmctl.runtime.record_files import read_rows
+
+    package = _package(package_path)
+    at = _at(now)
+    with _service(store, tenant, locale) as service, _progress(sys.stderr.isatty()) as progress:
+        engine = service.engine(package, entity)
+        report = service.import_rows(package, entity, read_rows(file, engine), at, skip_invalid=skip_invalid,
+                                     progress=progress)  # fmt: skip
+    return _report_import(report, skip_invalid, output_format)
+

@@ -1,0 +1,152 @@
+"""Rows to import from CSV or JSONL files (chosen by suffix: `.csv`, `.jsonl`/`.ndjson`).
+
+CSV: the first row names the columns: fields of the entity (former names follow `aliases`) and optionally
+`id`. Cells are converted by the field's type: numbers (`integer` fields as int, others as float), booleans
+`true`/`false` (any case), arrays and objects as JSON text, everything else as text; an empty cell is absent.
+A cell that does not convert stays text, so the record engine rejects that row with a located finding. JSONL:
+one JSON object per line (blank lines are skipped); an `id` key, when a string, is the record id.
+
+Rows are numbered from 1 in file order (the CSV header and JSONL blank lines do not count); a row without an
+id gets `<entity>-<row>`. Unreadable files, CSV syntax, rows with more cells than the header, unknown or
+calculated columns and JSON syntax become `InputError`s located by `file:line[:column]`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import InputError
+from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from crmctl.model.fields import FieldDef
+    from crmctl.runtime.record_service import Row
+    from crmctl.runtime.records import RecordEngine
+
+__all__ = ["read_rows"]
+
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def read_rows(path: Path, engine: RecordEngine) -> Iterator[Row]:
+    """The rows of `path` for `engine`'s entity, read lazily (errors surface while iterating)."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(f"{path}: import reads .csv or .jsonl files, not {path.suffix or 'files without a suffix'}")
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return _guard(path, handle, _csv(path, handle, engine) if kind == "csv" else _jsonl(path, handle))
+
+
+def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:
+    with handle:
+        try:
+            yield from rows
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text (byte {exc.start} of a read chunk)") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _number(integer: bool) -> Callable[[str], Any]:
+    def convert_int(cell: str) -> Any:
+        try:
+            return int(cell)
+        except ValueError:
+            return _float(cell)  # the engine then says the field takes whole numbers
+
+    return convert_int if integer else _float
+
+
+def _float(cell: str) -> Any:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def _boolean(cell: str) -> Any:
+    lowered = cell.lower()
+    return True if lowered == "true" else False if lowered == "false" else cell
+
+
+def _json(cell: str) -> Any:
+    try:
+        return json.loads(cell)
+    except ValueError:
+        return cell
+
+
+def _text(cell: str) -> Any:
+    return cell
+
+
+def _converter(fdef: FieldDef) -> Callable[[str], Any]:
+    if isinstance(fdef, NumberField):
+        return _number(fdef.integer)
+    if isinstance(fdef, CurrencyField):
+        return _number(False)
+    if isinstance(fdef, BooleanField):
+        return _boolean
+    if isinstance(fdef, ArrayField | ObjectField):
+        return _json
+    return _text
+
+
+def _csv(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
+    reader = csv.reader(handle, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        columns: list[tuple[str, Callable[[str], Any]] | None] = []
+        for number, name in enumerate(header, start=1):
+            if name == "id":
+                columns.append(None)
+                continue
+            target = name if name in engine.inputs else engine.aliases.get(name, name)
+            plan = engine.inputs.get(target)
+            if plan is None:
+                what = "a calculated field (never imported)" if target in engine.calculated_names else "unknown"
+                known = ", ".join(["id", *engine.inputs])
+                raise InputError(f"{path}:1:{number}: column {name!r} is {what}; {engine.entity} columns are {known}")
+            columns.append((target, _converter(plan.fdef)))
+        id_column = header.index("id") if "id" in header else None
+        width = len(header)
+        for row_number, cells in enumerate(reader, start=1):
+            if len(cells) > width:
+                raise InputError(f"{path}:{reader.line_num}:{width + 1}: row {row_number} has {len(cells)} cells; "
+                                 f"the header names {width} columns")  # fmt: skip
+            values = {}
+            for column, cell in zip(columns, cells, strict=False):
+                if column is not None and cell != "":
+                    values[column[0]] = column[1](cell)
+            record_id = cells[id_column] or None if id_column is not None and id_column < len(cells) else None
+            yield row_number, record_id, values
+    except csv.Error as exc:
+        raise InputError(f"{path}:{reader.line_num}: CSV syntax: {exc}") from None
+
+
+def _jsonl(path: Path, handle: Any) -> Iterator[Row]:
+    row_number = 0
+    for line_number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{line_number}:{exc.colno}: JSON syntax: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise InputError(f"{path}:{line_number}:1: each line must be a JSON object of field values")
+        row_number += 1
+        record_id = value.pop("id", None)
+        if record_id is not None and not isinstance(record_id, str):
+            raise InputError(f"{path}:{line_number}: id must be a string, got {type(record_id).__name__}")
+        yield row_number, record_id, value

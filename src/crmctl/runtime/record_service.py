@@ -1,0 +1,233 @@
+"""Records over the store: create, update, read and import records through the record engine, logged.
+
+Every record carries the package version that validated it (name, version, digest; the version itself is
+pinned in the store), so reading an old record uses the schema it was written with even after the working
+copy moved on. Each accepted create or update appends a log entry of kind "record" to the tenant's log in the
+same transaction as the record:
+
+    {"session": "record:<entity>:<id>", "at": ISO, "kind": "record", "op": "create"|"update",
+     "package": {name, version, digest}, "entity": E, "locale": L, "input": {...},
+     "effects": [{"effect": "record", "id": ID, "data": {...}, "warnings": [...]}], "answers": [...]}
+
+For an update, `input` is the JSON merge patch; the data it applied to is the previous entry of the same
+session, which is how replay re-executes it (`replay_entry`). An import writes its rows in Arrow batches of
+`batch_size` inside one transaction: all of them or none (unless rejected rows are skipped on purpose).
+
+The clock and ids are injected by the caller; nothing here reads the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import UserError
+from crmctl.runtime.records import RecordEngine, RecordResult, merge_patch, record_effects
+from crmctl.runtime.service import iso, parse_instant, recorded_resolver
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from crmctl.model.package import Package
+    from crmctl.runtime.checks import Resolver
+    from crmctl.runtime.packages import PackageRef
+    from crmctl.runtime.service import Runtime
+    from crmctl.runtime.store import StoredRecord
+
+__all__ = ["ImportReport", "RecordNotFound", "RecordOutcome", "RecordService", "Row", "replay_entry"]
+
+Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
+
+
+class RecordNotFound(UserError):
+    """No record with that entity and id in this tenant."""
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """A create or update: the stored record when accepted, the engine's result either way."""
+
+    result: RecordResult
+    record: StoredRecord | None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    written: int = 0
+    rejected: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (row, findings)
+    warnings: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "written": self.written, "warnings": self.warnings,
+                "rejected": [{"row": row, "findings": findings} for row, findings in self.rejected]}  # fmt: skip
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _body(op: str, ref: PackageRef, engine: RecordEngine, record_id: str, stamp: str, values: Mapping[str, Any],
+          result: RecordResult) -> dict[str, Any]:  # fmt: skip
+    return {"session": f"record:{engine.entity}:{record_id}", "at": stamp, "kind": "record", "op": op,
+            "package": ref.to_json(), "entity": engine.entity, "locale": engine.locale, "input": dict(values),
+            "effects": record_effects(record_id, result), "answers": result.answers_json()}  # fmt: skip
+
+
+class RecordService:
+    """Records of one tenant (the runtime's) in one locale (default: each package's default locale)."""
+
+    def __init__(self, runtime: Runtime, locale: str | None = None) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.tenant = runtime.tenant
+        self.locale = locale
+        self._engines: dict[tuple[str, str, str | None], RecordEngine] = {}
+
+    def engine(self, package: Package, entity: str, digest: str | None = None,
+               locale: str | None = None) -> RecordEngine:  # fmt: skip
+        ref = digest or self.runtime.pin(package).digest
+        key = (ref, entity, locale or self.locale)
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = RecordEngine(package, entity, locale or self.locale)
+        return engine
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def get(self, entity: str, record_id: str) -> tuple[StoredRecord, Package]:
+        """The record and the package version it is pinned to."""
+        record = self.store.get_record(self.tenant, entity, record_id)
+        if record is None:
+            raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
+        return record, self.runtime.pinned(record.package_digest)
+
+    def pinned(self, record: StoredRecord) -> Package:
+        return self.runtime.pinned(record.package_digest)
+
+    # --- writing -----------------------------------------------------------------------------------------------
+
+    def create(self, package: Package, entity: str, record_id: str, values: Mapping[str, Any], at: datetime,
+               resolver: Resolver | None = None) -> RecordOutcome:  # fmt: skip
+        from crmctl.runtime.store import StoredRecord
+
+        ref = self.runtime.pin(package)
+        engine = self.engine(package, entity, ref.digest)
+        result = engine.check(values, at, resolver)
+        if not result.ok:
+            return RecordOutcome(result, None)
+        stamp = iso(at)
+        record = StoredRecord(self.tenant, entity, record_id, ref.name, ref.version, ref.digest, result.data, 1,
+                              stamp, stamp)  # fmt: skip
+        with self.store.transaction():
+            self.store.put_records([record], mode="create")
+            self.store.append_events(self.tenant, [_body("create", ref, engine, record_id, stamp, values, result)])
+        return RecordOutcome(result, record)
+
+    def update(self, entity: str, record_id: str, patch: Mapping[str, Any], at: datetime, *,
+               package: Package | None = None, resolver: Resolver | None = None) -> RecordOutcome:  # fmt: skip
+        """Merge `patch` into the stored data and validate under the record's version, or `package` (same name)."""
+        from crmctl.runtime.store import StoredRecord
+
+        stored, pinned = self.get(entity, record_id)
+        if package is not None and package.name != stored.package_name:
+            raise UserError(f"{entity} {record_id} belongs to package {stored.package_name}, not {package.name}; "
+                            "a record only moves between versions of its own package")  # fmt: skip
+        target = package or pinned
+        ref = self.runtime.pin(target)
+        engine = self.engine(target, entity, ref.digest)
+        base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
+        result = engine.check(merge_patch(base, patch), at, resolver)
+        if not result.ok:
+            return RecordOutcome(result, None)
+        stamp = iso(at)
+        record = StoredRecord(self.tenant, entity, record_id, ref.name, ref.version, ref.digest, result.data,
+                              stored.revision + 1, stored.created_at, stamp)  # fmt: skip
+        with self.store.transaction():
+            self.store.put_records([record], mode="update")
+            self.store.append_events(self.tenant, [_body("update", ref, engine, record_id, stamp, patch, result)])
+        return RecordOutcome(result, record)
+
+    def import_rows(self, package: Package, entity: str, rows: Iterable[Row], at: datetime, *,
+                    skip_invalid: bool = False, batch_size: int = 10_000, resolver: Resolver | None = None,
+                    progress: Callable[[int], None] | None = None) -> ImportReport:  # fmt: skip
+        """Create a record per row, all in one transaction. With a rejected row nothing is written, unless
+        `skip_invalid`; the report lists every rejected row either way. `progress` gets the rows done so far."""
+        from crmctl.runtime.store import StoredRecord
+
+        ref = self.runtime.pin(package)
+        engine = self.engine(package, entity, ref.digest)
+        stamp = iso(at)
+        report = ImportReport()
+        records: list[StoredRecord] = []
+        bodies: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            self.store.put_records(records, mode="create")
+            self.store.append_events(self.tenant, bodies)
+            report.written += len(records)
+            records.clear()
+            bodies.clear()
+
+        try:
+            with self.store.transaction():
+                for number, given_id, values in rows:
+                    report.rows += 1
+                    result = engine.check(values, at, resolver)
+                    if not result.ok:
+                        report.rejected.append((number, result.errors))
+                        continue
+                    if report.rejected and not skip_invalid:
+                        continue  # nothing will be written: keep checking to report every bad row
+                    record_id = given_id or f"{entity}-{number}"
+                    report.warnings += bool(result.warnings)
+                    records.append(StoredRecord(self.tenant, entity, record_id, ref.name, ref.version, ref.digest,
+                                                result.data, 1, stamp, stamp))  # fmt: skip
+                    bodies.append(_body("create", ref, engine, record_id, stamp, values, result))
+                    if len(records) >= batch_size:
+                        flush()
+                        if progress is not None:
+                            progress(report.rows)
+                if report.rejected and not skip_invalid:
+                    raise _Rollback
+                flush()
+        except _Rollback:
+            report.written = 0
+        if progress is not None:
+            progress(report.rows)
+        return report
+
+
+def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, Any] | None,
+                 against: Package | None = None, engines: dict[tuple[str, str, str], RecordEngine] | None = None,
+                 ) -> list[dict[str, Any]]:  # fmt: skip
+    """Re-execute a logged record entry; the effects it produces now. `base` is the data of the session's previous
+    entry (for an update); `engines` caches engines across entries. UserError when the record is refused now."""
+    digest = "against" if against is not None else str(entry["package"]["digest"])
+    key = (digest, str(entry["entity"]), str(entry["locale"]))
+    engine = (engines or {}).get(key)
+    if engine is None:
+        package = against if against is not None else runtime.pinned(digest)
+        engine = RecordEngine(package, key[1], key[2])
+        if engines is not None:
+            engines[key] = engine
+    values: Mapping[str, Any] = entry.get("input", {})
+    if entry.get("op") == "update":
+        if base is None:
+            raise UserError("an update without the record it updates earlier in the log")
+        values = merge_patch(engine.strip_calculated(base), values)
+    effects = entry.get("effects") or [{}]
+    record_id = str(effects[0].get("id", str(entry["session"]).rsplit(":", 1)[-1]))
+    result = engine.check(values, parse_instant(str(entry["at"])), recorded_resolver(list(entry.get("answers", []))))
+    if not result.ok:
+        raise UserError("; ".join(f"{e['field']}: {e['code']}: {e['message']}" for e in result.errors))
+    return record_effects(record_id, result)
