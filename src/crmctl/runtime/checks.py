@@ -13,8 +13,8 @@ localizes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
