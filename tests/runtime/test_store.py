@@ -323,13 +323,19 @@ def test_tampered_event_is_found_at_its_seq(path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("""UPDATE events SET entry = replace(entry, '"n":4', '"n":40') WHERE tenant = 'acme' AND seq = 5""")
     con.execute("UPDATE events SET session = 'forged' WHERE tenant = 'other' AND seq = 3").fetchall()
+    con.execute("UPDATE events SET entry = '{\"at\": 1' WHERE tenant = 'other' AND seq = 7").fetchall()
+    con.execute("""UPDATE events SET entry = replace(entry, '"at":"2026', '"at":"1999') WHERE tenant = 'other'
+                   AND seq = 8""").fetchall()  # fmt: skip
     con.close()
     with Store.open(path) as store:
         problems = store.verify_log("acme")
         assert [(p.seq, p.position, p.code) for p in problems] == [(5, 4, "LOG001")]
         problems = store.verify_log("other")
-        assert [(p.seq, p.code) for p in problems] == [(3, "LOG001")]
-        assert "session" in problems[0].message
+        # Seq 7 is unreadable, so seq 8 also shows as a gap after seq 6; its edited `at` is an edit and a column clash.
+        assert [(p.seq, p.position, p.code) for p in problems] == [
+            (3, 2, "LOG001"), (None, 6, "LOG005"), (8, 7, "LOG001"), (8, 7, "LOG003"), (8, 7, "LOG002"),
+            (8, 7, "LOG001")]  # fmt: skip
+        assert "session" in problems[0].message and "at column" in problems[-1].message
 
 
 def test_export_round_trip_verifies(store: Store, tmp_path: Path) -> None:
