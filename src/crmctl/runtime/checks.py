@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
@@ -204,23 +205,39 @@ class _Run:
             return None if self.resolver is None else self._ask(check, value)
         return None  # pragma: no cover - every type is handled above
 
+    def _params(self, check: Validation) -> dict[str, Any]:
+        """Provider parameters; a string naming a field of the entity (`onDate: incidentDate`) is that field's
+        value, so providers get data, not field names."""
+        fields = self.validator.model.fields
+        return {key: field_at(self.data, value) if isinstance(value, str) and value in fields else value
+                for key, value in check.params.items()}  # fmt: skip
+
     def _ask(self, check: Validation, value: Any) -> bool:
         assert self.resolver is not None
-        request = AsyncRequest(check.id, check.provider or "", dict(check.params), value)
+        request = AsyncRequest(check.id, check.provider or "", self._params(check), value)
         answer = self.resolver(request)
         self.answers.append((request, answer))
         return answer.ok
 
 
 def _combine(operator: str, results: Iterable[bool | None]) -> bool | None:
-    known = [r for r in results if r is not None]
-    if not known:
+    """all/any/not over members evaluated lazily, in order: `all` stops at the first invalid member and `any` at
+    the first valid one, so a costly member (an async provider) is not asked when the answer is already known.
+    Members that do not apply are skipped; when none applies, neither does the composite."""
+    applied = False
+    for result in results:
+        if result is None:
+            continue
+        if operator == "not":
+            return not result
+        applied = True
+        if operator == "all" and not result:
+            return False
+        if operator == "any" and result:
+            return True
+    if not applied:
         return None
-    if operator == "all":
-        return all(known)
-    if operator == "any":
-        return any(known)
-    return not known[0]  # "not": over its first (only) validation
+    return operator == "all"
 
 
 def _in_range(value: Any, low: float | str | None, high: float | str | None) -> bool:
@@ -231,10 +248,20 @@ def _in_range(value: Any, low: float | str | None, high: float | str | None) -> 
             high is None or isinstance(high, str) or value <= high
         )
     if isinstance(value, str):
-        day = value[:10]  # dates and datetimes compare by their ISO calendar date against ISO date bounds
+        day = _utc_day(value)  # dates and datetimes compare by their (UTC) calendar date against ISO date bounds
         return (low is None or not isinstance(low, str) or day >= low[:10]) and (
             high is None or not isinstance(high, str) or day <= high[:10]
         )
     if isinstance(value, list):
         return all(_in_range(v, low, high) for v in value)
     return True
+
+
+def _utc_day(value: str) -> str:
+    if len(value) <= 10:
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:10]
+    return moment.astimezone(UTC).date().isoformat() if moment.tzinfo else value[:10]
