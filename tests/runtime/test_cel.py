@@ -13,6 +13,8 @@ from crmctl.model.cel import MAX_COMPREHENSION_NESTING, MAX_EXPRESSION_TOKENS
 from crmctl.model.fields import SchemaArtifact
 from crmctl.model.package import load_package
 from crmctl.runtime.cel import (
+    ITERATION_BUDGET,
+    MAX_ACCUMULATED_ITEMS,
     MAX_LIST_ITEMS,
     MAX_TEXT,
     CompiledProgram,
@@ -20,6 +22,7 @@ from crmctl.runtime.cel import (
     Context,
     CostLimitError,
     EvaluationError,
+    RuntimeCostError,
     UnknownFieldError,
     ValueSizeError,
     ValueTypeError,
@@ -202,6 +205,26 @@ def test_cost_limits_refused_at_compile_time() -> None:
     nested = "tags.all(a, " * (MAX_COMPREHENSION_NESTING + 1) + "true" + ")" * (MAX_COMPREHENSION_NESTING + 1)
     with pytest.raises(CostLimitError, match="comprehensions nest 3 deep"):
         _build({"rule:deep/when": nested}, "sha256:deep")
+
+
+def test_run_time_cost_bounds_name_the_expression_instead_of_hanging() -> None:
+    program = _build({
+        "rule:pairs/when": "tags.exists(a, tags.exists(b, a + b == 'x'))",
+        "rule:one/when": "tags.exists(a, a == 'x')",
+        "calc:Lead.score": "double(tags.map(t, t + '!').size())",
+    }, "sha256:cost")  # fmt: skip
+    small = program.bind({"tags": [str(i) for i in range(50)]}, CTX)
+    assert program.evaluate_bound("rule:pairs/when", small) is False  # 2,500 iterations: within the budget
+    side = int(ITERATION_BUDGET**0.5) + 1
+    squared = program.bind({"tags": [str(i) for i in range(side)]}, CTX)
+    with pytest.raises(RuntimeCostError, match=r"^rule:pairs/when: comprehensions ran past 10,000 iterations"):
+        program.evaluate_bound("rule:pairs/when", squared)
+    assert program.evaluate_bound("rule:one/when", squared) is False
+    large = program.bind({"tags": [str(i) for i in range(MAX_ACCUMULATED_ITEMS + 1)]}, CTX)
+    with pytest.raises(RuntimeCostError, match=r"^calc:Lead.score: map/filter over 2001 items"):
+        program.evaluate_bound("calc:Lead.score", large)
+    limit = program.bind({"tags": [str(i) for i in range(MAX_ACCUMULATED_ITEMS)]}, CTX)
+    assert program.evaluate_bound("calc:Lead.score", limit) == float(MAX_ACCUMULATED_ITEMS)
 
 
 def test_compile_cache_by_digest_and_entity() -> None:
