@@ -189,3 +189,22 @@ events:
     assert submit["effect"] == "submit" and submit["ok"] is False
     assert "policyValid" in {r["code"] for r in submit["report"]}
     assert run(["replay", "--store", store]) == 0  # answered from the log, no provider called
+
+
+def test_a_version_whose_files_changed_is_refused(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    script = _write(tmp_path, "s.yaml", "- change: {field: firstName, value: Ada}\n")
+    assert run(["simulate", V1, "--script", script, "--store", store]) == 0
+    edited = tmp_path / "v1-edited"
+    shutil.copytree(V1, edited)
+    schema = edited / "schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8").replace("maxLength: 80", "maxLength: 90", 1), "utf-8")
+    capsys.readouterr()
+    assert run(["simulate", str(edited), "--script", script, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "LeadLifecycle@1.0.0 ran in this store as sha256:" in err and "Bump the version" in err
+    # replaying against the edited copy only reads the store, so it is allowed
+    assert run(["replay", "--store", store, "--against", str(edited)]) == 0

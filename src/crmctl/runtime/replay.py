@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.runtime.eventlog import dumps
+from crmctl.runtime.packages import make_copy
 from crmctl.runtime.service import SessionConfig, parse_instant, recorded_resolver
 from crmctl.runtime.session import Session, SessionState
 
@@ -97,7 +98,6 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
     label = None
     if against is not None:
         label = f"{against.name}@{against.manifest.version if against.manifest else '?'}"
-        runtime.pin(against)
     report = ReplayReport(label)
     tracks: dict[str, _Track] = {}
     records: _RecordTracks = _RecordTracks()
@@ -131,7 +131,7 @@ def _open(runtime: Runtime, entry: Mapping[str, Any], against: Package | None) -
         if against is None:
             session = runtime.session_for(config)
         else:
-            ref = runtime.pin(against)
+            ref = make_copy(against)[0]  # only read: replaying against a version never writes to the store
             moved = SessionConfig(ref, config.entity, config.form, config.role, config.locale)
             session = runtime.session_for(moved, against)
     except UserError as exc:

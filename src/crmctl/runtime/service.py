@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import UserError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, ProviderError, Resolver
 from crmctl.runtime.form import FormModel
-from crmctl.runtime.packages import PackageRef, load_copy, make_copy
+from crmctl.runtime.packages import PackageCopyError, PackageRef, load_copy, make_copy
 from crmctl.runtime.session import Session, SessionState
 
 if TYPE_CHECKING:
@@ -137,6 +137,13 @@ class Runtime:
         """Keep a content-addressed copy of `package` and return its reference."""
         ref, blob = make_copy(package)
         if ref.digest not in self._packages:
+            for digest, name, version in self.store.package_digests():
+                if (name, version) == (ref.name, ref.version) and digest != ref.digest:
+                    raise PackageCopyError(
+                        f"{ref.name}@{ref.version} ran in this store as {digest[:19]}…, but these files hash to "
+                        f"{ref.digest[:19]}…: a version's content never changes once it ran (records and logs are "
+                        "pinned to it). Bump the version, or use another --store while iterating."
+                    )
             self.store.put_package(ref.digest, ref.name, ref.version, blob)
             self._packages[ref.digest] = package
         return ref

@@ -420,7 +420,7 @@ def run_replay(*, store_path: Path | None, tenant: str, session: str | None, aga
 
     target = _against(against) if against is not None else None
     sessions = {session} if session is not None else None
-    with _store(store_path, read_only=target is None) as store:
+    with _store(store_path, read_only=True) as store:
         runtime = Runtime(store, tenant)
         if export is not None:
             from crmctl.runtime.store import read_event_export
