@@ -112,6 +112,9 @@ class Session:
         view = model.form.roles.get(role)
         self.role_hidden = frozenset(view.hidden if view else ())
         self.role_readonly = frozenset(view.readOnly if view else ())
+        # Role hiding and step access are fixed per session; field_visible asks them for every field per event.
+        self._hides: dict[str, bool] = {}
+        self._step_allowed: dict[str, bool] = {}
         self.validator = Validator(model)
         self.shown_fields = tuple(p for p in model.form_fields if not self._role_hides(p))
         calculated = [n for n, f in model.program.fields.items() if isinstance(f, CalculatedField)]
@@ -119,6 +122,9 @@ class Session:
                                                                         if not self._role_hides(n))]))  # fmt: skip
         self._labels: dict[str, str] = {}
         self.visibility_rules = _visibility_index(model)
+        # Which steps and fields show depends only on the results of the visibility rules: one entry per outcome.
+        self.visibility_ids = tuple(dict.fromkeys(r.id for rules in self.visibility_rules.values() for r in rules))
+        self.visibility_views: dict[tuple[bool, ...], tuple[dict[str, bool], dict[str, bool]]] = {}
         self.dependency_rules = _dependency_index(model)
         self.async_ids = frozenset(v.id for v in model.validations if v.type == "async")
 
@@ -145,7 +151,10 @@ class Session:
     # --- helpers shared with the run ------------------------------------------------------------------------------
 
     def _role_hides(self, path: str) -> bool:
-        return any(path == h or path.startswith(h + ".") for h in self.role_hidden)
+        hidden = self._hides.get(path)
+        if hidden is None:
+            hidden = self._hides[path] = any(path == h or path.startswith(h + ".") for h in self.role_hidden)
+        return hidden
 
     def label(self, path: str) -> str:
         text = self._labels.get(path)
@@ -162,8 +171,11 @@ class Session:
         return text
 
     def step_allowed(self, step_id: str) -> bool:
-        step = self.model.step(step_id)
-        return step is not None and (not step.roles or self.role in step.roles)
+        allowed = self._step_allowed.get(step_id)
+        if allowed is None:
+            step = self.model.step(step_id)
+            allowed = self._step_allowed[step_id] = step is not None and (not step.roles or self.role in step.roles)
+        return allowed
 
 
 class _Run:
@@ -188,6 +200,8 @@ class _Run:
         self.report: list[Finding] | None = None
         self._bound: dict[str, Any] | None = None
         self.echo: tuple[str, Any] | None = None
+        # While the view is computed rule results no longer change, so visibility is worked out once per target.
+        self._visible: dict[tuple[str, str], bool] | None = None
 
     # --- binding ---------------------------------------------------------------------------------------------
 
@@ -521,11 +535,25 @@ class _Run:
     # --- presentation ----------------------------------------------------------------------------------------
 
     def step_visible(self, step_id: str) -> bool:
-        if not self.s.step_allowed(step_id):
-            return False
-        return all(self.results.get(r.id, True) for r in self._visibility_rules("step", step_id))
+        memo = self._visible
+        if memo is not None and (hit := memo.get(("step", step_id))) is not None:
+            return hit
+        shown = self.s.step_allowed(step_id) and all(self.results.get(r.id, True)
+                                                     for r in self._visibility_rules("step", step_id))  # fmt: skip
+        if memo is not None:
+            memo["step", step_id] = shown
+        return shown
 
     def field_visible(self, path: str) -> bool:
+        memo = self._visible
+        if memo is not None and (hit := memo.get(("field", path))) is not None:
+            return hit
+        shown = self._field_visible(path)
+        if memo is not None:
+            memo["field", path] = shown
+        return shown
+
+    def _field_visible(self, path: str) -> bool:
         if self.s._role_hides(path):
             return False
         step = self.model.field_step.get(path)
@@ -548,13 +576,23 @@ class _Run:
         return values
 
     def view(self) -> dict[str, Any]:
-        visible = {p: self.field_visible(p) for p in self.s.shown_fields}
+        self._visible = {}
+        key = tuple(bool(self.results.get(rule_id, True)) for rule_id in self.s.visibility_ids)
+        known = self.s.visibility_views.get(key)
+        if known is None:
+            if len(self.s.visibility_views) >= 1024:
+                self.s.visibility_views.clear()
+            shown = {p: self.field_visible(p) for p in self.s.shown_fields}
+            known = self.s.visibility_views[key] = (shown, {s.id: self.step_visible(s.id) for s in self.model.steps})
+        visible, steps = dict(known[0]), dict(known[1])
         required_by = self.s.validator.required_when(self.bound())
         required = {p: True for p in self.s.shown_fields
                     if visible[p] and (self.model.fields[p].required or required_by.get(p, False))}  # fmt: skip
         options = {p: self.offered(p) for p in self.s.shown_fields
                    if visible[p] and isinstance(self.model.fields[p], EnumField)}  # fmt: skip
-        values = {p: v for p in self.s.value_fields if (v := field_at(self.data, p)) is not None
+        data = self.data
+        values = {p: v for p in self.s.value_fields
+                  if (v := data.get(p) if "." not in p else field_at(data, p)) is not None
                   and not isinstance(v, dict)}  # fmt: skip
         messages = {}
         for finding in self.live_findings():
@@ -563,7 +601,7 @@ class _Run:
                 messages[f"{finding.field or ''}#{finding.validation}"] = item
         return {
             "step": self.step,
-            "steps": {s.id: self.step_visible(s.id) for s in self.model.steps},
+            "steps": steps,
             "visible": visible,
             "readonly": sorted(p for p in self.s.role_readonly if p in visible),
             "required": required,
@@ -614,25 +652,27 @@ def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
         assert step is not None
         out.append({"effect": "step", "step": step.id, "label": s.l10n.step_label(step.id), "mode": step.mode,
                     "fields": [p for p in run.model.step_fields[step.id] if new["visible"].get(p)]})  # fmt: skip
+    # Most events change little: a part equal to its old self (one C-level comparison) yields no effects.
     old_steps = old.get("steps", {})
-    for step_id, shown in new["steps"].items():
+    for step_id, shown in new["steps"].items() if new["steps"] != old_steps else ():
         if old_steps.get(step_id, True) != shown:
             out.append({"effect": "show" if shown else "hide", "step": step_id})
     old_visible = old.get("visible", {})
-    for path, shown in new["visible"].items():
+    for path, shown in new["visible"].items() if new["visible"] != old_visible else ():
         if old_visible.get(path) != shown:
             out.append({"effect": "show", "field": path, "label": s.label(path)} if shown
                        else {"effect": "hide", "field": path})  # fmt: skip
     if not old:
         out.extend({"effect": "readonly", "field": p} for p in new["readonly"])
     old_required = old.get("required", {})
-    out.extend(
-        {"effect": "required", "field": path, "value": new["required"].get(path, False)}
-        for path in new["visible"]
-        if new["required"].get(path, False) != old_required.get(path, False)
-    )
+    if new["required"] != old_required:
+        out.extend(
+            {"effect": "required", "field": path, "value": new["required"].get(path, False)}
+            for path in new["visible"]
+            if new["required"].get(path, False) != old_required.get(path, False)
+        )
     old_options = old.get("options", {})
-    for path, values in new["options"].items():
+    for path, values in new["options"].items() if new["options"] != old_options else ():
         if old_options.get(path) != values:
             out.append({"effect": "options", "field": path, "values": values,
                         "labels": [s.l10n.picklist(run.model.entity, path, v) for v in values]})  # fmt: skip
@@ -648,6 +688,8 @@ def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
             effect["display"] = s.l10n.format_value(after, run.model.fields[path], entity=run.model.entity, path=path)
         out.append(effect)
     old_messages = old.get("messages", {})
+    if new["messages"] == old_messages and new["errors"] == old.get("errors", {}):
+        return out
     for key, item in new["messages"].items():
         if old_messages.get(key) != item:
             out.append({"effect": "message", **item})
