@@ -140,7 +140,7 @@ def _jsonl(path: Path, handle: Any) -> Iterator[Row]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{line_number}:{exc.colno}: JSON syntax: {exc.msg}") from None
         if not isinstance(value, dict):

@@ -227,7 +227,9 @@ def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, 
         values = merge_patch(engine.strip_calculated(base), values)
     effects = entry.get("effects") or [{}]
     record_id = str(effects[0].get("id", str(entry["session"]).rsplit(":", 1)[-1]))
-    result = engine.check(values, parse_instant(str(entry["at"])), recorded_resolver(list(entry.get("answers", []))))
+    # No logged answer means no async validation ran (no resolver then, or none applied): run none now either.
+    answers = list(entry.get("answers", []))
+    result = engine.check(values, parse_instant(str(entry["at"])), recorded_resolver(answers) if answers else None)
     if not result.ok:
         raise UserError("; ".join(f"{e['field']}: {e['code']}: {e['message']}" for e in result.errors))
     return record_effects(record_id, result)

@@ -45,6 +45,7 @@ __all__ = ["RECORD_ROLE", "RecordEngine", "RecordResult", "merge_patch", "record
 RECORD_ROLE = "system"
 _SHORT = MAX_TEXT // 4  # a str of at most this many characters is within MAX_TEXT bytes of UTF-8
 _INT64 = (-(2**63), 2**63 - 1)
+_MOMENTS = 4096  # parsed date/datetime texts kept per field
 MESSAGES = {
     "crmctl.unknownField": "{entity} has no field {name}.",
     "crmctl.calculatedInput": "This field is calculated; it is never entered.",
@@ -98,9 +99,19 @@ class _Input:
     bound: bool  # CEL can name it (not shadowed by a context variable or a reserved word)
     limited: bool  # enum values, maxLength or maxItems somewhere inside
     fast: str | None  # "str", "float", "int" or "bool": a scalar whose common case skips `to_cel`
+    enum: frozenset[str] | None = None  # the values of an enum field
+    max_length: int | None = None  # the maxLength of a text field
+    nested: bool = False  # limits inside an object or array: checked by `_limits`
 
 
 _FAST = {"text": "str", "enum": "str", "reference": "str", "file": "str", "currency": "float", "boolean": "bool"}
+
+
+def _plan(fdef: FieldDef, bound: bool) -> _Input:
+    enum = frozenset(fdef.values) if isinstance(fdef, EnumField) else None
+    max_length = fdef.maxLength if isinstance(fdef, TextField) else None
+    nested = isinstance(fdef, ArrayField | ObjectField) and _limited(fdef)
+    return _Input(fdef, bound, _limited(fdef), _fast(fdef), enum, max_length, nested)
 
 
 def _fast(fdef: FieldDef) -> str | None:
@@ -134,8 +145,8 @@ class RecordEngine:
         program = self.model.program
         assert package.schema is not None
         top = package.schema.entities[entity].fields
-        self.inputs = {name: _Input(fdef, name in program.fields, _limited(fdef), _fast(fdef))
-                       for name, fdef in top.items() if not isinstance(fdef, CalculatedField)}  # fmt: skip
+        self.inputs = {name: _plan(fdef, name in program.fields) for name, fdef in top.items()
+                       if not isinstance(fdef, CalculatedField)}  # fmt: skip
         self.calculated_names = frozenset(n for n, f in top.items() if isinstance(f, CalculatedField))
         self.aliases = dict(self.model.aliases)
         self.calc_rules = tuple(r for trigger in ("onValidate", "onSave") for r in self.model.rules_for(trigger)
@@ -147,6 +158,9 @@ class RecordEngine:
         self._template = dict(program.zeros)
         self._template.update(step="", role=RECORD_ROLE, locale=self.locale)
         self._labels: dict[str, str] = {}
+        # Parsed dates and datetimes by text, per field: imports repeat the same days over and over.
+        self._moments: dict[str, dict[str, Any]] = {n: {} for n, p in self.inputs.items()
+                                                    if p.fdef.type in ("date", "datetime")}  # fmt: skip
 
     @property
     def ref(self) -> tuple[str, str]:
@@ -214,6 +228,8 @@ class RecordEngine:
                 fast == "bool" and kind is bool
             ):
                 converted = value
+            elif kind is str and key in self._moments and value in self._moments[key]:
+                converted = self._moments[key][value]
             else:
                 try:
                     converted = to_cel(value, plan.fdef, key)
@@ -221,9 +237,21 @@ class RecordEngine:
                     path = getattr(exc, "field", key)
                     errors.append(self.finding(path, "type", "error", "crmctl.type", {"detail": str(exc)}))
                     continue
-            if plan.limited and not self._limits(value, plan.fdef, key, errors):
-                continue
-            data[key] = converted if isinstance(converted, float) else value
+                if type(converted) is float:
+                    value = converted
+                elif key in self._moments and len(self._moments[key]) < _MOMENTS:
+                    self._moments[key][value] = converted
+            if plan.limited:
+                if plan.enum is not None and value not in plan.enum:
+                    errors.append(self.finding(key, "notOffered", "error", "crmctl.notOffered", {"value": value}))
+                    continue
+                if plan.max_length is not None and len(value) > plan.max_length:
+                    errors.append(self.finding(key, "maxLength", "error", "crmctl.maxLength",
+                                               {"max": plan.max_length}))  # fmt: skip
+                    continue
+                if plan.nested and not self._limits(value, plan.fdef, key, errors):
+                    continue
+            data[key] = value
             if plan.bound:
                 bound[key] = converted
         if errors:
@@ -242,8 +270,10 @@ class RecordEngine:
                 found.append(Finding(rule.id, target, "error", rule.rule.message or "crmctl.guardFailed",
                                      {"rule": rule.id}))  # fmt: skip
         for path in self.required:
-            parent_set = "." not in path or field_at(data, path.rsplit(".", 1)[0]) is not None
-            if (is_blank(field_at(data, path)) and parent_set
+            nested = "." in path
+            value = field_at(data, path) if nested else data.get(path)
+            parent_set = not nested or field_at(data, path.rsplit(".", 1)[0]) is not None
+            if (is_blank(value) and parent_set
                     and not any(f.field == path and f.severity == "error" for f in found)):  # fmt: skip
                 found.append(Finding("required", path, "error", "crmctl.required"))
         warnings: list[dict[str, Any]] = []
@@ -294,6 +324,9 @@ class RecordEngine:
         program = self.model.program
         for calc in self.model.calculated:
             value = self._evaluate(calc.expr_id, bound, failures)
+            if type(value) is float and value - value == 0.0 and calc.field_def.resultType in ("number", "currency"):
+                data[calc.name] = bound[calc.name] = value  # the common case of `coerce` and `to_cel`
+                continue
             if value is not None:
                 value = coerce(calc.expr_id, value, calc.field_def, failures)
             if value is None:
