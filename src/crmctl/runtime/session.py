@@ -127,6 +127,11 @@ class Session:
         self.visibility_views: dict[tuple[bool, ...], tuple[dict[str, bool], dict[str, bool]]] = {}
         self.dependency_rules = _dependency_index(model)
         self.async_ids = frozenset(v.id for v in model.validations if v.type == "async")
+        self.live_checks = tuple(v for v in self.validator.top if v.mode == "soft" and v.type != "async")
+        self._displays: dict[tuple[str, type, Any], str] = {}
+        # The variables bound at the end of an event, by the identity of the data they were bound from, so the
+        # next event of that session starts from them instead of converting every field again (see _Run.reuse).
+        self.bindings: dict[int, tuple[Mapping[str, Any], dict[str, Any], dict[str, Any]]] = {}
 
     # --- the state machine -------------------------------------------------------------------------------------
 
@@ -160,6 +165,19 @@ class Session:
         text = self._labels.get(path)
         if text is None:
             text = self._labels[path] = self.l10n.field_label(self.model.entity, path)
+        return text
+
+    def display(self, value: Any, path: str) -> str:
+        """`value` of the field at `path` formatted for the locale; formatting is slow and values recur."""
+        if not isinstance(value, str | int | float):
+            return self.l10n.format_value(value, self.model.fields[path], entity=self.model.entity, path=path)
+        key = (path, type(value), value)
+        text = self._displays.get(key)
+        if text is None:
+            if len(self._displays) >= 4096:
+                self._displays.clear()
+            text = self.l10n.format_value(value, self.model.fields[path], entity=self.model.entity, path=path)
+            self._displays[key] = text
         return text
 
     def message(self, key: str, params: Mapping[str, Any] | None = None) -> str:
@@ -198,12 +216,28 @@ class _Run:
         self.tail: list[dict[str, Any]] = []
         self.answers: list[tuple[AsyncRequest, AsyncAnswer]] = []
         self.report: list[Finding] | None = None
-        self._bound: dict[str, Any] | None = None
+        self._bound: dict[str, Any] | None = self.reuse(state.data)
         self.echo: tuple[str, Any] | None = None
         # While the view is computed rule results no longer change, so visibility is worked out once per target.
         self._visible: dict[tuple[str, str], bool] | None = None
 
     # --- binding ---------------------------------------------------------------------------------------------
+
+    def reuse(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The variables the previous event bound from `data`, when it is that very (unchanged) mapping."""
+        hit = self.s.bindings.get(id(data))
+        if hit is None or hit[0] is not data or hit[1] != data:
+            return None
+        bound = dict(hit[2])
+        bound.update(step=self.step or "", role=self.s.role, now=self.at, locale=self.s.l10n.locale)
+        return bound
+
+    def keep_binding(self) -> None:
+        if self._bound is None:
+            return
+        if len(self.s.bindings) >= 256:
+            self.s.bindings.clear()
+        self.s.bindings[id(self.data)] = (self.data, dict(self.data), self._bound)
 
     def bound(self) -> dict[str, Any]:
         if self._bound is None:
@@ -518,6 +552,8 @@ class _Run:
             return self.full_validation(None) if self.report is None else self.report
         touched_tops = {p.split(".")[0] for p in self.touched}
         reads = self.model.validation_reads
+        if not any(reads[check.id] & touched_tops for check in self.s.live_checks):
+            return []
 
         def soft_and_touched(check: Any) -> bool:
             return (check.mode == "soft" and check.type != "async" and bool(reads[check.id] & touched_tops)
@@ -618,6 +654,7 @@ class _Run:
         state = replace(self.state, step=self.step, data=self.data, history=tuple(self.history),
                         touched=frozenset(self.touched), results=self.results, view=new_view, status=self.status,
                         submit_attempted=self.submit_attempted, events=self.state.events + 1)  # fmt: skip
+        self.keep_binding()
         return Outcome(state, effects, self.answers)
 
 
@@ -685,7 +722,7 @@ def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
             continue
         effect: dict[str, Any] = {"effect": "set", "field": path, "value": after}
         if after is not None:
-            effect["display"] = s.l10n.format_value(after, run.model.fields[path], entity=run.model.entity, path=path)
+            effect["display"] = s.display(after, path)
         out.append(effect)
     old_messages = old.get("messages", {})
     if new["messages"] == old_messages and new["errors"] == old.get("errors", {}):
