@@ -561,7 +561,10 @@ class Store:
         return entries
 
     def _event_rows(self, tenant: str, session: str | None = None, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
-        where, extra = ("AND session = ?", [session]) if session is not None else ("", [])
+        if session is None:
+            yield from self._log_rows(tenant, after_seq)
+            return
+        where, extra = "AND session = ?", [session]
         while True:
             rows = self._all(f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
                              f"ORDER BY seq LIMIT {_CHUNK}", [tenant, *extra, after_seq])  # fmt: skip
@@ -569,6 +572,26 @@ class Store:
             if len(rows) < _CHUNK:
                 return
             after_seq = rows[-1][1]
+
+    def _log_rows(self, tenant: str, after_seq: int) -> Iterator[tuple[Any, ...]]:
+        # The whole log in windows of _CHUNK seq numbers: `seq > ? ORDER BY seq LIMIT n` sorts every later entry
+        # again for each chunk (quadratic in the log's length), while a window lets DuckDB skip the row groups
+        # outside it. Seq numbers are dense unless entries were deleted; an empty window jumps to the next one.
+        window = (f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? "
+                  "ORDER BY seq")  # fmt: skip
+        following = "SELECT min(seq), max(seq) FROM events WHERE tenant = ? AND seq > ?"
+        while True:
+            low, high = self._all(following, [tenant, after_seq])[0]
+            if low is None:
+                return
+            after_seq = int(low) - 1
+            while after_seq < high:
+                upper = min(after_seq + _CHUNK, int(high))
+                rows = self._all(window, [tenant, after_seq, upper])
+                yield from rows
+                after_seq = upper
+                if not rows:
+                    break
 
     def events(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """The tenant's entries in seq order (optionally one session's, after a seq), read in chunks."""
