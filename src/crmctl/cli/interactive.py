@@ -65,6 +65,9 @@ class View:
             elif kind == "set":
                 self.values[target] = e["value"]
                 self.display[target] = e.get("display", "")
+            elif kind == "input":
+                self.values[target] = e["value"]
+                self.display.pop(target, None)
             elif kind == "message":
                 self.messages[(target or "", e["code"])] = dict(e)
             elif kind == "clear":
@@ -91,7 +94,9 @@ def _render(console: Console, view: View) -> None:
     names = [p for p, shown in view.visible.items() if shown] if view.mode == "summary" else view.fields_here()
     for path in names:
         mark = "*" if path in view.required else " "
-        shown = view.display.get(path) or ("" if path not in view.values else json.dumps(view.values[path]))
+        value = view.values.get(path)
+        typed = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        shown = view.display.get(path) or typed
         lock = " (read-only)" if path in view.readonly else ""
         table.add_row(mark, view.labels.get(path, path) + lock, shown)
     console.print(table)
@@ -133,7 +138,10 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
 
     def send(event: dict[str, Any]) -> None:
         try:
-            view.apply(runtime.apply(session_id, event, clock()))
+            effects = runtime.apply(session_id, event, clock())
+            if event["type"] == "change":  # what the user typed is shown as typed (the runtime does not echo it)
+                effects = [{"effect": "input", "field": event["field"], "value": event["value"]}, *effects]
+            view.apply(effects)
         except UserError as exc:
             view.notes = [f"[red]{exc}[/]"]
 
@@ -157,7 +165,10 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
         elif choice == "g":
             send({"type": "goto", "step": Prompt.ask("step")})
         else:
-            for path in [p for p in view.fields_here() if p not in view.readonly]:
+            asked: set[str] = set()
+            while pending := [p for p in view.fields_here() if p not in view.readonly and p not in asked]:
+                path = pending[0]  # fields a rule shows while editing are asked for too
+                asked.add(path)
                 top = entity.fields.get(path.split(".")[0])
                 kind = getattr(top, "type", "text")
                 current = view.values.get(path)
@@ -191,7 +202,7 @@ def _replay_view(saved: Mapping[str, Any], runtime: Runtime, config: SessionConf
         if step_def is not None:
             effects.append({"effect": "step", "step": step, "label": session.l10n.step_label(step),
                             "mode": step_def.mode,
-                            "fields": [p for p in model.step_fields[step] if saved["visible"].get(p)]})  # fmt: skip
+                            "fields": [p for p in model.step_fields[step] if p in saved["visible"]]})  # fmt: skip
     for path, shown in saved.get("visible", {}).items():
         effects.append({"effect": "show", "field": path, "label": session.label(path)} if shown
                        else {"effect": "hide", "field": path})  # fmt: skip

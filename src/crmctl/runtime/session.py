@@ -688,7 +688,7 @@ def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
         step = run.model.step(new["step"])
         assert step is not None
         out.append({"effect": "step", "step": step.id, "label": s.l10n.step_label(step.id), "mode": step.mode,
-                    "fields": [p for p in run.model.step_fields[step.id] if new["visible"].get(p)]})  # fmt: skip
+                    "fields": [p for p in run.model.step_fields[step.id] if p in new["visible"]]})  # fmt: skip
     # Most events change little: a part equal to its old self (one C-level comparison) yields no effects.
     old_steps = old.get("steps", {})
     for step_id, shown in new["steps"].items() if new["steps"] != old_steps else ():
