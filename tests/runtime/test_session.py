@@ -194,8 +194,12 @@ def test_claims_trace_answers_come_from_the_resolver() -> None:
     assert {(q.provider, q.value) for q in asked} == set(RECORDED_ANSWERS) - {("policyService", "XX-12")}
     policy = [a for o in outcomes for a in o.answers_json() if a["request"]["validation"] == "policyActive"]
     assert policy[0] == {
-        "request": {"validation": "policyActive", "provider": "policyService",
-                    "params": {"check": "active", "onDate": "2026-11-20", "timeoutMs": 2000}, "value": "AB-1234567"},
+        "request": {
+            "validation": "policyActive",
+            "provider": "policyService",
+            "params": {"check": "active", "onDate": "2026-11-20", "timeoutMs": 2000},
+            "value": "AB-1234567",
+        },
         "answer": policy[0]["answer"],
     }  # fmt: skip  (onDate names a field: the provider gets its value)
     submits = effects_of(outcomes, "submit")
@@ -204,8 +208,12 @@ def test_claims_trace_answers_come_from_the_resolver() -> None:
     assert [(f["code"], f["severity"]) for f in submits[1]["report"]] == [("duplicateClaim", "warning")]
     labels = [e["label"] for e in effects_of(outcomes, "show") if "field" in e]
     assert "رقم الوثيقة" in labels
-    assert {"effect": "hide", "step": "assessment"} in outcomes[0].effects
-    assert all(e.get("step") != "assessment" for e in effects_of(outcomes, "step"))
+    # the assessment step is reserved to other roles: neither it nor its fields ever appear for a claimant
+    text = json.dumps([o.effects for o in outcomes], ensure_ascii=False)
+    for hidden in ("assessment", "daysToReport", "lateReport", "fraudScore", "handler", "priority"):
+        assert hidden not in text
+    stored = next(o.record for o in outcomes if o.record is not None)
+    assert stored["priority"] in ("urgent", "high", "normal")  # set by derivePriority on save, kept in the record
 
 
 def test_async_validation_without_a_resolver_is_refused() -> None:
@@ -397,6 +405,9 @@ def test_rule_evaluation_error_is_reported_and_blocks_submit() -> None:
     assert "ratio" not in state.data
     _, (blocked,) = play(sess, [SUBMIT], state=state, start=2)
     assert effects_of([blocked], "submit")[0]["ok"] is False
+    assert [(f["code"], f["severity"]) for f in effects_of([blocked], "submit")[0]["report"]] == [
+        ("calc:Thing.ratio", "error")
+    ]  # the reason is in the report too, not only in the separate error effect
     assert blocked.state.status == "editing"
     # Fixing the input clears the error and the form submits.
     state, outcomes = play(sess, [change("y", 4), SUBMIT], state=blocked.state, start=3)

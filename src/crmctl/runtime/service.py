@@ -225,7 +225,7 @@ class Runtime:
         with self.store.transaction():
             self.store.append_events(self.tenant, [body])
             if outcome.state.status == "submitted":
-                record = next(e["record"] for e in outcome.effects if e.get("effect") == "submit")
+                record = dict(outcome.record or {})
                 self.store.put_records([StoredRecord(self.tenant, config.entity, session_id, ref.name, ref.version,
                                                      ref.digest, record, 1, stamp, stamp)])  # fmt: skip
                 self.store.delete_draft(self.tenant, session_id)

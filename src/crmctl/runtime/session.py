@@ -51,6 +51,43 @@ BUILTIN_MESSAGES = {
     "crmctl.guardFailed": "The rule {rule} does not allow this.",
     "crmctl.submitted": "The form was submitted already.",
 }
+# The built-in messages in the languages of the reference packages; a package overrides any of them by defining
+# the same key in its localization `messages` (for any locale).
+BUILTIN_TRANSLATIONS = {
+    "de": {
+        "crmctl.required": "Dieses Feld ist erforderlich.",
+        "crmctl.notOffered": "Dieser Wert wird hier nicht angeboten.",
+        "crmctl.ruleError": "Eine Regel konnte nicht ausgewertet werden: {detail}",
+        "crmctl.lastStep": "Dies ist der letzte Schritt; bitte absenden.",
+        "crmctl.firstStep": "Dies ist der erste Schritt.",
+        "crmctl.notReached": "Dieser Schritt wurde noch nicht erreicht.",
+        "crmctl.stepHidden": "Dieser Schritt ist nicht verfügbar.",
+        "crmctl.guardFailed": "Die Regel {rule} erlaubt das nicht.",
+        "crmctl.submitted": "Das Formular wurde bereits abgesendet.",
+    },
+    "fr": {
+        "crmctl.required": "Ce champ est obligatoire.",
+        "crmctl.notOffered": "Cette valeur n'est pas proposée ici.",
+        "crmctl.ruleError": "Une règle n'a pas pu être évaluée : {detail}",
+        "crmctl.lastStep": "C'est la dernière étape ; veuillez soumettre le formulaire.",
+        "crmctl.firstStep": "C'est la première étape.",
+        "crmctl.notReached": "Cette étape n'a pas encore été atteinte.",
+        "crmctl.stepHidden": "Cette étape n'est pas disponible.",
+        "crmctl.guardFailed": "La règle {rule} ne le permet pas.",
+        "crmctl.submitted": "Le formulaire a déjà été soumis.",
+    },
+    "ar": {
+        "crmctl.required": "هذا الحقل مطلوب.",
+        "crmctl.notOffered": "هذه القيمة غير متاحة هنا.",
+        "crmctl.ruleError": "تعذّر تقييم قاعدة: {detail}",
+        "crmctl.lastStep": "هذه هي الخطوة الأخيرة؛ يرجى الإرسال.",
+        "crmctl.firstStep": "هذه هي الخطوة الأولى.",
+        "crmctl.notReached": "لم يتم الوصول إلى هذه الخطوة بعد.",
+        "crmctl.stepHidden": "هذه الخطوة غير متاحة.",
+        "crmctl.guardFailed": "القاعدة {rule} لا تسمح بذلك.",
+        "crmctl.submitted": "تم إرسال النموذج بالفعل.",
+    },
+}
 _MAX_EVENT_VALUE = MAX_TEXT
 
 
@@ -90,6 +127,7 @@ class Outcome:
     state: SessionState
     effects: list[dict[str, Any]]
     answers: list[tuple[AsyncRequest, AsyncAnswer]] = field(default_factory=list)
+    record: Mapping[str, Any] | None = None  # the record to store after a successful submit (every field)
 
     def answers_json(self) -> list[dict[str, Any]]:
         return [{"request": q.to_json(), "answer": a.to_json()} for q, a in self.answers]
@@ -110,7 +148,11 @@ class Session:
         self.l10n = localizer
         self.role = role
         view = model.form.roles.get(role)
-        self.role_hidden = frozenset(view.hidden if view else ())
+        # A role never sees the fields its view hides, nor fields shown only on steps reserved to other roles.
+        allowed = [s.id for s in model.steps if not s.roles or role in s.roles]
+        reachable = {p for step_id in allowed for p in model.step_fields[step_id]}
+        self.allowed_steps = frozenset(allowed)
+        self.role_hidden = frozenset(view.hidden if view else ()) | {p for p in model.form_fields if p not in reachable}
         self.role_readonly = frozenset(view.readOnly if view else ())
         # Role hiding and step access are fixed per session; field_visible asks them for every field per event.
         self._hides: dict[str, bool] = {}
@@ -183,7 +225,8 @@ class Session:
     def message(self, key: str, params: Mapping[str, Any] | None = None) -> str:
         text = self.l10n.message(key, params)
         if text == key and key in BUILTIN_MESSAGES:
-            text = BUILTIN_MESSAGES[key]
+            language = self.l10n.locale.split("-")[0].lower()
+            text = BUILTIN_TRANSLATIONS.get(language, {}).get(key) or BUILTIN_MESSAGES[key]
             for name, value in (params or {}).items():
                 text = text.replace("{" + name + "}", str(value))
         return text
@@ -218,6 +261,7 @@ class _Run:
         self.report: list[Finding] | None = None
         self._bound: dict[str, Any] | None = self.reuse(state.data)
         self.echo: tuple[str, Any] | None = None
+        self.record: dict[str, Any] | None = None
         # While the view is computed rule results no longer change, so visibility is worked out once per target.
         self._visible: dict[tuple[str, str], bool] | None = None
 
@@ -511,10 +555,14 @@ class _Run:
             # onSave calculations may change values: check again (async answers stand, they are not asked twice)
             report = self.full_validation(None) + [f for f in report if f.validation in self.s.async_ids]
         self.report = report
-        ok = not any(f.severity == "error" for f in report) and not self.errors
+        report.extend(Finding(expr_id, None, "error", "crmctl.ruleError", {"detail": f"{expr_id}: {detail}"})
+                      for expr_id, detail in sorted(self.errors.items()))  # fmt: skip
+        ok = not any(f.severity == "error" for f in report)
         effect: dict[str, Any] = {"effect": "submit", "ok": ok, "report": [self.finding_json(f) for f in report]}
         if ok:
-            effect["record"] = dict(self.data)
+            # the stored record holds every value; the effect shows only what the role may see
+            self.record = dict(self.data)
+            effect["record"] = {k: v for k, v in self.data.items() if not self.s._role_hides(k)}
             self.status = "submitted"
         self.tail.append(effect)
 
@@ -619,7 +667,8 @@ class _Run:
             if len(self.s.visibility_views) >= 1024:
                 self.s.visibility_views.clear()
             shown = {p: self.field_visible(p) for p in self.s.shown_fields}
-            known = self.s.visibility_views[key] = (shown, {s.id: self.step_visible(s.id) for s in self.model.steps})
+            steps_shown = {s.id: self.step_visible(s.id) for s in self.model.steps if s.id in self.s.allowed_steps}
+            known = self.s.visibility_views[key] = (shown, steps_shown)
         visible, steps = dict(known[0]), dict(known[1])
         required_by = self.s.validator.required_when(self.bound())
         required = {p: True for p in self.s.shown_fields
@@ -655,7 +704,7 @@ class _Run:
                         touched=frozenset(self.touched), results=self.results, view=new_view, status=self.status,
                         submit_attempted=self.submit_attempted, events=self.state.events + 1)  # fmt: skip
         self.keep_binding()
-        return Outcome(state, effects, self.answers)
+        return Outcome(state, effects, self.answers, self.record)
 
 
 def _visibility_index(model: FormModel) -> dict[tuple[str, str], list[CompiledRule]]:
