@@ -208,3 +208,103 @@ def test_a_version_whose_files_changed_is_refused(
     assert "LeadLifecycle@1.0.0 ran in this store as sha256:" in err and "Bump the version" in err
     # replaying against the edited copy only reads the store, so it is allowed
     assert run(["replay", "--store", store, "--against", str(edited)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("now: yesterday\nevents: []\n", "now must be an ISO 8601 time"),
+        ("color: red\n", "unknown key 'color'"),
+        ("answers: [1]\n", "answers maps a provider"),
+        ("events: {a: 1}\n", "a script is a list of events"),
+        ("- [1, 2]\n", "an event is a mapping with one key"),
+        ("- advance: soon\n", "advance takes a duration"),
+        ("- next: 3\n", "next takes a mapping of arguments"),
+        ("- next: {step: x}\n", "next has no argument 'step'"),
+        ("- change: {value: 1}\n", "change needs a field"),
+        ("- goto: {}\n", "goto needs a step"),
+    ],
+)
+def test_script_shape_errors(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], text: str,
+                             message: str) -> None:  # fmt: skip
+    script = _write(tmp_path, "s.yaml", text)
+    assert run(["simulate", V1, "--script", script, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "s.yaml" in err
+
+
+def test_bare_event_names_prefill_and_advance(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    script = _write(
+        tmp_path,
+        "s.yaml",
+        """\
+- load: {data: {firstName: Ada, lastName: Lovelace, phone: '+1'}}
+- advance: 1.5h
+- next
+- back
+- quit
+""",
+    )
+    assert run(["simulate", V1, "--script", script, "--store", store, "--now", "2026-11-26T08:00:00Z", "--format",
+                "json", "--session", "p"]) == 0  # fmt: skip
+    trace = _json(capsys)
+    assert isinstance(trace, dict)
+    assert trace["status"] == "draft"
+    assert [(e["event"]["type"], e["at"]) for e in trace["events"]] == [
+        ("load", "2026-11-26T08:00:00Z"),
+        ("next", "2026-11-26T09:30:01Z"),
+        ("back", "2026-11-26T09:30:02Z"),
+    ]
+    assert run(["draft", "show", "p", "--store", store, "--format", "json"]) == 0
+    draft = _json(capsys)
+    assert isinstance(draft, dict)
+    assert draft["lastStep"] == "personal" and draft["data"]["firstName"] == "Ada"
+    assert draft["packageVersion"] == "1.0.0"
+    assert run(["draft", "show", "p", "--store", store]) == 0
+    assert 'firstName = "Ada"' in capsys.readouterr().out
+    assert run(["simulate", V1, "--script", script, "--store", store, "--now", "tomorrow"]) == 2
+    assert "not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_resume_cannot_move_the_clock_back(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    first = _write(tmp_path, "a.yaml", FIRST_HALF)
+    assert run(["simulate", V1, "--script", first, "--store", store, "--session", "s1"]) == 0
+    capsys.readouterr()
+    second = _write(tmp_path, "b.yaml", SECOND_HALF)
+    assert run(["draft", "resume", "s1", "--script", second, "--store", store, "--now", "2020-01-01T00:00:00Z"]) == 2
+    assert "the clock cannot go back" in capsys.readouterr().err
+
+
+def test_replay_outputs_and_selection(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _session_with_resume(tmp_path, store, capsys)
+    assert run(["replay", "--store", store, "--session", "s1"]) == 0
+    assert "every effect reproduced" in capsys.readouterr().out
+    assert run(["replay", "--store", store, "--session", "nope"]) == 2
+    assert "no session 'nope'" in capsys.readouterr().err
+    assert run(["replay", "--store", store, "--session", "s1", "--all"]) == 2
+    capsys.readouterr()
+    assert run(["replay", "--store", store, "--against", V2, "--limit", "1"]) == 1
+    text = capsys.readouterr().out
+    assert "more (--limit, or --format json for all)" in text and "total: effects" in text
+    assert run(["replay", "--store", store, "--against", str(tmp_path / "missing")]) == 2
+    capsys.readouterr()
+
+
+def test_log_and_store_outputs(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _session_with_resume(tmp_path, store, capsys)
+    assert run(["log", "verify", "--store", store, "--format", "json"]) == 0
+    verified = _json(capsys)
+    assert verified == {"tenant": "default", "entries": 11, "ok": True, "problems": []}
+    assert run(["log", "verify", "--store", store, "--tenant", "other"]) == 0
+    assert "0 entries" in capsys.readouterr().out
+    export = tmp_path / "x.parquet"
+    assert run(["log", "export", "--store", store, "--out", str(export), "--format", "json"]) == 0
+    assert _json(capsys) == {"path": str(export), "events": 11, "tenant": None}
+    assert run(["store", "info", "--store", store]) == 0
+    assert "format: 1" in capsys.readouterr().out
+    assert run(["store", "migrate", "--store", store]) == 0
+    assert "store is current" in capsys.readouterr().out
+    assert run(["store", "migrate", "--store", store, "--format", "json"]) == 0
+    assert _json(capsys) == {"migrated": []}
+    assert run(["draft", "list", "--store", store, "--tenant", "other", "--format", "json"]) == 0
+    assert _json(capsys) == []
