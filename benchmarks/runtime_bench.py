@@ -95,6 +95,7 @@ class Generator:
 
     def session(self, sid: str, timings: list[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
         """One session's bodies; with `timings`, (wall ns, CPU ns) of every applied change event go to it."""
+        from crmctl.runtime.eventlog import value_hash
         from crmctl.runtime.service import iso
         from crmctl.runtime.session import EventError, SessionState
 
@@ -129,7 +130,8 @@ class Generator:
                 timings.append((elapsed, cpu))
             state = outcome.state
             bodies.append({"session": sid, "at": iso(self.clock), "kind": "form", **head, "event": event,
-                           "effects": outcome.effects, "answers": outcome.answers_json()})  # fmt: skip
+                           "effects": outcome.effects, "effectsHash": value_hash(outcome.effects),
+                           "answers": outcome.answers_json()})  # fmt: skip
         return bodies
 
 

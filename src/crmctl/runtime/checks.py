@@ -95,6 +95,10 @@ class Validator:
         self.by_id = {v.id: v for v in model.validations}
         members = {m for v in model.validations if v.type == "composite" for m in v.validations}
         self.top = tuple(v for v in model.validations if v.id not in members)
+        required = [v for v in self.top if v.type == "required" and v.field and v.mode == "hard"]
+        self.required_always = {v.field: True for v in required if v.when is None and v.field}
+        self.required_conditional = tuple(v for v in required if v.when is not None and v.field not in
+                                          self.required_always)  # fmt: skip
 
     def run(
         self,
@@ -123,12 +127,14 @@ class Validator:
                                      check.message, run.params(check)))  # fmt: skip
         return found
 
-    def required_when(self, bound: Mapping[str, Any]) -> dict[str, bool]:
-        """Field paths made required by `required` validations whose condition holds."""
-        out: dict[str, bool] = {}
-        run = _Run(self, {}, bound, None, [], None)
-        for check in self.top:
-            if check.type == "required" and check.field and check.mode == "hard":
+    def required_when(self, bound: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> dict[str, bool]:
+        """Field paths made required by `required` validations whose condition holds. `bound` may be a function
+        giving the variables, called only when some such validation has a `when` to evaluate."""
+        out = dict(self.required_always)
+        if self.required_conditional:
+            run = _Run(self, {}, bound() if callable(bound) else bound, None, [], None)
+            for check in self.required_conditional:
+                assert check.field is not None
                 out[check.field] = out.get(check.field, False) or run.applies(check)
         return out
 

@@ -24,6 +24,7 @@ __all__ = [
     "dumps",
     "entry_hash",
     "link",
+    "value_hash",
     "verify_chain",
 ]
 
@@ -39,6 +40,11 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",",
 def dumps(value: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, UTF-8 text, no NaN; numbers are written as they are."""
     return _ENCODER.encode(value)
+
+
+def value_hash(value: Any) -> str:
+    """"sha256:" + hex digest of the canonical JSON of any value (a log entry records its effects' hash)."""
+    return "sha256:" + hashlib.sha256(_ENCODER.encode(value).encode("utf-8")).hexdigest()
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:

@@ -16,13 +16,12 @@ number of events.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
-from crmctl.runtime.eventlog import dumps
+from crmctl.runtime.eventlog import dumps, value_hash
 from crmctl.runtime.packages import make_copy
 from crmctl.runtime.service import SessionConfig, parse_instant, recorded_resolver
 from crmctl.runtime.session import Session, SessionState
@@ -31,13 +30,29 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.runtime.service import Runtime
 
-__all__ = ["CATEGORIES", "Divergence", "ReplayReport", "effects_hash", "replay"]
+__all__ = ["CATEGORIES", "Divergence", "ReplayReport", "effects_hash", "replay", "same_json"]
 
 CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
 
 
+def same_json(a: Any, b: Any) -> bool:
+    """True when `a` and `b` have the same canonical JSON (`eventlog.dumps`), without encoding either: equal
+    values of equal JSON types all the way down (1 and 1.0 and true differ, as their JSON does). Key order does
+    not matter, as canonical JSON sorts keys."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return a.keys() == b.keys() and all(same_json(value, b[key]) for key, value in a.items())
+    if kind is list:
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if kind is float:
+        return bool(a == b) and (a != 0.0 or str(a) == str(b))  # -0.0 encodes differently from 0.0
+    return bool(a == b)
+
+
 def effects_hash(effects: Any) -> str:
-    return "sha256:" + hashlib.sha256(dumps(effects).encode("utf-8")).hexdigest()
+    return value_hash(effects)
 
 
 @dataclass(frozen=True)
@@ -151,7 +166,9 @@ def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence
     except UserError as exc:
         return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], str(exc))
     track.state = outcome.state
-    if dumps(outcome.effects) == dumps(recorded):
+    produced = outcome.effects
+    recorded_hash = entry.get("effectsHash")
+    if same_json(produced, recorded) if recorded_hash is None else value_hash(produced) == recorded_hash:
         return None
     return _divergence(sid, seq, track.index, event, list(recorded), outcome.effects)
 
@@ -220,7 +237,7 @@ class _RecordTracks:
         except UserError as exc:
             divergence = Divergence(sid, seq, index, event, ("rejected",), recorded, [], str(exc))
         else:
-            if dumps(actual) != dumps(recorded):
+            if not same_json(actual, recorded):
                 divergence = _divergence(sid, seq, index, event, recorded, actual)
                 before, after = (recorded or [{}])[0], actual[0]
                 extra = [c for c, key in (("calculated", "data"), ("validation", "warnings"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, ProviderError, Resolver
+from crmctl.runtime.eventlog import value_hash
 from crmctl.runtime.form import FormModel
 from crmctl.runtime.packages import PackageCopyError, PackageRef, load_copy, make_copy
 from crmctl.runtime.session import Session, SessionState
@@ -220,7 +221,8 @@ class Runtime:
         outcome = session.apply(state, event, at, resolver)
         stamp = iso(at)
         body = {"session": session_id, "at": stamp, "kind": "form", **config.to_json(), "event": dict(event),
-                "effects": outcome.effects, "answers": outcome.answers_json()}  # fmt: skip
+                "effects": outcome.effects, "effectsHash": value_hash(outcome.effects),
+                "answers": outcome.answers_json()}  # fmt: skip
         ref = config.package
         with self.store.transaction():
             self.store.append_events(self.tenant, [body])

@@ -21,8 +21,8 @@ through an injected resolver, returned so the caller logs them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +168,10 @@ class Session:
         self.visibility_ids = tuple(dict.fromkeys(r.id for rules in self.visibility_rules.values() for r in rules))
         self.visibility_views: dict[tuple[bool, ...], tuple[dict[str, bool], dict[str, bool]]] = {}
         self.dependency_rules = _dependency_index(model)
+        self.dependency_ids = tuple(r.id for rules in self.dependency_rules.values() for r in rules)
+        # (visibility, required-by-validation, dependency results) → (required, options): both depend on nothing else
+        self.presentations: dict[tuple[Any, ...], tuple[dict[str, bool], dict[str, list[str]]]] = {}
+        self._value_paths: dict[str, tuple[str, ...]] = {}
         self.async_ids = frozenset(v.id for v in model.validations if v.type == "async")
         self.live_checks = tuple(v for v in self.validator.top if v.mode == "soft" and v.type != "async")
         self._displays: dict[tuple[str, type, Any], str] = {}
@@ -202,6 +206,15 @@ class Session:
         if hidden is None:
             hidden = self._hides[path] = any(path == h or path.startswith(h + ".") for h in self.role_hidden)
         return hidden
+
+    def value_paths(self, path: str) -> tuple[str, ...]:
+        """The presented value fields a write to `path` can change: itself, fields inside it, objects around it."""
+        found = self._value_paths.get(path)
+        if found is None:
+            found = self._value_paths[path] = tuple(
+                vf for vf in self.value_fields if vf == path or vf.startswith(path + ".") or path.startswith(vf + ".")
+            )
+        return found
 
     def label(self, path: str) -> str:
         text = self._labels.get(path)
@@ -262,6 +275,8 @@ class _Run:
         self._bound: dict[str, Any] | None = self.reuse(state.data)
         self.echo: tuple[str, Any] | None = None
         self.record: dict[str, Any] | None = None
+        self.changed: set[str] = set()  # paths written by this event (the presented values follow only these)
+        self.value_changes: list[str] = []
         # While the view is computed rule results no longer change, so visibility is worked out once per target.
         self._visible: dict[tuple[str, str], bool] | None = None
 
@@ -291,6 +306,7 @@ class _Run:
 
     def set_value(self, path: str, value: Any) -> None:
         self.data = set_field(self.data, path, value)
+        self.changed.add(path)
         top = path.split(".")[0]
         if self._bound is not None and top in self.model.program.fields:
             current = self.data.get(top)
@@ -465,7 +481,9 @@ class _Run:
                 raise EventError(f"{path}: the field is not on the form")
             if path in self.s.role_readonly:
                 raise EventError(f"{path}: read-only for role {self.s.role}")
-            if not self.field_visible(path):
+            # the view presented after the previous event says what is visible now (rules run after the input)
+            shown = self.state.view.get("visible", {}).get(path)
+            if not (self.field_visible(path) if shown is None else shown):
                 raise EventError(f"{path}: the field is hidden")
         if value is None:
             return None
@@ -659,6 +677,31 @@ class _Run:
                 return [v for v in values if v in chosen]
         return values
 
+    def values(self) -> dict[str, Any]:
+        """The presented values: the previous event's, updated where this event wrote (all of them on load)."""
+        data = self.data
+        old = self.state.view.get("values")
+        if old is None:
+            paths: Iterable[str] = self.s.value_fields
+            values: dict[str, Any] = {}
+        else:
+            paths = {vf for path in self.changed for vf in self.s.value_paths(path)}
+            values = dict(old)
+        for p in paths:
+            v = data.get(p) if "." not in p else field_at(data, p)
+            if v is None or isinstance(v, dict):
+                values.pop(p, None)
+            else:
+                values[p] = v
+        self.value_changes = [p for p in self.s.value_fields if p in paths]
+        return values
+
+    def options_key(self) -> tuple[tuple[str, ...] | None, ...]:
+        """The results of the dependency rules: with the visibility, all that decides the offered options."""
+        results = self.results
+        return tuple(None if (chosen := results.get(rule_id)) is None else tuple(chosen)
+                     for rule_id in self.s.dependency_ids)  # fmt: skip
+
     def view(self) -> dict[str, Any]:
         self._visible = {}
         key = tuple(bool(self.results.get(rule_id, True)) for rule_id in self.s.visibility_ids)
@@ -669,16 +712,19 @@ class _Run:
             shown = {p: self.field_visible(p) for p in self.s.shown_fields}
             steps_shown = {s.id: self.step_visible(s.id) for s in self.model.steps if s.id in self.s.allowed_steps}
             known = self.s.visibility_views[key] = (shown, steps_shown)
-        visible, steps = dict(known[0]), dict(known[1])
-        required_by = self.s.validator.required_when(self.bound())
-        required = {p: True for p in self.s.shown_fields
-                    if visible[p] and (self.model.fields[p].required or required_by.get(p, False))}  # fmt: skip
-        options = {p: self.offered(p) for p in self.s.shown_fields
-                   if visible[p] and isinstance(self.model.fields[p], EnumField)}  # fmt: skip
-        data = self.data
-        values = {p: v for p in self.s.value_fields
-                  if (v := data.get(p) if "." not in p else field_at(data, p)) is not None
-                  and not isinstance(v, dict)}  # fmt: skip
+        visible, steps = known  # shared between states: views are never modified once built
+        required_by = self.s.validator.required_when(self.bound)
+        cached = self.s.presentations.get((key, tuple(required_by.items()), self.options_key()))
+        if cached is None:
+            if len(self.s.presentations) >= 1024:
+                self.s.presentations.clear()
+            required = {p: True for p in self.s.shown_fields
+                        if visible[p] and (self.model.fields[p].required or required_by.get(p, False))}  # fmt: skip
+            options = {p: self.offered(p) for p in self.s.shown_fields
+                       if visible[p] and isinstance(self.model.fields[p], EnumField)}  # fmt: skip
+            cached = self.s.presentations[key, tuple(required_by.items()), self.options_key()] = (required, options)
+        required, options = cached
+        values = self.values()
         messages = {}
         for finding in self.live_findings():
             item = self.finding_json(finding)
@@ -700,9 +746,8 @@ class _Run:
         new_view = self.view()
         effects = _diff_view(self, self.state.view, new_view)
         effects.extend(self.tail)
-        state = replace(self.state, step=self.step, data=self.data, history=tuple(self.history),
-                        touched=frozenset(self.touched), results=self.results, view=new_view, status=self.status,
-                        submit_attempted=self.submit_attempted, events=self.state.events + 1)  # fmt: skip
+        state = SessionState(self.step, self.data, tuple(self.history), frozenset(self.touched), self.results,
+                             new_view, self.status, self.submit_attempted, self.state.events + 1)  # fmt: skip
         self.keep_binding()
         return Outcome(state, effects, self.answers, self.record)
 
@@ -763,8 +808,9 @@ def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
             out.append({"effect": "options", "field": path, "values": values,
                         "labels": [s.l10n.picklist(run.model.entity, path, v) for v in values]})  # fmt: skip
     old_values = old.get("values", {})
-    for path in s.value_fields:
-        before, after = old_values.get(path), new["values"].get(path)
+    new_values = new["values"]
+    for path in run.value_changes:  # only the fields this event wrote can differ
+        before, after = old_values.get(path), new_values.get(path)
         if before == after and type(before) is type(after):
             continue
         if run.echo is not None and run.echo == (path, after):
