@@ -296,7 +296,7 @@ def field_at(data: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def set_field(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+def set_field(data: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of `data` with the dotted path set (None removes it; emptied objects are removed too)."""
     head, _, rest = path.partition(".")
     out = dict(data)

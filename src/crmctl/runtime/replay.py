@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.runtime.eventlog import dumps, value_hash
-from crmctl.runtime.packages import make_copy
+from crmctl.runtime.packages import PackageRef, make_copy
 from crmctl.runtime.service import SessionConfig, parse_instant, recorded_resolver
 from crmctl.runtime.session import Session, SessionState
 
@@ -114,6 +114,7 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
     if against is not None:
         label = f"{against.name}@{against.manifest.version if against.manifest else '?'}"
     report = ReplayReport(label)
+    against_ref = make_copy(against)[0] if against is not None else None  # only read: never written to the store
     tracks: dict[str, _Track] = {}
     records: _RecordTracks = _RecordTracks()
     for entry in entries:
@@ -127,12 +128,15 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
             continue
         track = tracks.get(sid)
         if track is None:
-            track = tracks[sid] = _open(runtime, entry, against)
+            track = tracks[sid] = _open(runtime, entry, against, against_ref)
             report.sessions += 1
             report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
         track.index += 1
         report.events += 1
         divergence = _replay_one(track, entry, sid)
+        if track.state.status == "submitted":  # it takes no more events: keep a marker, not its state
+            tracks[sid] = _Track(None, _SUBMITTED_STATE, track.index,
+                                 "the session was submitted already")  # fmt: skip
         if divergence is not None:
             report.divergences.append(divergence)
             for category in divergence.categories:
@@ -140,18 +144,22 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
     return report
 
 
-def _open(runtime: Runtime, entry: Mapping[str, Any], against: Package | None) -> _Track:
+def _open(runtime: Runtime, entry: Mapping[str, Any], against: Package | None,
+          against_ref: PackageRef | None) -> _Track:  # fmt: skip
     config = SessionConfig.from_json(entry)
     try:
-        if against is None:
+        if against is None or against_ref is None:
             session = runtime.session_for(config)
         else:
-            ref = make_copy(against)[0]  # only read: replaying against a version never writes to the store
-            moved = SessionConfig(ref, config.entity, config.form, config.role, config.locale)
+            moved = SessionConfig(against_ref, config.entity, config.form, config.role, config.locale)
             session = runtime.session_for(moved, against)
     except UserError as exc:
         return _Track(None, SessionState(), broken=str(exc))
     return _Track(session, SessionState())
+
+
+_NOTHING_RECORDED = recorded_resolver([])
+_SUBMITTED_STATE = SessionState(status="submitted")
 
 
 def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence | None:
@@ -161,8 +169,9 @@ def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence
     if track.session is None:
         return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], track.broken)
     try:
-        outcome = track.session.apply(track.state, event, parse_instant(str(entry["at"])),
-                                      recorded_resolver(list(entry.get("answers", []))))  # fmt: skip
+        answers = entry.get("answers")
+        resolver = recorded_resolver(list(answers)) if answers else _NOTHING_RECORDED
+        outcome = track.session.apply(track.state, event, parse_instant(str(entry["at"])), resolver)
     except UserError as exc:
         return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], str(exc))
     track.state = outcome.state

@@ -172,6 +172,7 @@ class Session:
         # (visibility, required-by-validation, dependency results) → (required, options): both depend on nothing else
         self.presentations: dict[tuple[Any, ...], tuple[dict[str, bool], dict[str, list[str]]]] = {}
         self._value_paths: dict[str, tuple[str, ...]] = {}
+        self._readonly: list[str] | None = None
         self.async_ids = frozenset(v.id for v in model.validations if v.type == "async")
         self.live_checks = tuple(v for v in self.validator.top if v.mode == "soft" and v.type != "async")
         self._displays: dict[tuple[str, type, Any], str] = {}
@@ -206,6 +207,12 @@ class Session:
         if hidden is None:
             hidden = self._hides[path] = any(path == h or path.startswith(h + ".") for h in self.role_hidden)
         return hidden
+
+    def readonly_of(self, visible: Mapping[str, bool]) -> list[str]:
+        """The role's read-only fields among those presented (the same list for every event of a session)."""
+        if self._readonly is None:
+            self._readonly = sorted(p for p in self.role_readonly if p in visible)
+        return self._readonly
 
     def value_paths(self, path: str) -> tuple[str, ...]:
         """The presented value fields a write to `path` can change: itself, fields inside it, objects around it."""
@@ -261,10 +268,10 @@ class _Run:
         self.state = state
         self.at = at.astimezone(UTC)
         self.resolver = resolver
-        self.data: dict[str, Any] = dict(state.data)
+        self.data: Mapping[str, Any] = state.data  # never changed in place: set_value builds a new mapping
         self.step = state.step
         self.history = list(state.history)
-        self.touched = set(state.touched)
+        self.touched: frozenset[str] = state.touched
         self.results: dict[str, Any] = dict(state.results)
         self.status = "editing" if state.status == "new" else state.status
         self.submit_attempted = state.submit_attempted
@@ -456,7 +463,8 @@ class _Run:
         path = self.resolve(path)
         value = self.check_input(path, event.get("value"))
         self.set_value(path, value)
-        self.touched.add(path)
+        if path not in self.touched:
+            self.touched = self.touched | {path}
         self.echo = (path, value)
         self.run_trigger("onChange", dirty={path.split(".")[0]})
 
@@ -734,19 +742,19 @@ class _Run:
             "step": self.step,
             "steps": steps,
             "visible": visible,
-            "readonly": sorted(p for p in self.s.role_readonly if p in visible),
+            "readonly": self.s.readonly_of(visible),
             "required": required,
             "options": options,
             "values": values,
             "messages": messages,
-            "errors": dict(sorted(self.errors.items())),
+            "errors": dict(sorted(self.errors.items())) if self.errors else {},
         }
 
     def finish(self) -> Outcome:
         new_view = self.view()
         effects = _diff_view(self, self.state.view, new_view)
         effects.extend(self.tail)
-        state = SessionState(self.step, self.data, tuple(self.history), frozenset(self.touched), self.results,
+        state = SessionState(self.step, self.data, tuple(self.history), self.touched, self.results,
                              new_view, self.status, self.submit_attempted, self.state.events + 1)  # fmt: skip
         self.keep_binding()
         return Outcome(state, effects, self.answers, self.record)
