@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmctl.errors import UserError
 from crmctl.model.cel import MAX_COMPREHENSION_NESTING, MAX_EXPRESSION_TOKENS
@@ -267,3 +269,64 @@ def test_fields_cel_cannot_name_are_not_bound() -> None:
     )
     program = CompiledProgram.build("sha256:reserved", schema, "E", {"e": "x + step"})
     assert program.evaluate("e", {"in": "a", "step": "ignored", "x": "x-"}, CTX) == "x-details"
+
+
+NATIVE_VARS = {"name": "string", "size": "int", "amount": "double", "vip": "bool"}
+_LITERALS = {
+    "string": st.text(alphabet=st.characters(blacklist_characters="'\"\\\n", blacklist_categories=("Cs",)),
+                      max_size=5),
+    "int": st.integers(-(2**40), 2**40),
+    "double": st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3)),
+    "bool": st.booleans(),
+}  # fmt: skip
+
+
+def _literal(kind: str, value: Any) -> str:
+    if kind == "string":
+        return f"'{value}'"
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "double":
+        return repr(float(value)) if "e" not in repr(float(value)) else f"{value:.3f}"
+    return str(value)
+
+
+@st.composite
+def _simple_case(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    name = draw(st.sampled_from(sorted(NATIVE_VARS)))
+    kind = NATIVE_VARS[name]
+    ops = ["==", "!="] if kind == "bool" else ["==", "!=", "<", "<=", ">", ">="]
+    value = draw(_LITERALS[kind])
+    data = {n: draw(_LITERALS[k]) for n, k in NATIVE_VARS.items()}
+    if draw(st.booleans()):
+        data[name] = value  # equal values half of the time
+    if kind == "bool" and draw(st.booleans()):
+        return f"{draw(st.sampled_from(['', '!']))}{name}", data
+    return f"{name} {draw(st.sampled_from(ops))} {_literal(kind, value)}", data
+
+
+@given(_simple_case())
+@settings(max_examples=300, deadline=None)
+def test_native_forms_agree_with_the_cel_runtime(case: tuple[str, dict[str, Any]]) -> None:
+    from cel_expr_python import cel
+
+    from crmctl.runtime.cel import native_form
+
+    source, data = case
+    native = native_form(source, NATIVE_VARS)
+    assert native is not None, source
+    types = {"string": cel.Type.STRING, "int": cel.Type.INT, "double": cel.Type.DOUBLE, "bool": cel.Type.BOOL}
+    env = cel.NewEnv(variables={n: types[k] for n, k in NATIVE_VARS.items()})
+    expected = env.compile(source).eval(data=data).plain_value()
+    assert native(data) is expected or native(data) == expected
+    assert type(native(data)) is bool
+
+
+def test_native_forms_only_for_matching_literal_types() -> None:
+    from crmctl.runtime.cel import native_form
+
+    for source in ["size < 10.0", "amount > 5", "name == 1", "vip < true", "size + 1 > 2", "name == 'a\\'b'", "now"]:
+        assert native_form(source, {**NATIVE_VARS, "now": "timestamp"}) is None, source
+    program = _build({"rule:a/when": "name != ''"}, "sha256:native")
+    with pytest.raises(EvaluationError, match="field 'name' has no value"):
+        program.evaluate_bound("rule:a/when", {})

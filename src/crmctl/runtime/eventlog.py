@@ -12,7 +12,6 @@ export of several tenants verifies as it is. The module is pure: no clock, no fi
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,22 +31,35 @@ GENESIS = "sha256:" + "0" * 64
 CHAIN_KEYS = frozenset({"seq", "prev", "hash"})
 
 
-# One encoder for every call: json.dumps with options builds a new encoder each time, which costs more than
-# encoding a small entry.
-_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
 def dumps(value: Any) -> str:
-    """Canonical JSON: sorted keys, no whitespace, UTF-8 text, no NaN; numbers are written as they are."""
-    return _ENCODER.encode(value)
+    """Canonical JSON: keys sorted, no whitespace, UTF-8 text, numbers in their shortest round-trip form, as
+    orjson writes them (four times faster than the json module: every logged event and record is encoded).
+    NaN and infinities have no JSON form and are refused (orjson would write null, so text containing null is
+    checked); so are integers beyond 64 bits."""
+    import orjson
+
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:  # orjson.JSONEncodeError: a non-JSON type, a 65-bit integer, a non-string key
+        raise ValueError(f"no canonical JSON for this value: {exc}") from None
+    if b"null" in data and not _finite(value):
+        raise ValueError("NaN and infinities have no JSON form")
+    return data.decode("utf-8")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value - value == 0.0
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def value_hash(value: Any) -> str:
-    """"sha256:" + hex digest of a value's JSON with sorted keys, as orjson writes it (3x faster than `dumps`;
-    replay hashes the effects of every event). A log entry records its effects' hash this way."""
-    import orjson
-
-    return "sha256:" + hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """"sha256:" + hex digest of a value's canonical JSON (`dumps`): a log entry records its effects' hash."""
+    return "sha256:" + hashlib.sha256(dumps(value).encode("utf-8")).hexdigest()
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:

@@ -288,9 +288,11 @@ def _calculation_order(fields: Mapping[str, FieldDef], entity: str) -> tuple[Cal
 
 def field_at(data: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted field path, or None."""
+    if "." not in path:  # the common case, on the hot path of every check
+        return data.get(path)
     node: Any = data
     for part in path.split("."):
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict | Mapping):
             return None
         node = node.get(part)
     return node

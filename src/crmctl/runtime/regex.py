@@ -40,11 +40,19 @@ class PatternError(UserError):
 class Matcher:
     """A compiled pattern, matched against whole values."""
 
-    __slots__ = ("_regexp", "pattern")
+    __slots__ = ("_anchor", "_match", "_regexp", "pattern")
 
     def __init__(self, pattern: str, regexp: Any) -> None:
         self.pattern = pattern
         self._regexp = regexp
+        # The wrapper's fullmatch maps every span back to str offsets (a third of an import's regex time); a
+        # yes/no answer only needs RE2's own anchored match on the UTF-8 bytes. Fall back if the internals move.
+        import re2  # type: ignore[import-untyped,unused-ignore]
+
+        anchor = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH", None)
+        low_level = getattr(regexp, "_regexp", None)
+        self._match = getattr(low_level, "Match", None) if anchor is not None else None
+        self._anchor = anchor
 
     def fullmatch(self, text: str) -> bool:
         """True when the pattern matches all of `text` (not a prefix or a substring).
@@ -52,9 +60,13 @@ class Matcher:
         RE2 matches UTF-8; a lone surrogate (valid in JSON, not in UTF-8) is matched as U+FFFD.
         """
         try:
-            return self._regexp.fullmatch(text) is not None
+            encoded = text.encode("utf-8")
         except UnicodeEncodeError:
-            return self._regexp.fullmatch(_SURROGATE_RE.sub("\ufffd", text)) is not None
+            text = _SURROGATE_RE.sub("\ufffd", text)
+            encoded = text.encode("utf-8")
+        if self._match is None:  # pragma: no cover - a google-re2 without the internals used below
+            return self._regexp.fullmatch(text) is not None
+        return bool(self._match(self._anchor, encoded, 0, len(encoded))[0] != (-1, -1))
 
     def __repr__(self) -> str:
         return f"Matcher({self.pattern!r})"
