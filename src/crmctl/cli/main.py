@@ -577,6 +577,9 @@ RecordsLocaleOpt = Annotated[
     str | None, typer.Option("--locale", help="Locale of messages (default: the package default).")
 ]
 RecordsNowOpt = Annotated[str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time (default: now).")]
+NoAsyncOpt = Annotated[
+    bool, typer.Option("--no-async", help="Skip async validations (no provider is asked; say so in your review).")
+]
 
 
 @records_app.command("create")
@@ -590,13 +593,15 @@ def records_create(
     tenant: TenantOpt = "default",
     locale: RecordsLocaleOpt = None,
     now: RecordsNowOpt = None,
+    no_async: NoAsyncOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Check, calculate and validate a record, then store it with its package version; exit 1 if rejected."""
     from crmctl.cli.commands import records as command
 
     raise typer.Exit(command.run_create(package, entity, data, file, record_id, store=store, tenant=tenant,
-                                        output_format=output_format.value, locale=locale, now=now))  # fmt: skip
+                                        output_format=output_format.value, locale=locale, now=now,
+                                        no_async=no_async))  # fmt: skip
 
 
 @records_app.command("get")
@@ -641,13 +646,15 @@ def records_update(
     tenant: TenantOpt = "default",
     locale: RecordsLocaleOpt = None,
     now: RecordsNowOpt = None,
+    no_async: NoAsyncOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Merge changes into a record and validate it again (its pinned version, or --package); exit 1 if rejected."""
     from crmctl.cli.commands import records as command
 
     raise typer.Exit(command.run_update(record_id, entity, data, package, store=store, tenant=tenant,
-                                        output_format=output_format.value, locale=locale, now=now))  # fmt: skip
+                                        output_format=output_format.value, locale=locale, now=now,
+                                        no_async=no_async))  # fmt: skip
 
 
 @records_app.command("import")
@@ -662,6 +669,7 @@ def records_import(
     tenant: TenantOpt = "default",
     locale: RecordsLocaleOpt = None,
     now: RecordsNowOpt = None,
+    no_async: NoAsyncOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Import rows in one transaction: all or nothing; exit 1 listing rejected rows (row, field, code, message)."""
@@ -669,7 +677,7 @@ def records_import(
 
     raise typer.Exit(command.run_import(package, entity, file, store=store, tenant=tenant,
                                         output_format=output_format.value, locale=locale, now=now,
-                                        skip_invalid=skip_invalid))  # fmt: skip
+                                        skip_invalid=skip_invalid, no_async=no_async))  # fmt: skip
 
 
 def _dispatch(argv: list[str] | None) -> None:

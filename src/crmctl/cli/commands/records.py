@@ -20,6 +20,7 @@ from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from crmctl.model.package import Package
+    from crmctl.runtime.checks import Resolver
     from crmctl.runtime.record_service import ImportReport, RecordOutcome, RecordService
     from crmctl.runtime.store import StoredRecord
 
@@ -118,9 +119,18 @@ def _report_outcome(outcome: RecordOutcome, verb: str, entity: str, record_id: s
     return 0 if outcome.ok else 1
 
 
+def _providers(no_async: bool) -> Resolver | None:
+    """Async validations ask the registered providers (docs/runtime.md), unless --no-async skips them."""
+    if no_async:
+        return None
+    from crmctl.runtime.providers import provider_resolver
+
+    return provider_resolver()
+
+
 def run_create(package_path: Path, entity: str, data: str | None, file: Path | None, record_id: str | None, *,
                store: Path | None, tenant: str, output_format: str, locale: str | None,
-               now: str | None) -> int:  # fmt: skip
+               now: str | None, no_async: bool = False) -> int:  # fmt: skip
     import uuid
 
     values = _input(data, file)
@@ -128,17 +138,17 @@ def run_create(package_path: Path, entity: str, data: str | None, file: Path | N
     record_id = record_id or str(uuid.uuid4())
     at = _at(now)
     with _service(store, tenant, locale) as service:
-        outcome = service.create(package, entity, record_id, values, at)
+        outcome = service.create(package, entity, record_id, values, at, resolver=_providers(no_async))
     return _report_outcome(outcome, "created", entity, record_id, output_format)
 
 
 def run_update(record_id: str, entity: str, data: str, package_path: Path | None, *, store: Path | None, tenant: str,
-               output_format: str, locale: str | None, now: str | None) -> int:  # fmt: skip
+               output_format: str, locale: str | None, now: str | None, no_async: bool = False) -> int:  # fmt: skip
     patch = _object(data, "--data")
     package = _package(package_path) if package_path is not None else None
     at = _at(now)
     with _service(store, tenant, locale) as service:
-        outcome = service.update(entity, record_id, patch, at, package=package)
+        outcome = service.update(entity, record_id, patch, at, package=package, resolver=_providers(no_async))
     return _report_outcome(outcome, "updated", entity, record_id, output_format)
 
 
@@ -236,7 +246,7 @@ def _report_import(report: ImportReport, skip_invalid: bool, output_format: str)
 
 
 def run_import(package_path: Path, entity: str, file: Path, *, store: Path | None, tenant: str, output_format: str,
-               locale: str | None, now: str | None, skip_invalid: bool) -> int:  # fmt: skip
+               locale: str | None, now: str | None, skip_invalid: bool, no_async: bool = False) -> int:  # fmt: skip
     from crmctl.runtime.record_files import read_rows
 
     package = _package(package_path)
@@ -244,6 +254,6 @@ def run_import(package_path: Path, entity: str, file: Path, *, store: Path | Non
     with _service(store, tenant, locale) as service, _progress(sys.stderr.isatty()) as progress:
         engine = service.engine(package, entity)
         report = service.import_rows(package, entity, read_rows(file, engine), at, skip_invalid=skip_invalid,
-                                     progress=progress)  # fmt: skip
+                                     progress=progress, resolver=_providers(no_async))  # fmt: skip
     return _report_import(report, skip_invalid, output_format)
 

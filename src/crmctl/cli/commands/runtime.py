@@ -213,9 +213,9 @@ def _print_step(index: int, at: datetime, event: Mapping[str, Any], effects: lis
 
 
 def _resolver(answers: Mapping[str, Any]) -> Resolver:
-    from crmctl.runtime.service import table_resolver
+    from crmctl.runtime.providers import provider_resolver
 
-    return table_resolver(answers)
+    return provider_resolver(answers)
 
 
 def run_simulate(package_path: Path, *, entity: str | None, form: str | None, locale: str | None, role: str | None,
