@@ -273,7 +273,7 @@ def test_fields_cel_cannot_name_are_not_bound() -> None:
 
 NATIVE_VARS = {"name": "string", "size": "int", "amount": "double", "vip": "bool"}
 _LITERALS = {
-    "string": st.text(alphabet=st.characters(blacklist_characters="'\"\\\n", blacklist_categories=("Cs",)),
+    "string": st.text(alphabet=st.characters(blacklist_characters="'\"\\\n\r", blacklist_categories=("Cs",)),
                       max_size=5),
     "int": st.integers(-(2**40), 2**40),
     "double": st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3)),

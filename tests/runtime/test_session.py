@@ -572,3 +572,35 @@ validations:
         {"effect": "message", "field": None, "code": "notTest", "severity": "warning", "message": "No test data."}
     ]
     assert effects_of(outcomes[3:], "clear") == [{"effect": "clear", "field": None, "code": "notTest"}]
+
+
+def test_effects_do_not_depend_on_the_order_of_keys_in_the_files() -> None:
+    """The digest ignores key order, so a pinned copy (keys sorted) and the working copy must run identically."""
+    from crmctl.model.canonical import digest
+    from crmctl.runtime.cel import clear_cache
+    from crmctl.runtime.form import _CACHE
+    from crmctl.runtime.packages import load_copy, make_copy
+
+    def package(order: list[str]) -> Package:
+        defs = {"x": "{type: number}", "zeta": '{type: calculated, resultType: number, expression: "x * 2.0"}',
+                "alpha": '{type: calculated, resultType: number, expression: "zeta + x"}',
+                "mid": '{type: calculated, resultType: text, expression: "string(alpha)"}'}  # fmt: skip
+        schema = "entities:\n  T:\n    fields:\n" + "".join(f"      {n}: {defs[n]}\n" for n in order)
+        files = {"package.yaml": "name: Tiny\nversion: 1.0.0\nscope: global\ndescription: Tiny.\nlocales: [en]\n",
+                 "localization/en.yaml": "labels: {}\n", "schema.yaml": schema,
+                 "ui.yaml": "entity: T\nsteps:\n  - id: s\n    fields: [x]\n"}  # fmt: skip
+        return load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "Tiny"))
+
+    written = package(["x", "zeta", "mid", "alpha"])
+    ref, blob = make_copy(written)
+    copies = [written, package(["alpha", "x", "mid", "zeta"]), load_copy(ref.digest, blob)]
+    assert {digest(p) for p in copies} == {ref.digest}
+    traces = []
+    for copy in copies:
+        clear_cache()
+        _CACHE.clear()  # each copy builds its own model, as a fresh process would
+        _, outcomes = play(session(copy, "en", "user"), [LOAD, change("x", 2)])
+        traces.append(json.dumps([o.effects for o in outcomes]))
+    assert traces[0] == traces[1] == traces[2]
+    sets = [e["field"] for e in json.loads(traces[0])[1] if e["effect"] == "set"]
+    assert sets == ["alpha", "mid", "zeta"]  # calculated fields off the form follow by name

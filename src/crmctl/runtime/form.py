@@ -261,8 +261,11 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
 
 
 def _calculation_order(fields: Mapping[str, FieldDef], entity: str) -> tuple[CalcField, ...]:
-    """Calculated fields in dependency order (inputs first); ties keep schema order. Cycles are refused."""
-    calcs = {name: fdef for name, fdef in fields.items() if isinstance(fdef, CalculatedField)}
+    """Calculated fields in dependency order (inputs first), ties by name. Cycles are refused.
+
+    Nothing here follows the order of keys in the schema: the canonical form (and so the pinned copy a replay
+    runs) sorts them, and the same package must give the same effects from any copy."""
+    calcs = {name: fields[name] for name in sorted(fields) if isinstance(fields[name], CalculatedField)}
     reads = {name: _reads(fdef.expression) - CONTEXT_VARIABLES.keys() for name, fdef in calcs.items()}
     done: list[str] = []
     state: dict[str, int] = {}
@@ -274,7 +277,7 @@ def _calculation_order(fields: Mapping[str, FieldDef], entity: str) -> tuple[Cal
             cycle = " → ".join((*trail[trail.index(name) :], name))
             raise FormError(f"{entity}: calculated fields depend on each other in a cycle: {cycle}")
         state[name] = 1
-        for dep in sorted(reads[name] & calcs.keys(), key=list(calcs).index):
+        for dep in sorted(reads[name] & calcs.keys()):
             visit(dep, (*trail, name))
         state[name] = 2
         done.append(name)

@@ -205,7 +205,7 @@ class Localizer:
             return ", ".join(self.format_value(item, field_def.items, entity=entity, path=path) for item in value)
         if isinstance(field_def, ObjectField) and isinstance(value, dict):
             parts = []
-            for name, sub in field_def.fields.items():
+            for name, sub in sorted(field_def.fields.items()):  # key order is not part of a package's digest
                 if value.get(name) is not None:
                     sub_path = f"{path}.{name}" if path else name
                     shown = self.format_value(value[name], sub, entity=entity, path=sub_path)

@@ -153,7 +153,7 @@ class RecordEngine:
                                 if r.rule.capability == "calculation")  # fmt: skip
         self.guards = tuple(r for trigger in ("onValidate", "onSave") for r in self.model.rules_for(trigger)
                             if r.rule.capability == "guard" and r.rule.scope != "workflow")  # fmt: skip
-        self.required = tuple(p for p, f in self.model.fields.items()
+        self.required = tuple(p for p, f in sorted(self.model.fields.items())
                               if f.required and not isinstance(f, CalculatedField))  # fmt: skip
         self._template = dict(program.zeros)
         self._template.update(step="", role=RECORD_ROLE, locale=self.locale)
@@ -254,8 +254,9 @@ class RecordEngine:
             data[key] = value
             if plan.bound:
                 bound[key] = converted
-        if errors:
-            return RecordResult(False, data, errors=errors)
+        # A rejected row lists every problem at once: the checks run on the values that passed their input check,
+        # and say nothing more about the fields that did not.
+        refused = {str(e["field"]).split("[")[0].split(".")[0] for e in errors}
         failures: dict[str, str] = {}
         self._calculate(data, bound, failures)
         if self.calc_rules:
@@ -278,6 +279,8 @@ class RecordEngine:
                 found.append(Finding("required", path, "error", "crmctl.required"))
         warnings: list[dict[str, Any]] = []
         for item in found:
+            if item.field is not None and item.field.split(".")[0] in refused:
+                continue
             params = dict(item.params)
             out = self.finding(item.field, item.validation, item.severity, item.message_key, params)
             (warnings if item.severity == "warning" else errors).append(out)

@@ -159,7 +159,8 @@ class Session:
         self._step_allowed: dict[str, bool] = {}
         self.validator = Validator(model)
         self.shown_fields = tuple(p for p in model.form_fields if not self._role_hides(p))
-        calculated = [n for n, f in model.program.fields.items() if isinstance(f, CalculatedField)]
+        # calculated fields not on the form follow it by name: schema key order is not part of the package's digest
+        calculated = sorted(n for n, f in model.program.fields.items() if isinstance(f, CalculatedField))
         self.value_fields = tuple(dict.fromkeys([*self.shown_fields, *(n for n in calculated
                                                                         if not self._role_hides(n))]))  # fmt: skip
         self._labels: dict[str, str] = {}
