@@ -265,7 +265,7 @@ def _calculation_order(fields: Mapping[str, FieldDef], entity: str) -> tuple[Cal
 
     Nothing here follows the order of keys in the schema: the canonical form (and so the pinned copy a replay
     runs) sorts them, and the same package must give the same effects from any copy."""
-    calcs = {name: fields[name] for name in sorted(fields) if isinstance(fields[name], CalculatedField)}
+    calcs = {name: fdef for name, fdef in sorted(fields.items()) if isinstance(fdef, CalculatedField)}
     reads = {name: _reads(fdef.expression) - CONTEXT_VARIABLES.keys() for name, fdef in calcs.items()}
     done: list[str] = []
     state: dict[str, int] = {}
