@@ -4,7 +4,8 @@
 #   print canonical digests → diff against a git revision → sign and publish v1 and v2 into a local registry →
 #   watch the gates refuse a breaking version → promote to sandbox and prod → resolve → diff against prod →
 #   verify the registry (and one signature with ssh-keygen alone) → simulate a form session, quit, resume the
-#   draft and submit → verify the runtime's event log → replay it against the pinned version and against v2.
+#   draft and submit → import sample leads (and see a bad file refused whole) → verify the runtime's event log →
+#   replay it against the pinned version and against v2.
 # Everything it writes (keys, registry, caches) lives in a temporary directory that is removed at the end.
 # Usage (from anywhere in a clone): CRMCTL=.venv/bin/crmctl bash scripts/demo.sh
 # Exits non-zero as soon as any step does not behave as announced.
@@ -140,6 +141,21 @@ run simulate "$V1" --script scripts/demo/lead-monday.yaml --store "$STORE" --ses
 section "Next day: list the drafts and resume at the step left, then submit (the record is pinned to 1.0.0)"
 run draft list --store "$STORE"
 run draft resume lead-ada --script scripts/demo/lead-tuesday.yaml --store "$STORE"
+
+section "Import sample leads through the engines (type checks, score, validations), pinned to 1.0.0"
+run records import "$V1" scripts/demo/leads.csv --entity Lead --store "$STORE" --now 2026-11-24T11:00:00Z
+run records list --store "$STORE"
+run records get lead-004 --entity Lead --store "$STORE"
+
+section "An import with bad rows is all or nothing: every problem listed, no row written (expect exit 1)"
+set +e
+run records import "$V1" scripts/demo/leads-bad.csv --entity Lead --store "$STORE" --now 2026-11-24T11:05:00Z
+code=$?
+set -e
+if [ "$code" -ne 1 ]; then
+  echo "demo: expected the import to be refused with exit 1, got $code" >&2
+  exit 1
+fi
 
 section "Verify the runtime's hash-chained event log"
 run log verify --store "$STORE"
