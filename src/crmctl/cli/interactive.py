@@ -42,13 +42,16 @@ class View:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     submitted: bool = False
+    rtl: bool = False
 
     def apply(self, effects: Sequence[Mapping[str, Any]]) -> None:
         self.notes = []
         for e in effects:
             kind = e["effect"]
             target = str(e.get("field") or "")
-            if kind == "step":
+            if kind == "locale":
+                self.rtl = e["direction"] == "rtl"
+            elif kind == "step":
                 self.step, self.step_label, self.mode, self.step_fields = e["step"], e["label"], e["mode"], e["fields"]
             elif kind in ("show", "hide") and "step" in e:
                 (self.hidden_steps.discard if kind == "show" else self.hidden_steps.add)(e["step"])
@@ -91,6 +94,10 @@ def _render(console: Console, view: View) -> None:
 
     console.rule(f"[bold]{view.step_label}[/]" + (" (review)" if view.mode == "summary" else ""))
     table = Table(show_header=False, box=None, padding=(0, 1))
+    if view.rtl:  # right-to-left locales: labels and values aligned to the right
+        table.add_column(justify="right")
+        table.add_column(justify="right")
+        table.add_column(justify="right")
     names = [p for p, shown in view.visible.items() if shown] if view.mode == "summary" else view.fields_here()
     for path in names:
         mark = "*" if path in view.required else " "
@@ -147,7 +154,7 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
 
     if resumed:
         _, state = runtime.state_of(session_id)
-        view.apply(_replay_view(state.view, runtime, config))
+        view.apply(runtime.session_for(config).present(state.view))
         console.print(f"Resuming draft {session_id} at step {state.step}")
     else:
         view.apply(runtime.start(config, session_id, clock()))
@@ -189,28 +196,3 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
     console.print(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
                   f"{config.package.version}")  # fmt: skip
     return 0
-
-
-def _replay_view(saved: Mapping[str, Any], runtime: Runtime, config: SessionConfig) -> list[dict[str, Any]]:
-    """The effects that present a saved view from scratch (what a renderer needs after a restart)."""
-    session = runtime.session_for(config)
-    effects: list[dict[str, Any]] = []
-    step = saved.get("step")
-    model = session.model
-    if step:
-        step_def = model.step(step)
-        if step_def is not None:
-            effects.append({"effect": "step", "step": step, "label": session.l10n.step_label(step),
-                            "mode": step_def.mode,
-                            "fields": [p for p in model.step_fields[step] if p in saved["visible"]]})  # fmt: skip
-    for path, shown in saved.get("visible", {}).items():
-        effects.append({"effect": "show", "field": path, "label": session.label(path)} if shown
-                       else {"effect": "hide", "field": path})  # fmt: skip
-    effects.extend({"effect": "readonly", "field": p} for p in saved.get("readonly", []))
-    effects.extend({"effect": "required", "field": p, "value": True} for p in saved.get("required", {}))
-    for path, values in saved.get("options", {}).items():
-        effects.append({"effect": "options", "field": path, "values": values,
-                        "labels": [session.l10n.picklist(model.entity, path, v) for v in values]})  # fmt: skip
-    effects.extend({"effect": "set", "field": p, "value": v} for p, v in saved.get("values", {}).items())
-    effects.extend({"effect": "message", **m} for m in saved.get("messages", {}).values())
-    return effects

@@ -507,12 +507,16 @@ def log_verify(
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     export: Annotated[Path | None, typer.Option("--export", help="Verify a Parquet export instead.")] = None,
+    head: Annotated[
+        str | None,
+        typer.Option("--head", help="The head hash recorded earlier (e.g. by CI): detects a truncated log."),
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Check the hash chain; exit 1 naming the first edited, deleted, inserted or reordered entry."""
     from crmctl.cli.commands import runtime as command
 
-    raise typer.Exit(command.run_log_verify(store, tenant, export, output_format.value))
+    raise typer.Exit(command.run_log_verify(store, tenant, export, output_format.value, head))
 
 
 @log_app.command("export")

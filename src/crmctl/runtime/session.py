@@ -5,7 +5,8 @@ Events (JSON objects, as logged): `{"type": "load", "data": {...}}` (data option
 "step": ID}`, `{"type": "submit"}`. An event the form cannot take (unknown field or step, a wrong type, a
 read-only or hidden field, a value not offered) raises `EventError` and changes nothing.
 
-Effects are JSON objects in a stable order: the presentation as it changed (`step`, `show`/`hide`, `readonly`,
+Effects are JSON objects in a stable order: the presentation as it changed (`locale` with the text direction,
+`step`, `show`/`hide`, `readonly`,
 `required`, `options`, `set`, `message`/`clear`, `error`) followed by what the event itself caused (`blocked`,
 `submit`). Presentation effects are the difference between the view before and after the event, so the first
 event (load) presents everything and later events only what changed. Fields a role may not see never appear.
@@ -164,6 +165,7 @@ class Session:
         self.value_fields = tuple(dict.fromkeys([*self.shown_fields, *(n for n in calculated
                                                                         if not self._role_hides(n))]))  # fmt: skip
         self._labels: dict[str, str] = {}
+        self.locale_view = {"locale": localizer.locale, "direction": localizer.direction}
         self.visibility_rules = _visibility_index(model)
         # Which steps and fields show depends only on the results of the visibility rules: one entry per outcome.
         self.visibility_ids = tuple(dict.fromkeys(r.id for rules in self.visibility_rules.values() for r in rules))
@@ -223,6 +225,10 @@ class Session:
                 vf for vf in self.value_fields if vf == path or vf.startswith(path + ".") or path.startswith(vf + ".")
             )
         return found
+
+    def present(self, view: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The effects that present a saved view from scratch: what a renderer needs after a restart."""
+        return _diff_view(self, {}, view, self.value_fields, None)
 
     def label(self, path: str) -> str:
         text = self._labels.get(path)
@@ -740,6 +746,7 @@ class _Run:
             if finding.field is None or visible.get(finding.field, True):
                 messages[f"{finding.field or ''}#{finding.validation}"] = item
         return {
+            "locale": self.s.locale_view,
             "step": self.step,
             "steps": steps,
             "visible": visible,
@@ -753,7 +760,7 @@ class _Run:
 
     def finish(self) -> Outcome:
         new_view = self.view()
-        effects = _diff_view(self, self.state.view, new_view)
+        effects = _diff_view(self.s, self.state.view, new_view, self.value_changes, self.echo)
         effects.extend(self.tail)
         state = SessionState(self.step, self.data, tuple(self.history), self.touched, self.results,
                              new_view, self.status, self.submit_attempted, self.state.events + 1)  # fmt: skip
@@ -784,14 +791,17 @@ def _dependency_index(model: FormModel) -> dict[str, list[CompiledRule]]:
     return index
 
 
-def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
-    s = run.s
+def _diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_changes: Iterable[str],
+               echo: tuple[str, Any] | None) -> list[dict[str, Any]]:  # fmt: skip
+    model = s.model
     out: list[dict[str, Any]] = []
+    if new["locale"] != old.get("locale"):  # the first event says how to write: locale and text direction
+        out.append({"effect": "locale", **new["locale"]})
     if new["step"] != old.get("step") and new["step"] is not None:
-        step = run.model.step(new["step"])
+        step = model.step(new["step"])
         assert step is not None
         out.append({"effect": "step", "step": step.id, "label": s.l10n.step_label(step.id), "mode": step.mode,
-                    "fields": [p for p in run.model.step_fields[step.id] if p in new["visible"]]})  # fmt: skip
+                    "fields": [p for p in model.step_fields[step.id] if p in new["visible"]]})  # fmt: skip
     # Most events change little: a part equal to its old self (one C-level comparison) yields no effects.
     old_steps = old.get("steps", {})
     for step_id, shown in new["steps"].items() if new["steps"] != old_steps else ():
@@ -815,14 +825,14 @@ def _diff_view(run: _Run, old: Mapping[str, Any], new: Mapping[str, Any]) -> lis
     for path, values in new["options"].items() if new["options"] != old_options else ():
         if old_options.get(path) != values:
             out.append({"effect": "options", "field": path, "values": values,
-                        "labels": [s.l10n.picklist(run.model.entity, path, v) for v in values]})  # fmt: skip
+                        "labels": [s.l10n.picklist(model.entity, path, v) for v in values]})  # fmt: skip
     old_values = old.get("values", {})
     new_values = new["values"]
-    for path in run.value_changes:  # only the fields this event wrote can differ
+    for path in value_changes:  # only the fields this event wrote can differ
         before, after = old_values.get(path), new_values.get(path)
         if before == after and type(before) is type(after):
             continue
-        if run.echo is not None and run.echo == (path, after):
+        if echo is not None and echo == (path, after):
             continue
         effect: dict[str, Any] = {"effect": "set", "field": path, "value": after}
         if after is not None:

@@ -164,6 +164,8 @@ def effect_line(effect: Mapping[str, Any]) -> str:
     """One effect as a line of the text trace."""
     kind = effect.get("effect")
     target = effect.get("field") or effect.get("step")
+    if kind == "locale":
+        return f"locale {effect['locale']} ({'right-to-left' if effect['direction'] == 'rtl' else 'left-to-right'})"
     if kind == "step":
         return f"step {effect['step']} ({effect['label']}, {effect['mode']}): {', '.join(effect['fields'])}"
     if kind == "show":
@@ -361,22 +363,24 @@ def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: 
 # --- log, replay, store --------------------------------------------------------------------------------------------
 
 
-def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, output_format: str) -> int:
+def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, output_format: str,
+                   expected_head: str | None = None) -> int:  # fmt: skip
     from crmctl.runtime import eventlog
 
     if export is not None:
         from crmctl.runtime.store import read_event_export
 
         entries = [e for e in read_event_export(export) if e.get("tenant") == tenant]
-        problems = eventlog.verify_chain(entries)
+        problems = eventlog.verify_chain(entries, expected_head=expected_head)
         count = len(entries)
+        last = str(entries[-1].get("hash")) if entries else None
     else:
         with _store(store_path, read_only=True) as store:
-            problems = store.verify_log(tenant)
+            problems = store.verify_log(tenant, expected_head=expected_head)
             head = store.head(tenant)
-            count = head[0] if head else 0
+            count, last = (head[0], head[1]) if head else (0, None)
     if output_format == "json":
-        _json({"tenant": tenant, "entries": count, "ok": not problems,
+        _json({"tenant": tenant, "entries": count, "head": last, "ok": not problems,
                "problems": [{"seq": p.seq, "position": p.position, "code": p.code, "message": p.message}
                             for p in problems]})  # fmt: skip
     elif problems:
@@ -386,7 +390,7 @@ def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, ou
         for p in problems[1:]:
             out(f"  then seq {p.seq}: {p.code} {p.message}")
     else:
-        out(f"log of tenant {tenant}: {count} entries, hash chain intact")
+        out(f"log of tenant {tenant}: {count} entries, hash chain intact; head {last or '(empty)'}")
     return 1 if problems else 0
 
 

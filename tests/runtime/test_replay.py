@@ -1,0 +1,91 @@
+"""Replay: byte-for-byte against the pinned version, every divergence reported, differences against another."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmctl.model.package import load_package
+from crmctl.runtime.replay import replay, same_json
+from crmctl.runtime.service import Runtime
+from crmctl.runtime.store import Store
+from tests.conftest import REPO
+
+V1 = REPO / "packages" / "LeadLifecycle" / "v1"
+V2 = REPO / "packages" / "LeadLifecycle" / "v2"
+START = datetime(2026, 11, 26, 9, tzinfo=UTC)
+EVENTS = [
+    {"type": "change", "field": "firstName", "value": "Ada"},
+    {"type": "change", "field": "lastName", "value": "Lovelace"},
+    {"type": "change", "field": "phone", "value": "+44 1"},
+    {"type": "next"},
+    {"type": "change", "field": "company", "value": "ACME"},
+    {"type": "change", "field": "companySize", "value": 300},
+    {"type": "next"},
+    {"type": "submit"},
+]
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> Iterator[tuple[Runtime, list[dict[str, Any]]]]:
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        runtime = Runtime(store, "default")
+        config = runtime.configure(load_package(V1), entity=None, form=None, role=None, locale=None)
+        for sid in ("a", "b"):
+            at = START
+            runtime.start(config, sid, at)
+            for event in EVENTS:
+                at += timedelta(seconds=1)
+                runtime.apply(sid, event, at)
+        yield runtime, list(store.events("default"))
+
+
+def test_pinned_replay_reproduces_everything(logged: tuple[Runtime, list[dict[str, Any]]]) -> None:
+    runtime, entries = logged
+    report = replay(runtime, entries)
+    assert (report.ok, report.sessions, report.events) == (True, 2, 18)
+    only_b = replay(runtime, entries, sessions={"b"})
+    assert (only_b.sessions, only_b.events) == (1, 9)
+
+
+def test_every_divergence_is_reported_and_replay_goes_on(logged: tuple[Runtime, list[dict[str, Any]]]) -> None:
+    runtime, entries = logged
+    tampered = copy.deepcopy(entries)
+    # session a, event 7 (companySize): the recorded score differs — with and without the recorded hash
+    sixth = tampered[6]
+    for effect in sixth["effects"]:
+        if effect.get("field") == "score":
+            effect["value"] = 99.0
+    sixth.pop("effectsHash")
+    seventh = next(e for e in tampered if e["session"] == "b" and e["event"]["type"] == "next")
+    seventh["effectsHash"] = "sha256:" + "0" * 64
+    report = replay(runtime, tampered)
+    assert [(d.session, d.index) for d in report.divergences] == [("a", 7), ("b", 5)]
+    first = report.divergences[0]
+    assert first.categories == ("effects", "calculated")
+    assert [e["value"] for e in first.missing if e["effect"] == "set"] == [99.0]
+    assert [e["value"] for e in first.extra if e["effect"] == "set"] == [30.0]
+    assert report.events == 18  # the replay went on past both
+    assert report.to_json()["differing_events"] == 2
+
+
+def test_against_v2_classifies_differences(logged: tuple[Runtime, list[dict[str, Any]]]) -> None:
+    runtime, entries = logged
+    report = replay(runtime, entries, against=load_package(V2))
+    assert report.against == "LeadLifecycle@1.1.0"
+    assert not report.ok and report.totals()["rejected"] == 0  # phone answers to v2's mobilePhone alias
+    assert report.per_session["a"] == report.per_session["b"]
+
+
+def test_same_json_is_strict_about_json_types() -> None:
+    assert same_json({"a": [1, "x", None]}, {"a": [1, "x", None]})
+    assert not same_json({"a": 1}, {"a": 1.0})
+    assert not same_json({"a": True}, {"a": 1})
+    assert not same_json({"a": 0.0}, {"a": -0.0})
+    assert not same_json([1, 2], [1, 2, 3])
+    assert not same_json({"a": 1}, {"b": 1})
