@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
 from crmctl.model.fields import ArrayField, ObjectField
+from crmctl.model.ranges import in_range
 
 if TYPE_CHECKING:
     from crmctl.compat.change import Change
@@ -226,24 +227,6 @@ def _validation_test(
     except UserError as error:
         return None, f"{error.message}; not counted"
     return _any_leaf(steps, lambda v: not is_blank(v) and not (isinstance(v, str) and matcher.fullmatch(v))), None
-
-
-def in_range(value: Any, low: float | str | None, high: float | str | None) -> bool:
-    """The runtime's range check: numbers against numeric bounds, ISO dates by their date against date bounds."""
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int | float):
-        return (low is None or isinstance(low, str) or value >= low) and (
-            high is None or isinstance(high, str) or value <= high
-        )
-    if isinstance(value, str):
-        day = value[:10]
-        return (low is None or not isinstance(low, str) or day >= low[:10]) and (
-            high is None or not isinstance(high, str) or day <= high[:10]
-        )
-    if isinstance(value, list):
-        return all(in_range(v, low, high) for v in value)
-    return True
 
 
 def plan_probes(result: DiffResult, compile_pattern: PatternCompiler | None = None) -> list[Probe]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
+from crmctl.model.ranges import in_range
 from crmctl.runtime.cel import EvaluationError, MissingValueError
 from crmctl.runtime.form import field_at
 from crmctl.runtime.regex import compile_pattern
@@ -206,7 +206,7 @@ class _Run:
         if kind == "regex":
             return isinstance(value, str) and compile_pattern(check.pattern or "").fullmatch(value)
         if kind == "range":
-            return _in_range(value, check.min, check.max)
+            return in_range(value, check.min, check.max)
         if kind == "async":
             return None if self.resolver is None else self._ask(check, value)
         return None  # pragma: no cover - every type is handled above
@@ -244,30 +244,3 @@ def _combine(operator: str, results: Iterable[bool | None]) -> bool | None:
     if not applied:
         return None
     return operator == "all"
-
-
-def _in_range(value: Any, low: float | str | None, high: float | str | None) -> bool:
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int | float):
-        return (low is None or isinstance(low, str) or value >= low) and (
-            high is None or isinstance(high, str) or value <= high
-        )
-    if isinstance(value, str):
-        day = _utc_day(value)  # dates and datetimes compare by their (UTC) calendar date against ISO date bounds
-        return (low is None or not isinstance(low, str) or day >= low[:10]) and (
-            high is None or not isinstance(high, str) or day <= high[:10]
-        )
-    if isinstance(value, list):
-        return all(_in_range(v, low, high) for v in value)
-    return True
-
-
-def _utc_day(value: str) -> str:
-    if len(value) <= 10:
-        return value
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value[:10]
-    return moment.astimezone(UTC).date().isoformat() if moment.tzinfo else value[:10]

@@ -184,22 +184,8 @@ def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence
 
 def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], recorded: list[Any],
                 actual: list[dict[str, Any]]) -> Divergence:  # fmt: skip
-    expected_keys = [dumps(e) for e in recorded]
-    actual_keys = [dumps(e) for e in actual]
-    remaining = list(actual_keys)
-    missing = []
-    for key, effect in zip(expected_keys, recorded, strict=True):
-        if key in remaining:
-            remaining.remove(key)
-        else:
-            missing.append(effect)
-    pending = list(expected_keys)
-    extra = []
-    for key, effect in zip(actual_keys, actual, strict=True):
-        if key in pending:
-            pending.remove(key)
-        else:
-            extra.append(effect)
+    missing = _unmatched(recorded, actual)
+    extra = _unmatched(actual, recorded)
     changed = missing + extra
     kinds = {e.get("effect") for e in changed if isinstance(e, Mapping)}
     categories = ["effects"]
@@ -211,6 +197,19 @@ def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], record
     if _submit_results(recorded) != _submit_results(actual):
         categories.append("submit")
     return Divergence(sid, seq, index, event, tuple(categories), missing, extra)
+
+
+def _unmatched(effects: list[Any], others: list[Any]) -> list[Any]:
+    """The effects of `effects` that `others` lacks, as a multiset of canonical JSON texts."""
+    pool = [dumps(e) for e in others]
+    out = []
+    for effect in effects:
+        key = dumps(effect)
+        if key in pool:
+            pool.remove(key)
+        else:
+            out.append(effect)
+    return out
 
 
 def _submit_results(effects: Iterable[Any]) -> list[bool]:

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +34,9 @@ def _json(value: Any) -> None:
 
 
 def _at(now: str | None) -> datetime:
-    from crmctl.runtime.service import parse_instant
+    from crmctl.cli.commands.runtime import instant
 
-    if now is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    try:
-        return parse_instant(now)
-    except ValueError:
-        raise UsageError(f"--now {now!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
+    return instant(now)
 
 
 def _package(path: Path) -> Package:

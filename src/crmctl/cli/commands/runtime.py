@@ -55,7 +55,8 @@ def _store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
         yield store
 
 
-def _instant(text: str | None) -> datetime:
+def instant(text: str | None) -> datetime:
+    """The injected clock: `--now` parsed, or the wall clock (taken here, in the shell, never in the core)."""
     if text is None:
         return datetime.now(UTC).replace(microsecond=0)
     from crmctl.runtime.service import parse_instant
@@ -233,7 +234,7 @@ def run_simulate(package_path: Path, *, entity: str | None, form: str | None, lo
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
-    clock = _instant(now) if now is not None or script is None or script.now is None else script.now
+    clock = instant(now) if now is not None or script is None or script.now is None else script.now
     sid = session_id or uuid.uuid4().hex[:12]
     with _store(store_path) as store:
         runtime = Runtime(store, tenant)
@@ -351,7 +352,7 @@ def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: 
 
             return interact(runtime, config, draft_id, resumed=True)
         last = parse_instant(runtime.draft(draft_id).updated_at)
-        clock = _instant(now) if now is not None else (script.now or last + timedelta(seconds=1))
+        clock = instant(now) if now is not None else (script.now or last + timedelta(seconds=1))
         if clock <= last:
             raise InputError(f"the draft was saved at {last.isoformat()}; the clock cannot go back to "
                              f"{clock.isoformat()}")  # fmt: skip
