@@ -58,7 +58,7 @@ def _finite(value: Any) -> bool:
 
 
 def value_hash(value: Any) -> str:
-    """"sha256:" + hex digest of a value's canonical JSON (`dumps`): a log entry records its effects' hash."""
+    """ "sha256:" + hex digest of a value's canonical JSON (`dumps`): a log entry records its effects' hash."""
     return "sha256:" + hashlib.sha256(dumps(value).encode("utf-8")).hexdigest()
 
 

@@ -348,8 +348,12 @@ class RecordEngine:
         from crmctl.runtime.form import set_field
 
         target = rule.rule.target
-        if rule.expr_id is None or not target or target not in self.model.fields or not self._holds(rule, bound,
-                                                                                                    failures):
+        if (
+            rule.expr_id is None
+            or not target
+            or target not in self.model.fields
+            or not self._holds(rule, bound, failures)
+        ):
             return
         value = self._evaluate(rule.expr_id, bound, failures)
         if value is None:

@@ -140,9 +140,7 @@ def zero_value(field_def: FieldDef) -> Any:
     kind = field_def.resultType if isinstance(field_def, CalculatedField) else field_def.type
     if kind == "number":
         return 0 if isinstance(field_def, NumberField) and field_def.integer else 0.0
-    return {"currency": 0.0, "boolean": False, "date": None, "datetime": None, "object": {}, "array": []}.get(
-        kind, ""
-    )
+    return {"currency": 0.0, "boolean": False, "date": None, "datetime": None, "object": {}, "array": []}.get(kind, "")
 
 
 def from_cel(value: Any) -> Any:
