@@ -52,7 +52,11 @@ def test_create_get_list_update(store: str, capsys: pytest.CaptureFixture[str]) 
     assert got["data"]["score"] == 70.0 and got["revision"] == 1 and got["package"]["version"] == "1.0.0"
     assert got["display"]["Employees"] == "300"
     assert run(["records", "get", "ada", "--entity", "Lead", "--store", store, "--locale", "de"]) == 0
-    assert "Mitarbeitende" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "Mitarbeitende" in shown
+    labels = [line.split("  ")[1] for line in shown.splitlines()[1:] if line.startswith("  ")]
+    assert labels[:2] == ["Vorname", "Nachname"]  # the form's order, not the pinned copy's sorted keys
+    assert labels[-1] == "Bewertung"  # the score is off the form: after it, by name
     assert run(["records", "update", "ada", "--entity", "Lead", "--data", '{"companySize": 10, "email": null}',
                 "--store", store, "--now", "2026-11-27T09:00:00Z", "--format", "json"]) == 0  # fmt: skip
     updated = _json(capsys)

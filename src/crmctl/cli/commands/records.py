@@ -109,8 +109,15 @@ def _report_outcome(outcome: RecordOutcome, verb: str, entity: str, record_id: s
                        f"{record.package_name}@{record.package_version})",
                        *_finding_lines(result.warnings, "warning: ")]))  # fmt: skip
     else:
-        out("\n".join([f"rejected {entity} {record_id}; nothing was written",
-                       *_finding_lines(result.errors, "error: "), *_finding_lines(result.warnings, "warning: ")]))
+        out(
+            "\n".join(
+                [
+                    f"rejected {entity} {record_id}; nothing was written",
+                    *_finding_lines(result.errors, "error: "),
+                    *_finding_lines(result.warnings, "warning: "),
+                ]
+            )
+        )
     return 0 if outcome.ok else 1
 
 
@@ -148,14 +155,20 @@ def run_update(record_id: str, entity: str, data: str, package_path: Path | None
 
 
 def _display(record: StoredRecord, package: Package, locale: str | None) -> list[tuple[str, str]]:
-    """(label, formatted value) of every field with a value, in schema order, by the record's own version."""
+    """(label, formatted value) of every field with a value, by the record's own version: in the order its form
+    shows them (the pinned copy keeps the UI's order, not the schema's key order), then the others by name."""
     from crmctl.runtime.l10n import Localizer
 
     l10n = Localizer(package, locale)
     assert package.schema is not None
     fields = package.schema.entities[record.entity].fields
+    forms = package.ui.all_forms().values() if package.ui else []
+    shown = [p.split(".")[0] for f in forms if f.entity in (None, record.entity)
+             for step in f.steps for p in [*step.fields, *(q for g in step.groups for q in g.fields)]]  # fmt: skip
+    order = list(dict.fromkeys([*(n for n in shown if n in fields), *sorted(fields)]))
     rows = []
-    for name, fdef in fields.items():
+    for name in order:
+        fdef = fields[name]
         value = record.data.get(name)
         if value is None:
             continue
@@ -251,4 +264,3 @@ def run_import(package_path: Path, entity: str, file: Path, *, store: Path | Non
         report = service.import_rows(package, entity, read_rows(file, engine), at, skip_invalid=skip_invalid,
                                      progress=progress, resolver=_providers(no_async))  # fmt: skip
     return _report_import(report, skip_invalid, output_format)
-
