@@ -104,3 +104,35 @@ def test_bad_input_is_shown_not_raised(runtime: Runtime, monkeypatch: pytest.Mon
 )  # fmt: skip
 def test_parse_by_field_type(raw: str, kind: str, expected: Any) -> None:
     assert interactive._parse(raw, kind) == expected
+
+
+def test_ctrl_d_keeps_the_draft(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    def ask(prompt: str, *args: Any, **kwargs: Any) -> str:
+        if "[e]dit" in prompt:
+            raise EOFError
+        return "Ada" if prompt.startswith("First name") else str(kwargs.get("default", ""))
+
+    keys = Keys(["e"], {"First name": "Ada"})
+    monkeypatch.setattr("rich.prompt.Prompt.ask", keys.ask)
+    config = _config(runtime)
+    monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
+    assert interact(runtime, config, "eof", resumed=False) == 0
+    assert "Draft saved. Resume with: crmctl draft resume eof" in capsys.readouterr().out
+    assert runtime.draft("eof").last_step == "personal"
+
+
+def test_nested_and_calculated_fields_are_typed_from_the_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    with Store.open(tmp_path / "claims.duckdb") as store:
+        runtime = Runtime(store, "default")
+        claims = load_package(REPO / "packages" / "ClaimsIntake")
+        config = runtime.configure(claims, entity=None, form=None, role="claimsManager", locale="en")
+        keys = Keys(["e", "n", "e", "q"], {"Policy number": "AB-1234567", "Street": "Hohe Str. 1",
+                                           "Postal code": "50667", "Date of incident": "2026-11-20"})  # fmt: skip
+        monkeypatch.setattr("rich.prompt.Prompt.ask", keys.ask)
+        assert interact(runtime, config, "c", resumed=False) == 0
+        data = runtime.draft("c").data
+        assert data["incidentAddress"] == {"street": "Hohe Str. 1", "postalCode": "50667"}
+        assert data["incidentDate"] == "2026-11-20"
+        assert not any(label.startswith("Payable") for label in keys.asked)  # calculated: never asked

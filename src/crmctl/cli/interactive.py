@@ -8,7 +8,7 @@ are read from the schema only to parse what the user types.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -132,12 +132,9 @@ def _parse(raw: str, kind: str) -> Any:
 def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resumed: bool) -> int:
     """Walk through the form: one step at a time, a review page, quit to keep the draft."""
     from rich.console import Console
-    from rich.prompt import Prompt
 
     console = Console()
-    package = runtime.pinned(config.package.digest)
-    assert package.schema is not None
-    entity = package.schema.entities[config.entity]
+    fields = runtime.session_for(config).model.fields  # types only, to parse what is typed
     view = View()
 
     def clock() -> datetime:
@@ -160,24 +157,39 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
         view.apply(runtime.start(config, session_id, clock()))
     console.print(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
                   f"locale {config.locale} · session {session_id}")  # fmt: skip
+    try:
+        _walk(console, view, fields, send)
+    except EOFError:  # Ctrl-D: like quit, every event so far is saved
+        console.print()
+    if not view.submitted:
+        console.print(f"Draft saved. Resume with: crmctl draft resume {session_id}")
+        return 0
+    _render(console, view)
+    console.print(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
+                  f"{config.package.version}")  # fmt: skip
+    return 0
+
+
+def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
+    from rich.prompt import Prompt
+
     while not view.submitted:
         _render(console, view)
         choice = Prompt.ask("[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit", default="e" if view.mode == "edit"
                             else "s", choices=["e", "n", "b", "g", "s", "q"])  # fmt: skip
         if choice == "q":
-            console.print(f"Draft saved. Resume with: crmctl draft resume {session_id}")
-            return 0
+            return
         if choice in ("n", "b", "s"):
             send({"type": {"n": "next", "b": "back", "s": "submit"}[choice]})
         elif choice == "g":
             send({"type": "goto", "step": Prompt.ask("step")})
         else:
             asked: set[str] = set()
-            while pending := [p for p in view.fields_here() if p not in view.readonly and p not in asked]:
+            while pending := [p for p in view.fields_here() if p not in view.readonly and p not in asked
+                              and getattr(fields.get(p), "type", "text") != "calculated"]:  # fmt: skip
                 path = pending[0]  # fields a rule shows while editing are asked for too
                 asked.add(path)
-                top = entity.fields.get(path.split(".")[0])
-                kind = getattr(top, "type", "text")
+                kind = getattr(fields.get(path), "type", "text")
                 current = view.values.get(path)
                 label = view.labels.get(path, path) + (" *" if path in view.required else "")
                 if path in view.options:
@@ -192,7 +204,3 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
                     view.notes = [f"[red]{label}: not a {kind}[/]"]
                     continue
                 send({"type": "change", "field": path, "value": value})
-    _render(console, view)
-    console.print(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
-                  f"{config.package.version}")  # fmt: skip
-    return 0
