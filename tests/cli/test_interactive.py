@@ -113,8 +113,6 @@ def test_ctrl_d_keeps_the_draft(runtime: Runtime, monkeypatch: pytest.MonkeyPatc
             raise EOFError
         return "Ada" if prompt.startswith("First name") else str(kwargs.get("default", ""))
 
-    keys = Keys(["e"], {"First name": "Ada"})
-    monkeypatch.setattr("rich.prompt.Prompt.ask", keys.ask)
     config = _config(runtime)
     monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
     assert interact(runtime, config, "eof", resumed=False) == 0
