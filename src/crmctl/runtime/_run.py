@@ -114,7 +114,8 @@ class EventRun:
     def run_trigger(self, trigger: str, dirty: set[str] | None = None, target: str | None = None) -> None:
         """Run the calculation, dependency and visibility rules of `trigger`, then recompute calculated fields.
 
-        With `dirty` (onChange), a rule whose inputs did not change keeps its last result: evaluation is pure.
+        With `dirty` (onChange), only rules reading a changed field (or the clock) run; the others keep their last
+        result, or none yet: onChange means "when what the rule reads changes".
         With `target` (onEnterStep), only rules of that step run: step rules targeting it, field and component
         rules whose target is shown on it, and global rules.
         """
@@ -134,7 +135,9 @@ class EventRun:
                     self.results[rule.id] = self.options(rule)
 
     def fresh(self, rule: CompiledRule, dirty: set[str] | None) -> bool:
-        return dirty is None or rule.id not in self.results or bool(rule.reads & dirty) or "now" in rule.reads
+        """Whether a rule runs: every rule of a trigger runs, except on change, where a rule runs when a field it
+        reads changed (or when it reads the clock): typing a name does not run a rule about the company size."""
+        return dirty is None or bool(rule.reads & dirty) or "now" in rule.reads
 
     def options(self, rule: CompiledRule) -> list[str] | None:
         if not self.condition(rule) or rule.expr_id is None:
