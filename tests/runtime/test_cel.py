@@ -111,6 +111,8 @@ def test_to_cel(name: str, value: Any, expected: Any) -> None:
         ("addr", {"zip": "100"}, "integer"),
         ("tags", "a", "array"),
         ("tags", ["a", 1], "string"),
+        ("name", "Ada\x00Lovelace", "without NUL"),  # cel-expr-python would see only "Ada"
+        ("tags", ["ok", "\x00"], "without NUL"),
     ],
 )
 def test_to_cel_refuses_bad_values(name: str, value: Any, expected: str) -> None:
@@ -273,7 +275,7 @@ def test_fields_cel_cannot_name_are_not_bound() -> None:
 
 NATIVE_VARS = {"name": "string", "size": "int", "amount": "double", "vip": "bool"}
 _LITERALS = {
-    "string": st.text(alphabet=st.characters(blacklist_characters="'\"\\\n\r", blacklist_categories=("Cs",)),
+    "string": st.text(alphabet=st.characters(blacklist_characters="'\"\\\n\r\x00", blacklist_categories=("Cs",)),
                       max_size=5),
     "int": st.integers(-(2**40), 2**40),
     "double": st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3)),

@@ -103,6 +103,8 @@ def _scalar(value: Any, kind: str, name: str, *, integer: bool) -> Any:
         raise ValueTypeError(name, _EXPECTED.get(kind, "string"), _kind(value))
     if len(value) > MAX_TEXT // 4 and len(value.encode("utf-8")) > MAX_TEXT:
         raise ValueSizeError(name, f"text longer than {MAX_TEXT} bytes")
+    if "\x00" in value:  # the C++ CEL runtime would read the text only up to it (and so does PostgreSQL refuse it)
+        raise ValueTypeError(name, "text without NUL characters (U+0000)", repr(value[:40]))
     if kind == "date":
         return _date(value, name)
     if kind == "datetime":
