@@ -158,6 +158,7 @@ def test_input_checks_name_every_bad_field(engine: RecordEngine) -> None:
                                     ("bogus", "unknownField"), ("total", "calculated"), ("tags", "maxItems"),
                                     ("due", "type"), ("price", "type")]  # fmt: skip
     assert "expected integer, got float" in result.errors[1]["message"]
+    assert codes(engine.check({**GOOD, "customer": "a\x00b"}, AT).errors) == [("customer", "type")]  # fast path too
     nested = engine.check({**GOOD, "tags": ["abcd"], "address": {"city": "X", "planet": "Mars"}}, AT)
     assert codes(nested.errors) == [("tags[0]", "maxLength"), ("address.planet", "type")]
 

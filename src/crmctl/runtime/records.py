@@ -216,7 +216,7 @@ class RecordEngine:
             kind = type(value)
             fast = plan.fast
             # The common cases of `to_cel`, inline: this loop runs for every field of every imported row.
-            if fast == "str" and kind is str and len(value) <= _SHORT:
+            if fast == "str" and kind is str and len(value) <= _SHORT and "\x00" not in value:
                 converted = value
             elif fast == "float" and kind is float:
                 if value - value != 0.0:  # NaN and infinities have no JSON form
