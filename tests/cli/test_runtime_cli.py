@@ -321,3 +321,19 @@ def test_log_and_store_outputs(tmp_path: Path, store: str, capsys: pytest.Captur
     capsys.readouterr()
     assert run(["log", "verify", "--store", store, "--head", head]) == 1
     assert "LOG004" in capsys.readouterr().out
+
+
+def test_pinned_copies_outlive_the_working_copy(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    working = tmp_path / "LeadLifecycle"
+    shutil.copytree(V1, working)
+    first = _write(tmp_path, "a.yaml", FIRST_HALF)
+    second = _write(tmp_path, "b.yaml", SECOND_HALF)
+    assert run(["simulate", str(working), "--script", first, "--store", store, "--session", "s1"]) == 0
+    shutil.rmtree(working)  # the working copy moved on (here: it is gone)
+    capsys.readouterr()
+    assert run(["draft", "resume", "s1", "--script", second, "--store", store]) == 0
+    assert "record Lead/s1 stored, pinned to LeadLifecycle@1.0.0" in capsys.readouterr().out
+    assert run(["replay", "--store", store]) == 0
+    assert run(["records", "get", "s1", "--entity", "Lead", "--store", store, "--format", "json"]) == 0
