@@ -13,7 +13,11 @@ __all__ = [
     "SCOPES",
     "TRIGGERS",
     "VALIDATION_TYPES",
+    "Action",
     "Approval",
+    "Assignee",
+    "Calendar",
+    "Escalation",
     "EventDef",
     "EventsArtifact",
     "Form",
@@ -27,6 +31,7 @@ __all__ = [
     "Sla",
     "StateDef",
     "Step",
+    "Task",
     "Timer",
     "Transition",
     "UiArtifact",
@@ -174,28 +179,78 @@ class ValidationsArtifact(_Strict):
 
 
 class Approval(_Strict):
-    """An approval chain on a transition."""
+    """An approval chain on a transition: the transition is taken once the chain approves, refused on a reject."""
 
     mode: Literal["sequential", "parallel"] = "sequential"
-    approvers: list[Ident] = Field(..., min_length=1, description="Roles that approve, in order if sequential.")
+    approvers: list[Ident] = Field(default_factory=list, description="Roles that approve, in order if sequential.")
+    approverField: FieldPath | None = Field(
+        None, description="A field holding the user id of one more approver (e.g. `owner`), asked after the roles."
+    )
     quorum: int | None = Field(None, ge=1, description="Approvals needed (parallel); all if absent.")
 
 
+class Action(_Strict):
+    """Something a transition or an SLA does: set fields (CEL values), emit an event, open a task, notify a role."""
+
+    set: dict[FieldPath, str] = Field(default_factory=dict, description="Field → CEL expression of its new value.")
+    emit: Ident | None = Field(None, description="Event (events.yaml) emitted.")
+    task: Id | None = Field(None, description="Human task (a state's `task`) opened, by id.")
+    notify: Ident | None = Field(None, description="Role told, e.g. a manager on an escalation.")
+
+
+class Escalation(_Strict):
+    """A step of an SLA's escalation ladder, `after` the SLA started (in the SLA's calendar)."""
+
+    after: Duration
+    reassignTo: Ident | None = Field(None, description="Role the open work moves to.")
+    notify: Ident | None = Field(None, description="Role told.")
+    transition: Id | None = Field(None, description="Transition taken automatically.")
+
+
 class Sla(_Strict):
-    """A service-level target on a state."""
+    """A service-level target on a state: a clock that runs while the instance is in the state (by default)."""
 
     id: Id
     warnAfter: Duration | None = None
     breachAfter: Duration
-    calendar: Literal["calendar", "business"] = "calendar"
+    calendar: str = Field(
+        "calendar", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        description="`calendar` (every hour counts), `business` (Mon–Fri 09:00–17:00 UTC unless the workflow "
+        "defines it) or a calendar of the workflow's `calendars`.",
+    )  # fmt: skip
     escalateTo: Ident | None = Field(None, description="Role that gets the work on breach.")
     onBreach: Id | None = Field(None, description="Transition taken automatically on breach.")
+    start: str | None = Field(None, description="CEL condition that starts the clock (default: entering the state).")
+    pause: str | None = Field(None, description="CEL condition under which the clock stands still.")
+    stop: str | None = Field(None, description="CEL condition that stops the clock (met; default: leaving the state).")
+    reset: str | None = Field(None, description="CEL condition that restarts the clock from zero.")
+    onSuccess: list[Action] = Field(
+        default_factory=list, description="Actions when the clock stops, whether in time or late."
+    )
+    escalations: list[Escalation] = Field(default_factory=list, description="Escalation ladder, by time elapsed.")
+
+
+class Assignee(_Strict):
+    """Who a human task goes to: every user of a role, or the user a field names."""
+
+    role: Ident | None = None
+    field: FieldPath | None = None
+
+
+class Task(_Strict):
+    """A human decision taken in a state: each outcome names the transition it takes."""
+
+    id: Id
+    title: str | None = Field(None, description="Localization key of the task's title.")
+    assign: Assignee
+    outcomes: dict[Ident, Id] = Field(..., min_length=1, description="Decision → transition id.")
 
 
 class StateDef(_Strict):
     description: str | None = None
     final: bool = False
     sla: Sla | None = None
+    task: Task | None = Field(None, description="A human task opened when the instance enters the state.")
 
 
 class Transition(_Strict):
@@ -208,16 +263,37 @@ class Transition(_Strict):
     approval: Approval | None = None
     emits: list[Ident] = Field(default_factory=list, description="Events emitted when taken.")
     roles: list[Ident] = Field(default_factory=list, description="Roles allowed to take it (all if empty).")
+    actions: list[Action] = Field(default_factory=list, description="Done when taken, in order.")
 
     def sources(self) -> list[str]:
         return [self.source] if isinstance(self.source, str) else list(self.source)
 
 
 class Timer(_Strict):
+    """Takes a transition when it fires: `after` a time in the state (relative) or `at` a moment (absolute)."""
+
     id: Id
     state: Ident
-    after: Duration
+    after: Duration | None = Field(None, description="Time in the state (calendar time).")
+    at: str | None = Field(None, description="CEL expression of a timestamp, e.g. `nextFollowUp`.")
     transition: Id = Field(..., description="Transition taken when the timer fires.")
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+HourRange = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$")]
+
+
+class Calendar(_Strict):
+    """Working time for SLAs: hours per weekday in a time zone, and holidays."""
+
+    timezone: str = Field("UTC", description="IANA time zone, e.g. Europe/Berlin.")
+    hours: dict[Weekday, list[HourRange]] = Field(
+        default_factory=dict, description="Working hours per weekday, e.g. {mon: ['09:00-12:00', '13:00-17:00']}."
+    )
+    holidays: list[Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = Field(default_factory=list)
+    onHolidays: Literal["pause", "count"] = Field(
+        "pause", description="Whether SLA clocks stand still on holidays (`pause`) or run (`count`)."
+    )
 
 
 class Workflow(_Strict):
@@ -227,6 +303,7 @@ class Workflow(_Strict):
     states: dict[Ident, StateDef] = Field(..., min_length=1)
     transitions: list[Transition] = Field(default_factory=list)
     timers: list[Timer] = Field(default_factory=list)
+    calendars: dict[Ident, Calendar] = Field(default_factory=dict, description="Calendars the SLAs name.")
 
 
 class WorkflowArtifact(_Strict):
