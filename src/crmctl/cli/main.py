@@ -684,6 +684,38 @@ def records_import(
                                         skip_invalid=skip_invalid, no_async=no_async))  # fmt: skip
 
 
+class ExportKind(StrEnum):
+    records = "records"
+    drafts = "drafts"
+    events = "events"
+
+
+class ExportFormat(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+@app.command("export")
+def export_command(
+    kind: Annotated[ExportKind, typer.Argument(help="What to export: records, drafts or events.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
+    file_format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    partition_by: Annotated[
+        str | None, typer.Option("--partition-by", help="Hive partitions by these columns, e.g. tenant,package_version")
+    ] = None,
+    store: StoreOpt = None,
+    report: Annotated[ListFormat, typer.Option("--report", help="Format of the report on stdout.")] = ListFormat.text,
+) -> None:
+    """Export records (one dataset per entity, typed by each record's package version), drafts or events."""
+    from crmctl.cli.commands import export as command
+
+    raise typer.Exit(command.run_export(kind.value, out_dir=out_dir, file_format=file_format.value, entity=entity,
+                                        tenant=tenant, partition_by=partition_by, store=store,
+                                        output_format=report.value))  # fmt: skip
+
+
 def _dispatch(argv: list[str] | None) -> None:
     """`crmctl resolve NAME [...]` skips typer's parameter machinery (it imports pydantic) to answer under 100 ms."""
     from crmctl.cli.commands.registry import parse_resolve, run_resolve_fast
