@@ -493,7 +493,8 @@ def export_records(store: Store, con: duckdb.DuckDBPyConnection, options: Export
         for entity, rows in groups.items():
             versions = _versions(store, entity, rows)
             columns = _union(entity, versions)
-            schema = _record_schema(columns)
+            schema = _record_schema({c: _csv_type(t) for c, t in columns.items()} if options.format == "csv"
+                                    else columns)  # fmt: skip
             dataset = _Dataset(options.out / "records" / entity, "part-0", schema, options,
                                _metadata("records", entity), "package_digest")  # fmt: skip
             typed = _csv_duck if options.format == "csv" else _duck
