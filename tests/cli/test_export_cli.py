@@ -1,0 +1,84 @@
+"""`crmctl export ...` through the real command line: exit codes, the report, files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from crmctl.cli.main import run
+from crmctl.runtime.service import Runtime
+from crmctl.runtime.store import Store, StoredRecord
+from tests.conftest import REPO
+
+V1 = REPO / "packages" / "LeadLifecycle" / "v1"
+AT = "2026-11-26T10:00:00Z"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    from crmctl.model.package import load_package
+
+    path = tmp_path / "rt.duckdb"
+    with Store.open(path) as opened:
+        ref = Runtime(opened, "t1").pin(load_package(V1))
+        for tenant, ids in (("t1", ["a", "b"]), ("t2", ["c"])):
+            opened.put_records([StoredRecord(tenant, "Lead", i, ref.name, ref.version, ref.digest,
+                                             {"firstName": i, "lastName": "L", "companySize": 3}, 1, AT, AT)
+                                for i in ids])  # fmt: skip
+    return str(path)
+
+
+def test_json_report_lists_files_and_rows(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert run(["export", "records", "--out", str(out), "--store", store, "--report", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 3 and report["format"] == "parquet"
+    assert report["datasets"][0]["files"] == [str(out / "records" / "Lead" / "part-0.parquet")]
+    assert pq.read_table(report["datasets"][0]["files"][0]).num_rows == 3
+
+
+def test_text_report_with_tenant_and_partitions(store: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    assert run(["export", "records", "--out", str(out), "--store", store, "--tenant", "t1", "--entity", "Lead",
+                "--partition-by", "tenant,package_version", "--format", "csv"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == f"exported 2 rows in 1 dataset(s) to {out}"
+    assert captured.err == ""  # no progress bar off a terminal
+    assert (out / "records" / "Lead" / "tenant=t1" / "package_version=1.0.0" / "part-0.csv").exists()
+
+
+def test_drafts_and_events(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["export", "drafts", "--out", str(tmp_path / "o"), "--store", store]) == 0
+    assert run(["export", "events", "--out", str(tmp_path / "o"), "--store", store]) == 0
+    assert (tmp_path / "o" / "drafts" / "drafts.parquet").exists()
+    assert (tmp_path / "o" / "events" / "events.parquet").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_directory_exits_2(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert run(["export", "records", "--out", str(locked), "--store", store]) == 2
+    assert str(locked) in capsys.readouterr().err
+
+
+def test_unwritable_directory_exits_2(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert run(["export", "records", "--out", str(blocker / "out"), "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the export to {blocker / 'out'}" in err
+
+
+def test_bad_options_exit_2(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "o")
+    assert run(["export", "records", "--out", out, "--store", store, "--partition-by", "tenant,,x"]) == 2
+    assert "--partition-by" in capsys.readouterr().err
+    assert run(["export", "records", "--out", out, "--store", store, "--partition-by", "nope"]) == 2
+    assert "not a column" in capsys.readouterr().err
+    assert run(["export", "records", "--out", out, "--store", str(tmp_path / "missing.duckdb")]) == 2
