@@ -1,0 +1,592 @@
+"""The workflow engine: instances of a package's workflows on a virtual clock, pure and deterministic.
+
+An instance runs one workflow over a snapshot of its record's data, pinned to the package version that started
+it. Inputs are `start`, `fire` (a user takes a transition), `decide` (an approval or a task's outcome), `change`
+(a field of the record) and `advance` (the clock moves); each returns the new instance and the effects, every
+effect stamped with the moment it happened. The clock only moves forward: every input first processes what fell
+due before it (timers, SLA warnings, breaches, escalations — earliest first; ties: timers, warnings, escalations,
+breaches, then by id), so the same inputs always give the same timeline.
+
+- Transitions leave one of their `from` states; a user needs one of the transition's `roles` (if any); the
+  transition's `guard` and every workflow-scoped guard rule targeting it must hold. A transition with an
+  approval chain opens it instead of moving: sequential approvers one after the other, parallel ones at once
+  (`quorum` of them, all by default), then the field-named approver; one rejection ends the request.
+- Taking a transition stops the state's SLA (its success actions run, late or not), clears its timers and
+  task, runs the transition's actions (`set` fields with CEL values, `emit` events, `notify` roles), emits its
+  events, and enters the next state: its SLA starts (or waits for its `start` condition), its timers are set
+  (`after` in calendar time, or `at` a CEL timestamp), its task opens. A final state completes the instance.
+- SLA clocks count the time of their calendar (`runtime.calendar`), stand still while `pause` holds, restart
+  on `reset` and stop on `stop`; `warnAfter`, `breachAfter` and each escalation fall due in counted time.
+
+Refusals that are outcomes (a guard that does not hold, a user without the role) are effects; inputs that make
+no sense (an unknown transition or instance, a decision by someone who is not an assignee, time moving
+backwards, a guard that fails to evaluate) raise `WorkflowError` and change nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import UserError
+from crmctl.model.canonical import digest as package_digest
+from crmctl.runtime.calendar import ALWAYS, CalendarError, WorkCalendar
+from crmctl.runtime.cel import CompiledProgram, Context, EvaluationError, MissingValueError
+from crmctl.runtime.form import field_at, set_field
+from crmctl.runtime.values import format_timestamp
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from crmctl.model.artifacts import Action, Sla, Transition, Workflow
+    from crmctl.model.package import Package
+    from crmctl.runtime.records import RecordEngine
+
+__all__ = ["Actor", "Step", "WorkflowEngine", "WorkflowError", "WorkflowModel", "parse_moment"]
+
+SYSTEM = "system"
+_RANK = {"timer": 0, "warn": 1, "escalation": 2, "breach": 3}
+
+
+class WorkflowError(UserError):
+    """The input makes no sense for this instance; nothing changed."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: str
+    role: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"user": self.user, "role": self.role}
+
+
+@dataclass
+class Step:
+    instance: dict[str, Any]
+    effects: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise WorkflowError(f"{text!r}: a moment needs a time zone (e.g. 2026-11-26T09:00:00Z)")
+    return moment
+
+
+def _iso(moment: datetime) -> str:
+    return format_timestamp(moment)
+
+
+@dataclass(frozen=True)
+class WorkflowModel:
+    """One workflow of one package version, with every expression compiled once."""
+
+    package: Package
+    digest: str
+    workflow: Workflow
+    entity: str
+    program: CompiledProgram
+    transitions: Mapping[str, Transition]
+    rule_guards: Mapping[str, tuple[str, ...]]  # transition id → expression ids of workflow-scoped guard rules
+    calendars: Mapping[str, WorkCalendar]  # state → its SLA's calendar
+    locale: str
+
+    def records(self) -> RecordEngine:
+        """The record engine of the workflow's entity (built once)."""
+        engine = self.__dict__.get("_records")
+        if engine is None:
+            from crmctl.runtime.records import RecordEngine
+
+            engine = self.__dict__["_records"] = RecordEngine(self.package, self.entity, self.locale)
+        return engine
+
+    @classmethod
+    def build(cls, package: Package, workflow_id: str | None = None) -> WorkflowModel:
+        flows = package.workflow.workflows if package.workflow else []
+        if not flows:
+            raise WorkflowError(f"{package.name}: the package has no workflow")
+        chosen = next((w for w in flows if w.id == workflow_id), None) if workflow_id else flows[0]
+        if chosen is None:
+            raise WorkflowError(f"{package.name}: no workflow {workflow_id!r}; it has {', '.join(w.id for w in flows)}")
+        assert package.schema is not None
+        entity = chosen.entity or next(iter(package.schema.entities))
+        digest = package_digest(package)
+        expressions: dict[str, str] = {}
+        for t in chosen.transitions:
+            if t.guard:
+                expressions[f"guard:{t.id}"] = t.guard
+            _action_expressions(expressions, f"transition:{t.id}", t.actions)
+        rule_guards: dict[str, list[str]] = {}
+        for rule in package.rules.rules if package.rules else []:
+            if rule.scope == "workflow" and rule.capability == "guard" and rule.target and rule.when:
+                expressions[f"rule:{rule.id}/when"] = rule.when
+                rule_guards.setdefault(rule.target, []).append(f"rule:{rule.id}/when")
+        calendars: dict[str, WorkCalendar] = {}
+        for name, state in chosen.states.items():
+            if state.sla is not None:
+                sla = state.sla
+                for key in ("start", "pause", "stop", "reset"):
+                    if getattr(sla, key):
+                        expressions[f"sla:{name}/{key}"] = getattr(sla, key)
+                _action_expressions(expressions, f"sla:{name}", sla.onSuccess)
+                try:
+                    calendars[name] = WorkCalendar.named(sla.calendar, chosen.calendars)
+                except CalendarError as exc:
+                    raise WorkflowError(f"workflow {chosen.id}, SLA {sla.id}: {exc}") from None
+        for timer in chosen.timers:
+            if timer.at:
+                expressions[f"timer:{timer.id}/at"] = timer.at
+        program = CompiledProgram.build(f"{digest}#workflow:{chosen.id}", package.schema, entity, expressions)
+        locale = (package.manifest.defaultLocale or package.manifest.locales[0]) if package.manifest else "en"
+        return cls(package, digest, chosen, entity, program, {t.id: t for t in chosen.transitions},
+                   {k: tuple(v) for k, v in rule_guards.items()}, calendars, locale)  # fmt: skip
+
+
+def _action_expressions(out: dict[str, str], prefix: str, actions: list[Action]) -> None:
+    for i, action in enumerate(actions):
+        for path, source in action.set.items():
+            out[f"{prefix}/{i}/{path}"] = source
+
+
+class WorkflowEngine:
+    """The state machine of one workflow model. Instances are JSON-like dicts (stored and logged as they are)."""
+
+    def __init__(self, model: WorkflowModel) -> None:
+        self.model = model
+        self.flow = model.workflow
+
+    # --- inputs ----------------------------------------------------------------------------------------------
+
+    def start(self, instance_id: str, data: Mapping[str, Any], at: datetime, actor: Actor | None = None) -> Step:
+        if self.flow.initial not in self.flow.states:
+            raise WorkflowError(f"workflow {self.flow.id}: initial state {self.flow.initial!r} is not a state")
+        instance: dict[str, Any] = {
+            "id": instance_id, "workflow": self.flow.id, "entity": self.model.entity, "digest": self.model.digest,
+            "package": {"name": self.model.package.name,
+                        "version": self.model.package.manifest.version if self.model.package.manifest else "?"},
+            "state": None, "enteredAt": None, "clock": _iso(at), "status": "running", "data": dict(data),
+            "sla": None, "timers": {}, "task": None, "approval": None,
+        }  # fmt: skip
+        step = Step(instance)
+        self._emit(step, at, "started", workflow=self.flow.id, by=(actor or _system()).to_json())
+        self._enter(step, self.flow.initial, at)
+        return step
+
+    def fire(self, instance: Mapping[str, Any], transition_id: str, actor: Actor, at: datetime) -> Step:
+        step = self._begin(instance, at)
+        transition = self.model.transitions.get(transition_id)
+        if transition is None:
+            raise WorkflowError(f"workflow {self.flow.id} has no transition {transition_id!r}; it has "
+                                f"{', '.join(self.model.transitions)}")  # fmt: skip
+        inst = step.instance
+        if inst["status"] != "running":
+            raise WorkflowError(f"instance {inst['id']} is {inst['status']}; it takes no transition")
+        if inst["state"] not in transition.sources():
+            self._emit(step, at, "refused", transition=transition_id, reason=f"not from state {inst['state']}")
+            return step
+        if transition.roles and actor.role not in transition.roles:
+            self._emit(step, at, "refused", transition=transition_id, reason=f"role {actor.role} may not take it")
+            return step
+        if inst["approval"] is not None:
+            self._emit(step, at, "refused", transition=transition_id, reason="an approval is pending")
+            return step
+        if not self._guards_hold(step, transition, actor, at):
+            return step
+        if transition.approval is not None:
+            self._request_approval(step, transition, actor, at)
+            return step
+        self._take(step, transition, actor, at)
+        return step
+
+    def decide(self, instance: Mapping[str, Any], decision: str, actor: Actor, at: datetime,
+               comment: str | None = None) -> Step:  # fmt: skip
+        step = self._begin(instance, at)
+        inst = step.instance
+        approval = inst["approval"]
+        if approval is not None:
+            self._decide_approval(step, approval, decision, actor, at, comment)
+            return step
+        task = inst["task"]
+        if task is None:
+            raise WorkflowError(f"instance {inst['id']} has no open approval or task to decide")
+        if not _assigned(task["assignee"], actor):
+            raise WorkflowError(f"{actor.user} ({actor.role}) is not an assignee of task {task['id']} "
+                                f"(assigned to {_describe(task['assignee'])})")  # fmt: skip
+        outcomes: dict[str, str] = task["outcomes"]
+        if decision not in outcomes:
+            raise WorkflowError(f"task {task['id']}: no outcome {decision!r}; outcomes are {', '.join(outcomes)}")
+        self._emit(step, at, "decided", task=task["id"], decision=decision, by=actor.to_json(), comment=comment)
+        transition = self.model.transitions[outcomes[decision]]
+        if self._guards_hold(step, transition, actor, at):
+            self._take(step, transition, actor, at)
+        return step
+
+    def change(self, instance: Mapping[str, Any], path: str, value: Any, at: datetime) -> Step:
+        step = self._begin(instance, at)
+        self._write(step, path, value, at, "changed")
+        self._sla_conditions(step, at)
+        return step
+
+    def advance(self, instance: Mapping[str, Any], to: datetime) -> Step:
+        return self._begin(instance, to)
+
+    # --- the clock -------------------------------------------------------------------------------------------
+
+    def _begin(self, instance: Mapping[str, Any], at: datetime) -> Step:
+        clock = parse_moment(instance["clock"])
+        if at < clock:
+            raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to "
+                                f"{_iso(at)}")  # fmt: skip
+        step = Step(copy.deepcopy(dict(instance)))
+        self._run_due(step, at)
+        step.instance["clock"] = _iso(at)
+        return step
+
+    def due(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
+        """What falls due next: (moment, rank, kind, id), earliest first."""
+        out: list[tuple[datetime, int, str, str]] = []
+        if instance["status"] != "running":
+            return out
+        for timer_id, moment in instance["timers"].items():
+            out.append((parse_moment(moment), _RANK["timer"], "timer", timer_id))
+        sla_state = instance["sla"]
+        sla = _sla_of(self, instance)
+        if sla is not None and sla_state is not None and sla_state["running"] and not sla_state["paused"]:
+            calendar = self.model.calendars[instance["state"]]
+            since = parse_moment(sla_state["since"])
+
+            def when(threshold: str) -> datetime:
+                return calendar.add(since, calendar.seconds(threshold) - sla_state["elapsed"])
+
+            if sla.warnAfter and not sla_state["warned"]:
+                out.append((when(sla.warnAfter), _RANK["warn"], "warn", sla.id))
+            for i, esc in enumerate(sla.escalations):
+                if i >= sla_state["escalated"]:
+                    out.append((when(esc.after), _RANK["escalation"], "escalation", str(i)))
+                    break
+            if not sla_state["breached"]:
+                out.append((when(sla.breachAfter), _RANK["breach"], "breach", sla.id))
+        return sorted(out)
+
+    def _run_due(self, step: Step, until: datetime) -> None:
+        for _ in range(10_000):  # every firing changes what is due; a bound against definition loops
+            pending = [d for d in self.due(step.instance) if d[0] <= until]
+            if not pending:
+                return
+            moment, _rank, kind, key = pending[0]
+            getattr(self, f"_due_{kind}")(step, key, moment)
+        raise WorkflowError(f"workflow {self.flow.id}: more than 10,000 timed firings before {_iso(until)}")
+
+    def _due_timer(self, step: Step, timer_id: str, at: datetime) -> None:
+        inst = step.instance
+        del inst["timers"][timer_id]
+        timer = next(t for t in self.flow.timers if t.id == timer_id)
+        self._emit(step, at, "timer", timer=timer_id)
+        self._auto(step, timer.transition, at)
+
+    def _due_warn(self, step: Step, sla_id: str, at: datetime) -> None:
+        step.instance["sla"]["warned"] = True
+        self._emit(step, at, "sla-warning", sla=sla_id, state=step.instance["state"])
+
+    def _due_breach(self, step: Step, sla_id: str, at: datetime) -> None:
+        inst = step.instance
+        inst["sla"]["breached"] = True
+        sla = _sla_of(self, inst)
+        assert sla is not None
+        self._emit(step, at, "sla-breach", sla=sla_id, state=inst["state"])
+        if sla.escalateTo:
+            self._reassign(step, sla.escalateTo, at, reason=f"SLA {sla_id} breached")
+        if sla.onBreach:
+            self._auto(step, sla.onBreach, at)
+
+    def _due_escalation(self, step: Step, index: str, at: datetime) -> None:
+        inst = step.instance
+        sla = _sla_of(self, inst)
+        assert sla is not None
+        esc = sla.escalations[int(index)]
+        inst["sla"]["escalated"] = int(index) + 1
+        self._emit(step, at, "escalation", sla=sla.id, level=int(index) + 1)
+        if esc.notify:
+            self._emit(step, at, "notify", role=esc.notify, reason=f"SLA {sla.id} escalation {int(index) + 1}")
+        if esc.reassignTo:
+            self._reassign(step, esc.reassignTo, at, reason=f"SLA {sla.id} escalation {int(index) + 1}")
+        if esc.transition:
+            self._auto(step, esc.transition, at)
+
+    # --- states, transitions, SLAs ---------------------------------------------------------------------------
+
+    def _enter(self, step: Step, state: str, at: datetime) -> None:
+        inst = step.instance
+        inst["state"], inst["enteredAt"] = state, _iso(at)
+        definition = self.flow.states[state]
+        self._emit(step, at, "entered", state=state)
+        inst["sla"] = None
+        if definition.sla is not None:
+            inst["sla"] = {"id": definition.sla.id, "started": False, "running": False, "paused": False,
+                           "elapsed": 0.0, "since": _iso(at), "warned": False, "breached": False,
+                           "escalated": 0}  # fmt: skip
+            if definition.sla.start is None or self._condition(f"sla:{state}/start", inst, at):
+                self._sla_start(step, at)
+        for timer in self.flow.timers:
+            if timer.state == state:
+                moment = self._timer_due(timer.id, timer.after, inst, at)
+                if moment is not None:
+                    inst["timers"][timer.id] = _iso(moment)
+                    self._emit(step, at, "timer-set", timer=timer.id, due=_iso(moment))
+        if definition.task is not None:
+            task = definition.task
+            assignee = ({"role": task.assign.role} if task.assign.role else
+                        {"user": str(field_at(inst["data"], task.assign.field or "") or "")})  # fmt: skip
+            inst["task"] = {"id": task.id, "assignee": assignee, "outcomes": dict(task.outcomes)}
+            self._emit(step, at, "task", task=task.id, assignee=assignee)
+        if definition.final:
+            inst["status"] = "completed"
+            self._emit(step, at, "completed", state=state)
+
+    def _timer_due(self, timer_id: str, after: str | None, inst: Mapping[str, Any], at: datetime) -> datetime | None:
+        if after is not None:
+            return ALWAYS.add(at, ALWAYS.seconds(after))
+        value = self._value(f"timer:{timer_id}/at", inst, at)
+        return None if value is None else parse_moment(str(value).replace("Z", "+00:00"))
+
+    def _leave(self, step: Step, at: datetime) -> None:
+        inst = step.instance
+        sla_state = inst["sla"]
+        if sla_state is not None and sla_state["running"]:
+            self._sla_stop(step, at)
+        inst["sla"] = None
+        for timer_id in sorted(inst["timers"]):
+            self._emit(step, at, "timer-cleared", timer=timer_id)
+        inst["timers"] = {}
+        if inst["task"] is not None:
+            self._emit(step, at, "task-closed", task=inst["task"]["id"])
+            inst["task"] = None
+
+    def _sla_start(self, step: Step, at: datetime) -> None:
+        sla_state = step.instance["sla"]
+        sla_state.update(started=True, running=True, since=_iso(at), elapsed=0.0)
+        self._emit(step, at, "sla-started", sla=sla_state["id"], state=step.instance["state"])
+        if self._condition_of("pause", step.instance, at):
+            self._sla_pause(step, at)
+
+    def _sla_pause(self, step: Step, at: datetime) -> None:
+        sla_state = step.instance["sla"]
+        calendar = self.model.calendars[step.instance["state"]]
+        sla_state["elapsed"] += calendar.counted(parse_moment(sla_state["since"]), at)
+        sla_state.update(paused=True, since=_iso(at))
+        self._emit(step, at, "sla-paused", sla=sla_state["id"])
+
+    def _sla_stop(self, step: Step, at: datetime) -> None:
+        inst = step.instance
+        sla_state = inst["sla"]
+        definition = self.flow.states[inst["state"]].sla
+        assert definition is not None
+        if not sla_state["paused"]:
+            calendar = self.model.calendars[inst["state"]]
+            sla_state["elapsed"] += calendar.counted(parse_moment(sla_state["since"]), at)
+        sla_state.update(running=False, since=_iso(at))
+        self._emit(step, at, "sla-met", sla=sla_state["id"], late=sla_state["breached"],
+                   counted=round(sla_state["elapsed"], 3))  # fmt: skip
+        self._actions(step, definition.onSuccess, f"sla:{inst['state']}", _system(), at)
+
+    def _sla_conditions(self, step: Step, at: datetime) -> None:
+        """After a field changed: the SLA's reset, start, pause/resume and stop conditions, in that order."""
+        inst = step.instance
+        sla_state = inst["sla"]
+        if sla_state is None:
+            return
+        if sla_state["started"] and self._condition_of("reset", inst, at):
+            sla_state.update(elapsed=0.0, since=_iso(at), warned=False, breached=False, escalated=0)
+            self._emit(step, at, "sla-reset", sla=sla_state["id"])
+        if not sla_state["started"]:
+            if self._condition_of("start", inst, at):
+                self._sla_start(step, at)
+            return
+        if not sla_state["running"]:
+            return
+        paused = self._condition_of("pause", inst, at)
+        if paused and not sla_state["paused"]:
+            self._sla_pause(step, at)
+        elif not paused and sla_state["paused"]:
+            sla_state.update(paused=False, since=_iso(at))
+            self._emit(step, at, "sla-resumed", sla=sla_state["id"])
+        if self._condition_of("stop", inst, at):
+            self._sla_stop(step, at)
+
+    def _condition_of(self, key: str, inst: Mapping[str, Any], at: datetime) -> bool:
+        expr_id = f"sla:{inst['state']}/{key}"
+        return expr_id in self.model.program.sources and self._condition(expr_id, inst, at)
+
+    # --- transitions, approvals, tasks ------------------------------------------------------------------------
+
+    def _guards_hold(self, step: Step, transition: Transition, actor: Actor, at: datetime) -> bool:
+        ids = [f"guard:{transition.id}"] if transition.guard else []
+        ids.extend(self.model.rule_guards.get(transition.id, ()))
+        for expr_id in ids:
+            held = self._condition(expr_id, step.instance, at, actor)
+            self._emit(step, at, "guard", transition=transition.id, guard=expr_id, result=held)
+            if not held:
+                self._emit(step, at, "refused", transition=transition.id, reason=f"{expr_id} does not hold")
+                return False
+        return True
+
+    def _auto(self, step: Step, transition_id: str, at: datetime) -> None:
+        transition = self.model.transitions.get(transition_id)
+        inst = step.instance
+        if transition is None or inst["status"] != "running" or inst["state"] not in transition.sources():
+            self._emit(step, at, "refused", transition=transition_id, reason=f"not from state {inst['state']}")
+            return
+        if self._guards_hold(step, transition, _system(), at):
+            self._take(step, transition, _system(), at)
+
+    def _take(self, step: Step, transition: Transition, actor: Actor, at: datetime) -> None:
+        inst = step.instance
+        source = inst["state"]
+        self._leave(step, at)
+        self._emit(step, at, "transition", transition=transition.id, source=source, target=transition.to,
+                   by=actor.to_json())  # fmt: skip
+        self._actions(step, transition.actions, f"transition:{transition.id}", actor, at)
+        for event in transition.emits:
+            self._event(step, event, at)
+        self._enter(step, transition.to, at)
+
+    def _actions(self, step: Step, actions: list[Action], prefix: str, actor: Actor, at: datetime) -> None:
+        inst = step.instance
+        for i, action in enumerate(actions):
+            for path in action.set:
+                self._write(step, path, self._value(f"{prefix}/{i}/{path}", inst, at, actor), at, "set")
+            if action.emit:
+                self._event(step, action.emit, at)
+            if action.notify:
+                self._emit(step, at, "notify", role=action.notify, reason=prefix)
+            if action.task:
+                self._emit(step, at, "task-requested", task=action.task)
+
+    def _event(self, step: Step, name: str, at: datetime) -> None:
+        events = self.model.package.events.events if self.model.package.events else {}
+        definition = events.get(name)
+        payload = {p: field_at(step.instance["data"], p) for p in (definition.payload if definition else [])}
+        self._emit(step, at, "event", event=name, payload=payload)
+
+    def _request_approval(self, step: Step, transition: Transition, actor: Actor, at: datetime) -> None:
+        approval = transition.approval
+        assert approval is not None
+        chain: list[dict[str, str]] = [{"role": role} for role in approval.approvers]
+        if approval.approverField:
+            chain.append({"user": str(field_at(step.instance["data"], approval.approverField) or "")})
+        if not chain:
+            raise WorkflowError(f"transition {transition.id}: the approval names no approver")
+        sequential = approval.mode == "sequential"
+        needed = len(chain) if sequential or approval.quorum is None else min(approval.quorum, len(chain))
+        step.instance["approval"] = {"transition": transition.id, "requestedBy": actor.to_json(),
+                                     "mode": approval.mode, "chain": chain, "open": [0] if sequential else
+                                     list(range(len(chain))), "approved": [], "needed": needed}  # fmt: skip
+        self._emit(step, at, "approval-requested", transition=transition.id, by=actor.to_json(), mode=approval.mode,
+                   needed=needed)  # fmt: skip
+        for index in step.instance["approval"]["open"]:
+            self._emit(step, at, "task", task=f"approve:{transition.id}", assignee=chain[index])
+
+    def _decide_approval(self, step: Step, approval: dict[str, Any], decision: str, actor: Actor, at: datetime,
+                         comment: str | None) -> None:  # fmt: skip
+        chain = approval["chain"]
+        mine = [i for i in approval["open"] if _assigned(chain[i], actor)]
+        if not mine:
+            assigned = ", ".join(_describe(chain[i]) for i in approval["open"])
+            raise WorkflowError(f"{actor.user} ({actor.role}) is not an assignee of the approval of "
+                                f"{approval['transition']} (open: {assigned})")  # fmt: skip
+        if decision not in ("approve", "reject"):
+            raise WorkflowError(f"an approval is decided with approve or reject, not {decision!r}")
+        index = mine[0]
+        approval["open"].remove(index)
+        self._emit(step, at, "decided", task=f"approve:{approval['transition']}", decision=decision,
+                   by=actor.to_json(), comment=comment)  # fmt: skip
+        transition = self.model.transitions[approval["transition"]]
+        if decision == "reject":
+            step.instance["approval"] = None
+            self._emit(step, at, "approval-rejected", transition=transition.id, by=actor.to_json())
+            return
+        approval["approved"].append(index)
+        if len(approval["approved"]) >= approval["needed"]:
+            step.instance["approval"] = None
+            self._emit(step, at, "approval-granted", transition=transition.id)
+            requester = Actor(**approval["requestedBy"])
+            if self._guards_hold(step, transition, requester, at):
+                self._take(step, transition, requester, at)
+            return
+        if approval["mode"] == "sequential":
+            approval["open"] = [index + 1]
+            self._emit(step, at, "task", task=f"approve:{transition.id}", assignee=chain[index + 1])
+
+    def _reassign(self, step: Step, role: str, at: datetime, *, reason: str) -> None:
+        inst = step.instance
+        if inst["task"] is not None:
+            inst["task"]["assignee"] = {"role": role}
+            self._emit(step, at, "reassigned", task=inst["task"]["id"], assignee={"role": role}, reason=reason)
+        approval = inst["approval"]
+        if approval is not None:
+            for index in approval["open"]:
+                approval["chain"][index] = {"role": role}
+                self._emit(step, at, "reassigned", task=f"approve:{approval['transition']}",
+                           assignee={"role": role}, reason=reason)  # fmt: skip
+        if inst["task"] is None and approval is None:
+            self._emit(step, at, "reassigned", task=None, assignee={"role": role}, reason=reason)
+
+    def _write(self, step: Step, path: str, value: Any, at: datetime, kind: str) -> None:
+        """Set a field of the instance's record through the record engine: types checked, calculated fields
+        recomputed, hard validations enforced (a change the record would refuse is refused here too)."""
+        inst = step.instance
+        records = self.model.records()
+        patched = set_field(records.strip_calculated(inst["data"]), path, value)
+        result = records.check(patched, at)
+        if not result.ok:
+            problems = "; ".join(f"{e['field'] or '-'}: {e['message']}" for e in result.errors)
+            raise WorkflowError(f"instance {inst['id']}: {path} = {value!r} is refused: {problems}")
+        before = inst["data"]
+        inst["data"] = result.data
+        self._emit(step, at, kind, field=path, value=value)
+        for name in sorted(records.calculated_names):
+            if before.get(name) != result.data.get(name):
+                self._emit(step, at, "calculated", field=name, value=result.data.get(name))
+
+    # --- expressions -------------------------------------------------------------------------------------------
+
+    def _bound(self, inst: Mapping[str, Any], at: datetime, actor: Actor | None) -> dict[str, Any]:
+        context = Context(str(inst["state"] or ""), (actor or _system()).role, at, self.model.locale)
+        return self.model.program.bind(inst["data"], context, zero_absent=True)
+
+    def _value(self, expr_id: str, inst: Mapping[str, Any], at: datetime, actor: Actor | None = None) -> Any:
+        try:
+            return self.model.program.evaluate_bound(expr_id, self._bound(inst, at, actor))
+        except MissingValueError:
+            return None
+        except EvaluationError as exc:
+            raise WorkflowError(f"workflow {self.flow.id}: {exc}") from None
+
+    def _condition(self, expr_id: str, inst: Mapping[str, Any], at: datetime, actor: Actor | None = None) -> bool:
+        return self._value(expr_id, inst, at, actor) is True
+
+    @staticmethod
+    def _emit(step: Step, at: datetime, kind: str, **details: Any) -> None:
+        step.effects.append({"at": _iso(at), "effect": kind, **details})
+
+
+def _sla_of(engine: WorkflowEngine, inst: Mapping[str, Any]) -> Sla | None:
+    state = inst["state"]
+    return None if state is None else engine.flow.states[state].sla
+
+
+def _system() -> Actor:
+    return Actor(SYSTEM, SYSTEM)
+
+
+def _assigned(assignee: Mapping[str, str], actor: Actor) -> bool:
+    if "role" in assignee:
+        return assignee["role"] == actor.role
+    return bool(assignee.get("user")) and assignee.get("user") == actor.user
+
+
+def _describe(assignee: Mapping[str, str]) -> str:
+    return f"role {assignee['role']}" if "role" in assignee else f"user {assignee.get('user') or '(nobody)'}"
