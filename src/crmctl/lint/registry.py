@@ -25,10 +25,22 @@ def all_rules() -> dict[str, type[LintRule]]:
         ui,
         validations,
         workflow,
+        workflow_extras,
     )
 
     found: dict[str, type[LintRule]] = {}
-    for module in (structural, manifest, schema, ui, rules_artifact, validations, workflow, localization, expressions):
+    for module in (
+        structural,
+        manifest,
+        schema,
+        ui,
+        rules_artifact,
+        validations,
+        workflow,
+        workflow_extras,
+        localization,
+        expressions,
+    ):
         for rule in module.RULES:
             if rule.code in found:  # pragma: no cover - guarded by tests
                 raise RuntimeError(f"duplicate rule code {rule.code}")

@@ -1,4 +1,4 @@
-"""Workflow and events rules (WF5xx, EVT55x): states, transitions, timers, reachability, events, payloads."""
+"""Workflow and events rules (WF5xx, EVT55x): states, transitions, timers, approvals, tasks, reachability, events."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import LintContext
+from crmctl.lint.rules.workflow_extras import iter_actions
 from crmctl.model.artifacts import Workflow
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.source import JsonPath
@@ -54,8 +55,11 @@ class WF503(LintRule):
 class WF504(LintRule):
     code = "WF504"
     name = "unknown-transition"
-    summary = "A timer or an SLA `onBreach` names a transition that the workflow does not have."
-    why = "When the timer fires or the SLA breaches, nothing can happen; the record is stuck."
+    summary = "A timer, an SLA `onBreach` or escalation, or a task outcome names a transition the workflow lacks."
+    why = (
+        "When the timer fires, the SLA breaches or escalates, or the task is decided, nothing happens; the record "
+        "is stuck."
+    )
     bad = "timers: [{id: remind, state: open, after: 3d, transition: escalte}]"
     good = "timers: [{id: remind, state: open, after: 3d, transition: escalate}]"
     fix = "Name a transition id of the same workflow."
@@ -70,11 +74,25 @@ class WF504(LintRule):
                         "workflow", ("workflows", w, "timers", m, "transition"), _sem(flow, f"timer:{timer.id}"),
                     )  # fmt: skip
             for state, sdef in flow.states.items():
-                if sdef.sla is not None and sdef.sla.onBreach is not None and sdef.sla.onBreach not in ids:
-                    yield ctx.finding(
-                        self, f"workflow {flow.id}: SLA of {state} takes unknown transition {sdef.sla.onBreach!r}",
-                        "workflow", ("workflows", w, "states", state, "sla", "onBreach"), _sem(flow, f"state:{state}"),
-                    )  # fmt: skip
+                base: JsonPath = ("workflows", w, "states", state)
+                refs: list[tuple[str, JsonPath, str]] = []
+                if sdef.sla is not None:
+                    if sdef.sla.onBreach is not None:
+                        refs.append((sdef.sla.onBreach, (*base, "sla", "onBreach"), f"SLA of {state}"))
+                    for e, esc in enumerate(sdef.sla.escalations):
+                        if esc.transition is not None:
+                            where = (*base, "sla", "escalations", e, "transition")
+                            refs.append((esc.transition, where, f"escalation {e + 1} of the SLA of {state}"))
+                if sdef.task is not None:
+                    for decision, tid in sdef.task.outcomes.items():
+                        where = (*base, "task", "outcomes", decision)
+                        refs.append((tid, where, f"outcome {decision} of task {sdef.task.id}"))
+                for tid, where, what in refs:
+                    if tid not in ids:
+                        yield ctx.finding(
+                            self, f"workflow {flow.id}: {what} takes unknown transition {tid!r}",
+                            "workflow", where, _sem(flow, f"state:{state}"),
+                        )  # fmt: skip
 
 
 class WF505(LintRule):
@@ -153,11 +171,11 @@ class WF507(LintRule):
 class WF508(LintRule):
     code = "WF508"
     name = "duplicate-workflow-id"
-    summary = "Two workflows, or two transitions or timers of one workflow, share an id."
-    why = "Rules, timers and SLAs address them by id; a duplicate makes them ambiguous."
+    summary = "Two workflows, or two transitions, timers or tasks of one workflow, share an id."
+    why = "Rules, timers, SLAs and `task` actions address them by id; a duplicate makes them ambiguous."
     bad = "transitions: [{id: win, ...}, {id: win, ...}]"
     good = "transitions: [{id: win, ...}, {id: lose, ...}]"
-    fix = "Give each workflow, and each transition and timer within a workflow, a distinct id."
+    fix = "Give each workflow, and each transition, timer and task within a workflow, a distinct id."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
         flows: set[str] = set()
@@ -167,17 +185,18 @@ class WF508(LintRule):
                     self, f"workflow id {flow.id!r} is used twice", "workflow", ("workflows", w, "id"), _sem(flow)
                 )
             flows.add(flow.id)
-            named: tuple[tuple[str, list[str]], ...] = (
-                ("transitions", [t.id for t in flow.transitions]),
-                ("timers", [m.id for m in flow.timers]),
+            named: tuple[tuple[str, list[tuple[str, JsonPath]]], ...] = (
+                ("transition", [(t.id, ("transitions", i, "id")) for i, t in enumerate(flow.transitions)]),
+                ("timer", [(m.id, ("timers", i, "id")) for i, m in enumerate(flow.timers)]),
+                ("task", [(s.task.id, ("states", n, "task", "id")) for n, s in flow.states.items() if s.task]),
             )
-            for attr, ids in named:
+            for what, ids in named:
                 seen: set[str] = set()
-                for i, item_id in enumerate(ids):
+                for item_id, where in ids:
                     if item_id in seen:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: {attr[:-1]} id {item_id!r} is used twice",
-                            "workflow", ("workflows", w, attr, i, "id"), _sem(flow, f"{attr[:-1]}:{item_id}"),
+                            self, f"workflow {flow.id}: {what} id {item_id!r} is used twice",
+                            "workflow", ("workflows", w, *where), _sem(flow, f"{what}:{item_id}"),
                         )  # fmt: skip
                     seen.add(item_id)
 
@@ -185,7 +204,7 @@ class WF508(LintRule):
 class WF509(LintRule):
     code = "WF509"
     name = "unknown-event"
-    summary = "A transition emits an event that events.yaml does not declare."
+    summary = "A transition, or an `emit` action, emits an event that events.yaml does not declare."
     why = "Subscribers cannot rely on an undeclared event; its payload is unknown."
     bad = "emits: [LeadWonn]"
     good = "emits: [LeadWon]"
@@ -202,6 +221,12 @@ class WF509(LintRule):
                             "workflow", ("workflows", w, "transitions", t, "emits", e),
                             _sem(flow, f"transition:{tr.id}"),
                         )  # fmt: skip
+            for action, where, sem in iter_actions(flow, w):
+                if action.emit is not None and action.emit not in events:
+                    yield ctx.finding(
+                        self, f"workflow {flow.id}: action emits undeclared event {action.emit!r}",
+                        "workflow", (*where, "emit"), sem,
+                    )  # fmt: skip
 
 
 class WF511(LintRule):
@@ -219,6 +244,90 @@ class WF511(LintRule):
             if problem:
                 where = ("workflows", w, "entity" if flow.entity is not None else "id")
                 yield ctx.finding(self, f"workflow {flow.id}: {problem}", "workflow", where, _sem(flow))
+
+
+class WF517(LintRule):
+    code = "WF517"
+    name = "approval-without-approvers"
+    summary = "An approval names neither `approvers` nor an `approverField`."
+    why = "Nobody can approve, so the transition can never be taken."
+    bad = "approval: {mode: sequential}"
+    good = "approval: {approvers: [salesManager]}   # or approverField: owner"
+    fix = "List approver roles, name a field holding the approver, or drop the approval."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in _flows(ctx):
+            for t, tr in enumerate(flow.transitions):
+                if tr.approval is not None and not tr.approval.approvers and tr.approval.approverField is None:
+                    yield ctx.finding(
+                        self, f"workflow {flow.id}: approval of transition {tr.id} has no approver",
+                        "workflow", ("workflows", w, "transitions", t, "approval"), _sem(flow, f"transition:{tr.id}"),
+                    )  # fmt: skip
+
+
+class WF518(LintRule):
+    code = "WF518"
+    name = "quorum-exceeds-approvers"
+    summary = "An approval's `quorum` is larger than the number of approvers (roles plus the approver field)."
+    why = "The quorum can never be reached, so the transition can never be taken."
+    bad = "approval: {mode: parallel, approvers: [manager, finance], quorum: 3}"
+    good = "approval: {mode: parallel, approvers: [manager, finance], quorum: 2}"
+    fix = "Lower the quorum or add approvers."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in _flows(ctx):
+            for t, tr in enumerate(flow.transitions):
+                approval = tr.approval
+                if approval is None or approval.quorum is None:
+                    continue
+                count = len(approval.approvers) + (approval.approverField is not None)
+                if count and approval.quorum > count:
+                    yield ctx.finding(
+                        self, f"workflow {flow.id}: quorum {approval.quorum} of transition {tr.id} exceeds its "
+                        f"{count} approver(s)", "workflow", ("workflows", w, "transitions", t, "approval", "quorum"),
+                        _sem(flow, f"transition:{tr.id}"),
+                    )  # fmt: skip
+
+
+class WF519(LintRule):
+    code = "WF519"
+    name = "timer-schedule-invalid"
+    summary = "A timer has neither or both of `after` (relative) and `at` (absolute)."
+    why = "Without either the timer never fires; with both it is unclear which one wins."
+    bad = "timers: [{id: t, state: open, transition: close}]"
+    good = "timers: [{id: t, state: open, after: 30d, transition: close}]"
+    fix = "Give the timer exactly one of `after` or `at`."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in _flows(ctx):
+            for m, timer in enumerate(flow.timers):
+                if (timer.after is None) == (timer.at is None):
+                    which = "neither `after` nor `at`" if timer.after is None else "both `after` and `at`"
+                    yield ctx.finding(
+                        self, f"workflow {flow.id}: timer {timer.id} has {which}",
+                        "workflow", ("workflows", w, "timers", m), _sem(flow, f"timer:{timer.id}"),
+                    )  # fmt: skip
+
+
+class WF520(LintRule):
+    code = "WF520"
+    name = "task-assignee-invalid"
+    summary = "A task's `assign` names neither or both of a `role` and a `field`."
+    why = "The runtime must know whom to give the task: every user of a role, or the user a field holds."
+    bad = "task: {id: review, assign: {}, outcomes: {ok: approve}}"
+    good = "task: {id: review, assign: {role: manager}, outcomes: {ok: approve}}"
+    fix = "Set exactly one of `assign.role` or `assign.field`."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in _flows(ctx):
+            for state, sdef in flow.states.items():
+                task = sdef.task
+                if task is not None and (task.assign.role is None) == (task.assign.field is None):
+                    which = "neither a role nor a field" if task.assign.role is None else "both a role and a field"
+                    yield ctx.finding(
+                        self, f"workflow {flow.id}: task {task.id} is assigned to {which}",
+                        "workflow", ("workflows", w, "states", state, "task", "assign"), _sem(flow, f"state:{state}"),
+                    )  # fmt: skip
 
 
 class EVT551(LintRule):
@@ -252,7 +361,7 @@ class EVT552(LintRule):
     code = "EVT552"
     name = "event-never-emitted"
     severity = Severity.INFO
-    summary = "An event is declared but no workflow transition emits it."
+    summary = "An event is declared but no workflow transition or `emit` action emits it."
     why = "Subscribers wait for an event that never comes; often a forgotten `emits`."
     bad = "events: {LeadWon: {...}}; no transition emits LeadWon"
     good = "transitions: [{id: win, ..., emits: [LeadWon]}]"
@@ -262,6 +371,7 @@ class EVT552(LintRule):
         if ctx.package.events is None:
             return
         emitted = {e for _, flow in _flows(ctx) for tr in flow.transitions for e in tr.emits}
+        emitted.update(a.emit for w, flow in _flows(ctx) for a, _, _ in iter_actions(flow, w) if a.emit is not None)
         for name in ctx.package.events.events:
             if name not in emitted:
                 yield ctx.finding(
@@ -269,4 +379,6 @@ class EVT552(LintRule):
                 )
 
 
-RULES: list[type[LintRule]] = [WF503, WF504, WF505, WF506, WF507, WF508, WF509, WF511, EVT551, EVT552]
+RULES: list[type[LintRule]] = [
+    WF503, WF504, WF505, WF506, WF507, WF508, WF509, WF511, WF517, WF518, WF519, WF520, EVT551, EVT552,
+]  # fmt: skip
