@@ -162,6 +162,18 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP612", "timer-changed", _B, "Automatic transitions fire at other times, or no longer fire."),
     ChangeKind("CMP613", "workflow-entity-changed", _X, "Running instances belong to records of the old "
                "entity."),
+    ChangeKind("CMP614", "task-added", _B, "Instances entering the state get a human task to decide; instances "
+               "already in it get none."),
+    ChangeKind("CMP615", "task-removed", _X, "Running instances in the state may be waiting on the task's decision, "
+               "which can no longer be taken."),
+    ChangeKind("CMP616", "task-changed", _B, "The task goes to other people, or its decisions take other "
+               "transitions."),
+    ChangeKind("CMP617", "calendar-added", _C, "No SLA names it yet (an SLA that starts to is reported as "
+               "sla-changed); defining `business` is reported as calendar-changed."),
+    ChangeKind("CMP618", "calendar-removed", _B, "SLAs can no longer name it (lint refuses one that does); removing "
+               "`business` brings back the built-in Mon–Fri 09:00–17:00 UTC."),
+    ChangeKind("CMP619", "calendar-changed", _B, "Working hours, time zone or holidays changed: the deadlines of "
+               "running SLA clocks move."),
     # Events.
     ChangeKind("CMP651", "event-added", _C, "Consumers that do not know it ignore it."),
     ChangeKind("CMP652", "event-removed", _X, "Consumers waiting for it never receive it again."),

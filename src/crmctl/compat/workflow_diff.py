@@ -1,4 +1,4 @@
-"""Comparing workflows: states, transitions, guards, timers and SLAs, matched by id."""
+"""Comparing workflows: states, tasks, transitions, guards, timers, SLAs and calendars, matched by id."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from crmctl.compat.change import Collector
-    from crmctl.model.artifacts import Workflow
+    from crmctl.model.artifacts import StateDef, Workflow
+    from crmctl.model.source import JsonPath
+
+    _At = tuple[str, JsonPath]
 
 __all__ = ["diff_workflows"]
 
@@ -52,6 +55,7 @@ def _diff_workflow(c: Collector, old: Workflow, new: Workflow, i: int, j: int) -
         if state.sla != other.sla:
             c.add("sla-changed", path, f"SLA of state {name} changed",
                   old=at(i, "states", name, "sla"), new=at(j, "states", name, "sla"))  # fmt: skip
+        _diff_task(c, name, state, other, path, at(i, "states", name, "task"), at(j, "states", name, "task"))
     for name in new.states:
         if name not in old.states:
             c.add("state-added", f"{base}.state:{name}", f"state {name} was added to workflow {old.id}",
@@ -83,3 +87,41 @@ def _diff_workflow(c: Collector, old: Workflow, new: Workflow, i: int, j: int) -
             c.add("timer-changed", f"{base}.timer:{tid}", f"timer {tid} was {verb}",
                   old=at(i, "timers", before[0]) if before else None,
                   new=at(j, "timers", after[0]) if after else None)  # fmt: skip
+    _diff_calendars(c, old, new, base, i, j)
+
+
+def _diff_task(c: Collector, name: str, old: StateDef, new: StateDef, path: str, before: _At, after: _At) -> None:
+    """A task is matched by its state; another id on the same state is a removal and an addition."""
+    if old.task == new.task:
+        return
+    if old.task is not None and (new.task is None or new.task.id != old.task.id):
+        c.add("task-removed", f"{path}.task:{old.task.id}", f"task {old.task.id} was removed from state {name}",
+              old=before, hint="keep the task while instances may wait on it")  # fmt: skip
+    if new.task is not None and (old.task is None or new.task.id != old.task.id):
+        c.add("task-added", f"{path}.task:{new.task.id}", f"task {new.task.id} was added to state {name}", new=after)
+    elif old.task is not None and new.task is not None:
+        what = "outcomes" if old.task.outcomes != new.task.outcomes else "assignee or title"
+        c.add("task-changed", f"{path}.task:{old.task.id}", f"{what} of task {old.task.id} changed",
+              old=before, new=after)  # fmt: skip
+
+
+def _diff_calendars(c: Collector, old: Workflow, new: Workflow, base: str, i: int, j: int) -> None:
+    for name in sorted(set(old.calendars) | set(new.calendars)):
+        before, after = old.calendars.get(name), new.calendars.get(name)
+        if before == after:
+            continue
+        path = f"{base}.calendar:{name}"
+        where_old = (_W, ("workflows", i, "calendars", name)) if before is not None else None
+        where_new = (_W, ("workflows", j, "calendars", name)) if after is not None else None
+        if (before is not None and after is not None) or name == "business":
+            # Defining or dropping `business` replaces the built-in calendar of that name: deadlines move.
+            verb = (
+                "changed" if before is not None and after is not None
+                else "defined, replacing the built-in one" if after is not None
+                else "removed, the built-in one applies again"
+            )  # fmt: skip
+            c.add("calendar-changed", path, f"calendar {name} was {verb}", old=where_old, new=where_new)
+        elif after is None:
+            c.add("calendar-removed", path, f"calendar {name} was removed", old=where_old)
+        else:
+            c.add("calendar-added", path, f"calendar {name} was added", new=where_new)
