@@ -154,11 +154,12 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP605", "transition-added", _B, "Records can move along a new path."),
     ChangeKind("CMP606", "transition-removed", _B, "Records can no longer move along that path."),
     ChangeKind("CMP607", "transition-guard-changed", _B, "Other records may take the transition."),
-    ChangeKind("CMP608", "transition-changed", _B, "Source, target, roles, approval or emitted events changed."),
+    ChangeKind("CMP608", "transition-changed", _B, "Source, target, roles, approval, emitted events or actions "
+               "changed."),
     ChangeKind("CMP609", "initial-state-changed", _B, "New instances start elsewhere; running ones are "
                "unaffected."),
     ChangeKind("CMP610", "final-flag-changed", _B, "Instances end, or no longer end, in that state."),
-    ChangeKind("CMP611", "sla-changed", _B, "Deadlines and escalations change."),
+    ChangeKind("CMP611", "sla-changed", _B, "Deadlines, clock conditions, calendar, escalations or actions change."),
     ChangeKind("CMP612", "timer-changed", _B, "Automatic transitions fire at other times, or no longer fire."),
     ChangeKind("CMP613", "workflow-entity-changed", _X, "Running instances belong to records of the old "
                "entity."),
