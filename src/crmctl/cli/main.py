@@ -716,6 +716,30 @@ def export_command(
                                         output_format=report.value))  # fmt: skip
 
 
+# --- workflows ---------------------------------------------------------------------------------------------------
+
+workflow_app = typer.Typer(help="Workflows on a virtual clock: simulate scenarios.", no_args_is_help=True)
+app.add_typer(workflow_app, name="workflow")
+
+
+@workflow_app.command("simulate")
+def workflow_simulate(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    script: Annotated[Path | None, typer.Option("--script", help="Scenario YAML (docs/workflows.md).")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: NowOpt = None,
+) -> None:
+    """Play a scenario: a timeline of transitions, tasks, approvals, SLA warnings and breaches, escalations, events."""
+    from crmctl.cli.commands import workflow as command
+
+    raise typer.Exit(command.run_simulate(package, workflow=workflow, script_path=script,
+                                          output_format=output_format.value, store_path=store, tenant=tenant,
+                                          now=now))  # fmt: skip
+
+
 def _dispatch(argv: list[str] | None) -> None:
     """`crmctl resolve NAME [...]` skips typer's parameter machinery (it imports pydantic) to answer under 100 ms."""
     from crmctl.cli.commands.registry import parse_resolve, run_resolve_fast

@@ -117,9 +117,13 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
     against_ref = make_copy(against)[0] if against is not None else None  # only read: never written to the store
     tracks: dict[str, _Track] = {}
     records: _RecordTracks = _RecordTracks()
+    flows = _WorkflowTracks()
     for entry in entries:
         if entry.get("kind") == "record":
             records.replay(runtime, entry, against, sessions, report)
+            continue
+        if entry.get("kind") == "workflow":
+            flows.replay(runtime, entry, against, sessions, report)
             continue
         if entry.get("kind") != "form":
             continue
@@ -254,6 +258,52 @@ class _RecordTracks:
                                         divergence.extra)  # fmt: skip
         if recorded and isinstance(recorded[0], Mapping):
             self.data[sid] = recorded[0].get("data", {})
+        if divergence is not None:
+            report.divergences.append(divergence)
+            for category in divergence.categories:
+                report.per_session[sid][category] += 1
+
+
+@dataclass
+class _WorkflowTracks:
+    """Workflow entries: each instance's inputs applied again, in order, to the instance they left."""
+
+    instances: dict[str, Any] = field(default_factory=dict)  # session → instance after its last entry
+    counts: dict[str, int] = field(default_factory=dict)
+    engines: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def replay(self, runtime: Runtime, entry: Mapping[str, Any], against: Package | None, sessions: set[str] | None,
+               report: ReplayReport) -> None:  # fmt: skip
+        from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel, apply_input
+
+        sid = str(entry["session"])
+        if sessions is not None and sid not in sessions:
+            return
+        if sid not in self.counts:
+            report.sessions += 1
+            report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+        index = self.counts[sid] = self.counts.get(sid, 0) + 1
+        report.events += 1
+        given = entry.get("input", {})
+        recorded = list(entry.get("effects", []))
+        seq = int(entry.get("seq", 0))
+        divergence = None
+        try:
+            key = ("against" if against is not None else str(entry["package"]["digest"]), str(entry["workflow"]))
+            engine = self.engines.get(key)
+            if engine is None:
+                package = against if against is not None else runtime.pinned(key[0])
+                engine = self.engines[key] = WorkflowEngine(WorkflowModel.build(package, key[1]))
+            step = apply_input(engine, self.instances.get(sid), given, parse_instant(str(entry["at"])))
+        except UserError as exc:
+            divergence = Divergence(sid, seq, index, given, ("rejected",), recorded, [], str(exc))
+        else:
+            self.instances[sid] = step.instance
+            produced = step.effects
+            recorded_hash = entry.get("effectsHash")
+            same = same_json(produced, recorded) if recorded_hash is None else value_hash(produced) == recorded_hash
+            if not same:
+                divergence = _divergence(sid, seq, index, given, recorded, produced)
         if divergence is not None:
             report.divergences.append(divergence)
             for category in divergence.categories:

@@ -26,6 +26,7 @@ backwards, a guard that fails to evaluate) raise `WorkflowError` and change noth
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,13 +39,11 @@ from crmctl.runtime.form import field_at, set_field
 from crmctl.runtime.values import format_timestamp
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from crmctl.model.artifacts import Action, Sla, Transition, Workflow
     from crmctl.model.package import Package
     from crmctl.runtime.records import RecordEngine
 
-__all__ = ["Actor", "Step", "WorkflowEngine", "WorkflowError", "WorkflowModel", "parse_moment"]
+__all__ = ["INPUTS", "Actor", "Step", "WorkflowEngine", "WorkflowError", "WorkflowModel", "apply_input", "parse_moment"]
 
 SYSTEM = "system"
 _RANK = {"timer": 0, "warn": 1, "escalation": 2, "breach": 3}
@@ -167,7 +166,7 @@ class WorkflowEngine:
             "id": instance_id, "workflow": self.flow.id, "entity": self.model.entity, "digest": self.model.digest,
             "package": {"name": self.model.package.name,
                         "version": self.model.package.manifest.version if self.model.package.manifest else "?"},
-            "state": None, "enteredAt": None, "clock": _iso(at), "status": "running", "data": dict(data),
+            "state": None, "enteredAt": None, "clock": _iso(at), "status": "running", "data": self._checked(data, at),
             "sla": None, "timers": {}, "task": None, "approval": None,
         }  # fmt: skip
         step = Step(instance)
@@ -221,7 +220,10 @@ class WorkflowEngine:
         self._emit(step, at, "decided", task=task["id"], decision=decision, by=actor.to_json(), comment=comment)
         transition = self.model.transitions[outcomes[decision]]
         if self._guards_hold(step, transition, actor, at):
-            self._take(step, transition, actor, at)
+            if transition.approval is not None:  # the decision asks for the approval the transition needs
+                self._request_approval(step, transition, actor, at)
+            else:
+                self._take(step, transition, actor, at)
         return step
 
     def change(self, instance: Mapping[str, Any], path: str, value: Any, at: datetime) -> Step:
@@ -534,6 +536,15 @@ class WorkflowEngine:
         if inst["task"] is None and approval is None:
             self._emit(step, at, "reassigned", task=None, assignee={"role": role}, reason=reason)
 
+    def _checked(self, data: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+        """A record's data as the record engine accepts it (types, calculated fields, hard validations)."""
+        records = self.model.records()
+        result = records.check(records.strip_calculated(data), at)  # a stored record's calculated values are redone
+        if not result.ok:
+            problems = "; ".join(f"{e['field'] or '-'}: {e['message']}" for e in result.errors)
+            raise WorkflowError(f"the record is refused: {problems}")
+        return result.data
+
     def _write(self, step: Step, path: str, value: Any, at: datetime, kind: str) -> None:
         """Set a field of the instance's record through the record engine: types checked, calculated fields
         recomputed, hard validations enforced (a change the record would refuse is refused here too)."""
@@ -590,3 +601,46 @@ def _assigned(assignee: Mapping[str, str], actor: Actor) -> bool:
 
 def _describe(assignee: Mapping[str, str]) -> str:
     return f"role {assignee['role']}" if "role" in assignee else f"user {assignee.get('user') or '(nobody)'}"
+
+
+INPUTS = ("start", "fire", "decide", "change", "advance")
+
+
+def apply_input(engine: WorkflowEngine, instance: Mapping[str, Any] | None, given: Mapping[str, Any],
+                at: datetime) -> Step:  # fmt: skip
+    """One logged input (`{"type": "fire", "instance": ..., "transition": ..., "as": {...}}` and so on) applied:
+    the function `workflow simulate` runs and `replay` runs again."""
+    kind = given.get("type")
+    if kind not in INPUTS:
+        raise WorkflowError(f"unknown workflow input {kind!r}; inputs are {', '.join(INPUTS)}")
+    if kind == "start":
+        if instance is not None:
+            raise WorkflowError(f"instance {given.get('instance')} is started already")
+        data = given.get("data") or {}
+        if not isinstance(data, Mapping):
+            raise WorkflowError("start: data must be an object of field values")
+        return engine.start(str(given["instance"]), data, at, _actor(given.get("as")))
+    if instance is None:
+        raise WorkflowError(f"no instance {given.get('instance')!r}; start it first")
+    if kind == "fire":
+        return engine.fire(instance, str(given.get("transition")), _actor(given.get("as")) or _system(), at)
+    if kind == "decide":
+        actor = _actor(given.get("as"))
+        if actor is None:
+            raise WorkflowError("decide: say who decides (as: user/role)")
+        comment = given.get("comment")
+        return engine.decide(instance, str(given.get("decision")), actor, at, None if comment is None else str(comment))
+    if kind == "change":
+        return engine.change(instance, str(given.get("field")), given.get("value"), at)
+    return engine.advance(instance, at)
+
+
+def _actor(given: Any) -> Actor | None:
+    if given is None:
+        return None
+    if isinstance(given, Mapping) and isinstance(given.get("user"), str) and isinstance(given.get("role"), str):
+        return Actor(given["user"], given["role"])
+    if isinstance(given, str) and given.count("/") == 1:
+        user, role = given.split("/")
+        return Actor(user, role)
+    raise WorkflowError(f"as: {given!r} is not user/role (e.g. bob/salesManager)")

@@ -47,7 +47,7 @@ def _json(value: Any) -> None:
 
 
 @contextmanager
-def _store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
+def open_store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
     from crmctl.runtime.store import Store
 
     target = path or DEFAULT_STORE
@@ -67,7 +67,7 @@ def instant(text: str | None) -> datetime:
         raise UsageError(f"--now {text!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
 
 
-def _duration(text: Any, where: str) -> timedelta:
+def duration(text: Any, where: str) -> timedelta:
     raw = str(text).strip()
     unit = raw[-1:]
     try:
@@ -131,7 +131,7 @@ def load_script(path: Path) -> Script:
         if kind not in SCRIPT_EVENTS:
             raise InputError(f"{where}: unknown event {kind!r}; events are {', '.join(SCRIPT_EVENTS)}")
         if kind == "advance":
-            script.events.append((where, {"type": "advance", "by": _duration(args, where)}))
+            script.events.append((where, {"type": "advance", "by": duration(args, where)}))
             continue
         if args is None:
             args = {}
@@ -236,7 +236,7 @@ def run_simulate(package_path: Path, *, entity: str | None, form: str | None, lo
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
     clock = instant(now) if now is not None or script is None or script.now is None else script.now
     sid = session_id or uuid.uuid4().hex[:12]
-    with _store(store_path) as store:
+    with open_store(store_path) as store:
         runtime = Runtime(store, tenant)
         config = runtime.configure(package, entity=entity, form=form, role=role, locale=locale)
         if script is None:
@@ -304,7 +304,7 @@ def _plain(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, output_format: str) -> int:
-    with _store(store_path, read_only=True) as store:
+    with open_store(store_path, read_only=True) as store:
         drafts = store.list_drafts(tenant, entity)
     rows = [{"draft": d.draft_id, "entity": d.entity, "package": f"{d.package_name}@{d.package_version}",
              "lastStep": d.last_step, "updated": d.updated_at} for d in drafts]  # fmt: skip
@@ -319,7 +319,7 @@ def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, out
 
 
 def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_format: str) -> int:
-    with _store(store_path, read_only=True) as store:
+    with open_store(store_path, read_only=True) as store:
         draft = store.get_draft(tenant, draft_id)
     if draft is None:
         raise InputError(f"no draft {draft_id!r} in tenant {tenant!r}; see crmctl draft list")
@@ -344,7 +344,7 @@ def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: 
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("resume without --script needs a terminal; pass --script FILE")
     script = load_script(script_path) if script_path is not None else None
-    with _store(store_path) as store:
+    with open_store(store_path) as store:
         runtime = Runtime(store, tenant)
         config, state = runtime.state_of(draft_id)
         if script is None:
@@ -376,7 +376,7 @@ def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, ou
         count = len(entries)
         last = str(entries[-1].get("hash")) if entries else None
     else:
-        with _store(store_path, read_only=True) as store:
+        with open_store(store_path, read_only=True) as store:
             problems = store.verify_log(tenant, expected_head=expected_head)
             head = store.head(tenant)
             count, last = (head[0], head[1]) if head else (0, None)
@@ -396,7 +396,7 @@ def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, ou
 
 
 def run_log_export(store_path: Path | None, tenant: str | None, destination: Path, output_format: str) -> int:
-    with _store(store_path, read_only=True) as store:
+    with open_store(store_path, read_only=True) as store:
         count = store.export_events(tenant, destination)
     if output_format == "json":
         _json({"path": str(destination), "events": count, "tenant": tenant})
@@ -425,7 +425,7 @@ def run_replay(*, store_path: Path | None, tenant: str, session: str | None, aga
 
     target = _against(against) if against is not None else None
     sessions = {session} if session is not None else None
-    with _store(store_path, read_only=True) as store:
+    with open_store(store_path, read_only=True) as store:
         runtime = Runtime(store, tenant)
         if export is not None:
             from crmctl.runtime.store import read_event_export
@@ -470,7 +470,7 @@ def _replay_text(report: Any, limit: int) -> None:
 
 
 def run_store_info(store_path: Path | None, output_format: str) -> int:
-    with _store(store_path, read_only=True) as store:
+    with open_store(store_path, read_only=True) as store:
         info = store.info()
     if output_format == "json":
         _json(info)

@@ -1,0 +1,251 @@
+"""`crmctl workflow simulate`: play a workflow scenario on a virtual clock and print its timeline.
+
+The scenario's inputs go through the pure engine (`runtime.workflow`) and are appended, with their effects, to the
+tenant's event log (kind `workflow`), so `crmctl log verify` and `crmctl replay` cover them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crmctl.cli.commands.runtime import duration, instant, open_store
+from crmctl.cli.console import out
+from crmctl.errors import InputError, UsageError
+
+__all__ = ["load_scenario", "run_simulate", "summarize"]
+
+STEPS = ("start", "fire", "decide", "change", "advance", "advance-to")
+_ARGS = {
+    "start": {"instance", "record", "data", "as"},
+    "fire": {"instance", "transition", "as"},
+    "decide": {"instance", "decision", "as", "comment"},
+    "change": {"instance", "field", "value"},
+}
+
+
+@dataclass
+class Scenario:
+    now: datetime | None
+    records: dict[str, dict[str, Any]]
+    steps: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (where, step)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """A scenario: `now`, named `records` and a list of `events` (start, fire, decide, change, advance)."""
+    from crmctl.model.source import decode_text, parse_text
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the scenario: {exc.strerror}") from None
+    doc = parse_text(decode_text(raw, str(path)), str(path), as_json=path.suffix == ".json")
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError(f"{doc.loc(())}: a scenario is a mapping with now, records and events")
+    unknown = sorted(set(data) - {"now", "records", "events"})
+    if unknown:
+        raise InputError(f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}")
+    now = instant(str(data["now"])) if "now" in data else None
+    records = data.get("records") or {}
+    if not isinstance(records, dict) or not all(isinstance(v, dict) for v in records.values()):
+        raise InputError(f"{doc.loc(('records',))}: records maps a name to the record's field values")
+    scenario = Scenario(now, {str(k): dict(v) for k, v in records.items()})
+    events = data.get("events", [])
+    if not isinstance(events, list):
+        raise InputError(f"{doc.loc(('events',))}: events is a list")
+    for i, item in enumerate(events):
+        where = str(doc.loc(("events", i)))
+        if not isinstance(item, dict) or len(item) != 1:
+            raise InputError(f"{where}: a step is a mapping with one key: {', '.join(STEPS)}")
+        ((kind, args),) = item.items()
+        if kind not in STEPS:
+            raise InputError(f"{where}: unknown step {kind!r}; steps are {', '.join(STEPS)}")
+        if kind == "advance":
+            scenario.steps.append((where, {"type": "advance", "by": duration(args, where)}))
+            continue
+        if kind == "advance-to":
+            try:
+                scenario.steps.append((where, {"type": "advance-to", "to": instant(str(args))}))
+            except UsageError:
+                raise InputError(f"{where}: advance-to takes an ISO 8601 moment with a zone") from None
+            continue
+        if not isinstance(args, dict) or "instance" not in args:
+            raise InputError(f"{where}: {kind} takes a mapping with at least an instance")
+        extra = sorted(set(args) - _ARGS[kind])
+        if extra:
+            raise InputError(f"{where}: {kind} has no argument {extra[0]!r}")
+        step = {"type": kind, **{k: v for k, v in args.items() if k != "record"}}
+        if kind == "start" and "record" in args:
+            if args["record"] not in scenario.records:
+                raise InputError(f"{where}: no record {args['record']!r} under records")
+            step["data"] = scenario.records[args["record"]]
+        scenario.steps.append((where, step))
+    return scenario
+
+
+def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path | None, output_format: str,
+                 store_path: Path | None, tenant: str, now: str | None) -> int:  # fmt: skip
+    from crmctl.model.package import load_package
+    from crmctl.runtime.eventlog import value_hash
+    from crmctl.runtime.service import Runtime, iso
+    from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel, apply_input
+
+    if script_path is None:
+        raise UsageError("workflow simulate needs --script FILE for now (the interactive mode is not built yet)")
+    scenario = load_scenario(script_path)
+    package = load_package(package_path)
+    if not package.valid:
+        first = package.diagnostics[0]
+        raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
+    clock = instant(now) if now is not None or scenario.now is None else scenario.now
+    timeline: list[dict[str, Any]] = []
+    with open_store(store_path) as store:
+        runtime = Runtime(store, tenant)
+        ref = runtime.pin(package)
+        model = WorkflowModel.build(runtime.pinned(ref.digest), workflow)
+        engine = WorkflowEngine(model)
+        instances: dict[str, dict[str, Any]] = {}
+
+        def log(instance_id: str, given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
+            body = {"session": f"workflow:{instance_id}", "at": iso(clock), "kind": "workflow",
+                    "package": ref.to_json(), "workflow": model.workflow.id, "input": dict(given),
+                    "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
+            store.append_events(tenant, [body])
+            timeline.extend({"instance": instance_id, **e} for e in effects)
+
+        for where, step in scenario.steps:
+            if step["type"] in ("advance", "advance-to"):
+                target = clock + step["by"] if step["type"] == "advance" else step["to"]
+                if target < clock:
+                    raise InputError(f"{where}: time cannot move backwards ({iso(target)} is before {iso(clock)})")
+                clock = target
+                for instance_id in sorted(instances):
+                    moved = engine.advance(instances[instance_id], clock)
+                    instances[instance_id] = moved.instance
+                    if moved.effects:
+                        log(instance_id, {"type": "advance", "instance": instance_id}, moved.effects)
+                continue
+            instance_id = str(step["instance"])
+            try:
+                done = apply_input(engine, instances.get(instance_id), step, clock)
+            except WorkflowError as exc:
+                raise InputError(f"{where}: {exc}") from None
+            instances[instance_id] = done.instance
+            log(instance_id, step, done.effects)
+    summary = summarize(timeline, model.workflow.id, clock)
+    if output_format == "json":
+        out(json.dumps({"workflow": model.workflow.id, "package": ref.to_json(), "tenant": tenant,
+                        "timeline": timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
+    else:
+        _print_timeline(timeline)
+        _print_summary(summary)
+    return 0
+
+
+def describe(effect: Mapping[str, Any]) -> str:
+    """One effect of the timeline as words."""
+    kind = effect["effect"]
+    by = effect.get("by")
+    who = f" by {by['user']} ({by['role']})" if isinstance(by, Mapping) and by.get("user") != "system" else ""
+    assignee = effect.get("assignee") or {}
+    to = f"role {assignee['role']}" if "role" in assignee else f"user {assignee.get('user')}" if assignee else ""
+    text = {
+        "started": f"started{who}",
+        "entered": f"entered {effect.get('state')}",
+        "transition": f"{effect.get('source')} → {effect.get('target')} ({effect.get('transition')}){who}",
+        "refused": f"refused {effect.get('transition')}: {effect.get('reason')}",
+        "guard": f"guard {effect.get('guard')}: {'holds' if effect.get('result') else 'does not hold'}",
+        "approval-requested": f"approval of {effect.get('transition')} requested{who} ({effect.get('mode')}, "
+                              f"{effect.get('needed')} needed)",
+        "approval-granted": f"approval of {effect.get('transition')} granted",
+        "approval-rejected": f"approval of {effect.get('transition')} rejected{who}",
+        "task": f"task {effect.get('task')} for {to}",
+        "task-closed": f"task {effect.get('task')} closed",
+        "decided": f"{effect.get('decision')} on {effect.get('task')}{who}"
+                   + (f": “{effect['comment']}”" if effect.get("comment") else ""),
+        "reassigned": f"reassigned {effect.get('task') or 'the work'} to {to} ({effect.get('reason')})",
+        "sla-started": f"SLA {effect.get('sla')} started",
+        "sla-warning": f"SLA {effect.get('sla')} warning",
+        "sla-breach": f"SLA {effect.get('sla')} breached",
+        "sla-met": f"SLA {effect.get('sla')} met{' late' if effect.get('late') else ' in time'}",
+        "sla-paused": f"SLA {effect.get('sla')} paused",
+        "sla-resumed": f"SLA {effect.get('sla')} resumed",
+        "sla-reset": f"SLA {effect.get('sla')} reset",
+        "escalation": f"SLA {effect.get('sla')} escalation {effect.get('level')}",
+        "notify": f"notify {effect.get('role')} ({effect.get('reason')})",
+        "timer-set": f"timer {effect.get('timer')} due {effect.get('due')}",
+        "timer": f"timer {effect.get('timer')} fired",
+        "timer-cleared": f"timer {effect.get('timer')} cleared",
+        "event": f"event {effect.get('event')}",
+        "changed": f"{effect.get('field')} = {json.dumps(effect.get('value'), ensure_ascii=False)}",
+        "set": f"set {effect.get('field')} = {json.dumps(effect.get('value'), ensure_ascii=False)}",
+        "calculated": f"{effect.get('field')} recalculated: {json.dumps(effect.get('value'), ensure_ascii=False)}",
+        "completed": f"completed in {effect.get('state')}",
+    }.get(kind)
+    return text or json.dumps(dict(effect), ensure_ascii=False)
+
+
+def _print_timeline(timeline: list[dict[str, Any]]) -> None:
+    out("time (UTC)        instance     what happened")
+    for effect in timeline:
+        if effect["effect"] in ("guard", "timer-cleared"):
+            continue  # in the JSON output; the text timeline keeps to what people follow
+        out(f"{effect['at'][:16].replace('T', ' ')}  {effect['instance']:<12} {describe(effect)}")
+
+
+def summarize(timeline: list[dict[str, Any]], workflow: str, end: datetime) -> dict[str, Any]:
+    """Counts per workflow and per rule: transitions, time in state, SLA outcomes, escalations, guard results."""
+    from crmctl.runtime.workflow import parse_moment
+
+    transitions: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    guards: dict[str, Counter[str]] = defaultdict(Counter)
+    in_state: dict[str, float] = defaultdict(float)
+    entered: dict[str, tuple[str, datetime]] = {}
+    completed = set()
+    for effect in timeline:
+        kind, instance = effect["effect"], effect["instance"]
+        moment = parse_moment(effect["at"])
+        if kind == "entered":
+            entered[instance] = (effect["state"], moment)
+        elif kind == "transition":
+            transitions[effect["transition"]] += 1
+            state, since = entered.get(instance, (effect["source"], moment))
+            in_state[state] += (moment - since).total_seconds()
+        elif kind == "guard":
+            guards[effect["guard"]]["holds" if effect["result"] else "fails"] += 1
+        elif kind == "completed":
+            completed.add(instance)
+        elif kind == "sla-met":
+            outcomes["met late" if effect["late"] else "met in time"] += 1
+        elif kind in ("sla-warning", "sla-breach", "escalation", "refused", "approval-granted", "approval-rejected"):
+            outcomes[kind] += 1
+    for instance, (state, since) in entered.items():
+        if instance not in completed:
+            in_state[state] += (end - since).total_seconds()
+    instances = {e["instance"] for e in timeline}
+    return {
+        "workflow": workflow, "instances": len(instances), "completed": len(completed),
+        "transitions": dict(sorted(transitions.items())), "outcomes": dict(sorted(outcomes.items())),
+        "hoursInState": {s: round(v / 3600, 2) for s, v in sorted(in_state.items())},
+        "guards": {g: dict(sorted(c.items())) for g, c in sorted(guards.items())},
+    }  # fmt: skip
+
+
+def _print_summary(summary: Mapping[str, Any]) -> None:
+    out(f"\n{summary['workflow']}: {summary['instances']} instance(s), {summary['completed']} completed")
+    if summary["transitions"]:
+        out("  transitions: " + ", ".join(f"{k} {v}" for k, v in summary["transitions"].items()))
+    if summary["outcomes"]:
+        out("  outcomes: " + ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items()))
+    if summary["hoursInState"]:
+        out("  hours in state: " + ", ".join(f"{k} {v}" for k, v in summary["hoursInState"].items()))
+    for guard, counts in summary["guards"].items():
+        out(f"  {guard}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
