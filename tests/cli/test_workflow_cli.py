@@ -1,0 +1,75 @@
+"""`crmctl workflow simulate` through the command line: the issue's story, logging, replay, located errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crmctl.cli.main import run
+from tests.conftest import REPO
+
+V2 = str(REPO / "packages" / "LeadLifecycle" / "v2")
+SCENARIO = str(REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yaml")
+START = "- start: {instance: a, data: {firstName: A, lastName: B}}\n"
+
+
+def test_the_approval_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    kinds = [e["effect"] for e in doc["timeline"]]
+    for expected in ("sla-warning", "sla-breach", "reassigned", "task", "approval-requested", "approval-granted",
+                     "completed"):  # fmt: skip
+        assert expected in kinds
+    warning = next(e for e in doc["timeline"] if e["effect"] == "sla-warning")
+    assert warning["at"] == "2026-11-24T16:00:00Z"  # two business days in Berlin: Tuesday 17:00 local
+    tasks = [e["assignee"] for e in doc["timeline"] if e["effect"] == "task"]
+    assert tasks == [{"user": "alice"}, {"role": "salesManager"}, {"role": "salesDirector"}]
+    assert doc["summary"]["transitions"] == {"contact": 1, "qualify": 1}
+    assert doc["summary"]["hoursInState"] == {"contacted": 3.0, "new": 72.0}
+    # every input is in the log: verified, and replayed to the same effects
+    assert run(["log", "verify", "--store", store]) == 0
+    assert run(["replay", "--store", store, "--format", "json"]) == 0
+    capsys.readouterr()
+    assert run(["replay", "--store", store, "--against", str(REPO / "packages" / "LeadLifecycle" / "v1")]) == 1
+    assert "workflow:lead-ada" in capsys.readouterr().out
+
+
+def test_text_timeline_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", str(tmp_path / "s.duckdb")]) == 0
+    text = capsys.readouterr().out
+    assert "2026-11-25 16:00  lead-ada     reassigned the work to role salesManager (SLA firstContact breached)" in text
+    assert "approve on approve:qualify by carol (salesDirector): “Go”" in text
+    assert "leadLifecycle: 1 instance(s), 1 completed" in text
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ("- fire: {instance: x, transition: contact}\n", "no instance 'x'"),
+        (START + "- fire: {instance: a, transition: fly, as: u/salesRep}\n", "no transition 'fly'"),
+        (START + "- decide: {instance: a, decision: approve, as: u/salesRep}\n", "no open approval or task"),
+        ("- start: {instance: a, data: {companySize: many}}\n", "record is refused"),
+        ("- advance-to: 2020-01-01T00:00:00Z\n", "time cannot move backwards"),
+        ("- jump: {}\n", "unknown step 'jump'"),
+        ("- fire: {transition: contact}\n", "at least an instance"),
+        ("- start: {instance: a, record: nobody}\n", "no record 'nobody'"),
+        ("- advance: soon\n", "advance takes a duration"),
+    ],
+)  # fmt: skip
+def test_scenario_mistakes_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str], events: str,
+                                       message: str) -> None:  # fmt: skip
+    script = tmp_path / "s.yaml"
+    script.write_text(
+        "now: 2026-11-23T08:00:00Z\nevents:\n" + "".join("  " + line + "\n" for line in events.splitlines())
+    )
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(tmp_path / "s.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "s.yaml:" in err
+
+
+def test_a_script_is_needed_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["workflow", "simulate", V2, "--store", str(tmp_path / "s.duckdb")]) == 2
+    assert "--script" in capsys.readouterr().err
