@@ -73,3 +73,18 @@ def test_scenario_mistakes_are_located(tmp_path: Path, capsys: pytest.CaptureFix
 def test_a_script_is_needed_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["workflow", "simulate", V2, "--store", str(tmp_path / "s.duckdb")]) == 2
     assert "--script" in capsys.readouterr().err
+
+
+def test_workflow_instances_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    store = str(tmp_path / "rt.duckdb")
+    assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store]) == 0
+    assert run(["export", "workflows", "--out", str(tmp_path / "out"), "--store", store]) == 0
+    table = pq.read_table(tmp_path / "out" / "workflows" / "workflows.parquet")
+    assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
+    (row,) = table.to_pylist()
+    assert (row["instance"], row["entity"], row["state"], row["status"]) == ("lead-ada", "Lead", "qualified",
+                                                                              "completed")  # fmt: skip
+    assert (row["transitions"], row["sla_warnings"], row["sla_breaches"], row["package_version"]) == (2, 1, 1, "1.1.0")
+    assert run(["export", "workflows", "--out", str(tmp_path / "o2"), "--store", store, "--entity", "Lead"]) == 2

@@ -688,6 +688,7 @@ class ExportKind(StrEnum):
     records = "records"
     drafts = "drafts"
     events = "events"
+    workflows = "workflows"
 
 
 class ExportFormat(StrEnum):
@@ -697,7 +698,7 @@ class ExportFormat(StrEnum):
 
 @app.command("export")
 def export_command(
-    kind: Annotated[ExportKind, typer.Argument(help="What to export: records, drafts or events.")],
+    kind: Annotated[ExportKind, typer.Argument(help="What to export: records, drafts, events or workflows.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
     file_format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
     entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
@@ -708,7 +709,7 @@ def export_command(
     store: StoreOpt = None,
     report: Annotated[ListFormat, typer.Option("--report", help="Format of the report on stdout.")] = ListFormat.text,
 ) -> None:
-    """Export records (one dataset per entity, typed by each record's package version), drafts or events."""
+    """Export records (one dataset per entity, typed by each record's version), drafts, events or workflow instances."""
     from crmctl.cli.commands import export as command
 
     raise typer.Exit(command.run_export(kind.value, out_dir=out_dir, file_format=file_format.value, entity=entity,

@@ -550,8 +550,58 @@ def export_events(store: Store, con: duckdb.DuckDBPyConnection, options: ExportO
     return _run(iter([(dataset, "events", _stream(con, sql, params))]), "events", progress)
 
 
+def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,
+                     progress: Callable[[int], None]) -> list[DatasetReport]:  # fmt: skip
+    """`workflows/workflows.<format>`: one row per workflow instance, folded from its logged effects (state,
+    status, times, transitions taken, SLA warnings and breaches, the package version it is pinned to)."""
+    import pyarrow as pa
+
+    if options.entity is not None:
+        raise ExportError("workflow instances are exported all together: drop --entity")
+    text, moment, count = pa.string(), pa.timestamp("us", "UTC"), pa.int32()
+    schema = pa.schema([("tenant", text), ("instance", text), ("workflow", text), ("entity", text),
+                        ("state", text), ("status", text), ("started_at", moment), ("updated_at", moment),
+                        ("transitions", count), ("sla_warnings", count), ("sla_breaches", count),
+                        ("package_name", text), ("package_version", text), ("package_digest", text)])  # fmt: skip
+    tenants = [options.tenant] if options.tenant is not None else store.tenants()
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for tenant in tenants:
+        for entry in store.events(tenant):
+            if entry.get("kind") != "workflow":
+                continue
+            key = (tenant, str(entry["session"]).removeprefix("workflow:"))
+            row = rows.setdefault(key, {
+                "tenant": tenant, "instance": key[1], "workflow": entry.get("workflow"), "entity": entry.get("entity"),
+                "state": None, "status": "running", "started_at": _utc_moment(entry["at"]), "transitions": 0,
+                "sla_warnings": 0, "sla_breaches": 0, "package_name": entry["package"]["name"],
+                "package_version": entry["package"]["version"], "package_digest": entry["package"]["digest"],
+            })  # fmt: skip
+            row["updated_at"] = _utc_moment(entry["at"])
+            for effect in entry.get("effects", []):
+                kind = effect.get("effect")
+                if kind == "entered":
+                    row["state"] = effect.get("state")
+                elif kind == "completed":
+                    row["status"] = "completed"
+                elif kind == "transition":
+                    row["transitions"] += 1
+                elif kind in ("sla-warning", "sla-breach"):
+                    row["sla_warnings" if kind == "sla-warning" else "sla_breaches"] += 1
+    table = pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=schema)
+    dataset = _Dataset(options.out / "workflows", "workflows", schema, options, _metadata("workflows", None),
+                       "package_digest")  # fmt: skip
+    return _run(iter([(dataset, "workflows", iter(table.to_batches(_BATCH)))]), "workflows", progress)
+
+
+def _utc_moment(text: str) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
 Exporter = Callable[["Store", "duckdb.DuckDBPyConnection", ExportOptions, Callable[[int], None]], list[DatasetReport]]
-EXPORTERS: dict[str, Exporter] = {"records": export_records, "drafts": export_drafts, "events": export_events}
+EXPORTERS: dict[str, Exporter] = {"records": export_records, "drafts": export_drafts, "events": export_events,
+                                  "workflows": export_workflows}  # fmt: skip
 _TABLES = {"records": "records", "drafts": "drafts", "events": "events"}
 
 

@@ -114,8 +114,8 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
 
         def log(instance_id: str, given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
             body = {"session": f"workflow:{instance_id}", "at": iso(clock), "kind": "workflow",
-                    "package": ref.to_json(), "workflow": model.workflow.id, "input": dict(given),
-                    "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
+                    "package": ref.to_json(), "workflow": model.workflow.id, "entity": model.entity,
+                    "input": dict(given), "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
             store.append_events(tenant, [body])
             timeline.extend({"instance": instance_id, **e} for e in effects)
 
