@@ -198,7 +198,8 @@ def _timed(run: Callable[[], Outcome]) -> tuple[Outcome, float, float]:
 def _report(label: str, n: int, outcome: Outcome, wall: float, cpu: float) -> None:
     print(f"{label:<16} wall {wall:7.2f} s  cpu {cpu:7.2f} s  {n / wall:9,.0f} instances/s  "
           f"{outcome.inputs:,} inputs ({outcome.inputs / wall:,.0f}/s)  {outcome.effects:,} effects  "
-          f"{outcome.logged:,} logged  {outcome.refused:,} refused  digest {outcome.digest.hexdigest()[:16]}")  # fmt: skip
+          f"{outcome.logged:,} logged  {outcome.refused:,} refused  "
+          f"digest {outcome.digest.hexdigest()[:16]}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

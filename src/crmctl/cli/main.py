@@ -741,6 +741,54 @@ def workflow_simulate(
                                           now=now))  # fmt: skip
 
 
+# --- business events ---------------------------------------------------------------------------------------------
+
+events_app = typer.Typer(help="Business events the runtime emitted (from the event log): list, tail.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(events_app, name="events")
+EventNameOpt = Annotated[str | None, typer.Option("--event", help="Only this event, e.g. LeadQualified.")]
+EventInstanceOpt = Annotated[str | None, typer.Option("--instance", help="Only this workflow instance.")]
+EventSinceOpt = Annotated[str | None, typer.Option("--since", help="Only events at or after this ISO 8601 time.")]
+
+
+@events_app.command("list")
+def events_list(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    event: EventNameOpt = None,
+    instance: EventInstanceOpt = None,
+    since: EventSinceOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many (the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """List business events in log order: seq, time, event, instance (or session), payload."""
+    from crmctl.cli.commands import events as command
+
+    where = command.EventFilter(event, instance, command.since_option(since))
+    raise typer.Exit(command.run_list(store, tenant, where, limit, output_format.value))
+
+
+@events_app.command("tail")
+def events_tail(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    event: EventNameOpt = None,
+    instance: EventInstanceOpt = None,
+    since: EventSinceOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many of the last events.")] = 10,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep polling every second for new events (JSON Lines); Ctrl-C stops.")
+    ] = False,
+    polls: Annotated[int | None, typer.Option("--polls", hidden=True, min=0)] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Print the last business events; --follow prints new ones as they are logged."""
+    from crmctl.cli.commands import events as command
+
+    where = command.EventFilter(event, instance, command.since_option(since))
+    raise typer.Exit(command.run_tail(store, tenant, where, limit, output_format.value, follow=follow, polls=polls))
+
+
 def _dispatch(argv: list[str] | None) -> None:
     """`crmctl resolve NAME [...]` skips typer's parameter machinery (it imports pydantic) to answer under 100 ms."""
     from crmctl.cli.commands.registry import parse_resolve, run_resolve_fast
