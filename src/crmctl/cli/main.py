@@ -741,6 +741,27 @@ def workflow_simulate(
                                           now=now))  # fmt: skip
 
 
+@workflow_app.command("coverage")
+def workflow_coverage(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    scenarios: Annotated[Path, typer.Option("--scenarios", help="Directory of scenario YAML files (or one file).")],
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    skeletons: Annotated[
+        Path | None, typer.Option("--skeletons", help="Write a shortest scenario skeleton per uncovered item here.")
+    ] = None,
+    fail_under: Annotated[
+        float | None, typer.Option("--fail-under", help="Exit 1 when coverage is below this percentage.")
+    ] = None,
+) -> None:
+    """Coverage of a workflow by scenarios: states, transitions, guard outcomes, SLA paths, timers, tasks, approvals."""
+    from crmctl.cli.commands import coverage as command
+
+    raise typer.Exit(command.run_coverage(package, scenarios=scenarios, workflow=workflow,
+                                          output_format=output_format.value, skeletons_dir=skeletons,
+                                          fail_under=fail_under))  # fmt: skip
+
+
 # --- business events ---------------------------------------------------------------------------------------------
 
 events_app = typer.Typer(help="Business events the runtime emitted (from the event log): list, tail.",
