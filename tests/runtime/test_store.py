@@ -63,10 +63,15 @@ def events(n: int, session: str = "s1") -> list[dict[str, Any]]:
 
 def test_new_store_has_meta_and_empty_tables(path: Path, store: Store) -> None:
     info = store.info()
-    assert info["path"] == str(path) and info["format"] == 1
+    assert info["path"] == str(path) and info["format"] == store_module.FORMAT == 2
     assert info["written_by"] == info["created_by"] == __version__
     assert info["duckdb"] == duckdb.__version__
-    assert info["packages"] == 0 and info["counts"] == {"drafts": {}, "records": {}, "events": {}}
+    assert info["packages"] == 0 and info["counts"] == {
+        "drafts": {},
+        "records": {},
+        "events": {},
+        "workflow_instances": {},
+    }
     assert store.tenants() == []
 
 
@@ -169,7 +174,12 @@ def test_tenants_are_isolated(store: Store) -> None:
     assert head_a is not None and head_a[0] == 3
     assert store.verify_log("a") == [] and store.verify_log("b") == []
     assert store.tenants() == ["a", "b"]
-    assert store.info()["counts"] == {"drafts": {"a": 1}, "records": {"a": 1, "b": 1}, "events": {"a": 3, "b": 1}}
+    assert store.info()["counts"] == {
+        "drafts": {"a": 1},
+        "records": {"a": 1, "b": 1},
+        "events": {"a": 3, "b": 1},
+        "workflow_instances": {},
+    }
 
 
 def test_events_chain_and_read_back(store: Store) -> None:
@@ -274,9 +284,9 @@ def _set_meta(path: Path, key: str, value: str) -> None:
 
 def test_newer_store_format_asks_for_a_newer_crmctl(path: Path) -> None:
     Store.open(path).close()
-    _set_meta(path, "format", "2")
+    _set_meta(path, "format", "99")
     _set_meta(path, "written_by", "9.9.9")
-    with pytest.raises(StoreFormatError, match=r"crmctl 9\.9\.9 in store format 2") as caught:
+    with pytest.raises(StoreFormatError, match=r"crmctl 9\.9\.9 in store format 99") as caught:
         Store.open(path)
     assert caught.value.hint == "upgrade crmctl"
 
@@ -287,14 +297,15 @@ def test_older_store_format_names_the_migration(path: Path, monkeypatch: pytest.
     def add_notes(con: Any) -> None:
         con.execute("CREATE TABLE notes (tenant VARCHAR, note VARCHAR)").fetchall()
 
-    monkeypatch.setattr(store_module, "FORMAT", 2)
-    monkeypatch.setitem(store_module.MIGRATIONS, 1, add_notes)
-    with pytest.raises(StoreFormatError, match="format 1") as caught:
+    current = store_module.FORMAT
+    monkeypatch.setattr(store_module, "FORMAT", current + 1)
+    monkeypatch.setitem(store_module.MIGRATIONS, current, add_notes)
+    with pytest.raises(StoreFormatError, match=f"format {current}") as caught:
         Store.open(path)
     assert caught.value.hint is not None and "crmctl store migrate" in caught.value.hint
     with Store.open(path, allow_old_format=True) as store:
-        assert store.migrate() == [1]
-        assert store.info()["format"] == 2
+        assert store.migrate() == [current]
+        assert store.info()["format"] == current + 1
     with Store.open(path) as store:
         assert store.migrate() == []
 
@@ -385,3 +396,36 @@ def test_export_is_atomic(store: Store, tmp_path: Path, monkeypatch: pytest.Monk
     assert list(target.parent.iterdir()) == [target]
     assert target.read_bytes() == b"previous export"
     assert store.head("acme") is not None
+
+
+def test_workflow_instances_round_trip_per_tenant(path: Path) -> None:
+    instance = {"id": "w1", "workflow": "flow", "entity": "Lead", "digest": "sha256:" + "1" * 64,
+                "package": {"name": "P", "version": "1.0.0"}, "status": "running", "clock": "2026-11-26T10:00:00Z",
+                "state": "new", "data": {"a": 1.0}}  # fmt: skip
+    with Store.open(path) as store:
+        store.put_instances("a", [instance, {**instance, "id": "w0", "status": "completed"}])
+        store.put_instances("a", [{**instance, "state": "contacted"}])  # replaces
+        assert store.get_instance("a", "w1") == {**instance, "state": "contacted"}
+        assert store.get_instance("b", "w1") is None
+        assert [i["id"] for i in store.list_instances("a")] == ["w0", "w1"]
+        assert [i["id"] for i in store.list_instances("a", status="running")] == ["w1"]
+        assert store.list_instances("a", workflow="other") == []
+        assert store.info()["counts"]["workflow_instances"] == {"a": 2}
+
+
+def test_a_format_1_store_migrates_to_2(path: Path) -> None:
+    """A store written before workflow instances existed: refused with the way out, then migrated in place."""
+    import duckdb
+
+    with Store.open(path) as store:
+        store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])
+    with duckdb.connect(str(path)) as con:  # as crmctl wrote it before format 2
+        con.execute("DROP TABLE workflow_instances")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    with pytest.raises(StoreFormatError, match="store format 1, this crmctl uses format 2"):
+        Store.open(path)
+    with Store.open(path, allow_old_format=True) as store:
+        assert store.migrate() == [1]
+    with Store.open(path) as store:
+        assert store.info()["format"] == 2 and store.list_instances("t") == []
+        assert store.verify_log("t") == []  # nothing else touched

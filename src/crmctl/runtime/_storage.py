@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 DEFAULT_PATH = Path(".crm/runtime.duckdb")
-FORMAT = 1
+FORMAT = 2
 EXPORT_FORMAT = "eventlog/1"
 _CHUNK = 10_000
 _SHOWN = 10
@@ -133,8 +133,18 @@ def _create_format_1(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement).fetchall()
 
 
+def _add_workflow_instances(con: duckdb.DuckDBPyConnection) -> None:
+    """Format 2: workflow instances, each pinned to the package version that started it."""
+    con.execute(
+        "CREATE TABLE workflow_instances (tenant VARCHAR NOT NULL, instance_id VARCHAR NOT NULL, "
+        "workflow VARCHAR NOT NULL, entity VARCHAR NOT NULL, package_name VARCHAR NOT NULL, "
+        "package_version VARCHAR NOT NULL, package_digest VARCHAR NOT NULL, state VARCHAR NOT NULL, "
+        "status VARCHAR NOT NULL, clock TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, instance_id))"
+    ).fetchall()
+
+
 # Migration from format n to n + 1. Format 0 is an empty database.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _create_format_1}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _create_format_1, 1: _add_workflow_instances}
 
 _DRAFT_COLUMNS = ("tenant", "draft_id", "entity", "package_name", "package_version", "package_digest", "data",
                   "state", "last_step", "updated_at")  # fmt: skip

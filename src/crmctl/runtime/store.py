@@ -230,7 +230,7 @@ class Store:
         """Path, format, versions and row counts (packages in total, the rest per table per tenant)."""
         meta = self._meta()
         counts = {table: dict(self._all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
-                  for table in ("drafts", "records", "events")}  # fmt: skip
+                  for table in ("drafts", "records", "events", "workflow_instances")}  # fmt: skip
         return {"path": str(self.path), "format": int(meta["format"]), "created_by": meta.get("created_by"),
                 "written_by": meta.get("written_by"), "duckdb": meta.get("duckdb"),
                 "packages": self._all("SELECT count(*) FROM packages")[0][0], "counts": counts}  # fmt: skip
@@ -478,6 +478,47 @@ class Store:
 
         problems = eventlog.verify_chain(entries(), expected_head=expected_head)
         return sorted(problems + column_problems, key=lambda problem: problem.position)
+
+    # -- workflow instances (format 2) -------------------------------------------------------------------------
+
+    def put_instances(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace workflow instances (the engine's instance objects) in one batch."""
+        import pyarrow as pa
+
+        self._writable()
+        if not instances:
+            return
+        text = pa.string()
+        table = pa.table({
+            "tenant": pa.array([tenant] * len(instances), text),
+            "instance_id": pa.array([str(i["id"]) for i in instances], text),
+            "workflow": pa.array([str(i["workflow"]) for i in instances], text),
+            "entity": pa.array([str(i["entity"]) for i in instances], text),
+            "package_name": pa.array([str(i["package"]["name"]) for i in instances], text),
+            "package_version": pa.array([str(i["package"]["version"]) for i in instances], text),
+            "package_digest": pa.array([str(i["digest"]) for i in instances], text),
+            "state": pa.array([eventlog.dumps(dict(i)) for i in instances], text),
+            "status": pa.array([str(i["status"]) for i in instances], text),
+            "clock": pa.array([_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
+        })  # fmt: skip
+        with self.transaction():
+            self._insert("workflow_instances", table.column_names, table, replace=True)
+
+    def get_instance(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?",
+                         [tenant, instance_id])  # fmt: skip
+        return _loads(rows[0][0]) if rows else None
+
+    def list_instances(self, tenant: str, *, workflow: str | None = None,
+                       status: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """The tenant's instances by id (optionally of one workflow, or in one status)."""
+        where, params = "tenant = ?", [tenant]
+        if workflow is not None:
+            where, params = where + " AND workflow = ?", [*params, workflow]
+        if status is not None:
+            where, params = where + " AND status = ?", [*params, status]
+        rows = self._all(f"SELECT state FROM workflow_instances WHERE {where} ORDER BY instance_id", params)
+        return [_loads(row[0]) for row in rows]
 
     # -- export -----------------------------------------------------------------------------------------------------
 
