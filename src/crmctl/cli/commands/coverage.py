@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["run_coverage", "scenario_files"]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+_KIND_LABELS = {"state": "states", "transition": "transitions", "guard": "guard outcomes", "sla": "SLA paths",
+                "timer": "timers", "task": "task outcomes", "approval": "approvals"}  # fmt: skip
 
 
 def scenario_files(path: Path) -> list[Path]:
@@ -79,7 +81,7 @@ def _print(report: CoverageReport, written: list[dict[str, object]], skeletons_d
     out(f"{report.workflow} ({package['name']} {package['version']}): {report.covered}/{len(report.items)} items "
         f"covered ({report.percent}%) by {len(report.scenarios)} scenario(s)")  # fmt: skip
     for kind, counts in report.by_kind().items():
-        out(f"  {kind + 's':<12} {counts['covered']}/{counts['total']}")
+        out(f"  {_KIND_LABELS[kind]:<15} {counts['covered']}/{counts['total']}")
     if report.uncovered:
         out("uncovered:")
         width = max(len(i.id) for i in report.uncovered)
