@@ -25,10 +25,10 @@ backwards, a guard that fails to evaluate) raise `WorkflowError` and change noth
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
@@ -47,6 +47,7 @@ __all__ = ["INPUTS", "Actor", "Step", "WorkflowEngine", "WorkflowError", "Workfl
 
 SYSTEM = "system"
 _RANK = {"timer": 0, "warn": 1, "escalation": 2, "breach": 3}
+_DUE_CACHE_SIZE = 100_000
 
 
 class WorkflowError(UserError):
@@ -75,8 +76,15 @@ def parse_moment(text: str) -> datetime:
     return moment
 
 
+# An instance's moments are few and repeat (every instance advanced to the same tick): parse and format once.
+@lru_cache(maxsize=65_536)
 def _iso(moment: datetime) -> str:
     return format_timestamp(moment)
+
+
+@lru_cache(maxsize=65_536)
+def _moment(text: str) -> datetime:
+    return parse_moment(text)
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,7 @@ class WorkflowEngine:
     def __init__(self, model: WorkflowModel) -> None:
         self.model = model
         self.flow = model.workflow
+        self._due_cache: dict[tuple[Any, ...], list[tuple[datetime, int, str, str]]] = {}
 
     # --- inputs ----------------------------------------------------------------------------------------------
 
@@ -238,27 +247,43 @@ class WorkflowEngine:
     # --- the clock -------------------------------------------------------------------------------------------
 
     def _begin(self, instance: Mapping[str, Any], at: datetime) -> Step:
-        clock = parse_moment(instance["clock"])
+        clock = _moment(instance["clock"])
         if at < clock:
             raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to "
                                 f"{_iso(at)}")  # fmt: skip
-        step = Step(copy.deepcopy(dict(instance)))
+        step = Step(_writable(instance))
         self._run_due(step, at)
         step.instance["clock"] = _iso(at)
         return step
 
     def due(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
         """What falls due next: (moment, rank, kind, id), earliest first."""
+        if instance["status"] != "running":
+            return []
+        # Most inputs (advances of the clock) change nothing that decides what is due, so the answer is kept
+        # per content of the parts it depends on: an SLA's deadlines cost calendar arithmetic to compute.
+        sla_state = instance["sla"]
+        key = (instance["state"], tuple(instance["timers"].items()),
+               None if sla_state is None else tuple(sla_state.items()))  # fmt: skip
+        cache = self._due_cache
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= _DUE_CACHE_SIZE:
+                cache.clear()
+            found = cache[key] = self._due(instance)
+        return list(found)
+
+    def _due(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
         out: list[tuple[datetime, int, str, str]] = []
         if instance["status"] != "running":
             return out
         for timer_id, moment in instance["timers"].items():
-            out.append((parse_moment(moment), _RANK["timer"], "timer", timer_id))
+            out.append((_moment(moment), _RANK["timer"], "timer", timer_id))
         sla_state = instance["sla"]
         sla = _sla_of(self, instance)
         if sla is not None and sla_state is not None and sla_state["running"] and not sla_state["paused"]:
             calendar = self.model.calendars[instance["state"]]
-            since = parse_moment(sla_state["since"])
+            since = _moment(sla_state["since"])
 
             def when(threshold: str) -> datetime:
                 return calendar.add(since, calendar.seconds(threshold) - sla_state["elapsed"])
@@ -377,7 +402,7 @@ class WorkflowEngine:
     def _sla_pause(self, step: Step, at: datetime) -> None:
         sla_state = step.instance["sla"]
         calendar = self.model.calendars[step.instance["state"]]
-        sla_state["elapsed"] += calendar.counted(parse_moment(sla_state["since"]), at)
+        sla_state["elapsed"] += calendar.counted(_moment(sla_state["since"]), at)
         sla_state.update(paused=True, since=_iso(at))
         self._emit(step, at, "sla-paused", sla=sla_state["id"])
 
@@ -388,7 +413,7 @@ class WorkflowEngine:
         assert definition is not None
         if not sla_state["paused"]:
             calendar = self.model.calendars[inst["state"]]
-            sla_state["elapsed"] += calendar.counted(parse_moment(sla_state["since"]), at)
+            sla_state["elapsed"] += calendar.counted(_moment(sla_state["since"]), at)
         sla_state.update(running=False, since=_iso(at))
         self._emit(step, at, "sla-met", sla=sla_state["id"], late=sla_state["breached"],
                    counted=round(sla_state["elapsed"], 3))  # fmt: skip
@@ -582,6 +607,23 @@ class WorkflowEngine:
     @staticmethod
     def _emit(step: Step, at: datetime, kind: str, **details: Any) -> None:
         step.effects.append({"at": _iso(at), "effect": kind, **details})
+
+
+def _writable(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an instance that the engine may change without touching the original: the instance and the
+    containers the engine changes in place (timers, the SLA clock, the task, the approval and its lists) are
+    copied; everything else (data, package, the values inside) is only ever replaced, so it is shared."""
+    inst = dict(instance)
+    inst["timers"] = dict(inst["timers"])
+    if inst["sla"] is not None:
+        inst["sla"] = dict(inst["sla"])
+    if inst["task"] is not None:
+        inst["task"] = dict(inst["task"])
+    approval = inst["approval"]
+    if approval is not None:
+        inst["approval"] = {**approval, "chain": list(approval["chain"]), "open": list(approval["open"]),
+                            "approved": list(approval["approved"])}  # fmt: skip
+    return inst
 
 
 def _sla_of(engine: WorkflowEngine, inst: Mapping[str, Any]) -> Sla | None:
