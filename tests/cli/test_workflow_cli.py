@@ -88,3 +88,61 @@ def test_workflow_instances_export(tmp_path: Path, capsys: pytest.CaptureFixture
                                                                               "completed")  # fmt: skip
     assert (row["transitions"], row["sla_warnings"], row["sla_breaches"], row["package_version"]) == (2, 1, 1, "1.1.0")
     assert run(["export", "workflows", "--out", str(tmp_path / "o2"), "--store", store, "--entity", "Lead"]) == 2
+
+
+V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
+FIRST_WEEK = """\
+now: 2026-11-23T08:00:00Z
+records:
+  ada: {firstName: Ada, lastName: Lovelace, email: ada@example.com, company: ACME, companySize: 320,
+        annualRevenue: 2500000, source: referral, owner: alice}
+events:
+  - start: {instance: lead-1, record: ada}
+  - start: {instance: lead-2, record: ada}
+  - fire: {instance: lead-1, transition: contact, as: bob/salesManager}
+  - fire: {instance: lead-2, transition: contact, as: bob/salesManager}
+  - fire: {instance: lead-2, transition: qualify, as: alice/salesRep}
+"""
+NEXT_WEEK = """\
+now: 2026-11-30T08:00:00Z
+events:
+  - fire: {instance: lead-1, transition: qualify, as: alice/salesRep}
+"""
+
+
+def test_instances_persist_stay_pinned_and_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(FIRST_WEEK)
+    second.write_text(NEXT_WEEK)
+    assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
+    capsys.readouterr()
+    # a week later, with 1.1.0 in hand: the stored instance goes on under 1.0.0 (one approver, no task)
+    assert run(["workflow", "simulate", V2, "--script", str(second), "--store", store, "--format", "json"]) == 0
+    asked = next(e for e in json.loads(capsys.readouterr().out)["timeline"] if e["effect"] == "approval-requested")
+    assert asked["needed"] == 1
+    # lead-2 waits on a 1.0.0 approval of qualify; 1.1.0 changed that chain's approvers but kept an approval,
+    # lead-1 too: both move; a state 1.1.0 lacks needs a mapping
+    assert run(["workflow", "migrate", V2, "--all", "--store", store, "--now", "2026-11-30T09:00:00Z"]) == 0
+    text = capsys.readouterr().out
+    assert "migrated lead-1 from 1.0.0 to 1.1.0 (state contacted)" in text
+    assert run(["workflow", "migrate", V2, "--all", "--store", store, "--now", "2026-11-30T09:00:00Z"]) == 0
+    assert "nothing to migrate" in capsys.readouterr().out
+    assert run(["log", "verify", "--store", store]) == 0
+    assert run(["replay", "--store", store]) == 0  # migrations replay too
+
+
+def test_migrate_refuses_a_started_task_the_new_version_removed(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    store = str(tmp_path / "rt.duckdb")
+    script = tmp_path / "s.yaml"
+    script.write_text(FIRST_WEEK.replace("  - fire: {instance: lead-2, transition: qualify, as: alice/salesRep}\n", ""))
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", store]) == 0  # tasks open on 1.1.0
+    capsys.readouterr()
+    assert run(["workflow", "migrate", V1, "--instance", "lead-1", "--store", store, "--now",
+                "2026-11-24T09:00:00Z"]) == 1  # fmt: skip
+    text = capsys.readouterr().out
+    assert "task qualificationDecision has started and this version removed it" in text
+    assert "nothing was migrated" in text
+    assert run(["workflow", "migrate", V1, "--store", store]) == 2  # neither --instance nor --all
+    assert run(["workflow", "migrate", V1, "--all", "--map", "nonsense", "--store", store]) == 2

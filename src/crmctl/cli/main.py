@@ -741,6 +741,29 @@ def workflow_simulate(
                                           now=now))  # fmt: skip
 
 
+@workflow_app.command("migrate")
+def workflow_migrate(
+    package: Annotated[Path, typer.Argument(help="Package directory: the version to move instances onto.")],
+    instance: Annotated[list[str] | None, typer.Option("--instance", help="Instance id (repeatable).")] = None,
+    all_instances: Annotated[bool, typer.Option("--all", help="Every running instance of the workflow.")] = False,
+    state_map: Annotated[
+        list[str] | None, typer.Option("--map", help="OLD=NEW: where instances in state OLD go (repeatable).")
+    ] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: NowOpt = None,
+) -> None:
+    """Move running instances to a newer version through an explicit state mapping; all or none (exit 1), logged."""
+    from crmctl.cli.commands import workflow as command
+
+    raise typer.Exit(command.run_migrate(package, instances=instance or [], all_instances=all_instances,
+                                         mapping=state_map or [], workflow=workflow,
+                                         output_format=output_format.value, store_path=store, tenant=tenant,
+                                         now=now))  # fmt: skip
+
+
 @workflow_app.command("coverage")
 def workflow_coverage(
     package: Annotated[Path, typer.Argument(help="Package directory.")],

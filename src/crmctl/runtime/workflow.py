@@ -244,6 +244,62 @@ class WorkflowEngine:
     def advance(self, instance: Mapping[str, Any], to: datetime) -> Step:
         return self._begin(instance, to)
 
+    def adopt(self, instance: Mapping[str, Any], mapping: Mapping[str, str], at: datetime) -> Step:
+        """Move a running instance of another version of this workflow onto this engine's version.
+
+        Its state goes to `mapping[state]` (default: the state of the same name), which must exist here. Refused
+        while a task that this version changed or removed is open, or an approval of a transition that this
+        version changed or removed is pending. The SLA clock carries over when the new state keeps an SLA of
+        the same id (else the new state's SLA starts now), timers carry over when the new state keeps them.
+        """
+        step = self._begin(instance, at)
+        inst = step.instance
+        if inst["status"] != "running":
+            raise WorkflowError(f"instance {inst['id']} is {inst['status']}; only running instances migrate")
+        if inst["workflow"] != self.flow.id:
+            raise WorkflowError(f"instance {inst['id']} runs workflow {inst['workflow']}, not {self.flow.id}")
+        if inst["digest"] == self.model.digest:
+            raise WorkflowError(f"instance {inst['id']} runs on this version already")
+        old_state = inst["state"]
+        new_state = mapping.get(old_state, old_state)
+        if new_state not in self.flow.states:
+            raise WorkflowError(f"instance {inst['id']} is in state {old_state!r}, which this version lacks: map it "
+                                f"to one of {', '.join(self.flow.states)}")  # fmt: skip
+        target = self.flow.states[new_state]
+        task = inst["task"]
+        if task is not None:
+            kept = target.task
+            if kept is None or kept.id != task["id"] or dict(kept.outcomes) != task["outcomes"]:
+                verb = "removed" if kept is None or kept.id != task["id"] else "changed"
+                raise WorkflowError(f"instance {inst['id']}: task {task['id']} has started and this version {verb} it")
+        approval = inst["approval"]
+        if approval is not None:
+            old_transition = approval["transition"]
+            transition = self.model.transitions.get(old_transition)
+            if transition is None or transition.approval is None:
+                raise WorkflowError(f"instance {inst['id']}: the approval of {old_transition} is pending and this "
+                                    "version changed that transition")  # fmt: skip
+        kept_timers = {t.id for t in self.flow.timers if t.state == new_state}
+        inst["timers"] = {k: v for k, v in inst["timers"].items() if k in kept_timers}
+        sla_state, sla = inst["sla"], target.sla
+        if sla is None:
+            inst["sla"] = None
+        elif sla_state is None or sla_state["id"] != sla.id:
+            inst["sla"] = {"id": sla.id, "started": False, "running": False, "paused": False, "elapsed": 0.0,
+                           "since": _iso(at), "warned": False, "breached": False, "escalated": 0}  # fmt: skip
+        source = {"digest": inst["digest"], **inst["package"]}
+        inst["digest"] = self.model.digest
+        manifest = self.model.package.manifest
+        inst["package"] = {"name": self.model.package.name, "version": manifest.version if manifest else "?"}
+        inst["state"] = new_state
+        self._emit(step, at, "migrated", source=source, target={"digest": inst["digest"], **inst["package"]},
+                   state=new_state, mapped_from=old_state)  # fmt: skip
+        if inst["sla"] is not None and not inst["sla"]["started"] and (
+            sla is not None and (sla.start is None or self._condition(f"sla:{new_state}/start", inst, at))
+        ):
+            self._sla_start(step, at)
+        return step
+
     # --- the clock -------------------------------------------------------------------------------------------
 
     def _begin(self, instance: Mapping[str, Any], at: datetime) -> Step:
@@ -258,10 +314,13 @@ class WorkflowEngine:
 
     def due(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
         """What falls due next: (moment, rank, kind, id), earliest first."""
-        if instance["status"] != "running":
-            return []
         # Most inputs (advances of the clock) change nothing that decides what is due, so the answer is kept
         # per content of the parts it depends on: an SLA's deadlines cost calendar arithmetic to compute.
+        return list(self._due_cached(instance))
+
+    def _due_cached(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
+        if instance["status"] != "running":
+            return []
         sla_state = instance["sla"]
         key = (instance["state"], tuple(instance["timers"].items()),
                None if sla_state is None else tuple(sla_state.items()))  # fmt: skip
@@ -271,7 +330,7 @@ class WorkflowEngine:
             if len(cache) >= _DUE_CACHE_SIZE:
                 cache.clear()
             found = cache[key] = self._due(instance)
-        return list(found)
+        return found
 
     def _due(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
         out: list[tuple[datetime, int, str, str]] = []
@@ -300,10 +359,10 @@ class WorkflowEngine:
 
     def _run_due(self, step: Step, until: datetime) -> None:
         for _ in range(10_000):  # every firing changes what is due; a bound against definition loops
-            pending = [d for d in self.due(step.instance) if d[0] <= until]
-            if not pending:
+            due = self._due_cached(step.instance)  # earliest first: only the first can be pending
+            if not due or due[0][0] > until:
                 return
-            moment, _rank, kind, key = pending[0]
+            moment, _rank, kind, key = due[0]
             getattr(self, f"_due_{kind}")(step, key, moment)
         raise WorkflowError(f"workflow {self.flow.id}: more than 10,000 timed firings before {_iso(until)}")
 
@@ -645,7 +704,7 @@ def _describe(assignee: Mapping[str, str]) -> str:
     return f"role {assignee['role']}" if "role" in assignee else f"user {assignee.get('user') or '(nobody)'}"
 
 
-INPUTS = ("start", "fire", "decide", "change", "advance")
+INPUTS = ("start", "fire", "decide", "change", "advance", "migrate")
 
 
 def apply_input(engine: WorkflowEngine, instance: Mapping[str, Any] | None, given: Mapping[str, Any],
@@ -674,6 +733,9 @@ def apply_input(engine: WorkflowEngine, instance: Mapping[str, Any] | None, give
         return engine.decide(instance, str(given.get("decision")), actor, at, None if comment is None else str(comment))
     if kind == "change":
         return engine.change(instance, str(given.get("field")), given.get("value"), at)
+    if kind == "migrate":
+        mapping = given.get("map") or {}
+        return engine.adopt(instance, {str(k): str(v) for k, v in mapping.items()}, at)
     return engine.advance(instance, at)
 
 

@@ -18,7 +18,7 @@ from crmctl.cli.commands.runtime import duration, instant, open_store
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
 
-__all__ = ["load_scenario", "run_simulate", "summarize"]
+__all__ = ["load_scenario", "run_migrate", "run_simulate", "summarize"]
 
 STEPS = ("start", "fire", "decide", "change", "advance", "advance-to")
 _ARGS = {
@@ -109,15 +109,28 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
         runtime = Runtime(store, tenant)
         ref = runtime.pin(package)
         model = WorkflowModel.build(runtime.pinned(ref.digest), workflow)
-        engine = WorkflowEngine(model)
-        instances: dict[str, dict[str, Any]] = {}
+        engines = {ref.digest: WorkflowEngine(model)}
 
-        def log(instance_id: str, given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
-            body = {"session": f"workflow:{instance_id}", "at": iso(clock), "kind": "workflow",
-                    "package": ref.to_json(), "workflow": model.workflow.id, "entity": model.entity,
+        def engine_of(instance: Mapping[str, Any] | None) -> WorkflowEngine:
+            """New instances start on PACKAGE; stored ones keep running on the version that started them."""
+            digest = ref.digest if instance is None else str(instance["digest"])
+            if digest not in engines:
+                engines[digest] = WorkflowEngine(WorkflowModel.build(runtime.pinned(digest), model.workflow.id))
+            return engines[digest]
+
+        # the tenant's running instances of this workflow go on from where they were
+        instances = {i["id"]: i for i in store.list_instances(tenant, workflow=model.workflow.id, status="running")}
+
+        def log(instance: dict[str, Any], given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
+            pinned = {"name": instance["package"]["name"], "version": instance["package"]["version"],
+                      "digest": instance["digest"]}  # fmt: skip
+            body = {"session": f"workflow:{instance['id']}", "at": iso(clock), "kind": "workflow",
+                    "package": pinned, "workflow": model.workflow.id, "entity": model.entity,
                     "input": dict(given), "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
-            store.append_events(tenant, [body])
-            timeline.extend({"instance": instance_id, **e} for e in effects)
+            with store.transaction():  # the log entry and the instance: both or neither
+                store.append_events(tenant, [body])
+                store.put_instances(tenant, [instance])
+            timeline.extend({"instance": instance["id"], **e} for e in effects)
 
         for where, step in scenario.steps:
             if step["type"] in ("advance", "advance-to"):
@@ -126,18 +139,25 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
                     raise InputError(f"{where}: time cannot move backwards ({iso(target)} is before {iso(clock)})")
                 clock = target
                 for instance_id in sorted(instances):
-                    moved = engine.advance(instances[instance_id], clock)
+                    current = instances[instance_id]
+                    if current["status"] != "running":
+                        continue
+                    try:
+                        moved = engine_of(current).advance(current, clock)
+                    except WorkflowError as exc:
+                        raise InputError(f"{where}: {exc}") from None
                     instances[instance_id] = moved.instance
                     if moved.effects:
-                        log(instance_id, {"type": "advance", "instance": instance_id}, moved.effects)
+                        log(moved.instance, {"type": "advance", "instance": instance_id}, moved.effects)
                 continue
             instance_id = str(step["instance"])
+            existing = instances.get(instance_id)
             try:
-                done = apply_input(engine, instances.get(instance_id), step, clock)
+                done = apply_input(engine_of(existing), existing, step, clock)
             except WorkflowError as exc:
                 raise InputError(f"{where}: {exc}") from None
             instances[instance_id] = done.instance
-            log(instance_id, step, done.effects)
+            log(done.instance, step, done.effects)
     summary = summarize(timeline, model.workflow.id, clock)
     if output_format == "json":
         out(json.dumps({"workflow": model.workflow.id, "package": ref.to_json(), "tenant": tenant,
@@ -249,3 +269,66 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
     for guard, counts in summary["guards"].items():
         out(f"  {guard}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
+
+
+def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool, mapping: list[str],
+                workflow: str | None, output_format: str, store_path: Path | None, tenant: str,
+                now: str | None) -> int:  # fmt: skip
+    """Move running instances onto PACKAGE's version of their workflow: all or none, each move logged."""
+    from crmctl.model.package import load_package
+    from crmctl.runtime.eventlog import value_hash
+    from crmctl.runtime.service import Runtime, iso
+    from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel
+
+    if bool(instances) == all_instances:
+        raise UsageError("name instances with --instance ID (repeatable) or take every running one with --all")
+    states: dict[str, str] = {}
+    for item in mapping:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map contacted=qualifying")
+        states[old] = new
+    package = load_package(package_path)
+    if not package.valid:
+        first = package.diagnostics[0]
+        raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
+    at = instant(now)
+    with open_store(store_path) as store:
+        runtime = Runtime(store, tenant)
+        ref = runtime.pin(package)
+        engine = WorkflowEngine(WorkflowModel.build(runtime.pinned(ref.digest), workflow))
+        flow = engine.flow.id
+        running = {i["id"]: i for i in store.list_instances(tenant, workflow=flow, status="running")}
+        chosen = sorted(running) if all_instances else instances
+        missing = [i for i in chosen if i not in running]
+        if missing:
+            raise InputError(f"no running instance {missing[0]!r} of workflow {flow} in tenant {tenant!r}")
+        moved, refused = [], []
+        for instance_id in chosen:
+            if running[instance_id]["digest"] == ref.digest:
+                continue
+            try:
+                moved.append((running[instance_id], engine.adopt(running[instance_id], states, at)))
+            except WorkflowError as exc:
+                refused.append((instance_id, str(exc)))
+        if not refused:
+            with store.transaction():
+                for before, step in moved:
+                    body = {"session": f"workflow:{before['id']}", "at": iso(at), "kind": "workflow",
+                            "package": ref.to_json(), "workflow": flow, "entity": engine.model.entity,
+                            "input": {"type": "migrate", "instance": before["id"], "map": states},
+                            "effects": step.effects, "effectsHash": value_hash(step.effects)}  # fmt: skip
+                    store.append_events(tenant, [body])
+                    store.put_instances(tenant, [step.instance])
+    rows = [{"instance": b["id"], "from": b["package"]["version"], "to": ref.version, "state": s.instance["state"]}
+            for b, s in moved]  # fmt: skip
+    if output_format == "json":
+        out(json.dumps({"workflow": flow, "to": ref.to_json(), "migrated": [] if refused else rows,
+                        "refused": [{"instance": i, "reason": r} for i, r in refused]}, indent=2))  # fmt: skip
+    elif refused:
+        out("\n".join([f"refused {i}: {r}" for i, r in refused]
+                      + [f"nothing was migrated ({len(refused)} of {len(chosen)} refused)"]))  # fmt: skip
+    else:
+        out("\n".join([f"migrated {r['instance']} from {r['from']} to {r['to']} (state {r['state']})" for r in rows]
+                      or ["nothing to migrate"]))  # fmt: skip
+    return 1 if refused else 0
