@@ -157,7 +157,8 @@ def drive(plans: list[Plan], days: int, tick_hours: int, sink: Callable[[dict[st
     def record(instance_id: str, given: dict[str, Any], effects: list[dict[str, Any]], at: datetime) -> None:
         result.inputs += 1
         result.effects += len(effects)
-        result.digest.update(json.dumps(effects, sort_keys=True).encode())
+        if effects:
+            result.digest.update(json.dumps([instance_id, effects], sort_keys=True).encode())
         if sink is not None and (effects or given["type"] != "advance"):
             sink({"session": f"workflow:{instance_id}", "at": iso(at), "kind": "workflow", "package": ref,
                   "workflow": model.workflow.id, "input": given, "effects": effects,
