@@ -70,7 +70,7 @@ def test_scenario_mistakes_are_located(tmp_path: Path, capsys: pytest.CaptureFix
     assert message in err and "s.yaml:" in err
 
 
-def test_a_script_is_needed_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_terminal_a_script_is_needed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["workflow", "simulate", V2, "--store", str(tmp_path / "s.duckdb")]) == 2
     assert "--script" in capsys.readouterr().err
 
@@ -146,3 +146,31 @@ def test_migrate_refuses_a_started_task_the_new_version_removed(tmp_path: Path,
     assert "nothing was migrated" in text
     assert run(["workflow", "migrate", V1, "--store", store]) == 2  # neither --instance nor --all
     assert run(["workflow", "migrate", V1, "--all", "--map", "nonsense", "--store", store]) == 2
+
+
+def test_interactive_lists_open_work_and_acts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from crmctl.cli.commands.workflow import Player
+    from crmctl.cli.workflow_interactive import interact, open_work
+    from crmctl.model.package import load_package
+    from crmctl.runtime.store import Store
+    from crmctl.runtime.workflow import parse_moment
+
+    record = json.dumps({"firstName": "Ada", "lastName": "L", "email": "a@b.co", "companySize": 300,
+                         "annualRevenue": 2e6, "source": "referral", "owner": "alice"})  # fmt: skip
+    answers = iter(["s", "lead-1", record,                      # start
+                    "f", "lead-1", "bob/salesManager", "contact",  # fire
+                    "d", "lead-1", "fly", "alice/salesRep", "",  # a decision that is not an outcome: shown, not fatal
+                    "a", "2h",                                   # advance
+                    "d", "lead-1", "qualify", "alice/salesRep", "ok",
+                    "q"])  # fmt: skip
+    monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
+        assert interact(player) == 0
+        instance = store.get_instance("default", "lead-1")
+        assert instance is not None and instance["approval"] is not None
+        assert open_work(instance) == ["task qualificationDecision for alice: disqualify | qualify",
+                                       "approve qualify: salesManager (approve | reject)"]  # fmt: skip
+    out = capsys.readouterr().out
+    assert "no outcome 'fly'" in out and "approval of qualify requested" in out

@@ -18,7 +18,7 @@ from crmctl.cli.commands.runtime import duration, instant, open_store
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
 
-__all__ = ["load_scenario", "run_migrate", "run_simulate", "summarize"]
+__all__ = ["Player", "describe", "load_scenario", "print_timeline", "run_migrate", "run_simulate", "summarize"]
 
 STEPS = ("start", "fire", "decide", "change", "advance", "advance-to")
 _ARGS = {
@@ -89,81 +89,105 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
+class Player:
+    """Plays steps on the store's instances: new ones start on PACKAGE, stored ones go on, on their own version;
+    each step's log entry and instance are written together."""
+
+    def __init__(self, store: Any, tenant: str, package: Any, workflow: str | None, clock: datetime) -> None:
+        from crmctl.runtime.service import Runtime
+        from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
+
+        self.store, self.tenant, self.clock = store, tenant, clock
+        self.runtime = Runtime(store, tenant)
+        self.ref = self.runtime.pin(package)
+        self.model = WorkflowModel.build(self.runtime.pinned(self.ref.digest), workflow)
+        self.engines = {self.ref.digest: WorkflowEngine(self.model)}
+        self.instances: dict[str, dict[str, Any]] = {
+            i["id"]: i for i in store.list_instances(tenant, workflow=self.model.workflow.id, status="running")
+        }
+        self.timeline: list[dict[str, Any]] = []
+
+    def engine_of(self, instance: Mapping[str, Any] | None) -> Any:
+        from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
+
+        digest = self.ref.digest if instance is None else str(instance["digest"])
+        if digest not in self.engines:
+            model = WorkflowModel.build(self.runtime.pinned(digest), self.model.workflow.id)
+            self.engines[digest] = WorkflowEngine(model)
+        return self.engines[digest]
+
+    def play(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Apply one step; WorkflowError (from the engine) or ValueError (time backwards) when it makes no sense."""
+        from crmctl.runtime.service import iso
+        from crmctl.runtime.workflow import WorkflowError, apply_input
+
+        before = len(self.timeline)
+        if step["type"] in ("advance", "advance-to"):
+            target = self.clock + step["by"] if step["type"] == "advance" else step["to"]
+            if target < self.clock:
+                raise WorkflowError(f"time cannot move backwards ({iso(target)} is before {iso(self.clock)})")
+            self.clock = target
+            for instance_id in sorted(self.instances):
+                current = self.instances[instance_id]
+                if current["status"] == "running":
+                    moved = self.engine_of(current).advance(current, self.clock)
+                    self.instances[instance_id] = moved.instance
+                    if moved.effects:
+                        self._log(moved.instance, {"type": "advance", "instance": instance_id}, moved.effects)
+            return self.timeline[before:]
+        existing = self.instances.get(str(step["instance"]))
+        done = apply_input(self.engine_of(existing), existing, step, self.clock)
+        self.instances[str(step["instance"])] = done.instance
+        self._log(done.instance, step, done.effects)
+        return self.timeline[before:]
+
+    def _log(self, instance: dict[str, Any], given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
+        from crmctl.runtime.eventlog import value_hash
+        from crmctl.runtime.service import iso
+
+        pinned = {"name": instance["package"]["name"], "version": instance["package"]["version"],
+                  "digest": instance["digest"]}  # fmt: skip
+        body = {"session": f"workflow:{instance['id']}", "at": iso(self.clock), "kind": "workflow",
+                "package": pinned, "workflow": self.model.workflow.id, "entity": self.model.entity,
+                "input": dict(given), "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
+        with self.store.transaction():  # the log entry and the instance: both or neither
+            self.store.append_events(self.tenant, [body])
+            self.store.put_instances(self.tenant, [instance])
+        self.timeline.extend({"instance": instance["id"], **e} for e in effects)
+
+
 def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path | None, output_format: str,
                  store_path: Path | None, tenant: str, now: str | None) -> int:  # fmt: skip
-    from crmctl.model.package import load_package
-    from crmctl.runtime.eventlog import value_hash
-    from crmctl.runtime.service import Runtime, iso
-    from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel, apply_input
+    import sys
 
-    if script_path is None:
-        raise UsageError("workflow simulate needs --script FILE for now (the interactive mode is not built yet)")
-    scenario = load_scenario(script_path)
+    from crmctl.model.package import load_package
+    from crmctl.runtime.workflow import WorkflowError
+
+    if script_path is None and not sys.stdin.isatty():
+        raise UsageError("workflow simulate without --script needs a terminal; pass --script FILE (docs/workflows.md)")
+    scenario = load_scenario(script_path) if script_path is not None else None
     package = load_package(package_path)
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
-    clock = instant(now) if now is not None or scenario.now is None else scenario.now
-    timeline: list[dict[str, Any]] = []
+    start = scenario.now if scenario is not None and scenario.now is not None and now is None else instant(now)
     with open_store(store_path) as store:
-        runtime = Runtime(store, tenant)
-        ref = runtime.pin(package)
-        model = WorkflowModel.build(runtime.pinned(ref.digest), workflow)
-        engines = {ref.digest: WorkflowEngine(model)}
+        player = Player(store, tenant, package, workflow, start)
+        if scenario is None:
+            from crmctl.cli.workflow_interactive import interact
 
-        def engine_of(instance: Mapping[str, Any] | None) -> WorkflowEngine:
-            """New instances start on PACKAGE; stored ones keep running on the version that started them."""
-            digest = ref.digest if instance is None else str(instance["digest"])
-            if digest not in engines:
-                engines[digest] = WorkflowEngine(WorkflowModel.build(runtime.pinned(digest), model.workflow.id))
-            return engines[digest]
-
-        # the tenant's running instances of this workflow go on from where they were
-        instances = {i["id"]: i for i in store.list_instances(tenant, workflow=model.workflow.id, status="running")}
-
-        def log(instance: dict[str, Any], given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
-            pinned = {"name": instance["package"]["name"], "version": instance["package"]["version"],
-                      "digest": instance["digest"]}  # fmt: skip
-            body = {"session": f"workflow:{instance['id']}", "at": iso(clock), "kind": "workflow",
-                    "package": pinned, "workflow": model.workflow.id, "entity": model.entity,
-                    "input": dict(given), "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
-            with store.transaction():  # the log entry and the instance: both or neither
-                store.append_events(tenant, [body])
-                store.put_instances(tenant, [instance])
-            timeline.extend({"instance": instance["id"], **e} for e in effects)
-
+            return interact(player)
         for where, step in scenario.steps:
-            if step["type"] in ("advance", "advance-to"):
-                target = clock + step["by"] if step["type"] == "advance" else step["to"]
-                if target < clock:
-                    raise InputError(f"{where}: time cannot move backwards ({iso(target)} is before {iso(clock)})")
-                clock = target
-                for instance_id in sorted(instances):
-                    current = instances[instance_id]
-                    if current["status"] != "running":
-                        continue
-                    try:
-                        moved = engine_of(current).advance(current, clock)
-                    except WorkflowError as exc:
-                        raise InputError(f"{where}: {exc}") from None
-                    instances[instance_id] = moved.instance
-                    if moved.effects:
-                        log(moved.instance, {"type": "advance", "instance": instance_id}, moved.effects)
-                continue
-            instance_id = str(step["instance"])
-            existing = instances.get(instance_id)
             try:
-                done = apply_input(engine_of(existing), existing, step, clock)
+                player.play(step)
             except WorkflowError as exc:
                 raise InputError(f"{where}: {exc}") from None
-            instances[instance_id] = done.instance
-            log(done.instance, step, done.effects)
-    summary = summarize(timeline, model.workflow.id, clock)
+    summary = summarize(player.timeline, player.model.workflow.id, player.clock)
     if output_format == "json":
-        out(json.dumps({"workflow": model.workflow.id, "package": ref.to_json(), "tenant": tenant,
-                        "timeline": timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
+        out(json.dumps({"workflow": player.model.workflow.id, "package": player.ref.to_json(), "tenant": tenant,
+                        "timeline": player.timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
     else:
-        _print_timeline(timeline)
+        print_timeline(player.timeline)
         _print_summary(summary)
     return 0
 
@@ -211,7 +235,7 @@ def describe(effect: Mapping[str, Any]) -> str:
     return text or json.dumps(dict(effect), ensure_ascii=False)
 
 
-def _print_timeline(timeline: list[dict[str, Any]]) -> None:
+def print_timeline(timeline: list[dict[str, Any]]) -> None:
     out("time (UTC)        instance     what happened")
     for effect in timeline:
         if effect["effect"] in ("guard", "timer-cleared"):
