@@ -185,7 +185,10 @@ def drive(plans: list[Plan], days: int, tick_hours: int, sink: Callable[[dict[st
         for instance_id, instance in instances.items():
             moved = engine.advance(instance, clock)
             instances[instance_id] = moved.instance
-            record(instance_id, {"type": "advance", "instance": instance_id}, moved.effects, clock)
+            if moved.effects or sink is not None:
+                record(instance_id, {"type": "advance", "instance": instance_id}, moved.effects, clock)
+            else:
+                result.inputs += 1
     return result
 
 

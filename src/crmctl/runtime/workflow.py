@@ -242,7 +242,14 @@ class WorkflowEngine:
         return step
 
     def advance(self, instance: Mapping[str, Any], to: datetime) -> Step:
-        return self._begin(instance, to)
+        due = self._due_cached(instance)
+        if due and due[0][0] <= to:
+            return self._begin(instance, to)
+        # Nothing falls due: only the clock moves, so the new instance shares every part with the old one
+        # (instances are values; the engine copies a part before it changes it).
+        if to < _moment(instance["clock"]):
+            self._begin(instance, to)  # raises: time cannot move backwards
+        return Step({**instance, "clock": _iso(to)})
 
     def adopt(self, instance: Mapping[str, Any], mapping: Mapping[str, str], at: datetime) -> Step:
         """Move a running instance of another version of this workflow onto this engine's version.
