@@ -82,3 +82,27 @@ def test_bad_options_exit_2(store: str, tmp_path: Path, capsys: pytest.CaptureFi
     assert run(["export", "records", "--out", out, "--store", store, "--partition-by", "nope"]) == 2
     assert "not a column" in capsys.readouterr().err
     assert run(["export", "records", "--out", out, "--store", str(tmp_path / "missing.duckdb")]) == 2
+
+
+def test_progress_bar_shows_after_a_second_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itertools
+
+    from crmctl.cli.commands import export as command
+
+    clock = itertools.count(0.0, 0.6)  # the bar (rich) reads the same clock
+    monkeypatch.setattr(command.time, "monotonic", lambda: next(clock))
+    with command._progress(True, "records") as update:
+        update(10, 100)  # half a second in: nothing shown yet
+        update(50, 100)
+        update(100, 100)
+    with command._progress(False, "records") as update:  # not a terminal: never shown
+        update(1, 1)
+
+
+@pytest.mark.parametrize("text", ["a,,b", "a,a"])
+def test_partition_columns_must_be_distinct_names(text: str) -> None:
+    from crmctl.cli.commands import export as command
+    from crmctl.errors import UsageError
+
+    with pytest.raises(UsageError, match="distinct column names"):
+        command._partitions(text)

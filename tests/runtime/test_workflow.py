@@ -235,3 +235,96 @@ def test_changes_go_through_the_record_engine() -> None:
         eng.change(inst, "companySize", -5, MONDAY + timedelta(hours=1))
     with pytest.raises(WorkflowError, match="Lead has no field planet"):
         eng.change(inst, "planet", "Mars", MONDAY + timedelta(hours=1))
+
+
+FLOW2 = """\
+workflows:
+  - id: ticket
+    entity: C
+    initial: open
+    states:
+      open:
+        sla:
+          id: answer
+          breachAfter: 2h
+          start: handler != ''
+          stop: note == 'answered'
+          reset: note == 'reopened'
+          onSuccess: [{notify: lead, emit: Answered}]
+      closed: {final: true}
+    transitions:
+      - id: close
+        from: open
+        to: closed
+        guard: 10 / size(handler) > 1
+        actions: [{set: {note: "'closed by ' + role"}, emit: Closed, notify: lead, task: review}]
+    timers:
+      - {id: remind, state: open, at: due, transition: close}
+"""
+SCHEMA2 = SCHEMA.replace("      note: {type: text}\n", "      note: {type: text}\n      due: {type: datetime}\n")
+EVENTS2 = "events:\n  Closed: {entity: C, payload: [note]}\n  Answered: {entity: C, payload: [handler]}\n"
+
+
+def ticket_engine() -> WorkflowEngine:
+    files = {"package.yaml": "name: T\nversion: 1.0.0\nscope: global\ndescription: T.\nlocales: [en]\n"
+             "roles: [lead]\n", "localization/en.yaml": "labels: {}\n", "schema.yaml": SCHEMA2,
+             "workflow.yaml": FLOW2, "events.yaml": EVENTS2}  # fmt: skip
+    package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "T"))
+    assert package.valid, package.diagnostics
+    return engine(package)
+
+
+def test_sla_conditions_actions_absolute_timers_and_guard_errors() -> None:
+    eng = ticket_engine()
+    inst = eng.start("t1", {"due": "2026-11-23T12:00:00Z"}, MONDAY).instance
+    assert inst["sla"]["started"] is False  # waits for its `start` condition
+    assert inst["timers"] == {"remind": "2026-11-23T12:00:00Z"}
+    started = eng.change(inst, "handler", "dana", MONDAY + timedelta(minutes=30))
+    assert kinds(started.effects)[-1] == "sla-started"
+    reset = eng.change(started.instance, "note", "reopened", MONDAY + timedelta(hours=1))
+    assert "sla-reset" in kinds(reset.effects)
+    answered = eng.change(reset.instance, "note", "answered", MONDAY + timedelta(hours=2))
+    assert kinds(answered.effects)[-3:] == ["sla-met", "event", "notify"]
+    assert answered.effects[-2]["payload"] == {"handler": "dana"}
+    closed = eng.advance(answered.instance, MONDAY + timedelta(hours=4))  # the absolute timer at 12:00
+    assert closed.instance["data"]["note"] == "closed by system"
+    assert [k for k in kinds(closed.effects) if k in ("set", "event", "notify", "task-requested")] == [
+        "set", "event", "notify", "task-requested"]  # fmt: skip
+    nameless = eng.start("t2", {"handler": ""}, MONDAY).instance
+    with pytest.raises(WorkflowError, match=r"guard:close: divide by zero"):
+        eng.fire(nameless, "close", Actor("u", "lead"), MONDAY)
+
+
+def test_inputs_and_migrations_that_make_no_sense() -> None:
+    from crmctl.runtime.workflow import apply_input
+
+    eng = ticket_engine()
+    inst = eng.start("t1", {"handler": "ab"}, MONDAY).instance
+    with pytest.raises(WorkflowError, match="unknown workflow input 'jump'"):
+        apply_input(eng, inst, {"type": "jump"}, MONDAY)
+    with pytest.raises(WorkflowError, match="started already"):
+        apply_input(eng, inst, {"type": "start", "instance": "t1"}, MONDAY)
+    with pytest.raises(WorkflowError, match="data must be an object"):
+        apply_input(eng, None, {"type": "start", "instance": "t9", "data": [1]}, MONDAY)
+    with pytest.raises(WorkflowError, match="say who decides"):
+        apply_input(eng, inst, {"type": "decide", "instance": "t1", "decision": "x"}, MONDAY)
+    with pytest.raises(WorkflowError, match="is not user/role"):
+        apply_input(eng, inst, {"type": "fire", "instance": "t1", "transition": "close", "as": "nobody"}, MONDAY)
+    assert apply_input(eng, inst, {"type": "fire", "instance": "t1", "transition": "close",
+                                   "as": {"user": "u", "role": "lead"}}, MONDAY).effects  # fmt: skip
+    with pytest.raises(WorkflowError, match="runs on this version already"):
+        eng.adopt(inst, {}, MONDAY)
+    other = {**inst, "digest": "sha256:" + "0" * 64}
+    with pytest.raises(WorkflowError, match="which this version lacks"):
+        eng.adopt({**other, "state": "gone"}, {}, MONDAY)
+    with pytest.raises(WorkflowError, match="runs workflow leadLifecycle"):
+        eng.adopt({**other, "workflow": "leadLifecycle"}, {}, MONDAY)
+    with pytest.raises(WorkflowError, match="only running instances migrate"):
+        eng.adopt({**other, "status": "completed"}, {}, MONDAY)
+    pending = {**other, "approval": {"transition": "vanished", "open": [0], "chain": [{"role": "lead"}],
+                                     "approved": [], "needed": 1, "mode": "sequential",
+                                     "requestedBy": {"user": "u", "role": "lead"}}}  # fmt: skip
+    with pytest.raises(WorkflowError, match="approval of vanished is pending"):
+        eng.adopt(pending, {}, MONDAY)
+    moved = eng.adopt(other, {"open": "open"}, MONDAY)
+    assert moved.instance["digest"] == eng.model.digest and kinds(moved.effects) == ["migrated"]

@@ -258,8 +258,12 @@ class WorkflowEngine:
         while a task that this version changed or removed is open, or an approval of a transition that this
         version changed or removed is pending. The SLA clock carries over when the new state keeps an SLA of
         the same id (else the new state's SLA starts now), timers carry over when the new state keeps them.
+        What fell due before `at` is the old version's to process: advance the instance on its engine first.
         """
-        step = self._begin(instance, at)
+        if at < _moment(instance["clock"]):
+            raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']}")
+        step = Step(_writable(instance))
+        step.instance["clock"] = _iso(at)
         inst = step.instance
         if inst["status"] != "running":
             raise WorkflowError(f"instance {inst['id']} is {inst['status']}; only running instances migrate")

@@ -142,14 +142,9 @@ class Player:
         return self.timeline[before:]
 
     def _log(self, instance: dict[str, Any], given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
-        from crmctl.runtime.eventlog import value_hash
         from crmctl.runtime.service import iso
 
-        pinned = {"name": instance["package"]["name"], "version": instance["package"]["version"],
-                  "digest": instance["digest"]}  # fmt: skip
-        body = {"session": f"workflow:{instance['id']}", "at": iso(self.clock), "kind": "workflow",
-                "package": pinned, "workflow": self.model.workflow.id, "entity": self.model.entity,
-                "input": dict(given), "effects": effects, "effectsHash": value_hash(effects)}  # fmt: skip
+        body = _entry(instance, self.model.workflow.id, self.model.entity, iso(self.clock), given, effects)
         with self.store.transaction():  # the log entry and the instance: both or neither
             self.store.append_events(self.tenant, [body])
             self.store.put_instances(self.tenant, [instance])
@@ -300,7 +295,6 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
                 now: str | None) -> int:  # fmt: skip
     """Move running instances onto PACKAGE's version of their workflow: all or none, each move logged."""
     from crmctl.model.package import load_package
-    from crmctl.runtime.eventlog import value_hash
     from crmctl.runtime.service import Runtime, iso
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel
 
@@ -329,23 +323,29 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
             raise InputError(f"no running instance {missing[0]!r} of workflow {flow} in tenant {tenant!r}")
         moved, refused = [], []
         for instance_id in chosen:
-            if running[instance_id]["digest"] == ref.digest:
+            current = running[instance_id]
+            if current["digest"] == ref.digest:
                 continue
             try:
-                moved.append((running[instance_id], engine.adopt(running[instance_id], states, at)))
+                pinned = WorkflowEngine(WorkflowModel.build(runtime.pinned(current["digest"]), flow))
+                caught_up = pinned.advance(current, at)  # what fell due by now happens on the old version first
+                if caught_up.instance["status"] == "running":
+                    moved.append((current, caught_up, engine.adopt(caught_up.instance, states, at)))
             except WorkflowError as exc:
                 refused.append((instance_id, str(exc)))
         if not refused:
             with store.transaction():
-                for before, step in moved:
-                    body = {"session": f"workflow:{before['id']}", "at": iso(at), "kind": "workflow",
-                            "package": ref.to_json(), "workflow": flow, "entity": engine.model.entity,
-                            "input": {"type": "migrate", "instance": before["id"], "map": states},
-                            "effects": step.effects, "effectsHash": value_hash(step.effects)}  # fmt: skip
-                    store.append_events(tenant, [body])
+                for before, caught_up, step in moved:
+                    if caught_up.effects:  # logged on the old version, as a simulate's advance would be
+                        store.append_events(tenant, [_entry(before, flow, engine.model.entity, iso(at),
+                                                            {"type": "advance", "instance": before["id"]},
+                                                            caught_up.effects)])  # fmt: skip
+                    store.append_events(tenant, [_entry(step.instance, flow, engine.model.entity, iso(at),
+                                                        {"type": "migrate", "instance": before["id"], "map": states},
+                                                        step.effects)])  # fmt: skip
                     store.put_instances(tenant, [step.instance])
     rows = [{"instance": b["id"], "from": b["package"]["version"], "to": ref.version, "state": s.instance["state"]}
-            for b, s in moved]  # fmt: skip
+            for b, _, s in moved]  # fmt: skip
     if output_format == "json":
         out(json.dumps({"workflow": flow, "to": ref.to_json(), "migrated": [] if refused else rows,
                         "refused": [{"instance": i, "reason": r} for i, r in refused]}, indent=2))  # fmt: skip
@@ -356,3 +356,15 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
         out("\n".join([f"migrated {r['instance']} from {r['from']} to {r['to']} (state {r['state']})" for r in rows]
                       or ["nothing to migrate"]))  # fmt: skip
     return 1 if refused else 0
+
+
+def _entry(instance: Mapping[str, Any], flow: str, entity: str, at: str, given: Mapping[str, Any],
+           effects: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """A workflow log entry, pinned to the version `instance` runs on."""
+    from crmctl.runtime.eventlog import value_hash
+
+    pinned = {"name": instance["package"]["name"], "version": instance["package"]["version"],
+              "digest": instance["digest"]}  # fmt: skip
+    return {"session": f"workflow:{instance['id']}", "at": at, "kind": "workflow", "package": pinned,
+            "workflow": flow, "entity": entity, "input": dict(given), "effects": effects,
+            "effectsHash": value_hash(effects)}  # fmt: skip
