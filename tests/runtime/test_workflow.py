@@ -328,3 +328,22 @@ def test_inputs_and_migrations_that_make_no_sense() -> None:
         eng.adopt(pending, {}, MONDAY)
     moved = eng.adopt(other, {"open": "open"}, MONDAY)
     assert moved.instance["digest"] == eng.model.digest and kinds(moved.effects) == ["migrated"]
+
+
+def test_claiming_a_role_task_makes_it_the_users() -> None:
+    from crmctl.runtime.workflow import apply_input
+
+    eng = engine(load_package(REPO / "packages" / "LeadLifecycle" / "v2"))
+    inst = eng.start("w1", LEAD, MONDAY).instance
+    inst = eng.fire(inst, "contact", REP, MONDAY).instance
+    # the owner field is unset, so the qualification task goes to nobody; the approval steps go to roles
+    requested = eng.fire(inst, "qualify", REP, MONDAY).instance
+    claimed = apply_input(eng, requested, {"type": "claim", "instance": "w1", "as": "bob/salesManager"}, MONDAY)
+    assert claimed.effects[-1]["effect"] == "claimed"
+    with pytest.raises(WorkflowError, match=r"bob2 \(salesManager\) is not an assignee"):
+        eng.decide(claimed.instance, "approve", Actor("bob2", "salesManager"), MONDAY)  # claimed by bob
+    assert eng.decide(claimed.instance, "approve", MANAGER, MONDAY).instance["approval"]["open"] == [1]
+    with pytest.raises(WorkflowError, match="nothing open is assigned to role marketing"):
+        eng.claim(requested, Actor("m", "marketing"), MONDAY)
+    with pytest.raises(WorkflowError, match="say who claims"):
+        apply_input(eng, requested, {"type": "claim", "instance": "w1"}, MONDAY)

@@ -60,8 +60,8 @@ def interact(player: Player) -> int:
     while True:
         _show(console, player)
         try:
-            choice = Prompt.ask("[s]tart, [f]ire, [d]ecide, [c]hange, [a]dvance, [q]uit",
-                                choices=["s", "f", "d", "c", "a", "q"], default="a")  # fmt: skip
+            choice = Prompt.ask("[s]tart, [f]ire, [k]laim, [d]ecide, [c]hange, [a]dvance, [q]uit",
+                                choices=["s", "f", "k", "d", "c", "a", "q"], default="a")  # fmt: skip
         except EOFError:
             return 0
         if choice == "q":
@@ -79,6 +79,8 @@ def interact(player: Player) -> int:
                 elif choice == "f":
                     step = {"type": "fire", "instance": instance, "as": Prompt.ask("as (user/role)"),
                             "transition": Prompt.ask("transition", choices=transitions)}  # fmt: skip
+                elif choice == "k":
+                    step = {"type": "claim", "instance": instance, "as": Prompt.ask("as (user/role)")}
                 elif choice == "d":
                     step = {"type": "decide", "instance": instance, "decision": Prompt.ask("decision"),
                             "as": Prompt.ask("as (user/role)"),

@@ -235,6 +235,28 @@ class WorkflowEngine:
                 self._take(step, transition, actor, at)
         return step
 
+    def claim(self, instance: Mapping[str, Any], actor: Actor, at: datetime) -> Step:
+        """A user of the role a task (or an approval step) is assigned to takes it: from now on it is theirs."""
+        step = self._begin(instance, at)
+        inst = step.instance
+        claimed = False
+        task = inst["task"]
+        if task is not None and task["assignee"].get("role") == actor.role:
+            task["assignee"] = {"user": actor.user}
+            self._emit(step, at, "claimed", task=task["id"], by=actor.to_json())
+            claimed = True
+        approval = inst["approval"]
+        if approval is not None:
+            for index in approval["open"]:
+                if approval["chain"][index].get("role") == actor.role:
+                    approval["chain"][index] = {"user": actor.user}
+                    self._emit(step, at, "claimed", task=f"approve:{approval['transition']}", by=actor.to_json())
+                    claimed = True
+                    break
+        if not claimed:
+            raise WorkflowError(f"instance {inst['id']}: nothing open is assigned to role {actor.role} to claim")
+        return step
+
     def change(self, instance: Mapping[str, Any], path: str, value: Any, at: datetime) -> Step:
         step = self._begin(instance, at)
         self._write(step, path, value, at, "changed")
@@ -715,7 +737,7 @@ def _describe(assignee: Mapping[str, str]) -> str:
     return f"role {assignee['role']}" if "role" in assignee else f"user {assignee.get('user') or '(nobody)'}"
 
 
-INPUTS = ("start", "fire", "decide", "change", "advance", "migrate")
+INPUTS = ("start", "fire", "decide", "claim", "change", "advance", "migrate")
 
 
 def apply_input(engine: WorkflowEngine, instance: Mapping[str, Any] | None, given: Mapping[str, Any],
@@ -744,6 +766,11 @@ def apply_input(engine: WorkflowEngine, instance: Mapping[str, Any] | None, give
         return engine.decide(instance, str(given.get("decision")), actor, at, None if comment is None else str(comment))
     if kind == "change":
         return engine.change(instance, str(given.get("field")), given.get("value"), at)
+    if kind == "claim":
+        claimer = _actor(given.get("as"))
+        if claimer is None:
+            raise WorkflowError("claim: say who claims (as: user/role)")
+        return engine.claim(instance, claimer, at)
     if kind == "migrate":
         mapping = given.get("map") or {}
         return engine.adopt(instance, {str(k): str(v) for k, v in mapping.items()}, at)

@@ -20,11 +20,12 @@ from crmctl.errors import InputError, UsageError
 
 __all__ = ["Player", "describe", "load_scenario", "print_timeline", "run_migrate", "run_simulate", "summarize"]
 
-STEPS = ("start", "fire", "decide", "change", "advance", "advance-to")
+STEPS = ("start", "fire", "decide", "claim", "change", "advance", "advance-to")
 _ARGS = {
     "start": {"instance", "record", "data", "as"},
     "fire": {"instance", "transition", "as"},
     "decide": {"instance", "decision", "as", "comment"},
+    "claim": {"instance", "as"},
     "change": {"instance", "field", "value"},
 }
 
@@ -206,6 +207,7 @@ def describe(effect: Mapping[str, Any]) -> str:
         "approval-rejected": f"approval of {effect.get('transition')} rejected{who}",
         "task": f"task {effect.get('task')} for {to}",
         "task-closed": f"task {effect.get('task')} closed",
+        "claimed": f"{effect.get('task')} claimed{who}",
         "decided": f"{effect.get('decision')} on {effect.get('task')}{who}"
                    + (f": “{effect['comment']}”" if effect.get("comment") else ""),
         "reassigned": f"reassigned {effect.get('task') or 'the work'} to {to} ({effect.get('reason')})",
