@@ -174,3 +174,14 @@ def test_interactive_lists_open_work_and_acts(tmp_path: Path, monkeypatch: pytes
                                        "approve qualify: salesManager (approve | reject)"]  # fmt: skip
     out = capsys.readouterr().out
     assert "no outcome 'fly'" in out and "approval of qualify requested" in out
+
+
+def test_on_a_terminal_the_timeline_is_a_table(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from crmctl.cli.commands import workflow as command
+
+    monkeypatch.setattr("crmctl.cli.console.use_color", lambda fmt: True)
+    command.print_timeline([{"at": "2026-11-24T16:00:00Z", "instance": "i", "effect": "sla-warning", "sla": "s"},
+                            {"at": "2026-11-24T16:00:00Z", "instance": "i", "effect": "guard", "result": True}])  # fmt: skip
+    text = capsys.readouterr().out
+    assert "SLA s warning" in text and "guard" not in text and "time (UTC)" in text

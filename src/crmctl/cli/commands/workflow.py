@@ -232,11 +232,27 @@ def describe(effect: Mapping[str, Any]) -> str:
     return text or json.dumps(dict(effect), ensure_ascii=False)
 
 
+_ATTENTION = {"sla-warning": "yellow", "sla-breach": "red", "escalation": "red", "refused": "yellow",
+              "approval-rejected": "red", "completed": "green", "approval-granted": "green", "event": "cyan"}
+
+
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
+    """The timeline: a rich table on a terminal (warnings and breaches coloured), plain lines when piped."""
+    from crmctl.cli.console import use_color
+
+    shown = [e for e in timeline if e["effect"] not in ("guard", "timer-cleared")]  # all of them in JSON
+    if use_color("text"):
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("time (UTC)", "instance", "what happened", box=None)
+        for effect in shown:
+            style = _ATTENTION.get(effect["effect"])
+            table.add_row(effect["at"][:16].replace("T", " "), effect["instance"], describe(effect), style=style)
+        Console().print(table)
+        return
     out("time (UTC)        instance     what happened")
-    for effect in timeline:
-        if effect["effect"] in ("guard", "timer-cleared"):
-            continue  # in the JSON output; the text timeline keeps to what people follow
+    for effect in shown:
         out(f"{effect['at'][:16].replace('T', ' ')}  {effect['instance']:<12} {describe(effect)}")
 
 
