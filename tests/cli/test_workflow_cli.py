@@ -181,7 +181,8 @@ def test_on_a_terminal_the_timeline_is_a_table(monkeypatch: pytest.MonkeyPatch,
     from crmctl.cli.commands import workflow as command
 
     monkeypatch.setattr("crmctl.cli.console.use_color", lambda fmt: True)
-    command.print_timeline([{"at": "2026-11-24T16:00:00Z", "instance": "i", "effect": "sla-warning", "sla": "s"},
-                            {"at": "2026-11-24T16:00:00Z", "instance": "i", "effect": "guard", "result": True}])  # fmt: skip
+    at = "2026-11-24T16:00:00Z"
+    command.print_timeline([{"at": at, "instance": "i", "effect": "sla-warning", "sla": "s"},
+                            {"at": at, "instance": "i", "effect": "guard", "result": True}])  # fmt: skip
     text = capsys.readouterr().out
     assert "SLA s warning" in text and "guard" not in text and "time (UTC)" in text
