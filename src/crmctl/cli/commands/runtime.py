@@ -89,15 +89,20 @@ class Script:
     answers: dict[str, Any] = field(default_factory=dict)
 
 
-def load_script(path: Path) -> Script:
-    """A simulation script: a YAML list of events, or a mapping with `now`, `answers` and `events`."""
+def read_document(path: Path, what: str) -> Any:
+    """A YAML or JSON file parsed with positions (`SourceDoc`), or a located InputError."""
     from crmctl.model.source import decode_text, parse_text
 
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the script: {exc.strerror}") from None
-    doc = parse_text(decode_text(raw, str(path)), str(path), as_json=path.suffix == ".json")
+        raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    return parse_text(decode_text(raw, str(path)), str(path), as_json=path.suffix == ".json")
+
+
+def load_script(path: Path) -> Script:
+    """A simulation script: a YAML list of events, or a mapping with `now`, `answers` and `events`."""
+    doc = read_document(path, "script")
     data = doc.data
     script = Script([])
     prefix: tuple[str | int, ...] = ()

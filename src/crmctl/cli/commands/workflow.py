@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crmctl.cli.commands.runtime import duration, instant, open_store
+from crmctl.cli.commands.runtime import duration, instant, open_store, read_document
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
 
@@ -39,13 +39,7 @@ class Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """A scenario: `now`, named `records` and a list of `events` (start, fire, decide, change, advance)."""
-    from crmctl.model.source import decode_text, parse_text
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the scenario: {exc.strerror}") from None
-    doc = parse_text(decode_text(raw, str(path)), str(path), as_json=path.suffix == ".json")
+    doc = read_document(path, "scenario")
     data = doc.data
     if not isinstance(data, dict):
         raise InputError(f"{doc.loc(())}: a scenario is a mapping with now, records and events")
