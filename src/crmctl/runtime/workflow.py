@@ -26,136 +26,30 @@ backwards, a guard that fails to evaluate) raise `WorkflowError` and change noth
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import UserError
-from crmctl.model.canonical import digest as package_digest
-from crmctl.runtime.calendar import ALWAYS, CalendarError, WorkCalendar
-from crmctl.runtime.cel import CompiledProgram, Context, EvaluationError, MissingValueError
+from crmctl.runtime.calendar import ALWAYS
+from crmctl.runtime.cel import Context, EvaluationError, MissingValueError
 from crmctl.runtime.form import field_at, set_field
-from crmctl.runtime.values import format_timestamp
+from crmctl.runtime.workflow_model import (
+    SYSTEM,
+    Actor,
+    Step,
+    WorkflowError,
+    WorkflowModel,
+    format_moment,
+    parse_moment,
+    read_moment,
+)
 
 if TYPE_CHECKING:
-    from crmctl.model.artifacts import Action, Sla, Transition, Workflow
-    from crmctl.model.package import Package
-    from crmctl.runtime.records import RecordEngine
+    from crmctl.model.artifacts import Action, Sla, Transition
 
-__all__ = ["INPUTS", "Actor", "Step", "WorkflowEngine", "WorkflowError", "WorkflowModel", "apply_input", "parse_moment"]
-
-SYSTEM = "system"
 _RANK = {"timer": 0, "warn": 1, "escalation": 2, "breach": 3}
 _DUE_CACHE_SIZE = 100_000
 
-
-class WorkflowError(UserError):
-    """The input makes no sense for this instance; nothing changed."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    role: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"user": self.user, "role": self.role}
-
-
-@dataclass
-class Step:
-    instance: dict[str, Any]
-    effects: list[dict[str, Any]] = field(default_factory=list)
-
-
-def parse_moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise WorkflowError(f"{text!r}: a moment needs a time zone (e.g. 2026-11-26T09:00:00Z)")
-    return moment
-
-
-# An instance's moments are few and repeat (every instance advanced to the same tick): parse and format once.
-@lru_cache(maxsize=65_536)
-def _iso(moment: datetime) -> str:
-    return format_timestamp(moment)
-
-
-@lru_cache(maxsize=65_536)
-def _moment(text: str) -> datetime:
-    return parse_moment(text)
-
-
-@dataclass(frozen=True)
-class WorkflowModel:
-    """One workflow of one package version, with every expression compiled once."""
-
-    package: Package
-    digest: str
-    workflow: Workflow
-    entity: str
-    program: CompiledProgram
-    transitions: Mapping[str, Transition]
-    rule_guards: Mapping[str, tuple[str, ...]]  # transition id → expression ids of workflow-scoped guard rules
-    calendars: Mapping[str, WorkCalendar]  # state → its SLA's calendar
-    locale: str
-
-    def records(self) -> RecordEngine:
-        """The record engine of the workflow's entity (built once)."""
-        engine = self.__dict__.get("_records")
-        if engine is None:
-            from crmctl.runtime.records import RecordEngine
-
-            engine = self.__dict__["_records"] = RecordEngine(self.package, self.entity, self.locale)
-        return engine
-
-    @classmethod
-    def build(cls, package: Package, workflow_id: str | None = None) -> WorkflowModel:
-        flows = package.workflow.workflows if package.workflow else []
-        if not flows:
-            raise WorkflowError(f"{package.name}: the package has no workflow")
-        chosen = next((w for w in flows if w.id == workflow_id), None) if workflow_id else flows[0]
-        if chosen is None:
-            raise WorkflowError(f"{package.name}: no workflow {workflow_id!r}; it has {', '.join(w.id for w in flows)}")
-        assert package.schema is not None
-        entity = chosen.entity or next(iter(package.schema.entities))
-        digest = package_digest(package)
-        expressions: dict[str, str] = {}
-        for t in chosen.transitions:
-            if t.guard:
-                expressions[f"guard:{t.id}"] = t.guard
-            _action_expressions(expressions, f"transition:{t.id}", t.actions)
-        rule_guards: dict[str, list[str]] = {}
-        for rule in package.rules.rules if package.rules else []:
-            if rule.scope == "workflow" and rule.capability == "guard" and rule.target and rule.when:
-                expressions[f"rule:{rule.id}/when"] = rule.when
-                rule_guards.setdefault(rule.target, []).append(f"rule:{rule.id}/when")
-        calendars: dict[str, WorkCalendar] = {}
-        for name, state in chosen.states.items():
-            if state.sla is not None:
-                sla = state.sla
-                for key in ("start", "pause", "stop", "reset"):
-                    if getattr(sla, key):
-                        expressions[f"sla:{name}/{key}"] = getattr(sla, key)
-                _action_expressions(expressions, f"sla:{name}", sla.onSuccess)
-                try:
-                    calendars[name] = WorkCalendar.named(sla.calendar, chosen.calendars)
-                except CalendarError as exc:
-                    raise WorkflowError(f"workflow {chosen.id}, SLA {sla.id}: {exc}") from None
-        for timer in chosen.timers:
-            if timer.at:
-                expressions[f"timer:{timer.id}/at"] = timer.at
-        program = CompiledProgram.build(f"{digest}#workflow:{chosen.id}", package.schema, entity, expressions)
-        locale = (package.manifest.defaultLocale or package.manifest.locales[0]) if package.manifest else "en"
-        return cls(package, digest, chosen, entity, program, {t.id: t for t in chosen.transitions},
-                   {k: tuple(v) for k, v in rule_guards.items()}, calendars, locale)  # fmt: skip
-
-
-def _action_expressions(out: dict[str, str], prefix: str, actions: list[Action]) -> None:
-    for i, action in enumerate(actions):
-        for path, source in action.set.items():
-            out[f"{prefix}/{i}/{path}"] = source
+__all__ = ["INPUTS", "Actor", "Step", "WorkflowEngine", "WorkflowError", "WorkflowModel", "apply_input", "parse_moment"]
 
 
 class WorkflowEngine:
@@ -175,8 +69,8 @@ class WorkflowEngine:
             "id": instance_id, "workflow": self.flow.id, "entity": self.model.entity, "digest": self.model.digest,
             "package": {"name": self.model.package.name,
                         "version": self.model.package.manifest.version if self.model.package.manifest else "?"},
-            "state": None, "enteredAt": None, "clock": _iso(at), "status": "running", "data": self._checked(data, at),
-            "sla": None, "timers": {}, "task": None, "approval": None,
+            "state": None, "enteredAt": None, "clock": format_moment(at), "status": "running",
+            "data": self._checked(data, at), "sla": None, "timers": {}, "task": None, "approval": None,
         }  # fmt: skip
         step = Step(instance)
         self._emit(step, at, "started", workflow=self.flow.id, by=(actor or _system()).to_json())
@@ -269,9 +163,9 @@ class WorkflowEngine:
             return self._begin(instance, to)
         # Nothing falls due: only the clock moves, so the new instance shares every part with the old one
         # (instances are values; the engine copies a part before it changes it).
-        if to < _moment(instance["clock"]):
+        if to < read_moment(instance["clock"]):
             self._begin(instance, to)  # raises: time cannot move backwards
-        return Step({**instance, "clock": _iso(to)})
+        return Step({**instance, "clock": format_moment(to)})
 
     def adopt(self, instance: Mapping[str, Any], mapping: Mapping[str, str], at: datetime) -> Step:
         """Move a running instance of another version of this workflow onto this engine's version.
@@ -282,10 +176,10 @@ class WorkflowEngine:
         the same id (else the new state's SLA starts now), timers carry over when the new state keeps them.
         What fell due before `at` is the old version's to process: advance the instance on its engine first.
         """
-        if at < _moment(instance["clock"]):
+        if at < read_moment(instance["clock"]):
             raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']}")
         step = Step(_writable(instance))
-        step.instance["clock"] = _iso(at)
+        step.instance["clock"] = format_moment(at)
         inst = step.instance
         if inst["status"] != "running":
             raise WorkflowError(f"instance {inst['id']} is {inst['status']}; only running instances migrate")
@@ -319,7 +213,7 @@ class WorkflowEngine:
             inst["sla"] = None
         elif sla_state is None or sla_state["id"] != sla.id:
             inst["sla"] = {"id": sla.id, "started": False, "running": False, "paused": False, "elapsed": 0.0,
-                           "since": _iso(at), "warned": False, "breached": False, "escalated": 0}  # fmt: skip
+                           "since": format_moment(at), "warned": False, "breached": False, "escalated": 0}  # fmt: skip
         source = {"digest": inst["digest"], **inst["package"]}
         inst["digest"] = self.model.digest
         manifest = self.model.package.manifest
@@ -327,8 +221,10 @@ class WorkflowEngine:
         inst["state"] = new_state
         self._emit(step, at, "migrated", source=source, target={"digest": inst["digest"], **inst["package"]},
                    state=new_state, mapped_from=old_state)  # fmt: skip
-        if inst["sla"] is not None and not inst["sla"]["started"] and (
-            sla is not None and (sla.start is None or self._condition(f"sla:{new_state}/start", inst, at))
+        if (
+            inst["sla"] is not None
+            and not inst["sla"]["started"]
+            and (sla is not None and (sla.start is None or self._condition(f"sla:{new_state}/start", inst, at)))
         ):
             self._sla_start(step, at)
         return step
@@ -336,13 +232,13 @@ class WorkflowEngine:
     # --- the clock -------------------------------------------------------------------------------------------
 
     def _begin(self, instance: Mapping[str, Any], at: datetime) -> Step:
-        clock = _moment(instance["clock"])
+        clock = read_moment(instance["clock"])
         if at < clock:
             raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to "
-                                f"{_iso(at)}")  # fmt: skip
+                                f"{format_moment(at)}")  # fmt: skip
         step = Step(_writable(instance))
         self._run_due(step, at)
-        step.instance["clock"] = _iso(at)
+        step.instance["clock"] = format_moment(at)
         return step
 
     def due(self, instance: Mapping[str, Any]) -> list[tuple[datetime, int, str, str]]:
@@ -370,12 +266,12 @@ class WorkflowEngine:
         if instance["status"] != "running":
             return out
         for timer_id, moment in instance["timers"].items():
-            out.append((_moment(moment), _RANK["timer"], "timer", timer_id))
+            out.append((read_moment(moment), _RANK["timer"], "timer", timer_id))
         sla_state = instance["sla"]
         sla = _sla_of(self, instance)
         if sla is not None and sla_state is not None and sla_state["running"] and not sla_state["paused"]:
             calendar = self.model.calendars[instance["state"]]
-            since = _moment(sla_state["since"])
+            since = read_moment(sla_state["since"])
 
             def when(threshold: str) -> datetime:
                 return calendar.add(since, calendar.seconds(threshold) - sla_state["elapsed"])
@@ -397,7 +293,7 @@ class WorkflowEngine:
                 return
             moment, _rank, kind, key = due[0]
             getattr(self, f"_due_{kind}")(step, key, moment)
-        raise WorkflowError(f"workflow {self.flow.id}: more than 10,000 timed firings before {_iso(until)}")
+        raise WorkflowError(f"workflow {self.flow.id}: more than 10,000 timed firings before {format_moment(until)}")
 
     def _due_timer(self, step: Step, timer_id: str, at: datetime) -> None:
         inst = step.instance
@@ -439,13 +335,13 @@ class WorkflowEngine:
 
     def _enter(self, step: Step, state: str, at: datetime) -> None:
         inst = step.instance
-        inst["state"], inst["enteredAt"] = state, _iso(at)
+        inst["state"], inst["enteredAt"] = state, format_moment(at)
         definition = self.flow.states[state]
         self._emit(step, at, "entered", state=state)
         inst["sla"] = None
         if definition.sla is not None:
             inst["sla"] = {"id": definition.sla.id, "started": False, "running": False, "paused": False,
-                           "elapsed": 0.0, "since": _iso(at), "warned": False, "breached": False,
+                           "elapsed": 0.0, "since": format_moment(at), "warned": False, "breached": False,
                            "escalated": 0}  # fmt: skip
             if definition.sla.start is None or self._condition(f"sla:{state}/start", inst, at):
                 self._sla_start(step, at)
@@ -453,8 +349,8 @@ class WorkflowEngine:
             if timer.state == state:
                 moment = self._timer_due(timer.id, timer.after, inst, at)
                 if moment is not None:
-                    inst["timers"][timer.id] = _iso(moment)
-                    self._emit(step, at, "timer-set", timer=timer.id, due=_iso(moment))
+                    inst["timers"][timer.id] = format_moment(moment)
+                    self._emit(step, at, "timer-set", timer=timer.id, due=format_moment(moment))
         if definition.task is not None:
             task = definition.task
             assignee = ({"role": task.assign.role} if task.assign.role else
@@ -486,7 +382,7 @@ class WorkflowEngine:
 
     def _sla_start(self, step: Step, at: datetime) -> None:
         sla_state = step.instance["sla"]
-        sla_state.update(started=True, running=True, since=_iso(at), elapsed=0.0)
+        sla_state.update(started=True, running=True, since=format_moment(at), elapsed=0.0)
         self._emit(step, at, "sla-started", sla=sla_state["id"], state=step.instance["state"])
         if self._condition_of("pause", step.instance, at):
             self._sla_pause(step, at)
@@ -494,8 +390,8 @@ class WorkflowEngine:
     def _sla_pause(self, step: Step, at: datetime) -> None:
         sla_state = step.instance["sla"]
         calendar = self.model.calendars[step.instance["state"]]
-        sla_state["elapsed"] += calendar.counted(_moment(sla_state["since"]), at)
-        sla_state.update(paused=True, since=_iso(at))
+        sla_state["elapsed"] += calendar.counted(read_moment(sla_state["since"]), at)
+        sla_state.update(paused=True, since=format_moment(at))
         self._emit(step, at, "sla-paused", sla=sla_state["id"])
 
     def _sla_stop(self, step: Step, at: datetime) -> None:
@@ -505,8 +401,8 @@ class WorkflowEngine:
         assert definition is not None
         if not sla_state["paused"]:
             calendar = self.model.calendars[inst["state"]]
-            sla_state["elapsed"] += calendar.counted(_moment(sla_state["since"]), at)
-        sla_state.update(running=False, since=_iso(at))
+            sla_state["elapsed"] += calendar.counted(read_moment(sla_state["since"]), at)
+        sla_state.update(running=False, since=format_moment(at))
         self._emit(step, at, "sla-met", sla=sla_state["id"], late=sla_state["breached"],
                    counted=round(sla_state["elapsed"], 3))  # fmt: skip
         self._actions(step, definition.onSuccess, f"sla:{inst['state']}", _system(), at)
@@ -518,7 +414,7 @@ class WorkflowEngine:
         if sla_state is None:
             return
         if sla_state["started"] and self._condition_of("reset", inst, at):
-            sla_state.update(elapsed=0.0, since=_iso(at), warned=False, breached=False, escalated=0)
+            sla_state.update(elapsed=0.0, since=format_moment(at), warned=False, breached=False, escalated=0)
             self._emit(step, at, "sla-reset", sla=sla_state["id"])
         if not sla_state["started"]:
             if self._condition_of("start", inst, at):
@@ -530,7 +426,7 @@ class WorkflowEngine:
         if paused and not sla_state["paused"]:
             self._sla_pause(step, at)
         elif not paused and sla_state["paused"]:
-            sla_state.update(paused=False, since=_iso(at))
+            sla_state.update(paused=False, since=format_moment(at))
             self._emit(step, at, "sla-resumed", sla=sla_state["id"])
         if self._condition_of("stop", inst, at):
             self._sla_stop(step, at)
@@ -698,7 +594,7 @@ class WorkflowEngine:
 
     @staticmethod
     def _emit(step: Step, at: datetime, kind: str, **details: Any) -> None:
-        step.effects.append({"at": _iso(at), "effect": kind, **details})
+        step.effects.append({"at": format_moment(at), "effect": kind, **details})
 
 
 def _writable(instance: Mapping[str, Any]) -> dict[str, Any]:
