@@ -1,0 +1,209 @@
+"""Export's vocabulary and column types: options, reports, errors, and the Arrow type of every field type, merged
+over the versions of an entity (see `runtime.export`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from crmctl.errors import UserError
+from crmctl.runtime.packages import load_copy
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from crmctl.model.fields import FieldDef
+    from crmctl.runtime.store import Store
+
+
+__all__ = ["DatasetReport", "ExportError", "ExportOptions", "ExportReport", "arrow_type"]
+
+ExportFormat = Literal["parquet", "csv"]
+Progress = Callable[[int, int], None]
+_BATCH = 122_880  # rows per Arrow batch, so per Parquet row group: the row group size DuckDB writes too
+_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_RECORD_EXTRAS = ("id", "tenant", "entity", "package_name", "package_version", "package_digest", "revision",
+                  "created_at", "updated_at")  # fmt: skip
+
+
+class ExportError(UserError):
+    """The export cannot be done as asked: an unwritable directory, conflicting field types, a bad option."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    out: Path
+    format: ExportFormat = "parquet"
+    tenant: str | None = None
+    entity: str | None = None
+    partition_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    kind: str
+    name: str
+    rows: int
+    files: list[str]
+    package_digests: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "rows": self.rows, "files": self.files,
+                "package_digests": self.package_digests}  # fmt: skip
+
+
+@dataclass
+class ExportReport:
+    kind: str
+    format: ExportFormat
+    out: str
+    datasets: list[DatasetReport] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(d.rows for d in self.datasets)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format": self.format, "out": self.out, "rows": self.rows,
+                "datasets": [d.to_json() for d in self.datasets]}  # fmt: skip
+
+
+# -- type mapping -------------------------------------------------------------------------------------------------
+
+
+def arrow_type(fdef: FieldDef) -> pa.DataType:
+    """The Parquet (Arrow) type of a schema field; see the table in docs/export.md."""
+    import pyarrow as pa
+
+    kind = fdef.resultType if fdef.type == "calculated" else fdef.type
+    if kind == "number":
+        integer, precision, scale = (getattr(fdef, name, None) for name in ("integer", "precision", "scale"))
+        if integer:
+            return pa.int64()
+        if precision is not None or scale is not None:
+            scale = scale or 0
+            return pa.decimal128(max(precision or 38, scale), scale)
+        return pa.float64()
+    if kind == "currency":
+        return pa.decimal128(38, getattr(fdef, "scale", 2))
+    if kind == "enum":
+        return pa.dictionary(pa.int32(), pa.string())
+    if kind == "object":
+        return pa.struct([(name, arrow_type(sub)) for name, sub in fdef.fields.items()])  # type: ignore[union-attr]
+    if kind == "array":
+        return pa.list_(arrow_type(fdef.items))  # type: ignore[union-attr]
+    simple = {"boolean": pa.bool_(), "date": pa.date32(), "datetime": pa.timestamp("us", "UTC")}
+    return simple.get(kind, pa.string())
+
+
+def _csv_type(t: pa.DataType) -> pa.DataType:
+    """CSV cells: objects stay structs (flattened to `obj.sub` columns later), arrays become JSON text."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return pa.struct([(t.field(i).name, _csv_type(t.field(i).type)) for i in range(t.num_fields)])
+    return pa.string() if pa.types.is_list(t) or pa.types.is_dictionary(t) else t
+
+
+def _duck(t: pa.DataType) -> Any:
+    """The `json_transform` structure that reads a stored JSON value as Arrow type `t`."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return {t.field(i).name: _duck(t.field(i).type) for i in range(t.num_fields)}
+    if pa.types.is_list(t):
+        return [_duck(t.value_type)]
+    if pa.types.is_decimal(t):
+        return f"DECIMAL({t.precision},{t.scale})"
+    names = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
+             pa.timestamp("us", "UTC"): "TIMESTAMPTZ"}  # fmt: skip
+    return names.get(t, "VARCHAR")
+
+
+def _csv_duck(t: pa.DataType) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return {t.field(i).name: _csv_duck(t.field(i).type) for i in range(t.num_fields)}
+    return "JSON" if pa.types.is_list(t) else _duck(t)
+
+
+def _merge(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
+    """The type holding values of both `a` and `b` (objects gain the union of their fields), None if none does."""
+    import pyarrow as pa
+
+    if a == b:
+        return a
+    if pa.types.is_struct(a) and pa.types.is_struct(b):
+        merged = {a.field(i).name: a.field(i).type for i in range(a.num_fields)}
+        for i in range(b.num_fields):
+            name, sub = b.field(i).name, b.field(i).type
+            both = _merge(merged[name], sub) if name in merged else sub
+            if both is None:
+                return None
+            merged[name] = both
+        return pa.struct(list(merged.items()))
+    if pa.types.is_list(a) and pa.types.is_list(b):
+        item = _merge(a.value_type, b.value_type)
+        return None if item is None else pa.list_(item)
+    return None
+
+
+# -- the union schema of an entity's versions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Version:
+    digest: str
+    name: str
+    version: str
+    fields: dict[str, tuple[str, FieldDef]]  # stored field name -> (column, definition)
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+-]", version))
+
+
+def _versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -> list[_Version]:
+    """The entity's fields in each stored version, oldest first; a field renamed with `aliases` keeps its
+    newest name as the column of older versions' values."""
+    versions = []
+    for digest, name, version in sorted(rows, key=lambda r: (_version_key(r[2]), r[0])):
+        blob = store.get_package(digest)
+        if blob is None:
+            raise ExportError(f"{entity} records are pinned to {name} {version} ({digest}), which the store lacks")
+        package = load_copy(digest, blob)
+        entities = package.schema.entities if package.schema else {}
+        if entity not in entities:
+            raise ExportError(f"{entity} records are pinned to {name} {version}, whose schema has no {entity}")
+        versions.append((digest, name, version, entities[entity].fields))
+    renamed = {alias: column for *_, fields in versions for column, fdef in fields.items() for alias in fdef.aliases}
+    return [_Version(digest, name, version, {f: (renamed[f] if renamed.get(f, f) not in fields else f, d)
+                                             for f, d in fields.items()})
+            for digest, name, version, fields in versions]  # fmt: skip
+
+
+def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
+    """Column -> type over all versions, newest version's field order first; conflicting types are an error."""
+    columns: dict[str, tuple[pa.DataType, _Version]] = {}
+    for v in reversed(versions):
+        for column, fdef in v.fields.values():
+            t = arrow_type(fdef)
+            if column in columns:
+                seen, where = columns[column]
+                merged = _merge(seen, t)
+                if merged is None:
+                    raise ExportError(f"{entity}.{column} is {seen} in {where.name} {where.version} but {t} in "
+                                      f"{v.name} {v.version}: a published field never changes its type, so the "
+                                      "store holds records of an unpublished version; export with --entity for "
+                                      "the other entities, or migrate these records")  # fmt: skip
+                t = merged
+                v = where
+            columns[column] = (t, v)
+    return {column: t for column, (t, _) in columns.items()}
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
