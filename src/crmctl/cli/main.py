@@ -719,7 +719,7 @@ def export_command(
 
 # --- workflows ---------------------------------------------------------------------------------------------------
 
-workflow_app = typer.Typer(help="Workflows on a virtual clock: simulate scenarios.", no_args_is_help=True)
+workflow_app = typer.Typer(help="Workflows on a virtual clock: simulate, coverage, migrate.", no_args_is_help=True)
 app.add_typer(workflow_app, name="workflow")
 
 
