@@ -15,26 +15,19 @@ or a store written by another format version.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from crmctl import __version__
 from crmctl.errors import InputError, UserError
 from crmctl.runtime import eventlog
-from crmctl.runtime.eventlog import GENESIS, ChainProblem
 
 if TYPE_CHECKING:
-    import duckdb
-    import pyarrow as pa
+    pass
 from crmctl.runtime._storage import (
     _CHUNK,
     _DRAFT_COLUMNS,
-    _EVENT_COLUMNS,
     _RECORD_COLUMNS,
     _SHOWN,
     DEFAULT_PATH,
@@ -51,17 +44,14 @@ from crmctl.runtime._storage import (
     StoreLockedError,
     StoreMissingError,
     _draft,
-    _event_schema,
     _instant,
-    _iso,
     _keys,
-    _link_text,
     _loads,
     _record,
     _select,
     _translate_open,
-    _utc_or_none,
 )
+from crmctl.runtime._storage_log import _EventLog, read_event_export
 
 __all__ = [
     "DEFAULT_PATH",
@@ -82,15 +72,8 @@ __all__ = [
 ]
 
 
-class Store:
+class Store(_EventLog):
     """One open runtime store; use as a context manager, or `close()` it."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
-        self._con = con
-        self.path = path
-        self.read_only = read_only
-        self._depth = 0
-        self._doomed = False
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False, create: bool = True, allow_old_format: bool = False) -> Store:
@@ -111,68 +94,6 @@ class Store:
             con.close()
             raise
         return store
-
-    def close(self) -> None:
-        self._con.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- plumbing ---------------------------------------------------------------------------------------------------
-
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        # Always drain: DuckDB refuses other work on a connection with an unfinished result.
-        return self._con.execute(sql, params).fetchall()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._doomed = True
-                raise
-            finally:
-                self._depth -= 1
-            return
-        self._writable()
-        self._all("BEGIN TRANSACTION")
-        self._depth, self._doomed = 1, False
-        try:
-            yield
-        except BaseException:
-            self._depth = 0
-            self._all("ROLLBACK")
-            raise
-        self._depth = 0
-        if self._doomed:
-            self._all("ROLLBACK")
-            raise StoreError("a write inside this transaction failed, so nothing of it was written")
-        self._all("COMMIT")
-
-    def _writable(self) -> None:
-        if self.read_only:
-            raise StoreError(f"{self.path} is open read-only")
-
-    @contextmanager
-    def _batch(self, table: pa.Table) -> Iterator[str]:
-        name = "_crmctl_batch"
-        self._con.register(name, table)
-        try:
-            yield name
-        finally:
-            self._con.unregister(name)
-
-    def _insert(self, target: str, columns: Sequence[str], table: pa.Table, *, replace: bool = False) -> None:
-        names = ", ".join(f'"{c}"' for c in columns)
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
-        with self.transaction(), self._batch(table) as batch:
-            self._all(f"{verb} INTO {target} ({names}) SELECT {names} FROM {batch}")
 
     # -- format -----------------------------------------------------------------------------------------------------
 
@@ -375,110 +296,6 @@ class Store:
     def record_ids(self, tenant: str, entity: str) -> set[str]:
         return {row[0] for row in self._all("SELECT id FROM records WHERE tenant = ? AND entity = ?", [tenant, entity])}
 
-    # -- event log --------------------------------------------------------------------------------------------------
-
-    def append_events(self, tenant: str, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Chain `bodies` (each with a `session` and an ISO UTC `at`) onto the tenant's log; return the entries."""
-        import pyarrow as pa
-
-        for body in bodies:
-            clash = eventlog.CHAIN_KEYS.intersection(body)
-            if clash or not isinstance(body.get("session"), str) or body.get("tenant", tenant) != tenant:
-                raise InputError(f"an event needs a string session, may not set {sorted(eventlog.CHAIN_KEYS)} and "
-                                 f"belongs to tenant {tenant}: {eventlog.dumps(dict(body))[:200]}")  # fmt: skip
-        if not bodies:
-            return []
-        times = [_instant(body.get("at")) for body in bodies]
-        with self.transaction():
-            seq, prev = self.head(tenant) or (0, GENESIS)
-            entries, texts = [], []
-            for body in bodies:
-                seq += 1
-                entry, text = _link_text({**body, "tenant": tenant}, seq, prev)
-                entries.append(entry)
-                texts.append(text)
-                prev = entry["hash"]
-            schema = _event_schema()
-            table = pa.Table.from_arrays([
-                pa.array([tenant] * len(entries), pa.string()), pa.array([e["seq"] for e in entries], pa.int64()),
-                pa.array([e["session"] for e in entries], pa.string()), pa.array(times, schema.field("at").type),
-                pa.array(texts, pa.string()),
-                pa.array([e["hash"] for e in entries], pa.string())], schema=schema)  # fmt: skip
-            self._insert("events", _EVENT_COLUMNS, table)
-        return entries
-
-    def _event_rows(self, tenant: str, session: str | None = None, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
-        if session is None:
-            yield from self._log_rows(tenant, after_seq)
-            return
-        where, extra = "AND session = ?", [session]
-        while True:
-            rows = self._all(f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
-                             f"ORDER BY seq LIMIT {_CHUNK}", [tenant, *extra, after_seq])  # fmt: skip
-            yield from rows
-            if len(rows) < _CHUNK:
-                return
-            after_seq = rows[-1][1]
-
-    def _log_rows(self, tenant: str, after_seq: int) -> Iterator[tuple[Any, ...]]:
-        # The whole log in windows of _CHUNK seq numbers: `seq > ? ORDER BY seq LIMIT n` sorts every later entry
-        # again for each chunk (quadratic in the log's length), while a window lets DuckDB skip the row groups
-        # outside it. Seq numbers are dense unless entries were deleted; an empty window jumps to the next one.
-        window = (f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? "
-                  "ORDER BY seq")  # fmt: skip
-        following = "SELECT min(seq), max(seq) FROM events WHERE tenant = ? AND seq > ?"
-        while True:
-            low, high = self._all(following, [tenant, after_seq])[0]
-            if low is None:
-                return
-            after_seq = int(low) - 1
-            while after_seq < high:
-                upper = min(after_seq + _CHUNK, int(high))
-                rows = self._all(window, [tenant, after_seq, upper])
-                yield from rows
-                after_seq = upper
-                if not rows:
-                    break
-
-    def events(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
-        """The tenant's entries in seq order (optionally one session's, after a seq), read in chunks."""
-        for row in self._event_rows(tenant, session, after_seq):
-            yield _loads(row[4])
-
-    def sessions(self, tenant: str) -> list[str]:
-        """The tenant's sessions in the order they started."""
-        query = "SELECT session FROM events WHERE tenant = ? GROUP BY session ORDER BY min(seq), session"
-        return [row[0] for row in self._all(query, [tenant])]
-
-    def head(self, tenant: str) -> tuple[int, str] | None:
-        """(seq, hash) of the tenant's last entry, None for an empty log."""
-        rows = self._all("SELECT seq, hash FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1", [tenant])
-        return (int(rows[0][0]), str(rows[0][1])) if rows else None
-
-    def verify_log(self, tenant: str, *, expected_head: str | None = None) -> list[ChainProblem]:
-        """Verify the tenant's chain, and that the seq, session, at and hash columns agree with each entry."""
-        column_problems: list[ChainProblem] = []
-
-        def entries() -> Iterator[Any]:
-            for position, (row_tenant, seq, session, at, text, hash_) in enumerate(self._event_rows(tenant)):
-                try:
-                    entry = json.loads(text)
-                except ValueError:
-                    yield text
-                    continue
-                if isinstance(entry, dict):
-                    columns = {"tenant": row_tenant, "seq": seq, "session": session, "hash": hash_}
-                    bad = [name for name, value in columns.items() if entry.get(name) != value]
-                    if not isinstance(entry.get("at"), str) or _utc_or_none(entry["at"]) != _iso(at):
-                        bad.append("at")
-                    if bad:
-                        message = f"entry seq {seq}: the {', '.join(bad)} column(s) disagree with the entry"
-                        column_problems.append(ChainProblem(seq, position, "LOG001", message))
-                yield entry
-
-        problems = eventlog.verify_chain(entries(), expected_head=expected_head)
-        return sorted(problems + column_problems, key=lambda problem: problem.position)
-
     # -- workflow instances (format 2) -------------------------------------------------------------------------
 
     def put_instances(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> None:
@@ -519,50 +336,3 @@ class Store:
             where, params = where + " AND status = ?", [*params, status]
         rows = self._all(f"SELECT state FROM workflow_instances WHERE {where} ORDER BY instance_id", params)
         return [_loads(row[0]) for row in rows]
-
-    # -- export -----------------------------------------------------------------------------------------------------
-
-    def export_events(self, tenant: str | None, path: Path) -> int:
-        """Write the events of one tenant (None: all) to a Parquet file atomically; return the number written."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        schema = _event_schema().with_metadata({"crmctl.format": EXPORT_FORMAT, "crmctl.version": __version__})
-        where, params = ("WHERE tenant = ?", [tenant]) if tenant is not None else ("", [])
-        try:
-            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except OSError as error:
-            raise StoreError(f"cannot write {path}: {error.strerror}") from error
-        os.close(handle)
-        count = 0
-        try:
-            columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
-            # A cursor of its own, so a failed export cannot leave this connection with an unfinished result.
-            with self._con.cursor() as cursor, pq.ParquetWriter(temp, schema) as writer:
-                query = cursor.sql(f"SELECT {columns} FROM events {where} ORDER BY tenant, seq", params=params)
-                for batch in query.to_arrow_reader(_CHUNK):
-                    writer.write_table(pa.Table.from_batches([batch]).cast(schema))
-                    count += batch.num_rows
-            Path(temp).replace(path)
-        except BaseException as error:
-            Path(temp).unlink(missing_ok=True)
-            if isinstance(error, OSError):
-                raise StoreError(f"cannot write {path}: {error.strerror or error}") from error
-            raise
-        return count
-
-
-def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
-    """The entries of an `export_events` file, in the order written; refuses other Parquet files."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as error:
-        raise StoreFormatError(f"{path} is not a Parquet file: {error}") from error
-    metadata = parquet.schema_arrow.metadata or {}
-    if metadata.get(b"crmctl.format") != EXPORT_FORMAT.encode():
-        raise StoreFormatError(f"{path} is not a crmctl event log export (no crmctl.format = {EXPORT_FORMAT})")
-    return (_loads(text) for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"])
-            for text in batch.column(0).to_pylist())  # fmt: skip

@@ -1,0 +1,90 @@
+"""The store's plumbing: the connection, transactions (nested ones join the outer), Arrow batch inserts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+from crmctl.runtime._storage import (
+    StoreError,
+)
+
+__all__: list[str] = []
+
+
+class _Core:
+    """A DuckDB connection with the store's transaction and batch-insert discipline."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
+        self._con = con
+        self.path = path
+        self.read_only = read_only
+        self._depth = 0
+        self._doomed = False
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------------------------
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # Always drain: DuckDB refuses other work on a connection with an unfinished result.
+        return self._con.execute(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._doomed = True
+                raise
+            finally:
+                self._depth -= 1
+            return
+        self._writable()
+        self._all("BEGIN TRANSACTION")
+        self._depth, self._doomed = 1, False
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._all("ROLLBACK")
+            raise
+        self._depth = 0
+        if self._doomed:
+            self._all("ROLLBACK")
+            raise StoreError("a write inside this transaction failed, so nothing of it was written")
+        self._all("COMMIT")
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only")
+
+    @contextmanager
+    def _batch(self, table: pa.Table) -> Iterator[str]:
+        name = "_crmctl_batch"
+        self._con.register(name, table)
+        try:
+            yield name
+        finally:
+            self._con.unregister(name)
+
+    def _insert(self, target: str, columns: Sequence[str], table: pa.Table, *, replace: bool = False) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        with self.transaction(), self._batch(table) as batch:
+            self._all(f"{verb} INTO {target} ({names}) SELECT {names} FROM {batch}")
