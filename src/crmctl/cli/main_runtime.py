@@ -1,0 +1,431 @@
+"""The runtime plane's commands (simulate, draft, log, replay, store, records, export, workflow, events),
+registered on `crmctl.cli.main.app`. Command bodies import their modules lazily, as in `main`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crmctl.cli.main import ListFormat, ListFormatOpt, app
+
+__all__: list[str] = []
+
+
+# --- runtime: simulate, drafts, event log, replay, store ---------------------------------------------------------
+
+draft_app = typer.Typer(help="Drafts: sessions saved after every event, resumable at the step they left.",
+                        no_args_is_help=True)  # fmt: skip
+log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
+store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
+app.add_typer(draft_app, name="draft")
+app.add_typer(log_app, name="log")
+app.add_typer(store_app, name="store")
+
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")
+]
+TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant; no read or write crosses tenants.")]
+NowOpt = Annotated[
+    str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time of the first event (default: now).")
+]
+ScriptOpt = Annotated[
+    Path | None, typer.Option("--script", help="Play a YAML list of events instead of prompting (docs/simulate.md).")
+]
+
+
+@app.command()
+def simulate(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    entity: Annotated[str | None, typer.Option("--entity", help="Entity of the form (default: the UI's).")] = None,
+    form: Annotated[str | None, typer.Option("--form", help="Form name when the UI has several.")] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help="Locale (default: the package default).")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="Role (default: the first declared).")] = None,
+    script: ScriptOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    session: Annotated[str | None, typer.Option("--session", help="Session (= draft) id (default: random).")] = None,
+    now: NowOpt = None,
+) -> None:
+    """Walk through a package's form in the terminal, or play a script and print the effect trace."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_simulate(package, entity=entity, form=form, locale=locale, role=role,
+                                          script_path=script, output_format=output_format.value, store_path=store,
+                                          tenant=tenant, session_id=session, now=now))  # fmt: skip
+
+
+@draft_app.command("list")
+def draft_list(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    entity: Annotated[str | None, typer.Option("--entity", help="Only drafts of this entity.")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """List open drafts, most recent first."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_list(store, tenant, entity, output_format.value))
+
+
+@draft_app.command("show")
+def draft_show(
+    draft: Annotated[str, typer.Argument(help="Draft id.")],
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show a draft: entity, pinned package version, data, last step."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_show(draft, store, tenant, output_format.value))
+
+
+@draft_app.command("resume")
+def draft_resume(
+    draft: Annotated[str, typer.Argument(help="Draft id.")],
+    script: ScriptOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: NowOpt = None,
+) -> None:
+    """Continue a draft at the step it was left, on the package version it is pinned to."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_resume(draft, script_path=script, output_format=output_format.value,
+                                              store_path=store, tenant=tenant, now=now))  # fmt: skip
+
+
+@log_app.command("verify")
+def log_verify(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    export: Annotated[Path | None, typer.Option("--export", help="Verify a Parquet export instead.")] = None,
+    head: Annotated[
+        str | None,
+        typer.Option("--head", help="The head hash recorded earlier (e.g. by CI): detects a truncated log."),
+    ] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Check the hash chain; exit 1 naming the first edited, deleted, inserted or reordered entry."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_log_verify(store, tenant, export, output_format.value, head))
+
+
+@log_app.command("export")
+def log_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (atomically).")],
+    store: StoreOpt = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Write the event log to Parquet; it can be verified and replayed from there."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_log_export(store, tenant, out, output_format.value))
+
+
+@app.command()
+def replay(
+    session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
+    all_sessions: Annotated[bool, typer.Option("--all", help="Every session of the tenant (the default).")] = False,
+    against: Annotated[
+        str | None,
+        typer.Option("--against", help="Re-run the inputs on this version: directory, git:REV[:path], registry:..."),
+    ] = None,
+    export: Annotated[Path | None, typer.Option("--from-export", help="Replay a Parquet log export.")] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    limit: Annotated[int, typer.Option("--limit", help="Differences shown in text output.")] = 20,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Re-execute logged sessions; exit 1 when an effect differs (pinned versions: byte for byte)."""
+    from crmctl.cli.commands import runtime as command
+
+    if session is not None and all_sessions:
+        from crmctl.errors import UsageError
+
+        raise UsageError("give --session ID or --all, not both")
+    raise typer.Exit(command.run_replay(store_path=store, tenant=tenant, session=session, against=against,
+                                        export=export, output_format=output_format.value, limit=limit))  # fmt: skip
+
+
+@store_app.command("info")
+def store_info(store: StoreOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Format, writer versions and row counts per tenant."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_store_info(store, output_format.value))
+
+
+@store_app.command("migrate")
+def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Bring a store written by an older crmctl to the current format."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_store_migrate(store, output_format.value))
+
+
+records_app = typer.Typer(help="Records: create, read, update and import through the validation engines.",
+                          no_args_is_help=True)  # fmt: skip
+app.add_typer(records_app, name="records")
+EntityOpt = Annotated[str, typer.Option("--entity", "-e", help="Entity, e.g. Lead.")]
+RecordsLocaleOpt = Annotated[
+    str | None, typer.Option("--locale", help="Locale of messages (default: the package default).")
+]
+RecordsNowOpt = Annotated[str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time (default: now).")]
+NoAsyncOpt = Annotated[
+    bool, typer.Option("--no-async", help="Skip async validations (no provider is asked; say so in your review).")
+]
+
+
+@records_app.command("create")
+def records_create(
+    package: Annotated[Path, typer.Argument(help="Package directory (the version validating the record).")],
+    entity: EntityOpt,
+    data: Annotated[str | None, typer.Option("--data", help="The record as a JSON object.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="A file holding the record as a JSON object.")] = None,
+    record_id: Annotated[str | None, typer.Option("--id", help="Record id (default: a random UUID).")] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    now: RecordsNowOpt = None,
+    no_async: NoAsyncOpt = False,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Check, calculate and validate a record, then store it with its package version; exit 1 if rejected."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_create(package, entity, data, file, record_id, store=store, tenant=tenant,
+                                        output_format=output_format.value, locale=locale, now=now,
+                                        no_async=no_async))  # fmt: skip
+
+
+@records_app.command("get")
+def records_get(
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    entity: EntityOpt,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show a record, rendered with the package version it is pinned to."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_get(record_id, entity, store=store, tenant=tenant, output_format=output_format.value,
+                                     locale=locale))  # fmt: skip
+
+
+@records_app.command("list")
+def records_list(
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only records of this entity.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many records.")] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """List records by entity and id: package version, revision, last update."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_list(entity, limit, store=store, tenant=tenant, output_format=output_format.value))
+
+
+@records_app.command("update")
+def records_update(
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    entity: EntityOpt,
+    data: Annotated[str, typer.Option("--data", help="JSON merge patch: fields to set; null removes a field.")],
+    package: Annotated[
+        Path | None, typer.Option("--package", help="Move the record to this version of its package.")
+    ] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    now: RecordsNowOpt = None,
+    no_async: NoAsyncOpt = False,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Merge changes into a record and validate it again (its pinned version, or --package); exit 1 if rejected."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_update(record_id, entity, data, package, store=store, tenant=tenant,
+                                        output_format=output_format.value, locale=locale, now=now,
+                                        no_async=no_async))  # fmt: skip
+
+
+@records_app.command("import")
+def records_import(
+    package: Annotated[Path, typer.Argument(help="Package directory (the version validating the rows).")],
+    file: Annotated[Path, typer.Argument(help="A .csv (header row of field names) or .jsonl file.")],
+    entity: EntityOpt,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Write the valid rows even when some are rejected.")
+    ] = False,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    locale: RecordsLocaleOpt = None,
+    now: RecordsNowOpt = None,
+    no_async: NoAsyncOpt = False,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Import rows in one transaction: all or nothing; exit 1 listing rejected rows (row, field, code, message)."""
+    from crmctl.cli.commands import records as command
+
+    raise typer.Exit(command.run_import(package, entity, file, store=store, tenant=tenant,
+                                        output_format=output_format.value, locale=locale, now=now,
+                                        skip_invalid=skip_invalid, no_async=no_async))  # fmt: skip
+
+
+class ExportKind(StrEnum):
+    records = "records"
+    drafts = "drafts"
+    events = "events"
+    workflows = "workflows"
+
+
+class ExportFormat(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+@app.command("export")
+def export_command(
+    kind: Annotated[ExportKind, typer.Argument(help="What to export: records, drafts, events or workflows.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
+    file_format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    partition_by: Annotated[
+        str | None, typer.Option("--partition-by", help="Hive partitions by these columns, e.g. tenant,package_version")
+    ] = None,
+    store: StoreOpt = None,
+    report: Annotated[ListFormat, typer.Option("--report", help="Format of the report on stdout.")] = ListFormat.text,
+) -> None:
+    """Export records (one dataset per entity, typed by each record's version), drafts, events or workflow instances."""
+    from crmctl.cli.commands import export as command
+
+    raise typer.Exit(command.run_export(kind.value, out_dir=out_dir, file_format=file_format.value, entity=entity,
+                                        tenant=tenant, partition_by=partition_by, store=store,
+                                        output_format=report.value))  # fmt: skip
+
+
+# --- workflows ---------------------------------------------------------------------------------------------------
+
+workflow_app = typer.Typer(help="Workflows on a virtual clock: simulate, coverage, migrate.", no_args_is_help=True)
+app.add_typer(workflow_app, name="workflow")
+
+
+@workflow_app.command("simulate")
+def workflow_simulate(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    script: Annotated[Path | None, typer.Option("--script", help="Scenario YAML (docs/workflows.md).")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: NowOpt = None,
+) -> None:
+    """Play a scenario: a timeline of transitions, tasks, approvals, SLA warnings and breaches, escalations, events."""
+    from crmctl.cli.commands import workflow as command
+
+    raise typer.Exit(command.run_simulate(package, workflow=workflow, script_path=script,
+                                          output_format=output_format.value, store_path=store, tenant=tenant,
+                                          now=now))  # fmt: skip
+
+
+@workflow_app.command("migrate")
+def workflow_migrate(
+    package: Annotated[Path, typer.Argument(help="Package directory: the version to move instances onto.")],
+    instance: Annotated[list[str] | None, typer.Option("--instance", help="Instance id (repeatable).")] = None,
+    all_instances: Annotated[bool, typer.Option("--all", help="Every running instance of the workflow.")] = False,
+    state_map: Annotated[
+        list[str] | None, typer.Option("--map", help="OLD=NEW: where instances in state OLD go (repeatable).")
+    ] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: NowOpt = None,
+) -> None:
+    """Move running instances to a newer version through an explicit state mapping; all or none (exit 1), logged."""
+    from crmctl.cli.commands import workflow as command
+
+    raise typer.Exit(command.run_migrate(package, instances=instance or [], all_instances=all_instances,
+                                         mapping=state_map or [], workflow=workflow,
+                                         output_format=output_format.value, store_path=store, tenant=tenant,
+                                         now=now))  # fmt: skip
+
+
+@workflow_app.command("coverage")
+def workflow_coverage(
+    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    scenarios: Annotated[Path, typer.Option("--scenarios", help="Directory of scenario YAML files (or one file).")],
+    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    skeletons: Annotated[
+        Path | None, typer.Option("--skeletons", help="Write a shortest scenario skeleton per uncovered item here.")
+    ] = None,
+    fail_under: Annotated[
+        float | None, typer.Option("--fail-under", help="Exit 1 when coverage is below this percentage.")
+    ] = None,
+) -> None:
+    """Coverage of a workflow by scenarios: states, transitions, guard outcomes, SLA paths, timers, tasks, approvals."""
+    from crmctl.cli.commands import coverage as command
+
+    raise typer.Exit(command.run_coverage(package, scenarios=scenarios, workflow=workflow,
+                                          output_format=output_format.value, skeletons_dir=skeletons,
+                                          fail_under=fail_under))  # fmt: skip
+
+
+# --- business events ---------------------------------------------------------------------------------------------
+
+events_app = typer.Typer(help="Business events the runtime emitted (from the event log): list, tail.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(events_app, name="events")
+EventNameOpt = Annotated[str | None, typer.Option("--event", help="Only this event, e.g. LeadQualified.")]
+EventInstanceOpt = Annotated[str | None, typer.Option("--instance", help="Only this workflow instance.")]
+EventSinceOpt = Annotated[str | None, typer.Option("--since", help="Only events at or after this ISO 8601 time.")]
+
+
+@events_app.command("list")
+def events_list(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    event: EventNameOpt = None,
+    instance: EventInstanceOpt = None,
+    since: EventSinceOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many (the first).")] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """List business events in log order: seq, time, event, instance (or session), payload."""
+    from crmctl.cli.commands import events as command
+
+    where = command.EventFilter(event, instance, command.since_option(since))
+    raise typer.Exit(command.run_list(store, tenant, where, limit, output_format.value))
+
+
+@events_app.command("tail")
+def events_tail(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    event: EventNameOpt = None,
+    instance: EventInstanceOpt = None,
+    since: EventSinceOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many of the last events.")] = 10,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep polling every second for new events (JSON Lines); Ctrl-C stops.")
+    ] = False,
+    polls: Annotated[int | None, typer.Option("--polls", hidden=True, min=0)] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Print the last business events; --follow prints new ones as they are logged."""
+    from crmctl.cli.commands import events as command
+
+    where = command.EventFilter(event, instance, command.since_option(since))
+    raise typer.Exit(command.run_tail(store, tenant, where, limit, output_format.value, follow=follow, polls=polls))
