@@ -39,6 +39,7 @@ from crmctl.runtime._export_types import (
     _versions,
     arrow_type,
 )
+from crmctl.runtime._storage import _instant
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,7 +115,7 @@ def _version_batches(con: duckdb.DuckDBPyConnection, entity: str, versions: Sequ
         selected = ", ".join([*map(_quote, _RECORD_EXTRAS), *fields])
         source = (f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v FROM records "
                   f"WHERE {where} AND entity = ? AND package_digest = ?")  # fmt: skip
-        yield from _stream(con, f"SELECT {selected} FROM ({source})", [*params, entity, v.digest])
+        yield from _stream(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", [*params, entity, v.digest])
 
 
 def export_drafts(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,
@@ -173,11 +174,11 @@ def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: Expo
             key = (tenant, str(entry["session"]).removeprefix("workflow:"))
             row = rows.setdefault(key, {
                 "tenant": tenant, "instance": key[1], "workflow": entry.get("workflow"), "entity": entry.get("entity"),
-                "state": None, "status": "running", "started_at": _utc_moment(entry["at"]), "transitions": 0,
+                "state": None, "status": "running", "started_at": _instant(entry["at"]), "transitions": 0,
                 "sla_warnings": 0, "sla_breaches": 0, "package_name": entry["package"]["name"],
                 "package_version": entry["package"]["version"], "package_digest": entry["package"]["digest"],
             })  # fmt: skip
-            row["updated_at"] = _utc_moment(entry["at"])
+            row["updated_at"] = _instant(entry["at"])
             for effect in entry.get("effects", []):
                 kind = effect.get("effect")
                 if kind == "entered":
@@ -192,12 +193,6 @@ def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: Expo
     dataset = _Dataset(options.out / "workflows", "workflows", schema, options, _metadata("workflows", None),
                        "package_digest")  # fmt: skip
     return _run(iter([(dataset, "workflows", iter(table.to_batches(_BATCH)))]), "workflows", progress)
-
-
-def _utc_moment(text: str) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 Exporter = Callable[["Store", "duckdb.DuckDBPyConnection", ExportOptions, Callable[[int], None]], list[DatasetReport]]
