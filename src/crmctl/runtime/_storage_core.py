@@ -7,12 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from crmctl.runtime._storage import StoreError
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
-from crmctl.runtime._storage import (
-    StoreError,
-)
 
 __all__: list[str] = []
 

@@ -8,15 +8,11 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crmctl import __version__
 from crmctl.errors import InputError
 from crmctl.runtime import eventlog
-from crmctl.runtime.eventlog import GENESIS, ChainProblem
-
-if TYPE_CHECKING:
-    pass
 from crmctl.runtime._storage import (
     _CHUNK,
     _EVENT_COLUMNS,
@@ -32,6 +28,7 @@ from crmctl.runtime._storage import (
     _utc_or_none,
 )
 from crmctl.runtime._storage_core import _Core
+from crmctl.runtime.eventlog import GENESIS, ChainProblem
 
 __all__ = ["read_event_export"]
 

@@ -1,9 +1,10 @@
 """The embedded runtime store: packages, drafts, records and the event log of every tenant in one DuckDB file.
 
-Layout (store format 1): `meta` (key/value: format, created_by, written_by, duckdb), `packages` (content-addressed
-canonical bytes of every package version the runtime ran), `drafts`, `records` and `events` (one hash chain per
-tenant, see `runtime.eventlog`). JSON is stored as canonical text (`eventlog.dumps`); timestamps are TIMESTAMPTZ,
-passed in and returned as ISO 8601 UTC strings ("2026-11-26T10:00:00Z"). The store never reads the wall clock.
+Layout (store format 2): `meta` (key/value: format, created_by, written_by, duckdb), `packages`
+(content-addressed canonical bytes of every package version the runtime ran), `drafts`, `records`, `events` (one
+hash chain per tenant, see `runtime.eventlog`) and `workflow_instances`. JSON is stored as canonical text
+(`eventlog.dumps`); timestamps are TIMESTAMPTZ, passed in and returned as ISO 8601 UTC strings
+("2026-11-26T10:00:00Z"). The store never reads the wall clock.
 
 Every read and write names a tenant and stays inside it; only `info()` and `tenants()` look across tenants. Writes
 go through Arrow batches (registered, inserted with one `INSERT ... SELECT`, unregistered) inside a transaction,
@@ -17,14 +18,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from crmctl import __version__
 from crmctl.errors import InputError, UserError
 from crmctl.runtime import eventlog
-
-if TYPE_CHECKING:
-    pass
 from crmctl.runtime._storage import (
     _CHUNK,
     _DRAFT_COLUMNS,
@@ -318,8 +316,7 @@ class Store(_EventLog):
             "status": pa.array([str(i["status"]) for i in instances], text),
             "clock": pa.array([_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
         })  # fmt: skip
-        with self.transaction():
-            self._insert("workflow_instances", table.column_names, table, replace=True)
+        self._insert("workflow_instances", table.column_names, table, replace=True)
 
     def get_instance(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
         rows = self._all("SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?",
