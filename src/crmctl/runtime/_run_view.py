@@ -3,7 +3,7 @@ options, values and messages of the view (the base of `runtime._run.EventRun`)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -204,10 +204,12 @@ class _RunView:
         data = self.data
         old = self.state.view.get("values")
         if old is None:
-            paths: Iterable[str] = self.s.value_fields
+            paths = list(self.s.value_fields)
             values: dict[str, Any] = {}
         else:
-            paths = {vf for path in self.changed for vf in self.s.value_paths(path)}
+            # In the order of the value fields, not of a set: the values are saved with the state (drafts).
+            written = {vf for path in self.changed for vf in self.s.value_paths(path)}
+            paths = [p for p in self.s.value_fields if p in written]
             values = dict(old)
         for p in paths:
             v = data.get(p) if "." not in p else field_at(data, p)
@@ -215,7 +217,7 @@ class _RunView:
                 values.pop(p, None)
             else:
                 values[p] = v
-        self.value_changes = [p for p in self.s.value_fields if p in paths]
+        self.value_changes = paths
         return values
 
     def options_key(self) -> tuple[tuple[str, ...] | None, ...]:
