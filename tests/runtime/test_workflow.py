@@ -347,3 +347,12 @@ def test_claiming_a_role_task_makes_it_the_users() -> None:
         eng.claim(requested, Actor("m", "marketing"), MONDAY)
     with pytest.raises(WorkflowError, match="say who claims"):
         apply_input(eng, requested, {"type": "claim", "instance": "w1"}, MONDAY)
+
+
+def test_a_moment_that_is_not_one_is_a_workflow_error() -> None:
+    from crmctl.runtime.workflow_model import parse_moment
+
+    with pytest.raises(WorkflowError, match="not an ISO 8601 moment"):
+        parse_moment("next tuesday")  # e.g. a timer's `at` expression gave a string; no ValueError escapes
+    with pytest.raises(WorkflowError, match="needs a time zone"):
+        parse_moment("2026-11-26T09:00:00")

@@ -41,10 +41,7 @@ class _Flow:
     # --- the clock -------------------------------------------------------------------------------------------
 
     def _begin(self, instance: Mapping[str, Any], at: datetime) -> Step:
-        clock = read_moment(instance["clock"])
-        if at < clock:
-            raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to "
-                                f"{format_moment(at)}")  # fmt: skip
+        _forward(instance, at)
         step = Step(_writable(instance))
         self._run_due(step, at)
         step.instance["clock"] = format_moment(at)
@@ -421,6 +418,13 @@ def _writable(instance: Mapping[str, Any]) -> dict[str, Any]:
         inst["approval"] = {**approval, "chain": list(approval["chain"]), "open": list(approval["open"]),
                             "approved": list(approval["approved"])}  # fmt: skip
     return inst
+
+
+def _forward(instance: Mapping[str, Any], at: datetime) -> None:
+    """Refuse an input dated before the instance's clock: the clock only moves forward."""
+    if at < read_moment(instance["clock"]):
+        raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to "
+                            f"{format_moment(at)}")  # fmt: skip
 
 
 def _sla_of(engine: _Flow, inst: Mapping[str, Any]) -> Sla | None:

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from crmctl.runtime._workflow_flow import _assigned, _describe, _Flow, _forward, _system, _writable
 from crmctl.runtime.workflow_model import (
     Actor,
     Step,
@@ -36,13 +37,7 @@ from crmctl.runtime.workflow_model import (
     WorkflowModel,
     format_moment,
     parse_moment,
-    read_moment,
 )
-
-if TYPE_CHECKING:
-    pass
-
-from crmctl.runtime._workflow_flow import _assigned, _describe, _Flow, _system, _writable
 
 __all__ = ["INPUTS", "Actor", "Step", "WorkflowEngine", "WorkflowError", "WorkflowModel", "apply_input", "parse_moment"]
 
@@ -153,8 +148,7 @@ class WorkflowEngine(_Flow):
             return self._begin(instance, to)
         # Nothing falls due: only the clock moves, so the new instance shares every part with the old one
         # (instances are values; the engine copies a part before it changes it).
-        if to < read_moment(instance["clock"]):
-            self._begin(instance, to)  # raises: time cannot move backwards
+        _forward(instance, to)
         return Step({**instance, "clock": format_moment(to)})
 
     def adopt(self, instance: Mapping[str, Any], mapping: Mapping[str, str], at: datetime) -> Step:
@@ -166,8 +160,7 @@ class WorkflowEngine(_Flow):
         the same id (else the new state's SLA starts now), timers carry over when the new state keeps them.
         What fell due before `at` is the old version's to process: advance the instance on its engine first.
         """
-        if at < read_moment(instance["clock"]):
-            raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']}")
+        _forward(instance, at)
         step = Step(_writable(instance))
         step.instance["clock"] = format_moment(at)
         inst = step.instance

@@ -46,7 +46,10 @@ class Step:
 
 
 def parse_moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:  # e.g. a timer's `at` expression giving a string that is not a moment
+        raise WorkflowError(f"{text!r}: not an ISO 8601 moment (e.g. 2026-11-26T09:00:00Z)") from None
     if moment.tzinfo is None:
         raise WorkflowError(f"{text!r}: a moment needs a time zone (e.g. 2026-11-26T09:00:00Z)")
     return moment
