@@ -259,7 +259,7 @@ class _RunView:
             "step": self.step,
             "steps": steps,
             "visible": visible,
-            "readonly": self.s.readonly_of(visible),
+            "readonly": self.s.readonly,
             "required": required,
             "options": options,
             "values": values,

@@ -67,9 +67,8 @@ class Session:
         self.allowed_steps = frozenset(allowed)
         self.role_hidden = frozenset(view.hidden if view else ()) | {p for p in model.form_fields if p not in reachable}
         self.role_readonly = frozenset(view.readOnly if view else ())
-        # Role hiding and step access are fixed per session; field_visible asks them for every field per event.
+        # Role hiding is fixed per session; field_visible asks it for every field per event.
         self._hides: dict[str, bool] = {}
-        self._step_allowed: dict[str, bool] = {}
         self.validator = Validator(model)
         self.shown_fields = tuple(p for p in model.form_fields if not self._role_hides(p))
         # calculated fields not on the form follow it by name: schema key order is not part of the package's digest
@@ -87,12 +86,13 @@ class Session:
         # (visibility, required-by-validation, dependency results) → (required, options): both depend on nothing else
         self.presentations: dict[tuple[Any, ...], tuple[dict[str, bool], dict[str, list[str]]]] = {}
         self._value_paths: dict[str, tuple[str, ...]] = {}
-        self._readonly: list[str] | None = None
+        # The role's read-only fields among those presented: the same list in every view of the session.
+        self.readonly = sorted(p for p in self.role_readonly if p in self.shown_fields)
         self.async_ids = frozenset(v.id for v in model.validations if v.type == "async")
         self.live_checks = tuple(v for v in self.validator.top if v.mode == "soft" and v.type != "async")
         self._displays: dict[tuple[str, type, Any], str] = {}
         # The variables bound at the end of an event, by the identity of the data they were bound from, so the
-        # next event of that session starts from them instead of converting every field again (see _Run.reuse).
+        # next event of that session starts from them instead of converting every field again (see _RunView.reuse).
         self.bindings: dict[int, tuple[Mapping[str, Any], dict[str, Any], dict[str, Any]]] = {}
 
     # --- the state machine -------------------------------------------------------------------------------------
@@ -122,12 +122,6 @@ class Session:
         if hidden is None:
             hidden = self._hides[path] = any(path == h or path.startswith(h + ".") for h in self.role_hidden)
         return hidden
-
-    def readonly_of(self, visible: Mapping[str, bool]) -> list[str]:
-        """The role's read-only fields among those presented (the same list for every event of a session)."""
-        if self._readonly is None:
-            self._readonly = sorted(p for p in self.role_readonly if p in visible)
-        return self._readonly
 
     def value_paths(self, path: str) -> tuple[str, ...]:
         """The presented value fields a write to `path` can change: itself, fields inside it, objects around it."""
@@ -171,8 +165,4 @@ class Session:
         return text
 
     def step_allowed(self, step_id: str) -> bool:
-        allowed = self._step_allowed.get(step_id)
-        if allowed is None:
-            step = self.model.step(step_id)
-            allowed = self._step_allowed[step_id] = step is not None and (not step.roles or self.role in step.roles)
-        return allowed
+        return step_id in self.allowed_steps
