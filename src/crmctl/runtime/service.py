@@ -21,6 +21,7 @@ from crmctl.runtime.eventlog import value_hash
 from crmctl.runtime.form import FormModel
 from crmctl.runtime.packages import PackageCopyError, PackageRef, load_copy, make_copy
 from crmctl.runtime.session import Session, SessionState
+from crmctl.runtime.values import format_timestamp
 
 if TYPE_CHECKING:
     from crmctl.model.package import Package
@@ -43,8 +44,7 @@ class DraftNotFoundError(UserError):
 
 def iso(moment: datetime) -> str:
     """An instant as stored and logged: ISO 8601 UTC with `Z`, microseconds only when present."""
-    text = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return text
+    return format_timestamp(moment)
 
 
 def parse_instant(text: str) -> datetime:
