@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.runtime.service import Runtime
 
-__all__ = ["CATEGORIES", "Divergence", "ReplayReport", "effects_hash", "replay", "same_json"]
+__all__ = ["CATEGORIES", "Divergence", "ReplayReport", "replay", "same_json"]
 
 CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
 
@@ -49,10 +49,6 @@ def same_json(a: Any, b: Any) -> bool:
     if kind is float:
         return bool(a == b) and (a != 0.0 or str(a) == str(b))  # -0.0 encodes differently from 0.0
     return bool(a == b)
-
-
-def effects_hash(effects: Any) -> str:
-    return value_hash(effects)
 
 
 @dataclass(frozen=True)
@@ -85,6 +81,18 @@ class ReplayReport:
     @property
     def ok(self) -> bool:
         return not self.divergences
+
+    def begin(self, sid: str) -> None:
+        """Count the session `sid` once, when its first event is replayed."""
+        if sid not in self.per_session:
+            self.sessions += 1
+            self.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+
+    def add(self, sid: str, divergence: Divergence | None) -> None:
+        if divergence is not None:
+            self.divergences.append(divergence)
+            for category in divergence.categories:
+                self.per_session[sid][category] += 1
 
     def totals(self) -> dict[str, int]:
         totals = dict.fromkeys(CATEGORIES, 0)
@@ -133,18 +141,14 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
         track = tracks.get(sid)
         if track is None:
             track = tracks[sid] = _open(runtime, entry, against, against_ref)
-            report.sessions += 1
-            report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+            report.begin(sid)
         track.index += 1
         report.events += 1
         divergence = _replay_one(track, entry, sid)
         if track.state.status == "submitted":  # it takes no more events: keep a marker, not its state
             tracks[sid] = _Track(None, _SUBMITTED_STATE, track.index,
                                  "the session was submitted already")  # fmt: skip
-        if divergence is not None:
-            report.divergences.append(divergence)
-            for category in divergence.categories:
-                report.per_session[sid][category] += 1
+        report.add(sid, divergence)
     return report
 
 
@@ -179,11 +183,15 @@ def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence
     except UserError as exc:
         return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], str(exc))
     track.state = outcome.state
-    produced = outcome.effects
-    recorded_hash = entry.get("effectsHash")
-    if same_json(produced, recorded) if recorded_hash is None else value_hash(produced) == recorded_hash:
+    if _reproduced(outcome.effects, recorded, entry):
         return None
     return _divergence(sid, seq, track.index, event, list(recorded), outcome.effects)
+
+
+def _reproduced(produced: list[dict[str, Any]], recorded: Any, entry: Mapping[str, Any]) -> bool:
+    """Whether `produced` are the logged effects: by the logged `effectsHash`, or by value where none was logged."""
+    recorded_hash = entry.get("effectsHash")
+    return same_json(produced, recorded) if recorded_hash is None else value_hash(produced) == recorded_hash
 
 
 def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], recorded: list[Any],
@@ -236,9 +244,7 @@ class _RecordTracks:
         if sessions is not None and sid not in sessions:
             return
         recorded = list(entry.get("effects", []))
-        if sid not in self.counts:
-            report.sessions += 1
-            report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+        report.begin(sid)
         index = self.counts[sid] = self.counts.get(sid, 0) + 1
         report.events += 1
         event = {"op": entry.get("op"), "input": entry.get("input", {})}
@@ -258,10 +264,7 @@ class _RecordTracks:
                                         divergence.extra)  # fmt: skip
         if recorded and isinstance(recorded[0], Mapping):
             self.data[sid] = recorded[0].get("data", {})
-        if divergence is not None:
-            report.divergences.append(divergence)
-            for category in divergence.categories:
-                report.per_session[sid][category] += 1
+        report.add(sid, divergence)
 
 
 @dataclass
@@ -279,9 +282,7 @@ class _WorkflowTracks:
         sid = str(entry["session"])
         if sessions is not None and sid not in sessions:
             return
-        if sid not in self.counts:
-            report.sessions += 1
-            report.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+        report.begin(sid)
         index = self.counts[sid] = self.counts.get(sid, 0) + 1
         report.events += 1
         given = entry.get("input", {})
@@ -299,12 +300,6 @@ class _WorkflowTracks:
             divergence = Divergence(sid, seq, index, given, ("rejected",), recorded, [], str(exc))
         else:
             self.instances[sid] = step.instance
-            produced = step.effects
-            recorded_hash = entry.get("effectsHash")
-            same = same_json(produced, recorded) if recorded_hash is None else value_hash(produced) == recorded_hash
-            if not same:
-                divergence = _divergence(sid, seq, index, given, recorded, produced)
-        if divergence is not None:
-            report.divergences.append(divergence)
-            for category in divergence.categories:
-                report.per_session[sid][category] += 1
+            if not _reproduced(step.effects, recorded, entry):
+                divergence = _divergence(sid, seq, index, given, recorded, step.effects)
+        report.add(sid, divergence)
