@@ -111,9 +111,6 @@ class RecordService:
             raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
         return record, self.runtime.pinned(record.package_digest)
 
-    def pinned(self, record: StoredRecord) -> Package:
-        return self.runtime.pinned(record.package_digest)
-
     # --- writing -----------------------------------------------------------------------------------------------
 
     def create(self, package: Package, entity: str, record_id: str, values: Mapping[str, Any], at: datetime,
