@@ -168,6 +168,17 @@ def test_csv_flattens_objects_and_writes_arrays_as_json(store: Store, tmp_path: 
     assert cells["address.street"] == "Main" and cells["price"] == "9.5000" and cells["color"] == "red"
 
 
+def test_records_of_a_version_are_written_in_tenant_and_id_order(store: Store, tmp_path: Path) -> None:
+    ref = Runtime(store, "t1").pin(V1)
+    for tenant, id_ in [("t2", "a"), ("t1", "z"), ("t1", "b"), ("t2", "0"), ("t1", "m")]:
+        store.put_records([record(ref, id_, {"firstName": "A", "lastName": "B"}, tenant=tenant)])
+    store.put_records([record(ref, "b", {"firstName": "C", "lastName": "D"})], mode="update")
+    export(store, "records", ExportOptions(tmp_path / "out"))
+    table = pq.read_table(tmp_path / "out" / "records" / "Lead" / "part-0.parquet", columns=["tenant", "id"])
+    assert list(zip(table.column("tenant").to_pylist(), table.column("id").to_pylist(), strict=True)) == [
+        ("t1", "b"), ("t1", "m"), ("t1", "z"), ("t2", "0"), ("t2", "a")]  # fmt: skip
+
+
 def test_tenant_and_entity_filters(leads: Store, tmp_path: Path) -> None:
     Runtime(leads, "t1").pin(things())
     only = export(leads, "records", ExportOptions(tmp_path / "a", tenant="t2"))
