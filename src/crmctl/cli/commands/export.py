@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmctl.cli.commands.runtime import open_store
 from crmctl.cli.console import out
 from crmctl.errors import UsageError
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_export"]
 
-DEFAULT_STORE = Path(".crm/runtime.duckdb")
 _SHOW_AFTER = 1.0  # seconds: short exports finish before a bar would be worth drawing
 
 
@@ -80,13 +80,11 @@ def _report(report: ExportReport, output_format: str) -> None:
 def run_export(kind: str, *, out_dir: Path, file_format: str, entity: str | None, tenant: str | None,
                partition_by: str | None, store: Path | None, output_format: str) -> int:  # fmt: skip
     from crmctl.runtime.export import EXPORTERS, ExportOptions, export
-    from crmctl.runtime.store import Store
-
     if kind not in EXPORTERS:
         raise UsageError(f"unknown export kind {kind!r}; one of {', '.join(EXPORTERS)}")
     options = ExportOptions(out_dir, "csv" if file_format == "csv" else "parquet", tenant, entity,
                             _partitions(partition_by))  # fmt: skip
-    with Store.open(store or DEFAULT_STORE, read_only=True) as opened, \
+    with open_store(store, read_only=True) as opened, \
             _progress(sys.stderr.isatty(), kind) as progress:  # fmt: skip
         report = export(opened, kind, options, progress)
     _report(report, output_format)

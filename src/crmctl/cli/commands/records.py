@@ -11,10 +11,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmctl.cli.commands.runtime import instant, open_store
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
 
@@ -24,19 +24,10 @@ if TYPE_CHECKING:
     from crmctl.runtime.record_service import ImportReport, RecordOutcome, RecordService
     from crmctl.runtime.store import StoredRecord
 
-__all__ = ["DEFAULT_STORE", "run_create", "run_get", "run_import", "run_list", "run_update"]
-
-DEFAULT_STORE = Path(".crm/runtime.duckdb")
-
+__all__ = ["run_create", "run_get", "run_import", "run_list", "run_update"]
 
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
-
-
-def _at(now: str | None) -> datetime:
-    from crmctl.cli.commands.runtime import instant
-
-    return instant(now)
 
 
 def _package(path: Path) -> Package:
@@ -78,9 +69,8 @@ def _service(store_path: Path | None, tenant: str, locale: str | None, *,
              read_only: bool = False) -> Iterator[RecordService]:  # fmt: skip
     from crmctl.runtime.record_service import RecordService
     from crmctl.runtime.service import Runtime
-    from crmctl.runtime.store import Store
 
-    with Store.open(store_path or DEFAULT_STORE, read_only=read_only) as store:
+    with open_store(store_path, read_only=read_only) as store:
         yield RecordService(Runtime(store, tenant), locale)
 
 
@@ -138,7 +128,7 @@ def run_create(package_path: Path, entity: str, data: str | None, file: Path | N
     values = _input(data, file)
     package = _package(package_path)
     record_id = record_id or str(uuid.uuid4())
-    at = _at(now)
+    at = instant(now)
     with _service(store, tenant, locale) as service:
         outcome = service.create(package, entity, record_id, values, at, resolver=_providers(no_async))
     return _report_outcome(outcome, "created", entity, record_id, output_format)
@@ -148,7 +138,7 @@ def run_update(record_id: str, entity: str, data: str, package_path: Path | None
                output_format: str, locale: str | None, now: str | None, no_async: bool = False) -> int:  # fmt: skip
     patch = _object(data, "--data")
     package = _package(package_path) if package_path is not None else None
-    at = _at(now)
+    at = instant(now)
     with _service(store, tenant, locale) as service:
         outcome = service.update(entity, record_id, patch, at, package=package, resolver=_providers(no_async))
     return _report_outcome(outcome, "updated", entity, record_id, output_format)
@@ -194,9 +184,7 @@ def run_get(record_id: str, entity: str, *, store: Path | None, tenant: str, out
 
 
 def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenant: str, output_format: str) -> int:
-    from crmctl.runtime.store import Store
-
-    with Store.open(store or DEFAULT_STORE, read_only=True) as opened:
+    with open_store(store, read_only=True) as opened:
         records = opened.list_records(tenant, entity, limit=limit)
     if output_format == "json":
         _json([_record_json(r) for r in records])
@@ -258,7 +246,7 @@ def run_import(package_path: Path, entity: str, file: Path, *, store: Path | Non
     from crmctl.runtime.record_files import read_rows
 
     package = _package(package_path)
-    at = _at(now)
+    at = instant(now)
     with _service(store, tenant, locale) as service, _progress(sys.stderr.isatty()) as progress:
         engine = service.engine(package, entity)
         report = service.import_rows(package, entity, read_rows(file, engine), at, skip_invalid=skip_invalid,
