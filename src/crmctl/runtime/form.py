@@ -102,21 +102,11 @@ class FormModel:
             raise FormError(f"{package.name}: the package has no schema")
         forms = package.ui.all_forms() if package.ui else {}
         form_name, chosen = _choose_form(package, forms, entity, form)
-        entity = entity or chosen.entity or _single_entity(package, forms)
+        entity = entity or chosen.entity or _single_entity(package)
         if entity not in package.schema.entities:
             known = ", ".join(sorted(package.schema.entities))
             raise FormError(f"{package.name}: no entity {entity!r}; the schema has {known}")
-        digest = package_digest(package)
-        key = (digest, entity, form_name)
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-        model = _build(package, digest, entity, form_name, chosen)
-        _CACHE[key] = model
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return model
+        return _cached(package, entity, form_name, chosen)
 
     @classmethod
     def for_entity(cls, package: Package, entity: str) -> FormModel:
@@ -127,17 +117,7 @@ class FormModel:
         if package.schema is None or entity not in package.schema.entities:
             known = ", ".join(sorted(package.schema.entities)) if package.schema else "no schema"
             raise FormError(f"{package.name}: no entity {entity!r}; the schema has {known}")
-        digest = package_digest(package)
-        key = (digest, entity, "")
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-        model = _build(package, digest, entity, "", Form.model_construct(entity=entity, steps=[], roles={}))
-        _CACHE[key] = model
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return model
+        return _cached(package, entity, "", Form.model_construct(entity=entity, steps=[], roles={}))
 
     def step(self, step_id: str) -> Step | None:
         for step in self.steps:
@@ -166,7 +146,22 @@ class FormModel:
         return list(fdef.values) if isinstance(fdef, EnumField) else None
 
 
-def _single_entity(package: Package, forms: Mapping[str, Form]) -> str:
+def _cached(package: Package, entity: str, form_name: str, form: Form) -> FormModel:
+    """The model of (package digest, entity, form name), built on the first request (least recently used out)."""
+    digest = package_digest(package)
+    key = (digest, entity, form_name)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    model = _build(package, digest, entity, form_name, form)
+    _CACHE[key] = model
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return model
+
+
+def _single_entity(package: Package) -> str:
     assert package.schema is not None
     if package.ui and package.ui.entity:
         return package.ui.entity
