@@ -198,11 +198,6 @@ def _iso(micros: int) -> str:
     return (datetime(1970, 1, 1) + timedelta(microseconds=micros)).isoformat() + "Z"
 
 
-def _utc(text: str) -> str:
-    value = _instant(text)
-    return value.replace(tzinfo=None).isoformat() + "Z"
-
-
 def _draft(row: tuple[Any, ...]) -> Draft:
     tenant, draft_id, entity, name, version, digest, data, state, last_step, updated_at = row
     return Draft(tenant, draft_id, entity, name, version, digest, json.loads(data), json.loads(state), last_step,
@@ -243,7 +238,8 @@ def _event_schema() -> pa.Schema:
 
 
 def _utc_or_none(text: str) -> str | None:
+    """`text` in the store's ISO form (what `_iso` returns for the same instant), None if it is no UTC timestamp."""
     try:
-        return _utc(text)
+        return _instant(text).replace(tzinfo=None).isoformat() + "Z"
     except InputError:
         return None
