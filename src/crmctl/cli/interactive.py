@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
@@ -133,16 +132,15 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
     """Walk through the form: one step at a time, a review page, quit to keep the draft."""
     from rich.console import Console
 
+    from crmctl.cli.commands.runtime import instant
+
     console = Console()
     fields = runtime.session_for(config).model.fields  # types only, to parse what is typed
     view = View()
 
-    def clock() -> datetime:
-        return datetime.now(UTC).replace(microsecond=0)
-
     def send(event: dict[str, Any]) -> None:
         try:
-            effects = runtime.apply(session_id, event, clock())
+            effects = runtime.apply(session_id, event, instant(None))
             if event["type"] == "change":  # what the user typed is shown as typed (the runtime does not echo it)
                 effects = [{"effect": "input", "field": event["field"], "value": event["value"]}, *effects]
             view.apply(effects)
@@ -154,7 +152,7 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
         view.apply(runtime.session_for(config).present(state.view))
         console.print(f"Resuming draft {session_id} at step {state.step}")
     else:
-        view.apply(runtime.start(config, session_id, clock()))
+        view.apply(runtime.start(config, session_id, instant(None)))
     console.print(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
                   f"locale {config.locale} · session {session_id}")  # fmt: skip
     try:

@@ -112,7 +112,7 @@ class Player:
         return self.engines[digest]
 
     def play(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Apply one step; WorkflowError (from the engine) or ValueError (time backwards) when it makes no sense."""
+        """Apply one step; WorkflowError (from the engine, or time moving backwards) when it makes no sense."""
         from crmctl.runtime.service import iso
         from crmctl.runtime.workflow import WorkflowError, apply_input
 
@@ -299,7 +299,6 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
         out("  hours in state: " + ", ".join(f"{k} {v}" for k, v in summary["hoursInState"].items()))
     for guard, counts in summary["guards"].items():
         out(f"  {guard}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-
 
 
 def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool, mapping: list[str],
