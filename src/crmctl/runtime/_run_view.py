@@ -238,7 +238,8 @@ class _RunView:
             known = self.s.visibility_views[key] = (shown, steps_shown)
         visible, steps = known  # shared between states: views are never modified once built
         required_by = self.s.validator.required_when(self.bound)
-        cached = self.s.presentations.get((key, tuple(required_by.items()), self.options_key()))
+        presentation = (key, tuple(required_by.items()), self.options_key())
+        cached = self.s.presentations.get(presentation)
         if cached is None:
             if len(self.s.presentations) >= 1024:
                 self.s.presentations.clear()
@@ -246,7 +247,7 @@ class _RunView:
                         if visible[p] and (self.model.fields[p].required or required_by.get(p, False))}  # fmt: skip
             options = {p: self.offered(p) for p in self.s.shown_fields
                        if visible[p] and isinstance(self.model.fields[p], EnumField)}  # fmt: skip
-            cached = self.s.presentations[key, tuple(required_by.items()), self.options_key()] = (required, options)
+            cached = self.s.presentations[presentation] = (required, options)
         required, options = cached
         values = self.values()
         messages = {}

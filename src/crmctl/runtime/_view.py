@@ -28,7 +28,7 @@ def dependency_index(model: FormModel) -> dict[str, list[CompiledRule]]:
     index: dict[str, list[CompiledRule]] = {}
     seen: set[str] = set()
     for rules in model.rules.values():
-        for rule in sorted(rules, key=lambda r: r.sort_key):
+        for rule in rules:  # already in evaluation order (FormModel.rules)
             if rule.rule.capability == "dependency" and rule.rule.target and rule.id not in seen:
                 seen.add(rule.id)
                 index.setdefault(rule.rule.target, []).append(rule)
