@@ -132,6 +132,18 @@ def test_instances_persist_stay_pinned_and_migrate(tmp_path: Path, capsys: pytes
     assert run(["replay", "--store", store]) == 0  # migrations replay too
 
 
+def test_migrate_moves_an_instance_named_twice_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    first = tmp_path / "first.yaml"
+    first.write_text(FIRST_WEEK)
+    assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
+    capsys.readouterr()
+    assert run(["workflow", "migrate", V2, "--instance", "lead-1", "--instance", "lead-1", "--store", store,
+                "--now", "2026-11-30T09:00:00Z"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.count("migrated lead-1") == 1
+    assert run(["replay", "--store", store]) == 0
+
+
 def test_migrate_refuses_a_started_task_the_new_version_removed(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     store = str(tmp_path / "rt.duckdb")

@@ -328,7 +328,7 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
         engine = WorkflowEngine(WorkflowModel.build(runtime.pinned(ref.digest), workflow))
         flow = engine.flow.id
         running = {i["id"]: i for i in store.list_instances(tenant, workflow=flow, status="running")}
-        chosen = sorted(running) if all_instances else instances
+        chosen = sorted(running) if all_instances else list(dict.fromkeys(instances))  # a repeated id moves once
         missing = [i for i in chosen if i not in running]
         if missing:
             raise InputError(f"no running instance {missing[0]!r} of workflow {flow} in tenant {tenant!r}")
