@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from crmctl.errors import UsageError
+from crmctl.model.versions import SEMVER, version_key
 
 __all__ = [
     "check_channel",
@@ -20,13 +21,6 @@ __all__ = [
     "version_key",
 ]
 
-# The same pattern as `crmctl.model.artifacts.SEMVER` (a test keeps them equal): importing that module loads
-# pydantic, which would cost `crmctl resolve` a third of its time budget.
-SEMVER = (
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _VERSION = re.compile(SEMVER)
 _CHANNEL = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -76,14 +70,3 @@ def parse_name_version(spec: str) -> tuple[str, str | None]:
     return name, (version if sep else None)
 
 
-def version_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-    """Semver precedence: build metadata ignored, a pre-release sorts before its release."""
-    match = _VERSION.match(version)
-    if match is None:
-        return (0, 0, 0, 0, ())
-    major, minor, patch = int(match.group(1)), int(match.group(2)), int(match.group(3))
-    pre = match.group(4)
-    if pre is None:
-        return (major, minor, patch, 1, ())
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
-    return (major, minor, patch, 0, parts)

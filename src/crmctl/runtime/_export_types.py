@@ -3,13 +3,13 @@ over the versions of an entity (see `runtime.export`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from crmctl.errors import UserError
+from crmctl.model.versions import version_key
 from crmctl.runtime.packages import load_copy
 
 if TYPE_CHECKING:
@@ -163,15 +163,11 @@ class _Version:
     fields: dict[str, tuple[str, FieldDef]]  # stored field name -> (column, definition)
 
 
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+-]", version))
-
-
 def _versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -> list[_Version]:
     """The entity's fields in each stored version, oldest first; a field renamed with `aliases` keeps its
     newest name as the column of older versions' values."""
     versions = []
-    for digest, name, version in sorted(rows, key=lambda r: (_version_key(r[2]), r[0])):
+    for digest, name, version in sorted(rows, key=lambda r: (version_key(r[2]), r[0])):
         blob = store.get_package(digest)
         if blob is None:
             raise ExportError(f"{entity} records are pinned to {name} {version} ({digest}), which the store lacks")
