@@ -416,6 +416,25 @@ def test_rule_evaluation_error_is_reported_and_blocks_submit() -> None:
     assert state.status == "submitted"
 
 
+def test_a_calculation_rule_result_that_is_no_date_is_refused_for_a_date_field() -> None:
+    schema = TINY_SCHEMA.replace("      note: {type: text}\n", "      note: {type: text}\n      due: {type: date}\n")
+    rules = """\
+rules:
+  - id: setDue
+    entity: Thing
+    scope: global
+    trigger: onChange
+    capability: calculation
+    target: due
+    expression: note
+"""
+    package = tiny(schema, rules)
+    sess = Session(FormModel.build(package), Localizer(package, "en"), "anyone")
+    state, outcomes = play(sess, [LOAD, NEXT, change("note", "2026-12-01T10:00:00Z"), change("note", "not a date!")])
+    assert state.data.get("due") == "2026-12-01"  # a timestamp's day is kept; the junk is not stored
+    assert [e["rule"] for e in effects_of(outcomes[3:], "error")] == ["rule:setDue/expression"]
+
+
 # --- navigation -------------------------------------------------------------------------------------------------
 
 

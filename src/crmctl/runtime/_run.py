@@ -3,11 +3,13 @@ it leaves (see `runtime.session` for the semantics)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.model.fields import CalculatedField, EnumField, ObjectField
+from crmctl.runtime._run_view import _RunView
 from crmctl.runtime._state import EventError, Outcome, SessionState
 from crmctl.runtime._view import diff_view
 from crmctl.runtime.checks import Finding
@@ -16,8 +18,6 @@ from crmctl.runtime.values import ValueSizeError, to_cel
 
 if TYPE_CHECKING:
     from crmctl.model.fields import FieldDef
-
-from crmctl.runtime._run_view import _RunView
 
 __all__ = ["EventRun"]
 
@@ -90,11 +90,11 @@ class EventRun(_RunView):
 
     def coerce(self, expr_id: str, value: Any, fdef: FieldDef) -> Any:
         kind = fdef.resultType if isinstance(fdef, CalculatedField) else fdef.type
-        if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+        if isinstance(value, float) and not math.isfinite(value):
             self.errors[expr_id] = "the result is not a finite number"
             return None
         if kind == "date" and isinstance(value, str) and len(value) >= 10:
-            return value[:10]
+            value = value[:10]  # a timestamp's day; still checked below like any other result
         if kind in ("number", "currency") and isinstance(value, int) and not isinstance(value, bool):
             integer = getattr(fdef, "integer", False)
             return value if integer else float(value)
