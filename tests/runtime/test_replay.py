@@ -89,3 +89,14 @@ def test_same_json_is_strict_about_json_types() -> None:
     assert not same_json({"a": 0.0}, {"a": -0.0})
     assert not same_json([1, 2], [1, 2, 3])
     assert not same_json({"a": 1}, {"b": 1})
+
+
+def test_an_entry_with_a_broken_time_is_a_divergence_not_a_crash(logged: tuple[Runtime, list[dict[str, Any]]]) -> None:
+    runtime, entries = logged
+    broken = copy.deepcopy(entries)
+    broken[3]["at"] = "yesterday"
+    report = replay(runtime, broken)
+    first = report.divergences[0]
+    assert (first.session, first.index, first.categories) == ("a", 4, ("rejected",))
+    assert "not an ISO 8601 time" in (first.error or "")
+    assert report.events == 18  # it went on: the events after it differ, since the state missed a step

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import UserError
+from crmctl.errors import InputError, UserError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, ProviderError, Resolver
 from crmctl.runtime.eventlog import value_hash
 from crmctl.runtime.form import FormModel
@@ -47,10 +47,17 @@ def iso(moment: datetime) -> str:
     return format_timestamp(moment)
 
 
+class InstantError(InputError, ValueError):
+    """Text that is not an ISO 8601 moment with a zone (a ValueError too, for callers that parse)."""
+
+
 def parse_instant(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InstantError(f"{text!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
     if moment.tzinfo is None:
-        raise UserError(f"{text!r}: a time needs a zone (e.g. 2026-11-26T09:00:00Z)")
+        raise InstantError(f"{text!r}: a time needs a zone (e.g. 2026-11-26T09:00:00Z)")
     return moment.astimezone(UTC)
 
 
