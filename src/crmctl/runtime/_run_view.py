@@ -140,14 +140,11 @@ class _RunView:
             return self.full_validation(None) if self.report is None else self.report
         touched_tops = {p.split(".")[0] for p in self.touched}
         reads = self.model.validation_reads
-        if not any(reads[check.id] & touched_tops for check in self.s.live_checks):
+        live = {check.id for check in self.s.live_checks if reads[check.id] & touched_tops}
+        if not live:
             return []
-
-        def soft_and_touched(check: Any) -> bool:
-            return (check.mode == "soft" and check.type != "async" and bool(reads[check.id] & touched_tops)
-                    and self.checked(check))  # fmt: skip
-
-        return self.s.validator.run(self.data, self.bound(), select=soft_and_touched, errors=self.errors)
+        return self.s.validator.run(self.data, self.bound(), errors=self.errors,
+                                    select=lambda check: check.id in live and self.checked(check))  # fmt: skip
 
     def finding_json(self, finding: Finding) -> dict[str, Any]:
         params = dict(finding.params)

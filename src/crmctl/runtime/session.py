@@ -14,10 +14,11 @@ event (load) presents everything and later events only what changed. Fields a ro
 Rules run on their triggers (load: onLoad, then onEnterStep; change: onChange; next: onExitStep of the step
 left, then onEnterStep of the step entered; submit: onSubmitAttempt, onValidate, onSave); among the rules of one
 trigger lower `priority` runs first, then file order. Per trigger the capabilities run in this order:
-calculation, then calculated fields, dependency, visibility; guards and transitions are consulted by the
-navigation that fires them. A field without a value reads as its type's zero value. A condition that reads an
-unset nested key is false. Evaluating is pure: the clock arrives with each event (`at`) and async answers
-through an injected resolver, returned so the caller logs them.
+calculation, then calculated fields, then dependency and visibility (in rule order: neither changes what the
+other reads); guards and transitions are consulted by the navigation that fires them. A field without a value
+reads as its type's zero value. A condition that reads an unset nested key is false. Evaluating is pure: the
+clock arrives with each event (`at`) and async answers through an injected resolver, returned so the caller
+logs them.
 """
 
 from __future__ import annotations
