@@ -299,6 +299,22 @@ def test_object_fields_are_changed_member_by_member() -> None:
     assert "incidentAddress" not in cleared.state.data
 
 
+def test_a_prefilled_object_is_stored_as_its_members_would_be_entered() -> None:
+    schema = TINY_SCHEMA.replace(
+        "      note: {type: text}\n",
+        "      note: {type: text}\n      place: {type: object, fields: {size: {type: number}, kind: {type: enum, "
+        "values: [a, b]}}}\n",
+    )
+    ui = TINY_UI.replace("fields: [note]", "fields: [note, place.size, place.kind]")
+    package = tiny(schema, ui=ui)
+    sess = Session(FormModel.build(package), Localizer(package, "en"), "anyone")
+    state, _ = play(sess, [{"type": "load", "data": {"place": {"size": 3, "kind": "a"}}}])
+    assert state.data["place"] == {"size": 3.0, "kind": "a"}
+    assert isinstance(state.data["place"]["size"], float)  # as change("place.size", 3) stores it
+    with pytest.raises(EventError, match="not offered"):
+        play(sess, [{"type": "load", "data": {"place": {"kind": "zzz"}}}])
+
+
 def test_unknown_role_is_refused() -> None:
     with pytest.raises(EventError, match="unknown role 'intern'"):
         session(LEADS_V1, "en", "intern")

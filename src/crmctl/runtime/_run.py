@@ -184,6 +184,9 @@ class EventRun(_RunView):
             raise EventError(str(exc)) from exc
         except UserError as exc:
             raise EventError(str(exc)) from None
+        if isinstance(fdef, ObjectField):  # only a prefill: each member as a change of it would store it
+            return {key: self.check_input(f"{path}.{key}", item, prefill=True)
+                    for key, item in value.items() if item is not None}  # fmt: skip
         if isinstance(fdef, EnumField):
             allowed = fdef.values if prefill else self.offered(path)
             if value not in allowed:
