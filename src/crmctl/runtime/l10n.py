@@ -129,7 +129,7 @@ class Localizer:
         braces that form no placeholder stay as written, so a bad template never raises.
         """
         found = self._first(lambda art: art.messages.get(key))
-        return key if found is None else self._fill(found, params)
+        return key if found is None else self.fill(found, params)
 
     def plural(self, key: str, count: float | Decimal, params: Mapping[str, Any] | None = None) -> str:
         """The plural form of `key` for `count`, with `{count}` and `params` filled in.
@@ -146,7 +146,21 @@ class Localizer:
             return key
         category = "zero" if count == 0 and "zero" in forms else self._plural_category(count)
         template = forms.get(category) or forms.get("other")  # type: ignore[call-overload]
-        return key if template is None else self._fill(template, values)
+        return key if template is None else self.fill(template, values)
+
+    def fill(self, template: str, params: Mapping[str, Any] | None) -> str:
+        """`template` with its `{name}` placeholders filled as `message` fills them."""
+        if not params or "{" not in template:
+            return template
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in params:
+                return match.group(0)
+            value = params[name]
+            return self.format_number(value) if _is_number(value) else str(value)
+
+        return _PLACEHOLDER_RE.sub(replace, template)
 
     # Formats
 
@@ -234,19 +248,6 @@ class Localizer:
             if found is not None:
                 return found
         return None
-
-    def _fill(self, template: str, params: Mapping[str, Any] | None) -> str:
-        if not params or "{" not in template:
-            return template
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in params:
-                return match.group(0)
-            value = params[name]
-            return self.format_number(value) if _is_number(value) else str(value)
-
-        return _PLACEHOLDER_RE.sub(replace, template)
 
     def _plural_category(self, count: float | Decimal) -> str:
         if _non_finite(count) is not None:

@@ -160,9 +160,7 @@ class Session:
         text = self.l10n.message(key, params)
         if text == key and key in BUILTIN_MESSAGES:
             language = self.l10n.locale.split("-")[0].lower()
-            text = BUILTIN_TRANSLATIONS.get(language, {}).get(key) or BUILTIN_MESSAGES[key]
-            for name, value in (params or {}).items():
-                text = text.replace("{" + name + "}", str(value))
+            text = self.l10n.fill(BUILTIN_TRANSLATIONS.get(language, {}).get(key) or BUILTIN_MESSAGES[key], params)
         return text
 
     def step_allowed(self, step_id: str) -> bool:
