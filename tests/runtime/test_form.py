@@ -149,3 +149,20 @@ def test_field_at_and_set_field() -> None:
     assert set_field(data, "a", None) == {"o": {"b": 2}}
     assert set_field({}, "n.m", 1) == {"n": {"m": 1}}
     assert set_field({"a": 5}, "a.b", 1) == {"a": {"b": 1}}
+
+
+def test_a_composite_reads_what_its_nested_members_read() -> None:
+    package = tiny({
+        "schema.yaml": "entities:\n  T:\n    fields:\n      a: {type: text}\n      b: {type: text}\n",
+        "ui.yaml": "entity: T\nsteps:\n  - id: one\n    fields: [a, b]\n",
+        "validations.yaml": """\
+validations:
+  - {id: outer, type: composite, mode: soft, operator: all, validations: [inner], message: m.outer}
+  - {id: inner, type: composite, operator: any, validations: [aSet, bSet], message: m.inner}
+  - {id: aSet, type: required, field: a, message: m.a}
+  - {id: bSet, type: required, field: b, message: m.b}
+""",
+    })  # fmt: skip
+    reads = FormModel.build(package).validation_reads
+    assert reads["inner"] == {"a", "b"}
+    assert reads["outer"] == {"a", "b"}  # inner is declared after outer

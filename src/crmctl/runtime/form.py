@@ -235,16 +235,20 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
     rules = {t: tuple(sorted(rs, key=lambda r: r.sort_key)) for t, rs in by_trigger.items()}
     validations = tuple(v for v in (package.validations.validations if package.validations else [])
                         if v.entity == entity or (v.entity is None and single))  # fmt: skip
-    validation_reads = {
+    own_reads = {
         v.id: _reads(v.when or "") | _reads(v.expression or "") | ({v.field.split(".")[0]} if v.field else set())
         for v in validations
     }
-    # A composite reads what its members read (members are only evaluated inside their composite).
-    for v in validations:
-        if v.type == "composite":
-            validation_reads[v.id] = validation_reads[v.id].union(
-                *(validation_reads[m] for m in v.validations if m in validation_reads)
-            )
+    by_id = {v.id: v for v in validations}
+
+    def reads_of(check_id: str, trail: frozenset[str]) -> frozenset[str]:
+        """What a validation reads; a composite also what its members read, at any depth (members are only
+        evaluated inside their composite, which may come before them in the file)."""
+        members = by_id[check_id].validations if by_id[check_id].type == "composite" else []
+        inner = (reads_of(m, trail | {check_id}) for m in members if m in by_id and m not in trail)
+        return own_reads[check_id].union(*inner)
+
+    validation_reads = {v.id: reads_of(v.id, frozenset()) for v in validations}
     return FormModel(
         package=package, digest=digest, entity=entity, form_name=form_name, form=form, program=program,
         fields=fields, steps=tuple(form.steps), step_fields=step_fields, group_fields=group_fields,
