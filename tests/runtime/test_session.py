@@ -639,3 +639,25 @@ def test_effects_do_not_depend_on_the_order_of_keys_in_the_files() -> None:
     assert traces[0] == traces[1] == traces[2]
     sets = [e["field"] for e in json.loads(traces[0])[1] if e["effect"] == "set"]
     assert sets == ["alpha", "mid", "zeta"]  # calculated fields off the form follow by name
+
+
+def test_arrays_and_text_are_stored_as_the_record_engine_would() -> None:
+    schema = """\
+entities:
+  T:
+    fields:
+      name: {type: text, maxLength: 5}
+      sizes: {type: array, items: {type: number}, maxItems: 2}
+      tags: {type: array, items: {type: enum, values: [a, b]}}
+"""
+    ui = "entity: T\nsteps:\n  - id: s\n    fields: [name, sizes, tags]\n"
+    files = {"package.yaml": "name: T\nversion: 1.0.0\nscope: global\ndescription: T.\nlocales: [en]\n",
+             "localization/en.yaml": "labels: {}\n", "schema.yaml": schema, "ui.yaml": ui}  # fmt: skip
+    package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "T"))
+    sess = session(package, "en", "user")
+    state, _ = play(sess, [LOAD, change("sizes", [1, 2.5])])
+    assert state.data["sizes"] == [1.0, 2.5] and type(state.data["sizes"][0]) is float
+    for field, value, message in [("sizes", [1, 2, 3], "3 items; at most 2"), ("tags", ["a", "z"], "'z' is not one"),
+                                  ("name", "Adalbert", "8 characters; at most 5")]:  # fmt: skip
+        with pytest.raises(EventError, match=message):
+            sess.apply(state, change(field, value), CLOCK)

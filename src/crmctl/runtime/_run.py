@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
-from crmctl.model.fields import CalculatedField, EnumField, ObjectField
+from crmctl.model.fields import (
+    ArrayField,
+    CalculatedField,
+    CurrencyField,
+    EnumField,
+    NumberField,
+    ObjectField,
+    TextField,
+)
 from crmctl.runtime._run_view import _RunView
 from crmctl.runtime._state import EventError, Outcome, SessionState
 from crmctl.runtime._view import diff_view
@@ -179,7 +187,7 @@ class EventRun(_RunView):
         if value is None:
             return None
         try:
-            converted = to_cel(value, fdef, path)
+            to_cel(value, fdef, path)  # the type and size checks
         except ValueSizeError as exc:
             raise EventError(str(exc)) from exc
         except UserError as exc:
@@ -191,7 +199,8 @@ class EventRun(_RunView):
             allowed = fdef.values if prefill else self.offered(path)
             if value not in allowed:
                 raise EventError(f"{path}: {value!r} is not offered; choose one of {', '.join(allowed)}")
-        return converted if isinstance(converted, float) else value
+            return value
+        return _stored(value, fdef, path)
 
     def on_next(self, event: Mapping[str, Any]) -> None:
         current = self.step or ""
@@ -286,3 +295,22 @@ class EventRun(_RunView):
                              new_view, self.status, self.submit_attempted, self.state.events + 1)  # fmt: skip
         self.keep_binding()
         return Outcome(state, effects, self.answers, self.record)
+
+
+def _stored(value: Any, fdef: FieldDef, path: str) -> Any:
+    """A value of the right type as the record stores it: whole numbers of double fields as floats, enum values
+    checked, `maxLength` and `maxItems` enforced, inside arrays and objects too (as the record engine does)."""
+    if isinstance(fdef, ArrayField):
+        if fdef.maxItems is not None and len(value) > fdef.maxItems:
+            raise EventError(f"{path}: {len(value)} items; at most {fdef.maxItems}")
+        return [_stored(item, fdef.items, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(fdef, ObjectField):
+        return {key: _stored(item, fdef.fields[key], f"{path}.{key}") for key, item in value.items()
+                if item is not None}  # fmt: skip
+    if isinstance(fdef, EnumField) and value not in fdef.values:
+        raise EventError(f"{path}: {value!r} is not one of {', '.join(fdef.values)}")
+    if isinstance(fdef, TextField) and fdef.maxLength is not None and len(value) > fdef.maxLength:
+        raise EventError(f"{path}: {len(value)} characters; at most {fdef.maxLength}")
+    if isinstance(fdef, NumberField | CurrencyField) and not isinstance(value, bool) and isinstance(value, int):
+        return value if isinstance(fdef, NumberField) and fdef.integer else float(value)
+    return value
