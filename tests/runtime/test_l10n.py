@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
 from babel.dates import format_date as cldr_date
 from babel.dates import format_datetime as cldr_datetime
 from babel.numbers import format_currency as cldr_currency
 from babel.numbers import format_decimal as cldr_number
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmctl.errors import UserError
