@@ -5,7 +5,6 @@ evaluate to the same value over the same record stored under the new names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from crmctl.model.cel import Renamed, referenced_names, rename_references, result_strings
 from crmctl.model.fields import SchemaArtifact
 from crmctl.runtime.cel import CompiledProgram, Context, EvaluationError
+from tests.model._cel_renames import NEW, OLD, TREE, Names, Render, bools, field_defs
 
 RENAMES = {
     "phone": Renamed("mobilePhone"),
@@ -110,96 +110,6 @@ def test_result_strings_positions_are_one_based_lines_and_columns() -> None:
 
 # --- property: a rename rewrites exactly the references, and the rewrite means the same ---------------------
 
-Names = dict[str, str]
-Render = Callable[[Names], str]
-
-OLD: Names = {"a": "a", "n": "n", "o": "o", "o.zip": "zip", "o.k": "k", "items": "items", "items.sku": "sku",
-              "items.q": "q", "tags": "tags"}  # fmt: skip
-NEW: Names = {"a": "name", "n": "n", "o": "addr", "o.zip": "postal", "o.k": "k", "items": "lines", "items.sku": "code",
-              "items.q": "q", "tags": "tags"}  # fmt: skip
-TREE = {"a": Renamed("name"), "o": Renamed("addr", {"zip": Renamed("postal")}),
-        "items": Renamed("lines", {"sku": Renamed("code")}, lists=1)}  # fmt: skip
-# Comprehension variables: some carry the old name of a field and shadow it inside their macro.
-VARIABLES = ["x", "a", "o", "items", "tags"]
-# Literals naming fields, members and paths: never references.
-LITERALS = ["'a'", "'o.zip'", '"items"', "r'sku'", "'a o zip items sku'", "'''zip'''", "''"]
-
-
-def _schema(names: Names) -> SchemaArtifact:
-    return SchemaArtifact.model_validate({"entities": {"T": {"fields": {
-        names["a"]: {"type": "text"},
-        names["n"]: {"type": "number"},
-        names["o"]: {"type": "object", "fields": {names["o.zip"]: {"type": "text"}, names["o.k"]: {"type": "number"}}},
-        names["items"]: {"type": "array", "items": {"type": "object", "fields": {
-            names["items.sku"]: {"type": "text"}, names["items.q"]: {"type": "number"}}}},
-        names["tags"]: {"type": "array", "items": {"type": "text"}},
-    }}}})  # fmt: skip
-
-
-def strings(depth: int, hidden: frozenset[str] = frozenset()) -> st.SearchStrategy[Render]:
-    """String expressions; `hidden` are old field names a comprehension variable shadows here."""
-    fields: list[Render] = []
-    if "a" not in hidden:
-        fields.append(lambda N: N["a"])
-    if "o" not in hidden:
-        fields += [lambda N: f"{N['o']}.{N['o.zip']}", lambda N: f"{N['o']}['{N['o.zip']}']"]
-    leaf = st.one_of(st.sampled_from(fields) if fields else st.nothing(),
-                     st.sampled_from(LITERALS).map(lambda lit: lambda N: lit))  # fmt: skip
-    if depth == 0:
-        return leaf
-    sub = strings(depth - 1, hidden)
-    return st.one_of(
-        leaf,
-        st.tuples(sub, sub).map(lambda t: lambda N: f"({t[0](N)} + {t[1](N)})"),
-        st.tuples(bools(depth - 1, hidden), sub, sub).map(lambda t: lambda N: f"({t[0](N)} ? {t[1](N)} : {t[2](N)})"),
-    )
-
-
-def doubles(depth: int, hidden: frozenset[str] = frozenset()) -> st.SearchStrategy[Render]:
-    fields: list[Render] = [lambda N: "1.5"]
-    if "n" not in hidden:
-        fields.append(lambda N: N["n"])
-    if "items" not in hidden:
-        fields.append(lambda N: f"double(size({N['items']}))")
-    leaf = st.sampled_from(fields)
-    if depth == 0:
-        return leaf
-    return st.one_of(leaf, strings(depth - 1, hidden).map(lambda s: lambda N: f"double(size({s(N)}))"))
-
-
-def bools(depth: int, hidden: frozenset[str] = frozenset()) -> st.SearchStrategy[Render]:
-    leaf = st.sampled_from([lambda N: "true", lambda N: "false"])
-    if "o" not in hidden:
-        leaf = st.one_of(leaf, st.just(lambda N: f"has({N['o']}.{N['o.zip']})"))
-    if depth == 0:
-        return leaf
-    cmp = st.sampled_from(["==", "!=", "<", ">="])
-    options = [
-        leaf,
-        st.tuples(strings(depth - 1, hidden), cmp, strings(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)})"),
-        st.tuples(doubles(depth - 1, hidden), cmp, doubles(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)})"),
-        st.tuples(bools(depth - 1, hidden), st.sampled_from(["&&", "||"]), bools(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)} // {t[1]} a o.zip\n)"),
-        st.tuples(strings(depth - 1, hidden), strings(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({{'a': {t[0](N)}}}['a'] == {t[1](N)})"),
-    ]  # fmt: skip
-    if "items" not in hidden:
-        options.append(st.sampled_from(VARIABLES).flatmap(lambda v: st.tuples(
-            st.just(v), st.sampled_from(["exists", "all", "exists_one"]),
-            strings(depth - 1, hidden | {v}), doubles(depth - 1, hidden | {v}),
-        )).map(lambda t: lambda N: f"{N['items']}.{t[1]}({t[0]}, {t[0]}.{N['items.sku']} == {t[2](N)} "
-                                   f"|| {t[0]}.{N['items.q']} > {t[3](N)})"))  # fmt: skip
-        options.append(st.just(lambda N: f"(size({N['items']}) > 0 && {N['items']}[0].{N['items.sku']} != '')"))
-    if "tags" not in hidden:
-        tag_tests = st.sampled_from(VARIABLES).flatmap(
-            lambda v: st.tuples(st.just(v), strings(depth - 1, hidden | {v}))
-        )
-        options.append(tag_tests.map(lambda t: lambda N: f"{N['tags']}.exists({t[0]}, {t[0]} == {t[1](N)})"))
-    return st.one_of(*options)
-
-
 RECORDS = st.fixed_dictionaries({
     "a": st.sampled_from(["", "a", "zip", "x"]),
     "n": st.sampled_from([0.0, 1.5, 7.0]),
@@ -209,6 +119,12 @@ RECORDS = st.fixed_dictionaries({
     "tags": st.lists(st.sampled_from(["", "a", "zip"]), max_size=3),
 })  # fmt: skip
 CTX = Context("s", "r", datetime(2026, 1, 1, tzinfo=UTC), "en")
+
+
+def _schema(names: Names) -> SchemaArtifact:
+    return SchemaArtifact.model_validate({"entities": {"T": {"fields": field_defs(names)}}})
+
+
 OLD_SCHEMA, NEW_SCHEMA = _schema(OLD), _schema(NEW)
 
 
