@@ -126,3 +126,23 @@ def load_package_from(models: dict[str, Any]) -> Any:
     manifest = {"name": "P", "version": "1.0.0", "scope": "global", "description": "d", "locales": ["en"]}
     files = {"package.json": json.dumps(manifest).encode(), "schema.json": models["schema"].model_dump_json().encode()}
     return load_tree(MemoryTree(files, "p"))
+
+
+def _package(fields: dict[str, Any], when: str, label: str) -> Any:
+    from crmctl.model.package import load_tree
+    from crmctl.model.tree import MemoryTree
+
+    manifest = {"name": "P", "version": "1.0.0", "scope": "global", "description": "d", "locales": ["en"]}
+    rule = {"id": "r", "scope": "global", "trigger": "onChange", "capability": "visibility", "when": when}
+    files = {"package.json": manifest, "schema.json": {"entities": {"Lead": {"fields": fields}}},
+             "rules.json": {"rules": [rule]}}  # fmt: skip
+    return load_tree(MemoryTree({name: json.dumps(doc).encode() for name, doc in files.items()}, label))
+
+
+def test_a_rename_into_a_comprehension_variable_name_is_never_taken_for_no_change() -> None:
+    # `a` becomes `x`; inside `exists(x, ...)` the name x is the variable, so `x == x` is not what `x == a` was.
+    old = _package({"a": {"type": "text"}, "tags": {"type": "array", "items": {"type": "text"}}},
+                   "tags.exists(x, x == a)", "old")  # fmt: skip
+    renamed = {"x": {"type": "text", "aliases": ["a"]}, "tags": {"type": "array", "items": {"type": "text"}}}
+    result = diff_packages(old, _package(renamed, "tags.exists(x, x == x)", "new"))
+    assert "rule-condition-changed" in {c.kind.id for c in result.changes}

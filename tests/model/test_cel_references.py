@@ -73,6 +73,22 @@ def test_rename_references(before: str, after: str) -> None:
     assert rename_references(before, RENAMES) == after
 
 
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "['a'].exists(mobilePhone, mobilePhone == phone)",  # inside, mobilePhone is the variable, not the field
+        "['x'].exists(items, size(lines) > 0)",  # lines is renamed to items
+    ],
+)
+def test_a_rename_a_comprehension_variable_would_capture_cannot_be_spelled(expr: str) -> None:
+    assert rename_references(expr, RENAMES) is None
+
+
+def test_a_variable_called_like_the_new_name_captures_nothing_outside_its_macro() -> None:
+    expr = "['a'].exists(mobilePhone, mobilePhone != '') && phone != ''"
+    assert rename_references(expr, RENAMES) == "['a'].exists(mobilePhone, mobilePhone != '') && mobilePhone != ''"
+
+
 def test_nothing_to_rename_returns_the_text_itself() -> None:
     text = "other /* not a comment in CEL */ != ''"
     assert rename_references(text, {}) is text

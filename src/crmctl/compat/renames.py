@@ -111,7 +111,8 @@ def follow_renames(old: Package, new: Package) -> Package:
         if not members:
             continue
         text = rename_references(ref.text, members) if ref.cel else rename_path(members, ref.text)
-        if text != ref.text:
+        # An expression a comprehension variable would capture keeps its old text: it stays a difference.
+        if text is not None and text != ref.text:
             edits[ref.doc].append((ref.json_path, text, ref.is_key))
     if not edits:
         return old

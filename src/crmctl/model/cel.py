@@ -351,9 +351,15 @@ def _walk_references(tokens: list[tuple[str, str]], renames: Mapping[str, Rename
         names.add(text)
         shape = renames.get(text)
         if shape is not None and shape.name != text:
+            if any(var == shape.name for _, var, _ in bound):
+                raise _Captured  # the new name means the comprehension variable here, not the field
             edits[i] = shape.name
         _follow_members(tokens, i, shape, edits, shapes)
     return names, edits
+
+
+class _Captured(Exception):
+    """A rename that a comprehension variable would capture: the expression cannot be spelled with the new name."""
 
 
 def _follow_members(
@@ -418,16 +424,21 @@ def _plain_string(token: str) -> str | None:
     return match.group(2) if match else None
 
 
-def rename_references(expr: str, renames: Mapping[str, Renamed]) -> str:
+def rename_references(expr: str, renames: Mapping[str, Renamed]) -> str | None:
     """`expr` with every field it reads named as `renames` says (old name → `Renamed`).
 
     Only tokens that name fields change: string literals, comments, layout, comprehension variables, functions
-    and the members of values that are not renamed fields stay byte for byte.
+    and the members of values that are not renamed fields stay byte for byte. None when the expression cannot be
+    spelled with the new names: inside a macro whose variable is called like a field's new name, that name means
+    the variable (`tags.exists(b, b == a)` with `a` renamed to `b`).
     """
     if not renames:
         return expr
     spans = token_spans(expr)
-    _, edits = _walk_references([(kind, text) for kind, text, _ in spans], renames)
+    try:
+        _, edits = _walk_references([(kind, text) for kind, text, _ in spans], renames)
+    except _Captured:
+        return None
     out: list[str] = []
     last = 0
     for i in sorted(edits):
