@@ -146,3 +146,19 @@ def test_a_rename_into_a_comprehension_variable_name_is_never_taken_for_no_chang
     renamed = {"x": {"type": "text", "aliases": ["a"]}, "tags": {"type": "array", "items": {"type": "text"}}}
     result = diff_packages(old, _package(renamed, "tags.exists(x, x == x)", "new"))
     assert "rule-condition-changed" in {c.kind.id for c in result.changes}
+
+
+def test_an_offered_value_removed_from_a_renamed_enum_is_stale() -> None:
+    offer = {"id": "o", "scope": "field", "trigger": "onChange", "capability": "dependency"}
+
+    def package(field: str, values: list[str], label: str) -> Any:
+        aliases = {"aliases": ["status"]} if field != "status" else {}
+        pkg = _package({field: {"type": "enum", "values": values, **aliases}}, "true", label)
+        assert pkg.rules is not None
+        rule = pkg.rules.rules[0].model_copy(update={**offer, "target": field, "expression": "['open', 'lost']"})
+        pkg.rules = pkg.rules.model_copy(update={"rules": [rule]})
+        return pkg
+
+    result = diff_packages(package("status", ["open", "lost"], "old"), package("stage", ["open"], "new"))
+    stale = [(c.path, c.message) for c in result.changes if c.kind.id == "stale-reference"]
+    assert stale == [("Lead.stage:lost", "rule:o still offers 'lost' for Lead.stage, a value the new version removed")]
