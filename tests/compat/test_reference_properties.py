@@ -315,3 +315,37 @@ def test_removing_an_item_with_every_place_naming_it_leaves_no_stale_reference(
     kept = [r for r in refs if (r[0], r[1]) not in removed]
     result = diff_packages(_build(graph_package(set(), refs), "old"), _build(graph_package(removed, kept), "new"))
     assert [c.message for c in result.changes if c.kind.id == "stale-reference"] == []
+
+
+# --- dead ends ----------------------------------------------------------------------------------------------
+
+STATES = ["a", "b", "c", "d"]
+EDGES = st.lists(st.tuples(st.sampled_from(STATES), st.sampled_from(STATES)), max_size=6, unique=True)
+
+
+def flow_package(edges: list[tuple[str, str]], final: set[str]) -> Package:
+    transitions = [{"id": f"t{src}{dst}", "from": src, "to": dst} for src, dst in edges]
+    states = {s: {"final": True} if s in final else {} for s in STATES}
+    files = {
+        "package.json": {**MANIFEST, "version": "1.0.0"},
+        "schema.json": {"entities": {"Lead": {"fields": {"name": {"type": "text"}}}}},
+        "workflow.json": {"workflows": [{"id": "f", "initial": "a", "states": states, "transitions": transitions}]},
+    }
+    return _build(files, "p")
+
+
+@PROPS
+@given(EDGES, st.sets(st.sampled_from(STATES)), st.data())
+def test_a_dead_end_is_reported_exactly_where_lint_starts_to_see_one(edges: Any, final: set[str], data: Any) -> None:
+    from crmctl.lint import LintConfig, lint_package
+
+    kept = data.draw(st.lists(st.sampled_from(edges), unique=True) if edges else st.just([]))
+    new_final = data.draw(st.sets(st.sampled_from(STATES)))
+    old, new = flow_package(edges, final), flow_package(kept, new_final)
+
+    def dead(package: Package) -> set[str]:
+        found = lint_package(package, LintConfig(select=("WF506",)))
+        return {d.path.rsplit(":", 1)[1] for d in found if d.code == "WF506"}
+
+    reported = {c.path.rsplit(":", 1)[1] for c in diff_packages(old, new).changes if c.kind.id == "state-left-dead-end"}
+    assert reported == dead(new) - dead(old)
