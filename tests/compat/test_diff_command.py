@@ -28,10 +28,10 @@ def test_text_output_groups_by_class_and_proposes_a_bump() -> None:
     result = invoke("diff", *case("workflow_changed"))
     assert result.code == 1
     out = result.out
-    assert out.index("breaking (1):") < out.index("behavioral (5):") < out.index("compatible (1):")
-    assert "7 changes: 1 breaking, 0 data-dependent, 5 behavioral, 1 compatible" in out
+    assert out.index("breaking (2):") < out.index("behavioral (5):") < out.index("compatible (1):")
+    assert "8 changes: 2 breaking, 0 data-dependent, 5 behavioral, 1 compatible" in out
     assert "proposed bump: major" in out
-    assert "result: FAIL (1 changes in failing classes: breaking)" in out
+    assert "result: FAIL (2 changes in failing classes: breaking)" in out
 
 
 @pytest.mark.parametrize(

@@ -121,3 +121,11 @@ def test_map_position_block_scalar() -> None:
     lines = ["rules:", "  - when: |", "      a > 1.0 &&", "      b > 10"]
     loc = map_position(Location("r.yaml", 2, 11), lines[1], 2, 3, lines)
     assert (loc.line, loc.column) == (4, 9)
+
+
+def test_map_position_block_scalar_with_deeper_lines_counts_the_block_indentation_once() -> None:
+    # The CEL text keeps the two extra spaces of `? 'won'`: column 3 of CEL line 2 is the `'`, column 11 in the file.
+    lines = ["rules:", "  - expression: |", "      a > 1.0", "        ? 'won'", "        : 'lost'"]
+    loc = map_position(Location("r.yaml", 2, 17), lines[1], 2, 5, lines)
+    assert (loc.line, loc.column) == (4, 11)
+    assert lines[3][loc.column - 1] == "'"

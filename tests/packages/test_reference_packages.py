@@ -78,6 +78,35 @@ def test_v1_to_v2_is_a_compatible_minor_release() -> None:
     assert {"field-renamed-with-alias", "field-added", "rule-added", "locale-added"} <= kinds
 
 
+def test_v1_to_v2_reports_no_change_for_what_only_follows_the_phone_rename() -> None:
+    # v2 renames phone to mobilePhone with an alias and rewrites the rule condition, the form and the labels to
+    # the new name: none of that is a change. What stays behavioral is what v2 really changes.
+    result = diff_packages(_load("LeadLifecycle/v1"), _load("LeadLifecycle/v2"))
+    behavioral = {(c.kind.id, c.path) for c in result.by_class(ChangeClass.BEHAVIORAL)}
+    assert behavioral == {
+        ("rule-added", "rule:preferredLanguageFromLocale"),
+        ("rule-added", "rule:showConsent"),
+        ("rule-added", "rule:showLinkedinUrl"),
+        ("soft-validation-added", "validation:linkedinUrlFormat"),
+        ("ui-field-added", "ui:default.step:company.consentMarketing"),
+        ("ui-field-added", "ui:default.step:company.lastContactedAt"),
+        ("ui-field-added", "ui:default.step:personal.linkedinUrl"),
+        ("ui-field-added", "ui:default.step:personal.preferredLanguage"),
+        ("ui-layout-changed", "ui:default.step:company"),  # the new `consent` group
+        ("role-view-changed", "ui:default.role:salesRep"),  # lastContactedAt is read-only for sales reps
+        ("transition-changed", "workflow:leadLifecycle.transition:qualify"),  # a second approver
+        ("sla-changed", "workflow:leadLifecycle.state:new"),  # 1bd/2bd became 2bd/3bd
+        ("task-added", "workflow:leadLifecycle.state:contacted.task:qualificationDecision"),
+        ("calendar-changed", "workflow:leadLifecycle.calendar:business"),  # Berlin hours and holidays
+    }
+    assert not any("phone" in c.path.lower() for c in result.by_class(ChangeClass.BEHAVIORAL))
+    moved = [c.message for c in result.changes if c.kind.id == "localization-key-moved"]
+    assert moved == [
+        "labels.Lead.phone moved to labels.Lead.mobilePhone in locale de with the field's rename, and its text changed",
+        "labels.Lead.phone moved to labels.Lead.mobilePhone in locale en with the field's rename, and its text changed",
+    ]
+
+
 def test_v1_to_v2_diff_command_exits_0() -> None:
     outcome = CliRunner().invoke(app, ["diff", str(PACKAGES / "LeadLifecycle/v1"), str(PACKAGES / "LeadLifecycle/v2")])
     assert outcome.exit_code == 0, outcome.output

@@ -55,7 +55,11 @@ class Change:
 
 @dataclass
 class Collector:
-    """Gathers changes between two packages, resolving artifact positions to locations."""
+    """Gathers changes between two packages, resolving artifact positions to locations.
+
+    `old_pkg` is the old package as the comparers see it: through the new version's renames, so a reference that
+    only follows a rename compares equal (`crmctl.compat.renames.follow_renames`); its documents, and so the old
+    locations, are the old files."""
 
     old_pkg: Package
     new_pkg: Package

@@ -12,6 +12,7 @@ from crmctl.compat.contract_diff import diff_events, diff_localization, diff_man
 from crmctl.compat.expressions import check_expressions, expression_sites
 from crmctl.compat.kinds import ChangeClass
 from crmctl.compat.references import find_stale_references
+from crmctl.compat.renames import follow_renames
 from crmctl.compat.schema_diff import diff_schema
 from crmctl.compat.semver import VersionVerdict, check_version, propose_bump
 from crmctl.compat.ui_diff import diff_ui
@@ -53,7 +54,9 @@ def require_valid(pkg: Package, role: str) -> None:
 def diff_packages(old: Package, new: Package) -> DiffResult:
     require_valid(old, "old")
     require_valid(new, "new")
-    collector = Collector(old, new)
+    # The comparers see the old package through the new version's aliases: a reference rewritten to follow a
+    # rename is no change (see crmctl.compat.renames); `old` itself stays what records and locations refer to.
+    collector = Collector(follow_renames(old, new), new)
     diff_manifest(collector)
     delta = diff_schema(collector)
     diff_rules(collector)
@@ -63,7 +66,7 @@ def diff_packages(old: Package, new: Package) -> DiffResult:
     diff_events(collector)
     diff_localization(collector)
     old_sites, new_sites = expression_sites(old), expression_sites(new)
-    find_stale_references(collector, delta, new_sites)
+    find_stale_references(collector, delta)
     check_expressions(collector, delta, old_sites, new_sites)
     changes = sorted(collector.changes, key=lambda c: (-c.cls.rank, c.code, c.path, c.message))
     old_version = old.manifest.version if old.manifest else "0.0.0"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crmctl.compat.renames import FieldRenames, field_renames, rename_path
+
 if TYPE_CHECKING:
     from crmctl.compat.change import Collector
     from crmctl.model.artifacts import LocalizationArtifact
@@ -112,7 +114,7 @@ def diff_localization(c: Collector) -> None:
     for locale in new_locales:
         if locale not in old_locales:
             c.add("locale-added", f"locale:{locale}", f"locale {locale} was added", new=(_P, ("locales",)))
-    renames = _renamed_fields(c)
+    renames = field_renames(c.old_pkg.schema, c.new_pkg.schema)
     for locale in old_locales:
         before, after = c.old_pkg.localization.get(locale), c.new_pkg.localization.get(locale)
         if locale not in new_locales or before is None or after is None or before == after:
@@ -120,21 +122,14 @@ def diff_localization(c: Collector) -> None:
         _diff_texts(c, locale, flatten_localization(before), flatten_localization(after), renames)
 
 
-def _renamed_fields(c: Collector) -> dict[str, str]:
-    """`Entity.old` → `Entity.new` for every field renamed with an alias between the two versions."""
-    old_schema, new_schema = c.old_pkg.schema, c.new_pkg.schema
-    if old_schema is None or new_schema is None:
-        return {}
-    renames: dict[str, str] = {}
-    for ename, entity in new_schema.entities.items():
-        before = old_schema.entities.get(ename)
-        if before is None:
-            continue
-        for fname, definition in entity.fields.items():
-            for alias in definition.aliases:
-                if alias in before.fields and alias not in entity.fields:
-                    renames[f"{ename}.{alias}"] = f"{ename}.{fname}"
-    return renames
+def _renamed_key(key: tuple[str, ...], renames: FieldRenames) -> tuple[str, ...] | None:
+    """The key a `labels`/`picklists` entry of a field renamed with an alias has under the new name, else None."""
+    if key[0] not in _FIELD_KEYED:
+        return None
+    entity, _, field_path = key[1].partition(".")
+    members = renames.get(entity)
+    moved = rename_path(members, field_path) if members and field_path else field_path
+    return (key[0], f"{entity}.{moved}", *key[2:]) if moved != field_path else None
 
 
 def _diff_texts(
@@ -142,7 +137,7 @@ def _diff_texts(
     locale: str,
     old: dict[tuple[str, ...], str],
     new: dict[tuple[str, ...], str],
-    renames: dict[str, str],
+    renames: FieldRenames,
 ) -> None:
     doc = f"localization/{locale}"
     moved_to: set[tuple[str, ...]] = set()
@@ -153,12 +148,10 @@ def _diff_texts(
                 c.add("localization-text-changed", path, f"text direction of {locale} now follows the locale",
                       old=(doc, key))  # fmt: skip
                 continue
-            moved = (key[0], renames[key[1]], *key[2:]) if key[0] in _FIELD_KEYED and key[1] in renames else None
-            if moved is not None and moved in new:
-                moved_to.add(moved)
-                c.add("localization-key-moved", path,
-                      f"{'.'.join(key)} moved to {'.'.join(moved)} in locale {locale} with the field's rename",
-                      old=(doc, key), new=(doc, moved))  # fmt: skip
+            target = _renamed_key(key, renames)
+            if target is not None and target in new:
+                _followed_rename(c, locale, key, target, text, new[target], existed=target in old)
+                moved_to.add(target)
                 continue
             c.add("localization-key-removed", path, f"{'.'.join(key)} was removed from locale {locale}",
                   old=(doc, key), new=(doc, key[:1]))  # fmt: skip
@@ -169,3 +162,23 @@ def _diff_texts(
         if key not in old and key not in moved_to:
             c.add("localization-key-added", f"l10n:{locale}:{'.'.join(key)}",
                   f"{'.'.join(key)} was added to locale {locale}", new=(doc, key))  # fmt: skip
+
+
+def _followed_rename(
+    c: Collector, locale: str, key: tuple[str, ...], target: tuple[str, ...], text: str, now: str, *, existed: bool
+) -> None:
+    """The old name's text of a field renamed with an alias, now that the new name has one: moved, or superseded
+    when the old version already had a text under the new name (then nothing moved, whatever the texts say)."""
+    doc = f"localization/{locale}"
+    old_key, new_key = ".".join(key), ".".join(target)
+    path = f"l10n:{locale}:{old_key}"
+    if existed:
+        shown = "has the same text" if now == text else "has another text, which users now see instead"
+        c.add("localization-key-superseded", path,
+              f"{old_key} was dropped from locale {locale} with the field's rename; {new_key} already existed and "
+              f"{shown}", old=(doc, key), new=(doc, target))  # fmt: skip
+    else:
+        changed = "" if now == text else ", and its text changed"
+        c.add("localization-key-moved", path,
+              f"{old_key} moved to {new_key} in locale {locale} with the field's rename{changed}",
+              old=(doc, key), new=(doc, target))  # fmt: skip

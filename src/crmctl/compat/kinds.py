@@ -48,6 +48,7 @@ _D = ChangeClass.DATA_DEPENDENT
 _B = ChangeClass.BEHAVIORAL
 _X = ChangeClass.BREAKING
 
+# fmt: off
 KINDS: tuple[ChangeKind, ...] = (
     # Manifest.
     ChangeKind("CMP001", "package-renamed", _X, "A different name is a different package; records and "
@@ -175,6 +176,9 @@ KINDS: tuple[ChangeKind, ...] = (
                "`business` brings back the built-in Mon–Fri 09:00–17:00 UTC."),
     ChangeKind("CMP619", "calendar-changed", _B, "Working hours, time zone or holidays changed: the deadlines of "
                "running SLA clocks move."),
+    ChangeKind("CMP620", "state-left-dead-end", _X, "A state that records could leave (or that was final) is no "
+               "longer final and has no outgoing transition: instances in it, and every one entering it, are stuck "
+               "(lint reports the same state as WF506 dead-end-state)."),
     # Events.
     ChangeKind("CMP651", "event-added", _C, "Consumers that do not know it ignore it."),
     ChangeKind("CMP652", "event-removed", _X, "Consumers waiting for it never receive it again."),
@@ -189,16 +193,23 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP704", "localization-key-removed", _B, "Stored records keep their pinned version's texts, and "
                "lint reports any key the new version still uses, so only what users read changes."),
     ChangeKind("CMP705", "localization-text-changed", _C, "Wording only.", cosmetic=True),
-    ChangeKind("CMP706", "localization-key-moved", _C, "A label or picklist followed its field's rename (the old "
-               "name is an alias): same text, new key."),
+    ChangeKind("CMP706", "localization-key-moved", _C, "A label or picklist text followed its field's rename (the "
+               "old name is an alias) to a key the old version did not have; the message says whether the text "
+               "changed too."),
+    ChangeKind("CMP707", "localization-key-superseded", _C, "A field's rename dropped the old name's label or "
+               "picklist text, but the new name already had its own: nothing moved, the field now shows the new "
+               "name's text (the message says whether it differs from the old label)."),
     # Cross-artifact consequences.
-    ChangeKind("CMP801", "stale-reference", _X, "The new package still references a field that was removed or "
-               "renamed without alias; it would fail at runtime."),
+    ChangeKind("CMP801", "stale-reference", _X, "The new package still references something the old one had and "
+               "the new one removed: a field (removed, renamed without alias, alias dropped), an entity, a step, "
+               "group, state, transition, task, calendar, validation, event or role, or an enum value a rule still "
+               "offers; it would fail, or silently do nothing, at runtime."),
     ChangeKind("CMP802", "expression-no-longer-compiles", _X, "A CEL expression that type-checked against the "
                "old schema does not against the new one; it cannot run."),
     ChangeKind("CMP803", "expression-type-changed", _B, "A CEL expression still type-checks but yields another "
                "type; consumers of its value behave differently."),
 )
+# fmt: on
 
 KINDS_BY_ID: dict[str, ChangeKind] = {k.id: k for k in KINDS}
 

@@ -1,62 +1,62 @@
-"""Stale references: places in the NEW package that still name a field which was removed or renamed without alias."""
+"""Stale references: places in the NEW package that still name something the old package had and the new one has
+no longer. Fields (removed, renamed without alias, or an alias dropped), entities, UI steps and groups, workflow
+states, transitions, tasks and calendars, validations, events, roles, and enum values a rule still offers: each
+use is reported at its own location, as `stale-reference` (breaking: it would fail, or silently do nothing, at
+runtime)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crmctl.compat.expressions import entity_of, names_in
+from crmctl.compat.expressions import names_in
+from crmctl.compat.field_refs import entity_of, field_refs, workflow_actions
+from crmctl.compat.renames import field_renames, old_path
 from crmctl.compat.ui_diff import form_base
+from crmctl.model.artifacts import BUILTIN_CALENDARS
+from crmctl.model.fields import ArrayField, EnumField, ObjectField
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from crmctl.compat.change import Collector
-    from crmctl.compat.expressions import ExprSite
     from crmctl.compat.schema_diff import SchemaDelta
+    from crmctl.model.artifacts import Workflow
+    from crmctl.model.fields import FieldDef
+    from crmctl.model.package import Package
     from crmctl.model.source import JsonPath
 
-    _Report = Callable[[str, str, str, str, JsonPath], None]
-
 __all__ = ["find_stale_references"]
+
+
+def find_stale_references(c: Collector, delta: SchemaDelta) -> None:
+    _stale_fields(c, delta)
+    _stale_ids(c)
+    _stale_offers(c)
 
 
 def _top(field_path: str) -> str:
     return field_path.split(".", 1)[0]
 
 
-def find_stale_references(c: Collector, delta: SchemaDelta, new_sites: list[ExprSite]) -> None:
+def _stale_fields(c: Collector, delta: SchemaDelta) -> None:
     gone = {e: names for e, names in delta.gone.items() if names}
     if not gone:
         return
     pkg = c.new_pkg
 
-    def report(entity: str, name: str, where: str, doc: str, jp: JsonPath) -> None:
+    def report(entity: str, name: str, where: str, doc: str, jp: JsonPath, key: bool = False) -> None:
         target = delta.renamed.get((entity, name))
         hint = (
             f"use {target}, or add `aliases: [{name}]` to {entity}.{target}" if target
             else f"remove the reference, or keep {entity}.{name} (deprecated)"
         )  # fmt: skip
         c.add("stale-reference", f"{entity}.{name}", f"{where} still references {entity}.{name}, which no longer "
-              "exists", new=(doc, jp), hint=hint, key=False)  # fmt: skip
+              "exists", new=(doc, jp), hint=hint, key=key)  # fmt: skip
 
-    for site in new_sites:
-        dead = gone.get(site.entity or "", set()) & names_in(site.expr)
-        for name in sorted(dead):
-            report(site.entity or "", name, site.label, site.doc, site.json_path)
-    for i, rule in enumerate(pkg.rules.rules if pkg.rules else []):
-        ent = entity_of(pkg, rule.entity) or ""
-        if rule.scope == "field" and rule.target and _top(rule.target) in gone.get(ent, ()):
-            report(ent, _top(rule.target), f"rule:{rule.id} (target)", "rules", ("rules", i, "target"))
-    for i, val in enumerate(pkg.validations.validations if pkg.validations else []):
-        ent = entity_of(pkg, val.entity) or ""
-        if val.field and _top(val.field) in gone.get(ent, ()):
-            report(ent, _top(val.field), f"validation:{val.id}", "validations", ("validations", i, "field"))
-    _ui_references(c, gone, report)
-    for name, event in (pkg.events.events if pkg.events else {}).items():
-        ent = entity_of(pkg, event.entity) or ""
-        for k, fld in enumerate(event.payload):
-            if _top(fld) in gone.get(ent, ()):
-                report(ent, _top(fld), f"event:{name} payload", "events", ("events", name, "payload", k))
+    for ref in field_refs(pkg):
+        dead = gone.get(ref.entity or "", set())
+        for name in sorted(dead & (names_in(ref.text) if ref.cel else {_top(ref.text)})):
+            report(ref.entity or "", name, ref.label, ref.doc, ref.json_path, ref.is_key)
     for locale, loc in sorted(pkg.localization.items()):
         for section, keys in (("labels", loc.labels), ("picklists", loc.picklists)):
             for key in keys:  # once per key: a picklist's values are one reference
@@ -66,27 +66,217 @@ def find_stale_references(c: Collector, delta: SchemaDelta, new_sites: list[Expr
                            (section, key))  # fmt: skip
 
 
-def _ui_references(c: Collector, gone: dict[str, set[str]], report: _Report) -> None:
-    pkg = c.new_pkg
+# --- ids: everything else a package names --------------------------------------------------------------------
+
+# target kind → the noun people read; a rule's `scope: workflow` names a transition of any workflow of its entity.
+_NOUNS = {
+    "entity": "entity", "step": "step", "group": "group", "state": "state", "transition": "transition",
+    "entity-transition": "transition", "task": "task", "calendar": "calendar", "validation": "validation",
+    "event": "event", "role": "role",
+}  # fmt: skip
+
+_Target = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Use:
+    target: _Target
+    where: str
+    doc: str
+    json_path: JsonPath
+    is_key: bool = False
+
+
+def _stale_ids(c: Collector) -> None:
+    before, after = _targets(c.old_pkg), _targets(c.new_pkg)
+    for use in _uses(c.new_pkg):
+        if use.target in after or use.target not in before:
+            continue  # alive, or never existed (lint reports those)
+        noun = _NOUNS[use.target[0]]
+        c.add("stale-reference", before[use.target],
+              f"{use.where} still references {noun} {use.target[-1]}, which no longer exists",
+              new=(use.doc, use.json_path), key=use.is_key,
+              hint=f"keep the {noun}, or remove or update the reference")  # fmt: skip
+
+
+def _targets(pkg: Package) -> dict[_Target, str]:
+    """Everything of `pkg` that other parts may name, with the semantic path the diff reports it under."""
+    out: dict[_Target, str] = {}
+    for name in pkg.schema.entities if pkg.schema else {}:
+        out[("entity", name)] = name
+    for role in pkg.manifest.roles if pkg.manifest else []:
+        out[("role", role)] = f"role:{role}"
+    for fname, form in (pkg.ui.all_forms() if pkg.ui else {}).items():
+        ent = entity_of(pkg, form.entity)
+        for step in form.steps:
+            out.setdefault(("step", ent or "", step.id), f"ui:{fname}.step:{step.id}")
+            for group in step.groups:
+                out.setdefault(("group", ent or "", group.id), f"ui:{fname}.step:{step.id}.group:{group.id}")
+    for val in pkg.validations.validations if pkg.validations else []:
+        out.setdefault(("validation", val.id), f"validation:{val.id}")
+    for name in pkg.events.events if pkg.events else {}:
+        out[("event", name)] = f"event:{name}"
+    for wf in pkg.workflow.workflows if pkg.workflow else []:
+        base = f"workflow:{wf.id}"
+        for state, sdef in wf.states.items():
+            out.setdefault(("state", wf.id, state), f"{base}.state:{state}")
+            if sdef.task is not None:
+                out.setdefault(("task", wf.id, sdef.task.id), f"{base}.state:{state}.task:{sdef.task.id}")
+        for tr in wf.transitions:
+            out.setdefault(("transition", wf.id, tr.id), f"{base}.transition:{tr.id}")
+            out.setdefault(("entity-transition", entity_of(pkg, wf.entity) or "", tr.id), f"{base}.transition:{tr.id}")
+        for name in wf.calendars:
+            out.setdefault(("calendar", wf.id, name), f"{base}.calendar:{name}")
+    return out
+
+
+def _uses(pkg: Package) -> Iterator[_Use]:
+    """Every place of `pkg` that names an id (fields are `field_refs`)."""
+    yield from _schema_uses(pkg)
+    for i, rule in enumerate(pkg.rules.rules if pkg.rules else []):
+        ent = entity_of(pkg, rule.entity) or ""
+        label = f"rule:{rule.id}"
+        if rule.entity:
+            yield _Use(("entity", rule.entity), f"{label} (entity)", "rules", ("rules", i, "entity"))
+        kind = {"step": "step", "component": "group", "workflow": "entity-transition"}.get(rule.scope)
+        if kind and rule.target:
+            yield _Use((kind, ent, rule.target), f"{label} (target)", "rules", ("rules", i, "target"))
+        if rule.goto:
+            yield _Use(("step", ent, rule.goto), f"{label} (goto)", "rules", ("rules", i, "goto"))
+    for i, val in enumerate(pkg.validations.validations if pkg.validations else []):
+        label = f"validation:{val.id}"
+        if val.entity:
+            yield _Use(("entity", val.entity), f"{label} (entity)", "validations", ("validations", i, "entity"))
+        for k, member in enumerate(val.validations):
+            yield _Use(("validation", member), f"{label} (member)", "validations", ("validations", i, "validations", k))
+    yield from _ui_uses(pkg)
+    for w, wf in enumerate(pkg.workflow.workflows if pkg.workflow else []):
+        yield from _workflow_uses(wf, ("workflows", w))
+    for name, event in (pkg.events.events if pkg.events else {}).items():
+        if event.entity:
+            yield _Use(("entity", event.entity), f"event:{name} (entity)", "events", ("events", name, "entity"))
+
+
+def _schema_uses(pkg: Package) -> Iterator[_Use]:
+    def walk(path: str, fdef: FieldDef, jp: JsonPath) -> Iterator[_Use]:
+        if fdef.type == "reference":
+            yield _Use(("entity", fdef.to), f"{path} (to)", "schema", (*jp, "to"))
+        elif isinstance(fdef, ObjectField):
+            for name, inner in fdef.fields.items():
+                yield from walk(f"{path}.{name}", inner, (*jp, "fields", name))
+        elif isinstance(fdef, ArrayField):
+            yield from walk(f"{path}[]", fdef.items, (*jp, "items"))
+
+    for ename, entity in (pkg.schema.entities if pkg.schema else {}).items():
+        for fname, fdef in entity.fields.items():
+            yield from walk(f"{ename}.{fname}", fdef, ("entities", ename, "fields", fname))
+
+
+def _ui_uses(pkg: Package) -> Iterator[_Use]:
     if pkg.ui is None:
         return
     for fname, form in pkg.ui.all_forms().items():
-        ent = entity_of(pkg, form.entity) or ""
-        dead = gone.get(ent)
-        if not dead:
-            continue
         base = form_base(fname)
+        if form.entity:
+            yield _Use(("entity", form.entity), f"ui:{fname} (entity)", "ui", (*base, "entity"))
         for i, step in enumerate(form.steps):
-            for k, fld in enumerate(step.fields):
-                if _top(fld) in dead:
-                    report(ent, _top(fld), f"ui:{fname}.step:{step.id}", "ui", (*base, "steps", i, "fields", k))
-            for g, group in enumerate(step.groups):
-                for k, fld in enumerate(group.fields):
-                    if _top(fld) in dead:
-                        report(ent, _top(fld), f"ui:{fname}.step:{step.id}.group:{group.id}", "ui",
-                               (*base, "steps", i, "groups", g, "fields", k))  # fmt: skip
-        for role, view in form.roles.items():
-            for prop in ("hidden", "readOnly"):
-                for k, fld in enumerate(getattr(view, prop)):
-                    if _top(fld) in dead:
-                        report(ent, _top(fld), f"ui:{fname}.role:{role}", "ui", (*base, "roles", role, prop, k))
+            for k, role in enumerate(step.roles):
+                yield _Use(("role", role), f"ui:{fname}.step:{step.id} (roles)", "ui", (*base, "steps", i, "roles", k))
+        for role in form.roles:
+            yield _Use(("role", role), f"ui:{fname}.role:{role}", "ui", (*base, "roles", role), is_key=True)
+
+
+def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[_Use]:
+    label = f"workflow:{wf.id}"
+    W = "workflow"  # the document of every use below
+
+    def transition(tid: str, where: str, jp: JsonPath) -> _Use:
+        return _Use(("transition", wf.id, tid), where, W, (*base, *jp))
+
+    def role(name: str, where: str, jp: JsonPath) -> _Use:
+        return _Use(("role", name), where, W, (*base, *jp))
+
+    if wf.entity:
+        yield _Use(("entity", wf.entity), f"{label} (entity)", W, (*base, "entity"))
+    yield _Use(("state", wf.id, wf.initial), f"{label} (initial)", W, (*base, "initial"))
+    for k, tr in enumerate(wf.transitions):
+        at = f"{label}.transition:{tr.id}"
+        sources = tr.sources()
+        for m, src in enumerate(sources):
+            where = (*base, "transitions", k, "from", *((m,) if isinstance(tr.source, list) else ()))
+            yield _Use(("state", wf.id, src), f"{at} (from)", W, where)
+        yield _Use(("state", wf.id, tr.to), f"{at} (to)", W, (*base, "transitions", k, "to"))
+        for m, name in enumerate(tr.roles):
+            yield role(name, f"{at} (roles)", ("transitions", k, "roles", m))
+        for m, name in enumerate(tr.approval.approvers if tr.approval else []):
+            yield role(name, f"{at} (approvers)", ("transitions", k, "approval", "approvers", m))
+        for m, event in enumerate(tr.emits):
+            yield _Use(("event", event), f"{at} (emits)", W, (*base, "transitions", k, "emits", m))
+    for action, where, owner in workflow_actions(wf):
+        if action.emit:
+            yield _Use(("event", action.emit), f"{owner}: emit)", W, (*base, *where, "emit"))
+        if action.task:
+            yield _Use(("task", wf.id, action.task), f"{owner}: task)", W, (*base, *where, "task"))
+        if action.notify:
+            yield role(action.notify, f"{owner}: notify)", (*where, "notify"))
+    for state, sdef in wf.states.items():
+        at = f"{label}.state:{state}"
+        sla, task = sdef.sla, sdef.task
+        if sla is not None:
+            jp: JsonPath = ("states", state, "sla")
+            if sla.calendar not in BUILTIN_CALENDARS:
+                yield _Use(("calendar", wf.id, sla.calendar), f"{at} (SLA calendar)", W, (*base, *jp, "calendar"))
+            if sla.escalateTo:
+                yield role(sla.escalateTo, f"{at} (SLA escalateTo)", (*jp, "escalateTo"))
+            if sla.onBreach:
+                yield transition(sla.onBreach, f"{at} (SLA onBreach)", (*jp, "onBreach"))
+            for e, esc in enumerate(sla.escalations):
+                what = f"{at} (SLA escalation {e + 1}"
+                for prop in ("reassignTo", "notify"):
+                    if getattr(esc, prop):
+                        yield role(getattr(esc, prop), f"{what}: {prop})", (*jp, "escalations", e, prop))
+                if esc.transition:
+                    yield transition(esc.transition, f"{what}: transition)", (*jp, "escalations", e, "transition"))
+        if task is not None:
+            jp = ("states", state, "task")
+            if task.assign.role:
+                yield role(task.assign.role, f"{at}.task:{task.id} (assign)", (*jp, "assign", "role"))
+            for decision, tid in task.outcomes.items():
+                yield transition(tid, f"{at}.task:{task.id} (outcome {decision})", (*jp, "outcomes", decision))
+    for m, timer in enumerate(wf.timers):
+        at = f"{label}.timer:{timer.id}"
+        yield _Use(("state", wf.id, timer.state), f"{at} (state)", W, (*base, "timers", m, "state"))
+        yield transition(timer.transition, f"{at} (transition)", ("timers", m, "transition"))
+
+
+# --- enum values a rule still offers -------------------------------------------------------------------------
+
+
+def _stale_offers(c: Collector) -> None:
+    """A dependency rule offering (or a calculation rule setting) a value the new version removed from the enum."""
+    from crmctl.model.cel import result_strings
+
+    old, new = c.old_pkg, c.new_pkg
+    if new.rules is None or old.schema is None or new.schema is None:
+        return
+    renames = field_renames(old.schema, new.schema)
+    for i, rule in enumerate(new.rules.rules):
+        if rule.capability not in ("dependency", "calculation") or not rule.target or not rule.expression:
+            continue
+        ent = entity_of(new, rule.entity) or ""
+        now = _enum_values(new, ent, rule.target)
+        was = _enum_values(old, ent, old_path(renames.get(ent, {}), rule.target))
+        for offered in result_strings(rule.expression):
+            if offered.value in was and offered.value not in now:
+                c.add("stale-reference", f"{ent}.{rule.target}:{offered.value}",
+                      f"rule:{rule.id} still offers {offered.value!r} for {ent}.{rule.target}, a value the new version "
+                      "removed", new=("rules", ("rules", i, "expression")), key=False,
+                      hint=f"remove {offered.value!r} from the rule, or keep it in {ent}.{rule.target}")  # fmt: skip
+
+
+def _enum_values(pkg: Package, entity: str, path: str) -> frozenset[str]:
+    definition = pkg.schema.entities.get(entity) if pkg.schema else None
+    fdef = definition.field_def(path) if definition is not None else None
+    while isinstance(fdef, ArrayField):
+        fdef = fdef.items
+    return frozenset(fdef.values) if isinstance(fdef, EnumField) else frozenset()

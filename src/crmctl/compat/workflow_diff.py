@@ -21,8 +21,8 @@ def diff_workflows(c: Collector) -> None:
     new = {w.id: (i, w) for i, w in enumerate(c.new_pkg.workflow.workflows if c.new_pkg.workflow else [])}
     for wid, (i, wf) in old.items():
         if wid not in new:
-            c.add("workflow-removed", f"workflow:{wid}", f"workflow {wid} was removed",
-                  old=(_W, ("workflows", i)), hint="keep it (running instances need it) and stop starting new ones")
+            c.add("workflow-removed", f"workflow:{wid}", f"workflow {wid} was removed", old=(_W, ("workflows", i)),
+                  hint="keep it (running instances need it) and stop starting new ones")  # fmt: skip
         elif wf != new[wid][1]:
             _diff_workflow(c, wf, new[wid][1], i, new[wid][0])
     for wid, (j, _wf) in new.items():
@@ -45,8 +45,8 @@ def _diff_workflow(c: Collector, old: Workflow, new: Workflow, i: int, j: int) -
     for name, state in old.states.items():
         path = f"{base}.state:{name}"
         if name not in new.states:
-            c.add("state-removed", path, f"state {name} was removed from workflow {old.id}",
-                  old=at(i, "states", name), hint="keep the state (records are in it) and remove its entries instead")
+            c.add("state-removed", path, f"state {name} was removed from workflow {old.id}", old=at(i, "states", name),
+                  hint="keep the state (records are in it) and remove its entries instead")  # fmt: skip
             continue
         other = new.states[name]
         if state.final != other.final:
@@ -88,6 +88,31 @@ def _diff_workflow(c: Collector, old: Workflow, new: Workflow, i: int, j: int) -
                   old=at(i, "timers", before[0]) if before else None,
                   new=at(j, "timers", after[0]) if after else None)  # fmt: skip
     _diff_calendars(c, old, new, base, i, j)
+    _dead_ends(c, old, new, base, j)
+
+
+def _leaving(wf: Workflow) -> dict[str, list[str]]:
+    """State → ids of the transitions that leave it."""
+    out: dict[str, list[str]] = {}
+    for tr in wf.transitions:
+        for source in tr.sources():
+            out.setdefault(source, []).append(tr.id)
+    return out
+
+
+def _dead_ends(c: Collector, old: Workflow, new: Workflow, base: str, j: int) -> None:
+    """States that records could leave (or that were final) and that now are neither final nor left by anything."""
+    before, after = _leaving(old), _leaving(new)
+    for name, state in new.states.items():
+        was = old.states.get(name)
+        if was is None or state.final or name in after or not (was.final or name in before):
+            continue
+        lost = before.get(name)
+        how = (f"it is not final and no transition leaves it any more (before: {', '.join(lost)})" if lost
+               else "it is no longer final and no transition leaves it")  # fmt: skip
+        c.add("state-left-dead-end", f"{base}.state:{name}", f"state {name} of workflow {new.id} is a dead end: {how}",
+              new=(_W, ("workflows", j, "states", name)),
+              hint="keep a transition out of the state, or mark it `final: true`")  # fmt: skip
 
 
 def _diff_task(c: Collector, name: str, old: StateDef, new: StateDef, path: str, before: _At, after: _At) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from crmctl.model.cel import CelChecker, CheckResult, expression_location
 from crmctl.model.diagnostics import Diagnostic, Location, Severity
-from crmctl.model.fields import ArrayField, EntityDef, FieldDef, ObjectField
+from crmctl.model.fields import EntityDef, FieldDef
 from crmctl.model.package import Package
 from crmctl.model.source import JsonPath
 
@@ -89,17 +89,7 @@ class LintContext:
         """The definition of `path` (dotted through object fields and arrays of objects), or None."""
         if entity is None or entity not in self.entities:
             return None
-        fields: dict[str, FieldDef] | None = self.entities[entity].fields
-        found: FieldDef | None = None
-        for part in path.split("."):
-            if fields is None or part not in fields:
-                return None
-            found = fields[part]
-            inner = found
-            while isinstance(inner, ArrayField):
-                inner = inner.items
-            fields = inner.fields if isinstance(inner, ObjectField) else None
-        return found
+        return self.entities[entity].field_def(path)
 
     def checker(self, entity: str) -> CelChecker:
         checker = self._checkers.get(entity)

@@ -10,6 +10,7 @@ from crmctl.model.fields import IDENT, SchemaArtifact
 from crmctl.model.versions import SEMVER
 
 __all__ = [
+    "BUILTIN_CALENDARS",
     "CAPABILITIES",
     "SCOPES",
     "TRIGGERS",
@@ -201,6 +202,10 @@ class Escalation(_Strict):
     reassignTo: Ident | None = Field(None, description="Role the open work moves to.")
     notify: Ident | None = Field(None, description="Role told.")
     transition: Id | None = Field(None, description="Transition taken automatically.")
+
+
+# Calendars an SLA may name without the workflow defining them (a workflow's own `business` replaces the built-in).
+BUILTIN_CALENDARS = ("calendar", "business")
 
 
 class Sla(_Strict):

@@ -11,6 +11,7 @@ Types are spelled as CEL spells them in signatures: `bool`, `int`, `double`, `st
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from crmctl.model.fields import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from crmctl.model.fields import FieldDef
     from crmctl.model.source import JsonPath, SourceDoc
 
@@ -39,11 +42,16 @@ __all__ = [
     "CelChecker",
     "CelIssue",
     "CheckResult",
+    "Renamed",
+    "StringResult",
     "cel_type_of",
     "expression_cost",
     "expression_location",
     "map_position",
     "referenced_names",
+    "rename_references",
+    "result_strings",
+    "token_spans",
 ]
 
 TIMESTAMP = "google.protobuf.Timestamp"
@@ -250,47 +258,18 @@ _TOKEN_RE = re.compile(
 )
 
 
+def token_spans(expr: str) -> list[tuple[str, str, int]]:
+    """(kind, text, offset) of every token of `expr`; whitespace and comments are dropped."""
+    return [(m.lastgroup or "other", m.group(), m.start()) for m in _TOKEN_RE.finditer(expr) if m.lastgroup != "ws"]
+
+
 def _tokens(expr: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for match in _TOKEN_RE.finditer(expr):
-        kind = match.lastgroup or "other"
-        if kind != "ws":
-            out.append((kind, match.group()))
-    return out
+    return [(kind, text) for kind, text, _ in token_spans(expr)]
 
 
 def referenced_names(expr: str) -> set[str]:
     """Top-level identifiers an expression reads (no members, functions, literals or comprehension vars)."""
-    tokens = _tokens(expr)
-    names: set[str] = set()
-    depth = 0
-    bound: list[tuple[int, str]] = []  # (paren depth of the macro call, variable)
-    for i, (kind, text) in enumerate(tokens):
-        if kind == "op":
-            if text in "([{":
-                depth += 1
-            elif text in ")]}":
-                depth -= 1
-                while bound and bound[-1][0] > depth:
-                    bound.pop()
-            continue
-        if kind != "ident":
-            continue
-        prev = tokens[i - 1][1] if i > 0 and tokens[i - 1][0] == "op" else ""
-        nxt = tokens[i + 1][1] if i + 1 < len(tokens) and tokens[i + 1][0] == "op" else ""
-        if prev == "." and text in MACROS and nxt == "(" and i + 3 < len(tokens):
-            var_kind, var = tokens[i + 2]
-            if var_kind == "ident" and tokens[i + 3][1] == ",":
-                bound.append((depth + 1, var))
-            continue
-        if prev == "." or nxt == "(" or text in CEL_RESERVED:
-            continue
-        if any(var == text for _, var in bound):
-            continue
-        if nxt == ":" and depth > 0 and _in_map_literal_key(tokens, i):
-            continue
-        names.add(text)
-    return names
+    return _walk_references(_tokens(expr), {})[0]
 
 
 def _in_map_literal_key(tokens: list[tuple[str, str]], i: int) -> bool:
@@ -309,6 +288,246 @@ def _in_map_literal_key(tokens: list[tuple[str, str]], i: int) -> bool:
                 return text == "{"
             level -= 1
     return False
+
+
+# --- references: following renamed fields, and the string literals an expression yields -------------------
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """How a field is named in another version of its schema, and how its members are: the fields of an object,
+    or for a list the members of its items; `lists` counts the list levels around those members."""
+
+    name: str
+    members: Mapping[str, Renamed] = field(default_factory=dict)
+    lists: int = 0
+
+    def element(self) -> Renamed:
+        return Renamed(self.name, self.members, self.lists - 1)
+
+
+def _walk_references(tokens: list[tuple[str, str]], renames: Mapping[str, Renamed]) -> tuple[set[str], dict[int, str]]:
+    """The top-level names the tokens read and, for `renames`, the new text of every token that names a renamed
+    field or member.
+
+    Names resolve as CEL resolves them: members after `.`, function and macro names, literals, map-literal keys
+    and comprehension variables are not fields. A reference is followed through `.member` and `['member']` into
+    the members of object fields, through `[i]` into the items of lists, and a comprehension variable over a list
+    of objects has the members of its items.
+    """
+    names: set[str] = set()
+    edits: dict[int, str] = {}
+    shapes: dict[int, Renamed | None] = {}  # index of the last token of a reference → what it names
+    depth = 0
+    bound: list[tuple[int, str, Renamed | None]] = []  # (paren depth of the macro call, variable, its members)
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "op":
+            if text in "([{":
+                depth += 1
+            elif text in ")]}":
+                depth -= 1
+                while bound and bound[-1][0] > depth:
+                    bound.pop()
+            continue
+        if kind != "ident":
+            continue
+        prev = tokens[i - 1][1] if i > 0 and tokens[i - 1][0] == "op" else ""
+        nxt = tokens[i + 1][1] if i + 1 < len(tokens) and tokens[i + 1][0] == "op" else ""
+        if prev == "." and text in MACROS and nxt == "(" and i + 3 < len(tokens):
+            var_kind, var = tokens[i + 2]
+            if var_kind == "ident" and tokens[i + 3][1] == ",":
+                receiver = shapes.get(i - 2)
+                item = receiver.element() if receiver is not None and receiver.lists > 0 else None
+                bound.append((depth + 1, var, item))
+            continue
+        if prev == "." or nxt == "(" or text in CEL_RESERVED:
+            continue
+        variable = [shape for _, var, shape in bound if var == text]
+        if variable:
+            _follow_members(tokens, i, variable[-1], edits, shapes)
+            continue
+        if nxt == ":" and depth > 0 and _in_map_literal_key(tokens, i):
+            continue
+        names.add(text)
+        shape = renames.get(text)
+        if shape is not None and shape.name != text:
+            if any(var == shape.name for _, var, _ in bound):
+                raise _Captured  # the new name means the comprehension variable here, not the field
+            edits[i] = shape.name
+        _follow_members(tokens, i, shape, edits, shapes)
+    return names, edits
+
+
+class _Captured(Exception):
+    """A rename that a comprehension variable would capture: the expression cannot be spelled with the new name."""
+
+
+def _follow_members(
+    tokens: list[tuple[str, str]],
+    i: int,
+    shape: Renamed | None,
+    edits: dict[int, str],
+    shapes: dict[int, Renamed | None],
+) -> None:
+    """Walk the member and index accesses after the reference ending at `i`, renaming the members `shape` knows."""
+    shapes[i] = shape
+    n = len(tokens)
+    while i + 1 < n:
+        nxt = tokens[i + 1][1]
+        if nxt == "." and i + 2 < n and tokens[i + 2][0] == "ident" and (i + 3 >= n or tokens[i + 3][1] != "("):
+            member = tokens[i + 2][1]
+            child = shape.members.get(member) if shape is not None and shape.lists == 0 else None
+            if child is not None and child.name != member:
+                edits[i + 2] = child.name
+            shape, i = child, i + 2
+        elif nxt == "[":
+            close = _closing(tokens, i + 1)
+            if close is None:
+                return
+            key = _plain_string(tokens[i + 2][1]) if close == i + 3 and tokens[i + 2][0] == "string" else None
+            if key is not None and shape is not None and shape.lists == 0:
+                child = shape.members.get(key)
+                if child is not None and child.name != key:
+                    literal = tokens[i + 2][1]
+                    edits[i + 2] = f"{literal[: -len(key) - 1]}{child.name}{literal[-1]}"
+                shape = child
+            else:
+                shape = shape.element() if key is None and shape is not None and shape.lists > 0 else None
+            i = close
+        else:
+            return
+        shapes[i] = shape
+
+
+def _closing(tokens: list[tuple[str, str]], i: int) -> int | None:
+    """Index of the bracket closing the one at `i`, or None when it is never closed."""
+    level = 0
+    for j in range(i, len(tokens)):
+        kind, text = tokens[j]
+        if kind != "op":
+            continue
+        if text in "([{":
+            level += 1
+        elif text in ")]}":
+            level -= 1
+            if level == 0:
+                return j
+    return None
+
+
+_PLAIN_STRING = re.compile(r"""[rR]?(['"])((?:(?!\1)[^\\\n])*)\1""")
+
+
+def _plain_string(token: str) -> str | None:
+    """The value of a one-line string literal without escapes (`'open'`, `r"a b"`), else None."""
+    match = _PLAIN_STRING.fullmatch(token)
+    return match.group(2) if match else None
+
+
+def rename_references(expr: str, renames: Mapping[str, Renamed]) -> str | None:
+    """`expr` with every field it reads named as `renames` says (old name → `Renamed`).
+
+    Only tokens that name fields change: string literals, comments, layout, comprehension variables, functions
+    and the members of values that are not renamed fields stay byte for byte. None when the expression cannot be
+    spelled with the new names: inside a macro whose variable is called like a field's new name, that name means
+    the variable (`tags.exists(b, b == a)` with `a` renamed to `b`).
+    """
+    if not renames:
+        return expr
+    spans = token_spans(expr)
+    try:
+        _, edits = _walk_references([(kind, text) for kind, text, _ in spans], renames)
+    except _Captured:
+        return None
+    out: list[str] = []
+    last = 0
+    for i in sorted(edits):
+        _, text, start = spans[i]
+        out += [expr[last:start], edits[i]]
+        last = start + len(text)
+    out.append(expr[last:])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class StringResult:
+    """A string literal an expression may evaluate to (or hold in the list it evaluates to); 1-based position."""
+
+    value: str
+    line: int
+    column: int
+
+
+def result_strings(expr: str) -> list[StringResult]:
+    """The string literals `expr` may yield: itself, both branches of `?:`, the items of a list literal and of
+    list literals joined by `+`, looking through parentheses. Values computed any other way (fields, functions,
+    `filter`) are not known without running the expression and are left out."""
+    spans = token_spans(expr)
+    tokens = [(kind, text) for kind, text, _ in spans]
+    found: list[int] = []
+    _results(tokens, 0, len(tokens), found)
+    out: list[StringResult] = []
+    for i in found:
+        value = _plain_string(tokens[i][1])
+        if value is not None:
+            offset = spans[i][2]
+            line_start = expr.rfind("\n", 0, offset) + 1
+            out.append(StringResult(value, expr.count("\n", 0, offset) + 1, offset - line_start + 1))
+    return out
+
+
+def _results(tokens: list[tuple[str, str]], lo: int, hi: int, out: list[int]) -> None:
+    """Append the indices of the string tokens that tokens[lo:hi] may yield (see `result_strings`)."""
+    while hi - lo >= 2 and tokens[lo][1] == "(" and _closing(tokens, lo) == hi - 1:
+        lo, hi = lo + 1, hi - 1
+    ops = list(_top_level_ops(tokens, lo, hi))
+    question = next((j for j, text in ops if text == "?"), None)
+    if question is not None:  # `?:` is right-associative: the first `?` splits off the condition
+        nested = 0
+        for j, text in ops:
+            if j <= question or text not in "?:":
+                continue
+            if text == "?":
+                nested += 1
+            elif nested:
+                nested -= 1
+            else:
+                _results(tokens, question + 1, j, out)
+                _results(tokens, j + 1, hi, out)
+                return
+        return
+    if any(text == "+" for _, text in ops):
+        for a, b in _split(tokens, lo, hi, "+"):
+            if tokens[a][1] == "[":  # list concatenation; a `+` of strings computes a new string
+                _results(tokens, a, b, out)
+        return
+    if hi - lo == 1 and tokens[lo][0] == "string":
+        out.append(lo)
+    elif hi - lo >= 2 and tokens[lo][1] == "[" and _closing(tokens, lo) == hi - 1:
+        for a, b in _split(tokens, lo + 1, hi - 1, ","):
+            _results(tokens, a, b, out)
+
+
+def _top_level_ops(tokens: list[tuple[str, str]], lo: int, hi: int) -> Iterator[tuple[int, str]]:
+    """(index, text) of the operators of tokens[lo:hi] outside any bracket."""
+    level = 0
+    for j in range(lo, hi):
+        kind, text = tokens[j]
+        if kind != "op":
+            continue
+        if text in "([{":
+            level += 1
+        elif text in ")]}":
+            level -= 1
+        elif level == 0:
+            yield j, text
+
+
+def _split(tokens: list[tuple[str, str]], lo: int, hi: int, separator: str) -> list[tuple[int, int]]:
+    """tokens[lo:hi] split at `separator` outside brackets, as (start, end) pairs; empty parts are dropped."""
+    cuts = [j for j, text in _top_level_ops(tokens, lo, hi) if text == separator]
+    bounds = [lo - 1, *cuts, hi]
+    return [(a + 1, b) for a, b in itertools.pairwise(bounds) if b > a + 1]
 
 
 # Cost limits of one expression: lint refuses larger ones so the runtime never has to evaluate them.
@@ -348,9 +567,10 @@ def map_position(scalar: Location, source_line: str, cel_line: int, cel_col: int
     """
     start = source_line[scalar.column - 1 : scalar.column] if scalar.column - 1 < len(source_line) else ""
     if start in ("|", ">"):
+        # The block's indentation is that of its first non-empty line; deeper lines keep the rest in the CEL text.
         target = scalar.line + cel_line
-        text = lines[target - 1] if 0 < target <= len(lines) else ""
-        indent = len(text) - len(text.lstrip(" "))
+        first = next((text for text in lines[scalar.line : target] if text.strip()), "")
+        indent = len(first) - len(first.lstrip(" "))
         return Location(scalar.file, target, indent + cel_col)
     if cel_line == 1:
         shift = 1 if start in ('"', "'") else 0

@@ -155,6 +155,20 @@ class EntityDef(_Strict):
     description: str | None = None
     fields: dict[Annotated[str, Field(pattern=IDENT)], FieldDef] = Field(..., description="Fields by name.")
 
+    def field_def(self, path: str) -> FieldDef | None:
+        """The definition of `path` (dotted through object fields and arrays of objects), or None."""
+        fields: dict[str, FieldDef] | None = self.fields
+        found: FieldDef | None = None
+        for part in path.split("."):
+            if fields is None or part not in fields:
+                return None
+            found = fields[part]
+            inner = found
+            while isinstance(inner, ArrayField):
+                inner = inner.items
+            fields = inner.fields if isinstance(inner, ObjectField) else None
+        return found
+
 
 class SchemaArtifact(_Strict):
     """`schema.yaml`: what data exists."""

@@ -1,13 +1,14 @@
-"""Rules-artifact rules (RUL3xx): entities, targets by scope, capability requirements, value types, ids."""
+"""Rules-artifact rules (RUL3xx): entities, targets by scope, capability requirements, value types, options, ids."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
-from crmctl.lint.context import LintContext
+from crmctl.lint.context import Expr, LintContext
 from crmctl.model.cel import cel_type_of
 from crmctl.model.diagnostics import Diagnostic
+from crmctl.model.fields import ArrayField, EnumField
 
 __all__ = ["RULES"]
 
@@ -232,4 +233,42 @@ class RUL309(LintRule):
             seen.add(rule.id)
 
 
-RULES: list[type[LintRule]] = [RUL303, RUL304, RUL305, RUL306, RUL307, RUL308, RUL309]
+class RUL311(LintRule):
+    code = "RUL311"
+    name = "option-not-in-enum"
+    summary = "A dependency rule offers, or a calculation rule sets, a value that its enum field does not have."
+    why = (
+        "The form offers only values of the field: an option outside the enum is silently dropped (a rule offering "
+        "only such values leaves nothing to choose), and a computed value outside it is refused when the record is "
+        "saved. It usually means a value was renamed or removed from the enum and the rule was forgotten."
+    )
+    bad = "target: status     # values: [open, won]\nexpression: \"['open', 'lost']\""
+    good = "target: status\nexpression: \"['open', 'won']\""
+    fix = "Offer or set values listed in the field's `values`, or add the value to the enum."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        from crmctl.model.cel import result_strings
+
+        if ctx.package.rules is None:
+            return
+        for i, rule in enumerate(ctx.package.rules.rules):
+            if rule.capability not in ("dependency", "calculation") or rule.scope != "field":
+                continue
+            entity = ctx.resolve_entity(rule.entity)
+            target = ctx.field_def(entity, rule.target) if rule.target else None
+            while isinstance(target, ArrayField):
+                target = target.items
+            if not isinstance(target, EnumField) or rule.expression is None:
+                continue
+            expr = Expr("RUL", "rules", ("rules", i, "expression"), f"rule:{rule.id}", entity, rule.expression, "")
+            verb = "offers" if rule.capability == "dependency" else "sets"
+            for result in result_strings(rule.expression):
+                if result.value not in target.values:
+                    where = ctx.expr_location(expr, result.line, result.column)
+                    yield ctx.finding(
+                        self, f"rule {rule.id} {verb} {result.value!r}, which is not a value of {entity}.{rule.target}",
+                        "rules", expr.json_path, expr.semantic, location=where,
+                    )  # fmt: skip
+
+
+RULES: list[type[LintRule]] = [RUL303, RUL304, RUL305, RUL306, RUL307, RUL308, RUL309, RUL311]

@@ -8,14 +8,12 @@ from datetime import date
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import Expr, LintContext
-from crmctl.model.artifacts import Action, Workflow
+from crmctl.model.artifacts import BUILTIN_CALENDARS, Action, Workflow
 from crmctl.model.cel import TIMESTAMP, cel_type_of
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.source import JsonPath
 
 __all__ = ["RULES", "iter_actions"]
-
-BUILTIN_CALENDARS = ("calendar", "business")
 
 
 def _flows(ctx: LintContext) -> Iterator[tuple[int, Workflow]]:
