@@ -105,11 +105,20 @@ class RecordService:
     # --- reading -----------------------------------------------------------------------------------------------
 
     def get(self, entity: str, record_id: str) -> tuple[StoredRecord, Package]:
-        """The record and the package version it is pinned to."""
+        """The record, as its pinned version reads it (a field without a value has its default), and that version."""
+        import dataclasses
+
+        from crmctl.model.defaults import filler_for
+
         record = self.store.get_record(self.tenant, entity, record_id)
         if record is None:
             raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
-        return record, self.runtime.pinned(record.package_digest)
+        package = self.runtime.pinned(record.package_digest)
+        entity_def = package.schema.entities.get(entity) if package.schema else None
+        fill = filler_for(entity_def.fields) if entity_def is not None else None
+        if fill is not None:
+            record = dataclasses.replace(record, data=fill(record.data))
+        return record, package
 
     # --- writing -----------------------------------------------------------------------------------------------
 
