@@ -44,7 +44,7 @@ def store(tmp_path: Path) -> Path:
 def test_text_output_answers_the_change_and_a_change_that_breaks_stored_records_fails(store: Path) -> None:
     result = invoke("diff", *case("field_made_required"), "--records", str(store), "--tenant", "acme")
     assert result.code == 1, result.err  # data-dependent, and the records show it breaks three of them
-    assert "result: FAIL (0 changes in failing classes: breaking; 1 more affect stored records)" in result.out
+    assert "result: FAIL (0 changes in failing classes: breaking; 1 more breaks stored records)" in result.out
     assert f"stored records ({store}, tenant acme): 4 Demo records read" in result.out
     assert "  CMP106 field-made-required Lead.phone: field Lead.phone became required" in result.out
     assert ("    3 of 4 Lead records lack a value (1.0.0: 1, 1.1.0: 2); e.g. lead-0002, lead-0003, lead-0004"

@@ -148,7 +148,7 @@ def render_summary(result: DiffResult, report: Report) -> str:
     fail_on = report.summary.get("fail_on", [])
     classes = ",".join(str(c) for c in fail_on) if isinstance(fail_on, list) else ""
     by_records = report.summary.get("failed_by_records", 0)
-    extra = f"; {by_records} more affect stored records" if by_records else ""
+    extra = f"; {by_records} more {'breaks' if by_records == 1 else 'break'} stored records" if by_records else ""
     in_classes = failed - by_records if isinstance(failed, int) and isinstance(by_records, int) else failed
     lines.append(f"result: {'FAIL' if failed else 'ok'} ({in_classes} changes in failing classes: {classes}{extra})")
     return "\n".join(lines)
