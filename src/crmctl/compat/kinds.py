@@ -111,7 +111,7 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP142", "field-presentation-changed", _C, "Only how the value is entered changes (e.g. "
                "`multiline`).", cosmetic=True),
     ChangeKind("CMP143", "required-field-added", _X, "Every stored record lacks a value and every existing writer "
-               "omits it, so both would be refused; declare a `default`, or add the field optional."),
+               "omits it, so both would be refused; declare a `default`, or add the field as optional."),
     ChangeKind("CMP144", "default-added", _C, "Records and writers without a value get the default; every stored "
                "value is kept (records without one read the default from now on)."),
     ChangeKind("CMP145", "default-removed", _D, "Records without a value no longer read the default (a required "
