@@ -74,6 +74,17 @@ def test_a_default_that_fits_its_field_loads(field: str) -> None:
         ("a: {type: object, fields: {b: {type: text}}, default: {c: 1}}", "a member 'c' the object does not declare"),
         ("a: {type: object, fields: {b: {type: boolean}}, default: {b: 1}}", "the default's b must be true or false"),
         ("a: {type: object, fields: {b: {type: text, required: true}}, default: {}}", "required member 'b'"),
+        (
+            "a: {type: object, fields: {b: {type: text, required: true, default: x}}, default: {b: ''}}",
+            "required member 'b'",
+        ),
+        (
+            "a: {type: array, items: {type: object, fields: {b: {type: object, fields: {c: {type: number, required: "
+            "true}}}}}, default: [{b: {}}]}",
+            "the default's item 0's b has no value for the required member 'c'",
+        ),
+        ("a: {type: text, required: true, default: ''}", "is empty, which a required field refuses"),
+        ("a: {type: array, items: {type: text}, required: true, default: []}", "is empty, which a required field"),
         ("a: {type: reference, to: Deal, default: x}", "unknown key 'default'"),
         ("a: {type: file, default: x}", "unknown key 'default'"),
         ("a: {type: calculated, resultType: text, expression: \"'a'\", default: x}", "unknown key 'default'"),

@@ -65,13 +65,9 @@ def check_default(fdef: FieldDef) -> str | None:
     default = getattr(fdef, "default", None)
     if default is None:
         return None
-    problem = value_problem(fdef, default, "the default")
-    if problem is None and fdef.type == "object":
-        value = filled_default(fdef)
-        missing = [n for n, sub in fdef.fields.items() if sub.required and value.get(n) is None]
-        if missing:
-            problem = f"the default has no value for the required member {missing[0]!r} (and it has no default)"
-    return problem
+    if fdef.required and _blank(default):
+        return f"the default {_short(default)} is empty, which a required field refuses"
+    return value_problem(fdef, default, "the default")
 
 
 def value_problem(fdef: FieldDef, value: Any, where: str) -> str | None:
@@ -113,6 +109,10 @@ def value_problem(fdef: FieldDef, value: Any, where: str) -> str | None:
                 problem = value_problem(members[key], item, f"{where}'s {key}")
                 if problem is not None:
                     return problem
+        for key, sub in members.items():
+            item = value.get(key)
+            if sub.required and _blank(item) and (item is not None or getattr(sub, "default", None) is None):
+                return f"{where} has no value for the required member {key!r} (and it has no default)"
         return None
     if kind == "array":
         if not isinstance(value, list):
@@ -165,6 +165,11 @@ def _is_datetime(value: Any) -> bool:
     except ValueError:
         return False
     return moment.tzinfo is not None
+
+
+def _blank(value: Any) -> bool:
+    """What the runtime's `required` check calls no value."""
+    return value is None or value == "" or value == [] or value == {}
 
 
 def _what(value: Any) -> str:
