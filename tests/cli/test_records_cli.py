@@ -166,3 +166,44 @@ def test_kill_9_mid_import_leaves_no_rows(store: str, tmp_path: Path) -> None:
     with Store.open(Path(store)) as opened:
         assert opened.count_records("default") == 0
         assert list(opened.events("default")) == []
+
+
+def _usd_version(tmp_path: Path) -> str:
+    """LeadLifecycle 1.0.0 with its revenue in USD instead of EUR: a breaking currency change, as 2.0.0."""
+    import shutil
+
+    target = tmp_path / "usd"
+    shutil.copytree(V1, target)
+    schema = target / "schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8").replace("currency: EUR", "currency: USD"), encoding="utf-8")
+    manifest = target / "package.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 2.0.0"),
+                        encoding="utf-8")  # fmt: skip
+    return str(target)
+
+
+def test_a_move_that_would_reinterpret_a_stored_amount_is_refused(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    usd = _usd_version(tmp_path)
+    assert run(["records", "create", V1, "-e", "Lead", "--data", json.dumps(ADA), "--id", "a", "--store", store]) == 0
+    no_revenue = {k: v for k, v in ADA.items() if k != "annualRevenue"}
+    assert run(["records", "create", V1, "-e", "Lead", "--data", json.dumps(no_revenue), "--id", "b",
+                "--store", store]) == 0  # fmt: skip
+    capsys.readouterr()
+    code = run(["records", "update", "a", "-e", "Lead", "--data", "{}", "--package", usd, "--store", store,
+                "-f", "json", *NOW])  # fmt: skip
+    refused = _json(capsys)
+    assert code == 1 and refused["status"] == "rejected"
+    (error,) = refused["errors"]
+    assert (error["field"], error["code"]) == ("annualRevenue", "CMP134")
+    assert "currency of Lead.annualRevenue changed from EUR to USD" in error["message"]
+    with Store.open(Path(store), read_only=True) as opened:
+        kept = opened.get_record("default", "Lead", "a")
+        assert kept is not None and (kept.package_version, kept.revision) == ("1.0.0", 1)  # nothing written
+    # without a stored amount nothing is reinterpreted; an amount given with the move is the new currency's
+    assert run(["records", "update", "b", "-e", "Lead", "--data", "{}", "--package", usd, "--store", store]) == 0
+    assert run(["records", "update", "a", "-e", "Lead", "--data", '{"annualRevenue": 2700000}', "--package", usd,
+                "--store", store]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert run(["replay", "--store", store]) == 0

@@ -198,3 +198,25 @@ def test_on_a_terminal_the_timeline_is_a_table(monkeypatch: pytest.MonkeyPatch,
                             {"at": at, "instance": "i", "effect": "guard", "result": True}])  # fmt: skip
     text = capsys.readouterr().out
     assert "SLA s warning" in text and "guard" not in text and "time (UTC)" in text
+
+
+def test_migrate_refuses_an_instance_whose_record_the_new_version_breaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    store = str(tmp_path / "rt.duckdb")
+    first = tmp_path / "first.yaml"
+    first.write_text(FIRST_WEEK)
+    assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
+    usd = tmp_path / "usd"
+    shutil.copytree(V1, usd)
+    for name, old, new in (("schema.yaml", "currency: EUR", "currency: USD"),
+                           ("package.yaml", "version: 1.0.0", "version: 2.0.0")):  # fmt: skip
+        (usd / name).write_text((usd / name).read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    capsys.readouterr()
+    assert run(["workflow", "migrate", str(usd), "--instance", "lead-1", "--store", store, "--now",
+                "2026-11-30T09:00:00Z"]) == 1  # fmt: skip
+    text = capsys.readouterr().out
+    assert "refused lead-1: CMP134 currency-changed Lead.annualRevenue" in text
+    assert "nothing was migrated" in text

@@ -41,9 +41,10 @@ def store(tmp_path: Path) -> Path:
     return path
 
 
-def test_text_output_answers_the_change_and_the_exit_code_stays_the_classifications(store: Path) -> None:
+def test_text_output_answers_the_change_and_a_change_that_breaks_stored_records_fails(store: Path) -> None:
     result = invoke("diff", *case("field_made_required"), "--records", str(store), "--tenant", "acme")
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err  # data-dependent, and the records show it breaks three of them
+    assert "result: FAIL (0 changes in failing classes: breaking; 1 more breaks stored records)" in result.out
     assert f"stored records ({store}, tenant acme): 4 Demo records read" in result.out
     assert "  CMP106 field-made-required Lead.phone: field Lead.phone became required" in result.out
     assert ("    3 of 4 Lead records lack a value (1.0.0: 1, 1.1.0: 2); e.g. lead-0002, lead-0003, lead-0004"
@@ -52,6 +53,20 @@ def test_text_output_answers_the_change_and_the_exit_code_stays_the_classificati
                      "--fail-on", "data-dependent", "--records-limit", "1")  # fmt: skip
     assert failing.code == 1
     assert "(1.0.0: 1, 1.1.0: 2); e.g. lead-0002, …" in failing.out
+
+
+def test_a_data_dependent_change_the_records_show_safe_passes(tmp_path: Path) -> None:
+    from crmctl.runtime.store import Store
+
+    path = tmp_path / "safe.duckdb"
+    with Store.open(path) as opened:
+        opened.put_records([record("acme", "lead-0001", {"firstName": "Ann", "phone": "+47 1"})])
+    result = invoke("diff", *case("field_made_required"), "--records", str(path), "-f", "json")
+    assert result.code == 0, result.out
+    summary = json.loads(result.out)["summary"]
+    assert (summary["failed"], summary["failed_by_records"]) == (0, 0)
+    assert invoke("diff", *case("field_made_required")).code == 0  # without evidence: a warning, as documented
+    assert invoke("diff", *case("field_made_required"), "--fail-on", "data-dependent").code == 1
 
 
 def test_json_output_has_a_records_section_that_matches_the_shipped_schema(store: Path) -> None:
@@ -71,6 +86,8 @@ def test_json_output_has_a_records_section_that_matches_the_shipped_schema(store
     assert (impact["affected"], impact["total"], impact["by_version"]) == (1, 1, {"1.0.0": 1})
     assert impact["examples"] == ["lead-0001"]
     (finding,) = body["findings"]
+    assert finding["severity"] == "error"  # the records show it breaks one: it fails the diff
+    assert (body["summary"]["failed"], body["summary"]["failed_by_records"]) == (1, 1)
     assert finding["extra"]["records"] == "1 of 1 Lead records lack a value (1.0.0: 1); e.g. lead-0001"
     assert "records" not in finding["message"]
 

@@ -46,15 +46,53 @@ def test_diff_of_a_package_with_itself_is_empty(fields: dict[str, Any]) -> None:
     assert diff_packages(build(fields, "old"), build(fields, "new")).changes == []
 
 
+SAMPLE_DEFAULTS = {"text": "x", "currency": 10, "boolean": True, "date": "2024-01-31",
+                   "datetime": "2024-01-31T09:00:00Z"}  # fmt: skip
+
+
+def a_default(fdef: dict[str, Any]) -> Any:
+    """A value that fits `fdef` (None for a reference, which has no default)."""
+    if fdef["type"] == "number":
+        return 3 if fdef["integer"] else 2.5
+    if fdef["type"] == "enum":
+        return fdef["values"][-1]
+    return SAMPLE_DEFAULTS.get(fdef["type"])
+
+
 @PROPS
-@given(FIELDS, NAMES, FIELD_DEF)
-def test_adding_a_field_is_never_breaking(fields: dict[str, Any], name: str, new_field: dict[str, Any]) -> None:
+@given(FIELDS, NAMES, FIELD_DEF, st.booleans())
+def test_adding_a_field_breaks_only_when_it_is_required_without_default(
+    fields: dict[str, Any], name: str, new_field: dict[str, Any], with_default: bool
+) -> None:
     if name in fields:
         return
+    default = a_default(new_field) if with_default else None
+    if default is not None:
+        new_field = {**new_field, "default": default}
     result = diff_packages(build(fields, "old"), build({**fields, name: new_field}, "new"))
-    assert all(c.cls is not ChangeClass.BREAKING for c in result.changes), result.changes
     assert [c.kind.id for c in result.changes if c.cls is ChangeClass.COMPATIBLE] == ["field-added"]
-    assert result.bump == "minor"
+    if new_field.get("required") and default is None:
+        assert [(c.kind.id, c.cls) for c in result.changes if c.cls is not ChangeClass.COMPATIBLE] == [
+            ("required-field-added", ChangeClass.BREAKING)
+        ]
+        assert result.bump == "major"
+    else:
+        assert len(result.changes) == 1
+        assert result.bump == "minor"
+
+
+@PROPS
+@given(FIELDS, st.data())
+def test_a_default_is_classified_by_how_it_changed(fields: dict[str, Any], data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(sorted(fields)))
+    default = a_default(fields[name])
+    if default is None:
+        return
+    with_default = {**fields, name: {**fields[name], "default": default}}
+    added = diff_packages(build(fields, "old"), build(with_default, "new"))
+    removed = diff_packages(build(with_default, "old"), build(fields, "new"))
+    assert [(c.kind.id, c.cls) for c in added.changes] == [("default-added", ChangeClass.COMPATIBLE)]
+    assert [(c.kind.id, c.cls) for c in removed.changes] == [("default-removed", ChangeClass.DATA_DEPENDENT)]
 
 
 @PROPS

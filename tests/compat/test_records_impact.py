@@ -207,3 +207,25 @@ def test_scale_check_agrees_with_rounding(value: float, scale: int) -> None:
 )  # fmt: skip
 def test_in_range(value: Any, low: Any, high: Any, ok: bool) -> None:
     assert in_range(value, low, high) is ok  # one function serves the runtime and compat (crmctl.model.ranges)
+
+
+def test_required_field_added_counts_every_record_and_member_only_where_its_object_is() -> None:
+    result = diff({**BASE, "region": {"type": "text", "required": True},
+                   "address": {"type": "object", "fields": {"city": {"type": "text"},
+                                                            "zip": {"type": "text", "required": True}}}})  # fmt: skip
+    found = impacts(result, RECORDS)
+    assert (found["required-field-added Lead.region"].affected, found["required-field-added Lead.region"].total) == (
+        4, 4)  # fmt: skip
+    assert found["required-field-added Lead.address.zip"].examples == ["lead-1", "lead-2"]
+
+
+def test_default_removed_or_changed_counts_the_records_that_read_it() -> None:
+    with_default = {**BASE, "phone": {"type": "text", "default": "+1"}}
+    changed = diff_packages(
+        build(with_default, "old"), build({**BASE, "phone": {"type": "text", "default": "+2"}}, "new", version="2.0.0")
+    )
+    removed = diff_packages(build(with_default, "old"), build(BASE, "new", version="2.0.0"))
+    for result, kind in ((changed, "default-changed"), (removed, "default-removed")):
+        found = impacts(result, RECORDS)[f"{kind} Lead.phone"]
+        assert found.question == "have no value (they read the default)"
+        assert found.examples == ["lead-2", "lead-4"]  # lead-3's "" is a value

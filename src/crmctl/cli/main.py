@@ -121,8 +121,11 @@ def diff(
     ] = None,
     records: Annotated[
         str | None,
-        typer.Option("--records", metavar="STORE",
-                     help="Runtime store (DuckDB file): count the stored records each data-dependent change hits."),
+        typer.Option(
+            "--records",
+            metavar="STORE",
+            help="Runtime store (DuckDB file): count the stored records each data-dependent change hits.",
+        ),
     ] = None,
     records_limit: Annotated[
         int, typer.Option("--records-limit", min=0, help="Example record ids shown per change (with --records).")
@@ -380,12 +383,33 @@ def publish(
     package: Annotated[Path, typer.Argument(help="Package directory.")],
     registry: RegistryOpt = None,
     key: KeyOpt = None,
+    records: Annotated[
+        str | None,
+        typer.Option(
+            "--records",
+            metavar="STORE",
+            help="Runtime store (DuckDB file) whose records show the data-dependent changes safe.",
+        ),
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant whose records --records reads (default: the only one).")
+    ] = None,
+    accept_data_dependent: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-data-dependent",
+            metavar="REASON",
+            help="Publish data-dependent changes the records do not show safe; the reason is signed into the log.",
+        ),
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
-    """Sign and publish a package; refused (exit 1) unless it lints clean, is newer and breaks no published version."""
+    """Sign and publish a package; refused (exit 1) unless it lints clean, is newer, breaks no published version
+    and every data-dependent change is shown safe by --records or accepted with --accept-data-dependent."""
     from crmctl.cli.commands import registry as command
 
-    raise typer.Exit(command.run_publish(package, registry, key, output_format.value))
+    raise typer.Exit(command.run_publish(package, registry, key, output_format.value, records=records,
+                                         tenant=tenant, accept=accept_data_dependent))  # fmt: skip
 
 
 @app.command()

@@ -24,9 +24,7 @@ app.add_typer(draft_app, name="draft")
 app.add_typer(log_app, name="log")
 app.add_typer(store_app, name="store")
 
-StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")
-]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant; no read or write crosses tenants.")]
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time of the first event (default: now).")
@@ -242,7 +240,12 @@ def records_update(
     entity: EntityOpt,
     data: Annotated[str, typer.Option("--data", help="JSON merge patch: fields to set; null removes a field.")],
     package: Annotated[
-        Path | None, typer.Option("--package", help="Move the record to this version of its package.")
+        Path | None,
+        typer.Option(
+            "--package",
+            help="Move the record to this version of its package (refused, naming the change "
+            "codes, when a change between the two versions breaks the record).",
+        ),
     ] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",

@@ -65,7 +65,7 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP101", "field-removed", _X, "Blueprint §6: removing a field is forbidden; stored records and "
                "readers still use it."),
     ChangeKind("CMP102", "field-added", _C, "Blueprint §6: adding a field is allowed; old records simply lack "
-               "it (new required fields are reported separately)."),
+               "it (a new required field without a `default` is reported separately)."),
     ChangeKind("CMP103", "field-renamed-with-alias", _C, "Blueprint §6: a rename is allowed when the new field "
                "keeps the old name in `aliases`, so old records still resolve."),
     ChangeKind("CMP104", "field-renamed-without-alias", _X, "Blueprint §6: a rename without an alias orphans "
@@ -110,6 +110,16 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP141", "file-constraints-widened", _C, "Every stored file is still accepted."),
     ChangeKind("CMP142", "field-presentation-changed", _C, "Only how the value is entered changes (e.g. "
                "`multiline`).", cosmetic=True),
+    ChangeKind("CMP143", "required-field-added", _X, "Every stored record lacks a value and every existing writer "
+               "omits it, so both would be refused; declare a `default`, or add the field as optional."),
+    ChangeKind("CMP144", "default-added", _C, "Records and writers without a value get the default; every stored "
+               "value is kept (records without one read the default from now on)."),
+    ChangeKind("CMP145", "default-removed", _D, "Records without a value no longer read the default (a required "
+               "field's fail its check); safe only if every stored record holds a value."),
+    ChangeKind("CMP146", "default-changed", _D, "Records without a value read another value; safe only if every "
+               "stored record holds a value."),
+    ChangeKind("CMP147", "field-made-required-with-default", _C, "Records without a value read the field's "
+               "default, so every record still has one."),
     # Rules.
     ChangeKind("CMP301", "rule-added", _B, "New behaviour runs on existing records (adding a guard blocks what "
                "was allowed)."),

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
+from crmctl.model.defaults import number_digits
 from crmctl.model.fields import ArrayField, ObjectField
 from crmctl.model.ranges import in_range
 
@@ -31,6 +31,8 @@ _Step = tuple[tuple[str, ...], bool]  # the keys a field may be stored under, an
 
 _CARRY = frozenset({"field-removed", "field-renamed-without-alias", "field-type-changed", "reference-target-changed",
                     "currency-changed", "array-items-type-changed"})  # fmt: skip
+_REQUIRED = frozenset({"field-made-required", "required-field-added"})
+_DEFAULTED = frozenset({"default-removed", "default-changed"})  # hit records without a value: they read the default
 _VALIDATION = frozenset({"hard-validation-added", "validation-hardened", "validation-narrowed", "validation-changed"})
 
 
@@ -56,18 +58,6 @@ class Probe:
 def is_blank(value: Any) -> bool:
     """What the runtime's `required` check calls no value."""
     return value is None or value == "" or value == [] or value == {}
-
-
-def number_digits(value: int | float) -> tuple[int, int]:
-    """(precision, scale) a number needs as a SQL-style decimal: all digits without leading or trailing zeros, and
-    the digits after the point. Floats count as written (their shortest repr), so 0.1 is (1, 1)."""
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite() or number == 0:
-        return (0, 0)
-    _, digits, exponent = number.normalize().as_tuple()
-    assert isinstance(exponent, int)
-    scale = max(0, -exponent)
-    return (max(0, len(digits) + exponent) + scale, scale)
 
 
 def _number(value: Any) -> bool:
@@ -124,8 +114,10 @@ def _field_probe(result: DiffResult, change: Change) -> Probe | None:
     fdef = _field_def(result.new, path)
     question: str
     hit: Callable[[Any], bool]
-    if kind == "field-made-required":
+    if kind in _REQUIRED:
         question, hit = "lack a value", is_blank
+    elif kind in _DEFAULTED:
+        question, hit = "have no value (they read the default)", lambda v: v is None
     elif kind in _CARRY:
         question, hit = "carry a value", lambda v: not is_blank(v)
     elif kind == "alias-removed":
@@ -166,7 +158,7 @@ def _field_def(pkg: Package, path: str) -> Any:
     entity, steps = resolved
     fields: Mapping[str, Any] | None = pkg.schema.entities[entity].fields if pkg.schema else None
     fdef: Any = None
-    for (keys, each) in steps:
+    for keys, each in steps:
         fdef = fields.get(keys[0]) if fields is not None else None
         inner = fdef.items if each and isinstance(fdef, ArrayField) else fdef
         if each:
@@ -182,7 +174,7 @@ def _quoted(message: str, prefix: str) -> str | None:
     start = message.find(prefix)
     if start < 0:
         return None
-    rest = message[start + len(prefix):]
+    rest = message[start + len(prefix) :]
     quote = rest[:1]
     end = rest.find(quote, 1) if quote in ("'", '"') else -1
     if end < 0:

@@ -97,6 +97,11 @@ class RecordsImpact:
     def for_change(self, change: Change) -> RecordImpact | None:
         return next((i for i in self.impacts if i.change is change), None)
 
+    def harms(self, change: Change) -> bool:
+        """Whether the stored records show `change` to break some of them: it was checked and hits at least one."""
+        impact = self.for_change(change)
+        return impact is not None and impact.checked and impact.affected > 0
+
     def as_dict(self) -> dict[str, object]:
         return {"store": self.store, "tenant": self.tenant, "package": self.package, "records": self.records,
                 "examples_limit": self.limit, "impacts": [i.as_dict() for i in self.impacts]}  # fmt: skip

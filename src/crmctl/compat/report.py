@@ -10,11 +10,12 @@ from crmctl.errors import UsageError
 from crmctl.model.diagnostics import Diagnostic, Location, Report, Severity
 
 if TYPE_CHECKING:
+    from crmctl.compat.change import Change
     from crmctl.compat.classify import DiffResult
     from crmctl.compat.records_impact import RecordsImpact
     from crmctl.model.package import Package
 
-__all__ = ["build_report", "parse_fail_on"]
+__all__ = ["build_report", "failed", "parse_fail_on"]
 
 
 def parse_fail_on(text: str) -> frozenset[ChangeClass]:
@@ -29,6 +30,12 @@ def parse_fail_on(text: str) -> frozenset[ChangeClass]:
             raise UsageError(f"--fail-on: unknown change class {part!r}; choose from {allowed}")
         classes.add(known[part])
     return frozenset(classes)
+
+
+def failed(change: Change, failing: frozenset[ChangeClass], records: RecordsImpact | None = None) -> bool:
+    """Whether `change` fails the diff: its class is failing, or the stored records show it breaks some of them
+    (a change the tool itself finds breaking stored data never passes with exit 0)."""
+    return change.cls in failing or (records is not None and records.harms(change))
 
 
 def _side(pkg: Package, with_digest: bool) -> dict[str, object]:
@@ -53,7 +60,7 @@ def build_report(
     package = result.new.name
     manifest_file = result.new.docs["package"].file if "package" in result.new.docs else result.new.label
     for change in result.changes:
-        if change.cls in fail:
+        if change.cls in fail or (records is not None and records.harms(change)):
             severity = Severity.ERROR
         elif change.cls is ChangeClass.COMPATIBLE:
             severity = Severity.INFO
@@ -81,7 +88,7 @@ def build_report(
         "counts": dict(result.counts),
         "changes": len(result.changes),
         "fail_on": sorted(c.value for c in fail),
-        "failed": sum(1 for c in result.changes if c.cls in fail),
+        "failed": sum(1 for c in result.changes if failed(c, fail, records)),
         "version_check": {
             "ok": result.verdict.ok,
             "expected": result.verdict.expected,
@@ -90,4 +97,5 @@ def build_report(
     }
     if records is not None:
         summary["records"] = records.as_dict()
+        summary["failed_by_records"] = sum(1 for c in result.changes if c.cls not in fail and records.harms(c))
     return Report(command="diff", diagnostics=diagnostics, sources=sources, summary=summary)

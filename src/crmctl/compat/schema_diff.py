@@ -120,10 +120,11 @@ def _diff_field_map(
             continue
         path = f"{prefix}.{name}"
         c.add("field-added", path, f"field {path} was added ({new[name].type})", new=(_S, (*base, name)))
-        if new[name].required:
-            c.add("field-made-required", path, f"new field {path} is required; existing records have no value",
+        if new[name].required and getattr(new[name], "default", None) is None:
+            c.add("required-field-added", path,
+                  f"new field {path} is required and has no default; existing records and writers have no value",
                   new=(_S, (*base, name, "required")),
-                  hint="make it optional, or backfill every stored record before publishing")  # fmt: skip
+                  hint="declare a `default` for records and writers without a value, or make it optional")  # fmt: skip
     for name in old:
         if name in new:
             _compare(c, f"{prefix}.{name}", old[name], new[name], (*base, name), (*base, name))
@@ -143,22 +144,42 @@ def _compare(c: Collector, path: str, old: Any, new: Any, ojp: JsonPath, njp: Js
 
     if old.type != new.type:
         if items:
-            add("array-items-type-changed", f"items of {path[:-2]} changed type from {old.type} to {new.type}",
-                "type")
+            add("array-items-type-changed", f"items of {path[:-2]} changed type from {old.type} to {new.type}", "type")
         else:
-            add("field-type-changed", f"field {path} changed type from {old.type} to {new.type}", "type",
-                hint="add a new field with the new type and deprecate this one")
+            add(
+                "field-type-changed",
+                f"field {path} changed type from {old.type} to {new.type}",
+                "type",
+                hint="add a new field with the new type and deprecate this one",
+            )
         return
+    old_default, new_default = getattr(old, "default", None), getattr(new, "default", None)
     if old.required != new.required:
-        if new.required:
-            add("field-made-required", f"field {path} became required", "required",
-                hint="existing records without a value become invalid; backfill them first")
+        if new.required and new_default is not None:
+            add(
+                "field-made-required-with-default",
+                f"field {path} became required; records without a value read its default {new_default!r}",
+                "required",
+            )
+        elif new.required:
+            add(
+                "field-made-required",
+                f"field {path} became required",
+                "required",
+                hint="existing records without a value become invalid; backfill them first, or declare a `default`",
+            )
         else:
             add("field-made-optional", f"field {path} became optional", "required")
+    if old_default != new_default:
+        _compare_default(add, path, old_default, new_default)
     for alias in old.aliases:
         if alias not in new.aliases:
-            add("alias-removed", f"alias {alias!r} of {path} was removed", "aliases",
-                hint=f"keep {alias!r} in `aliases`: records written under that name still exist")
+            add(
+                "alias-removed",
+                f"alias {alias!r} of {path} was removed",
+                "aliases",
+                hint=f"keep {alias!r} in `aliases`: records written under that name still exist",
+            )
     for alias in new.aliases:
         if alias not in old.aliases and alias != ojp[-1]:
             add("alias-added", f"alias {alias!r} was added to {path}", "aliases")
@@ -170,6 +191,25 @@ def _compare(c: Collector, path: str, old: Any, new: Any, ojp: JsonPath, njp: Js
     _compare_type_specific(add, c, path, old, new, ojp, njp)
 
 
+def _compare_default(add: Any, path: str, old: Any, new: Any) -> None:
+    if old is None:
+        add("default-added", f"field {path} now has the default {new!r}", "default")
+    elif new is None:
+        add(
+            "default-removed",
+            f"the default {old!r} of {path} was removed",
+            "default",
+            hint="records stored without a value read it; keep it unless every stored record holds a value",
+        )
+    else:
+        add(
+            "default-changed",
+            f"the default of {path} changed from {old!r} to {new!r}",
+            "default",
+            hint="records stored without a value read the new default; keep the old one unless none lacks a value",
+        )
+
+
 def _compare_type_specific(add: Any, c: Collector, path: str, old: Any, new: Any, ojp: JsonPath, njp: JsonPath) -> None:
     if isinstance(old, TextField) and isinstance(new, TextField):
         _bound(add, path, "maxLength", old.maxLength, new.maxLength, "max-length-reduced", "max-length-increased")
@@ -178,14 +218,21 @@ def _compare_type_specific(add: Any, c: Collector, path: str, old: Any, new: Any
     elif isinstance(old, NumberField) and isinstance(new, NumberField):
         if old.integer != new.integer:
             kind_id = "number-made-integer" if new.integer else "number-made-decimal"
-            add(kind_id, f"field {path} {'now holds whole numbers only' if new.integer else 'now allows decimals'}",
-                "integer")
+            add(
+                kind_id,
+                f"field {path} {'now holds whole numbers only' if new.integer else 'now allows decimals'}",
+                "integer",
+            )
         _bound(add, path, "precision", old.precision, new.precision, "precision-reduced", "precision-increased")
         _bound(add, path, "scale", old.scale, new.scale, "scale-reduced", "scale-increased")
     elif isinstance(old, CurrencyField) and isinstance(new, CurrencyField):
         if old.currency != new.currency:
-            add("currency-changed", f"currency of {path} changed from {old.currency} to {new.currency}", "currency",
-                hint="add a new field in the new currency and migrate the amounts explicitly")
+            add(
+                "currency-changed",
+                f"currency of {path} changed from {old.currency} to {new.currency}",
+                "currency",
+                hint="add a new field in the new currency and migrate the amounts explicitly",
+            )
         _bound(add, path, "scale", old.scale, new.scale, "scale-reduced", "scale-increased")
     elif isinstance(old, EnumField) and isinstance(new, EnumField):
         _compare_enum(add, path, old, new)
@@ -198,8 +245,11 @@ def _compare_type_specific(add: Any, c: Collector, path: str, old: Any, new: Any
         if old.expression != new.expression:
             add("calculated-expression-changed", f"expression of calculated field {path} changed", "expression")
         if old.resultType != new.resultType:
-            add("calculated-result-type-changed",
-                f"result type of {path} changed from {old.resultType} to {new.resultType}", "resultType")
+            add(
+                "calculated-result-type-changed",
+                f"result type of {path} changed from {old.resultType} to {new.resultType}",
+                "resultType",
+            )
     elif isinstance(old, ObjectField) and isinstance(new, ObjectField):
         _diff_field_map(c, path, old.fields, new.fields, (*ojp, "fields"), None)
     elif isinstance(old, ArrayField) and isinstance(new, ArrayField):
@@ -214,8 +264,7 @@ def _bound(add: Any, path: str, prop: str, old: int | None, new: int | None, red
     if new is not None and (old is None or new < old):
         add(reduced, f"`{prop}` of {path} reduced from {old if old is not None else 'unlimited'} to {new}", prop)
     else:
-        add(increased, f"`{prop}` of {path} increased from {old} to {new if new is not None else 'unlimited'}",
-            prop)
+        add(increased, f"`{prop}` of {path} increased from {old} to {new if new is not None else 'unlimited'}", prop)
 
 
 def _compare_enum(add: Any, path: str, old: EnumField, new: EnumField) -> None:
@@ -223,8 +272,12 @@ def _compare_enum(add: Any, path: str, old: EnumField, new: EnumField) -> None:
     old_values = set(old.values)
     for value in old.values:
         if value not in new_values:
-            add("enum-value-removed", f"value {value!r} was removed from {path}", "values",
-                hint="keep the value (records hold it) and stop offering it in the UI instead")
+            add(
+                "enum-value-removed",
+                f"value {value!r} was removed from {path}",
+                "values",
+                hint="keep the value (records hold it) and stop offering it in the UI instead",
+            )
     for value in new.values:
         if value not in old_values:
             add("enum-value-added", f"value {value!r} was added to {path}", "values")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from crmctl.model.defaults import check_default
 
 __all__ = [
     "FIELD_TYPES",
@@ -31,6 +34,10 @@ FIELD_TYPES = (
     "reference", "file", "calculated", "object", "array",
 )  # fmt: skip
 RESULT_TYPES = Literal["text", "number", "currency", "boolean", "date", "datetime"]
+_DEFAULT = (
+    "The value the field has wherever a record has none: a record written without it stores it, a record of a "
+    "version that did not know the field reads it, and a new form starts with it. Must fit the field's type."
+)
 
 
 class _Strict(BaseModel):
@@ -46,6 +53,21 @@ class _FieldBase(_Strict):
     )
     deprecated: bool = Field(False, description="Still stored and readable, but no longer offered for new input.")
 
+    @field_validator("default", check_fields=False)
+    @classmethod
+    def _default_fits(cls, value: Any, info: ValidationInfo) -> Any:
+        """A default is checked against the field's other options, which pydantic validated before it (`default`
+        is each field type's last attribute); when one of them failed, that failure is the one reported."""
+        if value is None:
+            return value
+        needed = [n for n, f in cls.model_fields.items() if f.is_required() and n != "default"]
+        if any(n not in info.data for n in needed):
+            return value
+        problem = check_default(cls.model_construct(**info.data, default=value))  # type: ignore[call-arg, arg-type]
+        if problem is not None:
+            raise PydanticCustomError("default", "{problem}", {"problem": problem})
+        return value
+
 
 class TextField(_FieldBase):
     """Free text."""
@@ -53,6 +75,7 @@ class TextField(_FieldBase):
     type: Literal["text"]
     maxLength: int | None = Field(None, ge=1, description="Longest value the store accepts, in characters.")
     multiline: bool = Field(False, description="Holds several lines of text.")
+    default: str | None = Field(None, description=_DEFAULT)
 
 
 class NumberField(_FieldBase):
@@ -62,6 +85,7 @@ class NumberField(_FieldBase):
     integer: bool = Field(False, description="Whole numbers only (CEL type `int`).")
     precision: int | None = Field(None, ge=1, le=38, description="Total significant digits stored.")
     scale: int | None = Field(None, ge=0, le=38, description="Digits after the decimal point stored.")
+    default: int | float | None = Field(None, description=_DEFAULT)
 
 
 class CurrencyField(_FieldBase):
@@ -70,12 +94,14 @@ class CurrencyField(_FieldBase):
     type: Literal["currency"]
     currency: str = Field(..., pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code, e.g. EUR.")
     scale: int = Field(2, ge=0, le=6, description="Digits after the decimal point stored.")
+    default: int | float | None = Field(None, description=_DEFAULT)
 
 
 class BooleanField(_FieldBase):
     """True or false."""
 
     type: Literal["boolean"]
+    default: bool | None = Field(None, description=_DEFAULT)
 
 
 class EnumField(_FieldBase):
@@ -85,18 +111,21 @@ class EnumField(_FieldBase):
     values: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]] = Field(
         ..., min_length=1, description="The allowed values, in display order."
     )
+    default: str | None = Field(None, description=_DEFAULT)
 
 
 class DateField(_FieldBase):
     """A calendar date (ISO 8601 `YYYY-MM-DD`). CEL sees it as `timestamp` at midnight UTC."""
 
     type: Literal["date"]
+    default: str | None = Field(None, description=_DEFAULT)
 
 
 class DatetimeField(_FieldBase):
     """An instant in time, stored in UTC. CEL sees it as `timestamp`."""
 
     type: Literal["datetime"]
+    default: str | None = Field(None, description=_DEFAULT)
 
 
 class ReferenceField(_FieldBase):
@@ -129,6 +158,7 @@ class ObjectField(_FieldBase):
     fields: dict[Annotated[str, Field(pattern=IDENT)], FieldDef] = Field(
         ..., min_length=1, description="The nested fields, by name."
     )
+    default: dict[str, Any] | None = Field(None, description=_DEFAULT)
 
 
 class ArrayField(_FieldBase):
@@ -137,6 +167,15 @@ class ArrayField(_FieldBase):
     type: Literal["array"]
     items: FieldDef = Field(..., description="Definition of each item.")
     maxItems: int | None = Field(None, ge=1, description="Most items a record may hold.")
+    default: list[Any] | None = Field(None, description=_DEFAULT)
+
+    @field_validator("items")
+    @classmethod
+    def _items_have_no_default(cls, value: Any) -> Any:
+        if getattr(value, "default", None) is not None:
+            raise PydanticCustomError("default", "an item of a list is never absent, so it has no default; give "
+                                                 "the array field a default list instead")  # fmt: skip
+        return value
 
 
 FieldDef = Annotated[

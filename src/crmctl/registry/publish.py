@@ -1,4 +1,5 @@
-"""`publish`: the gates (lint, monotonic version, transitive compatibility, signer scope) and the version's files."""
+"""`publish`: the gates (lint, monotonic version, transitive compatibility, data-dependent changes answered,
+signer scope) and the version's files."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.tree import MemoryTree
+from crmctl.registry.data_gate import DataGate
 from crmctl.registry.log import format_time
 from crmctl.registry.names import version_key
 from crmctl.registry.trust import Problem
@@ -69,21 +71,30 @@ def lint_problems(package: Package, subject: str) -> list[Problem]:
             for d in lint_package(package, LintConfig()) if d.severity.value == "error"]  # fmt: skip
 
 
-def breaking_problems(old: Package, new: Package, subject: str, old_version: str) -> list[Problem]:
+def breaking_problems(old: Package, new: Package, subject: str, old_version: str,
+                      data: DataGate | None = None) -> list[Problem]:  # fmt: skip
+    """The breaking changes of `new` against published `old_version`; `data` also gates the data-dependent ones."""
     from crmctl.compat.classify import diff_packages
     from crmctl.compat.kinds import ChangeClass
 
+    result = diff_packages(old, new)
+    if data is not None:
+        data.check(result, subject, old_version)
     return [Problem("REG303", f"breaking change against {old_version}: {c.code} {c.path}: {c.message}", subject)
-            for c in diff_packages(old, new).changes if c.cls is ChangeClass.BREAKING]  # fmt: skip
+            for c in result.changes if c.cls is ChangeClass.BREAKING]  # fmt: skip
 
 
-def publish(location: str, directory: Path, key: SigningKey, now: datetime) -> WriteResult:
-    """Publish the package at `directory`, or refuse with every failing gate (`Refused`)."""
+def publish(location: str, directory: Path, key: SigningKey, now: datetime, *,
+            data: DataGate | None = None) -> WriteResult:  # fmt: skip
+    """Publish the package at `directory`, or refuse with every failing gate (`Refused`). `data` is the answer to
+    data-dependent changes (evidence, acknowledgement); without one they are refused (`registry.data_gate`)."""
     prepared = prepare(directory)
-    return write_change(location, key, now, lambda opened: _plan(opened, prepared, key, now))
+    gate = data or DataGate()
+    return write_change(location, key, now, lambda opened: _plan(opened, prepared, key, now, gate.fresh()))
 
 
-def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime) -> Change | WriteResult:
+def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
+          data: DataGate) -> Change | WriteResult:  # fmt: skip
     state = opened.state
     subject = f"{prepared.name}@{prepared.version}"
     published = state.packages.get(prepared.name, {})
@@ -111,7 +122,8 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime) ->
                                               f"{latest}", subject))  # fmt: skip
         for version in sorted(published.values(), key=lambda v: version_key(v.version)):
             old = load_version(opened.snapshot, version)
-            problems.extend(breaking_problems(old, prepared.package, subject, version.version))
+            problems.extend(breaking_problems(old, prepared.package, subject, version.version, data))
+    problems.extend(data.problems)
     if problems:
         raise Refused(f"{subject}: publish refused ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
     path = f"packages/{prepared.name}/{prepared.version}"
@@ -128,4 +140,7 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime) ->
     }
     body = {"name": prepared.name, "version": prepared.version, "scope": prepared.scope, "digest": prepared.digest,
             "path": path, "tag": tag, "provenance": provenance}  # fmt: skip
+    answered = data.record()
+    if answered is not None:
+        body["data_dependent"] = answered
     return Change("publish", body, files, f"publish {prepared.name} {prepared.version}", tag)

@@ -128,7 +128,8 @@ def list_packages(location: str) -> list[dict[str, Any]]:
 
 
 def show(location: str, spec: str) -> dict[str, Any]:
-    """A package (every version, channels) or one version (digest, signer, provenance, channels naming it)."""
+    """A package (every version, channels) or one version (digest, signer, provenance, channels naming it, and
+    the answer to its data-dependent changes when it had any)."""
     name, _, ref = spec.partition("@")
     check_name(name)
     # A bad version or channel is refused before the registry is read, like every other name.
@@ -144,10 +145,14 @@ def show(location: str, spec: str) -> dict[str, Any]:
     if not ref:
         return {"name": name, **state.index()["packages"][name]}
     version = _pick(versions, channels, name, ref)
-    return {"name": name, "version": version.version, "scope": version.scope, "digest": version.digest,
-            "path": version.path, "tag": version.tag, "seq": version.seq, "time": version.time,
-            "signer": version.signer, "provenance": version.provenance,
-            "channels": sorted(c for c, v in channels.items() if v == version.version)}  # fmt: skip
+    shown = {"name": name, "version": version.version, "scope": version.scope, "digest": version.digest,
+             "path": version.path, "tag": version.tag, "seq": version.seq, "time": version.time,
+             "signer": version.signer, "provenance": version.provenance,
+             "channels": sorted(c for c, v in channels.items() if v == version.version)}  # fmt: skip
+    answered = state.entries[version.seq - 1]["body"].get("data_dependent")  # who accepted what, when it applies
+    if answered is not None:
+        shown["data_dependent"] = answered
+    return shown
 
 
 def log_entries(location: str) -> list[dict[str, Any]]:

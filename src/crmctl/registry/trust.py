@@ -269,7 +269,7 @@ def _check_body(kind: str, body: dict[str, Any]) -> None:
     if kind == "init":
         admin = body["admin"]
         if body["format"] != FORMAT or admin["scopes"] != ["*"]:
-            raise ValueError("format must be 1 and the admin's scopes [\"*\"]")
+            raise ValueError('format must be 1 and the admin\'s scopes ["*"]')
         check_identity(admin["identity"])
         fingerprint(admin["public_key"])
     elif kind == "signer-add":
@@ -292,6 +292,10 @@ def _check_body(kind: str, body: dict[str, Any]) -> None:
             raise ValueError("path and tag must follow the name and version")
         if not isinstance(body["provenance"], dict):
             raise ValueError("provenance must be an object")
+        if "data_dependent" in body:  # written since crmctl answers data-dependent changes; older entries lack it
+            from crmctl.registry.data_gate import check_record
+
+            check_record(body["data_dependent"])
     else:
         check_name(body["name"])
         check_version(body["version"])

@@ -3,6 +3,7 @@ over the versions of an entity (see `runtime.export`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +201,64 @@ def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
                 v = where
             columns[column] = (t, v)
     return {column: t for column, (t, _) in columns.items()}
+
+
+def _readers(versions: Sequence[_Version]) -> dict[str, FieldDef]:
+    """Column -> the field of the newest version declaring it: whose defaults every row of the dataset reads."""
+    readers: dict[str, FieldDef] = {}
+    for v in reversed(versions):
+        for column, fdef in v.fields.values():
+            readers.setdefault(column, fdef)
+    return readers
+
+
+def _filled(expr: str, fdef: FieldDef | None, t: pa.DataType, typed: Callable[[pa.DataType], Any],
+            depth: int = 0) -> str | None:  # fmt: skip
+    """SQL reading `expr` (a value of Arrow type `t`, read with the `typed` structure) with the defaults of `fdef`
+    filled in where it has no value, inside objects and list items too; None when `fdef` declares none."""
+    import pyarrow as pa
+
+    from crmctl.model.defaults import declares_default, filled_default
+
+    if fdef is None or not declares_default(fdef):
+        return None
+    inner = None
+    if fdef.type == "object" and pa.types.is_struct(t):
+        members, changed = [], False
+        for i in range(t.num_fields):
+            name, sub_type = t.field(i).name, t.field(i).type
+            sub_expr = f"{expr}.{_quote(name)}"
+            sub = _filled(sub_expr, fdef.fields.get(name), sub_type, typed, depth)
+            changed = changed or sub is not None
+            members.append(f"{_quote(name)} := {sub or sub_expr}")
+        if changed:
+            inner = f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({', '.join(members)}) END"
+    elif fdef.type == "array" and pa.types.is_list(t):
+        var = f"_item{depth}"
+        sub = _filled(var, fdef.items, t.value_type, _duck, depth + 1)
+        if sub is not None:
+            if typed(t) == [_duck(t.value_type)]:
+                inner = f"list_transform({expr}, lambda {var}: {sub})"
+            else:  # a CSV cell holds the list as JSON text: read it typed, fill it, write it back
+                typed_list = f"json_transform({expr}, {_sql_text(json.dumps(_duck(t)))})"
+                inner = f"to_json(list_transform({typed_list}, lambda {var}: {sub}))"
+    default = filled_default(fdef)
+    if default is None:
+        return inner
+    return f"COALESCE({inner or expr}, {_literal(default, t, typed)})"
+
+
+def _literal(value: Any, t: pa.DataType, typed: Callable[[pa.DataType], Any]) -> str:
+    """A JSON value as SQL of the type the export reads `t` as (the stored data's own conversion)."""
+    return f"json_transform({_sql_text(json.dumps(value))}, {_sql_text(json.dumps(typed(t)))})"
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 # -- writing ------------------------------------------------------------------------------------------------------

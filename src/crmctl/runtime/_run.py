@@ -136,6 +136,8 @@ class EventRun(_RunView):
         for name, value in sorted(prefill.items()):
             path = self.resolve(str(name))
             self.set_value(path, self.check_input(path, value, prefill=True))
+        for name in self.model.fill.plan if self.model.fill is not None else ():
+            self.fill_default(name)  # a new record starts with every default, fields the role cannot see too
         first = self.first_step()
         self.set_step(first)
         self.run_trigger("onLoad")
@@ -154,10 +156,20 @@ class EventRun(_RunView):
         path = self.resolve(path)
         value = self.check_input(path, event.get("value"))
         self.set_value(path, value)
+        self.fill_default(path.split(".")[0])  # a cleared field returns to its default; a new object gets its own
         if path not in self.touched:
             self.touched = self.touched | {path}
         self.echo = (path, value)
         self.run_trigger("onChange", dirty={path.split(".")[0]})
+
+    def fill_default(self, name: str) -> None:
+        """Give top-level field `name` its default when it has no value, and its members theirs (as stored)."""
+        if self.model.fill is None:
+            return
+        current = self.data.get(name)
+        filled = self.model.fill.value(name, current)
+        if filled is not None and filled != current:
+            self.set_value(name, _stored(filled, self.model.fields[name], name))
 
     def resolve(self, path: str) -> str:
         """The field a path names, following `aliases` (a renamed field keeps answering to its former name)."""

@@ -74,9 +74,9 @@ def diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_
     new_values = new["values"]
     for path in value_changes:  # only the fields this event wrote can differ
         before, after = old_values.get(path), new_values.get(path)
+        if echo is not None and echo[0] == path:
+            before = echo[1]  # the client shows what it sent: tell it when the field ended up otherwise
         if before == after and type(before) is type(after):
-            continue
-        if echo is not None and echo == (path, after):
             continue
         effect: dict[str, Any] = {"effect": "set", "field": path, "value": after}
         if after is not None:

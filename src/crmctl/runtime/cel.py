@@ -33,6 +33,7 @@ from crmctl.model.cel import (
     CelChecker,
     expression_cost,
 )
+from crmctl.model.defaults import DefaultFiller, filler_for
 from crmctl.model.fields import CalculatedField
 from crmctl.runtime.values import (
     MAX_LIST_ITEMS,
@@ -194,16 +195,24 @@ class CompiledProgram:
         zeros = {name: zero_value(fdef) for name, fdef in self.fields.items()}
         return {name: zero for name, zero in zeros.items() if zero is not None}
 
+    @functools.cached_property
+    def fill(self) -> DefaultFiller | None:
+        """The defaults of the bound fields, filled into a record before it is bound (None: no default)."""
+        return filler_for(self.fields)
+
     def ids(self) -> list[str]:
         return list(self.sources)
 
     def bind(self, record: Mapping[str, Any], context: Context, *, zero_absent: bool = False) -> dict[str, Any]:
         """The variables of one evaluation: the context plus every present record field, converted once.
 
-        Fields absent from the record (or null) are not bound, so an expression that reads one fails; with
+        A field without a value that declares a default reads the default (`model.defaults`). Other fields absent
+        from the record (or null) are not bound, so an expression that reads one fails; with
         `zero_absent` they read as their type's zero value instead, as CEL reads unset proto3 fields (the form
         and record engines bind this way).
         """
+        if self.fill is not None:
+            record = self.fill(record)
         data: dict[str, Any] = dict(self.zeros) if zero_absent else {}
         data.update(step=context.step, role=context.role, now=context.now, locale=context.locale)
         for name, value in record.items():

@@ -1,7 +1,8 @@
 """Export records, drafts and the event log of a runtime store to Parquet or CSV datasets (docs/export.md).
 
 Parquet column types come from the schema of the package version each record is pinned to (the store's
-content-addressed copy); the versions of one entity export into one dataset with the union of their columns.
+content-addressed copy); the versions of one entity export into one dataset with the union of their columns,
+read as the newest version reads them (its names, and its field defaults for values a row lacks).
 DuckDB turns the stored JSON into typed columns (`json_transform` with a structure built from the schema) and
 hands Arrow record batches to pyarrow's writers, so no record is ever a Python dict and memory stays at one
 batch. Every file is written to a temporary file in its own directory and moved into place with `os.replace`:
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from crmctl import __version__
+from crmctl.model.defaults import filled_default
 from crmctl.runtime._export_files import (
     _Dataset,
     _probe,
@@ -34,6 +36,10 @@ from crmctl.runtime._export_types import (
     _csv_duck,
     _csv_type,
     _duck,
+    _filled,
+    _literal,
+    _quote,
+    _readers,
     _union,
     _Version,
     _versions,
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from crmctl.model.fields import FieldDef
     from crmctl.runtime.store import Store
 
 
@@ -64,10 +71,6 @@ def _where(options: ExportOptions, *, entity: bool = True) -> tuple[str, list[An
 
 def _metadata(kind: str, entity: str | None) -> dict[str, str]:
     return {"crmctl.version": __version__, "crmctl.export": kind, "crmctl.entity": entity or ""}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _record_schema(columns: Mapping[str, pa.DataType]) -> pa.Schema:
@@ -105,13 +108,23 @@ def export_records(store: Store, con: duckdb.DuckDBPyConnection, options: Export
     return _run(datasets(), "records", progress)
 
 
+def _read(expr: str, reader: FieldDef, t: pa.DataType, typed: Callable[[pa.DataType], Any]) -> str:
+    """A stored value as the dataset reads it: a value without one has the default of the column's newest field."""
+    return _filled(expr, reader, t, typed) or expr
+
+
 def _version_batches(con: duckdb.DuckDBPyConnection, entity: str, versions: Sequence[_Version],
                      columns: Mapping[str, pa.DataType], typed: Callable[[pa.DataType], Any],
                      options: ExportOptions) -> Iterator[pa.RecordBatch]:  # fmt: skip
     where, params = _where(options, entity=False)
+    readers = _readers(versions)
     for v in versions:
         structure = json.dumps({stored: typed(columns[column]) for stored, (column, _) in v.fields.items()})
-        fields = [f"_v.{_quote(stored)} AS {_quote(column)}" for stored, (column, _) in v.fields.items()]
+        fields = [f"{_read(f'_v.{_quote(stored)}', readers[column], columns[column], typed)} AS {_quote(column)}"
+                  for stored, (column, _) in v.fields.items()]  # fmt: skip
+        own = {column for column, _ in v.fields.values()}
+        fields += [f"{_literal(default, columns[c], typed)} AS {_quote(c)}" for c, fdef in readers.items()
+                   if c not in own and (default := filled_default(fdef)) is not None]  # fmt: skip
         selected = ", ".join([*map(_quote, _RECORD_EXTRAS), *fields])
         source = (f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v FROM records "
                   f"WHERE {where} AND entity = ? AND package_digest = ?")  # fmt: skip

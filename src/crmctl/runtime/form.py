@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import UserError
 from crmctl.model.canonical import digest as package_digest
 from crmctl.model.cel import CONTEXT_VARIABLES, referenced_names
+from crmctl.model.defaults import DefaultFiller, filler_for
 from crmctl.model.fields import CalculatedField, EnumField, ObjectField
 from crmctl.runtime.cel import CompiledProgram, entity_expressions
 
@@ -86,6 +87,7 @@ class FormModel:
     validations: tuple[Validation, ...]
     validation_reads: Mapping[str, frozenset[str]]
     aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)  # former top-level name → field
+    fill: DefaultFiller | None = None  # the entity's field defaults (None: it declares none)
 
     @property
     def name(self) -> str:
@@ -256,6 +258,7 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
         calculated=_calculation_order(entity_def.fields, entity), validations=validations,
         validation_reads=validation_reads,
         aliases={old: name for name, fdef in entity_def.fields.items() for old in fdef.aliases},
+        fill=filler_for(entity_def.fields),
     )  # fmt: skip
 
 

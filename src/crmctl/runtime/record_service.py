@@ -35,9 +35,20 @@ if TYPE_CHECKING:
     from crmctl.runtime.service import Runtime
     from crmctl.runtime.store import StoredRecord
 
-__all__ = ["ImportReport", "RecordNotFound", "RecordOutcome", "RecordService", "Row", "replay_entry"]
+__all__ = [
+    "ImportReport",
+    "MoveCheck",
+    "RecordNotFound",
+    "RecordOutcome",
+    "RecordService",
+    "Row",
+    "carried",
+    "replay_entry",
+]
 
 Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
+# (pinned version, target version, entity, the stored values a move carries over) -> findings refusing the move
+MoveCheck = Callable[["Package", "Package", str, Mapping[str, Any]], list[dict[str, Any]]]
 
 
 class RecordNotFound(UserError):
@@ -105,11 +116,20 @@ class RecordService:
     # --- reading -----------------------------------------------------------------------------------------------
 
     def get(self, entity: str, record_id: str) -> tuple[StoredRecord, Package]:
-        """The record and the package version it is pinned to."""
+        """The record, as its pinned version reads it (a field without a value has its default), and that version."""
+        import dataclasses
+
+        from crmctl.model.defaults import filler_for
+
         record = self.store.get_record(self.tenant, entity, record_id)
         if record is None:
             raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
-        return record, self.runtime.pinned(record.package_digest)
+        package = self.runtime.pinned(record.package_digest)
+        entity_def = package.schema.entities.get(entity) if package.schema else None
+        fill = filler_for(entity_def.fields) if entity_def is not None else None
+        if fill is not None:
+            record = dataclasses.replace(record, data=fill(record.data))
+        return record, package
 
     # --- writing -----------------------------------------------------------------------------------------------
 
@@ -131,8 +151,12 @@ class RecordService:
         return RecordOutcome(result, record)
 
     def update(self, entity: str, record_id: str, patch: Mapping[str, Any], at: datetime, *,
-               package: Package | None = None, resolver: Resolver | None = None) -> RecordOutcome:  # fmt: skip
-        """Merge `patch` into the stored data and validate under the record's version, or `package` (same name)."""
+               package: Package | None = None, resolver: Resolver | None = None,
+               move_check: MoveCheck | None = None) -> RecordOutcome:  # fmt: skip
+        """Merge `patch` into the stored data and validate under the record's version, or `package` (same name).
+
+        Moving to another version asks `move_check` (the CLI passes `compat.moves`) which changes between the two
+        versions break the values the record carries over; any finding rejects the move, nothing written."""
         from crmctl.runtime.store import StoredRecord
 
         stored, pinned = self.get(entity, record_id)
@@ -141,6 +165,10 @@ class RecordService:
                             "a record only moves between versions of its own package")  # fmt: skip
         target = package or pinned
         ref = self.runtime.pin(target)
+        if move_check is not None and ref.digest != stored.package_digest:
+            refused = move_check(pinned, target, entity, carried(stored.data, patch))
+            if refused:
+                return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
         engine = self.engine(target, entity, ref.digest)
         base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
         result = engine.check(merge_patch(base, patch), at, resolver)
@@ -202,6 +230,17 @@ class RecordService:
         if progress is not None:
             progress(report.rows)
         return report
+
+
+def carried(data: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored values a JSON merge patch leaves in place: what moving the record carries over, as stored."""
+    out = dict(data)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = carried(out[key], value)
+        else:
+            out.pop(key, None)
+    return out
 
 
 def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, Any] | None,

@@ -3,14 +3,16 @@
 This is the form session's submit without the form: no steps, no visibility, no roles hiding fields. For an
 input (JSON-like field values) `RecordEngine.check` does, in order:
 
-1. input checks: unknown fields (former names follow `aliases`), calculated fields (never entered), value
+1. field defaults (`model.defaults`): a field without a value gets its default, objects' members and array
+   items included;
+2. input checks: unknown fields (former names follow `aliases`), calculated fields (never entered), value
    types (`values.to_cel`: integers for `integer` numbers, dates, datetimes, nested objects), enum values,
    text `maxLength` and array `maxItems`; whole numbers of `number`/`currency` fields are stored as floats,
    as the session stores them;
-2. calculated fields in dependency order, then the calculation rules of `onValidate` and `onSave` (lower
+3. calculated fields in dependency order, then the calculation rules of `onValidate` and `onSave` (lower
    `priority` first), then the calculated fields again, coerced as the session coerces them (whole numbers to
    float for double fields, dates cut to `YYYY-MM-DD`, non-finite results are errors);
-3. every validation of the entity (async ones only with an injected resolver, their answers returned to be
+4. every validation of the entity (async ones only with an injected resolver, their answers returned to be
    logged), the non-workflow guards of `onValidate` and `onSave`, and the schema's `required` fields.
 
 Hard findings reject the record; soft ones are kept as warnings. Findings are localized JSON objects
@@ -197,6 +199,8 @@ class RecordEngine:
 
     def check(self, values: Mapping[str, Any], at: datetime, resolver: Resolver | None = None) -> RecordResult:
         """Check, calculate and validate `values` at the injected time `at`."""
+        if self.model.fill is not None:  # a field without a value has its default (model.defaults)
+            values = self.model.fill(values)
         errors: list[dict[str, Any]] = []
         data: dict[str, Any] = {}
         bound = self._template.copy()

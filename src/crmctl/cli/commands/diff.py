@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.model.tree import FileTree
 
-__all__ = ["render_records", "render_summary", "run"]
+__all__ = ["existing_store", "read_records", "render_records", "render_summary", "run"]
 
 _CLASS_ORDER = ("breaking", "data-dependent", "behavioral", "compatible")
 
@@ -33,23 +33,23 @@ def run(
     tenant: str | None = None,
 ) -> int:
     from crmctl.compat.classify import diff_packages
-    from crmctl.compat.report import build_report, parse_fail_on
+    from crmctl.compat.report import build_report, failed, parse_fail_on
     from crmctl.compat.sources import resolve_sides
     from crmctl.model.package import load_tree
 
     failing = parse_fail_on(fail_on)
-    store_path = _existing_store(records) if records is not None else None
+    store_path = existing_store(records) if records is not None else None
     schemes = {"registry": lambda ref: _open_registry_ref(ref, registry)}
     old_tree, new_tree = resolve_sides(old, new, against=against, merge_base=merge_base, schemes=schemes)
     result = diff_packages(load_tree(old_tree), load_tree(new_tree))
-    impact = _read_records(result, store_path, tenant, records_limit) if store_path is not None else None
+    impact = read_records(result, store_path, tenant, records_limit) if store_path is not None else None
     report = build_report(result, failing, digests=output_format == "json", records=impact)
     _render(report, result, output_format, impact)
-    # The exit code stays the classification's: record counts inform the reviewer, they never fail the diff.
-    return 1 if any(change.cls in failing for change in result.changes) else 0
+    # A change in a failing class fails; so does one the stored records show to break some of them.
+    return 1 if any(failed(change, failing, impact) for change in result.changes) else 0
 
 
-def _existing_store(records: str) -> Path:
+def existing_store(records: str) -> Path:
     """Check before any work that `--records` names a file: opening a missing store must not create one."""
     from crmctl.errors import InputError
 
@@ -60,7 +60,7 @@ def _existing_store(records: str) -> Path:
     return path
 
 
-def _read_records(result: DiffResult, path: Path, tenant: str | None, limit: int) -> RecordsImpact:
+def read_records(result: DiffResult, path: Path, tenant: str | None, limit: int) -> RecordsImpact:
     """Open the store read-only and count, for every data-dependent change, the stored records it hits."""
     from crmctl.compat.records_impact import RecordsCheck
     from crmctl.errors import UsageError
@@ -147,7 +147,10 @@ def render_summary(result: DiffResult, report: Report) -> str:
     failed = report.summary.get("failed", 0)
     fail_on = report.summary.get("fail_on", [])
     classes = ",".join(str(c) for c in fail_on) if isinstance(fail_on, list) else ""
-    lines.append(f"result: {'FAIL' if failed else 'ok'} ({failed} changes in failing classes: {classes})")
+    by_records = report.summary.get("failed_by_records", 0)
+    extra = f"; {by_records} more {'breaks' if by_records == 1 else 'break'} stored records" if by_records else ""
+    in_classes = failed - by_records if isinstance(failed, int) and isinstance(by_records, int) else failed
+    lines.append(f"result: {'FAIL' if failed else 'ok'} ({in_classes} changes in failing classes: {classes}{extra})")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from crmctl.runtime.record_service import ImportReport, RecordOutcome, RecordService
     from crmctl.runtime.store import StoredRecord
 
-__all__ = ["run_create", "run_get", "run_import", "run_list", "run_update"]
+__all__ = ["move_check", "run_create", "run_get", "run_import", "run_list", "run_update"]
+
 
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
@@ -140,8 +141,18 @@ def run_update(record_id: str, entity: str, data: str, package_path: Path | None
     package = _package(package_path) if package_path is not None else None
     at = instant(now)
     with _service(store, tenant, locale) as service:
-        outcome = service.update(entity, record_id, patch, at, package=package, resolver=_providers(no_async))
+        outcome = service.update(entity, record_id, patch, at, package=package, resolver=_providers(no_async),
+                                 move_check=move_check)  # fmt: skip
     return _report_outcome(outcome, "updated", entity, record_id, output_format)
+
+
+def move_check(old: Package, new: Package, entity: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The changes between two versions of a package that break a record moved from `old` to `new`
+    (`compat.moves`); the record path refuses the move with them as findings."""
+    from crmctl.compat.moves import MoveCheck
+    from crmctl.runtime.regex import compile_pattern
+
+    return MoveCheck(old, new, compile_pattern).findings(entity, data)
 
 
 def _display(record: StoredRecord, package: Package, locale: str | None) -> list[tuple[str, str]]:

@@ -56,7 +56,14 @@ def _problems_text(problems: list[Problem]) -> list[str]:
     return [f"{p.subject}: {p.code} {p.message}" for p in problems]
 
 
+_DATA_HINT = (
+    "hint: show the data-dependent changes safe with --records STORE (the runtime store holding the "
+    "records), or accept them with --accept-data-dependent REASON; either is recorded in the signed log"
+)
+
+
 def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
+    from crmctl.registry.data_gate import describe
     from crmctl.registry.writing import Refused
 
     try:
@@ -66,13 +73,17 @@ def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
             _json({"status": "refused", "message": refused.message,
                    "problems": [p.as_dict() for p in refused.problems]})  # fmt: skip
         else:
-            out("\n".join([f"refused: {refused.message}", *_problems_text(refused.problems)]))
+            data = [_DATA_HINT] if any(p.code in ("REG305", "REG306") for p in refused.problems) else []
+            out("\n".join([f"refused: {refused.message}", *_problems_text(refused.problems), *data]))
         return 1
+    answered = result.entry["body"].get("data_dependent") if result.entry is not None else None
     if output_format == "json":
         _json({"status": result.status, "message": result.message, "seq": result.seq, "head": result.head,
-               "commit": result.commit})  # fmt: skip
+               "commit": result.commit, **({"data_dependent": answered} if answered else {})})  # fmt: skip
     elif result.status == "written":
         out(f"{result.message}: done (log entry {result.seq}, head {result.head[:19]}…)")
+        if answered:
+            out(f"  {describe(answered)}")
     else:
         out(result.message)
     return 0
@@ -90,11 +101,20 @@ def run_init(location: str | None, key: Path | None, identity: str | None, outpu
     return _write(output_format, lambda: init_registry(target, signing_key, who, _now()))
 
 
-def run_publish(package: Path, registry: str | None, key: Path | None, output_format: str) -> int:
+def run_publish(package: Path, registry: str | None, key: Path | None, output_format: str, *,
+                records: str | None = None, tenant: str | None = None, accept: str | None = None) -> int:  # fmt: skip
+    from crmctl.cli.commands.diff import existing_store, read_records
+    from crmctl.compat.records_impact import DEFAULT_EXAMPLES
+    from crmctl.registry.data_gate import DataGate
     from crmctl.registry.publish import publish
 
+    if tenant is not None and records is None:
+        raise UsageError("--tenant names whose stored records --records reads; give --records STORE too")
+    store = existing_store(records) if records is not None else None
+    evidence = (lambda result: read_records(result, store, tenant, DEFAULT_EXAMPLES)) if store is not None else None
+    gate = DataGate(evidence, accept)
     target, signing_key = _location(registry), _key(key)
-    return _write(output_format, lambda: publish(target, package, signing_key, _now()))
+    return _write(output_format, lambda: publish(target, package, signing_key, _now(), data=gate))
 
 
 def run_promote(spec: str, channel: str, registry: str | None, key: Path | None, output_format: str) -> int:
@@ -186,6 +206,7 @@ def run_show(spec: str, registry: str | None, output_format: str) -> int:
 
 
 def run_log(registry: str | None, output_format: str) -> int:
+    from crmctl.registry.data_gate import describe
     from crmctl.registry.query import log_entries
 
     entries = log_entries(_location(registry))
@@ -198,7 +219,10 @@ def run_log(registry: str | None, output_format: str) -> int:
             "init": lambda b: f"admin {b['admin']['identity']}",
             "signer-add": lambda b: f"{b['identity']} scopes={','.join(b['scopes'])}{' admin' if b['admin'] else ''}",
             "signer-remove": lambda b: f"{b['identity']} {b['key']}",
-            "publish": lambda b: f"{b['name']}@{b['version']} {b['scope']} {b['digest']}",
+            "publish": lambda b: (
+                f"{b['name']}@{b['version']} {b['scope']} {b['digest']}"
+                + (f" ({describe(b['data_dependent'])})" if "data_dependent" in b else "")
+            ),
             "promote": lambda b: f"{b['name']}@{b['version']} -> {b['channel']}",
         }[entry["type"]](body)
         out(f"{entry['seq']:>5} {entry['time']} {entry['signer']['identity']} {entry['type']} {what}")

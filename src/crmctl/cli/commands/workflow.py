@@ -196,14 +196,14 @@ def describe(effect: Mapping[str, Any]) -> str:
         "refused": f"refused {effect.get('transition')}: {effect.get('reason')}",
         "guard": f"guard {effect.get('guard')}: {'holds' if effect.get('result') else 'does not hold'}",
         "approval-requested": f"approval of {effect.get('transition')} requested{who} ({effect.get('mode')}, "
-                              f"{effect.get('needed')} needed)",
+        f"{effect.get('needed')} needed)",
         "approval-granted": f"approval of {effect.get('transition')} granted",
         "approval-rejected": f"approval of {effect.get('transition')} rejected{who}",
         "task": f"task {effect.get('task')} for {to}",
         "task-closed": f"task {effect.get('task')} closed",
         "claimed": f"{effect.get('task')} claimed{who}",
         "decided": f"{effect.get('decision')} on {effect.get('task')}{who}"
-                   + (f": “{effect['comment']}”" if effect.get("comment") else ""),
+        + (f": “{effect['comment']}”" if effect.get("comment") else ""),
         "reassigned": f"reassigned {effect.get('task') or 'the work'} to {to} ({effect.get('reason')})",
         "sla-started": f"SLA {effect.get('sla')} started",
         "sla-warning": f"SLA {effect.get('sla')} warning",
@@ -226,8 +226,16 @@ def describe(effect: Mapping[str, Any]) -> str:
     return text or json.dumps(dict(effect), ensure_ascii=False)
 
 
-_ATTENTION = {"sla-warning": "yellow", "sla-breach": "red", "escalation": "red", "refused": "yellow",
-              "approval-rejected": "red", "completed": "green", "approval-granted": "green", "event": "cyan"}
+_ATTENTION = {
+    "sla-warning": "yellow",
+    "sla-breach": "red",
+    "escalation": "red",
+    "refused": "yellow",
+    "approval-rejected": "red",
+    "completed": "green",
+    "approval-granted": "green",
+    "event": "cyan",
+}
 
 
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
@@ -305,7 +313,9 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
                 workflow: str | None, output_format: str, store_path: Path | None, tenant: str,
                 now: str | None) -> int:  # fmt: skip
     """Move running instances onto PACKAGE's version of their workflow: all or none, each move logged."""
+    from crmctl.compat.moves import MoveCheck
     from crmctl.model.package import load_package
+    from crmctl.runtime.regex import compile_pattern
     from crmctl.runtime.service import Runtime, iso
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel
 
@@ -333,9 +343,17 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
         if missing:
             raise InputError(f"no running instance {missing[0]!r} of workflow {flow} in tenant {tenant!r}")
         moved, refused = [], []
+        checks: dict[str, MoveCheck] = {}  # one diff per version the instances run on
         for instance_id in chosen:
             current = running[instance_id]
             if current["digest"] == ref.digest:
+                continue
+            if current["digest"] not in checks:
+                checks[current["digest"]] = MoveCheck(runtime.pinned(current["digest"]), package, compile_pattern)
+            breaking = checks[current["digest"]].breaking(engine.model.entity, current["data"])
+            if breaking:  # its record's values would be lost or reinterpreted on the new version
+                refused.append((instance_id, "; ".join(f"{c.code} {c.kind.id} {c.path}: {c.message} (the record "
+                                                       f"is one of those that {q})" for c, q in breaking)))  # fmt: skip
                 continue
             try:
                 pinned = WorkflowEngine(WorkflowModel.build(runtime.pinned(current["digest"]), flow))
