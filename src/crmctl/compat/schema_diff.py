@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crmctl.compat.renames import alias_pairs
 from crmctl.model.fields import (
     ArrayField,
     CalculatedField,
@@ -68,15 +69,8 @@ def _diff_field_map(
     """Compare two `name -> FieldDef` maps; `delta` is only given for an entity's top-level fields."""
     removed = [n for n in old if n not in new]
     added = [n for n in new if n not in old]
-    removed_set = set(removed)
-    paired: dict[str, str] = {}  # new name -> old name, renames through aliases
-    claimed: set[str] = set()
-    for name in added:
-        for alias in new[name].aliases:
-            if alias in removed_set and alias not in claimed:
-                paired[name] = alias
-                claimed.add(alias)
-                break
+    paired = alias_pairs(old, new)  # new name -> old name, renames through aliases
+    claimed = set(paired.values())
     for new_name, old_name in paired.items():
         c.add("field-renamed-with-alias", f"{prefix}.{new_name}",
               f"field {prefix}.{old_name} was renamed to {new_name}, keeping {old_name!r} as an alias",
