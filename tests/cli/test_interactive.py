@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,3 +136,116 @@ def test_nested_and_calculated_fields_are_typed_from_the_schema(tmp_path: Path, 
         assert data["incidentAddress"] == {"street": "Hohe Str. 1", "postalCode": "50667"}
         assert data["incidentDate"] == "2026-11-20"
         assert not any(label.startswith("Payable") for label in keys.asked)  # calculated: never asked
+
+
+# --- rendered on a terminal: menus intact, NO_COLOR and TERM=dumb honoured, values as labels (issue 9 §4) ---------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the interactive commands write to a 100-column terminal; prompts are answered through `input()`."""
+    from crmctl.cli import console
+
+    buffer = io.StringIO()
+    make = console.rich_console
+    monkeypatch.setattr(console, "rich_console", lambda **o: make(file=buffer, force_terminal=True, width=100, **o))
+    for name in ("NO_COLOR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    return buffer
+
+
+def _answer(monkeypatch: pytest.MonkeyPatch, keys: Keys) -> None:
+    """Prompt.ask renders its prompt for real; `keys` decides the answer, read back through `input()`."""
+    from rich.prompt import Prompt
+
+    real = Prompt.ask
+
+    def ask(prompt: str, *args: Any, **kwargs: Any) -> Any:
+        answer = keys.ask(prompt, *args, **kwargs)
+        monkeypatch.setattr("builtins.input", lambda *_: answer)
+        return real(prompt, *args, **kwargs)
+
+    monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
+
+
+COMPANY = {"First name": "Ada", "Last name": "Lovelace", "E-mail": "ada@example.com", "Company": "ACME",
+           "Industry": "software", "Source": "referral", "step": "[bold]nowhere"}  # fmt: skip
+
+
+def test_the_menu_and_values_on_a_terminal(runtime: Runtime, terminal: io.StringIO,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    _answer(monkeypatch, Keys(["e", "n", "e", "g", "q"], COMPANY))
+    assert interact(runtime, _config(runtime), "t", resumed=False) == 0
+    raw = terminal.getvalue()
+    assert "\x1b[" in raw  # styled: this is a terminal
+    text = ANSI.sub("", raw)
+    # before: rich read [e] as markup and printed "dit, ext, ack, oto, ubmit, uit"
+    assert "[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit [e/n/b/g/s/q] (e):" in text
+    assert "dit, ext" not in text.replace("[e]dit, [n]ext", "")
+    # before: the step table showed the values as typed (software, referral), not as the locale labels them
+    rows = {line.split()[0]: line for line in text.splitlines() if line.strip().startswith(("Industry", "Source"))}
+    assert rows["Industry"].split()[-1] == "Software" and rows["Source"].split()[-1] == "Referral"
+    assert "goto: no step '[bold]nowhere'" in text  # an error that looks like markup is printed as it is
+
+
+@pytest.mark.parametrize(("name", "value"), [("NO_COLOR", "1"), ("TERM", "dumb")])
+def test_no_styles_under_no_color_or_a_dumb_terminal(runtime: Runtime, terminal: io.StringIO,
+                                                     monkeypatch: pytest.MonkeyPatch, name: str,
+                                                     value: str) -> None:  # fmt: skip
+    monkeypatch.setenv(name, value)
+    _answer(monkeypatch, Keys(["e", "n", "s", "q"], COMPANY))
+    assert interact(runtime, _config(runtime), "plain", resumed=False) == 0
+    raw = terminal.getvalue()
+    assert "\x1b[" not in raw  # before: bold rules and prompts, dim, under NO_COLOR
+    assert "[e]dit, [n]ext" in raw and "Record Lead/plain stored" in raw
+
+
+def test_the_workflow_menu_on_a_terminal(tmp_path: Path, terminal: io.StringIO,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from crmctl.cli.commands.workflow import Player
+    from crmctl.cli.workflow_interactive import interact as workflow_interact
+    from crmctl.runtime.workflow import parse_moment
+
+    answers = iter(["s", "lead[1]", '{"firstName": "A", "lastName": "B"}', "q"])
+
+    def ask(prompt: str, *args: Any, **kwargs: Any) -> Any:
+        answer = next(answers)
+        monkeypatch.setattr("builtins.input", lambda *_: answer)
+        return real(prompt, *args, **kwargs)
+
+    from rich.prompt import Prompt
+
+    real = Prompt.ask
+    monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with Store.open(tmp_path / "wf.duckdb") as store:
+        player = Player(store, "default", load_package(REPO / "packages" / "LeadLifecycle" / "v2"), None,
+                        parse_moment("2026-11-23T08:00:00+00:00"))  # fmt: skip
+        assert workflow_interact(player) == 0
+    raw = terminal.getvalue()
+    assert "\x1b[" not in raw
+    assert "[s]tart, [f]ire, [k]laim, [d]ecide, [c]hange, [a]dvance, [q]uit [s/f/k/d/c/a/q] (a):" in raw
+    assert "lead[1]" in raw and "started" in raw  # an id with brackets, in the table and in the effects
+
+
+def test_plain_terminal_and_colour_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmctl.cli.console import plain_terminal, rich_console, use_color
+
+    for name in ("NO_COLOR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert not plain_terminal() and use_color("text") and not use_color("json")
+    styled = io.StringIO()
+    rich_console(file=styled, force_terminal=True).print("[bold]x[/] 42")
+    assert styled.getvalue() == "\x1b[1mx\x1b[0m 42\n"  # bold on purpose, the number not highlighted
+    for name, value in (("NO_COLOR", "1"), ("TERM", "dumb")):
+        monkeypatch.setenv(name, value)
+        assert plain_terminal() and not use_color("text")
+        plain = io.StringIO()
+        rich_console(file=plain, force_terminal=True).print("[bold]x[/] 42")
+        assert plain.getvalue() == "x 42\n"
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_COLOR", "")  # an empty NO_COLOR does not count (no-color.org)
+    assert not plain_terminal()

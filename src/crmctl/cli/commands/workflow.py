@@ -279,18 +279,19 @@ _ATTENTION = {
 
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
     """The timeline: a rich table on a terminal (warnings and breaches coloured), plain lines when piped."""
-    from crmctl.cli.console import use_color
+    from crmctl.cli.console import rich_console, use_color
 
     shown = [e for e in timeline if e["effect"] not in ("guard", "timer-cleared")]  # all of them in JSON
     if use_color("text"):
-        from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table("time (UTC)", "instance", "what happened", box=None)
         for effect in shown:
             style = _ATTENTION.get(effect["effect"])
-            table.add_row(effect["at"][:16].replace("T", " "), effect["instance"], describe(effect), style=style)
-        Console().print(table)
+            cells = (effect["at"][:16].replace("T", " "), effect["instance"], describe(effect))
+            table.add_row(*(escape(str(cell)) for cell in cells), style=style)
+        rich_console().print(table)
         return
     out("time (UTC)        instance     what happened")
     for effect in shown:
