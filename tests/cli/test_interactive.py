@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmctl.cli import interactive
 from crmctl.cli.interactive import View, interact
@@ -29,7 +31,8 @@ class Keys:
         self.fields = fields
         self.asked: list[str] = []
 
-    def ask(self, prompt: str, *args: Any, default: Any = "", **kwargs: Any) -> str:
+    def ask(self, prompt: Any, *args: Any, default: Any = "", **kwargs: Any) -> str:
+        prompt = str(prompt)  # prompts are rich Text (never markup)
         self.asked.append(prompt)
         if "[e]dit" in prompt:
             return next(self.menu)
@@ -64,7 +67,7 @@ def test_view_follows_effects_only(runtime: Runtime) -> None:
                 {"effect": "error", "rule": "r", "message": "boom"}])  # fmt: skip
     assert not view.messages and "company" in view.hidden_steps and "boom" in view.notes[0]
     view.apply([{"effect": "submit", "ok": False, "report": [{"field": "email", "message": "bad"}]}])
-    assert view.notes[1].strip() == "email: bad" and not view.submitted
+    assert str(view.notes[1]).strip() == "email: bad" and not view.submitted
 
 
 def test_walk_quit_and_resume_to_submit(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
@@ -110,10 +113,10 @@ def test_parse_by_field_type(raw: str, kind: str, expected: Any) -> None:
 
 def test_ctrl_d_keeps_the_draft(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    def ask(prompt: str, *args: Any, **kwargs: Any) -> str:
-        if "[e]dit" in prompt:
+    def ask(prompt: Any, *args: Any, **kwargs: Any) -> str:
+        if "[e]dit" in str(prompt):
             raise EOFError
-        return "Ada" if prompt.startswith("First name") else str(kwargs.get("default", ""))
+        return "Ada" if str(prompt).startswith("First name") else str(kwargs.get("default", ""))
 
     config = _config(runtime)
     monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
@@ -249,3 +252,24 @@ def test_plain_terminal_and_colour_decisions(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.delenv(name)
     monkeypatch.setenv("NO_COLOR", "")  # an empty NO_COLOR does not count (no-color.org)
     assert not plain_terminal()
+
+
+_MARKUPISH = st.text(st.sampled_from("[]/\\ab=#@:"), min_size=1, max_size=12)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(label=_MARKUPISH, value=_MARKUPISH, message=_MARKUPISH, reason=_MARKUPISH)
+def test_any_text_is_printed_as_it_is(label: str, value: str, message: str, reason: str) -> None:
+    from rich.console import Console
+
+    view = View()
+    view.apply([{"effect": "step", "step": "s", "label": label, "mode": "edit", "fields": ["f"]},
+                {"effect": "show", "field": "f", "label": label},
+                {"effect": "set", "field": "f", "value": value, "display": value},
+                {"effect": "message", "field": "f", "code": "c", "severity": "error", "message": message},
+                {"effect": "blocked", "action": "next", "rule": None, "reason": reason}])  # fmt: skip
+    buffer = io.StringIO()
+    interactive._render(Console(file=buffer, width=400, color_system=None), view)
+    text = buffer.getvalue()
+    for written in (label, value, f"f: {message}", f"Blocked: {reason}"):
+        assert written in text

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crmctl.cli.main import run
 from tests.conftest import REPO
@@ -263,3 +265,40 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
     assert run(["replay", "--store", store, "--format", "json"]) == 0
     report = _json(capsys)
     assert (report["differing_events"], report["per_session"]["record:Lead:lead-ada"]["rejected"]) == (0, 0)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["effect", "at", "field", "x"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["form", "record", "workflow"]),
+            _JSON,
+            st.lists(_JSON, max_size=3),
+            st.lists(_JSON, max_size=3),
+            st.none() | st.text(max_size=5),
+        ),
+        max_size=4,
+    ),
+)
+def test_text_output_of_any_divergence_never_raises(capsys: pytest.CaptureFixture[str], items: list[Any]) -> None:
+    from crmctl.cli.commands.runtime import _replay_text
+    from crmctl.runtime.replay import Divergence, ReplayReport
+
+    report = ReplayReport(None)
+    for number, (kind, event, missing, extra, error) in enumerate(items):
+        divergence = Divergence(f"s{number}", number, 1, event, ("effects",), missing, extra, error, kind=kind)
+        report.begin(divergence.session)
+        report.add(divergence.session, divergence)
+    _replay_text(report, 3, frozenset({"behavioral"}))
+    text = capsys.readouterr().out
+    assert text.startswith("replayed ")

@@ -5,8 +5,8 @@ the renderer only keeps a view built from them (`View.apply`) and turns keystrok
 are read from the schema only to parse what the user types, and a typed value is shown as the runtime displays
 values (`Session.display`: picklist labels, numbers and dates of the locale).
 
-Everything printed goes through rich markup, so every text that is not markup (labels, values, messages,
-errors, the menu's `[e]dit` keys) is escaped (`rich.markup.escape`); the console is `console.rich_console`
+Nothing from the package, the user or the runtime goes through rich markup (where `[e]dit` loses its key and
+`\\[` its backslash): texts are `rich.text.Text` with explicit styles. The console is `console.rich_console`
 (no styles under NO_COLOR or TERM=dumb).
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
+from rich.text import Text
 
 from crmctl.errors import UserError
 
@@ -46,7 +46,7 @@ class View:
     values: dict[str, Any] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
     submitted: bool = False
     rtl: bool = False
 
@@ -79,14 +79,14 @@ class View:
             elif kind == "clear":
                 self.messages.pop((target or "", e["code"]), None)
             elif kind == "blocked":
-                self.notes.append(f"[yellow]Blocked:[/] {escape(str(e['reason']))}")
+                self.notes.append(Text.assemble(("Blocked:", "yellow"), f" {e['reason']}"))
             elif kind == "error":
-                self.notes.append(f"[red]Rule error[/] {escape(str(e['rule']))}: {escape(str(e['message']))}")
+                self.notes.append(Text.assemble(("Rule error", "red"), f" {e['rule']}: {e['message']}"))
             elif kind == "submit":
                 self.submitted = bool(e["ok"])
                 if not e["ok"]:
-                    self.notes.append(f"[red]Submit refused[/] ({len(e['report'])} problem(s)):")
-                    self.notes.extend(escape(f"  {r['field'] or '(form)'}: {r['message']}") for r in e["report"])
+                    self.notes.append(Text.assemble(("Submit refused", "red"), f" ({len(e['report'])} problem(s)):"))
+                    self.notes.extend(Text(f"  {r['field'] or '(form)'}: {r['message']}") for r in e["report"])
 
     def fields_here(self) -> list[str]:
         return [p for p in self.step_fields if self.visible.get(p, True)]
@@ -95,7 +95,7 @@ class View:
 def _render(console: Console, view: View) -> None:
     from rich.table import Table
 
-    console.rule(f"[bold]{escape(view.step_label)}[/]" + (" (review)" if view.mode == "summary" else ""))
+    console.rule(Text(view.step_label, style="bold") + (" (review)" if view.mode == "summary" else ""))
     table = Table(show_header=False, box=None, padding=(0, 1))
     if view.rtl:  # right-to-left locales: labels and values aligned to the right
         table.add_column(justify="right")
@@ -108,12 +108,13 @@ def _render(console: Console, view: View) -> None:
         typed = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         shown = view.display.get(path) or typed
         lock = " (read-only)" if path in view.readonly else ""
-        table.add_row(mark, escape(view.labels.get(path, path) + lock), escape(shown))
+        table.add_row(mark, Text(view.labels.get(path, path) + lock), Text(shown))
     console.print(table)
     for message in view.messages.values():
         colour = "yellow" if message["severity"] == "warning" else "red"
-        text = escape(f"{message['field'] or ''}: {message['message']}")
-        console.print(f"  [{colour}]{message['severity']}[/] {text}")
+        console.print(
+            Text.assemble("  ", (message["severity"], colour), f" {message['field'] or ''}: {message['message']}")
+        )
     for note in view.notes:
         console.print(note)
 
@@ -152,31 +153,31 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
                 effects = [{"effect": "input", "field": event["field"], "value": value, "display": shown}, *effects]
             view.apply(effects)
         except UserError as exc:
-            view.notes = [f"[red]{escape(str(exc))}[/]"]
+            view.notes = [Text(str(exc), style="red")]
 
     if resumed:
         _, state = runtime.state_of(session_id)
         view.apply(runtime.session_for(config).present(state.view))
-        console.print(escape(f"Resuming draft {session_id} at step {state.step}"))
+        console.print(Text(f"Resuming draft {session_id} at step {state.step}"))
     else:
         view.apply(runtime.start(config, session_id, instant(None)))
-    console.print(escape(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
+    console.print(Text(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
                          f"locale {config.locale} · session {session_id}"))  # fmt: skip
     try:
         _walk(console, view, fields, send)
     except EOFError:  # Ctrl-D: like quit, every event so far is saved
         console.print()
     if not view.submitted:
-        console.print(escape(f"Draft saved. Resume with: crmctl draft resume {session_id}"))
+        console.print(Text(f"Draft saved. Resume with: crmctl draft resume {session_id}"))
         return 0
     _render(console, view)
-    console.print(escape(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
+    console.print(Text(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
                          f"{config.package.version}"))  # fmt: skip
     return 0
 
 
-# The menu: rich would read `[e]` as markup and print "dit, ext, ack" (the keys lost, the rest styled).
-MENU = escape("[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit")
+# The menu, as text: rich would read `[e]` as markup and print "dit, ext, ack" (the keys lost, the rest styled).
+MENU = Text("[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit")
 
 
 def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
@@ -204,14 +205,14 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                 if path in view.options:
                     values, labels = view.options[path]
                     choices = ", ".join(f"{v} ({lbl})" for v, lbl in zip(values, labels, strict=True))
-                    console.print(escape(f"  {choices}"))
-                raw = Prompt.ask(escape(label), default="" if current is None else str(current), show_default=True,
+                    console.print(Text(f"  {choices}"))
+                raw = Prompt.ask(Text(label), default="" if current is None else str(current), show_default=True,
                                  console=console)  # fmt: skip
                 if raw == ("" if current is None else str(current)):
                     continue
                 try:
                     value = _parse(raw, kind)
                 except ValueError:
-                    view.notes = [f"[red]{escape(label)}: not a {kind}[/]"]
+                    view.notes = [Text(f"{label}: not a {kind}", style="red")]
                     continue
                 send({"type": "change", "field": path, "value": value})

@@ -1,8 +1,8 @@
 """The interactive `crmctl workflow simulate`: lists open tasks and approvals, lets the user act and move time.
 
 It only renders the engine's instances and effects and turns what is typed into the same steps a scenario
-holds; the engine decides everything. As in `cli.interactive`, every text that is not markup is escaped and the
-console has no styles under NO_COLOR or TERM=dumb.
+holds; the engine decides everything. As in `cli.interactive`, no text goes through rich markup (`rich.text.Text`
+instead) and the console has no styles under NO_COLOR or TERM=dumb.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
+from rich.text import Text
 
 from crmctl.errors import UserError
 
@@ -41,17 +41,17 @@ def open_work(instance: dict[str, Any]) -> list[str]:
 def _show(console: Console, player: Player) -> None:
     from rich.table import Table
 
-    table = Table(title=escape(f"{player.model.workflow.id} at {player.clock.isoformat()}"), show_lines=False)
+    table = Table(title=Text(f"{player.model.workflow.id} at {player.clock.isoformat()}"), show_lines=False)
     for column in ("instance", "version", "state", "waiting for"):
         table.add_column(column)
     for instance_id, instance in sorted(player.instances.items()):
         cells = (instance_id, instance["package"]["version"], f"{instance['state']} ({instance['status']})",
                  "\n".join(open_work(instance)) or "-")  # fmt: skip
-        table.add_row(*(escape(str(cell)) for cell in cells))
+        table.add_row(*(Text(str(cell)) for cell in cells))
     console.print(table)
 
 
-# `[s]` would be markup to rich: escaped by `ask`.
+# `[s]` would be markup to rich: `ask` passes prompts as text.
 MENU = "[s]tart, [f]ire, [k]laim, [d]ecide, [c]hange, [a]dvance, [q]uit"
 
 
@@ -66,7 +66,7 @@ def interact(player: Player) -> int:
     console = rich_console()
 
     def ask(prompt: str, **options: Any) -> str:
-        return str(Prompt.ask(escape(prompt), console=console, **options))
+        return str(Prompt.ask(Text(prompt), console=console, **options))
 
     transitions = list(player.model.transitions)
     while True:
@@ -76,7 +76,7 @@ def interact(player: Player) -> int:
         except EOFError:
             return 0
         if choice == "q":
-            console.print("Instances are kept in the store; `crmctl workflow simulate` goes on with them.")
+            console.print(Text("Instances are kept in the store; `crmctl workflow simulate` goes on with them."))
             return 0
         step: dict[str, Any]
         try:
@@ -102,8 +102,8 @@ def interact(player: Player) -> int:
             for effect in player.play(step):
                 if effect["effect"] not in ("guard", "timer-cleared"):
                     when = effect["at"][:16].replace("T", " ")
-                    console.print(escape(f"  {when}  {effect['instance']:<12} {describe(effect)}"))
+                    console.print(Text(f"  {when}  {effect['instance']:<12} {describe(effect)}"))
         except EOFError:  # Ctrl-D: like quit
             return 0
         except (UserError, ValueError) as exc:  # ValueError: a record that is not JSON
-            console.print(f"[red]{escape(str(exc))}[/]")
+            console.print(Text(str(exc), style="red"))

@@ -283,14 +283,14 @@ def print_timeline(timeline: list[dict[str, Any]]) -> None:
 
     shown = [e for e in timeline if e["effect"] not in ("guard", "timer-cleared")]  # all of them in JSON
     if use_color("text"):
-        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("time (UTC)", "instance", "what happened", box=None)
         for effect in shown:
             style = _ATTENTION.get(effect["effect"])
             cells = (effect["at"][:16].replace("T", " "), effect["instance"], describe(effect))
-            table.add_row(*(escape(str(cell)) for cell in cells), style=style)
+            table.add_row(*(Text(str(cell)) for cell in cells), style=style)
         rich_console().print(table)
         return
     out("time (UTC)        instance     what happened")
