@@ -554,8 +554,9 @@ def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset())
         out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
         return
     classes = ", ".join(f"{n} {c}" for c, n in report.classes().items() if n)
+    differing = len(report.divergences)
     out(f"replayed {report.events} events of {report.sessions} sessions {what}: "
-        f"{len(report.divergences)} events differ ({classes})")  # fmt: skip
+        f"{differing} {'event differs' if differing == 1 else 'events differ'} ({classes})")  # fmt: skip
     for sid, counts in report.per_session.items():
         changed = {k: v for k, v in counts.items() if v}
         if changed:
