@@ -186,7 +186,7 @@ def test_an_export_without_copies_needs_its_store(
 ) -> None:
     export = tmp_path / "old.parquet"
     assert run(["log", "export", "--store", store, "--out", str(export)]) == 0
-    _rewrite_metadata(export, {b"crmctl.packages": None})  # as crmctl 0.1 wrote exports
+    _rewrite_metadata(export, {b"crmctl.packages": None})  # as exports were written before they carried copies
     capsys.readouterr()
     assert run(["replay", "--from-export", str(export), "--store", store]) == 0  # with its store: as before
     monkeypatch.chdir(tmp_path)

@@ -212,7 +212,7 @@ def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
 
 def read_export_packages(path: Path) -> dict[str, tuple[str, str, bytes]] | None:
     """The package copies an export carries: digest → (name, version, canonical bytes); None for an export written
-    before exports carried them (crmctl 0.1). The bytes are not checked here: loading a copy checks its digest."""
+    before exports carried them. The bytes are not checked here: loading a copy checks its digest."""
     metadata = _export_file(path).schema_arrow.metadata or {}
     raw = metadata.get(PACKAGES_KEY.encode())
     if raw is None:
