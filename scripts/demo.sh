@@ -5,8 +5,8 @@
 #   watch the gates refuse a breaking version → promote to sandbox and prod → resolve → diff against prod →
 #   verify the registry (and one signature with ssh-keygen alone) → simulate a form session, quit, resume the
 #   draft and submit → import sample leads (and see a bad file refused whole) → verify the runtime's event log →
-#   replay it against the pinned version and against v2 → simulate the workflow of v2 on a virtual clock →
-#   export the records to Parquet and read them back with DuckDB.
+#   replay it against the pinned version, from a Parquet export alone and against v2 → simulate the workflow of
+#   v2 on a virtual clock → export the records to Parquet and read them back with DuckDB.
 # Everything it writes (keys, registry, caches) lives in a temporary directory that is removed at the end.
 # Usage (from anywhere in a clone): CRMCTL=.venv/bin/crmctl bash scripts/demo.sh
 # Exits non-zero as soon as any step does not behave as announced.
@@ -164,9 +164,14 @@ run log verify --store "$STORE"
 section "Replay the log against the pinned versions: every effect reproduced byte for byte"
 run replay --store "$STORE"
 
+section "Export the log to Parquet and replay it from the file alone (it carries its pinned package copies)"
+run log export --store "$STORE" --out "$WORK/log.parquet"
+mkdir "$WORK/elsewhere"
+(cd "$WORK/elsewhere" && run replay --from-export ../log.parquet)
+
 section "Replay the same traffic against v2: what would the new version do differently (exit 1: it differs)"
 set +e
-run replay --store "$STORE" --against "$V2" --limit 3
+run replay --store "$STORE" --against "$V2"
 code=$?
 set -e
 if [ "$code" -ne 1 ]; then

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crmctl.cli.main import run
 from tests.conftest import REPO
@@ -220,3 +224,143 @@ def test_migrate_refuses_an_instance_whose_record_the_new_version_breaks(
     text = capsys.readouterr().out
     assert "refused lead-1: CMP134 currency-changed Lead.annualRevenue" in text
     assert "nothing was migrated" in text
+
+
+# --- issue 9 §4: instance ids, the tenant's clock, time order ---------------------------------------------------
+
+CLAIMS = str(REPO / "packages" / "ClaimsIntake")
+
+
+def test_a_scenario_played_twice_does_not_restart_its_completed_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store]) == 0
+    capsys.readouterr()
+    # before: the completed lead-ada started again, its state was rewritten and the log no longer replayed
+    assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "approval.yaml:16:5: instance lead-ada exists already in tenant default (completed, workflow " in err
+    assert "an instance id is used once per tenant" in err
+    instance = json.loads(_stored_instance(store, "lead-ada"))
+    assert (instance["status"], instance["state"]) == ("completed", "qualified")
+    assert run(["log", "verify", "--store", store]) == 0
+    assert run(["replay", "--store", store]) == 0
+
+
+def _stored_instance(store: str, instance_id: str) -> str:
+    import duckdb
+
+    with duckdb.connect(store, read_only=True) as con:
+        row = con.execute("SELECT state FROM workflow_instances WHERE instance_id = ?", [instance_id]).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_an_instance_id_is_unique_across_the_workflows_of_a_tenant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    claim = tmp_path / "claim.yaml"
+    claim.write_text("now: 2026-11-23T08:00:00Z\nevents:\n  - start: {instance: x-1, data: {policyNumber: AB-1234567,"
+                     " claimNumber: CL-1, consentDataProcessing: true, incidentDate: '2026-11-20'}}\n")  # fmt: skip
+    assert run(["workflow", "simulate", CLAIMS, "--script", str(claim), "--store", store]) == 0
+    lead = tmp_path / "lead.yaml"
+    for step, message in (("start: {instance: x-1, data: {firstName: A, lastName: B}}", "use"),
+                          ("fire: {instance: x-1, transition: contact, as: bob/salesManager}",
+                           "only running instances of workflow leadLifecycle take input")):  # fmt: skip
+        lead.write_text(f"events:\n  - {step}\n")
+        capsys.readouterr()
+        assert run(["workflow", "simulate", V2, "--script", str(lead), "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert "lead.yaml:2:5: instance x-1 exists already in tenant default (running, workflow claimHandling" in err
+        assert message in err
+    assert json.loads(_stored_instance(store, "x-1"))["workflow"] == "claimHandling"  # not replaced
+    assert run(["replay", "--store", store]) == 0
+    # another tenant has ids of its own
+    lead.write_text("events:\n  - start: {instance: x-1, data: {firstName: A, lastName: B}}\n")
+    assert run(["workflow", "simulate", V2, "--script", str(lead), "--store", store, "--tenant", "t2"]) == 0
+
+
+def test_a_follow_up_scenario_without_now_continues_on_the_tenants_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(FIRST_WEEK + "  - advance: 3d\n")  # nothing falls due in these three days: no log entry
+    second.write_text(NEXT_WEEK.replace("now: 2026-11-30T08:00:00Z\n", ""))
+    assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
+    capsys.readouterr()
+    # before: the follow-up started at the wall clock (time moving backwards, or a jump to today)
+    assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--format", "json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    assert {e["at"] for e in timeline} == {"2026-11-26T08:00:00Z"}  # where the first scenario left the clock
+    # --now still decides, and so does a scenario's own now
+    assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--now",
+                "2026-11-27T08:00:00Z", "--format", "json"]) == 0  # fmt: skip
+    assert {e["at"] for e in json.loads(capsys.readouterr().out)["timeline"]} == {"2026-11-27T08:00:00Z"}
+    # migrate without --now happens on the tenant's clock too (before: the wall clock, refused as going back)
+    assert run(["workflow", "migrate", V2, "--all", "--store", store, "--format", "json"]) == 0
+    assert [m["instance"] for m in json.loads(capsys.readouterr().out)["migrated"]] == ["lead-1", "lead-2"]
+    assert run(["replay", "--store", store]) == 0
+
+
+def test_the_clock_of_a_tenant_without_instances_is_the_wall_clock(tmp_path: Path) -> None:
+    from crmctl.cli.commands.workflow import workflow_clock
+    from crmctl.runtime.store import Store
+
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        assert store.workflow_clock("default") is None
+        before = datetime.now(UTC).replace(microsecond=0)
+        assert before <= workflow_clock(store, "default", None) <= datetime.now(UTC)
+
+
+TWO_LEADS = """\
+now: 2026-11-23T08:00:00Z
+records:
+  ada: {firstName: Ada, lastName: Lovelace}
+events:
+  - start: {instance: b-first, record: ada}
+  - advance: 1d
+  - start: {instance: a-second, record: ada}
+  - advance: 5d
+"""
+
+
+def test_the_timeline_of_several_instances_is_in_time_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "two.yaml"
+    script.write_text(TWO_LEADS)
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(tmp_path / "a.duckdb"),
+                "--format", "json"]) == 0  # fmt: skip
+    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    moments = [e["at"] for e in timeline]
+    assert moments == sorted(moments)  # before: all of a-second's effects of the advance, then all of b-first's
+    warnings = [(e["at"], e["instance"]) for e in timeline if e["effect"] == "sla-warning"]
+    assert warnings == [("2026-11-24T16:00:00Z", "b-first"), ("2026-11-25T16:00:00Z", "a-second")]
+    for instance in ("a-second", "b-first"):  # each instance's own effects keep their order
+        mine = [e["effect"] for e in timeline if e["instance"] == instance]
+        assert mine[:3] == ["started", "entered", "sla-started"]
+        assert mine.index("sla-warning") < mine.index("sla-breach")
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(tmp_path / "b.duckdb")]) == 0
+    lines = [line[:16] for line in capsys.readouterr().out.splitlines()[1:] if line[:4] == "2026"]
+    assert lines == sorted(lines) and len(lines) == len(timeline)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8))
+def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[tuple[str, int]]
+) -> None:
+    lines = ["now: 2026-11-23T08:00:00Z", "events:"]
+    for number, (kind, hours) in enumerate(steps):
+        if kind == "start":
+            # ids sort against the order of starts: instances are advanced by id
+            lines.append(f"  - start: {{instance: i{99 - number:02d}, data: {{firstName: A, lastName: B}}}}")
+        else:
+            lines.append(f"  - advance: {hours}h")
+    script = tmp_path / "mix.yaml"
+    script.write_text("\n".join(lines) + "\n")
+    store = tmp_path / f"{uuid.uuid4().hex}.duckdb"
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crmctl.model.package import load_package
 from crmctl.runtime.replay import replay, same_json
@@ -100,3 +102,74 @@ def test_an_entry_with_a_broken_time_is_a_divergence_not_a_crash(logged: tuple[R
     assert (first.session, first.index, first.categories) == ("a", 4, ("rejected",))
     assert "not an ISO 8601 time" in (first.error or "")
     assert report.events == 18  # it went on: the events after it differ, since the state missed a step
+
+
+# --- divergences are classified: presentation or behavioral -------------------------------------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_rewording_is_presentation_and_anything_else_is_behavioral(
+    logged: tuple[Runtime, list[dict[str, Any]]], data: st.DataObject
+) -> None:
+    from crmctl.runtime.replay import _PRESENTATION, _divergence
+
+    _, entries = logged
+    recorded = [e for entry in entries for e in entry["effects"]]
+    chosen = data.draw(st.lists(st.sampled_from(recorded), min_size=1, max_size=6))
+    reworded, touched = copy.deepcopy(chosen), False
+    for effect in reworded:
+        for key in _PRESENTATION.get(effect["effect"], ()):
+            if data.draw(st.booleans()):
+                effect[key] = (
+                    [data.draw(_TEXT) for _ in effect[key]] if isinstance(effect[key], list) else data.draw(_TEXT)
+                )
+                touched = True
+        for finding in effect.get("report") or []:
+            if data.draw(st.booleans()):
+                finding["message"], touched = data.draw(_TEXT), True
+    item = _divergence("s", 1, 1, {"type": "x"}, chosen, reworded)
+    if touched and item.missing:
+        assert item.classification == "presentation"
+    # a change of anything else is behaviour: another value, another field, an effect more or less
+    changed = copy.deepcopy(reworded)
+    victim = data.draw(st.sampled_from(changed))
+    mutation = data.draw(st.sampled_from(["drop", "add", "value"]))
+    if mutation == "drop":
+        changed.remove(victim)
+    elif mutation == "add":
+        changed.append({"effect": "hide", "field": "somethingElse"})
+    else:
+        keys = [k for k in victim if k not in (*_PRESENTATION.get(victim["effect"], ()), "effect", "report")]
+        if not keys:
+            return
+        victim[data.draw(st.sampled_from(keys))] = ["another value"]
+    assert _divergence("s", 1, 1, {"type": "x"}, chosen, changed).classification == "behavioral"
+
+
+def test_classification_edge_cases() -> None:
+    from crmctl.runtime.replay import _divergence
+
+    submit = {
+        "effect": "submit",
+        "ok": False,
+        "report": [{"field": "f", "code": "c", "severity": "error", "message": "m"}],
+    }
+    worded = copy.deepcopy(submit)
+    worded["report"][0]["message"] = "other words"
+    assert _divergence("s", 1, 1, {}, [submit], [worded]).classification == "presentation"
+    worded["report"][0]["severity"] = "warning"
+    assert _divergence("s", 1, 1, {}, [submit], [worded]).classification == "behavioral"
+    record = {"effect": "record", "id": "r", "data": {"a": 1}, "warnings": [{"code": "w", "message": "m"}]}
+    relabelled = {**record, "warnings": [{"code": "w", "message": "n"}]}
+    assert _divergence("s", 1, 1, {}, [record], [relabelled], "record").classification == "presentation"
+    assert _divergence("s", 1, 1, {}, [record], [{**record, "data": {"a": 2}}], "record").classification == "behavioral"
+    # the same effects in another order, or a logged hash that does not match them: behavioral, to be safe
+    assert _divergence("s", 1, 1, {}, [submit, record], [record, submit]).classification == "behavioral"
+    # workflow reasons are the engine's account of what happened, not text for people
+    refused = {"effect": "refused", "transition": "t", "reason": "not from state a"}
+    other = {**refused, "reason": "role x may not take it"}
+    assert _divergence("s", 1, 1, {}, [refused], [other], "workflow").classification == "behavioral"
+    assert _divergence("s", 1, 1, {}, ["odd"], ["odder"]).classification == "behavioral"

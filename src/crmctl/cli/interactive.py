@@ -2,7 +2,12 @@
 
 It holds no business logic: what is shown, required, offered or blocked arrives as effects from the runtime;
 the renderer only keeps a view built from them (`View.apply`) and turns keystrokes into events. Field types
-are read from the schema only to parse what the user types.
+are read from the schema only to parse what the user types, and a typed value is shown as the runtime displays
+values (`Session.display`: picklist labels, numbers and dates of the locale).
+
+Nothing from the package, the user or the runtime goes through rich markup (where `[e]dit` loses its key and
+`\\[` its backslash): texts are `rich.text.Text` with explicit styles. The console is `console.rich_console`
+(no styles under NO_COLOR or TERM=dumb).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
 
 from crmctl.errors import UserError
 
@@ -39,7 +46,7 @@ class View:
     values: dict[str, Any] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
     submitted: bool = False
     rtl: bool = False
 
@@ -64,25 +71,22 @@ class View:
                 (self.required.add if e["value"] else self.required.discard)(target)
             elif kind == "options":
                 self.options[target] = (e["values"], e["labels"])
-            elif kind == "set":
+            elif kind in ("set", "input"):  # input: what the user typed (the runtime does not echo it)
                 self.values[target] = e["value"]
                 self.display[target] = e.get("display", "")
-            elif kind == "input":
-                self.values[target] = e["value"]
-                self.display.pop(target, None)
             elif kind == "message":
                 self.messages[(target or "", e["code"])] = dict(e)
             elif kind == "clear":
                 self.messages.pop((target or "", e["code"]), None)
             elif kind == "blocked":
-                self.notes.append(f"[yellow]Blocked:[/] {e['reason']}")
+                self.notes.append(Text.assemble(("Blocked:", "yellow"), f" {e['reason']}"))
             elif kind == "error":
-                self.notes.append(f"[red]Rule error[/] {e['rule']}: {e['message']}")
+                self.notes.append(Text.assemble(("Rule error", "red"), f" {e['rule']}: {e['message']}"))
             elif kind == "submit":
                 self.submitted = bool(e["ok"])
                 if not e["ok"]:
-                    self.notes.append(f"[red]Submit refused[/] ({len(e['report'])} problem(s)):")
-                    self.notes.extend(f"  {r['field'] or '(form)'}: {r['message']}" for r in e["report"])
+                    self.notes.append(Text.assemble(("Submit refused", "red"), f" ({len(e['report'])} problem(s)):"))
+                    self.notes.extend(Text(f"  {r['field'] or '(form)'}: {r['message']}") for r in e["report"])
 
     def fields_here(self) -> list[str]:
         return [p for p in self.step_fields if self.visible.get(p, True)]
@@ -91,7 +95,7 @@ class View:
 def _render(console: Console, view: View) -> None:
     from rich.table import Table
 
-    console.rule(f"[bold]{view.step_label}[/]" + (" (review)" if view.mode == "summary" else ""))
+    console.rule(Text(view.step_label, style="bold") + (" (review)" if view.mode == "summary" else ""))
     table = Table(show_header=False, box=None, padding=(0, 1))
     if view.rtl:  # right-to-left locales: labels and values aligned to the right
         table.add_column(justify="right")
@@ -104,11 +108,13 @@ def _render(console: Console, view: View) -> None:
         typed = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         shown = view.display.get(path) or typed
         lock = " (read-only)" if path in view.readonly else ""
-        table.add_row(mark, view.labels.get(path, path) + lock, shown)
+        table.add_row(mark, Text(view.labels.get(path, path) + lock), Text(shown))
     console.print(table)
     for message in view.messages.values():
         colour = "yellow" if message["severity"] == "warning" else "red"
-        console.print(f"  [{colour}]{message['severity']}[/] {message['field'] or ''}: {message['message']}")
+        console.print(
+            Text.assemble("  ", (message["severity"], colour), f" {message['field'] or ''}: {message['message']}")
+        )
     for note in view.notes:
         console.print(note)
 
@@ -130,42 +136,48 @@ def _parse(raw: str, kind: str) -> Any:
 
 def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resumed: bool) -> int:
     """Walk through the form: one step at a time, a review page, quit to keep the draft."""
-    from rich.console import Console
-
     from crmctl.cli.commands.runtime import instant
+    from crmctl.cli.console import rich_console
 
-    console = Console()
-    fields = runtime.session_for(config).model.fields  # types only, to parse what is typed
+    console = rich_console()
+    session = runtime.session_for(config)
+    fields = session.model.fields  # types only, to parse what is typed
     view = View()
 
     def send(event: dict[str, Any]) -> None:
         try:
             effects = runtime.apply(session_id, event, instant(None))
-            if event["type"] == "change":  # what the user typed is shown as typed (the runtime does not echo it)
-                effects = [{"effect": "input", "field": event["field"], "value": event["value"]}, *effects]
+            if event["type"] == "change":  # the runtime does not echo what was typed: show it as it shows values
+                value = event["value"]
+                shown = "" if value is None else session.display(value, event["field"])
+                effects = [{"effect": "input", "field": event["field"], "value": value, "display": shown}, *effects]
             view.apply(effects)
         except UserError as exc:
-            view.notes = [f"[red]{exc}[/]"]
+            view.notes = [Text(str(exc), style="red")]
 
     if resumed:
         _, state = runtime.state_of(session_id)
         view.apply(runtime.session_for(config).present(state.view))
-        console.print(f"Resuming draft {session_id} at step {state.step}")
+        console.print(Text(f"Resuming draft {session_id} at step {state.step}"))
     else:
         view.apply(runtime.start(config, session_id, instant(None)))
-    console.print(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
-                  f"locale {config.locale} · session {session_id}")  # fmt: skip
+    console.print(Text(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
+                         f"locale {config.locale} · session {session_id}"))  # fmt: skip
     try:
         _walk(console, view, fields, send)
     except EOFError:  # Ctrl-D: like quit, every event so far is saved
         console.print()
     if not view.submitted:
-        console.print(f"Draft saved. Resume with: crmctl draft resume {session_id}")
+        console.print(Text(f"Draft saved. Resume with: crmctl draft resume {session_id}"))
         return 0
     _render(console, view)
-    console.print(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
-                  f"{config.package.version}")  # fmt: skip
+    console.print(Text(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
+                         f"{config.package.version}"))  # fmt: skip
     return 0
+
+
+# The menu, as text: rich would read `[e]` as markup and print "dit, ext, ack" (the keys lost, the rest styled).
+MENU = Text("[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit")
 
 
 def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
@@ -173,14 +185,14 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
 
     while not view.submitted:
         _render(console, view)
-        choice = Prompt.ask("[e]dit, [n]ext, [b]ack, [g]oto, [s]ubmit, [q]uit", default="e" if view.mode == "edit"
-                            else "s", choices=["e", "n", "b", "g", "s", "q"])  # fmt: skip
+        choice = Prompt.ask(MENU, default="e" if view.mode == "edit" else "s", choices=["e", "n", "b", "g", "s", "q"],
+                            console=console)  # fmt: skip
         if choice == "q":
             return
         if choice in ("n", "b", "s"):
             send({"type": {"n": "next", "b": "back", "s": "submit"}[choice]})
         elif choice == "g":
-            send({"type": "goto", "step": Prompt.ask("step")})
+            send({"type": "goto", "step": Prompt.ask("step", console=console)})
         else:
             asked: set[str] = set()
             while pending := [p for p in view.fields_here() if p not in view.readonly and p not in asked
@@ -192,13 +204,15 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                 label = view.labels.get(path, path) + (" *" if path in view.required else "")
                 if path in view.options:
                     values, labels = view.options[path]
-                    console.print("  " + ", ".join(f"{v} ({lbl})" for v, lbl in zip(values, labels, strict=True)))
-                raw = Prompt.ask(label, default="" if current is None else str(current), show_default=True)
+                    choices = ", ".join(f"{v} ({lbl})" for v, lbl in zip(values, labels, strict=True))
+                    console.print(Text(f"  {choices}"))
+                raw = Prompt.ask(Text(label), default="" if current is None else str(current), show_default=True,
+                                 console=console)  # fmt: skip
                 if raw == ("" if current is None else str(current)):
                     continue
                 try:
                     value = _parse(raw, kind)
                 except ValueError:
-                    view.notes = [f"[red]{label}: not a {kind}[/]"]
+                    view.notes = [Text(f"{label}: not a {kind}", style="red")]
                     continue
                 send({"type": "change", "field": path, "value": value})

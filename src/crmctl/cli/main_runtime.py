@@ -140,6 +140,14 @@ def replay(
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     limit: Annotated[int, typer.Option("--limit", help="Differences shown in text output.")] = 20,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Comma-separated divergence classes that fail: behavioral,presentation "
+            "(default: both against the pinned versions, behavioral with --against).",
+        ),
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Re-execute logged sessions; exit 1 when an effect differs (pinned versions: byte for byte)."""
@@ -150,7 +158,8 @@ def replay(
 
         raise UsageError("give --session ID or --all, not both")
     raise typer.Exit(command.run_replay(store_path=store, tenant=tenant, session=session, against=against,
-                                        export=export, output_format=output_format.value, limit=limit))  # fmt: skip
+                                        export=export, output_format=output_format.value, limit=limit,
+                                        fail_on=fail_on))  # fmt: skip
 
 
 @store_app.command("info")

@@ -1,13 +1,16 @@
 """The interactive `crmctl workflow simulate`: lists open tasks and approvals, lets the user act and move time.
 
 It only renders the engine's instances and effects and turns what is typed into the same steps a scenario
-holds; the engine decides everything.
+holds; the engine decides everything. As in `cli.interactive`, no text goes through rich markup (`rich.text.Text`
+instead) and the console has no styles under NO_COLOR or TERM=dumb.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
 
 from crmctl.errors import UserError
 
@@ -38,62 +41,69 @@ def open_work(instance: dict[str, Any]) -> list[str]:
 def _show(console: Console, player: Player) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{player.model.workflow.id} at {player.clock.isoformat()}", show_lines=False)
+    table = Table(title=Text(f"{player.model.workflow.id} at {player.clock.isoformat()}"), show_lines=False)
     for column in ("instance", "version", "state", "waiting for"):
         table.add_column(column)
     for instance_id, instance in sorted(player.instances.items()):
-        table.add_row(instance_id, instance["package"]["version"], f"{instance['state']} ({instance['status']})",
-                      "\n".join(open_work(instance)) or "-")  # fmt: skip
+        cells = (instance_id, instance["package"]["version"], f"{instance['state']} ({instance['status']})",
+                 "\n".join(open_work(instance)) or "-")  # fmt: skip
+        table.add_row(*(Text(str(cell)) for cell in cells))
     console.print(table)
+
+
+# `[s]` would be markup to rich: `ask` passes prompts as text.
+MENU = "[s]tart, [f]ire, [k]laim, [d]ecide, [c]hange, [a]dvance, [q]uit"
 
 
 def interact(player: Player) -> int:
     """Act on instances until quit; every step is logged and the instances are kept in the store."""
-    from rich.console import Console
     from rich.prompt import Prompt
 
     from crmctl.cli.commands.runtime import duration
     from crmctl.cli.commands.workflow import describe
+    from crmctl.cli.console import rich_console
 
-    console = Console()
+    console = rich_console()
+
+    def ask(prompt: str, **options: Any) -> str:
+        return str(Prompt.ask(Text(prompt), console=console, **options))
+
     transitions = list(player.model.transitions)
     while True:
         _show(console, player)
         try:
-            choice = Prompt.ask("[s]tart, [f]ire, [k]laim, [d]ecide, [c]hange, [a]dvance, [q]uit",
-                                choices=["s", "f", "k", "d", "c", "a", "q"], default="a")  # fmt: skip
+            choice = ask(MENU, choices=["s", "f", "k", "d", "c", "a", "q"], default="a")
         except EOFError:
             return 0
         if choice == "q":
-            console.print("Instances are kept in the store; `crmctl workflow simulate` goes on with them.")
+            console.print(Text("Instances are kept in the store; `crmctl workflow simulate` goes on with them."))
             return 0
         step: dict[str, Any]
         try:
             if choice == "a":
-                step = {"type": "advance", "by": duration(Prompt.ask("by (e.g. 4h, 1d)", default="1d"), "advance")}
+                step = {"type": "advance", "by": duration(ask("by (e.g. 4h, 1d)", default="1d"), "advance")}
             else:
-                instance = Prompt.ask("instance", default=next(iter(sorted(player.instances)), "lead-1"))
+                instance = ask("instance", default=next(iter(sorted(player.instances)), "lead-1"))
                 if choice == "s":
                     step = {"type": "start", "instance": instance,
-                            "data": json.loads(Prompt.ask("record (a JSON object)", default="{}"))}  # fmt: skip
+                            "data": json.loads(ask("record (a JSON object)", default="{}"))}  # fmt: skip
                 elif choice == "f":
-                    step = {"type": "fire", "instance": instance, "as": Prompt.ask("as (user/role)"),
-                            "transition": Prompt.ask("transition", choices=transitions)}  # fmt: skip
+                    step = {"type": "fire", "instance": instance, "as": ask("as (user/role)"),
+                            "transition": ask("transition", choices=transitions)}  # fmt: skip
                 elif choice == "k":
-                    step = {"type": "claim", "instance": instance, "as": Prompt.ask("as (user/role)")}
+                    step = {"type": "claim", "instance": instance, "as": ask("as (user/role)")}
                 elif choice == "d":
-                    step = {"type": "decide", "instance": instance, "decision": Prompt.ask("decision"),
-                            "as": Prompt.ask("as (user/role)"),
-                            "comment": Prompt.ask("comment", default="") or None}  # fmt: skip
+                    step = {"type": "decide", "instance": instance, "decision": ask("decision"),
+                            "as": ask("as (user/role)"),
+                            "comment": ask("comment", default="") or None}  # fmt: skip
                 else:
-                    step = {"type": "change", "instance": instance, "field": Prompt.ask("field"),
-                            "value": Prompt.ask("value")}  # fmt: skip
+                    step = {"type": "change", "instance": instance, "field": ask("field"),
+                            "value": ask("value")}  # fmt: skip
             for effect in player.play(step):
                 if effect["effect"] not in ("guard", "timer-cleared"):
                     when = effect["at"][:16].replace("T", " ")
-                    console.print(f"  {when}  {effect['instance']:<12} {describe(effect)}")
+                    console.print(Text(f"  {when}  {effect['instance']:<12} {describe(effect)}"))
         except EOFError:  # Ctrl-D: like quit
             return 0
         except (UserError, ValueError) as exc:  # ValueError: a record that is not JSON
-            console.print(f"[red]{exc}[/]")
-
+            console.print(Text(str(exc), style="red"))

@@ -126,8 +126,10 @@ class _RunView:
             if (fdef.required and is_blank(value) and not isinstance(fdef, CalculatedField)
                     and not any(f.field == path and f.severity == "error" for f in found)):  # fmt: skip
                 found.append(Finding("required", path, "error", "crmctl.required"))
-            if isinstance(fdef, EnumField) and value is not None and value not in self.offered(path):
-                found.append(Finding("notOffered", path, "error", "crmctl.notOffered", {"value": value}))
+            offered = self.offered(path) if isinstance(fdef, EnumField) and value is not None else None
+            if offered is not None and value not in offered:
+                found.append(Finding("notOffered", path, "error", "crmctl.notOffered",
+                                     {"value": value, "values": ", ".join(offered)}))  # fmt: skip
         return found
 
     def checked(self, check: Any) -> bool:

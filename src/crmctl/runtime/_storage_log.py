@@ -30,7 +30,9 @@ from crmctl.runtime._storage import (
 from crmctl.runtime._storage_core import _Core
 from crmctl.runtime.eventlog import GENESIS, ChainProblem
 
-__all__ = ["read_event_export"]
+__all__ = ["PACKAGES_KEY", "read_event_export", "read_export_packages"]
+
+PACKAGES_KEY = "crmctl.packages"
 
 
 class _EventLog(_Core):
@@ -143,12 +145,16 @@ class _EventLog(_Core):
     # -- export -----------------------------------------------------------------------------------------------------
 
     def export_events(self, tenant: str | None, path: Path) -> int:
-        """Write the events of one tenant (None: all) to a Parquet file atomically; return the number written."""
+        """Write the events of one tenant (None: all) to a Parquet file atomically; return the number written.
+
+        The file's metadata carries the package copies the entries are pinned to (`crmctl.packages`, see
+        `read_export_packages`), so the export replays from the file alone."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = _event_schema().with_metadata({"crmctl.format": EXPORT_FORMAT, "crmctl.version": __version__})
         where, params = ("WHERE tenant = ?", [tenant]) if tenant is not None else ("", [])
+        schema = _event_schema().with_metadata({"crmctl.format": EXPORT_FORMAT, "crmctl.version": __version__,
+                                                PACKAGES_KEY: self._pinned_copies(where, params)})  # fmt: skip
         try:
             handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         except OSError as error:
@@ -171,9 +177,19 @@ class _EventLog(_Core):
             raise
         return count
 
+    def _pinned_copies(self, where: str, params: list[Any]) -> str:
+        """`crmctl.packages`: every stored package version the selected entries are pinned to, as canonical JSON
+        `{digest: {"name", "version", "canonical"}}` (`canonical`: the copy's canonical text, whose sha256 is the
+        digest)."""
+        query = (f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT "
+                 f"json_extract_string(entry, '$.package.digest') FROM events {where}) ORDER BY digest")  # fmt: skip
+        copies = {digest: {"name": name, "version": version, "canonical": bytes(blob).decode("utf-8")}
+                  for digest, name, version, blob in self._all(query, params)}  # fmt: skip
+        return eventlog.dumps(copies)
 
-def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
-    """The entries of an `export_events` file, in the order written; refuses other Parquet files."""
+
+def _export_file(path: Path) -> Any:
+    """The Parquet file of an `export_events` export (its schema metadata checked); refuses other files."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -184,5 +200,27 @@ def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
     metadata = parquet.schema_arrow.metadata or {}
     if metadata.get(b"crmctl.format") != EXPORT_FORMAT.encode():
         raise StoreFormatError(f"{path} is not a crmctl event log export (no crmctl.format = {EXPORT_FORMAT})")
+    return parquet
+
+
+def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
+    """The entries of an `export_events` file, in the order written; refuses other Parquet files."""
+    parquet = _export_file(path)
     return (_loads(text) for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"])
             for text in batch.column(0).to_pylist())  # fmt: skip
+
+
+def read_export_packages(path: Path) -> dict[str, tuple[str, str, bytes]] | None:
+    """The package copies an export carries: digest → (name, version, canonical bytes); None for an export written
+    before exports carried them. The bytes are not checked here: loading a copy checks its digest."""
+    metadata = _export_file(path).schema_arrow.metadata or {}
+    raw = metadata.get(PACKAGES_KEY.encode())
+    if raw is None:
+        return None
+    try:
+        copies = _loads(raw.decode("utf-8"))
+        return {str(digest): (str(copy["name"]), str(copy["version"]), str(copy["canonical"]).encode("utf-8"))
+                for digest, copy in copies.items()}  # fmt: skip
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise StoreFormatError(f"{path}: the package copies in its metadata ({PACKAGES_KEY}) are not readable: "
+                               f"{error}") from None  # fmt: skip

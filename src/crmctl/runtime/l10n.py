@@ -34,6 +34,7 @@ from crmctl.model.fields import (
     EnumField,
     ObjectField,
 )
+from crmctl.runtime.messages import BUILTIN, PLURAL_COUNTS
 from crmctl.runtime.values import ValueTypeError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_\-\s]+")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EMPTY = LocalizationArtifact()
+_BUILTIN_EN = BUILTIN["en"]
 _T = TypeVar("_T")
 
 
@@ -88,6 +90,7 @@ class Localizer:
         chain = [by_lower[t] for t in _prefixes(self.locale) if t in by_lower]
         if not chain:
             raise LocaleError(self.locale, declared)
+        self._own = len(dict.fromkeys(chain))  # the locale's own tags; after them comes the default's
         if self.default not in chain:
             chain.append(self.default)
         self._chain = tuple(dict.fromkeys(chain))
@@ -127,9 +130,42 @@ class Localizer:
 
         Numbers are formatted for the locale, other values with `str()`. Placeholders without a parameter and
         braces that form no placeholder stay as written, so a bad template never raises.
+
+        crmctl's built-in messages (`runtime.messages`) are found in this order: the package's text for the
+        locale or a declared prefix of it (under `messages`, or `plurals` for a message about a count), crmctl's
+        text in that language, the package's text in its default locale, crmctl's text in the default locale's
+        language, crmctl's English. So a package overrides a built-in message where it says one, and a
+        language crmctl ships is never replaced by the package's default language.
         """
-        found = self._first(lambda art: art.messages.get(key))
-        return key if found is None else self.fill(found, params)
+        if key not in _BUILTIN_EN:
+            found = self._first(lambda art: art.messages.get(key))
+            return key if found is None else self.fill(found, params)
+        return self._builtin(key, params or {})
+
+    def _builtin(self, key: str, params: Mapping[str, Any]) -> str:
+        count = params.get(PLURAL_COUNTS.get(key, ""))
+        own, fallback = self._artifacts[: self._own], self._artifacts[self._own :]
+        for tags, artifacts in ((_prefixes(self.locale), own), (_prefixes(self.default), fallback)):
+            for art in artifacts:
+                forms = art.plurals.get(key) if _is_number(count) else None
+                if forms is not None:
+                    return self.fill(self._pick(forms, count), params)
+                text = art.messages.get(key)
+                if text is not None:
+                    return self.fill(text, params)
+            for tag in tags:
+                if tag in BUILTIN:
+                    return self.fill(self._pick(BUILTIN[tag][key], count), params)
+        return self.fill(self._pick(_BUILTIN_EN[key], count), params)
+
+    def _pick(self, template: Any, count: Any) -> str:
+        """A text, or the plural form of a mapping of forms for `count` (its `other` form without a count)."""
+        if isinstance(template, str):
+            return template
+        if not _is_number(count):
+            return str(template.get("other", ""))
+        category = "zero" if count == 0 and "zero" in template else self._plural_category(count)
+        return str(template.get(category) or template.get("other", ""))
 
     def plural(self, key: str, count: float | Decimal, params: Mapping[str, Any] | None = None) -> str:
         """The plural form of `key` for `count`, with `{count}` and `params` filled in.
@@ -144,9 +180,8 @@ class Localizer:
         values = {**(params or {}), "count": count}
         if forms is None:
             return key
-        category = "zero" if count == 0 and "zero" in forms else self._plural_category(count)
-        template = forms.get(category) or forms.get("other")  # type: ignore[call-overload]
-        return key if template is None else self.fill(template, values)
+        template = self._pick(forms, count)
+        return self.fill(template, values) if template else key
 
     def fill(self, template: str, params: Mapping[str, Any] | None) -> str:
         """`template` with its `{name}` placeholders filled as `message` fills them."""

@@ -52,7 +52,8 @@ def load_copy(digest: str, blob: bytes) -> Package:
     """The package stored under `digest`; PackageCopyError if the bytes no longer match it."""
     actual = "sha256:" + hashlib.sha256(blob).hexdigest()
     if actual != digest:
-        raise PackageCopyError(f"stored package {digest} has changed: its bytes hash to {actual}")
+        raise PackageCopyError(f"stored package {digest} was edited: its bytes hash to {actual}; what is pinned to "
+                               "it cannot run (restore the store from a backup)")  # fmt: skip
     try:
         document = json.loads(blob)
     except ValueError as exc:

@@ -48,17 +48,6 @@ RECORD_ROLE = "system"
 _SHORT = MAX_TEXT // 4  # a str of at most this many characters is within MAX_TEXT bytes of UTF-8
 _INT64 = (-(2**63), 2**63 - 1)
 _MOMENTS = 4096  # parsed date/datetime texts kept per field
-MESSAGES = {
-    "crmctl.unknownField": "{entity} has no field {name}.",
-    "crmctl.calculatedInput": "This field is calculated; it is never entered.",
-    "crmctl.type": "{detail}",
-    "crmctl.notOffered": "This value is not offered here.",
-    "crmctl.maxLength": "At most {max} characters.",
-    "crmctl.maxItems": "At most {max} items.",
-    "crmctl.required": "This field is required.",
-    "crmctl.ruleError": "A rule could not be evaluated: {detail}",
-    "crmctl.guardFailed": "The rule {rule} does not allow this.",
-}
 
 
 @dataclass(frozen=True)
@@ -104,6 +93,7 @@ class _Input:
     enum: frozenset[str] | None = None  # the values of an enum field
     max_length: int | None = None  # the maxLength of a text field
     nested: bool = False  # limits inside an object or array: checked by `_limits`
+    offered: str = ""  # the values of an enum field in order, joined with ", " (for the notOffered message)
 
 
 _FAST = {"text": "str", "enum": "str", "reference": "str", "file": "str", "currency": "float", "boolean": "bool"}
@@ -111,9 +101,10 @@ _FAST = {"text": "str", "enum": "str", "reference": "str", "file": "str", "curre
 
 def _plan(fdef: FieldDef, bound: bool) -> _Input:
     enum = frozenset(fdef.values) if isinstance(fdef, EnumField) else None
+    offered = ", ".join(fdef.values) if isinstance(fdef, EnumField) else ""
     max_length = fdef.maxLength if isinstance(fdef, TextField) else None
     nested = isinstance(fdef, ArrayField | ObjectField) and _limited(fdef)
-    return _Input(fdef, bound, _limited(fdef), _fast(fdef), enum, max_length, nested)
+    return _Input(fdef, bound, _limited(fdef), _fast(fdef), enum, max_length, nested, offered)
 
 
 def _fast(fdef: FieldDef) -> str | None:
@@ -177,12 +168,8 @@ class RecordEngine:
         return text
 
     def message(self, key: str, params: Mapping[str, Any] | None = None) -> str:
-        text = self.l10n.message(key, params)
-        if text == key and key in MESSAGES:
-            text = MESSAGES[key]
-            for name, value in (params or {}).items():
-                text = text.replace("{" + name + "}", str(value))
-        return text
+        """A message in the engine's locale: the package's, or crmctl's built-in one (`runtime.messages`)."""
+        return self.l10n.message(key, params)
 
     def finding(self, path: str | None, code: str, severity: str, key: str,
                 params: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
@@ -247,7 +234,8 @@ class RecordEngine:
                     self._moments[key][value] = converted
             if plan.limited:
                 if plan.enum is not None and value not in plan.enum:
-                    errors.append(self.finding(key, "notOffered", "error", "crmctl.notOffered", {"value": value}))
+                    errors.append(self.finding(key, "notOffered", "error", "crmctl.notOffered",
+                                               {"value": value, "values": plan.offered}))  # fmt: skip
                     continue
                 if plan.max_length is not None and len(value) > plan.max_length:
                     errors.append(self.finding(key, "maxLength", "error", "crmctl.maxLength",

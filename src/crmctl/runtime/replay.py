@@ -10,6 +10,11 @@ difference is classified: effects, validation outcomes (messages and submit repo
 effects) and submit results. Events the other version refuses (a field it no longer offers, say) are
 differences too, and the session goes on without them. This is the behavioural half of `crmctl diff`.
 
+Every divergence also has a class: `presentation` when the effects differ only in text people read (labels,
+picklist labels, messages, blocked reasons, displayed values, the text direction) and are the same once those
+are left out, `behavioral` otherwise (a refused event is behavioral). `crmctl diff` calls such a relabel a
+patch; the caller decides which classes fail (`ReplayReport.fails`).
+
 Entries arrive in log order from any iterable (the store, or a Parquet export), so the cost is linear in the
 number of events.
 """
@@ -17,7 +22,7 @@ number of events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
@@ -30,9 +35,15 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.runtime.service import Runtime
 
-__all__ = ["CATEGORIES", "Divergence", "ReplayReport", "replay", "same_json"]
+__all__ = ["CATEGORIES", "CLASSES", "Divergence", "ReplayReport", "replay", "same_json"]
 
 CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
+CLASSES = ("behavioral", "presentation")
+# The keys of an effect that hold text for people, by effect kind (form and record effects; workflow effects carry
+# no localized text: their `reason`s are the engine's account of what happened).
+_PRESENTATION = {"locale": ("direction",), "step": ("label",), "show": ("label",), "options": ("labels",),
+                 "set": ("display",), "message": ("message",), "blocked": ("reason",),
+                 "error": ("message",)}  # fmt: skip
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -61,10 +72,14 @@ class Divergence:
     missing: list[Any]  # recorded effects not produced
     extra: list[Any]  # produced effects not recorded
     error: str | None = None
+    kind: str = "form"  # the log entry's kind: form, record or workflow
+    classification: str = "behavioral"  # or "presentation": see CLASSES
 
     def to_json(self) -> dict[str, Any]:
-        out = {"session": self.session, "seq": self.seq, "index": self.index, "event": dict(self.event),
-               "categories": list(self.categories), "missing": self.missing, "extra": self.extra}  # fmt: skip
+        event = dict(self.event) if isinstance(self.event, Mapping) else self.event
+        out = {"session": self.session, "seq": self.seq, "index": self.index, "kind": self.kind, "event": event,
+               "class": self.classification, "categories": list(self.categories), "missing": self.missing,
+               "extra": self.extra}  # fmt: skip
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -101,9 +116,21 @@ class ReplayReport:
                 totals[category] += 1
         return totals
 
+    def classes(self) -> dict[str, int]:
+        """Differing events per class."""
+        counts = dict.fromkeys(CLASSES, 0)
+        for item in self.divergences:
+            counts[item.classification] += 1
+        return counts
+
+    def fails(self, classes: Iterable[str]) -> bool:
+        """Whether a divergence of one of `classes` was found."""
+        wanted = set(classes)
+        return any(item.classification in wanted for item in self.divergences)
+
     def to_json(self) -> dict[str, Any]:
         return {"against": self.against, "sessions": self.sessions, "events": self.events,
-                "differing_events": len(self.divergences), "totals": self.totals(),
+                "differing_events": len(self.divergences), "totals": self.totals(), "classes": self.classes(),
                 "per_session": self.per_session, "divergences": [d.to_json() for d in self.divergences]}  # fmt: skip
 
 
@@ -113,6 +140,7 @@ class _Track:
     state: SessionState
     index: int = 0
     broken: str | None = None
+    record: Mapping[str, Any] | None = None  # the record a submit just created
 
 
 def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: Package | None = None,
@@ -145,6 +173,8 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
         track.index += 1
         report.events += 1
         divergence = _replay_one(track, entry, sid)
+        if track.record is not None:  # a submit created the record: later record entries of it update this data
+            records.data[f"record:{entry.get('entity')}:{sid}"] = dict(track.record)
         if track.state.status == "submitted":  # it takes no more events: keep a marker, not its state
             tracks[sid] = _Track(None, _SUBMITTED_STATE, track.index,
                                  "the session was submitted already")  # fmt: skip
@@ -175,17 +205,22 @@ def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence
     event = entry.get("event", {})
     seq = int(entry.get("seq", 0))
     if track.session is None:
-        return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], track.broken)
+        return Divergence(sid, seq, track.index, event, ("rejected",), _listed(recorded), [], track.broken)
     try:
         answers = entry.get("answers")
         resolver = recorded_resolver(list(answers)) if answers else _NOTHING_RECORDED
         outcome = track.session.apply(track.state, event, parse_instant(str(entry["at"])), resolver)
     except UserError as exc:
-        return Divergence(sid, seq, track.index, event, ("rejected",), list(recorded), [], str(exc))
-    track.state = outcome.state
+        return Divergence(sid, seq, track.index, event, ("rejected",), _listed(recorded), [], str(exc))
+    track.state, track.record = outcome.state, outcome.record
     if _reproduced(outcome.effects, recorded, entry):
         return None
-    return _divergence(sid, seq, track.index, event, list(recorded), outcome.effects)
+    return _divergence(sid, seq, track.index, event, _listed(recorded), outcome.effects)
+
+
+def _listed(recorded: Any) -> list[Any]:
+    """The recorded effects as a list (a tampered entry may hold anything there)."""
+    return list(recorded) if isinstance(recorded, list) else [recorded]
 
 
 def _reproduced(produced: list[dict[str, Any]], recorded: Any, entry: Mapping[str, Any]) -> bool:
@@ -195,7 +230,7 @@ def _reproduced(produced: list[dict[str, Any]], recorded: Any, entry: Mapping[st
 
 
 def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], recorded: list[Any],
-                actual: list[dict[str, Any]]) -> Divergence:  # fmt: skip
+                actual: list[dict[str, Any]], kind: str = "form") -> Divergence:  # fmt: skip
     missing = _unmatched(recorded, actual)
     extra = _unmatched(actual, recorded)
     changed = missing + extra
@@ -208,7 +243,34 @@ def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], record
         categories.append("calculated")
     if _submit_results(recorded) != _submit_results(actual):
         categories.append("submit")
-    return Divergence(sid, seq, index, event, tuple(categories), missing, extra)
+    return Divergence(sid, seq, index, event, tuple(categories), missing, extra, kind=kind,
+                      classification=_classify(missing, extra))  # fmt: skip
+
+
+def _classify(missing: list[Any], extra: list[Any]) -> str:
+    """`presentation` when the differing effects are the same once their text for people is left out."""
+    if not missing and not extra:  # the same effects in another order, or a logged hash that does not match
+        return "behavioral"
+    left = sorted(dumps(_behaviour(e)) for e in missing)
+    right = sorted(dumps(_behaviour(e)) for e in extra)
+    return "presentation" if left == right else "behavioral"
+
+
+def _behaviour(effect: Any) -> Any:
+    """An effect without the text people read: what it does, not how it says it."""
+    if not isinstance(effect, Mapping):
+        return effect
+    kind = effect.get("effect")
+    out = {k: v for k, v in effect.items() if k not in _PRESENTATION.get(str(kind), ())}
+    if kind == "submit" and isinstance(out.get("report"), list):
+        out["report"] = [_without_message(f) for f in out["report"]]
+    if kind == "record" and isinstance(out.get("warnings"), list):
+        out["warnings"] = [_without_message(f) for f in out["warnings"]]
+    return out
+
+
+def _without_message(finding: Any) -> Any:
+    return {k: v for k, v in finding.items() if k != "message"} if isinstance(finding, Mapping) else finding
 
 
 def _unmatched(effects: list[Any], others: list[Any]) -> list[Any]:
@@ -243,7 +305,7 @@ class _RecordTracks:
         sid = str(entry["session"])
         if sessions is not None and sid not in sessions:
             return
-        recorded = list(entry.get("effects", []))
+        recorded = _listed(entry.get("effects", []))
         report.begin(sid)
         index = self.counts[sid] = self.counts.get(sid, 0) + 1
         report.events += 1
@@ -253,15 +315,15 @@ class _RecordTracks:
         try:
             actual = replay_entry(runtime, entry, self.data.get(sid), against, self.engines)
         except UserError as exc:
-            divergence = Divergence(sid, seq, index, event, ("rejected",), recorded, [], str(exc))
+            divergence = Divergence(sid, seq, index, event, ("rejected",), recorded, [], str(exc), kind="record")
         else:
             if not same_json(actual, recorded):
-                divergence = _divergence(sid, seq, index, event, recorded, actual)
-                before, after = (recorded or [{}])[0], actual[0]
+                divergence = _divergence(sid, seq, index, event, recorded, actual, "record")
+                before = recorded[0] if recorded and isinstance(recorded[0], Mapping) else {}
+                after = actual[0]
                 extra = [c for c, key in (("calculated", "data"), ("validation", "warnings"))
                          if dumps(before.get(key)) != dumps(after.get(key))]  # fmt: skip
-                divergence = Divergence(sid, seq, index, event, (*divergence.categories, *extra), divergence.missing,
-                                        divergence.extra)  # fmt: skip
+                divergence = replace(divergence, categories=(*divergence.categories, *extra))
         if recorded and isinstance(recorded[0], Mapping):
             self.data[sid] = recorded[0].get("data", {})
         report.add(sid, divergence)
@@ -286,7 +348,7 @@ class _WorkflowTracks:
         index = self.counts[sid] = self.counts.get(sid, 0) + 1
         report.events += 1
         given = entry.get("input", {})
-        recorded = list(entry.get("effects", []))
+        recorded = _listed(entry.get("effects", []))
         seq = int(entry.get("seq", 0))
         divergence = None
         try:
@@ -297,9 +359,9 @@ class _WorkflowTracks:
                 engine = self.engines[key] = WorkflowEngine(WorkflowModel.build(package, key[1]))
             step = apply_input(engine, self.instances.get(sid), given, parse_instant(str(entry["at"])))
         except UserError as exc:
-            divergence = Divergence(sid, seq, index, given, ("rejected",), recorded, [], str(exc))
+            divergence = Divergence(sid, seq, index, given, ("rejected",), recorded, [], str(exc), kind="workflow")
         else:
             self.instances[sid] = step.instance
             if not _reproduced(step.effects, recorded, entry):
-                divergence = _divergence(sid, seq, index, given, recorded, step.effects)
+                divergence = _divergence(sid, seq, index, given, recorded, step.effects, "workflow")
         report.add(sid, divergence)

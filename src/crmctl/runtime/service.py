@@ -133,10 +133,13 @@ def recorded_resolver(recorded: list[Mapping[str, Any]]) -> Resolver:
 class Runtime:
     """Sessions and records of one tenant in one store."""
 
-    def __init__(self, store: Store, tenant: str) -> None:
+    def __init__(self, store: Store, tenant: str, copies: Mapping[str, bytes] | None = None) -> None:
+        """`copies` (digest → canonical bytes) are package versions to run besides the store's: a log export's."""
         self.store = store
         self.tenant = tenant
+        self._copies = dict(copies or {})
         self._packages: dict[str, Package] = {}
+        self._broken: dict[str, UserError] = {}
         self._sessions: dict[SessionConfig, Session] = {}
 
     # --- packages ----------------------------------------------------------------------------------------------
@@ -157,13 +160,20 @@ class Runtime:
         return ref
 
     def pinned(self, digest: str) -> Package:
-        """The package version stored under `digest` (checked against it)."""
+        """The package version stored under `digest` (checked against it: a copy that no longer hashes to its
+        digest was edited, and every use of it is refused with the same error)."""
         package = self._packages.get(digest)
         if package is None:
-            blob = self.store.get_package(digest)
+            if digest in self._broken:
+                raise self._broken[digest]
+            blob = self._copies.get(digest) or self.store.get_package(digest)
             if blob is None:
                 raise UserError(f"the store holds no package {digest}; was it written by another store?")
-            package = self._packages[digest] = load_copy(digest, blob)
+            try:
+                package = self._packages[digest] = load_copy(digest, blob)
+            except UserError as error:
+                self._broken[digest] = error
+                raise
         return package
 
     def session_for(self, config: SessionConfig, package: Package | None = None) -> Session:

@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Any
 from crmctl.model.fields import CalculatedField
 from crmctl.runtime._run import EventRun
 from crmctl.runtime._state import (
-    BUILTIN_MESSAGES,
-    BUILTIN_TRANSLATIONS,
     EVENT_TYPES,
     EventError,
     Outcome,
@@ -39,6 +37,7 @@ from crmctl.runtime._state import (
 )
 from crmctl.runtime._view import dependency_index, diff_view, visibility_index
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, Resolver, Validator
+from crmctl.runtime.messages import BUILTIN
 
 if TYPE_CHECKING:
     from crmctl.runtime.form import FormModel
@@ -111,7 +110,7 @@ class Session:
         if kind == "load" and state.status != "new":
             raise EventError("load: the session is loaded already")
         if state.status == "submitted":
-            raise EventError(f"{kind}: {BUILTIN_MESSAGES['crmctl.submitted']}")
+            raise EventError(f"{kind}: {BUILTIN['en']['crmctl.submitted']}")
         run = EventRun(self, state, at, resolver or _no_resolver)
         getattr(run, f"on_{kind}")(event)
         return run.finish()
@@ -157,11 +156,7 @@ class Session:
         return text
 
     def message(self, key: str, params: Mapping[str, Any] | None = None) -> str:
-        text = self.l10n.message(key, params)
-        if text == key and key in BUILTIN_MESSAGES:
-            language = self.l10n.locale.split("-")[0].lower()
-            text = self.l10n.fill(BUILTIN_TRANSLATIONS.get(language, {}).get(key) or BUILTIN_MESSAGES[key], params)
-        return text
+        return self.l10n.message(key, params)
 
     def step_allowed(self, step_id: str) -> bool:
         return step_id in self.allowed_steps

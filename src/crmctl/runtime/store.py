@@ -43,13 +43,14 @@ from crmctl.runtime._storage import (
     StoreMissingError,
     _draft,
     _instant,
+    _iso,
     _keys,
     _loads,
     _record,
     _select,
     _translate_open,
 )
-from crmctl.runtime._storage_log import _EventLog, read_event_export
+from crmctl.runtime._storage_log import _EventLog, read_event_export, read_export_packages
 
 __all__ = [
     "DEFAULT_PATH",
@@ -67,6 +68,7 @@ __all__ = [
     "StoreMissingError",
     "StoredRecord",
     "read_event_export",
+    "read_export_packages",
 ]
 
 
@@ -91,6 +93,15 @@ class Store(_EventLog):
         except BaseException:
             con.close()
             raise
+        return store
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        """An empty store that lives in memory only (for work that needs none of a file's content)."""
+        import duckdb
+
+        store = cls(duckdb.connect(":memory:"), Path(":memory:"), read_only=False)
+        store._check_format(allow_old_format=False)
         return store
 
     # -- format -----------------------------------------------------------------------------------------------------
@@ -322,6 +333,11 @@ class Store(_EventLog):
         rows = self._all("SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?",
                          [tenant, instance_id])  # fmt: skip
         return _loads(rows[0][0]) if rows else None
+
+    def workflow_clock(self, tenant: str) -> str | None:
+        """The tenant's workflow clock: the latest moment any of its instances reached (ISO UTC), None without any."""
+        rows = self._all("SELECT epoch_us(max(clock)) FROM workflow_instances WHERE tenant = ?", [tenant])
+        return None if rows[0][0] is None else _iso(rows[0][0])
 
     def list_instances(self, tenant: str, *, workflow: str | None = None,
                        status: str | None = None) -> list[dict[str, Any]]:  # fmt: skip

@@ -36,12 +36,13 @@ def _progress(enabled: bool, kind: str) -> Iterator[Callable[[int, int], None]]:
         if not enabled or time.monotonic() - started < _SHOW_AFTER:
             return
         if "bar" not in state:
-            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            from crmctl.cli.console import rich_console
 
             state["bar"] = Progress(TextColumn(f"exporting {kind}"), BarColumn(),
                                     TextColumn("{task.completed:,}/{task.total:,} rows"), TimeRemainingColumn(),
-                                    console=Console(stderr=True), transient=True)  # fmt: skip
+                                    console=rich_console(stderr=True), transient=True)  # fmt: skip
             state["bar"].start()
             state["task"] = state["bar"].add_task(kind, total=total)
         state["bar"].update(state["task"], completed=done, total=total)
@@ -80,6 +81,7 @@ def _report(report: ExportReport, output_format: str) -> None:
 def run_export(kind: str, *, out_dir: Path, file_format: str, entity: str | None, tenant: str | None,
                partition_by: str | None, store: Path | None, output_format: str) -> int:  # fmt: skip
     from crmctl.runtime.export import EXPORTERS, ExportOptions, export
+
     if kind not in EXPORTERS:
         raise UsageError(f"unknown export kind {kind!r}; one of {', '.join(EXPORTERS)}")
     options = ExportOptions(out_dir, "csv" if file_format == "csv" else "parquet", tenant, entity,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["move_check", "run_create", "run_get", "run_import", "run_list", "run_update"]
 
 
+
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -218,11 +219,12 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], None]]:
         if not enabled or time.monotonic() - started < 1.0:
             return
         if "bar" not in state:
-            from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+            from crmctl.cli.console import rich_console
+
             state["bar"] = Progress(SpinnerColumn(), TextColumn("importing: {task.completed:,} rows"),
-                                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)  # fmt: skip
+                                    TimeElapsedColumn(), console=rich_console(stderr=True), transient=True)  # fmt: skip
             state["bar"].start()
             state["task"] = state["bar"].add_task("import", total=None)
         state["bar"].update(state["task"], completed=done)

@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,15 +423,32 @@ def _against(spec: str) -> Any:
     return package
 
 
+def parse_fail_on(text: str | None, *, pinned: bool) -> frozenset[str]:
+    """`--fail-on` of replay: the divergence classes that exit 1; `behavioral` is always included. The default is
+    both classes against the pinned versions (byte for byte) and `behavioral` against another version."""
+    from crmctl.runtime.replay import CLASSES
+
+    if text is None:
+        return frozenset(CLASSES) if pinned else frozenset({"behavioral"})
+    classes = {"behavioral"}
+    for part in (p.strip() for p in text.split(",")):
+        if part and part not in CLASSES:
+            raise UsageError(f"--fail-on: unknown divergence class {part!r}; choose from {', '.join(CLASSES)}")
+        if part:
+            classes.add(part)
+    return frozenset(classes)
+
+
 def run_replay(*, store_path: Path | None, tenant: str, session: str | None, against: str | None,
-               export: Path | None, output_format: str, limit: int) -> int:  # fmt: skip
+               export: Path | None, output_format: str, limit: int, fail_on: str | None = None) -> int:  # fmt: skip
     from crmctl.runtime.replay import replay
     from crmctl.runtime.service import Runtime
 
+    failing = parse_fail_on(fail_on, pinned=against is None)
     target = _against(against) if against is not None else None
     sessions = {session} if session is not None else None
-    with open_store(store_path, read_only=True) as store:
-        runtime = Runtime(store, tenant)
+    with _replay_source(store_path, export) as (store, copies):
+        runtime = Runtime(store, tenant, copies)
         if export is not None:
             from crmctl.runtime.store import read_event_export
 
@@ -441,20 +458,105 @@ def run_replay(*, store_path: Path | None, tenant: str, session: str | None, aga
         report = replay(runtime, entries, against=target, sessions=sessions)
     if session is not None and report.sessions == 0:
         raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
+    fails = report.fails(failing)
     if output_format == "json":
-        _json(report.to_json())
+        _json({**report.to_json(), "fail_on": sorted(failing), "ok": not fails})
     else:
-        _replay_text(report, limit)
-    return 0 if report.ok else 1
+        _replay_text(report, limit, failing)
+    return 1 if fails else 0
 
 
-def _replay_text(report: Any, limit: int) -> None:
+@contextmanager
+def _replay_source(store_path: Path | None, export: Path | None) -> Iterator[tuple[Store, dict[str, bytes]]]:
+    """The store replay reads package copies from, and the copies an export carries. An export that carries its
+    copies needs no store at all; one written before exports carried them needs the store it came from."""
+    from crmctl.runtime.store import Store, read_export_packages
+
+    carried = read_export_packages(export) if export is not None else None
+    if carried is None:
+        if export is not None and store_path is None and not DEFAULT_STORE.exists():
+            raise InputError(f"{export} carries no package copies (it was exported before exports carried them): "
+                             "replay it with --store pointing at the store it was exported from, or export the log "
+                             "again")  # fmt: skip
+        with open_store(store_path, read_only=True) as store:
+            yield store, {}
+        return
+    with Store.in_memory() as scratch:
+        yield scratch, {digest: blob for digest, (_, _, blob) in carried.items()}
+
+
+def _describe_entry(item: Any) -> str:
+    """What a divergent log entry asked for, as words: a form event, a record write or a workflow input."""
+    event = item.event
+    if not isinstance(event, Mapping):
+        return json.dumps(event, ensure_ascii=False)[:200]
+    if item.kind == "record":
+        given = event.get("input")
+        fields = ", ".join(sorted(map(str, given))) if isinstance(given, Mapping) else "?"
+        return f"record {event.get('op')} ({fields})"
+    if item.kind == "workflow":
+        detail = event.get("transition") or event.get("decision") or event.get("field") or ""
+        return f"{event.get('type')} {detail}".rstrip()
+    if event.get("type") in ("change", "goto") and ("field" in event or "step" in event):
+        return _describe_event(event)
+    return str(event.get("type"))
+
+
+def _divergent_effects(item: Any) -> list[str]:
+    """The missing (-) and extra (+) effects of a divergence, as the kind of its entry words them."""
+    from crmctl.cli.commands.workflow import describe
+
+    if item.kind == "record" and len(item.missing) == len(item.extra) == 1:
+        return _record_changes(item.missing[0], item.extra[0])
+    submits = [[e for e in side if isinstance(e, Mapping) and e.get("effect") == "submit" and e.get("record")]
+               for side in (item.missing, item.extra)]  # fmt: skip
+    if item.kind == "form" and len(submits[0]) == len(submits[1]) == 1:  # the same submit, another record
+        rest = replace(item, missing=[e for e in item.missing if e is not submits[0][0]],
+                       extra=[e for e in item.extra if e is not submits[1][0]])  # fmt: skip
+        changes = _record_changes({"data": submits[0][0]["record"]}, {"data": submits[1][0]["record"]})
+        return _divergent_effects(rest) + [f"  record {line}" for line in changes]
+
+    def line(effect: Any) -> str:
+        try:
+            if item.kind == "workflow":  # effects of one input happen at several moments: say when
+                return f"{effect['at']} {describe(effect)}"
+            return effect_line(effect)
+        except (KeyError, TypeError, AttributeError):  # an effect of no known shape (an edited log entry)
+            return json.dumps(effect, ensure_ascii=False, default=str)
+
+    return [f"- {line(e)}" for e in item.missing] + [f"+ {line(e)}" for e in item.extra]
+
+
+def _record_changes(before: Any, after: Any) -> list[str]:
+    """A record write that differs: field by field, then the warnings."""
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return [f"- {json.dumps(before, ensure_ascii=False)}", f"+ {json.dumps(after, ensure_ascii=False)}"]
+    lines = []
+    old, new = before.get("data") or {}, after.get("data") or {}
+    for name in sorted(set(old) | set(new)):
+        if name not in new:
+            lines.append(f"- {name} = {json.dumps(old[name], ensure_ascii=False)}")
+        elif name not in old:
+            lines.append(f"+ {name} = {json.dumps(new[name], ensure_ascii=False)}")
+        elif json.dumps(old[name], sort_keys=True) != json.dumps(new[name], sort_keys=True):
+            lines.append(f"~ {name}: {json.dumps(old[name], ensure_ascii=False)} → "
+                         f"{json.dumps(new[name], ensure_ascii=False)}")  # fmt: skip
+    for sign, side, other in (("-", before, after), ("+", after, before)):
+        lines.extend(f"{sign} warning {w.get('field') or '(record)'} [{w.get('code')}]: {w.get('message')}"
+                     for w in side.get("warnings") or []
+                     if isinstance(w, Mapping) and w not in (other.get("warnings") or []))  # fmt: skip
+    return lines
+
+
+def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset()) -> None:
     what = f"against {report.against}" if report.against else "against the pinned versions"
     if report.ok:
         out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
         return
+    classes = ", ".join(f"{n} {c}" for c, n in report.classes().items() if n)
+    differing = len(report.divergences)
     out(f"replayed {report.events} events of {report.sessions} sessions {what}: "
-        f"{len(report.divergences)} events differ")  # fmt: skip
+        f"{differing} {'event differs' if differing == 1 else 'events differ'} ({classes})")  # fmt: skip
     for sid, counts in report.per_session.items():
         changed = {k: v for k, v in counts.items() if v}
         if changed:
@@ -462,16 +564,17 @@ def _replay_text(report: Any, limit: int) -> None:
     totals = {k: v for k, v in report.totals().items() if v}
     out("  total: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     for item in report.divergences[:limit]:
-        out(f"\n  {item.session} #{item.index} (seq {item.seq}) {_describe_event(item.event)}: "
-            f"{', '.join(item.categories)}")  # fmt: skip
+        out(f"\n  {item.session} #{item.index} (seq {item.seq}) {_describe_entry(item)}: "
+            f"{', '.join(item.categories)} [{item.classification}]")  # fmt: skip
         if item.error:
             out(f"    refused: {item.error}")
-        for effect in item.missing:
-            out(f"    - {effect_line(effect)}")
-        for effect in item.extra:
-            out(f"    + {effect_line(effect)}")
+        for line in _divergent_effects(item):
+            out(f"    {line}")
     if len(report.divergences) > limit:
         out(f"\n  … {len(report.divergences) - limit} more (--limit, or --format json for all)")
+    if failing and not report.fails(failing):
+        out(f"\n  only {', '.join(c for c in report.classes() if c not in failing)} differences: exit 0 "
+            "(--fail-on presentation makes them fail)")  # fmt: skip
 
 
 def run_store_info(store_path: Path | None, output_format: str) -> int:

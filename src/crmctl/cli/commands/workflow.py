@@ -112,9 +112,10 @@ class Player:
         return self.engines[digest]
 
     def play(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Apply one step; WorkflowError (from the engine, or time moving backwards) when it makes no sense."""
+        """Apply one step; WorkflowError (from the engine, or time moving backwards) when it makes no sense.
+        Returns the step's effects, earliest first."""
         from crmctl.runtime.service import iso
-        from crmctl.runtime.workflow import WorkflowError, apply_input
+        from crmctl.runtime.workflow import WorkflowError, apply_input, parse_moment
 
         before = len(self.timeline)
         if step["type"] in ("advance", "advance-to"):
@@ -122,28 +123,53 @@ class Player:
             if target < self.clock:
                 raise WorkflowError(f"time cannot move backwards ({iso(target)} is before {iso(self.clock)})")
             self.clock = target
+            moved: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
             for instance_id in sorted(self.instances):
                 current = self.instances[instance_id]
                 if current["status"] == "running":
-                    moved = self.engine_of(current).advance(current, self.clock)
-                    self.instances[instance_id] = moved.instance
-                    if moved.effects:
-                        self._log(moved.instance, {"type": "advance", "instance": instance_id}, moved.effects)
+                    done = self.engine_of(current).advance(current, self.clock)
+                    self.instances[instance_id] = done.instance
+                    moved.append((done.instance, done.effects))
+            # Every instance's clock is kept (the next run goes on from it), an entry is logged where something
+            # happened; all in one transaction. Instances advance independently: the effects of all of them
+            # are merged into time order (each instance's own effects are in time order already).
+            self._log([(instance, {"type": "advance", "instance": instance["id"]}, effects)
+                       for instance, effects in moved])  # fmt: skip
+            self.timeline[before:] = sorted(self.timeline[before:], key=lambda e: parse_moment(e["at"]))
             return self.timeline[before:]
-        existing = self.instances.get(str(step["instance"]))
+        instance_id = str(step["instance"])
+        existing = self.instances.get(instance_id)
+        if existing is None:
+            self._refuse_stored(instance_id, step["type"])
         done = apply_input(self.engine_of(existing), existing, step, self.clock)
-        self.instances[str(step["instance"])] = done.instance
-        self._log(done.instance, step, done.effects)
+        self.instances[instance_id] = done.instance
+        self._log([(done.instance, step, done.effects)])
         return self.timeline[before:]
 
-    def _log(self, instance: dict[str, Any], given: Mapping[str, Any], effects: list[dict[str, Any]]) -> None:
+    def _refuse_stored(self, instance_id: str, kind: str) -> None:
+        """An id this run does not drive may still exist in the tenant (completed, or of another workflow): an
+        instance id names one instance per tenant forever, so it is never started again nor taken over."""
+        from crmctl.runtime.workflow import WorkflowError
+
+        stored = self.store.get_instance(self.tenant, instance_id)
+        if stored is None:
+            return
+        what = (f"instance {instance_id} exists already in tenant {self.tenant} ({stored['status']}, workflow "
+                f"{stored['workflow']}, {stored['package']['name']}@{stored['package']['version']})")  # fmt: skip
+        if kind == "start":
+            raise WorkflowError(f"{what}; an instance id is used once per tenant: start the new one under another id")
+        raise WorkflowError(f"{what}; only running instances of workflow {self.model.workflow.id} take input")
+
+    def _log(self, steps: list[tuple[dict[str, Any], Mapping[str, Any], list[dict[str, Any]]]]) -> None:
+        """Write instances and, for those with effects, their log entries: all in one transaction."""
         from crmctl.runtime.service import iso
 
-        body = _entry(instance, self.model.workflow.id, self.model.entity, iso(self.clock), given, effects)
-        with self.store.transaction():  # the log entry and the instance: both or neither
-            self.store.append_events(self.tenant, [body])
-            self.store.put_instances(self.tenant, [instance])
-        self.timeline.extend({"instance": instance["id"], **e} for e in effects)
+        bodies = [_entry(instance, self.model.workflow.id, self.model.entity, iso(self.clock), given, effects)
+                  for instance, given, effects in steps if effects or given["type"] != "advance"]  # fmt: skip
+        with self.store.transaction():  # the log entries and the instances: all or none
+            self.store.append_events(self.tenant, bodies)
+            self.store.put_instances(self.tenant, [instance for instance, _, _ in steps])
+        self.timeline.extend({"instance": instance["id"], **e} for instance, _, effects in steps for e in effects)
 
 
 def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path | None, output_format: str,
@@ -160,9 +186,9 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
-    start = scenario.now if scenario is not None and scenario.now is not None and now is None else instant(now)
     with open_store(store_path) as store:
-        player = Player(store, tenant, package, workflow, start)
+        start = scenario.now if scenario is not None and scenario.now is not None and now is None else None
+        player = Player(store, tenant, package, workflow, start or workflow_clock(store, tenant, now))
         if scenario is None:
             from crmctl.cli.workflow_interactive import interact
 
@@ -180,6 +206,19 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
         print_timeline(player.timeline)
         _print_summary(summary)
     return 0
+
+
+def workflow_clock(store: Any, tenant: str, now: str | None) -> datetime:
+    """When workflow inputs happen without a moment of their own: `--now`, else the tenant's workflow clock (the
+    latest moment any of its instances reached: a follow-up scenario goes on where the last one stopped), else
+    the wall clock (a tenant without instances)."""
+    if now is None:
+        latest = store.workflow_clock(tenant)
+        if latest is not None:
+            from crmctl.runtime.service import parse_instant
+
+            return parse_instant(latest)
+    return instant(now)
 
 
 def describe(effect: Mapping[str, Any]) -> str:
@@ -240,18 +279,19 @@ _ATTENTION = {
 
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
     """The timeline: a rich table on a terminal (warnings and breaches coloured), plain lines when piped."""
-    from crmctl.cli.console import use_color
+    from crmctl.cli.console import rich_console, use_color
 
     shown = [e for e in timeline if e["effect"] not in ("guard", "timer-cleared")]  # all of them in JSON
     if use_color("text"):
-        from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("time (UTC)", "instance", "what happened", box=None)
         for effect in shown:
             style = _ATTENTION.get(effect["effect"])
-            table.add_row(effect["at"][:16].replace("T", " "), effect["instance"], describe(effect), style=style)
-        Console().print(table)
+            cells = (effect["at"][:16].replace("T", " "), effect["instance"], describe(effect))
+            table.add_row(*(Text(str(cell)) for cell in cells), style=style)
+        rich_console().print(table)
         return
     out("time (UTC)        instance     what happened")
     for effect in shown:
@@ -331,8 +371,8 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
-    at = instant(now)
     with open_store(store_path) as store:
+        at = workflow_clock(store, tenant, now)
         runtime = Runtime(store, tenant)
         ref = runtime.pin(package)
         engine = WorkflowEngine(WorkflowModel.build(runtime.pinned(ref.digest), workflow))

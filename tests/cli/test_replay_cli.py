@@ -1,0 +1,304 @@
+"""`crmctl replay` through the command line: text output for every kind of entry, tampered package copies,
+exports that replay from the file alone, and divergences classified as behavioral or presentation (issue 9 §4)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crmctl.cli.main import run
+from tests.conftest import REPO
+
+V1 = REPO / "packages" / "LeadLifecycle" / "v1"
+V2 = REPO / "packages" / "LeadLifecycle" / "v2"
+DEMO = REPO / "scripts" / "demo"
+SCENARIO = REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yaml"
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> Any:
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The demo's runtime traffic: a form session quit and resumed to a record, an import, a workflow scenario."""
+    path = str(tmp_path / "rt.duckdb")
+    assert run(["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", path, "--session",
+                "lead-ada"]) == 0  # fmt: skip
+    assert run(["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml"), "--store", path]) == 0
+    assert run(["records", "import", str(V1), str(DEMO / "leads.csv"), "--entity", "Lead", "--store", path, "--now",
+                "2026-11-24T11:00:00Z"]) == 0  # fmt: skip
+    assert run(["workflow", "simulate", str(V2), "--script", str(SCENARIO), "--store", path]) == 0
+    capsys.readouterr()
+    return path
+
+
+def _relabelled(tmp_path: Path) -> Path:
+    """LeadLifecycle 1.0.1: v1 with a field label, a picklist label and a guard message reworded (a patch)."""
+    copy = tmp_path / "v1-relabelled"
+    shutil.copytree(V1, copy)
+    en = copy / "localization" / "en.yaml"
+    text = en.read_text(encoding="utf-8")
+    for old, new in (
+        ("Lead.firstName: First name", "Lead.firstName: Given name"),
+        ("    referral: Referral", "    referral: Recommendation"),
+        ("Enter an e-mail address or a phone number to continue.", "Give an e-mail or a phone."),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    en.write_text(text, encoding="utf-8")
+    manifest = copy / "package.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 1.0.1"), "utf-8")
+    return copy
+
+
+# --- text output never crashes ------------------------------------------------------------------------------------
+
+
+def test_text_replay_against_another_version_shows_record_and_workflow_divergences(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: KeyError 'type' (exit 3) at the first record entry that differs; the demo hid it with --limit 3
+    assert run(["replay", "--store", store, "--against", str(V2)]) == 1
+    text = capsys.readouterr().out
+    assert "record:Lead:lead-002 #1 (seq" in text and "record create (annualRevenue, company" in text
+    assert '- phone = "+44 1908 640404"' in text and '+ mobilePhone = "+44 1908 640404"' in text
+    assert "[behavioral]" in text
+    assert run(["replay", "--store", store, "--against", str(V2), "--format", "json"]) == 1
+    assert {d["kind"] for d in _json(capsys)["divergences"]} == {"form", "record"}
+    # the workflow ran on 1.1.0: against 1.0.0 (one approver) its inputs give other effects, worded as the timeline
+    assert run(["replay", "--store", store, "--against", str(V1), "--session", "workflow:lead-ada"]) == 1
+    text = capsys.readouterr().out
+    assert "workflow:lead-ada #5 (seq 28) decide qualify: rejected [behavioral]" in text
+    assert "- 2026-11-26T10:00:00Z approval of qualify requested by alice (salesRep) (sequential, 2 needed)" in text
+
+
+def test_a_submit_that_stores_another_record_is_shown_field_by_field(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["replay", "--store", store, "--against", str(V2), "--session", "lead-ada"]) == 1
+    text = capsys.readouterr().out
+    assert "lead-ada #18 (seq 18) submit" in text
+    assert '  record - phone = "+44 20 7946 0000"' in text and '  record + preferredLanguage = "en"' in text
+
+
+def test_divergent_effects_of_no_known_shape_are_printed_as_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from crmctl.cli.commands.runtime import _replay_text
+    from crmctl.runtime.replay import Divergence, ReplayReport
+
+    report = ReplayReport("X@1")
+    report.begin("s")
+    odd = [Divergence("s", 1, 1, "not an event", ("effects",), [{"effect": "step"}], ["text"]),  # type: ignore[arg-type]
+           Divergence("record:E:1", 2, 1, {"op": "create", "input": 3}, ("effects",), [1], [2], kind="record"),
+           Divergence("workflow:w", 3, 1, {"type": "fire", "transition": "go"}, ("effects",), [{"x": 1}], [],
+                      kind="workflow")]  # fmt: skip
+    for item in odd:
+        report.begin(item.session)
+        report.add(item.session, item)
+    _replay_text(report, 10, frozenset({"behavioral"}))
+    text = capsys.readouterr().out
+    assert '"not an event"' in text and '- {"effect": "step"}' in text and '+ "text"' in text
+    assert "record create (?)" in text and "- 1" in text and "+ 2" in text
+    assert "fire go" in text and '- {"x": 1}' in text
+
+
+def test_an_edited_package_copy_in_the_store_is_reported_not_a_crash(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import duckdb
+
+    with duckdb.connect(store) as con:
+        digest, blob = con.execute("SELECT digest, canonical FROM packages WHERE version = '1.0.0'").fetchone()
+        edited = bytes(blob).replace(b"First name", b"Given name")
+        con.execute("UPDATE packages SET canonical = ? WHERE digest = ?", [edited, digest])
+    for fmt in ("text", "json"):
+        assert run(["replay", "--store", store, "--format", fmt]) == 1
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err and "was edited: its bytes hash to" in captured.out
+    assert run(["replay", "--store", store, "--format", "json"]) == 1
+    report = _json(capsys)
+    # every entry pinned to 1.0.0 is refused; the workflow ran on 1.1.0, whose copy is intact
+    assert (report["events"], report["differing_events"], report["totals"]["rejected"]) == (30, 23, 23)
+    assert {d["class"] for d in report["divergences"]} == {"behavioral"}
+
+
+# --- an export replays from the file alone ----------------------------------------------------------------------
+
+
+def test_an_export_replays_without_the_store(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = tmp_path / "log.parquet"
+    assert run(["log", "export", "--store", store, "--out", str(export)]) == 0
+    Path(store).unlink()  # the original store is gone
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # and there is no default store either
+    capsys.readouterr()
+    assert run(["replay", "--from-export", str(export), "--format", "json"]) == 0
+    report = _json(capsys)
+    assert (report["events"], report["differing_events"], report["ok"]) == (30, 0, True)
+    assert run(["replay", "--from-export", str(export), "--against", str(V2)]) == 1
+    assert "against LeadLifecycle@1.1.0" in capsys.readouterr().out
+    assert not (elsewhere / ".crm").exists()  # nothing was created
+
+
+def test_the_export_carries_exactly_the_pinned_copies(tmp_path: Path, store: str) -> None:
+    import hashlib
+
+    from crmctl.runtime.store import read_export_packages
+
+    assert run(["simulate", str(_relabelled(tmp_path)), "--script", str(DEMO / "lead-monday.yaml"), "--store", store,
+                "--tenant", "other", "--session", "x"]) == 0  # fmt: skip
+    export = tmp_path / "default.parquet"
+    assert run(["log", "export", "--store", store, "--tenant", "default", "--out", str(export)]) == 0
+    copies = read_export_packages(export)
+    assert copies is not None
+    assert sorted((name, version) for name, version, _ in copies.values()) == [("LeadLifecycle", "1.0.0"),
+                                                                               ("LeadLifecycle", "1.1.0")]  # fmt: skip
+    for digest, (_, _, blob) in copies.items():
+        assert "sha256:" + hashlib.sha256(blob).hexdigest() == digest
+    everything = tmp_path / "all.parquet"
+    assert run(["log", "export", "--store", store, "--out", str(everything)]) == 0
+    copies = read_export_packages(everything)
+    assert copies is not None and sorted(v for _, v, _ in copies.values()) == ["1.0.0", "1.0.1", "1.1.0"]
+
+
+def _rewrite_metadata(path: Path, change: dict[bytes, bytes | None]) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if change.get(k, v) is not None}
+    metadata.update({k: v for k, v in change.items() if v is not None})
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+
+def test_an_export_without_copies_needs_its_store(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = tmp_path / "old.parquet"
+    assert run(["log", "export", "--store", store, "--out", str(export)]) == 0
+    _rewrite_metadata(export, {b"crmctl.packages": None})  # as exports were written before they carried copies
+    capsys.readouterr()
+    assert run(["replay", "--from-export", str(export), "--store", store]) == 0  # with its store: as before
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert run(["replay", "--from-export", str(export)]) == 2
+    err = capsys.readouterr().err
+    assert "carries no package copies" in err and "--store" in err
+    assert run(["log", "verify", "--export", str(export)]) == 0  # the chain needs no copies
+
+
+def test_an_edited_copy_in_an_export_is_reported(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    export = tmp_path / "log.parquet"
+    assert run(["log", "export", "--store", store, "--out", str(export)]) == 0
+    raw = (pq.read_schema(export).metadata or {})[b"crmctl.packages"]
+    _rewrite_metadata(export, {b"crmctl.packages": raw.replace(b"First name", b"Given name")})
+    capsys.readouterr()
+    assert run(["replay", "--from-export", str(export), "--store", str(tmp_path / "none.duckdb")]) == 1
+    assert "was edited: its bytes hash to" in capsys.readouterr().out
+    _rewrite_metadata(export, {b"crmctl.packages": b"[1, 2]"})
+    assert run(["replay", "--from-export", str(export)]) == 2
+    assert "package copies in its metadata (crmctl.packages) are not readable" in capsys.readouterr().err
+
+
+# --- divergences are classified -----------------------------------------------------------------------------------
+
+
+def test_a_relabel_is_a_presentation_divergence_with_exit_0(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    relabelled = str(_relabelled(tmp_path))
+    assert run(["diff", str(V1), relabelled]) == 0
+    assert "proposed bump: patch" in capsys.readouterr().out  # what diff calls the same change
+    # the form session and the records ran on 1.0.0 (the workflow on 1.1.0 would differ in behaviour)
+    only_v1 = ["--session", "lead-ada"]
+    assert run(["replay", "--store", store, "--against", relabelled, *only_v1]) == 0  # before: exit 1
+    text = capsys.readouterr().out
+    assert "2 events differ (2 presentation)" in text
+    assert "- show firstName (First name)" in text and "+ show firstName (Given name)" in text
+    assert "only presentation differences: exit 0" in text
+    assert run(["replay", "--store", store, "--against", relabelled, *only_v1, "--fail-on", "presentation"]) == 1
+    capsys.readouterr()
+    assert run(["replay", "--store", store, "--against", relabelled, *only_v1, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert report["classes"] == {"behavioral": 0, "presentation": 2}
+    assert report["fail_on"] == ["behavioral"] and report["ok"] is True
+    assert {d["class"] for d in report["divergences"]} == {"presentation"}
+    assert run(["replay", "--store", store, "--against", str(V2), "--fail-on", "behavioral,presentation",
+                "--format", "json"]) == 1  # fmt: skip
+    assert _json(capsys)["fail_on"] == ["behavioral", "presentation"]
+
+
+def test_fail_on_names_known_classes(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["replay", "--store", store, "--fail-on", "cosmetic"]) == 2
+    assert "unknown divergence class 'cosmetic'; choose from behavioral, presentation" in capsys.readouterr().err
+    assert run(["replay", "--store", store, "--fail-on", "presentation,", "--format", "json"]) == 0
+    assert _json(capsys)["fail_on"] == ["behavioral", "presentation"]
+
+
+def test_a_record_a_form_created_replays_with_its_later_updates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    assert run(["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", store, "--session",
+                "lead-ada"]) == 0  # fmt: skip
+    assert run(["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml"), "--store", store]) == 0
+    for patch, package in (('{"company": "ACME"}', []), ('{"companySize": 12}', ["--package", str(V2)])):
+        assert run(["records", "update", "lead-ada", "--entity", "Lead", "--data", patch, *package, "--store", store,
+                    "--now", "2026-11-25T09:00:00Z"]) == 0  # fmt: skip
+    capsys.readouterr()
+    # before: the updates were refused on replay ("an update without the record it updates earlier in the log"):
+    # the record's first entry is the form's submit, in another session
+    assert run(["replay", "--store", store, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert (report["differing_events"], report["per_session"]["record:Lead:lead-ada"]["rejected"]) == (0, 0)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["effect", "at", "field", "x"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["form", "record", "workflow"]),
+            _JSON,
+            st.lists(_JSON, max_size=3),
+            st.lists(_JSON, max_size=3),
+            st.none() | st.text(max_size=5),
+        ),
+        max_size=4,
+    ),
+)
+def test_text_output_of_any_divergence_never_raises(capsys: pytest.CaptureFixture[str], items: list[Any]) -> None:
+    from crmctl.cli.commands.runtime import _replay_text
+    from crmctl.runtime.replay import Divergence, ReplayReport
+
+    report = ReplayReport(None)
+    for number, (kind, event, missing, extra, error) in enumerate(items):
+        divergence = Divergence(f"s{number}", number, 1, event, ("effects",), missing, extra, error, kind=kind)
+        report.begin(divergence.session)
+        report.add(divergence.session, divergence)
+    _replay_text(report, 3, frozenset({"behavioral"}))
+    text = capsys.readouterr().out
+    assert text.startswith("replayed ")
