@@ -144,3 +144,16 @@ def test_a_gitattributes_that_breaks_the_documented_signature_check_is_reported(
     rogue.push(clone, "normalize line endings")
     assert check() != 0
     assert [(p.code, p.subject) for p in verify_registry(registry, NOW).problems] == [("REG403", ".gitattributes")]
+
+
+def test_the_marker_must_be_exactly_what_init_wrote(registry: str, clone: Path) -> None:
+    marker = clone / "crmctl-registry.json"
+    data = marker.read_text()
+    marker.write_text(data.replace("\n}", ',\n  "mirror": "https://evil.example/reg.git"\n}'))
+    rogue.push(clone, "add a mirror")
+    problems = verify_registry(registry, NOW).problems
+    assert [(p.code, p.subject) for p in problems] == [("REG107", "crmctl-registry.json")], problems
+    assert "not exactly what `registry init` writes" in problems[0].message
+    marker.write_text(data.replace('"sha256:', '"sha256:0'))
+    rogue.push(clone, "another registry")
+    assert "names registry sha256:0" in verify_registry(registry, NOW).problems[0].message

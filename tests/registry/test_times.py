@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from crmctl.cli.main import run
 from crmctl.errors import UserError
-from crmctl.registry.log import CLOCK_SKEW, format_time, parse_time
+from crmctl.registry.log import CLOCK_SKEW, entry_bytes, format_time, parse_time
 from crmctl.registry.ops import add_signer, promote
 from crmctl.registry.publish import publish
 from crmctl.registry.query import log_entries, resolve, show
@@ -170,3 +170,15 @@ def test_format_and_parse_time_round_trip(moment: datetime) -> None:
 def test_parse_time_accepts_exactly_the_one_form(text: str) -> None:
     parsed = parse_time(text)
     assert parsed is None or format_time(parsed) == text
+
+
+def test_a_future_entry_with_a_malformed_seq_is_reported_not_a_crash(
+    registry: str, promoted: Path, alice: SigningKey
+) -> None:
+    body = {"name": "Demo", "version": "1.1.0", "channel": "prod"}
+    entry = rogue.signed_entry(alice, "alice@example.com", "5", None, "promote", body, "2099-01-01T00:00:00Z")
+
+    (promoted / "log" / "00000005.json").write_bytes(entry_bytes(entry))
+    rogue.push(promoted, "odd entry")
+    problems = {(p.code, p.subject) for p in verify_registry(registry, LATER).problems}
+    assert {("REG102", "log/00000005.json"), ("REG103", "log/00000005.json"), ("REG109", "log")} <= problems

@@ -107,11 +107,13 @@ def _future_entries(state: RegistryState, now: datetime) -> list[Problem]:
     limit = now + CLOCK_SKEW
     problems = []
     for entry in state.entries:
-        when = parse_time(entry["time"]) if isinstance(entry.get("time"), str) else None
+        time, seq = entry.get("time"), entry.get("seq")
+        when = parse_time(time) if isinstance(time, str) else None
         if when is not None and when > limit:
-            problems.append(Problem("REG109", f"time {entry['time']} is in the future (this clock: {format_time(now)}, "
+            subject = entry_path(seq) if isinstance(seq, int) and not isinstance(seq, bool) else "log"
+            problems.append(Problem("REG109", f"time {time} is in the future (this clock: {format_time(now)}, "
                                               f"allowed skew {int(CLOCK_SKEW.total_seconds() // 60)} minutes)",
-                                    entry_path(int(entry["seq"]))))  # fmt: skip
+                                    subject))  # fmt: skip
     return problems
 
 
