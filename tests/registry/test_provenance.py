@@ -94,7 +94,8 @@ def test_a_url_without_credentials_is_kept_as_it_is(url: str) -> None:
      ("ssh://git:pw@host:2222/srv/r.git", "ssh://git@host:2222/srv/r.git"),
      ("https://user:p@ss@host/r", "https://host/r"),
      ("persistent-https::https://u:tok@host/r", "persistent-https::https://host/r"),
-     ("  https://u:tok@host/r\n", "https://host/r")],
+     ("  https://u:tok@host/r\n", "https://host/r"),
+     ("git@host:repo@v1", "git@host:repo@v1"), ("host:repo@v1", "host:repo@v1")],
 )  # fmt: skip
 def test_examples(url: str, expected: str) -> None:
     assert public_url(url) == expected
