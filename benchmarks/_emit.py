@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["dump_yaml"]
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_. -]*[A-Za-z0-9_.]$|^[A-Za-z_]$")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_. -]*[A-Za-z0-9_.]|[A-Za-z_]")
 _RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 
 
@@ -24,7 +24,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _RESERVED:
+    if _PLAIN.fullmatch(text) and text.lower() not in _RESERVED:
         return text
     return json.dumps(text, ensure_ascii=False)
 

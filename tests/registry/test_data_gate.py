@@ -4,6 +4,7 @@ accepts them with a reason; whichever was used is signed into the log entry and 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_an_acknowledged_change_is_published_with_the_reason_in_the_signed_entry
         "evidence": None,
         "accepted": "every stored lead got a phone in the May backfill",
     }
-    result = verify_registry(base)
+    result = verify_registry(base, datetime.now(UTC))
     assert result.ok, result.problems
     assert show(base, "Demo@1.1.0")["data_dependent"] == entry["body"]["data_dependent"]
     assert "data_dependent" not in show(base, "Demo@1.0.0")
@@ -116,7 +117,7 @@ def test_stored_records_that_show_every_change_safe_are_the_evidence(
         ("CMP126", {"total": 2, "affected": 0}, True),
     ]
     assert log_entries(base)[-1]["body"]["data_dependent"] == answered
-    assert verify_registry(base).ok
+    assert verify_registry(base, datetime.now(UTC)).ok
 
 
 def test_records_that_a_change_breaks_refuse_it_unless_it_is_also_accepted(
@@ -171,7 +172,7 @@ def test_a_compatible_publish_writes_no_new_key_and_old_entries_verify(base: str
                                                                        tmp_path: Path) -> None:  # fmt: skip
     publish(base, demo(tmp_path / "v2", "1.1.0", note="{type: text}"), alice, NOW, data=DataGate(accept="unused"))
     assert all("data_dependent" not in e["body"] for e in log_entries(base))
-    assert verify_registry(base).ok
+    assert verify_registry(base, datetime.now(UTC)).ok
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "two\nlines", "bell\x07", "x" * 501])

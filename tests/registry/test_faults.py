@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_publish_killed_at_any_moment_leaves_the_registry_valid(tmp_path: Path, 
         proc.wait(timeout=30)
         outcomes.append(proc.returncode)
 
-        result = verify_registry(registry)
+        result = verify_registry(registry, datetime.now(UTC))  # the CLI dated its entries by the wall clock
         assert result.ok, (version, result.problems)
         published = [e for e in log_entries(registry) if e["type"] == "publish" and e["body"]["version"] == version]
         tagged = f"refs/tags/Demo/v{version}" in refs(registry)
@@ -95,7 +96,7 @@ def test_publish_killed_at_any_moment_leaves_the_registry_valid(tmp_path: Path, 
         assert again.returncode == 0, (version, again.stdout, again.stderr)
         assert json.loads(again.stdout)["status"] == ("unchanged" if published else "written")
     assert -signal.SIGKILL in outcomes, "no publish was ever killed: the delays are too long for this machine"
-    result = verify_registry(registry)
+    result = verify_registry(registry, datetime.now(UTC))
     assert result.ok and result.versions == KILLS
 
 
@@ -115,7 +116,7 @@ def test_a_lock_left_in_the_cache_by_a_killed_command_does_not_block_the_client(
         (store.cache / lock).touch()
     assert publish(registry, demo(tmp_path / "b", "1.1.0"), alice, NOW).status == "written"
     assert not list(store.cache.rglob("*.lock"))
-    assert verify_registry(registry).ok
+    assert verify_registry(registry, NOW).ok
 
 
 # --- remotes that fail -----------------------------------------------------------------------------------------
@@ -331,7 +332,7 @@ def test_revoked_key_is_refused_and_nothing_written(tmp_path: Path, registry: st
         assert code == 1, (args, out, err)
         assert f"key {bob.fingerprint()} was removed from this registry" in out
     assert refs(registry) == before
-    assert verify_registry(registry).ok  # what bob signed before his removal stays valid
+    assert verify_registry(registry, NOW).ok  # what bob signed before his removal stays valid
 
 
 def test_corrupted_index_is_a_clear_error_and_the_next_change_rewrites_it(
@@ -348,5 +349,5 @@ def test_corrupted_index_is_a_clear_error_and_the_next_change_rewrites_it(
     code, out, _ = call(capsys, "registry", "verify", "--registry", registry)
     assert code == 1 and "index.json: REG401" in out
     publish(registry, demo(tmp_path / "d", "1.0.0"), alice, NOW)
-    assert verify_registry(registry).ok
+    assert verify_registry(registry, NOW).ok
     assert call(capsys, "resolve", "Demo", "--registry", registry)[1] == "1.0.0\n"

@@ -41,7 +41,7 @@ def test_publish_v1_v2_promote_resolve_and_verify(registry: str, alice: SigningK
     assert [e["type"] for e in log_entries(registry)] == ["init", "publish", "publish", "promote"]
     assert list_packages(registry)[0]["channels"] == {"prod": "1.0.0"}
     assert show(registry, "LeadLifecycle@1.0.0")["provenance"]["source"]["path"] == "packages/LeadLifecycle/v1"
-    result = verify_registry(registry)
+    result = verify_registry(registry, NOW)
     assert result.ok, result.problems
     assert (result.versions, result.seq) == (2, 4)
 
@@ -123,7 +123,7 @@ def test_removed_signer_cannot_publish_but_its_versions_stay_valid(
     remove_signer(registry, alice, NOW, identity="bob@example.com", reason="left")
     with pytest.raises(Refused, match="was removed"):
         publish(registry, demo(tmp_path / "b", "1.1.0"), bob, NOW)
-    assert verify_registry(registry).ok
+    assert verify_registry(registry, NOW).ok
     with pytest.raises(Refused, match="last admin"):
         remove_signer(registry, alice, NOW, identity="alice@example.com")
 

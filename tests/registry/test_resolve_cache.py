@@ -60,3 +60,26 @@ def test_resolve_skips_the_fetch_only_while_a_local_registry_has_not_moved(
     fetches.clear()
     assert resolve(registry, "LeadLifecycle").version == "1.1.0"
     assert fetches, "main moved: resolve must fetch"
+
+
+def test_a_state_file_of_the_wrong_shape_only_costs_a_replay(registry: str, alice: SigningKey, tmp_path: Path) -> None:
+    import json
+
+    publish(registry, LEAD_V1, alice, NOW)
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+    for path in (tmp_path / "state" / "replayed").iterdir():
+        body = json.loads(path.read_text())
+        path.write_text(json.dumps({**body, "packages": ["LeadLifecycle"], "seq": "2"}))
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+
+
+def test_reads_work_when_the_state_directory_is_unusable(
+    registry: str, alice: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory is best effort: a state directory that cannot be written only loses the protection it gives."""
+    publish(registry, LEAD_V1, alice, NOW)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("CRMCTL_STATE_DIR", str(blocker / "state"))
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"

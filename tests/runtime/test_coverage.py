@@ -145,3 +145,12 @@ def test_cli_input_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
                    "  - fire: {instance: b, transition: contact}\n", encoding="utf-8")  # fmt: skip
     code, _, err = invoke(capsys, str(LEAD), "--scenarios", str(bad))
     assert code == 2 and "bad.yaml:3" in err and "start it first" in err
+
+
+def test_skeleton_yaml_quotes_a_value_that_ends_in_a_newline() -> None:
+    """Its plain-scalar pattern ended in `$`, which also matches before a final newline: `abc\n` was written plain."""
+    from crmctl.runtime.coverage import _yaml
+
+    assert _yaml("abc") == "abc"
+    assert _yaml("abc\n") == '"abc\\n"'
+    assert _yaml({"k\n": "v"}) == '{"k\\n": v}'

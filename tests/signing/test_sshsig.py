@@ -139,5 +139,6 @@ def test_rsa_keys_are_refused(tmp_path: Path) -> None:
         Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()
     )
     (tmp_path / "rsa").write_bytes(pem)
+    (tmp_path / "rsa").chmod(0o600)
     with pytest.raises(InputError, match="only Ed25519"):
         SigningKey.load(tmp_path / "rsa")

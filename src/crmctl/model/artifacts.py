@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmctl.model.fields import IDENT, SchemaArtifact
-from crmctl.model.versions import SEMVER
+from crmctl.model.versions import MAX_VERSION_LENGTH, SEMVER
 
 __all__ = [
     "BUILTIN_CALENDARS",
@@ -66,7 +66,12 @@ class Manifest(_Strict):
     """`package.yaml`: identity of the package."""
 
     name: str = Field(..., pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="Package name.")
-    version: str = Field(..., pattern=SEMVER, description="Semantic version (semver 2.0.0).")
+    version: str = Field(
+        ...,
+        pattern=SEMVER,
+        max_length=MAX_VERSION_LENGTH,
+        description="Semantic version (semver 2.0.0), at most 128 characters.",
+    )
     scope: str = Field(
         ..., pattern=r"^(global|tenant:[a-z0-9][a-z0-9-]{0,62})$", description="`global` or `tenant:<id>`."
     )
@@ -291,7 +296,7 @@ class Calendar(_Strict):
     hours: dict[Weekday, list[HourRange]] = Field(
         default_factory=dict, description="Working hours per weekday, e.g. {mon: ['09:00-12:00', '13:00-17:00']}."
     )
-    holidays: list[Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = Field(default_factory=list)
+    holidays: list[Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]] = Field(default_factory=list)
     onHolidays: Literal["pause", "count"] = Field(
         "pause", description="Whether SLA clocks stand still on holidays (`pause`) or run (`count`)."
     )

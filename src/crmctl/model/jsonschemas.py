@@ -167,6 +167,11 @@ def _explain(error: Any, root: dict[str, Any]) -> list[tuple[JsonPath, str, bool
         extras = [k for k in instance if k not in allowed]
         hint = f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""
         return [((*path, k), f"unknown key {k!r}{hint}", True) for k in extras]
+    if error.validator == "maxLength" and isinstance(instance, str):  # say how long, without printing all of it
+        return [(path, f"{_short(instance)} is {len(instance)} characters long; at most {error.validator_value} "
+                       "are allowed", False)]  # fmt: skip
+    if error.validator == "pattern" and isinstance(instance, str) and len(instance) > 60:
+        return [(path, f"{_short(instance)} does not match {error.validator_value!r}", False)]
     if error.validator == "required":
         return [(path, error.message.replace("is a required property", "is required"), False)]
     if error.validator in ("anyOf", "oneOf") and error.context:

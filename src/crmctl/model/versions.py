@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SEMVER", "version_key"]
+__all__ = ["MAX_VERSION_LENGTH", "SEMVER", "is_version", "version_key"]
 
-SEMVER = (
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+SEMVER = (  # [0-9], not \d: Python's and Rust's \d also match other scripts' digits (1\u0660.0.0 is not 10.0.0)
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+# Semver sets no limit; crmctl does (as npm does, at 256): a version becomes a directory name and a git tag, and
+# its numbers become Python ints, which refuse more than 4,300 digits.
+MAX_VERSION_LENGTH = 128
 _VERSION = re.compile(SEMVER)
 
 
+def is_version(text: str) -> bool:
+    """A semver 2.0.0 version of at most MAX_VERSION_LENGTH characters (the whole text: no trailing newline)."""
+    return len(text) <= MAX_VERSION_LENGTH and _VERSION.fullmatch(text) is not None
+
+
 def version_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-    """Semver precedence: build metadata ignored, a pre-release sorts before its release."""
-    match = _VERSION.match(version)
+    """Semver precedence: build metadata ignored, a pre-release sorts before its release (non-versions first)."""
+    match = _VERSION.fullmatch(version) if len(version) <= MAX_VERSION_LENGTH else None
     if match is None:
         return (0, 0, 0, 0, ())
     major, minor, patch = int(match.group(1)), int(match.group(2)), int(match.group(3))

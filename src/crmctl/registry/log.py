@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crmctl.signing import SigningKey
 
 __all__ = [
+    "CLOCK_SKEW",
     "ENTRY_TYPES",
     "entry_bytes",
     "entry_hash",
     "entry_path",
     "format_time",
     "make_entry",
+    "parse_time",
     "signed_bytes",
 ]
 
 ENTRY_TYPES = ("init", "signer-add", "signer-remove", "publish", "promote")
+# How far an entry's time may lie ahead of the clock of the machine that verifies or extends the log.
+CLOCK_SKEW = timedelta(minutes=5)
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def canonical_json(value: Any) -> str:
@@ -49,7 +56,18 @@ def format_time(now: datetime) -> str:
     """UTC, whole seconds, `Z` suffix: `2026-11-26T09:30:00Z`."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = now.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"  # %Y is not zero-padded on every platform
+
+
+def parse_time(text: str) -> datetime | None:
+    """An entry's time (exactly `format_time`'s form, a real date and time) as an aware datetime, else None."""
+    if _TIME.fullmatch(text) is None:
+        return None
+    try:
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:  # 2026-02-30, 25:00:00
+        return None
 
 
 def make_entry(seq: int, prev: str | None, kind: str, body: dict[str, Any], *, identity: str, key: SigningKey,

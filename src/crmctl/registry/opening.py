@@ -1,7 +1,9 @@
 """Opening a registry: fetch it, check it is one this crmctl can read, replay its log, check remembered history.
 
-A client remembers the last head it verified or wrote (`$XDG_STATE_HOME/crmctl/registries/<id>.json`, or
-`$CRMCTL_STATE_DIR`) and refuses a registry whose log no longer has that head at that position.
+A client remembers the last head it read, verified or wrote (`$XDG_STATE_HOME/crmctl/registries/<id>.json`, or
+`$CRMCTL_STATE_DIR`) and refuses a registry whose log no longer has that head at that position: every command
+that reads the registry checks the head first and then remembers the newer one, so a client that once saw an
+entry cannot later be shown a history without it (rolled back) or with another entry in its place (forked).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +24,10 @@ from crmctl.registry.store import Snapshot, Store, normalize_location
 if TYPE_CHECKING:
     from crmctl.registry.trust import RegistryState
 
-__all__ = ["MARKER", "HistoryError", "NotARegistryError", "Opened", "open_registry", "remember"]
+__all__ = ["MARKER", "HistoryError", "NotARegistryError", "Opened", "entry_files", "open_registry", "remember"]
 
 MARKER = "crmctl-registry.json"
+_ENTRY_NAME = re.compile(r"[0-9]{8}\.json")
 
 
 class NotARegistryError(UserError):
@@ -92,7 +96,7 @@ def open_registry(location: str, *, strict: bool = True) -> Opened:
     store, head = fetch(location)
     snapshot = store.snapshot(head)
     read_marker(snapshot, store.location)
-    paths = [f"log/{name}" for name in snapshot.files_under("log")]
+    paths = entry_files(snapshot)
     data = snapshot.read_many(paths)
     state = replay([(path, data[path]) for path in paths])
     if state.registry_id is None:
@@ -106,9 +110,17 @@ def open_registry(location: str, *, strict: bool = True) -> Opened:
         if broken:
             raise UserError(f"{store.location}: the registry's log is damaged ({broken[0].subject}: "
                             f"{broken[0].message})", hint="run `crmctl registry verify` for every problem")  # fmt: skip
-    if strict and not state.problems:
-        _save_checked_state(store, snapshot, state)
+    if strict:
+        assert state.head is not None
+        advance(store.location, state.registry_id, state.seq, state.head)
+        if not state.problems:
+            _save_checked_state(store, snapshot, state)
     return Opened(store, head, snapshot, state, history)
+
+
+def entry_files(snapshot: Snapshot) -> list[str]:
+    """The log's entry files (`log/<8 digits>.json`), in order; anything else in `log/` is not an entry."""
+    return [f"log/{name}" for name in snapshot.files_under("log") if _ENTRY_NAME.fullmatch(name)]
 
 
 def _save_checked_state(store: Store, snapshot: Snapshot, state: RegistryState) -> None:
@@ -162,14 +174,33 @@ def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Proble
 
 
 def remember(location: str, registry_id: str, seq: int, head: str) -> None:
-    """Record a head this client verified or wrote; best effort (an unwritable state dir only loses memory)."""
+    """Record a head this client read, verified or wrote; best effort (an unwritable state dir only loses memory).
+
+    Each file is replaced whole (a temporary file renamed over it), so a concurrent reader never sees half of one.
+    """
+    body = {"registry": registry_id, "seq": seq, "head": head, "location": location}
     try:
-        root = state_root()
-        (root / "locations").mkdir(parents=True, exist_ok=True)
-        _memory_path(registry_id).write_text(
-            json.dumps({"registry": registry_id, "seq": seq, "head": head, "location": location}, indent=2) + "\n",
-            encoding="utf-8",
-        )
-        _location_path(location).write_text(json.dumps({"registry": registry_id}) + "\n", encoding="utf-8")
+        (state_root() / "locations").mkdir(parents=True, exist_ok=True)
+        _replace(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
+        _replace(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
     except OSError:
         pass
+
+
+def advance(location: str, registry_id: str, seq: int, head: str) -> None:
+    """Remember `head` unless this client already remembers it (or a later one) for this location.
+
+    Called after `check_history` accepted the registry, so the remembered head is an entry of this log and `seq` is
+    at least its position. Writes nothing in the common case: `resolve` stays fast.
+    """
+    memory, previous_id = remembered(location, registry_id)
+    current = memory is not None and memory.get("head") == head
+    later = memory is not None and isinstance(memory.get("seq"), int) and memory["seq"] > seq
+    if previous_id != registry_id or not (current or later):
+        remember(location, registry_id, seq, head)
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -4,7 +4,6 @@ signer scope) and the version's files."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +15,16 @@ from crmctl.registry.data_gate import DataGate
 from crmctl.registry.log import format_time
 from crmctl.registry.names import version_key
 from crmctl.registry.trust import Problem
-from crmctl.registry.versions import artifact_files, load_version
-from crmctl.registry.writing import Change, Refused, WriteResult, signer_identity, unchanged, write_change
+from crmctl.registry.versions import artifact_files, load_version, provenance_bytes
+from crmctl.registry.writing import (
+    Change,
+    Refused,
+    WriteResult,
+    entry_time,
+    signer_identity,
+    unchanged,
+    write_change,
+)
 from crmctl.signing import NAMESPACE_PACKAGE
 
 if TYPE_CHECKING:
@@ -128,14 +135,14 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
         raise Refused(f"{subject}: publish refused ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
     path = f"packages/{prepared.name}/{prepared.version}"
     tag = f"{prepared.name}/v{prepared.version}"
-    provenance = {"signer": {"identity": identity, "key": key.fingerprint()}, "time": format_time(now),
-                  "source": prepared.source}  # fmt: skip
+    provenance = {"signer": {"identity": identity, "key": key.fingerprint()},
+                  "time": format_time(entry_time(state, now)), "source": prepared.source}  # fmt: skip
     digest_line = (prepared.digest + "\n").encode()
     files = {
         f"{path}/canonical.json": prepared.canonical,
         f"{path}/digest": digest_line,
         f"{path}/signature.sig": key.sign(digest_line, NAMESPACE_PACKAGE).encode(),
-        f"{path}/provenance.json": (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode(),
+        f"{path}/provenance.json": provenance_bytes(provenance),
         **{f"{path}/artifacts/{rel}": data for rel, data in prepared.artifacts.items()},
     }
     body = {"name": prepared.name, "version": prepared.version, "scope": prepared.scope, "digest": prepared.digest,
@@ -143,4 +150,4 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
     answered = data.record()
     if answered is not None:
         body["data_dependent"] = answered
-    return Change("publish", body, files, f"publish {prepared.name} {prepared.version}", tag)
+    return Change("publish", body, files, f"publish {prepared.name} {prepared.version}", tag, fresh=(path,))

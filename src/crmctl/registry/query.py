@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError, UserError
 from crmctl.registry.names import check_channel, check_name, check_version, version_key
-from crmctl.registry.opening import MARKER, HistoryError, check_history, fetch, open_registry, parse_marker
+from crmctl.registry.opening import MARKER, HistoryError, advance, check_history, fetch, open_registry, parse_marker
 
 if TYPE_CHECKING:
     from crmctl.model.tree import FileTree
@@ -51,9 +51,10 @@ def resolve(location: str, name: str, *, channel: str | None = None, version: st
     ids = store.object_ids(head, "log", "index.json")
     known = statecache.load(store.location, ids["log"]) if "log" in ids else None
     if known is not None:
-        history = check_history(store.location, str(known["registry"]), snapshot)
+        history = check_history(store.location, known["registry"], snapshot)
         if history is not None:
             raise HistoryError(f"{store.location}: {history.message}", hint="run `crmctl registry verify`")
+        advance(store.location, known["registry"], known["seq"], known["head"])
         if known.get("index_blob") != ids.get("index.json"):
             raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
                              hint="run `crmctl registry verify`")  # fmt: skip

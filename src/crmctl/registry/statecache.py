@@ -60,4 +60,7 @@ def load(location: str, log_tree: str) -> dict[str, Any] | None:
         return None
     if not isinstance(body, dict) or body.get("log_tree") != log_tree or body.get("location") != location:
         return None
+    shapes = {"registry": str, "seq": int, "head": str, "index_blob": str, "packages": dict, "channels": dict}
+    if not all(isinstance(body.get(key), kind) for key, kind in shapes.items()):
+        return None  # damaged: only costs a replay
     return body

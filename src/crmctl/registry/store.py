@@ -213,13 +213,22 @@ class Store:
         return Snapshot(self, commit)
 
     def write_commit(self, parent: str | None, files: dict[str, bytes], *, message: str, identity: str,
-                     when: str) -> str:  # fmt: skip
-        """A commit of `parent`'s tree plus `files` (added or replaced); author and committer are the signer."""
+                     when: str, fresh: tuple[str, ...] = ()) -> str:  # fmt: skip
+        """A commit of `parent`'s tree plus `files` (added or replaced); author and committer are the signer.
+
+        Each directory in `fresh` is written from nothing: whatever `parent` had there (or a file in its place, or
+        in its parent directory's) is removed first, so afterwards it holds exactly the `files` below it.
+        """
         with tempfile.TemporaryDirectory(prefix="crmctl-") as tmp:
             index = str(Path(tmp) / "index")
             env = {"GIT_INDEX_FILE": index, **_identity_env(identity, when)}
             if parent:
                 self.git("read-tree", parent, env=env)
+                stale = self._stale(parent, fresh)
+                if stale:
+                    removal = "".join(f"0 {'0' * 40}\t{path}\0" for path in stale)
+                    self.git("update-index", "-z", "--index-info", stdin=removal.encode(errors="surrogateescape"),
+                             env=env)  # fmt: skip
             paths = []
             for number, (_rel, data) in enumerate(sorted(files.items())):
                 path = Path(tmp) / f"blob{number}"
@@ -232,6 +241,16 @@ class Store:
             tree = self.git("write-tree", env=env).stdout.decode().strip()
             args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
             return self.git(*args, env=env).stdout.decode().strip()
+
+    def _stale(self, parent: str, fresh: tuple[str, ...]) -> list[str]:
+        """What `parent` holds at, below, or in the place of the parent directory of each `fresh` directory."""
+        holders = {directory.rpartition("/")[0] or directory for directory in fresh}
+        if not holders:
+            return []
+        out = self.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", parent, "--", *sorted(holders)).stdout
+        paths = out.decode(errors="surrogateescape").split("\0")
+        return [path for path in paths if path and (path in holders or path in fresh
+                or any(path.startswith(directory + "/") for directory in fresh))]  # fmt: skip
 
     def push(self, commit: str, *, tag: str | None, tag_message: str, identity: str, when: str) -> None:
         """Push `commit` as the remote's `main` (fast-forward only) and `tag`, atomically."""
@@ -269,23 +288,30 @@ class Snapshot:
         self.store = store
         self.commit = commit
         self._tree: dict[str, str] | None = None
+        self._modes: dict[str, str] = {}
         self._under: dict[str, list[str]] | None = None
         self._cache: dict[str, bytes | None] = {}
 
     def tree(self) -> dict[str, str]:
-        """Every blob at this commit: path → object id."""
+        """Every blob (file or symlink) at this commit: path → object id."""
         if self._tree is None:
-            out = self.store.git("ls-tree", "-r", "-z", "--full-tree", self.commit).stdout.decode()
+            out = self.store.git("ls-tree", "-r", "-z", "--full-tree", self.commit).stdout
             tree: dict[str, str] = {}
-            for record in out.split("\0"):
+            for record in out.decode(errors="surrogateescape").split("\0"):
                 if not record:
                     continue
                 meta, _, path = record.partition("\t")
-                _mode, kind, oid = meta.split()
+                mode, kind, oid = meta.split()
+                self._modes[path] = mode
                 if kind == "blob":
                     tree[path] = oid
             self._tree = tree
         return self._tree
+
+    def modes(self) -> dict[str, str]:
+        """Every entry at this commit, submodules included: path → git mode (100644 for a plain file)."""
+        self.tree()
+        return dict(self._modes)
 
     def files_under(self, prefix: str) -> list[str]:
         """Files below a directory, relative to it (from an index built once: verify asks for every version)."""

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.errors import UsageError
-from crmctl.registry.log import ENTRY_TYPES, canonical_json, entry_bytes, entry_hash, signed_bytes
+from crmctl.registry.log import ENTRY_TYPES, canonical_json, entry_bytes, entry_hash, parse_time, signed_bytes
 from crmctl.registry.names import (
+    case_collision,
     check_channel,
     check_identity,
     check_name,
@@ -26,7 +27,7 @@ from crmctl.signing import NAMESPACE_LOG, NAMESPACE_PACKAGE, SignatureError, fin
 
 __all__ = ["FORMAT", "Problem", "RegistryState", "Signer", "Version", "apply_entry", "authorize", "replay"]
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass
@@ -72,6 +73,7 @@ class RegistryState:
     packages: dict[str, dict[str, Version]] = field(default_factory=dict)
     channels: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    last_time: str | None = None  # the time of the last entry applied: times never decrease along the log
 
     @property
     def seq(self) -> int:
@@ -163,7 +165,7 @@ def _apply(state: RegistryState, entry: dict[str, Any], *, first: bool,
         return ("REG106", f"unknown entry type {kind!r} or malformed entry")
     if (kind == "init") != first:
         return ("REG106", "the first entry must be `init`, and only the first")
-    time = str(entry.get("time", ""))
+    time = str(entry.get("time"))
     try:
         _check_body(kind, body)
     except (UsageError, KeyError, TypeError, ValueError) as exc:
@@ -188,10 +190,32 @@ def _apply(state: RegistryState, entry: dict[str, Any], *, first: bool,
             verify(str(entry.get("signature", "")), signed_bytes(entry), NAMESPACE_LOG, signer.public_key)
         except SignatureError as exc:
             return ("REG104", f"log signature does not verify: {exc}")
+    late = _time_problem(state, entry.get("time"), signer)
+    if late is not None:
+        return ("REG109", late)
+    if kind == "publish" and (body["provenance"].get("signer") != signer_ref
+                              or body["provenance"].get("time") != entry.get("time")):  # fmt: skip
+        return ("REG106", "publish body is invalid: its provenance names another signer or time than the entry")
     refusal = authorize(state, signer, kind, body)
     if refusal is not None:
         return refusal
     _commit(state, signer, kind, body, entry)
+    return None
+
+
+def _time_problem(state: RegistryState, time: object, signer: Signer) -> str | None:
+    """Why an entry's time is unacceptable: malformed, before its signer was added, or before the previous entry.
+
+    (A removed signer signs nothing afterwards: its entries are refused as signed by a removed key.) Times of this
+    one form sort as strings exactly as they do as times. Whether a time lies in the future depends on the reader's
+    clock, so that is `verify`'s check, never a reason for the replay to drop an entry.
+    """
+    if not isinstance(time, str) or parse_time(time) is None:
+        return f"time {str(time)[:40]!r} is not a UTC time of the form YYYY-MM-DDTHH:MM:SSZ"
+    if time < signer.added:
+        return f"time {time} is before its signer {signer.identity} was added ({signer.added})"
+    if state.last_time is not None and time < state.last_time:
+        return f"time {time} is earlier than the entry before it ({state.last_time}); entry times never decrease"
     return None
 
 
@@ -207,6 +231,9 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
     if kind == "init":
         return None
     if kind == "signer-add":
+        clash = case_collision(body["identity"], {s.identity for s in state.signers.values()})
+        if clash is not None:
+            return ("REG110", f"identity {body['identity']} differs only by letter case from the signer {clash}")
         if not signer.admin:
             return f"{signer.identity} is not an admin and cannot add signers"
         missing = [s for s in body["scopes"] if not signer.allows(s)]
@@ -228,6 +255,14 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
     name = body["name"]
     if kind == "publish":
         versions = state.packages.get(name, {})
+        clash = case_collision(name, state.packages)
+        if clash is not None:
+            return ("REG110", f"package name {name} differs only by letter case from the published {clash} (one "
+                              "directory and one tag on a case-insensitive file system)")  # fmt: skip
+        clash = case_collision(body["version"], versions)
+        if clash is not None:
+            return ("REG110", f"version {body['version']} differs only by letter case from the published {name}@"
+                              f"{clash} (one directory and one tag on a case-insensitive file system)")  # fmt: skip
         if versions:
             scope = next(iter(versions.values())).scope
             if body["scope"] != scope:
@@ -248,6 +283,7 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
 
 def _commit(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any], entry: dict[str, Any]) -> None:
     time = str(entry["time"])
+    state.last_time = time
     if kind == "init":
         state.signers[signer.key] = signer
     elif kind == "signer-add":
@@ -286,7 +322,7 @@ def _check_body(kind: str, body: dict[str, Any]) -> None:
     elif kind == "publish":
         name, version = check_name(body["name"]), check_version(body["version"])
         check_scope(body["scope"])
-        if body["scope"] == "*" or not _DIGEST.match(body["digest"]):
+        if body["scope"] == "*" or _DIGEST.fullmatch(body["digest"]) is None:
             raise ValueError("scope must be global or tenant:<id>, digest sha256:<hex>")
         if body["path"] != f"packages/{name}/{version}" or body["tag"] != f"{name}/v{version}":
             raise ValueError("path and tag must follow the name and version")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from crmctl.registry.store import Snapshot
     from crmctl.registry.trust import Version
 
-__all__ = ["artifact_files", "load_version", "version_tree"]
+__all__ = ["artifact_files", "load_version", "provenance_bytes", "version_tree"]
 
 
 def artifact_files(package: Package) -> dict[str, bytes]:
@@ -22,6 +22,11 @@ def artifact_files(package: Package) -> dict[str, bytes]:
     document: dict[str, Any] = canonical_document(package)
     return {f"{kind}.json": (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
             for kind, value in document.items()}  # fmt: skip
+
+
+def provenance_bytes(provenance: dict[str, Any]) -> bytes:
+    """`provenance.json`: the publish entry's `provenance`, pretty-printed with sorted keys."""
+    return (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode()
 
 
 def version_tree(snapshot: Snapshot, version: Version) -> MemoryTree:

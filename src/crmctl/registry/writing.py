@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
-from crmctl.registry.log import entry_bytes, entry_path, format_time, make_entry
+from crmctl.registry.log import CLOCK_SKEW, entry_bytes, entry_path, format_time, make_entry, parse_time
 from crmctl.registry.opening import MARKER, Opened, open_registry, remember
 from crmctl.registry.store import ConflictError
 from crmctl.registry.trust import FORMAT, Problem, RegistryState, apply_entry
@@ -21,7 +21,16 @@ from crmctl.registry.trust import FORMAT, Problem, RegistryState, apply_entry
 if TYPE_CHECKING:
     from crmctl.signing import SigningKey
 
-__all__ = ["RETRIES", "Change", "Refused", "WriteResult", "derived_files", "marker_bytes", "write_change"]
+__all__ = [
+    "RETRIES",
+    "Change",
+    "Refused",
+    "WriteResult",
+    "derived_files",
+    "entry_time",
+    "marker_bytes",
+    "write_change",
+]
 
 RETRIES = 3
 
@@ -45,6 +54,8 @@ class Change:
     files: dict[str, bytes]
     message: str
     tag: str | None = None
+    # Directories this change writes from nothing: their content afterwards is exactly `files` below them.
+    fresh: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,24 @@ def signer_identity(state: RegistryState, key: SigningKey) -> str:
     return signer.identity
 
 
+def entry_time(state: RegistryState, now: datetime) -> datetime:
+    """The time of the next entry: the clock, or the last entry's time when that is later (by at most CLOCK_SKEW).
+
+    Entry times never decrease along the log, and the machines that write a registry never share one clock: a
+    publisher whose clock runs a minute behind the previous one's dates its entry as the previous entry. A last
+    entry further ahead than the allowed skew is refused: this clock is wrong, or that entry is (`verify` says).
+    """
+    last = parse_time(state.last_time) if state.last_time is not None else None
+    if last is None or last <= now:
+        return now
+    if last - now > CLOCK_SKEW:
+        raise UserError(f"the registry's last entry is dated {state.last_time}, more than "
+                        f"{int(CLOCK_SKEW.total_seconds() // 60)} minutes after this machine's clock "
+                        f"({format_time(now)})", hint="check this machine's clock; if it is right, run "
+                        "`crmctl registry verify`, which reports entries dated in the future")  # fmt: skip
+    return last
+
+
 def write_change(location: str, key: SigningKey, now: datetime,
                  build: Callable[[Opened], Change | WriteResult]) -> WriteResult:  # fmt: skip
     """Open, build, append and push; on a lost race re-open and rebuild (gates re-checked), up to RETRIES times."""
@@ -85,15 +114,17 @@ def write_change(location: str, key: SigningKey, now: datetime,
             return planned
         state = opened.state
         identity = signer_identity(state, key)
-        entry = make_entry(state.seq + 1, state.head, planned.kind, planned.body, identity=identity, key=key, now=now)
+        when = entry_time(state, now)
+        entry = make_entry(state.seq + 1, state.head, planned.kind, planned.body, identity=identity, key=key, now=when)
         refusal = apply_entry(state, entry)
         if refusal is not None:
             raise Refused(refusal[1], [Problem(refusal[0], refusal[1], planned.body.get("name", "signer"))])
         files = {**planned.files, entry_path(state.seq): entry_bytes(entry), **derived_files(state)}
-        when = format_time(now)
-        commit = opened.store.write_commit(opened.commit, files, message=planned.message, identity=identity, when=when)
+        stamp = format_time(when)
+        commit = opened.store.write_commit(opened.commit, files, message=planned.message, identity=identity,
+                                           when=stamp, fresh=planned.fresh)  # fmt: skip
         try:
-            opened.store.push(commit, tag=planned.tag, tag_message=planned.message, identity=identity, when=when)
+            opened.store.push(commit, tag=planned.tag, tag_message=planned.message, identity=identity, when=stamp)
         except ConflictError:
             last_head = opened.store.refresh() or ""
             continue

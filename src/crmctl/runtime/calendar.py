@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["ALWAYS", "CalendarError", "WorkCalendar", "parse_duration"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|h|d|bd|w)$")
+_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|h|d|bd|w)")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MAX_DAYS = 366 * 20  # a deadline further than this is a calendar without working time
 
@@ -156,7 +156,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def parse_duration(text: str) -> tuple[float, str]:
-    match = _DURATION_RE.match(text.strip())
+    match = _DURATION_RE.fullmatch(text.strip())
     if match is None:
         raise CalendarError(f"{text!r} is not a duration (e.g. 30m, 4h, 2d, 1bd, 1w)")
     return float(match.group(1)), match.group(2)

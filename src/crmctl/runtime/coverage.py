@@ -330,7 +330,7 @@ def _placeholder(fdef: Any) -> Any:
             "datetime": "2026-01-05T09:00:00Z", "object": {}, "array": []}.get(kind, "TODO")  # fmt: skip
 
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./@-]*$")
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@-]*")
 _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
 
 
@@ -340,7 +340,7 @@ def _yaml(value: Any) -> str:
     if isinstance(value, timedelta):
         hours = int(value.total_seconds() // 3600)
         return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
-    if isinstance(value, str) and _PLAIN.match(value) and value.lower() not in _RESERVED:
+    if isinstance(value, str) and _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
         return value
     return json.dumps(value, ensure_ascii=False)
 

@@ -33,7 +33,7 @@ __all__ = ["MAX_LIST_ITEMS", "MAX_TEXT", "ValueSizeError", "ValueTypeError", "fr
 MAX_LIST_ITEMS = 10_000
 MAX_TEXT = 1 << 20  # bytes of UTF-8 per string value
 _INT64 = (-(2**63), 2**63 - 1)
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class ValueTypeError(UserError):
@@ -116,7 +116,7 @@ _EXPECTED = {"date": "date 'YYYY-MM-DD'", "datetime": "ISO 8601 datetime with of
 
 
 def _date(value: str, name: str) -> datetime:
-    if not _DATE_RE.match(value):
+    if not _DATE_RE.fullmatch(value):
         raise ValueTypeError(name, _EXPECTED["date"], repr(value))
     try:
         day = date.fromisoformat(value)

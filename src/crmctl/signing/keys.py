@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,10 +63,7 @@ class SigningKey:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_ssh_private_key
 
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read signing key: {exc.strerror}") from None
+        data = _read_private(path)
         secret = (passphrase if passphrase is not None else os.environ.get("CRMCTL_KEY_PASSPHRASE", "")) or None
         password = secret.encode() if secret else None
         loader = load_ssh_private_key if b"OPENSSH PRIVATE KEY" in data else load_pem_private_key
@@ -97,6 +95,28 @@ class SigningKey:
         from crmctl.signing.sshsig import sign
 
         return sign(self.private, message, namespace)
+
+
+def _read_private(path: Path) -> bytes:
+    """The key file's bytes, refused as ssh and `ssh-keygen -Y sign` refuse it ("UNPROTECTED PRIVATE KEY FILE"):
+    a key owned by this user that its group or others may read or write. (A key owned by another user, such as a
+    secret mounted into a CI job, is not checked, as ssh does not; on systems without POSIX modes nothing is.)
+    """
+    try:
+        # Non-blocking: a FIFO in the key's place must not hang the command (it is refused below).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read signing key: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: cannot read signing key: not a regular file")
+    if os.name == "posix" and info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.close(fd)
+        raise InputError(f"{path}: permissions {info.st_mode & 0o777:04o} are too open: a private key must not be "
+                         "accessible by group or others (ssh refuses it too)", hint=f"chmod 600 {path}")  # fmt: skip
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 def _comment_of(path: Path) -> str:

@@ -232,7 +232,7 @@ def run_log(registry: str | None, output_format: str) -> int:
 def run_verify(registry: str | None, output_format: str) -> int:
     from crmctl.registry.verify import verify_registry
 
-    result = verify_registry(_location(registry))
+    result = verify_registry(_location(registry), _now())
     if output_format == "json":
         _json(result.as_dict())
     else:

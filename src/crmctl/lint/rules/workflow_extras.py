@@ -264,12 +264,12 @@ class WF522(LintRule):
 
 
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
-_DURATION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|h|d|bd|w)$")
+_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|h|d|bd|w)")
 
 
 def _duration(text: str) -> tuple[bool, float]:
     """(in business days, amount in minutes or business days)."""
-    match = _DURATION_RE.match(text)
+    match = _DURATION_RE.fullmatch(text)
     if match is None:  # pragma: no cover - the schema already enforces the pattern
         return False, 0.0
     amount, unit = float(match.group(1)), match.group(2)
