@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import UserError
+from crmctl.errors import InputError, UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -124,7 +124,9 @@ def _parse(raw: str, kind: str) -> Any:
     if kind == "boolean":
         return text.lower() in ("y", "yes", "true", "1", "j", "ja", "oui")
     if kind in ("array", "object"):
-        return json.loads(text)
+        from crmctl.model.source import parse_json
+
+        return parse_json(text, "value")
     return text
 
 
@@ -198,7 +200,7 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                     continue
                 try:
                     value = _parse(raw, kind)
-                except ValueError:
+                except (ValueError, InputError):
                     view.notes = [f"[red]{label}: not a {kind}[/]"]
                     continue
                 send({"type": "change", "field": path, "value": value})

@@ -6,10 +6,10 @@ holds; the engine decides everything.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
+from crmctl.model.source import parse_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,8 +74,8 @@ def interact(player: Player) -> int:
             else:
                 instance = Prompt.ask("instance", default=next(iter(sorted(player.instances)), "lead-1"))
                 if choice == "s":
-                    step = {"type": "start", "instance": instance,
-                            "data": json.loads(Prompt.ask("record (a JSON object)", default="{}"))}  # fmt: skip
+                    record = Prompt.ask("record (a JSON object)", default="{}")
+                    step = {"type": "start", "instance": instance, "data": parse_json(record, "record")}
                 elif choice == "f":
                     step = {"type": "fire", "instance": instance, "as": Prompt.ask("as (user/role)"),
                             "transition": Prompt.ask("transition", choices=transitions)}  # fmt: skip
@@ -94,6 +94,5 @@ def interact(player: Player) -> int:
                     console.print(f"  {when}  {effect['instance']:<12} {describe(effect)}")
         except EOFError:  # Ctrl-D: like quit
             return 0
-        except (UserError, ValueError) as exc:  # ValueError: a record that is not JSON
+        except (UserError, ValueError) as exc:  # UserError: also a record that is not JSON
             console.print(f"[red]{exc}[/]")
-
