@@ -156,6 +156,44 @@ def test_value_sizes_and_the_cost_cache() -> None:
     )  # at most the iteration budget's items
 
 
+def test_map_literals_conversions_and_other_functions_are_bounded() -> None:
+    record = {"name": "x" * MIB, "tags": ["a"] * 2_000}
+    for expression in [
+        "tags.all(t, size({'k': name}['k'] + name) > 0)",  # a map literal, indexed
+        "tags.all(t, size(dyn(name) + name) > 0)",  # dyn passes its operand through
+        "tags.all(t, size(string(bytes(name))) > 0)",  # conversions copy
+        "tags.all(t, now.getHours() >= 0 && name.matches('x+'))",  # any other function scans its input
+    ]:
+        with pytest.raises(RuntimeCostError, match="past the runtime's cost bound of 64 MiB"):
+            _evaluate(expression, record)
+        assert _evaluate(expression, {"name": "x", "tags": ["a"]}) is True
+
+
+class _Serialized:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def serialize(self) -> bytes:
+        return self.data
+
+
+def test_the_wire_reader_skips_what_it_does_not_know() -> None:
+    # An Any holding a CheckedExpr whose expression has an id but a kind this reader does not know (added by a
+    # later CEL version), after a field numbered above 15 (a two-byte key) and a fixed-size field.
+    expression = b"\x10\x01" + b"\x82\x01\x00" + b"\x7d\x00\x00\x00\x00"  # id 1, field 16 empty, 15 fixed32
+    checked = b"\x0a\x00" + b"\x22" + bytes([len(expression)]) + expression
+    ast = CheckedAst.of(_Serialized(b"\x12" + bytes([len(checked)]) + checked))
+    assert (ast.root.kind, ast.nesting, ast.accumulates, ast.variables) == ("const", 0, False, frozenset())
+    assert CheckedAst.of(_Serialized(b"")).root.kind == "const"
+
+
+def test_the_cost_cache_stays_bounded() -> None:
+    checked = CheckedAst.of(_program("size(name + name) > 0")._programs["e"])
+    for size in (mantissa << exponent for exponent in range(80) for mantissa in range(4, 8)):  # 320 roundings
+        checked.cost({"name": (size, 0)}, ITERATION_BUDGET)
+    assert 0 < len(checked._cache) <= 256
+
+
 _SEPARATORS = st.sampled_from(["", " ", "\n", " // ).all(x, tags.map(\n", "\t"])
 _QUIET = st.sampled_from(["true", "name == 'tags.all(a, tags.map(b, b))'", "size(tags) > 0", 'r"x.exists(" != ""'])
 

@@ -68,17 +68,14 @@ class DirTree:
         try:
             # Non-blocking, so that opening a FIFO returns at once; what was opened is checked, not the name.
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+                    raise InputError(f"{where}: is {kind}; only regular files are read")
+                data = handle.read(MAX_FILE_BYTES + 1)  # at most: the file may grow after fstat
         except OSError as exc:
             raise InputError(f"{where}: cannot read file: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
-                raise InputError(f"{where}: is {kind}; only regular files are read")
-            try:
-                data = handle.read(MAX_FILE_BYTES + 1)  # at most: the file may grow after fstat
-            except OSError as exc:
-                raise InputError(f"{where}: cannot read file: {exc.strerror}") from None
         size = max(info.st_size, len(data))
         if size > MAX_FILE_BYTES:
             raise InputError(f"{where}: file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
