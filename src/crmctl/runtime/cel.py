@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmctl.errors import UserError
+from crmctl.model import cel_cost
 from crmctl.model.canonical import digest as package_digest
 from crmctl.model.cel import (
     CONTEXT_VARIABLES,
@@ -36,7 +37,6 @@ from crmctl.model.cel import (
     CelChecker,
     expression_cost,
 )
-from crmctl.model.cel_cost import ELEMENT, CheckedAst, value_size
 from crmctl.model.fields import CalculatedField
 from crmctl.runtime.values import (
     MAX_LIST_ITEMS,
@@ -162,7 +162,7 @@ class CompiledProgram:
     accumulating: frozenset[str] = frozenset()  # expressions building lists (map/filter): cost grows with n²
     native: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict, repr=False)
     # Expressions whose cost can pass COST_BUDGET for large enough inputs: checked before each evaluation.
-    sized: Mapping[str, CheckedAst] = field(default_factory=dict, repr=False)
+    sized: Mapping[str, cel_cost.CheckedAst] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, digest: str, schema: SchemaArtifact, entity: str, expressions: Mapping[str, str]) -> CompiledProgram:
@@ -249,7 +249,7 @@ class CompiledProgram:
                                                 f"of {MAX_ACCUMULATED_ITEMS} items per collection")  # fmt: skip
         checked = self.sized.get(expr_id)
         if checked is not None:
-            sizes = {name: value_size(data[name]) for name in checked.variables if name in data}
+            sizes = {name: cel_cost.value_size(data[name]) for name in checked.variables if name in data}
             work = checked.cost(sizes, ITERATION_BUDGET)
             if work > COST_BUDGET:
                 raise RuntimeCostError(expr_id, f"for these values the evaluation could allocate or scan "
@@ -346,9 +346,9 @@ def _largest(signature: str) -> tuple[int, int]:
         return MAX_TEXT, 0
     if signature.startswith("list("):
         item = _largest(signature[5:-1])[0]
-        return MAX_LIST_ITEMS * (item + ELEMENT), MAX_LIST_ITEMS
+        return MAX_LIST_ITEMS * (item + cel_cost.ELEMENT), MAX_LIST_ITEMS
     if signature.startswith("map("):  # an object: nested fields, lists and texts of any size
-        return MAX_LIST_ITEMS * (MAX_TEXT + ELEMENT), MAX_LIST_ITEMS
+        return MAX_LIST_ITEMS * (MAX_TEXT + cel_cost.ELEMENT), MAX_LIST_ITEMS
     return 0, 0
 
 
@@ -376,7 +376,7 @@ def _clean(message: str) -> str:
     return message
 
 
-def _compile(env: Any, expr_id: str, source: str) -> tuple[Any, CheckedAst]:
+def _compile(env: Any, expr_id: str, source: str) -> tuple[Any, cel_cost.CheckedAst]:
     """The compiled expression and its checked AST; the size limit is checked on the text before compiling (it
     bounds the compiler's work too), the nesting limit on what was compiled."""
     size, _ = expression_cost(source)
@@ -389,7 +389,7 @@ def _compile(env: Any, expr_id: str, source: str) -> tuple[Any, CheckedAst]:
 
         first = parse_errors(str(exc))[0]
         raise CompileError(expr_id, first.line, first.column, first.message) from None
-    checked = CheckedAst.of(compiled)
+    checked = cel_cost.CheckedAst.of(compiled)
     if checked.nesting > MAX_COMPREHENSION_NESTING:
         raise CostLimitError(
             expr_id, 1, 1, f"comprehensions nest {checked.nesting} deep; the limit is {MAX_COMPREHENSION_NESTING}"
