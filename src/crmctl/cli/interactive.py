@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import InputError, UserError
+from crmctl.errors import UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -126,7 +126,10 @@ def _parse(raw: str, kind: str) -> Any:
     if kind in ("array", "object"):
         from crmctl.model.source import parse_json
 
-        return parse_json(text, "value")
+        try:
+            return parse_json(text, "value")
+        except UserError as exc:  # reported like any value that does not parse
+            raise ValueError(exc.message) from None
     return text
 
 
@@ -200,7 +203,7 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                     continue
                 try:
                     value = _parse(raw, kind)
-                except (ValueError, InputError):
+                except ValueError:
                     view.notes = [f"[red]{label}: not a {kind}[/]"]
                     continue
                 send({"type": "change", "field": path, "value": value})

@@ -94,5 +94,5 @@ def interact(player: Player) -> int:
                     console.print(f"  {when}  {effect['instance']:<12} {describe(effect)}")
         except EOFError:  # Ctrl-D: like quit
             return 0
-        except (UserError, ValueError) as exc:  # UserError: also a record that is not JSON
+        except (UserError, ValueError) as exc:  # ValueError: a record that is not JSON
             console.print(f"[red]{exc}[/]")
