@@ -56,3 +56,21 @@ def test_unreadable_baseline_is_an_input_error(tmp_path: Path, text: str) -> Non
     path.write_text(text)
     with pytest.raises(InputError):
         read_baseline(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "b.json:1:66: nesting is deeper than 64 levels"),
+        (b'{"version": ' + b"1" * 5_000 + b"}", "b.json:1:13: integer has 5000 digits; the limit is 4300"),
+        (b'{"version": 1, "findings": [\xff]}', "b.json:1:29: file is not valid UTF-8 (byte 0xff)"),
+        (b"{", "b.json:1:2: JSON syntax: Expecting property name enclosed in double quotes"),
+    ],
+)
+def test_a_baseline_past_the_json_limits_is_located(tmp_path: Path, data: bytes, message: str) -> None:
+    # Deep nesting gave a RecursionError traceback, a long integer or invalid UTF-8 a ValueError traceback.
+    path = tmp_path / "b.json"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_baseline(path)
+    assert info.value.message == f"{tmp_path}/{message}"

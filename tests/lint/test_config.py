@@ -44,6 +44,9 @@ def test_crmctl_toml_accepts_tool_table(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("select = [", "invalid TOML"),
+        ("x = " + "[" * 100_000 + "]" * 100_000, "invalid TOML: arrays or tables nested too deeply"),
+        ("x = " + "{a = " * 5_000 + "1" + "}" * 5_000, "invalid TOML: arrays or tables nested too deeply"),
+        ("x = " + "1" * 5_000, "invalid TOML: an integer has more than 4300 digits"),
         ('colour = "red"', "unknown key 'colour'"),
         ('select = ["NOPE1"]', "'NOPE1' matches no rule code"),
         ("ignore = [1]", "expected a list of rule codes"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,61 @@ def test_symlink_leaving_the_package_is_refused(tmp_path: Path) -> None:
     root = write_package(tmp_path / "p", {k: v for k, v in MINIMAL.items() if k != "schema.yaml"})
     (root / "schema.yaml").symlink_to(outside)
     with pytest.raises(InputError, match="symlink points outside the package directory"):
+        load_package(root)
+
+
+def _without_schema(root: Path) -> Path:
+    return write_package(root, {k: v for k, v in MINIMAL.items() if k != "schema.yaml"})
+
+
+def test_a_symlink_loop_is_a_located_error(tmp_path: Path) -> None:
+    root = _without_schema(tmp_path / "p")
+    (root / "schema.yaml").symlink_to("loop.yaml")
+    (root / "loop.yaml").symlink_to("schema.yaml")
+    with pytest.raises(InputError, match=r"^[^ ]*p/schema.yaml: cannot read file: symlink loop$"):
+        load_package(root)
+    (root / "schema.yaml").unlink()
+    (root / "schema.yaml").symlink_to("schema.yaml")
+    with pytest.raises(InputError, match=r"schema\.yaml: cannot read file: symlink loop"):
+        load_package(root)
+
+
+def test_a_dangling_symlink_is_a_located_error(tmp_path: Path) -> None:
+    root = _without_schema(tmp_path / "p")
+    (root / "schema.yaml").symlink_to("missing.yaml")
+    with pytest.raises(InputError, match=r"schema\.yaml: cannot read file: No such file or directory"):
+        load_package(root)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    # Reading a FIFO named like an artifact waited forever for a writer; only regular files are read.
+    root = _without_schema(tmp_path / "p")
+    os.mkfifo(root / "schema.yaml")
+    with pytest.raises(InputError, match=r"p/schema.yaml: is a FIFO; only regular files are read$"):
+        load_package(root)
+
+
+def test_a_symlink_to_a_fifo_or_a_device_inside_the_package_is_refused(tmp_path: Path) -> None:
+    root = _without_schema(tmp_path / "p")
+    os.mkfifo(root / "pipe")
+    (root / "schema.yaml").symlink_to("pipe")
+    with pytest.raises(InputError, match=r"schema\.yaml: is a FIFO"):
+        load_package(root)
+
+
+def test_other_special_files_that_are_not_artifacts_are_ignored(tmp_path: Path) -> None:
+    root = write_package(tmp_path / "p", MINIMAL)
+    os.mkfifo(root / "notes.txt")
+    (root / "loop.yaml").symlink_to("loop.yaml")
+    assert load_package(root).valid
+
+
+def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmctl.model import tree
+
+    monkeypatch.setattr(tree, "MAX_FILE_BYTES", 10)
+    root = write_package(tmp_path / "p", MINIMAL)
+    with pytest.raises(InputError, match=r"package.yaml: file is \d+ bytes; the limit is 10 bytes"):
         load_package(root)
 
 

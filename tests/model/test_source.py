@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crmctl.errors import InputError
-from crmctl.model.source import MAX_DEPTH, load_document, parse_text
+from crmctl.model.source import MAX_DEPTH, load_document, parse_json, parse_text
 
 
 def test_positions_of_values_and_keys() -> None:
@@ -76,3 +77,116 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
     path.write_bytes("\ufeffa: café\n".encode())
     assert load_document(path, "f.yaml").data == {"a": "café"}
+
+
+# Tens of thousands of levels used to crash the interpreter inside libyaml's recursive composer (exit 139) before
+# the builder's depth check ran. The script runs in a subprocess, so that a regression fails this test instead of
+# killing the test run.
+_DEEP = 30_000
+_DEEP_TEXTS = {
+    "flow sequence": "a: " + "[" * _DEEP + "]" * _DEEP + "\n",
+    "flow mapping": "a: " + "{b: " * _DEEP + "1" + "}" * _DEEP + "\n",
+    "compact block sequence": "- " * _DEEP + "x\n",
+    "complex keys": "? " * _DEEP + "x\n",
+    "indented mappings": "".join(" " * i + "a:\n" for i in range(3_000)),
+    "after carriage returns": "a:\r" + "- " * _DEEP + "x\r",
+    "after line separators": "a:\u2028" + "- " * _DEEP + "x\u2028",
+    "after next-line characters": "a:\x85" + "- " * _DEEP + "x\x85",
+    "refused by libyaml first": "x: {a: 0?}\ny: " + "[" * _DEEP + "]" * _DEEP + "\n",
+}
+_DEEP_SCRIPT = """
+import json, sys
+from crmctl.errors import InputError
+from crmctl.model.source import parse_text
+results = {}
+for name, (text, as_json) in json.loads(sys.stdin.read()).items():
+    try:
+        parse_text(text, "f.yaml", as_json=as_json)
+        results[name] = "loaded"
+    except InputError as exc:
+        results[name] = exc.message
+print(json.dumps(results))
+"""
+
+
+def test_nesting_too_deep_for_the_c_composer_is_refused_before_it_runs() -> None:
+    import json
+    import subprocess
+    import sys
+
+    cases = {name: (text, False) for name, text in _DEEP_TEXTS.items()}
+    cases["json document"] = ("[" * _DEEP + "]" * _DEEP, True)
+    cases["json given to yaml"] = ('{"a": ' + "[" * _DEEP + "]" * _DEEP + "}", False)
+    done = subprocess.run(
+        [sys.executable, "-c", _DEEP_SCRIPT], input=json.dumps(cases), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(done.stdout)
+    assert results == {
+        "flow sequence": "f.yaml:1:68: nesting is deeper than 64 levels",
+        "flow mapping": "f.yaml:1:260: nesting is deeper than 64 levels",
+        "compact block sequence": "f.yaml:1:131: nesting is deeper than 64 levels",
+        "complex keys": "f.yaml:2:1: nesting is deeper than 64 levels",  # the keys are collections: the value
+        "indented mappings": "f.yaml:66:66: nesting is deeper than 64 levels",
+        "after carriage returns": "f.yaml:2:129: nesting is deeper than 64 levels",
+        "after line separators": "f.yaml:2:129: nesting is deeper than 64 levels",
+        "after next-line characters": "f.yaml:2:129: nesting is deeper than 64 levels",
+        "refused by libyaml first": "f.yaml:2:68: nesting is deeper than 64 levels",
+        "json document": "f.yaml:1:66: nesting is deeper than 64 levels",
+        "json given to yaml": "f.yaml:1:71: nesting is deeper than 64 levels",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "as_json", "expected"),
+    [
+        ("a: " + "1" * 4301 + "\n", False, "f.yaml:1:4: integer has 4301 digits; the limit is 4300"),
+        ("a: [-" + "9" * 5000 + "]\n", False, "f.yaml:1:5: integer has 5000 digits; the limit is 4300"),
+        ('{\n  "a": ' + "1" * 4301 + "}", True, "f.yaml:2:8: integer has 4301 digits; the limit is 4300"),
+        ('{"a": [-' + "1" * 5000 + "]}", True, "f.yaml:1:8: integer has 5000 digits; the limit is 4300"),
+    ],
+)
+def test_integers_too_long_to_convert_are_located(text: str, as_json: bool, expected: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_text(text, "f.yaml", as_json=as_json)
+    assert info.value.message == expected
+
+
+def test_long_digit_strings_that_are_not_integers_load() -> None:
+    digits = "1" * 5000
+    assert parse_text(f"a: '{digits}'\n", "f.yaml").data == {"a": digits}
+    assert parse_text(f'{{"a": "{digits}", "b": 1.5}}', "f.json", as_json=True).data == {"a": digits, "b": 1.5}
+    assert parse_text("a: " + "1" * 4300 + "\n", "f.yaml").data == {"a": int("1" * 4300)}
+    with pytest.raises(InputError, match=r"f.json: invalid JSON: 1{37}\.\.\. is not a finite number"):
+        parse_text(f'{{"a": {digits}.5}}', "f.json", as_json=True)
+
+
+def test_json_nesting_is_refused_like_yaml_nesting() -> None:
+    text = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    assert parse_text(text, "f.json", as_json=True).data is not None  # 65 levels: the deepest at depth 64
+    deeper = "[" * (MAX_DEPTH + 2) + "]" * (MAX_DEPTH + 2)
+    with pytest.raises(InputError, match=f"^f.json:1:{MAX_DEPTH + 2}: nesting is deeper than {MAX_DEPTH} levels$"):
+        parse_text(deeper, "f.json", as_json=True)
+    with pytest.raises(InputError, match=f"^f.json:1:{MAX_DEPTH + 2}: nesting is deeper than {MAX_DEPTH} levels$"):
+        parse_text(deeper, "f.json")  # a JSON document read as YAML
+    strings = '["' + "[" * 200 + '", "\\"[[[["]'  # brackets inside strings are text
+    assert parse_text(strings, "f.json", as_json=True).data == ["[" * 200, '"[[[[']
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": [1, 2]}', {"a": [1, 2]}),
+        ("\n\n" + "[" * 70 + "]" * 70, "rows.jsonl:9:66: nesting is deeper than 64 levels"),
+        ('{"a": ' + "7" * 4301 + "}", "rows.jsonl:7:7: integer has 4301 digits; the limit is 4300"),
+        ('{"a": 1,}', "rows.jsonl:7:9: JSON syntax: Expecting property name enclosed in double quotes"),
+        ('{\n"a": x}', "rows.jsonl:8:6: JSON syntax: Expecting value"),
+    ],
+)
+def test_parse_json_gives_data_or_a_located_error(text: str, expected: Any) -> None:
+    if isinstance(expected, dict):
+        assert parse_json(text, "rows.jsonl", line=7) == expected
+        return
+    with pytest.raises(InputError) as info:
+        parse_json(text, "rows.jsonl", line=7)
+    assert info.value.message == expected

@@ -36,6 +36,10 @@ def test_signing_key_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     (tmp_path / "crmctl.toml").write_text("registry = [")
     with pytest.raises(UserError, match="cannot read configuration"):
         registry_location(None)
+    for bad in ("registry = " + "[" * 100_000, "registry = " + "9" * 5_000):  # tomllib: RecursionError, ValueError
+        (tmp_path / "crmctl.toml").write_text(bad)
+        with pytest.raises(UserError, match="cannot read configuration"):
+            registry_location(None)
 
 
 def test_keys_show_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -199,3 +199,21 @@ def test_edits_keep_the_reference_package_lint_clean(repo_root: Path, tmp_path: 
     # Only the reminder that new fields are not on any form step yet (UI206, info) remains.
     assert {d.code for d in findings} <= {"UI206"}
     assert all(d.severity is Severity.INFO for d in findings)
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ("deep: " + "[" * 30_000 + "]" * 30_000 + "\n", "nesting is deeper than 64 levels"),
+        ("big: " + "1" * 5_000 + "\n", "integer has 5000 digits; the limit is 4300"),
+    ],
+)
+def test_a_file_past_the_loader_limits_is_refused_before_editing(tmp_path: Path, tail: str, message: str) -> None:
+    # The round-trip reader recursed past Python's limit (a RecursionError traceback) or converted the integer.
+    package = _copy("base", tmp_path)
+    schema = package / "schema.yaml"
+    schema.write_text(schema.read_text() + tail)
+    before = schema.read_bytes()
+    with pytest.raises(InputError, match=f"^schema.yaml:\\d+:\\d+: {message}"):
+        add_field(package, "Lead.email", "text")
+    assert schema.read_bytes() == before

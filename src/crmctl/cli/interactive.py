@@ -130,7 +130,12 @@ def _parse(raw: str, kind: str) -> Any:
     if kind == "boolean":
         return text.lower() in ("y", "yes", "true", "1", "j", "ja", "oui")
     if kind in ("array", "object"):
-        return json.loads(text)
+        from crmctl.model.source import parse_json
+
+        try:
+            return parse_json(text, "value")
+        except UserError as exc:  # reported like any value that does not parse
+            raise ValueError(exc.message) from None
     return text
 
 

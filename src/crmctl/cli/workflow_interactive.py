@@ -7,12 +7,12 @@ instead) and the console has no styles under NO_COLOR or TERM=dumb.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from crmctl.errors import UserError
+from crmctl.model.source import parse_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -85,8 +85,8 @@ def interact(player: Player) -> int:
             else:
                 instance = ask("instance", default=next(iter(sorted(player.instances)), "lead-1"))
                 if choice == "s":
-                    step = {"type": "start", "instance": instance,
-                            "data": json.loads(ask("record (a JSON object)", default="{}"))}  # fmt: skip
+                    record = ask("record (a JSON object)", default="{}")
+                    step = {"type": "start", "instance": instance, "data": parse_json(record, "record")}
                 elif choice == "f":
                     step = {"type": "fire", "instance": instance, "as": ask("as (user/role)"),
                             "transition": ask("transition", choices=transitions)}  # fmt: skip

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.errors import EnvironmentFailure, GitRefError, InputError
+from crmctl.model.source import MAX_FILE_BYTES
 
 __all__ = ["GitTree", "open_git_tree", "parse_git_spec"]
 
@@ -56,6 +57,8 @@ class GitTree:
             blob = blobs.get(rel)
             if blob is None:
                 raise InputError(f"{self.label}/{rel}: no such file at this revision")
+            if blob.size > MAX_FILE_BYTES:  # from the object's header: refused before the blob is read
+                raise InputError(f"{self.label}/{rel}: file is {blob.size} bytes; the limit is {MAX_FILE_BYTES} bytes")
             data: bytes = blob.data_stream.read()
             if blob.mode != _SYMLINK_MODE:
                 return data

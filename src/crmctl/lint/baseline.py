@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Diagnostic
+from crmctl.model.source import decode_text, parse_json
 
 __all__ = ["BASELINE_VERSION", "apply_baseline", "read_baseline", "write_baseline"]
 
@@ -28,11 +29,10 @@ def write_baseline(path: Path, diagnostics: list[Diagnostic]) -> None:
 
 def read_baseline(path: Path) -> Counter[str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read baseline: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: baseline is not valid JSON: {exc.msg}") from None
+    data = parse_json(decode_text(raw, str(path)), str(path))
     if (
         not isinstance(data, dict)
         or data.get("version") != BASELINE_VERSION

@@ -93,6 +93,10 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
+    except ValueError:  # tomllib converts integers with int(): over 4,300 digits it refuses
+        raise InputError(f"{path}: invalid TOML: an integer has more than 4300 digits") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror}") from None
 

@@ -1,8 +1,14 @@
 """Reading YAML and JSON documents into plain data while keeping every value's source position.
 
 Loading goes through ruamel.yaml's composer (libyaml-backed when ruamel.yaml.clib is present) and builds plain
-dicts/lists ourselves, so that duplicate keys, alias bombs, excessive depth and non-finite numbers are caught
-with a location instead of surfacing later as confusing errors.
+dicts/lists ourselves, so that duplicate keys, alias bombs, excessive depth, over-long integers and non-finite
+numbers are caught with a location instead of surfacing later as confusing errors.
+
+The C composer recurses on the C stack (about 350 bytes a level), so a document nested tens of thousands of
+levels deep would crash the interpreter before any depth check ran. `_may_nest_too_deep` bounds the depth of a text
+in linear time from its characters alone; only a text whose bound exceeds `_COMPOSER_SAFE_DEPTH` has its depth
+measured exactly, from the parser's events (the parsers keep explicit stacks and never recurse), before a composer
+sees it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,11 +30,13 @@ from crmctl.model.diagnostics import Location
 __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "MAX_INT_DIGITS",
     "MAX_NODES",
     "JsonPath",
     "SourceDoc",
     "decode_text",
     "load_document",
+    "parse_json",
     "parse_text",
 ]
 
@@ -36,6 +45,12 @@ JsonPath = tuple[str | int, ...]
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
+# Python's own default for int/str conversion, fixed here so that which files load does not depend on the
+# interpreter's settings (converting longer digit strings is quadratic).
+MAX_INT_DIGITS = 4_300
+# Deepest nesting handed to a composer without measuring it first: the C composer needs about 350 bytes of C
+# stack a level, so 2,000 levels stay under 1 MiB (a thread's stack is 8 MiB on Linux).
+_COMPOSER_SAFE_DEPTH = 2_000
 
 _SCALAR_TAGS = "tag:yaml.org,2002:"
 _STR_TAG = _SCALAR_TAGS + "str"
@@ -151,6 +166,21 @@ def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
             gc.enable()
 
 
+def parse_json(text: str, where: str, *, line: int = 1) -> Any:
+    """One JSON value from outside a package (a record row, a `--data` argument), or an `InputError`.
+
+    Errors read `where:line:column: ...`, with `line` the line the text starts on. Nesting deeper than
+    `MAX_DEPTH` and integers longer than `MAX_INT_DIGITS` digits are refused as in package files.
+    """
+    try:
+        return _guarded_loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}:{line + exc.lineno - 1}:{exc.colno}: JSON syntax: {exc.msg}") from None
+    except _JsonLimit as exc:
+        row, column = _line_column(text, exc.offset)
+        raise InputError(f"{where}:{line + row - 1}:{column}: {exc.message}") from None
+
+
 def _json_for_yaml(text: str) -> str:
     """libyaml rejects JSON's surrogate-pair escapes; the literal character is the same string (columns after
     it on that line shift, which only affects positions, never data)."""
@@ -171,10 +201,15 @@ def _compose_and_build(yaml: Any, text: str, rel: str) -> SourceDoc:
 
     try:
         try:
+            if _may_nest_too_deep(text):
+                _refuse_deep_events(_events(yaml, text), rel)
             node = yaml.compose(io.StringIO(text))
         except MarkedYAMLError:
-            # libyaml is stricter than YAML 1.2 in corners (e.g. `{a: 0?}`); the pure parser decides.
+            # libyaml is stricter than YAML 1.2 in corners (e.g. `{a: 0?}`); the pure parser decides. It reads
+            # U+0085, U+2028 and U+2029 as characters, not line breaks (YAML 1.2), so the bound does not hold
+            # for it: its depth is always measured (its composer would stop at Python's recursion limit).
             yaml = YAML(typ="safe", pure=True)
+            _refuse_deep_events(_events(yaml, text), rel)
             node = yaml.compose(io.StringIO(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -186,6 +221,75 @@ def _compose_and_build(yaml: Any, text: str, rel: str) -> SourceDoc:
     if node is None:
         return SourceDoc(file=rel, data={}, text=text)
     return SourceDoc(file=rel, data=_Builder(rel, yaml).build(node, 0), text=text, root=node)
+
+
+# A line's block prefix: indentation and the indicators of compact nested collections (`- - a`, `? - a`). Block
+# collections only start inside it, at a column at least one right of their parent's (a sequence may share its
+# mapping's column, once), so lines whose prefixes are shorter than N open at most 2N nested block collections.
+_LONG_PREFIX = _COMPOSER_SAFE_DEPTH // 8
+_PREFIX = rf"[ \t?:\-\ufeff]{{{_LONG_PREFIX}}}"
+# One pattern per YAML line break, each starting with that literal character, which the regex engine finds
+# with a fast scan (an anchored `^` pattern is ten times slower on a large file).
+_LONG_PREFIX_AFTER = {brk: re.compile(re.escape(brk) + _PREFIX) for brk in ("\n", "\r", "\x85", "\u2028", "\u2029")}
+_LONG_PREFIX_FIRST = re.compile(_PREFIX)
+
+
+def _may_nest_too_deep(text: str) -> bool:
+    """False when `text` certainly nests at most `_COMPOSER_SAFE_DEPTH` levels as YAML (or JSON).
+
+    Linear in the text and without parsing: flow collections nest at most once per `[` or `{`, block
+    collections at most twice per column of the longest block prefix.
+    """
+    if _brackets(text) > _COMPOSER_SAFE_DEPTH - 2 * _LONG_PREFIX:
+        return True
+    return bool(_LONG_PREFIX_FIRST.match(text)) or any(
+        brk in text and pattern.search(text) is not None for brk, pattern in _LONG_PREFIX_AFTER.items()
+    )
+
+
+def _brackets(text: str) -> int:
+    return text.count("[") + text.count("{")
+
+
+def _events(yaml: Any, text: str) -> Iterator[Any]:
+    """The events of `yaml`'s parser, without composing (the parsers keep explicit stacks: no recursion)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.parser import Parser
+
+    if yaml.Parser is Parser:
+        yield from YAML(typ="safe", pure=True).parse(io.StringIO(text))
+        return
+    parser = yaml.Parser(io.StringIO(text))  # libyaml's, which reads the stream itself
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()
+
+
+_OPENS = frozenset({"SequenceStartEvent", "MappingStartEvent"})
+_CLOSES = frozenset({"SequenceEndEvent", "MappingEndEvent"})
+_NODES = _OPENS | {"ScalarEvent", "AliasEvent"}
+
+
+def _refuse_deep_events(events: Iterator[Any], rel: str) -> None:
+    """Raise where the builder would: at the first value (not key) nested deeper than `MAX_DEPTH`."""
+    open_collections: list[list[int]] = []  # per open collection: [is a mapping, nodes seen in it]
+    for event in events:
+        kind = type(event).__name__
+        if kind in _NODES:
+            is_key = False
+            if open_collections:
+                parent = open_collections[-1]
+                is_key = bool(parent[0]) and parent[1] % 2 == 0
+                parent[1] += 1
+            if len(open_collections) > MAX_DEPTH and not is_key:
+                mark = event.start_mark
+                raise InputError(f"{rel}:{mark.line + 1}:{mark.column + 1}: nesting is deeper than {MAX_DEPTH} levels")
+            if kind in _OPENS:
+                open_collections.append([kind == "MappingStartEvent", 0])
+        elif kind in _CLOSES:
+            open_collections.pop()
 
 
 @cache
@@ -234,23 +338,79 @@ def _load_json(text: str, rel: str) -> Any:
         return seen
 
     try:
-        return json.loads(
+        return _guarded_loads(
             text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
         )
     except json.JSONDecodeError as exc:
         raise InputError(f"{rel}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except _DuplicateKey:
         return _DUPLICATE
+    except _JsonLimit as exc:
+        line, column = _line_column(text, exc.offset)
+        raise InputError(f"{rel}:{line}:{column}: {exc.message}") from None
     except ValueError as exc:
         raise InputError(f"{rel}: invalid JSON: {exc}") from None
-    except RecursionError:
-        raise InputError(f"{rel}: nesting is deeper than {MAX_DEPTH} levels") from None
+
+
+def _guarded_loads(text: str, **hooks: Any) -> Any:
+    """`json.loads`, refusing (`_JsonLimit`) nesting deeper than `MAX_DEPTH` before the json module recurses
+    into it, and integers longer than `MAX_INT_DIGITS` digits before converting them."""
+    if _brackets(text) > MAX_DEPTH:
+        _refuse_json_limits(text)
+    try:
+        return json.loads(text, parse_int=_bounded_int, **hooks)
+    except _IntegerTooLong:
+        _refuse_json_limits(text)
+        raise  # pragma: no cover - the scan finds every integer literal the json module converts
+
+
+# JSON strings (skipped), brackets (counted) and integer literals too long to convert. Valid JSON tokenizes
+# exactly; on invalid JSON the json module fails before reaching a place where the two could disagree.
+_JSON_SCAN = re.compile(rf'"(?:[^"\\\n]|\\.)*"|[\[\]{{}}]|(?<![\w.+-])-?[0-9]{{{MAX_INT_DIGITS + 1},}}(?![\w.])')
+
+
+def _refuse_json_limits(text: str) -> None:
+    """Raise `_JsonLimit` at the first collection nested deeper than `MAX_DEPTH` (the top level is 0, as in the
+    builder) or integer longer than `MAX_INT_DIGITS` digits."""
+    depth = 0
+    for match in _JSON_SCAN.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            if depth > MAX_DEPTH:
+                raise _JsonLimit(match.start(), f"nesting is deeper than {MAX_DEPTH} levels")
+            depth += 1
+        elif token == "]" or token == "}":
+            depth -= 1
+        elif token[0] != '"':
+            digits = len(token.lstrip("-"))
+            raise _JsonLimit(match.start(), f"integer has {digits} digits; the limit is {MAX_INT_DIGITS}")
+
+
+class _JsonLimit(Exception):
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_INT_DIGITS and len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise _IntegerTooLong
+    return int(literal)
+
+
+class _IntegerTooLong(Exception):
+    pass
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{text} is not a finite number")
+        raise ValueError(f"{text if len(text) <= 40 else text[:37] + '...'} is not a finite number")
     return value
 
 
@@ -310,6 +470,9 @@ class _Builder:
         if name == "timestamp":
             return node.value
         if name in ("int", "float", "bool", "null"):
+            if name == "int" and len(node.value) > MAX_INT_DIGITS:
+                digits = len(node.value.lstrip("+-"))
+                raise self._fail(node, f"integer has {digits} digits; the limit is {MAX_INT_DIGITS}")
             value = self.constructor.construct_object(node, deep=False)
             if isinstance(value, float) and not math.isfinite(value):
                 raise self._fail(node, f"{node.value!r} is not a finite number")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -55,16 +56,34 @@ class DirTree:
 
     def read(self, rel: str) -> bytes:
         path = self.root / check_relative(rel, self.label)
-        real = path.resolve()
-        if path.is_symlink() and not real.is_relative_to(self.real_root):
-            raise InputError(f"{self.label}/{rel}: symlink points outside the package directory ({real})")
+        where = f"{self.label}/{rel}"
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise InputError(f"{self.label}/{rel}: file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
-            return path.read_bytes()
+            real = path.resolve(strict=True)
+        except RuntimeError:  # Python before 3.13 reports a symlink loop so
+            raise InputError(f"{where}: cannot read file: symlink loop") from None
         except OSError as exc:
-            raise InputError(f"{self.label}/{rel}: cannot read file: {exc.strerror}") from None
+            raise InputError(f"{where}: cannot read file: {exc.strerror}") from None
+        if not real.is_relative_to(self.real_root):
+            raise InputError(f"{where}: symlink points outside the package directory ({real})")
+        try:
+            # Non-blocking, so that opening a FIFO returns at once; what was opened is checked, not the name.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+                    raise InputError(f"{where}: is {kind}; only regular files are read")
+                data = handle.read(MAX_FILE_BYTES + 1)  # at most: the file may grow after fstat
+        except OSError as exc:
+            raise InputError(f"{where}: cannot read file: {exc.strerror}") from None
+        size = max(info.st_size, len(data))
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{where}: file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
+        return data
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory"}  # fmt: skip
 
 
 class MemoryTree:

@@ -22,7 +22,7 @@ def _config_value(key: str, start: Path) -> tuple[str, Path] | None:
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: also TOMLDecodeError, over-long integers
         raise InputError(f"{path}: cannot read configuration: {exc}") from None
     tool = data.get("tool", {})
     table = tool.get("crmctl") if isinstance(tool, dict) and "crmctl" in tool else data

@@ -9,8 +9,11 @@ Evaluation is pure: the clock (`now`) is part of the injected `Context`, and not
 randomness, the environment or files. Every evaluation is bounded: by the compile-time limits shared with lint
 (`MAX_EXPRESSION_TOKENS`, `MAX_COMPREHENSION_NESTING`), the input guards of `runtime.values` (`MAX_LIST_ITEMS`
 per list, `MAX_TEXT` per string), the C++ runtime's budget of `ITERATION_BUDGET` comprehension iterations per
-evaluation, and a pre-check refusing map/filter over collections larger than `MAX_ACCUMULATED_ITEMS` (they build
-their lists in O(n²)). Exceeding a bound is a `RuntimeCostError` naming the expression, never a hang.
+evaluation, and two checks before evaluating, both on the checked expression (`model.cel_cost`): map/filter over
+collections larger than `MAX_ACCUMULATED_ITEMS` are refused (they build their lists in O(n²)), and so is an
+evaluation that could allocate, copy or scan more than `COST_BUDGET` bytes for the sizes of its actual inputs
+(concatenations repeated per item, or of large values). Exceeding a bound is a `RuntimeCostError` naming the
+expression, never a hang or an exhausted memory.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmctl.errors import UserError
+from crmctl.model import cel_cost
 from crmctl.model.canonical import digest as package_digest
 from crmctl.model.cel import (
     CONTEXT_VARIABLES,
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
 
 __all__ = [
+    "COST_BUDGET",
     "ITERATION_BUDGET",
     "MAX_ACCUMULATED_ITEMS",
     "MAX_LIST_ITEMS",
@@ -157,6 +162,8 @@ class CompiledProgram:
     unbound: frozenset[str] = frozenset()  # declared fields CEL cannot name (reserved words, context names)
     accumulating: frozenset[str] = frozenset()  # expressions building lists (map/filter): cost grows with n²
     native: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict, repr=False)
+    # Expressions whose cost can pass COST_BUDGET for large enough inputs: checked before each evaluation.
+    sized: Mapping[str, cel_cost.CheckedAst] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, digest: str, schema: SchemaArtifact, entity: str, expressions: Mapping[str, str]) -> CompiledProgram:
@@ -175,15 +182,19 @@ class CompiledProgram:
             raise UnknownFieldError(f"unknown entity {entity!r}")
         checker = CelChecker.for_entity(schema, entity)
         env = checker.env()
-        programs = {expr_id: _compile(env, expr_id, source) for expr_id, source in sorted(expressions.items())}
+        compiled = {expr_id: _compile(env, expr_id, source) for expr_id, source in sorted(expressions.items())}
+        programs = {expr_id: program for expr_id, (program, _) in compiled.items()}
         entity_fields = {name: fdef for name, fdef in schema.entities[entity].fields.items()
                          if name in checker.variables and name not in CONTEXT_VARIABLES}  # fmt: skip
         unbound = frozenset(schema.entities[entity].fields) - set(entity_fields)
-        accumulating = frozenset(expr_id for expr_id, source in expressions.items() if _ACCUMULATING_RE.search(source))
+        accumulating = frozenset(expr_id for expr_id, (_, checked) in compiled.items() if checked.accumulates)
+        largest = {name: _largest(sig) for name, sig in checker.variables.items()}
+        sized = {expr_id: checked for expr_id, (_, checked) in compiled.items()
+                 if checked.cost(largest, ITERATION_BUDGET) > COST_BUDGET}  # fmt: skip
         native = {expr_id: fn for expr_id, source in expressions.items()
                   if (fn := native_form(source, checker.variables)) is not None}  # fmt: skip
         program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound,
-                      accumulating, native)  # fmt: skip
+                      accumulating, native, sized)  # fmt: skip
         _CACHE[key] = program
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -245,6 +256,14 @@ class CompiledProgram:
             if largest > MAX_ACCUMULATED_ITEMS:
                 raise RuntimeCostError(expr_id, f"map/filter over {largest} items exceeds the runtime's cost bound "
                                                 f"of {MAX_ACCUMULATED_ITEMS} items per collection")  # fmt: skip
+        checked = self.sized.get(expr_id)
+        if checked is not None:
+            sizes = {name: cel_cost.value_size(data[name]) for name in checked.variables if name in data}
+            work = checked.cost(sizes, ITERATION_BUDGET)
+            if work > COST_BUDGET:
+                raise RuntimeCostError(expr_id, f"for these values the evaluation could allocate or scan "
+                                                f"{work / _MIB:,.0f} MiB, past the runtime's cost bound of "
+                                                f"{COST_BUDGET // _MIB} MiB per evaluation")  # fmt: skip
         try:
             result = program.eval(data=data)
         except (RuntimeError, TypeError, ValueError) as exc:
@@ -324,7 +343,22 @@ ITERATION_BUDGET = 10_000
 # 2 s at 10,000): refuse them over larger collections before starting instead of stalling.
 MAX_ACCUMULATED_ITEMS = 2_000
 _BUDGET_MESSAGE = f"comprehensions ran past {ITERATION_BUDGET:,} iterations, the runtime's cost bound per evaluation"
-_ACCUMULATING_RE = re.compile(r"\.\s*(?:map|filter)\s*\(")
+# Bytes one evaluation may allocate, copy or scan, as `CheckedAst.cost` bounds them for the actual inputs: the
+# C++ runtime keeps every intermediate value until the evaluation ends, so this bounds its memory too.
+COST_BUDGET = 64 * 1024 * 1024
+_MIB = 1024 * 1024
+
+
+def _largest(signature: str) -> tuple[int, int]:
+    """(bytes, items) of the largest value a variable of this CEL type can hold after the input guards."""
+    if signature == "string":
+        return MAX_TEXT, 0
+    if signature.startswith("list("):
+        item = _largest(signature[5:-1])[0]
+        return MAX_LIST_ITEMS * (item + cel_cost.ELEMENT), MAX_LIST_ITEMS
+    if signature.startswith("map("):  # an object: nested fields, lists and texts of any size
+        return MAX_LIST_ITEMS * (MAX_TEXT + cel_cost.ELEMENT), MAX_LIST_ITEMS
+    return 0, 0
 
 
 def _largest_collection(data: Mapping[str, Any]) -> int:
@@ -351,14 +385,12 @@ def _clean(message: str) -> str:
     return message
 
 
-def _compile(env: Any, expr_id: str, source: str) -> Any:
-    size, nesting = expression_cost(source)
+def _compile(env: Any, expr_id: str, source: str) -> tuple[Any, cel_cost.CheckedAst]:
+    """The compiled expression and its checked AST; the size limit is checked on the text before compiling (it
+    bounds the compiler's work too), the nesting limit on what was compiled."""
+    size, _ = expression_cost(source)
     if size > MAX_EXPRESSION_TOKENS:
         raise CostLimitError(expr_id, 1, 1, f"expression has {size} tokens; the limit is {MAX_EXPRESSION_TOKENS}")
-    if nesting > MAX_COMPREHENSION_NESTING:
-        raise CostLimitError(
-            expr_id, 1, 1, f"comprehensions nest {nesting} deep; the limit is {MAX_COMPREHENSION_NESTING}"
-        )
     try:
         compiled = env.compile(source)
     except RuntimeError as exc:
@@ -366,8 +398,13 @@ def _compile(env: Any, expr_id: str, source: str) -> Any:
 
         first = parse_errors(str(exc))[0]
         raise CompileError(expr_id, first.line, first.column, first.message) from None
+    checked = cel_cost.CheckedAst.of(compiled)
+    if checked.nesting > MAX_COMPREHENSION_NESTING:
+        raise CostLimitError(
+            expr_id, 1, 1, f"comprehensions nest {checked.nesting} deep; the limit is {MAX_COMPREHENSION_NESTING}"
+        )
     _STATS["compiled"] += 1
-    return compiled
+    return compiled, checked
 
 
 def entity_expressions(package: Package, entity: str) -> dict[str, str]:

@@ -8,18 +8,19 @@ one JSON object per line (blank lines are skipped); an `id` key, when a string, 
 
 Rows are numbered from 1 in file order (the CSV header and JSONL blank lines do not count); a row without an
 id gets `<entity>-<row>`. Unreadable files, CSV syntax, rows with more cells than the header, unknown or
-calculated columns and JSON syntax become `InputError`s located by `file:line[:column]`.
+calculated columns, and JSONL lines with JSON syntax errors, nesting deeper than 64 levels or integers over 4,300
+digits become `InputError`s located by `file:line[:column]`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
+from crmctl.model.source import parse_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -79,8 +80,8 @@ def _boolean(cell: str) -> Any:
 
 def _json(cell: str) -> Any:
     try:
-        return json.loads(cell)
-    except ValueError:
+        return parse_json(cell, "cell")
+    except InputError:
         return cell
 
 
@@ -139,10 +140,7 @@ def _jsonl(path: Path, handle: Any) -> Iterator[Row]:
     for line_number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
-        try:
-            value = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{line_number}:{exc.colno}: JSON syntax: {exc.msg}") from None
+        value = parse_json(line.rstrip("\r\n"), str(path), line=line_number)
         if not isinstance(value, dict):
             raise InputError(f"{path}:{line_number}:1: each line must be a JSON object of field values")
         row_number += 1

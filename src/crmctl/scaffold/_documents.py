@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.errors import InputError
+from crmctl.model.source import parse_text
 
 __all__ = [
     "SCHEMAS_DIR",
@@ -50,6 +51,8 @@ def schema_header(kind: str) -> str:
 def with_schema_header(text: str, kind: str) -> str:
     """`text` whose first line is the editor line for `kind` (replacing any existing one)."""
     return schema_header(kind) + _HEADER.sub("", text, count=1)
+
+
 _SUFFIXES = (".yaml", ".yml", ".json")
 _KEY_LINE = re.compile(r"^( *)[^\s#-][^#]*:\s*(#.*)?$")
 _ANY_LINE = re.compile(r"^( *)(- )?\S")
@@ -101,6 +104,8 @@ def load_editable(path: Path, display: str) -> EditableDoc:
         raise InputError(f"{display}: cannot read file: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"{display}: file is not valid UTF-8", hint="save the file as UTF-8") from None
+    # The package loader's limits first (nesting, integer length, ...): the round-trip reader has none of them.
+    parse_text(text, display, as_json=path.suffix.lower() == ".json")
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)

@@ -28,6 +28,7 @@ __all__ = ["move_check", "run_create", "run_get", "run_import", "run_list", "run
 
 
 
+
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -45,10 +46,9 @@ def _package(path: Path) -> Package:
 
 
 def _object(text: str, where: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}:{exc.lineno}:{exc.colno}: JSON syntax: {exc.msg}") from None
+    from crmctl.model.source import parse_json
+
+    value = parse_json(text, where)
     if not isinstance(value, dict):
         raise InputError(f"{where}: expected a JSON object of field values")
     return value
