@@ -25,6 +25,7 @@ from crmctl.runtime._storage import (
     _link_text,
     _loads,
     _select,
+    _store_failure,
     _utc_or_none,
 )
 from crmctl.runtime._storage_core import _Core
@@ -104,7 +105,7 @@ class _EventLog(_Core):
     def events(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """The tenant's entries in seq order (optionally one session's, after a seq), read in chunks."""
         for row in self._event_rows(tenant, session, after_seq):
-            yield _loads(row[4])
+            yield _loads(row[4], self.path, "event", tenant, row[1])
 
     def sessions(self, tenant: str) -> list[str]:
         """The tenant's sessions in the order they started."""
@@ -165,9 +166,13 @@ class _EventLog(_Core):
                     count += batch.num_rows
             Path(temp).replace(path)
         except BaseException as error:
+            import duckdb
+
             Path(temp).unlink(missing_ok=True)
             if isinstance(error, OSError):
                 raise StoreError(f"cannot write {path}: {error.strerror or error}") from error
+            if isinstance(error, duckdb.Error):
+                _store_failure(self.path, error)
             raise
         return count
 
@@ -184,5 +189,12 @@ def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
     metadata = parquet.schema_arrow.metadata or {}
     if metadata.get(b"crmctl.format") != EXPORT_FORMAT.encode():
         raise StoreFormatError(f"{path} is not a crmctl event log export (no crmctl.format = {EXPORT_FORMAT})")
-    return (_loads(text) for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"])
-            for text in batch.column(0).to_pylist())  # fmt: skip
+
+    def entries() -> Iterator[dict[str, Any]]:
+        row = 0
+        for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"]):
+            for text in batch.column(0).to_pylist():
+                row += 1
+                yield _loads(text, path, "event in row", row)
+
+    return entries()
