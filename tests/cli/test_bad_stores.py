@@ -66,7 +66,8 @@ AT_OPEN: dict[str, Damage] = {
     "no-format-stamp": lambda p: _sql(p, "DELETE FROM meta WHERE key = 'format'"),
     **{f"format-{value!r}": (lambda v: lambda p: _sql(p, f"UPDATE meta SET value = '{v}' WHERE key = 'format'"))(value)
        for value in ("0", "-1", "abc", "2.0", " 2", "+2", "٢", "02", "1_0", "1")},
-    **{f"no-{table}": (lambda t: lambda p: _sql(p, f"DROP TABLE {t}"))(table) for table in LAYOUTS[FORMAT] if table != "meta"},
+    **{f"no-{table}": (lambda t: lambda p: _sql(p, f"DROP TABLE {t}"))(table)
+       for table in LAYOUTS[FORMAT] if table != "meta"},
     "records-column-dropped": lambda p: _sql(p, "ALTER TABLE records DROP COLUMN revision"),
     "events-column-retyped": lambda p: _sql(p, "ALTER TABLE events ALTER hash TYPE BLOB"),
     "records-a-view": lambda p: _sql(p, "ALTER TABLE records RENAME TO r2", "CREATE VIEW records AS SELECT * FROM r2"),
@@ -133,10 +134,10 @@ def _no_traceback(code: int, err: str) -> None:
 
 # Every command opens its store through `Store.open`: each kind of damage against every command, every damage
 # against commands that open the store in each of its modes (read-only, writable, for migration, for diff).
+OPENERS = ("store info", "store migrate", "records import", "replay", "diff --records")
 PAIRS = sorted({(damage, command) for damage in ("garbage", "foreign-duckdb", "format-'0'", "no-records")
                 for command in COMMANDS}
-               | {(damage, command) for damage in AT_OPEN
-                  for command in ("store info", "store migrate", "records import", "replay", "diff --records")})  # fmt: skip
+               | {(damage, command) for damage in AT_OPEN for command in OPENERS})  # fmt: skip
 
 
 @pytest.mark.parametrize(("damage", "command"), PAIRS)
@@ -231,7 +232,7 @@ def test_a_full_disk_is_an_environment_failure(tmp_path: Path, monkeypatch: pyte
                 return getattr(real, name)
 
         monkeypatch.setattr(store, "_con", Full())
-        with pytest.raises(EnvironmentFailure, match="cannot write the runtime store .*No space left on device"):
+        with pytest.raises(EnvironmentFailure, match=r"cannot write the runtime store .*No space left on device"):
             store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])
 
 
