@@ -248,3 +248,21 @@ def test_a_table_altered_after_opening_is_no_damage_claim(tmp_path: Path) -> Non
             store.list_drafts("t")
     with pytest.raises(StoreFormatError, match="table drafts is missing"):
         Store.open(tmp_path / "runtime.duckdb")
+
+
+def test_a_store_path_under_a_file_is_a_located_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("x")
+    path = tmp_path / "afile" / "runtime.duckdb"
+    assert run(["simulate", V1, "--script", str(DEMO / "lead-monday.yaml"), "--store", str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"crmctl: error: {path}: cannot create its directory: ")
+
+
+def test_a_full_disk_when_opening_is_an_environment_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    def full(path: str, read_only: bool = False) -> Any:
+        raise duckdb.IOException(f'IO Error: Could not write file "{path}": No space left on device')
+
+    Store.open(tmp_path / "runtime.duckdb").close()
+    monkeypatch.setattr(duckdb, "connect", full)
+    assert run(["records", "list", "--store", str(tmp_path / "runtime.duckdb")]) == 3
+    assert "environment error: cannot open the runtime store" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from crmctl.errors import EnvironmentFailure, InputError, UserError
+from crmctl.errors import CrmctlError, EnvironmentFailure, InputError, UserError
 from crmctl.runtime import eventlog
 
 if TYPE_CHECKING:
@@ -249,8 +249,14 @@ def _keys(rows: list[tuple[Any, ...]], total: int) -> str:
     return shown + (f" and {total - len(rows)} more" if total > len(rows) else "")
 
 
-def _translate_open(path: Path, error: Exception) -> StoreError:
+# What DuckDB says when the disk, not the file, is the problem (the message is all its IOException carries).
+_ENVIRONMENT = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
+
+
+def _translate_open(path: Path, error: Exception) -> CrmctlError:
     text = str(error)
+    if any(marker in text for marker in _ENVIRONMENT):
+        return EnvironmentFailure(f"cannot open the runtime store {path}: {text}")
     lock = _LOCK.search(text)
     if lock:
         pid, program = int(lock["pid"]), Path(lock["program"]).name
@@ -262,10 +268,6 @@ def _translate_open(path: Path, error: Exception) -> StoreError:
     if "different configuration" in text:
         return StoreError(f"{path} is already open in this process with a different read-only setting")
     return StoreError(f"cannot open the runtime store {path}: {text}")
-
-
-# What DuckDB says when the disk, not the file, is the problem (the message is all its IOException carries).
-_ENVIRONMENT = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
 
 
 def _store_failure(path: Path, error: Exception) -> NoReturn:

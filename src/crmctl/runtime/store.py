@@ -82,7 +82,10 @@ class Store(_EventLog):
 
         if not path.exists() and (read_only or not create):
             raise StoreMissingError(f"{path}: no runtime store here", hint="run the runtime once to create it")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"{path}: cannot create its directory: {error.strerror or error}") from None
         try:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as error:
