@@ -24,7 +24,7 @@ __all__ = ["View", "interact"]
 
 @dataclass
 class View:
-    """What the renderer knows, built only from effects."""
+    """What the renderer knows, built only from effects. `notes` are rich markup whose values are escaped."""
 
     step: str | None = None
     step_label: str = ""
@@ -44,6 +44,8 @@ class View:
     rtl: bool = False
 
     def apply(self, effects: Sequence[Mapping[str, Any]]) -> None:
+        from rich.markup import escape
+
         self.notes = []
         for e in effects:
             kind = e["effect"]
@@ -75,14 +77,15 @@ class View:
             elif kind == "clear":
                 self.messages.pop((target or "", e["code"]), None)
             elif kind == "blocked":
-                self.notes.append(f"[yellow]Blocked:[/] {e['reason']}")
+                self.notes.append(f"[yellow]Blocked:[/] {escape(str(e['reason']))}")
             elif kind == "error":
-                self.notes.append(f"[red]Rule error[/] {e['rule']}: {e['message']}")
+                self.notes.append(f"[red]Rule error[/] {escape(str(e['rule']))}: {escape(str(e['message']))}")
             elif kind == "submit":
                 self.submitted = bool(e["ok"])
                 if not e["ok"]:
                     self.notes.append(f"[red]Submit refused[/] ({len(e['report'])} problem(s)):")
-                    self.notes.extend(f"  {r['field'] or '(form)'}: {r['message']}" for r in e["report"])
+                    self.notes.extend(f"  {escape(str(r['field'] or '(form)'))}: {escape(str(r['message']))}"
+                                      for r in e["report"])  # fmt: skip
 
     def fields_here(self) -> list[str]:
         return [p for p in self.step_fields if self.visible.get(p, True)]
@@ -90,8 +93,9 @@ class View:
 
 def _render(console: Console, view: View) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    console.rule(f"[bold]{view.step_label}[/]" + (" (review)" if view.mode == "summary" else ""))
+    console.rule(Text(view.step_label + (" (review)" if view.mode == "summary" else ""), style="bold"))
     table = Table(show_header=False, box=None, padding=(0, 1))
     if view.rtl:  # right-to-left locales: labels and values aligned to the right
         table.add_column(justify="right")
@@ -108,9 +112,11 @@ def _render(console: Console, view: View) -> None:
     console.print(table)
     for message in view.messages.values():
         colour = "yellow" if message["severity"] == "warning" else "red"
-        console.print(f"  [{colour}]{message['severity']}[/] {message['field'] or ''}: {message['message']}")
+        console.print(
+            Text.assemble("  ", (message["severity"], colour), f" {message['field'] or ''}: {message['message']}")
+        )
     for note in view.notes:
-        console.print(note)
+        console.print(Text.from_markup(note))
 
 
 def _parse(raw: str, kind: str) -> Any:
@@ -130,11 +136,12 @@ def _parse(raw: str, kind: str) -> Any:
 
 def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resumed: bool) -> int:
     """Walk through the form: one step at a time, a review page, quit to keep the draft."""
-    from rich.console import Console
+    from rich.markup import escape
 
     from crmctl.cli.commands.runtime import instant
+    from crmctl.cli.console import rich_console
 
-    console = Console()
+    console = rich_console()
     fields = runtime.session_for(config).model.fields  # types only, to parse what is typed
     view = View()
 
@@ -145,7 +152,7 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
                 effects = [{"effect": "input", "field": event["field"], "value": event["value"]}, *effects]
             view.apply(effects)
         except UserError as exc:
-            view.notes = [f"[red]{exc}[/]"]
+            view.notes = [f"[red]{escape(str(exc))}[/]"]
 
     if resumed:
         _, state = runtime.state_of(session_id)
@@ -169,6 +176,7 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
 
 
 def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
+    from rich.markup import escape
     from rich.prompt import Prompt
 
     while not view.submitted:
@@ -193,12 +201,13 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                 if path in view.options:
                     values, labels = view.options[path]
                     console.print("  " + ", ".join(f"{v} ({lbl})" for v, lbl in zip(values, labels, strict=True)))
-                raw = Prompt.ask(label, default="" if current is None else str(current), show_default=True)
+                raw = Prompt.ask(escape(label), default="" if current is None else str(current), show_default=True,
+                                 console=console)  # fmt: skip
                 if raw == ("" if current is None else str(current)):
                     continue
                 try:
                     value = _parse(raw, kind)
                 except ValueError:
-                    view.notes = [f"[red]{label}: not a {kind}[/]"]
+                    view.notes = [f"[red]{escape(label)}: not a {kind}[/]"]
                     continue
                 send({"type": "change", "field": path, "value": value})

@@ -49,13 +49,14 @@ def _show(console: Console, player: Player) -> None:
 
 def interact(player: Player) -> int:
     """Act on instances until quit; every step is logged and the instances are kept in the store."""
-    from rich.console import Console
     from rich.prompt import Prompt
+    from rich.text import Text
 
     from crmctl.cli.commands.runtime import duration
     from crmctl.cli.commands.workflow import describe
+    from crmctl.cli.console import rich_console
 
-    console = Console()
+    console = rich_console()
     transitions = list(player.model.transitions)
     while True:
         _show(console, player)
@@ -72,7 +73,8 @@ def interact(player: Player) -> int:
             if choice == "a":
                 step = {"type": "advance", "by": duration(Prompt.ask("by (e.g. 4h, 1d)", default="1d"), "advance")}
             else:
-                instance = Prompt.ask("instance", default=next(iter(sorted(player.instances)), "lead-1"))
+                instance = Prompt.ask("instance", default=next(iter(sorted(player.instances)), "lead-1"),
+                                      console=console)  # fmt: skip
                 if choice == "s":
                     step = {"type": "start", "instance": instance,
                             "data": json.loads(Prompt.ask("record (a JSON object)", default="{}"))}  # fmt: skip
@@ -95,5 +97,4 @@ def interact(player: Player) -> int:
         except EOFError:  # Ctrl-D: like quit
             return 0
         except (UserError, ValueError) as exc:  # ValueError: a record that is not JSON
-            console.print(f"[red]{exc}[/]")
-
+            console.print(Text(str(exc), style="red"))

@@ -196,14 +196,14 @@ def describe(effect: Mapping[str, Any]) -> str:
         "refused": f"refused {effect.get('transition')}: {effect.get('reason')}",
         "guard": f"guard {effect.get('guard')}: {'holds' if effect.get('result') else 'does not hold'}",
         "approval-requested": f"approval of {effect.get('transition')} requested{who} ({effect.get('mode')}, "
-                              f"{effect.get('needed')} needed)",
+        f"{effect.get('needed')} needed)",
         "approval-granted": f"approval of {effect.get('transition')} granted",
         "approval-rejected": f"approval of {effect.get('transition')} rejected{who}",
         "task": f"task {effect.get('task')} for {to}",
         "task-closed": f"task {effect.get('task')} closed",
         "claimed": f"{effect.get('task')} claimed{who}",
         "decided": f"{effect.get('decision')} on {effect.get('task')}{who}"
-                   + (f": “{effect['comment']}”" if effect.get("comment") else ""),
+        + (f": “{effect['comment']}”" if effect.get("comment") else ""),
         "reassigned": f"reassigned {effect.get('task') or 'the work'} to {to} ({effect.get('reason')})",
         "sla-started": f"SLA {effect.get('sla')} started",
         "sla-warning": f"SLA {effect.get('sla')} warning",
@@ -226,24 +226,31 @@ def describe(effect: Mapping[str, Any]) -> str:
     return text or json.dumps(dict(effect), ensure_ascii=False)
 
 
-_ATTENTION = {"sla-warning": "yellow", "sla-breach": "red", "escalation": "red", "refused": "yellow",
-              "approval-rejected": "red", "completed": "green", "approval-granted": "green", "event": "cyan"}
+_ATTENTION = {
+    "sla-warning": "yellow",
+    "sla-breach": "red",
+    "escalation": "red",
+    "refused": "yellow",
+    "approval-rejected": "red",
+    "completed": "green",
+    "approval-granted": "green",
+    "event": "cyan",
+}
 
 
 def print_timeline(timeline: list[dict[str, Any]]) -> None:
     """The timeline: a rich table on a terminal (warnings and breaches coloured), plain lines when piped."""
-    from crmctl.cli.console import use_color
+    from crmctl.cli.console import rich_console, use_color
 
     shown = [e for e in timeline if e["effect"] not in ("guard", "timer-cleared")]  # all of them in JSON
     if use_color("text"):
-        from rich.console import Console
         from rich.table import Table
 
         table = Table("time (UTC)", "instance", "what happened", box=None)
         for effect in shown:
             style = _ATTENTION.get(effect["effect"])
             table.add_row(effect["at"][:16].replace("T", " "), effect["instance"], describe(effect), style=style)
-        Console().print(table)
+        rich_console().print(table)
         return
     out("time (UTC)        instance     what happened")
     for effect in shown:
