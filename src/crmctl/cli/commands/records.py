@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_create", "run_get", "run_import", "run_list", "run_update"]
 
+
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -43,13 +44,9 @@ def _package(path: Path) -> Package:
 
 
 def _object(text: str, where: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}:{exc.lineno}:{exc.colno}: JSON syntax: {exc.msg}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{where}: expected a JSON object of field values")
-    return value
+    from crmctl.runtime.record_files import json_object
+
+    return json_object(text, where)
 
 
 def _input(data: str | None, file: Path | None) -> dict[str, Any]:
