@@ -68,6 +68,15 @@ def main(
     """crmctl: the toolchain of a metadata-driven CRM platform."""
 
 
+def tenant_id(value: str | None) -> str | None:
+    """Every `--tenant` option: a tenant id (`crmctl.model.tenants`), checked before the command runs."""
+    if value is None:
+        return None
+    from crmctl.model.tenants import check_tenant
+
+    return check_tenant(value)
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="crmctl.toml or pyproject.toml to read [tool.crmctl] from.")
@@ -121,14 +130,20 @@ def diff(
     ] = None,
     records: Annotated[
         str | None,
-        typer.Option("--records", metavar="STORE",
-                     help="Runtime store (DuckDB file): count the stored records each data-dependent change hits."),
+        typer.Option(
+            "--records",
+            metavar="STORE",
+            help="Runtime store (DuckDB file): count the stored records each data-dependent change hits.",
+        ),
     ] = None,
     records_limit: Annotated[
         int, typer.Option("--records-limit", min=0, help="Example record ids shown per change (with --records).")
     ] = 10,
     tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Tenant whose records --records reads (default: the only one).")
+        str | None,
+        typer.Option(
+            "--tenant", callback=tenant_id, help="Tenant whose records --records reads (default: the only one)."
+        ),
     ] = None,
     output_format: FormatOpt = Format.text,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.main import ListFormat, ListFormatOpt, app
+from crmctl.cli.main import ListFormat, ListFormatOpt, app, tenant_id
 
 __all__: list[str] = []
 
@@ -24,10 +24,10 @@ app.add_typer(draft_app, name="draft")
 app.add_typer(log_app, name="log")
 app.add_typer(store_app, name="store")
 
-StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", callback=tenant_id, help="Tenant; no read or write crosses tenants.")
 ]
-TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant; no read or write crosses tenants.")]
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time of the first event (default: now).")
 ]
@@ -121,7 +121,9 @@ def log_verify(
 def log_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (atomically).")],
     store: StoreOpt = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", callback=tenant_id, help="Only this tenant (default: all).")
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Write the event log to Parquet; it can be verified and replayed from there."""
@@ -300,7 +302,9 @@ def export_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
     file_format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
     entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", callback=tenant_id, help="Only this tenant (default: all).")
+    ] = None,
     partition_by: Annotated[
         str | None, typer.Option("--partition-by", help="Hive partitions by these columns, e.g. tenant,package_version")
     ] = None,

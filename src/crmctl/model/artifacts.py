@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmctl.model.fields import IDENT, SchemaArtifact
+from crmctl.model.tenants import TENANT_ID
 from crmctl.model.versions import SEMVER
 
 __all__ = [
@@ -67,7 +68,7 @@ class Manifest(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="Package name.")
     version: str = Field(..., pattern=SEMVER, description="Semantic version (semver 2.0.0).")
     scope: str = Field(
-        ..., pattern=r"^(global|tenant:[a-z0-9][a-z0-9-]{0,62})$", description="`global` or `tenant:<id>`."
+        ..., pattern=rf"^(global|tenant:{TENANT_ID})$", description="`global` or `tenant:<id>`."
     )
     description: str = Field(..., min_length=1, description="What the package models.")
     locales: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(

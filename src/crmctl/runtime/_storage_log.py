@@ -12,6 +12,7 @@ from typing import Any
 
 from crmctl import __version__
 from crmctl.errors import InputError
+from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime._storage import (
     _CHUNK,
@@ -43,6 +44,7 @@ class _EventLog(_Core):
         """Chain `bodies` (each with a `session` and an ISO UTC `at`) onto the tenant's log; return the entries."""
         import pyarrow as pa
 
+        check_tenant(tenant)
         for body in bodies:
             clash = eventlog.CHAIN_KEYS.intersection(body)
             if clash or not isinstance(body.get("session"), str) or body.get("tenant", tenant) != tenant:

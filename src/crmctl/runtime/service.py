@@ -134,8 +134,10 @@ class Runtime:
     """Sessions and records of one tenant in one store."""
 
     def __init__(self, store: Store, tenant: str) -> None:
+        from crmctl.model.tenants import check_tenant
+
         self.store = store
-        self.tenant = tenant
+        self.tenant = check_tenant(tenant)
         self._packages: dict[str, Package] = {}
         self._sessions: dict[SessionConfig, Session] = {}
 

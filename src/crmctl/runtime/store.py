@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from crmctl import __version__
 from crmctl.errors import InputError, UserError
+from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime._storage import (
     _CHUNK,
@@ -237,6 +238,8 @@ class Store(_EventLog):
         """Create or replace a draft."""
         import pyarrow as pa
 
+        check_tenant(draft.tenant)
+
         text = pa.string()
         schema = pa.schema([(c, text) for c in _DRAFT_COLUMNS[:-1]] + [("updated_at", pa.timestamp("us", "UTC"))])
         row = [draft.tenant, draft.draft_id, draft.entity, draft.package_name, draft.package_version,
@@ -273,6 +276,7 @@ class Store(_EventLog):
         tenants = {r.tenant for r in records}
         if len(tenants) > 1:
             raise InputError(f"one batch of records must belong to one tenant, not to {sorted(tenants)}")
+        check_tenant(records[0].tenant)
         text = pa.string()
         stamp = pa.timestamp("us", "UTC")
         schema = pa.schema([(c, text) for c in _RECORD_COLUMNS[:7]]
@@ -348,6 +352,7 @@ class Store(_EventLog):
         import pyarrow as pa
 
         self._writable()
+        check_tenant(tenant)
         if not instances:
             return
         text = pa.string()
