@@ -459,3 +459,21 @@ def test_any_repeated_key_at_any_depth_is_refused(keys: list[str], data: st.Data
     line = data.draw(st.integers(1, 50))
     with pytest.raises(InputError, match=rf"^rows\.jsonl:{line}:\d+: duplicate key '{repeated}'$"):
         json_object(_nest("{" + ", ".join(members) + "}", depth), "rows.jsonl", line=line)
+
+
+@pytest.mark.parametrize("cell", ["1_000", "١٢", "+5", " 5", "nan", "inf", "1e999", "007", "0x1F", ".5"])
+def test_a_csv_cell_that_is_no_json_number_stays_text_and_is_rejected(tmp_path: Path, engine: RecordEngine,
+                                                                       cell: str) -> None:  # fmt: skip
+    """int() and float() read `1_000`, `١٢`, `+5`, `nan`...: the row got a number nobody wrote."""
+    path = tmp_path / "a.csv"
+    path.write_text(f'customer,quantity,price\nada,"{cell}","{cell}"\n', encoding="utf-8")
+    [(_, _, values)] = list(read_rows(path, engine))
+    assert values == {"customer": "ada", "quantity": cell, "price": cell}
+    assert codes(engine.check(values, AT).errors) == [("quantity", "type"), ("price", "type")]
+
+
+def test_csv_numbers_in_json_syntax_are_read(tmp_path: Path, engine: RecordEngine) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("customer,quantity,price\nada,12,-2.5e1\nbob,1.5,3\n", encoding="utf-8")
+    assert [values for *_, values in read_rows(path, engine)] == [
+        {"customer": "ada", "quantity": 12, "price": -25.0}, {"customer": "bob", "quantity": 1.5, "price": 3.0}]  # fmt: skip

@@ -77,6 +77,33 @@ def tenant_id(value: str | None) -> str | None:
     return check_tenant(value)
 
 
+def count(text: str | int) -> int:
+    """Options that count (`--limit`, ...): a whole number from 0, in ASCII digits (`crmctl.model.numbers`: click's
+    int() would read `1_000`, `+5` and `١٢`)."""
+    from crmctl.model.numbers import parse_number
+
+    try:
+        value = text if isinstance(text, int) else parse_number(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if not isinstance(value, int) or value < 0:
+        raise typer.BadParameter(f"{text!r} is not a whole number from 0")
+    return value
+
+
+def percentage(text: str | float) -> float:
+    """`--fail-under`: a number from 0 to 100 (float() would take `nan`, which no coverage is below)."""
+    from crmctl.model.numbers import parse_number
+
+    try:
+        value = float(text if isinstance(text, int | float) else parse_number(text))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if not 0 <= value <= 100:
+        raise typer.BadParameter(f"{text!r} is not a percentage from 0 to 100")
+    return value
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="crmctl.toml or pyproject.toml to read [tool.crmctl] from.")
@@ -137,7 +164,13 @@ def diff(
         ),
     ] = None,
     records_limit: Annotated[
-        int, typer.Option("--records-limit", min=0, help="Example record ids shown per change (with --records).")
+        int,
+        typer.Option(
+            "--records-limit",
+            parser=count,
+            metavar="<count>",
+            help="Example record ids shown per change (with --records).",
+        ),
     ] = 10,
     tenant: Annotated[
         str | None,

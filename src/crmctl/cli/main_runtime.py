@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.main import ListFormat, ListFormatOpt, app, tenant_id
+from crmctl.cli.main import ListFormat, ListFormatOpt, app, count, percentage, tenant_id
 
 __all__: list[str] = []
 
@@ -143,7 +143,9 @@ def replay(
     export: Annotated[Path | None, typer.Option("--from-export", help="Replay a Parquet log export.")] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
-    limit: Annotated[int, typer.Option("--limit", help="Differences shown in text output.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", parser=count, metavar="<count>", help="Differences shown in text output.")
+    ] = 20,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Re-execute logged sessions; exit 1 when an effect differs (pinned versions: byte for byte)."""
@@ -227,7 +229,9 @@ def records_get(
 @records_app.command("list")
 def records_list(
     entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only records of this entity.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many records.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", parser=count, metavar="<count>", help="At most this many records.")
+    ] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     output_format: ListFormatOpt = ListFormat.text,
@@ -376,7 +380,13 @@ def workflow_coverage(
         Path | None, typer.Option("--skeletons", help="Write a shortest scenario skeleton per uncovered item here.")
     ] = None,
     fail_under: Annotated[
-        float | None, typer.Option("--fail-under", help="Exit 1 when coverage is below this percentage.")
+        float | None,
+        typer.Option(
+            "--fail-under",
+            parser=percentage,
+            metavar="<percentage>",
+            help="Exit 1 when coverage is below this percentage (0 to 100).",
+        ),
     ] = None,
 ) -> None:
     """Coverage of a workflow by scenarios: states, transitions, guard outcomes, SLA paths, timers, tasks, approvals."""
@@ -404,7 +414,9 @@ def events_list(
     event: EventNameOpt = None,
     instance: EventInstanceOpt = None,
     since: EventSinceOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many (the first).")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", parser=count, metavar="<count>", help="At most this many (the first).")
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """List business events in log order: seq, time, event, instance (or session), payload."""
@@ -421,11 +433,13 @@ def events_tail(
     event: EventNameOpt = None,
     instance: EventInstanceOpt = None,
     since: EventSinceOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many of the last events.")] = 10,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", parser=count, metavar="<count>", help="How many of the last events.")
+    ] = 10,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep polling every second for new events (JSON Lines); Ctrl-C stops.")
     ] = False,
-    polls: Annotated[int | None, typer.Option("--polls", hidden=True, min=0)] = None,
+    polls: Annotated[int | None, typer.Option("--polls", hidden=True, parser=count)] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Print the last business events; --follow prints new ones as they are logged."""

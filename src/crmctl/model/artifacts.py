@@ -287,7 +287,7 @@ class Calendar(_Strict):
     hours: dict[Weekday, list[HourRange]] = Field(
         default_factory=dict, description="Working hours per weekday, e.g. {mon: ['09:00-12:00', '13:00-17:00']}."
     )
-    holidays: list[Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]] = Field(default_factory=list)
+    holidays: list[Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]] = Field(default_factory=list)
     onHolidays: Literal["pause", "count"] = Field(
         "pause", description="Whether SLA clocks stand still on holidays (`pause`) or run (`count`)."
     )

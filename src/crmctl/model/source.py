@@ -19,6 +19,7 @@ from typing import Any
 
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Location
+from crmctl.model.numbers import JSON_NUMBER
 
 __all__ = [
     "MAX_DEPTH",
@@ -313,5 +314,10 @@ class _Builder:
             value = self.constructor.construct_object(node, deep=False)
             if isinstance(value, float) and not math.isfinite(value):
                 raise self._fail(node, f"{node.value!r} is not a finite number")
+            if name != "bool" and name != "null" and not JSON_NUMBER.fullmatch(node.value):
+                # YAML's own spellings (1_000, 0x1F, 0o17, 007, +5, .5, 12.) read as numbers nobody wrote: refused,
+                # as in every other input (crmctl.model.numbers).
+                raise self._fail(node, f"{node.value!r} is not a number crmctl reads: write it as in JSON (e.g. "
+                                       "1000, -2.5, 1e6), or quote it if it is text")  # fmt: skip
             return value
         raise self._fail(node, f"unsupported YAML type {name!r}")

@@ -1,7 +1,8 @@
 """Rows to import from CSV or JSONL files (chosen by suffix: `.csv`, `.jsonl`/`.ndjson`).
 
 CSV: the first row names the columns: fields of the entity (former names follow `aliases`) and optionally
-`id`. Cells are converted by the field's type: numbers (`integer` fields as int, others as float), booleans
+`id`. Cells are converted by the field's type: numbers in JSON syntax and ASCII digits (`1_000`, `+5`, `١٢`,
+`nan` stay text; `integer` fields as int, others as float), booleans
 `true`/`false` (any case), arrays and objects as JSON text, everything else as text; an empty cell is absent.
 A cell that does not convert stays text, so the record engine rejects that row with a located finding. JSONL:
 one JSON object per line (blank lines are skipped); an `id` key, when a string, is the record id.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
+from crmctl.model.numbers import parse_number
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -63,16 +65,16 @@ def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:
 def _number(integer: bool) -> Callable[[str], Any]:
     def convert_int(cell: str) -> Any:
         try:
-            return int(cell)
+            return parse_number(cell)  # a fraction stays a float: the engine then says the field takes whole numbers
         except ValueError:
-            return _float(cell)  # the engine then says the field takes whole numbers
+            return cell
 
     return convert_int if integer else _float
 
 
 def _float(cell: str) -> Any:
     try:
-        return float(cell)
+        return float(parse_number(cell))
     except ValueError:
         return cell
 

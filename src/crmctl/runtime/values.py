@@ -33,7 +33,7 @@ __all__ = ["MAX_LIST_ITEMS", "MAX_TEXT", "ValueSizeError", "ValueTypeError", "fr
 MAX_LIST_ITEMS = 10_000
 MAX_TEXT = 1 << 20  # bytes of UTF-8 per string value
 _INT64 = (-(2**63), 2**63 - 1)
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 class ValueTypeError(UserError):
