@@ -159,14 +159,20 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def json_object(text: str, where: str, *, line: int = 1) -> dict[str, Any]:
     """The JSON object of field values in `text` (which starts on `line` of `where`); JSON syntax, a value that is
     no object and a key an object repeats (at any depth: JSON would keep the last) are `InputError`s located by
     `where:line:column`."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique)
+        value = json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}:{line + exc.lineno - 1}:{exc.colno}: JSON syntax: {exc.msg}") from None
+    except ValueError as exc:  # NaN or Infinity, or an integer with more digits than Python converts
+        raise InputError(f"{where}:{line}: {exc}") from None
     except _Duplicate:
         from crmctl.model.source import parse_text
 
