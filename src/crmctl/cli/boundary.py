@@ -11,13 +11,18 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from crmctl.cli.console import err
+from crmctl.cli.console import err, reader_may_leave
 from crmctl.errors import CrmctlError, EnvironmentFailure, UserError
 
 __all__ = ["guarded"]
 
 
 def guarded(call: Callable[[], Any]) -> int:
+    with reader_may_leave():  # the messages below too: `crmctl ... 2>&1 | head -1` keeps the real exit status
+        return _outcome(call)
+
+
+def _outcome(call: Callable[[], Any]) -> int:
     try:
         call()
     except SystemExit as exc:
@@ -39,7 +44,7 @@ def guarded(call: Callable[[], Any]) -> int:
     except KeyboardInterrupt:
         err("crmctl: interrupted")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # written past `console.reader_may_leave` (a library call's own stream)
         return 0
     except Exception:
         err("crmctl: internal error (a bug in crmctl; please report it with this output):")

@@ -8,20 +8,26 @@ every line, and `rich_console` is the one way to get a rich console: literal (no
 highlighting, so `[bold]` in a value prints as typed) and escaping every segment it renders. The `\\uXXXX` form is
 also JSON's: applied to JSON output (where such characters can only stand inside strings) it keeps the document
 valid and every value exact, so one rule serves every format.
+
+A reader that stops reading (`crmctl diff A B | head -1`) changes nothing: the command finishes, prints nothing
+more and exits with its own status.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from rich.console import Console
 
-__all__ = ["Rendered", "err", "out", "printable", "render_styled", "rich_console", "use_color"]
+__all__ = ["Rendered", "err", "flush", "out", "printable", "reader_may_leave", "render_styled", "rich_console",
+           "use_color"]  # fmt: skip
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a one-character CSI on some terminals), the line
 # and paragraph separators, and the bidi embeddings, overrides and isolates of "Trojan Source" (CVE-2021-42574).
@@ -42,9 +48,94 @@ class Rendered(str):
     __slots__ = ()
 
 
+# Streams whose reader went away (`crmctl diff A B | head -1`): what is written to them now goes nowhere.
+_GONE: set[str] = set()
+
+
+class _ReaderMayLeave:
+    """`sys.stdout` or `sys.stderr` while a command runs: a write or flush that finds the pipe closed by its reader
+    lets the stream go (`_let_go`) instead of raising BrokenPipeError, which click turns into exit 1 and which the
+    flush at interpreter exit reports as "Exception ignored ... BrokenPipeError" with exit 120."""
+
+    def __init__(self, name: str, stream: Any) -> None:
+        self._name = name
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            _let_go(self._name, self._stream)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _let_go(self._name, self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _let_go(name: str, stream: Any) -> None:
+    """Point the stream's file descriptor at /dev/null (the recipe of the Python documentation on SIGPIPE): the
+    rest of the output, and the flush at exit, go nowhere. The command runs on and exits with its own status, as
+    if the reader had read everything."""
+    import os
+
+    _GONE.add(name)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Run a command with stdout and stderr that survive a reader who stops reading; flush both at the end."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = cast("TextIO", _ReaderMayLeave("stdout", saved[0]))
+    sys.stderr = cast("TextIO", _ReaderMayLeave("stderr", saved[1]))
+    try:
+        yield
+    finally:
+        flush()
+        sys.stdout, sys.stderr = saved
+
+
+def flush() -> bool:
+    """Push what is written so far to stdout and stderr; False once nobody reads stdout any more (also when the
+    reader left while nothing was written, as `tail -f` notices: `events tail --follow | head -1` ends)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    if "stdout" not in _GONE and _reader_left(sys.stdout):
+        _let_go("stdout", sys.stdout)
+    return "stdout" not in _GONE
+
+
+def _reader_left(stream: Any) -> bool:
+    """Whether `stream` is a pipe whose reader closed it: poll reports POLLERR to the writer (Linux, macOS)."""
+    import select
+
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture)
+        return False
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return False
+    poller = select.poll()
+    poller.register(descriptor, 0)  # no events asked for: only error conditions are reported
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text if text.endswith("\n") else text + "\n")
+
+
 def out(text: str) -> None:
-    safe = text if isinstance(text, Rendered) else printable(text)
-    sys.stdout.write(safe if safe.endswith("\n") else safe + "\n")
+    _write(sys.stdout, text if isinstance(text, Rendered) else printable(text))
 
 
 def use_color(output_format: str) -> bool:
@@ -55,8 +146,7 @@ def use_color(output_format: str) -> bool:
 
 
 def err(text: str) -> None:
-    safe = printable(text)
-    sys.stderr.write(safe if safe.endswith("\n") else safe + "\n")
+    _write(sys.stderr, printable(text))
 
 
 def rich_console(**options: Any) -> Console:
