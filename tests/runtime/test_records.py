@@ -479,4 +479,6 @@ def test_csv_numbers_in_json_syntax_are_read(tmp_path: Path, engine: RecordEngin
     path = tmp_path / "a.csv"
     path.write_text("customer,quantity,price\nada,12,-2.5e1\nbob,1.5,3\n", encoding="utf-8")
     assert [values for *_, values in read_rows(path, engine)] == [
-        {"customer": "ada", "quantity": 12, "price": -25.0}, {"customer": "bob", "quantity": 1.5, "price": 3.0}]  # fmt: skip
+        {"customer": "ada", "quantity": 12, "price": -25.0},
+        {"customer": "bob", "quantity": 1.5, "price": 3.0},
+    ]

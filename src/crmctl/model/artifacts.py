@@ -67,9 +67,7 @@ class Manifest(_Strict):
 
     name: str = Field(..., pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$", description="Package name.")
     version: str = Field(..., pattern=SEMVER, description="Semantic version (semver 2.0.0).")
-    scope: str = Field(
-        ..., pattern=rf"^(global|tenant:{TENANT_ID})$", description="`global` or `tenant:<id>`."
-    )
+    scope: str = Field(..., pattern=rf"^(global|tenant:{TENANT_ID})$", description="`global` or `tenant:<id>`.")
     description: str = Field(..., min_length=1, description="What the package models.")
     locales: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
         ..., min_length=1, description="Declared locales (BCP 47). Each needs `localization/<locale>.yaml`."
