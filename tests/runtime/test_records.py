@@ -482,3 +482,12 @@ def test_csv_numbers_in_json_syntax_are_read(tmp_path: Path, engine: RecordEngin
         {"customer": "ada", "quantity": 12, "price": -25.0},
         {"customer": "bob", "quantity": 1.5, "price": 3.0},
     ]
+
+
+def test_an_integer_beyond_a_double_is_a_finding_not_a_crash(tmp_path: Path, engine: RecordEngine) -> None:
+    """float() of an int of more than 308 digits raises OverflowError: it escaped the engine as a traceback."""
+    assert codes(engine.check({"customer": "ada", "price": 10**400}, AT).errors) == [("price", "type")]
+    path = tmp_path / "a.csv"
+    path.write_text(f"customer,price\nada,{10**400}\n", encoding="utf-8")
+    [(_, _, values)] = list(read_rows(path, engine))
+    assert values["price"] == str(10**400)

@@ -208,7 +208,7 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                     continue
                 try:
                     value = _parse(raw, kind)
-                except ValueError:
+                except (ValueError, OverflowError):
                     view.notes = [f"[red]{escape(label)}: not a {kind}[/]"]
                     continue
                 send({"type": "change", "field": path, "value": value})

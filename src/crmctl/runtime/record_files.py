@@ -75,7 +75,7 @@ def _number(integer: bool) -> Callable[[str], Any]:
 def _float(cell: str) -> Any:
     try:
         return float(parse_number(cell))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an integer beyond the range of a double
         return cell
 
 
