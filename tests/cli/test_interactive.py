@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.text import Text
 
 from crmctl.cli import interactive
 from crmctl.cli.interactive import View, interact
@@ -241,13 +242,13 @@ def test_plain_terminal_and_colour_decisions(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert not plain_terminal() and use_color("text") and not use_color("json")
     styled = io.StringIO()
-    rich_console(file=styled, force_terminal=True).print("[bold]x[/] 42")
-    assert styled.getvalue() == "\x1b[1mx\x1b[0m 42\n"  # bold on purpose, the number not highlighted
+    rich_console(file=styled, force_terminal=True).print(Text.assemble(("x", "bold"), " 42 [bold]"))
+    assert styled.getvalue() == "\x1b[1mx\x1b[0m 42 [bold]\n"  # bold on purpose, no markup, no highlighting
     for name, value in (("NO_COLOR", "1"), ("TERM", "dumb")):
         monkeypatch.setenv(name, value)
         assert plain_terminal() and not use_color("text")
         plain = io.StringIO()
-        rich_console(file=plain, force_terminal=True).print("[bold]x[/] 42")
+        rich_console(file=plain, force_terminal=True).print(Text.assemble(("x", "bold"), " 42"))
         assert plain.getvalue() == "x 42\n"
         monkeypatch.delenv(name)
     monkeypatch.setenv("NO_COLOR", "")  # an empty NO_COLOR does not count (no-color.org)

@@ -90,6 +90,8 @@ def test_rejected_create_exits_1_and_writes_nothing(store: str, tmp_path: Path,
     [
         (["--data", "{"], "--data:1:2: JSON syntax"),
         (["--data", "[]"], "expected a JSON object"),
+        (["--data", '{"firstName": "Ada", "firstName": "Grace"}'], "--data:1:22: duplicate key 'firstName'"),
+        (["--data", '{"lastName": "L",\n "address": {"a": 1, "a": 2}}'], "--data:2:22: duplicate key 'a'"),
         ([], "give the record as --data JSON or --file PATH"),
         (["--data", "{}", "--now", "yesterday"], "not an ISO 8601 time"),
     ],

@@ -44,7 +44,7 @@ def test_bad_yaml_is_located(text: str, expected: str) -> None:
     ("text", "expected"),
     [
         ('{"a": 1, "a": 2}', "f.json:1:10: duplicate key 'a'"),
-        ('{"a": NaN}', "NaN is not a valid number"),
+        ('{"a": NaN}', "NaN is not a JSON number"),
         ('{"a": 1,}', "f.json:1:9: invalid JSON"),
     ],
 )

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmctl.errors import InputError, UserError
 from crmctl.model.package import Package, load_package, load_tree
 from crmctl.model.tree import MemoryTree
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest
 from crmctl.runtime.form import FormModel
-from crmctl.runtime.record_files import read_rows
+from crmctl.runtime.record_files import json_object, read_rows
 from crmctl.runtime.record_service import RecordService, Row
 from crmctl.runtime.records import RecordEngine, merge_patch
 from crmctl.runtime.replay import replay
@@ -383,7 +385,10 @@ def test_csv_cells_convert_by_field_type(tmp_path: Path, engine: RecordEngine) -
         ("a.csv", 'customer\n"x\n', "a.csv:2: CSV syntax"),
         ("a.csv", "customer\nx,y\n", "a.csv:2:2: row 1 has 2 cells"),
         ("a.jsonl", '{"customer": "x"}\n\n{"customer": \n', "a.jsonl:3:14: JSON syntax"),
-        ("a.jsonl", "[1]\n", "a.jsonl:1:1: each line must be a JSON object"),
+        ("a.jsonl", "[1]\n", "a.jsonl:1:1: expected a JSON object of field values, got list"),
+        ("a.jsonl", '{"customer": "x"}\n{"quantity": NaN}\n', "a.jsonl:2: NaN is not a JSON number"),
+        ("a.jsonl", '{"price": -Infinity}\n', "a.jsonl:1: -Infinity is not a JSON number"),
+        ("a.jsonl", '{"quantity": ' + "7" * 5000 + "}\n", "a.jsonl:1:14: integer has 5000 digits; the limit is 4300"),
         ("a.txt", "", "import reads .csv or .jsonl files"),
         ("missing.csv", None, "missing.csv: cannot read"),
     ],
@@ -402,3 +407,87 @@ def test_jsonl_rows_carry_ids(tmp_path: Path, engine: RecordEngine) -> None:
     path = tmp_path / "orders.jsonl"
     path.write_text(json.dumps({"id": "a", "customer": "x"}) + "\n\n" + json.dumps({"customer": "y"}) + "\n")
     assert list(read_rows(path, engine)) == [(1, "a", {"customer": "x"}), (2, None, {"customer": "y"})]
+
+
+# --- a field is named once (issue 9 §3: duplicate columns and keys kept the last value) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("a.csv", "customer,quantity,customer\nx,1,y\n",
+         "a.csv:1:3: column 'customer' names the same field as column 1 ('customer')"),
+        ("a.csv", "customer,client\nx,y\n",
+         "a.csv:1:2: column 'client' (a former name of 'customer') names the same field as column 1 ('customer')"),
+        ("a.csv", "client,quantity,customer\nx,1,y\n",
+         "a.csv:1:3: column 'customer' (a former name of 'customer') names the same field as column 1 ('client')"),
+        ("a.csv", "id,customer,id\n1,x,2\n", "a.csv:1:3: column 'id' names the same field as column 1 ('id')"),
+        ("a.jsonl", '{"customer": "x"}\n{"customer": "x", "quantity": 1, "customer": "y"}\n',
+         "a.jsonl:2:34: duplicate key 'customer'"),
+        ("a.jsonl", '\n{"customer": "x", "address": {"city": "Rome", "city": "Paris"}}\n',
+         "a.jsonl:2:47: duplicate key 'city'"),
+        ("a.jsonl", '{"customer": "x", "tags": [{"a": 1, "a": 2}]}\n', "a.jsonl:1:37: duplicate key 'a'"),
+        ("a.jsonl", '{"id": "1", "customer": "x", "id": "2"}\n', "a.jsonl:1:30: duplicate key 'id'"),
+        ("a.jsonl", '{"customer": "x", "client": "y"}\n',
+         "a.jsonl:1: keys 'customer' and 'client' name the same field 'customer'"),
+    ],
+)  # fmt: skip
+def test_a_field_named_twice_is_refused_where_it_is(tmp_path: Path, engine: RecordEngine, name: str, text: str,
+                                                     message: str) -> None:  # fmt: skip
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        list(read_rows(path, engine))
+    assert message in str(caught.value)
+
+
+KEYS = st.text(alphabet="abcxyz", min_size=1, max_size=3)
+
+
+def _nest(inner: str, depth: int) -> str:
+    for level in range(depth):
+        inner = f'{{"n{level}": [{inner}]}}' if level % 2 else f'{{"n{level}": {inner}}}'
+    return inner
+
+
+@settings(derandomize=True, max_examples=150)
+@given(st.lists(KEYS, min_size=1, max_size=6, unique=True), st.data())
+def test_any_repeated_key_at_any_depth_is_refused(keys: list[str], data: st.DataObject) -> None:
+    """A JSON object of field values with one key repeated somewhere inside: never a value silently dropped."""
+    repeated = data.draw(st.sampled_from(keys))
+    members = [f'"{key}": {index}' for index, key in enumerate(keys)]
+    depth = data.draw(st.integers(0, 3))
+    assert json_object(_nest("{" + ", ".join(members) + "}", depth), "rows.jsonl") is not None
+    members.insert(data.draw(st.integers(0, len(members))), f'"{repeated}": "again"')
+    line = data.draw(st.integers(1, 50))
+    with pytest.raises(InputError, match=rf"^rows\.jsonl:{line}:\d+: duplicate key '{repeated}'$"):
+        json_object(_nest("{" + ", ".join(members) + "}", depth), "rows.jsonl", line=line)
+
+
+@pytest.mark.parametrize("cell", ["1_000", "١٢", "+5", " 5", "nan", "inf", "1e999", "007", "0x1F", ".5"])
+def test_a_csv_cell_that_is_no_json_number_stays_text_and_is_rejected(tmp_path: Path, engine: RecordEngine,
+                                                                       cell: str) -> None:  # fmt: skip
+    """int() and float() read `1_000`, `١٢`, `+5`, `nan`...: the row got a number nobody wrote."""
+    path = tmp_path / "a.csv"
+    path.write_text(f'customer,quantity,price\nada,"{cell}","{cell}"\n', encoding="utf-8")
+    [(_, _, values)] = list(read_rows(path, engine))
+    assert values == {"customer": "ada", "quantity": cell, "price": cell}
+    assert codes(engine.check(values, AT).errors) == [("quantity", "type"), ("price", "type")]
+
+
+def test_csv_numbers_in_json_syntax_are_read(tmp_path: Path, engine: RecordEngine) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("customer,quantity,price\nada,12,-2.5e1\nbob,1.5,3\n", encoding="utf-8")
+    assert [values for *_, values in read_rows(path, engine)] == [
+        {"customer": "ada", "quantity": 12, "price": -25.0},
+        {"customer": "bob", "quantity": 1.5, "price": 3.0},
+    ]
+
+
+def test_an_integer_beyond_a_double_is_a_finding_not_a_crash(tmp_path: Path, engine: RecordEngine) -> None:
+    """float() of an int of more than 308 digits raises OverflowError: it escaped the engine as a traceback."""
+    assert codes(engine.check({"customer": "ada", "price": 10**400}, AT).errors) == [("price", "type")]
+    path = tmp_path / "a.csv"
+    path.write_text(f"customer,price\nada,{10**400}\n", encoding="utf-8")
+    [(_, _, values)] = list(read_rows(path, engine))
+    assert values["price"] == str(10**400)

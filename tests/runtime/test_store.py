@@ -300,6 +300,8 @@ def test_older_store_format_names_the_migration(path: Path, monkeypatch: pytest.
     current = store_module.FORMAT
     monkeypatch.setattr(store_module, "FORMAT", current + 1)
     monkeypatch.setitem(store_module.MIGRATIONS, current, add_notes)
+    monkeypatch.setitem(store_module.LAYOUTS, current + 1,
+                        {**store_module.LAYOUTS[current], "notes": "tenant VARCHAR, note VARCHAR"})  # fmt: skip
     with pytest.raises(StoreFormatError, match=f"format {current}") as caught:
         Store.open(path)
     assert caught.value.hint is not None and "crmctl store migrate" in caught.value.hint

@@ -7,17 +7,22 @@ bug → 3 with a traceback so it can be reported.
 
 from __future__ import annotations
 
-import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
+from crmctl.cli.console import err, reader_may_leave
 from crmctl.errors import CrmctlError, EnvironmentFailure, UserError
 
 __all__ = ["guarded"]
 
 
 def guarded(call: Callable[[], Any]) -> int:
+    with reader_may_leave():  # the messages below too: `crmctl ... 2>&1 | head -1` keeps the real exit status
+        return _outcome(call)
+
+
+def _outcome(call: Callable[[], Any]) -> int:
     try:
         call()
     except SystemExit as exc:
@@ -26,23 +31,23 @@ def guarded(call: Callable[[], Any]) -> int:
             return 0
         return code if isinstance(code, int) else 1
     except UserError as exc:
-        print(f"crmctl: error: {exc.message}", file=sys.stderr)
+        err(f"crmctl: error: {exc.message}")
         if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
+            err(f"  hint: {exc.hint}")
         return exc.exit_code
     except EnvironmentFailure as exc:
-        print(f"crmctl: environment error: {exc}", file=sys.stderr)
+        err(f"crmctl: environment error: {exc}")
         return exc.exit_code
     except CrmctlError as exc:
-        print(f"crmctl: internal error: {exc}", file=sys.stderr)
+        err(f"crmctl: internal error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("crmctl: interrupted", file=sys.stderr)
+        err("crmctl: interrupted")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # written past `console.reader_may_leave` (a library call's own stream)
         return 0
     except Exception:
-        print("crmctl: internal error (a bug in crmctl; please report it with this output):", file=sys.stderr)
-        traceback.print_exc(file=sys.stderr)
+        err("crmctl: internal error (a bug in crmctl; please report it with this output):")
+        err(traceback.format_exc())
         return 3
     return 0

@@ -1,18 +1,141 @@
-"""Terminal output: plain text when not on a terminal, NO_COLOR honoured, stdout for results, stderr for notes."""
+"""Terminal output: plain text when not on a terminal, NO_COLOR honoured, stdout for results, stderr for notes.
+
+Everything crmctl prints passes through here, and this is where the terminal is protected from what it prints:
+record values, package strings, store contents, registry log fields and file names can hold escape sequences
+(ANSI/OSC: colours, titles, hyperlinks, cursor moves, clipboard writes), other control characters, or bidi
+overrides that reorder what a reader sees. `printable` escapes them as `\\uXXXX`; `out` and `err` apply it to
+every line, and `rich_console` is the one way to get a rich console: literal (no markup, emoji codes or
+highlighting, so `[bold]` in a value prints as typed) and escaping every segment it renders. The `\\uXXXX` form is
+also JSON's: applied to JSON output (where such characters can only stand inside strings) it keeps the document
+valid and every value exact, so one rule serves every format.
+
+A reader that stops reading (`crmctl diff A B | head -1`) changes nothing: the command finishes, prints nothing
+more and exits with its own status.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.console import Console
 
-__all__ = ["err", "out", "plain_terminal", "rich_console", "use_color"]
+__all__ = ["Rendered", "err", "flush", "out", "plain_terminal", "printable", "reader_may_leave", "render_styled",
+           "rich_console", "use_color"]  # fmt: skip
+
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a one-character CSI on some terminals), the line
+# and paragraph separators, and the bidi embeddings, overrides and isolates of "Trojan Source" (CVE-2021-42574).
+# The bidi marks (U+200E, U+200F, U+061C) stay: right-to-left text needs them and they reorder nothing.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on (not print) written as `\\uXXXX`."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class Rendered(str):
+    """Text rendered by `render_styled`: its escape sequences are crmctl's own styles, its content was escaped."""
+
+    __slots__ = ()
+
+
+# Streams whose reader went away (`crmctl diff A B | head -1`): what is written to them now goes nowhere.
+_GONE: set[str] = set()
+
+
+class _ReaderMayLeave:
+    """`sys.stdout` or `sys.stderr` while a command runs: a write or flush that finds the pipe closed by its reader
+    lets the stream go (`_let_go`) instead of raising BrokenPipeError, which click turns into exit 1 and which the
+    flush at interpreter exit reports as "Exception ignored ... BrokenPipeError" with exit 120."""
+
+    def __init__(self, name: str, stream: Any) -> None:
+        self._name = name
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            _let_go(self._name, self._stream)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _let_go(self._name, self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _let_go(name: str, stream: Any) -> None:
+    """Point the stream's file descriptor at /dev/null (the recipe of the Python documentation on SIGPIPE): the
+    rest of the output, and the flush at exit, go nowhere. The command runs on and exits with its own status, as
+    if the reader had read everything."""
+    import os
+
+    _GONE.add(name)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Run a command with stdout and stderr that survive a reader who stops reading; flush both at the end."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = cast("TextIO", _ReaderMayLeave("stdout", saved[0]))
+    sys.stderr = cast("TextIO", _ReaderMayLeave("stderr", saved[1]))
+    try:
+        yield
+    finally:
+        flush()
+        sys.stdout, sys.stderr = saved
+
+
+def flush() -> bool:
+    """Push what is written so far to stdout and stderr; False once nobody reads stdout any more (also when the
+    reader left while nothing was written, as `tail -f` notices: `events tail --follow | head -1` ends)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    if "stdout" not in _GONE and _reader_left(sys.stdout):
+        _let_go("stdout", sys.stdout)
+    return "stdout" not in _GONE
+
+
+def _reader_left(stream: Any) -> bool:
+    """Whether `stream` is a pipe whose reader closed it: poll reports POLLERR to the writer (Linux, macOS)."""
+    import select
+
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture)
+        return False
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return False
+    poller = select.poll()
+    poller.register(descriptor, 0)  # no events asked for: only error conditions are reported
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text if text.endswith("\n") else text + "\n")
 
 
 def out(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _write(sys.stdout, text if isinstance(text, Rendered) else printable(text))
 
 
 def plain_terminal() -> bool:
@@ -27,16 +150,47 @@ def use_color(output_format: str) -> bool:
     return output_format == "text" and sys.stdout.isatty() and not plain_terminal()
 
 
-def rich_console(**options: Any) -> Console:
-    """The rich Console of interactive output and progress bars: no colour and no other style (bold, dim, reverse)
-    when `plain_terminal()`; rich alone drops only the colours under NO_COLOR. Text is never highlighted by guesswork
-    (numbers, quotes): what is styled is styled on purpose."""
-    from rich.console import Console
-
-    if plain_terminal():
-        options = {**options, "color_system": None, "no_color": True}
-    return Console(highlight=False, **options)
-
-
 def err(text: str) -> None:
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    _write(sys.stderr, printable(text))
+
+
+def rich_console(**options: Any) -> Console:
+    """The one rich console (interactive output, tables, progress bars): it prints what it is given literally and
+    escapes control characters in all of it (text, tables, rules, prompts). Style with `style=` or
+    `rich.text.Text`, never with markup in a string. No colour and no other style (bold, dim, reverse) when
+    `plain_terminal()` (rich alone drops only the colours under NO_COLOR), unless the caller names a
+    `color_system`: `render_styled` does, for output whose colours were asked for (`--color`, `use_color`)."""
+    from rich.console import Console, ConsoleOptions, RenderHook, RenderResult
+    from rich.segment import Segment
+
+    class Escaped:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+            for segment in console.render(self.inner, options):
+                text, style, control = segment
+                yield segment if control else Segment(printable(text), style)
+
+    class EscapeHook(RenderHook):
+        def process_renderables(self, renderables: list[Any]) -> list[Any]:
+            return [Escaped(renderable) for renderable in renderables]
+
+    if plain_terminal() and "color_system" not in options:  # a caller that names a colour system asked for it
+        options = {**options, "color_system": None, "no_color": True}
+    console = Console(markup=False, emoji=False, highlight=False, **options)
+    console.push_render_hook(EscapeHook())
+    return console
+
+
+def render_styled(lines: Iterable[tuple[str, str | None]]) -> Rendered:
+    """Lines with their rich styles as terminal text (ANSI colours), content escaped: `out` prints it as it is."""
+    import io
+
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = rich_console(file=buffer, force_terminal=True, color_system="standard", soft_wrap=True, width=200)
+    for text, style in lines:
+        console.print(Text(printable(text.rstrip("\n")), style=style or ""))  # as plain output: BEL kept, escaped
+    return Rendered(buffer.getvalue())

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from crmctl.errors import UserError
+from crmctl.model.numbers import parse_number
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -124,9 +125,9 @@ def _parse(raw: str, kind: str) -> Any:
     if text == "":
         return None
     if kind == "number":
-        return int(text) if text.lstrip("-").isdigit() else float(text)
+        return parse_number(text)
     if kind == "currency":
-        return float(text)
+        return float(parse_number(text))
     if kind == "boolean":
         return text.lower() in ("y", "yes", "true", "1", "j", "ja", "oui")
     if kind in ("array", "object"):
@@ -217,7 +218,7 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                     continue
                 try:
                     value = _parse(raw, kind)
-                except ValueError:
+                except (ValueError, OverflowError):
                     view.notes = [Text(f"{label}: not a {kind}", style="red")]
                     continue
                 send({"type": "change", "field": path, "value": value})

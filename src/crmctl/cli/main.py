@@ -68,6 +68,42 @@ def main(
     """crmctl: the toolchain of a metadata-driven CRM platform."""
 
 
+def tenant_id(value: str | None) -> str | None:
+    """Every `--tenant` option: a tenant id (`crmctl.model.tenants`), checked before the command runs."""
+    if value is None:
+        return None
+    from crmctl.model.tenants import check_tenant
+
+    return check_tenant(value)
+
+
+def count(text: str | int) -> int:
+    """Options that count (`--limit`, ...): a whole number from 0, in ASCII digits (`crmctl.model.numbers`: click's
+    int() would read `1_000`, `+5` and `١٢`)."""
+    from crmctl.model.numbers import parse_number
+
+    try:
+        value = text if isinstance(text, int) else parse_number(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if not isinstance(value, int) or value < 0:
+        raise typer.BadParameter(f"{text!r} is not a whole number from 0")
+    return value
+
+
+def percentage(text: str | float) -> float:
+    """`--fail-under`: a number from 0 to 100 (float() would take `nan`, which no coverage is below)."""
+    from crmctl.model.numbers import parse_number
+
+    try:
+        value = float(text if isinstance(text, int | float) else parse_number(text))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if not 0 <= value <= 100:
+        raise typer.BadParameter(f"{text!r} is not a percentage from 0 to 100")
+    return value
+
+
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="crmctl.toml or pyproject.toml to read [tool.crmctl] from.")
@@ -128,10 +164,19 @@ def diff(
         ),
     ] = None,
     records_limit: Annotated[
-        int, typer.Option("--records-limit", min=0, help="Example record ids shown per change (with --records).")
+        int,
+        typer.Option(
+            "--records-limit",
+            parser=count,
+            metavar="<count>",
+            help="Example record ids shown per change (with --records).",
+        ),
     ] = 10,
     tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Tenant whose records --records reads (default: the only one).")
+        str | None,
+        typer.Option(
+            "--tenant", callback=tenant_id, help="Tenant whose records --records reads (default: the only one)."
+        ),
     ] = None,
     output_format: FormatOpt = Format.text,
 ) -> None:
@@ -392,7 +437,10 @@ def publish(
         ),
     ] = None,
     tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Tenant whose records --records reads (default: the only one).")
+        str | None,
+        typer.Option(
+            "--tenant", callback=tenant_id, help="Tenant whose records --records reads (default: the only one)."
+        ),
     ] = None,
     accept_data_dependent: Annotated[
         str | None,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.main import ListFormat, ListFormatOpt, app
+from crmctl.cli.main import ListFormat, ListFormatOpt, app, count, percentage, tenant_id
 
 __all__: list[str] = []
 
@@ -25,7 +25,9 @@ app.add_typer(log_app, name="log")
 app.add_typer(store_app, name="store")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
-TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant; no read or write crosses tenants.")]
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", callback=tenant_id, help="Tenant; no read or write crosses tenants.")
+]
 NowOpt = Annotated[
     str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time of the first event (default: now).")
 ]
@@ -119,7 +121,9 @@ def log_verify(
 def log_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (atomically).")],
     store: StoreOpt = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", callback=tenant_id, help="Only this tenant (default: all).")
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Write the event log to Parquet; it can be verified and replayed from there."""
@@ -139,7 +143,9 @@ def replay(
     export: Annotated[Path | None, typer.Option("--from-export", help="Replay a Parquet log export.")] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
-    limit: Annotated[int, typer.Option("--limit", help="Differences shown in text output.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", parser=count, metavar="<count>", help="Differences shown in text output.")
+    ] = 20,
     fail_on: Annotated[
         str | None,
         typer.Option(
@@ -232,7 +238,9 @@ def records_get(
 @records_app.command("list")
 def records_list(
     entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only records of this entity.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many records.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", parser=count, metavar="<count>", help="At most this many records.")
+    ] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     output_format: ListFormatOpt = ListFormat.text,
@@ -312,7 +320,9 @@ def export_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
     file_format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
     entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", callback=tenant_id, help="Only this tenant (default: all).")
+    ] = None,
     partition_by: Annotated[
         str | None, typer.Option("--partition-by", help="Hive partitions by these columns, e.g. tenant,package_version")
     ] = None,
@@ -384,7 +394,13 @@ def workflow_coverage(
         Path | None, typer.Option("--skeletons", help="Write a shortest scenario skeleton per uncovered item here.")
     ] = None,
     fail_under: Annotated[
-        float | None, typer.Option("--fail-under", help="Exit 1 when coverage is below this percentage.")
+        float | None,
+        typer.Option(
+            "--fail-under",
+            parser=percentage,
+            metavar="<percentage>",
+            help="Exit 1 when coverage is below this percentage (0 to 100).",
+        ),
     ] = None,
 ) -> None:
     """Coverage of a workflow by scenarios: states, transitions, guard outcomes, SLA paths, timers, tasks, approvals."""
@@ -412,7 +428,9 @@ def events_list(
     event: EventNameOpt = None,
     instance: EventInstanceOpt = None,
     since: EventSinceOpt = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most this many (the first).")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", parser=count, metavar="<count>", help="At most this many (the first).")
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """List business events in log order: seq, time, event, instance (or session), payload."""
@@ -429,11 +447,13 @@ def events_tail(
     event: EventNameOpt = None,
     instance: EventInstanceOpt = None,
     since: EventSinceOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="How many of the last events.")] = 10,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", parser=count, metavar="<count>", help="How many of the last events.")
+    ] = 10,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep polling every second for new events (JSON Lines); Ctrl-C stops.")
     ] = False,
-    polls: Annotated[int | None, typer.Option("--polls", hidden=True, min=0)] = None,
+    polls: Annotated[int | None, typer.Option("--polls", hidden=True, parser=count)] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Print the last business events; --follow prints new ones as they are logged."""

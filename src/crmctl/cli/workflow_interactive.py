@@ -58,6 +58,7 @@ MENU = "[s]tart, [f]ire, [k]laim, [d]ecide, [c]hange, [a]dvance, [q]uit"
 def interact(player: Player) -> int:
     """Act on instances until quit; every step is logged and the instances are kept in the store."""
     from rich.prompt import Prompt
+    from rich.text import Text
 
     from crmctl.cli.commands.runtime import duration
     from crmctl.cli.commands.workflow import describe

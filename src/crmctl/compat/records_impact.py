@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EXAMPLES", "RecordImpact", "RecordLike", "RecordsCheck", "RecordsImpact"]
 
 DEFAULT_EXAMPLES = 10
-_CORE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+_CORE = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)")
 
 
 class RecordLike(Protocol):

@@ -12,7 +12,7 @@ from crmctl.compat.kinds import ChangeClass
 __all__ = ["BUMPS", "VersionVerdict", "check_version", "expected_version", "propose_bump"]
 
 BUMPS = ("none", "patch", "minor", "major")
-_CORE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+_CORE = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)")
 
 
 def _core(version: str) -> tuple[int, int, int]:

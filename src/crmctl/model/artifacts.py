@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from crmctl.model.fields import IDENT, SchemaArtifact
+from crmctl.model.tenants import TENANT_ID
 from crmctl.model.versions import MAX_VERSION_LENGTH, SEMVER
 
 __all__ = [
@@ -72,9 +73,7 @@ class Manifest(_Strict):
         max_length=MAX_VERSION_LENGTH,
         description="Semantic version (semver 2.0.0), at most 128 characters.",
     )
-    scope: str = Field(
-        ..., pattern=r"^(global|tenant:[a-z0-9][a-z0-9-]{0,62})$", description="`global` or `tenant:<id>`."
-    )
+    scope: str = Field(..., pattern=rf"^(global|tenant:{TENANT_ID})$", description="`global` or `tenant:<id>`.")
     description: str = Field(..., min_length=1, description="What the package models.")
     locales: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
         ..., min_length=1, description="Declared locales (BCP 47). Each needs `localization/<locale>.yaml`."

@@ -26,6 +26,7 @@ from typing import Any
 
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Location
+from crmctl.model.numbers import JSON_NUMBER
 
 __all__ = [
     "MAX_DEPTH",
@@ -169,16 +170,25 @@ def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
 def parse_json(text: str, where: str, *, line: int = 1) -> Any:
     """One JSON value from outside a package (a record row, a `--data` argument), or an `InputError`.
 
-    Errors read `where:line:column: ...`, with `line` the line the text starts on. Nesting deeper than
-    `MAX_DEPTH` and integers longer than `MAX_INT_DIGITS` digits are refused as in package files.
+    Errors read `where:line:column: ...`, with `line` the line the text starts on. As in package files: nesting
+    deeper than `MAX_DEPTH`, integers longer than `MAX_INT_DIGITS` digits, NaN and infinities are refused, and so is
+    an object that repeats a key (at any depth; JSON would keep the last value).
     """
     try:
-        return _guarded_loads(text)
+        return _guarded_loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}:{line + exc.lineno - 1}:{exc.colno}: JSON syntax: {exc.msg}") from None
     except _JsonLimit as exc:
         row, column = _line_column(text, exc.offset)
         raise InputError(f"{where}:{line + row - 1}:{column}: {exc.message}") from None
+    except _DuplicateKey:
+        # Only now pay for the parser that knows positions: it names the repeated key and where it stands.
+        parse_text("\n" * (line - 1) + text, where, as_json=True)
+        raise InputError(f"{where}:{line}: an object repeats a key") from None  # pragma: no cover - located above
+    except ValueError as exc:
+        raise InputError(f"{where}:{line}: {exc}") from None
 
 
 def _json_for_yaml(text: str) -> str:
@@ -328,18 +338,9 @@ _DUPLICATE: Any = object()
 
 def _load_json(text: str, rel: str) -> Any:
     """The document's data, or `_DUPLICATE` when an object repeats a key (located by the YAML pass)."""
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen[key] = value
-        return seen
-
     try:
         return _guarded_loads(
-            text, object_pairs_hook=no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
         )
     except json.JSONDecodeError as exc:
         raise InputError(f"{rel}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
@@ -415,7 +416,16 @@ def _finite_float(text: str) -> float:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a valid number in a package")
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
 
 
 class _DuplicateKey(Exception):
@@ -476,5 +486,10 @@ class _Builder:
             value = self.constructor.construct_object(node, deep=False)
             if isinstance(value, float) and not math.isfinite(value):
                 raise self._fail(node, f"{node.value!r} is not a finite number")
+            if name != "bool" and name != "null" and not JSON_NUMBER.fullmatch(node.value):
+                # YAML's own spellings (1_000, 0x1F, 0o17, 007, +5, .5, 12.) read as numbers nobody wrote: refused,
+                # as in every other input (crmctl.model.numbers).
+                raise self._fail(node, f"{node.value!r} is not a number crmctl reads: write it as in JSON (e.g. "
+                                       "1000, -2.5, 1e6), or quote it if it is text")  # fmt: skip
             return value
         raise self._fail(node, f"unsupported YAML type {name!r}")

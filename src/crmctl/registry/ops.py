@@ -28,12 +28,12 @@ def init_registry(location: str, key: SigningKey, identity: str, now: datetime) 
     check_identity(identity)
     normalized = normalize_location(location)
     local = _local_path(normalized)
+    store = Store(normalized)  # first: it says so when git is missing
     if local is not None and not local.exists():
         result = subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(local)], capture_output=True,
                                 check=False)  # fmt: skip
         if result.returncode != 0:
             raise RemoteError(f"{normalized}: cannot create the registry: {result.stderr.decode().strip()}")
-    store = Store(normalized)
     head = store.refresh()
     if head is not None:
         marker = store.snapshot(head).read(MARKER)

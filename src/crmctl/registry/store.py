@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmctl.errors import CrmctlError, EnvironmentFailure, UserError
+from crmctl.errors import EnvironmentFailure, UserError
 
 __all__ = [
     "ConflictError",
@@ -63,6 +63,19 @@ def cache_root() -> Path:
         return Path(override)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "crmctl" / "registries"
+
+
+# What git says when the machine, not the registry, is the problem: a full disk, a read-only file system, files
+# it may not write (ssh's "Permission denied (publickey)" is a credential problem, reported as the remote's).
+_ENVIRONMENT = re.compile(r"No space left on device|Disk quota exceeded|Read-only file system|"
+                          r"insufficient permission|Permission denied(?! \(publickey)")  # fmt: skip
+
+
+def _failed(what: str, result: subprocess.CompletedProcess[bytes], *, cause: bool = False) -> str:
+    """`what` and why git failed: its `fatal:`/`error:` lines, or the signal that killed it."""
+    if result.returncode < 0:
+        return f"{what}: git was killed by signal {-result.returncode}"
+    return f"{what}: {_summarize(result.stderr.decode(errors='replace'), cause=cause)}"
 
 
 def _summarize(stderr: str, *, cause: bool = False) -> str:
@@ -116,7 +129,11 @@ class Store:
         except FileNotFoundError:
             raise EnvironmentFailure("git is not installed or not on PATH; the registry needs it") from None
         if check and result.returncode != 0:
-            raise CrmctlError(f"git {args[0]} failed: {_summarize(result.stderr.decode(errors='replace'))}")
+            # The fetch succeeded (it checks what it receives), so git failing on the cache now is the machine's
+            # problem or a damaged cache: never a traceback, and the way out.
+            raise EnvironmentFailure(_failed(f"git {args[0]} failed on the registry cache {self.cache}", result)
+                                     + f"; the cache is only a mirror of {self.location}: remove it and run the "
+                                     "command again")  # fmt: skip
         return result
 
     def _clear_stale_lock(self, stderr: str) -> bool:
@@ -135,17 +152,26 @@ class Store:
         return True
 
     def _ensure_cache(self) -> None:
+        import shutil
+
         if (self.cache / "HEAD").exists():
             return
-        self.cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.cache.parent))
-        subprocess.run(["git", "init", "-q", "--bare", str(tmp)], check=True, capture_output=True)
-        subprocess.run(["git", "--git-dir", str(tmp), "config", "gc.auto", "0"], check=True, capture_output=True)
+        try:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.cache.parent))
+        except OSError as error:
+            raise EnvironmentFailure(
+                f"cannot create the registry cache in {self.cache.parent}: "
+                f"{error.strerror or error} (CRMCTL_CACHE_DIR chooses another place)"
+            ) from None
+        for args in (["init", "-q", "--bare"], ["config", "gc.auto", "0"]):
+            result = subprocess.run(["git", "--git-dir", str(tmp), *args], capture_output=True, check=False)
+            if result.returncode != 0:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise EnvironmentFailure(_failed(f"cannot create the registry cache {self.cache}", result))
         try:
             tmp.rename(self.cache)
         except OSError:  # another process created it first
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
 
     def refresh(self, *, tags: bool = True) -> str | None:
@@ -170,8 +196,14 @@ class Store:
             check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            raise RemoteError(f"{self.location}: cannot fetch the registry: "
-                              f"{_summarize(result.stderr.decode(errors='replace'), cause=True)}")  # fmt: skip
+            message = _failed(f"{self.location}: cannot fetch the registry", result, cause=True)
+            if _ENVIRONMENT.search(result.stderr.decode(errors="replace")):
+                raise EnvironmentFailure(message)
+            hint = (
+                f"if the registry itself is intact, the local cache {self.cache} may be damaged: it is only a "
+                "mirror, remove it and run the command again"
+            )
+            raise RemoteError(message, hint=hint)
         return self.head()
 
     def _local_remote_head(self) -> str | None:
@@ -301,7 +333,10 @@ class Snapshot:
                 if not record:
                     continue
                 meta, _, path = record.partition("\t")
-                mode, kind, oid = meta.split()
+                fields = meta.split()
+                if len(fields) != 3 or not path:
+                    raise _unreadable("ls-tree", record)
+                mode, kind, oid = fields
                 self._modes[path] = mode
                 if kind == "blob":
                     tree[path] = oid
@@ -335,12 +370,15 @@ class Snapshot:
             out = self.store.git("cat-file", "--batch", stdin="".join(f"{n}\n" for n in names).encode()).stdout
             offset = 0
             for path in wanted:
-                end = out.index(b"\n", offset)
-                header = out[offset:end].split()
+                end = out.find(b"\n", offset)
+                line = out[offset:end] if end >= 0 else out[offset:]
+                header = line.split()
                 offset = end + 1
-                if len(header) < 3 or header[-1] == b"missing":
+                if end >= 0 and header[-1:] in ([b"missing"], [b"ambiguous"]):  # the name may hold spaces
                     self._cache[path] = None
                     continue
+                if end < 0 or len(header) != 3 or not header[2].isdigit() or offset + int(header[2]) > len(out):
+                    raise _unreadable("cat-file", line.decode("utf-8", "replace"))
                 size = int(header[2])
                 self._cache[path] = out[offset : offset + size] if header[1] == b"blob" else None
                 offset += size + 1
@@ -348,3 +386,9 @@ class Snapshot:
 
     def read(self, path: str) -> bytes | None:
         return self.read_many([path])[path]
+
+
+def _unreadable(command: str, line: str) -> EnvironmentFailure:
+    return EnvironmentFailure(
+        f"git {command} printed what crmctl cannot read ({line[:80]!r}); is `git` on PATH really git?"
+    )

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from crmctl.errors import InputError, UserError
+from crmctl.errors import CrmctlError, EnvironmentFailure, InputError, UserError
 from crmctl.runtime import eventlog
 
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ __all__ = [
     "DEFAULT_PATH",
     "EXPORT_FORMAT",
     "FORMAT",
+    "LAYOUTS",
     "MIGRATIONS",
     "Draft",
     "RecordExistsError",
@@ -66,7 +66,7 @@ class StoreFormatError(StoreError):
 
 
 class StoreIntegrityError(StoreError):
-    """Stored content contradicts itself (a digest that does not match its bytes)."""
+    """Stored content is damaged or contradicts itself (unreadable bytes, a digest that does not match them)."""
 
 
 class _KeysError(StoreError):
@@ -146,6 +146,28 @@ def _add_workflow_instances(con: duckdb.DuckDBPyConnection) -> None:
 # Migration from format n to n + 1. Format 0 is an empty database.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _create_format_1, 1: _add_workflow_instances}
 
+# The tables each format's migrations create, as DuckDB's information_schema lists their columns: a store is
+# checked against its format's layout when opened, so a table someone dropped, renamed, replaced by a view or
+# gave other columns is refused once, by name, instead of failing in the middle of a command (a test holds these
+# to what MIGRATIONS create).
+_TZ = "TIMESTAMP WITH TIME ZONE"
+_IDS = "package_name VARCHAR, package_version VARCHAR, package_digest VARCHAR"
+_LAYOUT_1 = {
+    "meta": "key VARCHAR, value VARCHAR",
+    "packages": "digest VARCHAR, name VARCHAR, version VARCHAR, canonical BLOB",
+    "drafts": f"tenant VARCHAR, draft_id VARCHAR, entity VARCHAR, {_IDS}, data VARCHAR, state VARCHAR, "
+    f"last_step VARCHAR, updated_at {_TZ}",
+    "records": f"tenant VARCHAR, entity VARCHAR, id VARCHAR, {_IDS}, data VARCHAR, revision INTEGER, "
+    f"created_at {_TZ}, updated_at {_TZ}",
+    "events": f"tenant VARCHAR, seq BIGINT, session VARCHAR, at {_TZ}, entry VARCHAR, hash VARCHAR",
+}
+LAYOUTS: dict[int, dict[str, str]] = {
+    1: _LAYOUT_1,
+    2: {**_LAYOUT_1, "workflow_instances": f"tenant VARCHAR, instance_id VARCHAR, workflow VARCHAR, entity VARCHAR, "
+        f"{_IDS}, state VARCHAR, status VARCHAR, clock {_TZ}"},
+}  # fmt: skip
+_RESTORE = "restore the file from a backup, or pass --store to use another file"
+
 _DRAFT_COLUMNS = ("tenant", "draft_id", "entity", "package_name", "package_version", "package_digest", "data",
                   "state", "last_step", "updated_at")  # fmt: skip
 _RECORD_COLUMNS = ("tenant", "entity", "id", "package_name", "package_version", "package_digest", "data",
@@ -154,11 +176,23 @@ _EVENT_COLUMNS = ("tenant", "seq", "session", "at", "entry", "hash")
 _TIMES = frozenset({"updated_at", "created_at", "at"})
 
 
-def _loads(text: str) -> Any:
-    """A log entry parsed (orjson: twice as fast as json on entries, the same values; replay reads millions)."""
+def _loads(text: str, path: Path | str, what: str, *where: object) -> dict[str, Any]:
+    """A stored JSON object parsed (orjson: twice as fast as json on entries, the same values; replay reads
+    millions). Text that is no JSON object (a store edited by hand or damaged) is a `StoreIntegrityError` naming
+    `what` and `where` (e.g. "event", tenant, seq), built only then."""
     import orjson
 
-    return orjson.loads(text)
+    try:
+        value = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError) as error:
+        problem = f"is not JSON ({error})"
+    else:
+        if isinstance(value, dict):
+            return value
+        problem = f"is a JSON {type(value).__name__}, not an object"
+    located = " ".join([what, "/".join(str(part) for part in where)]).strip()
+    raise StoreIntegrityError(f"{path}: the stored {located} {problem}; the file was edited or is damaged",
+                              hint=_RESTORE)  # fmt: skip
 
 
 def _select(columns: Sequence[str]) -> str:
@@ -198,16 +232,16 @@ def _iso(micros: int) -> str:
     return (datetime(1970, 1, 1) + timedelta(microseconds=micros)).isoformat() + "Z"
 
 
-def _draft(row: tuple[Any, ...]) -> Draft:
+def _draft(path: Path, row: tuple[Any, ...]) -> Draft:
     tenant, draft_id, entity, name, version, digest, data, state, last_step, updated_at = row
-    return Draft(tenant, draft_id, entity, name, version, digest, json.loads(data), json.loads(state), last_step,
-                 _iso(updated_at))  # fmt: skip
+    return Draft(tenant, draft_id, entity, name, version, digest, _loads(data, path, "draft", tenant, draft_id),
+                 _loads(state, path, "draft state", tenant, draft_id), last_step, _iso(updated_at))  # fmt: skip
 
 
-def _record(row: tuple[Any, ...]) -> StoredRecord:
+def _record(path: Path, row: tuple[Any, ...]) -> StoredRecord:
     tenant, entity, id_, name, version, digest, data, revision, created_at, updated_at = row
-    return StoredRecord(tenant, entity, id_, name, version, digest, json.loads(data), revision, _iso(created_at),
-                        _iso(updated_at))  # fmt: skip
+    return StoredRecord(tenant, entity, id_, name, version, digest, _loads(data, path, "record", tenant, entity, id_),
+                        revision, _iso(created_at), _iso(updated_at))  # fmt: skip
 
 
 def _keys(rows: list[tuple[Any, ...]], total: int) -> str:
@@ -215,8 +249,14 @@ def _keys(rows: list[tuple[Any, ...]], total: int) -> str:
     return shown + (f" and {total - len(rows)} more" if total > len(rows) else "")
 
 
-def _translate_open(path: Path, error: Exception) -> StoreError:
+# What DuckDB says when the disk, not the file, is the problem (the message is all its IOException carries).
+_ENVIRONMENT = ("No space left on device", "Disk quota exceeded", "Read-only file system", "Permission denied")
+
+
+def _translate_open(path: Path, error: Exception) -> CrmctlError:
     text = str(error)
+    if any(marker in text for marker in _ENVIRONMENT):
+        return EnvironmentFailure(f"cannot open the runtime store {path}: {text}")
     lock = _LOCK.search(text)
     if lock:
         pid, program = int(lock["pid"]), Path(lock["program"]).name
@@ -228,6 +268,27 @@ def _translate_open(path: Path, error: Exception) -> StoreError:
     if "different configuration" in text:
         return StoreError(f"{path} is already open in this process with a different read-only setting")
     return StoreError(f"cannot open the runtime store {path}: {text}")
+
+
+def _store_failure(path: Path, error: Exception) -> NoReturn:
+    """Raise a DuckDB error met while reading or writing an open store as an `EnvironmentFailure` (exit 3): a
+    damaged or truncated file, a full or read-only disk, no memory left. Not a `UserError`, so nothing that handles
+    the refusal of one event or row (replay, an interactive session, an import) takes it for one: the command
+    stops. Other DuckDB errors are raised as they are, with their traceback: the tables were checked against the
+    store's format when it was opened, so a missing table or column now is a crmctl bug."""
+    import duckdb
+
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if isinstance(error, duckdb.OutOfMemoryException):
+        raise EnvironmentFailure(f"{path}: DuckDB ran out of memory: {text}") from error
+    damaged = (duckdb.IOException, duckdb.SerializationException, duckdb.FatalException, duckdb.InternalException,
+               duckdb.TransactionException)  # fmt: skip
+    if not isinstance(error, damaged) and type(error) is not duckdb.Error:
+        raise error
+    if any(marker in text for marker in _ENVIRONMENT):
+        raise EnvironmentFailure(f"{path}: cannot write the runtime store ({text}); make room or fix the "
+                                 "permissions, then run the command again") from error  # fmt: skip
+    raise EnvironmentFailure(f"{path}: the runtime store is damaged and cannot be read ({text}); {_RESTORE}") from error
 
 
 def _event_schema() -> pa.Schema:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from crmctl.runtime._storage import StoreError
+from crmctl.runtime._storage import StoreError, _store_failure
 
 if TYPE_CHECKING:
     import duckdb
@@ -38,8 +38,21 @@ class _Core:
     # -- plumbing ---------------------------------------------------------------------------------------------------
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        import duckdb
+
         # Always drain: DuckDB refuses other work on a connection with an unfinished result.
-        return self._con.execute(sql, params).fetchall()
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except duckdb.Error as error:
+            _store_failure(self.path, error)
+
+    def _cleanup(self, undo: Callable[[], object]) -> None:
+        """Undo work while another error propagates: a connection that failed (a damaged file, a full disk) may
+        refuse this too, and that must not hide the error that explains why."""
+        import duckdb
+
+        with suppress(duckdb.Error):
+            undo()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -61,7 +74,7 @@ class _Core:
             yield
         except BaseException:
             self._depth = 0
-            self._all("ROLLBACK")
+            self._cleanup(lambda: self._con.execute("ROLLBACK").fetchall())
             raise
         self._depth = 0
         if self._doomed:
@@ -79,8 +92,10 @@ class _Core:
         self._con.register(name, table)
         try:
             yield name
-        finally:
-            self._con.unregister(name)
+        except BaseException:
+            self._cleanup(lambda: self._con.unregister(name))
+            raise
+        self._con.unregister(name)
 
     def _insert(self, target: str, columns: Sequence[str], table: pa.Table, *, replace: bool = False) -> None:
         names = ", ".join(f'"{c}"' for c in columns)

@@ -12,6 +12,7 @@ from typing import Any
 
 from crmctl import __version__
 from crmctl.errors import InputError
+from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime._storage import (
     _CHUNK,
@@ -25,6 +26,7 @@ from crmctl.runtime._storage import (
     _link_text,
     _loads,
     _select,
+    _store_failure,
     _utc_or_none,
 )
 from crmctl.runtime._storage_core import _Core
@@ -44,6 +46,7 @@ class _EventLog(_Core):
         """Chain `bodies` (each with a `session` and an ISO UTC `at`) onto the tenant's log; return the entries."""
         import pyarrow as pa
 
+        check_tenant(tenant)
         for body in bodies:
             clash = eventlog.CHAIN_KEYS.intersection(body)
             if clash or not isinstance(body.get("session"), str) or body.get("tenant", tenant) != tenant:
@@ -106,7 +109,7 @@ class _EventLog(_Core):
     def events(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """The tenant's entries in seq order (optionally one session's, after a seq), read in chunks."""
         for row in self._event_rows(tenant, session, after_seq):
-            yield _loads(row[4])
+            yield _loads(row[4], self.path, "event", tenant, row[1])
 
     def sessions(self, tenant: str) -> list[str]:
         """The tenant's sessions in the order they started."""
@@ -171,18 +174,24 @@ class _EventLog(_Core):
                     count += batch.num_rows
             Path(temp).replace(path)
         except BaseException as error:
+            import duckdb
+
             Path(temp).unlink(missing_ok=True)
             if isinstance(error, OSError):
                 raise StoreError(f"cannot write {path}: {error.strerror or error}") from error
+            if isinstance(error, duckdb.Error):
+                _store_failure(self.path, error)
             raise
         return count
 
     def _pinned_copies(self, where: str, params: list[Any]) -> str:
         """`crmctl.packages`: every stored package version the selected entries are pinned to, as canonical JSON
         `{digest: {"name", "version", "canonical"}}` (`canonical`: the copy's canonical text, whose sha256 is the
-        digest)."""
-        query = (f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT "
-                 f"json_extract_string(entry, '$.package.digest') FROM events {where}) ORDER BY digest")  # fmt: skip
+        digest). An entry that is not JSON (a damaged store) pins nothing: the export still carries it as it is,
+        for `log verify` to report."""
+        query = (f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT CASE WHEN "
+                 f"json_valid(entry) THEN json_extract_string(entry, '$.package.digest') END FROM events {where}) "
+                 f"ORDER BY digest")  # fmt: skip
         copies = {digest: {"name": name, "version": version, "canonical": bytes(blob).decode("utf-8")}
                   for digest, name, version, blob in self._all(query, params)}  # fmt: skip
         return eventlog.dumps(copies)
@@ -206,8 +215,15 @@ def _export_file(path: Path) -> Any:
 def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
     """The entries of an `export_events` file, in the order written; refuses other Parquet files."""
     parquet = _export_file(path)
-    return (_loads(text) for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"])
-            for text in batch.column(0).to_pylist())  # fmt: skip
+
+    def entries() -> Iterator[dict[str, Any]]:
+        row = 0
+        for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"]):
+            for text in batch.column(0).to_pylist():
+                row += 1
+                yield _loads(text, path, "event in row", row)
+
+    return entries()
 
 
 def read_export_packages(path: Path) -> dict[str, tuple[str, str, bytes]] | None:
@@ -218,7 +234,7 @@ def read_export_packages(path: Path) -> dict[str, tuple[str, str, bytes]] | None
     if raw is None:
         return None
     try:
-        copies = _loads(raw.decode("utf-8"))
+        copies = json.loads(raw.decode("utf-8"))
         return {str(digest): (str(copy["name"]), str(copy["version"]), str(copy["canonical"]).encode("utf-8"))
                 for digest, copy in copies.items()}  # fmt: skip
     except (ValueError, TypeError, KeyError, AttributeError) as error:

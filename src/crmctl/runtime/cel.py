@@ -290,7 +290,7 @@ _FAILED: list[Any] = []
 # differential test holds the two to the same answers).
 _COMPARISON_RE = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*"
-    r"('[^'\\\n\r\x00]*'|\"[^\"\\\n\r\x00]*\"|-?\d+\.\d+|-?\d+|true|false)\s*$"
+    r"('[^'\\\n\r\x00]*'|\"[^\"\\\n\r\x00]*\"|-?[0-9]+\.[0-9]+|-?[0-9]+|true|false)\s*$"
 )
 _BOOL_RE = re.compile(r"^\s*(!?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {

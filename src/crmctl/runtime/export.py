@@ -45,7 +45,7 @@ from crmctl.runtime._export_types import (
     _versions,
     arrow_type,
 )
-from crmctl.runtime._storage import _instant
+from crmctl.runtime._storage import _instant, _store_failure
 
 if TYPE_CHECKING:
     import duckdb
@@ -219,19 +219,24 @@ def export(store: Store, kind: str, options: ExportOptions, progress: Progress |
     if kind not in EXPORTERS:
         raise ExportError(f"unknown export kind {kind!r}; one of {', '.join(EXPORTERS)}")
     _probe(options.out)
+    import duckdb
+
     # A cursor of its own (the store's connection is private to it), in UTC so instants come back as UTC.
-    with store._con.cursor() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        where, params = _where(options, entity=kind != "events")
-        count = f"SELECT count(*) FROM {_TABLES[kind]} WHERE {where}" if kind in _TABLES else "SELECT 0"
-        total = int(con.execute(count, params if kind in _TABLES else []).fetchall()[0][0])
-        done = 0
+    try:
+        with store._con.cursor() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            where, params = _where(options, entity=kind != "events")
+            count = f"SELECT count(*) FROM {_TABLES[kind]} WHERE {where}" if kind in _TABLES else "SELECT 0"
+            total = int(con.execute(count, params if kind in _TABLES else []).fetchall()[0][0])
+            done = 0
 
-        def advance(rows: int) -> None:
-            nonlocal done
-            done += rows
-            if progress is not None:
-                progress(done, total)
+            def advance(rows: int) -> None:
+                nonlocal done
+                done += rows
+                if progress is not None:
+                    progress(done, total)
 
-        datasets = EXPORTERS[kind](store, con, options, advance)
+            datasets = EXPORTERS[kind](store, con, options, advance)
+    except duckdb.Error as error:
+        _store_failure(store.path, error)
     return ExportReport(kind, options.format, str(options.out), datasets)

@@ -52,7 +52,7 @@ BOOLEAN_KEYS = {True: "boolean.true", False: "boolean.false"}
 _BOOLEAN_MARKS = {True: "✓", False: "✗"}
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_\-\s]+")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EMPTY = LocalizationArtifact()
 _BUILTIN_EN = BUILTIN["en"]
 _T = TypeVar("_T")

@@ -1,7 +1,8 @@
 """Rows to import from CSV or JSONL files (chosen by suffix: `.csv`, `.jsonl`/`.ndjson`).
 
 CSV: the first row names the columns: fields of the entity (former names follow `aliases`) and optionally
-`id`. Cells are converted by the field's type: numbers (`integer` fields as int, others as float), booleans
+`id`. Cells are converted by the field's type: numbers in JSON syntax and ASCII digits (`1_000`, `+5`, `١٢`,
+`nan` stay text; `integer` fields as int, others as float), booleans
 `true`/`false` (any case), arrays and objects as JSON text, everything else as text; an empty cell is absent.
 A cell that does not convert stays text, so the record engine rejects that row with a located finding. JSONL:
 one JSON object per line (blank lines are skipped); an `id` key, when a string, is the record id.
@@ -10,6 +11,11 @@ Rows are numbered from 1 in file order (the CSV header and JSONL blank lines do 
 id gets `<entity>-<row>`. Unreadable files, CSV syntax, rows with more cells than the header, unknown or
 calculated columns, and JSONL lines with JSON syntax errors, nesting deeper than 64 levels or integers over 4,300
 digits become `InputError`s located by `file:line[:column]`.
+
+A field is named once: a CSV header that repeats a column, or names a field and one of its former names, and a
+JSONL object (at any depth) that repeats a key are refused, located, instead of keeping the last value; so is a
+JSONL row naming a field and one of its former names. `json_object` is the one parser of a JSON object of field
+values (JSONL rows, `records create --data/--file`, `records update --data`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
+from crmctl.model.numbers import parse_number
 from crmctl.model.source import parse_json
 
 if TYPE_CHECKING:
@@ -29,7 +36,7 @@ if TYPE_CHECKING:
     from crmctl.runtime.record_service import Row
     from crmctl.runtime.records import RecordEngine
 
-__all__ = ["read_rows"]
+__all__ = ["json_object", "read_rows"]
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -43,7 +50,7 @@ def read_rows(path: Path, engine: RecordEngine) -> Iterator[Row]:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return _guard(path, handle, _csv(path, handle, engine) if kind == "csv" else _jsonl(path, handle))
+    return _guard(path, handle, _csv(path, handle, engine) if kind == "csv" else _jsonl(path, handle, engine))
 
 
 def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:
@@ -59,17 +66,17 @@ def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:
 def _number(integer: bool) -> Callable[[str], Any]:
     def convert_int(cell: str) -> Any:
         try:
-            return int(cell)
+            return parse_number(cell)  # a fraction stays a float: the engine then says the field takes whole numbers
         except ValueError:
-            return _float(cell)  # the engine then says the field takes whole numbers
+            return cell
 
     return convert_int if integer else _float
 
 
 def _float(cell: str) -> Any:
     try:
-        return float(cell)
-    except ValueError:
+        return float(parse_number(cell))
+    except (ValueError, OverflowError):  # OverflowError: an integer beyond the range of a double
         return cell
 
 
@@ -108,11 +115,18 @@ def _csv(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
         if header is None:
             return
         columns: list[tuple[str, Callable[[str], Any]] | None] = []
+        named: dict[str, tuple[int, str]] = {}  # field (or "id") → (column number, header name)
         for number, name in enumerate(header, start=1):
+            target = name if name == "id" or name in engine.inputs else engine.aliases.get(name, name)
+            if target in named:
+                first, as_named = named[target]
+                former = f" (a former name of {target!r})" if {name, as_named} != {target} else ""
+                raise InputError(f"{path}:1:{number}: column {name!r}{former} names the same field as column "
+                                 f"{first} ({as_named!r}); each field is one column")  # fmt: skip
+            named[target] = (number, name)
             if name == "id":
                 columns.append(None)
                 continue
-            target = name if name in engine.inputs else engine.aliases.get(name, name)
             plan = engine.inputs.get(target)
             if plan is None:
                 what = "a calculated field (never imported)" if target in engine.calculated_names else "unknown"
@@ -135,16 +149,37 @@ def _csv(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
         raise InputError(f"{path}:{reader.line_num}: CSV syntax: {exc}") from None
 
 
-def _jsonl(path: Path, handle: Any) -> Iterator[Row]:
+def json_object(text: str, where: str, *, line: int = 1) -> dict[str, Any]:
+    """The JSON object of field values in `text` (which starts on `line` of `where`): `parse_json`'s limits and
+    located errors (syntax, depth, long integers, NaN, a key an object repeats at any depth), and an `InputError`
+    for a value that is no object."""
+    value = parse_json(text, where, line=line)
+    if not isinstance(value, dict):
+        raise InputError(f"{where}:{line}:1: expected a JSON object of field values, got {type(value).__name__}")
+    return value
+
+
+def _jsonl(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
     row_number = 0
     for line_number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
-        value = parse_json(line.rstrip("\r\n"), str(path), line=line_number)
-        if not isinstance(value, dict):
-            raise InputError(f"{path}:{line_number}:1: each line must be a JSON object of field values")
+        value = json_object(line.rstrip("\r\n"), str(path), line=line_number)
+        if engine.aliases:
+            _one_name_per_field(value, engine, f"{path}:{line_number}")
         row_number += 1
         record_id = value.pop("id", None)
         if record_id is not None and not isinstance(record_id, str):
             raise InputError(f"{path}:{line_number}: id must be a string, got {type(record_id).__name__}")
         yield row_number, record_id, value
+
+
+def _one_name_per_field(value: dict[str, Any], engine: RecordEngine, where: str) -> None:
+    """Refuse a row naming a field twice: by its name and a former one, or by two former names."""
+    seen: dict[str, str] = {}
+    for key in value:
+        target = key if key in engine.inputs else engine.aliases.get(key, key)
+        if target in seen:
+            raise InputError(f"{where}: keys {seen[target]!r} and {key!r} name the same field {target!r} (one is a "
+                             "former name); give it once")  # fmt: skip
+        seen[target] = key

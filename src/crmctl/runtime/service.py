@@ -135,8 +135,10 @@ class Runtime:
 
     def __init__(self, store: Store, tenant: str, copies: Mapping[str, bytes] | None = None) -> None:
         """`copies` (digest → canonical bytes) are package versions to run besides the store's: a log export's."""
+        from crmctl.model.tenants import check_tenant
+
         self.store = store
-        self.tenant = tenant
+        self.tenant = check_tenant(tenant)
         self._copies = dict(copies or {})
         self._packages: dict[str, Package] = {}
         self._broken: dict[str, UserError] = {}

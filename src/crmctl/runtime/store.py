@@ -22,15 +22,18 @@ from typing import Any, Literal
 
 from crmctl import __version__
 from crmctl.errors import InputError, UserError
+from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime._storage import (
     _CHUNK,
     _DRAFT_COLUMNS,
     _RECORD_COLUMNS,
+    _RESTORE,
     _SHOWN,
     DEFAULT_PATH,
     EXPORT_FORMAT,
     FORMAT,
+    LAYOUTS,
     MIGRATIONS,
     Draft,
     RecordExistsError,
@@ -82,7 +85,10 @@ class Store(_EventLog):
 
         if not path.exists() and (read_only or not create):
             raise StoreMissingError(f"{path}: no runtime store here", hint="run the runtime once to create it")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"{path}: cannot create its directory: {error.strerror or error}") from None
         try:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as error:
@@ -110,29 +116,71 @@ class Store(_EventLog):
         return {key: value for key, value in self._all("SELECT key, value FROM meta ORDER BY key")}
 
     def _check_format(self, *, allow_old_format: bool) -> None:
-        tables = {row[0] for row in self._all(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
-            "AND table_schema = 'main'")}  # fmt: skip
-        if "meta" not in tables:
-            if tables or self.read_only:
+        layout = self._layout()
+        if "meta" not in layout:
+            if layout or self.read_only:
                 raise StoreFormatError(f"{self.path} is a DuckDB database but not a crmctl runtime store",
                                        hint="pass --store to use another file")  # fmt: skip
             self._migrate_from(0, created=True)
             return
+        self._check_layout(layout, ["meta"], LAYOUTS[1])
         meta = self._meta()
-        try:
-            found = int(meta["format"])
-        except (KeyError, ValueError):
-            raise StoreFormatError(f"{self.path} has no readable store format in its meta table") from None
+        found = self._stamped(meta)
         if found > FORMAT:
             raise StoreFormatError(f"{self.path} was written by crmctl {meta.get('written_by', '?')} in store format "
                                    f"{found}; this crmctl {__version__} reads format {FORMAT}",
                                    hint="upgrade crmctl")  # fmt: skip
+        self._check_layout(layout, sorted(LAYOUTS[found]), LAYOUTS[found], stamped=found)
         if found < FORMAT and not allow_old_format:
             raise StoreFormatError(f"{self.path} is in store format {found}, this crmctl uses format {FORMAT}",
                                    hint="run `crmctl store migrate` (back the file up first)")  # fmt: skip
         if not self.read_only:
             self._stamp({})
+
+    def _stamped(self, meta: Mapping[str, str]) -> int:
+        """The format the meta table states: a whole number from 1 (format 0 is an empty database, never stamped),
+        in ASCII digits without sign, spaces or underscores."""
+        text = meta.get("format")
+        if text is not None and text.isascii() and text.isdigit() and not text.startswith("0"):
+            return int(text)
+        what = (
+            "states no store format"
+            if text is None
+            else (f"states store format {text!r}, which no crmctl writes (formats are whole numbers from 1)")
+        )
+        raise StoreFormatError(f"{self.path}: its meta table {what}; the file was edited or is damaged",
+                               hint=_RESTORE)  # fmt: skip
+
+    def _layout(self) -> dict[str, str]:
+        """Each table (and view) of the store with its columns, spelled as in `LAYOUTS` (a view has none)."""
+        rows = self._all(
+            "SELECT t.table_name, t.table_type, c.column_name, c.data_type FROM information_schema.tables t "
+            "LEFT JOIN information_schema.columns c ON c.table_catalog = t.table_catalog "
+            "AND c.table_schema = t.table_schema AND c.table_name = t.table_name AND t.table_type = 'BASE TABLE' "
+            "WHERE t.table_catalog = current_database() AND t.table_schema = 'main' "
+            "ORDER BY t.table_name, c.ordinal_position")  # fmt: skip
+        columns: dict[str, list[str]] = {}
+        for table, _kind, column, kind in rows:
+            columns.setdefault(table, [])
+            if column is not None:
+                columns[table].append(f"{column} {kind}")
+        return {table: ", ".join(names) for table, names in columns.items()}
+
+    def _check_layout(self, layout: Mapping[str, str], tables: Sequence[str], expected: Mapping[str, str],
+                      stamped: int | None = None) -> None:  # fmt: skip
+        """Refuse a store whose `tables` differ from `expected`, or (with the format it is `stamped` with) that
+        holds a table a later format adds: a migration would fail half-way on it."""
+        problems = [f"table {table} is missing" if table not in layout
+                    else f"{table} is a view, not a table" if not layout[table]
+                    else f"table {table} has columns ({layout[table]}), not ({expected[table]})"
+                    for table in tables if layout.get(table) != expected[table]]  # fmt: skip
+        if stamped is not None:
+            later = {table for known in LAYOUTS.values() for table in known} - set(expected)
+            problems += [f"table {table} of a later format exists" for table in sorted(later & set(layout))]
+        if problems:
+            which = f"store format {stamped}, as its meta table says" if stamped is not None else "a crmctl store"
+            raise StoreFormatError(f"{self.path}: its tables are not those of {which}: {'; '.join(problems)}; the "
+                                   "file was altered", hint=_RESTORE)  # fmt: skip
 
     def _stamp(self, values: Mapping[str, str]) -> None:
         import duckdb
@@ -154,14 +202,14 @@ class Store(_EventLog):
 
     def migrate(self) -> list[int]:
         """Bring the store to the current format in one transaction; return the formats migrated from."""
-        return self._migrate_from(int(self._meta()["format"]))
+        return self._migrate_from(self._stamped(self._meta()))
 
     def info(self) -> dict[str, Any]:
         """Path, format, versions and row counts (packages in total, the rest per table per tenant)."""
         meta = self._meta()
         counts = {table: dict(self._all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
                   for table in ("drafts", "records", "events", "workflow_instances")}  # fmt: skip
-        return {"path": str(self.path), "format": int(meta["format"]), "created_by": meta.get("created_by"),
+        return {"path": str(self.path), "format": self._stamped(meta), "created_by": meta.get("created_by"),
                 "written_by": meta.get("written_by"), "duckdb": meta.get("duckdb"),
                 "packages": self._all("SELECT count(*) FROM packages")[0][0], "counts": counts}  # fmt: skip
 
@@ -201,6 +249,8 @@ class Store(_EventLog):
         """Create or replace a draft."""
         import pyarrow as pa
 
+        check_tenant(draft.tenant)
+
         text = pa.string()
         schema = pa.schema([(c, text) for c in _DRAFT_COLUMNS[:-1]] + [("updated_at", pa.timestamp("us", "UTC"))])
         row = [draft.tenant, draft.draft_id, draft.entity, draft.package_name, draft.package_version,
@@ -212,14 +262,14 @@ class Store(_EventLog):
     def get_draft(self, tenant: str, draft_id: str) -> Draft | None:
         rows = self._all(f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? AND draft_id = ?",
                          [tenant, draft_id])  # fmt: skip
-        return _draft(rows[0]) if rows else None
+        return _draft(self.path, rows[0]) if rows else None
 
     def list_drafts(self, tenant: str, entity: str | None = None) -> list[Draft]:
         """The tenant's drafts, most recently updated first."""
         where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
         rows = self._all(f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? {where} "
                          "ORDER BY updated_at DESC, draft_id", params)  # fmt: skip
-        return [_draft(row) for row in rows]
+        return [_draft(self.path, row) for row in rows]
 
     def delete_draft(self, tenant: str, draft_id: str) -> None:
         with self.transaction():
@@ -237,6 +287,7 @@ class Store(_EventLog):
         tenants = {r.tenant for r in records}
         if len(tenants) > 1:
             raise InputError(f"one batch of records must belong to one tenant, not to {sorted(tenants)}")
+        check_tenant(records[0].tenant)
         text = pa.string()
         stamp = pa.timestamp("us", "UTC")
         schema = pa.schema([(c, text) for c in _RECORD_COLUMNS[:7]]
@@ -273,7 +324,7 @@ class Store(_EventLog):
     def get_record(self, tenant: str, entity: str, id: str) -> StoredRecord | None:
         rows = self._all(f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
                          [tenant, entity, id])  # fmt: skip
-        return _record(rows[0]) if rows else None
+        return _record(self.path, rows[0]) if rows else None
 
     def list_records(self, tenant: str, entity: str | None = None, *, limit: int | None = None,
                      offset: int = 0) -> list[StoredRecord]:  # fmt: skip
@@ -282,7 +333,7 @@ class Store(_EventLog):
         page = f"LIMIT {int(limit)} " if limit is not None else ""
         rows = self._all(f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
                          f"ORDER BY entity, id {page}OFFSET {int(offset)}", params)  # fmt: skip
-        return [_record(row) for row in rows]
+        return [_record(self.path, row) for row in rows]
 
     def iter_records(self, tenant: str, entity: str | None = None, batch: int = _CHUNK) -> Iterator[StoredRecord]:
         """Like `list_records`, fetched `batch` rows at a time."""
@@ -293,7 +344,7 @@ class Store(_EventLog):
             rows = self._all(f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
                              f"AND (entity, id) > (?, ?) ORDER BY entity, id LIMIT {int(batch)}",
                              [*fixed, *after])  # fmt: skip
-            yield from (_record(row) for row in rows)
+            yield from (_record(self.path, row) for row in rows)
             if len(rows) < batch:
                 return
             after = (rows[-1][1], rows[-1][2])
@@ -312,6 +363,7 @@ class Store(_EventLog):
         import pyarrow as pa
 
         self._writable()
+        check_tenant(tenant)
         if not instances:
             return
         text = pa.string()
@@ -332,7 +384,7 @@ class Store(_EventLog):
     def get_instance(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
         rows = self._all("SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?",
                          [tenant, instance_id])  # fmt: skip
-        return _loads(rows[0][0]) if rows else None
+        return _loads(rows[0][0], self.path, "workflow instance", tenant, instance_id) if rows else None
 
     def workflow_clock(self, tenant: str) -> str | None:
         """The tenant's workflow clock: the latest moment any of its instances reached (ISO UTC), None without any."""
@@ -347,5 +399,6 @@ class Store(_EventLog):
             where, params = where + " AND workflow = ?", [*params, workflow]
         if status is not None:
             where, params = where + " AND status = ?", [*params, status]
-        rows = self._all(f"SELECT state FROM workflow_instances WHERE {where} ORDER BY instance_id", params)
-        return [_loads(row[0]) for row in rows]
+        rows = self._all(f"SELECT instance_id, state FROM workflow_instances WHERE {where} ORDER BY instance_id",
+                         params)  # fmt: skip
+        return [_loads(state, self.path, "workflow instance", tenant, instance) for instance, state in rows]

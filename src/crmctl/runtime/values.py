@@ -94,7 +94,10 @@ def _scalar(value: Any, kind: str, name: str, *, integer: bool) -> Any:
             if not _INT64[0] <= value <= _INT64[1]:
                 raise ValueSizeError(name, "integer outside the 64-bit range")
             return value
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int of more than 308 digits
+            raise ValueSizeError(name, "number beyond the range of a double") from None
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ValueTypeError(name, "boolean", _kind(value))

@@ -31,6 +31,7 @@ from crmctl.model.fields import (
     ReferenceField,
     TextField,
 )
+from crmctl.model.numbers import parse_number
 
 __all__ = ["FIELD_MODELS", "build_field", "parse_options"]
 
@@ -113,9 +114,12 @@ def _coerce(key: str, raw: str, annotation: Any) -> Any:
         raise InputError(f"option {key}={raw!r}: expected true or false")
     if int in kinds:
         try:
-            return int(raw)
+            value = parse_number(raw)
         except ValueError:
-            raise InputError(f"option {key}={raw!r}: expected a whole number") from None
+            value = None
+        if not isinstance(value, int):
+            raise InputError(f"option {key}={raw!r}: expected a whole number in ASCII digits")
+        return value
     if list in kinds:
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw

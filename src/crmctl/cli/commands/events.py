@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.cli.commands.runtime import open_store
-from crmctl.cli.console import out
+from crmctl.cli.console import flush, out
 from crmctl.errors import UsageError
 
 __all__ = ["EventFilter", "business_events", "run_list", "run_tail"]
@@ -127,10 +127,14 @@ def run_tail(store_path: Path | None, tenant: str, where: EventFilter, last: int
         _render(tail, output_format)
         return 0
     _render(tail, output_format, lines=True)  # JSON Lines while following: one object per event as it comes
+    if not flush():
+        return 0
     done = 0
     while polls is None or done < polls:
         _sleep(POLL_SECONDS)
         done += 1
         fresh, seen = _read(store_path, tenant, where, seen)
         _render(fresh, output_format, lines=True)
+        if not flush():  # shown as it comes; and when the reader is gone (`| head -3`), the tail ends
+            return 0
     return 0

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["move_check", "run_create", "run_get", "run_import", "run_list", "run_update"]
 
 
-
-
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -46,12 +44,9 @@ def _package(path: Path) -> Package:
 
 
 def _object(text: str, where: str) -> dict[str, Any]:
-    from crmctl.model.source import parse_json
+    from crmctl.runtime.record_files import json_object
 
-    value = parse_json(text, where)
-    if not isinstance(value, dict):
-        raise InputError(f"{where}: expected a JSON object of field values")
-    return value
+    return json_object(text, where)
 
 
 def _input(data: str | None, file: Path | None) -> dict[str, Any]:

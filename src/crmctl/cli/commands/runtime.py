@@ -40,6 +40,7 @@ __all__ = [
 DEFAULT_STORE = Path(".crm/runtime.duckdb")
 SCRIPT_EVENTS = ("load", "change", "next", "back", "goto", "submit", "advance", "quit")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 
 
 def _json(value: Any) -> None:
@@ -68,14 +69,17 @@ def instant(text: str | None) -> datetime:
 
 
 def duration(text: Any, where: str) -> timedelta:
+    from crmctl.model.numbers import parse_number
+
     raw = str(text).strip()
     unit = raw[-1:]
     try:
-        amount = float(raw[:-1])
+        amount = parse_number(raw[:-1])
     except ValueError:
         amount = -1
-    if unit not in _DURATION_UNITS or amount < 0:
-        raise InputError(f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w, not {raw!r}")
+    if unit not in _DURATION_UNITS or amount < 0 or amount * _DURATION_UNITS[unit] > _LONGEST:
+        raise InputError(f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), "
+                         f"not {raw!r}")  # fmt: skip
     return timedelta(seconds=amount * _DURATION_UNITS[unit])
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from itertools import groupby
 
@@ -18,16 +17,9 @@ def render(report: Report, *, color: bool = False) -> str:
     lines = list(_lines(report))
     if not color:
         return "".join(text for text, _ in lines)
-    from rich.console import Console
-    from rich.text import Text
+    from crmctl.cli.console import render_styled
 
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, force_terminal=True, color_system="standard", highlight=False, soft_wrap=True, width=200
-    )
-    for text, style in lines:
-        console.print(Text(text.rstrip("\n"), style=style or ""))
-    return buffer.getvalue()
+    return render_styled(lines)
 
 
 def _lines(report: Report) -> Iterator[tuple[str, str | None]]:
