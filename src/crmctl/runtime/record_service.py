@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
-from crmctl.runtime.records import RecordEngine, RecordResult, merge_patch, record_effects
+from crmctl.model.aliases import NamedTwice
+from crmctl.runtime.records import RecordEngine, RecordResult, record_effects
 from crmctl.runtime.service import iso, parse_instant, recorded_resolver
 
 if TYPE_CHECKING:
@@ -165,13 +166,18 @@ class RecordService:
                             "a record only moves between versions of its own package")  # fmt: skip
         target = package or pinned
         ref = self.runtime.pin(target)
-        if move_check is not None and ref.digest != stored.package_digest:
-            refused = move_check(pinned, target, entity, carried(stored.data, patch))
-            if refused:
-                return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
         engine = self.engine(target, entity, ref.digest)
-        base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
-        result = engine.check(merge_patch(base, patch), at, resolver)
+        try:
+            if move_check is not None and ref.digest != stored.package_digest:
+                kept = carried(engine.renamed(stored.data), engine.renamed(patch))
+                refused = move_check(pinned, target, entity, kept)
+                if refused:
+                    return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
+            base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
+            values = engine.patched(base, patch)
+        except NamedTwice as exc:
+            return RecordOutcome(RecordResult(False, dict(stored.data), errors=[engine.refusal(exc)]), None)
+        result = engine.check(values, at, resolver)
         if not result.ok:
             return RecordOutcome(result, None)
         stamp = iso(at)
@@ -260,7 +266,7 @@ def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, 
     if entry.get("op") == "update":
         if base is None:
             raise UserError("an update without the record it updates earlier in the log")
-        values = merge_patch(engine.strip_calculated(base), values)
+        values = engine.patched(base, values)
     effects = entry.get("effects") or [{}]
     record_id = str(effects[0].get("id", str(entry["session"]).rsplit(":", 1)[-1]))
     # No logged answer means no async validation ran (no resolver then, or none applied): run none now either.
