@@ -240,6 +240,29 @@ def test_records_get_reads_the_default_where_stored_data_has_none(store: Store) 
                                         "2026-11-26T09:00:00Z", "2026-11-26T09:00:00Z")])  # fmt: skip
     record, _ = RecordService(runtime).get("Deal", "d1")
     assert record.data == {"name": "a", **FILLED, "code": "X"}
+    assert [r.data for r in RecordService(runtime).list("Deal")] == [record.data]  # list shows what get shows
+
+
+def test_records_list_and_get_show_the_same_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from crmctl.cli.main import run
+
+    path = tmp_path / "rt.duckdb"
+    with Store.open(path) as opened:
+        runtime = Runtime(opened, "t1")
+        ref = runtime.pin(V2)
+        service = RecordService(runtime)
+        assert service.create(V1, "Deal", "d0", {"name": "old"}, AT).ok  # no defaults in its version
+        with opened.transaction():
+            opened.put_records([StoredRecord("t1", "Deal", "d1", ref.name, ref.version, ref.digest, {"name": "a"}, 1,
+                                             "2026-11-26T09:00:00Z", "2026-11-26T09:00:00Z")])  # fmt: skip
+    common = ["--store", str(path), "--tenant", "t1", "--format", "json"]
+    capsys.readouterr()
+    assert run(["records", "list", *common]) == 0
+    listed = {r["id"]: r["data"] for r in json.loads(capsys.readouterr().out)}
+    for record_id in ("d0", "d1"):
+        assert run(["records", "get", record_id, "--entity", "Deal", *common]) == 0
+        assert json.loads(capsys.readouterr().out)["data"] == listed[record_id]
+    assert listed == {"d0": {"name": "old"}, "d1": {"name": "a", **FILLED, "code": "X"}}
 
 
 def export_rows(store: Store, out: Path, fmt: str) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from crmctl.runtime.service import iso, parse_instant, recorded_resolver
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from crmctl.model.defaults import DefaultFiller
     from crmctl.model.package import Package
     from crmctl.runtime.checks import Resolver
     from crmctl.runtime.packages import PackageRef
@@ -104,6 +105,7 @@ class RecordService:
         self.tenant = runtime.tenant
         self.locale = locale
         self._engines: dict[tuple[str, str, str | None], RecordEngine] = {}
+        self._fills: dict[tuple[str, str], DefaultFiller | None] = {}  # (digest, entity) -> its defaults
 
     def engine(self, package: Package, entity: str, digest: str | None = None,
                locale: str | None = None) -> RecordEngine:  # fmt: skip
@@ -117,20 +119,29 @@ class RecordService:
     # --- reading -----------------------------------------------------------------------------------------------
 
     def get(self, entity: str, record_id: str) -> tuple[StoredRecord, Package]:
-        """The record, as its pinned version reads it (a field without a value has its default), and that version."""
+        """The record, as its pinned version reads it (`read`), and that version."""
+        record = self.store.get_record(self.tenant, entity, record_id)
+        if record is None:
+            raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
+        return self.read(record)
+
+    def list(self, entity: str | None = None, *, limit: int | None = None) -> list[StoredRecord]:
+        """The tenant's records (by entity and id), each as its pinned version reads it, as `get` shows it."""
+        return [self.read(record)[0] for record in self.store.list_records(self.tenant, entity, limit=limit)]
+
+    def read(self, record: StoredRecord) -> tuple[StoredRecord, Package]:
+        """`record` as its pinned version reads it — a field without a value has its default — and that version."""
         import dataclasses
 
         from crmctl.model.defaults import filler_for
 
-        record = self.store.get_record(self.tenant, entity, record_id)
-        if record is None:
-            raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
         package = self.runtime.pinned(record.package_digest)
-        entity_def = package.schema.entities.get(entity) if package.schema else None
-        fill = filler_for(entity_def.fields) if entity_def is not None else None
-        if fill is not None:
-            record = dataclasses.replace(record, data=fill(record.data))
-        return record, package
+        key = (record.package_digest, record.entity)
+        if key not in self._fills:
+            entity_def = package.schema.entities.get(record.entity) if package.schema else None
+            self._fills[key] = filler_for(entity_def.fields) if entity_def is not None else None
+        fill = self._fills[key]
+        return (dataclasses.replace(record, data=fill(record.data)) if fill is not None else record), package
 
     # --- writing -----------------------------------------------------------------------------------------------
 
