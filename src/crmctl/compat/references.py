@@ -253,25 +253,33 @@ def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[_Use]:
 
 
 def _stale_offers(c: Collector) -> None:
-    """A dependency rule offering (or a calculation rule setting) a value the new version removed from the enum."""
+    """A dependency rule offering, a calculation rule setting, or a workflow `set` action writing a value the new
+    version removed from the enum."""
     from crmctl.model.cel import result_strings
 
     old, new = c.old_pkg, c.new_pkg
-    if new.rules is None or old.schema is None or new.schema is None:
+    if old.schema is None or new.schema is None:
         return
     renames = field_renames(old.schema, new.schema)
-    for i, rule in enumerate(new.rules.rules):
-        if rule.capability not in ("dependency", "calculation") or not rule.target or not rule.expression:
-            continue
-        ent = entity_of(new, rule.entity) or ""
-        now = _enum_values(new, ent, rule.target)
-        was = _enum_values(old, ent, old_path(renames.get(ent, {}), rule.target))
-        for offered in result_strings(rule.expression):
+    writes: list[tuple[str, str, str, str, str, JsonPath]] = []  # (entity, target, expression, who, doc, where)
+    for i, rule in enumerate(new.rules.rules if new.rules else []):
+        if rule.capability in ("dependency", "calculation") and rule.target and rule.expression:
+            who = f"rule:{rule.id} still {'offers' if rule.capability == 'dependency' else 'sets'}"
+            writes.append((entity_of(new, rule.entity) or "", rule.target, rule.expression, who, "rules",
+                           ("rules", i, "expression")))  # fmt: skip
+    for w, wf in enumerate(new.workflow.workflows if new.workflow else []):
+        for action, where, owner in workflow_actions(wf):
+            for fpath, text in action.set.items():
+                writes.append((entity_of(new, wf.entity) or "", fpath, text, f"{owner}: set) still writes",
+                               "workflow", ("workflows", w, *where, "set", fpath)))  # fmt: skip
+    for ent, target, text, who, doc, jp in writes:
+        now = _enum_values(new, ent, target)
+        was = _enum_values(old, ent, old_path(renames.get(ent, {}), target))
+        for offered in result_strings(text):
             if offered.value in was and offered.value not in now:
-                c.add("stale-reference", f"{ent}.{rule.target}:{offered.value}",
-                      f"rule:{rule.id} still offers {offered.value!r} for {ent}.{rule.target}, a value the new version "
-                      "removed", new=("rules", ("rules", i, "expression")), key=False,
-                      hint=f"remove {offered.value!r} from the rule, or keep it in {ent}.{rule.target}")  # fmt: skip
+                c.add("stale-reference", f"{ent}.{target}:{offered.value}",
+                      f"{who} {offered.value!r} for {ent}.{target}, a value the new version removed", new=(doc, jp),
+                      key=False, hint=f"remove {offered.value!r} from it, or keep it in {ent}.{target}")  # fmt: skip
 
 
 def _enum_values(pkg: Package, entity: str, path: str) -> frozenset[str]:
