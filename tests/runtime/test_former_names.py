@@ -157,3 +157,35 @@ def test_a_jsonl_row_naming_a_nested_field_twice_is_refused_located(tmp_path: Pa
     with pytest.raises(InputError, match=r"rows\.jsonl:2: keys 'zip' and 'postcode' name the same field "
                                          r"'addr\.postcode'"):  # fmt: skip
         list(read_rows(rows, RecordEngine(V2, "Acct")))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_export_reads_older_rows_under_the_newest_names_at_any_depth(store: Store, tmp_path: Path, fmt: str) -> None:
+    """A v1 row's addr.zip is the dataset's addr.postcode (not a column of its own, and not the default)."""
+    import csv
+    import json
+
+    import pyarrow.parquet as pq
+
+    from crmctl.runtime.export import ExportOptions, export
+
+    service = RecordService(Runtime(store, "t1"))
+    v1_data = {"name": "a", "region": "amer", "addr": {"zip": "123", "city": "X"}, "lines": [{"sku": "s"}]}
+    assert service.create(V1, "Acct", "a1", v1_data, AT).ok
+    assert service.create(V1, "Acct", "a2", {"name": "b", "addr": {"city": "Y"}}, AT).ok
+    assert service.create(V2, "Acct", "a3", {"name": "c", "addr": {"city": "Z"}, "lines": [{"code": "t"}]}, AT).ok
+    out = tmp_path / fmt
+    export(store, "records", ExportOptions(out, fmt))  # type: ignore[arg-type]
+    if fmt == "csv":
+        with (out / "records" / "Acct" / "part-0.csv").open(encoding="utf-8", newline="") as handle:
+            cells = {row["id"]: row for row in csv.DictReader(handle)}
+        assert "addr.zip" not in cells["a1"] and "region" not in cells["a1"]
+        assert [(cells[i]["area"], cells[i]["addr.postcode"]) for i in ("a1", "a2", "a3")] == [
+            ("amer", "123"), ("emea", "00000"), ("emea", "00000")]  # fmt: skip
+        assert json.loads(cells["a1"]["lines"]) == [{"code": "s"}]
+        return
+    rows = {row["id"]: row for row in pq.read_table(out / "records" / "Acct" / "part-0.parquet").to_pylist()}
+    assert rows["a1"]["addr"] == {"postcode": "123", "city": "X"}  # the stored value, not the default
+    assert rows["a2"]["addr"] == {"postcode": "00000", "city": "Y"}
+    assert rows["a1"]["lines"] == [{"code": "s"}] and rows["a3"]["lines"] == [{"code": "t"}]
+    assert rows["a1"]["area"] == "amer"
