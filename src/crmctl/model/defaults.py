@@ -140,11 +140,15 @@ def _number_problem(fdef: FieldDef, value: Any, where: str) -> str | None:
     precision, scale = number_digits(value)
     limit_scale = getattr(fdef, "scale", None)
     if limit_scale is not None and scale > limit_scale:
-        return f"{where} {value!r} has {scale} digits after the point; scale is {limit_scale}"
+        return f"{where} {value!r} has {scale} {_digits(scale)} after the point; scale is {limit_scale}"
     limit_precision = getattr(fdef, "precision", None)
     if limit_precision is not None and precision > limit_precision:
-        return f"{where} {value!r} has {precision} digits; precision is {limit_precision}"
+        return f"{where} {value!r} has {precision} {_digits(precision)}; precision is {limit_precision}"
     return None
+
+
+def _digits(count: int) -> str:
+    return "digit" if count == 1 else "digits"
 
 
 def _is_date(value: Any) -> bool:
