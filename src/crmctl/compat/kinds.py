@@ -115,8 +115,8 @@ KINDS: tuple[ChangeKind, ...] = (
                "omits it, so both would be refused; declare a `default`, or add the field as optional."),
     ChangeKind("CMP144", "default-added", _C, "Records and writers without a value get the default; every stored "
                "value is kept (records without one read the default from now on)."),
-    ChangeKind("CMP145", "default-removed", _D, "Records without a value no longer read the default (a required "
-               "field's fail its check); safe only if every stored record holds a value."),
+    ChangeKind("CMP145", "default-removed", _D, "Records without a value no longer read the default (for a "
+               "required field, they fail its check); safe only if every stored record holds a value."),
     ChangeKind("CMP146", "default-changed", _D, "Records without a value read another value; safe only if every "
                "stored record holds a value."),
     ChangeKind("CMP147", "field-made-required-with-default", _C, "Records without a value read the field's "
