@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
-from crmctl.model.defaults import filler_for, number_digits
+from crmctl.model.defaults import filler_for, is_blank, number_digits
+from crmctl.model.field_checks import FIELD_CHECKS, refuses
 from crmctl.model.fields import ArrayField, ObjectField
-from crmctl.model.ranges import in_range
 
 if TYPE_CHECKING:
     from crmctl.compat.change import Change
@@ -53,11 +53,6 @@ class Probe:
     question: str
     test: Test | None
     note: str | None = None
-
-
-def is_blank(value: Any) -> bool:
-    """What the runtime's `required` check calls no value."""
-    return value is None or value == "" or value == [] or value == {}
 
 
 def _number(value: Any) -> bool:
@@ -216,25 +211,19 @@ def _validation_test(
 ) -> tuple[Test | None, str | None]:
     if val.when:
         return None, "it applies only `when` a CEL condition holds, which needs the runtime; not counted"
-    if val.type not in ("required", "regex", "range") or not val.field:
+    if val.type not in FIELD_CHECKS or not val.field:
         return None, f"{val.type} validations need the runtime; not counted"
     resolved = _steps(f"{entity}.{val.field}", pkg)
     steps = resolved[1] if resolved else [((part,), False) for part in val.field.split(".")]
-    hit: Callable[[Any], bool]
-    if val.type == "required":
-        hit = is_blank
-    elif val.type == "range":
-        low, high = val.min, val.max
-        hit = lambda v: not is_blank(v) and not in_range(v, low, high)  # noqa: E731
-    elif compile_pattern is None:
-        return None, "no regex engine was given; not counted"
-    else:
+    fullmatch = None
+    if val.type == "regex":
+        if compile_pattern is None:
+            return None, "no regex engine was given; not counted"
         try:
-            matcher = compile_pattern(val.pattern or "")
+            fullmatch = compile_pattern(val.pattern or "").fullmatch
         except UserError as error:
             return None, f"{error.message}; not counted"
-        hit = lambda v: not is_blank(v) and not (isinstance(v, str) and matcher.fullmatch(v))  # noqa: E731
-    test = _any_leaf(steps, hit)
+    test = _any_leaf(steps, refuses(val.type, val.min, val.max, fullmatch))
     # The new version checks a record as it reads it: a field without a value has the new version's default.
     fill = filler_for(pkg.schema.entities[entity].fields) if resolved is not None and pkg.schema else None
     return (test if fill is None else lambda data: test(fill(data))), None
