@@ -192,7 +192,10 @@ def run_get(record_id: str, entity: str, *, store: Path | None, tenant: str, out
 
 def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenant: str, output_format: str) -> int:
     with _service(store, tenant, None, read_only=True) as service:
-        records = service.list(entity, limit=limit)  # as `get` shows them: with their pinned version's defaults
+        if output_format == "json":  # the data as `get` shows it: with the pinned version's defaults
+            records = service.list(entity, limit=limit)
+        else:  # no data shown: no package version to read
+            records = service.store.list_records(tenant, entity, limit=limit)
     if output_format == "json":
         _json([_record_json(r) for r in records])
         return 0
