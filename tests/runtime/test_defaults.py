@@ -376,3 +376,33 @@ def test_a_default_the_model_accepts_is_one_the_record_engine_stores(
         pytest.fail(f"the model accepts {value!r} for {field} but the runtime refuses it: {exc}")
     result = RecordEngine(package, "E").check({}, AT)
     assert result.ok, (field, value, result.errors)
+
+
+def test_defaults_reach_cel_with_their_fields_cel_types() -> None:
+    """A whole-number default of a currency or decimal field is a double, a date a timestamp at midnight UTC, a
+    datetime with an offset its UTC instant, a number inside an object default a double: as entered values are."""
+    schema = """\
+entities:
+  Deal:
+    fields:
+      price: {type: currency, currency: EUR, default: 10}
+      ratio: {type: number, scale: 2, default: 1}
+      since: {type: date, default: "2020-01-01"}
+      seen: {type: datetime, default: "2020-01-01T08:00:00+02:00"}
+      box: {type: object, fields: {n: {type: number, default: 5}}, default: {}}
+      check:
+        type: calculated
+        resultType: boolean
+        expression: >-
+          price * ratio == 10.0 && since == timestamp('2020-01-01T00:00:00Z')
+          && seen == timestamp('2020-01-01T06:00:00Z') && box.n / 2.0 == 2.5
+"""
+    package = deals("1.0.0", schema)
+    program = program_for(package, "Deal")
+    context = Context("", "system", AT, "en")
+    for zero_absent in (False, True):
+        bound = program.bind({}, context, zero_absent=zero_absent)
+        assert (type(bound["price"]), type(bound["ratio"]), bound["box"]) == (float, float, {"n": 5.0})
+        assert bound["seen"] == datetime(2020, 1, 1, 6, tzinfo=UTC)
+        assert program.evaluate_bound("calc:Deal.check", bound) is True
+    assert RecordEngine(package, "Deal").check({}, AT).data["check"] is True
