@@ -250,7 +250,8 @@ class RecordService:
 
 
 def carried(data: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored values a JSON merge patch leaves in place: what moving the record carries over, as stored."""
+    """The stored values a JSON merge patch leaves in place: what moving the record carries over (`data` and
+    `patch` spelled with the same field names: the update reads both with the target version's)."""
     out = dict(data)
     for key, value in patch.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
