@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,20 +26,12 @@ from crmctl.model.package import Package, load_tree
 from crmctl.model.tree import MemoryTree
 from crmctl.runtime.records import RecordEngine
 from crmctl.runtime.regex import compile_pattern
+from tests.compat.test_records_impact import Rec
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 NAMES = ["f0", "f1", "f2", "f3"]
 MANIFEST = {"name": "Prop", "scope": "global", "description": "Random.", "locales": ["en"]}
 TEXTS = st.sampled_from(["", "", "a", "hello world", "x" * 12])  # empty texts often: `required` refuses them
-
-
-@dataclass(frozen=True)
-class Rec:
-    id: str
-    data: dict[str, Any]
-    package_version: str = "1.0.0"
-    entity: str = "Lead"
-    package_name: str = "Prop"
 
 
 def build(fields: dict[str, Any], version: str) -> Package | None:
@@ -147,7 +138,7 @@ def check_verdict(fields: dict[str, Any], given: dict[str, Any], new_fields: dic
     if not stored.ok:
         return "skip"
     result = diff_packages(old, new)
-    impact = RecordsCheck(result, compile_pattern).measure([Rec("r1", stored.data)])
+    impact = RecordsCheck(result, compile_pattern).measure([Rec("r1", stored.data, package_name="Prop")])
     verdict_fails = any(failed(change, parse_fail_on("breaking"), impact) for change in result.changes)
     engine = RecordEngine(new, "Lead")
     moved = engine.check(engine.patched(stored.data, {}), AT)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -214,12 +213,6 @@ def test_a_new_form_starts_with_the_defaults_and_a_cleared_field_returns_to_its_
     submitted = next(e for e in effects[2] if e["effect"] == "submit")
     assert submitted["ok"], submitted
     assert submitted["record"]["region"] == "emea" and "budget" not in submitted["record"]  # hidden from guest
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "rt.duckdb") as opened:
-        yield opened
 
 
 def test_a_record_moved_to_a_version_with_defaults_stores_them(store: Store) -> None:

@@ -5,7 +5,6 @@ the field's value — in the record engine, updates and moves, CEL bindings (a m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -92,12 +91,6 @@ def test_former_names_at_any_depth_are_stored_under_the_current_names() -> None:
     assert result.ok, result.errors
     assert result.data == {"name": "a", "area": "amer", "addr": {"postcode": "1"},
                            "lines": [{"code": "x"}, {"code": "y"}]}  # fmt: skip
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "rt.duckdb") as opened:
-        yield opened
 
 
 def test_an_update_by_a_former_name_sets_or_clears_the_field(store: Store) -> None:
