@@ -229,3 +229,58 @@ def test_default_removed_or_changed_counts_the_records_that_read_it() -> None:
         found = impacts(result, RECORDS)[f"{kind} Lead.phone"]
         assert found.question == "have no value (they read the default)"
         assert found.examples == ["lead-2", "lead-4"]  # lead-3's "" is a value
+
+
+@pytest.mark.parametrize(
+    ("field", "default", "hit"),
+    [({"type": "text"}, "n/a", ["lead-3"]), ({"type": "array", "items": {"type": "text"}}, ["x"], ["lead-e"]),
+     ({"type": "object", "fields": {"city": {"type": "text"}}}, {"city": "Oslo"}, ["lead-2"])],
+)  # fmt: skip
+def test_a_field_that_can_be_empty_made_required_with_a_default_counts_its_empty_values(
+    field: dict[str, Any], default: Any, hit: list[str]
+) -> None:
+    """A default fills only a missing value: a stored "" / [] / {} stays, and `required` refuses it. So the change is
+    field-made-required (data-dependent), counting exactly the empty values, not the missing ones."""
+    name = {"text": "phone", "array": "tags", "object": "address"}[field["type"]]
+    old = {**BASE, name: field}
+    result = diff_packages(build(old, "old"), build({**old, name: {**field, "required": True, "default": default}},
+                                                    "new", version="2.0.0"))  # fmt: skip
+    assert [(c.kind.id, c.cls.value) for c in result.changes if c.kind.id != "default-added"] == [
+        ("field-made-required", "data-dependent")
+    ]
+    records = [*RECORDS, Rec("lead-e", {"name": "E", "tags": []})]
+    found = impacts(result, records)[f"field-made-required Lead.{name}"]
+    assert (found.question, found.examples) == ("hold an empty value", hit)
+
+
+def test_a_field_that_cannot_be_empty_made_required_with_a_default_stays_compatible() -> None:
+    made = {**BASE, "status": {**BASE["status"], "required": True, "default": "new"}}
+    result = diff_packages(build(BASE, "old"), build(made, "new", version="2.0.0"))
+    assert sorted((c.kind.id, c.cls.value) for c in result.changes) == [
+        ("default-added", "compatible"), ("field-made-required-with-default", "compatible")]  # fmt: skip
+
+
+def test_a_new_validation_is_checked_on_the_record_as_the_new_version_reads_it() -> None:
+    """A record without a value reads the new version's default, which the new validation then checks."""
+    new = {**BASE, "phone": {"type": "text", "default": "none"}}
+    rules = [{"id": "digits", "type": "regex", "field": "phone", "pattern": "[0-9]+", "message": "m"},
+             {"id": "given", "type": "required", "field": "phone", "message": "m"}]  # fmt: skip
+    result = diff_packages(build(BASE, "old"), build(new, "new", version="2.0.0", validations=rules))
+    found = impacts(result, RECORDS)
+    # lead-2 and lead-4 have no phone: they read "none", which fails the pattern; lead-3's "" is a value.
+    assert found["hard-validation-added validation:digits"].examples == ["lead-2", "lead-4"]
+    assert found["hard-validation-added validation:given"].examples == ["lead-3"]  # only "" is blank now
+
+
+def test_probes_read_a_value_under_the_name_either_version_gives_it_at_any_depth() -> None:
+    """A rename with an alias made together with a breaking change: the stored records spell the old names."""
+    rest = {name: fdef for name, fdef in BASE.items() if name != "address"}
+    fee = {"type": "currency", "currency": "EUR"}
+    old = {**rest, "address": {"type": "object", "fields": {"city": {"type": "text"}, "fee": fee}}}
+    new = {**rest, "addr": {"type": "object", "aliases": ["address"], "fields": {
+        "city": {"type": "text"}, "charge": {"type": "currency", "currency": "USD", "aliases": ["fee"]}}}}  # fmt: skip
+    result = diff_packages(build(old, "old"), build(new, "new", version="2.0.0"))
+    records = [Rec("r1", {"name": "a", "address": {"fee": 100}}), Rec("r2", {"name": "b", "address": {"city": "X"}}),
+               Rec("r3", {"name": "c", "addr": {"charge": 5}})]  # fmt: skip
+    found = impacts(result, records)["currency-changed Lead.addr.charge"]
+    assert found.examples == ["r1", "r3"]

@@ -317,6 +317,32 @@ def test_removing_an_item_with_every_place_naming_it_leaves_no_stale_reference(
     assert [c.message for c in result.changes if c.kind.id == "stale-reference"] == []
 
 
+# --- removed members of objects and of list items --------------------------------------------------------------
+
+GONE_NAMES: Names = {**OLD, "o.zip": "zipGone", "items.sku": "skuGone"}
+PATH_REFS = {"o.zip": 4, "items.sku": 0}  # rule target, UI step, role view and event payload name o.zip
+
+
+@PROPS
+@given(EXPRESSIONS, st.sampled_from(sorted(PATH_REFS)))
+def test_every_place_still_naming_a_removed_member_is_one_stale_reference(e: Exprs, member: str) -> None:
+    """The oracle is the renderer, not the diff's walk: an expression reads the member exactly when rendering it
+    with another name for that member changes its text (literals and comprehension variables never do)."""
+    files = lead_package(OLD, e)
+    new_files = json.loads(json.dumps(files))
+    fields = new_files["schema.json"]["entities"]["Lead"]["fields"]
+    parent, name = member.split(".")
+    holder = fields[parent]["fields"] if parent == "o" else fields[parent]["items"]["fields"]
+    del holder[name]
+    result = diff_packages(build(files, "old"), build(new_files, "new", "2.0.0"))
+    path = f"Lead.{parent}.{name}" if parent == "o" else f"Lead.{parent}[].{name}"
+    stale = [c for c in result.changes if c.kind.id == "stale-reference"]
+    assert all(c.path == path for c in stale), [c.message for c in stale]
+    reading = sum(render(OLD) != render({**OLD, member: GONE_NAMES[member]}) for render in e.values())
+    assert len(stale) == PATH_REFS[member] + reading, [c.message for c in stale]
+    assert [c.kind.id for c in result.changes if c.kind.id != "stale-reference"] == ["field-removed"]
+
+
 # --- dead ends ----------------------------------------------------------------------------------------------
 
 STATES = ["a", "b", "c", "d"]

@@ -60,7 +60,7 @@ def test_a_default_that_fits_its_field_loads(field: str) -> None:
         ("a: {type: number, default: true}", "has the wrong type; expected integer or null or number"),
         ("a: {type: number, precision: 3, default: 1234}", "has 4 digits; precision is 3"),
         ("a: {type: currency, currency: EUR, default: 1.005}", "has 3 digits after the point; scale is 2"),
-        ("a: {type: currency, currency: JPY, scale: 0, default: 1.5}", "has 1 digits after the point; scale is 0"),
+        ("a: {type: currency, currency: JPY, scale: 0, default: 1.5}", "has 1 digit after the point; scale is 0"),
         ("a: {type: boolean, default: 'yes'}", "has the wrong type; expected boolean or null"),
         ("a: {type: enum, values: [x, y], default: z}", "the default 'z' is not one of the values (x, y)"),
         ('a: {type: date, default: "2023-02-29"}', "must be a date written YYYY-MM-DD"),
@@ -104,6 +104,13 @@ def test_the_default_is_located_at_its_value() -> None:
     loaded = package("a: {type: enum, values: [x, y], default: z}")
     assert str(loaded.diagnostics[0].location) == "p/schema.yaml:4:48"
     assert loaded.diagnostics[0].message == "default: the default 'z' is not one of the values (x, y)"
+
+
+def test_a_currency_fields_default_is_located_at_the_default_not_at_its_currency_code() -> None:
+    """A currency field has a key named like its type (`currency: JPY`): the error is still the default's."""
+    loaded = package("a: {type: currency, currency: JPY, scale: 0, default: 1.5}")
+    assert str(loaded.diagnostics[0].location) == "p/schema.yaml:4:61"
+    assert loaded.diagnostics[0].message == "default: the default 1.5 has 1 digit after the point; scale is 0"
 
 
 def test_a_default_is_in_the_digest_only_when_set() -> None:

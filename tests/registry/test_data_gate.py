@@ -217,9 +217,41 @@ def test_a_malformed_answer_is_refused_by_the_log_itself(base: str, alice: Signi
             "accepted": "y",
             "extra": 1,
         },
+        *(
+            {
+                "changes": [{"against": "1.0.0", "code": "C", "kind": "k", "path": "p", "shown_safe": True, **rest}],
+                "evidence": {"tenant": "t"},
+                "accepted": None,
+            }
+            for rest in ({}, {"records": {"total": 0, "affected": 0}}, {"records": {"total": 2, "affected": 1}})
+        ),
     ],
 )
 def test_check_record_refuses_every_malformed_shape(value: Any) -> None:
     with pytest.raises(ValueError, match="data_dependent"):
         check_record(value)
     assert describe(value).startswith(("data-dependent changes: malformed", "0 data-dependent", "1 data-dependent"))
+
+
+@pytest.mark.parametrize("tenant", ["acem", None])
+def test_a_store_without_records_of_the_entity_shows_nothing_safe(
+    base: str, alice: SigningKey, tmp_path: Path, capsys: Capture, tenant: str | None
+) -> None:
+    """A mistyped tenant, or an empty store, reads no record: that is no evidence, whatever the probes say."""
+    store = store_with(tmp_path / "rt.duckdb", {"firstName": "Bo"}) if tenant else tmp_path / "empty.duckdb"
+    if tenant is None:
+        from crmctl.runtime.store import Store
+
+        Store.open(store).close()
+    required = demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 40, required: true}")
+    picked = ["--tenant", tenant] if tenant else []
+    code, out, _ = call(capsys, "publish", str(required), *cli(base, alice), "--records", str(store), *picked)
+    assert code == 1, out
+    assert "REG305 data-dependent change CMP106 Lead.phone against 1.0.0" in out
+    assert f"cannot show it safe: tenant {tenant or '-'} of {store} holds no Lead records of Demo" in out
+    code, out, _ = call(capsys, "publish", str(required), *cli(base, alice), "--records", str(store), *picked,
+                        "--accept-data-dependent", "no records yet", "-f", "json")  # fmt: skip
+    assert code == 0, out
+    answered = json.loads(out)["data_dependent"]
+    assert answered["changes"][0]["records"] == {"total": 0, "affected": 0}
+    assert "shown_safe" not in answered["changes"][0] and answered["accepted"] == "no records yet"

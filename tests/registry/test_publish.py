@@ -163,3 +163,24 @@ def test_publish_records_git_provenance(registry: str, alice: SigningKey, tmp_pa
     assert source_info["path"] == "pkgs/Demo"
     assert source_info["dirty"] is True
     assert len(source_info["commit"]) == 40
+
+
+def test_verify_holds_published_versions_to_the_running_crmctls_rules(
+    registry: str, alice: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule that got stricter applies to the whole history (docs/registry.md, "Gates re-checked with today's
+    rules"): a pair published as compatible is reported as a gate problem (REG303), and only as that."""
+    import dataclasses
+
+    from crmctl.compat import kinds
+    from crmctl.compat.kinds import ChangeClass
+
+    publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
+    publish(registry, demo(tmp_path / "b", "1.1.0", schema=SCHEMA + "      phone: {type: text}\n",
+                           labels="labels:\n  Lead.firstName: F\n  Lead.phone: P\n"), alice, NOW)  # fmt: skip
+    assert verify_registry(registry, NOW).ok
+    stricter = dataclasses.replace(kinds.KINDS_BY_ID["field-added"], cls=ChangeClass.BREAKING)
+    monkeypatch.setitem(kinds.KINDS_BY_ID, "field-added", stricter)  # as if a later crmctl classified it so
+    result = verify_registry(registry, NOW)
+    assert [(p.code, p.subject) for p in result.problems] == [("REG303", "Demo@1.1.0")]
+    assert result.problems[0].message.startswith("breaking change against 1.0.0: CMP102 Lead.phone: ")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -216,12 +215,6 @@ def test_a_new_form_starts_with_the_defaults_and_a_cleared_field_returns_to_its_
     assert submitted["record"]["region"] == "emea" and "budget" not in submitted["record"]  # hidden from guest
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "rt.duckdb") as opened:
-        yield opened
-
-
 def test_a_record_moved_to_a_version_with_defaults_stores_them(store: Store) -> None:
     service = RecordService(Runtime(store, "t1"))
     assert service.create(V1, "Deal", "d1", {"name": "a", "address": {"city": "B"}}, AT).ok
@@ -240,6 +233,29 @@ def test_records_get_reads_the_default_where_stored_data_has_none(store: Store) 
                                         "2026-11-26T09:00:00Z", "2026-11-26T09:00:00Z")])  # fmt: skip
     record, _ = RecordService(runtime).get("Deal", "d1")
     assert record.data == {"name": "a", **FILLED, "code": "X"}
+    assert [r.data for r in RecordService(runtime).list("Deal")] == [record.data]  # list shows what get shows
+
+
+def test_records_list_and_get_show_the_same_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from crmctl.cli.main import run
+
+    path = tmp_path / "rt.duckdb"
+    with Store.open(path) as opened:
+        runtime = Runtime(opened, "t1")
+        ref = runtime.pin(V2)
+        service = RecordService(runtime)
+        assert service.create(V1, "Deal", "d0", {"name": "old"}, AT).ok  # no defaults in its version
+        with opened.transaction():
+            opened.put_records([StoredRecord("t1", "Deal", "d1", ref.name, ref.version, ref.digest, {"name": "a"}, 1,
+                                             "2026-11-26T09:00:00Z", "2026-11-26T09:00:00Z")])  # fmt: skip
+    common = ["--store", str(path), "--tenant", "t1", "--format", "json"]
+    capsys.readouterr()
+    assert run(["records", "list", *common]) == 0
+    listed = {r["id"]: r["data"] for r in json.loads(capsys.readouterr().out)}
+    for record_id in ("d0", "d1"):
+        assert run(["records", "get", record_id, "--entity", "Deal", *common]) == 0
+        assert json.loads(capsys.readouterr().out)["data"] == listed[record_id]
+    assert listed == {"d0": {"name": "old"}, "d1": {"name": "a", **FILLED, "code": "X"}}
 
 
 def export_rows(store: Store, out: Path, fmt: str) -> list[dict[str, Any]]:
@@ -353,3 +369,33 @@ def test_a_default_the_model_accepts_is_one_the_record_engine_stores(
         pytest.fail(f"the model accepts {value!r} for {field} but the runtime refuses it: {exc}")
     result = RecordEngine(package, "E").check({}, AT)
     assert result.ok, (field, value, result.errors)
+
+
+def test_defaults_reach_cel_with_their_fields_cel_types() -> None:
+    """A whole-number default of a currency or decimal field is a double, a date a timestamp at midnight UTC, a
+    datetime with an offset its UTC instant, a number inside an object default a double: as entered values are."""
+    schema = """\
+entities:
+  Deal:
+    fields:
+      price: {type: currency, currency: EUR, default: 10}
+      ratio: {type: number, scale: 2, default: 1}
+      since: {type: date, default: "2020-01-01"}
+      seen: {type: datetime, default: "2020-01-01T08:00:00+02:00"}
+      box: {type: object, fields: {n: {type: number, default: 5}}, default: {}}
+      check:
+        type: calculated
+        resultType: boolean
+        expression: >-
+          price * ratio == 10.0 && since == timestamp('2020-01-01T00:00:00Z')
+          && seen == timestamp('2020-01-01T06:00:00Z') && box.n / 2.0 == 2.5
+"""
+    package = deals("1.0.0", schema)
+    program = program_for(package, "Deal")
+    context = Context("", "system", AT, "en")
+    for zero_absent in (False, True):
+        bound = program.bind({}, context, zero_absent=zero_absent)
+        assert (type(bound["price"]), type(bound["ratio"]), bound["box"]) == (float, float, {"n": 5.0})
+        assert bound["seen"] == datetime(2020, 1, 1, 6, tzinfo=UTC)
+        assert program.evaluate_bound("calc:Deal.check", bound) is True
+    assert RecordEngine(package, "Deal").check({}, AT).data["check"] is True

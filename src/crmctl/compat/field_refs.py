@@ -104,15 +104,11 @@ def _ui(pkg: Package) -> Iterator[FieldRef]:
 
 
 def workflow_actions(wf: Workflow) -> Iterator[tuple[Action, tuple[str | int, ...], str]]:
-    """Every action of a workflow: the action, its path inside the workflow, and a label saying whose it is."""
-    for t, tr in enumerate(wf.transitions):
-        for a, action in enumerate(tr.actions):
-            yield action, ("transitions", t, "actions", a), f"workflow:{wf.id}.transition:{tr.id} (action {a + 1}"
-    for state, sdef in wf.states.items():
-        if sdef.sla is not None:
-            for a, action in enumerate(sdef.sla.onSuccess):
-                where = ("states", state, "sla", "onSuccess", a)
-                yield action, where, f"workflow:{wf.id}.state:{state} (SLA onSuccess {a + 1}"
+    """Every action of a workflow (`Workflow.actions`): the action, its path inside the workflow, and a label
+    saying whose it is (an open parenthesis the caller closes)."""
+    for action, where, owner in wf.actions():
+        what = "action" if owner.startswith("transition:") else "SLA onSuccess"
+        yield action, where, f"workflow:{wf.id}.{owner} ({what} {int(where[-1]) + 1}"
 
 
 def _workflows(pkg: Package) -> Iterator[FieldRef]:

@@ -73,7 +73,8 @@ KINDS: tuple[ChangeKind, ...] = (
     ChangeKind("CMP105", "field-type-changed", _X, "Blueprint §6: changing a field's type is forbidden; stored "
                "values no longer fit."),
     ChangeKind("CMP106", "field-made-required", _D, "Existing records without a value become invalid; safe only "
-               "if every stored record already has one."),
+               "if every stored record already has one. With a new `default`, the records holding an empty text, "
+               "list or object (a value for the default, none for `required`) do."),
     ChangeKind("CMP107", "field-made-optional", _C, "Every record valid before stays valid."),
     ChangeKind("CMP108", "alias-removed", _X, "Records written under the old name can no longer be read."),
     ChangeKind("CMP109", "alias-added", _C, "One more name resolves to the field; nothing stored changes."),
@@ -114,12 +115,13 @@ KINDS: tuple[ChangeKind, ...] = (
                "omits it, so both would be refused; declare a `default`, or add the field as optional."),
     ChangeKind("CMP144", "default-added", _C, "Records and writers without a value get the default; every stored "
                "value is kept (records without one read the default from now on)."),
-    ChangeKind("CMP145", "default-removed", _D, "Records without a value no longer read the default (a required "
-               "field's fail its check); safe only if every stored record holds a value."),
+    ChangeKind("CMP145", "default-removed", _D, "Records without a value no longer read the default (for a "
+               "required field, they fail its check); safe only if every stored record holds a value."),
     ChangeKind("CMP146", "default-changed", _D, "Records without a value read another value; safe only if every "
                "stored record holds a value."),
     ChangeKind("CMP147", "field-made-required-with-default", _C, "Records without a value read the field's "
-               "default, so every record still has one."),
+               "default, so every record still has one (a field that can hold an empty text, list or object is "
+               "`field-made-required` instead)."),
     # Rules.
     ChangeKind("CMP301", "rule-added", _B, "New behaviour runs on existing records (adding a guard blocks what "
                "was allowed)."),

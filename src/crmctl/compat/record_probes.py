@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
-from crmctl.model.defaults import number_digits
+from crmctl.model.defaults import filler_for, is_blank, number_digits
+from crmctl.model.field_checks import FIELD_CHECKS, refuses
 from crmctl.model.fields import ArrayField, ObjectField
-from crmctl.model.ranges import in_range
 
 if TYPE_CHECKING:
     from crmctl.compat.change import Change
@@ -55,30 +55,35 @@ class Probe:
     note: str | None = None
 
 
-def is_blank(value: Any) -> bool:
-    """What the runtime's `required` check calls no value."""
-    return value is None or value == "" or value == [] or value == {}
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _steps(pkg: Package, path: str) -> tuple[str, list[_Step]] | None:
-    """Resolve `Entity.a.b[]` against `pkg`'s schema (for aliases); None when the entity is unknown."""
+def _steps(path: str, *pkgs: Package) -> tuple[str, list[_Step]] | None:
+    """Resolve `Entity.a.b[]` against the schemas of `pkgs` (the first names the path; the others may have known
+    a part under a former name): each step reads the field's name and every alias any of them gives it. None when
+    no schema has the entity."""
     entity, _, rest = path.partition(".")
-    entities = pkg.schema.entities if pkg.schema else {}
-    if entity not in entities or not rest:
+    sides: list[Mapping[str, Any] | None] = [pkg.schema.entities[entity].fields for pkg in pkgs
+                                             if pkg.schema is not None and entity in pkg.schema.entities]  # fmt: skip
+    if not sides or not rest:
         return None
-    fields: Mapping[str, Any] | None = entities[entity].fields
     steps: list[_Step] = []
     for part in rest.split("."):
         each = part.endswith("[]")
-        name = part[:-2] if each else part
-        fdef = fields.get(name) if fields is not None else None
-        steps.append(((name, *fdef.aliases) if fdef is not None else (name,), each))
-        inner = fdef.items if each and isinstance(fdef, ArrayField) else fdef
-        fields = inner.fields if isinstance(inner, ObjectField) else None
+        keys = [part[:-2] if each else part]
+        found: list[Any] = [None] * len(sides)
+        while True:  # until no side finds its field under a name another side gave: at most once per side
+            more = [(i, fdef) for i, fields in enumerate(sides) if found[i] is None and fields is not None
+                    and (fdef := next((fields[k] for k in keys if k in fields), None)) is not None]  # fmt: skip
+            if not more:
+                break
+            for i, fdef in more:
+                found[i] = fdef
+                keys += [a for a in fdef.aliases if a not in keys]
+        steps.append((tuple(keys), each))
+        inners = [fdef.items if each and isinstance(fdef, ArrayField) else fdef for fdef in found]
+        sides = [inner.fields if isinstance(inner, ObjectField) else None for inner in inners]
     return entity, steps
 
 
@@ -106,15 +111,18 @@ def _any_leaf(steps: Sequence[_Step], hit: Callable[[Any], bool]) -> Test:
 
 def _field_probe(result: DiffResult, change: Change) -> Probe | None:
     kind, path = change.kind.id, change.path
+    # A path names the field as the version that has it does: the old one for what it carries or lost, else the new.
     old_side = kind in _CARRY or kind in ("alias-removed", "enum-value-removed")
-    resolved = _steps(result.old if old_side else result.new, path) or _steps(result.new, path)
+    resolved = _steps(path, result.old, result.new) if old_side else _steps(path, result.new, result.old)
     if resolved is None:
         return None
     entity, steps = resolved
     fdef = _field_def(result.new, path)
     question: str
     hit: Callable[[Any], bool]
-    if kind in _REQUIRED:
+    if kind in _REQUIRED and getattr(fdef, "default", None) is not None:  # a missing value reads the default
+        question, hit = "hold an empty value", lambda v: v is not None and is_blank(v)
+    elif kind in _REQUIRED:
         question, hit = "lack a value", is_blank
     elif kind in _DEFAULTED:
         question, hit = "have no value (they read the default)", lambda v: v is None
@@ -152,7 +160,7 @@ def _field_probe(result: DiffResult, change: Change) -> Probe | None:
 
 
 def _field_def(pkg: Package, path: str) -> Any:
-    resolved = _steps(pkg, path)
+    resolved = _steps(path, pkg)
     if resolved is None:
         return None
     entity, steps = resolved
@@ -203,22 +211,22 @@ def _validation_test(
 ) -> tuple[Test | None, str | None]:
     if val.when:
         return None, "it applies only `when` a CEL condition holds, which needs the runtime; not counted"
-    if val.type not in ("required", "regex", "range") or not val.field:
+    if val.type not in FIELD_CHECKS or not val.field:
         return None, f"{val.type} validations need the runtime; not counted"
-    resolved = _steps(pkg, f"{entity}.{val.field}")
+    resolved = _steps(f"{entity}.{val.field}", pkg)
     steps = resolved[1] if resolved else [((part,), False) for part in val.field.split(".")]
-    if val.type == "required":
-        return _any_leaf(steps, is_blank), None
-    if val.type == "range":
-        low, high = val.min, val.max
-        return _any_leaf(steps, lambda v: not is_blank(v) and not in_range(v, low, high)), None
-    if compile_pattern is None:
-        return None, "no regex engine was given; not counted"
-    try:
-        matcher = compile_pattern(val.pattern or "")
-    except UserError as error:
-        return None, f"{error.message}; not counted"
-    return _any_leaf(steps, lambda v: not is_blank(v) and not (isinstance(v, str) and matcher.fullmatch(v))), None
+    fullmatch = None
+    if val.type == "regex":
+        if compile_pattern is None:
+            return None, "no regex engine was given; not counted"
+        try:
+            fullmatch = compile_pattern(val.pattern or "").fullmatch
+        except UserError as error:
+            return None, f"{error.message}; not counted"
+    test = _any_leaf(steps, refuses(val.type, val.min, val.max, fullmatch))
+    # The new version checks a record as it reads it: a field without a value has the new version's default.
+    fill = filler_for(pkg.schema.entities[entity].fields) if resolved is not None and pkg.schema else None
+    return (test if fill is None else lambda data: test(fill(data))), None
 
 
 def plan_probes(result: DiffResult, compile_pattern: PatternCompiler | None = None) -> list[Probe]:

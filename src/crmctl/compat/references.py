@@ -6,7 +6,7 @@ runtime)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from crmctl.compat.field_refs import entity_of, field_refs, workflow_actions
 from crmctl.compat.renames import field_renames, old_path
 from crmctl.compat.ui_diff import form_base
 from crmctl.model.artifacts import BUILTIN_CALENDARS
+from crmctl.model.cel import Renamed, rename_references
 from crmctl.model.fields import ArrayField, EnumField, ObjectField
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def _top(field_path: str) -> str:
 
 def _stale_fields(c: Collector, delta: SchemaDelta) -> None:
     gone = {e: names for e, names in delta.gone.items() if names}
-    if not gone:
+    members = _gone_members(c.old_pkg, c.new_pkg)
+    if not gone and not members:
         return
     pkg = c.new_pkg
 
@@ -54,9 +56,13 @@ def _stale_fields(c: Collector, delta: SchemaDelta) -> None:
               "exists", new=(doc, jp), hint=hint, key=key)  # fmt: skip
 
     for ref in field_refs(pkg):
-        dead = gone.get(ref.entity or "", set())
+        entity = ref.entity or ""
+        dead = gone.get(entity, set())
         for name in sorted(dead & (names_in(ref.text) if ref.cel else {_top(ref.text)})):
-            report(ref.entity or "", name, ref.label, ref.doc, ref.json_path, ref.is_key)
+            report(entity, name, ref.label, ref.doc, ref.json_path, ref.is_key)
+        for path, shown, tree in members.get(entity, ()):
+            if (rename_references(ref.text, tree) != ref.text) if ref.cel else _within(ref.text, path):
+                report(entity, shown, ref.label, ref.doc, ref.json_path, ref.is_key)
     for locale, loc in sorted(pkg.localization.items()):
         for section, keys in (("labels", loc.labels), ("picklists", loc.picklists)):
             for key in keys:  # once per key: a picklist's values are one reference
@@ -64,6 +70,58 @@ def _stale_fields(c: Collector, delta: SchemaDelta) -> None:
                 if rest and _top(rest) in gone.get(ent, ()):
                     report(ent, _top(rest), f"localization/{locale} {section} key {key!r}", f"localization/{locale}",
                            (section, key))  # fmt: skip
+                    continue
+                for path, shown, _ in members.get(ent, ()):
+                    if rest and _within(rest, path):
+                        report(ent, shown, f"localization/{locale} {section} key {key!r}", f"localization/{locale}",
+                               (section, key))  # fmt: skip
+
+
+def _within(field_path: str, path: str) -> bool:
+    """Whether `field_path` names the field at `path` or something inside it."""
+    return field_path == path or field_path.startswith(path + ".")
+
+
+_GONE = "\x00"  # what a removed member is "renamed" to: a name no expression can spell
+
+
+def _gone_members(old: Package, new: Package) -> dict[str, list[tuple[str, str, dict[str, Renamed]]]]:
+    """Per entity, every member of an object (at any depth, inside lists too) that the old schema has and the new
+    one no longer resolves, following renames through aliases: its field path as the new package would spell it
+    (`address.zip`, `lines.sku`), its path as changes name it (`lines[].sku`), and a rename tree that turns a CEL
+    reference to it into `_GONE`, so that `rename_references` finds the expressions reading it with the same walk
+    that follows renames (members, `[...]`, comprehension variables)."""
+    if old.schema is None or new.schema is None:
+        return {}
+    renames = field_renames(old.schema, new.schema)
+    out: dict[str, list[tuple[str, str, dict[str, Renamed]]]] = {}
+
+    def walk(entity: str, before: Mapping[str, FieldDef], after: Mapping[str, FieldDef],
+             moved: Mapping[str, Renamed], trail: list[tuple[str, int]]) -> None:  # fmt: skip
+        for name, fdef in before.items():
+            node = moved.get(name)
+            now = after.get(node.name if node is not None else name)
+            if now is None:
+                if trail:  # a top-level field is SchemaDelta.gone's
+                    tree, child = Renamed(_GONE), name
+                    for parent, levels in reversed(trail):
+                        tree, child = Renamed(parent, {child: tree}, levels), parent
+                    path = ".".join([*(part for part, _ in trail), name])
+                    shown = ".".join([*(part + "[]" * levels for part, levels in trail), name])
+                    out.setdefault(entity, []).append((path, shown, {child: tree}))
+                continue
+            lists = 0
+            while isinstance(fdef, ArrayField) and isinstance(now, ArrayField):
+                fdef, now, lists = fdef.items, now.items, lists + 1
+            if isinstance(fdef, ObjectField) and isinstance(now, ObjectField):
+                inner = node.members if node is not None else {}
+                walk(entity, fdef.fields, now.fields, inner, [*trail, (node.name if node else name, lists)])
+
+    for ename, entity in old.schema.entities.items():
+        other = new.schema.entities.get(ename)
+        if other is not None:
+            walk(ename, entity.fields, other.fields, renames.get(ename, {}), [])
+    return out
 
 
 # --- ids: everything else a package names --------------------------------------------------------------------
@@ -253,25 +311,33 @@ def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[_Use]:
 
 
 def _stale_offers(c: Collector) -> None:
-    """A dependency rule offering (or a calculation rule setting) a value the new version removed from the enum."""
+    """A dependency rule offering, a calculation rule setting, or a workflow `set` action writing a value the new
+    version removed from the enum."""
     from crmctl.model.cel import result_strings
 
     old, new = c.old_pkg, c.new_pkg
-    if new.rules is None or old.schema is None or new.schema is None:
+    if old.schema is None or new.schema is None:
         return
     renames = field_renames(old.schema, new.schema)
-    for i, rule in enumerate(new.rules.rules):
-        if rule.capability not in ("dependency", "calculation") or not rule.target or not rule.expression:
-            continue
-        ent = entity_of(new, rule.entity) or ""
-        now = _enum_values(new, ent, rule.target)
-        was = _enum_values(old, ent, old_path(renames.get(ent, {}), rule.target))
-        for offered in result_strings(rule.expression):
+    writes: list[tuple[str, str, str, str, str, JsonPath]] = []  # (entity, target, expression, who, doc, where)
+    for i, rule in enumerate(new.rules.rules if new.rules else []):
+        if rule.capability in ("dependency", "calculation") and rule.target and rule.expression:
+            who = f"rule:{rule.id} still {'offers' if rule.capability == 'dependency' else 'sets'}"
+            writes.append((entity_of(new, rule.entity) or "", rule.target, rule.expression, who, "rules",
+                           ("rules", i, "expression")))  # fmt: skip
+    for w, wf in enumerate(new.workflow.workflows if new.workflow else []):
+        for action, where, owner in workflow_actions(wf):
+            for fpath, text in action.set.items():
+                writes.append((entity_of(new, wf.entity) or "", fpath, text, f"{owner}: set) still writes",
+                               "workflow", ("workflows", w, *where, "set", fpath)))  # fmt: skip
+    for ent, target, text, who, doc, jp in writes:
+        now = _enum_values(new, ent, target)
+        was = _enum_values(old, ent, old_path(renames.get(ent, {}), target))
+        for offered in result_strings(text):
             if offered.value in was and offered.value not in now:
-                c.add("stale-reference", f"{ent}.{rule.target}:{offered.value}",
-                      f"rule:{rule.id} still offers {offered.value!r} for {ent}.{rule.target}, a value the new version "
-                      "removed", new=("rules", ("rules", i, "expression")), key=False,
-                      hint=f"remove {offered.value!r} from the rule, or keep it in {ent}.{rule.target}")  # fmt: skip
+                c.add("stale-reference", f"{ent}.{target}:{offered.value}",
+                      f"{who} {offered.value!r} for {ent}.{target}, a value the new version removed", new=(doc, jp),
+                      key=False, hint=f"remove {offered.value!r} from it, or keep it in {ent}.{target}")  # fmt: skip
 
 
 def _enum_values(pkg: Package, entity: str, path: str) -> frozenset[str]:

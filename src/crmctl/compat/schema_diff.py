@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["SchemaDelta", "diff_schema"]
 
 _S = "schema"
+# Field types whose stored value can be empty ('', [], {}): a value for a default, no value for `required`.
+_HOLDS_EMPTY = frozenset({"text", "array", "object"})
 
 
 @dataclass
@@ -149,7 +151,16 @@ def _compare(c: Collector, path: str, old: Any, new: Any, ojp: JsonPath, njp: Js
         return
     old_default, new_default = getattr(old, "default", None), getattr(new, "default", None)
     if old.required != new.required:
-        if new.required and new_default is not None:
+        if new.required and new_default is not None and new.type in _HOLDS_EMPTY:
+            # The default fills only a missing value: a stored '' / [] / {} stays, and `required` refuses it.
+            add(
+                "field-made-required",
+                f"field {path} became required; records without a value read its default {new_default!r}, but "
+                f"an empty {new.type} stays empty and fails the check",
+                "required",
+                hint="records holding an empty value become invalid; backfill them first",
+            )
+        elif new.required and new_default is not None:
             add(
                 "field-made-required-with-default",
                 f"field {path} became required; records without a value read its default {new_default!r}",

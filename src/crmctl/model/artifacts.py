@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -309,6 +310,16 @@ class Workflow(_Strict):
     transitions: list[Transition] = Field(default_factory=list)
     timers: list[Timer] = Field(default_factory=list)
     calendars: dict[Ident, Calendar] = Field(default_factory=dict, description="Calendars the SLAs name.")
+
+    def actions(self) -> Iterator[tuple[Action, tuple[str | int, ...], str]]:
+        """Every action: the transitions' `actions`, then the SLAs' `onSuccess`; each with its path inside the
+        workflow and whose it is (`transition:<id>` or `state:<name>`)."""
+        for t, tr in enumerate(self.transitions):
+            for a, action in enumerate(tr.actions):
+                yield action, ("transitions", t, "actions", a), f"transition:{tr.id}"
+        for state, sdef in self.states.items():
+            for a, action in enumerate(sdef.sla.onSuccess if sdef.sla is not None else []):
+                yield action, ("states", state, "sla", "onSuccess", a), f"state:{state}"
 
 
 class WorkflowArtifact(_Strict):

@@ -30,6 +30,7 @@ __all__ = [
     "declares_default",
     "filled_default",
     "filler_for",
+    "is_blank",
     "number_digits",
     "value_problem",
 ]
@@ -65,7 +66,7 @@ def check_default(fdef: FieldDef) -> str | None:
     default = getattr(fdef, "default", None)
     if default is None:
         return None
-    if fdef.required and _blank(default):
+    if fdef.required and is_blank(default):
         return f"the default {_short(default)} is empty, which a required field refuses"
     return value_problem(fdef, default, "the default")
 
@@ -111,7 +112,7 @@ def value_problem(fdef: FieldDef, value: Any, where: str) -> str | None:
                     return problem
         for key, sub in members.items():
             item = value.get(key)
-            if sub.required and _blank(item) and (item is not None or getattr(sub, "default", None) is None):
+            if sub.required and is_blank(item) and (item is not None or getattr(sub, "default", None) is None):
                 return f"{where} has no value for the required member {key!r} (and it has no default)"
         return None
     if kind == "array":
@@ -140,11 +141,15 @@ def _number_problem(fdef: FieldDef, value: Any, where: str) -> str | None:
     precision, scale = number_digits(value)
     limit_scale = getattr(fdef, "scale", None)
     if limit_scale is not None and scale > limit_scale:
-        return f"{where} {value!r} has {scale} digits after the point; scale is {limit_scale}"
+        return f"{where} {value!r} has {scale} {_digits(scale)} after the point; scale is {limit_scale}"
     limit_precision = getattr(fdef, "precision", None)
     if limit_precision is not None and precision > limit_precision:
-        return f"{where} {value!r} has {precision} digits; precision is {limit_precision}"
+        return f"{where} {value!r} has {precision} {_digits(precision)}; precision is {limit_precision}"
     return None
+
+
+def _digits(count: int) -> str:
+    return "digit" if count == 1 else "digits"
 
 
 def _is_date(value: Any) -> bool:
@@ -167,8 +172,8 @@ def _is_datetime(value: Any) -> bool:
     return moment.tzinfo is not None
 
 
-def _blank(value: Any) -> bool:
-    """What the runtime's `required` check calls no value."""
+def is_blank(value: Any) -> bool:
+    """What `required` calls no value (the runtime's check, compat's probes, a default's check)."""
     return value is None or value == "" or value == [] or value == {}
 
 

@@ -133,7 +133,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """A pydantic error location as a path into the document, without the union tags pydantic inserts."""
     path: list[str | int] = []
     node = data
-    for part in loc:
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part == node.get("type") and (i + 1 == len(loc) or loc[i + 1] in node):
+            continue  # the tag of a union, even where a key is called like it (`currency: EUR` of a currency field)
         in_map = isinstance(node, dict) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if not (in_map or in_list):

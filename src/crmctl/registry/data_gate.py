@@ -5,7 +5,8 @@ required, a limit tightened, a hard validation added, a default changed). The re
 records, so a publish with such a change against any published version needs one of:
 
 * **evidence**: stored records read through the records-impact probes (`crmctl publish --records STORE`) show
-  that no record is affected by any of the changes (a change the probes cannot check is not shown safe);
+  that no record is affected by any of the changes (a change the probes cannot check is not shown safe, and
+  neither is one whose entity has no stored record: an empty store or a mistyped tenant proves nothing);
 * **an acknowledgement**: the publisher's reason (`--accept-data-dependent REASON`), which also covers changes
   the records show to affect stored data (the counts are recorded next to it).
 
@@ -70,15 +71,15 @@ class DataGate:
             where = f"{change.code} {change.path} against {against}"
             if item is not None and item.checked:
                 entry["records"] = {"total": item.total, "affected": item.affected}
-                if item.affected == 0:
-                    entry["shown_safe"] = True
-                    self.changes.append(entry)
-                    continue
+            # No stored record of the entity shows nothing: an empty store, or a mistyped tenant, is no evidence.
+            if item is not None and item.checked and item.total and not item.affected:
+                entry["shown_safe"] = True
+            elif item is not None and item.checked and item.total:
                 if self.accept is None:
                     self.problems.append(Problem("REG306", f"data-dependent change {where} affects stored "
                                                            f"records: {item.describe()}", subject))  # fmt: skip
             elif self.accept is None:
-                why = "" if impact is None else f" (the stored records cannot show it safe: {_unchecked(item)})"
+                why = "" if impact is None else f" (the stored records cannot show it safe: {_unchecked(item, impact)})"
                 self.problems.append(Problem("REG305", f"data-dependent change {where}: {change.message}{why}",
                                              subject))  # fmt: skip
             self.changes.append(entry)
@@ -92,9 +93,12 @@ class DataGate:
         return {"changes": self.changes, "evidence": evidence, "accepted": accepted}
 
 
-def _unchecked(item: Any) -> str:
+def _unchecked(item: Any, impact: RecordsImpact) -> str:
     if item is None:
         return "no probe answers this kind of change"
+    if item.checked:
+        return (f"tenant {impact.tenant or '-'} of {impact.store or 'the store'} holds no {item.entity} records of "
+                f"{impact.package}")  # fmt: skip
     return str(item.note or "not checked")
 
 
@@ -109,6 +113,12 @@ def check_record(value: Any) -> None:
         if not isinstance(change, dict) or not all(isinstance(change.get(k), str)
                                                    for k in ("against", "code", "kind", "path")):  # fmt: skip
             raise ValueError("each data_dependent change needs against, code, kind and path")
+        records = change.get("records")
+        if change.get("shown_safe") is not None and not (
+            change["shown_safe"] is True and isinstance(records, dict) and records.get("affected") == 0
+            and isinstance(records.get("total"), int) and records["total"] > 0
+        ):  # fmt: skip
+            raise ValueError("a data_dependent change is shown safe only by stored records, none of them affected")
     accepted, evidence = value["accepted"], value["evidence"]
     if accepted is not None and (not isinstance(accepted, str) or not accepted or len(accepted) > MAX_REASON):
         raise ValueError(f"data_dependent.accepted must be null or a reason of 1 to {MAX_REASON} characters")

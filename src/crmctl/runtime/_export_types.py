@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from crmctl.errors import UserError
+from crmctl.model.fields import ArrayField, ObjectField
 from crmctl.model.versions import version_key
 from crmctl.runtime.packages import load_copy
 
@@ -178,9 +179,15 @@ def _versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -
             raise ExportError(f"{entity} records are pinned to {name} {version}, whose schema has no {entity}")
         versions.append((digest, name, version, entities[entity].fields))
     renamed = {alias: column for *_, fields in versions for column, fdef in fields.items() for alias in fdef.aliases}
-    return [_Version(digest, name, version, {f: (renamed[f] if renamed.get(f, f) not in fields else f, d)
-                                             for f, d in fields.items()})
-            for digest, name, version, fields in versions]  # fmt: skip
+    columns = [{f: (renamed[f] if renamed.get(f, f) not in fields else f, d) for f, d in fields.items()}
+               for *_, fields in versions]  # fmt: skip
+    newest: dict[str, FieldDef] = {}
+    for named in reversed(columns):  # the newest version declaring a column names its members
+        for column, d in named.values():
+            newest.setdefault(column, d)
+    # Members too are named as the newest version names them (a member renamed with `aliases`, at any depth).
+    return [_Version(digest, name, version, {f: (c, _as_named(d, newest[c])) for f, (c, d) in named.items()})
+            for (digest, name, version, _), named in zip(versions, columns, strict=True)]  # fmt: skip
 
 
 def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
@@ -214,38 +221,87 @@ def _readers(versions: Sequence[_Version]) -> dict[str, FieldDef]:
 
 def _filled(expr: str, fdef: FieldDef | None, t: pa.DataType, typed: Callable[[pa.DataType], Any],
             depth: int = 0) -> str | None:  # fmt: skip
-    """SQL reading `expr` (a value of Arrow type `t`, read with the `typed` structure) with the defaults of `fdef`
-    filled in where it has no value, inside objects and list items too; None when `fdef` declares none."""
+    """SQL reading `expr` (a value of Arrow type `t`, read with the `_structure` of `typed`) as `fdef` reads it:
+    a member stored under a former name is the member's, and the defaults of `fdef` are filled in where it has no
+    value, inside objects and list items too; None when `fdef` has neither inside."""
     import pyarrow as pa
 
     from crmctl.model.defaults import declares_default, filled_default
 
-    if fdef is None or not declares_default(fdef):
+    if fdef is None or not (declares_default(fdef) or _renames_inside(fdef)):
         return None
     inner = None
-    if fdef.type == "object" and pa.types.is_struct(t):
-        members, changed = [], False
+    if isinstance(fdef, ObjectField) and pa.types.is_struct(t):
+        members, changed, names = [], False, {t.field(i).name for i in range(t.num_fields)}
         for i in range(t.num_fields):
             name, sub_type = t.field(i).name, t.field(i).type
+            sub_def = fdef.fields.get(name)
+            former = _former(sub_def, names)
             sub_expr = f"{expr}.{_quote(name)}"
-            sub = _filled(sub_expr, fdef.fields.get(name), sub_type, typed, depth)
-            changed = changed or sub is not None
+            if former:  # a value under a former name is the member's
+                sub_expr = f"COALESCE({', '.join([sub_expr, *(f'{expr}.{_quote(a)}' for a in former)])})"
+            sub = _filled(sub_expr, sub_def, sub_type, typed, depth)
+            changed = changed or sub is not None or bool(former)
             members.append(f"{_quote(name)} := {sub or sub_expr}")
         if changed:
             inner = f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({', '.join(members)}) END"
-    elif fdef.type == "array" and pa.types.is_list(t):
+    elif isinstance(fdef, ArrayField) and pa.types.is_list(t):
         var = f"_item{depth}"
         sub = _filled(var, fdef.items, t.value_type, _duck, depth + 1)
         if sub is not None:
             if typed(t) == [_duck(t.value_type)]:
                 inner = f"list_transform({expr}, lambda {var}: {sub})"
             else:  # a CSV cell holds the list as JSON text: read it typed, fill it, write it back
-                typed_list = f"json_transform({expr}, {_sql_text(json.dumps(_duck(t)))})"
+                typed_list = f"json_transform({expr}, {_sql_text(json.dumps(_structure(t, fdef, _duck)))})"
                 inner = f"to_json(list_transform({typed_list}, lambda {var}: {sub}))"
     default = filled_default(fdef)
     if default is None:
         return inner
     return f"COALESCE({inner or expr}, {_literal(default, t, typed)})"
+
+
+def _structure(t: pa.DataType, fdef: FieldDef | None, typed: Callable[[pa.DataType], Any]) -> Any:
+    """The `json_transform` structure reading a stored value of Arrow type `t` for field `fdef` (the column's
+    newest): `typed(t)`, plus each object member's former names, read as the member (`_filled` merges them)."""
+    import pyarrow as pa
+
+    shape = typed(t)
+    if isinstance(fdef, ObjectField) and pa.types.is_struct(t) and isinstance(shape, dict):
+        names = {t.field(i).name for i in range(t.num_fields)}
+        for i in range(t.num_fields):
+            name, sub = t.field(i).name, fdef.fields.get(t.field(i).name)
+            shape[name] = _structure(t.field(i).type, sub, typed)
+            shape.update((alias, shape[name]) for alias in _former(sub, names))
+    elif isinstance(fdef, ArrayField) and pa.types.is_list(t) and isinstance(shape, list):
+        shape = [_structure(t.value_type, fdef.items, typed)]
+    return shape
+
+
+def _former(member: FieldDef | None, names: set[str]) -> list[str]:
+    """The former names of an object's member that are no member's name of their own."""
+    return [a for a in member.aliases if a not in names] if member is not None else []
+
+
+def _renames_inside(fdef: FieldDef) -> bool:
+    """Whether a member of `fdef` (an object, or the objects of a list), at any depth, has a former name."""
+    if isinstance(fdef, ObjectField):
+        return any(sub.aliases or _renames_inside(sub) for sub in fdef.fields.values())
+    return isinstance(fdef, ArrayField) and _renames_inside(fdef.items)
+
+
+def _as_named(fdef: FieldDef, newest: FieldDef) -> FieldDef:
+    """`fdef` (an older version's field) with its members named as the `newest` version names them: a member the
+    newest keeps under another name (its `aliases` hold this one) takes that name, at any depth."""
+    if isinstance(fdef, ObjectField) and isinstance(newest, ObjectField):
+        renamed: dict[str, FieldDef] = {}
+        for name, sub in fdef.fields.items():
+            target = name if name in newest.fields else next(
+                (n for n, s in newest.fields.items() if name in s.aliases and n not in fdef.fields), name)  # fmt: skip
+            renamed[target] = _as_named(sub, newest.fields[target]) if target in newest.fields else sub
+        return fdef.model_copy(update={"fields": renamed})
+    if isinstance(fdef, ArrayField) and isinstance(newest, ArrayField):
+        return fdef.model_copy(update={"items": _as_named(fdef.items, newest.items)})
+    return fdef
 
 
 def _literal(value: Any, t: pa.DataType, typed: Callable[[pa.DataType], Any]) -> str:

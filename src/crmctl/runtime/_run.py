@@ -172,11 +172,9 @@ class EventRun(_RunView):
             self.set_value(name, _stored(filled, self.model.fields[name], name))
 
     def resolve(self, path: str) -> str:
-        """The field a path names, following `aliases` (a renamed field keeps answering to its former name)."""
-        head, dot, rest = path.partition(".")
-        if head not in self.model.fields and head in self.model.aliases:
-            return self.model.aliases[head] + dot + rest
-        return path
+        """The field a path names, following `aliases` at every depth (a renamed field keeps answering to its former
+        name)."""
+        return self.model.rename.path(path) if self.model.rename is not None else path
 
     def check_input(self, path: str, value: Any, *, prefill: bool = False) -> Any:
         """The value as stored (whole numbers of `number`/`currency` fields become floats); EventError if refused."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmctl.errors import UserError
 from crmctl.model import cel_cost
+from crmctl.model.aliases import Renamer, renamer_for
 from crmctl.model.canonical import digest as package_digest
 from crmctl.model.cel import (
     CONTEXT_VARIABLES,
@@ -211,17 +212,25 @@ class CompiledProgram:
         """The defaults of the bound fields, filled into a record before it is bound (None: no default)."""
         return filler_for(self.fields)
 
+    @functools.cached_property
+    def rename(self) -> Renamer | None:
+        """The former names of the bound fields, read as their fields before a record is bound (None: none)."""
+        return renamer_for(self.fields)
+
     def ids(self) -> list[str]:
         return list(self.sources)
 
     def bind(self, record: Mapping[str, Any], context: Context, *, zero_absent: bool = False) -> dict[str, Any]:
         """The variables of one evaluation: the context plus every present record field, converted once.
 
-        A field without a value that declares a default reads the default (`model.defaults`). Other fields absent
-        from the record (or null) are not bound, so an expression that reads one fails; with
-        `zero_absent` they read as their type's zero value instead, as CEL reads unset proto3 fields (the form
-        and record engines bind this way).
+        A value under a former name of its field (`aliases`, at any depth: a record of an older version, e.g. a
+        migrated workflow instance's) is the field's. A field without a value that declares a default reads the
+        default (`model.defaults`). Other fields absent from the record (or null) are not bound, so an expression
+        that reads one fails; with `zero_absent` they read as their type's zero value instead, as CEL reads unset
+        proto3 fields (the form and record engines bind this way).
         """
+        if self.rename is not None:
+            record = self.rename(record)
         if self.fill is not None:
             record = self.fill(record)
         data: dict[str, Any] = dict(self.zeros) if zero_absent else {}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
+from crmctl.model.defaults import is_blank
 from crmctl.model.ranges import in_range
 from crmctl.runtime.cel import EvaluationError, MissingValueError
 from crmctl.runtime.form import field_at
@@ -81,10 +82,6 @@ class Finding:
     severity: str  # "error" (hard) or "warning" (soft)
     message_key: str
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def is_blank(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
 
 
 class Validator:

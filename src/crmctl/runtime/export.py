@@ -40,6 +40,7 @@ from crmctl.runtime._export_types import (
     _literal,
     _quote,
     _readers,
+    _structure,
     _union,
     _Version,
     _versions,
@@ -119,7 +120,8 @@ def _version_batches(con: duckdb.DuckDBPyConnection, entity: str, versions: Sequ
     where, params = _where(options, entity=False)
     readers = _readers(versions)
     for v in versions:
-        structure = json.dumps({stored: typed(columns[column]) for stored, (column, _) in v.fields.items()})
+        structure = json.dumps({stored: _structure(columns[column], readers[column], typed)
+                                for stored, (column, _) in v.fields.items()})  # fmt: skip
         fields = [f"{_read(f'_v.{_quote(stored)}', readers[column], columns[column], typed)} AS {_quote(column)}"
                   for stored, (column, _) in v.fields.items()]  # fmt: skip
         own = {column for column, _ in v.fields.values()}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
+from crmctl.model.aliases import Renamer, renamer_for
 from crmctl.model.canonical import digest as package_digest
 from crmctl.model.cel import CONTEXT_VARIABLES, referenced_names
 from crmctl.model.defaults import DefaultFiller, filler_for
@@ -88,6 +89,7 @@ class FormModel:
     validation_reads: Mapping[str, frozenset[str]]
     aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)  # former top-level name → field
     fill: DefaultFiller | None = None  # the entity's field defaults (None: it declares none)
+    rename: Renamer | None = None  # the entity's former field names at any depth (None: it has none)
 
     @property
     def name(self) -> str:
@@ -258,7 +260,7 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
         calculated=_calculation_order(entity_def.fields, entity), validations=validations,
         validation_reads=validation_reads,
         aliases={old: name for name, fdef in entity_def.fields.items() for old in fdef.aliases},
-        fill=filler_for(entity_def.fields),
+        fill=filler_for(entity_def.fields), rename=renamer_for(entity_def.fields),
     )  # fmt: skip
 
 

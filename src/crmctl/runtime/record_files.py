@@ -14,8 +14,8 @@ digits become `InputError`s located by `file:line[:column]`.
 
 A field is named once: a CSV header that repeats a column, or names a field and one of its former names, and a
 JSONL object (at any depth) that repeats a key are refused, located, instead of keeping the last value; so is a
-JSONL row naming a field and one of its former names. `json_object` is the one parser of a JSON object of field
-values (JSONL rows, `records create --data/--file`, `records update --data`).
+JSONL row naming a field and one of its former names (at any depth: `model.aliases`). `json_object` is the one
+parser of a JSON object of field values (JSONL rows, `records create --data/--file`, `records update --data`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
+from crmctl.model.aliases import NamedTwice
 from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
 from crmctl.model.numbers import parse_number
 from crmctl.model.source import parse_json
@@ -165,21 +166,13 @@ def _jsonl(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
         if not line.strip():
             continue
         value = json_object(line.rstrip("\r\n"), str(path), line=line_number)
-        if engine.aliases:
-            _one_name_per_field(value, engine, f"{path}:{line_number}")
+        if engine.rename is not None:
+            try:
+                engine.rename(value)
+            except NamedTwice as exc:
+                raise InputError(f"{path}:{line_number}: {exc.message}") from None
         row_number += 1
         record_id = value.pop("id", None)
         if record_id is not None and not isinstance(record_id, str):
             raise InputError(f"{path}:{line_number}: id must be a string, got {type(record_id).__name__}")
         yield row_number, record_id, value
-
-
-def _one_name_per_field(value: dict[str, Any], engine: RecordEngine, where: str) -> None:
-    """Refuse a row naming a field twice: by its name and a former one, or by two former names."""
-    seen: dict[str, str] = {}
-    for key in value:
-        target = key if key in engine.inputs else engine.aliases.get(key, key)
-        if target in seen:
-            raise InputError(f"{where}: keys {seen[target]!r} and {key!r} name the same field {target!r} (one is a "
-                             "former name); give it once")  # fmt: skip
-        seen[target] = key

@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
-from crmctl.runtime.records import RecordEngine, RecordResult, merge_patch, record_effects
+from crmctl.model.aliases import NamedTwice
+from crmctl.runtime.records import RecordEngine, RecordResult, record_effects
 from crmctl.runtime.service import iso, parse_instant, recorded_resolver
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from crmctl.model.defaults import DefaultFiller
     from crmctl.model.package import Package
     from crmctl.runtime.checks import Resolver
     from crmctl.runtime.packages import PackageRef
@@ -103,6 +105,7 @@ class RecordService:
         self.tenant = runtime.tenant
         self.locale = locale
         self._engines: dict[tuple[str, str, str | None], RecordEngine] = {}
+        self._fills: dict[tuple[str, str], DefaultFiller | None] = {}  # (digest, entity) -> its defaults
 
     def engine(self, package: Package, entity: str, digest: str | None = None,
                locale: str | None = None) -> RecordEngine:  # fmt: skip
@@ -116,20 +119,29 @@ class RecordService:
     # --- reading -----------------------------------------------------------------------------------------------
 
     def get(self, entity: str, record_id: str) -> tuple[StoredRecord, Package]:
-        """The record, as its pinned version reads it (a field without a value has its default), and that version."""
+        """The record, as its pinned version reads it (`read`), and that version."""
+        record = self.store.get_record(self.tenant, entity, record_id)
+        if record is None:
+            raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
+        return self.read(record)
+
+    def list(self, entity: str | None = None, *, limit: int | None = None) -> list[StoredRecord]:
+        """The tenant's records (by entity and id), each as its pinned version reads it, as `get` shows it."""
+        return [self.read(record)[0] for record in self.store.list_records(self.tenant, entity, limit=limit)]
+
+    def read(self, record: StoredRecord) -> tuple[StoredRecord, Package]:
+        """`record` as its pinned version reads it — a field without a value has its default — and that version."""
         import dataclasses
 
         from crmctl.model.defaults import filler_for
 
-        record = self.store.get_record(self.tenant, entity, record_id)
-        if record is None:
-            raise RecordNotFound(f"no {entity} record {record_id!r} in tenant {self.tenant!r}; see crmctl records list")
         package = self.runtime.pinned(record.package_digest)
-        entity_def = package.schema.entities.get(entity) if package.schema else None
-        fill = filler_for(entity_def.fields) if entity_def is not None else None
-        if fill is not None:
-            record = dataclasses.replace(record, data=fill(record.data))
-        return record, package
+        key = (record.package_digest, record.entity)
+        if key not in self._fills:
+            entity_def = package.schema.entities.get(record.entity) if package.schema else None
+            self._fills[key] = filler_for(entity_def.fields) if entity_def is not None else None
+        fill = self._fills[key]
+        return (dataclasses.replace(record, data=fill(record.data)) if fill is not None else record), package
 
     # --- writing -----------------------------------------------------------------------------------------------
 
@@ -165,13 +177,18 @@ class RecordService:
                             "a record only moves between versions of its own package")  # fmt: skip
         target = package or pinned
         ref = self.runtime.pin(target)
-        if move_check is not None and ref.digest != stored.package_digest:
-            refused = move_check(pinned, target, entity, carried(stored.data, patch))
-            if refused:
-                return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
         engine = self.engine(target, entity, ref.digest)
-        base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
-        result = engine.check(merge_patch(base, patch), at, resolver)
+        try:
+            if move_check is not None and ref.digest != stored.package_digest:
+                kept = carried(engine.renamed(stored.data), engine.renamed(patch))
+                refused = move_check(pinned, target, entity, kept)
+                if refused:
+                    return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
+            base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
+            values = engine.patched(base, patch)
+        except NamedTwice as exc:
+            return RecordOutcome(RecordResult(False, dict(stored.data), errors=[engine.refusal(exc)]), None)
+        result = engine.check(values, at, resolver)
         if not result.ok:
             return RecordOutcome(result, None)
         stamp = iso(at)
@@ -233,7 +250,8 @@ class RecordService:
 
 
 def carried(data: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored values a JSON merge patch leaves in place: what moving the record carries over, as stored."""
+    """The stored values a JSON merge patch leaves in place: what moving the record carries over (`data` and
+    `patch` spelled with the same field names: the update reads both with the target version's)."""
     out = dict(data)
     for key, value in patch.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
@@ -260,7 +278,7 @@ def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, 
     if entry.get("op") == "update":
         if base is None:
             raise UserError("an update without the record it updates earlier in the log")
-        values = merge_patch(engine.strip_calculated(base), values)
+        values = engine.patched(base, values)
     effects = entry.get("effects") or [{}]
     record_id = str(effects[0].get("id", str(entry["session"]).rsplit(":", 1)[-1]))
     # No logged answer means no async validation ran (no resolver then, or none applied): run none now either.

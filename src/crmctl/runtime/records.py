@@ -3,16 +3,18 @@
 This is the form session's submit without the form: no steps, no visibility, no roles hiding fields. For an
 input (JSON-like field values) `RecordEngine.check` does, in order:
 
-1. field defaults (`model.defaults`): a field without a value gets its default, objects' members and array
+1. former names (`model.aliases`): a key naming a field by a former name, at any depth, becomes the field's
+   name; data naming one field twice (by its name and a former one) is refused;
+2. field defaults (`model.defaults`): a field without a value gets its default, objects' members and array
    items included;
-2. input checks: unknown fields (former names follow `aliases`), calculated fields (never entered), value
+3. input checks: unknown fields, calculated fields (never entered), value
    types (`values.to_cel`: integers for `integer` numbers, dates, datetimes, nested objects), enum values,
    text `maxLength` and array `maxItems`; whole numbers of `number`/`currency` fields are stored as floats,
    as the session stores them;
-3. calculated fields in dependency order, then the calculation rules of `onValidate` and `onSave` (lower
+4. calculated fields in dependency order, then the calculation rules of `onValidate` and `onSave` (lower
    `priority` first), then the calculated fields again, coerced as the session coerces them (whole numbers to
    float for double fields, dates cut to `YYYY-MM-DD`, non-finite results are errors);
-4. every validation of the entity (async ones only with an injected resolver, their answers returned to be
+5. every validation of the entity (async ones only with an injected resolver, their answers returned to be
    logged), the non-workflow guards of `onValidate` and `onSave`, and the schema's `required` fields.
 
 Hard findings reject the record; soft ones are kept as warnings. Findings are localized JSON objects
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
+from crmctl.model.aliases import NamedTwice
 from crmctl.model.fields import ArrayField, CalculatedField, EnumField, NumberField, ObjectField, TextField
 from crmctl.runtime.cel import EvaluationError, MissingValueError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, Finding, Resolver, Validator, is_blank
@@ -142,6 +145,7 @@ class RecordEngine:
                        if not isinstance(fdef, CalculatedField)}  # fmt: skip
         self.calculated_names = frozenset(n for n, f in top.items() if isinstance(f, CalculatedField))
         self.aliases = dict(self.model.aliases)
+        self.rename = self.model.rename
         self.calc_rules = tuple(r for trigger in ("onValidate", "onSave") for r in self.model.rules_for(trigger)
                                 if r.rule.capability == "calculation")  # fmt: skip
         self.guards = tuple(r for trigger in ("onValidate", "onSave") for r in self.model.rules_for(trigger)
@@ -184,23 +188,42 @@ class RecordEngine:
         """Stored data without its calculated values (what an update merges its patch into)."""
         return {k: v for k, v in data.items() if k not in self.calculated_names}
 
+    def renamed(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """`data` with this version's field names: a former name (`aliases`), at any depth, is the field's;
+        `NamedTwice` when it names a field twice."""
+        return self.rename(data) if self.rename is not None else dict(data)
+
+    def patched(self, base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+        """What an update checks: the JSON merge `patch` applied to stored data `base` without its calculated
+        values, both read with this version's field names (so `{"phone": null}` clears a field renamed from
+        `phone`); `NamedTwice` when either names a field twice."""
+        return merge_patch(self.strip_calculated(self.renamed(base)), self.renamed(patch))
+
+    def refusal(self, error: NamedTwice) -> dict[str, Any]:
+        """The finding that refuses data naming a field twice."""
+        return self.finding(error.field, "type", "error", "crmctl.type", {"detail": error.message})
+
     def check(self, values: Mapping[str, Any], at: datetime, resolver: Resolver | None = None) -> RecordResult:
         """Check, calculate and validate `values` at the injected time `at`."""
+        if self.rename is not None:  # former names (`aliases`) at any depth are the field's current name
+            try:
+                values = self.rename(values)
+            except NamedTwice as exc:
+                return RecordResult(False, {}, [], [self.refusal(exc)])
         if self.model.fill is not None:  # a field without a value has its default (model.defaults)
             values = self.model.fill(values)
         errors: list[dict[str, Any]] = []
         data: dict[str, Any] = {}
         bound = self._template.copy()
         bound["now"] = at.astimezone(UTC)
-        for name, value in values.items():
-            key = name if name in self.inputs or name not in self.aliases else self.aliases[name]
+        for key, value in values.items():
             plan = self.inputs.get(key)
             if plan is None:
                 if key in self.calculated_names:
                     errors.append(self.finding(key, "calculated", "error", "crmctl.calculatedInput", {}))
                 else:
-                    errors.append(self.finding(str(name), "unknownField", "error", "crmctl.unknownField",
-                                               {"entity": self.entity, "name": name}))  # fmt: skip
+                    errors.append(self.finding(str(key), "unknownField", "error", "crmctl.unknownField",
+                                               {"entity": self.entity, "name": key}))  # fmt: skip
                 continue
             if value is None:
                 continue

@@ -191,8 +191,11 @@ def run_get(record_id: str, entity: str, *, store: Path | None, tenant: str, out
 
 
 def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenant: str, output_format: str) -> int:
-    with open_store(store, read_only=True) as opened:
-        records = opened.list_records(tenant, entity, limit=limit)
+    with _service(store, tenant, None, read_only=True) as service:
+        if output_format == "json":  # the data as `get` shows it: with the pinned version's defaults
+            records = service.list(entity, limit=limit)
+        else:  # no data shown: no package version to read
+            records = service.store.list_records(tenant, entity, limit=limit)
     if output_format == "json":
         _json([_record_json(r) for r in records])
         return 0

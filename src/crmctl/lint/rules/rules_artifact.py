@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import Expr, LintContext
+from crmctl.lint.rules.workflow_extras import iter_actions
 from crmctl.model.cel import cel_type_of
 from crmctl.model.diagnostics import Diagnostic
 from crmctl.model.fields import ArrayField, EnumField
@@ -236,39 +237,53 @@ class RUL309(LintRule):
 class RUL311(LintRule):
     code = "RUL311"
     name = "option-not-in-enum"
-    summary = "A dependency rule offers, or a calculation rule sets, a value that its enum field does not have."
+    summary = (
+        "A dependency rule offers, or a calculation rule or a workflow `set` action sets, a value that its enum "
+        "field does not have."
+    )
     why = (
         "The form offers only values of the field: an option outside the enum is silently dropped (a rule offering "
         "only such values leaves nothing to choose), and a computed value outside it is refused when the record is "
-        "saved. It usually means a value was renamed or removed from the enum and the rule was forgotten."
+        "saved, or stops the workflow transition that sets it. It usually means a value was renamed or removed from "
+        "the enum and the rule or action was forgotten."
     )
     bad = "target: status     # values: [open, won]\nexpression: \"['open', 'lost']\""
     good = "target: status\nexpression: \"['open', 'won']\""
     fix = "Offer or set values listed in the field's `values`, or add the value to the enum."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        from crmctl.model.cel import result_strings
-
-        if ctx.package.rules is None:
-            return
-        for i, rule in enumerate(ctx.package.rules.rules):
-            if rule.capability not in ("dependency", "calculation") or rule.scope != "field":
+        for i, rule in enumerate(ctx.package.rules.rules if ctx.package.rules is not None else []):
+            if rule.capability not in ("dependency", "calculation") or rule.scope != "field" or not rule.target:
                 continue
             entity = ctx.resolve_entity(rule.entity)
-            target = ctx.field_def(entity, rule.target) if rule.target else None
-            while isinstance(target, ArrayField):
-                target = target.items
-            if not isinstance(target, EnumField) or rule.expression is None:
+            if rule.expression is None:
                 continue
             expr = Expr("RUL", "rules", ("rules", i, "expression"), f"rule:{rule.id}", entity, rule.expression, "")
             verb = "offers" if rule.capability == "dependency" else "sets"
-            for result in result_strings(rule.expression):
-                if result.value not in target.values:
-                    where = ctx.expr_location(expr, result.line, result.column)
-                    yield ctx.finding(
-                        self, f"rule {rule.id} {verb} {result.value!r}, which is not a value of {entity}.{rule.target}",
-                        "rules", expr.json_path, expr.semantic, location=where,
-                    )  # fmt: skip
+            yield from self._outside(ctx, expr, rule.target, f"rule {rule.id} {verb}")
+        for w, flow in enumerate(ctx.package.workflow.workflows if ctx.package.workflow is not None else []):
+            entity = ctx.resolve_entity(flow.entity)
+            for action, where, sem in iter_actions(flow, w):
+                for fpath, text in action.set.items():
+                    expr = Expr("WF", "workflow", (*where, "set", fpath), sem, entity, text, "expression")
+                    yield from self._outside(ctx, expr, fpath, f"{sem.replace('/', ' ')}: `set` writes")
+
+    def _outside(self, ctx: LintContext, expr: Expr, target_path: str, who: str) -> Iterator[Diagnostic]:
+        """A finding for each literal value `expr` can give that the enum field at `target_path` does not have."""
+        from crmctl.model.cel import result_strings
+
+        target = ctx.field_def(expr.entity, target_path)
+        while isinstance(target, ArrayField):
+            target = target.items
+        if not isinstance(target, EnumField):
+            return
+        for result in result_strings(expr.text):
+            if result.value not in target.values:
+                where = ctx.expr_location(expr, result.line, result.column)
+                yield ctx.finding(
+                    self, f"{who} {result.value!r}, which is not a value of {expr.entity}.{target_path}",
+                    expr.kind, expr.json_path, expr.semantic, location=where,
+                )  # fmt: skip
 
 
 RULES: list[type[LintRule]] = [RUL303, RUL304, RUL305, RUL306, RUL307, RUL308, RUL309, RUL311]

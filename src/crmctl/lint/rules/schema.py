@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import LintContext
 from crmctl.model.cel import CEL_RESERVED, CONTEXT_VARIABLES, referenced_names
 from crmctl.model.diagnostics import Diagnostic, Severity
-from crmctl.model.fields import EnumField, ReferenceField
+from crmctl.model.fields import ArrayField, EnumField, ObjectField, ReferenceField
+
+if TYPE_CHECKING:
+    from crmctl.model.fields import FieldDef
+    from crmctl.model.source import JsonPath
 
 __all__ = ["RULES"]
 
@@ -208,7 +213,7 @@ class SCH107(LintRule):
 class SCH108(LintRule):
     code = "SCH108"
     name = "alias-collision"
-    summary = "A field alias repeats, names another field, or is used by two fields."
+    summary = "A field alias repeats, names another field, or is used by two fields (members of objects too)."
     why = "Aliases map old names to fields during migration; an ambiguous alias loses or misroutes data."
     bad = "phone: {type: text, aliases: [mobile]}\nmobile: {type: text}"
     good = "phone: {type: text, aliases: [telephone]}\nmobile: {type: text}"
@@ -216,23 +221,32 @@ class SCH108(LintRule):
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
         for ename, entity in ctx.entities.items():
-            owner: dict[str, str] = {}
-            for fname, fdef in entity.fields.items():
-                listed: set[str] = set()
-                for i, alias in enumerate(fdef.aliases):
-                    where = ("entities", ename, "fields", fname, "aliases", i)
-                    if alias in listed:
-                        message = f"alias {alias!r} of {ename}.{fname} is listed twice"
-                    elif alias in entity.fields:
-                        message = f"alias {alias!r} of {ename}.{fname} is the name of another field"
-                    elif alias in owner:
-                        message = f"alias {alias!r} of {ename}.{fname} is also an alias of {ename}.{owner[alias]}"
-                    else:
-                        message = ""
-                    if message:
-                        yield ctx.finding(self, message, "schema", where, f"{ename}.{fname}")
-                    listed.add(alias)
-                    owner.setdefault(alias, fname)
+            yield from self._fields(ctx, entity.fields, ename, ("entities", ename, "fields"))
+
+    def _fields(self, ctx: LintContext, fields: Mapping[str, FieldDef], prefix: str,
+                base: JsonPath) -> Iterator[Diagnostic]:  # fmt: skip
+        """One field map: an entity's, an object's members, the members of a list's object items."""
+        owner: dict[str, str] = {}
+        for fname, fdef in fields.items():
+            listed: set[str] = set()
+            for i, alias in enumerate(fdef.aliases):
+                if alias in listed:
+                    message = f"alias {alias!r} of {prefix}.{fname} is listed twice"
+                elif alias in fields:
+                    message = f"alias {alias!r} of {prefix}.{fname} is the name of another field"
+                elif alias in owner:
+                    message = f"alias {alias!r} of {prefix}.{fname} is also an alias of {prefix}.{owner[alias]}"
+                else:
+                    message = ""
+                if message:
+                    yield ctx.finding(self, message, "schema", (*base, fname, "aliases", i), f"{prefix}.{fname}")
+                listed.add(alias)
+                owner.setdefault(alias, fname)
+            inner, where, path = fdef, (*base, fname), f"{prefix}.{fname}"
+            while isinstance(inner, ArrayField):
+                inner, where, path = inner.items, (*where, "items"), f"{path}[]"
+            if isinstance(inner, ObjectField):
+                yield from self._fields(ctx, inner.fields, path, (*where, "fields"))
 
 
 class SCH109(LintRule):

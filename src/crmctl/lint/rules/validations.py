@@ -248,4 +248,61 @@ class VAL412(LintRule):
                 )  # fmt: skip
 
 
-RULES: list[type[LintRule]] = [VAL403, VAL404, VAL405, VAL406, VAL407, VAL408, VAL409, VAL410, VAL412]
+class VAL413(LintRule):
+    code = "VAL413"
+    name = "default-fails-validation"
+    summary = "A field's `default` fails a hard `required`, `regex` or `range` validation of the same field."
+    why = (
+        "Every record written or read without a value gets the default, so a default the field's own hard "
+        "validation refuses makes each such record impossible to save: the form starts invalid, and imports and "
+        "records moved to this version are refused."
+    )
+    bad = "score: {type: number, default: 0}\n- {type: range, field: score, min: 1, max: 5}"
+    good = "score: {type: number, default: 1}\n- {type: range, field: score, min: 1, max: 5}"
+    fix = "Choose a default the validation accepts, or remove the default (or the validation)."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        from crmctl.model.field_checks import FIELD_CHECKS, refuses
+
+        for val in _validations(ctx):
+            entity = ctx.resolve_entity(val.entity)
+            if val.mode != "hard" or val.when or val.type not in FIELD_CHECKS or not val.field or entity is None:
+                continue
+            fdef = ctx.field_def(entity, val.field)
+            default = getattr(fdef, "default", None)
+            if default is None:
+                continue
+            fullmatch = None
+            if val.type == "regex":
+                if val.pattern is None or _re2_rejects(val.pattern) is not None:
+                    continue  # VAL405 / VAL407
+                from crmctl.runtime.regex import compile_pattern
+
+                fullmatch = compile_pattern(val.pattern).fullmatch
+            if refuses(val.type, val.min, val.max, fullmatch)(default):
+                yield ctx.finding(
+                    self, f"the default {default!r} of {entity}.{val.field} fails validation {val.id} ({val.type})",
+                    "schema", _default_path(entity, val.field, ctx), f"{entity}.{val.field}",
+                )  # fmt: skip
+
+
+def _default_path(entity: str, field_path: str, ctx: LintContext) -> tuple[str | int, ...]:
+    """Where the default of a (dotted) field path is written in schema.yaml: through objects and list items."""
+    from crmctl.model.fields import ArrayField, ObjectField
+
+    where: list[str | int] = ["entities", entity]
+    fields = ctx.entities[entity].fields if entity in ctx.entities else {}
+    for part in field_path.split("."):
+        where += ["fields", part]
+        fdef = fields.get(part)
+        while isinstance(fdef, ArrayField):
+            where.append("items")
+            fdef = fdef.items
+        fields = fdef.fields if isinstance(fdef, ObjectField) else {}
+    if where[-1] == "items":  # the default belongs to the field, not to its items
+        while where[-1] == "items":
+            where.pop()
+    return (*where, "default")
+
+
+RULES: list[type[LintRule]] = [VAL403, VAL404, VAL405, VAL406, VAL407, VAL408, VAL409, VAL410, VAL412, VAL413]

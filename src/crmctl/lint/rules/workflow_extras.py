@@ -26,14 +26,9 @@ def _sem(flow: Workflow, rest: str) -> str:
 
 
 def iter_actions(flow: Workflow, w: int) -> Iterator[tuple[Action, JsonPath, str]]:
-    """Every action of a workflow (transitions' `actions`, SLAs' `onSuccess`): action, json path, semantic path."""
-    for t, tr in enumerate(flow.transitions):
-        for a, action in enumerate(tr.actions):
-            yield action, ("workflows", w, "transitions", t, "actions", a), _sem(flow, f"transition:{tr.id}")
-    for state, sdef in flow.states.items():
-        if sdef.sla is not None:
-            for a, action in enumerate(sdef.sla.onSuccess):
-                yield action, ("workflows", w, "states", state, "sla", "onSuccess", a), _sem(flow, f"state:{state}")
+    """Every action of a workflow (`Workflow.actions`): action, json path, semantic path."""
+    for action, where, owner in flow.actions():
+        yield action, ("workflows", w, *where), _sem(flow, owner)
 
 
 def _leaving(flow: Workflow) -> Iterator[tuple[str, str, JsonPath, str, str]]:
