@@ -214,6 +214,11 @@ def run_log(registry: str | None, output_format: str) -> int:
         _json(entries)
         return 0
     for entry in entries:
+        head = f"{entry['seq']:>5} {entry.get('time')} {entry['signer']['identity']} {entry.get('type')}"
+        problem = entry["problem"]
+        if problem is not None:  # not applied: its body may be anything, so only the problem is shown
+            out(f"{head} (not applied: {problem['code']} {problem['message']})")
+            continue
         body = entry["body"]
         what = {
             "init": lambda b: f"admin {b['admin']['identity']}",
@@ -225,7 +230,7 @@ def run_log(registry: str | None, output_format: str) -> int:
             ),
             "promote": lambda b: f"{b['name']}@{b['version']} -> {b['channel']}",
         }[entry["type"]](body)
-        out(f"{entry['seq']:>5} {entry['time']} {entry['signer']['identity']} {entry['type']} {what}")
+        out(f"{head} {what}")
     return 0
 
 
