@@ -1,9 +1,9 @@
 """Valid package names, versions, channels, scopes and identities, and semver precedence.
 
 Everything that becomes a path, a git ref or a line of `trust/allowed_signers` inside the registry is checked here
-first, so `../x`, spaces, a trailing newline and non-semver versions are refused before anything is read or
-written. Every pattern must match the whole text (`fullmatch`: `$` would also match before a final newline), and
-every kind of name has a length limit, checked before the pattern.
+first, so `../x`, spaces, a trailing newline, non-semver versions and versions git cannot tag are refused before
+anything is read or written. Every pattern must match the whole text (`fullmatch`: `$` would also match before a
+final newline), and every kind of name has a length limit, checked before the pattern.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def check_version(version: str) -> str:
     if not is_version(version):
         raise UsageError(f"{_shown(version)} is not a semantic version",
                          hint="e.g. 1.2.0 or 2.0.0-rc.1 (semver 2.0.0)")  # fmt: skip
+    if version.endswith(".lock"):  # the one rule of `git check-ref-format` that a semver version can break
+        raise UsageError(f"{version!r} cannot be published: a version becomes the tag NAME/v{version}, and git "
+                         "refuses a tag ending in '.lock'",
+                         hint="choose another last pre-release or build identifier")  # fmt: skip
     return version
 
 
