@@ -83,3 +83,41 @@ def test_reads_work_when_the_state_directory_is_unusable(
     monkeypatch.setenv("CRMCTL_STATE_DIR", str(blocker / "state"))
     assert resolve(registry, "LeadLifecycle").version == "1.0.0"
     assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+
+
+def test_a_warm_resolve_reads_the_marker_and_the_remembered_head_in_one_git_call(
+    registry: str, alice: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remembering the head on every read added a second `cat-file` to the fast path (a git process is a few
+    milliseconds of a 100 ms budget): the entry at the remembered head is read with the marker."""
+    import crmctl.registry.store as store
+
+    publish(registry, LEAD_V1, alice, NOW)
+    resolve(registry, "LeadLifecycle")
+    calls: list[str] = []
+    real_git = store.Store.git
+
+    def counting(self: store.Store, *args: str, **kwargs: object) -> object:
+        calls.append(args[0])
+        return real_git(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.Store, "git", counting)
+    assert resolve(registry, "LeadLifecycle").version == "1.0.0"
+    assert calls == ["rev-parse", "ls-tree", "cat-file"]
+
+
+def test_the_fast_path_refuses_a_rollback_to_the_log_it_checked_before_a_write(
+    registry: str, alice: SigningKey, tmp_path: Path
+) -> None:
+    """A publish keeps the state it checked *before* writing; its client remembers the head it wrote. Rolled back
+    to the log before the publish, the log tree is the one `resolve` has a state for: the fast path must still see
+    that the remembered head is gone."""
+    from crmctl.errors import UserError
+    from tests.registry import rogue
+
+    publish(registry, LEAD_V1, alice, NOW)
+    before = rogue.git(Path(registry), "rev-parse", "main")
+    publish(registry, LEAD_V2, alice, NOW)
+    rogue.git(Path(registry), "update-ref", "refs/heads/main", before)
+    with pytest.raises(UserError, match="history rewritten or rolled back"):
+        resolve(registry, "LeadLifecycle")

@@ -24,7 +24,17 @@ from crmctl.registry.store import Snapshot, Store, normalize_location
 if TYPE_CHECKING:
     from crmctl.registry.trust import RegistryState
 
-__all__ = ["MARKER", "HistoryError", "NotARegistryError", "Opened", "entry_files", "open_registry", "remember"]
+__all__ = [
+    "MARKER",
+    "HistoryError",
+    "NotARegistryError",
+    "Opened",
+    "entry_files",
+    "open_registry",
+    "remember",
+    "remembered_entry",
+    "replace_file",
+]
 
 MARKER = "crmctl-registry.json"
 _ENTRY_NAME = re.compile(r"[0-9]{8}\.json")
@@ -156,6 +166,14 @@ def remembered(location: str, registry_id: str | None) -> tuple[dict[str, Any] |
     return memory, previous_id if isinstance(previous_id, str) else None
 
 
+def remembered_entry(location: str, registry_id: str) -> list[str]:
+    """The log file `check_history` will read (none when this client remembers no head), so that a caller can
+    fetch it in the same `cat-file` round trip as other files."""
+    memory, _ = remembered(location, registry_id)
+    seq = memory.get("seq") if memory is not None else None
+    return [entry_path(seq)] if type(seq) is int and seq > 0 else []
+
+
 def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Problem | None:
     memory, previous_id = remembered(location, registry_id)
     if previous_id is not None and previous_id != registry_id:
@@ -181,8 +199,8 @@ def remember(location: str, registry_id: str, seq: int, head: str) -> None:
     body = {"registry": registry_id, "seq": seq, "head": head, "location": location}
     try:
         (state_root() / "locations").mkdir(parents=True, exist_ok=True)
-        _replace(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
-        _replace(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
+        replace_file(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
+        replace_file(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
     except OSError:
         pass
 
@@ -200,7 +218,9 @@ def advance(location: str, registry_id: str, seq: int, head: str) -> None:
         remember(location, registry_id, seq, head)
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
+    """Write `path` whole: a temporary file of this process, renamed over it (readers never see half a file, and
+    two processes writing at once never write into one temporary file)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

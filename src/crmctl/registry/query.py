@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import InputError, UserError
 from crmctl.registry.log import entry_path
 from crmctl.registry.names import check_channel, check_name, check_version, version_key
-from crmctl.registry.opening import MARKER, HistoryError, advance, check_history, fetch, open_registry, parse_marker
+from crmctl.registry.opening import (
+    MARKER,
+    HistoryError,
+    advance,
+    check_history,
+    fetch,
+    open_registry,
+    parse_marker,
+    remembered_entry,
+)
 
 if TYPE_CHECKING:
     from crmctl.model.tree import FileTree
@@ -48,9 +57,11 @@ def resolve(location: str, name: str, *, channel: str | None = None, version: st
         check_version(version)
     store, head = fetch(location, tags=False)
     snapshot = store.snapshot(head)
-    parse_marker(snapshot.read(MARKER), store.location)
     ids = store.object_ids(head, "log", "index.json")
     known = statecache.load(store.location, ids["log"]) if "log" in ids else None
+    # The marker and the entry at the remembered head, in one `cat-file` (each git process costs milliseconds).
+    snapshot.read_many([MARKER, *(remembered_entry(store.location, known["registry"]) if known else [])])
+    parse_marker(snapshot.read(MARKER), store.location)
     if known is not None:
         history = check_history(store.location, known["registry"], snapshot)
         if history is not None:
