@@ -123,8 +123,9 @@ def open_registry(location: str, *, strict: bool = True) -> Opened:
     if strict:
         assert state.head is not None
         advance(store.location, state.registry_id, state.seq, state.head)
-        if not state.problems:
-            _save_checked_state(store, snapshot, state)
+        # What is left in state.problems are signed entries the replay refused and did not apply: the state is
+        # the log's answer all the same, so `resolve` may reuse it.
+        _save_checked_state(store, snapshot, state)
     return Opened(store, head, snapshot, state, history)
 
 
