@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crmctl.errors import EnvironmentFailure, UserError
+from crmctl.registry.names import shown
 
 __all__ = [
     "ConflictError",
@@ -50,7 +51,12 @@ def normalize_location(location: str, base: Path | None = None) -> str:
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
-    return str(path.resolve())
+    path = path.resolve()
+    try:
+        path.exists()  # raises, rather than answering, for a name the file system cannot hold
+    except OSError as error:
+        raise UserError(f"{shown(text)}: not a usable registry path ({error.strerror})") from None
+    return str(path)
 
 
 def is_local(location: str) -> bool:
