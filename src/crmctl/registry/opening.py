@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.registry.log import entry_hash, entry_path
+from crmctl.registry.names import shown
 from crmctl.registry.problems import FORMAT, Problem
 from crmctl.registry.store import Snapshot, Store, normalize_location
 
@@ -187,8 +188,12 @@ def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Proble
         return None
     data = snapshot.read(entry_path(seq))
     if data is None or entry_hash(data) != head:
+        where = memory.get("location")  # the memory is per registry: another location of it may be ahead
+        behind = ""
+        if data is None and isinstance(where, str) and where != location:
+            behind = f"; this client read entry {seq} at {shown(where)}, and a location behind another is refused"
         return Problem("REG501", f"the log no longer has the remembered head {head[:19]}... at entry {seq} "
-                                 "(history rewritten or rolled back)", entry_path(seq))  # fmt: skip
+                                 f"(history rewritten or rolled back{behind})", entry_path(seq))  # fmt: skip
     return None
 
 
