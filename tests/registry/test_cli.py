@@ -76,6 +76,32 @@ def test_signer_commands(tmp_path: Path, capsys: Capture, registry: str, alice: 
     assert code == 2 and "not a valid signer identity" in err
 
 
+def test_a_rotated_key_can_be_revoked(tmp_path: Path, capsys: Capture, registry: str, alice: SigningKey) -> None:
+    """Key rotation adds a second key under the same identity ("the same spelling with a new key is still the same
+    signer"); `signer remove` then refused ("has 2 keys; crmctl removes one identity with one key"), so neither
+    key, a compromised one included, could ever be revoked. `--fingerprint` names the key to remove."""
+    assert alice.path is not None
+    common = ["--registry", registry, "--key", str(alice.path)]
+    old, new = make_key(tmp_path, "bob-old"), make_key(tmp_path, "bob-new")
+    for key in (old, new):
+        assert call(capsys, "registry", "signer", "add", "bob@example.com", "--public-key", key.public_key(),
+                    "--scope", "global", *common)[0] == 0  # fmt: skip
+    code, _, err = call(capsys, "registry", "signer", "remove", "bob@example.com", *common)
+    assert code == 2 and "bob@example.com has 2 active keys" in err and old.fingerprint() in err, err
+    code, _, err = call(capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint",
+                        alice.fingerprint(), *common)  # fmt: skip
+    assert code == 2 and "not an active key of bob@example.com" in err, err
+    assert call(capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint", old.fingerprint(),
+                "--reason", "laptop stolen", *common)[0] == 0  # fmt: skip
+    signers = json.loads(call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")[1])
+    assert {s["key"]: s["removed"] is not None for s in signers if s["identity"] == "bob@example.com"} == {
+        old.fingerprint(): True,
+        new.fingerprint(): False,
+    }
+    # With one active key left, the fingerprint is optional again.
+    assert call(capsys, "registry", "signer", "remove", "bob@example.com", *common)[0] == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

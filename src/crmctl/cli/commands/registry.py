@@ -143,11 +143,13 @@ def run_signer_add(identity: str, public_key: str, scopes: list[str], admin: boo
                                                     scopes=scopes, admin=admin))  # fmt: skip
 
 
-def run_signer_remove(identity: str, reason: str, registry: str | None, key: Path | None, output_format: str) -> int:
+def run_signer_remove(identity: str, reason: str, fingerprint: str | None, registry: str | None, key: Path | None,
+                      output_format: str) -> int:  # fmt: skip
     from crmctl.registry.ops import remove_signer
 
     target, signing_key = _location(registry), _key(key)
-    return _write(output_format, lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason))
+    return _write(output_format, lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason,
+                                                       fingerprint=fingerprint))  # fmt: skip
 
 
 def run_signer_list(registry: str | None, output_format: str) -> int:
