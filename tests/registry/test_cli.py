@@ -205,3 +205,28 @@ def test_registry_and_key_from_config(tmp_path: Path, capsys: Capture, registry:
     monkeypatch.chdir(tmp_path)
     code, _, err = call(capsys, "registry", "list")
     assert code == 2 and "no registry given" in err
+
+
+def test_a_tenant_admin_cannot_add_a_key_under_an_identity_of_another_scope(
+    tmp_path: Path, capsys: Capture, registry: str, alice: SigningKey
+) -> None:
+    """An admin of tenant:acme could add its own key under the identity `alice@example.com` (the `*` admin):
+    what that key signed then read "alice@example.com publish ..." in the log and in provenance, and
+    `ssh-keygen -Y verify -I alice@example.com` accepted it. A key joins an existing identity only by an admin for
+    every scope that identity's keys have (who could remove them); rotation itself still works."""
+    assert alice.path is not None
+    acme_admin, fake, acme_new = make_key(tmp_path, "acme-admin"), make_key(tmp_path, "fake"), make_key(tmp_path, "n")
+    as_alice = ["--registry", registry, "--key", str(alice.path)]
+    as_acme = ["--registry", registry, "--key", str(tmp_path / "keys" / "acme-admin")]
+    assert call(capsys, "registry", "signer", "add", "admin@acme.example", "--public-key", acme_admin.public_key(),
+                "--scope", "tenant:acme", "--admin", *as_alice)[0] == 0  # fmt: skip
+    assert call(capsys, "registry", "signer", "add", "dev@acme.example", "--public-key", make_key(tmp_path, "d")
+                .public_key(), "--scope", "tenant:acme", *as_acme)[0] == 0  # fmt: skip
+    code, out, _ = call(capsys, "registry", "signer", "add", "alice@example.com", "--public-key", fake.public_key(),
+                        "--scope", "tenant:acme", *as_acme)  # fmt: skip
+    assert code == 1 and "REG105" in out and "alice@example.com" in out, out
+    # Rotation by those who hold the identity's scopes: the tenant admin for its signer, a * admin for anyone.
+    assert call(capsys, "registry", "signer", "add", "dev@acme.example", "--public-key", acme_new.public_key(),
+                "--scope", "tenant:acme", *as_acme)[0] == 0  # fmt: skip
+    assert call(capsys, "registry", "signer", "add", "alice@example.com", "--public-key", fake.public_key(),
+                "--scope", "*", "--admin", *as_alice)[0] == 0  # fmt: skip

@@ -296,6 +296,11 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
         missing = [s for s in body["scopes"] if not signer.allows(s)]
         if missing:
             return f"{signer.identity} is not an admin for scope {missing[0]}"
+        # A key joins an existing identity (key rotation) only by an admin for every scope of that identity's keys:
+        # else a tenant's admin could sign as any identity, the `*` admin's included.
+        held = {scope for s in state.signers.values() if s.identity == body["identity"] for scope in s.scopes}
+        if not all(signer.allows(scope) for scope in sorted(held)):
+            return f"{signer.identity} is not an admin for every scope of {body['identity']}, whose keys it would join"
         if fingerprint(body["public_key"]) in state.signers:
             return f"key {fingerprint(body['public_key'])} is already a signer (a removed key never returns)"
         return None
