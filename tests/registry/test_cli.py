@@ -76,6 +76,32 @@ def test_signer_commands(tmp_path: Path, capsys: Capture, registry: str, alice: 
     assert code == 2 and "not a valid signer identity" in err
 
 
+def test_a_rotated_key_can_be_revoked(tmp_path: Path, capsys: Capture, registry: str, alice: SigningKey) -> None:
+    """Key rotation adds a second key under the same identity ("the same spelling with a new key is still the same
+    signer"); `signer remove` then refused ("has 2 keys; crmctl removes one identity with one key"), so neither
+    key, a compromised one included, could ever be revoked. `--fingerprint` names the key to remove."""
+    assert alice.path is not None
+    common = ["--registry", registry, "--key", str(alice.path)]
+    old, new = make_key(tmp_path, "bob-old"), make_key(tmp_path, "bob-new")
+    for key in (old, new):
+        assert call(capsys, "registry", "signer", "add", "bob@example.com", "--public-key", key.public_key(),
+                    "--scope", "global", *common)[0] == 0  # fmt: skip
+    code, _, err = call(capsys, "registry", "signer", "remove", "bob@example.com", *common)
+    assert code == 2 and "bob@example.com has 2 active keys" in err and old.fingerprint() in err, err
+    code, _, err = call(capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint",
+                        alice.fingerprint(), *common)  # fmt: skip
+    assert code == 2 and "not an active key of bob@example.com" in err, err
+    assert call(capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint", old.fingerprint(),
+                "--reason", "laptop stolen", *common)[0] == 0  # fmt: skip
+    signers = json.loads(call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")[1])
+    assert {s["key"]: s["removed"] is not None for s in signers if s["identity"] == "bob@example.com"} == {
+        old.fingerprint(): True,
+        new.fingerprint(): False,
+    }
+    # With one active key left, the fingerprint is optional again.
+    assert call(capsys, "registry", "signer", "remove", "bob@example.com", *common)[0] == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -179,3 +205,28 @@ def test_registry_and_key_from_config(tmp_path: Path, capsys: Capture, registry:
     monkeypatch.chdir(tmp_path)
     code, _, err = call(capsys, "registry", "list")
     assert code == 2 and "no registry given" in err
+
+
+def test_a_tenant_admin_cannot_add_a_key_under_an_identity_of_another_scope(
+    tmp_path: Path, capsys: Capture, registry: str, alice: SigningKey
+) -> None:
+    """An admin of tenant:acme could add its own key under the identity `alice@example.com` (the `*` admin):
+    what that key signed then read "alice@example.com publish ..." in the log and in provenance, and
+    `ssh-keygen -Y verify -I alice@example.com` accepted it. A key joins an existing identity only by an admin for
+    every scope that identity's keys have (who could remove them); rotation itself still works."""
+    assert alice.path is not None
+    acme_admin, fake, acme_new = make_key(tmp_path, "acme-admin"), make_key(tmp_path, "fake"), make_key(tmp_path, "n")
+    as_alice = ["--registry", registry, "--key", str(alice.path)]
+    as_acme = ["--registry", registry, "--key", str(tmp_path / "keys" / "acme-admin")]
+    assert call(capsys, "registry", "signer", "add", "admin@acme.example", "--public-key", acme_admin.public_key(),
+                "--scope", "tenant:acme", "--admin", *as_alice)[0] == 0  # fmt: skip
+    assert call(capsys, "registry", "signer", "add", "dev@acme.example", "--public-key", make_key(tmp_path, "d")
+                .public_key(), "--scope", "tenant:acme", *as_acme)[0] == 0  # fmt: skip
+    code, out, _ = call(capsys, "registry", "signer", "add", "alice@example.com", "--public-key", fake.public_key(),
+                        "--scope", "tenant:acme", *as_acme)  # fmt: skip
+    assert code == 1 and "REG105" in out and "alice@example.com" in out, out
+    # Rotation by those who hold the identity's scopes: the tenant admin for its signer, a * admin for anyone.
+    assert call(capsys, "registry", "signer", "add", "dev@acme.example", "--public-key", acme_new.public_key(),
+                "--scope", "tenant:acme", *as_acme)[0] == 0  # fmt: skip
+    assert call(capsys, "registry", "signer", "add", "alice@example.com", "--public-key", fake.public_key(),
+                "--scope", "*", "--admin", *as_alice)[0] == 0  # fmt: skip

@@ -140,3 +140,18 @@ def test_init_without_git_is_an_environment_failure(tmp_path: Path, alice: Signi
     key = str(tmp_path / "keys" / "alice")
     assert run(["registry", "init", str(tmp_path / "new"), "--key", key, "--identity", "alice@example.com"]) == 3
     assert capsys.readouterr().err.startswith("crmctl: environment error: git is not installed")
+
+
+@pytest.mark.parametrize("command", [["resolve", "Demo"], ["registry", "init"], ["registry", "verify"]])
+def test_a_local_path_too_long_for_the_file_system_is_a_message(
+    tmp_path: Path, alice: SigningKey, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`Path.exists()` raises (instead of answering False) for a name longer than the file system allows: a
+    traceback (exit 3) whose message repeated the 100,000-character path."""
+    location = str(tmp_path / ("A" * 100_000))
+    argv = [*command, location] if command == ["registry", "init"] else [*command, "--registry", location]
+    if command[-1] == "init":
+        argv += ["--key", str(tmp_path / "keys" / "alice"), "--identity", "alice@example.com"]
+    code = run(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "File name too long" in err and len(err) < 500, err[:300]

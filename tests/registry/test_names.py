@@ -92,19 +92,21 @@ VERSIONS = st.one_of(
     st.from_regex(SEMVER, fullmatch=True).map(lambda v: v + "\n"),
     st.text(alphabet="0123456789.-+abcXYZ\n\u0660\u0967", max_size=40),
     st.integers(min_value=100, max_value=400).map(lambda n: "1.0.0-" + "1" * n),
+    st.sampled_from(["1.0.1-a.lock", "1.0.1+b.lock", "1.0.1-lock", "1.0.1-a.locks"]),
 )
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(version=VERSIONS)
 def test_the_registry_and_the_package_format_accept_the_same_versions(version: str) -> None:
-    """One definition of a version: what a package.yaml may declare is exactly what the registry stores."""
+    """One definition of a version: what a package.yaml may declare is exactly what the registry stores, except a
+    version ending in `.lock`, which git cannot make a tag of."""
     try:
         check_version(version)
         registry = True
     except UsageError:
         registry = False
-    assert registry == _manifest_accepts(version), version
+    assert registry == (_manifest_accepts(version) and not version.endswith(".lock")), version
     version_key(version)  # total: never raises, whatever the text
 
 
@@ -238,3 +240,19 @@ def test_a_forged_entry_with_a_case_collision_is_reported(registry: str, alice: 
     rogue.append_entry(repo, alice, "alice@example.com", "publish", body, time="2026-11-26T09:30:00Z")
     problems = verify_registry(registry, NOW).problems
     assert [(p.code, p.subject) for p in problems] == [("REG110", "log/00000003.json")], problems
+
+
+@pytest.mark.parametrize("version", ["1.0.1-a.lock", "1.0.1+build.lock", "2.0.0-rc.1.lock"])
+def test_a_version_git_cannot_tag_is_refused_before_the_registry_is_read(
+    registry: str, tmp_path: Path, capsys: Capture, version: str
+) -> None:
+    """Semver allows `1.0.1-a.lock`, but git refuses a tag whose last component ends in `.lock`: the publish got as
+    far as `git tag` and stopped with exit 3, blaming the cache ("remove it and run the command again")."""
+    with pytest.raises(UsageError, match=r"git refuses a tag ending in '\.lock'"):
+        check_version(version)
+    head = rogue.git(Path(registry), "rev-parse", "main")
+    code = run(["publish", str(demo(tmp_path / "p", version)), "--registry", registry, "--key",
+                str(tmp_path / "keys" / "alice")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "git refuses a tag ending in '.lock'" in err and "cache" not in err, err
+    assert rogue.git(Path(registry), "rev-parse", "main") == head

@@ -118,3 +118,23 @@ def test_the_remembered_head_only_moves_forward(registry: str, acme: SigningKey,
     assert memory is not None and (memory["seq"], memory["head"]) == (3, entries[2]["hash"])
     assert location_id == registry_id
     assert not list((tmp_path / "state").glob("**/*.tmp"))
+
+
+def test_a_mirror_behind_what_this_client_read_elsewhere_is_refused_and_said_so(
+    registry: str, acme: SigningKey, alice: SigningKey, tmp_path: Path, capsys: Capture
+) -> None:
+    """The memory is per registry, not per location: a mirror that has not caught up with what this client read at
+    the primary is indistinguishable from a rollback, and refused. The message says which location was ahead."""
+    from crmctl.registry.ops import promote
+
+    mirror = tmp_path / "mirror.git"
+    rogue.git(tmp_path, "clone", "-q", "--bare", registry, str(mirror))
+    assert run(["resolve", "Acme", "--registry", str(mirror)]) == 0
+    promote(registry, acme, NOW, name="Acme", version="1.0.0", channel="prod")
+    assert run(["resolve", "Acme", "--registry", registry]) == 0
+    capsys.readouterr()
+    assert run(["resolve", "Acme", "--registry", str(mirror)]) == 2
+    err = capsys.readouterr().err
+    assert "history rewritten or rolled back" in err and f"read entry 4 at '{registry}'" in err, err
+    rogue.git(mirror, "fetch", "-q", registry, "+refs/heads/*:refs/heads/*")
+    assert run(["resolve", "Acme", "--registry", str(mirror)]) == 0  # caught up

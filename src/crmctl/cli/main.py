@@ -405,14 +405,18 @@ def signer_add(
 def signer_remove(
     identity: Annotated[str, typer.Argument(help="The signer to remove.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")] = "",
+    fingerprint: Annotated[
+        str | None,
+        typer.Option("--fingerprint", help="The key to remove (SHA256:...), needed when the signer has several."),
+    ] = None,
     registry: RegistryOpt = None,
     key: KeyOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
-    """Stop trusting a signer; what it signed before stays valid."""
+    """Stop trusting a signer's key; what it signed before stays valid."""
     from crmctl.cli.commands import registry as command
 
-    raise typer.Exit(command.run_signer_remove(identity, reason, registry, key, output_format.value))
+    raise typer.Exit(command.run_signer_remove(identity, reason, fingerprint, registry, key, output_format.value))
 
 
 @signer_app.command("list")

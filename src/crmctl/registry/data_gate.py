@@ -47,7 +47,7 @@ class DataGate:
     def __post_init__(self) -> None:
         if self.accept is not None:
             reason = self.accept.strip()
-            if not reason or len(reason) > MAX_REASON or any(not ch.isprintable() for ch in reason):
+            if not is_reason(reason):
                 raise UsageError(f"--accept-data-dependent: give a reason of 1 to {MAX_REASON} printable characters "
                                  "on one line, e.g. 'every stored Lead got a phone in the May backfill'")  # fmt: skip
             self.accept = reason
@@ -103,29 +103,49 @@ def _unchecked(item: Any, impact: RecordsImpact) -> str:
 
 
 def check_record(value: Any) -> None:
-    """Raise ValueError when a publish body's `data_dependent` is not the shape `DataGate.record` writes."""
-    if not isinstance(value, dict) or set(value) != {"changes", "evidence", "accepted"}:
-        raise ValueError("data_dependent must be an object with changes, evidence and accepted")
-    changes = value["changes"]
+    """Raise ValueError when a publish body's `data_dependent` is not exactly the shape `DataGate.record` writes.
+
+    The key is signed, so only a signer can write it; but a signer who bypasses crmctl could otherwise record counts
+    that contradict themselves, claim a change shown safe without evidence, or smuggle keys and control characters
+    into what reviewers read.
+    """
+    from crmctl.registry.log import exact_fields, text
+    from crmctl.registry.names import check_version
+
+    exact_fields(value, "data_dependent", ("changes", "evidence", "accepted"))
+    changes, accepted, evidence = value["changes"], value["accepted"], value["evidence"]
     if not isinstance(changes, list) or not changes:
         raise ValueError("data_dependent.changes must be a non-empty list")
+    if evidence is not None:
+        text(exact_fields(evidence, "data_dependent.evidence", ("tenant",))["tenant"], "data_dependent.evidence.tenant")
     for change in changes:
-        if not isinstance(change, dict) or not all(isinstance(change.get(k), str)
-                                                   for k in ("against", "code", "kind", "path")):  # fmt: skip
-            raise ValueError("each data_dependent change needs against, code, kind and path")
+        exact_fields(change, "a data_dependent change", ("against", "code", "kind", "path"), ("records", "shown_safe"))
+        for key in ("against", "code", "kind", "path"):
+            text(change[key], f"data_dependent change {key}")
+        try:
+            check_version(change["against"])
+        except UsageError as exc:
+            raise ValueError(f"data_dependent change against: {exc.message}") from None
         records = change.get("records")
-        if change.get("shown_safe") is not None and not (
-            change["shown_safe"] is True and isinstance(records, dict) and records.get("affected") == 0
-            and isinstance(records.get("total"), int) and records["total"] > 0
-        ):  # fmt: skip
-            raise ValueError("a data_dependent change is shown safe only by stored records, none of them affected")
-    accepted, evidence = value["accepted"], value["evidence"]
-    if accepted is not None and (not isinstance(accepted, str) or not accepted or len(accepted) > MAX_REASON):
-        raise ValueError(f"data_dependent.accepted must be null or a reason of 1 to {MAX_REASON} characters")
-    if evidence is not None and not (isinstance(evidence, dict) and isinstance(evidence.get("tenant"), str)):
-        raise ValueError("data_dependent.evidence must be null or an object with a tenant")
-    if accepted is None and not all(c.get("shown_safe") is True for c in changes):
-        raise ValueError("a data_dependent change that stored records did not show safe needs `accepted`")
+        if records is not None:
+            exact_fields(records, "data_dependent change records", ("total", "affected"))
+            total, affected = records["total"], records["affected"]
+            if type(total) is not int or type(affected) is not int or not 0 <= affected <= total:
+                raise ValueError("data_dependent change records: 0 <= affected <= total, whole numbers")
+            if evidence is None:
+                raise ValueError("data_dependent change records without evidence")
+        claimed, none_hit = "shown_safe" in change, records is not None and records["affected"] == 0 < records["total"]
+        if (claimed and change["shown_safe"] is not True) or claimed != none_hit:
+            raise ValueError("data_dependent change shown_safe: true exactly when stored records show none of them hit")
+    if accepted is not None and not (isinstance(accepted, str) and is_reason(accepted)):
+        raise ValueError(f"data_dependent.accepted must be null or one printable line of 1 to {MAX_REASON} characters")
+    if (accepted is None) != all(c.get("shown_safe") is True for c in changes):
+        raise ValueError("data_dependent.accepted must be the reason exactly when a change was not shown safe")
+
+
+def is_reason(text: str) -> bool:
+    """One printable line of 1 to MAX_REASON characters, without surrounding spaces (an accepted reason)."""
+    return 0 < len(text) <= MAX_REASON and text == text.strip() and text.isprintable()
 
 
 def describe(value: Any) -> str:

@@ -13,17 +13,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOCK_SKEW",
-    "ENTRY_TYPES",
     "entry_bytes",
     "entry_hash",
     "entry_path",
+    "exact_fields",
     "format_time",
     "make_entry",
     "parse_time",
     "signed_bytes",
+    "text",
 ]
 
-ENTRY_TYPES = ("init", "signer-add", "signer-remove", "publish", "promote")
 # How far an entry's time may lie ahead of the clock of the machine that verifies or extends the log.
 CLOCK_SKEW = timedelta(minutes=5)
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
@@ -32,6 +32,29 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def exact_fields(value: Any, what: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`value` if it is an object with every `required` key and no key beyond `optional`, else ValueError.
+
+    A format-1 log entry carries exactly the documented keys: a newer crmctl that needs another one raises the
+    registry's format (which this one refuses to read), so an unknown key is never silently ignored.
+    """
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be an object")
+    missing = [key for key in required if key not in value]
+    unknown = sorted(str(key)[:40] for key in value if key not in required and key not in optional)
+    if missing or unknown:
+        found = [f"lacks {', '.join(missing)}"] * bool(missing) + [f"has unknown keys {unknown[:3]}"] * bool(unknown)
+        raise ValueError(f"{what} {' and '.join(found)}")
+    return value
+
+
+def text(value: Any, what: str) -> str:
+    """`value` if it is a string, else ValueError (JSON gives numbers, lists and null just as easily)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, not {type(value).__name__}")
+    return value
 
 
 def entry_bytes(entry: dict[str, Any]) -> bytes:

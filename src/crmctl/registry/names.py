@@ -1,9 +1,9 @@
 """Valid package names, versions, channels, scopes and identities, and semver precedence.
 
 Everything that becomes a path, a git ref or a line of `trust/allowed_signers` inside the registry is checked here
-first, so `../x`, spaces, a trailing newline and non-semver versions are refused before anything is read or
-written. Every pattern must match the whole text (`fullmatch`: `$` would also match before a final newline), and
-every kind of name has a length limit, checked before the pattern.
+first, so `../x`, spaces, a trailing newline, non-semver versions and versions git cannot tag are refused before
+anything is read or written. Every pattern must match the whole text (`fullmatch`: `$` would also match before a
+final newline), and every kind of name has a length limit, checked before the pattern.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "check_scope",
     "check_version",
     "parse_name_version",
+    "shown",
     "version_key",
 ]
 
@@ -32,31 +33,35 @@ _SCOPE = re.compile(r"global|tenant:[a-z0-9][a-z0-9-]{0,62}|\*")
 _IDENTITY = re.compile(r"[A-Za-z0-9._%+@-]{1,128}")
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """The text as a quoted literal, cut short: a refused name may be megabytes long."""
     return repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def check_name(name: str) -> str:
     if _NAME.fullmatch(name) is None:
-        raise UsageError(f"{_shown(name)} is not a valid package name",
+        raise UsageError(f"{shown(name)} is not a valid package name",
                          hint="a letter, then letters, digits, '_' or '-' (at most 64)")  # fmt: skip
     return name
 
 
 def check_version(version: str) -> str:
     if len(version) > MAX_VERSION_LENGTH:
-        raise UsageError(f"{_shown(version)} is too long for a version ({len(version)} characters)",
+        raise UsageError(f"{shown(version)} is too long for a version ({len(version)} characters)",
                          hint=f"crmctl accepts versions of at most {MAX_VERSION_LENGTH} characters")  # fmt: skip
     if not is_version(version):
-        raise UsageError(f"{_shown(version)} is not a semantic version",
+        raise UsageError(f"{shown(version)} is not a semantic version",
                          hint="e.g. 1.2.0 or 2.0.0-rc.1 (semver 2.0.0)")  # fmt: skip
+    if version.endswith(".lock"):  # the one rule of `git check-ref-format` that a semver version can break
+        raise UsageError(f"{version!r} cannot be published: a version becomes the tag NAME/v{version}, and git "
+                         "refuses a tag ending in '.lock'",
+                         hint="choose another last pre-release or build identifier")  # fmt: skip
     return version
 
 
 def check_channel(channel: str) -> str:
     if _CHANNEL.fullmatch(channel) is None:
-        raise UsageError(f"{_shown(channel)} is not a valid channel name",
+        raise UsageError(f"{shown(channel)} is not a valid channel name",
                          hint="lower-case letters, digits and '-', starting with a letter, at most 32, "
                               "e.g. prod")  # fmt: skip
     return channel
@@ -64,13 +69,13 @@ def check_channel(channel: str) -> str:
 
 def check_scope(scope: str) -> str:
     if _SCOPE.fullmatch(scope) is None:
-        raise UsageError(f"{_shown(scope)} is not a valid scope", hint="global, tenant:<id> or *")
+        raise UsageError(f"{shown(scope)} is not a valid scope", hint="global, tenant:<id> or *")
     return scope
 
 
 def check_identity(identity: str) -> str:
     if _IDENTITY.fullmatch(identity) is None:
-        raise UsageError(f"{_shown(identity)} is not a valid signer identity",
+        raise UsageError(f"{shown(identity)} is not a valid signer identity",
                          hint="e-mail-like, without spaces, quotes or commas, at most 128 characters, "
                               "e.g. alice@example.com")  # fmt: skip
     return identity
@@ -92,5 +97,5 @@ def parse_name_version(spec: str) -> tuple[str, str | None]:
     name, sep, version = spec.partition("@")
     check_name(name)
     if sep and not version:
-        raise UsageError(f"{_shown(spec)}: nothing after '@'", hint="write NAME@VERSION, e.g. LeadLifecycle@1.0.0")
+        raise UsageError(f"{shown(spec)}: nothing after '@'", hint="write NAME@VERSION, e.g. LeadLifecycle@1.0.0")
     return name, (version if sep else None)

@@ -18,13 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.registry.log import entry_hash, entry_path
+from crmctl.registry.names import shown
 from crmctl.registry.problems import FORMAT, Problem
 from crmctl.registry.store import Snapshot, Store, normalize_location
 
 if TYPE_CHECKING:
     from crmctl.registry.trust import RegistryState
 
-__all__ = ["MARKER", "HistoryError", "NotARegistryError", "Opened", "entry_files", "open_registry", "remember"]
+__all__ = [
+    "MARKER",
+    "HistoryError",
+    "NotARegistryError",
+    "Opened",
+    "entry_files",
+    "open_registry",
+    "remember",
+    "remembered_entry",
+    "replace_file",
+]
 
 MARKER = "crmctl-registry.json"
 _ENTRY_NAME = re.compile(r"[0-9]{8}\.json")
@@ -113,8 +124,9 @@ def open_registry(location: str, *, strict: bool = True) -> Opened:
     if strict:
         assert state.head is not None
         advance(store.location, state.registry_id, state.seq, state.head)
-        if not state.problems:
-            _save_checked_state(store, snapshot, state)
+        # What is left in state.problems are signed entries the replay refused and did not apply: the state is
+        # the log's answer all the same, so `resolve` may reuse it.
+        _save_checked_state(store, snapshot, state)
     return Opened(store, head, snapshot, state, history)
 
 
@@ -156,6 +168,14 @@ def remembered(location: str, registry_id: str | None) -> tuple[dict[str, Any] |
     return memory, previous_id if isinstance(previous_id, str) else None
 
 
+def remembered_entry(location: str, registry_id: str) -> list[str]:
+    """The log file `check_history` will read (none when this client remembers no head), so that a caller can
+    fetch it in the same `cat-file` round trip as other files."""
+    memory, _ = remembered(location, registry_id)
+    seq = memory.get("seq") if memory is not None else None
+    return [entry_path(seq)] if type(seq) is int and seq > 0 else []
+
+
 def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Problem | None:
     memory, previous_id = remembered(location, registry_id)
     if previous_id is not None and previous_id != registry_id:
@@ -168,8 +188,12 @@ def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Proble
         return None
     data = snapshot.read(entry_path(seq))
     if data is None or entry_hash(data) != head:
+        where = memory.get("location")  # the memory is per registry: another location of it may be ahead
+        behind = ""
+        if data is None and isinstance(where, str) and where != location:
+            behind = f"; this client read entry {seq} at {shown(where)}, and a location behind another is refused"
         return Problem("REG501", f"the log no longer has the remembered head {head[:19]}... at entry {seq} "
-                                 "(history rewritten or rolled back)", entry_path(seq))  # fmt: skip
+                                 f"(history rewritten or rolled back{behind})", entry_path(seq))  # fmt: skip
     return None
 
 
@@ -181,8 +205,8 @@ def remember(location: str, registry_id: str, seq: int, head: str) -> None:
     body = {"registry": registry_id, "seq": seq, "head": head, "location": location}
     try:
         (state_root() / "locations").mkdir(parents=True, exist_ok=True)
-        _replace(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
-        _replace(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
+        replace_file(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
+        replace_file(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
     except OSError:
         pass
 
@@ -200,7 +224,9 @@ def advance(location: str, registry_id: str, seq: int, head: str) -> None:
         remember(location, registry_id, seq, head)
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
+    """Write `path` whole: a temporary file of this process, renamed over it (readers never see half a file, and
+    two processes writing at once never write into one temporary file)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from crmctl.errors import UserError
 from crmctl.registry.log import entry_bytes, entry_hash, format_time, make_entry
-from crmctl.registry.names import check_channel, check_identity, check_name, check_scope, check_version
+from crmctl.registry.names import check_channel, check_identity, check_name, check_scope, check_version, shown
 from crmctl.registry.opening import MARKER, NotARegistryError, remember
 from crmctl.registry.store import RemoteError, Store, is_local, normalize_location
 from crmctl.registry.trust import FORMAT, RegistryState, apply_entry
@@ -87,17 +87,23 @@ def add_signer(location: str, key: SigningKey, now: datetime, *, identity: str, 
     return write_change(location, key, now, plan)
 
 
-def remove_signer(location: str, key: SigningKey, now: datetime, *, identity: str,
-                  reason: str = "") -> WriteResult:  # fmt: skip
+def remove_signer(location: str, key: SigningKey, now: datetime, *, identity: str, reason: str = "",
+                  fingerprint: str | None = None) -> WriteResult:  # fmt: skip
+    """Remove one active key of `identity`: `fingerprint` names it, and must when the identity has several (a
+    rotated key is added under the same identity, and either may be the one to revoke)."""
     check_identity(identity)
 
     def plan(opened: Opened) -> Change:
-        keys = [s.key for s in opened.state.signers.values() if s.identity == identity and s.removed is None]
+        keys = sorted(s.key for s in opened.state.signers.values() if s.identity == identity and s.removed is None)
         if not keys:
             raise UserError(f"{identity} is not an active signer of this registry")
-        if len(keys) > 1:
-            raise UserError(f"{identity} has {len(keys)} keys; crmctl removes one identity with one key")
-        body = {"identity": identity, "key": keys[0], "reason": reason}
+        if fingerprint is not None and fingerprint not in keys:
+            raise UserError(f"{shown(fingerprint)} is not an active key of {identity}",
+                            hint=f"its active keys: {', '.join(keys)}")  # fmt: skip
+        if fingerprint is None and len(keys) > 1:
+            raise UserError(f"{identity} has {len(keys)} active keys: {', '.join(keys)}",
+                            hint="name the one to remove with --fingerprint SHA256:...")  # fmt: skip
+        body = {"identity": identity, "key": fingerprint or keys[0], "reason": reason}
         return Change("signer-remove", body, {}, f"signer remove {identity}")
 
     return write_change(location, key, now, plan)

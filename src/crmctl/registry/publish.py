@@ -13,7 +13,7 @@ from crmctl.errors import InputError
 from crmctl.model.tree import MemoryTree
 from crmctl.registry.data_gate import DataGate
 from crmctl.registry.log import format_time
-from crmctl.registry.names import version_key
+from crmctl.registry.names import check_version, version_key
 from crmctl.registry.trust import Problem
 from crmctl.registry.versions import artifact_files, load_version, provenance_bytes
 from crmctl.registry.writing import (
@@ -60,6 +60,7 @@ def prepare(directory: Path) -> Prepared:
         problems = [Problem("REG301", f"{d.location}: {d.message} ({d.code})", source.label)
                     for d in source.diagnostics if d.severity.value == "error"]  # fmt: skip
         raise Refused(f"{directory}: the package does not load cleanly; run `crmctl lint {directory}`", problems)
+    check_version(source.manifest.version)  # a valid package version that git cannot tag (`1.0.0-a.lock`)
     canonical = canonical_bytes(source)
     value = "sha256:" + hashlib.sha256(canonical).hexdigest()
     artifacts = artifact_files(source)

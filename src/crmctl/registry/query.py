@@ -7,8 +7,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError, UserError
+from crmctl.registry.log import entry_path
 from crmctl.registry.names import check_channel, check_name, check_version, version_key
-from crmctl.registry.opening import MARKER, HistoryError, advance, check_history, fetch, open_registry, parse_marker
+from crmctl.registry.opening import (
+    MARKER,
+    HistoryError,
+    advance,
+    check_history,
+    fetch,
+    open_registry,
+    parse_marker,
+    remembered_entry,
+)
 
 if TYPE_CHECKING:
     from crmctl.model.tree import FileTree
@@ -47,9 +57,11 @@ def resolve(location: str, name: str, *, channel: str | None = None, version: st
         check_version(version)
     store, head = fetch(location, tags=False)
     snapshot = store.snapshot(head)
-    parse_marker(snapshot.read(MARKER), store.location)
     ids = store.object_ids(head, "log", "index.json")
     known = statecache.load(store.location, ids["log"]) if "log" in ids else None
+    # The marker and the entry at the remembered head, in one `cat-file` (each git process costs milliseconds).
+    snapshot.read_many([MARKER, *(remembered_entry(store.location, known["registry"]) if known else [])])
+    parse_marker(snapshot.read(MARKER), store.location)
     if known is not None:
         history = check_history(store.location, known["registry"], snapshot)
         if history is not None:
@@ -157,7 +169,10 @@ def show(location: str, spec: str) -> dict[str, Any]:
 
 
 def log_entries(location: str) -> list[dict[str, Any]]:
-    """Every log entry, oldest first, without the armored signatures (who, what, when)."""
+    """Every log entry, oldest first, without the armored signatures (who, what, when), each with `problem`: null,
+    or why the replay did not apply it (a signed entry refused for its content stays in the log forever)."""
     state = open_registry(location).state
-    return [{k: v for k, v in entry.items() if k != "signature"} | {"hash": digest}
-            for entry, digest in zip(state.entries, state.hashes, strict=False)]  # fmt: skip
+    refused = {p.subject: {"code": p.code, "message": p.message} for p in state.problems}
+    shown = zip(state.entries, state.hashes, strict=False)
+    return [{k: v for k, v in entry.items() if k != "signature"} | {"hash": h, "problem": refused.get(entry_path(n))}
+            for n, (entry, h) in enumerate(shown, start=1)]  # fmt: skip

@@ -41,12 +41,12 @@ def save(location: str, log_tree: str, index_blob: str, state: RegistryState) ->
         "packages": {name: {v: ver.digest for v, ver in versions.items()} for name, versions in state.packages.items()},
         "channels": state.channels,
     }
+    from crmctl.registry.opening import replace_file
+
     path = _path(location)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(body, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        replace_file(path, json.dumps(body, sort_keys=True) + "\n")
     except OSError:
         pass
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crmctl.errors import EnvironmentFailure, UserError
+from crmctl.registry.names import shown
 
 __all__ = [
     "ConflictError",
@@ -26,7 +27,9 @@ __all__ = [
     "normalize_location",
 ]
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\\\s]+@[^/\\\s:]+:")
+# A URL, or git's scp-like `user@host:path`. Never text that starts with `-`: git would read it as one of its
+# options (`--upload-pack=<command>`); such a location is a local path, made absolute.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^-/\\\s][^/\\\s]*@[^/\\\s:]+:")
 _LOCK = re.compile(r"Unable to create '([^']+\.lock)': File exists")
 _LOCK_PATIENCE = 1.0  # seconds: a live git process holds a ref lock for milliseconds
 _REJECTED = ("[rejected]", "fetch first", "non-fast-forward", "atomic push failed", "[remote rejected]", "stale info")
@@ -50,7 +53,12 @@ def normalize_location(location: str, base: Path | None = None) -> str:
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
-    return str(path.resolve())
+    path = path.resolve()
+    try:
+        path.exists()  # raises, rather than answering, for a name the file system cannot hold
+    except OSError as error:
+        raise UserError(f"{shown(text)}: not a usable registry path ({error.strerror})") from None
+    return str(path)
 
 
 def is_local(location: str) -> bool:
@@ -192,8 +200,8 @@ class Store:
                 return current
         refspecs = ["+refs/heads/*:refs/remotes/origin/*", *(["+refs/tags/*:refs/tags/*"] if tags else [])]
         result = self.git(
-            "fetch", "--quiet", "--prune", "--force", "--no-write-fetch-head", "--no-tags", self.location, *refspecs,
-            check=False,
+            "fetch", "--quiet", "--prune", "--force", "--no-write-fetch-head", "--no-tags", "--", self.location,
+            *refspecs, check=False,
         )  # fmt: skip
         if result.returncode != 0:
             message = _failed(f"{self.location}: cannot fetch the registry", result, cause=True)
@@ -293,7 +301,7 @@ class Store:
         # For a local registry, git's receive-pack runs as our child and commits the two refs one rename at a
         # time; killed between them, the branch would move without its tag. Detached, the push either never
         # starts or runs to its end, so the remote always holds a whole version or none.
-        result = self.git("push", "--quiet", "--atomic", "--porcelain", self.location, *refspecs, check=False,
+        result = self.git("push", "--quiet", "--atomic", "--porcelain", "--", self.location, *refspecs, check=False,
                           detached=True)  # fmt: skip
         if result.returncode == 0:
             self.tidy()

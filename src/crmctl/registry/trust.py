@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmctl.errors import UsageError
-from crmctl.registry.log import ENTRY_TYPES, canonical_json, entry_bytes, entry_hash, parse_time, signed_bytes
+from crmctl.errors import InputError, UsageError
+from crmctl.registry.log import entry_bytes, entry_hash, exact_fields, parse_time, signed_bytes, text
 from crmctl.registry.names import (
     case_collision,
     check_channel,
@@ -23,7 +23,7 @@ from crmctl.registry.names import (
     version_key,
 )
 from crmctl.registry.problems import FORMAT, Problem
-from crmctl.signing import NAMESPACE_LOG, NAMESPACE_PACKAGE, SignatureError, fingerprint, verify
+from crmctl.signing import NAMESPACE_LOG, NAMESPACE_PACKAGE, SignatureError, fingerprint, load_public_key, verify
 
 __all__ = ["FORMAT", "Problem", "RegistryState", "Signer", "Version", "apply_entry", "authorize", "replay"]
 
@@ -160,47 +160,104 @@ def replay(files: list[tuple[str, bytes | None]], *, verify_signatures: bool = T
 
 def _apply(state: RegistryState, entry: dict[str, Any], *, first: bool,
            verify_signatures: bool) -> tuple[str, str] | None:  # fmt: skip
-    kind, body, signer_ref = entry.get("type"), entry.get("body"), entry.get("signer")
-    if kind not in ENTRY_TYPES or not isinstance(body, dict) or not isinstance(signer_ref, dict):
-        return ("REG106", f"unknown entry type {kind!r} or malformed entry")
-    if (kind == "init") != first:
-        return ("REG106", "the first entry must be `init`, and only the first")
-    time = str(entry.get("time"))
-    try:
-        _check_body(kind, body)
-    except (UsageError, KeyError, TypeError, ValueError) as exc:
-        return ("REG106", f"{kind} body is invalid: {getattr(exc, 'message', exc)}")
-    key = str(signer_ref.get("key"))
-    if kind == "init":
-        admin = body["admin"]
-        signer: Signer | None = Signer(admin["identity"], admin["public_key"], fingerprint(admin["public_key"]),
-                                       ("*",), True, time)  # fmt: skip
-        assert signer is not None
-        if signer.key != key or signer.identity != signer_ref.get("identity"):
-            return ("REG105", "init is not signed by the admin it names")
-    else:
-        signer = state.active(key)
-        if signer is None:
-            what = "a removed key" if key in state.signers else "an unknown key"
-            return ("REG105", f"signed by {what} ({key})")
-        if signer.identity != signer_ref.get("identity"):
-            return ("REG105", f"key {key} belongs to {signer.identity}, not {signer_ref.get('identity')}")
+    """Apply one entry, or say why not. Who signed it comes first: an entry that no active signer's signature
+    covers is a forgery (REG104/REG105, which every command but `verify` refuses), whatever else is wrong with it.
+    Only a signed entry is judged for its content; one that is malformed, mistimed or not allowed is its signer's
+    mistake, refused and not applied (REG106, REG109, REG110, REG30x)."""
+    signer = _signer_of(state, entry, first=first)
+    if isinstance(signer, tuple):
+        return signer
     if verify_signatures:
         try:
             verify(str(entry.get("signature", "")), signed_bytes(entry), NAMESPACE_LOG, signer.public_key)
         except SignatureError as exc:
             return ("REG104", f"log signature does not verify: {exc}")
-    late = _time_problem(state, entry.get("time"), signer)
+    try:
+        kind = _check_entry(entry)
+        body: dict[str, Any] = entry["body"]
+        if (kind == "init") != first:
+            raise ValueError("the first entry must be `init`, and only the first")
+        _check_body(kind, body)
+    except (UsageError, ValueError) as exc:
+        return ("REG106", f"{entry.get('type')!s:.40} entry is invalid: {getattr(exc, 'message', exc)}")
+    late = _time_problem(state, entry["time"], signer)
     if late is not None:
         return ("REG109", late)
-    if kind == "publish" and (body["provenance"].get("signer") != signer_ref
-                              or body["provenance"].get("time") != entry.get("time")):  # fmt: skip
+    if kind == "publish" and (body["provenance"]["signer"] != entry["signer"]
+                              or body["provenance"]["time"] != entry["time"]):  # fmt: skip
         return ("REG106", "publish body is invalid: its provenance names another signer or time than the entry")
     refusal = authorize(state, signer, kind, body)
     if refusal is not None:
         return refusal
     _commit(state, signer, kind, body, entry)
     return None
+
+
+def _signer_of(state: RegistryState, entry: dict[str, Any], *, first: bool) -> Signer | tuple[str, str]:
+    """The signer whose key the entry names (for entry 1, the admin its `init` body names), or why there is none."""
+    ref = entry.get("signer")
+    key, identity = (ref.get("key"), ref.get("identity")) if isinstance(ref, dict) else (None, None)
+    if first:
+        admin = _init_admin(entry)
+        if admin is None or admin.key != key or admin.identity != identity:
+            return ("REG105", "the first entry is not an `init` signed by the admin it names")
+        return admin
+    signer = state.active(key) if isinstance(key, str) else None
+    if signer is None:
+        what = "a removed key" if isinstance(key, str) and key in state.signers else "an unknown key"
+        return ("REG105", f"signed by {what} ({str(key)[:60]})")
+    if signer.identity != identity:
+        return ("REG105", f"key {key} belongs to {signer.identity}, not {str(identity)[:60]}")
+    return signer
+
+
+def _init_admin(entry: dict[str, Any]) -> Signer | None:
+    body = entry.get("body")
+    admin = body.get("admin") if entry.get("type") == "init" and isinstance(body, dict) else None
+    if not isinstance(admin, dict) or not isinstance(admin.get("identity"), str):
+        return None
+    try:
+        public_key = _public_key(admin.get("public_key"))
+    except ValueError:
+        return None
+    return Signer(admin["identity"], public_key, fingerprint(public_key), ("*",), True, str(entry.get("time")))
+
+
+def _public_key(value: Any) -> str:
+    """An OpenSSH ed25519 public key line that loads (a signer's key must be able to verify signatures)."""
+    try:
+        load_public_key(text(value, "public_key"))
+        fingerprint(value)
+    except InputError as exc:
+        raise ValueError(exc.message) from None
+    return str(value)
+
+
+_ENTRY_KEYS = ("seq", "prev", "type", "time", "signer", "body", "signature")
+# Every entry type, and the keys of its body (a publish body may also have `data_dependent`).
+_BODY_KEYS = {
+    "init": ("format", "admin"),
+    "signer-add": ("identity", "public_key", "scopes", "admin"),
+    "signer-remove": ("identity", "key", "reason"),
+    "publish": ("name", "version", "scope", "digest", "path", "tag", "provenance"),
+    "promote": ("name", "version", "channel"),
+}
+
+
+def _check_entry(entry: dict[str, Any]) -> str:
+    """The entry's type, if the entry has exactly the documented keys, of the documented types; else ValueError.
+
+    (Its time is REG109's concern, its signer's values were matched by `_signer_of`.)
+    """
+    exact_fields(entry, "the entry", _ENTRY_KEYS)
+    seq, prev, kind = entry["seq"], entry["prev"], entry["type"]
+    if type(seq) is not int or not (prev is None or isinstance(prev, str)) or not isinstance(entry["signature"], str):
+        raise ValueError("seq must be an integer, prev a hash or null, signature a string")
+    exact_fields(entry["signer"], "signer", ("identity", "key"))
+    if kind not in _BODY_KEYS:
+        raise ValueError(f"unknown entry type {str(kind)[:40]!r}")
+    exact_fields(entry["body"], f"the {kind} body", _BODY_KEYS[kind], ("data_dependent",) * (kind == "publish"))
+    return str(kind)
 
 
 def _time_problem(state: RegistryState, time: object, signer: Signer) -> str | None:
@@ -239,6 +296,11 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
         missing = [s for s in body["scopes"] if not signer.allows(s)]
         if missing:
             return f"{signer.identity} is not an admin for scope {missing[0]}"
+        # A key joins an existing identity (key rotation) only by an admin for every scope of that identity's keys:
+        # else a tenant's admin could sign as any identity, the `*` admin's included.
+        held = {scope for s in state.signers.values() if s.identity == body["identity"] for scope in s.scopes}
+        if not all(signer.allows(scope) for scope in sorted(held)):
+            return f"{signer.identity} is not an admin for every scope of {body['identity']}, whose keys it would join"
         if fingerprint(body["public_key"]) in state.signers:
             return f"key {fingerprint(body['public_key'])} is already a signer (a removed key never returns)"
         return None
@@ -302,41 +364,58 @@ def _commit(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any
 
 
 def _check_body(kind: str, body: dict[str, Any]) -> None:
+    """Every value of a body (whose keys `_check_entry` checked): its type, then its syntax. ValueError/UsageError."""
     if kind == "init":
-        admin = body["admin"]
-        if body["format"] != FORMAT or admin["scopes"] != ["*"]:
+        admin = exact_fields(body["admin"], "admin", ("identity", "public_key", "scopes"))
+        if type(body["format"]) is not int or body["format"] != FORMAT or admin["scopes"] != ["*"]:
             raise ValueError('format must be 1 and the admin\'s scopes ["*"]')
-        check_identity(admin["identity"])
-        fingerprint(admin["public_key"])
+        check_identity(text(admin["identity"], "identity"))
+        _public_key(admin["public_key"])
     elif kind == "signer-add":
-        check_identity(body["identity"])
-        fingerprint(body["public_key"])
-        if not body["scopes"] or not isinstance(body["admin"], bool):
-            raise ValueError("scopes must be non-empty and admin a boolean")
-        for scope in body["scopes"]:
-            check_scope(scope)
+        check_identity(text(body["identity"], "identity"))
+        _public_key(body["public_key"])
+        scopes = body["scopes"]
+        if not isinstance(scopes, list) or not scopes or len(set(map(str, scopes))) != len(scopes):
+            raise ValueError("scopes must be a non-empty list of distinct scopes")
+        for scope in scopes:
+            check_scope(text(scope, "a scope"))
+        if not isinstance(body["admin"], bool):
+            raise ValueError("admin must be a boolean")
     elif kind == "signer-remove":
-        check_identity(body["identity"])
-        str(body["key"])
-        str(body["reason"])
+        check_identity(text(body["identity"], "identity"))
+        text(body["key"], "key")
+        text(body["reason"], "reason")
     elif kind == "publish":
-        name, version = check_name(body["name"]), check_version(body["version"])
-        check_scope(body["scope"])
-        if body["scope"] == "*" or _DIGEST.fullmatch(body["digest"]) is None:
+        name, version = check_name(text(body["name"], "name")), check_version(text(body["version"], "version"))
+        check_scope(text(body["scope"], "scope"))
+        if body["scope"] == "*" or _DIGEST.fullmatch(text(body["digest"], "digest")) is None:
             raise ValueError("scope must be global or tenant:<id>, digest sha256:<hex>")
         if body["path"] != f"packages/{name}/{version}" or body["tag"] != f"{name}/v{version}":
             raise ValueError("path and tag must follow the name and version")
-        if not isinstance(body["provenance"], dict):
-            raise ValueError("provenance must be an object")
+        _check_provenance(body["provenance"])
         if "data_dependent" in body:  # written since crmctl answers data-dependent changes; older entries lack it
             from crmctl.registry.data_gate import check_record
 
             check_record(body["data_dependent"])
     else:
-        check_name(body["name"])
-        check_version(body["version"])
-        check_channel(body["channel"])
-    canonical_json(body)
+        check_name(text(body["name"], "name"))
+        check_version(text(body["version"], "version"))
+        check_channel(text(body["channel"], "channel"))
+
+
+def _check_provenance(value: Any) -> None:
+    """What `publish` writes: the signer and time (matched against the entry's) and the source, null or its four
+    keys."""
+    provenance = exact_fields(value, "provenance", ("signer", "time", "source"))
+    source = provenance["source"]
+    if source is None:
+        return
+    exact_fields(source, "provenance.source", ("repository", "commit", "path", "dirty"))
+    if not all(source[key] is None or isinstance(source[key], str) for key in ("repository", "commit")):
+        raise ValueError("provenance.source: repository and commit must be strings or null")
+    text(source["path"], "provenance.source.path")
+    if not isinstance(source["dirty"], bool):
+        raise ValueError("provenance.source.dirty must be a boolean")
 
 
 def apply_entry(state: RegistryState, entry: dict[str, Any]) -> tuple[str, str] | None:

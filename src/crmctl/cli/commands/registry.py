@@ -143,11 +143,13 @@ def run_signer_add(identity: str, public_key: str, scopes: list[str], admin: boo
                                                     scopes=scopes, admin=admin))  # fmt: skip
 
 
-def run_signer_remove(identity: str, reason: str, registry: str | None, key: Path | None, output_format: str) -> int:
+def run_signer_remove(identity: str, reason: str, fingerprint: str | None, registry: str | None, key: Path | None,
+                      output_format: str) -> int:  # fmt: skip
     from crmctl.registry.ops import remove_signer
 
     target, signing_key = _location(registry), _key(key)
-    return _write(output_format, lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason))
+    return _write(output_format, lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason,
+                                                       fingerprint=fingerprint))  # fmt: skip
 
 
 def run_signer_list(registry: str | None, output_format: str) -> int:
@@ -214,6 +216,11 @@ def run_log(registry: str | None, output_format: str) -> int:
         _json(entries)
         return 0
     for entry in entries:
+        head = f"{entry['seq']:>5} {entry.get('time')} {entry['signer']['identity']} {entry.get('type')}"
+        problem = entry["problem"]
+        if problem is not None:  # not applied: its body may be anything, so only the problem is shown
+            out(f"{head} (not applied: {problem['code']} {problem['message']})")
+            continue
         body = entry["body"]
         what = {
             "init": lambda b: f"admin {b['admin']['identity']}",
@@ -225,7 +232,7 @@ def run_log(registry: str | None, output_format: str) -> int:
             ),
             "promote": lambda b: f"{b['name']}@{b['version']} -> {b['channel']}",
         }[entry["type"]](body)
-        out(f"{entry['seq']:>5} {entry['time']} {entry['signer']['identity']} {entry['type']} {what}")
+        out(f"{head} {what}")
     return 0
 
 
