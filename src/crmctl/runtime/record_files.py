@@ -21,11 +21,13 @@ values (JSONL rows, `records create --data/--file`, `records update --data`).
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
+from crmctl.model.files import MAX_FILE_BYTES, open_regular
 from crmctl.model.numbers import parse_number
 from crmctl.model.source import parse_json
 
@@ -46,11 +48,20 @@ def read_rows(path: Path, engine: RecordEngine) -> Iterator[Row]:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: import reads .csv or .jsonl files, not {path.suffix or 'files without a suffix'}")
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return _guard(path, handle, _csv(path, handle, engine) if kind == "csv" else _jsonl(path, handle, engine))
+    handle = io.TextIOWrapper(open_regular(path, str(path)), encoding="utf-8", newline="")
+    lines = _lines(path, handle)
+    return _guard(path, handle, _csv(path, lines, engine) if kind == "csv" else _jsonl(path, lines, engine))
+
+
+def _lines(path: Path, handle: Any) -> Iterator[str]:
+    """The lines of `handle`, each at most `MAX_FILE_BYTES` characters: a file without line breaks is refused
+    where the long line starts instead of being read into memory whole."""
+    number = 0
+    while line := handle.readline(MAX_FILE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_FILE_BYTES:
+            raise InputError(f"{path}:{number}: a line longer than {MAX_FILE_BYTES} characters")
+        yield line
 
 
 def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:
