@@ -4,7 +4,8 @@ CSV: the first row names the columns: fields of the entity (former names follow 
 `id`. Cells are converted by the field's type: numbers in JSON syntax and ASCII digits (`1_000`, `+5`, `١٢`,
 `nan` stay text; `integer` fields as int, others as float), booleans
 `true`/`false` (any case), arrays and objects as JSON text, everything else as text; an empty cell is absent.
-A cell that does not convert stays text, so the record engine rejects that row with a located finding. JSONL:
+A cell that does not convert stays text, so the record engine rejects that row with a located finding that says
+why the text is no number (too many digits, beyond the range of a double, not JSON syntax). JSONL:
 one JSON object per line (blank lines are skipped); an `id` key, when a string, is the record id.
 
 Rows are numbered from 1 in file order (the CSV header and JSONL blank lines do not count); a row without an
