@@ -79,6 +79,7 @@ WHILE_READING: dict[str, Damage] = {
     "garbage-inside": _garbage_inside,
     "record-data-not-json": lambda p: _sql(p, "UPDATE records SET data = '{not json'"),
     "record-data-a-list": lambda p: _sql(p, "UPDATE records SET data = '[1, 2]'"),
+    "record-data-null": lambda p: _sql(p, "UPDATE records SET data = 'null'"),
     "draft-not-json": lambda p: _sql(p, "UPDATE drafts SET data = 'nope', state = 'nope'"),
     "event-not-json": lambda p: _sql(p, "UPDATE events SET entry = 'nope'"),
     "event-a-list": lambda p: _sql(p, "UPDATE events SET entry = '[]'"),
@@ -174,6 +175,11 @@ def test_a_store_damaged_inside_never_gives_a_traceback(
     [
         ("record-data-not-json", "records get", "the stored record default/Lead/lead-001 is not JSON"),
         ("record-data-a-list", "records list", "the stored record default/Lead/lead-001 is a JSON list, not an object"),
+        # export said "the store could not be read for the export: Invalid Input Error: Malformed JSON ..." without
+        # naming the row, and exported a row that is no JSON object as empty values.
+        ("record-data-not-json", "export", "the stored record default/Lead/lead-001 is not JSON"),
+        ("record-data-a-list", "export", "the stored record default/Lead/lead-001 is a JSON list, not an object"),
+        ("record-data-null", "export", "the stored record default/Lead/lead-001 is a JSON null, not an object"),
         ("draft-not-json", "draft show", "the stored draft default/lead-ada is not JSON"),
         ("event-not-json", "events list", "the stored event default/1 is not JSON"),
         ("event-a-list", "replay", "the stored event default/1 is a JSON list, not an object"),

@@ -125,9 +125,9 @@ def test_other_special_files_that_are_not_artifacts_are_ignored(tmp_path: Path) 
 
 
 def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crmctl.model import tree
+    from crmctl.model import files
 
-    monkeypatch.setattr(tree, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 10)
     root = write_package(tmp_path / "p", MINIMAL)
     with pytest.raises(InputError, match=r"package.yaml: file is \d+ bytes; the limit is 10 bytes"):
         load_package(root)

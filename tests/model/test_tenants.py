@@ -49,3 +49,19 @@ def test_accepted_exactly_when_the_grammar_matches(text: str) -> None:
     except UsageError:
         accepted = False
     assert accepted is ascii_grammar
+
+
+@settings(derandomize=True, max_examples=200)
+@given(st.text(max_size=70) | st.from_regex(re.compile(TENANT_ID), fullmatch=True))
+def test_a_registry_scope_names_exactly_the_tenants_the_runtime_accepts(text: str) -> None:
+    from crmctl.registry.names import check_scope
+
+    try:
+        accepted = check_scope(f"tenant:{text}") == f"tenant:{text}"
+    except UsageError:
+        accepted = False
+    try:
+        tenant = check_tenant(text) == text
+    except UsageError:
+        tenant = False
+    assert accepted is tenant

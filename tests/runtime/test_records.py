@@ -475,6 +475,26 @@ def test_a_csv_cell_that_is_no_json_number_stays_text_and_is_rejected(tmp_path: 
     assert codes(engine.check(values, AT).errors) == [("quantity", "type"), ("price", "type")]
 
 
+@pytest.mark.parametrize(
+    ("quantity", "price", "says"),
+    [
+        # A cell of 5,000 digits is an integer nobody can store, not a string ("expected integer, got str").
+        ("9" * 5000, "1", "quantity: expected integer, got text: '" + "9" * 40 + "'… has 5000 digits, more than"),
+        ("1", "-" + "9" * 5000, "price: expected number, got text: '-" + "9" * 39 + "'… has 5000 digits, more"),
+        ("1", "9" * 400, "price: expected number, got text: '" + "9" * 40 + "'… is beyond the range of a number"),
+        ("1e400", "1", "quantity: expected integer, got text: '1e400' is beyond the range of a number"),
+        ("1_000", "1", "quantity: expected integer, got text: '1_000' is not a number (JSON syntax in ASCII digits"),
+    ],
+)
+def test_a_csv_number_the_engine_refuses_says_why(tmp_path: Path, engine: RecordEngine, quantity: str, price: str,
+                                                  says: str) -> None:  # fmt: skip
+    path = tmp_path / "a.csv"
+    path.write_text(f"customer,quantity,price\nada,{quantity},{price}\n", encoding="utf-8")
+    [(_, _, values)] = list(read_rows(path, engine))
+    [error] = engine.check(values, AT).errors
+    assert error["message"].startswith(says), error["message"]
+
+
 def test_csv_numbers_in_json_syntax_are_read(tmp_path: Path, engine: RecordEngine) -> None:
     path = tmp_path / "a.csv"
     path.write_text("customer,quantity,price\nada,12,-2.5e1\nbob,1.5,3\n", encoding="utf-8")

@@ -1,8 +1,8 @@
 """Maps every way a command can end to an exit code and a message for people.
 
-Typer/click keep their own usage errors (exit 2) and `--help`; everything else that escapes a command lands
-here: `UserError` → its message and exit 2, other `CrmctlError` → 3, Ctrl-C → 130, any other exception is a
-bug → 3 with a traceback so it can be reported.
+Usage errors (exit 2) are click's, printed escaped by `main._dispatch`, and `--help` is typer's; everything else
+that escapes a command lands here: `UserError` → its message and exit 2, other `CrmctlError` → 3, Ctrl-C → 130,
+any other exception is a bug → 3 with a traceback so it can be reported.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -503,7 +503,34 @@ def _dispatch(argv: list[str] | None) -> None:
     parsed = parse_resolve(sys.argv[1:] if argv is None else argv)
     if parsed is not None:
         raise SystemExit(run_resolve_fast(parsed))
-    app(args=argv, prog_name="crmctl", standalone_mode=True)
+    try:
+        code = app(args=argv, prog_name="crmctl", standalone_mode=False)
+    except _usage_error() as exc:
+        raise SystemExit(_show_usage_error(exc)) from None
+    except typer.Abort:
+        from crmctl.cli.console import err
+
+        err("Aborted!")
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _usage_error() -> type[Exception]:
+    """click's ClickException (usage errors, `--help` without arguments), from wherever this typer takes click."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _show_usage_error(exc: Any) -> int:
+    """Print a usage error as click does, escaped: its message quotes the arguments as typed (`No such command`,
+    `Got unexpected extra arguments`), and not every typer escapes them, nor line separators and bidi overrides."""
+    import io
+
+    from crmctl.cli.console import err
+
+    text = io.StringIO()
+    exc.show(file=text)
+    err(text.getvalue())
+    return int(exc.exit_code)
 
 
 def run(argv: list[str] | None = None) -> int:

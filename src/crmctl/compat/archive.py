@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Self, cast
 
 from crmctl.errors import InputError
-from crmctl.model.source import MAX_FILE_BYTES
+from crmctl.model.files import MAX_FILE_BYTES, check_regular
 from crmctl.model.tree import MemoryTree
 
 __all__ = ["ARCHIVE_SUFFIXES", "is_archive", "open_archive"]
@@ -251,6 +251,7 @@ _UNREADABLE: tuple[type[BaseException], ...] = (
 def open_archive(path: Path, label: str | None = None) -> MemoryTree:
     """Read every member of an archive; the package root is the shallowest directory holding package.yaml."""
     label = label or str(path)
+    check_regular(path, label)
     if not path.is_file():
         raise InputError(f"{label}: no such archive")
     try:

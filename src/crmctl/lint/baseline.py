@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Diagnostic
+from crmctl.model.files import read_regular
 from crmctl.model.source import decode_text, parse_json
 
 __all__ = ["BASELINE_VERSION", "apply_baseline", "read_baseline", "write_baseline"]
@@ -28,11 +29,7 @@ def write_baseline(path: Path, diagnostics: list[Diagnostic]) -> None:
 
 
 def read_baseline(path: Path) -> Counter[str]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read baseline: {exc.strerror}") from None
-    data = parse_json(decode_text(raw, str(path)), str(path))
+    data = parse_json(decode_text(read_regular(path, str(path), what="baseline"), str(path)), str(path))
     if (
         not isinstance(data, dict)
         or data.get("version") != BASELINE_VERSION

@@ -13,6 +13,14 @@ inputs: string and list concatenation copy their operands, comparisons and strin
 body of a comprehension runs once per item. Over all items, what the body does to the item itself adds up to at
 most what it does to the whole list (the bound is convex in the item's size), so `tags.exists(t, t == 'x')` costs
 the size of `tags`, while `tags.all(t, size(name + name) > 0)` costs twice `name` per item.
+
+map and filter build their result by appending, and every append copies the list built so far: n items copy
+about `ELEMENT / 2 * n²` bytes. `CheckedAst.lists` bounds, apart, the most items any of them runs over — the range
+as the expression builds it (`(tags + tags).map(...)`, a list inside an object, the items of an outer macro),
+not only the inputs — and what all their appends copy.
+
+A serialized form this reader does not know (another message, an expression kind added by a later CEL) is an
+error, never a cost of zero: a guard that cannot read what will run must not let it run unguarded.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["ELEMENT", "CheckedAst", "Node", "value_size"]
+from crmctl.errors import CrmctlError
+
+__all__ = ["ELEMENT", "CheckedAst", "Node", "UnreadableCheckedExpr", "value_size"]
 
 ELEMENT = 32  # bytes a list element or map entry takes beyond its contents (measured: 16 to 30 in the C++ runtime)
 _SCALAR = 8
@@ -35,6 +45,12 @@ _CHEAP = frozenset({"_&&_", "_||_", "!_", "-_", "_-_", "_*_", "_/_", "_%_", "@no
 _SCANS = frozenset({"_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in", "contains", "startsWith", "endsWith",
                     "matches", "int", "uint", "double", "bool", "timestamp", "duration"})  # fmt: skip
 _TO_TEXT = frozenset({"string", "bytes"})
+# The type of the message inside cel-expr-python's serialized expression (a `google.protobuf.Any`).
+_CHECKED_EXPR = ("type.googleapis.com/cel.expr.CheckedExpr", "type.googleapis.com/google.api.expr.v1alpha1.CheckedExpr")
+
+
+class UnreadableCheckedExpr(CrmctlError):
+    """cel-expr-python serialized a checked expression in a form this reader does not know (a version mismatch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +80,53 @@ class CheckedAst:
     _cache: dict[tuple[int, tuple[tuple[int, int], ...]], float] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _lists: dict[tuple[int, tuple[tuple[int, ...], ...]], tuple[int, int]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, compiled: Any) -> CheckedAst:
-        """Decode a cel-expr-python `Expression` (its `serialize()` form)."""
-        value = dict(_fields_of(compiled.serialize())).get(2, b"")  # google.protobuf.Any: the CheckedExpr
-        references: dict[int, frozenset[str]] = {}
-        root = Node("const")
-        for number, payload in _fields_of(value):
-            if number == 2:  # reference_map entry: expression id -> Reference
-                entry = dict(_fields_of(payload))
-                overloads = frozenset(v.decode() for n, v in _fields_of(entry.get(2, b"")) if n == 3)
-                references[_int(entry.get(1, 0))] = overloads
-            elif number == 4:
-                root = _expr(payload, references)
+        """Decode a cel-expr-python `Expression` (its `serialize()` form); `UnreadableCheckedExpr` if its form is
+        not the one this reader knows."""
+        serialized = compiled.serialize()
+        try:
+            root = _checked_expr(serialized)
+        except (IndexError, ValueError) as exc:  # IndexError: a field runs past the end of the buffer
+            import cel_expr_python  # the version is in the message: the fix is a crmctl that knows it
+
+            version = getattr(cel_expr_python, "__version__", "(version unknown)")
+            raise UnreadableCheckedExpr(
+                f"cannot read the checked expression cel-expr-python {version} serialized ({exc}); the runtime's "
+                "cost guards read it, so nothing is evaluated unguarded: use the cel-expr-python this crmctl locks"
+            ) from None
         free: set[str] = set()
         _free_variables(root, frozenset(), free)
         return cls(root, _nesting(root), _accumulates(root), frozenset(free))
 
-    def cost(self, sizes: Mapping[str, tuple[int, int]], iteration_budget: int) -> float:
+    def lists(self, sizes: Mapping[str, tuple[int, int, int]], iteration_budget: int) -> tuple[int, int]:
+        """For inputs of these `value_size` sizes: the most items one map or filter may run over, and at most how
+        many bytes all their appends copy (both 0 when the expression has neither). From exact sizes, not rounded
+        ones: the item count is compared with a limit and reported."""
+        if not self.accumulates:
+            return 0, 0
+        names = sorted(self.variables)
+        shapes = tuple(sizes.get(name, (0, 0, 0))[1:] for name in names)
+        key = (iteration_budget, shapes)
+        hit = self._lists.get(key)
+        if hit is None:
+            if len(self._lists) >= _CACHE_SIZE:
+                self._lists.clear()
+            walk = _Lists(dict(zip(names, shapes, strict=True)), iteration_budget)
+            walk.shape(self.root, {}, 1)
+            # Each append copies the list so far: at most `largest` items, over all the appends the budget allows.
+            copied = ELEMENT // 2 * min(walk.largest, iteration_budget) * min(walk.appends, iteration_budget)
+            hit = self._lists[key] = (int(walk.largest), int(copied))
+        return hit
+
+    def cost(self, sizes: Mapping[str, tuple[int, ...]], iteration_budget: int) -> float:
         """At most how many bytes one evaluation allocates, copies or scans, for inputs of these (bytes, items)
         sizes by name (`value_size`); names not given count as empty. The quadratic copying of map and filter is
-        not included: the runtime bounds the items they run over apart.
+        not included: `lists` bounds it.
 
         Sizes are rounded up to three significant bits first (the bound only grows with them), so that the many
         evaluations of one expression over similar records share a cached result.
@@ -102,17 +143,18 @@ class CheckedAst:
         return hit
 
 
-def value_size(value: Any) -> tuple[int, int]:
-    """(bytes, items) of a value as the estimate counts them: text and bytes by length, lists and maps by their
-    contents plus `ELEMENT` per item."""
+def value_size(value: Any) -> tuple[int, int, int]:
+    """(bytes, items, inner) of a value as the estimates count them: text and bytes by length, lists and maps by
+    their contents plus `ELEMENT` per item; `items` of a list or map, and `inner`, the most items of any list or map
+    inside it, at any depth."""
     if isinstance(value, str | bytes):
-        return len(value), 0
-    if isinstance(value, list | tuple):
-        return sum(value_size(item)[0] for item in value) + ELEMENT * len(value), len(value)
-    if isinstance(value, dict):
-        total = sum(value_size(k)[0] + value_size(v)[0] for k, v in value.items())
-        return total + ELEMENT * len(value), len(value)
-    return _SCALAR, 0
+        return len(value), 0, 0
+    if isinstance(value, list | tuple | dict):
+        parts = [value_size(v) for v in (value.values() if isinstance(value, dict) else value)]
+        keys = sum(value_size(k)[0] for k in value) if isinstance(value, dict) else 0
+        inner = max((max(part[1], part[2]) for part in parts), default=0)
+        return keys + sum(part[0] for part in parts) + ELEMENT * len(value), len(value), inner
+    return _SCALAR, 0, 0
 
 
 def _up(number: int) -> int:
@@ -146,21 +188,24 @@ def _fields_of(buffer: bytes) -> list[tuple[int, Any]]:
         elif wire in (1, 5):
             width = 8 if wire == 1 else 4
             value, position = buffer[position : position + width], position + width
-        else:  # pragma: no cover - groups are not used by the CEL protos
+        else:  # groups (3, 4) are not used by the CEL protos; 6 and 7 do not exist
             raise ValueError(f"unsupported protobuf wire type {wire}")
+        if position > end:
+            raise ValueError(f"field {key >> 3} runs past the end of its message")
         fields.append((key >> 3, value))
     return fields
 
 
 def _varint(buffer: bytes, position: int) -> tuple[int, int]:
     result = shift = 0
-    while True:
+    while shift < 70:  # at most 10 bytes
         byte = buffer[position]
         position += 1
         result |= (byte & 0x7F) << shift
         shift += 7
         if byte < 0x80:
             return result, position
+    raise ValueError(f"a varint longer than 10 bytes at byte {position}")
 
 
 def _int(value: Any) -> int:
@@ -170,6 +215,27 @@ def _int(value: Any) -> int:
 
 def _text(value: Any) -> str:
     return bytes(value).decode("utf-8", "replace")
+
+
+def _checked_expr(serialized: bytes) -> Node:
+    """The expression of a serialized `google.protobuf.Any` holding a `cel.expr.CheckedExpr`, with the overloads
+    of its reference map; a `ValueError` for anything else."""
+    packed = dict(_fields_of(serialized))
+    type_url = _text(packed.get(1, b""))
+    if type_url not in _CHECKED_EXPR:
+        raise ValueError(f"a {type_url or 'message without a type'}, not a CheckedExpr")
+    references: dict[int, frozenset[str]] = {}
+    root: Node | None = None
+    for number, payload in _fields_of(packed.get(2, b"")):
+        if number == 2:  # reference_map entry: expression id -> Reference
+            entry = dict(_fields_of(payload))
+            overloads = frozenset(_text(v) for n, v in _fields_of(entry.get(2, b"")) if n == 3)
+            references[_int(entry.get(1, 0))] = overloads
+        elif number == 4:
+            root = _expr(payload, references)
+    if root is None:
+        raise ValueError("a CheckedExpr without an expression")
+    return root
 
 
 def _expr(buffer: bytes, references: Mapping[int, frozenset[str]]) -> Node:
@@ -213,7 +279,7 @@ def _expr(buffer: bytes, references: Mapping[int, frozenset[str]]) -> Node:
             body = tuple(_expr(parts.get(k, b""), references) for k in (2, 4, 5, 6, 7))
             return Node("comprehension", _text(parts.get(1, b"")), body, accu=_text(parts.get(3, b"")),
                         second=_text(parts.get(8, b"")))  # fmt: skip
-    return Node("const")
+    raise ValueError(f"expression {node_id} is of a kind this reader does not know")
 
 
 # --- facts -----------------------------------------------------------------------------------------------------
@@ -344,3 +410,62 @@ def _call(node: Node, parts: list[_Value], work: float, appends: bool) -> _Value
         size = max(total, 32)
         return _Value(size, 0, work + size)
     return _Value(total, sum(p.items for p in parts), work + total)  # anything else: as if it copied its input
+
+
+# --- the lists map and filter build -------------------------------------------------------------------------------
+
+
+class _Shape(NamedTuple):
+    items: float  # elements of the value (a list or map), at most
+    inner: float  # elements of any list or map inside it, at any depth, at most
+
+
+_SCALAR_SHAPE = _Shape(0, 0)
+
+
+class _Lists:
+    """Walks the expression once for input sizes (items, inner) by name: `largest` is the most items one map or
+    filter runs over, `appends` how many appends they all make (each map or filter inside the body of another
+    counts once per item of the outer one). An item of a range has at most the range's `inner` items; the
+    standard functions that are not listed below give scalars."""
+
+    def __init__(self, sizes: Mapping[str, tuple[int, ...]], iteration_budget: int) -> None:
+        self.sizes = sizes
+        self.budget = iteration_budget
+        self.largest = 0.0
+        self.appends = 0.0
+
+    def shape(self, node: Node, scope: Mapping[str, _Shape], repeat: float) -> _Shape:
+        kind = node.kind
+        if kind == "ident":
+            known = scope.get(node.name)
+            return known if known is not None else _Shape(*self.sizes.get(node.name, (0, 0)))
+        if kind == "comprehension":
+            return self._comprehension(node, scope, repeat)
+        parts = [self.shape(child, scope, repeat) for child in node.children]
+        if kind == "select" or (kind == "call" and node.name == "_[_]"):  # a value inside the operand
+            return _SCALAR_SHAPE if node.test_only else _Shape(parts[0].inner, parts[0].inner)
+        if kind in ("list", "struct"):
+            return _Shape(len(parts) // (1 if kind == "list" else 2), max((max(p) for p in parts), default=0))
+        if kind == "call" and node.name in ("_+_", "dyn", "_?_:_"):
+            operands = parts[1:] if node.name == "_?_:_" else parts
+            items = max if node.name == "_?_:_" else sum
+            return _Shape(items(p.items for p in operands), max(p.inner for p in operands))
+        return _SCALAR_SHAPE
+
+    def _comprehension(self, node: Node, scope: Mapping[str, _Shape], repeat: float) -> _Shape:
+        iter_range, init, condition, step, result = node.children
+        over = self.shape(iter_range, scope, repeat)
+        start = self.shape(init, scope, repeat)
+        count = min(over.items, self.budget)
+        item = _Shape(over.inner, over.inner)
+        inner = {**scope, node.name: item, node.second: item, node.accu: start}
+        self.shape(condition, inner, repeat * count)
+        grown = self.shape(step, inner, repeat * count)
+        if init.kind == "list":  # map, filter: the step appends to the list built so far
+            self.largest = max(self.largest, over.items)
+            self.appends += repeat * count
+            accu = _Shape(start.items + over.items, max(start.inner, grown.inner))
+        else:
+            accu = _Shape(max(start.items, grown.items), max(start.inner, grown.inner))
+        return self.shape(result, {**scope, node.accu: accu}, repeat)

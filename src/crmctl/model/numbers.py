@@ -28,7 +28,7 @@ def parse_number(text: str) -> int | float:
         try:
             return int(text)
         except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-            raise ValueError(f"{shown} has {len(text)} digits, more than a number crmctl reads") from None
+            raise ValueError(f"{shown} has {len(text.lstrip('-'))} digits, more than a number crmctl reads") from None
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{shown} is beyond the range of a number")

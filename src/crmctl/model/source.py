@@ -26,6 +26,7 @@ from typing import Any
 
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Location
+from crmctl.model.files import MAX_FILE_BYTES, read_regular
 from crmctl.model.numbers import JSON_NUMBER
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 
 JsonPath = tuple[str | int, ...]
 
-MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 # Python's own default for int/str conversion, fixed here so that which files load does not depend on the
@@ -120,19 +120,10 @@ class SourceDoc:
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def load_document(path: Path, rel: str) -> SourceDoc:
-    """Read and parse one file; every problem is an `InputError` naming `rel:line:col`."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{rel}: cannot read file: {exc.strerror}") from None
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"{rel}: file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{rel}: cannot read file: {exc.strerror}") from None
-    return parse_text(decode_text(raw, rel), rel, as_json=path.suffix.lower() == ".json")
+def load_document(path: Path, rel: str, *, what: str = "file") -> SourceDoc:
+    """Read (a regular file, within `MAX_FILE_BYTES`) and parse one file, JSON by its suffix, else YAML; every
+    problem is an `InputError` naming `rel:line:col`."""
+    return parse_text(decode_text(read_regular(path, rel, what=what), rel), rel, as_json=path.suffix.lower() == ".json")
 
 
 def decode_text(raw: bytes, rel: str) -> str:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from crmctl.errors import InputError
-from crmctl.model.source import MAX_FILE_BYTES
+from crmctl.model.files import read_regular
 
 __all__ = ["DirTree", "FileTree", "MemoryTree", "check_relative"]
 
@@ -65,25 +64,7 @@ class DirTree:
             raise InputError(f"{where}: cannot read file: {exc.strerror}") from None
         if not real.is_relative_to(self.real_root):
             raise InputError(f"{where}: symlink points outside the package directory ({real})")
-        try:
-            # Non-blocking, so that opening a FIFO returns at once; what was opened is checked, not the name.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-            with os.fdopen(fd, "rb") as handle:
-                info = os.fstat(fd)
-                if not stat.S_ISREG(info.st_mode):
-                    kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
-                    raise InputError(f"{where}: is {kind}; only regular files are read")
-                data = handle.read(MAX_FILE_BYTES + 1)  # at most: the file may grow after fstat
-        except OSError as exc:
-            raise InputError(f"{where}: cannot read file: {exc.strerror}") from None
-        size = max(info.st_size, len(data))
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{where}: file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
-        return data
-
-
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory"}  # fmt: skip
+        return read_regular(path, where)
 
 
 class MemoryTree:

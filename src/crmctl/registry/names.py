@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from crmctl.errors import UsageError
+from crmctl.model.tenants import TENANT_ID
 from crmctl.model.versions import MAX_VERSION_LENGTH, is_version, version_key
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 _CHANNEL = re.compile(r"[a-z][a-z0-9-]{0,31}")
-_SCOPE = re.compile(r"global|tenant:[a-z0-9][a-z0-9-]{0,62}|\*")
+_SCOPE = re.compile(rf"global|tenant:{TENANT_ID}|\*")
 _IDENTITY = re.compile(r"[A-Za-z0-9._%+@-]{1,128}")
 
 

@@ -176,6 +176,9 @@ _EVENT_COLUMNS = ("tenant", "seq", "session", "at", "entry", "hash")
 _TIMES = frozenset({"updated_at", "created_at", "at"})
 
 
+_JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def _loads(text: str, path: Path | str, what: str, *where: object) -> dict[str, Any]:
     """A stored JSON object parsed (orjson: twice as fast as json on entries, the same values; replay reads
     millions). Text that is no JSON object (a store edited by hand or damaged) is a `StoreIntegrityError` naming
@@ -189,7 +192,7 @@ def _loads(text: str, path: Path | str, what: str, *where: object) -> dict[str, 
     else:
         if isinstance(value, dict):
             return value
-        problem = f"is a JSON {type(value).__name__}, not an object"
+        problem = f"is a JSON {_JSON_KINDS.get(type(value), 'value')}, not an object"
     located = " ".join([what, "/".join(str(part) for part in where)]).strip()
     raise StoreIntegrityError(f"{path}: the stored {located} {problem}; the file was edited or is damaged",
                               hint=_RESTORE)  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 
 from crmctl import __version__
 from crmctl.errors import InputError
+from crmctl.model.files import check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime._storage import (
@@ -202,6 +203,7 @@ def _export_file(path: Path) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    check_regular(path, str(path))
     try:
         parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as error:

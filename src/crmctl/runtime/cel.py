@@ -9,11 +9,12 @@ Evaluation is pure: the clock (`now`) is part of the injected `Context`, and not
 randomness, the environment or files. Every evaluation is bounded: by the compile-time limits shared with lint
 (`MAX_EXPRESSION_TOKENS`, `MAX_COMPREHENSION_NESTING`), the input guards of `runtime.values` (`MAX_LIST_ITEMS`
 per list, `MAX_TEXT` per string), the C++ runtime's budget of `ITERATION_BUDGET` comprehension iterations per
-evaluation, and two checks before evaluating, both on the checked expression (`model.cel_cost`): map/filter over
-collections larger than `MAX_ACCUMULATED_ITEMS` are refused (they build their lists in O(n²)), and so is an
-evaluation that could allocate, copy or scan more than `COST_BUDGET` bytes for the sizes of its actual inputs
-(concatenations repeated per item, or of large values). Exceeding a bound is a `RuntimeCostError` naming the
-expression, never a hang or an exhausted memory.
+evaluation, and two checks before evaluating, both on the checked expression (`model.cel_cost`): a map or filter
+that could run over more than `MAX_ACCUMULATED_ITEMS` items is refused (they build their lists in O(n²)), counting
+the items of the range the expression builds (a concatenation, a list inside an object), and so is an evaluation
+that could allocate, copy or scan more than `COST_BUDGET` bytes for the sizes of its actual inputs (concatenations
+repeated per item, or of large values, and the appends of all its map and filter macros). Exceeding a bound is a
+`RuntimeCostError` naming the expression, never a hang or an exhausted memory.
 """
 
 from __future__ import annotations
@@ -161,9 +162,9 @@ class CompiledProgram:
     sources: Mapping[str, str]
     _programs: Mapping[str, Any] = field(repr=False)
     unbound: frozenset[str] = frozenset()  # declared fields CEL cannot name (reserved words, context names)
-    accumulating: frozenset[str] = frozenset()  # expressions building lists (map/filter): cost grows with n²
     native: Mapping[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict, repr=False)
-    # Expressions whose cost can pass COST_BUDGET for large enough inputs: checked before each evaluation.
+    # Expressions that can pass COST_BUDGET or MAX_ACCUMULATED_ITEMS for large enough inputs: checked before each
+    # evaluation.
     sized: Mapping[str, cel_cost.CheckedAst] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -188,14 +189,12 @@ class CompiledProgram:
         entity_fields = {name: fdef for name, fdef in schema.entities[entity].fields.items()
                          if name in checker.variables and name not in CONTEXT_VARIABLES}  # fmt: skip
         unbound = frozenset(schema.entities[entity].fields) - set(entity_fields)
-        accumulating = frozenset(expr_id for expr_id, (_, checked) in compiled.items() if checked.accumulates)
         largest = {name: _largest(sig) for name, sig in checker.variables.items()}
-        sized = {expr_id: checked for expr_id, (_, checked) in compiled.items()
-                 if checked.cost(largest, ITERATION_BUDGET) > COST_BUDGET}  # fmt: skip
+        sized = {expr_id: checked for expr_id, (_, checked) in compiled.items() if _over(checked, largest)}
         native = {expr_id: fn for expr_id, source in expressions.items()
                   if (fn := native_form(source, checker.variables)) is not None}  # fmt: skip
-        program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound,
-                      accumulating, native, sized)  # fmt: skip
+        program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound, native,
+                      sized)  # fmt: skip
         _CACHE[key] = program
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -260,15 +259,14 @@ class CompiledProgram:
         program = self._programs.get(expr_id)
         if program is None:
             raise EvaluationError(expr_id, "no such expression in this program")
-        if expr_id in self.accumulating:
-            largest = _largest_collection(data)
-            if largest > MAX_ACCUMULATED_ITEMS:
-                raise RuntimeCostError(expr_id, f"map/filter over {largest} items exceeds the runtime's cost bound "
-                                                f"of {MAX_ACCUMULATED_ITEMS} items per collection")  # fmt: skip
         checked = self.sized.get(expr_id)
         if checked is not None:
             sizes = {name: cel_cost.value_size(data[name]) for name in checked.variables if name in data}
-            work = checked.cost(sizes, ITERATION_BUDGET)
+            largest, copied = checked.lists(sizes, ITERATION_BUDGET)
+            if largest > MAX_ACCUMULATED_ITEMS:
+                raise RuntimeCostError(expr_id, f"map/filter over {largest} items exceeds the runtime's cost bound "
+                                                f"of {MAX_ACCUMULATED_ITEMS} items per collection")  # fmt: skip
+            work = checked.cost(sizes, ITERATION_BUDGET) + copied
             if work > COST_BUDGET:
                 raise RuntimeCostError(expr_id, f"for these values the evaluation could allocate or scan "
                                                 f"{work / _MIB:,.0f} MiB, past the runtime's cost bound of "
@@ -358,27 +356,22 @@ COST_BUDGET = 64 * 1024 * 1024
 _MIB = 1024 * 1024
 
 
-def _largest(signature: str) -> tuple[int, int]:
-    """(bytes, items) of the largest value a variable of this CEL type can hold after the input guards."""
+def _largest(signature: str) -> tuple[int, int, int]:
+    """`value_size` of the largest value a variable of this CEL type can hold after the input guards."""
     if signature == "string":
-        return MAX_TEXT, 0
+        return MAX_TEXT, 0, 0
     if signature.startswith("list("):
-        item = _largest(signature[5:-1])[0]
-        return MAX_LIST_ITEMS * (item + cel_cost.ELEMENT), MAX_LIST_ITEMS
+        item = _largest(signature[5:-1])
+        return MAX_LIST_ITEMS * (item[0] + cel_cost.ELEMENT), MAX_LIST_ITEMS, max(item[1], item[2])
     if signature.startswith("map("):  # an object: nested fields, lists and texts of any size
-        return MAX_LIST_ITEMS * (MAX_TEXT + cel_cost.ELEMENT), MAX_LIST_ITEMS
-    return 0, 0
+        return MAX_LIST_ITEMS * (MAX_TEXT + cel_cost.ELEMENT), MAX_LIST_ITEMS, MAX_LIST_ITEMS
+    return 0, 0, 0
 
 
-def _largest_collection(data: Mapping[str, Any]) -> int:
-    largest = 0
-    for value in data.values():
-        if isinstance(value, list | dict):
-            largest = max(largest, len(value))
-            for item in value.values() if isinstance(value, dict) else value:
-                if isinstance(item, list | dict):
-                    largest = max(largest, len(item))
-    return largest
+def _over(checked: cel_cost.CheckedAst, largest: Mapping[str, tuple[int, int, int]]) -> bool:
+    """Whether an evaluation of `checked` can pass a bound for some inputs the input guards admit."""
+    items, copied = checked.lists(largest, ITERATION_BUDGET)
+    return items > MAX_ACCUMULATED_ITEMS or checked.cost(largest, ITERATION_BUDGET) + copied > COST_BUDGET
 
 
 _MISSING_PREFIXES = ("Key not found in map", "no such key")

@@ -46,7 +46,7 @@ from crmctl.runtime._export_types import (
     _versions,
     arrow_type,
 )
-from crmctl.runtime._storage import _instant, _store_failure
+from crmctl.runtime._storage import _instant, _loads, _store_failure
 
 if TYPE_CHECKING:
     import duckdb
@@ -104,7 +104,7 @@ def export_records(store: Store, con: duckdb.DuckDBPyConnection, options: Export
             dataset = _Dataset(options.out / "records" / entity, "part-0", schema, options,
                                _metadata("records", entity), "package_digest")  # fmt: skip
             typed = _csv_duck if options.format == "csv" else _duck
-            yield dataset, entity, _version_batches(con, entity, versions, columns, typed, options)
+            yield dataset, entity, _version_batches(store, con, entity, versions, columns, typed, options)
 
     return _run(datasets(), "records", progress)
 
@@ -114,9 +114,11 @@ def _read(expr: str, reader: FieldDef, t: pa.DataType, typed: Callable[[pa.DataT
     return _filled(expr, reader, t, typed) or expr
 
 
-def _version_batches(con: duckdb.DuckDBPyConnection, entity: str, versions: Sequence[_Version],
+def _version_batches(store: Store, con: duckdb.DuckDBPyConnection, entity: str, versions: Sequence[_Version],
                      columns: Mapping[str, pa.DataType], typed: Callable[[pa.DataType], Any],
                      options: ExportOptions) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """The records of each version, typed. A row whose data is no JSON object (an edited or damaged store) stops
+    the export, named as every other reader names it, instead of exporting as empty values."""
     where, params = _where(options, entity=False)
     readers = _readers(versions)
     for v in versions:
@@ -128,9 +130,17 @@ def _version_batches(con: duckdb.DuckDBPyConnection, entity: str, versions: Sequ
         fields += [f"{_literal(default, columns[c], typed)} AS {_quote(c)}" for c, fdef in readers.items()
                    if c not in own and (default := filled_default(fdef)) is not None]  # fmt: skip
         selected = ", ".join([*map(_quote, _RECORD_EXTRAS), *fields])
-        source = (f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v FROM records "
-                  f"WHERE {where} AND entity = ? AND package_digest = ?")  # fmt: skip
-        yield from _stream(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", [*params, entity, v.digest])
+        rows, args = f"FROM records WHERE {where} AND entity = ? AND package_digest = ?", [*params, entity, v.digest]
+        source = (f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v {rows} "
+                  "AND (json_type(data) = 'OBJECT' OR error('a record is no JSON object'))")  # fmt: skip
+        try:
+            yield from _stream(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", args)
+        except ExportError:
+            damaged = (f"SELECT tenant, entity, id, data {rows} AND (CASE WHEN json_valid(data) THEN json_type(data) "
+                       "END) IS DISTINCT FROM 'OBJECT' ORDER BY tenant, id LIMIT 1")  # fmt: skip
+            for tenant, kind, record_id, data in con.execute(damaged, args).fetchall():
+                _loads(data, store.path, "record", tenant, kind, record_id)
+            raise
 
 
 def export_drafts(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,

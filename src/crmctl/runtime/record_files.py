@@ -4,7 +4,8 @@ CSV: the first row names the columns: fields of the entity (former names follow 
 `id`. Cells are converted by the field's type: numbers in JSON syntax and ASCII digits (`1_000`, `+5`, `١٢`,
 `nan` stay text; `integer` fields as int, others as float), booleans
 `true`/`false` (any case), arrays and objects as JSON text, everything else as text; an empty cell is absent.
-A cell that does not convert stays text, so the record engine rejects that row with a located finding. JSONL:
+A cell that does not convert stays text, so the record engine rejects that row with a located finding that says
+why the text is no number (too many digits, beyond the range of a double, not JSON syntax). JSONL:
 one JSON object per line (blank lines are skipped); an `id` key, when a string, is the record id.
 
 Rows are numbered from 1 in file order (the CSV header and JSONL blank lines do not count); a row without an
@@ -21,12 +22,14 @@ parser of a JSON object of field values (JSONL rows, `records create --data/--fi
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.model.aliases import NamedTwice
 from crmctl.model.fields import ArrayField, BooleanField, CurrencyField, NumberField, ObjectField
+from crmctl.model.files import MAX_FILE_BYTES, open_regular
 from crmctl.model.numbers import parse_number
 from crmctl.model.source import parse_json
 
@@ -47,11 +50,20 @@ def read_rows(path: Path, engine: RecordEngine) -> Iterator[Row]:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: import reads .csv or .jsonl files, not {path.suffix or 'files without a suffix'}")
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return _guard(path, handle, _csv(path, handle, engine) if kind == "csv" else _jsonl(path, handle, engine))
+    handle = io.TextIOWrapper(open_regular(path, str(path)), encoding="utf-8", newline="")
+    lines = _lines(path, handle)
+    return _guard(path, handle, _csv(path, lines, engine) if kind == "csv" else _jsonl(path, lines, engine))
+
+
+def _lines(path: Path, handle: Any) -> Iterator[str]:
+    """The lines of `handle`, each at most `MAX_FILE_BYTES` characters: a file without line breaks is refused
+    where the long line starts instead of being read into memory whole."""
+    number = 0
+    while line := handle.readline(MAX_FILE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_FILE_BYTES:
+            raise InputError(f"{path}:{number}: a line longer than {MAX_FILE_BYTES} characters")
+        yield line
 
 
 def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from crmctl import __version__
 from crmctl.errors import InputError, UserError
+from crmctl.model.files import check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime._storage import (
@@ -85,6 +86,7 @@ class Store(_EventLog):
 
         if not path.exists() and (read_only or not create):
             raise StoreMissingError(f"{path}: no runtime store here", hint="run the runtime once to create it")
+        check_regular(path, str(path))  # DuckDB would wait on a FIFO, or read a device without end
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -24,6 +24,7 @@ from crmctl.model.fields import (
     NumberField,
     ObjectField,
 )
+from crmctl.model.numbers import parse_number
 
 if TYPE_CHECKING:
     from crmctl.model.fields import FieldDef
@@ -87,7 +88,7 @@ def to_cel(value: Any, field_def: FieldDef, name: str = "value") -> Any:
 def _scalar(value: Any, kind: str, name: str, *, integer: bool) -> Any:
     if kind in ("number", "currency"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueTypeError(name, "integer" if integer else "number", _kind(value))
+            raise ValueTypeError(name, "integer" if integer else "number", _not_a_number(value))
         if integer:
             if not isinstance(value, int):
                 raise ValueTypeError(name, "integer", _kind(value))
@@ -116,6 +117,18 @@ def _scalar(value: Any, kind: str, name: str, *, integer: bool) -> Any:
 
 
 _EXPECTED = {"date": "date 'YYYY-MM-DD'", "datetime": "ISO 8601 datetime with offset"}
+
+
+def _not_a_number(value: Any) -> str:
+    """What a value given for a number is: for text (a CSV cell that did not convert), why it is not one."""
+    if isinstance(value, str):
+        try:
+            float(parse_number(value))
+        except ValueError as exc:
+            return f"text: {exc}"
+        except OverflowError:  # an integer of more than 308 digits
+            return f"text: {value[:40]!r}{'…' if len(value) > 40 else ''} is beyond the range of a number"
+    return _kind(value)
 
 
 def _date(value: str, name: str) -> datetime:

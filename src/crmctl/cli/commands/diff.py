@@ -52,8 +52,10 @@ def run(
 def existing_store(records: str) -> Path:
     """Check before any work that `--records` names a file: opening a missing store must not create one."""
     from crmctl.errors import InputError
+    from crmctl.model.files import check_regular
 
     path = Path(records)
+    check_regular(path, f"--records {records}")
     if not path.is_file():
         raise InputError(f"--records {records}: no runtime store at this path",
                          hint="pass the store the runtime writes (by default .crm/runtime.duckdb)")  # fmt: skip

@@ -53,10 +53,10 @@ def _input(data: str | None, file: Path | None) -> dict[str, Any]:
     if (data is None) == (file is None):
         raise UsageError("give the record as --data JSON or --file PATH (one of them)")
     if file is not None:
-        try:
-            return _object(file.read_text(encoding="utf-8"), str(file))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{file}: cannot read: {exc}") from None
+        from crmctl.model.files import read_regular
+        from crmctl.model.source import decode_text
+
+        return _object(decode_text(read_regular(file, str(file)), str(file)), str(file))
     assert data is not None
     return _object(data, "--data")
 

@@ -95,13 +95,9 @@ class Script:
 
 def read_document(path: Path, what: str) -> Any:
     """A YAML or JSON file parsed with positions (`SourceDoc`), or a located InputError."""
-    from crmctl.model.source import decode_text, parse_text
+    from crmctl.model.source import load_document
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    return parse_text(decode_text(raw, str(path)), str(path), as_json=path.suffix == ".json")
+    return load_document(path, str(path), what=f"the {what}")
 
 
 def load_script(path: Path) -> Script:
