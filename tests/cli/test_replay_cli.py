@@ -265,6 +265,62 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
     assert run(["replay", "--store", store, "--format", "json"]) == 0
     report = _json(capsys)
     assert (report["differing_events"], report["per_session"]["record:Lead:lead-ada"]["rejected"]) == (0, 0)
+    # before: the record's session alone was refused the same way (the form's session was not read); its report
+    # is the full replay's for that session, from the store and from an export
+    export = str(tmp_path / "log.parquet")
+    assert run(["log", "export", "--store", store, "--out", export]) == 0
+    capsys.readouterr()
+    for source in (["--store", store], ["--from-export", export]):
+        assert run(["replay", *source, "--session", "record:Lead:lead-ada", "--format", "json"]) == 0
+        alone = _json(capsys)
+        assert (alone["sessions"], alone["events"], alone["differing_events"]) == (1, 2, 0)
+        assert alone["per_session"] == {"record:Lead:lead-ada": report["per_session"]["record:Lead:lead-ada"]}
+
+
+def _calculated_then_entered(tmp_path: Path) -> tuple[str, str]:
+    """Shop 1.0.0 with `bonus` calculated, and 2.0.0 where the entered number `extra` took over its name."""
+    versions = []
+    for version, bonus in (("1.0.0", "bonus: {type: calculated, resultType: number, expression: 'amount * 2.0'}"),
+                           ("2.0.0", "extra: {type: number, aliases: [bonus]}")):  # fmt: skip
+        root = tmp_path / version
+        (root / "localization").mkdir(parents=True)
+        (root / "package.yaml").write_text(f"name: Shop\nversion: {version}\nscope: global\ndescription: Orders.\n"
+                                           "locales: [en, fr]\ndefaultLocale: en\n")  # fmt: skip
+        (root / "schema.yaml").write_text("entities:\n  Order:\n    fields:\n      customer: {type: text}\n"
+                                          f"      amount: {{type: number}}\n      {bonus}\n")  # fmt: skip
+        (root / "ui.yaml").write_text("entity: Order\nsteps:\n  - {id: main, fields: [customer, amount]}\n")
+        for locale in ("en", "fr") if version == "2.0.0" else ("en",):
+            (root / "localization" / f"{locale}.yaml").write_text("labels: {}\n")
+        if version == "1.0.0":
+            (root / "package.yaml").write_text((root / "package.yaml").read_text().replace("[en, fr]", "[en]"))
+        versions.append(str(root))
+    return versions[0], versions[1]
+
+
+def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 1.0.0 calculates `bonus`; 2.0.0 has no calculated field: an update moving a record to 2.0.0 drops the stored
+    # calculated value as 1.0.0 reads the record. Before: replay read the stored data with 2.0.0, kept `bonus` as
+    # its alias `extra` and reported a calculated difference (exit 1) in an untouched log.
+    v1, v2 = _calculated_then_entered(tmp_path)
+    store = ["--store", str(tmp_path / "rt.duckdb")]
+    for record_id in ("o1", "o2"):
+        assert run(["records", "create", v1, "--entity", "Order", "--id", record_id, "--data", '{"amount": 2}',
+                    *store, "--now", "2026-01-01T00:00:00Z"]) == 0  # fmt: skip
+    assert run(["records", "update", "o1", "--entity", "Order", "--data", '{"customer": "b"}', "--package", v2,
+                *store, "--now", "2026-01-02T00:00:00Z"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert run(["replay", *store, "--format", "json"]) == 0
+    assert _json(capsys)["differing_events"] == 0
+    assert run(["replay", *store, "--session", "record:Order:o1"]) == 0
+    assert "every effect reproduced" in capsys.readouterr().out
+    # 1.0.0 does not declare fr: it only reads the stored data, in its default locale (before: exit 2, "locale 'fr'
+    # is not declared by the package", for a locale the version the record moves to declares)
+    assert run(["records", "update", "o2", "--entity", "Order", "--data", '{"customer": "c"}', "--package", v2,
+                "--locale", "fr", *store, "--now", "2026-01-02T00:00:00Z", "--format", "json"]) == 0  # fmt: skip
+    assert _json(capsys)["record"]["data"] == {"amount": 2.0, "customer": "c"}
+    assert run(["replay", *store, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert (report["events"], report["differing_events"]) == (4, 0)
 
 
 _JSON = st.recursive(

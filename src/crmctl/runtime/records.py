@@ -184,6 +184,13 @@ class RecordEngine:
         """Stored data without its calculated values (what an update merges its patch into)."""
         return {k: v for k, v in data.items() if k not in self.calculated_names}
 
+    def update_base(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """What an update merges its patch into, for data stored under this engine's version: the data as this
+        version reads it (a field without a value has its default), without its calculated values. The stored
+        version decides, not the one an update moves the record to: `records update` and `replay` both ask the
+        engine of the version the data was stored under."""
+        return self.strip_calculated(self.model.fill(stored) if self.model.fill is not None else stored)
+
     def check(self, values: Mapping[str, Any], at: datetime, resolver: Resolver | None = None) -> RecordResult:
         """Check, calculate and validate `values` at the injected time `at`."""
         if self.model.fill is not None:  # a field without a value has its default (model.defaults)

@@ -445,7 +445,7 @@ def parse_fail_on(text: str | None, *, pinned: bool) -> frozenset[str]:
 
 def run_replay(*, store_path: Path | None, tenant: str, session: str | None, against: str | None,
                export: Path | None, output_format: str, limit: int, fail_on: str | None = None) -> int:  # fmt: skip
-    from crmctl.runtime.replay import replay
+    from crmctl.runtime.replay import replay, session_entries
     from crmctl.runtime.service import Runtime
 
     failing = parse_fail_on(fail_on, pinned=against is None)
@@ -458,7 +458,7 @@ def run_replay(*, store_path: Path | None, tenant: str, session: str | None, aga
 
             entries: Any = (e for e in read_event_export(export) if e.get("tenant") == tenant)
         else:
-            entries = store.events(tenant, session=session)
+            entries = store.events(tenant) if session is None else session_entries(store, tenant, session)
         report = replay(runtime, entries, against=target, sessions=sessions)
     if session is not None and report.sessions == 0:
         raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
