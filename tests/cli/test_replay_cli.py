@@ -323,6 +323,110 @@ def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsy
     assert (report["events"], report["differing_events"]) == (4, 0)
 
 
+# --- a log written by an earlier crmctl ------------------------------------------------------------------------
+
+# A lead whose industry stops being offered (companySize < 10 narrows it) before the submit: a notOffered error.
+NARROWED = """\
+now: 2026-11-23T09:00:00Z
+events:
+  - change: {field: firstName, value: Ada}
+  - change: {field: lastName, value: Lovelace}
+  - change: {field: email, value: ada@example.com}
+  - next: {}
+  - change: {field: company, value: ACME}
+  - change: {field: industry, value: finance}
+  - change: {field: companySize, value: 5}
+  - next: {}
+  - submit: {}
+"""
+OLD_NOT_OFFERED = {  # crmctl's notOffered before it named the value (what crmctl 0.1.0 logged)
+    "“finance” is not offered here; choose one of: software, retail, other.": "This value is not offered here.",
+    "„finance“ wird hier nicht angeboten; zur Auswahl stehen: software, retail, other.":
+        "Dieser Wert wird hier nicht angeboten.",
+}  # fmt: skip
+
+
+def _as_written_before(tmp_path: Path) -> str:
+    """A store whose log holds what an earlier crmctl wrote for the same sessions: the built-in notOffered message
+    in its former wording, in English and German, on an intact hash chain (nothing was edited afterwards)."""
+    from crmctl.runtime.eventlog import CHAIN_KEYS, value_hash
+    from crmctl.runtime.store import Store
+
+    now, before = tmp_path / "now.duckdb", tmp_path / "before.duckdb"
+    script = tmp_path / "narrowed.yaml"
+    script.write_text(NARROWED, encoding="utf-8")
+    for locale in ("en", "de"):
+        assert run(["simulate", str(V1), "--script", str(script), "--store", str(now), "--session", f"lead-{locale}",
+                    "--locale", locale, "--format", "json"]) == 0  # fmt: skip
+    with Store.open(now) as source, Store.open(before) as target:
+        for digest, name, version in source.package_digests():
+            target.put_package(digest, name, version, source.get_package(digest) or b"")
+        bodies = []
+        for entry in source.events("default"):
+            text = json.dumps({k: v for k, v in entry.items() if k not in CHAIN_KEYS}, ensure_ascii=False)
+            for new, old in OLD_NOT_OFFERED.items():
+                text = text.replace(json.dumps(new, ensure_ascii=False)[1:-1], old)
+            body = json.loads(text)
+            body["effectsHash"] = value_hash(body["effects"])
+            bodies.append(body)
+        assert sum(json.dumps(b, ensure_ascii=False).count("nicht angeboten.") for b in bodies) == 2
+        target.append_events("default", bodies)
+    return str(before)
+
+
+def test_a_log_an_earlier_crmctl_wrote_replays_with_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: exit 1: built-in messages live in crmctl, and upgrading crmctl changed the texts a pinned replay of an
+    # untouched log produces. The package, its version and the inputs are the log's, so only crmctl can be the cause.
+    store = _as_written_before(tmp_path)
+    assert run(["log", "verify", "--store", store]) == 0
+    capsys.readouterr()
+    assert run(["replay", "--store", store]) == 0
+    text = capsys.readouterr().out
+    assert "2 events differ (2 presentation)" in text
+    assert "- error industry [notOffered]: This value is not offered here." in text
+    assert "+ error industry [notOffered]: “finance” is not offered here; choose one of: software, retail" in text
+    assert "come from crmctl itself" in text and "the log's hash chain is intact): exit 0" in text
+    assert run(["replay", "--store", store, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert (report["ok"], report["fail_on"], report["chain"]) == (True, ["behavioral"], {"ok": True, "problems": []})
+    assert report["classes"] == {"behavioral": 0, "presentation": 2}
+    # asked for, the same differences fail; and from an export (the file alone) the rule is the same
+    assert run(["replay", "--store", store, "--fail-on", "presentation"]) == 1
+    export = str(tmp_path / "log.parquet")
+    assert run(["log", "export", "--store", store, "--out", export]) == 0
+    assert run(["replay", "--from-export", export, "--session", "lead-de"]) == 0
+    assert "1 event differs (1 presentation)" in capsys.readouterr().out
+
+
+def test_an_edited_text_still_fails_a_pinned_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the same texts edited into the log afterwards (effectsHash made to match, so replay sees the edit): the chain
+    # is broken, so the presentation differences fail as they did before
+    import duckdb
+
+    from crmctl.runtime.eventlog import value_hash
+
+    store = str(tmp_path / "rt.duckdb")
+    script = tmp_path / "narrowed.yaml"
+    script.write_text(NARROWED, encoding="utf-8")
+    assert run(["simulate", str(V1), "--script", str(script), "--store", store, "--session", "s1"]) == 0
+    with duckdb.connect(store) as con:
+        seq, text = con.execute("SELECT seq, entry FROM events WHERE entry LIKE '%not offered%'").fetchall()[0]
+        entry = json.loads(text.replace("“finance” is not offered here", "“finance” is fine"))
+        entry["effectsHash"] = value_hash(entry["effects"])
+        con.execute("UPDATE events SET entry = ? WHERE seq = ?", [json.dumps(entry, ensure_ascii=False), seq])
+    capsys.readouterr()
+    assert run(["replay", "--store", store]) == 1
+    text = capsys.readouterr().out
+    assert "1 event differs (1 presentation)" in text
+    assert f"the log's hash chain is broken (seq {seq}: LOG001" in text and "the log was edited" in text
+    assert run(["replay", "--store", store, "--format", "json"]) == 1
+    report = _json(capsys)
+    assert report["fail_on"] == ["behavioral", "presentation"] and report["chain"]["ok"] is False
+    export = str(tmp_path / "log.parquet")
+    assert run(["log", "export", "--store", store, "--out", export]) == 0
+    assert run(["replay", "--from-export", export]) == 1
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
     lambda inner: (
