@@ -305,6 +305,40 @@ def test_a_follow_up_scenario_without_now_continues_on_the_tenants_clock(
     assert run(["replay", "--store", store]) == 0
 
 
+def test_a_follow_up_run_counts_the_time_in_state_of_the_instances_it_goes_on_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("now: 2026-11-23T08:00:00Z\nevents:\n" + START + START.replace("a,", "b,") + "- advance: 1h\n")
+    second.write_text("events:\n  - advance: 2h\n  - fire: {instance: a, transition: contact, as: bob/salesManager}\n"
+                      "  - advance: 3h\n")  # fmt: skip
+    assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
+    capsys.readouterr()
+    assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    # before: new 0.0 and 1 instance: a's two hours in `new` before its transition were not counted (it entered
+    # `new` in the first run), nor was b, which waited in `new` for the whole run without an effect
+    assert summary["hoursInState"] == {"contacted": 3.0, "new": 2.0 + 5.0}
+    assert (summary["instances"], summary["completed"]) == (2, 0)
+
+
+def test_a_completed_instance_takes_no_input_later_in_the_same_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("now: 2026-11-23T08:00:00Z\nevents:\n" + START
+                        + "- fire: {instance: a, transition: disqualify, as: alice/salesRep}\n"
+                        + "- change: {instance: a, field: owner, value: bob}\n")  # fmt: skip
+    # before: the change was applied to the completed instance (a later run refuses the same input)
+    assert run(["workflow", "simulate", V1, "--script", str(scenario), "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "s.yaml:5:3: instance a is completed; only running instances of workflow leadLifecycle take input" in err
+    assert "owner" not in json.loads(_stored_instance(store, "a"))["data"]
+    assert run(["replay", "--store", store]) == 0
+
+
 def test_the_clock_of_a_tenant_without_instances_is_the_wall_clock(tmp_path: Path) -> None:
     from crmctl.cli.commands.workflow import workflow_clock
     from crmctl.runtime.store import Store
