@@ -192,6 +192,33 @@ def test_interactive_lists_open_work_and_acts(tmp_path: Path, monkeypatch: pytes
     assert "no outcome 'fly'" in out and "approval of qualify requested" in out
 
 
+def test_interactive_changes_take_values_of_the_fields_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from crmctl.cli.commands.workflow import Player
+    from crmctl.cli.workflow_interactive import interact
+    from crmctl.model.package import load_package
+    from crmctl.runtime.store import Store
+    from crmctl.runtime.workflow import parse_moment
+
+    answers = iter(["s", "lead-1", '{"firstName": "Ada", "lastName": "L", "owner": "alice"}',
+                    "c", "lead-1", "companySize", "300",        # before: '300' refused, "expected integer, got str"
+                    "c", "lead-1", "consentMarketing", "yes",
+                    "c", "lead-1", "companySize", "many",       # shown, not fatal
+                    "c", "lead-1", "email", "ada@example.com",
+                    "c", "lead-1", "email", "",                 # nothing clears it
+                    "q"])  # fmt: skip
+    monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
+        assert interact(player) == 0
+        instance = store.get_instance("default", "lead-1")
+        assert instance is not None
+        assert (instance["data"]["companySize"], instance["data"]["consentMarketing"]) == (300, True)
+        assert "email" not in instance["data"]
+    out = capsys.readouterr().out
+    assert "companySize = 300" in out and "'many' is not a number" in out
+
+
 def test_on_a_terminal_the_timeline_is_a_table(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from crmctl.cli.commands import workflow as command
