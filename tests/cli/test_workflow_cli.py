@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -408,9 +408,10 @@ def test_the_timeline_of_several_instances_is_in_time_order(tmp_path: Path, caps
 
 
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8))
+@given(st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8),
+       st.integers(0, 200))  # fmt: skip
 def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[tuple[str, int]]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[tuple[str, int]], later: int
 ) -> None:
     lines = ["now: 2026-11-23T08:00:00Z", "events:"]
     for number, (kind, hours) in enumerate(steps):
@@ -425,3 +426,16 @@ def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
     assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
     timeline = json.loads(capsys.readouterr().out)["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+    # a follow-up `later` hours after the tenant's clock, whose first input goes to the instance started last:
+    # it catches up first, the others at the advance (before: their effects came after the input's)
+    started = [number for number, (kind, _) in enumerate(steps) if kind == "start"]
+    if not started:
+        return
+    clock = datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(hours=sum(h for k, h in steps if k == "advance") + later)
+    script.write_text(f"now: {clock:%Y-%m-%dT%H:%M:%SZ}\nevents:\n  - change: {{instance: i{99 - started[-1]:02d}, "
+                      "field: email, value: a@example.com}\n  - advance: 1h\n")  # fmt: skip
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+    assert run(["replay", "--store", str(store)]) == 0
+    capsys.readouterr()

@@ -181,7 +181,7 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
     import sys
 
     from crmctl.model.package import load_package
-    from crmctl.runtime.workflow import WorkflowError
+    from crmctl.runtime.workflow import WorkflowError, parse_moment
 
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("workflow simulate without --script needs a terminal; pass --script FILE (docs/workflows.md)")
@@ -202,12 +202,15 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
                 player.play(step)
             except WorkflowError as exc:
                 raise InputError(f"{where}: {exc}") from None
-    summary = summarize(player.timeline, player.model.workflow.id, player.clock, player.initial)
+    # Earliest first across the steps too: an instance whose clock stood behind the run's start (`now:` or --now
+    # later than the tenant's clock) catches up at its first step, with effects dated before earlier steps'.
+    timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept
+    summary = summarize(timeline, player.model.workflow.id, player.clock, player.initial)
     if output_format == "json":
         out(json.dumps({"workflow": player.model.workflow.id, "package": player.ref.to_json(), "tenant": tenant,
-                        "timeline": player.timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
+                        "timeline": timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
     else:
-        print_timeline(player.timeline)
+        print_timeline(timeline)
         _print_summary(summary)
     return 0
 
