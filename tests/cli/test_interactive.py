@@ -109,7 +109,7 @@ def test_bad_input_is_shown_not_raised(runtime: Runtime, monkeypatch: pytest.Mon
      ("no", "boolean", False), ('["a"]', "array", ["a"]), ("x", "text", "x")],
 )  # fmt: skip
 def test_parse_by_field_type(raw: str, kind: str, expected: Any) -> None:
-    assert interactive._parse(raw, kind) == expected
+    assert interactive.parse_value(raw, kind) == expected
 
 
 def test_ctrl_d_keeps_the_draft(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,

@@ -265,6 +265,166 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
     assert run(["replay", "--store", store, "--format", "json"]) == 0
     report = _json(capsys)
     assert (report["differing_events"], report["per_session"]["record:Lead:lead-ada"]["rejected"]) == (0, 0)
+    # before: the record's session alone was refused the same way (the form's session was not read); its report
+    # is the full replay's for that session, from the store and from an export
+    export = str(tmp_path / "log.parquet")
+    assert run(["log", "export", "--store", store, "--out", export]) == 0
+    capsys.readouterr()
+    for source in (["--store", store], ["--from-export", export]):
+        assert run(["replay", *source, "--session", "record:Lead:lead-ada", "--format", "json"]) == 0
+        alone = _json(capsys)
+        assert (alone["sessions"], alone["events"], alone["differing_events"]) == (1, 2, 0)
+        assert alone["per_session"] == {"record:Lead:lead-ada": report["per_session"]["record:Lead:lead-ada"]}
+
+
+def _calculated_then_entered(tmp_path: Path) -> tuple[str, str]:
+    """Shop 1.0.0 with `bonus` calculated, and 2.0.0 where the entered number `extra` took over its name."""
+    versions = []
+    for version, bonus in (("1.0.0", "bonus: {type: calculated, resultType: number, expression: 'amount * 2.0'}"),
+                           ("2.0.0", "extra: {type: number, aliases: [bonus]}")):  # fmt: skip
+        root = tmp_path / version
+        (root / "localization").mkdir(parents=True)
+        (root / "package.yaml").write_text(f"name: Shop\nversion: {version}\nscope: global\ndescription: Orders.\n"
+                                           "locales: [en, fr]\ndefaultLocale: en\n")  # fmt: skip
+        (root / "schema.yaml").write_text("entities:\n  Order:\n    fields:\n      customer: {type: text}\n"
+                                          f"      amount: {{type: number}}\n      {bonus}\n")  # fmt: skip
+        (root / "ui.yaml").write_text("entity: Order\nsteps:\n  - {id: main, fields: [customer, amount]}\n")
+        for locale in ("en", "fr") if version == "2.0.0" else ("en",):
+            (root / "localization" / f"{locale}.yaml").write_text("labels: {}\n")
+        if version == "1.0.0":
+            (root / "package.yaml").write_text((root / "package.yaml").read_text().replace("[en, fr]", "[en]"))
+        versions.append(str(root))
+    return versions[0], versions[1]
+
+
+def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 1.0.0 calculates `bonus`; 2.0.0 has no calculated field: an update moving a record to 2.0.0 drops the stored
+    # calculated value as 1.0.0 reads the record. Before: replay read the stored data with 2.0.0, kept `bonus` as
+    # its alias `extra` and reported a calculated difference (exit 1) in an untouched log.
+    v1, v2 = _calculated_then_entered(tmp_path)
+    store = ["--store", str(tmp_path / "rt.duckdb")]
+    for record_id in ("o1", "o2"):
+        assert run(["records", "create", v1, "--entity", "Order", "--id", record_id, "--data", '{"amount": 2}',
+                    *store, "--now", "2026-01-01T00:00:00Z"]) == 0  # fmt: skip
+    assert run(["records", "update", "o1", "--entity", "Order", "--data", '{"customer": "b"}', "--package", v2,
+                *store, "--now", "2026-01-02T00:00:00Z"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert run(["replay", *store, "--format", "json"]) == 0
+    assert _json(capsys)["differing_events"] == 0
+    assert run(["replay", *store, "--session", "record:Order:o1"]) == 0
+    assert "every effect reproduced" in capsys.readouterr().out
+    # 1.0.0 does not declare fr: it only reads the stored data, in its default locale (before: exit 2, "locale 'fr'
+    # is not declared by the package", for a locale the version the record moves to declares)
+    assert run(["records", "update", "o2", "--entity", "Order", "--data", '{"customer": "c"}', "--package", v2,
+                "--locale", "fr", *store, "--now", "2026-01-02T00:00:00Z", "--format", "json"]) == 0  # fmt: skip
+    assert _json(capsys)["record"]["data"] == {"amount": 2.0, "customer": "c"}
+    assert run(["replay", *store, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert (report["events"], report["differing_events"]) == (4, 0)
+
+
+# --- a log written by an earlier crmctl ------------------------------------------------------------------------
+
+# A lead whose industry stops being offered (companySize < 10 narrows it) before the submit: a notOffered error.
+NARROWED = """\
+now: 2026-11-23T09:00:00Z
+events:
+  - change: {field: firstName, value: Ada}
+  - change: {field: lastName, value: Lovelace}
+  - change: {field: email, value: ada@example.com}
+  - next: {}
+  - change: {field: company, value: ACME}
+  - change: {field: industry, value: finance}
+  - change: {field: companySize, value: 5}
+  - next: {}
+  - submit: {}
+"""
+OLD_NOT_OFFERED = {  # crmctl's notOffered before it named the value (what crmctl 0.1.0 logged)
+    "“finance” is not offered here; choose one of: software, retail, other.": "This value is not offered here.",
+    "„finance“ wird hier nicht angeboten; zur Auswahl stehen: software, retail, other.":
+        "Dieser Wert wird hier nicht angeboten.",
+}  # fmt: skip
+
+
+def _as_written_before(tmp_path: Path) -> str:
+    """A store whose log holds what an earlier crmctl wrote for the same sessions: the built-in notOffered message
+    in its former wording, in English and German, on an intact hash chain (nothing was edited afterwards)."""
+    from crmctl.runtime.eventlog import CHAIN_KEYS, value_hash
+    from crmctl.runtime.store import Store
+
+    now, before = tmp_path / "now.duckdb", tmp_path / "before.duckdb"
+    script = tmp_path / "narrowed.yaml"
+    script.write_text(NARROWED, encoding="utf-8")
+    for locale in ("en", "de"):
+        assert run(["simulate", str(V1), "--script", str(script), "--store", str(now), "--session", f"lead-{locale}",
+                    "--locale", locale, "--format", "json"]) == 0  # fmt: skip
+    with Store.open(now) as source, Store.open(before) as target:
+        for digest, name, version in source.package_digests():
+            target.put_package(digest, name, version, source.get_package(digest) or b"")
+        bodies = []
+        for entry in source.events("default"):
+            text = json.dumps({k: v for k, v in entry.items() if k not in CHAIN_KEYS}, ensure_ascii=False)
+            for new, old in OLD_NOT_OFFERED.items():
+                text = text.replace(json.dumps(new, ensure_ascii=False)[1:-1], old)
+            body = json.loads(text)
+            body["effectsHash"] = value_hash(body["effects"])
+            bodies.append(body)
+        assert sum(json.dumps(b, ensure_ascii=False).count("nicht angeboten.") for b in bodies) == 2
+        target.append_events("default", bodies)
+    return str(before)
+
+
+def test_a_log_an_earlier_crmctl_wrote_replays_with_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: exit 1: built-in messages live in crmctl, and upgrading crmctl changed the texts a pinned replay of an
+    # untouched log produces. The package, its version and the inputs are the log's, so only crmctl can be the cause.
+    store = _as_written_before(tmp_path)
+    assert run(["log", "verify", "--store", store]) == 0
+    capsys.readouterr()
+    assert run(["replay", "--store", store]) == 0
+    text = capsys.readouterr().out
+    assert "2 events differ (2 presentation)" in text
+    assert "- error industry [notOffered]: This value is not offered here." in text
+    assert "+ error industry [notOffered]: “finance” is not offered here; choose one of: software, retail" in text
+    assert "come from crmctl itself" in text and "the log's hash chain is intact): exit 0" in text
+    assert run(["replay", "--store", store, "--format", "json"]) == 0
+    report = _json(capsys)
+    assert (report["ok"], report["fail_on"], report["chain"]) == (True, ["behavioral"], {"ok": True, "problems": []})
+    assert report["classes"] == {"behavioral": 0, "presentation": 2}
+    # asked for, the same differences fail; and from an export (the file alone) the rule is the same
+    assert run(["replay", "--store", store, "--fail-on", "presentation"]) == 1
+    export = str(tmp_path / "log.parquet")
+    assert run(["log", "export", "--store", store, "--out", export]) == 0
+    assert run(["replay", "--from-export", export, "--session", "lead-de"]) == 0
+    assert "1 event differs (1 presentation)" in capsys.readouterr().out
+
+
+def test_an_edited_text_still_fails_a_pinned_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the same texts edited into the log afterwards (effectsHash made to match, so replay sees the edit): the chain
+    # is broken, so the presentation differences fail as they did before
+    import duckdb
+
+    from crmctl.runtime.eventlog import value_hash
+
+    store = str(tmp_path / "rt.duckdb")
+    script = tmp_path / "narrowed.yaml"
+    script.write_text(NARROWED, encoding="utf-8")
+    assert run(["simulate", str(V1), "--script", str(script), "--store", store, "--session", "s1"]) == 0
+    with duckdb.connect(store) as con:
+        seq, text = con.execute("SELECT seq, entry FROM events WHERE entry LIKE '%not offered%'").fetchall()[0]
+        entry = json.loads(text.replace("“finance” is not offered here", "“finance” is fine"))
+        entry["effectsHash"] = value_hash(entry["effects"])
+        con.execute("UPDATE events SET entry = ? WHERE seq = ?", [json.dumps(entry, ensure_ascii=False), seq])
+    capsys.readouterr()
+    assert run(["replay", "--store", store]) == 1
+    text = capsys.readouterr().out
+    assert "1 event differs (1 presentation)" in text
+    assert f"the log's hash chain is broken (seq {seq}: LOG001" in text and "the log was edited" in text
+    assert run(["replay", "--store", store, "--format", "json"]) == 1
+    report = _json(capsys)
+    assert report["fail_on"] == ["behavioral", "presentation"] and report["chain"]["ok"] is False
+    export = str(tmp_path / "log.parquet")
+    assert run(["log", "export", "--store", store, "--out", export]) == 0
+    assert run(["replay", "--from-export", export]) == 1
 
 
 _JSON = st.recursive(

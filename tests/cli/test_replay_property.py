@@ -3,27 +3,52 @@ store — records created, updated and imported, form sessions simulated and res
 (ids reused, clocks left out), instances migrated, replays run in between, mistakes made on the way — no command
 crashes, `log verify` accepts the log, and `replay` reproduces every entry, from the store and from an export.
 
-Every command goes through the real command line (`crmctl.cli.main.run`) on a fresh store per example."""
+Every command goes through the real command line (`crmctl.cli.main.run`) on a fresh store per example. Three versions
+of LeadLifecycle take part: 1.0.0, 1.1.0 (a field renamed under an alias, new fields and values) and 1.2.0, which
+gives fields defaults (form sessions start with them, records store them, a cleared value returns to them). Besides
+the log as a whole, every session replays on its own (`replay --session`) as the whole log replays it, and replay
+re-executes every entry (a replay that skipped some would otherwise reproduce "everything"). The defects the issue
+and its review found are `@example`s, so they run every time whatever hypothesis draws."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from crmctl.cli.main import run
 from tests.conftest import REPO
 
+_KEEP = tempfile.TemporaryDirectory(prefix="crmctl-replay-property-")  # removed when the interpreter exits
+
+
+def _with_defaults() -> str:
+    """LeadLifecycle 1.2.0: 1.1.0 with defaults for an existing enum, a new-in-1.1.0 enum and a boolean."""
+    root = Path(_KEEP.name) / "v3"
+    shutil.copytree(REPO / "packages" / "LeadLifecycle" / "v2", root)
+    manifest, schema = root / "package.yaml", root / "schema.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.1.0", "version: 1.2.0"), "utf-8")
+    text = schema.read_text(encoding="utf-8")
+    for field, default in (("source", "web"), ("preferredLanguage", "en"), ("consentMarketing", "false")):
+        start = text.index(f"      {field}:\n")
+        end = text.index("        description:", start)
+        text = f"{text[:end]}        default: {default}\n{text[end:]}"
+    schema.write_text(text, encoding="utf-8")
+    return str(root)
+
+
 VERSIONS = {
     "v1": str(REPO / "packages" / "LeadLifecycle" / "v1"),
     "v2": str(REPO / "packages" / "LeadLifecycle" / "v2"),
+    "v3": _with_defaults(),
 }
 START = datetime(2026, 11, 23, 8, tzinfo=UTC)
 TENANTS = ("default", "t2")
@@ -39,10 +64,12 @@ VALUES: dict[str, list[Any]] = {
     "email": ["ada@example.com", "not an address"],
     "phone": ["+44 20 7946 0000"],
     "company": ["Analytical Engines", ""],
-    "industry": ["software", "nope"],
+    "industry": ["software", "nope", None],
     "companySize": [320, 3, "many"],
     "annualRevenue": [2500000, 90000000000],
-    "source": ["referral", "webinar", "carrierPigeon"],
+    "source": ["referral", "webinar", "carrierPigeon", None],  # null: no value, or back to 1.2.0's default
+    "preferredLanguage": ["fr", None],  # 1.1.0 on; 1.0.0 refuses it
+    "consentMarketing": [True, None],
     "owner": ["alice", "bob"],
     "nextFollowUp": ["2026-12-01", "soon"],
 }
@@ -126,7 +153,7 @@ def commands(draw: st.DrawFn) -> list[tuple[Any, ...]]:
         if kind == "create":
             out.append((kind, tenant, version, draw(st.sampled_from(RECORD_IDS)), draw(record_data())))
         elif kind == "update":
-            moved = draw(st.sampled_from([None, "v2"]))
+            moved = draw(st.sampled_from([None, "v2", "v3"]))
             out.append((kind, tenant, moved, draw(st.sampled_from(RECORD_IDS)), draw(record_data())))
         elif kind == "import":
             rows = draw(st.lists(st.tuples(st.sampled_from((*RECORD_IDS, "r3", "r4")), record_data()), max_size=3))
@@ -137,6 +164,8 @@ def commands(draw: st.DrawFn) -> list[tuple[Any, ...]]:
             out.append((kind, tenant, draw(st.sampled_from(SESSIONS)), draw(form_events())))
         elif kind == "workflow":
             out.append((kind, tenant, version, draw(workflow_events()), draw(st.booleans())))
+        elif kind == "migrate":
+            out.append((kind, tenant, draw(st.sampled_from(["v2", "v3"]))))
         else:
             out.append((kind, tenant))
     return out
@@ -199,15 +228,44 @@ class Story:
             self.run("workflow", "simulate", VERSIONS[version], "--script", self.file(".json", json.dumps(scenario)),
                      *where)  # fmt: skip
         elif kind == "migrate":
-            self.run("workflow", "migrate", VERSIONS["v2"], "--all", *where)
+            self.run("workflow", "migrate", VERSIONS[rest[0]], "--all", *where)
         else:
             code, text = self.run("replay", *where)
             assert code == 0 or not Path(self.store).exists(), text  # no store yet: exit 2
             self.run("replay", "--against", VERSIONS["v1"], *where)
 
 
+def _replays(story: Story, source: list[str], tenant: str, entries: int) -> None:
+    """The tenant's log replays from `source` (a store or an export): every one of its `entries` re-executed,
+    nothing differs, and each session alone replays as the whole log replays it."""
+    code, text = story.run("replay", *source, "--tenant", tenant, "--format", "json")
+    report = json.loads(text)
+    assert code == 0 and report["differing_events"] == 0, text
+    assert report["events"] == entries, (report["events"], entries)
+    for session, counts in report["per_session"].items():
+        code, text = story.run("replay", *source, "--tenant", tenant, "--session", session, "--format", "json")
+        alone = json.loads(text)
+        assert code == 0 and alone["per_session"] == {session: counts}, (session, text)
+
+
+# The issue's defects as sequences that always run (see the module docstring).
+DISQUALIFIED = [{"start": {"instance": "w1", "data": {"firstName": "Ada", "lastName": "Lovelace", "owner": "alice"}}},
+                *({kind: {"instance": "w1", **args}} for step in COMPLETED for kind, args in step.items())]  # fmt: skip
+FILLED_S1 = [*FILLED[:-1], {"change": {"field": "source", "value": None}}, {"submit": {}}]  # back to its default
+STARTED_W2 = [{"start": {"instance": "w2", "data": {"firstName": "A", "lastName": "B"}}}]
+
+
 @settings(max_examples=14, deadline=None, derandomize=True)
 @given(commands())
+# a completed instance restarted by the same scenario played again (the log no longer replayed)
+@example([("workflow", "default", "v2", DISQUALIFIED, True), ("workflow", "default", "v2", DISQUALIFIED, False)])
+# a record a form created, updated in place and moved to versions with defaults; one session replayed alone
+@example([("simulate", "default", "v3", "s1", FILLED_S1), ("update", "default", None, "s1", {"source": None}),
+          ("update", "default", "v3", "s1", {"companySize": 3}), ("resume", "default", "s2", []),
+          ("simulate", "t2", "v1", "s1", FILLED), ("update", "t2", "v3", "s1", {"industry": None})])  # fmt: skip
+# instances migrated onto a version with defaults, then driven on without a clock of their own
+@example([("workflow", "t2", "v1", STARTED_W2, True), ("migrate", "t2", "v3"),
+          ("workflow", "t2", "v3", [{"advance": "3d"}], False), ("replay", "t2")])  # fmt: skip
 def test_any_sequence_of_commands_leaves_a_log_that_verifies_and_replays(sequence: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         story = Story(Path(directory))
@@ -218,10 +276,8 @@ def test_any_sequence_of_commands_leaves_a_log_that_verifies_and_replays(sequenc
         export = str(Path(directory) / "log.parquet")
         assert story.run("log", "export", "--store", story.store, "--out", export)[0] == 0
         for tenant in TENANTS:
-            where = ["--store", story.store, "--tenant", tenant]
-            code, text = story.run("log", "verify", *where)
+            code, text = story.run("log", "verify", "--store", story.store, "--tenant", tenant, "--format", "json")
             assert code == 0, text
-            code, text = story.run("replay", *where, "--format", "json")
-            assert code == 0 and json.loads(text)["differing_events"] == 0, text
-            code, text = story.run("replay", "--from-export", export, "--tenant", tenant, "--format", "json")
-            assert code == 0 and json.loads(text)["differing_events"] == 0, text
+            entries = json.loads(text)["entries"]
+            _replays(story, ["--store", story.store], tenant, entries)
+            _replays(story, ["--from-export", export], tenant, entries)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,6 +192,33 @@ def test_interactive_lists_open_work_and_acts(tmp_path: Path, monkeypatch: pytes
     assert "no outcome 'fly'" in out and "approval of qualify requested" in out
 
 
+def test_interactive_changes_take_values_of_the_fields_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from crmctl.cli.commands.workflow import Player
+    from crmctl.cli.workflow_interactive import interact
+    from crmctl.model.package import load_package
+    from crmctl.runtime.store import Store
+    from crmctl.runtime.workflow import parse_moment
+
+    answers = iter(["s", "lead-1", '{"firstName": "Ada", "lastName": "L", "owner": "alice"}',
+                    "c", "lead-1", "companySize", "300",        # before: '300' refused, "expected integer, got str"
+                    "c", "lead-1", "consentMarketing", "yes",
+                    "c", "lead-1", "companySize", "many",       # shown, not fatal
+                    "c", "lead-1", "email", "ada@example.com",
+                    "c", "lead-1", "email", "",                 # nothing clears it
+                    "q"])  # fmt: skip
+    monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
+        assert interact(player) == 0
+        instance = store.get_instance("default", "lead-1")
+        assert instance is not None
+        assert (instance["data"]["companySize"], instance["data"]["consentMarketing"]) == (300, True)
+        assert "email" not in instance["data"]
+    out = capsys.readouterr().out
+    assert "companySize = 300" in out and "'many' is not a number" in out
+
+
 def test_on_a_terminal_the_timeline_is_a_table(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from crmctl.cli.commands import workflow as command
@@ -305,6 +332,40 @@ def test_a_follow_up_scenario_without_now_continues_on_the_tenants_clock(
     assert run(["replay", "--store", store]) == 0
 
 
+def test_a_follow_up_run_counts_the_time_in_state_of_the_instances_it_goes_on_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("now: 2026-11-23T08:00:00Z\nevents:\n" + START + START.replace("a,", "b,") + "- advance: 1h\n")
+    second.write_text("events:\n  - advance: 2h\n  - fire: {instance: a, transition: contact, as: bob/salesManager}\n"
+                      "  - advance: 3h\n")  # fmt: skip
+    assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
+    capsys.readouterr()
+    assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    # before: new 0.0 and 1 instance: a's two hours in `new` before its transition were not counted (it entered
+    # `new` in the first run), nor was b, which waited in `new` for the whole run without an effect
+    assert summary["hoursInState"] == {"contacted": 3.0, "new": 2.0 + 5.0}
+    assert (summary["instances"], summary["completed"]) == (2, 0)
+
+
+def test_a_completed_instance_takes_no_input_later_in_the_same_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "rt.duckdb")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("now: 2026-11-23T08:00:00Z\nevents:\n" + START
+                        + "- fire: {instance: a, transition: disqualify, as: alice/salesRep}\n"
+                        + "- change: {instance: a, field: owner, value: bob}\n")  # fmt: skip
+    # before: the change was applied to the completed instance (a later run refuses the same input)
+    assert run(["workflow", "simulate", V1, "--script", str(scenario), "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "s.yaml:5:3: instance a is completed; only running instances of workflow leadLifecycle take input" in err
+    assert "owner" not in json.loads(_stored_instance(store, "a"))["data"]
+    assert run(["replay", "--store", store]) == 0
+
+
 def test_the_clock_of_a_tenant_without_instances_is_the_wall_clock(tmp_path: Path) -> None:
     from crmctl.cli.commands.workflow import workflow_clock
     from crmctl.runtime.store import Store
@@ -347,9 +408,10 @@ def test_the_timeline_of_several_instances_is_in_time_order(tmp_path: Path, caps
 
 
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8))
+@given(st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8),
+       st.integers(0, 200))  # fmt: skip
 def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[tuple[str, int]]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[tuple[str, int]], later: int
 ) -> None:
     lines = ["now: 2026-11-23T08:00:00Z", "events:"]
     for number, (kind, hours) in enumerate(steps):
@@ -364,3 +426,16 @@ def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
     assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
     timeline = json.loads(capsys.readouterr().out)["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+    # a follow-up `later` hours after the tenant's clock, whose first input goes to the instance started last:
+    # it catches up first, the others at the advance (before: their effects came after the input's)
+    started = [number for number, (kind, _) in enumerate(steps) if kind == "start"]
+    if not started:
+        return
+    clock = datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(hours=sum(h for k, h in steps if k == "advance") + later)
+    script.write_text(f"now: {clock:%Y-%m-%dT%H:%M:%SZ}\nevents:\n  - change: {{instance: i{99 - started[-1]:02d}, "
+                      "field: email, value: a@example.com}\n  - advance: 1h\n")  # fmt: skip
+    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+    assert run(["replay", "--store", str(store)]) == 0
+    capsys.readouterr()

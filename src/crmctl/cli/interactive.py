@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from crmctl.runtime.service import Runtime, SessionConfig
 
-__all__ = ["View", "interact"]
+__all__ = ["View", "interact", "parse_value"]
 
 
 @dataclass
@@ -120,7 +120,9 @@ def _render(console: Console, view: View) -> None:
         console.print(note)
 
 
-def _parse(raw: str, kind: str) -> Any:
+def parse_value(raw: str, kind: str) -> Any:
+    """What the user typed as a value of a field of type `kind` (None for nothing: the value is cleared);
+    ValueError (or OverflowError) when it does not parse."""
     text = raw.strip()
     if text == "":
         return None
@@ -217,7 +219,7 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                 if raw == ("" if current is None else str(current)):
                     continue
                 try:
-                    value = _parse(raw, kind)
+                    value = parse_value(raw, kind)
                 except (ValueError, OverflowError):
                     view.notes = [Text(f"{label}: not a {kind}", style="red")]
                     continue

@@ -150,13 +150,13 @@ def replay(
         str | None,
         typer.Option(
             "--fail-on",
-            help="Comma-separated divergence classes that fail: behavioral,presentation "
-            "(default: both against the pinned versions, behavioral with --against).",
+            help="Comma-separated divergence classes that fail: behavioral,presentation (default: behavioral; "
+            "against the pinned versions presentation too when the log's hash chain is broken).",
         ),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
-    """Re-execute logged sessions; exit 1 when an effect differs (pinned versions: byte for byte)."""
+    """Re-execute logged sessions, comparing every effect; exit 1 when behaviour differs (and see --fail-on)."""
     from crmctl.cli.commands import runtime as command
 
     if session is not None and all_sessions:

@@ -63,6 +63,7 @@ def interact(player: Player) -> int:
     from crmctl.cli.commands.runtime import duration
     from crmctl.cli.commands.workflow import describe
     from crmctl.cli.console import rich_console
+    from crmctl.cli.interactive import parse_value
 
     console = rich_console()
 
@@ -98,13 +99,15 @@ def interact(player: Player) -> int:
                             "as": ask("as (user/role)"),
                             "comment": ask("comment", default="") or None}  # fmt: skip
                 else:
-                    step = {"type": "change", "instance": instance, "field": ask("field"),
-                            "value": ask("value")}  # fmt: skip
+                    path = ask("field")
+                    kind = getattr(player.model.records().model.fields.get(path), "type", "text")
+                    step = {"type": "change", "instance": instance, "field": path,
+                            "value": parse_value(ask("value (nothing clears it)", default=""), kind)}  # fmt: skip
             for effect in player.play(step):
                 if effect["effect"] not in ("guard", "timer-cleared"):
                     when = effect["at"][:16].replace("T", " ")
                     console.print(Text(f"  {when}  {effect['instance']:<12} {describe(effect)}"))
         except EOFError:  # Ctrl-D: like quit
             return 0
-        except (UserError, ValueError) as exc:  # ValueError: a record that is not JSON
+        except (UserError, ValueError, OverflowError) as exc:  # a record that is not JSON, a value that does not parse
             console.print(Text(str(exc), style="red"))

@@ -109,11 +109,14 @@ class RecordService:
 
     def engine(self, package: Package, entity: str, digest: str | None = None,
                locale: str | None = None) -> RecordEngine:  # fmt: skip
-        ref = digest or self.runtime.pin(package).digest
-        key = (ref, entity, locale or self.locale)
+        return self._engine(package, entity, digest or self.runtime.pin(package).digest, locale or self.locale)
+
+    def _engine(self, package: Package, entity: str, digest: str, locale: str | None) -> RecordEngine:
+        """The engine of `entity` in the version `digest` in `locale` (None: the version's default locale)."""
+        key = (digest, entity, locale)
         engine = self._engines.get(key)
         if engine is None:
-            engine = self._engines[key] = RecordEngine(package, entity, locale or self.locale)
+            engine = self._engines[key] = RecordEngine(package, entity, locale)
         return engine
 
     # --- reading -----------------------------------------------------------------------------------------------
@@ -184,7 +187,9 @@ class RecordService:
                 refused = move_check(pinned, target, entity, kept)
                 if refused:
                     return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
-            base = self.engine(pinned, entity, stored.package_digest).strip_calculated(stored.data)
+            # The stored version reads the stored data; it says nothing, so in its default locale (it may lack this
+            # one). The target version then reads that data and the patch under its own names.
+            base = self._engine(pinned, entity, stored.package_digest, None).update_base(stored.data)
             values = engine.patched(base, patch)
         except NamedTwice as exc:
             return RecordOutcome(RecordResult(False, dict(stored.data), errors=[engine.refusal(exc)]), None)
@@ -261,24 +266,28 @@ def carried(data: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, Any] | None,
+def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: tuple[str, Mapping[str, Any]] | None,
                  against: Package | None = None, engines: dict[tuple[str, str, str], RecordEngine] | None = None,
                  ) -> list[dict[str, Any]]:  # fmt: skip
-    """Re-execute a logged record entry; the effects it produces now. `base` is the data of the session's previous
-    entry (for an update); `engines` caches engines across entries. UserError when the record is refused now."""
+    """Re-execute a logged record entry; the effects it produces now. `base` is, for an update, the digest of the
+    version the record was stored under and the data the session's previous entry logged: the update merges its
+    patch into that data as that version reads it (`RecordEngine.update_base`), as `RecordService.update` did,
+    also when it moved the record to another version. Against another version every entry, the earlier ones
+    included, runs on that version, so the data is read by it too. `engines` caches engines across entries.
+    UserError when the record is refused now."""
+    engines = {} if engines is None else engines
+    locale = str(entry["locale"])
     digest = "against" if against is not None else str(entry["package"]["digest"])
-    key = (digest, str(entry["entity"]), str(entry["locale"]))
-    engine = (engines or {}).get(key)
-    if engine is None:
-        package = against if against is not None else runtime.pinned(digest)
-        engine = RecordEngine(package, key[1], key[2])
-        if engines is not None:
-            engines[key] = engine
+    engine = _replay_engine(runtime, engines, digest, str(entry["entity"]), locale, against)
     values: Mapping[str, Any] = entry.get("input", {})
     if entry.get("op") == "update":
         if base is None:
             raise UserError("an update without the record it updates earlier in the log")
-        values = engine.patched(base, values)
+        stored_digest, data = base
+        # Reading data needs no texts: the stored version's engine in its default locale (it may lack this one).
+        stored = engine if against is not None else _replay_engine(runtime, engines, stored_digest, engine.entity,
+                                                                   "", None)  # fmt: skip
+        values = engine.patched(stored.update_base(data), values)
     effects = entry.get("effects") or [{}]
     record_id = str(effects[0].get("id", str(entry["session"]).rsplit(":", 1)[-1]))
     # No logged answer means no async validation ran (no resolver then, or none applied): run none now either.
@@ -287,3 +296,14 @@ def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: Mapping[str, 
     if not result.ok:
         raise UserError("; ".join(f"{e['field']}: {e['code']}: {e['message']}" for e in result.errors))
     return record_effects(record_id, result)
+
+
+def _replay_engine(runtime: Runtime, engines: dict[tuple[str, str, str], RecordEngine], digest: str, entity: str,
+                   locale: str, against: Package | None) -> RecordEngine:  # fmt: skip
+    """The engine of `entity` in the version stored under `digest` (or `against`) in `locale` ("": the version's
+    default), built once per replay."""
+    key = (digest, entity, locale)
+    engine = engines.get(key)
+    if engine is None:
+        engine = engines[key] = RecordEngine(against or runtime.pinned(digest), entity, locale or None)
+    return engine

@@ -203,6 +203,14 @@ class RecordEngine:
         """The finding that refuses data naming a field twice."""
         return self.finding(error.field, "type", "error", "crmctl.type", {"detail": error.message})
 
+    def update_base(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """What an update merges its patch into, for data stored under this engine's version: the data as this
+        version reads it (former names are the fields', a field without a value has its default), without its
+        calculated values. The stored version decides, not the one an update moves the record to: `records update`
+        and `replay` both ask the engine of the version the data was stored under, then `patched` on the target."""
+        data = self.renamed(stored)
+        return self.strip_calculated(self.model.fill(data) if self.model.fill is not None else data)
+
     def check(self, values: Mapping[str, Any], at: datetime, resolver: Resolver | None = None) -> RecordResult:
         """Check, calculate and validate `values` at the injected time `at`."""
         if self.rename is not None:  # former names (`aliases`) at any depth are the field's current name

@@ -32,10 +32,13 @@ from crmctl.runtime.service import SessionConfig, parse_instant, recorded_resolv
 from crmctl.runtime.session import Session, SessionState
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from crmctl.model.package import Package
     from crmctl.runtime.service import Runtime
+    from crmctl.runtime.store import Store
 
-__all__ = ["CATEGORIES", "CLASSES", "Divergence", "ReplayReport", "replay", "same_json"]
+__all__ = ["CATEGORIES", "CLASSES", "Divergence", "ReplayReport", "replay", "same_json", "session_entries"]
 
 CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
 CLASSES = ("behavioral", "presentation")
@@ -140,7 +143,6 @@ class _Track:
     state: SessionState
     index: int = 0
     broken: str | None = None
-    record: Mapping[str, Any] | None = None  # the record a submit just created
 
 
 def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: Package | None = None,
@@ -164,6 +166,7 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
         if entry.get("kind") != "form":
             continue
         sid = str(entry["session"])
+        records.submitted(entry, sid)
         if sessions is not None and sid not in sessions:
             continue
         track = tracks.get(sid)
@@ -173,13 +176,30 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
         track.index += 1
         report.events += 1
         divergence = _replay_one(track, entry, sid)
-        if track.record is not None:  # a submit created the record: later record entries of it update this data
-            records.data[f"record:{entry.get('entity')}:{sid}"] = dict(track.record)
         if track.state.status == "submitted":  # it takes no more events: keep a marker, not its state
             tracks[sid] = _Track(None, _SUBMITTED_STATE, track.index,
                                  "the session was submitted already")  # fmt: skip
         report.add(sid, divergence)
     return report
+
+
+def session_entries(store: Store, tenant: str, session: str) -> Iterator[dict[str, Any]]:
+    """What a replay of one session reads from the store, in log order: the session's entries and, for a record's
+    session (`record:ENTITY:ID`), those of form session ID too, whose submit may have created the record its first
+    update applies to (`replay` reports only `session`'s entries: pass `sessions={session}`)."""
+    import heapq
+
+    kind, _, rest = session.partition(":")
+    origin = rest.partition(":")[2] if kind == "record" else ""
+    if not origin:
+        return store.events(tenant, session=session)
+    return heapq.merge(store.events(tenant, session=session), store.events(tenant, session=origin),
+                       key=_seq)  # fmt: skip
+
+
+def _seq(entry: Mapping[str, Any]) -> int:
+    seq = entry.get("seq")
+    return seq if isinstance(seq, int) else 0  # a damaged entry: `log verify` names it
 
 
 def _open(runtime: Runtime, entry: Mapping[str, Any], against: Package | None,
@@ -212,7 +232,7 @@ def _replay_one(track: _Track, entry: Mapping[str, Any], sid: str) -> Divergence
         outcome = track.session.apply(track.state, event, parse_instant(str(entry["at"])), resolver)
     except UserError as exc:
         return Divergence(sid, seq, track.index, event, ("rejected",), _listed(recorded), [], str(exc))
-    track.state, track.record = outcome.state, outcome.record
+    track.state = outcome.state
     if _reproduced(outcome.effects, recorded, entry):
         return None
     return _divergence(sid, seq, track.index, event, _listed(recorded), outcome.effects)
@@ -286,17 +306,35 @@ def _unmatched(effects: list[Any], others: list[Any]) -> list[Any]:
     return out
 
 
+def _digest(entry: Mapping[str, Any]) -> str:
+    """The digest of the package version a log entry is pinned to ("" in an entry without one)."""
+    package = entry.get("package")
+    return str(package.get("digest", "")) if isinstance(package, Mapping) else ""
+
+
 def _submit_results(effects: Iterable[Any]) -> list[bool]:
     return [bool(e.get("ok")) for e in effects if isinstance(e, Mapping) and e.get("effect") == "submit"]
 
 
 @dataclass
 class _RecordTracks:
-    """Record entries: each is re-executed on its own, an update over the data its session's previous entry logged."""
+    """Record entries: each is re-executed on its own, an update over the data its session's previous entry logged
+    (for a record a form created: the record its submit logged), read by the version that stored it."""
 
-    data: dict[str, Any] = field(default_factory=dict)  # session → data of its last logged entry
+    data: dict[str, tuple[str, Any]] = field(default_factory=dict)  # session → (digest, data) of its last entry
     counts: dict[str, int] = field(default_factory=dict)
     engines: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+
+    def submitted(self, entry: Mapping[str, Any], sid: str) -> None:
+        """Keep the record a form entry's accepted submit logged: the data its record session's updates start from.
+        Read from the log, not from the replayed submit, as every record entry is (a divergent submit is reported
+        on its own entry), and also when only the record's session is replayed."""
+        event = entry.get("event")
+        if not isinstance(event, Mapping) or event.get("type") != "submit":
+            return
+        for effect in _listed(entry.get("effects", [])):
+            if isinstance(effect, Mapping) and effect.get("effect") == "submit" and effect.get("ok"):
+                self.data[f"record:{entry.get('entity')}:{sid}"] = (_digest(entry), effect.get("record") or {})
 
     def replay(self, runtime: Runtime, entry: Mapping[str, Any], against: Package | None, sessions: set[str] | None,
                report: ReplayReport) -> None:  # fmt: skip
@@ -325,7 +363,7 @@ class _RecordTracks:
                          if dumps(before.get(key)) != dumps(after.get(key))]  # fmt: skip
                 divergence = replace(divergence, categories=(*divergence.categories, *extra))
         if recorded and isinstance(recorded[0], Mapping):
-            self.data[sid] = recorded[0].get("data", {})
+            self.data[sid] = (_digest(entry), recorded[0].get("data", {}))
         report.add(sid, divergence)
 
 

@@ -371,15 +371,8 @@ def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: 
 
 def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, output_format: str,
                    expected_head: str | None = None) -> int:  # fmt: skip
-    from crmctl.runtime import eventlog
-
     if export is not None:
-        from crmctl.runtime.store import read_event_export
-
-        entries = [e for e in read_event_export(export) if e.get("tenant") == tenant]
-        problems = eventlog.verify_chain(entries, expected_head=expected_head)
-        count = len(entries)
-        last = str(entries[-1].get("hash")) if entries else None
+        problems, count, last = _verify_export(export, tenant, expected_head)
     else:
         with open_store(store_path, read_only=True) as store:
             problems = store.verify_log(tenant, expected_head=expected_head)
@@ -398,6 +391,16 @@ def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, ou
     else:
         out(f"log of tenant {tenant}: {count} entries, hash chain intact; head {last or '(empty)'}")
     return 1 if problems else 0
+
+
+def _verify_export(export: Path, tenant: str, expected_head: str | None = None) -> tuple[list[Any], int, str | None]:
+    """The chain problems of `tenant`'s entries in a log export, their number and the last one's hash."""
+    from crmctl.runtime import eventlog
+    from crmctl.runtime.store import read_event_export
+
+    entries = [e for e in read_event_export(export) if e.get("tenant") == tenant]
+    problems = eventlog.verify_chain(entries, expected_head=expected_head)
+    return problems, len(entries), str(entries[-1].get("hash")) if entries else None
 
 
 def run_log_export(store_path: Path | None, tenant: str | None, destination: Path, output_format: str) -> int:
@@ -423,15 +426,13 @@ def _against(spec: str) -> Any:
     return package
 
 
-def parse_fail_on(text: str | None, *, pinned: bool) -> frozenset[str]:
-    """`--fail-on` of replay: the divergence classes that exit 1; `behavioral` is always included. The default is
-    both classes against the pinned versions (byte for byte) and `behavioral` against another version."""
+def parse_fail_on(text: str | None) -> frozenset[str]:
+    """`--fail-on` of replay: the divergence classes that exit 1; `behavioral` is always included, and is the
+    default (see `run_replay` for presentation differences against the pinned versions)."""
     from crmctl.runtime.replay import CLASSES
 
-    if text is None:
-        return frozenset(CLASSES) if pinned else frozenset({"behavioral"})
     classes = {"behavioral"}
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in (text or "").split(",")):
         if part and part not in CLASSES:
             raise UsageError(f"--fail-on: unknown divergence class {part!r}; choose from {', '.join(CLASSES)}")
         if part:
@@ -441,12 +442,20 @@ def parse_fail_on(text: str | None, *, pinned: bool) -> frozenset[str]:
 
 def run_replay(*, store_path: Path | None, tenant: str, session: str | None, against: str | None,
                export: Path | None, output_format: str, limit: int, fail_on: str | None = None) -> int:  # fmt: skip
-    from crmctl.runtime.replay import replay
+    """Replay, and exit 1 when a divergence of a failing class is found.
+
+    Against the pinned versions the package, its version and every input are the log's, so a difference only in
+    text for people (presentation) can come from nowhere but crmctl: its built-in messages or its formatting
+    changed since the crmctl that wrote the log. Without --fail-on such a difference fails only when the log's
+    hash chain is broken (its texts were edited); with an intact chain it is reported and exits 0, so upgrading
+    crmctl never makes an untouched log fail. `--fail-on presentation` makes it fail either way."""
+    from crmctl.runtime.replay import replay, session_entries
     from crmctl.runtime.service import Runtime
 
-    failing = parse_fail_on(fail_on, pinned=against is None)
+    failing = parse_fail_on(fail_on)
     target = _against(against) if against is not None else None
     sessions = {session} if session is not None else None
+    chain: list[Any] | None = None  # the log's chain problems, when checked
     with _replay_source(store_path, export) as (store, copies):
         runtime = Runtime(store, tenant, copies)
         if export is not None:
@@ -454,15 +463,21 @@ def run_replay(*, store_path: Path | None, tenant: str, session: str | None, aga
 
             entries: Any = (e for e in read_event_export(export) if e.get("tenant") == tenant)
         else:
-            entries = store.events(tenant, session=session)
+            entries = store.events(tenant) if session is None else session_entries(store, tenant, session)
         report = replay(runtime, entries, against=target, sessions=sessions)
+        if target is None and fail_on is None and report.fails({"presentation"}):
+            chain = _verify_export(export, tenant)[0] if export is not None else store.verify_log(tenant)
+            if chain:
+                failing = failing | {"presentation"}
     if session is not None and report.sessions == 0:
         raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
     fails = report.fails(failing)
     if output_format == "json":
-        _json({**report.to_json(), "fail_on": sorted(failing), "ok": not fails})
+        checked = None if chain is None else {"ok": not chain, "problems": [
+            {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in chain]}  # fmt: skip
+        _json({**report.to_json(), "fail_on": sorted(failing), "chain": checked, "ok": not fails})
     else:
-        _replay_text(report, limit, failing)
+        _replay_text(report, limit, failing, chain)
     return 1 if fails else 0
 
 
@@ -548,7 +563,8 @@ def _record_changes(before: Any, after: Any) -> list[str]:
     return lines
 
 
-def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset()) -> None:
+def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset(),
+                 chain: list[Any] | None = None) -> None:  # fmt: skip
     what = f"against {report.against}" if report.against else "against the pinned versions"
     if report.ok:
         out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
@@ -572,8 +588,17 @@ def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset())
             out(f"    {line}")
     if len(report.divergences) > limit:
         out(f"\n  … {len(report.divergences) - limit} more (--limit, or --format json for all)")
-    if failing and not report.fails(failing):
-        out(f"\n  only {', '.join(c for c in report.classes() if c not in failing)} differences: exit 0 "
+    if chain:
+        first = chain[0]
+        out(f"\n  the log's hash chain is broken (seq {first.seq}: {first.code} {first.message}): the log was "
+            "edited, so presentation differences fail too (crmctl log verify names every problem)")  # fmt: skip
+    elif failing and not report.fails(failing):
+        where = ""
+        if chain is not None:  # against the pinned versions, with an intact chain
+            where = (" in texts for people, which against the pinned versions come from crmctl itself (its built-in "
+                     "messages or formatting differ from those of the crmctl that wrote the log; the log's hash "
+                     "chain is intact)")  # fmt: skip
+        out(f"\n  only {', '.join(c for c in report.classes() if c not in failing)} differences{where}: exit 0 "
             "(--fail-on presentation makes them fail)")  # fmt: skip
 
 

@@ -100,6 +100,7 @@ class Player:
         self.instances: dict[str, dict[str, Any]] = {
             i["id"]: i for i in store.list_instances(tenant, workflow=self.model.workflow.id, status="running")
         }
+        self.initial = dict(self.instances)  # the instances running when the run started, as they were
         self.timeline: list[dict[str, Any]] = []
 
     def engine_of(self, instance: Mapping[str, Any] | None) -> Any:
@@ -141,6 +142,9 @@ class Player:
         existing = self.instances.get(instance_id)
         if existing is None:
             self._refuse_stored(instance_id, step["type"])
+        elif existing["status"] != "running" and step["type"] != "start":  # it completed earlier in this run
+            raise WorkflowError(f"instance {instance_id} is {existing['status']}; only running instances of workflow "
+                                f"{self.model.workflow.id} take input")  # fmt: skip
         done = apply_input(self.engine_of(existing), existing, step, self.clock)
         self.instances[instance_id] = done.instance
         self._log([(done.instance, step, done.effects)])
@@ -177,7 +181,7 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
     import sys
 
     from crmctl.model.package import load_package
-    from crmctl.runtime.workflow import WorkflowError
+    from crmctl.runtime.workflow import WorkflowError, parse_moment
 
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("workflow simulate without --script needs a terminal; pass --script FILE (docs/workflows.md)")
@@ -198,12 +202,15 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
                 player.play(step)
             except WorkflowError as exc:
                 raise InputError(f"{where}: {exc}") from None
-    summary = summarize(player.timeline, player.model.workflow.id, player.clock)
+    # Earliest first across the steps too: an instance whose clock stood behind the run's start (`now:` or --now
+    # later than the tenant's clock) catches up at its first step, with effects dated before earlier steps'.
+    timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept
+    summary = summarize(timeline, player.model.workflow.id, player.clock, player.initial)
     if output_format == "json":
         out(json.dumps({"workflow": player.model.workflow.id, "package": player.ref.to_json(), "tenant": tenant,
-                        "timeline": player.timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
+                        "timeline": timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
     else:
-        print_timeline(player.timeline)
+        print_timeline(timeline)
         _print_summary(summary)
     return 0
 
@@ -298,15 +305,18 @@ def print_timeline(timeline: list[dict[str, Any]]) -> None:
         out(f"{effect['at'][:16].replace('T', ' ')}  {effect['instance']:<12} {describe(effect)}")
 
 
-def summarize(timeline: list[dict[str, Any]], workflow: str, end: datetime) -> dict[str, Any]:
-    """Counts per workflow and per rule: transitions, time in state, SLA outcomes, escalations, guard results."""
+def summarize(timeline: list[dict[str, Any]], workflow: str, end: datetime,
+              running: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Counts per workflow and per rule over one run: transitions, time in state, SLA outcomes, escalations, guard
+    results. `running` are the instances that were running when the run started (a follow-up run): they count
+    among its instances, and their time in state counts from where their clock stood."""
     from crmctl.runtime.workflow import parse_moment
 
     transitions: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     guards: dict[str, Counter[str]] = defaultdict(Counter)
     in_state: dict[str, float] = defaultdict(float)
-    entered: dict[str, tuple[str, datetime]] = {}
+    entered = {i: (str(inst["state"]), parse_moment(str(inst["clock"]))) for i, inst in (running or {}).items()}
     completed = set()
     for effect in timeline:
         kind, instance = effect["effect"], effect["instance"]
@@ -327,8 +337,8 @@ def summarize(timeline: list[dict[str, Any]], workflow: str, end: datetime) -> d
             outcomes[kind] += 1
     for instance, (state, since) in entered.items():
         if instance not in completed:
-            in_state[state] += (end - since).total_seconds()
-    instances = {e["instance"] for e in timeline}
+            in_state[state] += max((end - since).total_seconds(), 0.0)  # a clock ahead of the run's: nothing here
+    instances = {e["instance"] for e in timeline} | set(running or ())
     return {
         "workflow": workflow, "instances": len(instances), "completed": len(completed),
         "transitions": dict(sorted(transitions.items())), "outcomes": dict(sorted(outcomes.items())),
