@@ -36,6 +36,6 @@ def test_records_create_refuses_json_past_the_limits(
 
 def test_a_value_typed_in_the_form_is_parsed_with_the_same_limits() -> None:
     with pytest.raises(ValueError, match="value:1:66: nesting is deeper than 64 levels"):
-        interactive._parse("[" * DEEP + "]" * DEEP, "array")
+        interactive.parse_value("[" * DEEP + "]" * DEEP, "array")
     with pytest.raises(ValueError, match="value:1:2: integer has 5000 digits"):
-        interactive._parse("[" + "1" * 5000 + "]", "object")
+        interactive.parse_value("[" + "1" * 5000 + "]", "object")

@@ -182,14 +182,13 @@ class RecordService:
         ref = self.runtime.pin(target)
         engine = self.engine(target, entity, ref.digest)
         try:
+            # The stored version reads the stored data (without its calculated values); it says nothing, so in its
+            # default locale (it may lack this one). The target version then reads it and the patch by its names.
+            base = self._engine(pinned, entity, stored.package_digest, None).update_base(stored.data)
             if move_check is not None and ref.digest != stored.package_digest:
-                kept = carried(engine.renamed(stored.data), engine.renamed(patch))
-                refused = move_check(pinned, target, entity, kept)
+                refused = move_check(pinned, target, entity, carried(engine.renamed(base), engine.renamed(patch)))
                 if refused:
                     return RecordOutcome(RecordResult(False, dict(stored.data), errors=refused), None)
-            # The stored version reads the stored data; it says nothing, so in its default locale (it may lack this
-            # one). The target version then reads that data and the patch under its own names.
-            base = self._engine(pinned, entity, stored.package_digest, None).update_base(stored.data)
             values = engine.patched(base, patch)
         except NamedTwice as exc:
             return RecordOutcome(RecordResult(False, dict(stored.data), errors=[engine.refusal(exc)]), None)
