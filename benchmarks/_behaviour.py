@@ -82,12 +82,23 @@ def _entity_rules(e: Entity, variant: int) -> list[dict[str, Any]]:
         rules.append({"id": f"{e.key}.{rid}", "entity": e.name, **body})
 
     for k, target in enumerate(r.sample(["num2", "txt2", "ref2", "date2", "list1", "flag2"], 3), 1):
-        add(f"show{k}", scope="field", target=f(target), trigger=["onLoad", "onChange"],
-            capability="visibility", when=_when(r, e))  # fmt: skip
-    add("showDetails", scope="step", target=s_details, trigger="onLoad", capability="visibility",
-        when=_when(r, e))  # fmt: skip
-    add("showMoney", scope="component", target=f"{e.key}Money", trigger=["onLoad", "onChange"],
-        capability="visibility", when=_when(r, e))  # fmt: skip
+        add(
+            f"show{k}",
+            scope="field",
+            target=f(target),
+            trigger=["onLoad", "onChange"],
+            capability="visibility",
+            when=_when(r, e),
+        )
+    add("showDetails", scope="step", target=s_details, trigger="onLoad", capability="visibility", when=_when(r, e))
+    add(
+        "showMoney",
+        scope="component",
+        target=f"{e.key}Money",
+        trigger=["onLoad", "onChange"],
+        capability="visibility",
+        when=_when(r, e),
+    )
     calcs = {
         "outNum": f"{f('num1')} * {r.randint(2, 9)}.0 + {f('num2')}",
         "outText": f"{f('txt1')} + ' / ' + {f('choice1')}",
@@ -102,21 +113,58 @@ def _entity_rules(e: Entity, variant: int) -> list[dict[str, Any]]:
             body["when"] = _when(r, e)
         add(f"calc{target[3:]}", **body, capability="calculation", expression=expr, priority=r.randint(0, 5))
     for target in ("choice2", "choice3", "choice4"):
-        add(f"options{target[-1]}", scope="field", target=f(target), trigger=r.choice(["onChange", "onLoad"]),
-            capability="dependency", when=_when(r, e), expression=_options(r, e, e.enum_values(target)))  # fmt: skip
-    guards = [("submitGuard", "global", None, "onSubmitAttempt"), ("leaveMain", "step", s_main, "onExitStep"),
-              ("validateMore", "step", s_more, "onValidate")]  # fmt: skip
-    guards.append(("approveGuard", "workflow", transition_ids(e)[2], "onSave") if e.workflow
-                  else ("saveGuard", "global", None, "onSave"))  # fmt: skip
+        add(
+            f"options{target[-1]}",
+            scope="field",
+            target=f(target),
+            trigger=r.choice(["onChange", "onLoad"]),
+            capability="dependency",
+            when=_when(r, e),
+            expression=_options(r, e, e.enum_values(target)),
+        )
+    guards = [
+        ("submitGuard", "global", None, "onSubmitAttempt"),
+        ("leaveMain", "step", s_main, "onExitStep"),
+        ("validateMore", "step", s_more, "onValidate"),
+    ]
+    guards.append(
+        ("approveGuard", "workflow", transition_ids(e)[2], "onSave")
+        if e.workflow
+        else ("saveGuard", "global", None, "onSave")
+    )
     for rid, scope, target, trigger in guards:
         body = {"scope": scope, **({"target": target} if target else {}), "trigger": trigger}
         add(rid, **body, capability="guard", when=_when(r, e), message=f"guard.{e.key}.{rid}")
-    add("skipDetails", scope="step", target=s_main, trigger="onExitStep", capability="transition",
-        when=_when(r, e), goto=s_more, priority=10)  # fmt: skip
-    add("fastReview", scope="step", target=s_details, trigger="onExitStep", capability="transition",
-        when=_when(r, e), goto=s_review, priority=5)  # fmt: skip
-    add("enterSkip", scope="step", target=s_details, trigger="onEnterStep", capability="transition",
-        when=_when(r, e), goto=s_more, priority=1)  # fmt: skip
+    add(
+        "skipDetails",
+        scope="step",
+        target=s_main,
+        trigger="onExitStep",
+        capability="transition",
+        when=_when(r, e),
+        goto=s_more,
+        priority=10,
+    )
+    add(
+        "fastReview",
+        scope="step",
+        target=s_details,
+        trigger="onExitStep",
+        capability="transition",
+        when=_when(r, e),
+        goto=s_review,
+        priority=5,
+    )
+    add(
+        "enterSkip",
+        scope="step",
+        target=s_details,
+        trigger="onEnterStep",
+        capability="transition",
+        when=_when(r, e),
+        goto=s_more,
+        priority=1,
+    )
     if variant >= 2:
         _change_rules(e, rules)
     return rules
@@ -132,8 +180,17 @@ def _change_rules(e: Entity, rules: list[dict[str, Any]]) -> None:
     if e.index == 2:
         rules.remove(by_id["enterSkip"])
     if "extra1" in e.names:
-        rules.append({"id": f"{e.key}.showExtra", "entity": e.name, "scope": "field", "target": "extra1",
-                      "trigger": "onChange", "capability": "visibility", "when": f"{e.f('flag1')}"})  # fmt: skip
+        rules.append(
+            {
+                "id": f"{e.key}.showExtra",
+                "entity": e.name,
+                "scope": "field",
+                "target": "extra1",
+                "trigger": "onChange",
+                "capability": "visibility",
+                "when": f"{e.f('flag1')}",
+            }
+        )
 
 
 def build_rules(entities: list[Entity], variant: int) -> dict[str, Any]:
@@ -159,11 +216,21 @@ def _entity_validations(e: Entity, variant: int) -> list[dict[str, Any]]:
         top //= 10  # a tightened range: data-dependent
     amount = add("amountRange", "range", field=f("num1"), min=0, max=top)
     add("dateRange", "range", mode="soft", field=f("date1"), min="2000-01-01", max="2099-12-31")
-    add("amountsConsistent", "cross-field", expression=f"{f('num2')} <= {f('num1')} * {r.randint(2, 20)}.0",
-        when=f"{f('num1')} > 0.0")  # fmt: skip
+    add(
+        "amountsConsistent",
+        "cross-field",
+        expression=f"{f('num2')} <= {f('num1')} * {r.randint(2, 20)}.0",
+        when=f"{f('num1')} > 0.0",
+    )
     add("datesOrdered", "cross-field", mode="soft", expression=f"{f('date1')} <= {f('date2')}")
-    add("remoteCheck", "async", mode="soft", field=f("txt2"), provider=r.choice(_PROVIDERS),
-        params={"country": r.choice(["DE", "FR", "SE", "JP"]), "timeoutMs": 2000})  # fmt: skip
+    add(
+        "remoteCheck",
+        "async",
+        mode="soft",
+        field=f("txt2"),
+        provider=r.choice(_PROVIDERS),
+        params={"country": r.choice(["DE", "FR", "SE", "JP"]), "timeoutMs": 2000},
+    )
     operator = ("all", "any", "not")[e.index % 3]
     parts = [amount] if operator == "not" else r.sample([req1, req2, code, phone], 2)
     add("combined", "composite", operator=operator, validations=parts)

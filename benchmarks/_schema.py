@@ -20,9 +20,37 @@ _MIME = ["application/pdf", "image/png", "image/jpeg", "text/csv"]
 
 # Fields read by rules, validations and calculated fields. `choice2`-`choice4` are only written (dependency
 # targets) and `out*` only computed (calculation targets), so no expression graph can ever form a cycle.
-INPUTS = ["num1", "num2", "num3", "num4", "int1", "int2", "cur1", "cur2", "txt1", "txt2", "txt3", "txt4",
-          "flag1", "flag2", "flag3", "choice1", "date1", "date2", "when1", "ref1", "ref2", "list1", "list2",
-          "list3", "addr1", "calc1", "calc2", "calc3", "calc4"]  # fmt: skip
+INPUTS = [
+    "num1",
+    "num2",
+    "num3",
+    "num4",
+    "int1",
+    "int2",
+    "cur1",
+    "cur2",
+    "txt1",
+    "txt2",
+    "txt3",
+    "txt4",
+    "flag1",
+    "flag2",
+    "flag3",
+    "choice1",
+    "date1",
+    "date2",
+    "when1",
+    "ref1",
+    "ref2",
+    "list1",
+    "list2",
+    "list3",
+    "addr1",
+    "calc1",
+    "calc2",
+    "calc3",
+    "calc4",
+]
 
 
 def rng(stage: str, index: int = 0) -> random.Random:
@@ -87,12 +115,15 @@ def _entity_fields(r: random.Random, idx: int, count: int) -> dict[str, dict[str
         "calc2": {"type": "calculated", "resultType": "currency", "expression": f"cur1 * {k2}"},
         "calc3": {"type": "calculated", "resultType": "boolean", "expression": "num3 > num4"},
         "calc4": {"type": "calculated", "resultType": "number", "expression": "double(int1) * num3 - num4 / 2.0"},
-        "addr1": {"type": "object", "fields": {
-            "street": {"type": "text", "maxLength": 120},
-            "city": {"type": "text", "maxLength": 80},
-            "zip": {"type": "text", "maxLength": 10},
-            "geo": {"type": "object", "fields": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
-        }},
+        "addr1": {
+            "type": "object",
+            "fields": {
+                "street": {"type": "text", "maxLength": 120},
+                "city": {"type": "text", "maxLength": 80},
+                "zip": {"type": "text", "maxLength": 10},
+                "geo": {"type": "object", "fields": {"lat": {"type": "number"}, "lon": {"type": "number"}}},
+            },
+        },
         "list1": {"type": "array", "items": {"type": "text", "maxLength": 40}, "maxItems": 20},
         "list2": {"type": "array", "items": {"type": "number"}},
         "list3": {"type": "array", "items": {"type": "reference", "to": ref[0]}, "maxItems": 50},
@@ -101,7 +132,7 @@ def _entity_fields(r: random.Random, idx: int, count: int) -> dict[str, dict[str
         "outFlag": {"type": "boolean"},
         "outInt": {"type": "number", "integer": True},
         "outDate": {"type": "date"},
-    }  # fmt: skip
+    }
     return fields
 
 
@@ -111,8 +142,9 @@ def _apply_variant2(e: Entity) -> None:
     fields = e.fields
     if i % 10 == 3:  # rename with alias: compatible
         renamed = {"type": "text", "multiline": True, "aliases": ["txt5"]}
-        e.fields = fields = {("notes" if k == "txt5" else k): (renamed if k == "txt5" else v)
-                             for k, v in fields.items()}  # fmt: skip
+        e.fields = fields = {
+            ("notes" if k == "txt5" else k): (renamed if k == "txt5" else v) for k, v in fields.items()
+        }
         e.names["txt5"] = "notes"
     if i == 4:  # removed field: breaking
         del fields["doc1"]
@@ -162,10 +194,17 @@ def _form(e: Entity) -> dict[str, Any]:
     return {
         "entity": e.name,
         "steps": [
-            {"id": s_main, "fields": main, "groups": [{"id": f"{e.key}Money", "fields": money, "columns": 3}],
-             "columns": 2},
-            {"id": s_details, "fields": details,
-             "groups": [{"id": f"{e.key}Address", "fields": address, "columns": 2}]},
+            {
+                "id": s_main,
+                "fields": main,
+                "groups": [{"id": f"{e.key}Money", "fields": money, "columns": 3}],
+                "columns": 2,
+            },
+            {
+                "id": s_details,
+                "fields": details,
+                "groups": [{"id": f"{e.key}Address", "fields": address, "columns": 2}],
+            },
             {"id": s_more, "fields": more, "roles": ["manager", "admin"] if e.index % 3 == 0 else []},
             {"id": s_review, "mode": "summary"},
         ],
@@ -173,7 +212,7 @@ def _form(e: Entity) -> dict[str, Any]:
             "sales": {"readOnly": [e.f(c) for c in ("calc1", "calc2", "calc3", "calc4")]},
             "auditor": {"hidden": hidden, "readOnly": [e.f("txt1"), e.f("num1")]},
         },
-    }  # fmt: skip
+    }
 
 
 def build_forms(entities: list[Entity]) -> dict[str, Any]:
@@ -195,15 +234,25 @@ def _workflow(e: Entity, variant: int) -> dict[str, Any]:
     )
     threshold = r.choice([100.0, 500.0, 1000.0])
     transitions: list[dict[str, Any]] = [
-        {"id": t_submit, "from": "draft", "to": "submitted", "roles": ["sales", "manager"],
-         "emits": [f"{e.name}Submitted"]},
+        {
+            "id": t_submit,
+            "from": "draft",
+            "to": "submitted",
+            "roles": ["sales", "manager"],
+            "emits": [f"{e.name}Submitted"],
+        },
         {"id": t_review, "from": "submitted", "to": "review", "guard": f"{e.f('txt1')} != ''"},
-        {"id": t_approve, "from": "review", "to": "approved",
-         "guard": f"{e.f('num1')} >= {threshold} || role == 'admin'", "approval": approval,
-         "emits": [f"{e.name}Approved"]},
+        {
+            "id": t_approve,
+            "from": "review",
+            "to": "approved",
+            "guard": f"{e.f('num1')} >= {threshold} || role == 'admin'",
+            "approval": approval,
+            "emits": [f"{e.name}Approved"],
+        },
         {"id": t_reject, "from": ["submitted", "review"], "to": "rejected", "emits": [f"{e.name}Rejected"]},
         {"id": t_close, "from": "approved", "to": "closed", "emits": [f"{e.name}Closed"]},
-    ]  # fmt: skip
+    ]
     if variant >= 2 and e.index % 4 == 0:
         transitions.append({"id": f"{e.key}Withdraw", "from": "draft", "to": "rejected", "roles": ["sales"]})
     return {
@@ -213,16 +262,25 @@ def _workflow(e: Entity, variant: int) -> dict[str, Any]:
         "states": {
             "draft": {"description": "Being written."},
             "submitted": {"description": "Waiting for review."},
-            "review": {"sla": {"id": f"{e.key}ReviewSla", "warnAfter": "3bd", "breachAfter": "5bd",
-                               "calendar": "business", "escalateTo": "manager", "onBreach": t_reject}},
+            "review": {
+                "sla": {
+                    "id": f"{e.key}ReviewSla",
+                    "warnAfter": "3bd",
+                    "breachAfter": "5bd",
+                    "calendar": "business",
+                    "escalateTo": "manager",
+                    "onBreach": t_reject,
+                }
+            },
             "approved": {},
             "closed": {"final": True},
             "rejected": {"final": True},
         },
         "transitions": transitions,
-        "timers": [{"id": f"{e.key}AutoReview", "state": "submitted", "after": f"{r.randint(2, 9)}d",
-                    "transition": t_review}],
-    }  # fmt: skip
+        "timers": [
+            {"id": f"{e.key}AutoReview", "state": "submitted", "after": f"{r.randint(2, 9)}d", "transition": t_review}
+        ],
+    }
 
 
 def build_workflows(entities: list[Entity], variant: int) -> dict[str, Any]:
@@ -233,10 +291,12 @@ def build_events(entities: list[Entity]) -> dict[str, Any]:
     """Events of the entities with a workflow: each one is emitted by a transition, as the runtime requires."""
     events: dict[str, Any] = {}
     for e in (e for e in entities if e.workflow):
-        events[f"{e.name}Submitted"] = {"description": f"A {e.name} was submitted.", "entity": e.name,
-                                        "payload": [e.f("txt1"), e.f("num1")]}  # fmt: skip
+        events[f"{e.name}Submitted"] = {
+            "description": f"A {e.name} was submitted.",
+            "entity": e.name,
+            "payload": [e.f("txt1"), e.f("num1")],
+        }
         events[f"{e.name}Approved"] = {"entity": e.name, "payload": [e.f("txt1"), e.f("calc1")]}
         events[f"{e.name}Rejected"] = {"entity": e.name, "payload": [e.f("txt1")]}
-        events[f"{e.name}Closed"] = {"entity": e.name,
-                                     "payload": [e.f("txt1"), e.f("ref1"), f"{e.f('addr1')}.city"]}  # fmt: skip
+        events[f"{e.name}Closed"] = {"entity": e.name, "payload": [e.f("txt1"), e.f("ref1"), f"{e.f('addr1')}.city"]}
     return {"events": events}

@@ -46,8 +46,16 @@ FIELDS = {
     "name": {"type": "text"},
     "email": {"type": "text"},
 }
-RECORD = {"amount": 1500.0, "discount": 20.0, "score": 42.0, "size": 250, "status": "open", "industry": "tech",
-          "name": "Ada Lovelace", "email": "ada@example.com"}  # fmt: skip
+RECORD = {
+    "amount": 1500.0,
+    "discount": 20.0,
+    "score": 42.0,
+    "size": 250,
+    "status": "open",
+    "industry": "tech",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+}
 
 
 def _rate(call: Callable[[], Any], n: int, repeat: int) -> float:
@@ -113,15 +121,20 @@ def main(argv: list[str] | None = None) -> int:
         raw_rate = _rate(lambda raw=raw: raw.eval(data=bound), args.n, args.repeat)
         rows.append((name, EXPRESSIONS[name], raw_rate, bound_rate, full_rate, celpy_rate))
 
-    print(f"Python {platform.python_version()} on {platform.machine()}, one core; evaluations per second "
-          f"(median of {args.repeat} loops)\n")  # fmt: skip
-    print("| rule | expression | cel-expr-python raw | crmctl bound | crmctl evaluate | cel-python "
-          "| bound / cel-python |")  # fmt: skip
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, one core; evaluations per second "
+        f"(median of {args.repeat} loops)\n"
+    )
+    print(
+        "| rule | expression | cel-expr-python raw | crmctl bound | crmctl evaluate | cel-python | bound / cel-python |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, src, raw_rate, bound_rate, full_rate, celpy_rate in rows:
         cell = src.replace("|", "\\|")
-        print(f"| {name} | `{cell}` | {raw_rate:,.0f} | {bound_rate:,.0f} | {full_rate:,.0f} | {celpy_rate:,.0f} | "
-              f"{bound_rate / celpy_rate:,.0f}× |")  # fmt: skip
+        print(
+            f"| {name} | `{cell}` | {raw_rate:,.0f} | {bound_rate:,.0f} | {full_rate:,.0f} | {celpy_rate:,.0f} | "
+            f"{bound_rate / celpy_rate:,.0f}× |"
+        )
     slowest = min(row[3] for row in rows)
     verdict = "met" if slowest >= TARGET else "MISSED"
     print(f"\ntarget: crmctl bound >= {TARGET:,}/s for every rule; slowest {slowest:,.0f}/s: {verdict}")

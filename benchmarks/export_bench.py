@@ -42,15 +42,30 @@ FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Jörg", "Ming", "Aisha")
 LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Müller", "Chen", "Khan")
 COMPANIES = ("ACME", "Initech", "Globex", "Umbrella GmbH", "Stark Industries", "Wayne Enterprises")
 # (field, DuckDB type) of LeadLifecycle v1's Lead, as the export maps them.
-COLUMNS = (("annualRevenue", "DECIMAL(38,2)"), ("company", "VARCHAR"), ("companySize", "BIGINT"),
-           ("createdAt", "TIMESTAMPTZ"), ("email", "VARCHAR"), ("firstName", "VARCHAR"), ("industry", "VARCHAR"),
-           ("lastName", "VARCHAR"), ("nextFollowUp", "DATE"), ("owner", "VARCHAR"), ("phone", "VARCHAR"),
-           ("score", "DOUBLE"), ("source", "VARCHAR"), ("status", "VARCHAR"))  # fmt: skip
+COLUMNS = (
+    ("annualRevenue", "DECIMAL(38,2)"),
+    ("company", "VARCHAR"),
+    ("companySize", "BIGINT"),
+    ("createdAt", "TIMESTAMPTZ"),
+    ("email", "VARCHAR"),
+    ("firstName", "VARCHAR"),
+    ("industry", "VARCHAR"),
+    ("lastName", "VARCHAR"),
+    ("nextFollowUp", "DATE"),
+    ("owner", "VARCHAR"),
+    ("phone", "VARCHAR"),
+    ("score", "DOUBLE"),
+    ("source", "VARCHAR"),
+    ("status", "VARCHAR"),
+)
 
 
 def _lead(rng: random.Random, i: int) -> dict[str, object]:
-    lead: dict[str, object] = {"firstName": rng.choice(FIRST), "lastName": rng.choice(LAST),
-                               "status": rng.choice(("new", "contacted", "qualified", "disqualified"))}  # fmt: skip
+    lead: dict[str, object] = {
+        "firstName": rng.choice(FIRST),
+        "lastName": rng.choice(LAST),
+        "status": rng.choice(("new", "contacted", "qualified", "disqualified")),
+    }
     if rng.random() < 0.9:
         lead["email"] = f"lead{i}@example.com"
         lead["company"] = rng.choice(COMPANIES)
@@ -77,9 +92,21 @@ def fill(store_path: Path, records: int, seed: int) -> float:
     with Store.open(store_path) as store:
         ref = Runtime(store, TENANT).pin(load_package(PACKAGE))
         for start in range(0, records, FILL_BATCH):
-            batch = [StoredRecord(TENANT, "Lead", f"lead-{i:08d}", ref.name, ref.version, ref.digest, _lead(rng, i),
-                                  1, "2026-11-26T10:00:00Z", "2026-11-26T10:00:00Z")
-                     for i in range(start, min(start + FILL_BATCH, records))]  # fmt: skip
+            batch = [
+                StoredRecord(
+                    TENANT,
+                    "Lead",
+                    f"lead-{i:08d}",
+                    ref.name,
+                    ref.version,
+                    ref.digest,
+                    _lead(rng, i),
+                    1,
+                    "2026-11-26T10:00:00Z",
+                    "2026-11-26T10:00:00Z",
+                )
+                for i in range(start, min(start + FILL_BATCH, records))
+            ]
             store.put_records(batch)
         store._con.execute("CHECKPOINT").fetchall()
     return time.perf_counter() - started
@@ -94,10 +121,11 @@ def duckdb_copy(store_path: Path, target: Path, *, parse_once: bool = False) -> 
         fields = ", ".join(f'_v."{name}" AS "{name}"' for name, _ in COLUMNS)
         source = f"(SELECT *, json_transform(data, '{structure}') AS _v FROM records)"
     else:
-        fields = ", ".join(f"CAST(json_extract_string(data, '$.{name}') AS {kind}) AS \"{name}\""
-                           for name, kind in COLUMNS)  # fmt: skip
+        fields = ", ".join(
+            f"CAST(json_extract_string(data, '$.{name}') AS {kind}) AS \"{name}\"" for name, kind in COLUMNS
+        )
         source = "records"
-    query = (f"SELECT {extras}, {fields} FROM {source} WHERE tenant = '{TENANT}' AND entity = 'Lead'")
+    query = f"SELECT {extras}, {fields} FROM {source} WHERE tenant = '{TENANT}' AND entity = 'Lead'"
     con = duckdb.connect(str(store_path), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'").fetchall()
@@ -156,11 +184,15 @@ def main() -> int:
         print(f"{'':28}{'best s':>9}{'rows/s':>12}   runs")
         rows = (("DuckDB COPY, json_extract", theirs), ("DuckDB COPY, json_transform", once), ("crmctl export", ours))
         for label, times in rows:
-            print(f"{label:28}{min(times):9.2f}{args.records / min(times):12,.0f}   "
-                  + ", ".join(f"{t:.2f}" for t in times))  # fmt: skip
+            print(
+                f"{label:28}{min(times):9.2f}{args.records / min(times):12,.0f}   "
+                + ", ".join(f"{t:.2f}" for t in times)
+            )
         ratios = [min(t) / min(ours) for t in (theirs, once)]
-        print(f"ratio (DuckDB time / crmctl time): {ratios[0]:.2f} (json_extract), {ratios[1]:.2f} (json_transform);"
-              f" target >= {TARGET}")
+        print(
+            f"ratio (DuckDB time / crmctl time): {ratios[0]:.2f} (json_extract), {ratios[1]:.2f} (json_transform);"
+            f" target >= {TARGET}"
+        )
         return 0 if min(ratios) >= TARGET or args.no_check else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

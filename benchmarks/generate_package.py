@@ -52,8 +52,9 @@ def _manifest(variant: int) -> dict[str, Any]:
 
 
 def _schema(entities: list[Entity]) -> dict[str, Any]:
-    return {"entities": {e.name: {"description": f"Generated entity {e.index + 1}.", "fields": e.fields}
-                         for e in entities}}  # fmt: skip
+    return {
+        "entities": {e.name: {"description": f"Generated entity {e.index + 1}.", "fields": e.fields} for e in entities}
+    }
 
 
 def _localization(locale: str, entities: list[Entity], keys: list[str]) -> dict[str, Any]:

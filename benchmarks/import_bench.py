@@ -29,8 +29,20 @@ from typing import Any
 
 TARGET = 20_000
 PACKAGE = Path(__file__).resolve().parents[1] / "packages" / "LeadLifecycle" / "v1"
-COLUMNS = ["firstName", "lastName", "email", "phone", "company", "industry", "companySize", "annualRevenue",
-           "status", "source", "nextFollowUp", "createdAt"]  # fmt: skip
+COLUMNS = [
+    "firstName",
+    "lastName",
+    "email",
+    "phone",
+    "company",
+    "industry",
+    "companySize",
+    "annualRevenue",
+    "status",
+    "source",
+    "nextFollowUp",
+    "createdAt",
+]
 NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Niklaus"]
 INDUSTRIES = ["software", "manufacturing", "finance", "healthcare", "retail", "other"]
 SOURCES = ["web", "referral", "event", "partner", "coldCall"]
@@ -42,12 +54,18 @@ def leads(rows: int, seed: int) -> list[dict[str, Any]]:
     for i in range(rows):
         first, last = rng.choice(NAMES), rng.choice(NAMES) + str(i)
         lead: dict[str, Any] = {
-            "firstName": first, "lastName": last, "email": f"{first.lower()}.{i}@example.com",
-            "company": f"Company {rng.randrange(5000)}", "industry": rng.choice(INDUSTRIES),
-            "companySize": rng.randrange(1, 20000), "annualRevenue": round(rng.uniform(0, 5e6), 2),
-            "status": "new", "source": rng.choice(SOURCES),
-            "nextFollowUp": f"2026-12-{rng.randrange(1, 29):02d}", "createdAt": "2026-11-26T09:00:00Z",
-        }  # fmt: skip
+            "firstName": first,
+            "lastName": last,
+            "email": f"{first.lower()}.{i}@example.com",
+            "company": f"Company {rng.randrange(5000)}",
+            "industry": rng.choice(INDUSTRIES),
+            "companySize": rng.randrange(1, 20000),
+            "annualRevenue": round(rng.uniform(0, 5e6), 2),
+            "status": "new",
+            "source": rng.choice(SOURCES),
+            "nextFollowUp": f"2026-12-{rng.randrange(1, 29):02d}",
+            "createdAt": "2026-11-26T09:00:00Z",
+        }
         if rng.random() < 0.5:
             lead["phone"] = f"+49 30 {rng.randrange(10**6, 10**7)}"
         if rng.random() < 0.1:
@@ -99,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     gc.disable()  # as `crmctl` runs its commands (cli/main.py): an import builds many acyclic dicts
-    print(f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
-          f"{args.rows:,} rows, seed {args.seed}, best of {args.repeat}")  # fmt: skip
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
+        f"{args.rows:,} rows, seed {args.seed}, best of {args.repeat}"
+    )
     missed = False
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -110,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             times = [wall for wall, _ in runs]
             rate = args.rows / min(times)
             missed |= rate < TARGET
-            print(f"{source.suffix[1:]:>6}: {rate:>9,.0f} rows/s  (best {min(times):.2f} s wall, "
-                  f"{min(cpu for _, cpu in runs):.2f} s CPU; runs {', '.join(f'{t:.2f}' for t in times)} s)")
+            print(
+                f"{source.suffix[1:]:>6}: {rate:>9,.0f} rows/s  (best {min(times):.2f} s wall, "
+                f"{min(cpu for _, cpu in runs):.2f} s CPU; runs {', '.join(f'{t:.2f}' for t in times)} s)"
+            )
     if missed and not args.no_check:
         print(f"target missed: {TARGET:,} rows/s", file=sys.stderr)
         return 1

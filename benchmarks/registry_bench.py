@@ -109,8 +109,10 @@ def _template(root: Path, version: str) -> Path:
     shutil.copytree(LEAD_V1, target)
     manifest = target / "package.yaml"
     text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace("name: LeadLifecycle", f"name: {TEMPLATE}")
-                        .replace("version: 1.0.0", f"version: {version}"), encoding="utf-8")  # fmt: skip
+    manifest.write_text(
+        text.replace("name: LeadLifecycle", f"name: {TEMPLATE}").replace("version: 1.0.0", f"version: {version}"),
+        encoding="utf-8",
+    )
     return target
 
 
@@ -161,14 +163,38 @@ def build_registry(root: Path, location: str, key_path: Path, packages: int, ver
                 f"{path}/provenance.json": provenance_bytes(provenance),
                 **{f"{path}/artifacts/{rel}": _rename(data, name) for rel, data in prepared.artifacts.items()},
             }
-            append("publish", {"name": name, "version": prepared.version, "scope": prepared.scope,
-                               "digest": digest, "path": path, "tag": tag, "provenance": provenance},
-                   files, f"publish {name} {prepared.version}", tag)  # fmt: skip
-        append("promote", {"name": name, "version": templates[-1].version, "channel": "prod"}, {},
-               f"promote {name} {templates[-1].version} to prod", None)  # fmt: skip
+            append(
+                "publish",
+                {
+                    "name": name,
+                    "version": prepared.version,
+                    "scope": prepared.scope,
+                    "digest": digest,
+                    "path": path,
+                    "tag": tag,
+                    "provenance": provenance,
+                },
+                files,
+                f"publish {name} {prepared.version}",
+                tag,
+            )
+        append(
+            "promote",
+            {"name": name, "version": templates[-1].version, "channel": "prod"},
+            {},
+            f"promote {name} {templates[-1].version} to prod",
+            None,
+        )
     store.git("fast-import", "--quiet", "--force", stdin=stream.data())
-    result = store.git("push", "--quiet", "--atomic", store.location, "refs/heads/bench:refs/heads/main",
-                       "refs/tags/*:refs/tags/*", check=False)  # fmt: skip
+    result = store.git(
+        "push",
+        "--quiet",
+        "--atomic",
+        store.location,
+        "refs/heads/bench:refs/heads/main",
+        "refs/tags/*:refs/tags/*",
+        check=False,
+    )
     if result.returncode != 0:
         raise SystemExit(f"pushing the benchmark registry failed: {result.stderr.decode(errors='replace')}")
     store.tidy()
@@ -232,8 +258,10 @@ def report(timings: list[Timing], repeat: int, shape: str) -> tuple[str, list[st
         ok = median < target
         if not ok:
             failures.append(f"{t.shown}: median {median:.3f}s misses the {target}s target")
-        lines.append(f"| `{t.shown}` | {len(t.times)} | {min(t.times):.3f} | {median:.3f} | {target} | "
-                     f"{'ok' if ok else 'MISSED'} |")  # fmt: skip
+        lines.append(
+            f"| `{t.shown}` | {len(t.times)} | {min(t.times):.3f} | {median:.3f} | {target} | "
+            f"{'ok' if ok else 'MISSED'} |"
+        )
     return "\n".join(lines), failures
 
 
@@ -252,8 +280,12 @@ def main(argv: list[str] | None = None) -> int:
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="crmctl-registry-bench-"))
     root.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CRMCTL_CACHE_DIR": str(root / "cache"), "CRMCTL_STATE_DIR": str(root / "state"),
-           "GIT_TERMINAL_PROMPT": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "CRMCTL_CACHE_DIR": str(root / "cache"),
+        "CRMCTL_STATE_DIR": str(root / "state"),
+        "GIT_TERMINAL_PROMPT": "0",
+    }
     env.pop("CRMCTL_REGISTRY", None)
     os.environ.update({k: env[k] for k in ("CRMCTL_CACHE_DIR", "CRMCTL_STATE_DIR")})
     try:
@@ -268,15 +300,30 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         entries = build_registry(root, large, key, args.packages, args.versions)
         built = time.perf_counter() - started
-        shape = (f"{args.packages} packages x {args.versions} versions = {args.packages * args.versions:,} versions "
-                 f"(LeadLifecycle v1 content), {args.packages} promotions, {entries:,} log entries, "
-                 f"{args.packages * args.versions:,} tags; built through the API in {built:.1f} s")  # fmt: skip
-        timings.append(time_command("verify", f"crmctl registry verify ({args.packages * args.versions:,} versions)",
-                                    ["registry", "verify", "--registry", large], env, args.repeat))  # fmt: skip
+        shape = (
+            f"{args.packages} packages x {args.versions} versions = {args.packages * args.versions:,} versions "
+            f"(LeadLifecycle v1 content), {args.packages} promotions, {entries:,} log entries, "
+            f"{args.packages * args.versions:,} tags; built through the API in {built:.1f} s"
+        )
+        timings.append(
+            time_command(
+                "verify",
+                f"crmctl registry verify ({args.packages * args.versions:,} versions)",
+                ["registry", "verify", "--registry", large],
+                env,
+                args.repeat,
+            )
+        )
         name = f"Bench{min(42, args.packages - 1):03d}"
-        timings.append(time_command("resolve", f"crmctl resolve {name} --channel prod",
-                                    ["resolve", name, "--channel", "prod", "--registry", large], env,
-                                    args.repeat))  # fmt: skip
+        timings.append(
+            time_command(
+                "resolve",
+                f"crmctl resolve {name} --channel prod",
+                ["resolve", name, "--channel", "prod", "--registry", large],
+                env,
+                args.repeat,
+            )
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -69,8 +69,9 @@ def time_command(name: str, args: list[str], repeat: int) -> Timing:
 
 
 def import_profile(top: int) -> list[tuple[int, str]]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import crmctl.cli.main"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import crmctl.cli.main"], capture_output=True, text=True, check=True
+    )
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -111,8 +112,14 @@ def _shown(argv: list[str], paths: dict[str, str]) -> str:
     return " ".join(paths.get(word, word) for word in words)
 
 
-def report(timings: list[Timing], imports: list[tuple[int, str]], heavy: dict[str, tuple[list[str], str]],
-           repeat: int, paths: dict[str, str], size: str) -> tuple[str, list[str]]:  # fmt: skip
+def report(
+    timings: list[Timing],
+    imports: list[tuple[int, str]],
+    heavy: dict[str, tuple[list[str], str]],
+    repeat: int,
+    paths: dict[str, str],
+    size: str,
+) -> tuple[str, list[str]]:
     lines = [
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}),"
         f" {platform.system()} {platform.machine()}; {repeat} timed runs per command after one warm-up.",
@@ -134,10 +141,16 @@ def report(timings: list[Timing], imports: list[tuple[int, str]], heavy: dict[st
         if not ok:
             failures.append(f"{shown}: median {median:.3f}s misses the {target}s target")
         status = "ok" if ok else "MISSED"
-        lines.append(f"| `{shown}` | {len(t.times)} | {_fmt(min(t.times))} | {_fmt(median)} | {target or '-'} | "
-                     f"{status} |")  # fmt: skip
-    lines += ["", "Slowest imports of `crmctl.cli.main` (cumulative, `python -X importtime`):", "",
-              "| module | cumulative (ms) |", "|---|---|"]  # fmt: skip
+        lines.append(
+            f"| `{shown}` | {len(t.times)} | {_fmt(min(t.times))} | {_fmt(median)} | {target or '-'} | {status} |"
+        )
+    lines += [
+        "",
+        "Slowest imports of `crmctl.cli.main` (cumulative, `python -X importtime`):",
+        "",
+        "| module | cumulative (ms) |",
+        "|---|---|",
+    ]
     lines += [f"| `{name}` | {us / 1000:.1f} |" for us, name in imports]
     lines += [
         "",
@@ -167,8 +180,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         v1, v2 = work / "v1", work / "v2"
         for out, variant in ((v1, 1), (v2, 2)):
-            subprocess.run([sys.executable, str(HERE / "generate_package.py"), str(out), "--variant", str(variant),
-                            "--scale", str(args.scale)], check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "generate_package.py"),
+                    str(out),
+                    "--variant",
+                    str(variant),
+                    "--scale",
+                    str(args.scale),
+                ],
+                check=True,
+                capture_output=True,
+            )
         timings = [
             time_command("version", ["--version"], args.repeat),
             time_command("lint", ["lint", str(v1)], args.repeat),

@@ -79,8 +79,22 @@ def _value(rng: random.Random, name: str) -> Any:
     return None
 
 
-CHANGED = ("firstName", "lastName", "email", "phone", "company", "company", "companySize", "companySize",
-           "annualRevenue", "annualRevenue", "source", "source", "industry", "nextFollowUp")  # fmt: skip
+CHANGED = (
+    "firstName",
+    "lastName",
+    "email",
+    "phone",
+    "company",
+    "company",
+    "companySize",
+    "companySize",
+    "annualRevenue",
+    "annualRevenue",
+    "source",
+    "source",
+    "industry",
+    "nextFollowUp",
+)
 
 
 class Generator:
@@ -88,8 +102,11 @@ class Generator:
 
     def __init__(self, runtime: Any, package: Any, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.configs = {(role, locale): runtime.configure(package, entity=None, form=None, role=role, locale=locale)
-                        for role in set(ROLES) for locale in set(LOCALES)}  # fmt: skip
+        self.configs = {
+            (role, locale): runtime.configure(package, entity=None, form=None, role=role, locale=locale)
+            for role in set(ROLES)
+            for locale in set(LOCALES)
+        }
         self.runtime = runtime
         self.clock = datetime(2026, 11, 26, 9, tzinfo=UTC)
 
@@ -129,9 +146,18 @@ class Generator:
             if timings is not None and event["type"] == "change":
                 timings.append((elapsed, cpu))
             state = outcome.state
-            bodies.append({"session": sid, "at": iso(self.clock), "kind": "form", **head, "event": event,
-                           "effects": outcome.effects, "effectsHash": value_hash(outcome.effects),
-                           "answers": outcome.answers_json()})  # fmt: skip
+            bodies.append(
+                {
+                    "session": sid,
+                    "at": iso(self.clock),
+                    "kind": "form",
+                    **head,
+                    "event": event,
+                    "effects": outcome.effects,
+                    "effectsHash": value_hash(outcome.effects),
+                    "answers": outcome.answers_json(),
+                }
+            )
         return bodies
 
 
@@ -199,8 +225,10 @@ def timed_replay(runtime: Any, source: Any, events: int) -> tuple[float, float]:
         gc.enable()
     if report.events != events or not report.ok:
         first = report.divergences[0].to_json() if report.divergences else None
-        sys.exit(f"replay of {events} events: {report.events} replayed, {len(report.divergences)} divergences "
-                 f"(first: {json.dumps(first)[:600]})")  # fmt: skip
+        sys.exit(
+            f"replay of {events} events: {report.events} replayed, {len(report.divergences)} divergences "
+            f"(first: {json.dumps(first)[:600]})"
+        )
     return events / elapsed, events / cpu
 
 
@@ -287,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
                 fill = fill_store(store, pool, size)
                 from_store = timed_replay(Runtime(store, TENANT), store.events(TENANT), size)
             path.unlink()
-            print(f"| {size:,} | {engine[0]:,.0f} ({engine[1]:,.0f}) | {from_store[0]:,.0f} ({from_store[1]:,.0f}) | "
-                  f"{fill:.1f} |", flush=True)  # fmt: skip
+            print(
+                f"| {size:,} | {engine[0]:,.0f} ({engine[1]:,.0f}) | {from_store[0]:,.0f} ({from_store[1]:,.0f}) | "
+                f"{fill:.1f} |",
+                flush=True,
+            )
             for label, (_, rate) in (("engine", engine), ("from store", from_store)):
                 if rate < REPLAY_TARGET:
                     failed.append(f"replay {label} at {size} events: {rate:,.0f}/s of CPU < {REPLAY_TARGET:,.0f}/s")

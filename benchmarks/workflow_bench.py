@@ -68,14 +68,17 @@ class Plan:
 
 def _record(rng: random.Random) -> dict[str, Any]:
     return {
-        "firstName": rng.choice(FIRST), "lastName": rng.choice(LAST),
+        "firstName": rng.choice(FIRST),
+        "lastName": rng.choice(LAST),
         "email": rng.choice(("", f"{rng.choice(FIRST).lower()}@example.com", "sales@corp.example")),
-        "company": rng.choice(COMPANIES), "companySize": rng.choice((rng.randint(5, 49), rng.randint(50, 249),
-                                                                      rng.randint(250, 5000))),
-        "annualRevenue": rng.choice((round(rng.uniform(1e4, 9e4), 2), round(rng.uniform(1e5, 9e5), 2),
-                                     round(rng.uniform(1e6, 5e7), 2))),
-        "source": rng.choice(("web", "referral", "event", "partner", "coldCall")), "owner": rng.choice(OWNERS),
-    }  # fmt: skip
+        "company": rng.choice(COMPANIES),
+        "companySize": rng.choice((rng.randint(5, 49), rng.randint(50, 249), rng.randint(250, 5000))),
+        "annualRevenue": rng.choice(
+            (round(rng.uniform(1e4, 9e4), 2), round(rng.uniform(1e5, 9e5), 2), round(rng.uniform(1e6, 5e7), 2))
+        ),
+        "source": rng.choice(("web", "referral", "event", "partner", "coldCall")),
+        "owner": rng.choice(OWNERS),
+    }
 
 
 def _eligible(data: dict[str, Any]) -> bool:
@@ -99,13 +102,19 @@ def make_plans(n: int, seed: int) -> list[Plan]:
             continue
         delay = {"quick": rng.uniform(0.2, 8), "late": rng.uniform(30, 60), "breach": rng.uniform(60, 120)}[contact]
         at = start + delay * hours
-        who = {"user": data["owner"], "role": "salesRep"} if contact != "breach" else {"user": "bob",
-                                                                                      "role": "salesManager"}
+        who = (
+            {"user": data["owner"], "role": "salesRep"}
+            if contact != "breach"
+            else {"user": "bob", "role": "salesManager"}
+        )
         plan.inputs.append((at, {"type": "fire", "transition": "contact", "as": who}))
         outcome = rng.choices(("qualify", "disqualify", "stale"), weights=(45, 25, 30))[0]
         if outcome == "qualify" and rng.random() < 0.8:  # owners mostly qualify leads that look good
-            data.update(annualRevenue=round(rng.uniform(1e6, 5e7), 2), companySize=rng.randint(250, 5000),
-                        email=f"{data['firstName'].lower()}@example.com")
+            data.update(
+                annualRevenue=round(rng.uniform(1e6, 5e7), 2),
+                companySize=rng.randint(250, 5000),
+                email=f"{data['firstName'].lower()}@example.com",
+            )
         if outcome == "stale":
             plans.append(plan)
             continue
@@ -143,8 +152,11 @@ def drive(plans: list[Plan], days: int, tick_hours: int, sink: Callable[[dict[st
     package = load_package(PACKAGE)
     model = WorkflowModel.build(package)
     engine = WorkflowEngine(model)
-    ref = {"name": package.name, "version": package.manifest.version if package.manifest else "?",
-           "digest": model.digest}  # fmt: skip
+    ref = {
+        "name": package.name,
+        "version": package.manifest.version if package.manifest else "?",
+        "digest": model.digest,
+    }
     result = Outcome()
     instances: dict[str, dict[str, Any]] = {}
     # Every input in time order: (moment, plan index, input); starts are inputs too.
@@ -160,9 +172,18 @@ def drive(plans: list[Plan], days: int, tick_hours: int, sink: Callable[[dict[st
         if effects:
             result.digest.update(json.dumps([instance_id, effects], sort_keys=True).encode())
         if sink is not None and (effects or given["type"] != "advance"):
-            sink({"session": f"workflow:{instance_id}", "at": iso(at), "kind": "workflow", "package": ref,
-                  "workflow": model.workflow.id, "input": given, "effects": effects,
-                  "effectsHash": value_hash(effects)})  # fmt: skip
+            sink(
+                {
+                    "session": f"workflow:{instance_id}",
+                    "at": iso(at),
+                    "kind": "workflow",
+                    "package": ref,
+                    "workflow": model.workflow.id,
+                    "input": given,
+                    "effects": effects,
+                    "effectsHash": value_hash(effects),
+                }
+            )
             result.logged += 1
 
     position = 0
@@ -200,10 +221,12 @@ def _timed(run: Callable[[], Outcome]) -> tuple[Outcome, float, float]:
 
 
 def _report(label: str, n: int, outcome: Outcome, wall: float, cpu: float) -> None:
-    print(f"{label:<16} wall {wall:7.2f} s  cpu {cpu:7.2f} s  {n / wall:9,.0f} instances/s  "
-          f"{outcome.inputs:,} inputs ({outcome.inputs / wall:,.0f}/s)  {outcome.effects:,} effects  "
-          f"{outcome.logged:,} logged  {outcome.refused:,} refused  "
-          f"digest {outcome.digest.hexdigest()[:16]}")  # fmt: skip
+    print(
+        f"{label:<16} wall {wall:7.2f} s  cpu {cpu:7.2f} s  {n / wall:9,.0f} instances/s  "
+        f"{outcome.inputs:,} inputs ({outcome.inputs / wall:,.0f}/s)  {outcome.effects:,} effects  "
+        f"{outcome.logged:,} logged  {outcome.refused:,} refused  "
+        f"digest {outcome.digest.hexdigest()[:16]}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,8 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-store", action="store_true", help="skip the run that appends to a DuckDB store")
     parser.add_argument("--no-check", action="store_true", help="exit 0 even when the target is missed")
     args = parser.parse_args(argv)
-    print(f"python {platform.python_version()} on {platform.machine()} ({platform.system()}); "
-          f"{args.instances:,} instances, {args.days} days, a tick every {args.tick} h, seed {args.seed}")  # fmt: skip
+    print(
+        f"python {platform.python_version()} on {platform.machine()} ({platform.system()}); "
+        f"{args.instances:,} instances, {args.days} days, a tick every {args.tick} h, seed {args.seed}"
+    )
     plans = make_plans(args.instances, args.seed)
     outcome, wall, cpu = _timed(lambda: drive(plans, args.days, args.tick, None))
     _report("engine", args.instances, outcome, wall, cpu)

@@ -19,8 +19,11 @@ SCALE = "0.05"
 
 
 def generate(out: Path, variant: int = 1) -> Path:
-    subprocess.run([sys.executable, str(GENERATOR), str(out), "--variant", str(variant), "--scale", SCALE],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(GENERATOR), str(out), "--variant", str(variant), "--scale", SCALE],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
@@ -82,8 +85,12 @@ def test_references_resolve_and_locales_are_complete(v1: Path) -> None:
     transitions = {t.id for w in package.workflow.workflows for t in w.transitions}
     for rule in package.rules.rules:
         assert rule.entity in entities
-        known = {"field": set(entities[rule.entity].fields), "step": steps, "component": groups,
-                 "workflow": transitions}.get(rule.scope)  # fmt: skip
+        known = {
+            "field": set(entities[rule.entity].fields),
+            "step": steps,
+            "component": groups,
+            "workflow": transitions,
+        }.get(rule.scope)
         assert rule.target is None if known is None else rule.target in known, rule.id
         assert rule.goto is None or rule.goto in steps
     ids = {v.id for v in package.validations.validations}

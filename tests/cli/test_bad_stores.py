@@ -33,8 +33,22 @@ def good_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("good") / "runtime.duckdb"
     store = ["--store", str(path)]
     assert run(["simulate", V1, "--script", str(DEMO / "lead-monday.yaml"), "--session", "lead-ada", *store]) == 0
-    assert run(["records", "import", V1, str(DEMO / "leads.csv"), "--entity", "Lead", "--now",
-                "2026-11-24T11:00:00Z", *store]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "import",
+                V1,
+                str(DEMO / "leads.csv"),
+                "--entity",
+                "Lead",
+                "--now",
+                "2026-11-24T11:00:00Z",
+                *store,
+            ]
+        )
+        == 0
+    )
     assert run(["workflow", "simulate", V2, "--script", SCENARIO, *store]) == 0
     return path
 
@@ -64,14 +78,19 @@ AT_OPEN: dict[str, Damage] = {
     "no-meta-table": lambda p: _sql(p, "DROP TABLE meta"),
     "meta-columns-renamed": lambda p: _sql(p, "ALTER TABLE meta RENAME COLUMN value TO v"),
     "no-format-stamp": lambda p: _sql(p, "DELETE FROM meta WHERE key = 'format'"),
-    **{f"format-{value!r}": (lambda v: lambda p: _sql(p, f"UPDATE meta SET value = '{v}' WHERE key = 'format'"))(value)
-       for value in ("0", "-1", "abc", "2.0", " 2", "+2", "٢", "02", "1_0", "1")},
-    **{f"no-{table}": (lambda t: lambda p: _sql(p, f"DROP TABLE {t}"))(table)
-       for table in LAYOUTS[FORMAT] if table != "meta"},
+    **{
+        f"format-{value!r}": (lambda v: lambda p: _sql(p, f"UPDATE meta SET value = '{v}' WHERE key = 'format'"))(value)
+        for value in ("0", "-1", "abc", "2.0", " 2", "+2", "٢", "02", "1_0", "1")
+    },
+    **{
+        f"no-{table}": (lambda t: lambda p: _sql(p, f"DROP TABLE {t}"))(table)
+        for table in LAYOUTS[FORMAT]
+        if table != "meta"
+    },
     "records-column-dropped": lambda p: _sql(p, "ALTER TABLE records DROP COLUMN revision"),
     "events-column-retyped": lambda p: _sql(p, "ALTER TABLE events ALTER hash TYPE BLOB"),
     "records-a-view": lambda p: _sql(p, "ALTER TABLE records RENAME TO r2", "CREATE VIEW records AS SELECT * FROM r2"),
-}  # fmt: skip
+}
 
 # Damage found while a command reads: only the commands that read the damaged part notice it.
 WHILE_READING: dict[str, Damage] = {
@@ -92,12 +111,40 @@ COMMANDS: dict[str, list[str]] = {
     "store migrate": ["store", "migrate"],
     "records list": ["records", "list"],
     "records get": ["records", "get", "lead-001", "-e", "Lead"],
-    "records create": ["records", "create", V1, "-e", "Lead", "--no-async", *NOW,
-                       "--data", '{"firstName": "A", "lastName": "B", "email": "a@b.example"}'],
-    "records update": ["records", "update", "lead-001", "-e", "Lead", "--data", '{"firstName": "Z"}', "--no-async",
-                       *NOW],
-    "records import": ["records", "import", V1, str(DEMO / "leads.csv"), "-e", "Lead", "--no-async", *NOW,
-                       "--tenant", "other"],
+    "records create": [
+        "records",
+        "create",
+        V1,
+        "-e",
+        "Lead",
+        "--no-async",
+        *NOW,
+        "--data",
+        '{"firstName": "A", "lastName": "B", "email": "a@b.example"}',
+    ],
+    "records update": [
+        "records",
+        "update",
+        "lead-001",
+        "-e",
+        "Lead",
+        "--data",
+        '{"firstName": "Z"}',
+        "--no-async",
+        *NOW,
+    ],
+    "records import": [
+        "records",
+        "import",
+        V1,
+        str(DEMO / "leads.csv"),
+        "-e",
+        "Lead",
+        "--no-async",
+        *NOW,
+        "--tenant",
+        "other",
+    ],
     "draft list": ["draft", "list"],
     "draft show": ["draft", "show", "lead-ada"],
     "draft resume": ["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml")],
@@ -111,7 +158,7 @@ COMMANDS: dict[str, list[str]] = {
     "workflow simulate": ["workflow", "simulate", V2, "--script", "{tmp}/again.yaml"],
     "workflow migrate": ["workflow", "migrate", V2, "--all"],
     "diff --records": ["diff", V1, V2, "--records", "{store}"],
-}  # fmt: skip
+}
 
 
 # A second scenario on the good store: its own instance id (SCENARIO's lead-ada exists there for good).
@@ -141,9 +188,10 @@ def _no_traceback(code: int, err: str) -> None:
 # Every command opens its store through `Store.open`: each kind of damage against every command, every damage
 # against commands that open the store in each of its modes (read-only, writable, for migration, for diff).
 OPENERS = ("store info", "store migrate", "records import", "replay", "diff --records")
-PAIRS = sorted({(damage, command) for damage in ("garbage", "foreign-duckdb", "format-'0'", "no-records")
-                for command in COMMANDS}
-               | {(damage, command) for damage in AT_OPEN for command in OPENERS})  # fmt: skip
+PAIRS = sorted(
+    {(damage, command) for damage in ("garbage", "foreign-duckdb", "format-'0'", "no-records") for command in COMMANDS}
+    | {(damage, command) for damage in AT_OPEN for command in OPENERS}
+)
 
 
 @pytest.mark.parametrize(("damage", "command"), PAIRS)
@@ -185,9 +233,10 @@ def test_a_store_damaged_inside_never_gives_a_traceback(
         ("event-a-list", "replay", "the stored event default/1 is a JSON list, not an object"),
         ("truncated-to-half", "store info", "the runtime store is damaged and cannot be read (IO Error"),
     ],
-)  # fmt: skip
-def test_damaged_rows_are_named(good_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str,
-                                command: str, message: str) -> None:  # fmt: skip
+)
+def test_damaged_rows_are_named(
+    good_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str, command: str, message: str
+) -> None:
     path = _damaged(good_store, tmp_path, WHILE_READING[damage])
     code = run(_run(command, path, tmp_path))
     err = capsys.readouterr().err
@@ -202,9 +251,13 @@ def test_a_damaged_workflow_instance_is_named(good_store: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("0", "states store format '0', which no crmctl writes"), ("-1", "states store format '-1'"),
-     ("x", "states store format 'x'"), ("1", "table workflow_instances of a later format exists")],
-)  # fmt: skip
+    [
+        ("0", "states store format '0', which no crmctl writes"),
+        ("-1", "states store format '-1'"),
+        ("x", "states store format 'x'"),
+        ("1", "table workflow_instances of a later format exists"),
+    ],
+)
 def test_migrate_refuses_a_store_stamped_with_an_impossible_format(
     good_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
 ) -> None:
@@ -268,8 +321,9 @@ def test_a_store_path_under_a_file_is_a_located_error(tmp_path: Path, capsys: py
     assert capsys.readouterr().err.startswith(f"crmctl: error: {path}: cannot create its directory: ")
 
 
-def test_a_full_disk_when_opening_is_an_environment_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_full_disk_when_opening_is_an_environment_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def full(path: str, read_only: bool = False) -> Any:
         raise duckdb.IOException(f'IO Error: Could not write file "{path}": No space left on device')
 

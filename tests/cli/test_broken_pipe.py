@@ -26,10 +26,33 @@ BREAKING = REPO / "tests" / "fixtures" / "compat" / "alias_removed"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("pipe") / "rt.duckdb"
-    _crmctl(["records", "import", V1, str(REPO / "scripts" / "demo" / "leads.csv"), "-e", "Lead", "--store", str(path),
-             "--now", "2026-11-24T11:00:00Z"], check=0)  # fmt: skip
-    _crmctl(["workflow", "simulate", V2, "--script", str(REPO / "packages" / "LeadLifecycle" / "scenarios" /
-             "approval.yaml"), "--store", str(path)], check=0)  # fmt: skip
+    _crmctl(
+        [
+            "records",
+            "import",
+            V1,
+            str(REPO / "scripts" / "demo" / "leads.csv"),
+            "-e",
+            "Lead",
+            "--store",
+            str(path),
+            "--now",
+            "2026-11-24T11:00:00Z",
+        ],
+        check=0,
+    )
+    _crmctl(
+        [
+            "workflow",
+            "simulate",
+            V2,
+            "--script",
+            str(REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yaml"),
+            "--store",
+            str(path),
+        ],
+        check=0,
+    )
     return str(path)
 
 
@@ -63,8 +86,9 @@ def test_a_closed_pipe_keeps_the_exit_status_and_prints_nothing_more(store: str,
     argv, status = CASES[case]
     argv = [arg.replace("{store}", store) for arg in argv]
     shared = mode == "stderr on the same pipe"
-    with subprocess.Popen(_command(argv), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT if shared else subprocess.PIPE) as child:  # fmt: skip
+    with subprocess.Popen(
+        _command(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT if shared else subprocess.PIPE
+    ) as child:
         assert child.stdout is not None
         if mode == "closed after one byte":
             child.stdout.read(1)
@@ -83,8 +107,11 @@ def test_the_same_commands_still_print_everything_to_a_reader_who_stays(store: s
 
 def test_a_follow_ends_when_its_reader_leaves(store: str) -> None:
     """Without a reader, `events tail --follow` would otherwise poll (and write to /dev/null) forever."""
-    with subprocess.Popen(_command(["events", "tail", "--follow", "-n", "1", "--store", store]),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:  # fmt: skip
+    with subprocess.Popen(
+        _command(["events", "tail", "--follow", "-n", "1", "--store", store]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
         assert child.stdout is not None and child.stderr is not None
         child.stdout.readline()
         child.stdout.close()

@@ -41,8 +41,12 @@ def test_list_in_log_order(store: str, capsys: pytest.CaptureFixture[str]) -> No
     assert first["instance"] == "lead-ada"
     assert first["session"] == "workflow:lead-ada"
     assert first["kind"] == "workflow"
-    assert first["payload"] == {"firstName": "Ada", "lastName": "Lovelace", "company": "Analytical Engines Ltd",
-                                "owner": "alice"}  # fmt: skip
+    assert first["payload"] == {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "company": "Analytical Engines Ltd",
+        "owner": "alice",
+    }
     assert isinstance(first["seq"], int) and isinstance(rows[1]["seq"], int) and first["seq"] < rows[1]["seq"]
 
 
@@ -79,28 +83,46 @@ def test_tail_prints_the_last(store: str, capsys: pytest.CaptureFixture[str]) ->
     assert [r["event"] for r in _json(capsys)] == ["LeadContacted", "LeadQualified"]
 
 
-def test_tail_follow_picks_up_new_entries(store: str, capsys: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_tail_follow_picks_up_new_entries(
+    store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from crmctl.runtime.store import Store
 
     def append_while_sleeping(seconds: float) -> None:
         assert seconds == events_command.POLL_SECONDS
         with Store.open(Path(store)) as writable:
-            writable.append_events("default", [{
-                "session": "workflow:lead-bob", "at": "2026-11-27T10:00:00Z", "kind": "workflow",
-                "input": {"type": "fire", "instance": "lead-bob"},
-                "effects": [{"at": "2026-11-27T10:00:00Z", "effect": "event", "event": "LeadDisqualified",
-                             "payload": {"company": "B", "source": "web"}}]}])  # fmt: skip
+            writable.append_events(
+                "default",
+                [
+                    {
+                        "session": "workflow:lead-bob",
+                        "at": "2026-11-27T10:00:00Z",
+                        "kind": "workflow",
+                        "input": {"type": "fire", "instance": "lead-bob"},
+                        "effects": [
+                            {
+                                "at": "2026-11-27T10:00:00Z",
+                                "effect": "event",
+                                "event": "LeadDisqualified",
+                                "payload": {"company": "B", "source": "web"},
+                            }
+                        ],
+                    }
+                ],
+            )
 
     monkeypatch.setattr(events_command, "_sleep", append_while_sleeping)
     assert run(["events", "tail", "--store", store, "-n", "1", "--follow", "--polls", "1", "--format", "json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(r["event"], r["instance"]) for r in lines] == [("LeadQualified", "lead-ada"),
-                                                            ("LeadDisqualified", "lead-bob")]  # fmt: skip
+    assert [(r["event"], r["instance"]) for r in lines] == [
+        ("LeadQualified", "lead-ada"),
+        ("LeadDisqualified", "lead-bob"),
+    ]
 
 
-def test_tail_follow_stops_on_ctrl_c(store: str, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_tail_follow_stops_on_ctrl_c(
+    store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 

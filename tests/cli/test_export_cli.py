@@ -26,9 +26,23 @@ def store(tmp_path: Path) -> str:
     with Store.open(path) as opened:
         ref = Runtime(opened, "t1").pin(load_package(V1))
         for tenant, ids in (("t1", ["a", "b"]), ("t2", ["c"])):
-            opened.put_records([StoredRecord(tenant, "Lead", i, ref.name, ref.version, ref.digest,
-                                             {"firstName": i, "lastName": "L", "companySize": 3}, 1, AT, AT)
-                                for i in ids])  # fmt: skip
+            opened.put_records(
+                [
+                    StoredRecord(
+                        tenant,
+                        "Lead",
+                        i,
+                        ref.name,
+                        ref.version,
+                        ref.digest,
+                        {"firstName": i, "lastName": "L", "companySize": 3},
+                        1,
+                        AT,
+                        AT,
+                    )
+                    for i in ids
+                ]
+            )
     return str(path)
 
 
@@ -41,11 +55,29 @@ def test_json_report_lists_files_and_rows(store: str, tmp_path: Path, capsys: py
     assert pq.read_table(report["datasets"][0]["files"][0]).num_rows == 3
 
 
-def test_text_report_with_tenant_and_partitions(store: str, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_text_report_with_tenant_and_partitions(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert run(["export", "records", "--out", str(out), "--store", store, "--tenant", "t1", "--entity", "Lead",
-                "--partition-by", "tenant,package_version", "--format", "csv"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "export",
+                "records",
+                "--out",
+                str(out),
+                "--store",
+                store,
+                "--tenant",
+                "t1",
+                "--entity",
+                "Lead",
+                "--partition-by",
+                "tenant,package_version",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert captured.out.splitlines()[-1] == f"exported 2 rows in 1 dataset(s) to {out}"
     assert captured.err == ""  # no progress bar off a terminal

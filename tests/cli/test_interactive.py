@@ -64,15 +64,21 @@ def test_view_follows_effects_only(runtime: Runtime) -> None:
     assert view.notes and "Blocked" in view.notes[0]
     view.apply([{"effect": "message", "field": "email", "code": "c", "severity": "warning", "message": "m"}])
     assert ("email", "c") in view.messages
-    view.apply([{"effect": "clear", "field": "email", "code": "c"}, {"effect": "hide", "step": "company"},
-                {"effect": "error", "rule": "r", "message": "boom"}])  # fmt: skip
+    view.apply(
+        [
+            {"effect": "clear", "field": "email", "code": "c"},
+            {"effect": "hide", "step": "company"},
+            {"effect": "error", "rule": "r", "message": "boom"},
+        ]
+    )
     assert not view.messages and "company" in view.hidden_steps and "boom" in view.notes[0]
     view.apply([{"effect": "submit", "ok": False, "report": [{"field": "email", "message": "bad"}]}])
     assert str(view.notes[1]).strip() == "email: bad" and not view.submitted
 
 
-def test_walk_quit_and_resume_to_submit(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_walk_quit_and_resume_to_submit(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(runtime)
     first = Keys(["e", "n", "q"], {"First name": "Ada", "Last name": "Lovelace", "E-mail": "ada@example.com"})
     monkeypatch.setattr("rich.prompt.Prompt.ask", first.ask)
@@ -81,8 +87,16 @@ def test_walk_quit_and_resume_to_submit(runtime: Runtime, monkeypatch: pytest.Mo
     assert runtime.draft("walk").last_step == "company"
     assert runtime.draft("walk").data["email"] == "ada@example.com"
 
-    second = Keys(["e", "g", "n", "n", "s"], {"Company": "ACME", "Employees": "300", "Annual revenue": "2500000.5",
-                                              "Source": "referral", "step": "personal"})  # fmt: skip
+    second = Keys(
+        ["e", "g", "n", "n", "s"],
+        {
+            "Company": "ACME",
+            "Employees": "300",
+            "Annual revenue": "2500000.5",
+            "Source": "referral",
+            "step": "personal",
+        },
+    )
     monkeypatch.setattr("rich.prompt.Prompt.ask", second.ask)
     assert interact(runtime, config, "walk", resumed=True) == 0
     out = capsys.readouterr().out
@@ -94,8 +108,9 @@ def test_walk_quit_and_resume_to_submit(runtime: Runtime, monkeypatch: pytest.Mo
     assert record.data["score"] == 90.0
 
 
-def test_bad_input_is_shown_not_raised(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_bad_input_is_shown_not_raised(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(runtime)
     keys = Keys(["e", "g", "q"], {"First name": "Ada", "step": "nowhere"})
     monkeypatch.setattr("rich.prompt.Prompt.ask", keys.ask)
@@ -105,15 +120,24 @@ def test_bad_input_is_shown_not_raised(runtime: Runtime, monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize(
     ("raw", "kind", "expected"),
-    [("", "text", None), ("12", "number", 12), ("1.5", "number", 1.5), ("3", "currency", 3.0), ("ja", "boolean", True),
-     ("no", "boolean", False), ('["a"]', "array", ["a"]), ("x", "text", "x")],
-)  # fmt: skip
+    [
+        ("", "text", None),
+        ("12", "number", 12),
+        ("1.5", "number", 1.5),
+        ("3", "currency", 3.0),
+        ("ja", "boolean", True),
+        ("no", "boolean", False),
+        ('["a"]', "array", ["a"]),
+        ("x", "text", "x"),
+    ],
+)
 def test_parse_by_field_type(raw: str, kind: str, expected: Any) -> None:
     assert interactive.parse_value(raw, kind) == expected
 
 
-def test_ctrl_d_keeps_the_draft(runtime: Runtime, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_ctrl_d_keeps_the_draft(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def ask(prompt: Any, *args: Any, **kwargs: Any) -> str:
         if "[e]dit" in str(prompt):
             raise EOFError
@@ -126,14 +150,22 @@ def test_ctrl_d_keeps_the_draft(runtime: Runtime, monkeypatch: pytest.MonkeyPatc
     assert runtime.draft("eof").last_step == "personal"
 
 
-def test_nested_and_calculated_fields_are_typed_from_the_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_nested_and_calculated_fields_are_typed_from_the_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with Store.open(tmp_path / "claims.duckdb") as store:
         runtime = Runtime(store, "default")
         claims = load_package(REPO / "packages" / "ClaimsIntake")
         config = runtime.configure(claims, entity=None, form=None, role="claimsManager", locale="en")
-        keys = Keys(["e", "n", "e", "q"], {"Policy number": "AB-1234567", "Street": "Hohe Str. 1",
-                                           "Postal code": "50667", "Date of incident": "2026-11-20"})  # fmt: skip
+        keys = Keys(
+            ["e", "n", "e", "q"],
+            {
+                "Policy number": "AB-1234567",
+                "Street": "Hohe Str. 1",
+                "Postal code": "50667",
+                "Date of incident": "2026-11-20",
+            },
+        )
         monkeypatch.setattr("rich.prompt.Prompt.ask", keys.ask)
         assert interact(runtime, config, "c", resumed=False) == 0
         data = runtime.draft("c").data
@@ -174,12 +206,20 @@ def _answer(monkeypatch: pytest.MonkeyPatch, keys: Keys) -> None:
     monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
 
 
-COMPANY = {"First name": "Ada", "Last name": "Lovelace", "E-mail": "ada@example.com", "Company": "ACME",
-           "Industry": "software", "Source": "referral", "step": "[bold]nowhere"}  # fmt: skip
+COMPANY = {
+    "First name": "Ada",
+    "Last name": "Lovelace",
+    "E-mail": "ada@example.com",
+    "Company": "ACME",
+    "Industry": "software",
+    "Source": "referral",
+    "step": "[bold]nowhere",
+}
 
 
-def test_the_menu_and_values_on_a_terminal(runtime: Runtime, terminal: io.StringIO,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_menu_and_values_on_a_terminal(
+    runtime: Runtime, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _answer(monkeypatch, Keys(["e", "n", "e", "g", "q"], COMPANY))
     assert interact(runtime, _config(runtime), "t", resumed=False) == 0
     raw = terminal.getvalue()
@@ -195,9 +235,9 @@ def test_the_menu_and_values_on_a_terminal(runtime: Runtime, terminal: io.String
 
 
 @pytest.mark.parametrize(("name", "value"), [("NO_COLOR", "1"), ("TERM", "dumb")])
-def test_no_styles_under_no_color_or_a_dumb_terminal(runtime: Runtime, terminal: io.StringIO,
-                                                     monkeypatch: pytest.MonkeyPatch, name: str,
-                                                     value: str) -> None:  # fmt: skip
+def test_no_styles_under_no_color_or_a_dumb_terminal(
+    runtime: Runtime, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     _answer(monkeypatch, Keys(["e", "n", "s", "q"], COMPANY))
     assert interact(runtime, _config(runtime), "plain", resumed=False) == 0
@@ -206,8 +246,9 @@ def test_no_styles_under_no_color_or_a_dumb_terminal(runtime: Runtime, terminal:
     assert "[e]dit, [n]ext" in raw and "Record Lead/plain stored" in raw
 
 
-def test_the_workflow_menu_on_a_terminal(tmp_path: Path, terminal: io.StringIO,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_workflow_menu_on_a_terminal(
+    tmp_path: Path, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from crmctl.cli.commands.workflow import Player
     from crmctl.cli.workflow_interactive import interact as workflow_interact
     from crmctl.runtime.workflow import parse_moment
@@ -225,8 +266,13 @@ def test_the_workflow_menu_on_a_terminal(tmp_path: Path, terminal: io.StringIO,
     monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
     monkeypatch.setenv("NO_COLOR", "1")
     with Store.open(tmp_path / "wf.duckdb") as store:
-        player = Player(store, "default", load_package(REPO / "packages" / "LeadLifecycle" / "v2"), None,
-                        parse_moment("2026-11-23T08:00:00+00:00"))  # fmt: skip
+        player = Player(
+            store,
+            "default",
+            load_package(REPO / "packages" / "LeadLifecycle" / "v2"),
+            None,
+            parse_moment("2026-11-23T08:00:00+00:00"),
+        )
         assert workflow_interact(player) == 0
     raw = terminal.getvalue()
     assert "\x1b[" not in raw
@@ -264,11 +310,15 @@ def test_any_text_is_printed_as_it_is(label: str, value: str, message: str, reas
     from rich.console import Console
 
     view = View()
-    view.apply([{"effect": "step", "step": "s", "label": label, "mode": "edit", "fields": ["f"]},
-                {"effect": "show", "field": "f", "label": label},
-                {"effect": "set", "field": "f", "value": value, "display": value},
-                {"effect": "message", "field": "f", "code": "c", "severity": "error", "message": message},
-                {"effect": "blocked", "action": "next", "rule": None, "reason": reason}])  # fmt: skip
+    view.apply(
+        [
+            {"effect": "step", "step": "s", "label": label, "mode": "edit", "fields": ["f"]},
+            {"effect": "show", "field": "f", "label": label},
+            {"effect": "set", "field": "f", "value": value, "display": value},
+            {"effect": "message", "field": "f", "code": "c", "severity": "error", "message": message},
+            {"effect": "blocked", "action": "next", "rule": None, "reason": reason},
+        ]
+    )
     buffer = io.StringIO()
     interactive._render(Console(file=buffer, width=400, color_system=None), view)
     text = buffer.getvalue()

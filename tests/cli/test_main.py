@@ -50,10 +50,16 @@ def test_schema_export_writes_every_artifact_schema(tmp_path: Path) -> None:
     assert run(["schema", "export", str(tmp_path / "schemas")]) == 0
     names = sorted(p.name for p in (tmp_path / "schemas").iterdir())
     assert names == [
-        "events.schema.json", "localization.schema.json", "package.schema.json", "report.schema.json",
-        "rules.schema.json", "schema.schema.json", "ui.schema.json", "validations.schema.json",
+        "events.schema.json",
+        "localization.schema.json",
+        "package.schema.json",
+        "report.schema.json",
+        "rules.schema.json",
+        "schema.schema.json",
+        "ui.schema.json",
+        "validations.schema.json",
         "workflow.schema.json",
-    ]  # fmt: skip
+    ]
     schema = json.loads((tmp_path / "schemas" / "schema.schema.json").read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 

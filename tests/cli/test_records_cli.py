@@ -20,8 +20,13 @@ from tests.conftest import REPO
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
 V2 = str(REPO / "packages" / "LeadLifecycle" / "v2")
 NOW = ["--now", "2026-11-26T09:00:00Z"]
-ADA = {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "companySize": 300,
-       "annualRevenue": 2500000}  # fmt: skip
+ADA = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@example.com",
+    "companySize": 300,
+    "annualRevenue": 2500000,
+}
 
 
 @pytest.fixture
@@ -44,8 +49,25 @@ def _csv(tmp_path: Path, rows: int, bad: int | None = None) -> str:
 
 
 def test_create_get_list_update(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["records", "create", V1, "--entity", "Lead", "--data", json.dumps(ADA), "--id", "ada",
-                "--store", store, *NOW]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "create",
+                V1,
+                "--entity",
+                "Lead",
+                "--data",
+                json.dumps(ADA),
+                "--id",
+                "ada",
+                "--store",
+                store,
+                *NOW,
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == "created Lead ada (revision 1, LeadLifecycle@1.0.0)\n"
     assert run(["records", "get", "ada", "--entity", "Lead", "--store", store, "--format", "json"]) == 0
     got = _json(capsys)
@@ -57,8 +79,26 @@ def test_create_get_list_update(store: str, capsys: pytest.CaptureFixture[str]) 
     labels = [line.split("  ")[1] for line in shown.splitlines()[1:] if line.startswith("  ")]
     assert labels[:2] == ["Vorname", "Nachname"]  # the form's order, not the pinned copy's sorted keys
     assert labels[-1] == "Bewertung"  # the score is off the form: after it, by name
-    assert run(["records", "update", "ada", "--entity", "Lead", "--data", '{"companySize": 10, "email": null}',
-                "--store", store, "--now", "2026-11-27T09:00:00Z", "--format", "json"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "update",
+                "ada",
+                "--entity",
+                "Lead",
+                "--data",
+                '{"companySize": 10, "email": null}',
+                "--store",
+                store,
+                "--now",
+                "2026-11-27T09:00:00Z",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     updated = _json(capsys)
     assert updated["status"] == "updated" and updated["record"]["revision"] == 2
     assert updated["record"]["data"]["score"] == 40.0 and "email" not in updated["record"]["data"]
@@ -74,8 +114,9 @@ def test_user_records_and_generated_ids(store: str, capsys: pytest.CaptureFixtur
     assert created["status"] == "created" and len(created["id"]) == 36  # a uuid4
 
 
-def test_rejected_create_exits_1_and_writes_nothing(store: str, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_rejected_create_exits_1_and_writes_nothing(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     record = tmp_path / "lead.json"
     record.write_text(json.dumps({**ADA, "lastName": "", "colour": "red"}), encoding="utf-8")
     assert run(["records", "create", V1, "--entity", "Lead", "--file", str(record), "--store", store, *NOW]) == 1
@@ -113,8 +154,9 @@ def test_unknown_record_and_foreign_package(store: str, tmp_path: Path, capsys: 
 def test_update_moves_to_another_version(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["records", "create", V1, "-e", "Lead", "--data", json.dumps(ADA), "--id", "a", "--store", store]) == 0
     capsys.readouterr()
-    code = run(["records", "update", "a", "-e", "Lead", "--data", "{}", "--package", V2, "--store", store,
-                "-f", "json"])  # fmt: skip
+    code = run(
+        ["records", "update", "a", "-e", "Lead", "--data", "{}", "--package", V2, "--store", store, "-f", "json"]
+    )
     moved = _json(capsys)
     if code == 0:
         assert moved["record"]["package"]["version"] != "1.0.0"
@@ -122,8 +164,9 @@ def test_update_moves_to_another_version(store: str, capsys: pytest.CaptureFixtu
         assert code == 1 and moved["status"] == "rejected"
 
 
-def test_import_all_or_nothing_then_skip_invalid(store: str, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_import_all_or_nothing_then_skip_invalid(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _csv(tmp_path, 1000, bad=500)
     assert run(["records", "import", V1, path, "--entity", "Lead", "--store", store, *NOW]) == 1
     out = capsys.readouterr().out
@@ -155,9 +198,24 @@ def test_kill_9_mid_import_leaves_no_rows(store: str, tmp_path: Path) -> None:
         for i in range(200_000):
             handle.write(json.dumps({**ADA, "lastName": f"L{i}"}) + "\n")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    child = subprocess.Popen([sys.executable, "-c", "from crmctl.cli.main import run; run()", "records", "import",
-                              V1, str(path), "-e", "Lead", "--store", store], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from crmctl.cli.main import run; run()",
+            "records",
+            "import",
+            V1,
+            str(path),
+            "-e",
+            "Lead",
+            "--store",
+            store,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not Path(store).exists():
         time.sleep(0.05)
@@ -179,8 +237,9 @@ def _usd_version(tmp_path: Path) -> str:
     schema = target / "schema.yaml"
     schema.write_text(schema.read_text(encoding="utf-8").replace("currency: EUR", "currency: USD"), encoding="utf-8")
     manifest = target / "package.yaml"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 2.0.0"),
-                        encoding="utf-8")  # fmt: skip
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 2.0.0"), encoding="utf-8"
+    )
     return str(target)
 
 
@@ -190,11 +249,14 @@ def test_a_move_that_would_reinterpret_a_stored_amount_is_refused(
     usd = _usd_version(tmp_path)
     assert run(["records", "create", V1, "-e", "Lead", "--data", json.dumps(ADA), "--id", "a", "--store", store]) == 0
     no_revenue = {k: v for k, v in ADA.items() if k != "annualRevenue"}
-    assert run(["records", "create", V1, "-e", "Lead", "--data", json.dumps(no_revenue), "--id", "b",
-                "--store", store]) == 0  # fmt: skip
+    assert (
+        run(["records", "create", V1, "-e", "Lead", "--data", json.dumps(no_revenue), "--id", "b", "--store", store])
+        == 0
+    )
     capsys.readouterr()
-    code = run(["records", "update", "a", "-e", "Lead", "--data", "{}", "--package", usd, "--store", store,
-                "-f", "json", *NOW])  # fmt: skip
+    code = run(
+        ["records", "update", "a", "-e", "Lead", "--data", "{}", "--package", usd, "--store", store, "-f", "json", *NOW]
+    )
     refused = _json(capsys)
     assert code == 1 and refused["status"] == "rejected"
     (error,) = refused["errors"]
@@ -205,7 +267,23 @@ def test_a_move_that_would_reinterpret_a_stored_amount_is_refused(
         assert kept is not None and (kept.package_version, kept.revision) == ("1.0.0", 1)  # nothing written
     # without a stored amount nothing is reinterpreted; an amount given with the move is the new currency's
     assert run(["records", "update", "b", "-e", "Lead", "--data", "{}", "--package", usd, "--store", store]) == 0
-    assert run(["records", "update", "a", "-e", "Lead", "--data", '{"annualRevenue": 2700000}', "--package", usd,
-                "--store", store]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "update",
+                "a",
+                "-e",
+                "Lead",
+                "--data",
+                '{"annualRevenue": 2700000}',
+                "--package",
+                usd,
+                "--store",
+                store,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(["replay", "--store", store]) == 0

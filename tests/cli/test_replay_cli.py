@@ -29,11 +29,28 @@ def _json(capsys: pytest.CaptureFixture[str]) -> Any:
 def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """The demo's runtime traffic: a form session quit and resumed to a record, an import, a workflow scenario."""
     path = str(tmp_path / "rt.duckdb")
-    assert run(["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", path, "--session",
-                "lead-ada"]) == 0  # fmt: skip
+    assert (
+        run(["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", path, "--session", "lead-ada"])
+        == 0
+    )
     assert run(["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml"), "--store", path]) == 0
-    assert run(["records", "import", str(V1), str(DEMO / "leads.csv"), "--entity", "Lead", "--store", path, "--now",
-                "2026-11-24T11:00:00Z"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "import",
+                str(V1),
+                str(DEMO / "leads.csv"),
+                "--entity",
+                "Lead",
+                "--store",
+                path,
+                "--now",
+                "2026-11-24T11:00:00Z",
+            ]
+        )
+        == 0
+    )
     assert run(["workflow", "simulate", str(V2), "--script", str(SCENARIO), "--store", path]) == 0
     capsys.readouterr()
     return path
@@ -96,10 +113,13 @@ def test_divergent_effects_of_no_known_shape_are_printed_as_json(
 
     report = ReplayReport("X@1")
     report.begin("s")
-    odd = [Divergence("s", 1, 1, "not an event", ("effects",), [{"effect": "step"}], ["text"]),  # type: ignore[arg-type]
-           Divergence("record:E:1", 2, 1, {"op": "create", "input": 3}, ("effects",), [1], [2], kind="record"),
-           Divergence("workflow:w", 3, 1, {"type": "fire", "transition": "go"}, ("effects",), [{"x": 1}], [],
-                      kind="workflow")]  # fmt: skip
+    odd = [
+        Divergence("s", 1, 1, "not an event", ("effects",), [{"effect": "step"}], ["text"]),  # type: ignore[arg-type]
+        Divergence("record:E:1", 2, 1, {"op": "create", "input": 3}, ("effects",), [1], [2], kind="record"),
+        Divergence(
+            "workflow:w", 3, 1, {"type": "fire", "transition": "go"}, ("effects",), [{"x": 1}], [], kind="workflow"
+        ),
+    ]
     for item in odd:
         report.begin(item.session)
         report.add(item.session, item)
@@ -156,14 +176,31 @@ def test_the_export_carries_exactly_the_pinned_copies(tmp_path: Path, store: str
 
     from crmctl.runtime.store import read_export_packages
 
-    assert run(["simulate", str(_relabelled(tmp_path)), "--script", str(DEMO / "lead-monday.yaml"), "--store", store,
-                "--tenant", "other", "--session", "x"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "simulate",
+                str(_relabelled(tmp_path)),
+                "--script",
+                str(DEMO / "lead-monday.yaml"),
+                "--store",
+                store,
+                "--tenant",
+                "other",
+                "--session",
+                "x",
+            ]
+        )
+        == 0
+    )
     export = tmp_path / "default.parquet"
     assert run(["log", "export", "--store", store, "--tenant", "default", "--out", str(export)]) == 0
     copies = read_export_packages(export)
     assert copies is not None
-    assert sorted((name, version) for name, version, _ in copies.values()) == [("LeadLifecycle", "1.0.0"),
-                                                                               ("LeadLifecycle", "1.1.0")]  # fmt: skip
+    assert sorted((name, version) for name, version, _ in copies.values()) == [
+        ("LeadLifecycle", "1.0.0"),
+        ("LeadLifecycle", "1.1.0"),
+    ]
     for digest, (_, _, blob) in copies.items():
         assert "sha256:" + hashlib.sha256(blob).hexdigest() == digest
     everything = tmp_path / "all.parquet"
@@ -237,8 +274,22 @@ def test_a_relabel_is_a_presentation_divergence_with_exit_0(
     assert report["classes"] == {"behavioral": 0, "presentation": 2}
     assert report["fail_on"] == ["behavioral"] and report["ok"] is True
     assert {d["class"] for d in report["divergences"]} == {"presentation"}
-    assert run(["replay", "--store", store, "--against", str(V2), "--fail-on", "behavioral,presentation",
-                "--format", "json"]) == 1  # fmt: skip
+    assert (
+        run(
+            [
+                "replay",
+                "--store",
+                store,
+                "--against",
+                str(V2),
+                "--fail-on",
+                "behavioral,presentation",
+                "--format",
+                "json",
+            ]
+        )
+        == 1
+    )
     assert _json(capsys)["fail_on"] == ["behavioral", "presentation"]
 
 
@@ -253,12 +304,33 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = str(tmp_path / "rt.duckdb")
-    assert run(["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", store, "--session",
-                "lead-ada"]) == 0  # fmt: skip
+    assert (
+        run(
+            ["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", store, "--session", "lead-ada"]
+        )
+        == 0
+    )
     assert run(["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml"), "--store", store]) == 0
     for patch, package in (('{"company": "ACME"}', []), ('{"companySize": 12}', ["--package", str(V2)])):
-        assert run(["records", "update", "lead-ada", "--entity", "Lead", "--data", patch, *package, "--store", store,
-                    "--now", "2026-11-25T09:00:00Z"]) == 0  # fmt: skip
+        assert (
+            run(
+                [
+                    "records",
+                    "update",
+                    "lead-ada",
+                    "--entity",
+                    "Lead",
+                    "--data",
+                    patch,
+                    *package,
+                    "--store",
+                    store,
+                    "--now",
+                    "2026-11-25T09:00:00Z",
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     # before: the updates were refused on replay ("an update without the record it updates earlier in the log"):
     # the record's first entry is the form's submit, in another session
@@ -280,14 +352,20 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
 def _calculated_then_entered(tmp_path: Path) -> tuple[str, str]:
     """Shop 1.0.0 with `bonus` calculated, and 2.0.0 where the entered number `extra` took over its name."""
     versions = []
-    for version, bonus in (("1.0.0", "bonus: {type: calculated, resultType: number, expression: 'amount * 2.0'}"),
-                           ("2.0.0", "extra: {type: number, aliases: [bonus]}")):  # fmt: skip
+    for version, bonus in (
+        ("1.0.0", "bonus: {type: calculated, resultType: number, expression: 'amount * 2.0'}"),
+        ("2.0.0", "extra: {type: number, aliases: [bonus]}"),
+    ):
         root = tmp_path / version
         (root / "localization").mkdir(parents=True)
-        (root / "package.yaml").write_text(f"name: Shop\nversion: {version}\nscope: global\ndescription: Orders.\n"
-                                           "locales: [en, fr]\ndefaultLocale: en\n")  # fmt: skip
-        (root / "schema.yaml").write_text("entities:\n  Order:\n    fields:\n      customer: {type: text}\n"
-                                          f"      amount: {{type: number}}\n      {bonus}\n")  # fmt: skip
+        (root / "package.yaml").write_text(
+            f"name: Shop\nversion: {version}\nscope: global\ndescription: Orders.\n"
+            "locales: [en, fr]\ndefaultLocale: en\n"
+        )
+        (root / "schema.yaml").write_text(
+            "entities:\n  Order:\n    fields:\n      customer: {type: text}\n"
+            f"      amount: {{type: number}}\n      {bonus}\n"
+        )
         (root / "ui.yaml").write_text("entity: Order\nsteps:\n  - {id: main, fields: [customer, amount]}\n")
         for locale in ("en", "fr") if version == "2.0.0" else ("en",):
             (root / "localization" / f"{locale}.yaml").write_text("labels: {}\n")
@@ -304,10 +382,44 @@ def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsy
     v1, v2 = _calculated_then_entered(tmp_path)
     store = ["--store", str(tmp_path / "rt.duckdb")]
     for record_id in ("o1", "o2"):
-        assert run(["records", "create", v1, "--entity", "Order", "--id", record_id, "--data", '{"amount": 2}',
-                    *store, "--now", "2026-01-01T00:00:00Z"]) == 0  # fmt: skip
-    assert run(["records", "update", "o1", "--entity", "Order", "--data", '{"customer": "b"}', "--package", v2,
-                *store, "--now", "2026-01-02T00:00:00Z"]) == 0  # fmt: skip
+        assert (
+            run(
+                [
+                    "records",
+                    "create",
+                    v1,
+                    "--entity",
+                    "Order",
+                    "--id",
+                    record_id,
+                    "--data",
+                    '{"amount": 2}',
+                    *store,
+                    "--now",
+                    "2026-01-01T00:00:00Z",
+                ]
+            )
+            == 0
+        )
+    assert (
+        run(
+            [
+                "records",
+                "update",
+                "o1",
+                "--entity",
+                "Order",
+                "--data",
+                '{"customer": "b"}',
+                "--package",
+                v2,
+                *store,
+                "--now",
+                "2026-01-02T00:00:00Z",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(["replay", *store, "--format", "json"]) == 0
     assert _json(capsys)["differing_events"] == 0
@@ -315,8 +427,29 @@ def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsy
     assert "every effect reproduced" in capsys.readouterr().out
     # 1.0.0 does not declare fr: it only reads the stored data, in its default locale (before: exit 2, "locale 'fr'
     # is not declared by the package", for a locale the version the record moves to declares)
-    assert run(["records", "update", "o2", "--entity", "Order", "--data", '{"customer": "c"}', "--package", v2,
-                "--locale", "fr", *store, "--now", "2026-01-02T00:00:00Z", "--format", "json"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "update",
+                "o2",
+                "--entity",
+                "Order",
+                "--data",
+                '{"customer": "c"}',
+                "--package",
+                v2,
+                "--locale",
+                "fr",
+                *store,
+                "--now",
+                "2026-01-02T00:00:00Z",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert _json(capsys)["record"]["data"] == {"amount": 2.0, "customer": "c"}
     assert run(["replay", *store, "--format", "json"]) == 0
     report = _json(capsys)
@@ -341,9 +474,10 @@ events:
 """
 OLD_NOT_OFFERED = {  # crmctl's notOffered before it named the value (what crmctl 0.1.0 logged)
     "“finance” is not offered here; choose one of: software, retail, other.": "This value is not offered here.",
-    "„finance“ wird hier nicht angeboten; zur Auswahl stehen: software, retail, other.":
-        "Dieser Wert wird hier nicht angeboten.",
-}  # fmt: skip
+    "„finance“ wird hier nicht angeboten; zur Auswahl stehen: software, retail, other.": (
+        "Dieser Wert wird hier nicht angeboten."
+    ),
+}
 
 
 def _as_written_before(tmp_path: Path) -> str:
@@ -356,8 +490,25 @@ def _as_written_before(tmp_path: Path) -> str:
     script = tmp_path / "narrowed.yaml"
     script.write_text(NARROWED, encoding="utf-8")
     for locale in ("en", "de"):
-        assert run(["simulate", str(V1), "--script", str(script), "--store", str(now), "--session", f"lead-{locale}",
-                    "--locale", locale, "--format", "json"]) == 0  # fmt: skip
+        assert (
+            run(
+                [
+                    "simulate",
+                    str(V1),
+                    "--script",
+                    str(script),
+                    "--store",
+                    str(now),
+                    "--session",
+                    f"lead-{locale}",
+                    "--locale",
+                    locale,
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
     with Store.open(now) as source, Store.open(before) as target:
         for digest, name, version in source.package_digests():
             target.put_package(digest, name, version, source.get_package(digest) or b"")

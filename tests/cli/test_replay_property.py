@@ -85,12 +85,19 @@ def record_data(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # A form filled in and submitted (the record it creates is then updated by `records update s1`, say).
-FILLED = [{"change": {"field": "firstName", "value": "Ada"}}, {"change": {"field": "lastName", "value": "Lovelace"}},
-          {"change": {"field": "email", "value": "ada@example.com"}}, {"next": {}}, {"next": {}},
-          {"submit": {}}]  # fmt: skip
+FILLED = [
+    {"change": {"field": "firstName", "value": "Ada"}},
+    {"change": {"field": "lastName", "value": "Lovelace"}},
+    {"change": {"field": "email", "value": "ada@example.com"}},
+    {"next": {}},
+    {"next": {}},
+    {"submit": {}},
+]
 # An instance taken to a final state (its id is then never started again).
-COMPLETED = [{"fire": {"transition": "contact", "as": "bob/salesManager"}},
-             {"decide": {"decision": "disqualify", "as": "alice/salesRep"}}]  # fmt: skip
+COMPLETED = [
+    {"fire": {"transition": "contact", "as": "bob/salesManager"}},
+    {"decide": {"decision": "disqualify", "as": "alice/salesRep"}},
+]
 
 
 @st.composite
@@ -120,8 +127,14 @@ def workflow_events(draw: st.DrawFn) -> list[Any]:
         instance = draw(st.sampled_from(INSTANCES))
         actor = draw(st.sampled_from(ACTORS))
         if kind == "start":
-            data = {"firstName": "Ada", "lastName": "Lovelace", "owner": "alice", "email": "ada@example.com",
-                    "companySize": 320, "annualRevenue": 2500000}  # fmt: skip
+            data = {
+                "firstName": "Ada",
+                "lastName": "Lovelace",
+                "owner": "alice",
+                "email": "ada@example.com",
+                "companySize": 320,
+                "annualRevenue": 2500000,
+            }
             events.append({"start": {"instance": instance, "data": data}})
             if draw(st.booleans()):
                 events.extend(
@@ -148,8 +161,11 @@ def commands(draw: st.DrawFn) -> list[tuple[Any, ...]]:
     for _ in range(draw(st.integers(2, 8))):
         tenant = draw(st.sampled_from(TENANTS))
         version = draw(st.sampled_from(sorted(VERSIONS)))
-        kind = draw(st.sampled_from(["create", "update", "import", "simulate", "resume", "workflow", "workflow",
-                                     "migrate", "replay"]))  # fmt: skip
+        kind = draw(
+            st.sampled_from(
+                ["create", "update", "import", "simulate", "resume", "workflow", "workflow", "migrate", "replay"]
+            )
+        )
         if kind == "create":
             out.append((kind, tenant, version, draw(st.sampled_from(RECORD_IDS)), draw(record_data())))
         elif kind == "update":
@@ -203,18 +219,51 @@ class Story:
         now = self.tick()
         if kind == "create":
             version, record_id, data = rest
-            self.run("records", "create", VERSIONS[version], "--entity", "Lead", "--id", record_id, "--data",
-                     json.dumps(data), "--now", now, *where)  # fmt: skip
+            self.run(
+                "records",
+                "create",
+                VERSIONS[version],
+                "--entity",
+                "Lead",
+                "--id",
+                record_id,
+                "--data",
+                json.dumps(data),
+                "--now",
+                now,
+                *where,
+            )
         elif kind == "update":
             moved, record_id, patch = rest
             package = ["--package", VERSIONS[moved]] if moved else []
-            self.run("records", "update", record_id, "--entity", "Lead", "--data", json.dumps(patch), *package,
-                     "--now", now, *where)  # fmt: skip
+            self.run(
+                "records",
+                "update",
+                record_id,
+                "--entity",
+                "Lead",
+                "--data",
+                json.dumps(patch),
+                *package,
+                "--now",
+                now,
+                *where,
+            )
         elif kind == "import":
             version, rows, skip = rest
             text = "".join(json.dumps({"id": row_id, **data}) + "\n" for row_id, data in rows)
-            self.run("records", "import", VERSIONS[version], self.file(".jsonl", text), "--entity", "Lead", "--now",
-                     now, *(["--skip-invalid"] if skip else []), *where)  # fmt: skip
+            self.run(
+                "records",
+                "import",
+                VERSIONS[version],
+                self.file(".jsonl", text),
+                "--entity",
+                "Lead",
+                "--now",
+                now,
+                *(["--skip-invalid"] if skip else []),
+                *where,
+            )
         elif kind == "simulate":
             version, session, events = rest
             script = self.file(".json", json.dumps({"now": now, "events": events}))
@@ -225,8 +274,9 @@ class Story:
         elif kind == "workflow":
             version, events, timed = rest
             scenario = {"now": now, "events": events} if timed else {"events": events}  # untimed: the tenant's clock
-            self.run("workflow", "simulate", VERSIONS[version], "--script", self.file(".json", json.dumps(scenario)),
-                     *where)  # fmt: skip
+            self.run(
+                "workflow", "simulate", VERSIONS[version], "--script", self.file(".json", json.dumps(scenario)), *where
+            )
         elif kind == "migrate":
             self.run("workflow", "migrate", VERSIONS[rest[0]], "--all", *where)
         else:
@@ -249,8 +299,10 @@ def _replays(story: Story, source: list[str], tenant: str, entries: int) -> None
 
 
 # The defects as sequences that always run (see the module docstring).
-DISQUALIFIED = [{"start": {"instance": "w1", "data": {"firstName": "Ada", "lastName": "Lovelace", "owner": "alice"}}},
-                *({kind: {"instance": "w1", **args}} for step in COMPLETED for kind, args in step.items())]  # fmt: skip
+DISQUALIFIED = [
+    {"start": {"instance": "w1", "data": {"firstName": "Ada", "lastName": "Lovelace", "owner": "alice"}}},
+    *({kind: {"instance": "w1", **args}} for step in COMPLETED for kind, args in step.items()),
+]
 FILLED_S1 = [*FILLED[:-1], {"change": {"field": "source", "value": None}}, {"submit": {}}]  # back to its default
 STARTED_W2 = [{"start": {"instance": "w2", "data": {"firstName": "A", "lastName": "B"}}}]
 
@@ -260,12 +312,25 @@ STARTED_W2 = [{"start": {"instance": "w2", "data": {"firstName": "A", "lastName"
 # a completed instance restarted by the same scenario played again (the log no longer replayed)
 @example([("workflow", "default", "v2", DISQUALIFIED, True), ("workflow", "default", "v2", DISQUALIFIED, False)])
 # a record a form created, updated in place and moved to versions with defaults; one session replayed alone
-@example([("simulate", "default", "v3", "s1", FILLED_S1), ("update", "default", None, "s1", {"source": None}),
-          ("update", "default", "v3", "s1", {"companySize": 3}), ("resume", "default", "s2", []),
-          ("simulate", "t2", "v1", "s1", FILLED), ("update", "t2", "v3", "s1", {"industry": None})])  # fmt: skip
+@example(
+    [
+        ("simulate", "default", "v3", "s1", FILLED_S1),
+        ("update", "default", None, "s1", {"source": None}),
+        ("update", "default", "v3", "s1", {"companySize": 3}),
+        ("resume", "default", "s2", []),
+        ("simulate", "t2", "v1", "s1", FILLED),
+        ("update", "t2", "v3", "s1", {"industry": None}),
+    ]
+)
 # instances migrated onto a version with defaults, then driven on without a clock of their own
-@example([("workflow", "t2", "v1", STARTED_W2, True), ("migrate", "t2", "v3"),
-          ("workflow", "t2", "v3", [{"advance": "3d"}], False), ("replay", "t2")])  # fmt: skip
+@example(
+    [
+        ("workflow", "t2", "v1", STARTED_W2, True),
+        ("migrate", "t2", "v3"),
+        ("workflow", "t2", "v3", [{"advance": "3d"}], False),
+        ("replay", "t2"),
+    ]
+)
 def test_any_sequence_of_commands_leaves_a_log_that_verifies_and_replays(sequence: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         story = Story(Path(directory))

@@ -20,28 +20,44 @@ def _report() -> Report:
         "lint",
         [
             Diagnostic(
-                "RUL301", "condition `amount > 10`: no overload", Location("Demo/rules.yaml", 3, 20),
-                path="rule:big", fix="write 10.0", package="Demo",
+                "RUL301",
+                "condition `amount > 10`: no overload",
+                Location("Demo/rules.yaml", 3, 20),
+                path="rule:big",
+                fix="write 10.0",
+                package="Demo",
             ),
             Diagnostic(
-                "UI206", "Lead.x is not shown, on any step: 100%\nreally", Location("Demo/schema.yaml", 4, 7),
-                severity=Severity.INFO, path="Lead.x", package="Demo",
+                "UI206",
+                "Lead.x is not shown, on any step: 100%\nreally",
+                Location("Demo/schema.yaml", 4, 7),
+                severity=Severity.INFO,
+                path="Lead.x",
+                package="Demo",
             ),
             Diagnostic(
-                "PKG104", "role 'a' is listed twice", Location("Other/package.yaml", 6, 16),
-                severity=Severity.WARNING, path="manifest:roles:a", package="Other",
+                "PKG104",
+                "role 'a' is listed twice",
+                Location("Other/package.yaml", 6, 16),
+                severity=Severity.WARNING,
+                path="manifest:roles:a",
+                package="Other",
             ),
         ],
         sources={"Demo/rules.yaml": SOURCE},
         summary={"packages": ["Demo", "Other", "Clean"], "baselined": 2},
-    )  # fmt: skip
+    )
 
 
 def _diff_report() -> Report:
     finding = Diagnostic(
-        "CMP101", "field Lead.email removed", Location("v2/schema.yaml", 2, 5), path="Lead.email",
-        package="Demo", extra={"class": "breaking"},
-    )  # fmt: skip
+        "CMP101",
+        "field Lead.email removed",
+        Location("v2/schema.yaml", 2, 5),
+        path="Lead.email",
+        package="Demo",
+        extra={"class": "breaking"},
+    )
     return Report("diff", [finding], summary={"bump": "major"})
 
 
@@ -50,13 +66,25 @@ def test_json_is_versioned_and_complete() -> None:
     assert (body["version"], body["tool"], body["command"]) == (1, "crmctl", "lint")
     first = body["findings"][0]
     assert first == {
-        "code": "RUL301", "severity": "error", "message": "condition `amount > 10`: no overload",
-        "file": "Demo/rules.yaml", "line": 3, "column": 20, "path": "rule:big", "fix": "write 10.0",
-        "package": "Demo", "extra": {},
-    }  # fmt: skip
+        "code": "RUL301",
+        "severity": "error",
+        "message": "condition `amount > 10`: no overload",
+        "file": "Demo/rules.yaml",
+        "line": 3,
+        "column": 20,
+        "path": "rule:big",
+        "fix": "write 10.0",
+        "package": "Demo",
+        "extra": {},
+    }
     assert body["summary"] == {
-        "errors": 1, "warnings": 1, "infos": 1, "total": 3, "packages": ["Demo", "Other", "Clean"], "baselined": 2,
-    }  # fmt: skip
+        "errors": 1,
+        "warnings": 1,
+        "infos": 1,
+        "total": 3,
+        "packages": ["Demo", "Other", "Clean"],
+        "baselined": 2,
+    }
 
 
 def test_json_carries_diff_extras() -> None:

@@ -181,8 +181,9 @@ events:
   - submit: {}
 """,
     )
-    assert run(["simulate", claims, "--role", "claimant", "--script", script, "--store", store, "--format",
-                "json"]) == 0  # fmt: skip
+    assert (
+        run(["simulate", claims, "--role", "claimant", "--script", script, "--store", store, "--format", "json"]) == 0
+    )
     trace = _json(capsys)
     assert isinstance(trace, dict)
     submit = trace["events"][-1]["effects"][-1]
@@ -225,8 +226,9 @@ def test_a_version_whose_files_changed_is_refused(
         ("- goto: {}\n", "goto needs a step"),
     ],
 )
-def test_script_shape_errors(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], text: str,
-                             message: str) -> None:  # fmt: skip
+def test_script_shape_errors(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
     script = _write(tmp_path, "s.yaml", text)
     assert run(["simulate", V1, "--script", script, "--store", store]) == 2
     err = capsys.readouterr().err
@@ -245,8 +247,25 @@ def test_bare_event_names_prefill_and_advance(tmp_path: Path, store: str, capsys
 - quit
 """,
     )
-    assert run(["simulate", V1, "--script", script, "--store", store, "--now", "2026-11-26T08:00:00Z", "--format",
-                "json", "--session", "p"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "simulate",
+                V1,
+                "--script",
+                script,
+                "--store",
+                store,
+                "--now",
+                "2026-11-26T08:00:00Z",
+                "--format",
+                "json",
+                "--session",
+                "p",
+            ]
+        )
+        == 0
+    )
     trace = _json(capsys)
     assert isinstance(trace, dict)
     assert trace["status"] == "draft"

@@ -61,8 +61,13 @@ def test_printable_leaves_nothing_a_terminal_acts_on(text: str) -> None:
 
 
 @settings(derandomize=True, max_examples=300)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), lambda inner: st.lists(inner)
-                    | st.dictionaries(st.text(), inner), max_leaves=10))  # fmt: skip
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=10,
+    )
+)
 def test_escaping_json_output_keeps_it_valid_and_every_value_exact(value: Any) -> None:
     for indent in (None, 2):
         document = console.printable(json.dumps(value, ensure_ascii=False, indent=indent))
@@ -137,8 +142,9 @@ def _hostile_package(tmp_path: Path, text: str) -> Path:
     source = en.read_text(encoding="utf-8")
     source = source.replace("Lead.firstName: First name", f"Lead.firstName: {quoted}")
     source = source.replace("step.personal: Personal details", f"step.personal: {quoted}")
-    source = source.replace("validation.lastNameRequired: Please enter the last name.",
-                            f"validation.lastNameRequired: {quoted}")  # fmt: skip
+    source = source.replace(
+        "validation.lastNameRequired: Please enter the last name.", f"validation.lastNameRequired: {quoted}"
+    )
     en.write_text(source, encoding="utf-8")
     return root
 
@@ -167,20 +173,54 @@ def test_commands_escape_hostile_data_in_text_and_keep_it_in_json(
         return out + err
 
     # A rejected record (its message is hostile), then a stored one with a hostile id and values.
-    text_of("records", "create", package, "-e", "Lead", "--data", record, "--id", hostile, "--no-async", *NOW, *store,
-            codes=(1,))  # fmt: skip
+    text_of(
+        "records",
+        "create",
+        package,
+        "-e",
+        "Lead",
+        "--data",
+        record,
+        "--id",
+        hostile,
+        "--no-async",
+        *NOW,
+        *store,
+        codes=(1,),
+    )
     fixed = json.dumps({**json.loads(record), "lastName": "L"})
     text_of("records", "create", package, "-e", "Lead", "--data", fixed, "--id", hostile, "--no-async", *NOW, *store)
     shown = text_of("records", "get", hostile, "-e", "Lead", *store)
     assert console.printable(hostile) in shown
     text_of("records", "list", *store)
     text_of("records", "get", hostile + "-missing", "-e", "Lead", *store, codes=(2,))
-    text_of("records", "update", hostile, "-e", "Lead", "--data", json.dumps({"company": hostile + "!"}),
-            "--no-async", *NOW, *store)  # fmt: skip
+    text_of(
+        "records",
+        "update",
+        hostile,
+        "-e",
+        "Lead",
+        "--data",
+        json.dumps({"company": hostile + "!"}),
+        "--no-async",
+        *NOW,
+        *store,
+    )
     script = tmp_path / "script.yaml"
-    script.write_text(json.dumps({"now": "2026-11-27T09:00:00Z", "events": [
-        {"change": {"field": "firstName", "value": hostile}}, {"change": {"field": "lastName", "value": ""}},
-        {"submit": {}}, {"quit": {}}]}), encoding="utf-8")  # fmt: skip
+    script.write_text(
+        json.dumps(
+            {
+                "now": "2026-11-27T09:00:00Z",
+                "events": [
+                    {"change": {"field": "firstName", "value": hostile}},
+                    {"change": {"field": "lastName", "value": ""}},
+                    {"submit": {}},
+                    {"quit": {}},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     text_of("simulate", package, "--script", str(script), "--session", "s1", *store)
     text_of("draft", "list", *store)
     text_of("draft", "show", "s1", *store)
@@ -199,8 +239,9 @@ def test_commands_escape_hostile_data_in_text_and_keep_it_in_json(
 
 
 @pytest.mark.parametrize("name", ["sgr", "osc-title", "c1-csi", "rlo", "markup"])
-def test_file_names_and_store_metadata_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   name: str) -> None:  # fmt: skip
+def test_file_names_and_store_metadata_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     hostile = HOSTILE[name].replace("/", "|")
     directory = tmp_path / f"pkg{hostile}"
     shutil.copytree(V1, directory)
@@ -248,8 +289,9 @@ def test_the_timeline_table_and_the_interactive_form_escape(
 
     with Store.open(tmp_path / "rt.duckdb") as store:
         runtime = Runtime(store, "default")
-        config = runtime.configure(load_package(_hostile_package(tmp_path, hostile)), entity=None, form=None,
-                                   role="salesRep", locale="en")  # fmt: skip
+        config = runtime.configure(
+            load_package(_hostile_package(tmp_path, hostile)), entity=None, form=None, role="salesRep", locale="en"
+        )
         answers = iter(["e", "n", "q"])
 
         def ask(prompt: str, *args: Any, default: Any = "", **kwargs: Any) -> str:

@@ -24,8 +24,15 @@ def test_the_approval_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     kinds = [e["effect"] for e in doc["timeline"]]
-    for expected in ("sla-warning", "sla-breach", "reassigned", "task", "approval-requested", "approval-granted",
-                     "completed"):  # fmt: skip
+    for expected in (
+        "sla-warning",
+        "sla-breach",
+        "reassigned",
+        "task",
+        "approval-requested",
+        "approval-granted",
+        "completed",
+    ):
         assert expected in kinds
     warning = next(e for e in doc["timeline"] if e["effect"] == "sla-warning")
     assert warning["at"] == "2026-11-24T16:00:00Z"  # two business days in Berlin: Tuesday 17:00 local
@@ -62,9 +69,10 @@ def test_text_timeline_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture
         ("- start: {instance: a, record: nobody}\n", "no record 'nobody'"),
         ("- advance: soon\n", "advance takes a duration"),
     ],
-)  # fmt: skip
-def test_scenario_mistakes_are_located(tmp_path: Path, capsys: pytest.CaptureFixture[str], events: str,
-                                       message: str) -> None:  # fmt: skip
+)
+def test_scenario_mistakes_are_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], events: str, message: str
+) -> None:
     script = tmp_path / "s.yaml"
     script.write_text(
         "now: 2026-11-23T08:00:00Z\nevents:\n" + "".join("  " + line + "\n" for line in events.splitlines())
@@ -88,8 +96,12 @@ def test_workflow_instances_export(tmp_path: Path, capsys: pytest.CaptureFixture
     table = pq.read_table(tmp_path / "out" / "workflows" / "workflows.parquet")
     assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
     (row,) = table.to_pylist()
-    assert (row["instance"], row["entity"], row["state"], row["status"]) == ("lead-ada", "Lead", "qualified",
-                                                                              "completed")  # fmt: skip
+    assert (row["instance"], row["entity"], row["state"], row["status"]) == (
+        "lead-ada",
+        "Lead",
+        "qualified",
+        "completed",
+    )
     assert (row["transitions"], row["sla_warnings"], row["sla_breaches"], row["package_version"]) == (2, 1, 1, "1.1.0")
     assert run(["export", "workflows", "--out", str(tmp_path / "o2"), "--store", store, "--entity", "Lead"]) == 2
 
@@ -142,21 +154,39 @@ def test_migrate_moves_an_instance_named_twice_once(tmp_path: Path, capsys: pyte
     first.write_text(FIRST_WEEK)
     assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
     capsys.readouterr()
-    assert run(["workflow", "migrate", V2, "--instance", "lead-1", "--instance", "lead-1", "--store", store,
-                "--now", "2026-11-30T09:00:00Z"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "workflow",
+                "migrate",
+                V2,
+                "--instance",
+                "lead-1",
+                "--instance",
+                "lead-1",
+                "--store",
+                store,
+                "--now",
+                "2026-11-30T09:00:00Z",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.count("migrated lead-1") == 1
     assert run(["replay", "--store", store]) == 0
 
 
-def test_migrate_refuses_a_started_task_the_new_version_removed(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_migrate_refuses_a_started_task_the_new_version_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = str(tmp_path / "rt.duckdb")
     script = tmp_path / "s.yaml"
     script.write_text(FIRST_WEEK.replace("  - fire: {instance: lead-2, transition: qualify, as: alice/salesRep}\n", ""))
     assert run(["workflow", "simulate", V2, "--script", str(script), "--store", store]) == 0  # tasks open on 1.1.0
     capsys.readouterr()
-    assert run(["workflow", "migrate", V1, "--instance", "lead-1", "--store", store, "--now",
-                "2026-11-24T09:00:00Z"]) == 1  # fmt: skip
+    assert (
+        run(["workflow", "migrate", V1, "--instance", "lead-1", "--store", store, "--now", "2026-11-24T09:00:00Z"]) == 1
+    )
     text = capsys.readouterr().out
     assert "task qualificationDecision has started and this version removed it" in text
     assert "nothing was migrated" in text
@@ -164,49 +194,101 @@ def test_migrate_refuses_a_started_task_the_new_version_removed(tmp_path: Path,
     assert run(["workflow", "migrate", V1, "--all", "--map", "nonsense", "--store", store]) == 2
 
 
-def test_interactive_lists_open_work_and_acts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_interactive_lists_open_work_and_acts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from crmctl.cli.commands.workflow import Player
     from crmctl.cli.workflow_interactive import interact, open_work
     from crmctl.model.package import load_package
     from crmctl.runtime.store import Store
     from crmctl.runtime.workflow import parse_moment
 
-    record = json.dumps({"firstName": "Ada", "lastName": "L", "email": "a@b.co", "companySize": 300,
-                         "annualRevenue": 2e6, "source": "referral", "owner": "alice"})  # fmt: skip
-    answers = iter(["s", "lead-1", record,                      # start
-                    "f", "lead-1", "bob/salesManager", "contact",  # fire
-                    "d", "lead-1", "fly", "alice/salesRep", "",  # a decision that is not an outcome: shown, not fatal
-                    "a", "2h",                                   # advance
-                    "d", "lead-1", "qualify", "alice/salesRep", "ok",
-                    "q"])  # fmt: skip
+    record = json.dumps(
+        {
+            "firstName": "Ada",
+            "lastName": "L",
+            "email": "a@b.co",
+            "companySize": 300,
+            "annualRevenue": 2e6,
+            "source": "referral",
+            "owner": "alice",
+        }
+    )
+    answers = iter(
+        [
+            "s",
+            "lead-1",
+            record,  # start
+            "f",
+            "lead-1",
+            "bob/salesManager",
+            "contact",  # fire
+            "d",
+            "lead-1",
+            "fly",
+            "alice/salesRep",
+            "",  # a decision that is not an outcome: shown, not fatal
+            "a",
+            "2h",  # advance
+            "d",
+            "lead-1",
+            "qualify",
+            "alice/salesRep",
+            "ok",
+            "q",
+        ]
+    )
     monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
     with Store.open(tmp_path / "rt.duckdb") as store:
         player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
         assert interact(player) == 0
         instance = store.get_instance("default", "lead-1")
         assert instance is not None and instance["approval"] is not None
-        assert open_work(instance) == ["task qualificationDecision for alice: disqualify | qualify",
-                                       "approve qualify: salesManager (approve | reject)"]  # fmt: skip
+        assert open_work(instance) == [
+            "task qualificationDecision for alice: disqualify | qualify",
+            "approve qualify: salesManager (approve | reject)",
+        ]
     out = capsys.readouterr().out
     assert "no outcome 'fly'" in out and "approval of qualify requested" in out
 
 
-def test_interactive_changes_take_values_of_the_fields_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_interactive_changes_take_values_of_the_fields_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from crmctl.cli.commands.workflow import Player
     from crmctl.cli.workflow_interactive import interact
     from crmctl.model.package import load_package
     from crmctl.runtime.store import Store
     from crmctl.runtime.workflow import parse_moment
 
-    answers = iter(["s", "lead-1", '{"firstName": "Ada", "lastName": "L", "owner": "alice"}',
-                    "c", "lead-1", "companySize", "300",        # before: '300' refused, "expected integer, got str"
-                    "c", "lead-1", "consentMarketing", "yes",
-                    "c", "lead-1", "companySize", "many",       # shown, not fatal
-                    "c", "lead-1", "email", "ada@example.com",
-                    "c", "lead-1", "email", "",                 # nothing clears it
-                    "q"])  # fmt: skip
+    answers = iter(
+        [
+            "s",
+            "lead-1",
+            '{"firstName": "Ada", "lastName": "L", "owner": "alice"}',
+            "c",
+            "lead-1",
+            "companySize",
+            "300",  # before: '300' refused, "expected integer, got str"
+            "c",
+            "lead-1",
+            "consentMarketing",
+            "yes",
+            "c",
+            "lead-1",
+            "companySize",
+            "many",  # shown, not fatal
+            "c",
+            "lead-1",
+            "email",
+            "ada@example.com",
+            "c",
+            "lead-1",
+            "email",
+            "",  # nothing clears it
+            "q",
+        ]
+    )
     monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
     with Store.open(tmp_path / "rt.duckdb") as store:
         player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
@@ -219,14 +301,19 @@ def test_interactive_changes_take_values_of_the_fields_type(tmp_path: Path, monk
     assert "companySize = 300" in out and "'many' is not a number" in out
 
 
-def test_on_a_terminal_the_timeline_is_a_table(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_on_a_terminal_the_timeline_is_a_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from crmctl.cli.commands import workflow as command
 
     monkeypatch.setattr("crmctl.cli.console.use_color", lambda fmt: True)
     at = "2026-11-24T16:00:00Z"
-    command.print_timeline([{"at": at, "instance": "i", "effect": "sla-warning", "sla": "s"},
-                            {"at": at, "instance": "i", "effect": "guard", "result": True}])  # fmt: skip
+    command.print_timeline(
+        [
+            {"at": at, "instance": "i", "effect": "sla-warning", "sla": "s"},
+            {"at": at, "instance": "i", "effect": "guard", "result": True},
+        ]
+    )
     text = capsys.readouterr().out
     assert "SLA s warning" in text and "guard" not in text and "time (UTC)" in text
 
@@ -242,12 +329,18 @@ def test_migrate_refuses_an_instance_whose_record_the_new_version_breaks(
     assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
     usd = tmp_path / "usd"
     shutil.copytree(V1, usd)
-    for name, old, new in (("schema.yaml", "currency: EUR", "currency: USD"),
-                           ("package.yaml", "version: 1.0.0", "version: 2.0.0")):  # fmt: skip
+    for name, old, new in (
+        ("schema.yaml", "currency: EUR", "currency: USD"),
+        ("package.yaml", "version: 1.0.0", "version: 2.0.0"),
+    ):
         (usd / name).write_text((usd / name).read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
     capsys.readouterr()
-    assert run(["workflow", "migrate", str(usd), "--instance", "lead-1", "--store", store, "--now",
-                "2026-11-30T09:00:00Z"]) == 1  # fmt: skip
+    assert (
+        run(
+            ["workflow", "migrate", str(usd), "--instance", "lead-1", "--store", store, "--now", "2026-11-30T09:00:00Z"]
+        )
+        == 1
+    )
     text = capsys.readouterr().out
     assert "refused lead-1: CMP134 currency-changed Lead.annualRevenue" in text
     assert "nothing was migrated" in text
@@ -289,13 +382,19 @@ def test_an_instance_id_is_unique_across_the_workflows_of_a_tenant(
 ) -> None:
     store = str(tmp_path / "rt.duckdb")
     claim = tmp_path / "claim.yaml"
-    claim.write_text("now: 2026-11-23T08:00:00Z\nevents:\n  - start: {instance: x-1, data: {policyNumber: AB-1234567,"
-                     " claimNumber: CL-1, consentDataProcessing: true, incidentDate: '2026-11-20'}}\n")  # fmt: skip
+    claim.write_text(
+        "now: 2026-11-23T08:00:00Z\nevents:\n  - start: {instance: x-1, data: {policyNumber: AB-1234567,"
+        " claimNumber: CL-1, consentDataProcessing: true, incidentDate: '2026-11-20'}}\n"
+    )
     assert run(["workflow", "simulate", CLAIMS, "--script", str(claim), "--store", store]) == 0
     lead = tmp_path / "lead.yaml"
-    for step, message in (("start: {instance: x-1, data: {firstName: A, lastName: B}}", "use"),
-                          ("fire: {instance: x-1, transition: contact, as: bob/salesManager}",
-                           "only running instances of workflow leadLifecycle take input")):  # fmt: skip
+    for step, message in (
+        ("start: {instance: x-1, data: {firstName: A, lastName: B}}", "use"),
+        (
+            "fire: {instance: x-1, transition: contact, as: bob/salesManager}",
+            "only running instances of workflow leadLifecycle take input",
+        ),
+    ):
         lead.write_text(f"events:\n  - {step}\n")
         capsys.readouterr()
         assert run(["workflow", "simulate", V2, "--script", str(lead), "--store", store]) == 2
@@ -323,8 +422,24 @@ def test_a_follow_up_scenario_without_now_continues_on_the_tenants_clock(
     timeline = json.loads(capsys.readouterr().out)["timeline"]
     assert {e["at"] for e in timeline} == {"2026-11-26T08:00:00Z"}  # where the first scenario left the clock
     # --now still decides, and so does a scenario's own now
-    assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--now",
-                "2026-11-27T08:00:00Z", "--format", "json"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "workflow",
+                "simulate",
+                V1,
+                "--script",
+                str(second),
+                "--store",
+                store,
+                "--now",
+                "2026-11-27T08:00:00Z",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert {e["at"] for e in json.loads(capsys.readouterr().out)["timeline"]} == {"2026-11-27T08:00:00Z"}
     # migrate without --now happens on the tenant's clock too (before: the wall clock, refused as going back)
     assert run(["workflow", "migrate", V2, "--all", "--store", store, "--format", "json"]) == 0
@@ -338,8 +453,10 @@ def test_a_follow_up_run_counts_the_time_in_state_of_the_instances_it_goes_on_wi
     store = str(tmp_path / "rt.duckdb")
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
     first.write_text("now: 2026-11-23T08:00:00Z\nevents:\n" + START + START.replace("a,", "b,") + "- advance: 1h\n")
-    second.write_text("events:\n  - advance: 2h\n  - fire: {instance: a, transition: contact, as: bob/salesManager}\n"
-                      "  - advance: 3h\n")  # fmt: skip
+    second.write_text(
+        "events:\n  - advance: 2h\n  - fire: {instance: a, transition: contact, as: bob/salesManager}\n"
+        "  - advance: 3h\n"
+    )
     assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
     capsys.readouterr()
     assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--format", "json"]) == 0
@@ -355,9 +472,12 @@ def test_a_completed_instance_takes_no_input_later_in_the_same_run(
 ) -> None:
     store = str(tmp_path / "rt.duckdb")
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("now: 2026-11-23T08:00:00Z\nevents:\n" + START
-                        + "- fire: {instance: a, transition: disqualify, as: alice/salesRep}\n"
-                        + "- change: {instance: a, field: owner, value: bob}\n")  # fmt: skip
+    scenario.write_text(
+        "now: 2026-11-23T08:00:00Z\nevents:\n"
+        + START
+        + "- fire: {instance: a, transition: disqualify, as: alice/salesRep}\n"
+        + "- change: {instance: a, field: owner, value: bob}\n"
+    )
     # before: the change was applied to the completed instance (a later run refuses the same input)
     assert run(["workflow", "simulate", V1, "--script", str(scenario), "--store", store]) == 2
     err = capsys.readouterr().err
@@ -391,8 +511,22 @@ events:
 def test_the_timeline_of_several_instances_is_in_time_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "two.yaml"
     script.write_text(TWO_LEADS)
-    assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(tmp_path / "a.duckdb"),
-                "--format", "json"]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "workflow",
+                "simulate",
+                V2,
+                "--script",
+                str(script),
+                "--store",
+                str(tmp_path / "a.duckdb"),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     timeline = json.loads(capsys.readouterr().out)["timeline"]
     moments = [e["at"] for e in timeline]
     assert moments == sorted(moments)  # before: all of a-second's effects of the advance, then all of b-first's
@@ -408,8 +542,10 @@ def test_the_timeline_of_several_instances_is_in_time_order(tmp_path: Path, caps
 
 
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8),
-       st.integers(0, 200))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.sampled_from(["start", "advance"]), st.integers(1, 120)), min_size=1, max_size=8),
+    st.integers(0, 200),
+)
 def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: list[tuple[str, int]], later: int
 ) -> None:
@@ -432,8 +568,10 @@ def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
     if not started:
         return
     clock = datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(hours=sum(h for k, h in steps if k == "advance") + later)
-    script.write_text(f"now: {clock:%Y-%m-%dT%H:%M:%SZ}\nevents:\n  - change: {{instance: i{99 - started[-1]:02d}, "
-                      "field: email, value: a@example.com}\n  - advance: 1h\n")  # fmt: skip
+    script.write_text(
+        f"now: {clock:%Y-%m-%dT%H:%M:%SZ}\nevents:\n  - change: {{instance: i{99 - started[-1]:02d}, "
+        "field: email, value: a@example.com}\n  - advance: 1h\n"
+    )
     assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
     timeline = json.loads(capsys.readouterr().out)["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)

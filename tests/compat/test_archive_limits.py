@@ -125,8 +125,12 @@ def test_a_huge_long_name_stays_within_bounded_memory(tmp_path: Path) -> None:
     code = "from crmctl.cli.main import run; run()"
     done = subprocess.run(
         [sys.executable, "-c", code, "diff", str(NEW), "--against", str(path)],
-        capture_output=True, text=True, timeout=120, preexec_fn=limit_memory, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_memory,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr[-1500:]
     assert "archive expands beyond 268435456 bytes; refused" in done.stderr
 
@@ -219,8 +223,10 @@ _ZIP_CASES: dict[str, tuple[Callable[[], bytes], str]] = {
         "cannot read archive: Error -3 while decompressing data",
     ),
     "more data than declared": (
-        lambda: _patch(_zip([("package.yaml", b"a" * 100_000)], zipfile.ZIP_DEFLATED),
-                       [(_LOCAL, 22, "<I", 100), (_CENTRAL, 24, "<I", 100)]),
+        lambda: _patch(
+            _zip([("package.yaml", b"a" * 100_000)], zipfile.ZIP_DEFLATED),
+            [(_LOCAL, 22, "<I", 100), (_CENTRAL, 24, "<I", 100)],
+        ),
         "cannot read archive: Bad CRC-32",
     ),
     "huge declared size": (
@@ -233,7 +239,7 @@ _ZIP_CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     ),
     "truncated": (lambda: bytes(_zip([("package.yaml", MANIFEST)]))[:-30], "cannot read archive: File is not a zip"),
     "traversal": (lambda: bytes(_zip([("../evil.yaml", b"x")])), "member '../evil.yaml' has an unsafe path"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(_ZIP_CASES))
@@ -247,8 +253,18 @@ def test_crafted_zips_are_refused_with_a_message(tmp_path: Path, case: str) -> N
     assert message in info.value.message
 
 
-_TAR = b"".join([*_package(), *_pax(_record("path", "schema.yaml")), _header("x", 9, tarfile.REGTYPE),
-                 _padded(b"a: [1, 2]"), _header("l", 0, tarfile.SYMTYPE, "schema.yaml")]) + b"\0" * 1024  # fmt: skip
+_TAR = (
+    b"".join(
+        [
+            *_package(),
+            *_pax(_record("path", "schema.yaml")),
+            _header("x", 9, tarfile.REGTYPE),
+            _padded(b"a: [1, 2]"),
+            _header("l", 0, tarfile.SYMTYPE, "schema.yaml"),
+        ]
+    )
+    + b"\0" * 1024
+)
 _ZIP = bytes(_zip([("package.yaml", MANIFEST), ("schema.yaml", b"a: 1\n")], zipfile.ZIP_DEFLATED))
 
 

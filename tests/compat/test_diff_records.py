@@ -30,13 +30,15 @@ def store(tmp_path: Path) -> Path:
 
     path = tmp_path / "runtime.duckdb"
     with Store.open(path) as opened:
-        opened.put_records([
-            record("acme", "lead-0001", {"firstName": "Ann", "phone": "+47 1"}),
-            record("acme", "lead-0002", {"firstName": "Bob"}),
-            record("acme", "lead-0003", {"firstName": "Cy", "phone": ""}, "1.1.0"),
-            record("acme", "lead-0004", {"firstName": "Di"}, "1.1.0"),
-            record("acme", "other-0001", {"firstName": "Ed"}, package="Other"),
-        ])  # fmt: skip
+        opened.put_records(
+            [
+                record("acme", "lead-0001", {"firstName": "Ann", "phone": "+47 1"}),
+                record("acme", "lead-0002", {"firstName": "Bob"}),
+                record("acme", "lead-0003", {"firstName": "Cy", "phone": ""}, "1.1.0"),
+                record("acme", "lead-0004", {"firstName": "Di"}, "1.1.0"),
+                record("acme", "other-0001", {"firstName": "Ed"}, package="Other"),
+            ]
+        )
         opened.put_records([record("globex", "lead-0001", {"firstName": "Fay"})])
     return path
 
@@ -47,10 +49,21 @@ def test_text_output_answers_the_change_and_a_change_that_breaks_stored_records_
     assert "result: FAIL (0 changes in failing classes: breaking; 1 more breaks stored records)" in result.out
     assert f"stored records ({store}, tenant acme): 4 Demo records read" in result.out
     assert "  CMP106 field-made-required Lead.phone: field Lead.phone became required" in result.out
-    assert ("    3 of 4 Lead records lack a value (1.0.0: 1, 1.1.0: 2); e.g. lead-0002, lead-0003, lead-0004"
-            in result.out)  # fmt: skip
-    failing = invoke("diff", *case("field_made_required"), "--records", str(store), "--tenant", "acme",
-                     "--fail-on", "data-dependent", "--records-limit", "1")  # fmt: skip
+    assert (
+        "    3 of 4 Lead records lack a value (1.0.0: 1, 1.1.0: 2); e.g. lead-0002, lead-0003, lead-0004" in result.out
+    )
+    failing = invoke(
+        "diff",
+        *case("field_made_required"),
+        "--records",
+        str(store),
+        "--tenant",
+        "acme",
+        "--fail-on",
+        "data-dependent",
+        "--records-limit",
+        "1",
+    )
     assert failing.code == 1
     assert "(1.0.0: 1, 1.1.0: 2); e.g. lead-0002, …" in failing.out
 
@@ -76,8 +89,10 @@ def test_json_output_has_a_records_section_that_matches_the_shipped_schema(store
 
     result = invoke("diff", *case("field_made_required"), "--records", str(store), "--tenant", "globex", "-f", "json")
     body = json.loads(result.out)
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in
-              Draft202012Validator(shipped_schema("report")).iter_errors(body)]  # fmt: skip
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}"
+        for e in Draft202012Validator(shipped_schema("report")).iter_errors(body)
+    ]
     assert errors == []
     records = body["summary"]["records"]
     assert (records["tenant"], records["package"], records["records"]) == ("globex", "Demo", 1)
@@ -107,8 +122,9 @@ def test_several_tenants_need_tenant_and_a_single_one_is_the_default(store: Path
     single = tmp_path / "single.duckdb"
     with Store.open(single) as opened:
         opened.put_records([record("solo", "lead-0009", {})])
-    assert "1 of 1 Lead records lack a value" in invoke("diff", *case("field_made_required"), "--records",
-                                                          str(single)).out  # fmt: skip
+    assert (
+        "1 of 1 Lead records lack a value" in invoke("diff", *case("field_made_required"), "--records", str(single)).out
+    )
 
 
 def test_a_missing_store_is_an_error_and_no_file_is_created(tmp_path: Path) -> None:

@@ -39,14 +39,20 @@ def test_a_blob_over_the_size_limit_is_refused_before_it_is_read(repo: Path, mon
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda pkg: (pkg / "schema.yaml").write_text("a: " + "[" * 30_000 + "]" * 30_000 + "\n"),
-         "git:HEAD:pkg/schema.yaml:1:68: nesting is deeper than 64 levels"),
-        (lambda pkg: (pkg / "schema.yaml").write_text("a: " + "9" * 5_000 + "\n"),
-         "git:HEAD:pkg/schema.yaml:1:4: integer has 5000 digits; the limit is 4300"),
-        (lambda pkg: ((pkg / "schema.yaml").unlink(), (pkg / "schema.yaml").symlink_to("schema.yaml")),
-         "git:HEAD:pkg/schema.yaml: symlink points outside the package directory (schema.yaml)"),
+        (
+            lambda pkg: (pkg / "schema.yaml").write_text("a: " + "[" * 30_000 + "]" * 30_000 + "\n"),
+            "git:HEAD:pkg/schema.yaml:1:68: nesting is deeper than 64 levels",
+        ),
+        (
+            lambda pkg: (pkg / "schema.yaml").write_text("a: " + "9" * 5_000 + "\n"),
+            "git:HEAD:pkg/schema.yaml:1:4: integer has 5000 digits; the limit is 4300",
+        ),
+        (
+            lambda pkg: ((pkg / "schema.yaml").unlink(), (pkg / "schema.yaml").symlink_to("schema.yaml")),
+            "git:HEAD:pkg/schema.yaml: symlink points outside the package directory (schema.yaml)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_files_at_a_revision_are_located(repo: Path, setup: object, message: str) -> None:
     setup(repo / "pkg")  # type: ignore[operator]
     _commit(repo)

@@ -16,10 +16,23 @@ BASE = FIXTURES / "identical" / "old"
 
 def git(cwd: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", "-c", "user.name=crmctl test", "-c", "user.email=test@crmctl.invalid", "-c", "init.defaultBranch=main",
-         "-c", "commit.gpgsign=false", *args],
-        cwd=cwd, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "git",
+            "-c",
+            "user.name=crmctl test",
+            "-c",
+            "user.email=test@crmctl.invalid",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout
 
 

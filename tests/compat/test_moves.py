@@ -37,20 +37,45 @@ def build(field: dict[str, Any], version: str, **more: dict[str, Any]) -> Packag
 WORDS = st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=60)
 # (old field, new field, values valid under the old one, which of them the change breaks, the change's code)
 BREAKING: list[tuple[dict[str, Any], dict[str, Any], st.SearchStrategy[Any], Callable[[Any], bool], str]] = [
-    ({"type": "currency", "currency": "EUR"}, {"type": "currency", "currency": "USD"},
-     st.integers(0, 10**9), lambda v: True, "CMP134"),
+    (
+        {"type": "currency", "currency": "EUR"},
+        {"type": "currency", "currency": "USD"},
+        st.integers(0, 10**9),
+        lambda v: True,
+        "CMP134",
+    ),
     ({"type": "reference", "to": "Account"}, {"type": "reference", "to": "Partner"}, WORDS, lambda v: True, "CMP125"),
-    ({"type": "number"}, {"type": "currency", "currency": "EUR"}, st.integers(-(10**6), 10**6), lambda v: True,
-     "CMP105"),
-    ({"type": "array", "items": {"type": "text"}}, {"type": "array", "items": {"type": "number"}},
-     st.lists(WORDS, max_size=3), lambda v: v != [], "CMP137"),
-    ({"type": "number", "scale": 4}, {"type": "number", "scale": 1},
-     st.integers(0, 10**6).map(lambda n: n / 1000), lambda v: round(v, 1) != v, "CMP132"),
+    (
+        {"type": "number"},
+        {"type": "currency", "currency": "EUR"},
+        st.integers(-(10**6), 10**6),
+        lambda v: True,
+        "CMP105",
+    ),
+    (
+        {"type": "array", "items": {"type": "text"}},
+        {"type": "array", "items": {"type": "number"}},
+        st.lists(WORDS, max_size=3),
+        lambda v: v != [],
+        "CMP137",
+    ),
+    (
+        {"type": "number", "scale": 4},
+        {"type": "number", "scale": 1},
+        st.integers(0, 10**6).map(lambda n: n / 1000),
+        lambda v: round(v, 1) != v,
+        "CMP132",
+    ),
     ({"type": "text", "maxLength": 60}, {"type": "text", "maxLength": 5}, WORDS, lambda v: len(v) > 5, "CMP126"),
-    ({"type": "enum", "values": ["a", "b", "c"]}, {"type": "enum", "values": ["a", "b"]},
-     st.sampled_from(["a", "b", "c"]), lambda v: v == "c", "CMP120"),
+    (
+        {"type": "enum", "values": ["a", "b", "c"]},
+        {"type": "enum", "values": ["a", "b"]},
+        st.sampled_from(["a", "b", "c"]),
+        lambda v: v == "c",
+        "CMP120",
+    ),
     ({"type": "text"}, {"type": "text", "required": True}, st.sampled_from(["x", ""]), lambda v: v == "", "CMP106"),
-]  # fmt: skip
+]
 COMPATIBLE: list[tuple[dict[str, Any], dict[str, Any], st.SearchStrategy[Any]]] = [
     ({"type": "text", "maxLength": 5}, {"type": "text", "maxLength": 60}, WORDS.map(lambda w: w[:5])),
     ({"type": "enum", "values": ["a"]}, {"type": "enum", "values": ["a", "b"]}, st.just("a")),
@@ -58,9 +83,12 @@ COMPATIBLE: list[tuple[dict[str, Any], dict[str, Any], st.SearchStrategy[Any]]] 
     ({"type": "text"}, {"type": "text", "default": "x"}, WORDS),
     ({"type": "text"}, {"type": "text", "required": True, "default": "x"}, WORDS),
     ({"type": "number", "scale": 1}, {"type": "number", "scale": 4}, st.integers(0, 1000).map(lambda n: n / 10)),
-    ({"type": "currency", "currency": "EUR"}, {"type": "currency", "currency": "EUR", "description": "Revenue."},
-     st.integers(0, 10**6)),
-]  # fmt: skip
+    (
+        {"type": "currency", "currency": "EUR"},
+        {"type": "currency", "currency": "EUR", "description": "Revenue."},
+        st.integers(0, 10**6),
+    ),
+]
 
 
 @PROPS

@@ -46,8 +46,13 @@ def test_diff_of_a_package_with_itself_is_empty(fields: dict[str, Any]) -> None:
     assert diff_packages(build(fields, "old"), build(fields, "new")).changes == []
 
 
-SAMPLE_DEFAULTS = {"text": "x", "currency": 10, "boolean": True, "date": "2024-01-31",
-                   "datetime": "2024-01-31T09:00:00Z"}  # fmt: skip
+SAMPLE_DEFAULTS = {
+    "text": "x",
+    "currency": 10,
+    "boolean": True,
+    "date": "2024-01-31",
+    "datetime": "2024-01-31T09:00:00Z",
+}
 
 
 def a_default(fdef: dict[str, Any]) -> Any:

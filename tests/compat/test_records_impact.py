@@ -41,8 +41,14 @@ class Rec:
     tenant: str = field(default="t1", compare=False)
 
 
-def build(fields: dict[str, Any], label: str, *, validations: list[dict[str, Any]] | None = None,
-          version: str = "1.0.0", entities: dict[str, Any] | None = None) -> Package:  # fmt: skip
+def build(
+    fields: dict[str, Any],
+    label: str,
+    *,
+    validations: list[dict[str, Any]] | None = None,
+    version: str = "1.0.0",
+    entities: dict[str, Any] | None = None,
+) -> Package:
     files = {
         "package.json": json.dumps({**MANIFEST, "version": version}).encode(),
         "schema.json": json.dumps({"entities": {"Lead": {"fields": fields}, **(entities or {})}}).encode(),
@@ -139,13 +145,31 @@ def test_entity_removed_counts_every_record_of_it() -> None:
 
 def test_added_hard_validations_are_evaluated_or_marked_unchecked() -> None:
     validations = [
-        {"id": "nameShape", "entity": "Lead", "type": "regex", "field": "name", "pattern": "[A-Z][a-z]+",
-         "message": "err.name"},
-        {"id": "amountRange", "entity": "Lead", "type": "range", "field": "amount", "min": 0, "max": 2,
-         "message": "err.amount"},
-        {"id": "crossCheck", "entity": "Lead", "type": "cross-field", "expression": "amount > 0.0",
-         "message": "err.cross"},
-    ]  # fmt: skip
+        {
+            "id": "nameShape",
+            "entity": "Lead",
+            "type": "regex",
+            "field": "name",
+            "pattern": "[A-Z][a-z]+",
+            "message": "err.name",
+        },
+        {
+            "id": "amountRange",
+            "entity": "Lead",
+            "type": "range",
+            "field": "amount",
+            "min": 0,
+            "max": 2,
+            "message": "err.amount",
+        },
+        {
+            "id": "crossCheck",
+            "entity": "Lead",
+            "type": "cross-field",
+            "expression": "amount > 0.0",
+            "message": "err.cross",
+        },
+    ]
     found = impacts(diff(BASE, validations=validations), RECORDS)
     assert found["hard-validation-added validation:nameShape"].examples == ["lead-3"]
     assert found["hard-validation-added validation:amountRange"].examples == ["lead-3"]
@@ -164,15 +188,27 @@ def test_no_records_and_unrelated_changes() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(0, (0, 0)), (1200, (4, 0)), (0.1, (1, 1)), (12.345, (5, 3)), (0.0012, (4, 4)), (-3.5, (2, 1)),
-     (float("inf"), (0, 0))],
-)  # fmt: skip
+    [
+        (0, (0, 0)),
+        (1200, (4, 0)),
+        (0.1, (1, 1)),
+        (12.345, (5, 3)),
+        (0.0012, (4, 4)),
+        (-3.5, (2, 1)),
+        (float("inf"), (0, 0)),
+    ],
+)
 def test_number_digits(value: float, expected: tuple[int, int]) -> None:
     assert number_digits(value) == expected
 
 
-VALUES = st.one_of(st.none(), st.text(max_size=12), st.integers(-1000, 1000),
-                   st.floats(allow_nan=False, allow_infinity=False, width=32), st.booleans())  # fmt: skip
+VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.booleans(),
+)
 ROWS = st.lists(st.tuples(st.sampled_from(["1.0.0", "1.2.0", "0.9.1"]), VALUES), max_size=25)
 
 
@@ -202,20 +238,35 @@ def test_scale_check_agrees_with_rounding(value: float, scale: int) -> None:
 
 @pytest.mark.parametrize(
     ("value", "low", "high", "ok"),
-    [(5, 0, 10, True), (11, 0, 10, False), ("2026-01-02T10:00:00Z", "2026-01-01", None, True),
-     ("2025-12-31", "2026-01-01", None, False), ([1, 20], None, 10, False), (True, 0, 0, True)],
-)  # fmt: skip
+    [
+        (5, 0, 10, True),
+        (11, 0, 10, False),
+        ("2026-01-02T10:00:00Z", "2026-01-01", None, True),
+        ("2025-12-31", "2026-01-01", None, False),
+        ([1, 20], None, 10, False),
+        (True, 0, 0, True),
+    ],
+)
 def test_in_range(value: Any, low: Any, high: Any, ok: bool) -> None:
     assert in_range(value, low, high) is ok  # one function serves the runtime and compat (crmctl.model.ranges)
 
 
 def test_required_field_added_counts_every_record_and_member_only_where_its_object_is() -> None:
-    result = diff({**BASE, "region": {"type": "text", "required": True},
-                   "address": {"type": "object", "fields": {"city": {"type": "text"},
-                                                            "zip": {"type": "text", "required": True}}}})  # fmt: skip
+    result = diff(
+        {
+            **BASE,
+            "region": {"type": "text", "required": True},
+            "address": {
+                "type": "object",
+                "fields": {"city": {"type": "text"}, "zip": {"type": "text", "required": True}},
+            },
+        }
+    )
     found = impacts(result, RECORDS)
     assert (found["required-field-added Lead.region"].affected, found["required-field-added Lead.region"].total) == (
-        4, 4)  # fmt: skip
+        4,
+        4,
+    )
     assert found["required-field-added Lead.address.zip"].examples == ["lead-1", "lead-2"]
 
 
@@ -233,9 +284,12 @@ def test_default_removed_or_changed_counts_the_records_that_read_it() -> None:
 
 @pytest.mark.parametrize(
     ("field", "default", "hit"),
-    [({"type": "text"}, "n/a", ["lead-3"]), ({"type": "array", "items": {"type": "text"}}, ["x"], ["lead-e"]),
-     ({"type": "object", "fields": {"city": {"type": "text"}}}, {"city": "Oslo"}, ["lead-2"])],
-)  # fmt: skip
+    [
+        ({"type": "text"}, "n/a", ["lead-3"]),
+        ({"type": "array", "items": {"type": "text"}}, ["x"], ["lead-e"]),
+        ({"type": "object", "fields": {"city": {"type": "text"}}}, {"city": "Oslo"}, ["lead-2"]),
+    ],
+)
 def test_a_field_that_can_be_empty_made_required_with_a_default_counts_its_empty_values(
     field: dict[str, Any], default: Any, hit: list[str]
 ) -> None:
@@ -243,8 +297,9 @@ def test_a_field_that_can_be_empty_made_required_with_a_default_counts_its_empty
     field-made-required (data-dependent), counting exactly the empty values, not the missing ones."""
     name = {"text": "phone", "array": "tags", "object": "address"}[field["type"]]
     old = {**BASE, name: field}
-    result = diff_packages(build(old, "old"), build({**old, name: {**field, "required": True, "default": default}},
-                                                    "new", version="2.0.0"))  # fmt: skip
+    result = diff_packages(
+        build(old, "old"), build({**old, name: {**field, "required": True, "default": default}}, "new", version="2.0.0")
+    )
     assert [(c.kind.id, c.cls.value) for c in result.changes if c.kind.id != "default-added"] == [
         ("field-made-required", "data-dependent")
     ]
@@ -257,14 +312,18 @@ def test_a_field_that_cannot_be_empty_made_required_with_a_default_stays_compati
     made = {**BASE, "status": {**BASE["status"], "required": True, "default": "new"}}
     result = diff_packages(build(BASE, "old"), build(made, "new", version="2.0.0"))
     assert sorted((c.kind.id, c.cls.value) for c in result.changes) == [
-        ("default-added", "compatible"), ("field-made-required-with-default", "compatible")]  # fmt: skip
+        ("default-added", "compatible"),
+        ("field-made-required-with-default", "compatible"),
+    ]
 
 
 def test_a_new_validation_is_checked_on_the_record_as_the_new_version_reads_it() -> None:
     """A record without a value reads the new version's default, which the new validation then checks."""
     new = {**BASE, "phone": {"type": "text", "default": "none"}}
-    rules = [{"id": "digits", "type": "regex", "field": "phone", "pattern": "[0-9]+", "message": "m"},
-             {"id": "given", "type": "required", "field": "phone", "message": "m"}]  # fmt: skip
+    rules = [
+        {"id": "digits", "type": "regex", "field": "phone", "pattern": "[0-9]+", "message": "m"},
+        {"id": "given", "type": "required", "field": "phone", "message": "m"},
+    ]
     result = diff_packages(build(BASE, "old"), build(new, "new", version="2.0.0", validations=rules))
     found = impacts(result, RECORDS)
     # lead-2 and lead-4 have no phone: they read "none", which fails the pattern; lead-3's "" is a value.
@@ -277,10 +336,19 @@ def test_probes_read_a_value_under_the_name_either_version_gives_it_at_any_depth
     rest = {name: fdef for name, fdef in BASE.items() if name != "address"}
     fee = {"type": "currency", "currency": "EUR"}
     old = {**rest, "address": {"type": "object", "fields": {"city": {"type": "text"}, "fee": fee}}}
-    new = {**rest, "addr": {"type": "object", "aliases": ["address"], "fields": {
-        "city": {"type": "text"}, "charge": {"type": "currency", "currency": "USD", "aliases": ["fee"]}}}}  # fmt: skip
+    new = {
+        **rest,
+        "addr": {
+            "type": "object",
+            "aliases": ["address"],
+            "fields": {"city": {"type": "text"}, "charge": {"type": "currency", "currency": "USD", "aliases": ["fee"]}},
+        },
+    }
     result = diff_packages(build(old, "old"), build(new, "new", version="2.0.0"))
-    records = [Rec("r1", {"name": "a", "address": {"fee": 100}}), Rec("r2", {"name": "b", "address": {"city": "X"}}),
-               Rec("r3", {"name": "c", "addr": {"charge": 5}})]  # fmt: skip
+    records = [
+        Rec("r1", {"name": "a", "address": {"fee": 100}}),
+        Rec("r2", {"name": "b", "address": {"city": "X"}}),
+        Rec("r3", {"name": "c", "addr": {"charge": 5}}),
+    ]
     found = impacts(result, records)["currency-changed Lead.addr.charge"]
     assert found.examples == ["r1", "r3"]

@@ -44,8 +44,11 @@ def test_a_label_moving_with_its_text_says_nothing_about_the_text() -> None:
 
 
 def test_stale_references_are_annotated_where_the_reference_is() -> None:
-    stale = {(c.message.split(" still")[0], str(c.location)) for c in _diff("stale_step_reference").changes
-             if c.kind.id == "stale-reference"}  # fmt: skip
+    stale = {
+        (c.message.split(" still")[0], str(c.location))
+        for c in _diff("stale_step_reference").changes
+        if c.kind.id == "stale-reference"
+    }
     assert stale == {
         ("rule:showDeal (target)", "new/rules.yaml:5:13"),
         ("rule:skipToDeal (goto)", "new/rules.yaml:16:11"),
@@ -76,8 +79,13 @@ def test_the_old_side_is_seen_through_the_renames_but_keeps_its_files() -> None:
 
 def test_paths_follow_renames_through_objects_and_lists_and_back() -> None:
     renames = field_renames(*(_schema(f) for f in (OLD_FIELDS, NEW_FIELDS)))["Lead"]
-    for before, after in [("o.zip", "addr.postal"), ("lines.sku", "items.code"), ("o.k", "addr.k"), ("x", "x"),
-                          ("o.nope.zip", "addr.nope.zip")]:  # fmt: skip
+    for before, after in [
+        ("o.zip", "addr.postal"),
+        ("lines.sku", "items.code"),
+        ("o.k", "addr.k"),
+        ("x", "x"),
+        ("o.nope.zip", "addr.nope.zip"),
+    ]:
         assert rename_path(renames, before) == after
         assert old_path(renames, after) == before
 
@@ -88,12 +96,18 @@ OLD_FIELDS = {
     "x": {"type": "text"},
 }
 NEW_FIELDS = {
-    "addr": {"type": "object", "aliases": ["o"], "fields": {
-        "postal": {"type": "text", "aliases": ["zip"]}, "k": {"type": "text"}}},
-    "items": {"type": "array", "aliases": ["lines"], "items": {"type": "object", "fields": {
-        "code": {"type": "text", "aliases": ["sku"]}}}},
+    "addr": {
+        "type": "object",
+        "aliases": ["o"],
+        "fields": {"postal": {"type": "text", "aliases": ["zip"]}, "k": {"type": "text"}},
+    },
+    "items": {
+        "type": "array",
+        "aliases": ["lines"],
+        "items": {"type": "object", "fields": {"code": {"type": "text", "aliases": ["sku"]}}},
+    },
     "x": {"type": "text"},
-}  # fmt: skip
+}
 
 
 def _schema(fields: dict[str, Any]) -> SchemaArtifact:
@@ -101,8 +115,9 @@ def _schema(fields: dict[str, Any]) -> SchemaArtifact:
 
 
 OLD_NAMES = st.sets(st.sampled_from(["a", "b", "c", "d"]), min_size=1)
-NEW_FIELDS_ALIASES = st.dictionaries(st.sampled_from(["c", "d", "x", "y", "z"]),
-                                     st.lists(st.sampled_from(["a", "b", "c", "d", "x"]), max_size=3))  # fmt: skip
+NEW_FIELDS_ALIASES = st.dictionaries(
+    st.sampled_from(["c", "d", "x", "y", "z"]), st.lists(st.sampled_from(["a", "b", "c", "d", "x"]), max_size=3)
+)
 
 
 @settings(max_examples=200, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -134,15 +149,19 @@ def _package(fields: dict[str, Any], when: str, label: str) -> Any:
 
     manifest = {"name": "P", "version": "1.0.0", "scope": "global", "description": "d", "locales": ["en"]}
     rule = {"id": "r", "scope": "global", "trigger": "onChange", "capability": "visibility", "when": when}
-    files = {"package.json": manifest, "schema.json": {"entities": {"Lead": {"fields": fields}}},
-             "rules.json": {"rules": [rule]}}  # fmt: skip
+    files = {
+        "package.json": manifest,
+        "schema.json": {"entities": {"Lead": {"fields": fields}}},
+        "rules.json": {"rules": [rule]},
+    }
     return load_tree(MemoryTree({name: json.dumps(doc).encode() for name, doc in files.items()}, label))
 
 
 def test_a_rename_into_a_comprehension_variable_name_is_never_taken_for_no_change() -> None:
     # `a` becomes `x`; inside `exists(x, ...)` the name x is the variable, so `x == x` is not what `x == a` was.
-    old = _package({"a": {"type": "text"}, "tags": {"type": "array", "items": {"type": "text"}}},
-                   "tags.exists(x, x == a)", "old")  # fmt: skip
+    old = _package(
+        {"a": {"type": "text"}, "tags": {"type": "array", "items": {"type": "text"}}}, "tags.exists(x, x == a)", "old"
+    )
     renamed = {"x": {"type": "text", "aliases": ["a"]}, "tags": {"type": "array", "items": {"type": "text"}}}
     result = diff_packages(old, _package(renamed, "tags.exists(x, x == x)", "new"))
     assert "rule-condition-changed" in {c.kind.id for c in result.changes}

@@ -35,8 +35,10 @@ TEXTS = st.sampled_from(["", "", "a", "hello world", "x" * 12])  # empty texts o
 
 
 def build(fields: dict[str, Any], version: str) -> Package | None:
-    files = {"package.json": json.dumps({**MANIFEST, "version": version}).encode(),
-             "schema.json": json.dumps({"entities": {"Lead": {"fields": fields}}}).encode()}  # fmt: skip
+    files = {
+        "package.json": json.dumps({**MANIFEST, "version": version}).encode(),
+        "schema.json": json.dumps({"entities": {"Lead": {"fields": fields}}}).encode(),
+    }
     package = load_tree(MemoryTree(files, version))
     return package if package.valid else None
 
@@ -98,8 +100,24 @@ def mutated(draw: st.DrawFn, fields: dict[str, Any]) -> dict[str, Any]:
     if new[name]["type"] == "object" and draw(st.booleans()):
         holder, name = new[name]["fields"], draw(st.sampled_from(sorted(new[name]["fields"])))
     fdef = holder[name]
-    change = draw(st.sampled_from(["required", "required", "optional", "default", "no-default", "option", "option",
-                                   "remove", "add", "rename", "rename", "retype"]))  # fmt: skip
+    change = draw(
+        st.sampled_from(
+            [
+                "required",
+                "required",
+                "optional",
+                "default",
+                "no-default",
+                "option",
+                "option",
+                "remove",
+                "add",
+                "rename",
+                "rename",
+                "retype",
+            ]
+        )
+    )
     if change == "required":
         fdef["required"] = True
     elif change == "optional":
@@ -109,8 +127,13 @@ def mutated(draw: st.DrawFn, fields: dict[str, Any]) -> dict[str, Any]:
     elif change == "no-default":
         fdef.pop("default", None)
     elif change == "option":
-        option = {"text": "maxLength", "number": "scale", "currency": "currency", "enum": "values",
-                  "array": "maxItems"}.get(fdef["type"])  # fmt: skip
+        option = {
+            "text": "maxLength",
+            "number": "scale",
+            "currency": "currency",
+            "enum": "values",
+            "array": "maxItems",
+        }.get(fdef["type"])
         if option is not None:
             fdef[option] = draw(field_defs().filter(lambda f: f["type"] == fdef["type"])).get(option)
             if fdef[option] is None:
@@ -151,8 +174,12 @@ def check_verdict(fields: dict[str, Any], given: dict[str, Any], new_fields: dic
     return "fails"
 
 
-@settings(max_examples=80, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # fmt: skip
+@settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(st.data())
 def test_a_verdict_that_passes_never_leaves_a_stored_record_the_new_version_refuses(data: st.DataObject) -> None:
     fields = data.draw(st.dictionaries(st.sampled_from(NAMES), field_defs(), min_size=1, max_size=2))
@@ -175,21 +202,47 @@ LINES = {"type": "array", "items": {"type": "object", "fields": {"sku": TEXT}}}
         ({"f0": TEXT}, {"f0": ""}, {"f0": {**TEXT, "required": True, "default": "n/a"}}, "fails"),
         ({"f0": LIST}, {"f0": []}, {"f0": {**LIST, "required": True, "default": ["x"]}}, "fails"),
         ({"f0": OBJ}, {"f0": {}}, {"f0": {**OBJ, "required": True, "default": {"city": "B"}}}, "fails"),
-        ({"f0": OBJ}, {"f0": {"zip": ""}}, {"f0": {**OBJ, "fields": {"zip": {**TEXT, "required": True,
-                                                                           "default": "0"}, "city": TEXT}}}, "fails"),
+        (
+            {"f0": OBJ},
+            {"f0": {"zip": ""}},
+            {"f0": {**OBJ, "fields": {"zip": {**TEXT, "required": True, "default": "0"}, "city": TEXT}}},
+            "fails",
+        ),
         ({"f0": TEXT}, {}, {"f0": {**TEXT, "required": True, "default": "n/a"}}, "moves"),
         # Renames with an alias at any depth carry the value over.
-        ({"f0": OBJ}, {"f0": {"zip": "1"}}, {"f0": {**OBJ, "fields": {"postcode": {**TEXT, "aliases": ["zip"]},
-                                                                       "city": TEXT}}}, "moves"),
-        ({"f0": LINES}, {"f0": [{"sku": "a"}]},
-         {"f0": {**LINES, "items": {"type": "object", "fields": {"code": {**TEXT, "aliases": ["sku"]}}}}}, "moves"),
-        ({"f0": OBJ}, {"f0": {"zip": "1"}}, {"g0": {**OBJ, "aliases": ["f0"], "fields": {
-            "postcode": {**TEXT, "aliases": ["zip"], "required": True}, "city": TEXT}}}, "moves"),
-        ({"f0": {"type": "enum", "values": ["a", "b"]}}, {"f0": "b"}, {"f0": {"type": "enum", "values": ["a"]}},
-         "fails"),
+        (
+            {"f0": OBJ},
+            {"f0": {"zip": "1"}},
+            {"f0": {**OBJ, "fields": {"postcode": {**TEXT, "aliases": ["zip"]}, "city": TEXT}}},
+            "moves",
+        ),
+        (
+            {"f0": LINES},
+            {"f0": [{"sku": "a"}]},
+            {"f0": {**LINES, "items": {"type": "object", "fields": {"code": {**TEXT, "aliases": ["sku"]}}}}},
+            "moves",
+        ),
+        (
+            {"f0": OBJ},
+            {"f0": {"zip": "1"}},
+            {
+                "g0": {
+                    **OBJ,
+                    "aliases": ["f0"],
+                    "fields": {"postcode": {**TEXT, "aliases": ["zip"], "required": True}, "city": TEXT},
+                }
+            },
+            "moves",
+        ),
+        (
+            {"f0": {"type": "enum", "values": ["a", "b"]}},
+            {"f0": "b"},
+            {"f0": {"type": "enum", "values": ["a"]}},
+            "fails",
+        ),
         ({"f0": {**TEXT, "maxLength": 9}}, {"f0": "abcdefgh"}, {"f0": {**TEXT, "maxLength": 4}}, "fails"),
     ],
-)  # fmt: skip
+)
 def test_the_verdict_on_changes_that_keep_or_break_a_record(
     fields: dict[str, Any], given: dict[str, Any], new_fields: dict[str, Any], outcome: str
 ) -> None:

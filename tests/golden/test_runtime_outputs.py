@@ -48,17 +48,67 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     store = str(root / "rt.duckdb")
     quiet = pytest.MonkeyPatch()
     with quiet.context():
-        assert run(["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--store", store, "--session",
-                    "lead-ada", "--format", "json"]) == 0  # fmt: skip
-        assert run(["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml"), "--store", store,
-                    "--format", "json"]) == 0  # fmt: skip
-        assert run(["records", "import", str(V1), str(DEMO / "leads.csv"), "--entity", "Lead", "--store", store,
-                    "--now", "2026-11-24T11:00:00Z", "--format", "json"]) == 0  # fmt: skip
+        assert (
+            run(
+                [
+                    "simulate",
+                    str(V1),
+                    "--script",
+                    str(DEMO / "lead-monday.yaml"),
+                    "--store",
+                    store,
+                    "--session",
+                    "lead-ada",
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
+        assert (
+            run(
+                [
+                    "draft",
+                    "resume",
+                    "lead-ada",
+                    "--script",
+                    str(DEMO / "lead-tuesday.yaml"),
+                    "--store",
+                    store,
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
+        assert (
+            run(
+                [
+                    "records",
+                    "import",
+                    str(V1),
+                    str(DEMO / "leads.csv"),
+                    "--entity",
+                    "Lead",
+                    "--store",
+                    store,
+                    "--now",
+                    "2026-11-24T11:00:00Z",
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
     relabelled = root / "v1-relabelled"
     shutil.copytree(V1, relabelled)
     en = relabelled / "localization" / "en.yaml"
-    en.write_text(en.read_text(encoding="utf-8").replace("Lead.firstName: First name", "Lead.firstName: Given name")
-                  .replace("    referral: Referral", "    referral: Recommendation"), encoding="utf-8")  # fmt: skip
+    en.write_text(
+        en.read_text(encoding="utf-8")
+        .replace("Lead.firstName: First name", "Lead.firstName: Given name")
+        .replace("    referral: Referral", "    referral: Recommendation"),
+        encoding="utf-8",
+    )
     manifest = relabelled / "package.yaml"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 1.0.1"), "utf-8")
     return store, relabelled

@@ -19,12 +19,33 @@ __all__ = ["NEW", "OLD", "TREE", "Names", "Render", "bools", "doubles", "field_d
 Names = dict[str, str]
 Render = Callable[[Names], str]
 
-OLD: Names = {"a": "a", "n": "n", "o": "o", "o.zip": "zip", "o.k": "k", "items": "items", "items.sku": "sku",
-              "items.q": "q", "tags": "tags"}  # fmt: skip
-NEW: Names = {"a": "name", "n": "n", "o": "addr", "o.zip": "postal", "o.k": "k", "items": "lines", "items.sku": "code",
-              "items.q": "q", "tags": "tags"}  # fmt: skip
-TREE = {"a": Renamed("name"), "o": Renamed("addr", {"zip": Renamed("postal")}),
-        "items": Renamed("lines", {"sku": Renamed("code")}, lists=1)}  # fmt: skip
+OLD: Names = {
+    "a": "a",
+    "n": "n",
+    "o": "o",
+    "o.zip": "zip",
+    "o.k": "k",
+    "items": "items",
+    "items.sku": "sku",
+    "items.q": "q",
+    "tags": "tags",
+}
+NEW: Names = {
+    "a": "name",
+    "n": "n",
+    "o": "addr",
+    "o.zip": "postal",
+    "o.k": "k",
+    "items": "lines",
+    "items.sku": "code",
+    "items.q": "q",
+    "tags": "tags",
+}
+TREE = {
+    "a": Renamed("name"),
+    "o": Renamed("addr", {"zip": Renamed("postal")}),
+    "items": Renamed("lines", {"sku": Renamed("code")}, lists=1),
+}
 # Comprehension variables: some carry the old name of a field and shadow it inside their macro.
 VARIABLES = ["x", "a", "o", "items", "tags"]
 # Literals naming fields, members and paths: never references.
@@ -41,11 +62,14 @@ def field_defs(names: Names) -> dict[str, Any]:
     return {
         names["a"]: {"type": "text", **alias("a")},
         names["n"]: {"type": "number"},
-        names["o"]: {"type": "object", **alias("o"), "fields": {
-            names["o.zip"]: {"type": "text", **alias("o.zip")}, names["o.k"]: {"type": "number"}}},
+        names["o"]: {
+            "type": "object",
+            **alias("o"),
+            "fields": {names["o.zip"]: {"type": "text", **alias("o.zip")}, names["o.k"]: {"type": "number"}},
+        },
         names["items"]: {"type": "array", **alias("items"), "items": {"type": "object", "fields": item}},
         names["tags"]: {"type": "array", "items": {"type": "text"}},
-    }  # fmt: skip
+    }
 
 
 def strings(depth: int, hidden: frozenset[str] = frozenset()) -> st.SearchStrategy[Render]:
@@ -55,8 +79,9 @@ def strings(depth: int, hidden: frozenset[str] = frozenset()) -> st.SearchStrate
         fields.append(lambda N: N["a"])
     if "o" not in hidden:
         fields += [lambda N: f"{N['o']}.{N['o.zip']}", lambda N: f"{N['o']}['{N['o.zip']}']"]
-    leaf = st.one_of(st.sampled_from(fields) if fields else st.nothing(),
-                     st.sampled_from(LITERALS).map(lambda lit: lambda N: lit))  # fmt: skip
+    leaf = st.one_of(
+        st.sampled_from(fields) if fields else st.nothing(), st.sampled_from(LITERALS).map(lambda lit: lambda N: lit)
+    )
     if depth == 0:
         return leaf
     sub = strings(depth - 1, hidden)
@@ -89,20 +114,38 @@ def bools(depth: int, hidden: frozenset[str] = frozenset()) -> st.SearchStrategy
     options = [
         leaf,
         st.tuples(strings(depth - 1, hidden), cmp, strings(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)})"),
+            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)})"
+        ),
         st.tuples(doubles(depth - 1, hidden), cmp, doubles(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)})"),
+            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)})"
+        ),
         st.tuples(bools(depth - 1, hidden), st.sampled_from(["&&", "||"]), bools(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)} // {t[1]} a o.zip\n)"),
+            lambda t: lambda N: f"({t[0](N)} {t[1]} {t[2](N)} // {t[1]} a o.zip\n)"
+        ),
         st.tuples(strings(depth - 1, hidden), strings(depth - 1, hidden)).map(
-            lambda t: lambda N: f"({{'a': {t[0](N)}}}['a'] == {t[1](N)})"),
-    ]  # fmt: skip
+            lambda t: lambda N: f"({{'a': {t[0](N)}}}['a'] == {t[1](N)})"
+        ),
+    ]
     if "items" not in hidden:
-        options.append(st.sampled_from(VARIABLES).flatmap(lambda v: st.tuples(
-            st.just(v), st.sampled_from(["exists", "all", "exists_one"]),
-            strings(depth - 1, hidden | {v}), doubles(depth - 1, hidden | {v}),
-        )).map(lambda t: lambda N: f"{N['items']}.{t[1]}({t[0]}, {t[0]}.{N['items.sku']} == {t[2](N)} "
-                                   f"|| {t[0]}.{N['items.q']} > {t[3](N)})"))  # fmt: skip
+        options.append(
+            st.sampled_from(VARIABLES)
+            .flatmap(
+                lambda v: st.tuples(
+                    st.just(v),
+                    st.sampled_from(["exists", "all", "exists_one"]),
+                    strings(depth - 1, hidden | {v}),
+                    doubles(depth - 1, hidden | {v}),
+                )
+            )
+            .map(
+                lambda t: (
+                    lambda N: (
+                        f"{N['items']}.{t[1]}({t[0]}, {t[0]}.{N['items.sku']} == {t[2](N)} "
+                        f"|| {t[0]}.{N['items.q']} > {t[3](N)})"
+                    )
+                )
+            )
+        )
         options.append(st.just(lambda N: f"(size({N['items']}) > 0 && {N['items']}[0].{N['items.sku']} != '')"))
     if "tags" not in hidden:
         tag_tests = st.sampled_from(VARIABLES).flatmap(

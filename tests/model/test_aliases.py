@@ -15,14 +15,23 @@ from crmctl.model.fields import FieldDef
 FIELDS: dict[str, Any] = {
     "name": {"type": "text"},
     "area": {"type": "enum", "values": ["a", "b"], "aliases": ["region", "zone"]},
-    "addr": {"type": "object", "aliases": ["address"], "fields": {
-        "postcode": {"type": "text", "aliases": ["zip"]},
-        "geo": {"type": "object", "fields": {"lat": {"type": "number", "aliases": ["latitude"]}}},
-    }},
+    "addr": {
+        "type": "object",
+        "aliases": ["address"],
+        "fields": {
+            "postcode": {"type": "text", "aliases": ["zip"]},
+            "geo": {"type": "object", "fields": {"lat": {"type": "number", "aliases": ["latitude"]}}},
+        },
+    },
     "lines": {"type": "array", "items": {"type": "object", "fields": {"code": {"type": "text", "aliases": ["sku"]}}}},
-    "grid": {"type": "array", "items": {"type": "array", "items": {
-        "type": "object", "fields": {"v": {"type": "number", "aliases": ["value"]}}}}},
-}  # fmt: skip
+    "grid": {
+        "type": "array",
+        "items": {
+            "type": "array",
+            "items": {"type": "object", "fields": {"v": {"type": "number", "aliases": ["value"]}}},
+        },
+    },
+}
 DEFS = {name: TypeAdapter(FieldDef).validate_python(fdef) for name, fdef in FIELDS.items()}
 RENAME = renamer_for(DEFS)
 
@@ -34,10 +43,20 @@ def test_no_former_name_anywhere_means_no_renamer() -> None:
 
 def test_former_names_become_current_names_at_every_depth_and_unknown_keys_stay() -> None:
     assert RENAME is not None
-    given = {"zone": "a", "address": {"zip": "1", "geo": {"latitude": 2.5}}, "lines": [{"sku": "x"}, None],
-             "grid": [[{"value": 1}], []], "other": {"zip": 1}}  # fmt: skip
-    assert RENAME(given) == {"area": "a", "addr": {"postcode": "1", "geo": {"lat": 2.5}},
-                             "lines": [{"code": "x"}, None], "grid": [[{"v": 1}], []], "other": {"zip": 1}}  # fmt: skip
+    given = {
+        "zone": "a",
+        "address": {"zip": "1", "geo": {"latitude": 2.5}},
+        "lines": [{"sku": "x"}, None],
+        "grid": [[{"value": 1}], []],
+        "other": {"zip": 1},
+    }
+    assert RENAME(given) == {
+        "area": "a",
+        "addr": {"postcode": "1", "geo": {"lat": 2.5}},
+        "lines": [{"code": "x"}, None],
+        "grid": [[{"v": 1}], []],
+        "other": {"zip": 1},
+    }
     assert RENAME({"addr": "not an object", "lines": "not a list"}) == {"addr": "not an object", "lines": "not a list"}
 
 
@@ -67,8 +86,12 @@ def test_paths_follow_former_names_through_objects() -> None:
     assert RENAME.path("unknown.zip") == "unknown.zip"
 
 
-SPELLINGS = {"area": ["area", "region", "zone"], "postcode": ["postcode", "zip"], "lat": ["lat", "latitude"],
-             "code": ["code", "sku"]}  # fmt: skip
+SPELLINGS = {
+    "area": ["area", "region", "zone"],
+    "postcode": ["postcode", "zip"],
+    "lat": ["lat", "latitude"],
+    "code": ["code", "sku"],
+}
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -82,9 +105,11 @@ def test_any_spelling_of_each_field_reads_as_the_current_name(data: st.DataObjec
     lat = data.draw(st.floats(allow_nan=False))
     codes = data.draw(st.lists(st.text(max_size=3), max_size=4))
     current = {"area": "a", "addr": {"postcode": "1", "geo": {"lat": lat}}, "lines": [{"code": c} for c in codes]}
-    written = {spell("area"): "a",
-               data.draw(st.sampled_from(["addr", "address"])): {spell("postcode"): "1", "geo": {spell("lat"): lat}},
-               "lines": [{spell("code"): c} for c in codes]}  # fmt: skip
+    written = {
+        spell("area"): "a",
+        data.draw(st.sampled_from(["addr", "address"])): {spell("postcode"): "1", "geo": {spell("lat"): lat}},
+        "lines": [{spell("code"): c} for c in codes],
+    }
     assert RENAME is not None
     assert RENAME(written) == current
     assert RENAME(current) == current

@@ -86,8 +86,21 @@ def test_digest_ignores_format_key_order_and_yaml_vs_json(
 
 def test_digest_ignores_explicit_defaults_number_spelling_and_unicode_form(tmp_path: Path) -> None:
     plain = {"entities": {"Lead": {"fields": {"n": {"type": "text", "maxLength": 10, "description": "caf\u00e9"}}}}}
-    spelled = {"entities": {"Lead": {"fields": {"n": {"type": "text", "maxLength": 10, "required": False,
-                                                      "aliases": [], "description": "cafe\u0301"}}}}}  # fmt: skip
+    spelled = {
+        "entities": {
+            "Lead": {
+                "fields": {
+                    "n": {
+                        "type": "text",
+                        "maxLength": 10,
+                        "required": False,
+                        "aliases": [],
+                        "description": "cafe\u0301",
+                    }
+                }
+            }
+        }
+    }
     a = _package(tmp_path / "a", plain, as_json=False, flow=False, seed=1)
     b = _package(tmp_path / "b", spelled, as_json=True, flow=False, seed=2)
     assert a == b

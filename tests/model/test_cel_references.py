@@ -126,14 +126,18 @@ def test_result_strings_positions_are_one_based_lines_and_columns() -> None:
 
 # --- property: a rename rewrites exactly the references, and the rewrite means the same ---------------------
 
-RECORDS = st.fixed_dictionaries({
-    "a": st.sampled_from(["", "a", "zip", "x"]),
-    "n": st.sampled_from([0.0, 1.5, 7.0]),
-    "o": st.fixed_dictionaries({"zip": st.sampled_from(["", "a", "10115"]), "k": st.sampled_from([0.0, 2.0])}),
-    "items": st.lists(st.fixed_dictionaries({"sku": st.sampled_from(["", "a", "x"]), "q": st.sampled_from([0.0, 3.0])}),
-                      max_size=3),
-    "tags": st.lists(st.sampled_from(["", "a", "zip"]), max_size=3),
-})  # fmt: skip
+RECORDS = st.fixed_dictionaries(
+    {
+        "a": st.sampled_from(["", "a", "zip", "x"]),
+        "n": st.sampled_from([0.0, 1.5, 7.0]),
+        "o": st.fixed_dictionaries({"zip": st.sampled_from(["", "a", "10115"]), "k": st.sampled_from([0.0, 2.0])}),
+        "items": st.lists(
+            st.fixed_dictionaries({"sku": st.sampled_from(["", "a", "x"]), "q": st.sampled_from([0.0, 3.0])}),
+            max_size=3,
+        ),
+        "tags": st.lists(st.sampled_from(["", "a", "zip"]), max_size=3),
+    }
+)
 CTX = Context("s", "r", datetime(2026, 1, 1, tzinfo=UTC), "en")
 
 
@@ -146,9 +150,12 @@ OLD_SCHEMA, NEW_SCHEMA = _schema(OLD), _schema(NEW)
 
 def _renamed_record(record: dict[str, Any]) -> dict[str, Any]:
     return {
-        "name": record["a"], "n": record["n"], "addr": {"postal": record["o"]["zip"], "k": record["o"]["k"]},
-        "lines": [{"code": item["sku"], "q": item["q"]} for item in record["items"]], "tags": record["tags"],
-    }  # fmt: skip
+        "name": record["a"],
+        "n": record["n"],
+        "addr": {"postal": record["o"]["zip"], "k": record["o"]["k"]},
+        "lines": [{"code": item["sku"], "q": item["q"]} for item in record["items"]],
+        "tags": record["tags"],
+    }
 
 
 def _evaluate(schema: SchemaArtifact, expr: str, record: dict[str, Any]) -> tuple[str, Any]:

@@ -127,8 +127,17 @@ def test_a_default_is_in_the_digest_only_when_set() -> None:
 def test_every_defaultable_type_declares_default_in_the_json_schema() -> None:
     defs = shipped_schema("schema")["$defs"]
     with_default = sorted(name for name, body in defs.items() if "default" in body.get("properties", {}))
-    assert with_default == ["ArrayField", "BooleanField", "CurrencyField", "DateField", "DatetimeField",
-                            "EnumField", "NumberField", "ObjectField", "TextField"]  # fmt: skip
+    assert with_default == [
+        "ArrayField",
+        "BooleanField",
+        "CurrencyField",
+        "DateField",
+        "DatetimeField",
+        "EnumField",
+        "NumberField",
+        "ObjectField",
+        "TextField",
+    ]
     assert "default" not in defs["ReferenceField"]["properties"]
 
 
@@ -178,12 +187,23 @@ def test_the_filler_fills_what_has_no_value_and_keeps_every_value() -> None:
     fill = filler_for(FIELDS)
     assert fill is not None
     assert fill({}) == {"region": "emea", "code": "X", "billing": {"country": "FR"}, "tags": ["new"]}
-    given = {"plain": "p", "region": None, "code": "", "address": {"city": "B"},
-             "lines": [{"sku": "a"}, {"sku": "b", "qty": 5}], "tags": []}  # fmt: skip
+    given = {
+        "plain": "p",
+        "region": None,
+        "code": "",
+        "address": {"city": "B"},
+        "lines": [{"sku": "a"}, {"sku": "b", "qty": 5}],
+        "tags": [],
+    }
     assert fill(given) == {
-        "plain": "p", "region": "emea", "code": "", "address": {"city": "B", "country": "DE"},
-        "lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 5}], "tags": [], "billing": {"country": "FR"},
-    }  # fmt: skip
+        "plain": "p",
+        "region": "emea",
+        "code": "",
+        "address": {"city": "B", "country": "DE"},
+        "lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 5}],
+        "tags": [],
+        "billing": {"country": "FR"},
+    }
     assert given["address"] == {"city": "B"}  # never changed in place
     assert "code" not in fill({"oldCode": "Y"})  # a value under an alias is a value
     assert fill({"address": {"country": None}})["address"] == {"country": "DE"}

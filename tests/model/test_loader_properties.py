@@ -62,10 +62,44 @@ def test_loading_never_touches_dot_directories(tmp_path: Path) -> None:
 # bound must never be below the depth libyaml actually builds, however the text is written.
 _BREAKS = "\n\r\x85\u2028\u2029"
 _BLOCK_PREFIX = re.compile(r"[ \t?:\-\ufeff]*")
-_pieces = st.sampled_from([
-    "- ", "? ", ": ", "-", "?", ":", " ", "  ", "\t", "\n", "\r", "\r\n", "\x85", "\u2028", "\u2029", "\ufeff",
-    "a", "a:", "a: ", "[", "]", "{", "}", ",", "#", "'", '"', "&x ", "!t ", "*x", "|", ">", "---", "...",
-])  # fmt: skip
+_pieces = st.sampled_from(
+    [
+        "- ",
+        "? ",
+        ": ",
+        "-",
+        "?",
+        ":",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r",
+        "\r\n",
+        "\x85",
+        "\u2028",
+        "\u2029",
+        "\ufeff",
+        "a",
+        "a:",
+        "a: ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "#",
+        "'",
+        '"',
+        "&x ",
+        "!t ",
+        "*x",
+        "|",
+        ">",
+        "---",
+        "...",
+    ]
+)
 _lines = st.tuples(
     st.integers(0, 8),
     st.lists(st.sampled_from(["- ", "? ", ": ", "-\t", "a: ", "&a ", "[", "{"]), max_size=6),

@@ -24,8 +24,30 @@ from crmctl.model.versions import SEMVER, version_key
 from tests.conftest import REPO
 
 # Spellings Python or YAML read as numbers that are not JSON numbers in ASCII digits.
-NOT_JSON = ["1_000", "+5", " 5", "5 ", "١٢", "１２", "٣.٥", "nan", "NaN", "inf", "-Infinity", "007", ".5", "12.",
-            "0x1F", "0o17", "0b101", "1e", "--1", "1,5", "", "٠"]  # fmt: skip
+NOT_JSON = [
+    "1_000",
+    "+5",
+    " 5",
+    "5 ",
+    "١٢",
+    "１２",
+    "٣.٥",
+    "nan",
+    "NaN",
+    "inf",
+    "-Infinity",
+    "007",
+    ".5",
+    "12.",
+    "0x1F",
+    "0o17",
+    "0b101",
+    "1e",
+    "--1",
+    "1,5",
+    "",
+    "٠",
+]
 
 
 @pytest.mark.parametrize("text", NOT_JSON)
@@ -34,9 +56,19 @@ def test_what_python_or_yaml_would_read_is_refused(text: str) -> None:
         parse_number(text)
 
 
-@pytest.mark.parametrize(("text", "value"), [("0", 0), ("-0", 0), ("12", 12), ("-3.5", -3.5), ("1e6", 1e6),
-                                             ("1E+3", 1000.0), ("2.5e-3", 0.0025),
-                                             ("9" * 30, int("9" * 30))])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0", 0),
+        ("-0", 0),
+        ("12", 12),
+        ("-3.5", -3.5),
+        ("1e6", 1e6),
+        ("1E+3", 1000.0),
+        ("2.5e-3", 0.0025),
+        ("9" * 30, int("9" * 30)),
+    ],
+)
 def test_json_numbers_are_read_as_json_reads_them(text: str, value: float) -> None:
     got = parse_number(text)
     assert got == value and type(got) is type(json.loads(text))
@@ -50,8 +82,10 @@ def test_out_of_range_and_too_many_digits_are_refused() -> None:
 
 
 @settings(derandomize=True, max_examples=400)
-@given(st.text(alphabet=st.sampled_from("0123456789-+.eE_ x٢１") | st.characters(), max_size=12)
-       | st.from_regex(JSON_NUMBER, fullmatch=True))  # fmt: skip
+@given(
+    st.text(alphabet=st.sampled_from("0123456789-+.eE_ x٢１") | st.characters(), max_size=12)
+    | st.from_regex(JSON_NUMBER, fullmatch=True)
+)
 def test_accepted_exactly_when_json_reads_a_finite_number(text: str) -> None:
     try:
         expected: Any = json.loads(text)
@@ -95,8 +129,9 @@ def test_durations_still_read_json_numbers() -> None:
     assert duration("1.5h", "x") == timedelta(minutes=90) and duration("2d", "x") == timedelta(days=2)
 
 
-@pytest.mark.parametrize(("raw", "kind"), [("1_000", "number"), ("١٢", "number"), ("nan", "currency"),
-                                           ("+5", "number"), ("inf", "currency")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "kind"), [("1_000", "number"), ("١٢", "number"), ("nan", "currency"), ("+5", "number"), ("inf", "currency")]
+)
 def test_typed_answers_in_the_form_refuse_what_is_no_number(raw: str, kind: str) -> None:
     with pytest.raises(ValueError, match="is not a number"):
         interactive._parse(raw, kind)
@@ -116,8 +151,9 @@ def test_typed_answers_in_the_form_refuse_what_is_no_number(raw: str, kind: str)
         (["workflow", "coverage", "p", "--scenarios", "s", "--fail-under", "101"], "not a percentage from 0 to 100"),
     ],
 )
-def test_counting_options_take_json_numbers(tmp_path: Path, argv: list[str], message: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_counting_options_take_json_numbers(
+    tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(argv) == 2
     assert message in capsys.readouterr().err
 

@@ -40,13 +40,21 @@ def test_structural_errors_point_at_the_key(tmp_path: Path) -> None:
     package = load_package(write_package(tmp_path / "p", files), label="p")
     found = sorted((str(d.location), d.code, d.message) for d in package.diagnostics)
     assert found == [
-        ("p/schema.yaml:4:17", "SCH100", "unknown type 'texty'; expected one of: array, boolean, calculated, "
-         "currency, date, datetime, enum, file, number, object, reference, text"),
-        ("p/schema.yaml:5:23", "SCH100", "unknown key 'colour'; allowed: aliases, default, deprecated, description, "
-         "maxLength, multiline, required, type"),
+        (
+            "p/schema.yaml:4:17",
+            "SCH100",
+            "unknown type 'texty'; expected one of: array, boolean, calculated, "
+            "currency, date, datetime, enum, file, number, object, reference, text",
+        ),
+        (
+            "p/schema.yaml:5:23",
+            "SCH100",
+            "unknown key 'colour'; allowed: aliases, default, deprecated, description, "
+            "maxLength, multiline, required, type",
+        ),
         ("p/schema.yaml:6:10", "SCH100", "'values' is required"),
         ("p/schema.yaml:7:34", "SCH100", "0 is less than the minimum of 1"),
-    ]  # fmt: skip
+    ]
     assert package.schema is None
 
 

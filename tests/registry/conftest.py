@@ -39,8 +39,15 @@ def registry(tmp_path: Path, alice: SigningKey) -> str:
     return location
 
 
-def demo(root: Path, version: str, *, scope: str = "global", schema: str | None = None,
-         labels: str | None = None, name: str = "Demo") -> Path:  # fmt: skip
+def demo(
+    root: Path,
+    version: str,
+    *,
+    scope: str = "global",
+    schema: str | None = None,
+    labels: str | None = None,
+    name: str = "Demo",
+) -> Path:
     """The MINIMAL test package at `version`, optionally with another schema / English labels."""
     files = dict(MINIMAL)
     manifest = files["package.yaml"].replace("1.0.0", version).replace("global", scope)

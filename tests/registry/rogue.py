@@ -37,10 +37,17 @@ def push(repo: Path, message: str = "tamper", *, force: bool = False) -> None:
     git(repo, "push", "-q", *(["-f"] if force else []), "origin", "HEAD:main")
 
 
-def signed_entry(key: SigningKey, identity: str, seq: int, prev: str | None, kind: str, body: dict[str, Any],
-                 time: str) -> dict[str, Any]:  # fmt: skip
-    entry: dict[str, Any] = {"seq": seq, "prev": prev, "type": kind, "time": time,
-                             "signer": {"identity": identity, "key": key.fingerprint()}, "body": body}  # fmt: skip
+def signed_entry(
+    key: SigningKey, identity: str, seq: int, prev: str | None, kind: str, body: dict[str, Any], time: str
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "seq": seq,
+        "prev": prev,
+        "type": kind,
+        "time": time,
+        "signer": {"identity": identity, "key": key.fingerprint()},
+        "body": body,
+    }
     entry["signature"] = key.sign(signed_bytes(entry), NAMESPACE_LOG)
     return entry
 
@@ -56,8 +63,17 @@ def rederive(repo: Path) -> None:
         (repo / rel).write_bytes(data)
 
 
-def append_entry(repo: Path, key: SigningKey, identity: str, kind: str, body: dict[str, Any], *, time: str,
-                 files: dict[str, bytes] | None = None, commit: bool = True) -> dict[str, Any]:  # fmt: skip
+def append_entry(
+    repo: Path,
+    key: SigningKey,
+    identity: str,
+    kind: str,
+    body: dict[str, Any],
+    *,
+    time: str,
+    files: dict[str, bytes] | None = None,
+    commit: bool = True,
+) -> dict[str, Any]:
     """Append one signed entry (and `files`) to the clone's log, rederive, and commit and push it."""
     entries = _log(repo)
     prev = entry_hash(entries[-1].read_bytes()) if entries else None

@@ -65,14 +65,30 @@ def test_signer_commands(tmp_path: Path, capsys: Capture, registry: str, alice: 
     bob = make_key(tmp_path, "bob")
     common = ["--registry", registry, "--key", str(alice.path)]
     pub = str(tmp_path / "keys" / "bob.pub")
-    assert call(capsys, "registry", "signer", "add", "bob@example.com", "--public-key", pub, "--scope", "tenant:a",
-                "--scope", "tenant:b", *common)[0] == 0  # fmt: skip
+    assert (
+        call(
+            capsys,
+            "registry",
+            "signer",
+            "add",
+            "bob@example.com",
+            "--public-key",
+            pub,
+            "--scope",
+            "tenant:a",
+            "--scope",
+            "tenant:b",
+            *common,
+        )[0]
+        == 0
+    )
     code, out, _ = call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")
     assert [s["scopes"] for s in json.loads(out)] == [["*"], ["tenant:a", "tenant:b"]]
     assert call(capsys, "registry", "signer", "remove", "bob@example.com", "--reason", "left", *common)[0] == 0
     assert "(removed " in call(capsys, "registry", "signer", "list", "--registry", registry)[1]
-    code, _, err = call(capsys, "registry", "signer", "add", "bad name", "--public-key", bob.public_key(),
-                        "--scope", "global", *common)  # fmt: skip
+    code, _, err = call(
+        capsys, "registry", "signer", "add", "bad name", "--public-key", bob.public_key(), "--scope", "global", *common
+    )
     assert code == 2 and "not a valid signer identity" in err
 
 
@@ -84,15 +100,42 @@ def test_a_rotated_key_can_be_revoked(tmp_path: Path, capsys: Capture, registry:
     common = ["--registry", registry, "--key", str(alice.path)]
     old, new = make_key(tmp_path, "bob-old"), make_key(tmp_path, "bob-new")
     for key in (old, new):
-        assert call(capsys, "registry", "signer", "add", "bob@example.com", "--public-key", key.public_key(),
-                    "--scope", "global", *common)[0] == 0  # fmt: skip
+        assert (
+            call(
+                capsys,
+                "registry",
+                "signer",
+                "add",
+                "bob@example.com",
+                "--public-key",
+                key.public_key(),
+                "--scope",
+                "global",
+                *common,
+            )[0]
+            == 0
+        )
     code, _, err = call(capsys, "registry", "signer", "remove", "bob@example.com", *common)
     assert code == 2 and "bob@example.com has 2 active keys" in err and old.fingerprint() in err, err
-    code, _, err = call(capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint",
-                        alice.fingerprint(), *common)  # fmt: skip
+    code, _, err = call(
+        capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint", alice.fingerprint(), *common
+    )
     assert code == 2 and "not an active key of bob@example.com" in err, err
-    assert call(capsys, "registry", "signer", "remove", "bob@example.com", "--fingerprint", old.fingerprint(),
-                "--reason", "laptop stolen", *common)[0] == 0  # fmt: skip
+    assert (
+        call(
+            capsys,
+            "registry",
+            "signer",
+            "remove",
+            "bob@example.com",
+            "--fingerprint",
+            old.fingerprint(),
+            "--reason",
+            "laptop stolen",
+            *common,
+        )[0]
+        == 0
+    )
     signers = json.loads(call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")[1])
     assert {s["key"]: s["removed"] is not None for s in signers if s["identity"] == "bob@example.com"} == {
         old.fingerprint(): True,
@@ -114,8 +157,9 @@ def test_a_rotated_key_can_be_revoked(tmp_path: Path, capsys: Capture, registry:
         (["promote", "Demo@1.0.0", "--to", "Prod Env"], "not a valid channel name"),
     ],
 )
-def test_bad_names_and_versions_exit_2(capsys: Capture, registry: str, alice: SigningKey, args: list[str],
-                                       message: str) -> None:  # fmt: skip
+def test_bad_names_and_versions_exit_2(
+    capsys: Capture, registry: str, alice: SigningKey, args: list[str], message: str
+) -> None:
     assert alice.path is not None
     key = ["--key", str(alice.path)] if "promote" in args else []
     code, _, err = call(capsys, *args, "--registry", registry, *key)
@@ -187,15 +231,29 @@ def test_ssh_keygen_verifies_a_published_version(tmp_path: Path, registry: str, 
     canonical = hashlib.sha256((version / "canonical.json").read_bytes()).hexdigest()
     assert (version / "digest").read_text() == f"sha256:{canonical}\n"
     result = subprocess.run(
-        ["ssh-keygen", "-Y", "verify", "-f", str(clone / "trust" / "allowed_signers"), "-I", "alice@example.com",
-         "-n", "crmctl-package", "-s", str(version / "signature.sig")],
-        input=(version / "digest").read_bytes(), capture_output=True, check=False,
-    )  # fmt: skip
+        [
+            "ssh-keygen",
+            "-Y",
+            "verify",
+            "-f",
+            str(clone / "trust" / "allowed_signers"),
+            "-I",
+            "alice@example.com",
+            "-n",
+            "crmctl-package",
+            "-s",
+            str(version / "signature.sig"),
+        ],
+        input=(version / "digest").read_bytes(),
+        capture_output=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
-def test_registry_and_key_from_config(tmp_path: Path, capsys: Capture, registry: str, alice: SigningKey,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_registry_and_key_from_config(
+    tmp_path: Path, capsys: Capture, registry: str, alice: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "crmctl.toml").write_text(f'registry = "../reg"\nsigning-key = "{alice.path}"\n')
@@ -218,15 +276,79 @@ def test_a_tenant_admin_cannot_add_a_key_under_an_identity_of_another_scope(
     acme_admin, fake, acme_new = make_key(tmp_path, "acme-admin"), make_key(tmp_path, "fake"), make_key(tmp_path, "n")
     as_alice = ["--registry", registry, "--key", str(alice.path)]
     as_acme = ["--registry", registry, "--key", str(tmp_path / "keys" / "acme-admin")]
-    assert call(capsys, "registry", "signer", "add", "admin@acme.example", "--public-key", acme_admin.public_key(),
-                "--scope", "tenant:acme", "--admin", *as_alice)[0] == 0  # fmt: skip
-    assert call(capsys, "registry", "signer", "add", "dev@acme.example", "--public-key", make_key(tmp_path, "d")
-                .public_key(), "--scope", "tenant:acme", *as_acme)[0] == 0  # fmt: skip
-    code, out, _ = call(capsys, "registry", "signer", "add", "alice@example.com", "--public-key", fake.public_key(),
-                        "--scope", "tenant:acme", *as_acme)  # fmt: skip
+    assert (
+        call(
+            capsys,
+            "registry",
+            "signer",
+            "add",
+            "admin@acme.example",
+            "--public-key",
+            acme_admin.public_key(),
+            "--scope",
+            "tenant:acme",
+            "--admin",
+            *as_alice,
+        )[0]
+        == 0
+    )
+    assert (
+        call(
+            capsys,
+            "registry",
+            "signer",
+            "add",
+            "dev@acme.example",
+            "--public-key",
+            make_key(tmp_path, "d").public_key(),
+            "--scope",
+            "tenant:acme",
+            *as_acme,
+        )[0]
+        == 0
+    )
+    code, out, _ = call(
+        capsys,
+        "registry",
+        "signer",
+        "add",
+        "alice@example.com",
+        "--public-key",
+        fake.public_key(),
+        "--scope",
+        "tenant:acme",
+        *as_acme,
+    )
     assert code == 1 and "REG105" in out and "alice@example.com" in out, out
     # Rotation by those who hold the identity's scopes: the tenant admin for its signer, a * admin for anyone.
-    assert call(capsys, "registry", "signer", "add", "dev@acme.example", "--public-key", acme_new.public_key(),
-                "--scope", "tenant:acme", *as_acme)[0] == 0  # fmt: skip
-    assert call(capsys, "registry", "signer", "add", "alice@example.com", "--public-key", fake.public_key(),
-                "--scope", "*", "--admin", *as_alice)[0] == 0  # fmt: skip
+    assert (
+        call(
+            capsys,
+            "registry",
+            "signer",
+            "add",
+            "dev@acme.example",
+            "--public-key",
+            acme_new.public_key(),
+            "--scope",
+            "tenant:acme",
+            *as_acme,
+        )[0]
+        == 0
+    )
+    assert (
+        call(
+            capsys,
+            "registry",
+            "signer",
+            "add",
+            "alice@example.com",
+            "--public-key",
+            fake.public_key(),
+            "--scope",
+            "*",
+            "--admin",
+            *as_alice,
+        )[0]
+        == 0
+    )

@@ -50,15 +50,24 @@ class Client:
     key: Path
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "CRMCTL_CACHE_DIR": str(self.home / "cache"),
-                "CRMCTL_STATE_DIR": str(self.home / "state"), "CRMCTL_REGISTRY": self.registry,
-                "CRMCTL_KEY": str(self.key)}  # fmt: skip
+        return {
+            **os.environ,
+            "CRMCTL_CACHE_DIR": str(self.home / "cache"),
+            "CRMCTL_STATE_DIR": str(self.home / "state"),
+            "CRMCTL_REGISTRY": self.registry,
+            "CRMCTL_KEY": str(self.key),
+        }
 
     def start(self, barrier: Path, *args: str) -> subprocess.Popen[str]:
         ready = self.home / f"ready-{barrier.name}"
         self.home.mkdir(parents=True, exist_ok=True)
-        return subprocess.Popen([sys.executable, "-c", RUNNER, str(ready), str(barrier), *args], env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(ready), str(barrier), *args],
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 def clients(tmp_path: Path, registry: str, alice: SigningKey) -> tuple[Client, Client]:
@@ -100,8 +109,11 @@ def test_two_engineers_publish_different_packages_at_once(tmp_path: Path, regist
     for round_ in range(ROUNDS):
         version = f"1.{round_}.0"
         packages = [demo(tmp_path / "src" / f"{c.name}-{round_}", version, name=c.name.title()) for c in (ann, ben)]
-        results = race(tmp_path, round_, [(ann, ["publish", str(packages[0]), "-f", "json"]),
-                                          (ben, ["publish", str(packages[1]), "-f", "json"])])  # fmt: skip
+        results = race(
+            tmp_path,
+            round_,
+            [(ann, ["publish", str(packages[0]), "-f", "json"]), (ben, ["publish", str(packages[1]), "-f", "json"])],
+        )
         for code, out, err in results:
             assert code == 0, (out, err)
             assert json.loads(out)["status"] == "written"
@@ -120,10 +132,20 @@ def test_two_engineers_publish_the_same_version_with_different_content(
     winners = []
     for round_ in range(ROUNDS):
         name = f"Race{round_}"
-        packages = [demo(tmp_path / "src" / f"{c.name}-{round_}", "1.0.0", name=name,
-                         labels=f"labels:\n  Lead.firstName: First name ({c.name})\n") for c in (ann, ben)]  # fmt: skip
-        results = race(tmp_path, round_, [(ann, ["publish", str(packages[0]), "-f", "json"]),
-                                          (ben, ["publish", str(packages[1]), "-f", "json"])])  # fmt: skip
+        packages = [
+            demo(
+                tmp_path / "src" / f"{c.name}-{round_}",
+                "1.0.0",
+                name=name,
+                labels=f"labels:\n  Lead.firstName: First name ({c.name})\n",
+            )
+            for c in (ann, ben)
+        ]
+        results = race(
+            tmp_path,
+            round_,
+            [(ann, ["publish", str(packages[0]), "-f", "json"]), (ben, ["publish", str(packages[1]), "-f", "json"])],
+        )
         codes = [code for code, _, _ in results]
         assert sorted(codes) == [0, 1], results
         winner = codes.index(0)

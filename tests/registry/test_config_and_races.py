@@ -53,9 +53,16 @@ def test_keys_show_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.parametrize(
     "args",
-    [["resolve"], ["resolve", "a", "b"], ["resolve", "a", "--format", "xml"], ["resolve", "a", "--channel"],
-     ["resolve", "a", "-c", "x", "-c", "y"], ["resolve", "a", "--bogus"], ["lint"]],
-)  # fmt: skip
+    [
+        ["resolve"],
+        ["resolve", "a", "b"],
+        ["resolve", "a", "--format", "xml"],
+        ["resolve", "a", "--channel"],
+        ["resolve", "a", "-c", "x", "-c", "y"],
+        ["resolve", "a", "--bogus"],
+        ["lint"],
+    ],
+)
 def test_resolve_fast_path_leaves_unusual_arguments_to_typer(args: list[str]) -> None:
     assert parse_resolve(args) is None
 
@@ -65,8 +72,9 @@ def test_resolve_fast_path_parses_options() -> None:
     assert parsed == {"name": "Demo", "channel": "prod", "registry": "/x", "format": "json"}
 
 
-def test_refused_publish_renders_problems(tmp_path: Path, registry: str, alice: SigningKey,
-                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_refused_publish_renders_problems(
+    tmp_path: Path, registry: str, alice: SigningKey, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert alice.path is not None
     publish(registry, demo(tmp_path / "a", "1.1.0"), alice, NOW)
     lower = str(demo(tmp_path / "b", "1.0.0"))
@@ -77,8 +85,9 @@ def test_refused_publish_renders_problems(tmp_path: Path, registry: str, alice: 
     assert "Demo@1.0.0: REG302" in capsys.readouterr().out
 
 
-def test_a_lost_push_race_is_rebuilt_on_the_new_head(tmp_path: Path, registry: str, alice: SigningKey,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_lost_push_race_is_rebuilt_on_the_new_head(
+    tmp_path: Path, registry: str, alice: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Between our fetch and our push another client publishes; our push is rejected, we re-fetch and win."""
     original = Store.write_commit
     raced = []

@@ -34,8 +34,9 @@ FIELDS = {
 def demo(root: Path, version: str, **fields: str) -> Path:
     merged = {**FIELDS, **fields}
     schema = "entities:\n  Lead:\n    fields:\n" + "".join(f"      {k}: {v}\n" for k, v in merged.items())
-    return write_package(root, {"package.yaml": MANIFEST.format(v=version), "schema.yaml": schema,
-                                "localization/en.yaml": LABELS})  # fmt: skip
+    return write_package(
+        root, {"package.yaml": MANIFEST.format(v=version), "schema.yaml": schema, "localization/en.yaml": LABELS}
+    )
 
 
 def store_with(path: Path, *rows: dict[str, Any], tenant: str = "acme") -> Path:
@@ -43,8 +44,12 @@ def store_with(path: Path, *rows: dict[str, Any], tenant: str = "acme") -> Path:
 
     stamp = "2026-11-26T09:00:00Z"
     with Store.open(path) as opened:
-        opened.put_records([StoredRecord(tenant, "Lead", f"lead-{i}", "Demo", "1.0.0", "sha256:" + "0" * 64, data, 1,
-                                         stamp, stamp) for i, data in enumerate(rows, 1)])  # fmt: skip
+        opened.put_records(
+            [
+                StoredRecord(tenant, "Lead", f"lead-{i}", "Demo", "1.0.0", "sha256:" + "0" * 64, data, 1, stamp, stamp)
+                for i, data in enumerate(rows, 1)
+            ]
+        )
     return path
 
 
@@ -64,8 +69,9 @@ def cli(registry: str, key: SigningKey) -> list[str]:
     return ["--registry", registry, "--key", str(key.path)]
 
 
-def test_a_data_dependent_change_is_refused_without_an_answer(base: str, alice: SigningKey, tmp_path: Path,
-                                                              capsys: Capture) -> None:  # fmt: skip
+def test_a_data_dependent_change_is_refused_without_an_answer(
+    base: str, alice: SigningKey, tmp_path: Path, capsys: Capture
+) -> None:
     required = demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 40, required: true}")
     with pytest.raises(Refused) as refused:
         publish(base, required, alice, NOW)
@@ -82,8 +88,14 @@ def test_an_acknowledged_change_is_published_with_the_reason_in_the_signed_entry
     base: str, alice: SigningKey, tmp_path: Path, capsys: Capture
 ) -> None:
     required = demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 40, required: true}")
-    code, out, _ = call(capsys, "publish", str(required), *cli(base, alice), "--accept-data-dependent",
-                        "every stored lead got a phone in the May backfill")  # fmt: skip
+    code, out, _ = call(
+        capsys,
+        "publish",
+        str(required),
+        *cli(base, alice),
+        "--accept-data-dependent",
+        "every stored lead got a phone in the May backfill",
+    )
     assert code == 0, out
     assert "1 data-dependent change; 1 accepted: 'every stored lead got a phone in the May backfill'" in out
     entry = log_entries(base)[-1]
@@ -127,10 +139,20 @@ def test_records_that_a_change_breaks_refuse_it_unless_it_is_also_accepted(
     required = demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 40, required: true}")
     code, out, _ = call(capsys, "publish", str(required), *cli(base, alice), "--records", str(store))
     assert code == 1
-    assert ("Demo@1.1.0: REG306 data-dependent change CMP106 Lead.phone against 1.0.0 affects stored records: 1 of 2 "
-            "Lead records lack a value (1.0.0: 1); e.g. lead-2") in out  # fmt: skip
-    code, out, _ = call(capsys, "publish", str(required), *cli(base, alice), "--records", str(store),
-                        "--accept-data-dependent", "lead-2 is backfilled by the import of 2026-12-01")  # fmt: skip
+    assert (
+        "Demo@1.1.0: REG306 data-dependent change CMP106 Lead.phone against 1.0.0 affects stored records: 1 of 2 "
+        "Lead records lack a value (1.0.0: 1); e.g. lead-2"
+    ) in out
+    code, out, _ = call(
+        capsys,
+        "publish",
+        str(required),
+        *cli(base, alice),
+        "--records",
+        str(store),
+        "--accept-data-dependent",
+        "lead-2 is backfilled by the import of 2026-12-01",
+    )
     assert code == 0, out
     answered = log_entries(base)[-1]["body"]["data_dependent"]
     assert answered["changes"][0]["records"] == {"total": 2, "affected": 1}
@@ -157,19 +179,27 @@ def _evidence(store: Path) -> Any:
 
 
 def test_every_published_version_is_checked(base: str, alice: SigningKey, tmp_path: Path) -> None:
-    publish(base, demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 40, required: true}"), alice, NOW,
-            data=DataGate(accept="backfilled"))  # fmt: skip
+    publish(
+        base,
+        demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 40, required: true}"),
+        alice,
+        NOW,
+        data=DataGate(accept="backfilled"),
+    )
     shorter = demo(tmp_path / "v3", "1.2.0", phone="{type: text, maxLength: 20, required: true}")
     with pytest.raises(Refused) as refused:
         publish(base, shorter, alice, NOW)
     found = sorted(p.message.split(":")[0] for p in refused.value.problems)
-    assert found == ["data-dependent change CMP106 Lead.phone against 1.0.0",
-                     "data-dependent change CMP126 Lead.phone against 1.0.0",
-                     "data-dependent change CMP126 Lead.phone against 1.1.0"]  # fmt: skip
+    assert found == [
+        "data-dependent change CMP106 Lead.phone against 1.0.0",
+        "data-dependent change CMP126 Lead.phone against 1.0.0",
+        "data-dependent change CMP126 Lead.phone against 1.1.0",
+    ]
 
 
-def test_a_compatible_publish_writes_no_new_key_and_old_entries_verify(base: str, alice: SigningKey,
-                                                                       tmp_path: Path) -> None:  # fmt: skip
+def test_a_compatible_publish_writes_no_new_key_and_old_entries_verify(
+    base: str, alice: SigningKey, tmp_path: Path
+) -> None:
     publish(base, demo(tmp_path / "v2", "1.1.0", note="{type: text}"), alice, NOW, data=DataGate(accept="unused"))
     assert all("data_dependent" not in e["body"] for e in log_entries(base))
     assert verify_registry(base, datetime.now(UTC)).ok
@@ -184,13 +214,20 @@ def test_a_reason_is_one_printable_line(reason: str) -> None:
 def test_tenant_needs_records(base: str, alice: SigningKey, tmp_path: Path, capsys: Capture) -> None:
     code, _, err = call(capsys, "publish", str(demo(tmp_path / "v2", "1.1.0")), *cli(base, alice), "--tenant", "x")
     assert code == 2 and "give --records STORE too" in err
-    code, _, err = call(capsys, "publish", str(demo(tmp_path / "v2", "1.1.0")), *cli(base, alice), "--records",
-                        str(tmp_path / "missing.duckdb"))  # fmt: skip
+    code, _, err = call(
+        capsys,
+        "publish",
+        str(demo(tmp_path / "v2", "1.1.0")),
+        *cli(base, alice),
+        "--records",
+        str(tmp_path / "missing.duckdb"),
+    )
     assert code == 2 and "no runtime store at this path" in err
 
 
-def test_a_malformed_answer_is_refused_by_the_log_itself(base: str, alice: SigningKey, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_malformed_answer_is_refused_by_the_log_itself(
+    base: str, alice: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(DataGate, "record", lambda self: {"changes": [], "evidence": None, "accepted": None})
     with pytest.raises(Refused) as refused:
         publish(base, demo(tmp_path / "v2", "1.1.0"), alice, NOW)
@@ -249,8 +286,19 @@ def test_a_store_without_records_of_the_entity_shows_nothing_safe(
     assert code == 1, out
     assert "REG305 data-dependent change CMP106 Lead.phone against 1.0.0" in out
     assert f"cannot show it safe: tenant {tenant or '-'} of {store} holds no Lead records of Demo" in out
-    code, out, _ = call(capsys, "publish", str(required), *cli(base, alice), "--records", str(store), *picked,
-                        "--accept-data-dependent", "no records yet", "-f", "json")  # fmt: skip
+    code, out, _ = call(
+        capsys,
+        "publish",
+        str(required),
+        *cli(base, alice),
+        "--records",
+        str(store),
+        *picked,
+        "--accept-data-dependent",
+        "no records yet",
+        "-f",
+        "json",
+    )
     assert code == 0, out
     answered = json.loads(out)["data_dependent"]
     assert answered["changes"][0]["records"] == {"total": 0, "affected": 0}

@@ -29,9 +29,13 @@ def _diff(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dic
 
 @pytest.mark.parametrize(
     ("ref", "old_version", "changes"),
-    [("registry:LeadLifecycle@1.0.0", "1.0.0", True), ("registry:LeadLifecycle@prod", "1.0.0", True),
-     ("registry:LeadLifecycle", "1.1.0", False), ("registry:LeadLifecycle@1.1.0", "1.1.0", False)],
-)  # fmt: skip
+    [
+        ("registry:LeadLifecycle@1.0.0", "1.0.0", True),
+        ("registry:LeadLifecycle@prod", "1.0.0", True),
+        ("registry:LeadLifecycle", "1.1.0", False),
+        ("registry:LeadLifecycle@1.1.0", "1.1.0", False),
+    ],
+)
 def test_versions_channels_and_latest(
     published: str, ref: str, old_version: str, changes: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -55,10 +59,14 @@ def test_registry_from_the_environment(
 
 @pytest.mark.parametrize(
     ("ref", "message"),
-    [("registry:LeadLifecycle@9.9.9", "not published"), ("registry:LeadLifecycle@staging", "no channel"),
-     ("registry:Nope@1.0.0", "not published"), ("registry:@1.0.0", "expected registry:NAME@VERSION"),
-     ("registry:../x@1.0.0", "")],
-)  # fmt: skip
+    [
+        ("registry:LeadLifecycle@9.9.9", "not published"),
+        ("registry:LeadLifecycle@staging", "no channel"),
+        ("registry:Nope@1.0.0", "not published"),
+        ("registry:@1.0.0", "expected registry:NAME@VERSION"),
+        ("registry:../x@1.0.0", ""),
+    ],
+)
 def test_bad_registry_refs_exit_2(published: str, ref: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["diff", str(LEAD_V2), "--against", ref, "--registry", published]) == 2
     err = capsys.readouterr().err

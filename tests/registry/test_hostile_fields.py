@@ -19,14 +19,47 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u206
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202e[bold]x[/]"
 
 
-def test_log_fields_and_package_strings_are_escaped(tmp_path: Path, registry: str, alice: SigningKey,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_log_fields_and_package_strings_are_escaped(
+    tmp_path: Path, registry: str, alice: SigningKey, capsys: pytest.CaptureFixture[str]
+) -> None:
     key = str(tmp_path / "keys" / "alice")
     bob = make_key(tmp_path, "bob")
-    assert run(["registry", "signer", "add", "bob@example.com", "--public-key", bob.public_key(), "--scope",
-                "global", "--registry", registry, "--key", key]) == 0  # fmt: skip
-    assert run(["registry", "signer", "remove", "bob@example.com", "--reason", HOSTILE, "--registry", registry,
-                "--key", key]) == 0  # fmt: skip
+    assert (
+        run(
+            [
+                "registry",
+                "signer",
+                "add",
+                "bob@example.com",
+                "--public-key",
+                bob.public_key(),
+                "--scope",
+                "global",
+                "--registry",
+                registry,
+                "--key",
+                key,
+            ]
+        )
+        == 0
+    )
+    assert (
+        run(
+            [
+                "registry",
+                "signer",
+                "remove",
+                "bob@example.com",
+                "--reason",
+                HOSTILE,
+                "--registry",
+                registry,
+                "--key",
+                key,
+            ]
+        )
+        == 0
+    )
     package = tmp_path / "pkg"
     shutil.copytree(LEAD_V1, package)
     manifest = package / "package.yaml"
@@ -35,8 +68,13 @@ def test_log_fields_and_package_strings_are_escaped(tmp_path: Path, registry: st
     manifest.write_text(re.sub(r"(?m)^description: .*$", lambda _: description, text), "utf-8")
     assert run(["publish", str(package), "--registry", registry, "--key", key]) == 0
     capsys.readouterr()
-    for argv in (["registry", "log"], ["registry", "signer", "list"], ["registry", "show", "LeadLifecycle@1.0.0"],
-                 ["registry", "list"], ["registry", "verify"]):  # fmt: skip
+    for argv in (
+        ["registry", "log"],
+        ["registry", "signer", "list"],
+        ["registry", "show", "LeadLifecycle@1.0.0"],
+        ["registry", "list"],
+        ["registry", "verify"],
+    ):
         code = run([*argv, "--registry", registry])
         captured = capsys.readouterr()
         assert code == 0, captured.err

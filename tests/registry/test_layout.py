@@ -57,14 +57,15 @@ def _published_files(package: Path) -> set[str]:
 
 PLANTS: dict[str, Callable[[Path], None]] = {
     "extra-files": lambda r: [_write(r, f"{V2}/{rel}") for rel in ("install.sh", "artifacts/notes.txt", ".keep")],
-    "forged-files": lambda r: [_write(r, f"{V2}/{rel}", "{}") for rel in ("canonical.json", "provenance.json",
-                                                                         "artifacts/rules.json")],
+    "forged-files": lambda r: [
+        _write(r, f"{V2}/{rel}", "{}") for rel in ("canonical.json", "provenance.json", "artifacts/rules.json")
+    ],
     "gitattributes": lambda r: _write(r, f"{V2}/.gitattributes", "* text eol=crlf\n"),
     "a-file-in-the-directory's-place": lambda r: _write(r, V2),
     "a-file-in-the-package's-place": lambda r: _write(r, "packages/Other"),
     "symlink": lambda r: (r / V2).mkdir(parents=True) or (r / V2 / "canonical.json").symlink_to("../1.0.0/digest"),
     "submodule": lambda r: _submodule(r, f"{V2}/artifacts/vendor"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("plant", sorted(PLANTS))
@@ -85,30 +86,39 @@ def test_files_planted_at_a_future_version_are_not_adopted_by_its_publish(
 
 
 LAYOUT: dict[str, tuple[Callable[[Path], None], set[tuple[str, str]]]] = {
-    "root-gitattributes": (lambda r: _write(r, ".gitattributes", "* text eol=crlf\n"),
-                           {("REG403", ".gitattributes")}),
+    "root-gitattributes": (lambda r: _write(r, ".gitattributes", "* text eol=crlf\n"), {("REG403", ".gitattributes")}),
     "root-readme": (lambda r: _write(r, "README.md"), {("REG403", "README.md")}),
     "trust-extra": (lambda r: _write(r, "trust/allowed_signers.orig"), {("REG403", "trust/allowed_signers.orig")}),
     "log-readme": (lambda r: _write(r, "log/README"), {("REG403", "log/README")}),
     "log-backup": (lambda r: _write(r, "log/00000001.json.bak"), {("REG403", "log/00000001.json.bak")}),
     "log-subdirectory": (lambda r: _write(r, "log/old/00000009.json"), {("REG403", "log/old/00000009.json")}),
-    "log-gitattributes": (lambda r: _write(r, "log/.gitattributes", "*.json -text\n"),
-                          {("REG403", "log/.gitattributes")}),
-    "version-gitattributes": (lambda r: _write(r, f"{V1}/.gitattributes", "* text eol=crlf\n"),
-                              {("REG206", f"{V1}/.gitattributes"), ("REG207", "Demo@1.0.0")}),
-    "version-notes": (lambda r: _write(r, f"{V1}/artifacts/notes.txt"),
-                      {("REG206", f"{V1}/artifacts/notes.txt"), ("REG207", "Demo@1.0.0")}),
-    "version-yaml-artifact": (lambda r: _write(r, f"{V1}/artifacts/rules.yaml", "rules: []\n"),
-                              {("REG206", f"{V1}/artifacts/rules.yaml"), ("REG207", "Demo@1.0.0"),
-                               ("REG203", "Demo@1.0.0")}),
+    "log-gitattributes": (
+        lambda r: _write(r, "log/.gitattributes", "*.json -text\n"),
+        {("REG403", "log/.gitattributes")},
+    ),
+    "version-gitattributes": (
+        lambda r: _write(r, f"{V1}/.gitattributes", "* text eol=crlf\n"),
+        {("REG206", f"{V1}/.gitattributes"), ("REG207", "Demo@1.0.0")},
+    ),
+    "version-notes": (
+        lambda r: _write(r, f"{V1}/artifacts/notes.txt"),
+        {("REG206", f"{V1}/artifacts/notes.txt"), ("REG207", "Demo@1.0.0")},
+    ),
+    "version-yaml-artifact": (
+        lambda r: _write(r, f"{V1}/artifacts/rules.yaml", "rules: []\n"),
+        {("REG206", f"{V1}/artifacts/rules.yaml"), ("REG207", "Demo@1.0.0"), ("REG203", "Demo@1.0.0")},
+    ),
     "packages-readme": (lambda r: _write(r, "packages/README"), {("REG206", "packages/README")}),
-    "executable": (lambda r: (r / V1 / "digest").chmod(0o755), {("REG403", f"{V1}/digest"),
-                                                                ("REG207", "Demo@1.0.0")}),
-    "symlink": (lambda r: (r / "trust" / "allowed_signers").unlink()
-                or (r / "trust" / "allowed_signers").symlink_to("../log/00000001.json"),
-                {("REG403", "trust/allowed_signers"), ("REG402", "trust/allowed_signers")}),
+    "executable": (lambda r: (r / V1 / "digest").chmod(0o755), {("REG403", f"{V1}/digest"), ("REG207", "Demo@1.0.0")}),
+    "symlink": (
+        lambda r: (
+            (r / "trust" / "allowed_signers").unlink()
+            or (r / "trust" / "allowed_signers").symlink_to("../log/00000001.json")
+        ),
+        {("REG403", "trust/allowed_signers"), ("REG402", "trust/allowed_signers")},
+    ),
     "submodule": (lambda r: _submodule(r, "vendor"), {("REG403", "vendor")}),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(LAYOUT))
@@ -134,10 +144,23 @@ def test_a_gitattributes_that_breaks_the_documented_signature_check_is_reported(
         subprocess.run(["git", "clone", "-q", registry, str(target)], check=True)
         with (target / V1 / "digest").open("rb") as digest:
             return subprocess.run(
-                ["ssh-keygen", "-Y", "verify", "-f", str(target / "trust" / "allowed_signers"), "-I",
-                 "alice@example.com", "-n", "crmctl-package", "-s", str(target / V1 / "signature.sig")],
-                stdin=digest, capture_output=True, check=False,
-            ).returncode  # fmt: skip
+                [
+                    "ssh-keygen",
+                    "-Y",
+                    "verify",
+                    "-f",
+                    str(target / "trust" / "allowed_signers"),
+                    "-I",
+                    "alice@example.com",
+                    "-n",
+                    "crmctl-package",
+                    "-s",
+                    str(target / V1 / "signature.sig"),
+                ],
+                stdin=digest,
+                capture_output=True,
+                check=False,
+            ).returncode
 
     assert check() == 0
     _write(clone, ".gitattributes", "* text eol=crlf\n")

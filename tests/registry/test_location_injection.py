@@ -31,14 +31,20 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_a_location_that_looks_like_an_option_runs_nothing(
-    payload: str, tmp_path: Path, alice: SigningKey, monkeypatch: pytest.MonkeyPatch,
+    payload: str,
+    tmp_path: Path,
+    alice: SigningKey,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert normalize_location(payload) == str(tmp_path / payload)
     key = str(tmp_path / "keys" / "alice")
-    for argv in (["resolve", "Demo", "--registry", payload], ["registry", "verify", "--registry", payload],
-                 ["promote", "Demo@1.0.0", "--to", "prod", "--registry", payload, "--key", key]):  # fmt: skip
+    for argv in (
+        ["resolve", "Demo", "--registry", payload],
+        ["registry", "verify", "--registry", payload],
+        ["promote", "Demo@1.0.0", "--to", "prod", "--registry", payload, "--key", key],
+    ):
         assert run(argv) == 2, argv
     (tmp_path / "crmctl.toml").write_text(f'[tool.crmctl]\nregistry = "{payload}"\n')
     assert run(["resolve", "Demo"]) == 2

@@ -154,18 +154,21 @@ def test_the_cli_refuses_bad_names_before_reading_the_registry(registry: str, ca
 
 @pytest.mark.parametrize(
     "version, name, expected",
-    [("1.0.0-" + "1" * 5000, "Demo", "5006 characters long; at most 128 are allowed"),
-     ("1.0.0", "D" * 5000, "does not match")],
+    [
+        ("1.0.0-" + "1" * 5000, "Demo", "5006 characters long; at most 128 are allowed"),
+        ("1.0.0", "D" * 5000, "does not match"),
+    ],
     ids=["huge-pre-release", "huge-name"],
-)  # fmt: skip
+)
 def test_a_package_with_a_huge_version_or_name_is_refused_cleanly(
     registry: str, tmp_path: Path, capsys: Capture, version: str, name: str, expected: str
 ) -> None:
     """The pre-release used to pass the package format and crash the registry (exit 3); both are now a located
     finding of a reasonable size."""
     package = demo(tmp_path / "huge", version, name=name)
-    code = run(["publish", str(package), "--registry", registry, "--key", str(tmp_path / "keys" / "alice"),
-                "--format", "json"])  # fmt: skip
+    code = run(
+        ["publish", str(package), "--registry", registry, "--key", str(tmp_path / "keys" / "alice"), "--format", "json"]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["status"] == "refused"
     assert [p for p in out["problems"] if expected in p["message"] and len(p["message"]) < 400], out
@@ -181,11 +184,27 @@ def test_entries_with_a_newline_in_a_name_are_invalid_in_the_log(
     repo = rogue.clone(registry, tmp_path / "rogue")
     eve = make_key(tmp_path, "eve")
     time = "2026-11-26T09:30:00Z"
-    rogue.append_entry(repo, alice, "alice@example.com", "promote",
-                       {"name": "Demo", "version": "1.0.0", "channel": "prod\n"}, time=time)  # fmt: skip
-    rogue.append_entry(repo, alice, "alice@example.com", "signer-add",
-                       {"identity": "eve@example.com\nmallory@example.com", "public_key": eve.public_key(),
-                        "scopes": ["*"], "admin": True}, time=time)  # fmt: skip
+    rogue.append_entry(
+        repo,
+        alice,
+        "alice@example.com",
+        "promote",
+        {"name": "Demo", "version": "1.0.0", "channel": "prod\n"},
+        time=time,
+    )
+    rogue.append_entry(
+        repo,
+        alice,
+        "alice@example.com",
+        "signer-add",
+        {
+            "identity": "eve@example.com\nmallory@example.com",
+            "public_key": eve.public_key(),
+            "scopes": ["*"],
+            "admin": True,
+        },
+        time=time,
+    )
     result = verify_registry(registry, NOW)
     found = {(p.code, p.subject) for p in result.problems}
     assert found == {("REG106", "log/00000004.json"), ("REG106", "log/00000005.json")}, result.problems
@@ -203,10 +222,13 @@ def test_case_collisions() -> None:
 
 @pytest.mark.parametrize(
     "first, second",
-    [(("Demo", "1.0.0"), ("DEMO", "1.0.0")), (("Demo", "1.0.0"), ("demo", "2.0.0")),
-     (("Demo", "1.0.0-RC.1"), ("Demo", "1.0.0-rc.1"))],
+    [
+        (("Demo", "1.0.0"), ("DEMO", "1.0.0")),
+        (("Demo", "1.0.0"), ("demo", "2.0.0")),
+        (("Demo", "1.0.0-RC.1"), ("Demo", "1.0.0-rc.1")),
+    ],
     ids=["name", "name-other-version", "pre-release"],
-)  # fmt: skip
+)
 def test_names_and_versions_that_differ_only_by_case_are_refused(
     registry: str, alice: SigningKey, tmp_path: Path, first: tuple[str, str], second: tuple[str, str]
 ) -> None:
@@ -222,21 +244,44 @@ def test_names_and_versions_that_differ_only_by_case_are_refused(
 def test_an_identity_that_differs_only_by_case_is_refused(registry: str, alice: SigningKey, tmp_path: Path) -> None:
     other = make_key(tmp_path, "other")
     with pytest.raises(Refused) as refused:
-        add_signer(registry, alice, NOW, identity="Alice@Example.com", public_key=other.public_key(),
-                   scopes=["global"], admin=False)  # fmt: skip
+        add_signer(
+            registry,
+            alice,
+            NOW,
+            identity="Alice@Example.com",
+            public_key=other.public_key(),
+            scopes=["global"],
+            admin=False,
+        )
     assert refused.value.problems[0].code == "REG110"
     # The same spelling with another key is a second key of the same signer, as before.
-    add_signer(registry, alice, NOW, identity="alice@example.com", public_key=other.public_key(), scopes=["global"],
-               admin=False)  # fmt: skip
+    add_signer(
+        registry,
+        alice,
+        NOW,
+        identity="alice@example.com",
+        public_key=other.public_key(),
+        scopes=["global"],
+        admin=False,
+    )
 
 
 def test_a_forged_entry_with_a_case_collision_is_reported(registry: str, alice: SigningKey, tmp_path: Path) -> None:
     publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
     repo = rogue.clone(registry, tmp_path / "rogue")
-    body = {"name": "DEMO", "version": "2.0.0", "scope": "global", "digest": "sha256:" + "0" * 64,
-            "path": "packages/DEMO/2.0.0", "tag": "DEMO/v2.0.0",
-            "provenance": {"signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
-                           "time": "2026-11-26T09:30:00Z", "source": None}}  # fmt: skip
+    body = {
+        "name": "DEMO",
+        "version": "2.0.0",
+        "scope": "global",
+        "digest": "sha256:" + "0" * 64,
+        "path": "packages/DEMO/2.0.0",
+        "tag": "DEMO/v2.0.0",
+        "provenance": {
+            "signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
+            "time": "2026-11-26T09:30:00Z",
+            "source": None,
+        },
+    }
     rogue.append_entry(repo, alice, "alice@example.com", "publish", body, time="2026-11-26T09:30:00Z")
     problems = verify_registry(registry, NOW).problems
     assert [(p.code, p.subject) for p in problems] == [("REG110", "log/00000003.json")], problems
@@ -251,8 +296,16 @@ def test_a_version_git_cannot_tag_is_refused_before_the_registry_is_read(
     with pytest.raises(UsageError, match=r"git refuses a tag ending in '\.lock'"):
         check_version(version)
     head = rogue.git(Path(registry), "rev-parse", "main")
-    code = run(["publish", str(demo(tmp_path / "p", version)), "--registry", registry, "--key",
-                str(tmp_path / "keys" / "alice")])  # fmt: skip
+    code = run(
+        [
+            "publish",
+            str(demo(tmp_path / "p", version)),
+            "--registry",
+            registry,
+            "--key",
+            str(tmp_path / "keys" / "alice"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "git refuses a tag ending in '.lock'" in err and "cache" not in err, err
     assert rogue.git(Path(registry), "rev-parse", "main") == head

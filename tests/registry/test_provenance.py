@@ -70,12 +70,27 @@ def test_no_credential_survives(case: tuple[str, str]) -> None:
 @st.composite
 def clean(draw: st.DrawFn) -> str:
     host, path, user = draw(HOSTS), draw(PATHS), draw(USERS)
-    return draw(st.sampled_from([
-        f"https://{host}/{path}.git", f"http://{host}:8080/{path}", f"git://{host}/{path}",
-        f"ssh://{user}@{host}:22/{path}", f"ssh://{host}/~{user}/{path}", f"git+ssh://{user}@{host}/{path}",
-        f"{user}@{host}:{path}.git", f"{host}:{path}", f"/srv/{path}.git", f"./{path}", f"../{path}",
-        f"file:///srv/{path}", f"file://{host}/srv/{path}", f"{path}", f"C:/{path}",
-    ]))  # fmt: skip
+    return draw(
+        st.sampled_from(
+            [
+                f"https://{host}/{path}.git",
+                f"http://{host}:8080/{path}",
+                f"git://{host}/{path}",
+                f"ssh://{user}@{host}:22/{path}",
+                f"ssh://{host}/~{user}/{path}",
+                f"git+ssh://{user}@{host}/{path}",
+                f"{user}@{host}:{path}.git",
+                f"{host}:{path}",
+                f"/srv/{path}.git",
+                f"./{path}",
+                f"../{path}",
+                f"file:///srv/{path}",
+                f"file://{host}/srv/{path}",
+                f"{path}",
+                f"C:/{path}",
+            ]
+        )
+    )
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -86,26 +101,34 @@ def test_a_url_without_credentials_is_kept_as_it_is(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url, expected",
-    [("user:pw@host:repo", "user@host:repo"),
-     ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
-     ("https://x-access-token:ghs_abc@github.com/org/repo.git", "https://github.com/org/repo.git"),
-     ("https://ghp_abc@github.com/org/repo", "https://github.com/org/repo"),
-     ("https://gitlab.example.com/g/r.git?private_token=glpat-abc#top", "https://gitlab.example.com/g/r.git"),
-     ("ssh://git:pw@host:2222/srv/r.git", "ssh://git@host:2222/srv/r.git"),
-     ("https://user:p@ss@host/r", "https://host/r"),
-     ("persistent-https::https://u:tok@host/r", "persistent-https::https://host/r"),
-     ("  https://u:tok@host/r\n", "https://host/r"),
-     ("git@host:repo@v1", "git@host:repo@v1"), ("host:repo@v1", "host:repo@v1")],
-)  # fmt: skip
+    [
+        ("user:pw@host:repo", "user@host:repo"),
+        ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+        ("https://x-access-token:ghs_abc@github.com/org/repo.git", "https://github.com/org/repo.git"),
+        ("https://ghp_abc@github.com/org/repo", "https://github.com/org/repo"),
+        ("https://gitlab.example.com/g/r.git?private_token=glpat-abc#top", "https://gitlab.example.com/g/r.git"),
+        ("ssh://git:pw@host:2222/srv/r.git", "ssh://git@host:2222/srv/r.git"),
+        ("https://user:p@ss@host/r", "https://host/r"),
+        ("persistent-https::https://u:tok@host/r", "persistent-https::https://host/r"),
+        ("  https://u:tok@host/r\n", "https://host/r"),
+        ("git@host:repo@v1", "git@host:repo@v1"),
+        ("host:repo@v1", "host:repo@v1"),
+    ],
+)
 def test_examples(url: str, expected: str) -> None:
     assert public_url(url) == expected
 
 
 @pytest.mark.parametrize(
     "origin, expected",
-    [("user:hunter2@git.example.com:team/crm.git", "user@git.example.com:team/crm.git"),
-     ("https://ci:hunter2@git.example.com/team/crm.git?token=hunter2#hunter2", "https://git.example.com/team/crm.git")],
-)  # fmt: skip
+    [
+        ("user:hunter2@git.example.com:team/crm.git", "user@git.example.com:team/crm.git"),
+        (
+            "https://ci:hunter2@git.example.com/team/crm.git?token=hunter2#hunter2",
+            "https://git.example.com/team/crm.git",
+        ),
+    ],
+)
 def test_a_publish_records_no_credential(
     registry: str, alice: SigningKey, tmp_path: Path, origin: str, expected: str
 ) -> None:

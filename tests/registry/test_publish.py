@@ -33,8 +33,12 @@ def test_publish_v1_v2_promote_resolve_and_verify(registry: str, alice: SigningK
     promote(registry, alice, NOW, name="LeadLifecycle", version="1.0.0", channel="prod")
     assert resolve(registry, "LeadLifecycle").version == "1.1.0"
     prod = resolve(registry, "LeadLifecycle", channel="prod")
-    assert prod.as_dict() == {"name": "LeadLifecycle", "version": "1.0.0", "channel": "prod",
-                              "digest": digest(load_package(LEAD_V1))}  # fmt: skip
+    assert prod.as_dict() == {
+        "name": "LeadLifecycle",
+        "version": "1.0.0",
+        "channel": "prod",
+        "digest": digest(load_package(LEAD_V1)),
+    }
     tree = open_version_tree(registry, "LeadLifecycle", "prod")
     assert digest(load_tree(tree)) == prod.digest
     assert open_version_tree(registry, "LeadLifecycle", "1.1.0").label == "registry:LeadLifecycle@1.1.0"
@@ -74,13 +78,34 @@ def test_gates_lint_and_lower_version(registry: str, alice: SigningKey, tmp_path
 def test_breaking_change_against_an_older_version_is_refused(registry: str, alice: SigningKey, tmp_path: Path) -> None:
     """1.1.0 renames phone (alias kept); 1.2.0 adds a number field `phone`: fine against 1.1.0, breaking
     against 1.0.0, so only the transitive check catches the type change."""
-    publish(registry, demo(tmp_path / "a", "1.0.0", schema=SCHEMA + "      phone: {type: text}\n",
-                           labels="labels:\n  Lead.firstName: F\n  Lead.phone: P\n"), alice, NOW)  # fmt: skip
-    publish(registry, demo(tmp_path / "b", "1.1.0", schema=SCHEMA + "      mobile: {type: text, aliases: [phone]}\n",
-                           labels="labels:\n  Lead.firstName: F\n  Lead.mobile: P\n"), alice, NOW)  # fmt: skip
-    third = demo(tmp_path / "c", "1.2.0", schema=SCHEMA + "      mobile: {type: text, aliases: [phone]}\n"
-                 "      phone: {type: number}\n", labels="labels:\n  Lead.firstName: F\n  Lead.mobile: P\n"
-                 "  Lead.phone: P\n")  # fmt: skip
+    publish(
+        registry,
+        demo(
+            tmp_path / "a",
+            "1.0.0",
+            schema=SCHEMA + "      phone: {type: text}\n",
+            labels="labels:\n  Lead.firstName: F\n  Lead.phone: P\n",
+        ),
+        alice,
+        NOW,
+    )
+    publish(
+        registry,
+        demo(
+            tmp_path / "b",
+            "1.1.0",
+            schema=SCHEMA + "      mobile: {type: text, aliases: [phone]}\n",
+            labels="labels:\n  Lead.firstName: F\n  Lead.mobile: P\n",
+        ),
+        alice,
+        NOW,
+    )
+    third = demo(
+        tmp_path / "c",
+        "1.2.0",
+        schema=SCHEMA + "      mobile: {type: text, aliases: [phone]}\n      phone: {type: number}\n",
+        labels="labels:\n  Lead.firstName: F\n  Lead.mobile: P\n  Lead.phone: P\n",
+    )
     with pytest.raises(Refused) as refused:
         publish(registry, third, alice, NOW)
     breaking = [p.message for p in refused.value.problems if p.code == "REG303"]
@@ -91,8 +116,12 @@ def test_breaking_change_against_latest_is_refused_even_with_a_major_bump(
     registry: str, alice: SigningKey, tmp_path: Path
 ) -> None:
     publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
-    removed = demo(tmp_path / "b", "2.0.0", schema="entities:\n  Lead:\n    fields:\n      other: {type: text}\n",
-                   labels="labels:\n  Lead.other: O\n")  # fmt: skip
+    removed = demo(
+        tmp_path / "b",
+        "2.0.0",
+        schema="entities:\n  Lead:\n    fields:\n      other: {type: text}\n",
+        labels="labels:\n  Lead.other: O\n",
+    )
     with pytest.raises(Refused) as refused:
         publish(registry, removed, alice, NOW)
     assert "REG303" in codes(refused)
@@ -100,8 +129,9 @@ def test_breaking_change_against_latest_is_refused_even_with_a_major_bump(
 
 def test_tenant_signer_is_confined_to_its_tenant(registry: str, alice: SigningKey, tmp_path: Path) -> None:
     bob = make_key(tmp_path, "bob")
-    add_signer(registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["tenant:a"],
-               admin=False)  # fmt: skip
+    add_signer(
+        registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["tenant:a"], admin=False
+    )
     assert publish(registry, demo(tmp_path / "a", "1.0.0", scope="tenant:a"), bob, NOW).status == "written"
     for scope in ("global", "tenant:b"):
         with pytest.raises(Refused) as refused:
@@ -109,16 +139,24 @@ def test_tenant_signer_is_confined_to_its_tenant(registry: str, alice: SigningKe
             publish(registry, package, bob, NOW)
         assert codes(refused) == ["REG105"]
     with pytest.raises(Refused, match="not an admin"):
-        add_signer(registry, bob, NOW, identity="carol@example.com", public_key=alice.public_key(),
-                   scopes=["tenant:a"], admin=False)  # fmt: skip
+        add_signer(
+            registry,
+            bob,
+            NOW,
+            identity="carol@example.com",
+            public_key=alice.public_key(),
+            scopes=["tenant:a"],
+            admin=False,
+        )
 
 
 def test_removed_signer_cannot_publish_but_its_versions_stay_valid(
     registry: str, alice: SigningKey, tmp_path: Path
 ) -> None:
     bob = make_key(tmp_path, "bob")
-    add_signer(registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["global"],
-               admin=False)  # fmt: skip
+    add_signer(
+        registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["global"], admin=False
+    )
     publish(registry, demo(tmp_path / "a", "1.0.0"), bob, NOW)
     remove_signer(registry, alice, NOW, identity="bob@example.com", reason="left")
     with pytest.raises(Refused, match="was removed"):
@@ -152,8 +190,12 @@ def test_promote_and_resolve_errors(registry: str, alice: SigningKey, tmp_path: 
 def test_publish_records_git_provenance(registry: str, alice: SigningKey, tmp_path: Path) -> None:
     source = tmp_path / "src"
     package = demo(source / "pkgs" / "Demo", "1.0.0")
-    for args in (["init", "-q"], ["remote", "add", "origin", "https://user:secret@example.com/x.git"],
-                 ["add", "."], ["commit", "-q", "-m", "demo"]):  # fmt: skip
+    for args in (
+        ["init", "-q"],
+        ["remote", "add", "origin", "https://user:secret@example.com/x.git"],
+        ["add", "."],
+        ["commit", "-q", "-m", "demo"],
+    ):
         subprocess.run(["git", "-C", str(source), *args], check=True)
     (package / "schema.yaml").write_text(SCHEMA + "      extra: {type: text}\n", encoding="utf-8")
     (package / "localization" / "en.yaml").write_text("labels:\n  Lead.firstName: F\n  Lead.extra: E\n")
@@ -176,8 +218,17 @@ def test_verify_holds_published_versions_to_the_running_crmctls_rules(
     from crmctl.compat.kinds import ChangeClass
 
     publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
-    publish(registry, demo(tmp_path / "b", "1.1.0", schema=SCHEMA + "      phone: {type: text}\n",
-                           labels="labels:\n  Lead.firstName: F\n  Lead.phone: P\n"), alice, NOW)  # fmt: skip
+    publish(
+        registry,
+        demo(
+            tmp_path / "b",
+            "1.1.0",
+            schema=SCHEMA + "      phone: {type: text}\n",
+            labels="labels:\n  Lead.firstName: F\n  Lead.phone: P\n",
+        ),
+        alice,
+        NOW,
+    )
     assert verify_registry(registry, NOW).ok
     stricter = dataclasses.replace(kinds.KINDS_BY_ID["field-added"], cls=ChangeClass.BREAKING)
     monkeypatch.setitem(kinds.KINDS_BY_ID, "field-added", stricter)  # as if a later crmctl classified it so

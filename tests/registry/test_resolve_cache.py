@@ -134,10 +134,19 @@ def test_a_log_with_an_entry_the_replay_refused_still_gets_the_fast_path(
 
     publish(registry, LEAD_V2, alice, NOW)
     repo = rogue.clone(registry, tmp_path / "rogue")
-    body = {"name": "LeadLifecycle", "version": "1.0.0", "scope": "global", "digest": "sha256:" + "0" * 64,
-            "path": "packages/LeadLifecycle/1.0.0", "tag": "LeadLifecycle/v1.0.0",
-            "provenance": {"signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
-                           "time": "2026-11-26T09:30:00Z", "source": None}}  # fmt: skip
+    body = {
+        "name": "LeadLifecycle",
+        "version": "1.0.0",
+        "scope": "global",
+        "digest": "sha256:" + "0" * 64,
+        "path": "packages/LeadLifecycle/1.0.0",
+        "tag": "LeadLifecycle/v1.0.0",
+        "provenance": {
+            "signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
+            "time": "2026-11-26T09:30:00Z",
+            "source": None,
+        },
+    }
     rogue.append_entry(repo, alice, "alice@example.com", "publish", body, time="2026-11-26T09:30:00Z")
     assert resolve(registry, "LeadLifecycle").version == "1.1.0"  # a full replay, which keeps the state
     import crmctl.registry.trust as trust

@@ -39,8 +39,15 @@ def client(monkeypatch: pytest.MonkeyPatch, root: Path) -> Iterator[None]:
 def acme(registry: str, alice: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SigningKey:
     """bob, trusted for tenant:acme only, publishes Acme 1.0.0 (the log: init, signer-add, publish)."""
     bob = make_key(tmp_path, "bob")
-    add_signer(registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["tenant:acme"],
-               admin=False)  # fmt: skip
+    add_signer(
+        registry,
+        alice,
+        NOW,
+        identity="bob@example.com",
+        public_key=bob.public_key(),
+        scopes=["tenant:acme"],
+        admin=False,
+    )
     with client(monkeypatch, tmp_path / "bob"):
         publish(registry, demo(tmp_path / "first", "1.0.0", name="Acme", scope="tenant:acme"), bob, NOW)
     return bob
@@ -53,8 +60,13 @@ def _rewrite(registry: str, bob: SigningKey, tmp_path: Path, monkeypatch: pytest
     before = rogue.git(repo, "log", "--format=%H", "-1", "--", "log/00000003.json") + "~1"
     rogue.git(repo, "push", "-q", "-f", "origin", f"{before}:refs/heads/main", ":refs/tags/Acme/v1.0.0")
     if fork:
-        other = demo(tmp_path / "second", "1.0.0", name="Acme", scope="tenant:acme",
-                     labels="labels:\n  Lead.firstName: Given name\n")  # fmt: skip
+        other = demo(
+            tmp_path / "second",
+            "1.0.0",
+            name="Acme",
+            scope="tenant:acme",
+            labels="labels:\n  Lead.firstName: Given name\n",
+        )
         with client(monkeypatch, tmp_path / "bob-elsewhere"):
             publish(registry, other, bob, NOW)
 
@@ -72,9 +84,14 @@ READS = {
 @pytest.mark.parametrize("fork", [False, True], ids=["rolled-back", "forked"])
 @pytest.mark.parametrize("first", sorted(READS))
 def test_a_client_that_only_read_refuses_a_rewritten_registry(
-    registry: str, acme: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture, first: str,
+    registry: str,
+    acme: SigningKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Capture,
+    first: str,
     fork: bool,
-) -> None:  # fmt: skip
+) -> None:
     package = tmp_path / "first"
     assert run(READS[first](registry, package)) == 0  # this client's only contact with the registry
     capsys.readouterr()

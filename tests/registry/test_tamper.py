@@ -52,8 +52,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         publish(location, LEAD_V1, alice, NOW)
         publish(location, LEAD_V2, alice, NOW)
         promote(location, alice, NOW, name="LeadLifecycle", version="1.1.0", channel="prod")
-        add_signer(location, alice, NOW, identity="bob@example.com", public_key=bob.public_key(),
-                   scopes=["tenant:acme"], admin=False)  # fmt: skip
+        add_signer(
+            location,
+            alice,
+            NOW,
+            identity="bob@example.com",
+            public_key=bob.public_key(),
+            scopes=["tenant:acme"],
+            admin=False,
+        )
     return root
 
 
@@ -201,20 +208,31 @@ def forge_publish_by_tenant_signer(a: Attacker) -> None:
     bob = a.key("bob")
     prepared = prepare(demo(a.tmp / "forged", "1.0.0", name="Payroll"))
     path, tag = "packages/Payroll/1.0.0", "Payroll/v1.0.0"
-    provenance = {"signer": {"identity": "bob@example.com", "key": bob.fingerprint()}, "time": "2026-11-26T09:30:00Z",
-                  "source": None}  # fmt: skip
+    provenance = {
+        "signer": {"identity": "bob@example.com", "key": bob.fingerprint()},
+        "time": "2026-11-26T09:30:00Z",
+        "source": None,
+    }
     digest_line = (prepared.digest + "\n").encode()
     files = {
-        "canonical.json": prepared.canonical, "digest": digest_line,
+        "canonical.json": prepared.canonical,
+        "digest": digest_line,
         "signature.sig": bob.sign(digest_line, NAMESPACE_PACKAGE).encode(),
         "provenance.json": (json.dumps(provenance, indent=2, sort_keys=True) + "\n").encode(),
         **{f"artifacts/{rel}": data for rel, data in prepared.artifacts.items()},
-    }  # fmt: skip
+    }
     for rel, data in files.items():
         (a.clone / path / rel).parent.mkdir(parents=True, exist_ok=True)
         (a.clone / path / rel).write_bytes(data)
-    body = {"name": "Payroll", "version": "1.0.0", "scope": "global", "digest": prepared.digest, "path": path,
-            "tag": tag, "provenance": provenance}  # fmt: skip
+    body = {
+        "name": "Payroll",
+        "version": "1.0.0",
+        "scope": "global",
+        "digest": prepared.digest,
+        "path": path,
+        "tag": tag,
+        "provenance": provenance,
+    }
     entry = make_entry(6, a.head_hash(), "publish", body, identity="bob@example.com", key=bob, now=NOW)
     a.write_entry(6, entry)
     _forge_index(
@@ -238,8 +256,12 @@ def forge_publish_by_tenant_signer(a: Attacker) -> None:
 
 def forge_signer_add_by_non_admin(a: Attacker) -> None:
     """bob (not an admin) grants mallory every scope."""
-    body = {"identity": "mallory@example.com", "public_key": a.key("mallory").public_key(), "scopes": ["*"],
-            "admin": True}  # fmt: skip
+    body = {
+        "identity": "mallory@example.com",
+        "public_key": a.key("mallory").public_key(),
+        "scopes": ["*"],
+        "admin": True,
+    }
     entry = make_entry(6, a.head_hash(), "signer-add", body, identity="bob@example.com", key=a.key("bob"), now=NOW)
     a.write_entry(6, entry)
     _forge_index(a, entry, {})
@@ -311,38 +333,51 @@ class Case:
 
 
 CASES = {
-    "artifact-edited": Case(edit_artifact, {"REG203": "LeadLifecycle@1.0.0", "REG207": "changed after"},
-                            refuse_tree="1.0.0"),
-    "canonical-and-digest-edited": Case(edit_canonical_and_digest, {
-        "REG202": "canonical.json does not hash to the logged", "REG207": "LeadLifecycle@1.1.0"}),
-    "canonical-digest-and-log-edited": Case(edit_canonical_digest_and_log, {
-        "REG104": "log/00000003.json", "REG103": "log/00000004.json", "REG206": "packages/LeadLifecycle/1.1.0"},
-        publish=2, refuse_tree="1.1.0"),
+    "artifact-edited": Case(
+        edit_artifact, {"REG203": "LeadLifecycle@1.0.0", "REG207": "changed after"}, refuse_tree="1.0.0"
+    ),
+    "canonical-and-digest-edited": Case(
+        edit_canonical_and_digest,
+        {"REG202": "canonical.json does not hash to the logged", "REG207": "LeadLifecycle@1.1.0"},
+    ),
+    "canonical-digest-and-log-edited": Case(
+        edit_canonical_digest_and_log,
+        {"REG104": "log/00000003.json", "REG103": "log/00000004.json", "REG206": "packages/LeadLifecycle/1.1.0"},
+        publish=2,
+        refuse_tree="1.1.0",
+    ),
     "signature-of-another-version": Case(swap_signature_with_other_version, {"REG204": "LeadLifecycle@1.1.0"}),
     "signature-of-another-key": Case(swap_signature_with_other_key, {"REG204": "LeadLifecycle@1.1.0"}),
     "log-entry-deleted": Case(delete_log_entry, {"REG102": "", "REG103": "log/00000005.json"}, publish=2),
     "log-entries-reordered": Case(reorder_log_entries, {"REG103": "log/00000002.json"}, publish=2),
-    "log-entry-time-edited": Case(edit_entry_time, {"REG104": "log/00000002.json", "REG103": "log/00000003.json"},
-                                  publish=2),
-    "log-entry-signer-edited": Case(edit_entry_signer, {"REG105": "log/00000003.json: signed by an unknown key"},
-                                    publish=2),
+    "log-entry-time-edited": Case(
+        edit_entry_time, {"REG104": "log/00000002.json", "REG103": "log/00000003.json"}, publish=2
+    ),
+    "log-entry-signer-edited": Case(
+        edit_entry_signer, {"REG105": "log/00000003.json: signed by an unknown key"}, publish=2
+    ),
     "tag-moved": Case(move_tag, {"REG205": "tag LeadLifecycle/v1.0.0 does not point at the commit"}),
     "tag-deleted": Case(delete_tag, {"REG205": "tag LeadLifecycle/v1.1.0 is missing"}),
-    "version-directory-deleted": Case(delete_version_directory, {"REG201": "LeadLifecycle@1.0.0: missing",
-                                                                 "REG207": "LeadLifecycle@1.0.0"},
-                                      refuse_tree="1.0.0"),
-    "publish-by-signer-of-another-tenant": Case(forge_publish_by_tenant_signer, {
-        "REG105": "log/00000006.json"}, publish=2),
+    "version-directory-deleted": Case(
+        delete_version_directory,
+        {"REG201": "LeadLifecycle@1.0.0: missing", "REG207": "LeadLifecycle@1.0.0"},
+        refuse_tree="1.0.0",
+    ),
+    "publish-by-signer-of-another-tenant": Case(
+        forge_publish_by_tenant_signer, {"REG105": "log/00000006.json"}, publish=2
+    ),
     "signer-add-by-non-admin": Case(forge_signer_add_by_non_admin, {"REG105": "log/00000006.json"}, publish=2),
     "index-not-json": Case(index_not_json, {"REG401": "index.json differs"}, resolve=2),
     "index-wrong-log-head": Case(index_wrong_log_head, {"REG401": "index.json differs"}, resolve=2),
     "index-wrong-version-digest": Case(index_wrong_version_digest, {"REG401": "index.json differs"}),
     "index-channel-redirected": Case(index_channel_redirected, {"REG401": "index.json differs"}, resolve=2),
-    "history-rolled-back": Case(rollback_force_push, {"REG501": "history rewritten or rolled back"}, publish=2,
-                                resolve=2),
-    "history-rewritten-with-valid-entries": Case(rewrite_with_valid_entries, {"REG501": "log/00000005.json"},
-                                                 publish=2, resolve=2),
-}  # fmt: skip
+    "history-rolled-back": Case(
+        rollback_force_push, {"REG501": "history rewritten or rolled back"}, publish=2, resolve=2
+    ),
+    "history-rewritten-with-valid-entries": Case(
+        rewrite_with_valid_entries, {"REG501": "log/00000005.json"}, publish=2, resolve=2
+    ),
+}
 
 
 PARAMS = [pytest.param(case, id=name) for name, case in CASES.items()]

@@ -59,12 +59,15 @@ def _path(version: str) -> str:
 STEPS = st.one_of(
     st.tuples(st.just("promote"), st.sampled_from(VERSIONS), st.sampled_from(["prod", "staging"])),
     st.tuples(st.just("publish-third"), st.just(""), st.just("")),
-    st.tuples(st.sampled_from(["edit-artifact", "extra-file", "forge-provenance", "move-tag"]),
-              st.sampled_from(VERSIONS), st.just("")),
+    st.tuples(
+        st.sampled_from(["edit-artifact", "extra-file", "forge-provenance", "move-tag"]),
+        st.sampled_from(VERSIONS),
+        st.just(""),
+    ),
     st.tuples(st.just("plant-third"), st.sampled_from(THIRD), st.just("")),
     st.tuples(st.just("root-file"), st.sampled_from([".gitattributes", "README.md", "log/NOTES"]), st.just("")),
     st.tuples(st.just("delete-and-re-add"), st.sampled_from([str(n) for n in ENTRIES]), st.just("")),
-)  # fmt: skip
+)
 
 
 class Model:
@@ -135,8 +138,12 @@ def _apply(step: tuple[str, str, str], repo: Path, registry: str, key: SigningKe
     rogue.push(repo, kind)
 
 
-@settings(max_examples=16, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=16,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(steps=st.lists(STEPS, min_size=2, max_size=6))
 @example(
     steps=[
@@ -172,8 +179,10 @@ def test_verify_reports_exactly_the_tamperings(template: Path, steps: list[tuple
             for step in steps:
                 _apply(step, repo, registry, key, model, template)
             problems = verify_registry(registry, NOW).problems
-            found: dict[str, Any] = {"other": {(p.code, p.subject) for p in problems if p.code != "REG502"},
-                                     "history": sum(p.code == "REG502" for p in problems)}  # fmt: skip
+            found: dict[str, Any] = {
+                "other": {(p.code, p.subject) for p in problems if p.code != "REG502"},
+                "history": sum(p.code == "REG502" for p in problems),
+            }
             assert found == {"other": model.report(), "history": model.history}, (steps, problems)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -41,20 +41,27 @@ def promoted(registry: str, alice: SigningKey, tmp_path: Path) -> Path:
 
 
 def _promote_at(repo: Path, key: SigningKey, time: str, identity: str = "alice@example.com") -> None:
-    rogue.append_entry(repo, key, identity, "promote", {"name": "Demo", "version": "1.1.0", "channel": "prod"},
-                       time=time)  # fmt: skip
+    rogue.append_entry(
+        repo, key, identity, "promote", {"name": "Demo", "version": "1.1.0", "channel": "prod"}, time=time
+    )
 
 
 @pytest.mark.parametrize(
     "time, message",
-    [("garbage", "is not a UTC time"), ("2026-11-26 09:30:00", "is not a UTC time"),
-     ("2026-11-26T09:30:00+00:00", "is not a UTC time"), ("2026-11-26T09:30:00.5Z", "is not a UTC time"),
-     ("2026-02-30T09:30:00Z", "is not a UTC time"), ("2026-11-26T24:00:00Z", "is not a UTC time"),
-     ("\uff12026-11-26T09:30:00Z", "is not a UTC time"), ("2026-11-26T09:30:00Z\n", "is not a UTC time"),
-     ("2026-11-26T10:29:59Z", "is earlier than the entry before it (2026-11-26T10:30:00Z)"),
-     ("2026-11-26T09:29:59Z", "is before its signer alice@example.com was added (2026-11-26T09:30:00Z)"),
-     ("2020-01-01T00:00:00Z", "is before its signer alice@example.com was added")],
-)  # fmt: skip
+    [
+        ("garbage", "is not a UTC time"),
+        ("2026-11-26 09:30:00", "is not a UTC time"),
+        ("2026-11-26T09:30:00+00:00", "is not a UTC time"),
+        ("2026-11-26T09:30:00.5Z", "is not a UTC time"),
+        ("2026-02-30T09:30:00Z", "is not a UTC time"),
+        ("2026-11-26T24:00:00Z", "is not a UTC time"),
+        ("\uff12026-11-26T09:30:00Z", "is not a UTC time"),
+        ("2026-11-26T09:30:00Z\n", "is not a UTC time"),
+        ("2026-11-26T10:29:59Z", "is earlier than the entry before it (2026-11-26T10:30:00Z)"),
+        ("2026-11-26T09:29:59Z", "is before its signer alice@example.com was added (2026-11-26T09:30:00Z)"),
+        ("2020-01-01T00:00:00Z", "is before its signer alice@example.com was added"),
+    ],
+)
 def test_a_malformed_or_decreasing_time_is_refused_and_the_entry_ignored(
     registry: str, promoted: Path, alice: SigningKey, time: str, message: str
 ) -> None:
@@ -73,8 +80,15 @@ def test_a_time_before_the_signer_was_added_is_refused(registry: str, alice: Sig
     refused, even though it is later than the entry before his addition."""
     bob = make_key(tmp_path, "bob")
     publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
-    add_signer(registry, alice, NOW + timedelta(hours=1), identity="bob@example.com", public_key=bob.public_key(),
-               scopes=["global"], admin=False)  # fmt: skip
+    add_signer(
+        registry,
+        alice,
+        NOW + timedelta(hours=1),
+        identity="bob@example.com",
+        public_key=bob.public_key(),
+        scopes=["global"],
+        admin=False,
+    )
     repo = rogue.clone(registry, tmp_path / "rogue")
     _promote_at(repo, bob, format_time(NOW + timedelta(minutes=30)), identity="bob@example.com")
     later = NOW + timedelta(hours=2)
@@ -85,16 +99,23 @@ def test_a_time_before_the_signer_was_added_is_refused(registry: str, alice: Sig
 
 def test_a_removed_signer_signs_nothing_afterwards(registry: str, alice: SigningKey, tmp_path: Path) -> None:
     bob = make_key(tmp_path, "bob")
-    add_signer(registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["global"],
-               admin=False)  # fmt: skip
+    add_signer(
+        registry, alice, NOW, identity="bob@example.com", public_key=bob.public_key(), scopes=["global"], admin=False
+    )
     publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
     from crmctl.registry.ops import remove_signer
 
     remove_signer(registry, alice, NOW + timedelta(hours=1), identity="bob@example.com")
     repo = rogue.clone(registry, tmp_path / "rogue")
     # Dated before his removal, appended after it: still refused (the log's order is what counts).
-    rogue.append_entry(repo, bob, "bob@example.com", "promote", {"name": "Demo", "version": "1.0.0",
-                       "channel": "prod"}, time=format_time(NOW + timedelta(hours=1)))  # fmt: skip
+    rogue.append_entry(
+        repo,
+        bob,
+        "bob@example.com",
+        "promote",
+        {"name": "Demo", "version": "1.0.0", "channel": "prod"},
+        time=format_time(NOW + timedelta(hours=1)),
+    )
     problems = verify_registry(registry, NOW + timedelta(hours=2)).problems
     assert [(p.code, p.subject) for p in problems] == [("REG105", "log/00000005.json")], problems
 
@@ -114,8 +135,9 @@ def test_an_entry_in_the_future_is_reported_by_verify_and_stops_writers(
     with pytest.raises(UserError, match="more than 5 minutes after this machine's clock") as refused:
         promote(registry, alice, LATER, name="Demo", version="1.0.0", channel="prod")
     assert "check this machine's clock" in str(refused.value.hint)
-    code = run(["promote", "Demo@1.0.0", "--to", "prod", "--registry", registry, "--key",
-                str(tmp_path / "keys" / "alice")])  # fmt: skip
+    code = run(
+        ["promote", "Demo@1.0.0", "--to", "prod", "--registry", registry, "--key", str(tmp_path / "keys" / "alice")]
+    )
     assert code == 2 and "after this machine's clock" in capsys.readouterr().err
 
 
@@ -147,10 +169,19 @@ def test_a_publish_whose_provenance_disagrees_with_its_entry_is_invalid(
 ) -> None:
     publish(registry, demo(tmp_path / "a", "1.0.0"), alice, NOW)
     repo = rogue.clone(registry, tmp_path / "rogue")
-    body = {"name": "Other", "version": "1.0.0", "scope": "global", "digest": "sha256:" + "0" * 64,
-            "path": "packages/Other/1.0.0", "tag": "Other/v1.0.0",
-            "provenance": {"signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
-                           "time": "2020-01-01T00:00:00Z", "source": None}}  # fmt: skip
+    body = {
+        "name": "Other",
+        "version": "1.0.0",
+        "scope": "global",
+        "digest": "sha256:" + "0" * 64,
+        "path": "packages/Other/1.0.0",
+        "tag": "Other/v1.0.0",
+        "provenance": {
+            "signer": {"identity": "alice@example.com", "key": alice.fingerprint()},
+            "time": "2020-01-01T00:00:00Z",
+            "source": None,
+        },
+    }
     rogue.append_entry(repo, alice, "alice@example.com", "publish", body, time=STAMP)
     problems = verify_registry(registry, NOW).problems
     assert [(p.code, p.subject) for p in problems] == [("REG106", "log/00000003.json")], problems

@@ -53,8 +53,9 @@ def test_swapped_signature_deleted_file_and_moved_tag(registry: str, published: 
     (version / "signature.sig").write_text(alice.sign(b"something else\n", "crmctl-package"))
     (version / "provenance.json").unlink()
     _commit(published, "tamper")
-    subprocess.run(["git", "-C", str(published), "tag", "-f", "-a", "-m", "moved", "Demo/v1.0.0"], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "-C", str(published), "tag", "-f", "-a", "-m", "moved", "Demo/v1.0.0"], check=True, capture_output=True
+    )
     subprocess.run(["git", "-C", str(published), "push", "-qf", "origin", "refs/tags/Demo/v1.0.0"], check=True)
     assert {"REG201", "REG204", "REG205", "REG207"} <= _codes(registry)
 
@@ -65,8 +66,15 @@ def test_log_entry_edited_deleted_and_forged(registry: str, published: Path, tmp
     entry["body"]["digest"] = "sha256:" + "0" * 64
     (log / "00000002.json").write_bytes(entry_bytes(entry))
     mallory = SigningKey.load(_mallory(tmp_path))
-    forged = make_entry(3, None, "promote", {"name": "Demo", "version": "1.0.0", "channel": "prod"},
-                        identity="alice@example.com", key=mallory, now=NOW)  # fmt: skip
+    forged = make_entry(
+        3,
+        None,
+        "promote",
+        {"name": "Demo", "version": "1.0.0", "channel": "prod"},
+        identity="alice@example.com",
+        key=mallory,
+        now=NOW,
+    )
     (log / "00000004.json").write_bytes(entry_bytes(forged))
     _commit(published, "tamper")
     codes = _codes(registry)
@@ -81,20 +89,31 @@ def _mallory(tmp_path: Path) -> Path:
 
 
 def test_replay_flags_malformed_entries(alice: SigningKey) -> None:
-    init = make_entry(1, None, "init", {"format": 1, "admin": {"identity": "alice@example.com",
-                                                               "public_key": alice.public_key(), "scopes": ["*"]}},
-                      identity="alice@example.com", key=alice, now=NOW)  # fmt: skip
+    init = make_entry(
+        1,
+        None,
+        "init",
+        {"format": 1, "admin": {"identity": "alice@example.com", "public_key": alice.public_key(), "scopes": ["*"]}},
+        identity="alice@example.com",
+        key=alice,
+        now=NOW,
+    )
     first = entry_bytes(init)
     from crmctl.registry.log import entry_hash
 
-    bad_body = make_entry(2, entry_hash(first), "publish", {"name": "../x"}, identity="alice@example.com", key=alice,
-                          now=NOW)  # fmt: skip
-    unknown = make_entry(3, entry_hash(entry_bytes(bad_body)), "rename", {}, identity="alice@example.com", key=alice,
-                         now=NOW)  # fmt: skip
+    bad_body = make_entry(
+        2, entry_hash(first), "publish", {"name": "../x"}, identity="alice@example.com", key=alice, now=NOW
+    )
+    unknown = make_entry(
+        3, entry_hash(entry_bytes(bad_body)), "rename", {}, identity="alice@example.com", key=alice, now=NOW
+    )
     files: list[tuple[str, bytes | None]] = [
-        (entry_path(1), first), (entry_path(2), entry_bytes(bad_body)), (entry_path(3), entry_bytes(unknown)),
-        (entry_path(4), b'{"not": "canonical"}\n'), (entry_path(5), None),
-    ]  # fmt: skip
+        (entry_path(1), first),
+        (entry_path(2), entry_bytes(bad_body)),
+        (entry_path(3), entry_bytes(unknown)),
+        (entry_path(4), b'{"not": "canonical"}\n'),
+        (entry_path(5), None),
+    ]
     problems = replay(files).problems
     assert [p.code for p in problems] == ["REG106", "REG106", "REG101", "REG101"]
 
@@ -105,8 +124,9 @@ def test_version_precedence() -> None:
     assert version_key("1.0.0+build") == version_key("1.0.0")
 
 
-def test_a_lost_race_is_retried_then_reported(registry: str, alice: SigningKey, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_lost_race_is_retried_then_reported(
+    registry: str, alice: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def reject(self: Store, *args: object, **kwargs: object) -> None:
         raise ConflictError("rejected")
 

@@ -165,8 +165,14 @@ def test_evaluate_record_fields_and_context() -> None:
             "rule:tags/expression": "tags.filter(t, t.startsWith('a'))",
         }
     )
-    record = {"name": "Ada", "status": "open", "amount": 1500, "born": "2026-01-01",
-              "addr": {"city": "Rome", "zip": 100}, "tags": ["ab", "b"]}  # fmt: skip
+    record = {
+        "name": "Ada",
+        "status": "open",
+        "amount": 1500,
+        "born": "2026-01-01",
+        "addr": {"city": "Rome", "zip": 100},
+        "tags": ["ab", "b"],
+    }
     assert program.evaluate("rule:big/when", record, CTX) is True
     assert program.evaluate("rule:age/expression", record, CTX) == "97445s"
     assert program.evaluate("rule:ctx/when", {}, CTX) is True
@@ -212,11 +218,14 @@ def test_cost_limits_refused_at_compile_time() -> None:
 
 
 def test_run_time_cost_bounds_name_the_expression_instead_of_hanging() -> None:
-    program = _build({
-        "rule:pairs/when": "tags.exists(a, tags.exists(b, a + b == 'x'))",
-        "rule:one/when": "tags.exists(a, a == 'x')",
-        "calc:Lead.score": "double(tags.map(t, t + '!').size())",
-    }, "sha256:cost")  # fmt: skip
+    program = _build(
+        {
+            "rule:pairs/when": "tags.exists(a, tags.exists(b, a + b == 'x'))",
+            "rule:one/when": "tags.exists(a, a == 'x')",
+            "calc:Lead.score": "double(tags.map(t, t + '!').size())",
+        },
+        "sha256:cost",
+    )
     small = program.bind({"tags": [str(i) for i in range(50)]}, CTX)
     assert program.evaluate_bound("rule:pairs/when", small) is False  # 2,500 iterations: within the budget
     side = int(ITERATION_BUDGET**0.5) + 1
@@ -275,12 +284,13 @@ def test_fields_cel_cannot_name_are_not_bound() -> None:
 
 NATIVE_VARS = {"name": "string", "size": "int", "amount": "double", "vip": "bool"}
 _LITERALS = {
-    "string": st.text(alphabet=st.characters(blacklist_characters="'\"\\\n\r\x00", blacklist_categories=("Cs",)),
-                      max_size=5),
+    "string": st.text(
+        alphabet=st.characters(blacklist_characters="'\"\\\n\r\x00", blacklist_categories=("Cs",)), max_size=5
+    ),
     "int": st.integers(-(2**40), 2**40),
     "double": st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3)),
     "bool": st.booleans(),
-}  # fmt: skip
+}
 
 
 def _literal(kind: str, value: Any) -> str:

@@ -37,8 +37,14 @@ SCHEMA = SchemaArtifact.model_validate(
                     "first": {"type": "text"},
                     "size": {"type": "number", "integer": True},
                     "tags": {"type": "array", "items": {"type": "text"}},
-                    "addr": {"type": "object", "fields": {"city": {"type": "text"}, "zip": {"type": "text"},
-                                                          "lines": {"type": "array", "items": {"type": "text"}}}},
+                    "addr": {
+                        "type": "object",
+                        "fields": {
+                            "city": {"type": "text"},
+                            "zip": {"type": "text"},
+                            "lines": {"type": "array", "items": {"type": "text"}},
+                        },
+                    },
                 }
             }
         }
@@ -92,16 +98,24 @@ def test_map_and_filter_are_found_however_they_are_written(expression: str) -> N
 @pytest.mark.parametrize(
     ("expression", "record", "refusal"),
     [
-        ("(tags + tags + tags + tags + tags).map(t, t).size() > 0", {"tags": ["a"] * 2_000},
-         "map/filter over 10000 items exceeds the runtime's cost bound of 2000 items per collection"),
+        (
+            "(tags + tags + tags + tags + tags).map(t, t).size() > 0",
+            {"tags": ["a"] * 2_000},
+            "map/filter over 10000 items exceeds the runtime's cost bound of 2000 items per collection",
+        ),
         ("(tags + ['x']).filter(t, t != '').size() > 0", {"tags": ["a"] * 2_000}, "map/filter over 2001 items"),
         ("addr.lines.map(l, l).size() > 0", {"addr": {"lines": ["a"] * 5_000}}, "map/filter over 5000 items"),
-        ("tags.map(t, [t, t]).exists(l, l.map(u, u).size() > 9)", {"tags": ["a"] * 2_000},
-         "could allocate or scan"),
-        ("tags.map(a, a).size() + tags.map(b, b).size() + tags.map(c, c).size() > 0", {"tags": ["a"] * 2_000},
-         "could allocate or scan 183 MiB"),
-        ("[tags, tags, tags].all(l, l.filter(t, t != '').size() > 0)", {"tags": ["a"] * 2_000},
-         "could allocate or scan"),
+        ("tags.map(t, [t, t]).exists(l, l.map(u, u).size() > 9)", {"tags": ["a"] * 2_000}, "could allocate or scan"),
+        (
+            "tags.map(a, a).size() + tags.map(b, b).size() + tags.map(c, c).size() > 0",
+            {"tags": ["a"] * 2_000},
+            "could allocate or scan 183 MiB",
+        ),
+        (
+            "[tags, tags, tags].all(l, l.filter(t, t != '').size() > 0)",
+            {"tags": ["a"] * 2_000},
+            "could allocate or scan",
+        ),
     ],
 )
 def test_map_and_filter_are_bounded_on_the_lists_they_build(
@@ -142,8 +156,11 @@ def test_lists_counts_items_by_structure_not_by_bytes() -> None:
     ],
 )
 def test_evaluations_that_would_allocate_or_scan_too_much_are_refused(expression: str, record: dict[str, Any]) -> None:
-    with pytest.raises(RuntimeCostError, match=r"^e: for these values the evaluation could allocate or scan [\d,]+"
-                                               r" MiB, past the runtime's cost bound of 64 MiB"):  # fmt: skip
+    with pytest.raises(
+        RuntimeCostError,
+        match=r"^e: for these values the evaluation could allocate or scan [\d,]+"
+        r" MiB, past the runtime's cost bound of 64 MiB",
+    ):
         _evaluate(expression, record)
 
 
@@ -229,8 +246,12 @@ def test_the_wire_reader_skips_fields_it_does_not_know() -> None:
     checked = b"\x1a\x00" + b"\x22" + bytes([len(expression)]) + expression
     ast = CheckedAst.of(_any(checked))
     assert (ast.root.kind, ast.root.name, ast.nesting, ast.accumulates, ast.variables) == (
-        "ident", "x", 0, False, frozenset({"x"})
-    )  # fmt: skip
+        "ident",
+        "x",
+        0,
+        False,
+        frozenset({"x"}),
+    )
 
 
 @pytest.mark.parametrize(
@@ -251,8 +272,11 @@ def test_the_wire_reader_skips_fields_it_does_not_know() -> None:
 def test_a_checked_expression_the_reader_does_not_know_is_refused_not_costed_at_zero(
     serialized: _Serialized, problem: str
 ) -> None:
-    with pytest.raises(UnreadableCheckedExpr, match=r"^cannot read the checked expression cel-expr-python .* "
-                                                    r"serialized \(.*" + re.escape(problem)):  # fmt: skip
+    with pytest.raises(
+        UnreadableCheckedExpr,
+        match=r"^cannot read the checked expression cel-expr-python .* "
+        r"serialized \(.*" + re.escape(problem),
+    ):
         CheckedAst.of(serialized)
     assert UnreadableCheckedExpr.exit_code == 3  # an internal error: a crmctl and a cel-expr-python that disagree
 
@@ -260,10 +284,12 @@ def test_a_checked_expression_the_reader_does_not_know_is_refused_not_costed_at_
 def test_every_expression_the_runtime_compiles_is_read_whole() -> None:
     # What the reader would skip as unknown must not exist in what cel-expr-python writes today.
     checker = CelChecker.for_entity(SCHEMA, "Lead")
-    for source in ["tags.map(t, t + name).filter(u, u != '').size() > 0 && has(addr.city)",
-                   "{'a': [1, 2.0, b'x', null, true, 3u]}['a'].size() > 0 ? addr.zip : string(size)",
-                   "tags.exists_one(t, t in ['a'] && now > timestamp('2020-01-01T00:00:00Z')) || -size < 0",
-                   "dyn(addr).city.startsWith(first) && duration('1s') < duration('2s') && !(size % 2 == 0)"]:
+    for source in [
+        "tags.map(t, t + name).filter(u, u != '').size() > 0 && has(addr.city)",
+        "{'a': [1, 2.0, b'x', null, true, 3u]}['a'].size() > 0 ? addr.zip : string(size)",
+        "tags.exists_one(t, t in ['a'] && now > timestamp('2020-01-01T00:00:00Z')) || -size < 0",
+        "dyn(addr).city.startsWith(first) && duration('1s') < duration('2s') && !(size % 2 == 0)",
+    ]:
         ast = CheckedAst.of(checker.env().compile(source))
         assert ast.variables <= {"tags", "name", "addr", "size", "first", "now"}
 
@@ -394,8 +420,11 @@ def test_random_expressions_over_large_inputs_stay_within_time_and_memory() -> N
     3 GiB: every evaluation gives a value or a located error within 3 s and 400 MB more memory."""
     done = subprocess.run(
         [sys.executable, "-c", _FUZZ, json.dumps(SCHEMA.model_dump(exclude_none=True)), "200"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     worst = json.loads(done.stdout.strip().splitlines()[-1])
     assert worst["seconds"] < 3 and worst["kib"] < 400_000

@@ -80,8 +80,15 @@ def package(validations: str = VALIDATIONS) -> Package:
 
 MODEL = FormModel.build(package())
 VALIDATOR = Validator(MODEL)
-VALID: dict[str, Any] = {"code": "AB-1", "qty": 3, "price": 1.0, "due": "2026-06-01", "start": "2026-01-01",
-                         "end": "2026-01-02", "note": "n"}  # fmt: skip
+VALID: dict[str, Any] = {
+    "code": "AB-1",
+    "qty": 3,
+    "price": 1.0,
+    "due": "2026-06-01",
+    "start": "2026-01-01",
+    "end": "2026-01-02",
+    "note": "n",
+}
 
 
 def bind(data: dict[str, Any]) -> dict[str, Any]:
@@ -196,11 +203,15 @@ def test_async_runs_only_with_a_resolver_and_records_answers() -> None:
     assert codes({**VALID, "code": "AB-2"}, resolver=resolver, answers=answers) == {"codeValid"}
     assert [q for q, _ in answers] == asked
     assert [(q.to_json(), a.to_json()) for q, a in answers] == [
-        ({"validation": "stock", "provider": "inventory", "params": {"warehouse": "main"}, "value": "AB-1"},
-         {"ok": True}),
-        ({"validation": "stock", "provider": "inventory", "params": {"warehouse": "main"}, "value": "AB-2"},
-         {"ok": False, "detail": "out of stock"}),
-    ]  # fmt: skip
+        (
+            {"validation": "stock", "provider": "inventory", "params": {"warehouse": "main"}, "value": "AB-1"},
+            {"ok": True},
+        ),
+        (
+            {"validation": "stock", "provider": "inventory", "params": {"warehouse": "main"}, "value": "AB-2"},
+            {"ok": False, "detail": "out of stock"},
+        ),
+    ]
     # A blank value is not sent to the provider.
     before = len(asked)
     codes({**VALID, "code": ""}, resolver=resolver)

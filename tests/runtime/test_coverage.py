@@ -31,26 +31,59 @@ def played(engine: WorkflowEngine, path: Path) -> list[dict[str, object]]:
 
 def test_items_of_the_lead_workflow(engine: WorkflowEngine) -> None:
     ids = [i.id for i in items_of(engine.model)]
-    assert ids[:7] == ["state.new", "state.contacted", "state.qualified", "state.disqualified",
-                       "transition.contact", "transition.qualify", "transition.disqualify"]  # fmt: skip
-    assert {"guard.qualify.holds", "guard.qualify.fails", "guard.qualify.qualifyNeedsScore.fails",
-            "sla.firstContact.met", "sla.firstContact.warning", "sla.firstContact.breach", "sla.firstContact.met-late",
-            "timer.staleLead", "task.qualificationDecision.qualify", "task.qualificationDecision.disqualify",
-            "approval.qualify.granted", "approval.qualify.rejected"} <= set(ids)  # fmt: skip
+    assert ids[:7] == [
+        "state.new",
+        "state.contacted",
+        "state.qualified",
+        "state.disqualified",
+        "transition.contact",
+        "transition.qualify",
+        "transition.disqualify",
+    ]
+    assert {
+        "guard.qualify.holds",
+        "guard.qualify.fails",
+        "guard.qualify.qualifyNeedsScore.fails",
+        "sla.firstContact.met",
+        "sla.firstContact.warning",
+        "sla.firstContact.breach",
+        "sla.firstContact.met-late",
+        "timer.staleLead",
+        "task.qualificationDecision.qualify",
+        "task.qualificationDecision.disqualify",
+        "approval.qualify.granted",
+        "approval.qualify.rejected",
+    } <= set(ids)
     assert len(ids) == len(set(ids)) == 20
 
 
 def test_the_approval_scenario_covers_the_happy_path(engine: WorkflowEngine) -> None:
     report = coverage(engine.model, {"approval": played(engine, SCENARIOS / "approval.yaml")})
     hit = {i.id for i in report.items} - {i.id for i in report.uncovered}
-    assert {"state.new", "state.contacted", "state.qualified", "transition.contact", "transition.qualify",
-            "guard.qualify.holds", "guard.qualify.qualifyNeedsScore.holds", "sla.firstContact.warning",
-            "sla.firstContact.breach", "sla.firstContact.met-late", "task.qualificationDecision.qualify",
-            "approval.qualify.granted"} == hit  # fmt: skip
+    assert {
+        "state.new",
+        "state.contacted",
+        "state.qualified",
+        "transition.contact",
+        "transition.qualify",
+        "guard.qualify.holds",
+        "guard.qualify.qualifyNeedsScore.holds",
+        "sla.firstContact.warning",
+        "sla.firstContact.breach",
+        "sla.firstContact.met-late",
+        "task.qualificationDecision.qualify",
+        "approval.qualify.granted",
+    } == hit
     assert [i.id for i in report.uncovered] == [
-        "state.disqualified", "transition.disqualify", "guard.qualify.fails", "guard.qualify.qualifyNeedsScore.fails",
-        "sla.firstContact.met", "timer.staleLead", "task.qualificationDecision.disqualify", "approval.qualify.rejected",
-    ]  # fmt: skip
+        "state.disqualified",
+        "transition.disqualify",
+        "guard.qualify.fails",
+        "guard.qualify.qualifyNeedsScore.fails",
+        "sla.firstContact.met",
+        "timer.staleLead",
+        "task.qualificationDecision.disqualify",
+        "approval.qualify.rejected",
+    ]
     assert (report.covered, len(report.items), report.percent) == (12, 20, 60.0)
     assert report.by_kind()["state"] == {"covered": 3, "total": 4}
 
@@ -73,8 +106,9 @@ def test_the_disqualify_skeleton_is_the_shortest(engine: WorkflowEngine, tmp_pat
     assert [s["type"] for _, s in load_scenario(path).steps] == ["start", "fire"]
 
 
-def test_skeletons_parse_and_reach_their_items_when_no_guard_is_in_the_way(engine: WorkflowEngine,
-                                                                           tmp_path: Path) -> None:  # fmt: skip
+def test_skeletons_parse_and_reach_their_items_when_no_guard_is_in_the_way(
+    engine: WorkflowEngine, tmp_path: Path
+) -> None:
     all_items = items_of(engine.model)
     found = skeletons(engine, all_items)
     assert [s.item for s in found] == all_items
@@ -90,9 +124,17 @@ def test_skeletons_parse_and_reach_their_items_when_no_guard_is_in_the_way(engin
         assert reached == skeleton.reaches
         assert reached or guarded, skeleton.text
     reaching = {s.item.id for s in found if s.reaches}
-    assert {"state.disqualified", "transition.disqualify", "timer.staleLead", "sla.firstContact.met",
-            "sla.firstContact.warning", "sla.firstContact.breach", "sla.firstContact.met-late",
-            "task.qualificationDecision.disqualify", "guard.qualify.fails"} <= reaching  # fmt: skip
+    assert {
+        "state.disqualified",
+        "transition.disqualify",
+        "timer.staleLead",
+        "sla.firstContact.met",
+        "sla.firstContact.warning",
+        "sla.firstContact.breach",
+        "sla.firstContact.met-late",
+        "task.qualificationDecision.disqualify",
+        "guard.qualify.fails",
+    } <= reaching
     qualified = next(s for s in found if s.item.id == "state.qualified")
     assert "# fill in values that make the guards hold: score >= 50.0 && email != ''" in qualified.text
     assert [s.get("as") for s in qualified.steps[-2:]] == ["user/salesManager", "user/salesDirector"]
@@ -120,12 +162,33 @@ def test_cli_text_json_skeletons_and_fail_under(tmp_path: Path, capsys: pytest.C
     assert code == 0
     assert out.startswith("leadLifecycle (LeadLifecycle 1.1.0): 12/20 items covered (60.0%) by 1 scenario(s)")
     assert "  transition.disqualify" in out
-    code, out, _ = invoke(capsys, str(LEAD), "--scenarios", str(SCENARIOS), "--format", "json",
-                          "--skeletons", str(tmp_path / "sk"), "--fail-under", "75")  # fmt: skip
+    code, out, _ = invoke(
+        capsys,
+        str(LEAD),
+        "--scenarios",
+        str(SCENARIOS),
+        "--format",
+        "json",
+        "--skeletons",
+        str(tmp_path / "sk"),
+        "--fail-under",
+        "75",
+    )
     assert code == 1
     data = json.loads(out)
-    assert set(data) == {"workflow", "package", "scenarios", "covered", "total", "percent", "byKind", "items",
-                         "uncovered", "failUnder", "skeletons"}  # fmt: skip
+    assert set(data) == {
+        "workflow",
+        "package",
+        "scenarios",
+        "covered",
+        "total",
+        "percent",
+        "byKind",
+        "items",
+        "uncovered",
+        "failUnder",
+        "skeletons",
+    }
     assert (data["workflow"], data["covered"], data["total"], data["percent"]) == ("leadLifecycle", 12, 20, 60.0)
     assert data["items"][0] == {"id": "state.new", "kind": "state", "what": "state new entered", "hits": 1}
     assert "approval.qualify.rejected" in data["uncovered"]
@@ -141,8 +204,11 @@ def test_cli_input_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     code, _, err = invoke(capsys, str(LEAD), "--scenarios", str(tmp_path))
     assert code == 2 and "no scenario files" in err
     bad = tmp_path / "bad.yaml"
-    bad.write_text("events:\n  - start: {instance: a, data: {firstName: A, lastName: B}}\n"
-                   "  - fire: {instance: b, transition: contact}\n", encoding="utf-8")  # fmt: skip
+    bad.write_text(
+        "events:\n  - start: {instance: a, data: {firstName: A, lastName: B}}\n"
+        "  - fire: {instance: b, transition: contact}\n",
+        encoding="utf-8",
+    )
     code, _, err = invoke(capsys, str(LEAD), "--scenarios", str(bad))
     assert code == 2 and "bad.yaml:3" in err and "start it first" in err
 

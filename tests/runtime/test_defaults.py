@@ -123,10 +123,18 @@ def deals(version: str, schema: str, **extra: str) -> Package:
 
 
 V1 = deals("1.0.0", V1_SCHEMA)
-V2 = deals("1.1.0", V2_SCHEMA, **{"rules.yaml": RULES, "validations.yaml": VALIDATIONS, "ui.yaml": UI,
-                                  "workflow.yaml": FLOW})  # fmt: skip
-FILLED = {"region": "emea", "budget": 1000.0, "since": "2020-01-01", "seen": "2020-01-01T08:00:00Z", "vip": False,
-          "priority": 3, "tags": ["new"]}  # fmt: skip
+V2 = deals(
+    "1.1.0", V2_SCHEMA, **{"rules.yaml": RULES, "validations.yaml": VALIDATIONS, "ui.yaml": UI, "workflow.yaml": FLOW}
+)
+FILLED = {
+    "region": "emea",
+    "budget": 1000.0,
+    "since": "2020-01-01",
+    "seen": "2020-01-01T08:00:00Z",
+    "vip": False,
+    "priority": 3,
+    "tags": ["new"],
+}
 
 
 def test_a_record_written_without_a_value_stores_the_default() -> None:
@@ -138,8 +146,18 @@ def test_a_record_written_without_a_value_stores_the_default() -> None:
 
 def test_defaults_fill_present_objects_and_list_items_and_keep_values() -> None:
     engine = RecordEngine(V2, "Deal")
-    result = engine.check({"name": "a", "region": None, "vip": True, "code": "", "address": {"city": "B"},
-                           "lines": [{"sku": "a"}, {"sku": "b", "qty": 5}], "tags": []}, AT)  # fmt: skip
+    result = engine.check(
+        {
+            "name": "a",
+            "region": None,
+            "vip": True,
+            "code": "",
+            "address": {"city": "B"},
+            "lines": [{"sku": "a"}, {"sku": "b", "qty": 5}],
+            "tags": [],
+        },
+        AT,
+    )
     assert result.ok, result.errors
     assert result.data["region"] == "emea"  # null is no value
     assert result.data["code"] == ""  # an empty text is a value (the rule did not fire: vip)
@@ -170,8 +188,19 @@ def test_cel_binding_reads_the_default_for_a_record_without_the_field() -> None:
 
 
 def test_a_workflow_guard_of_a_migrated_instance_reads_the_default() -> None:
-    old = WorkflowEngine(WorkflowModel.build(deals("1.0.0", V1_SCHEMA, **{"workflow.yaml": FLOW.replace(
-        "guard: \"region == 'emea' && priority == 3\"", "guard: \"name != ''\"")})))  # fmt: skip
+    old = WorkflowEngine(
+        WorkflowModel.build(
+            deals(
+                "1.0.0",
+                V1_SCHEMA,
+                **{
+                    "workflow.yaml": FLOW.replace(
+                        "guard: \"region == 'emea' && priority == 3\"", "guard: \"name != ''\""
+                    )
+                },
+            )
+        )
+    )
     started = old.start("w1", {"name": "a"}, AT).instance
     assert "region" not in started["data"]
     new = WorkflowEngine(WorkflowModel.build(V2))
@@ -229,8 +258,22 @@ def test_records_get_reads_the_default_where_stored_data_has_none(store: Store) 
     runtime = Runtime(store, "t1")
     ref = runtime.pin(V2)
     with store.transaction():  # data as no engine of this version would write it: e.g. restored from elsewhere
-        store.put_records([StoredRecord("t1", "Deal", "d1", ref.name, ref.version, ref.digest, {"name": "a"}, 1,
-                                        "2026-11-26T09:00:00Z", "2026-11-26T09:00:00Z")])  # fmt: skip
+        store.put_records(
+            [
+                StoredRecord(
+                    "t1",
+                    "Deal",
+                    "d1",
+                    ref.name,
+                    ref.version,
+                    ref.digest,
+                    {"name": "a"},
+                    1,
+                    "2026-11-26T09:00:00Z",
+                    "2026-11-26T09:00:00Z",
+                )
+            ]
+        )
     record, _ = RecordService(runtime).get("Deal", "d1")
     assert record.data == {"name": "a", **FILLED, "code": "X"}
     assert [r.data for r in RecordService(runtime).list("Deal")] == [record.data]  # list shows what get shows
@@ -246,8 +289,22 @@ def test_records_list_and_get_show_the_same_data(tmp_path: Path, capsys: pytest.
         service = RecordService(runtime)
         assert service.create(V1, "Deal", "d0", {"name": "old"}, AT).ok  # no defaults in its version
         with opened.transaction():
-            opened.put_records([StoredRecord("t1", "Deal", "d1", ref.name, ref.version, ref.digest, {"name": "a"}, 1,
-                                             "2026-11-26T09:00:00Z", "2026-11-26T09:00:00Z")])  # fmt: skip
+            opened.put_records(
+                [
+                    StoredRecord(
+                        "t1",
+                        "Deal",
+                        "d1",
+                        ref.name,
+                        ref.version,
+                        ref.digest,
+                        {"name": "a"},
+                        1,
+                        "2026-11-26T09:00:00Z",
+                        "2026-11-26T09:00:00Z",
+                    )
+                ]
+            )
     common = ["--store", str(path), "--tenant", "t1", "--format", "json"]
     capsys.readouterr()
     assert run(["records", "list", *common]) == 0
@@ -268,10 +325,8 @@ def export_rows(store: Store, out: Path, fmt: str) -> list[dict[str, Any]]:
 
 def test_export_reads_every_row_as_the_newest_version_with_its_defaults(store: Store, tmp_path: Path) -> None:
     service = RecordService(Runtime(store, "t1"))
-    assert service.create(V1, "Deal", "d1", {"name": "old", "address": {"city": "B"},
-                                             "lines": [{"sku": "s"}]}, AT).ok  # fmt: skip
-    assert service.create(V2, "Deal", "d2", {"name": "new", "region": "amer", "lines": [{"sku": "t", "qty": 7}]},
-                          AT).ok  # fmt: skip
+    assert service.create(V1, "Deal", "d1", {"name": "old", "address": {"city": "B"}, "lines": [{"sku": "s"}]}, AT).ok
+    assert service.create(V2, "Deal", "d2", {"name": "new", "region": "amer", "lines": [{"sku": "t", "qty": 7}]}, AT).ok
     rows = {r["id"]: r for r in export_rows(store, tmp_path / "pq", "parquet")}
     old = rows["d1"]
     assert old["package_version"] == "1.0.0"
@@ -316,12 +371,16 @@ FIELD_DEFS = st.one_of(
     st.just({"type": "array", "items": {"type": "object", "fields": {"t": {"type": "text", "required": True}}}}),
 )
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.sampled_from(["a", "b", "", "abcdef", "2024-02-29", "2023-02-29", "2024-01-01T00:00:00Z",
-                       "2024-01-01T00:00:00", "\x00"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(
+        ["a", "b", "", "abcdef", "2024-02-29", "2023-02-29", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00", "\x00"]
+    ),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["n", "t", "x"]), inner, max_size=3),
     max_leaves=8,
-)  # fmt: skip
+)
 
 
 def fitting(field: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -341,8 +400,9 @@ def fitting(field: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.sampled_from([*field["values"], "zz"])
     if kind == "array":
         item = field["items"]
-        return st.lists(fitting(item) if item["type"] != "object" else st.fixed_dictionaries({"t": st.text()}),
-                        max_size=4)  # fmt: skip
+        return st.lists(
+            fitting(item) if item["type"] != "object" else st.fixed_dictionaries({"t": st.text()}), max_size=4
+        )
     members = {name: fitting(sub) for name, sub in field["fields"].items()}
     return st.fixed_dictionaries({}, optional=members)
 
@@ -357,8 +417,10 @@ def test_a_default_the_model_accepts_is_one_the_record_engine_stores(
     value = data.draw(fitting(field) | JSON_VALUES)
     field = {**field, **({"required": True} if required else {})}
     schema = json.dumps({"entities": {"E": {"fields": {"f": {**field, "default": value}}}}})
-    files = {"package.yaml": "name: P\nversion: 1.0.0\nscope: global\ndescription: P.\nlocales: [en]\n",
-             "schema.json": schema}  # fmt: skip
+    files = {
+        "package.yaml": "name: P\nversion: 1.0.0\nscope: global\ndescription: P.\nlocales: [en]\n",
+        "schema.json": schema,
+    }
     package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "P"))
     if not package.valid or value is None:
         return  # refused where it is declared (located SCH100, see tests/model/test_defaults.py)

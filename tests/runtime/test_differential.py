@@ -212,21 +212,41 @@ def test_cel_expr_python_agrees_with_celpy(expr: str, record: dict[str, Any]) ->
 
 # Found by the generator above (or by hand around it); each pinned so that a fix upstream shows up as XPASS.
 KNOWN_DIVERGENCES = [
-    pytest.param("('a' + 'b').contains('b')", id="celpy-concat-loses-string-type",
-                 marks=pytest.mark.xfail(strict=True, reason="celpy: `+` on strings returns a Python str, "
-                                         "which has no CEL methods (no such overload: contains)")),
-    pytest.param("0.0 / 0.0 == 0.0 / 0.0", id="celpy-nan-equals-nan",
-                 marks=pytest.mark.xfail(strict=True, reason="celpy: NaN == NaN is true; IEEE 754 and cel-cpp "
-                                         "say false")),
-    pytest.param("(-9223372036854775807 - 1) % -1", id="celpy-int-min-mod-minus-one",
-                 marks=pytest.mark.xfail(strict=True, reason="celpy answers 0; cel-cpp reports integer "
-                                         "overflow, as it does for INT64_MIN / -1")),
-    pytest.param("dyn(1) == 1.0", id="celpy-heterogeneous-equality",
-                 marks=pytest.mark.xfail(strict=True, reason="celpy has no heterogeneous numeric equality "
-                                         "(no such overload); cel-cpp follows the current spec: true")),
-    pytest.param("string(-0.0)", id="celpy-negative-zero-string",
-                 marks=pytest.mark.xfail(strict=True, reason="string(-0.0): cel-cpp gives '-0', celpy '-0.0'")),
-]  # fmt: skip
+    pytest.param(
+        "('a' + 'b').contains('b')",
+        id="celpy-concat-loses-string-type",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="celpy: `+` on strings returns a Python str, which has no CEL methods (no such overload: contains)",
+        ),
+    ),
+    pytest.param(
+        "0.0 / 0.0 == 0.0 / 0.0",
+        id="celpy-nan-equals-nan",
+        marks=pytest.mark.xfail(strict=True, reason="celpy: NaN == NaN is true; IEEE 754 and cel-cpp say false"),
+    ),
+    pytest.param(
+        "(-9223372036854775807 - 1) % -1",
+        id="celpy-int-min-mod-minus-one",
+        marks=pytest.mark.xfail(
+            strict=True, reason="celpy answers 0; cel-cpp reports integer overflow, as it does for INT64_MIN / -1"
+        ),
+    ),
+    pytest.param(
+        "dyn(1) == 1.0",
+        id="celpy-heterogeneous-equality",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="celpy has no heterogeneous numeric equality "
+            "(no such overload); cel-cpp follows the current spec: true",
+        ),
+    ),
+    pytest.param(
+        "string(-0.0)",
+        id="celpy-negative-zero-string",
+        marks=pytest.mark.xfail(strict=True, reason="string(-0.0): cel-cpp gives '-0', celpy '-0.0'"),
+    ),
+]
 
 
 @pytest.mark.parametrize("expr", KNOWN_DIVERGENCES)

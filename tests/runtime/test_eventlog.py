@@ -16,8 +16,13 @@ def chain(n: int, tenant: str | None = "acme") -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     prev = GENESIS
     for seq in range(1, n + 1):
-        body: dict[str, Any] = {"session": f"s{seq % 3}", "at": "2026-11-26T10:00:00Z", "kind": "set",
-                                "field": "amount", "value": seq * 10.0}  # fmt: skip
+        body: dict[str, Any] = {
+            "session": f"s{seq % 3}",
+            "at": "2026-11-26T10:00:00Z",
+            "kind": "set",
+            "field": "amount",
+            "value": seq * 10.0,
+        }
         if tenant is not None:
             body["tenant"] = tenant
         entries.append(link(body, seq, prev))
@@ -119,9 +124,14 @@ def test_appended_entry_is_found_against_the_expected_head() -> None:
 
 @pytest.mark.parametrize(
     ("entry", "seq"),
-    [("not an object", None), ({"prev": GENESIS, "hash": GENESIS}, None), ({"seq": True, "prev": "", "hash": ""}, None),
-     ({"seq": 1, "hash": GENESIS}, 1), ({"seq": 1, "prev": GENESIS, "hash": 7}, 1)],
-)  # fmt: skip
+    [
+        ("not an object", None),
+        ({"prev": GENESIS, "hash": GENESIS}, None),
+        ({"seq": True, "prev": "", "hash": ""}, None),
+        ({"seq": 1, "hash": GENESIS}, 1),
+        ({"seq": 1, "prev": GENESIS, "hash": 7}, 1),
+    ],
+)
 def test_malformed_entries_are_log005(entry: Any, seq: int | None) -> None:
     assert first(verify_chain([entry])) == (seq, 0, "LOG005")
 
@@ -153,11 +163,14 @@ def test_entries_without_tenant_form_one_chain() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6,
-)  # fmt: skip
+)
 bodies = st.dictionaries(st.sampled_from(["session", "at", "kind", "value", "note"]), json_values, max_size=4)
 
 

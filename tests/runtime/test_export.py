@@ -53,14 +53,30 @@ entities:
           since: {type: date}
       tags: {type: array, items: {type: text}}
 """
-THING = {"title": "a", "count": 3, "ratio": 0.5, "exact": 1.25, "price": 9.5, "flag": True, "color": "red",
-         "day": "2026-01-02", "moment": "2026-11-26T10:00:00Z", "link": "t2", "doc": "file-1", "total": 1.0,
-         "address": {"street": "Main", "since": "2020-05-01"}, "tags": ["x", "y"]}  # fmt: skip
+THING = {
+    "title": "a",
+    "count": 3,
+    "ratio": 0.5,
+    "exact": 1.25,
+    "price": 9.5,
+    "flag": True,
+    "color": "red",
+    "day": "2026-01-02",
+    "moment": "2026-11-26T10:00:00Z",
+    "link": "t2",
+    "doc": "file-1",
+    "total": 1.0,
+    "address": {"street": "Main", "since": "2020-05-01"},
+    "tags": ["x", "y"],
+}
 
 
 def things(version: str = "1.0.0", schema: str = ALL_TYPES) -> Package:
-    files = {"package.yaml": f"name: Things\nversion: {version}\nscope: global\ndescription: T.\nlocales: [en]\n",
-             "localization/en.yaml": "labels: {}\n", "schema.yaml": schema}  # fmt: skip
+    files = {
+        "package.yaml": f"name: Things\nversion: {version}\nscope: global\ndescription: T.\nlocales: [en]\n",
+        "localization/en.yaml": "labels: {}\n",
+        "schema.yaml": schema,
+    }
     package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "Things"))
     assert package.valid, package.diagnostics
     return package
@@ -80,10 +96,37 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def leads(store: Store) -> Store:
     """Leads of v1 and v2 in tenant t1, one v2 lead in t2."""
     one, two = Runtime(store, "t1").pin(V1), Runtime(store, "t1").pin(V2)
-    store.put_records([record(one, "a", {"firstName": "Ada", "lastName": "L", "phone": "+49", "companySize": 300,
-                                         "annualRevenue": 2500000.5, "industry": "software"})])  # fmt: skip
-    store.put_records([record(two, "b", {"firstName": "Bo", "lastName": "M", "mobilePhone": "+33",
-                                         "preferredLanguage": "fr", "consentMarketing": True})])  # fmt: skip
+    store.put_records(
+        [
+            record(
+                one,
+                "a",
+                {
+                    "firstName": "Ada",
+                    "lastName": "L",
+                    "phone": "+49",
+                    "companySize": 300,
+                    "annualRevenue": 2500000.5,
+                    "industry": "software",
+                },
+            )
+        ]
+    )
+    store.put_records(
+        [
+            record(
+                two,
+                "b",
+                {
+                    "firstName": "Bo",
+                    "lastName": "M",
+                    "mobilePhone": "+33",
+                    "preferredLanguage": "fr",
+                    "consentMarketing": True,
+                },
+            )
+        ]
+    )
     store.put_records([record(two, "c", {"firstName": "Cy", "lastName": "N"}, tenant="t2")])
     return store
 
@@ -96,13 +139,25 @@ def test_every_field_type_maps_to_its_parquet_type(store: Store, tmp_path: Path)
     assert report.datasets[0].files == [str(path)] and report.rows == 1
     table = pq.read_table(path)
     expected = {
-        "title": pa.string(), "count": pa.int64(), "ratio": pa.float64(), "exact": pa.decimal128(10, 3),
-        "price": pa.decimal128(38, 4), "flag": pa.bool_(), "color": pa.dictionary(pa.int32(), pa.string()),
-        "day": pa.date32(), "moment": pa.timestamp("us", "UTC"), "link": pa.string(), "doc": pa.string(),
-        "total": pa.float64(), "address": pa.struct([("since", pa.date32()), ("street", pa.string())]),
-        "tags": pa.list_(pa.string()), "id": pa.string(), "revision": pa.int32(),
-        "created_at": pa.timestamp("us", "UTC"), "package_digest": pa.string(),
-    }  # fmt: skip
+        "title": pa.string(),
+        "count": pa.int64(),
+        "ratio": pa.float64(),
+        "exact": pa.decimal128(10, 3),
+        "price": pa.decimal128(38, 4),
+        "flag": pa.bool_(),
+        "color": pa.dictionary(pa.int32(), pa.string()),
+        "day": pa.date32(),
+        "moment": pa.timestamp("us", "UTC"),
+        "link": pa.string(),
+        "doc": pa.string(),
+        "total": pa.float64(),
+        "address": pa.struct([("since", pa.date32()), ("street", pa.string())]),
+        "tags": pa.list_(pa.string()),
+        "id": pa.string(),
+        "revision": pa.int32(),
+        "created_at": pa.timestamp("us", "UTC"),
+        "package_digest": pa.string(),
+    }
     assert {name: table.schema.field(name).type for name in expected} == expected
     row = table.to_pylist()[0]
     assert row["price"] == Decimal("9.5000") and row["exact"] == Decimal("1.250") and row["count"] == 3
@@ -146,8 +201,10 @@ def test_partitions_are_hive_directories(leads: Store, tmp_path: Path) -> None:
     report = export(leads, "records", ExportOptions(tmp_path / "out", partition_by=("tenant", "package_version")))
     root = tmp_path / "out" / "records" / "Lead"
     assert sorted(str(Path(f).relative_to(root)) for f in report.datasets[0].files) == [
-        "tenant=t1/package_version=1.0.0/part-0.parquet", "tenant=t1/package_version=1.1.0/part-0.parquet",
-        "tenant=t2/package_version=1.1.0/part-0.parquet"]  # fmt: skip
+        "tenant=t1/package_version=1.0.0/part-0.parquet",
+        "tenant=t1/package_version=1.1.0/part-0.parquet",
+        "tenant=t2/package_version=1.1.0/part-0.parquet",
+    ]
     part = pq.read_table(root / "tenant=t1" / "package_version=1.0.0" / "part-0.parquet")
     assert part.num_rows == 1 and "tenant" not in part.schema.names  # the directory names carry it
     meta = pq.ParquetFile(root / "tenant=t2" / "package_version=1.1.0" / "part-0.parquet").metadata.metadata
@@ -176,7 +233,12 @@ def test_records_of_a_version_are_written_in_tenant_and_id_order(store: Store, t
     export(store, "records", ExportOptions(tmp_path / "out"))
     table = pq.read_table(tmp_path / "out" / "records" / "Lead" / "part-0.parquet", columns=["tenant", "id"])
     assert list(zip(table.column("tenant").to_pylist(), table.column("id").to_pylist(), strict=True)) == [
-        ("t1", "b"), ("t1", "m"), ("t1", "z"), ("t2", "0"), ("t2", "a")]  # fmt: skip
+        ("t1", "b"),
+        ("t1", "m"),
+        ("t1", "z"),
+        ("t2", "0"),
+        ("t2", "a"),
+    ]
 
 
 def test_tenant_and_entity_filters(leads: Store, tmp_path: Path) -> None:
@@ -189,8 +251,9 @@ def test_tenant_and_entity_filters(leads: Store, tmp_path: Path) -> None:
 
 def test_drafts_and_events(leads: Store, tmp_path: Path) -> None:
     ref = Runtime(leads, "t1").pin(V1)
-    leads.save_draft(Draft("t1", "d1", "Lead", ref.name, ref.version, ref.digest, {"firstName": "Ada"}, {}, "personal",
-                           AT))  # fmt: skip
+    leads.save_draft(
+        Draft("t1", "d1", "Lead", ref.name, ref.version, ref.digest, {"firstName": "Ada"}, {}, "personal", AT)
+    )
     leads.append_events("t1", [{"session": "s1", "at": AT, "kind": "form", "package": ref.to_json()}])
     drafts = export(leads, "drafts", ExportOptions(tmp_path / "out"))
     table = pq.read_table(tmp_path / "out" / "drafts" / "drafts.parquet")
@@ -231,7 +294,7 @@ def test_a_killed_export_leaves_no_final_file(tmp_path: Path) -> None:
 
         with Store.open(Path({str(tmp_path / "rt.duckdb")!r}), read_only=True) as store:
             export(store, "records", ExportOptions(Path({str(tmp_path / "out")!r})), slow)
-    """)  # fmt: skip
+    """)
     with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO) as child:
         assert child.stdout is not None and child.stdout.readline() == "batch\n"
         os.kill(child.pid, signal.SIGKILL)

@@ -29,8 +29,14 @@ def test_lead_model_layout() -> None:
     assert (model.entity, model.form_name, model.name, model.version) == ("Lead", "default", "LeadLifecycle", "1.0.0")
     assert [s.id for s in model.steps] == ["personal", "company", "review"]
     assert model.step_fields["company"] == (
-        "company", "industry", "companySize", "annualRevenue", "source", "owner", "nextFollowUp",
-    )  # fmt: skip
+        "company",
+        "industry",
+        "companySize",
+        "annualRevenue",
+        "source",
+        "owner",
+        "nextFollowUp",
+    )
     assert model.group_fields["sizing"] == ("companySize", "annualRevenue")
     assert model.field_group["owner"] == "pipeline"
     assert model.field_step["annualRevenue"] == "company"
@@ -70,11 +76,13 @@ rules:
   - {id: early, scope: global, trigger: onLoad, capability: visibility, target: x, when: 'true', priority: 1}
   - {id: tie, scope: global, trigger: onLoad, capability: visibility, target: x, when: 'true', priority: 5}
 """
-    package = tiny({
-        "schema.yaml": "entities:\n  T:\n    fields:\n      x: {type: text}\n",
-        "ui.yaml": "entity: T\nsteps:\n  - id: s\n    fields: [x]\n",
-        "rules.yaml": rules,
-    })  # fmt: skip
+    package = tiny(
+        {
+            "schema.yaml": "entities:\n  T:\n    fields:\n      x: {type: text}\n",
+            "ui.yaml": "entity: T\nsteps:\n  - id: s\n    fields: [x]\n",
+            "rules.yaml": rules,
+        }
+    )
     model = FormModel.build(package)
     assert [r.id for r in model.rules_for("onLoad")] == ["early", "late", "tie"]
     assert model.rules_for("onLoad")[0].reads == frozenset()
@@ -152,17 +160,19 @@ def test_field_at_and_set_field() -> None:
 
 
 def test_a_composite_reads_what_its_nested_members_read() -> None:
-    package = tiny({
-        "schema.yaml": "entities:\n  T:\n    fields:\n      a: {type: text}\n      b: {type: text}\n",
-        "ui.yaml": "entity: T\nsteps:\n  - id: one\n    fields: [a, b]\n",
-        "validations.yaml": """\
+    package = tiny(
+        {
+            "schema.yaml": "entities:\n  T:\n    fields:\n      a: {type: text}\n      b: {type: text}\n",
+            "ui.yaml": "entity: T\nsteps:\n  - id: one\n    fields: [a, b]\n",
+            "validations.yaml": """\
 validations:
   - {id: outer, type: composite, mode: soft, operator: all, validations: [inner], message: m.outer}
   - {id: inner, type: composite, operator: any, validations: [aSet, bSet], message: m.inner}
   - {id: aSet, type: required, field: a, message: m.a}
   - {id: bSet, type: required, field: b, message: m.b}
 """,
-    })  # fmt: skip
+        }
+    )
     reads = FormModel.build(package).validation_reads
     assert reads["inner"] == {"a", "b"}
     assert reads["outer"] == {"a", "b"}  # inner is declared after outer

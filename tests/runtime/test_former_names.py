@@ -58,8 +58,13 @@ UI = "entity: Acct\nsteps:\n  - id: one\n    fields: [name, area, addr.postcode,
 
 def acct(version: str, schema: str, guard: str) -> Package:
     manifest = f"name: Accts\nversion: {version}\nscope: global\ndescription: A.\nlocales: [en]\nroles: [rep]\n"
-    files = {"package.yaml": manifest, "localization/en.yaml": "labels: {}\n", "schema.yaml": schema,
-             "workflow.yaml": FLOW.replace("GUARD", guard), "ui.yaml": UI if version != "1.0.0" else ""}  # fmt: skip
+    files = {
+        "package.yaml": manifest,
+        "localization/en.yaml": "labels: {}\n",
+        "schema.yaml": schema,
+        "workflow.yaml": FLOW.replace("GUARD", guard),
+        "ui.yaml": UI if version != "1.0.0" else "",
+    }
     package = load_tree(MemoryTree({k: v.encode() for k, v in files.items() if v}, f"Accts@{version}"))
     assert package.valid, package.diagnostics
     return package
@@ -89,8 +94,12 @@ def test_former_names_at_any_depth_are_stored_under_the_current_names() -> None:
     given = {"name": "a", "region": "amer", "addr": {"zip": "1"}, "lines": [{"sku": "x"}, {"code": "y"}]}
     result = RecordEngine(V2, "Acct").check(given, AT)
     assert result.ok, result.errors
-    assert result.data == {"name": "a", "area": "amer", "addr": {"postcode": "1"},
-                           "lines": [{"code": "x"}, {"code": "y"}]}  # fmt: skip
+    assert result.data == {
+        "name": "a",
+        "area": "amer",
+        "addr": {"postcode": "1"},
+        "lines": [{"code": "x"}, {"code": "y"}],
+    }
 
 
 def test_an_update_by_a_former_name_sets_or_clears_the_field(store: Store) -> None:
@@ -121,8 +130,12 @@ def test_a_record_moves_across_renames_at_any_depth_and_replays(store: Store) ->
     moved = service.update("Acct", "a1", {"addr": {"city": "B"}}, AT + timedelta(seconds=1), package=V2)
     assert moved.ok, moved.result.errors
     assert moved.record is not None
-    assert moved.record.data == {"name": "a", "area": "amer", "addr": {"postcode": "123", "city": "B"},
-                                 "lines": [{"code": "x"}]}  # fmt: skip
+    assert moved.record.data == {
+        "name": "a",
+        "area": "amer",
+        "addr": {"postcode": "123", "city": "B"},
+        "lines": [{"code": "x"}],
+    }
     assert replay(service.runtime, store.events("t1")).ok
 
 
@@ -147,8 +160,11 @@ def test_a_form_event_naming_a_nested_former_name_changes_the_field() -> None:
 def test_a_jsonl_row_naming_a_nested_field_twice_is_refused_located(tmp_path: Path) -> None:
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"name": "a"}\n{"name": "b", "addr": {"zip": "1", "postcode": "2"}}\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"rows\.jsonl:2: keys 'zip' and 'postcode' name the same field "
-                                         r"'addr\.postcode'"):  # fmt: skip
+    with pytest.raises(
+        InputError,
+        match=r"rows\.jsonl:2: keys 'zip' and 'postcode' name the same field "
+        r"'addr\.postcode'",
+    ):
         list(read_rows(rows, RecordEngine(V2, "Acct")))
 
 
@@ -174,7 +190,10 @@ def test_export_reads_older_rows_under_the_newest_names_at_any_depth(store: Stor
             cells = {row["id"]: row for row in csv.DictReader(handle)}
         assert "addr.zip" not in cells["a1"] and "region" not in cells["a1"]
         assert [(cells[i]["area"], cells[i]["addr.postcode"]) for i in ("a1", "a2", "a3")] == [
-            ("amer", "123"), ("emea", "00000"), ("emea", "00000")]  # fmt: skip
+            ("amer", "123"),
+            ("emea", "00000"),
+            ("emea", "00000"),
+        ]
         assert json.loads(cells["a1"]["lines"]) == [{"code": "s"}]
         return
     rows = {row["id"]: row for row in pq.read_table(out / "records" / "Acct" / "part-0.parquet").to_pylist()}

@@ -237,8 +237,15 @@ def test_plural_arabic_other_form() -> None:
     forms = {"zero": "z", "one": "o", "two": "t", "few": "f", "many": "m", "other": "x {count}"}
     loc = Localizer(_edit(CLAIMS, "ar", plurals={"k": forms}), "ar")
     assert [loc.plural("k", n) for n in (0, 1, 2, 3, 11, 100, 102, 0.5)] == [
-        "z", "o", "t", "f", "m", "x 100", "x 102", "x 0.5",
-    ]  # fmt: skip
+        "z",
+        "o",
+        "t",
+        "f",
+        "m",
+        "x 100",
+        "x 102",
+        "x 0.5",
+    ]
 
 
 def test_plural_missing_category_uses_other_and_missing_key_is_the_key() -> None:
@@ -344,19 +351,25 @@ def test_unknown_time_zone() -> None:
 
 
 SCHEMA = SchemaArtifact.model_validate(
-    {"entities": {"Lead": {"fields": {
-        "status": {"type": "enum", "values": ["new", "qualified"]},
-        "revenue": {"type": "currency", "currency": "EUR"},
-        "size": {"type": "number", "integer": True},
-        "due": {"type": "date"},
-        "seen": {"type": "datetime"},
-        "active": {"type": "boolean"},
-        "name": {"type": "text"},
-        "tags": {"type": "array", "items": {"type": "enum", "values": ["new", "qualified"]}},
-        "days": {"type": "calculated", "expression": "1", "resultType": "number"},
-        "address": {"type": "object", "fields": {"city": {"type": "text"}, "since": {"type": "date"}}},
-    }}}}
-)  # fmt: skip
+    {
+        "entities": {
+            "Lead": {
+                "fields": {
+                    "status": {"type": "enum", "values": ["new", "qualified"]},
+                    "revenue": {"type": "currency", "currency": "EUR"},
+                    "size": {"type": "number", "integer": True},
+                    "due": {"type": "date"},
+                    "seen": {"type": "datetime"},
+                    "active": {"type": "boolean"},
+                    "name": {"type": "text"},
+                    "tags": {"type": "array", "items": {"type": "enum", "values": ["new", "qualified"]}},
+                    "days": {"type": "calculated", "expression": "1", "resultType": "number"},
+                    "address": {"type": "object", "fields": {"city": {"type": "text"}, "since": {"type": "date"}}},
+                }
+            }
+        }
+    }
+)
 FIELDS = SCHEMA.entities["Lead"].fields
 
 
@@ -408,9 +421,7 @@ def test_format_value_enum_without_field_name_shows_the_raw_value() -> None:
 
 # Properties and import cost
 
-params_values = st.one_of(
-    st.text(max_size=10), st.integers(), st.floats(), st.decimals(), st.booleans(), st.none()
-)  # fmt: skip
+params_values = st.one_of(st.text(max_size=10), st.integers(), st.floats(), st.decimals(), st.booleans(), st.none())
 
 
 @settings(max_examples=300, deadline=None)

@@ -90,9 +90,14 @@ def test_plural_messages_have_exactly_the_cldr_categories_of_their_language() ->
 
 @pytest.mark.parametrize(
     ("count", "text"),
-    [(1, "לכל היותר תו אחד."), (2, "לכל היותר שני תווים."), (3, "לכל היותר 3 תווים."), (10, "לכל היותר 10 תווים."),
-     (20, "לכל היותר 20 תווים.")],
-)  # fmt: skip
+    [
+        (1, "לכל היותר תו אחד."),
+        (2, "לכל היותר שני תווים."),
+        (3, "לכל היותר 3 תווים."),
+        (10, "לכל היותר 10 תווים."),
+        (20, "לכל היותר 20 תווים."),
+    ],
+)
 def test_hebrew_plural_forms(count: int, text: str) -> None:
     localizer = Localizer(shop({"en": "", "he": ""}), "he")
     assert localizer.direction == "rtl"
@@ -153,8 +158,12 @@ def test_a_package_overrides_built_in_messages_per_locale() -> None:
     assert texts["de"]["maxLength"] == "Höchstens 1 Zeichen."
     assert texts["es"]["maxLength"] == "One letter only."
     required = {locale: messages(locale, {})["required"] for locale in ("en", "fr", "de", "es")}
-    assert required == {"en": "Please fill in Customer.", "fr": "Merci de remplir ce champ.",
-                        "de": "Dieses Feld ist erforderlich.", "es": "Please fill in Customer."}  # fmt: skip
+    assert required == {
+        "en": "Please fill in Customer.",
+        "fr": "Merci de remplir ce champ.",
+        "de": "Dieses Feld ist erforderlich.",
+        "es": "Please fill in Customer.",
+    }
 
 
 def test_a_regional_locale_uses_its_language() -> None:
@@ -175,8 +184,9 @@ def test_forms_and_records_share_the_catalogue() -> None:
         {"effect": "blocked", "action": "next", "rule": None, "reason": "זהו השלב האחרון; יש לשלוח את הטופס."}
     ]
     submitted = session.apply(state, {"type": "submit"}, AT).effects[-1]
-    assert submitted["report"] == [{"field": "customer", "code": "required", "severity": "error",
-                                    "message": "זהו שדה חובה."}]  # fmt: skip
+    assert submitted["report"] == [
+        {"field": "customer", "code": "required", "severity": "error", "message": "זהו שדה חובה."}
+    ]
 
 
 # --- through the command line -------------------------------------------------------------------------------------
@@ -184,12 +194,34 @@ def test_forms_and_records_share_the_catalogue() -> None:
 
 def test_records_import_in_french(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = tmp_path / "leads.jsonl"
-    rows.write_text(json.dumps({"id": "l1", "firstName": "Ada", "lastName": "L", "source": "carrierPigeon", "bogus": 1})
-                    + "\n", encoding="utf-8")  # fmt: skip
+    rows.write_text(
+        json.dumps({"id": "l1", "firstName": "Ada", "lastName": "L", "source": "carrierPigeon", "bogus": 1}) + "\n",
+        encoding="utf-8",
+    )
     store = str(tmp_path / "rt.duckdb")
-    assert run(["records", "import", str(V2), str(rows), "--entity", "Lead", "--store", store, "--locale", "fr",
-                "--format", "json", "--now", "2026-11-26T09:00:00Z"]) == 1  # fmt: skip
+    assert (
+        run(
+            [
+                "records",
+                "import",
+                str(V2),
+                str(rows),
+                "--entity",
+                "Lead",
+                "--store",
+                store,
+                "--locale",
+                "fr",
+                "--format",
+                "json",
+                "--now",
+                "2026-11-26T09:00:00Z",
+            ]
+        )
+        == 1
+    )
     findings = {f["code"]: f["message"] for f in json.loads(capsys.readouterr().out)["rejected"][0]["findings"]}
-    assert findings["notOffered"] == ("« carrierPigeon » n'est pas proposé ici ; choisissez parmi : web, referral, "
-                                      "event, webinar, partner, coldCall.")  # fmt: skip
+    assert findings["notOffered"] == (
+        "« carrierPigeon » n'est pas proposé ici ; choisissez parmi : web, referral, event, webinar, partner, coldCall."
+    )
     assert findings["unknownField"] == "Lead n'a pas de champ bogus."  # before: "Lead has no field bogus."

@@ -72,10 +72,28 @@ def test_entry_points_are_loaded_lazily_and_classes_instantiated(monkeypatch: py
 
 def test_records_ask_providers_unless_no_async(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "rt.duckdb")
-    claim = json.dumps({"policyNumber": "AB-1234567", "claimNumber": "C-1", "incidentDate": "2026-11-20",
-                        "reportedAt": "2026-11-21T10:00:00Z", "consentDataProcessing": True})  # fmt: skip
-    args = ["records", "create", CLAIMS, "-e", "Claim", "--data", claim, "--store", store, "--now",
-            "2026-11-26T09:00:00Z"]  # fmt: skip
+    claim = json.dumps(
+        {
+            "policyNumber": "AB-1234567",
+            "claimNumber": "C-1",
+            "incidentDate": "2026-11-20",
+            "reportedAt": "2026-11-21T10:00:00Z",
+            "consentDataProcessing": True,
+        }
+    )
+    args = [
+        "records",
+        "create",
+        CLAIMS,
+        "-e",
+        "Claim",
+        "--data",
+        claim,
+        "--store",
+        store,
+        "--now",
+        "2026-11-26T09:00:00Z",
+    ]
     assert run(args) == 2
     assert "no provider 'duplicateDetector'" in capsys.readouterr().err
     assert run([*args, "--no-async", "--id", "c1"]) == 0

@@ -53,10 +53,13 @@ _CELLS = st.text(alphabet=st.sampled_from([*'ab1-.e,"[]{}:\\ \n\r\t', "é", "\x0
 @settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kind=st.sampled_from(["csv", "jsonl"]),
-    header=st.lists(st.sampled_from(["id", "customer", "client", "quantity", "price", "tags", "address", "x"]),
-                    min_size=1, max_size=4),
+    header=st.lists(
+        st.sampled_from(["id", "customer", "client", "quantity", "price", "tags", "address", "x"]),
+        min_size=1,
+        max_size=4,
+    ),
     lines=st.lists(_CELLS, max_size=6),
-)  # fmt: skip
+)
 @example(kind="jsonl", header=["id"], lines=['{"quantity": 1e999, "tags": [[[]]]}'])
 @example(kind="csv", header=["quantity", "tags"], lines=["99999999999999999999999,[1"])
 def test_any_record_file_gives_rows_or_a_located_error(

@@ -124,8 +124,16 @@ def codes(findings: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
 def test_calculated_fields_in_dependency_order_and_onsave_rules(engine: RecordEngine) -> None:
     result = engine.check(GOOD, AT)
     assert result.ok
-    assert result.data == {"customer": "ada", "quantity": 3, "price": 12.0, "status": "open", "total": 36.0,
-                           "big": False, "dueDay": "2026-11-26", "note": "qty 3"}  # fmt: skip
+    assert result.data == {
+        "customer": "ada",
+        "quantity": 3,
+        "price": 12.0,
+        "status": "open",
+        "total": 36.0,
+        "big": False,
+        "dueDay": "2026-11-26",
+        "note": "qty 3",
+    }
     assert type(result.data["price"]) is float  # whole numbers of double fields are stored as floats
     assert engine.check({**GOOD, "quantity": 100, "price": 20}, AT).data["big"] is True
 
@@ -138,8 +146,9 @@ def test_hard_findings_reject_and_soft_ones_are_warnings(engine: RecordEngine) -
     assert codes(rejected.warnings) == [("price", "priceHigh")]
     warned = engine.check({**GOOD, "price": 900}, AT)
     assert warned.ok
-    assert warned.warnings == [{"field": "price", "code": "priceHigh", "severity": "warning",
-                                "message": "Price is unusually high."}]  # fmt: skip
+    assert warned.warnings == [
+        {"field": "price", "code": "priceHigh", "severity": "warning", "message": "Price is unusually high."}
+    ]
 
 
 def test_messages_are_localized() -> None:
@@ -154,11 +163,29 @@ def test_required_fields_of_the_schema_and_of_present_objects(engine: RecordEngi
 
 
 def test_input_checks_name_every_bad_field(engine: RecordEngine) -> None:
-    result = engine.check({"customer": "a" * 11, "quantity": 1.5, "status": "lost", "bogus": 1, "total": 3,
-                           "tags": ["a", "b", "c"], "due": "26.11.2026", "price": float("nan")}, AT)  # fmt: skip
-    assert codes(result.errors) == [("customer", "maxLength"), ("quantity", "type"), ("status", "notOffered"),
-                                    ("bogus", "unknownField"), ("total", "calculated"), ("tags", "maxItems"),
-                                    ("due", "type"), ("price", "type")]  # fmt: skip
+    result = engine.check(
+        {
+            "customer": "a" * 11,
+            "quantity": 1.5,
+            "status": "lost",
+            "bogus": 1,
+            "total": 3,
+            "tags": ["a", "b", "c"],
+            "due": "26.11.2026",
+            "price": float("nan"),
+        },
+        AT,
+    )
+    assert codes(result.errors) == [
+        ("customer", "maxLength"),
+        ("quantity", "type"),
+        ("status", "notOffered"),
+        ("bogus", "unknownField"),
+        ("total", "calculated"),
+        ("tags", "maxItems"),
+        ("due", "type"),
+        ("price", "type"),
+    ]
     assert "expected integer, got float" in result.errors[1]["message"]
     assert codes(engine.check({**GOOD, "customer": "a\x00b"}, AT).errors) == [("customer", "type")]  # fast path too
     nested = engine.check({**GOOD, "tags": ["abcd"], "address": {"city": "X", "planet": "Mars"}}, AT)
@@ -184,8 +211,9 @@ def test_async_validations_only_through_a_resolver(engine: RecordEngine) -> None
     assert codes(refused.errors) == [("customer", "stock")]
     accepted = engine.check(GOOD, AT, resolver)
     assert accepted.ok
-    assert accepted.answers_json() == [{"request": {"validation": "stock", "provider": "crm", "params": {},
-                                                    "value": "ada"}, "answer": {"ok": True}}]  # fmt: skip
+    assert accepted.answers_json() == [
+        {"request": {"validation": "stock", "provider": "crm", "params": {}, "value": "ada"}, "answer": {"ok": True}}
+    ]
 
 
 def test_evaluation_errors_reject_the_record() -> None:
@@ -213,8 +241,15 @@ def test_record_path_matches_the_submitted_form() -> None:
     from crmctl.runtime.session import Session, SessionState
 
     leads = load_package(LEADS)
-    values = {"firstName": "Ada", "lastName": "L", "email": "ada@example.com", "company": "X", "companySize": 300,
-              "annualRevenue": 2e11, "source": "referral"}  # fmt: skip
+    values = {
+        "firstName": "Ada",
+        "lastName": "L",
+        "email": "ada@example.com",
+        "company": "X",
+        "companySize": 300,
+        "annualRevenue": 2e11,
+        "source": "referral",
+    }
     session = Session(FormModel.build(leads, "Lead"), Localizer(leads), "salesManager")
     state = session.apply(SessionState(), {"type": "load", "data": values}, AT).state
     submit = session.apply(state, {"type": "submit"}, AT).effects[-1]
@@ -227,7 +262,9 @@ def test_record_path_matches_the_submitted_form() -> None:
 
 def test_merge_patch() -> None:
     assert merge_patch({"a": 1, "o": {"x": 1, "y": 2}}, {"a": None, "o": {"x": None, "z": 3}, "b": [1]}) == {
-        "o": {"y": 2, "z": 3}, "b": [1]}  # fmt: skip
+        "o": {"y": 2, "z": 3},
+        "b": [1],
+    }
 
 
 # --- the service: versions, updates, log --------------------------------------------------------------------------
@@ -242,8 +279,9 @@ def test_create_logs_an_entry_with_the_record_in_one_transaction(service: Record
     assert entry["session"] == "record:Order:o1" and entry["kind"] == "record" and entry["op"] == "create"
     assert entry["package"]["name"] == "Shop" and entry["entity"] == "Order" and entry["locale"] == "en"
     assert entry["input"] == {**GOOD, "price": 900}
-    assert entry["effects"] == [{"effect": "record", "id": "o1", "data": stored.data,
-                                 "warnings": outcome.result.warnings}]  # fmt: skip
+    assert entry["effects"] == [
+        {"effect": "record", "id": "o1", "data": stored.data, "warnings": outcome.result.warnings}
+    ]
 
 
 def test_a_rejected_record_writes_nothing(service: RecordService, store: Store) -> None:
@@ -333,8 +371,9 @@ def test_import_is_all_or_nothing(service: RecordService, store: Store) -> None:
 
 def test_import_skip_invalid_writes_the_valid_rows(service: RecordService, store: Store) -> None:
     done: list[int] = []
-    report = service.import_rows(shop(), "Order", rows(1000, bad=500), AT, skip_invalid=True, batch_size=100,
-                                 progress=done.append)  # fmt: skip
+    report = service.import_rows(
+        shop(), "Order", rows(1000, bad=500), AT, skip_invalid=True, batch_size=100, progress=done.append
+    )
     assert report.written == 999 and [row for row, _ in report.rejected] == [500]
     assert store.count_records("acme", "Order") == 999
     assert store.get_record("acme", "Order", "Order-500") is None
@@ -367,13 +406,17 @@ def test_import_refuses_duplicate_ids(service: RecordService, store: Store) -> N
 
 def test_csv_cells_convert_by_field_type(tmp_path: Path, engine: RecordEngine) -> None:
     path = tmp_path / "orders.csv"
-    path.write_text('id,client,quantity,price,tags,address,note\n'
-                    'x1,ada,3,2,"[""a""]","{""city"": ""Rome""}",\n'
-                    ',bob,many,1.5,,,hi\n', encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "id,client,quantity,price,tags,address,note\n"
+        'x1,ada,3,2,"[""a""]","{""city"": ""Rome""}",\n'
+        ",bob,many,1.5,,,hi\n",
+        encoding="utf-8",
+    )
     got = list(read_rows(path, engine))
-    assert got == [(1, "x1", {"customer": "ada", "quantity": 3, "price": 2.0, "tags": ["a"],
-                              "address": {"city": "Rome"}}),
-                   (2, None, {"customer": "bob", "quantity": "many", "price": 1.5, "note": "hi"})]  # fmt: skip
+    assert got == [
+        (1, "x1", {"customer": "ada", "quantity": 3, "price": 2.0, "tags": ["a"], "address": {"city": "Rome"}}),
+        (2, None, {"customer": "bob", "quantity": "many", "price": 1.5, "note": "hi"}),
+    ]
     assert codes(engine.check(got[1][2], AT).errors) == [("quantity", "type")]
 
 
@@ -393,8 +436,9 @@ def test_csv_cells_convert_by_field_type(tmp_path: Path, engine: RecordEngine) -
         ("missing.csv", None, "missing.csv: cannot read"),
     ],
 )
-def test_bad_files_are_located_input_errors(tmp_path: Path, engine: RecordEngine, name: str, text: str | None,
-                                            message: str) -> None:  # fmt: skip
+def test_bad_files_are_located_input_errors(
+    tmp_path: Path, engine: RecordEngine, name: str, text: str | None, message: str
+) -> None:
     path = tmp_path / name
     if text is not None:
         path.write_text(text, encoding="utf-8")
@@ -415,25 +459,44 @@ def test_jsonl_rows_carry_ids(tmp_path: Path, engine: RecordEngine) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("a.csv", "customer,quantity,customer\nx,1,y\n",
-         "a.csv:1:3: column 'customer' names the same field as column 1 ('customer')"),
-        ("a.csv", "customer,client\nx,y\n",
-         "a.csv:1:2: column 'client' (a former name of 'customer') names the same field as column 1 ('customer')"),
-        ("a.csv", "client,quantity,customer\nx,1,y\n",
-         "a.csv:1:3: column 'customer' (a former name of 'customer') names the same field as column 1 ('client')"),
+        (
+            "a.csv",
+            "customer,quantity,customer\nx,1,y\n",
+            "a.csv:1:3: column 'customer' names the same field as column 1 ('customer')",
+        ),
+        (
+            "a.csv",
+            "customer,client\nx,y\n",
+            "a.csv:1:2: column 'client' (a former name of 'customer') names the same field as column 1 ('customer')",
+        ),
+        (
+            "a.csv",
+            "client,quantity,customer\nx,1,y\n",
+            "a.csv:1:3: column 'customer' (a former name of 'customer') names the same field as column 1 ('client')",
+        ),
         ("a.csv", "id,customer,id\n1,x,2\n", "a.csv:1:3: column 'id' names the same field as column 1 ('id')"),
-        ("a.jsonl", '{"customer": "x"}\n{"customer": "x", "quantity": 1, "customer": "y"}\n',
-         "a.jsonl:2:34: duplicate key 'customer'"),
-        ("a.jsonl", '\n{"customer": "x", "address": {"city": "Rome", "city": "Paris"}}\n',
-         "a.jsonl:2:47: duplicate key 'city'"),
+        (
+            "a.jsonl",
+            '{"customer": "x"}\n{"customer": "x", "quantity": 1, "customer": "y"}\n',
+            "a.jsonl:2:34: duplicate key 'customer'",
+        ),
+        (
+            "a.jsonl",
+            '\n{"customer": "x", "address": {"city": "Rome", "city": "Paris"}}\n',
+            "a.jsonl:2:47: duplicate key 'city'",
+        ),
         ("a.jsonl", '{"customer": "x", "tags": [{"a": 1, "a": 2}]}\n', "a.jsonl:1:37: duplicate key 'a'"),
         ("a.jsonl", '{"id": "1", "customer": "x", "id": "2"}\n', "a.jsonl:1:30: duplicate key 'id'"),
-        ("a.jsonl", '{"customer": "x", "client": "y"}\n',
-         "a.jsonl:1: keys 'customer' and 'client' name the same field 'customer'"),
+        (
+            "a.jsonl",
+            '{"customer": "x", "client": "y"}\n',
+            "a.jsonl:1: keys 'customer' and 'client' name the same field 'customer'",
+        ),
     ],
-)  # fmt: skip
-def test_a_field_named_twice_is_refused_where_it_is(tmp_path: Path, engine: RecordEngine, name: str, text: str,
-                                                     message: str) -> None:  # fmt: skip
+)
+def test_a_field_named_twice_is_refused_where_it_is(
+    tmp_path: Path, engine: RecordEngine, name: str, text: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as caught:
@@ -465,8 +528,9 @@ def test_any_repeated_key_at_any_depth_is_refused(keys: list[str], data: st.Data
 
 
 @pytest.mark.parametrize("cell", ["1_000", "١٢", "+5", " 5", "nan", "inf", "1e999", "007", "0x1F", ".5"])
-def test_a_csv_cell_that_is_no_json_number_stays_text_and_is_rejected(tmp_path: Path, engine: RecordEngine,
-                                                                       cell: str) -> None:  # fmt: skip
+def test_a_csv_cell_that_is_no_json_number_stays_text_and_is_rejected(
+    tmp_path: Path, engine: RecordEngine, cell: str
+) -> None:
     """int() and float() read `1_000`, `١٢`, `+5`, `nan`...: the row got a number nobody wrote."""
     path = tmp_path / "a.csv"
     path.write_text(f'customer,quantity,price\nada,"{cell}","{cell}"\n', encoding="utf-8")
@@ -486,8 +550,9 @@ def test_a_csv_cell_that_is_no_json_number_stays_text_and_is_rejected(tmp_path: 
         ("1_000", "1", "quantity: expected integer, got text: '1_000' is not a number (JSON syntax in ASCII digits"),
     ],
 )
-def test_a_csv_number_the_engine_refuses_says_why(tmp_path: Path, engine: RecordEngine, quantity: str, price: str,
-                                                  says: str) -> None:  # fmt: skip
+def test_a_csv_number_the_engine_refuses_says_why(
+    tmp_path: Path, engine: RecordEngine, quantity: str, price: str, says: str
+) -> None:
     path = tmp_path / "a.csv"
     path.write_text(f"customer,quantity,price\nada,{quantity},{price}\n", encoding="utf-8")
     [(_, _, values)] = list(read_rows(path, engine))

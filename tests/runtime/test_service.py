@@ -51,8 +51,14 @@ def test_a_broken_package_is_not_copied(tmp_path: Path) -> None:
 
 
 def test_table_resolver_answers_by_provider_and_value() -> None:
-    resolve = table_resolver({"flat": True, "byValue": {"A": False, "*": {"ok": True, "detail": "fine"}},
-                              "strict": {"A": True}, "bad": "yes"})  # fmt: skip
+    resolve = table_resolver(
+        {
+            "flat": True,
+            "byValue": {"A": False, "*": {"ok": True, "detail": "fine"}},
+            "strict": {"A": True},
+            "bad": "yes",
+        }
+    )
     assert resolve(_request("flat", "x")) == AsyncAnswer(True)
     assert resolve(_request("byValue", "A")) == AsyncAnswer(False)
     assert resolve(_request("byValue", "B")) == AsyncAnswer(True, "fine")

@@ -201,7 +201,7 @@ def test_claims_trace_answers_come_from_the_resolver() -> None:
             "value": "AB-1234567",
         },
         "answer": policy[0]["answer"],
-    }  # fmt: skip  (onDate names a field: the provider gets its value)
+    }  # (onDate names a field: the provider gets its value)
     submits = effects_of(outcomes, "submit")
     assert [s["ok"] for s in submits] == [False, True]
     assert [f["code"] for f in submits[0]["report"]] == ["policyValid"]
@@ -492,8 +492,12 @@ def test_back_and_goto() -> None:
 def test_goto_a_step_hidden_for_the_role() -> None:
     sess, state = loaded("claimant", CLAIMS)
     out = sess.apply(state, {"type": "goto", "step": "assessment"}, CLOCK)
-    assert out.effects[-1] == {"effect": "blocked", "action": "goto", "rule": None,
-                               "reason": "That step is not available."}  # fmt: skip
+    assert out.effects[-1] == {
+        "effect": "blocked",
+        "action": "goto",
+        "rule": None,
+        "reason": "That step is not available.",
+    }
     assert out.state.step == "policy"
 
 
@@ -534,17 +538,39 @@ def test_submit_guard_and_validation_report() -> None:
 
 # --- resume and determinism -------------------------------------------------------------------------------------
 
-ALPHABET = st.sampled_from([
-    NEXT, BACK, SUBMIT, LOAD,
-    {"type": "goto", "step": "personal"}, {"type": "goto", "step": "company"}, {"type": "goto", "step": "review"},
-    change("firstName", "Ada"), change("lastName", "Byron"), change("lastName", None),
-    change("email", "ada@example.com"), change("email", "nope"), change("phone", "+44 1"),
-    change("company", "ACME"), change("company", ""), change("companySize", 5), change("companySize", 400),
-    change("companySize", -1), change("annualRevenue", 2_000_000.5), change("annualRevenue", 60_000_000),
-    change("industry", "finance"), change("industry", "software"), change("source", "partner"),
-    change("source", "referral"), change("nextFollowUp", "2027-01-31"), change("nextFollowUp", None),
-    change("status", "new"), change("score", 3), change("firstName", 7),
-])  # fmt: skip
+ALPHABET = st.sampled_from(
+    [
+        NEXT,
+        BACK,
+        SUBMIT,
+        LOAD,
+        {"type": "goto", "step": "personal"},
+        {"type": "goto", "step": "company"},
+        {"type": "goto", "step": "review"},
+        change("firstName", "Ada"),
+        change("lastName", "Byron"),
+        change("lastName", None),
+        change("email", "ada@example.com"),
+        change("email", "nope"),
+        change("phone", "+44 1"),
+        change("company", "ACME"),
+        change("company", ""),
+        change("companySize", 5),
+        change("companySize", 400),
+        change("companySize", -1),
+        change("annualRevenue", 2_000_000.5),
+        change("annualRevenue", 60_000_000),
+        change("industry", "finance"),
+        change("industry", "software"),
+        change("source", "partner"),
+        change("source", "referral"),
+        change("nextFollowUp", "2027-01-31"),
+        change("nextFollowUp", None),
+        change("status", "new"),
+        change("score", 3),
+        change("firstName", 7),
+    ]
+)
 
 
 def run_lenient(
@@ -582,8 +608,9 @@ def test_resume_from_json_gives_the_same_effects(head: list[Event], tail: list[E
 def test_same_events_give_identical_effects(name: str) -> None:
     package, locale, role, events, resolver = TRACE_CASES[name]
     one = trace_json(events, play(session(package, locale, role), events, resolver)[1])
-    two = trace_json(events, play(Session(FormModel.build(package), Localizer(package, locale), role), events,
-                                  resolver)[1])  # fmt: skip
+    two = trace_json(
+        events, play(Session(FormModel.build(package), Localizer(package, locale), role), events, resolver)[1]
+    )
     assert one.encode() == two.encode()
 
 
@@ -617,13 +644,19 @@ def test_effects_do_not_depend_on_the_order_of_keys_in_the_files() -> None:
     from crmctl.runtime.packages import load_copy, make_copy
 
     def package(order: list[str]) -> Package:
-        defs = {"x": "{type: number}", "zeta": '{type: calculated, resultType: number, expression: "x * 2.0"}',
-                "alpha": '{type: calculated, resultType: number, expression: "zeta + x"}',
-                "mid": '{type: calculated, resultType: text, expression: "string(alpha)"}'}  # fmt: skip
+        defs = {
+            "x": "{type: number}",
+            "zeta": '{type: calculated, resultType: number, expression: "x * 2.0"}',
+            "alpha": '{type: calculated, resultType: number, expression: "zeta + x"}',
+            "mid": '{type: calculated, resultType: text, expression: "string(alpha)"}',
+        }
         schema = "entities:\n  T:\n    fields:\n" + "".join(f"      {n}: {defs[n]}\n" for n in order)
-        files = {"package.yaml": "name: Tiny\nversion: 1.0.0\nscope: global\ndescription: Tiny.\nlocales: [en]\n",
-                 "localization/en.yaml": "labels: {}\n", "schema.yaml": schema,
-                 "ui.yaml": "entity: T\nsteps:\n  - id: s\n    fields: [x]\n"}  # fmt: skip
+        files = {
+            "package.yaml": "name: Tiny\nversion: 1.0.0\nscope: global\ndescription: Tiny.\nlocales: [en]\n",
+            "localization/en.yaml": "labels: {}\n",
+            "schema.yaml": schema,
+            "ui.yaml": "entity: T\nsteps:\n  - id: s\n    fields: [x]\n",
+        }
         return load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "Tiny"))
 
     written = package(["x", "zeta", "mid", "alpha"])
@@ -651,13 +684,20 @@ entities:
       tags: {type: array, items: {type: enum, values: [a, b]}}
 """
     ui = "entity: T\nsteps:\n  - id: s\n    fields: [name, sizes, tags]\n"
-    files = {"package.yaml": "name: T\nversion: 1.0.0\nscope: global\ndescription: T.\nlocales: [en]\n",
-             "localization/en.yaml": "labels: {}\n", "schema.yaml": schema, "ui.yaml": ui}  # fmt: skip
+    files = {
+        "package.yaml": "name: T\nversion: 1.0.0\nscope: global\ndescription: T.\nlocales: [en]\n",
+        "localization/en.yaml": "labels: {}\n",
+        "schema.yaml": schema,
+        "ui.yaml": ui,
+    }
     package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "T"))
     sess = session(package, "en", "user")
     state, _ = play(sess, [LOAD, change("sizes", [1, 2.5])])
     assert state.data["sizes"] == [1.0, 2.5] and type(state.data["sizes"][0]) is float
-    for field, value, message in [("sizes", [1, 2, 3], "3 items; at most 2"), ("tags", ["a", "z"], "'z' is not one"),
-                                  ("name", "Adalbert", "8 characters; at most 5")]:  # fmt: skip
+    for field, value, message in [
+        ("sizes", [1, 2, 3], "3 items; at most 2"),
+        ("tags", ["a", "z"], "'z' is not one"),
+        ("name", "Adalbert", "8 characters; at most 5"),
+    ]:
         with pytest.raises(EventError, match=message):
             sess.apply(state, change(field, value), CLOCK)

@@ -53,8 +53,9 @@ def record(id_: str, tenant: str = "acme", entity: str = "Lead", **data: Any) ->
 
 
 def draft(draft_id: str, tenant: str = "acme", updated_at: str = T0, entity: str = "Lead") -> Draft:
-    return Draft(tenant, draft_id, entity, "crm", "1.0.0", DIGEST, {"amount": 40.0}, {"step": "details"}, "details",
-                 updated_at)  # fmt: skip
+    return Draft(
+        tenant, draft_id, entity, "crm", "1.0.0", DIGEST, {"amount": 40.0}, {"step": "details"}, "details", updated_at
+    )
 
 
 def events(n: int, session: str = "s1") -> list[dict[str, Any]]:
@@ -206,9 +207,15 @@ def test_events_are_read_in_chunks(store: Store, monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.parametrize(
     "body",
-    [{"at": T0}, {"session": 1, "at": T0}, {"session": "s", "at": "yesterday"}, {"session": "s"},
-     {"session": "s", "at": T0, "seq": 9}, {"session": "s", "at": T0, "tenant": "other"}],
-)  # fmt: skip
+    [
+        {"at": T0},
+        {"session": 1, "at": T0},
+        {"session": "s", "at": "yesterday"},
+        {"session": "s"},
+        {"session": "s", "at": T0, "seq": 9},
+        {"session": "s", "at": T0, "tenant": "other"},
+    ],
+)
 def test_bad_event_bodies_are_refused(store: Store, body: dict[str, Any]) -> None:
     with pytest.raises(InputError):
         store.append_events("acme", [{"session": "ok", "at": T0}, body])
@@ -261,8 +268,9 @@ sys.stdin.read()
 
 def test_lock_held_by_another_process_names_its_pid(path: Path) -> None:
     Store.open(path).close()
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         for read_only in (False, True):
@@ -300,8 +308,9 @@ def test_older_store_format_names_the_migration(path: Path, monkeypatch: pytest.
     current = store_module.FORMAT
     monkeypatch.setattr(store_module, "FORMAT", current + 1)
     monkeypatch.setitem(store_module.MIGRATIONS, current, add_notes)
-    monkeypatch.setitem(store_module.LAYOUTS, current + 1,
-                        {**store_module.LAYOUTS[current], "notes": "tenant VARCHAR, note VARCHAR"})  # fmt: skip
+    monkeypatch.setitem(
+        store_module.LAYOUTS, current + 1, {**store_module.LAYOUTS[current], "notes": "tenant VARCHAR, note VARCHAR"}
+    )
     with pytest.raises(StoreFormatError, match=f"format {current}") as caught:
         Store.open(path)
     assert caught.value.hint is not None and "crmctl store migrate" in caught.value.hint
@@ -338,7 +347,7 @@ def test_tampered_event_is_found_at_its_seq(path: Path) -> None:
     con.execute("UPDATE events SET session = 'forged' WHERE tenant = 'other' AND seq = 3").fetchall()
     con.execute("UPDATE events SET entry = '{\"at\": 1' WHERE tenant = 'other' AND seq = 7").fetchall()
     con.execute("""UPDATE events SET entry = replace(entry, '"at":"2026', '"at":"1999') WHERE tenant = 'other'
-                   AND seq = 8""").fetchall()  # fmt: skip
+                   AND seq = 8""").fetchall()
     con.close()
     with Store.open(path) as store:
         problems = store.verify_log("acme")
@@ -346,8 +355,13 @@ def test_tampered_event_is_found_at_its_seq(path: Path) -> None:
         problems = store.verify_log("other")
         # Seq 7 is unreadable, so seq 8 also shows as a gap after seq 6; its edited `at` is an edit and a column clash.
         assert [(p.seq, p.position, p.code) for p in problems] == [
-            (3, 2, "LOG001"), (None, 6, "LOG005"), (8, 7, "LOG001"), (8, 7, "LOG003"), (8, 7, "LOG002"),
-            (8, 7, "LOG001")]  # fmt: skip
+            (3, 2, "LOG001"),
+            (None, 6, "LOG005"),
+            (8, 7, "LOG001"),
+            (8, 7, "LOG003"),
+            (8, 7, "LOG002"),
+            (8, 7, "LOG001"),
+        ]
         assert "session" in problems[0].message and "at column" in problems[-1].message
 
 
@@ -401,9 +415,17 @@ def test_export_is_atomic(store: Store, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_workflow_instances_round_trip_per_tenant(path: Path) -> None:
-    instance = {"id": "w1", "workflow": "flow", "entity": "Lead", "digest": "sha256:" + "1" * 64,
-                "package": {"name": "P", "version": "1.0.0"}, "status": "running", "clock": "2026-11-26T10:00:00Z",
-                "state": "new", "data": {"a": 1.0}}  # fmt: skip
+    instance = {
+        "id": "w1",
+        "workflow": "flow",
+        "entity": "Lead",
+        "digest": "sha256:" + "1" * 64,
+        "package": {"name": "P", "version": "1.0.0"},
+        "status": "running",
+        "clock": "2026-11-26T10:00:00Z",
+        "state": "new",
+        "data": {"a": 1.0},
+    }
     with Store.open(path) as store:
         store.put_instances("a", [instance, {**instance, "id": "w0", "status": "completed"}])
         store.put_instances("a", [{**instance, "state": "contacted"}])  # replaces

@@ -18,8 +18,16 @@ from tests.conftest import REPO
 
 MONDAY = datetime(2026, 11, 23, 9, tzinfo=UTC)
 REP, MANAGER, DIRECTOR = Actor("alice", "salesRep"), Actor("bob", "salesManager"), Actor("carol", "director")
-LEAD = {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "company": "ACME",
-        "companySize": 300, "annualRevenue": 2_000_000.0, "source": "referral", "score": 90.0}  # fmt: skip
+LEAD = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@example.com",
+    "company": "ACME",
+    "companySize": 300,
+    "annualRevenue": 2_000_000.0,
+    "source": "referral",
+    "score": 90.0,
+}
 
 
 def kinds(effects: list[dict[str, Any]]) -> list[str]:
@@ -40,8 +48,7 @@ def test_business_time_skips_nights_and_weekends() -> None:
 
 
 def test_calendars_with_zones_holidays_and_policy() -> None:
-    berlin = Calendar(timezone="Europe/Berlin", hours={"mon": ["09:00-12:00", "13:00-17:00"]},
-                      holidays=["2026-11-30"])  # fmt: skip
+    berlin = Calendar(timezone="Europe/Berlin", hours={"mon": ["09:00-12:00", "13:00-17:00"]}, holidays=["2026-11-30"])
     cal = WorkCalendar.from_model("berlin", berlin)
     # Monday 23 Nov 09:00 Berlin is 08:00 UTC; seven working hours end at 17:00 Berlin (16:00 UTC)
     assert cal.add(datetime(2026, 11, 23, 8, tzinfo=UTC), 7 * 3600) == datetime(2026, 11, 23, 16, tzinfo=UTC)
@@ -170,9 +177,13 @@ entities:
 
 
 def claim_engine() -> WorkflowEngine:
-    files = {"package.yaml": "name: C\nversion: 1.0.0\nscope: global\ndescription: C.\nlocales: [en]\n"
-             "roles: [a, b, c, lead]\n", "localization/en.yaml": "labels: {}\n", "schema.yaml": SCHEMA,
-             "workflow.yaml": FLOW}  # fmt: skip
+    files = {
+        "package.yaml": "name: C\nversion: 1.0.0\nscope: global\ndescription: C.\nlocales: [en]\n"
+        "roles: [a, b, c, lead]\n",
+        "localization/en.yaml": "labels: {}\n",
+        "schema.yaml": SCHEMA,
+        "workflow.yaml": FLOW,
+    }
     package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "C"))
     assert package.valid, package.diagnostics
     return engine(package)
@@ -181,8 +192,12 @@ def claim_engine() -> WorkflowEngine:
 def test_task_by_field_pause_escalation_ladder_and_success_actions() -> None:
     eng = claim_engine()
     start = eng.start("c1", {"handler": "dana"}, MONDAY)
-    assert start.effects[-1] == {"at": "2026-11-23T09:00:00Z", "effect": "task", "task": "review",
-                                 "assignee": {"user": "dana"}}  # fmt: skip
+    assert start.effects[-1] == {
+        "at": "2026-11-23T09:00:00Z",
+        "effect": "task",
+        "task": "review",
+        "assignee": {"user": "dana"},
+    }
     paused = eng.change(start.instance, "waiting", True, MONDAY + timedelta(hours=2))
     assert kinds(paused.effects) == ["changed", "sla-paused"]
     resumed = eng.change(paused.instance, "waiting", False, MONDAY + timedelta(days=1, hours=2))  # Tue 11:00
@@ -190,7 +205,10 @@ def test_task_by_field_pause_escalation_ladder_and_success_actions() -> None:
     # 2 h counted before the pause; the warning (4 h) falls at Tue 13:00, the first escalation (6 h) at 15:00
     ladder = eng.advance(resumed.instance, MONDAY + timedelta(days=1, hours=7))
     assert [(e["effect"], e["at"][11:16]) for e in ladder.effects] == [
-        ("sla-warning", "13:00"), ("escalation", "15:00"), ("notify", "15:00")]  # fmt: skip
+        ("sla-warning", "13:00"),
+        ("escalation", "15:00"),
+        ("notify", "15:00"),
+    ]
     with pytest.raises(WorkflowError, match=r"erin \(a\) is not an assignee of task review \(assigned to user dana"):
         eng.decide(ladder.instance, "accept", Actor("erin", "a"), MONDAY + timedelta(days=1, hours=7))
     # decided at 16:30, before the breach at 17:00 (8 h counted): met in time
@@ -230,7 +248,9 @@ def test_changes_go_through_the_record_engine() -> None:
     inst = eng.start("w1", LEAD, MONDAY).instance
     step = eng.change(inst, "source", "web", MONDAY + timedelta(hours=1))
     assert [(e["effect"], e.get("field"), e.get("value")) for e in step.effects] == [
-        ("changed", "source", "web"), ("calculated", "score", 70.0)]  # fmt: skip
+        ("changed", "source", "web"),
+        ("calculated", "score", 70.0),
+    ]
     with pytest.raises(WorkflowError, match=r"companySize = -5 is refused: companySize: The number of employees"):
         eng.change(inst, "companySize", -5, MONDAY + timedelta(hours=1))
     with pytest.raises(WorkflowError, match="Lead has no field planet"):
@@ -266,9 +286,13 @@ EVENTS2 = "events:\n  Closed: {entity: C, payload: [note]}\n  Answered: {entity:
 
 
 def ticket_engine() -> WorkflowEngine:
-    files = {"package.yaml": "name: T\nversion: 1.0.0\nscope: global\ndescription: T.\nlocales: [en]\n"
-             "roles: [lead]\n", "localization/en.yaml": "labels: {}\n", "schema.yaml": SCHEMA2,
-             "workflow.yaml": FLOW2, "events.yaml": EVENTS2}  # fmt: skip
+    files = {
+        "package.yaml": "name: T\nversion: 1.0.0\nscope: global\ndescription: T.\nlocales: [en]\nroles: [lead]\n",
+        "localization/en.yaml": "labels: {}\n",
+        "schema.yaml": SCHEMA2,
+        "workflow.yaml": FLOW2,
+        "events.yaml": EVENTS2,
+    }
     package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "T"))
     assert package.valid, package.diagnostics
     return engine(package)
@@ -289,7 +313,11 @@ def test_sla_conditions_actions_absolute_timers_and_guard_errors() -> None:
     closed = eng.advance(answered.instance, MONDAY + timedelta(hours=4))  # the absolute timer at 12:00
     assert closed.instance["data"]["note"] == "closed by system"
     assert [k for k in kinds(closed.effects) if k in ("set", "event", "notify", "task-requested")] == [
-        "set", "event", "notify", "task-requested"]  # fmt: skip
+        "set",
+        "event",
+        "notify",
+        "task-requested",
+    ]
     nameless = eng.start("t2", {"handler": ""}, MONDAY).instance
     with pytest.raises(WorkflowError, match=r"guard:close: divide by zero"):
         eng.fire(nameless, "close", Actor("u", "lead"), MONDAY)
@@ -310,8 +338,12 @@ def test_inputs_and_migrations_that_make_no_sense() -> None:
         apply_input(eng, inst, {"type": "decide", "instance": "t1", "decision": "x"}, MONDAY)
     with pytest.raises(WorkflowError, match="is not user/role"):
         apply_input(eng, inst, {"type": "fire", "instance": "t1", "transition": "close", "as": "nobody"}, MONDAY)
-    assert apply_input(eng, inst, {"type": "fire", "instance": "t1", "transition": "close",
-                                   "as": {"user": "u", "role": "lead"}}, MONDAY).effects  # fmt: skip
+    assert apply_input(
+        eng,
+        inst,
+        {"type": "fire", "instance": "t1", "transition": "close", "as": {"user": "u", "role": "lead"}},
+        MONDAY,
+    ).effects
     with pytest.raises(WorkflowError, match="runs on this version already"):
         eng.adopt(inst, {}, MONDAY)
     other = {**inst, "digest": "sha256:" + "0" * 64}
@@ -321,9 +353,18 @@ def test_inputs_and_migrations_that_make_no_sense() -> None:
         eng.adopt({**other, "workflow": "leadLifecycle"}, {}, MONDAY)
     with pytest.raises(WorkflowError, match="only running instances migrate"):
         eng.adopt({**other, "status": "completed"}, {}, MONDAY)
-    pending = {**other, "approval": {"transition": "vanished", "open": [0], "chain": [{"role": "lead"}],
-                                     "approved": [], "needed": 1, "mode": "sequential",
-                                     "requestedBy": {"user": "u", "role": "lead"}}}  # fmt: skip
+    pending = {
+        **other,
+        "approval": {
+            "transition": "vanished",
+            "open": [0],
+            "chain": [{"role": "lead"}],
+            "approved": [],
+            "needed": 1,
+            "mode": "sequential",
+            "requestedBy": {"user": "u", "role": "lead"},
+        },
+    }
     with pytest.raises(WorkflowError, match="approval of vanished is pending"):
         eng.adopt(pending, {}, MONDAY)
     moved = eng.adopt(other, {"open": "open"}, MONDAY)

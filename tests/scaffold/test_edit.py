@@ -23,36 +23,58 @@ Edit = Callable[[Path], ScaffoldResult]
 CASES: dict[str, tuple[str, Edit]] = {
     "add_entity": ("base", lambda p: add_entity(p, "Account", "A customer account.")),
     "add_field_text": (
-        "base", lambda p: add_field(p, "Lead.email", "text", options=["maxLength=254"], description="Work e-mail."),
+        "base",
+        lambda p: add_field(p, "Lead.email", "text", options=["maxLength=254"], description="Work e-mail."),
     ),
     "add_field_enum_required": (
-        "base", lambda p: add_field(p, "Company.tier", "enum", True, ["values=gold,silverPlus"]),
+        "base",
+        lambda p: add_field(p, "Company.tier", "enum", True, ["values=gold,silverPlus"]),
     ),
     "add_field_reference": ("base", lambda p: add_field(p, "Lead.employer", "reference", options=["to=Company"])),
     "add_field_object": (
-        "base", lambda p: add_field(p, "Lead.address", "object", options=["fields=street,zip:number"]),
+        "base",
+        lambda p: add_field(p, "Lead.address", "object", options=["fields=street,zip:number"]),
     ),
     "add_rule_visibility": (
         "base",
-        lambda p: add_rule(p, "showFirstName", entity="Lead", target="firstName", trigger="onLoad,onChange",
-                           when="lastName != ''"),
+        lambda p: add_rule(
+            p, "showFirstName", entity="Lead", target="firstName", trigger="onLoad,onChange", when="lastName != ''"
+        ),
     ),
     "add_rule_guard": (
         "base",
-        lambda p: add_rule(p, "bigAmountsNeedPhone", entity="Lead", capability="guard", scope="step",
-                           target="person", trigger="onExitStep", when="amount < 10000.0 || phone != ''"),
+        lambda p: add_rule(
+            p,
+            "bigAmountsNeedPhone",
+            entity="Lead",
+            capability="guard",
+            scope="step",
+            target="person",
+            trigger="onExitStep",
+            when="amount < 10000.0 || phone != ''",
+        ),
     ),
     "add_rule_transition": (
         "base",
-        lambda p: add_rule(p, "skipToCheck", entity="Lead", capability="transition", scope="step", target="person",
-                           trigger="onExitStep", when="amount < 10.0", goto="check"),
+        lambda p: add_rule(
+            p,
+            "skipToCheck",
+            entity="Lead",
+            capability="transition",
+            scope="step",
+            target="person",
+            trigger="onExitStep",
+            when="amount < 10.0",
+            goto="check",
+        ),
     ),
     "json_add_field": ("base_json", lambda p: add_field(p, "Ticket.priority", "enum", options=["values=low,high"])),
     "json_add_entity": ("base_json", lambda p: add_entity(p, "Customer")),
     "json_add_rule": (
-        "base_json", lambda p: add_rule(p, "showBody", target="body", when="subject != ''"),
+        "base_json",
+        lambda p: add_rule(p, "showBody", target="body", when="subject != ''"),
     ),
-}  # fmt: skip
+}
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -115,29 +137,34 @@ REFUSALS: dict[str, tuple[Edit, str]] = {
     "not_entity_dot_field": (lambda p: add_field(p, "email", "text"), "expected ENTITY.FIELD"),
     "bad_field_name": (lambda p: add_field(p, "Lead.e-mail", "text"), "not a valid field name"),
     "reference_to_unknown": (
-        lambda p: add_field(p, "Lead.acct", "reference", options=["to=Account"]), "unknown entity",
+        lambda p: add_field(p, "Lead.acct", "reference", options=["to=Account"]),
+        "unknown entity",
     ),
     "duplicate_entity": (lambda p: add_entity(p, "Company"), "entity 'Company' already exists"),
     "bad_entity_name": (lambda p: add_entity(p, "9Lives"), "not a valid entity name"),
     "duplicate_rule": (
-        lambda p: add_rule(p, "showPhone", entity="Lead", target="phone", when="true"), "already exists",
+        lambda p: add_rule(p, "showPhone", entity="Lead", target="phone", when="true"),
+        "already exists",
     ),
     "rule_needs_entity": (lambda p: add_rule(p, "r", target="phone", when="true"), "several entities"),
     "rule_unknown_entity": (lambda p: add_rule(p, "r", entity="Nope", target="x", when="true"), "'Nope' not found"),
     "rule_unknown_field": (lambda p: add_rule(p, "r", entity="Lead", target="fax", when="true"), "does not exist"),
     "rule_unknown_step": (
-        lambda p: add_rule(p, "r", entity="Lead", scope="step", target="nope", when="true"), "no step 'nope'",
+        lambda p: add_rule(p, "r", entity="Lead", scope="step", target="nope", when="true"),
+        "no step 'nope'",
     ),
     "rule_unknown_group": (
-        lambda p: add_rule(p, "r", entity="Lead", scope="component", target="nope", when="true"), "no group 'nope'",
+        lambda p: add_rule(p, "r", entity="Lead", scope="component", target="nope", when="true"),
+        "no group 'nope'",
     ),
     "rule_bad_trigger": (lambda p: add_rule(p, "r", entity="Lead", target="phone", trigger="onClick"), "trigger"),
     "rule_bad_scope": (lambda p: add_rule(p, "r", entity="Lead", scope="page", target="phone"), "scope"),
     "rule_missing_target": (lambda p: add_rule(p, "r", entity="Lead", scope="field"), "needs a target"),
     "transition_without_goto": (
-        lambda p: add_rule(p, "r", entity="Lead", capability="transition", scope="step", target="person"), "goto",
+        lambda p: add_rule(p, "r", entity="Lead", capability="transition", scope="step", target="person"),
+        "goto",
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
@@ -174,8 +201,11 @@ def test_field_in_array_of_enums_gets_label_but_no_picklist(tmp_path: Path) -> N
     loaded = load_package(package)
     assert loaded.schema is not None
     tags = loaded.schema.entities["Lead"].fields["tags"]
-    assert tags.model_dump(exclude_defaults=True) == {"type": "array", "maxItems": 3,
-                                                       "items": {"type": "enum", "values": ["a", "b"]}}  # fmt: skip
+    assert tags.model_dump(exclude_defaults=True) == {
+        "type": "array",
+        "maxItems": 3,
+        "items": {"type": "enum", "values": ["a", "b"]},
+    }
     assert loaded.localization["de"].labels["Lead.tags"] == "Tags"
     assert "Lead.tags" not in loaded.localization["de"].picklists
     assert [d for d in lint_package(loaded) if d.severity is not Severity.INFO] == []
@@ -190,11 +220,22 @@ def test_edits_keep_the_reference_package_lint_clean(repo_root: Path, tmp_path: 
     add_field(package, "Lead.account", "reference", options=["to=Account"])
     add_field(package, "Lead.budget", "currency", options=["currency=EUR"])
     add_field(package, "Lead.headcount", "number", options=["integer=true"])
-    add_field(package, "Lead.budgetPerHead", "calculated",
-              options=["expression=budget / double(headcount)", "resultType=number"])  # fmt: skip
+    add_field(
+        package,
+        "Lead.budgetPerHead",
+        "calculated",
+        options=["expression=budget / double(headcount)", "resultType=number"],
+    )
     add_rule(package, "showBudget", entity="Lead", target="budget", when="company != ''")
-    add_rule(package, "budgetNeeded", entity="Lead", capability="guard", scope="global", trigger="onSubmitAttempt",
-             when="budget > 0.0")  # fmt: skip
+    add_rule(
+        package,
+        "budgetNeeded",
+        entity="Lead",
+        capability="guard",
+        scope="global",
+        trigger="onSubmitAttempt",
+        when="budget > 0.0",
+    )
     findings = lint_package(load_package(package))
     # Only the reminder that new fields are not on any form step yet (UI206, info) remains.
     assert {d.code for d in findings} <= {"UI206"}

@@ -143,9 +143,20 @@ def test_cli_edit_commands(tmp_path: Path) -> None:
         ["new", "entity", "Contact", "-p", str(target), "--description", "A person."],
         ["new", "field", "Contact.email", "-p", str(target), "--required"],
         ["new", "field", "Record.kind", "-p", str(target), "--type", "enum", "-o", "values=a,b"],
-        ["new", "rule", "showKind", "-p", str(target), "--entity", "Record", "--target", "kind", "--when",
-         "name != ''"],
-    ]  # fmt: skip
+        [
+            "new",
+            "rule",
+            "showKind",
+            "-p",
+            str(target),
+            "--entity",
+            "Record",
+            "--target",
+            "kind",
+            "--when",
+            "name != ''",
+        ],
+    ]
     for args in steps:
         outcome = runner.invoke(app, args)
         assert outcome.exit_code == 0, (args, outcome.output)

@@ -47,8 +47,11 @@ def test_crmctl_and_ssh_keygen_refuse_the_same_keys(key_path: Path, tmp_path: Pa
     key_path.chmod(mode)
     message = tmp_path / "message"
     message.write_bytes(b"sha256:0\n")
-    signed = subprocess.run([SSH_KEYGEN, "-Y", "sign", "-f", str(key_path), "-n", "crmctl-package", str(message)],
-                            capture_output=True, check=False)  # fmt: skip
+    signed = subprocess.run(
+        [SSH_KEYGEN, "-Y", "sign", "-f", str(key_path), "-n", "crmctl-package", str(message)],
+        capture_output=True,
+        check=False,
+    )
     try:
         SigningKey.load(key_path)
         loaded = True

@@ -111,8 +111,11 @@ def test_crmctl_verifies_ssh_keygen_signatures_and_loads_ssh_keys(tmp_path: Path
         [SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", "bob@example.com", "-f", str(private)], check=True
     )
     (tmp_path / "m").write_bytes(b"hello")
-    subprocess.run([SSH_KEYGEN, "-Y", "sign", "-f", str(private), "-n", NAMESPACE_LOG, str(tmp_path / "m")],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [SSH_KEYGEN, "-Y", "sign", "-f", str(private), "-n", NAMESPACE_LOG, str(tmp_path / "m")],
+        check=True,
+        capture_output=True,
+    )
     loaded = SigningKey.load(private)
     assert loaded.comment == "bob@example.com"
     verify((tmp_path / "m.sig").read_text(), b"hello", NAMESPACE_LOG, loaded.public_key())

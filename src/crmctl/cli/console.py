@@ -26,8 +26,18 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-__all__ = ["Rendered", "err", "flush", "out", "plain_terminal", "printable", "reader_may_leave", "render_styled",
-           "rich_console", "use_color"]  # fmt: skip
+__all__ = [
+    "Rendered",
+    "err",
+    "flush",
+    "out",
+    "plain_terminal",
+    "printable",
+    "reader_may_leave",
+    "render_styled",
+    "rich_console",
+    "use_color",
+]
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a one-character CSI on some terminals), the line
 # and paragraph separators, and the bidi embeddings, overrides and isolates of "Trojan Source" (CVE-2021-42574).

@@ -169,8 +169,12 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
         console.print(Text(f"Resuming draft {session_id} at step {state.step}"))
     else:
         view.apply(runtime.start(config, session_id, instant(None)))
-    console.print(Text(f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
-                         f"locale {config.locale} · session {session_id}"))  # fmt: skip
+    console.print(
+        Text(
+            f"{config.package.name}@{config.package.version} · {config.entity} · role {config.role} · "
+            f"locale {config.locale} · session {session_id}"
+        )
+    )
     try:
         _walk(console, view, fields, send)
     except EOFError:  # Ctrl-D: like quit, every event so far is saved
@@ -179,8 +183,9 @@ def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resume
         console.print(Text(f"Draft saved. Resume with: crmctl draft resume {session_id}"))
         return 0
     _render(console, view)
-    console.print(Text(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@"
-                         f"{config.package.version}"))  # fmt: skip
+    console.print(
+        Text(f"Record {config.entity}/{session_id} stored, pinned to {config.package.name}@{config.package.version}")
+    )
     return 0
 
 
@@ -193,8 +198,9 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
 
     while not view.submitted:
         _render(console, view)
-        choice = Prompt.ask(MENU, default="e" if view.mode == "edit" else "s", choices=["e", "n", "b", "g", "s", "q"],
-                            console=console)  # fmt: skip
+        choice = Prompt.ask(
+            MENU, default="e" if view.mode == "edit" else "s", choices=["e", "n", "b", "g", "s", "q"], console=console
+        )
         if choice == "q":
             return
         if choice in ("n", "b", "s"):
@@ -203,8 +209,11 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
             send({"type": "goto", "step": Prompt.ask("step", console=console)})
         else:
             asked: set[str] = set()
-            while pending := [p for p in view.fields_here() if p not in view.readonly and p not in asked
-                              and getattr(fields.get(p), "type", "text") != "calculated"]:  # fmt: skip
+            while pending := [
+                p
+                for p in view.fields_here()
+                if p not in view.readonly and p not in asked and getattr(fields.get(p), "type", "text") != "calculated"
+            ]:
                 path = pending[0]  # fields a rule shows while editing are asked for too
                 asked.add(path)
                 kind = getattr(fields.get(path), "type", "text")
@@ -214,8 +223,9 @@ def _walk(console: Console, view: View, fields: Mapping[str, Any], send: Callabl
                     values, labels = view.options[path]
                     choices = ", ".join(f"{v} ({lbl})" for v, lbl in zip(values, labels, strict=True))
                     console.print(Text(f"  {choices}"))
-                raw = Prompt.ask(Text(label), default="" if current is None else str(current), show_default=True,
-                                 console=console)  # fmt: skip
+                raw = Prompt.ask(
+                    Text(label), default="" if current is None else str(current), show_default=True, console=console
+                )
                 if raw == ("" if current is None else str(current)):
                     continue
                 try:

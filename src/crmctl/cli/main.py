@@ -31,10 +31,12 @@ app.add_typer(new_app, name="new")
 app.add_typer(schema_app, name="schema")
 app.add_typer(package_app, name="package")
 keys_app = typer.Typer(help="Ed25519 signing keys (OpenSSH format).", no_args_is_help=True)
-registry_app = typer.Typer(help="The git-based package registry: init, list, show, log, verify, signers.",
-                           no_args_is_help=True)  # fmt: skip
-signer_app = typer.Typer(help="Signers trusted by the registry (each change is a signed log entry).",
-                         no_args_is_help=True)  # fmt: skip
+registry_app = typer.Typer(
+    help="The git-based package registry: init, list, show, log, verify, signers.", no_args_is_help=True
+)
+signer_app = typer.Typer(
+    help="Signers trusted by the registry (each change is a signed log entry).", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(registry_app, name="registry")
 registry_app.add_typer(signer_app, name="signer")
@@ -131,10 +133,15 @@ def lint(
 
     raise typer.Exit(
         command.run(
-            paths or [], output_format.value, config=config, select=select or [], ignore=ignore or [],
-            baseline=baseline, write_baseline=write_baseline,
+            paths or [],
+            output_format.value,
+            config=config,
+            select=select or [],
+            ignore=ignore or [],
+            baseline=baseline,
+            write_baseline=write_baseline,
         )
-    )  # fmt: skip
+    )
 
 
 @app.command()
@@ -183,9 +190,20 @@ def diff(
     """Classify every change between two versions of a package and propose the semver bump."""
     from crmctl.cli.commands import diff as command
 
-    raise typer.Exit(command.run(old, new, against=against, merge_base=merge_base, fail_on=fail_on,
-                                 output_format=output_format.value, registry=registry, records=records,
-                                 records_limit=records_limit, tenant=tenant))  # fmt: skip
+    raise typer.Exit(
+        command.run(
+            old,
+            new,
+            against=against,
+            merge_base=merge_base,
+            fail_on=fail_on,
+            output_format=output_format.value,
+            registry=registry,
+            records=records,
+            records_limit=records_limit,
+            tenant=tenant,
+        )
+    )
 
 
 @app.command("rules")
@@ -296,11 +314,21 @@ def new_rule(
 
     raise typer.Exit(
         command.run_rule(
-            package, rule_id, output_format=output_format.value, capability=capability, scope=scope,
-            trigger=trigger, target=target, when=when, expression=expression, entity=entity, goto=goto,
-            message=message, description=description,
+            package,
+            rule_id,
+            output_format=output_format.value,
+            capability=capability,
+            scope=scope,
+            trigger=trigger,
+            target=target,
+            when=when,
+            expression=expression,
+            entity=entity,
+            goto=goto,
+            message=message,
+            description=description,
         )
-    )  # fmt: skip
+    )
 
 
 RegistryOpt = Annotated[
@@ -460,8 +488,11 @@ def publish(
     and every data-dependent change is shown safe by --records or accepted with --accept-data-dependent."""
     from crmctl.cli.commands import registry as command
 
-    raise typer.Exit(command.run_publish(package, registry, key, output_format.value, records=records,
-                                         tenant=tenant, accept=accept_data_dependent))  # fmt: skip
+    raise typer.Exit(
+        command.run_publish(
+            package, registry, key, output_format.value, records=records, tenant=tenant, accept=accept_data_dependent
+        )
+    )
 
 
 @app.command()

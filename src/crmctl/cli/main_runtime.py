@@ -16,8 +16,9 @@ __all__: list[str] = []
 
 # --- runtime: simulate, drafts, event log, replay, store ---------------------------------------------------------
 
-draft_app = typer.Typer(help="Drafts: sessions saved after every event, resumable at the step they left.",
-                        no_args_is_help=True)  # fmt: skip
+draft_app = typer.Typer(
+    help="Drafts: sessions saved after every event, resumable at the step they left.", no_args_is_help=True
+)
 log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
 store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
 app.add_typer(draft_app, name="draft")
@@ -53,9 +54,21 @@ def simulate(
     """Walk through a package's form in the terminal, or play a script and print the effect trace."""
     from crmctl.cli.commands import runtime as command
 
-    raise typer.Exit(command.run_simulate(package, entity=entity, form=form, locale=locale, role=role,
-                                          script_path=script, output_format=output_format.value, store_path=store,
-                                          tenant=tenant, session_id=session, now=now))  # fmt: skip
+    raise typer.Exit(
+        command.run_simulate(
+            package,
+            entity=entity,
+            form=form,
+            locale=locale,
+            role=role,
+            script_path=script,
+            output_format=output_format.value,
+            store_path=store,
+            tenant=tenant,
+            session_id=session,
+            now=now,
+        )
+    )
 
 
 @draft_app.command("list")
@@ -96,8 +109,11 @@ def draft_resume(
     """Continue a draft at the step it was left, on the package version it is pinned to."""
     from crmctl.cli.commands import runtime as command
 
-    raise typer.Exit(command.run_draft_resume(draft, script_path=script, output_format=output_format.value,
-                                              store_path=store, tenant=tenant, now=now))  # fmt: skip
+    raise typer.Exit(
+        command.run_draft_resume(
+            draft, script_path=script, output_format=output_format.value, store_path=store, tenant=tenant, now=now
+        )
+    )
 
 
 @log_app.command("verify")
@@ -163,9 +179,18 @@ def replay(
         from crmctl.errors import UsageError
 
         raise UsageError("give --session ID or --all, not both")
-    raise typer.Exit(command.run_replay(store_path=store, tenant=tenant, session=session, against=against,
-                                        export=export, output_format=output_format.value, limit=limit,
-                                        fail_on=fail_on))  # fmt: skip
+    raise typer.Exit(
+        command.run_replay(
+            store_path=store,
+            tenant=tenant,
+            session=session,
+            against=against,
+            export=export,
+            output_format=output_format.value,
+            limit=limit,
+            fail_on=fail_on,
+        )
+    )
 
 
 @store_app.command("info")
@@ -184,8 +209,9 @@ def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFor
     raise typer.Exit(command.run_store_migrate(store, output_format.value))
 
 
-records_app = typer.Typer(help="Records: create, read, update and import through the validation engines.",
-                          no_args_is_help=True)  # fmt: skip
+records_app = typer.Typer(
+    help="Records: create, read, update and import through the validation engines.", no_args_is_help=True
+)
 app.add_typer(records_app, name="records")
 EntityOpt = Annotated[str, typer.Option("--entity", "-e", help="Entity, e.g. Lead.")]
 RecordsLocaleOpt = Annotated[
@@ -214,9 +240,21 @@ def records_create(
     """Check, calculate and validate a record, then store it with its package version; exit 1 if rejected."""
     from crmctl.cli.commands import records as command
 
-    raise typer.Exit(command.run_create(package, entity, data, file, record_id, store=store, tenant=tenant,
-                                        output_format=output_format.value, locale=locale, now=now,
-                                        no_async=no_async))  # fmt: skip
+    raise typer.Exit(
+        command.run_create(
+            package,
+            entity,
+            data,
+            file,
+            record_id,
+            store=store,
+            tenant=tenant,
+            output_format=output_format.value,
+            locale=locale,
+            now=now,
+            no_async=no_async,
+        )
+    )
 
 
 @records_app.command("get")
@@ -231,8 +269,9 @@ def records_get(
     """Show a record, rendered with the package version it is pinned to."""
     from crmctl.cli.commands import records as command
 
-    raise typer.Exit(command.run_get(record_id, entity, store=store, tenant=tenant, output_format=output_format.value,
-                                     locale=locale))  # fmt: skip
+    raise typer.Exit(
+        command.run_get(record_id, entity, store=store, tenant=tenant, output_format=output_format.value, locale=locale)
+    )
 
 
 @records_app.command("list")
@@ -274,9 +313,20 @@ def records_update(
     """Merge changes into a record and validate it again (its pinned version, or --package); exit 1 if rejected."""
     from crmctl.cli.commands import records as command
 
-    raise typer.Exit(command.run_update(record_id, entity, data, package, store=store, tenant=tenant,
-                                        output_format=output_format.value, locale=locale, now=now,
-                                        no_async=no_async))  # fmt: skip
+    raise typer.Exit(
+        command.run_update(
+            record_id,
+            entity,
+            data,
+            package,
+            store=store,
+            tenant=tenant,
+            output_format=output_format.value,
+            locale=locale,
+            now=now,
+            no_async=no_async,
+        )
+    )
 
 
 @records_app.command("import")
@@ -297,9 +347,20 @@ def records_import(
     """Import rows in one transaction: all or nothing; exit 1 listing rejected rows (row, field, code, message)."""
     from crmctl.cli.commands import records as command
 
-    raise typer.Exit(command.run_import(package, entity, file, store=store, tenant=tenant,
-                                        output_format=output_format.value, locale=locale, now=now,
-                                        skip_invalid=skip_invalid, no_async=no_async))  # fmt: skip
+    raise typer.Exit(
+        command.run_import(
+            package,
+            entity,
+            file,
+            store=store,
+            tenant=tenant,
+            output_format=output_format.value,
+            locale=locale,
+            now=now,
+            skip_invalid=skip_invalid,
+            no_async=no_async,
+        )
+    )
 
 
 class ExportKind(StrEnum):
@@ -332,9 +393,18 @@ def export_command(
     """Export records (one dataset per entity, typed by each record's version), drafts, events or workflow instances."""
     from crmctl.cli.commands import export as command
 
-    raise typer.Exit(command.run_export(kind.value, out_dir=out_dir, file_format=file_format.value, entity=entity,
-                                        tenant=tenant, partition_by=partition_by, store=store,
-                                        output_format=report.value))  # fmt: skip
+    raise typer.Exit(
+        command.run_export(
+            kind.value,
+            out_dir=out_dir,
+            file_format=file_format.value,
+            entity=entity,
+            tenant=tenant,
+            partition_by=partition_by,
+            store=store,
+            output_format=report.value,
+        )
+    )
 
 
 # --- workflows ---------------------------------------------------------------------------------------------------
@@ -356,9 +426,17 @@ def workflow_simulate(
     """Play a scenario: a timeline of transitions, tasks, approvals, SLA warnings and breaches, escalations, events."""
     from crmctl.cli.commands import workflow as command
 
-    raise typer.Exit(command.run_simulate(package, workflow=workflow, script_path=script,
-                                          output_format=output_format.value, store_path=store, tenant=tenant,
-                                          now=now))  # fmt: skip
+    raise typer.Exit(
+        command.run_simulate(
+            package,
+            workflow=workflow,
+            script_path=script,
+            output_format=output_format.value,
+            store_path=store,
+            tenant=tenant,
+            now=now,
+        )
+    )
 
 
 @workflow_app.command("migrate")
@@ -378,10 +456,19 @@ def workflow_migrate(
     """Move running instances to a newer version through an explicit state mapping; all or none (exit 1), logged."""
     from crmctl.cli.commands import workflow as command
 
-    raise typer.Exit(command.run_migrate(package, instances=instance or [], all_instances=all_instances,
-                                         mapping=state_map or [], workflow=workflow,
-                                         output_format=output_format.value, store_path=store, tenant=tenant,
-                                         now=now))  # fmt: skip
+    raise typer.Exit(
+        command.run_migrate(
+            package,
+            instances=instance or [],
+            all_instances=all_instances,
+            mapping=state_map or [],
+            workflow=workflow,
+            output_format=output_format.value,
+            store_path=store,
+            tenant=tenant,
+            now=now,
+        )
+    )
 
 
 @workflow_app.command("coverage")
@@ -406,15 +493,23 @@ def workflow_coverage(
     """Coverage of a workflow by scenarios: states, transitions, guard outcomes, SLA paths, timers, tasks, approvals."""
     from crmctl.cli.commands import coverage as command
 
-    raise typer.Exit(command.run_coverage(package, scenarios=scenarios, workflow=workflow,
-                                          output_format=output_format.value, skeletons_dir=skeletons,
-                                          fail_under=fail_under))  # fmt: skip
+    raise typer.Exit(
+        command.run_coverage(
+            package,
+            scenarios=scenarios,
+            workflow=workflow,
+            output_format=output_format.value,
+            skeletons_dir=skeletons,
+            fail_under=fail_under,
+        )
+    )
 
 
 # --- business events ---------------------------------------------------------------------------------------------
 
-events_app = typer.Typer(help="Business events the runtime emitted (from the event log): list, tail.",
-                         no_args_is_help=True)  # fmt: skip
+events_app = typer.Typer(
+    help="Business events the runtime emitted (from the event log): list, tail.", no_args_is_help=True
+)
 app.add_typer(events_app, name="events")
 EventNameOpt = Annotated[str | None, typer.Option("--event", help="Only this event, e.g. LeadQualified.")]
 EventInstanceOpt = Annotated[str | None, typer.Option("--instance", help="Only this workflow instance.")]

@@ -45,8 +45,12 @@ def _show(console: Console, player: Player) -> None:
     for column in ("instance", "version", "state", "waiting for"):
         table.add_column(column)
     for instance_id, instance in sorted(player.instances.items()):
-        cells = (instance_id, instance["package"]["version"], f"{instance['state']} ({instance['status']})",
-                 "\n".join(open_work(instance)) or "-")  # fmt: skip
+        cells = (
+            instance_id,
+            instance["package"]["version"],
+            f"{instance['state']} ({instance['status']})",
+            "\n".join(open_work(instance)) or "-",
+        )
         table.add_row(*(Text(str(cell)) for cell in cells))
     console.print(table)
 
@@ -90,19 +94,31 @@ def interact(player: Player) -> int:
                     record = ask("record (a JSON object)", default="{}")
                     step = {"type": "start", "instance": instance, "data": parse_json(record, "record")}
                 elif choice == "f":
-                    step = {"type": "fire", "instance": instance, "as": ask("as (user/role)"),
-                            "transition": ask("transition", choices=transitions)}  # fmt: skip
+                    step = {
+                        "type": "fire",
+                        "instance": instance,
+                        "as": ask("as (user/role)"),
+                        "transition": ask("transition", choices=transitions),
+                    }
                 elif choice == "k":
                     step = {"type": "claim", "instance": instance, "as": ask("as (user/role)")}
                 elif choice == "d":
-                    step = {"type": "decide", "instance": instance, "decision": ask("decision"),
-                            "as": ask("as (user/role)"),
-                            "comment": ask("comment", default="") or None}  # fmt: skip
+                    step = {
+                        "type": "decide",
+                        "instance": instance,
+                        "decision": ask("decision"),
+                        "as": ask("as (user/role)"),
+                        "comment": ask("comment", default="") or None,
+                    }
                 else:
                     path = ask("field")
                     kind = getattr(player.model.records().model.fields.get(path), "type", "text")
-                    step = {"type": "change", "instance": instance, "field": path,
-                            "value": parse_value(ask("value (nothing clears it)", default=""), kind)}  # fmt: skip
+                    step = {
+                        "type": "change",
+                        "instance": instance,
+                        "field": path,
+                        "value": parse_value(ask("value (nothing clears it)", default=""), kind),
+                    }
             for effect in player.play(step):
                 if effect["effect"] not in ("guard", "timer-cleared"):
                     when = effect["at"][:16].replace("T", " ")

@@ -104,8 +104,9 @@ class _CheckedInfo(tarfile.TarInfo):
             tar.chain -= 1
 
 
-_EXTENDED = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-                       tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK})  # fmt: skip
+_EXTENDED = frozenset(
+    {tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
+)
 _PAX = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE})
 _PAX_RECORD = re.compile(rb"([1-9][0-9]{0,11}) ([^=\n\0]+)=")
 _LONG_DIGIT_RUN = re.compile(rb"[0-9]{65}")
@@ -174,8 +175,9 @@ def _read_tar(path: Path, label: str) -> tuple[dict[str, bytes], dict[str, str]]
             if not member.isfile():
                 raise InputError(f"{label}: member {member.name!r} is not a regular file; archive refused")
             if member.size > MAX_FILE_BYTES:
-                raise InputError(f"{label}: member {member.name!r} is {member.size} bytes; the limit is "
-                                 f"{MAX_FILE_BYTES}")  # fmt: skip
+                raise InputError(
+                    f"{label}: member {member.name!r} is {member.size} bytes; the limit is {MAX_FILE_BYTES}"
+                )
             stream = tar.extractfile(member)
             if stream is None:  # pragma: no cover - isfile() members always have data
                 continue
@@ -212,8 +214,9 @@ def _read_zip(path: Path, label: str) -> tuple[dict[str, bytes], dict[str, str]]
         try:
             archive = zipfile.ZipFile(raw)
         except _TooLarge as exc:
-            raise InputError(f"{label}: central directory of {exc.size} bytes; the limit is "
-                             f"{MAX_ZIP_DIRECTORY}; archive refused") from None  # fmt: skip
+            raise InputError(
+                f"{label}: central directory of {exc.size} bytes; the limit is {MAX_ZIP_DIRECTORY}; archive refused"
+            ) from None
         raw.cap = 2 * MAX_FILE_BYTES
         with archive:
             entries = archive.infolist()
@@ -225,8 +228,9 @@ def _read_zip(path: Path, label: str) -> tuple[dict[str, bytes], dict[str, str]]
                     continue
                 if info.file_size > MAX_FILE_BYTES or info.compress_size > 2 * MAX_FILE_BYTES:
                     size = max(info.file_size, info.compress_size)
-                    raise InputError(f"{label}: member {info.filename!r} is {size} bytes; the limit is "
-                                     f"{MAX_FILE_BYTES}")  # fmt: skip
+                    raise InputError(
+                        f"{label}: member {info.filename!r} is {size} bytes; the limit is {MAX_FILE_BYTES}"
+                    )
                 total += info.file_size
                 if total > MAX_ARCHIVE_BYTES:
                     raise InputError(f"{label}: archive expands beyond {MAX_ARCHIVE_BYTES} bytes; refused")
@@ -243,9 +247,16 @@ def _read_zip(path: Path, label: str) -> tuple[dict[str, bytes], dict[str, str]]
 # Everything the readers (tarfile, zipfile and the decompressors) raise on a corrupt or unsupported archive:
 # zipfile raises NotImplementedError for unknown compression methods and RuntimeError for encrypted members.
 _UNREADABLE: tuple[type[BaseException], ...] = (
-    tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, NotImplementedError,
-    RuntimeError, _TooLarge,
-)  # fmt: skip
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    _TooLarge,
+)
 
 
 def open_archive(path: Path, label: str | None = None) -> MemoryTree:
@@ -268,8 +279,10 @@ def open_archive(path: Path, label: str | None = None) -> MemoryTree:
             target = links[target]
         if target in files:
             files[name] = files[target]
-    roots = sorted((n.rpartition("/")[0] for n in files if n.rpartition("/")[2] in _MANIFESTS),
-                   key=lambda r: (r.count("/") if r else -1, r))  # fmt: skip
+    roots = sorted(
+        (n.rpartition("/")[0] for n in files if n.rpartition("/")[2] in _MANIFESTS),
+        key=lambda r: (r.count("/") if r else -1, r),
+    )
     if not roots:
         raise InputError(f"{label}: no package.yaml in the archive")
     root = roots[0]

@@ -47,10 +47,16 @@ class Change:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "code": self.code, "kind": self.kind.id, "class": self.cls.value, "path": self.path,
-            "message": self.message, "reason": self.reason, "hint": self.hint,
-            "old": str(self.old) if self.old else None, "new": str(self.new) if self.new else None,
-        }  # fmt: skip
+            "code": self.code,
+            "kind": self.kind.id,
+            "class": self.cls.value,
+            "path": self.path,
+            "message": self.message,
+            "reason": self.reason,
+            "hint": self.hint,
+            "old": str(self.old) if self.old else None,
+            "new": str(self.new) if self.new else None,
+        }
 
 
 @dataclass

@@ -21,19 +21,40 @@ def diff_manifest(c: Collector) -> None:
     if old is None or new is None:
         return
     if old.name != new.name:
-        c.add("package-renamed", "package", f"package name changed from {old.name} to {new.name}",
-              old=(_P, ("name",)), new=(_P, ("name",)), hint="publish a new package instead of renaming")  # fmt: skip
+        c.add(
+            "package-renamed",
+            "package",
+            f"package name changed from {old.name} to {new.name}",
+            old=(_P, ("name",)),
+            new=(_P, ("name",)),
+            hint="publish a new package instead of renaming",
+        )
     if old.scope != new.scope:
-        c.add("scope-changed", "package", f"scope changed from {old.scope} to {new.scope}",
-              old=(_P, ("scope",)), new=(_P, ("scope",)))  # fmt: skip
+        c.add(
+            "scope-changed",
+            "package",
+            f"scope changed from {old.scope} to {new.scope}",
+            old=(_P, ("scope",)),
+            new=(_P, ("scope",)),
+        )
     if old.description != new.description:
-        c.add("package-description-changed", "package", "package description changed",
-              old=(_P, ("description",)), new=(_P, ("description",)))  # fmt: skip
+        c.add(
+            "package-description-changed",
+            "package",
+            "package description changed",
+            old=(_P, ("description",)),
+            new=(_P, ("description",)),
+        )
     old_default = old.defaultLocale or old.locales[0]
     new_default = new.defaultLocale or new.locales[0]
     if old_default != new_default:
-        c.add("default-locale-changed", "package", f"default locale changed from {old_default} to {new_default}",
-              old=(_P, ("defaultLocale",)), new=(_P, ("defaultLocale",)))  # fmt: skip
+        c.add(
+            "default-locale-changed",
+            "package",
+            f"default locale changed from {old_default} to {new_default}",
+            old=(_P, ("defaultLocale",)),
+            new=(_P, ("defaultLocale",)),
+        )
     for role in old.roles:
         if role not in new.roles:
             c.add("role-removed", f"role:{role}", f"role {role} was removed", old=(_P, ("roles",)))
@@ -59,21 +80,40 @@ def diff_events(c: Collector) -> None:
             continue
         other = new[name]
         if event.entity != other.entity:
-            c.add("event-entity-changed", path, f"event {name} now carries {other.entity} instead of {event.entity}",
-                  old=("events", (*jp, "entity")), new=("events", (*jp, "entity")))  # fmt: skip
+            c.add(
+                "event-entity-changed",
+                path,
+                f"event {name} now carries {other.entity} instead of {event.entity}",
+                old=("events", (*jp, "entity")),
+                new=("events", (*jp, "entity")),
+            )
         if event.description != other.description:
-            c.add("event-description-changed", path, f"description of event {name} changed",
-                  old=("events", (*jp, "description")), new=("events", (*jp, "description")))  # fmt: skip
+            c.add(
+                "event-description-changed",
+                path,
+                f"description of event {name} changed",
+                old=("events", (*jp, "description")),
+                new=("events", (*jp, "description")),
+            )
         new_payload = set(other.payload)
         old_payload = set(event.payload)
         for k, fld in enumerate(event.payload):
             if fld not in new_payload:
-                c.add("event-payload-field-removed", f"{path}.{fld}", f"field {fld} was removed from event {name}",
-                      old=("events", (*jp, "payload", k)), new=("events", (*jp, "payload")))  # fmt: skip
+                c.add(
+                    "event-payload-field-removed",
+                    f"{path}.{fld}",
+                    f"field {fld} was removed from event {name}",
+                    old=("events", (*jp, "payload", k)),
+                    new=("events", (*jp, "payload")),
+                )
         for k, fld in enumerate(other.payload):
             if fld not in old_payload:
-                c.add("event-payload-field-added", f"{path}.{fld}", f"field {fld} was added to event {name}",
-                      new=("events", (*jp, "payload", k)))  # fmt: skip
+                c.add(
+                    "event-payload-field-added",
+                    f"{path}.{fld}",
+                    f"field {fld} was added to event {name}",
+                    new=("events", (*jp, "payload", k)),
+                )
     for name in new:
         if name not in old:
             c.add("event-added", f"event:{name}", f"event {name} was added", new=("events", ("events", name)))
@@ -109,8 +149,13 @@ def diff_localization(c: Collector) -> None:
     old_locales, new_locales = _locales(c.old_pkg), _locales(c.new_pkg)
     for locale in old_locales:
         if locale not in new_locales:
-            c.add("locale-removed", f"locale:{locale}", f"locale {locale} was removed",
-                  old=(_P, ("locales",)), new=(_P, ("locales",)))  # fmt: skip
+            c.add(
+                "locale-removed",
+                f"locale:{locale}",
+                f"locale {locale} was removed",
+                old=(_P, ("locales",)),
+                new=(_P, ("locales",)),
+            )
     for locale in new_locales:
         if locale not in old_locales:
             c.add("locale-added", f"locale:{locale}", f"locale {locale} was added", new=(_P, ("locales",)))
@@ -145,23 +190,41 @@ def _diff_texts(
         path = f"l10n:{locale}:{'.'.join(key)}"
         if key not in new:
             if key == ("direction",):
-                c.add("localization-text-changed", path, f"text direction of {locale} now follows the locale",
-                      old=(doc, key))  # fmt: skip
+                c.add(
+                    "localization-text-changed",
+                    path,
+                    f"text direction of {locale} now follows the locale",
+                    old=(doc, key),
+                )
                 continue
             target = _renamed_key(key, renames)
             if target is not None and target in new:
                 _followed_rename(c, locale, key, target, text, new[target], existed=target in old)
                 moved_to.add(target)
                 continue
-            c.add("localization-key-removed", path, f"{'.'.join(key)} was removed from locale {locale}",
-                  old=(doc, key), new=(doc, key[:1]))  # fmt: skip
+            c.add(
+                "localization-key-removed",
+                path,
+                f"{'.'.join(key)} was removed from locale {locale}",
+                old=(doc, key),
+                new=(doc, key[:1]),
+            )
         elif new[key] != text:
-            c.add("localization-text-changed", path, f"text of {'.'.join(key)} changed in locale {locale}",
-                  old=(doc, key), new=(doc, key))  # fmt: skip
+            c.add(
+                "localization-text-changed",
+                path,
+                f"text of {'.'.join(key)} changed in locale {locale}",
+                old=(doc, key),
+                new=(doc, key),
+            )
     for key in new:
         if key not in old and key not in moved_to:
-            c.add("localization-key-added", f"l10n:{locale}:{'.'.join(key)}",
-                  f"{'.'.join(key)} was added to locale {locale}", new=(doc, key))  # fmt: skip
+            c.add(
+                "localization-key-added",
+                f"l10n:{locale}:{'.'.join(key)}",
+                f"{'.'.join(key)} was added to locale {locale}",
+                new=(doc, key),
+            )
 
 
 def _followed_rename(
@@ -174,11 +237,20 @@ def _followed_rename(
     path = f"l10n:{locale}:{old_key}"
     if existed:
         shown = "has the same text" if now == text else "has another text, which users now see instead"
-        c.add("localization-key-superseded", path,
-              f"{old_key} was dropped from locale {locale} with the field's rename; {new_key} already existed and "
-              f"{shown}", old=(doc, key), new=(doc, target))  # fmt: skip
+        c.add(
+            "localization-key-superseded",
+            path,
+            f"{old_key} was dropped from locale {locale} with the field's rename; {new_key} already existed and "
+            f"{shown}",
+            old=(doc, key),
+            new=(doc, target),
+        )
     else:
         changed = "" if now == text else ", and its text changed"
-        c.add("localization-key-moved", path,
-              f"{old_key} moved to {new_key} in locale {locale} with the field's rename{changed}",
-              old=(doc, key), new=(doc, target))  # fmt: skip
+        c.add(
+            "localization-key-moved",
+            path,
+            f"{old_key} moved to {new_key} in locale {locale} with the field's rename{changed}",
+            old=(doc, key),
+            new=(doc, target),
+        )

@@ -68,16 +68,32 @@ def check_expressions(c: Collector, delta: SchemaDelta, old_sites: list[FieldRef
             continue
         if not now.ok:
             first = now.errors[0].message if now.errors else "type error"
-            c.add("expression-no-longer-compiles", site.label,
-                  f"{site.label}: {_what(site)} no longer type-checks against the new schema: {first}",
-                  old=(before.doc, before.json_path), new=(site.doc, site.json_path), key=False)  # fmt: skip
+            c.add(
+                "expression-no-longer-compiles",
+                site.label,
+                f"{site.label}: {_what(site)} no longer type-checks against the new schema: {first}",
+                old=(before.doc, before.json_path),
+                new=(site.doc, site.json_path),
+                key=False,
+            )
         elif now.result_type != was.result_type:
-            c.add("expression-type-changed", site.label,
-                  f"{site.label}: expression type changed from {was.result_type} to {now.result_type}",
-                  old=(before.doc, before.json_path), new=(site.doc, site.json_path), key=False)  # fmt: skip
+            c.add(
+                "expression-type-changed",
+                site.label,
+                f"{site.label}: expression type changed from {was.result_type} to {now.result_type}",
+                old=(before.doc, before.json_path),
+                new=(site.doc, site.json_path),
+                key=False,
+            )
 
 
 def _what(site: FieldRef) -> str:
     """What the expression is to its owner: `when`, `expression`, `guard`, `SLA pause`, `at`, `value`."""
-    return {"rule": site.key[-1], "validation": site.key[-1], "guard": "guard", "sla": f"SLA {site.key[-1]}",
-            "timer": "`at`", "set": "value"}.get(site.key[0], "expression")  # fmt: skip
+    return {
+        "rule": site.key[-1],
+        "validation": site.key[-1],
+        "guard": "guard",
+        "sla": f"SLA {site.key[-1]}",
+        "timer": "`at`",
+        "set": "value",
+    }.get(site.key[0], "expression")

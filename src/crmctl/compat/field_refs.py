@@ -51,8 +51,15 @@ def _schema(pkg: Package) -> Iterator[FieldRef]:
     for ename, entity in (pkg.schema.entities if pkg.schema else {}).items():
         for fname, fdef in entity.fields.items():
             if fdef.type == "calculated":
-                yield FieldRef(("calculated", ename, fname), f"{ename}.{fname}", ename, fdef.expression, True,
-                               "schema", ("entities", ename, "fields", fname, "expression"))  # fmt: skip
+                yield FieldRef(
+                    ("calculated", ename, fname),
+                    f"{ename}.{fname}",
+                    ename,
+                    fdef.expression,
+                    True,
+                    "schema",
+                    ("entities", ename, "fields", fname, "expression"),
+                )
 
 
 def _rules(pkg: Package) -> Iterator[FieldRef]:
@@ -60,8 +67,15 @@ def _rules(pkg: Package) -> Iterator[FieldRef]:
         ent = entity_of(pkg, rule.entity)
         label = f"rule:{rule.id}"
         if rule.scope == "field" and rule.target:
-            yield FieldRef(("rule", rule.id, "target"), f"{label} (target)", ent, rule.target, False, "rules",
-                           ("rules", i, "target"))  # fmt: skip
+            yield FieldRef(
+                ("rule", rule.id, "target"),
+                f"{label} (target)",
+                ent,
+                rule.target,
+                False,
+                "rules",
+                ("rules", i, "target"),
+            )
         for prop in ("when", "expression"):
             expr = getattr(rule, prop)
             if expr:
@@ -73,13 +87,21 @@ def _validations(pkg: Package) -> Iterator[FieldRef]:
         ent = entity_of(pkg, val.entity)
         label = f"validation:{val.id}"
         if val.field:
-            yield FieldRef(("validation", val.id, "field"), label, ent, val.field, False, "validations",
-                           ("validations", i, "field"))  # fmt: skip
+            yield FieldRef(
+                ("validation", val.id, "field"),
+                label,
+                ent,
+                val.field,
+                False,
+                "validations",
+                ("validations", i, "field"),
+            )
         for prop in ("expression", "when"):
             expr = getattr(val, prop)
             if expr:
-                yield FieldRef(("validation", val.id, prop), label, ent, expr, True, "validations",
-                               ("validations", i, prop))  # fmt: skip
+                yield FieldRef(
+                    ("validation", val.id, prop), label, ent, expr, True, "validations", ("validations", i, prop)
+                )
 
 
 def _ui(pkg: Package) -> Iterator[FieldRef]:
@@ -94,13 +116,27 @@ def _ui(pkg: Package) -> Iterator[FieldRef]:
                 )
             for g, group in enumerate(step.groups):
                 for k, fld in enumerate(group.fields):
-                    yield FieldRef(("ui", fname, step.id, group.id, fld), f"{label}.group:{group.id}", ent, fld, False,
-                                   "ui", (*base, "steps", i, "groups", g, "fields", k))  # fmt: skip
+                    yield FieldRef(
+                        ("ui", fname, step.id, group.id, fld),
+                        f"{label}.group:{group.id}",
+                        ent,
+                        fld,
+                        False,
+                        "ui",
+                        (*base, "steps", i, "groups", g, "fields", k),
+                    )
         for role, view in form.roles.items():
             for prop in ("hidden", "readOnly"):
                 for k, fld in enumerate(getattr(view, prop)):
-                    yield FieldRef(("ui", fname, role, prop, fld), f"ui:{fname}.role:{role}", ent, fld, False, "ui",
-                                   (*base, "roles", role, prop, k))  # fmt: skip
+                    yield FieldRef(
+                        ("ui", fname, role, prop, fld),
+                        f"ui:{fname}.role:{role}",
+                        ent,
+                        fld,
+                        False,
+                        "ui",
+                        (*base, "roles", role, prop, k),
+                    )
 
 
 def workflow_actions(wf: Workflow) -> Iterator[tuple[Action, tuple[str | int, ...], str]]:
@@ -118,27 +154,55 @@ def _workflows(pkg: Package) -> Iterator[FieldRef]:
         for k, tr in enumerate(wf.transitions):
             label = f"workflow:{wf.id}.transition:{tr.id}"
             if tr.guard:
-                yield FieldRef(("guard", wf.id, tr.id), label, ent, tr.guard, True, "workflow",
-                               (*base, "transitions", k, "guard"))  # fmt: skip
+                yield FieldRef(
+                    ("guard", wf.id, tr.id), label, ent, tr.guard, True, "workflow", (*base, "transitions", k, "guard")
+                )
             if tr.approval is not None and tr.approval.approverField:
-                yield FieldRef(("approver", wf.id, tr.id), f"{label} (approverField)", ent, tr.approval.approverField,
-                               False, "workflow", (*base, "transitions", k, "approval", "approverField"))  # fmt: skip
+                yield FieldRef(
+                    ("approver", wf.id, tr.id),
+                    f"{label} (approverField)",
+                    ent,
+                    tr.approval.approverField,
+                    False,
+                    "workflow",
+                    (*base, "transitions", k, "approval", "approverField"),
+                )
         for state, sdef in wf.states.items():
             label = f"workflow:{wf.id}.state:{state}"
             if sdef.sla is not None:
                 for prop in ("start", "pause", "stop", "reset"):
                     expr = getattr(sdef.sla, prop)
                     if expr:
-                        yield FieldRef(("sla", wf.id, state, prop), f"{label} (SLA {prop})", ent, expr, True,
-                                       "workflow", (*base, "states", state, "sla", prop))  # fmt: skip
+                        yield FieldRef(
+                            ("sla", wf.id, state, prop),
+                            f"{label} (SLA {prop})",
+                            ent,
+                            expr,
+                            True,
+                            "workflow",
+                            (*base, "states", state, "sla", prop),
+                        )
             if sdef.task is not None and sdef.task.assign.field:
-                yield FieldRef(("assignee", wf.id, state), f"{label}.task:{sdef.task.id} (assign)", ent,
-                               sdef.task.assign.field, False, "workflow",
-                               (*base, "states", state, "task", "assign", "field"))  # fmt: skip
+                yield FieldRef(
+                    ("assignee", wf.id, state),
+                    f"{label}.task:{sdef.task.id} (assign)",
+                    ent,
+                    sdef.task.assign.field,
+                    False,
+                    "workflow",
+                    (*base, "states", state, "task", "assign", "field"),
+                )
         for m, timer in enumerate(wf.timers):
             if timer.at:
-                yield FieldRef(("timer", wf.id, timer.id), f"workflow:{wf.id}.timer:{timer.id}", ent, timer.at, True,
-                               "workflow", (*base, "timers", m, "at"))  # fmt: skip
+                yield FieldRef(
+                    ("timer", wf.id, timer.id),
+                    f"workflow:{wf.id}.timer:{timer.id}",
+                    ent,
+                    timer.at,
+                    True,
+                    "workflow",
+                    (*base, "timers", m, "at"),
+                )
         for action, where, label in workflow_actions(wf):
             for fpath, expr in action.set.items():
                 jp = (*base, *where, "set", fpath)
@@ -151,5 +215,6 @@ def _events(pkg: Package) -> Iterator[FieldRef]:
     for name, event in (pkg.events.events if pkg.events else {}).items():
         ent = entity_of(pkg, event.entity)
         for k, fld in enumerate(event.payload):
-            yield FieldRef(("event", name, fld), f"event:{name} payload", ent, fld, False, "events",
-                           ("events", name, "payload", k))  # fmt: skip
+            yield FieldRef(
+                ("event", name, fld), f"event:{name} payload", ent, fld, False, "events", ("events", name, "payload", k)
+            )

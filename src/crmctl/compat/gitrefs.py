@@ -95,8 +95,7 @@ def _resolve(repo: Any, rev: str) -> Any:
             f"check it with `git rev-parse --verify {rev}`; remote branches need `git fetch origin`, tags "
             "`git fetch --tags`"
         )
-        raise GitRefError(f"git:{rev}: no such revision in {repo.working_tree_dir}",
-                          hint=hint) from None  # fmt: skip
+        raise GitRefError(f"git:{rev}: no such revision in {repo.working_tree_dir}", hint=hint) from None
     return commit
 
 
@@ -122,16 +121,20 @@ def open_git_tree(spec: str, anchor: Path, *, merge_base: bool = False) -> GitTr
         head = _resolve(repo, "HEAD")
         bases = repo.merge_base(commit, head)
         if not bases:
-            raise GitRefError(f"git:{rev}: no common ancestor with HEAD",
-                              hint=_shallow_hint(repo, rev) or "are the histories unrelated?")  # fmt: skip
+            raise GitRefError(
+                f"git:{rev}: no common ancestor with HEAD",
+                hint=_shallow_hint(repo, rev) or "are the histories unrelated?",
+            )
         commit = bases[0]
         shown = f"merge-base({rev}, HEAD)={commit.hexsha[:12]}"
     if path is None:
         root = Path(repo.working_tree_dir).resolve()
         target = anchor.resolve()
         if not target.is_relative_to(root):
-            raise GitRefError(f"{spec}: {anchor} is outside the repository at {root}",
-                              hint="name the path explicitly: git:REV:path/in/repo")  # fmt: skip
+            raise GitRefError(
+                f"{spec}: {anchor} is outside the repository at {root}",
+                hint="name the path explicitly: git:REV:path/in/repo",
+            )
         path = target.relative_to(root).as_posix()
         path = "" if path == "." else path
     tree = commit.tree

@@ -31,14 +31,16 @@ class MoveCheck:
 
     def __init__(self, old: Package, new: Package, compile_pattern: PatternCompiler | None = None) -> None:
         self.result = diff_packages(old, new)
-        self._probes: list[Probe] = [p for p in plan_probes(self.result, compile_pattern)
-                                     if p.test is not None and p.change.cls in _GATED]  # fmt: skip
+        self._probes: list[Probe] = [
+            p for p in plan_probes(self.result, compile_pattern) if p.test is not None and p.change.cls in _GATED
+        ]
 
     def breaking(self, entity: str, data: Mapping[str, Any]) -> list[tuple[Change, str]]:
         """The changes that break a record of `entity` holding `data` (stored under the old version), each with
         the question its probe answered yes (e.g. "carry a value")."""
-        return [(p.change, p.question) for p in self._probes if p.entity == entity and p.test is not None
-                and p.test(data)]  # fmt: skip
+        return [
+            (p.change, p.question) for p in self._probes if p.entity == entity and p.test is not None and p.test(data)
+        ]
 
     def findings(self, entity: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
         """`breaking` as the record path's findings: field, code (the change code), severity, message."""
@@ -47,8 +49,10 @@ class MoveCheck:
         found = []
         for change, question in self.breaking(entity, data):
             field = change.path.partition(".")[2] or None
-            message = (f"cannot move from {old_version} to {new_version}: {change.kind.id} ({change.cls.value}): "
-                       f"{change.message}; this record is one of those that {question}")  # fmt: skip
+            message = (
+                f"cannot move from {old_version} to {new_version}: {change.kind.id} ({change.cls.value}): "
+                f"{change.message}; this record is one of those that {question}"
+            )
             if change.hint:
                 message += f" (hint: {change.hint})"
             found.append({"field": field, "code": change.code, "severity": "error", "message": message})

@@ -29,8 +29,16 @@ __all__ = ["PatternCompiler", "PatternMatcher", "Probe", "is_blank", "number_dig
 Test = Callable[[Mapping[str, Any]], bool]
 _Step = tuple[tuple[str, ...], bool]  # the keys a field may be stored under, and whether to walk list items
 
-_CARRY = frozenset({"field-removed", "field-renamed-without-alias", "field-type-changed", "reference-target-changed",
-                    "currency-changed", "array-items-type-changed"})  # fmt: skip
+_CARRY = frozenset(
+    {
+        "field-removed",
+        "field-renamed-without-alias",
+        "field-type-changed",
+        "reference-target-changed",
+        "currency-changed",
+        "array-items-type-changed",
+    }
+)
 _REQUIRED = frozenset({"field-made-required", "required-field-added"})
 _DEFAULTED = frozenset({"default-removed", "default-changed"})  # hit records without a value: they read the default
 _VALIDATION = frozenset({"hard-validation-added", "validation-hardened", "validation-narrowed", "validation-changed"})
@@ -64,8 +72,9 @@ def _steps(path: str, *pkgs: Package) -> tuple[str, list[_Step]] | None:
     a part under a former name): each step reads the field's name and every alias any of them gives it. None when
     no schema has the entity."""
     entity, _, rest = path.partition(".")
-    sides: list[Mapping[str, Any] | None] = [pkg.schema.entities[entity].fields for pkg in pkgs
-                                             if pkg.schema is not None and entity in pkg.schema.entities]  # fmt: skip
+    sides: list[Mapping[str, Any] | None] = [
+        pkg.schema.entities[entity].fields for pkg in pkgs if pkg.schema is not None and entity in pkg.schema.entities
+    ]
     if not sides or not rest:
         return None
     steps: list[_Step] = []
@@ -74,8 +83,13 @@ def _steps(path: str, *pkgs: Package) -> tuple[str, list[_Step]] | None:
         keys = [part[:-2] if each else part]
         found: list[Any] = [None] * len(sides)
         while True:  # until no side finds its field under a name another side gave: at most once per side
-            more = [(i, fdef) for i, fields in enumerate(sides) if found[i] is None and fields is not None
-                    and (fdef := next((fields[k] for k in keys if k in fields), None)) is not None]  # fmt: skip
+            more = [
+                (i, fdef)
+                for i, fields in enumerate(sides)
+                if found[i] is None
+                and fields is not None
+                and (fdef := next((fields[k] for k in keys if k in fields), None)) is not None
+            ]
             if not more:
                 break
             for i, fdef in more:

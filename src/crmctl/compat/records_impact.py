@@ -76,11 +76,19 @@ class RecordImpact:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "code": self.change.code, "kind": self.change.kind.id, "path": self.change.path,
-            "entity": self.entity, "question": self.question, "checked": self.checked, "note": self.note,
-            "total": self.total, "affected": self.affected, "by_version": dict(self.by_version),
-            "examples": list(self.examples), "text": self.describe(),
-        }  # fmt: skip
+            "code": self.change.code,
+            "kind": self.change.kind.id,
+            "path": self.change.path,
+            "entity": self.entity,
+            "question": self.question,
+            "checked": self.checked,
+            "note": self.note,
+            "total": self.total,
+            "affected": self.affected,
+            "by_version": dict(self.by_version),
+            "examples": list(self.examples),
+            "text": self.describe(),
+        }
 
 
 @dataclass
@@ -103,8 +111,14 @@ class RecordsImpact:
         return impact is not None and impact.checked and impact.affected > 0
 
     def as_dict(self) -> dict[str, object]:
-        return {"store": self.store, "tenant": self.tenant, "package": self.package, "records": self.records,
-                "examples_limit": self.limit, "impacts": [i.as_dict() for i in self.impacts]}  # fmt: skip
+        return {
+            "store": self.store,
+            "tenant": self.tenant,
+            "package": self.package,
+            "records": self.records,
+            "examples_limit": self.limit,
+            "impacts": [i.as_dict() for i in self.impacts],
+        }
 
 
 class RecordsCheck:

@@ -49,11 +49,18 @@ def _stale_fields(c: Collector, delta: SchemaDelta) -> None:
     def report(entity: str, name: str, where: str, doc: str, jp: JsonPath, key: bool = False) -> None:
         target = delta.renamed.get((entity, name))
         hint = (
-            f"use {target}, or add `aliases: [{name}]` to {entity}.{target}" if target
+            f"use {target}, or add `aliases: [{name}]` to {entity}.{target}"
+            if target
             else f"remove the reference, or keep {entity}.{name} (deprecated)"
-        )  # fmt: skip
-        c.add("stale-reference", f"{entity}.{name}", f"{where} still references {entity}.{name}, which no longer "
-              "exists", new=(doc, jp), hint=hint, key=key)  # fmt: skip
+        )
+        c.add(
+            "stale-reference",
+            f"{entity}.{name}",
+            f"{where} still references {entity}.{name}, which no longer exists",
+            new=(doc, jp),
+            hint=hint,
+            key=key,
+        )
 
     for ref in field_refs(pkg):
         entity = ref.entity or ""
@@ -68,13 +75,23 @@ def _stale_fields(c: Collector, delta: SchemaDelta) -> None:
             for key in keys:  # once per key: a picklist's values are one reference
                 ent, _, rest = key.partition(".")
                 if rest and _top(rest) in gone.get(ent, ()):
-                    report(ent, _top(rest), f"localization/{locale} {section} key {key!r}", f"localization/{locale}",
-                           (section, key))  # fmt: skip
+                    report(
+                        ent,
+                        _top(rest),
+                        f"localization/{locale} {section} key {key!r}",
+                        f"localization/{locale}",
+                        (section, key),
+                    )
                     continue
                 for path, shown, _ in members.get(ent, ()):
                     if rest and _within(rest, path):
-                        report(ent, shown, f"localization/{locale} {section} key {key!r}", f"localization/{locale}",
-                               (section, key))  # fmt: skip
+                        report(
+                            ent,
+                            shown,
+                            f"localization/{locale} {section} key {key!r}",
+                            f"localization/{locale}",
+                            (section, key),
+                        )
 
 
 def _within(field_path: str, path: str) -> bool:
@@ -96,8 +113,13 @@ def _gone_members(old: Package, new: Package) -> dict[str, list[tuple[str, str, 
     renames = field_renames(old.schema, new.schema)
     out: dict[str, list[tuple[str, str, dict[str, Renamed]]]] = {}
 
-    def walk(entity: str, before: Mapping[str, FieldDef], after: Mapping[str, FieldDef],
-             moved: Mapping[str, Renamed], trail: list[tuple[str, int]]) -> None:  # fmt: skip
+    def walk(
+        entity: str,
+        before: Mapping[str, FieldDef],
+        after: Mapping[str, FieldDef],
+        moved: Mapping[str, Renamed],
+        trail: list[tuple[str, int]],
+    ) -> None:
         for name, fdef in before.items():
             node = moved.get(name)
             now = after.get(node.name if node is not None else name)
@@ -128,10 +150,18 @@ def _gone_members(old: Package, new: Package) -> dict[str, list[tuple[str, str, 
 
 # target kind → the noun people read; a rule's `scope: workflow` names a transition of any workflow of its entity.
 _NOUNS = {
-    "entity": "entity", "step": "step", "group": "group", "state": "state", "transition": "transition",
-    "entity-transition": "transition", "task": "task", "calendar": "calendar", "validation": "validation",
-    "event": "event", "role": "role",
-}  # fmt: skip
+    "entity": "entity",
+    "step": "step",
+    "group": "group",
+    "state": "state",
+    "transition": "transition",
+    "entity-transition": "transition",
+    "task": "task",
+    "calendar": "calendar",
+    "validation": "validation",
+    "event": "event",
+    "role": "role",
+}
 
 _Target = tuple[str, ...]
 
@@ -151,10 +181,14 @@ def _stale_ids(c: Collector) -> None:
         if use.target in after or use.target not in before:
             continue  # alive, or never existed (lint reports those)
         noun = _NOUNS[use.target[0]]
-        c.add("stale-reference", before[use.target],
-              f"{use.where} still references {noun} {use.target[-1]}, which no longer exists",
-              new=(use.doc, use.json_path), key=use.is_key,
-              hint=f"keep the {noun}, or remove or update the reference")  # fmt: skip
+        c.add(
+            "stale-reference",
+            before[use.target],
+            f"{use.where} still references {noun} {use.target[-1]}, which no longer exists",
+            new=(use.doc, use.json_path),
+            key=use.is_key,
+            hint=f"keep the {noun}, or remove or update the reference",
+        )
 
 
 def _targets(pkg: Package) -> dict[_Target, str]:
@@ -323,21 +357,42 @@ def _stale_offers(c: Collector) -> None:
     for i, rule in enumerate(new.rules.rules if new.rules else []):
         if rule.capability in ("dependency", "calculation") and rule.target and rule.expression:
             who = f"rule:{rule.id} still {'offers' if rule.capability == 'dependency' else 'sets'}"
-            writes.append((entity_of(new, rule.entity) or "", rule.target, rule.expression, who, "rules",
-                           ("rules", i, "expression")))  # fmt: skip
+            writes.append(
+                (
+                    entity_of(new, rule.entity) or "",
+                    rule.target,
+                    rule.expression,
+                    who,
+                    "rules",
+                    ("rules", i, "expression"),
+                )
+            )
     for w, wf in enumerate(new.workflow.workflows if new.workflow else []):
         for action, where, owner in workflow_actions(wf):
             for fpath, text in action.set.items():
-                writes.append((entity_of(new, wf.entity) or "", fpath, text, f"{owner}: set) still writes",
-                               "workflow", ("workflows", w, *where, "set", fpath)))  # fmt: skip
+                writes.append(
+                    (
+                        entity_of(new, wf.entity) or "",
+                        fpath,
+                        text,
+                        f"{owner}: set) still writes",
+                        "workflow",
+                        ("workflows", w, *where, "set", fpath),
+                    )
+                )
     for ent, target, text, who, doc, jp in writes:
         now = _enum_values(new, ent, target)
         was = _enum_values(old, ent, old_path(renames.get(ent, {}), target))
         for offered in result_strings(text):
             if offered.value in was and offered.value not in now:
-                c.add("stale-reference", f"{ent}.{target}:{offered.value}",
-                      f"{who} {offered.value!r} for {ent}.{target}, a value the new version removed", new=(doc, jp),
-                      key=False, hint=f"remove {offered.value!r} from it, or keep it in {ent}.{target}")  # fmt: skip
+                c.add(
+                    "stale-reference",
+                    f"{ent}.{target}:{offered.value}",
+                    f"{who} {offered.value!r} for {ent}.{target}, a value the new version removed",
+                    new=(doc, jp),
+                    key=False,
+                    hint=f"remove {offered.value!r} from it, or keep it in {ent}.{target}",
+                )
 
 
 def _enum_values(pkg: Package, entity: str, path: str) -> frozenset[str]:

@@ -76,10 +76,16 @@ def build_report(
             extra["records"] = impact.describe()
         diagnostics.append(
             Diagnostic(
-                change.code, f"[{change.cls.value}] {change.message}", change.location or Location(manifest_file),
-                severity=severity, path=change.path, fix=change.hint, package=package, extra=extra,
+                change.code,
+                f"[{change.cls.value}] {change.message}",
+                change.location or Location(manifest_file),
+                severity=severity,
+                path=change.path,
+                fix=change.hint,
+                package=package,
+                extra=extra,
             )
-        )  # fmt: skip
+        )
     sources = {doc.file: doc.text for pkg in (result.old, result.new) for doc in pkg.docs.values()}
     summary: dict[str, object] = {
         "proposed_bump": result.bump,

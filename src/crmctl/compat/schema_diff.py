@@ -52,8 +52,13 @@ def diff_schema(c: Collector) -> SchemaDelta:
             delta.gone[name].update(entity.fields)
             continue
         if entity.description != new[name].description:
-            c.add("entity-description-changed", name, f"description of entity {name} changed",
-                  old=(_S, (*jp, "description")), new=(_S, (*jp, "description")))  # fmt: skip
+            c.add(
+                "entity-description-changed",
+                name,
+                f"description of entity {name} changed",
+                old=(_S, (*jp, "description")),
+                new=(_S, (*jp, "description")),
+            )
         _diff_fields(c, name, entity, new[name], delta)
     for name in new:
         if name not in old:
@@ -74,9 +79,13 @@ def _diff_field_map(
     paired = alias_pairs(old, new)  # new name -> old name, renames through aliases
     claimed = set(paired.values())
     for new_name, old_name in paired.items():
-        c.add("field-renamed-with-alias", f"{prefix}.{new_name}",
-              f"field {prefix}.{old_name} was renamed to {new_name}, keeping {old_name!r} as an alias",
-              old=(_S, (*base, old_name)), new=(_S, (*base, new_name)))  # fmt: skip
+        c.add(
+            "field-renamed-with-alias",
+            f"{prefix}.{new_name}",
+            f"field {prefix}.{old_name} was renamed to {new_name}, keeping {old_name!r} as an alias",
+            old=(_S, (*base, old_name)),
+            new=(_S, (*base, new_name)),
+        )
         _compare(c, f"{prefix}.{new_name}", old[old_name], new[new_name], (*base, old_name), (*base, new_name))
     left_removed = [n for n in removed if n not in claimed]
     left_added = [n for n in added if n not in paired]
@@ -98,10 +107,14 @@ def _diff_field_map(
         if target is not None:
             if delta is not None:
                 delta.renamed[(prefix, name)] = target
-            c.add("field-renamed-without-alias", path,
-                  f"field {path} looks renamed to {target} ({old[name].type}) without an alias",
-                  old=(_S, (*base, name)), new=(_S, (*base, target)),
-                  hint=f"add `aliases: [{name}]` to {prefix}.{target} to keep old records readable")  # fmt: skip
+            c.add(
+                "field-renamed-without-alias",
+                path,
+                f"field {path} looks renamed to {target} ({old[name].type}) without an alias",
+                old=(_S, (*base, name)),
+                new=(_S, (*base, target)),
+                hint=f"add `aliases: [{name}]` to {prefix}.{target} to keep old records readable",
+            )
             continue
         candidates = by_type.get(old[name].type, [])
         hint = (
@@ -117,10 +130,13 @@ def _diff_field_map(
         path = f"{prefix}.{name}"
         c.add("field-added", path, f"field {path} was added ({new[name].type})", new=(_S, (*base, name)))
         if new[name].required and getattr(new[name], "default", None) is None:
-            c.add("required-field-added", path,
-                  f"new field {path} is required and has no default; existing records and writers have no value",
-                  new=(_S, (*base, name, "required")),
-                  hint="declare a `default` for records and writers without a value, or make it optional")  # fmt: skip
+            c.add(
+                "required-field-added",
+                path,
+                f"new field {path} is required and has no default; existing records and writers have no value",
+                new=(_S, (*base, name, "required")),
+                hint="declare a `default` for records and writers without a value, or make it optional",
+            )
     for name in old:
         if name in new:
             _compare(c, f"{prefix}.{name}", old[name], new[name], (*base, name), (*base, name))
@@ -189,8 +205,11 @@ def _compare(c: Collector, path: str, old: Any, new: Any, ojp: JsonPath, njp: Js
         if alias not in old.aliases and alias != ojp[-1]:
             add("alias-added", f"alias {alias!r} was added to {path}", "aliases")
     if old.deprecated != new.deprecated:
-        add("field-deprecated" if new.deprecated else "field-undeprecated",
-            f"field {path} was {'deprecated' if new.deprecated else 'undeprecated'}", "deprecated")  # fmt: skip
+        add(
+            "field-deprecated" if new.deprecated else "field-undeprecated",
+            f"field {path} was {'deprecated' if new.deprecated else 'undeprecated'}",
+            "deprecated",
+        )
     if old.description != new.description:
         add("field-description-changed", f"description of {path} changed", "description")
     _compare_type_specific(add, c, path, old, new, ojp, njp)

@@ -58,8 +58,11 @@ def check_version(old_version: str, new_version: str, bump: str, *, breaking: bo
     what = "a breaking change" if breaking else f"a {bump} change"
     if bump == "none":
         ok = _core(new_version) >= _core(old_version)
-        message = (f"version {new_version} is fine: nothing changed" if ok
-                   else f"version {new_version} is lower than {old_version}")  # fmt: skip
+        message = (
+            f"version {new_version} is fine: nothing changed"
+            if ok
+            else f"version {new_version} is lower than {old_version}"
+        )
         return VersionVerdict(ok, old_version, message)
     if _core(new_version) >= _core(expected):
         return VersionVerdict(True, expected, f"version {new_version} satisfies {what} (at least {expected})")

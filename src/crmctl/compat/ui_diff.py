@@ -42,8 +42,13 @@ def _diff_form(c: Collector, name: str, old: Form, new: Form) -> None:
         return
     base = form_base(name)
     if old.entity != new.entity:
-        c.add("ui-layout-changed", f"ui:{name}", f"form {name} now edits {new.entity} instead of {old.entity}",
-              old=("ui", (*base, "entity")), new=("ui", (*base, "entity")))  # fmt: skip
+        c.add(
+            "ui-layout-changed",
+            f"ui:{name}",
+            f"form {name} now edits {new.entity} instead of {old.entity}",
+            old=("ui", (*base, "entity")),
+            new=("ui", (*base, "entity")),
+        )
     old_steps = {s.id: (i, s) for i, s in enumerate(old.steps)}
     new_steps = {s.id: (i, s) for i, s in enumerate(new.steps)}
     for sid, (i, step) in old_steps.items():
@@ -56,18 +61,31 @@ def _diff_form(c: Collector, name: str, old: Form, new: Form) -> None:
             _diff_step(c, path, step, other, (*base, "steps", i), (*base, "steps", j))
     for sid, (j, _step) in new_steps.items():
         if sid not in old_steps:
-            c.add("step-added", f"ui:{name}.step:{sid}", f"step {sid} was added to form {name}",
-                  new=("ui", (*base, "steps", j)))  # fmt: skip
+            c.add(
+                "step-added",
+                f"ui:{name}.step:{sid}",
+                f"step {sid} was added to form {name}",
+                new=("ui", (*base, "steps", j)),
+            )
     common_old = [s.id for s in old.steps if s.id in new_steps]
     common_new = [s.id for s in new.steps if s.id in old_steps]
     if common_old != common_new:
-        c.add("steps-reordered", f"ui:{name}", f"steps of form {name} were reordered: {' → '.join(common_new)}",
-              old=("ui", (*base, "steps")), new=("ui", (*base, "steps")))  # fmt: skip
+        c.add(
+            "steps-reordered",
+            f"ui:{name}",
+            f"steps of form {name} were reordered: {' → '.join(common_new)}",
+            old=("ui", (*base, "steps")),
+            new=("ui", (*base, "steps")),
+        )
     for role in sorted(set(old.roles) | set(new.roles)):
         if old.roles.get(role) != new.roles.get(role):
-            c.add("role-view-changed", f"ui:{name}.role:{role}", f"what role {role} sees on form {name} changed",
-                  old=("ui", (*base, "roles", role)) if role in old.roles else None,
-                  new=("ui", (*base, "roles", role)) if role in new.roles else None)  # fmt: skip
+            c.add(
+                "role-view-changed",
+                f"ui:{name}.role:{role}",
+                f"what role {role} sees on form {name} changed",
+                old=("ui", (*base, "roles", role)) if role in old.roles else None,
+                new=("ui", (*base, "roles", role)) if role in new.roles else None,
+            )
 
 
 def _diff_step(c: Collector, path: str, old: Step, new: Step, ojp: JsonPath, njp: JsonPath) -> None:
@@ -75,8 +93,13 @@ def _diff_step(c: Collector, path: str, old: Step, new: Step, ojp: JsonPath, njp
     old_set, new_set = set(old_fields), set(new_fields)
     for fld in old_fields:
         if fld not in new_set:
-            c.add("ui-field-removed", f"{path}.{fld}", f"field {fld} is no longer shown on step {old.id}",
-                  old=("ui", ojp), new=("ui", njp))  # fmt: skip
+            c.add(
+                "ui-field-removed",
+                f"{path}.{fld}",
+                f"field {fld} is no longer shown on step {old.id}",
+                old=("ui", ojp),
+                new=("ui", njp),
+            )
     for fld in new_fields:
         if fld not in old_set:
             c.add("ui-field-added", f"{path}.{fld}", f"field {fld} is now shown on step {new.id}", new=("ui", njp))

@@ -121,9 +121,14 @@ class LintContext:
                 for fname, fdef in entity.fields.items():
                     if fdef.type == "calculated":
                         yield Expr(
-                            "SCH", "schema", ("entities", ename, "fields", fname, "expression"),
-                            f"{ename}.{fname}", ename, fdef.expression, "calculated",
-                        )  # fmt: skip
+                            "SCH",
+                            "schema",
+                            ("entities", ename, "fields", fname, "expression"),
+                            f"{ename}.{fname}",
+                            ename,
+                            fdef.expression,
+                            "calculated",
+                        )
         if pkg.rules is not None:
             for i, rule in enumerate(pkg.rules.rules):
                 rule_entity = self.resolve_entity(rule.entity)
@@ -138,15 +143,25 @@ class LintContext:
                     text = getattr(val, attr)
                     if text is not None:
                         yield Expr(
-                            "VAL", "validations", ("validations", i, attr), f"validation:{val.id}", val_entity, text,
+                            "VAL",
+                            "validations",
+                            ("validations", i, attr),
+                            f"validation:{val.id}",
+                            val_entity,
+                            text,
                             attr,
-                        )  # fmt: skip
+                        )
         if pkg.workflow is not None:
             for w, flow in enumerate(pkg.workflow.workflows):
                 flow_entity = self.resolve_entity(flow.entity)
                 for t, tr in enumerate(flow.transitions):
                     if tr.guard is not None:
                         yield Expr(
-                            "WF", "workflow", ("workflows", w, "transitions", t, "guard"),
-                            f"workflow:{flow.id}/transition:{tr.id}", flow_entity, tr.guard, "guard",
-                        )  # fmt: skip
+                            "WF",
+                            "workflow",
+                            ("workflows", w, "transitions", t, "guard"),
+                            f"workflow:{flow.id}/transition:{tr.id}",
+                            flow_entity,
+                            tr.guard,
+                            "guard",
+                        )

@@ -27,16 +27,18 @@ class NamedTwice(InputError):
     """Record data names one field under two keys; `field` is the field's path (current names)."""
 
     def __init__(self, field: str, first: str, second: str) -> None:
-        super().__init__(f"keys {first!r} and {second!r} name the same field {field!r} (one is a former name); give "
-                         "it once")  # fmt: skip
+        super().__init__(
+            f"keys {first!r} and {second!r} name the same field {field!r} (one is a former name); give it once"
+        )
         self.field = field
 
 
 class Renamer:
     """Rewrites the former names of one field map (see the module docstring); built once by `renamer_for`."""
 
-    def __init__(self, names: frozenset[str], former: dict[str, str], inner: dict[str, _Inner],
-                 members: dict[str, Renamer]) -> None:  # fmt: skip
+    def __init__(
+        self, names: frozenset[str], former: dict[str, str], inner: dict[str, _Inner], members: dict[str, Renamer]
+    ) -> None:
         self._names = names
         self._former = former
         self._inner = inner
@@ -67,8 +69,11 @@ class Renamer:
 def renamer_for(fields: Mapping[str, FieldDef]) -> Renamer | None:
     """The renamer of a field map, or None when no field in it, at any depth, has a former name."""
     former = {alias: name for name, fdef in fields.items() for alias in fdef.aliases if alias not in fields}
-    members = {name: renamer for name, fdef in fields.items()
-               if isinstance(fdef, ObjectField) and (renamer := renamer_for(fdef.fields)) is not None}  # fmt: skip
+    members = {
+        name: renamer
+        for name, fdef in fields.items()
+        if isinstance(fdef, ObjectField) and (renamer := renamer_for(fdef.fields)) is not None
+    }
     inner = {name: rename for name, fdef in fields.items() if (rename := _inner(fdef, members.get(name))) is not None}
     return Renamer(frozenset(fields), former, inner, members) if former or inner else None
 

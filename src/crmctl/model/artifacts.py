@@ -220,10 +220,11 @@ class Sla(_Strict):
     warnAfter: Duration | None = None
     breachAfter: Duration
     calendar: str = Field(
-        "calendar", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        "calendar",
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
         description="`calendar` (every hour counts), `business` (Mon–Fri 09:00–17:00 UTC unless the workflow "
         "defines it) or a calendar of the workflow's `calendars`.",
-    )  # fmt: skip
+    )
     escalateTo: Ident | None = Field(None, description="Role that gets the work on breach.")
     onBreach: Id | None = Field(None, description="Transition taken automatically on breach.")
     start: str | None = Field(None, description="CEL condition that starts the clock (default: entering the state).")

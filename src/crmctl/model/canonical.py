@@ -37,13 +37,16 @@ def _nfc(text: str) -> str:
 
 
 def canonical_document(package: Package) -> dict[str, Any]:
-    return {kind: normalize(model.model_dump(mode="json", by_alias=True, exclude_defaults=True))
-            for kind, model in package.models().items()}  # fmt: skip
+    return {
+        kind: normalize(model.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+        for kind, model in package.models().items()
+    }
 
 
 def canonical_bytes(package: Package) -> bytes:
-    text = json.dumps(canonical_document(package), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False)  # fmt: skip
+    text = json.dumps(
+        canonical_document(package), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
     return text.encode("utf-8")
 
 

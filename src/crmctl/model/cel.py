@@ -60,11 +60,29 @@ DURATION = "google.protobuf.Duration"
 # Reserved by the CEL language definition: the literals and `in`, plus words kept for future use.
 CEL_RESERVED = frozenset(
     {
-        "true", "false", "null", "in",
-        "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop",
-        "package", "namespace", "return", "var", "void", "while",
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
     }
-)  # fmt: skip
+)
 CONTEXT_VARIABLES: dict[str, str] = {"step": "string", "role": "string", "now": TIMESTAMP, "locale": "string"}
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 

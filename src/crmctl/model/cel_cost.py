@@ -40,10 +40,43 @@ _CACHE_SIZE = 256
 # Overloads of `_+_` that build a new value from both operands.
 _CONCAT_BYTES = frozenset({"add_string", "add_bytes"})
 _CONCAT_LIST = frozenset({"add_list"})
-_CHEAP = frozenset({"_&&_", "_||_", "!_", "-_", "_-_", "_*_", "_/_", "_%_", "@not_strictly_false",
-                    "not_strictly_false", "size", "type"})  # fmt: skip
-_SCANS = frozenset({"_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in", "contains", "startsWith", "endsWith",
-                    "matches", "int", "uint", "double", "bool", "timestamp", "duration"})  # fmt: skip
+_CHEAP = frozenset(
+    {
+        "_&&_",
+        "_||_",
+        "!_",
+        "-_",
+        "_-_",
+        "_*_",
+        "_/_",
+        "_%_",
+        "@not_strictly_false",
+        "not_strictly_false",
+        "size",
+        "type",
+    }
+)
+_SCANS = frozenset(
+    {
+        "_==_",
+        "_!=_",
+        "_<_",
+        "_<=_",
+        "_>_",
+        "_>=_",
+        "@in",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "int",
+        "uint",
+        "double",
+        "bool",
+        "timestamp",
+        "duration",
+    }
+)
 _TO_TEXT = frozenset({"string", "bytes"})
 # The type of the message inside cel-expr-python's serialized expression (a `google.protobuf.Any`).
 _CHECKED_EXPR = ("type.googleapis.com/cel.expr.CheckedExpr", "type.googleapis.com/google.api.expr.v1alpha1.CheckedExpr")
@@ -277,8 +310,13 @@ def _expr(buffer: bytes, references: Mapping[int, frozenset[str]]) -> Node:
         elif number == 9:  # Comprehension
             parts = dict(_fields_of(payload))
             body = tuple(_expr(parts.get(k, b""), references) for k in (2, 4, 5, 6, 7))
-            return Node("comprehension", _text(parts.get(1, b"")), body, accu=_text(parts.get(3, b"")),
-                        second=_text(parts.get(8, b"")))  # fmt: skip
+            return Node(
+                "comprehension",
+                _text(parts.get(1, b"")),
+                body,
+                accu=_text(parts.get(3, b"")),
+                second=_text(parts.get(8, b"")),
+            )
     raise ValueError(f"expression {node_id} is of a kind this reader does not know")
 
 
@@ -375,8 +413,9 @@ class _Estimate:
         # The accumulator grows by what one step adds to it: over all items, by at most the chord of that growth
         # (see the module's docstring); the work of the condition and the step adds up the same way.
         grows = [max(per_item(size, start)[1].size - start.size, 0) for size in (0, over.size)]
-        accu = _Value(start.size + count * grows[0] + max(grows[1] - grows[0], 0),
-                      start.items + (count if accumulating else 0), 0)  # fmt: skip
+        accu = _Value(
+            start.size + count * grows[0] + max(grows[1] - grows[0], 0), start.items + (count if accumulating else 0), 0
+        )
         costs = [sum(part.work for part in per_item(size, accu)) for size in (0, over.size)]
         loop = count * costs[0] + max(costs[1] - costs[0], 0)
         final = self.value(result, {**scope, node.accu: accu}, appending - {node.accu})

@@ -97,8 +97,9 @@ def value_problem(fdef: FieldDef, value: Any, where: str) -> str | None:
     if kind == "datetime":
         if _is_datetime(value):
             return None
-        return f"{where} must be an ISO 8601 date and time with an offset (e.g. 2026-01-31T09:00:00Z), not " \
-               f"{_short(value)}"  # fmt: skip
+        return (
+            f"{where} must be an ISO 8601 date and time with an offset (e.g. 2026-01-31T09:00:00Z), not {_short(value)}"
+        )
     if kind == "object":
         if not isinstance(value, dict):
             return f"{where} must be an object, not {_what(value)}"
@@ -240,8 +241,11 @@ def filled_default(fdef: FieldDef) -> Any:
 
 def filler_for(fields: Mapping[str, FieldDef]) -> DefaultFiller | None:
     """The filler of a field map, or None when no field in it declares a default (nothing to fill)."""
-    plan = {name: ((name, *fdef.aliases), filled_default(fdef), _inner(fdef))
-            for name, fdef in fields.items() if declares_default(fdef)}  # fmt: skip
+    plan = {
+        name: ((name, *fdef.aliases), filled_default(fdef), _inner(fdef))
+        for name, fdef in fields.items()
+        if declares_default(fdef)
+    }
     return DefaultFiller(plan) if plan else None
 
 

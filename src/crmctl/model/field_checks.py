@@ -19,8 +19,12 @@ __all__ = ["FIELD_CHECKS", "refuses"]
 FIELD_CHECKS = ("required", "regex", "range")
 
 
-def refuses(kind: str, low: float | str | None = None, high: float | str | None = None,
-            fullmatch: Callable[[str], bool] | None = None) -> Callable[[Any], bool]:  # fmt: skip
+def refuses(
+    kind: str,
+    low: float | str | None = None,
+    high: float | str | None = None,
+    fullmatch: Callable[[str], bool] | None = None,
+) -> Callable[[Any], bool]:
     """The test a value fails a `kind` validation by (`low`/`high` for a range, `fullmatch` for a regex)."""
     if kind == "required":
         return is_blank

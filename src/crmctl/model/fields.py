@@ -30,9 +30,19 @@ __all__ = [
 
 IDENT = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 FIELD_TYPES = (
-    "text", "number", "currency", "boolean", "enum", "date", "datetime",
-    "reference", "file", "calculated", "object", "array",
-)  # fmt: skip
+    "text",
+    "number",
+    "currency",
+    "boolean",
+    "enum",
+    "date",
+    "datetime",
+    "reference",
+    "file",
+    "calculated",
+    "object",
+    "array",
+)
 RESULT_TYPES = Literal["text", "number", "currency", "boolean", "date", "datetime"]
 _DEFAULT = (
     "The value the field has wherever a record has none: a record written without it stores it, a record of a "
@@ -173,16 +183,28 @@ class ArrayField(_FieldBase):
     @classmethod
     def _items_have_no_default(cls, value: Any) -> Any:
         if getattr(value, "default", None) is not None:
-            raise PydanticCustomError("default", "an item of a list is never absent, so it has no default; give "
-                                                 "the array field a default list instead")  # fmt: skip
+            raise PydanticCustomError(
+                "default",
+                "an item of a list is never absent, so it has no default; give the array field a default list instead",
+            )
         return value
 
 
 FieldDef = Annotated[
-    TextField | NumberField | CurrencyField | BooleanField | EnumField | DateField | DatetimeField
-    | ReferenceField | FileField | CalculatedField | ObjectField | ArrayField,
+    TextField
+    | NumberField
+    | CurrencyField
+    | BooleanField
+    | EnumField
+    | DateField
+    | DatetimeField
+    | ReferenceField
+    | FileField
+    | CalculatedField
+    | ObjectField
+    | ArrayField,
     Field(discriminator="type"),
-]  # fmt: skip
+]
 
 ObjectField.model_rebuild()
 ArrayField.model_rebuild()

@@ -20,8 +20,13 @@ __all__ = ["MAX_FILE_BYTES", "check_regular", "open_regular", "read_regular"]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory"}  # fmt: skip
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a directory",
+}
 
 
 def _refuse(mode: int, where: str) -> None:

@@ -168,8 +168,13 @@ def _explain(error: Any, root: dict[str, Any]) -> list[tuple[JsonPath, str, bool
         hint = f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""
         return [((*path, k), f"unknown key {k!r}{hint}", True) for k in extras]
     if error.validator == "maxLength" and isinstance(instance, str):  # say how long, without printing all of it
-        return [(path, f"{_short(instance)} is {len(instance)} characters long; at most {error.validator_value} "
-                       "are allowed", False)]  # fmt: skip
+        return [
+            (
+                path,
+                f"{_short(instance)} is {len(instance)} characters long; at most {error.validator_value} are allowed",
+                False,
+            )
+        ]
     if error.validator == "pattern" and isinstance(instance, str) and len(instance) > 60:
         return [(path, f"{_short(instance)} does not match {error.validator_value!r}", False)]
     if error.validator == "required":

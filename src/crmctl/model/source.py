@@ -480,7 +480,10 @@ class _Builder:
             if name != "bool" and name != "null" and not JSON_NUMBER.fullmatch(node.value):
                 # YAML's own spellings (1_000, 0x1F, 0o17, 007, +5, .5, 12.) read as numbers nobody wrote: refused,
                 # as in every other input (crmctl.model.numbers).
-                raise self._fail(node, f"{node.value!r} is not a number crmctl reads: write it as in JSON (e.g. "
-                                       "1000, -2.5, 1e6), or quote it if it is text")  # fmt: skip
+                raise self._fail(
+                    node,
+                    f"{node.value!r} is not a number crmctl reads: write it as in JSON (e.g. "
+                    "1000, -2.5, 1e6), or quote it if it is text",
+                )
             return value
         raise self._fail(node, f"unsupported YAML type {name!r}")

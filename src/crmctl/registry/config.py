@@ -46,8 +46,10 @@ def registry_location(explicit: str | None, start: Path | None = None) -> str:
         from crmctl.registry.store import normalize_location
 
         return normalize_location(found[0], found[1].parent)
-    raise UsageError("no registry given", hint="pass --registry LOCATION, set CRMCTL_REGISTRY, or set "
-                                               "registry = \"...\" in [tool.crmctl]")  # fmt: skip
+    raise UsageError(
+        "no registry given",
+        hint='pass --registry LOCATION, set CRMCTL_REGISTRY, or set registry = "..." in [tool.crmctl]',
+    )
 
 
 def signing_key_path(explicit: Path | None, start: Path | None = None) -> Path:
@@ -65,8 +67,11 @@ def signing_key_path(explicit: Path | None, start: Path | None = None) -> Path:
     for default in (default_key_path(), Path.home() / ".ssh" / "id_ed25519"):
         if default.is_file():
             return default
-    raise UsageError("no signing key given", hint="pass --key PATH, set CRMCTL_KEY, set signing-key in "
-                     "[tool.crmctl], or create one with `crmctl keys generate`")  # fmt: skip
+    raise UsageError(
+        "no signing key given",
+        hint="pass --key PATH, set CRMCTL_KEY, set signing-key in "
+        "[tool.crmctl], or create one with `crmctl keys generate`",
+    )
 
 
 def default_key_path() -> Path:

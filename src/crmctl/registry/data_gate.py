@@ -48,8 +48,10 @@ class DataGate:
         if self.accept is not None:
             reason = self.accept.strip()
             if not is_reason(reason):
-                raise UsageError(f"--accept-data-dependent: give a reason of 1 to {MAX_REASON} printable characters "
-                                 "on one line, e.g. 'every stored Lead got a phone in the May backfill'")  # fmt: skip
+                raise UsageError(
+                    f"--accept-data-dependent: give a reason of 1 to {MAX_REASON} printable characters "
+                    "on one line, e.g. 'every stored Lead got a phone in the May backfill'"
+                )
             self.accept = reason
 
     def fresh(self) -> DataGate:
@@ -66,8 +68,12 @@ class DataGate:
             self.tenant = impact.tenant
         for change in changes:
             item = impact.for_change(change) if impact is not None else None
-            entry: dict[str, Any] = {"against": against, "code": change.code, "kind": change.kind.id,
-                                     "path": change.path}  # fmt: skip
+            entry: dict[str, Any] = {
+                "against": against,
+                "code": change.code,
+                "kind": change.kind.id,
+                "path": change.path,
+            }
             where = f"{change.code} {change.path} against {against}"
             if item is not None and item.checked:
                 entry["records"] = {"total": item.total, "affected": item.affected}
@@ -76,12 +82,18 @@ class DataGate:
                 entry["shown_safe"] = True
             elif item is not None and item.checked and item.total:
                 if self.accept is None:
-                    self.problems.append(Problem("REG306", f"data-dependent change {where} affects stored "
-                                                           f"records: {item.describe()}", subject))  # fmt: skip
+                    self.problems.append(
+                        Problem(
+                            "REG306",
+                            f"data-dependent change {where} affects stored records: {item.describe()}",
+                            subject,
+                        )
+                    )
             elif self.accept is None:
                 why = "" if impact is None else f" (the stored records cannot show it safe: {_unchecked(item, impact)})"
-                self.problems.append(Problem("REG305", f"data-dependent change {where}: {change.message}{why}",
-                                             subject))  # fmt: skip
+                self.problems.append(
+                    Problem("REG305", f"data-dependent change {where}: {change.message}{why}", subject)
+                )
             self.changes.append(entry)
 
     def record(self) -> dict[str, Any] | None:
@@ -97,8 +109,10 @@ def _unchecked(item: Any, impact: RecordsImpact) -> str:
     if item is None:
         return "no probe answers this kind of change"
     if item.checked:
-        return (f"tenant {impact.tenant or '-'} of {impact.store or 'the store'} holds no {item.entity} records of "
-                f"{impact.package}")  # fmt: skip
+        return (
+            f"tenant {impact.tenant or '-'} of {impact.store or 'the store'} holds no {item.entity} records of "
+            f"{impact.package}"
+        )
     return str(item.note or "not checked")
 
 

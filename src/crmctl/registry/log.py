@@ -93,13 +93,18 @@ def parse_time(text: str) -> datetime | None:
         return None
 
 
-def make_entry(seq: int, prev: str | None, kind: str, body: dict[str, Any], *, identity: str, key: SigningKey,
-               now: datetime) -> dict[str, Any]:  # fmt: skip
+def make_entry(
+    seq: int, prev: str | None, kind: str, body: dict[str, Any], *, identity: str, key: SigningKey, now: datetime
+) -> dict[str, Any]:
     from crmctl.signing import NAMESPACE_LOG
 
     entry: dict[str, Any] = {
-        "seq": seq, "prev": prev, "type": kind, "time": format_time(now),
-        "signer": {"identity": identity, "key": key.fingerprint()}, "body": body,
-    }  # fmt: skip
+        "seq": seq,
+        "prev": prev,
+        "type": kind,
+        "time": format_time(now),
+        "signer": {"identity": identity, "key": key.fingerprint()},
+        "body": body,
+    }
     entry["signature"] = key.sign(signed_bytes(entry), NAMESPACE_LOG)
     return entry

@@ -41,30 +41,35 @@ def shown(text: str) -> str:
 
 def check_name(name: str) -> str:
     if _NAME.fullmatch(name) is None:
-        raise UsageError(f"{shown(name)} is not a valid package name",
-                         hint="a letter, then letters, digits, '_' or '-' (at most 64)")  # fmt: skip
+        raise UsageError(
+            f"{shown(name)} is not a valid package name", hint="a letter, then letters, digits, '_' or '-' (at most 64)"
+        )
     return name
 
 
 def check_version(version: str) -> str:
     if len(version) > MAX_VERSION_LENGTH:
-        raise UsageError(f"{shown(version)} is too long for a version ({len(version)} characters)",
-                         hint=f"crmctl accepts versions of at most {MAX_VERSION_LENGTH} characters")  # fmt: skip
+        raise UsageError(
+            f"{shown(version)} is too long for a version ({len(version)} characters)",
+            hint=f"crmctl accepts versions of at most {MAX_VERSION_LENGTH} characters",
+        )
     if not is_version(version):
-        raise UsageError(f"{shown(version)} is not a semantic version",
-                         hint="e.g. 1.2.0 or 2.0.0-rc.1 (semver 2.0.0)")  # fmt: skip
+        raise UsageError(f"{shown(version)} is not a semantic version", hint="e.g. 1.2.0 or 2.0.0-rc.1 (semver 2.0.0)")
     if version.endswith(".lock"):  # the one rule of `git check-ref-format` that a semver version can break
-        raise UsageError(f"{version!r} cannot be published: a version becomes the tag NAME/v{version}, and git "
-                         "refuses a tag ending in '.lock'",
-                         hint="choose another last pre-release or build identifier")  # fmt: skip
+        raise UsageError(
+            f"{version!r} cannot be published: a version becomes the tag NAME/v{version}, and git "
+            "refuses a tag ending in '.lock'",
+            hint="choose another last pre-release or build identifier",
+        )
     return version
 
 
 def check_channel(channel: str) -> str:
     if _CHANNEL.fullmatch(channel) is None:
-        raise UsageError(f"{shown(channel)} is not a valid channel name",
-                         hint="lower-case letters, digits and '-', starting with a letter, at most 32, "
-                              "e.g. prod")  # fmt: skip
+        raise UsageError(
+            f"{shown(channel)} is not a valid channel name",
+            hint="lower-case letters, digits and '-', starting with a letter, at most 32, e.g. prod",
+        )
     return channel
 
 
@@ -76,9 +81,10 @@ def check_scope(scope: str) -> str:
 
 def check_identity(identity: str) -> str:
     if _IDENTITY.fullmatch(identity) is None:
-        raise UsageError(f"{shown(identity)} is not a valid signer identity",
-                         hint="e-mail-like, without spaces, quotes or commas, at most 128 characters, "
-                              "e.g. alice@example.com")  # fmt: skip
+        raise UsageError(
+            f"{shown(identity)} is not a valid signer identity",
+            hint="e-mail-like, without spaces, quotes or commas, at most 128 characters, e.g. alice@example.com",
+        )
     return identity
 
 

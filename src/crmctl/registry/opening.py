@@ -78,16 +78,20 @@ def read_marker(snapshot: Snapshot, location: str) -> dict[str, Any]:
 
 def parse_marker(data: bytes | None, location: str) -> dict[str, Any]:
     if data is None:
-        raise NotARegistryError(f"{location}: not a crmctl registry (no {MARKER} on branch main)",
-                                hint="create one with `crmctl registry init LOCATION`")  # fmt: skip
+        raise NotARegistryError(
+            f"{location}: not a crmctl registry (no {MARKER} on branch main)",
+            hint="create one with `crmctl registry init LOCATION`",
+        )
     try:
         marker = json.loads(data)
         version = int(marker["format"])
     except (ValueError, KeyError, TypeError):
         raise NotARegistryError(f"{location}: {MARKER} is not a registry marker") from None
     if version > FORMAT:
-        raise NotARegistryError(f"{location}: registry format {version} was written by a newer crmctl; upgrade "
-                                f"crmctl to read it (this one reads format {FORMAT})")  # fmt: skip
+        raise NotARegistryError(
+            f"{location}: registry format {version} was written by a newer crmctl; upgrade "
+            f"crmctl to read it (this one reads format {FORMAT})"
+        )
     return dict(marker)
 
 
@@ -95,8 +99,10 @@ def fetch(location: str, *, tags: bool = True) -> tuple[Store, str]:
     store = Store(normalize_location(location))
     head = store.refresh(tags=tags)
     if head is None:
-        raise NotARegistryError(f"{store.location}: not a crmctl registry (no branch main)",
-                                hint="create one with `crmctl registry init LOCATION`")  # fmt: skip
+        raise NotARegistryError(
+            f"{store.location}: not a crmctl registry (no branch main)",
+            hint="create one with `crmctl registry init LOCATION`",
+        )
     return store, head
 
 
@@ -115,12 +121,16 @@ def open_registry(location: str, *, strict: bool = True) -> Opened:
     history = check_history(store.location, state.registry_id, snapshot)
     if strict:
         if history is not None:
-            raise HistoryError(f"{store.location}: {history.message}",
-                               hint="someone rewrote the registry's history; run `crmctl registry verify`")  # fmt: skip
+            raise HistoryError(
+                f"{store.location}: {history.message}",
+                hint="someone rewrote the registry's history; run `crmctl registry verify`",
+            )
         broken = [p for p in state.problems if p.code in ("REG101", "REG102", "REG103", "REG104", "REG105")]
         if broken:
-            raise UserError(f"{store.location}: the registry's log is damaged ({broken[0].subject}: "
-                            f"{broken[0].message})", hint="run `crmctl registry verify` for every problem")  # fmt: skip
+            raise UserError(
+                f"{store.location}: the registry's log is damaged ({broken[0].subject}: {broken[0].message})",
+                hint="run `crmctl registry verify` for every problem",
+            )
     if strict:
         assert state.head is not None
         advance(store.location, state.registry_id, state.seq, state.head)
@@ -179,8 +189,12 @@ def remembered_entry(location: str, registry_id: str) -> list[str]:
 def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Problem | None:
     memory, previous_id = remembered(location, registry_id)
     if previous_id is not None and previous_id != registry_id:
-        return Problem("REG501", f"this location held registry {previous_id[:19]}..., now {registry_id[:19]}...: "
-                                 "its whole history was replaced", "log")  # fmt: skip
+        return Problem(
+            "REG501",
+            f"this location held registry {previous_id[:19]}..., now {registry_id[:19]}...: "
+            "its whole history was replaced",
+            "log",
+        )
     if memory is None:
         return None
     seq, head = memory.get("seq"), memory.get("head")
@@ -192,8 +206,12 @@ def check_history(location: str, registry_id: str, snapshot: Snapshot) -> Proble
         behind = ""
         if data is None and isinstance(where, str) and where != location:
             behind = f"; this client read entry {seq} at {shown(where)}, and a location behind another is refused"
-        return Problem("REG501", f"the log no longer has the remembered head {head[:19]}... at entry {seq} "
-                                 f"(history rewritten or rolled back{behind})", entry_path(seq))  # fmt: skip
+        return Problem(
+            "REG501",
+            f"the log no longer has the remembered head {head[:19]}... at entry {seq} "
+            f"(history rewritten or rolled back{behind})",
+            entry_path(seq),
+        )
     return None
 
 

@@ -30,8 +30,9 @@ def init_registry(location: str, key: SigningKey, identity: str, now: datetime) 
     local = _local_path(normalized)
     store = Store(normalized)  # first: it says so when git is missing
     if local is not None and not local.exists():
-        result = subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(local)], capture_output=True,
-                                check=False)  # fmt: skip
+        result = subprocess.run(
+            ["git", "init", "-q", "--bare", "-b", "main", str(local)], capture_output=True, check=False
+        )
         if result.returncode != 0:
             raise RemoteError(f"{normalized}: cannot create the registry: {result.stderr.decode().strip()}")
     head = store.refresh()
@@ -39,8 +40,10 @@ def init_registry(location: str, key: SigningKey, identity: str, now: datetime) 
         marker = store.snapshot(head).read(MARKER)
         if marker is not None:
             raise UserError(f"{normalized}: already a crmctl registry")
-        raise NotARegistryError(f"{normalized}: the repository is not empty and not a registry; refusing to "
-                                "write into it", hint="use an empty repository or a new path")  # fmt: skip
+        raise NotARegistryError(
+            f"{normalized}: the repository is not empty and not a registry; refusing to write into it",
+            hint="use an empty repository or a new path",
+        )
     if store.remote_has_refs():
         raise NotARegistryError(f"{normalized}: the repository has refs but no main branch; refusing to write")
     state = RegistryState()
@@ -69,8 +72,9 @@ def _local_path(location: str) -> Path | None:
     return None
 
 
-def add_signer(location: str, key: SigningKey, now: datetime, *, identity: str, public_key: str,
-               scopes: list[str], admin: bool) -> WriteResult:  # fmt: skip
+def add_signer(
+    location: str, key: SigningKey, now: datetime, *, identity: str, public_key: str, scopes: list[str], admin: bool
+) -> WriteResult:
     check_identity(identity)
     for scope in scopes:
         check_scope(scope)
@@ -87,8 +91,9 @@ def add_signer(location: str, key: SigningKey, now: datetime, *, identity: str, 
     return write_change(location, key, now, plan)
 
 
-def remove_signer(location: str, key: SigningKey, now: datetime, *, identity: str, reason: str = "",
-                  fingerprint: str | None = None) -> WriteResult:  # fmt: skip
+def remove_signer(
+    location: str, key: SigningKey, now: datetime, *, identity: str, reason: str = "", fingerprint: str | None = None
+) -> WriteResult:
     """Remove one active key of `identity`: `fingerprint` names it, and must when the identity has several (a
     rotated key is added under the same identity, and either may be the one to revoke)."""
     check_identity(identity)
@@ -98,19 +103,21 @@ def remove_signer(location: str, key: SigningKey, now: datetime, *, identity: st
         if not keys:
             raise UserError(f"{identity} is not an active signer of this registry")
         if fingerprint is not None and fingerprint not in keys:
-            raise UserError(f"{shown(fingerprint)} is not an active key of {identity}",
-                            hint=f"its active keys: {', '.join(keys)}")  # fmt: skip
+            raise UserError(
+                f"{shown(fingerprint)} is not an active key of {identity}", hint=f"its active keys: {', '.join(keys)}"
+            )
         if fingerprint is None and len(keys) > 1:
-            raise UserError(f"{identity} has {len(keys)} active keys: {', '.join(keys)}",
-                            hint="name the one to remove with --fingerprint SHA256:...")  # fmt: skip
+            raise UserError(
+                f"{identity} has {len(keys)} active keys: {', '.join(keys)}",
+                hint="name the one to remove with --fingerprint SHA256:...",
+            )
         body = {"identity": identity, "key": fingerprint or keys[0], "reason": reason}
         return Change("signer-remove", body, {}, f"signer remove {identity}")
 
     return write_change(location, key, now, plan)
 
 
-def promote(location: str, key: SigningKey, now: datetime, *, name: str, version: str,
-            channel: str) -> WriteResult:  # fmt: skip
+def promote(location: str, key: SigningKey, now: datetime, *, name: str, version: str, channel: str) -> WriteResult:
     check_name(name)
     check_version(version)
     check_channel(channel)

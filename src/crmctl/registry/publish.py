@@ -57,8 +57,11 @@ def prepare(directory: Path) -> Prepared:
 
     source = load_package(directory)
     if not source.valid or source.manifest is None:
-        problems = [Problem("REG301", f"{d.location}: {d.message} ({d.code})", source.label)
-                    for d in source.diagnostics if d.severity.value == "error"]  # fmt: skip
+        problems = [
+            Problem("REG301", f"{d.location}: {d.message} ({d.code})", source.label)
+            for d in source.diagnostics
+            if d.severity.value == "error"
+        ]
         raise Refused(f"{directory}: the package does not load cleanly; run `crmctl lint {directory}`", problems)
     check_version(source.manifest.version)  # a valid package version that git cannot tag (`1.0.0-a.lock`)
     canonical = canonical_bytes(source)
@@ -68,19 +71,31 @@ def prepare(directory: Path) -> Prepared:
     if not package.valid or digest(package) != value:
         raise InputError(f"{directory}: the package's artifacts do not reload to its digest (a crmctl bug)")
     manifest = source.manifest
-    return Prepared(manifest.name, manifest.version, manifest.scope, value, canonical, artifacts, package,
-                    source_provenance(directory))  # fmt: skip
+    return Prepared(
+        manifest.name,
+        manifest.version,
+        manifest.scope,
+        value,
+        canonical,
+        artifacts,
+        package,
+        source_provenance(directory),
+    )
 
 
 def lint_problems(package: Package, subject: str) -> list[Problem]:
     from crmctl.lint import LintConfig, lint_package
 
-    return [Problem("REG301", f"lint: {d.location}: {d.message} ({d.code})", subject)
-            for d in lint_package(package, LintConfig()) if d.severity.value == "error"]  # fmt: skip
+    return [
+        Problem("REG301", f"lint: {d.location}: {d.message} ({d.code})", subject)
+        for d in lint_package(package, LintConfig())
+        if d.severity.value == "error"
+    ]
 
 
-def breaking_problems(old: Package, new: Package, subject: str, old_version: str,
-                      data: DataGate | None = None) -> list[Problem]:  # fmt: skip
+def breaking_problems(
+    old: Package, new: Package, subject: str, old_version: str, data: DataGate | None = None
+) -> list[Problem]:
     """The breaking changes of `new` against published `old_version`; `data` also gates the data-dependent ones."""
     from crmctl.compat.classify import diff_packages
     from crmctl.compat.kinds import ChangeClass
@@ -88,12 +103,16 @@ def breaking_problems(old: Package, new: Package, subject: str, old_version: str
     result = diff_packages(old, new)
     if data is not None:
         data.check(result, subject, old_version)
-    return [Problem("REG303", f"breaking change against {old_version}: {c.code} {c.path}: {c.message}", subject)
-            for c in result.changes if c.cls is ChangeClass.BREAKING]  # fmt: skip
+    return [
+        Problem("REG303", f"breaking change against {old_version}: {c.code} {c.path}: {c.message}", subject)
+        for c in result.changes
+        if c.cls is ChangeClass.BREAKING
+    ]
 
 
-def publish(location: str, directory: Path, key: SigningKey, now: datetime, *,
-            data: DataGate | None = None) -> WriteResult:  # fmt: skip
+def publish(
+    location: str, directory: Path, key: SigningKey, now: datetime, *, data: DataGate | None = None
+) -> WriteResult:
     """Publish the package at `directory`, or refuse with every failing gate (`Refused`). `data` is the answer to
     data-dependent changes (evidence, acknowledgement); without one they are refused (`registry.data_gate`)."""
     prepared = prepare(directory)
@@ -101,8 +120,7 @@ def publish(location: str, directory: Path, key: SigningKey, now: datetime, *,
     return write_change(location, key, now, lambda opened: _plan(opened, prepared, key, now, gate.fresh()))
 
 
-def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
-          data: DataGate) -> Change | WriteResult:  # fmt: skip
+def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime, data: DataGate) -> Change | WriteResult:
     state = opened.state
     subject = f"{prepared.name}@{prepared.version}"
     published = state.packages.get(prepared.name, {})
@@ -110,10 +128,11 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
     if existing is not None:
         if existing.digest == prepared.digest:
             return unchanged(opened, f"{subject} is already published with digest {prepared.digest}; nothing to do")
-        raise Refused(f"{subject} is already published with a different digest; a published version never "
-                      "changes: publish a new version",
-                      [Problem("REG202", f"published digest {existing.digest}, this one {prepared.digest}",
-                               subject)])  # fmt: skip
+        raise Refused(
+            f"{subject} is already published with a different digest; a published version never "
+            "changes: publish a new version",
+            [Problem("REG202", f"published digest {existing.digest}, this one {prepared.digest}", subject)],
+        )
     identity = signer_identity(state, key)
     problems = lint_problems(prepared.package, subject)
     signer = state.active(key.fingerprint())
@@ -122,12 +141,14 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
     if published:
         scope = next(iter(published.values())).scope
         if scope != prepared.scope:
-            problems.append(Problem("REG304", f"{prepared.name} is a {scope} package; cannot move it to "
-                                              f"{prepared.scope}", subject))  # fmt: skip
+            problems.append(
+                Problem("REG304", f"{prepared.name} is a {scope} package; cannot move it to {prepared.scope}", subject)
+            )
         latest = max(published, key=version_key)
         if version_key(prepared.version) <= version_key(latest):
-            problems.append(Problem("REG302", f"version {prepared.version} is not higher than the published "
-                                              f"{latest}", subject))  # fmt: skip
+            problems.append(
+                Problem("REG302", f"version {prepared.version} is not higher than the published {latest}", subject)
+            )
         for version in sorted(published.values(), key=lambda v: version_key(v.version)):
             old = load_version(opened.snapshot, version)
             problems.extend(breaking_problems(old, prepared.package, subject, version.version, data))
@@ -136,8 +157,11 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
         raise Refused(f"{subject}: publish refused ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
     path = f"packages/{prepared.name}/{prepared.version}"
     tag = f"{prepared.name}/v{prepared.version}"
-    provenance = {"signer": {"identity": identity, "key": key.fingerprint()},
-                  "time": format_time(entry_time(state, now)), "source": prepared.source}  # fmt: skip
+    provenance = {
+        "signer": {"identity": identity, "key": key.fingerprint()},
+        "time": format_time(entry_time(state, now)),
+        "source": prepared.source,
+    }
     digest_line = (prepared.digest + "\n").encode()
     files = {
         f"{path}/canonical.json": prepared.canonical,
@@ -146,8 +170,15 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime,
         f"{path}/provenance.json": provenance_bytes(provenance),
         **{f"{path}/artifacts/{rel}": data for rel, data in prepared.artifacts.items()},
     }
-    body = {"name": prepared.name, "version": prepared.version, "scope": prepared.scope, "digest": prepared.digest,
-            "path": path, "tag": tag, "provenance": provenance}  # fmt: skip
+    body = {
+        "name": prepared.name,
+        "version": prepared.version,
+        "scope": prepared.scope,
+        "digest": prepared.digest,
+        "path": path,
+        "tag": tag,
+        "provenance": provenance,
+    }
     answered = data.record()
     if answered is not None:
         body["data_dependent"] = answered

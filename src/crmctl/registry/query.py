@@ -68,15 +68,19 @@ def resolve(location: str, name: str, *, channel: str | None = None, version: st
             raise HistoryError(f"{store.location}: {history.message}", hint="run `crmctl registry verify`")
         advance(store.location, known["registry"], known["seq"], known["head"])
         if known.get("index_blob") != ids.get("index.json"):
-            raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
-                             hint="run `crmctl registry verify`")  # fmt: skip
+            raise InputError(
+                f"{store.location}: index.json does not match the log (corrupted index)",
+                hint="run `crmctl registry verify`",
+            )
         versions = dict(known["packages"].get(name, {}))
         channels = dict(known["channels"].get(name, {}))
     else:
         opened = open_registry(location)
         if opened.snapshot.read("index.json") != opened.state.index_bytes():
-            raise InputError(f"{store.location}: index.json does not match the log (corrupted index)",
-                             hint="run `crmctl registry verify`")  # fmt: skip
+            raise InputError(
+                f"{store.location}: index.json does not match the log (corrupted index)",
+                hint="run `crmctl registry verify`",
+            )
         versions = {v: ver.digest for v, ver in opened.state.packages.get(name, {}).items()}
         channels = opened.state.channels.get(name, {})
     if not versions:
@@ -100,8 +104,9 @@ def _index(data: bytes | None, location: str) -> dict[str, Any]:
     except ValueError:
         index = None
     if not isinstance(index, dict):
-        raise InputError(f"{location}: index.json is missing or not JSON (corrupted index)",
-                         hint="run `crmctl registry verify`")  # fmt: skip
+        raise InputError(
+            f"{location}: index.json is missing or not JSON (corrupted index)", hint="run `crmctl registry verify`"
+        )
     return index
 
 
@@ -136,8 +141,10 @@ def open_version_tree(location: str, name: str, ref: str | None) -> FileTree:
 def list_packages(location: str) -> list[dict[str, Any]]:
     state = open_registry(location).state
     index = state.index()["packages"]
-    return [{"name": name, **{k: v for k, v in info.items() if k != "versions"},
-             "versions": list(info["versions"])} for name, info in index.items()]  # fmt: skip
+    return [
+        {"name": name, **{k: v for k, v in info.items() if k != "versions"}, "versions": list(info["versions"])}
+        for name, info in index.items()
+    ]
 
 
 def show(location: str, spec: str) -> dict[str, Any]:
@@ -158,10 +165,19 @@ def show(location: str, spec: str) -> dict[str, Any]:
     if not ref:
         return {"name": name, **state.index()["packages"][name]}
     version = _pick(versions, channels, name, ref)
-    shown = {"name": name, "version": version.version, "scope": version.scope, "digest": version.digest,
-             "path": version.path, "tag": version.tag, "seq": version.seq, "time": version.time,
-             "signer": version.signer, "provenance": version.provenance,
-             "channels": sorted(c for c, v in channels.items() if v == version.version)}  # fmt: skip
+    shown = {
+        "name": name,
+        "version": version.version,
+        "scope": version.scope,
+        "digest": version.digest,
+        "path": version.path,
+        "tag": version.tag,
+        "seq": version.seq,
+        "time": version.time,
+        "signer": version.signer,
+        "provenance": version.provenance,
+        "channels": sorted(c for c, v in channels.items() if v == version.version),
+    }
     answered = state.entries[version.seq - 1]["body"].get("data_dependent")  # who accepted what, when it applies
     if answered is not None:
         shown["data_dependent"] = answered
@@ -174,5 +190,7 @@ def log_entries(location: str) -> list[dict[str, Any]]:
     state = open_registry(location).state
     refused = {p.subject: {"code": p.code, "message": p.message} for p in state.problems}
     shown = zip(state.entries, state.hashes, strict=False)
-    return [{k: v for k, v in entry.items() if k != "signature"} | {"hash": h, "problem": refused.get(entry_path(n))}
-            for n, (entry, h) in enumerate(shown, start=1)]  # fmt: skip
+    return [
+        {k: v for k, v in entry.items() if k != "signature"} | {"hash": h, "problem": refused.get(entry_path(n))}
+        for n, (entry, h) in enumerate(shown, start=1)
+    ]

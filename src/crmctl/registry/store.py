@@ -75,8 +75,10 @@ def cache_root() -> Path:
 
 # What git says when the machine, not the registry, is the problem: a full disk, a read-only file system, files
 # it may not write (ssh's "Permission denied (publickey)" is a credential problem, reported as the remote's).
-_ENVIRONMENT = re.compile(r"No space left on device|Disk quota exceeded|Read-only file system|"
-                          r"insufficient permission|Permission denied(?! \(publickey)")  # fmt: skip
+_ENVIRONMENT = re.compile(
+    r"No space left on device|Disk quota exceeded|Read-only file system|"
+    r"insufficient permission|Permission denied(?! \(publickey)"
+)
 
 
 def _failed(what: str, result: subprocess.CompletedProcess[bytes], *, cause: bool = False) -> str:
@@ -121,17 +123,27 @@ class Store:
         key = hashlib.sha256(self.location.encode()).hexdigest()[:16]
         self.cache = cache_root() / key
 
-    def git(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-            check: bool = True, detached: bool = False) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    def git(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        detached: bool = False,
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run git on the cache. `detached` runs it in a session of its own, so that killing crmctl's process
         group (kill -9, Ctrl-C) cannot stop it half-way: used for the push, the one step that changes the remote."""
         full_env = {**_NON_INTERACTIVE, **os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
         try:
             for _attempt in range(2):
                 result = subprocess.run(
-                    ["git", "--git-dir", str(self.cache), *args], input=stdin, capture_output=True, env=full_env,
-                    check=False, start_new_session=detached,
-                )  # fmt: skip
+                    ["git", "--git-dir", str(self.cache), *args],
+                    input=stdin,
+                    capture_output=True,
+                    env=full_env,
+                    check=False,
+                    start_new_session=detached,
+                )
                 if result.returncode == 0 or not self._clear_stale_lock(result.stderr.decode(errors="replace")):
                     break
         except FileNotFoundError:
@@ -139,9 +151,11 @@ class Store:
         if check and result.returncode != 0:
             # The fetch succeeded (it checks what it receives), so git failing on the cache now is the machine's
             # problem or a damaged cache: never a traceback, and the way out.
-            raise EnvironmentFailure(_failed(f"git {args[0]} failed on the registry cache {self.cache}", result)
-                                     + f"; the cache is only a mirror of {self.location}: remove it and run the "
-                                     "command again")  # fmt: skip
+            raise EnvironmentFailure(
+                _failed(f"git {args[0]} failed on the registry cache {self.cache}", result)
+                + f"; the cache is only a mirror of {self.location}: remove it and run the "
+                "command again"
+            )
         return result
 
     def _clear_stale_lock(self, stderr: str) -> bool:
@@ -189,8 +203,10 @@ class Store:
         against a registry with a thousand versions).
         """
         if is_local(self.location) and not Path(self.location).exists():
-            raise RemoteError(f"{self.location}: no such registry (the path does not exist)",
-                              hint="create one with `crmctl registry init LOCATION`")  # fmt: skip
+            raise RemoteError(
+                f"{self.location}: no such registry (the path does not exist)",
+                hint="create one with `crmctl registry init LOCATION`",
+            )
         self._ensure_cache()
         if not tags and is_local(self.location):
             # A reader of the branch alone: when a local registry's main is where the cache has it, there is
@@ -200,9 +216,17 @@ class Store:
                 return current
         refspecs = ["+refs/heads/*:refs/remotes/origin/*", *(["+refs/tags/*:refs/tags/*"] if tags else [])]
         result = self.git(
-            "fetch", "--quiet", "--prune", "--force", "--no-write-fetch-head", "--no-tags", "--", self.location,
-            *refspecs, check=False,
-        )  # fmt: skip
+            "fetch",
+            "--quiet",
+            "--prune",
+            "--force",
+            "--no-write-fetch-head",
+            "--no-tags",
+            "--",
+            self.location,
+            *refspecs,
+            check=False,
+        )
         if result.returncode != 0:
             message = _failed(f"{self.location}: cannot fetch the registry", result, cause=True)
             if _ENVIRONMENT.search(result.stderr.decode(errors="replace")):
@@ -217,8 +241,10 @@ class Store:
     def _local_remote_head(self) -> str | None:
         result = subprocess.run(
             ["git", "--git-dir", self._local_git_dir(), "rev-parse", "--verify", "-q", "refs/heads/main^{commit}"],
-            capture_output=True, check=False, env={**os.environ, "LC_ALL": "C"},
-        )  # fmt: skip
+            capture_output=True,
+            check=False,
+            env={**os.environ, "LC_ALL": "C"},
+        )
         if result.returncode != 0:
             return None
         return result.stdout.decode().strip() or None
@@ -252,8 +278,16 @@ class Store:
     def snapshot(self, commit: str) -> Snapshot:
         return Snapshot(self, commit)
 
-    def write_commit(self, parent: str | None, files: dict[str, bytes], *, message: str, identity: str,
-                     when: str, fresh: tuple[str, ...] = ()) -> str:  # fmt: skip
+    def write_commit(
+        self,
+        parent: str | None,
+        files: dict[str, bytes],
+        *,
+        message: str,
+        identity: str,
+        when: str,
+        fresh: tuple[str, ...] = (),
+    ) -> str:
         """A commit of `parent`'s tree plus `files` (added or replaced); author and committer are the signer.
 
         Each directory in `fresh` is written from nothing: whatever `parent` had there (or a file in its place, or
@@ -267,16 +301,18 @@ class Store:
                 stale = self._stale(parent, fresh)
                 if stale:
                     removal = "".join(f"0 {'0' * 40}\t{path}\0" for path in stale)
-                    self.git("update-index", "-z", "--index-info", stdin=removal.encode(errors="surrogateescape"),
-                             env=env)  # fmt: skip
+                    self.git(
+                        "update-index", "-z", "--index-info", stdin=removal.encode(errors="surrogateescape"), env=env
+                    )
             paths = []
             for number, (_rel, data) in enumerate(sorted(files.items())):
                 path = Path(tmp) / f"blob{number}"
                 path.write_bytes(data)
                 paths.append(str(path))
             oids = self.git("hash-object", "-w", "--stdin-paths", stdin="\n".join(paths).encode() + b"\n")
-            info = "".join(f"100644 {oid}\t{rel}\n"
-                           for rel, oid in zip(sorted(files), oids.stdout.decode().split(), strict=True))  # fmt: skip
+            info = "".join(
+                f"100644 {oid}\t{rel}\n" for rel, oid in zip(sorted(files), oids.stdout.decode().split(), strict=True)
+            )
             self.git("update-index", "--add", "--index-info", stdin=info.encode(), env=env)
             tree = self.git("write-tree", env=env).stdout.decode().strip()
             args = ["commit-tree", tree, "-m", message] + (["-p", parent] if parent else [])
@@ -289,8 +325,12 @@ class Store:
             return []
         out = self.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", parent, "--", *sorted(holders)).stdout
         paths = out.decode(errors="surrogateescape").split("\0")
-        return [path for path in paths if path and (path in holders or path in fresh
-                or any(path.startswith(directory + "/") for directory in fresh))]  # fmt: skip
+        return [
+            path
+            for path in paths
+            if path
+            and (path in holders or path in fresh or any(path.startswith(directory + "/") for directory in fresh))
+        ]
 
     def push(self, commit: str, *, tag: str | None, tag_message: str, identity: str, when: str) -> None:
         """Push `commit` as the remote's `main` (fast-forward only) and `tag`, atomically."""
@@ -301,8 +341,9 @@ class Store:
         # For a local registry, git's receive-pack runs as our child and commits the two refs one rename at a
         # time; killed between them, the branch would move without its tag. Detached, the push either never
         # starts or runs to its end, so the remote always holds a whole version or none.
-        result = self.git("push", "--quiet", "--atomic", "--porcelain", "--", self.location, *refspecs, check=False,
-                          detached=True)  # fmt: skip
+        result = self.git(
+            "push", "--quiet", "--atomic", "--porcelain", "--", self.location, *refspecs, check=False, detached=True
+        )
         if result.returncode == 0:
             self.tidy()
             return
@@ -316,9 +357,13 @@ class Store:
 
 def _identity_env(identity: str, when: str) -> dict[str, str]:
     return {
-        "GIT_AUTHOR_NAME": identity, "GIT_AUTHOR_EMAIL": identity, "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_NAME": identity, "GIT_COMMITTER_EMAIL": identity, "GIT_COMMITTER_DATE": when,
-    }  # fmt: skip
+        "GIT_AUTHOR_NAME": identity,
+        "GIT_AUTHOR_EMAIL": identity,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": identity,
+        "GIT_COMMITTER_EMAIL": identity,
+        "GIT_COMMITTER_DATE": when,
+    }
 
 
 class Snapshot:
@@ -371,8 +416,9 @@ class Snapshot:
         """The bytes of each path (None when absent), in one `cat-file --batch` round trip."""
         wanted = [p for p in dict.fromkeys(paths) if p not in self._cache]
         if wanted:
-            names = [self._tree[p] if self._tree is not None and p in self._tree else f"{self.commit}:{p}"
-                     for p in wanted]  # fmt: skip
+            names = [
+                self._tree[p] if self._tree is not None and p in self._tree else f"{self.commit}:{p}" for p in wanted
+            ]
             if self._tree is not None:
                 names = [n if ":" not in n else "0" * 40 for n in names]
             out = self.store.git("cat-file", "--batch", stdin="".join(f"{n}\n" for n in names).encode()).stdout

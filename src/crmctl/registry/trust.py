@@ -44,8 +44,15 @@ class Signer:
         return "*" in self.scopes or scope in self.scopes
 
     def as_dict(self) -> dict[str, Any]:
-        return {"identity": self.identity, "key": self.key, "public_key": self.public_key, "admin": self.admin,
-                "scopes": list(self.scopes), "added": self.added, "removed": self.removed}  # fmt: skip
+        return {
+            "identity": self.identity,
+            "key": self.key,
+            "public_key": self.public_key,
+            "admin": self.admin,
+            "scopes": list(self.scopes),
+            "added": self.added,
+            "removed": self.removed,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,15 +103,21 @@ class RegistryState:
         packages = {
             name: {
                 "scope": next(iter(versions.values())).scope,
-                "versions": {v.version: {"digest": v.digest, "seq": v.seq, "time": v.time, "signer": v.signer}
-                             for v in sorted(versions.values(), key=lambda v: version_key(v.version))},
+                "versions": {
+                    v.version: {"digest": v.digest, "seq": v.seq, "time": v.time, "signer": v.signer}
+                    for v in sorted(versions.values(), key=lambda v: version_key(v.version))
+                },
                 "latest": self.latest(name),
                 "channels": dict(sorted(self.channels.get(name, {}).items())),
             }
             for name, versions in sorted(self.packages.items())
-        }  # fmt: skip
-        return {"format": FORMAT, "registry": self.registry_id, "log": {"seq": self.seq, "head": self.head},
-                "packages": packages}  # fmt: skip
+        }
+        return {
+            "format": FORMAT,
+            "registry": self.registry_id,
+            "log": {"seq": self.seq, "head": self.head},
+            "packages": packages,
+        }
 
     def index_bytes(self) -> bytes:
         return (json.dumps(self.index(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -141,12 +154,18 @@ def replay(files: list[tuple[str, bytes | None]], *, verify_signatures: bool = T
             state.hashes.append(digest)
             continue
         if entry.get("seq") != position or path != f"log/{position:08d}.json":
-            state.problems.append(Problem("REG102", f"expected entry {position} here, found seq "
-                                                    f"{entry.get('seq')!r} (an entry was deleted or reordered)",
-                                          subject))  # fmt: skip
+            state.problems.append(
+                Problem(
+                    "REG102",
+                    f"expected entry {position} here, found seq "
+                    f"{entry.get('seq')!r} (an entry was deleted or reordered)",
+                    subject,
+                )
+            )
         if entry.get("prev") != prev:
-            state.problems.append(Problem("REG103", "prev does not match the hash of the previous entry "
-                                                    "(the chain is broken)", subject))  # fmt: skip
+            state.problems.append(
+                Problem("REG103", "prev does not match the hash of the previous entry (the chain is broken)", subject)
+            )
         prev = digest
         state.hashes.append(digest)
         state.entries.append(entry)
@@ -158,8 +177,9 @@ def replay(files: list[tuple[str, bytes | None]], *, verify_signatures: bool = T
     return state
 
 
-def _apply(state: RegistryState, entry: dict[str, Any], *, first: bool,
-           verify_signatures: bool) -> tuple[str, str] | None:  # fmt: skip
+def _apply(
+    state: RegistryState, entry: dict[str, Any], *, first: bool, verify_signatures: bool
+) -> tuple[str, str] | None:
     """Apply one entry, or say why not. Who signed it comes first: an entry that no active signer's signature
     covers is a forgery (REG104/REG105, which every command but `verify` refuses), whatever else is wrong with it.
     Only a signed entry is judged for its content; one that is malformed, mistimed or not allowed is its signer's
@@ -183,8 +203,9 @@ def _apply(state: RegistryState, entry: dict[str, Any], *, first: bool,
     late = _time_problem(state, entry["time"], signer)
     if late is not None:
         return ("REG109", late)
-    if kind == "publish" and (body["provenance"]["signer"] != entry["signer"]
-                              or body["provenance"]["time"] != entry["time"]):  # fmt: skip
+    if kind == "publish" and (
+        body["provenance"]["signer"] != entry["signer"] or body["provenance"]["time"] != entry["time"]
+    ):
         return ("REG106", "publish body is invalid: its provenance names another signer or time than the entry")
     refusal = authorize(state, signer, kind, body)
     if refusal is not None:
@@ -319,12 +340,18 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
         versions = state.packages.get(name, {})
         clash = case_collision(name, state.packages)
         if clash is not None:
-            return ("REG110", f"package name {name} differs only by letter case from the published {clash} (one "
-                              "directory and one tag on a case-insensitive file system)")  # fmt: skip
+            return (
+                "REG110",
+                f"package name {name} differs only by letter case from the published {clash} (one "
+                "directory and one tag on a case-insensitive file system)",
+            )
         clash = case_collision(body["version"], versions)
         if clash is not None:
-            return ("REG110", f"version {body['version']} differs only by letter case from the published {name}@"
-                              f"{clash} (one directory and one tag on a case-insensitive file system)")  # fmt: skip
+            return (
+                "REG110",
+                f"version {body['version']} differs only by letter case from the published {name}@"
+                f"{clash} (one directory and one tag on a case-insensitive file system)",
+            )
         if versions:
             scope = next(iter(versions.values())).scope
             if body["scope"] != scope:
@@ -350,15 +377,24 @@ def _commit(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any
         state.signers[signer.key] = signer
     elif kind == "signer-add":
         key = fingerprint(body["public_key"])
-        state.signers[key] = Signer(body["identity"], body["public_key"], key, tuple(body["scopes"]),
-                                    bool(body["admin"]), time)  # fmt: skip
+        state.signers[key] = Signer(
+            body["identity"], body["public_key"], key, tuple(body["scopes"]), bool(body["admin"]), time
+        )
     elif kind == "signer-remove":
         state.signers[body["key"]].removed = time
     elif kind == "publish":
         state.packages.setdefault(body["name"], {})[body["version"]] = Version(
-            body["name"], body["version"], body["scope"], body["digest"], body["path"], body["tag"],
-            int(entry["seq"]), time, signer.identity, body["provenance"],
-        )  # fmt: skip
+            body["name"],
+            body["version"],
+            body["scope"],
+            body["digest"],
+            body["path"],
+            body["tag"],
+            int(entry["seq"]),
+            time,
+            signer.identity,
+            body["provenance"],
+        )
     else:
         state.channels.setdefault(body["name"], {})[body["channel"]] = body["version"]
 

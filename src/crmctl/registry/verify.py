@@ -58,9 +58,15 @@ class VerifyResult:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"location": self.location, "registry": self.registry_id, "head": self.head, "seq": self.seq,
-                "versions": self.versions, "ok": self.ok,
-                "problems": [p.as_dict() for p in self.problems]}  # fmt: skip
+        return {
+            "location": self.location,
+            "registry": self.registry_id,
+            "head": self.head,
+            "seq": self.seq,
+            "versions": self.versions,
+            "ok": self.ok,
+            "problems": [p.as_dict() for p in self.problems],
+        }
 
 
 def verify_registry(location: str, now: datetime) -> VerifyResult:
@@ -111,9 +117,14 @@ def _future_entries(state: RegistryState, now: datetime) -> list[Problem]:
         when = parse_time(time) if isinstance(time, str) else None
         if when is not None and when > limit:
             subject = entry_path(seq) if isinstance(seq, int) and not isinstance(seq, bool) else "log"
-            problems.append(Problem("REG109", f"time {time} is in the future (this clock: {format_time(now)}, "
-                                              f"allowed skew {int(CLOCK_SKEW.total_seconds() // 60)} minutes)",
-                                    subject))  # fmt: skip
+            problems.append(
+                Problem(
+                    "REG109",
+                    f"time {time} is in the future (this clock: {format_time(now)}, "
+                    f"allowed skew {int(CLOCK_SKEW.total_seconds() // 60)} minutes)",
+                    subject,
+                )
+            )
     return problems
 
 
@@ -130,8 +141,18 @@ class _History:
 def _walk(opened: Opened) -> _History:
     """Walk `main` from its first commit: a commit adds at most one log entry, the next, and nothing else in `log/`;
     it never changes, deletes or re-adds an earlier entry; and it has one parent (crmctl never merges)."""
-    out = opened.store.git("log", "--first-parent", "-m", "--reverse", "--root", "--no-renames", "--name-status",
-                           "-z", "--format=%x01%H %P", opened.commit).stdout  # fmt: skip
+    out = opened.store.git(
+        "log",
+        "--first-parent",
+        "-m",
+        "--reverse",
+        "--root",
+        "--no-renames",
+        "--name-status",
+        "-z",
+        "--format=%x01%H %P",
+        opened.commit,
+    ).stdout
     history = _History({}, {}, {}, [])
     next_seq = 1
     for position, block in enumerate(out.split(b"\x01")[1:]):
@@ -159,15 +180,21 @@ def _walk(opened: Opened) -> _History:
         numbers = [int(path[4:12]) for path in new if _ENTRY_FILE.fullmatch(path)]
         next_seq = max([next_seq, *(n + 1 for n in numbers)])
         if wrong:
-            history.problems.append(Problem("REG502", f"{'; '.join(wrong)} (main is linear, and each commit adds "
-                                                      "at most one log entry, the next, and changes no earlier one)",
-                                            f"commit {commit[:12]}"))  # fmt: skip
+            history.problems.append(
+                Problem(
+                    "REG502",
+                    f"{'; '.join(wrong)} (main is linear, and each commit adds "
+                    "at most one log entry, the next, and changes no earlier one)",
+                    f"commit {commit[:12]}",
+                )
+            )
     return history
 
 
 def _tags(opened: Opened) -> dict[str, str]:
-    out = opened.store.git("for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)",
-                           "refs/tags").stdout.decode(errors="replace")  # fmt: skip
+    out = opened.store.git(
+        "for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)", "refs/tags"
+    ).stdout.decode(errors="replace")
     tags: dict[str, str] = {}
     for line in out.splitlines():
         parts = line.split()
@@ -193,13 +220,17 @@ def _check_layout(opened: Opened, versions: list[Version]) -> list[Problem]:
             if directory not in published:
                 unpublished.add(directory)
             elif rel not in _FIXED_FILES and _ARTIFACT.fullmatch(rel) is None:
-                problems.append(Problem("REG206", "a file the publish did not write, in a published version's "
-                                                  "directory", path))  # fmt: skip
+                problems.append(
+                    Problem("REG206", "a file the publish did not write, in a published version's directory", path)
+                )
         elif path not in _TOP_FILES and _ENTRY_FILE.fullmatch(path) is None:
-            problems.append(Problem("REG403", "a file that is not part of a registry's layout (docs/registry.md)",
-                                    path))  # fmt: skip
-    problems.extend(Problem("REG206", "files of a version that no log entry published", directory)
-                    for directory in sorted(unpublished))  # fmt: skip
+            problems.append(
+                Problem("REG403", "a file that is not part of a registry's layout (docs/registry.md)", path)
+            )
+    problems.extend(
+        Problem("REG206", "files of a version that no log entry published", directory)
+        for directory in sorted(unpublished)
+    )
     return problems
 
 
@@ -230,8 +261,9 @@ def _check_versions(opened: Opened, versions: list[Version], history: _History) 
                 problems.append(Problem("REG204", f"signature.sig does not verify: {exc}", subject))
         provenance = data[f"{version.path}/provenance.json"]
         if provenance is not None and provenance != provenance_bytes(version.provenance):
-            problems.append(Problem("REG208", "provenance.json differs from the provenance in the publish entry",
-                                    subject))  # fmt: skip
+            problems.append(
+                Problem("REG208", "provenance.json differs from the provenance in the publish entry", subject)
+            )
         published_in = history.added.get(entry_path(version.seq))
         if tags.get(version.tag) != published_in or published_in is None:
             what = "is missing" if version.tag not in tags else "does not point at the commit that published it"
@@ -239,9 +271,14 @@ def _check_versions(opened: Opened, versions: list[Version], history: _History) 
         if published_in is not None:
             later = [c for c in history.touched.get(version.path, []) if history.order[c] > history.order[published_in]]
             if later:
-                problems.append(Problem("REG207", f"the version's files changed after it was published (commit "
-                                                  f"{later[0][:12]}, published by {published_in[:12]})",
-                                        subject))  # fmt: skip
+                problems.append(
+                    Problem(
+                        "REG207",
+                        f"the version's files changed after it was published (commit "
+                        f"{later[0][:12]}, published by {published_in[:12]})",
+                        subject,
+                    )
+                )
     return problems
 
 
@@ -261,8 +298,9 @@ def _check_gates(opened: Opened, versions: list[Version]) -> list[Problem]:
     problems: list[Problem] = []
     loaded: dict[str, Package] = {}
     # One `cat-file --batch` for every version's artifacts instead of a git process per version.
-    opened.snapshot.read_many([f"{v.path}/artifacts/{rel}" for v in versions
-                               for rel in opened.snapshot.files_under(f"{v.path}/artifacts")])  # fmt: skip
+    opened.snapshot.read_many(
+        [f"{v.path}/artifacts/{rel}" for v in versions for rel in opened.snapshot.files_under(f"{v.path}/artifacts")]
+    )
     for version in versions:
         subject = f"{version.name}@{version.version}"
         try:
@@ -296,6 +334,7 @@ def _check_derived(opened: Opened) -> list[Problem]:
     if found["index.json"] != state.index_bytes():
         problems.append(Problem("REG401", "index.json differs from what the log says", "index.json"))
     if found["trust/allowed_signers"] != state.allowed_signers():
-        problems.append(Problem("REG402", "trust/allowed_signers differs from what the log says",
-                                "trust/allowed_signers"))  # fmt: skip
+        problems.append(
+            Problem("REG402", "trust/allowed_signers differs from what the log says", "trust/allowed_signers")
+        )
     return problems

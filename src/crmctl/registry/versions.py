@@ -20,8 +20,10 @@ __all__ = ["artifact_files", "load_version", "provenance_bytes", "version_tree"]
 def artifact_files(package: Package) -> dict[str, bytes]:
     """`artifacts/<kind>.json`, pretty-printed for people; they load back to the same canonical digest."""
     document: dict[str, Any] = canonical_document(package)
-    return {f"{kind}.json": (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-            for kind, value in document.items()}  # fmt: skip
+    return {
+        f"{kind}.json": (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        for kind, value in document.items()
+    }
 
 
 def provenance_bytes(provenance: dict[str, Any]) -> bytes:
@@ -48,6 +50,8 @@ def load_version(snapshot: Snapshot, version: Version) -> Package:
     except InputError:  # e.g. package.yaml deleted: the same tampering, so the same message and hint
         package = None
     if package is None or not package.valid or digest(package) != version.digest:
-        raise InputError(f"{tree.label}: the published artifacts do not match the logged digest {version.digest}",
-                         hint="the registry was altered; run `crmctl registry verify`")  # fmt: skip
+        raise InputError(
+            f"{tree.label}: the published artifacts do not match the logged digest {version.digest}",
+            hint="the registry was altered; run `crmctl registry verify`",
+        )
     return package

@@ -80,8 +80,10 @@ def signer_identity(state: RegistryState, key: SigningKey) -> str:
     signer = state.active(key.fingerprint())
     if signer is None:
         known = "was removed from" if key.fingerprint() in state.signers else "is not a signer of"
-        raise Refused(f"key {key.fingerprint()} {known} this registry",
-                      [Problem("REG105", f"key {key.fingerprint()} {known} this registry", "signer")])  # fmt: skip
+        raise Refused(
+            f"key {key.fingerprint()} {known} this registry",
+            [Problem("REG105", f"key {key.fingerprint()} {known} this registry", "signer")],
+        )
     return signer.identity
 
 
@@ -96,15 +98,19 @@ def entry_time(state: RegistryState, now: datetime) -> datetime:
     if last is None or last <= now:
         return now
     if last - now > CLOCK_SKEW:
-        raise UserError(f"the registry's last entry is dated {state.last_time}, more than "
-                        f"{int(CLOCK_SKEW.total_seconds() // 60)} minutes after this machine's clock "
-                        f"({format_time(now)})", hint="check this machine's clock; if it is right, run "
-                        "`crmctl registry verify`, which reports entries dated in the future")  # fmt: skip
+        raise UserError(
+            f"the registry's last entry is dated {state.last_time}, more than "
+            f"{int(CLOCK_SKEW.total_seconds() // 60)} minutes after this machine's clock "
+            f"({format_time(now)})",
+            hint="check this machine's clock; if it is right, run "
+            "`crmctl registry verify`, which reports entries dated in the future",
+        )
     return last
 
 
-def write_change(location: str, key: SigningKey, now: datetime,
-                 build: Callable[[Opened], Change | WriteResult]) -> WriteResult:  # fmt: skip
+def write_change(
+    location: str, key: SigningKey, now: datetime, build: Callable[[Opened], Change | WriteResult]
+) -> WriteResult:
     """Open, build, append and push; on a lost race re-open and rebuild (gates re-checked), up to RETRIES times."""
     last_head = ""
     for _attempt in range(RETRIES + 1):
@@ -121,8 +127,9 @@ def write_change(location: str, key: SigningKey, now: datetime,
             raise Refused(refusal[1], [Problem(refusal[0], refusal[1], planned.body.get("name", "signer"))])
         files = {**planned.files, entry_path(state.seq): entry_bytes(entry), **derived_files(state)}
         stamp = format_time(when)
-        commit = opened.store.write_commit(opened.commit, files, message=planned.message, identity=identity,
-                                           when=stamp, fresh=planned.fresh)  # fmt: skip
+        commit = opened.store.write_commit(
+            opened.commit, files, message=planned.message, identity=identity, when=stamp, fresh=planned.fresh
+        )
         try:
             opened.store.push(commit, tag=planned.tag, tag_message=planned.message, identity=identity, when=stamp)
         except ConflictError:
@@ -131,8 +138,11 @@ def write_change(location: str, key: SigningKey, now: datetime,
         assert state.head is not None
         remember(opened.store.location, opened.registry_id, state.seq, state.head)
         return WriteResult("written", state.seq, state.head, commit, entry, planned.message)
-    raise ConflictError(f"{location}: the registry kept changing while writing (now at commit {last_head[:12]}); "
-                        f"tried {RETRIES + 1} times", hint="run the command again")  # fmt: skip
+    raise ConflictError(
+        f"{location}: the registry kept changing while writing (now at commit {last_head[:12]}); "
+        f"tried {RETRIES + 1} times",
+        hint="run the command again",
+    )
 
 
 def unchanged(opened: Opened, message: str) -> WriteResult:

@@ -73,8 +73,10 @@ class _Sink:
 
 
 def _unwritable(directory: Path, error: OSError) -> ExportError:
-    return ExportError(f"cannot write the export to {directory}: {error.strerror or error}",
-                       hint="pass --out with a writable directory")  # fmt: skip
+    return ExportError(
+        f"cannot write the export to {directory}: {error.strerror or error}",
+        hint="pass --out with a writable directory",
+    )
 
 
 def _probe(directory: Path) -> None:
@@ -96,24 +98,39 @@ def _flatten(table: pa.Table) -> pa.Table:
 
 
 def _partition_dir(keys: Sequence[tuple[str, Any]]) -> str:
-    return "/".join(f"{quote(name, safe='')}={_NULL_PARTITION if value is None else quote(str(value), safe='')}"
-                    for name, value in keys)  # fmt: skip
+    return "/".join(
+        f"{quote(name, safe='')}={_NULL_PARTITION if value is None else quote(str(value), safe='')}"
+        for name, value in keys
+    )
 
 
 class _Dataset:
     """The files of one dataset (`root`), one per Hive partition; all committed together, or none."""
 
-    def __init__(self, root: Path, stem: str, schema: pa.Schema, options: ExportOptions,
-                 metadata: Mapping[str, str], digest_column: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: Path,
+        stem: str,
+        schema: pa.Schema,
+        options: ExportOptions,
+        metadata: Mapping[str, str],
+        digest_column: str,
+    ) -> None:
         import pyarrow as pa
 
         missing = [c for c in options.partition_by if c not in schema.names]
-        nested = [c for c in options.partition_by if c in schema.names
-                  and (pa.types.is_struct(schema.field(c).type) or pa.types.is_list(schema.field(c).type))]  # fmt: skip
+        nested = [
+            c
+            for c in options.partition_by
+            if c in schema.names
+            and (pa.types.is_struct(schema.field(c).type) or pa.types.is_list(schema.field(c).type))
+        ]
         if missing or nested:
-            raise ExportError(f"--partition-by {','.join(missing or nested)}: not a "
-                              f"{'column' if missing else 'scalar column'} of {root.name} "
-                              f"(columns: {', '.join(schema.names)})")  # fmt: skip
+            raise ExportError(
+                f"--partition-by {','.join(missing or nested)}: not a "
+                f"{'column' if missing else 'scalar column'} of {root.name} "
+                f"(columns: {', '.join(schema.names)})"
+            )
         self.root, self.options, self.metadata, self.digest_column = root, options, metadata, digest_column
         self.name = f"{stem}.{options.format}"
         self.schema = schema
@@ -137,10 +154,14 @@ class _Dataset:
         table = pa.Table.from_batches([batch])
         parts = self.options.partition_by
         plain = table.select(list(parts))
-        plain = plain.cast(pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-                                      for f in plain.schema]))  # fmt: skip
-        keys = [()] if not parts else [tuple(row[c] for c in parts)
-                                       for row in plain.group_by(list(parts)).aggregate([]).to_pylist()]  # fmt: skip
+        plain = plain.cast(
+            pa.schema([(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in plain.schema])
+        )
+        keys = (
+            [()]
+            if not parts
+            else [tuple(row[c] for c in parts) for row in plain.group_by(list(parts)).aggregate([]).to_pylist()]
+        )
         for key in keys:
             mask = None
             for name, value in zip(parts, key, strict=True):
@@ -237,8 +258,9 @@ def _prefetch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         thread.join()
 
 
-def _run(datasets: Iterator[tuple[_Dataset, str, Iterator[pa.RecordBatch]]], kind: str,
-         progress: Callable[[int], None]) -> list[DatasetReport]:  # fmt: skip
+def _run(
+    datasets: Iterator[tuple[_Dataset, str, Iterator[pa.RecordBatch]]], kind: str, progress: Callable[[int], None]
+) -> list[DatasetReport]:
     reports, pending = [], []
     try:
         for dataset, name, batches in datasets:

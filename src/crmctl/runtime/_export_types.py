@@ -27,8 +27,17 @@ ExportFormat = Literal["parquet", "csv"]
 Progress = Callable[[int, int], None]
 _BATCH = 122_880  # rows per Arrow batch, so per Parquet row group: the row group size DuckDB writes too
 _NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_RECORD_EXTRAS = ("id", "tenant", "entity", "package_name", "package_version", "package_digest", "revision",
-                  "created_at", "updated_at")  # fmt: skip
+_RECORD_EXTRAS = (
+    "id",
+    "tenant",
+    "entity",
+    "package_name",
+    "package_version",
+    "package_digest",
+    "revision",
+    "created_at",
+    "updated_at",
+)
 
 
 class ExportError(UserError):
@@ -53,8 +62,13 @@ class DatasetReport:
     package_digests: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "rows": self.rows, "files": self.files,
-                "package_digests": self.package_digests}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "rows": self.rows,
+            "files": self.files,
+            "package_digests": self.package_digests,
+        }
 
 
 @dataclass
@@ -69,8 +83,13 @@ class ExportReport:
         return sum(d.rows for d in self.datasets)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "format": self.format, "out": self.out, "rows": self.rows,
-                "datasets": [d.to_json() for d in self.datasets]}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "format": self.format,
+            "out": self.out,
+            "rows": self.rows,
+            "datasets": [d.to_json() for d in self.datasets],
+        }
 
 
 # -- type mapping -------------------------------------------------------------------------------------------------
@@ -120,8 +139,13 @@ def _duck(t: pa.DataType) -> Any:
         return [_duck(t.value_type)]
     if pa.types.is_decimal(t):
         return f"DECIMAL({t.precision},{t.scale})"
-    names = {pa.int64(): "BIGINT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN", pa.date32(): "DATE",
-             pa.timestamp("us", "UTC"): "TIMESTAMPTZ"}  # fmt: skip
+    names = {
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.date32(): "DATE",
+        pa.timestamp("us", "UTC"): "TIMESTAMPTZ",
+    }
     return names.get(t, "VARCHAR")
 
 
@@ -179,15 +203,19 @@ def _versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -
             raise ExportError(f"{entity} records are pinned to {name} {version}, whose schema has no {entity}")
         versions.append((digest, name, version, entities[entity].fields))
     renamed = {alias: column for *_, fields in versions for column, fdef in fields.items() for alias in fdef.aliases}
-    columns = [{f: (renamed[f] if renamed.get(f, f) not in fields else f, d) for f, d in fields.items()}
-               for *_, fields in versions]  # fmt: skip
+    columns = [
+        {f: (renamed[f] if renamed.get(f, f) not in fields else f, d) for f, d in fields.items()}
+        for *_, fields in versions
+    ]
     newest: dict[str, FieldDef] = {}
     for named in reversed(columns):  # the newest version declaring a column names its members
         for column, d in named.values():
             newest.setdefault(column, d)
     # Members too are named as the newest version names them (a member renamed with `aliases`, at any depth).
-    return [_Version(digest, name, version, {f: (c, _as_named(d, newest[c])) for f, (c, d) in named.items()})
-            for (digest, name, version, _), named in zip(versions, columns, strict=True)]  # fmt: skip
+    return [
+        _Version(digest, name, version, {f: (c, _as_named(d, newest[c])) for f, (c, d) in named.items()})
+        for (digest, name, version, _), named in zip(versions, columns, strict=True)
+    ]
 
 
 def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
@@ -200,10 +228,12 @@ def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
                 seen, where = columns[column]
                 merged = _merge(seen, t)
                 if merged is None:
-                    raise ExportError(f"{entity}.{column} is {seen} in {where.name} {where.version} but {t} in "
-                                      f"{v.name} {v.version}: a published field never changes its type, so the "
-                                      "store holds records of an unpublished version; export with --entity for "
-                                      "the other entities, or migrate these records")  # fmt: skip
+                    raise ExportError(
+                        f"{entity}.{column} is {seen} in {where.name} {where.version} but {t} in "
+                        f"{v.name} {v.version}: a published field never changes its type, so the "
+                        "store holds records of an unpublished version; export with --entity for "
+                        "the other entities, or migrate these records"
+                    )
                 t = merged
                 v = where
             columns[column] = (t, v)
@@ -219,8 +249,9 @@ def _readers(versions: Sequence[_Version]) -> dict[str, FieldDef]:
     return readers
 
 
-def _filled(expr: str, fdef: FieldDef | None, t: pa.DataType, typed: Callable[[pa.DataType], Any],
-            depth: int = 0) -> str | None:  # fmt: skip
+def _filled(
+    expr: str, fdef: FieldDef | None, t: pa.DataType, typed: Callable[[pa.DataType], Any], depth: int = 0
+) -> str | None:
     """SQL reading `expr` (a value of Arrow type `t`, read with the `_structure` of `typed`) as `fdef` reads it:
     a member stored under a former name is the member's, and the defaults of `fdef` are filled in where it has no
     value, inside objects and list items too; None when `fdef` has neither inside."""
@@ -295,8 +326,11 @@ def _as_named(fdef: FieldDef, newest: FieldDef) -> FieldDef:
     if isinstance(fdef, ObjectField) and isinstance(newest, ObjectField):
         renamed: dict[str, FieldDef] = {}
         for name, sub in fdef.fields.items():
-            target = name if name in newest.fields else next(
-                (n for n, s in newest.fields.items() if name in s.aliases and n not in fdef.fields), name)  # fmt: skip
+            target = (
+                name
+                if name in newest.fields
+                else next((n for n, s in newest.fields.items() if name in s.aliases and n not in fdef.fields), name)
+            )
             renamed[target] = _as_named(sub, newest.fields[target]) if target in newest.fields else sub
         return fdef.model_copy(update={"fields": renamed})
     if isinstance(fdef, ArrayField) and isinstance(newest, ArrayField):

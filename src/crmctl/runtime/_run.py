@@ -122,8 +122,14 @@ class EventRun(_RunView):
                 continue
             if not self.condition(rule):
                 key = rule.rule.message or "crmctl.guardFailed"
-                self.tail.append({"effect": "blocked", "action": action, "rule": rule.id,
-                                  "reason": self.s.message(key, {"rule": rule.id})})  # fmt: skip
+                self.tail.append(
+                    {
+                        "effect": "blocked",
+                        "action": action,
+                        "rule": rule.id,
+                        "reason": self.s.message(key, {"rule": rule.id}),
+                    }
+                )
                 return False
         return True
 
@@ -203,8 +209,11 @@ class EventRun(_RunView):
         except UserError as exc:
             raise EventError(str(exc)) from None
         if isinstance(fdef, ObjectField):  # only a prefill: each member as a change of it would store it
-            return {key: self.check_input(f"{path}.{key}", item, prefill=True)
-                    for key, item in value.items() if item is not None}  # fmt: skip
+            return {
+                key: self.check_input(f"{path}.{key}", item, prefill=True)
+                for key, item in value.items()
+                if item is not None
+            }
         if isinstance(fdef, EnumField):
             allowed = fdef.values if prefill else self.offered(path)
             if value not in allowed:
@@ -218,14 +227,20 @@ class EventRun(_RunView):
             return
         destination = None
         for rule in self.model.rules_for("onExitStep"):
-            if (rule.rule.capability == "transition" and rule.rule.target in (current, None)
-                    and rule.rule.goto and self.step_visible(rule.rule.goto) and self.condition(rule)):  # fmt: skip
+            if (
+                rule.rule.capability == "transition"
+                and rule.rule.target in (current, None)
+                and rule.rule.goto
+                and self.step_visible(rule.rule.goto)
+                and self.condition(rule)
+            ):
                 destination = rule.rule.goto
                 break
         destination = destination or self.following(current)
         if destination is None:
-            self.tail.append({"effect": "blocked", "action": "next", "rule": None,
-                              "reason": self.s.message("crmctl.lastStep")})  # fmt: skip
+            self.tail.append(
+                {"effect": "blocked", "action": "next", "rule": None, "reason": self.s.message("crmctl.lastStep")}
+            )
             return
         self.enter(destination, action="next", push=current)
 
@@ -250,8 +265,9 @@ class EventRun(_RunView):
         while self.history and not self.step_visible(self.history[-1]):
             self.history.pop()
         if not self.history:
-            self.tail.append({"effect": "blocked", "action": "back", "rule": None,
-                              "reason": self.s.message("crmctl.firstStep")})  # fmt: skip
+            self.tail.append(
+                {"effect": "blocked", "action": "back", "rule": None, "reason": self.s.message("crmctl.firstStep")}
+            )
             return
         self.enter(self.history.pop(), action="back", push=None)
 
@@ -263,12 +279,14 @@ class EventRun(_RunView):
         if target == self.step:
             return
         if not self.step_visible(target):
-            self.tail.append({"effect": "blocked", "action": "goto", "rule": None,
-                              "reason": self.s.message("crmctl.stepHidden")})  # fmt: skip
+            self.tail.append(
+                {"effect": "blocked", "action": "goto", "rule": None, "reason": self.s.message("crmctl.stepHidden")}
+            )
             return
         if target not in self.history:
-            self.tail.append({"effect": "blocked", "action": "goto", "rule": None,
-                              "reason": self.s.message("crmctl.notReached")})  # fmt: skip
+            self.tail.append(
+                {"effect": "blocked", "action": "goto", "rule": None, "reason": self.s.message("crmctl.notReached")}
+            )
             return
         del self.history[self.history.index(target) :]
         self.enter(target, action="goto", push=None)
@@ -286,8 +304,10 @@ class EventRun(_RunView):
             # onSave calculations may change values: check again (async answers stand, they are not asked twice)
             report = self.full_validation(None) + [f for f in report if f.validation in self.s.async_ids]
         self.report = report
-        report.extend(Finding(expr_id, None, "error", "crmctl.ruleError", {"detail": f"{expr_id}: {detail}"})
-                      for expr_id, detail in sorted(self.errors.items()))  # fmt: skip
+        report.extend(
+            Finding(expr_id, None, "error", "crmctl.ruleError", {"detail": f"{expr_id}: {detail}"})
+            for expr_id, detail in sorted(self.errors.items())
+        )
         ok = not any(f.severity == "error" for f in report)
         effect: dict[str, Any] = {"effect": "submit", "ok": ok, "report": [self.finding_json(f) for f in report]}
         if ok:
@@ -301,8 +321,17 @@ class EventRun(_RunView):
         new_view = self.view()
         effects = diff_view(self.s, self.state.view, new_view, self.value_changes, self.echo)
         effects.extend(self.tail)
-        state = SessionState(self.step, self.data, tuple(self.history), self.touched, self.results,
-                             new_view, self.status, self.submit_attempted, self.state.events + 1)  # fmt: skip
+        state = SessionState(
+            self.step,
+            self.data,
+            tuple(self.history),
+            self.touched,
+            self.results,
+            new_view,
+            self.status,
+            self.submit_attempted,
+            self.state.events + 1,
+        )
         self.keep_binding()
         return Outcome(state, effects, self.answers, self.record)
 
@@ -315,8 +344,9 @@ def _stored(value: Any, fdef: FieldDef, path: str) -> Any:
             raise EventError(f"{path}: {len(value)} items; at most {fdef.maxItems}")
         return [_stored(item, fdef.items, f"{path}[{i}]") for i, item in enumerate(value)]
     if isinstance(fdef, ObjectField):
-        return {key: _stored(item, fdef.fields[key], f"{path}.{key}") for key, item in value.items()
-                if item is not None}  # fmt: skip
+        return {
+            key: _stored(item, fdef.fields[key], f"{path}.{key}") for key, item in value.items() if item is not None
+        }
     if isinstance(fdef, EnumField) and value not in fdef.values:
         raise EventError(f"{path}: {value!r} is not one of {', '.join(fdef.values)}")
     if isinstance(fdef, TextField) and fdef.maxLength is not None and len(value) > fdef.maxLength:

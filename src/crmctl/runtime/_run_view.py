@@ -111,25 +111,34 @@ class _RunView:
     def full_validation(self, resolver: Resolver | None) -> list[Finding]:
         """Every applicable check: validations (async ones only with a resolver), onValidate guards, required
         fields, values no longer offered."""
-        found = self.s.validator.run(self.data, self.bound(), select=self.checked, resolver=resolver,
-                                     answers=self.answers, errors=self.errors)  # fmt: skip
+        found = self.s.validator.run(
+            self.data, self.bound(), select=self.checked, resolver=resolver, answers=self.answers, errors=self.errors
+        )
         for rule in self.model.rules_for("onValidate"):
             if rule.rule.capability == "guard" and rule.rule.scope != "workflow" and not self.condition(rule):
                 target = rule.rule.target if rule.rule.target in self.model.fields else None
-                found.append(Finding(rule.id, target, "error", rule.rule.message or "crmctl.guardFailed",
-                                     {"rule": rule.id}))  # fmt: skip
+                found.append(
+                    Finding(rule.id, target, "error", rule.rule.message or "crmctl.guardFailed", {"rule": rule.id})
+                )
         for path in self.s.shown_fields:
             if not self.field_visible(path) or path in self.s.role_readonly:
                 continue
             fdef = self.model.fields[path]
             value = field_at(self.data, path)
-            if (fdef.required and is_blank(value) and not isinstance(fdef, CalculatedField)
-                    and not any(f.field == path and f.severity == "error" for f in found)):  # fmt: skip
+            if (
+                fdef.required
+                and is_blank(value)
+                and not isinstance(fdef, CalculatedField)
+                and not any(f.field == path and f.severity == "error" for f in found)
+            ):
                 found.append(Finding("required", path, "error", "crmctl.required"))
             offered = self.offered(path) if isinstance(fdef, EnumField) and value is not None else None
             if offered is not None and value not in offered:
-                found.append(Finding("notOffered", path, "error", "crmctl.notOffered",
-                                     {"value": value, "values": ", ".join(offered)}))  # fmt: skip
+                found.append(
+                    Finding(
+                        "notOffered", path, "error", "crmctl.notOffered", {"value": value, "values": ", ".join(offered)}
+                    )
+                )
         return found
 
     def checked(self, check: Any) -> bool:
@@ -145,15 +154,20 @@ class _RunView:
         live = {check.id for check in self.s.live_checks if reads[check.id] & touched_tops}
         if not live:
             return []
-        return self.s.validator.run(self.data, self.bound(), errors=self.errors,
-                                    select=lambda check: check.id in live and self.checked(check))  # fmt: skip
+        return self.s.validator.run(
+            self.data, self.bound(), errors=self.errors, select=lambda check: check.id in live and self.checked(check)
+        )
 
     def finding_json(self, finding: Finding) -> dict[str, Any]:
         params = dict(finding.params)
         if finding.field:
             params.setdefault("field", self.s.label(finding.field))
-        return {"field": finding.field, "code": finding.validation, "severity": finding.severity,
-                "message": self.s.message(finding.message_key, params)}  # fmt: skip
+        return {
+            "field": finding.field,
+            "code": finding.validation,
+            "severity": finding.severity,
+            "message": self.s.message(finding.message_key, params),
+        }
 
     # --- presentation ----------------------------------------------------------------------------------------
 
@@ -161,8 +175,9 @@ class _RunView:
         memo = self._visible
         if memo is not None and (hit := memo.get(("step", step_id))) is not None:
             return hit
-        shown = self.s.step_allowed(step_id) and all(self.results.get(r.id, True)
-                                                     for r in self._visibility_rules("step", step_id))  # fmt: skip
+        shown = self.s.step_allowed(step_id) and all(
+            self.results.get(r.id, True) for r in self._visibility_rules("step", step_id)
+        )
         if memo is not None:
             memo["step", step_id] = shown
         return shown
@@ -222,8 +237,9 @@ class _RunView:
     def options_key(self) -> tuple[tuple[str, ...] | None, ...]:
         """The results of the dependency rules: with the visibility, all that decides the offered options."""
         results = self.results
-        return tuple(None if (chosen := results.get(rule_id)) is None else tuple(chosen)
-                     for rule_id in self.s.dependency_ids)  # fmt: skip
+        return tuple(
+            None if (chosen := results.get(rule_id)) is None else tuple(chosen) for rule_id in self.s.dependency_ids
+        )
 
     def view(self) -> dict[str, Any]:
         self._visible = {}
@@ -242,10 +258,16 @@ class _RunView:
         if cached is None:
             if len(self.s.presentations) >= 1024:
                 self.s.presentations.clear()
-            required = {p: True for p in self.s.shown_fields
-                        if visible[p] and (self.model.fields[p].required or required_by.get(p, False))}  # fmt: skip
-            options = {p: self.offered(p) for p in self.s.shown_fields
-                       if visible[p] and isinstance(self.model.fields[p], EnumField)}  # fmt: skip
+            required = {
+                p: True
+                for p in self.s.shown_fields
+                if visible[p] and (self.model.fields[p].required or required_by.get(p, False))
+            }
+            options = {
+                p: self.offered(p)
+                for p in self.s.shown_fields
+                if visible[p] and isinstance(self.model.fields[p], EnumField)
+            }
             cached = self.s.presentations[presentation] = (required, options)
         required, options = cached
         values = self.values()

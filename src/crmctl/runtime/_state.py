@@ -33,16 +33,31 @@ class SessionState:
     events: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "data": dict(self.data), "history": list(self.history),
-                "touched": sorted(self.touched), "results": dict(self.results), "view": dict(self.view),
-                "status": self.status, "submitAttempted": self.submit_attempted, "events": self.events}  # fmt: skip
+        return {
+            "step": self.step,
+            "data": dict(self.data),
+            "history": list(self.history),
+            "touched": sorted(self.touched),
+            "results": dict(self.results),
+            "view": dict(self.view),
+            "status": self.status,
+            "submitAttempted": self.submit_attempted,
+            "events": self.events,
+        }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> SessionState:
-        return cls(step=doc.get("step"), data=dict(doc.get("data") or {}), history=tuple(doc.get("history") or ()),
-                   touched=frozenset(doc.get("touched") or ()), results=dict(doc.get("results") or {}),
-                   view=dict(doc.get("view") or {}), status=str(doc.get("status", "new")),
-                   submit_attempted=bool(doc.get("submitAttempted")), events=int(doc.get("events", 0)))  # fmt: skip
+        return cls(
+            step=doc.get("step"),
+            data=dict(doc.get("data") or {}),
+            history=tuple(doc.get("history") or ()),
+            touched=frozenset(doc.get("touched") or ()),
+            results=dict(doc.get("results") or {}),
+            view=dict(doc.get("view") or {}),
+            status=str(doc.get("status", "new")),
+            submit_attempted=bool(doc.get("submitAttempted")),
+            events=int(doc.get("events", 0)),
+        )
 
 
 @dataclass(frozen=True)

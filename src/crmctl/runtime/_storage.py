@@ -163,15 +163,38 @@ _LAYOUT_1 = {
 }
 LAYOUTS: dict[int, dict[str, str]] = {
     1: _LAYOUT_1,
-    2: {**_LAYOUT_1, "workflow_instances": f"tenant VARCHAR, instance_id VARCHAR, workflow VARCHAR, entity VARCHAR, "
-        f"{_IDS}, state VARCHAR, status VARCHAR, clock {_TZ}"},
-}  # fmt: skip
+    2: {
+        **_LAYOUT_1,
+        "workflow_instances": f"tenant VARCHAR, instance_id VARCHAR, workflow VARCHAR, entity VARCHAR, "
+        f"{_IDS}, state VARCHAR, status VARCHAR, clock {_TZ}",
+    },
+}
 _RESTORE = "restore the file from a backup, or pass --store to use another file"
 
-_DRAFT_COLUMNS = ("tenant", "draft_id", "entity", "package_name", "package_version", "package_digest", "data",
-                  "state", "last_step", "updated_at")  # fmt: skip
-_RECORD_COLUMNS = ("tenant", "entity", "id", "package_name", "package_version", "package_digest", "data",
-                   "revision", "created_at", "updated_at")  # fmt: skip
+_DRAFT_COLUMNS = (
+    "tenant",
+    "draft_id",
+    "entity",
+    "package_name",
+    "package_version",
+    "package_digest",
+    "data",
+    "state",
+    "last_step",
+    "updated_at",
+)
+_RECORD_COLUMNS = (
+    "tenant",
+    "entity",
+    "id",
+    "package_name",
+    "package_version",
+    "package_digest",
+    "data",
+    "revision",
+    "created_at",
+    "updated_at",
+)
 _EVENT_COLUMNS = ("tenant", "seq", "session", "at", "entry", "hash")
 _TIMES = frozenset({"updated_at", "created_at", "at"})
 
@@ -194,8 +217,9 @@ def _loads(text: str, path: Path | str, what: str, *where: object) -> dict[str, 
             return value
         problem = f"is a JSON {_JSON_KINDS.get(type(value), 'value')}, not an object"
     located = " ".join([what, "/".join(str(part) for part in where)]).strip()
-    raise StoreIntegrityError(f"{path}: the stored {located} {problem}; the file was edited or is damaged",
-                              hint=_RESTORE)  # fmt: skip
+    raise StoreIntegrityError(
+        f"{path}: the stored {located} {problem}; the file was edited or is damaged", hint=_RESTORE
+    )
 
 
 def _select(columns: Sequence[str]) -> str:
@@ -237,14 +261,34 @@ def _iso(micros: int) -> str:
 
 def _draft(path: Path, row: tuple[Any, ...]) -> Draft:
     tenant, draft_id, entity, name, version, digest, data, state, last_step, updated_at = row
-    return Draft(tenant, draft_id, entity, name, version, digest, _loads(data, path, "draft", tenant, draft_id),
-                 _loads(state, path, "draft state", tenant, draft_id), last_step, _iso(updated_at))  # fmt: skip
+    return Draft(
+        tenant,
+        draft_id,
+        entity,
+        name,
+        version,
+        digest,
+        _loads(data, path, "draft", tenant, draft_id),
+        _loads(state, path, "draft state", tenant, draft_id),
+        last_step,
+        _iso(updated_at),
+    )
 
 
 def _record(path: Path, row: tuple[Any, ...]) -> StoredRecord:
     tenant, entity, id_, name, version, digest, data, revision, created_at, updated_at = row
-    return StoredRecord(tenant, entity, id_, name, version, digest, _loads(data, path, "record", tenant, entity, id_),
-                        revision, _iso(created_at), _iso(updated_at))  # fmt: skip
+    return StoredRecord(
+        tenant,
+        entity,
+        id_,
+        name,
+        version,
+        digest,
+        _loads(data, path, "record", tenant, entity, id_),
+        revision,
+        _iso(created_at),
+        _iso(updated_at),
+    )
 
 
 def _keys(rows: list[tuple[Any, ...]], total: int) -> str:
@@ -263,8 +307,11 @@ def _translate_open(path: Path, error: Exception) -> CrmctlError:
     lock = _LOCK.search(text)
     if lock:
         pid, program = int(lock["pid"]), Path(lock["program"]).name
-        return StoreLockedError(f"{path} is in use by PID {pid} ({program}); wait for it to finish or pass --store "
-                                "to use another file", pid=pid, program=program)  # fmt: skip
+        return StoreLockedError(
+            f"{path} is in use by PID {pid} ({program}); wait for it to finish or pass --store to use another file",
+            pid=pid,
+            program=program,
+        )
     if "not a valid DuckDB database" in text or "version" in text.lower():
         hint = "pass --store to use another file, or upgrade crmctl if a newer one wrote it"
         return StoreFormatError(f"{path} is not a runtime store this crmctl can read: {text}", hint=hint)
@@ -284,21 +331,36 @@ def _store_failure(path: Path, error: Exception) -> NoReturn:
     text = (str(error).strip().splitlines() or [type(error).__name__])[0]
     if isinstance(error, duckdb.OutOfMemoryException):
         raise EnvironmentFailure(f"{path}: DuckDB ran out of memory: {text}") from error
-    damaged = (duckdb.IOException, duckdb.SerializationException, duckdb.FatalException, duckdb.InternalException,
-               duckdb.TransactionException)  # fmt: skip
+    damaged = (
+        duckdb.IOException,
+        duckdb.SerializationException,
+        duckdb.FatalException,
+        duckdb.InternalException,
+        duckdb.TransactionException,
+    )
     if not isinstance(error, damaged) and type(error) is not duckdb.Error:
         raise error
     if any(marker in text for marker in _ENVIRONMENT):
-        raise EnvironmentFailure(f"{path}: cannot write the runtime store ({text}); make room or fix the "
-                                 "permissions, then run the command again") from error  # fmt: skip
+        raise EnvironmentFailure(
+            f"{path}: cannot write the runtime store ({text}); make room or fix the "
+            "permissions, then run the command again"
+        ) from error
     raise EnvironmentFailure(f"{path}: the runtime store is damaged and cannot be read ({text}); {_RESTORE}") from error
 
 
 def _event_schema() -> pa.Schema:
     import pyarrow as pa
 
-    return pa.schema([("tenant", pa.string()), ("seq", pa.int64()), ("session", pa.string()),
-                      ("at", pa.timestamp("us", "UTC")), ("entry", pa.string()), ("hash", pa.string())])  # fmt: skip
+    return pa.schema(
+        [
+            ("tenant", pa.string()),
+            ("seq", pa.int64()),
+            ("session", pa.string()),
+            ("at", pa.timestamp("us", "UTC")),
+            ("entry", pa.string()),
+            ("hash", pa.string()),
+        ]
+    )
 
 
 def _utc_or_none(text: str) -> str | None:

@@ -51,8 +51,10 @@ class _EventLog(_Core):
         for body in bodies:
             clash = eventlog.CHAIN_KEYS.intersection(body)
             if clash or not isinstance(body.get("session"), str) or body.get("tenant", tenant) != tenant:
-                raise InputError(f"an event needs a string session, may not set {sorted(eventlog.CHAIN_KEYS)} and "
-                                 f"belongs to tenant {tenant}: {eventlog.dumps(dict(body))[:200]}")  # fmt: skip
+                raise InputError(
+                    f"an event needs a string session, may not set {sorted(eventlog.CHAIN_KEYS)} and "
+                    f"belongs to tenant {tenant}: {eventlog.dumps(dict(body))[:200]}"
+                )
         if not bodies:
             return []
         times = [_instant(body.get("at")) for body in bodies]
@@ -66,11 +68,17 @@ class _EventLog(_Core):
                 texts.append(text)
                 prev = entry["hash"]
             schema = _event_schema()
-            table = pa.Table.from_arrays([
-                pa.array([tenant] * len(entries), pa.string()), pa.array([e["seq"] for e in entries], pa.int64()),
-                pa.array([e["session"] for e in entries], pa.string()), pa.array(times, schema.field("at").type),
-                pa.array(texts, pa.string()),
-                pa.array([e["hash"] for e in entries], pa.string())], schema=schema)  # fmt: skip
+            table = pa.Table.from_arrays(
+                [
+                    pa.array([tenant] * len(entries), pa.string()),
+                    pa.array([e["seq"] for e in entries], pa.int64()),
+                    pa.array([e["session"] for e in entries], pa.string()),
+                    pa.array(times, schema.field("at").type),
+                    pa.array(texts, pa.string()),
+                    pa.array([e["hash"] for e in entries], pa.string()),
+                ],
+                schema=schema,
+            )
             self._insert("events", _EVENT_COLUMNS, table)
         return entries
 
@@ -80,8 +88,11 @@ class _EventLog(_Core):
             return
         where, extra = "AND session = ?", [session]
         while True:
-            rows = self._all(f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
-                             f"ORDER BY seq LIMIT {_CHUNK}", [tenant, *extra, after_seq])  # fmt: skip
+            rows = self._all(
+                f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
+                f"ORDER BY seq LIMIT {_CHUNK}",
+                [tenant, *extra, after_seq],
+            )
             yield from rows
             if len(rows) < _CHUNK:
                 return
@@ -91,8 +102,7 @@ class _EventLog(_Core):
         # The whole log in windows of _CHUNK seq numbers: `seq > ? ORDER BY seq LIMIT n` sorts every later entry
         # again for each chunk (quadratic in the log's length), while a window lets DuckDB skip the row groups
         # outside it. Seq numbers are dense unless entries were deleted; an empty window jumps to the next one.
-        window = (f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? "
-                  "ORDER BY seq")  # fmt: skip
+        window = f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq"
         following = "SELECT min(seq), max(seq) FROM events WHERE tenant = ? AND seq > ?"
         while True:
             low, high = self._all(following, [tenant, after_seq])[0]
@@ -157,8 +167,13 @@ class _EventLog(_Core):
         import pyarrow.parquet as pq
 
         where, params = ("WHERE tenant = ?", [tenant]) if tenant is not None else ("", [])
-        schema = _event_schema().with_metadata({"crmctl.format": EXPORT_FORMAT, "crmctl.version": __version__,
-                                                PACKAGES_KEY: self._pinned_copies(where, params)})  # fmt: skip
+        schema = _event_schema().with_metadata(
+            {
+                "crmctl.format": EXPORT_FORMAT,
+                "crmctl.version": __version__,
+                PACKAGES_KEY: self._pinned_copies(where, params),
+            }
+        )
         try:
             handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         except OSError as error:
@@ -190,11 +205,15 @@ class _EventLog(_Core):
         `{digest: {"name", "version", "canonical"}}` (`canonical`: the copy's canonical text, whose sha256 is the
         digest). An entry that is not JSON (a damaged store) pins nothing: the export still carries it as it is,
         for `log verify` to report."""
-        query = (f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT CASE WHEN "
-                 f"json_valid(entry) THEN json_extract_string(entry, '$.package.digest') END FROM events {where}) "
-                 f"ORDER BY digest")  # fmt: skip
-        copies = {digest: {"name": name, "version": version, "canonical": bytes(blob).decode("utf-8")}
-                  for digest, name, version, blob in self._all(query, params)}  # fmt: skip
+        query = (
+            f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT CASE WHEN "
+            f"json_valid(entry) THEN json_extract_string(entry, '$.package.digest') END FROM events {where}) "
+            f"ORDER BY digest"
+        )
+        copies = {
+            digest: {"name": name, "version": version, "canonical": bytes(blob).decode("utf-8")}
+            for digest, name, version, blob in self._all(query, params)
+        }
         return eventlog.dumps(copies)
 
 
@@ -237,8 +256,11 @@ def read_export_packages(path: Path) -> dict[str, tuple[str, str, bytes]] | None
         return None
     try:
         copies = json.loads(raw.decode("utf-8"))
-        return {str(digest): (str(copy["name"]), str(copy["version"]), str(copy["canonical"]).encode("utf-8"))
-                for digest, copy in copies.items()}  # fmt: skip
+        return {
+            str(digest): (str(copy["name"]), str(copy["version"]), str(copy["canonical"]).encode("utf-8"))
+            for digest, copy in copies.items()
+        }
     except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise StoreFormatError(f"{path}: the package copies in its metadata ({PACKAGES_KEY}) are not readable: "
-                               f"{error}") from None  # fmt: skip
+        raise StoreFormatError(
+            f"{path}: the package copies in its metadata ({PACKAGES_KEY}) are not readable: {error}"
+        ) from None

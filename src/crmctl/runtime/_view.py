@@ -35,8 +35,13 @@ def dependency_index(model: FormModel) -> dict[str, list[CompiledRule]]:
     return index
 
 
-def diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_changes: Iterable[str],
-               echo: tuple[str, Any] | None) -> list[dict[str, Any]]:  # fmt: skip
+def diff_view(
+    s: Session,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    value_changes: Iterable[str],
+    echo: tuple[str, Any] | None,
+) -> list[dict[str, Any]]:
     model = s.model
     out: list[dict[str, Any]] = []
     if new["locale"] != old.get("locale"):  # the first event says how to write: locale and text direction
@@ -44,8 +49,15 @@ def diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_
     if new["step"] != old.get("step") and new["step"] is not None:
         step = model.step(new["step"])
         assert step is not None
-        out.append({"effect": "step", "step": step.id, "label": s.l10n.step_label(step.id), "mode": step.mode,
-                    "fields": [p for p in model.step_fields[step.id] if p in new["visible"]]})  # fmt: skip
+        out.append(
+            {
+                "effect": "step",
+                "step": step.id,
+                "label": s.l10n.step_label(step.id),
+                "mode": step.mode,
+                "fields": [p for p in model.step_fields[step.id] if p in new["visible"]],
+            }
+        )
     # Most events change little: a part equal to its old self (one C-level comparison) yields no effects.
     old_steps = old.get("steps", {})
     for step_id, shown in new["steps"].items() if new["steps"] != old_steps else ():
@@ -54,8 +66,11 @@ def diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_
     old_visible = old.get("visible", {})
     for path, shown in new["visible"].items() if new["visible"] != old_visible else ():
         if old_visible.get(path) != shown:
-            out.append({"effect": "show", "field": path, "label": s.label(path)} if shown
-                       else {"effect": "hide", "field": path})  # fmt: skip
+            out.append(
+                {"effect": "show", "field": path, "label": s.label(path)}
+                if shown
+                else {"effect": "hide", "field": path}
+            )
     if not old:
         out.extend({"effect": "readonly", "field": p} for p in new["readonly"])
     old_required = old.get("required", {})
@@ -68,8 +83,14 @@ def diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_
     old_options = old.get("options", {})
     for path, values in new["options"].items() if new["options"] != old_options else ():
         if old_options.get(path) != values:
-            out.append({"effect": "options", "field": path, "values": values,
-                        "labels": [s.l10n.picklist(model.entity, path, v) for v in values]})  # fmt: skip
+            out.append(
+                {
+                    "effect": "options",
+                    "field": path,
+                    "values": values,
+                    "labels": [s.l10n.picklist(model.entity, path, v) for v in values],
+                }
+            )
     old_values = old.get("values", {})
     new_values = new["values"]
     for path in value_changes:  # only the fields this event wrote can differ
@@ -94,6 +115,7 @@ def diff_view(s: Session, old: Mapping[str, Any], new: Mapping[str, Any], value_
     old_errors = old.get("errors", {})
     for expr_id, detail in new["errors"].items():
         if old_errors.get(expr_id) != detail:
-            out.append({"effect": "error", "rule": expr_id,
-                        "message": s.message("crmctl.ruleError", {"detail": detail})})  # fmt: skip
+            out.append(
+                {"effect": "error", "rule": expr_id, "message": s.message("crmctl.ruleError", {"detail": detail})}
+            )
     return out

@@ -57,8 +57,11 @@ class _Flow:
         if instance["status"] != "running":
             return []
         sla_state = instance["sla"]
-        key = (instance["state"], tuple(instance["timers"].items()),
-               None if sla_state is None else tuple(sla_state.items()))  # fmt: skip
+        key = (
+            instance["state"],
+            tuple(instance["timers"].items()),
+            None if sla_state is None else tuple(sla_state.items()),
+        )
         cache = self._due_cache
         found = cache.get(key)
         if found is None:
@@ -146,9 +149,17 @@ class _Flow:
         self._emit(step, at, "entered", state=state)
         inst["sla"] = None
         if definition.sla is not None:
-            inst["sla"] = {"id": definition.sla.id, "started": False, "running": False, "paused": False,
-                           "elapsed": 0.0, "since": format_moment(at), "warned": False, "breached": False,
-                           "escalated": 0}  # fmt: skip
+            inst["sla"] = {
+                "id": definition.sla.id,
+                "started": False,
+                "running": False,
+                "paused": False,
+                "elapsed": 0.0,
+                "since": format_moment(at),
+                "warned": False,
+                "breached": False,
+                "escalated": 0,
+            }
             if definition.sla.start is None or self._condition(f"sla:{state}/start", inst, at):
                 self._sla_start(step, at)
         for timer in self.flow.timers:
@@ -159,8 +170,11 @@ class _Flow:
                     self._emit(step, at, "timer-set", timer=timer.id, due=format_moment(moment))
         if definition.task is not None:
             task = definition.task
-            assignee = ({"role": task.assign.role} if task.assign.role else
-                        {"user": str(field_at(inst["data"], task.assign.field or "") or "")})  # fmt: skip
+            assignee = (
+                {"role": task.assign.role}
+                if task.assign.role
+                else {"user": str(field_at(inst["data"], task.assign.field or "") or "")}
+            )
             inst["task"] = {"id": task.id, "assignee": assignee, "outcomes": dict(task.outcomes)}
             self._emit(step, at, "task", task=task.id, assignee=assignee)
         if definition.final:
@@ -209,8 +223,9 @@ class _Flow:
             calendar = self.model.calendars[inst["state"]]
             sla_state["elapsed"] += calendar.counted(read_moment(sla_state["since"]), at)
         sla_state.update(running=False, since=format_moment(at))
-        self._emit(step, at, "sla-met", sla=sla_state["id"], late=sla_state["breached"],
-                   counted=round(sla_state["elapsed"], 3))  # fmt: skip
+        self._emit(
+            step, at, "sla-met", sla=sla_state["id"], late=sla_state["breached"], counted=round(sla_state["elapsed"], 3)
+        )
         self._actions(step, definition.onSuccess, f"sla:{inst['state']}", _system(), at)
 
     def _sla_conditions(self, step: Step, at: datetime) -> None:
@@ -267,8 +282,9 @@ class _Flow:
         inst = step.instance
         source = inst["state"]
         self._leave(step, at)
-        self._emit(step, at, "transition", transition=transition.id, source=source, target=transition.to,
-                   by=actor.to_json())  # fmt: skip
+        self._emit(
+            step, at, "transition", transition=transition.id, source=source, target=transition.to, by=actor.to_json()
+        )
         self._actions(step, transition.actions, f"transition:{transition.id}", actor, at)
         for event in transition.emits:
             self._event(step, event, at)
@@ -302,28 +318,51 @@ class _Flow:
             raise WorkflowError(f"transition {transition.id}: the approval names no approver")
         sequential = approval.mode == "sequential"
         needed = len(chain) if sequential or approval.quorum is None else min(approval.quorum, len(chain))
-        step.instance["approval"] = {"transition": transition.id, "requestedBy": actor.to_json(),
-                                     "mode": approval.mode, "chain": chain, "open": [0] if sequential else
-                                     list(range(len(chain))), "approved": [], "needed": needed}  # fmt: skip
-        self._emit(step, at, "approval-requested", transition=transition.id, by=actor.to_json(), mode=approval.mode,
-                   needed=needed)  # fmt: skip
+        step.instance["approval"] = {
+            "transition": transition.id,
+            "requestedBy": actor.to_json(),
+            "mode": approval.mode,
+            "chain": chain,
+            "open": [0] if sequential else list(range(len(chain))),
+            "approved": [],
+            "needed": needed,
+        }
+        self._emit(
+            step,
+            at,
+            "approval-requested",
+            transition=transition.id,
+            by=actor.to_json(),
+            mode=approval.mode,
+            needed=needed,
+        )
         for index in step.instance["approval"]["open"]:
             self._emit(step, at, "task", task=f"approve:{transition.id}", assignee=chain[index])
 
-    def _decide_approval(self, step: Step, approval: dict[str, Any], decision: str, actor: Actor, at: datetime,
-                         comment: str | None) -> None:  # fmt: skip
+    def _decide_approval(
+        self, step: Step, approval: dict[str, Any], decision: str, actor: Actor, at: datetime, comment: str | None
+    ) -> None:
         chain = approval["chain"]
         mine = [i for i in approval["open"] if _assigned(chain[i], actor)]
         if not mine:
             assigned = ", ".join(_describe(chain[i]) for i in approval["open"])
-            raise WorkflowError(f"{actor.user} ({actor.role}) is not an assignee of the approval of "
-                                f"{approval['transition']} (open: {assigned})")  # fmt: skip
+            raise WorkflowError(
+                f"{actor.user} ({actor.role}) is not an assignee of the approval of "
+                f"{approval['transition']} (open: {assigned})"
+            )
         if decision not in ("approve", "reject"):
             raise WorkflowError(f"an approval is decided with approve or reject, not {decision!r}")
         index = mine[0]
         approval["open"].remove(index)
-        self._emit(step, at, "decided", task=f"approve:{approval['transition']}", decision=decision,
-                   by=actor.to_json(), comment=comment)  # fmt: skip
+        self._emit(
+            step,
+            at,
+            "decided",
+            task=f"approve:{approval['transition']}",
+            decision=decision,
+            by=actor.to_json(),
+            comment=comment,
+        )
         transition = self.model.transitions[approval["transition"]]
         if decision == "reject":
             step.instance["approval"] = None
@@ -350,8 +389,14 @@ class _Flow:
         if approval is not None:
             for index in approval["open"]:
                 approval["chain"][index] = {"role": role}
-                self._emit(step, at, "reassigned", task=f"approve:{approval['transition']}",
-                           assignee={"role": role}, reason=reason)  # fmt: skip
+                self._emit(
+                    step,
+                    at,
+                    "reassigned",
+                    task=f"approve:{approval['transition']}",
+                    assignee={"role": role},
+                    reason=reason,
+                )
         if inst["task"] is None and approval is None:
             self._emit(step, at, "reassigned", task=None, assignee={"role": role}, reason=reason)
 
@@ -415,16 +460,21 @@ def _writable(instance: Mapping[str, Any]) -> dict[str, Any]:
         inst["task"] = dict(inst["task"])
     approval = inst["approval"]
     if approval is not None:
-        inst["approval"] = {**approval, "chain": list(approval["chain"]), "open": list(approval["open"]),
-                            "approved": list(approval["approved"])}  # fmt: skip
+        inst["approval"] = {
+            **approval,
+            "chain": list(approval["chain"]),
+            "open": list(approval["open"]),
+            "approved": list(approval["approved"]),
+        }
     return inst
 
 
 def _forward(instance: Mapping[str, Any], at: datetime) -> None:
     """Refuse an input dated before the instance's clock: the clock only moves forward."""
     if at < read_moment(instance["clock"]):
-        raise WorkflowError(f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to "
-                            f"{format_moment(at)}")  # fmt: skip
+        raise WorkflowError(
+            f"instance {instance['id']}: time cannot move backwards from {instance['clock']} to {format_moment(at)}"
+        )
 
 
 def _sla_of(engine: _Flow, inst: Mapping[str, Any]) -> Sla | None:

@@ -186,15 +186,22 @@ class CompiledProgram:
         env = checker.env()
         compiled = {expr_id: _compile(env, expr_id, source) for expr_id, source in sorted(expressions.items())}
         programs = {expr_id: program for expr_id, (program, _) in compiled.items()}
-        entity_fields = {name: fdef for name, fdef in schema.entities[entity].fields.items()
-                         if name in checker.variables and name not in CONTEXT_VARIABLES}  # fmt: skip
+        entity_fields = {
+            name: fdef
+            for name, fdef in schema.entities[entity].fields.items()
+            if name in checker.variables and name not in CONTEXT_VARIABLES
+        }
         unbound = frozenset(schema.entities[entity].fields) - set(entity_fields)
         largest = {name: _largest(sig) for name, sig in checker.variables.items()}
         sized = {expr_id: checked for expr_id, (_, checked) in compiled.items() if _over(checked, largest)}
-        native = {expr_id: fn for expr_id, source in expressions.items()
-                  if (fn := native_form(source, checker.variables)) is not None}  # fmt: skip
-        program = cls(digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound, native,
-                      sized)  # fmt: skip
+        native = {
+            expr_id: fn
+            for expr_id, source in expressions.items()
+            if (fn := native_form(source, checker.variables)) is not None
+        }
+        program = cls(
+            digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound, native, sized
+        )
         _CACHE[key] = program
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -264,13 +271,19 @@ class CompiledProgram:
             sizes = {name: cel_cost.value_size(data[name]) for name in checked.variables if name in data}
             largest, copied = checked.lists(sizes, ITERATION_BUDGET)
             if largest > MAX_ACCUMULATED_ITEMS:
-                raise RuntimeCostError(expr_id, f"map/filter over {largest} items exceeds the runtime's cost bound "
-                                                f"of {MAX_ACCUMULATED_ITEMS} items per collection")  # fmt: skip
+                raise RuntimeCostError(
+                    expr_id,
+                    f"map/filter over {largest} items exceeds the runtime's cost bound "
+                    f"of {MAX_ACCUMULATED_ITEMS} items per collection",
+                )
             work = checked.cost(sizes, ITERATION_BUDGET) + copied
             if work > COST_BUDGET:
-                raise RuntimeCostError(expr_id, f"for these values the evaluation could allocate or scan "
-                                                f"{work / _MIB:,.0f} MiB, past the runtime's cost bound of "
-                                                f"{COST_BUDGET // _MIB} MiB per evaluation")  # fmt: skip
+                raise RuntimeCostError(
+                    expr_id,
+                    f"for these values the evaluation could allocate or scan "
+                    f"{work / _MIB:,.0f} MiB, past the runtime's cost bound of "
+                    f"{COST_BUDGET // _MIB} MiB per evaluation",
+                )
         try:
             result = program.eval(data=data)
         except (RuntimeError, TypeError, ValueError) as exc:
@@ -301,8 +314,13 @@ _COMPARISON_RE = re.compile(
 )
 _BOOL_RE = re.compile(r"^\s*(!?)\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}  # fmt: skip
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def native_form(source: str, variables: Mapping[str, str]) -> Callable[[Mapping[str, Any]], Any] | None:

@@ -53,8 +53,12 @@ class AsyncRequest:
     value: Any
 
     def to_json(self) -> dict[str, Any]:
-        return {"validation": self.validation, "provider": self.provider, "params": dict(self.params),
-                "value": self.value}  # fmt: skip
+        return {
+            "validation": self.validation,
+            "provider": self.provider,
+            "params": dict(self.params),
+            "value": self.value,
+        }
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,9 @@ class Validator:
         self.top = tuple(v for v in model.validations if v.id not in members)
         required = [v for v in self.top if v.type == "required" and v.field and v.mode == "hard"]
         self.required_always = {v.field: True for v in required if v.when is None and v.field}
-        self.required_conditional = tuple(v for v in required if v.when is not None and v.field not in
-                                          self.required_always)  # fmt: skip
+        self.required_conditional = tuple(
+            v for v in required if v.when is not None and v.field not in self.required_always
+        )
 
     def run(
         self,
@@ -120,8 +125,15 @@ class Validator:
             if check.type == "async" and resolver is None:
                 continue
             if run.valid(check) is False:
-                found.append(Finding(check.id, check.field, "warning" if check.mode == "soft" else "error",
-                                     check.message, run.params(check)))  # fmt: skip
+                found.append(
+                    Finding(
+                        check.id,
+                        check.field,
+                        "warning" if check.mode == "soft" else "error",
+                        check.message,
+                        run.params(check),
+                    )
+                )
         return found
 
     def required_when(self, bound: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> dict[str, bool]:
@@ -196,8 +208,10 @@ class _Run:
             result = self._eval(f"validation:{check.id}/expression")
             return None if result is None else result is True
         if kind == "composite":
-            return _combine(check.operator or "all", (self.valid(self.validator.by_id[m]) for m in check.validations
-                                                      if m in self.validator.by_id))  # fmt: skip
+            return _combine(
+                check.operator or "all",
+                (self.valid(self.validator.by_id[m]) for m in check.validations if m in self.validator.by_id),
+            )
         if is_blank(value):
             return None
         if kind == "regex":
@@ -212,8 +226,10 @@ class _Run:
         """Provider parameters; a string naming a field of the entity (`onDate: incidentDate`) is that field's
         value, so providers get data, not field names."""
         fields = self.validator.model.fields
-        return {key: field_at(self.data, value) if isinstance(value, str) and value in fields else value
-                for key, value in check.params.items()}  # fmt: skip
+        return {
+            key: field_at(self.data, value) if isinstance(value, str) and value in fields else value
+            for key, value in check.params.items()
+        }
 
     def _ask(self, check: Validation, value: Any) -> bool:
         assert self.resolver is not None

@@ -31,8 +31,17 @@ if TYPE_CHECKING:
     from crmctl.model.artifacts import Transition
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
 
-__all__ = ["SKELETON_NOW", "CoverageReport", "Item", "PlayError", "Skeleton", "coverage", "items_of", "play",
-           "skeletons"]  # fmt: skip
+__all__ = [
+    "SKELETON_NOW",
+    "CoverageReport",
+    "Item",
+    "PlayError",
+    "Skeleton",
+    "coverage",
+    "items_of",
+    "play",
+    "skeletons",
+]
 
 # The clock of skeletons and of scenarios without `now`: a Monday, 09:00 in Berlin.
 SKELETON_NOW = datetime(2026, 1, 5, 8, tzinfo=UTC)
@@ -96,23 +105,32 @@ def items_of(model: WorkflowModel) -> list[Item]:
         exprs = ([f"guard:{t.id}"] if t.guard else []) + list(model.rule_guards.get(t.id, ()))
         for expr_id in exprs:
             gid, source = _guard_id(t.id, expr_id), model.program.sources[expr_id]
-            items += [Item(f"{gid}.holds", "guard", f"guard of {t.id} holds: {source}"),
-                      Item(f"{gid}.fails", "guard", f"guard of {t.id} does not hold: {source}")]  # fmt: skip
+            items += [
+                Item(f"{gid}.holds", "guard", f"guard of {t.id} holds: {source}"),
+                Item(f"{gid}.fails", "guard", f"guard of {t.id} does not hold: {source}"),
+            ]
     for name, state in flow.states.items():
         if (sla := state.sla) is not None:
             ladder = [(f"escalation-{i}", f"escalation {i}") for i in range(1, len(sla.escalations) + 1)]
-            paths = [("met", "met in time"), *([("warning", "warning")] if sla.warnAfter else []),
-                     ("breach", "breached"), ("met-late", "met late"), *ladder]  # fmt: skip
+            paths = [
+                ("met", "met in time"),
+                *([("warning", "warning")] if sla.warnAfter else []),
+                ("breach", "breached"),
+                ("met-late", "met late"),
+                *ladder,
+            ]
             items += [Item(f"sla.{sla.id}.{k}", "sla", f"SLA {sla.id} ({name}) {w}") for k, w in paths]
     items += [Item(f"timer.{t.id}", "timer", f"timer {t.id} fired") for t in flow.timers]
     for name, state in flow.states.items():
         if (task := state.task) is not None:
-            items += [Item(f"task.{task.id}.{o}", "task", f"task {task.id} ({name}) decided {o}")
-                      for o in task.outcomes]  # fmt: skip
+            items += [
+                Item(f"task.{task.id}.{o}", "task", f"task {task.id} ({name}) decided {o}") for o in task.outcomes
+            ]
     for t in flow.transitions:
         if t.approval is not None:
-            items += [Item(f"approval.{t.id}.{k}", "approval", f"approval of {t.id} {k}")
-                      for k in ("granted", "rejected")]  # fmt: skip
+            items += [
+                Item(f"approval.{t.id}.{k}", "approval", f"approval of {t.id} {k}") for k in ("granted", "rejected")
+            ]
     return items
 
 
@@ -123,16 +141,18 @@ def _hits(effect: Mapping[str, Any]) -> str | None:
         "entered": f"state.{effect.get('state')}",
         "transition": f"transition.{effect.get('transition')}",
         "guard": f"{_guard_id(str(effect.get('transition')), str(effect.get('guard')))}."
-                 f"{'holds' if effect.get('result') else 'fails'}",
-        "sla-warning": f"{sla}.warning", "sla-breach": f"{sla}.breach",
+        f"{'holds' if effect.get('result') else 'fails'}",
+        "sla-warning": f"{sla}.warning",
+        "sla-breach": f"{sla}.breach",
         "sla-met": f"{sla}.{'met-late' if effect.get('late') else 'met'}",
         "escalation": f"{sla}.escalation-{effect.get('level')}",
         "timer": f"timer.{effect.get('timer')}",
-        "decided": None if str(effect.get("task")).startswith("approve:") else
-                   f"task.{effect.get('task')}.{effect.get('decision')}",
+        "decided": None
+        if str(effect.get("task")).startswith("approve:")
+        else f"task.{effect.get('task')}.{effect.get('decision')}",
         "approval-granted": f"approval.{effect.get('transition')}.granted",
         "approval-rejected": f"approval.{effect.get('transition')}.rejected",
-    }.get(kind)  # fmt: skip
+    }.get(kind)
 
 
 @dataclass
@@ -156,14 +176,24 @@ class CoverageReport:
         return [i for i in self.items if not self.hits[i.id]]
 
     def by_kind(self) -> dict[str, dict[str, int]]:
-        return {k: {"covered": sum(1 for i in mine if self.hits[i.id]), "total": len(mine)}
-                for k in _KINDS if (mine := [i for i in self.items if i.kind == k])}  # fmt: skip
+        return {
+            k: {"covered": sum(1 for i in mine if self.hits[i.id]), "total": len(mine)}
+            for k in _KINDS
+            if (mine := [i for i in self.items if i.kind == k])
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"workflow": self.workflow, "package": self.package, "scenarios": self.scenarios,
-                "covered": self.covered, "total": len(self.items), "percent": self.percent, "byKind": self.by_kind(),
-                "items": [{"id": i.id, "kind": i.kind, "what": i.what, "hits": self.hits[i.id]} for i in self.items],
-                "uncovered": [i.id for i in self.uncovered]}  # fmt: skip
+        return {
+            "workflow": self.workflow,
+            "package": self.package,
+            "scenarios": self.scenarios,
+            "covered": self.covered,
+            "total": len(self.items),
+            "percent": self.percent,
+            "byKind": self.by_kind(),
+            "items": [{"id": i.id, "kind": i.kind, "what": i.what, "hits": self.hits[i.id]} for i in self.items],
+            "uncovered": [i.id for i in self.uncovered],
+        }
 
 
 def coverage(model: WorkflowModel, timelines: Mapping[str, Sequence[Mapping[str, Any]]]) -> CoverageReport:
@@ -189,8 +219,12 @@ class _Path:
     states: list[str] = field(default_factory=list)
 
     def then(self, other: _Path) -> _Path:
-        return _Path(self.steps + other.steps, self.guards + other.guards, {**self.data, **other.data},
-                     self.states + other.states)  # fmt: skip
+        return _Path(
+            self.steps + other.steps,
+            self.guards + other.guards,
+            {**self.data, **other.data},
+            self.states + other.states,
+        )
 
 
 @dataclass(frozen=True)
@@ -326,8 +360,15 @@ def _placeholder(fdef: Any) -> Any:
     if kind == "enum":
         return fdef.values[0]
     integer = getattr(fdef, "integer", False)
-    return {"number": 0 if integer else 0.0, "currency": 0.0, "boolean": False, "date": "2026-01-05",
-            "datetime": "2026-01-05T09:00:00Z", "object": {}, "array": []}.get(kind, "TODO")  # fmt: skip
+    return {
+        "number": 0 if integer else 0.0,
+        "currency": 0.0,
+        "boolean": False,
+        "date": "2026-01-05",
+        "datetime": "2026-01-05T09:00:00Z",
+        "object": {},
+        "array": [],
+    }.get(kind, "TODO")
 
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@-]*")
@@ -347,24 +388,38 @@ def _yaml(value: Any) -> str:
 
 def _render(model: WorkflowModel, item: Item, path: _Path | None, notes: list[str], reached: bool) -> str:
     flow = model.workflow
-    lines = [f"# Skeleton: {item.what} ({item.id}), workflow {flow.id} of {model.package.name}.",
-             "# Generated by `crmctl workflow coverage --skeletons`: the shortest path known; "
-             "play it with `crmctl workflow simulate`."]  # fmt: skip
+    lines = [
+        f"# Skeleton: {item.what} ({item.id}), workflow {flow.id} of {model.package.name}.",
+        "# Generated by `crmctl workflow coverage --skeletons`: the shortest path known; "
+        "play it with `crmctl workflow simulate`.",
+    ]
     now = f"now: {SKELETON_NOW.isoformat().replace('+00:00', 'Z')}"
     if path is None:
-        lines += [*(f"# TODO: {n}" for n in notes), f"# TODO: no path from {flow.initial} reaches it.", now,
-                  "events: []"]  # fmt: skip
+        lines += [
+            *(f"# TODO: {n}" for n in notes),
+            f"# TODO: no path from {flow.initial} reaches it.",
+            now,
+            "events: []",
+        ]
         return "\n".join(lines) + "\n"
     data, problems = placeholder_record(model, path.data)
     guards = list(dict.fromkeys(path.guards))
-    lines += [f"# Path: {' → '.join([flow.initial, *path.states])}.",
-              "# Played in memory: it reaches the item." if reached else
-              "# Played in memory: it does not reach the item yet; complete the TODOs.",
-              *(f"# TODO: {n}" for n in notes), *(f"# TODO: the placeholder record is refused: {p}" for p in problems),
-              now, "records:"]  # fmt: skip
+    lines += [
+        f"# Path: {' → '.join([flow.initial, *path.states])}.",
+        "# Played in memory: it reaches the item."
+        if reached
+        else "# Played in memory: it does not reach the item yet; complete the TODOs.",
+        *(f"# TODO: {n}" for n in notes),
+        *(f"# TODO: the placeholder record is refused: {p}" for p in problems),
+        now,
+        "records:",
+    ]
     comment = f"  # fill in values that make the guards hold: {'; '.join(guards)}" if guards else ""
-    lines += [f"  {RECORD}: {_yaml(data)}{comment}", "events:",
-              f"  - start: {_yaml({'instance': INSTANCE, 'record': RECORD})}"]  # fmt: skip
+    lines += [
+        f"  {RECORD}: {_yaml(data)}{comment}",
+        "events:",
+        f"  - start: {_yaml({'instance': INSTANCE, 'record': RECORD})}",
+    ]
     for step in path.steps:
         kind, args = step["type"], {k: v for k, v in step.items() if k != "type"}
         lines.append(f"  - {kind}: {_yaml(args['by'] if kind == 'advance' else args)}")

@@ -180,7 +180,9 @@ def _head_problems(
             message = f"{_chain(tenant)}the log is empty but should end at {head} (truncated)"
             problems.append(ChainProblem(None, length, "LOG004", message))
         elif tail.hash != head:
-            message = (f"{_chain(tenant)}the log ends at seq {tail.seq} ({tail.hash}), not at the expected head "
-                       f"{head} (entries removed from the end, or appended)")  # fmt: skip
+            message = (
+                f"{_chain(tenant)}the log ends at seq {tail.seq} ({tail.hash}), not at the expected head "
+                f"{head} (entries removed from the end, or appended)"
+            )
             problems.append(ChainProblem(tail.seq, tail.position, "LOG004", message))
     return problems

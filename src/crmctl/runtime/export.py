@@ -78,13 +78,17 @@ def _record_schema(columns: Mapping[str, pa.DataType]) -> pa.Schema:
     import pyarrow as pa
 
     text, stamp = pa.string(), pa.timestamp("us", "UTC")
-    extras = [(name, text) for name in _RECORD_EXTRAS[:6]] + [("revision", pa.int32()), ("created_at", stamp),
-                                                              ("updated_at", stamp)]  # fmt: skip
+    extras = [(name, text) for name in _RECORD_EXTRAS[:6]] + [
+        ("revision", pa.int32()),
+        ("created_at", stamp),
+        ("updated_at", stamp),
+    ]
     return pa.schema(extras + list(columns.items()))
 
 
-def export_records(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,
-                   progress: Callable[[int], None]) -> list[DatasetReport]:  # fmt: skip
+def export_records(
+    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+) -> list[DatasetReport]:
     """One dataset per entity, `records/<Entity>/`, rows ordered by version, tenant and id."""
     where, params = _where(options)
     groups: dict[str, list[tuple[str, str, str]]] = {}
@@ -99,10 +103,17 @@ def export_records(store: Store, con: duckdb.DuckDBPyConnection, options: Export
         for entity, rows in groups.items():
             versions = _versions(store, entity, rows)
             columns = _union(entity, versions)
-            schema = _record_schema({c: _csv_type(t) for c, t in columns.items()} if options.format == "csv"
-                                    else columns)  # fmt: skip
-            dataset = _Dataset(options.out / "records" / entity, "part-0", schema, options,
-                               _metadata("records", entity), "package_digest")  # fmt: skip
+            schema = _record_schema(
+                {c: _csv_type(t) for c, t in columns.items()} if options.format == "csv" else columns
+            )
+            dataset = _Dataset(
+                options.out / "records" / entity,
+                "part-0",
+                schema,
+                options,
+                _metadata("records", entity),
+                "package_digest",
+            )
             typed = _csv_duck if options.format == "csv" else _duck
             yield dataset, entity, _version_batches(store, con, entity, versions, columns, typed, options)
 
@@ -114,71 +125,113 @@ def _read(expr: str, reader: FieldDef, t: pa.DataType, typed: Callable[[pa.DataT
     return _filled(expr, reader, t, typed) or expr
 
 
-def _version_batches(store: Store, con: duckdb.DuckDBPyConnection, entity: str, versions: Sequence[_Version],
-                     columns: Mapping[str, pa.DataType], typed: Callable[[pa.DataType], Any],
-                     options: ExportOptions) -> Iterator[pa.RecordBatch]:  # fmt: skip
+def _version_batches(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    versions: Sequence[_Version],
+    columns: Mapping[str, pa.DataType],
+    typed: Callable[[pa.DataType], Any],
+    options: ExportOptions,
+) -> Iterator[pa.RecordBatch]:
     """The records of each version, typed. A row whose data is no JSON object (an edited or damaged store) stops
     the export, named as every other reader names it, instead of exporting as empty values."""
     where, params = _where(options, entity=False)
     readers = _readers(versions)
     for v in versions:
-        structure = json.dumps({stored: _structure(columns[column], readers[column], typed)
-                                for stored, (column, _) in v.fields.items()})  # fmt: skip
-        fields = [f"{_read(f'_v.{_quote(stored)}', readers[column], columns[column], typed)} AS {_quote(column)}"
-                  for stored, (column, _) in v.fields.items()]  # fmt: skip
+        structure = json.dumps(
+            {stored: _structure(columns[column], readers[column], typed) for stored, (column, _) in v.fields.items()}
+        )
+        fields = [
+            f"{_read(f'_v.{_quote(stored)}', readers[column], columns[column], typed)} AS {_quote(column)}"
+            for stored, (column, _) in v.fields.items()
+        ]
         own = {column for column, _ in v.fields.values()}
-        fields += [f"{_literal(default, columns[c], typed)} AS {_quote(c)}" for c, fdef in readers.items()
-                   if c not in own and (default := filled_default(fdef)) is not None]  # fmt: skip
+        fields += [
+            f"{_literal(default, columns[c], typed)} AS {_quote(c)}"
+            for c, fdef in readers.items()
+            if c not in own and (default := filled_default(fdef)) is not None
+        ]
         selected = ", ".join([*map(_quote, _RECORD_EXTRAS), *fields])
         rows, args = f"FROM records WHERE {where} AND entity = ? AND package_digest = ?", [*params, entity, v.digest]
-        source = (f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v {rows} "
-                  "AND (json_type(data) = 'OBJECT' OR error('a record is no JSON object'))")  # fmt: skip
+        source = (
+            f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v {rows} "
+            "AND (json_type(data) = 'OBJECT' OR error('a record is no JSON object'))"
+        )
         try:
             yield from _stream(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", args)
         except ExportError:
-            damaged = (f"SELECT tenant, entity, id, data {rows} AND (CASE WHEN json_valid(data) THEN json_type(data) "
-                       "END) IS DISTINCT FROM 'OBJECT' ORDER BY tenant, id LIMIT 1")  # fmt: skip
+            damaged = (
+                f"SELECT tenant, entity, id, data {rows} AND (CASE WHEN json_valid(data) THEN json_type(data) "
+                "END) IS DISTINCT FROM 'OBJECT' ORDER BY tenant, id LIMIT 1"
+            )
             for tenant, kind, record_id, data in con.execute(damaged, args).fetchall():
                 _loads(data, store.path, "record", tenant, kind, record_id)
             raise
 
 
-def export_drafts(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,
-                  progress: Callable[[int], None]) -> list[DatasetReport]:  # fmt: skip
+def export_drafts(
+    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+) -> list[DatasetReport]:
     """`drafts/drafts.<format>`: one row per draft, its data as JSON text."""
     import pyarrow as pa
 
     text = pa.string()
-    schema = pa.schema([("draft_id", text), ("tenant", text), ("entity", text), ("package_name", text),
-                        ("package_version", text), ("package_digest", text), ("last_step", text),
-                        ("updated_at", pa.timestamp("us", "UTC")), ("data", text)])  # fmt: skip
+    schema = pa.schema(
+        [
+            ("draft_id", text),
+            ("tenant", text),
+            ("entity", text),
+            ("package_name", text),
+            ("package_version", text),
+            ("package_digest", text),
+            ("last_step", text),
+            ("updated_at", pa.timestamp("us", "UTC")),
+            ("data", text),
+        ]
+    )
     where, params = _where(options)
     sql = f"SELECT {', '.join(map(_quote, schema.names))} FROM drafts WHERE {where} ORDER BY tenant, draft_id"
-    dataset = _Dataset(options.out / "drafts", "drafts", schema, options, _metadata("drafts", options.entity),
-                       "package_digest")  # fmt: skip
+    dataset = _Dataset(
+        options.out / "drafts", "drafts", schema, options, _metadata("drafts", options.entity), "package_digest"
+    )
     return _run(iter([(dataset, "drafts", _stream(con, sql, params))]), "drafts", progress)
 
 
-def export_events(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,
-                  progress: Callable[[int], None]) -> list[DatasetReport]:  # fmt: skip
+def export_events(
+    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+) -> list[DatasetReport]:
     """`events/events.<format>`: the log in (tenant, seq) order, each entry as its canonical JSON text."""
     import pyarrow as pa
 
     if options.entity is not None:
         raise ExportError("events belong to a tenant's log, not to an entity: drop --entity")
     text = pa.string()
-    schema = pa.schema([("tenant", text), ("seq", pa.int64()), ("session", text), ("at", pa.timestamp("us", "UTC")),
-                        ("kind", text), ("entry", text), ("hash", text), ("__digest", text)])  # fmt: skip
+    schema = pa.schema(
+        [
+            ("tenant", text),
+            ("seq", pa.int64()),
+            ("session", text),
+            ("at", pa.timestamp("us", "UTC")),
+            ("kind", text),
+            ("entry", text),
+            ("hash", text),
+            ("__digest", text),
+        ]
+    )
     where, params = _where(options, entity=False)
-    sql = ('SELECT tenant, seq, session, "at", json_extract_string(entry, \'$.kind\') AS kind, entry, hash, '
-           f"json_extract_string(entry, '$.package.digest') AS __digest FROM events WHERE {where} "
-           "ORDER BY tenant, seq")  # fmt: skip
+    sql = (
+        "SELECT tenant, seq, session, \"at\", json_extract_string(entry, '$.kind') AS kind, entry, hash, "
+        f"json_extract_string(entry, '$.package.digest') AS __digest FROM events WHERE {where} "
+        "ORDER BY tenant, seq"
+    )
     dataset = _Dataset(options.out / "events", "events", schema, options, _metadata("events", None), "__digest")
     return _run(iter([(dataset, "events", _stream(con, sql, params))]), "events", progress)
 
 
-def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions,
-                     progress: Callable[[int], None]) -> list[DatasetReport]:  # fmt: skip
+def export_workflows(
+    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+) -> list[DatasetReport]:
     """`workflows/workflows.<format>`: one row per workflow instance, folded from its logged effects (state,
     status, times, transitions taken, SLA warnings and breaches, the package version it is pinned to)."""
     import pyarrow as pa
@@ -186,10 +239,24 @@ def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: Expo
     if options.entity is not None:
         raise ExportError("workflow instances are exported all together: drop --entity")
     text, moment, count = pa.string(), pa.timestamp("us", "UTC"), pa.int32()
-    schema = pa.schema([("tenant", text), ("instance", text), ("workflow", text), ("entity", text),
-                        ("state", text), ("status", text), ("started_at", moment), ("updated_at", moment),
-                        ("transitions", count), ("sla_warnings", count), ("sla_breaches", count),
-                        ("package_name", text), ("package_version", text), ("package_digest", text)])  # fmt: skip
+    schema = pa.schema(
+        [
+            ("tenant", text),
+            ("instance", text),
+            ("workflow", text),
+            ("entity", text),
+            ("state", text),
+            ("status", text),
+            ("started_at", moment),
+            ("updated_at", moment),
+            ("transitions", count),
+            ("sla_warnings", count),
+            ("sla_breaches", count),
+            ("package_name", text),
+            ("package_version", text),
+            ("package_digest", text),
+        ]
+    )
     tenants = [options.tenant] if options.tenant is not None else store.tenants()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for tenant in tenants:
@@ -197,12 +264,24 @@ def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: Expo
             if entry.get("kind") != "workflow":
                 continue
             key = (tenant, str(entry["session"]).removeprefix("workflow:"))
-            row = rows.setdefault(key, {
-                "tenant": tenant, "instance": key[1], "workflow": entry.get("workflow"), "entity": entry.get("entity"),
-                "state": None, "status": "running", "started_at": _instant(entry["at"]), "transitions": 0,
-                "sla_warnings": 0, "sla_breaches": 0, "package_name": entry["package"]["name"],
-                "package_version": entry["package"]["version"], "package_digest": entry["package"]["digest"],
-            })  # fmt: skip
+            row = rows.setdefault(
+                key,
+                {
+                    "tenant": tenant,
+                    "instance": key[1],
+                    "workflow": entry.get("workflow"),
+                    "entity": entry.get("entity"),
+                    "state": None,
+                    "status": "running",
+                    "started_at": _instant(entry["at"]),
+                    "transitions": 0,
+                    "sla_warnings": 0,
+                    "sla_breaches": 0,
+                    "package_name": entry["package"]["name"],
+                    "package_version": entry["package"]["version"],
+                    "package_digest": entry["package"]["digest"],
+                },
+            )
             row["updated_at"] = _instant(entry["at"])
             for effect in entry.get("effects", []):
                 kind = effect.get("effect")
@@ -215,14 +294,19 @@ def export_workflows(store: Store, con: duckdb.DuckDBPyConnection, options: Expo
                 elif kind in ("sla-warning", "sla-breach"):
                     row["sla_warnings" if kind == "sla-warning" else "sla_breaches"] += 1
     table = pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=schema)
-    dataset = _Dataset(options.out / "workflows", "workflows", schema, options, _metadata("workflows", None),
-                       "package_digest")  # fmt: skip
+    dataset = _Dataset(
+        options.out / "workflows", "workflows", schema, options, _metadata("workflows", None), "package_digest"
+    )
     return _run(iter([(dataset, "workflows", iter(table.to_batches(_BATCH)))]), "workflows", progress)
 
 
 Exporter = Callable[["Store", "duckdb.DuckDBPyConnection", ExportOptions, Callable[[int], None]], list[DatasetReport]]
-EXPORTERS: dict[str, Exporter] = {"records": export_records, "drafts": export_drafts, "events": export_events,
-                                  "workflows": export_workflows}  # fmt: skip
+EXPORTERS: dict[str, Exporter] = {
+    "records": export_records,
+    "drafts": export_drafts,
+    "events": export_events,
+    "workflows": export_workflows,
+}
 _TABLES = {"records": "records", "drafts": "drafts", "events": "events"}
 
 

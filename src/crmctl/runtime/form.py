@@ -237,8 +237,11 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
         for trigger in rule.triggers():
             by_trigger.setdefault(trigger, []).append(compiled)
     rules = {t: tuple(sorted(rs, key=lambda r: r.sort_key)) for t, rs in by_trigger.items()}
-    validations = tuple(v for v in (package.validations.validations if package.validations else [])
-                        if v.entity == entity or (v.entity is None and single))  # fmt: skip
+    validations = tuple(
+        v
+        for v in (package.validations.validations if package.validations else [])
+        if v.entity == entity or (v.entity is None and single)
+    )
     own_reads = {
         v.id: _reads(v.when or "") | _reads(v.expression or "") | ({v.field.split(".")[0]} if v.field else set())
         for v in validations
@@ -254,14 +257,27 @@ def _build(package: Package, digest: str, entity: str, form_name: str, form: For
 
     validation_reads = {v.id: reads_of(v.id, frozenset()) for v in validations}
     return FormModel(
-        package=package, digest=digest, entity=entity, form_name=form_name, form=form, program=program,
-        fields=fields, steps=tuple(form.steps), step_fields=step_fields, group_fields=group_fields,
-        field_group=field_group, field_step=field_step, form_fields=form_fields, rules=rules,
-        calculated=_calculation_order(entity_def.fields, entity), validations=validations,
+        package=package,
+        digest=digest,
+        entity=entity,
+        form_name=form_name,
+        form=form,
+        program=program,
+        fields=fields,
+        steps=tuple(form.steps),
+        step_fields=step_fields,
+        group_fields=group_fields,
+        field_group=field_group,
+        field_step=field_step,
+        form_fields=form_fields,
+        rules=rules,
+        calculated=_calculation_order(entity_def.fields, entity),
+        validations=validations,
         validation_reads=validation_reads,
         aliases={old: name for name, fdef in entity_def.fields.items() for old in fdef.aliases},
-        fill=filler_for(entity_def.fields), rename=renamer_for(entity_def.fields),
-    )  # fmt: skip
+        fill=filler_for(entity_def.fields),
+        rename=renamer_for(entity_def.fields),
+    )
 
 
 def _calculation_order(fields: Mapping[str, FieldDef], entity: str) -> tuple[CalcField, ...]:
@@ -288,9 +304,15 @@ def _calculation_order(fields: Mapping[str, FieldDef], entity: str) -> tuple[Cal
 
     for name in calcs:
         visit(name, ())
-    return tuple(CalcField(n, f"calc:{entity}.{n}", frozenset(reads[n] | (_reads(calcs[n].expression)
-                                                                        & CONTEXT_VARIABLES.keys())), calcs[n])
-                 for n in done)  # fmt: skip
+    return tuple(
+        CalcField(
+            n,
+            f"calc:{entity}.{n}",
+            frozenset(reads[n] | (_reads(calcs[n].expression) & CONTEXT_VARIABLES.keys())),
+            calcs[n],
+        )
+        for n in done
+    )
 
 
 def field_at(data: Mapping[str, Any], path: str) -> Any:

@@ -52,8 +52,10 @@ def load_copy(digest: str, blob: bytes) -> Package:
     """The package stored under `digest`; PackageCopyError if the bytes no longer match it."""
     actual = "sha256:" + hashlib.sha256(blob).hexdigest()
     if actual != digest:
-        raise PackageCopyError(f"stored package {digest} was edited: its bytes hash to {actual}; what is pinned to "
-                               "it cannot run (restore the store from a backup)")  # fmt: skip
+        raise PackageCopyError(
+            f"stored package {digest} was edited: its bytes hash to {actual}; what is pinned to "
+            "it cannot run (restore the store from a backup)"
+        )
     try:
         document = json.loads(blob)
     except ValueError as exc:

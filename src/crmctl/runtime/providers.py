@@ -42,8 +42,9 @@ class _LazyProvider:
         return answer if isinstance(answer, AsyncAnswer) else AsyncAnswer(bool(answer))
 
 
-def provider_resolver(answers: Mapping[str, Any] | None = None,
-                      providers: Mapping[str, AsyncProvider] | None = None) -> Resolver:  # fmt: skip
+def provider_resolver(
+    answers: Mapping[str, Any] | None = None, providers: Mapping[str, AsyncProvider] | None = None
+) -> Resolver:
     """Answers from the table first, then from the providers (default: the registered ones)."""
     table = table_resolver(answers or {})
     known = registered_providers() if providers is None else providers

@@ -134,8 +134,10 @@ def _csv(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
             if target in named:
                 first, as_named = named[target]
                 former = f" (a former name of {target!r})" if {name, as_named} != {target} else ""
-                raise InputError(f"{path}:1:{number}: column {name!r}{former} names the same field as column "
-                                 f"{first} ({as_named!r}); each field is one column")  # fmt: skip
+                raise InputError(
+                    f"{path}:1:{number}: column {name!r}{former} names the same field as column "
+                    f"{first} ({as_named!r}); each field is one column"
+                )
             named[target] = (number, name)
             if name == "id":
                 columns.append(None)
@@ -150,8 +152,10 @@ def _csv(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
         width = len(header)
         for row_number, cells in enumerate(reader, start=1):
             if len(cells) > width:
-                raise InputError(f"{path}:{reader.line_num}:{width + 1}: row {row_number} has {len(cells)} cells; "
-                                 f"the header names {width} columns")  # fmt: skip
+                raise InputError(
+                    f"{path}:{reader.line_num}:{width + 1}: row {row_number} has {len(cells)} cells; "
+                    f"the header names {width} columns"
+                )
             values = {}
             for column, cell in zip(columns, cells, strict=False):
                 if column is not None and cell != "":

@@ -81,19 +81,39 @@ class ImportReport:
         return not self.rejected
 
     def to_json(self) -> dict[str, Any]:
-        return {"rows": self.rows, "written": self.written, "warnings": self.warnings,
-                "rejected": [{"row": row, "findings": findings} for row, findings in self.rejected]}  # fmt: skip
+        return {
+            "rows": self.rows,
+            "written": self.written,
+            "warnings": self.warnings,
+            "rejected": [{"row": row, "findings": findings} for row, findings in self.rejected],
+        }
 
 
 class _Rollback(Exception):
     pass
 
 
-def _body(op: str, ref: PackageRef, engine: RecordEngine, record_id: str, stamp: str, values: Mapping[str, Any],
-          result: RecordResult) -> dict[str, Any]:  # fmt: skip
-    return {"session": f"record:{engine.entity}:{record_id}", "at": stamp, "kind": "record", "op": op,
-            "package": ref.to_json(), "entity": engine.entity, "locale": engine.locale, "input": dict(values),
-            "effects": record_effects(record_id, result), "answers": result.answers_json()}  # fmt: skip
+def _body(
+    op: str,
+    ref: PackageRef,
+    engine: RecordEngine,
+    record_id: str,
+    stamp: str,
+    values: Mapping[str, Any],
+    result: RecordResult,
+) -> dict[str, Any]:
+    return {
+        "session": f"record:{engine.entity}:{record_id}",
+        "at": stamp,
+        "kind": "record",
+        "op": op,
+        "package": ref.to_json(),
+        "entity": engine.entity,
+        "locale": engine.locale,
+        "input": dict(values),
+        "effects": record_effects(record_id, result),
+        "answers": result.answers_json(),
+    }
 
 
 class RecordService:
@@ -107,8 +127,9 @@ class RecordService:
         self._engines: dict[tuple[str, str, str | None], RecordEngine] = {}
         self._fills: dict[tuple[str, str], DefaultFiller | None] = {}  # (digest, entity) -> its defaults
 
-    def engine(self, package: Package, entity: str, digest: str | None = None,
-               locale: str | None = None) -> RecordEngine:  # fmt: skip
+    def engine(
+        self, package: Package, entity: str, digest: str | None = None, locale: str | None = None
+    ) -> RecordEngine:
         return self._engine(package, entity, digest or self.runtime.pin(package).digest, locale or self.locale)
 
     def _engine(self, package: Package, entity: str, digest: str, locale: str | None) -> RecordEngine:
@@ -148,8 +169,15 @@ class RecordService:
 
     # --- writing -----------------------------------------------------------------------------------------------
 
-    def create(self, package: Package, entity: str, record_id: str, values: Mapping[str, Any], at: datetime,
-               resolver: Resolver | None = None) -> RecordOutcome:  # fmt: skip
+    def create(
+        self,
+        package: Package,
+        entity: str,
+        record_id: str,
+        values: Mapping[str, Any],
+        at: datetime,
+        resolver: Resolver | None = None,
+    ) -> RecordOutcome:
         from crmctl.runtime.store import StoredRecord
 
         ref = self.runtime.pin(package)
@@ -158,16 +186,25 @@ class RecordService:
         if not result.ok:
             return RecordOutcome(result, None)
         stamp = iso(at)
-        record = StoredRecord(self.tenant, entity, record_id, ref.name, ref.version, ref.digest, result.data, 1,
-                              stamp, stamp)  # fmt: skip
+        record = StoredRecord(
+            self.tenant, entity, record_id, ref.name, ref.version, ref.digest, result.data, 1, stamp, stamp
+        )
         with self.store.transaction():
             self.store.put_records([record], mode="create")
             self.store.append_events(self.tenant, [_body("create", ref, engine, record_id, stamp, values, result)])
         return RecordOutcome(result, record)
 
-    def update(self, entity: str, record_id: str, patch: Mapping[str, Any], at: datetime, *,
-               package: Package | None = None, resolver: Resolver | None = None,
-               move_check: MoveCheck | None = None) -> RecordOutcome:  # fmt: skip
+    def update(
+        self,
+        entity: str,
+        record_id: str,
+        patch: Mapping[str, Any],
+        at: datetime,
+        *,
+        package: Package | None = None,
+        resolver: Resolver | None = None,
+        move_check: MoveCheck | None = None,
+    ) -> RecordOutcome:
         """Merge `patch` into the stored data and validate under the record's version, or `package` (same name).
 
         Moving to another version asks `move_check` (the CLI passes `compat.moves`) which changes between the two
@@ -176,8 +213,10 @@ class RecordService:
 
         stored, pinned = self.get(entity, record_id)
         if package is not None and package.name != stored.package_name:
-            raise UserError(f"{entity} {record_id} belongs to package {stored.package_name}, not {package.name}; "
-                            "a record only moves between versions of its own package")  # fmt: skip
+            raise UserError(
+                f"{entity} {record_id} belongs to package {stored.package_name}, not {package.name}; "
+                "a record only moves between versions of its own package"
+            )
         target = package or pinned
         ref = self.runtime.pin(target)
         engine = self.engine(target, entity, ref.digest)
@@ -196,16 +235,35 @@ class RecordService:
         if not result.ok:
             return RecordOutcome(result, None)
         stamp = iso(at)
-        record = StoredRecord(self.tenant, entity, record_id, ref.name, ref.version, ref.digest, result.data,
-                              stored.revision + 1, stored.created_at, stamp)  # fmt: skip
+        record = StoredRecord(
+            self.tenant,
+            entity,
+            record_id,
+            ref.name,
+            ref.version,
+            ref.digest,
+            result.data,
+            stored.revision + 1,
+            stored.created_at,
+            stamp,
+        )
         with self.store.transaction():
             self.store.put_records([record], mode="update")
             self.store.append_events(self.tenant, [_body("update", ref, engine, record_id, stamp, patch, result)])
         return RecordOutcome(result, record)
 
-    def import_rows(self, package: Package, entity: str, rows: Iterable[Row], at: datetime, *,
-                    skip_invalid: bool = False, batch_size: int = 10_000, resolver: Resolver | None = None,
-                    progress: Callable[[int], None] | None = None) -> ImportReport:  # fmt: skip
+    def import_rows(
+        self,
+        package: Package,
+        entity: str,
+        rows: Iterable[Row],
+        at: datetime,
+        *,
+        skip_invalid: bool = False,
+        batch_size: int = 10_000,
+        resolver: Resolver | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
         """Create a record per row, all in one transaction. With a rejected row nothing is written, unless
         `skip_invalid`; the report lists every rejected row either way. `progress` gets the rows done so far."""
         from crmctl.runtime.store import StoredRecord
@@ -236,8 +294,20 @@ class RecordService:
                         continue  # nothing will be written: keep checking to report every bad row
                     record_id = given_id or f"{entity}-{number}"
                     report.warnings += bool(result.warnings)
-                    records.append(StoredRecord(self.tenant, entity, record_id, ref.name, ref.version, ref.digest,
-                                                result.data, 1, stamp, stamp))  # fmt: skip
+                    records.append(
+                        StoredRecord(
+                            self.tenant,
+                            entity,
+                            record_id,
+                            ref.name,
+                            ref.version,
+                            ref.digest,
+                            result.data,
+                            1,
+                            stamp,
+                            stamp,
+                        )
+                    )
                     bodies.append(_body("create", ref, engine, record_id, stamp, values, result))
                     if len(records) >= batch_size:
                         flush()
@@ -265,9 +335,13 @@ def carried(data: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: tuple[str, Mapping[str, Any]] | None,
-                 against: Package | None = None, engines: dict[tuple[str, str, str], RecordEngine] | None = None,
-                 ) -> list[dict[str, Any]]:  # fmt: skip
+def replay_entry(
+    runtime: Runtime,
+    entry: Mapping[str, Any],
+    base: tuple[str, Mapping[str, Any]] | None,
+    against: Package | None = None,
+    engines: dict[tuple[str, str, str], RecordEngine] | None = None,
+) -> list[dict[str, Any]]:
     """Re-execute a logged record entry; the effects it produces now. `base` is, for an update, the digest of the
     version the record was stored under and the data the session's previous entry logged: the update merges its
     patch into that data as that version reads it (`RecordEngine.update_base`), as `RecordService.update` did,
@@ -284,8 +358,9 @@ def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: tuple[str, Ma
             raise UserError("an update without the record it updates earlier in the log")
         stored_digest, data = base
         # Reading data needs no texts: the stored version's engine in its default locale (it may lack this one).
-        stored = engine if against is not None else _replay_engine(runtime, engines, stored_digest, engine.entity,
-                                                                   "", None)  # fmt: skip
+        stored = (
+            engine if against is not None else _replay_engine(runtime, engines, stored_digest, engine.entity, "", None)
+        )
         values = engine.patched(stored.update_base(data), values)
     effects = entry.get("effects") or [{}]
     record_id = str(effects[0].get("id", str(entry["session"]).rsplit(":", 1)[-1]))
@@ -297,8 +372,14 @@ def replay_entry(runtime: Runtime, entry: Mapping[str, Any], base: tuple[str, Ma
     return record_effects(record_id, result)
 
 
-def _replay_engine(runtime: Runtime, engines: dict[tuple[str, str, str], RecordEngine], digest: str, entity: str,
-                   locale: str, against: Package | None) -> RecordEngine:  # fmt: skip
+def _replay_engine(
+    runtime: Runtime,
+    engines: dict[tuple[str, str, str], RecordEngine],
+    digest: str,
+    entity: str,
+    locale: str,
+    against: Package | None,
+) -> RecordEngine:
     """The engine of `entity` in the version stored under `digest` (or `against`) in `locale` ("": the version's
     default), built once per replay."""
     key = (digest, entity, locale)

@@ -141,23 +141,36 @@ class RecordEngine:
         program = self.model.program
         assert package.schema is not None
         top = package.schema.entities[entity].fields
-        self.inputs = {name: _plan(fdef, name in program.fields) for name, fdef in top.items()
-                       if not isinstance(fdef, CalculatedField)}  # fmt: skip
+        self.inputs = {
+            name: _plan(fdef, name in program.fields)
+            for name, fdef in top.items()
+            if not isinstance(fdef, CalculatedField)
+        }
         self.calculated_names = frozenset(n for n, f in top.items() if isinstance(f, CalculatedField))
         self.aliases = dict(self.model.aliases)
         self.rename = self.model.rename
-        self.calc_rules = tuple(r for trigger in ("onValidate", "onSave") for r in self.model.rules_for(trigger)
-                                if r.rule.capability == "calculation")  # fmt: skip
-        self.guards = tuple(r for trigger in ("onValidate", "onSave") for r in self.model.rules_for(trigger)
-                            if r.rule.capability == "guard" and r.rule.scope != "workflow")  # fmt: skip
-        self.required = tuple(p for p, f in sorted(self.model.fields.items())
-                              if f.required and not isinstance(f, CalculatedField))  # fmt: skip
+        self.calc_rules = tuple(
+            r
+            for trigger in ("onValidate", "onSave")
+            for r in self.model.rules_for(trigger)
+            if r.rule.capability == "calculation"
+        )
+        self.guards = tuple(
+            r
+            for trigger in ("onValidate", "onSave")
+            for r in self.model.rules_for(trigger)
+            if r.rule.capability == "guard" and r.rule.scope != "workflow"
+        )
+        self.required = tuple(
+            p for p, f in sorted(self.model.fields.items()) if f.required and not isinstance(f, CalculatedField)
+        )
         self._template = dict(program.zeros)
         self._template.update(step="", role=RECORD_ROLE, locale=self.locale)
         self._labels: dict[str, str] = {}
         # Parsed dates and datetimes by text, per field: imports repeat the same days over and over.
-        self._moments: dict[str, dict[str, Any]] = {n: {} for n, p in self.inputs.items()
-                                                    if p.fdef.type in ("date", "datetime")}  # fmt: skip
+        self._moments: dict[str, dict[str, Any]] = {
+            n: {} for n, p in self.inputs.items() if p.fdef.type in ("date", "datetime")
+        }
 
     @property
     def ref(self) -> tuple[str, str]:
@@ -175,8 +188,9 @@ class RecordEngine:
         """A message in the engine's locale: the package's, or crmctl's built-in one (`runtime.messages`)."""
         return self.l10n.message(key, params)
 
-    def finding(self, path: str | None, code: str, severity: str, key: str,
-                params: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+    def finding(
+        self, path: str | None, code: str, severity: str, key: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         full = dict(params)
         if path and path.split("[")[0] in self.model.fields:
             full.setdefault("field", self.label(path.split("[")[0]))
@@ -230,8 +244,15 @@ class RecordEngine:
                 if key in self.calculated_names:
                     errors.append(self.finding(key, "calculated", "error", "crmctl.calculatedInput", {}))
                 else:
-                    errors.append(self.finding(str(key), "unknownField", "error", "crmctl.unknownField",
-                                               {"entity": self.entity, "name": key}))  # fmt: skip
+                    errors.append(
+                        self.finding(
+                            str(key),
+                            "unknownField",
+                            "error",
+                            "crmctl.unknownField",
+                            {"entity": self.entity, "name": key},
+                        )
+                    )
                 continue
             if value is None:
                 continue
@@ -265,12 +286,14 @@ class RecordEngine:
                     self._moments[key][value] = converted
             if plan.limited:
                 if plan.enum is not None and value not in plan.enum:
-                    errors.append(self.finding(key, "notOffered", "error", "crmctl.notOffered",
-                                               {"value": value, "values": plan.offered}))  # fmt: skip
+                    errors.append(
+                        self.finding(
+                            key, "notOffered", "error", "crmctl.notOffered", {"value": value, "values": plan.offered}
+                        )
+                    )
                     continue
                 if plan.max_length is not None and len(value) > plan.max_length:
-                    errors.append(self.finding(key, "maxLength", "error", "crmctl.maxLength",
-                                               {"max": plan.max_length}))  # fmt: skip
+                    errors.append(self.finding(key, "maxLength", "error", "crmctl.maxLength", {"max": plan.max_length}))
                     continue
                 if plan.nested and not self._limits(value, plan.fdef, key, errors):
                     continue
@@ -291,14 +314,14 @@ class RecordEngine:
         for rule in self.guards:
             if not self._holds(rule, bound, failures):
                 target = rule.rule.target if rule.rule.target in self.model.fields else None
-                found.append(Finding(rule.id, target, "error", rule.rule.message or "crmctl.guardFailed",
-                                     {"rule": rule.id}))  # fmt: skip
+                found.append(
+                    Finding(rule.id, target, "error", rule.rule.message or "crmctl.guardFailed", {"rule": rule.id})
+                )
         for path in self.required:
             nested = "." in path
             value = field_at(data, path) if nested else data.get(path)
             parent_set = not nested or field_at(data, path.rsplit(".", 1)[0]) is not None
-            if (is_blank(value) and parent_set
-                    and not any(f.field == path and f.severity == "error" for f in found)):  # fmt: skip
+            if is_blank(value) and parent_set and not any(f.field == path and f.severity == "error" for f in found):
                 found.append(Finding("required", path, "error", "crmctl.required"))
         warnings: list[dict[str, Any]] = []
         for item in found:
@@ -308,16 +331,22 @@ class RecordEngine:
             out = self.finding(item.field, item.validation, item.severity, item.message_key, params)
             (warnings if item.severity == "warning" else errors).append(out)
         for expr_id, detail in sorted(failures.items()):
-            errors.append(self.finding(_expr_field(expr_id), "ruleError", "error", "crmctl.ruleError",
-                                       {"detail": f"{expr_id}: {detail}"}))  # fmt: skip
+            errors.append(
+                self.finding(
+                    _expr_field(expr_id), "ruleError", "error", "crmctl.ruleError", {"detail": f"{expr_id}: {detail}"}
+                )
+            )
         return RecordResult(not errors, data, warnings, errors, answers)
 
     def _limits(self, value: Any, fdef: FieldDef, path: str, errors: list[dict[str, Any]]) -> bool:
         """Enum values, maxLength and maxItems inside a value that already has the right type."""
         ok = True
         if isinstance(fdef, EnumField) and value not in fdef.values:
-            errors.append(self.finding(path, "notOffered", "error", "crmctl.notOffered",
-                                       {"value": value, "values": ", ".join(fdef.values)}))  # fmt: skip
+            errors.append(
+                self.finding(
+                    path, "notOffered", "error", "crmctl.notOffered", {"value": value, "values": ", ".join(fdef.values)}
+                )
+            )
             ok = False
         elif isinstance(fdef, TextField) and fdef.maxLength is not None and len(value) > fdef.maxLength:
             errors.append(self.finding(path, "maxLength", "error", "crmctl.maxLength", {"max": fdef.maxLength}))
@@ -366,8 +395,9 @@ class RecordEngine:
                 if calc.name in program.fields:
                     bound[calc.name] = to_cel(value, calc.field_def, calc.name)
 
-    def _apply_rule(self, rule: CompiledRule, data: dict[str, Any], bound: dict[str, Any],
-                    failures: dict[str, str]) -> None:  # fmt: skip
+    def _apply_rule(
+        self, rule: CompiledRule, data: dict[str, Any], bound: dict[str, Any], failures: dict[str, str]
+    ) -> None:
         from crmctl.runtime.form import set_field
 
         target = rule.rule.target

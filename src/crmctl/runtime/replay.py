@@ -44,9 +44,16 @@ CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
 CLASSES = ("behavioral", "presentation")
 # The keys of an effect that hold text for people, by effect kind (form and record effects; workflow effects carry
 # no localized text: their `reason`s are the engine's account of what happened).
-_PRESENTATION = {"locale": ("direction",), "step": ("label",), "show": ("label",), "options": ("labels",),
-                 "set": ("display",), "message": ("message",), "blocked": ("reason",),
-                 "error": ("message",)}  # fmt: skip
+_PRESENTATION = {
+    "locale": ("direction",),
+    "step": ("label",),
+    "show": ("label",),
+    "options": ("labels",),
+    "set": ("display",),
+    "message": ("message",),
+    "blocked": ("reason",),
+    "error": ("message",),
+}
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -80,9 +87,17 @@ class Divergence:
 
     def to_json(self) -> dict[str, Any]:
         event = dict(self.event) if isinstance(self.event, Mapping) else self.event
-        out = {"session": self.session, "seq": self.seq, "index": self.index, "kind": self.kind, "event": event,
-               "class": self.classification, "categories": list(self.categories), "missing": self.missing,
-               "extra": self.extra}  # fmt: skip
+        out = {
+            "session": self.session,
+            "seq": self.seq,
+            "index": self.index,
+            "kind": self.kind,
+            "event": event,
+            "class": self.classification,
+            "categories": list(self.categories),
+            "missing": self.missing,
+            "extra": self.extra,
+        }
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -132,9 +147,16 @@ class ReplayReport:
         return any(item.classification in wanted for item in self.divergences)
 
     def to_json(self) -> dict[str, Any]:
-        return {"against": self.against, "sessions": self.sessions, "events": self.events,
-                "differing_events": len(self.divergences), "totals": self.totals(), "classes": self.classes(),
-                "per_session": self.per_session, "divergences": [d.to_json() for d in self.divergences]}  # fmt: skip
+        return {
+            "against": self.against,
+            "sessions": self.sessions,
+            "events": self.events,
+            "differing_events": len(self.divergences),
+            "totals": self.totals(),
+            "classes": self.classes(),
+            "per_session": self.per_session,
+            "divergences": [d.to_json() for d in self.divergences],
+        }
 
 
 @dataclass
@@ -145,8 +167,13 @@ class _Track:
     broken: str | None = None
 
 
-def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: Package | None = None,
-           sessions: set[str] | None = None) -> ReplayReport:  # fmt: skip
+def replay(
+    runtime: Runtime,
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    against: Package | None = None,
+    sessions: set[str] | None = None,
+) -> ReplayReport:
     """Re-execute `entries` (log order) against their pinned versions or `against`; report every difference."""
     label = None
     if against is not None:
@@ -177,8 +204,7 @@ def replay(runtime: Runtime, entries: Iterable[Mapping[str, Any]], *, against: P
         report.events += 1
         divergence = _replay_one(track, entry, sid)
         if track.state.status == "submitted":  # it takes no more events: keep a marker, not its state
-            tracks[sid] = _Track(None, _SUBMITTED_STATE, track.index,
-                                 "the session was submitted already")  # fmt: skip
+            tracks[sid] = _Track(None, _SUBMITTED_STATE, track.index, "the session was submitted already")
         report.add(sid, divergence)
     return report
 
@@ -193,8 +219,7 @@ def session_entries(store: Store, tenant: str, session: str) -> Iterator[dict[st
     origin = rest.partition(":")[2] if kind == "record" else ""
     if not origin:
         return store.events(tenant, session=session)
-    return heapq.merge(store.events(tenant, session=session), store.events(tenant, session=origin),
-                       key=_seq)  # fmt: skip
+    return heapq.merge(store.events(tenant, session=session), store.events(tenant, session=origin), key=_seq)
 
 
 def _seq(entry: Mapping[str, Any]) -> int:
@@ -202,8 +227,9 @@ def _seq(entry: Mapping[str, Any]) -> int:
     return seq if isinstance(seq, int) else 0  # a damaged entry: `log verify` names it
 
 
-def _open(runtime: Runtime, entry: Mapping[str, Any], against: Package | None,
-          against_ref: PackageRef | None) -> _Track:  # fmt: skip
+def _open(
+    runtime: Runtime, entry: Mapping[str, Any], against: Package | None, against_ref: PackageRef | None
+) -> _Track:
     config = SessionConfig.from_json(entry)
     try:
         if against is None or against_ref is None:
@@ -249,22 +275,31 @@ def _reproduced(produced: list[dict[str, Any]], recorded: Any, entry: Mapping[st
     return same_json(produced, recorded) if recorded_hash is None else value_hash(produced) == recorded_hash
 
 
-def _divergence(sid: str, seq: int, index: int, event: Mapping[str, Any], recorded: list[Any],
-                actual: list[dict[str, Any]], kind: str = "form") -> Divergence:  # fmt: skip
+def _divergence(
+    sid: str,
+    seq: int,
+    index: int,
+    event: Mapping[str, Any],
+    recorded: list[Any],
+    actual: list[dict[str, Any]],
+    kind: str = "form",
+) -> Divergence:
     missing = _unmatched(recorded, actual)
     extra = _unmatched(actual, recorded)
     changed = missing + extra
     kinds = {e.get("effect") for e in changed if isinstance(e, Mapping)}
     categories = ["effects"]
-    if kinds & {"message", "clear"} or any(e.get("effect") == "submit" and e.get("report") for e in changed
-                                           if isinstance(e, Mapping)):  # fmt: skip
+    if kinds & {"message", "clear"} or any(
+        e.get("effect") == "submit" and e.get("report") for e in changed if isinstance(e, Mapping)
+    ):
         categories.append("validation")
     if "set" in kinds:
         categories.append("calculated")
     if _submit_results(recorded) != _submit_results(actual):
         categories.append("submit")
-    return Divergence(sid, seq, index, event, tuple(categories), missing, extra, kind=kind,
-                      classification=_classify(missing, extra))  # fmt: skip
+    return Divergence(
+        sid, seq, index, event, tuple(categories), missing, extra, kind=kind, classification=_classify(missing, extra)
+    )
 
 
 def _classify(missing: list[Any], extra: list[Any]) -> str:
@@ -336,8 +371,14 @@ class _RecordTracks:
             if isinstance(effect, Mapping) and effect.get("effect") == "submit" and effect.get("ok"):
                 self.data[f"record:{entry.get('entity')}:{sid}"] = (_digest(entry), effect.get("record") or {})
 
-    def replay(self, runtime: Runtime, entry: Mapping[str, Any], against: Package | None, sessions: set[str] | None,
-               report: ReplayReport) -> None:  # fmt: skip
+    def replay(
+        self,
+        runtime: Runtime,
+        entry: Mapping[str, Any],
+        against: Package | None,
+        sessions: set[str] | None,
+        report: ReplayReport,
+    ) -> None:
         from crmctl.runtime.record_service import replay_entry
 
         sid = str(entry["session"])
@@ -359,8 +400,11 @@ class _RecordTracks:
                 divergence = _divergence(sid, seq, index, event, recorded, actual, "record")
                 before = recorded[0] if recorded and isinstance(recorded[0], Mapping) else {}
                 after = actual[0]
-                extra = [c for c, key in (("calculated", "data"), ("validation", "warnings"))
-                         if dumps(before.get(key)) != dumps(after.get(key))]  # fmt: skip
+                extra = [
+                    c
+                    for c, key in (("calculated", "data"), ("validation", "warnings"))
+                    if dumps(before.get(key)) != dumps(after.get(key))
+                ]
                 divergence = replace(divergence, categories=(*divergence.categories, *extra))
         if recorded and isinstance(recorded[0], Mapping):
             self.data[sid] = (_digest(entry), recorded[0].get("data", {}))
@@ -375,8 +419,14 @@ class _WorkflowTracks:
     counts: dict[str, int] = field(default_factory=dict)
     engines: dict[tuple[str, str], Any] = field(default_factory=dict)
 
-    def replay(self, runtime: Runtime, entry: Mapping[str, Any], against: Package | None, sessions: set[str] | None,
-               report: ReplayReport) -> None:  # fmt: skip
+    def replay(
+        self,
+        runtime: Runtime,
+        entry: Mapping[str, Any],
+        against: Package | None,
+        sessions: set[str] | None,
+        report: ReplayReport,
+    ) -> None:
         from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel, apply_input
 
         sid = str(entry["session"])

@@ -72,14 +72,24 @@ class SessionConfig:
     locale: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"package": self.package.to_json(), "entity": self.entity, "form": self.form, "role": self.role,
-                "locale": self.locale}  # fmt: skip
+        return {
+            "package": self.package.to_json(),
+            "entity": self.entity,
+            "form": self.form,
+            "role": self.role,
+            "locale": self.locale,
+        }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> SessionConfig:
         pkg = doc["package"]
-        return cls(PackageRef(pkg["name"], pkg["version"], pkg["digest"]), doc["entity"], doc["form"], doc["role"],
-                   doc["locale"])  # fmt: skip
+        return cls(
+            PackageRef(pkg["name"], pkg["version"], pkg["digest"]),
+            doc["entity"],
+            doc["form"],
+            doc["role"],
+            doc["locale"],
+        )
 
 
 def table_resolver(answers: Mapping[str, Any]) -> Resolver:
@@ -100,8 +110,10 @@ def table_resolver(answers: Mapping[str, Any]) -> Resolver:
             key = str(request.value)
             entry = entry.get(key, entry.get("*"))
             if entry is None:
-                raise ProviderError(f"validation {request.validation}: provider {request.provider!r} has no "
-                                    f"answer for {request.value!r} and no '*' default")  # fmt: skip
+                raise ProviderError(
+                    f"validation {request.validation}: provider {request.provider!r} has no "
+                    f"answer for {request.value!r} and no '*' default"
+                )
         if isinstance(entry, bool):
             return AsyncAnswer(entry)
         if isinstance(entry, Mapping) and isinstance(entry.get("ok"), bool):
@@ -124,8 +136,10 @@ def recorded_resolver(recorded: list[Mapping[str, Any]]) -> Resolver:
                 del pending[i]
                 answer = item.get("answer", {})
                 return AsyncAnswer(bool(answer.get("ok")), answer.get("detail"))
-        raise ProviderError(f"validation {request.validation}: the log holds no answer from provider "
-                            f"{request.provider!r} for {request.value!r}; replay never calls a provider")  # fmt: skip
+        raise ProviderError(
+            f"validation {request.validation}: the log holds no answer from provider "
+            f"{request.provider!r} for {request.value!r}; replay never calls a provider"
+        )
 
     return resolve
 
@@ -188,8 +202,9 @@ class Runtime:
             session = self._sessions[config] = Session(model, Localizer(package, config.locale), config.role)
         return session
 
-    def configure(self, package: Package, *, entity: str | None, form: str | None, role: str | None,
-                  locale: str | None) -> SessionConfig:  # fmt: skip
+    def configure(
+        self, package: Package, *, entity: str | None, form: str | None, role: str | None, locale: str | None
+    ) -> SessionConfig:
         """The session configuration for `package`, with defaults: the UI's form and entity, the package's first
         role and default locale."""
         from crmctl.runtime.l10n import Localizer
@@ -205,8 +220,15 @@ class Runtime:
 
     # --- sessions ----------------------------------------------------------------------------------------------
 
-    def start(self, config: SessionConfig, session_id: str, at: datetime, *, data: Mapping[str, Any] | None = None,
-              resolver: Resolver | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def start(
+        self,
+        config: SessionConfig,
+        session_id: str,
+        at: datetime,
+        *,
+        data: Mapping[str, Any] | None = None,
+        resolver: Resolver | None = None,
+    ) -> list[dict[str, Any]]:
         logged = next(iter(self.store.events(self.tenant, session=session_id)), None)
         if self.store.get_draft(self.tenant, session_id) is not None or logged is not None:
             raise UserError(f"session {session_id} exists already in tenant {self.tenant}")
@@ -215,8 +237,9 @@ class Runtime:
             event["data"] = dict(data)
         return self._step(config, session_id, SessionState(), event, at, resolver)
 
-    def apply(self, session_id: str, event: Mapping[str, Any], at: datetime,
-              resolver: Resolver | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def apply(
+        self, session_id: str, event: Mapping[str, Any], at: datetime, resolver: Resolver | None = None
+    ) -> list[dict[str, Any]]:
         draft = self.draft(session_id)
         config = SessionConfig.from_json(draft.state["config"])
         state = SessionState.from_json(draft.state["session"])
@@ -232,29 +255,67 @@ class Runtime:
         draft = self.draft(session_id)
         return SessionConfig.from_json(draft.state["config"]), SessionState.from_json(draft.state["session"])
 
-    def _step(self, config: SessionConfig, session_id: str, state: SessionState, event: Mapping[str, Any],
-              at: datetime, resolver: Resolver | None) -> list[dict[str, Any]]:  # fmt: skip
+    def _step(
+        self,
+        config: SessionConfig,
+        session_id: str,
+        state: SessionState,
+        event: Mapping[str, Any],
+        at: datetime,
+        resolver: Resolver | None,
+    ) -> list[dict[str, Any]]:
         from crmctl.runtime.store import Draft, StoredRecord
 
         session = self.session_for(config)
         outcome = session.apply(state, event, at, resolver)
         stamp = iso(at)
-        body = {"session": session_id, "at": stamp, "kind": "form", **config.to_json(), "event": dict(event),
-                "effects": outcome.effects, "effectsHash": value_hash(outcome.effects),
-                "answers": outcome.answers_json()}  # fmt: skip
+        body = {
+            "session": session_id,
+            "at": stamp,
+            "kind": "form",
+            **config.to_json(),
+            "event": dict(event),
+            "effects": outcome.effects,
+            "effectsHash": value_hash(outcome.effects),
+            "answers": outcome.answers_json(),
+        }
         ref = config.package
         with self.store.transaction():
             self.store.append_events(self.tenant, [body])
             if outcome.state.status == "submitted":
                 record = dict(outcome.record or {})
-                self.store.put_records([StoredRecord(self.tenant, config.entity, session_id, ref.name, ref.version,
-                                                     ref.digest, record, 1, stamp, stamp)])  # fmt: skip
+                self.store.put_records(
+                    [
+                        StoredRecord(
+                            self.tenant,
+                            config.entity,
+                            session_id,
+                            ref.name,
+                            ref.version,
+                            ref.digest,
+                            record,
+                            1,
+                            stamp,
+                            stamp,
+                        )
+                    ]
+                )
                 self.store.delete_draft(self.tenant, session_id)
             else:
-                self.store.save_draft(Draft(self.tenant, session_id, config.entity, ref.name, ref.version, ref.digest,
-                                            dict(outcome.state.data),
-                                            {"config": config.to_json(), "session": outcome.state.to_json()},
-                                            outcome.state.step, stamp))  # fmt: skip
+                self.store.save_draft(
+                    Draft(
+                        self.tenant,
+                        session_id,
+                        config.entity,
+                        ref.name,
+                        ref.version,
+                        ref.digest,
+                        dict(outcome.state.data),
+                        {"config": config.to_json(), "session": outcome.state.to_json()},
+                        outcome.state.step,
+                        stamp,
+                    )
+                )
         return outcome.effects
 
     def drafts(self, entity: str | None = None) -> Iterator[Draft]:

@@ -73,8 +73,9 @@ class Session:
         self.shown_fields = tuple(p for p in model.form_fields if not self._role_hides(p))
         # calculated fields not on the form follow it by name: schema key order is not part of the package's digest
         calculated = sorted(n for n, f in model.program.fields.items() if isinstance(f, CalculatedField))
-        self.value_fields = tuple(dict.fromkeys([*self.shown_fields, *(n for n in calculated
-                                                                        if not self._role_hides(n))]))  # fmt: skip
+        self.value_fields = tuple(
+            dict.fromkeys([*self.shown_fields, *(n for n in calculated if not self._role_hides(n))])
+        )
         self._labels: dict[str, str] = {}
         self.locale_view = {"locale": localizer.locale, "direction": localizer.direction}
         self.visibility_rules = visibility_index(model)
@@ -97,8 +98,9 @@ class Session:
 
     # --- the state machine -------------------------------------------------------------------------------------
 
-    def apply(self, state: SessionState, event: Mapping[str, Any], at: datetime,
-              resolver: Resolver | None = None) -> Outcome:  # fmt: skip
+    def apply(
+        self, state: SessionState, event: Mapping[str, Any], at: datetime, resolver: Resolver | None = None
+    ) -> Outcome:
         """The next state and the effects of `event` at the injected time `at`."""
         kind = event.get("type") if isinstance(event, Mapping) else None
         if kind not in EVENT_TYPES:

@@ -121,21 +121,27 @@ class Store(_EventLog):
         layout = self._layout()
         if "meta" not in layout:
             if layout or self.read_only:
-                raise StoreFormatError(f"{self.path} is a DuckDB database but not a crmctl runtime store",
-                                       hint="pass --store to use another file")  # fmt: skip
+                raise StoreFormatError(
+                    f"{self.path} is a DuckDB database but not a crmctl runtime store",
+                    hint="pass --store to use another file",
+                )
             self._migrate_from(0, created=True)
             return
         self._check_layout(layout, ["meta"], LAYOUTS[1])
         meta = self._meta()
         found = self._stamped(meta)
         if found > FORMAT:
-            raise StoreFormatError(f"{self.path} was written by crmctl {meta.get('written_by', '?')} in store format "
-                                   f"{found}; this crmctl {__version__} reads format {FORMAT}",
-                                   hint="upgrade crmctl")  # fmt: skip
+            raise StoreFormatError(
+                f"{self.path} was written by crmctl {meta.get('written_by', '?')} in store format "
+                f"{found}; this crmctl {__version__} reads format {FORMAT}",
+                hint="upgrade crmctl",
+            )
         self._check_layout(layout, sorted(LAYOUTS[found]), LAYOUTS[found], stamped=found)
         if found < FORMAT and not allow_old_format:
-            raise StoreFormatError(f"{self.path} is in store format {found}, this crmctl uses format {FORMAT}",
-                                   hint="run `crmctl store migrate` (back the file up first)")  # fmt: skip
+            raise StoreFormatError(
+                f"{self.path} is in store format {found}, this crmctl uses format {FORMAT}",
+                hint="run `crmctl store migrate` (back the file up first)",
+            )
         if not self.read_only:
             self._stamp({})
 
@@ -150,8 +156,7 @@ class Store(_EventLog):
             if text is None
             else (f"states store format {text!r}, which no crmctl writes (formats are whole numbers from 1)")
         )
-        raise StoreFormatError(f"{self.path}: its meta table {what}; the file was edited or is damaged",
-                               hint=_RESTORE)  # fmt: skip
+        raise StoreFormatError(f"{self.path}: its meta table {what}; the file was edited or is damaged", hint=_RESTORE)
 
     def _layout(self) -> dict[str, str]:
         """Each table (and view) of the store with its columns, spelled as in `LAYOUTS` (a view has none)."""
@@ -160,7 +165,8 @@ class Store(_EventLog):
             "LEFT JOIN information_schema.columns c ON c.table_catalog = t.table_catalog "
             "AND c.table_schema = t.table_schema AND c.table_name = t.table_name AND t.table_type = 'BASE TABLE' "
             "WHERE t.table_catalog = current_database() AND t.table_schema = 'main' "
-            "ORDER BY t.table_name, c.ordinal_position")  # fmt: skip
+            "ORDER BY t.table_name, c.ordinal_position"
+        )
         columns: dict[str, list[str]] = {}
         for table, _kind, column, kind in rows:
             columns.setdefault(table, [])
@@ -168,21 +174,29 @@ class Store(_EventLog):
                 columns[table].append(f"{column} {kind}")
         return {table: ", ".join(names) for table, names in columns.items()}
 
-    def _check_layout(self, layout: Mapping[str, str], tables: Sequence[str], expected: Mapping[str, str],
-                      stamped: int | None = None) -> None:  # fmt: skip
+    def _check_layout(
+        self, layout: Mapping[str, str], tables: Sequence[str], expected: Mapping[str, str], stamped: int | None = None
+    ) -> None:
         """Refuse a store whose `tables` differ from `expected`, or (with the format it is `stamped` with) that
         holds a table a later format adds: a migration would fail half-way on it."""
-        problems = [f"table {table} is missing" if table not in layout
-                    else f"{table} is a view, not a table" if not layout[table]
-                    else f"table {table} has columns ({layout[table]}), not ({expected[table]})"
-                    for table in tables if layout.get(table) != expected[table]]  # fmt: skip
+        problems = [
+            f"table {table} is missing"
+            if table not in layout
+            else f"{table} is a view, not a table"
+            if not layout[table]
+            else f"table {table} has columns ({layout[table]}), not ({expected[table]})"
+            for table in tables
+            if layout.get(table) != expected[table]
+        ]
         if stamped is not None:
             later = {table for known in LAYOUTS.values() for table in known} - set(expected)
             problems += [f"table {table} of a later format exists" for table in sorted(later & set(layout))]
         if problems:
             which = f"store format {stamped}, as its meta table says" if stamped is not None else "a crmctl store"
-            raise StoreFormatError(f"{self.path}: its tables are not those of {which}: {'; '.join(problems)}; the "
-                                   "file was altered", hint=_RESTORE)  # fmt: skip
+            raise StoreFormatError(
+                f"{self.path}: its tables are not those of {which}: {'; '.join(problems)}; the file was altered",
+                hint=_RESTORE,
+            )
 
     def _stamp(self, values: Mapping[str, str]) -> None:
         import duckdb
@@ -209,17 +223,29 @@ class Store(_EventLog):
     def info(self) -> dict[str, Any]:
         """Path, format, versions and row counts (packages in total, the rest per table per tenant)."""
         meta = self._meta()
-        counts = {table: dict(self._all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
-                  for table in ("drafts", "records", "events", "workflow_instances")}  # fmt: skip
-        return {"path": str(self.path), "format": self._stamped(meta), "created_by": meta.get("created_by"),
-                "written_by": meta.get("written_by"), "duckdb": meta.get("duckdb"),
-                "packages": self._all("SELECT count(*) FROM packages")[0][0], "counts": counts}  # fmt: skip
+        counts = {
+            table: dict(self._all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
+            for table in ("drafts", "records", "events", "workflow_instances")
+        }
+        return {
+            "path": str(self.path),
+            "format": self._stamped(meta),
+            "created_by": meta.get("created_by"),
+            "written_by": meta.get("written_by"),
+            "duckdb": meta.get("duckdb"),
+            "packages": self._all("SELECT count(*) FROM packages")[0][0],
+            "counts": counts,
+        }
 
     def tenants(self) -> list[str]:
         """Every tenant with a draft, a record or an event."""
-        return [row[0] for row in self._all(
-            "SELECT tenant FROM drafts UNION SELECT tenant FROM records UNION SELECT tenant FROM events "
-            "ORDER BY tenant")]  # fmt: skip
+        return [
+            row[0]
+            for row in self._all(
+                "SELECT tenant FROM drafts UNION SELECT tenant FROM records UNION SELECT tenant FROM events "
+                "ORDER BY tenant"
+            )
+        ]
 
     # -- packages ---------------------------------------------------------------------------------------------------
 
@@ -255,22 +281,34 @@ class Store(_EventLog):
 
         text = pa.string()
         schema = pa.schema([(c, text) for c in _DRAFT_COLUMNS[:-1]] + [("updated_at", pa.timestamp("us", "UTC"))])
-        row = [draft.tenant, draft.draft_id, draft.entity, draft.package_name, draft.package_version,
-               draft.package_digest, eventlog.dumps(draft.data), eventlog.dumps(draft.state), draft.last_step,
-               _instant(draft.updated_at)]  # fmt: skip
+        row = [
+            draft.tenant,
+            draft.draft_id,
+            draft.entity,
+            draft.package_name,
+            draft.package_version,
+            draft.package_digest,
+            eventlog.dumps(draft.data),
+            eventlog.dumps(draft.state),
+            draft.last_step,
+            _instant(draft.updated_at),
+        ]
         table = pa.Table.from_pylist([dict(zip(_DRAFT_COLUMNS, row, strict=True))], schema=schema)
         self._insert("drafts", _DRAFT_COLUMNS, table, replace=True)
 
     def get_draft(self, tenant: str, draft_id: str) -> Draft | None:
-        rows = self._all(f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? AND draft_id = ?",
-                         [tenant, draft_id])  # fmt: skip
+        rows = self._all(
+            f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? AND draft_id = ?", [tenant, draft_id]
+        )
         return _draft(self.path, rows[0]) if rows else None
 
     def list_drafts(self, tenant: str, entity: str | None = None) -> list[Draft]:
         """The tenant's drafts, most recently updated first."""
         where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
-        rows = self._all(f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? {where} "
-                         "ORDER BY updated_at DESC, draft_id", params)  # fmt: skip
+        rows = self._all(
+            f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? {where} ORDER BY updated_at DESC, draft_id",
+            params,
+        )
         return [_draft(self.path, row) for row in rows]
 
     def delete_draft(self, tenant: str, draft_id: str) -> None:
@@ -279,8 +317,9 @@ class Store(_EventLog):
 
     # -- records ----------------------------------------------------------------------------------------------------
 
-    def put_records(self, records: Sequence[StoredRecord], *,
-                    mode: Literal["create", "update", "upsert"] = "create") -> None:  # fmt: skip
+    def put_records(
+        self, records: Sequence[StoredRecord], *, mode: Literal["create", "update", "upsert"] = "create"
+    ) -> None:
         """Write records of one tenant as one batch: all of them, or none."""
         import pyarrow as pa
 
@@ -292,49 +331,79 @@ class Store(_EventLog):
         check_tenant(records[0].tenant)
         text = pa.string()
         stamp = pa.timestamp("us", "UTC")
-        schema = pa.schema([(c, text) for c in _RECORD_COLUMNS[:7]]
-                           + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)])  # fmt: skip
-        columns = [[r.tenant for r in records], [r.entity for r in records], [r.id for r in records],
-                   [r.package_name for r in records], [r.package_version for r in records],
-                   [r.package_digest for r in records], [eventlog.dumps(r.data) for r in records],
-                   [r.revision for r in records], [_instant(r.created_at) for r in records],
-                   [_instant(r.updated_at) for r in records]]  # fmt: skip
-        table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
-                                     schema=schema)  # fmt: skip
+        schema = pa.schema(
+            [(c, text) for c in _RECORD_COLUMNS[:7]]
+            + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)]
+        )
+        columns = [
+            [r.tenant for r in records],
+            [r.entity for r in records],
+            [r.id for r in records],
+            [r.package_name for r in records],
+            [r.package_version for r in records],
+            [r.package_digest for r in records],
+            [eventlog.dumps(r.data) for r in records],
+            [r.revision for r in records],
+            [_instant(r.created_at) for r in records],
+            [_instant(r.updated_at) for r in records],
+        ]
+        table = pa.Table.from_arrays(
+            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+        )
         with self.transaction(), self._batch(table) as batch:
             twice = "the batch names these records more than once"
-            self._refuse_keys(batch, "SELECT entity, id FROM {b} GROUP BY entity, id HAVING count(*) > 1",
-                              lambda text, _: InputError(text), twice)  # fmt: skip
+            self._refuse_keys(
+                batch,
+                "SELECT entity, id FROM {b} GROUP BY entity, id HAVING count(*) > 1",
+                lambda text, _: InputError(text),
+                twice,
+            )
             if mode == "create":
-                self._refuse_keys(batch, "SELECT entity, id FROM {b} SEMI JOIN records USING (tenant, entity, id)",
-                                  RecordExistsError, "these records already exist")  # fmt: skip
+                self._refuse_keys(
+                    batch,
+                    "SELECT entity, id FROM {b} SEMI JOIN records USING (tenant, entity, id)",
+                    RecordExistsError,
+                    "these records already exist",
+                )
             elif mode == "update":
-                self._refuse_keys(batch, "SELECT entity, id FROM {b} ANTI JOIN records USING (tenant, entity, id)",
-                                  RecordNotFoundError, "these records do not exist")  # fmt: skip
+                self._refuse_keys(
+                    batch,
+                    "SELECT entity, id FROM {b} ANTI JOIN records USING (tenant, entity, id)",
+                    RecordNotFoundError,
+                    "these records do not exist",
+                )
             names = ", ".join(_RECORD_COLUMNS)
             verb = "INSERT" if mode == "create" else "INSERT OR REPLACE"
             self._all(f"{verb} INTO records ({names}) SELECT {names} FROM {batch}")
 
-    def _refuse_keys(self, batch: str, query: str, error: Callable[[str, list[tuple[str, str]]], UserError],
-                     message: str) -> None:  # fmt: skip
-        rows = self._all(f"SELECT entity, id, count(*) OVER () FROM ({query.format(b=batch)}) "
-                         f"ORDER BY entity, id LIMIT {_SHOWN}")  # fmt: skip
+    def _refuse_keys(
+        self, batch: str, query: str, error: Callable[[str, list[tuple[str, str]]], UserError], message: str
+    ) -> None:
+        rows = self._all(
+            f"SELECT entity, id, count(*) OVER () FROM ({query.format(b=batch)}) ORDER BY entity, id LIMIT {_SHOWN}"
+        )
         if rows:
             keys = [(entity, id_) for entity, id_, _ in rows]
             raise error(f"{message}: {_keys(keys, rows[0][2])}; nothing was written", keys)
 
     def get_record(self, tenant: str, entity: str, id: str) -> StoredRecord | None:
-        rows = self._all(f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
-                         [tenant, entity, id])  # fmt: skip
+        rows = self._all(
+            f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
+            [tenant, entity, id],
+        )
         return _record(self.path, rows[0]) if rows else None
 
-    def list_records(self, tenant: str, entity: str | None = None, *, limit: int | None = None,
-                     offset: int = 0) -> list[StoredRecord]:  # fmt: skip
+    def list_records(
+        self, tenant: str, entity: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRecord]:
         """The tenant's records ordered by entity and id."""
         where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
         page = f"LIMIT {int(limit)} " if limit is not None else ""
-        rows = self._all(f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
-                         f"ORDER BY entity, id {page}OFFSET {int(offset)}", params)  # fmt: skip
+        rows = self._all(
+            f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
+            f"ORDER BY entity, id {page}OFFSET {int(offset)}",
+            params,
+        )
         return [_record(self.path, row) for row in rows]
 
     def iter_records(self, tenant: str, entity: str | None = None, batch: int = _CHUNK) -> Iterator[StoredRecord]:
@@ -343,9 +412,11 @@ class Store(_EventLog):
         fixed = [tenant, entity] if entity is not None else [tenant]
         after: tuple[str, str] = ("", "")
         while True:
-            rows = self._all(f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
-                             f"AND (entity, id) > (?, ?) ORDER BY entity, id LIMIT {int(batch)}",
-                             [*fixed, *after])  # fmt: skip
+            rows = self._all(
+                f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
+                f"AND (entity, id) > (?, ?) ORDER BY entity, id LIMIT {int(batch)}",
+                [*fixed, *after],
+            )
             yield from (_record(self.path, row) for row in rows)
             if len(rows) < batch:
                 return
@@ -369,23 +440,26 @@ class Store(_EventLog):
         if not instances:
             return
         text = pa.string()
-        table = pa.table({
-            "tenant": pa.array([tenant] * len(instances), text),
-            "instance_id": pa.array([str(i["id"]) for i in instances], text),
-            "workflow": pa.array([str(i["workflow"]) for i in instances], text),
-            "entity": pa.array([str(i["entity"]) for i in instances], text),
-            "package_name": pa.array([str(i["package"]["name"]) for i in instances], text),
-            "package_version": pa.array([str(i["package"]["version"]) for i in instances], text),
-            "package_digest": pa.array([str(i["digest"]) for i in instances], text),
-            "state": pa.array([eventlog.dumps(dict(i)) for i in instances], text),
-            "status": pa.array([str(i["status"]) for i in instances], text),
-            "clock": pa.array([_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
-        })  # fmt: skip
+        table = pa.table(
+            {
+                "tenant": pa.array([tenant] * len(instances), text),
+                "instance_id": pa.array([str(i["id"]) for i in instances], text),
+                "workflow": pa.array([str(i["workflow"]) for i in instances], text),
+                "entity": pa.array([str(i["entity"]) for i in instances], text),
+                "package_name": pa.array([str(i["package"]["name"]) for i in instances], text),
+                "package_version": pa.array([str(i["package"]["version"]) for i in instances], text),
+                "package_digest": pa.array([str(i["digest"]) for i in instances], text),
+                "state": pa.array([eventlog.dumps(dict(i)) for i in instances], text),
+                "status": pa.array([str(i["status"]) for i in instances], text),
+                "clock": pa.array([_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
+            }
+        )
         self._insert("workflow_instances", table.column_names, table, replace=True)
 
     def get_instance(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
-        rows = self._all("SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?",
-                         [tenant, instance_id])  # fmt: skip
+        rows = self._all(
+            "SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?", [tenant, instance_id]
+        )
         return _loads(rows[0][0], self.path, "workflow instance", tenant, instance_id) if rows else None
 
     def workflow_clock(self, tenant: str) -> str | None:
@@ -393,14 +467,16 @@ class Store(_EventLog):
         rows = self._all("SELECT epoch_us(max(clock)) FROM workflow_instances WHERE tenant = ?", [tenant])
         return None if rows[0][0] is None else _iso(rows[0][0])
 
-    def list_instances(self, tenant: str, *, workflow: str | None = None,
-                       status: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def list_instances(
+        self, tenant: str, *, workflow: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
         """The tenant's instances by id (optionally of one workflow, or in one status)."""
         where, params = "tenant = ?", [tenant]
         if workflow is not None:
             where, params = where + " AND workflow = ?", [*params, workflow]
         if status is not None:
             where, params = where + " AND status = ?", [*params, status]
-        rows = self._all(f"SELECT instance_id, state FROM workflow_instances WHERE {where} ORDER BY instance_id",
-                         params)  # fmt: skip
+        rows = self._all(
+            f"SELECT instance_id, state FROM workflow_instances WHERE {where} ORDER BY instance_id", params
+        )
         return [_loads(state, self.path, "workflow instance", tenant, instance) for instance, state in rows]

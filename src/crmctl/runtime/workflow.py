@@ -51,12 +51,24 @@ class WorkflowEngine(_Flow):
         if self.flow.initial not in self.flow.states:
             raise WorkflowError(f"workflow {self.flow.id}: initial state {self.flow.initial!r} is not a state")
         instance: dict[str, Any] = {
-            "id": instance_id, "workflow": self.flow.id, "entity": self.model.entity, "digest": self.model.digest,
-            "package": {"name": self.model.package.name,
-                        "version": self.model.package.manifest.version if self.model.package.manifest else "?"},
-            "state": None, "enteredAt": None, "clock": format_moment(at), "status": "running",
-            "data": self._checked(data, at), "sla": None, "timers": {}, "task": None, "approval": None,
-        }  # fmt: skip
+            "id": instance_id,
+            "workflow": self.flow.id,
+            "entity": self.model.entity,
+            "digest": self.model.digest,
+            "package": {
+                "name": self.model.package.name,
+                "version": self.model.package.manifest.version if self.model.package.manifest else "?",
+            },
+            "state": None,
+            "enteredAt": None,
+            "clock": format_moment(at),
+            "status": "running",
+            "data": self._checked(data, at),
+            "sla": None,
+            "timers": {},
+            "task": None,
+            "approval": None,
+        }
         step = Step(instance)
         self._emit(step, at, "started", workflow=self.flow.id, by=(actor or _system()).to_json())
         self._enter(step, self.flow.initial, at)
@@ -66,8 +78,10 @@ class WorkflowEngine(_Flow):
         step = self._begin(instance, at)
         transition = self.model.transitions.get(transition_id)
         if transition is None:
-            raise WorkflowError(f"workflow {self.flow.id} has no transition {transition_id!r}; it has "
-                                f"{', '.join(self.model.transitions)}")  # fmt: skip
+            raise WorkflowError(
+                f"workflow {self.flow.id} has no transition {transition_id!r}; it has "
+                f"{', '.join(self.model.transitions)}"
+            )
         inst = step.instance
         if inst["status"] != "running":
             raise WorkflowError(f"instance {inst['id']} is {inst['status']}; it takes no transition")
@@ -88,8 +102,9 @@ class WorkflowEngine(_Flow):
         self._take(step, transition, actor, at)
         return step
 
-    def decide(self, instance: Mapping[str, Any], decision: str, actor: Actor, at: datetime,
-               comment: str | None = None) -> Step:  # fmt: skip
+    def decide(
+        self, instance: Mapping[str, Any], decision: str, actor: Actor, at: datetime, comment: str | None = None
+    ) -> Step:
         step = self._begin(instance, at)
         inst = step.instance
         approval = inst["approval"]
@@ -100,8 +115,10 @@ class WorkflowEngine(_Flow):
         if task is None:
             raise WorkflowError(f"instance {inst['id']} has no open approval or task to decide")
         if not _assigned(task["assignee"], actor):
-            raise WorkflowError(f"{actor.user} ({actor.role}) is not an assignee of task {task['id']} "
-                                f"(assigned to {_describe(task['assignee'])})")  # fmt: skip
+            raise WorkflowError(
+                f"{actor.user} ({actor.role}) is not an assignee of task {task['id']} "
+                f"(assigned to {_describe(task['assignee'])})"
+            )
         outcomes: dict[str, str] = task["outcomes"]
         if decision not in outcomes:
             raise WorkflowError(f"task {task['id']}: no outcome {decision!r}; outcomes are {', '.join(outcomes)}")
@@ -173,8 +190,10 @@ class WorkflowEngine(_Flow):
         old_state = inst["state"]
         new_state = mapping.get(old_state, old_state)
         if new_state not in self.flow.states:
-            raise WorkflowError(f"instance {inst['id']} is in state {old_state!r}, which this version lacks: map it "
-                                f"to one of {', '.join(self.flow.states)}")  # fmt: skip
+            raise WorkflowError(
+                f"instance {inst['id']} is in state {old_state!r}, which this version lacks: map it "
+                f"to one of {', '.join(self.flow.states)}"
+            )
         target = self.flow.states[new_state]
         task = inst["task"]
         if task is not None:
@@ -187,23 +206,41 @@ class WorkflowEngine(_Flow):
             old_transition = approval["transition"]
             transition = self.model.transitions.get(old_transition)
             if transition is None or transition.approval is None:
-                raise WorkflowError(f"instance {inst['id']}: the approval of {old_transition} is pending and this "
-                                    "version changed that transition")  # fmt: skip
+                raise WorkflowError(
+                    f"instance {inst['id']}: the approval of {old_transition} is pending and this "
+                    "version changed that transition"
+                )
         kept_timers = {t.id for t in self.flow.timers if t.state == new_state}
         inst["timers"] = {k: v for k, v in inst["timers"].items() if k in kept_timers}
         sla_state, sla = inst["sla"], target.sla
         if sla is None:
             inst["sla"] = None
         elif sla_state is None or sla_state["id"] != sla.id:
-            inst["sla"] = {"id": sla.id, "started": False, "running": False, "paused": False, "elapsed": 0.0,
-                           "since": format_moment(at), "warned": False, "breached": False, "escalated": 0}  # fmt: skip
+            inst["sla"] = {
+                "id": sla.id,
+                "started": False,
+                "running": False,
+                "paused": False,
+                "elapsed": 0.0,
+                "since": format_moment(at),
+                "warned": False,
+                "breached": False,
+                "escalated": 0,
+            }
         source = {"digest": inst["digest"], **inst["package"]}
         inst["digest"] = self.model.digest
         manifest = self.model.package.manifest
         inst["package"] = {"name": self.model.package.name, "version": manifest.version if manifest else "?"}
         inst["state"] = new_state
-        self._emit(step, at, "migrated", source=source, target={"digest": inst["digest"], **inst["package"]},
-                   state=new_state, mapped_from=old_state)  # fmt: skip
+        self._emit(
+            step,
+            at,
+            "migrated",
+            source=source,
+            target={"digest": inst["digest"], **inst["package"]},
+            state=new_state,
+            mapped_from=old_state,
+        )
         if (
             inst["sla"] is not None
             and not inst["sla"]["started"]
@@ -216,8 +253,9 @@ class WorkflowEngine(_Flow):
 INPUTS = ("start", "fire", "decide", "claim", "change", "advance", "migrate")
 
 
-def apply_input(engine: WorkflowEngine, instance: Mapping[str, Any] | None, given: Mapping[str, Any],
-                at: datetime) -> Step:  # fmt: skip
+def apply_input(
+    engine: WorkflowEngine, instance: Mapping[str, Any] | None, given: Mapping[str, Any], at: datetime
+) -> Step:
     """One logged input (`{"type": "fire", "instance": ..., "transition": ..., "as": {...}}` and so on) applied:
     the function `workflow simulate` runs and `replay` runs again."""
     kind = given.get("type")

@@ -127,8 +127,17 @@ class WorkflowModel:
                 expressions[f"timer:{timer.id}/at"] = timer.at
         program = CompiledProgram.build(f"{digest}#workflow:{chosen.id}", package.schema, entity, expressions)
         locale = (package.manifest.defaultLocale or package.manifest.locales[0]) if package.manifest else "en"
-        return cls(package, digest, chosen, entity, program, {t.id: t for t in chosen.transitions},
-                   {k: tuple(v) for k, v in rule_guards.items()}, calendars, locale)  # fmt: skip
+        return cls(
+            package,
+            digest,
+            chosen,
+            entity,
+            program,
+            {t.id: t for t in chosen.transitions},
+            {k: tuple(v) for k, v in rule_guards.items()},
+            calendars,
+            locale,
+        )
 
 
 def _action_expressions(out: dict[str, str], prefix: str, actions: list[Action]) -> None:

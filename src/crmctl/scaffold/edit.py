@@ -140,8 +140,16 @@ def add_rule(
     body: dict[str, Any] = {"id": rule_id, "entity": entity}
     if description:
         body["description"] = description
-    body.update(scope=scope, target=target, trigger=triggers[0] if len(triggers) == 1 else triggers,
-                capability=capability, when=when, expression=expression, goto=goto, message=message)  # fmt: skip
+    body.update(
+        scope=scope,
+        target=target,
+        trigger=triggers[0] if len(triggers) == 1 else triggers,
+        capability=capability,
+        when=when,
+        expression=expression,
+        goto=goto,
+        message=message,
+    )
     body = {k: v for k, v in body.items() if v is not None}
     try:
         Rule.model_validate(body)

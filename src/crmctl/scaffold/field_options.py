@@ -37,9 +37,21 @@ __all__ = ["FIELD_MODELS", "build_field", "parse_options"]
 
 FIELD_MODELS: dict[str, type[BaseModel]] = {
     get_args(cls.model_fields["type"].annotation)[0]: cls
-    for cls in (TextField, NumberField, CurrencyField, BooleanField, EnumField, DateField, DatetimeField,
-                ReferenceField, FileField, CalculatedField, ObjectField, ArrayField)
-}  # fmt: skip
+    for cls in (
+        TextField,
+        NumberField,
+        CurrencyField,
+        BooleanField,
+        EnumField,
+        DateField,
+        DatetimeField,
+        ReferenceField,
+        FileField,
+        CalculatedField,
+        ObjectField,
+        ArrayField,
+    )
+}
 _NOT_OPTIONS = ("type", "required", "description")
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")

@@ -113,8 +113,11 @@ def _read_private(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read signing key: not a regular file")
     if os.name == "posix" and info.st_uid == os.getuid() and info.st_mode & 0o077:
         os.close(fd)
-        raise InputError(f"{path}: permissions {info.st_mode & 0o777:04o} are too open: a private key must not be "
-                         "accessible by group or others (ssh refuses it too)", hint=f"chmod 600 {path}")  # fmt: skip
+        raise InputError(
+            f"{path}: permissions {info.st_mode & 0o777:04o} are too open: a private key must not be "
+            "accessible by group or others (ssh refuses it too)",
+            hint=f"chmod 600 {path}",
+        )
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
 

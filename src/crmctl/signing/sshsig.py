@@ -72,9 +72,14 @@ def sign(private: Ed25519PrivateKey, message: bytes, namespace: str) -> str:
     raw_signature = private.sign(_signed_data(message, namespace))
     ssh_signature = _string(b"ssh-ed25519") + _string(raw_signature)
     blob = (
-        _MAGIC + struct.pack(">I", _VERSION) + _string(public_blob) + _string(namespace.encode()) + _string(b"")
-        + _string(_HASH.encode()) + _string(ssh_signature)
-    )  # fmt: skip
+        _MAGIC
+        + struct.pack(">I", _VERSION)
+        + _string(public_blob)
+        + _string(namespace.encode())
+        + _string(b"")
+        + _string(_HASH.encode())
+        + _string(ssh_signature)
+    )
     text = base64.b64encode(blob).decode()
     lines = [text[i : i + 70] for i in range(0, len(text), 70)]
     return "\n".join([_BEGIN, *lines, _END]) + "\n"

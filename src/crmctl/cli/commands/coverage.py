@@ -21,8 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["run_coverage", "scenario_files"]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
-_KIND_LABELS = {"state": "states", "transition": "transitions", "guard": "guard outcomes", "sla": "SLA paths",
-                "timer": "timers", "task": "task outcomes", "approval": "approvals"}  # fmt: skip
+_KIND_LABELS = {
+    "state": "states",
+    "transition": "transitions",
+    "guard": "guard outcomes",
+    "sla": "SLA paths",
+    "timer": "timers",
+    "task": "task outcomes",
+    "approval": "approvals",
+}
 
 
 def scenario_files(path: Path) -> list[Path]:
@@ -37,8 +44,15 @@ def scenario_files(path: Path) -> list[Path]:
     return found
 
 
-def run_coverage(package_path: Path, *, scenarios: Path, workflow: str | None, output_format: str,
-                 skeletons_dir: Path | None, fail_under: float | None) -> int:  # fmt: skip
+def run_coverage(
+    package_path: Path,
+    *,
+    scenarios: Path,
+    workflow: str | None,
+    output_format: str,
+    skeletons_dir: Path | None,
+    fail_under: float | None,
+) -> int:
     from crmctl.model.package import load_package
     from crmctl.runtime.coverage import SKELETON_NOW, PlayError, coverage, play, skeletons
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
@@ -64,13 +78,17 @@ def run_coverage(package_path: Path, *, scenarios: Path, workflow: str | None, o
             for skeleton in skeletons(engine, report.uncovered):
                 name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{report.workflow}-{skeleton.item.id}") + ".yaml"
                 (skeletons_dir / name).write_text(skeleton.text, encoding="utf-8")
-                written.append({"item": skeleton.item.id, "file": str(skeletons_dir / name),
-                                "reaches": skeleton.reaches})  # fmt: skip
+                written.append(
+                    {"item": skeleton.item.id, "file": str(skeletons_dir / name), "reaches": skeleton.reaches}
+                )
         except OSError as exc:
             raise InputError(f"{skeletons_dir}: cannot write the skeletons: {exc.strerror}") from None
     if output_format == "json":
-        out(json.dumps({**report.to_json(), "failUnder": fail_under, "skeletons": written}, indent=2,
-                       ensure_ascii=False))  # fmt: skip
+        out(
+            json.dumps(
+                {**report.to_json(), "failUnder": fail_under, "skeletons": written}, indent=2, ensure_ascii=False
+            )
+        )
     else:
         _print(report, written, skeletons_dir)
     return 1 if fail_under is not None and report.percent < fail_under else 0
@@ -78,8 +96,10 @@ def run_coverage(package_path: Path, *, scenarios: Path, workflow: str | None, o
 
 def _print(report: CoverageReport, written: list[dict[str, object]], skeletons_dir: Path | None) -> None:
     package = report.package
-    out(f"{report.workflow} ({package['name']} {package['version']}): {report.covered}/{len(report.items)} items "
-        f"covered ({report.percent}%) by {len(report.scenarios)} scenario(s)")  # fmt: skip
+    out(
+        f"{report.workflow} ({package['name']} {package['version']}): {report.covered}/{len(report.items)} items "
+        f"covered ({report.percent}%) by {len(report.scenarios)} scenario(s)"
+    )
     for kind, counts in report.by_kind().items():
         out(f"  {_KIND_LABELS[kind]:<15} {counts['covered']}/{counts['total']}")
     if report.uncovered:

@@ -57,8 +57,10 @@ def existing_store(records: str) -> Path:
     path = Path(records)
     check_regular(path, f"--records {records}")
     if not path.is_file():
-        raise InputError(f"--records {records}: no runtime store at this path",
-                         hint="pass the store the runtime writes (by default .crm/runtime.duckdb)")  # fmt: skip
+        raise InputError(
+            f"--records {records}: no runtime store at this path",
+            hint="pass the store the runtime writes (by default .crm/runtime.duckdb)",
+        )
     return path
 
 
@@ -76,8 +78,9 @@ def read_records(result: DiffResult, path: Path, tenant: str | None, limit: int)
         if tenant is None:
             tenants = store.tenants()
             if len(tenants) > 1:
-                raise UsageError(f"--records {path} holds several tenants ({', '.join(tenants)}); pick one with "
-                                 "--tenant")  # fmt: skip
+                raise UsageError(
+                    f"--records {path} holds several tenants ({', '.join(tenants)}); pick one with --tenant"
+                )
             tenant = tenants[0] if tenants else ""
         records = (r for entity in check.entities for r in store.iter_records(tenant, entity))
         impact = check.measure(records, limit=limit)
@@ -115,8 +118,10 @@ def _render(report: Report, result: DiffResult, output_format: str, impact: Reco
 
 def render_records(impact: RecordsImpact) -> str:
     """The stored-records section of the text output: one line per change the records can answer."""
-    lines = [f"stored records ({impact.store}, tenant {impact.tenant or '-'}): {impact.records:,} {impact.package} "
-             "records read"]  # fmt: skip
+    lines = [
+        f"stored records ({impact.store}, tenant {impact.tenant or '-'}): {impact.records:,} {impact.package} "
+        "records read"
+    ]
     if not impact.impacts:
         lines.append("  no change depends on stored data")
     for item in impact.impacts:

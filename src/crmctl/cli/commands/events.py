@@ -51,9 +51,15 @@ def business_events(entries: Iterator[Mapping[str, Any]], where: EventFilter) ->
         for effect in entry.get("effects") or ():
             if not isinstance(effect, Mapping) or effect.get("effect") != "event":
                 continue
-            row = {"seq": entry.get("seq"), "at": effect.get("at", entry.get("at")), "event": effect.get("event"),
-                   "instance": None if instance is None else str(instance), "session": session,
-                   "kind": entry.get("kind"), "payload": effect.get("payload") or {}}  # fmt: skip
+            row = {
+                "seq": entry.get("seq"),
+                "at": effect.get("at", entry.get("at")),
+                "event": effect.get("event"),
+                "instance": None if instance is None else str(instance),
+                "session": session,
+                "kind": entry.get("kind"),
+                "payload": effect.get("payload") or {},
+            }
             if where.admits(row):
                 yield row
 
@@ -75,8 +81,9 @@ def since_option(text: str | None) -> datetime | None:
         raise UsageError(f"--since {text!r}: not an ISO 8601 time with a zone (e.g. 2026-11-26T09:00:00Z)") from None
 
 
-def _read(store_path: Path | None, tenant: str, where: EventFilter,
-          after_seq: int = 0) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+def _read(
+    store_path: Path | None, tenant: str, where: EventFilter, after_seq: int = 0
+) -> tuple[list[dict[str, Any]], int]:
     """Matching rows after `after_seq`, and the last seq read (matching or not)."""
     with open_store(store_path, read_only=True) as store:
         entries = store.events(tenant, after_seq=after_seq)
@@ -116,8 +123,16 @@ def run_list(store_path: Path | None, tenant: str, where: EventFilter, limit: in
     return 0
 
 
-def run_tail(store_path: Path | None, tenant: str, where: EventFilter, last: int, output_format: str, *,
-             follow: bool, polls: int | None = None) -> int:  # fmt: skip
+def run_tail(
+    store_path: Path | None,
+    tenant: str,
+    where: EventFilter,
+    last: int,
+    output_format: str,
+    *,
+    follow: bool,
+    polls: int | None = None,
+) -> int:
     """The last `last` rows; with `follow`, poll the store every second for new ones until Ctrl-C (or `polls`)."""
     rows, seen = _read(store_path, tenant, where)
     tail = list(deque(rows, maxlen=last)) if last > 0 else []

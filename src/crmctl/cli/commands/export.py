@@ -40,9 +40,14 @@ def _progress(enabled: bool, kind: str) -> Iterator[Callable[[int, int], None]]:
 
             from crmctl.cli.console import rich_console
 
-            state["bar"] = Progress(TextColumn(f"exporting {kind}"), BarColumn(),
-                                    TextColumn("{task.completed:,}/{task.total:,} rows"), TimeRemainingColumn(),
-                                    console=rich_console(stderr=True), transient=True)  # fmt: skip
+            state["bar"] = Progress(
+                TextColumn(f"exporting {kind}"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} rows"),
+                TimeRemainingColumn(),
+                console=rich_console(stderr=True),
+                transient=True,
+            )
             state["bar"].start()
             state["task"] = state["bar"].add_task(kind, total=total)
         state["bar"].update(state["task"], completed=done, total=total)
@@ -78,16 +83,25 @@ def _report(report: ExportReport, output_format: str) -> None:
     out("\n".join(lines))
 
 
-def run_export(kind: str, *, out_dir: Path, file_format: str, entity: str | None, tenant: str | None,
-               partition_by: str | None, store: Path | None, output_format: str) -> int:  # fmt: skip
+def run_export(
+    kind: str,
+    *,
+    out_dir: Path,
+    file_format: str,
+    entity: str | None,
+    tenant: str | None,
+    partition_by: str | None,
+    store: Path | None,
+    output_format: str,
+) -> int:
     from crmctl.runtime.export import EXPORTERS, ExportOptions, export
 
     if kind not in EXPORTERS:
         raise UsageError(f"unknown export kind {kind!r}; one of {', '.join(EXPORTERS)}")
-    options = ExportOptions(out_dir, "csv" if file_format == "csv" else "parquet", tenant, entity,
-                            _partitions(partition_by))  # fmt: skip
-    with open_store(store, read_only=True) as opened, \
-            _progress(sys.stderr.isatty(), kind) as progress:  # fmt: skip
+    options = ExportOptions(
+        out_dir, "csv" if file_format == "csv" else "parquet", tenant, entity, _partitions(partition_by)
+    )
+    with open_store(store, read_only=True) as opened, _progress(sys.stderr.isatty(), kind) as progress:
         report = export(opened, kind, options, progress)
     _report(report, output_format)
     return 0

@@ -62,8 +62,9 @@ def _input(data: str | None, file: Path | None) -> dict[str, Any]:
 
 
 @contextmanager
-def _service(store_path: Path | None, tenant: str, locale: str | None, *,
-             read_only: bool = False) -> Iterator[RecordService]:  # fmt: skip
+def _service(
+    store_path: Path | None, tenant: str, locale: str | None, *, read_only: bool = False
+) -> Iterator[RecordService]:
     from crmctl.runtime.record_service import RecordService
     from crmctl.runtime.service import Runtime
 
@@ -72,10 +73,15 @@ def _service(store_path: Path | None, tenant: str, locale: str | None, *,
 
 
 def _record_json(record: StoredRecord) -> dict[str, Any]:
-    return {"entity": record.entity, "id": record.id, "revision": record.revision, "data": record.data,
-            "package": {"name": record.package_name, "version": record.package_version,
-                        "digest": record.package_digest},
-            "created_at": record.created_at, "updated_at": record.updated_at}  # fmt: skip
+    return {
+        "entity": record.entity,
+        "id": record.id,
+        "revision": record.revision,
+        "data": record.data,
+        "package": {"name": record.package_name, "version": record.package_version, "digest": record.package_digest},
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    }
 
 
 def _finding_lines(findings: list[dict[str, Any]], prefix: str = "") -> list[str]:
@@ -85,16 +91,27 @@ def _finding_lines(findings: list[dict[str, Any]], prefix: str = "") -> list[str
 def _report_outcome(outcome: RecordOutcome, verb: str, entity: str, record_id: str, output_format: str) -> int:
     result = outcome.result
     if output_format == "json":
-        doc: dict[str, Any] = {"status": verb if outcome.ok else "rejected", "entity": entity, "id": record_id,
-                               "warnings": result.warnings, "errors": result.errors}  # fmt: skip
+        doc: dict[str, Any] = {
+            "status": verb if outcome.ok else "rejected",
+            "entity": entity,
+            "id": record_id,
+            "warnings": result.warnings,
+            "errors": result.errors,
+        }
         if outcome.record is not None:
             doc["record"] = _record_json(outcome.record)
         _json(doc)
     elif outcome.record is not None:
         record = outcome.record
-        out("\n".join([f"{verb} {entity} {record_id} (revision {record.revision}, "
-                       f"{record.package_name}@{record.package_version})",
-                       *_finding_lines(result.warnings, "warning: ")]))  # fmt: skip
+        out(
+            "\n".join(
+                [
+                    f"{verb} {entity} {record_id} (revision {record.revision}, "
+                    f"{record.package_name}@{record.package_version})",
+                    *_finding_lines(result.warnings, "warning: "),
+                ]
+            )
+        )
     else:
         out(
             "\n".join(
@@ -117,9 +134,20 @@ def _providers(no_async: bool) -> Resolver | None:
     return provider_resolver()
 
 
-def run_create(package_path: Path, entity: str, data: str | None, file: Path | None, record_id: str | None, *,
-               store: Path | None, tenant: str, output_format: str, locale: str | None,
-               now: str | None, no_async: bool = False) -> int:  # fmt: skip
+def run_create(
+    package_path: Path,
+    entity: str,
+    data: str | None,
+    file: Path | None,
+    record_id: str | None,
+    *,
+    store: Path | None,
+    tenant: str,
+    output_format: str,
+    locale: str | None,
+    now: str | None,
+    no_async: bool = False,
+) -> int:
     import uuid
 
     values = _input(data, file)
@@ -131,14 +159,26 @@ def run_create(package_path: Path, entity: str, data: str | None, file: Path | N
     return _report_outcome(outcome, "created", entity, record_id, output_format)
 
 
-def run_update(record_id: str, entity: str, data: str, package_path: Path | None, *, store: Path | None, tenant: str,
-               output_format: str, locale: str | None, now: str | None, no_async: bool = False) -> int:  # fmt: skip
+def run_update(
+    record_id: str,
+    entity: str,
+    data: str,
+    package_path: Path | None,
+    *,
+    store: Path | None,
+    tenant: str,
+    output_format: str,
+    locale: str | None,
+    now: str | None,
+    no_async: bool = False,
+) -> int:
     patch = _object(data, "--data")
     package = _package(package_path) if package_path is not None else None
     at = instant(now)
     with _service(store, tenant, locale) as service:
-        outcome = service.update(entity, record_id, patch, at, package=package, resolver=_providers(no_async),
-                                 move_check=move_check)  # fmt: skip
+        outcome = service.update(
+            entity, record_id, patch, at, package=package, resolver=_providers(no_async), move_check=move_check
+        )
     return _report_outcome(outcome, "updated", entity, record_id, output_format)
 
 
@@ -160,8 +200,13 @@ def _display(record: StoredRecord, package: Package, locale: str | None) -> list
     assert package.schema is not None
     fields = package.schema.entities[record.entity].fields
     forms = package.ui.all_forms().values() if package.ui else []
-    shown = [p.split(".")[0] for f in forms if f.entity in (None, record.entity)
-             for step in f.steps for p in [*step.fields, *(q for g in step.groups for q in g.fields)]]  # fmt: skip
+    shown = [
+        p.split(".")[0]
+        for f in forms
+        if f.entity in (None, record.entity)
+        for step in f.steps
+        for p in [*step.fields, *(q for g in step.groups for q in g.fields)]
+    ]
     order = list(dict.fromkeys([*(n for n in shown if n in fields), *sorted(fields)]))
     rows = []
     for name in order:
@@ -169,14 +214,18 @@ def _display(record: StoredRecord, package: Package, locale: str | None) -> list
         value = record.data.get(name)
         if value is None:
             continue
-        text = (json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
-                else l10n.format_value(value, fdef, entity=record.entity, path=name))  # fmt: skip
+        text = (
+            json.dumps(value, ensure_ascii=False)
+            if isinstance(value, dict | list)
+            else l10n.format_value(value, fdef, entity=record.entity, path=name)
+        )
         rows.append((l10n.field_label(record.entity, name), text))
     return rows
 
 
-def run_get(record_id: str, entity: str, *, store: Path | None, tenant: str, output_format: str,
-            locale: str | None) -> int:  # fmt: skip
+def run_get(
+    record_id: str, entity: str, *, store: Path | None, tenant: str, output_format: str, locale: str | None
+) -> int:
     with _service(store, tenant, locale, read_only=True) as service:
         record, package = service.get(entity, record_id)
         shown = _display(record, package, locale)
@@ -184,9 +233,15 @@ def run_get(record_id: str, entity: str, *, store: Path | None, tenant: str, out
         _json({**_record_json(record), "display": dict(shown)})
         return 0
     width = max((len(label) for label, _ in shown), default=0)
-    out("\n".join([f"{record.entity} {record.id}  {record.package_name}@{record.package_version}  "
-                   f"revision {record.revision}  updated {record.updated_at}",
-                   *(f"  {label.ljust(width)}  {text}" for label, text in shown)]))  # fmt: skip
+    out(
+        "\n".join(
+            [
+                f"{record.entity} {record.id}  {record.package_name}@{record.package_version}  "
+                f"revision {record.revision}  updated {record.updated_at}",
+                *(f"  {label.ljust(width)}  {text}" for label, text in shown),
+            ]
+        )
+    )
     return 0
 
 
@@ -202,8 +257,12 @@ def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenan
     if not records:
         out(f"no records in tenant {tenant}" + (f" for {entity}" if entity else ""))
         return 0
-    out("\n".join(f"{r.entity}\t{r.id}\t{r.package_name}@{r.package_version}\trevision {r.revision}\t"
-                  f"{r.updated_at}" for r in records))  # fmt: skip
+    out(
+        "\n".join(
+            f"{r.entity}\t{r.id}\t{r.package_name}@{r.package_version}\trevision {r.revision}\t{r.updated_at}"
+            for r in records
+        )
+    )
     return 0
 
 
@@ -221,8 +280,13 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], None]]:
 
             from crmctl.cli.console import rich_console
 
-            state["bar"] = Progress(SpinnerColumn(), TextColumn("importing: {task.completed:,} rows"),
-                                    TimeElapsedColumn(), console=rich_console(stderr=True), transient=True)  # fmt: skip
+            state["bar"] = Progress(
+                SpinnerColumn(),
+                TextColumn("importing: {task.completed:,} rows"),
+                TimeElapsedColumn(),
+                console=rich_console(stderr=True),
+                transient=True,
+            )
             state["bar"].start()
             state["task"] = state["bar"].add_task("import", total=None)
         state["bar"].update(state["task"], completed=done)
@@ -239,27 +303,50 @@ def _report_import(report: ImportReport, skip_invalid: bool, output_format: str)
         status = "imported" if report.ok else ("partial" if skip_invalid else "rejected")
         _json({"status": status, **report.to_json()})
     else:
-        lines = [f"row {row}: {f['field'] or '-'}: {f['code']}: {f['message']}"
-                 for row, findings in report.rejected for f in findings]  # fmt: skip
+        lines = [
+            f"row {row}: {f['field'] or '-'}: {f['code']}: {f['message']}"
+            for row, findings in report.rejected
+            for f in findings
+        ]
         if report.ok:
             lines.append(f"imported {report.written} of {report.rows} rows")
         elif skip_invalid:
             lines.append(f"imported {report.written} of {report.rows} rows; skipped {len(report.rejected)} rejected")
         else:
-            lines.append(f"rejected {len(report.rejected)} of {report.rows} rows; nothing was written "
-                         "(--skip-invalid writes the valid rows)")  # fmt: skip
+            lines.append(
+                f"rejected {len(report.rejected)} of {report.rows} rows; nothing was written "
+                "(--skip-invalid writes the valid rows)"
+            )
         out("\n".join(lines))
     return 0 if report.ok else 1
 
 
-def run_import(package_path: Path, entity: str, file: Path, *, store: Path | None, tenant: str, output_format: str,
-               locale: str | None, now: str | None, skip_invalid: bool, no_async: bool = False) -> int:  # fmt: skip
+def run_import(
+    package_path: Path,
+    entity: str,
+    file: Path,
+    *,
+    store: Path | None,
+    tenant: str,
+    output_format: str,
+    locale: str | None,
+    now: str | None,
+    skip_invalid: bool,
+    no_async: bool = False,
+) -> int:
     from crmctl.runtime.record_files import read_rows
 
     package = _package(package_path)
     at = instant(now)
     with _service(store, tenant, locale) as service, _progress(sys.stderr.isatty()) as progress:
         engine = service.engine(package, entity)
-        report = service.import_rows(package, entity, read_rows(file, engine), at, skip_invalid=skip_invalid,
-                                     progress=progress, resolver=_providers(no_async))  # fmt: skip
+        report = service.import_rows(
+            package,
+            entity,
+            read_rows(file, engine),
+            at,
+            skip_invalid=skip_invalid,
+            progress=progress,
+            resolver=_providers(no_async),
+        )
     return _report_import(report, skip_invalid, output_format)

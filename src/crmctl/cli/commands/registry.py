@@ -70,16 +70,25 @@ def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
         result = action()
     except Refused as refused:
         if output_format == "json":
-            _json({"status": "refused", "message": refused.message,
-                   "problems": [p.as_dict() for p in refused.problems]})  # fmt: skip
+            _json(
+                {"status": "refused", "message": refused.message, "problems": [p.as_dict() for p in refused.problems]}
+            )
         else:
             data = [_DATA_HINT] if any(p.code in ("REG305", "REG306") for p in refused.problems) else []
             out("\n".join([f"refused: {refused.message}", *_problems_text(refused.problems), *data]))
         return 1
     answered = result.entry["body"].get("data_dependent") if result.entry is not None else None
     if output_format == "json":
-        _json({"status": result.status, "message": result.message, "seq": result.seq, "head": result.head,
-               "commit": result.commit, **({"data_dependent": answered} if answered else {})})  # fmt: skip
+        _json(
+            {
+                "status": result.status,
+                "message": result.message,
+                "seq": result.seq,
+                "head": result.head,
+                "commit": result.commit,
+                **({"data_dependent": answered} if answered else {}),
+            }
+        )
     elif result.status == "written":
         out(f"{result.message}: done (log entry {result.seq}, head {result.head[:19]}…)")
         if answered:
@@ -101,8 +110,16 @@ def run_init(location: str | None, key: Path | None, identity: str | None, outpu
     return _write(output_format, lambda: init_registry(target, signing_key, who, _now()))
 
 
-def run_publish(package: Path, registry: str | None, key: Path | None, output_format: str, *,
-                records: str | None = None, tenant: str | None = None, accept: str | None = None) -> int:  # fmt: skip
+def run_publish(
+    package: Path,
+    registry: str | None,
+    key: Path | None,
+    output_format: str,
+    *,
+    records: str | None = None,
+    tenant: str | None = None,
+    accept: str | None = None,
+) -> int:
     from crmctl.cli.commands.diff import existing_store, read_records
     from crmctl.compat.records_impact import DEFAULT_EXAMPLES
     from crmctl.registry.data_gate import DataGate
@@ -126,12 +143,20 @@ def run_promote(spec: str, channel: str, registry: str | None, key: Path | None,
         raise UsageError(f"{spec!r}: give NAME@VERSION, e.g. LeadLifecycle@1.1.0")
     check_version(version)
     target, signing_key = _location(registry), _key(key)
-    return _write(output_format, lambda: promote(target, signing_key, _now(), name=name, version=version,
-                                                 channel=channel))  # fmt: skip
+    return _write(
+        output_format, lambda: promote(target, signing_key, _now(), name=name, version=version, channel=channel)
+    )
 
 
-def run_signer_add(identity: str, public_key: str, scopes: list[str], admin: bool, registry: str | None,
-                   key: Path | None, output_format: str) -> int:  # fmt: skip
+def run_signer_add(
+    identity: str,
+    public_key: str,
+    scopes: list[str],
+    admin: bool,
+    registry: str | None,
+    key: Path | None,
+    output_format: str,
+) -> int:
     from crmctl.registry.ops import add_signer
 
     line = public_key
@@ -139,17 +164,22 @@ def run_signer_add(identity: str, public_key: str, scopes: list[str], admin: boo
     if not public_key.startswith("ssh-") and candidate.is_file():
         line = candidate.read_text(encoding="utf-8")
     target, signing_key = _location(registry), _key(key)
-    return _write(output_format, lambda: add_signer(target, signing_key, _now(), identity=identity, public_key=line,
-                                                    scopes=scopes, admin=admin))  # fmt: skip
+    return _write(
+        output_format,
+        lambda: add_signer(target, signing_key, _now(), identity=identity, public_key=line, scopes=scopes, admin=admin),
+    )
 
 
-def run_signer_remove(identity: str, reason: str, fingerprint: str | None, registry: str | None, key: Path | None,
-                      output_format: str) -> int:  # fmt: skip
+def run_signer_remove(
+    identity: str, reason: str, fingerprint: str | None, registry: str | None, key: Path | None, output_format: str
+) -> int:
     from crmctl.registry.ops import remove_signer
 
     target, signing_key = _location(registry), _key(key)
-    return _write(output_format, lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason,
-                                                       fingerprint=fingerprint))  # fmt: skip
+    return _write(
+        output_format,
+        lambda: remove_signer(target, signing_key, _now(), identity=identity, reason=reason, fingerprint=fingerprint),
+    )
 
 
 def run_signer_list(registry: str | None, output_format: str) -> int:
@@ -189,8 +219,10 @@ def run_list(registry: str | None, output_format: str) -> int:
         return 0
     for package in packages:
         channels = ", ".join(f"{c}={v}" for c, v in package["channels"].items())
-        out(f"{package['name']} {package['latest']} ({package['scope']}; {len(package['versions'])} versions"
-            f"{'; ' + channels if channels else ''})")  # fmt: skip
+        out(
+            f"{package['name']} {package['latest']} ({package['scope']}; {len(package['versions'])} versions"
+            f"{'; ' + channels if channels else ''})"
+        )
     return 0
 
 
@@ -250,8 +282,16 @@ def run_verify(registry: str | None, output_format: str) -> int:
     return 0 if result.ok else 1
 
 
-_RESOLVE_OPTIONS = {"--channel": "channel", "-c": "channel", "--version": "version", "-V": "version",
-                    "--registry": "registry", "-r": "registry", "--format": "format", "-f": "format"}  # fmt: skip
+_RESOLVE_OPTIONS = {
+    "--channel": "channel",
+    "-c": "channel",
+    "--version": "version",
+    "-V": "version",
+    "--registry": "registry",
+    "-r": "registry",
+    "--format": "format",
+    "-f": "format",
+}
 
 
 def parse_resolve(args: list[str]) -> dict[str, str] | None:
@@ -282,5 +322,10 @@ def parse_resolve(args: list[str]) -> dict[str, str] | None:
 
 
 def run_resolve_fast(parsed: dict[str, str]) -> int:
-    return run_resolve(parsed["name"], parsed.get("channel"), parsed.get("version"), parsed.get("registry"),
-                       parsed.get("format", "text"))  # fmt: skip
+    return run_resolve(
+        parsed["name"],
+        parsed.get("channel"),
+        parsed.get("version"),
+        parsed.get("registry"),
+        parsed.get("format", "text"),
+    )

@@ -17,11 +17,14 @@ def run_list(output_format: str) -> int:
     if output_format == "json":
         body = [
             {
-                "code": code, "name": rule.name, "severity": rule.severity.value, "summary": rule.summary,
+                "code": code,
+                "name": rule.name,
+                "severity": rule.severity.value,
+                "summary": rule.summary,
                 "structural": rule.structural,
             }
             for code, rule in rules.items()
-        ]  # fmt: skip
+        ]
         out(json.dumps(body, indent=2, ensure_ascii=False))
         return 0
     width = max(len(rule.name) for rule in rules.values())

@@ -78,8 +78,9 @@ def duration(text: Any, where: str) -> timedelta:
     except ValueError:
         amount = -1
     if unit not in _DURATION_UNITS or amount < 0 or amount * _DURATION_UNITS[unit] > _LONGEST:
-        raise InputError(f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), "
-                         f"not {raw!r}")  # fmt: skip
+        raise InputError(
+            f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), not {raw!r}"
+        )
     return timedelta(seconds=amount * _DURATION_UNITS[unit])
 
 
@@ -109,8 +110,9 @@ def load_script(path: Path) -> Script:
     if isinstance(data, dict):
         unknown = sorted(set(data) - {"now", "answers", "events"})
         if unknown:
-            raise InputError(f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}; "
-                             "a script has now, answers and events")  # fmt: skip
+            raise InputError(
+                f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}; a script has now, answers and events"
+            )
         if "now" in data:
             from crmctl.runtime.service import parse_instant
 
@@ -226,9 +228,20 @@ def _resolver(answers: Mapping[str, Any]) -> Resolver:
     return provider_resolver(answers)
 
 
-def run_simulate(package_path: Path, *, entity: str | None, form: str | None, locale: str | None, role: str | None,
-                 script_path: Path | None, output_format: str, store_path: Path | None, tenant: str,
-                 session_id: str | None, now: str | None) -> int:  # fmt: skip
+def run_simulate(
+    package_path: Path,
+    *,
+    entity: str | None,
+    form: str | None,
+    locale: str | None,
+    role: str | None,
+    script_path: Path | None,
+    output_format: str,
+    store_path: Path | None,
+    tenant: str,
+    session_id: str | None,
+    now: str | None,
+) -> int:
     from crmctl.model.package import load_package
     from crmctl.runtime.service import Runtime
 
@@ -251,8 +264,16 @@ def run_simulate(package_path: Path, *, entity: str | None, form: str | None, lo
         return _play(runtime, config, sid, script, clock, output_format, start=True)
 
 
-def _play(runtime: Runtime, config: SessionConfig, sid: str, script: Script, clock: datetime, output_format: str,
-          *, start: bool) -> int:  # fmt: skip
+def _play(
+    runtime: Runtime,
+    config: SessionConfig,
+    sid: str,
+    script: Script,
+    clock: datetime,
+    output_format: str,
+    *,
+    start: bool,
+) -> int:
     from crmctl.errors import UserError
 
     resolver = _resolver(script.answers)
@@ -261,8 +282,10 @@ def _play(runtime: Runtime, config: SessionConfig, sid: str, script: Script, clo
     if start and not (events and events[0][1]["type"] == "load"):
         events.insert(0, ("(start)", {"type": "load"}))
     if output_format == "text":
-        out(f"session {sid}: {config.package.name}@{config.package.version} {config.entity}, role {config.role}, "
-            f"locale {config.locale}, tenant {runtime.tenant}")  # fmt: skip
+        out(
+            f"session {sid}: {config.package.name}@{config.package.version} {config.entity}, role {config.role}, "
+            f"locale {config.locale}, tenant {runtime.tenant}"
+        )
     status = "open"
     first = True
     for index, (where, event) in enumerate(events, start=1):
@@ -283,8 +306,9 @@ def _play(runtime: Runtime, config: SessionConfig, sid: str, script: Script, clo
         except UserError as exc:
             raise InputError(f"{where}: {exc}") from None
         first = False
-        steps.append({"index": index, "at": clock.strftime("%Y-%m-%dT%H:%M:%SZ"), "event": _plain(event),
-                      "effects": effects})  # fmt: skip
+        steps.append(
+            {"index": index, "at": clock.strftime("%Y-%m-%dT%H:%M:%SZ"), "event": _plain(event), "effects": effects}
+        )
         if output_format == "text":
             _print_step(index, clock, event, effects)
         if any(e.get("effect") == "submit" and e.get("ok") for e in effects):
@@ -311,8 +335,16 @@ def _plain(event: Mapping[str, Any]) -> dict[str, Any]:
 def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, output_format: str) -> int:
     with open_store(store_path, read_only=True) as store:
         drafts = store.list_drafts(tenant, entity)
-    rows = [{"draft": d.draft_id, "entity": d.entity, "package": f"{d.package_name}@{d.package_version}",
-             "lastStep": d.last_step, "updated": d.updated_at} for d in drafts]  # fmt: skip
+    rows = [
+        {
+            "draft": d.draft_id,
+            "entity": d.entity,
+            "package": f"{d.package_name}@{d.package_version}",
+            "lastStep": d.last_step,
+            "updated": d.updated_at,
+        }
+        for d in drafts
+    ]
     if output_format == "json":
         _json(rows)
     elif not rows:
@@ -328,22 +360,38 @@ def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_f
         draft = store.get_draft(tenant, draft_id)
     if draft is None:
         raise InputError(f"no draft {draft_id!r} in tenant {tenant!r}; see crmctl draft list")
-    doc = {"draftId": draft.draft_id, "entity": draft.entity, "packageVersion": draft.package_version,
-           "package": {"name": draft.package_name, "version": draft.package_version, "digest": draft.package_digest},
-           "data": draft.data, "lastStep": draft.last_step, "updatedAt": draft.updated_at,
-           "role": draft.state["config"]["role"], "locale": draft.state["config"]["locale"]}  # fmt: skip
+    doc = {
+        "draftId": draft.draft_id,
+        "entity": draft.entity,
+        "packageVersion": draft.package_version,
+        "package": {"name": draft.package_name, "version": draft.package_version, "digest": draft.package_digest},
+        "data": draft.data,
+        "lastStep": draft.last_step,
+        "updatedAt": draft.updated_at,
+        "role": draft.state["config"]["role"],
+        "locale": draft.state["config"]["locale"],
+    }
     if output_format == "json":
         _json(doc)
         return 0
-    out(f"draft {draft.draft_id}: {draft.entity} on {draft.package_name}@{draft.package_version}, "
-        f"step {draft.last_step}, updated {draft.updated_at}")  # fmt: skip
+    out(
+        f"draft {draft.draft_id}: {draft.entity} on {draft.package_name}@{draft.package_version}, "
+        f"step {draft.last_step}, updated {draft.updated_at}"
+    )
     for name, value in sorted(draft.data.items()):
         out(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
     return 0
 
 
-def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: str, store_path: Path | None,
-                     tenant: str, now: str | None) -> int:  # fmt: skip
+def run_draft_resume(
+    draft_id: str,
+    *,
+    script_path: Path | None,
+    output_format: str,
+    store_path: Path | None,
+    tenant: str,
+    now: str | None,
+) -> int:
     from crmctl.runtime.service import Runtime, parse_instant
 
     if script_path is None and not sys.stdin.isatty():
@@ -359,8 +407,9 @@ def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: 
         last = parse_instant(runtime.draft(draft_id).updated_at)
         clock = instant(now) if now is not None else (script.now or last + timedelta(seconds=1))
         if clock <= last:
-            raise InputError(f"the draft was saved at {last.isoformat()}; the clock cannot go back to "
-                             f"{clock.isoformat()}")  # fmt: skip
+            raise InputError(
+                f"the draft was saved at {last.isoformat()}; the clock cannot go back to {clock.isoformat()}"
+            )
         if output_format == "text":
             out(f"resuming draft {draft_id} at step {state.step}")
         return _play(runtime, config, draft_id, script, clock - timedelta(seconds=1), output_format, start=False)
@@ -369,8 +418,9 @@ def run_draft_resume(draft_id: str, *, script_path: Path | None, output_format: 
 # --- log, replay, store --------------------------------------------------------------------------------------------
 
 
-def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, output_format: str,
-                   expected_head: str | None = None) -> int:  # fmt: skip
+def run_log_verify(
+    store_path: Path | None, tenant: str, export: Path | None, output_format: str, expected_head: str | None = None
+) -> int:
     if export is not None:
         problems, count, last = _verify_export(export, tenant, expected_head)
     else:
@@ -379,13 +429,23 @@ def run_log_verify(store_path: Path | None, tenant: str, export: Path | None, ou
             head = store.head(tenant)
             count, last = (head[0], head[1]) if head else (0, None)
     if output_format == "json":
-        _json({"tenant": tenant, "entries": count, "head": last, "ok": not problems,
-               "problems": [{"seq": p.seq, "position": p.position, "code": p.code, "message": p.message}
-                            for p in problems]})  # fmt: skip
+        _json(
+            {
+                "tenant": tenant,
+                "entries": count,
+                "head": last,
+                "ok": not problems,
+                "problems": [
+                    {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in problems
+                ],
+            }
+        )
     elif problems:
         first = problems[0]
-        out(f"log of tenant {tenant}: first bad entry is seq {first.seq} (position {first.position}): "
-            f"{first.code} {first.message}")  # fmt: skip
+        out(
+            f"log of tenant {tenant}: first bad entry is seq {first.seq} (position {first.position}): "
+            f"{first.code} {first.message}"
+        )
         for p in problems[1:]:
             out(f"  then seq {p.seq}: {p.code} {p.message}")
     else:
@@ -440,8 +500,17 @@ def parse_fail_on(text: str | None) -> frozenset[str]:
     return frozenset(classes)
 
 
-def run_replay(*, store_path: Path | None, tenant: str, session: str | None, against: str | None,
-               export: Path | None, output_format: str, limit: int, fail_on: str | None = None) -> int:  # fmt: skip
+def run_replay(
+    *,
+    store_path: Path | None,
+    tenant: str,
+    session: str | None,
+    against: str | None,
+    export: Path | None,
+    output_format: str,
+    limit: int,
+    fail_on: str | None = None,
+) -> int:
     """Replay, and exit 1 when a divergence of a failing class is found.
 
     Against the pinned versions the package, its version and every input are the log's, so a difference only in
@@ -473,8 +542,16 @@ def run_replay(*, store_path: Path | None, tenant: str, session: str | None, aga
         raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
     fails = report.fails(failing)
     if output_format == "json":
-        checked = None if chain is None else {"ok": not chain, "problems": [
-            {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in chain]}  # fmt: skip
+        checked = (
+            None
+            if chain is None
+            else {
+                "ok": not chain,
+                "problems": [
+                    {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in chain
+                ],
+            }
+        )
         _json({**report.to_json(), "fail_on": sorted(failing), "chain": checked, "ok": not fails})
     else:
         _replay_text(report, limit, failing, chain)
@@ -490,9 +567,11 @@ def _replay_source(store_path: Path | None, export: Path | None) -> Iterator[tup
     carried = read_export_packages(export) if export is not None else None
     if carried is None:
         if export is not None and store_path is None and not DEFAULT_STORE.exists():
-            raise InputError(f"{export} carries no package copies (it was exported before exports carried them): "
-                             "replay it with --store pointing at the store it was exported from, or export the log "
-                             "again")  # fmt: skip
+            raise InputError(
+                f"{export} carries no package copies (it was exported before exports carried them): "
+                "replay it with --store pointing at the store it was exported from, or export the log "
+                "again"
+            )
         with open_store(store_path, read_only=True) as store:
             yield store, {}
         return
@@ -523,11 +602,16 @@ def _divergent_effects(item: Any) -> list[str]:
 
     if item.kind == "record" and len(item.missing) == len(item.extra) == 1:
         return _record_changes(item.missing[0], item.extra[0])
-    submits = [[e for e in side if isinstance(e, Mapping) and e.get("effect") == "submit" and e.get("record")]
-               for side in (item.missing, item.extra)]  # fmt: skip
+    submits = [
+        [e for e in side if isinstance(e, Mapping) and e.get("effect") == "submit" and e.get("record")]
+        for side in (item.missing, item.extra)
+    ]
     if item.kind == "form" and len(submits[0]) == len(submits[1]) == 1:  # the same submit, another record
-        rest = replace(item, missing=[e for e in item.missing if e is not submits[0][0]],
-                       extra=[e for e in item.extra if e is not submits[1][0]])  # fmt: skip
+        rest = replace(
+            item,
+            missing=[e for e in item.missing if e is not submits[0][0]],
+            extra=[e for e in item.extra if e is not submits[1][0]],
+        )
         changes = _record_changes({"data": submits[0][0]["record"]}, {"data": submits[1][0]["record"]})
         return _divergent_effects(rest) + [f"  record {line}" for line in changes]
 
@@ -554,25 +638,31 @@ def _record_changes(before: Any, after: Any) -> list[str]:
         elif name not in old:
             lines.append(f"+ {name} = {json.dumps(new[name], ensure_ascii=False)}")
         elif json.dumps(old[name], sort_keys=True) != json.dumps(new[name], sort_keys=True):
-            lines.append(f"~ {name}: {json.dumps(old[name], ensure_ascii=False)} → "
-                         f"{json.dumps(new[name], ensure_ascii=False)}")  # fmt: skip
+            lines.append(
+                f"~ {name}: {json.dumps(old[name], ensure_ascii=False)} → {json.dumps(new[name], ensure_ascii=False)}"
+            )
     for sign, side, other in (("-", before, after), ("+", after, before)):
-        lines.extend(f"{sign} warning {w.get('field') or '(record)'} [{w.get('code')}]: {w.get('message')}"
-                     for w in side.get("warnings") or []
-                     if isinstance(w, Mapping) and w not in (other.get("warnings") or []))  # fmt: skip
+        lines.extend(
+            f"{sign} warning {w.get('field') or '(record)'} [{w.get('code')}]: {w.get('message')}"
+            for w in side.get("warnings") or []
+            if isinstance(w, Mapping) and w not in (other.get("warnings") or [])
+        )
     return lines
 
 
-def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset(),
-                 chain: list[Any] | None = None) -> None:  # fmt: skip
+def _replay_text(
+    report: Any, limit: int, failing: frozenset[str] = frozenset(), chain: list[Any] | None = None
+) -> None:
     what = f"against {report.against}" if report.against else "against the pinned versions"
     if report.ok:
         out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
         return
     classes = ", ".join(f"{n} {c}" for c, n in report.classes().items() if n)
     differing = len(report.divergences)
-    out(f"replayed {report.events} events of {report.sessions} sessions {what}: "
-        f"{differing} {'event differs' if differing == 1 else 'events differ'} ({classes})")  # fmt: skip
+    out(
+        f"replayed {report.events} events of {report.sessions} sessions {what}: "
+        f"{differing} {'event differs' if differing == 1 else 'events differ'} ({classes})"
+    )
     for sid, counts in report.per_session.items():
         changed = {k: v for k, v in counts.items() if v}
         if changed:
@@ -580,8 +670,10 @@ def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset(),
     totals = {k: v for k, v in report.totals().items() if v}
     out("  total: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
     for item in report.divergences[:limit]:
-        out(f"\n  {item.session} #{item.index} (seq {item.seq}) {_describe_entry(item)}: "
-            f"{', '.join(item.categories)} [{item.classification}]")  # fmt: skip
+        out(
+            f"\n  {item.session} #{item.index} (seq {item.seq}) {_describe_entry(item)}: "
+            f"{', '.join(item.categories)} [{item.classification}]"
+        )
         if item.error:
             out(f"    refused: {item.error}")
         for line in _divergent_effects(item):
@@ -590,16 +682,22 @@ def _replay_text(report: Any, limit: int, failing: frozenset[str] = frozenset(),
         out(f"\n  … {len(report.divergences) - limit} more (--limit, or --format json for all)")
     if chain:
         first = chain[0]
-        out(f"\n  the log's hash chain is broken (seq {first.seq}: {first.code} {first.message}): the log was "
-            "edited, so presentation differences fail too (crmctl log verify names every problem)")  # fmt: skip
+        out(
+            f"\n  the log's hash chain is broken (seq {first.seq}: {first.code} {first.message}): the log was "
+            "edited, so presentation differences fail too (crmctl log verify names every problem)"
+        )
     elif failing and not report.fails(failing):
         where = ""
         if chain is not None:  # against the pinned versions, with an intact chain
-            where = (" in texts for people, which against the pinned versions come from crmctl itself (its built-in "
-                     "messages or formatting differ from those of the crmctl that wrote the log; the log's hash "
-                     "chain is intact)")  # fmt: skip
-        out(f"\n  only {', '.join(c for c in report.classes() if c not in failing)} differences{where}: exit 0 "
-            "(--fail-on presentation makes them fail)")  # fmt: skip
+            where = (
+                " in texts for people, which against the pinned versions come from crmctl itself (its built-in "
+                "messages or formatting differ from those of the crmctl that wrote the log; the log's hash "
+                "chain is intact)"
+            )
+        out(
+            f"\n  only {', '.join(c for c in report.classes() if c not in failing)} differences{where}: exit 0 "
+            "(--fail-on presentation makes them fail)"
+        )
 
 
 def run_store_info(store_path: Path | None, output_format: str) -> int:

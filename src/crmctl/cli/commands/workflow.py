@@ -134,8 +134,9 @@ class Player:
             # Every instance's clock is kept (the next run goes on from it), an entry is logged where something
             # happened; all in one transaction. Instances advance independently: the effects of all of them
             # are merged into time order (each instance's own effects are in time order already).
-            self._log([(instance, {"type": "advance", "instance": instance["id"]}, effects)
-                       for instance, effects in moved])  # fmt: skip
+            self._log(
+                [(instance, {"type": "advance", "instance": instance["id"]}, effects) for instance, effects in moved]
+            )
             self.timeline[before:] = sorted(self.timeline[before:], key=lambda e: parse_moment(e["at"]))
             return self.timeline[before:]
         instance_id = str(step["instance"])
@@ -143,8 +144,10 @@ class Player:
         if existing is None:
             self._refuse_stored(instance_id, step["type"])
         elif existing["status"] != "running" and step["type"] != "start":  # it completed earlier in this run
-            raise WorkflowError(f"instance {instance_id} is {existing['status']}; only running instances of workflow "
-                                f"{self.model.workflow.id} take input")  # fmt: skip
+            raise WorkflowError(
+                f"instance {instance_id} is {existing['status']}; only running instances of workflow "
+                f"{self.model.workflow.id} take input"
+            )
         done = apply_input(self.engine_of(existing), existing, step, self.clock)
         self.instances[instance_id] = done.instance
         self._log([(done.instance, step, done.effects)])
@@ -158,8 +161,10 @@ class Player:
         stored = self.store.get_instance(self.tenant, instance_id)
         if stored is None:
             return
-        what = (f"instance {instance_id} exists already in tenant {self.tenant} ({stored['status']}, workflow "
-                f"{stored['workflow']}, {stored['package']['name']}@{stored['package']['version']})")  # fmt: skip
+        what = (
+            f"instance {instance_id} exists already in tenant {self.tenant} ({stored['status']}, workflow "
+            f"{stored['workflow']}, {stored['package']['name']}@{stored['package']['version']})"
+        )
         if kind == "start":
             raise WorkflowError(f"{what}; an instance id is used once per tenant: start the new one under another id")
         raise WorkflowError(f"{what}; only running instances of workflow {self.model.workflow.id} take input")
@@ -168,16 +173,27 @@ class Player:
         """Write instances and, for those with effects, their log entries: all in one transaction."""
         from crmctl.runtime.service import iso
 
-        bodies = [_entry(instance, self.model.workflow.id, self.model.entity, iso(self.clock), given, effects)
-                  for instance, given, effects in steps if effects or given["type"] != "advance"]  # fmt: skip
+        bodies = [
+            _entry(instance, self.model.workflow.id, self.model.entity, iso(self.clock), given, effects)
+            for instance, given, effects in steps
+            if effects or given["type"] != "advance"
+        ]
         with self.store.transaction():  # the log entries and the instances: all or none
             self.store.append_events(self.tenant, bodies)
             self.store.put_instances(self.tenant, [instance for instance, _, _ in steps])
         self.timeline.extend({"instance": instance["id"], **e} for instance, _, effects in steps for e in effects)
 
 
-def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path | None, output_format: str,
-                 store_path: Path | None, tenant: str, now: str | None) -> int:  # fmt: skip
+def run_simulate(
+    package_path: Path,
+    *,
+    workflow: str | None,
+    script_path: Path | None,
+    output_format: str,
+    store_path: Path | None,
+    tenant: str,
+    now: str | None,
+) -> int:
     import sys
 
     from crmctl.model.package import load_package
@@ -207,8 +223,19 @@ def run_simulate(package_path: Path, *, workflow: str | None, script_path: Path 
     timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept
     summary = summarize(timeline, player.model.workflow.id, player.clock, player.initial)
     if output_format == "json":
-        out(json.dumps({"workflow": player.model.workflow.id, "package": player.ref.to_json(), "tenant": tenant,
-                        "timeline": timeline, "summary": summary}, indent=2, ensure_ascii=False))  # fmt: skip
+        out(
+            json.dumps(
+                {
+                    "workflow": player.model.workflow.id,
+                    "package": player.ref.to_json(),
+                    "tenant": tenant,
+                    "timeline": timeline,
+                    "summary": summary,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         print_timeline(timeline)
         _print_summary(summary)
@@ -305,8 +332,9 @@ def print_timeline(timeline: list[dict[str, Any]]) -> None:
         out(f"{effect['at'][:16].replace('T', ' ')}  {effect['instance']:<12} {describe(effect)}")
 
 
-def summarize(timeline: list[dict[str, Any]], workflow: str, end: datetime,
-              running: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+def summarize(
+    timeline: list[dict[str, Any]], workflow: str, end: datetime, running: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     """Counts per workflow and per rule over one run: transitions, time in state, SLA outcomes, escalations, guard
     results. `running` are the instances that were running when the run started (a follow-up run): they count
     among its instances, and their time in state counts from where their clock stood."""
@@ -340,11 +368,14 @@ def summarize(timeline: list[dict[str, Any]], workflow: str, end: datetime,
             in_state[state] += max((end - since).total_seconds(), 0.0)  # a clock ahead of the run's: nothing here
     instances = {e["instance"] for e in timeline} | set(running or ())
     return {
-        "workflow": workflow, "instances": len(instances), "completed": len(completed),
-        "transitions": dict(sorted(transitions.items())), "outcomes": dict(sorted(outcomes.items())),
+        "workflow": workflow,
+        "instances": len(instances),
+        "completed": len(completed),
+        "transitions": dict(sorted(transitions.items())),
+        "outcomes": dict(sorted(outcomes.items())),
         "hoursInState": {s: round(v / 3600, 2) for s, v in sorted(in_state.items())},
         "guards": {g: dict(sorted(c.items())) for g, c in sorted(guards.items())},
-    }  # fmt: skip
+    }
 
 
 def _print_summary(summary: Mapping[str, Any]) -> None:
@@ -359,9 +390,18 @@ def _print_summary(summary: Mapping[str, Any]) -> None:
         out(f"  {guard}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool, mapping: list[str],
-                workflow: str | None, output_format: str, store_path: Path | None, tenant: str,
-                now: str | None) -> int:  # fmt: skip
+def run_migrate(
+    package_path: Path,
+    *,
+    instances: list[str],
+    all_instances: bool,
+    mapping: list[str],
+    workflow: str | None,
+    output_format: str,
+    store_path: Path | None,
+    tenant: str,
+    now: str | None,
+) -> int:
     """Move running instances onto PACKAGE's version of their workflow: all or none, each move logged."""
     from crmctl.compat.moves import MoveCheck
     from crmctl.model.package import load_package
@@ -402,8 +442,15 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
                 checks[current["digest"]] = MoveCheck(runtime.pinned(current["digest"]), package, compile_pattern)
             breaking = checks[current["digest"]].breaking(engine.model.entity, current["data"])
             if breaking:  # its record's values would be lost or reinterpreted on the new version
-                refused.append((instance_id, "; ".join(f"{c.code} {c.kind.id} {c.path}: {c.message} (the record "
-                                                       f"is one of those that {q})" for c, q in breaking)))  # fmt: skip
+                refused.append(
+                    (
+                        instance_id,
+                        "; ".join(
+                            f"{c.code} {c.kind.id} {c.path}: {c.message} (the record is one of those that {q})"
+                            for c, q in breaking
+                        ),
+                    )
+                )
                 continue
             try:
                 pinned = WorkflowEngine(WorkflowModel.build(runtime.pinned(current["digest"]), flow))
@@ -416,34 +463,90 @@ def run_migrate(package_path: Path, *, instances: list[str], all_instances: bool
             with store.transaction():
                 for before, caught_up, step in moved:
                     if caught_up.effects:  # logged on the old version, as a simulate's advance would be
-                        store.append_events(tenant, [_entry(before, flow, engine.model.entity, iso(at),
-                                                            {"type": "advance", "instance": before["id"]},
-                                                            caught_up.effects)])  # fmt: skip
-                    store.append_events(tenant, [_entry(step.instance, flow, engine.model.entity, iso(at),
-                                                        {"type": "migrate", "instance": before["id"], "map": states},
-                                                        step.effects)])  # fmt: skip
+                        store.append_events(
+                            tenant,
+                            [
+                                _entry(
+                                    before,
+                                    flow,
+                                    engine.model.entity,
+                                    iso(at),
+                                    {"type": "advance", "instance": before["id"]},
+                                    caught_up.effects,
+                                )
+                            ],
+                        )
+                    store.append_events(
+                        tenant,
+                        [
+                            _entry(
+                                step.instance,
+                                flow,
+                                engine.model.entity,
+                                iso(at),
+                                {"type": "migrate", "instance": before["id"], "map": states},
+                                step.effects,
+                            )
+                        ],
+                    )
                     store.put_instances(tenant, [step.instance])
-    rows = [{"instance": b["id"], "from": b["package"]["version"], "to": ref.version, "state": s.instance["state"]}
-            for b, _, s in moved]  # fmt: skip
+    rows = [
+        {"instance": b["id"], "from": b["package"]["version"], "to": ref.version, "state": s.instance["state"]}
+        for b, _, s in moved
+    ]
     if output_format == "json":
-        out(json.dumps({"workflow": flow, "to": ref.to_json(), "migrated": [] if refused else rows,
-                        "refused": [{"instance": i, "reason": r} for i, r in refused]}, indent=2))  # fmt: skip
+        out(
+            json.dumps(
+                {
+                    "workflow": flow,
+                    "to": ref.to_json(),
+                    "migrated": [] if refused else rows,
+                    "refused": [{"instance": i, "reason": r} for i, r in refused],
+                },
+                indent=2,
+            )
+        )
     elif refused:
-        out("\n".join([f"refused {i}: {r}" for i, r in refused]
-                      + [f"nothing was migrated ({len(refused)} of {len(chosen)} refused)"]))  # fmt: skip
+        out(
+            "\n".join(
+                [f"refused {i}: {r}" for i, r in refused]
+                + [f"nothing was migrated ({len(refused)} of {len(chosen)} refused)"]
+            )
+        )
     else:
-        out("\n".join([f"migrated {r['instance']} from {r['from']} to {r['to']} (state {r['state']})" for r in rows]
-                      or ["nothing to migrate"]))  # fmt: skip
+        out(
+            "\n".join(
+                [f"migrated {r['instance']} from {r['from']} to {r['to']} (state {r['state']})" for r in rows]
+                or ["nothing to migrate"]
+            )
+        )
     return 1 if refused else 0
 
 
-def _entry(instance: Mapping[str, Any], flow: str, entity: str, at: str, given: Mapping[str, Any],
-           effects: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def _entry(
+    instance: Mapping[str, Any],
+    flow: str,
+    entity: str,
+    at: str,
+    given: Mapping[str, Any],
+    effects: list[dict[str, Any]],
+) -> dict[str, Any]:
     """A workflow log entry, pinned to the version `instance` runs on."""
     from crmctl.runtime.eventlog import value_hash
 
-    pinned = {"name": instance["package"]["name"], "version": instance["package"]["version"],
-              "digest": instance["digest"]}  # fmt: skip
-    return {"session": f"workflow:{instance['id']}", "at": at, "kind": "workflow", "package": pinned,
-            "workflow": flow, "entity": entity, "input": dict(given), "effects": effects,
-            "effectsHash": value_hash(effects)}  # fmt: skip
+    pinned = {
+        "name": instance["package"]["name"],
+        "version": instance["package"]["version"],
+        "digest": instance["digest"],
+    }
+    return {
+        "session": f"workflow:{instance['id']}",
+        "at": at,
+        "kind": "workflow",
+        "package": pinned,
+        "workflow": flow,
+        "entity": entity,
+        "input": dict(given),
+        "effects": effects,
+        "effectsHash": value_hash(effects),
+    }

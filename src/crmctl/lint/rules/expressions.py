@@ -223,5 +223,16 @@ class WF510(_Cost):
 
 
 RULES: list[type[LintRule]] = [
-    SCH102, SCH103, SCH111, RUL301, RUL302, RUL310, VAL401, VAL402, VAL411, WF501, WF502, WF510,
-]  # fmt: skip
+    SCH102,
+    SCH103,
+    SCH111,
+    RUL301,
+    RUL302,
+    RUL310,
+    VAL401,
+    VAL402,
+    VAL411,
+    WF501,
+    WF502,
+    WF510,
+]

@@ -31,9 +31,12 @@ class L10N601(LintRule):
         for i, locale in enumerate(_declared(ctx)):
             if f"localization/{locale}" not in ctx.package.docs:
                 yield ctx.finding(
-                    self, f"locale {locale!r} is declared but localization/{locale}.yaml is missing",
-                    "package", ("locales", i), f"locale:{locale}",
-                )  # fmt: skip
+                    self,
+                    f"locale {locale!r} is declared but localization/{locale}.yaml is missing",
+                    "package",
+                    ("locales", i),
+                    f"locale:{locale}",
+                )
 
 
 class L10N602(LintRule):
@@ -80,9 +83,13 @@ class L10N603(LintRule):
                 for key, source in union.items():
                     if key not in present:
                         yield ctx.finding(
-                            self, f"{section} key {key!r} (in {source}) is missing in {locale}",
-                            f"localization/{locale}", (section,), f"locale:{locale}/{section}:{key}", key=True,
-                        )  # fmt: skip
+                            self,
+                            f"{section} key {key!r} (in {source}) is missing in {locale}",
+                            f"localization/{locale}",
+                            (section,),
+                            f"locale:{locale}/{section}:{key}",
+                            key=True,
+                        )
 
 
 class L10N604(LintRule):
@@ -131,9 +138,13 @@ class L10N605(LintRule):
                     key = f"{ename}.{fname}"
                     if key not in loc.labels:
                         yield ctx.finding(
-                            self, f"no label {key!r} in {locale}",
-                            f"localization/{locale}", ("labels",), f"locale:{locale}/labels:{key}", key=True,
-                        )  # fmt: skip
+                            self,
+                            f"no label {key!r} in {locale}",
+                            f"localization/{locale}",
+                            ("labels",),
+                            f"locale:{locale}/labels:{key}",
+                            key=True,
+                        )
 
 
 class L10N606(LintRule):
@@ -154,23 +165,35 @@ class L10N606(LintRule):
                 semantic = f"locale:{locale}/picklists:{key}"
                 if not isinstance(fdef, EnumField):
                     yield ctx.finding(
-                        self, f"picklist {key!r} in {locale} is not for an enum field", kind, ("picklists", key),
-                        semantic, key=True,
-                    )  # fmt: skip
+                        self,
+                        f"picklist {key!r} in {locale} is not for an enum field",
+                        kind,
+                        ("picklists", key),
+                        semantic,
+                        key=True,
+                    )
                     continue
                 values = set(fdef.values)
                 for value in labels:
                     if value not in values:
                         yield ctx.finding(
-                            self, f"picklist {key!r} in {locale} labels unknown value {value!r}", kind,
-                            ("picklists", key, value), semantic, key=True,
-                        )  # fmt: skip
+                            self,
+                            f"picklist {key!r} in {locale} labels unknown value {value!r}",
+                            kind,
+                            ("picklists", key, value),
+                            semantic,
+                            key=True,
+                        )
                 for value in fdef.values:
                     if value not in labels:
                         yield ctx.finding(
-                            self, f"picklist {key!r} in {locale} has no label for {value!r}", kind,
-                            ("picklists", key), semantic, key=True,
-                        )  # fmt: skip
+                            self,
+                            f"picklist {key!r} in {locale} has no label for {value!r}",
+                            kind,
+                            ("picklists", key),
+                            semantic,
+                            key=True,
+                        )
 
 
 class L10N607(LintRule):
@@ -187,9 +210,13 @@ class L10N607(LintRule):
             for key, forms in loc.plurals.items():
                 if "other" not in forms:
                     yield ctx.finding(
-                        self, f"plural {key!r} in {locale} has no `other` form",
-                        f"localization/{locale}", ("plurals", key), f"locale:{locale}/plurals:{key}", key=True,
-                    )  # fmt: skip
+                        self,
+                        f"plural {key!r} in {locale} has no `other` form",
+                        f"localization/{locale}",
+                        ("plurals", key),
+                        f"locale:{locale}/plurals:{key}",
+                        key=True,
+                    )
 
 
 class L10N608(LintRule):
@@ -220,8 +247,9 @@ class L10N608(LintRule):
                     current = aliases.get(key)
                     message = (
                         f"label {key!r} in {locale} is for the old name of {current} (an alias)"
-                        if current else f"label {key!r} in {locale}: {head} has no field {rest!r}"
-                    )  # fmt: skip
+                        if current
+                        else f"label {key!r} in {locale}: {head} has no field {rest!r}"
+                    )
                 else:
                     continue
                 yield ctx.finding(

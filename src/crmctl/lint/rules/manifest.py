@@ -95,9 +95,12 @@ class PKG103(LintRule):
         manifest = ctx.package.manifest
         if manifest is not None and manifest.defaultLocale and manifest.defaultLocale not in manifest.locales:
             yield ctx.finding(
-                self, f"defaultLocale {manifest.defaultLocale!r} is not in locales", "package", ("defaultLocale",),
+                self,
+                f"defaultLocale {manifest.defaultLocale!r} is not in locales",
+                "package",
+                ("defaultLocale",),
                 "manifest:defaultLocale",
-            )  # fmt: skip
+            )
 
 
 class PKG104(LintRule):

@@ -130,9 +130,12 @@ class RUL305(LintRule):
                 yield ctx.finding(self, f"rule {rule.id}: {rule.capability} needs {wanted}", "rules", where, semantic)
             if rule.capability in ("calculation", "dependency") and rule.scope != "field":
                 yield ctx.finding(
-                    self, f"rule {rule.id}: {rule.capability} needs scope field and a field target (not {rule.scope})",
-                    "rules", ("rules", i, "scope"), semantic,
-                )  # fmt: skip
+                    self,
+                    f"rule {rule.id}: {rule.capability} needs scope field and a field target (not {rule.scope})",
+                    "rules",
+                    ("rules", i, "scope"),
+                    semantic,
+                )
 
 
 class RUL306(LintRule):
@@ -158,9 +161,12 @@ class RUL306(LintRule):
             wanted = cel_type_of(target)
             if result.ok and result.result_type not in (wanted, "dyn"):
                 yield ctx.finding(
-                    self, f"rule {rule.id}: expression is {result.result_type} but {entity}.{rule.target} is {wanted}",
-                    "rules", ("rules", i, "expression"), f"rule:{rule.id}",
-                )  # fmt: skip
+                    self,
+                    f"rule {rule.id}: expression is {result.result_type} but {entity}.{rule.target} is {wanted}",
+                    "rules",
+                    ("rules", i, "expression"),
+                    f"rule:{rule.id}",
+                )
 
 
 class RUL307(LintRule):
@@ -182,9 +188,12 @@ class RUL307(LintRule):
             result = ctx.checker(entity).check(rule.expression)
             if result.ok and result.result_type not in ("list(string)", "list(dyn)", "dyn"):
                 yield ctx.finding(
-                    self, f"rule {rule.id}: dependency expression is {result.result_type}, not list(string)",
-                    "rules", ("rules", i, "expression"), f"rule:{rule.id}",
-                )  # fmt: skip
+                    self,
+                    f"rule {rule.id}: dependency expression is {result.result_type}, not list(string)",
+                    "rules",
+                    ("rules", i, "expression"),
+                    f"rule:{rule.id}",
+                )
 
 
 class RUL308(LintRule):
@@ -208,9 +217,12 @@ class RUL308(LintRule):
                 cache[entity] = _steps_and_groups(ctx, entity)[0]
             if rule.goto not in cache[entity]:
                 yield ctx.finding(
-                    self, f"rule {rule.id}: goto step {rule.goto!r} does not exist",
-                    "rules", ("rules", i, "goto"), f"rule:{rule.id}",
-                )  # fmt: skip
+                    self,
+                    f"rule {rule.id}: goto step {rule.goto!r} does not exist",
+                    "rules",
+                    ("rules", i, "goto"),
+                    f"rule:{rule.id}",
+                )
 
 
 class RUL309(LintRule):
@@ -281,9 +293,13 @@ class RUL311(LintRule):
             if result.value not in target.values:
                 where = ctx.expr_location(expr, result.line, result.column)
                 yield ctx.finding(
-                    self, f"{who} {result.value!r}, which is not a value of {expr.entity}.{target_path}",
-                    expr.kind, expr.json_path, expr.semantic, location=where,
-                )  # fmt: skip
+                    self,
+                    f"{who} {result.value!r}, which is not a value of {expr.entity}.{target_path}",
+                    expr.kind,
+                    expr.json_path,
+                    expr.semantic,
+                    location=where,
+                )
 
 
 RULES: list[type[LintRule]] = [RUL303, RUL304, RUL305, RUL306, RUL307, RUL308, RUL309, RUL311]

@@ -33,9 +33,12 @@ class SCH101(LintRule):
             for fname, fdef in entity.fields.items():
                 if isinstance(fdef, ReferenceField) and fdef.to not in ctx.entities:
                     yield ctx.finding(
-                        self, f"{ename}.{fname} references unknown entity {fdef.to!r}",
-                        "schema", ("entities", ename, "fields", fname, "to"), f"{ename}.{fname}",
-                    )  # fmt: skip
+                        self,
+                        f"{ename}.{fname} references unknown entity {fdef.to!r}",
+                        "schema",
+                        ("entities", ename, "fields", fname, "to"),
+                        f"{ename}.{fname}",
+                    )
 
 
 class SCH104(LintRule):
@@ -59,9 +62,12 @@ class SCH104(LintRule):
             for rule in ctx.package.rules.rules:
                 entity_name = ctx.resolve_entity(rule.entity)
                 if (
-                    entity_name is None or rule.capability != "calculation" or rule.scope != "field"
-                    or not rule.target or rule.expression is None
-                ):  # fmt: skip
+                    entity_name is None
+                    or rule.capability != "calculation"
+                    or rule.scope != "field"
+                    or not rule.target
+                    or rule.expression is None
+                ):
                     continue
                 names = set(ctx.entities[entity_name].fields)
                 deps = referenced_names(rule.expression) & names
@@ -70,9 +76,13 @@ class SCH104(LintRule):
             for cycle in _cycles(graph):
                 path = " -> ".join(f"{ename}.{n}" for n in [*cycle, cycle[0]])
                 yield ctx.finding(
-                    self, f"calculation cycle: {path}",
-                    "schema", ("entities", ename, "fields", cycle[0]), f"{ename}.{cycle[0]}", key=True,
-                )  # fmt: skip
+                    self,
+                    f"calculation cycle: {path}",
+                    "schema",
+                    ("entities", ename, "fields", cycle[0]),
+                    f"{ename}.{cycle[0]}",
+                    key=True,
+                )
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -160,9 +170,13 @@ class SCH105(LintRule):
             for fname in entity.fields:
                 if fname in CEL_RESERVED:
                     yield ctx.finding(
-                        self, f"field name {fname!r} of {ename} is a CEL reserved word",
-                        "schema", ("entities", ename, "fields", fname), f"{ename}.{fname}", key=True,
-                    )  # fmt: skip
+                        self,
+                        f"field name {fname!r} of {ename} is a CEL reserved word",
+                        "schema",
+                        ("entities", ename, "fields", fname),
+                        f"{ename}.{fname}",
+                        key=True,
+                    )
 
 
 class SCH106(LintRule):
@@ -183,9 +197,12 @@ class SCH106(LintRule):
                 for i, value in enumerate(fdef.values):
                     if value in seen:
                         yield ctx.finding(
-                            self, f"{ename}.{fname} lists enum value {value!r} twice",
-                            "schema", ("entities", ename, "fields", fname, "values", i), f"{ename}.{fname}",
-                        )  # fmt: skip
+                            self,
+                            f"{ename}.{fname} lists enum value {value!r} twice",
+                            "schema",
+                            ("entities", ename, "fields", fname, "values", i),
+                            f"{ename}.{fname}",
+                        )
                     seen.add(value)
 
 
@@ -205,9 +222,13 @@ class SCH107(LintRule):
                 other = first.setdefault(fname.lower(), fname)
                 if other != fname:
                     yield ctx.finding(
-                        self, f"{ename}.{fname} differs from {ename}.{other} only by case",
-                        "schema", ("entities", ename, "fields", fname), f"{ename}.{fname}", key=True,
-                    )  # fmt: skip
+                        self,
+                        f"{ename}.{fname} differs from {ename}.{other} only by case",
+                        "schema",
+                        ("entities", ename, "fields", fname),
+                        f"{ename}.{fname}",
+                        key=True,
+                    )
 
 
 class SCH108(LintRule):
@@ -223,8 +244,9 @@ class SCH108(LintRule):
         for ename, entity in ctx.entities.items():
             yield from self._fields(ctx, entity.fields, ename, ("entities", ename, "fields"))
 
-    def _fields(self, ctx: LintContext, fields: Mapping[str, FieldDef], prefix: str,
-                base: JsonPath) -> Iterator[Diagnostic]:  # fmt: skip
+    def _fields(
+        self, ctx: LintContext, fields: Mapping[str, FieldDef], prefix: str, base: JsonPath
+    ) -> Iterator[Diagnostic]:
         """One field map: an entity's, an object's members, the members of a list's object items."""
         owner: dict[str, str] = {}
         for fname, fdef in fields.items():
@@ -264,9 +286,12 @@ class SCH109(LintRule):
             for fname, fdef in entity.fields.items():
                 if fdef.type == "calculated" and fdef.required:
                     yield ctx.finding(
-                        self, f"{ename}.{fname} is calculated and required",
-                        "schema", ("entities", ename, "fields", fname, "required"), f"{ename}.{fname}",
-                    )  # fmt: skip
+                        self,
+                        f"{ename}.{fname} is calculated and required",
+                        "schema",
+                        ("entities", ename, "fields", fname, "required"),
+                        f"{ename}.{fname}",
+                    )
 
 
 class SCH110(LintRule):
@@ -284,9 +309,13 @@ class SCH110(LintRule):
             for fname in entity.fields:
                 if fname in CONTEXT_VARIABLES:
                     yield ctx.finding(
-                        self, f"{ename}.{fname} hides the context variable `{fname}` in expressions",
-                        "schema", ("entities", ename, "fields", fname), f"{ename}.{fname}", key=True,
-                    )  # fmt: skip
+                        self,
+                        f"{ename}.{fname} hides the context variable `{fname}` in expressions",
+                        "schema",
+                        ("entities", ename, "fields", fname),
+                        f"{ename}.{fname}",
+                        key=True,
+                    )
 
 
 class SCH112(LintRule):

@@ -74,9 +74,12 @@ class UI202(LintRule):
             for fpath, where, semantic in _field_refs(form, base):
                 if ctx.field_def(entity, fpath) is None:
                     yield ctx.finding(
-                        self, f"form {name}, {semantic}: {entity} has no field {fpath!r}",
-                        "ui", where, f"ui:{name}/{semantic}/{fpath}",
-                    )  # fmt: skip
+                        self,
+                        f"form {name}, {semantic}: {entity} has no field {fpath!r}",
+                        "ui",
+                        where,
+                        f"ui:{name}/{semantic}/{fpath}",
+                    )
 
 
 class UI203(LintRule):
@@ -94,9 +97,12 @@ class UI203(LintRule):
             for s, step in enumerate(form.steps):
                 if step.id in seen:
                     yield ctx.finding(
-                        self, f"form {name}: step id {step.id!r} is used twice",
-                        "ui", (*base, "steps", s, "id"), f"ui:{name}/step:{step.id}",
-                    )  # fmt: skip
+                        self,
+                        f"form {name}: step id {step.id!r} is used twice",
+                        "ui",
+                        (*base, "steps", s, "id"),
+                        f"ui:{name}/step:{step.id}",
+                    )
                 seen.add(step.id)
 
 
@@ -116,9 +122,12 @@ class UI204(LintRule):
                 for g, group in enumerate(step.groups):
                     if group.id in seen:
                         yield ctx.finding(
-                            self, f"form {name}: group id {group.id!r} is used twice",
-                            "ui", (*base, "steps", s, "groups", g, "id"), f"ui:{name}/group:{group.id}",
-                        )  # fmt: skip
+                            self,
+                            f"form {name}: group id {group.id!r} is used twice",
+                            "ui",
+                            (*base, "steps", s, "groups", g, "id"),
+                            f"ui:{name}/group:{group.id}",
+                        )
                     seen.add(group.id)
 
 
@@ -136,9 +145,12 @@ class UI205(LintRule):
             for s, step in enumerate(form.steps):
                 if not step.fields and not step.groups and step.mode != "summary":
                     yield ctx.finding(
-                        self, f"form {name}: step {step.id!r} has no fields",
-                        "ui", (*base, "steps", s), f"ui:{name}/step:{step.id}",
-                    )  # fmt: skip
+                        self,
+                        f"form {name}: step {step.id!r} has no fields",
+                        "ui",
+                        (*base, "steps", s),
+                        f"ui:{name}/step:{step.id}",
+                    )
 
 
 class UI206(LintRule):
@@ -165,9 +177,13 @@ class UI206(LintRule):
             for fname, fdef in ctx.entities[entity].fields.items():
                 if fname not in names and fdef.type != "calculated" and not fdef.deprecated:
                     yield ctx.finding(
-                        self, f"{entity}.{fname} is not shown on any step",
-                        "schema", ("entities", entity, "fields", fname), f"{entity}.{fname}", key=True,
-                    )  # fmt: skip
+                        self,
+                        f"{entity}.{fname} is not shown on any step",
+                        "schema",
+                        ("entities", entity, "fields", fname),
+                        f"{entity}.{fname}",
+                        key=True,
+                    )
 
 
 class UI207(LintRule):
@@ -189,9 +205,12 @@ class UI207(LintRule):
                     continue
                 if fpath in seen:
                     yield ctx.finding(
-                        self, f"form {name}: field {fpath!r} is shown again in {semantic}",
-                        "ui", where, f"ui:{name}/{semantic}/{fpath}",
-                    )  # fmt: skip
+                        self,
+                        f"form {name}: field {fpath!r} is shown again in {semantic}",
+                        "ui",
+                        where,
+                        f"ui:{name}/{semantic}/{fpath}",
+                    )
                 seen.add(fpath)
 
 

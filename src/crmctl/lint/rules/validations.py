@@ -49,9 +49,12 @@ class VAL404(LintRule):
             entity = ctx.resolve_entity(val.entity)
             if val.field is not None and entity is not None and ctx.field_def(entity, val.field) is None:
                 yield ctx.finding(
-                    self, f"validation {val.id}: {entity} has no field {val.field!r}",
-                    "validations", ("validations", i, "field"), f"validation:{val.id}",
-                )  # fmt: skip
+                    self,
+                    f"validation {val.id}: {entity} has no field {val.field!r}",
+                    "validations",
+                    ("validations", i, "field"),
+                    f"validation:{val.id}",
+                )
 
 
 class VAL405(LintRule):
@@ -71,9 +74,12 @@ class VAL405(LintRule):
         for i, val in enumerate(_validations(ctx)):
             for problem in _missing(val):
                 yield ctx.finding(
-                    self, f"validation {val.id} ({val.type}): {problem}",
-                    "validations", ("validations", i, "type"), f"validation:{val.id}",
-                )  # fmt: skip
+                    self,
+                    f"validation {val.id} ({val.type}): {problem}",
+                    "validations",
+                    ("validations", i, "type"),
+                    f"validation:{val.id}",
+                )
 
 
 def _missing(val: Validation) -> Iterator[str]:
@@ -138,9 +144,12 @@ class VAL407(LintRule):
             reason = _re2_rejects(val.pattern)
             if reason is not None:
                 yield ctx.finding(
-                    self, f"validation {val.id}: pattern does not compile: {reason}",
-                    "validations", ("validations", i, "pattern"), f"validation:{val.id}",
-                )  # fmt: skip
+                    self,
+                    f"validation {val.id}: pattern does not compile: {reason}",
+                    "validations",
+                    ("validations", i, "pattern"),
+                    f"validation:{val.id}",
+                )
 
 
 def _re2_rejects(pattern: str) -> str | None:
@@ -173,9 +182,12 @@ class VAL408(LintRule):
                 continue  # not Python syntax (e.g. `\p{L}`); VAL407 checks it under RE2
             if risk:
                 yield ctx.finding(
-                    self, f"validation {val.id}: pattern {val.pattern!r} may backtrack catastrophically: {risk}",
-                    "validations", ("validations", i, "pattern"), f"validation:{val.id}",
-                )  # fmt: skip
+                    self,
+                    f"validation {val.id}: pattern {val.pattern!r} may backtrack catastrophically: {risk}",
+                    "validations",
+                    ("validations", i, "pattern"),
+                    f"validation:{val.id}",
+                )
 
 
 class VAL409(LintRule):
@@ -195,9 +207,12 @@ class VAL409(LintRule):
                 if member not in ids or member == val.id:
                     what = "itself" if member == val.id else f"unknown validation {member!r}"
                     yield ctx.finding(
-                        self, f"validation {val.id}: combines {what}",
-                        "validations", ("validations", i, "validations", j), f"validation:{val.id}",
-                    )  # fmt: skip
+                        self,
+                        f"validation {val.id}: combines {what}",
+                        "validations",
+                        ("validations", i, "validations", j),
+                        f"validation:{val.id}",
+                    )
 
 
 class VAL410(LintRule):
@@ -214,9 +229,12 @@ class VAL410(LintRule):
         for i, val in enumerate(_validations(ctx)):
             if val.id in seen:
                 yield ctx.finding(
-                    self, f"validation id {val.id!r} is used twice",
-                    "validations", ("validations", i, "id"), f"validation:{val.id}",
-                )  # fmt: skip
+                    self,
+                    f"validation id {val.id!r} is used twice",
+                    "validations",
+                    ("validations", i, "id"),
+                    f"validation:{val.id}",
+                )
             seen.add(val.id)
 
 
@@ -243,9 +261,12 @@ class VAL412(LintRule):
             ftype = fdef.resultType if fdef is not None and fdef.type == "calculated" else getattr(fdef, "type", None)
             if ftype is not None and ftype not in kinds:
                 yield ctx.finding(
-                    self, f"validation {val.id}: a {val.type} validation cannot check {ftype} field {val.field!r}",
-                    "validations", ("validations", i, "field"), f"validation:{val.id}",
-                )  # fmt: skip
+                    self,
+                    f"validation {val.id}: a {val.type} validation cannot check {ftype} field {val.field!r}",
+                    "validations",
+                    ("validations", i, "field"),
+                    f"validation:{val.id}",
+                )
 
 
 class VAL413(LintRule):
@@ -281,9 +302,12 @@ class VAL413(LintRule):
                 fullmatch = compile_pattern(val.pattern).fullmatch
             if refuses(val.type, val.min, val.max, fullmatch)(default):
                 yield ctx.finding(
-                    self, f"the default {default!r} of {entity}.{val.field} fails validation {val.id} ({val.type})",
-                    "schema", _default_path(entity, val.field, ctx), f"{entity}.{val.field}",
-                )  # fmt: skip
+                    self,
+                    f"the default {default!r} of {entity}.{val.field} fails validation {val.id} ({val.type})",
+                    "schema",
+                    _default_path(entity, val.field, ctx),
+                    f"{entity}.{val.field}",
+                )
 
 
 def _default_path(entity: str, field_path: str, ctx: LintContext) -> tuple[str | int, ...]:

@@ -47,9 +47,12 @@ class WF503(LintRule):
             for state, where, what in refs:
                 if state not in flow.states:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: {what.split(':')[0]} names unknown state {state!r}",
-                        "workflow", where, _sem(flow, what),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: {what.split(':')[0]} names unknown state {state!r}",
+                        "workflow",
+                        where,
+                        _sem(flow, what),
+                    )
 
 
 class WF504(LintRule):
@@ -70,9 +73,12 @@ class WF504(LintRule):
             for m, timer in enumerate(flow.timers):
                 if timer.transition not in ids:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: timer {timer.id} takes unknown transition {timer.transition!r}",
-                        "workflow", ("workflows", w, "timers", m, "transition"), _sem(flow, f"timer:{timer.id}"),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: timer {timer.id} takes unknown transition {timer.transition!r}",
+                        "workflow",
+                        ("workflows", w, "timers", m, "transition"),
+                        _sem(flow, f"timer:{timer.id}"),
+                    )
             for state, sdef in flow.states.items():
                 base: JsonPath = ("workflows", w, "states", state)
                 refs: list[tuple[str, JsonPath, str]] = []
@@ -90,9 +96,12 @@ class WF504(LintRule):
                 for tid, where, what in refs:
                     if tid not in ids:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: {what} takes unknown transition {tid!r}",
-                            "workflow", where, _sem(flow, f"state:{state}"),
-                        )  # fmt: skip
+                            self,
+                            f"workflow {flow.id}: {what} takes unknown transition {tid!r}",
+                            "workflow",
+                            where,
+                            _sem(flow, f"state:{state}"),
+                        )
 
 
 class WF505(LintRule):
@@ -122,9 +131,13 @@ class WF505(LintRule):
             for state in flow.states:
                 if state not in seen:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: state {state!r} is unreachable from {flow.initial!r}",
-                        "workflow", ("workflows", w, "states", state), _sem(flow, f"state:{state}"), key=True,
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: state {state!r} is unreachable from {flow.initial!r}",
+                        "workflow",
+                        ("workflows", w, "states", state),
+                        _sem(flow, f"state:{state}"),
+                        key=True,
+                    )
 
 
 class WF506(LintRule):
@@ -142,9 +155,13 @@ class WF506(LintRule):
             for state, sdef in flow.states.items():
                 if not sdef.final and state not in leaving:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: state {state!r} is not final and has no outgoing transition",
-                        "workflow", ("workflows", w, "states", state), _sem(flow, f"state:{state}"), key=True,
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: state {state!r} is not final and has no outgoing transition",
+                        "workflow",
+                        ("workflows", w, "states", state),
+                        _sem(flow, f"state:{state}"),
+                        key=True,
+                    )
 
 
 class WF507(LintRule):
@@ -163,9 +180,12 @@ class WF507(LintRule):
                     sdef = flow.states.get(src)
                     if sdef is not None and sdef.final:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: transition {tr.id} leaves final state {src!r}",
-                            "workflow", ("workflows", w, "transitions", t, "from"), _sem(flow, f"transition:{tr.id}"),
-                        )  # fmt: skip
+                            self,
+                            f"workflow {flow.id}: transition {tr.id} leaves final state {src!r}",
+                            "workflow",
+                            ("workflows", w, "transitions", t, "from"),
+                            _sem(flow, f"transition:{tr.id}"),
+                        )
 
 
 class WF508(LintRule):
@@ -195,9 +215,12 @@ class WF508(LintRule):
                 for item_id, where in ids:
                     if item_id in seen:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: {what} id {item_id!r} is used twice",
-                            "workflow", ("workflows", w, *where), _sem(flow, f"{what}:{item_id}"),
-                        )  # fmt: skip
+                            self,
+                            f"workflow {flow.id}: {what} id {item_id!r} is used twice",
+                            "workflow",
+                            ("workflows", w, *where),
+                            _sem(flow, f"{what}:{item_id}"),
+                        )
                     seen.add(item_id)
 
 
@@ -217,16 +240,21 @@ class WF509(LintRule):
                 for e, event in enumerate(tr.emits):
                     if event not in events:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: transition {tr.id} emits undeclared event {event!r}",
-                            "workflow", ("workflows", w, "transitions", t, "emits", e),
+                            self,
+                            f"workflow {flow.id}: transition {tr.id} emits undeclared event {event!r}",
+                            "workflow",
+                            ("workflows", w, "transitions", t, "emits", e),
                             _sem(flow, f"transition:{tr.id}"),
-                        )  # fmt: skip
+                        )
             for action, where, sem in iter_actions(flow, w):
                 if action.emit is not None and action.emit not in events:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: action emits undeclared event {action.emit!r}",
-                        "workflow", (*where, "emit"), sem,
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: action emits undeclared event {action.emit!r}",
+                        "workflow",
+                        (*where, "emit"),
+                        sem,
+                    )
 
 
 class WF511(LintRule):
@@ -260,9 +288,12 @@ class WF517(LintRule):
             for t, tr in enumerate(flow.transitions):
                 if tr.approval is not None and not tr.approval.approvers and tr.approval.approverField is None:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: approval of transition {tr.id} has no approver",
-                        "workflow", ("workflows", w, "transitions", t, "approval"), _sem(flow, f"transition:{tr.id}"),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: approval of transition {tr.id} has no approver",
+                        "workflow",
+                        ("workflows", w, "transitions", t, "approval"),
+                        _sem(flow, f"transition:{tr.id}"),
+                    )
 
 
 class WF518(LintRule):
@@ -283,10 +314,13 @@ class WF518(LintRule):
                 count = len(approval.approvers) + (approval.approverField is not None)
                 if count and approval.quorum > count:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: quorum {approval.quorum} of transition {tr.id} exceeds its "
-                        f"{count} approver(s)", "workflow", ("workflows", w, "transitions", t, "approval", "quorum"),
+                        self,
+                        f"workflow {flow.id}: quorum {approval.quorum} of transition {tr.id} exceeds its "
+                        f"{count} approver(s)",
+                        "workflow",
+                        ("workflows", w, "transitions", t, "approval", "quorum"),
                         _sem(flow, f"transition:{tr.id}"),
-                    )  # fmt: skip
+                    )
 
 
 class WF519(LintRule):
@@ -304,9 +338,12 @@ class WF519(LintRule):
                 if (timer.after is None) == (timer.at is None):
                     which = "neither `after` nor `at`" if timer.after is None else "both `after` and `at`"
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: timer {timer.id} has {which}",
-                        "workflow", ("workflows", w, "timers", m), _sem(flow, f"timer:{timer.id}"),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: timer {timer.id} has {which}",
+                        "workflow",
+                        ("workflows", w, "timers", m),
+                        _sem(flow, f"timer:{timer.id}"),
+                    )
 
 
 class WF520(LintRule):
@@ -325,9 +362,12 @@ class WF520(LintRule):
                 if task is not None and (task.assign.role is None) == (task.assign.field is None):
                     which = "neither a role nor a field" if task.assign.role is None else "both a role and a field"
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: task {task.id} is assigned to {which}",
-                        "workflow", ("workflows", w, "states", state, "task", "assign"), _sem(flow, f"state:{state}"),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: task {task.id} is assigned to {which}",
+                        "workflow",
+                        ("workflows", w, "states", state, "task", "assign"),
+                        _sem(flow, f"state:{state}"),
+                    )
 
 
 class EVT551(LintRule):
@@ -352,9 +392,12 @@ class EVT551(LintRule):
             for p, fpath in enumerate(event.payload):
                 if entity is not None and ctx.field_def(entity, fpath) is None:
                     yield ctx.finding(
-                        self, f"event {name}: {entity} has no field {fpath!r}",
-                        "events", ("events", name, "payload", p), f"event:{name}",
-                    )  # fmt: skip
+                        self,
+                        f"event {name}: {entity} has no field {fpath!r}",
+                        "events",
+                        ("events", name, "payload", p),
+                        f"event:{name}",
+                    )
 
 
 class EVT552(LintRule):
@@ -380,5 +423,18 @@ class EVT552(LintRule):
 
 
 RULES: list[type[LintRule]] = [
-    WF503, WF504, WF505, WF506, WF507, WF508, WF509, WF511, WF517, WF518, WF519, WF520, EVT551, EVT552,
-]  # fmt: skip
+    WF503,
+    WF504,
+    WF505,
+    WF506,
+    WF507,
+    WF508,
+    WF509,
+    WF511,
+    WF517,
+    WF518,
+    WF519,
+    WF520,
+    EVT551,
+    EVT552,
+]

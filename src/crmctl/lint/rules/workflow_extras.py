@@ -65,9 +65,12 @@ class WF512(LintRule):
                 sla = sdef.sla
                 if sla is not None and sla.calendar not in BUILTIN_CALENDARS and sla.calendar not in flow.calendars:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: SLA of {state} names unknown calendar {sla.calendar!r}",
-                        "workflow", ("workflows", w, "states", state, "sla", "calendar"), _sem(flow, f"state:{state}"),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: SLA of {state} names unknown calendar {sla.calendar!r}",
+                        "workflow",
+                        ("workflows", w, "states", state, "sla", "calendar"),
+                        _sem(flow, f"state:{state}"),
+                    )
 
 
 class WF513(LintRule):
@@ -85,9 +88,12 @@ class WF513(LintRule):
             for tid, state, where, sem, what in _leaving(flow):
                 if tid in sources and state not in sources[tid]:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: {what} takes transition {tid!r}, which does not leave {state!r}",
-                        "workflow", ("workflows", w, *where), _sem(flow, sem),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: {what} takes transition {tid!r}, which does not leave {state!r}",
+                        "workflow",
+                        ("workflows", w, *where),
+                        _sem(flow, sem),
+                    )
 
 
 class WF514(LintRule):
@@ -105,9 +111,12 @@ class WF514(LintRule):
             for action, where, sem in iter_actions(flow, w):
                 if action.task is not None and action.task not in tasks:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: action opens unknown task {action.task!r}",
-                        "workflow", (*where, "task"), sem,
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: action opens unknown task {action.task!r}",
+                        "workflow",
+                        (*where, "task"),
+                        sem,
+                    )
 
 
 def _new_role_uses(flow: Workflow, w: int) -> Iterator[tuple[str, JsonPath, str]]:
@@ -205,9 +214,12 @@ class WF521(LintRule):
             for name, cal in flow.calendars.items():
                 if _zone_problem(cal.timezone) is not None:
                     yield ctx.finding(
-                        self, f"workflow {flow.id}: calendar {name} has unknown time zone {cal.timezone!r}",
-                        "workflow", ("workflows", w, "calendars", name, "timezone"), _sem(flow, f"calendar:{name}"),
-                    )  # fmt: skip
+                        self,
+                        f"workflow {flow.id}: calendar {name} has unknown time zone {cal.timezone!r}",
+                        "workflow",
+                        ("workflows", w, "calendars", name, "timezone"),
+                        _sem(flow, f"calendar:{name}"),
+                    )
 
 
 def _minutes(hhmm: str) -> int:
@@ -235,27 +247,37 @@ class WF522(LintRule):
                         start, end = (_minutes(part) for part in text.split("-"))
                         if start >= end:
                             yield ctx.finding(
-                                self, f"workflow {flow.id}: calendar {name}, {day}: range {text} does not end after "
-                                "it starts", "workflow", (*base, "hours", day, r), sem,
-                            )  # fmt: skip
+                                self,
+                                f"workflow {flow.id}: calendar {name}, {day}: range {text} does not end after "
+                                "it starts",
+                                "workflow",
+                                (*base, "hours", day, r),
+                                sem,
+                            )
                         else:
                             spans.append((start, end, r))
                     reached = -1
                     for start, end, r in sorted(spans):
                         if start < reached:
                             yield ctx.finding(
-                                self, f"workflow {flow.id}: calendar {name}, {day}: range {ranges[r]} overlaps "
-                                "another", "workflow", (*base, "hours", day, r), sem,
-                            )  # fmt: skip
+                                self,
+                                f"workflow {flow.id}: calendar {name}, {day}: range {ranges[r]} overlaps another",
+                                "workflow",
+                                (*base, "hours", day, r),
+                                sem,
+                            )
                         reached = max(reached, end)
                 for h, holiday in enumerate(cal.holidays):
                     try:
                         date.fromisoformat(holiday)
                     except ValueError:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: calendar {name}: holiday {holiday} is not a date",
-                            "workflow", (*base, "holidays", h), sem,
-                        )  # fmt: skip
+                            self,
+                            f"workflow {flow.id}: calendar {name}: holiday {holiday} is not a date",
+                            "workflow",
+                            (*base, "holidays", h),
+                            sem,
+                        )
 
 
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
@@ -291,11 +313,13 @@ class WF523(LintRule):
                     business, amount = _duration(esc.after)
                     if business in last and amount <= last[business]:
                         yield ctx.finding(
-                            self, f"workflow {flow.id}: escalation {e + 1} of the SLA of {state} ({esc.after}) does "
-                            "not come after the one before", "workflow",
+                            self,
+                            f"workflow {flow.id}: escalation {e + 1} of the SLA of {state} ({esc.after}) does "
+                            "not come after the one before",
+                            "workflow",
                             ("workflows", w, "states", state, "sla", "escalations", e, "after"),
                             _sem(flow, f"state:{state}"),
-                        )  # fmt: skip
+                        )
                     last[business] = max(amount, last.get(business, amount))
 
 
@@ -314,15 +338,25 @@ def _expressions(ctx: LintContext) -> Iterator[tuple[Expr, str, str]]:
                     yield expr, f"SLA {attr} condition", "bool"
         for m, timer in enumerate(flow.timers):
             if timer.at is not None:
-                expr = Expr("WF", "workflow", ("workflows", w, "timers", m, "at"), _sem(flow, f"timer:{timer.id}"),
-                            entity, timer.at, "expression")  # fmt: skip
+                expr = Expr(
+                    "WF",
+                    "workflow",
+                    ("workflows", w, "timers", m, "at"),
+                    _sem(flow, f"timer:{timer.id}"),
+                    entity,
+                    timer.at,
+                    "expression",
+                )
                 yield expr, f"`at` of timer {timer.id}", TIMESTAMP
         for action, where, sem in iter_actions(flow, w):
             for fpath, text in action.set.items():
                 target = ctx.field_def(entity, fpath)
                 wanted = cel_type_of(target) if target is not None else ""
-                yield Expr("WF", "workflow", (*where, "set", fpath), sem, entity, text, "expression"), \
-                    f"value set into {fpath}", wanted  # fmt: skip
+                yield (
+                    Expr("WF", "workflow", (*where, "set", fpath), sem, entity, text, "expression"),
+                    f"value set into {fpath}",
+                    wanted,
+                )
 
 
 def _short(text: str) -> str:
@@ -346,9 +380,14 @@ class WF524(LintRule):
                 continue
             for issue in result.errors:
                 yield ctx.finding(
-                    self, f"{what} `{_short(expr.text)}`: {issue.message}", expr.kind, expr.json_path, expr.semantic,
-                    location=ctx.expr_location(expr, issue.line, issue.column), fix=issue.hint,
-                )  # fmt: skip
+                    self,
+                    f"{what} `{_short(expr.text)}`: {issue.message}",
+                    expr.kind,
+                    expr.json_path,
+                    expr.semantic,
+                    location=ctx.expr_location(expr, issue.line, issue.column),
+                    fix=issue.hint,
+                )
 
 
 class WF525(LintRule):
@@ -369,11 +408,24 @@ class WF525(LintRule):
             fine = (wanted, "dyn", "null") if what.startswith("value set") else (wanted, "dyn")
             if result.result_type not in fine:
                 yield ctx.finding(
-                    self, f"{what} `{_short(expr.text)}` is {result.result_type}, not {wanted}",
-                    expr.kind, expr.json_path, expr.semantic, location=ctx.expr_location(expr, 1, 1),
-                )  # fmt: skip
+                    self,
+                    f"{what} `{_short(expr.text)}` is {result.result_type}, not {wanted}",
+                    expr.kind,
+                    expr.json_path,
+                    expr.semantic,
+                    location=ctx.expr_location(expr, 1, 1),
+                )
 
 
 RULES: list[type[LintRule]] = [
-    WF512, WF513, WF514, WF515, WF516, WF521, WF522, WF523, WF524, WF525,
-]  # fmt: skip
+    WF512,
+    WF513,
+    WF514,
+    WF515,
+    WF516,
+    WF521,
+    WF522,
+    WF523,
+    WF524,
+    WF525,
+]
