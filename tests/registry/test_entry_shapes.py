@@ -314,6 +314,17 @@ def test_no_value_anywhere_in_a_log_crashes_the_replay(
         assert codes.get(entry_path(position)) in ("REG101", "REG104", "REG105"), state.problems
 
 
+@pytest.mark.parametrize("kind", [[], {}, ["publish"], {"publish": 1}, 1, None, True])
+def test_an_entry_type_that_is_no_text_is_a_problem_not_a_crash(keys: dict[str, SigningKey], kind: Any) -> None:
+    # before: a list or object as the type of a validly signed entry raised TypeError (unhashable) in the replay
+    template = _template(keys)
+    for position in range(1, len(template) + 1):
+        entries = [*template[: position - 1], {**template[position - 1], "type": kind}, *template[position:]]
+        state = replay([(entry_path(n), d) for n, d in enumerate(_chain(entries, keys, None), start=1)])
+        codes = {p.code for p in state.problems if p.subject == entry_path(position)}
+        assert codes and all(code.startswith("REG1") for code in codes), state.problems
+
+
 SAFE = {
     "against": "1.0.0",
     "code": "CMP106",
