@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -71,3 +72,8 @@ class Report:
 
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.diagnostics, key=Diagnostic.sort_key)
+
+    def counts(self) -> dict[str, int]:
+        """Findings by severity: errors, warnings, infos and total."""
+        by = Counter(d.severity.value for d in self.diagnostics)
+        return {"errors": by["error"], "warnings": by["warning"], "infos": by["info"], "total": len(self.diagnostics)}

@@ -1,6 +1,7 @@
 """Control plane: Ed25519 keys and SSH signatures (SSHSIG), so that `ssh-keygen -Y verify` checks what crmctl signs."""
 
-from crmctl.signing.keys import SigningKey, fingerprint, generate_key, load_public_key
+from crmctl.signing.keys import SigningKey, generate_key
+from crmctl.signing.public_keys import fingerprint, load_public_key
 from crmctl.signing.sshsig import (
     NAMESPACE_LOG,
     NAMESPACE_PACKAGE,

@@ -13,7 +13,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from crmctl.errors import CrmctlError
-from crmctl.signing.keys import fingerprint, load_public_key
+from crmctl.signing.public_keys import fingerprint, load_public_key
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

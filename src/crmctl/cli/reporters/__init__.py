@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from crmctl.model.diagnostics import Report
 
-__all__ = ["FORMATS", "counts", "render"]
+__all__ = ["FORMATS", "render"]
 
 FORMATS = ("text", "json", "sarif", "github", "junit")
-
-
-def counts(report: Report) -> dict[str, int]:
-    """Findings by severity: errors, warnings, infos and total."""
-    by = Counter(d.severity.value for d in report.diagnostics)
-    return {"errors": by["error"], "warnings": by["warning"], "infos": by["info"], "total": len(report.diagnostics)}
 
 
 def render(report: Report, output_format: str, *, color: bool = False) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crmctl.cli.reporters import counts
 from crmctl.model.diagnostics import Diagnostic, Report
 
 __all__ = ["JSON_VERSION", "finding_dict", "render", "report_dict"]
@@ -34,7 +33,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "tool": "crmctl",
         "command": report.command,
         "findings": [finding_dict(d) for d in report.sorted()],
-        "summary": {**counts(report), **report.summary},
+        "summary": {**report.counts(), **report.summary},
     }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import groupby
 
-from crmctl.cli.reporters import counts
 from crmctl.model.diagnostics import Report
 
 __all__ = ["render"]
@@ -40,7 +39,7 @@ def _lines(report: Report) -> Iterator[tuple[str, str | None]]:
 
 
 def _summary_line(report: Report) -> str:
-    numbers = counts(report)
+    numbers = report.counts()
     parts = [f"{numbers['errors']} error(s)", f"{numbers['warnings']} warning(s)", f"{numbers['infos']} info(s)"]
     extra = [f"{key}: {value}" for key, value in report.summary.items() if isinstance(value, int | str)]
     line = ("no findings" if not numbers["total"] else ", ".join(parts)) + f" ({report.command})"
