@@ -109,9 +109,7 @@ STEP = st.one_of(
 _TENANTS = itertools.count()
 
 
-@settings(
-    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(STEP, max_size=8))
 def test_memory_and_store_play_the_same_timeline(
     engine: WorkflowEngine, tmp_path_factory: pytest.TempPathFactory, steps: list[dict[str, Any]]
