@@ -16,20 +16,12 @@ from typing import TYPE_CHECKING, Any
 from crmctl.cli.commands.runtime import duration, instant, open_store, read_document
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
+from crmctl.model.scripts import ScenarioDocument, check_events
 
 if TYPE_CHECKING:
     from crmctl.runtime.store import Store
 
 __all__ = ["describe", "load_scenario", "print_timeline", "run_migrate", "run_simulate", "workflow_clock"]
-
-STEPS = ("start", "fire", "decide", "claim", "change", "advance", "advance-to")
-_ARGS = {
-    "start": {"instance", "record", "data", "as"},
-    "fire": {"instance", "transition", "as"},
-    "decide": {"instance", "decision", "as", "comment"},
-    "claim": {"instance", "as"},
-    "change": {"instance", "field", "value"},
-}
 
 
 @dataclass
@@ -40,12 +32,12 @@ class Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    """A scenario: `now`, named `records` and a list of `events` (start, fire, decide, change, advance)."""
+    """A scenario (`model.scripts.ScenarioDocument`): `now`, named `records` and a list of `events`."""
     doc = read_document(path, "scenario")
     data = doc.data
     if not isinstance(data, dict):
         raise InputError(f"{doc.loc(())}: a scenario is a mapping with now, records and events")
-    unknown = sorted(set(data) - {"now", "records", "events"})
+    unknown = sorted(set(data) - set(ScenarioDocument.model_fields))
     if unknown:
         raise InputError(f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}")
     now = instant(str(data["now"])) if "now" in data else None
@@ -56,13 +48,7 @@ def load_scenario(path: Path) -> Scenario:
     events = data.get("events", [])
     if not isinstance(events, list):
         raise InputError(f"{doc.loc(('events',))}: events is a list")
-    for i, item in enumerate(events):
-        where = str(doc.loc(("events", i)))
-        if not isinstance(item, dict) or len(item) != 1:
-            raise InputError(f"{where}: a step is a mapping with one key: {', '.join(STEPS)}")
-        ((kind, args),) = item.items()
-        if kind not in STEPS:
-            raise InputError(f"{where}: unknown step {kind!r}; steps are {', '.join(STEPS)}")
+    for where, kind, args in check_events(doc, ("events",), events, scenario=True):
         if kind == "advance":
             scenario.steps.append((where, {"type": "advance", "by": duration(args, where)}))
             continue
@@ -72,11 +58,6 @@ def load_scenario(path: Path) -> Scenario:
             except UsageError:
                 raise InputError(f"{where}: advance-to takes an ISO 8601 moment with a zone") from None
             continue
-        if not isinstance(args, dict) or "instance" not in args:
-            raise InputError(f"{where}: {kind} takes a mapping with at least an instance")
-        extra = sorted(set(args) - _ARGS[kind])
-        if extra:
-            raise InputError(f"{where}: {kind} has no argument {extra[0]!r}")
         step = {"type": kind, **{k: v for k, v in args.items() if k != "record"}}
         if kind == "start" and "record" in args:
             if args["record"] not in scenario.records:
