@@ -111,6 +111,14 @@ def test_a_wrongly_typed_scenario_argument_is_located_at_its_value(tmp_path: Pat
         load_scenario(path)
 
 
+def test_a_mistake_inside_an_argument_is_not_called_a_missing_argument(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("events:\n  - claim: {instance: a, as: {user: bob}}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"/s\.yaml:2:30: claim: as: ") as caught:
+        load_scenario(path)
+    assert "needs" not in str(caught.value)  # before: "claim needs as"
+
+
 def test_numbers_given_for_names_are_read_as_before(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("events:\n  - start: {instance: 7, data: {}}\n  - claim: {instance: 7, as: a/b}\n", "utf-8")

@@ -234,8 +234,9 @@ def _explain(
         if scenario:
             return f"{where}: {kind} takes a mapping with at least an instance"
         return f"{where}: {kind} takes a mapping of arguments, e.g. {kind}: {{}}"
-    missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing"]
-    extra = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden"]
+    # an argument missing or unknown (a mistake inside an argument, as in `as: {user: bob}`, is worded below)
+    missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing" and len(e["loc"]) == 1]
+    extra = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
     if scenario and "instance" in missing:
         return f"{where}: {kind} takes a mapping with at least an instance"
     if extra:
