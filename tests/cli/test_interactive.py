@@ -249,8 +249,8 @@ def test_no_styles_under_no_color_or_a_dumb_terminal(
 def test_the_workflow_menu_on_a_terminal(
     tmp_path: Path, terminal: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crmctl.cli.commands.workflow import Player
     from crmctl.cli.workflow_interactive import interact as workflow_interact
+    from crmctl.runtime.scenario import Player
     from crmctl.runtime.workflow import parse_moment
 
     answers = iter(["s", "lead[1]", '{"firstName": "A", "lastName": "B"}', "q"])
@@ -266,7 +266,7 @@ def test_the_workflow_menu_on_a_terminal(
     monkeypatch.setattr("rich.prompt.Prompt.ask", ask)
     monkeypatch.setenv("NO_COLOR", "1")
     with Store.open(tmp_path / "wf.duckdb") as store:
-        player = Player(
+        player = Player.for_tenant(
             store,
             "default",
             load_package(REPO / "packages" / "LeadLifecycle" / "v2"),

@@ -197,9 +197,9 @@ def test_migrate_refuses_a_started_task_the_new_version_removed(
 def test_interactive_lists_open_work_and_acts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from crmctl.cli.commands.workflow import Player
     from crmctl.cli.workflow_interactive import interact, open_work
     from crmctl.model.package import load_package
+    from crmctl.runtime.scenario import Player
     from crmctl.runtime.store import Store
     from crmctl.runtime.workflow import parse_moment
 
@@ -240,7 +240,9 @@ def test_interactive_lists_open_work_and_acts(
     )
     monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
     with Store.open(tmp_path / "rt.duckdb") as store:
-        player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
+        player = Player.for_tenant(
+            store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00")
+        )
         assert interact(player) == 0
         instance = store.get_instance("default", "lead-1")
         assert instance is not None and instance["approval"] is not None
@@ -255,9 +257,9 @@ def test_interactive_lists_open_work_and_acts(
 def test_interactive_changes_take_values_of_the_fields_type(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from crmctl.cli.commands.workflow import Player
     from crmctl.cli.workflow_interactive import interact
     from crmctl.model.package import load_package
+    from crmctl.runtime.scenario import Player
     from crmctl.runtime.store import Store
     from crmctl.runtime.workflow import parse_moment
 
@@ -291,7 +293,9 @@ def test_interactive_changes_take_values_of_the_fields_type(
     )
     monkeypatch.setattr("rich.prompt.Prompt.ask", lambda *a, **k: next(answers))
     with Store.open(tmp_path / "rt.duckdb") as store:
-        player = Player(store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00"))
+        player = Player.for_tenant(
+            store, "default", load_package(Path(V2)), None, parse_moment("2026-11-23T08:00:00+00:00")
+        )
         assert interact(player) == 0
         instance = store.get_instance("default", "lead-1")
         assert instance is not None

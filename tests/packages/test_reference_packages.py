@@ -53,7 +53,8 @@ def test_reference_package_lints_clean(rel: str) -> None:
 def test_every_file_names_its_json_schema(rel: str) -> None:
     """Headers point at the repository's shipped schemas by relative path, so editors here resolve them."""
     for path in sorted((PACKAGES / rel).rglob("*.yaml")):
-        kind = "localization" if path.parent.name == "localization" else path.stem
+        folder = path.parent.name
+        kind = {"localization": "localization", "scenarios": "scenario", "scripts": "script"}.get(folder, path.stem)
         first = path.read_text(encoding="utf-8").splitlines()[0]
         prefix = "# yaml-language-server: $schema="
         assert first.startswith(prefix), path

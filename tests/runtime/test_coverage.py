@@ -11,7 +11,8 @@ import pytest
 from crmctl.cli.commands.workflow import load_scenario
 from crmctl.cli.main import run
 from crmctl.model.package import load_package
-from crmctl.runtime.coverage import SKELETON_NOW, PlayError, coverage, items_of, play, skeletons
+from crmctl.runtime.coverage import SKELETON_NOW, coverage, items_of, play, skeletons
+from crmctl.runtime.scenario import PlayError
 from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
 from tests.conftest import REPO
 

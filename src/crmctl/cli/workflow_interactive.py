@@ -17,7 +17,7 @@ from crmctl.model.source import parse_json
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from crmctl.cli.commands.workflow import Player
+    from crmctl.runtime.scenario import Player
 
 __all__ = ["interact", "open_work"]
 

@@ -26,10 +26,12 @@ from crmctl.model.artifacts import (
     WorkflowArtifact,
 )
 from crmctl.model.diagnostics import Diagnostic, Severity
+from crmctl.model.scripts import ScenarioDocument, ScriptDocument
 from crmctl.model.source import JsonPath, SourceDoc
 
 __all__ = [
     "ARTIFACT_MODELS",
+    "DOCUMENT_MODELS",
     "REPORT_KIND",
     "SCHEMA_BASE_URL",
     "build_schema",
@@ -55,14 +57,21 @@ ARTIFACT_MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "localization": (LocalizationArtifact, "L10N600"),
 }
 
+# The files crmctl reads besides a package's artifacts (`crmctl simulate --script`, workflow scenarios): their
+# schemas ship next to the artifacts' and scaffolded examples name them, so editors complete them too.
+DOCUMENT_MODELS: dict[str, type[BaseModel]] = {
+    "script": ScriptDocument,
+    "scenario": ScenarioDocument,
+}
+
 
 def schema_file_name(kind: str) -> str:
     return f"{kind}.schema.json"
 
 
 def build_schema(kind: str) -> dict[str, Any]:
-    """Generate the JSON Schema of one artifact kind from its model."""
-    model, _ = ARTIFACT_MODELS[kind]
+    """Generate the JSON Schema of one artifact kind (or of a script or scenario) from its model."""
+    model = ARTIFACT_MODELS[kind][0] if kind in ARTIFACT_MODELS else DOCUMENT_MODELS[kind]
     body = model.model_json_schema(by_alias=True, mode="validation")
     head = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -84,10 +93,11 @@ def _close_pattern_maps(node: Any) -> Any:
 
 
 def write_schemas(directory: Path) -> list[Path]:
-    """Write every artifact's JSON Schema into `directory` (used by `crmctl schema export`)."""
+    """Write every artifact's JSON Schema, the report's and those of scripts and scenarios into `directory` (used
+    by `crmctl schema export`)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in (*ARTIFACT_MODELS, REPORT_KIND):
+    for kind in (*ARTIFACT_MODELS, REPORT_KIND, *DOCUMENT_MODELS):
         target = directory / schema_file_name(kind)
         target.write_text(json.dumps(shipped_schema(kind), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)
@@ -195,6 +205,6 @@ def _short(value: Any) -> str:
 
 if __name__ == "__main__":  # pragma: no cover - maintainer tool: regenerate the shipped schemas
     _here = Path(__file__).parent / "schemas"
-    for _kind in ARTIFACT_MODELS:
+    for _kind in (*ARTIFACT_MODELS, *DOCUMENT_MODELS):
         _text = json.dumps(build_schema(_kind), indent=2, ensure_ascii=False) + "\n"
         (_here / schema_file_name(_kind)).write_text(_text, encoding="utf-8")

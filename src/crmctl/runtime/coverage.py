@@ -3,7 +3,8 @@
 The items of a workflow are its states (entered), transitions (taken), each guard's two outcomes (held, did not
 hold), each SLA's paths (met in time, warning, breach, met late, every escalation level), its timers (fired), the
 outcomes of its tasks (decided) and its approvals (granted, rejected). `play` runs parsed scenario steps through
-the engine in memory — no store, no log — and `coverage` counts which items their effects hit.
+the scenario player (`runtime.scenario`) in memory — no store, no log — and `coverage` counts which items their
+effects hit.
 
 `skeletons` writes, for every uncovered item, the shortest scenario reaching it: a search over the workflow graph
 from `initial` where a transition costs its steps (`fire`, plus a `decide approve` per approver needed), a task
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from crmctl.runtime.calendar import ALWAYS
-from crmctl.runtime.workflow import WorkflowError, apply_input
+from crmctl.runtime.scenario import Player, PlayError
 
 if TYPE_CHECKING:
     from crmctl.model.artifacts import Transition
@@ -35,7 +36,6 @@ __all__ = [
     "SKELETON_NOW",
     "CoverageReport",
     "Item",
-    "PlayError",
     "Skeleton",
     "coverage",
     "items_of",
@@ -58,37 +58,11 @@ class Item:
     what: str
 
 
-class PlayError(WorkflowError):
-    """A scenario step the engine refused; `index` is the step's position."""
-
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
-        self.index = index
-
-
 def play(engine: WorkflowEngine, steps: Sequence[Mapping[str, Any]], start: datetime) -> list[dict[str, Any]]:
     """Parsed scenario steps (`{"type": "start", ...}`, `{"type": "advance", "by": timedelta}`, ...) played in
-    memory on a virtual clock from `start`: every effect, stamped with its instance."""
-    clock, instances, effects = start, dict[str, dict[str, Any]](), list[dict[str, Any]]()
-    for index, step in enumerate(steps):
-        try:
-            if step["type"] in ("advance", "advance-to"):
-                target = clock + step["by"] if step["type"] == "advance" else step["to"]
-                if target < clock:
-                    raise WorkflowError(f"time cannot move backwards ({target.isoformat()} < {clock.isoformat()})")
-                clock = target
-                for instance_id in sorted(instances):
-                    moved = engine.advance(instances[instance_id], clock)
-                    instances[instance_id] = moved.instance
-                    effects.extend({"instance": instance_id, **e} for e in moved.effects)
-                continue
-            instance_id = str(step["instance"])
-            done = apply_input(engine, instances.get(instance_id), step, clock)
-        except WorkflowError as exc:
-            raise PlayError(index, exc.message) from None
-        instances[instance_id] = done.instance
-        effects.extend({"instance": instance_id, **e} for e in done.effects)
-    return effects
+    memory by the scenario player on a virtual clock from `start`: every effect, stamped with its instance.
+    PlayError at the first step that makes no sense."""
+    return Player.in_memory(engine, start).play_all(steps)
 
 
 def _guard_id(transition: str, expr_id: str) -> str:

@@ -40,10 +40,11 @@ _HEADER = re.compile(r"^# yaml-language-server: \$schema=\S*\n?")
 
 def schema_header(kind: str) -> str:
     """The editor line for an artifact of `kind`: a path relative to the file, to the package's exported schemas.
+    A kind with a slash names a file one directory down (`localization/de`, `scenario/first-contact`).
 
     Editors resolve it offline; `crmctl schema export <package>/.crmctl/schemas` refreshes the files.
     """
-    up = "../" if kind.startswith("localization") else ""
+    up = "../" if "/" in kind else ""
     base = kind.split("/")[0]
     return f"# yaml-language-server: $schema={up}{SCHEMAS_DIR}/{base}.schema.json\n"
 

@@ -75,23 +75,32 @@ def new_package(name: str, template: str = "blank", directory: Path | None = Non
     )
 
 
+# Folders of a template holding files crmctl reads besides the artifacts: example scenarios and scripts.
+_DOCUMENT_FOLDERS = {"scenarios": "scenario", "scripts": "script"}
+
+
 def _with_editor_schemas(files: dict[str, bytes]) -> dict[str, bytes]:
-    """Point every YAML artifact at the package's own copy of the JSON Schemas, and add that copy.
+    """Point every YAML artifact, scenario (`scenarios/`) and script (`scripts/`) at the package's own copy of the
+    JSON Schemas, and add that copy.
 
     The schemas' canonical URLs are not served anywhere an editor could fetch them, so a scaffolded package
     carries them in `.crmctl/schemas/` (ignored by the loader and the digest) and its headers use relative paths.
     """
     import json
 
-    from crmctl.model.jsonschemas import ARTIFACT_MODELS, schema_file_name, shipped_schema
+    from crmctl.model.jsonschemas import ARTIFACT_MODELS, DOCUMENT_MODELS, schema_file_name, shipped_schema
 
     out: dict[str, bytes] = {}
     for rel, data in files.items():
         stem = rel.rsplit(".", 1)[0]
-        if rel.endswith((".yaml", ".yml")) and (stem in ARTIFACT_MODELS or stem.startswith("localization/")):
-            data = with_schema_header(data.decode("utf-8"), stem).encode("utf-8")
+        folder, _, name = stem.partition("/")
+        kind = f"{_DOCUMENT_FOLDERS[folder]}/{name}" if folder in _DOCUMENT_FOLDERS and name else stem
+        if rel.endswith((".yaml", ".yml")) and (
+            stem in ARTIFACT_MODELS or stem.startswith("localization/") or kind != stem
+        ):
+            data = with_schema_header(data.decode("utf-8"), kind).encode("utf-8")
         out[rel] = data
-    for kind in ARTIFACT_MODELS:
+    for kind in (*ARTIFACT_MODELS, *DOCUMENT_MODELS):
         text = json.dumps(shipped_schema(kind), indent=2, ensure_ascii=False) + "\n"
         out[f"{SCHEMAS_DIR}/{schema_file_name(kind)}"] = text.encode("utf-8")
     return out

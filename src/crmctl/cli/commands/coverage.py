@@ -54,7 +54,8 @@ def run_coverage(
     fail_under: float | None,
 ) -> int:
     from crmctl.model.package import load_package
-    from crmctl.runtime.coverage import SKELETON_NOW, PlayError, coverage, play, skeletons
+    from crmctl.runtime.coverage import SKELETON_NOW, coverage, play, skeletons
+    from crmctl.runtime.scenario import PlayError
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
 
     files = scenario_files(scenarios)

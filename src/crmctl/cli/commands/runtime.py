@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
+from crmctl.model.scripts import ScriptBody, check_events
 
 if TYPE_CHECKING:
     from crmctl.runtime.checks import Resolver
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_STORE = Path(".crm/runtime.duckdb")
-SCRIPT_EVENTS = ("load", "change", "next", "back", "goto", "submit", "advance", "quit")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 
@@ -102,13 +102,14 @@ def read_document(path: Path, what: str) -> Any:
 
 
 def load_script(path: Path) -> Script:
-    """A simulation script: a YAML list of events, or a mapping with `now`, `answers` and `events`."""
+    """A simulation script (`model.scripts.ScriptDocument`): a YAML list of events, or a mapping with `now`,
+    `answers` and `events`."""
     doc = read_document(path, "script")
     data = doc.data
     script = Script([])
     prefix: tuple[str | int, ...] = ()
     if isinstance(data, dict):
-        unknown = sorted(set(data) - {"now", "answers", "events"})
+        unknown = sorted(set(data) - set(ScriptBody.model_fields))
         if unknown:
             raise InputError(
                 f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}; a script has now, answers and events"
@@ -128,31 +129,11 @@ def load_script(path: Path) -> Script:
         prefix = ("events",)
     if not isinstance(data, list):
         raise InputError(f"{doc.loc(prefix)}: a script is a list of events, e.g. - change: {{field: x, value: 1}}")
-    for i, item in enumerate(data):
-        where = str(doc.loc((*prefix, i)))
-        if isinstance(item, str) and item in SCRIPT_EVENTS:
-            item = {item: {}}
-        if not isinstance(item, dict) or len(item) != 1:
-            raise InputError(f"{where}: an event is a mapping with one key: {', '.join(SCRIPT_EVENTS)}")
-        ((kind, args),) = item.items()
-        if kind not in SCRIPT_EVENTS:
-            raise InputError(f"{where}: unknown event {kind!r}; events are {', '.join(SCRIPT_EVENTS)}")
+    for where, kind, args in check_events(doc, prefix, data, scenario=False):
         if kind == "advance":
             script.events.append((where, {"type": "advance", "by": duration(args, where)}))
-            continue
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            raise InputError(f"{where}: {kind} takes a mapping of arguments, e.g. {kind}: {{}}")
-        allowed = {"load": {"data"}, "change": {"field", "value"}, "goto": {"step"}}.get(kind, set())
-        extra = sorted(set(args) - allowed)
-        if extra:
-            raise InputError(f"{where}: {kind} has no argument {extra[0]!r}")
-        if kind == "change" and "field" not in args:
-            raise InputError(f"{where}: change needs a field (and a value; null clears)")
-        if kind == "goto" and "step" not in args:
-            raise InputError(f"{where}: goto needs a step")
-        script.events.append((where, {"type": kind, **args}))
+        else:
+            script.events.append((where, {"type": kind, **(args or {})}))
     return script
 
 

@@ -7,27 +7,21 @@ tenant's event log (kind `workflow`), so `crmctl log verify` and `crmctl replay`
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.commands.runtime import duration, instant, open_store, read_document
 from crmctl.cli.console import out
 from crmctl.errors import InputError, UsageError
+from crmctl.model.scripts import ScenarioDocument, check_events
 
-__all__ = ["Player", "describe", "load_scenario", "print_timeline", "run_migrate", "run_simulate", "summarize"]
+if TYPE_CHECKING:
+    from crmctl.runtime.store import Store
 
-STEPS = ("start", "fire", "decide", "claim", "change", "advance", "advance-to")
-_ARGS = {
-    "start": {"instance", "record", "data", "as"},
-    "fire": {"instance", "transition", "as"},
-    "decide": {"instance", "decision", "as", "comment"},
-    "claim": {"instance", "as"},
-    "change": {"instance", "field", "value"},
-}
+__all__ = ["describe", "load_scenario", "print_timeline", "run_migrate", "run_simulate", "workflow_clock"]
 
 
 @dataclass
@@ -38,12 +32,12 @@ class Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    """A scenario: `now`, named `records` and a list of `events` (start, fire, decide, change, advance)."""
+    """A scenario (`model.scripts.ScenarioDocument`): `now`, named `records` and a list of `events`."""
     doc = read_document(path, "scenario")
     data = doc.data
     if not isinstance(data, dict):
         raise InputError(f"{doc.loc(())}: a scenario is a mapping with now, records and events")
-    unknown = sorted(set(data) - {"now", "records", "events"})
+    unknown = sorted(set(data) - set(ScenarioDocument.model_fields))
     if unknown:
         raise InputError(f"{doc.loc((unknown[0],), key=True)}: unknown key {unknown[0]!r}")
     now = instant(str(data["now"])) if "now" in data else None
@@ -54,13 +48,7 @@ def load_scenario(path: Path) -> Scenario:
     events = data.get("events", [])
     if not isinstance(events, list):
         raise InputError(f"{doc.loc(('events',))}: events is a list")
-    for i, item in enumerate(events):
-        where = str(doc.loc(("events", i)))
-        if not isinstance(item, dict) or len(item) != 1:
-            raise InputError(f"{where}: a step is a mapping with one key: {', '.join(STEPS)}")
-        ((kind, args),) = item.items()
-        if kind not in STEPS:
-            raise InputError(f"{where}: unknown step {kind!r}; steps are {', '.join(STEPS)}")
+    for where, kind, args in check_events(doc, ("events",), events, scenario=True):
         if kind == "advance":
             scenario.steps.append((where, {"type": "advance", "by": duration(args, where)}))
             continue
@@ -70,11 +58,6 @@ def load_scenario(path: Path) -> Scenario:
             except UsageError:
                 raise InputError(f"{where}: advance-to takes an ISO 8601 moment with a zone") from None
             continue
-        if not isinstance(args, dict) or "instance" not in args:
-            raise InputError(f"{where}: {kind} takes a mapping with at least an instance")
-        extra = sorted(set(args) - _ARGS[kind])
-        if extra:
-            raise InputError(f"{where}: {kind} has no argument {extra[0]!r}")
         step = {"type": kind, **{k: v for k, v in args.items() if k != "record"}}
         if kind == "start" and "record" in args:
             if args["record"] not in scenario.records:
@@ -82,106 +65,6 @@ def load_scenario(path: Path) -> Scenario:
             step["data"] = scenario.records[args["record"]]
         scenario.steps.append((where, step))
     return scenario
-
-
-class Player:
-    """Plays steps on the store's instances: new ones start on PACKAGE, stored ones go on, on their own version;
-    each step's log entry and instance are written together."""
-
-    def __init__(self, store: Any, tenant: str, package: Any, workflow: str | None, clock: datetime) -> None:
-        from crmctl.runtime.service import Runtime
-        from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
-
-        self.store, self.tenant, self.clock = store, tenant, clock
-        self.runtime = Runtime(store, tenant)
-        self.ref = self.runtime.pin(package)
-        self.model = WorkflowModel.build(self.runtime.pinned(self.ref.digest), workflow)
-        self.engines = {self.ref.digest: WorkflowEngine(self.model)}
-        self.instances: dict[str, dict[str, Any]] = {
-            i["id"]: i for i in store.list_instances(tenant, workflow=self.model.workflow.id, status="running")
-        }
-        self.initial = dict(self.instances)  # the instances running when the run started, as they were
-        self.timeline: list[dict[str, Any]] = []
-
-    def engine_of(self, instance: Mapping[str, Any] | None) -> Any:
-        from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel
-
-        digest = self.ref.digest if instance is None else str(instance["digest"])
-        if digest not in self.engines:
-            model = WorkflowModel.build(self.runtime.pinned(digest), self.model.workflow.id)
-            self.engines[digest] = WorkflowEngine(model)
-        return self.engines[digest]
-
-    def play(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Apply one step; WorkflowError (from the engine, or time moving backwards) when it makes no sense.
-        Returns the step's effects, earliest first."""
-        from crmctl.runtime.service import iso
-        from crmctl.runtime.workflow import WorkflowError, apply_input, parse_moment
-
-        before = len(self.timeline)
-        if step["type"] in ("advance", "advance-to"):
-            target = self.clock + step["by"] if step["type"] == "advance" else step["to"]
-            if target < self.clock:
-                raise WorkflowError(f"time cannot move backwards ({iso(target)} is before {iso(self.clock)})")
-            self.clock = target
-            moved: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-            for instance_id in sorted(self.instances):
-                current = self.instances[instance_id]
-                if current["status"] == "running":
-                    done = self.engine_of(current).advance(current, self.clock)
-                    self.instances[instance_id] = done.instance
-                    moved.append((done.instance, done.effects))
-            # Every instance's clock is kept (the next run goes on from it), an entry is logged where something
-            # happened; all in one transaction. Instances advance independently: the effects of all of them
-            # are merged into time order (each instance's own effects are in time order already).
-            self._log(
-                [(instance, {"type": "advance", "instance": instance["id"]}, effects) for instance, effects in moved]
-            )
-            self.timeline[before:] = sorted(self.timeline[before:], key=lambda e: parse_moment(e["at"]))
-            return self.timeline[before:]
-        instance_id = str(step["instance"])
-        existing = self.instances.get(instance_id)
-        if existing is None:
-            self._refuse_stored(instance_id, step["type"])
-        elif existing["status"] != "running" and step["type"] != "start":  # it completed earlier in this run
-            raise WorkflowError(
-                f"instance {instance_id} is {existing['status']}; only running instances of workflow "
-                f"{self.model.workflow.id} take input"
-            )
-        done = apply_input(self.engine_of(existing), existing, step, self.clock)
-        self.instances[instance_id] = done.instance
-        self._log([(done.instance, step, done.effects)])
-        return self.timeline[before:]
-
-    def _refuse_stored(self, instance_id: str, kind: str) -> None:
-        """An id this run does not drive may still exist in the tenant (completed, or of another workflow): an
-        instance id names one instance per tenant forever, so it is never started again nor taken over."""
-        from crmctl.runtime.workflow import WorkflowError
-
-        stored = self.store.get_instance(self.tenant, instance_id)
-        if stored is None:
-            return
-        what = (
-            f"instance {instance_id} exists already in tenant {self.tenant} ({stored['status']}, workflow "
-            f"{stored['workflow']}, {stored['package']['name']}@{stored['package']['version']})"
-        )
-        if kind == "start":
-            raise WorkflowError(f"{what}; an instance id is used once per tenant: start the new one under another id")
-        raise WorkflowError(f"{what}; only running instances of workflow {self.model.workflow.id} take input")
-
-    def _log(self, steps: list[tuple[dict[str, Any], Mapping[str, Any], list[dict[str, Any]]]]) -> None:
-        """Write instances and, for those with effects, their log entries: all in one transaction."""
-        from crmctl.runtime.service import iso
-
-        bodies = [
-            _entry(instance, self.model.workflow.id, self.model.entity, iso(self.clock), given, effects)
-            for instance, given, effects in steps
-            if effects or given["type"] != "advance"
-        ]
-        with self.store.transaction():  # the log entries and the instances: all or none
-            self.store.append_events(self.tenant, bodies)
-            self.store.put_instances(self.tenant, [instance for instance, _, _ in steps])
-        self.timeline.extend({"instance": instance["id"], **e} for instance, _, effects in steps for e in effects)
 
 
 def run_simulate(
@@ -197,7 +80,8 @@ def run_simulate(
     import sys
 
     from crmctl.model.package import load_package
-    from crmctl.runtime.workflow import WorkflowError, parse_moment
+    from crmctl.runtime.scenario import Player, PlayError, summarize
+    from crmctl.runtime.workflow import parse_moment
 
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("workflow simulate without --script needs a terminal; pass --script FILE (docs/workflows.md)")
@@ -208,16 +92,15 @@ def run_simulate(
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
     with open_store(store_path) as store:
         start = scenario.now if scenario is not None and scenario.now is not None and now is None else None
-        player = Player(store, tenant, package, workflow, start or workflow_clock(store, tenant, now))
+        player = Player.for_tenant(store, tenant, package, workflow, start or workflow_clock(store, tenant, now))
         if scenario is None:
             from crmctl.cli.workflow_interactive import interact
 
             return interact(player)
-        for where, step in scenario.steps:
-            try:
-                player.play(step)
-            except WorkflowError as exc:
-                raise InputError(f"{where}: {exc}") from None
+        try:
+            player.play_all([step for _, step in scenario.steps])
+        except PlayError as exc:
+            raise InputError(f"{scenario.steps[exc.index][0]}: {exc}") from None
     # Earliest first across the steps too: an instance whose clock stood behind the run's start (`now:` or --now
     # later than the tenant's clock) catches up at its first step, with effects dated before earlier steps'.
     timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept
@@ -242,7 +125,7 @@ def run_simulate(
     return 0
 
 
-def workflow_clock(store: Any, tenant: str, now: str | None) -> datetime:
+def workflow_clock(store: Store, tenant: str, now: str | None) -> datetime:
     """When workflow inputs happen without a moment of their own: `--now`, else the tenant's workflow clock (the
     latest moment any of its instances reached: a follow-up scenario goes on where the last one stopped), else
     the wall clock (a tenant without instances)."""
@@ -332,52 +215,6 @@ def print_timeline(timeline: list[dict[str, Any]]) -> None:
         out(f"{effect['at'][:16].replace('T', ' ')}  {effect['instance']:<12} {describe(effect)}")
 
 
-def summarize(
-    timeline: list[dict[str, Any]], workflow: str, end: datetime, running: Mapping[str, Mapping[str, Any]] | None = None
-) -> dict[str, Any]:
-    """Counts per workflow and per rule over one run: transitions, time in state, SLA outcomes, escalations, guard
-    results. `running` are the instances that were running when the run started (a follow-up run): they count
-    among its instances, and their time in state counts from where their clock stood."""
-    from crmctl.runtime.workflow import parse_moment
-
-    transitions: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
-    guards: dict[str, Counter[str]] = defaultdict(Counter)
-    in_state: dict[str, float] = defaultdict(float)
-    entered = {i: (str(inst["state"]), parse_moment(str(inst["clock"]))) for i, inst in (running or {}).items()}
-    completed = set()
-    for effect in timeline:
-        kind, instance = effect["effect"], effect["instance"]
-        moment = parse_moment(effect["at"])
-        if kind == "entered":
-            entered[instance] = (effect["state"], moment)
-        elif kind == "transition":
-            transitions[effect["transition"]] += 1
-            state, since = entered.get(instance, (effect["source"], moment))
-            in_state[state] += (moment - since).total_seconds()
-        elif kind == "guard":
-            guards[effect["guard"]]["holds" if effect["result"] else "fails"] += 1
-        elif kind == "completed":
-            completed.add(instance)
-        elif kind == "sla-met":
-            outcomes["met late" if effect["late"] else "met in time"] += 1
-        elif kind in ("sla-warning", "sla-breach", "escalation", "refused", "approval-granted", "approval-rejected"):
-            outcomes[kind] += 1
-    for instance, (state, since) in entered.items():
-        if instance not in completed:
-            in_state[state] += max((end - since).total_seconds(), 0.0)  # a clock ahead of the run's: nothing here
-    instances = {e["instance"] for e in timeline} | set(running or ())
-    return {
-        "workflow": workflow,
-        "instances": len(instances),
-        "completed": len(completed),
-        "transitions": dict(sorted(transitions.items())),
-        "outcomes": dict(sorted(outcomes.items())),
-        "hoursInState": {s: round(v / 3600, 2) for s, v in sorted(in_state.items())},
-        "guards": {g: dict(sorted(c.items())) for g, c in sorted(guards.items())},
-    }
-
-
 def _print_summary(summary: Mapping[str, Any]) -> None:
     out(f"\n{summary['workflow']}: {summary['instances']} instance(s), {summary['completed']} completed")
     if summary["transitions"]:
@@ -406,6 +243,7 @@ def run_migrate(
     from crmctl.compat.moves import MoveCheck
     from crmctl.model.package import load_package
     from crmctl.runtime.regex import compile_pattern
+    from crmctl.runtime.scenario import workflow_entry
     from crmctl.runtime.service import Runtime, iso
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel
 
@@ -466,7 +304,7 @@ def run_migrate(
                         store.append_events(
                             tenant,
                             [
-                                _entry(
+                                workflow_entry(
                                     before,
                                     flow,
                                     engine.model.entity,
@@ -479,7 +317,7 @@ def run_migrate(
                     store.append_events(
                         tenant,
                         [
-                            _entry(
+                            workflow_entry(
                                 step.instance,
                                 flow,
                                 engine.model.entity,
@@ -521,32 +359,3 @@ def run_migrate(
             )
         )
     return 1 if refused else 0
-
-
-def _entry(
-    instance: Mapping[str, Any],
-    flow: str,
-    entity: str,
-    at: str,
-    given: Mapping[str, Any],
-    effects: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """A workflow log entry, pinned to the version `instance` runs on."""
-    from crmctl.runtime.eventlog import value_hash
-
-    pinned = {
-        "name": instance["package"]["name"],
-        "version": instance["package"]["version"],
-        "digest": instance["digest"],
-    }
-    return {
-        "session": f"workflow:{instance['id']}",
-        "at": at,
-        "kind": "workflow",
-        "package": pinned,
-        "workflow": flow,
-        "entity": entity,
-        "input": dict(given),
-        "effects": effects,
-        "effectsHash": value_hash(effects),
-    }
