@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
+from crmctl.runtime.instants import InstantError, parse_instant
 from crmctl.runtime.storage.errors import RESTORE_HINT, StoreError, StoreIntegrityError, store_failure
 from crmctl.runtime.values import format_timestamp
 
@@ -149,14 +150,12 @@ def read_object(text: str, path: Path | str, what: str, *where: object) -> dict[
 
 
 def parse_stored_instant(text: object) -> datetime:
-    """An ISO 8601 timestamp with a zone, given to the store, as a UTC datetime; anything else is an `InputError`."""
+    """An ISO 8601 timestamp with a zone, given to the store, as a UTC datetime (`parse_instant`); anything else is
+    an `InputError` saying what the store expects."""
     try:
-        value = datetime.fromisoformat(text) if isinstance(text, str) else None
-    except ValueError:
-        value = None
-    if value is None or value.utcoffset() is None:
-        raise InputError(f"{text!r} is not an ISO 8601 UTC timestamp such as 2026-11-26T10:00:00Z")
-    return value.astimezone(UTC)
+        return parse_instant(text)  # type: ignore[arg-type]  # it refuses anything but text too
+    except InstantError:
+        raise InputError(f"{text!r} is not an ISO 8601 UTC timestamp such as 2026-11-26T10:00:00Z") from None
 
 
 def iso_from_micros(micros: int) -> str:
