@@ -262,6 +262,19 @@ def test_a_swallowed_inner_failure_still_rolls_back(store: Store) -> None:
     assert store.count_records("acme") == 0
 
 
+def test_the_tables_share_one_connection_and_one_transaction(store: Store) -> None:
+    """Each table is its own collaborator, but all of them write through the store's one connection: a refusal
+    by one (here a record that exists) undoes what the others wrote in the same transaction."""
+    store.records.put([record("L1")])
+    with pytest.raises(StoreError, match="nothing of it was written"), store.transaction():
+        store.log.append("acme", events(2))
+        store.drafts.save(draft("d1"))
+        with pytest.raises(RecordExistsError):
+            store.records.put([record("L1")])
+    assert store.head("acme") is None and store.list_drafts("acme") == []
+    assert store.records.count("acme") == 1
+
+
 def test_read_only_and_missing(path: Path, tmp_path: Path) -> None:
     with pytest.raises(StoreMissingError):
         Store.open(path, create=False)

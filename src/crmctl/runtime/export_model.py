@@ -21,7 +21,9 @@ __all__ = [
 ]
 
 ExportFormat = Literal["parquet", "csv"]
+"""The file formats an export writes."""
 Progress = Callable[[int, int], None]
+"""Called with (rows done, rows in total) after each batch."""
 BATCH_ROWS = 122_880
 """Rows per Arrow batch, so per Parquet row group: the row group size DuckDB writes too."""
 
@@ -32,6 +34,8 @@ class ExportError(UserError):
 
 @dataclass(frozen=True)
 class ExportOptions:
+    """What to export where: the output directory, the format, an optional tenant and entity, Hive partitions."""
+
     out: Path
     format: ExportFormat = "parquet"
     tenant: str | None = None
@@ -41,6 +45,8 @@ class ExportOptions:
 
 @dataclass(frozen=True)
 class DatasetReport:
+    """One dataset written: its rows, files and the package versions its rows are pinned to."""
+
     kind: str
     name: str
     rows: int
@@ -59,6 +65,8 @@ class DatasetReport:
 
 @dataclass
 class ExportReport:
+    """An export done: its kind, format, directory and datasets."""
+
     kind: str
     format: ExportFormat
     out: str
