@@ -21,7 +21,7 @@ zones = st.one_of(
 )
 moments = st.builds(
     lambda moment, zone: moment.replace(tzinfo=zone),
-    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 12, 31)),
+    st.datetimes(min_value=datetime(1800, 1, 2), max_value=datetime(2999, 12, 31)),
     zones,
 )
 texts = st.one_of(moments.map(lambda m: m.isoformat()), st.text(max_size=40), st.none(), st.integers())

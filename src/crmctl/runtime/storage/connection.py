@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import InputError
 from crmctl.runtime.instants import InstantError, parse_instant
 from crmctl.runtime.storage.errors import RESTORE_HINT, StoreError, StoreIntegrityError, store_failure
-from crmctl.runtime.values import format_timestamp
 
 if TYPE_CHECKING:
     import duckdb
@@ -159,5 +158,7 @@ def parse_stored_instant(text: object) -> datetime:
 
 
 def iso_from_micros(micros: int) -> str:
-    """A timestamp read as epoch microseconds (`select_list`) as the store returns it: `format_timestamp`'s text."""
-    return format_timestamp(_EPOCH + timedelta(microseconds=micros))
+    """A timestamp read as epoch microseconds (`select_list`) as the store returns it: the text `format_timestamp`
+    writes for the same instant (a property test holds them together). Spelled out rather than calling it: two
+    per record read, and `format_timestamp`'s zone handling made reading records a fifth slower."""
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat() + "Z"
