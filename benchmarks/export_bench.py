@@ -108,7 +108,7 @@ def fill(store_path: Path, records: int, seed: int) -> float:
                 for i in range(start, min(start + FILL_BATCH, records))
             ]
             store.put_records(batch)
-        store._con.execute("CHECKPOINT").fetchall()
+        store.connection.all("CHECKPOINT")
     return time.perf_counter() - started
 
 

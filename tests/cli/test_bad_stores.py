@@ -18,7 +18,8 @@ import pytest
 
 from crmctl.cli.main import run
 from crmctl.errors import EnvironmentFailure
-from crmctl.runtime._storage import FORMAT, LAYOUTS, MIGRATIONS
+from crmctl.runtime.storage.connection import Connection
+from crmctl.runtime.storage.schema import FORMAT, LAYOUTS, MIGRATIONS, Schema
 from crmctl.runtime.store import Store, StoreFormatError, StoreIntegrityError
 from tests.conftest import REPO
 
@@ -275,39 +276,42 @@ def test_the_layouts_are_what_the_migrations_create() -> None:
     with duckdb.connect(":memory:") as con:
         for number in range(FORMAT):
             MIGRATIONS[number](con)
-            store = Store(con, Path(":memory:"), read_only=True)
-            assert store._layout() == LAYOUTS[number + 1]
+            schema = Schema(Connection(con, Path(":memory:"), read_only=True))
+            assert schema.layout() == LAYOUTS[number + 1]
 
 
-def test_a_full_disk_is_an_environment_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_is_an_environment_failure(tmp_path: Path) -> None:
     """DuckDB's IOException for a write that found no space: exit 3 naming the store, not a traceback; the
     failed connection refusing the rollback too must not hide it."""
     path = tmp_path / "runtime.duckdb"
-    with Store.open(path) as store:
-        real = store._con
+    Store.open(path).close()
+    real = duckdb.connect(str(path))
 
-        class Full:
-            def execute(self, sql: str, *args: Any) -> Any:
-                if sql.startswith(("INSERT", "ROLLBACK")):
-                    raise duckdb.IOException(f'IO Error: Could not write file "{path}.wal": No space left on device')
-                return real.execute(sql, *args)
+    class Full:
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql.startswith(("INSERT", "ROLLBACK")):
+                raise duckdb.IOException(f'IO Error: Could not write file "{path}.wal": No space left on device')
+            return real.execute(sql, *args)
 
-            def __getattr__(self, name: str) -> Any:
-                return getattr(real, name)
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
 
-        monkeypatch.setattr(store, "_con", Full())
-        with pytest.raises(EnvironmentFailure, match=r"cannot write the runtime store .*No space left on device"):
-            store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])
+    full: Any = Full()
+    with (
+        Store(full, path, read_only=False) as store,
+        pytest.raises(EnvironmentFailure, match=r"cannot write the runtime store .*No space left on device"),
+    ):
+        store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])
 
 
 def test_a_duckdb_error_that_is_a_bug_keeps_its_traceback(tmp_path: Path) -> None:
     with Store.open(tmp_path / "runtime.duckdb") as store, pytest.raises(duckdb.ParserException):
-        store._all("SELEC 1")
+        store.connection.all("SELEC 1")
 
 
 def test_a_table_altered_after_opening_is_no_damage_claim(tmp_path: Path) -> None:
     with Store.open(tmp_path / "runtime.duckdb") as store:
-        store._all("DROP TABLE drafts")
+        store.connection.all("DROP TABLE drafts")
         with pytest.raises(duckdb.CatalogException):
             store.list_drafts("t")
     with pytest.raises(StoreFormatError, match="table drafts is missing"):

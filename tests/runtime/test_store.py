@@ -18,6 +18,7 @@ from crmctl import __version__
 from crmctl.errors import InputError, UserError
 from crmctl.runtime import store as store_module
 from crmctl.runtime.eventlog import GENESIS, verify_chain
+from crmctl.runtime.storage import schema as schema_module
 from crmctl.runtime.store import (
     Draft,
     RecordExistsError,
@@ -199,10 +200,28 @@ def test_events_chain_and_read_back(store: Store) -> None:
 
 
 def test_events_are_read_in_chunks(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "_CHUNK", 4)
-    store.append_events("acme", events(10))
+    """Patching `_CHUNK` of `runtime.store` used to change nothing (the log read its own import of it), so this
+    read the log in one window; the chunk is now the event log's own setting."""
+    store.append_events("acme", events(6) + events(4, "s2"))
+    monkeypatch.setattr(store.log, "chunk", 4)
+    statements: list[str] = []
+    real = store.connection.all
+
+    def counted(sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        statements.append(sql)
+        return real(sql, params)
+
+    monkeypatch.setattr(store.connection, "all", counted)
     assert [e["seq"] for e in store.events("acme")] == list(range(1, 11))
+    assert sum("seq <= ?" in sql for sql in statements) == 3  # the windows (0, 4], (4, 8], (8, 10]
+    statements.clear()
+    assert [e["seq"] for e in store.events("acme", session="s1")] == [1, 2, 3, 4, 5, 6]
+    assert [e["seq"] for e in store.events("acme", session="s2", after_seq=7)] == [8, 9, 10]
+    assert sum("LIMIT 4" in sql for sql in statements) == 3  # s1 in two chunks, s2 in one
     assert store.verify_log("acme") == []
+    # A gap wider than a window (entries deleted by hand) is jumped over, not taken for the end of the log.
+    real("DELETE FROM events WHERE tenant = 'acme' AND seq BETWEEN 2 AND 8")
+    assert [e["seq"] for e in store.events("acme")] == [1, 9, 10]
 
 
 @pytest.mark.parametrize(
@@ -241,6 +260,19 @@ def test_a_swallowed_inner_failure_still_rolls_back(store: Store) -> None:
         with pytest.raises(RecordExistsError):
             store.put_records([record("L1")])
     assert store.count_records("acme") == 0
+
+
+def test_the_tables_share_one_connection_and_one_transaction(store: Store) -> None:
+    """Each table is its own collaborator, but all of them write through the store's one connection: a refusal
+    by one (here a record that exists) undoes what the others wrote in the same transaction."""
+    store.records.put([record("L1")])
+    with pytest.raises(StoreError, match="nothing of it was written"), store.transaction():
+        store.log.append("acme", events(2))
+        store.drafts.save(draft("d1"))
+        with pytest.raises(RecordExistsError):
+            store.records.put([record("L1")])
+    assert store.head("acme") is None and store.list_drafts("acme") == []
+    assert store.records.count("acme") == 1
 
 
 def test_read_only_and_missing(path: Path, tmp_path: Path) -> None:
@@ -305,11 +337,11 @@ def test_older_store_format_names_the_migration(path: Path, monkeypatch: pytest.
     def add_notes(con: Any) -> None:
         con.execute("CREATE TABLE notes (tenant VARCHAR, note VARCHAR)").fetchall()
 
-    current = store_module.FORMAT
-    monkeypatch.setattr(store_module, "FORMAT", current + 1)
-    monkeypatch.setitem(store_module.MIGRATIONS, current, add_notes)
+    current = schema_module.FORMAT
+    monkeypatch.setattr(schema_module, "FORMAT", current + 1)
+    monkeypatch.setitem(schema_module.MIGRATIONS, current, add_notes)
     monkeypatch.setitem(
-        store_module.LAYOUTS, current + 1, {**store_module.LAYOUTS[current], "notes": "tenant VARCHAR, note VARCHAR"}
+        schema_module.LAYOUTS, current + 1, {**schema_module.LAYOUTS[current], "notes": "tenant VARCHAR, note VARCHAR"}
     )
     with pytest.raises(StoreFormatError, match=f"format {current}") as caught:
         Store.open(path)

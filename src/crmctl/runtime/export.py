@@ -19,34 +19,31 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl import __version__
 from crmctl.model.defaults import filled_default
-from crmctl.runtime._export_files import (
-    _Dataset,
-    _probe,
-    _run,
-    _stream,
+from crmctl.runtime.export_columns import (
+    EntityVersion,
+    arrow_type,
+    column_readers,
+    csv_duck_type,
+    csv_type,
+    duck_type,
+    entity_versions,
+    filled_sql,
+    json_structure,
+    literal_sql,
+    quote_name,
+    union_columns,
 )
-from crmctl.runtime._export_types import (
-    _BATCH,
-    _RECORD_EXTRAS,
+from crmctl.runtime.export_files import Dataset, probe_directory, run_datasets, stream_batches
+from crmctl.runtime.export_model import (
+    BATCH_ROWS,
     DatasetReport,
     ExportError,
     ExportOptions,
     ExportReport,
     Progress,
-    _csv_duck,
-    _csv_type,
-    _duck,
-    _filled,
-    _literal,
-    _quote,
-    _readers,
-    _structure,
-    _union,
-    _Version,
-    _versions,
-    arrow_type,
 )
-from crmctl.runtime._storage import _instant, _loads, _store_failure
+from crmctl.runtime.storage.connection import parse_stored_instant, read_object
+from crmctl.runtime.storage.errors import store_failure
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,6 +54,18 @@ if TYPE_CHECKING:
 
 
 __all__ = ["EXPORTERS", "DatasetReport", "ExportError", "ExportOptions", "ExportReport", "arrow_type", "export"]
+
+_RECORD_EXTRAS = (
+    "id",
+    "tenant",
+    "entity",
+    "package_name",
+    "package_version",
+    "package_digest",
+    "revision",
+    "created_at",
+    "updated_at",
+)
 
 
 def _where(options: ExportOptions, *, entity: bool = True) -> tuple[str, list[Any]]:
@@ -99,14 +108,14 @@ def export_records(
     ).fetchall():
         groups.setdefault(entity, []).append((digest, name, version))
 
-    def datasets() -> Iterator[tuple[_Dataset, str, Iterator[pa.RecordBatch]]]:
+    def datasets() -> Iterator[tuple[Dataset, str, Iterator[pa.RecordBatch]]]:
         for entity, rows in groups.items():
-            versions = _versions(store, entity, rows)
-            columns = _union(entity, versions)
+            versions = entity_versions(store, entity, rows)
+            columns = union_columns(entity, versions)
             schema = _record_schema(
-                {c: _csv_type(t) for c, t in columns.items()} if options.format == "csv" else columns
+                {c: csv_type(t) for c, t in columns.items()} if options.format == "csv" else columns
             )
-            dataset = _Dataset(
+            dataset = Dataset(
                 options.out / "records" / entity,
                 "part-0",
                 schema,
@@ -114,22 +123,22 @@ def export_records(
                 _metadata("records", entity),
                 "package_digest",
             )
-            typed = _csv_duck if options.format == "csv" else _duck
+            typed = csv_duck_type if options.format == "csv" else duck_type
             yield dataset, entity, _version_batches(store, con, entity, versions, columns, typed, options)
 
-    return _run(datasets(), "records", progress)
+    return run_datasets(datasets(), "records", progress)
 
 
 def _read(expr: str, reader: FieldDef, t: pa.DataType, typed: Callable[[pa.DataType], Any]) -> str:
     """A stored value as the dataset reads it: a value without one has the default of the column's newest field."""
-    return _filled(expr, reader, t, typed) or expr
+    return filled_sql(expr, reader, t, typed) or expr
 
 
 def _version_batches(
     store: Store,
     con: duckdb.DuckDBPyConnection,
     entity: str,
-    versions: Sequence[_Version],
+    versions: Sequence[EntityVersion],
     columns: Mapping[str, pa.DataType],
     typed: Callable[[pa.DataType], Any],
     options: ExportOptions,
@@ -137,36 +146,35 @@ def _version_batches(
     """The records of each version, typed. A row whose data is no JSON object (an edited or damaged store) stops
     the export, named as every other reader names it, instead of exporting as empty values."""
     where, params = _where(options, entity=False)
-    readers = _readers(versions)
+    readers = column_readers(versions)
     for v in versions:
-        structure = json.dumps(
-            {stored: _structure(columns[column], readers[column], typed) for stored, (column, _) in v.fields.items()}
-        )
+        shapes = {stored: json_structure(columns[c], readers[c], typed) for stored, (c, _) in v.fields.items()}
+        structure = json.dumps(shapes)
         fields = [
-            f"{_read(f'_v.{_quote(stored)}', readers[column], columns[column], typed)} AS {_quote(column)}"
+            f"{_read(f'_v.{quote_name(stored)}', readers[column], columns[column], typed)} AS {quote_name(column)}"
             for stored, (column, _) in v.fields.items()
         ]
         own = {column for column, _ in v.fields.values()}
         fields += [
-            f"{_literal(default, columns[c], typed)} AS {_quote(c)}"
+            f"{literal_sql(default, columns[c], typed)} AS {quote_name(c)}"
             for c, fdef in readers.items()
             if c not in own and (default := filled_default(fdef)) is not None
         ]
-        selected = ", ".join([*map(_quote, _RECORD_EXTRAS), *fields])
+        selected = ", ".join([*map(quote_name, _RECORD_EXTRAS), *fields])
         rows, args = f"FROM records WHERE {where} AND entity = ? AND package_digest = ?", [*params, entity, v.digest]
         source = (
             f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v {rows} "
             "AND (json_type(data) = 'OBJECT' OR error('a record is no JSON object'))"
         )
         try:
-            yield from _stream(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", args)
+            yield from stream_batches(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", args)
         except ExportError:
             damaged = (
                 f"SELECT tenant, entity, id, data {rows} AND (CASE WHEN json_valid(data) THEN json_type(data) "
                 "END) IS DISTINCT FROM 'OBJECT' ORDER BY tenant, id LIMIT 1"
             )
             for tenant, kind, record_id, data in con.execute(damaged, args).fetchall():
-                _loads(data, store.path, "record", tenant, kind, record_id)
+                read_object(data, store.path, "record", tenant, kind, record_id)
             raise
 
 
@@ -191,11 +199,11 @@ def export_drafts(
         ]
     )
     where, params = _where(options)
-    sql = f"SELECT {', '.join(map(_quote, schema.names))} FROM drafts WHERE {where} ORDER BY tenant, draft_id"
-    dataset = _Dataset(
+    sql = f"SELECT {', '.join(map(quote_name, schema.names))} FROM drafts WHERE {where} ORDER BY tenant, draft_id"
+    dataset = Dataset(
         options.out / "drafts", "drafts", schema, options, _metadata("drafts", options.entity), "package_digest"
     )
-    return _run(iter([(dataset, "drafts", _stream(con, sql, params))]), "drafts", progress)
+    return run_datasets(iter([(dataset, "drafts", stream_batches(con, sql, params))]), "drafts", progress)
 
 
 def export_events(
@@ -225,8 +233,8 @@ def export_events(
         f"json_extract_string(entry, '$.package.digest') AS __digest FROM events WHERE {where} "
         "ORDER BY tenant, seq"
     )
-    dataset = _Dataset(options.out / "events", "events", schema, options, _metadata("events", None), "__digest")
-    return _run(iter([(dataset, "events", _stream(con, sql, params))]), "events", progress)
+    dataset = Dataset(options.out / "events", "events", schema, options, _metadata("events", None), "__digest")
+    return run_datasets(iter([(dataset, "events", stream_batches(con, sql, params))]), "events", progress)
 
 
 def export_workflows(
@@ -273,7 +281,7 @@ def export_workflows(
                     "entity": entry.get("entity"),
                     "state": None,
                     "status": "running",
-                    "started_at": _instant(entry["at"]),
+                    "started_at": parse_stored_instant(entry["at"]),
                     "transitions": 0,
                     "sla_warnings": 0,
                     "sla_breaches": 0,
@@ -282,7 +290,7 @@ def export_workflows(
                     "package_digest": entry["package"]["digest"],
                 },
             )
-            row["updated_at"] = _instant(entry["at"])
+            row["updated_at"] = parse_stored_instant(entry["at"])
             for effect in entry.get("effects", []):
                 kind = effect.get("effect")
                 if kind == "entered":
@@ -294,10 +302,10 @@ def export_workflows(
                 elif kind in ("sla-warning", "sla-breach"):
                     row["sla_warnings" if kind == "sla-warning" else "sla_breaches"] += 1
     table = pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=schema)
-    dataset = _Dataset(
+    dataset = Dataset(
         options.out / "workflows", "workflows", schema, options, _metadata("workflows", None), "package_digest"
     )
-    return _run(iter([(dataset, "workflows", iter(table.to_batches(_BATCH)))]), "workflows", progress)
+    return run_datasets(iter([(dataset, "workflows", iter(table.to_batches(BATCH_ROWS)))]), "workflows", progress)
 
 
 Exporter = Callable[["Store", "duckdb.DuckDBPyConnection", ExportOptions, Callable[[int], None]], list[DatasetReport]]
@@ -314,12 +322,12 @@ def export(store: Store, kind: str, options: ExportOptions, progress: Progress |
     """Export one kind of store content under `options.out`; `progress(done, total)` is called after each batch."""
     if kind not in EXPORTERS:
         raise ExportError(f"unknown export kind {kind!r}; one of {', '.join(EXPORTERS)}")
-    _probe(options.out)
+    probe_directory(options.out)
     import duckdb
 
-    # A cursor of its own (the store's connection is private to it), in UTC so instants come back as UTC.
+    # A cursor of its own (the store's connection stays free for its own reads), in UTC so instants come back as UTC.
     try:
-        with store._con.cursor() as con:
+        with store.connection.cursor() as con:
             con.execute("SET TimeZone = 'UTC'")
             where, params = _where(options, entity=kind != "events")
             count = f"SELECT count(*) FROM {_TABLES[kind]} WHERE {where}" if kind in _TABLES else "SELECT 0"
@@ -334,5 +342,5 @@ def export(store: Store, kind: str, options: ExportOptions, progress: Progress |
 
             datasets = EXPORTERS[kind](store, con, options, advance)
     except duckdb.Error as error:
-        _store_failure(store.path, error)
+        store_failure(store.path, error)
     return ExportReport(kind, options.format, str(options.out), datasets)

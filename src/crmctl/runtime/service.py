@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import InputError, UserError
+from crmctl.errors import UserError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, ProviderError, Resolver
 from crmctl.runtime.eventlog import value_hash
 from crmctl.runtime.form import FormModel
+from crmctl.runtime.instants import parse_instant
 from crmctl.runtime.packages import PackageCopyError, PackageRef, load_copy, make_copy
 from crmctl.runtime.session import Session, SessionState
 from crmctl.runtime.values import format_timestamp
@@ -45,20 +46,6 @@ class DraftNotFoundError(UserError):
 def iso(moment: datetime) -> str:
     """An instant as stored and logged: ISO 8601 UTC with `Z`, microseconds only when present."""
     return format_timestamp(moment)
-
-
-class InstantError(InputError, ValueError):
-    """Text that is not an ISO 8601 moment with a zone (a ValueError too, for callers that parse)."""
-
-
-def parse_instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise InstantError(f"{text!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
-    if moment.tzinfo is None:
-        raise InstantError(f"{text!r}: a time needs a zone (e.g. 2026-11-26T09:00:00Z)")
-    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -11,50 +11,41 @@ go through Arrow batches (registered, inserted with one `INSERT ... SELECT`, unr
 so a failing batch leaves nothing behind; callers group several writes with `with store.transaction():`.
 DuckDB errors are translated here into `StoreError`s: a file locked by another process, a file that is no store,
 or a store written by another format version.
+
+A `Store` has one collaborator per table, all sharing one `Connection` (and so one transaction): `schema`,
+`log` (the event log), `records`, `drafts`, `instances` (workflow instances) and `packages` (package copies),
+see `runtime.storage`. Its methods are the store's API and hand each call to the collaborator that owns it.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from crmctl import __version__
-from crmctl.errors import InputError, UserError
 from crmctl.model.files import check_regular
-from crmctl.model.tenants import check_tenant
-from crmctl.runtime import eventlog
-from crmctl.runtime._storage import (
-    _CHUNK,
-    _DRAFT_COLUMNS,
-    _RECORD_COLUMNS,
-    _RESTORE,
-    _SHOWN,
-    DEFAULT_PATH,
-    EXPORT_FORMAT,
-    FORMAT,
-    LAYOUTS,
-    MIGRATIONS,
-    Draft,
+from crmctl.runtime.eventlog import ChainProblem
+from crmctl.runtime.storage.connection import CHUNK, Connection
+from crmctl.runtime.storage.drafts import Draft, Drafts
+from crmctl.runtime.storage.errors import (
     RecordExistsError,
     RecordNotFoundError,
-    StoredRecord,
     StoreError,
     StoreFormatError,
     StoreIntegrityError,
     StoreLockedError,
     StoreMissingError,
-    _draft,
-    _instant,
-    _iso,
-    _keys,
-    _loads,
-    _record,
-    _select,
-    _translate_open,
+    open_failure,
 )
-from crmctl.runtime._storage_log import _EventLog, read_event_export, read_export_packages
+from crmctl.runtime.storage.events import EXPORT_FORMAT, EventLog, read_event_export, read_export_packages
+from crmctl.runtime.storage.instances import WorkflowInstances
+from crmctl.runtime.storage.packages import PackageCopies
+from crmctl.runtime.storage.records import Records, StoredRecord
+from crmctl.runtime.storage.schema import FORMAT, MIGRATIONS, Schema
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "DEFAULT_PATH",
@@ -75,9 +66,20 @@ __all__ = [
     "read_export_packages",
 ]
 
+DEFAULT_PATH = Path(".crm/runtime.duckdb")
 
-class Store(_EventLog):
+
+class Store:
     """One open runtime store; use as a context manager, or `close()` it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
+        self.connection = Connection(con, path, read_only=read_only)
+        self.schema = Schema(self.connection)
+        self.log = EventLog(self.connection)
+        self.records = Records(self.connection)
+        self.drafts = Drafts(self.connection)
+        self.instances = WorkflowInstances(self.connection)
+        self.packages = PackageCopies(self.connection)
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False, create: bool = True, allow_old_format: bool = False) -> Store:
@@ -94,10 +96,10 @@ class Store(_EventLog):
         try:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as error:
-            raise _translate_open(path, error) from error
+            raise open_failure(path, error) from error
         store = cls(con, path, read_only=read_only)
         try:
-            store._check_format(allow_old_format=allow_old_format)
+            store.schema.check(allow_old_format=allow_old_format)
         except BaseException:
             con.close()
             raise
@@ -109,131 +111,53 @@ class Store(_EventLog):
         import duckdb
 
         store = cls(duckdb.connect(":memory:"), Path(":memory:"), read_only=False)
-        store._check_format(allow_old_format=False)
+        store.schema.check(allow_old_format=False)
         return store
 
-    # -- format -----------------------------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        """The store's file (`:memory:` for an in-memory store)."""
+        return self.connection.path
 
-    def _meta(self) -> dict[str, str]:
-        return {key: value for key, value in self._all("SELECT key, value FROM meta ORDER BY key")}
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only."""
+        return self.connection.read_only
 
-    def _check_format(self, *, allow_old_format: bool) -> None:
-        layout = self._layout()
-        if "meta" not in layout:
-            if layout or self.read_only:
-                raise StoreFormatError(
-                    f"{self.path} is a DuckDB database but not a crmctl runtime store",
-                    hint="pass --store to use another file",
-                )
-            self._migrate_from(0, created=True)
-            return
-        self._check_layout(layout, ["meta"], LAYOUTS[1])
-        meta = self._meta()
-        found = self._stamped(meta)
-        if found > FORMAT:
-            raise StoreFormatError(
-                f"{self.path} was written by crmctl {meta.get('written_by', '?')} in store format "
-                f"{found}; this crmctl {__version__} reads format {FORMAT}",
-                hint="upgrade crmctl",
-            )
-        self._check_layout(layout, sorted(LAYOUTS[found]), LAYOUTS[found], stamped=found)
-        if found < FORMAT and not allow_old_format:
-            raise StoreFormatError(
-                f"{self.path} is in store format {found}, this crmctl uses format {FORMAT}",
-                hint="run `crmctl store migrate` (back the file up first)",
-            )
-        if not self.read_only:
-            self._stamp({})
+    def close(self) -> None:
+        """Close the store's connection."""
+        self.connection.close()
 
-    def _stamped(self, meta: Mapping[str, str]) -> int:
-        """The format the meta table states: a whole number from 1 (format 0 is an empty database, never stamped),
-        in ASCII digits without sign, spaces or underscores."""
-        text = meta.get("format")
-        if text is not None and text.isascii() and text.isdigit() and not text.startswith("0"):
-            return int(text)
-        what = (
-            "states no store format"
-            if text is None
-            else (f"states store format {text!r}, which no crmctl writes (formats are whole numbers from 1)")
-        )
-        raise StoreFormatError(f"{self.path}: its meta table {what}; the file was edited or is damaged", hint=_RESTORE)
+    def __enter__(self) -> Self:
+        return self
 
-    def _layout(self) -> dict[str, str]:
-        """Each table (and view) of the store with its columns, spelled as in `LAYOUTS` (a view has none)."""
-        rows = self._all(
-            "SELECT t.table_name, t.table_type, c.column_name, c.data_type FROM information_schema.tables t "
-            "LEFT JOIN information_schema.columns c ON c.table_catalog = t.table_catalog "
-            "AND c.table_schema = t.table_schema AND c.table_name = t.table_name AND t.table_type = 'BASE TABLE' "
-            "WHERE t.table_catalog = current_database() AND t.table_schema = 'main' "
-            "ORDER BY t.table_name, c.ordinal_position"
-        )
-        columns: dict[str, list[str]] = {}
-        for table, _kind, column, kind in rows:
-            columns.setdefault(table, [])
-            if column is not None:
-                columns[table].append(f"{column} {kind}")
-        return {table: ", ".join(names) for table, names in columns.items()}
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-    def _check_layout(
-        self, layout: Mapping[str, str], tables: Sequence[str], expected: Mapping[str, str], stamped: int | None = None
-    ) -> None:
-        """Refuse a store whose `tables` differ from `expected`, or (with the format it is `stamped` with) that
-        holds a table a later format adds: a migration would fail half-way on it."""
-        problems = [
-            f"table {table} is missing"
-            if table not in layout
-            else f"{table} is a view, not a table"
-            if not layout[table]
-            else f"table {table} has columns ({layout[table]}), not ({expected[table]})"
-            for table in tables
-            if layout.get(table) != expected[table]
-        ]
-        if stamped is not None:
-            later = {table for known in LAYOUTS.values() for table in known} - set(expected)
-            problems += [f"table {table} of a later format exists" for table in sorted(later & set(layout))]
-        if problems:
-            which = f"store format {stamped}, as its meta table says" if stamped is not None else "a crmctl store"
-            raise StoreFormatError(
-                f"{self.path}: its tables are not those of {which}: {'; '.join(problems)}; the file was altered",
-                hint=_RESTORE,
-            )
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
+        return self.connection.transaction()
 
-    def _stamp(self, values: Mapping[str, str]) -> None:
-        import duckdb
-
-        rows = {**values, "written_by": __version__, "duckdb": duckdb.__version__}
-        with self.transaction():
-            for key, value in sorted(rows.items()):
-                self._all("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
-
-    def _migrate_from(self, found: int, *, created: bool = False) -> list[int]:
-        done = []
-        with self.transaction():
-            for step in range(found, FORMAT):
-                MIGRATIONS[step](self._con)
-                done.append(step)
-            extra = {"created_by": __version__} if created else {}
-            self._stamp({**extra, "format": str(FORMAT)})
-        return done
+    # -- the store as a whole ---------------------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
         """Bring the store to the current format in one transaction; return the formats migrated from."""
-        return self._migrate_from(self._stamped(self._meta()))
+        return self.schema.migrate()
 
     def info(self) -> dict[str, Any]:
         """Path, format, versions and row counts (packages in total, the rest per table per tenant)."""
-        meta = self._meta()
+        meta = self.schema.meta()
         counts = {
-            table: dict(self._all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
+            table: dict(self.connection.all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
             for table in ("drafts", "records", "events", "workflow_instances")
         }
         return {
             "path": str(self.path),
-            "format": self._stamped(meta),
+            "format": self.schema.stamped(meta),
             "created_by": meta.get("created_by"),
             "written_by": meta.get("written_by"),
             "duckdb": meta.get("duckdb"),
-            "packages": self._all("SELECT count(*) FROM packages")[0][0],
+            "packages": self.connection.all("SELECT count(*) FROM packages")[0][0],
             "counts": counts,
         }
 
@@ -241,7 +165,7 @@ class Store(_EventLog):
         """Every tenant with a draft, a record or an event."""
         return [
             row[0]
-            for row in self._all(
+            for row in self.connection.all(
                 "SELECT tenant FROM drafts UNION SELECT tenant FROM records UNION SELECT tenant FROM events "
                 "ORDER BY tenant"
             )
@@ -251,69 +175,33 @@ class Store(_EventLog):
 
     def put_package(self, digest: str, name: str, version: str, canonical: bytes) -> None:
         """Keep the canonical bytes of a package version under their digest (idempotent)."""
-        actual = "sha256:" + hashlib.sha256(canonical).hexdigest()
-        if actual != digest:
-            raise StoreIntegrityError(f"package {name} {version}: its bytes hash to {actual}, not to {digest}")
-        existing = self.get_package(digest)
-        if existing is not None:
-            if existing != canonical:
-                raise StoreIntegrityError(f"{self.path}: the stored package {digest} does not match its digest")
-            return
-        with self.transaction():
-            self._all("INSERT INTO packages VALUES (?, ?, ?, ?)", [digest, name, version, canonical])
+        self.packages.put(digest, name, version, canonical)
 
     def get_package(self, digest: str) -> bytes | None:
-        rows = self._all("SELECT canonical FROM packages WHERE digest = ?", [digest])
-        return bytes(rows[0][0]) if rows else None
+        """The canonical bytes stored under `digest`, None if none are."""
+        return self.packages.get(digest)
 
     def package_digests(self) -> list[tuple[str, str, str]]:
         """(digest, name, version) of every stored package version."""
-        rows = self._all("SELECT digest, name, version FROM packages ORDER BY name, version, digest")
-        return [(digest, name, version) for digest, name, version in rows]
+        return self.packages.digests()
 
     # -- drafts -----------------------------------------------------------------------------------------------------
 
     def save_draft(self, draft: Draft) -> None:
         """Create or replace a draft."""
-        import pyarrow as pa
-
-        check_tenant(draft.tenant)
-
-        text = pa.string()
-        schema = pa.schema([(c, text) for c in _DRAFT_COLUMNS[:-1]] + [("updated_at", pa.timestamp("us", "UTC"))])
-        row = [
-            draft.tenant,
-            draft.draft_id,
-            draft.entity,
-            draft.package_name,
-            draft.package_version,
-            draft.package_digest,
-            eventlog.dumps(draft.data),
-            eventlog.dumps(draft.state),
-            draft.last_step,
-            _instant(draft.updated_at),
-        ]
-        table = pa.Table.from_pylist([dict(zip(_DRAFT_COLUMNS, row, strict=True))], schema=schema)
-        self._insert("drafts", _DRAFT_COLUMNS, table, replace=True)
+        self.drafts.save(draft)
 
     def get_draft(self, tenant: str, draft_id: str) -> Draft | None:
-        rows = self._all(
-            f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? AND draft_id = ?", [tenant, draft_id]
-        )
-        return _draft(self.path, rows[0]) if rows else None
+        """The tenant's draft `draft_id`, None if there is none."""
+        return self.drafts.get(tenant, draft_id)
 
     def list_drafts(self, tenant: str, entity: str | None = None) -> list[Draft]:
         """The tenant's drafts, most recently updated first."""
-        where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
-        rows = self._all(
-            f"SELECT {_select(_DRAFT_COLUMNS)} FROM drafts WHERE tenant = ? {where} ORDER BY updated_at DESC, draft_id",
-            params,
-        )
-        return [_draft(self.path, row) for row in rows]
+        return self.drafts.list_for(tenant, entity)
 
     def delete_draft(self, tenant: str, draft_id: str) -> None:
-        with self.transaction():
-            self._all("DELETE FROM drafts WHERE tenant = ? AND draft_id = ?", [tenant, draft_id])
+        """Delete the tenant's draft `draft_id` (none: nothing happens)."""
+        self.drafts.delete(tenant, draft_id)
 
     # -- records ----------------------------------------------------------------------------------------------------
 
@@ -321,162 +209,73 @@ class Store(_EventLog):
         self, records: Sequence[StoredRecord], *, mode: Literal["create", "update", "upsert"] = "create"
     ) -> None:
         """Write records of one tenant as one batch: all of them, or none."""
-        import pyarrow as pa
-
-        if not records:
-            return
-        tenants = {r.tenant for r in records}
-        if len(tenants) > 1:
-            raise InputError(f"one batch of records must belong to one tenant, not to {sorted(tenants)}")
-        check_tenant(records[0].tenant)
-        text = pa.string()
-        stamp = pa.timestamp("us", "UTC")
-        schema = pa.schema(
-            [(c, text) for c in _RECORD_COLUMNS[:7]]
-            + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)]
-        )
-        columns = [
-            [r.tenant for r in records],
-            [r.entity for r in records],
-            [r.id for r in records],
-            [r.package_name for r in records],
-            [r.package_version for r in records],
-            [r.package_digest for r in records],
-            [eventlog.dumps(r.data) for r in records],
-            [r.revision for r in records],
-            [_instant(r.created_at) for r in records],
-            [_instant(r.updated_at) for r in records],
-        ]
-        table = pa.Table.from_arrays(
-            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
-        )
-        with self.transaction(), self._batch(table) as batch:
-            twice = "the batch names these records more than once"
-            self._refuse_keys(
-                batch,
-                "SELECT entity, id FROM {b} GROUP BY entity, id HAVING count(*) > 1",
-                lambda text, _: InputError(text),
-                twice,
-            )
-            if mode == "create":
-                self._refuse_keys(
-                    batch,
-                    "SELECT entity, id FROM {b} SEMI JOIN records USING (tenant, entity, id)",
-                    RecordExistsError,
-                    "these records already exist",
-                )
-            elif mode == "update":
-                self._refuse_keys(
-                    batch,
-                    "SELECT entity, id FROM {b} ANTI JOIN records USING (tenant, entity, id)",
-                    RecordNotFoundError,
-                    "these records do not exist",
-                )
-            names = ", ".join(_RECORD_COLUMNS)
-            verb = "INSERT" if mode == "create" else "INSERT OR REPLACE"
-            self._all(f"{verb} INTO records ({names}) SELECT {names} FROM {batch}")
-
-    def _refuse_keys(
-        self, batch: str, query: str, error: Callable[[str, list[tuple[str, str]]], UserError], message: str
-    ) -> None:
-        rows = self._all(
-            f"SELECT entity, id, count(*) OVER () FROM ({query.format(b=batch)}) ORDER BY entity, id LIMIT {_SHOWN}"
-        )
-        if rows:
-            keys = [(entity, id_) for entity, id_, _ in rows]
-            raise error(f"{message}: {_keys(keys, rows[0][2])}; nothing was written", keys)
+        self.records.put(records, mode=mode)
 
     def get_record(self, tenant: str, entity: str, id: str) -> StoredRecord | None:
-        rows = self._all(
-            f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
-            [tenant, entity, id],
-        )
-        return _record(self.path, rows[0]) if rows else None
+        """The tenant's record `entity`/`id`, None if there is none."""
+        return self.records.get(tenant, entity, id)
 
     def list_records(
         self, tenant: str, entity: str | None = None, *, limit: int | None = None, offset: int = 0
     ) -> list[StoredRecord]:
         """The tenant's records ordered by entity and id."""
-        where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
-        page = f"LIMIT {int(limit)} " if limit is not None else ""
-        rows = self._all(
-            f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
-            f"ORDER BY entity, id {page}OFFSET {int(offset)}",
-            params,
-        )
-        return [_record(self.path, row) for row in rows]
+        return self.records.list_for(tenant, entity, limit=limit, offset=offset)
 
-    def iter_records(self, tenant: str, entity: str | None = None, batch: int = _CHUNK) -> Iterator[StoredRecord]:
+    def iter_records(self, tenant: str, entity: str | None = None, batch: int = CHUNK) -> Iterator[StoredRecord]:
         """Like `list_records`, fetched `batch` rows at a time."""
-        where = "AND entity = ?" if entity is not None else ""
-        fixed = [tenant, entity] if entity is not None else [tenant]
-        after: tuple[str, str] = ("", "")
-        while True:
-            rows = self._all(
-                f"SELECT {_select(_RECORD_COLUMNS)} FROM records WHERE tenant = ? {where} "
-                f"AND (entity, id) > (?, ?) ORDER BY entity, id LIMIT {int(batch)}",
-                [*fixed, *after],
-            )
-            yield from (_record(self.path, row) for row in rows)
-            if len(rows) < batch:
-                return
-            after = (rows[-1][1], rows[-1][2])
+        return self.records.iterate(tenant, entity, batch)
 
     def count_records(self, tenant: str, entity: str | None = None) -> int:
-        where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
-        return int(self._all(f"SELECT count(*) FROM records WHERE tenant = ? {where}", params)[0][0])
+        """How many records the tenant has (optionally of one entity)."""
+        return self.records.count(tenant, entity)
 
     def record_ids(self, tenant: str, entity: str) -> set[str]:
-        return {row[0] for row in self._all("SELECT id FROM records WHERE tenant = ? AND entity = ?", [tenant, entity])}
+        """The ids of the tenant's records of `entity`."""
+        return self.records.ids(tenant, entity)
 
-    # -- workflow instances (format 2) -------------------------------------------------------------------------
+    # -- workflow instances (format 2) ------------------------------------------------------------------------------
 
     def put_instances(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> None:
         """Insert or replace workflow instances (the engine's instance objects) in one batch."""
-        import pyarrow as pa
-
-        self._writable()
-        check_tenant(tenant)
-        if not instances:
-            return
-        text = pa.string()
-        table = pa.table(
-            {
-                "tenant": pa.array([tenant] * len(instances), text),
-                "instance_id": pa.array([str(i["id"]) for i in instances], text),
-                "workflow": pa.array([str(i["workflow"]) for i in instances], text),
-                "entity": pa.array([str(i["entity"]) for i in instances], text),
-                "package_name": pa.array([str(i["package"]["name"]) for i in instances], text),
-                "package_version": pa.array([str(i["package"]["version"]) for i in instances], text),
-                "package_digest": pa.array([str(i["digest"]) for i in instances], text),
-                "state": pa.array([eventlog.dumps(dict(i)) for i in instances], text),
-                "status": pa.array([str(i["status"]) for i in instances], text),
-                "clock": pa.array([_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
-            }
-        )
-        self._insert("workflow_instances", table.column_names, table, replace=True)
+        self.instances.put(tenant, instances)
 
     def get_instance(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
-        rows = self._all(
-            "SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?", [tenant, instance_id]
-        )
-        return _loads(rows[0][0], self.path, "workflow instance", tenant, instance_id) if rows else None
+        """The tenant's workflow instance `instance_id`, None if there is none."""
+        return self.instances.get(tenant, instance_id)
 
     def workflow_clock(self, tenant: str) -> str | None:
         """The tenant's workflow clock: the latest moment any of its instances reached (ISO UTC), None without any."""
-        rows = self._all("SELECT epoch_us(max(clock)) FROM workflow_instances WHERE tenant = ?", [tenant])
-        return None if rows[0][0] is None else _iso(rows[0][0])
+        return self.instances.clock(tenant)
 
     def list_instances(
         self, tenant: str, *, workflow: str | None = None, status: str | None = None
     ) -> list[dict[str, Any]]:
         """The tenant's instances by id (optionally of one workflow, or in one status)."""
-        where, params = "tenant = ?", [tenant]
-        if workflow is not None:
-            where, params = where + " AND workflow = ?", [*params, workflow]
-        if status is not None:
-            where, params = where + " AND status = ?", [*params, status]
-        rows = self._all(
-            f"SELECT instance_id, state FROM workflow_instances WHERE {where} ORDER BY instance_id", params
-        )
-        return [_loads(state, self.path, "workflow instance", tenant, instance) for instance, state in rows]
+        return self.instances.list_for(tenant, workflow=workflow, status=status)
+
+    # -- event log --------------------------------------------------------------------------------------------------
+
+    def append_events(self, tenant: str, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Chain `bodies` (each with a `session` and an ISO UTC `at`) onto the tenant's log; return the entries."""
+        return self.log.append(tenant, bodies)
+
+    def events(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """The tenant's entries in seq order (optionally one session's, after a seq), read in chunks."""
+        return self.log.entries(tenant, session=session, after_seq=after_seq)
+
+    def sessions(self, tenant: str) -> list[str]:
+        """The tenant's sessions in the order they started."""
+        return self.log.sessions(tenant)
+
+    def head(self, tenant: str) -> tuple[int, str] | None:
+        """(seq, hash) of the tenant's last entry, None for an empty log."""
+        return self.log.head(tenant)
+
+    def verify_log(self, tenant: str, *, expected_head: str | None = None) -> list[ChainProblem]:
+        """Verify the tenant's chain, and that the seq, session, at and hash columns agree with each entry."""
+        return self.log.verify(tenant, expected_head=expected_head)
+
+    def export_events(self, tenant: str | None, path: Path) -> int:
+        """Write the events of one tenant (None: all) to a Parquet file atomically (see `EventLog.export`); return
+        the number written."""
+        return self.log.export(tenant, path)

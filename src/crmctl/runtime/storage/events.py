@@ -1,49 +1,99 @@
-"""The store's event log: per-tenant hash chains appended in batches, read in seq windows, verified, exported to
-Parquet and read back from an export (see `runtime.store` and `runtime.eventlog`)."""
+"""The store's event log (the `events` table): per-tenant hash chains appended in batches, read in seq windows,
+verified, exported to Parquet and read back from an export (see `runtime.store` and `runtime.eventlog`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmctl import __version__
 from crmctl.errors import InputError
 from crmctl.model.files import check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
-from crmctl.runtime._storage import (
-    _CHUNK,
-    _EVENT_COLUMNS,
-    EXPORT_FORMAT,
-    StoreError,
-    StoreFormatError,
-    _event_schema,
-    _instant,
-    _iso,
-    _link_text,
-    _loads,
-    _select,
-    _store_failure,
-    _utc_or_none,
-)
-from crmctl.runtime._storage_core import _Core
 from crmctl.runtime.eventlog import GENESIS, ChainProblem
+from crmctl.runtime.storage.connection import (
+    CHUNK,
+    Connection,
+    iso_from_micros,
+    parse_stored_instant,
+    read_object,
+    select_list,
+)
+from crmctl.runtime.storage.errors import StoreError, StoreFormatError, store_failure
+from crmctl.runtime.values import format_timestamp
 
-__all__ = ["PACKAGES_KEY", "read_event_export", "read_export_packages"]
+if TYPE_CHECKING:
+    import pyarrow as pa
 
+__all__ = ["EXPORT_FORMAT", "PACKAGES_KEY", "EventLog", "read_event_export", "read_export_packages"]
+
+EXPORT_FORMAT = "eventlog/1"
+"""The `crmctl.format` an event log export states in its Parquet metadata."""
 PACKAGES_KEY = "crmctl.packages"
+"""The Parquet metadata key of the package copies an event log export carries."""
+
+_EVENT_COLUMNS = ("tenant", "seq", "session", "at", "entry", "hash")
 
 
-class _EventLog(_Core):
-    """The event-log half of the store."""
+def _event_schema() -> pa.Schema:
+    import pyarrow as pa
 
-    # -- event log --------------------------------------------------------------------------------------------------
+    return pa.schema(
+        [
+            ("tenant", pa.string()),
+            ("seq", pa.int64()),
+            ("session", pa.string()),
+            ("at", pa.timestamp("us", "UTC")),
+            ("entry", pa.string()),
+            ("hash", pa.string()),
+        ]
+    )
 
-    def append_events(self, tenant: str, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+
+def _link_text(body: dict[str, Any], seq: int, prev: str) -> tuple[dict[str, Any], str]:
+    """`eventlog.link(body, seq, prev)` and the entry's canonical JSON, encoding the entry once instead of twice.
+
+    The entry is encoded with a random stand-in for its hash. Keys are sorted and `hash` is never the last key
+    (`seq`, `session` and `tenant` follow it), so dropping `"hash":"<stand-in>",` gives exactly the canonical JSON
+    the hash covers (`eventlog.entry_hash`); the stand-in is then replaced by the hash.
+    """
+    stand_in = "sha256:" + os.urandom(32).hex()
+    entry = {**body, "seq": seq, "prev": prev, "hash": stand_in}
+    text = eventlog.dumps(entry)
+    field = f'"hash":"{stand_in}",'
+    if text.count(stand_in) != 1 or field not in text:  # pragma: no cover - a body quoting the stand-in
+        linked = eventlog.link(body, seq, prev)
+        return linked, eventlog.dumps(linked)
+    digest = "sha256:" + hashlib.sha256(text.replace(field, "", 1).encode("utf-8")).hexdigest()
+    entry["hash"] = digest
+    return entry, text.replace(stand_in, digest, 1)
+
+
+def _utc_or_none(text: str) -> str | None:
+    """`text` in the store's ISO form (what `iso_from_micros` returns for the same instant), None if it is no UTC
+    timestamp."""
+    try:
+        return format_timestamp(parse_stored_instant(text))
+    except InputError:
+        return None
+
+
+class EventLog:
+    """The `events` table: one hash chain per tenant (see `runtime.eventlog`)."""
+
+    chunk = CHUNK
+    """Entries read per query."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def append(self, tenant: str, bodies: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Chain `bodies` (each with a `session` and an ISO UTC `at`) onto the tenant's log; return the entries."""
         import pyarrow as pa
 
@@ -57,8 +107,8 @@ class _EventLog(_Core):
                 )
         if not bodies:
             return []
-        times = [_instant(body.get("at")) for body in bodies]
-        with self.transaction():
+        times = [parse_stored_instant(body.get("at")) for body in bodies]
+        with self._db.transaction():
             seq, prev = self.head(tenant) or (0, GENESIS)
             entries, texts = [], []
             for body in bodies:
@@ -79,65 +129,66 @@ class _EventLog(_Core):
                 ],
                 schema=schema,
             )
-            self._insert("events", _EVENT_COLUMNS, table)
+            self._db.insert("events", _EVENT_COLUMNS, table)
         return entries
 
-    def _event_rows(self, tenant: str, session: str | None = None, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
+    def _rows(self, tenant: str, session: str | None = None, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
         if session is None:
-            yield from self._log_rows(tenant, after_seq)
+            yield from self._windows(tenant, after_seq)
             return
         where, extra = "AND session = ?", [session]
         while True:
-            rows = self._all(
-                f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
-                f"ORDER BY seq LIMIT {_CHUNK}",
+            rows = self._db.all(
+                f"SELECT {select_list(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
+                f"ORDER BY seq LIMIT {self.chunk}",
                 [tenant, *extra, after_seq],
             )
             yield from rows
-            if len(rows) < _CHUNK:
+            if len(rows) < self.chunk:
                 return
             after_seq = rows[-1][1]
 
-    def _log_rows(self, tenant: str, after_seq: int) -> Iterator[tuple[Any, ...]]:
-        # The whole log in windows of _CHUNK seq numbers: `seq > ? ORDER BY seq LIMIT n` sorts every later entry
+    def _windows(self, tenant: str, after_seq: int) -> Iterator[tuple[Any, ...]]:
+        # The whole log in windows of `chunk` seq numbers: `seq > ? ORDER BY seq LIMIT n` sorts every later entry
         # again for each chunk (quadratic in the log's length), while a window lets DuckDB skip the row groups
         # outside it. Seq numbers are dense unless entries were deleted; an empty window jumps to the next one.
-        window = f"SELECT {_select(_EVENT_COLUMNS)} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq"
+        columns = select_list(_EVENT_COLUMNS)
+        window = f"SELECT {columns} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq"
         following = "SELECT min(seq), max(seq) FROM events WHERE tenant = ? AND seq > ?"
         while True:
-            low, high = self._all(following, [tenant, after_seq])[0]
+            low, high = self._db.all(following, [tenant, after_seq])[0]
             if low is None:
                 return
             after_seq = int(low) - 1
             while after_seq < high:
-                upper = min(after_seq + _CHUNK, int(high))
-                rows = self._all(window, [tenant, after_seq, upper])
+                upper = min(after_seq + self.chunk, int(high))
+                rows = self._db.all(window, [tenant, after_seq, upper])
                 yield from rows
                 after_seq = upper
                 if not rows:
                     break
 
-    def events(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+    def entries(self, tenant: str, *, session: str | None = None, after_seq: int = 0) -> Iterator[dict[str, Any]]:
         """The tenant's entries in seq order (optionally one session's, after a seq), read in chunks."""
-        for row in self._event_rows(tenant, session, after_seq):
-            yield _loads(row[4], self.path, "event", tenant, row[1])
+        for row in self._rows(tenant, session, after_seq):
+            yield read_object(row[4], self._db.path, "event", tenant, row[1])
 
     def sessions(self, tenant: str) -> list[str]:
         """The tenant's sessions in the order they started."""
         query = "SELECT session FROM events WHERE tenant = ? GROUP BY session ORDER BY min(seq), session"
-        return [row[0] for row in self._all(query, [tenant])]
+        return [row[0] for row in self._db.all(query, [tenant])]
 
     def head(self, tenant: str) -> tuple[int, str] | None:
         """(seq, hash) of the tenant's last entry, None for an empty log."""
-        rows = self._all("SELECT seq, hash FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1", [tenant])
+        rows = self._db.all("SELECT seq, hash FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1", [tenant])
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def verify_log(self, tenant: str, *, expected_head: str | None = None) -> list[ChainProblem]:
+    def verify(self, tenant: str, *, expected_head: str | None = None) -> list[ChainProblem]:
         """Verify the tenant's chain, and that the seq, session, at and hash columns agree with each entry."""
         column_problems: list[ChainProblem] = []
 
         def entries() -> Iterator[Any]:
-            for position, (row_tenant, seq, session, at, text, hash_) in enumerate(self._event_rows(tenant)):
+            for position, (row_tenant, seq, session, at, text, hash_) in enumerate(self._rows(tenant)):
                 try:
                     entry = json.loads(text)
                 except ValueError:
@@ -146,7 +197,7 @@ class _EventLog(_Core):
                 if isinstance(entry, dict):
                     columns = {"tenant": row_tenant, "seq": seq, "session": session, "hash": hash_}
                     bad = [name for name, value in columns.items() if entry.get(name) != value]
-                    if not isinstance(entry.get("at"), str) or _utc_or_none(entry["at"]) != _iso(at):
+                    if not isinstance(entry.get("at"), str) or _utc_or_none(entry["at"]) != iso_from_micros(at):
                         bad.append("at")
                     if bad:
                         message = f"entry seq {seq}: the {', '.join(bad)} column(s) disagree with the entry"
@@ -156,9 +207,7 @@ class _EventLog(_Core):
         problems = eventlog.verify_chain(entries(), expected_head=expected_head)
         return sorted(problems + column_problems, key=lambda problem: problem.position)
 
-    # -- export -----------------------------------------------------------------------------------------------------
-
-    def export_events(self, tenant: str | None, path: Path) -> int:
+    def export(self, tenant: str | None, path: Path) -> int:
         """Write the events of one tenant (None: all) to a Parquet file atomically; return the number written.
 
         The file's metadata carries the package copies the entries are pinned to (`crmctl.packages`, see
@@ -183,9 +232,9 @@ class _EventLog(_Core):
         try:
             columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
             # A cursor of its own, so a failed export cannot leave this connection with an unfinished result.
-            with self._con.cursor() as cursor, pq.ParquetWriter(temp, schema) as writer:
+            with self._db.cursor() as cursor, pq.ParquetWriter(temp, schema) as writer:
                 query = cursor.sql(f"SELECT {columns} FROM events {where} ORDER BY tenant, seq", params=params)
-                for batch in query.to_arrow_reader(_CHUNK):
+                for batch in query.to_arrow_reader(CHUNK):
                     writer.write_table(pa.Table.from_batches([batch]).cast(schema))
                     count += batch.num_rows
             Path(temp).replace(path)
@@ -196,7 +245,7 @@ class _EventLog(_Core):
             if isinstance(error, OSError):
                 raise StoreError(f"cannot write {path}: {error.strerror or error}") from error
             if isinstance(error, duckdb.Error):
-                _store_failure(self.path, error)
+                store_failure(self._db.path, error)
             raise
         return count
 
@@ -212,7 +261,7 @@ class _EventLog(_Core):
         )
         copies = {
             digest: {"name": name, "version": version, "canonical": bytes(blob).decode("utf-8")}
-            for digest, name, version, blob in self._all(query, params)
+            for digest, name, version, blob in self._db.all(query, params)
         }
         return eventlog.dumps(copies)
 
@@ -239,10 +288,10 @@ def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
 
     def entries() -> Iterator[dict[str, Any]]:
         row = 0
-        for batch in parquet.iter_batches(batch_size=_CHUNK, columns=["entry"]):
+        for batch in parquet.iter_batches(batch_size=CHUNK, columns=["entry"]):
             for text in batch.column(0).to_pylist():
                 row += 1
-                yield _loads(text, path, "event in row", row)
+                yield read_object(text, path, "event in row", row)
 
     return entries()
 

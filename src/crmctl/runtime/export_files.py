@@ -16,17 +16,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-from crmctl.runtime._export_types import (
-    _BATCH,
-    _NULL_PARTITION,
-    DatasetReport,
-    ExportError,
-    ExportFormat,
-    ExportOptions,
-    _csv_type,
-)
+from crmctl.runtime.export_columns import csv_type
+from crmctl.runtime.export_model import BATCH_ROWS, DatasetReport, ExportError, ExportFormat, ExportOptions
 
-__all__: list[str] = []
+__all__ = ["Dataset", "probe_directory", "run_datasets", "stream_batches"]
+
+_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 
 class _Sink:
@@ -79,7 +74,7 @@ def _unwritable(directory: Path, error: OSError) -> ExportError:
     )
 
 
-def _probe(directory: Path) -> None:
+def probe_directory(directory: Path) -> None:
     """Fail before reading anything when `directory` cannot be created or written."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -104,7 +99,7 @@ def _partition_dir(keys: Sequence[tuple[str, Any]]) -> str:
     )
 
 
-class _Dataset:
+class Dataset:
     """The files of one dataset (`root`), one per Hive partition; all committed together, or none."""
 
     def __init__(
@@ -137,7 +132,7 @@ class _Dataset:
         self.kept = [f.name for f in schema if f.name not in options.partition_by and f.name != "__digest"]
         self.file_schema = pa.schema([schema.field(name) for name in self.kept])
         if options.format == "csv":
-            csv_schema = pa.schema([(f.name, _csv_type(f.type)) for f in self.file_schema])
+            csv_schema = pa.schema([(f.name, csv_type(f.type)) for f in self.file_schema])
             self.file_schema = _flatten(csv_schema.empty_table()).schema
         self.sinks: dict[tuple[Any, ...], _Sink] = {}
 
@@ -172,7 +167,7 @@ class _Dataset:
             digests = pc.unique(part.column(self.digest_column)).drop_null().to_pylist()
             part = part.select(self.kept)
             if self.options.format == "csv":
-                part = _flatten(part.cast(pa.schema([(f.name, _csv_type(f.type)) for f in part.schema])))
+                part = _flatten(part.cast(pa.schema([(f.name, csv_type(f.type)) for f in part.schema])))
             for out in part.to_batches():
                 self._sink(key).write(out, digests)
 
@@ -205,11 +200,12 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _stream(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Iterator[pa.RecordBatch]:
+def stream_batches(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Iterator[pa.RecordBatch]:
+    """The rows of `sql` as Arrow batches of `BATCH_ROWS`; a DuckDB error is an `ExportError`."""
     import duckdb
 
     try:
-        yield from con.sql(sql, params=params).to_arrow_reader(_BATCH)
+        yield from con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
     except duckdb.Error as error:
         raise ExportError(f"the store could not be read for the export: {error}") from error
 
@@ -258,9 +254,11 @@ def _prefetch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         thread.join()
 
 
-def _run(
-    datasets: Iterator[tuple[_Dataset, str, Iterator[pa.RecordBatch]]], kind: str, progress: Callable[[int], None]
+def run_datasets(
+    datasets: Iterator[tuple[Dataset, str, Iterator[pa.RecordBatch]]], kind: str, progress: Callable[[int], None]
 ) -> list[DatasetReport]:
+    """Write each (dataset, name, batches) in turn, reading the next batch while writing one, and commit all the
+    datasets' files together at the end; on any error, none of them is left behind."""
     reports, pending = [], []
     try:
         for dataset, name, batches in datasets:
@@ -274,6 +272,3 @@ def _run(
         for dataset in pending:
             dataset.abort()
         raise
-
-
-# -- the kinds of export ------------------------------------------------------------------------------------------

@@ -1,17 +1,16 @@
-"""Export's vocabulary and column types: options, reports, errors, and the Arrow type of every field type, merged
-over the versions of an entity (see `runtime.export`)."""
+"""Export's columns: the Arrow type of every field type, merged over the versions of an entity, and the DuckDB SQL
+that reads stored JSON as those types, filling in defaults and former names (see `runtime.export`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import UserError
 from crmctl.model.fields import ArrayField, ObjectField
 from crmctl.model.versions import version_key
+from crmctl.runtime.export_model import ExportError
 from crmctl.runtime.packages import load_copy
 
 if TYPE_CHECKING:
@@ -21,76 +20,20 @@ if TYPE_CHECKING:
     from crmctl.runtime.store import Store
 
 
-__all__ = ["DatasetReport", "ExportError", "ExportOptions", "ExportReport", "arrow_type"]
-
-ExportFormat = Literal["parquet", "csv"]
-Progress = Callable[[int, int], None]
-_BATCH = 122_880  # rows per Arrow batch, so per Parquet row group: the row group size DuckDB writes too
-_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_RECORD_EXTRAS = (
-    "id",
-    "tenant",
-    "entity",
-    "package_name",
-    "package_version",
-    "package_digest",
-    "revision",
-    "created_at",
-    "updated_at",
-)
-
-
-class ExportError(UserError):
-    """The export cannot be done as asked: an unwritable directory, conflicting field types, a bad option."""
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    out: Path
-    format: ExportFormat = "parquet"
-    tenant: str | None = None
-    entity: str | None = None
-    partition_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DatasetReport:
-    kind: str
-    name: str
-    rows: int
-    files: list[str]
-    package_digests: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "rows": self.rows,
-            "files": self.files,
-            "package_digests": self.package_digests,
-        }
-
-
-@dataclass
-class ExportReport:
-    kind: str
-    format: ExportFormat
-    out: str
-    datasets: list[DatasetReport] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(d.rows for d in self.datasets)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "format": self.format,
-            "out": self.out,
-            "rows": self.rows,
-            "datasets": [d.to_json() for d in self.datasets],
-        }
-
+__all__ = [
+    "EntityVersion",
+    "arrow_type",
+    "column_readers",
+    "csv_duck_type",
+    "csv_type",
+    "duck_type",
+    "entity_versions",
+    "filled_sql",
+    "json_structure",
+    "literal_sql",
+    "quote_name",
+    "union_columns",
+]
 
 # -- type mapping -------------------------------------------------------------------------------------------------
 
@@ -120,23 +63,23 @@ def arrow_type(fdef: FieldDef) -> pa.DataType:
     return simple.get(kind, pa.string())
 
 
-def _csv_type(t: pa.DataType) -> pa.DataType:
+def csv_type(t: pa.DataType) -> pa.DataType:
     """CSV cells: objects stay structs (flattened to `obj.sub` columns later), arrays become JSON text."""
     import pyarrow as pa
 
     if pa.types.is_struct(t):
-        return pa.struct([(t.field(i).name, _csv_type(t.field(i).type)) for i in range(t.num_fields)])
+        return pa.struct([(t.field(i).name, csv_type(t.field(i).type)) for i in range(t.num_fields)])
     return pa.string() if pa.types.is_list(t) or pa.types.is_dictionary(t) else t
 
 
-def _duck(t: pa.DataType) -> Any:
+def duck_type(t: pa.DataType) -> Any:
     """The `json_transform` structure that reads a stored JSON value as Arrow type `t`."""
     import pyarrow as pa
 
     if pa.types.is_struct(t):
-        return {t.field(i).name: _duck(t.field(i).type) for i in range(t.num_fields)}
+        return {t.field(i).name: duck_type(t.field(i).type) for i in range(t.num_fields)}
     if pa.types.is_list(t):
-        return [_duck(t.value_type)]
+        return [duck_type(t.value_type)]
     if pa.types.is_decimal(t):
         return f"DECIMAL({t.precision},{t.scale})"
     names = {
@@ -149,12 +92,13 @@ def _duck(t: pa.DataType) -> Any:
     return names.get(t, "VARCHAR")
 
 
-def _csv_duck(t: pa.DataType) -> Any:
+def csv_duck_type(t: pa.DataType) -> Any:
+    """`duck_type` for a CSV cell: a list is read as JSON text (see `csv_type`)."""
     import pyarrow as pa
 
     if pa.types.is_struct(t):
-        return {t.field(i).name: _csv_duck(t.field(i).type) for i in range(t.num_fields)}
-    return "JSON" if pa.types.is_list(t) else _duck(t)
+        return {t.field(i).name: csv_duck_type(t.field(i).type) for i in range(t.num_fields)}
+    return "JSON" if pa.types.is_list(t) else duck_type(t)
 
 
 def _merge(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
@@ -182,14 +126,16 @@ def _merge(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
 
 
 @dataclass(frozen=True)
-class _Version:
+class EntityVersion:
+    """One stored package version of an entity: its fields, each under the column the export names it by."""
+
     digest: str
     name: str
     version: str
     fields: dict[str, tuple[str, FieldDef]]  # stored field name -> (column, definition)
 
 
-def _versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -> list[_Version]:
+def entity_versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -> list[EntityVersion]:
     """The entity's fields in each stored version, oldest first; a field renamed with `aliases` keeps its
     newest name as the column of older versions' values."""
     versions = []
@@ -213,14 +159,14 @@ def _versions(store: Store, entity: str, rows: Sequence[tuple[str, str, str]]) -
             newest.setdefault(column, d)
     # Members too are named as the newest version names them (a member renamed with `aliases`, at any depth).
     return [
-        _Version(digest, name, version, {f: (c, _as_named(d, newest[c])) for f, (c, d) in named.items()})
+        EntityVersion(digest, name, version, {f: (c, _as_named(d, newest[c])) for f, (c, d) in named.items()})
         for (digest, name, version, _), named in zip(versions, columns, strict=True)
     ]
 
 
-def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
+def union_columns(entity: str, versions: Sequence[EntityVersion]) -> dict[str, pa.DataType]:
     """Column -> type over all versions, newest version's field order first; conflicting types are an error."""
-    columns: dict[str, tuple[pa.DataType, _Version]] = {}
+    columns: dict[str, tuple[pa.DataType, EntityVersion]] = {}
     for v in reversed(versions):
         for column, fdef in v.fields.values():
             t = arrow_type(fdef)
@@ -240,7 +186,7 @@ def _union(entity: str, versions: Sequence[_Version]) -> dict[str, pa.DataType]:
     return {column: t for column, (t, _) in columns.items()}
 
 
-def _readers(versions: Sequence[_Version]) -> dict[str, FieldDef]:
+def column_readers(versions: Sequence[EntityVersion]) -> dict[str, FieldDef]:
     """Column -> the field of the newest version declaring it: whose defaults every row of the dataset reads."""
     readers: dict[str, FieldDef] = {}
     for v in reversed(versions):
@@ -249,10 +195,10 @@ def _readers(versions: Sequence[_Version]) -> dict[str, FieldDef]:
     return readers
 
 
-def _filled(
+def filled_sql(
     expr: str, fdef: FieldDef | None, t: pa.DataType, typed: Callable[[pa.DataType], Any], depth: int = 0
 ) -> str | None:
-    """SQL reading `expr` (a value of Arrow type `t`, read with the `_structure` of `typed`) as `fdef` reads it:
+    """SQL reading `expr` (a value of Arrow type `t`, read with the `json_structure` of `typed`) as `fdef` reads it:
     a member stored under a former name is the member's, and the defaults of `fdef` are filled in where it has no
     value, inside objects and list items too; None when `fdef` has neither inside."""
     import pyarrow as pa
@@ -268,32 +214,32 @@ def _filled(
             name, sub_type = t.field(i).name, t.field(i).type
             sub_def = fdef.fields.get(name)
             former = _former(sub_def, names)
-            sub_expr = f"{expr}.{_quote(name)}"
+            sub_expr = f"{expr}.{quote_name(name)}"
             if former:  # a value under a former name is the member's
-                sub_expr = f"COALESCE({', '.join([sub_expr, *(f'{expr}.{_quote(a)}' for a in former)])})"
-            sub = _filled(sub_expr, sub_def, sub_type, typed, depth)
+                sub_expr = f"COALESCE({', '.join([sub_expr, *(f'{expr}.{quote_name(a)}' for a in former)])})"
+            sub = filled_sql(sub_expr, sub_def, sub_type, typed, depth)
             changed = changed or sub is not None or bool(former)
-            members.append(f"{_quote(name)} := {sub or sub_expr}")
+            members.append(f"{quote_name(name)} := {sub or sub_expr}")
         if changed:
             inner = f"CASE WHEN {expr} IS NULL THEN NULL ELSE struct_pack({', '.join(members)}) END"
     elif isinstance(fdef, ArrayField) and pa.types.is_list(t):
         var = f"_item{depth}"
-        sub = _filled(var, fdef.items, t.value_type, _duck, depth + 1)
+        sub = filled_sql(var, fdef.items, t.value_type, duck_type, depth + 1)
         if sub is not None:
-            if typed(t) == [_duck(t.value_type)]:
+            if typed(t) == [duck_type(t.value_type)]:
                 inner = f"list_transform({expr}, lambda {var}: {sub})"
             else:  # a CSV cell holds the list as JSON text: read it typed, fill it, write it back
-                typed_list = f"json_transform({expr}, {_sql_text(json.dumps(_structure(t, fdef, _duck)))})"
+                typed_list = f"json_transform({expr}, {_sql_text(json.dumps(json_structure(t, fdef, duck_type)))})"
                 inner = f"to_json(list_transform({typed_list}, lambda {var}: {sub}))"
     default = filled_default(fdef)
     if default is None:
         return inner
-    return f"COALESCE({inner or expr}, {_literal(default, t, typed)})"
+    return f"COALESCE({inner or expr}, {literal_sql(default, t, typed)})"
 
 
-def _structure(t: pa.DataType, fdef: FieldDef | None, typed: Callable[[pa.DataType], Any]) -> Any:
+def json_structure(t: pa.DataType, fdef: FieldDef | None, typed: Callable[[pa.DataType], Any]) -> Any:
     """The `json_transform` structure reading a stored value of Arrow type `t` for field `fdef` (the column's
-    newest): `typed(t)`, plus each object member's former names, read as the member (`_filled` merges them)."""
+    newest): `typed(t)`, plus each object member's former names, read as the member (`filled_sql` merges them)."""
     import pyarrow as pa
 
     shape = typed(t)
@@ -301,10 +247,10 @@ def _structure(t: pa.DataType, fdef: FieldDef | None, typed: Callable[[pa.DataTy
         names = {t.field(i).name for i in range(t.num_fields)}
         for i in range(t.num_fields):
             name, sub = t.field(i).name, fdef.fields.get(t.field(i).name)
-            shape[name] = _structure(t.field(i).type, sub, typed)
+            shape[name] = json_structure(t.field(i).type, sub, typed)
             shape.update((alias, shape[name]) for alias in _former(sub, names))
     elif isinstance(fdef, ArrayField) and pa.types.is_list(t) and isinstance(shape, list):
-        shape = [_structure(t.value_type, fdef.items, typed)]
+        shape = [json_structure(t.value_type, fdef.items, typed)]
     return shape
 
 
@@ -338,8 +284,8 @@ def _as_named(fdef: FieldDef, newest: FieldDef) -> FieldDef:
     return fdef
 
 
-def _literal(value: Any, t: pa.DataType, typed: Callable[[pa.DataType], Any]) -> str:
-    """A JSON value as SQL of the type the export reads `t` as (the stored data's own conversion)."""
+def literal_sql(value: Any, t: pa.DataType, typed: Callable[[pa.DataType], Any]) -> str:
+    """SQL for a JSON value as SQL of the type the export reads `t` as (the stored data's own conversion)."""
     return f"json_transform({_sql_text(json.dumps(value))}, {_sql_text(json.dumps(typed(t)))})"
 
 
@@ -347,7 +293,8 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 

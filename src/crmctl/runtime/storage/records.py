@@ -1,0 +1,191 @@
+"""The store's records (the `records` table): saved records, each with the package version that validated it,
+written in all-or-nothing batches and read by key, in pages or in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from crmctl.errors import InputError, UserError
+from crmctl.model.tenants import check_tenant
+from crmctl.runtime import eventlog
+from crmctl.runtime.storage.connection import (
+    CHUNK,
+    Connection,
+    iso_from_micros,
+    parse_stored_instant,
+    read_object,
+    select_list,
+)
+from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError
+
+__all__ = ["Records", "StoredRecord"]
+
+_COLUMNS = (
+    "tenant",
+    "entity",
+    "id",
+    "package_name",
+    "package_version",
+    "package_digest",
+    "data",
+    "revision",
+    "created_at",
+    "updated_at",
+)
+_SHOWN = 10  # keys named in a refusal
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A saved record with the package version that validated it."""
+
+    tenant: str
+    entity: str
+    id: str
+    package_name: str
+    package_version: str
+    package_digest: str
+    data: dict[str, Any]
+    revision: int
+    created_at: str
+    updated_at: str
+
+
+class Records:
+    """The `records` table: one row per record, keyed by tenant, entity and id."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    def put(self, records: Sequence[StoredRecord], *, mode: Literal["create", "update", "upsert"] = "create") -> None:
+        """Write records of one tenant as one batch: all of them, or none."""
+        import pyarrow as pa
+
+        if not records:
+            return
+        tenants = {r.tenant for r in records}
+        if len(tenants) > 1:
+            raise InputError(f"one batch of records must belong to one tenant, not to {sorted(tenants)}")
+        check_tenant(records[0].tenant)
+        text = pa.string()
+        stamp = pa.timestamp("us", "UTC")
+        schema = pa.schema(
+            [(c, text) for c in _COLUMNS[:7]] + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)]
+        )
+        columns = [
+            [r.tenant for r in records],
+            [r.entity for r in records],
+            [r.id for r in records],
+            [r.package_name for r in records],
+            [r.package_version for r in records],
+            [r.package_digest for r in records],
+            [eventlog.dumps(r.data) for r in records],
+            [r.revision for r in records],
+            [parse_stored_instant(r.created_at) for r in records],
+            [parse_stored_instant(r.updated_at) for r in records],
+        ]
+        table = pa.Table.from_arrays(
+            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+        )
+        with self._db.transaction(), self._db.batch(table) as batch:
+            twice = "the batch names these records more than once"
+            self._refuse_keys(
+                batch,
+                "SELECT entity, id FROM {b} GROUP BY entity, id HAVING count(*) > 1",
+                lambda text, _: InputError(text),
+                twice,
+            )
+            if mode == "create":
+                self._refuse_keys(
+                    batch,
+                    "SELECT entity, id FROM {b} SEMI JOIN records USING (tenant, entity, id)",
+                    RecordExistsError,
+                    "these records already exist",
+                )
+            elif mode == "update":
+                self._refuse_keys(
+                    batch,
+                    "SELECT entity, id FROM {b} ANTI JOIN records USING (tenant, entity, id)",
+                    RecordNotFoundError,
+                    "these records do not exist",
+                )
+            names = ", ".join(_COLUMNS)
+            verb = "INSERT" if mode == "create" else "INSERT OR REPLACE"
+            self._db.all(f"{verb} INTO records ({names}) SELECT {names} FROM {batch}")
+
+    def _refuse_keys(
+        self, batch: str, query: str, error: Callable[[str, list[tuple[str, str]]], UserError], message: str
+    ) -> None:
+        rows = self._db.all(
+            f"SELECT entity, id, count(*) OVER () FROM ({query.format(b=batch)}) ORDER BY entity, id LIMIT {_SHOWN}"
+        )
+        if rows:
+            keys = [(entity, id_) for entity, id_, _ in rows]
+            shown = ", ".join(f"{entity}/{id_}" for entity, id_ in keys)
+            total = rows[0][2]
+            shown += f" and {total - len(keys)} more" if total > len(keys) else ""
+            raise error(f"{message}: {shown}; nothing was written", keys)
+
+    def get(self, tenant: str, entity: str, id: str) -> StoredRecord | None:
+        """The tenant's record `entity`/`id`, None if there is none."""
+        rows = self._db.all(
+            f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
+            [tenant, entity, id],
+        )
+        return self._record(rows[0]) if rows else None
+
+    def list_for(
+        self, tenant: str, entity: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[StoredRecord]:
+        """The tenant's records ordered by entity and id."""
+        where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
+        page = f"LIMIT {int(limit)} " if limit is not None else ""
+        rows = self._db.all(
+            f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
+            f"ORDER BY entity, id {page}OFFSET {int(offset)}",
+            params,
+        )
+        return [self._record(row) for row in rows]
+
+    def iterate(self, tenant: str, entity: str | None = None, batch: int = CHUNK) -> Iterator[StoredRecord]:
+        """Like `list_for`, fetched `batch` rows at a time."""
+        where = "AND entity = ?" if entity is not None else ""
+        fixed = [tenant, entity] if entity is not None else [tenant]
+        after: tuple[str, str] = ("", "")
+        while True:
+            rows = self._db.all(
+                f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
+                f"AND (entity, id) > (?, ?) ORDER BY entity, id LIMIT {int(batch)}",
+                [*fixed, *after],
+            )
+            yield from (self._record(row) for row in rows)
+            if len(rows) < batch:
+                return
+            after = (rows[-1][1], rows[-1][2])
+
+    def count(self, tenant: str, entity: str | None = None) -> int:
+        """How many records the tenant has (optionally of one entity)."""
+        where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
+        return int(self._db.all(f"SELECT count(*) FROM records WHERE tenant = ? {where}", params)[0][0])
+
+    def ids(self, tenant: str, entity: str) -> set[str]:
+        """The ids of the tenant's records of `entity`."""
+        rows = self._db.all("SELECT id FROM records WHERE tenant = ? AND entity = ?", [tenant, entity])
+        return {row[0] for row in rows}
+
+    def _record(self, row: tuple[Any, ...]) -> StoredRecord:
+        tenant, entity, id_, name, version, digest, data, revision, created_at, updated_at = row
+        return StoredRecord(
+            tenant,
+            entity,
+            id_,
+            name,
+            version,
+            digest,
+            read_object(data, self._db.path, "record", tenant, entity, id_),
+            revision,
+            iso_from_micros(created_at),
+            iso_from_micros(updated_at),
+        )
