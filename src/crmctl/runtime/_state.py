@@ -9,7 +9,7 @@ from typing import Any
 from crmctl.errors import UserError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest
 
-__all__ = ["EVENT_TYPES", "EventError", "Outcome", "SessionState"]
+__all__ = ["EVENT_TYPES", "Binding", "EventError", "Outcome", "SessionState"]
 
 EVENT_TYPES = ("load", "change", "next", "back", "goto", "submit")
 
@@ -19,8 +19,22 @@ class EventError(UserError):
 
 
 @dataclass(frozen=True)
+class Binding:
+    """The CEL variables an event left bound, so the next event of the session starts from them instead of
+    converting every field again: valid for that very `data` mapping (states are values; the engine never changes
+    their data in place, and neither may a caller) under the program `program` (package digest, entity)."""
+
+    program: tuple[str, str]
+    data: Mapping[str, Any]
+    variables: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class SessionState:
-    """Everything a session remembers between events; JSON round-trips through `to_json`/`from_json`."""
+    """Everything a session remembers between events; JSON round-trips through `to_json`/`from_json`.
+
+    `binding` travels with a state in memory only (not in its JSON, not in comparisons): a state read back from
+    JSON binds its data afresh."""
 
     step: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -31,6 +45,7 @@ class SessionState:
     status: str = "new"  # new → editing → submitted
     submit_attempted: bool = False
     events: int = 0
+    binding: Binding | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -1,4 +1,4 @@
-"""The form session's presentation: which rules decide visibility and options, and effects as view differences."""
+"""The form session's presentation effects: the difference between the view before and after an event."""
 
 from __future__ import annotations
 
@@ -6,43 +6,21 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crmctl.runtime.form import CompiledRule, FormModel
-    from crmctl.runtime.session import Session
+    from crmctl.runtime._session_index import SessionIndex
 
-__all__ = ["dependency_index", "diff_view", "visibility_index"]
-
-
-def visibility_index(model: FormModel) -> dict[tuple[str, str], list[CompiledRule]]:
-    index: dict[tuple[str, str], list[CompiledRule]] = {}
-    seen: set[str] = set()
-    for rules in model.rules.values():
-        for rule in rules:
-            if rule.rule.capability == "visibility" and rule.rule.target and rule.id not in seen:
-                seen.add(rule.id)
-                scope = "field" if rule.rule.scope == "global" else rule.rule.scope
-                index.setdefault((scope, rule.rule.target), []).append(rule)
-    return index
-
-
-def dependency_index(model: FormModel) -> dict[str, list[CompiledRule]]:
-    index: dict[str, list[CompiledRule]] = {}
-    seen: set[str] = set()
-    for rules in model.rules.values():
-        for rule in rules:  # already in evaluation order (FormModel.rules)
-            if rule.rule.capability == "dependency" and rule.rule.target and rule.id not in seen:
-                seen.add(rule.id)
-                index.setdefault(rule.rule.target, []).append(rule)
-    return index
+__all__ = ["diff_view"]
 
 
 def diff_view(
-    s: Session,
+    index: SessionIndex,
     old: Mapping[str, Any],
     new: Mapping[str, Any],
     value_changes: Iterable[str],
     echo: tuple[str, Any] | None,
 ) -> list[dict[str, Any]]:
-    model = s.model
+    """The effects that take a client from view `old` to view `new` (`old` empty: present everything); only the
+    values at `value_changes` can differ, and `echo` is what the client sent for the field it changed."""
+    model = index.model
     out: list[dict[str, Any]] = []
     if new["locale"] != old.get("locale"):  # the first event says how to write: locale and text direction
         out.append({"effect": "locale", **new["locale"]})
@@ -53,7 +31,7 @@ def diff_view(
             {
                 "effect": "step",
                 "step": step.id,
-                "label": s.l10n.step_label(step.id),
+                "label": index.step_label(step.id),
                 "mode": step.mode,
                 "fields": [p for p in model.step_fields[step.id] if p in new["visible"]],
             }
@@ -67,7 +45,7 @@ def diff_view(
     for path, shown in new["visible"].items() if new["visible"] != old_visible else ():
         if old_visible.get(path) != shown:
             out.append(
-                {"effect": "show", "field": path, "label": s.label(path)}
+                {"effect": "show", "field": path, "label": index.label(path)}
                 if shown
                 else {"effect": "hide", "field": path}
             )
@@ -88,7 +66,7 @@ def diff_view(
                     "effect": "options",
                     "field": path,
                     "values": values,
-                    "labels": [s.l10n.picklist(model.entity, path, v) for v in values],
+                    "labels": [index.picklist(path, v) for v in values],
                 }
             )
     old_values = old.get("values", {})
@@ -101,7 +79,7 @@ def diff_view(
             continue
         effect: dict[str, Any] = {"effect": "set", "field": path, "value": after}
         if after is not None:
-            effect["display"] = s.display(after, path)
+            effect["display"] = index.display(after, path)
         out.append(effect)
     old_messages = old.get("messages", {})
     if new["messages"] == old_messages and new["errors"] == old.get("errors", {}):
@@ -116,6 +94,6 @@ def diff_view(
     for expr_id, detail in new["errors"].items():
         if old_errors.get(expr_id) != detail:
             out.append(
-                {"effect": "error", "rule": expr_id, "message": s.message("crmctl.ruleError", {"detail": detail})}
+                {"effect": "error", "rule": expr_id, "message": index.message("crmctl.ruleError", {"detail": detail})}
             )
     return out

@@ -12,6 +12,7 @@ first, then the order of `rules.yaml`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,13 +25,14 @@ from crmctl.model.cel import CONTEXT_VARIABLES, referenced_names
 from crmctl.model.defaults import DefaultFiller, filler_for
 from crmctl.model.fields import CalculatedField, EnumField, ObjectField
 from crmctl.runtime.cel import CompiledProgram, entity_expressions
+from crmctl.runtime.values import FieldValues
 
 if TYPE_CHECKING:
     from crmctl.model.artifacts import Form, Rule, Step, Validation
     from crmctl.model.fields import FieldDef
     from crmctl.model.package import Package
 
-__all__ = ["CompiledRule", "FormError", "FormModel", "field_at", "set_field"]
+__all__ = ["CompiledRule", "FormError", "FormModel", "bind_value", "field_at", "set_field"]
 
 
 class FormError(UserError):
@@ -122,6 +124,11 @@ class FormModel:
             known = ", ".join(sorted(package.schema.entities)) if package.schema else "no schema"
             raise FormError(f"{package.name}: no entity {entity!r}; the schema has {known}")
         return _cached(package, entity, "", Form.model_construct(entity=entity, steps=[], roles={}))
+
+    @functools.cached_property
+    def values(self) -> Mapping[str, FieldValues]:
+        """How values of each field path are checked and stored (`values.FieldValues`), built once per model."""
+        return {path: FieldValues(fdef) for path, fdef in self.fields.items()}
 
     def step(self, step_id: str) -> Step | None:
         for step in self.steps:
@@ -344,3 +351,19 @@ def set_field(data: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
     else:
         out.pop(head, None)
     return out
+
+
+def bind_value(bound: dict[str, Any], path: str, cel: Any, zeros: Mapping[str, Any]) -> None:
+    """Keep the CEL variables `bound` (`CompiledProgram.bind`) in step with data after `set_field(data, path, v)`,
+    given `cel`, the value CEL reads for `v` (None: cleared): a member changes inside its object, a cleared field
+    reads its type's zero value (or is unbound when the type has none), as binding the changed data would."""
+    top, _, rest = path.partition(".")
+    if rest:
+        inner = bound.get(top)
+        bound[top] = set_field(inner if isinstance(inner, Mapping) else {}, rest, cel)
+    elif cel is not None:
+        bound[top] = cel
+    elif top in zeros:
+        bound[top] = zeros[top]
+    else:
+        bound.pop(top, None)

@@ -7,13 +7,15 @@ input (JSON-like field values) `RecordEngine.check` does, in order:
    name; data naming one field twice (by its name and a former one) is refused;
 2. field defaults (`model.defaults`): a field without a value gets its default, objects' members and array
    items included;
-3. input checks: unknown fields, calculated fields (never entered), value
-   types (`values.to_cel`: integers for `integer` numbers, dates, datetimes, nested objects), enum values,
-   text `maxLength` and array `maxItems`; whole numbers of `number`/`currency` fields are stored as floats,
-   as the session stores them;
+3. input checks: unknown fields, calculated fields (never entered), then each value through the one value
+   pipeline (`values.FieldValues.store`, the form session's too): types (integers for `integer` numbers, dates,
+   datetimes, nested objects), enum values, text `maxLength` and array `maxItems`; whole numbers of
+   `number`/`currency` fields are stored as floats, as the session stores them (arrays and objects are stored
+   as given: records written before the pipeline was shared must replay byte for byte);
 4. calculated fields in dependency order, then the calculation rules of `onValidate` and `onSave` (lower
-   `priority` first), then the calculated fields again, coerced as the session coerces them (whole numbers to
-   float for double fields, dates cut to `YYYY-MM-DD`, non-finite results are errors);
+   `priority` first), then the calculated fields again, each result stored as the session stores it
+   (`FieldValues.store_result`: whole numbers to float for double fields, dates cut to `YYYY-MM-DD` and then
+   checked, non-finite results and results that do not fit the field are errors);
 5. every validation of the entity (async ones only with an injected resolver, their answers returned to be
    logged), the non-workflow guards of `onValidate` and `onSave`, and the schema's `required` fields.
 
@@ -32,25 +34,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import UserError
 from crmctl.model.aliases import NamedTwice
-from crmctl.model.fields import ArrayField, CalculatedField, EnumField, NumberField, ObjectField, TextField
+from crmctl.model.fields import CalculatedField
 from crmctl.runtime.cel import EvaluationError, MissingValueError
 from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, Finding, Resolver, Validator, is_blank
-from crmctl.runtime.form import FormModel, field_at
-from crmctl.runtime.values import MAX_TEXT, to_cel
+from crmctl.runtime.form import FormModel, bind_value, field_at, set_field
+from crmctl.runtime.values import ResultError, ValueLimitError, ValueRefusedError
 
 if TYPE_CHECKING:
-    from crmctl.model.fields import FieldDef
     from crmctl.model.package import Package
     from crmctl.runtime.form import CompiledRule
+    from crmctl.runtime.values import FieldValues, Limit
 
 __all__ = ["RECORD_ROLE", "RecordEngine", "RecordResult", "merge_patch", "record_effects"]
 
 RECORD_ROLE = "system"
-_SHORT = MAX_TEXT // 4  # a str of at most this many characters is within MAX_TEXT bytes of UTF-8
-_INT64 = (-(2**63), 2**63 - 1)
-_MOMENTS = 4096  # parsed date/datetime texts kept per field
 
 
 @dataclass(frozen=True)
@@ -85,47 +83,6 @@ def record_effects(record_id: str, result: RecordResult) -> list[dict[str, Any]]
     return [{"effect": "record", "id": record_id, "data": result.data, "warnings": result.warnings}]
 
 
-@dataclass(frozen=True)
-class _Input:
-    """What the input check of one top-level field needs, resolved once per engine."""
-
-    fdef: FieldDef
-    bound: bool  # CEL can name it (not shadowed by a context variable or a reserved word)
-    limited: bool  # enum values, maxLength or maxItems somewhere inside
-    fast: str | None  # "str", "float", "int" or "bool": a scalar whose common case skips `to_cel`
-    enum: frozenset[str] | None = None  # the values of an enum field
-    max_length: int | None = None  # the maxLength of a text field
-    nested: bool = False  # limits inside an object or array: checked by `_limits`
-    offered: str = ""  # the values of an enum field in order, joined with ", " (for the notOffered message)
-
-
-_FAST = {"text": "str", "enum": "str", "reference": "str", "file": "str", "currency": "float", "boolean": "bool"}
-
-
-def _plan(fdef: FieldDef, bound: bool) -> _Input:
-    enum = frozenset(fdef.values) if isinstance(fdef, EnumField) else None
-    offered = ", ".join(fdef.values) if isinstance(fdef, EnumField) else ""
-    max_length = fdef.maxLength if isinstance(fdef, TextField) else None
-    nested = isinstance(fdef, ArrayField | ObjectField) and _limited(fdef)
-    return _Input(fdef, bound, _limited(fdef), _fast(fdef), enum, max_length, nested, offered)
-
-
-def _fast(fdef: FieldDef) -> str | None:
-    if isinstance(fdef, NumberField):
-        return "int" if fdef.integer else "float"
-    return _FAST.get(fdef.type)
-
-
-def _limited(fdef: FieldDef) -> bool:
-    if isinstance(fdef, EnumField) or (isinstance(fdef, TextField) and fdef.maxLength is not None):
-        return True
-    if isinstance(fdef, ArrayField):
-        return fdef.maxItems is not None or _limited(fdef.items)
-    if isinstance(fdef, ObjectField):
-        return any(_limited(sub) for sub in fdef.fields.values())
-    return False
-
-
 class RecordEngine:
     """Checks records of one entity of one package version in one locale. Build once, `check` many times."""
 
@@ -141,11 +98,11 @@ class RecordEngine:
         program = self.model.program
         assert package.schema is not None
         top = package.schema.entities[entity].fields
-        self.inputs = {
-            name: _plan(fdef, name in program.fields)
-            for name, fdef in top.items()
-            if not isinstance(fdef, CalculatedField)
+        # How each enterable field's values are checked and stored (`values.FieldValues`, shared with the form).
+        self.inputs: dict[str, FieldValues] = {
+            name: self.model.values[name] for name, fdef in top.items() if not isinstance(fdef, CalculatedField)
         }
+        self.bound_inputs = frozenset(name for name in self.inputs if name in program.fields)  # CEL can name them
         self.calculated_names = frozenset(n for n, f in top.items() if isinstance(f, CalculatedField))
         self.aliases = dict(self.model.aliases)
         self.rename = self.model.rename
@@ -167,10 +124,6 @@ class RecordEngine:
         self._template = dict(program.zeros)
         self._template.update(step="", role=RECORD_ROLE, locale=self.locale)
         self._labels: dict[str, str] = {}
-        # Parsed dates and datetimes by text, per field: imports repeat the same days over and over.
-        self._moments: dict[str, dict[str, Any]] = {
-            n: {} for n, p in self.inputs.items() if p.fdef.type in ("date", "datetime")
-        }
 
     @property
     def ref(self) -> tuple[str, str]:
@@ -238,6 +191,7 @@ class RecordEngine:
         data: dict[str, Any] = {}
         bound = self._template.copy()
         bound["now"] = at.astimezone(UTC)
+        bound_inputs = self.bound_inputs
         for key, value in values.items():
             plan = self.inputs.get(key)
             if plan is None:
@@ -256,49 +210,18 @@ class RecordEngine:
                 continue
             if value is None:
                 continue
-            kind = type(value)
-            fast = plan.fast
-            # The common cases of `to_cel`, inline: this loop runs for every field of every imported row.
-            if fast == "str" and kind is str and len(value) <= _SHORT and "\x00" not in value:
-                converted = value
-            elif fast == "float" and kind is float:
-                if value - value != 0.0:  # NaN and infinities have no JSON form
-                    detail = f"{key}: expected a finite number, got {value}"
-                    errors.append(self.finding(key, "type", "error", "crmctl.type", {"detail": detail}))
-                    continue
-                converted = value
-            elif (fast == "int" and kind is int and _INT64[0] <= value <= _INT64[1]) or (
-                fast == "bool" and kind is bool
-            ):
-                converted = value
-            elif kind is str and key in self._moments and value in self._moments[key]:
-                converted = self._moments[key][value]
-            else:
-                try:
-                    converted = to_cel(value, plan.fdef, key)
-                except UserError as exc:
-                    path = getattr(exc, "field", key)
-                    errors.append(self.finding(path, "type", "error", "crmctl.type", {"detail": str(exc)}))
-                    continue
-                if type(converted) is float:
-                    value = converted
-                elif key in self._moments and len(self._moments[key]) < _MOMENTS:
-                    self._moments[key][value] = converted
-            if plan.limited:
-                if plan.enum is not None and value not in plan.enum:
-                    errors.append(
-                        self.finding(
-                            key, "notOffered", "error", "crmctl.notOffered", {"value": value, "values": plan.offered}
-                        )
-                    )
-                    continue
-                if plan.max_length is not None and len(value) > plan.max_length:
-                    errors.append(self.finding(key, "maxLength", "error", "crmctl.maxLength", {"max": plan.max_length}))
-                    continue
-                if plan.nested and not self._limits(value, plan.fdef, key, errors):
-                    continue
-            data[key] = value
-            if plan.bound:
+            try:
+                stored, converted = plan.store(value, key)
+            except ValueLimitError as exc:
+                errors.extend(self.limit_finding(limit) for limit in exc.limits)
+                continue
+            except ValueRefusedError as exc:
+                errors.append(self.finding(exc.field, "type", "error", "crmctl.type", {"detail": str(exc)}))
+                continue
+            # Arrays and objects are stored as given (their whole numbers and null members as they came): records
+            # stored so replay byte for byte. The form session stores them as `FieldValues` does.
+            data[key] = value if plan.nested else stored
+            if key in bound_inputs:
                 bound[key] = converted
         # A rejected row lists every problem at once: the checks run on the values that passed their input check,
         # and say nothing more about the fields that did not.
@@ -338,30 +261,13 @@ class RecordEngine:
             )
         return RecordResult(not errors, data, warnings, errors, answers)
 
-    def _limits(self, value: Any, fdef: FieldDef, path: str, errors: list[dict[str, Any]]) -> bool:
-        """Enum values, maxLength and maxItems inside a value that already has the right type."""
-        ok = True
-        if isinstance(fdef, EnumField) and value not in fdef.values:
-            errors.append(
-                self.finding(
-                    path, "notOffered", "error", "crmctl.notOffered", {"value": value, "values": ", ".join(fdef.values)}
-                )
-            )
-            ok = False
-        elif isinstance(fdef, TextField) and fdef.maxLength is not None and len(value) > fdef.maxLength:
-            errors.append(self.finding(path, "maxLength", "error", "crmctl.maxLength", {"max": fdef.maxLength}))
-            ok = False
-        elif isinstance(fdef, ArrayField):
-            if fdef.maxItems is not None and len(value) > fdef.maxItems:
-                errors.append(self.finding(path, "maxItems", "error", "crmctl.maxItems", {"max": fdef.maxItems}))
-                ok = False
-            for i, item in enumerate(value):
-                ok = self._limits(item, fdef.items, f"{path}[{i}]", errors) and ok
-        elif isinstance(fdef, ObjectField):
-            for key, item in value.items():
-                if item is not None:
-                    ok = self._limits(item, fdef.fields[key], f"{path}.{key}", errors) and ok
-        return ok
+    def limit_finding(self, limit: Limit) -> dict[str, Any]:
+        """The finding for a value over a limit of its field (`notOffered`, `maxLength`, `maxItems`)."""
+        if limit.code == "notOffered":
+            params: dict[str, Any] = {"value": limit.value, "values": ", ".join(limit.allowed)}
+        else:
+            params = {"max": limit.maximum}
+        return self.finding(limit.path, limit.code, "error", f"crmctl.{limit.code}", params)
 
     def _evaluate(self, expr_id: str, bound: Mapping[str, Any], failures: dict[str, str]) -> Any:
         try:
@@ -380,10 +286,15 @@ class RecordEngine:
         for calc in self.model.calculated:
             value = self._evaluate(calc.expr_id, bound, failures)
             if type(value) is float and value - value == 0.0 and calc.field_def.resultType in ("number", "currency"):
-                data[calc.name] = bound[calc.name] = value  # the common case of `coerce` and `to_cel`
+                data[calc.name] = bound[calc.name] = value  # the common case of `FieldValues.store_result`
                 continue
+            converted = None
             if value is not None:
-                value = coerce(calc.expr_id, value, calc.field_def, failures)
+                try:
+                    value, converted = self.model.values[calc.name].store_result(value, calc.expr_id)
+                except ResultError as exc:
+                    failures[calc.expr_id] = exc.detail
+                    value = None
             if value is None:
                 data.pop(calc.name, None)
                 if calc.name in program.zeros:
@@ -393,13 +304,11 @@ class RecordEngine:
             else:
                 data[calc.name] = value
                 if calc.name in program.fields:
-                    bound[calc.name] = to_cel(value, calc.field_def, calc.name)
+                    bound[calc.name] = converted
 
     def _apply_rule(
         self, rule: CompiledRule, data: dict[str, Any], bound: dict[str, Any], failures: dict[str, str]
     ) -> None:
-        from crmctl.runtime.form import set_field
-
         target = rule.rule.target
         if (
             rule.expr_id is None
@@ -411,33 +320,17 @@ class RecordEngine:
         value = self._evaluate(rule.expr_id, bound, failures)
         if value is None:
             return
-        value = coerce(rule.expr_id, value, self.model.fields[target], failures)
-        if value is None:
+        try:
+            value, converted = self.model.values[target].store_result(value, rule.expr_id)
+        except ResultError as exc:
+            failures[rule.expr_id] = exc.detail
             return
         updated = set_field(data, target, value)
         data.clear()
         data.update(updated)
-        top = target.split(".")[0]
-        if top in self.model.program.fields:
-            bound[top] = to_cel(data[top], self.model.program.fields[top], top)
-
-
-def coerce(expr_id: str, value: Any, fdef: FieldDef, failures: dict[str, str]) -> Any:
-    """A result as the field stores it, as the session coerces it; None (and a failure) when it does not fit."""
-    kind = fdef.resultType if isinstance(fdef, CalculatedField) else fdef.type
-    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
-        failures[expr_id] = "the result is not a finite number"
-        return None
-    if kind == "date" and isinstance(value, str) and len(value) >= 10:
-        return value[:10]
-    if kind in ("number", "currency") and isinstance(value, int) and not isinstance(value, bool):
-        return value if getattr(fdef, "integer", False) else float(value)
-    try:
-        to_cel(value, fdef, expr_id)
-    except UserError as exc:
-        failures[expr_id] = f"result does not fit the field: {exc}"
-        return None
-    return value
+        program = self.model.program
+        if target.split(".")[0] in program.fields:
+            bind_value(bound, target, converted, program.zeros)
 
 
 def _expr_field(expr_id: str) -> str | None:
