@@ -16,7 +16,7 @@ from crmctl.compat.records_impact import RecordImpact, RecordsCheck
 from crmctl.model.package import Package, load_tree
 from crmctl.model.ranges import in_range
 from crmctl.model.tree import MemoryTree
-from crmctl.runtime.regex import compile_pattern
+from crmctl.model.regex import compile_pattern
 
 MANIFEST = {"name": "Demo", "version": "1.0.0", "scope": "global", "description": "Records.", "locales": ["en"]}
 BASE: dict[str, Any] = {

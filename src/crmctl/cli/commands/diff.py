@@ -68,7 +68,7 @@ def read_records(result: DiffResult, path: Path, tenant: str | None, limit: int)
     """Open the store read-only and count, for every data-dependent change, the stored records it hits."""
     from crmctl.compat.records_impact import RecordsCheck
     from crmctl.errors import UsageError
-    from crmctl.runtime.regex import compile_pattern
+    from crmctl.model.regex import compile_pattern
     from crmctl.runtime.store import Store
 
     if limit < 0:

@@ -186,7 +186,7 @@ def move_check(old: Package, new: Package, entity: str, data: Mapping[str, Any])
     """The changes between two versions of a package that break a record moved from `old` to `new`
     (`compat.moves`); the record path refuses the move with them as findings."""
     from crmctl.compat.moves import MoveCheck
-    from crmctl.runtime.regex import compile_pattern
+    from crmctl.model.regex import compile_pattern
 
     return MoveCheck(old, new, compile_pattern).findings(entity, data)
 
