@@ -474,11 +474,11 @@ def run_log_export(store_path: Path | None, tenant: str | None, destination: Pat
 
 def _against(spec: str) -> Any:
     """A package to replay against: a directory, an archive, `git:REV[:path]` or `registry:NAME@VERSION`."""
-    from crmctl.cli.commands.diff import _open_registry_ref
     from crmctl.compat.sources import open_source
     from crmctl.model.package import load_tree
+    from crmctl.registry import open_registry_ref
 
-    package = load_tree(open_source(spec, schemes={"registry": lambda ref: _open_registry_ref(ref, None)}))
+    package = load_tree(open_source(spec, schemes={"registry": lambda ref: open_registry_ref(ref, None)}))
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{spec}: {first.location}: {first.message} (run crmctl lint)")
