@@ -116,19 +116,34 @@ def test_bad_options_exit_2(store: str, tmp_path: Path, capsys: pytest.CaptureFi
     assert run(["export", "records", "--out", out, "--store", str(tmp_path / "missing.duckdb")]) == 2
 
 
-def test_progress_bar_shows_after_a_second_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("total", "label"), [(100, "exporting records"), (None, "importing")])
+def test_progress_bar_shows_after_a_second_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, total: int | None, label: str
+) -> None:
+    # One progress display (crmctl.cli.console.progress) for export (a bar: the total is known) and import.
     import itertools
 
-    from crmctl.cli.commands import export as command
+    from rich.progress import Progress
+
+    from crmctl.cli import console
 
     clock = itertools.count(0.0, 0.6)  # the bar (rich) reads the same clock
-    monkeypatch.setattr(command.time, "monotonic", lambda: next(clock))
-    with command._progress(True, "records") as update:
-        update(10, 100)  # half a second in: nothing shown yet
-        update(50, 100)
-        update(100, 100)
-    with command._progress(False, "records") as update:  # not a terminal: never shown
-        update(1, 1)
+    monkeypatch.setattr(console.time, "monotonic", lambda: next(clock))
+    shown: list[list[str]] = []
+    monkeypatch.setattr(Progress, "start", lambda bar: shown.append([type(c).__name__ for c in bar.columns]))
+    monkeypatch.setattr(Progress, "stop", lambda bar: shown.append(["stopped"]))
+    with console.progress(label, enabled=True) as update:
+        update(10, total)  # half a second in: nothing shown yet
+        assert shown == []
+        update(50, total)
+        update(100, total)
+    bar = ["TextColumn", "BarColumn", "TextColumn", "TimeRemainingColumn"]
+    spinner = ["SpinnerColumn", "TextColumn", "TimeElapsedColumn"]
+    assert shown == [bar if total else spinner, ["stopped"]]
+    with console.progress(label, enabled=False) as update:  # not a terminal: never shown
+        update(1, total)
+        update(2, total)
+    assert len(shown) == 2
 
 
 @pytest.mark.parametrize("text", ["a,,b", "a,a"])

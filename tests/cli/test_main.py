@@ -153,3 +153,21 @@ def test_a_missing_git_is_an_environment_error_exit_3(
     assert run(["registry", "list", "--registry", str(tmp_path / "reg")]) == 3
     err = capsys.readouterr().err
     assert "environment error: git is not installed" in err and "Traceback" not in err
+
+
+def test_runtime_commands_are_registered_explicitly_not_by_importing_their_module() -> None:
+    # Importing main_runtime alone touches no app (it does not even import `crmctl.cli.main`); `register` is the
+    # one place its commands reach the root app, in the order `--help` lists them.
+    code = (
+        "import sys, typer; from crmctl.cli import main_runtime;"
+        "print('crmctl.cli.main' in sys.modules);"
+        "app = typer.Typer(); main_runtime.register(app);"
+        "print([c.name or c.callback.__name__ for c in app.registered_commands]);"
+        "print([g.name for g in app.registered_groups])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == [
+        "False",
+        "['simulate', 'replay', 'export']",
+        "['draft', 'log', 'store', 'records', 'workflow', 'events']",
+    ]

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from crmctl.compat.moves import MoveCheck
 from crmctl.model.package import Package, load_tree
+from crmctl.model.regex import compile_pattern
 from crmctl.model.tree import MemoryTree
 from crmctl.runtime.record_service import RecordService, carried
-from crmctl.runtime.regex import compile_pattern
 from crmctl.runtime.service import Runtime
 from crmctl.runtime.store import Store
 

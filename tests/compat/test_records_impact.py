@@ -15,8 +15,8 @@ from crmctl.compat.record_probes import is_blank, number_digits
 from crmctl.compat.records_impact import RecordImpact, RecordsCheck
 from crmctl.model.package import Package, load_tree
 from crmctl.model.ranges import in_range
+from crmctl.model.regex import compile_pattern
 from crmctl.model.tree import MemoryTree
-from crmctl.runtime.regex import compile_pattern
 
 MANIFEST = {"name": "Demo", "version": "1.0.0", "scope": "global", "description": "Records.", "locales": ["en"]}
 BASE: dict[str, Any] = {

@@ -23,9 +23,9 @@ from crmctl.compat.moves import MoveCheck
 from crmctl.compat.records_impact import RecordsCheck
 from crmctl.compat.report import failed, parse_fail_on
 from crmctl.model.package import Package, load_tree
+from crmctl.model.regex import compile_pattern
 from crmctl.model.tree import MemoryTree
 from crmctl.runtime.records import RecordEngine
-from crmctl.runtime.regex import compile_pattern
 from tests.compat.test_records_impact import Rec
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

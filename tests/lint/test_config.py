@@ -8,7 +8,7 @@ import pytest
 
 from crmctl.errors import InputError
 from crmctl.lint import LintConfig, lint_package, load_config
-from crmctl.lint.config import find_config
+from crmctl.model.config import find_config
 from crmctl.model.diagnostics import Severity
 from crmctl.model.package import load_package
 
@@ -108,3 +108,31 @@ def test_exclude_must_be_a_list_of_globs(tmp_path: Path) -> None:
     (tmp_path / "crmctl.toml").write_text("exclude = 3\n")
     with pytest.raises(InputError, match="exclude: expected a list of directory globs"):
         load_config(None, tmp_path)
+
+
+@pytest.mark.parametrize("text", ["select = [", "registry = " + "[" * 100_000, "registry = " + "9" * 5_000, "x = 1"])
+def test_lint_and_the_registry_read_one_configuration_the_same_way(tmp_path: Path, text: str) -> None:
+    # registry/config.py parsed [tool.crmctl] again, with its own errors; both now read crmctl.model.config.
+    from crmctl.registry.config import registry_location
+
+    (tmp_path / "crmctl.toml").write_text(text + "\n")
+    errors = []
+    for read in (lambda: load_config(None, tmp_path), lambda: registry_location(None, tmp_path)):
+        try:
+            read()
+        except InputError as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # the registry's "no registry given" when the file is fine
+            errors.append(type(exc).__name__)
+    if text == "x = 1":
+        assert errors[0].endswith("unknown key 'x'") and errors[1] == "UsageError"
+    else:
+        assert errors[0] == errors[1] and "cannot read configuration: invalid TOML" in errors[0]
+
+
+def test_only_the_model_reads_toml() -> None:
+    import crmctl
+
+    source = Path(crmctl.__file__).parent
+    readers = sorted(str(p.relative_to(source)) for p in source.rglob("*.py") if "tomllib" in p.read_text("utf-8"))
+    assert readers == ["model/config.py"]

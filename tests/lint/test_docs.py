@@ -33,3 +33,19 @@ def test_rule_names_are_unique() -> None:
 def test_committed_catalogue_is_current() -> None:
     committed = (REPO / "docs" / "lint-rules.md").read_text(encoding="utf-8")
     assert committed == render_catalogue_markdown(), f"docs/lint-rules.md is stale; regenerate with: {REGENERATE}"
+
+
+def test_the_catalogue_names_the_file_that_defines_each_rule() -> None:
+    # Someone looking for WF514 reads its row and opens that file: the class is there, by its code.
+    import inspect
+    from pathlib import Path
+
+    committed = (REPO / "docs" / "lint-rules.md").read_text(encoding="utf-8")
+    rows = dict(
+        re.findall(r"^\| \[([A-Z0-9]+)\]\(#[a-z0-9]+\) \| [^|]+ \| [^|]+ \| `([a-z_0-9]+)` \|", committed, re.M)
+    )
+    assert set(rows) == set(all_rules())
+    for code, rule in all_rules().items():
+        source = Path(inspect.getfile(rule))
+        assert source.name == f"{rows[code]}.py", code
+        assert re.search(rf"^class {code}\b", source.read_text(encoding="utf-8"), re.M), code

@@ -80,3 +80,14 @@ def test_no_registry_configured_is_a_usage_error(
     monkeypatch.chdir(tmp_path)
     assert run(["diff", str(LEAD_V2), "--against", "registry:LeadLifecycle@1.0.0"]) == 2
     assert "registry" in capsys.readouterr().err
+
+
+def test_open_registry_ref_is_the_one_registry_source_of_diff_and_replay(published: str) -> None:
+    # diff and replay --against both open `registry:REF` through crmctl.registry.open_registry_ref (replay used to
+    # import diff's private helper).
+    from crmctl.errors import UsageError
+    from crmctl.registry import open_registry_ref
+
+    assert open_registry_ref("LeadLifecycle@prod", published).label == "registry:LeadLifecycle@1.0.0"
+    with pytest.raises(UsageError, match="expected registry:NAME@VERSION"):
+        open_registry_ref("@1.0.0", published)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -27,12 +28,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "SHOW_PROGRESS_AFTER",
     "Rendered",
     "err",
     "flush",
     "out",
     "plain_terminal",
     "printable",
+    "progress",
     "reader_may_leave",
     "render_styled",
     "rich_console",
@@ -204,3 +207,44 @@ def render_styled(lines: Iterable[tuple[str, str | None]]) -> Rendered:
     for text, style in lines:
         console.print(Text(printable(text.rstrip("\n")), style=style or ""))  # as plain output: BEL kept, escaped
     return Rendered(buffer.getvalue())
+
+
+SHOW_PROGRESS_AFTER = 1.0  # seconds: short runs finish before a bar would be worth drawing
+
+
+@contextmanager
+def progress(label: str, *, enabled: bool | None = None) -> Iterator[Callable[..., None]]:
+    """The one progress display: `update(done)` or `update(done, total)` as rows go by. On stderr, on a terminal
+    only (`enabled` overrides), shown once the work has run for `SHOW_PROGRESS_AFTER` and removed when it ends: a
+    bar with the time remaining when the total is known (`exporting records ━━━ 50/100 rows`), else a spinner
+    with the time elapsed (`importing: 1,200 rows`)."""
+    started = time.monotonic()
+    shown = sys.stderr.isatty() if enabled is None else enabled
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int | None = None) -> None:
+        if not shown or time.monotonic() - started < SHOW_PROGRESS_AFTER:
+            return
+        if "bar" not in state:
+            from rich import progress as bars
+
+            columns = (
+                (bars.SpinnerColumn(), bars.TextColumn(label + ": {task.completed:,} rows"), bars.TimeElapsedColumn())
+                if total is None
+                else (
+                    bars.TextColumn(label),
+                    bars.BarColumn(),
+                    bars.TextColumn("{task.completed:,}/{task.total:,} rows"),
+                    bars.TimeRemainingColumn(),
+                )
+            )
+            state["bar"] = bars.Progress(*columns, console=rich_console(stderr=True), transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].stop()

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from crmctl import __version__
+from crmctl.cli import main_runtime
+from crmctl.cli.options import ListFormat, ListFormatOpt, count, tenant_id
 
 __all__ = ["app", "run"]
 
@@ -50,11 +52,6 @@ class Format(StrEnum):
     junit = "junit"
 
 
-class ListFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
 def _version(value: bool) -> None:
     if value:
         print(f"crmctl {__version__}")
@@ -68,42 +65,6 @@ def main(
     ] = False,
 ) -> None:
     """crmctl: the toolchain of a metadata-driven CRM platform."""
-
-
-def tenant_id(value: str | None) -> str | None:
-    """Every `--tenant` option: a tenant id (`crmctl.model.tenants`), checked before the command runs."""
-    if value is None:
-        return None
-    from crmctl.model.tenants import check_tenant
-
-    return check_tenant(value)
-
-
-def count(text: str | int) -> int:
-    """Options that count (`--limit`, ...): a whole number from 0, in ASCII digits (`crmctl.model.numbers`: click's
-    int() would read `1_000`, `+5` and `١٢`)."""
-    from crmctl.model.numbers import parse_number
-
-    try:
-        value = text if isinstance(text, int) else parse_number(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if not isinstance(value, int) or value < 0:
-        raise typer.BadParameter(f"{text!r} is not a whole number from 0")
-    return value
-
-
-def percentage(text: str | float) -> float:
-    """`--fail-under`: a number from 0 to 100 (float() would take `nan`, which no coverage is below)."""
-    from crmctl.model.numbers import parse_number
-
-    try:
-        value = float(text if isinstance(text, int | float) else parse_number(text))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if not 0 <= value <= 100:
-        raise typer.BadParameter(f"{text!r} is not a percentage from 0 to 100")
-    return value
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
@@ -241,7 +202,6 @@ def package_digest(
     raise typer.Exit(command.run_digest(path, output_format.value))
 
 
-ListFormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
 PackageOpt = Annotated[Path, typer.Option("--package", "-p", help="Package directory.")]
 
 
@@ -523,8 +483,9 @@ def resolve(
     raise typer.Exit(command.run_resolve(name, channel, version, registry, output_format.value))
 
 
-# The runtime plane's commands live in their own module; importing it registers them on `app`.
-from crmctl.cli import main_runtime as _main_runtime  # noqa: E402, F401
+# The runtime plane's commands live in their own module, registered here (after the control plane's: `--help`
+# lists commands in registration order).
+main_runtime.register(app)
 
 
 def _dispatch(argv: list[str] | None) -> None:

@@ -1,5 +1,7 @@
-"""The runtime plane's commands (simulate, draft, log, replay, store, records, export, workflow, events),
-registered on `crmctl.cli.main.app`. Command bodies import their modules lazily, as in `main`."""
+"""The runtime plane's commands (simulate, draft, log, replay, store, records, export, workflow, events).
+
+`register(app)` puts them on the root app; `crmctl.cli.main` calls it once. Command bodies import their modules
+lazily, as in `main`, so registering costs only typer's declarations."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from crmctl.cli.main import ListFormat, ListFormatOpt, app, count, percentage, tenant_id
+from crmctl.cli.options import ListFormat, ListFormatOpt, count, percentage, tenant_id
 
-__all__: list[str] = []
+__all__ = ["register"]
 
 
 # --- runtime: simulate, drafts, event log, replay, store ---------------------------------------------------------
@@ -21,9 +23,6 @@ draft_app = typer.Typer(
 )
 log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
 store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
-app.add_typer(draft_app, name="draft")
-app.add_typer(log_app, name="log")
-app.add_typer(store_app, name="store")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
 TenantOpt = Annotated[
@@ -37,7 +36,6 @@ ScriptOpt = Annotated[
 ]
 
 
-@app.command()
 def simulate(
     package: Annotated[Path, typer.Argument(help="Package directory.")],
     entity: Annotated[str | None, typer.Option("--entity", help="Entity of the form (default: the UI's).")] = None,
@@ -148,7 +146,6 @@ def log_export(
     raise typer.Exit(command.run_log_export(store, tenant, out, output_format.value))
 
 
-@app.command()
 def replay(
     session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
     all_sessions: Annotated[bool, typer.Option("--all", help="Every session of the tenant (the default).")] = False,
@@ -212,7 +209,6 @@ def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFor
 records_app = typer.Typer(
     help="Records: create, read, update and import through the validation engines.", no_args_is_help=True
 )
-app.add_typer(records_app, name="records")
 EntityOpt = Annotated[str, typer.Option("--entity", "-e", help="Entity, e.g. Lead.")]
 RecordsLocaleOpt = Annotated[
     str | None, typer.Option("--locale", help="Locale of messages (default: the package default).")
@@ -375,7 +371,6 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
-@app.command("export")
 def export_command(
     kind: Annotated[ExportKind, typer.Argument(help="What to export: records, drafts, events or workflows.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
@@ -410,7 +405,6 @@ def export_command(
 # --- workflows ---------------------------------------------------------------------------------------------------
 
 workflow_app = typer.Typer(help="Workflows on a virtual clock: simulate, coverage, migrate.", no_args_is_help=True)
-app.add_typer(workflow_app, name="workflow")
 
 
 @workflow_app.command("simulate")
@@ -510,7 +504,6 @@ def workflow_coverage(
 events_app = typer.Typer(
     help="Business events the runtime emitted (from the event log): list, tail.", no_args_is_help=True
 )
-app.add_typer(events_app, name="events")
 EventNameOpt = Annotated[str | None, typer.Option("--event", help="Only this event, e.g. LeadQualified.")]
 EventInstanceOpt = Annotated[str | None, typer.Option("--instance", help="Only this workflow instance.")]
 EventSinceOpt = Annotated[str | None, typer.Option("--since", help="Only events at or after this ISO 8601 time.")]
@@ -556,3 +549,16 @@ def events_tail(
 
     where = command.EventFilter(event, instance, command.since_option(since))
     raise typer.Exit(command.run_tail(store, tenant, where, limit, output_format.value, follow=follow, polls=polls))
+
+
+def register(app: typer.Typer) -> None:
+    """Put the runtime plane's commands and command groups on `app`, in the order `--help` lists them."""
+    app.add_typer(draft_app, name="draft")
+    app.add_typer(log_app, name="log")
+    app.add_typer(store_app, name="store")
+    app.command()(simulate)
+    app.command()(replay)
+    app.add_typer(records_app, name="records")
+    app.command("export")(export_command)
+    app.add_typer(workflow_app, name="workflow")
+    app.add_typer(events_app, name="events")

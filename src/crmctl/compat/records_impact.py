@@ -7,13 +7,13 @@ plane stays below the runtime. The CLI opens the store and feeds it; see `crmctl
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.compat.record_probes import PatternCompiler, Probe, plan_probes
+from crmctl.model.versions import version_key
 
 if TYPE_CHECKING:
     from crmctl.compat.change import Change
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EXAMPLES", "RecordImpact", "RecordLike", "RecordsCheck", "RecordsImpact"]
 
 DEFAULT_EXAMPLES = 10
-_CORE = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)")
 
 
 class RecordLike(Protocol):
@@ -38,12 +37,6 @@ class RecordLike(Protocol):
     def package_version(self) -> str: ...
     @property
     def data(self) -> Mapping[str, Any]: ...
-
-
-def version_key(version: str) -> tuple[tuple[int, ...], str]:
-    """Semver order for the core, then text (pre-releases and other labels keep a stable order)."""
-    match = _CORE.match(version)
-    return (tuple(int(g) for g in match.groups()) if match else (), version)
 
 
 @dataclass
@@ -157,5 +150,6 @@ class RecordsCheck:
                     impact.examples.append(record.id)
         for entries in by_entity.values():
             for _, impact, versions in entries:
-                impact.by_version = {v: versions[v] for v in sorted(versions, key=version_key)}
+                # Semver precedence; the text breaks ties (build metadata, labels that are not versions).
+                impact.by_version = {v: versions[v] for v in sorted(versions, key=lambda v: (version_key(v), v))}
         return RecordsImpact(self.package, impacts, seen, limit)

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crmctl.compat.change import Change
 from crmctl.compat.kinds import ChangeClass
+from crmctl.model.versions import version_core
 
 __all__ = ["BUMPS", "VersionVerdict", "check_version", "expected_version", "propose_bump"]
 
 BUMPS = ("none", "patch", "minor", "major")
-_CORE = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)")
-
-
-def _core(version: str) -> tuple[int, int, int]:
-    match = _CORE.match(version)
-    if match is None:
-        return (0, 0, 0)
-    return (int(match.group(1)), int(match.group(2)), int(match.group(3)))
 
 
 def propose_bump(changes: Iterable[Change], old_version: str) -> str:
@@ -28,7 +20,7 @@ def propose_bump(changes: Iterable[Change], old_version: str) -> str:
     bump = "none"
     for change in changes:
         if change.cls is ChangeClass.BREAKING:
-            return "minor" if _core(old_version)[0] == 0 else "major"
+            return "minor" if version_core(old_version)[0] == 0 else "major"
         level = change.kind.bump
         if BUMPS.index(level) > BUMPS.index(bump):
             bump = level
@@ -36,7 +28,7 @@ def propose_bump(changes: Iterable[Change], old_version: str) -> str:
 
 
 def expected_version(old_version: str, bump: str) -> str:
-    major, minor, patch = _core(old_version)
+    major, minor, patch = version_core(old_version)
     if bump == "major":
         return f"{major + 1}.0.0"
     if bump == "minor":
@@ -54,17 +46,19 @@ class VersionVerdict:
 
 
 def check_version(old_version: str, new_version: str, bump: str, *, breaking: bool) -> VersionVerdict:
+    """Whether `new_version` carries `bump`, judged on MAJOR.MINOR.PATCH (2.0.0-rc.1 is fine for a breaking change
+    from 1.x: a pre-release of the expected version)."""
     expected = expected_version(old_version, bump)
     what = "a breaking change" if breaking else f"a {bump} change"
     if bump == "none":
-        ok = _core(new_version) >= _core(old_version)
+        ok = version_core(new_version) >= version_core(old_version)
         message = (
             f"version {new_version} is fine: nothing changed"
             if ok
             else f"version {new_version} is lower than {old_version}"
         )
         return VersionVerdict(ok, old_version, message)
-    if _core(new_version) >= _core(expected):
+    if version_core(new_version) >= version_core(expected):
         return VersionVerdict(True, expected, f"version {new_version} satisfies {what} (at least {expected})")
     if new_version == old_version:
         return VersionVerdict(False, expected, f"version {new_version} was not bumped; expected {expected} for {what}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from crmctl.errors import InputError
 from crmctl.model.diagnostics import Diagnostic
-from crmctl.model.files import read_regular
+from crmctl.model.files import read_regular, write_atomic
 from crmctl.model.source import decode_text, parse_json
 
 __all__ = ["BASELINE_VERSION", "apply_baseline", "read_baseline", "write_baseline"]
@@ -23,7 +23,7 @@ def write_baseline(path: Path, diagnostics: list[Diagnostic]) -> None:
     ]
     body = {"version": BASELINE_VERSION, "findings": findings}
     try:
-        path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_atomic(path, json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write baseline: {exc.strerror}") from None
 

@@ -1,17 +1,17 @@
-"""Lint configuration: `[tool.crmctl]` in pyproject.toml, or crmctl.toml (`[tool.crmctl]` or top-level keys)."""
+"""Lint configuration: the lint keys of `[tool.crmctl]` (the file is found and read by `crmctl.model.config`)."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crmctl.errors import InputError
 from crmctl.lint.registry import all_rules, matches
+from crmctl.model.config import read_config
 from crmctl.model.diagnostics import Severity
 
-__all__ = ["LintConfig", "find_config", "load_config", "parse_config"]
+__all__ = ["LintConfig", "load_config", "parse_config"]
 
 _KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude", "registry", "signing-key"}
 
@@ -55,50 +55,12 @@ class LintConfig:
         )
 
 
-def find_config(start: Path) -> Path | None:
-    """The nearest crmctl.toml, or pyproject.toml with a [tool.crmctl] table, from `start` upward."""
-    for directory in (start, *start.parents):
-        candidate = directory / "crmctl.toml"
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "crmctl" in _read(pyproject).get("tool", {}):
-            return pyproject
-    return None
-
-
 def load_config(explicit: Path | None, start: Path) -> LintConfig:
-    path = explicit if explicit is not None else find_config(start)
-    if path is None:
+    """The lint settings of the configuration file (`crmctl.model.config`); defaults when there is none."""
+    found = read_config(explicit, start)
+    if found is None:
         return LintConfig()
-    if not path.is_file():
-        raise InputError(f"{path}: configuration file not found")
-    data = _read(path)
-    tool = data.get("tool", {})
-    if isinstance(tool, dict) and "crmctl" in tool:
-        table = tool["crmctl"]
-        where = "[tool.crmctl]"
-    elif path.name == "pyproject.toml":
-        return LintConfig(source=path)
-    else:
-        table, where = data, "top level"
-    if not isinstance(table, dict):
-        raise InputError(f"{path}: {where}: expected a table")
-    return parse_config(table, f"{path}: {where}", path)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc}") from None
-    except ValueError:  # tomllib converts integers with int(): over 4,300 digits it refuses
-        raise InputError(f"{path}: invalid TOML: an integer has more than 4300 digits") from None
-    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
-        raise InputError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read configuration: {exc.strerror}") from None
+    return parse_config(found.values, f"{found.path}: {found.where}", found.path)
 
 
 def parse_config(table: dict[str, Any], where: str, source: Path | None = None) -> LintConfig:

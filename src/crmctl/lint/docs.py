@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from crmctl.lint.base import LintRule
 from crmctl.lint.registry import all_rules
 
-__all__ = ["REGENERATE", "render_catalogue_markdown"]
+__all__ = ["REGENERATE", "render_catalogue_markdown", "rule_module"]
 
 REGENERATE = (
     "python -c \"from crmctl.lint import render_catalogue_markdown as r; open('docs/lint-rules.md', 'w').write(r())\""
@@ -65,9 +66,17 @@ Schema of this output ships with crmctl: `crmctl schema export DIR` writes it as
 
 ## Rules
 
-| Code | Name | Severity | Summary |
-| --- | --- | --- | --- |
+Each rule names the module that defines it (`src/crmctl/lint/rules/<module>.py`): rules are grouped by what they
+check, so the code's family (`WF`) does not always give the file.
+
+| Code | Name | Severity | Module | Summary |
+| --- | --- | --- | --- | --- |
 """
+
+
+def rule_module(rule: type[LintRule]) -> str:
+    """The module of `crmctl.lint.rules` that defines `rule` (`workflow` for WF503), as the catalogue names it."""
+    return rule.__module__.removeprefix("crmctl.lint.rules.")
 
 
 def render_catalogue_markdown() -> str:
@@ -76,12 +85,14 @@ def render_catalogue_markdown() -> str:
     for code, rule in rules.items():
         structural = " (structural)" if rule.structural else ""
         parts.append(
-            f"| [{code}](#{code.lower()}) | {rule.name} | {rule.severity.value}{structural} | {rule.summary} |\n"
+            f"| [{code}](#{code.lower()}) | {rule.name} | {rule.severity.value}{structural} | "
+            f"`{rule_module(rule)}` | {rule.summary} |\n"
         )
     for code, rule in rules.items():
         parts.append(
             f"\n### {code}\n\n"
-            f"**{rule.name}** · default severity: {rule.severity.value}\n\n"
+            f"**{rule.name}** · default severity: {rule.severity.value} · defined in "
+            f"`src/crmctl/lint/rules/{rule_module(rule)}.py`\n\n"
             f"{rule.summary}\n\n"
             f"*Why:* {rule.why}\n\n"
             f"Anti-pattern:\n\n```yaml\n{rule.bad}\n```\n\n"

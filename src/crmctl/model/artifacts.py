@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crmctl.model.durations import DURATION_PATTERN
 from crmctl.model.fields import IDENT, SchemaArtifact
 from crmctl.model.tenants import TENANT_ID
 from crmctl.model.versions import MAX_VERSION_LENGTH, SEMVER
@@ -56,7 +57,7 @@ VALIDATION_TYPES: tuple[str, ...] = get_args(ValidationType)
 
 Ident = Annotated[str, Field(pattern=IDENT)]
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")]
-Duration = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|h|d|bd|w)$")]
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 FieldPath = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")]
 
 

@@ -417,10 +417,11 @@ def _follow_members(
         shapes[i] = shape
 
 
-def _closing(tokens: list[tuple[str, str]], i: int) -> int | None:
-    """Index of the bracket closing the one at `i`, or None when it is never closed."""
+def _bracket_depths(tokens: list[tuple[str, str]], lo: int, hi: int) -> Iterator[tuple[int, str, int]]:
+    """(index, text, depth) of each operator of tokens[lo:hi], depth counting the brackets opened since `lo` and
+    not yet closed (an opening bracket counts itself; a closing one no longer counts)."""
     level = 0
-    for j in range(i, len(tokens)):
+    for j in range(lo, hi):
         kind, text = tokens[j]
         if kind != "op":
             continue
@@ -428,9 +429,12 @@ def _closing(tokens: list[tuple[str, str]], i: int) -> int | None:
             level += 1
         elif text in ")]}":
             level -= 1
-            if level == 0:
-                return j
-    return None
+        yield j, text, level
+
+
+def _closing(tokens: list[tuple[str, str]], i: int) -> int | None:
+    """Index of the bracket closing the one at `i`, or None when it is never closed."""
+    return next((j for j, text, level in _bracket_depths(tokens, i, len(tokens)) if level == 0 and text in ")]}"), None)
 
 
 _PLAIN_STRING = re.compile(r"""[rR]?(['"])((?:(?!\1)[^\\\n])*)\1""")
@@ -528,16 +532,8 @@ def _results(tokens: list[tuple[str, str]], lo: int, hi: int, out: list[int]) ->
 
 def _top_level_ops(tokens: list[tuple[str, str]], lo: int, hi: int) -> Iterator[tuple[int, str]]:
     """(index, text) of the operators of tokens[lo:hi] outside any bracket."""
-    level = 0
-    for j in range(lo, hi):
-        kind, text = tokens[j]
-        if kind != "op":
-            continue
-        if text in "([{":
-            level += 1
-        elif text in ")]}":
-            level -= 1
-        elif level == 0:
+    for j, text, level in _bracket_depths(tokens, lo, hi):
+        if level == 0 and text not in "([{" and text not in ")]}":
             yield j, text
 
 

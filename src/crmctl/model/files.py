@@ -1,9 +1,15 @@
 """Files named by the user (package files, scripts, scenarios, baselines, records to import, stores, exports):
-regular files only, and read within a bound.
+regular files only, read within a bound, and written whole.
 
 A FIFO, a device or a directory in a file's place would hang the command (`open` waits for a FIFO's writer) or
 feed it without end (`/dev/zero`, `/dev/urandom`), so each is refused by what it is, with a located message.
 Files are opened non-blocking and checked with `fstat` on what was opened, never by name only.
+
+Every file crmctl writes for the user (an edited package file, an export, a log export, a baseline, the registry's
+cache files) goes through `AtomicFile`/`write_atomic`: a temporary file beside the target, renamed over it once
+complete, so a crash or a full disk never leaves half a file and readers never see one. The mode is the one any
+tool writing a user's file gives it: a new file gets 0666 minus the umask (as `>` in a shell, `cp`, or pyarrow
+writing in place would), an existing file keeps its permission bits.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import io
 import os
 import stat
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 from crmctl.errors import InputError
 
-__all__ = ["MAX_FILE_BYTES", "check_regular", "open_regular", "read_regular"]
+__all__ = ["MAX_FILE_BYTES", "AtomicFile", "check_regular", "open_regular", "read_regular", "write_atomic"]
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -75,3 +82,60 @@ def read_regular(path: Path, where: str, *, what: str = "file", limit: int | Non
     if size > limit:
         raise InputError(f"{where}: {what} is {size} bytes; the limit is {limit} bytes")
     return data
+
+
+class AtomicFile:
+    """A file written whole: `temp` (beside `path`, already created) is filled by the caller, then `commit` renames
+    it over `path`, or `abort` removes it. As a context manager: commit on success, abort on any exception.
+
+    `temp` is created with mode 0666 (the kernel takes the umask off); when `path` exists, its permission bits are
+    copied onto `temp` at commit. `parents` creates missing directories first. OSError from creating the file is
+    the caller's to translate."""
+
+    def __init__(self, path: Path, *, parents: bool = False) -> None:
+        self.path = path
+        if parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+            try:
+                os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:  # pragma: no cover - 32 random bits collided
+                continue
+            break
+        self.temp = temp
+
+    def commit(self) -> None:
+        """Move the finished temporary file into place (keeping the permission bits of a file it replaces)."""
+        try:
+            try:
+                mode = self.path.stat().st_mode
+            except FileNotFoundError:
+                pass
+            else:
+                self.temp.chmod(stat.S_IMODE(mode))
+            self.temp.replace(self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Remove the temporary file; `path` stays as it was."""
+        self.temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_atomic(path: Path, data: str | bytes, *, parents: bool = False) -> None:
+    """Write `data` (text as UTF-8, line ends as given) to `path` whole, through `AtomicFile`."""
+    with AtomicFile(path, parents=parents) as file:
+        file.temp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, create_model
 
 from crmctl.errors import InputError
+from crmctl.model.durations import CLOCK_DURATION_PATTERN
 
 if TYPE_CHECKING:
     from crmctl.model.source import SourceDoc
@@ -39,7 +40,9 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
-Duration = Field(description="a duration: a number and a unit, s m h d or w (30s, 5m, 2h, 3d, 1w)")
+Duration = Field(
+    description="a duration: a number and a unit, s m h d or w (30s, 5m, 2h, 3d, 1w)", pattern=CLOCK_DURATION_PATTERN
+)
 Moment = Field(description="an ISO 8601 moment with a zone, e.g. 2026-11-23T08:00:00Z")
 
 

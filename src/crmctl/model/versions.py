@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_VERSION_LENGTH", "SEMVER", "is_version", "version_key"]
+__all__ = ["MAX_VERSION_LENGTH", "SEMVER", "is_version", "version_core", "version_key"]
 
 SEMVER = (  # [0-9], not \d: Python's and Rust's \d also match other scripts' digits (1\u0660.0.0 is not 10.0.0)
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
@@ -34,3 +34,9 @@ def version_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int,
         return (major, minor, patch, 1, ())
     parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
     return (major, minor, patch, 0, parts)
+
+
+def version_core(version: str) -> tuple[int, int, int]:
+    """MAJOR.MINOR.PATCH of a version, for bump arithmetic ((0, 0, 0) for a non-version, as in `version_key`)."""
+    major, minor, patch = version_key(version)[:3]
+    return (major, minor, patch)

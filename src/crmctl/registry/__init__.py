@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from crmctl.model.tree import FileTree
 
-__all__ = ["open_version_tree"]
+__all__ = ["open_registry_ref", "open_version_tree"]
 
 
 def open_version_tree(location: str, name: str, ref: str | None) -> FileTree:
@@ -19,3 +19,15 @@ def open_version_tree(location: str, name: str, ref: str | None) -> FileTree:
     from crmctl.registry.query import open_version_tree as _open
 
     return _open(location, name, ref)
+
+
+def open_registry_ref(ref: str, registry: str | None) -> FileTree:
+    """The package source `registry:REF` (`NAME@VERSION`, `NAME@CHANNEL`, or a bare `NAME` for its latest version)
+    in `registry`, else the configured registry (`crmctl.registry.config.registry_location`)."""
+    from crmctl.errors import UsageError
+    from crmctl.registry.config import registry_location
+
+    name, _, version_or_channel = ref.partition("@")
+    if not name:
+        raise UsageError(f"registry:{ref}: expected registry:NAME@VERSION or registry:NAME@CHANNEL")
+    return open_version_tree(registry_location(registry), name, version_or_channel or None)

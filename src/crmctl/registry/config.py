@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tomllib
 from pathlib import Path
-from typing import Any
 
 from crmctl.errors import InputError, UsageError
+from crmctl.model.config import read_config
 
 __all__ = ["default_identity", "registry_location", "signing_key_path"]
 
 
 def _config_value(key: str, start: Path) -> tuple[str, Path] | None:
-    from crmctl.lint.config import find_config
-
-    path = find_config(start)
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError: also TOMLDecodeError, over-long integers
-        raise InputError(f"{path}: cannot read configuration: {exc}") from None
-    tool = data.get("tool", {})
-    table = tool.get("crmctl") if isinstance(tool, dict) and "crmctl" in tool else data
-    value = table.get(key) if isinstance(table, dict) else None
-    if value is None:
+    found = read_config(None, start)
+    value = found.values.get(key) if found is not None else None
+    if found is None or value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{path}: [tool.crmctl] {key}: expected a non-empty string")
-    return value, path
+        raise InputError(f"{found.path}: [tool.crmctl] {key}: expected a non-empty string")
+    return value, found.path
 
 
 def registry_location(explicit: str | None, start: Path | None = None) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
+from crmctl.model.files import write_atomic
 from crmctl.registry.log import entry_hash, entry_path
 from crmctl.registry.names import shown
 from crmctl.registry.problems import FORMAT, Problem
@@ -34,7 +35,6 @@ __all__ = [
     "open_registry",
     "remember",
     "remembered_entry",
-    "replace_file",
 ]
 
 MARKER = "crmctl-registry.json"
@@ -223,8 +223,8 @@ def remember(location: str, registry_id: str, seq: int, head: str) -> None:
     body = {"registry": registry_id, "seq": seq, "head": head, "location": location}
     try:
         (state_root() / "locations").mkdir(parents=True, exist_ok=True)
-        replace_file(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
-        replace_file(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
+        write_atomic(_memory_path(registry_id), json.dumps(body, indent=2) + "\n")
+        write_atomic(_location_path(location), json.dumps({"registry": registry_id}) + "\n")
     except OSError:
         pass
 
@@ -240,11 +240,3 @@ def advance(location: str, registry_id: str, seq: int, head: str) -> None:
     later = memory is not None and isinstance(memory.get("seq"), int) and memory["seq"] > seq
     if previous_id != registry_id or not (current or later):
         remember(location, registry_id, seq, head)
-
-
-def replace_file(path: Path, text: str) -> None:
-    """Write `path` whole: a temporary file of this process, renamed over it (readers never see half a file, and
-    two processes writing at once never write into one temporary file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

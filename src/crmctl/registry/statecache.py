@@ -41,12 +41,12 @@ def save(location: str, log_tree: str, index_blob: str, state: RegistryState) ->
         "packages": {name: {v: ver.digest for v, ver in versions.items()} for name, versions in state.packages.items()},
         "channels": state.channels,
     }
-    from crmctl.registry.opening import replace_file
+    from crmctl.model.files import write_atomic
 
     path = _path(location)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(path, json.dumps(body, sort_keys=True) + "\n")
+        write_atomic(path, json.dumps(body, sort_keys=True) + "\n")
     except OSError:
         pass
 

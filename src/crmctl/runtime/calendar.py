@@ -11,7 +11,6 @@ as days off when the calendar's policy is `pause` and as ordinary days under `co
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -19,17 +18,16 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmctl.errors import UserError
+from crmctl.model.durations import BUSINESS_DAY, UNIT_SECONDS, parse_duration
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from crmctl.model.artifacts import Calendar
 
-__all__ = ["ALWAYS", "CalendarError", "WorkCalendar", "parse_duration"]
+__all__ = ["ALWAYS", "CalendarError", "WorkCalendar"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|h|d|bd|w)")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _MAX_DAYS = 366 * 20  # a deadline further than this is a calendar without working time
 
 
@@ -80,8 +78,11 @@ class WorkCalendar:
         return 60.0 * sum(working) / len(working)
 
     def seconds(self, duration: str) -> float:
-        amount, unit = parse_duration(duration)
-        return amount * (self.business_day() if unit == "bd" else _UNITS[unit])
+        try:
+            amount, unit = parse_duration(duration)
+        except ValueError as exc:
+            raise CalendarError(str(exc)) from None
+        return amount * (self.business_day() if unit == BUSINESS_DAY else UNIT_SECONDS[unit])
 
     # --- counted time ----------------------------------------------------------------------------------------
 
@@ -153,13 +154,6 @@ def _at(day: date, minute: int, zone: ZoneInfo) -> datetime:
 @cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
-
-
-def parse_duration(text: str) -> tuple[float, str]:
-    match = _DURATION_RE.fullmatch(text.strip())
-    if match is None:
-        raise CalendarError(f"{text!r} is not a duration (e.g. 30m, 4h, 2d, 1bd, 1w)")
-    return float(match.group(1)), match.group(2)
 
 
 _NINE_TO_FIVE = ((9 * 60, 17 * 60),)

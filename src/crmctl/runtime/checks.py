@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from crmctl.errors import UserError
 from crmctl.model.defaults import is_blank
 from crmctl.model.ranges import in_range
+from crmctl.model.regex import compile_pattern
 from crmctl.runtime.cel import EvaluationError, MissingValueError
 from crmctl.runtime.form import field_at
-from crmctl.runtime.regex import compile_pattern
 
 if TYPE_CHECKING:
     from crmctl.model.artifacts import Validation

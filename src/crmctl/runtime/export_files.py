@@ -4,7 +4,6 @@ and the Arrow batches flowing from DuckDB into them (see `runtime.export`)."""
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+from crmctl.model.files import AtomicFile
 from crmctl.runtime.export_columns import csv_type
 from crmctl.runtime.export_model import BATCH_ROWS, DatasetReport, ExportError, ExportFormat, ExportOptions
 
@@ -30,15 +30,10 @@ class _Sink:
     def __init__(self, path: Path, schema: pa.Schema, fmt: ExportFormat, metadata: Mapping[str, str]) -> None:
         self.path, self.rows, self.digests = path, 0, set[str]()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            self._file = AtomicFile(path, parents=True)  # the mode a user's file gets: crmctl.model.files
         except OSError as error:
             raise _unwritable(path.parent, error) from error
-        os.close(handle)
-        self.temp = Path(temp)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        self.temp.chmod(0o666 & ~umask)  # mkstemp's 0600 would make the export unreadable to everyone else
+        temp = str(self._file.temp)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -58,13 +53,13 @@ class _Sink:
         if self._fmt == "parquet":
             self._writer.add_key_value_metadata({"crmctl.package_digests": json.dumps(sorted(self.digests))})
         self._writer.close()
-        self.temp.replace(self.path)
+        self._file.commit()
 
     def abort(self) -> None:
         try:
             self._writer.close()
         finally:
-            self.temp.unlink(missing_ok=True)
+            self._file.abort()
 
 
 def _unwritable(directory: Path, error: OSError) -> ExportError:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,6 @@ __all__ = [
     "schema_header",
     "to_plain",
     "with_schema_header",
-    "write_atomic",
 ]
 
 SCHEMAS_DIR = ".crmctl/schemas"
@@ -157,20 +154,6 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     return value
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        Path(tmp).chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _new_map() -> Any:

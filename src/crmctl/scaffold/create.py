@@ -9,7 +9,8 @@ from functools import cache
 from pathlib import Path
 
 from crmctl.errors import InputError, InternalError
-from crmctl.scaffold._documents import SCHEMAS_DIR, find_artifact, load_editable, with_schema_header, write_atomic
+from crmctl.model.files import write_atomic
+from crmctl.scaffold._documents import SCHEMAS_DIR, find_artifact, load_editable, with_schema_header
 from crmctl.scaffold.result import ScaffoldResult
 from crmctl.scaffold.templates import available_templates, render_template
 
@@ -114,7 +115,7 @@ def _set_manifest_name(root: Path, name: str) -> None:
     doc = load_editable(path, path.name)
     doc.data["name"] = name
     if doc.changed:
-        write_atomic(path, doc.render())
+        write_atomic(path, doc.render(), parents=True)
 
 
 def _check_loads(root: Path, template: str) -> None:

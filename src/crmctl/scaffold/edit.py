@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from crmctl.errors import InputError
 from crmctl.model.artifacts import Manifest, Rule, RulesArtifact
 from crmctl.model.fields import IDENT, SchemaArtifact
+from crmctl.model.files import write_atomic
 from crmctl.scaffold._documents import (
     EditableDoc,
     artifact_suffix,
@@ -24,7 +25,6 @@ from crmctl.scaffold._documents import (
     load_editable,
     new_editable,
     to_plain,
-    write_atomic,
 )
 from crmctl.scaffold._yamlmap import append_item, insert_after_prefix, new_map
 from crmctl.scaffold.field_options import build_field, parse_options
@@ -323,7 +323,7 @@ def _write(package_dir: Path, docs: list[EditableDoc], summary: str) -> Scaffold
     changed: list[str] = []
     for doc in docs:
         (changed if doc.original is not None else created).append(_rel(package_dir, doc.path))
-        write_atomic(doc.path, doc.render())
+        write_atomic(doc.path, doc.render(), parents=True)
     return ScaffoldResult(summary=summary, root=package_dir, created=tuple(created), changed=tuple(changed))
 
 

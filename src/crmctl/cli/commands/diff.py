@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from crmctl.compat.records_impact import RecordsImpact
     from crmctl.model.diagnostics import Report
     from crmctl.model.package import Package
-    from crmctl.model.tree import FileTree
 
 __all__ = ["existing_store", "read_records", "render_records", "render_summary", "run"]
 
@@ -36,10 +35,11 @@ def run(
     from crmctl.compat.report import build_report, failed, parse_fail_on
     from crmctl.compat.sources import resolve_sides
     from crmctl.model.package import load_tree
+    from crmctl.registry import open_registry_ref
 
     failing = parse_fail_on(fail_on)
     store_path = existing_store(records) if records is not None else None
-    schemes = {"registry": lambda ref: _open_registry_ref(ref, registry)}
+    schemes = {"registry": lambda ref: open_registry_ref(ref, registry)}
     old_tree, new_tree = resolve_sides(old, new, against=against, merge_base=merge_base, schemes=schemes)
     result = diff_packages(load_tree(old_tree), load_tree(new_tree))
     impact = read_records(result, store_path, tenant, records_limit) if store_path is not None else None
@@ -68,7 +68,7 @@ def read_records(result: DiffResult, path: Path, tenant: str | None, limit: int)
     """Open the store read-only and count, for every data-dependent change, the stored records it hits."""
     from crmctl.compat.records_impact import RecordsCheck
     from crmctl.errors import UsageError
-    from crmctl.runtime.regex import compile_pattern
+    from crmctl.model.regex import compile_pattern
     from crmctl.runtime.store import Store
 
     if limit < 0:
@@ -87,18 +87,6 @@ def read_records(result: DiffResult, path: Path, tenant: str | None, limit: int)
     impact.store = str(path)
     impact.tenant = tenant
     return impact
-
-
-def _open_registry_ref(ref: str, registry: str | None) -> FileTree:
-    """`registry:NAME@VERSION` or `registry:NAME@CHANNEL` (a bare `registry:NAME` means its latest version)."""
-    from crmctl.errors import UsageError
-    from crmctl.registry import open_version_tree
-    from crmctl.registry.config import registry_location
-
-    name, _, version_or_channel = ref.partition("@")
-    if not name:
-        raise UsageError(f"registry:{ref}: expected registry:NAME@VERSION or registry:NAME@CHANNEL")
-    return open_version_tree(registry_location(registry), name, version_or_channel or None)
 
 
 def _render(report: Report, result: DiffResult, output_format: str, impact: RecordsImpact | None = None) -> None:

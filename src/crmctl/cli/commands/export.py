@@ -7,56 +7,17 @@ types between versions; see the error boundary), 130 Ctrl-C (no file is left hal
 from __future__ import annotations
 
 import json
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crmctl.cli.commands.runtime import open_store
-from crmctl.cli.console import out
+from crmctl.cli.console import out, progress
 from crmctl.errors import UsageError
 
 if TYPE_CHECKING:
     from crmctl.runtime.export import ExportReport
 
 __all__ = ["run_export"]
-
-_SHOW_AFTER = 1.0  # seconds: short exports finish before a bar would be worth drawing
-
-
-@contextmanager
-def _progress(enabled: bool, kind: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr (a terminal only), shown once an export has run for a second."""
-    started = time.monotonic()
-    state: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if not enabled or time.monotonic() - started < _SHOW_AFTER:
-            return
-        if "bar" not in state:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            from crmctl.cli.console import rich_console
-
-            state["bar"] = Progress(
-                TextColumn(f"exporting {kind}"),
-                BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,} rows"),
-                TimeRemainingColumn(),
-                console=rich_console(stderr=True),
-                transient=True,
-            )
-            state["bar"].start()
-            state["task"] = state["bar"].add_task(kind, total=total)
-        state["bar"].update(state["task"], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if "bar" in state:
-            state["bar"].stop()
 
 
 def _partitions(text: str | None) -> tuple[str, ...]:
@@ -101,7 +62,7 @@ def run_export(
     options = ExportOptions(
         out_dir, "csv" if file_format == "csv" else "parquet", tenant, entity, _partitions(partition_by)
     )
-    with open_store(store, read_only=True) as opened, _progress(sys.stderr.isatty(), kind) as progress:
-        report = export(opened, kind, options, progress)
+    with open_store(store, read_only=True) as opened, progress(f"exporting {kind}") as update:
+        report = export(opened, kind, options, update)
     _report(report, output_format)
     return 0

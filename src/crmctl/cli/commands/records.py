@@ -7,15 +7,13 @@ row was rejected (nothing written unless `--skip-invalid`), 2 bad input (see the
 from __future__ import annotations
 
 import json
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.commands.runtime import instant, open_store
-from crmctl.cli.console import out
+from crmctl.cli.console import out, progress
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -186,7 +184,7 @@ def move_check(old: Package, new: Package, entity: str, data: Mapping[str, Any])
     """The changes between two versions of a package that break a record moved from `old` to `new`
     (`compat.moves`); the record path refuses the move with them as findings."""
     from crmctl.compat.moves import MoveCheck
-    from crmctl.runtime.regex import compile_pattern
+    from crmctl.model.regex import compile_pattern
 
     return MoveCheck(old, new, compile_pattern).findings(entity, data)
 
@@ -266,38 +264,6 @@ def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenan
     return 0
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A row counter on stderr (a terminal only), shown once an import has run for a second."""
-    started = time.monotonic()
-    state: dict[str, Any] = {}
-
-    def update(done: int) -> None:
-        if not enabled or time.monotonic() - started < 1.0:
-            return
-        if "bar" not in state:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            from crmctl.cli.console import rich_console
-
-            state["bar"] = Progress(
-                SpinnerColumn(),
-                TextColumn("importing: {task.completed:,} rows"),
-                TimeElapsedColumn(),
-                console=rich_console(stderr=True),
-                transient=True,
-            )
-            state["bar"].start()
-            state["task"] = state["bar"].add_task("import", total=None)
-        state["bar"].update(state["task"], completed=done)
-
-    try:
-        yield update
-    finally:
-        if "bar" in state:
-            state["bar"].stop()
-
-
 def _report_import(report: ImportReport, skip_invalid: bool, output_format: str) -> int:
     if output_format == "json":
         status = "imported" if report.ok else ("partial" if skip_invalid else "rejected")
@@ -338,7 +304,7 @@ def run_import(
 
     package = _package(package_path)
     at = instant(now)
-    with _service(store, tenant, locale) as service, _progress(sys.stderr.isatty()) as progress:
+    with _service(store, tenant, locale) as service, progress("importing") as update:
         engine = service.engine(package, entity)
         report = service.import_rows(
             package,
@@ -346,7 +312,7 @@ def run_import(
             read_rows(file, engine),
             at,
             skip_invalid=skip_invalid,
-            progress=progress,
+            progress=update,
             resolver=_providers(no_async),
         )
     return _report_import(report, skip_invalid, output_format)

@@ -17,12 +17,16 @@ if TYPE_CHECKING:
     from crmctl.signing import SigningKey
 
 __all__ = [
+    "RESOLVE_FORMATS",
+    "RESOLVE_OPTIONS",
+    "parse_resolve",
     "run_init",
     "run_list",
     "run_log",
     "run_promote",
     "run_publish",
     "run_resolve",
+    "run_resolve_fast",
     "run_show",
     "run_signer_add",
     "run_signer_list",
@@ -282,7 +286,9 @@ def run_verify(registry: str | None, output_format: str) -> int:
     return 0 if result.ok else 1
 
 
-_RESOLVE_OPTIONS = {
+# The fast path's copy of `crmctl resolve`'s declared options (tests/cli/test_resolve_fast_path.py ties them to
+# the typer command): each spelling, to the key `parse_resolve` stores its value under.
+RESOLVE_OPTIONS = {
     "--channel": "channel",
     "-c": "channel",
     "--version": "version",
@@ -292,6 +298,8 @@ _RESOLVE_OPTIONS = {
     "--format": "format",
     "-f": "format",
 }
+# The `--format` values the fast path answers itself (the typer command's `ListFormat`).
+RESOLVE_FORMATS = ("text", "json")
 
 
 def parse_resolve(args: list[str]) -> dict[str, str] | None:
@@ -303,8 +311,9 @@ def parse_resolve(args: list[str]) -> dict[str, str] | None:
     rest = iter(args[1:])
     for token in rest:
         if token.startswith("-"):
-            option, eq, value = token.partition("=")
-            field_name = _RESOLVE_OPTIONS.get(option)
+            # `--opt=value` splits at `=`; a short option takes the next token (click reads `-c=x` as `=x`).
+            option, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
+            field_name = RESOLVE_OPTIONS.get(option)
             if field_name is None or field_name in found:
                 return None
             if not eq:
@@ -316,12 +325,13 @@ def parse_resolve(args: list[str]) -> dict[str, str] | None:
             return None
         else:
             found["name"] = token
-    if "name" not in found or found.get("format", "text") not in ("text", "json"):
+    if "name" not in found or found.get("format", "text") not in RESOLVE_FORMATS:
         return None
     return found
 
 
 def run_resolve_fast(parsed: dict[str, str]) -> int:
+    """Run `resolve` with what `parse_resolve` found, as the typer command would."""
     return run_resolve(
         parsed["name"],
         parsed.get("channel"),

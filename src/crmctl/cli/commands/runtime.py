@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_STORE = Path(".crm/runtime.duckdb")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 
 
@@ -69,19 +68,19 @@ def instant(text: str | None) -> datetime:
 
 
 def duration(text: Any, where: str) -> timedelta:
-    from crmctl.model.numbers import parse_number
+    """An `advance` step's duration (`crmctl.model.durations`, CLOCK_UNITS), at most 100 years."""
+    from crmctl.model.durations import CLOCK_UNITS, UNIT_SECONDS, parse_duration
 
     raw = str(text).strip()
-    unit = raw[-1:]
     try:
-        amount = parse_number(raw[:-1])
+        amount, unit = parse_duration(raw, CLOCK_UNITS)
     except ValueError:
-        amount = -1
-    if unit not in _DURATION_UNITS or amount < 0 or amount * _DURATION_UNITS[unit] > _LONGEST:
+        amount, unit = -1, "s"
+    if amount < 0 or amount * UNIT_SECONDS[unit] > _LONGEST:
         raise InputError(
             f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), not {raw!r}"
         )
-    return timedelta(seconds=amount * _DURATION_UNITS[unit])
+    return timedelta(seconds=amount * UNIT_SECONDS[unit])
 
 
 # --- scripts -------------------------------------------------------------------------------------------------------
@@ -456,11 +455,11 @@ def run_log_export(store_path: Path | None, tenant: str | None, destination: Pat
 
 def _against(spec: str) -> Any:
     """A package to replay against: a directory, an archive, `git:REV[:path]` or `registry:NAME@VERSION`."""
-    from crmctl.cli.commands.diff import _open_registry_ref
     from crmctl.compat.sources import open_source
     from crmctl.model.package import load_tree
+    from crmctl.registry import open_registry_ref
 
-    package = load_tree(open_source(spec, schemes={"registry": lambda ref: _open_registry_ref(ref, None)}))
+    package = load_tree(open_source(spec, schemes={"registry": lambda ref: open_registry_ref(ref, None)}))
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{spec}: {first.location}: {first.message} (run crmctl lint)")

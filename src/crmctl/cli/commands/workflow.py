@@ -242,7 +242,7 @@ def run_migrate(
     """Move running instances onto PACKAGE's version of their workflow: all or none, each move logged."""
     from crmctl.compat.moves import MoveCheck
     from crmctl.model.package import load_package
-    from crmctl.runtime.regex import compile_pattern
+    from crmctl.model.regex import compile_pattern
     from crmctl.runtime.scenario import workflow_entry
     from crmctl.runtime.service import Runtime, iso
     from crmctl.runtime.workflow import WorkflowEngine, WorkflowError, WorkflowModel

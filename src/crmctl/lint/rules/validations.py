@@ -154,7 +154,7 @@ class VAL407(LintRule):
 
 def _re2_rejects(pattern: str) -> str | None:
     """RE2's reason for rejecting `pattern`, or None. The runtime matches with RE2, so lint checks with it too."""
-    from crmctl.runtime.regex import PatternError, compile_pattern
+    from crmctl.model.regex import PatternError, compile_pattern
 
     try:
         compile_pattern(pattern)
@@ -297,7 +297,7 @@ class VAL413(LintRule):
             if val.type == "regex":
                 if val.pattern is None or _re2_rejects(val.pattern) is not None:
                     continue  # VAL405 / VAL407
-                from crmctl.runtime.regex import compile_pattern
+                from crmctl.model.regex import compile_pattern
 
                 fullmatch = compile_pattern(val.pattern).fullmatch
             if refuses(val.type, val.min, val.max, fullmatch)(default):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date
 
@@ -11,6 +10,7 @@ from crmctl.lint.context import Expr, LintContext
 from crmctl.model.artifacts import BUILTIN_CALENDARS, Action, Workflow
 from crmctl.model.cel import TIMESTAMP, cel_type_of
 from crmctl.model.diagnostics import Diagnostic, Severity
+from crmctl.model.durations import BUSINESS_DAY, UNIT_SECONDS, parse_duration
 from crmctl.model.source import JsonPath
 
 __all__ = ["RULES", "iter_actions"]
@@ -280,17 +280,13 @@ class WF522(LintRule):
                         )
 
 
-_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
-_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|h|d|bd|w)")
-
-
 def _duration(text: str) -> tuple[bool, float]:
     """(in business days, amount in minutes or business days)."""
-    match = _DURATION_RE.fullmatch(text)
-    if match is None:  # pragma: no cover - the schema already enforces the pattern
+    try:
+        amount, unit = parse_duration(text)
+    except ValueError:  # pragma: no cover - the schema already enforces the pattern
         return False, 0.0
-    amount, unit = float(match.group(1)), match.group(2)
-    return (True, amount) if unit == "bd" else (False, amount * _UNIT_MINUTES[unit])
+    return (True, amount) if unit == BUSINESS_DAY else (False, amount * UNIT_SECONDS[unit] / 60)
 
 
 class WF523(LintRule):

@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl import __version__
 from crmctl.errors import InputError
-from crmctl.model.files import check_regular
+from crmctl.model.files import AtomicFile, check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime.eventlog import GENESIS, ChainProblem
@@ -224,10 +223,10 @@ class EventLog:
             }
         )
         try:
-            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            target = AtomicFile(path)  # the mode a user's file gets: crmctl.model.files
         except OSError as error:
             raise StoreError(f"cannot write {path}: {error.strerror}") from error
-        os.close(handle)
+        temp = str(target.temp)
         count = 0
         try:
             columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
@@ -237,11 +236,11 @@ class EventLog:
                 for batch in query.to_arrow_reader(CHUNK):
                     writer.write_table(pa.Table.from_batches([batch]).cast(schema))
                     count += batch.num_rows
-            Path(temp).replace(path)
+            target.commit()
         except BaseException as error:
             import duckdb
 
-            Path(temp).unlink(missing_ok=True)
+            target.abort()
             if isinstance(error, OSError):
                 raise StoreError(f"cannot write {path}: {error.strerror or error}") from error
             if isinstance(error, duckdb.Error):

@@ -1,4 +1,4 @@
-"""Regex validations at run time, in linear time (RE2).
+"""Regex validations in linear time (RE2), shared by lint rules (pattern checks) and the runtime (matching).
 
 A `type: regex` validation matches its `pattern` against the whole value. Patterns are compiled with RE2
 (google-re2), whose automaton runs in time linear in the text whatever the pattern, so no input can make a match

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crmctl.errors import UserError
-from crmctl.runtime.regex import Matcher, PatternError, compile_pattern
+from crmctl.model.regex import Matcher, PatternError, compile_pattern
 
 
 @pytest.mark.parametrize(
@@ -100,6 +100,6 @@ def test_re2_is_not_imported_by_importing_the_module() -> None:
     import subprocess
     import sys
 
-    code = "import sys, crmctl.runtime.regex; print('re2' in sys.modules)"
+    code = "import sys, crmctl.model.regex; print('re2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
