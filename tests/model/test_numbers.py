@@ -134,7 +134,7 @@ def test_durations_still_read_json_numbers() -> None:
 )
 def test_typed_answers_in_the_form_refuse_what_is_no_number(raw: str, kind: str) -> None:
     with pytest.raises(ValueError, match="is not a number"):
-        interactive._parse(raw, kind)
+        interactive.parse_value(raw, kind)
 
 
 @pytest.mark.parametrize(

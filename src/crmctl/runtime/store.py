@@ -15,13 +15,13 @@ or a store written by another format version.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from crmctl import __version__
 from crmctl.errors import InputError, UserError
+from crmctl.model.canonical import digest_like
 from crmctl.model.files import check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
@@ -251,7 +251,7 @@ class Store(_EventLog):
 
     def put_package(self, digest: str, name: str, version: str, canonical: bytes) -> None:
         """Keep the canonical bytes of a package version under their digest (idempotent)."""
-        actual = "sha256:" + hashlib.sha256(canonical).hexdigest()
+        actual = digest_like(canonical, digest)
         if actual != digest:
             raise StoreIntegrityError(f"package {name} {version}: its bytes hash to {actual}, not to {digest}")
         existing = self.get_package(digest)
