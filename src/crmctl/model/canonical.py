@@ -55,6 +55,7 @@ CURRENT = JCS
 _SAFE = 2**53 - 1
 # Python's `repr` and ECMAScript print a float alike in fixed notation, from 1e-4 up to 1e16 (exclusive).
 _FIXED_LOW, _FIXED_HIGH = 1e-4, 1e16
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 
 class CanonicalError(InputError):
@@ -79,45 +80,51 @@ def _nfc(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
-class _Walk:
-    """The value as the JCS form holds it, noting whether `json.dumps` already prints it as JCS does.
-
-    Integral floats within ±(2^53 - 1) become integers (JCS prints both alike; -0.0 becomes 0), `nfc` normalizes
-    strings and keys (the package document's rule, not JCS's)."""
-
-    def __init__(self, *, nfc: bool) -> None:
-        self.nfc = nfc
-        self.plain = True  # False once a key outside the BMP or a float outside the fixed range is seen
-
-    def value(self, value: Any) -> Any:
-        kind = type(value)
-        if kind is str:
-            return value if not self.nfc or value.isascii() else unicodedata.normalize("NFC", value)
-        if kind is dict:
-            out = {}
-            for key, item in value.items():
-                text = _nfc(str(key)) if self.nfc else str(key)
-                if not text.isascii() and max(text) > "\uffff":
-                    self.plain = False  # UTF-16 order differs from code-point order only for such keys
-                out[text] = self.value(item)
-            return out
-        if kind is list or kind is tuple:
-            return [self.value(v) for v in value]
-        if kind is int:
-            if abs(value) > _SAFE:
-                raise _Unrepresentable(value, "an integer beyond ±(2^53 - 1)")
+def _jcs(value: Any, nfc: bool) -> Any:
+    """The value as the JCS form holds it: integral floats within ±(2^53 - 1) as integers (JCS prints both alike;
+    -0.0 becomes 0), floats that Python prints otherwise than ECMAScript wrapped in `_Exact`, and with `nfc`
+    strings and keys in NFC (the package document's rule, not JCS's). Raises _Unrepresentable."""
+    kind = type(value)
+    if kind is str:
+        return value if not nfc or value.isascii() else unicodedata.normalize("NFC", value)
+    if kind is dict:
+        if nfc:
+            return {_nfc(str(k)): _jcs(v, nfc) for k, v in value.items()}
+        return {str(k): _jcs(v, nfc) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_jcs(v, nfc) for v in value]
+    if kind is int:
+        if -_SAFE <= value <= _SAFE:
             return value
-        if kind is float:
-            if not math.isfinite(value):
-                raise _Unrepresentable(value, "NaN or an infinity")
-            if value.is_integer():
-                if abs(value) <= _SAFE:
-                    return int(value)
-                self.plain = False  # Python prints 2.0**53 as 9007199254740992.0, ECMAScript without the .0
-            elif not _FIXED_LOW <= abs(value) < _FIXED_HIGH:
-                self.plain = False
+        raise _Unrepresentable(value, "an integer beyond ±(2^53 - 1)")
+    if kind is float:
+        if value.is_integer():
+            if -_SAFE <= value <= _SAFE:
+                return int(value)
+        elif _FIXED_LOW <= abs(value) < _FIXED_HIGH:
             return value
-        return value
+        if not math.isfinite(value):
+            raise _Unrepresentable(value, "NaN or an infinity")
+        return _Exact(value)  # 2.0**53 (Python: 9007199254740992.0), 1e-7 (Python: 1e-07), ...
+    return value
+
+
+class _Exact:
+    """A float `json.dumps` would print otherwise than ECMAScript: it refuses the wrapper, and the document goes
+    through the `rfc8785` library instead (`_encode`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+def _unwrapped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(v) for v in value]
+    return value.value if isinstance(value, _Exact) else value
 
 
 class _Unrepresentable(ValueError):
@@ -148,20 +155,28 @@ def _read_int(text: str) -> int | float:
 
 
 def _encode(value: Any, *, nfc: bool) -> bytes:
-    """JCS bytes. The common case (keys in the BMP, floats printed alike by Python and ECMAScript) is `json.dumps`
-    in C; anything else goes through the `rfc8785` library, the reference the tests compare both with."""
-    walk = _Walk(nfc=nfc)
-    document = walk.value(value)
+    """JCS bytes. The common case (no float printed otherwise by Python and ECMAScript, no character outside the
+    BMP) is `json.dumps` in C; anything else goes through the `rfc8785` library, the reference the tests compare
+    both with."""
+    document = _jcs(value, nfc)
     try:
-        if walk.plain:
+        try:
             text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-            return text.encode("utf-8")
+        except TypeError:  # an _Exact float (or a value without a JSON form, which rfc8785 refuses below)
+            text = None
+        if text is not None:
+            data = text.encode("utf-8")
+            # Code-point and UTF-16 key orders differ only for characters outside the BMP, whose UTF-8 starts with
+            # F0-F4 (looked for in the whole text at memchr speed: a value with an emoji takes the slower path,
+            # never a wrong one).
+            if not any(lead in data for lead in _ASTRAL_LEADS):
+                return data
         import rfc8785
 
-        return rfc8785.dumps(document)
+        return rfc8785.dumps(_unwrapped(document))
     except UnicodeEncodeError as exc:
         raise _Unrepresentable(None, "an unpaired surrogate") from exc
-    except (TypeError, ValueError) as exc:  # a non-JSON type; rfc8785.CanonicalizationError is a ValueError
+    except ValueError as exc:  # rfc8785.CanonicalizationError: a non-JSON type, a surrogate
         raise _Unrepresentable(None, f"a value without a JSON form ({exc})") from exc
 
 
@@ -182,7 +197,7 @@ def canonical_document(package: Package, algorithm: str | None = None) -> dict[s
     if chosen == LEGACY:
         return dict(normalize(dumped))
     try:
-        return dict(_Walk(nfc=True).value(dumped))
+        return dict(_unwrapped(_jcs(dumped, True)))
     except _Unrepresentable as exc:
         raise _located(package, dumped, exc) from None
 
