@@ -289,7 +289,7 @@ def _check_entry(entry: dict[str, Any]) -> str:
     if type(seq) is not int or not (prev is None or isinstance(prev, str)) or not isinstance(entry["signature"], str):
         raise ValueError("seq must be an integer, prev a hash or null, signature a string")
     exact_fields(entry["signer"], "signer", ("identity", "key"))
-    if kind not in _BODY_KEYS:
+    if not isinstance(kind, str) or kind not in _BODY_KEYS:  # a list or an object is no type (nor hashable)
         raise ValueError(f"unknown entry type {str(kind)[:40]!r}")
     exact_fields(entry["body"], f"the {kind} body", _BODY_KEYS[kind], ("data_dependent",) * (kind == "publish"))
     return str(kind)
