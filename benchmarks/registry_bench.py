@@ -21,7 +21,6 @@ registry must verify clean; the run exits 1 when a target is missed or a command
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import shutil
@@ -120,6 +119,7 @@ def build_registry(root: Path, location: str, key_path: Path, packages: int, ver
     """A registry of packages x versions published versions, written as `publish` would: one commit per log entry
     (a registry's history must be; `verify` checks it), each version tagged at its commit. Built with one
     `git fast-import` instead of four git processes per commit."""
+    from crmctl.model.canonical import CURRENT, bytes_digest
     from crmctl.registry.log import entry_bytes, entry_path, format_time, make_entry
     from crmctl.registry.opening import open_registry
     from crmctl.registry.ops import init_registry
@@ -152,7 +152,7 @@ def build_registry(root: Path, location: str, key_path: Path, packages: int, ver
         name = f"Bench{number:03d}"
         for prepared in templates:
             canonical = _rename(prepared.canonical, name)
-            digest = "sha256:" + hashlib.sha256(canonical).hexdigest()
+            digest = bytes_digest(canonical, CURRENT)
             path, tag = f"packages/{name}/{prepared.version}", f"{name}/v{prepared.version}"
             provenance = {"signer": {"identity": IDENTITY, "key": key.fingerprint()}, "time": when, "source": None}
             digest_line = (digest + "\n").encode()

@@ -202,7 +202,7 @@ def test_the_export_carries_exactly_the_pinned_copies(tmp_path: Path, store: str
         ("LeadLifecycle", "1.1.0"),
     ]
     for digest, (_, _, blob) in copies.items():
-        assert "sha256:" + hashlib.sha256(blob).hexdigest() == digest
+        assert "jcs-sha256:" + hashlib.sha256(blob).hexdigest() == digest
     everything = tmp_path / "all.parquet"
     assert run(["log", "export", "--store", store, "--out", str(everything)]) == 0
     copies = read_export_packages(everything)

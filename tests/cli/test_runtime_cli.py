@@ -206,7 +206,7 @@ def test_a_version_whose_files_changed_is_refused(
     capsys.readouterr()
     assert run(["simulate", str(edited), "--script", script, "--store", store]) == 2
     err = capsys.readouterr().err
-    assert "LeadLifecycle@1.0.0 ran in this store as sha256:" in err and "Bump the version" in err
+    assert "LeadLifecycle@1.0.0 ran in this store as jcs-sha256:" in err and "Bump the version" in err
     # replaying against the edited copy only reads the store, so it is allowed
     assert run(["replay", "--store", store, "--against", str(edited)]) == 0
 

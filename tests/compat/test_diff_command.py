@@ -61,7 +61,7 @@ def test_json_report_carries_classes_and_summary() -> None:
     body = json.loads(result.out)
     summary = body["summary"]
     assert summary["proposed_bump"] == "major"
-    assert summary["old"]["version"] == "1.0.0" and summary["old"]["digest"].startswith("sha256:")
+    assert summary["old"]["version"] == "1.0.0" and summary["old"]["digest"].startswith("jcs-sha256:")
     assert summary["counts"] == {"compatible": 0, "data-dependent": 0, "behavioral": 0, "breaking": 1}
     assert summary["version_check"]["expected"] == "2.0.0"
     (first,) = body["findings"]

@@ -67,7 +67,7 @@ def test_every_file_names_its_json_schema(rel: str) -> None:
 def test_digest(rel: str) -> None:
     outcome = CliRunner().invoke(app, ["package", "digest", str(PACKAGES / rel)])
     assert outcome.exit_code == 0, outcome.output
-    assert outcome.stdout.startswith("sha256:")
+    assert outcome.stdout.startswith("jcs-sha256:")
 
 
 def test_v1_to_v2_is_a_compatible_minor_release() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from crmctl.cli.main import run
 from crmctl.registry.ops import init_registry
+from crmctl.registry.problems import FORMAT
 from crmctl.registry.publish import publish
 from crmctl.signing import SigningKey
 from tests.registry.conftest import LEAD_V1, LEAD_V2, NOW, make_key
@@ -184,7 +185,7 @@ def test_not_a_registry_newer_format_and_unreachable(tmp_path: Path, capsys: Cap
         assert "registry" in err
     newer = tmp_path / "newer"
     subprocess.run(["git", "clone", "-q", str(_registry(tmp_path, alice)), str(newer)], check=True)
-    (newer / "crmctl-registry.json").write_text('{"format": 2, "registry": "x"}\n')
+    (newer / "crmctl-registry.json").write_text(f'{{"format": {FORMAT + 1}, "registry": "x"}}\n')
     subprocess.run(["git", "-C", str(newer), "commit", "-qam", "future"], check=True)
     code, _, err = call(capsys, "registry", "log", "--registry", str(newer))
     assert code == 2 and "newer crmctl" in err
@@ -229,7 +230,7 @@ def test_ssh_keygen_verifies_a_published_version(tmp_path: Path, registry: str, 
     subprocess.run(["git", "clone", "-q", registry, str(clone)], check=True)
     version = clone / "packages" / "LeadLifecycle" / "1.0.0"
     canonical = hashlib.sha256((version / "canonical.json").read_bytes()).hexdigest()
-    assert (version / "digest").read_text() == f"sha256:{canonical}\n"
+    assert (version / "digest").read_text() == f"jcs-sha256:{canonical}\n"
     result = subprocess.run(
         [
             "ssh-keygen",

@@ -22,6 +22,7 @@ import pytest
 from crmctl.cli.main import run
 from crmctl.registry import store as store_module
 from crmctl.registry.ops import add_signer, remove_signer
+from crmctl.registry.problems import FORMAT
 from crmctl.registry.publish import publish
 from crmctl.registry.query import log_entries
 from crmctl.registry.store import Store, normalize_location
@@ -264,7 +265,9 @@ def test_registry_of_a_newer_crmctl_is_never_written(
             ["git", "--git-dir", registry, "show", "main:crmctl-registry.json"], capture_output=True, check=True
         ).stdout
     )
-    push_change(registry, tmp_path / "clone", "crmctl-registry.json", json.dumps({**marker, "format": 2}) + "\n")
+    push_change(
+        registry, tmp_path / "clone", "crmctl-registry.json", json.dumps({**marker, "format": FORMAT + 1}) + "\n"
+    )
     before = refs(registry)
     key = ["--registry", registry, "--key", str(alice.path)]
     for args in (

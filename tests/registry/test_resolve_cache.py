@@ -35,7 +35,7 @@ def test_a_damaged_state_file_only_costs_a_replay(registry: str, alice: SigningK
     assert resolve(registry, "LeadLifecycle").version == "1.0.0"
     for path in (tmp_path / "state" / "replayed").iterdir():
         path.write_text("{not json")
-    assert resolve(registry, "LeadLifecycle").digest.startswith("sha256:")
+    assert resolve(registry, "LeadLifecycle").digest.startswith("jcs-sha256:")
 
 
 def test_resolve_skips_the_fetch_only_while_a_local_registry_has_not_moved(

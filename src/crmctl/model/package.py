@@ -18,11 +18,12 @@ from crmctl.model.artifacts import (
     ValidationsArtifact,
     WorkflowArtifact,
 )
+from crmctl.model.canonical import CURRENT
 from crmctl.model.diagnostics import Diagnostic, Location, Severity
 from crmctl.model.fields import SchemaArtifact
 from crmctl.model.jsonschemas import ARTIFACT_MODELS, validate_doc
 from crmctl.model.source import MAX_FILE_BYTES, SourceDoc, decode_text, parse_text
-from crmctl.model.tree import DirTree, FileTree, check_relative
+from crmctl.model.tree import DirTree, FileTree, MemoryTree, check_relative
 
 __all__ = ["ARTIFACT_KINDS", "Package", "display_path", "load_package", "load_tree"]
 
@@ -46,6 +47,9 @@ class Package:
     localization: dict[str, LocalizationArtifact] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     root: Path | None = None
+    # The digest algorithm this package is known by (`model.canonical`): the current one, unless it was loaded
+    # from a store copy or a registry version pinned to an older digest, which it keeps matching.
+    digest_algorithm: str = CURRENT
 
     @property
     def name(self) -> str:
@@ -86,6 +90,8 @@ def load_tree(tree: FileTree) -> Package:
     """Parse and structurally validate every artifact. Unreadable files raise `InputError` (exit 2)."""
     files = tree.files()
     package = Package(label=tree.label)
+    if isinstance(tree, MemoryTree) and tree.digest_algorithm is not None:
+        package.digest_algorithm = tree.digest_algorithm  # a published or stored version keeps its digest's form
     chosen = _choose_files(files, tree.label, package)
     if "package" not in chosen:
         raise InputError(f"{tree.label}: not a package: package.yaml is missing")

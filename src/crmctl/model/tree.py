@@ -70,10 +70,15 @@ class DirTree:
 class MemoryTree:
     """Files already read into memory (an archive's members, a published version read from git)."""
 
-    def __init__(self, files: dict[str, bytes], label: str, *, missing: str = "no such file") -> None:
+    def __init__(
+        self, files: dict[str, bytes], label: str, *, missing: str = "no such file", digest_algorithm: str | None = None
+    ) -> None:
+        """`digest_algorithm`: the form of the digest these files were published or stored under (a package loaded
+        from them keeps it, `model.canonical`); None for the current one."""
         self._files = files
         self.label = label
         self._missing = missing
+        self.digest_algorithm = digest_algorithm
 
     def files(self) -> list[str]:
         return sorted(self._files)

@@ -1,4 +1,11 @@
-"""The registry's log: append-only, hash-chained, signed entries, one file `log/<seq>.json` each."""
+"""The registry's log: append-only, hash-chained, signed entries, one file `log/<seq>.json` each.
+
+An entry's canonical JSON depends on its format (docs/formats.md): an entry with `"format": 2` (what crmctl
+writes now) is RFC 8785 (JCS), which any stock JCS library recomputes; an entry without `format` (format 1,
+written before) is Python's `json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)`. For every
+entry crmctl accepts (ASCII keys, integers below 2^53, no floats) the two give the same bytes; the entry says
+which one it promises, so a verifier never guesses.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOCK_SKEW",
+    "ENTRY_FORMAT",
+    "canonical_json",
     "entry_bytes",
+    "entry_format",
     "entry_hash",
     "entry_path",
     "exact_fields",
@@ -28,10 +38,28 @@ __all__ = [
 CLOCK_SKEW = timedelta(minutes=5)
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# The format of the entries this crmctl writes: 2 = RFC 8785 canonical JSON, marked by the entry's `format` key.
+ENTRY_FORMAT = 2
 
 
 def canonical_json(value: Any) -> str:
+    """The format-1 canonical JSON of a log entry (entries without a `format` key)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_format(entry: dict[str, Any]) -> int:
+    """2 for an entry marked `"format": 2` (RFC 8785), else 1 (a value other than 2 is refused as REG106)."""
+    value = entry.get("format")
+    return 2 if type(value) is int and value == ENTRY_FORMAT else 1
+
+
+def _canonical(entry: dict[str, Any]) -> bytes:
+    """The entry's canonical JSON in the form its format names; ValueError for a value JCS cannot hold."""
+    if entry_format(entry) == 1:
+        return canonical_json(entry).encode("utf-8")
+    from crmctl.model.canonical import jcs_dumps
+
+    return jcs_dumps(entry)
 
 
 def exact_fields(value: Any, what: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -58,13 +86,14 @@ def text(value: Any, what: str) -> str:
 
 
 def entry_bytes(entry: dict[str, Any]) -> bytes:
-    """The bytes of `log/<seq>.json`: canonical JSON and a newline."""
-    return (canonical_json(entry) + "\n").encode("utf-8")
+    """The bytes of `log/<seq>.json`: canonical JSON (of the entry's format) and a newline."""
+    return _canonical(entry) + b"\n"
 
 
 def signed_bytes(entry: dict[str, Any]) -> bytes:
-    """What the entry's signature covers: its canonical JSON without `signature` (and without a newline)."""
-    return canonical_json({k: v for k, v in entry.items() if k != "signature"}).encode("utf-8")
+    """What the entry's signature covers: its canonical JSON without `signature` (and without a newline), in the
+    form its `format` names (`format` itself is signed)."""
+    return _canonical({k: v for k, v in entry.items() if k != "signature"})
 
 
 def entry_hash(data: bytes) -> str:
@@ -99,6 +128,7 @@ def make_entry(
     from crmctl.signing import NAMESPACE_LOG
 
     entry: dict[str, Any] = {
+        "format": ENTRY_FORMAT,
         "seq": seq,
         "prev": prev,
         "type": kind,

@@ -6,7 +6,9 @@ from typing import NamedTuple
 
 __all__ = ["FORMAT", "Problem"]
 
-FORMAT = 1
+# The newest registry format this crmctl reads and writes: 2 = log entries and package digests in RFC 8785
+# (docs/formats.md). A format-1 registry is read as it is and becomes format 2 with the first entry written to it.
+FORMAT = 2
 
 
 class Problem(NamedTuple):

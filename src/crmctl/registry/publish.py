@@ -3,7 +3,6 @@ signer scope) and the version's files."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +50,7 @@ class Prepared:
 
 def prepare(directory: Path) -> Prepared:
     """Load the package, build its canonical form and artifacts, and reload those (what verify will see)."""
-    from crmctl.model.canonical import canonical_bytes, digest
+    from crmctl.model.canonical import bytes_digest, canonical_bytes, digest
     from crmctl.model.package import load_package, load_tree
     from crmctl.registry.provenance import source_provenance
 
@@ -65,7 +64,7 @@ def prepare(directory: Path) -> Prepared:
         raise Refused(f"{directory}: the package does not load cleanly; run `crmctl lint {directory}`", problems)
     check_version(source.manifest.version)  # a valid package version that git cannot tag (`1.0.0-a.lock`)
     canonical = canonical_bytes(source)
-    value = "sha256:" + hashlib.sha256(canonical).hexdigest()
+    value = bytes_digest(canonical, source.digest_algorithm)
     artifacts = artifact_files(source)
     package = load_tree(MemoryTree(artifacts, f"{source.manifest.name}@{source.manifest.version}"))
     if not package.valid or digest(package) != value:
@@ -81,6 +80,14 @@ def prepare(directory: Path) -> Prepared:
         package,
         source_provenance(directory),
     )
+
+
+def _digest_as(package: Package, published: str) -> str:
+    """The package's digest in the algorithm of `published` (a version published under a format-1 `sha256:`
+    digest is the same version when its content is: publishing it again changes nothing)."""
+    from crmctl.model.canonical import algorithm_of, digest
+
+    return digest(package, algorithm_of(published))
 
 
 def lint_problems(package: Package, subject: str) -> list[Problem]:
@@ -126,8 +133,8 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime, da
     published = state.packages.get(prepared.name, {})
     existing = published.get(prepared.version)
     if existing is not None:
-        if existing.digest == prepared.digest:
-            return unchanged(opened, f"{subject} is already published with digest {prepared.digest}; nothing to do")
+        if existing.digest in (prepared.digest, _digest_as(prepared.package, existing.digest)):
+            return unchanged(opened, f"{subject} is already published with digest {existing.digest}; nothing to do")
         raise Refused(
             f"{subject} is already published with a different digest; a published version never "
             "changes: publish a new version",

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmctl.errors import InputError, UsageError
-from crmctl.registry.log import entry_bytes, entry_hash, exact_fields, parse_time, signed_bytes, text
+from crmctl.registry.log import (
+    entry_bytes,
+    entry_format,
+    entry_hash,
+    exact_fields,
+    parse_time,
+    signed_bytes,
+    text,
+)
 from crmctl.registry.names import (
     case_collision,
     check_channel,
@@ -27,7 +35,8 @@ from crmctl.signing import NAMESPACE_LOG, NAMESPACE_PACKAGE, SignatureError, fin
 
 __all__ = ["FORMAT", "Problem", "RegistryState", "Signer", "Version", "apply_entry", "authorize", "replay"]
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# A package digest: `sha256:` (format-1 canonical JSON) or `jcs-sha256:` (RFC 8785), see model.canonical.
+_DIGEST = re.compile(r"(?:jcs-)?sha256:[0-9a-f]{64}")
 
 
 @dataclass
@@ -81,6 +90,8 @@ class RegistryState:
     channels: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     last_time: str | None = None  # the time of the last entry applied: times never decrease along the log
+    # The registry's format: 1, or 2 once an entry of format 2 (RFC 8785) was applied (marker and index say it).
+    format: int = 1
 
     @property
     def seq(self) -> int:
@@ -113,7 +124,7 @@ class RegistryState:
             for name, versions in sorted(self.packages.items())
         }
         return {
-            "format": FORMAT,
+            "format": self.format,
             "registry": self.registry_id,
             "log": {"seq": self.seq, "head": self.head},
             "packages": packages,
@@ -146,9 +157,10 @@ def replay(files: list[tuple[str, bytes | None]], *, verify_signatures: bool = T
         digest = entry_hash(data)
         try:
             entry = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            entry = None
-        if not isinstance(entry, dict) or entry_bytes(entry) != data:
+            canonical = isinstance(entry, dict) and entry_bytes(entry) == data
+        except (UnicodeDecodeError, ValueError):  # not JSON, or (format 2) a value JCS cannot hold
+            entry, canonical = None, False
+        if not isinstance(entry, dict) or not canonical:
             state.problems.append(Problem("REG101", "log entry is not canonical JSON", subject))
             prev = digest
             state.hashes.append(digest)
@@ -254,7 +266,7 @@ def _public_key(value: Any) -> str:
     return str(value)
 
 
-_ENTRY_KEYS = ("seq", "prev", "type", "time", "signer", "body", "signature")
+_ENTRY_KEYS = ("seq", "prev", "type", "time", "signer", "body", "signature")  # and `format` (2) since format 2
 # Every entry type, and the keys of its body (a publish body may also have `data_dependent`).
 _BODY_KEYS = {
     "init": ("format", "admin"),
@@ -270,12 +282,14 @@ def _check_entry(entry: dict[str, Any]) -> str:
 
     (Its time is REG109's concern, its signer's values were matched by `_signer_of`.)
     """
-    exact_fields(entry, "the entry", _ENTRY_KEYS)
+    exact_fields(entry, "the entry", _ENTRY_KEYS, ("format",))
+    if "format" in entry and entry_format(entry) != 2:
+        raise ValueError("format must be 2 (an entry of format 1 has no format key)")
     seq, prev, kind = entry["seq"], entry["prev"], entry["type"]
     if type(seq) is not int or not (prev is None or isinstance(prev, str)) or not isinstance(entry["signature"], str):
         raise ValueError("seq must be an integer, prev a hash or null, signature a string")
     exact_fields(entry["signer"], "signer", ("identity", "key"))
-    if not isinstance(kind, str) or kind not in _BODY_KEYS:
+    if not isinstance(kind, str) or kind not in _BODY_KEYS:  # a list or an object is no type (nor hashable)
         raise ValueError(f"unknown entry type {str(kind)[:40]!r}")
     exact_fields(entry["body"], f"the {kind} body", _BODY_KEYS[kind], ("data_dependent",) * (kind == "publish"))
     return str(kind)
@@ -373,6 +387,7 @@ def _refusal(state: RegistryState, signer: Signer, kind: str, body: dict[str, An
 def _commit(state: RegistryState, signer: Signer, kind: str, body: dict[str, Any], entry: dict[str, Any]) -> None:
     time = str(entry["time"])
     state.last_time = time
+    state.format = max(state.format, entry_format(entry))
     if kind == "init":
         state.signers[signer.key] = signer
     elif kind == "signer-add":
@@ -403,8 +418,8 @@ def _check_body(kind: str, body: dict[str, Any]) -> None:
     """Every value of a body (whose keys `_check_entry` checked): its type, then its syntax. ValueError/UsageError."""
     if kind == "init":
         admin = exact_fields(body["admin"], "admin", ("identity", "public_key", "scopes"))
-        if type(body["format"]) is not int or body["format"] != FORMAT or admin["scopes"] != ["*"]:
-            raise ValueError('format must be 1 and the admin\'s scopes ["*"]')
+        if type(body["format"]) is not int or body["format"] not in (1, FORMAT) or admin["scopes"] != ["*"]:
+            raise ValueError(f'format must be 1 or {FORMAT} and the admin\'s scopes ["*"]')
         check_identity(text(admin["identity"], "identity"))
         _public_key(admin["public_key"])
     elif kind == "signer-add":
@@ -425,7 +440,7 @@ def _check_body(kind: str, body: dict[str, Any]) -> None:
         name, version = check_name(text(body["name"], "name")), check_version(text(body["version"], "version"))
         check_scope(text(body["scope"], "scope"))
         if body["scope"] == "*" or _DIGEST.fullmatch(text(body["digest"], "digest")) is None:
-            raise ValueError("scope must be global or tenant:<id>, digest sha256:<hex>")
+            raise ValueError("scope must be global or tenant:<id>, digest sha256:<hex> or jcs-sha256:<hex>")
         if body["path"] != f"packages/{name}/{version}" or body["tag"] != f"{name}/v{version}":
             raise ValueError("path and tag must follow the name and version")
         _check_provenance(body["provenance"])

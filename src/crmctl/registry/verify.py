@@ -12,7 +12,6 @@ derived files a stray commit may have broken, and anything else it leaves is rep
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
+from crmctl.model.canonical import digest_like
 from crmctl.registry.log import CLOCK_SKEW, entry_path, format_time, parse_time
 from crmctl.registry.names import version_key
 from crmctl.registry.opening import MARKER, open_registry, remember
@@ -96,7 +96,7 @@ def verify_registry(location: str, now: datetime) -> VerifyResult:
 def _check_marker(opened: Opened) -> list[Problem]:
     data = opened.snapshot.read(MARKER) or b""
     registry_id = opened.state.registry_id
-    if registry_id is None or data == marker_bytes(registry_id):
+    if registry_id is None or data == marker_bytes(registry_id, opened.state.format):
         return []
     try:
         marker = json.loads(data)
@@ -247,7 +247,7 @@ def _check_versions(opened: Opened, versions: list[Version], history: _History) 
         if missing:
             problems.append(Problem("REG201", f"missing {', '.join(missing)}", subject))
         canonical = data[f"{version.path}/canonical.json"]
-        if canonical is not None and "sha256:" + hashlib.sha256(canonical).hexdigest() != version.digest:
+        if canonical is not None and digest_like(canonical, version.digest) != version.digest:
             problems.append(Problem("REG202", f"canonical.json does not hash to the logged {version.digest}", subject))
         digest_line = data[f"{version.path}/digest"]
         if digest_line is not None and digest_line != (version.digest + "\n").encode():

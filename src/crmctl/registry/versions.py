@@ -36,7 +36,11 @@ def version_tree(snapshot: Snapshot, version: Version) -> MemoryTree:
     rels = snapshot.files_under(prefix)
     data = snapshot.read_many([f"{prefix}/{rel}" for rel in rels])
     files = {rel: blob for rel in rels if (blob := data[f"{prefix}/{rel}"]) is not None}
-    return MemoryTree(files, f"registry:{version.name}@{version.version}")
+    from crmctl.model.canonical import algorithm_of
+
+    # Loaded, the package keeps the form of its logged digest (the log replay checked the digest's syntax).
+    algorithm = algorithm_of(version.digest)
+    return MemoryTree(files, f"registry:{version.name}@{version.version}", digest_algorithm=algorithm)
 
 
 def load_version(snapshot: Snapshot, version: Version) -> Package:
@@ -45,11 +49,13 @@ def load_version(snapshot: Snapshot, version: Version) -> Package:
     from crmctl.model.package import load_tree
 
     tree = version_tree(snapshot, version)
+    same = False
     try:
-        package = load_tree(tree)
+        package = load_tree(tree)  # in the form of the logged digest (`version_tree`)
+        same = package.valid and digest(package) == version.digest
     except InputError:  # e.g. package.yaml deleted: the same tampering, so the same message and hint
         package = None
-    if package is None or not package.valid or digest(package) != version.digest:
+    if package is None or not package.valid or not same:
         raise InputError(
             f"{tree.label}: the published artifacts do not match the logged digest {version.digest}",
             hint="the registry was altered; run `crmctl registry verify`",

@@ -68,12 +68,18 @@ class WriteResult:
     message: str
 
 
-def marker_bytes(registry_id: str) -> bytes:
-    return (json.dumps({"format": FORMAT, "registry": registry_id}, indent=2, sort_keys=True) + "\n").encode()
+def marker_bytes(registry_id: str, registry_format: int = FORMAT) -> bytes:
+    """`crmctl-registry.json`: the registry's id and format (1 until an entry of format 2 is written to it)."""
+    return (json.dumps({"format": registry_format, "registry": registry_id}, indent=2, sort_keys=True) + "\n").encode()
 
 
 def derived_files(state: RegistryState) -> dict[str, bytes]:
-    return {"index.json": state.index_bytes(), "trust/allowed_signers": state.allowed_signers()}
+    """The files every change rewrites from the log; the marker too, so a format-1 registry's first format-2
+    entry raises its format (a crmctl that reads format 1 only then says to upgrade, instead of misreading it)."""
+    files = {"index.json": state.index_bytes(), "trust/allowed_signers": state.allowed_signers()}
+    if state.registry_id is not None:
+        files[MARKER] = marker_bytes(state.registry_id, state.format)
+    return files
 
 
 def signer_identity(state: RegistryState, key: SigningKey) -> str:
@@ -152,4 +158,4 @@ def unchanged(opened: Opened, message: str) -> WriteResult:
 
 def genesis_files(entry: dict[str, Any], state: RegistryState) -> dict[str, bytes]:
     assert state.registry_id is not None
-    return {MARKER: marker_bytes(state.registry_id), entry_path(1): entry_bytes(entry), **derived_files(state)}
+    return {entry_path(1): entry_bytes(entry), **derived_files(state)}

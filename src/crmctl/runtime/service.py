@@ -20,7 +20,7 @@ from crmctl.runtime.checks import AsyncAnswer, AsyncRequest, ProviderError, Reso
 from crmctl.runtime.eventlog import value_hash
 from crmctl.runtime.form import FormModel
 from crmctl.runtime.instants import parse_instant
-from crmctl.runtime.packages import PackageCopyError, PackageRef, load_copy, make_copy
+from crmctl.runtime.packages import PackageCopyError, PackageRef, copy_as, load_copy, make_copy
 from crmctl.runtime.session import Session, SessionState
 from crmctl.runtime.values import format_timestamp
 
@@ -148,11 +148,16 @@ class Runtime:
     # --- packages ----------------------------------------------------------------------------------------------
 
     def pin(self, package: Package) -> PackageRef:
-        """Keep a content-addressed copy of `package` and return its reference."""
+        """Keep a content-addressed copy of `package` and return its reference (a version this store first ran under
+        a format-1 `sha256:` digest keeps that digest, see `packages.copy_as`)."""
         ref, blob = make_copy(package)
         if ref.digest not in self._packages:
             for digest, name, version in self.store.package_digests():
                 if (name, version) == (ref.name, ref.version) and digest != ref.digest:
+                    same = copy_as(package, digest)  # this content, first pinned under a `sha256:` digest
+                    if same is not None:
+                        ref, blob = same
+                        break
                     raise PackageCopyError(
                         f"{ref.name}@{ref.version} ran in this store as {digest[:19]}…, but these files hash to "
                         f"{ref.digest[:19]}…: a version's content never changes once it ran (records and logs are "

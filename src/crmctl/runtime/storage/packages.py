@@ -3,8 +3,7 @@ ran, content-addressed by their digest, so anything logged or stored can be read
 
 from __future__ import annotations
 
-import hashlib
-
+from crmctl.model.canonical import digest_like
 from crmctl.runtime.storage.connection import Connection
 from crmctl.runtime.storage.errors import StoreIntegrityError
 
@@ -19,7 +18,7 @@ class PackageCopies:
 
     def put(self, digest: str, name: str, version: str, canonical: bytes) -> None:
         """Keep the canonical bytes of a package version under their digest (idempotent)."""
-        actual = "sha256:" + hashlib.sha256(canonical).hexdigest()
+        actual = digest_like(canonical, digest)
         if actual != digest:
             raise StoreIntegrityError(f"package {name} {version}: its bytes hash to {actual}, not to {digest}")
         existing = self.get(digest)
