@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmctl
-from crmctl.cli.commands.runtime import duration
+from crmctl.cli.inputs import duration
 from crmctl.errors import InputError
 from crmctl.model.durations import (
     CLOCK_DURATION_PATTERN,

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmctl.cli import interactive
-from crmctl.cli.commands.runtime import duration
+from crmctl.cli.inputs import duration
 from crmctl.cli.main import run
 from crmctl.errors import InputError
 from crmctl.model.numbers import JSON_NUMBER, parse_number

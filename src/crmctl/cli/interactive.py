@@ -144,8 +144,8 @@ def parse_value(raw: str, kind: str) -> Any:
 
 def interact(runtime: Runtime, config: SessionConfig, session_id: str, *, resumed: bool) -> int:
     """Walk through the form: one step at a time, a review page, quit to keep the draft."""
-    from crmctl.cli.commands.runtime import instant
     from crmctl.cli.console import rich_console
+    from crmctl.cli.inputs import instant
 
     console = rich_console()
     session = runtime.session_for(config)

@@ -64,10 +64,10 @@ def interact(player: Player) -> int:
     from rich.prompt import Prompt
     from rich.text import Text
 
-    from crmctl.cli.commands.runtime import duration
-    from crmctl.cli.commands.workflow import describe
     from crmctl.cli.console import rich_console
+    from crmctl.cli.inputs import duration
     from crmctl.cli.interactive import parse_value
+    from crmctl.cli.workflow_text import describe
 
     console = rich_console()
 

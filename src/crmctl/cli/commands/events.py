@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crmctl.cli.commands.runtime import open_store
 from crmctl.cli.console import flush, out
+from crmctl.cli.inputs import open_store
 from crmctl.errors import UsageError
 
 __all__ = ["EventFilter", "business_events", "run_list", "run_tail"]

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crmctl.cli.commands.runtime import open_store
 from crmctl.cli.console import out, progress
+from crmctl.cli.inputs import open_store
 from crmctl.errors import UsageError
 
 if TYPE_CHECKING:

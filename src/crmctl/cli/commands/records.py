@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.cli.commands.runtime import instant, open_store
 from crmctl.cli.console import out, progress
+from crmctl.cli.inputs import instant, open_store
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:

@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
+from crmctl.cli.inputs import DEFAULT_STORE, duration, instant, open_store, read_document
 from crmctl.errors import InputError, UsageError
 from crmctl.model.scripts import ScriptBody, check_events
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from crmctl.runtime.store import Store
 
 __all__ = [
-    "DEFAULT_STORE",
     "run_draft_list",
     "run_draft_resume",
     "run_draft_show",
@@ -38,49 +38,9 @@ __all__ = [
     "run_store_migrate",
 ]
 
-DEFAULT_STORE = Path(".crm/runtime.duckdb")
-_LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
-
 
 def _json(value: Any) -> None:
     out(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-@contextmanager
-def open_store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
-    from crmctl.runtime.store import Store
-
-    target = path or DEFAULT_STORE
-    with Store.open(target, read_only=read_only, create=not read_only) as store:
-        yield store
-
-
-def instant(text: str | None) -> datetime:
-    """The injected clock: `--now` parsed, or the wall clock (taken here, in the shell, never in the core)."""
-    if text is None:
-        return datetime.now(UTC).replace(microsecond=0)
-    from crmctl.runtime.service import parse_instant
-
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise UsageError(f"--now {text!r}: not an ISO 8601 time (e.g. 2026-11-26T09:00:00Z)") from None
-
-
-def duration(text: Any, where: str) -> timedelta:
-    """An `advance` step's duration (`crmctl.model.durations`, CLOCK_UNITS), at most 100 years."""
-    from crmctl.model.durations import CLOCK_UNITS, UNIT_SECONDS, parse_duration
-
-    raw = str(text).strip()
-    try:
-        amount, unit = parse_duration(raw, CLOCK_UNITS)
-    except ValueError:
-        amount, unit = -1, "s"
-    if amount < 0 or amount * UNIT_SECONDS[unit] > _LONGEST:
-        raise InputError(
-            f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), not {raw!r}"
-        )
-    return timedelta(seconds=amount * UNIT_SECONDS[unit])
 
 
 # --- scripts -------------------------------------------------------------------------------------------------------
@@ -91,13 +51,6 @@ class Script:
     events: list[tuple[str, dict[str, Any]]]  # (where, event) with where = file:line:col
     now: datetime | None = None
     answers: dict[str, Any] = field(default_factory=dict)
-
-
-def read_document(path: Path, what: str) -> Any:
-    """A YAML or JSON file parsed with positions (`SourceDoc`), or a located InputError."""
-    from crmctl.model.source import load_document
-
-    return load_document(path, str(path), what=f"the {what}")
 
 
 def load_script(path: Path) -> Script:
@@ -578,7 +531,7 @@ def _describe_entry(item: Any) -> str:
 
 def _divergent_effects(item: Any) -> list[str]:
     """The missing (-) and extra (+) effects of a divergence, as the kind of its entry words them."""
-    from crmctl.cli.commands.workflow import describe
+    from crmctl.cli.workflow_text import describe
 
     if item.kind == "record" and len(item.missing) == len(item.extra) == 1:
         return _record_changes(item.missing[0], item.extra[0])
