@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.model.files import write_atomic
+from crmctl.registry import statecache
 from crmctl.registry.log import entry_hash, entry_path
 from crmctl.registry.names import shown
 from crmctl.registry.problems import FORMAT, Problem
+from crmctl.registry.statecache import state_root
 from crmctl.registry.store import Snapshot, Store, normalize_location
 
 if TYPE_CHECKING:
@@ -61,14 +62,6 @@ class Opened:
     def registry_id(self) -> str:
         assert self.state.registry_id is not None
         return self.state.registry_id
-
-
-def state_root() -> Path:
-    override = os.environ.get("CRMCTL_STATE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "crmctl" / "registries"
 
 
 def read_marker(snapshot: Snapshot, location: str) -> dict[str, Any]:
@@ -147,7 +140,6 @@ def entry_files(snapshot: Snapshot) -> list[str]:
 
 def _save_checked_state(store: Store, snapshot: Snapshot, state: RegistryState) -> None:
     """Keep what this replay established for `resolve`, when the derived index.json agrees with it."""
-    from crmctl.registry import statecache
 
     ids = store.object_ids(snapshot.commit, "log", "index.json")
     if "log" in ids and "index.json" in ids and snapshot.read("index.json") == state.index_bytes():

@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crmctl.registry.trust import RegistryState
 
-__all__ = ["load", "save"]
+__all__ = ["load", "save", "state_root"]
 
 
-def _path(location: str) -> Any:
-    from crmctl.registry.opening import state_root
+def state_root() -> Path:
+    """The directory where this machine remembers registries (heads seen, checked states): `CRMCTL_STATE_DIR`, or
+    `$XDG_STATE_HOME/crmctl/registries` (default `~/.local/state/crmctl/registries`)."""
+    override = os.environ.get("CRMCTL_STATE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "crmctl" / "registries"
 
+
+def _path(location: str) -> Path:
     return state_root() / "replayed" / f"{hashlib.sha256(location.encode()).hexdigest()[:16]}.json"
 
 
