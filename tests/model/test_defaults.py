@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from crmctl.model.canonical import digest
-from crmctl.model.defaults import check_default, filled_default, filler_for, number_digits
-from crmctl.model.fields import SchemaArtifact
+from crmctl.model.defaults import filled_default, filler_for
+from crmctl.model.fields import SchemaArtifact, check_default, number_digits
 from crmctl.model.jsonschemas import shipped_schema
 from crmctl.model.package import Package, load_tree
 from crmctl.model.tree import MemoryTree

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
-from crmctl.model.defaults import filler_for, is_blank, number_digits
+from crmctl.model.defaults import filler_for
 from crmctl.model.field_checks import FIELD_CHECKS, refuses
-from crmctl.model.fields import ArrayField, ObjectField
+from crmctl.model.fields import ArrayField, ObjectField, is_blank, number_digits
 
 if TYPE_CHECKING:
     from crmctl.compat.change import Change

@@ -22,12 +22,27 @@ import hashlib
 import json
 import math
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import InputError
 
 if TYPE_CHECKING:
-    from crmctl.model.package import Package
+    from pydantic import BaseModel
+
+    from crmctl.model.diagnostics import Location
+
+
+class Package(Protocol):
+    """What the canonical form reads of a package (`model.package.Package` is one): its artifact models by kind,
+    the digest form it is known by, and where a value sits in its files (to locate a value no form can hold)."""
+
+    @property
+    def digest_algorithm(self) -> str: ...
+
+    def models(self) -> dict[str, BaseModel]: ...
+
+    def locate(self, kind: str, path: tuple[str | int, ...], *, key: bool = False) -> Location: ...
+
 
 __all__ = [
     "ALGORITHMS",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crmctl.model.defaults import is_blank
+from crmctl.model.fields import is_blank
 from crmctl.model.ranges import in_range
 
 __all__ = ["FIELD_CHECKS", "refuses"]

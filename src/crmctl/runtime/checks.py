@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import UserError
-from crmctl.model.defaults import is_blank
+from crmctl.model.fields import is_blank
 from crmctl.model.ranges import in_range
 from crmctl.model.regex import compile_pattern
 from crmctl.runtime.cel import EvaluationError, MissingValueError
