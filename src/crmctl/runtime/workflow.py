@@ -242,17 +242,7 @@ class WorkflowEngine:
         if sla is None:
             inst["sla"] = None
         elif sla_state is None or sla_state["id"] != sla.id:
-            inst["sla"] = {
-                "id": sla.id,
-                "started": False,
-                "running": False,
-                "paused": False,
-                "elapsed": 0.0,
-                "since": format_moment(at),
-                "warned": False,
-                "breached": False,
-                "escalated": 0,
-            }
+            inst["sla"] = _fresh_sla(sla.id, at)
         source = {"digest": inst["digest"], **inst["package"]}
         inst["digest"] = self.model.digest
         manifest = self.model.package.manifest
@@ -386,17 +376,7 @@ class WorkflowEngine:
         self._emit(step, at, "entered", state=state)
         inst["sla"] = None
         if definition.sla is not None:
-            inst["sla"] = {
-                "id": definition.sla.id,
-                "started": False,
-                "running": False,
-                "paused": False,
-                "elapsed": 0.0,
-                "since": format_moment(at),
-                "warned": False,
-                "breached": False,
-                "escalated": 0,
-            }
+            inst["sla"] = _fresh_sla(definition.sla.id, at)
             if definition.sla.start is None or self._condition(f"sla:{state}/start", inst, at):
                 self._sla_start(step, at)
         for timer in self.flow.timers:
@@ -782,3 +762,18 @@ def _assigned(assignee: Mapping[str, str], actor: Actor) -> bool:
 
 def _describe(assignee: Mapping[str, str]) -> str:
     return f"role {assignee['role']}" if "role" in assignee else f"user {assignee.get('user') or '(nobody)'}"
+
+
+def _fresh_sla(sla_id: str, at: datetime) -> dict[str, Any]:
+    """The state of an SLA a state has just given its instance: not started, nothing elapsed, nothing reported."""
+    return {
+        "id": sla_id,
+        "started": False,
+        "running": False,
+        "paused": False,
+        "elapsed": 0.0,
+        "since": format_moment(at),
+        "warned": False,
+        "breached": False,
+        "escalated": 0,
+    }
