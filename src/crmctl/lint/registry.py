@@ -15,32 +15,10 @@ _FAMILY_ORDER = ("PKG", "SCH", "UI", "RUL", "VAL", "WF", "EVT", "L10N")
 @cache
 def all_rules() -> dict[str, type[LintRule]]:
     """Every rule by code, sorted by family then number."""
-    from crmctl.lint.rules import (
-        expressions,
-        localization,
-        manifest,
-        rules_artifact,
-        schema,
-        structural,
-        ui,
-        validations,
-        workflow,
-        workflow_extras,
-    )
+    from crmctl.lint.rules import expressions, l10n, pkg, rul, sch, structural, ui, val, wf, workflow_extras
 
     found: dict[str, type[LintRule]] = {}
-    for module in (
-        structural,
-        manifest,
-        schema,
-        ui,
-        rules_artifact,
-        validations,
-        workflow,
-        workflow_extras,
-        localization,
-        expressions,
-    ):
+    for module in (structural, pkg, sch, ui, rul, val, wf, workflow_extras, l10n, expressions):
         for rule in module.RULES:
             if rule.code in found:  # pragma: no cover - guarded by tests
                 raise RuntimeError(f"duplicate rule code {rule.code}")

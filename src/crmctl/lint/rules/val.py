@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import LintContext
-from crmctl.lint.rules.regex_safety import backtracking_risk
+from crmctl.lint.regex_safety import backtracking_risk
 from crmctl.model.artifacts import Validation
 from crmctl.model.diagnostics import Diagnostic, Severity
 
