@@ -1,26 +1,57 @@
-"""Workflow and events rules (WF5xx, EVT55x): states, transitions, timers, approvals, tasks, reachability, events."""
+"""Workflow rules (WF5xx), in code order: structure, guards, states and transitions, timers, SLAs and calendars,
+approvals, tasks, roles, fields and the workflow's other CEL expressions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from crmctl.lint.base import LintRule
-from crmctl.lint.context import LintContext
-from crmctl.lint.rules.workflow_extras import iter_actions
-from crmctl.model.artifacts import Workflow
+from crmctl.lint.cel_checks import (
+    ConditionNotBoolRule,
+    CostlyExpressionRule,
+    InvalidExpressionRule,
+    invalid_findings,
+    type_findings,
+)
+from crmctl.lint.context import Expr, LintContext
+from crmctl.lint.structure import StructuralRule
+from crmctl.lint.walk import iter_actions, workflow_semantic, workflows
+from crmctl.model.artifacts import BUILTIN_CALENDARS, Workflow
+from crmctl.model.cel import TIMESTAMP, cel_type_of
 from crmctl.model.diagnostics import Diagnostic, Severity
+from crmctl.model.durations import BUSINESS_DAY, UNIT_SECONDS, parse_duration
 from crmctl.model.source import JsonPath
 
 __all__ = ["RULES"]
 
 
-def _flows(ctx: LintContext) -> Iterator[tuple[int, Workflow]]:
-    if ctx.package.workflow is not None:
-        yield from enumerate(ctx.package.workflow.workflows)
+# WF500-WF502: the structure and the guards of transitions.
 
 
-def _sem(flow: Workflow, rest: str = "") -> str:
-    return f"workflow:{flow.id}" + (f"/{rest}" if rest else "")
+class WF500(StructuralRule):
+    code = "WF500"
+    name = "workflow-structure"
+    summary = "workflow.yaml does not match the workflow JSON Schema."
+    bad = "transitions: [{id: t1, to: won}]      # no from"
+    good = "transitions: [{id: t1, from: open, to: won}]"
+
+
+class WF501(InvalidExpressionRule):
+    code = "WF501"
+    name = "guard-expression-invalid"
+    bad = "guard: amount > 1000"
+    good = "guard: amount > 1000.0"
+
+
+class WF502(ConditionNotBoolRule):
+    code = "WF502"
+    name = "guard-not-bool"
+    bad = "guard: amount"
+    good = "guard: amount > 0.0"
+
+
+# WF503-WF511: states, transitions, ids, events and the entity; WF510 is the guards' cost.
 
 
 class WF503(LintRule):
@@ -33,7 +64,7 @@ class WF503(LintRule):
     fix = "Declare the state under `states` or correct the name."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             base: JsonPath = ("workflows", w)
             refs: list[tuple[str, JsonPath, str]] = [(flow.initial, (*base, "initial"), "initial")]
             for t, tr in enumerate(flow.transitions):
@@ -51,7 +82,7 @@ class WF503(LintRule):
                         f"workflow {flow.id}: {what.split(':')[0]} names unknown state {state!r}",
                         "workflow",
                         where,
-                        _sem(flow, what),
+                        workflow_semantic(flow, what),
                     )
 
 
@@ -68,7 +99,7 @@ class WF504(LintRule):
     fix = "Name a transition id of the same workflow."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             ids = {t.id for t in flow.transitions}
             for m, timer in enumerate(flow.timers):
                 if timer.transition not in ids:
@@ -77,7 +108,7 @@ class WF504(LintRule):
                         f"workflow {flow.id}: timer {timer.id} takes unknown transition {timer.transition!r}",
                         "workflow",
                         ("workflows", w, "timers", m, "transition"),
-                        _sem(flow, f"timer:{timer.id}"),
+                        workflow_semantic(flow, f"timer:{timer.id}"),
                     )
             for state, sdef in flow.states.items():
                 base: JsonPath = ("workflows", w, "states", state)
@@ -100,7 +131,7 @@ class WF504(LintRule):
                             f"workflow {flow.id}: {what} takes unknown transition {tid!r}",
                             "workflow",
                             where,
-                            _sem(flow, f"state:{state}"),
+                            workflow_semantic(flow, f"state:{state}"),
                         )
 
 
@@ -114,7 +145,7 @@ class WF505(LintRule):
     fix = "Add a transition into the state or remove it."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             if flow.initial not in flow.states:
                 continue
             edges: dict[str, set[str]] = {}
@@ -135,7 +166,7 @@ class WF505(LintRule):
                         f"workflow {flow.id}: state {state!r} is unreachable from {flow.initial!r}",
                         "workflow",
                         ("workflows", w, "states", state),
-                        _sem(flow, f"state:{state}"),
+                        workflow_semantic(flow, f"state:{state}"),
                         key=True,
                     )
 
@@ -150,7 +181,7 @@ class WF506(LintRule):
     fix = "Add an outgoing transition or mark the state `final: true`."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             leaving = {src for tr in flow.transitions for src in tr.sources()}
             for state, sdef in flow.states.items():
                 if not sdef.final and state not in leaving:
@@ -159,7 +190,7 @@ class WF506(LintRule):
                         f"workflow {flow.id}: state {state!r} is not final and has no outgoing transition",
                         "workflow",
                         ("workflows", w, "states", state),
-                        _sem(flow, f"state:{state}"),
+                        workflow_semantic(flow, f"state:{state}"),
                         key=True,
                     )
 
@@ -174,7 +205,7 @@ class WF507(LintRule):
     fix = "Remove the transition or unmark `final`."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             for t, tr in enumerate(flow.transitions):
                 for src in tr.sources():
                     sdef = flow.states.get(src)
@@ -184,7 +215,7 @@ class WF507(LintRule):
                             f"workflow {flow.id}: transition {tr.id} leaves final state {src!r}",
                             "workflow",
                             ("workflows", w, "transitions", t, "from"),
-                            _sem(flow, f"transition:{tr.id}"),
+                            workflow_semantic(flow, f"transition:{tr.id}"),
                         )
 
 
@@ -199,10 +230,14 @@ class WF508(LintRule):
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
         flows: set[str] = set()
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             if flow.id in flows:
                 yield ctx.finding(
-                    self, f"workflow id {flow.id!r} is used twice", "workflow", ("workflows", w, "id"), _sem(flow)
+                    self,
+                    f"workflow id {flow.id!r} is used twice",
+                    "workflow",
+                    ("workflows", w, "id"),
+                    workflow_semantic(flow),
                 )
             flows.add(flow.id)
             named: tuple[tuple[str, list[tuple[str, JsonPath]]], ...] = (
@@ -219,7 +254,7 @@ class WF508(LintRule):
                             f"workflow {flow.id}: {what} id {item_id!r} is used twice",
                             "workflow",
                             ("workflows", w, *where),
-                            _sem(flow, f"{what}:{item_id}"),
+                            workflow_semantic(flow, f"{what}:{item_id}"),
                         )
                     seen.add(item_id)
 
@@ -235,7 +270,7 @@ class WF509(LintRule):
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
         events = ctx.package.events.events if ctx.package.events else {}
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             for t, tr in enumerate(flow.transitions):
                 for e, event in enumerate(tr.emits):
                     if event not in events:
@@ -244,7 +279,7 @@ class WF509(LintRule):
                             f"workflow {flow.id}: transition {tr.id} emits undeclared event {event!r}",
                             "workflow",
                             ("workflows", w, "transitions", t, "emits", e),
-                            _sem(flow, f"transition:{tr.id}"),
+                            workflow_semantic(flow, f"transition:{tr.id}"),
                         )
             for action, where, sem in iter_actions(flow, w):
                 if action.emit is not None and action.emit not in events:
@@ -257,6 +292,11 @@ class WF509(LintRule):
                     )
 
 
+class WF510(CostlyExpressionRule):
+    code = "WF510"
+    name = "guard-expression-too-costly"
+
+
 class WF511(LintRule):
     code = "WF511"
     name = "workflow-unknown-entity"
@@ -267,11 +307,176 @@ class WF511(LintRule):
     fix = "Set `entity` to an entity of schema.yaml (it may be omitted only with a single entity)."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             problem = ctx.entity_problem(flow.entity)
             if problem:
                 where = ("workflows", w, "entity" if flow.entity is not None else "id")
-                yield ctx.finding(self, f"workflow {flow.id}: {problem}", "workflow", where, _sem(flow))
+                yield ctx.finding(self, f"workflow {flow.id}: {problem}", "workflow", where, workflow_semantic(flow))
+
+
+# WF512-WF516: SLA calendars, transitions taken by timers, SLAs and tasks, task actions, roles, fields.
+
+
+class WF512(LintRule):
+    code = "WF512"
+    name = "unknown-calendar"
+    summary = "An SLA names a calendar that is neither `calendar`, `business` nor one of the workflow's `calendars`."
+    why = "The SLA clock cannot run without working time; its deadlines cannot be computed."
+    bad = "sla: {id: s, breachAfter: 2bd, calendar: buisness}"
+    good = "sla: {id: s, breachAfter: 2bd, calendar: business}"
+    fix = "Name `calendar`, `business` or a calendar defined under the workflow's `calendars`."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in workflows(ctx):
+            for state, sdef in flow.states.items():
+                sla = sdef.sla
+                if sla is not None and sla.calendar not in BUILTIN_CALENDARS and sla.calendar not in flow.calendars:
+                    yield ctx.finding(
+                        self,
+                        f"workflow {flow.id}: SLA of {state} names unknown calendar {sla.calendar!r}",
+                        "workflow",
+                        ("workflows", w, "states", state, "sla", "calendar"),
+                        workflow_semantic(flow, f"state:{state}"),
+                    )
+
+
+def _leaving(flow: Workflow) -> Iterator[tuple[str, str, JsonPath, str, str]]:
+    """(transition id, state it must leave, where, semantic, what) for every automatic or task transition."""
+    for m, timer in enumerate(flow.timers):
+        yield timer.transition, timer.state, ("timers", m, "transition"), f"timer:{timer.id}", f"timer {timer.id}"
+    for state, sdef in flow.states.items():
+        sem = f"state:{state}"
+        if sdef.sla is not None:
+            if sdef.sla.onBreach is not None:
+                yield sdef.sla.onBreach, state, ("states", state, "sla", "onBreach"), sem, f"SLA of {state}"
+            for e, esc in enumerate(sdef.sla.escalations):
+                if esc.transition is not None:
+                    path: JsonPath = ("states", state, "sla", "escalations", e, "transition")
+                    yield esc.transition, state, path, sem, f"escalation {e + 1} of the SLA of {state}"
+        if sdef.task is not None:
+            what = f"task {sdef.task.id}"
+            for decision, tid in sdef.task.outcomes.items():
+                yield tid, state, ("states", state, "task", "outcomes", decision), sem, f"outcome {decision} of {what}"
+
+
+class WF513(LintRule):
+    code = "WF513"
+    name = "transition-does-not-leave-state"
+    summary = "A timer, SLA breach or escalation, or task outcome takes a transition that does not leave its state."
+    why = "The transition cannot be taken from that state, so the timer, the SLA or the task's decision does nothing."
+    bad = "states: {open: {task: {id: t, assign: {role: sales}, outcomes: {accept: win}}}}\n# win: {from: new, to: won}"
+    good = "# win: {from: open, to: won}"
+    fix = "Name a transition whose `from` includes the state, or add the state to the transition's `from`."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in workflows(ctx):
+            sources = {t.id: set(t.sources()) for t in flow.transitions}
+            for tid, state, where, sem, what in _leaving(flow):
+                if tid in sources and state not in sources[tid]:
+                    yield ctx.finding(
+                        self,
+                        f"workflow {flow.id}: {what} takes transition {tid!r}, which does not leave {state!r}",
+                        "workflow",
+                        ("workflows", w, *where),
+                        workflow_semantic(flow, sem),
+                    )
+
+
+class WF514(LintRule):
+    code = "WF514"
+    name = "unknown-task"
+    summary = "A `task` action names a task that no state of the workflow defines."
+    why = "The action cannot open a task the workflow does not describe (assignee, outcomes)."
+    bad = "actions: [{task: reviw}]"
+    good = "actions: [{task: review}]   # states: {open: {task: {id: review, ...}}}"
+    fix = "Name the id of a state's `task` in the same workflow."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in workflows(ctx):
+            tasks = {s.task.id for s in flow.states.values() if s.task is not None}
+            for action, where, sem in iter_actions(flow, w):
+                if action.task is not None and action.task not in tasks:
+                    yield ctx.finding(
+                        self,
+                        f"workflow {flow.id}: action opens unknown task {action.task!r}",
+                        "workflow",
+                        (*where, "task"),
+                        sem,
+                    )
+
+
+def _new_role_uses(flow: Workflow, w: int) -> Iterator[tuple[str, JsonPath, str]]:
+    for action, where, sem in iter_actions(flow, w):
+        if action.notify is not None:
+            yield action.notify, (*where, "notify"), sem
+    for state, sdef in flow.states.items():
+        sem = workflow_semantic(flow, f"state:{state}")
+        if sdef.sla is not None:
+            for e, esc in enumerate(sdef.sla.escalations):
+                for attr in ("reassignTo", "notify"):
+                    role = getattr(esc, attr)
+                    if role is not None:
+                        yield role, ("workflows", w, "states", state, "sla", "escalations", e, attr), sem
+        if sdef.task is not None and sdef.task.assign.role is not None:
+            yield sdef.task.assign.role, ("workflows", w, "states", state, "task", "assign", "role"), sem
+
+
+class WF515(LintRule):
+    code = "WF515"
+    name = "workflow-undeclared-role"
+    summary = "A role notified, reassigned to by an escalation, or assigned a task is not declared in package.yaml."
+    why = "Undeclared roles are not provisioned: the notification reaches nobody and the work is assigned to nobody."
+    bad = "roles: [sales]   # package.yaml\nescalations: [{after: 1d, notify: salesManger}]"
+    good = "roles: [sales, salesManager]\nescalations: [{after: 1d, notify: salesManager}]"
+    fix = "Declare the role in package.yaml `roles` or correct its name (approvers and escalateTo: see PKG101)."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        if ctx.package.manifest is None:
+            return
+        declared = set(ctx.package.manifest.roles)
+        for w, flow in workflows(ctx):
+            for role, where, sem in _new_role_uses(flow, w):
+                if role not in declared:
+                    yield ctx.finding(self, f"role {role!r} is not declared in package.yaml", "workflow", where, sem)
+
+
+def _field_uses(flow: Workflow, w: int) -> Iterator[tuple[str, JsonPath, str, bool]]:
+    """(field path, where, semantic, is-key) for every field a workflow writes or reads a user from."""
+    for action, where, sem in iter_actions(flow, w):
+        for fpath in action.set:
+            yield fpath, (*where, "set", fpath), sem, True
+    for t, tr in enumerate(flow.transitions):
+        if tr.approval is not None and tr.approval.approverField is not None:
+            where = ("workflows", w, "transitions", t, "approval", "approverField")
+            yield tr.approval.approverField, where, workflow_semantic(flow, f"transition:{tr.id}"), False
+    for state, sdef in flow.states.items():
+        if sdef.task is not None and sdef.task.assign.field is not None:
+            where = ("workflows", w, "states", state, "task", "assign", "field")
+            yield sdef.task.assign.field, where, workflow_semantic(flow, f"state:{state}"), False
+
+
+class WF516(LintRule):
+    code = "WF516"
+    name = "workflow-unknown-field"
+    summary = "A `set` action, an approval's `approverField` or a task's `assign.field` names no field of the entity."
+    why = "The runtime cannot write the value or find the user; the action or the approval fails when it runs."
+    bad = "actions: [{set: {amout: '0.0'}}]"
+    good = "actions: [{set: {amount: '0.0'}}]"
+    fix = "Name a field of the workflow's entity (dotted paths reach into object fields)."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in workflows(ctx):
+            entity = ctx.resolve_entity(flow.entity)
+            if entity is None:
+                continue
+            for fpath, where, sem, key in _field_uses(flow, w):
+                if ctx.field_def(entity, fpath) is None:
+                    yield ctx.finding(
+                        self, f"workflow {flow.id}: {entity} has no field {fpath!r}", "workflow", where, sem, key=key
+                    )
+
+
+# WF517-WF520: approvals, timer schedules and task assignees.
 
 
 class WF517(LintRule):
@@ -284,7 +489,7 @@ class WF517(LintRule):
     fix = "List approver roles, name a field holding the approver, or drop the approval."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             for t, tr in enumerate(flow.transitions):
                 if tr.approval is not None and not tr.approval.approvers and tr.approval.approverField is None:
                     yield ctx.finding(
@@ -292,7 +497,7 @@ class WF517(LintRule):
                         f"workflow {flow.id}: approval of transition {tr.id} has no approver",
                         "workflow",
                         ("workflows", w, "transitions", t, "approval"),
-                        _sem(flow, f"transition:{tr.id}"),
+                        workflow_semantic(flow, f"transition:{tr.id}"),
                     )
 
 
@@ -306,7 +511,7 @@ class WF518(LintRule):
     fix = "Lower the quorum or add approvers."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             for t, tr in enumerate(flow.transitions):
                 approval = tr.approval
                 if approval is None or approval.quorum is None:
@@ -319,7 +524,7 @@ class WF518(LintRule):
                         f"{count} approver(s)",
                         "workflow",
                         ("workflows", w, "transitions", t, "approval", "quorum"),
-                        _sem(flow, f"transition:{tr.id}"),
+                        workflow_semantic(flow, f"transition:{tr.id}"),
                     )
 
 
@@ -333,7 +538,7 @@ class WF519(LintRule):
     fix = "Give the timer exactly one of `after` or `at`."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             for m, timer in enumerate(flow.timers):
                 if (timer.after is None) == (timer.at is None):
                     which = "neither `after` nor `at`" if timer.after is None else "both `after` and `at`"
@@ -342,7 +547,7 @@ class WF519(LintRule):
                         f"workflow {flow.id}: timer {timer.id} has {which}",
                         "workflow",
                         ("workflows", w, "timers", m),
-                        _sem(flow, f"timer:{timer.id}"),
+                        workflow_semantic(flow, f"timer:{timer.id}"),
                     )
 
 
@@ -356,7 +561,7 @@ class WF520(LintRule):
     fix = "Set exactly one of `assign.role` or `assign.field`."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for w, flow in _flows(ctx):
+        for w, flow in workflows(ctx):
             for state, sdef in flow.states.items():
                 task = sdef.task
                 if task is not None and (task.assign.role is None) == (task.assign.field is None):
@@ -366,63 +571,221 @@ class WF520(LintRule):
                         f"workflow {flow.id}: task {task.id} is assigned to {which}",
                         "workflow",
                         ("workflows", w, "states", state, "task", "assign"),
-                        _sem(flow, f"state:{state}"),
+                        workflow_semantic(flow, f"state:{state}"),
                     )
 
 
-class EVT551(LintRule):
-    code = "EVT551"
-    name = "event-unknown-payload-field"
-    summary = "An event's payload lists a field its entity does not have, or the event's entity is unknown."
-    why = "Subscribers would receive an empty value where they expect data."
-    bad = "LeadWon: {entity: Lead, payload: [amout]}"
-    good = "LeadWon: {entity: Lead, payload: [amount]}"
-    fix = "List fields of the event's entity (or name the entity, required when the schema has several)."
+# WF521-WF523: calendars and SLA escalations.
+
+
+def _zone_problem(name: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        return type(exc).__name__
+    return None
+
+
+class WF521(LintRule):
+    code = "WF521"
+    name = "calendar-unknown-timezone"
+    summary = "A calendar's `timezone` is not an IANA time zone."
+    why = "Working hours are read in the calendar's time zone; an unknown zone makes every SLA deadline unknown."
+    bad = "calendars: {emea: {timezone: Europe/Berln}}"
+    good = "calendars: {emea: {timezone: Europe/Berlin}}"
+    fix = "Use an IANA time zone name such as `Europe/Berlin`, `America/New_York` or `UTC`."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        if ctx.package.events is None:
-            return
-        for name, event in ctx.package.events.events.items():
-            problem = ctx.entity_problem(event.entity)
-            if problem and (event.payload or event.entity is not None):
-                where = ("events", name, "entity") if event.entity is not None else ("events", name)
-                yield ctx.finding(self, f"event {name}: {problem}", "events", where, f"event:{name}")
-                continue
-            entity = ctx.resolve_entity(event.entity)
-            for p, fpath in enumerate(event.payload):
-                if entity is not None and ctx.field_def(entity, fpath) is None:
+        for w, flow in workflows(ctx):
+            for name, cal in flow.calendars.items():
+                if _zone_problem(cal.timezone) is not None:
                     yield ctx.finding(
                         self,
-                        f"event {name}: {entity} has no field {fpath!r}",
-                        "events",
-                        ("events", name, "payload", p),
-                        f"event:{name}",
+                        f"workflow {flow.id}: calendar {name} has unknown time zone {cal.timezone!r}",
+                        "workflow",
+                        ("workflows", w, "calendars", name, "timezone"),
+                        workflow_semantic(flow, f"calendar:{name}"),
                     )
 
 
-class EVT552(LintRule):
-    code = "EVT552"
-    name = "event-never-emitted"
-    severity = Severity.INFO
-    summary = "An event is declared but no workflow transition or `emit` action emits it."
-    why = "Subscribers wait for an event that never comes; often a forgotten `emits`."
-    bad = "events: {LeadWon: {...}}; no transition emits LeadWon"
-    good = "transitions: [{id: win, ..., emits: [LeadWon]}]"
-    fix = "Emit the event from a transition or remove it."
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class WF522(LintRule):
+    code = "WF522"
+    name = "calendar-invalid-hours"
+    summary = "A calendar has a range that ends before it starts, overlapping ranges on a day, or a holiday no date is."
+    why = "The working time of the day is ambiguous or empty, so SLA deadlines are computed wrongly."
+    bad = "hours: {mon: ['09:00-13:00', '12:00-17:00']}\nholidays: ['2026-02-30']"
+    good = "hours: {mon: ['09:00-12:00', '13:00-17:00']}\nholidays: ['2026-12-25']"
+    fix = "Write each range as start-end with start before end, keep a day's ranges apart, and use real dates."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        if ctx.package.events is None:
-            return
-        emitted = {e for _, flow in _flows(ctx) for tr in flow.transitions for e in tr.emits}
-        emitted.update(a.emit for w, flow in _flows(ctx) for a, _, _ in iter_actions(flow, w) if a.emit is not None)
-        for name in ctx.package.events.events:
-            if name not in emitted:
-                yield ctx.finding(
-                    self, f"event {name} is never emitted", "events", ("events", name), f"event:{name}", key=True
+        for w, flow in workflows(ctx):
+            for name, cal in flow.calendars.items():
+                base: JsonPath = ("workflows", w, "calendars", name)
+                sem = workflow_semantic(flow, f"calendar:{name}")
+                for day, ranges in cal.hours.items():
+                    spans: list[tuple[int, int, int]] = []
+                    for r, text in enumerate(ranges):
+                        start, end = (_minutes(part) for part in text.split("-"))
+                        if start >= end:
+                            yield ctx.finding(
+                                self,
+                                f"workflow {flow.id}: calendar {name}, {day}: range {text} does not end after "
+                                "it starts",
+                                "workflow",
+                                (*base, "hours", day, r),
+                                sem,
+                            )
+                        else:
+                            spans.append((start, end, r))
+                    reached = -1
+                    for start, end, r in sorted(spans):
+                        if start < reached:
+                            yield ctx.finding(
+                                self,
+                                f"workflow {flow.id}: calendar {name}, {day}: range {ranges[r]} overlaps another",
+                                "workflow",
+                                (*base, "hours", day, r),
+                                sem,
+                            )
+                        reached = max(reached, end)
+                for h, holiday in enumerate(cal.holidays):
+                    try:
+                        date.fromisoformat(holiday)
+                    except ValueError:
+                        yield ctx.finding(
+                            self,
+                            f"workflow {flow.id}: calendar {name}: holiday {holiday} is not a date",
+                            "workflow",
+                            (*base, "holidays", h),
+                            sem,
+                        )
+
+
+def _duration(text: str) -> tuple[bool, float]:
+    """(in business days, amount in minutes or business days)."""
+    try:
+        amount, unit = parse_duration(text)
+    except ValueError:  # pragma: no cover - the schema already enforces the pattern
+        return False, 0.0
+    return (True, amount) if unit == BUSINESS_DAY else (False, amount * UNIT_SECONDS[unit] / 60)
+
+
+class WF523(LintRule):
+    code = "WF523"
+    name = "escalations-not-increasing"
+    severity = Severity.WARNING
+    summary = "An SLA's escalation steps are not in increasing order of `after`."
+    why = "Escalations fire by time elapsed; a later step listed with an earlier time hides a mistake in the ladder."
+    bad = "escalations: [{after: 2d, notify: manager}, {after: 1d, notify: director}]"
+    good = "escalations: [{after: 1d, notify: manager}, {after: 2d, notify: director}]"
+    fix = "List the steps by increasing `after` (business days and clock units are compared only among themselves)."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        for w, flow in workflows(ctx):
+            for state, sdef in flow.states.items():
+                if sdef.sla is None:
+                    continue
+                last: dict[bool, float] = {}
+                for e, esc in enumerate(sdef.sla.escalations):
+                    business, amount = _duration(esc.after)
+                    if business in last and amount <= last[business]:
+                        yield ctx.finding(
+                            self,
+                            f"workflow {flow.id}: escalation {e + 1} of the SLA of {state} ({esc.after}) does "
+                            "not come after the one before",
+                            "workflow",
+                            ("workflows", w, "states", state, "sla", "escalations", e, "after"),
+                            workflow_semantic(flow, f"state:{state}"),
+                        )
+                    last[business] = max(amount, last.get(business, amount))
+
+
+# WF524-WF525: SLA conditions, timer moments and `set` values (CEL).
+
+
+def _expressions(ctx: LintContext) -> Iterator[tuple[Expr, str, str]]:
+    """(expression, what it is, the CEL type it must have or '' when unknown) for the workflow's newer expressions."""
+    for w, flow in workflows(ctx):
+        entity = ctx.resolve_entity(flow.entity)
+        for state, sdef in flow.states.items():
+            if sdef.sla is None:
+                continue
+            for attr in ("start", "pause", "stop", "reset"):
+                text = getattr(sdef.sla, attr)
+                if text is not None:
+                    sla_path: JsonPath = ("workflows", w, "states", state, "sla", attr)
+                    expr = Expr(
+                        "WF", "workflow", sla_path, workflow_semantic(flow, f"state:{state}"), entity, text, "when"
+                    )
+                    yield expr, f"SLA {attr} condition", "bool"
+        for m, timer in enumerate(flow.timers):
+            if timer.at is not None:
+                expr = Expr(
+                    "WF",
+                    "workflow",
+                    ("workflows", w, "timers", m, "at"),
+                    workflow_semantic(flow, f"timer:{timer.id}"),
+                    entity,
+                    timer.at,
+                    "expression",
+                )
+                yield expr, f"`at` of timer {timer.id}", TIMESTAMP
+        for action, where, sem in iter_actions(flow, w):
+            for fpath, text in action.set.items():
+                target = ctx.field_def(entity, fpath)
+                wanted = cel_type_of(target) if target is not None else ""
+                yield (
+                    Expr("WF", "workflow", (*where, "set", fpath), sem, entity, text, "expression"),
+                    f"value set into {fpath}",
+                    wanted,
                 )
 
 
+class WF524(LintRule):
+    code = "WF524"
+    name = "workflow-expression-invalid"
+    summary = "An SLA start/pause/stop/reset condition, a timer's `at` or a `set` value does not parse or type-check."
+    why = "The runtime compiles these expressions when the package is installed; one that fails stops the install."
+    bad = "sla: {id: s, breachAfter: 2d, pause: status == 1}"
+    good = "sla: {id: s, breachAfter: 2d, pause: status == 'waiting'}"
+    fix = "Correct the expression; fields are top-level variables, numbers compare only with the same type."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        return invalid_findings(self, ctx, ((expr, what) for expr, what, _wanted in _expressions(ctx)))
+
+
+class WF525(LintRule):
+    code = "WF525"
+    name = "workflow-expression-wrong-type"
+    summary = "An SLA condition is not bool, a timer's `at` no timestamp, or a `set` value not of its field's type."
+    why = "The runtime needs a bool to start or stop a clock, a moment to fire a timer and a value that fits the field."
+    bad = "timers: [{id: t, state: open, at: nextCall, transition: remind}]   # nextCall is text"
+    good = "timers: [{id: t, state: open, at: followUpDate, transition: remind}]   # a date"
+    fix = "Convert the value, e.g. `timestamp(x)`, `double(n)` or `x != ''`, or use a field of the right type."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        return type_findings(self, ctx, _typed(_expressions(ctx)))
+
+
+def _typed(exprs: Iterator[tuple[Expr, str, str]]) -> Iterator[tuple[Expr, str, str, tuple[str, ...]]]:
+    """The expressions whose type is known, with the types accepted for each."""
+    for expr, what, wanted in exprs:
+        if wanted:
+            # A `set` may clear its field with null; conditions and moments need a value.
+            yield expr, what, wanted, (wanted, "dyn", "null") if what.startswith("value set") else (wanted, "dyn")
+
+
 RULES: list[type[LintRule]] = [
+    WF500,
+    WF501,
+    WF502,
     WF503,
     WF504,
     WF505,
@@ -430,11 +793,20 @@ RULES: list[type[LintRule]] = [
     WF507,
     WF508,
     WF509,
+    WF510,
     WF511,
+    WF512,
+    WF513,
+    WF514,
+    WF515,
+    WF516,
     WF517,
     WF518,
     WF519,
     WF520,
-    EVT551,
-    EVT552,
+    WF521,
+    WF522,
+    WF523,
+    WF524,
+    WF525,
 ]
