@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
@@ -10,7 +11,16 @@ from crmctl.model.diagnostics import Diagnostic, Severity
 if TYPE_CHECKING:
     from crmctl.lint.context import LintContext
 
-__all__ = ["LintRule"]
+__all__ = ["FAMILIES", "LintRule", "family"]
+
+FAMILIES = ("PKG", "SCH", "UI", "RUL", "VAL", "WF", "EVT", "L10N")
+"""The rule code families in catalogue order; each is one module of `crmctl.lint.rules`, named for it in lower case."""
+
+
+def family(code: str) -> str | None:
+    """The family of a rule code (`WF` for WF514, `L10N` for L10N601), or None when it has none of `FAMILIES`."""
+    match = re.fullmatch(r"(L10N|[A-Z]+)\d+", code)
+    return match.group(1) if match and match.group(1) in FAMILIES else None
 
 
 class LintRule:

@@ -66,8 +66,8 @@ Schema of this output ships with crmctl: `crmctl schema export DIR` writes it as
 
 ## Rules
 
-Each rule names the module that defines it (`src/crmctl/lint/rules/<module>.py`): rules are grouped by what they
-check, so the code's family (`WF`) does not always give the file.
+Each rule is defined in the module named for its code's family, `src/crmctl/lint/rules/<family>.py` in lower case:
+WF514 in `wf.py`, L10N601 in `l10n.py`. The table names the module too.
 
 | Code | Name | Severity | Module | Summary |
 | --- | --- | --- | --- | --- |
@@ -75,7 +75,7 @@ check, so the code's family (`WF`) does not always give the file.
 
 
 def rule_module(rule: type[LintRule]) -> str:
-    """The module of `crmctl.lint.rules` that defines `rule` (`workflow` for WF503), as the catalogue names it."""
+    """The module of `crmctl.lint.rules` that defines `rule` (`wf` for WF503), as the catalogue names it."""
     return rule.__module__.removeprefix("crmctl.lint.rules.")
 
 

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
-from crmctl.lint.base import LintRule
+from crmctl.lint.base import FAMILIES, LintRule, family
 
 __all__ = ["all_rules", "get_rule", "matches"]
-
-_FAMILY_ORDER = ("PKG", "SCH", "UI", "RUL", "VAL", "WF", "EVT", "L10N")
 
 
 @cache
 def all_rules() -> dict[str, type[LintRule]]:
     """Every rule by code, sorted by family then number."""
-    from crmctl.lint.rules import (
-        expressions,
-        localization,
-        manifest,
-        rules_artifact,
-        schema,
-        structural,
-        ui,
-        validations,
-        workflow,
-        workflow_extras,
-    )
+    from crmctl.lint.rules import evt, l10n, pkg, rul, sch, ui, val, wf
 
     found: dict[str, type[LintRule]] = {}
-    for module in (
-        structural,
-        manifest,
-        schema,
-        ui,
-        rules_artifact,
-        validations,
-        workflow,
-        workflow_extras,
-        localization,
-        expressions,
-    ):
+    for module in (pkg, sch, ui, rul, val, wf, evt, l10n):
         for rule in module.RULES:
             if rule.code in found:  # pragma: no cover - guarded by tests
                 raise RuntimeError(f"duplicate rule code {rule.code}")
@@ -49,9 +24,10 @@ def all_rules() -> dict[str, type[LintRule]]:
 
 
 def _sort_key(code: str) -> tuple[int, int]:
-    match = re.fullmatch(r"([A-Z]+?)(\d+)", code)
-    family, number = (match.group(1), int(match.group(2))) if match else (code, 0)
-    return (_FAMILY_ORDER.index(family) if family in _FAMILY_ORDER else 99, number)
+    prefix = family(code)
+    if prefix is None:  # pragma: no cover - every registered code has a family (tests/lint/test_docs.py)
+        return (len(FAMILIES), 0)
+    return (FAMILIES.index(prefix), int(code[len(prefix) :]))
 
 
 def get_rule(code: str) -> type[LintRule] | None:

@@ -1,4 +1,4 @@
-"""UI rules (UI2xx): forms, steps, groups and role views refer to real entities and fields."""
+"""UI rules (UI2xx): ui.yaml's structure; forms, steps, groups and role views refer to real entities and fields."""
 
 from __future__ import annotations
 
@@ -6,24 +6,21 @@ from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import LintContext
-from crmctl.model.artifacts import Form, UiArtifact
+from crmctl.lint.structure import StructuralRule
+from crmctl.lint.walk import forms
+from crmctl.model.artifacts import Form
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.source import JsonPath
 
-__all__ = ["RULES", "form_base"]
+__all__ = ["RULES"]
 
 
-def form_base(ui: UiArtifact, name: str) -> JsonPath:
-    """Where a form lives in ui.yaml: at the top (`steps:`) for the single default form, else under `forms`."""
-    return () if name == "default" and ui.steps is not None else ("forms", name)
-
-
-def _forms(ctx: LintContext) -> Iterator[tuple[str, Form, JsonPath]]:
-    ui = ctx.package.ui
-    if ui is None:
-        return
-    for name, form in ui.all_forms().items():
-        yield name, form, form_base(ui, name)
+class UI200(StructuralRule):
+    code = "UI200"
+    name = "ui-structure"
+    summary = "ui.yaml does not match the UI JSON Schema."
+    bad = "steps: [{fields: [email]}]      # no id"
+    good = "steps: [{id: contact, fields: [email]}]"
 
 
 def _field_refs(form: Form, base: JsonPath) -> Iterator[tuple[str, JsonPath, str]]:
@@ -50,7 +47,7 @@ class UI201(LintRule):
     fix = "Set `entity` to an entity of schema.yaml (it may be omitted only with a single entity)."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for name, form, base in _forms(ctx):
+        for name, form, base in forms(ctx):
             problem = ctx.entity_problem(form.entity)
             if problem:
                 where = (*base, "entity") if form.entity is not None else base
@@ -67,7 +64,7 @@ class UI202(LintRule):
     fix = "Use a field of the form's entity (object members as `address.city`)."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for name, form, base in _forms(ctx):
+        for name, form, base in forms(ctx):
             entity = ctx.resolve_entity(form.entity)
             if entity is None:
                 continue
@@ -92,7 +89,7 @@ class UI203(LintRule):
     fix = "Give every step of the form a distinct id."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for name, form, base in _forms(ctx):
+        for name, form, base in forms(ctx):
             seen: set[str] = set()
             for s, step in enumerate(form.steps):
                 if step.id in seen:
@@ -116,7 +113,7 @@ class UI204(LintRule):
     fix = "Give every group of the form a distinct id."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for name, form, base in _forms(ctx):
+        for name, form, base in forms(ctx):
             seen: set[str] = set()
             for s, step in enumerate(form.steps):
                 for g, group in enumerate(step.groups):
@@ -141,7 +138,7 @@ class UI205(LintRule):
     fix = "Add fields or groups, set `mode: summary`, or remove the step."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for name, form, base in _forms(ctx):
+        for name, form, base in forms(ctx):
             for s, step in enumerate(form.steps):
                 if not step.fields and not step.groups and step.mode != "summary":
                     yield ctx.finding(
@@ -165,7 +162,7 @@ class UI206(LintRule):
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
         shown: dict[str, set[str]] = {}
-        for _, form, base in _forms(ctx):
+        for _, form, base in forms(ctx):
             entity = ctx.resolve_entity(form.entity)
             if entity is None:
                 continue
@@ -197,7 +194,7 @@ class UI207(LintRule):
     fix = "Keep the field on one step (use a summary step to review values)."
 
     def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
-        for name, form, base in _forms(ctx):
+        for name, form, base in forms(ctx):
             seen: set[str] = set()
             summary_steps = {s for s, step in enumerate(form.steps) if step.mode == "summary"}
             for fpath, where, semantic in _field_refs(form, base):
@@ -214,4 +211,4 @@ class UI207(LintRule):
                 seen.add(fpath)
 
 
-RULES: list[type[LintRule]] = [UI201, UI202, UI203, UI204, UI205, UI206, UI207]
+RULES: list[type[LintRule]] = [UI200, UI201, UI202, UI203, UI204, UI205, UI206, UI207]

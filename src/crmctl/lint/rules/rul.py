@@ -1,17 +1,38 @@
-"""Rules-artifact rules (RUL3xx): entities, targets by scope, capability requirements, value types, options, ids."""
+"""Rules-artifact rules (RUL3xx): structure, CEL conditions and their cost, entities, targets by scope, capability
+requirements, value types, options, ids."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
+from crmctl.lint.cel_checks import ConditionNotBoolRule, CostlyExpressionRule, InvalidExpressionRule
 from crmctl.lint.context import Expr, LintContext
-from crmctl.lint.rules.workflow_extras import iter_actions
+from crmctl.lint.structure import StructuralRule
+from crmctl.lint.walk import iter_actions
 from crmctl.model.cel import cel_type_of
 from crmctl.model.diagnostics import Diagnostic
 from crmctl.model.fields import ArrayField, EnumField
 
 __all__ = ["RULES"]
+
+
+class RUL300(StructuralRule):
+    code = "RUL300"
+    name = "rules-structure"
+    summary = "rules.yaml does not match the rules JSON Schema."
+    bad = "- {id: r1, scope: field, capability: show}"
+    good = "- {id: r1, scope: field, capability: visibility, trigger: onChange, target: company, when: 'x'}"
+
+
+class RUL301(InvalidExpressionRule):
+    code = "RUL301"
+    name = "rule-expression-invalid"
+
+
+class RUL302(ConditionNotBoolRule):
+    code = "RUL302"
+    name = "rule-condition-not-bool"
 
 
 def _steps_and_groups(ctx: LintContext, entity: str | None) -> tuple[set[str], set[str]]:
@@ -246,6 +267,11 @@ class RUL309(LintRule):
             seen.add(rule.id)
 
 
+class RUL310(CostlyExpressionRule):
+    code = "RUL310"
+    name = "rule-expression-too-costly"
+
+
 class RUL311(LintRule):
     code = "RUL311"
     name = "option-not-in-enum"
@@ -302,4 +328,17 @@ class RUL311(LintRule):
                 )
 
 
-RULES: list[type[LintRule]] = [RUL303, RUL304, RUL305, RUL306, RUL307, RUL308, RUL309, RUL311]
+RULES: list[type[LintRule]] = [
+    RUL300,
+    RUL301,
+    RUL302,
+    RUL303,
+    RUL304,
+    RUL305,
+    RUL306,
+    RUL307,
+    RUL308,
+    RUL309,
+    RUL310,
+    RUL311,
+]

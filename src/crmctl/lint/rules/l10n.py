@@ -1,4 +1,5 @@
-"""Localization rules (L10N6xx): one file per declared locale, the same keys everywhere, labels and messages."""
+"""Localization rules (L10N6xx): structure, one file per declared locale, the same keys everywhere, labels and
+messages."""
 
 from __future__ import annotations
 
@@ -6,10 +7,20 @@ from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import LintContext
+from crmctl.lint.structure import StructuralRule
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.fields import EnumField
 
 __all__ = ["RULES"]
+
+
+class L10N600(StructuralRule):
+    code = "L10N600"
+    name = "localization-structure"
+    summary = "A localization file does not match the localization JSON Schema."
+    bad = "plurals: {items: {several: '# items'}}"
+    good = "plurals: {items: {one: '# item', other: '# items'}}"
+
 
 _SECTIONS = ("labels", "picklists", "messages", "plurals")
 
@@ -257,4 +268,4 @@ class L10N608(LintRule):
                 )
 
 
-RULES: list[type[LintRule]] = [L10N601, L10N602, L10N603, L10N604, L10N605, L10N606, L10N607, L10N608]
+RULES: list[type[LintRule]] = [L10N600, L10N601, L10N602, L10N603, L10N604, L10N605, L10N606, L10N607, L10N608]

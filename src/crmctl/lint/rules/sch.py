@@ -1,4 +1,5 @@
-"""Schema rules (SCH1xx): entity references, field names, enums, aliases and calculation cycles."""
+"""Schema rules (SCH1xx): structure, entity references, field names, enums, aliases, calculated fields (their CEL
+type and cost) and calculation cycles."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from crmctl.lint.base import LintRule
+from crmctl.lint.cel_checks import CostlyExpressionRule, InvalidExpressionRule
 from crmctl.lint.context import LintContext
-from crmctl.model.cel import CEL_RESERVED, CONTEXT_VARIABLES, referenced_names
+from crmctl.lint.structure import StructuralRule
+from crmctl.model.cel import CEL_RESERVED, CONTEXT_VARIABLES, cel_type_of, referenced_names
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.fields import ArrayField, EnumField, ObjectField, ReferenceField
 
@@ -17,6 +20,14 @@ if TYPE_CHECKING:
     from crmctl.model.source import JsonPath
 
 __all__ = ["RULES"]
+
+
+class SCH100(StructuralRule):
+    code = "SCH100"
+    name = "schema-structure"
+    summary = "schema.yaml does not match the schema JSON Schema."
+    bad = "amount: {type: money}"
+    good = "amount: {type: currency, currency: EUR}"
 
 
 class SCH101(LintRule):
@@ -39,6 +50,42 @@ class SCH101(LintRule):
                         ("entities", ename, "fields", fname, "to"),
                         f"{ename}.{fname}",
                     )
+
+
+class SCH102(InvalidExpressionRule):
+    code = "SCH102"
+    name = "calculated-expression-invalid"
+    bad = "score: {type: calculated, resultType: number, expression: 'amount * 2'}"
+    good = "score: {type: calculated, resultType: number, expression: 'amount * 2.0'}"
+
+
+class SCH103(LintRule):
+    code = "SCH103"
+    name = "calculated-type-mismatch"
+    summary = "A calculated field's expression type differs from its declared resultType."
+    why = "Consumers read the field as its resultType; a value of another type breaks storage and reports."
+    bad = "total: {type: calculated, resultType: text, expression: 'amount * 2.0'}"
+    good = "total: {type: calculated, resultType: number, expression: 'amount * 2.0'}"
+    fix = "Change resultType or convert the value, e.g. `string(x)` or `double(n)`."
+
+    def check(self, ctx: LintContext) -> Iterator[Diagnostic]:
+        schema = ctx.package.schema
+        for expr in ctx.expressions():
+            if expr.role != "calculated" or schema is None or expr.entity is None:
+                continue
+            result = ctx.check(expr)
+            if result is None or not result.ok or result.result_type == "dyn":
+                continue
+            fname = expr.semantic.split(".", 1)[1]
+            wanted = cel_type_of(schema.entities[expr.entity].fields[fname])
+            if result.result_type != wanted:
+                yield ctx.finding(
+                    self,
+                    f"expression of {expr.semantic} is {result.result_type} but resultType needs {wanted}",
+                    expr.kind,
+                    expr.json_path,
+                    expr.semantic,
+                )
 
 
 class SCH104(LintRule):
@@ -318,6 +365,11 @@ class SCH110(LintRule):
                     )
 
 
+class SCH111(CostlyExpressionRule):
+    code = "SCH111"
+    name = "calculated-expression-too-costly"
+
+
 class SCH112(LintRule):
     code = "SCH112"
     name = "empty-entity"
@@ -334,4 +386,18 @@ class SCH112(LintRule):
                 yield ctx.finding(self, f"entity {ename} has no fields", "schema", ("entities", ename), ename, key=True)
 
 
-RULES: list[type[LintRule]] = [SCH101, SCH104, SCH105, SCH106, SCH107, SCH108, SCH109, SCH110, SCH112]
+RULES: list[type[LintRule]] = [
+    SCH100,
+    SCH101,
+    SCH102,
+    SCH103,
+    SCH104,
+    SCH105,
+    SCH106,
+    SCH107,
+    SCH108,
+    SCH109,
+    SCH110,
+    SCH111,
+    SCH112,
+]

@@ -1,4 +1,5 @@
-"""Validation rules (VAL4xx): entities, fields, type requirements, ranges, regexes, composites, ids."""
+"""Validation rules (VAL4xx): structure, CEL conditions and their cost, entities, fields, type requirements, ranges,
+regexes, composites, ids."""
 
 from __future__ import annotations
 
@@ -6,12 +7,38 @@ import re
 from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
-from crmctl.lint.context import LintContext
-from crmctl.lint.rules.regex_safety import backtracking_risk
+from crmctl.lint.cel_checks import ConditionNotBoolRule, CostlyExpressionRule, InvalidExpressionRule
+from crmctl.lint.context import Expr, LintContext
+from crmctl.lint.regex_safety import backtracking_risk
+from crmctl.lint.structure import StructuralRule
 from crmctl.model.artifacts import Validation
 from crmctl.model.diagnostics import Diagnostic, Severity
 
 __all__ = ["RULES"]
+
+
+class VAL400(StructuralRule):
+    code = "VAL400"
+    name = "validations-structure"
+    summary = "validations.yaml does not match the validations JSON Schema."
+    bad = "- {id: v1, type: email, field: email}"
+    good = "- {id: v1, type: regex, field: email, pattern: '.+@.+', message: invalidEmail}"
+
+
+class VAL401(InvalidExpressionRule):
+    code = "VAL401"
+    name = "validation-expression-invalid"
+    bad = "expression: closeDate > createdAt + 1"
+    good = "expression: closeDate > createdAt"
+
+
+class VAL402(ConditionNotBoolRule):
+    code = "VAL402"
+    name = "validation-condition-not-bool"
+    summary = "A validation's `when` or cross-field `expression` does not evaluate to bool."
+
+    def is_condition(self, expr: Expr) -> bool:
+        return True  # both `when` and the cross-field `expression` are conditions
 
 
 def _validations(ctx: LintContext) -> list[Validation]:
@@ -238,6 +265,11 @@ class VAL410(LintRule):
             seen.add(val.id)
 
 
+class VAL411(CostlyExpressionRule):
+    code = "VAL411"
+    name = "validation-expression-too-costly"
+
+
 _FIELD_KINDS = {"regex": ("text",), "range": ("number", "currency", "date", "datetime")}
 
 
@@ -329,4 +361,19 @@ def _default_path(entity: str, field_path: str, ctx: LintContext) -> tuple[str |
     return (*where, "default")
 
 
-RULES: list[type[LintRule]] = [VAL403, VAL404, VAL405, VAL406, VAL407, VAL408, VAL409, VAL410, VAL412, VAL413]
+RULES: list[type[LintRule]] = [
+    VAL400,
+    VAL401,
+    VAL402,
+    VAL403,
+    VAL404,
+    VAL405,
+    VAL406,
+    VAL407,
+    VAL408,
+    VAL409,
+    VAL410,
+    VAL411,
+    VAL412,
+    VAL413,
+]

@@ -1,4 +1,5 @@
-"""Manifest rules (PKG0xx/1xx): declared roles and locales; inline-ignore hygiene (emitted by the runner)."""
+"""Package rules (PKG0xx/1xx): duplicate artifacts and the manifest's structure, declared roles and locales,
+inline-ignore hygiene (emitted by the runner)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,22 @@ from collections.abc import Iterator
 
 from crmctl.lint.base import LintRule
 from crmctl.lint.context import LintContext
+from crmctl.lint.structure import StructuralRule
+from crmctl.lint.walk import forms, workflow_semantic, workflows
 from crmctl.model.diagnostics import Diagnostic, Severity
 from crmctl.model.source import JsonPath
 
 __all__ = ["RULES"]
+
+
+class PKG002(StructuralRule):
+    code = "PKG002"
+    name = "duplicate-artifact"
+    summary = "Two files define the same artifact (e.g. rules.yaml and rules.json)."
+    why = "Only one of them is read; edits to the other silently have no effect."
+    bad = "rules.yaml and rules.json side by side"
+    good = "rules.yaml only"
+    fix = "Delete or merge one of the two files."
 
 
 class PKG010(LintRule):
@@ -33,33 +46,35 @@ class PKG011(LintRule):
     fix = "Remove the comment or the codes that no longer apply."
 
 
+class PKG100(StructuralRule):
+    code = "PKG100"
+    name = "manifest-structure"
+    summary = "package.yaml does not match the manifest JSON Schema."
+    bad = "version: 1.0"
+    good = "version: 1.0.0"
+
+
 def _role_uses(ctx: LintContext) -> Iterator[tuple[str, str, JsonPath, str, bool]]:
     """(role, artifact kind, json path, semantic path, is-key) for every role mentioned outside the manifest."""
-    pkg = ctx.package
-    if pkg.ui is not None:
-        from crmctl.lint.rules.ui import form_base
-
-        for name, form in pkg.ui.all_forms().items():
-            base = form_base(pkg.ui, name)
-            for s, step in enumerate(form.steps):
-                for r, role in enumerate(step.roles):
-                    yield role, "ui", (*base, "steps", s, "roles", r), f"ui:{name}/step:{step.id}", False
-            for role in form.roles:
-                yield role, "ui", (*base, "roles", role), f"ui:{name}/role:{role}", True
-    if pkg.workflow is not None:
-        for w, flow in enumerate(pkg.workflow.workflows):
-            for t, tr in enumerate(flow.transitions):
-                sem = f"workflow:{flow.id}/transition:{tr.id}"
-                for r, role in enumerate(tr.roles):
-                    yield role, "workflow", ("workflows", w, "transitions", t, "roles", r), sem, False
-                if tr.approval is not None:
-                    for a, role in enumerate(tr.approval.approvers):
-                        where = ("workflows", w, "transitions", t, "approval", "approvers", a)
-                        yield role, "workflow", where, sem, False
-            for state, sdef in flow.states.items():
-                if sdef.sla is not None and sdef.sla.escalateTo is not None:
-                    where_s: JsonPath = ("workflows", w, "states", state, "sla", "escalateTo")
-                    yield sdef.sla.escalateTo, "workflow", where_s, f"workflow:{flow.id}/state:{state}", False
+    for name, form, base in forms(ctx):
+        for s, step in enumerate(form.steps):
+            for r, role in enumerate(step.roles):
+                yield role, "ui", (*base, "steps", s, "roles", r), f"ui:{name}/step:{step.id}", False
+        for role in form.roles:
+            yield role, "ui", (*base, "roles", role), f"ui:{name}/role:{role}", True
+    for w, flow in workflows(ctx):
+        for t, tr in enumerate(flow.transitions):
+            sem = workflow_semantic(flow, f"transition:{tr.id}")
+            for r, role in enumerate(tr.roles):
+                yield role, "workflow", ("workflows", w, "transitions", t, "roles", r), sem, False
+            if tr.approval is not None:
+                for a, role in enumerate(tr.approval.approvers):
+                    where = ("workflows", w, "transitions", t, "approval", "approvers", a)
+                    yield role, "workflow", where, sem, False
+        for state, sdef in flow.states.items():
+            if sdef.sla is not None and sdef.sla.escalateTo is not None:
+                where_s: JsonPath = ("workflows", w, "states", state, "sla", "escalateTo")
+                yield sdef.sla.escalateTo, "workflow", where_s, workflow_semantic(flow, f"state:{state}"), False
 
 
 class PKG101(LintRule):
@@ -127,4 +142,4 @@ class PKG104(LintRule):
                 seen.add(value)
 
 
-RULES: list[type[LintRule]] = [PKG010, PKG011, PKG101, PKG103, PKG104]
+RULES: list[type[LintRule]] = [PKG002, PKG010, PKG011, PKG100, PKG101, PKG103, PKG104]
