@@ -190,3 +190,50 @@ def test_parse_json_gives_data_or_a_located_error(text: str, expected: Any) -> N
     with pytest.raises(InputError) as info:
         parse_json(text, "rows.jsonl", line=7)
     assert info.value.message == expected
+
+
+def _leaves(data: Any, path: tuple[str | int, ...] = ()) -> Any:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path, data
+
+
+def test_span_and_path_at_agree_on_every_scalar_of_the_reference_packages() -> None:
+    root = Path(__file__).parents[2] / "packages"
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".json"))
+    assert len(files) > 15
+    for file in files:
+        doc = load_document(file, file.name)
+        lines = doc.text.splitlines()
+        for path, value in _leaves(doc.data):
+            span = doc.span(path)
+            assert span.end_line is not None and span.end_column is not None
+            assert doc.path_at(span.line, span.column) == (path, False), (file, path)
+            assert doc.path_at(span.end_line, span.end_column) == (path, False), (file, path)
+            if span.end_line == span.line and isinstance(value, str) and value and value[0] not in "\"'":
+                text = lines[span.line - 1][span.column - 1 : span.end_column - 1]
+                quoted = text[:1] in ("'", '"') and text[-1:] == text[:1]
+                assert (text[1:-1] if quoted else text) == value, (file, path)
+            if path and isinstance(path[-1], str):
+                key = doc.span(path, key=True)
+                assert doc.path_at(key.line, key.column) == (path, True)
+
+
+def test_span_of_a_multiline_scalar_ends_at_its_last_character() -> None:
+    doc = parse_text('a:\n  - "multi\n    line"\n  - plain\n    words\n\nb: 1\n', "f.yaml")
+    first, second = doc.span(("a", 0)), doc.span(("a", 1))
+    assert (first.line, first.column, first.end_line, first.end_column) == (2, 5, 3, 10)
+    assert (second.line, second.column, second.end_line, second.end_column) == (4, 5, 5, 10)
+
+
+def test_path_at_outside_any_value() -> None:
+    doc = parse_text("a: [1,  2]  # note\n", "f.yaml")
+    assert doc.path_at(1, 7) == (("a",), False)  # between items: on the list, not an item
+    assert doc.path_at(1, 14) == ((), False)  # a comment is on no value: only the document
+    assert parse_text("", "f.yaml").path_at(1, 1) is None
+    assert parse_text('{"a": {"b": 1}}', "f.json", as_json=True).path_at(1, 13) == (("a", "b"), False)

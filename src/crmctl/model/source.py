@@ -79,15 +79,66 @@ class SourceDoc:
         A path that does not exist (e.g. a field removed in this version) falls back to the key of its nearest
         existing ancestor, such as the `fields:` line of the entity, so annotations land on a real line.
         """
+        node = self._node(path, key=key)
+        if node is None:
+            return Location(self.file, 1, 1)
+        mark = node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def span(self, path: JsonPath, *, key: bool = False) -> Location:
+        """Like `loc`, with the end of the value (or key) too: `end_line`/`end_column` point just past its last
+        character, so that an editor can underline exactly the text (a quoted scalar includes its quotes)."""
+        node = self._node(path, key=key)
+        if node is None:
+            return Location(self.file, 1, 1, 1, 1)
+        start, end = node.start_mark, node.end_mark
+        if node.id == "scalar" and end.line > start.line and getattr(node, "style", None) not in ("|", ">"):
+            end = _trimmed_end(self.text, end)
+        return Location(self.file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+    def path_at(self, line: int, column: int) -> tuple[JsonPath, bool] | None:
+        """The path of the innermost value or key under the 1-based `line`/`column` (a character index within the
+        line), and whether it is a key. A position on no value or key (blank space, a comment) gives the path of
+        the innermost collection around it (`()` for the document); a document without a node tree gives None.
+        A position just past a scalar's last character still counts as on it, as an editor's cursor at the end of
+        a word does."""
+        node = self._root()
+        if node is None:
+            return None
+        at = (line - 1, column - 1)
+        path: list[str | int] = []
+        if not _covers(node, at):
+            return None
+        while node.id != "scalar":
+            pairs: list[tuple[str | int, Any]] = []
+            for i, item in enumerate(node.value):
+                if node.id == "mapping":
+                    key_node, value = item
+                    if _covers(key_node, at):
+                        return (*path, str(key_node.value)), True
+                    pairs.append((str(key_node.value), value))
+                else:
+                    pairs.append((i, item))
+            inner = next(((step, value) for step, value in pairs if _covers(value, at)), None)
+            if inner is None:
+                break
+            path.append(inner[0])
+            node = inner[1]
+        return tuple(path), False
+
+    def _root(self) -> Any:
         if self.lazy:
             self.lazy = False
             try:
                 self.root = _compose_and_build(_safe_yaml(), _json_for_yaml(self.text), self.file).root
             except InputError:  # valid JSON that YAML cannot read (e.g. a leading tab): positions fall back to 1:1
                 self.root = None
-        node = self.root
+        return self.root
+
+    def _node(self, path: JsonPath, *, key: bool) -> Any:
+        node = self._root()
         if node is None:
-            return Location(self.file, 1, 1)
+            return None
         entered_by: Any = None
         last = len(path) - 1
         for i, part in enumerate(path):
@@ -105,8 +156,7 @@ class SourceDoc:
             else:
                 node = entered_by or node
                 break
-        mark = node.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1)
+        return node
 
     def _child(self, node: Any, name: str) -> tuple[Any, Any] | None:
         index = self._children.get(id(node))
@@ -118,6 +168,26 @@ class SourceDoc:
     def line_text(self, line: int) -> str:
         lines = self.text.splitlines()
         return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _covers(node: Any, at: tuple[int, int]) -> bool:
+    """Whether the 0-based (line, column) `at` lies within `node`'s text: a scalar's end included (a cursor just
+    after a word is on it), a collection's excluded (a block collection ends where the next key begins)."""
+    start, end = (node.start_mark.line, node.start_mark.column), (node.end_mark.line, node.end_mark.column)
+    return start <= at <= end if node.id == "scalar" else start <= at < end
+
+
+def _trimmed_end(text: str, end: Any) -> Any:
+    """A multi-line plain or quoted scalar's end mark moved back over the line breaks and indentation the parser
+    consumed after its last character (where the next key begins)."""
+    from types import SimpleNamespace
+
+    index = end.index
+    while index > 0 and text[index - 1] in " \t\r\n":
+        index -= 1
+    before = text[:index]
+    line = before.count("\n")
+    return SimpleNamespace(line=line, column=index - (before.rfind("\n") + 1), index=index)
 
 
 def load_document(path: Path, rel: str, *, what: str = "file") -> SourceDoc:
