@@ -5,6 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const cp = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { StreamMessageReader, StreamMessageWriter, createProtocolConnection } = require('vscode-languageserver-protocol/node');
 const { initializationOptions, resolveServer } = require('../lib/server');
@@ -21,7 +22,7 @@ function serverCommand() {
 
 const { server, skip } = serverCommand();
 
-test('crmctl lsp answers initialize as the extension starts it', { skip, timeout: 60000 }, async () => {
+test('crmctl lsp, started as the extension starts it, checks an unsaved package file', { skip, timeout: 60000 }, async () => {
   const child = cp.spawn(server.command, [...server.args, '--stdio'], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (data) => {
@@ -40,6 +41,22 @@ test('crmctl lsp answers initialize as the extension starts it', { skip, timeout
     assert.ok(result && result.capabilities, `no capabilities; stderr: ${stderr}`);
     assert.ok(result.capabilities.textDocumentSync !== undefined, 'the server does not sync documents');
     connection.sendNotification('initialized', {});
+    // A file the extension's selector hands over (YAML inside a package), unsaved and broken: the server checks it.
+    const manifest = path.join(REPO, 'packages', 'LeadLifecycle', 'v1', 'package.yaml');
+    const uri = `file://${manifest}`;
+    const published = new Promise((resolve) => {
+      connection.onNotification('textDocument/publishDiagnostics', (params) => {
+        if (params.uri === uri && params.diagnostics.length > 0) resolve(params.diagnostics);
+      });
+    });
+    const text = `${fs.readFileSync(manifest, 'utf8')}bogusKey: 1\n`;
+    connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'yaml', version: 1, text } });
+    const diagnostics = await published;
+    const last = text.split('\n').length - 2; // 0-based line of bogusKey
+    assert.ok(
+      diagnostics.some((d) => d.range.start.line === last && /bogusKey/.test(d.message)),
+      JSON.stringify(diagnostics),
+    );
     await connection.sendRequest('shutdown');
     connection.sendNotification('exit');
     const code = await new Promise((resolve) => child.on('exit', resolve));
