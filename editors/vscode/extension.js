@@ -81,7 +81,13 @@ async function registerYamlSchemas(context) {
   if (!setting(SETTINGS.yamlSchemas)) return;
   const yaml = vscode.extensions.getExtension('redhat.vscode-yaml');
   if (!yaml) return;
-  const api = await yaml.activate();
+  let api;
+  try {
+    api = await yaml.activate();
+  } catch (error) {
+    output.appendLine(`crmctl: the YAML extension failed to activate, no schemas given to it: ${error}`);
+    return;
+  }
   if (!api || typeof api.registerContributor !== 'function') return;
   const schemasDir = path.join(context.extensionPath, 'schemas');
   api.registerContributor(

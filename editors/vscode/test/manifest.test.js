@@ -47,3 +47,9 @@ test('main, the pinned client and the VS Code engine agree', () => {
   // The client refuses to run in a VS Code older than its own engine: ours must not promise less.
   assert.equal(manifest.engines.vscode, client.engines.vscode);
 });
+
+test('extension.js compiles (it needs VS Code to run, so it is only compiled here)', () => {
+  const vm = require('node:vm');
+  assert.doesNotThrow(() => new vm.Script(`(function (require, module, exports) {${extensionSource}\n})`));
+  assert.throws(() => new vm.Script(`(function () {${extensionSource.replace('async function activate', 'async function (')}\n})`));
+});
