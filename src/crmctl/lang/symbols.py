@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.model.source import JsonPath, SourceDoc
 
-__all__ = ["Reference", "Symbol", "SymbolIndex", "SymbolKey", "build_index", "index_for"]
+__all__ = ["Reference", "Symbol", "SymbolIndex", "SymbolKey", "build_index", "exact_span", "index_for"]
 
 SymbolKey = tuple[str, ...]
 
@@ -237,6 +237,14 @@ class _Spans:
         starts = self._line_starts(doc)
         line, column = _position(starts, first)
         return Location(doc.file, line, column, line, column + length), True
+
+
+def exact_span(
+    doc: SourceDoc, path: JsonPath, value: str, offset: int = 0, length: int | None = None, *, key: bool = False
+) -> tuple[Location, bool]:
+    """The span of `value[offset:offset + length]` (all of it by default) inside the scalar or key at `path` of
+    `doc` whose value is `value`, and whether it is exact (else the span of the whole scalar)."""
+    return _Spans().name(doc, path, value, offset, length, key=key)
 
 
 def _offset(starts: list[int], line: int, column: int) -> int:
