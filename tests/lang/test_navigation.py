@@ -15,6 +15,7 @@ import pytest
 
 from crmctl.lang.navigation import SymbolNode, definition, document_symbols, references, symbol_at, workspace_symbols
 from crmctl.lang.symbols import build_index, exact_span, index_for
+from crmctl.model.cel import ComparedLiteral, compared_literals
 from crmctl.model.diagnostics import Location
 from crmctl.model.package import Package, load_package, load_tree
 from crmctl.model.tree import MemoryTree
@@ -307,3 +308,19 @@ def test_exact_span_of_a_quoted_key() -> None:
     package = package_of({"schema.yaml": 'entities:\n  Lead:\n    fields:\n      "phone": {type: text}\n'})
     span, exact = exact_span(package.docs["schema"], ("entities", "Lead", "fields", "phone"), "phone", key=True)
     assert exact and (span.line, span.column, span.end_column) == (4, 8, 13)
+
+
+def test_step_and_role_ids_compared_in_cel_are_references() -> None:
+    package = load_package(REPO / "packages" / "LeadLifecycle" / "v2", ".")
+    refs = index_for(package).references[("role", "salesManager")]
+    [cel] = [r for r in refs if r.cel]
+    assert (cel.span.file, cel.span.line) == ("rules.yaml", 78)
+    assert definition(package, "rules.yaml", 78, cel.span.column + 2) == [
+        index_for(package).definitions[("role", "salesManager")][0].name_span
+    ]
+    found = compared_literals("step == 'a' || 'b' != role || role in ['c', x, 'd' + 'e'] || x.step == 'f'", CTX)
+    assert [(c.variable, c.value) for c in found] == [("step", "a"), ("role", "b"), ("role", "c")]
+    assert compared_literals("step.size() == 1 || role == r'g'", CTX) == [ComparedLiteral("role", "g", 30, 1)]
+
+
+CTX = frozenset({"step", "role"})

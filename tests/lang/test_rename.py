@@ -24,7 +24,7 @@ from crmctl.model.tree import MemoryTree
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ["LeadLifecycle/v1", "LeadLifecycle/v2", "ClaimsIntake"]
-_MANIFEST = "name: P\nversion: 1.0.0\nscope: global\ndescription: d\nlocales: [en]\ndefaultLocale: en\n"
+_MANIFEST = "name: P\nversion: 1.0.0\nscope: global\ndescription: d\nlocales: [en]\ndefaultLocale: en\nroles: [clerk]\n"
 
 
 def files_of(name: str) -> dict[str, str]:
@@ -260,6 +260,13 @@ rules:
     capability: guard
     when: phone != ''
     message: m
+  - id: onMain
+    entity: Lead
+    scope: global
+    trigger: onSave
+    capability: guard
+    when: step == 'main' && phoneType != 'main' && role in ['clerk', 'main']
+    message: m
 """
 
 UI = """\
@@ -343,6 +350,8 @@ def test_a_member_renamed_back_to_its_alias_and_a_step_label_follows() -> None:
     assert "          town:\n            type: text\n            aliases: [city]\n" in after["schema.yaml"]
     after = assert_compatible_round_trip(files, ("step", "Lead", "main"), "first")
     assert "  step.first: Main\n" in after["localization/en.yaml"]
+    # the `step` context variable compared with the step's id is a reference; other strings are not
+    assert "when: step == 'first' && phoneType != 'main' && role in ['clerk', 'main']" in after["rules.yaml"]
 
 
 def test_a_rename_a_comprehension_variable_would_capture_is_refused() -> None:

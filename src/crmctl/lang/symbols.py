@@ -6,7 +6,8 @@ References come from the walkers compat already uses, so that navigation, rename
 see the same references: `crmctl.compat.field_refs.field_refs` (field paths and CEL expressions),
 `crmctl.compat.references.id_uses` (steps, groups, states, transitions, events, roles, ...), and
 `crmctl.model.cel.field_uses` (the fields a CEL expression reads, resolved as renames resolve them). Localization
-keys (`Lead.email`, `step.personal`) and `message` keys are read here.
+keys (`Lead.email`, `step.personal`), `message` keys and the step and role ids CEL compares the `step` and `role`
+context variables with (`step == 'review'`, `crmctl.model.cel.compared_literals`) are read here.
 
 A symbol is identified by its key, a tuple `(kind, *scope, name)`: `("field", "Lead", "address", "city")`,
 `("step", "Lead", "personal")`, `("state", "leadLifecycle", "new")`, `("rule", "showCompanySize")`. Positions
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 from crmctl.compat.field_refs import entity_of, field_refs
 from crmctl.compat.references import id_uses
 from crmctl.compat.ui_diff import form_base
-from crmctl.model.cel import Renamed, field_uses, shape_tree
+from crmctl.model.cel import Renamed, compared_literals, field_uses, shape_tree
 from crmctl.model.diagnostics import Location
 from crmctl.model.fields import ArrayField, ObjectField
 
@@ -164,6 +165,7 @@ def build_index(package: Package) -> SymbolIndex:
 
 # --- exact spans inside scalars ------------------------------------------------------------------------------
 
+_CONTEXT_IDS = frozenset({"step", "role"})
 _SKIPPABLE = frozenset(" \t\r\n'\"\\")
 
 
@@ -476,6 +478,7 @@ class _Builder:
             if ref.entity is None:
                 continue
             if ref.cel:
+                self._compared(ref.doc, ref.entity, ref.json_path, ref.text)
                 for use in field_uses(ref.text, self._tree(ref.entity)):
                     self.refer(
                         ref.doc,
@@ -488,6 +491,15 @@ class _Builder:
                     )
             else:
                 self._field_path(ref.doc, ref.entity, ref.json_path, ref.text, 0, is_key=ref.is_key)
+
+    def _compared(self, kind_doc: str, entity: str, path: JsonPath, text: str) -> None:
+        """`step == 'review'`, `role in ['salesRep']`: the context variables compared with a step or role id (unless
+        the entity has a field of that name, which the expression then reads instead)."""
+        variables = _CONTEXT_IDS - set(self._tree(entity))
+        for lit in compared_literals(text, variables) if variables else []:
+            key = ("step", entity, lit.value) if lit.variable == "step" else ("role", lit.value)
+            if key in self.index.definitions:
+                self.refer(kind_doc, key, path, text, lit.offset, lit.length, cel=True)
 
     def _id_references(self) -> None:
         transitions: dict[str, list[str]] = {}

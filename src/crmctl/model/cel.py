@@ -42,10 +42,12 @@ __all__ = [
     "CelChecker",
     "CelIssue",
     "CheckResult",
+    "ComparedLiteral",
     "FieldUse",
     "Renamed",
     "StringResult",
     "cel_type_of",
+    "compared_literals",
     "expression_cost",
     "expression_location",
     "field_uses",
@@ -510,6 +512,51 @@ def field_uses(expr: str, fields: Mapping[str, Renamed]) -> list[FieldUse]:
         if kind == "string":
             start += len(text) - len(name) - 1
         out.append(FieldUse(path, start, len(name)))
+    return out
+
+
+@dataclass(frozen=True)
+class ComparedLiteral:
+    """A string literal an expression compares a variable with: `step == 'review'`, `'x' != role`,
+    `role in ['salesRep', 'marketing']`; `offset` and `length` locate the value inside the quotes."""
+
+    variable: str
+    value: str
+    offset: int
+    length: int
+
+
+def compared_literals(expr: str, variables: frozenset[str]) -> list[ComparedLiteral]:
+    """The one-line string literals `expr` compares one of `variables` (top-level names, e.g. the `step` and
+    `role` context variables) with, through `==`, `!=` (either side) or `in [...]`. A variable a comprehension
+    binds is not the context variable; the check is lexical, like `referenced_names`."""
+    spans = token_spans(expr)
+    tokens = [(kind, text) for kind, text, _ in spans]
+    out: list[ComparedLiteral] = []
+
+    def literal(j: int, variable: str) -> None:
+        if 0 <= j < len(tokens) and tokens[j][0] == "string":
+            value = _plain_string(tokens[j][1])
+            if value is not None:
+                text, start = tokens[j][1], spans[j][2]
+                out.append(ComparedLiteral(variable, value, start + len(text) - len(value) - 1, len(value)))
+
+    for i, (kind, text) in enumerate(tokens):
+        if kind != "ident" or text not in variables:
+            continue
+        prev = tokens[i - 1][1] if i > 0 and tokens[i - 1][0] == "op" else ""
+        nxt = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        if prev == "." or nxt in ("(", "."):
+            continue
+        if nxt in ("==", "!="):
+            literal(i + 2, text)
+        if prev in ("==", "!="):
+            literal(i - 2, text)
+        if nxt == "in" and i + 2 < len(tokens) and tokens[i + 2][1] == "[":
+            close = _closing(tokens, i + 2)
+            for a, b in _split(tokens, i + 3, close if close is not None else len(tokens), ","):
+                if b == a + 1:
+                    literal(a, text)
     return out
 
 
