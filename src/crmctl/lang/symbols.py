@@ -21,6 +21,7 @@ and `exact=False`; rename refuses to edit such a reference rather than guess.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,15 +92,17 @@ class SymbolIndex:
     symbols: list[Symbol] = field(default_factory=list)
     definitions: dict[SymbolKey, list[Symbol]] = field(default_factory=dict)
     references: dict[SymbolKey, list[Reference]] = field(default_factory=dict)
+    _seen: set[tuple[SymbolKey, Location]] = field(default_factory=set, repr=False)
 
     def add_symbol(self, symbol: Symbol) -> None:
         self.symbols.append(symbol)
         self.definitions.setdefault(symbol.key, []).append(symbol)
 
     def add_reference(self, ref: Reference) -> None:
-        found = self.references.setdefault(ref.key, [])
-        if ref not in found:
-            found.append(ref)
+        seen = (ref.key, ref.span)
+        if seen not in self._seen:
+            self._seen.add(seen)
+            self.references.setdefault(ref.key, []).append(ref)
 
     def doc_of(self, file: str) -> tuple[str, SourceDoc] | None:
         """The artifact kind and document of a file named as `SourceDoc.file` names it."""
@@ -165,6 +168,7 @@ def build_index(package: Package) -> SymbolIndex:
 
 # --- exact spans inside scalars ------------------------------------------------------------------------------
 
+_NEWLINE = re.compile("\n")
 _CONTEXT_IDS = frozenset({"step", "role"})
 _SKIPPABLE = frozenset(" \t\r\n'\"\\")
 
@@ -174,21 +178,20 @@ class _Spans:
 
     def __init__(self) -> None:
         self._starts: dict[str, list[int]] = {}
-        self._aligned: dict[tuple[str, JsonPath, bool], tuple[list[int] | None, Location]] = {}
+        self._aligned: dict[tuple[str, JsonPath, bool], tuple[int | list[int] | None, Location]] = {}
 
     def _line_starts(self, doc: SourceDoc) -> list[int]:
         starts = self._starts.get(doc.file)
         if starts is None:
-            starts = [0]
-            for i, ch in enumerate(doc.text):
-                if ch == "\n":
-                    starts.append(i + 1)
+            starts = [0, *(m.end() for m in _NEWLINE.finditer(doc.text))]
             self._starts[doc.file] = starts
         return starts
 
-    def _align(self, doc: SourceDoc, path: JsonPath, key: bool, value: str) -> tuple[list[int] | None, Location]:
-        """Per character of `value`, its offset in `doc.text` (-1 for whitespace, which folding may move), or None
-        when the value cannot be aligned with its source; and the span of the whole scalar."""
+    def _align(self, doc: SourceDoc, path: JsonPath, key: bool, value: str) -> tuple[int | list[int] | None, Location]:
+        """Where the characters of `value` are in `doc.text`: an offset when the value is written as is (a plain or
+        simply quoted one-line scalar, the common case), else an offset per character (-1 for whitespace, which
+        folding may move), or None when the value cannot be aligned with its source; and the span of the whole
+        scalar."""
         cached = self._aligned.get((doc.file, path, key))
         if cached is not None:
             return cached
@@ -197,23 +200,13 @@ class _Spans:
         lo = _offset(starts, span.line, span.column)
         hi = _offset(starts, span.end_line or span.line, span.end_column or span.column)
         text = doc.text
-        j = lo
-        if j < hi and text[j] in "|>":  # a block scalar: its content starts on the next line
-            newline = text.find("\n", j, hi)
-            j = hi if newline < 0 else newline + 1
-        aligned: list[int] = []
-        for ch in value:
-            if ch.isspace():
-                aligned.append(-1)
-                continue
-            while j < hi and text[j] != ch and text[j] in _SKIPPABLE:
-                j += 1
-            if j >= hi or text[j] != ch:
-                break
-            aligned.append(j)
-            j += 1
-        out = aligned if len(aligned) == len(value) else None
-        result = (out, span)
+        found: int | list[int] | None = None
+        for start in (lo, lo + 1):
+            if start + len(value) <= hi and text.startswith(value, start) and hi - start - len(value) == start - lo:
+                found = start  # plain (`name`) or quoted (`'name'`, `"name"`) without anything between
+        if found is None:
+            found = _walk(text, lo, hi, value)
+        result = (found, span)
         self._aligned[(doc.file, path, key)] = result
         return result
 
@@ -231,9 +224,13 @@ class _Spans:
         an inexact answer is the span of the whole scalar."""
         length = len(value) - offset if length is None else length
         aligned, whole = self._align(doc, path, key, value)
-        if aligned is None or length <= 0 or offset + length > len(aligned):
+        if aligned is None or length <= 0 or offset + length > len(value):
             return whole, False
-        first, last = aligned[offset], aligned[offset + length - 1]
+        if isinstance(aligned, int):
+            first = aligned + offset
+            last = first + length - 1
+        else:
+            first, last = aligned[offset], aligned[offset + length - 1]
         if first < 0 or last - first != length - 1 or doc.text[first : last + 1] != value[offset : offset + length]:
             return whole, False
         starts = self._line_starts(doc)
@@ -247,6 +244,27 @@ def exact_span(
     """The span of `value[offset:offset + length]` (all of it by default) inside the scalar or key at `path` of
     `doc` whose value is `value`, and whether it is exact (else the span of the whole scalar)."""
     return _Spans().name(doc, path, value, offset, length, key=key)
+
+
+def _walk(text: str, lo: int, hi: int, value: str) -> list[int] | None:
+    """Align `value` with the scalar's source `text[lo:hi]`, skipping what quoting and folding add: the quotes, an
+    escaping backslash, a doubled single quote, line breaks and indentation, a block scalar's header line."""
+    j = lo
+    if j < hi and text[j] in "|>":  # a block scalar: its content starts on the next line
+        newline = text.find("\n", j, hi)
+        j = hi if newline < 0 else newline + 1
+    aligned: list[int] = []
+    for ch in value:
+        if ch.isspace():
+            aligned.append(-1)
+            continue
+        while j < hi and text[j] != ch and text[j] in _SKIPPABLE:
+            j += 1
+        if j >= hi or text[j] != ch:
+            return None
+        aligned.append(j)
+        j += 1
+    return aligned
 
 
 def _offset(starts: list[int], line: int, column: int) -> int:
