@@ -324,3 +324,26 @@ def test_step_and_role_ids_compared_in_cel_are_references() -> None:
 
 
 CTX = frozenset({"step", "role"})
+
+
+def test_named_forms_nest_their_steps_and_a_broken_package_still_indexes_what_it_can() -> None:
+    schema = (
+        "entities:\n  Lead:\n    fields:\n      phone: {type: text}\n  Deal:\n    fields:\n      phone: {type: text}\n"
+    )
+    ui = (
+        "forms:\n  intake:\n    entity: Lead\n    steps:\n      - id: main\n        fields: [phone, nosuch.member]\n"
+        "        groups:\n          - id: extra\n            fields: [phone]\n"
+    )
+    rules = (
+        "rules:\n  - id: noEntity\n    scope: global\n    trigger: onSave\n    capability: guard\n"
+        "    when: phone != ''\n    message: m\n"
+    )
+    package = package_of({"schema.yaml": schema, "ui.yaml": ui, "rules.yaml": rules})
+    [form] = document_symbols(package, "ui.yaml")
+    assert (form.symbol.kind, form.symbol.name) == ("form", "intake")
+    [step] = form.children
+    assert (step.symbol.name, [g.symbol.name for g in step.children]) == ("main", ["extra"])
+    index = index_for(package)
+    assert [r.span.line for r in index.references[("field", "Lead", "phone")]] == [6, 9]
+    assert ("field", "Deal", "phone") not in index.references  # the rule names no entity among two: unresolved
+    assert not any(key[2] == "nosuch" for key in index.references if key[0] == "field")

@@ -104,10 +104,6 @@ class SymbolIndex:
             self._seen.add(seen)
             self.references.setdefault(ref.key, []).append(ref)
 
-    def doc_of(self, file: str) -> tuple[str, SourceDoc] | None:
-        """The artifact kind and document of a file named as `SourceDoc.file` names it."""
-        return next(((kind, doc) for kind, doc in self.package.docs.items() if doc.file == file), None)
-
     def at(self, file: str, line: int, column: int) -> tuple[SymbolKey, Location, Symbol | Reference] | None:
         """The symbol whose name (in a definition or a reference) is under the 1-based position, with the span of
         that name and the definition or reference found there; a cursor just past a name is still on it. The
@@ -328,9 +324,7 @@ class _Builder:
         parent: SymbolKey | None,
         detail: str = "",
     ) -> None:
-        doc = self.package.docs.get(kind_doc)
-        if doc is None:
-            return
+        doc = self.package.docs[kind_doc]  # a loaded model always has its document
         name_span, _ = self.spans.name(doc, name_path, key[-1], key=by_key)
         body = _body(doc, body_path, name_span)
         self.index.add_symbol(Symbol(key, key[0], key[-1], container, name_span, body, parent, kind_doc, detail))
@@ -463,9 +457,7 @@ class _Builder:
         is_key: bool = False,
         cel: bool = False,
     ) -> None:
-        doc = self.package.docs.get(kind_doc)
-        if doc is None:
-            return
+        doc = self.package.docs[kind_doc]
         span, exact = self.spans.name(doc, path, value, offset, length, key=is_key)
         self.index.add_reference(Reference(key, span, kind_doc, path, exact, cel, is_key))
 
