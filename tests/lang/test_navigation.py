@@ -153,8 +153,9 @@ def test_workspace_symbols_rank_exact_prefix_substring_then_fuzzy() -> None:
     exact = [s.qualified for s in found if s.name == "email"]
     assert found[: len(exact)] == [s for s in found if s.name == "email"]
     assert {"Lead.email", "User.email", "Adjuster.email"} <= set(exact)
-    names = [s.name for s in workspace_symbols(packages, "mobph")]
-    assert names == ["mobilePhone"]
+    found = workspace_symbols(packages, "mobph")
+    # the field by its name, then its alias `phone` by its qualified name `Lead.mobilePhone.phone`
+    assert [(s.kind, s.name) for s in found] == [("field", "mobilePhone"), ("alias", "phone")]
     assert [s.qualified for s in workspace_symbols(packages, "lead.mob")] == ["Lead.mobilePhone"]
     assert workspace_symbols(packages, "zzzz-nothing") == []
     everything = workspace_symbols(packages, "")

@@ -86,6 +86,7 @@ ROUND_TRIPS = [
     ("LeadLifecycle/v2", ("calendar", "leadLifecycle", "business"), "office"),
     ("LeadLifecycle/v2", ("timer", "leadLifecycle", "staleLead"), "expire"),
     ("LeadLifecycle/v2", ("message", "validation.emailFormat"), "validation.mailFormat"),
+    ("LeadLifecycle/v2", ("plural", "leads.count"), "leads.total"),
 ]
 
 
@@ -181,6 +182,7 @@ def _at(package: Package, key: SymbolKey) -> tuple[str, int, int]:
         (("role", "marketing"), "growth", "CMP006"),
         (("task", "leadLifecycle", "qualificationDecision"), "decide", "CMP615"),
         (("validation", "emailFormat"), "mailFormat", "it is hard"),
+        (("alias", "Lead", "mobilePhone", "phone"), "landline", "CMP108"),
     ],
 )
 def test_refused_up_front_with_the_reason(key: SymbolKey, new_name: str, why: str) -> None:

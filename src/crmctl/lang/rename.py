@@ -15,9 +15,10 @@ What each kind of symbol does:
   Refused up front: a name that is not an identifier or is a CEL reserved word, a name another field of the same
   object (or entity) has or keeps as an alias, and a rename that a comprehension variable of some expression
   would capture (`tags.exists(b, b == a)` with `a` renamed to `b`).
-- **Steps, groups, rules, soft validations, transitions, calendars, timers, named forms and message keys** are
+- **Steps, groups, rules, soft validations, transitions, calendars, timers, named forms, message and plural keys** are
   not stored in records or instances: every reference is rewritten, no alias is kept (compat classifies the
   change as behavioural at most).
+- **Aliases** are refused: records written under an alias are read through it (alias-removed, CMP108).
 - **States, tasks, workflows, entities, events and roles** are refused: workflow instances store their workflow,
   state and pending task names, records are stored per entity, consumers subscribe to event names, tenants
   assign roles by name, so a rename would be a breaking change (CMP604, CMP615, CMP602, CMP114, CMP652) or
@@ -67,10 +68,12 @@ class RenameTarget:
 
 # Kinds renamed everywhere without an alias: none of them is stored in records or instances.
 RENAMEABLE = frozenset(
-    {"field", "form", "step", "group", "rule", "validation", "transition", "calendar", "timer", "message"}
+    {"field", "form", "step", "group", "rule", "validation", "transition", "calendar", "timer", "message", "plural"}
 )
 
 _REFUSED = {
+    "alias": "records written under {name} are read through this alias; renaming it removes it (alias-removed, "
+    "CMP108, is breaking). Rename the field instead",
     "state": "workflow instances store the name of the state they are in; renaming state {name} would strand them "
     "(state-removed, CMP604, is breaking). Add the new state and a transition to it instead",
     "workflow": "workflow instances are pinned to their workflow's id; renaming workflow {name} would strand them "

@@ -1,6 +1,6 @@
-"""The symbol index of a package: every definition (entities, fields and their members, forms, steps, groups,
-rules, validations, workflows, states, transitions, tasks, calendars, timers, events, roles, message keys) and
-every reference to each, with the exact span of the name.
+"""The symbol index of a package: every definition (entities, fields and their members, the aliases of fields,
+forms, steps, groups, rules, validations, workflows, states, transitions, tasks, calendars, timers, events, roles,
+message and plural keys of the locales) and every reference to each, with the exact span of the name.
 
 References come from the walkers compat already uses, so that navigation, rename and the compatibility checks
 see the same references: `crmctl.compat.field_refs.field_refs` (field paths and CEL expressions),
@@ -10,7 +10,8 @@ keys (`Lead.email`, `step.personal`), `message` keys and the step and role ids C
 context variables with (`step == 'review'`, `crmctl.model.cel.compared_literals`) are read here.
 
 A symbol is identified by its key, a tuple `(kind, *scope, name)`: `("field", "Lead", "address", "city")`,
-`("step", "Lead", "personal")`, `("state", "leadLifecycle", "new")`, `("rule", "showCompanySize")`. Positions
+`("step", "Lead", "personal")`, `("state", "leadLifecycle", "new")`, `("rule", "showCompanySize")`; an alias is
+`("alias", entity, *field path, alias)`, a child of its field. Positions
 are `Location`s (1-based line and column in characters, end exclusive) naming files as `SourceDoc.file` does.
 
 Exact columns: the position of a name inside a YAML or JSON scalar is found by aligning the scalar's value with
@@ -346,6 +347,10 @@ class _Builder:
             key = ("field", ename, *prefix, fname)
             container = ".".join((ename, *prefix))
             self.define("schema", key, jp, jp, by_key=True, container=container, parent=parent, detail=fdef.type)
+            for a, alias in enumerate(fdef.aliases):
+                ap: JsonPath = (*jp, "aliases", a)
+                qualified = ".".join((ename, *prefix, fname))
+                self.define("schema", ("alias", *key[1:], alias), ap, ap, by_key=False, container=qualified, parent=key)
             members = _item_members(fdef)
             if members is not None:
                 self._fields(ename, members[0], (*jp, *members[1]), (*prefix, fname), key)
@@ -437,11 +442,10 @@ class _Builder:
 
     def _messages(self) -> None:
         for locale, loc in sorted(self.package.localization.items()):
-            for key in loc.messages:
-                jp: JsonPath = ("messages", key)
-                self.define(
-                    f"localization/{locale}", ("message", key), jp, jp, by_key=True, container=None, parent=None
-                )
+            for section, kind in (("messages", "message"), ("plurals", "plural")):
+                for key in getattr(loc, section):
+                    jp: JsonPath = (section, key)
+                    self.define(f"localization/{locale}", (kind, key), jp, jp, by_key=True, container=None, parent=None)
 
     # references
 
