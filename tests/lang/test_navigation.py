@@ -156,7 +156,10 @@ def test_workspace_symbols_rank_exact_prefix_substring_then_fuzzy() -> None:
     found = workspace_symbols(packages, "mobph")
     # the field by its name, then its alias `phone` by its qualified name `Lead.mobilePhone.phone`
     assert [(s.kind, s.name) for s in found] == [("field", "mobilePhone"), ("alias", "phone")]
-    assert [s.qualified for s in workspace_symbols(packages, "lead.mob")] == ["Lead.mobilePhone"]
+    assert [s.qualified for s in workspace_symbols(packages, "lead.mob")] == [
+        "Lead.mobilePhone",
+        "Lead.mobilePhone.phone",
+    ]
     assert workspace_symbols(packages, "zzzz-nothing") == []
     everything = workspace_symbols(packages, "")
     assert len(everything) == sum(len(index_for(p).symbols) for p in packages)
