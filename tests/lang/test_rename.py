@@ -409,3 +409,26 @@ def test_json_packages_rename_and_stay_valid_json() -> None:
     flat = dict(files, **{"schema.json": json.dumps(schema) + "\n"})
     after = assert_compatible_round_trip(flat, ("field", "Lead", "phone"), "mobile")
     assert json.loads(after["schema.json"])["entities"]["Lead"]["fields"]["mobile"]["aliases"] == ["phone"]
+
+
+def test_renames_reproduce_the_hand_made_rename_fixture_of_compat() -> None:
+    """tests/fixtures/compat/rename_follows_every_reference: `new` is `old` with phone, address.zip and lines.sku
+    renamed by hand (and the version bumped). Three renames give the same files, `set` keys and values, `['zip']`
+    accesses, a comprehension variable called `phone` and the string `'phone'` included."""
+    root = REPO / "tests" / "fixtures" / "compat" / "rename_follows_every_reference"
+
+    def read(side: str) -> dict[str, str]:
+        base = root / side
+        return {str(p.relative_to(base)): p.read_text(encoding="utf-8") for p in sorted(base.rglob("*")) if p.is_file()}
+
+    files = read("old")
+    for key, new_name in [
+        (("field", "Lead", "phone"), "mobilePhone"),
+        (("field", "Lead", "address", "zip"), "postalCode"),
+        (("field", "Lead", "lines", "sku"), "code"),
+    ]:
+        files = assert_compatible_round_trip(files, key, new_name)
+    expected = read("new")
+    expected["package.yaml"] = expected["package.yaml"].replace("version: 1.1.0", "version: 1.0.0")
+    expected["rules.yaml"] = expected["rules.yaml"].replace("`lead.mobilePhone`", "`lead.phone`")  # a comment
+    assert files == expected
