@@ -432,3 +432,12 @@ def test_renames_reproduce_the_hand_made_rename_fixture_of_compat() -> None:
     expected["package.yaml"] = expected["package.yaml"].replace("version: 1.1.0", "version: 1.0.0")
     expected["rules.yaml"] = expected["rules.yaml"].replace("`lead.mobilePhone`", "`lead.phone`")  # a comment
     assert files == expected
+
+
+def test_a_file_that_did_not_load_refuses_the_rename_rather_than_miss_its_references() -> None:
+    files = adversarial()
+    files["ui.yaml"] = files["ui.yaml"].replace("  - id: main\n", "  - id: main\n    bogus: 1\n")
+    package = load(files)
+    assert package.ui is None
+    with pytest.raises(RenameRefused, match=r"ui\.yaml did not load"):
+        rename(package, *_at(package, ("field", "Lead", "phone")), "mobile")

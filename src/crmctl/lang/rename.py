@@ -26,8 +26,9 @@ What each kind of symbol does:
 - **Hard validations** are refused too: validations are matched by id across versions, so a renamed hard
   validation reads as a new hard one that stored records may fail (CMP401, data-dependent).
 
-A reference whose columns cannot be determined exactly (a name spelled with escape sequences in a quoted scalar)
-makes the rename refuse rather than guess.
+A package with a file that did not load (invalid structure) refuses every rename: references in that file would
+be missed. A reference whose columns cannot be determined exactly (a name spelled with escape sequences in a
+quoted scalar) makes the rename refuse rather than guess.
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ def rename(package: Package, file: str, line: int, column: int, new_name: str) -
     """The edits renaming the symbol under the position to `new_name` everywhere (see the module's docs for what
     each kind does); raises `RenameRefused` when the rename is not allowed, before computing any edit."""
     target = prepare_rename(package, file, line, column)
+    broken = sorted(package.docs[kind].file for kind in package.docs if kind not in package.models())
+    if broken:
+        raise RenameRefused(
+            f"cannot rename {target.kind} {target.name}: {', '.join(broken)} did not load (see the diagnostics), "
+            "so references in it would be missed; fix it first"
+        )
     index = index_for(package)
     if new_name == target.name:
         raise RenameRefused(f"{target.kind} {target.name} is already called {new_name!r}")
