@@ -181,3 +181,22 @@ def test_an_offered_value_removed_from_a_renamed_enum_is_stale() -> None:
     result = diff_packages(package("status", ["open", "lost"], "old"), package("stage", ["open"], "new"))
     stale = [(c.path, c.message) for c in result.changes if c.kind.id == "stale-reference"]
     assert stale == [("Lead.stage:lost", "rule:o still offers 'lost' for Lead.stage, a value the new version removed")]
+
+
+def test_a_field_renamed_back_to_its_alias_keeps_both_names_readable() -> None:
+    """`mobilePhone {aliases: [phone]}` renamed back to `phone {aliases: [mobilePhone]}`: records written under
+    `phone` are read as the field itself, so the alias `phone` was not removed (regression: CMP108 said so)."""
+    from crmctl.model.package import load_tree
+    from crmctl.model.tree import MemoryTree
+
+    manifest = b"name: P\nversion: 1.0.0\nscope: global\ndescription: d\nlocales: [en]\ndefaultLocale: en\n"
+
+    def package(schema: str) -> Any:
+        return load_tree(MemoryTree({"package.yaml": manifest, "schema.yaml": schema.encode()}, "p"))
+
+    old = package("entities:\n  Lead:\n    fields:\n      mobilePhone: {type: text, aliases: [phone]}\n")
+    new = package("entities:\n  Lead:\n    fields:\n      phone: {type: text, aliases: [mobilePhone]}\n")
+    changes = diff_packages(old, new).changes
+    assert [c.kind.id for c in changes if c.cls.value in ("breaking", "data-dependent")] == []
+    dropped = package("entities:\n  Lead:\n    fields:\n      phone: {type: text, aliases: [other]}\n")
+    assert "field-renamed-without-alias" in {c.kind.id for c in diff_packages(old, dropped).changes}

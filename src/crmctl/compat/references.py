@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from crmctl.model.package import Package
     from crmctl.model.source import JsonPath
 
-__all__ = ["find_stale_references"]
+__all__ = ["IdUse", "find_stale_references", "id_targets", "id_uses"]
 
 
 def find_stale_references(c: Collector, delta: SchemaDelta) -> None:
@@ -167,7 +167,7 @@ _Target = tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class _Use:
+class IdUse:
     target: _Target
     where: str
     doc: str
@@ -176,8 +176,8 @@ class _Use:
 
 
 def _stale_ids(c: Collector) -> None:
-    before, after = _targets(c.old_pkg), _targets(c.new_pkg)
-    for use in _uses(c.new_pkg):
+    before, after = id_targets(c.old_pkg), id_targets(c.new_pkg)
+    for use in id_uses(c.new_pkg):
         if use.target in after or use.target not in before:
             continue  # alive, or never existed (lint reports those)
         noun = _NOUNS[use.target[0]]
@@ -191,7 +191,7 @@ def _stale_ids(c: Collector) -> None:
         )
 
 
-def _targets(pkg: Package) -> dict[_Target, str]:
+def id_targets(pkg: Package) -> dict[_Target, str]:
     """Everything of `pkg` that other parts may name, with the semantic path the diff reports it under."""
     out: dict[_Target, str] = {}
     for name in pkg.schema.entities if pkg.schema else {}:
@@ -222,37 +222,39 @@ def _targets(pkg: Package) -> dict[_Target, str]:
     return out
 
 
-def _uses(pkg: Package) -> Iterator[_Use]:
+def id_uses(pkg: Package) -> Iterator[IdUse]:
     """Every place of `pkg` that names an id (fields are `field_refs`)."""
     yield from _schema_uses(pkg)
     for i, rule in enumerate(pkg.rules.rules if pkg.rules else []):
         ent = entity_of(pkg, rule.entity) or ""
         label = f"rule:{rule.id}"
         if rule.entity:
-            yield _Use(("entity", rule.entity), f"{label} (entity)", "rules", ("rules", i, "entity"))
+            yield IdUse(("entity", rule.entity), f"{label} (entity)", "rules", ("rules", i, "entity"))
         kind = {"step": "step", "component": "group", "workflow": "entity-transition"}.get(rule.scope)
         if kind and rule.target:
-            yield _Use((kind, ent, rule.target), f"{label} (target)", "rules", ("rules", i, "target"))
+            yield IdUse((kind, ent, rule.target), f"{label} (target)", "rules", ("rules", i, "target"))
         if rule.goto:
-            yield _Use(("step", ent, rule.goto), f"{label} (goto)", "rules", ("rules", i, "goto"))
+            yield IdUse(("step", ent, rule.goto), f"{label} (goto)", "rules", ("rules", i, "goto"))
     for i, val in enumerate(pkg.validations.validations if pkg.validations else []):
         label = f"validation:{val.id}"
         if val.entity:
-            yield _Use(("entity", val.entity), f"{label} (entity)", "validations", ("validations", i, "entity"))
+            yield IdUse(("entity", val.entity), f"{label} (entity)", "validations", ("validations", i, "entity"))
         for k, member in enumerate(val.validations):
-            yield _Use(("validation", member), f"{label} (member)", "validations", ("validations", i, "validations", k))
+            yield IdUse(
+                ("validation", member), f"{label} (member)", "validations", ("validations", i, "validations", k)
+            )
     yield from _ui_uses(pkg)
     for w, wf in enumerate(pkg.workflow.workflows if pkg.workflow else []):
         yield from _workflow_uses(wf, ("workflows", w))
     for name, event in (pkg.events.events if pkg.events else {}).items():
         if event.entity:
-            yield _Use(("entity", event.entity), f"event:{name} (entity)", "events", ("events", name, "entity"))
+            yield IdUse(("entity", event.entity), f"event:{name} (entity)", "events", ("events", name, "entity"))
 
 
-def _schema_uses(pkg: Package) -> Iterator[_Use]:
-    def walk(path: str, fdef: FieldDef, jp: JsonPath) -> Iterator[_Use]:
+def _schema_uses(pkg: Package) -> Iterator[IdUse]:
+    def walk(path: str, fdef: FieldDef, jp: JsonPath) -> Iterator[IdUse]:
         if fdef.type == "reference":
-            yield _Use(("entity", fdef.to), f"{path} (to)", "schema", (*jp, "to"))
+            yield IdUse(("entity", fdef.to), f"{path} (to)", "schema", (*jp, "to"))
         elif isinstance(fdef, ObjectField):
             for name, inner in fdef.fields.items():
                 yield from walk(f"{path}.{name}", inner, (*jp, "fields", name))
@@ -264,51 +266,51 @@ def _schema_uses(pkg: Package) -> Iterator[_Use]:
             yield from walk(f"{ename}.{fname}", fdef, ("entities", ename, "fields", fname))
 
 
-def _ui_uses(pkg: Package) -> Iterator[_Use]:
+def _ui_uses(pkg: Package) -> Iterator[IdUse]:
     if pkg.ui is None:
         return
     for fname, form in pkg.ui.all_forms().items():
         base = form_base(fname)
         if form.entity:
-            yield _Use(("entity", form.entity), f"ui:{fname} (entity)", "ui", (*base, "entity"))
+            yield IdUse(("entity", form.entity), f"ui:{fname} (entity)", "ui", (*base, "entity"))
         for i, step in enumerate(form.steps):
             for k, role in enumerate(step.roles):
-                yield _Use(("role", role), f"ui:{fname}.step:{step.id} (roles)", "ui", (*base, "steps", i, "roles", k))
+                yield IdUse(("role", role), f"ui:{fname}.step:{step.id} (roles)", "ui", (*base, "steps", i, "roles", k))
         for role in form.roles:
-            yield _Use(("role", role), f"ui:{fname}.role:{role}", "ui", (*base, "roles", role), is_key=True)
+            yield IdUse(("role", role), f"ui:{fname}.role:{role}", "ui", (*base, "roles", role), is_key=True)
 
 
-def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[_Use]:
+def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[IdUse]:
     label = f"workflow:{wf.id}"
     W = "workflow"  # the document of every use below
 
-    def transition(tid: str, where: str, jp: JsonPath) -> _Use:
-        return _Use(("transition", wf.id, tid), where, W, (*base, *jp))
+    def transition(tid: str, where: str, jp: JsonPath) -> IdUse:
+        return IdUse(("transition", wf.id, tid), where, W, (*base, *jp))
 
-    def role(name: str, where: str, jp: JsonPath) -> _Use:
-        return _Use(("role", name), where, W, (*base, *jp))
+    def role(name: str, where: str, jp: JsonPath) -> IdUse:
+        return IdUse(("role", name), where, W, (*base, *jp))
 
     if wf.entity:
-        yield _Use(("entity", wf.entity), f"{label} (entity)", W, (*base, "entity"))
-    yield _Use(("state", wf.id, wf.initial), f"{label} (initial)", W, (*base, "initial"))
+        yield IdUse(("entity", wf.entity), f"{label} (entity)", W, (*base, "entity"))
+    yield IdUse(("state", wf.id, wf.initial), f"{label} (initial)", W, (*base, "initial"))
     for k, tr in enumerate(wf.transitions):
         at = f"{label}.transition:{tr.id}"
         sources = tr.sources()
         for m, src in enumerate(sources):
             where = (*base, "transitions", k, "from", *((m,) if isinstance(tr.source, list) else ()))
-            yield _Use(("state", wf.id, src), f"{at} (from)", W, where)
-        yield _Use(("state", wf.id, tr.to), f"{at} (to)", W, (*base, "transitions", k, "to"))
+            yield IdUse(("state", wf.id, src), f"{at} (from)", W, where)
+        yield IdUse(("state", wf.id, tr.to), f"{at} (to)", W, (*base, "transitions", k, "to"))
         for m, name in enumerate(tr.roles):
             yield role(name, f"{at} (roles)", ("transitions", k, "roles", m))
         for m, name in enumerate(tr.approval.approvers if tr.approval else []):
             yield role(name, f"{at} (approvers)", ("transitions", k, "approval", "approvers", m))
         for m, event in enumerate(tr.emits):
-            yield _Use(("event", event), f"{at} (emits)", W, (*base, "transitions", k, "emits", m))
+            yield IdUse(("event", event), f"{at} (emits)", W, (*base, "transitions", k, "emits", m))
     for action, where, owner in workflow_actions(wf):
         if action.emit:
-            yield _Use(("event", action.emit), f"{owner}: emit)", W, (*base, *where, "emit"))
+            yield IdUse(("event", action.emit), f"{owner}: emit)", W, (*base, *where, "emit"))
         if action.task:
-            yield _Use(("task", wf.id, action.task), f"{owner}: task)", W, (*base, *where, "task"))
+            yield IdUse(("task", wf.id, action.task), f"{owner}: task)", W, (*base, *where, "task"))
         if action.notify:
             yield role(action.notify, f"{owner}: notify)", (*where, "notify"))
     for state, sdef in wf.states.items():
@@ -317,7 +319,7 @@ def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[_Use]:
         if sla is not None:
             jp: JsonPath = ("states", state, "sla")
             if sla.calendar not in BUILTIN_CALENDARS:
-                yield _Use(("calendar", wf.id, sla.calendar), f"{at} (SLA calendar)", W, (*base, *jp, "calendar"))
+                yield IdUse(("calendar", wf.id, sla.calendar), f"{at} (SLA calendar)", W, (*base, *jp, "calendar"))
             if sla.escalateTo:
                 yield role(sla.escalateTo, f"{at} (SLA escalateTo)", (*jp, "escalateTo"))
             if sla.onBreach:
@@ -337,7 +339,7 @@ def _workflow_uses(wf: Workflow, base: JsonPath) -> Iterator[_Use]:
                 yield transition(tid, f"{at}.task:{task.id} (outcome {decision})", (*jp, "outcomes", decision))
     for m, timer in enumerate(wf.timers):
         at = f"{label}.timer:{timer.id}"
-        yield _Use(("state", wf.id, timer.state), f"{at} (state)", W, (*base, "timers", m, "state"))
+        yield IdUse(("state", wf.id, timer.state), f"{at} (state)", W, (*base, "timers", m, "state"))
         yield transition(timer.transition, f"{at} (transition)", ("timers", m, "transition"))
 
 

@@ -194,7 +194,8 @@ def _compare(c: Collector, path: str, old: Any, new: Any, ojp: JsonPath, njp: Js
     if old_default != new_default:
         _compare_default(add, path, old_default, new_default)
     for alias in old.aliases:
-        if alias not in new.aliases:
+        # A rename back to an alias makes it the name: records written under it are read as the field itself.
+        if alias not in new.aliases and alias != njp[-1]:
             add(
                 "alias-removed",
                 f"alias {alias!r} of {path} was removed",

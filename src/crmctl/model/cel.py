@@ -42,15 +42,20 @@ __all__ = [
     "CelChecker",
     "CelIssue",
     "CheckResult",
+    "ComparedLiteral",
+    "FieldUse",
     "Renamed",
     "StringResult",
     "cel_type_of",
+    "compared_literals",
     "expression_cost",
     "expression_location",
+    "field_uses",
     "map_position",
     "referenced_names",
     "rename_references",
     "result_strings",
+    "shape_tree",
     "token_spans",
 ]
 
@@ -324,20 +329,27 @@ class Renamed:
         return Renamed(self.name, self.members, self.lists - 1)
 
 
-def _walk_references(tokens: list[tuple[str, str]], renames: Mapping[str, Renamed]) -> tuple[set[str], dict[int, str]]:
+def _walk_references(
+    tokens: list[tuple[str, str]],
+    renames: Mapping[str, Renamed],
+    hits: dict[int, tuple[str, ...]] | None = None,
+) -> tuple[set[str], dict[int, str]]:
     """The top-level names the tokens read and, for `renames`, the new text of every token that names a renamed
     field or member.
 
     Names resolve as CEL resolves them: members after `.`, function and macro names, literals, map-literal keys
     and comprehension variables are not fields. A reference is followed through `.member` and `['member']` into
     the members of object fields, through `[i]` into the items of lists, and a comprehension variable over a list
-    of objects has the members of its items.
+    of objects has the members of its items. `hits`, when given, receives the field path (top-level name first)
+    of every token that names a field or member `renames` knows, by token index.
     """
     names: set[str] = set()
     edits: dict[int, str] = {}
     shapes: dict[int, Renamed | None] = {}  # index of the last token of a reference → what it names
     depth = 0
-    bound: list[tuple[int, str, Renamed | None]] = []  # (paren depth of the macro call, variable, its members)
+    # (paren depth of the macro call, variable, its members, the field path of the list it ranges over)
+    bound: list[tuple[int, str, Renamed | None, tuple[str, ...]]] = []
+    paths: dict[int, tuple[str, ...]] = {}  # index of the last token of a reference → the field path it names
     for i, (kind, text) in enumerate(tokens):
         if kind == "op":
             if text in "([{":
@@ -356,23 +368,25 @@ def _walk_references(tokens: list[tuple[str, str]], renames: Mapping[str, Rename
             if var_kind == "ident" and tokens[i + 3][1] == ",":
                 receiver = shapes.get(i - 2)
                 item = receiver.element() if receiver is not None and receiver.lists > 0 else None
-                bound.append((depth + 1, var, item))
+                bound.append((depth + 1, var, item, paths.get(i - 2, ())))
             continue
         if prev == "." or nxt == "(" or text in CEL_RESERVED:
             continue
-        variable = [shape for _, var, shape in bound if var == text]
+        variable = [(shape, path) for _, var, shape, path in bound if var == text]
         if variable:
-            _follow_members(tokens, i, variable[-1], edits, shapes)
+            _follow_members(tokens, i, variable[-1][0], edits, shapes, (paths, variable[-1][1], hits))
             continue
         if nxt == ":" and depth > 0 and _in_map_literal_key(tokens, i):
             continue
         names.add(text)
         shape = renames.get(text)
         if shape is not None and shape.name != text:
-            if any(var == shape.name for _, var, _ in bound):
+            if any(var == shape.name for _, var, _, _ in bound):
                 raise _Captured  # the new name means the comprehension variable here, not the field
             edits[i] = shape.name
-        _follow_members(tokens, i, shape, edits, shapes)
+        if shape is not None and hits is not None:
+            hits[i] = (text,)
+        _follow_members(tokens, i, shape, edits, shapes, (paths, (text,) if shape is not None else (), hits))
     return names, edits
 
 
@@ -386,9 +400,15 @@ def _follow_members(
     shape: Renamed | None,
     edits: dict[int, str],
     shapes: dict[int, Renamed | None],
+    where: tuple[dict[int, tuple[str, ...]], tuple[str, ...], dict[int, tuple[str, ...]] | None],
 ) -> None:
-    """Walk the member and index accesses after the reference ending at `i`, renaming the members `shape` knows."""
+    """Walk the member and index accesses after the reference ending at `i`, renaming the members `shape` knows.
+
+    `where` is (the field path per reference-ending token index, the field path `shape` is at, the `hits` of
+    `_walk_references` or None)."""
+    paths, path, hits = where
     shapes[i] = shape
+    paths[i] = path
     n = len(tokens)
     while i + 1 < n:
         nxt = tokens[i + 1][1]
@@ -397,6 +417,9 @@ def _follow_members(
             child = shape.members.get(member) if shape is not None and shape.lists == 0 else None
             if child is not None and child.name != member:
                 edits[i + 2] = child.name
+            path = (*path, member) if child is not None else ()
+            if child is not None and hits is not None:
+                hits[i + 2] = path
             shape, i = child, i + 2
         elif nxt == "[":
             close = _closing(tokens, i + 1)
@@ -408,13 +431,18 @@ def _follow_members(
                 if child is not None and child.name != key:
                     literal = tokens[i + 2][1]
                     edits[i + 2] = f"{literal[: -len(key) - 1]}{child.name}{literal[-1]}"
+                path = (*path, key) if child is not None else ()
+                if child is not None and hits is not None:
+                    hits[i + 2] = path
                 shape = child
             else:
                 shape = shape.element() if key is None and shape is not None and shape.lists > 0 else None
+                path = path if shape is not None else ()
             i = close
         else:
             return
         shapes[i] = shape
+        paths[i] = path
 
 
 def _bracket_depths(tokens: list[tuple[str, str]], lo: int, hi: int) -> Iterator[tuple[int, str, int]]:
@@ -444,6 +472,92 @@ def _plain_string(token: str) -> str | None:
     """The value of a one-line string literal without escapes (`'open'`, `r"a b"`), else None."""
     match = _PLAIN_STRING.fullmatch(token)
     return match.group(2) if match else None
+
+
+def shape_tree(fields: Mapping[str, FieldDef]) -> dict[str, Renamed]:
+    """Every field of `fields` "renamed" to itself, members and list levels included: the tree `field_uses` and
+    `_walk_references` follow to resolve the fields an expression reads."""
+    out: dict[str, Renamed] = {}
+    for name, fdef in fields.items():
+        lists = 0
+        while isinstance(fdef, ArrayField):
+            fdef, lists = fdef.items, lists + 1
+        members = shape_tree(fdef.fields) if isinstance(fdef, ObjectField) else {}
+        out[name] = Renamed(name, members, lists)
+    return out
+
+
+@dataclass(frozen=True)
+class FieldUse:
+    """A field or member an expression names: its field path (top-level name first, through objects and the
+    items of lists) and where the name is in the expression (character offset and length; inside the quotes for
+    a `['member']` access)."""
+
+    path: tuple[str, ...]
+    offset: int
+    length: int
+
+
+def field_uses(expr: str, fields: Mapping[str, Renamed]) -> list[FieldUse]:
+    """Every token of `expr` naming a field or member of `fields` (a `shape_tree`), resolved as `rename_references`
+    resolves them: string literals, comments, functions, comprehension variables and members of values that are
+    not fields are no uses."""
+    spans = token_spans(expr)
+    hits: dict[int, tuple[str, ...]] = {}
+    _walk_references([(kind, text) for kind, text, _ in spans], fields, hits)
+    out: list[FieldUse] = []
+    for i, path in sorted(hits.items()):
+        kind, text, start = spans[i]
+        name = path[-1]
+        if kind == "string":
+            start += len(text) - len(name) - 1
+        out.append(FieldUse(path, start, len(name)))
+    return out
+
+
+@dataclass(frozen=True)
+class ComparedLiteral:
+    """A string literal an expression compares a variable with: `step == 'review'`, `'x' != role`,
+    `role in ['salesRep', 'marketing']`; `offset` and `length` locate the value inside the quotes."""
+
+    variable: str
+    value: str
+    offset: int
+    length: int
+
+
+def compared_literals(expr: str, variables: frozenset[str]) -> list[ComparedLiteral]:
+    """The one-line string literals `expr` compares one of `variables` (top-level names, e.g. the `step` and
+    `role` context variables) with, through `==`, `!=` (either side) or `in [...]`. A variable a comprehension
+    binds is not the context variable; the check is lexical, like `referenced_names`."""
+    spans = token_spans(expr)
+    tokens = [(kind, text) for kind, text, _ in spans]
+    out: list[ComparedLiteral] = []
+
+    def literal(j: int, variable: str) -> None:
+        if 0 <= j < len(tokens) and tokens[j][0] == "string":
+            value = _plain_string(tokens[j][1])
+            if value is not None:
+                text, start = tokens[j][1], spans[j][2]
+                out.append(ComparedLiteral(variable, value, start + len(text) - len(value) - 1, len(value)))
+
+    for i, (kind, text) in enumerate(tokens):
+        if kind != "ident" or text not in variables:
+            continue
+        prev = tokens[i - 1][1] if i > 0 and tokens[i - 1][0] == "op" else ""
+        nxt = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        if prev == "." or nxt in ("(", "."):
+            continue
+        if nxt in ("==", "!="):
+            literal(i + 2, text)
+        if prev in ("==", "!="):
+            literal(i - 2, text)
+        if nxt == "in" and i + 2 < len(tokens) and tokens[i + 2][1] == "[":
+            close = _closing(tokens, i + 2)
+            for a, b in _split(tokens, i + 3, close if close is not None else len(tokens), ","):
+                if b == a + 1:
+                    literal(a, text)
+    return out
 
 
 def rename_references(expr: str, renames: Mapping[str, Renamed]) -> str | None:
