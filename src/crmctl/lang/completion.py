@@ -113,7 +113,7 @@ def _keys(
 ) -> list[CompletionItem]:
     at = path or cursor.path
     items: list[CompletionItem] = []
-    what = reference_at(kind, at, key=True)
+    what = _resolved(reference_at(kind, at, key=True), cursor)
     if what is not None and facts is not None:
         for label, detail, doc in _names(what, kind, cursor, facts, at):
             if label not in present:
@@ -138,7 +138,7 @@ def _yaml_key(name: str) -> str:
 
 def _values(kind: str, cursor: Cursor, facts: PackageFacts | None) -> list[CompletionItem]:
     items: list[CompletionItem] = []
-    what = reference_at(kind, cursor.path, key=False)
+    what = _resolved(reference_at(kind, cursor.path, key=False), cursor)
     if what is not None and facts is not None:
         for label, detail, doc in _names(what, kind, cursor, facts, cursor.path):
             items.append(CompletionItem(label, _KIND[what], detail, doc, sort_text="0"))
@@ -178,12 +178,17 @@ _KIND = {
 _BY_SCOPE = {"field": "field", "step": "step", "component": "group", "workflow": "transition"}
 
 
+def _resolved(what: str | None, cursor: Cursor) -> str | None:
+    """A rule's `target` names a field, step, group or transition by the rule's `scope`."""
+    if what == "target":
+        return _BY_SCOPE.get(cursor.lookup("scope") or "")
+    return what
+
+
 def _names(
     what: str, kind: str, cursor: Cursor, facts: PackageFacts, path: tuple[str | int, ...]
 ) -> list[tuple[str, str, str]]:
     """(name, detail, documentation) of everything a reference of kind `what` may name at the cursor."""
-    if what == "target":
-        what = _BY_SCOPE.get(cursor.lookup("scope") or "", "")
     workflow = path[1] if len(path) > 1 and path[0] == "workflows" and isinstance(path[1], int) else None
     if what == "field":
         entity = facts.entity(cursor.lookup("entity"))
