@@ -20,6 +20,7 @@ from crmctl.lang.context import (
     expression_role,
     reference_at,
     schema_keys,
+    schema_nodes,
     schema_values,
 )
 from crmctl.lang.cursor import Cursor, cursor_at
@@ -142,8 +143,10 @@ def _values(kind: str, cursor: Cursor, facts: PackageFacts | None) -> list[Compl
     if what is not None and facts is not None:
         for label, detail, doc in _names(what, kind, cursor, facts, cursor.path):
             items.append(CompletionItem(label, _KIND[what], detail, doc, sort_text="0"))
-    siblings = {} if cursor.item else cursor.siblings()
-    for value, doc in schema_values(kind, cursor.path, siblings if cursor.path[-1:] != ("type",) else None):
+    # The keys beside the value only matter where they choose a branch of a union (a field's `type`); reading them
+    # costs a scan of the mapping, which can be thousands of lines long (a locale's labels).
+    union = not cursor.item and cursor.path[-1:] != ("type",) and len(schema_nodes(kind, cursor.path[:-1])) > 1
+    for value, doc in schema_values(kind, cursor.path, cursor.siblings() if union else None):
         items.append(CompletionItem(value, CompletionKind.VALUE, "", doc, sort_text="1"))
     return items
 

@@ -126,8 +126,8 @@ def _mapping_at(lines: tuple[str, ...], index: int, column: int) -> dict[str, st
 
     def visit(i: int) -> bool:
         line = lines[i]
-        if _blank(line):
-            return True
+        if len(line) - len(line.lstrip(" \t")) > column or _blank(line):
+            return True  # deeper content (or nothing): neither a key of this mapping nor its end
         entries = _entries(line)
         for entry in entries:
             if entry.column == column and entry.kind == "key":
@@ -178,7 +178,7 @@ def _open_quote(value: str) -> tuple[str, str] | None:
 
 def cursor_at(text: str, line: int, column: int) -> Cursor:
     """The `Cursor` at 1-based (`line`, `column`) of `text`; positions past the end are moved to the end."""
-    lines = tuple(part.rstrip("\r") for part in text.split("\n"))
+    lines = tuple(text.split("\n")) if "\r" not in text else tuple(part.rstrip("\r") for part in text.split("\n"))
     line = min(max(line, 1), len(lines))
     current = lines[line - 1]
     column = min(max(column, 1), len(current) + 1)
@@ -328,10 +328,10 @@ def _ancestors(
         threshold = item_column
     for i in range(index - 1, -1, -1):
         line = lines[i]
-        if _blank(line):
-            continue
         indent = _indent(line)
         if (indent > counting) if counting is not None else (indent >= threshold):
+            continue
+        if _blank(line):
             continue
         entries = _entries(line)
         leftmost = entries[0].column if entries else indent
