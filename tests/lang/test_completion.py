@@ -177,3 +177,41 @@ def _copy(data: Any) -> Any:
     import copy
 
     return copy.deepcopy(data)
+
+
+_CLAIM = "validations:\n  - id: v\n    entity: Claim\n    type: cross-field\n    message: m\n    expression: "
+
+
+@pytest.mark.parametrize(
+    ("expression", "present", "absent"),
+    [
+        ("witnesses.all(w, ‸", {"w", "claimNumber", "has"}, set()),  # the bound variable is in scope
+        ("witnesses.all(w, w.na‸", {"name"}, {"claimNumber"}),
+        ("witnesses.exists(w, size(w.name) > 1 && w.‸", {"name", "phone", "size"}, {"contains"}),
+        ("claimNumber.all(x, x.‸", {"contains", "getHours"}, {"name"}),  # x is unknown: every method
+        ("incidentAddress.city.‸", {"contains", "size"}, {"getHours", "all"}),
+        ("estimatedLoss.‸", set(), {"size", "contains", "all"}),  # a double has no members
+        ("unknownThing.‸", {"contains", "getHours", "size", "all"}, set()),
+        ("(claimNumber + 'x').‸", {"contains", "getHours", "size"}, set()),
+        ("claimType == 'a b‸", set(), {"motor", "'motor'", "claimNumber"}),  # not a value being typed
+        ("claimType == 'it\\'s‸", set(), {"motor", "'motor'"}),
+        ("claimType in [('x'), ‸", {"claimNumber"}, {"'motor'"}),  # not a plain list of strings
+        ("claimType in ['motor', [1], ‸", {"claimNumber"}, {"'motor'"}),
+        ("claimType in [‸", {"'motor'", "'travel'"}, {"claimNumber"}),
+        ("size([1, [2]]) > 0 && claimType == ‸", {"'motor'"}, set()),
+        ("claimType ‸", set(), {"claimNumber", "'motor'"}),
+    ],
+)
+def test_expression_contexts(expression: str, present: set[str], absent: set[str]) -> None:
+    items = _complete(_CLAIM + expression + "\n", "validations.yaml", "ClaimsIntake")
+    offered = {i.insert_text for i in items}
+    assert present <= offered, sorted(offered)
+    assert not absent & offered, sorted(offered)
+    if not present:
+        assert not offered
+
+
+def test_expressions_without_a_package_offer_the_library() -> None:
+    items = _complete("rules:\n  - id: r\n    when: ‸", "rules.yaml", None)
+    assert {"has", "size", "duration"} <= {i.label for i in items}
+    assert not [i for i in items if i.kind is CompletionKind.FIELD]

@@ -304,6 +304,7 @@ def _expression(
         last[0] in ("number", "string") or (last[0] == "ident" and last[1] not in CEL_RESERVED) or last[1] in ")]}"
     ):
         return [], prefix, start  # an operator is expected here, not a name
+    _bind_macros(tokens, names)
     return names.items() + _library(None, top=True) + _KEYWORDS, prefix, start
 
 
