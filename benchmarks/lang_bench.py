@@ -21,14 +21,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmctl.model.package import Package
 
 TARGET_MS = 50.0
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _positions(package: object, count: int) -> list[tuple[str, str, int, int]]:
+def _positions(package: Package, count: int) -> list[tuple[str, str, int, int]]:
     """(file, buffer text, line, column) evenly spread over the lines of every file."""
-    docs = sorted(package.docs.values(), key=lambda d: d.file)  # type: ignore[attr-defined]
+    docs = sorted(package.docs.values(), key=lambda d: d.file)
     lines_total = sum(d.text.count("\n") + 1 for d in docs)
     step = max(1, lines_total // count)
     out: list[tuple[str, str, int, int]] = []
@@ -65,7 +69,7 @@ def _clear_value(text: str, line: int) -> tuple[str, int, int]:
 
 def _ms(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1000, p95 * 1000
 
 

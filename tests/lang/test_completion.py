@@ -215,3 +215,18 @@ def test_expressions_without_a_package_offer_the_library() -> None:
     items = _complete("rules:\n  - id: r\n    when: ‸", "rules.yaml", None)
     assert {"has", "size", "duration"} <= {i.label for i in items}
     assert not [i for i in items if i.kind is CompletionKind.FIELD]
+
+
+def test_workflow_references_are_those_of_the_workflow_at_the_cursor() -> None:
+    base = (
+        "workflows:\n  - id: leadLifecycle\n    entity: Lead\n    initial: new\n    states:\n      new:\n        sla:\n"
+    )
+    on_breach = _complete(base + "          onBreach: ‸", "workflow.yaml")
+    calendar = _complete(base + "          calendar: ‸", "workflow.yaml")
+    task = _complete(base + "          onSuccess:\n            - task: ‸", "workflow.yaml")
+    pkg = reference("LeadLifecycle/v2")
+    flow = pkg.workflow.workflows[0] if pkg.workflow else None
+    assert flow is not None
+    assert [i.label for i in on_breach] == sorted(t.id for t in flow.transitions)
+    assert [i.label for i in calendar] == sorted(flow.calendars)
+    assert [i.label for i in task] == sorted(s.task.id for s in flow.states.values() if s.task)

@@ -31,7 +31,7 @@ def _at(marked: str) -> Cursor:
         ("a:\n  b: |\n    one\n    tw‸", ("a", "b"), "value", "tw"),
         ("a:\n  b: one\n    tw‸", ("a", "b"), "value", "tw"),  # a folded plain scalar
         ("a:\n  b: 'one\n    tw‸", ("a", "b"), "value", "tw"),
-        ("a:\n  b: \"one \\\" two‸", ("a", "b"), "value", "two"),
+        ('a:\n  b: "one \\" two‸', ("a", "b"), "value", "two"),
         ("a:\n  b: 'it''s‸", ("a", "b"), "value", "s"),
     ],
 )

@@ -78,3 +78,62 @@ def test_hover_never_raises(package: str, data: st.DataObject) -> None:
     found = hover(pkg, doc.file, line, column)
     if found is not None:
         assert found.markdown and found.span.end_line is not None
+
+
+_SMALL = {
+    "package.yaml": "name: P\nversion: 1.0.0\nscope: global\ndescription: d\nlocales: [en]\n",
+    "schema.yaml": (
+        "entities:\n"
+        "  A:\n"
+        "    fields:\n"
+        "      x: {type: text, default: d, deprecated: true}\n"
+        "      addr:\n"
+        "        type: object\n"
+        "        fields:\n"
+        "          city: {type: text}\n"
+        "  B:\n"
+        "    fields:\n"
+        "      z: {type: text}\n"
+    ),
+    "rules.yaml": (
+        "rules:\n"
+        "  - {id: bad, entity: A, scope: global, trigger: onLoad, capability: visibility, when: x == == 1}\n"
+        "  - {id: nobody, scope: global, trigger: onLoad, capability: visibility, when: z != ''}\n"
+        "  - {id: deep, entity: A, scope: global, trigger: onLoad, capability: visibility, when: addr.city != ''}\n"
+    ),
+}
+
+
+def _small() -> Any:
+    return load_tree(MemoryTree({k: v.encode() for k, v in _SMALL.items()}, "/ws/P"))
+
+
+def _hover_at(pkg: Any, rel: str, needle: str, offset: int = 0) -> Any:
+    doc = next(d for d in pkg.docs.values() if d.file.endswith(rel))
+    index = doc.text.index(needle) + offset
+    before = doc.text[:index]
+    return hover(pkg, doc.file, before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
+
+
+def test_hover_facets_of_a_field_nobody_uses() -> None:
+    pkg = _small()
+    found = _hover_at(pkg, "schema.yaml", "x: {", 0)
+    assert found is not None
+    assert "default `d`" in found.markdown and "deprecated" in found.markdown
+    assert "Used by:\n- rule:bad" in found.markdown
+    unused = _hover_at(pkg, "schema.yaml", "z: {", 0)  # rule `nobody` names no entity, so it reads no field
+    assert unused is not None and "Used by no rule" in unused.markdown
+
+
+def test_hover_on_invalid_and_unresolvable_expressions() -> None:
+    pkg = _small()
+    invalid = _hover_at(pkg, "rules.yaml", "== == 1", 1)
+    assert invalid is not None and "Does not type-check" in invalid.markdown
+    unknown = _hover_at(pkg, "rules.yaml", "!= ''}", 1)
+    assert unknown is not None and "entity it reads is unknown" in unknown.markdown
+
+
+def test_hover_on_a_member_of_an_object_field_in_an_expression() -> None:
+    found = _hover_at(_small(), "rules.yaml", "city != ''", 1)
+    assert found is not None and found.markdown.startswith("**A.addr.city**")
+    assert (found.span.end_column - found.span.column) == len("city")

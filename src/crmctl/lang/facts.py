@@ -32,14 +32,6 @@ class FieldInfo:
     definition: FieldDef
     cel_type: str
 
-    @property
-    def members(self) -> dict[str, FieldDef]:
-        """The fields of an object field, or of the objects a list holds (what `.` offers after it)."""
-        inner: FieldDef = self.definition
-        while isinstance(inner, ArrayField):
-            inner = inner.items
-        return dict(inner.fields) if isinstance(inner, ObjectField) else {}
-
 
 def _walk_fields(entity: str, fields: dict[str, FieldDef], prefix: str = "") -> list[FieldInfo]:
     out: list[FieldInfo] = []
