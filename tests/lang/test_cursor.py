@@ -76,3 +76,18 @@ def test_scalar_text() -> None:
     assert scalar_text(" 'a b' ") == "a b"
     assert scalar_text('"open') == "open"
     assert scalar_text("plain # comment") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("marked", "others"),
+    [
+        ("f: [a, 'b', c‸]", ["a", "b"]),
+        ("f: [a, ‸, d]", ["a", "d"]),
+        ("f: [‸", []),
+        ("f:\n  - a\n  - sub:\n      - x\n  # note\n  - b‸\n  - c\ng: 1", ["a", "sub:", "c"]),
+        ("f:\n  - ‸", []),
+        ("f: x‸", []),
+    ],
+)
+def test_other_items_of_the_sequence(marked: str, others: list[str]) -> None:
+    assert _at(marked).other_items() == others

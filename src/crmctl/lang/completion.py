@@ -141,8 +141,10 @@ def _values(kind: str, cursor: Cursor, facts: PackageFacts | None) -> list[Compl
     items: list[CompletionItem] = []
     what = _resolved(reference_at(kind, cursor.path, key=False), cursor)
     if what is not None and facts is not None:
+        listed = set(cursor.other_items())
         for label, detail, doc in _names(what, kind, cursor, facts, cursor.path):
-            items.append(CompletionItem(label, _KIND[what], detail, doc, sort_text="0"))
+            if label not in listed:
+                items.append(CompletionItem(label, _KIND[what], detail, doc, sort_text="0"))
     # The keys beside the value only matter where they choose a branch of a union (a field's `type`); reading them
     # costs a scan of the mapping, which can be thousands of lines long (a locale's labels).
     union = not cursor.item and cursor.path[-1:] != ("type",) and len(schema_nodes(kind, cursor.path[:-1])) > 1

@@ -105,6 +105,27 @@ class Cursor:
     item: bool = False
     _lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
     _scopes: tuple[tuple[int, int], ...] = field(default=(), repr=False, compare=False)
+    _sequence: int | None = field(default=None, repr=False, compare=False)  # a block item's dash column; -1: flow
+
+    def other_items(self) -> list[str]:
+        """The other items of the sequence the value being typed is an item of (to leave out names already
+        listed), as plain text; empty when the value is no sequence item."""
+        if self._sequence is None:
+            return []
+        index = self.line - 1
+        if self._sequence < 0:
+            text = self._lines[index]
+            start = text.rfind("[", 0, self.column - 1)
+            end = text.find("]", self.column - 1)
+            body = text[start + 1 : end if end >= 0 else len(text)]
+            cut = self.column - 2 - start
+            items = body[: cut - len(self.prefix)].split(",")[:-1] + body[cut:].split(",")[1:]
+            return [scalar_text(item) for item in items if item.strip()]
+        return [
+            scalar_text(self._lines[i][self._sequence + 1 :])
+            for i in _sequence_lines(self._lines, index, self._sequence)
+            if i != index
+        ]
 
     def siblings(self) -> dict[str, str]:
         """The keys of the mapping around the cursor (innermost), with their one-line values as written."""
@@ -144,6 +165,24 @@ def _mapping_at(lines: tuple[str, ...], index: int, column: int) -> dict[str, st
         if not visit(i):
             break
     return found
+
+
+def _sequence_lines(lines: tuple[str, ...], index: int, column: int) -> list[int]:
+    """The lines of the block sequence whose dashes stand at `column` and which contains line `index`."""
+    found: list[int] = []
+    for step in (-1, 1):
+        i = index + (step if step > 0 else 0)
+        while 0 <= i < len(lines):
+            line = lines[i]
+            indent = len(line) - len(line.lstrip(" \t"))
+            if indent > column or _blank(line):
+                i += step
+                continue
+            if indent < column or line[indent : indent + 1] != "-":
+                break
+            found.append(i)
+            i += step
+    return sorted(set(found))
 
 
 def _in_comment(text: str) -> bool:
@@ -207,10 +246,32 @@ def cursor_at(text: str, line: int, column: int) -> Cursor:
     at = column - len(word)
     if items and not rest_column < len(before) and not word:
         # `- |`: an item with nothing typed yet
-        return Cursor(tuple(parts), "value", line, column, "", at, "", item=True, _lines=lines, _scopes=tuple(scopes))
+        return Cursor(
+            tuple(parts),
+            "value",
+            line,
+            column,
+            "",
+            at,
+            "",
+            item=True,
+            _lines=lines,
+            _scopes=tuple(scopes),
+            _sequence=items[-1].column,
+        )
     if items:
         return Cursor(
-            tuple(parts), "value", line, column, word, at, word, item=True, _lines=lines, _scopes=tuple(scopes)
+            tuple(parts),
+            "value",
+            line,
+            column,
+            word,
+            at,
+            word,
+            item=True,
+            _lines=lines,
+            _scopes=tuple(scopes),
+            _sequence=items[-1].column,
         )
     scope = ((line - 1, rest_column), *scopes)
     return Cursor(tuple(parts), "key", line, column, word, at, _lines=lines, _scopes=scope)
@@ -258,7 +319,17 @@ def _flow_item(
     if not re.fullmatch(r"[A-Za-z0-9_.\-/]*", word):
         return Cursor((), "none", line, column, _lines=lines)
     return Cursor(
-        (*path, index), "value", line, column, word, column - len(word), word, quote, _lines=lines, _scopes=scopes
+        (*path, index),
+        "value",
+        line,
+        column,
+        word,
+        column - len(word),
+        word,
+        quote,
+        _lines=lines,
+        _scopes=scopes,
+        _sequence=-1,
     )
 
 

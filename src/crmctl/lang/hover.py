@@ -71,6 +71,11 @@ def hover(package: Package | None, file: str, line: int, column: int) -> Hover |
         markdown = _field_markdown(facts, str(path[1]), field_path)
         if markdown is not None:
             return Hover(markdown, doc.span(path, key=True))
+    if kind.startswith("localization/") and is_key and len(path) == 2 and path[0] in ("labels", "picklists"):
+        entity, _, name = str(path[1]).partition(".")
+        markdown = _field_markdown(facts, entity, name)
+        if markdown is not None:
+            return Hover(markdown, doc.span(path, key=True))
     ref = facts.refs_at.get((kind, path, is_key))
     if ref is not None and not ref.cel and ref.entity is not None:
         markdown = _field_markdown(facts, ref.entity, ref.text)
