@@ -72,8 +72,8 @@ def hover(package: Package | None, file: str, line: int, column: int) -> Hover |
         if markdown is not None:
             return Hover(markdown, doc.span(path, key=True))
     if kind.startswith("localization/") and is_key and len(path) == 2 and path[0] in ("labels", "picklists"):
-        entity, _, name = str(path[1]).partition(".")
-        markdown = _field_markdown(facts, entity, name)
+        owner, _, name = str(path[1]).partition(".")
+        markdown = _field_markdown(facts, owner, name)
         if markdown is not None:
             return Hover(markdown, doc.span(path, key=True))
     ref = facts.refs_at.get((kind, path, is_key))
