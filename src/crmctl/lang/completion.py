@@ -118,7 +118,16 @@ def _keys(
     if what is not None and facts is not None:
         for label, detail, doc in _names(what, kind, cursor, facts, at):
             if label not in present:
-                items.append(CompletionItem(label, _KIND[what], detail, doc, f"{_yaml_key(label)}: ", "1"))
+                items.append(
+                    CompletionItem(
+                        label,
+                        _ITEM_KINDS.get(what, CompletionKind.REFERENCE),
+                        detail,
+                        doc,
+                        f"{_yaml_key(label)}: ",
+                        "1",
+                    )
+                )
     for key in schema_keys(kind, at, present):
         if key.name in present:
             continue
@@ -144,7 +153,9 @@ def _values(kind: str, cursor: Cursor, facts: PackageFacts | None) -> list[Compl
         listed = set(cursor.other_items())
         for label, detail, doc in _names(what, kind, cursor, facts, cursor.path):
             if label not in listed:
-                items.append(CompletionItem(label, _KIND[what], detail, doc, sort_text="0"))
+                items.append(
+                    CompletionItem(label, _ITEM_KINDS.get(what, CompletionKind.REFERENCE), detail, doc, sort_text="0")
+                )
     # The keys beside the value only matter where they choose a branch of a union (a field's `type`); reading them
     # costs a scan of the mapping, which can be thousands of lines long (a locale's labels).
     union = not cursor.item and cursor.path[-1:] != ("type",) and len(schema_nodes(kind, cursor.path[:-1])) > 1
@@ -153,33 +164,8 @@ def _values(kind: str, cursor: Cursor, facts: PackageFacts | None) -> list[Compl
     return items
 
 
-_KIND = {
-    "field": CompletionKind.FIELD,
-    "picklist-value": CompletionKind.ENUM_VALUE,
-}
-_KIND = {
-    what: _KIND.get(what, CompletionKind.REFERENCE)
-    for what in (
-        "field",
-        "entity",
-        "role",
-        "step",
-        "group",
-        "target",
-        "state",
-        "transition",
-        "calendar",
-        "task",
-        "event",
-        "validation",
-        "message",
-        "locale",
-        "label-key",
-        "picklist-key",
-        "picklist-value",
-        "message-key",
-    )
-}
+# What the items naming each kind of reference are (`REFERENCES` in crmctl.lang.context); the rest are REFERENCE.
+_ITEM_KINDS = {"field": CompletionKind.FIELD, "picklist-value": CompletionKind.ENUM_VALUE}
 _BY_SCOPE = {"field": "field", "step": "step", "component": "group", "workflow": "transition"}
 
 
