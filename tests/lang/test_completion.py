@@ -149,28 +149,27 @@ def test_every_key_offered_is_accepted_by_the_schema(package: str) -> None:
     checked = 0
     for kind, doc in pkg.docs.items():
         lines = doc.text.split("\n")
+        seen: set[tuple[str | int, ...]] = set()
         for number, line in enumerate(lines, start=1):
             stripped = line.lstrip(" -")
             if not stripped or stripped.startswith("#") or ":" not in stripped:
                 continue
             column = len(line) - len(stripped) + 1
             at = doc.path_at(number, column)
-            if at is None or not at[1]:
+            if at is None or not at[1] or at[0][:-1] in seen:
                 continue
             mapping_path = at[0][:-1]
+            seen.add(mapping_path)
             text = "\n".join([*lines[:number], " " * (column - 1), *lines[number:]])
-            items = complete(pkg, doc.file, text, number + 1, column)
-            for item in items:
-                if item.kind is not CompletionKind.KEY:
-                    continue
-                data: Any = _copy(doc.data)
-                target = data
-                for part in mapping_path:
-                    target = target[part]
-                target[item.label] = None
-                assert item.label not in _unknown_keys(kind.split("/")[0], data), (kind, number)
-                checked += 1
-    assert checked > 200
+            keys = [i.label for i in complete(pkg, doc.file, text, number + 1, column) if i.kind is CompletionKind.KEY]
+            data: Any = _copy(doc.data)
+            target = data
+            for part in mapping_path:
+                target = target[part]
+            target.update(dict.fromkeys(keys))
+            assert not set(keys) & _unknown_keys(kind.split("/")[0], data), (kind, number)
+            checked += len(keys)
+    assert checked > 100
 
 
 def _copy(data: Any) -> Any:
