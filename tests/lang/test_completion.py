@@ -229,3 +229,11 @@ def test_workflow_references_are_those_of_the_workflow_at_the_cursor() -> None:
     assert [i.label for i in on_breach] == sorted(t.id for t in flow.transitions)
     assert [i.label for i in calendar] == sorted(flow.calendars)
     assert [i.label for i in task] == sorted(s.task.id for s in flow.states.values() if s.task)
+
+
+def test_a_position_past_the_end_completes_at_the_end() -> None:
+    pkg = reference("LeadLifecycle/v2")
+    text = "rules:\n  - id: r\n    capability: "
+    at_end = complete(pkg, file_name(pkg, "rules.yaml"), text, 3, 17)
+    assert at_end and at_end == complete(pkg, file_name(pkg, "rules.yaml"), text, 40, 200)
+    assert complete(pkg, file_name(pkg, "rules.yaml"), text, 3, 200) == at_end
