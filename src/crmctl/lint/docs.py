@@ -5,7 +5,7 @@ from __future__ import annotations
 from crmctl.lint.base import LintRule
 from crmctl.lint.registry import all_rules
 
-__all__ = ["REGENERATE", "render_catalogue_markdown", "rule_module"]
+__all__ = ["REGENERATE", "render_catalogue_markdown", "render_rule_markdown", "rule_module"]
 
 REGENERATE = (
     "python -c \"from crmctl.lint import render_catalogue_markdown as r; open('docs/lint-rules.md', 'w').write(r())\""
@@ -89,14 +89,18 @@ def render_catalogue_markdown() -> str:
             f"`{rule_module(rule)}` | {rule.summary} |\n"
         )
     for code, rule in rules.items():
-        parts.append(
-            f"\n### {code}\n\n"
-            f"**{rule.name}** · default severity: {rule.severity.value} · defined in "
-            f"`src/crmctl/lint/rules/{rule_module(rule)}.py`\n\n"
-            f"{rule.summary}\n\n"
-            f"*Why:* {rule.why}\n\n"
-            f"Anti-pattern:\n\n```yaml\n{rule.bad}\n```\n\n"
-            f"Best practice:\n\n```yaml\n{rule.good}\n```\n\n"
-            f"*Fix:* {rule.fix}\n"
-        )
+        parts.append(f"\n### {code}\n\n{render_rule_markdown(rule)}")
     return "".join(parts)
+
+
+def render_rule_markdown(rule: type[LintRule]) -> str:
+    """One rule's entry of the catalogue (without its heading): what `crmctl lsp` shows on a finding's hover."""
+    return (
+        f"**{rule.name}** · default severity: {rule.severity.value} · defined in "
+        f"`src/crmctl/lint/rules/{rule_module(rule)}.py`\n\n"
+        f"{rule.summary}\n\n"
+        f"*Why:* {rule.why}\n\n"
+        f"Anti-pattern:\n\n```yaml\n{rule.bad}\n```\n\n"
+        f"Best practice:\n\n```yaml\n{rule.good}\n```\n\n"
+        f"*Fix:* {rule.fix}\n"
+    )
