@@ -37,7 +37,7 @@ from crmctl.model.edits import TextEdit
 from crmctl.model.jsonschemas import ARTIFACT_MODELS
 from crmctl.model.source import parse_text
 
-__all__ = ["LINE_WIDTH", "artifact_kind", "format_edits", "format_text"]
+__all__ = ["LINE_WIDTH", "artifact_kind", "canonical_emitter", "canonical_order", "format_edits", "format_text"]
 
 LINE_WIDTH = 120
 _INDENT = 2
@@ -201,6 +201,12 @@ def _resolve(shape: _Shape, value: Any) -> _Shape:
     return shape
 
 
+def canonical_order(value: Any, annotation: Any) -> Any:
+    """`value` (plain data: dicts, lists, scalars) with its keys in the canonical order of what `annotation`
+    describes (a model, or a type such as `crmctl.model.fields.FieldDef`): for entries `crmctl new` adds."""
+    return _ordered_plain(value, _shape(annotation))
+
+
 def _ordered_plain(value: Any, shape: _Shape) -> Any:
     chosen = _is_choice(shape)
     shape = _resolve(shape, value)
@@ -225,8 +231,10 @@ def _sorted_keys(keys: list[Any], model: type[BaseModel], chosen: bool) -> list[
 # -- YAML ----------------------------------------------------------------------------------------------------
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
+@cache
+def canonical_emitter() -> Any:
+    """ruamel.yaml's emitter choosing quotes as the canonical style does (for `YAML().Emitter`): a string that
+    cannot be plain gets double quotes, unless it holds a double quote or a backslash and no single quote."""
     from ruamel.yaml.emitter import Emitter
 
     class CanonicalEmitter(Emitter):
@@ -239,8 +247,14 @@ def _yaml() -> Any:
                 return "'" if ('"' in value or "\\" in value) and "'" not in value else '"'
             return style
 
+    return CanonicalEmitter
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
-    yaml.Emitter = CanonicalEmitter
+    yaml.Emitter = canonical_emitter()
     yaml.width = 1 << 20  # never fold a long line: folding is not the formatter's business
     yaml.indent(mapping=_INDENT, sequence=_INDENT + 2, offset=_INDENT)
     yaml.allow_unicode = True
