@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -145,6 +146,37 @@ def test_short_scalar_lists_go_flow_and_long_ones_block() -> None:
     assert all(len(line) <= 120 for line in format_text(short, "x.yaml").splitlines())
     commented = "values:\n  - a  # why a\n  - b\n"
     assert format_text(commented, "x.yaml") == commented
+
+
+@pytest.mark.parametrize(
+    "value", [":0", "-x", "?y", "b:", "x ", "#z", "a,b", "[x]", "&a", "*a", "!t", "%p", "@q", "`r"]
+)
+def test_strings_in_flow_collections_that_parsers_disagree_on_are_quoted(value: str) -> None:
+    # ruamel.yaml wrote `{Lead.f0: :0}`, which the loader then refused (found by the package property test).
+    for text in (f"labels: {{k: {json.dumps(value)}}}\n", f"values: [{json.dumps(value)}, b]\n"):
+        assert_promises(text, "x.yaml")
+
+
+def test_formatting_that_would_change_the_data_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmctl.errors import InternalError
+    from crmctl.model import formatting
+
+    monkeypatch.setattr(formatting, "_format_yaml", lambda text, *args, **kwargs: "a: 2\n")
+    with pytest.raises(InternalError, match=r"^x\.yaml: formatting would change the data"):
+        format_text("a: 1\n", "x.yaml")
+    monkeypatch.setattr(formatting, "_format_yaml", lambda text, *args, **kwargs: "a: [\n")
+    with pytest.raises(InternalError):
+        format_text("a: 1\n", "x.yaml")
+
+
+def test_a_list_whose_comment_moves_away_with_a_reordered_key_goes_flow_at_once() -> None:
+    # The comment before `type` is kept by ruamel on the last item of `values`; once it moves with `type`, the
+    # list has no comment left and is written in flow style in the first pass, not the second (found by the
+    # comment property test).
+    text = (
+        "entities:\n  E:\n    fields:\n      f:\n        values:\n        - a\n        # on type\n        type: enum\n"
+    )
+    assert assert_promises(text, "schema.yaml").endswith("        # on type\n        values: [a]\n")
 
 
 def test_block_scalars_stay_block_scalars() -> None:
@@ -308,3 +340,34 @@ def test_any_text_formats_or_fails_with_a_location(text: str) -> None:
         return
     assert parse_text(formatted, "f.yaml").data == before
     assert format_text(formatted, "f.yaml") == formatted
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(files=packages(), data_=st.data())
+def test_comments_anywhere_are_never_dropped(files: dict[str, str], data_: st.DataObject) -> None:
+    """Comment lines and end-of-line comments put at random places in generated files: every one survives
+    formatting (as a line of its own or at a line's end), the data is unchanged, and formatting is idempotent."""
+    for name, text in files.items():
+        if text.startswith("{"):  # flow style: no line to put a comment on
+            continue
+        lines = text.splitlines()
+        out, comments = [], []
+        for i, line in enumerate(lines):
+            if data_.draw(st.booleans(), label=f"{name}:{i} before"):
+                comments.append(f"# c{len(comments)}")
+                out.append(" " * data_.draw(st.integers(0, 6)) + comments[-1])
+            if data_.draw(st.booleans(), label=f"{name}:{i} eol") and not line.rstrip().endswith(("|", ">", "|-")):
+                comments.append(f"# e{len(comments)}")
+                line = f"{line}  {comments[-1]}"
+            out.append(line)
+        if data_.draw(st.booleans(), label=f"{name} end"):
+            comments.append(f"# c{len(comments)}")
+            out.append(comments[-1])
+        commented = "\n".join(out) + "\n"
+        try:
+            parse_text(commented, name)
+        except InputError:  # a comment inside a multi-line flow collection or quoted string: not YAML any more
+            continue
+        formatted = assert_promises(commented, name)
+        for comment in comments:
+            assert re.search(re.escape(comment) + r"$", formatted, re.MULTILINE), f"{comment} dropped"

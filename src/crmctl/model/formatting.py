@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from crmctl.errors import InputError
+from crmctl.errors import InputError, InternalError
 from crmctl.model.edits import TextEdit
 from crmctl.model.jsonschemas import ARTIFACT_MODELS
 from crmctl.model.source import parse_text
@@ -76,8 +76,20 @@ def format_text(text: str, file: str) -> str:
     if start is not None:
         # ruamel.yaml drops what stands before `---`: the head is kept as written, the document formatted alone.
         head = _TRAILING_SPACE.sub("", text[: start.end()])
-        return head + _format_yaml(text[start.end() :], file, model, line=head.count("\n") + 1)
-    return _format_yaml(text, file, model, line=1)
+        formatted = head + _format_yaml(text[start.end() :], file, model, line=head.count("\n") + 1)
+        return _verified(formatted, doc.data, file)
+    return _verified(_format_yaml(text, file, model, line=1), doc.data, file)
+
+
+def _verified(formatted: str, data: Any, file: str) -> str:
+    """`formatted`, once the loader reads it back as `data`: a formatter bug never reaches a file."""
+    try:
+        same = parse_text(formatted, file).data == data
+    except InputError:
+        same = False
+    if not same:
+        raise InternalError(f"{file}: formatting would change the data it holds; the file is left as it is")
+    return formatted
 
 
 def _format_yaml(text: str, file: str, model: type[BaseModel] | None, *, line: int) -> str:
@@ -240,6 +252,8 @@ def canonical_emitter() -> Any:
     class CanonicalEmitter(Emitter):
         def choose_scalar_style(self) -> Any:
             style = super().choose_scalar_style()
+            if style == "" and self.flow_level and not _FLOW_PLAIN.fullmatch(self.event.value):
+                style = "'"  # ruamel allows plain scalars in flow context that YAML parsers disagree on (`{a: :0}`)
             if style == "'" and not self.event.style:
                 # ruamel's default for a string that cannot be plain is single quotes; ours is double quotes,
                 # unless the string holds a double quote or a backslash (a regex) and no single quote.
@@ -319,7 +333,7 @@ def _flow_fits(collection: Any, depth: int, key_width: int) -> bool:
     no comments and no anchors, and `key: [a, b]` (or `{k: v}`) fits the line at its depth."""
     from ruamel.yaml.scalarstring import ScalarString
 
-    if collection.ca.items or collection.ca.comment:
+    if _has_comment(list(collection.ca.items.values())) or _has_comment(collection.ca.comment):
         return False
     parts = []
     is_map = hasattr(collection, "items")
@@ -336,6 +350,16 @@ def _flow_fits(collection: Any, depth: int, key_width: int) -> bool:
     return width <= LINE_WIDTH
 
 
+def _has_comment(slots: Any) -> bool:
+    """Whether ruamel's comment slots (lists of tokens, lists of them, or None) hold a comment; a slot emptied
+    by `yamlcomments.pop_after` stays behind as None."""
+    if slots is None:
+        return False
+    if isinstance(slots, list):
+        return any(_has_comment(slot) for slot in slots)
+    return True
+
+
 def _flow_scalar(item: Any) -> str | None:
     """How a scalar reads inside a flow sequence (for measuring), or None if it should not go there."""
     if item is None:
@@ -349,6 +373,9 @@ def _flow_scalar(item: Any) -> str | None:
     return None
 
 
+# What may stay plain inside `[...]`/`{...}` (besides what ruamel.yaml already quotes): no indicator first, no
+# flow indicator, no space or colon last.
+_FLOW_PLAIN = re.compile(r"(?![-?:!&*|>%@`'\"#])[^,\[\]{}]*(?<![\s:])", re.DOTALL)
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_./+@-]*$")
 
 
