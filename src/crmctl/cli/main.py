@@ -105,6 +105,40 @@ def lint(
     )
 
 
+@app.command("fmt")
+def fmt(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or package directories (default: every package under .); - reads standard input."),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 and list the files that would change.")
+    ] = False,
+    show_diff: Annotated[
+        bool, typer.Option("--diff", help="Write nothing; print a unified diff, exit 1 when there is one.")
+    ] = False,
+    stdin_filename: Annotated[
+        str | None,
+        typer.Option("--stdin-filename", help="With -: the file's name in its package (e.g. schema.yaml)."),
+    ] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+    config: ConfigOpt = None,
+) -> None:
+    """Format package files in the canonical style (key order, indentation, quoting), keeping comments."""
+    from crmctl.cli.commands import fmt as command
+
+    raise typer.Exit(
+        command.run(
+            paths or [],
+            output_format.value,
+            check=check,
+            show_diff=show_diff,
+            stdin_filename=stdin_filename,
+            config=config,
+        )
+    )
+
+
 @app.command()
 def diff(
     old: Annotated[str, typer.Argument(help="Old package (directory, archive) or, with --against, the new one.")],

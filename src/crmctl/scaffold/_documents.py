@@ -165,7 +165,10 @@ def _new_map() -> Any:
 def _yaml(indent: tuple[int, int, int]) -> Any:
     from ruamel.yaml import YAML
 
+    from crmctl.model.formatting import canonical_emitter
+
     yaml = YAML(typ="rt")
+    yaml.Emitter = canonical_emitter()  # new strings quoted as `crmctl fmt` quotes them; old ones keep theirs
     yaml.preserve_quotes = True
     yaml.width = 4096
     mapping, sequence, offset = indent

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmctl.model.yamlcomments import attach_after, pop_after
+
 __all__ = ["append_item", "insert_after_prefix", "new_map", "pop_trailing_comment"]
 
 
@@ -28,83 +30,20 @@ def new_map(pairs: dict[str, Any] | None = None) -> Any:
 
 
 def pop_trailing_comment(container: Any) -> Any:
-    """Detach the comment (often just blank lines) that follows the last entry of `container`.
-
-    ruamel.yaml stores the blank lines and comments that precede the *next* key on the deepest last value of
-    the previous block. When we append after that value, the comment must move to the new entry, or the new
-    entry would end up glued to whatever follows and separated from its siblings.
-    """
-    node = container
-    while True:
-        if hasattr(node, "items") and len(node):
-            last_key = list(node.keys())[-1]
-            child = node[last_key]
-            if _is_block(child):
-                node = child
-                continue
-            slot = node.ca.items.get(last_key)
-            if slot and len(slot) > 2 and slot[2] is not None:
-                slot[2], moved = _split_token(slot[2])
-                return moved
-            return None
-        if isinstance(node, list) and len(node):
-            seq: Any = node
-            child = seq[-1]
-            if _is_block(child):
-                node = child
-                continue
-            slot = seq.ca.items.get(len(seq) - 1)
-            if slot and slot[0] is not None:
-                slot[0], moved = _split_token(slot[0])
-                return moved
-            return None
+    """Detach the comment (often just blank lines) that follows the last entry of `container`, so that an entry
+    appended after it takes the comment along (see `crmctl.model.yamlcomments`)."""
+    if not len(container):
         return None
-
-
-def _split_token(token: Any) -> tuple[Any, Any]:
-    """Split a comment token into the end-of-line comment (stays) and the lines after it (move)."""
-    from ruamel.yaml.tokens import CommentToken
-
-    value: str = token.value
-    newline = value.find("\n")
-    if newline < 0:
-        return token, None
-    if value[:newline].strip():
-        kept, rest = value[: newline + 1], value[newline + 1 :]
-        token.value = kept
-        return token, (CommentToken("\n" + rest, token.start_mark, None) if rest else None)
-    return None, token
+    return pop_after(container, _last(container))
 
 
 def _attach_trailing_comment(container: Any, token: Any) -> None:
-    node = container
-    while True:
-        if hasattr(node, "items") and len(node):
-            last_key = list(node.keys())[-1]
-            child = node[last_key]
-            if _is_block(child):
-                node = child
-                continue
-            slot = node.ca.items.setdefault(last_key, [None, None, None, None])
-            slot[2] = token
-            return
-        if isinstance(node, list) and len(node):
-            seq: Any = node
-            child = seq[-1]
-            if _is_block(child):
-                node = child
-                continue
-            slot = seq.ca.items.setdefault(len(seq) - 1, [None, None, None, None])
-            slot[0] = token
-            return
-        return
+    if len(container):
+        attach_after(container, _last(container), token)
 
 
-def _is_block(value: Any) -> bool:
-    if not (hasattr(value, "items") or isinstance(value, list)) or not len(value):
-        return False
-    fa = getattr(value, "fa", None)
-    return not (fa is not None and fa.flow_style())
+def _last(container: Any) -> Any:
+    return list(container.keys())[-1] if hasattr(container, "items") else len(container) - 1
 
 
 def insert_after_prefix(mapping: Any, key: str, value: Any, prefix: str | None = None) -> None:

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from crmctl.errors import InputError
 from crmctl.model.artifacts import Manifest, Rule, RulesArtifact
-from crmctl.model.fields import IDENT, SchemaArtifact
+from crmctl.model.fields import IDENT, FieldDef, SchemaArtifact
 from crmctl.model.files import write_atomic
+from crmctl.model.formatting import canonical_order
 from crmctl.scaffold._documents import (
     EditableDoc,
     artifact_suffix,
@@ -93,6 +94,7 @@ def add_field(
                 "reusing it would change what old records mean"
             )
     definition = build_field(field_type, parse_options(options or []), required=required, description=description)
+    definition = canonical_order(definition, FieldDef)  # the new entry comes out as `crmctl fmt` writes it
     _check_reference(definition, entities)
     _insert(doc, fields, field_name, definition)
     _validate(doc, SchemaArtifact, package_dir)
@@ -150,7 +152,7 @@ def add_rule(
         goto=goto,
         message=message,
     )
-    body = {k: v for k, v in body.items() if v is not None}
+    body = canonical_order({k: v for k, v in body.items() if v is not None}, Rule)
     try:
         Rule.model_validate(body)
     except ValidationError as exc:

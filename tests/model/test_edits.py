@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmctl.lang.edits import TextEdit, apply_edits, group_by_file
 from crmctl.model.diagnostics import Location
+from crmctl.model.edits import TextEdit, apply_edits, group_by_file
 
 
 def test_replace_insert_and_delete_in_one_pass() -> None:
@@ -56,3 +56,13 @@ def test_an_edit_replaces_exactly_its_span(text: str, data: st.DataObject) -> No
     (line, column), (end_line, end_column) = position(i), position(j)
     edit = TextEdit("f", line, column, end_line, end_column, "XY")
     assert apply_edits(text, [edit]) == text[:i] + "XY" + text[j:]
+
+
+def test_lang_edits_re_exports_the_model_types() -> None:
+    import crmctl.lang.edits as lang_edits
+
+    assert (lang_edits.TextEdit, lang_edits.apply_edits, lang_edits.group_by_file) == (
+        TextEdit,
+        apply_edits,
+        group_by_file,
+    )
