@@ -122,7 +122,8 @@ def test_a_field_rename_rewrites_every_artifact_and_locale_and_keeps_the_old_nam
 def test_renaming_back_to_an_alias_swaps_the_names() -> None:
     after = assert_compatible_round_trip(files_of("LeadLifecycle/v2"), ("field", "Lead", "mobilePhone"), "phone")
     assert (
-        "      phone:\n        type: text\n        description: Mobile phone number in international format (+49 ...).\n"
+        "      phone:\n        type: text\n"
+        "        description: Mobile phone number in international format (+49 ...).\n"
         "        aliases: [mobilePhone]\n        maxLength: 32\n" in after["schema.yaml"]
     )
 
