@@ -100,7 +100,6 @@ def build_server() -> CrmctlServer:
 def serve() -> None:
     """Run the server over stdin/stdout until the client exits."""
     import gc
-
     import os
     import sys
 

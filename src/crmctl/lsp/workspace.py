@@ -66,6 +66,16 @@ class Loaded:
         return display_path(str(self.root), "package.yaml")
 
 
+def _stand_in(file: str, as_json: bool) -> SourceDoc:
+    """What stands in for a file that does not parse and never did in this session: its saved version when that
+    parses (the buffer holds unsaved edits), else an empty document (its findings are not shown: the parse
+    error is)."""
+    try:
+        return read_source(Path(file).read_bytes(), file, as_json)
+    except (InputError, OSError):
+        return SourceDoc(file=file, data={}, text="")
+
+
 class Workspace:
     """Open buffers and the parsed documents kept between loads."""
 
@@ -95,9 +105,7 @@ class Workspace:
                 doc = read_source(data, shown, as_json)
             except InputError as exc:
                 errors[shown] = exc
-                if known is None:
-                    raise
-                return known[1]  # the last version that parsed stands in while this one is being typed
+                return known[1] if known is not None else _stand_in(shown, as_json)
             self._parsed[shown] = (data, doc)
             return doc
 
@@ -108,12 +116,9 @@ class Workspace:
         try:
             package = load_tree(OverlayTree(root, self.buffers), read_doc=read_doc)
         except InputError as exc:
-            if str(exc).startswith(tuple(errors)) and errors:
-                return Loaded(root, None, errors, None, config)
             return Loaded(root, None, errors, exc, config)
         package.root = root
-        if not errors:
-            self.last_good[root] = package
+        self.last_good[root] = package
         return Loaded(root, package, errors, None, config)
 
     def forget(self, file: str) -> None:
