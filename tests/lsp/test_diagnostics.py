@@ -146,7 +146,7 @@ async def test_quick_fix_removes_a_repeated_enum_value(client: LanguageClient, t
 async def test_the_server_survives_bad_requests_and_documents(client: LanguageClient, tmp_path: Path) -> None:
     pkg = copy_package("LeadLifecycle/v1", tmp_path / "Lead")
     # an unknown method answers with an error
-    with pytest.raises(Exception, match="[Mm]ethod"):
+    with pytest.raises(Exception, match=r"[Mm]ethod"):
         await client.protocol.send_request_async("crmctl/noSuchMethod", {})
     # a document outside any package: no diagnostics, no actions
     outside = tmp_path / "notes.yaml"
