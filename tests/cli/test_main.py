@@ -83,7 +83,8 @@ def test_internal_errors_exit_3_with_a_report(
 def test_version_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys; from crmctl.cli.main import run; run(['--version']);"
-        "heavy = {'duckdb', 'pyarrow', 'git', 'cel_expr_python', 'jsonschema', 'pydantic', 'rich'};"
+        "heavy = {'duckdb', 'pyarrow', 'git', 'cel_expr_python', 'jsonschema', 'pydantic', 'rich',"
+        " 'pygls', 'lsprotocol'};"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -210,6 +210,18 @@ def rules_cmd(output_format: Annotated[ListFormat, typer.Option("--format", "-f"
 
 
 @app.command()
+def lsp(
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Talk over stdin/stdout: the default and only transport (editors pass it).")
+    ] = False,
+) -> None:
+    """Run the language server for editors (diagnostics as you type, compatibility, quick fixes); see docs/lsp.md."""
+    from crmctl.lsp.server import serve
+
+    serve()
+
+
+@app.command()
 def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. RUL301.")]) -> None:
     """Print a lint rule's documentation."""
     from crmctl.cli.commands import rules as command

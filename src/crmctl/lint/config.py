@@ -13,7 +13,7 @@ from crmctl.model.diagnostics import Severity
 
 __all__ = ["LintConfig", "load_config", "parse_config"]
 
-_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude", "registry", "signing-key"}
+_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude", "registry", "signing-key", "baseline"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class LintConfig:
     severity: dict[str, Severity] = field(default_factory=dict)
     source: Path | None = None
     exclude: tuple[str, ...] = ()
+    # The version the language server checks compatibility against as you type: any source `crmctl diff --against`
+    # takes (`git:main`, `registry:NAME@CHANNEL`, a directory); relative to the package directory.
+    baseline: str | None = None
 
     def excluded(self, directory: Path) -> bool:
         """Whether package discovery skips `directory` (globs relative to the configuration file's folder)."""
@@ -52,6 +55,7 @@ class LintConfig:
             severity=self.severity,
             source=self.source,
             exclude=self.exclude,
+            baseline=self.baseline,
         )
 
 
@@ -88,7 +92,10 @@ def parse_config(table: dict[str, Any], where: str, source: Path | None = None) 
     exclude = table.get("exclude", [])
     if not isinstance(exclude, list) or not all(isinstance(e, str) and e for e in exclude):
         raise InputError(f'{where}.exclude: expected a list of directory globs, e.g. ["tests/fixtures"]')
-    return LintConfig(select, ignore, per_file, severity, source, tuple(exclude))
+    baseline = table.get("baseline")
+    if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
+        raise InputError(f'{where}.baseline: expected a source such as "git:main" or "registry:NAME@prod"')
+    return LintConfig(select, ignore, per_file, severity, source, tuple(exclude), baseline)
 
 
 def _codes(value: Any, where: str) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,13 @@ from crmctl.model.jsonschemas import ARTIFACT_MODELS, validate_doc
 from crmctl.model.source import MAX_FILE_BYTES, SourceDoc, decode_text, parse_text
 from crmctl.model.tree import DirTree, FileTree, MemoryTree, check_relative
 
-__all__ = ["ARTIFACT_KINDS", "Package", "display_path", "load_package", "load_tree"]
+__all__ = ["ARTIFACT_KINDS", "DocReader", "Package", "display_path", "load_package", "load_tree", "read_source"]
 
 ARTIFACT_KINDS = ("package", "schema", "ui", "rules", "validations", "workflow", "events")
 _SUFFIXES = (".yaml", ".yml", ".json")
+
+DocReader = Callable[[bytes, str, bool], "SourceDoc"]
+"""(file content, file name as diagnostics show it, whether it is JSON) → the parsed document, or `InputError`."""
 
 
 @dataclass
@@ -86,8 +90,18 @@ def load_package(path: Path, label: str | None = None) -> Package:
     return package
 
 
-def load_tree(tree: FileTree) -> Package:
-    """Parse and structurally validate every artifact. Unreadable files raise `InputError` (exit 2)."""
+def read_source(data: bytes, shown: str, as_json: bool) -> SourceDoc:
+    """Parse one artifact file's content (within `MAX_FILE_BYTES`, UTF-8) into a `SourceDoc`, else `InputError`."""
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{shown}: file is {len(data)} bytes; the limit is {MAX_FILE_BYTES} bytes")
+    return parse_text(decode_text(data, shown), shown, as_json=as_json)
+
+
+def load_tree(tree: FileTree, *, read_doc: DocReader = read_source) -> Package:
+    """Parse and structurally validate every artifact. Unreadable files raise `InputError` (exit 2).
+
+    `read_doc` parses each file; the language server passes one that reuses the documents it parsed before, so
+    that an edit re-parses only the file that changed."""
     files = tree.files()
     package = Package(label=tree.label)
     if isinstance(tree, MemoryTree) and tree.digest_algorithm is not None:
@@ -97,10 +111,7 @@ def load_tree(tree: FileTree) -> Package:
         raise InputError(f"{tree.label}: not a package: package.yaml is missing")
     for kind, rel in chosen.items():
         data = tree.read(check_relative(rel, tree.label))
-        shown = display_path(tree.label, rel)
-        if len(data) > MAX_FILE_BYTES:
-            raise InputError(f"{shown}: file is {len(data)} bytes; the limit is {MAX_FILE_BYTES} bytes")
-        package.docs[kind] = parse_text(decode_text(data, shown), shown, as_json=rel.endswith(".json"))
+        package.docs[kind] = read_doc(data, display_path(tree.label, rel), rel.endswith(".json"))
     name = _manifest_name(package)
     for kind, doc in package.docs.items():
         base = kind.split("/")[0]

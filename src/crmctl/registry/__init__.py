@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from crmctl.model.tree import FileTree
 
 __all__ = ["open_registry_ref", "open_version_tree"]
@@ -21,13 +23,14 @@ def open_version_tree(location: str, name: str, ref: str | None) -> FileTree:
     return _open(location, name, ref)
 
 
-def open_registry_ref(ref: str, registry: str | None) -> FileTree:
+def open_registry_ref(ref: str, registry: str | None, *, start: Path | None = None) -> FileTree:
     """The package source `registry:REF` (`NAME@VERSION`, `NAME@CHANNEL`, or a bare `NAME` for its latest version)
-    in `registry`, else the configured registry (`crmctl.registry.config.registry_location`)."""
+    in `registry`, else the configured registry (`crmctl.registry.config.registry_location`, whose configuration
+    file is looked up from `start`, by default the current directory)."""
     from crmctl.errors import UsageError
     from crmctl.registry.config import registry_location
 
     name, _, version_or_channel = ref.partition("@")
     if not name:
         raise UsageError(f"registry:{ref}: expected registry:NAME@VERSION or registry:NAME@CHANNEL")
-    return open_version_tree(registry_location(registry), name, version_or_channel or None)
+    return open_version_tree(registry_location(registry, start), name, version_or_channel or None)

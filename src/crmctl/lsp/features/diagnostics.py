@@ -1,0 +1,258 @@
+"""Diagnostics as you type: the lint findings of the whole package of each open document, and its compatibility
+findings against the configured baseline, published per file of the package, debounced.
+
+A buffer that does not parse gets one diagnostic at the parser's position; the rest of the package is checked with
+that file's last version that parsed (`crmctl.lsp.workspace`), so the other files keep their findings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types as lsp
+from pygls.uris import to_fs_path
+
+from crmctl.errors import CrmctlError
+from crmctl.lint.runner import lint_package
+from crmctl.lsp.convert import LineIndex, file_uri, to_lsp_diagnostic
+from crmctl.lsp.workspace import Loaded, package_dir
+from crmctl.model.diagnostics import Diagnostic, Location, Severity
+
+if TYPE_CHECKING:
+    from crmctl.lsp.server import CrmctlServer, State
+    from crmctl.model.package import Package
+
+__all__ = ["CheckResult", "check_package", "code_href", "register", "schedule"]
+
+log = logging.getLogger("crmctl.lsp")
+
+_AT = re.compile(r"(\d+):(\d+): (.*)", re.DOTALL)
+
+
+@dataclass
+class CheckResult:
+    """One check of a package: what was loaded, the findings per file (core objects, for code actions), the text
+    each file had, and the files diagnostics were published for."""
+
+    loaded: Loaded
+    findings: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    published: set[str] = field(default_factory=set)
+
+
+@cache
+def _docs_dir() -> Path | None:
+    """docs/ of the source checkout crmctl runs from (the rule catalogue is there), None for an installed wheel."""
+    candidate = Path(__file__).resolve().parents[4] / "docs"
+    return candidate if (candidate / "lint-rules.md").is_file() else None
+
+
+def code_href(code: str) -> str | None:
+    """Where a code is documented: its section of docs/lint-rules.md, the change kinds of docs/compatibility.md.
+    `crmctl explain CODE` prints the same text for a lint rule."""
+    docs = _docs_dir()
+    if docs is None or not re.fullmatch(r"[A-Z0-9]+", code):
+        return None
+    if code.startswith("CMP"):
+        return f"{(docs / 'compatibility.md').as_uri()}#change-kinds"
+    return f"{(docs / 'lint-rules.md').as_uri()}#{code.lower()}"
+
+
+def _error_finding(exc: CrmctlError, default_file: str) -> Diagnostic:
+    """A load error (`file:line:col: message` or `file: message`) as a finding at its position."""
+    text = str(exc)
+    hint = getattr(exc, "hint", None)
+    file, line, column, message = default_file, 1, 1, text
+    head, sep, rest = text.partition(": ")
+    name, _, position = head.partition(":")
+    if sep and name.startswith("/"):
+        file, message = name, rest
+        at = _AT.fullmatch(f"{position}: {rest}") if position else None
+        if at:
+            line, column, message = int(at.group(1)), int(at.group(2)), at.group(3)
+    if hint:
+        message = f"{message}\n{hint}"
+    return Diagnostic("input", message, Location(file, line, column), severity=Severity.ERROR)
+
+
+def check_package(state: State, root: Path) -> CheckResult:
+    """Load and check one package from the buffers; never raises for bad input."""
+    loaded = state.workspace.load(root)
+    result = CheckResult(loaded)
+    manifest = loaded.manifest_file
+    if loaded.error is not None:
+        finding = _error_finding(loaded.error, manifest)
+        target = finding.location.file if finding.location.file.startswith(str(root)) else manifest
+        result.findings[target] = [finding]
+        return result
+    for file, exc in loaded.parse_errors.items():
+        result.findings[file] = [_error_finding(exc, file)]
+    package = loaded.package
+    if package is None:
+        return result
+    findings = lint_package(package, loaded.config)
+    if loaded.config.baseline and not loaded.parse_errors:
+        findings.extend(_compat(state, root, loaded.config.baseline, package))
+    for doc in package.docs.values():
+        result.texts[doc.file] = doc.text
+        if doc.file not in loaded.parse_errors:
+            result.findings.setdefault(doc.file, [])
+    for diag in findings:
+        file = diag.location.file
+        if file in loaded.parse_errors:
+            continue  # found on the stand-in (last parsed) version; the parse error is what this buffer shows
+        if file not in result.texts:
+            diag = replace(diag, message=f"{diag.location}: {diag.message}", location=Location(manifest))
+            file = manifest
+        result.findings.setdefault(file, []).append(diag)
+    return result
+
+
+def _compat(state: State, root: Path, spec: str, package: Package) -> list[Diagnostic]:
+    """The compatibility findings against `spec`; the baseline package is loaded once per package and source."""
+    from crmctl.compat.classify import diff_packages
+    from crmctl.lang.compat_findings import compat_findings
+
+    if not package.valid:
+        return []  # structural errors are already reported; a diff of a broken package classifies noise
+    manifest = package.docs["package"].file
+    baseline = state.baselines.get((root, spec))
+    if baseline is None:
+        baseline = _open_baseline(root, spec)
+        state.baselines[(root, spec)] = baseline
+    if isinstance(baseline, CrmctlError):
+        return [_baseline_problem(spec, baseline, manifest)]
+    try:
+        return compat_findings(diff_packages(baseline, package), spec)
+    except CrmctlError as exc:
+        return [_baseline_problem(spec, exc, manifest)]
+
+
+def _open_baseline(root: Path, spec: str) -> Package | CrmctlError:
+    from crmctl.compat.sources import open_source
+    from crmctl.model.package import load_tree
+    from crmctl.registry import open_registry_ref
+
+    try:
+        if not re.match(r"[a-z]+:", spec) and not Path(spec).is_absolute():
+            spec = str(root / spec)  # a directory or archive is relative to the package
+        schemes = {"registry": lambda ref: open_registry_ref(ref, None, start=root)}
+        return load_tree(open_source(spec, anchor=root, schemes=schemes))
+    except CrmctlError as exc:
+        return exc
+
+
+def _baseline_problem(spec: str, exc: CrmctlError, manifest: str) -> Diagnostic:
+    hint = getattr(exc, "hint", None)
+    message = f"baseline {spec} cannot be compared against: {exc}" + (f"\n{hint}" if hint else "")
+    return Diagnostic("baseline", message, Location(manifest), severity=Severity.WARNING)
+
+
+def publish(ls: CrmctlServer, root: Path) -> CheckResult:
+    """Check `root` and publish its diagnostics; files of the last check that have none now are cleared."""
+    state = ls.state
+    result = check_package(state, root)
+    previous = state.results.get(root)
+    docs = {d.file: d for d in result.loaded.package.docs.values()} if result.loaded.package else {}
+    for file, findings in result.findings.items():
+        text = _current_text(state, file, result)
+        index = LineIndex(text, ls.encoding)
+        doc = docs.get(file) if file not in result.loaded.parse_errors else None
+        diagnostics = [to_lsp_diagnostic(d, doc, index, code_href(d.code)) for d in findings]
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=file_uri(file), diagnostics=diagnostics))
+        result.published.add(file)
+    if previous is not None and (result.loaded.package is not None or result.loaded.error is not None):
+        for file in sorted(previous.published - result.published):
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=file_uri(file), diagnostics=[]))
+    if result.loaded.package is None and previous is not None:
+        result.published |= previous.published
+    state.results[root] = result
+    return result
+
+
+def _current_text(state: State, file: str, result: CheckResult) -> str:
+    buffer = state.workspace.buffers.get(Path(file))
+    if buffer is not None:
+        return buffer
+    if file in result.texts:
+        return result.texts[file]
+    try:
+        return Path(file).read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def schedule(ls: CrmctlServer, root: Path) -> None:
+    """Check `root` once no change has come for the debounce delay (a newer change restarts the wait)."""
+    state = ls.state
+    pending = state.pending.pop(root, None)
+    if pending is not None:
+        pending.cancel()
+    state.pending[root] = asyncio.ensure_future(_later(ls, root, state.settings.debounce_ms / 1000))
+
+
+async def _later(ls: CrmctlServer, root: Path, delay: float) -> None:
+    await asyncio.sleep(delay)
+    ls.state.pending.pop(root, None)
+    try:
+        publish(ls, root)
+    except Exception as exc:  # a bug must not stop the server: report it and keep serving
+        ls.report_server_error(exc, lsp.PublishDiagnosticsParams)
+
+
+def _root_of(uri: str) -> tuple[Path, Path] | None:
+    path = to_fs_path(uri)
+    if not path or not uri.startswith("file:"):
+        return None
+    file = Path(path)
+    root = package_dir(file)
+    return (file, root) if root is not None else None
+
+
+def register(server: CrmctlServer) -> None:
+    def _changed(ls: CrmctlServer, uri: str) -> None:
+        found = _root_of(uri)
+        if found is None:
+            return
+        file, root = found
+        document = ls.workspace.text_documents.get(uri)
+        if document is not None:
+            ls.state.workspace.open(file, document.source)
+        schedule(ls, root)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: CrmctlServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        _changed(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: CrmctlServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        _changed(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: CrmctlServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        _changed(ls, params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: CrmctlServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        found = _root_of(params.text_document.uri)
+        if found is not None:
+            ls.state.workspace.close(found[0])
+            schedule(ls, found[1])
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched(ls: CrmctlServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        roots: set[Path] = set()
+        for event in params.changes:
+            path = to_fs_path(event.uri)
+            if not path:
+                continue
+            ls.state.workspace.forget(path)
+            roots |= {root for root in ls.state.results if Path(path).is_relative_to(root)}
+        for root in sorted(roots):
+            schedule(ls, root)

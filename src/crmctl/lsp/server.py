@@ -1,0 +1,112 @@
+"""The language server: a pygls `LanguageServer` named crmctl, with one module per feature registering its handlers.
+
+Wiring a feature is one line in `FEATURES`: a module of `crmctl.lsp.features` with `register(server)`, whose
+handlers reach the shared state (open buffers, loaded packages, settings) through `server.state`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+
+from crmctl import __version__
+from crmctl.lsp.workspace import Workspace
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from crmctl.lsp.features.diagnostics import CheckResult
+
+__all__ = ["CrmctlServer", "Settings", "State", "build_server", "serve"]
+
+log = logging.getLogger("crmctl.lsp")
+
+DEFAULT_DEBOUNCE_MS = 150
+
+
+@dataclass
+class Settings:
+    """What the client may set in `initializationOptions`: `debounce` (milliseconds between the last change and
+    the check, default 150)."""
+
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS
+
+    @classmethod
+    def from_options(cls, options: Any) -> Settings:
+        settings = cls()
+        if isinstance(options, dict):
+            value = options.get("debounce")
+            if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 10_000:
+                settings.debounce_ms = int(value)
+        return settings
+
+
+@dataclass
+class State:
+    """Everything the handlers share: buffers and parsed documents, each package's last check, pending checks."""
+
+    workspace: Workspace = field(default_factory=Workspace)
+    settings: Settings = field(default_factory=Settings)
+    results: dict[Path, CheckResult] = field(default_factory=dict)
+    pending: dict[Path, asyncio.Task[None]] = field(default_factory=dict)
+    # (package directory, baseline source) → the baseline package, or the error opening it gave
+    baselines: dict[tuple[Path, str], Any] = field(default_factory=dict)
+
+
+class CrmctlServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("crmctl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        self.state = State()
+
+    @property
+    def encoding(self) -> str:
+        """The negotiated position encoding (utf-16 unless the client preferred utf-32 or utf-8)."""
+        encoding = self.server_capabilities.position_encoding if self.protocol.server_capabilities else None
+        return str(encoding or lsp.PositionEncodingKind.Utf16)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """A failure outside a request (in a notification handler) is logged and shown; the server keeps running."""
+        log.error("crmctl lsp: %s", error, exc_info=error)
+        try:
+            self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"crmctl lsp: internal error: {error}"))
+        except Exception:  # pragma: no cover - the transport itself is gone
+            log.exception("cannot report an error to the client")
+
+
+def _features() -> list[Callable[[CrmctlServer], None]]:
+    from crmctl.lsp.features import code_actions, diagnostics
+
+    return [diagnostics.register, code_actions.register]
+
+
+def build_server() -> CrmctlServer:
+    server = CrmctlServer()
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: CrmctlServer, params: lsp.InitializeParams) -> None:
+        ls.state.settings = Settings.from_options(params.initialization_options)
+
+    for register in _features():
+        register(server)
+    return server
+
+
+def serve() -> None:
+    """Run the server over stdin/stdout until the client exits."""
+    import gc
+    import os
+    import sys
+
+    gc.enable()  # the CLI pauses the cyclic collector for its short runs; a server runs for hours
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    # The protocol owns copies of stdin/stdout; anything else printed goes to stderr, never into the protocol
+    # stream, and the CLI's own streams stay open when the server closes its copies on exit.
+    stdin, stdout = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
+    sys.stdout = sys.stderr
+    build_server().start_io(stdin, stdout)
