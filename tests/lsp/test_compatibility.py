@@ -25,8 +25,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PHONE = """      phone:
         type: text
-        maxLength: 32
         description: Phone number in international format (+49 ...).
+        maxLength: 32
 """
 
 
