@@ -221,3 +221,20 @@ def test_an_older_result_never_replaces_a_newer_one(tmp_path: Path) -> None:
     assert publish(cast(CrmctlServer, ls), root, newer) is newer
     assert publish(cast(CrmctlServer, ls), root, older) is None
     assert ls.published[uri] == [] and ls.state.results[root] is newer
+
+
+@pytest.mark.asyncio
+async def test_the_heap_is_frozen_once_per_package_in_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    ls, root = _lead_server(tmp_path)
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(ls.published)))
+    monkeypatch.setattr(diagnostics_feature, "FREEZE_HEAP", True)
+    rules = root / "rules.yaml"
+    for i in range(3):
+        _change(ls, rules, rules.read_text() + f"# {i}\n")
+        await _until(lambda i=i: bool(ls.state.results) and ls.state.results[root].version == i + 1)
+    await _until(lambda: bool(frozen))
+    # after the first check was published, and only then
+    assert frozen and frozen[0] > 0 and len(frozen) == 1
