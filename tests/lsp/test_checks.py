@@ -67,19 +67,19 @@ def test_package_dir_and_overlay(tmp_path: Path) -> None:
 
 
 def test_only_the_changed_file_is_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import crmctl.lsp.workspace as ws_module
+    import crmctl.model.package as package_module
 
     pkg = _lead(tmp_path)
     ws = Workspace()
     ws.load(pkg)
     parsed: list[str] = []
-    real = ws_module.read_source
+    real = package_module.read_source
 
     def counting(data: bytes, shown: str, as_json: bool) -> Any:
         parsed.append(shown)
         return real(data, shown, as_json)
 
-    monkeypatch.setattr(ws_module, "read_source", counting)
+    monkeypatch.setattr(package_module, "read_source", counting)
     ws.open(pkg / "rules.yaml", (pkg / "rules.yaml").read_text() + "\n")
     loaded = ws.load(pkg)
     assert parsed == [str(pkg / "rules.yaml")] and loaded.package is not None
@@ -111,7 +111,7 @@ def test_a_file_broken_from_the_start_stands_in_with_its_saved_version(tmp_path:
     ls.state.workspace.open(pkg / "schema.yaml", "entities: [\n")
     result = publish(cast(CrmctlServer, ls), pkg)
     assert _codes(ls, pkg / "schema.yaml") == ["input"] and _codes(ls, pkg / "rules.yaml") == []
-    assert result.loaded.package is not None and result.loaded.package.schema is not None
+    assert result is not None and result.loaded.package is not None and result.loaded.package.schema is not None
     # unreadable on disk too: an empty document stands in; its own findings are not shown
     (pkg / "ui.yaml").write_bytes(b"\xff\xfe")
     publish(cast(CrmctlServer, ls), pkg)
@@ -262,7 +262,7 @@ async def test_handlers_debounce_and_survive_a_crashing_check(tmp_path: Path, mo
         )
     assert not ls.state.pending
     # a bug in a check is reported and the server goes on
-    monkeypatch.setattr(diagnostics_feature, "check_package", lambda state, root: 1 / 0)
+    monkeypatch.setattr(diagnostics_feature, "check_package", lambda *args: 1 / 0)
     ls.handlers[lsp.TEXT_DOCUMENT_DID_SAVE](ls, SimpleNamespace(text_document=doc))
     await _settle(ls)
     assert isinstance(ls.errors[0], ZeroDivisionError)

@@ -32,6 +32,8 @@ class LintContext:
     package: Package
     _checkers: dict[str, CelChecker] = field(default_factory=dict)
     _expressions: list[Expr] | None = None
+    # (entity, path) → its definition: rules ask for the same fields many times (each label of each locale)
+    _fields: dict[tuple[str, str], FieldDef | None] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -87,9 +89,13 @@ class LintContext:
 
     def field_def(self, entity: str | None, path: str) -> FieldDef | None:
         """The definition of `path` (dotted through object fields and arrays of objects), or None."""
-        if entity is None or entity not in self.entities:
+        if entity is None:
             return None
-        return self.entities[entity].field_def(path)
+        key = (entity, path)
+        if key not in self._fields:
+            entities = self.entities
+            self._fields[key] = entities[entity].field_def(path) if entity in entities else None
+        return self._fields[key]
 
     def checker(self, entity: str) -> CelChecker:
         checker = self._checkers.get(entity)

@@ -103,7 +103,10 @@ def serve() -> None:
     import os
     import sys
 
+    from crmctl.lsp.features import diagnostics
+
     gc.enable()  # the CLI pauses the cyclic collector for its short runs; a server runs for hours
+    diagnostics.FREEZE_HEAP = True  # and owns its heap: see diagnostics._settle_heap
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     # The protocol owns copies of stdin/stdout; anything else printed goes to stderr, never into the protocol
     # stream, and the CLI's own streams stay open when the server closes its copies on exit.

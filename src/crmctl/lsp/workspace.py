@@ -4,21 +4,32 @@ A document belongs to the package of the nearest directory above it holding a pa
 hold several packages (the repository layout `packages/<Name>/vN/`). A package is loaded with its absolute
 directory as label, so every file name in a diagnostic is an absolute path.
 
-Only what changed is parsed again: each file's last parsed document is kept with the bytes it came from. A buffer
-that does not parse is reported once, at the position the parser gives, and the package is checked with that
-file's last version that parsed, so the other files keep their findings while one is being typed.
+Only what changed is parsed again: each file's last parsed document is kept with the bytes it came from, and its
+typed model with the document it was validated from, so an edit re-parses and re-validates one file. The kept
+entries are those of the files of the packages loaded (a file gone from its package is dropped at the next load),
+so they do not grow over a long session. A buffer that does not parse is reported once, at the position the parser
+gives, and the package is checked with that file's last version that parsed, so the other files keep their findings
+while one is being typed.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.lint.config import LintConfig, load_config
-from crmctl.model.package import Package, display_path, load_tree, read_source
 from crmctl.model.source import SourceDoc
 from crmctl.model.tree import DirTree
+
+if TYPE_CHECKING:
+    from crmctl.model.diagnostics import Diagnostic
+    from crmctl.model.package import Package
+
+# crmctl.model.package (the artifact models, CEL types, JSON Schemas) is imported by the first load, not by the
+# server's start: its `initialize` answer does not need it.
 
 __all__ = ["Loaded", "OverlayTree", "Workspace", "package_dir"]
 
@@ -63,6 +74,8 @@ class Loaded:
 
     @property
     def manifest_file(self) -> str:
+        from crmctl.model.package import display_path
+
         return display_path(str(self.root), "package.yaml")
 
 
@@ -70,34 +83,84 @@ def _stand_in(file: str, as_json: bool) -> SourceDoc:
     """What stands in for a file that does not parse and never did in this session: its saved version when that
     parses (the buffer holds unsaved edits), else an empty document (its findings are not shown: the parse
     error is)."""
+    from crmctl.model.package import read_source
+
     try:
         return read_source(Path(file).read_bytes(), file, as_json)
     except (InputError, OSError):
         return SourceDoc(file=file, data={}, text="")
 
 
+@dataclass(frozen=True)
+class _Validated:
+    """One document's validation: the model (None when rejected) and the findings, for that document object."""
+
+    doc: SourceDoc
+    base: str
+    package_name: str
+    model: Any
+    findings: tuple[Diagnostic, ...]
+
+
 class Workspace:
-    """Open buffers and the parsed documents kept between loads."""
+    """Open buffers and the parsed documents kept between loads.
+
+    The buffers change on the server's event loop; a check loads from a `snapshot` of them in a worker thread
+    (`crmctl.lsp.features.diagnostics`). Loads hold a lock, so the kept documents and models are only touched by
+    one thread at a time, whichever feature loads. `version` counts the changes to the buffers, so a check knows
+    which text it saw."""
 
     def __init__(self) -> None:
         self.buffers: dict[Path, str] = {}
+        self.version = 0
         # file name → (content, document) of the last version that parsed
         self._parsed: dict[str, tuple[bytes, SourceDoc]] = {}
+        # file name → its last validation
+        self._validated: dict[str, _Validated] = {}
         # package directory → the last package that loaded
         self.last_good: dict[Path, Package] = {}
+        self._lock = threading.Lock()
 
     def open(self, path: Path, text: str) -> None:
         self.buffers[path] = text
+        self.version += 1
 
     def close(self, path: Path) -> None:
         self.buffers.pop(path, None)
+        self.version += 1
 
-    def load(self, root: Path) -> Loaded:
-        """Load the package at `root` from disk and buffers. Never raises for bad input: problems are in the
-        result (`parse_errors` per file, `error` for the package as a whole)."""
+    def snapshot(self) -> tuple[int, dict[Path, str]]:
+        """The buffers as they are now (a copy, for a check running while they change) and their version."""
+        return self.version, dict(self.buffers)
+
+    def _validate(self, base: str, doc: SourceDoc, package_name: str, sink: list[Diagnostic]) -> Any:
+        """`validate_artifact`, reusing the model of a document validated before (the same parsed object)."""
+        from crmctl.model.package import validate_artifact
+
+        known = self._validated.get(doc.file)
+        if known is not None and known.doc is doc and known.base == base and known.package_name == package_name:
+            sink.extend(known.findings)
+            return known.model
+        found: list[Diagnostic] = []
+        model = validate_artifact(base, doc, package_name, found)
+        self._validated[doc.file] = _Validated(doc, base, package_name, model, tuple(found))
+        sink.extend(found)
+        return model
+
+    def load(self, root: Path, buffers: dict[Path, str] | None = None) -> Loaded:
+        """Load the package at `root` from disk and `buffers` (default: the open buffers). Never raises for bad
+        input: problems are in the result (`parse_errors` per file, `error` for the package as a whole)."""
+        with self._lock:
+            return self._load(root, self.buffers if buffers is None else buffers)
+
+    def _load(self, root: Path, buffers: dict[Path, str]) -> Loaded:
+        from crmctl.model.package import load_tree, read_source
+
         errors: dict[str, InputError] = {}
+        seen: set[str] = set()
 
         def read_doc(data: bytes, shown: str, as_json: bool) -> SourceDoc:
+            seen.add(shown)
             known = self._parsed.get(shown)
             if known is not None and known[0] == data:
                 return known[1]
@@ -114,13 +177,25 @@ class Workspace:
         except InputError as exc:
             return Loaded(root, None, errors, exc)
         try:
-            package = load_tree(OverlayTree(root, self.buffers), read_doc=read_doc)
+            tree = OverlayTree(root, buffers)
+            package = load_tree(tree, read_doc=read_doc, validate=self._validate)
         except InputError as exc:
             return Loaded(root, None, errors, exc, config)
+        self._prune(root, seen)
         package.root = root
         self.last_good[root] = package
         return Loaded(root, package, errors, None, config)
 
+    def _prune(self, root: Path, kept: set[str]) -> None:
+        """Drop what is kept for files of the package at `root` that its last load did not read."""
+        prefix = f"{root}/"
+        for cache in (self._parsed, self._validated):
+            for file in [f for f in cache if f.startswith(prefix) and f not in kept]:
+                del cache[file]
+
     def forget(self, file: str) -> None:
         """Drop the parsed document of a file (deleted on disk)."""
-        self._parsed.pop(file, None)
+        with self._lock:
+            self._parsed.pop(file, None)
+            self._validated.pop(file, None)
+        self.version += 1

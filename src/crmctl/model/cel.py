@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -142,8 +144,21 @@ class CheckResult:
     errors: tuple[CelIssue, ...] = ()
 
 
-_CHECK_CACHE: dict[tuple[tuple[tuple[str, str], ...], str], CheckResult] = {}
-_ENV_CACHE: dict[tuple[tuple[str, str], ...], Any] = {}
+# Both caches are bounded, least recently used out: a language server checks every expression text typed and
+# builds an environment for every schema edited, for hours. The lock makes them safe to share between the server's
+# check thread and its request handlers; it is also held while compiling, since nothing documents cel-expr-python's
+# environments as safe to use from two threads at once.
+_CHECK_CACHE_SIZE = 8192
+_ENV_CACHE_SIZE = 16
+_CHECK_CACHE: OrderedDict[tuple[tuple[tuple[str, str], ...], str], CheckResult] = OrderedDict()
+_ENV_CACHE: OrderedDict[tuple[tuple[str, str], ...], Any] = OrderedDict()
+_CEL_LOCK = threading.RLock()
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> None:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 @dataclass
@@ -173,22 +188,30 @@ class CelChecker:
 
     def check(self, expr: str) -> CheckResult:
         key = (self.signature, expr)
-        hit = _CHECK_CACHE.get(key)
-        if hit is None:
-            hit = _CHECK_CACHE[key] = self._compile(expr)
-        return hit
+        with _CEL_LOCK:
+            hit = _CHECK_CACHE.get(key)
+            if hit is None:
+                hit = self._compile(expr)
+                _remember(_CHECK_CACHE, key, hit, _CHECK_CACHE_SIZE)
+            else:
+                _CHECK_CACHE.move_to_end(key)
+            return hit
 
     def env(self) -> Any:
         """The cel-expr-python environment declaring these variables (one per signature, shared with the runtime)."""
-        env = _ENV_CACHE.get(self.signature)
-        if env is None:
-            from cel_expr_python import cel
+        with _CEL_LOCK:
+            env = _ENV_CACHE.get(self.signature)
+            if env is None:
+                from cel_expr_python import cel
 
-            declared = {name: _to_cel_type(sig) for name, sig in self.signature}
-            env = _ENV_CACHE[self.signature] = cel.NewEnv(variables=declared)
-        return env
+                declared = {name: _to_cel_type(sig) for name, sig in self.signature}
+                env = cel.NewEnv(variables=declared)
+                _remember(_ENV_CACHE, self.signature, env, _ENV_CACHE_SIZE)
+            else:
+                _ENV_CACHE.move_to_end(self.signature)
+            return env
 
-    def _compile(self, expr: str) -> CheckResult:
+    def _compile(self, expr: str) -> CheckResult:  # under _CEL_LOCK
         env = self.env()
         try:
             compiled = env.compile(expr)

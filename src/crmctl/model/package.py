@@ -26,12 +26,24 @@ from crmctl.model.jsonschemas import ARTIFACT_MODELS, validate_doc
 from crmctl.model.source import MAX_FILE_BYTES, SourceDoc, decode_text, parse_text
 from crmctl.model.tree import DirTree, FileTree, MemoryTree, check_relative
 
-__all__ = ["ARTIFACT_KINDS", "DocReader", "Package", "display_path", "load_package", "load_tree", "read_source"]
+__all__ = [
+    "ARTIFACT_KINDS",
+    "DocReader",
+    "DocValidator",
+    "Package",
+    "display_path",
+    "load_package",
+    "load_tree",
+    "read_source",
+    "validate_artifact",
+]
 
 ARTIFACT_KINDS = ("package", "schema", "ui", "rules", "validations", "workflow", "events")
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 DocReader = Callable[[bytes, str, bool], "SourceDoc"]
+# (artifact base kind, document, package name, findings sink) → the typed model or None
+DocValidator = Callable[[str, "SourceDoc", str, "list[Diagnostic]"], Any]
 """(file content, file name as diagnostics show it, whether it is JSON) → the parsed document, or `InputError`."""
 
 
@@ -97,11 +109,13 @@ def read_source(data: bytes, shown: str, as_json: bool) -> SourceDoc:
     return parse_text(decode_text(data, shown), shown, as_json=as_json)
 
 
-def load_tree(tree: FileTree, *, read_doc: DocReader = read_source) -> Package:
+def load_tree(tree: FileTree, *, read_doc: DocReader = read_source, validate: DocValidator | None = None) -> Package:
     """Parse and structurally validate every artifact. Unreadable files raise `InputError` (exit 2).
 
-    `read_doc` parses each file; the language server passes one that reuses the documents it parsed before, so
-    that an edit re-parses only the file that changed."""
+    `read_doc` parses each file and `validate` checks each document against its artifact model
+    (`validate_artifact`); the language server passes ones that reuse the documents and models it made before, so
+    that an edit re-parses and re-validates only the file that changed."""
+    validate = validate or validate_artifact
     files = tree.files()
     package = Package(label=tree.label)
     if isinstance(tree, MemoryTree) and tree.digest_algorithm is not None:
@@ -115,7 +129,7 @@ def load_tree(tree: FileTree, *, read_doc: DocReader = read_source) -> Package:
     name = _manifest_name(package)
     for kind, doc in package.docs.items():
         base = kind.split("/")[0]
-        model = _validate(base, doc, name, package.diagnostics)
+        model = validate(base, doc, name, package.diagnostics)
         if model is None:
             continue
         if base == "localization":
@@ -125,7 +139,7 @@ def load_tree(tree: FileTree, *, read_doc: DocReader = read_source) -> Package:
     return package
 
 
-def _validate(base: str, doc: SourceDoc, package_name: str, sink: list[Diagnostic]) -> Any:
+def validate_artifact(base: str, doc: SourceDoc, package_name: str, sink: list[Diagnostic]) -> Any:
     """The typed model of one document, or None with located findings appended to `sink`.
 
     The strict pydantic model and the shipped JSON Schema (generated from it) accept the same documents, so the

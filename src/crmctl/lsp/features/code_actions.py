@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
-from crmctl.lang.fixes import ignore_edit, quick_fix
 from crmctl.lsp.convert import LineIndex, diagnostic_span, to_lsp_diagnostic, to_workspace_edit
 from crmctl.lsp.workspace import package_dir
 
@@ -31,6 +30,8 @@ def _overlaps(a: lsp.Range, b: lsp.Range) -> bool:
 def code_actions(ls: CrmctlServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
     """The actions for the findings of the last check that overlap the requested range. None are offered while
     the buffer differs from the text that check saw (a fix computed on an older text would land wrong)."""
+    from crmctl.lang.fixes import ignore_edit, quick_fix  # not at module level: the server's start does not need it
+
     path = to_fs_path(params.text_document.uri)
     root = package_dir(Path(path)) if path and params.text_document.uri.startswith("file:") else None
     result = ls.state.results.get(root) if root is not None else None
