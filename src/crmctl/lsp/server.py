@@ -32,8 +32,8 @@ DEFAULT_DEBOUNCE_MS = 150
 
 @dataclass
 class Settings:
-    """What the client may set in `initializationOptions`: `debounce` (milliseconds between the last change and
-    the check, default 150)."""
+    """What the client may set in `initializationOptions`: `debounceMs` (milliseconds between the last change and
+    the check, 0 to 10,000, default 150; any other value keeps the default)."""
 
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
 
@@ -41,7 +41,7 @@ class Settings:
     def from_options(cls, options: Any) -> Settings:
         settings = cls()
         if isinstance(options, dict):
-            value = options.get("debounce")
+            value = options.get("debounceMs")
             if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 10_000:
                 settings.debounce_ms = int(value)
         return settings
@@ -57,6 +57,8 @@ class State:
     pending: dict[Path, asyncio.Task[None]] = field(default_factory=dict)
     # (package directory, baseline source) → the baseline package, or the error opening it gave
     baselines: dict[tuple[Path, str], Any] = field(default_factory=dict)
+    # the package directories found under the workspace folders at initialize (for workspace symbols)
+    package_roots: set[Path] = field(default_factory=set)
 
 
 class CrmctlServer(LanguageServer):
@@ -70,6 +72,12 @@ class CrmctlServer(LanguageServer):
         encoding = self.server_capabilities.position_encoding if self.protocol.server_capabilities else None
         return str(encoding or lsp.PositionEncodingKind.Utf16)
 
+    def markup(self, text: str, formats: list[lsp.MarkupKind] | None) -> lsp.MarkupContent:
+        """`text` (Markdown) as the client accepts it: Markdown when `formats` (the client's capability for the
+        request) lists it, else the same text as plain text (readable as it is)."""
+        kind = lsp.MarkupKind.Markdown if formats and lsp.MarkupKind.Markdown in formats else lsp.MarkupKind.PlainText
+        return lsp.MarkupContent(kind, text)
+
     def report_server_error(self, error: Exception, source: Any) -> None:
         """A failure outside a request (in a notification handler) is logged and shown; the server keeps running."""
         log.error("crmctl lsp: %s", error, exc_info=error)
@@ -80,9 +88,44 @@ class CrmctlServer(LanguageServer):
 
 
 def _features() -> list[Callable[[CrmctlServer], None]]:
-    from crmctl.lsp.features import code_actions, diagnostics
+    from crmctl.lsp.features import (
+        code_actions,
+        completion,
+        diagnostics,
+        formatting,
+        hover,
+        navigation,
+        rename,
+        symbols,
+    )
 
-    return [diagnostics.register, code_actions.register]
+    return [
+        diagnostics.register,
+        code_actions.register,
+        completion.register,
+        hover.register,
+        navigation.register,
+        symbols.register,
+        rename.register,
+        formatting.register,
+    ]
+
+
+def _workspace_packages(params: lsp.InitializeParams) -> set[Path]:
+    """The package directories under the client's workspace folders (or its root), as `crmctl lint` finds them."""
+    from pygls.uris import to_fs_path
+
+    from crmctl.lint.discovery import discover_packages
+
+    uris = [folder.uri for folder in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    roots: set[Path] = set()
+    for uri in uris:
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        if path and Path(path).is_dir():
+            roots.update(discover_packages(Path(path)))
+    return roots
 
 
 def build_server() -> CrmctlServer:
@@ -91,6 +134,7 @@ def build_server() -> CrmctlServer:
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: CrmctlServer, params: lsp.InitializeParams) -> None:
         ls.state.settings = Settings.from_options(params.initialization_options)
+        ls.state.package_roots = _workspace_packages(params)
 
     for register in _features():
         register(server)
