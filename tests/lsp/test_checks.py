@@ -216,6 +216,19 @@ def test_the_server_is_built_with_its_features() -> None:
     assert server.name == "crmctl"
     features = server.protocol.fm.features
     assert lsp.TEXT_DOCUMENT_DID_CHANGE in features and lsp.TEXT_DOCUMENT_CODE_ACTION in features
+    for method in (
+        lsp.TEXT_DOCUMENT_COMPLETION,
+        lsp.TEXT_DOCUMENT_HOVER,
+        lsp.TEXT_DOCUMENT_DEFINITION,
+        lsp.TEXT_DOCUMENT_REFERENCES,
+        lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL,
+        lsp.WORKSPACE_SYMBOL,
+        lsp.TEXT_DOCUMENT_PREPARE_RENAME,
+        lsp.TEXT_DOCUMENT_RENAME,
+        lsp.TEXT_DOCUMENT_FORMATTING,
+        lsp.TEXT_DOCUMENT_RANGE_FORMATTING,
+    ):
+        assert method in features, method
 
 
 async def _settle(ls: FakeServer) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException, JsonRpcParseError
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from crmctl import __version__
 from crmctl.lsp.workspace import Workspace
@@ -61,9 +63,38 @@ class State:
     package_roots: set[Path] = field(default_factory=set)
 
 
+_ANSWERED = object()  # a request answered with an error before it reached a handler
+
+
+class CrmctlProtocol(LanguageServerProtocol):
+    """pygls's protocol, answering what pygls only logs: a request whose params do not fit the method's types gets
+    an InvalidParams error response (pygls would leave the client waiting forever), and a body that is not JSON a
+    ParseError response (id null), as JSON-RPC asks."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "id" not in data or "method" not in data or "error" in data:
+                raise  # a notification or a response: nobody waits for an answer
+            cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+            error = lsp.ResponseError(code=exc.code, message=f"{exc.message}: {data['method']}{cause}")
+            self._send_response(data["id"], error=error)
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
+
+
 class CrmctlServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("crmctl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "crmctl",
+            __version__,
+            protocol_cls=CrmctlProtocol,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+        )
         self.state = State()
 
     @property
@@ -79,7 +110,11 @@ class CrmctlServer(LanguageServer):
         return lsp.MarkupContent(kind, text)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """A failure outside a request (in a notification handler) is logged and shown; the server keeps running."""
+        """A failure outside a request (in a notification handler, or reading a message) is logged and shown; the
+        server keeps running. A body that is not JSON is also answered with a ParseError (its id is unknown)."""
+        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):  # JSONDecodeError, UnicodeError
+            parse_error = JsonRpcParseError(f"{JsonRpcParseError.MESSAGE}: {error}")
+            self.protocol._send_response(None, error=parse_error.to_response_error())  # type: ignore[arg-type]
         log.error("crmctl lsp: %s", error, exc_info=error)
         try:
             self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"crmctl lsp: internal error: {error}"))
