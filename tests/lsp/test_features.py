@@ -259,3 +259,17 @@ def test_ill_typed_requests_and_bodies_are_answered(ls: CrmctlServer) -> None:
         ls.report_server_error(exc, JsonRpcException)
     assert sent[-1][0] is None and sent[-1][1] is not None and sent[-1][1].code == -32700
     assert logged and "internal error" in logged[0].message
+
+
+def test_a_load_is_reused_until_a_buffer_or_a_file_changes(ls: CrmctlServer, lead: Path) -> None:
+    from crmctl.lsp.documents import current
+
+    first = current(ls, lead)
+    assert current(ls, lead) is first  # the same package object: its symbol index is kept
+    rules = lead / "rules.yaml"
+    ls.state.workspace.open(rules, rules.read_text() + "# typed\n")
+    second = current(ls, lead)
+    assert second is not first and current(ls, lead) is second
+    (lead / "ui.yaml").write_text((lead / "ui.yaml").read_text() + "# saved elsewhere, longer\n")
+    third = current(ls, lead)
+    assert third is not second and "# saved elsewhere" in third.package.docs["ui"].text  # type: ignore[union-attr]

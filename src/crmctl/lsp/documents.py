@@ -3,7 +3,9 @@ its package, and position conversion both ways.
 
 Requests answer from packages loaded from the current buffers (`Workspace.load` parses again only what changed),
 so positions in answers match the text the editor shows; completion answers from the last package that loaded,
-since it is asked for in the middle of typing, when the buffer often does not parse.
+since it is asked for in the middle of typing, when the buffer often does not parse. A load is reused while
+neither the package's buffers nor its files on disk (size, modification time) changed: a package object keeps its
+symbol index (`crmctl.lang.symbols.index_for`), which costs far more than a request on a large package.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from crmctl.lsp.server import CrmctlServer
     from crmctl.model.package import Package
 
-__all__ = ["Document", "document", "package_texts"]
+__all__ = ["Document", "current", "document", "package_texts"]
 
 
 @dataclass
@@ -44,12 +46,37 @@ class Document:
 
     def loaded(self, ls: CrmctlServer) -> Loaded:
         """The package loaded from the current buffers."""
-        return ls.state.workspace.load(self.root)
+        return current(ls, self.root)
 
     def last_good(self, ls: CrmctlServer) -> Package | None:
         """The last package that loaded (from an older version of the buffers, maybe), loading it when none has."""
         package = ls.state.workspace.last_good.get(self.root)
         return package if package is not None else self.loaded(ls).package
+
+
+def _fingerprint(root: Path, buffers: dict[Path, str]) -> tuple[object, ...]:
+    """What a load of `root` depends on: its files on disk (name, size, modification time) and its open buffers."""
+    disk: list[tuple[str, int, int]] = []
+    for path in sorted(root.rglob("*")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            disk.append((str(path), stat.st_size, stat.st_mtime_ns))
+    open_ = sorted((str(p), text) for p, text in buffers.items() if p.is_relative_to(root))
+    return (tuple(disk), tuple(open_))
+
+
+def current(ls: CrmctlServer, root: Path) -> Loaded:
+    """The package at `root` loaded from the current buffers; the previous load while nothing it read changed."""
+    key = _fingerprint(root, ls.state.workspace.buffers)
+    cached = ls.state.loads.get(root)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    loaded = ls.state.workspace.load(root)
+    ls.state.loads[root] = (key, loaded)
+    return loaded
 
 
 def document(ls: CrmctlServer, uri: str) -> Document | None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from crmctl.lsp.features.diagnostics import CheckResult
+    from crmctl.lsp.workspace import Loaded
 
 __all__ = ["CrmctlServer", "Settings", "State", "build_server", "serve"]
 
@@ -61,6 +62,8 @@ class State:
     baselines: dict[tuple[Path, str], Any] = field(default_factory=dict)
     # the package directories found under the workspace folders at initialize (for workspace symbols)
     package_roots: set[Path] = field(default_factory=set)
+    # package directory → (what it was loaded from, the load) for requests (`crmctl.lsp.documents.current`)
+    loads: dict[Path, tuple[object, Loaded]] = field(default_factory=dict)
 
 
 _ANSWERED = object()  # a request answered with an error before it reached a handler

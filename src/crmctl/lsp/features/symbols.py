@@ -10,7 +10,7 @@ from lsprotocol import types as lsp
 
 from crmctl.lang.navigation import SymbolNode, document_symbols, workspace_symbols
 from crmctl.lsp.convert import LineIndex, file_uri
-from crmctl.lsp.documents import document, package_texts
+from crmctl.lsp.documents import current, document, package_texts
 from crmctl.lsp.workspace import package_dir
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def known_packages(ls: CrmctlServer) -> list[Package]:
     roots |= {root for path in ls.state.workspace.buffers if (root := package_dir(path)) is not None}
     packages: list[Package] = []
     for root in sorted(roots):
-        package = ls.state.workspace.load(root).package
+        package = current(ls, root).package
         if package is not None:
             packages.append(package)
     return packages
