@@ -1,7 +1,8 @@
 """Time the language server through its real transport: `crmctl lsp` as a subprocess, driven over stdio by a
 pygls client (pytest-lsp's), as an editor would (docs/benchmarks.md, "Language server").
 
-    python benchmarks/lsp_bench.py [--edits 50] [--starts 5] [--scale 1.0] [--no-check]
+    python benchmarks/lsp_bench.py [--edits 50] [--starts 5] [--scale 1.0] [--no-check] [--completions 60]
+                                   [--completion-only]
 
 - startup: process start to the `initialize` answer, median of STARTS fresh servers;
 - diagnostics after an edit: a `didChange` of rules.yaml (a comment line added at its end, so the file is parsed
@@ -12,6 +13,12 @@ pygls client (pytest-lsp's), as an editor would (docs/benchmarks.md, "Language s
   grow over an editing session).
 
 Targets (exit 1 when missed, unless --no-check): p95 < 150 ms on LeadLifecycle, p95 < 1 s on the large package.
+
+Completion (`--completions N`, 0 to skip; `--completion-only` skips the rest): rules.yaml open with a rule being
+typed at its end, once its diagnostics have arrived (no check runs during the measurement), N
+`textDocument/completion` requests in turn at three places: a CEL expression with a one-letter prefix (`when: t`),
+the same with an empty prefix (every field, function and macro), and a YAML key on a new line of the rule; each
+timed from the request to its answer. Target: p95 < 50 ms on both packages.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ async def _start() -> tuple[Any, float]:
     start = time.perf_counter()
     await client.start_io(*SERVER)
     await client.initialize_session(
-        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options={"debounce": 0})
+        lsp.InitializeParams(capabilities=lsp.ClientCapabilities(), initialization_options={"debounceMs": 0})
     )
     return client, time.perf_counter() - start
 
@@ -132,6 +139,9 @@ def _child(*args: str) -> Any:
 
 
 async def _child_main(kind: str, arg: str) -> Any:
+    if kind == "completion":
+        path, entity, count = json.loads(arg)
+        return await completions(Path(path), entity, count)
     if kind == "startup":
         client, seconds = await _start()
         await _stop(client)
@@ -175,18 +185,86 @@ def run(args: argparse.Namespace) -> int:
     return 1 if missed and not args.no_check else 0
 
 
+# --- completion -------------------------------------------------------------------------------------------------
+
+COMPLETION_TARGET = 0.050
+COMPLETION_ENTITY = {"LeadLifecycle": "Lead", "2,000 fields": "Entity01"}
+
+
+async def completions(pkg: Path, entity: str, count: int) -> dict[str, Any]:
+    """Seconds per completion request and the number of items (min, median, max), a rule being typed in rules.yaml."""
+    client, _ = await _start()
+    try:
+        rules = pkg / "rules.yaml"
+        uri = rules.as_uri()
+        text = rules.read_text(encoding="utf-8")
+        text += f"  - id: bench.typing\n    entity: {entity}\n    when: t\n    "
+        last = text.count("\n")  # the 0-based line of the key being started
+        places = [lsp.Position(last - 1, 11), lsp.Position(last - 1, 10), lsp.Position(last, 4)]
+        client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="yaml", version=1, text=text))
+        )
+        await _published(client, uri, 0)
+        times: list[float] = []
+        items: list[int] = []
+        for i in range(count):
+            params = lsp.CompletionParams(lsp.TextDocumentIdentifier(uri=uri), places[i % len(places)])
+            start = time.perf_counter()
+            result = await client.text_document_completion_async(params)
+            times.append(time.perf_counter() - start)
+            items.append(len(result.items) if isinstance(result, lsp.CompletionList) else len(result or []))
+        return {"times": times, "items": [min(items), statistics.median(items), max(items)]}
+    finally:
+        await _stop(client)
+
+
+def run_completion(args: argparse.Namespace) -> int:
+    """The completion figures (a table for docs/benchmarks.md); 1 when a target is missed."""
+    if args.completions <= 0:
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="crmctl-lsp-completion-"))
+    try:
+        lead = Path(shutil.copytree(REPO / "packages" / "LeadLifecycle" / "v1", work / "LeadLifecycle"))
+        large = work / "large"
+        subprocess.run(
+            [sys.executable, str(HERE / "generate_package.py"), str(large), "--scale", str(args.scale)],
+            check=True,
+            capture_output=True,
+        )
+        rows, missed = [], []
+        for name, pkg in (("LeadLifecycle", lead), ("2,000 fields", large)):
+            found = _child("completion", json.dumps([str(pkg), COMPLETION_ENTITY[name], args.completions]))
+            times = found["times"]
+            p50, p95 = _pct(times, 0.5), _pct(times, 0.95)
+            ms = " | ".join(f"{t * 1000:.1f}" for t in (p50, p95, max(times)))
+            rows.append(f"| {name} | {len(times)} | {ms} | {' / '.join(f'{n:.0f}' for n in found['items'])} |")
+            if p95 > COMPLETION_TARGET:
+                missed.append(f"completion on {name}: p95 {p95 * 1000:.1f} ms > {COMPLETION_TARGET * 1000:.0f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| completion | requests | p50 ms | p95 ms | max ms | items min / median / max |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+    for line in missed:
+        print(f"\nTARGET MISSED: {line}")
+    return 1 if missed and not args.no_check else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--completions", type=int, default=60)
+    parser.add_argument("--completion-only", action="store_true")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(_child_main(*args.child))))
         return 0
-    return run(args)
+    code = 0 if args.completion_only else run(args)
+    return max(code, run_completion(args))
 
 
 if __name__ == "__main__":

@@ -31,9 +31,17 @@ def server_fixture() -> object:
     async def client(lsp_client: LanguageClient) -> object:
         params = lsp.InitializeParams(
             capabilities=lsp.ClientCapabilities(
-                general=lsp.GeneralClientCapabilities(position_encodings=[lsp.PositionEncodingKind.Utf16])
+                general=lsp.GeneralClientCapabilities(position_encodings=[lsp.PositionEncodingKind.Utf16]),
+                text_document=lsp.TextDocumentClientCapabilities(
+                    completion=lsp.CompletionClientCapabilities(
+                        completion_item=lsp.ClientCompletionItemOptions(documentation_format=[lsp.MarkupKind.Markdown])
+                    ),
+                    hover=lsp.HoverClientCapabilities(content_format=[lsp.MarkupKind.Markdown]),
+                    document_symbol=lsp.DocumentSymbolClientCapabilities(hierarchical_document_symbol_support=True),
+                    rename=lsp.RenameClientCapabilities(prepare_support=True),
+                ),
             ),
-            initialization_options={"debounce": 0},
+            initialization_options={"debounceMs": 0},
         )
         await lsp_client.initialize_session(params)
         yield

@@ -203,8 +203,11 @@ def test_code_links_and_settings() -> None:
     assert str(code_href("RUL301")).endswith("docs/lint-rules.md#rul301")
     assert str(code_href("CMP101")).endswith("docs/compatibility.md#change-kinds")
     assert code_href("input") is None
-    assert Settings.from_options({"debounce": 0}).debounce_ms == 0
-    for bad in (None, {"debounce": True}, {"debounce": -1}, {"debounce": "5"}, {"debounce": 10**9}):
+    assert Settings.from_options({"debounceMs": 0}).debounce_ms == 0
+    assert Settings.from_options({"debounceMs": 300.5}).debounce_ms == 300
+    # `debounce` was never released: the key is `debounceMs`, as the editors' settings send it
+    bad_values: list[object] = [True, -1, "5", 10**9]
+    for bad in (None, {"debounce": 0}, *({"debounceMs": value} for value in bad_values)):
         assert Settings.from_options(bad).debounce_ms == 150
 
 
@@ -213,6 +216,19 @@ def test_the_server_is_built_with_its_features() -> None:
     assert server.name == "crmctl"
     features = server.protocol.fm.features
     assert lsp.TEXT_DOCUMENT_DID_CHANGE in features and lsp.TEXT_DOCUMENT_CODE_ACTION in features
+    for method in (
+        lsp.TEXT_DOCUMENT_COMPLETION,
+        lsp.TEXT_DOCUMENT_HOVER,
+        lsp.TEXT_DOCUMENT_DEFINITION,
+        lsp.TEXT_DOCUMENT_REFERENCES,
+        lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL,
+        lsp.WORKSPACE_SYMBOL,
+        lsp.TEXT_DOCUMENT_PREPARE_RENAME,
+        lsp.TEXT_DOCUMENT_RENAME,
+        lsp.TEXT_DOCUMENT_FORMATTING,
+        lsp.TEXT_DOCUMENT_RANGE_FORMATTING,
+    ):
+        assert method in features, method
 
 
 async def _settle(ls: FakeServer) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["KINDS", "KINDS_BY_ID", "ChangeClass", "ChangeKind", "kind"]
+__all__ = ["KINDS", "KINDS_BY_ID", "ChangeClass", "ChangeKind", "explain_change", "kind"]
 
 
 class ChangeClass(StrEnum):
@@ -370,3 +370,29 @@ KINDS_BY_ID: dict[str, ChangeKind] = {k.id: k for k in KINDS}
 
 def kind(kind_id: str) -> ChangeKind:
     return KINDS_BY_ID[kind_id]
+
+
+def explain_change(code: str, *, markdown: bool = False) -> str | None:
+    """What change kind `code` (`CMP108`) is: its id, class (and when `crmctl diff` fails on it), semver bump and
+    why; None for a code no kind has. `crmctl explain CMP108` prints the text; the language server's hover on a
+    compatibility finding shows it as Markdown (`markdown=True`: headed by the code, one fact a line)."""
+    found = next((k for k in KINDS if k.code == code.strip().upper()), None)
+    if found is None:
+        return None
+    head = f"{found.code} {found.id}"
+    facts = [
+        f"class: {found.cls.value} ({_fails(found.cls)})",
+        f"semver: {found.bump}{' (text only)' if found.cosmetic else ''}",
+    ]
+    why = f"Why: {found.reason}"
+    if markdown:
+        return f"### {head}\n\n" + "  \n".join(facts) + f"\n\n{why}"
+    return "\n".join([head, *facts]) + f"\n\n{why}"
+
+
+def _fails(cls: ChangeClass) -> str:
+    if cls is ChangeClass.BREAKING:
+        return "crmctl diff fails on it by default"
+    if cls is ChangeClass.COMPATIBLE:
+        return "crmctl diff never fails on it"
+    return f"crmctl diff fails on it with --fail-on {cls.value}"

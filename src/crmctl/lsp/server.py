@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException, JsonRpcParseError
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from crmctl import __version__
 from crmctl.lsp.workspace import Workspace
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from crmctl.lsp.features.diagnostics import CheckResult
+    from crmctl.lsp.workspace import Loaded
 
 __all__ = ["CrmctlServer", "Settings", "State", "build_server", "serve"]
 
@@ -32,8 +35,8 @@ DEFAULT_DEBOUNCE_MS = 150
 
 @dataclass
 class Settings:
-    """What the client may set in `initializationOptions`: `debounce` (milliseconds between the last change and
-    the check, default 150)."""
+    """What the client may set in `initializationOptions`: `debounceMs` (milliseconds between the last change and
+    the check, 0 to 10,000, default 150; any other value keeps the default)."""
 
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
 
@@ -41,7 +44,7 @@ class Settings:
     def from_options(cls, options: Any) -> Settings:
         settings = cls()
         if isinstance(options, dict):
-            value = options.get("debounce")
+            value = options.get("debounceMs")
             if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 10_000:
                 settings.debounce_ms = int(value)
         return settings
@@ -57,11 +60,44 @@ class State:
     pending: dict[Path, asyncio.Task[None]] = field(default_factory=dict)
     # (package directory, baseline source) → the baseline package, or the error opening it gave
     baselines: dict[tuple[Path, str], Any] = field(default_factory=dict)
+    # the package directories found under the workspace folders at initialize (for workspace symbols)
+    package_roots: set[Path] = field(default_factory=set)
+    # package directory → (what it was loaded from, the load) for requests (`crmctl.lsp.documents.current`)
+    loads: dict[Path, tuple[object, Loaded]] = field(default_factory=dict)
+
+
+_ANSWERED = object()  # a request answered with an error before it reached a handler
+
+
+class CrmctlProtocol(LanguageServerProtocol):
+    """pygls's protocol, answering what pygls only logs: a request whose params do not fit the method's types gets
+    an InvalidParams error response (pygls would leave the client waiting forever), and a body that is not JSON a
+    ParseError response (id null), as JSON-RPC asks."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "id" not in data or "method" not in data or "error" in data:
+                raise  # a notification or a response: nobody waits for an answer
+            cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+            error = lsp.ResponseError(code=exc.code, message=f"{exc.message}: {data['method']}{cause}")
+            self._send_response(data["id"], error=error)
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
 
 
 class CrmctlServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("crmctl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "crmctl",
+            __version__,
+            protocol_cls=CrmctlProtocol,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+        )
         self.state = State()
 
     @property
@@ -70,8 +106,18 @@ class CrmctlServer(LanguageServer):
         encoding = self.server_capabilities.position_encoding if self.protocol.server_capabilities else None
         return str(encoding or lsp.PositionEncodingKind.Utf16)
 
+    def markup(self, text: str, formats: list[lsp.MarkupKind] | None) -> lsp.MarkupContent:
+        """`text` (Markdown) as the client accepts it: Markdown when `formats` (the client's capability for the
+        request) lists it, else the same text as plain text (readable as it is)."""
+        kind = lsp.MarkupKind.Markdown if formats and lsp.MarkupKind.Markdown in formats else lsp.MarkupKind.PlainText
+        return lsp.MarkupContent(kind, text)
+
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """A failure outside a request (in a notification handler) is logged and shown; the server keeps running."""
+        """A failure outside a request (in a notification handler, or reading a message) is logged and shown; the
+        server keeps running. A body that is not JSON is also answered with a ParseError (its id is unknown)."""
+        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):  # JSONDecodeError, UnicodeError
+            parse_error = JsonRpcParseError(f"{JsonRpcParseError.MESSAGE}: {error}")
+            self.protocol._send_response(None, error=parse_error.to_response_error())  # type: ignore[arg-type]
         log.error("crmctl lsp: %s", error, exc_info=error)
         try:
             self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"crmctl lsp: internal error: {error}"))
@@ -80,9 +126,44 @@ class CrmctlServer(LanguageServer):
 
 
 def _features() -> list[Callable[[CrmctlServer], None]]:
-    from crmctl.lsp.features import code_actions, diagnostics
+    from crmctl.lsp.features import (
+        code_actions,
+        completion,
+        diagnostics,
+        formatting,
+        hover,
+        navigation,
+        rename,
+        symbols,
+    )
 
-    return [diagnostics.register, code_actions.register]
+    return [
+        diagnostics.register,
+        code_actions.register,
+        completion.register,
+        hover.register,
+        navigation.register,
+        symbols.register,
+        rename.register,
+        formatting.register,
+    ]
+
+
+def _workspace_packages(params: lsp.InitializeParams) -> set[Path]:
+    """The package directories under the client's workspace folders (or its root), as `crmctl lint` finds them."""
+    from pygls.uris import to_fs_path
+
+    from crmctl.lint.discovery import discover_packages
+
+    uris = [folder.uri for folder in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    roots: set[Path] = set()
+    for uri in uris:
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        if path and Path(path).is_dir():
+            roots.update(discover_packages(Path(path)))
+    return roots
 
 
 def build_server() -> CrmctlServer:
@@ -91,6 +172,7 @@ def build_server() -> CrmctlServer:
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: CrmctlServer, params: lsp.InitializeParams) -> None:
         ls.state.settings = Settings.from_options(params.initialization_options)
+        ls.state.package_roots = _workspace_packages(params)
 
     for register in _features():
         register(server)

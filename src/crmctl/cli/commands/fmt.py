@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crmctl.cli.commands.lint import discover_packages
 from crmctl.cli.console import err, out
 from crmctl.errors import InputError
+from crmctl.lint.discovery import discover_packages
 
 __all__ = ["run"]
 

@@ -8,23 +8,10 @@ from pathlib import Path
 
 from crmctl.cli.console import err, out, use_color
 from crmctl.errors import InputError
+from crmctl.lint.discovery import discover_packages
 from crmctl.model.diagnostics import Diagnostic, Report, Severity
 
 __all__ = ["discover_packages", "run"]
-
-_SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
-
-
-def discover_packages(root: Path, skip: Callable[[Path], bool] = lambda _: False) -> list[Path]:
-    """Every directory under `root` containing package.yaml (skipping VCS, virtualenvs, node_modules and `skip`)."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".") and not skip(Path(dirpath, d))
-        )
-        if "package.yaml" in filenames:
-            found.append(Path(dirpath))
-    return found
 
 
 def _targets(paths: list[Path], skip: Callable[[Path], bool]) -> tuple[list[Path], set[str] | None]:

@@ -56,26 +56,13 @@ def run_explain(code: str) -> int:
 
 
 def _explain_change(code: str) -> int:
-    from crmctl.compat.kinds import KINDS
+    from crmctl.compat.kinds import explain_change
 
-    found = next((k for k in KINDS if k.code == code), None)
-    if found is None:
+    text = explain_change(code)
+    if text is None:
         raise UsageError(f"unknown change code {code!r}", hint="docs/compatibility.md lists every change kind")
-    out(
-        f"{found.code} {found.id}\n"
-        f"class: {found.cls.value} ({_fails(found.cls.value)})\n"
-        f"semver: {found.bump}{' (text only)' if found.cosmetic else ''}\n\n"
-        f"Why: {found.reason}"
-    )
+    out(text)
     return 0
-
-
-def _fails(cls: str) -> str:
-    if cls == "breaking":
-        return "crmctl diff fails on it by default"
-    if cls == "compatible":
-        return "crmctl diff never fails on it"
-    return f"crmctl diff fails on it with --fail-on {cls}"
 
 
 def _indent(text: str) -> str:
