@@ -1,6 +1,7 @@
-"""The shape of the code, checked: no import cycle inside a plane, no private name used across modules.
+"""The shape of the code, checked: no import cycle inside a plane, no private name used across modules, no code
+that switches the formatter off.
 
-import-linter (pyproject.toml) keeps the planes layered; these two rules keep each plane readable from the inside.
+import-linter (pyproject.toml) keeps the planes layered; these rules keep each plane readable from the inside.
 Type-checking imports count: a cycle that only type hints close is still two modules that cannot be read apart.
 """
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import grimp
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 PLANES = ("model", "lint", "compat", "scaffold", "signing", "registry", "runtime", "cli")
 
 
@@ -94,3 +96,16 @@ def test_the_private_import_finder_finds_them() -> None:
     ]
     assert private_imports("from crmctl.model.cel import walk, __all__", "crmctl.model.tree") == []
     assert private_imports("from crmctl.runtime._store import Store", "crmctl.runtime", package=True) == []
+
+
+def test_the_formatter_is_never_switched_off() -> None:
+    # `ruff format --check` in CI only means something if no code opts out of it.
+    markers = ("fmt: " + "skip", "fmt: " + "off", "yapf: " + "disable")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for top in ("src", "tests", "benchmarks", "scripts")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(marker in line for marker in markers)
+    ]
+    assert not found, f"formatter switched off at {found}"

@@ -97,10 +97,16 @@ async def _apply(client: LanguageClient, uri: str, path: Path, text: str, action
         return len(line.encode("utf-16-le")[: pos.character * 2].decode("utf-16-le")) + 1
 
     core = [
-        TextEdit(str(path), e.range.start.line + 1, column(e.range.start), e.range.end.line + 1,
-                 column(e.range.end), e.new_text)
+        TextEdit(
+            str(path),
+            e.range.start.line + 1,
+            column(e.range.start),
+            e.range.end.line + 1,
+            column(e.range.end),
+            e.new_text,
+        )
         for e in edits
-    ]  # fmt: skip
+    ]
     new = apply_edits(text, core)
     replace_text(client, uri, new, version)
     return new
