@@ -98,6 +98,8 @@ ROUND_TRIPS = [
     ("LeadLifecycle/v2", ("plural", "leads.count"), "leads.total"),
     ("LeadLifecycle/v2", ("role", "salesManager"), "salesLead"),  # role-removed is behavioral (CMP006)
     ("ClaimsIntake", ("role", "adjuster"), "handler"),
+    # a longer name pushes ui.yaml's `fields: [incidentAddress.street, ...]` past 120 columns: one item a line
+    ("ClaimsIntake", ("field", "Claim", "incidentAddress", "street"), "streetAndHouseNumber"),
 ]
 
 

@@ -42,12 +42,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import CrmctlError, UserError
-from crmctl.lang.edits import TextEdit
-from crmctl.lang.symbols import Reference, SymbolIndex, SymbolKey, exact_span, index_for
+from crmctl.lang.edits import TextEdit, apply_edits, group_by_file
+from crmctl.lang.symbols import Reference, SymbolIndex, SymbolKey, index_for
 from crmctl.model.cel import CEL_RESERVED, Renamed, rename_references
 from crmctl.model.diagnostics import Location
 from crmctl.model.fields import IDENT, ArrayField, FieldDef, ObjectField
-from crmctl.model.formatting import canonical_order, format_text
+from crmctl.model.formatting import canonical_order, format_text, line_edits
+from crmctl.model.scalar_spans import exact_span
 
 if TYPE_CHECKING:
     from crmctl.model.package import Package
@@ -146,7 +147,7 @@ def rename(package: Package, file: str, line: int, column: int, new_name: str) -
     if new_name == target.name:
         raise RenameRefused(f"{target.kind} {target.name} is already called {new_name!r}")
     if target.kind == "field":
-        return _rename_field(index, target, new_name)
+        return _kept_formatted(package, _rename_field(index, target, new_name))
     if not _ID.fullmatch(new_name):
         raise RenameRefused(
             f"cannot rename {target.kind} {target.name} to {new_name!r}: an id starts with a letter and continues "
@@ -155,7 +156,29 @@ def rename(package: Package, file: str, line: int, column: int, new_name: str) -
     taken = _sibling(target.key, new_name)
     if taken in index.definitions:
         raise RenameRefused(f"cannot rename {target.kind} {target.name} to {new_name!r}: that name is already taken")
-    return _edits(index, target.key, new_name)
+    return _kept_formatted(package, _edits(index, target.key, new_name))
+
+
+def _kept_formatted(package: Package, edits: list[TextEdit]) -> list[TextEdit]:
+    """`edits`, except that a file in the canonical style stays in it: where a longer or shorter name moves a flow
+    list across the line width (`fields: [a, b]` against one item a line), that file's edits are the line edits
+    from its text to the formatted renamed text."""
+    texts = {doc.file: doc.text for doc in package.docs.values()}
+    out: list[TextEdit] = []
+    for file, group in group_by_file(edits).items():
+        text = texts.get(file)
+        if text is None:  # pragma: no cover - every edit is in a loaded document
+            out.extend(group)
+            continue
+        renamed = apply_edits(text, group)
+        try:
+            if format_text(text, file) != text or format_text(renamed, file) == renamed:
+                out.extend(group)
+                continue
+            out.extend(line_edits(text, format_text(renamed, file), file))
+        except CrmctlError:
+            out.extend(group)
+    return sorted(out)
 
 
 def _sibling(key: SymbolKey, name: str) -> SymbolKey:

@@ -1,0 +1,72 @@
+"""`crmctl.model.cel.expression_location`: a CEL position inside a YAML or JSON scalar mapped to the exact file
+position, in every scalar style (plain, single- and double-quoted with escapes, multi-line plain, literal and
+folded block scalars with indentation indicators and chomping, JSON strings), astral characters included. For
+every non-blank character of the expression, the file holds that very character where the mapping says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crmctl.model.cel import expression_location
+from crmctl.model.source import parse_text
+
+EXPR = "name == 'a:b' && size(tags) > 1"
+# (file, text holding the expression at `rules[0].when`)
+LAYOUTS = [
+    ("rules.yaml", f"rules:\n  - id: r\n    when: {EXPR}\n"),
+    ("rules.yaml", f'rules:\n  - id: r\n    when: "{EXPR}"\n'),
+    ("rules.yaml", "rules:\n  - id: r\n    when: '" + EXPR.replace("'", "''") + "'\n"),
+    ("rules.yaml", 'rules:\n  - id: r\n    when: "name == \\"a\\" && size(tags) > 1"\n'),
+    ("rules.yaml", "rules:\n  - id: r\n    when: name == 'a:b'\n      && size(tags) > 1\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: \"name == 'a:b'\n      && size(tags) > 1\"\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: |\n      name == 'a:b'\n        && size(tags) > 1\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: |-\n      name == 'a:b'\n      && size(tags) > 1\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: |2\n        name == 'a:b'\n       && size(tags) > 1\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: >+\n      name == 'a:b'\n      && size(tags) > 1\n\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: >-\n      name == 'a:b'\n\n      && size(tags) > 1\n"),
+    ("rules.yaml", "rules:\n  - id: r\n    when: \"name == 'é😀' &&\\\n      size(tags) > 1\"\n"),
+    ("rules.yaml", "rules:\n  - {id: r, when: \"name == '😀' && size(tags) > 1\"}\n"),
+    (
+        "rules.json",
+        json.dumps({"rules": [{"id": "r", "when": 'name == "😀" && size(tags) > 1'}]}, indent=2, ensure_ascii=False),
+    ),
+    ("rules.json", json.dumps({"rules": [{"id": "r", "when": "name == '\\t' && x"}]})),
+]
+
+
+@pytest.mark.parametrize(("file", "text"), LAYOUTS)
+def test_every_character_of_an_expression_maps_to_itself_in_the_file(file: str, text: str) -> None:
+    doc = parse_text(text, file, as_json=file.endswith(".json"))
+    path = ("rules", 0, "when")
+    value = doc.data["rules"][0]["when"]
+    lines = text.split("\n")
+    for cel_line, part in enumerate(value.split("\n"), start=1):
+        for cel_col, char in enumerate(part, start=1):
+            if char.isspace():
+                continue
+            where = expression_location(doc, path, cel_line, cel_col)
+            line_text = lines[where.line - 1]
+            assert line_text[where.column - 1 : where.column] == char, (cel_line, cel_col, char, where, line_text)
+
+
+def test_a_position_just_past_the_end_is_just_past_the_last_character() -> None:
+    text = 'rules:\n  - id: r\n    when: "a &&"  # unterminated\n'
+    doc = parse_text(text, "rules.yaml")
+    where = expression_location(doc, ("rules", 0, "when"), 1, 5)
+    assert (where.line, where.column) == (3, 16)  # after `&&`: the closing quote
+
+
+def test_a_value_spelled_with_escape_sequences_is_placed_approximately_never_wrongly_past_the_scalar() -> None:
+    text = json.dumps({"rules": [{"id": "r", "when": "name == '😀' && x"}]})  # `\\ud83d\\ude00` in the file
+    doc = parse_text(text, "rules.json", as_json=True)
+    where = expression_location(doc, ("rules", 0, "when"), 1, 1)
+    assert (where.line, where.column) == (1, text.index("name") + 1)
+
+
+@pytest.mark.parametrize(("line", "column"), [(0, 1), (1, 0), (3, 1), (1, 99), (2, 99)])
+def test_a_position_outside_the_expression_falls_back_without_raising(line: int, column: int) -> None:
+    doc = parse_text("rules:\n  - id: r\n    when: |\n      a &&\n      b\n", "rules.yaml")
+    where = expression_location(doc, ("rules", 0, "when"), line, column)
+    assert where.file == "rules.yaml" and where.line >= 1
