@@ -70,3 +70,32 @@ def test_a_position_outside_the_expression_falls_back_without_raising(line: int,
     doc = parse_text("rules:\n  - id: r\n    when: |\n      a &&\n      b\n", "rules.yaml")
     where = expression_location(doc, ("rules", 0, "when"), line, column)
     assert where.file == "rules.yaml" and where.line >= 1
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        '"name == \\"a\\" && nope"',  # escapes before the error: the old mapping was 2 columns short
+        "'name == ''a'' && nope'",  # doubled quotes
+        "name == 'a'\n      && nope",  # a multi-line plain scalar: the old mapping gave the indentation
+        ">-\n      name == 'a'\n        && nope",  # folded, a more indented line
+    ],
+)
+def test_lint_places_a_cel_finding_on_the_offending_identifier(when: str) -> None:
+    from crmctl.lint.runner import lint_package
+    from crmctl.model.package import load_tree
+    from crmctl.model.tree import MemoryTree
+
+    files = {
+        "package.yaml": "name: P\nversion: 1.0.0\nscope: global\ndescription: d\nlocales: [en]\ndefaultLocale: en\n",
+        "schema.yaml": "entities:\n  Lead:\n    fields:\n      name: {type: text}\n",
+        "rules.yaml": "rules:\n  - id: r\n    entity: Lead\n    scope: global\n    trigger: onSave\n"
+        f"    capability: guard\n    message: m\n    when: {when}\n",
+    }
+    package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "."))
+    found = [d for d in lint_package(package) if "nope" in d.message and d.location.file.endswith("rules.yaml")]
+    assert found, lint_package(package)
+    lines = files["rules.yaml"].split("\n")
+    for finding in found:
+        loc = finding.location
+        assert lines[loc.line - 1][loc.column - 1 :].startswith("nope"), (loc, lines[loc.line - 1])
