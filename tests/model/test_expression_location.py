@@ -99,3 +99,27 @@ def test_lint_places_a_cel_finding_on_the_offending_identifier(when: str) -> Non
     for finding in found:
         loc = finding.location
         assert lines[loc.line - 1][loc.column - 1 :].startswith("nope"), (loc, lines[loc.line - 1])
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\x85", "\u2029"])
+def test_a_unicode_line_separator_in_a_quoted_scalar_never_breaks_the_symbol_index(brk: str) -> None:
+    """libyaml's marks count U+2028/U+0085/U+2029 inside quoted scalars as line breaks, the text does not: spans
+    after one pointed past the text and the index raised IndexError (found by fuzzing the language services)."""
+    from crmctl.lang.navigation import definition, references
+    from crmctl.lang.symbols import build_index
+    from crmctl.model.package import load_tree
+    from crmctl.model.tree import MemoryTree
+
+    files = {
+        "package.yaml": "name: P\nversion: 1.0.0\nscope: global\ndescription: d\nlocales: [en]\ndefaultLocale: en\n",
+        "schema.yaml": f'entities:\n  Lead:\n    description: "a{brk}b"\n    fields:\n      name: {{type: text}}\n',
+        "rules.yaml": f"rules:\n  - id: r\n    entity: Lead\n    scope: global\n    trigger: onSave\n"
+        f'    capability: guard\n    message: "m{brk}"\n    when: "name != \'\'"\n',
+    }
+    package = load_tree(MemoryTree({k: v.encode() for k, v in files.items()}, "."))
+    build_index(package)
+    text = files["rules.yaml"].split("\n")
+    for line in range(1, len(text) + 2):
+        for column in range(1, 30):
+            definition(package, "rules.yaml", line, column)
+            references(package, "rules.yaml", line, column)

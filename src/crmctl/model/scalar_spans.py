@@ -53,6 +53,9 @@ class ScalarSpans:
         starts = self._line_starts(doc)
         lo = _offset(starts, span.line, span.column)
         hi = _offset(starts, span.end_line or span.line, span.end_column or span.column)
+        # The loader's marks count U+0085/U+2028/U+2029 inside quoted scalars and comments as line breaks (libyaml),
+        # this text does not: a span may then point past the text. The alignment below rejects what does not match.
+        lo, hi = min(lo, len(doc.text)), min(hi, len(doc.text))
         text = doc.text
         found: int | list[int] | None = None
         for start in (lo, lo + 1):
