@@ -689,7 +689,9 @@ def expression_cost(expr: str) -> tuple[int, int]:
 def map_position(scalar: Location, source_line: str, cel_line: int, cel_col: int, lines: list[str]) -> Location:
     """File location of CEL position (cel_line, cel_col) inside the YAML scalar that starts at `scalar`.
 
-    `source_line` is the text of the scalar's first line, `lines` the whole file. Best effort: single-line
+    The fallback of `expression_location` where the exact mapping (`crmctl.model.scalar_spans`) cannot align
+    the value with its source (escape sequences). `source_line` is the text of the scalar's first line, `lines`
+    the whole file. Best effort: single-line
     plain and quoted scalars map exactly (quotes shift by one); block scalars (`|`, `>`) map the line and
     the content indentation; other multi-line scalars map the line only.
     """
