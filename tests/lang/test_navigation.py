@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from crmctl.lang.navigation import SymbolNode, definition, document_symbols, references, symbol_at, workspace_symbols
-from crmctl.lang.symbols import build_index, exact_span, index_for
+from crmctl.lang.symbols import build_index, index_for
 from crmctl.model.cel import ComparedLiteral, compared_literals
 from crmctl.model.diagnostics import Location
 from crmctl.model.package import Package, load_package, load_tree
+from crmctl.model.scalar_spans import exact_span
 from crmctl.model.tree import MemoryTree
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,6 +19,7 @@ from crmctl.lang.edits import TextEdit, apply_edits, group_by_file
 from crmctl.lang.rename import RENAMEABLE, RenameRefused, prepare_rename, rename
 from crmctl.lang.symbols import SymbolKey, index_for
 from crmctl.lint.runner import lint_package
+from crmctl.model.formatting import format_text
 from crmctl.model.package import Package, load_tree
 from crmctl.model.tree import MemoryTree
 
@@ -66,7 +67,15 @@ def assert_compatible_round_trip(files: dict[str, str], key: SymbolKey, new_name
     renamed = (*key[:-1], new_name)
     assert renamed in index.definitions and key not in index.definitions
     assert len(index.references.get(renamed, [])) == len(index_for(old).references.get(key, []))
+    assert_formatted_stays_formatted(files, after)
     return after
+
+
+def assert_formatted_stays_formatted(files: dict[str, str], after: dict[str, str]) -> None:
+    """A file in the canonical style before the rename is in it after (`crmctl fmt --check` stays clean)."""
+    for file, text in after.items():
+        if text != files[file] and format_text(files[file], file) == files[file]:
+            assert format_text(text, file) == text, file
 
 
 ROUND_TRIPS = [
@@ -87,6 +96,10 @@ ROUND_TRIPS = [
     ("LeadLifecycle/v2", ("timer", "leadLifecycle", "staleLead"), "expire"),
     ("LeadLifecycle/v2", ("message", "validation.emailFormat"), "validation.mailFormat"),
     ("LeadLifecycle/v2", ("plural", "leads.count"), "leads.total"),
+    ("LeadLifecycle/v2", ("role", "salesManager"), "salesLead"),  # role-removed is behavioral (CMP006)
+    ("ClaimsIntake", ("role", "adjuster"), "handler"),
+    # a longer name pushes ui.yaml's `fields: [incidentAddress.street, ...]` past 120 columns: one item a line
+    ("ClaimsIntake", ("field", "Claim", "incidentAddress", "street"), "streetAndHouseNumber"),
 ]
 
 
@@ -108,14 +121,18 @@ def test_a_field_rename_rewrites_every_artifact_and_locale_and_keeps_the_old_nam
         "localization/de.yaml",
         "localization/fr.yaml",
     }
-    assert "      employees:\n        type: number\n        aliases: [companySize]\n" in after["schema.yaml"]
+    # `aliases` at its place in the canonical key order (after `description`), so the file stays formatted
+    assert (
+        "      employees:\n        type: number\n        description: Number of employees (CEL type int).\n"
+        "        aliases: [companySize]\n        integer: true\n"
+    ) in after["schema.yaml"]
     assert "+ (employees >= 250 ? 30.0 : (employees >= 50 ? 15.0 : 0.0))" in after["schema.yaml"]
     assert "Lead.employees: Employees" in after["localization/en.yaml"]
     # Only the changed lines differ: comments and layout are kept.
     old_lines, new_lines = files["schema.yaml"].splitlines(), after["schema.yaml"].splitlines()
     assert len(new_lines) == len(old_lines) + 1
     assert (
-        sum(a != b for a, b in zip(old_lines, [*new_lines[:54], *new_lines[55:]], strict=True)) == 2
+        sum(a != b for a, b in zip(old_lines, [*new_lines[:55], *new_lines[56:]], strict=True)) == 2
     )  # the key, the score
 
 
@@ -180,7 +197,7 @@ def _at(package: Package, key: SymbolKey) -> tuple[str, int, int]:
         (("workflow", "leadLifecycle"), "leads", "CMP602"),
         (("entity", "Lead"), "Prospect", "CMP114"),
         (("event", "LeadQualified"), "LeadPromoted", "CMP652"),
-        (("role", "marketing"), "growth", "CMP006"),
+        (("role", "marketing"), "salesRep", "already taken"),
         (("task", "leadLifecycle", "qualificationDecision"), "decide", "CMP615"),
         (("validation", "emailFormat"), "mailFormat", "it is hard"),
         (("alias", "Lead", "mobilePhone", "phone"), "landline", "CMP108"),
@@ -442,3 +459,62 @@ def test_a_file_that_did_not_load_refuses_the_rename_rather_than_miss_its_refere
     assert package.ui is None
     with pytest.raises(RenameRefused, match=r"ui\.yaml did not load"):
         rename(package, *_at(package, ("field", "Lead", "phone")), "mobile")
+
+
+# --- a formatted file stays formatted -------------------------------------------------------------------------
+# Each layout a field definition can have in the canonical style (`crmctl fmt`); the rename's `aliases` entry
+# lands at its canonical place (`type`, `description`, `required`, `aliases`, ...), so `fmt --check` stays clean.
+FIELD_LAYOUTS = [
+    "      phone:\n        type: text\n        maxLength: 20\n",
+    "      phone: {type: text, maxLength: 20}\n",
+    "      phone: {type: text}  # the number\n",
+    "      phone:\n        type: text\n        description: The number.\n        required: true\n"
+    "        maxLength: 20\n",
+    "      phone:\n        type: text\n        description: |\n          The number,\n"
+    "          with its prefix.\n        maxLength: 20\n",
+    "      phone:\n        type: text\n        description: |+\n          The number.\n\n        required: true\n",
+    "      phone:\n        type: text\n        description: >-\n          The number,\n          folded.\n",
+    "      phone:\n        type: text\n        required: true\n        # how long it may be\n        maxLength: 20\n",
+    "      phone:\n        type: text\n        deprecated: true\n",
+    "      phone:\n        type: text\n        aliases: [telephone]\n        maxLength: 20\n",
+    "      phone:\n        type: text\n        aliases: []\n",
+]
+
+
+@pytest.mark.parametrize("layout", FIELD_LAYOUTS)
+def test_a_field_rename_leaves_a_formatted_schema_formatted(layout: str) -> None:
+    schema = format_text(f"entities:\n  Lead:\n    fields:\n{layout}      name:\n        type: text\n", "schema.yaml")
+    files = {"package.yaml": format_text(_MANIFEST, "package.yaml"), "schema.yaml": schema}
+    assert format_text(schema, "schema.yaml") == schema
+    after = assert_compatible_round_trip(files, ("field", "Lead", "phone"), "mobile")
+    assert format_text(after["schema.yaml"], "schema.yaml") == after["schema.yaml"]
+    fields = load(after).schema.entities["Lead"].fields  # type: ignore[union-attr]
+    assert "phone" in fields["mobile"].aliases
+    assert fields["mobile"].description == load(files).schema.entities["Lead"].fields["phone"].description  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"type": "text"},
+        {"type": "text", "description": "d", "required": True, "maxLength": 3},
+        {"type": "text", "aliases": ["telephone"]},
+        {"type": "text", "description": "d", "aliases": ["telephone", "tel"], "deprecated": True},
+    ],
+)
+def test_a_field_rename_leaves_a_formatted_json_schema_formatted(field: dict[str, object]) -> None:
+    schema = format_text(json.dumps({"entities": {"Lead": {"fields": {"phone": field}}}}), "schema.json")
+    files = {"package.yaml": _MANIFEST, "schema.json": schema}
+    after = assert_compatible_round_trip(files, ("field", "Lead", "phone"), "mobile")
+    assert format_text(after["schema.json"], "schema.json") == after["schema.json"]
+
+
+def test_every_refusal_of_a_kind_says_why_and_what_to_do_instead() -> None:
+    package = load(files_of("LeadLifecycle/v2"))
+    refused = {key[0]: key for key in index_for(package).definitions if key[0] not in RENAMEABLE}
+    assert set(refused) == {"alias", "state", "task", "workflow", "entity", "event"}
+    for key in [*refused.values(), ("validation", "emailFormat")]:
+        with pytest.raises(RenameRefused) as refusal:
+            rename(package, *_at(package, key), "other")
+        message = str(refusal.value)
+        assert "CMP" in message and any(w in message for w in ("instead", "Keep", "beside")), message

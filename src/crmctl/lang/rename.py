@@ -8,21 +8,25 @@ What each kind of symbol does:
 
 - **Fields** (and members of objects and of list items): the definition key and every reference (field paths,
   CEL identifiers, `Entity.field` label and picklist keys) are rewritten, and the old name is added to the field's
-  `aliases`, so records stored under it stay readable and `crmctl diff` classifies the rename as compatible.
+  `aliases`, so records stored under it stay readable and `crmctl diff` classifies the rename as compatible. A new
+  `aliases` entry goes where the canonical key order puts it (after `type`, `description`, `required`), so a
+  formatted file stays formatted; in a formatted YAML file a flow mapping (`city: {type: text}`) becomes a block
+  mapping, as `crmctl fmt` writes a mapping holding a list.
   Renaming a field back to one of its aliases swaps the two names: that alias entry becomes the current name
   (`mobilePhone {aliases: [phone]}` renamed to `phone` gives `phone {aliases: [mobilePhone]}`); records stored
   under either name stay readable.
   Refused up front: a name that is not an identifier or is a CEL reserved word, a name another field of the same
   object (or entity) has or keeps as an alias, and a rename that a comprehension variable of some expression
   would capture (`tags.exists(b, b == a)` with `a` renamed to `b`).
-- **Steps, groups, rules, soft validations, transitions, calendars, timers, named forms, message and plural keys** are
-  not stored in records or instances: every reference is rewritten, no alias is kept (compat classifies the
-  change as behavioural at most).
+- **Steps, groups, rules, soft validations, transitions, calendars, timers, named forms, message and plural keys,
+  roles** are not stored in records or instances: every reference is rewritten, no alias is kept (compat classifies
+  the change as behavioural at most). A role is assigned to users by tenants, outside the package: those
+  assignments name the old role until they are updated (role-removed, CMP006, behavioural).
 - **Aliases** are refused: records written under an alias are read through it (alias-removed, CMP108).
-- **States, tasks, workflows, entities, events and roles** are refused: workflow instances store their workflow,
-  state and pending task names, records are stored per entity, consumers subscribe to event names, tenants
-  assign roles by name, so a rename would be a breaking change (CMP604, CMP615, CMP602, CMP114, CMP652) or
-  silently drop role assignments (CMP006). Add the new one beside the old one instead.
+- **States, tasks, workflows, entities and events** are refused (the message says why and what to do instead):
+  workflow instances store their workflow, state and pending task names, records are stored per entity,
+  consumers subscribe to event names, so a rename is a breaking change (CMP604, CMP615, CMP602, CMP114, CMP652).
+  Add the new one beside the old one instead.
 - **Hard validations** are refused too: validations are matched by id across versions, so a renamed hard
   validation reads as a new hard one that stored records may fail (CMP401, data-dependent).
 
@@ -37,15 +41,16 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import UserError
-from crmctl.lang.edits import TextEdit
-from crmctl.lang.symbols import Reference, SymbolIndex, SymbolKey, exact_span, index_for
+from crmctl.errors import CrmctlError, UserError
+from crmctl.lang.edits import TextEdit, apply_edits, group_by_file
+from crmctl.lang.symbols import Reference, SymbolIndex, SymbolKey, index_for
 from crmctl.model.cel import CEL_RESERVED, Renamed, rename_references
-from crmctl.model.fields import IDENT, ArrayField, ObjectField
+from crmctl.model.diagnostics import Location
+from crmctl.model.fields import IDENT, ArrayField, FieldDef, ObjectField
+from crmctl.model.formatting import canonical_order, format_text, line_edits
+from crmctl.model.scalar_spans import exact_span
 
 if TYPE_CHECKING:
-    from crmctl.model.diagnostics import Location
-    from crmctl.model.fields import FieldDef
     from crmctl.model.package import Package
     from crmctl.model.source import JsonPath, SourceDoc
 
@@ -69,7 +74,20 @@ class RenameTarget:
 
 # Kinds renamed everywhere without an alias: none of them is stored in records or instances.
 RENAMEABLE = frozenset(
-    {"field", "form", "step", "group", "rule", "validation", "transition", "calendar", "timer", "message", "plural"}
+    {
+        "field",
+        "form",
+        "step",
+        "group",
+        "rule",
+        "validation",
+        "transition",
+        "calendar",
+        "timer",
+        "message",
+        "plural",
+        "role",
+    }
 )
 
 _REFUSED = {
@@ -78,15 +96,16 @@ _REFUSED = {
     "state": "workflow instances store the name of the state they are in; renaming state {name} would strand them "
     "(state-removed, CMP604, is breaking). Add the new state and a transition to it instead",
     "workflow": "workflow instances are pinned to their workflow's id; renaming workflow {name} would strand them "
-    "(workflow-removed, CMP602, is breaking)",
+    "(workflow-removed, CMP602, is breaking). Keep the id (what users read is its label in the locale files); to "
+    "replace it, add the new workflow beside it and retire the old one in a major version",
     "entity": "records are stored per entity; renaming entity {name} would orphan them (entity-removed, CMP114, is "
-    "breaking)",
+    "breaking). Keep the name (what users read is its label in the locale files); to move the data, add the new "
+    "entity beside it and migrate the records",
     "event": "consumers subscribe to events by name; renaming event {name} would silence them (event-removed, "
-    "CMP652, is breaking)",
+    "CMP652, is breaking). Publish the new event beside it and retire the old one in a major version",
     "task": "workflow instances waiting in a state store the task they wait on; renaming task {name} would leave "
-    "them waiting on a task that no longer exists (task-removed, CMP615, is breaking)",
-    "role": "tenants assign roles by name; renaming role {name} would silently drop those assignments "
-    "(role-removed, CMP006). Declare the new role beside it instead",
+    "them waiting on a task that no longer exists (task-removed, CMP615, is breaking). Add the new task beside it "
+    "and remove the old one once no instance waits on it",
 }
 
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
@@ -128,7 +147,7 @@ def rename(package: Package, file: str, line: int, column: int, new_name: str) -
     if new_name == target.name:
         raise RenameRefused(f"{target.kind} {target.name} is already called {new_name!r}")
     if target.kind == "field":
-        return _rename_field(index, target, new_name)
+        return _kept_formatted(package, _rename_field(index, target, new_name))
     if not _ID.fullmatch(new_name):
         raise RenameRefused(
             f"cannot rename {target.kind} {target.name} to {new_name!r}: an id starts with a letter and continues "
@@ -137,7 +156,29 @@ def rename(package: Package, file: str, line: int, column: int, new_name: str) -
     taken = _sibling(target.key, new_name)
     if taken in index.definitions:
         raise RenameRefused(f"cannot rename {target.kind} {target.name} to {new_name!r}: that name is already taken")
-    return _edits(index, target.key, new_name)
+    return _kept_formatted(package, _edits(index, target.key, new_name))
+
+
+def _kept_formatted(package: Package, edits: list[TextEdit]) -> list[TextEdit]:
+    """`edits`, except that a file in the canonical style stays in it: where a longer or shorter name moves a flow
+    list across the line width (`fields: [a, b]` against one item a line), that file's edits are the line edits
+    from its text to the formatted renamed text."""
+    texts = {doc.file: doc.text for doc in package.docs.values()}
+    out: list[TextEdit] = []
+    for file, group in group_by_file(edits).items():
+        text = texts.get(file)
+        if text is None:  # pragma: no cover - every edit is in a loaded document
+            out.extend(group)
+            continue
+        renamed = apply_edits(text, group)
+        try:
+            if format_text(text, file) != text or format_text(renamed, file) == renamed:
+                out.extend(group)
+                continue
+            out.extend(line_edits(text, format_text(renamed, file), file))
+        except CrmctlError:
+            out.extend(group)
+    return sorted(out)
 
 
 def _sibling(key: SymbolKey, name: str) -> SymbolKey:
@@ -249,26 +290,73 @@ def _alias_edit(doc: SourceDoc, json_path: JsonPath, fdef: FieldDef, old: str, n
             return _insert(doc.file, whole.end_line or whole.line, at, spelled)
         last = doc.span((*apath, len(aliases) - 1))
         if _char_at(doc, whole.line, whole.column) == "[":
-            return _insert(doc.file, last.end_line or last.line, last.end_column or last.column, f", {spelled}")
+            # one item a line (`json.dumps(indent=2)`): the new one on a line of its own
+            sep = f",\n{' ' * (last.column - 1)}" if last.line != whole.line else ", "
+            return _insert(doc.file, last.end_line or last.line, last.end_column or last.column, sep + spelled)
         prefix = doc.line_text(last.line)[: last.column - 1]  # `      - `
         return _insert(doc.file, last.end_line or last.line, last.end_column or last.column, f"\n{prefix}{spelled}")
     body = doc.span(json_path)
     mapping = _at(doc.data, json_path, False)
     keys = list(mapping)
-    if _char_at(doc, body.line, body.column) == "{":  # a flow mapping (and every JSON object)
-        last_key = doc.span((*json_path, keys[-1]), key=True)
-        last = doc.span((*json_path, keys[-1]))
-        entry = f'"aliases": ["{old}"]' if is_json else f"aliases: [{old}]"
-        if last_key.line == body.line:
-            return _insert(doc.file, last.end_line or last.line, last.end_column or last.column, f", {entry}")
-        indent = " " * (last_key.column - 1)
-        return _insert(doc.file, last.end_line or last.line, last.end_column or last.column, f",\n{indent}{entry}")
-    anchor = "type" if "type" in mapping else keys[0]
+    # In the canonical key order (`crmctl.model.formatting`), after the key that precedes `aliases` there, so a
+    # formatted file stays formatted: `type`, `description`, `required`, `aliases`, ...
+    canonical = list(canonical_order({**dict.fromkeys(keys), "aliases": None, "type": fdef.type}, FieldDef))
+    before = [k for k in canonical[: canonical.index("aliases")] if k in mapping]
+    anchor = before[-1] if before else keys[0]
     key_span = doc.span((*json_path, anchor), key=True)
     value = doc.span((*json_path, anchor))
+    value_end = (value.end_line or value.line, value.end_column or value.column)
+    spelled_entry = f'"aliases": ["{old}"]' if is_json else f"aliases: [{old}]"
+    if _char_at(doc, body.line, body.column) == "{":  # a flow mapping (and every JSON object)
+        if not is_json and _formatted(doc):
+            return _flow_to_block(doc, json_path, [k for k in canonical if k in mapping or k == "aliases"], old)
+        indent = " " * (key_span.column - 1)
+        if key_span.line == body.line:  # on one line: the author's flow style is kept
+            return _insert(doc.file, *value_end, f", {spelled_entry}")
+        # `json.dumps(indent=2)`'s layout, the canonical style of JSON files
+        entry = f',\n{indent}"aliases": [\n{indent}  "{old}"\n{indent}]'
+        return _insert(doc.file, *value_end, entry)
+    entry = f"{' ' * (key_span.column - 1)}aliases: [{old}]"
+    if value.end_line and value.end_line > value.line and value.end_column == 1:
+        # A block scalar ends at the start of the line after it (its trailing blank lines are part of it).
+        return _insert(doc.file, value.end_line, 1, entry + "\n")
     line = value.end_line or value.line
-    end = len(doc.line_text(line)) + 1
-    return _insert(doc.file, line, end, f"\n{' ' * (key_span.column - 1)}aliases: [{old}]")
+    return _insert(doc.file, line, len(doc.line_text(line)) + 1, "\n" + entry)
+
+
+def _formatted(doc: SourceDoc) -> bool:
+    """Whether the file is in the canonical style (`crmctl fmt --check` would pass)."""
+    try:
+        return format_text(doc.text, doc.file) == doc.text
+    except CrmctlError:
+        return False
+
+
+def _flow_to_block(doc: SourceDoc, json_path: JsonPath, keys: list[Any], old: str) -> TextEdit:
+    """A YAML flow mapping (`city: {type: text}`) rewritten in block style with `aliases: [old]` among its keys, in
+    the order `keys`: the canonical style writes a mapping holding a list in block style. Keys and values keep
+    their spelling."""
+    name = doc.span(json_path, key=True)
+    body = doc.span(json_path)
+    indent = " " * (name.column - 1 + 2)
+    lines = []
+    for key in keys:
+        if key == "aliases":
+            lines.append(f"{indent}aliases: [{old}]")
+            continue
+        k, v = doc.span((*json_path, key), key=True), doc.span((*json_path, key))
+        lines.append(f"{indent}{_text(doc, k)}: {_text(doc, v)}")
+    span = Location(
+        doc.file, name.end_line or name.line, name.end_column or name.column, body.end_line, body.end_column
+    )
+    return TextEdit.replacing(span, ":\n" + "\n".join(lines))
+
+
+def _text(doc: SourceDoc, span: Location) -> str:
+    lines = [doc.line_text(n) for n in range(span.line, (span.end_line or span.line) + 1)]
+    text = "\n".join(lines)
+    end = len(text) - len(lines[-1]) + (span.end_column or span.column) - 1
+    return text[span.column - 1 : end]
 
 
 def _insert(file: str, line: int, column: int, text: str) -> TextEdit:

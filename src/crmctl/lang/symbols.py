@@ -22,7 +22,6 @@ and `exact=False`; rename refuses to edit such a reference rather than guess.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,13 +33,14 @@ from crmctl.compat.ui_diff import form_base
 from crmctl.model.cel import Renamed, compared_literals, field_uses, shape_tree
 from crmctl.model.diagnostics import Location
 from crmctl.model.fields import ArrayField, ObjectField
+from crmctl.model.scalar_spans import ScalarSpans
 
 if TYPE_CHECKING:
     from crmctl.model.fields import FieldDef
     from crmctl.model.package import Package
     from crmctl.model.source import JsonPath, SourceDoc
 
-__all__ = ["Reference", "Symbol", "SymbolIndex", "SymbolKey", "build_index", "exact_span", "index_for"]
+__all__ = ["Reference", "Symbol", "SymbolIndex", "SymbolKey", "build_index", "index_for"]
 
 SymbolKey = tuple[str, ...]
 
@@ -165,114 +165,7 @@ def build_index(package: Package) -> SymbolIndex:
 
 # --- exact spans inside scalars ------------------------------------------------------------------------------
 
-_NEWLINE = re.compile("\n")
 _CONTEXT_IDS = frozenset({"step", "role"})
-_SKIPPABLE = frozenset(" \t\r\n'\"\\")
-
-
-class _Spans:
-    """Maps character offsets of a scalar's value to file positions, per document."""
-
-    def __init__(self) -> None:
-        self._starts: dict[str, list[int]] = {}
-        self._aligned: dict[tuple[str, JsonPath, bool], tuple[int | list[int] | None, Location]] = {}
-
-    def _line_starts(self, doc: SourceDoc) -> list[int]:
-        starts = self._starts.get(doc.file)
-        if starts is None:
-            starts = [0, *(m.end() for m in _NEWLINE.finditer(doc.text))]
-            self._starts[doc.file] = starts
-        return starts
-
-    def _align(self, doc: SourceDoc, path: JsonPath, key: bool, value: str) -> tuple[int | list[int] | None, Location]:
-        """Where the characters of `value` are in `doc.text`: an offset when the value is written as is (a plain or
-        simply quoted one-line scalar, the common case), else an offset per character (-1 for whitespace, which
-        folding may move), or None when the value cannot be aligned with its source; and the span of the whole
-        scalar."""
-        cached = self._aligned.get((doc.file, path, key))
-        if cached is not None:
-            return cached
-        span = doc.span(path, key=key)
-        starts = self._line_starts(doc)
-        lo = _offset(starts, span.line, span.column)
-        hi = _offset(starts, span.end_line or span.line, span.end_column or span.column)
-        text = doc.text
-        found: int | list[int] | None = None
-        for start in (lo, lo + 1):
-            if start + len(value) <= hi and text.startswith(value, start) and hi - start - len(value) == start - lo:
-                found = start  # plain (`name`) or quoted (`'name'`, `"name"`) without anything between
-        if found is None:
-            found = _walk(text, lo, hi, value)
-        result = (found, span)
-        self._aligned[(doc.file, path, key)] = result
-        return result
-
-    def name(
-        self,
-        doc: SourceDoc,
-        path: JsonPath,
-        value: str,
-        offset: int = 0,
-        length: int | None = None,
-        *,
-        key: bool = False,
-    ) -> tuple[Location, bool]:
-        """The span of `value[offset:offset + length]` inside the scalar (or key) at `path`, and whether it is exact;
-        an inexact answer is the span of the whole scalar."""
-        length = len(value) - offset if length is None else length
-        aligned, whole = self._align(doc, path, key, value)
-        if aligned is None or length <= 0 or offset + length > len(value):
-            return whole, False
-        if isinstance(aligned, int):
-            first = aligned + offset
-            last = first + length - 1
-        else:
-            first, last = aligned[offset], aligned[offset + length - 1]
-        if first < 0 or last - first != length - 1 or doc.text[first : last + 1] != value[offset : offset + length]:
-            return whole, False
-        starts = self._line_starts(doc)
-        line, column = _position(starts, first)
-        return Location(doc.file, line, column, line, column + length), True
-
-
-def exact_span(
-    doc: SourceDoc, path: JsonPath, value: str, offset: int = 0, length: int | None = None, *, key: bool = False
-) -> tuple[Location, bool]:
-    """The span of `value[offset:offset + length]` (all of it by default) inside the scalar or key at `path` of
-    `doc` whose value is `value`, and whether it is exact (else the span of the whole scalar)."""
-    return _Spans().name(doc, path, value, offset, length, key=key)
-
-
-def _walk(text: str, lo: int, hi: int, value: str) -> list[int] | None:
-    """Align `value` with the scalar's source `text[lo:hi]`, skipping what quoting and folding add: the quotes, an
-    escaping backslash, a doubled single quote, line breaks and indentation, a block scalar's header line."""
-    j = lo
-    if j < hi and text[j] in "|>":  # a block scalar: its content starts on the next line
-        newline = text.find("\n", j, hi)
-        j = hi if newline < 0 else newline + 1
-    aligned: list[int] = []
-    for ch in value:
-        if ch.isspace():
-            aligned.append(-1)
-            continue
-        while j < hi and text[j] != ch and text[j] in _SKIPPABLE:
-            j += 1
-        if j >= hi or text[j] != ch:
-            return None
-        aligned.append(j)
-        j += 1
-    return aligned
-
-
-def _offset(starts: list[int], line: int, column: int) -> int:
-    return starts[min(line, len(starts)) - 1] + column - 1
-
-
-def _position(starts: list[int], offset: int) -> tuple[int, int]:
-    import bisect
-
-    line = bisect.bisect_right(starts, offset)
-    return line, offset - starts[line - 1] + 1
 
 
 def _body(doc: SourceDoc, path: JsonPath, name_span: Location) -> Location:
@@ -297,7 +190,7 @@ class _Builder:
     def __init__(self, package: Package) -> None:
         self.package = package
         self.index = SymbolIndex(package)
-        self.spans = _Spans()
+        self.spans = ScalarSpans()
         self._trees: dict[str, dict[str, Renamed]] = {}
 
     def run(self) -> None:

@@ -712,7 +712,9 @@ def expression_cost(expr: str) -> tuple[int, int]:
 def map_position(scalar: Location, source_line: str, cel_line: int, cel_col: int, lines: list[str]) -> Location:
     """File location of CEL position (cel_line, cel_col) inside the YAML scalar that starts at `scalar`.
 
-    `source_line` is the text of the scalar's first line, `lines` the whole file. Best effort: single-line
+    The fallback of `expression_location` where the exact mapping (`crmctl.model.scalar_spans`) cannot align
+    the value with its source (escape sequences). `source_line` is the text of the scalar's first line, `lines`
+    the whole file. Best effort: single-line
     plain and quoted scalars map exactly (quotes shift by one); block scalars (`|`, `>`) map the line and
     the content indentation; other multi-line scalars map the line only.
     """
@@ -733,8 +735,41 @@ def map_position(scalar: Location, source_line: str, cel_line: int, cel_col: int
 
 
 def expression_location(doc: SourceDoc, path: JsonPath, cel_line: int, cel_col: int) -> Location:
-    """Where a CEL position inside the scalar at `path` of `doc` is in the file."""
+    """Where a CEL position (1-based line and column in code points, as the compiler reports them) inside the
+    scalar at `path` of `doc` is in the file: exact in every scalar style (`crmctl.model.scalar_spans`); a position
+    on whitespace or just past the end counts from the nearest character before it on the same line. Only where
+    the value cannot be aligned with its source (escape sequences) is the position approximate (`map_position`)."""
+    exact = _exact_location(doc, path, cel_line, cel_col)
+    if exact is not None:
+        return exact
     scalar = doc.loc(path)
     lines = doc.text.splitlines()
     source_line = lines[scalar.line - 1] if 0 < scalar.line <= len(lines) else ""
     return map_position(scalar, source_line, cel_line, cel_col, lines)
+
+
+def _exact_location(doc: SourceDoc, path: JsonPath, cel_line: int, cel_col: int) -> Location | None:
+    from crmctl.model.scalar_spans import exact_span
+
+    value: Any = doc.data
+    try:
+        for part in path:
+            value = value[part]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(value, str) or cel_line < 1 or cel_col < 1:
+        return None
+    lines = value.split("\n")
+    if cel_line > len(lines) or cel_col > len(lines[cel_line - 1]) + 1:
+        return None
+    offset = sum(len(text) + 1 for text in lines[: cel_line - 1]) + cel_col - 1
+    anchor = offset  # the character itself, else the nearest non-blank one before it on its line
+    line_start = offset - (cel_col - 1)
+    while anchor >= line_start and (anchor >= len(value) or value[anchor].isspace()):
+        anchor -= 1
+    if anchor < line_start:
+        return None
+    span, exact = exact_span(doc, path, value, anchor, 1)
+    if not exact:
+        return None
+    return Location(doc.file, span.line, span.column + offset - anchor)

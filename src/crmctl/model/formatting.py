@@ -37,7 +37,15 @@ from crmctl.model.edits import TextEdit
 from crmctl.model.jsonschemas import ARTIFACT_MODELS
 from crmctl.model.source import parse_text
 
-__all__ = ["LINE_WIDTH", "artifact_kind", "canonical_emitter", "canonical_order", "format_edits", "format_text"]
+__all__ = [
+    "LINE_WIDTH",
+    "artifact_kind",
+    "canonical_emitter",
+    "canonical_order",
+    "format_edits",
+    "format_text",
+    "line_edits",
+]
 
 LINE_WIDTH = 120
 _INDENT = 2
@@ -119,7 +127,11 @@ def format_edits(text: str, file: str, lines: tuple[int, int] | None = None) -> 
     editor). An edit is a whole run of changed lines and is returned whole, even when it reaches outside the
     range: half of a reformatted block would not be the canonical style of anything.
     """
-    formatted = format_text(text, file)
+    return line_edits(text, format_text(text, file), file, lines)
+
+
+def line_edits(text: str, formatted: str, file: str, lines: tuple[int, int] | None = None) -> list[TextEdit]:
+    """The smallest line-level edits turning `text` into `formatted` (see `format_edits`)."""
     old = text.splitlines(keepends=True)
     new = formatted.splitlines(keepends=True)
     edits: list[TextEdit] = []
