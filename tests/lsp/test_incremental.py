@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -152,9 +151,9 @@ def _lead_server(tmp_path: Path) -> tuple[FakeServer, Path]:
 
 
 def _change(ls: FakeServer, path: Path, text: str) -> None:
-    uri = file_uri(str(path))
-    ls.workspace.text_documents[uri] = SimpleNamespace(source=text)
-    ls.handlers[lsp.TEXT_DOCUMENT_DID_CHANGE](ls, SimpleNamespace(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    versioned = lsp.VersionedTextDocumentIdentifier(version=0, uri=file_uri(str(path)))
+    whole = lsp.TextDocumentContentChangeWholeDocument(text=text)
+    ls.handlers[lsp.TEXT_DOCUMENT_DID_CHANGE](ls, lsp.DidChangeTextDocumentParams(versioned, [whole]))
 
 
 async def _until(condition: Any, timeout: float = 30.0) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -27,7 +28,7 @@ from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
 from crmctl.errors import CrmctlError
-from crmctl.lsp.convert import LineIndex, file_uri, to_lsp_diagnostic
+from crmctl.lsp.convert import LineIndex, apply_change, file_uri, to_lsp_diagnostic
 from crmctl.lsp.workspace import Loaded, package_dir
 from crmctl.model.diagnostics import Diagnostic, Location, Severity
 
@@ -273,23 +274,29 @@ def _root_of(uri: str) -> tuple[Path, Path] | None:
 
 
 def register(server: CrmctlServer) -> None:
-    def _changed(ls: CrmctlServer, uri: str) -> None:
+    # The server keeps the buffers itself (`Workspace.buffers`), applying each change with LSP's line breaks
+    # (`crmctl.lsp.convert.apply_change`), not pygls's documents.
+    def _changed(ls: CrmctlServer, uri: str, edit: Callable[[str], str] | None = None) -> None:
         found = _root_of(uri)
         if found is None:
             return
         file, root = found
-        document = ls.workspace.text_documents.get(uri)
-        if document is not None:
-            ls.state.workspace.open(file, document.source)
+        if edit is not None:
+            ls.state.workspace.open(file, edit(ls.state.workspace.buffers.get(file, "")))
         schedule(ls, root)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CrmctlServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri)
+        _changed(ls, params.text_document.uri, lambda _: params.text_document.text)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CrmctlServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri)
+        def edit(text: str) -> str:
+            for change in params.content_changes:
+                text = apply_change(text, change, ls.encoding)
+            return text
+
+        _changed(ls, params.text_document.uri, edit)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CrmctlServer, params: lsp.DidSaveTextDocumentParams) -> None:
