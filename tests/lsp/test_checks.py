@@ -265,6 +265,8 @@ async def test_handlers_debounce_and_survive_a_crashing_check(tmp_path: Path, mo
     ls.handlers[lsp.TEXT_DOCUMENT_DID_CLOSE](ls, SimpleNamespace(text_document=doc))
     await _settle(ls)
     assert _codes(ls, rules) == []  # closed: the file on disk counts again
+    ls.handlers[lsp.TEXT_DOCUMENT_DID_CHANGE](ls, lsp.DidChangeTextDocumentParams(versioned, [whole]))
+    assert rules not in ls.state.workspace.buffers and not ls.state.pending  # a change to a closed document: ignored
     (pkg / "ui.yaml").unlink()
     event = lsp.FileEvent(uri=file_uri(str(pkg / "ui.yaml")), type=lsp.FileChangeType.Deleted)
     ls.handlers[lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES](ls, lsp.DidChangeWatchedFilesParams(changes=[event]))

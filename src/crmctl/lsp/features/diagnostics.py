@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -276,27 +275,28 @@ def _root_of(uri: str) -> tuple[Path, Path] | None:
 def register(server: CrmctlServer) -> None:
     # The server keeps the buffers itself (`Workspace.buffers`), applying each change with LSP's line breaks
     # (`crmctl.lsp.convert.apply_change`), not pygls's documents.
-    def _changed(ls: CrmctlServer, uri: str, edit: Callable[[str], str] | None = None) -> None:
+    def _changed(ls: CrmctlServer, uri: str, text: str | None = None) -> None:
         found = _root_of(uri)
         if found is None:
             return
         file, root = found
-        if edit is not None:
-            ls.state.workspace.open(file, edit(ls.state.workspace.buffers.get(file, "")))
+        if text is not None:
+            ls.state.workspace.open(file, text)
         schedule(ls, root)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CrmctlServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri, lambda _: params.text_document.text)
+        _changed(ls, params.text_document.uri, params.text_document.text)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CrmctlServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        def edit(text: str) -> str:
-            for change in params.content_changes:
-                text = apply_change(text, change, ls.encoding)
-            return text
-
-        _changed(ls, params.text_document.uri, edit)
+        found = _root_of(params.text_document.uri)
+        text = ls.state.workspace.buffers.get(found[0]) if found is not None else None
+        if text is None:
+            return  # never opened (pygls logs it): there is no buffer to change
+        for change in params.content_changes:
+            text = apply_change(text, change, ls.encoding)
+        _changed(ls, params.text_document.uri, text)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CrmctlServer, params: lsp.DidSaveTextDocumentParams) -> None:
