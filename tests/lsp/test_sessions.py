@@ -121,3 +121,24 @@ async def test_quick_incremental_edits_of_a_crlf_document_with_astral_characters
     await wait_for(client, uri, lambda d: starts(list(d)) == expected)
     await asyncio.sleep(0.5)
     assert starts(list(client.diagnostics[uri])) == expected
+
+
+async def test_two_versions_of_a_package_open_at_once_keep_their_own_findings(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """packages/LeadLifecycle/v1 and v2 (same name): a break in one is never reported in the other, and a file
+    deleted on disk (watched-files event) is checked as `crmctl lint` checks the directory."""
+    v1 = copy_package("LeadLifecycle/v1", tmp_path / "packages" / "LeadLifecycle" / "v1")
+    v2 = copy_package("LeadLifecycle/v2", tmp_path / "packages" / "LeadLifecycle" / "v2")
+    one = open_doc(client, v1 / "rules.yaml", (v1 / "rules.yaml").read_text().replace("company !=", "compny !=", 1))
+    two = open_doc(client, v2 / "rules.yaml")
+    await wait_for(client, one, lambda d: {str(x.code) for x in d} == {"RUL301"})
+    await wait_for(client, two, lambda d: not d)
+    (v2 / "ui.yaml").unlink()
+    event = lsp.FileEvent(uri=(v2 / "ui.yaml").as_uri(), type=lsp.FileChangeType.Deleted)
+    client.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[event]))
+    expected = lint_on_disk(v2)
+    for uri in {f.as_uri() for f in v2.rglob("*.yaml")} | set(expected):
+        await wait_for(client, uri, lambda d, uri=uri: starts(list(d)) == expected.get(uri, []))
+    assert {str(x.code) for x in client.diagnostics[one]} == {"RUL301"}
+    assert all(not d for uri, d in client.diagnostics.items() if uri.startswith(v1.as_uri()) and uri != one)
