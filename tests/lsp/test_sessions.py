@@ -142,3 +142,63 @@ async def test_two_versions_of_a_package_open_at_once_keep_their_own_findings(
         await wait_for(client, uri, lambda d, uri=uri: starts(list(d)) == expected.get(uri, []))
     assert {str(x.code) for x in client.diagnostics[one]} == {"RUL301"}
     assert all(not d for uri, d in client.diagnostics.items() if uri.startswith(v1.as_uri()) and uri != one)
+
+
+async def test_rename_applied_in_buffers_then_undone_is_clean_again(client: LanguageClient, tmp_path: Path) -> None:
+    """As an editor applies a rename: every edited file becomes an open buffer (locale files were not open); undo
+    restores each buffer's text. The package is clean after the rename and after the undo, in every file."""
+    from crmctl.lang.edits import TextEdit, apply_edits
+
+    pkg = copy_package("LeadLifecycle/v1", tmp_path / "Lead")
+    schema = pkg / "schema.yaml"
+    schema_uri = open_doc(client, schema)
+    await wait_for(client, schema_uri, lambda d: not d)
+    lines = schema.read_text().split("\n")
+    row = next(i for i, line in enumerate(lines) if line == "      phone:")
+    at = lsp.Position(row, 8)
+    edit = await client.text_document_rename_async(
+        lsp.RenameParams(lsp.TextDocumentIdentifier(uri=schema_uri), at, "mobilePhone")
+    )
+    assert edit is not None and edit.changes is not None and len(edit.changes) > 2
+    before: dict[str, str] = {}
+    version = 10
+    for uri, edits in edit.changes.items():
+        path = Path(uri.removeprefix("file://"))
+        before[uri] = path.read_text()
+        core = [
+            TextEdit(
+                str(path),
+                e.range.start.line + 1,
+                e.range.start.character + 1,
+                e.range.end.line + 1,
+                e.range.end.character + 1,
+                e.new_text,
+            )
+            for e in edits
+        ]
+        after = apply_edits(before[uri], core)
+        version += 1
+        if uri == schema_uri:
+            client.text_document_did_change(
+                lsp.DidChangeTextDocumentParams(
+                    lsp.VersionedTextDocumentIdentifier(version=version, uri=uri),
+                    [lsp.TextDocumentContentChangeWholeDocument(text=after)],
+                )
+            )
+        else:
+            open_doc(client, path, after)
+    everything = {f.as_uri() for f in pkg.rglob("*.yaml") if f.parent in (pkg, pkg / "localization")}
+    for uri in everything:
+        await wait_for(client, uri, lambda d: not d)
+    for uri, text in before.items():
+        version += 1
+        client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                lsp.VersionedTextDocumentIdentifier(version=version, uri=uri),
+                [lsp.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+    for uri in everything:
+        await wait_for(client, uri, lambda d: not d)
+    await asyncio.sleep(0.3)
+    assert all(not client.diagnostics[uri] for uri in everything)
