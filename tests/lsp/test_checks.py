@@ -249,9 +249,11 @@ async def test_handlers_debounce_and_survive_a_crashing_check(tmp_path: Path, mo
     rules = pkg / "rules.yaml"
     uri = file_uri(str(rules))
     doc = lsp.TextDocumentIdentifier(uri=uri)
-    ls.workspace.text_documents[uri] = SimpleNamespace(source=rules.read_text().replace("company !=", "compny !=", 1))
-    ls.handlers[lsp.TEXT_DOCUMENT_DID_OPEN](ls, SimpleNamespace(text_document=doc))
-    ls.handlers[lsp.TEXT_DOCUMENT_DID_CHANGE](ls, SimpleNamespace(text_document=doc))  # restarts the wait
+    item = lsp.TextDocumentItem(uri=uri, language_id="yaml", version=1, text=rules.read_text())
+    ls.handlers[lsp.TEXT_DOCUMENT_DID_OPEN](ls, lsp.DidOpenTextDocumentParams(item))
+    whole = lsp.TextDocumentContentChangeWholeDocument(text=item.text.replace("company !=", "compny !=", 1))
+    versioned = lsp.VersionedTextDocumentIdentifier(version=2, uri=uri)
+    ls.handlers[lsp.TEXT_DOCUMENT_DID_CHANGE](ls, lsp.DidChangeTextDocumentParams(versioned, [whole]))  # restarts
     assert len(ls.state.pending) == 1
     await _settle(ls)
     assert _codes(ls, rules) == ["RUL301"]
@@ -263,6 +265,8 @@ async def test_handlers_debounce_and_survive_a_crashing_check(tmp_path: Path, mo
     ls.handlers[lsp.TEXT_DOCUMENT_DID_CLOSE](ls, SimpleNamespace(text_document=doc))
     await _settle(ls)
     assert _codes(ls, rules) == []  # closed: the file on disk counts again
+    ls.handlers[lsp.TEXT_DOCUMENT_DID_CHANGE](ls, lsp.DidChangeTextDocumentParams(versioned, [whole]))
+    assert rules not in ls.state.workspace.buffers and not ls.state.pending  # a change to a closed document: ignored
     (pkg / "ui.yaml").unlink()
     event = lsp.FileEvent(uri=file_uri(str(pkg / "ui.yaml")), type=lsp.FileChangeType.Deleted)
     ls.handlers[lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES](ls, lsp.DidChangeWatchedFilesParams(changes=[event]))
@@ -270,9 +274,8 @@ async def test_handlers_debounce_and_survive_a_crashing_check(tmp_path: Path, mo
     assert file_uri(str(pkg / "ui.yaml")) in ls.published
     # outside any package or not a file: nothing happens
     for other in ("untitled:x", file_uri(str(tmp_path / "x.yaml"))):
-        ls.handlers[lsp.TEXT_DOCUMENT_DID_OPEN](
-            ls, SimpleNamespace(text_document=lsp.TextDocumentIdentifier(uri=other))
-        )
+        item = lsp.TextDocumentItem(uri=other, language_id="yaml", version=1, text="")
+        ls.handlers[lsp.TEXT_DOCUMENT_DID_OPEN](ls, lsp.DidOpenTextDocumentParams(item))
         ls.handlers[lsp.TEXT_DOCUMENT_DID_CLOSE](
             ls, SimpleNamespace(text_document=lsp.TextDocumentIdentifier(uri=other))
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types as lsp
 
 from crmctl.lang.edits import TextEdit
-from crmctl.lsp.convert import LineIndex, diagnostic_span, file_uri, to_lsp_diagnostic, to_workspace_edit
+from crmctl.lsp.convert import LineIndex, apply_change, diagnostic_span, file_uri, to_lsp_diagnostic, to_workspace_edit
 from crmctl.model.diagnostics import Diagnostic, Location, Severity
 from crmctl.model.source import parse_text
 
@@ -68,3 +70,32 @@ def test_lsp_diagnostic_and_workspace_edit() -> None:
     assert edit.changes == {
         file_uri("/p/a.yaml"): [lsp.TextEdit(lsp.Range(lsp.Position(0, 1), lsp.Position(0, 2)), "X")]
     }
+
+
+@settings(derandomize=True, max_examples=200)
+@given(
+    st.text(alphabet=st.sampled_from(["a", "é", "𝄞", "\n", "\r", "\u2028", "\x85", "\x0c"]), max_size=30),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.text(alphabet=st.sampled_from(["x", "𝄞", "\n"]), max_size=3),
+    st.sampled_from(list(lsp.PositionEncodingKind)),
+)
+def test_a_change_replaces_exactly_its_range(text: str, a: int, b: int, new: str, encoding: str) -> None:
+    """A didChange range, read with LSP's line breaks (LF, CR, CRLF) in any position encoding, replaces the text
+    between its two offsets; characters Python's splitlines breaks at (U+2028, NEL, form feed) are not breaks."""
+    start, end = sorted((min(a, len(text)), min(b, len(text))))
+    if text[start - 1 : start + 1] == "\r\n" or text[end - 1 : end + 1] == "\r\n":
+        return  # no position lies inside a CRLF
+    index = LineIndex(text, encoding)
+
+    def position(offset: int) -> lsp.Position:
+        before = re.split(r"\r\n|\r|\n", text[:offset])
+        return index.position(len(before), len(before[-1]) + 1)
+
+    partial = lsp.TextDocumentContentChangePartial(range=lsp.Range(position(start), position(end)), text=new)
+    assert apply_change(text, partial, encoding) == text[:start] + new + text[end:]
+    assert apply_change(text, lsp.TextDocumentContentChangeWholeDocument(text=new), encoding) == new
+    past = lsp.Position(len(index.lines) + 3, 0)
+    assert apply_change(
+        text, lsp.TextDocumentContentChangePartial(range=lsp.Range(past, past), text=new), encoding
+    ) == (text + new)

@@ -218,7 +218,7 @@ def lsp(
     """Run the language server for editors (diagnostics as you type, compatibility, quick fixes); see docs/lsp.md."""
     from crmctl.lsp.server import serve
 
-    serve()
+    raise typer.Exit(serve())
 
 
 @app.command()

@@ -22,6 +22,7 @@ from crmctl.model.source import SourceDoc
 
 __all__ = [
     "LineIndex",
+    "apply_change",
     "diagnostic_span",
     "file_uri",
     "to_lsp_diagnostic",
@@ -52,6 +53,15 @@ class LineIndex:
     def __init__(self, text: str, encoding: str = lsp.PositionEncodingKind.Utf16) -> None:
         self.lines = _LINE_BREAK.split(text)
         self.encoding = encoding
+        self._starts = [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
+        self._length = len(text)
+
+    def offset(self, position: lsp.Position) -> int:
+        """The index in the text of an LSP position (clamped to its line; past the last line, the end)."""
+        if position.line >= len(self.lines):
+            return self._length
+        line, column = self.column(position)
+        return self._starts[line - 1] + column - 1
 
     def line_text(self, line: int) -> str:
         """The text of 1-based `line`, empty past the end."""
@@ -82,6 +92,16 @@ class LineIndex:
         end_line = span.end_line if span.end_line is not None else span.line
         end_column = span.end_column if span.end_column is not None else span.column
         return lsp.Range(self.position(span.line, span.column), self.position(end_line, end_column))
+
+
+def apply_change(text: str, change: lsp.TextDocumentContentChangeEvent, encoding: str) -> str:
+    """`text` after one change of a `didChange` notification, its range read with LSP's line breaks (pygls's own
+    documents split lines with `str.splitlines`, which also breaks at U+2028, NEL, form feed…, so an edit after
+    such a character landed on the wrong line)."""
+    if not isinstance(change, lsp.TextDocumentContentChangePartial):
+        return change.text
+    index = LineIndex(text, encoding)
+    return text[: index.offset(change.range.start)] + change.text + text[index.offset(change.range.end) :]
 
 
 def file_uri(file: str) -> str:

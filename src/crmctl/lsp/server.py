@@ -179,8 +179,9 @@ def build_server() -> CrmctlServer:
     return server
 
 
-def serve() -> None:
-    """Run the server over stdin/stdout until the client exits."""
+def serve() -> int:
+    """Run the server over stdin/stdout until the client exits or closes stdin; the exit code is 0 when the client
+    asked for `shutdown` first, else 1 (as the protocol says for `exit`)."""
     import gc
     import os
     import sys
@@ -192,6 +193,12 @@ def serve() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     # The protocol owns copies of stdin/stdout; anything else printed goes to stderr, never into the protocol
     # stream, and the CLI's own streams stay open when the server closes its copies on exit.
+    # File descriptor 1 itself is pointed at stderr, so that what C code or a child process (git) writes to it does
+    # not corrupt the protocol stream either.
     stdin, stdout = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
+    sys.stdout.flush()
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
-    build_server().start_io(stdin, stdout)
+    server = build_server()
+    server.start_io(stdin, stdout)  # pygls swallows the SystemExit of `exit`: its code is decided here
+    return 0 if server.protocol._shutdown else 1

@@ -27,7 +27,7 @@ from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
 from crmctl.errors import CrmctlError
-from crmctl.lsp.convert import LineIndex, file_uri, to_lsp_diagnostic
+from crmctl.lsp.convert import LineIndex, apply_change, file_uri, to_lsp_diagnostic
 from crmctl.lsp.workspace import Loaded, package_dir
 from crmctl.model.diagnostics import Diagnostic, Location, Severity
 
@@ -273,23 +273,30 @@ def _root_of(uri: str) -> tuple[Path, Path] | None:
 
 
 def register(server: CrmctlServer) -> None:
-    def _changed(ls: CrmctlServer, uri: str) -> None:
+    # The server keeps the buffers itself (`Workspace.buffers`), applying each change with LSP's line breaks
+    # (`crmctl.lsp.convert.apply_change`), not pygls's documents.
+    def _changed(ls: CrmctlServer, uri: str, text: str | None = None) -> None:
         found = _root_of(uri)
         if found is None:
             return
         file, root = found
-        document = ls.workspace.text_documents.get(uri)
-        if document is not None:
-            ls.state.workspace.open(file, document.source)
+        if text is not None:
+            ls.state.workspace.open(file, text)
         schedule(ls, root)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: CrmctlServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri)
+        _changed(ls, params.text_document.uri, params.text_document.text)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CrmctlServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri)
+        found = _root_of(params.text_document.uri)
+        text = ls.state.workspace.buffers.get(found[0]) if found is not None else None
+        if text is None:
+            return  # never opened (pygls logs it): there is no buffer to change
+        for change in params.content_changes:
+            text = apply_change(text, change, ls.encoding)
+        _changed(ls, params.text_document.uri, text)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: CrmctlServer, params: lsp.DidSaveTextDocumentParams) -> None:
