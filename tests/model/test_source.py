@@ -237,3 +237,17 @@ def test_path_at_outside_any_value() -> None:
     assert doc.path_at(1, 14) == ((), False)  # a comment is on no value: only the document
     assert parse_text("", "f.yaml").path_at(1, 1) is None
     assert parse_text('{"a": {"b": 1}}', "f.json", as_json=True).path_at(1, 13) == (("a", "b"), False)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('name: Lead\ndescription: "a\x0cb"\n', "f.yaml:2:16:"),
+        ('name: "é😀"\nx: "a\x1cb"\n', "f.yaml:2:6:"),  # libyaml counts UTF-8 bytes; the location counts characters
+        ("a: 1\n\x0c", "f.yaml:2:1:"),
+    ],
+)
+def test_a_character_yaml_does_not_allow_is_located(text: str, where: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_text(text, "f.yaml")
+    assert str(exc.value).startswith(where) and "unacceptable character U+00" in str(exc.value)

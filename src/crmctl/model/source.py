@@ -269,6 +269,7 @@ def _safe_yaml() -> Any:
 def _compose_and_build(yaml: Any, text: str, rel: str) -> SourceDoc:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     try:
         try:
@@ -287,6 +288,15 @@ def _compose_and_build(yaml: Any, text: str, rel: str) -> SourceDoc:
         where = f"{rel}:{mark.line + 1}:{mark.column + 1}" if mark else rel
         problem = exc.problem or exc.context or "invalid YAML"
         raise InputError(f"{where}: invalid YAML: {problem}") from None
+    except ReaderError as exc:  # a character YAML does not allow
+        # The reader stops at the first one; its `position` counts characters or (libyaml) UTF-8 bytes, so the
+        # character itself is looked up: its first occurrence is the one reported.
+        found = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+        line, column = _line_column(text, found if found >= 0 else min(max(int(exc.position), 0), len(text)))
+        raise InputError(
+            f"{rel}:{line}:{column}: invalid YAML: unacceptable character U+{int(exc.character):04X} ({exc.reason})",
+            hint="remove the character, or write it as an escape sequence inside a double-quoted string",
+        ) from None
     except YAMLError as exc:
         raise InputError(f"{rel}: invalid YAML: {exc}") from None
     if node is None:
