@@ -19,6 +19,7 @@ _PINNED = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "NO_COLOR": "1",
     "TZ": "UTC",
+    "CRMCTL_CONTRACT_CHECK": "1",  # every JSON envelope printed in a test is checked against its schema
 }
 
 

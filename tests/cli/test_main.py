@@ -29,7 +29,7 @@ def test_digest_text_and_json_agree(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert run(["package", "digest", str(root)]) == 0
     text = capsys.readouterr().out.strip()
     assert run(["package", "digest", str(root), "--format", "json"]) == 0
-    body = json.loads(capsys.readouterr().out)
+    body = json.loads(capsys.readouterr().out)["result"]
     assert body == {"name": "Demo", "version": "1.0.0", "digest": text}
 
 
@@ -48,7 +48,7 @@ def test_missing_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_schema_export_writes_every_artifact_schema(tmp_path: Path) -> None:
     assert run(["schema", "export", str(tmp_path / "schemas")]) == 0
-    names = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    names = sorted(p.name for p in (tmp_path / "schemas").iterdir() if p.is_file())
     assert names == [
         "events.schema.json",
         "localization.schema.json",

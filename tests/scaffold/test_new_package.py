@@ -39,7 +39,7 @@ def test_new_package_lints_clean_and_has_a_digest(template: str, tmp_path: Path)
         assert NAME_PLACEHOLDER.encode() not in data, rel
     outcome = CliRunner().invoke(app, ["package", "digest", str(target), "--format", "json"])
     assert outcome.exit_code == 0, outcome.output
-    assert json.loads(outcome.stdout)["name"] == "Acme"
+    assert json.loads(outcome.stdout)["result"]["name"] == "Acme"
 
 
 @pytest.mark.parametrize("template", ["blank", "lead-lifecycle"])

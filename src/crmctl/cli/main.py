@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -534,22 +535,45 @@ def resolve(
 main_runtime.register(app)
 
 
-def _dispatch(argv: list[str] | None) -> None:
+@cache
+def click_app() -> Any:
+    """The click command tree typer builds from `app` (built once per process: every invocation walks it)."""
+    return typer.main.get_command(app)
+
+
+def command_path(args: list[str]) -> str:
+    """The command a command line names (`registry signer add`), "" when it names none: the longest run of
+    command names in it, options skipped (the root's only option, --version, takes no value)."""
+    names: list[str] = []
+    command = click_app()
+    for token in args:
+        if token == "--":
+            break
+        if token.startswith("-"):
+            continue
+        commands = getattr(command, "commands", None)
+        if not commands or token not in commands:
+            break
+        names.append(token)
+        command = commands[token]
+    return " ".join(names)
+
+
+def _dispatch(args: list[str]) -> None:
     """`crmctl resolve NAME [...]` skips typer's parameter machinery (it imports pydantic) to answer under 100 ms."""
     from crmctl.cli.commands.registry import parse_resolve, run_resolve_fast
 
-    parsed = parse_resolve(sys.argv[1:] if argv is None else argv)
+    parsed = parse_resolve(args)
     if parsed is not None:
         raise SystemExit(run_resolve_fast(parsed))
     try:
-        code = app(args=argv, prog_name="crmctl", standalone_mode=False)
+        code = click_app().main(args=args, prog_name="crmctl", standalone_mode=False)
     except _usage_error() as exc:
         raise SystemExit(_show_usage_error(exc)) from None
     except typer.Abort:
-        from crmctl.cli.console import err
+        from crmctl.cli.boundary import fail
 
-        err("Aborted!")
-        raise SystemExit(1) from None
+        raise SystemExit(fail("aborted", "Aborted!", 1)) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
@@ -560,21 +584,23 @@ def _usage_error() -> type[Exception]:
 
 def _show_usage_error(exc: Any) -> int:
     """Print a usage error as click does, escaped: its message quotes the arguments as typed (`No such command`,
-    `Got unexpected extra arguments`), and not every typer escapes them, nor line separators and bidi overrides."""
+    `Got unexpected extra arguments`), and not every typer escapes them, nor line separators and bidi overrides.
+    In JSON mode the envelope carries click's message (without the usage lines) as a `usage-error` problem."""
     import io
 
-    from crmctl.cli.console import err
+    from crmctl.cli.boundary import fail
 
     text = io.StringIO()
     exc.show(file=text)
-    err(text.getvalue())
-    return int(exc.exit_code)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return fail("usage-error", text.getvalue().rstrip("\n"), int(exc.exit_code), summary=message)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point and the one error boundary: user errors exit 2, bugs 3, Ctrl-C 130."""
     import gc
 
+    from crmctl.cli import contract
     from crmctl.cli.boundary import guarded
 
     # A command is a short-lived process that builds large, acyclic trees (parsed packages); the cyclic GC
@@ -583,7 +609,9 @@ def run(argv: list[str] | None = None) -> int:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        code = guarded(lambda: _dispatch(argv))
+        args = sys.argv[1:] if argv is None else list(argv)
+        with contract.invoked(command_path(args), json_mode=contract.json_requested(args)):
+            code = guarded(lambda: _dispatch(args))
     finally:
         if was_enabled:
             gc.enable()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from crmctl.cli.console import out
+from crmctl.cli.contract import emit
 from crmctl.errors import InputError
 
 __all__ = ["run_digest", "run_schema_export"]
@@ -25,18 +25,17 @@ def run_digest(path: Path, output_format: str) -> int:
     value = digest(package)
     if output_format == "json":
         manifest = package.manifest
-        body = {"name": package.name, "version": manifest.version if manifest else None, "digest": value}
-        out(json.dumps(body, sort_keys=True))
-    else:
-        out(value)
+        return emit({"name": package.name, "version": manifest.version if manifest else None, "digest": value})
+    out(value)
     return 0
 
 
 def run_schema_export(directory: Path) -> int:
+    from crmctl.cli.contract import write_command_schemas
     from crmctl.model.jsonschemas import write_schemas
 
     try:
-        written = write_schemas(directory)
+        written = write_schemas(directory) + write_command_schemas(directory / "commands")
     except OSError as exc:
         raise InputError(f"{directory}: cannot write schemas: {exc.strerror}") from None
     for path in written:
