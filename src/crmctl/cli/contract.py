@@ -215,7 +215,11 @@ def _running_command() -> str:
 
     context = click.get_current_context(silent=True)
     if context is not None:
-        return context.command_path.partition(" ")[2]
+        names = []
+        while context.parent is not None:  # the root's own name is whatever the caller called the program
+            names.append(context.info_name or "")
+            context = context.parent
+        return " ".join(reversed(names))
     current = _INVOCATION.get()
     return current.command if current is not None else ""
 
