@@ -211,9 +211,14 @@ def error_envelope(command: str, code: str, message: str, *, exit_code: int, hin
 
 def _running_command() -> str:
     """The path of the command being run (`registry signer add`), from click's context, else the invocation."""
-    import click
+    import importlib
 
-    context = click.get_current_context(silent=True)
+    import typer
+
+    # the click typer runs on (typer 0.2x ships its own copy): its context stack is the one the command runs in
+    click_package = next(c for c in typer.Context.__mro__ if c.__name__ == "Context" and c is not typer.Context)
+    click_globals = importlib.import_module(click_package.__module__.rpartition(".")[0] + ".globals")
+    context = click_globals.get_current_context(silent=True)
     if context is not None:
         names = []
         while context.parent is not None:  # the root's own name is whatever the caller called the program
