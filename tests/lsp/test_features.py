@@ -258,7 +258,28 @@ def test_ill_typed_requests_and_bodies_are_answered(ls: CrmctlServer) -> None:
     except ValueError as exc:
         ls.report_server_error(exc, JsonRpcException)
     assert sent[-1][0] is None and sent[-1][1] is not None and sent[-1][1].code == -32700
-    assert logged and "internal error" in logged[0].message
+    assert logged[-1].message.startswith("crmctl lsp: bad message from the client (not JSON-RPC): ")
+    assert logged[-1].type == lsp.MessageType.Warning  # the client's fault, not an internal error
+    # a failure of the server itself is an internal error
+    ls.report_server_error(RuntimeError("boom"), JsonRpcException)
+    assert logged[-1].message == "crmctl lsp: internal error: boom" and logged[-1].type == lsp.MessageType.Error
+
+
+def test_a_non_json_frame_over_stdio_is_one_warning_line_without_traceback() -> None:
+    import subprocess
+    import sys
+
+    frames = b"Content-Length: 5\r\n\r\nhello"
+    exit_frame = b'{"jsonrpc": "2.0", "method": "exit"}'
+    frames += b"Content-Length: %d\r\n\r\n%s" % (len(exit_frame), exit_frame)
+    done = subprocess.run(
+        [sys.executable, "-m", "crmctl", "lsp"], input=frames, capture_output=True, timeout=60, check=False
+    )
+    stderr = done.stderr.decode()
+    assert "Traceback" not in stderr, stderr
+    assert "bad message from the client (not JSON-RPC)" in stderr
+    assert b'"code": -32700' in done.stdout
+    assert done.returncode == 1  # exit without shutdown
 
 
 def test_a_load_is_reused_until_a_buffer_or_a_file_changes(ls: CrmctlServer, lead: Path) -> None:

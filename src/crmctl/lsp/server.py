@@ -114,15 +114,36 @@ class CrmctlServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """A failure outside a request (in a notification handler, or reading a message) is logged and shown; the
-        server keeps running. A body that is not JSON is also answered with a ParseError (its id is unknown)."""
-        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):  # JSONDecodeError, UnicodeError
+        server keeps running. A body that is not JSON is the client's error, not the server's: it is answered with
+        a ParseError (its id is unknown) and logged as a bad message, in one line, without a traceback."""
+        if _client_error(error):
             parse_error = JsonRpcParseError(f"{JsonRpcParseError.MESSAGE}: {error}")
             self.protocol._send_response(None, error=parse_error.to_response_error())  # type: ignore[arg-type]
-        log.error("crmctl lsp: %s", error, exc_info=error)
+            message = f"crmctl lsp: bad message from the client (not JSON-RPC): {error}"
+            log.warning("%s", message)
+            kind = lsp.MessageType.Warning
+        else:
+            message = f"crmctl lsp: internal error: {error}"
+            log.error("%s", message, exc_info=error)
+            kind = lsp.MessageType.Error
         try:
-            self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"crmctl lsp: internal error: {error}"))
+            self.window_log_message(lsp.LogMessageParams(kind, message))
         except Exception:  # pragma: no cover - the transport itself is gone
             log.exception("cannot report an error to the client")
+
+
+def _client_error(error: BaseException) -> bool:
+    """A message body the client sent that is not JSON (JSONDecodeError) or not UTF-8 (UnicodeDecodeError)."""
+    return isinstance(error, ValueError) and not isinstance(error, JsonRpcException)
+
+
+class _QuietClientErrors(logging.Filter):
+    """pygls logs every message it cannot read with a traceback; for a client's bad message the server's own
+    one-line warning (`report_server_error`) says all there is to say."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not _client_error(error)
 
 
 def _features() -> list[Callable[[CrmctlServer], None]]:
@@ -191,6 +212,8 @@ def serve() -> int:
     gc.enable()  # the CLI pauses the cyclic collector for its short runs; a server runs for hours
     diagnostics.FREEZE_HEAP = True  # and owns its heap: see diagnostics._settle_heap
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # whichever pygls logger reports it
+        handler.addFilter(_QuietClientErrors())
     # The protocol owns copies of stdin/stdout; anything else printed goes to stderr, never into the protocol
     # stream, and the CLI's own streams stay open when the server closes its copies on exit.
     # File descriptor 1 itself is pointed at stderr, so that what C code or a child process (git) writes to it does
