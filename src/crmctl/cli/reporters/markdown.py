@@ -57,13 +57,15 @@ def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -
     return [f"<details><summary><b>{title}</b></summary>", "", *table, "", "</details>", ""]
 
 
-def _is_row(line: str) -> bool:
-    return line.startswith("| ")
+def _data_rows(lines: list[str]) -> int:
+    """How many of `lines` are table rows other than a header (the line before a delimiter row)."""
+    headers = sum(1 for line in lines if line.startswith(_SEP))
+    return sum(1 for line in lines if line.startswith("| ")) - headers
 
 
 def _bounded(lines: list[str], limit: int) -> str:
     """The lines, or as many as fit in `limit` characters with a note; a cut inside `<details>` closes it."""
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines).rstrip("\n") + "\n"
     if len(text) <= limit:
         return text
     note_room = 200
@@ -74,8 +76,7 @@ def _bounded(lines: list[str], limit: int) -> str:
             break
         kept.append(line)
         size += len(line) + 1
-    rest = lines[len(kept) :]
-    left = sum(1 for i, line in enumerate(rest) if _is_row(line) and not (i + 1 < len(rest) and rest[i + 1].startswith(_SEP)))
+    left = _data_rows(lines[len(kept) :])
     opened = sum(1 for line in kept if line.startswith("<details>")) - sum(1 for line in kept if line == "</details>")
     tail = ["", "</details>"] * opened
     note = f"**Output truncated:** {left} more rows did not fit in {limit:,} characters; run crmctl locally for all."
@@ -93,6 +94,14 @@ def _finding_row(diag: Diagnostic) -> list[str]:
     return [f"`{diag.code}`", escape(str(diag.location)), message]
 
 
+def _package_name(item: object) -> str:
+    """A package of lint's summary: its name, or `name (path)` when the summary gives both."""
+    if isinstance(item, dict):
+        name, path = item.get("name"), item.get("path")
+        return escape(f"{name} ({path})" if path else str(name))
+    return escape(str(item))
+
+
 def render(report: Report, *, limit: int = LIMIT) -> str:
     """Findings of any report (lint) grouped by severity, with a one-line verdict."""
     counts = report.counts()
@@ -104,9 +113,9 @@ def render(report: Report, *, limit: int = LIMIT) -> str:
         f"{_plural(counts['infos'], 'note')}",
         "",
     ]
-    names = report.summary.get("packages")
-    if isinstance(names, list) and names:
-        lines[-1:-1] = [f"Packages: {', '.join(escape(str(name)) for name in names)}", ""]
+    packages = report.summary.get("packages")
+    if isinstance(packages, list) and packages:
+        lines.extend([f"Packages: {', '.join(_package_name(item) for item in packages)}", ""])
     ordered = report.sorted()
     for severity, title in _SEVERITY_TITLE.items():
         rows = [_finding_row(d) for d in ordered if d.severity.value == severity]
