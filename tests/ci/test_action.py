@@ -200,11 +200,11 @@ def test_records_impact_reaches_the_summary(tmp_path: Path) -> None:
 
     work = pull_request(tmp_path, edit=("maxLength: 32", "maxLength: 4"))
     store = tmp_path / "runtime.duckdb"
-    stamp = "2026-11-26T10:00:00Z"
+    stamp, digest = "2026-11-26T10:00:00Z", "sha256:" + "0" * 64
     with Store.open(store) as opened:
         opened.put_records(
             [
-                StoredRecord("acme", "Lead", f"lead-{n}", "LeadLifecycle", "1.0.0", "sha256:" + "0" * 64, data, 1, stamp, stamp)
+                StoredRecord("acme", "Lead", f"lead-{n}", "LeadLifecycle", "1.0.0", digest, data, 1, stamp, stamp)
                 for n, data in enumerate([{"phone": "+49 30 1234"}, {"phone": "+1"}, {}])
             ]
         )
@@ -261,7 +261,7 @@ def test_inputs_and_outputs_are_documented_and_used() -> None:
     docs = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
     for name, spec in action["inputs"].items():
         assert str(spec.get("description", "")).strip(), name
-        assert f"inputs.{name} }}" in text, f"input {name} is declared but no step uses it"
+        assert re.search(rf"inputs\.{name}(?![\w-])", text), f"input {name} is declared but no step uses it"
         assert f"| `{name}` |" in docs, f"docs/ci.md does not document input {name}"
     for name, spec in action["outputs"].items():
         assert str(spec.get("description", "")).strip(), name
