@@ -52,6 +52,7 @@ def test_diff_markdown_without_changes_passes() -> None:
     result = invoke("diff", *case("identical"), "-f", "markdown")
     assert result.code == 0
     assert "**✅ no change in a failing class (breaking)**" in result.out
+    assert "**Proposed bump:** none: ✅ version 1.0.0 is fine: nothing changed" in result.out
     assert "No changes." in result.out
     assert "|" not in result.out
 

@@ -149,14 +149,15 @@ def render_diff(
     else:
         verdict = f"✅ no change in a failing class ({classes})"
     old_version = result.old.manifest.version if result.old.manifest is not None else "?"
+    bump = result.bump
+    if bump != "none":
+        bump += f" from {escape(old_version)} (expected {escape(result.verdict.expected)})"
     lines = [
         f"### crmctl diff: {_side(result.old)} → {_side(result.new)}",
         "",
         f"**{verdict}**",
         "",
-        f"**Proposed bump:** {result.bump} from {escape(old_version)} "
-        f"(expected {escape(result.verdict.expected)}): {'✅' if result.verdict.ok else '❌'} "
-        f"{escape(result.verdict.message)}",
+        f"**Proposed bump:** {bump}: {'✅' if result.verdict.ok else '❌'} {escape(result.verdict.message)}",
         "",
     ]
     if not result.changes:
