@@ -51,6 +51,7 @@ class Format(StrEnum):
     sarif = "sarif"
     github = "github"
     junit = "junit"
+    markdown = "markdown"
 
 
 def _version(value: bool) -> None:

@@ -1,4 +1,4 @@
-"""Reporters: render a `Report` (lint or diff findings) as text, json, sarif, github or junit."""
+"""Reporters: render a `Report` (lint or diff findings) as text, json, sarif, github, junit or markdown."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from crmctl.model.diagnostics import Report
 
 __all__ = ["FORMATS", "render"]
 
-FORMATS = ("text", "json", "sarif", "github", "junit")
+FORMATS = ("text", "json", "sarif", "github", "junit", "markdown")
 
 
 def render(report: Report, output_format: str, *, color: bool = False) -> str:
@@ -31,4 +31,8 @@ def render(report: Report, output_format: str, *, color: bool = False) -> str:
         from crmctl.cli.reporters import junit
 
         return junit.render(report)
+    if output_format == "markdown":
+        from crmctl.cli.reporters import markdown
+
+        return markdown.render(report)
     raise ValueError(f"unknown output format {output_format!r}")

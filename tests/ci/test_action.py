@@ -1,0 +1,277 @@
+"""The GitHub Action (action.yml), run locally step by step on real git repositories with a base and a head."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.ci._action import REPO, Run, load_action, run_action
+
+V1 = REPO / "packages" / "LeadLifecycle" / "v1"
+V2 = REPO / "packages" / "LeadLifecycle" / "v2"
+SCRIPTS = REPO / "scripts" / "action"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def pull_request(tmp_path: Path, head: Path | None = None, edit: tuple[str, str] | None = None) -> Path:
+    """A clone of an `origin` whose main holds LeadLifecycle v1 as Lead/, checked out on a branch `feature` whose
+    head commit replaces it with `head` or applies `edit` (old, new) to its schema.yaml; as actions/checkout
+    leaves a pull request: the head checked out, the base only as origin/main."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(origin), str(work))
+    git(work, "checkout", "-q", "-b", "main")
+    shutil.copytree(V1, work / "Lead")
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    if head is not None:
+        shutil.rmtree(work / "Lead")
+        shutil.copytree(head, work / "Lead")
+    if edit is not None:
+        schema = work / "Lead" / "schema.yaml"
+        text = schema.read_text(encoding="utf-8")
+        assert edit[0] in text
+        schema.write_text(text.replace(edit[0], edit[1]), encoding="utf-8")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "head")
+    git(work, "branch", "-q", "-D", "main")
+    return work
+
+
+BREAKING = ("currency: EUR", "currency: USD")
+PR = {"GITHUB_BASE_REF": "main", "GITHUB_EVENT_NAME": "pull_request"}
+PREINSTALLED = {"crmctl-source": "preinstalled"}
+
+
+def act(work: Path, tmp_path: Path, env: dict[str, str] | None = None, **inputs: str) -> Run:
+    return run_action(work, tmp_path / "runner", {**PREINSTALLED, **inputs}, {**PR, **(env or {})})
+
+
+def annotations(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("::")]
+
+
+def test_a_breaking_change_fails_the_job_with_annotations_summary_and_outputs(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path)
+    assert run.step("install").outcome == "success"
+    assert "crmctl 0." in run.step("install").stdout
+    lint, diff = run.step("lint"), run.step("diff")
+    assert (lint.code, diff.code) == (0, 1)
+    assert run.failed  # the job fails on the breaking change
+    assert annotations(lint.stdout) == []
+    assert annotations(diff.stdout) == [
+        "::error file=Lead/schema.yaml,line=47,col=9,title=CMP134::[breaking] currency of Lead.annualRevenue "
+        "changed from EUR to USD (help: add a new field in the new currency and migrate the amounts explicitly)"
+    ]
+    report = run.outputs.pop("report")
+    assert run.outputs == {"bump": "major", "breaking": "1", "failed": "1", "lint-errors": "0"}
+    summary = run.summary
+    assert summary.index("### crmctl lint: ✅ no errors") < summary.index("### crmctl diff: LeadLifecycle 1.0.0 →")
+    assert "**❌ 1 change fail (failing classes: breaking)**" in summary
+    assert "**Proposed bump:** major from 1.0.0 (expected 2.0.0)" in summary
+    assert "| `CMP134` ❌ | Lead/schema.yaml:" in summary
+    # the report file a PR-comment step posts holds the same sections
+    assert Path(report).read_text(encoding="utf-8") == summary
+
+
+def test_a_compatible_change_passes_and_proposes_minor(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, head=V2)
+    run = act(work, tmp_path)
+    assert not run.failed, [(s.id, s.code, s.stderr) for s in run.steps]
+    assert run.outputs["bump"] == "minor"
+    assert (run.outputs["breaking"], run.outputs["failed"], run.outputs["lint-errors"]) == ("0", "0", "0")
+    diff = run.step("diff").stdout
+    assert all(line.startswith(("::warning ", "::notice ")) for line in annotations(diff))
+    assert any(line.startswith("::notice file=Lead/") for line in annotations(diff))
+    assert "**✅ no change in a failing class (breaking)**" in run.summary
+    assert "**Proposed bump:** minor from 1.0.0 (expected 1.1.0): ✅" in run.summary
+
+
+def test_fail_on_behavioral_fails_the_compatible_pull_request(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, head=V2)
+    run = act(work, tmp_path, **{"fail-on": "behavioral"})
+    assert run.step("diff").code == 1
+    assert int(run.outputs["failed"]) > 0
+    assert run.outputs["breaking"] == "0"
+
+
+def test_lint_errors_fail_the_job_and_the_diff_still_runs(tmp_path: Path) -> None:
+    # dropping an enum value leaves its localization keys behind (lint errors) and breaks stored records
+    work = pull_request(tmp_path, edit=("values: [web, referral, event, partner, coldCall]", "values: [web]"))
+    run = act(work, tmp_path)
+    lint, diff = run.step("lint"), run.step("diff")
+    assert (lint.outcome, lint.code) == ("failure", 1)
+    assert run.outputs["lint-errors"] == str(len([a for a in annotations(lint.stdout) if a.startswith("::error ")]))
+    assert int(run.outputs["lint-errors"]) >= 1
+    assert (diff.outcome, diff.code) == ("failure", 1)
+    assert run.outputs["breaking"] == "4"
+    assert "### crmctl lint: ❌" in run.summary
+    assert "#### Breaking (4)" in run.summary
+
+
+def test_the_base_branch_is_fetched_when_the_checkout_lacks_it(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    git(work, "update-ref", "-d", "refs/remotes/origin/main")
+    run = act(work, tmp_path)
+    assert run.step("diff").code == 1
+    assert run.outputs["breaking"] == "1"
+    assert git(work, "rev-parse", "--verify", "origin/main").strip()
+
+
+def test_the_base_is_the_merge_base_not_the_moved_base_branch(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, head=V2)
+    # main moves on after the branch started (a breaking change there): the pull request is still judged alone
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(other))
+    schema = other / "Lead" / "schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8").replace(*BREAKING), encoding="utf-8")
+    git(other, "commit", "-q", "-am", "main moves")
+    git(other, "push", "-q", "origin", "main")
+    git(work, "fetch", "-q", "origin")
+    assert act(work, tmp_path).outputs["bump"] == "minor"
+    # without merge-base the head is compared with the moved tip (where currency is USD)
+    assert act(work, tmp_path, **{"merge-base": "false"}).outputs["breaking"] == "1"
+
+
+def test_a_new_package_is_noted_not_diffed(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, head=V2)
+    shutil.copytree(V1, work / "Other")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "a second package")
+    run = act(work, tmp_path, paths="Lead\nOther")
+    diff = run.step("diff")
+    assert diff.code == 0, diff.stdout + diff.stderr
+    assert "::notice title=crmctl diff::Other is a new package (not at git:origin/main)" in diff.stdout
+    assert "New package: not at the base, nothing to compare." in run.summary
+    assert run.outputs["bump"] == "minor"
+    # without `paths`, every package git tracks is found
+    found = act(work, tmp_path / "again")
+    assert "Other is a new package" in found.step("diff").stdout
+    assert found.outputs["bump"] == "minor"
+
+
+def test_outside_a_pull_request_diff_is_skipped_unless_against_is_given(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path, env={"GITHUB_BASE_REF": "", "GITHUB_EVENT_NAME": "push"})
+    assert run.step("diff").code == 0
+    assert "::notice title=crmctl diff::skipped: not a pull request and no 'against' input" in run.step("diff").stdout
+    assert (run.outputs["bump"], run.outputs["breaking"]) == ("none", "0")
+    pushed = act(work, tmp_path / "push", env={"GITHUB_BASE_REF": ""}, against="git:HEAD~1")
+    assert (pushed.step("diff").code, pushed.outputs["breaking"]) == (1, "1")
+
+
+def test_a_missing_base_is_a_usage_error_not_a_verdict(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path, against="git:no-such-branch")
+    diff = run.step("diff")
+    assert diff.code == 2
+    assert "no-such-branch" in diff.stderr
+    assert "crmctl diff" not in run.summary
+    assert run.outputs["bump"] == "none"
+
+
+def test_switches_and_working_directory(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path, lint="false", summary="false", paths="Lead")
+    assert run.step("lint").outcome == "skipped"
+    assert run.step("diff").code == 1
+    assert run.summary == ""
+    assert Path(run.outputs["report"]).read_text(encoding="utf-8") == ""
+    nested = act(work, tmp_path / "nested", diff="false", **{"working-directory": "Lead"})
+    assert nested.step("diff").outcome == "skipped"
+    assert nested.step("lint").code == 0
+    assert "Packages: LeadLifecycle" in nested.summary
+
+
+def test_records_impact_reaches_the_summary(tmp_path: Path) -> None:
+    from crmctl.runtime.store import Store, StoredRecord
+
+    work = pull_request(tmp_path, edit=("maxLength: 32", "maxLength: 4"))
+    store = tmp_path / "runtime.duckdb"
+    stamp, digest = "2026-11-26T10:00:00Z", "sha256:" + "0" * 64
+    with Store.open(store) as opened:
+        opened.put_records(
+            [
+                StoredRecord("acme", "Lead", f"lead-{n}", "LeadLifecycle", "1.0.0", digest, data, 1, stamp, stamp)
+                for n, data in enumerate([{"phone": "+49 30 1234"}, {"phone": "+1"}, {}])
+            ]
+        )
+    run = act(work, tmp_path, records=str(store))
+    diff = run.step("diff")
+    assert diff.code == 1, diff.stderr  # data-dependent, and a stored record is too long
+    assert "| Stored records |" in run.summary
+    assert "1 of 3 Lead records" in run.summary
+    assert run.outputs["breaking"] == "0"
+    assert run.outputs["failed"] == "1"
+
+
+def test_a_preinstalled_source_without_crmctl_is_an_error(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path, env={"PATH": "/usr/bin:/bin"})
+    install = run.step("install")
+    assert install.code == 2
+    assert "::error title=crmctl action::install: preinstalled, but there is no crmctl on PATH" in install.stdout
+    assert [s.outcome for s in run.steps if s.id in {"report", "lint", "diff"}] == ["skipped"] * 3
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CRMCTL_TEST_INSTALL"),
+    reason="installs crmctl and its locked dependencies from PyPI into a venv (set CRMCTL_TEST_INSTALL=1)",
+)
+def test_the_default_install_uses_the_lock_and_the_action_checkout(tmp_path: Path) -> None:
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = run_action(work, tmp_path / "runner", {"lint": "false", "diff": "false"}, PR)
+    install = run.step("install")
+    assert install.code == 0, install.stderr
+    from crmctl import __version__
+
+    assert install.stdout.strip().endswith(f"crmctl {__version__}")
+    assert run.path_additions == [str(tmp_path / "runner" / "crmctl-venv" / "bin")]
+
+
+# --- action.yml itself: no drift between what it declares, what the scripts read and what the docs say ---
+
+
+def test_every_run_step_is_a_script_the_tests_run_and_every_script_is_used() -> None:
+    steps = load_action()["runs"]["steps"]
+    runs = [step["run"] for step in steps if "run" in step]
+    scripts = [re.fullmatch(r'bash "\$GITHUB_ACTION_PATH/scripts/action/([a-z-]+\.sh)"', run) for run in runs]
+    assert all(scripts), runs  # a step's logic lives in a script, so tests run the very same code
+    used = {match.group(1) for match in scripts if match}
+    assert used == {p.name for p in SCRIPTS.glob("*.sh")} - {"common.sh"}
+    assert [step.get("uses") for step in steps if "uses" in step] == ["actions/setup-python@v5"]
+    assert all(step.get("shell") == "bash" for step in steps if "run" in step)
+
+
+def test_inputs_and_outputs_are_documented_and_used() -> None:
+    action = load_action()
+    text = (REPO / "action.yml").read_text(encoding="utf-8")
+    docs = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    for name, spec in action["inputs"].items():
+        assert str(spec.get("description", "")).strip(), name
+        assert re.search(rf"inputs\.{name}(?![\w-])", text), f"input {name} is declared but no step uses it"
+        assert f"| `{name}` |" in docs, f"docs/ci.md does not document input {name}"
+    for name, spec in action["outputs"].items():
+        assert str(spec.get("description", "")).strip(), name
+        assert f"| `{name}` |" in docs, f"docs/ci.md does not document output {name}"
+
+
+def test_the_scripts_read_only_what_the_steps_set() -> None:
+    action = load_action()
+    given = {key for step in action["runs"]["steps"] for key in (step.get("env") or {})}
+    for script in SCRIPTS.glob("*.sh"):
+        read = set(re.findall(r"\bCRMCTL_[A-Z_]+", script.read_text(encoding="utf-8")))
+        # CRMCTL_PYTHON lets a test or a self-hosted runner pick the interpreter; the action leaves it to PATH
+        assert read - {"CRMCTL_PYTHON"} <= given, (script.name, read - given)
