@@ -249,6 +249,18 @@ def package_digest(
     raise typer.Exit(command.run_digest(path, output_format.value))
 
 
+@package_app.command("inspect")
+def package_inspect(
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Package directory.")],
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show what a package declares: entities and fields (type, CEL type, required, aliases), rules, validations,
+    workflow graphs, forms and events."""
+    from crmctl.cli.commands import package as command
+
+    raise typer.Exit(command.run_inspect(path, output_format.value))
+
+
 PackageOpt = Annotated[Path, typer.Option("--package", "-p", help="Package directory.")]
 
 
