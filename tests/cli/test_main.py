@@ -96,12 +96,12 @@ def test_new_commands_speak_json_and_transition_rules_take_goto(
 ) -> None:
     root = tmp_path / "Sc"
     assert run(["new", "package", "Sc", "--dir", str(root), "--format", "json"]) == 0
-    created = json.loads(capsys.readouterr().out)["created"]
+    created = json.loads(capsys.readouterr().out)["result"]["created"]
     assert str(root / "package.yaml") in created
     args = ["new", "rule", "skip", "-p", str(root), "--capability", "transition", "--scope", "step"]
     args += ["--trigger", "onExitStep", "--target", "main", "--when", "true", "--goto", "main", "--format", "json"]
     assert run(args) == 0
-    assert json.loads(capsys.readouterr().out)["created"] == [str(root / "rules.yaml")]
+    assert json.loads(capsys.readouterr().out)["result"]["created"] == [str(root / "rules.yaml")]
     assert run(["lint", str(root)]) == 0
 
 
