@@ -84,9 +84,14 @@ def in_session(policy: Policy, scenario: Callable[[Session], Awaitable[None]]) -
         async with connected(policy) as session:
             await scenario(session)
 
+    run_async(main)
+
+
+def run_async(main: Callable[[], Awaitable[None]]) -> None:
+    """`anyio.run(main)`, raising what the test raised rather than the task groups around it."""
     try:
         anyio.run(main)
-    except BaseExceptionGroup as group:  # the task groups wrap what the scenario raised: show that
+    except BaseExceptionGroup as group:
         leaf: BaseException = group
         while isinstance(leaf, BaseExceptionGroup) and len(leaf.exceptions) == 1:
             leaf = leaf.exceptions[0]
