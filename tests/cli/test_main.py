@@ -84,7 +84,7 @@ def test_version_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys; from crmctl.cli.main import run; run(['--version']);"
         "heavy = {'duckdb', 'pyarrow', 'git', 'cel_expr_python', 'jsonschema', 'pydantic', 'rich',"
-        " 'pygls', 'lsprotocol'};"
+        " 'pygls', 'lsprotocol', 'mcp', 'mcp_types', 'anyio', 'starlette', 'httpx2'};"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
