@@ -61,7 +61,7 @@ async def connected(policy: Policy) -> AsyncIterator[Session]:
     from mcp.client.session import ClientSession
     from mcp.shared.memory import create_client_server_memory_streams
 
-    server = build_server(policy)
+    server = build_server(policy, run)
     streams = create_client_server_memory_streams()
     async with streams as (client_streams, server_streams), anyio.create_task_group() as tg:
 

@@ -86,7 +86,7 @@ def test_a_read_only_server_refuses_a_write_tool_and_writes_nothing(project: Pat
 
 
 def test_publish_is_refused_without_a_signing_key_even_with_writes(project: Path) -> None:
-    outcome = call(Policy(allow_writes=True, root=project), "publish", {"package": "Leads"})
+    outcome = call(run, Policy(allow_writes=True, root=project), "publish", {"package": "Leads"})
     [problem] = outcome.envelope["problems"]
     assert (outcome.exit_code, problem["code"]) == (2, "not-allowed")
     assert "signing key" in problem["message"]
@@ -224,7 +224,7 @@ def test_every_read_only_tool_has_a_case() -> None:
 def test_simulate_in_read_only_mode_leaves_no_store(project: Path) -> None:
     require_contract("simulate")
     arguments = {"package": "Leads", "script": "Leads/scripts/capture-lead.yaml", "entity": "Lead", "role": "salesRep"}
-    outcome = call(Policy(root=project), "simulate", arguments)
+    outcome = call(run, Policy(root=project), "simulate", arguments)
     assert outcome.envelope["status"] == "ok"
     assert not (project / ".crm").exists()
 
@@ -236,9 +236,9 @@ def test_no_tool_takes_or_returns_key_material(project: Path, tmp_path: Path, mo
     for spec in tools_for(policy):
         for arg in spec.args:
             assert not any(word in arg.name.lower() for word in ("key", "passphrase", "secret", "password")), spec
-    answers = [call(policy, spec.name, {}) for spec in tools_for(policy)]  # every tool, even refused ones
-    answers.append(call(policy, "keys_show", {}))
-    answers.append(call(policy, "publish", {"package": "Leads", "registry": str(tmp_path / "none")}))
+    answers = [call(run, policy, spec.name, {}) for spec in tools_for(policy)]  # every tool, even refused ones
+    answers.append(call(run, policy, "keys_show", {}))
+    answers.append(call(run, policy, "publish", {"package": "Leads", "registry": str(tmp_path / "none")}))
     for outcome in answers:
         text = json.dumps(outcome.envelope) + outcome.messages
         assert "PRIVATE KEY" not in text
@@ -246,7 +246,7 @@ def test_no_tool_takes_or_returns_key_material(project: Path, tmp_path: Path, mo
         body = "".join(private.splitlines()[1:-1])
         assert body[:40] not in text
     if on_contract("keys show"):
-        shown = call(policy, "keys_show", {}).envelope
+        shown = call(run, policy, "keys_show", {}).envelope
         assert shown["status"] == "ok"
         assert shown["result"]["publicKey"].startswith("ssh-ed25519 ")
 

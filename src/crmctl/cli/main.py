@@ -239,7 +239,7 @@ def mcp(
 
     root = Path.cwd()
     key = configured_signing_key(root) if allow_writes else None
-    raise typer.Exit(serve(Policy(allow_writes=allow_writes, signing_key=key, root=root)))
+    raise typer.Exit(serve(Policy(allow_writes=allow_writes, signing_key=key, root=root), run))
 
 
 @app.command()

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Outcome", "error_outcome", "run_json"]
+__all__ = ["Entry", "Outcome", "error_outcome", "run_json"]
+
+# The CLI's entry point, `crmctl.cli.main.run` (argv in, exit code out), handed in by the `mcp` command: this
+# package sits under the command tree and does not import it back.
+Entry = Callable[[list[str]], int]
 
 _LOCK = threading.Lock()
 
@@ -29,14 +34,13 @@ class Outcome:
     messages: str = ""
 
 
-def run_json(command: str, args: list[str]) -> Outcome:
-    """Run `crmctl COMMAND --format json ARGS` in this process (one command at a time)."""
+def run_json(entry: Entry, command: str, args: list[str]) -> Outcome:
+    """Run `crmctl COMMAND --format json ARGS` through `entry` in this process (one command at a time)."""
     from crmctl.cli.console import captured
-    from crmctl.cli.main import run
 
     argv = [*command.split(), "--format", "json", *args]
     with _LOCK, captured() as sink:
-        code = run(argv)
+        code = entry(argv)
     document = _one_document(sink.text)
     if document is None:
         return error_outcome(command, "internal-error", f"`crmctl {command}` printed no JSON envelope", 3)

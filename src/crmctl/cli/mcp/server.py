@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl import __version__
-from crmctl.cli.mcp.runner import Outcome, error_outcome, run_json
+from crmctl.cli.mcp.runner import Entry, Outcome, error_outcome, run_json
 from crmctl.cli.mcp.tools import TOOLS, Arg, ArgumentError, ToolSpec, command_line, input_schema
 
 if TYPE_CHECKING:
@@ -80,8 +80,9 @@ def tools_for(policy: Policy) -> list[ToolSpec]:
     return offered
 
 
-def call(policy: Policy, name: str, arguments: dict[str, Any] | None) -> Outcome:
-    """Run tool `name` with `arguments` under `policy` (synchronously; the server runs it in a worker thread)."""
+def call(entry: Entry, policy: Policy, name: str, arguments: dict[str, Any] | None) -> Outcome:
+    """Run tool `name` with `arguments` under `policy` through the CLI's `entry` (synchronously; the server runs it
+    in a worker thread)."""
     spec = next((s for s in tools_for(policy) if s.name == name), None)
     if spec is None:
         writing = next((s for s in TOOLS if s.name == name), None)
@@ -104,11 +105,12 @@ def call(policy: Policy, name: str, arguments: dict[str, Any] | None) -> Outcome
         args = [f"--key={policy.signing_key}", *args]
     if spec.scratch_store and not (arguments or {}).get("store"):
         with tempfile.TemporaryDirectory(prefix="crmctl-mcp-") as scratch:
-            return run_json(spec.command, [f"--store={Path(scratch) / 'scratch.duckdb'}", *args])
-    return run_json(spec.command, args)
+            return run_json(entry, spec.command, [f"--store={Path(scratch) / 'scratch.duckdb'}", *args])
+    return run_json(entry, spec.command, args)
 
 
-def build_server(policy: Policy) -> Server[Any]:
+def build_server(policy: Policy, entry: Entry) -> Server[Any]:
+    """The server for `policy`, running commands through the CLI's `entry` (`crmctl.cli.main.run`)."""
     import anyio
     import mcp_types as types
     from mcp.server.lowlevel import Server
@@ -139,7 +141,7 @@ def build_server(policy: Policy) -> Server[Any]:
         )
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        outcome = await anyio.to_thread.run_sync(call, policy, params.name, params.arguments)
+        outcome = await anyio.to_thread.run_sync(call, entry, policy, params.name, params.arguments)
         document = outcome.envelope
         return types.CallToolResult(
             content=[types.TextContent(text=json.dumps(document, indent=2, ensure_ascii=False))],
@@ -179,7 +181,7 @@ def build_server(policy: Policy) -> Server[Any]:
     )
 
 
-def serve(policy: Policy) -> int:
+def serve(policy: Policy, entry: Entry) -> int:
     """Serve MCP over stdin/stdout until the client closes stdin. The SDK's stdio transport owns copies of both
     and points file descriptor 1 at stderr (0 at the null device) while it serves, so nothing a command, C code
     or a child process (git) prints can corrupt the protocol stream; the commands themselves print into a
@@ -187,7 +189,7 @@ def serve(policy: Policy) -> int:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    server = build_server(policy)
+    server = build_server(policy, entry)
 
     async def main() -> None:
         async with stdio_server() as (read_stream, write_stream):
