@@ -223,26 +223,6 @@ def lsp(
 
 
 @app.command()
-def mcp(
-    allow_writes: Annotated[
-        bool,
-        typer.Option(
-            "--allow-writes",
-            help="Also offer the tools that write: scaffolding (new ...), records create/update, and publish/promote "
-            "when a signing key is configured (CRMCTL_KEY, signing-key, `crmctl keys generate`).",
-        ),
-    ] = False,
-) -> None:
-    """Run the MCP server for AI agents over stdio: tools are crmctl commands (read-only by default), resources
-    the artifacts, JSON Schemas and catalogues; see docs/agents.md."""
-    from crmctl.cli.mcp.server import Policy, configured_signing_key, serve
-
-    root = Path.cwd()
-    key = configured_signing_key(root) if allow_writes else None
-    raise typer.Exit(serve(Policy(allow_writes=allow_writes, signing_key=key, root=root), run))
-
-
-@app.command()
 def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. RUL301.")]) -> None:
     """Print a lint rule's documentation."""
     from crmctl.cli.commands import rules as command
@@ -279,6 +259,26 @@ def package_inspect(
     from crmctl.cli.commands import package as command
 
     raise typer.Exit(command.run_inspect(path, output_format.value))
+
+
+@app.command()
+def mcp(
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="Also offer the tools that write: scaffolding (new ...), records create/update, and publish/promote "
+            "when a signing key is configured (CRMCTL_KEY, signing-key, `crmctl keys generate`).",
+        ),
+    ] = False,
+) -> None:
+    """Run the MCP server for AI agents over stdio: tools are crmctl commands (read-only by default), resources
+    the artifacts, JSON Schemas and catalogues; see docs/agents.md."""
+    from crmctl.cli.mcp.server import Policy, configured_signing_key, serve
+
+    root = Path.cwd()
+    key = configured_signing_key(root) if allow_writes else None
+    raise typer.Exit(serve(Policy(allow_writes=allow_writes, signing_key=key, root=root), run))
 
 
 PackageOpt = Annotated[Path, typer.Option("--package", "-p", metavar="PATH", help="Package directory.")]
