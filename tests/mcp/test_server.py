@@ -21,11 +21,23 @@ SIGNS = {spec.name for spec in TOOLS if spec.signs}
 
 
 def _key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passphrase: str = "") -> Path:
-    """A signing key made with `crmctl keys generate`, configured through CRMCTL_KEY."""
+    """A signing key configured through CRMCTL_KEY: made by `crmctl keys generate`, or with a passphrase (in
+    CRMCTL_KEY_PASSPHRASE) an encrypted OpenSSH key as ssh-keygen writes it."""
     key = tmp_path / "keys" / "id_ed25519"
     if passphrase:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key.parent.mkdir(parents=True)
+        encryption = serialization.BestAvailableEncryption(passphrase.encode())
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, encryption
+        )
+        key.write_bytes(pem)
+        key.chmod(0o600)
         monkeypatch.setenv("CRMCTL_KEY_PASSPHRASE", passphrase)
-    assert run(["keys", "generate", str(key), "--identity", "agent@example.com"]) == 0
+    else:
+        assert run(["keys", "generate", str(key), "--identity", "agent@example.com"]) == 0
     monkeypatch.setenv("CRMCTL_KEY", str(key))
     return key
 
@@ -190,11 +202,13 @@ CASES: list[tuple[str, dict[str, Any], set[str]]] = [
     ("workflow_simulate", {"package": "Leads", "script": "Leads/scenarios/first-contact.yaml"}, {"ok"}),
     ("workflow_coverage", {"package": "Leads", "scenarios": "Leads/scenarios"}, {"ok"}),
     ("workflow_coverage", {"package": "Leads", "scenarios": "Leads/scenarios", "failUnder": 100}, {"failed"}),
-    ("replay", {"store": "empty.duckdb"}, {"ok"}),
-    ("records_list", {"store": "empty.duckdb", "limit": 5}, {"ok"}),
-    ("records_get", {"id": "r1", "entity": "Lead", "store": "empty.duckdb"}, {"error"}),
-    ("draft_list", {"store": "empty.duckdb"}, {"ok"}),
-    ("draft_show", {"id": "d1", "store": "empty.duckdb"}, {"error"}),
+    ("replay", {"store": "runtime.duckdb"}, {"ok"}),
+    ("replay", {"store": "runtime.duckdb", "against": "Leads"}, {"ok"}),
+    ("records_list", {"store": "runtime.duckdb", "limit": 5}, {"ok"}),
+    ("records_list", {"store": "missing.duckdb"}, {"error"}),
+    ("records_get", {"id": "nobody", "entity": "Lead", "store": "runtime.duckdb"}, {"error"}),
+    ("draft_list", {"store": "runtime.duckdb", "entity": "Lead"}, {"ok"}),
+    ("draft_show", {"id": "nobody", "store": "runtime.duckdb"}, {"error"}),
     ("registry_list", {"registry": "no-registry"}, {"error"}),
     ("registry_show", {"spec": "Leads", "registry": "no-registry"}, {"error"}),
     ("resolve", {"name": "Leads", "registry": "no-registry"}, {"error"}),
@@ -208,6 +222,9 @@ def test_every_read_only_tool_answers_with_its_envelope(
 ) -> None:
     spec = next(s for s in TOOLS if s.name == tool)
     require_contract(spec.command)
+    if arguments.get("store") == "runtime.duckdb":  # a store with one form session played into it
+        script = ["--script", "Leads/scripts/capture-lead.yaml", "--store", "runtime.duckdb"]
+        assert run(["simulate", "Leads", "--entity", "Lead", "--role", "salesRep", *script]) == 0
 
     async def scenario(session: Session) -> None:
         document = envelope_of(await session.call_tool(tool, arguments))
