@@ -345,6 +345,10 @@ def test_a_scripted_agent_session(project: Path) -> None:
         [mobile] = [f for f in lead["fields"] if f["path"] == "mobile"]
         assert (mobile["celType"], mobile["description"]) == ("string", "Where to text the lead.")
 
+        # no command puts a field on a form: the agent edits ui.yaml itself, as it would with its file tools
+        ui = package / "ui.yaml"
+        ui.write_text(ui.read_text("utf-8").replace("email, phone]", "email, phone, mobile]"), "utf-8")
+
         require_contract("lint")
         linted = envelope_of(await session.call_tool("lint", {"paths": ["Leads"]}))
         assert linted["status"] == "ok", linted
