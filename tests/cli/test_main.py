@@ -84,7 +84,7 @@ def test_version_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys; from crmctl.cli.main import run; run(['--version']);"
         "heavy = {'duckdb', 'pyarrow', 'git', 'cel_expr_python', 'jsonschema', 'pydantic', 'rich',"
-        " 'pygls', 'lsprotocol'};"
+        " 'pygls', 'lsprotocol', 'mcp', 'mcp_types', 'anyio', 'starlette', 'httpx2'};"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -96,12 +96,12 @@ def test_new_commands_speak_json_and_transition_rules_take_goto(
 ) -> None:
     root = tmp_path / "Sc"
     assert run(["new", "package", "Sc", "--dir", str(root), "--format", "json"]) == 0
-    created = json.loads(capsys.readouterr().out)["created"]
+    created = json.loads(capsys.readouterr().out)["result"]["created"]
     assert str(root / "package.yaml") in created
     args = ["new", "rule", "skip", "-p", str(root), "--capability", "transition", "--scope", "step"]
     args += ["--trigger", "onExitStep", "--target", "main", "--when", "true", "--goto", "main", "--format", "json"]
     assert run(args) == 0
-    assert json.loads(capsys.readouterr().out)["created"] == [str(root / "rules.yaml")]
+    assert json.loads(capsys.readouterr().out)["result"]["created"] == [str(root / "rules.yaml")]
     assert run(["lint", str(root)]) == 0
 
 

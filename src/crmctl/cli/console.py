@@ -11,6 +11,9 @@ valid and every value exact, so one rule serves every format.
 
 A reader that stops reading (`crmctl diff A B | head -1`) changes nothing: the command finishes, prints nothing
 more and exits with its own status.
+
+A command run inside crmctl itself (the MCP server runs commands in process) prints into a `captured` sink instead:
+`out` and `err` honour it, so what one command prints reaches its caller and never the process's streams.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
@@ -29,7 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SHOW_PROGRESS_AFTER",
+    "Captured",
     "Rendered",
+    "captured",
     "err",
     "flush",
     "out",
@@ -143,12 +150,47 @@ def _reader_left(stream: Any) -> bool:
     return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
 
 
-def _write(stream: TextIO, text: str) -> None:
-    stream.write(text if text.endswith("\n") else text + "\n")
+@dataclass
+class Captured:
+    """What a command printed while `captured`: its stdout and its stderr."""
+
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.stdout)
+
+    @property
+    def messages(self) -> str:
+        return "".join(self.stderr)
+
+
+_SINK: ContextVar[Captured | None] = ContextVar("crmctl_console_sink", default=None)
+
+
+@contextmanager
+def captured() -> Iterator[Captured]:
+    """Run code whose `out` and `err` go into the returned `Captured` instead of stdout and stderr."""
+    sink = Captured()
+    token = _SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _SINK.reset(token)
+
+
+def _write(to_stderr: bool, text: str) -> None:
+    line = text if text.endswith("\n") else text + "\n"
+    sink = _SINK.get()
+    if sink is not None:
+        (sink.stderr if to_stderr else sink.stdout).append(line)
+    else:
+        (sys.stderr if to_stderr else sys.stdout).write(line)
 
 
 def out(text: str) -> None:
-    _write(sys.stdout, text if isinstance(text, Rendered) else printable(text))
+    _write(False, text if isinstance(text, Rendered) else printable(text))
 
 
 def plain_terminal() -> bool:
@@ -164,7 +206,7 @@ def use_color(output_format: str) -> bool:
 
 
 def err(text: str) -> None:
-    _write(sys.stderr, printable(text))
+    _write(True, printable(text))
 
 
 def rich_console(**options: Any) -> Console:

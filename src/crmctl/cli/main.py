@@ -250,71 +250,152 @@ def package_digest(
     raise typer.Exit(command.run_digest(path, output_format.value))
 
 
-PackageOpt = Annotated[Path, typer.Option("--package", "-p", help="Package directory.")]
+@package_app.command("inspect")
+def package_inspect(
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Package directory.")],
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Show what a package declares: entities and fields (type, CEL type, required, aliases), rules, validations,
+    workflow graphs, forms and events."""
+    from crmctl.cli.commands import package as command
+
+    raise typer.Exit(command.run_inspect(path, output_format.value))
+
+
+@app.command()
+def mcp(
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="Also offer the tools that write: scaffolding (new ...), records create/update, and publish/promote "
+            "when a signing key is configured (CRMCTL_KEY, signing-key, `crmctl keys generate`).",
+        ),
+    ] = False,
+) -> None:
+    """Run the MCP server for AI agents over stdio: tools are crmctl commands (read-only by default), resources
+    the artifacts, JSON Schemas and catalogues; see docs/agents.md."""
+    from crmctl.cli.mcp.server import Policy, configured_signing_key, serve
+
+    root = Path.cwd()
+    key = configured_signing_key(root) if allow_writes else None
+    raise typer.Exit(serve(Policy(allow_writes=allow_writes, signing_key=key, root=root), run))
+
+
+PackageOpt = Annotated[Path, typer.Option("--package", "-p", metavar="PATH", help="Package directory.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Write nothing; show what would be created and changed, with the diff.")
+]
+DescriptionOpt = Annotated[
+    str | None, typer.Option("--description", metavar="TEXT", help="What it is, for people and AI agents.")
+]
 
 
 @new_app.command("package")
 def new_package(
-    name: Annotated[str, typer.Argument(help="Package name, e.g. LeadLifecycle.")],
-    template: Annotated[str, typer.Option("--template", "-t", help="Template: blank, lead-lifecycle.")] = "blank",
-    directory: Annotated[Path | None, typer.Option("--dir", "-d", help="Target directory (default ./NAME).")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Package name, e.g. LeadLifecycle.")],
+    template: Annotated[
+        str, typer.Option("--template", "-t", metavar="TEMPLATE", help="Template: blank, lead-lifecycle.")
+    ] = "blank",
+    directory: Annotated[
+        Path | None, typer.Option("--dir", "-d", metavar="DIR", help="Target directory (default ./NAME).")
+    ] = None,
+    dry_run: DryRunOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Create a package from a template."""
     from crmctl.cli.commands import new as command
 
-    raise typer.Exit(command.run_package(name, template, directory, output_format.value))
+    raise typer.Exit(command.run_package(name, template, directory, output_format.value, dry_run=dry_run))
 
 
 @new_app.command("entity")
 def new_entity(
-    name: Annotated[str, typer.Argument(help="Entity name, e.g. Contact.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Entity name, e.g. Contact.")],
     package: PackageOpt = Path(),
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: DescriptionOpt = None,
+    dry_run: DryRunOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Add an entity to schema.yaml, keeping comments and ordering."""
     from crmctl.cli.commands import new as command
 
-    raise typer.Exit(command.run_entity(package, name, description, output_format.value))
+    raise typer.Exit(command.run_entity(package, name, description, output_format.value, dry_run=dry_run))
 
 
 @new_app.command("field")
 def new_field(
-    target: Annotated[str, typer.Argument(help="ENTITY.FIELD, e.g. Lead.phone.")],
-    field_type: Annotated[str, typer.Option("--type", help="Field type.")] = "text",
+    target: Annotated[str, typer.Argument(metavar="ENTITY.FIELD", help="The field to add, e.g. Lead.phone.")],
+    field_type: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            metavar="TYPE",
+            help="Field type: text, number, currency, boolean, enum, date, datetime, reference, file, calculated, "
+            "object, array.",
+        ),
+    ] = "text",
     package: PackageOpt = Path(),
     required: Annotated[bool, typer.Option("--required", help="Mark the field required.")] = False,
     option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Type option KEY=VALUE, e.g. to=Account, values=a,b.")
+        list[str] | None,
+        typer.Option(
+            "--option", "-o", metavar="KEY=VALUE", help="Type option (repeatable), e.g. to=Account, values=a,b."
+        ),
     ] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: DescriptionOpt = None,
+    dry_run: DryRunOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
-    """Add a field to an entity in schema.yaml, keeping comments and ordering."""
+    """Add a field to an entity in schema.yaml (and its label to every locale), keeping comments and ordering."""
     from crmctl.cli.commands import new as command
 
     raise typer.Exit(
-        command.run_field(package, target, field_type, required, option or [], description, output_format.value)
+        command.run_field(
+            package,
+            target,
+            field_type,
+            required,
+            option or [],
+            description,
+            output_format.value,
+            dry_run=dry_run,
+        )
     )
 
 
 @new_app.command("rule")
 def new_rule(
-    rule_id: Annotated[str, typer.Argument(help="Rule id, e.g. showCompanySize.")],
+    rule_id: Annotated[str, typer.Argument(metavar="ID", help="Rule id, e.g. showCompanySize.")],
     package: PackageOpt = Path(),
     capability: Annotated[
-        str, typer.Option("--capability", help="visibility, calculation, dependency, guard, transition.")
+        str,
+        typer.Option(
+            "--capability", metavar="CAPABILITY", help="visibility, calculation, dependency, guard, transition."
+        ),
     ] = "visibility",
-    scope: Annotated[str, typer.Option("--scope", help="global, workflow, step, component, field.")] = "field",
-    trigger: Annotated[str, typer.Option("--trigger", help="onLoad, onChange, ... (comma-separated).")] = "onChange",
-    target: Annotated[str | None, typer.Option("--target", help="Field, step, group or transition id.")] = None,
-    when: Annotated[str | None, typer.Option("--when", help="CEL condition.")] = None,
-    expression: Annotated[str | None, typer.Option("--expression", help="CEL value expression.")] = None,
-    entity: Annotated[str | None, typer.Option("--entity")] = None,
-    goto: Annotated[str | None, typer.Option("--goto", help="Step to go to (transition rules).")] = None,
-    message: Annotated[str | None, typer.Option("--message", help="Localization key shown by a guard.")] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    scope: Annotated[
+        str, typer.Option("--scope", metavar="SCOPE", help="global, workflow, step, component, field.")
+    ] = "field",
+    trigger: Annotated[
+        str, typer.Option("--trigger", metavar="TRIGGERS", help="onLoad, onChange, ... (comma-separated).")
+    ] = "onChange",
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="ID", help="Field, step, group or transition id.")
+    ] = None,
+    when: Annotated[str | None, typer.Option("--when", metavar="CEL", help="CEL condition.")] = None,
+    expression: Annotated[str | None, typer.Option("--expression", metavar="CEL", help="CEL value expression.")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", metavar="ENTITY", help="Entity the rule reads (default: the only one).")
+    ] = None,
+    goto: Annotated[
+        str | None, typer.Option("--goto", metavar="STEP", help="Step to go to (transition rules).")
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", metavar="KEY", help="Localization key shown by a guard.")
+    ] = None,
+    description: DescriptionOpt = None,
+    dry_run: DryRunOpt = False,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Add a rule to rules.yaml, keeping comments and ordering."""
@@ -325,6 +406,7 @@ def new_rule(
             package,
             rule_id,
             output_format=output_format.value,
+            dry_run=dry_run,
             capability=capability,
             scope=scope,
             trigger=trigger,

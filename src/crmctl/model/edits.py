@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from crmctl.model.diagnostics import Location
 
-__all__ = ["TextEdit", "apply_edits", "group_by_file"]
+__all__ = ["TextEdit", "apply_edits", "group_by_file", "unified_diff"]
 
 
 @dataclass(frozen=True, order=True)
@@ -71,3 +71,15 @@ def apply_edits(text: str, edits: Iterable[TextEdit]) -> str:
         cursor = end
     out.append(text[cursor:])
     return "".join(out)
+
+
+def unified_diff(name: str, before: str | None, after: str) -> str:
+    """The unified diff of file `name` from `before` (None: a new file, `--- /dev/null`) to `after`, with the
+    `a/` and `b/` prefixes of `git diff` (so `git apply` takes it); empty when nothing changes."""
+    import difflib
+
+    old = "/dev/null" if before is None else f"a/{name}"
+    lines = difflib.unified_diff(
+        (before or "").splitlines(keepends=True), after.splitlines(keepends=True), old, f"b/{name}"
+    )
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

@@ -26,7 +26,9 @@ def package_name_pattern() -> str:
     return pattern
 
 
-def new_package(name: str, template: str = "blank", directory: Path | None = None) -> ScaffoldResult:
+def new_package(
+    name: str, template: str = "blank", directory: Path | None = None, *, dry_run: bool = False
+) -> ScaffoldResult:
     """Create package `name` from `template` in `directory` (default `./<name>`).
 
     The target must not exist or be an empty directory. The package is built in a hidden temporary directory
@@ -47,6 +49,9 @@ def new_package(name: str, template: str = "blank", directory: Path | None = Non
     if target.is_dir() and any(target.iterdir()):
         raise InputError(f"{target}: directory exists and is not empty", hint="choose another --dir or name")
     files = _with_editor_schemas(render_template(template, name))
+    summary = f"created package {name} from template {template!r}"
+    if dry_run:
+        return ScaffoldResult(summary=summary, root=target, created=tuple(sorted(files)), dry_run=True)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
@@ -69,11 +74,7 @@ def new_package(name: str, template: str = "blank", directory: Path | None = Non
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ScaffoldResult(
-        summary=f"created package {name} from template {template!r}",
-        root=target,
-        created=tuple(sorted(files)),
-    )
+    return ScaffoldResult(summary=summary, root=target, created=tuple(sorted(files)))
 
 
 # Folders of a template holding files crmctl reads besides the artifacts: example scenarios and scripts.

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from crmctl.errors import InputError
 from crmctl.model.artifacts import Manifest, Rule, RulesArtifact
+from crmctl.model.edits import unified_diff
 from crmctl.model.fields import IDENT, FieldDef, SchemaArtifact
 from crmctl.model.files import write_atomic
 from crmctl.model.formatting import canonical_order
@@ -35,7 +36,9 @@ from crmctl.scaffold.result import ScaffoldResult
 __all__ = ["add_entity", "add_field", "add_rule"]
 
 
-def add_entity(package_dir: Path, name: str, description: str | None = None) -> ScaffoldResult:
+def add_entity(
+    package_dir: Path, name: str, description: str | None = None, *, dry_run: bool = False
+) -> ScaffoldResult:
     """Append entity `name` (with no fields yet) to the package's schema artifact.
 
     Lint warns about an entity without fields (SCH112) until the first `add_field`; no field is invented here.
@@ -54,7 +57,7 @@ def add_entity(package_dir: Path, name: str, description: str | None = None) -> 
         # Keep the author's habit of a blank line between entities.
         entities.yaml_set_comment_before_after_key(name, before="\n", indent=0)
     _validate(doc, SchemaArtifact, package_dir)
-    return _write(package_dir, [doc], f"added entity {name} to {manifest.name}")
+    return _write(package_dir, [doc], f"added entity {name} to {manifest.name}", dry_run)
 
 
 def add_field(
@@ -64,6 +67,8 @@ def add_field(
     required: bool = False,
     options: list[str] | None = None,
     description: str | None = None,
+    *,
+    dry_run: bool = False,
 ) -> ScaffoldResult:
     """Add field `ENTITY.FIELD` of `field_type` with `KEY=VALUE` options (see `crmctl.scaffold.field_options`).
 
@@ -102,7 +107,7 @@ def add_field(
     for path, values in _enum_values(definition, f"{entity}.{field_name}"):
         additions.picklists[path] = {value: humanize(value) for value in values}
     docs = [doc, *plan_locale_updates(package_dir, list(manifest.locales), additions)]
-    return _write(package_dir, docs, f"added field {entity}.{field_name} ({field_type}) to {manifest.name}")
+    return _write(package_dir, docs, f"added field {entity}.{field_name} ({field_type}) to {manifest.name}", dry_run)
 
 
 def add_rule(
@@ -119,6 +124,7 @@ def add_rule(
     goto: str | None = None,
     message: str | None = None,
     description: str | None = None,
+    dry_run: bool = False,
 ) -> ScaffoldResult:
     """Append a rule to the rules artifact (created if missing).
 
@@ -176,7 +182,7 @@ def add_rule(
     if message and capability == "guard":
         additions = LocaleAdditions(messages={message: f"{humanize(rule_id)}."})
         docs += plan_locale_updates(package_dir, list(manifest.locales), additions)
-    return _write(package_dir, docs, f"added {capability} rule {rule_id} to {manifest.name}")
+    return _write(package_dir, docs, f"added {capability} rule {rule_id} to {manifest.name}", dry_run)
 
 
 def _check_ident(name: str, what: str) -> None:
@@ -320,13 +326,27 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
 
 
-def _write(package_dir: Path, docs: list[EditableDoc], summary: str) -> ScaffoldResult:
+def _write(package_dir: Path, docs: list[EditableDoc], summary: str, dry_run: bool) -> ScaffoldResult:
+    """Write the edited documents (each atomically), or with `dry_run` nothing; either way the result carries the
+    unified diff of the edit."""
     created: list[str] = []
     changed: list[str] = []
+    patches: list[str] = []
     for doc in docs:
-        (changed if doc.original is not None else created).append(_rel(package_dir, doc.path))
-        write_atomic(doc.path, doc.render(), parents=True)
-    return ScaffoldResult(summary=summary, root=package_dir, created=tuple(created), changed=tuple(changed))
+        rel = _rel(package_dir, doc.path)
+        (changed if doc.original is not None else created).append(rel)
+        text = doc.render()
+        patches.append(unified_diff(rel, doc.original, text))
+        if not dry_run:
+            write_atomic(doc.path, text, parents=True)
+    return ScaffoldResult(
+        summary=summary,
+        root=package_dir,
+        created=tuple(created),
+        changed=tuple(changed),
+        diff="".join(patches),
+        dry_run=dry_run,
+    )
 
 
 def _rel(package_dir: Path, path: Path) -> str:
