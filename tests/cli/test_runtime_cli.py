@@ -306,7 +306,7 @@ def test_replay_outputs_and_selection(tmp_path: Path, store: str, capsys: pytest
     capsys.readouterr()
     assert run(["replay", "--store", store, "--against", V2, "--limit", "1"]) == 1
     text = capsys.readouterr().out
-    assert "more (--limit, or --format json for all)" in text and "total: effects" in text
+    assert "more (raise --limit to see them)" in text and "total: effects" in text
     assert run(["replay", "--store", store, "--against", str(tmp_path / "missing")]) == 2
     capsys.readouterr()
 

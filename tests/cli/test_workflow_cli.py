@@ -135,7 +135,9 @@ def test_instances_persist_stay_pinned_and_migrate(tmp_path: Path, capsys: pytes
     capsys.readouterr()
     # a week later, with 1.1.0 in hand: the stored instance goes on under 1.0.0 (one approver, no task)
     assert run(["workflow", "simulate", V2, "--script", str(second), "--store", store, "--format", "json"]) == 0
-    asked = next(e for e in json.loads(capsys.readouterr().out)["result"]["timeline"] if e["effect"] == "approval-requested")
+    asked = next(
+        e for e in json.loads(capsys.readouterr().out)["result"]["timeline"] if e["effect"] == "approval-requested"
+    )
     assert asked["needed"] == 1
     # lead-2 waits on a 1.0.0 approval of qualify; 1.1.0 changed that chain's approvers but kept an approval,
     # lead-1 too: both move; a state 1.1.0 lacks needs a mapping

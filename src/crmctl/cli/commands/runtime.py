@@ -645,7 +645,7 @@ def _replay_text(
         for line in _divergent_effects(item):
             out(f"    {line}")
     if len(report.divergences) > limit:
-        out(f"\n  … {len(report.divergences) - limit} more (--limit, or --format json for all)")
+        out(f"\n  … {len(report.divergences) - limit} more (raise --limit to see them)")
     if chain:
         first = chain[0]
         out(
