@@ -244,3 +244,49 @@ def test_every_option_and_argument_has_a_metavar(command: str) -> None:
         if param.name in SHARED or getattr(param, "is_flag", False) or param.name == "help":
             continue
         assert param.metavar and param.metavar == param.metavar.upper(), (command, param.name, param.metavar)
+
+
+# --- every path of every workflow: the naming convention holds wherever a scenario leads ---------------------------
+
+CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+DATA_KEYS = {"payload", "data", "record", "params"}  # their keys are the package's field names, kept verbatim
+
+
+def _keys(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [k for item in node for k in _keys(item)]
+    if not isinstance(node, dict):
+        return []
+    return [*node, *(k for key, value in node.items() if key not in DATA_KEYS for k in _keys(value))]
+
+
+@pytest.mark.parametrize("package", ["LeadLifecycle/v1", "LeadLifecycle/v2"])  # ClaimsIntake's need a policy
+def test_every_path_of_a_workflow_follows_the_convention(
+    package: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The coverage skeletons reach every state, transition, guard outcome, SLA path, timer, task and approval;
+    each played alone: effect kinds and outcomes kebab-case, keys camelCase, instants RFC 3339 UTC."""
+    path = str(REPO / "packages" / package)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("now: 2026-11-23T08:00:00Z\nevents: []\n", encoding="utf-8")
+    skeletons = tmp_path / "skeletons"
+    _envelope(capsys, ["workflow", "coverage", path, "--scenarios", str(empty), "--skeletons", str(skeletons)], 0)
+    played = 0
+    outcomes: set[str] = set()
+    for index, scenario in enumerate(sorted(skeletons.glob("*.yaml"))):
+        argv = ["workflow", "simulate", path, "--script", str(scenario), "--store", str(tmp_path / f"{index}.db")]
+        code = run([*argv, "--format", "json"])
+        document = json.loads(capsys.readouterr().out)
+        if code != 0:  # a skeleton that needs a value filled in before it plays: an error envelope, nothing else
+            assert (code, document["result"]) == (2, None)
+            continue
+        played += 1
+        result = document["result"]
+        assert all(KEBAB.match(effect["effect"]) for effect in result["timeline"])
+        assert [k for k in _keys(result["timeline"]) if not CAMEL.match(k)] == []
+        assert all(INSTANT.match(at) for at in _instants(result)), scenario.read_text()
+        outcomes |= set(result["summary"]["outcomes"])
+    assert played >= 5, played
+    assert (
+        all(KEBAB.match(outcome) for outcome in outcomes) and {"sla-breach", "met-in-time", "met-late"} <= outcomes
+    ), outcomes
