@@ -22,7 +22,9 @@ SCENARIO = REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yaml"
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> Any:
-    return json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    # commands on the JSON contract print an envelope: their answer is its result
+    return document["result"] if isinstance(document, dict) and "$schema" in document else document
 
 
 @pytest.fixture
@@ -146,7 +148,7 @@ def test_an_edited_package_copy_in_the_store_is_reported_not_a_crash(
     assert run(["replay", "--store", store, "--format", "json"]) == 1
     report = _json(capsys)
     # every entry pinned to 1.0.0 is refused; the workflow ran on 1.1.0, whose copy is intact
-    assert (report["events"], report["differing_events"], report["totals"]["rejected"]) == (30, 23, 23)
+    assert (report["events"], report["differingEvents"], report["totals"]["rejected"]) == (30, 23, 23)
     assert {d["class"] for d in report["divergences"]} == {"behavioral"}
 
 
@@ -165,7 +167,7 @@ def test_an_export_replays_without_the_store(
     capsys.readouterr()
     assert run(["replay", "--from-export", str(export), "--format", "json"]) == 0
     report = _json(capsys)
-    assert (report["events"], report["differing_events"], report["ok"]) == (30, 0, True)
+    assert (report["events"], report["differingEvents"], report["ok"]) == (30, 0, True)
     assert run(["replay", "--from-export", str(export), "--against", str(V2)]) == 1
     assert "against LeadLifecycle@1.1.0" in capsys.readouterr().out
     assert not (elsewhere / ".crm").exists()  # nothing was created
@@ -272,7 +274,7 @@ def test_a_relabel_is_a_presentation_divergence_with_exit_0(
     assert run(["replay", "--store", store, "--against", relabelled, *only_v1, "--format", "json"]) == 0
     report = _json(capsys)
     assert report["classes"] == {"behavioral": 0, "presentation": 2}
-    assert report["fail_on"] == ["behavioral"] and report["ok"] is True
+    assert report["failOn"] == ["behavioral"] and report["ok"] is True
     assert {d["class"] for d in report["divergences"]} == {"presentation"}
     assert (
         run(
@@ -290,14 +292,14 @@ def test_a_relabel_is_a_presentation_divergence_with_exit_0(
         )
         == 1
     )
-    assert _json(capsys)["fail_on"] == ["behavioral", "presentation"]
+    assert _json(capsys)["failOn"] == ["behavioral", "presentation"]
 
 
 def test_fail_on_names_known_classes(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["replay", "--store", store, "--fail-on", "cosmetic"]) == 2
     assert "unknown divergence class 'cosmetic'; choose from behavioral, presentation" in capsys.readouterr().err
     assert run(["replay", "--store", store, "--fail-on", "presentation,", "--format", "json"]) == 0
-    assert _json(capsys)["fail_on"] == ["behavioral", "presentation"]
+    assert _json(capsys)["failOn"] == ["behavioral", "presentation"]
 
 
 def test_a_record_a_form_created_replays_with_its_later_updates(
@@ -336,7 +338,7 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
     # the record's first entry is the form's submit, in another session
     assert run(["replay", "--store", store, "--format", "json"]) == 0
     report = _json(capsys)
-    assert (report["differing_events"], report["per_session"]["record:Lead:lead-ada"]["rejected"]) == (0, 0)
+    assert (report["differingEvents"], report["differing"]) == (0, [])
     # before: the record's session alone was refused the same way (the form's session was not read); its report
     # is the full replay's for that session, from the store and from an export
     export = str(tmp_path / "log.parquet")
@@ -345,8 +347,8 @@ def test_a_record_a_form_created_replays_with_its_later_updates(
     for source in (["--store", store], ["--from-export", export]):
         assert run(["replay", *source, "--session", "record:Lead:lead-ada", "--format", "json"]) == 0
         alone = _json(capsys)
-        assert (alone["sessions"], alone["events"], alone["differing_events"]) == (1, 2, 0)
-        assert alone["per_session"] == {"record:Lead:lead-ada": report["per_session"]["record:Lead:lead-ada"]}
+        assert (alone["sessions"], alone["events"], alone["differingEvents"]) == (1, 2, 0)
+        assert (alone["matchedSessions"], alone["differing"]) == (1, [])
 
 
 def _calculated_then_entered(tmp_path: Path) -> tuple[str, str]:
@@ -422,7 +424,7 @@ def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsy
     )
     capsys.readouterr()
     assert run(["replay", *store, "--format", "json"]) == 0
-    assert _json(capsys)["differing_events"] == 0
+    assert _json(capsys)["differingEvents"] == 0
     assert run(["replay", *store, "--session", "record:Order:o1"]) == 0
     assert "every effect reproduced" in capsys.readouterr().out
     # 1.0.0 does not declare fr: it only reads the stored data, in its default locale (before: exit 2, "locale 'fr'
@@ -453,7 +455,7 @@ def test_an_update_that_moved_the_record_replays_as_it_ran(tmp_path: Path, capsy
     assert _json(capsys)["record"]["data"] == {"amount": 2.0, "customer": "c"}
     assert run(["replay", *store, "--format", "json"]) == 0
     report = _json(capsys)
-    assert (report["events"], report["differing_events"]) == (4, 0)
+    assert (report["events"], report["differingEvents"]) == (4, 0)
 
 
 # --- a log written by an earlier crmctl ------------------------------------------------------------------------
@@ -539,7 +541,7 @@ def test_a_log_an_earlier_crmctl_wrote_replays_with_exit_0(tmp_path: Path, capsy
     assert "come from crmctl itself" in text and "the log's hash chain is intact): exit 0" in text
     assert run(["replay", "--store", store, "--format", "json"]) == 0
     report = _json(capsys)
-    assert (report["ok"], report["fail_on"], report["chain"]) == (True, ["behavioral"], {"ok": True, "problems": []})
+    assert (report["ok"], report["failOn"], report["chain"]) == (True, ["behavioral"], {"ok": True, "problems": []})
     assert report["classes"] == {"behavioral": 0, "presentation": 2}
     # asked for, the same differences fail; and from an export (the file alone) the rule is the same
     assert run(["replay", "--store", store, "--fail-on", "presentation"]) == 1
@@ -572,7 +574,7 @@ def test_an_edited_text_still_fails_a_pinned_replay(tmp_path: Path, capsys: pyte
     assert f"the log's hash chain is broken (seq {seq}: LOG001" in text and "the log was edited" in text
     assert run(["replay", "--store", store, "--format", "json"]) == 1
     report = _json(capsys)
-    assert report["fail_on"] == ["behavioral", "presentation"] and report["chain"]["ok"] is False
+    assert report["failOn"] == ["behavioral", "presentation"] and report["chain"]["ok"] is False
     export = str(tmp_path / "log.parquet")
     assert run(["log", "export", "--store", store, "--out", export]) == 0
     assert run(["replay", "--from-export", export]) == 1

@@ -39,7 +39,9 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> object:
-    return json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    # commands on the JSON contract print an envelope: their answer is its result
+    return document["result"] if isinstance(document, dict) and "$schema" in document else document
 
 
 @pytest.fixture
@@ -78,7 +80,7 @@ def test_simulate_resume_submit_then_replay_reproduces_every_effect(
     assert run(["replay", "--store", store, "--format", "json"]) == 0
     report = _json(capsys)
     assert isinstance(report, dict)
-    assert (report["sessions"], report["events"], report["differing_events"]) == (1, 11, 0)
+    assert (report["sessions"], report["events"], report["differingEvents"]) == (1, 11, 0)
 
 
 def test_replay_against_v2_reports_differences_with_exit_1(
@@ -93,7 +95,7 @@ def test_replay_against_v2_reports_differences_with_exit_1(
     report = _json(capsys)
     assert isinstance(report, dict)
     assert report["totals"]["rejected"] == 0  # phone is an alias of mobilePhone in v2: the inputs still apply
-    assert report["differing_events"] >= 1
+    assert report["differingEvents"] >= 1
 
 
 def test_script_errors_are_located_and_exit_2(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,7 +136,7 @@ def test_log_export_replays_and_verifies_from_parquet(
     assert run(["replay", "--store", store, "--from-export", str(export), "--format", "json"]) == 0
     report = _json(capsys)
     assert isinstance(report, dict)
-    assert report["events"] == 11 and report["differing_events"] == 0
+    assert report["events"] == 11 and report["differingEvents"] == 0
 
 
 def test_missing_draft_and_store_are_clear_errors(
@@ -304,7 +306,7 @@ def test_replay_outputs_and_selection(tmp_path: Path, store: str, capsys: pytest
     capsys.readouterr()
     assert run(["replay", "--store", store, "--against", V2, "--limit", "1"]) == 1
     text = capsys.readouterr().out
-    assert "more (--limit, or --format json for all)" in text and "total: effects" in text
+    assert "more (raise --limit to see them)" in text and "total: effects" in text
     assert run(["replay", "--store", store, "--against", str(tmp_path / "missing")]) == 2
     capsys.readouterr()
 

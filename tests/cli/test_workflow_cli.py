@@ -22,7 +22,7 @@ START = "- start: {instance: a, data: {firstName: A, lastName: B}}\n"
 def test_the_approval_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "rt.duckdb")
     assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store, "--format", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)["result"]
     kinds = [e["effect"] for e in doc["timeline"]]
     for expected in (
         "sla-warning",
@@ -135,7 +135,9 @@ def test_instances_persist_stay_pinned_and_migrate(tmp_path: Path, capsys: pytes
     capsys.readouterr()
     # a week later, with 1.1.0 in hand: the stored instance goes on under 1.0.0 (one approver, no task)
     assert run(["workflow", "simulate", V2, "--script", str(second), "--store", store, "--format", "json"]) == 0
-    asked = next(e for e in json.loads(capsys.readouterr().out)["timeline"] if e["effect"] == "approval-requested")
+    asked = next(
+        e for e in json.loads(capsys.readouterr().out)["result"]["timeline"] if e["effect"] == "approval-requested"
+    )
     assert asked["needed"] == 1
     # lead-2 waits on a 1.0.0 approval of qualify; 1.1.0 changed that chain's approvers but kept an approval,
     # lead-1 too: both move; a state 1.1.0 lacks needs a mapping
@@ -423,7 +425,7 @@ def test_a_follow_up_scenario_without_now_continues_on_the_tenants_clock(
     capsys.readouterr()
     # before: the follow-up started at the wall clock (time moving backwards, or a jump to today)
     assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--format", "json"]) == 0
-    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    timeline = json.loads(capsys.readouterr().out)["result"]["timeline"]
     assert {e["at"] for e in timeline} == {"2026-11-26T08:00:00Z"}  # where the first scenario left the clock
     # --now still decides, and so does a scenario's own now
     assert (
@@ -444,10 +446,10 @@ def test_a_follow_up_scenario_without_now_continues_on_the_tenants_clock(
         )
         == 0
     )
-    assert {e["at"] for e in json.loads(capsys.readouterr().out)["timeline"]} == {"2026-11-27T08:00:00Z"}
+    assert {e["at"] for e in json.loads(capsys.readouterr().out)["result"]["timeline"]} == {"2026-11-27T08:00:00Z"}
     # migrate without --now happens on the tenant's clock too (before: the wall clock, refused as going back)
     assert run(["workflow", "migrate", V2, "--all", "--store", store, "--format", "json"]) == 0
-    assert [m["instance"] for m in json.loads(capsys.readouterr().out)["migrated"]] == ["lead-1", "lead-2"]
+    assert [m["instance"] for m in json.loads(capsys.readouterr().out)["result"]["migrated"]] == ["lead-1", "lead-2"]
     assert run(["replay", "--store", store]) == 0
 
 
@@ -464,7 +466,7 @@ def test_a_follow_up_run_counts_the_time_in_state_of_the_instances_it_goes_on_wi
     assert run(["workflow", "simulate", V1, "--script", str(first), "--store", store]) == 0
     capsys.readouterr()
     assert run(["workflow", "simulate", V1, "--script", str(second), "--store", store, "--format", "json"]) == 0
-    summary = json.loads(capsys.readouterr().out)["summary"]
+    summary = json.loads(capsys.readouterr().out)["result"]["summary"]
     # before: new 0.0 and 1 instance: a's two hours in `new` before its transition were not counted (it entered
     # `new` in the first run), nor was b, which waited in `new` for the whole run without an effect
     assert summary["hoursInState"] == {"contacted": 3.0, "new": 2.0 + 5.0}
@@ -531,7 +533,7 @@ def test_the_timeline_of_several_instances_is_in_time_order(tmp_path: Path, caps
         )
         == 0
     )
-    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    timeline = json.loads(capsys.readouterr().out)["result"]["timeline"]
     moments = [e["at"] for e in timeline]
     assert moments == sorted(moments)  # before: all of a-second's effects of the advance, then all of b-first's
     warnings = [(e["at"], e["instance"]) for e in timeline if e["effect"] == "sla-warning"]
@@ -564,7 +566,7 @@ def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
     script.write_text("\n".join(lines) + "\n")
     store = tmp_path / f"{uuid.uuid4().hex}.duckdb"
     assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
-    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    timeline = json.loads(capsys.readouterr().out)["result"]["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
     # a follow-up `later` hours after the tenant's clock, whose first input goes to the instance started last:
     # it catches up first, the others at the advance (before: their effects came after the input's)
@@ -577,7 +579,7 @@ def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
         "field: email, value: a@example.com}\n  - advance: 1h\n"
     )
     assert run(["workflow", "simulate", V2, "--script", str(script), "--store", str(store), "--format", "json"]) == 0
-    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    timeline = json.loads(capsys.readouterr().out)["result"]["timeline"]
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
     assert run(["replay", "--store", str(store)]) == 0
     capsys.readouterr()

@@ -176,7 +176,7 @@ def test_cli_text_json_skeletons_and_fail_under(tmp_path: Path, capsys: pytest.C
         "75",
     )
     assert code == 1
-    data = json.loads(out)
+    data = json.loads(out)["result"]
     assert set(data) == {
         "workflow",
         "package",

@@ -73,7 +73,7 @@ def test_every_divergence_is_reported_and_replay_goes_on(logged: tuple[Runtime, 
     assert [e["value"] for e in first.missing if e["effect"] == "set"] == [99.0]
     assert [e["value"] for e in first.extra if e["effect"] == "set"] == [30.0]
     assert report.events == 18  # the replay went on past both
-    assert report.to_json()["differing_events"] == 2
+    assert report.to_json()["differingEvents"] == 2
 
 
 def test_against_v2_classifies_differences(logged: tuple[Runtime, list[dict[str, Any]]]) -> None:

@@ -26,27 +26,42 @@ store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
 TenantOpt = Annotated[
-    str, typer.Option("--tenant", callback=tenant_id, help="Tenant; no read or write crosses tenants.")
+    str,
+    typer.Option("--tenant", callback=tenant_id, metavar="TENANT", help="Tenant; no read or write crosses tenants."),
 ]
 NowOpt = Annotated[
-    str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time of the first event (default: now).")
+    str | None,
+    typer.Option("--now", metavar="TIME", help="Inject the clock: ISO 8601 time of the first event (default: now)."),
 ]
 ScriptOpt = Annotated[
-    Path | None, typer.Option("--script", help="Play a YAML list of events instead of prompting (docs/simulate.md).")
+    Path | None,
+    typer.Option(
+        "--script", metavar="PATH", help="Play a YAML list of events instead of prompting (docs/simulate.md)."
+    ),
 ]
 
 
 def simulate(
-    package: Annotated[Path, typer.Argument(help="Package directory.")],
-    entity: Annotated[str | None, typer.Option("--entity", help="Entity of the form (default: the UI's).")] = None,
-    form: Annotated[str | None, typer.Option("--form", help="Form name when the UI has several.")] = None,
-    locale: Annotated[str | None, typer.Option("--locale", help="Locale (default: the package default).")] = None,
-    role: Annotated[str | None, typer.Option("--role", help="Role (default: the first declared).")] = None,
+    package: Annotated[Path, typer.Argument(metavar="PACKAGE", help="Package directory.")],
+    entity: Annotated[
+        str | None, typer.Option("--entity", metavar="ENTITY", help="Entity of the form (default: the UI's).")
+    ] = None,
+    form: Annotated[
+        str | None, typer.Option("--form", metavar="FORM", help="Form name when the UI has several.")
+    ] = None,
+    locale: Annotated[
+        str | None, typer.Option("--locale", metavar="LOCALE", help="Locale (default: the package default).")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", metavar="ROLE", help="Role (default: the first declared).")
+    ] = None,
     script: ScriptOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
-    session: Annotated[str | None, typer.Option("--session", help="Session (= draft) id (default: random).")] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", metavar="ID", help="Session (= draft) id (default: random).")
+    ] = None,
     now: NowOpt = None,
 ) -> None:
     """Walk through a package's form in the terminal, or play a script and print the effect trace."""
@@ -147,22 +162,32 @@ def log_export(
 
 
 def replay(
-    session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
+    session: Annotated[str | None, typer.Option("--session", metavar="ID", help="Only this session.")] = None,
     all_sessions: Annotated[bool, typer.Option("--all", help="Every session of the tenant (the default).")] = False,
     against: Annotated[
         str | None,
-        typer.Option("--against", help="Re-run the inputs on this version: directory, git:REV[:path], registry:..."),
+        typer.Option(
+            "--against",
+            metavar="SOURCE",
+            help="Re-run the inputs on this version: directory, git:REV[:path], registry:...",
+        ),
     ] = None,
-    export: Annotated[Path | None, typer.Option("--from-export", help="Replay a Parquet log export.")] = None,
+    export: Annotated[
+        Path | None, typer.Option("--from-export", metavar="PATH", help="Replay a Parquet log export.")
+    ] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     limit: Annotated[
-        int, typer.Option("--limit", parser=count, metavar="<count>", help="Differences shown in text output.")
+        int,
+        typer.Option(
+            "--limit", parser=count, metavar="N", help="Differing events shown, in text and in JSON (the first N)."
+        ),
     ] = 20,
     fail_on: Annotated[
         str | None,
         typer.Option(
             "--fail-on",
+            metavar="CLASSES",
             help="Comma-separated divergence classes that fail: behavioral,presentation (default: behavioral; "
             "against the pinned versions presentation too when the log's hash chain is broken).",
         ),
@@ -405,13 +430,18 @@ def export_command(
 # --- workflows ---------------------------------------------------------------------------------------------------
 
 workflow_app = typer.Typer(help="Workflows on a virtual clock: simulate, coverage, migrate.", no_args_is_help=True)
+WorkflowOpt = Annotated[
+    str | None, typer.Option("--workflow", metavar="WORKFLOW", help="Workflow id (default: the first).")
+]
 
 
 @workflow_app.command("simulate")
 def workflow_simulate(
-    package: Annotated[Path, typer.Argument(help="Package directory.")],
-    script: Annotated[Path | None, typer.Option("--script", help="Scenario YAML (docs/workflows.md).")] = None,
-    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    package: Annotated[Path, typer.Argument(metavar="PACKAGE", help="Package directory.")],
+    script: Annotated[
+        Path | None, typer.Option("--script", metavar="PATH", help="Scenario YAML (docs/workflows.md).")
+    ] = None,
+    workflow: WorkflowOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
@@ -435,13 +465,18 @@ def workflow_simulate(
 
 @workflow_app.command("migrate")
 def workflow_migrate(
-    package: Annotated[Path, typer.Argument(help="Package directory: the version to move instances onto.")],
-    instance: Annotated[list[str] | None, typer.Option("--instance", help="Instance id (repeatable).")] = None,
+    package: Annotated[
+        Path, typer.Argument(metavar="PACKAGE", help="Package directory: the version to move instances onto.")
+    ],
+    instance: Annotated[
+        list[str] | None, typer.Option("--instance", metavar="ID", help="Instance id (repeatable).")
+    ] = None,
     all_instances: Annotated[bool, typer.Option("--all", help="Every running instance of the workflow.")] = False,
     state_map: Annotated[
-        list[str] | None, typer.Option("--map", help="OLD=NEW: where instances in state OLD go (repeatable).")
+        list[str] | None,
+        typer.Option("--map", metavar="OLD=NEW", help="Where instances in state OLD go (repeatable)."),
     ] = None,
-    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    workflow: WorkflowOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
@@ -467,19 +502,22 @@ def workflow_migrate(
 
 @workflow_app.command("coverage")
 def workflow_coverage(
-    package: Annotated[Path, typer.Argument(help="Package directory.")],
-    scenarios: Annotated[Path, typer.Option("--scenarios", help="Directory of scenario YAML files (or one file).")],
-    workflow: Annotated[str | None, typer.Option("--workflow", help="Workflow id (default: the first).")] = None,
+    package: Annotated[Path, typer.Argument(metavar="PACKAGE", help="Package directory.")],
+    scenarios: Annotated[
+        Path, typer.Option("--scenarios", metavar="PATH", help="Directory of scenario YAML files (or one file).")
+    ],
+    workflow: WorkflowOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
     skeletons: Annotated[
-        Path | None, typer.Option("--skeletons", help="Write a shortest scenario skeleton per uncovered item here.")
+        Path | None,
+        typer.Option("--skeletons", metavar="DIR", help="Write a shortest scenario skeleton per uncovered item here."),
     ] = None,
     fail_under: Annotated[
         float | None,
         typer.Option(
             "--fail-under",
             parser=percentage,
-            metavar="<percentage>",
+            metavar="PERCENT",
             help="Exit 1 when coverage is below this percentage (0 to 100).",
         ),
     ] = None,

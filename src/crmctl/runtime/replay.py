@@ -21,6 +21,7 @@ number of events.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -87,7 +88,7 @@ class Divergence:
 
     def to_json(self) -> dict[str, Any]:
         event = dict(self.event) if isinstance(self.event, Mapping) else self.event
-        out = {
+        return {
             "session": self.session,
             "seq": self.seq,
             "index": self.index,
@@ -95,12 +96,10 @@ class Divergence:
             "event": event,
             "class": self.classification,
             "categories": list(self.categories),
+            "error": self.error,
             "missing": self.missing,
             "extra": self.extra,
         }
-        if self.error is not None:
-            out["error"] = self.error
-        return out
 
 
 @dataclass
@@ -146,16 +145,27 @@ class ReplayReport:
         wanted = set(classes)
         return any(item.classification in wanted for item in self.divergences)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, limit: int | None = None) -> dict[str, Any]:
+        """Counts, then only what differs: the sessions with a difference (differing events, and per category)
+        and the first `limit` differing events (all when None), with how many were left out."""
+        per_session = Counter(item.session for item in self.divergences)
+        shown = self.divergences if limit is None else self.divergences[:limit]
         return {
             "against": self.against,
             "sessions": self.sessions,
             "events": self.events,
-            "differing_events": len(self.divergences),
+            "matchedSessions": self.sessions - len(per_session),
+            "differingSessions": len(per_session),
+            "differingEvents": len(self.divergences),
             "totals": self.totals(),
             "classes": self.classes(),
-            "per_session": self.per_session,
-            "divergences": [d.to_json() for d in self.divergences],
+            "differing": [
+                {"session": sid, "events": per_session[sid], **counts}
+                for sid, counts in self.per_session.items()
+                if sid in per_session
+            ],
+            "divergences": [d.to_json() for d in shown],
+            "divergencesOmitted": len(self.divergences) - len(shown),
         }
 
 

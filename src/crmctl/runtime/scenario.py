@@ -239,7 +239,7 @@ def summarize(
         elif kind == "completed":
             completed.add(instance)
         elif kind == "sla-met":
-            outcomes["met late" if effect["late"] else "met in time"] += 1
+            outcomes["met-late" if effect["late"] else "met-in-time"] += 1
         elif kind in ("sla-warning", "sla-breach", "escalation", "refused", "approval-granted", "approval-rejected"):
             outcomes[kind] += 1
     for instance, (state, since) in entered.items():

@@ -6,13 +6,13 @@ event log. Exit 0, or 1 when `--fail-under` is given and the coverage is below i
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmctl.cli.commands.workflow import load_scenario
 from crmctl.cli.console import out
+from crmctl.cli.contract import emit
 from crmctl.errors import InputError
 
 if TYPE_CHECKING:
@@ -84,15 +84,11 @@ def run_coverage(
                 )
         except OSError as exc:
             raise InputError(f"{skeletons_dir}: cannot write the skeletons: {exc.strerror}") from None
+    exit_code = 1 if fail_under is not None and report.percent < fail_under else 0
     if output_format == "json":
-        out(
-            json.dumps(
-                {**report.to_json(), "failUnder": fail_under, "skeletons": written}, indent=2, ensure_ascii=False
-            )
-        )
-    else:
-        _print(report, written, skeletons_dir)
-    return 1 if fail_under is not None and report.percent < fail_under else 0
+        return emit({**report.to_json(), "failUnder": fail_under, "skeletons": written}, exit_code=exit_code)
+    _print(report, written, skeletons_dir)
+    return exit_code
 
 
 def _print(report: CoverageReport, written: list[dict[str, object]], skeletons_dir: Path | None) -> None:

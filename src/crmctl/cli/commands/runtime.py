@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
+from crmctl.cli.contract import emit
 from crmctl.cli.inputs import DEFAULT_STORE, duration, instant, open_store, read_document
 from crmctl.errors import InputError, UsageError
 from crmctl.model.scripts import ScriptBody, check_events
@@ -178,6 +179,10 @@ def run_simulate(
     from crmctl.model.package import load_package
     from crmctl.runtime.service import Runtime
 
+    if script_path is None and output_format == "json":
+        raise UsageError(
+            "simulate --format json needs --script FILE: the interactive mode is for people (docs/simulate.md)"
+        )
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("simulate without --script needs a terminal; pass --script FILE (see docs/simulate.md)")
     script = load_script(script_path) if script_path is not None else None
@@ -250,12 +255,39 @@ def _play(
     if status != "submitted":
         status = "draft"
     if output_format == "json":
-        _json({"session": sid, "tenant": runtime.tenant, **config.to_json(), "status": status, "events": steps})
-    elif status == "draft":
+        return emit(_session_result(runtime, config, sid, status, steps))
+    if status == "draft":
         out(f"draft {sid} saved; resume with: crmctl draft resume {sid}")
     else:
         out(f"record {config.entity}/{sid} stored, pinned to {config.package.name}@{config.package.version}")
     return 0
+
+
+def _session_result(
+    runtime: Runtime, config: SessionConfig, sid: str, status: str, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The JSON result of a scripted session (simulate, draft resume): where it ended and every step's effects.
+    The session id is the draft's id while it is a draft and the record's once submitted (the draft is gone)."""
+    effects = [e for step in steps for e in step["effects"]]
+    submits = [e for e in effects if e.get("effect") == "submit"]
+    if status == "submitted":
+        step = next((e["step"] for e in reversed(effects) if e.get("effect") == "step"), None)
+        data = dict(submits[-1].get("record") or {})
+    else:
+        _, state = runtime.state_of(sid)
+        step, data = state.step, dict(state.data)
+    return {
+        "sessionId": sid,
+        "tenant": runtime.tenant,
+        **config.to_json(),
+        "status": status,
+        "draftId": sid if status == "draft" else None,
+        "record": {"entity": config.entity, "id": sid} if status == "submitted" else None,
+        "step": step,
+        "data": data,
+        "validation": submits[-1]["report"] if submits else None,
+        "events": steps,
+    }
 
 
 def _plain(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -475,20 +507,21 @@ def run_replay(
         raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
     fails = report.fails(failing)
     if output_format == "json":
-        checked = (
-            None
-            if chain is None
-            else {
-                "ok": not chain,
-                "problems": [
-                    {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in chain
-                ],
-            }
-        )
-        _json({**report.to_json(), "fail_on": sorted(failing), "chain": checked, "ok": not fails})
-    else:
-        _replay_text(report, limit, failing, chain)
+        return emit(_replay_result(report, failing, chain, limit, ok=not fails), exit_code=1 if fails else 0)
+    _replay_text(report, limit, failing, chain)
     return 1 if fails else 0
+
+
+def _replay_result(
+    report: Any, failing: frozenset[str], chain: list[Any] | None, limit: int, *, ok: bool
+) -> dict[str, Any]:
+    """Replay's JSON result: the report's counts and what differs (the first `limit` differing events), whether
+    it passes, the failing classes and, when it was checked, the log's hash chain."""
+    checked = None
+    if chain is not None:
+        problems = [{"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in chain]
+        checked = {"ok": not chain, "problems": problems}
+    return {"ok": ok, "failOn": sorted(failing), "chain": checked, **report.to_json(limit)}
 
 
 @contextmanager
@@ -612,7 +645,7 @@ def _replay_text(
         for line in _divergent_effects(item):
             out(f"    {line}")
     if len(report.divergences) > limit:
-        out(f"\n  … {len(report.divergences) - limit} more (--limit, or --format json for all)")
+        out(f"\n  … {len(report.divergences) - limit} more (raise --limit to see them)")
     if chain:
         first = chain[0]
         out(

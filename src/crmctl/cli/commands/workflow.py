@@ -6,7 +6,6 @@ tenant's event log (kind `workflow`), so `crmctl log verify` and `crmctl replay`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
+from crmctl.cli.contract import emit
 from crmctl.cli.inputs import duration, instant, open_store, read_document
 from crmctl.cli.workflow_text import describe
 from crmctl.errors import InputError, UsageError
@@ -84,6 +84,11 @@ def run_simulate(
     from crmctl.runtime.scenario import Player, PlayError, summarize
     from crmctl.runtime.workflow import parse_moment
 
+    if script_path is None and output_format == "json":
+        raise UsageError(
+            "workflow simulate --format json needs --script FILE: the interactive mode is for people "
+            "(docs/workflows.md)"
+        )
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("workflow simulate without --script needs a terminal; pass --script FILE (docs/workflows.md)")
     scenario = load_scenario(script_path) if script_path is not None else None
@@ -107,22 +112,17 @@ def run_simulate(
     timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept
     summary = summarize(timeline, player.model.workflow.id, player.clock, player.initial)
     if output_format == "json":
-        out(
-            json.dumps(
-                {
-                    "workflow": player.model.workflow.id,
-                    "package": player.ref.to_json(),
-                    "tenant": tenant,
-                    "timeline": timeline,
-                    "summary": summary,
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+        return emit(
+            {
+                "workflow": player.model.workflow.id,
+                "package": player.ref.to_json(),
+                "tenant": tenant,
+                "timeline": timeline,
+                "summary": summary,
+            }
         )
-    else:
-        print_timeline(timeline)
-        _print_summary(summary)
+    print_timeline(timeline)
+    _print_summary(summary)
     return 0
 
 
@@ -290,18 +290,14 @@ def run_migrate(
         for b, _, s in moved
     ]
     if output_format == "json":
-        out(
-            json.dumps(
-                {
-                    "workflow": flow,
-                    "to": ref.to_json(),
-                    "migrated": [] if refused else rows,
-                    "refused": [{"instance": i, "reason": r} for i, r in refused],
-                },
-                indent=2,
-            )
-        )
-    elif refused:
+        result = {
+            "workflow": flow,
+            "to": ref.to_json(),
+            "migrated": [] if refused else rows,
+            "refused": [{"instance": i, "reason": r} for i, r in refused],
+        }
+        return emit(result, exit_code=1 if refused else 0)
+    if refused:
         out(
             "\n".join(
                 [f"refused {i}: {r}" for i, r in refused]
