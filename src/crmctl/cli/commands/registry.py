@@ -85,8 +85,8 @@ def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
     except Refused as refused:
         if output_format == "json":
             findings = [_finding(p) for p in refused.problems]
-            written = {"seq": None, "head": None, "commit": None, "dataDependent": None}
-            return emit({"status": "refused", "message": refused.message, **written, "findings": findings}, exit_code=1)
+            nothing: dict[str, Any] = {"seq": None, "head": None, "commit": None, "dataDependent": None}
+            return emit({"status": "refused", "message": refused.message, **nothing, "findings": findings}, exit_code=1)
         data = [_DATA_HINT] if any(p.code in ("REG305", "REG306") for p in refused.problems) else []
         out("\n".join([*_refusal_text(refused), *data]))
         return 1
@@ -258,8 +258,8 @@ def _shown(info: dict[str, Any]) -> dict[str, Any]:
     """`registry show` as the JSON result: a package (`kind: package`, every version) or one version."""
     if "tag" not in info:
         versions = [{"version": version, **facts} for version, facts in info["versions"].items()]
-        keys = ("name", "scope", "latest", "channels")
-        return {"kind": "package", **{key: info[key] for key in keys}, "versions": versions}
+        listed = ("name", "scope", "latest", "channels")
+        return {"kind": "package", **{key: info[key] for key in listed}, "versions": versions}
     keys = ("name", "version", "scope", "digest", "path", "tag", "seq", "time", "signer", "provenance", "channels")
     return {"kind": "version", **{key: info[key] for key in keys}, "dataDependent": info.get("data_dependent")}
 
