@@ -66,9 +66,9 @@ def test_diff_shows_the_change_and_exits_1(tmp_path: Path, capsys: pytest.Captur
 def test_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _package(tmp_path)
     assert run(["fmt", "--check", "--format", "json", str(root)]) == 1
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)["result"]
     assert report["summary"] == {"changed": 1, "unchanged": 3, "errors": 0}
-    assert {"file": str(root / "rules.yaml"), "changed": True} in report["files"]
+    assert {"file": str(root / "rules.yaml"), "changed": True, "diff": None, "content": None} in report["files"]
 
 
 def test_a_broken_file_is_located_the_others_still_formatted_exit_2(

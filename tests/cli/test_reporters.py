@@ -15,6 +15,10 @@ from crmctl.model.diagnostics import Diagnostic, Location, Report, Severity
 SOURCE = "rules:\n  - id: big\n    when: amount > 10\n"
 
 
+def _package(name: str) -> dict[str, object]:
+    return {"name": name, "version": "1.0.0", "path": f"pkgs/{name}"}
+
+
 def _report() -> Report:
     return Report(
         "lint",
@@ -45,7 +49,7 @@ def _report() -> Report:
             ),
         ],
         sources={"Demo/rules.yaml": SOURCE},
-        summary={"packages": ["Demo", "Other", "Clean"], "baselined": 2},
+        summary={"packages": [_package("Demo"), _package("Other"), _package("Clean")], "baselined": 2},
     )
 
 
@@ -58,12 +62,23 @@ def _diff_report() -> Report:
         package="Demo",
         extra={"class": "breaking"},
     )
-    return Report("diff", [finding], summary={"bump": "major"})
+    side = {"name": "Demo", "version": "1.0.0", "digest": "jcs-sha256:" + "0" * 64, "source": "v1"}
+    summary = {
+        "proposed_bump": "major",
+        "old": side,
+        "new": {**side, "version": "2.0.0", "source": "v2"},
+        "counts": {"breaking": 1},
+        "changes": 1,
+        "fail_on": ["breaking"],
+        "failed": 1,
+        "version_check": {"ok": True, "expected": "2.0.0", "message": "2.0.0 is a major bump"},
+    }
+    return Report("diff", [finding], summary=summary)
 
 
-def test_json_is_versioned_and_complete() -> None:
+def test_json_is_the_commands_result_and_complete() -> None:
     body = json.loads(render(_report(), "json"))
-    assert (body["version"], body["tool"], body["command"]) == (1, "crmctl", "lint")
+    assert list(body) == ["findings", "summary"]  # the envelope around it is `crmctl.cli.contract`'s
     first = body["findings"][0]
     assert first == {
         "code": "RUL301",
@@ -82,16 +97,21 @@ def test_json_is_versioned_and_complete() -> None:
         "warnings": 1,
         "infos": 1,
         "total": 3,
-        "packages": ["Demo", "Other", "Clean"],
+        "packages": [_package("Demo"), _package("Other"), _package("Clean")],
         "baselined": 2,
     }
 
 
 def test_json_carries_diff_extras() -> None:
     body = json.loads(render(_diff_report(), "json"))
-    assert body["command"] == "diff"
     assert body["findings"][0]["extra"] == {"class": "breaking"}
-    assert body["summary"]["bump"] == "major"
+    summary = body["summary"]
+    assert (summary["proposedBump"], summary["failOn"], summary["versionCheck"]["expected"]) == (
+        "major",
+        ["breaking"],
+        "2.0.0",
+    )
+    assert (summary["records"], summary["failedByRecords"]) == (None, None)
 
 
 # The parts of the SARIF 2.1.0 schema that code-scanning consumers rely on.

@@ -58,12 +58,12 @@ def test_unknown_fail_on_class_is_a_usage_error() -> None:
 def test_json_report_carries_classes_and_summary() -> None:
     result = invoke("diff", *case("field_renamed_without_alias"), "--format", "json")
     assert result.code == 1
-    body = json.loads(result.out)
+    body = json.loads(result.out)["result"]
     summary = body["summary"]
-    assert summary["proposed_bump"] == "major"
+    assert summary["proposedBump"] == "major"
     assert summary["old"]["version"] == "1.0.0" and summary["old"]["digest"].startswith("jcs-sha256:")
     assert summary["counts"] == {"compatible": 0, "data-dependent": 0, "behavioral": 0, "breaking": 1}
-    assert summary["version_check"]["expected"] == "2.0.0"
+    assert summary["versionCheck"]["expected"] == "2.0.0"
     (first,) = body["findings"]
     assert first["code"] == "CMP104"
     assert first["severity"] == "error"
@@ -73,14 +73,16 @@ def test_json_report_carries_classes_and_summary() -> None:
 
 
 def test_severities_follow_fail_on() -> None:
-    body = json.loads(invoke("diff", *case("validations_changed"), "-f", "json").out)
+    body = json.loads(invoke("diff", *case("validations_changed"), "-f", "json").out)["result"]
     severities = {d["code"]: d["severity"] for d in body["findings"]}
     assert severities["CMP401"] == "warning"  # data-dependent, not failing
     assert severities["CMP402"] == "warning"  # behavioral
-    body = json.loads(invoke("diff", *case("validations_changed"), "-f", "json", "--fail-on", "data-dependent").out)
+    body = json.loads(invoke("diff", *case("validations_changed"), "-f", "json", "--fail-on", "data-dependent").out)[
+        "result"
+    ]
     severities = {d["code"]: d["severity"] for d in body["findings"]}
     assert severities["CMP401"] == "error"
-    compatible = json.loads(invoke("diff", *case("field_added"), "-f", "json").out)["findings"]
+    compatible = json.loads(invoke("diff", *case("field_added"), "-f", "json").out)["result"]["findings"]
     assert [d["severity"] for d in compatible] == ["info"]
 
 

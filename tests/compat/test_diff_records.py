@@ -76,33 +76,28 @@ def test_a_data_dependent_change_the_records_show_safe_passes(tmp_path: Path) ->
         opened.put_records([record("acme", "lead-0001", {"firstName": "Ann", "phone": "+47 1"})])
     result = invoke("diff", *case("field_made_required"), "--records", str(path), "-f", "json")
     assert result.code == 0, result.out
-    summary = json.loads(result.out)["summary"]
-    assert (summary["failed"], summary["failed_by_records"]) == (0, 0)
+    summary = json.loads(result.out)["result"]["summary"]
+    assert (summary["failed"], summary["failedByRecords"]) == (0, 0)
     assert invoke("diff", *case("field_made_required")).code == 0  # without evidence: a warning, as documented
     assert invoke("diff", *case("field_made_required"), "--fail-on", "data-dependent").code == 1
 
 
 def test_json_output_has_a_records_section_that_matches_the_shipped_schema(store: Path) -> None:
-    from jsonschema import Draft202012Validator
-
-    from crmctl.model.jsonschemas import shipped_schema
+    from crmctl.cli.contract import validation_errors
 
     result = invoke("diff", *case("field_made_required"), "--records", str(store), "--tenant", "globex", "-f", "json")
-    body = json.loads(result.out)
-    errors = [
-        f"{list(e.absolute_path)}: {e.message}"
-        for e in Draft202012Validator(shipped_schema("report")).iter_errors(body)
-    ]
-    assert errors == []
+    document = json.loads(result.out)
+    assert validation_errors(document) == []
+    body = document["result"]
     records = body["summary"]["records"]
     assert (records["tenant"], records["package"], records["records"]) == ("globex", "Demo", 1)
     (impact,) = records["impacts"]
     assert impact["code"] == "CMP106" and impact["path"] == "Lead.phone"
-    assert (impact["affected"], impact["total"], impact["by_version"]) == (1, 1, {"1.0.0": 1})
+    assert (impact["affected"], impact["total"], impact["byVersion"]) == (1, 1, {"1.0.0": 1})
     assert impact["examples"] == ["lead-0001"]
     (finding,) = body["findings"]
     assert finding["severity"] == "error"  # the records show it breaks one: it fails the diff
-    assert (body["summary"]["failed"], body["summary"]["failed_by_records"]) == (1, 1)
+    assert (body["summary"]["failed"], body["summary"]["failedByRecords"]) == (1, 1)
     assert finding["extra"]["records"] == "1 of 1 Lead records lack a value (1.0.0: 1); e.g. lead-0001"
     assert "records" not in finding["message"]
 
@@ -135,6 +130,7 @@ def test_a_missing_store_is_an_error_and_no_file_is_created(tmp_path: Path) -> N
     assert not missing.exists()
 
 
-def test_without_records_the_output_has_no_records_section() -> None:
+def test_without_records_the_records_section_is_null() -> None:
     result = invoke("diff", *case("field_made_required"), "-f", "json")
-    assert "records" not in json.loads(result.out)["summary"]
+    summary = json.loads(result.out)["result"]["summary"]
+    assert (summary["records"], summary["failedByRecords"]) == (None, None)

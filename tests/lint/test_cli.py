@@ -46,7 +46,7 @@ def test_warnings_alone_exit_0(bad_package: Path) -> None:
     )
     (bad_package / "package.yaml").write_text(PACKAGE.replace("locales: [en]", "locales: [en, en]"))
     code, out, _ = _invoke(["lint", str(bad_package), "-f", "json"])
-    assert [(f["code"], f["severity"]) for f in json.loads(out)["findings"]] == [("PKG104", "warning")]
+    assert [(f["code"], f["severity"]) for f in json.loads(out)["result"]["findings"]] == [("PKG104", "warning")]
     assert code == 0
 
 
@@ -55,7 +55,7 @@ def test_severity_override_from_config_changes_exit(bad_package: Path, tmp_path:
     config.write_text('[tool.crmctl]\nseverity = { RUL301 = "warning" }\n')
     code, out, _ = _invoke(["lint", str(bad_package), "--config", str(config), "-f", "json"])
     assert code == 0
-    assert json.loads(out)["findings"][0]["severity"] == "warning"
+    assert json.loads(out)["result"]["findings"][0]["severity"] == "warning"
 
 
 def test_lint_without_paths_discovers_packages(bad_package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,8 +64,8 @@ def test_lint_without_paths_discovers_packages(bad_package: Path, monkeypatch: p
     monkeypatch.chdir(bad_package.parent)
     code, out, _ = _invoke(["lint", "-f", "json"])
     assert code == 1
-    body = json.loads(out)
-    assert body["summary"]["packages"] == ["Demo"]
+    body = json.loads(out)["result"]
+    assert body["summary"]["packages"] == [{"name": "Demo", "version": "1.0.0", "path": "Demo"}]
     assert body["findings"][0]["file"] == "Demo/rules.yaml"
 
 
@@ -75,7 +75,7 @@ def test_baseline_round_trip(bad_package: Path, tmp_path: Path) -> None:
     assert code == 1 and "wrote 1 finding(s)" in err
     code, out, _ = _invoke(["lint", str(bad_package), "--baseline", str(baseline), "-f", "json"])
     assert code == 0
-    body = json.loads(out)
+    body = json.loads(out)["result"]
     assert body["findings"] == [] and body["summary"]["baselined"] == 1
 
 
@@ -85,7 +85,7 @@ def test_baseline_round_trip(bad_package: Path, tmp_path: Path) -> None:
         (["lint", "/no/such/dir"], "no such package directory"),
         (["lint", "{pkg}", "--select", "BOGUS"], "'BOGUS' matches no rule code"),
         (["lint", "{pkg}", "--baseline", "/no/such/baseline.json"], "cannot read baseline"),
-        (["explain", "XYZ999"], "unknown rule code 'XYZ999'"),
+        (["explain", "XYZ999"], "unknown code 'XYZ999'"),
     ],
 )
 def test_usage_and_input_errors_exit_2(
@@ -106,7 +106,7 @@ def test_rules_lists_catalogue_as_text_and_json() -> None:
     assert code == 0
     assert any(line.startswith("RUL301   rule-expression-invalid") for line in out.splitlines())
     code, out, _ = _invoke(["rules", "--format", "json"])
-    rules = {r["code"]: r for r in json.loads(out)}
+    rules = {r["code"]: r for r in json.loads(out)["result"]["rules"]}
     assert rules["UI206"]["severity"] == "info" and rules["SCH100"]["structural"] is True
 
 
@@ -121,10 +121,10 @@ def test_files_as_arguments_lint_their_package_and_report_only_those_files(bad_p
     """pre-commit and editors pass changed files; each is checked in the context of its whole package."""
     code, out, _ = _invoke(["lint", str(bad_package / "rules.yaml"), "--format", "json"])
     assert code == 1
-    files = {f["file"] for f in json.loads(out)["findings"]}
+    files = {f["file"] for f in json.loads(out)["result"]["findings"]}
     assert files == {f"{bad_package}/rules.yaml"}
     code, out, _ = _invoke(["lint", str(bad_package / "package.yaml"), "--format", "json"])
-    assert (code, json.loads(out)["findings"]) == (0, [])
+    assert (code, json.loads(out)["result"]["findings"]) == (0, [])
 
 
 def test_a_file_outside_any_package_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,4 +151,4 @@ def test_explain_covers_diff_change_codes(code: str, expected: list[str]) -> Non
 
 def test_explain_unknown_change_code_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["explain", "CMP999"]) == 2
-    assert "unknown change code 'CMP999'" in capsys.readouterr().err
+    assert "unknown code 'CMP999'" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def lint_on_disk(root: Path) -> dict[str, list[tuple[str, int, int]]]:
         [sys.executable, "-m", "crmctl", "lint", "-f", "json", str(root)], capture_output=True, text=True, check=False
     )
     out: dict[str, list[tuple[str, int, int]]] = {}
-    for finding in json.loads(done.stdout)["findings"]:
+    for finding in json.loads(done.stdout)["result"]["findings"]:
         path = Path(finding["file"]).resolve()
         position = LineIndex(path.read_text("utf-8")).position(finding["line"], finding["column"])
         out.setdefault(path.as_uri(), []).append((finding["code"], position.line, position.character))

@@ -29,34 +29,34 @@ def call(capsys: Capture, *args: str) -> tuple[int, str, str]:
 def test_end_to_end_through_the_cli(tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
     key = tmp_path / "alice"
     code, out, _ = call(capsys, "keys", "generate", str(key), "--identity", "alice@example.com", "-f", "json")
-    generated = json.loads(out)
+    generated = json.loads(out)["result"]
     assert code == 0 and generated["fingerprint"].startswith("SHA256:")
-    assert json.loads(call(capsys, "keys", "show", str(key), "-f", "json")[1]) == generated
+    assert json.loads(call(capsys, "keys", "show", str(key), "-f", "json")[1])["result"] == generated
     location = (tmp_path / "reg").as_uri()
     assert call(capsys, "registry", "init", location, "--key", str(key), "--identity", "alice@example.com")[0] == 0
     monkeypatch.setenv("CRMCTL_REGISTRY", location)
     monkeypatch.setenv("CRMCTL_KEY", str(key))
     code, out, _ = call(capsys, "publish", str(LEAD_V1), "-f", "json")
-    assert code == 0 and json.loads(out)["status"] == "written"
+    assert code == 0 and json.loads(out)["result"]["status"] == "written"
     assert call(capsys, "publish", str(LEAD_V2))[0] == 0
     code, out, _ = call(capsys, "publish", str(LEAD_V1))
     assert code == 0 and "nothing to do" in out
     assert call(capsys, "promote", "LeadLifecycle@1.1.0", "--to", "prod")[0] == 0
     code, out, _ = call(capsys, "resolve", "LeadLifecycle", "--channel", "prod", "--format", "json")
-    assert code == 0 and json.loads(out)["version"] == "1.1.0"
+    assert code == 0 and json.loads(out)["result"]["version"] == "1.1.0"
     assert call(capsys, "resolve", "LeadLifecycle", "--version", "1.0.0")[1] == "1.0.0\n"
     assert call(capsys, "resolve", "LeadLifecycle", "--help")[0] == 0
     code, out, _ = call(capsys, "registry", "list", "-f", "json")
-    assert json.loads(out)[0]["versions"] == ["1.0.0", "1.1.0"]
+    assert json.loads(out)["result"]["packages"][0]["versions"] == ["1.0.0", "1.1.0"]
     code, out, _ = call(capsys, "registry", "show", "LeadLifecycle@1.0.0", "-f", "json")
-    assert json.loads(out)["tag"] == "LeadLifecycle/v1.0.0"
+    assert json.loads(out)["result"]["tag"] == "LeadLifecycle/v1.0.0"
     assert "channels" in call(capsys, "registry", "show", "LeadLifecycle")[1]
     code, out, _ = call(capsys, "registry", "log", "-f", "json")
-    assert [e["type"] for e in json.loads(out)] == ["init", "publish", "publish", "promote"]
+    assert [e["type"] for e in json.loads(out)["result"]["entries"]] == ["init", "publish", "publish", "promote"]
     assert "promote LeadLifecycle@1.1.0 -> prod" in call(capsys, "registry", "log")[1]
     assert "LeadLifecycle 1.1.0" in call(capsys, "registry", "list")[1]
     code, out, _ = call(capsys, "registry", "verify", "-f", "json")
-    assert code == 0 and json.loads(out)["ok"] is True
+    assert code == 0 and json.loads(out)["result"]["ok"] is True
     code, out, _ = call(capsys, "registry", "verify")
     assert code == 0 and out.endswith(": ok\n")
 
@@ -84,7 +84,7 @@ def test_signer_commands(tmp_path: Path, capsys: Capture, registry: str, alice: 
         == 0
     )
     code, out, _ = call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")
-    assert [s["scopes"] for s in json.loads(out)] == [["*"], ["tenant:a", "tenant:b"]]
+    assert [s["scopes"] for s in json.loads(out)["result"]["signers"]] == [["*"], ["tenant:a", "tenant:b"]]
     assert call(capsys, "registry", "signer", "remove", "bob@example.com", "--reason", "left", *common)[0] == 0
     assert "(removed " in call(capsys, "registry", "signer", "list", "--registry", registry)[1]
     code, _, err = call(
@@ -137,8 +137,10 @@ def test_a_rotated_key_can_be_revoked(tmp_path: Path, capsys: Capture, registry:
         )[0]
         == 0
     )
-    signers = json.loads(call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")[1])
-    assert {s["key"]: s["removed"] is not None for s in signers if s["identity"] == "bob@example.com"} == {
+    signers = json.loads(call(capsys, "registry", "signer", "list", "--registry", registry, "-f", "json")[1])["result"][
+        "signers"
+    ]
+    assert {s["fingerprint"]: s["removed"] is not None for s in signers if s["identity"] == "bob@example.com"} == {
         old.fingerprint(): True,
         new.fingerprint(): False,
     }
@@ -207,7 +209,7 @@ def test_init_refuses_an_existing_registry_and_uses_git_identity(
     subprocess.run(["git", "config", "--global", "user.email", "dora@example.com"], check=True)
     assert call(capsys, "registry", "init", str(empty), "--key", str(alice.path))[0] == 0
     code, out, _ = call(capsys, "registry", "log", "--registry", str(empty), "-f", "json")
-    assert json.loads(out)[0]["signer"]["identity"] == "dora@example.com"
+    assert json.loads(out)["result"]["entries"][0]["signer"]["identity"] == "dora@example.com"
     code, _, err = call(capsys, "registry", "init", str(empty), "--key", str(alice.path))
     assert code == 2 and "already a crmctl registry" in err
 

@@ -116,7 +116,7 @@ def test_two_engineers_publish_different_packages_at_once(tmp_path: Path, regist
         )
         for code, out, err in results:
             assert code == 0, (out, err)
-            assert json.loads(out)["status"] == "written"
+            assert json.loads(out)["result"]["status"] == "written"
     entries = assert_log_is_whole(registry, 2 * ROUNDS)
     assert len(entries) == 1 + 2 * ROUNDS
     for name in ("Ann", "Ben"):
@@ -149,7 +149,7 @@ def test_two_engineers_publish_the_same_version_with_different_content(
         codes = [code for code, _, _ in results]
         assert sorted(codes) == [0, 1], results
         winner = codes.index(0)
-        won, lost = json.loads(results[winner][1]), json.loads(results[1 - winner][1])
+        won, lost = json.loads(results[winner][1])["result"], json.loads(results[1 - winner][1])["result"]
         assert won["status"] == "written"
         assert lost["status"] == "refused"
         assert "already published with a different digest" in lost["message"]

@@ -79,8 +79,8 @@ def test_refused_publish_renders_problems(
     publish(registry, demo(tmp_path / "a", "1.1.0"), alice, NOW)
     lower = str(demo(tmp_path / "b", "1.0.0"))
     assert run(["publish", lower, "--registry", registry, "--key", str(alice.path), "-f", "json"]) == 1
-    body = json.loads(capsys.readouterr().out)
-    assert body["status"] == "refused" and body["problems"][0]["code"] == "REG302"
+    body = json.loads(capsys.readouterr().out)["result"]
+    assert body["status"] == "refused" and body["findings"][0]["code"] == "REG302"
     assert run(["publish", lower, "--registry", registry, "--key", str(alice.path)]) == 1
     assert "Demo@1.0.0: REG302" in capsys.readouterr().out
 

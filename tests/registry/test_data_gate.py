@@ -122,7 +122,7 @@ def test_stored_records_that_show_every_change_safe_are_the_evidence(
     tighter = demo(tmp_path / "v2", "1.1.0", phone="{type: text, maxLength: 10, required: true}")
     code, out, _ = call(capsys, "publish", str(tighter), *cli(base, alice), "--records", str(store), "-f", "json")
     assert code == 0, out
-    answered = json.loads(out)["data_dependent"]
+    answered = json.loads(out)["result"]["dataDependent"]
     assert answered["accepted"] is None and answered["evidence"] == {"tenant": "acme"}
     assert [(c["code"], c["records"], c["shown_safe"]) for c in answered["changes"]] == [
         ("CMP106", {"total": 2, "affected": 0}, True),
@@ -300,6 +300,6 @@ def test_a_store_without_records_of_the_entity_shows_nothing_safe(
         "json",
     )
     assert code == 0, out
-    answered = json.loads(out)["data_dependent"]
+    answered = json.loads(out)["result"]["dataDependent"]
     assert answered["changes"][0]["records"] == {"total": 0, "affected": 0}
     assert "shown_safe" not in answered["changes"][0] and answered["accepted"] == "no records yet"

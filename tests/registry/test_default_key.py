@@ -17,13 +17,12 @@ def test_generated_default_key_is_used_without_key_option(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert run(["keys", "generate", "--identity", "carol@example.com", "--format", "json"]) == 0
-    generated = json.loads(capsys.readouterr().out)
+    generated = json.loads(capsys.readouterr().out)["result"]
     assert generated["path"] == str(tmp_path / "config" / "crmctl" / "keys" / "id_ed25519")
     registry = str(tmp_path / "reg")
     assert run(["registry", "init", registry, "--identity", "carol@example.com"]) == 0
     assert run(["publish", str(LEAD_V1), "--registry", registry, "--format", "json"]) == 0
     capsys.readouterr()
     assert run(["registry", "log", "--registry", registry, "--format", "json"]) == 0
-    entries = json.loads(capsys.readouterr().out)
-    entries = entries["entries"] if isinstance(entries, dict) else entries
+    entries = json.loads(capsys.readouterr().out)["result"]["entries"]
     assert {e["signer"]["key"] for e in entries} == {generated["fingerprint"]}

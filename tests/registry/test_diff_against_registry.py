@@ -24,7 +24,8 @@ def published(registry: str, alice: SigningKey) -> str:
 
 def _diff(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
     code = run(["diff", *args, "--format", "json"])
-    return code, json.loads(capsys.readouterr().out)
+    result: dict[str, object] = json.loads(capsys.readouterr().out)["result"]
+    return code, result
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_registry_from_the_environment(
     monkeypatch.setenv("CRMCTL_REGISTRY", published)
     code, body = _diff([str(LEAD_V1), "--against", "registry:LeadLifecycle@1.1.0"], capsys)
     assert code == 1  # going back from 1.1.0 to 1.0.0 removes fields
-    assert body["summary"]["proposed_bump"] == "major"  # type: ignore[index]
+    assert body["summary"]["proposedBump"] == "major"  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

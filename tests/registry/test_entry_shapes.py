@@ -165,7 +165,7 @@ def test_registry_log_marks_every_entry_the_replay_did_not_apply(
     assert "not applied" not in "".join(out[:2])
     assert "publish Demo@0.9.0" not in out[2] and "not applied: REG302" in out[2], out[2]
     assert run(["registry", "log", "--registry", registry, "--format", "json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    shown = json.loads(capsys.readouterr().out)["result"]["entries"]
     assert shown[2]["problem"]["code"] == "REG302" and shown[0]["problem"] is None
 
 

@@ -110,7 +110,7 @@ def test_publish_killed_at_any_moment_leaves_the_registry_valid(
             check=False,
         )
         assert again.returncode == 0, (version, again.stdout, again.stderr)
-        assert json.loads(again.stdout)["status"] == ("unchanged" if published else "written")
+        assert json.loads(again.stdout)["result"]["status"] == ("unchanged" if published else "written")
     assert -signal.SIGKILL in outcomes, "no publish was ever killed: the delays are too long for this machine"
     result = verify_registry(registry, datetime.now(UTC))
     assert result.ok and result.versions == KILLS

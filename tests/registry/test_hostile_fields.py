@@ -80,5 +80,5 @@ def test_log_fields_and_package_strings_are_escaped(
         assert code == 0, captured.err
         assert CONTROL.search((captured.out + captured.err).replace("\n", "")) is None, argv
     assert run(["registry", "log", "--registry", registry, "--format", "json"]) == 0
-    entries = json.loads(capsys.readouterr().out)
+    entries = json.loads(capsys.readouterr().out)["result"]["entries"]
     assert [e["body"].get("reason") for e in entries if e["type"] == "signer-remove"] == [HOSTILE]

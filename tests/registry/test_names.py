@@ -169,9 +169,9 @@ def test_a_package_with_a_huge_version_or_name_is_refused_cleanly(
     code = run(
         ["publish", str(package), "--registry", registry, "--key", str(tmp_path / "keys" / "alice"), "--format", "json"]
     )
-    out = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)["result"]
     assert code == 1 and out["status"] == "refused"
-    assert [p for p in out["problems"] if expected in p["message"] and len(p["message"]) < 400], out
+    assert [p for p in out["findings"] if expected in p["message"] and len(p["message"]) < 400], out
 
 
 def test_entries_with_a_newline_in_a_name_are_invalid_in_the_log(

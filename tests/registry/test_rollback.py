@@ -103,7 +103,7 @@ def test_a_client_that_only_read_refuses_a_rewritten_registry(
         assert (code, printed) == (2, None if name.endswith("-json") else ""), (name, captured)
         assert "history rewritten or rolled back" in captured.err and "registry verify" in captured.err, name
     code = run(["registry", "verify", "--registry", registry, "--format", "json"])
-    problems = json.loads(capsys.readouterr().out)["problems"]
+    problems = json.loads(capsys.readouterr().out)["result"]["findings"]
     assert code == 1 and problems[0]["code"] == "REG501" and problems[0]["subject"] == "log/00000003.json"
 
 

@@ -110,13 +110,14 @@ def attacker(template: Path, tmp_path: Path, capsys: Capture) -> Iterator[Attack
 
 def _verify(registry: str, capsys: Capture) -> tuple[int, dict[str, object]]:
     code = run(["registry", "verify", "--registry", registry, "--format", "json"])
-    return code, json.loads(capsys.readouterr().out)
+    result: dict[str, object] = json.loads(capsys.readouterr().out)["result"]
+    return code, result
 
 
 def _problems(registry: str, capsys: Capture) -> list[tuple[str, str]]:
     code, out = _verify(registry, capsys)
     assert code == 1, out
-    problems = out["problems"]
+    problems = out["findings"]
     assert isinstance(problems, list)
     return [(p["code"], f"{p['subject']}: {p['message']}") for p in problems]
 

@@ -71,24 +71,31 @@ def main(
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="crmctl.toml or pyproject.toml to read [tool.crmctl] from.")
+    Path | None,
+    typer.Option("--config", metavar="FILE", help="crmctl.toml or pyproject.toml to read [tool.crmctl] from."),
 ]
 
 
 @app.command()
 def lint(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Package directories (default: every package under .).")
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="Package directories (default: every package under .)."),
     ] = None,
     output_format: FormatOpt = Format.text,
     config: ConfigOpt = None,
-    select: Annotated[list[str] | None, typer.Option("--select", help="Only these codes (or prefixes).")] = None,
-    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these codes (or prefixes).")] = None,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", metavar="CODE", help="Only these codes (or prefixes).")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", metavar="CODE", help="Skip these codes (or prefixes).")
+    ] = None,
     baseline: Annotated[
-        Path | None, typer.Option("--baseline", help="Only findings not in this baseline count.")
+        Path | None, typer.Option("--baseline", metavar="FILE", help="Only findings not in this baseline count.")
     ] = None,
     write_baseline: Annotated[
-        Path | None, typer.Option("--write-baseline", help="Record today's findings into this file.")
+        Path | None,
+        typer.Option("--write-baseline", metavar="FILE", help="Record today's findings into this file."),
     ] = None,
 ) -> None:
     """Check packages: JSON Schema, references, CEL types, cycles, workflow reachability, locales, regexes."""
@@ -111,7 +118,10 @@ def lint(
 def fmt(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or package directories (default: every package under .); - reads standard input."),
+        typer.Argument(
+            metavar="PATH",
+            help="Files or package directories (default: every package under .); - reads standard input.",
+        ),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 and list the files that would change.")
@@ -121,7 +131,9 @@ def fmt(
     ] = False,
     stdin_filename: Annotated[
         str | None,
-        typer.Option("--stdin-filename", help="With -: the file's name in its package (e.g. schema.yaml)."),
+        typer.Option(
+            "--stdin-filename", metavar="NAME", help="With -: the file's name in its package (e.g. schema.yaml)."
+        ),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
     config: ConfigOpt = None,
@@ -143,21 +155,35 @@ def fmt(
 
 @app.command()
 def diff(
-    old: Annotated[str, typer.Argument(help="Old package (directory, archive) or, with --against, the new one.")],
-    new: Annotated[str | None, typer.Argument(help="New package directory or archive.")] = None,
+    old: Annotated[
+        str,
+        typer.Argument(metavar="OLD", help="Old package (directory, archive) or, with --against, the new one."),
+    ],
+    new: Annotated[str | None, typer.Argument(metavar="NEW", help="New package directory or archive.")] = None,
     against: Annotated[
         str | None,
         typer.Option(
             "--against",
+            metavar="REF",
             help="Compare PATH against REF: a directory, archive, git:REV[:path] or registry:NAME@VERSION|CHANNEL.",
         ),
     ] = None,
     merge_base: Annotated[bool, typer.Option("--merge-base", help="Compare against merge-base(REF, HEAD).")] = False,
     fail_on: Annotated[
-        str, typer.Option("--fail-on", help="Comma-separated classes that fail: breaking,data-dependent,behavioral.")
+        str,
+        typer.Option(
+            "--fail-on",
+            metavar="CLASS,...",
+            help="Comma-separated classes that fail: breaking,data-dependent,behavioral.",
+        ),
     ] = "breaking",
     registry: Annotated[
-        str | None, typer.Option("--registry", help="Registry for registry: refs (default: CRMCTL_REGISTRY, config).")
+        str | None,
+        typer.Option(
+            "--registry",
+            metavar="REGISTRY",
+            help="Registry for registry: refs (default: CRMCTL_REGISTRY, config).",
+        ),
     ] = None,
     records: Annotated[
         str | None,
@@ -172,14 +198,17 @@ def diff(
         typer.Option(
             "--records-limit",
             parser=count,
-            metavar="<count>",
+            metavar="N",
             help="Example record ids shown per change (with --records).",
         ),
     ] = 10,
     tenant: Annotated[
         str | None,
         typer.Option(
-            "--tenant", callback=tenant_id, help="Tenant whose records --records reads (default: the only one)."
+            "--tenant",
+            metavar="TENANT",
+            callback=tenant_id,
+            help="Tenant whose records --records reads (default: the only one).",
         ),
     ] = None,
     output_format: FormatOpt = Format.text,
@@ -204,7 +233,7 @@ def diff(
 
 
 @app.command("rules")
-def rules_cmd(output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text) -> None:
+def rules_cmd(output_format: ListFormatOpt = ListFormat.text) -> None:
     """List every lint rule: code, name, default severity, summary."""
     from crmctl.cli.commands import rules as command
 
@@ -224,19 +253,33 @@ def lsp(
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. RUL301.")]) -> None:
-    """Print a lint rule's documentation."""
+def explain(
+    code: Annotated[
+        str,
+        typer.Argument(
+            metavar="CODE",
+            help="Any code crmctl prints: a lint rule (RUL301), a change kind (CMP101), a registry problem (REG303), "
+            "an event-log problem (LOG001).",
+        ),
+    ],
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Explain a code: what it means, why it matters, how to fix it."""
     from crmctl.cli.commands import rules as command
 
-    raise typer.Exit(command.run_explain(code))
+    raise typer.Exit(command.run_explain(code, output_format.value))
 
 
 @schema_app.command("export")
-def schema_export(directory: Annotated[Path, typer.Argument(help="Where to write the *.schema.json files.")]) -> None:
-    """Write the JSON Schema (draft 2020-12) of every artifact for editors."""
+def schema_export(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to write the *.schema.json files.")],
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Write the JSON Schema (draft 2020-12) of every artifact, for editors, and of every command's JSON output
+    (under DIR/commands)."""
     from crmctl.cli.commands import package as command
 
-    raise typer.Exit(command.run_schema_export(directory))
+    raise typer.Exit(command.run_schema_export(directory, output_format.value))
 
 
 @package_app.command("digest")
@@ -422,15 +465,24 @@ def new_rule(
 
 
 RegistryOpt = Annotated[
-    str | None, typer.Option("--registry", "-r", help="Registry location (path or git URL); else CRMCTL_REGISTRY.")
+    str | None,
+    typer.Option(
+        "--registry", "-r", metavar="REGISTRY", help="Registry location (path or git URL); else CRMCTL_REGISTRY."
+    ),
 ]
-KeyOpt = Annotated[Path | None, typer.Option("--key", "-k", help="Signing key; else CRMCTL_KEY or config.")]
+KeyOpt = Annotated[
+    Path | None, typer.Option("--key", "-k", metavar="KEY", help="Signing key; else CRMCTL_KEY or config.")
+]
 
 
 @keys_app.command("generate")
 def keys_generate(
-    path: Annotated[Path | None, typer.Argument(help="Key file (default ~/.config/crmctl/keys/id_ed25519).")] = None,
-    identity: Annotated[str, typer.Option("--identity", help="Who the key belongs to, e.g. alice@example.com.")] = "",
+    path: Annotated[
+        Path | None, typer.Argument(metavar="PATH", help="Key file (default ~/.config/crmctl/keys/id_ed25519).")
+    ] = None,
+    identity: Annotated[
+        str, typer.Option("--identity", metavar="IDENTITY", help="Who the key belongs to, e.g. alice@example.com.")
+    ] = "",
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Create an Ed25519 key pair; print the public key and its fingerprint."""
@@ -443,7 +495,9 @@ def keys_generate(
 
 @keys_app.command("show")
 def keys_show(
-    path: Annotated[Path | None, typer.Argument(help="Key file (default: the configured signing key).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(metavar="PATH", help="Key file (default: the configured signing key).")
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Print a key's public key and fingerprint."""
@@ -454,10 +508,16 @@ def keys_show(
 
 @registry_app.command("init")
 def registry_init(
-    location: Annotated[str, typer.Argument(help="Local path (created if missing) or URL of an empty git repo.")],
+    location: Annotated[
+        str,
+        typer.Argument(metavar="LOCATION", help="Local path (created if missing) or URL of an empty git repo."),
+    ],
     key: KeyOpt = None,
     identity: Annotated[
-        str | None, typer.Option("--identity", help="The first admin's identity (default: git config user.email).")
+        str | None,
+        typer.Option(
+            "--identity", metavar="IDENTITY", help="The first admin's identity (default: git config user.email)."
+        ),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
@@ -477,7 +537,7 @@ def registry_list(registry: RegistryOpt = None, output_format: ListFormatOpt = L
 
 @registry_app.command("show")
 def registry_show(
-    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@CHANNEL.")],
+    spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION|@CHANNEL]", help="NAME, NAME@VERSION or NAME@CHANNEL.")],
     registry: RegistryOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
@@ -505,9 +565,13 @@ def registry_verify(registry: RegistryOpt = None, output_format: ListFormatOpt =
 
 @signer_app.command("add")
 def signer_add(
-    identity: Annotated[str, typer.Argument(help="The signer's identity, e.g. bob@example.com.")],
-    public_key: Annotated[str, typer.Option("--public-key", help="A .pub file or an `ssh-ed25519 AAAA...` line.")],
-    scope: Annotated[list[str], typer.Option("--scope", help="global, tenant:<id> or * (repeatable).")],
+    identity: Annotated[str, typer.Argument(metavar="IDENTITY", help="The signer's identity, e.g. bob@example.com.")],
+    public_key: Annotated[
+        str, typer.Option("--public-key", metavar="KEY", help="A .pub file or an `ssh-ed25519 AAAA...` line.")
+    ],
+    scope: Annotated[
+        list[str], typer.Option("--scope", metavar="SCOPE", help="global, tenant:<id> or * (repeatable).")
+    ],
     admin: Annotated[bool, typer.Option("--admin", help="May add and remove signers in these scopes.")] = False,
     registry: RegistryOpt = None,
     key: KeyOpt = None,
@@ -521,11 +585,15 @@ def signer_add(
 
 @signer_app.command("remove")
 def signer_remove(
-    identity: Annotated[str, typer.Argument(help="The signer to remove.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")] = "",
+    identity: Annotated[str, typer.Argument(metavar="IDENTITY", help="The signer to remove.")],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (recorded in the log).")] = "",
     fingerprint: Annotated[
         str | None,
-        typer.Option("--fingerprint", help="The key to remove (SHA256:...), needed when the signer has several."),
+        typer.Option(
+            "--fingerprint",
+            metavar="SHA256:...",
+            help="The key to remove (SHA256:...), needed when the signer has several.",
+        ),
     ] = None,
     registry: RegistryOpt = None,
     key: KeyOpt = None,
@@ -547,7 +615,7 @@ def signer_list(registry: RegistryOpt = None, output_format: ListFormatOpt = Lis
 
 @app.command()
 def publish(
-    package: Annotated[Path, typer.Argument(help="Package directory.")],
+    package: Annotated[Path, typer.Argument(metavar="PACKAGE", help="Package directory.")],
     registry: RegistryOpt = None,
     key: KeyOpt = None,
     records: Annotated[
@@ -561,7 +629,10 @@ def publish(
     tenant: Annotated[
         str | None,
         typer.Option(
-            "--tenant", callback=tenant_id, help="Tenant whose records --records reads (default: the only one)."
+            "--tenant",
+            metavar="TENANT",
+            callback=tenant_id,
+            help="Tenant whose records --records reads (default: the only one).",
         ),
     ] = None,
     accept_data_dependent: Annotated[
@@ -587,8 +658,8 @@ def publish(
 
 @app.command()
 def promote(
-    spec: Annotated[str, typer.Argument(help="NAME@VERSION, e.g. LeadLifecycle@1.1.0.")],
-    to: Annotated[str, typer.Option("--to", help="Channel, e.g. sandbox or prod.")],
+    spec: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="NAME@VERSION, e.g. LeadLifecycle@1.1.0.")],
+    to: Annotated[str, typer.Option("--to", metavar="CHANNEL", help="Channel, e.g. sandbox or prod.")],
     registry: RegistryOpt = None,
     key: KeyOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
@@ -601,9 +672,14 @@ def promote(
 
 @app.command()
 def resolve(
-    name: Annotated[str, typer.Argument(help="Package name.")],
-    channel: Annotated[str | None, typer.Option("--channel", "-c", help="The version this channel points at.")] = None,
-    version: Annotated[str | None, typer.Option("--version", "-V", help="An exact published version.")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Package name.")],
+    channel: Annotated[
+        str | None,
+        typer.Option("--channel", "-c", metavar="CHANNEL", help="The version this channel points at."),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", "-V", metavar="VERSION", help="An exact published version.")
+    ] = None,
     registry: RegistryOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:

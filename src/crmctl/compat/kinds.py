@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["KINDS", "KINDS_BY_ID", "ChangeClass", "ChangeKind", "explain_change", "kind"]
+__all__ = ["KINDS", "KINDS_BY_ID", "ChangeClass", "ChangeKind", "explain_change", "fails_on", "kind"]
 
 
 class ChangeClass(StrEnum):
@@ -381,7 +381,7 @@ def explain_change(code: str, *, markdown: bool = False) -> str | None:
         return None
     head = f"{found.code} {found.id}"
     facts = [
-        f"class: {found.cls.value} ({_fails(found.cls)})",
+        f"class: {found.cls.value} ({fails_on(found.cls)})",
         f"semver: {found.bump}{' (text only)' if found.cosmetic else ''}",
     ]
     why = f"Why: {found.reason}"
@@ -390,7 +390,7 @@ def explain_change(code: str, *, markdown: bool = False) -> str | None:
     return "\n".join([head, *facts]) + f"\n\n{why}"
 
 
-def _fails(cls: ChangeClass) -> str:
+def fails_on(cls: ChangeClass) -> str:
     if cls is ChangeClass.BREAKING:
         return "crmctl diff fails on it by default"
     if cls is ChangeClass.COMPATIBLE:

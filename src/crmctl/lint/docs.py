@@ -45,23 +45,34 @@ semantic path such as `Lead.email` or `rule:showCompany`, and message, never lin
 
 Exit codes: 0 no error-level findings, 1 error-level findings, 2 usage, configuration or unreadable input.
 
-## JSON output (`--format json`, version 1)
+## JSON output (`--format json`)
+
+`--format json` prints crmctl's one envelope (the same for every command, errors included); lint's `result`
+holds the findings and a summary:
 
 ```json
 {{
-  "version": 1,
-  "tool": "crmctl",
+  "$schema": "https://crmctl.dev/schemas/cli/v1/lint.schema.json",
   "command": "lint",
-  "findings": [
-    {{"code": "RUL301", "severity": "error", "message": "...", "file": "pkgs/Lead/rules.yaml", "line": 12,
-     "column": 18, "path": "rule:showCompany", "fix": "...", "package": "LeadLifecycle", "extra": {{}}}}
-  ],
-  "summary": {{"errors": 1, "warnings": 0, "infos": 0, "total": 1}}
+  "status": "failed",
+  "exitCode": 1,
+  "result": {{
+    "findings": [
+      {{"code": "RUL301", "severity": "error", "message": "...", "file": "pkgs/Lead/rules.yaml", "line": 12,
+       "column": 18, "path": "rule:showCompany", "fix": "...", "package": "LeadLifecycle", "extra": {{}}}}
+    ],
+    "summary": {{"errors": 1, "warnings": 0, "infos": 0, "total": 1,
+                "packages": [{{"name": "LeadLifecycle", "version": "1.0.0", "path": "pkgs/Lead"}}],
+                "baselined": null}}
+  }},
+  "problems": []
 }}
 ```
 
-`summary` also carries command-specific fields (`baselined` for lint; the proposed bump for diff). The JSON
-Schema of this output ships with crmctl: `crmctl schema export DIR` writes it as `report.schema.json`. Other formats:
+`summary.baselined` counts the findings `--baseline` covered (null without it). `crmctl diff --format json` has the
+same `findings` and a summary of its own (`proposedBump`, `old`, `new`, `counts`, `failOn`, `failed`,
+`versionCheck`, `records`). The JSON Schema of each command's output ships with crmctl: `crmctl schema export DIR`
+writes them under `DIR/commands/` (`lint.schema.json`, `diff.schema.json`). Other formats:
 `sarif` (SARIF 2.1.0), `github` (workflow commands), `junit` (one testsuite per package), `text`.
 
 ## Rules

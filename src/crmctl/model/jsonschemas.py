@@ -32,7 +32,6 @@ from crmctl.model.source import JsonPath, SourceDoc
 __all__ = [
     "ARTIFACT_MODELS",
     "DOCUMENT_MODELS",
-    "REPORT_KIND",
     "SCHEMA_BASE_URL",
     "build_schema",
     "schema_file_name",
@@ -42,8 +41,6 @@ __all__ = [
 ]
 
 SCHEMA_BASE_URL = "https://crmctl.dev/schemas/v1/"
-# The machine-readable output of lint and diff (`--format json`); hand-written, not an artifact.
-REPORT_KIND = "report"
 
 # artifact kind -> (model, lint code for structural problems)
 ARTIFACT_MODELS: dict[str, tuple[type[BaseModel], str]] = {
@@ -93,11 +90,11 @@ def _close_pattern_maps(node: Any) -> Any:
 
 
 def write_schemas(directory: Path) -> list[Path]:
-    """Write every artifact's JSON Schema, the report's and those of scripts and scenarios into `directory` (used
-    by `crmctl schema export`)."""
+    """Write every artifact's JSON Schema and those of scripts and scenarios into `directory` (used by `crmctl
+    schema export`; the schemas of the commands' JSON output are `crmctl.cli.contract`'s)."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind in (*ARTIFACT_MODELS, REPORT_KIND, *DOCUMENT_MODELS):
+    for kind in (*ARTIFACT_MODELS, *DOCUMENT_MODELS):
         target = directory / schema_file_name(kind)
         target.write_text(json.dumps(shipped_schema(kind), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)

@@ -161,7 +161,7 @@ def _plan(opened: Opened, prepared: Prepared, key: SigningKey, now: datetime, da
             problems.extend(breaking_problems(old, prepared.package, subject, version.version, data))
     problems.extend(data.problems)
     if problems:
-        raise Refused(f"{subject}: publish refused ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+        raise Refused(f"{subject}: {len(problems)} problem{'s' * (len(problems) != 1)}", problems)
     path = f"packages/{prepared.name}/{prepared.version}"
     tag = f"{prepared.name}/v{prepared.version}"
     provenance = {

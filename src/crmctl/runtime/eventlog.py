@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "CHAIN_CODES",
     "CHAIN_KEYS",
     "GENESIS",
     "ChainProblem",
@@ -76,6 +77,16 @@ def link(body: Mapping[str, Any], seq: int, prev: str) -> dict[str, Any]:
     entry: dict[str, Any] = {**body, "seq": seq, "prev": prev}
     entry["hash"] = entry_hash(entry)
     return entry
+
+
+# code -> what the problem means (`crmctl explain LOG001`; `verify_chain` reports them)
+CHAIN_CODES: dict[str, str] = {
+    "LOG001": "an entry's hash does not match its content: the entry was edited",
+    "LOG002": "`prev` is not the previous entry's hash: an entry was inserted, deleted or reordered",
+    "LOG003": "`seq` skips (an entry deleted) or repeats or decreases (an entry inserted or reordered)",
+    "LOG004": "the chain does not end at the expected head: entries removed from the end, or appended",
+    "LOG005": "an entry that is not an object with an integer `seq` and string `prev` and `hash`, or not canonical",
+}
 
 
 @dataclass(frozen=True)

@@ -44,14 +44,20 @@ def run(
     result = diff_packages(load_tree(old_tree), load_tree(new_tree))
     impact = read_records(result, store_path, tenant, records_limit) if store_path is not None else None
     report = build_report(result, failing, digests=output_format == "json", records=impact)
+    # A change in a failing class fails; so does one the stored records show to break some of them.
+    code = 1 if any(failed(change, failing, impact) for change in result.changes) else 0
+    if output_format == "json":
+        from crmctl.cli.contract import emit
+        from crmctl.cli.reporters import json_output
+
+        return emit(json_output.result(report), exit_code=code)
     if output_format == "markdown":
         from crmctl.cli.reporters import markdown
 
         out(markdown.render_diff(result, failing, impact))
     else:
         _render(report, result, output_format, impact)
-    # A change in a failing class fails; so does one the stored records show to break some of them.
-    return 1 if any(failed(change, failing, impact) for change in result.changes) else 0
+    return code
 
 
 def existing_store(records: str) -> Path:

@@ -4,7 +4,6 @@ difference; `-` formats standard input to standard output, for editors."""
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmctl.cli.console import err, out
+from crmctl.cli.contract import emit, problem_from_message
 from crmctl.errors import InputError
 from crmctl.lint.discovery import discover_packages
 
@@ -40,7 +40,7 @@ def run(
     if STDIN in paths:
         if len(paths) > 1:
             raise InputError("`-` (standard input) cannot be combined with other paths")
-        return _run_stdin(stdin_filename or "<stdin>", check=check, show_diff=show_diff)
+        return _run_stdin(stdin_filename or "<stdin>", output_format, check=check, show_diff=show_diff)
     from crmctl.lint import load_config
 
     settings = load_config(config, Path.cwd())
@@ -51,10 +51,26 @@ def run(
             results.append(_format_file(path, rel, write=not (check or show_diff), show_diff=show_diff))
         except InputError as exc:
             errors.append(exc.message)
-    _report(results, errors, output_format, check=check, show_diff=show_diff)
+    code = 1 if (check or show_diff) and any(r.changed for r in results) else 0
+    if output_format == "json":  # files that do not parse are the envelope's problems (exit 2), listed with the rest
+        problems = [problem_from_message("input-error", message) for message in errors]
+        result = _json_result(results, errors, _mode(check, show_diff))
+        return emit(result, exit_code=2 if errors else code, problems=problems)
+    _report(results, check=check, show_diff=show_diff)
     if errors:
         raise InputError("\n".join(errors), hint="fix the syntax; the other files were formatted or checked")
-    return 1 if (check or show_diff) and any(r.changed for r in results) else 0
+    return code
+
+
+def _mode(check: bool, show_diff: bool) -> str:
+    return "diff" if show_diff else "check" if check else "write"
+
+
+def _json_result(results: list[_Result], errors: list[str], mode: str, content: str | None = None) -> dict[str, object]:
+    changed = sum(1 for r in results if r.changed)
+    files = [{"file": r.file, "changed": r.changed, "diff": r.diff or None, "content": content} for r in results]
+    summary = {"changed": changed, "unchanged": len(results) - changed, "errors": len(errors)}
+    return {"mode": mode, "files": files, "summary": summary}
 
 
 def _files(paths: list[Path], skip: Callable[[Path], bool]) -> list[tuple[Path, str]]:
@@ -131,18 +147,8 @@ def _unified(before: str, after: str, name: str) -> str:
     )
 
 
-def _report(results: list[_Result], errors: list[str], output_format: str, *, check: bool, show_diff: bool) -> None:
+def _report(results: list[_Result], *, check: bool, show_diff: bool) -> None:
     changed = [r for r in results if r.changed]
-    if output_format == "json":
-        document = {
-            "files": [{"file": r.file, "changed": r.changed} for r in results],
-            "errors": errors,
-            "summary": {"changed": len(changed), "unchanged": len(results) - len(changed), "errors": len(errors)},
-        }
-        if show_diff:
-            document["diffs"] = {r.file: r.diff for r in changed}
-        out(json.dumps(document, indent=2, ensure_ascii=False))
-        return
     for result in changed:
         if show_diff:
             out(result.diff.rstrip("\n"))
@@ -154,13 +160,18 @@ def _report(results: list[_Result], errors: list[str], output_format: str, *, ch
     err(f"crmctl: {len(changed)} file(s) {verb}, {len(results) - len(changed)} already formatted")
 
 
-def _run_stdin(name: str, *, check: bool, show_diff: bool) -> int:
+def _run_stdin(name: str, output_format: str, *, check: bool, show_diff: bool) -> int:
     from crmctl.model.source import decode_text
 
     text = decode_text(sys.stdin.buffer.read(), name)
     formatted = _format(text, name, name)
+    diff = _unified(text, formatted, name) if show_diff else ""
+    if output_format == "json":  # the formatted text is the file's `content` (when writing, i.e. not checking)
+        mode = _mode(check, show_diff)
+        result = _Result(name, formatted != text, diff)
+        code = 1 if mode != "write" and result.changed else 0
+        return emit(_json_result([result], [], mode, formatted if mode == "write" else None), exit_code=code)
     if show_diff:
-        diff = _unified(text, formatted, name)
         if diff:
             out(diff.rstrip("\n"))
         return 1 if diff else 0

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from crmctl.cli.console import out
+from crmctl.cli.contract import emit
 from crmctl.registry.config import default_key_path
 
 __all__ = ["run_generate", "run_show"]
 
 
-def _render(path: Path, public_key: str, fp: str, output_format: str) -> None:
+def _render(path: Path, public_key: str, fp: str, output_format: str) -> int:
+    """The key's public half (never the private key: it stays in its file)."""
     if output_format == "json":
-        out(json.dumps({"path": str(path), "public_key": public_key, "fingerprint": fp}, indent=2, sort_keys=True))
-    else:
-        out(f"{public_key}\n{fp}")
+        return emit({"path": str(path), "publicKey": public_key, "fingerprint": fp})
+    out(f"{public_key}\n{fp}")
+    return 0
 
 
 def run_generate(path: Path | None, identity: str, output_format: str) -> int:
@@ -24,8 +25,7 @@ def run_generate(path: Path | None, identity: str, output_format: str) -> int:
 
     target = path or default_key_path()
     key = generate_key(target, check_identity(identity))
-    _render(target, key.public_key(), key.fingerprint(), output_format)
-    return 0
+    return _render(target, key.public_key(), key.fingerprint(), output_format)
 
 
 def run_show(path: Path | None, output_format: str) -> int:
@@ -39,5 +39,4 @@ def run_show(path: Path | None, output_format: str) -> int:
     else:
         target = signing_key_path(None)
     key = SigningKey.load(target)
-    _render(target, key.public_key(), key.fingerprint(), output_format)
-    return 0
+    return _render(target, key.public_key(), key.fingerprint(), output_format)

@@ -69,17 +69,18 @@ def run(
     targets, only_files = _targets(paths, settings.excluded)
     diagnostics: list[Diagnostic] = []
     sources: dict[str, str] = {}
-    names: list[str] = []
+    packages: list[dict[str, object]] = []
     for target in targets:
         label = os.path.normpath(str(target))
         package = load_package(target, label)
-        names.append(package.name)
+        version = package.manifest.version if package.manifest is not None else None
+        packages.append({"name": package.name, "version": version, "path": label})
         sources.update({doc.file: doc.text for doc in package.docs.values()})
         found = lint_package(package, settings)
         if only_files is not None:
             found = [d for d in found if os.path.normpath(d.location.file) in only_files]
         diagnostics.extend(found)
-    summary: dict[str, object] = {"packages": names}
+    summary: dict[str, object] = {"packages": packages}
     if write_baseline is not None:
         save_baseline(write_baseline, diagnostics)
         err(f"crmctl: wrote {len(diagnostics)} finding(s) to baseline {write_baseline}")
@@ -87,5 +88,11 @@ def run(
         diagnostics, covered = apply_baseline(diagnostics, read_baseline(baseline))
         summary["baselined"] = covered
     report = Report("lint", diagnostics, sources=sources, summary=summary)
+    code = 1 if any(d.severity is Severity.ERROR for d in diagnostics) else 0
+    if output_format == "json":
+        from crmctl.cli.contract import emit
+        from crmctl.cli.reporters.json_output import result
+
+        return emit(result(report), exit_code=code)
     out(render(report, output_format, color=use_color(output_format)))
-    return 1 if any(d.severity is Severity.ERROR for d in diagnostics) else 0
+    return code

@@ -37,7 +37,7 @@ def run_digest(path: Path, output_format: str) -> int:
     return 0
 
 
-def run_schema_export(directory: Path) -> int:
+def run_schema_export(directory: Path, output_format: str = "text") -> int:
     from crmctl.cli.contract import write_command_schemas
     from crmctl.model.jsonschemas import write_schemas
 
@@ -45,6 +45,8 @@ def run_schema_export(directory: Path) -> int:
         written = write_schemas(directory) + write_command_schemas(directory / "commands")
     except OSError as exc:
         raise InputError(f"{directory}: cannot write schemas: {exc.strerror}") from None
+    if output_format == "json":
+        return emit({"directory": str(directory), "files": [str(path) for path in written]})
     for path in written:
         out(str(path))
     return 0

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
+from crmctl.cli.contract import emit
 from crmctl.errors import UsageError
 
 if TYPE_CHECKING:
     from crmctl.registry.trust import Problem
-    from crmctl.registry.writing import WriteResult
+    from crmctl.registry.writing import Refused, WriteResult
     from crmctl.signing import SigningKey
 
 __all__ = [
@@ -52,10 +53,6 @@ def _key(key: Path | None) -> SigningKey:
     return SigningKey.load(signing_key_path(key))
 
 
-def _json(value: Any) -> None:
-    out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
-
-
 def _problems_text(problems: list[Problem]) -> list[str]:
     return [f"{p.subject}: {p.code} {p.message}" for p in problems]
 
@@ -66,6 +63,19 @@ _DATA_HINT = (
 )
 
 
+def _finding(problem: Problem) -> dict[str, str]:
+    """A registry problem as a finding of the JSON result (verify's, or a refusal's reasons)."""
+    return {"code": problem.code, "severity": "error", "message": problem.message, "subject": problem.subject}
+
+
+def _refusal_text(refused: Refused) -> list[str]:
+    """`refused: WHY` and each reason; a lone reason that repeats the refusal only adds its code."""
+    problems = refused.problems
+    if len(problems) == 1 and problems[0].message == refused.message:
+        return [f"refused: {refused.message} ({problems[0].code})"]
+    return [f"refused: {refused.message}", *(f"  {line}" for line in _problems_text(problems))]
+
+
 def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
     from crmctl.registry.data_gate import describe
     from crmctl.registry.writing import Refused
@@ -74,26 +84,17 @@ def _write(output_format: str, action: Callable[[], WriteResult]) -> int:
         result = action()
     except Refused as refused:
         if output_format == "json":
-            _json(
-                {"status": "refused", "message": refused.message, "problems": [p.as_dict() for p in refused.problems]}
-            )
-        else:
-            data = [_DATA_HINT] if any(p.code in ("REG305", "REG306") for p in refused.problems) else []
-            out("\n".join([f"refused: {refused.message}", *_problems_text(refused.problems), *data]))
+            findings = [_finding(p) for p in refused.problems]
+            nothing: dict[str, Any] = {"seq": None, "head": None, "commit": None, "dataDependent": None}
+            return emit({"status": "refused", "message": refused.message, **nothing, "findings": findings}, exit_code=1)
+        data = [_DATA_HINT] if any(p.code in ("REG305", "REG306") for p in refused.problems) else []
+        out("\n".join([*_refusal_text(refused), *data]))
         return 1
     answered = result.entry["body"].get("data_dependent") if result.entry is not None else None
     if output_format == "json":
-        _json(
-            {
-                "status": result.status,
-                "message": result.message,
-                "seq": result.seq,
-                "head": result.head,
-                "commit": result.commit,
-                **({"data_dependent": answered} if answered else {}),
-            }
-        )
-    elif result.status == "written":
+        written = {"seq": result.seq, "head": result.head, "commit": result.commit, "dataDependent": answered or None}
+        return emit({"status": result.status, "message": result.message, **written, "findings": []})
+    if result.status == "written":
         out(f"{result.message}: done (log entry {result.seq}, head {result.head[:19]}…)")
         if answered:
             out(f"  {describe(answered)}")
@@ -192,13 +193,24 @@ def run_signer_list(registry: str | None, output_format: str) -> int:
     state = open_registry(_location(registry)).state
     signers = [s.as_dict() for s in sorted(state.signers.values(), key=lambda s: (s.identity, s.key))]
     if output_format == "json":
-        _json(signers)
-        return 0
+        return emit({"signers": [_signer(s) for s in signers]})
     for signer in signers:
         flags = " admin" if signer["admin"] else ""
         removed = f" (removed {signer['removed']})" if signer["removed"] else ""
         out(f"{signer['identity']} {signer['key']} scopes={','.join(signer['scopes'])}{flags}{removed}")
     return 0
+
+
+def _signer(signer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "identity": signer["identity"],
+        "fingerprint": signer["key"],
+        "publicKey": signer["public_key"],
+        "admin": signer["admin"],
+        "scopes": signer["scopes"],
+        "added": signer["added"],
+        "removed": signer["removed"],
+    }
 
 
 def run_resolve(name: str, channel: str | None, version: str | None, registry: str | None, output_format: str) -> int:
@@ -208,7 +220,7 @@ def run_resolve(name: str, channel: str | None, version: str | None, registry: s
         raise UsageError("give --channel or --version, not both")
     resolved = resolve(_location(registry), name, channel=channel, version=version)
     if output_format == "json":
-        _json(resolved.as_dict())
+        return emit(resolved.as_dict(), command="resolve")  # the fast path runs it without click
     else:
         out(resolved.version)
     return 0
@@ -219,8 +231,8 @@ def run_list(registry: str | None, output_format: str) -> int:
 
     packages = list_packages(_location(registry))
     if output_format == "json":
-        _json(packages)
-        return 0
+        keys = ("name", "scope", "latest", "versions", "channels")
+        return emit({"packages": [{key: package[key] for key in keys} for package in packages]})
     for package in packages:
         channels = ", ".join(f"{c}={v}" for c, v in package["channels"].items())
         out(
@@ -235,12 +247,21 @@ def run_show(spec: str, registry: str | None, output_format: str) -> int:
 
     info = show(_location(registry), spec)
     if output_format == "json":
-        _json(info)
-        return 0
+        return emit(_shown(info))
     for key, value in info.items():
         shown = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
         out(f"{key}: {shown}")
     return 0
+
+
+def _shown(info: dict[str, Any]) -> dict[str, Any]:
+    """`registry show` as the JSON result: a package (`kind: package`, every version) or one version."""
+    if "tag" not in info:
+        versions = [{"version": version, **facts} for version, facts in info["versions"].items()]
+        listed = ("name", "scope", "latest", "channels")
+        return {"kind": "package", **{key: info[key] for key in listed}, "versions": versions}
+    keys = ("name", "version", "scope", "digest", "path", "tag", "seq", "time", "signer", "provenance", "channels")
+    return {"kind": "version", **{key: info[key] for key in keys}, "dataDependent": info.get("data_dependent")}
 
 
 def run_log(registry: str | None, output_format: str) -> int:
@@ -249,8 +270,7 @@ def run_log(registry: str | None, output_format: str) -> int:
 
     entries = log_entries(_location(registry))
     if output_format == "json":
-        _json(entries)
-        return 0
+        return emit({"entries": entries})
     for entry in entries:
         head = f"{entry['seq']:>5} {entry.get('time')} {entry['signer']['identity']} {entry.get('type')}"
         problem = entry["problem"]
@@ -277,7 +297,11 @@ def run_verify(registry: str | None, output_format: str) -> int:
 
     result = verify_registry(_location(registry), _now())
     if output_format == "json":
-        _json(result.as_dict())
+        facts = {"location": result.location, "registryId": result.registry_id, "head": result.head}
+        counts = {"seq": result.seq, "versions": result.versions, "ok": result.ok}
+        return emit(
+            {**facts, **counts, "findings": [_finding(p) for p in result.problems]}, exit_code=int(not result.ok)
+        )
     else:
         for line in _problems_text(result.problems):
             out(line)

@@ -1,4 +1,5 @@
-"""JSON output, version 1 (documented in docs/lint-rules.md)."""
+"""The `result` of `crmctl lint --format json` and `crmctl diff --format json`: findings and a summary, in the
+contract's naming (schemas/commands/lint.json and diff.json; printed in the envelope by `crmctl.cli.contract`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from typing import Any
 
 from crmctl.model.diagnostics import Diagnostic, Report
 
-__all__ = ["JSON_VERSION", "finding_dict", "render", "report_dict"]
-
-JSON_VERSION = 1
+__all__ = ["finding_dict", "render", "result"]
 
 
 def finding_dict(diag: Diagnostic) -> dict[str, Any]:
@@ -27,15 +26,41 @@ def finding_dict(diag: Diagnostic) -> dict[str, Any]:
     }
 
 
-def report_dict(report: Report) -> dict[str, Any]:
+def result(report: Report) -> dict[str, Any]:
+    """The report as the command's result: `findings` in order, `summary` with the counts and what the command
+    says about the whole run (lint: the packages checked; diff: the sides, the bump, the verdict)."""
+    summary = {**report.counts(), **(_diff_summary(report.summary) if report.command == "diff" else _lint(report))}
+    return {"findings": [finding_dict(d) for d in report.sorted()], "summary": summary}
+
+
+def _lint(report: Report) -> dict[str, Any]:
+    baselined = report.summary.get("baselined")
+    return {"packages": report.summary.get("packages", []), "baselined": baselined}
+
+
+def _diff_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    records = summary.get("records")
+    check = summary["version_check"]
     return {
-        "version": JSON_VERSION,
-        "tool": "crmctl",
-        "command": report.command,
-        "findings": [finding_dict(d) for d in report.sorted()],
-        "summary": {**report.counts(), **report.summary},
+        "proposedBump": summary["proposed_bump"],
+        "old": summary["old"],
+        "new": summary["new"],
+        "counts": summary["counts"],
+        "changes": summary["changes"],
+        "failOn": summary["fail_on"],
+        "failed": summary["failed"],
+        "failedByRecords": summary.get("failed_by_records"),
+        "versionCheck": {"ok": check["ok"], "expected": check["expected"], "message": check["message"]},
+        "records": None if records is None else _records(records),
     }
 
 
+def _records(records: dict[str, Any]) -> dict[str, Any]:
+    renamed = {"examples_limit": "examplesLimit", "by_version": "byVersion"}
+    impacts = [{renamed.get(k, k): v for k, v in impact.items()} for impact in records["impacts"]]
+    return {**{renamed.get(k, k): v for k, v in records.items() if k != "impacts"}, "impacts": impacts}
+
+
 def render(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    """The result alone, as JSON (the commands print it inside the envelope: `crmctl.cli.contract.emit`)."""
+    return json.dumps(result(report), indent=2, ensure_ascii=False, default=str)

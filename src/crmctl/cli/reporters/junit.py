@@ -12,8 +12,8 @@ __all__ = ["render"]
 def render(report: Report) -> str:
     packages: dict[str, dict[str, list[Diagnostic]]] = {}
     listed = report.summary.get("packages", [])
-    for name in listed if isinstance(listed, list) else []:
-        packages.setdefault(str(name), {})
+    for item in listed if isinstance(listed, list) else []:  # lint: {name, version, path} per package
+        packages.setdefault(str(item["name"] if isinstance(item, dict) else item), {})
     for diag in report.sorted():
         packages.setdefault(diag.package, {}).setdefault(diag.location.file, []).append(diag)
     root = ET.Element("testsuites", name=f"crmctl {report.command}")
