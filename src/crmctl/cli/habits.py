@@ -125,7 +125,7 @@ def decorate(root: Any) -> Any:
             if completer is not None:
                 param._custom_shell_complete = _never_failing(completer)
         command.invoke = _timed(command.invoke, " ".join(path))
-    root.main = _fresh(root.main)
+    root.main = _fresh(root, root.main)
     return root
 
 
@@ -138,12 +138,17 @@ def _leaves(command: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ..
         yield from _leaves(sub, (*path, name))
 
 
-def _fresh(main: Callable[..., Any]) -> Callable[..., Any]:
+def _fresh(root: Any, main: Callable[..., Any]) -> Callable[..., Any]:
     def fresh_main(*args: Any, **kwargs: Any) -> Any:
         console.reset()
-        if os.environ.get(COMPLETE_VAR):
-            _register_shells()
+        instruction = os.environ.get(COMPLETE_VAR)
+        if instruction:
+            _COMPLETING.clear()
             try:
+                _register_shells()
+                shell = _typer_completion().shell_completion.get_completion_class(instruction.partition("_")[2])
+                if shell is not None:
+                    _COMPLETING.extend(shell(root, {}, "crmctl", COMPLETE_VAR).get_completion_args()[0])
                 return main(*args, **kwargs)
             except Exception:  # completion must never print a traceback: no candidates instead
                 return 0
@@ -251,7 +256,26 @@ def register(app: typer.Typer) -> None:
     app.command("completion")(completion)
 
 
-# Completers: (ctx, param, incomplete) -> candidates. They read what the command line gave so far (ctx.params).
+# Completers: (ctx, incomplete) -> candidates. They read what the command line gave so far (`_given`).
+
+_COMPLETING: list[str] = []  # the complete words of the command line being completed (after `crmctl`)
+
+
+def _given(ctx: Any) -> dict[str, Any]:
+    """The parameters the command line gives so far. click stops parsing at an option still waiting for its value
+    (`crmctl simulate PKG --entity <TAB>`): then the words are parsed again without that option."""
+    depth = 0
+    parent = ctx.parent
+    while parent is not None:
+        depth, parent = depth + 1, parent.parent
+    words = _COMPLETING[depth:]
+    if not words:
+        return dict(ctx.params)
+    takes_value = {opt for param in ctx.command.params if not getattr(param, "is_flag", True) for opt in param.opts}
+    if words[-1] in takes_value:
+        words = words[:-1]
+    with ctx.command.make_context(ctx.info_name, list(words), parent=ctx.parent, resilient_parsing=True) as again:
+        return dict(again.params)
 
 
 def _never_failing(completer: Callable[[Any, str], list[Any]]) -> Callable[[Any, Any, str], list[Any]]:
@@ -288,8 +312,8 @@ def _package_dirs(_ctx: Any, incomplete: str) -> list[Any]:
             name = f"{shown}{entry.name}"
             if not (name.startswith(incomplete) or incomplete.startswith(name + "/")):
                 continue
-            if entry.name.startswith(".") and not incomplete.startswith(name):
-                continue
+            if entry.name.startswith(".") and not incomplete[len(shown) :].startswith("."):
+                continue  # hidden directories only when asked for
             if (Path(entry.path) / "package.yaml").is_file():
                 found.append(name)
             walk(Path(entry.path), name + "/", depth + 1)
@@ -300,7 +324,7 @@ def _package_dirs(_ctx: Any, incomplete: str) -> list[Any]:
 
 def _package_of(ctx: Any) -> Path:
     """The package the command line names so far (`--package`/`-p`, the positional package), else `.`."""
-    params = ctx.params
+    params = _given(ctx)
     for key in ("package", "path", "paths", "old"):
         value = params.get(key)
         if isinstance(value, list | tuple):
@@ -346,11 +370,12 @@ def _channels(ctx: Any, incomplete: str) -> list[Any]:
     from crmctl.registry.config import registry_location
     from crmctl.registry.opening import open_registry
 
-    location = registry_location(ctx.params.get("registry"))
+    given = _given(ctx)
+    location = registry_location(given.get("registry"))
     if not Path(location).expanduser().is_dir():
         return []
     channels = open_registry(location).state.channels
-    named = str(ctx.params.get("name") or ctx.params.get("spec") or "").partition("@")[0]
+    named = str(given.get("name") or given.get("spec") or "").partition("@")[0]
     pools = [channels.get(named, {})] if named in channels else list(channels.values())
     names = sorted({channel for pool in pools for channel in pool})
     return [_item(name) for name in names if name.startswith(incomplete)]
@@ -361,10 +386,11 @@ def _store_ids(kind: str) -> Callable[[Any, str], list[Any]]:
         from crmctl.cli.inputs import DEFAULT_STORE
         from crmctl.runtime.store import Store
 
-        path = Path(str(ctx.params.get("store") or DEFAULT_STORE))
+        given = _given(ctx)
+        path = Path(str(given.get("store") or DEFAULT_STORE))
         if not path.is_file():
             return []
-        tenant = str(ctx.params.get("tenant") or "default")
+        tenant = str(given.get("tenant") or "default")
         with Store.open(path, read_only=True, create=False) as store:
             if kind == "draft":
                 ids: list[tuple[str, str | None]] = [(d.draft_id, d.entity) for d in store.list_drafts(tenant)]
