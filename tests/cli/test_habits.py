@@ -449,3 +449,37 @@ def test_bash_completes_through_the_script(tree: Path, capsys: Capture) -> None:
     done = subprocess.run(["bash", "--norc", "-c", driver], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "RUL301" in done.stdout.split()
+
+
+# --- the signing key's order, as documented (docs/registry.md) ---------------------------------------------------
+
+
+def test_keys_show_prints_the_key_publish_would_sign_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """`keys show` used to prefer `keys generate`'s default key over CRMCTL_KEY and `signing-key`: the order is
+    --key, CRMCTL_KEY, signing-key, the generated default, ~/.ssh/id_ed25519."""
+    from crmctl.registry.config import default_key_path, signing_key_path
+    from crmctl.signing import generate_key
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    home = Path(os.environ["HOME"])
+    ssh = generate_key(home / ".ssh" / "id_ed25519", "ssh@example.com")
+    assert signing_key_path(None) == ssh.path
+    generated = generate_key(default_key_path(), "default@example.com")
+    assert default_key_path() == tmp_path / "xdg" / "crmctl" / "keys" / "id_ed25519"
+    configured = generate_key(tmp_path / "configured", "configured@example.com")
+    (tmp_path / "crmctl.toml").write_text('[tool.crmctl]\nsigning-key = "configured"\n', encoding="utf-8")
+    from_env = generate_key(tmp_path / "env", "env@example.com")
+    monkeypatch.setenv("CRMCTL_KEY", str(from_env.path))
+    for expected, undo in ((from_env, "CRMCTL_KEY"), (configured, "config"), (generated, "default"), (ssh, "")):
+        assert run(["keys", "show", "-f", "json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown.get("result", shown)["path"] == str(expected.path)  # the envelope, once keys show has it
+        if undo == "CRMCTL_KEY":
+            monkeypatch.delenv("CRMCTL_KEY")
+        elif undo == "config":
+            (tmp_path / "crmctl.toml").unlink()
+        elif undo == "default":
+            default_key_path().unlink()
