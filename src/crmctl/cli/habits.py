@@ -23,10 +23,20 @@ import typer
 
 from crmctl.cli import console
 
-__all__ = ["COMPLETERS", "COMPLETE_VAR", "SHELLS", "completion_script", "decorate", "register"]
+__all__ = ["COMPLETERS", "COMPLETE_VAR", "EPILOG", "SHELLS", "completion_script", "decorate", "register"]
 
 COMPLETE_VAR = "_CRMCTL_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
+# `crmctl --help` ends with this (and docs/cli.md, generated from it).
+EPILOG = (
+    "Every command takes -q/--quiet (results, warnings and errors only), -v/--verbose (also what was used and how "
+    "long it took) and --color auto|always|never (NO_COLOR and FORCE_COLOR are honoured); `crmctl completion "
+    "bash|zsh|fish` prints a shell completion script.\n\n"
+    "Exit status: 0 success; 1 the command ran and its answer is no (lint errors, failing diff changes, files "
+    "fmt --check would change, a refused registry write, a rejected record, replay differences, instances workflow "
+    "migrate refuses, a failed verify, coverage under --fail-under); 2 usage, configuration or input error; 3 "
+    "internal error or a failure of the machine (git missing, a full disk, a damaged store); 130 interrupted."
+)
 _MAX_CANDIDATES = 200  # a shell lists what fits; a package tree with more directories is not worth scanning
 _SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".crm"}
 
@@ -126,6 +136,7 @@ def decorate(root: Any) -> Any:
                 param._custom_shell_complete = _never_failing(completer)
         command.invoke = _timed(command.invoke, " ".join(path))
     root.main = _fresh(root, root.main)
+    root.epilog = EPILOG
     return root
 
 
