@@ -483,3 +483,26 @@ def test_keys_show_prints_the_key_publish_would_sign_with(
             (tmp_path / "crmctl.toml").unlink()
         elif undo == "default":
             default_key_path().unlink()
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_loads_the_script(tmp_path: Path, capsys: Capture) -> None:
+    assert run(["completion", "zsh"]) == 0
+    script = tmp_path / "_crmctl"
+    script.write_text(capsys.readouterr().out, encoding="utf-8")
+    driver = f"autoload -U compinit; compinit -u; source {script}; whence -w _crmctl_completion"
+    done = subprocess.run(["zsh", "-f", "-c", driver], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "function" in done.stdout, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_through_the_script(tmp_path: Path, capsys: Capture) -> None:
+    assert run(["completion", "fish"]) == 0
+    script = tmp_path / "crmctl.fish"
+    script.write_text(capsys.readouterr().out, encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    driver = f"source {script}; complete -C 'crmctl lint --select RUL30'"
+    done = subprocess.run(["fish", "--no-config", "-c", driver], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "RUL301" in done.stdout
