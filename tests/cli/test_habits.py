@@ -274,7 +274,7 @@ def test_completion_of_an_unknown_shell_is_a_usage_error(capsys: Capture) -> Non
     assert run(["completion", "tcsh"]) == 2
     assert "tcsh" in capsys.readouterr().err
     with pytest.raises(Exception, match="no completion for shell 'powershell'"):
-        habits.completion_script("powershell")
+        habits.completion_script(click_app(), "powershell")
 
 
 def _complete(monkeypatch: pytest.MonkeyPatch, capsys: Capture, line: str, shell: str = "bash") -> list[str]:

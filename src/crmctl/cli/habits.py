@@ -202,17 +202,15 @@ def _register_shells() -> None:
     _typer_completion().completion_init()
 
 
-def completion_script(shell: str) -> str:
-    """The script that makes `shell` complete crmctl's command lines (`crmctl completion SHELL`)."""
-    from crmctl.cli.main import click_app
-
+def completion_script(root: Any, shell: str) -> str:
+    """The script that makes `shell` complete the command lines of `root` (`crmctl completion SHELL`)."""
     _register_shells()
     kind = _typer_completion().shell_completion.get_completion_class(shell)
     if kind is None or shell not in SHELLS:
         from crmctl.errors import UsageError
 
         raise UsageError(f"no completion for shell {shell!r}", hint="choose bash, zsh or fish")
-    script: str = kind(click_app(), {}, "crmctl", COMPLETE_VAR).source()
+    script: str = kind(root, {}, "crmctl", COMPLETE_VAR).source()
     return script.strip() + "\n"  # zsh reads `#compdef` only on the first line
 
 
@@ -235,6 +233,7 @@ class CompletionFormat(StrEnum):
 
 
 def completion(
+    ctx: typer.Context,
     shell: Annotated[Shell, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
     output_format: Annotated[
         CompletionFormat, typer.Option("--format", "-f", metavar="FORMAT", help="Output format: text or json.")
@@ -253,7 +252,7 @@ def completion(
     Completes commands, options, package directories, entity and ENTITY.FIELD names, registry channels, session
     and draft ids, and rule codes.
     """
-    script = completion_script(shell.value)
+    script = completion_script(ctx.find_root().command, shell.value)
     if output_format is CompletionFormat.json:
         from crmctl.cli.contract import emit
 
