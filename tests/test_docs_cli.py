@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import typer
 from typer.testing import CliRunner
 
-from crmctl.cli.main import app
+from crmctl.cli.main import click_app
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 REGENERATE = "python tests/test_docs_cli.py --write"
@@ -22,14 +21,14 @@ _HEADER = f"""# CLI reference
 
 <!-- Generated from the typer app's --help by `{REGENERATE}`; do not edit by hand. -->
 
-Every command and subcommand of `crmctl`, as printed by `crmctl ... --help`. Exit codes: 0 success,
-1 findings (lint) or failing changes (diff), 2 usage or input error, 3 internal error, 130 interrupted.
+Every command and subcommand of `crmctl`, as printed by `crmctl ... --help`. The options every command shares
+and the exit status of every command are at the end of `crmctl --help`, the first section.
 """
 
 
 def command_paths() -> list[tuple[str, ...]]:
     """Every command path of the app, groups before their subcommands, in the order the app lists them."""
-    root = typer.main.get_command(app)
+    root = click_app()
     paths: list[tuple[str, ...]] = []
 
     def walk(command: Any, path: tuple[str, ...]) -> None:
@@ -47,10 +46,19 @@ def command_paths() -> list[tuple[str, ...]]:
 
 
 def help_text(path: tuple[str, ...]) -> str:
-    result = CliRunner().invoke(app, [*path, "--help"], prog_name="crmctl", env=ENV, color=False)
-    if result.exit_code != 0:
-        raise RuntimeError(f"crmctl {' '.join(path)} --help exited {result.exit_code}: {result.output}")
-    lines = [line.rstrip() for line in result.output.strip("\n").splitlines()]
+    """`crmctl PATH --help` as the real command line prints it (the click tree `click_app` decorates: the shared
+    options and the root's epilog are in it)."""
+    with CliRunner().isolation(env=ENV, color=False) as streams:
+        try:
+            click_app().main([*path, "--help"], prog_name="crmctl")
+        except SystemExit as exc:
+            code = exc.code
+        else:  # pragma: no cover - --help always exits
+            code = 0
+        output = streams[0].getvalue().decode("utf-8")
+    if code != 0:
+        raise RuntimeError(f"crmctl {' '.join(path)} --help exited {code}: {output}")
+    lines = [line.rstrip() for line in output.strip("\n").splitlines()]
     return "\n".join(lines)
 
 

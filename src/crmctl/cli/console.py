@@ -1,5 +1,13 @@
 """Terminal output: plain text when not on a terminal, NO_COLOR honoured, stdout for results, stderr for notes.
 
+Every command takes `--quiet/-q`, `--verbose/-v` and `--color auto|always|never` (added centrally by
+`crmctl.cli.habits`, which calls `configure`). Output goes through three doors: `out` (results: always), `err`
+(errors and warnings: always), `note` (progress and informational lines: not under --quiet) and `detail` (what was
+used, timings: only under --verbose). Colour is decided here (`color_enabled`): `--color always|never` first, then
+NO_COLOR (https://no-color.org: it wins over FORCE_COLOR, the reader's "no" beats a CI default's "yes"), then
+FORCE_COLOR (https://force-color.org: any non-empty value colours output that is not a terminal), then TERM=dumb,
+then whether the stream is a terminal. JSON output never has colour, and --quiet never changes it.
+
 Everything crmctl prints passes through here, and this is where the terminal is protected from what it prints:
 record values, package strings, store contents, registry log fields and file names can hold escape sequences
 (ANSI/OSC: colours, titles, hyperlinks, cursor moves, clipboard writes), other control characters, or bidi
@@ -33,20 +41,28 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "COLOR_CHOICES",
     "SHOW_PROGRESS_AFTER",
     "Captured",
     "Rendered",
     "captured",
+    "color_choice",
+    "color_enabled",
+    "configure",
+    "detail",
     "err",
     "flush",
+    "note",
     "out",
     "plain_terminal",
     "printable",
     "progress",
+    "quiet",
     "reader_may_leave",
     "render_styled",
     "rich_console",
     "use_color",
+    "verbose",
 ]
 
 # C0 controls but tab and newline, DEL, C1 controls (U+009B is a one-character CSI on some terminals), the line
@@ -193,16 +209,100 @@ def out(text: str) -> None:
     _write(False, text if isinstance(text, Rendered) else printable(text))
 
 
-def plain_terminal() -> bool:
-    """No styles at all: NO_COLOR is set to anything but "" (https://no-color.org), or TERM is `dumb`."""
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+class _Settings:
+    """What the command line asked of the output (`--quiet`, `--verbose`, `--color`); reset for every run."""
+
+    quiet = False
+    verbose = False
+    color = "auto"
+
+
+_SETTINGS = _Settings()
+
+
+def configure(*, quiet: bool | None = None, verbose: bool | None = None, color: str | None = None) -> None:
+    """Set what the command line asked for (`crmctl.cli.habits`); what is not given stays as it is."""
+    if quiet is not None:
+        _SETTINGS.quiet = quiet
+    if verbose is not None:
+        _SETTINGS.verbose = verbose
+    if color is not None:
+        if color not in COLOR_CHOICES:
+            raise ValueError(f"colour choice {color!r} is not one of {', '.join(COLOR_CHOICES)}")
+        _SETTINGS.color = color
+
+
+def reset() -> None:
+    """Back to the defaults (not quiet, not verbose, colour auto): the start of every command line."""
+    configure(quiet=False, verbose=False, color="auto")
+
+
+def quiet() -> bool:
+    """`--quiet`: results, warnings and errors only."""
+    return _SETTINGS.quiet
+
+
+def verbose() -> bool:
+    """`--verbose`: also what was used (configuration, store, registry) and how long it took."""
+    return _SETTINGS.verbose
+
+
+def color_choice() -> str:
+    """`--color`: auto, always or never."""
+    return _SETTINGS.color
+
+
+def note(text: str) -> None:
+    """An informational line on stderr (what was written, counts): not under --quiet."""
+    if not _SETTINGS.quiet:
+        err(text)
+
+
+def detail(text: str) -> None:
+    """A line on stderr for --verbose only (which configuration, store or registry was used, timings)."""
+    if _SETTINGS.verbose:
+        err(text)
+
+
+def color_enabled(stream: Any = None) -> bool:
+    """Whether styled output goes to `stream` (default stdout): --color always/never, else NO_COLOR (wins),
+    FORCE_COLOR (non-empty: colour even off a terminal), TERM=dumb, and whether it is a terminal."""
     import os
 
-    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+    if _SETTINGS.color != "auto":
+        return _SETTINGS.color == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    target = sys.stdout if stream is None else stream
+    try:
+        return bool(target.isatty())
+    except (AttributeError, ValueError):  # a closed or foreign stream
+        return False
+
+
+def plain_terminal() -> bool:
+    """No styles at all: `--color never`, or (with `--color auto`) NO_COLOR set to anything but ""
+    (https://no-color.org), or TERM `dumb` without FORCE_COLOR."""
+    import os
+
+    if _SETTINGS.color != "auto":
+        return _SETTINGS.color == "never"
+    if os.environ.get("NO_COLOR"):
+        return True
+    return not os.environ.get("FORCE_COLOR") and os.environ.get("TERM") == "dumb"
 
 
 def use_color(output_format: str) -> bool:
-    """Colour only text output on a real terminal, and never under NO_COLOR or TERM=dumb."""
-    return output_format == "text" and sys.stdout.isatty() and not plain_terminal()
+    """Colour only text output, on a terminal unless --color always or FORCE_COLOR say otherwise
+    (`color_enabled`)."""
+    return output_format == "text" and color_enabled(sys.stdout)
 
 
 def err(text: str) -> None:
@@ -215,6 +315,8 @@ def rich_console(**options: Any) -> Console:
     `rich.text.Text`, never with markup in a string. No colour and no other style (bold, dim, reverse) when
     `plain_terminal()` (rich alone drops only the colours under NO_COLOR), unless the caller names a
     `color_system`: `render_styled` does, for output whose colours were asked for (`--color`, `use_color`)."""
+    import os
+
     from rich.console import Console, ConsoleOptions, RenderHook, RenderResult
     from rich.segment import Segment
 
@@ -231,8 +333,12 @@ def rich_console(**options: Any) -> Console:
         def process_renderables(self, renderables: list[Any]) -> list[Any]:
             return [Escaped(renderable) for renderable in renderables]
 
-    if plain_terminal() and "color_system" not in options:  # a caller that names a colour system asked for it
-        options = {**options, "color_system": None, "no_color": True}
+    if "color_system" not in options:  # a caller that names a colour system asked for it
+        if plain_terminal():
+            options = {**options, "color_system": None, "no_color": True}
+        elif _SETTINGS.color == "always" or (_SETTINGS.color == "auto" and os.environ.get("FORCE_COLOR")):
+            # rich reads NO_COLOR itself: `--color always` beats it; FORCE_COLOR without NO_COLOR colours a pipe
+            options = {"force_terminal": True, "no_color": False, **options}
     console = Console(markup=False, emoji=False, highlight=False, **options)
     console.push_render_hook(EscapeHook())
     return console
@@ -257,11 +363,11 @@ SHOW_PROGRESS_AFTER = 1.0  # seconds: short runs finish before a bar would be wo
 @contextmanager
 def progress(label: str, *, enabled: bool | None = None) -> Iterator[Callable[..., None]]:
     """The one progress display: `update(done)` or `update(done, total)` as rows go by. On stderr, on a terminal
-    only (`enabled` overrides), shown once the work has run for `SHOW_PROGRESS_AFTER` and removed when it ends: a
-    bar with the time remaining when the total is known (`exporting records ━━━ 50/100 rows`), else a spinner
-    with the time elapsed (`importing: 1,200 rows`)."""
+    only and not under --quiet (`enabled` overrides), shown once the work has run for `SHOW_PROGRESS_AFTER` and
+    removed when it ends: a bar with the time remaining when the total is known (`exporting records ━━━ 50/100
+    rows`), else a spinner with the time elapsed (`importing: 1,200 rows`)."""
     started = time.monotonic()
-    shown = sys.stderr.isatty() if enabled is None else enabled
+    shown = (sys.stderr.isatty() and not _SETTINGS.quiet) if enabled is None else enabled
     state: dict[str, Any] = {}
 
     def update(done: int, total: int | None = None) -> None:

@@ -23,9 +23,11 @@ _LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would lea
 @contextmanager
 def open_store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
     """The store at `path` (default `DEFAULT_STORE`), created unless read-only, closed on leaving."""
+    from crmctl.cli.console import detail
     from crmctl.runtime.store import Store
 
     target = path or DEFAULT_STORE
+    detail(f"crmctl: store: {target}")
     with Store.open(target, read_only=read_only, create=not read_only) as store:
         yield store
 

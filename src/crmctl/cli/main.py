@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl import __version__
-from crmctl.cli import main_runtime
+from crmctl.cli import habits, main_runtime
 from crmctl.cli.options import ListFormat, ListFormatOpt, count, tenant_id
 
 __all__ = ["app", "run"]
@@ -692,12 +692,14 @@ def resolve(
 # The runtime plane's commands live in their own module, registered here (after the control plane's: `--help`
 # lists commands in registration order).
 main_runtime.register(app)
+habits.register(app)
 
 
 @cache
 def click_app() -> Any:
-    """The click command tree typer builds from `app` (built once per process: every invocation walks it)."""
-    return typer.main.get_command(app)
+    """The click command tree typer builds from `app` (built once per process: every invocation walks it), with
+    the habits every command shares added (`crmctl.cli.habits`: --quiet, --verbose, --color, completion)."""
+    return habits.decorate(typer.main.get_command(app))
 
 
 def command_path(args: list[str]) -> str:

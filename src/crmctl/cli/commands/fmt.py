@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crmctl.cli.console import err, out
+from crmctl.cli.console import err, note, out
 from crmctl.cli.contract import emit, problem_from_message
 from crmctl.errors import InputError
 from crmctl.lint.discovery import discover_packages
@@ -157,7 +157,7 @@ def _report(results: list[_Result], *, check: bool, show_diff: bool) -> None:
         else:
             out(f"reformatted {result.file}")
     verb = "would be reformatted" if check or show_diff else "reformatted"
-    err(f"crmctl: {len(changed)} file(s) {verb}, {len(results) - len(changed)} already formatted")
+    note(f"crmctl: {len(changed)} file(s) {verb}, {len(results) - len(changed)} already formatted")
 
 
 def _run_stdin(name: str, output_format: str, *, check: bool, show_diff: bool) -> int:

@@ -32,11 +32,6 @@ def run_show(path: Path | None, output_format: str) -> int:
     from crmctl.registry.config import signing_key_path
     from crmctl.signing import SigningKey
 
-    if path is not None:
-        target = path
-    elif default_key_path().is_file():
-        target = default_key_path()
-    else:
-        target = signing_key_path(None)
+    target = path if path is not None else signing_key_path(None)  # the key publish would sign with
     key = SigningKey.load(target)
     return _render(target, key.public_key(), key.fingerprint(), output_format)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from crmctl.cli.console import err, out, use_color
+from crmctl.cli.console import note, out, use_color
 from crmctl.errors import InputError
 from crmctl.lint.discovery import discover_packages
 from crmctl.model.diagnostics import Diagnostic, Report, Severity
@@ -83,7 +83,7 @@ def run(
     summary: dict[str, object] = {"packages": packages}
     if write_baseline is not None:
         save_baseline(write_baseline, diagnostics)
-        err(f"crmctl: wrote {len(diagnostics)} finding(s) to baseline {write_baseline}")
+        note(f"crmctl: wrote {len(diagnostics)} finding(s) to baseline {write_baseline}")
     if baseline is not None:
         diagnostics, covered = apply_baseline(diagnostics, read_baseline(baseline))
         summary["baselined"] = covered

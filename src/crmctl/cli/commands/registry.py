@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.cli.console import out
+from crmctl.cli.console import detail, out
 from crmctl.cli.contract import emit
 from crmctl.errors import UsageError
 
@@ -43,14 +43,18 @@ def _now() -> datetime:
 def _location(registry: str | None) -> str:
     from crmctl.registry.config import registry_location
 
-    return registry_location(registry)
+    location = registry_location(registry)
+    detail(f"crmctl: registry: {location}")
+    return location
 
 
 def _key(key: Path | None) -> SigningKey:
     from crmctl.registry.config import signing_key_path
     from crmctl.signing import SigningKey
 
-    return SigningKey.load(signing_key_path(key))
+    path = signing_key_path(key)
+    detail(f"crmctl: signing key: {path}")
+    return SigningKey.load(path)
 
 
 def _problems_text(problems: list[Problem]) -> list[str]:

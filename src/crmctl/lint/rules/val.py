@@ -193,8 +193,13 @@ def _re2_rejects(pattern: str) -> str | None:
 class VAL408(LintRule):
     code = "VAL408"
     name = "regex-catastrophic-backtracking"
-    summary = "A regex pattern has nested or ambiguous repeats that can take exponential time."
-    why = "One crafted input can freeze the form or the server (ReDoS) while the pattern is matched."
+    summary = "A regex pattern has nested or ambiguous repeats that take exponential time in backtracking engines."
+    why = (
+        "crmctl's runtime matches patterns with RE2, in linear time, so it is not at risk; but a pattern is part of "
+        "the package every implementation of the platform runs, and the usual engines backtrack (JavaScript's "
+        "RegExp in a browser form validating as you type, Java, .NET, Python's re). There one crafted input "
+        "freezes the form or the server (ReDoS)."
+    )
     bad = "pattern: '^(\\w+\\s?)+$'"
     good = "pattern: '^\\w+(\\s\\w+)*$'"
     fix = "Remove the nesting: make repeated parts unambiguous, e.g. `(a+)+` → `a+`."
