@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crmctl.cli.console import err, note, out
+from crmctl.cli.console import note, out
 from crmctl.cli.contract import emit, problem_from_message
 from crmctl.errors import InputError
 from crmctl.lint.discovery import discover_packages
