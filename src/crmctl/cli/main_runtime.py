@@ -24,7 +24,15 @@ draft_app = typer.Typer(
 log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
 store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        metavar="STORE",
+        help="Runtime store file (default: CRMCTL_STORE, else store in [tool.crmctl], else .crm/runtime.duckdb at "
+        "the project root; docs/runtime.md#store).",
+    ),
+]
 TenantOpt = Annotated[
     str, typer.Option("--tenant", callback=tenant_id, help="Tenant; no read or write crosses tenants.")
 ]

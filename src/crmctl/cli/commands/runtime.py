@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
-from crmctl.cli.inputs import DEFAULT_STORE, duration, instant, open_store, read_document
+from crmctl.cli.inputs import duration, instant, open_store, read_document, resolve_store
 from crmctl.errors import InputError, UsageError
 from crmctl.model.scripts import ScriptBody, check_events
 
@@ -499,7 +499,7 @@ def _replay_source(store_path: Path | None, export: Path | None) -> Iterator[tup
 
     carried = read_export_packages(export) if export is not None else None
     if carried is None:
-        if export is not None and store_path is None and not DEFAULT_STORE.exists():
+        if export is not None and store_path is None and not resolve_store(None).exists():
             raise InputError(
                 f"{export} carries no package copies (it was exported before exports carried them): "
                 "replay it with --store pointing at the store it was exported from, or export the log "
@@ -647,7 +647,7 @@ def run_store_info(store_path: Path | None, output_format: str) -> int:
 def run_store_migrate(store_path: Path | None, output_format: str) -> int:
     from crmctl.runtime.store import Store
 
-    with Store.open(store_path or DEFAULT_STORE, allow_old_format=True, create=False) as store:
+    with Store.open(resolve_store(store_path), allow_old_format=True, create=False) as store:
         done = store.migrate()
     if output_format == "json":
         _json({"migrated": done})
