@@ -60,11 +60,12 @@ def _project_root(start: Path) -> Path:
 
 
 @contextmanager
-def open_store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
-    """The store `resolve_store(path)` finds, created unless read-only, closed on leaving."""
+def open_store(path: Path | None, *, read_only: bool = False, create: bool | None = None) -> Iterator[Store]:
+    """The store `resolve_store(path)` finds, created unless read-only (or `create` is False), closed on leaving."""
     from crmctl.runtime.store import Store
 
-    with Store.open(resolve_store(path), read_only=read_only, create=not read_only) as store:
+    target = resolve_store(path)
+    with Store.open(target, read_only=read_only, create=not read_only if create is None else create) as store:
         yield store
 
 
