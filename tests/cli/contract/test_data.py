@@ -336,5 +336,6 @@ def test_export_json_report(store: str, tmp_path: Path, capsys: pytest.CaptureFi
     assert all(d.startswith("jcs-sha256:") for d in dataset["packageDigests"])
     flows = _envelope(capsys, ["export", "workflows", "--out", str(tmp_path / "w"), "--store", store])["result"]
     assert (flows["kind"], flows["rows"]) == ("workflows", 1)
+    assert flows["datasets"][0]["files"] == [str(tmp_path / "w" / "workflows" / "workflows.parquet")]
     refused = _envelope(capsys, ["export", "records", "--out", str(out), "--store", store, "--partition-by", "nope"], 2)
     assert "nope" in refused["problems"][0]["message"]
