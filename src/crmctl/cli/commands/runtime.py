@@ -334,20 +334,21 @@ def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_f
 
 def _submitted_draft(draft_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     """`draft show` of a draft whose submit stored a record: what the submitting log entry says."""
-    package = entry.get("package") or {}
+    package = entry.get("package")
+    pinned = package if isinstance(package, Mapping) else {}
     submit = next(e for e in entry["effects"] if isinstance(e, Mapping) and e.get("effect") == "submit")
     data = submit.get("record")
     return {
         "draftId": draft_id,
-        "entity": entry.get("entity"),
-        "package": _package_ref(package.get("name"), package.get("version"), package.get("digest")),
+        "entity": str(entry.get("entity")),
+        "package": _package_ref(*(str(pinned.get(key, "")) for key in ("name", "version", "digest"))),
         "lastStep": None,
-        "updatedAt": entry.get("at"),
+        "updatedAt": str(entry.get("at")),
         "status": "submitted",
         "role": entry.get("role"),
         "locale": entry.get("locale"),
         "data": data if isinstance(data, dict) else {},
-        "record": {"entity": entry.get("entity"), "id": draft_id},
+        "record": {"entity": str(entry.get("entity")), "id": draft_id},
     }
 
 
