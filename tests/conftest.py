@@ -31,6 +31,7 @@ def pinned_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
     for key, value in _PINNED.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("CRMCTL_REGISTRY", raising=False)
+    monkeypatch.delenv("CRMCTL_STORE", raising=False)
     yield
 
 

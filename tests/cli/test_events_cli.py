@@ -26,7 +26,7 @@ def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 def _json(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     captured = capsys.readouterr()
     assert captured.err == ""
-    rows = json.loads(captured.out)
+    rows = json.loads(captured.out)["result"]["events"]
     assert isinstance(rows, list)
     return rows
 
@@ -112,7 +112,7 @@ def test_tail_follow_picks_up_new_entries(
             )
 
     monkeypatch.setattr(events_command, "_sleep", append_while_sleeping)
-    assert run(["events", "tail", "--store", store, "-n", "1", "--follow", "--polls", "1", "--format", "json"]) == 0
+    assert run(["events", "tail", "--store", store, "-n", "1", "--follow", "--polls", "1", "--format", "jsonl"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["event"], r["instance"]) for r in lines] == [
         ("LeadQualified", "lead-ada"),

@@ -48,9 +48,9 @@ def store(tmp_path: Path) -> str:
 
 def test_json_report_lists_files_and_rows(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert run(["export", "records", "--out", str(out), "--store", store, "--report", "json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["rows"] == 3 and report["format"] == "parquet"
+    assert run(["export", "records", "--out", str(out), "--store", store, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)["result"]
+    assert report["rows"] == 3 and report["fileFormat"] == "parquet"
     assert report["datasets"][0]["files"] == [str(out / "records" / "Lead" / "part-0.parquet")]
     assert pq.read_table(report["datasets"][0]["files"][0]).num_rows == 3
 
@@ -72,14 +72,14 @@ def test_text_report_with_tenant_and_partitions(store: str, tmp_path: Path, caps
                 "Lead",
                 "--partition-by",
                 "tenant,package_version",
-                "--format",
+                "--file-format",
                 "csv",
             ]
         )
         == 0
     )
     captured = capsys.readouterr()
-    assert captured.out.splitlines()[-1] == f"exported 2 rows in 1 dataset(s) to {out}"
+    assert captured.out.splitlines()[-1] == f"exported 2 rows in 1 dataset to {out}"
     assert captured.err == ""  # no progress bar off a terminal
     assert (out / "records" / "Lead" / "tenant=t1" / "package_version=1.0.0" / "part-0.csv").exists()
 
@@ -153,3 +153,30 @@ def test_partition_columns_must_be_distinct_names(text: str) -> None:
 
     with pytest.raises(UsageError, match="distinct column names"):
         command._partitions(text)
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_the_old_format_option_says_to_use_file_format(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], file_format: str
+) -> None:
+    """Issue 12: `--format` is the report's format like every command's; the file format is --file-format."""
+    out = tmp_path / "out"
+    assert run(["export", "records", "--out", str(out), "--store", store, "--format", file_format]) == 2
+    err = capsys.readouterr().err
+    assert f"use --file-format {file_format}" in err
+    assert not out.exists()
+
+
+def test_the_old_report_option_is_gone(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["export", "records", "--out", str(tmp_path / "o"), "--store", store, "--report", "json"]) == 2
+    assert "--report" in capsys.readouterr().err
+
+
+def test_counts_agree_with_their_number(store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12: "1 rows", "1 dataset(s)": counted nouns agree with their number."""
+    out = tmp_path / "o"
+    args = ["--out", str(out), "--store", store, "--tenant", "t2", "--entity", "Lead"]
+    assert run(["export", "records", *args]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == f"exported 1 row in 1 dataset to {out}"
+    assert lines[0].startswith("records/Lead: 1 row -> ")

@@ -35,7 +35,7 @@ def store(tmp_path: Path) -> str:
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> Any:
-    return json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out)["result"]
 
 
 def _csv(tmp_path: Path, rows: int, bad: int | None = None) -> str:
@@ -72,7 +72,7 @@ def test_create_get_list_update(store: str, capsys: pytest.CaptureFixture[str]) 
     assert run(["records", "get", "ada", "--entity", "Lead", "--store", store, "--format", "json"]) == 0
     got = _json(capsys)
     assert got["data"]["score"] == 70.0 and got["revision"] == 1 and got["package"]["version"] == "1.0.0"
-    assert got["display"]["Employees"] == "300"
+    assert {d["label"]: d["text"] for d in got["display"]}["Employees"] == "300"
     assert run(["records", "get", "ada", "--entity", "Lead", "--store", store, "--locale", "de"]) == 0
     shown = capsys.readouterr().out
     assert "Mitarbeitende" in shown
@@ -100,10 +100,10 @@ def test_create_get_list_update(store: str, capsys: pytest.CaptureFixture[str]) 
         == 0
     )
     updated = _json(capsys)
-    assert updated["status"] == "updated" and updated["record"]["revision"] == 2
+    assert updated["outcome"] == "updated" and updated["record"]["revision"] == 2
     assert updated["record"]["data"]["score"] == 40.0 and "email" not in updated["record"]["data"]
     assert run(["records", "list", "--store", store, "--format", "json"]) == 0
-    assert [(r["entity"], r["id"]) for r in _json(capsys)] == [("Lead", "ada")]
+    assert [(r["entity"], r["id"]) for r in _json(capsys)["records"]] == [("Lead", "ada")]
     assert run(["replay", "--all", "--store", store]) == 0
 
 
@@ -111,7 +111,7 @@ def test_user_records_and_generated_ids(store: str, capsys: pytest.CaptureFixtur
     data = '{"displayName": "Bob", "email": "bob@example.com"}'
     assert run(["records", "create", V1, "--entity", "User", "--data", data, "--store", store, "-f", "json"]) == 0
     created = _json(capsys)
-    assert created["status"] == "created" and len(created["id"]) == 36  # a uuid4
+    assert created["outcome"] == "created" and len(created["id"]) == 36  # a uuid4
 
 
 def test_rejected_create_exits_1_and_writes_nothing(
@@ -161,7 +161,7 @@ def test_update_moves_to_another_version(store: str, capsys: pytest.CaptureFixtu
     if code == 0:
         assert moved["record"]["package"]["version"] != "1.0.0"
     else:
-        assert code == 1 and moved["status"] == "rejected"
+        assert code == 1 and moved["outcome"] == "rejected"
 
 
 def test_import_all_or_nothing_then_skip_invalid(
@@ -171,12 +171,12 @@ def test_import_all_or_nothing_then_skip_invalid(
     assert run(["records", "import", V1, path, "--entity", "Lead", "--store", store, *NOW]) == 1
     out = capsys.readouterr().out
     assert "row 500: companySize: companySizeRange: " in out
-    assert "rejected 1 of 1000 rows; nothing was written" in out
+    assert "rejected 1 of 1,000 rows; nothing was written" in out
     with Store.open(Path(store), read_only=True) as opened:
         assert opened.count_records("default") == 0 and list(opened.events("default")) == []
     assert run(["records", "import", V1, path, "-e", "Lead", "--store", store, "--skip-invalid", "-f", "json"]) == 1
     report = _json(capsys)
-    assert report["status"] == "partial" and report["written"] == 999
+    assert report["outcome"] == "partial" and report["written"] == 999
     assert [r["row"] for r in report["rejected"]] == [500]
     assert run(["records", "list", "--entity", "Lead", "--limit", "2", "--store", store]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith("Lead\tLead-1\tLeadLifecycle@1.0.0\trevision 1")
@@ -258,7 +258,7 @@ def test_a_move_that_would_reinterpret_a_stored_amount_is_refused(
         ["records", "update", "a", "-e", "Lead", "--data", "{}", "--package", usd, "--store", store, "-f", "json", *NOW]
     )
     refused = _json(capsys)
-    assert code == 1 and refused["status"] == "rejected"
+    assert code == 1 and refused["outcome"] == "rejected"
     (error,) = refused["errors"]
     assert (error["field"], error["code"]) == ("annualRevenue", "CMP134")
     assert "currency of Lead.annualRevenue changed from EUR to USD" in error["message"]

@@ -348,6 +348,6 @@ def test_any_sequence_of_commands_leaves_a_log_that_verifies_and_replays(sequenc
         for tenant in TENANTS:
             code, text = story.run("log", "verify", "--store", story.store, "--tenant", tenant, "--format", "json")
             assert code == 0, text
-            entries = json.loads(text)["entries"]
+            entries = json.loads(text)["result"]["entries"]
             _replays(story, ["--store", story.store], tenant, entries, export)
             _replays(story, ["--from-export", export], tenant, entries, export)

@@ -57,9 +57,10 @@ def _session_with_resume(tmp_path: Path, store: str, capsys: pytest.CaptureFixtu
     assert "blocked next by contactChannelRequired" in text  # no e-mail or phone yet
     assert "draft s1 saved; resume with: crmctl draft resume s1" in text
     assert run(["draft", "list", "--store", store, "--format", "json"]) == 0
-    drafts = _json(capsys)
-    assert isinstance(drafts, list)
-    assert [(d["draft"], d["lastStep"]) for d in drafts] == [("s1", "company")]
+    listed = _json(capsys)
+    assert isinstance(listed, dict)
+    drafts = listed["drafts"]
+    assert [(d["draftId"], d["lastStep"]) for d in drafts] == [("s1", "company")]
     assert run(["draft", "resume", "s1", "--script", second, "--store", store, "--format", "json"]) == 0
     trace = _json(capsys)
     assert isinstance(trace, dict)
@@ -280,7 +281,7 @@ def test_bare_event_names_prefill_and_advance(tmp_path: Path, store: str, capsys
     draft = _json(capsys)
     assert isinstance(draft, dict)
     assert draft["lastStep"] == "personal" and draft["data"]["firstName"] == "Ada"
-    assert draft["packageVersion"] == "1.0.0"
+    assert draft["package"]["version"] == "1.0.0" and draft["status"] == "open" and draft["record"] is None
     assert run(["draft", "show", "p", "--store", store]) == 0
     assert 'firstName = "Ada"' in capsys.readouterr().out
     assert run(["simulate", V1, "--script", script, "--store", store, "--now", "tomorrow"]) == 2
@@ -317,7 +318,15 @@ def test_log_and_store_outputs(tmp_path: Path, store: str, capsys: pytest.Captur
     verified = _json(capsys)
     assert isinstance(verified, dict)
     head = verified.pop("head")
-    assert verified == {"tenant": "default", "entries": 11, "ok": True, "problems": []}
+    assert verified == {
+        "tenant": "default",
+        "source": "store",
+        "path": store,
+        "entries": 11,
+        "expectedHead": None,
+        "ok": True,
+        "problems": [],
+    }
     assert run(["log", "verify", "--store", store, "--head", head]) == 0
     capsys.readouterr()
     assert run(["log", "verify", "--store", store, "--tenant", "other"]) == 0
@@ -326,13 +335,13 @@ def test_log_and_store_outputs(tmp_path: Path, store: str, capsys: pytest.Captur
     assert run(["log", "export", "--store", store, "--out", str(export), "--format", "json"]) == 0
     assert _json(capsys) == {"path": str(export), "events": 11, "tenant": None}
     assert run(["store", "info", "--store", store]) == 0
-    assert "format: 2" in capsys.readouterr().out
+    assert "format 2," in capsys.readouterr().out
     assert run(["store", "migrate", "--store", store]) == 0
-    assert "store is current" in capsys.readouterr().out
+    assert "is current (format 2)" in capsys.readouterr().out
     assert run(["store", "migrate", "--store", store, "--format", "json"]) == 0
-    assert _json(capsys) == {"migrated": []}
+    assert _json(capsys) == {"path": store, "migratedFrom": [], "format": 2}
     assert run(["draft", "list", "--store", store, "--tenant", "other", "--format", "json"]) == 0
-    assert _json(capsys) == []
+    assert _json(capsys) == {"tenant": "other", "entity": None, "drafts": []}
     # a log cut short verifies as a chain, but not against the head remembered before
     import duckdb
 

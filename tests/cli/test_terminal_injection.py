@@ -233,7 +233,7 @@ def test_commands_escape_hostile_data_in_text_and_keep_it_in_json(
 
     # JSON keeps the exact values.
     code, out, _ = _call(capsys, "records", "get", hostile, "-e", "Lead", *store, "--format", "json")
-    got = json.loads(out)
+    got = json.loads(out)["result"]
     assert code == 0 and got["id"] == hostile and got["data"]["firstName"] == hostile
     assert got["data"]["company"] == hostile + "!"
 

@@ -308,10 +308,10 @@ def test_records_list_and_get_show_the_same_data(tmp_path: Path, capsys: pytest.
     common = ["--store", str(path), "--tenant", "t1", "--format", "json"]
     capsys.readouterr()
     assert run(["records", "list", *common]) == 0
-    listed = {r["id"]: r["data"] for r in json.loads(capsys.readouterr().out)}
+    listed = {r["id"]: r["data"] for r in json.loads(capsys.readouterr().out)["result"]["records"]}
     for record_id in ("d0", "d1"):
         assert run(["records", "get", record_id, "--entity", "Deal", *common]) == 0
-        assert json.loads(capsys.readouterr().out)["data"] == listed[record_id]
+        assert json.loads(capsys.readouterr().out)["result"]["data"] == listed[record_id]
     assert listed == {"d0": {"name": "old"}, "d1": {"name": "a", **FILLED, "code": "X"}}
 
 

@@ -220,7 +220,9 @@ def test_records_import_in_french(tmp_path: Path, capsys: pytest.CaptureFixture[
         )
         == 1
     )
-    findings = {f["code"]: f["message"] for f in json.loads(capsys.readouterr().out)["rejected"][0]["findings"]}
+    findings = {
+        f["code"]: f["message"] for f in json.loads(capsys.readouterr().out)["result"]["rejected"][0]["findings"]
+    }
     assert findings["notOffered"] == (
         "« carrierPigeon » n'est pas proposé ici ; choisissez parmi : web, referral, event, webinar, partner, coldCall."
     )

@@ -557,7 +557,9 @@ def test_a_csv_number_the_engine_refuses_says_why(
     path.write_text(f"customer,quantity,price\nada,{quantity},{price}\n", encoding="utf-8")
     [(_, _, values)] = list(read_rows(path, engine))
     [error] = engine.check(values, AT).errors
-    assert error["message"].startswith(says), error["message"]
+    field, _, reason = says.partition(": ")
+    assert error["field"] == field
+    assert error["message"].startswith(reason), error["message"]  # the field once, not again in the message
 
 
 def test_csv_numbers_in_json_syntax_are_read(tmp_path: Path, engine: RecordEngine) -> None:
@@ -576,3 +578,22 @@ def test_an_integer_beyond_a_double_is_a_finding_not_a_crash(tmp_path: Path, eng
     path.write_text(f"customer,price\nada,{10**400}\n", encoding="utf-8")
     [(_, _, values)] = list(read_rows(path, engine))
     assert values["price"] == str(10**400)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"quantity": "lots"}, "quantity"),
+        ({"quantity": 2**70}, "quantity"),
+        ({"quantity": True}, "quantity"),
+        ({"customer": "a\x00b"}, "customer"),
+        ({"customer": 3}, "customer"),
+        ({"price": float("inf")}, "price"),
+    ],
+)
+def test_a_type_finding_does_not_repeat_its_field(engine: RecordEngine, values: dict[str, Any], field: str) -> None:
+    """Regression (issue 12): `companySize: type: companySize: expected integer` — the finding names the field, and
+    its message said it again. Every refusal of the `type` family words it once."""
+    errors = [e for e in engine.check({"customer": "ada", "quantity": 1, **values}, AT).errors if e["code"] == "type"]
+    assert [e["field"] for e in errors] == [field]
+    assert not errors[0]["message"].startswith(f"{field}:"), errors[0]["message"]

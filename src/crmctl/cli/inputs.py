@@ -1,8 +1,15 @@
 """What the runtime commands read from their user: the store to open, the injected clock (`--now`), `advance`
-durations, and YAML or JSON documents (scripts, scenarios) parsed with their positions."""
+durations, and YAML or JSON documents (scripts, scenarios) parsed with their positions.
+
+The store is found like the configuration (`resolve_store`), the same way by every runtime command: `--store`,
+then `CRMCTL_STORE`, then `store = "..."` in `[tool.crmctl]` (relative to that file), then `.crm/runtime.duckdb`
+at the project root: the directory of the nearest crmctl.toml or pyproject.toml with `[tool.crmctl]`, else the
+root of the git work tree, else the current directory. A command run in a subdirectory of a project therefore uses
+the project's store, never a second one next to it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,21 +21,53 @@ from crmctl.errors import InputError, UsageError
 if TYPE_CHECKING:
     from crmctl.runtime.store import Store
 
-__all__ = ["DEFAULT_STORE", "duration", "instant", "open_store", "read_document"]
+__all__ = ["DEFAULT_STORE", "STORE_ENV", "duration", "instant", "open_store", "read_document", "resolve_store"]
 
-DEFAULT_STORE = Path(".crm/runtime.duckdb")
+DEFAULT_STORE = Path(".crm/runtime.duckdb")  # below the project root
+STORE_ENV = "CRMCTL_STORE"
 _LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 
 
+def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
+    """The store every runtime command opens: `--store`, `CRMCTL_STORE`, `store` in `[tool.crmctl]` (a path
+    relative to the configuration file), else `.crm/runtime.duckdb` at the project root (see the module)."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(STORE_ENV)
+    if env:
+        return Path(env).expanduser()
+    from crmctl.model.config import read_config
+
+    here = start or Path.cwd()
+    found = read_config(None, here)
+    if found is not None:
+        value = found.values.get("store")
+        if value is not None:
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(f"{found.path}: {found.where} store: expected a non-empty string (a store file)")
+            configured = Path(value).expanduser()
+            return configured if configured.is_absolute() else found.path.parent / configured
+        return found.path.parent / DEFAULT_STORE
+    return _project_root(here) / DEFAULT_STORE
+
+
+def _project_root(start: Path) -> Path:
+    """The git work tree holding `start` (a `.git` directory or file, as in a worktree), else `start` itself."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return start
+
+
 @contextmanager
-def open_store(path: Path | None, *, read_only: bool = False) -> Iterator[Store]:
-    """The store at `path` (default `DEFAULT_STORE`), created unless read-only, closed on leaving."""
+def open_store(path: Path | None, *, read_only: bool = False, create: bool | None = None) -> Iterator[Store]:
+    """The store `resolve_store(path)` finds, created unless read-only (or `create` is False), closed on leaving."""
     from crmctl.cli.console import detail
     from crmctl.runtime.store import Store
 
-    target = path or DEFAULT_STORE
+    target = resolve_store(path)
     detail(f"crmctl: store: {target}")
-    with Store.open(target, read_only=read_only, create=not read_only) as store:
+    with Store.open(target, read_only=read_only, create=not read_only if create is None else create) as store:
         yield store
 
 

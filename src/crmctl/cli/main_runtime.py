@@ -24,7 +24,15 @@ draft_app = typer.Typer(
 log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
 store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Runtime store file (default .crm/runtime.duckdb).")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        metavar="STORE",
+        help="Runtime store file (default: CRMCTL_STORE, else store in [tool.crmctl], else .crm/runtime.duckdb at "
+        "the project root; docs/runtime.md#store).",
+    ),
+]
 TenantOpt = Annotated[
     str,
     typer.Option("--tenant", callback=tenant_id, metavar="TENANT", help="Tenant; no read or write crosses tenants."),
@@ -88,7 +96,9 @@ def simulate(
 def draft_list(
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
-    entity: Annotated[str | None, typer.Option("--entity", help="Only drafts of this entity.")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", metavar="ENTITY", help="Only drafts of this entity.")
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """List open drafts, most recent first."""
@@ -99,20 +109,36 @@ def draft_list(
 
 @draft_app.command("show")
 def draft_show(
-    draft: Annotated[str, typer.Argument(help="Draft id.")],
+    draft: Annotated[str, typer.Argument(metavar="ID", help="Draft id.")],
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
-    """Show a draft: entity, pinned package version, data, last step."""
+    """Show a draft: entity, pinned package version, data, last step; a submitted one names its record."""
     from crmctl.cli.commands import runtime as command
 
     raise typer.Exit(command.run_draft_show(draft, store, tenant, output_format.value))
 
 
+@draft_app.command("discard")
+def draft_discard(
+    draft: Annotated[str, typer.Argument(metavar="ID", help="Draft id.")],
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    now: Annotated[
+        str | None, typer.Option("--now", metavar="TIME", help="Inject the clock: ISO 8601 time (default: now).")
+    ] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Delete an open draft (logged); a submitted draft is a record and is refused."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_draft_discard(draft, store, tenant, now, output_format.value))
+
+
 @draft_app.command("resume")
 def draft_resume(
-    draft: Annotated[str, typer.Argument(help="Draft id.")],
+    draft: Annotated[str, typer.Argument(metavar="ID", help="Draft id.")],
     script: ScriptOpt = None,
     output_format: ListFormatOpt = ListFormat.text,
     store: StoreOpt = None,
@@ -133,10 +159,14 @@ def draft_resume(
 def log_verify(
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
-    export: Annotated[Path | None, typer.Option("--export", help="Verify a Parquet export instead.")] = None,
+    export: Annotated[
+        Path | None, typer.Option("--export", metavar="PATH", help="Verify a Parquet export instead.")
+    ] = None,
     head: Annotated[
         str | None,
-        typer.Option("--head", help="The head hash recorded earlier (e.g. by CI): detects a truncated log."),
+        typer.Option(
+            "--head", metavar="HASH", help="The head hash recorded earlier (e.g. by CI): detects a truncated log."
+        ),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
@@ -148,10 +178,11 @@ def log_verify(
 
 @log_app.command("export")
 def log_export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parquet file to write (atomically).")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="PATH", help="Parquet file to write (atomically).")],
     store: StoreOpt = None,
     tenant: Annotated[
-        str | None, typer.Option("--tenant", callback=tenant_id, help="Only this tenant (default: all).")
+        str | None,
+        typer.Option("--tenant", callback=tenant_id, metavar="TENANT", help="Only this tenant (default: all)."),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
@@ -234,11 +265,17 @@ def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFor
 records_app = typer.Typer(
     help="Records: create, read, update and import through the validation engines.", no_args_is_help=True
 )
-EntityOpt = Annotated[str, typer.Option("--entity", "-e", help="Entity, e.g. Lead.")]
+EntityOpt = Annotated[str, typer.Option("--entity", "-e", metavar="ENTITY", help="Entity, e.g. Lead.")]
 RecordsLocaleOpt = Annotated[
-    str | None, typer.Option("--locale", help="Locale of messages (default: the package default).")
+    str | None, typer.Option("--locale", metavar="LOCALE", help="Locale of messages (default: the package default).")
 ]
-RecordsNowOpt = Annotated[str | None, typer.Option("--now", help="Inject the clock: ISO 8601 time (default: now).")]
+RecordsNowOpt = Annotated[
+    str | None, typer.Option("--now", metavar="TIME", help="Inject the clock: ISO 8601 time (default: now).")
+]
+RecordIdArg = Annotated[str, typer.Argument(metavar="ID", help="Record id.")]
+PackageArg = Annotated[
+    Path, typer.Argument(metavar="PACKAGE", help="Package directory (the version validating the record).")
+]
 NoAsyncOpt = Annotated[
     bool, typer.Option("--no-async", help="Skip async validations (no provider is asked; say so in your review).")
 ]
@@ -246,11 +283,15 @@ NoAsyncOpt = Annotated[
 
 @records_app.command("create")
 def records_create(
-    package: Annotated[Path, typer.Argument(help="Package directory (the version validating the record).")],
+    package: PackageArg,
     entity: EntityOpt,
-    data: Annotated[str | None, typer.Option("--data", help="The record as a JSON object.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="A file holding the record as a JSON object.")] = None,
-    record_id: Annotated[str | None, typer.Option("--id", help="Record id (default: a random UUID).")] = None,
+    data: Annotated[str | None, typer.Option("--data", metavar="JSON", help="The record as a JSON object.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", metavar="PATH", help="A file holding the record as a JSON object.")
+    ] = None,
+    record_id: Annotated[
+        str | None, typer.Option("--id", metavar="ID", help="Record id (default: a random UUID).")
+    ] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
     locale: RecordsLocaleOpt = None,
@@ -280,7 +321,7 @@ def records_create(
 
 @records_app.command("get")
 def records_get(
-    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    record_id: RecordIdArg,
     entity: EntityOpt,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
@@ -297,9 +338,11 @@ def records_get(
 
 @records_app.command("list")
 def records_list(
-    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only records of this entity.")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", "-e", metavar="ENTITY", help="Only records of this entity.")
+    ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", parser=count, metavar="<count>", help="At most this many records.")
+        int | None, typer.Option("--limit", parser=count, metavar="N", help="At most this many records.")
     ] = None,
     store: StoreOpt = None,
     tenant: TenantOpt = "default",
@@ -313,13 +356,16 @@ def records_list(
 
 @records_app.command("update")
 def records_update(
-    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    record_id: RecordIdArg,
     entity: EntityOpt,
-    data: Annotated[str, typer.Option("--data", help="JSON merge patch: fields to set; null removes a field.")],
+    data: Annotated[
+        str, typer.Option("--data", metavar="JSON", help="JSON merge patch: fields to set; null removes a field.")
+    ],
     package: Annotated[
         Path | None,
         typer.Option(
             "--package",
+            metavar="PACKAGE",
             help="Move the record to this version of its package (refused, naming the change "
             "codes, when a change between the two versions breaks the record).",
         ),
@@ -352,8 +398,10 @@ def records_update(
 
 @records_app.command("import")
 def records_import(
-    package: Annotated[Path, typer.Argument(help="Package directory (the version validating the rows).")],
-    file: Annotated[Path, typer.Argument(help="A .csv (header row of field names) or .jsonl file.")],
+    package: Annotated[
+        Path, typer.Argument(metavar="PACKAGE", help="Package directory (the version validating the rows).")
+    ],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A .csv (header row of field names) or .jsonl file.")],
     entity: EntityOpt,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Write the valid rows even when some are rejected.")
@@ -396,19 +444,45 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
+def _report_format(value: str) -> str:
+    """`export --format`: the report's format like every command's; the file format moved to --file-format."""
+    if value in ExportFormat.__members__:
+        raise typer.BadParameter(
+            f"{value!r} is a file format: use --file-format {value} (--format is the report's format: text or json)"
+        )
+    if value not in ListFormat.__members__:
+        raise typer.BadParameter(f"{value!r} is not one of 'text', 'json'")
+    return value
+
+
 def export_command(
-    kind: Annotated[ExportKind, typer.Argument(help="What to export: records, drafts, events or workflows.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the datasets into.")],
-    file_format: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.parquet,
-    entity: Annotated[str | None, typer.Option("--entity", "-e", help="Only this entity.")] = None,
+    kind: Annotated[
+        ExportKind, typer.Argument(metavar="KIND", help="What to export: records, drafts, events or workflows.")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory to write the datasets into.")],
+    file_format: Annotated[
+        ExportFormat, typer.Option("--file-format", help="Format of the files written.")
+    ] = ExportFormat.parquet,
+    entity: Annotated[str | None, typer.Option("--entity", "-e", metavar="ENTITY", help="Only this entity.")] = None,
     tenant: Annotated[
-        str | None, typer.Option("--tenant", callback=tenant_id, help="Only this tenant (default: all).")
+        str | None,
+        typer.Option("--tenant", callback=tenant_id, metavar="TENANT", help="Only this tenant (default: all)."),
     ] = None,
     partition_by: Annotated[
-        str | None, typer.Option("--partition-by", help="Hive partitions by these columns, e.g. tenant,package_version")
+        str | None,
+        typer.Option(
+            "--partition-by",
+            metavar="COLUMNS",
+            help="Hive partitions by these columns, e.g. tenant,package_version",
+        ),
     ] = None,
     store: StoreOpt = None,
-    report: Annotated[ListFormat, typer.Option("--report", help="Format of the report on stdout.")] = ListFormat.text,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", metavar="[text|json]", callback=_report_format, help="Output format of the report."
+        ),
+    ] = "text",
 ) -> None:
     """Export records (one dataset per entity, typed by each record's version), drafts, events or workflow instances."""
     from crmctl.cli.commands import export as command
@@ -422,7 +496,7 @@ def export_command(
             tenant=tenant,
             partition_by=partition_by,
             store=store,
-            output_format=report.value,
+            output_format=output_format,
         )
     )
 
@@ -542,9 +616,21 @@ def workflow_coverage(
 events_app = typer.Typer(
     help="Business events the runtime emitted (from the event log): list, tail.", no_args_is_help=True
 )
-EventNameOpt = Annotated[str | None, typer.Option("--event", help="Only this event, e.g. LeadQualified.")]
-EventInstanceOpt = Annotated[str | None, typer.Option("--instance", help="Only this workflow instance.")]
-EventSinceOpt = Annotated[str | None, typer.Option("--since", help="Only events at or after this ISO 8601 time.")]
+
+
+class TailFormat(StrEnum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+EventNameOpt = Annotated[
+    str | None, typer.Option("--event", metavar="EVENT", help="Only this event, e.g. LeadQualified.")
+]
+EventInstanceOpt = Annotated[str | None, typer.Option("--instance", metavar="ID", help="Only this workflow instance.")]
+EventSinceOpt = Annotated[
+    str | None, typer.Option("--since", metavar="TIME", help="Only events at or after this ISO 8601 time.")
+]
 
 
 @events_app.command("list")
@@ -555,7 +641,7 @@ def events_list(
     instance: EventInstanceOpt = None,
     since: EventSinceOpt = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", parser=count, metavar="<count>", help="At most this many (the first).")
+        int | None, typer.Option("--limit", parser=count, metavar="N", help="At most this many (the first).")
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
@@ -574,13 +660,21 @@ def events_tail(
     instance: EventInstanceOpt = None,
     since: EventSinceOpt = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", parser=count, metavar="<count>", help="How many of the last events.")
+        int, typer.Option("--limit", "-n", parser=count, metavar="N", help="How many of the last events.")
     ] = 10,
     follow: Annotated[
-        bool, typer.Option("--follow", help="Keep polling every second for new events (JSON Lines); Ctrl-C stops.")
+        bool,
+        typer.Option(
+            "--follow", help="Keep polling every second for new events (with --format jsonl for tools); Ctrl-C stops."
+        ),
     ] = False,
     polls: Annotated[int | None, typer.Option("--polls", hidden=True, parser=count)] = None,
-    output_format: ListFormatOpt = ListFormat.text,
+    output_format: Annotated[
+        TailFormat,
+        typer.Option(
+            "--format", "-f", help="Output format: jsonl is one event object per line (the form --follow streams)."
+        ),
+    ] = TailFormat.text,
 ) -> None:
     """Print the last business events; --follow prints new ones as they are logged."""
     from crmctl.cli.commands import events as command

@@ -13,7 +13,7 @@ from crmctl.model.diagnostics import Severity
 
 __all__ = ["LintConfig", "load_config", "parse_config"]
 
-_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude", "registry", "signing-key", "baseline"}
+_KEYS = {"select", "ignore", "per-file-ignores", "severity", "exclude", "registry", "signing-key", "baseline", "store"}
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ class RecordEngine:
                 errors.extend(self.limit_finding(limit) for limit in exc.limits)
                 continue
             except ValueRefusedError as exc:
-                errors.append(self.finding(exc.field, "type", "error", "crmctl.type", {"detail": str(exc)}))
+                errors.append(self.finding(exc.field, "type", "error", "crmctl.type", {"detail": exc.reason}))
                 continue
             # Arrays and objects are stored as given (their whole numbers and null members as they came): records
             # stored so replay byte for byte. The form session stores them as `FieldValues` does.

@@ -310,5 +310,34 @@ class Runtime:
                 )
         return outcome.effects
 
+    def discard(self, session_id: str, at: datetime) -> Draft:
+        """Delete the open draft `session_id` and log it (an entry of kind `draft`, event `discard`: replay takes no
+        input from it); returns the draft as it was. A session that is no open draft is a `DraftNotFoundError`."""
+        with self.store.transaction():
+            draft = self.draft(session_id)
+            body = {
+                "session": session_id,
+                "at": iso(at),
+                "kind": "draft",
+                **draft.state["config"],
+                "event": {"type": "discard"},
+                "effects": [],
+                "lastStep": draft.last_step,
+            }
+            self.store.append_events(self.tenant, [body])
+            self.store.delete_draft(self.tenant, session_id)
+        return draft
+
+    def submission(self, session_id: str) -> dict[str, Any] | None:
+        """The log entry of session `session_id` whose submit stored a record (the record's id is the session's),
+        None when the session never submitted."""
+        for entry in self.store.events(self.tenant, session=session_id):
+            effects = entry.get("effects")
+            if entry.get("kind") != "form" or not isinstance(effects, list):
+                continue
+            if any(isinstance(e, Mapping) and e.get("effect") == "submit" and e.get("ok") for e in effects):
+                return entry
+        return None
+
     def drafts(self, entity: str | None = None) -> Iterator[Draft]:
         yield from self.store.list_drafts(self.tenant, entity)

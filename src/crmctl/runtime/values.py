@@ -67,16 +67,20 @@ _MOMENTS = 4096  # parsed date/datetime texts kept per field
 
 
 class ValueRefusedError(UserError):
-    """A value that does not fit its field; `field` is the path of the part refused (`name.member`, `name[2]`)."""
+    """A value that does not fit its field; `field` is the path of the part refused (`name.member`, `name[2]`).
+    The message is located by that path (`companySize: expected integer, ...`); `reason` is the same without it,
+    for a finding that names the field on its own (else it would read `companySize: type: companySize: ...`)."""
 
     field: str
+    reason: str
 
 
 class ValueTypeError(ValueRefusedError):
     """A record value does not have the type its field declares."""
 
     def __init__(self, field: str, expected: str, got: str) -> None:
-        super().__init__(f"{field}: expected {expected}, got {got}")
+        self.reason = f"expected {expected}, got {got}"
+        super().__init__(f"{field}: {self.reason}")
         self.field = field
         self.expected = expected
         self.got = got
@@ -88,6 +92,7 @@ class ValueSizeError(ValueRefusedError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class ValueLimitError(ValueRefusedError):
     def __init__(self, limits: Sequence[Limit]) -> None:
         super().__init__(limits[0].message)
         self.field = limits[0].path
+        self.reason = limits[0].message.removeprefix(f"{self.field}: ")
         self.limits = tuple(limits)
 
 

@@ -3,6 +3,10 @@
 A business event is an effect `{"effect": "event", "event": NAME, "payload": {...}, "at": ...}` inside a log
 entry (kind `workflow` today; any kind is read). Rows come in log order: the entry's seq, then the effect's
 position in it. `tail --follow` opens the store read-only once per poll, so a writer is never locked out.
+
+Output: text for people; `--format json` one envelope (`crmctl.cli.contract`) whose result lists the events;
+`--format jsonl` (tail only) one event object per line, the same objects, and the only machine-readable form of
+`tail --follow`, which streams (`--follow --format json` is a usage error: an envelope is one finished document).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crmctl.cli.console import flush, out
+from crmctl.cli.contract import emit
 from crmctl.cli.inputs import open_store
 from crmctl.errors import UsageError
 
@@ -99,13 +104,11 @@ def _read(
     return rows, last
 
 
-def _render(rows: list[dict[str, Any]], output_format: str, *, lines: bool = False) -> None:
-    if output_format == "json":
-        if lines:
-            for row in rows:
-                out(json.dumps(row, ensure_ascii=False))
-        else:
-            out(json.dumps(rows, indent=2, ensure_ascii=False))
+def _render(rows: list[dict[str, Any]], output_format: str) -> None:
+    """Text lines, or JSON Lines (`jsonl`: one event object per line)."""
+    if output_format == "jsonl":
+        for row in rows:
+            out(json.dumps(row, ensure_ascii=False))
         return
     for row in rows:
         who = row["instance"] if row["instance"] is not None else row["session"]
@@ -115,9 +118,12 @@ def _render(rows: list[dict[str, Any]], output_format: str, *, lines: bool = Fal
 
 def run_list(store_path: Path | None, tenant: str, where: EventFilter, limit: int | None, output_format: str) -> int:
     rows, _ = _read(store_path, tenant, where)
+    total = len(rows)
     if limit is not None:
         rows = rows[:limit]
-    if output_format == "text" and not rows:
+    if output_format == "json":
+        return emit({"tenant": tenant, "total": total, "events": rows})
+    if not rows:
         out(f"no business events in tenant {tenant}")
     _render(rows, output_format)
     return 0
@@ -134,14 +140,21 @@ def run_tail(
     polls: int | None = None,
 ) -> int:
     """The last `last` rows; with `follow`, poll the store every second for new ones until Ctrl-C (or `polls`)."""
+    if follow and output_format == "json":
+        raise UsageError(
+            "--follow streams events as they come; a JSON envelope is one finished document",
+            hint="use --format jsonl (one event object per line) with --follow",
+        )
     rows, seen = _read(store_path, tenant, where)
     tail = list(deque(rows, maxlen=last)) if last > 0 else []
     if not follow:
+        if output_format == "json":
+            return emit({"tenant": tenant, "total": len(rows), "events": tail})
         if output_format == "text" and not tail:
             out(f"no business events in tenant {tenant}")
         _render(tail, output_format)
         return 0
-    _render(tail, output_format, lines=True)  # JSON Lines while following: one object per event as it comes
+    _render(tail, output_format)  # then each new event as it comes
     if not flush():
         return 0
     done = 0
@@ -149,7 +162,7 @@ def run_tail(
         _sleep(POLL_SECONDS)
         done += 1
         fresh, seen = _read(store_path, tenant, where, seen)
-        _render(fresh, output_format, lines=True)
+        _render(fresh, output_format)
         if not flush():  # shown as it comes; and when the reader is gone (`| head -3`), the tail ends
             return 0
     return 0

@@ -1,4 +1,4 @@
-"""`crmctl export records|drafts|events`: a thin command over `crmctl.runtime.export` (docs/export.md).
+"""`crmctl export records|drafts|events|workflows`: a thin command over `crmctl.runtime.export` (docs/export.md).
 
 Exit codes: 0 written, 2 bad input (an unwritable --out, an unknown --partition-by column, conflicting field
 types between versions; see the error boundary), 130 Ctrl-C (no file is left half written).
@@ -6,12 +6,13 @@ types between versions; see the error boundary), 130 Ctrl-C (no file is left hal
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmctl.cli.console import out, progress
+from crmctl.cli.contract import emit
 from crmctl.cli.inputs import open_store
+from crmctl.cli.words import plural
 from crmctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,19 +30,30 @@ def _partitions(text: str | None) -> tuple[str, ...]:
     return names
 
 
-def _report(report: ExportReport, output_format: str) -> None:
+def _report(report: ExportReport, output_format: str) -> int:
     if output_format == "json":
-        out(json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
-        return
+        datasets = [
+            {
+                "kind": d.kind,
+                "name": d.name,
+                "rows": d.rows,
+                "files": d.files,
+                "packageDigests": d.package_digests,
+            }
+            for d in report.datasets
+        ]
+        doc = {"kind": report.kind, "fileFormat": report.format, "out": report.out, "rows": report.rows}
+        return emit({**doc, "datasets": datasets})
     if not report.datasets:
         out(f"nothing to export: no {report.kind} match")
-        return
+        return 0
     lines = []
     for dataset in report.datasets:
-        files = f"{len(dataset.files)} files" if len(dataset.files) != 1 else dataset.files[0]
-        lines.append(f"{dataset.kind}/{dataset.name}: {dataset.rows:,} rows -> {files}")
-    lines.append(f"exported {report.rows:,} rows in {len(report.datasets)} dataset(s) to {report.out}")
+        files = plural(len(dataset.files), "file") if len(dataset.files) != 1 else dataset.files[0]
+        lines.append(f"{dataset.kind}/{dataset.name}: {plural(dataset.rows, 'row')} -> {files}")
+    lines.append(f"exported {plural(report.rows, 'row')} in {plural(len(report.datasets), 'dataset')} to {report.out}")
     out("\n".join(lines))
+    return 0
 
 
 def run_export(
@@ -64,5 +76,4 @@ def run_export(
     )
     with open_store(store, read_only=True) as opened, progress(f"exporting {kind}") as update:
         report = export(opened, kind, options, update)
-    _report(report, output_format)
-    return 0
+    return _report(report, output_format)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out, progress
+from crmctl.cli.contract import emit
 from crmctl.cli.inputs import instant, open_store
+from crmctl.cli.words import plural
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -25,8 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["move_check", "run_create", "run_get", "run_import", "run_list", "run_update"]
 
 
-def _json(value: Any) -> None:
-    out(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+REJECTED_SHOWN = 1000  # rejected rows an import's JSON lists (`rejectedRows` counts them all)
 
 
 def _package(path: Path) -> Package:
@@ -77,8 +78,8 @@ def _record_json(record: StoredRecord) -> dict[str, Any]:
         "revision": record.revision,
         "data": record.data,
         "package": {"name": record.package_name, "version": record.package_version, "digest": record.package_digest},
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
     }
 
 
@@ -90,16 +91,15 @@ def _report_outcome(outcome: RecordOutcome, verb: str, entity: str, record_id: s
     result = outcome.result
     if output_format == "json":
         doc: dict[str, Any] = {
-            "status": verb if outcome.ok else "rejected",
+            "outcome": verb if outcome.ok else "rejected",
             "entity": entity,
             "id": record_id,
             "warnings": result.warnings,
             "errors": result.errors,
+            "record": None if outcome.record is None else _record_json(outcome.record),
         }
-        if outcome.record is not None:
-            doc["record"] = _record_json(outcome.record)
-        _json(doc)
-    elif outcome.record is not None:
+        return emit(doc, exit_code=0 if outcome.ok else 1)
+    if outcome.record is not None:
         record = outcome.record
         out(
             "\n".join(
@@ -189,8 +189,8 @@ def move_check(old: Package, new: Package, entity: str, data: Mapping[str, Any])
     return MoveCheck(old, new, compile_pattern).findings(entity, data)
 
 
-def _display(record: StoredRecord, package: Package, locale: str | None) -> list[tuple[str, str]]:
-    """(label, formatted value) of every field with a value, by the record's own version: in the order its form
+def _display(record: StoredRecord, package: Package, locale: str | None) -> list[tuple[str, str, str]]:
+    """(field, label, formatted value) of every field with a value, by the record's own version: in the order its form
     shows them (the pinned copy keeps the UI's order, not the schema's key order), then the others by name."""
     from crmctl.runtime.l10n import Localizer
 
@@ -217,7 +217,7 @@ def _display(record: StoredRecord, package: Package, locale: str | None) -> list
             if isinstance(value, dict | list)
             else l10n.format_value(value, fdef, entity=record.entity, path=name)
         )
-        rows.append((l10n.field_label(record.entity, name), text))
+        rows.append((name, l10n.field_label(record.entity, name), text))
     return rows
 
 
@@ -228,15 +228,15 @@ def run_get(
         record, package = service.get(entity, record_id)
         shown = _display(record, package, locale)
     if output_format == "json":
-        _json({**_record_json(record), "display": dict(shown)})
-        return 0
-    width = max((len(label) for label, _ in shown), default=0)
+        display = [{"field": name, "label": label, "text": text} for name, label, text in shown]
+        return emit({**_record_json(record), "display": display})
+    width = max((len(label) for _, label, _ in shown), default=0)
     out(
         "\n".join(
             [
                 f"{record.entity} {record.id}  {record.package_name}@{record.package_version}  "
                 f"revision {record.revision}  updated {record.updated_at}",
-                *(f"  {label.ljust(width)}  {text}" for label, text in shown),
+                *(f"  {label.ljust(width)}  {text}" for _, label, text in shown),
             ]
         )
     )
@@ -247,11 +247,12 @@ def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenan
     with _service(store, tenant, None, read_only=True) as service:
         if output_format == "json":  # the data as `get` shows it: with the pinned version's defaults
             records = service.list(entity, limit=limit)
+            total = service.store.count_records(tenant, entity)
         else:  # no data shown: no package version to read
             records = service.store.list_records(tenant, entity, limit=limit)
     if output_format == "json":
-        _json([_record_json(r) for r in records])
-        return 0
+        listed = [_record_json(r) for r in records]
+        return emit({"tenant": tenant, "entity": entity, "total": total, "records": listed})
     if not records:
         out(f"no records in tenant {tenant}" + (f" for {entity}" if entity else ""))
         return 0
@@ -264,23 +265,32 @@ def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenan
     return 0
 
 
-def _report_import(report: ImportReport, skip_invalid: bool, output_format: str) -> int:
+def _report_import(report: ImportReport, entity: str, skip_invalid: bool, output_format: str) -> int:
     if output_format == "json":
-        status = "imported" if report.ok else ("partial" if skip_invalid else "rejected")
-        _json({"status": status, **report.to_json()})
+        doc = {
+            "outcome": "imported" if report.ok else ("partial" if skip_invalid else "rejected"),
+            "entity": entity,
+            "rows": report.rows,
+            "written": report.written,
+            "rowsWithWarnings": report.warnings,
+            "rejectedRows": len(report.rejected),
+            "rejected": [{"row": row, "findings": found} for row, found in report.rejected[:REJECTED_SHOWN]],
+        }
+        return emit(doc, exit_code=0 if report.ok else 1)
     else:
         lines = [
             f"row {row}: {f['field'] or '-'}: {f['code']}: {f['message']}"
             for row, findings in report.rejected
             for f in findings
         ]
+        of_rows = plural(report.rows, "row")
         if report.ok:
-            lines.append(f"imported {report.written} of {report.rows} rows")
+            lines.append(f"imported {report.written:,} of {of_rows}")
         elif skip_invalid:
-            lines.append(f"imported {report.written} of {report.rows} rows; skipped {len(report.rejected)} rejected")
+            lines.append(f"imported {report.written:,} of {of_rows}; skipped {len(report.rejected):,} rejected")
         else:
             lines.append(
-                f"rejected {len(report.rejected)} of {report.rows} rows; nothing was written "
+                f"rejected {len(report.rejected):,} of {of_rows}; nothing was written "
                 "(--skip-invalid writes the valid rows)"
             )
         out("\n".join(lines))
@@ -315,4 +325,4 @@ def run_import(
             progress=update,
             resolver=_providers(no_async),
         )
-    return _report_import(report, skip_invalid, output_format)
+    return _report_import(report, entity, skip_invalid, output_format)

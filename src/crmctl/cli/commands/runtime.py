@@ -18,16 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
 from crmctl.cli.contract import emit
-from crmctl.cli.inputs import DEFAULT_STORE, duration, instant, open_store, read_document
+from crmctl.cli.inputs import duration, instant, open_store, read_document, resolve_store
+from crmctl.cli.words import plural
 from crmctl.errors import InputError, UsageError
 from crmctl.model.scripts import ScriptBody, check_events
 
 if TYPE_CHECKING:
     from crmctl.runtime.checks import Resolver
     from crmctl.runtime.service import Runtime, SessionConfig
-    from crmctl.runtime.store import Store
+    from crmctl.runtime.store import Draft, Store
 
 __all__ = [
+    "run_draft_discard",
     "run_draft_list",
     "run_draft_resume",
     "run_draft_show",
@@ -297,54 +299,118 @@ def _plain(event: Mapping[str, Any]) -> dict[str, Any]:
 # --- drafts --------------------------------------------------------------------------------------------------------
 
 
+def _package_ref(name: str, version: str, digest: str) -> dict[str, str]:
+    return {"name": name, "version": version, "digest": digest}
+
+
+def _draft_summary(draft: Draft) -> dict[str, Any]:
+    """A draft as `draft list` and `draft show` give it (the same keys, camelCase)."""
+    return {
+        "draftId": draft.draft_id,
+        "entity": draft.entity,
+        "package": _package_ref(draft.package_name, draft.package_version, draft.package_digest),
+        "lastStep": draft.last_step,
+        "updatedAt": draft.updated_at,
+    }
+
+
 def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, output_format: str) -> int:
     with open_store(store_path, read_only=True) as store:
         drafts = store.list_drafts(tenant, entity)
-    rows = [
-        {
-            "draft": d.draft_id,
-            "entity": d.entity,
-            "package": f"{d.package_name}@{d.package_version}",
-            "lastStep": d.last_step,
-            "updated": d.updated_at,
-        }
-        for d in drafts
-    ]
     if output_format == "json":
-        _json(rows)
-    elif not rows:
+        return emit({"tenant": tenant, "entity": entity, "drafts": [_draft_summary(d) for d in drafts]})
+    if not drafts:
         out(f"no drafts in tenant {tenant}")
-    else:
-        for row in rows:
-            out(f"{row['draft']}  {row['entity']}  {row['package']}  step {row['lastStep']}  {row['updated']}")
+    for d in drafts:
+        out(f"{d.draft_id}  {d.entity}  {d.package_name}@{d.package_version}  step {d.last_step}  {d.updated_at}")
     return 0
 
 
 def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_format: str) -> int:
+    """An open draft, or where a submitted one went (the record its submit stored, under the same id)."""
+    from crmctl.runtime.service import Runtime
+
     with open_store(store_path, read_only=True) as store:
+        runtime = Runtime(store, tenant)
         draft = store.get_draft(tenant, draft_id)
-    if draft is None:
-        raise InputError(f"no draft {draft_id!r} in tenant {tenant!r}; see crmctl draft list")
-    doc = {
-        "draftId": draft.draft_id,
-        "entity": draft.entity,
-        "packageVersion": draft.package_version,
-        "package": {"name": draft.package_name, "version": draft.package_version, "digest": draft.package_digest},
-        "data": draft.data,
-        "lastStep": draft.last_step,
-        "updatedAt": draft.updated_at,
-        "role": draft.state["config"]["role"],
-        "locale": draft.state["config"]["locale"],
-    }
+        submitted = runtime.submission(draft_id) if draft is None else None
+    if draft is not None:
+        doc = {
+            **_draft_summary(draft),
+            "status": "open",
+            "role": draft.state["config"]["role"],
+            "locale": draft.state["config"]["locale"],
+            "data": draft.data,
+            "record": None,
+        }
+    elif submitted is not None:
+        doc = _submitted_draft(draft_id, submitted)
+    else:
+        raise InputError(f"no draft {draft_id!r} in tenant {tenant!r}", hint="crmctl draft list shows the open drafts")
     if output_format == "json":
-        _json(doc)
+        return emit(doc)
+    package = f"{doc['package']['name']}@{doc['package']['version']}"
+    if doc["record"] is not None:
+        record = doc["record"]
+        out(
+            f"draft {draft_id} was submitted at {doc['updatedAt']}: it is record {record['entity']} {record['id']} "
+            f"({package})\n  see: crmctl records get {record['id']} --entity {record['entity']}"
+        )
         return 0
-    out(
-        f"draft {draft.draft_id}: {draft.entity} on {draft.package_name}@{draft.package_version}, "
-        f"step {draft.last_step}, updated {draft.updated_at}"
-    )
-    for name, value in sorted(draft.data.items()):
+    out(f"draft {draft_id}: {doc['entity']} on {package}, step {doc['lastStep']}, updated {doc['updatedAt']}")
+    for name, value in sorted(doc["data"].items()):
         out(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
+    return 0
+
+
+def _submitted_draft(draft_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """`draft show` of a draft whose submit stored a record: what the submitting log entry says."""
+    package = entry.get("package")
+    pinned = package if isinstance(package, Mapping) else {}
+    submit = next(e for e in entry["effects"] if isinstance(e, Mapping) and e.get("effect") == "submit")
+    data = submit.get("record")
+    return {
+        "draftId": draft_id,
+        "entity": str(entry.get("entity")),
+        "package": _package_ref(*(str(pinned.get(key, "")) for key in ("name", "version", "digest"))),
+        "lastStep": None,
+        "updatedAt": str(entry.get("at")),
+        "status": "submitted",
+        "role": entry.get("role"),
+        "locale": entry.get("locale"),
+        "data": data if isinstance(data, dict) else {},
+        "record": {"entity": str(entry.get("entity")), "id": draft_id},
+    }
+
+
+def run_draft_discard(draft_id: str, store_path: Path | None, tenant: str, now: str | None, output_format: str) -> int:
+    """Delete an open draft (logged); a submitted draft is a record now and is refused, pointing at it."""
+    from crmctl.errors import UserError
+    from crmctl.runtime.service import DraftNotFoundError, Runtime
+
+    at = instant(now)
+    with open_store(store_path, create=False) as store:
+        runtime = Runtime(store, tenant)
+        try:
+            draft = runtime.discard(draft_id, at)
+        except DraftNotFoundError:
+            entry = runtime.submission(draft_id)
+            if entry is None:
+                raise InputError(
+                    f"no draft {draft_id!r} in tenant {tenant!r}", hint="crmctl draft list shows the open drafts"
+                ) from None
+            entity = entry.get("entity")
+            raise UserError(
+                f"draft {draft_id!r} was submitted: it is record {entity} {draft_id} now, not a draft to discard",
+                hint=f"crmctl records get {draft_id} --entity {entity}",
+            ) from None
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if output_format == "json":
+        return emit({**_draft_summary(draft), "tenant": tenant, "discardedAt": stamp})
+    out(
+        f"discarded draft {draft_id} ({draft.entity} on {draft.package_name}@{draft.package_version}, "
+        f"step {draft.last_step})"
+    )
     return 0
 
 
@@ -388,24 +454,28 @@ def run_log_verify(
 ) -> int:
     if export is not None:
         problems, count, last = _verify_export(export, tenant, expected_head)
+        source, where = "export", export
     else:
         with open_store(store_path, read_only=True) as store:
             problems = store.verify_log(tenant, expected_head=expected_head)
             head = store.head(tenant)
             count, last = (head[0], head[1]) if head else (0, None)
+            source, where = "store", store.path
     if output_format == "json":
-        _json(
-            {
-                "tenant": tenant,
-                "entries": count,
-                "head": last,
-                "ok": not problems,
-                "problems": [
-                    {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in problems
-                ],
-            }
-        )
-    elif problems:
+        result = {
+            "tenant": tenant,
+            "source": source,
+            "path": str(where),
+            "entries": count,
+            "head": last,
+            "expectedHead": expected_head,
+            "ok": not problems,
+            "problems": [
+                {"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in problems
+            ],
+        }
+        return emit(result, exit_code=1 if problems else 0)
+    if problems:
         first = problems[0]
         out(
             f"log of tenant {tenant}: first bad entry is seq {first.seq} (position {first.position}): "
@@ -414,7 +484,7 @@ def run_log_verify(
         for p in problems[1:]:
             out(f"  then seq {p.seq}: {p.code} {p.message}")
     else:
-        out(f"log of tenant {tenant}: {count} entries, hash chain intact; head {last or '(empty)'}")
+        out(f"log of tenant {tenant}: {plural(count, 'entry', 'entries')}, hash chain intact; head {last or '(empty)'}")
     return 1 if problems else 0
 
 
@@ -432,9 +502,8 @@ def run_log_export(store_path: Path | None, tenant: str | None, destination: Pat
     with open_store(store_path, read_only=True) as store:
         count = store.export_events(tenant, destination)
     if output_format == "json":
-        _json({"path": str(destination), "events": count, "tenant": tenant})
-    else:
-        out(f"wrote {count} events to {destination}")
+        return emit({"path": str(destination), "events": count, "tenant": tenant})
+    out(f"wrote {plural(count, 'event')} to {destination}")
     return 0
 
 
@@ -532,7 +601,7 @@ def _replay_source(store_path: Path | None, export: Path | None) -> Iterator[tup
 
     carried = read_export_packages(export) if export is not None else None
     if carried is None:
-        if export is not None and store_path is None and not DEFAULT_STORE.exists():
+        if export is not None and store_path is None and not resolve_store(None).exists():
             raise InputError(
                 f"{export} carries no package copies (it was exported before exports carried them): "
                 "replay it with --store pointing at the store it was exported from, or export the log "
@@ -666,24 +735,50 @@ def _replay_text(
         )
 
 
+_TABLES = {"drafts": "drafts", "records": "records", "events": "events", "workflow_instances": "workflowInstances"}
+
+
 def run_store_info(store_path: Path | None, output_format: str) -> int:
     with open_store(store_path, read_only=True) as store:
         info = store.info()
+    tenants = sorted({tenant for counts in info["counts"].values() for tenant in counts})
+    rows = [{"tenant": t, **{key: info["counts"][table].get(t, 0) for table, key in _TABLES.items()}} for t in tenants]
+    result = {
+        "path": info["path"],
+        "format": info["format"],
+        "createdBy": info["created_by"],
+        "writtenBy": info["written_by"],
+        "duckdb": info["duckdb"],
+        "packages": info["packages"],
+        "tenants": rows,
+    }
     if output_format == "json":
-        _json(info)
-    else:
-        for key, value in info.items():
-            out(f"{key}: {value}")
+        return emit(result)
+    out(f"store {result['path']}")
+    out(
+        f"  format {result['format']}, created by crmctl {result['createdBy']}, last written by crmctl "
+        f"{result['writtenBy']} (DuckDB {result['duckdb']})"
+    )
+    out(f"  {plural(result['packages'], 'package version')}")
+    if not rows:
+        out("  no tenants yet")
+    for row in rows:
+        out(
+            f"  tenant {row['tenant']}: {plural(row['records'], 'record')}, {plural(row['drafts'], 'draft')}, "
+            f"{plural(row['events'], 'log entry', 'log entries')}, "
+            f"{plural(row['workflowInstances'], 'workflow instance')}"
+        )
     return 0
 
 
 def run_store_migrate(store_path: Path | None, output_format: str) -> int:
     from crmctl.runtime.store import Store
 
-    with Store.open(store_path or DEFAULT_STORE, allow_old_format=True, create=False) as store:
+    target = resolve_store(store_path)
+    with Store.open(target, allow_old_format=True, create=False) as store:
         done = store.migrate()
+        current = store.info()["format"]
     if output_format == "json":
-        _json({"migrated": done})
-    else:
-        out("store is current" if not done else f"migrated through format {done[-1]}")
+        return emit({"path": str(target), "migratedFrom": done, "format": current})
+    out(f"store {target} is current (format {current})" if not done else f"migrated {target} to format {current}")
     return 0
