@@ -54,16 +54,16 @@ if [ "${#paths[@]}" -eq 0 ]; then
   done < <(git ls-files -- 'package.yaml' '*/package.yaml')
 fi
 
-top="$(git rev-parse --show-toplevel 2>/dev/null || pwd -P)"
 worst=0 bump=none breaking=0 failed=0
 rank() { case "$1" in major) echo 3 ;; minor) echo 2 ;; patch) echo 1 ;; *) echo 0 ;; esac; }
 for path in "${paths[@]}"; do
   # A package the base does not have is new: there is no old version to diff (when the base is a git commit
   # whose path is the same as here; `git:REV:old/path` refs are passed through as they are).
-  if [ -n "$base_commit" ] && [[ "$against" != git:*:* ]]; then
-    rel="$(cd "$path" 2>/dev/null && pwd -P)"
-    rel="${rel#"$top"/}"
-    if ! git cat-file -e "$base_commit:$rel/package.yaml" 2>/dev/null; then
+  # The path from the top of the repository: "" for a package at the root, "pkg/" otherwise. A path that is not
+  # a directory (a typo) goes to crmctl diff, whose error fails the step, rather than passing as "new".
+  if [ -n "$base_commit" ] && [[ "$against" != git:*:* ]] && [ -d "$path" ]; then
+    rel="$(git -C "$path" rev-parse --show-prefix 2>/dev/null || true)"
+    if ! git cat-file -e "$base_commit:${rel}package.yaml" 2>/dev/null; then
       echo "::notice title=crmctl diff::$path is a new package (not at $against): nothing to diff against"
       append_summary "### crmctl diff: $path"$'\n\n'"New package: not at the base, nothing to compare."
       continue

@@ -275,3 +275,68 @@ def test_the_scripts_read_only_what_the_steps_set() -> None:
         read = set(re.findall(r"\bCRMCTL_[A-Z_]+", script.read_text(encoding="utf-8")))
         # CRMCTL_PYTHON lets a test or a self-hosted runner pick the interpreter; the action leaves it to PATH
         assert read - {"CRMCTL_PYTHON"} <= given, (script.name, read - given)
+
+
+def _root_package_pull_request(tmp_path: Path, edit: tuple[str, str]) -> Path:
+    """A pull request on a repository that IS one package (package.yaml at the root), as many are."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(origin), str(work))
+    git(work, "checkout", "-q", "-b", "main")
+    shutil.copytree(V1, work, dirs_exist_ok=True)
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    schema = work / "schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    git(work, "commit", "-q", "-am", "head")
+    git(work, "branch", "-q", "-D", "main")
+    return work
+
+
+@pytest.mark.parametrize("paths", ["", ".", "./"])
+def test_a_package_at_the_repository_root_is_diffed_not_called_new(tmp_path: Path, paths: str) -> None:
+    # Regression: the path relative to the top of the repository was computed by stripping "$top/", which left
+    # the root package's absolute path, so the base never "had" it: a breaking change passed as a new package.
+    work = _root_package_pull_request(tmp_path, BREAKING)
+    run = act(work, tmp_path, lint="false", paths=paths)
+    diff = run.step("diff")
+    assert "new package" not in diff.stdout
+    assert (diff.code, run.outputs["breaking"]) == (1, "1"), diff.stdout + diff.stderr
+
+
+def test_a_package_path_that_does_not_exist_fails_the_diff(tmp_path: Path) -> None:
+    # Regression: a mistyped `paths` entry was reported as "a new package" and the diff step passed.
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path, lint="false", paths="Lead Leed")
+    diff = run.step("diff")
+    assert "Leed is a new package" not in diff.stdout
+    assert diff.code == 2
+    assert "Leed" in diff.stderr
+
+
+def _run_scripts(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [str(value) for key, value in node.items() if key == "run"]
+        return found + [script for value in node.values() for script in _run_scripts(value)]
+    if isinstance(node, list):
+        return [script for value in node for script in _run_scripts(value)]
+    return []
+
+
+def test_no_expression_is_interpolated_into_a_script() -> None:
+    # `${{ ... }}` inside `run:` is pasted into the script before bash reads it: a value holding `"; curl ...`
+    # runs as code (GitHub's script-injection advice). Values go through `env:`, in the action and in the
+    # workflows docs/ci.md tells people to copy (regression: its comment step and plain steps did this).
+    from ruamel.yaml import YAML
+
+    documents: list[tuple[str, object]] = [("action.yml", load_action())]
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    for number, block in enumerate(re.findall(r"```yaml\n(.*?)```", text, flags=re.S)):
+        documents.append((f"docs/ci.md yaml block {number}", YAML(typ="safe").load(block)))
+    assert len(documents) >= 4
+    scripts = [(where, script) for where, document in documents for script in _run_scripts(document)]
+    assert any("gh pr comment" in script for _, script in scripts)
+    assert [(where, script) for where, script in scripts if "${{" in script] == []
