@@ -368,3 +368,68 @@ def test_a_scripted_agent_session(project: Path) -> None:
         assert "+44 7700 900000" in json.dumps(simulated["result"])
 
     in_session(Policy(allow_writes=True, root=project), scenario)
+
+
+def _listed(policy: Policy) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def scenario(session: Session) -> None:
+        found.update({str(r.uri): r for r in (await session.list_resources()).resources})
+
+    in_session(policy, scenario)
+    return found
+
+
+@pytest.mark.parametrize("link", ["Leads/stolen.yaml", "Leads/localization/xx.yaml", "Leads/package.json"])
+def test_a_symlink_out_of_the_working_directory_is_not_a_resource(project: Path, tmp_path: Path, link: str) -> None:
+    # Regression: a package file symlinked to a file outside the working directory (a repository an agent was
+    # asked to review can hold one) was listed, under the target's own URI, and its content returned.
+    secret = tmp_path.parent / f"{tmp_path.name}-outside" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("token: SECRET-123\n", encoding="utf-8")
+    (project / link).symlink_to(secret)
+    (project / "Leads" / "inside.yaml").symlink_to(project / "Leads" / "schema.yaml")  # inside: still fine
+    listed = _listed(Policy(root=project))
+    assert secret.resolve().as_uri() not in listed
+    assert not any(link in r.name for r in listed.values())
+    assert (project / "Leads" / "schema.yaml").resolve().as_uri() in listed
+
+    from mcp.shared.exceptions import MCPError
+
+    async def scenario(session: Session) -> None:
+        with pytest.raises(MCPError, match="no resource"):
+            await session.read_resource(secret.resolve().as_uri())
+
+    in_session(Policy(root=project), scenario)
+
+
+@pytest.mark.parametrize("config", ["[tool.crmctl]\nexclude = 3\n", "[tool.crmctl\n"])
+def test_a_broken_configuration_still_lists_and_reads_the_fixed_resources(project: Path, config: str) -> None:
+    # Regression: a pyproject.toml crmctl cannot read made resources/list fail as a whole (and every read, even of
+    # the package format): the agent could not read the documentation that would let it help fix the file.
+    (project / "pyproject.toml").write_text(config, encoding="utf-8")
+    from mcp.shared.exceptions import MCPError
+
+    async def scenario(session: Session) -> None:
+        listed = {str(r.uri) for r in (await session.list_resources()).resources}
+        assert "crmctl://docs/package-format" in listed
+        fmt = (await session.read_resource("crmctl://docs/package-format")).contents[0].text
+        assert "schema.yaml" in fmt
+        with pytest.raises(MCPError, match=r"pyproject\.toml"):
+            await session.read_resource((project / "Leads" / "schema.yaml").resolve().as_uri())
+
+    in_session(Policy(root=project), scenario)
+
+
+def test_an_artifact_that_is_not_utf8_is_a_located_error(project: Path) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    bad = project / "Leads" / "events.yaml"
+    bad.write_bytes(b"\xff\xfe not text")
+
+    async def scenario(session: Session) -> None:
+        with pytest.raises(MCPError, match=r"events\.yaml: not UTF-8 text"):
+            await session.read_resource(bad.resolve().as_uri())
+        assert "crmctl" in (await session.read_resource("crmctl://docs/agents")).contents[0].text
+
+    in_session(Policy(root=project), scenario)
