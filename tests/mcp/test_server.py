@@ -4,6 +4,7 @@ secrets, bad arguments, and a scripted agent session."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -433,3 +434,56 @@ def test_an_artifact_that_is_not_utf8_is_a_located_error(project: Path) -> None:
         assert "crmctl" in (await session.read_resource("crmctl://docs/agents")).contents[0].text
 
     in_session(Policy(root=project), scenario)
+
+
+# (tool, arguments) of write tools aimed outside the working directory: `..`, an absolute path, a symlink out.
+OUTSIDE_WRITES: list[tuple[str, dict[str, Any]]] = [
+    ("new_package", {"name": "Evil", "dir": "../evil"}),
+    ("new_package", {"name": "Evil", "dir": "{outside}/evil"}),
+    ("new_package", {"name": "Evil", "dir": "link/evil"}),
+    ("new_field", {"target": "Lead.mobile", "package": "{outside}/Leads"}),
+    ("new_entity", {"name": "Contact", "package": "../outside/Leads"}),
+    ("new_rule", {"id": "showMail", "package": "link/Leads", "target": "email", "when": "true"}),
+    ("records_create", {"package": "Leads", "entity": "Lead", "data": "{{}}", "store": "{outside}/x.duckdb"}),
+    ("records_update", {"id": "r1", "entity": "Lead", "data": "{{}}", "store": "../outside/x.duckdb"}),
+    ("simulate", {"package": "Leads", "script": "Leads/scripts/capture-lead.yaml", "store": "link/x.duckdb"}),
+    (
+        "workflow_simulate",
+        {"package": "Leads", "script": "Leads/scenarios/first-contact.yaml", "store": "{outside}/x.db"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"), OUTSIDE_WRITES, ids=[f"{c[0]}-{i}" for i, c in enumerate(OUTSIDE_WRITES)]
+)
+def test_write_tools_write_only_inside_the_working_directory(
+    project: Path, tool: str, arguments: dict[str, Any]
+) -> None:
+    # Regression: with --allow-writes, a write tool wrote wherever a path argument pointed (`dir: /home/...`,
+    # `store: ../x.duckdb`, a package through a symlink out): writes now stay in the project the user started
+    # the server in; reading tools still read what the user can read.
+    outside = project.parent / f"{project.name}-outside"
+    outside.mkdir()
+    shutil.copytree(project / "Leads", outside / "Leads")  # a package outside the project
+    (project / "link").symlink_to(outside)
+    filled = {name: value.format(outside=outside) for name, value in arguments.items()}
+    before = sorted(str(p) for p in outside.rglob("*"))
+    outcome = call(run, Policy(allow_writes=True, root=project), tool, filled)
+    document = outcome.envelope
+    assert (document["status"], document["problems"][0]["code"]) == ("error", "not-allowed"), document
+    assert "outside the working directory" in document["problems"][0]["message"]
+    assert sorted(str(p) for p in outside.rglob("*")) == before
+
+
+def test_write_tools_still_write_inside_and_read_tools_still_read_outside(project: Path) -> None:
+    require_contract("new package")
+    inside = call(run, Policy(allow_writes=True, root=project), "new_package", {"name": "Other", "dir": "sub/../Other"})
+    assert inside.envelope["status"] == "ok", inside.envelope
+    assert (project / "Other" / "package.yaml").is_file()
+    outside = project.parent / f"{project.name}-elsewhere"
+    assert run(["new", "package", "Far", "--dir", str(outside)]) == 0
+    read = call(run, Policy(root=project), "package_inspect", {"package": str(outside)})
+    assert read.envelope["status"] == "ok"
+    preview = call(run, Policy(root=project), "new_field_preview", {"target": "Lead.x", "package": str(outside)})
+    assert preview.envelope["problems"] == [] or preview.envelope["problems"][0]["code"] != "not-allowed"
