@@ -473,6 +473,7 @@ def test_write_tools_write_only_inside_the_working_directory(
     document = outcome.envelope
     assert (document["status"], document["problems"][0]["code"]) == ("error", "not-allowed"), document
     assert "outside the working directory" in document["problems"][0]["message"]
+    assert contract.validation_errors(document) == []  # what the client validates against the output schema
     assert sorted(str(p) for p in outside.rglob("*")) == before
 
 
