@@ -488,3 +488,55 @@ def test_write_tools_still_write_inside_and_read_tools_still_read_outside(projec
     assert read.envelope["status"] == "ok"
     preview = call(run, Policy(root=project), "new_field_preview", {"target": "Lead.x", "package": str(outside)})
     assert preview.envelope["problems"] == [] or preview.envelope["problems"][0]["code"] != "not-allowed"
+
+
+@pytest.mark.parametrize("artifact", ["package.yaml", "schema.yaml", "rules.yaml", "localization/en.yaml"])
+def test_a_private_key_copied_into_a_package_never_reaches_a_tool_answer(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifact: str
+) -> None:
+    # Regression: a package file holding a private key (copied there by mistake, or planted in a repository the
+    # agent reviews) came back whole in the schema error of package_inspect, lint, diff and package_digest.
+    key = _key(tmp_path, monkeypatch)
+    private = key.read_text("utf-8")
+    secret = [line[20:] for line in private.splitlines()[1:-1]]  # past the constant "openssh-key-v1" magic
+    package = project / "Hostile"
+    shutil.copytree(project / "Leads", package)
+    (package / artifact).write_text(private, encoding="utf-8")
+    for tool, arguments in (
+        ("package_inspect", {"package": "Hostile"}),
+        ("lint", {"paths": ["Hostile"]}),
+        ("diff", {"old": "Leads", "new": "Hostile"}),
+        ("package_digest", {"package": "Hostile"}),
+    ):
+        outcome = call(run, Policy(root=project), tool, arguments)
+        text = json.dumps(outcome.envelope) + outcome.messages
+        assert outcome.envelope["status"] in ("ok", "failed", "error")
+        assert not [part for part in secret if part and part in text], (tool, text[:400])
+        assert "PRIVATE KEY-----" not in text
+
+
+_PEM_BODY = "MC4CAQAwBQYDK2VwBCIEIGc0ffeeSECRETSECRETSECRETSECRETSECRETabcd"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"-----BEGIN PRIVATE KEY-----\n{_PEM_BODY}\n-----END PRIVATE KEY-----\n",
+        f"'-----BEGIN OPENSSH PRIVATE KEY----- {_PEM_BODY} -----END OPENSSH PRIVATE KEY-----' is not",
+        f'"-----BEGIN RSA PRIVATE KEY-----\\n{_PEM_BODY[:30]}...',  # cut short, JSON-escaped line breaks
+        f"-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00FF\n\n{_PEM_BODY}\n"
+        "-----END EC PRIVATE KEY-----",
+    ],
+)
+def test_private_keys_are_redacted_in_any_shape(text: str) -> None:
+    from crmctl.cli.mcp.runner import redacted
+
+    document = {"result": {"items": [{"message": f"before {text} after"}]}, "problems": [], "n": 3, "ok": True}
+    clean = redacted(document)
+    message = clean["result"]["items"][0]["message"]
+    assert "SECRET" not in message and _PEM_BODY[:20] not in message
+    assert message.startswith("before ") and "[private key redacted]" in message
+    assert (clean["n"], clean["ok"]) == (3, True)
+    assert redacted({"message": "no key here: -----BEGIN PUBLIC KEY-----"}) == {
+        "message": "no key here: -----BEGIN PUBLIC KEY-----"
+    }
