@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # crmctl action, step "diff": each package against the base, as annotations, a Markdown summary and outputs.
-#   CRMCTL_PATHS       package directories, separated by spaces or newlines (default: the directory of every
-#                      package.yaml git tracks under .)
+#   CRMCTL_PATHS       package directories, separated by spaces or newlines (default: every package crmctl lint
+#                      finds under ., [tool.crmctl] exclude honoured)
 #   CRMCTL_AGAINST     what to compare against: git:REV, registry:NAME@CHANNEL, a directory... (default: on a pull
 #                      request, git:origin/$GITHUB_BASE_REF; otherwise the step is skipped with a notice)
 #   CRMCTL_MERGE_BASE  "true" (default) to compare against merge-base(REF, HEAD) for git: refs
@@ -49,9 +49,25 @@ records=()
 
 read_paths
 if [ "${#paths[@]}" -eq 0 ]; then
-  while IFS= read -r manifest; do
-    paths+=("$(dirname "$manifest")")
-  done < <(git ls-files -- 'package.yaml' '*/package.yaml')
+  # The packages crmctl lint finds (the same discovery, [tool.crmctl] exclude honoured: test fixtures that are
+  # broken on purpose are not diffed), from lint's JSON result; lint's own error (a bad configuration) fails.
+  found="$(mktemp)"
+  crmctl lint --format json >"$found"
+  code=$?
+  if [ "$code" -gt 1 ]; then
+    rm -f "$found"
+    echo "::error title=crmctl diff::cannot list the packages: crmctl lint exited $code (see its error above)"
+    exit "$code"
+  fi
+  while IFS= read -r package; do
+    paths+=("$package")
+  done < <(python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+for package in doc["result"]["summary"]["packages"]:
+    print(package["path"])
+' "$found")
+  rm -f "$found"
 fi
 
 worst=0 bump=none breaking=0 failed=0

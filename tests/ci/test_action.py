@@ -340,3 +340,26 @@ def test_no_expression_is_interpolated_into_a_script() -> None:
     scripts = [(where, script) for where, document in documents for script in _run_scripts(document)]
     assert any("gh pr comment" in script for _, script in scripts)
     assert [(where, script) for where, script in scripts if "${{" in script] == []
+
+
+def test_without_paths_diff_finds_the_packages_lint_finds_excluded_fixtures_left_out(tmp_path: Path) -> None:
+    # Regression: without `paths`, diff took every package.yaml git tracks, ignoring [tool.crmctl] exclude: a
+    # repository keeping deliberately broken packages as test fixtures (excluded from lint) failed the diff step
+    # with exit 2 on them although lint was clean and the real package's change was compatible.
+    work = pull_request(tmp_path, head=V2)  # a compatible change
+    git(work, "checkout", "-q", "-b", "base", "origin/main")  # the fixtures are on the base already
+    broken = work / "tests" / "fixtures" / "Broken"
+    broken.mkdir(parents=True)
+    (broken / "package.yaml").write_text("name: [not, a, name\n", encoding="utf-8")
+    (work / "pyproject.toml").write_text('[tool.crmctl]\nexclude = ["tests/fixtures"]\n', encoding="utf-8")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "fixtures")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    git(work, "checkout", "-q", "feature")
+    git(work, "rebase", "-q", "origin/main")
+    run = act(work, tmp_path)
+    diff = run.step("diff")
+    assert run.step("lint").code == 0, run.step("lint").stdout
+    assert diff.code == 0, diff.stdout + diff.stderr
+    assert "Broken" not in diff.stdout + diff.stderr + run.summary
+    assert "crmctl diff" in run.summary
