@@ -89,7 +89,10 @@ for path in "${paths[@]}"; do
   crmctl diff "${args[@]}" --format github
   code=$?
   [ "$code" -gt "$worst" ] && worst=$code
-  [ "$code" -gt 1 ] && continue
+  if [ "$code" -gt 1 ]; then
+    annotate_failure "crmctl diff" diff "${args[@]}"
+    continue
+  fi
   append_summary "$(crmctl diff "${args[@]}" --format markdown)"
   json="$(crmctl diff "${args[@]}" --format json)"
   # The envelope's result (contract v1) or, from an older crmctl, the report itself.

@@ -13,6 +13,7 @@ annotations="$(mktemp)"
 crmctl lint "${paths[@]}" --format github >"$annotations"
 code=$?
 cat "$annotations"
+[ "$code" -gt 1 ] && annotate_failure "crmctl lint" lint "${paths[@]}" | tee -a "$annotations"
 errors="$(grep -c '^::error ' "$annotations" || true)"
 rm -f "$annotations"
 output lint-errors "$errors"

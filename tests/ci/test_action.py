@@ -363,3 +363,30 @@ def test_without_paths_diff_finds_the_packages_lint_finds_excluded_fixtures_left
     assert diff.code == 0, diff.stdout + diff.stderr
     assert "Broken" not in diff.stdout + diff.stderr + run.summary
     assert "crmctl diff" in run.summary
+
+
+def test_a_file_crmctl_cannot_read_is_an_annotation_on_its_line(tmp_path: Path) -> None:
+    # Regression: a YAML syntax error (exit 2) printed `crmctl: error: FILE:LINE:COL: ...` on stderr only: no
+    # annotation, so the pull request showed nothing on the file. Lint and diff now annotate their errors.
+    work = pull_request(tmp_path, edit=("      annualRevenue:\n", "      annualRevenue:\n      annualRevenue:\n"))
+    run = act(work, tmp_path, paths="Lead")
+    lint, diff = run.step("lint"), run.step("diff")
+    assert (lint.code, diff.code) == (2, 2)
+    for step, title in ((lint, "crmctl lint"), (diff, "crmctl diff")):
+        [line] = [a for a in annotations(step.stdout) if a.startswith("::error ")]
+        assert line.startswith(f"::error file=Lead/schema.yaml,line=45,col=7,title={title}::duplicate key"), line
+    assert run.outputs["lint-errors"] == "1"
+
+
+def test_annotations_escape_what_would_end_or_split_them(tmp_path: Path) -> None:
+    """A message or file name holding `%`, `,`, `:` or a line break stays one annotation with its properties."""
+    fake = tmp_path / "bin" / "crmctl"
+    fake.parent.mkdir()
+    problem = {"severity": "error", "message": "50% bad\nsecond line", "hint": "fix: it", "file": "a,b:c.yaml"}
+    envelope = {"status": "error", "problems": [{**problem, "line": 3, "column": None}]}
+    fake.write_text(f"#!/bin/sh\ncat <<'END'\n{__import__('json').dumps(envelope)}\nEND\n", encoding="utf-8")
+    fake.chmod(0o755)
+    script = f'source "{SCRIPTS / "common.sh"}"; annotate_failure "crmctl lint" lint x'
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out == ("::error file=a%2Cb%3Ac.yaml,line=3,title=crmctl lint::50%25 bad%0Asecond line (hint: fix: it)\n")
