@@ -1,4 +1,6 @@
-# Sourced by the crmctl action's step scripts.
+# Sourced by the crmctl action's step scripts. They run on macOS runners too, whose bash is 3.2: there an empty
+# array expanded as usual (a[@] in double quotes) under `set -u` is an "unbound variable" error, so arrays expand
+# as ${a[@]+"${a[@]}"}.
 
 # append_summary MARKDOWN: add a section to the job summary and to the report file ($CRMCTL_REPORT), unless
 # CRMCTL_SUMMARY is not "true". The report file is meant for a pull-request comment (GitHub takes at most 65,536

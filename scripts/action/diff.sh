@@ -72,7 +72,7 @@ fi
 
 worst=0 bump=none breaking=0 failed=0
 rank() { case "$1" in major) echo 3 ;; minor) echo 2 ;; patch) echo 1 ;; *) echo 0 ;; esac; }
-for path in "${paths[@]}"; do
+for path in ${paths[@]+"${paths[@]}"}; do
   # A package the base does not have is new: there is no old version to diff (when the base is a git commit
   # whose path is the same as here; `git:REV:old/path` refs are passed through as they are).
   # The path from the top of the repository: "" for a package at the root, "pkg/" otherwise. A path that is not
@@ -85,16 +85,16 @@ for path in "${paths[@]}"; do
       continue
     fi
   fi
-  args=("$path" --against "$against" "${merge[@]}" --fail-on "${CRMCTL_FAIL_ON:-breaking}" "${records[@]}")
-  crmctl diff "${args[@]}" --format github
+  args=("$path" --against "$against" ${merge[@]+"${merge[@]}"} --fail-on "${CRMCTL_FAIL_ON:-breaking}" ${records[@]+"${records[@]}"})
+  crmctl diff ${args[@]+"${args[@]}"} --format github
   code=$?
   [ "$code" -gt "$worst" ] && worst=$code
   if [ "$code" -gt 1 ]; then
-    annotate_failure "crmctl diff" diff "${args[@]}"
+    annotate_failure "crmctl diff" diff ${args[@]+"${args[@]}"}
     continue
   fi
-  append_summary "$(crmctl diff "${args[@]}" --format markdown)"
-  json="$(crmctl diff "${args[@]}" --format json)"
+  append_summary "$(crmctl diff ${args[@]+"${args[@]}"} --format markdown)"
+  json="$(crmctl diff ${args[@]+"${args[@]}"} --format json)"
   # The envelope's result (contract v1) or, from an older crmctl, the report itself.
   read -r one_bump one_breaking one_failed < <(
     printf '%s' "$json" | python3 -c '

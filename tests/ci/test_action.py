@@ -390,3 +390,15 @@ def test_annotations_escape_what_would_end_or_split_them(tmp_path: Path) -> None
     env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
     out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert out == ("::error file=a%2Cb%3Ac.yaml,line=3,title=crmctl lint::50%25 bad%0Asecond line (hint: fix: it)\n")
+
+
+def test_arrays_expand_safely_on_the_bash_of_macos_runners() -> None:
+    # Regression: macOS runners run `shell: bash` with bash 3.2, where "${a[@]}" of an EMPTY array under `set -u`
+    # aborts with "unbound variable": the lint step without `paths` and the diff step without `records` (the
+    # defaults) died on every macOS job. Every array expansion uses the 3.2-safe ${a[@]+"${a[@]}"} form.
+    for script in sorted(SCRIPTS.glob("*.sh")):
+        text = script.read_text(encoding="utf-8")
+        bare = re.findall(r'(?<!\+)"\$\{\w+\[@\]\}"', text)
+        assert bare == [], f"{script.name}: {bare}"
+        for name in re.findall(r"\$\{(\w+)\[@\]", text):
+            assert f'${{{name}[@]+"${{{name}[@]}}"}}' in text, (script.name, name)
