@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # crmctl action, step "diff": each package against the base, as annotations, a Markdown summary and outputs.
-#   CRMCTL_PATHS       package directories, separated by spaces or newlines (default: the directory of every
-#                      package.yaml git tracks under .)
+#   CRMCTL_PATHS       package directories, separated by spaces or newlines (default: every package crmctl lint
+#                      finds under ., [tool.crmctl] exclude honoured)
 #   CRMCTL_AGAINST     what to compare against: git:REV, registry:NAME@CHANNEL, a directory... (default: on a pull
 #                      request, git:origin/$GITHUB_BASE_REF; otherwise the step is skipped with a notice)
 #   CRMCTL_MERGE_BASE  "true" (default) to compare against merge-base(REF, HEAD) for git: refs
@@ -49,33 +49,52 @@ records=()
 
 read_paths
 if [ "${#paths[@]}" -eq 0 ]; then
-  while IFS= read -r manifest; do
-    paths+=("$(dirname "$manifest")")
-  done < <(git ls-files -- 'package.yaml' '*/package.yaml')
+  # The packages crmctl lint finds (the same discovery, [tool.crmctl] exclude honoured: test fixtures that are
+  # broken on purpose are not diffed), from lint's JSON result; lint's own error (a bad configuration) fails.
+  found="$(mktemp)"
+  crmctl lint --format json >"$found"
+  code=$?
+  if [ "$code" -gt 1 ]; then
+    rm -f "$found"
+    echo "::error title=crmctl diff::cannot list the packages: crmctl lint exited $code (see its error above)"
+    exit "$code"
+  fi
+  while IFS= read -r package; do
+    paths+=("$package")
+  done < <(python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+for package in doc["result"]["summary"]["packages"]:
+    print(package["path"])
+' "$found")
+  rm -f "$found"
 fi
 
-top="$(git rev-parse --show-toplevel 2>/dev/null || pwd -P)"
 worst=0 bump=none breaking=0 failed=0
 rank() { case "$1" in major) echo 3 ;; minor) echo 2 ;; patch) echo 1 ;; *) echo 0 ;; esac; }
-for path in "${paths[@]}"; do
+for path in ${paths[@]+"${paths[@]}"}; do
   # A package the base does not have is new: there is no old version to diff (when the base is a git commit
   # whose path is the same as here; `git:REV:old/path` refs are passed through as they are).
-  if [ -n "$base_commit" ] && [[ "$against" != git:*:* ]]; then
-    rel="$(cd "$path" 2>/dev/null && pwd -P)"
-    rel="${rel#"$top"/}"
-    if ! git cat-file -e "$base_commit:$rel/package.yaml" 2>/dev/null; then
+  # The path from the top of the repository: "" for a package at the root, "pkg/" otherwise. A path that is not
+  # a directory (a typo) goes to crmctl diff, whose error fails the step, rather than passing as "new".
+  if [ -n "$base_commit" ] && [[ "$against" != git:*:* ]] && [ -d "$path" ]; then
+    rel="$(git -C "$path" rev-parse --show-prefix 2>/dev/null || true)"
+    if ! git cat-file -e "$base_commit:${rel}package.yaml" 2>/dev/null; then
       echo "::notice title=crmctl diff::$path is a new package (not at $against): nothing to diff against"
       append_summary "### crmctl diff: $path"$'\n\n'"New package: not at the base, nothing to compare."
       continue
     fi
   fi
-  args=("$path" --against "$against" "${merge[@]}" --fail-on "${CRMCTL_FAIL_ON:-breaking}" "${records[@]}")
-  crmctl diff "${args[@]}" --format github
+  args=("$path" --against "$against" ${merge[@]+"${merge[@]}"} --fail-on "${CRMCTL_FAIL_ON:-breaking}" ${records[@]+"${records[@]}"})
+  crmctl diff ${args[@]+"${args[@]}"} --format github
   code=$?
   [ "$code" -gt "$worst" ] && worst=$code
-  [ "$code" -gt 1 ] && continue
-  append_summary "$(crmctl diff "${args[@]}" --format markdown)"
-  json="$(crmctl diff "${args[@]}" --format json)"
+  if [ "$code" -gt 1 ]; then
+    annotate_failure "crmctl diff" diff ${args[@]+"${args[@]}"}
+    continue
+  fi
+  append_summary "$(crmctl diff ${args[@]+"${args[@]}"} --format markdown)"
+  json="$(crmctl diff ${args[@]+"${args[@]}"} --format json)"
   # The envelope's result (contract v1) or, from an older crmctl, the report itself.
   read -r one_bump one_breaking one_failed < <(
     printf '%s' "$json" | python3 -c '

@@ -21,10 +21,10 @@ venv="${RUNNER_TEMP:?RUNNER_TEMP is not set}/crmctl-venv"
 pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 if [ -z "$source_spec" ]; then
   action="${GITHUB_ACTION_PATH:?GITHUB_ACTION_PATH is not set}"
-  "${pip[@]}" --require-hashes -r "$action/requirements.lock"
-  "${pip[@]}" --no-deps "$action"
+  ${pip[@]+"${pip[@]}"} --require-hashes -r "$action/requirements.lock"
+  ${pip[@]+"${pip[@]}"} --no-deps "$action"
 else
-  "${pip[@]}" "$source_spec"
+  ${pip[@]+"${pip[@]}"} "$source_spec"
 fi
 echo "$venv/bin" >>"${GITHUB_PATH:?GITHUB_PATH is not set}"
 "$venv/bin/crmctl" --version

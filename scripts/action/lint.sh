@@ -10,13 +10,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 read_paths
 annotations="$(mktemp)"
-crmctl lint "${paths[@]}" --format github >"$annotations"
+crmctl lint ${paths[@]+"${paths[@]}"} --format github >"$annotations"
 code=$?
 cat "$annotations"
+[ "$code" -gt 1 ] && annotate_failure "crmctl lint" lint ${paths[@]+"${paths[@]}"} | tee -a "$annotations"
 errors="$(grep -c '^::error ' "$annotations" || true)"
 rm -f "$annotations"
 output lint-errors "$errors"
 if [ "${CRMCTL_SUMMARY:-true}" = "true" ] && [ "$code" -le 1 ]; then
-  append_summary "$(crmctl lint "${paths[@]}" --format markdown)"
+  append_summary "$(crmctl lint ${paths[@]+"${paths[@]}"} --format markdown)"
 fi
 exit "$code"

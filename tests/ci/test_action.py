@@ -275,3 +275,130 @@ def test_the_scripts_read_only_what_the_steps_set() -> None:
         read = set(re.findall(r"\bCRMCTL_[A-Z_]+", script.read_text(encoding="utf-8")))
         # CRMCTL_PYTHON lets a test or a self-hosted runner pick the interpreter; the action leaves it to PATH
         assert read - {"CRMCTL_PYTHON"} <= given, (script.name, read - given)
+
+
+def _root_package_pull_request(tmp_path: Path, edit: tuple[str, str]) -> Path:
+    """A pull request on a repository that IS one package (package.yaml at the root), as many are."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(origin), str(work))
+    git(work, "checkout", "-q", "-b", "main")
+    shutil.copytree(V1, work, dirs_exist_ok=True)
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "base")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "checkout", "-q", "-b", "feature")
+    schema = work / "schema.yaml"
+    schema.write_text(schema.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    git(work, "commit", "-q", "-am", "head")
+    git(work, "branch", "-q", "-D", "main")
+    return work
+
+
+@pytest.mark.parametrize("paths", ["", ".", "./"])
+def test_a_package_at_the_repository_root_is_diffed_not_called_new(tmp_path: Path, paths: str) -> None:
+    # Regression: the path relative to the top of the repository was computed by stripping "$top/", which left
+    # the root package's absolute path, so the base never "had" it: a breaking change passed as a new package.
+    work = _root_package_pull_request(tmp_path, BREAKING)
+    run = act(work, tmp_path, lint="false", paths=paths)
+    diff = run.step("diff")
+    assert "new package" not in diff.stdout
+    assert (diff.code, run.outputs["breaking"]) == (1, "1"), diff.stdout + diff.stderr
+
+
+def test_a_package_path_that_does_not_exist_fails_the_diff(tmp_path: Path) -> None:
+    # Regression: a mistyped `paths` entry was reported as "a new package" and the diff step passed.
+    work = pull_request(tmp_path, edit=BREAKING)
+    run = act(work, tmp_path, lint="false", paths="Lead Leed")
+    diff = run.step("diff")
+    assert "Leed is a new package" not in diff.stdout
+    assert diff.code == 2
+    assert "Leed" in diff.stderr
+
+
+def _run_scripts(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [str(value) for key, value in node.items() if key == "run"]
+        return found + [script for value in node.values() for script in _run_scripts(value)]
+    if isinstance(node, list):
+        return [script for value in node for script in _run_scripts(value)]
+    return []
+
+
+def test_no_expression_is_interpolated_into_a_script() -> None:
+    # `${{ ... }}` inside `run:` is pasted into the script before bash reads it: a value holding `"; curl ...`
+    # runs as code (GitHub's script-injection advice). Values go through `env:`, in the action and in the
+    # workflows docs/ci.md tells people to copy (regression: its comment step and plain steps did this).
+    from ruamel.yaml import YAML
+
+    documents: list[tuple[str, object]] = [("action.yml", load_action())]
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    for number, block in enumerate(re.findall(r"```yaml\n(.*?)```", text, flags=re.S)):
+        documents.append((f"docs/ci.md yaml block {number}", YAML(typ="safe").load(block)))
+    assert len(documents) >= 4
+    scripts = [(where, script) for where, document in documents for script in _run_scripts(document)]
+    assert any("gh pr comment" in script for _, script in scripts)
+    assert [(where, script) for where, script in scripts if "${{" in script] == []
+
+
+def test_without_paths_diff_finds_the_packages_lint_finds_excluded_fixtures_left_out(tmp_path: Path) -> None:
+    # Regression: without `paths`, diff took every package.yaml git tracks, ignoring [tool.crmctl] exclude: a
+    # repository keeping deliberately broken packages as test fixtures (excluded from lint) failed the diff step
+    # with exit 2 on them although lint was clean and the real package's change was compatible.
+    work = pull_request(tmp_path, head=V2)  # a compatible change
+    git(work, "checkout", "-q", "-b", "base", "origin/main")  # the fixtures are on the base already
+    broken = work / "tests" / "fixtures" / "Broken"
+    broken.mkdir(parents=True)
+    (broken / "package.yaml").write_text("name: [not, a, name\n", encoding="utf-8")
+    (work / "pyproject.toml").write_text('[tool.crmctl]\nexclude = ["tests/fixtures"]\n', encoding="utf-8")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "fixtures")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    git(work, "checkout", "-q", "feature")
+    git(work, "rebase", "-q", "origin/main")
+    run = act(work, tmp_path)
+    diff = run.step("diff")
+    assert run.step("lint").code == 0, run.step("lint").stdout
+    assert diff.code == 0, diff.stdout + diff.stderr
+    assert "Broken" not in diff.stdout + diff.stderr + run.summary
+    assert "crmctl diff" in run.summary
+
+
+def test_a_file_crmctl_cannot_read_is_an_annotation_on_its_line(tmp_path: Path) -> None:
+    # Regression: a YAML syntax error (exit 2) printed `crmctl: error: FILE:LINE:COL: ...` on stderr only: no
+    # annotation, so the pull request showed nothing on the file. Lint and diff now annotate their errors.
+    work = pull_request(tmp_path, edit=("      annualRevenue:\n", "      annualRevenue:\n      annualRevenue:\n"))
+    run = act(work, tmp_path, paths="Lead")
+    lint, diff = run.step("lint"), run.step("diff")
+    assert (lint.code, diff.code) == (2, 2)
+    for step, title in ((lint, "crmctl lint"), (diff, "crmctl diff")):
+        [line] = [a for a in annotations(step.stdout) if a.startswith("::error ")]
+        assert line.startswith(f"::error file=Lead/schema.yaml,line=45,col=7,title={title}::duplicate key"), line
+    assert run.outputs["lint-errors"] == "1"
+
+
+def test_annotations_escape_what_would_end_or_split_them(tmp_path: Path) -> None:
+    """A message or file name holding `%`, `,`, `:` or a line break stays one annotation with its properties."""
+    fake = tmp_path / "bin" / "crmctl"
+    fake.parent.mkdir()
+    problem = {"severity": "error", "message": "50% bad\nsecond line", "hint": "fix: it", "file": "a,b:c.yaml"}
+    envelope = {"status": "error", "problems": [{**problem, "line": 3, "column": None}]}
+    fake.write_text(f"#!/bin/sh\ncat <<'END'\n{__import__('json').dumps(envelope)}\nEND\n", encoding="utf-8")
+    fake.chmod(0o755)
+    script = f'source "{SCRIPTS / "common.sh"}"; annotate_failure "crmctl lint" lint x'
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out == ("::error file=a%2Cb%3Ac.yaml,line=3,title=crmctl lint::50%25 bad%0Asecond line (hint: fix: it)\n")
+
+
+def test_arrays_expand_safely_on_the_bash_of_macos_runners() -> None:
+    # Regression: macOS runners run `shell: bash` with bash 3.2, where "${a[@]}" of an EMPTY array under `set -u`
+    # aborts with "unbound variable": the lint step without `paths` and the diff step without `records` (the
+    # defaults) died on every macOS job. Every array expansion uses the 3.2-safe ${a[@]+"${a[@]}"} form.
+    for script in sorted(SCRIPTS.glob("*.sh")):
+        text = script.read_text(encoding="utf-8")
+        bare = re.findall(r'(?<!\+)"\$\{\w+\[@\]\}"', text)
+        assert bare == [], f"{script.name}: {bare}"
+        for name in re.findall(r"\$\{(\w+)\[@\]", text):
+            assert f'${{{name}[@]+"${{{name}[@]}}"}}' in text, (script.name, name)

@@ -4,6 +4,7 @@ secrets, bad arguments, and a scripted agent session."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +369,174 @@ def test_a_scripted_agent_session(project: Path) -> None:
         assert "+44 7700 900000" in json.dumps(simulated["result"])
 
     in_session(Policy(allow_writes=True, root=project), scenario)
+
+
+def _listed(policy: Policy) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def scenario(session: Session) -> None:
+        found.update({str(r.uri): r for r in (await session.list_resources()).resources})
+
+    in_session(policy, scenario)
+    return found
+
+
+@pytest.mark.parametrize("link", ["Leads/stolen.yaml", "Leads/localization/xx.yaml", "Leads/package.json"])
+def test_a_symlink_out_of_the_working_directory_is_not_a_resource(project: Path, tmp_path: Path, link: str) -> None:
+    # Regression: a package file symlinked to a file outside the working directory (a repository an agent was
+    # asked to review can hold one) was listed, under the target's own URI, and its content returned.
+    secret = tmp_path.parent / f"{tmp_path.name}-outside" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("token: SECRET-123\n", encoding="utf-8")
+    (project / link).symlink_to(secret)
+    (project / "Leads" / "inside.yaml").symlink_to(project / "Leads" / "schema.yaml")  # inside: still fine
+    listed = _listed(Policy(root=project))
+    assert secret.resolve().as_uri() not in listed
+    assert not any(link in r.name for r in listed.values())
+    assert (project / "Leads" / "schema.yaml").resolve().as_uri() in listed
+
+    from mcp.shared.exceptions import MCPError
+
+    async def scenario(session: Session) -> None:
+        with pytest.raises(MCPError, match="no resource"):
+            await session.read_resource(secret.resolve().as_uri())
+
+    in_session(Policy(root=project), scenario)
+
+
+@pytest.mark.parametrize("config", ["[tool.crmctl]\nexclude = 3\n", "[tool.crmctl\n"])
+def test_a_broken_configuration_still_lists_and_reads_the_fixed_resources(project: Path, config: str) -> None:
+    # Regression: a pyproject.toml crmctl cannot read made resources/list fail as a whole (and every read, even of
+    # the package format): the agent could not read the documentation that would let it help fix the file.
+    (project / "pyproject.toml").write_text(config, encoding="utf-8")
+    from mcp.shared.exceptions import MCPError
+
+    async def scenario(session: Session) -> None:
+        listed = {str(r.uri) for r in (await session.list_resources()).resources}
+        assert "crmctl://docs/package-format" in listed
+        fmt = (await session.read_resource("crmctl://docs/package-format")).contents[0].text
+        assert "schema.yaml" in fmt
+        with pytest.raises(MCPError, match=r"pyproject\.toml"):
+            await session.read_resource((project / "Leads" / "schema.yaml").resolve().as_uri())
+
+    in_session(Policy(root=project), scenario)
+
+
+def test_an_artifact_that_is_not_utf8_is_a_located_error(project: Path) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    bad = project / "Leads" / "events.yaml"
+    bad.write_bytes(b"\xff\xfe not text")
+
+    async def scenario(session: Session) -> None:
+        with pytest.raises(MCPError, match=r"events\.yaml: not UTF-8 text"):
+            await session.read_resource(bad.resolve().as_uri())
+        assert "crmctl" in (await session.read_resource("crmctl://docs/agents")).contents[0].text
+
+    in_session(Policy(root=project), scenario)
+
+
+# (tool, arguments) of write tools aimed outside the working directory: `..`, an absolute path, a symlink out.
+OUTSIDE_WRITES: list[tuple[str, dict[str, Any]]] = [
+    ("new_package", {"name": "Evil", "dir": "../evil"}),
+    ("new_package", {"name": "Evil", "dir": "{outside}/evil"}),
+    ("new_package", {"name": "Evil", "dir": "link/evil"}),
+    ("new_field", {"target": "Lead.mobile", "package": "{outside}/Leads"}),
+    ("new_entity", {"name": "Contact", "package": "../outside/Leads"}),
+    ("new_rule", {"id": "showMail", "package": "link/Leads", "target": "email", "when": "true"}),
+    ("records_create", {"package": "Leads", "entity": "Lead", "data": "{{}}", "store": "{outside}/x.duckdb"}),
+    ("records_update", {"id": "r1", "entity": "Lead", "data": "{{}}", "store": "../outside/x.duckdb"}),
+    ("simulate", {"package": "Leads", "script": "Leads/scripts/capture-lead.yaml", "store": "link/x.duckdb"}),
+    (
+        "workflow_simulate",
+        {"package": "Leads", "script": "Leads/scenarios/first-contact.yaml", "store": "{outside}/x.db"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"), OUTSIDE_WRITES, ids=[f"{c[0]}-{i}" for i, c in enumerate(OUTSIDE_WRITES)]
+)
+def test_write_tools_write_only_inside_the_working_directory(
+    project: Path, tool: str, arguments: dict[str, Any]
+) -> None:
+    # Regression: with --allow-writes, a write tool wrote wherever a path argument pointed (`dir: /home/...`,
+    # `store: ../x.duckdb`, a package through a symlink out): writes now stay in the project the user started
+    # the server in; reading tools still read what the user can read.
+    outside = project.parent / f"{project.name}-outside"
+    outside.mkdir()
+    shutil.copytree(project / "Leads", outside / "Leads")  # a package outside the project
+    (project / "link").symlink_to(outside)
+    filled = {name: value.format(outside=outside) for name, value in arguments.items()}
+    before = sorted(str(p) for p in outside.rglob("*"))
+    outcome = call(run, Policy(allow_writes=True, root=project), tool, filled)
+    document = outcome.envelope
+    assert (document["status"], document["problems"][0]["code"]) == ("error", "not-allowed"), document
+    assert "outside the working directory" in document["problems"][0]["message"]
+    assert contract.validation_errors(document) == []  # what the client validates against the output schema
+    assert sorted(str(p) for p in outside.rglob("*")) == before
+
+
+def test_write_tools_still_write_inside_and_read_tools_still_read_outside(project: Path) -> None:
+    require_contract("new package")
+    inside = call(run, Policy(allow_writes=True, root=project), "new_package", {"name": "Other", "dir": "sub/../Other"})
+    assert inside.envelope["status"] == "ok", inside.envelope
+    assert (project / "Other" / "package.yaml").is_file()
+    outside = project.parent / f"{project.name}-elsewhere"
+    assert run(["new", "package", "Far", "--dir", str(outside)]) == 0
+    read = call(run, Policy(root=project), "package_inspect", {"package": str(outside)})
+    assert read.envelope["status"] == "ok"
+    preview = call(run, Policy(root=project), "new_field_preview", {"target": "Lead.x", "package": str(outside)})
+    assert preview.envelope["problems"] == [] or preview.envelope["problems"][0]["code"] != "not-allowed"
+
+
+@pytest.mark.parametrize("artifact", ["package.yaml", "schema.yaml", "rules.yaml", "localization/en.yaml"])
+def test_a_private_key_copied_into_a_package_never_reaches_a_tool_answer(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, artifact: str
+) -> None:
+    # Regression: a package file holding a private key (copied there by mistake, or planted in a repository the
+    # agent reviews) came back whole in the schema error of package_inspect, lint, diff and package_digest.
+    key = _key(tmp_path, monkeypatch)
+    private = key.read_text("utf-8")
+    secret = [line[20:] for line in private.splitlines()[1:-1]]  # past the constant "openssh-key-v1" magic
+    package = project / "Hostile"
+    shutil.copytree(project / "Leads", package)
+    (package / artifact).write_text(private, encoding="utf-8")
+    for tool, arguments in (
+        ("package_inspect", {"package": "Hostile"}),
+        ("lint", {"paths": ["Hostile"]}),
+        ("diff", {"old": "Leads", "new": "Hostile"}),
+        ("package_digest", {"package": "Hostile"}),
+    ):
+        outcome = call(run, Policy(root=project), tool, arguments)
+        text = json.dumps(outcome.envelope) + outcome.messages
+        assert outcome.envelope["status"] in ("ok", "failed", "error")
+        assert not [part for part in secret if part and part in text], (tool, text[:400])
+        assert "PRIVATE KEY-----" not in text
+
+
+_PEM_BODY = "MC4CAQAwBQYDK2VwBCIEIGc0ffeeSECRETSECRETSECRETSECRETSECRETabcd"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"-----BEGIN PRIVATE KEY-----\n{_PEM_BODY}\n-----END PRIVATE KEY-----\n",
+        f"'-----BEGIN OPENSSH PRIVATE KEY----- {_PEM_BODY} -----END OPENSSH PRIVATE KEY-----' is not",
+        f'"-----BEGIN RSA PRIVATE KEY-----\\n{_PEM_BODY[:30]}...',  # cut short, JSON-escaped line breaks
+        f"-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00FF\n\n{_PEM_BODY}\n"
+        "-----END EC PRIVATE KEY-----",
+    ],
+)
+def test_private_keys_are_redacted_in_any_shape(text: str) -> None:
+    from crmctl.cli.mcp.runner import redacted
+
+    document = {"result": {"items": [{"message": f"before {text} after"}]}, "problems": [], "n": 3, "ok": True}
+    clean = redacted(document)
+    message = clean["result"]["items"][0]["message"]
+    assert "SECRET" not in message and _PEM_BODY[:20] not in message
+    assert message.startswith("before ") and "[private key redacted]" in message
+    assert (clean["n"], clean["ok"]) == (3, True)
+    assert redacted({"message": "no key here: -----BEGIN PUBLIC KEY-----"}) == {
+        "message": "no key here: -----BEGIN PUBLIC KEY-----"
+    }

@@ -138,3 +138,33 @@ def test_input_schemas_are_closed_objects() -> None:
         schema = input_schema(spec)
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         assert set(schema["required"]) <= set(schema["properties"])
+
+
+_SEGMENTS = st.lists(st.sampled_from(["..", ".", "a", "b", "", "Leads"]), min_size=1, max_size=6)
+
+
+@settings(derandomize=True, max_examples=200)
+@given(_SEGMENTS, st.booleans(), st.sampled_from(["new_package", "new_field", "records_create", "simulate"]))
+def test_a_write_path_is_refused_exactly_when_it_resolves_outside(
+    segments: list[str], absolute: bool, tool: str
+) -> None:
+    """Any spelling of a path (`a/../..`, `./.`, an absolute one) a write tool writes to is refused exactly when
+    it leaves the working directory once resolved."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from crmctl.cli.mcp.server import Policy, _written_outside, tools_for
+
+    with tempfile.TemporaryDirectory() as scratch:
+        top = Path(scratch).resolve()
+        root = top / "project"
+        root.mkdir()
+        value = "/".join(segments)
+        if absolute:
+            value = str(top / value)
+        policy = Policy(allow_writes=True, root=root)
+        spec = next(s for s in tools_for(policy) if s.name == tool)
+        name = next(arg.name for arg in spec.args if arg.written)
+        inside = Path(os.path.normpath(root / value)).is_relative_to(root)
+        assert (_written_outside(spec, policy, {name: value}) is None) is inside

@@ -155,3 +155,21 @@ def test_a_float_where_an_integer_belongs_is_located_at_the_value(tmp_path: Path
     [finding] = package.diagnostics
     assert (str(finding.location), finding.code) == ("p/schema.yaml:4:34", "SCH100")
     assert finding.message == "maxLength: Input should be a valid integer"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("x" * 5000, '"' + "x" * 56 + "..."),  # a whole file that is one plain scalar (a key, a token, a blob)
+        ("- " + "y" * 5000, '["' + "y" * 55 + "..."),
+        ("[" + "1, " * 2000 + "1]", "[1, 1, 1"),
+    ],
+)
+def test_a_long_value_of_the_wrong_type_is_quoted_short(tmp_path: Path, text: str, shown: str) -> None:
+    # Regression: `'<the whole file>' is not of type 'object'` quoted the entire value (a private key copied
+    # into a package file ended up whole in the message, the JSON envelope and an MCP tool's answer).
+    files = {**MINIMAL, "schema.yaml": text + "\n"}
+    package = load_package(write_package(tmp_path / "p", files), label="p")
+    [message] = [d.message for d in package.diagnostics if d.code == "SCH100"]
+    assert message.startswith(shown) and message.endswith("is not of type 'object'")
+    assert len(message) < 100

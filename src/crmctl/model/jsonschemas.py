@@ -192,6 +192,9 @@ def _explain(error: Any, root: dict[str, Any]) -> list[tuple[JsonPath, str, bool
             return [(path, specific[0].message, False)]
         wanted = sorted({str(e.validator_value) for e in error.context})
         return [(path, f"{_short(instance)} has the wrong type; expected {' or '.join(wanted)}", False)]
+    quoted = repr(instance)
+    if len(quoted) > 60 and error.message.startswith(quoted):  # `'<a whole file>' is not of type 'object'`
+        return [(path, _short(instance) + error.message[len(quoted) :], False)]
     return [(path, error.message, False)]
 
 

@@ -8,7 +8,9 @@
 - `crmctl://catalogue/change-kinds` every change kind `crmctl diff` classifies (docs/compatibility.md);
 - `crmctl://docs/package-format`, `crmctl://docs/agents`: the package format and how agents work with crmctl.
 
-Only these can be read: a `file://` URI outside the listed artifacts is refused, whatever path it names.
+Only these can be read: a `file://` URI outside the listed artifacts is refused, whatever path it names, and an
+artifact symlinked out of the working directory is not listed. A configuration crmctl cannot read hides the
+artifacts (reading one says why), not the other resources.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def _artifact_entries(root: Path) -> list[Entry]:
     from crmctl.lint.config import load_config
     from crmctl.lint.discovery import discover_packages
 
+    inside = root.resolve()
     entries = []
     for package in discover_packages(root, load_config(None, root).excluded):
         files = [p for p in sorted(package.iterdir()) if p.is_file() and p.suffix in _ARTIFACT_SUFFIXES]
@@ -151,21 +154,47 @@ def _artifact_entries(root: Path) -> list[Entry]:
                 path.relative_to(root).as_posix(),
                 f"Artifact {path.relative_to(package).as_posix()} of package {where}",
                 "application/json" if path.suffix == ".json" else "application/yaml",
-                partial(path.resolve().read_text, "utf-8"),
+                partial(_read_text, path.resolve(), path.relative_to(root).as_posix()),
             )
             for path in files
+            # a symlink out of the working directory (to ~/.ssh/..., /etc/...) is not the project's to show
+            if path.resolve().is_relative_to(inside)
         ]
     return entries
 
 
+def _read_text(path: Path, name: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResourceNotFound(f"{name}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _artifact_entries_or_none(root: Path) -> tuple[list[Entry], str | None]:
+    """The artifacts under `root`, or none and why when they cannot be found (a configuration crmctl cannot
+    read): the fixed resources stay listed and readable, the documentation first of all."""
+    from crmctl.errors import CrmctlError
+
+    try:
+        return _artifact_entries(root), None
+    except CrmctlError as exc:
+        return [], str(exc)
+
+
 def list_resources(root: Path) -> list[Entry]:
-    """Every resource, the artifacts as they are now under `root`."""
-    return [*_fixed_entries(), *_artifact_entries(root)]
+    """Every resource, the artifacts as they are now under `root` (none when they cannot be found)."""
+    return [*_fixed_entries(), *_artifact_entries_or_none(root)[0]]
 
 
 def read_resource(root: Path, uri: str) -> Entry:
     """The resource `uri` names (listed by `list_resources`), else `ResourceNotFound`."""
-    for entry in list_resources(root):
+    for entry in _fixed_entries():
         if entry.uri == uri:
             return entry
+    artifacts, why = _artifact_entries_or_none(root)
+    for entry in artifacts:
+        if entry.uri == uri:
+            return entry
+    if why is not None:
+        raise ResourceNotFound(f"no resource {uri}: the packages cannot be listed: {why}")
     raise ResourceNotFound(f"no resource {uri}: list the resources to see which there are")

@@ -10,18 +10,20 @@ does not match (a bug) yields an internal-error envelope instead, so a tool neve
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Entry", "Outcome", "error_outcome", "run_json"]
+__all__ = ["Entry", "Outcome", "error_outcome", "redacted", "run_json"]
 
 # The CLI's entry point, `crmctl.cli.main.run` (argv in, exit code out), handed in by the `mcp` command: this
 # package sits under the command tree and does not import it back.
 Entry = Callable[[list[str]], int]
 
 _LOCK = threading.Lock()
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,29 @@ def run_json(entry: Entry, command: str, args: list[str]) -> Outcome:
     errors = validation_errors(document) if document.get("command") == command else ["command: not this command"]
     if errors:
         message = f"`crmctl {command}` output breaks its schema: " + "; ".join(errors[:3])
-        return error_outcome(command, "internal-error", message, 3, messages=sink.messages)
-    return Outcome(code, document, sink.messages)
+        return error_outcome(command, "internal-error", message, 3, messages=redacted(sink.messages))
+    return Outcome(code, redacted(document), redacted(sink.messages))
+
+
+# A PEM or OpenSSH private key, whole or cut short, on several lines or folded into one (as a YAML plain scalar
+# quoted in an error message is): from its BEGIN line through its END line or the end of its base64.
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+    r"(?:[A-Za-z0-9+/=\s:,.\\-]*?-----END [A-Z0-9 ]*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)"
+)
+_REDACTED = "[private key redacted]"
+
+
+def redacted(value: _T) -> _T:
+    """`value` (an envelope, a message) with every private key in its strings replaced by a marker: whatever file
+    an agent points a tool at (a package file symlinked to ~/.ssh/id_ed25519), no tool answer carries a key."""
+    if isinstance(value, str):
+        return _PRIVATE_KEY.sub(_REDACTED, value) if "PRIVATE KEY-----" in value else value  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {key: redacted(item) for key, item in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [redacted(item) for item in value]  # type: ignore[return-value]
+    return value
 
 
 def error_outcome(

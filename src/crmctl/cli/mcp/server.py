@@ -74,6 +74,7 @@ def tools_for(policy: Policy) -> list[ToolSpec]:
                 "--store",
                 "string",
                 "Runtime store to record the session in (default: a scratch store; nothing persists).",
+                written=True,
             )
             spec = replace(spec, args=(*spec.args, store))
         offered.append(spec)
@@ -101,12 +102,31 @@ def call(entry: Entry, policy: Policy, name: str, arguments: dict[str, Any] | No
         args = command_line(spec, arguments)
     except ArgumentError as exc:
         return error_outcome(spec.command, "usage-error", str(exc), 2)
+    outside = _written_outside(spec, policy, arguments or {})
+    if outside is not None:
+        hint = "give a path inside the directory the server was started in (its working directory)"
+        return error_outcome(spec.command, "not-allowed", outside, 2, hint=hint)
     if spec.signs and policy.signing_key is not None:
         args = [f"--key={policy.signing_key}", *args]
     if spec.scratch_store and not (arguments or {}).get("store"):
         with tempfile.TemporaryDirectory(prefix="crmctl-mcp-") as scratch:
             return run_json(entry, spec.command, [f"--store={Path(scratch) / 'scratch.duckdb'}", *args])
     return run_json(entry, spec.command, args)
+
+
+def _written_outside(spec: ToolSpec, policy: Policy, arguments: dict[str, Any]) -> str | None:
+    """Why a tool that writes would write outside the server's working directory (`..`, an absolute path, a
+    symlink out), or None. Reading tools read what the user can read; writes stay in the project."""
+    if spec.read_only and not (spec.scratch_store and policy.allow_writes):
+        return None
+    inside = policy.root.resolve()
+    for arg in spec.args:
+        value = arguments.get(arg.name)
+        if arg.written and isinstance(value, str) and value:
+            target = (policy.root / value).resolve()
+            if not target.is_relative_to(inside):
+                return f"tool {spec.name}: {arg.name} {value!r} is outside the working directory {inside}"
+    return None
 
 
 def build_server(policy: Policy, entry: Entry) -> Server[Any]:

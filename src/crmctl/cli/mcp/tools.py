@@ -10,7 +10,8 @@ Read-only by default. `writes` tools (files, stores) exist only when the server 
 `signs` tools (publish, promote) also need a signing key the user configured (`registry.config.signing_key_path`
 from CRMCTL_KEY or `signing-key` in [tool.crmctl], or the key `crmctl keys generate` made) and use that key: no
 tool takes a key, a key path or a passphrase. Runtime tools that would record a session (`simulate`,
-`workflow simulate`) run on a scratch store in read-only mode, so nothing persists.
+`workflow simulate`) run on a scratch store in read-only mode, so nothing persists. The paths a write tool
+writes to (`Arg.written`) must resolve inside the server's working directory (`server.call` checks them).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Arg:
     description: str
     required: bool = False
     enum: tuple[str, ...] = ()
+    written: bool = False  # a path the command writes to (when the tool writes): kept inside the working directory
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,14 @@ class ToolSpec:
         return not (self.writes or self.signs)
 
 
-def _path(name: str, flag: str | None, description: str, *, required: bool = False) -> Arg:
-    return Arg(name, flag, "string", description, required)
+def _path(name: str, flag: str | None, description: str, *, required: bool = False, written: bool = False) -> Arg:
+    return Arg(name, flag, "string", description, required, written=written)
 
 
 _PACKAGE = _path("package", None, "Package directory (relative to the server's working directory).", required=True)
-_STORE = _path("store", "--store", "Runtime store (DuckDB file); default as configured, else .crm/runtime.duckdb.")
+_STORE = _path(
+    "store", "--store", "Runtime store (DuckDB file); default as configured, else .crm/runtime.duckdb.", written=True
+)
 _TENANT = Arg("tenant", "--tenant", "string", "Tenant id (default: `default`).")
 _REGISTRY = Arg("registry", "--registry", "string", "Registry location (path or git URL); default as configured.")
 _NOW = Arg("now", "--now", "string", "ISO 8601 time of the first event (the injected clock); default: now.")
@@ -71,12 +75,12 @@ _DESCRIPTION = Arg("description", "--description", "string", "What it is, for pe
 _SCAFFOLD_ARGS: dict[str, tuple[Arg, ...]] = {
     "entity": (
         Arg("name", None, "string", "Entity name, e.g. Contact.", required=True),
-        _path("package", "--package", "Package directory.", required=True),
+        _path("package", "--package", "Package directory.", required=True, written=True),
         _DESCRIPTION,
     ),
     "field": (
         Arg("target", None, "string", "ENTITY.FIELD, e.g. Lead.phone.", required=True),
-        _path("package", "--package", "Package directory.", required=True),
+        _path("package", "--package", "Package directory.", required=True, written=True),
         Arg(
             "type",
             "--type",
@@ -90,7 +94,7 @@ _SCAFFOLD_ARGS: dict[str, tuple[Arg, ...]] = {
     ),
     "rule": (
         Arg("id", None, "string", "Rule id, e.g. showCompanySize.", required=True),
-        _path("package", "--package", "Package directory.", required=True),
+        _path("package", "--package", "Package directory.", required=True, written=True),
         Arg("capability", "--capability", "string", "visibility, calculation, dependency, guard or transition."),
         Arg("scope", "--scope", "string", "global, workflow, step, component or field."),
         Arg("trigger", "--trigger", "string", "onLoad, onChange, ... (comma-separated)."),
@@ -328,7 +332,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         (
             Arg("name", None, "string", "Package name, e.g. LeadLifecycle.", required=True),
             Arg("template", "--template", "string", "Template: blank, lead-lifecycle."),
-            _path("dir", "--dir", "Target directory (default ./NAME)."),
+            _path("dir", "--dir", "Target directory (default ./NAME).", written=True),
         ),
         writes=True,
     ),
