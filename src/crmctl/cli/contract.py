@@ -50,6 +50,7 @@ __all__ = [
     "invoked",
     "json_requested",
     "problem_from_message",
+    "schema_url",
     "status_of",
     "warn",
     "write_command_schemas",
@@ -138,22 +139,33 @@ def invoked(command: str, *, json_mode: bool) -> Iterator[Invocation]:
 
 
 def json_requested(argv: Sequence[str]) -> bool:
-    """Whether the command line asks for JSON output: `--format json`, `--format=json`, `-f json`, `-fjson`."""
-    for index, token in enumerate(argv):
+    """Whether the command line asks for JSON output: `--format json`, `--format=json`, `-f json`, `-fjson`.
+    The last `--format` given wins, as it does for the command (`-f json -f text` is text)."""
+    wanted = False
+    tokens = iter(argv)
+    for token in tokens:
         if token == "--":
-            return False
+            break
         if token in ("--format", "-f"):
-            if index + 1 < len(argv) and argv[index + 1] == "json":
-                return True
-        elif token in ("--format=json", "-fjson", "-f=json"):
-            return True
-    return False
+            wanted = next(tokens, None) == "json"
+        elif token.startswith("--format="):
+            wanted = token == "--format=json"
+        elif token.startswith("-f") and not token.startswith("--"):
+            wanted = token in ("-fjson", "-f=json")
+    return wanted
 
 
 def command_slug(command: str) -> str:
     """`registry signer add` -> `registry-signer-add`: the command's schema file and `$id` (`envelope` for a
     command line that names no command)."""
     return command.replace(" ", "-") or "envelope"
+
+
+def schema_url(command: str) -> str:
+    """The `$schema` of `command`'s envelope: its own schema's URL, the bare envelope's for a command line that
+    names a group (`crmctl registry -f json`) or no command, which have no result schema of their own."""
+    slug = command_slug(command)
+    return f"{SCHEMA_BASE_URL}{slug if _result_schema(slug) is not None else 'envelope'}.schema.json"
 
 
 def warn(message: str, *, code: str = "warning", hint: str | None = None) -> None:
@@ -172,7 +184,7 @@ def warn(message: str, *, code: str = "warning", hint: str | None = None) -> Non
 def envelope(command: str, result: Any, *, exit_code: int = 0, problems: Iterable[Problem] = ()) -> dict[str, Any]:
     """The document `--format json` prints for `command`."""
     return {
-        "$schema": f"{SCHEMA_BASE_URL}{command_slug(command)}.schema.json",
+        "$schema": schema_url(command),
         "command": command,
         "status": status_of(exit_code),
         "exitCode": exit_code,
