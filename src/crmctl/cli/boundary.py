@@ -20,8 +20,12 @@ __all__ = ["fail", "guarded"]
 
 
 def guarded(call: Callable[[], Any]) -> int:
+    from crmctl.cli.contract import flush_emitted
+
     with reader_may_leave():  # the messages below too: `crmctl ... 2>&1 | head -1` keeps the real exit status
-        return _outcome(call)
+        code = _outcome(call)
+        flush_emitted()  # the envelope the command emitted, unless an error replaced it
+        return code
 
 
 def _outcome(call: Callable[[], Any]) -> int:

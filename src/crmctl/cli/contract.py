@@ -16,10 +16,12 @@ package and written by `crmctl schema export`); a change that would break a read
 `$schema` version. Naming, everywhere in the contract: keys are lowerCamelCase, enumerated values kebab-case,
 instants RFC 3339 in UTC (`2026-01-01T00:00:00Z`); keys that are data (field names, ids) are kept as they are.
 
-Commands call `emit(result, exit_code=...)` in JSON mode and `warn(...)` for a note that is a problem in JSON
-and a line on stderr in text. Errors never reach a command's JSON: the boundary (`crmctl.cli.boundary`) turns
-them into an envelope with `result: null` through `error_envelope`. With `CRMCTL_CONTRACT_CHECK=1` (the test
-suite sets it) every envelope is validated against its schema before it is printed, and a mismatch is a bug.
+Commands call `emit(result, exit_code=...)` (once) in JSON mode and `warn(...)` for a note that is a problem in
+JSON and a line on stderr in text. The envelope is printed when the command line ends, so an error that escapes
+the command after `emit` replaces it: stdout never holds two documents. Errors never reach a command's JSON:
+the boundary (`crmctl.cli.boundary`) turns them into an envelope with `result: null` through `error_envelope`.
+With `CRMCTL_CONTRACT_CHECK=1` (the test suite sets it) every envelope is validated against its schema before it
+is printed, and a mismatch is a bug.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -46,6 +48,7 @@ __all__ = [
     "emit",
     "envelope",
     "error_envelope",
+    "flush_emitted",
     "invocation",
     "invoked",
     "json_requested",
@@ -118,6 +121,9 @@ class Invocation:
     command: str  # "registry signer add"; "" when the command line names no command
     json: bool
     problems: list[Problem]
+    # the envelope `emit` made, printed when the command line ends (`flush_emitted`): an error that escapes the
+    # command after it (a store that fails to close) replaces it, so stdout never holds two documents
+    emitted: list[dict[str, Any]] = field(default_factory=list)
 
 
 _INVOCATION: ContextVar[Invocation | None] = ContextVar("crmctl_invocation", default=None)
@@ -134,8 +140,19 @@ def invoked(command: str, *, json_mode: bool) -> Iterator[Invocation]:
     token = _INVOCATION.set(current)
     try:
         yield current
+        flush_emitted()
     finally:
         _INVOCATION.reset(token)
+
+
+def flush_emitted() -> None:
+    """Print the envelope the running command emitted, if an error has not replaced it (the boundary calls this
+    when the command ends)."""
+    current = _INVOCATION.get()
+    if current is not None and current.emitted:
+        from crmctl.cli.console import out
+
+        out(render(current.emitted.pop()))
 
 
 def json_requested(argv: Sequence[str]) -> bool:
@@ -203,7 +220,14 @@ def emit(result: Any, *, exit_code: int = 0, problems: Iterable[Problem] = (), c
     recorded = current.problems if current is not None else []
     document = envelope(name, result, exit_code=exit_code, problems=[*recorded, *problems])
     _check(document)
-    out(render(document))
+    if current is None:
+        out(render(document))
+    elif current.emitted:
+        from crmctl.errors import InternalError
+
+        raise InternalError(f"`crmctl {name}` emitted two envelopes")
+    else:
+        current.emitted.append(document)
     return exit_code
 
 
@@ -215,6 +239,8 @@ def error_envelope(command: str, code: str, message: str, *, exit_code: int, hin
     """The envelope of a command that ended in an error (printed by the boundary): `result` is null."""
     current = _INVOCATION.get()
     recorded = current.problems if current is not None else []
+    if current is not None:
+        current.emitted.clear()  # the error ends the command: what it emitted before is not its answer
     error = problem_from_message(code, message, hint=hint)
     document = envelope(command, None, exit_code=exit_code, problems=[*recorded, error])
     _check(document)

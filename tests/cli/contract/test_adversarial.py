@@ -136,3 +136,40 @@ def test_draft_resume(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert result["data"]["companySize"] == 320
     document, _ = _envelope(capsys, ["draft", "resume", "nobody", "--script", tuesday, *where, "-f", "json"], 2)
     assert document["result"] is None and document["problems"][0]["code"] == "user-error"
+
+
+# --- one document, even when a command fails after giving its answer -----------------------------------------------
+
+
+def test_an_error_after_the_answer_replaces_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that emitted its envelope and then failed (a store that cannot be closed, Ctrl-C) printed two
+    documents: its answer, then the error's envelope."""
+    from crmctl.cli.commands import package
+    from crmctl.errors import InputError
+
+    def answers_then_fails(path: Path, output_format: str) -> int:
+        contract.emit({"name": "x", "version": None, "digest": "jcs-sha256:" + "0" * 64})
+        raise InputError("store.duckdb: cannot be closed")
+
+    monkeypatch.setattr(package, "run_digest", answers_then_fails)
+    document, err = _envelope(capsys, ["package", "digest", CLAIMS, "-f", "json"], 2)
+    assert (document["status"], document["result"]) == ("error", None)
+    assert document["problems"][0]["message"] == "store.duckdb: cannot be closed"
+    assert "cannot be closed" in err
+
+
+def test_a_command_that_emits_twice_is_a_bug(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmctl.cli.commands import package
+
+    def twice(path: Path, output_format: str) -> int:
+        contract.emit({"name": "x", "version": None, "digest": "jcs-sha256:" + "0" * 64})
+        return contract.emit({"name": "y", "version": None, "digest": "jcs-sha256:" + "0" * 64})
+
+    monkeypatch.setattr(package, "run_digest", twice)
+    document, _ = _envelope(capsys, ["package", "digest", CLAIMS, "-f", "json"], 3)
+    assert document["status"] == "internal-error"
+    assert "two envelopes" in document["problems"][0]["message"]
