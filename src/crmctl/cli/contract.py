@@ -231,8 +231,16 @@ def emit(result: Any, *, exit_code: int = 0, problems: Iterable[Problem] = (), c
     return exit_code
 
 
+# Lone surrogates: the bytes of a command line or file name that are not UTF-8 (Python's surrogateescape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    """The envelope as JSON text, valid UTF-8 whatever it quotes: a lone surrogate (a file name's byte that is not
+    UTF-8) is written as its `\\udcXX` escape (it can stand only inside a string), which reads back exactly,
+    instead of going out as the raw byte that makes the whole document unreadable."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def error_envelope(command: str, code: str, message: str, *, exit_code: int, hint: str | None = None) -> str:

@@ -5,6 +5,9 @@ Also the two commands no area's table runs: `package digest` and `draft resume`.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +176,25 @@ def test_a_command_that_emits_twice_is_a_bug(
     document, _ = _envelope(capsys, ["package", "digest", CLAIMS, "-f", "json"], 3)
     assert document["status"] == "internal-error"
     assert "two envelopes" in document["problems"][0]["message"]
+
+
+# --- bytes that are not UTF-8 --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [b"package", b"digest", b"/nowhere/caf\xe9", b"-f", b"json"],  # a Latin-1 file name
+        [b"explain", b"X\xff", b"-f", b"json"],
+        [b"package", b"digest", CLAIMS.encode(), b"-f", b"json", b"--bogus\xff"],  # a usage error quoting it
+    ],
+)
+def test_bytes_that_are_not_utf8_keep_the_document_utf8(argv: list[bytes]) -> None:
+    """The raw byte went out inside the JSON text: not UTF-8, so `jq` and every JSON parser refused the document."""
+    crmctl = Path(sys.executable).with_name("crmctl")
+    done = subprocess.run([crmctl, *argv], capture_output=True, check=False, env={**os.environ, "LC_ALL": "C"})
+    assert done.returncode == 2, done.stderr
+    document = json.loads(done.stdout.decode("utf-8"))  # strict: the raw byte 0xe9 or 0xff fails here
+    assert document["status"] == "error"
+    message = document["problems"][0]["message"]
+    assert b"\xe9" in os.fsencode(message) or "\\udcff" in message or b"\xff" in os.fsencode(message)
