@@ -141,6 +141,20 @@ def test_draft_resume(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert document["result"] is None and document["problems"][0]["code"] == "user-error"
 
 
+def test_draft_resume_in_json_on_a_terminal_needs_a_script(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a terminal `draft resume ID -f json` started the interactive session (a rich UI on stdout) and printed
+    no envelope, where `simulate` and `workflow simulate` refuse JSON without --script."""
+    where = ["--store", str(tmp_path / "rt.duckdb")]
+    assert run(["simulate", V1, "--script", str(DEMO / "lead-monday.yaml"), *where, "--session", "lead-ada"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    document, _ = _envelope(capsys, ["draft", "resume", "lead-ada", *where, "-f", "json"], 2)
+    assert document["problems"][0]["code"] == "usage-error"
+    assert "--script" in document["problems"][0]["message"]
+
+
 # --- one document, even when a command fails after giving its answer -----------------------------------------------
 
 
