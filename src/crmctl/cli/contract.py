@@ -163,13 +163,19 @@ def json_requested(argv: Sequence[str]) -> bool:
     for token in tokens:
         if token == "--":
             break
-        if token in ("--format", "-f"):
+        if token == "--format":
             wanted = next(tokens, None) == "json"
         elif token.startswith("--format="):
             wanted = token == "--format=json"
-        elif token.startswith("-f") and not token.startswith("--"):
-            wanted = token in ("-fjson", "-f=json")
+        elif (short := _SHORT_FORMAT.fullmatch(token)) is not None:
+            value = short["value"] if short["value"] else next(tokens, None)
+            wanted = value in ("json", "=json")
     return wanted
+
+
+# `-f`, with the flags every command has grouped before it as click allows (`-qf json`, `-vfjson`) and its value
+# attached or not
+_SHORT_FORMAT = re.compile(r"-[qv]*f(?P<value>.*)", re.DOTALL)
 
 
 def command_slug(command: str) -> str:

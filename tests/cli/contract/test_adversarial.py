@@ -73,10 +73,22 @@ def test_an_interrupted_command_says_so_in_its_envelope(
         (["--file-format", "json"], False),  # export's file format is not the output's
         (["--format"], False),
         (["-f", "json", "--", "-f", "text"], True),
+        (["-qf", "json"], True),  # grouped short flags, as click reads them
+        (["-vfjson"], True),
+        (["-qvf", "text"], False),
+        (["-q", "-v"], False),
+        (["-fjson", "-qftext"], False),
     ],
 )
 def test_the_last_format_wins(argv: list[str], wanted: bool) -> None:
     assert contract.json_requested(argv) is wanted
+
+
+@pytest.mark.parametrize("grouped", [["-qf", "json"], ["-qfjson"]])
+def test_grouped_short_flags_ask_for_json(capsys: pytest.CaptureFixture[str], grouped: list[str]) -> None:
+    """`-qf json` ran the command in JSON mode, but its errors printed no envelope."""
+    document, _ = _envelope(capsys, ["package", "digest", "nowhere", *grouped], 2)
+    assert document["problems"][0]["code"] == "input-error"
 
 
 def test_json_then_text_prints_text_errors_only(capsys: pytest.CaptureFixture[str]) -> None:
