@@ -224,3 +224,14 @@ def test_bytes_that_are_not_utf8_keep_the_document_utf8(argv: list[bytes]) -> No
     assert document["status"] == "error"
     message = document["problems"][0]["message"]
     assert b"\xe9" in os.fsencode(message) or "\\udcff" in message or b"\xff" in os.fsencode(message)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(("argv", "exit_code"), [(["rules"], 3), (["package", "digest", "nowhere"], 2)])
+def test_a_full_disk_on_stdout_is_an_ending_not_a_crash(argv: list[str], exit_code: int) -> None:
+    """Printing the envelope when the command ends raised out of the boundary: a bare traceback, exit 1."""
+    crmctl = Path(sys.executable).with_name("crmctl")
+    with Path("/dev/full").open("w", encoding="utf-8") as full:
+        done = subprocess.run([crmctl, *argv, "-f", "json"], stdout=full, stderr=subprocess.PIPE, check=False)
+    assert done.returncode == exit_code
+    assert done.stderr.decode().rstrip().endswith("cannot write the JSON envelope: [Errno 28] No space left on device")
