@@ -284,7 +284,7 @@ def schema_export(
 
 @package_app.command("digest")
 def package_digest(
-    path: Annotated[Path, typer.Argument(help="Package directory.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Package directory.")],
     output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
     """Print the sha256 of the package's canonical JSON form."""

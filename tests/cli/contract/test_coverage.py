@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from crmctl.cli.main import click_app
 from tests.cli.contract.test_envelope import NOT_CONTRACT, _leaves
 
 HERE = Path(__file__).resolve().parent
+CHOICES = {"output_format", "file_format"}  # help shows their choices, <text|json>, <parquet|csv>
 
 
 def _covered() -> dict[str, set[str]]:
@@ -35,3 +39,17 @@ def test_no_command_is_claimed_by_two_areas() -> None:
         for command in commands:
             assert command not in seen, f"{command!r} is in COVERED of {seen.get(command)} and {area}"
             seen[command] = area
+
+
+@pytest.mark.parametrize("command", sorted(set(_leaves(click_app())) - NOT_CONTRACT))
+def test_every_argument_and_option_has_a_metavar(command: str) -> None:
+    """Help shows `PATH`, `N`, `<text|json>`: never typer's `{path}`, `<list[str]>` or `<int range>`."""
+    node: Any = click_app()
+    for name in command.split():
+        node = node.commands[name]
+    for param in node.params:
+        if getattr(param, "is_flag", False) or getattr(param, "hidden", False) or param.name == "help":
+            continue
+        if param.name in CHOICES:  # typer shows the choices: <text|json>
+            continue
+        assert param.metavar and param.metavar == param.metavar.upper(), (command, param.name, param.metavar)
