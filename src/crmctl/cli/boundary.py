@@ -24,7 +24,8 @@ def guarded(call: Callable[[], Any]) -> int:
         return _outcome(call)
 
 
-def _outcome(call: Callable[[], Any]) -> int:
+def _ended(call: Callable[[], Any]) -> int:
+    """Run the command; its exit code."""
     try:
         call()
     except SystemExit as exc:
@@ -32,6 +33,16 @@ def _outcome(call: Callable[[], Any]) -> int:
         if code is None:
             return 0
         return code if isinstance(code, int) else 1
+    return 0
+
+
+def _outcome(call: Callable[[], Any]) -> int:
+    from crmctl.cli.contract import flush_emitted
+
+    try:
+        code = _ended(call)
+        flush_emitted()  # the envelope the command emitted (unless an error replaced it): a full disk is an ending too
+        return code
     except UserError as exc:
         return fail(_user_error_code(exc), f"crmctl: error: {exc.message}", exc.exit_code, hint=exc.hint)
     except EnvironmentFailure as exc:
@@ -51,7 +62,6 @@ def _outcome(call: Callable[[], Any]) -> int:
             detail=trace,
             summary=f"{type(exc).__name__}: {exc}",
         )
-    return 0
 
 
 def _user_error_code(exc: UserError) -> str:
@@ -90,6 +100,8 @@ def fail(
         except CrmctlError as exc:  # the error envelope itself breaks the contract: a bug, said on stderr
             err(f"crmctl: internal error: {exc}")
             return 3
+        except OSError as exc:  # stdout cannot take it (a full disk): people still read why on stderr
+            err(f"crmctl: cannot write the JSON envelope: {exc}")
     return exit_code
 
 

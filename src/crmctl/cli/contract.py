@@ -16,10 +16,12 @@ package and written by `crmctl schema export`); a change that would break a read
 `$schema` version. Naming, everywhere in the contract: keys are lowerCamelCase, enumerated values kebab-case,
 instants RFC 3339 in UTC (`2026-01-01T00:00:00Z`); keys that are data (field names, ids) are kept as they are.
 
-Commands call `emit(result, exit_code=...)` in JSON mode and `warn(...)` for a note that is a problem in JSON
-and a line on stderr in text. Errors never reach a command's JSON: the boundary (`crmctl.cli.boundary`) turns
-them into an envelope with `result: null` through `error_envelope`. With `CRMCTL_CONTRACT_CHECK=1` (the test
-suite sets it) every envelope is validated against its schema before it is printed, and a mismatch is a bug.
+Commands call `emit(result, exit_code=...)` (once) in JSON mode and `warn(...)` for a note that is a problem in
+JSON and a line on stderr in text. The envelope is printed when the command line ends, so an error that escapes
+the command after `emit` replaces it: stdout never holds two documents. Errors never reach a command's JSON:
+the boundary (`crmctl.cli.boundary`) turns them into an envelope with `result: null` through `error_envelope`.
+With `CRMCTL_CONTRACT_CHECK=1` (the test suite sets it) every envelope is validated against its schema before it
+is printed, and a mismatch is a bug.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -46,10 +48,12 @@ __all__ = [
     "emit",
     "envelope",
     "error_envelope",
+    "flush_emitted",
     "invocation",
     "invoked",
     "json_requested",
     "problem_from_message",
+    "schema_url",
     "status_of",
     "warn",
     "write_command_schemas",
@@ -117,6 +121,9 @@ class Invocation:
     command: str  # "registry signer add"; "" when the command line names no command
     json: bool
     problems: list[Problem]
+    # the envelope `emit` made, printed when the command line ends (`flush_emitted`): an error that escapes the
+    # command after it (a store that fails to close) replaces it, so stdout never holds two documents
+    emitted: list[dict[str, Any]] = field(default_factory=list)
 
 
 _INVOCATION: ContextVar[Invocation | None] = ContextVar("crmctl_invocation", default=None)
@@ -133,27 +140,55 @@ def invoked(command: str, *, json_mode: bool) -> Iterator[Invocation]:
     token = _INVOCATION.set(current)
     try:
         yield current
+        flush_emitted()
     finally:
         _INVOCATION.reset(token)
 
 
+def flush_emitted() -> None:
+    """Print the envelope the running command emitted, if an error has not replaced it (the boundary calls this
+    when the command ends)."""
+    current = _INVOCATION.get()
+    if current is not None and current.emitted:
+        from crmctl.cli.console import out
+
+        out(render(current.emitted.pop()))
+
+
 def json_requested(argv: Sequence[str]) -> bool:
-    """Whether the command line asks for JSON output: `--format json`, `--format=json`, `-f json`, `-fjson`."""
-    for index, token in enumerate(argv):
+    """Whether the command line asks for JSON output: `--format json`, `--format=json`, `-f json`, `-fjson`.
+    The last `--format` given wins, as it does for the command (`-f json -f text` is text)."""
+    wanted = False
+    tokens = iter(argv)
+    for token in tokens:
         if token == "--":
-            return False
-        if token in ("--format", "-f"):
-            if index + 1 < len(argv) and argv[index + 1] == "json":
-                return True
-        elif token in ("--format=json", "-fjson", "-f=json"):
-            return True
-    return False
+            break
+        if token == "--format":
+            wanted = next(tokens, None) == "json"
+        elif token.startswith("--format="):
+            wanted = token == "--format=json"
+        elif (short := _SHORT_FORMAT.fullmatch(token)) is not None:
+            value = short["value"] if short["value"] else next(tokens, None)
+            wanted = value in ("json", "=json")
+    return wanted
+
+
+# `-f`, with the flags every command has grouped before it as click allows (`-qf json`, `-vfjson`) and its value
+# attached or not
+_SHORT_FORMAT = re.compile(r"-[qv]*f(?P<value>.*)", re.DOTALL)
 
 
 def command_slug(command: str) -> str:
     """`registry signer add` -> `registry-signer-add`: the command's schema file and `$id` (`envelope` for a
     command line that names no command)."""
     return command.replace(" ", "-") or "envelope"
+
+
+def schema_url(command: str) -> str:
+    """The `$schema` of `command`'s envelope: its own schema's URL, the bare envelope's for a command line that
+    names a group (`crmctl registry -f json`) or no command, which have no result schema of their own."""
+    slug = command_slug(command)
+    return f"{SCHEMA_BASE_URL}{slug if _result_schema(slug) is not None else 'envelope'}.schema.json"
 
 
 def warn(message: str, *, code: str = "warning", hint: str | None = None) -> None:
@@ -172,7 +207,7 @@ def warn(message: str, *, code: str = "warning", hint: str | None = None) -> Non
 def envelope(command: str, result: Any, *, exit_code: int = 0, problems: Iterable[Problem] = ()) -> dict[str, Any]:
     """The document `--format json` prints for `command`."""
     return {
-        "$schema": f"{SCHEMA_BASE_URL}{command_slug(command)}.schema.json",
+        "$schema": schema_url(command),
         "command": command,
         "status": status_of(exit_code),
         "exitCode": exit_code,
@@ -191,18 +226,35 @@ def emit(result: Any, *, exit_code: int = 0, problems: Iterable[Problem] = (), c
     recorded = current.problems if current is not None else []
     document = envelope(name, result, exit_code=exit_code, problems=[*recorded, *problems])
     _check(document)
-    out(render(document))
+    if current is None:
+        out(render(document))
+    elif current.emitted:
+        from crmctl.errors import InternalError
+
+        raise InternalError(f"`crmctl {name}` emitted two envelopes")
+    else:
+        current.emitted.append(document)
     return exit_code
 
 
+# Lone surrogates: the bytes of a command line or file name that are not UTF-8 (Python's surrogateescape).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def render(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    """The envelope as JSON text, valid UTF-8 whatever it quotes: a lone surrogate (a file name's byte that is not
+    UTF-8) is written as its `\\udcXX` escape (it can stand only inside a string), which reads back exactly,
+    instead of going out as the raw byte that makes the whole document unreadable."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def error_envelope(command: str, code: str, message: str, *, exit_code: int, hint: str | None = None) -> str:
     """The envelope of a command that ended in an error (printed by the boundary): `result` is null."""
     current = _INVOCATION.get()
     recorded = current.problems if current is not None else []
+    if current is not None:
+        current.emitted.clear()  # the error ends the command: what it emitted before is not its answer
     error = problem_from_message(code, message, hint=hint)
     document = envelope(command, None, exit_code=exit_code, problems=[*recorded, error])
     _check(document)

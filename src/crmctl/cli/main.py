@@ -284,7 +284,7 @@ def schema_export(
 
 @package_app.command("digest")
 def package_digest(
-    path: Annotated[Path, typer.Argument(help="Package directory.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Package directory.")],
     output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.text,
 ) -> None:
     """Print the sha256 of the package's canonical JSON form."""
@@ -699,7 +699,24 @@ habits.register(app)
 def click_app() -> Any:
     """The click command tree typer builds from `app` (built once per process: every invocation walks it), with
     the habits every command shares added (`crmctl.cli.habits`: --quiet, --verbose, --color, completion)."""
-    return habits.decorate(typer.main.get_command(app))
+    root = habits.decorate(typer.main.get_command(app))
+    root.invoke = _carrying_interrupts(root.invoke)
+    return root
+
+
+class _Interrupted(Exception):
+    """Ctrl-C (or end of input) inside a command, carried past typer, which would swallow it (exit 130 with no
+    word, no envelope), to the boundary, which reports it like every other ending."""
+
+
+def _carrying_interrupts(invoke: Any) -> Any:
+    def invoke_carrying_interrupts(ctx: Any) -> Any:
+        try:
+            return invoke(ctx)
+        except (KeyboardInterrupt, EOFError) as exc:
+            raise _Interrupted from exc
+
+    return invoke_carrying_interrupts
 
 
 def command_path(args: list[str]) -> str:
@@ -731,10 +748,8 @@ def _dispatch(args: list[str]) -> None:
         code = click_app().main(args=args, prog_name="crmctl", standalone_mode=False)
     except _usage_error() as exc:
         raise SystemExit(_show_usage_error(exc)) from None
-    except typer.Abort:
-        from crmctl.cli.boundary import fail
-
-        raise SystemExit(fail("aborted", "Aborted!", 1)) from None
+    except (_Interrupted, typer.Abort):  # Abort: click's prompts, interrupted or at the end of their input
+        raise KeyboardInterrupt from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

@@ -154,7 +154,6 @@ def test_every_schema_names_a_command_and_follows_the_convention() -> None:
     assert list(naming_violations(contract.command_schema(""))) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 in progress: commands are moved onto the contract one area at a time")
 def test_every_command_has_a_schema() -> None:
     missing = set(_leaves(click_app())) - NOT_CONTRACT - set(contract.contract_commands())
     assert missing == set()

@@ -425,6 +425,10 @@ def run_draft_resume(
 ) -> int:
     from crmctl.runtime.service import Runtime, parse_instant
 
+    if script_path is None and output_format == "json":
+        raise UsageError(
+            "draft resume --format json needs --script FILE: the interactive mode is for people (docs/simulate.md)"
+        )
     if script_path is None and not sys.stdin.isatty():
         raise UsageError("resume without --script needs a terminal; pass --script FILE")
     script = load_script(script_path) if script_path is not None else None
