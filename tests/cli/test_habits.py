@@ -506,3 +506,50 @@ def test_fish_completes_through_the_script(tmp_path: Path, capsys: Capture) -> N
     done = subprocess.run(["fish", "--no-config", "-c", driver], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "RUL301" in done.stdout
+
+
+def _two_drafts(store: Path, tmp_path: Path) -> None:
+    script = tmp_path / "half.yaml"
+    script.write_text(
+        "now: 2026-11-26T09:00:00Z\nevents:\n  - change: {field: firstName, value: Ada}\n  - quit: {}\n",
+        encoding="utf-8",
+    )
+    for session in ("s1", "s2"):
+        assert (
+            run(["simulate", str(LEAD_V1), "--script", str(script), "--store", str(store), "--session", session]) == 0
+        )
+
+
+@pytest.mark.parametrize("found_by", ["project-root", "env", "config"])
+def test_draft_ids_complete_from_the_store_the_command_would_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture, found_by: str
+) -> None:
+    """The id completers find the store as every runtime command does (`resolve_store`): from a subdirectory of
+    the project, through CRMCTL_STORE and `store` in [tool.crmctl]; they used `.crm/runtime.duckdb` of the current
+    directory, so `crmctl draft show <TAB>` offered nothing in a subdirectory or with a configured store."""
+    root = tmp_path / "project"
+    sub = root / "deep"
+    sub.mkdir(parents=True)
+    (root / ".git").mkdir()
+    store = {"project-root": root / ".crm" / "runtime.duckdb", "env": tmp_path / "env.duckdb"}.get(
+        found_by, root / "data" / "crm.duckdb"
+    )
+    if found_by == "env":
+        monkeypatch.setenv("CRMCTL_STORE", str(store))
+    if found_by == "config":
+        (root / "crmctl.toml").write_text('store = "data/crm.duckdb"\n', encoding="utf-8")
+    _two_drafts(store, tmp_path)
+    capsys.readouterr()
+    monkeypatch.chdir(sub)
+    assert _complete(monkeypatch, capsys, "crmctl draft show ") == ["s1", "s2"]
+    assert _complete(monkeypatch, capsys, "crmctl replay --session s") == ["s1", "s2"]
+    assert not (sub / ".crm").exists()  # completion reads, never creates
+
+
+def test_completion_with_a_broken_configuration_offers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    (tmp_path / "crmctl.toml").write_text("store = 3\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert _complete(monkeypatch, capsys, "crmctl draft show ") == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "crmctl.toml"]

@@ -393,11 +393,12 @@ def _channels(ctx: Any, incomplete: str) -> list[Any]:
 
 def _store_ids(kind: str) -> Callable[[Any, str], list[Any]]:
     def complete(ctx: Any, incomplete: str) -> list[Any]:
-        from crmctl.cli.inputs import DEFAULT_STORE
+        from crmctl.cli.inputs import resolve_store
         from crmctl.runtime.store import Store
 
         given = _given(ctx)
-        path = Path(str(given.get("store") or DEFAULT_STORE))
+        explicit = given.get("store")
+        path = resolve_store(Path(str(explicit)) if explicit else None)  # the store the command would open
         if not path.is_file():
             return []
         tenant = str(given.get("tenant") or "default")
