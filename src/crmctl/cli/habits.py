@@ -131,6 +131,8 @@ def decorate(root: Any) -> Any:
         taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
         command.params.extend(p for p in shared if not taken.intersection(p.opts))
         for param in command.params:
+            if isinstance(param, typer.core.TyperArgument):
+                _plain_argument(param)
             completer = COMPLETERS.get((" ".join(path), param.name)) or COMPLETERS.get(("*", param.name))
             if completer is not None:
                 param._custom_shell_complete = _never_failing(completer)
@@ -138,6 +140,19 @@ def decorate(root: Any) -> Any:
     root.main = _fresh(root, root.main)
     root.epilog = EPILOG
     return root
+
+
+def _plain_argument(param: Any) -> None:
+    """Help for an argument as click and every other CLI write it: its metavar (the name in capitals when none is
+    given), never the Python type typer appends (`PATH <list[Path]>`, `ID <str>`) nor typer's braces around a
+    required argument in the usage line (`{path}`): `PACKAGE`, `[PATH]...`. A choice keeps its choices
+    (`SHELL <bash|zsh|fish>`)."""
+    if param.metavar is None:
+        param.metavar = str(param.name).upper()
+    if not param.type_descriptor.is_choice:
+        param.display_type_rich = lambda ctx: None
+    usage = param.metavar if param.required else f"[{param.metavar}]"
+    param.get_usage_pieces = lambda ctx: [usage if param.nargs == 1 else f"{usage}..."]
 
 
 def _leaves(command: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], Any]]:
