@@ -61,6 +61,12 @@ def test_every_argument_is_named_in_capitals_in_the_usage_line(path: tuple[str, 
             assert f" {shown}" in usage, (usage, shown)
 
 
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_choices_are_written_one_way(path: tuple[str, ...]) -> None:
+    """A list of choices is `<a|b>` everywhere (`export -f` said `[text|json]`, which reads as optional)."""
+    assert re.findall(r"\[[a-z]+(?:\|[a-z]+)+\]", _help(path)) == []
+
+
 def test_the_shapes_of_arguments() -> None:
     assert _help(("lint",)).splitlines()[0] == "Usage: crmctl lint [OPTIONS] [PATH]..."
     assert _help(("package", "digest")).splitlines()[0] == "Usage: crmctl package digest [OPTIONS] PATH"
