@@ -786,10 +786,8 @@ def run_store_info(store_path: Path | None, output_format: str) -> int:
 
 
 def run_store_migrate(store_path: Path | None, output_format: str) -> int:
-    from crmctl.runtime.store import Store
-
     target = resolve_store(store_path)
-    with Store.open(target, allow_old_format=True, create=False) as store:
+    with open_store(target, create=False, allow_old_format=True) as store:
         done = store.migrate()
         current = store.info()["format"]
     if output_format == "json":
