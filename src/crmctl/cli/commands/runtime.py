@@ -703,15 +703,13 @@ def _replay_text(
     report: Any, limit: int, failing: frozenset[str] = frozenset(), chain: list[Any] | None = None
 ) -> None:
     what = f"against {report.against}" if report.against else "against the pinned versions"
+    counted = f"{plural(report.events, 'event')} of {plural(report.sessions, 'session')} {what}"
     if report.ok:
-        out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
+        out(f"replayed {counted}: every effect reproduced")
         return
     classes = ", ".join(f"{n} {c}" for c, n in report.classes().items() if n)
     differing = len(report.divergences)
-    out(
-        f"replayed {report.events} events of {report.sessions} sessions {what}: "
-        f"{differing} {'event differs' if differing == 1 else 'events differ'} ({classes})"
-    )
+    out(f"replayed {counted}: {differing} {'event differs' if differing == 1 else 'events differ'} ({classes})")
     for sid, counts in report.per_session.items():
         changed = {k: v for k, v in counts.items() if v}
         if changed:
