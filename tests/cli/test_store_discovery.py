@@ -142,3 +142,16 @@ def test_verbose_names_the_store_every_command_opens(
     capsys.readouterr()
     assert run([*argv, "-v"]) == 0
     assert f"crmctl: store: {store}\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "  \n"])
+def test_a_blank_env_store_is_refused_not_a_file_named_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], blank: str
+) -> None:
+    monkeypatch.setenv("CRMCTL_STORE", blank)
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "s.yaml"
+    script.write_text(SCRIPT, encoding="utf-8")
+    assert run(["simulate", V1, "--script", str(script)]) == 2
+    assert "CRMCTL_STORE is blank" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]

@@ -34,7 +34,9 @@ def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
     if explicit is not None:
         return explicit
     env = os.environ.get(STORE_ENV)
-    if env:
+    if env:  # empty: as if unset; blank: a mistake (it would be a file named " " in the current directory)
+        if not env.strip():
+            raise UsageError(f"{STORE_ENV} is blank", hint="set it to a store file, or unset it")
         return Path(env).expanduser()
     from crmctl.model.config import read_config
 
