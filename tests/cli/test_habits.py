@@ -413,6 +413,8 @@ def test_channels_complete_from_the_configured_registry(
     assert run(["promote", "LeadLifecycle@1.0.0", "--to", "stable", *signed]) == 0
     assert run(["promote", "LeadLifecycle@1.1.0", "--to", "beta", *signed]) == 0
     capsys.readouterr()
+    shutil.rmtree(tmp_path / "cache")
+    shutil.rmtree(tmp_path / "state")
     assert _complete(monkeypatch, capsys, f"crmctl resolve LeadLifecycle -r {registry} --channel ") == [
         "beta",
         "stable",
@@ -420,6 +422,9 @@ def test_channels_complete_from_the_configured_registry(
     monkeypatch.setenv("CRMCTL_REGISTRY", registry)  # the configured registry
     assert _complete(monkeypatch, capsys, "crmctl promote LeadLifecycle@1.0.0 --to s") == ["stable"]
     assert _complete(monkeypatch, capsys, "crmctl resolve Other --channel ") == ["beta", "stable"]
+    # read-only: a TAB neither mirrored the registry into the cache nor pinned its head (trust on first use)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "state").exists()
+    assert _complete(monkeypatch, capsys, f"crmctl resolve X -r {tmp_path / 'keys'} --channel ") == []  # no registry
 
 
 def test_completion_is_fast_enough_to_type_with(tree: Path) -> None:
@@ -553,3 +558,20 @@ def test_completion_with_a_broken_configuration_offers_nothing(
     monkeypatch.chdir(tmp_path)
     assert _complete(monkeypatch, capsys, "crmctl draft show ") == []
     assert list(tmp_path.iterdir()) == [tmp_path / "crmctl.toml"]
+
+
+def test_peeking_at_a_registry_never_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`registry.store.Store.peek`, what the channel completer reads: None for a remote registry, a directory that
+    is no git repository, a missing file, and a git that hangs or is missing."""
+    import subprocess as sp
+
+    from crmctl.registry.store import Store
+
+    assert Store("https://example.invalid/registry.git").peek("index.json") is None
+    assert Store(str(tmp_path)).peek("index.json") is None
+
+    def hangs(*_args: Any, **_kwargs: Any) -> Any:
+        raise sp.TimeoutExpired("git", 5)
+
+    monkeypatch.setattr(sp, "run", hangs)
+    assert Store(str(tmp_path)).peek("index.json") is None

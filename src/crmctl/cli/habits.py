@@ -391,15 +391,21 @@ def _new_field_target(ctx: Any, incomplete: str) -> list[Any]:
 
 
 def _channels(ctx: Any, incomplete: str) -> list[Any]:
-    """Channels of the configured registry (a local one: completion never clones), of the package named so far."""
+    """Channels of the configured registry, of the package named so far: a local registry's index read in place
+    (completion never clones, fetches, replays or pins a registry, and never writes)."""
+    import json
+
     from crmctl.registry.config import registry_location
-    from crmctl.registry.opening import open_registry
+    from crmctl.registry.store import Store, normalize_location
 
     given = _given(ctx)
     location = registry_location(given.get("registry"))
     if not Path(location).expanduser().is_dir():
         return []
-    channels = open_registry(location).state.channels
+    # read in place: opening the registry would mirror it into the cache and pin its head (a write on a TAB)
+    raw = Store(normalize_location(str(Path(location).expanduser()))).peek("index.json")
+    packages = json.loads(raw).get("packages", {}) if raw is not None else {}
+    channels = {str(name): dict(entry.get("channels") or {}) for name, entry in packages.items()}
     named = str(given.get("name") or given.get("spec") or "").partition("@")[0]
     pools = [channels.get(named, {})] if named in channels else list(channels.values())
     names = sorted({channel for pool in pools for channel in pool})
