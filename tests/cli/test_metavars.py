@@ -77,3 +77,10 @@ def test_the_shapes_of_arguments() -> None:
 def test_a_missing_argument_is_named_by_its_metavar() -> None:
     result = CliRunner().invoke(ROOT, ["package", "digest"])
     assert result.exit_code == 2 and "'PATH'" in result.output
+
+
+@pytest.mark.parametrize("path", [(), ("draft",), *LEAVES], ids=lambda p: " ".join(p) or "crmctl")
+def test_h_is_help_everywhere(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(ROOT, [*path, "-h"], env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.startswith("Usage: crmctl"), result.output
+    assert "-h, --help" in result.output

@@ -1,7 +1,8 @@
 """The habits every command shares, added once to the click tree typer builds (`crmctl.cli.main.click_app`):
 
-- `--quiet/-q`, `--verbose/-v` and `--color auto|always|never` on every command (`crmctl.cli.console` keeps what
-  they asked for: `note` is silent under --quiet, `detail` speaks under --verbose, `color_enabled` decides colour);
+- `--quiet/-q`, `--verbose/-v`, `--color auto|always|never` and `-h` (as `--help`) on every command
+  (`crmctl.cli.console` keeps what they asked for: `note` is silent under --quiet, `detail` speaks under
+  --verbose, `color_enabled` decides colour);
 - dynamic shell completion (`crmctl completion bash|zsh|fish` prints the script; typer's `_CRMCTL_COMPLETE`
   machinery answers underneath): package directories, entity names and ENTITY.FIELD, registry channels, session
   and draft ids, rule codes. A completer never fails: a broken package, a missing store or registry, anything
@@ -139,6 +140,8 @@ def decorate(root: Any) -> Any:
         command.invoke = _timed(command.invoke, " ".join(path))
     root.main = _fresh(root, root.main)
     root.epilog = EPILOG
+    # -h as well as --help, on every command (click hands the root's setting down to every subcommand)
+    root.context_settings = {**root.context_settings, "help_option_names": ["-h", "--help"]}
     return root
 
 
