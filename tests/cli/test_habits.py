@@ -575,3 +575,44 @@ def test_peeking_at_a_registry_never_fails(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(sp, "run", hangs)
     assert Store(str(tmp_path)).peek("index.json") is None
+
+
+# --- the habits before the command: `crmctl -q lint`, `crmctl --color never diff` --------------------------------
+
+
+def test_the_habits_before_the_command(tmp_path: Path, capsys: Capture) -> None:
+    """cargo, ruff and docker take their output options before the command too; crmctl said "No such option"."""
+    package = write_package(tmp_path / "pkg", {**MINIMAL, "schema.yaml": "entities:\n    Lead:\n      fields: {}\n"})
+    assert run(["-q", "fmt", "--check", str(package)]) == 1
+    captured = capsys.readouterr()
+    assert "would reformat" in captured.out and captured.err == ""  # the command's default did not undo -q
+    assert run(["--verbose", "rules"]) == 0
+    assert "crmctl: rules took" in capsys.readouterr().err
+    assert run(["-q", "rules", "-v"]) == 2
+    assert "--quiet and --verbose cannot be used together" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_color_before_or_after_the_command(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    package = write_package(tmp_path / "pkg", {**MINIMAL, "schema.yaml": BAD_SCHEMA})
+    argv = (
+        ["--color", "always", "lint", str(package)]
+        if where == "before"
+        else ["lint", str(package), "--color", "always"]
+    )
+    assert run(argv) == 1
+    assert ANSI in capsys.readouterr().out
+    assert run([*argv, "-f", "json"]) == 1  # JSON never has colour, and the envelope names the command
+    document = json.loads(capsys.readouterr().out)
+    assert document["command"] == "lint" and ANSI not in json.dumps(document)
+
+
+def test_the_command_path_skips_the_value_of_color() -> None:
+    from crmctl.cli.main import command_path
+
+    assert command_path(["--color", "always", "draft", "list"]) == "draft list"
+    assert command_path(["-q", "--color", "never", "registry", "signer", "add", "x"]) == "registry signer add"
+    assert command_path(["draft", "show", "--color", "always", "list"]) == "draft show"

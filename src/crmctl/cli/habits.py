@@ -51,17 +51,21 @@ class ColorChoice(StrEnum):
 # --- the shared options ----------------------------------------------------------------------------------------
 
 
+# The callbacks set only what was asked for (click calls them for defaults too): `crmctl -q lint` asks once, before
+# the command, and the command's own default must not undo it; `console.reset()` starts every command line.
+
+
 def _quiet(ctx: typer.Context, value: bool) -> None:
-    if ctx.resilient_parsing:  # shell completion parses without acting
+    if ctx.resilient_parsing or not value:  # shell completion parses without acting
         return
-    console.configure(quiet=value)
+    console.configure(quiet=True)
     _refuse_both()
 
 
 def _verbose(ctx: typer.Context, value: bool) -> None:
-    if ctx.resilient_parsing:
+    if ctx.resilient_parsing or not value:
         return
-    console.configure(verbose=value)
+    console.configure(verbose=True)
     _refuse_both()
 
 
@@ -71,7 +75,7 @@ def _refuse_both() -> None:
 
 
 def _color(ctx: typer.Context, value: ColorChoice) -> None:
-    if ctx.resilient_parsing:
+    if ctx.resilient_parsing or value is None or ColorChoice(value) is ColorChoice.auto:
         return
     console.configure(color=ColorChoice(value).value)
 
@@ -138,6 +142,7 @@ def decorate(root: Any) -> Any:
             if completer is not None:
                 param._custom_shell_complete = _never_failing(completer)
         command.invoke = _timed(command.invoke, " ".join(path))
+    root.params.extend(_shared_params())  # before the command too: `crmctl -q lint`, `crmctl --color never diff`
     root.main = _fresh(root, root.main)
     root.epilog = EPILOG
     # -h as well as --help, on every command (click hands the root's setting down to every subcommand)
