@@ -180,3 +180,33 @@ def test_counts_agree_with_their_number(store: str, tmp_path: Path, capsys: pyte
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == f"exported 1 row in 1 dataset to {out}"
     assert lines[0].startswith("records/Lead: 1 row -> ")
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_exporting_again_replaces_the_dataset_no_stale_files(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dataset's directory holds what this export wrote: the files of an earlier export into the same --out
+    (other partitions, the other file format) used to stay beside the new ones, so a reader of
+    `records/Lead/**/*.parquet` counted rows twice or read rows the store no longer has."""
+    out = tmp_path / "out"
+    base = ["export", "records", "--out", str(out), "--store", store]
+    assert run([*base, "--partition-by", "tenant"]) == 0
+    assert _files(out) == ["records/Lead/tenant=t1/part-0.parquet", "records/Lead/tenant=t2/part-0.parquet"]
+    (out / "README.txt").write_text("mine", encoding="utf-8")
+    (out / "records" / "Lead" / "notes.txt").write_text("mine too", encoding="utf-8")
+    assert run(base) == 0
+    assert _files(out) == ["README.txt", "records/Lead/notes.txt", "records/Lead/part-0.parquet"]
+    assert pq.read_table(out / "records" / "Lead" / "part-0.parquet").num_rows == 3
+    assert run([*base, "--file-format", "csv", "--partition-by", "tenant", "--tenant", "t2"]) == 0
+    assert run([*base, "--file-format", "csv", "--partition-by", "tenant", "--tenant", "t1"]) == 0
+    assert _files(out) == [  # the other format's files are another export: kept
+        "README.txt",
+        "records/Lead/notes.txt",
+        "records/Lead/part-0.parquet",
+        "records/Lead/tenant=t1/part-0.csv",
+    ]
+    capsys.readouterr()

@@ -413,6 +413,8 @@ def test_channels_complete_from_the_configured_registry(
     assert run(["promote", "LeadLifecycle@1.0.0", "--to", "stable", *signed]) == 0
     assert run(["promote", "LeadLifecycle@1.1.0", "--to", "beta", *signed]) == 0
     capsys.readouterr()
+    shutil.rmtree(tmp_path / "cache")
+    shutil.rmtree(tmp_path / "state")
     assert _complete(monkeypatch, capsys, f"crmctl resolve LeadLifecycle -r {registry} --channel ") == [
         "beta",
         "stable",
@@ -420,6 +422,9 @@ def test_channels_complete_from_the_configured_registry(
     monkeypatch.setenv("CRMCTL_REGISTRY", registry)  # the configured registry
     assert _complete(monkeypatch, capsys, "crmctl promote LeadLifecycle@1.0.0 --to s") == ["stable"]
     assert _complete(monkeypatch, capsys, "crmctl resolve Other --channel ") == ["beta", "stable"]
+    # read-only: a TAB neither mirrored the registry into the cache nor pinned its head (trust on first use)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "state").exists()
+    assert _complete(monkeypatch, capsys, f"crmctl resolve X -r {tmp_path / 'keys'} --channel ") == []  # no registry
 
 
 def test_completion_is_fast_enough_to_type_with(tree: Path) -> None:
@@ -506,3 +511,108 @@ def test_fish_completes_through_the_script(tmp_path: Path, capsys: Capture) -> N
     done = subprocess.run(["fish", "--no-config", "-c", driver], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "RUL301" in done.stdout
+
+
+def _two_drafts(store: Path, tmp_path: Path) -> None:
+    script = tmp_path / "half.yaml"
+    script.write_text(
+        "now: 2026-11-26T09:00:00Z\nevents:\n  - change: {field: firstName, value: Ada}\n  - quit: {}\n",
+        encoding="utf-8",
+    )
+    for session in ("s1", "s2"):
+        assert (
+            run(["simulate", str(LEAD_V1), "--script", str(script), "--store", str(store), "--session", session]) == 0
+        )
+
+
+@pytest.mark.parametrize("found_by", ["project-root", "env", "config"])
+def test_draft_ids_complete_from_the_store_the_command_would_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture, found_by: str
+) -> None:
+    """The id completers find the store as every runtime command does (`resolve_store`): from a subdirectory of
+    the project, through CRMCTL_STORE and `store` in [tool.crmctl]; they used `.crm/runtime.duckdb` of the current
+    directory, so `crmctl draft show <TAB>` offered nothing in a subdirectory or with a configured store."""
+    root = tmp_path / "project"
+    sub = root / "deep"
+    sub.mkdir(parents=True)
+    (root / ".git").mkdir()
+    store = {"project-root": root / ".crm" / "runtime.duckdb", "env": tmp_path / "env.duckdb"}.get(
+        found_by, root / "data" / "crm.duckdb"
+    )
+    if found_by == "env":
+        monkeypatch.setenv("CRMCTL_STORE", str(store))
+    if found_by == "config":
+        (root / "crmctl.toml").write_text('store = "data/crm.duckdb"\n', encoding="utf-8")
+    _two_drafts(store, tmp_path)
+    capsys.readouterr()
+    monkeypatch.chdir(sub)
+    assert _complete(monkeypatch, capsys, "crmctl draft show ") == ["s1", "s2"]
+    assert _complete(monkeypatch, capsys, "crmctl replay --session s") == ["s1", "s2"]
+    assert not (sub / ".crm").exists()  # completion reads, never creates
+
+
+def test_completion_with_a_broken_configuration_offers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    (tmp_path / "crmctl.toml").write_text("store = 3\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert _complete(monkeypatch, capsys, "crmctl draft show ") == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "crmctl.toml"]
+
+
+def test_peeking_at_a_registry_never_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`registry.store.Store.peek`, what the channel completer reads: None for a remote registry, a directory that
+    is no git repository, a missing file, and a git that hangs or is missing."""
+    import subprocess as sp
+
+    from crmctl.registry.store import Store
+
+    assert Store("https://example.invalid/registry.git").peek("index.json") is None
+    assert Store(str(tmp_path)).peek("index.json") is None
+
+    def hangs(*_args: Any, **_kwargs: Any) -> Any:
+        raise sp.TimeoutExpired("git", 5)
+
+    monkeypatch.setattr(sp, "run", hangs)
+    assert Store(str(tmp_path)).peek("index.json") is None
+
+
+# --- the habits before the command: `crmctl -q lint`, `crmctl --color never diff` --------------------------------
+
+
+def test_the_habits_before_the_command(tmp_path: Path, capsys: Capture) -> None:
+    """cargo, ruff and docker take their output options before the command too; crmctl said "No such option"."""
+    package = write_package(tmp_path / "pkg", {**MINIMAL, "schema.yaml": "entities:\n    Lead:\n      fields: {}\n"})
+    assert run(["-q", "fmt", "--check", str(package)]) == 1
+    captured = capsys.readouterr()
+    assert "would reformat" in captured.out and captured.err == ""  # the command's default did not undo -q
+    assert run(["--verbose", "rules"]) == 0
+    assert "crmctl: rules took" in capsys.readouterr().err
+    assert run(["-q", "rules", "-v"]) == 2
+    assert "--quiet and --verbose cannot be used together" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_color_before_or_after_the_command(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    package = write_package(tmp_path / "pkg", {**MINIMAL, "schema.yaml": BAD_SCHEMA})
+    argv = (
+        ["--color", "always", "lint", str(package)]
+        if where == "before"
+        else ["lint", str(package), "--color", "always"]
+    )
+    assert run(argv) == 1
+    assert ANSI in capsys.readouterr().out
+    assert run([*argv, "-f", "json"]) == 1  # JSON never has colour, and the envelope names the command
+    document = json.loads(capsys.readouterr().out)
+    assert document["command"] == "lint" and ANSI not in json.dumps(document)
+
+
+def test_the_command_path_skips_the_value_of_color() -> None:
+    from crmctl.cli.main import command_path
+
+    assert command_path(["--color", "always", "draft", "list"]) == "draft list"
+    assert command_path(["-q", "--color", "never", "registry", "signer", "add", "x"]) == "registry signer add"
+    assert command_path(["draft", "show", "--color", "always", "list"]) == "draft show"

@@ -615,3 +615,18 @@ def test_text_output_of_any_divergence_never_raises(capsys: pytest.CaptureFixtur
     _replay_text(report, 3, frozenset({"behavioral"}))
     text = capsys.readouterr().out
     assert text.startswith("replayed ")
+
+
+def test_the_summary_counts_agree_with_their_nouns(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12 ("1 rows"): replay said "replayed 2 events of 1 sessions"."""
+    from crmctl.cli.commands.runtime import _replay_text
+    from crmctl.runtime.replay import ReplayReport
+
+    report = ReplayReport(None)
+    report.begin("s1")
+    report.events = 1
+    _replay_text(report, 3)
+    assert (
+        capsys.readouterr().out
+        == "replayed 1 event of 1 session against the pinned versions: every effect reproduced\n"
+    )

@@ -116,3 +116,42 @@ def test_lint_accepts_the_store_key(tmp_path: Path) -> None:
 
     (tmp_path / "crmctl.toml").write_text('store = "x.duckdb"\n', encoding="utf-8")
     load_config(None, tmp_path)  # no "unknown key"
+
+
+OPENERS = (
+    ["draft", "list"],
+    ["store", "info"],
+    ["store", "migrate"],
+    ["log", "verify"],
+    ["records", "list"],
+    ["events", "list"],
+    ["replay"],
+)
+
+
+@pytest.mark.parametrize("argv", OPENERS, ids=" ".join)
+def test_verbose_names_the_store_every_command_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """--verbose says which store was used (`store migrate` opened it by itself and said nothing)."""
+    store = tmp_path / "env.duckdb"
+    monkeypatch.setenv("CRMCTL_STORE", str(store))
+    script = tmp_path / "s.yaml"
+    script.write_text(SCRIPT, encoding="utf-8")
+    assert run(["simulate", V1, "--script", str(script), "--session", "s1"]) == 0
+    capsys.readouterr()
+    assert run([*argv, "-v"]) == 0
+    assert f"crmctl: store: {store}\n" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "  \n"])
+def test_a_blank_env_store_is_refused_not_a_file_named_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], blank: str
+) -> None:
+    monkeypatch.setenv("CRMCTL_STORE", blank)
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "s.yaml"
+    script.write_text(SCRIPT, encoding="utf-8")
+    assert run(["simulate", V1, "--script", str(script)]) == 2
+    assert "CRMCTL_STORE is blank" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]

@@ -1,7 +1,8 @@
 """The habits every command shares, added once to the click tree typer builds (`crmctl.cli.main.click_app`):
 
-- `--quiet/-q`, `--verbose/-v` and `--color auto|always|never` on every command (`crmctl.cli.console` keeps what
-  they asked for: `note` is silent under --quiet, `detail` speaks under --verbose, `color_enabled` decides colour);
+- `--quiet/-q`, `--verbose/-v`, `--color auto|always|never` and `-h` (as `--help`) on every command
+  (`crmctl.cli.console` keeps what they asked for: `note` is silent under --quiet, `detail` speaks under
+  --verbose, `color_enabled` decides colour);
 - dynamic shell completion (`crmctl completion bash|zsh|fish` prints the script; typer's `_CRMCTL_COMPLETE`
   machinery answers underneath): package directories, entity names and ENTITY.FIELD, registry channels, session
   and draft ids, rule codes. A completer never fails: a broken package, a missing store or registry, anything
@@ -50,17 +51,21 @@ class ColorChoice(StrEnum):
 # --- the shared options ----------------------------------------------------------------------------------------
 
 
+# The callbacks set only what was asked for (click calls them for defaults too): `crmctl -q lint` asks once, before
+# the command, and the command's own default must not undo it; `console.reset()` starts every command line.
+
+
 def _quiet(ctx: typer.Context, value: bool) -> None:
-    if ctx.resilient_parsing:  # shell completion parses without acting
+    if ctx.resilient_parsing or not value:  # shell completion parses without acting
         return
-    console.configure(quiet=value)
+    console.configure(quiet=True)
     _refuse_both()
 
 
 def _verbose(ctx: typer.Context, value: bool) -> None:
-    if ctx.resilient_parsing:
+    if ctx.resilient_parsing or not value:
         return
-    console.configure(verbose=value)
+    console.configure(verbose=True)
     _refuse_both()
 
 
@@ -70,7 +75,7 @@ def _refuse_both() -> None:
 
 
 def _color(ctx: typer.Context, value: ColorChoice) -> None:
-    if ctx.resilient_parsing:
+    if ctx.resilient_parsing or value is None or ColorChoice(value) is ColorChoice.auto:
         return
     console.configure(color=ColorChoice(value).value)
 
@@ -131,13 +136,31 @@ def decorate(root: Any) -> Any:
         taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
         command.params.extend(p for p in shared if not taken.intersection(p.opts))
         for param in command.params:
+            if isinstance(param, typer.core.TyperArgument):
+                _plain_argument(param)
             completer = COMPLETERS.get((" ".join(path), param.name)) or COMPLETERS.get(("*", param.name))
             if completer is not None:
                 param._custom_shell_complete = _never_failing(completer)
         command.invoke = _timed(command.invoke, " ".join(path))
+    root.params.extend(_shared_params())  # before the command too: `crmctl -q lint`, `crmctl --color never diff`
     root.main = _fresh(root, root.main)
     root.epilog = EPILOG
+    # -h as well as --help, on every command (click hands the root's setting down to every subcommand)
+    root.context_settings = {**root.context_settings, "help_option_names": ["-h", "--help"]}
     return root
+
+
+def _plain_argument(param: Any) -> None:
+    """Help for an argument as click and every other CLI write it: its metavar (the name in capitals when none is
+    given), never the Python type typer appends (`PATH <list[Path]>`, `ID <str>`) nor typer's braces around a
+    required argument in the usage line (`{path}`): `PACKAGE`, `[PATH]...`. A choice keeps its choices
+    (`SHELL <bash|zsh|fish>`)."""
+    if param.metavar is None:
+        param.metavar = str(param.name).upper()
+    if not param.type_descriptor.is_choice:
+        param.display_type_rich = lambda ctx: None
+    usage = param.metavar if param.required else f"[{param.metavar}]"
+    param.get_usage_pieces = lambda ctx: [usage if param.nargs == 1 else f"{usage}..."]
 
 
 def _leaves(command: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], Any]]:
@@ -376,15 +399,21 @@ def _new_field_target(ctx: Any, incomplete: str) -> list[Any]:
 
 
 def _channels(ctx: Any, incomplete: str) -> list[Any]:
-    """Channels of the configured registry (a local one: completion never clones), of the package named so far."""
+    """Channels of the configured registry, of the package named so far: a local registry's index read in place
+    (completion never clones, fetches, replays or pins a registry, and never writes)."""
+    import json
+
     from crmctl.registry.config import registry_location
-    from crmctl.registry.opening import open_registry
+    from crmctl.registry.store import Store, normalize_location
 
     given = _given(ctx)
     location = registry_location(given.get("registry"))
     if not Path(location).expanduser().is_dir():
         return []
-    channels = open_registry(location).state.channels
+    # read in place: opening the registry would mirror it into the cache and pin its head (a write on a TAB)
+    raw = Store(normalize_location(str(Path(location).expanduser()))).peek("index.json")
+    packages = json.loads(raw).get("packages", {}) if raw is not None else {}
+    channels = {str(name): dict(entry.get("channels") or {}) for name, entry in packages.items()}
     named = str(given.get("name") or given.get("spec") or "").partition("@")[0]
     pools = [channels.get(named, {})] if named in channels else list(channels.values())
     names = sorted({channel for pool in pools for channel in pool})
@@ -393,11 +422,12 @@ def _channels(ctx: Any, incomplete: str) -> list[Any]:
 
 def _store_ids(kind: str) -> Callable[[Any, str], list[Any]]:
     def complete(ctx: Any, incomplete: str) -> list[Any]:
-        from crmctl.cli.inputs import DEFAULT_STORE
+        from crmctl.cli.inputs import resolve_store
         from crmctl.runtime.store import Store
 
         given = _given(ctx)
-        path = Path(str(given.get("store") or DEFAULT_STORE))
+        explicit = given.get("store")
+        path = resolve_store(Path(str(explicit)) if explicit else None)  # the store the command would open
         if not path.is_file():
             return []
         tenant = str(given.get("tenant") or "default")

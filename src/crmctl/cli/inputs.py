@@ -34,7 +34,9 @@ def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
     if explicit is not None:
         return explicit
     env = os.environ.get(STORE_ENV)
-    if env:
+    if env:  # empty: as if unset; blank: a mistake (it would be a file named " " in the current directory)
+        if not env.strip():
+            raise UsageError(f"{STORE_ENV} is blank", hint="set it to a store file, or unset it")
         return Path(env).expanduser()
     from crmctl.model.config import read_config
 
@@ -60,14 +62,18 @@ def _project_root(start: Path) -> Path:
 
 
 @contextmanager
-def open_store(path: Path | None, *, read_only: bool = False, create: bool | None = None) -> Iterator[Store]:
-    """The store `resolve_store(path)` finds, created unless read-only (or `create` is False), closed on leaving."""
+def open_store(
+    path: Path | None, *, read_only: bool = False, create: bool | None = None, allow_old_format: bool = False
+) -> Iterator[Store]:
+    """The store `resolve_store(path)` finds, created unless read-only (or `create` is False), closed on leaving;
+    named under --verbose. `allow_old_format` is for `store migrate` only."""
     from crmctl.cli.console import detail
     from crmctl.runtime.store import Store
 
     target = resolve_store(path)
     detail(f"crmctl: store: {target}")
-    with Store.open(target, read_only=read_only, create=not read_only if create is None else create) as store:
+    creating = not read_only if create is None else create
+    with Store.open(target, read_only=read_only, create=creating, allow_old_format=allow_old_format) as store:
         yield store
 
 

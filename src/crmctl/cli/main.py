@@ -721,13 +721,15 @@ def _carrying_interrupts(invoke: Any) -> Any:
 
 def command_path(args: list[str]) -> str:
     """The command a command line names (`registry signer add`), "" when it names none: the longest run of
-    command names in it, options skipped (the root's only option, --version, takes no value)."""
+    command names in it, options skipped (of the root's options only --color takes a value)."""
     names: list[str] = []
     command = click_app()
+    skip = False
     for token in args:
         if token == "--":
             break
-        if token.startswith("-"):
+        if skip or token.startswith("-"):
+            skip = token == "--color" and not names
             continue
         commands = getattr(command, "commands", None)
         if not commands or token not in commands:

@@ -480,7 +480,7 @@ def export_command(
     output_format: Annotated[
         str,
         typer.Option(
-            "--format", "-f", metavar="[text|json]", callback=_report_format, help="Output format of the report."
+            "--format", "-f", metavar="<text|json>", callback=_report_format, help="Output format of the report."
         ),
     ] = "text",
 ) -> None:

@@ -250,8 +250,25 @@ class Store:
         return result.stdout.decode().strip() or None
 
     def _local_git_dir(self) -> str:
-        path = Path(self.location.removeprefix("file://"))
-        return str(path / ".git") if (path / ".git").is_dir() else str(path)
+        return _local_git_dir(self.location)
+
+    def peek(self, path: str) -> bytes | None:
+        """`path` as the local registry's `main` has it, read in place: no cache, no fetch, nothing written, and
+        nothing checked (the log is not replayed). For shell completion, which must stay read-only and fast;
+        None for a remote registry, a missing branch or file, or any failure of git."""
+        if not is_local(self.location):
+            return None
+        try:
+            result = subprocess.run(
+                ["git", "--git-dir", _local_git_dir(self.location), "show", f"refs/heads/main:{path}"],
+                capture_output=True,
+                check=False,
+                timeout=5,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return result.stdout if result.returncode == 0 else None
 
     def tidy(self) -> None:
         """Pack the cache's refs: a thousand loose tag files make every later fetch 50% slower."""
@@ -353,6 +370,11 @@ class Store:
         if any(marker in text for marker in _REJECTED) or "\t!" in text or "!\t" in text:
             raise ConflictError(f"{self.location}: the registry changed while writing (push rejected)")
         raise RemoteError(f"{self.location}: cannot push to the registry: {_summarize(text)}")
+
+
+def _local_git_dir(location: str) -> str:
+    path = Path(location.removeprefix("file://"))
+    return str(path / ".git") if (path / ".git").is_dir() else str(path)
 
 
 def _identity_env(identity: str, when: str) -> dict[str, str]:

@@ -122,6 +122,7 @@ class Dataset:
                 f"(columns: {', '.join(schema.names)})"
             )
         self.root, self.options, self.metadata, self.digest_column = root, options, metadata, digest_column
+        self.stem = stem
         self.name = f"{stem}.{options.format}"
         self.schema = schema
         self.kept = [f.name for f in schema if f.name not in options.partition_by and f.name != "__digest"]
@@ -171,9 +172,31 @@ class Dataset:
             self._sink(())
         for sink in self.sinks.values():
             sink.commit()
+        self._drop_stale({s.path for s in self.sinks.values()})
         files = sorted(str(s.path) for s in self.sinks.values())
         digests = sorted(set().union(*(s.digests for s in self.sinks.values())))
         return DatasetReport(kind, name, sum(s.rows for s in self.sinks.values()), files, digests)
+
+    def _drop_stale(self, written: set[Path]) -> None:
+        """Remove what an earlier export in this file format left in this dataset's directory: its data files (any
+        partition) that this export did not write, and the partition directories they leave empty. The dataset's
+        files of this format are then exactly this export, as a reader globbing `**/*.parquet` expects; other
+        files (the other format's, anyone else's) stay."""
+        root = self.root.resolve()
+        stale = [
+            p
+            for p in self.root.rglob(self.name)
+            if p not in written and p.is_file() and p.parent.resolve().is_relative_to(root)
+        ]
+        for path in stale:
+            path.unlink(missing_ok=True)
+            for directory in path.parents:
+                if directory == self.root or self.root not in directory.parents:
+                    break
+                try:
+                    directory.rmdir()  # only when empty
+                except OSError:
+                    break
 
     def abort(self) -> None:
         for sink in self.sinks.values():

@@ -213,7 +213,7 @@ def test_draft_show_of_a_submitted_draft_points_at_its_record(store: str, capsys
     assert record["data"]["email"] == shown["data"]["email"] and record["package"] == shown["package"]
     assert run(["draft", "show", "lead-ada", *where]) == 0
     text = capsys.readouterr().out
-    assert "was submitted" in text and "crmctl records get lead-ada --entity Lead" in text
+    assert "was submitted" in text and f"see: crmctl records get lead-ada --entity Lead --store {store}\n" in text
 
 
 def test_draft_discard(store: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -226,10 +226,38 @@ def test_draft_discard(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     submitted = _envelope(capsys, ["draft", "discard", "lead-ada", *where], 2)
     [problem] = submitted["problems"]
     assert "was submitted" in problem["message"]
-    assert problem["hint"] == "crmctl records get lead-ada --entity Lead"
+    assert problem["hint"] == f"crmctl records get lead-ada --entity Lead --store {store}"
     # the discard is logged, the chain stays intact, and replay takes no input from it
     assert _envelope(capsys, ["log", "verify", *where])["result"]["ok"] is True
     assert run(["replay", *where]) == 0
+
+
+@pytest.mark.parametrize("given", ["flag", "env"])
+def test_the_record_command_of_a_submitted_draft_finds_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """`draft show`/`draft discard` of a submitted draft name the command that shows its record; it left out the
+    --tenant and --store the draft was found with (and did not quote), so pasting it said "no record" or read
+    the default store."""
+    import shlex
+
+    store = tmp_path / "my store's dir" / "rt.duckdb"
+    store.parent.mkdir()
+    where = ["--store", str(store)] if given == "flag" else []
+    if given == "env":
+        monkeypatch.setenv("CRMCTL_STORE", str(store))
+    script = str(REPO / "packages" / "LeadLifecycle" / "v1" / "scripts" / "capture-lead.yaml")
+    assert run(["simulate", V1, "--script", script, *where, "--tenant", "acme", "--session", "s 1"]) == 0
+    capsys.readouterr()
+    assert run(["draft", "show", "s 1", *where, "--tenant", "acme"]) == 0
+    see = capsys.readouterr().out.splitlines()[-1].removeprefix("  see: ")
+    hint = _envelope(capsys, ["draft", "discard", "s 1", *where, "--tenant", "acme"], 2)["problems"][0]["hint"]
+    assert see == hint
+    argv = shlex.split(see)
+    assert argv[:4] == ["crmctl", "records", "get", "s 1"] and ("--store" in argv) == (given == "flag")
+    monkeypatch.chdir(tmp_path)
+    record = _envelope(capsys, argv[1:])["result"]
+    assert (record["id"], record["entity"]) == ("s 1", "Lead")
 
 
 def test_draft_discard_text_and_missing_store(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:

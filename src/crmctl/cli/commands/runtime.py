@@ -354,13 +354,27 @@ def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_f
         record = doc["record"]
         out(
             f"draft {draft_id} was submitted at {doc['updatedAt']}: it is record {record['entity']} {record['id']} "
-            f"({package})\n  see: crmctl records get {record['id']} --entity {record['entity']}"
+            f"({package})\n  see: {_record_command(record['id'], record['entity'], store_path, tenant)}"
         )
         return 0
     out(f"draft {draft_id}: {doc['entity']} on {package}, step {doc['lastStep']}, updated {doc['updatedAt']}")
     for name, value in sorted(doc["data"].items()):
         out(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
     return 0
+
+
+def _record_command(record_id: str, entity: str, store_path: Path | None, tenant: str) -> str:
+    """The command that shows the record a submitted draft became, ready to paste: the --store and --tenant the
+    draft was found with (a record lives in its tenant; the store given on the command line is not the default
+    one), every word quoted for the shell."""
+    import shlex
+
+    words = ["crmctl", "records", "get", record_id, "--entity", entity]
+    if store_path is not None:
+        words += ["--store", str(store_path)]
+    if tenant != "default":
+        words += ["--tenant", tenant]
+    return shlex.join(words)
 
 
 def _submitted_draft(draft_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -402,7 +416,7 @@ def run_draft_discard(draft_id: str, store_path: Path | None, tenant: str, now: 
             entity = entry.get("entity")
             raise UserError(
                 f"draft {draft_id!r} was submitted: it is record {entity} {draft_id} now, not a draft to discard",
-                hint=f"crmctl records get {draft_id} --entity {entity}",
+                hint=_record_command(draft_id, str(entity), store_path, tenant),
             ) from None
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if output_format == "json":
@@ -693,15 +707,13 @@ def _replay_text(
     report: Any, limit: int, failing: frozenset[str] = frozenset(), chain: list[Any] | None = None
 ) -> None:
     what = f"against {report.against}" if report.against else "against the pinned versions"
+    counted = f"{plural(report.events, 'event')} of {plural(report.sessions, 'session')} {what}"
     if report.ok:
-        out(f"replayed {report.events} events of {report.sessions} sessions {what}: every effect reproduced")
+        out(f"replayed {counted}: every effect reproduced")
         return
     classes = ", ".join(f"{n} {c}" for c, n in report.classes().items() if n)
     differing = len(report.divergences)
-    out(
-        f"replayed {report.events} events of {report.sessions} sessions {what}: "
-        f"{differing} {'event differs' if differing == 1 else 'events differ'} ({classes})"
-    )
+    out(f"replayed {counted}: {differing} {'event differs' if differing == 1 else 'events differ'} ({classes})")
     for sid, counts in report.per_session.items():
         changed = {k: v for k, v in counts.items() if v}
         if changed:
@@ -776,10 +788,8 @@ def run_store_info(store_path: Path | None, output_format: str) -> int:
 
 
 def run_store_migrate(store_path: Path | None, output_format: str) -> int:
-    from crmctl.runtime.store import Store
-
     target = resolve_store(store_path)
-    with Store.open(target, allow_old_format=True, create=False) as store:
+    with open_store(target, create=False, allow_old_format=True) as store:
         done = store.migrate()
         current = store.info()["format"]
     if output_format == "json":
