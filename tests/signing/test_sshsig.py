@@ -134,6 +134,25 @@ def test_encrypted_ssh_key_needs_the_passphrase(tmp_path: Path, monkeypatch: pyt
     assert SigningKey.load(private).public_key().startswith("ssh-ed25519 ")
 
 
+@pytest.mark.parametrize("kind", ["openssh", "pkcs8"])
+def test_a_passphrase_set_for_another_key_does_not_lock_an_unencrypted_one(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CRMCTL_KEY_PASSPHRASE set (for some other, encrypted key) used to make an unencrypted key report "the key is
+    encrypted": cryptography refuses a password for a key without one. ssh opens such a key; so does crmctl."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    private = tmp_path / "id_ed25519"
+    encoding = Encoding.PEM
+    layout = PrivateFormat.OpenSSH if kind == "openssh" else PrivateFormat.PKCS8
+    private.write_bytes(Ed25519PrivateKey.generate().private_bytes(encoding, layout, NoEncryption()))
+    private.chmod(0o600)
+    monkeypatch.setenv("CRMCTL_KEY_PASSPHRASE", "for-another-key")
+    assert SigningKey.load(private).public_key().startswith("ssh-ed25519 ")
+    assert SigningKey.load(private, passphrase="explicit").public_key().startswith("ssh-ed25519 ")
+
+
 def test_rsa_keys_are_refused(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat

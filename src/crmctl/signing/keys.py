@@ -38,7 +38,14 @@ class SigningKey:
         from cryptography.exceptions import UnsupportedAlgorithm
 
         try:
-            key = loader(data, password=password)
+            try:
+                key = loader(data, password=password)
+            except TypeError:
+                if password is None:
+                    raise
+                # a passphrase for a key that has none (CRMCTL_KEY_PASSPHRASE set for another key): as ssh does,
+                # the key opens without it
+                key = loader(data, password=None)
         except UnsupportedAlgorithm as exc:
             raise InputError(f"{path}: cannot open this key ({exc})") from None
         except TypeError:
