@@ -147,3 +147,21 @@ def test_the_pre_commit_hook_formats_the_files_lint_checks() -> None:
     hooks = {hook["id"]: hook for hook in YAML(typ="safe").load((REPO / ".pre-commit-hooks.yaml").read_text())}
     assert hooks["crmctl-fmt"]["entry"] == "crmctl fmt"
     assert hooks["crmctl-fmt"]["files"] == hooks["crmctl-lint"]["files"]
+
+
+def test_a_diff_of_a_file_without_a_final_newline_applies_with_git(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fmt --diff` marks a missing final newline as git does, so `git apply` takes the diff as it is printed."""
+    import subprocess
+
+    root = write_package(tmp_path / "p", MINIMAL)
+    (root / "rules.yaml").write_text(UNFORMATTED_RULES.rstrip("\n"), encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert run(["fmt", "--diff", str(root)]) == 1
+    diff = capsys.readouterr().out
+    assert "\\ No newline at end of file" in diff
+    patch = tmp_path / "fmt.patch"
+    patch.write_text(diff.replace(f"a/{root}/", "a/p/").replace(f"b/{root}/", "b/p/"), encoding="utf-8")
+    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
+    assert run(["fmt", "--check", str(root)]) == 0

@@ -3,7 +3,6 @@ difference; `-` formats standard input to standard output, for editors."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from crmctl.cli.console import note, out
 from crmctl.cli.contract import emit, problem_from_message
 from crmctl.errors import InputError
 from crmctl.lint.discovery import discover_packages
+from crmctl.model.edits import unified_diff
 
 __all__ = ["run"]
 
@@ -124,7 +124,7 @@ def _format_file(path: Path, rel: str, *, write: bool, show_diff: bool) -> _Resu
     changed = formatted != text
     if changed and write:
         write_atomic(path, formatted)
-    return _Result(shown, changed, _unified(text, formatted, shown) if changed and show_diff else "")
+    return _Result(shown, changed, unified_diff(shown, text, formatted) if changed and show_diff else "")
 
 
 def _format(text: str, rel: str, shown: str) -> str:
@@ -137,14 +137,6 @@ def _format(text: str, rel: str, shown: str) -> str:
         if exc.message.startswith(rel) and rel != shown:
             raise InputError(shown + exc.message[len(rel) :], hint=exc.hint) from None
         raise
-
-
-def _unified(before: str, after: str, name: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-        )
-    )
 
 
 def _report(results: list[_Result], *, check: bool, show_diff: bool) -> None:
@@ -165,7 +157,7 @@ def _run_stdin(name: str, output_format: str, *, check: bool, show_diff: bool) -
 
     text = decode_text(sys.stdin.buffer.read(), name)
     formatted = _format(text, name, name)
-    diff = _unified(text, formatted, name) if show_diff else ""
+    diff = unified_diff(name, text, formatted) if show_diff else ""
     if output_format == "json":  # the formatted text is the file's `content` (when writing, i.e. not checking)
         mode = _mode(check, show_diff)
         result = _Result(name, formatted != text, diff)
