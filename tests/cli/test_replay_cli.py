@@ -155,6 +155,15 @@ def test_an_edited_package_copy_in_the_store_is_reported_not_a_crash(
 # --- an export replays from the file alone ----------------------------------------------------------------------
 
 
+def test_an_export_to_standard_output_is_refused_not_written_to_a_file_named_dash(
+    tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["log", "export", "--store", store, "--out", "-"]) == 2
+    assert "cannot be streamed to standard output" in capsys.readouterr().err
+    assert not (tmp_path / "-").exists()
+
+
 def test_an_export_replays_without_the_store(
     tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

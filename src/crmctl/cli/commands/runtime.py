@@ -517,6 +517,11 @@ def _verify_export(export: Path, tenant: str, expected_head: str | None = None) 
 
 
 def run_log_export(store_path: Path | None, tenant: str | None, destination: Path, output_format: str) -> int:
+    if str(destination) == "-":  # the convention for standard output; Parquet needs a seekable file
+        raise UsageError(
+            "--out -: the log export is a Parquet file, it cannot be streamed to standard output",
+            hint="give a file path, e.g. --out events.parquet",
+        )
     with open_store(store_path, read_only=True) as store:
         count = store.export_events(tenant, destination)
     if output_format == "json":
