@@ -54,6 +54,8 @@ def _outcome(call: Callable[[], Any]) -> int:
     except BrokenPipeError:  # written past `console.reader_may_leave` (a library call's own stream)
         return 0
     except Exception as exc:
+        if _machine_failure(exc):  # stdout on a full disk, a read-only or failing device: not crmctl's bug
+            return fail("environment-error", f"crmctl: environment error: {exc}", 3)
         trace = traceback.format_exc()
         return fail(
             "internal-error",
@@ -62,6 +64,14 @@ def _outcome(call: Callable[[], Any]) -> int:
             detail=trace,
             summary=f"{type(exc).__name__}: {exc}",
         )
+
+
+def _machine_failure(exc: BaseException) -> bool:
+    """An OSError the machine caused (no space, quota, I/O error, file too large, read-only file system)."""
+    import errno
+
+    machine = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS}
+    return isinstance(exc, OSError) and exc.errno in machine
 
 
 def _user_error_code(exc: UserError) -> str:
