@@ -41,6 +41,24 @@ def test_crmctl_toml_accepts_tool_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("select = [\n", ":2:1: cannot read configuration: invalid TOML: "),
+        ("[tool]\nselect = x\n", ":2:10: cannot read configuration: invalid TOML: Invalid value"),
+    ],
+)
+def test_a_toml_syntax_error_is_located(tmp_path: Path, text: str, where: str) -> None:
+    """tomllib says "(at line 2, column 10)" inside its message; crmctl's located form puts it where editors, the
+    terminal and the JSON contract (`file`, `line`, `column`) read it."""
+    path = tmp_path / "crmctl.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_config(path, tmp_path)
+    assert info.value.message.startswith(f"{path}{where}")
+    assert "(at " not in info.value.message
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("select = [", "invalid TOML"),
@@ -127,7 +145,7 @@ def test_lint_and_the_registry_read_one_configuration_the_same_way(tmp_path: Pat
     if text == "x = 1":
         assert errors[0].endswith("unknown key 'x'") and errors[1] == "UsageError"
     else:
-        assert errors[0] == errors[1] and "cannot read configuration: invalid TOML" in errors[0]
+        assert errors[0] == errors[1] and "invalid TOML" in errors[0]
 
 
 def test_only_the_model_reads_toml() -> None:

@@ -4,6 +4,7 @@ or top-level keys). Found from a directory upward; each plane reads its own keys
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +63,30 @@ def _read(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{problem}: invalid TOML: {exc}") from None
+        raise InputError(_located_toml_error(path, str(exc))) from None
     except ValueError:  # tomllib converts integers with int(): over 4,300 digits it refuses
         raise InputError(f"{problem}: invalid TOML: an integer has more than 4300 digits") from None
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
         raise InputError(f"{problem}: invalid TOML: arrays or tables nested too deeply") from None
     except OSError as exc:
         raise InputError(f"{problem}: {exc.strerror}") from None
+
+
+_TOML_AT = re.compile(r"(?P<message>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)")
+
+
+def _located_toml_error(path: Path, text: str) -> str:
+    """tomllib's "Invalid value (at line 2, column 9)" as crmctl's located form, `path:2:9: invalid TOML: ...`
+    (the end of the document is its last character), so editors and the JSON contract can place it."""
+    match = _TOML_AT.fullmatch(text)
+    if match is None:
+        return f"{path}: cannot read configuration: invalid TOML: {text}"
+    if match["line"] is not None:
+        line, column = int(match["line"]), int(match["column"])
+    else:
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+        except OSError:
+            lines = [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    return f"{path}:{line}:{column}: cannot read configuration: invalid TOML: {match['message']}"
