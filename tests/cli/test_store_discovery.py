@@ -155,3 +155,26 @@ def test_a_blank_env_store_is_refused_not_a_file_named_blank(
     assert run(["simulate", V1, "--script", str(script)]) == 2
     assert "CRMCTL_STORE is blank" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
+
+
+@pytest.mark.parametrize("where", ["flag", "env", "config-slash", "config-dir"])
+def test_a_store_that_names_a_directory_is_refused_not_created_as_a_file(
+    tmp_path: Path, where: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store = "data/"` made a file named `data`; `--store DIR` said only that regular files are read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    args = ["store", "migrate"]  # a command that writes
+    if where == "flag":
+        args += ["--store", str(tmp_path / "existing")]
+    elif where == "env":
+        monkeypatch.setenv("CRMCTL_STORE", "fresh/")
+    else:
+        value = "fresh/" if where == "config-slash" else "existing"
+        (tmp_path / "crmctl.toml").write_text(f'[tool.crmctl]\nstore = "{value}"\n', encoding="utf-8")
+    assert run(args) == 2
+    assert "is a directory, not a store file" in capsys.readouterr().err
+    assert not (tmp_path / "fresh").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["existing", *(["crmctl.toml"] if where.startswith("config") else [])]
+    )

@@ -32,12 +32,12 @@ def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
     """The store every runtime command opens: `--store`, `CRMCTL_STORE`, `store` in `[tool.crmctl]` (a path
     relative to the configuration file), else `.crm/runtime.duckdb` at the project root (see the module)."""
     if explicit is not None:
-        return explicit
+        return _a_file(explicit, "--store", str(explicit))
     env = os.environ.get(STORE_ENV)
     if env:  # empty: as if unset; blank: a mistake (it would be a file named " " in the current directory)
         if not env.strip():
             raise UsageError(f"{STORE_ENV} is blank", hint="set it to a store file, or unset it")
-        return Path(env).expanduser()
+        return _a_file(Path(env).expanduser(), STORE_ENV, env)
     from crmctl.model.config import read_config
 
     here = start or Path.cwd()
@@ -48,9 +48,20 @@ def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
             if not isinstance(value, str) or not value.strip():
                 raise InputError(f"{found.path}: {found.where} store: expected a non-empty string (a store file)")
             configured = Path(value).expanduser()
-            return configured if configured.is_absolute() else found.path.parent / configured
+            resolved = configured if configured.is_absolute() else found.path.parent / configured
+            return _a_file(resolved, f"{found.path}: {found.where} store", value)
         return found.path.parent / DEFAULT_STORE
     return _project_root(here) / DEFAULT_STORE
+
+
+def _a_file(path: Path, source: str, spelled: str) -> Path:
+    """A store is a file: a directory (or a name written as one, `dir/`) would have become a file named `dir`."""
+    if spelled.endswith(("/", os.sep)) or path.is_dir():
+        raise UsageError(
+            f"{source}: {spelled!r} is a directory, not a store file",
+            hint=f"name a file in it, e.g. {(path / 'runtime.duckdb').as_posix()}",
+        )
+    return path
 
 
 def _project_root(start: Path) -> Path:
