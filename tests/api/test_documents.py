@@ -79,6 +79,9 @@ def test_record_schema_follows_the_fields() -> None:
     data, create, patch = schemas["Lead.Data"], schemas["Lead.Create"], schemas["Lead.Patch"]
     assert data["properties"]["score"]["readOnly"] is True and "score" not in create["properties"]
     assert create["required"] == ["firstName", "lastName"] and "required" not in patch
+    # a merge patch: null removes an optional field, never a required one
+    assert patch["properties"]["company"]["anyOf"][1] == {"type": "null"}
+    assert patch["properties"]["firstName"]["type"] == "string" and "score" not in patch["properties"]
     assert data["properties"]["companySize"]["type"] == "integer"
     assert data["properties"]["industry"]["enum"][0] == "software"
     assert data["properties"]["owner"]["x-crmctl-reference"] == "User"
@@ -123,6 +126,9 @@ def test_nested_objects_arrays_and_odd_enums(tmp_path: Path) -> None:
         "type": "boolean",
         "deprecated": True,
         "default": False,
+    }
+    assert document["paths"]["/records/Order/{id}"]["patch"]["requestBody"]["content"].keys() == {
+        "application/merge-patch+json"
     }
     create_lines = document["components"]["schemas"]["Order.Create"]["properties"]["lines"]
     assert "total" not in create_lines["items"]["properties"]
@@ -192,3 +198,25 @@ def test_generated_packages_give_valid_documents(tmp_path_factory: pytest.TempPa
     build_schema(graphql_sdl(package))
     for document in json_schemas(package).values():
         jsonschema.Draft202012Validator.check_schema(document)
+
+
+def test_a_record_the_runtime_stores_fits_its_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from crmctl.cli.main import run
+
+    v1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
+    store = ["--store", str(tmp_path / "s.duckdb"), "--now", "2026-11-25T09:00:00Z", "-f", "json"]
+    data = {**ADA, "email": "ada@example.com", "industry": "software", "nextFollowUp": "2026-12-01", "phone": None}
+    assert run(["records", "create", v1, "-e", "Lead", "--id", "r1", "--data", json.dumps(data), *store]) == 0
+    record = json.loads(capsys.readouterr().out)["result"]["record"]
+    lead = json_schemas(_load("LeadLifecycle/v1"))["Lead"]
+    jsonschema.validate(record["data"], lead)  # the calculated score included, the null phone absent
+    assert record["data"]["score"] == 70.0 and "phone" not in record["data"]
+    patch_schema = openapi(_load("LeadLifecycle/v1"))["components"]["schemas"]["Lead.Patch"]
+    patch = {"company": None, "status": "contacted"}
+    jsonschema.validate(patch, patch_schema)
+    assert run(["records", "update", "-e", "Lead", "r1", "--data", json.dumps(patch), *store]) == 0
+    updated = json.loads(capsys.readouterr().out)["result"]["record"]
+    jsonschema.validate(updated["data"], lead)
+    assert "company" not in updated["data"] and updated["revision"] == 2

@@ -107,17 +107,36 @@ def _type_schema(fdef: FieldDef, *, writing: bool) -> dict[str, Any]:
     return dict(scalars[kind])
 
 
-def _object(fields: dict[str, FieldDef], *, writing: bool, partial: bool = False) -> dict[str, Any]:
-    """A closed object of `fields`; its `required` are the required fields (none when `partial`)."""
+def _object(fields: dict[str, FieldDef], *, writing: bool) -> dict[str, Any]:
+    """A closed object of `fields`; its `required` are the required fields."""
     schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {name: value_schema(fdef, writing=writing) for name, fdef in sorted(fields.items())},
     }
     required = sorted(n for n, f in fields.items() if f.required and not isinstance(f, CalculatedField))
-    if required and not partial:
+    if required:
         schema["required"] = required
     return schema
+
+
+def _patch(fields: dict[str, FieldDef]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7396) of `fields`, as `crmctl records update` applies it: every key optional,
+    objects merge recursively, `null` removes an optional field, anything else replaces."""
+    properties: dict[str, Any] = {}
+    for name, fdef in sorted(fields.items()):
+        if isinstance(fdef, CalculatedField):
+            continue
+        if isinstance(fdef, ObjectField):
+            schema = _patch(dict(fdef.fields))
+            if fdef.description:
+                schema["description"] = fdef.description
+        else:
+            schema = value_schema(fdef, writing=True)
+        if not fdef.required:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        properties[name] = schema
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
 def _entered(entity: EntityDef) -> dict[str, FieldDef]:
@@ -316,10 +335,13 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
             },
             "patch": {
                 "operationId": f"update{name}",
-                "summary": f"Update a {name} record: the given fields replace theirs, the others are kept.",
+                "summary": f"Update a {name} record with a JSON merge patch (RFC 7396): null removes a field.",
                 "tags": [name],
                 "parameters": [_ref("IfMatch", "parameters")],
-                "requestBody": {"required": True, "content": _json(_ref(f"{name}.Patch"))},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/merge-patch+json": {"schema": _ref(f"{name}.Patch")}},
+                },
                 "responses": {
                     "200": record | {"content": _json(_ref(name))},
                     "404": _ref("NotFound", "responses"),
@@ -344,7 +366,7 @@ def openapi(package: Package, server: str = DEFAULT_SERVER) -> dict[str, Any]:
         schemas[name] = _record(name, entity, version)
         schemas[f"{name}.Data"] = _object(dict(entity.fields), writing=False)
         schemas[f"{name}.Create"] = _object(_entered(entity), writing=True)
-        schemas[f"{name}.Patch"] = _object(_entered(entity), writing=True, partial=True)
+        schemas[f"{name}.Patch"] = _patch(dict(entity.fields))
         schemas[f"{name}.Page"] = {
             "type": "object",
             "additionalProperties": False,
