@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from crmctl.api import DEFAULT_SERVER
 from crmctl.model.fields import (
     ArrayField,
     CalculatedField,
@@ -35,7 +36,6 @@ __all__ = [
     "value_schema",
 ]
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
 MAX_PAGE = 500
 _DEFAULT_PAGE = 50
 _SCALAR_TYPES = ("text", "number", "currency", "boolean", "enum", "date", "datetime", "reference", "file")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl import __version__
+from crmctl.api import DEFAULT_SERVER
 from crmctl.cli import habits, main_runtime
 from crmctl.cli.options import ListFormat, ListFormatOpt, count, tenant_id
 
@@ -319,7 +320,7 @@ def api_openapi(
     output: _ApiOutput = None,
     server: Annotated[
         str, typer.Option("--server", metavar="URL", help="The server the document names.")
-    ] = "http://127.0.0.1:8000",
+    ] = DEFAULT_SERVER,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Print the OpenAPI 3.1 document (JSON) of the package's records API: create, get, list, update per entity."""
