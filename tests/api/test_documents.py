@@ -220,3 +220,12 @@ def test_a_record_the_runtime_stores_fits_its_schema(tmp_path: Path, capsys: pyt
     updated = json.loads(capsys.readouterr().out)["result"]["record"]
     jsonschema.validate(updated["data"], lead)
     assert "company" not in updated["data"] and updated["revision"] == 2
+
+
+def test_a_package_without_entities_still_gives_valid_documents(tmp_path: Path) -> None:
+    files = {k: v for k, v in MINIMAL.items() if k != "schema.yaml"}
+    package = load_package(write_package(tmp_path / "p", files))
+    validate(openapi(package))
+    assert openapi(package)["paths"] == {} and json_schemas(package) == {}
+    schema = build_schema(graphql_sdl(package))
+    assert schema.query_type is not None and list(schema.query_type.fields) == ["version"]
