@@ -140,11 +140,17 @@ def test_nested_objects_arrays_and_odd_enums(tmp_path: Path) -> None:
     assert str(schema.get_type("Order_linesInput").fields["qty"].type) == "Int"  # type: ignore[union-attr]
 
 
-def test_generated_graphql_names_that_clash_are_refused(tmp_path: Path) -> None:
-    schema = "entities:\n  Lead:\n    fields: {a: {type: text}}\n  LeadInput:\n    fields: {a: {type: text}}\n"
+@pytest.mark.parametrize(
+    ("second", "clash"),
+    [("LeadInput", "LeadInput"), ("Query", "Query"), ("String", "String"), ("PageInfo", "PageInfo")],
+)
+def test_generated_graphql_names_that_clash_are_refused(tmp_path: Path, second: str, clash: str) -> None:
+    schema = f"entities:\n  Lead:\n    fields: {{a: {{type: text}}}}\n  {second}:\n    fields: {{a: {{type: text}}}}\n"
     package = load_package(write_package(tmp_path / "p", {**MINIMAL, "schema.yaml": schema}))
-    with pytest.raises(NameClash, match="LeadInput"):
+    assert package.valid
+    with pytest.raises(NameClash, match=clash):
         graphql_sdl(package)
+    validate(openapi(package))  # REST names are dotted, so they never clash
 
 
 # -- generated packages -------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ _SCALAR_TYPES = ("text", "number", "currency", "boolean", "enum", "date", "datet
 _PROBLEM = "application/problem+json"
 _GRAPHQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _RESERVED_ENUM_VALUES = frozenset({"true", "false", "null"})
+_BUILT_IN_TYPES = frozenset({"String", "Int", "Float", "Boolean", "ID", "Query", "Mutation", "Subscription"})
 
 
 def entities(package: Package) -> dict[str, EntityDef]:
@@ -426,6 +427,8 @@ class _Sdl:
     def add(self, name: str, block: str) -> None:
         if name in self.blocks:
             raise NameClash(f"two GraphQL types would be named {name!r}")
+        if name in _BUILT_IN_TYPES:
+            raise NameClash(f"a GraphQL type would be named {name!r}, a name GraphQL or this schema reserves")
         self.blocks[name] = block
 
     def enum_values(self, fdef: EnumField) -> bool:
