@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from graphql import build_schema
 from openapi_spec_validator import validate
@@ -53,16 +54,20 @@ def test_api_openapi_prints_writes_and_answers(capsys: pytest.CaptureFixture[str
 def test_api_jsonschema_bundle_and_one_entity(capsys: pytest.CaptureFixture[str]) -> None:
     result = _envelope(capsys, ["api", "jsonschema", V1])["result"]
     assert sorted(result["document"]["$defs"]) == ["Lead", "User"]
+    jsonschema.Draft202012Validator.check_schema(result["document"])
     result = _envelope(capsys, ["api", "jsonschema", V1, "--entity", "Lead"])["result"]
     assert result["document"]["title"] == "Lead" and "firstName" in result["document"]["required"]
     error = _envelope(capsys, ["api", "jsonschema", V1, "--entity", "Nope"], 2)
     assert error["result"] is None and "no entity 'Nope'" in error["problems"][0]["message"]
 
 
-def test_api_graphql_answers_a_buildable_sdl(capsys: pytest.CaptureFixture[str]) -> None:
+def test_api_graphql_answers_a_buildable_sdl(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     result = _envelope(capsys, ["api", "graphql", V1])["result"]
     schema = build_schema(result["document"])
     assert schema.query_type is not None and {"getLead", "listLead"} <= set(schema.query_type.fields)
+    target = tmp_path / "api.graphql"
+    assert run(["api", "graphql", V1, "-o", str(target)]) == 0
+    assert capsys.readouterr().out == "" and target.read_text(encoding="utf-8") == result["document"]
 
 
 def test_api_errors_broken_package_no_entities_and_clash(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
