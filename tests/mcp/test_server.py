@@ -214,6 +214,10 @@ CASES: list[tuple[str, dict[str, Any], set[str]]] = [
     ("registry_show", {"spec": "Leads", "registry": "no-registry"}, {"error"}),
     ("resolve", {"name": "Leads", "registry": "no-registry"}, {"error"}),
     ("keys_show", {}, {"error"}),  # no key configured
+    ("api_openapi", {"package": "Leads", "server": "https://crm.example"}, {"ok"}),
+    ("api_jsonschema", {"package": "Leads", "entity": "Lead"}, {"ok"}),
+    ("api_jsonschema", {"package": "Leads", "entity": "Nope"}, {"error"}),
+    ("api_graphql", {"package": "Leads"}, {"ok"}),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from crmctl import __version__
+from crmctl.api import DEFAULT_SERVER
 from crmctl.cli import habits, main_runtime
 from crmctl.cli.options import ListFormat, ListFormatOpt, count, tenant_id
 
@@ -43,6 +44,8 @@ signer_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 app.add_typer(registry_app, name="registry")
 registry_app.add_typer(signer_app, name="signer")
+api_app = typer.Typer(help="The records API a package describes: OpenAPI, JSON Schema, GraphQL.", no_args_is_help=True)
+app.add_typer(api_app, name="api")
 
 
 class Format(StrEnum):
@@ -303,6 +306,50 @@ def package_inspect(
     from crmctl.cli.commands import package as command
 
     raise typer.Exit(command.run_inspect(path, output_format.value))
+
+
+_ApiPackage = Annotated[Path, typer.Argument(metavar="PACKAGE", help="Package directory.")]
+_ApiOutput = Annotated[
+    Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the document to FILE (atomically).")
+]
+
+
+@api_app.command("openapi")
+def api_openapi(
+    path: _ApiPackage,
+    output: _ApiOutput = None,
+    server: Annotated[
+        str, typer.Option("--server", metavar="URL", help="The server the document names.")
+    ] = DEFAULT_SERVER,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Print the OpenAPI 3.1 document (JSON) of the package's records API: create, get, list, update per entity."""
+    from crmctl.cli.commands import api as command
+
+    raise typer.Exit(command.run_openapi(path, output, server, output_format.value))
+
+
+@api_app.command("jsonschema")
+def api_jsonschema(
+    path: _ApiPackage,
+    entity: Annotated[
+        str | None, typer.Option("--entity", "-e", metavar="ENTITY", help="Only this entity's schema.")
+    ] = None,
+    output: _ApiOutput = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Print the JSON Schema (2020-12) of each entity's record data, bundled under `$defs`, or one entity's."""
+    from crmctl.cli.commands import api as command
+
+    raise typer.Exit(command.run_jsonschema(path, entity, output, output_format.value))
+
+
+@api_app.command("graphql")
+def api_graphql(path: _ApiPackage, output: _ApiOutput = None, output_format: ListFormatOpt = ListFormat.text) -> None:
+    """Print the GraphQL SDL of the package's records API: types, inputs, get/list queries, create/update mutations."""
+    from crmctl.cli.commands import api as command
+
+    raise typer.Exit(command.run_graphql(path, output, output_format.value))
 
 
 @app.command()

@@ -149,6 +149,26 @@ TOOLS: tuple[ToolSpec, ...] = (
         (_PACKAGE,),
     ),
     ToolSpec(
+        "api_openapi",
+        "api openapi",
+        "The OpenAPI 3.1 document of the records API a package describes: create, get, list (filter, sort, cursor) "
+        "and update (If-Match) per entity, errors as problem details carrying the validation report.",
+        (_PACKAGE, Arg("server", "--server", "string", "Server URL the document names (default the sandbox's).")),
+    ),
+    ToolSpec(
+        "api_jsonschema",
+        "api jsonschema",
+        "The JSON Schema (2020-12) of each entity's record data, bundled under `$defs`, or one entity's.",
+        (_PACKAGE, Arg("entity", "--entity", "string", "Only this entity's schema.")),
+    ),
+    ToolSpec(
+        "api_graphql",
+        "api graphql",
+        "The GraphQL SDL of the records API a package describes: types, inputs, get/list queries, create/update "
+        "mutations.",
+        (_PACKAGE,),
+    ),
+    ToolSpec(
         "lint",
         "lint",
         "Check packages (JSON Schema, references, CEL types, cycles, workflow reachability, locales, regexes); "
