@@ -35,3 +35,18 @@ def naming_violations(node: Any, where: str = "") -> Iterator[str]:
     for key, value in node.items():
         if key not in ("enum", "const", "examples", "default", "description", "title", "pattern"):
             yield from naming_violations(value, f"{where}.{key}" if where else key)
+
+
+def run_json(capsys: Any, argv: list[str]) -> tuple[int, dict[str, Any], str]:
+    """Run crmctl with `argv`; its exit code, the one JSON document on stdout (checked against its schema), and
+    stderr."""
+    import json
+
+    from crmctl.cli import contract
+    from crmctl.cli.main import run
+
+    code = run(argv)
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert contract.validation_errors(document) == []
+    return code, document, captured.err

@@ -10,18 +10,13 @@ import pytest
 
 from crmctl.cli import contract
 from crmctl.cli.main import click_app, command_path, run
-from tests.cli.contract.schema_rules import naming_violations
+from tests.cli.contract.schema_rules import naming_violations, run_json
 
 REPO = Path(__file__).resolve().parents[3]
 NOT_CONTRACT = {"lsp", "mcp"}  # servers: they speak their own protocol on stdout
 
 
-def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, Any], str]:
-    code = run(argv)
-    captured = capsys.readouterr()
-    document = json.loads(captured.out)
-    assert contract.validation_errors(document) == []
-    return code, document, captured.err
+_json = run_json
 
 
 def _leaves(command: Any, path: tuple[str, ...] = ()) -> list[str]:

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-from crmctl.cli import contract
 from crmctl.cli.main import run
+from tests.cli.contract.schema_rules import run_json
 
 COVERED = {"completion"}
 
 
-def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, dict[str, Any], str]:
-    code = run(argv)
-    captured = capsys.readouterr()
-    document = json.loads(captured.out)
-    assert contract.validation_errors(document) == []
-    return code, document, captured.err
+_json = run_json
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
