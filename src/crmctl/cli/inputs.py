@@ -21,9 +21,20 @@ from crmctl.errors import InputError, UsageError
 if TYPE_CHECKING:
     from crmctl.runtime.store import Store
 
-__all__ = ["DEFAULT_STORE", "STORE_ENV", "duration", "instant", "open_store", "read_document", "resolve_store"]
+__all__ = [
+    "DEFAULT_STORE",
+    "SANDBOX_STORE",
+    "STORE_ENV",
+    "duration",
+    "instant",
+    "open_store",
+    "read_document",
+    "resolve_store",
+    "sandbox_store",
+]
 
 DEFAULT_STORE = Path(".crm/runtime.duckdb")  # below the project root
+SANDBOX_STORE = Path(".crm/sandbox.duckdb")  # `crmctl serve`'s own store, below the project root
 STORE_ENV = "CRMCTL_STORE"
 _LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 
@@ -52,6 +63,20 @@ def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
             return _a_file(resolved, f"{found.path}: {found.where} store", value)
         return found.path.parent / DEFAULT_STORE
     return _project_root(here) / DEFAULT_STORE
+
+
+def sandbox_store(explicit: Path | None, start: Path | None = None) -> tuple[Path, bool]:
+    """The store `crmctl serve` opens and whether it is the sandbox's own: `--store` (a store like any other, whose
+    versions never change content), else `.crm/sandbox.duckdb` at the project root, where the versions being edited
+    are run as they change (`Runtime(iterating=True)`) and which no other command holds open."""
+    if explicit is not None:
+        return _a_file(explicit, "--store", str(explicit)), False
+    from crmctl.model.config import read_config
+
+    here = start or Path.cwd()
+    found = read_config(None, here)
+    root = found.path.parent if found is not None else _project_root(here)
+    return root / SANDBOX_STORE, True
 
 
 def _a_file(path: Path, source: str, spelled: str) -> Path:

@@ -683,6 +683,64 @@ def events_tail(
     raise typer.Exit(command.run_tail(store, tenant, where, limit, output_format.value, follow=follow, polls=polls))
 
 
+# --- the sandbox server -------------------------------------------------------------------------------------------
+
+
+def serve(
+    packages: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[PACKAGE]...", help="Package directories (default: every package under here)."),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            metavar="STORE",
+            help="Runtime store (default: the sandbox's own, .crm/sandbox.duckdb at the project root; docs/serve.md).",
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Address to listen on; beyond loopback a token is required.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port (0: any free one).")
+    ] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            metavar="TOKEN",
+            help="Require this token (default: CRMCTL_SERVE_TOKEN; generated when the host is not loopback).",
+        ),
+    ] = None,
+    tenant: TenantOpt = "default",
+    reload: Annotated[
+        bool, typer.Option("--reload/--no-reload", help="Reload the form when a package file changes.")
+    ] = True,
+    webhooks: Annotated[
+        list[str] | None,
+        typer.Option("--webhook", metavar="URL", help="Deliver events to URL as CloudEvents (repeatable)."),
+    ] = None,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Serve the sandbox: the package's forms and workflows in the browser, its records API, events to webhooks."""
+    from crmctl.cli.commands import serve as command
+
+    raise typer.Exit(
+        command.run_serve(
+            packages or [],
+            store=store,
+            host=host,
+            port=port,
+            token=token,
+            tenant=tenant,
+            reload=reload,
+            webhooks=webhooks or [],
+            output_format=output_format.value,
+        )
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Put the runtime plane's commands and command groups on `app`, in the order `--help` lists them."""
     app.add_typer(draft_app, name="draft")
@@ -694,3 +752,4 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
     app.add_typer(workflow_app, name="workflow")
     app.add_typer(events_app, name="events")
+    app.command()(serve)

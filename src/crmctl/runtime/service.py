@@ -134,10 +134,16 @@ def recorded_resolver(recorded: list[Mapping[str, Any]]) -> Resolver:
 class Runtime:
     """Sessions and records of one tenant in one store."""
 
-    def __init__(self, store: Store, tenant: str, copies: Mapping[str, bytes] | None = None) -> None:
-        """`copies` (digest → canonical bytes) are package versions to run besides the store's: a log export's."""
+    def __init__(
+        self, store: Store, tenant: str, copies: Mapping[str, bytes] | None = None, *, iterating: bool = False
+    ) -> None:
+        """`copies` (digest → canonical bytes) are package versions to run besides the store's: a log export's.
+
+        `iterating` lets a version's content change between pins (the sandbox's own store, where a version is
+        being edited): each content is still pinned under its own digest, and what ran under it keeps it."""
         from crmctl.model.tenants import check_tenant
 
+        self.iterating = iterating
         self.store = store
         self.tenant = check_tenant(tenant)
         self._copies = dict(copies or {})
@@ -152,7 +158,7 @@ class Runtime:
         a format-1 `sha256:` digest keeps that digest, see `packages.copy_as`)."""
         ref, blob = make_copy(package)
         if ref.digest not in self._packages:
-            for digest, name, version in self.store.package_digests():
+            for digest, name, version in () if self.iterating else self.store.package_digests():
                 if (name, version) == (ref.name, ref.version) and digest != ref.digest:
                     same = copy_as(package, digest)  # this content, first pinned under a `sha256:` digest
                     if same is not None:

@@ -1,0 +1,158 @@
+"""`crmctl serve`: the local sandbox (crmctl.web) for the packages given, on uvicorn.
+
+The shell's part: find the packages and the store, inject the wall clock, ids and the token, bind the socket
+(so a port in use is a usage error, before anything starts), say where it listens, and stop cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmctl.cli.console import note
+from crmctl.cli.contract import emit, flush_emitted
+from crmctl.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from crmctl.web.sandbox import Sandbox, Settings
+
+__all__ = ["TOKEN_ENV", "run_serve"]
+
+TOKEN_ENV = "CRMCTL_SERVE_TOKEN"
+
+
+def _packages(given: list[Path]) -> list[Path]:
+    from crmctl.lint.config import load_config
+    from crmctl.lint.discovery import discover_packages
+
+    if given:
+        for path in given:
+            if not (path / "package.yaml").is_file():
+                raise InputError(f"{path}: no package here (no package.yaml)")
+        return given
+    root = Path()
+    found = discover_packages(root, load_config(None, root).excluded)
+    if not found:
+        raise UsageError("no package here to serve", hint="name package directories: crmctl serve PACKAGE…")
+    return found
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}", hint="try --port 0") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _token(host: str, given: str | None) -> str | None:
+    from crmctl.web.sandbox import Settings
+
+    token = given or os.environ.get(TOKEN_ENV) or None
+    if token is None and not Settings(host=host).loopback:
+        token = secrets.token_urlsafe(24)  # beyond loopback, never without one
+    return token
+
+
+def _url(settings: Settings, port: int) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{port}/"
+
+
+def _check_names(sandbox: Sandbox, paths: list[Path]) -> None:
+    if len(sandbox.served) != len(paths):
+        names: dict[str, list[str]] = {}
+        for path in paths:
+            from crmctl.model.package import load_package
+
+            names.setdefault(load_package(path).name, []).append(str(path))
+        twice = next(f"{name} ({', '.join(where)})" for name, where in names.items() if len(where) > 1)
+        raise UsageError(f"one version per package: {twice} are the same package", hint="serve one of them")
+
+
+def run_serve(
+    packages: list[Path],
+    *,
+    store: Path | None,
+    host: str,
+    port: int,
+    token: str | None,
+    tenant: str,
+    reload: bool,
+    webhooks: list[str],
+    output_format: str,
+) -> int:
+    import uvicorn
+
+    from crmctl.cli.inputs import sandbox_store
+    from crmctl.runtime.store import Store
+    from crmctl.web.app import build_app
+    from crmctl.web.sandbox import Sandbox, Settings
+
+    paths = _packages(packages)
+    store_path, iterating = sandbox_store(store)
+    settings = Settings(
+        host=host, port=port, token=_token(host, token), tenant=tenant, reload=reload, webhooks=tuple(webhooks)
+    )
+    sock = _bind(host, port)
+    try:
+        with Store.open(store_path) as opened:
+            sandbox = Sandbox(
+                opened,
+                paths,
+                settings,
+                clock=lambda: datetime.now(UTC),
+                new_id=lambda: str(uuid.uuid4()),
+                iterating=iterating,
+            )
+            _check_names(sandbox, paths)
+            app = build_app(sandbox, background=_background(settings))
+            bound = sock.getsockname()[1]
+            url = _url(settings, bound)
+            _announce(url, settings, sandbox, store_path, output_format)
+            config = uvicorn.Config(
+                app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+            )
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+def _background(settings: Settings) -> list[Any]:
+    """The jobs that run beside the server (live reload, webhook deliveries)."""
+    return []
+
+
+def _announce(url: str, settings: Settings, sandbox: Sandbox, store_path: Path, output_format: str) -> None:
+    shown = f"{url}?token={settings.token}" if settings.token else url
+    if output_format == "json":
+        emit(
+            {
+                "url": url,
+                "host": settings.host,
+                "port": int(url.rsplit(":", 1)[1].rstrip("/")),
+                "tokenRequired": settings.token is not None,
+                "store": str(store_path),
+                "tenant": settings.tenant,
+                "packages": [
+                    {"name": p["name"], "version": p["version"], "path": p["path"]} for p in sandbox.summary()
+                ],
+            }
+        )
+        flush_emitted()
+        return
+    names = ", ".join(f"{p['name']} {p['version'] or ''}".strip() for p in sandbox.summary())
+    note(f"crmctl sandbox: {shown}")
+    note(f"  serving {names}; store {store_path}; Ctrl-C stops it")
