@@ -1,21 +1,49 @@
-// The sandbox's renderer: the index of served packages. Views (form, workflow) are ES modules of their own.
+// The sandbox's renderer: the index of served packages and a hash router over the views. Each view is an ES module
+// exporting `mount(root, context)` and returning an `unmount()` (or nothing):
+//   #/PACKAGE            -> form.js      (the package's form, driven by the form-session engine)
+//   #/PACKAGE/workflow   -> workflow.js  (instances, timeline, tasks, approvals, the virtual clock)
+import { element, request } from "./api.js";
+
 const nav = document.getElementById("packages");
 const main = document.getElementById("main");
+let unmount = null;
+let packages = [];
 
-async function json(url, options = {}) {
-  const response = await fetch(url, { headers: { accept: "application/json" }, ...options });
-  return response.json();
+function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  return { package: parts[0] || null, view: parts[1] || "form", rest: parts.slice(2) };
 }
 
-async function start() {
-  const { packages } = await json("/_sandbox/packages");
-  nav.replaceChildren(...packages.map((p) => {
-    const link = document.createElement("a");
-    link.href = `#/${encodeURIComponent(p.name)}`;
-    link.textContent = p.version ? `${p.name} ${p.version}` : p.name;
-    return link;
-  }));
-  main.textContent = packages.length ? "Choose a package." : "No package is served.";
+async function show() {
+  if (typeof unmount === "function") unmount();
+  unmount = null;
+  const where = route();
+  main.replaceChildren();
+  if (!where.package) {
+    main.append(element("p", {}, packages.length ? "Choose a package above." : "No package is served."));
+    return;
+  }
+  const known = packages.find((p) => p.name === where.package);
+  if (!known) {
+    main.append(element("p", { role: "alert" }, `No package ${where.package} is served here.`));
+    return;
+  }
+  const views = { form: "./form.js", workflow: "./workflow.js" };
+  const module = await import(views[where.view] || views.form);
+  unmount = await module.mount(main, { package: known, route: where, refreshPackages: loadPackages });
+  main.focus();
 }
 
-start();
+async function loadPackages() {
+  ({ packages } = await request("/_sandbox/packages"));
+  nav.replaceChildren(...packages.flatMap((p) => [
+    element("a", { href: `#/${encodeURIComponent(p.name)}` }, p.version ? `${p.name} ${p.version}` : p.name),
+    element("a", { href: `#/${encodeURIComponent(p.name)}/workflow` }, "workflow"),
+  ]));
+  return packages;
+}
+
+window.addEventListener("hashchange", show);
+await loadPackages();
+if (!location.hash && packages.length === 1) location.hash = `#/${encodeURIComponent(packages[0].name)}`;
+else await show();
