@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["PROBLEM_TYPE_BASE", "ProblemError", "problem"]
+__all__ = ["PROBLEM_TYPE_BASE", "ProblemError", "problem", "read_json"]
 
 # Problem types are documented in docs/serve.md under these anchors.
 PROBLEM_TYPE_BASE = "https://crmctl.dev/problems/"
@@ -38,3 +38,23 @@ def problem(
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+async def read_json(request: Any, *, media_types: tuple[str, ...] = ("application/json",)) -> Any:
+    """The request's body as JSON, or a ProblemError: 415 for another media type, 400 (located) when it does not
+    parse. The guard has bounded its size already."""
+    import json
+
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared not in media_types:
+        raise ProblemError(415, "unsupported-media-type", "Unsupported media type", f"send {' or '.join(media_types)}")
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise ProblemError(400, "malformed-body", "Malformed body", "the body is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ProblemError(400, "malformed-body", "Malformed body", f"{where}: {error.msg}") from None
+    except RecursionError:
+        raise ProblemError(400, "malformed-body", "Malformed body", "nested too deeply") from None
