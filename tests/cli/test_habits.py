@@ -57,7 +57,19 @@ def test_quiet_and_verbose_together_are_a_usage_error(args: list[str], capsys: C
 
 def test_a_bad_color_choice_is_a_usage_error(capsys: Capture) -> None:
     assert run(["rules", "--color", "sometimes"]) == 2
-    assert "sometimes" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'sometimes' is not one of 'auto', 'always', 'never'" in err
+    assert "Value error" not in err  # typer's validation library speaking, not ours
+
+
+def test_a_bad_choice_says_it_plainly_in_text_and_in_json(capsys: Capture) -> None:
+    assert run(["rules", "--format", "xml"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--format' / '-f': 'xml' is not one of" in err
+    assert "Value error" not in err
+    assert run(["rules", "--color", "bogus", "-f", "json"]) == 2
+    (problem,) = json.loads(capsys.readouterr().out)["problems"]
+    assert problem["message"].startswith("Invalid value for '--color': 'bogus' is not one of")
 
 
 def test_settings_do_not_leak_from_one_command_line_to_the_next(tmp_path: Path, capsys: Capture) -> None:

@@ -5,6 +5,7 @@ Command bodies import their modules lazily so `crmctl --version` stays fast.
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from functools import cache
@@ -818,7 +819,12 @@ def _show_usage_error(exc: Any) -> int:
     text = io.StringIO()
     exc.show(file=text)
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    return fail("usage-error", text.getvalue().rstrip("\n"), int(exc.exit_code), summary=message)
+    shown = _TYPER_VALIDATION.sub("", text.getvalue().rstrip("\n"))
+    return fail("usage-error", shown, int(exc.exit_code), summary=_TYPER_VALIDATION.sub("", message))
+
+
+# Typer validates option values with pydantic, whose messages start with its own error category.
+_TYPER_VALIDATION = re.compile(r"(?<=: )Value error, ")
 
 
 def run(argv: list[str] | None = None) -> int:
