@@ -106,3 +106,27 @@ def test_sessions_need_a_draft_and_unique_ids(runtime: Runtime) -> None:
     again = Runtime(runtime.store, "default")
     assert again.pinned(config.package.digest).name == "LeadLifecycle"
     assert again.apply("s", {"type": "next"}, AT)[0]["effect"] == "blocked"
+
+
+def test_a_discarded_session_id_is_not_opened_again_and_says_why(runtime: Runtime) -> None:
+    config = runtime.configure(load_package(V1), entity=None, form=None, role=None, locale=None)
+    runtime.start(config, "gone", AT)
+    assert runtime.discarded("gone") is None
+    runtime.discard("gone", AT)
+    assert runtime.discarded("gone") is not None and runtime.discarded("never") is None
+    with pytest.raises(UserError, match=r"session gone was discarded at 2026-.*open the new one under another id"):
+        runtime.start(config, "gone", AT)
+
+
+def test_an_iterating_runtime_runs_a_version_whose_content_changed(tmp_path: Path) -> None:
+    """The sandbox's own store (`crmctl serve`): an edited version is pinned under its new digest, and what ran
+    under the old one keeps it; a store of any other command refuses the same edit."""
+    edited = write_package(tmp_path / "pkg", MINIMAL)
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        first = Runtime(store, "default", iterating=True).pin(load_package(edited))
+        (edited / "localization" / "en.yaml").write_text("labels:\n  Lead.firstName: Given name\n", encoding="utf-8")
+        with pytest.raises(PackageCopyError, match="Bump the version"):
+            Runtime(store, "default").pin(load_package(edited))
+        second = Runtime(store, "default", iterating=True).pin(load_package(edited))
+        assert first.version == second.version and first.digest != second.digest
+        assert Runtime(store, "default").pinned(first.digest).name == "Demo"

@@ -229,6 +229,12 @@ class Runtime:
     ) -> list[dict[str, Any]]:
         logged = next(iter(self.store.events(self.tenant, session=session_id)), None)
         if self.store.get_draft(self.tenant, session_id) is not None or logged is not None:
+            discarded = self.discarded(session_id)
+            if discarded is not None:
+                raise UserError(
+                    f"session {session_id} was discarded at {discarded.get('at')} in tenant {self.tenant}; a session "
+                    "id names one session forever (the log keeps it): open the new one under another id"
+                )
             raise UserError(f"session {session_id} exists already in tenant {self.tenant}")
         event: dict[str, Any] = {"type": "load"}
         if data:
@@ -342,6 +348,14 @@ class Runtime:
             if entry.get("kind") != "form" or not isinstance(effects, list):
                 continue
             if any(isinstance(e, Mapping) and e.get("effect") == "submit" and e.get("ok") for e in effects):
+                return entry
+        return None
+
+    def discarded(self, session_id: str) -> dict[str, Any] | None:
+        """The log entry that discarded session `session_id`'s draft, None when it was never discarded."""
+        for entry in self.store.events(self.tenant, session=session_id):
+            event = entry.get("event")
+            if entry.get("kind") == "draft" and isinstance(event, Mapping) and event.get("type") == "discard":
                 return entry
         return None
 

@@ -222,7 +222,11 @@ def test_draft_discard(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (result["draftId"], result["tenant"], result["discardedAt"]) == ("g1", "default", "2026-11-25T09:00:00Z")
     assert _envelope(capsys, ["draft", "list", *where])["result"]["drafts"] == []
     again = _envelope(capsys, ["draft", "discard", "g1", *where], 2)
-    assert again["problems"][0]["code"] == "input-error" and "no draft 'g1'" in again["problems"][0]["message"]
+    said = "draft 'g1' was discarded at 2026-11-25T09:00:00Z in tenant 'default'"
+    assert again["problems"][0]["code"] == "input-error" and again["problems"][0]["message"] == said
+    assert _envelope(capsys, ["draft", "show", "g1", *where], 2)["problems"][0]["message"] == said
+    never = _envelope(capsys, ["draft", "show", "g2-never", *where], 2)["problems"][0]["message"]
+    assert never == "no draft 'g2-never' in tenant 'default'"
     submitted = _envelope(capsys, ["draft", "discard", "lead-ada", *where], 2)
     [problem] = submitted["problems"]
     assert "was submitted" in problem["message"]

@@ -334,6 +334,7 @@ def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_f
         runtime = Runtime(store, tenant)
         draft = store.get_draft(tenant, draft_id)
         submitted = runtime.submission(draft_id) if draft is None else None
+        discarded = runtime.discarded(draft_id) if draft is None and submitted is None else None
     if draft is not None:
         doc = {
             **_draft_summary(draft),
@@ -346,7 +347,7 @@ def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_f
     elif submitted is not None:
         doc = _submitted_draft(draft_id, submitted)
     else:
-        raise InputError(f"no draft {draft_id!r} in tenant {tenant!r}", hint="crmctl draft list shows the open drafts")
+        raise _no_draft(draft_id, tenant, discarded)
     if output_format == "json":
         return emit(doc)
     package = f"{doc['package']['name']}@{doc['package']['version']}"
@@ -361,6 +362,16 @@ def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_f
     for name, value in sorted(doc["data"].items()):
         out(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
     return 0
+
+
+def _no_draft(draft_id: str, tenant: str, discarded: Mapping[str, Any] | None) -> InputError:
+    """No open draft `draft_id`: it was discarded (said with when), or never existed."""
+    if discarded is not None:
+        return InputError(
+            f"draft {draft_id!r} was discarded at {discarded.get('at')} in tenant {tenant!r}",
+            hint="crmctl draft list shows the open drafts; a discarded session id is not used again",
+        )
+    return InputError(f"no draft {draft_id!r} in tenant {tenant!r}", hint="crmctl draft list shows the open drafts")
 
 
 def _record_command(record_id: str, entity: str, store_path: Path | None, tenant: str) -> str:
@@ -410,9 +421,7 @@ def run_draft_discard(draft_id: str, store_path: Path | None, tenant: str, now: 
         except DraftNotFoundError:
             entry = runtime.submission(draft_id)
             if entry is None:
-                raise InputError(
-                    f"no draft {draft_id!r} in tenant {tenant!r}", hint="crmctl draft list shows the open drafts"
-                ) from None
+                raise _no_draft(draft_id, tenant, runtime.discarded(draft_id)) from None
             entity = entry.get("entity")
             raise UserError(
                 f"draft {draft_id!r} was submitted: it is record {entity} {draft_id} now, not a draft to discard",
