@@ -3,12 +3,14 @@ after every event and resumable, the runtime's refusals as problems."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 
-from tests.web.server import Running
+from tests.web.server import LEAD_V1, Running, running_app
 
 
 def _open(client: httpx.Client, **choices: str) -> dict[str, Any]:
@@ -170,3 +172,19 @@ def test_discard_deletes_the_draft_and_logs_it(lead_server: Running) -> None:
     assert lead_server.sandbox is not None
     logged = list(lead_server.sandbox.store.events("default", session=sid))
     assert [e["event"]["type"] for e in logged] == ["load", "discard"]
+
+
+def test_a_reopen_on_a_package_that_no_longer_lints_keeps_the_session(tmp_path: Path) -> None:
+    copy = tmp_path / "LeadLifecycle"
+    shutil.copytree(LEAD_V1, copy)
+    with running_app([copy], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        sid = _open(client)["session"]
+        _send(client, sid, {"type": "change", "field": "firstName", "value": "Ada"})
+        schema = copy / "schema.yaml"
+        schema.write_text(schema.read_text().replace("type: text", "type: texte", 1), encoding="utf-8")
+        assert running.sandbox is not None and running.sandbox.reload() == ["LeadLifecycle"]
+        refused = client.post(f"/_sandbox/forms/{sid}/reopen", json={})
+        assert refused.status_code == 409 and refused.json()["type"].endswith("/package-does-not-lint")
+        kept = client.get(f"/_sandbox/forms/{sid}")
+    assert kept.status_code == 200  # the draft is still there, on the version it was started with
+    assert {e.get("field"): e.get("value") for e in _effects(kept.json()["effects"], "set")}["firstName"] == "Ada"

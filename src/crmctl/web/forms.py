@@ -114,6 +114,14 @@ def _draft_summary(draft: Draft) -> dict[str, Any]:
 
 def routes(sandbox: Sandbox) -> Sequence[BaseRoute]:
     runtime = sandbox.runtime
+    # Session id -> its configuration, which never changes: a change event needs it to display the typed value,
+    # and reading it from the draft would cost a store query per keystroke.
+    configs: dict[str, SessionConfig] = {}
+
+    def config_of(session_id: str) -> SessionConfig:
+        if session_id not in configs:
+            configs[session_id] = runtime.state_of(session_id)[0]
+        return configs[session_id]
 
     async def run(fn: Callable[[], T]) -> T:
         """`fn` under the store's lock, the runtime's refusals as problems."""
@@ -133,6 +141,7 @@ def routes(sandbox: Sandbox) -> Sequence[BaseRoute]:
         session_id = sandbox.new_id()
         prefill = _carried(runtime.session_for(config), data) if data else None
         effects = runtime.start(config, session_id, sandbox.clock(), data=prefill)
+        configs[session_id] = config
         return _describe(runtime, config, session_id, effects)
 
     async def open_form(request: Request) -> Response:
@@ -157,7 +166,7 @@ def routes(sandbox: Sandbox) -> Sequence[BaseRoute]:
             raise ProblemError(400, "malformed-body", "Malformed body", "send an event: a JSON object with a type")
 
         def apply() -> list[dict[str, Any]]:
-            config, _ = runtime.state_of(session_id)
+            config = config_of(session_id)  # before the event: a submit that stores the record ends the draft
             effects = runtime.apply(session_id, body, sandbox.clock())
             if body["type"] == "change":  # as the terminal shows what was typed: displayed the runtime's way
                 value = body.get("value")

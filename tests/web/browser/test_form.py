@@ -61,7 +61,8 @@ Shot = Callable[[Any, str], Path]
 
 
 @pytest.fixture
-def lead_ar(tmp_path: Path) -> Iterator[Running]:
+def lead_copy(tmp_path: Path) -> Iterator[Running]:
+    """A copy of LeadLifecycle v1 that also declares ar, served from a fresh store (its files may be edited)."""
     copy = tmp_path / "LeadLifecycle"
     shutil.copytree(LEAD_V1, copy)
     (copy / "localization" / "ar.yaml").write_text(ARABIC, encoding="utf-8")
@@ -105,7 +106,11 @@ def test_fill_and_submit_in_english(page: Any, lead_server: Running, shot: Shot)
     assert _field(page, "companySize").count() == 0  # hidden until a company is entered
     _type(page, "company", "Analytical Engines")
     _field(page, "companySize").wait_for()
+    _type(page, "companySize", "32x")  # not a number: flagged by the renderer, nothing sent
+    assert "not a number" in page.inner_text("[id='field-companySize-messages']")
+    assert _field(page, "companySize").get_attribute("aria-invalid") == "true"
     _type(page, "companySize", "320")
+    page.wait_for_selector("[data-field=companySize]:not(.invalid)")
     _field(page, "source").select_option("referral")
     follow_up = _field(page, "nextFollowUp")
     assert follow_up.input_value() == "2026-11-05"  # proposed by the engine's calculation on load
@@ -123,8 +128,8 @@ def test_fill_and_submit_in_english(page: Any, lead_server: Running, shot: Shot)
     assert lead_server.sandbox.store.list_drafts("default") == []
 
 
-def test_fill_and_submit_in_arabic_right_to_left(page: Any, lead_ar: Running, shot: Shot) -> None:
-    page.goto(lead_ar.url + "#/LeadLifecycle")
+def test_fill_and_submit_in_arabic_right_to_left(page: Any, lead_copy: Running, shot: Shot) -> None:
+    page.goto(lead_copy.url + "#/LeadLifecycle")
     page.wait_for_selector("#switch-locale")
     page.select_option("#switch-locale", "ar")
     page.wait_for_selector(".form-preview[dir=rtl]")
@@ -222,3 +227,20 @@ def test_switching_role_and_locale_carries_the_values(page: Any, lead_server: Ru
     _step(page, "Firma")
     assert _field(page, "owner").count() == 0  # hidden from marketing
     shot(page, "form-switched-role-locale")
+
+
+def test_a_reload_of_the_package_remounts_the_form_with_the_values(page: Any, lead_copy: Running, shot: Shot) -> None:
+    _open(page, lead_copy)
+    _type(page, "firstName", "Ada")
+    _type(page, "lastName", "Lovel")
+    assert lead_copy.sandbox is not None
+    english = lead_copy.sandbox.served["LeadLifecycle"].path / "localization" / "en.yaml"
+    english.write_text(english.read_text().replace("Lead.firstName: First name", "Lead.firstName: Given name"))
+    assert lead_copy.sandbox.reload() == ["LeadLifecycle"]
+    page.evaluate("() => dispatchEvent(new CustomEvent('crmctl:reload', {detail: {package: 'Other'}}))")
+    page.evaluate("() => dispatchEvent(new CustomEvent('crmctl:reload', {detail: {package: 'LeadLifecycle'}}))")
+    page.get_by_label("Given name").wait_for()
+    assert _field(page, "firstName").input_value() == "Ada"
+    assert _field(page, "lastName").input_value() == "Lovel"
+    assert lead_copy.sandbox.store.list_drafts("default")[0].data["lastName"] == "Lovel"
+    shot(page, "form-reloaded")
