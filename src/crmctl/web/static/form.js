@@ -164,8 +164,8 @@ export async function mount(root, ctx) {
     history.replaceState(null, "", where);
     renderSwitches();
     render();
-    announce(said || `${view.stepLabel}`);
-    loadDrafts();
+    announce(said || view.stepLabel);
+    loadDrafts().catch(showProblem);
   }
 
   async function send(event) {
@@ -188,7 +188,7 @@ export async function mount(root, ctx) {
     ].filter(Boolean);
     if (view.submitted) said.push(submittedText());
     if (said.length) announce(said.join(". "));
-    if (view.submitted) loadDrafts();
+    if (view.submitted) await loadDrafts();
   }
 
   function change(path) {
@@ -238,7 +238,8 @@ export async function mount(root, ctx) {
 
   async function resume(sessionId) {
     const described = await request(`/_sandbox/forms/${encodeURIComponent(sessionId)}`);
-    mountSession(described, `Resumed draft ${sessionId} at ${described.effects.find((e) => e.effect === "step")?.label || "its step"}`);
+    const step = described.effects.find((e) => e.effect === "step");
+    mountSession(described, `Resumed draft ${sessionId} at ${step ? step.label : "its step"}`);
   }
 
   // --- rendering ---------------------------------------------------------------------------------------------
@@ -254,7 +255,8 @@ export async function mount(root, ctx) {
     section.dir = view.rtl ? "rtl" : "ltr";
     section.lang = view.locale;
     status.replaceChildren(
-      element("span", {}, `${meta.package.name}@${meta.package.version} · ${meta.entity} · session ${meta.session}`),
+      element("span", {}, `${meta.package.name}@${meta.package.version} · ${meta.entity}`),
+      element("span", {}, ` · session ${meta.session}`),
     );
     form.replaceChildren(...(view.submitted ? renderSubmitted() : renderStep()).filter(Boolean));
     if (focusReport) {
@@ -304,9 +306,10 @@ export async function mount(root, ctx) {
   }
 
   function renderStep() {
-    const heading = element("h2", {}, view.stepLabel, view.mode === "summary" ? element("small", {}, " (review)") : null);
+    const summary = view.mode === "summary";
+    const heading = element("h2", {}, view.stepLabel, summary ? element("small", {}, " (review)") : null);
     const formLevel = view.messagesOf("");
-    const body = view.mode === "summary" ? renderSummary() : element("div", { className: "fields" }, view.fieldsHere().map(renderField));
+    const body = summary ? renderSummary() : element("div", { className: "fields" }, view.fieldsHere().map(renderField));
     return [
       heading,
       formLevel.length ? element("ul", { className: "messages" }, formLevel.map(renderMessage)) : null,
@@ -317,12 +320,10 @@ export async function mount(root, ctx) {
         "div",
         { className: "form-nav" },
         element("button", { type: "button", onclick: () => navigate({ type: "back" }) }, "Back"),
-        view.mode === "summary" ? null : element("button", { type: "submit", className: "primary" }, "Next"),
-        element(
-          "button",
-          { type: view.mode === "summary" ? "submit" : "button", className: view.mode === "summary" ? "primary" : "", onclick: view.mode === "summary" ? null : () => navigate({ type: "submit" }) },
-          "Submit",
-        ),
+        summary ? null : element("button", { type: "submit", className: "primary" }, "Next"),
+        summary
+          ? element("button", { type: "submit", className: "primary" }, "Submit") // the form's submit handler
+          : element("button", { type: "button", onclick: () => navigate({ type: "submit" }) }, "Submit"),
       ),
     ];
   }
@@ -353,7 +354,9 @@ export async function mount(root, ctx) {
     const own = invalid[path];
     const hard = own || messages.some((m) => m.severity === "error");
     const required = view.required.has(path);
-    const hint = fieldMeta.type !== "text" && fieldMeta.type !== "enum" && view.display[path] && !(path in typed) && view.display[path] !== String(view.values[path]);
+    // The engine's display of a number or date when it differs from the box (1.000,5 for 1000.5 in de).
+    const display = view.display[path];
+    const hint = !["text", "enum"].includes(fieldMeta.type) && display && !(path in typed) && display !== String(view.values[path]);
     const describedBy = [
       messages.length || own ? `${id}-messages` : null,
       hint ? `${id}-display` : null,
@@ -413,8 +416,10 @@ export async function mount(root, ctx) {
         onchange: (e) => serial(() => send({ type: "change", field: path, value: e.target.checked })),
       });
     }
-    const text = path in typed ? typed[path] : readonly ? shown(path) : value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
-    const kind = { date: "date", datetime: "datetime-local", number: "text", currency: "text" }[fieldMeta.type] || "text";
+    let text = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+    if (readonly) text = shown(path);
+    if (path in typed) text = typed[path];
+    const kind = { date: "date", datetime: "datetime-local" }[fieldMeta.type] || "text";
     const multi = fieldMeta.type === "array" || fieldMeta.type === "object";
     const box = element(multi ? "textarea" : "input", {
       ...common,
@@ -429,8 +434,13 @@ export async function mount(root, ctx) {
       },
       onchange: () => change(path),
     });
-    box.value = kind === "datetime-local" && !(path in typed) && typeof text === "string" ? text.replace(/(:\d\d)?(\.\d+)?Z$/, "").slice(0, 16) : text;
+    const local = kind === "datetime-local" && !(path in typed) && !readonly; // the box takes YYYY-MM-DDTHH:MM
+    box.value = local ? text.replace(/(:\d\d)?(\.\d+)?Z$/, "").slice(0, 16) : text;
     return box;
+  }
+
+  function focusField(path) {
+    document.getElementById(fieldId(path))?.focus();
   }
 
   function renderMessage(m) {
@@ -441,7 +451,7 @@ export async function mount(root, ctx) {
     if (!view.notes.length) return null;
     return element(
       "ul",
-      { className: "notes", role: "alert" },
+      { className: "notes" }, // announced through the live region when they arrive
       view.notes.map((n) => element("li", { className: `note ${n.kind}` }, n.text)),
     );
   }
@@ -468,7 +478,7 @@ export async function mount(root, ctx) {
             "li",
             { className: r.severity },
             onStep
-              ? element("button", { type: "button", className: "link", onclick: () => document.getElementById(fieldId(r.field))?.focus() }, label)
+              ? element("button", { type: "button", className: "link", onclick: () => focusField(r.field) }, label)
               : element("strong", {}, label),
             `: ${r.message}`,
           );
@@ -481,7 +491,8 @@ export async function mount(root, ctx) {
     return [
       element("h2", {}, "Submitted"),
       element("p", { className: "submitted" }, submittedText()),
-      element("button", { type: "button", onclick: () => serial(() => open({ role: meta.role, locale: meta.locale })) }, "New form"),
+      element("button", { type: "button", onclick: () => serial(() => open({ role: meta.role, locale: meta.locale })) },
+        "New form"),
     ];
   }
 
@@ -498,8 +509,12 @@ export async function mount(root, ctx) {
               element(
                 "li",
                 { className: "draft" },
-                element("span", {}, `${d.draftId} · ${d.package.version} · ${d.role} · ${d.locale} · step ${d.lastStep} · ${d.updatedAt}`),
-                element("button", { type: "button", "aria-label": `Resume draft ${d.draftId}`, onclick: () => serial(() => resume(d.draftId)) }, "Resume"),
+                element("span", {}, [d.draftId, d.package.version, d.role, d.locale, `step ${d.lastStep}`, d.updatedAt].join(" · ")),
+                element("button", {
+                  type: "button",
+                  "aria-label": `Resume draft ${d.draftId}`,
+                  onclick: () => serial(() => resume(d.draftId)),
+                }, "Resume"),
                 element(
                   "button",
                   {
@@ -529,7 +544,9 @@ export async function mount(root, ctx) {
   });
 
   function onReload(event) {
-    if (meta && event.detail?.package === name) reopen({}, "The package changed: the form was reloaded with your values");
+    if (meta && event.detail?.package === name) {
+      reopen({}, "The package changed: the form was reloaded with your values");
+    }
   }
   window.addEventListener("crmctl:reload", onReload);
 
