@@ -37,6 +37,10 @@ def start(client: httpx.Client, instance: str = "lead-ada", **body: Any) -> dict
     return dict(response.json())
 
 
+def fire(client: httpx.Client, transition: str, actor: str, instance: str = "lead-ada") -> httpx.Response:
+    return client.post(f"{BASE}/instances/{instance}/fire", json={"transition": transition, "as": actor})
+
+
 def refused(response: httpx.Response, status: int, words: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -67,7 +71,7 @@ def test_an_approval_from_start_to_decision(lead_server: Running) -> None:
             f"{BASE}/instances/lead-ada/fire", json={"transition": "contact", "as": "alice/salesRep"}
         )
         assert contacted.status_code == 200 and contacted.json()["instance"]["state"] == "contacted"
-        asked = client.post(f"{BASE}/instances/lead-ada/fire", json={"transition": "qualify", "as": "alice/salesRep"})
+        asked = fire(client, "qualify", "alice/salesRep")
         assert "approval-requested" in kinds(asked.json())
         waiting = asked.json()["instance"]["waiting"]
         assert waiting == [
@@ -136,7 +140,7 @@ def test_an_instance_starts_from_a_stored_record(tmp_path: Path) -> None:
 def test_a_refusal_that_is_an_outcome_is_an_effect(lead_server: Running) -> None:
     with lead_server.client() as client:
         start(client)
-        answer = client.post(f"{BASE}/instances/lead-ada/fire", json={"transition": "contact", "as": "mo/marketing"})
+        answer = fire(client, "contact", "mo/marketing")
     assert answer.status_code == 200
     assert answer.json()["effects"][0]["effect"] == "refused"
     assert "may not take it" in answer.json()["effects"][0]["text"]
@@ -176,8 +180,8 @@ def test_refusals_are_problems_with_the_engines_message(
 def test_input_to_a_completed_instance_is_a_conflict(lead_server: Running) -> None:
     with lead_server.client() as client:
         start(client)
-        client.post(f"{BASE}/instances/lead-ada/fire", json={"transition": "disqualify", "as": "alice/salesRep"})
-        again = client.post(f"{BASE}/instances/lead-ada/fire", json={"transition": "contact", "as": "alice/salesRep"})
+        fire(client, "disqualify", "alice/salesRep")
+        again = fire(client, "contact", "alice/salesRep")
     refused(again, 409, "completed")
 
 
@@ -196,8 +200,8 @@ def test_what_the_browser_did_verifies_and_replays(tmp_path: Path) -> None:
     with running_app([LEAD_V1], store) as running, running.client() as client:
         start(client)
         client.post(f"{BASE}/clock", json={"by": "3d"})
-        client.post(f"{BASE}/instances/lead-ada/fire", json={"transition": "contact", "as": "bob/salesManager"})
-        client.post(f"{BASE}/instances/lead-ada/fire", json={"transition": "qualify", "as": "alice/salesRep"})
+        fire(client, "contact", "bob/salesManager")
+        fire(client, "qualify", "alice/salesRep")
         client.post(f"{BASE}/instances/lead-ada/decide", json={"decision": "reject", "as": "bob/salesManager"})
         start(client, "lead-two")
         client.post(f"{BASE}/clock", json={"by": "1d"})
