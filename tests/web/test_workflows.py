@@ -4,6 +4,7 @@ every refusal a problem carrying the engine's message; what the browser did veri
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,23 @@ def test_what_the_browser_did_verifies_and_replays(tmp_path: Path) -> None:
     result = json.loads(replayed.stdout)["result"]
     assert result["ok"] and result["sessions"] == 2 and result["matchedSessions"] == 2
     assert result["events"] >= 7 and result["differingEvents"] == 0
+
+
+def test_a_task_is_claimed_and_decided(tmp_path: Path) -> None:
+    package = tmp_path / "LeadLifecycle"
+    shutil.copytree(LEAD_V1, package)
+    workflow = package / "workflow.yaml"
+    text = workflow.read_text(encoding="utf-8")
+    task = "        task: {id: callBack, assign: {role: salesRep}, outcomes: {drop: disqualify}}\n"
+    workflow.write_text(text.replace("      contacted:\n", "      contacted:\n" + task, 1), encoding="utf-8")
+    with running_app([package], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        started = start(client, **{"as": "alice/salesRep"})
+        assert started["effects"][0]["by"] == {"user": "alice", "role": "salesRep"}
+        opened = fire(client, "contact", "alice/salesRep").json()["instance"]["waiting"]
+        assert opened == [{"kind": "task", "id": "callBack", "assignee": {"role": "salesRep"}, "decisions": ["drop"]}]
+        claimed = client.post(f"{BASE}/instances/lead-ada/claim", json={"as": "alice/salesRep"}).json()
+        assert claimed["instance"]["waiting"][0]["assignee"] == {"user": "alice"}
+        not_hers = client.post(f"{BASE}/instances/lead-ada/decide", json={"decision": "drop", "as": "bob/salesRep"})
+        refused(not_hers, 409, "not an assignee of task callBack")
+        dropped = client.post(f"{BASE}/instances/lead-ada/decide", json={"decision": "drop", "as": "alice/salesRep"})
+    assert dropped.json()["instance"]["state"] == "disqualified"

@@ -73,25 +73,26 @@ export async function mount(root, ctx) {
   }
 
   function renderClock(view) {
-    const by = element("input", { id: "wf-by", value: "1d", size: 6, autocomplete: "off" });
-    const to = element("input", { id: "wf-to", value: view.clock, size: 22, autocomplete: "off" });
+    // Two ways to move it: by a duration, or to a moment; each a small form (Enter submits).
+    const advance = (key, label, value, size, button) => {
+      const input = element("input", { id: `wf-${key}`, value, size, autocomplete: "off" });
+      const submit = (e) => {
+        e.preventDefault();
+        act("Advanced", `${base}/clock`, { [key]: input.value });
+      };
+      return element(
+        "form",
+        { className: "wf-row", onsubmit: submit },
+        element("label", { htmlFor: `wf-${key}` }, label),
+        input,
+        element("button", { type: "submit" }, button),
+      );
+    };
     clockView.replaceChildren(
       element("h2", { id: "wf-clock-title" }, "Virtual clock"),
       element("p", {}, "Now: ", element("time", { id: "wf-now", dateTime: view.clock }, view.clock)),
-      element(
-        "form",
-        { className: "wf-row", onsubmit: (e) => { e.preventDefault(); act("Advanced", `${base}/clock`, { by: by.value }); } },
-        element("label", { htmlFor: "wf-by" }, "Advance by"),
-        by,
-        element("button", { type: "submit" }, "Advance"),
-      ),
-      element(
-        "form",
-        { className: "wf-row", onsubmit: (e) => { e.preventDefault(); act("Advanced", `${base}/clock`, { to: to.value }); } },
-        element("label", { htmlFor: "wf-to" }, "Advance to"),
-        to,
-        element("button", { type: "submit" }, "Go"),
-      ),
+      advance("by", "Advance by", "1d", 6, "Advance"),
+      advance("to", "Advance to", view.clock, 22, "Go"),
     );
   }
 
