@@ -9,11 +9,12 @@ The virtual clock is the tenant's workflow clock (`Store.workflow_clock`, the la
 where a later `workflow simulate` goes on); a tenant without instances starts from the sandbox's clock, read once.
 It moves only when the user advances it (`POST …/workflow/clock`): every input happens at the clock's moment.
 
-Refusals: a request that can never work (a missing or malformed member, an unknown record, data the engine
-refuses at start) is 422; one that conflicts with the current state (an instance id in use, an instance that is
-not running, nothing to claim or decide, time moving backwards) is 409; an unknown instance is 404. The problem's
-`detail` is the engine's message. Refusals that are outcomes (a guard that does not hold, a role that may not take
-a transition) are effects of a 200 answer, logged like in a scenario.
+Refusals (problem details, nothing written; `detail` is the engine's message): a malformed request (a missing or
+malformed member, an unknown record, a duration that does not parse) is 422 `invalid-workflow-input`; the engine
+refusing a start (its data) is 422 `workflow-refused`, refusing an input to an instance (an id in use, an instance
+that is not running, an unknown transition, nothing to claim or decide, time moving backwards) 409; an unknown
+instance is 404. Refusals that are outcomes (a guard that does not hold, a role that may not take a transition) are
+effects of a 200 answer, logged as in a scenario.
 """
 
 from __future__ import annotations
