@@ -21,7 +21,7 @@ from typing import Any
 import httpx2 as httpx
 
 from crmctl.runtime.store import Store
-from crmctl.web.app import build_app
+from crmctl.web.app import SandboxServer, build_app
 from crmctl.web.sandbox import Sandbox, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def running_app(
             store, packages, settings, clock=clock or Ticking(), new_id=counting_ids(), iterating=iterating
         )
         app = build_app(sandbox, background=background)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        server = SandboxServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

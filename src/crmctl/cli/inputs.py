@@ -36,7 +36,6 @@ __all__ = [
 DEFAULT_STORE = Path(".crm/runtime.duckdb")  # below the project root
 SANDBOX_STORE = Path(".crm/sandbox.duckdb")  # `crmctl serve`'s own store, below the project root
 STORE_ENV = "CRMCTL_STORE"
-_LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 
 
 def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
@@ -126,19 +125,13 @@ def instant(text: str | None) -> datetime:
 
 
 def duration(text: Any, where: str) -> timedelta:
-    """An `advance` step's duration (`crmctl.model.durations`, CLOCK_UNITS), at most 100 years."""
-    from crmctl.model.durations import CLOCK_UNITS, UNIT_SECONDS, parse_duration
+    """An `advance` step's duration (`crmctl.model.durations.clock_step`), or a located InputError."""
+    from crmctl.model.durations import clock_step
 
-    raw = str(text).strip()
     try:
-        amount, unit = parse_duration(raw, CLOCK_UNITS)
-    except ValueError:
-        amount, unit = -1, "s"
-    if amount < 0 or amount * UNIT_SECONDS[unit] > _LONGEST:
-        raise InputError(
-            f"{where}: advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), not {raw!r}"
-        )
-    return timedelta(seconds=amount * UNIT_SECONDS[unit])
+        return clock_step(str(text))
+    except ValueError as error:
+        raise InputError(f"{where}: {error}") from None
 
 
 def read_document(path: Path, what: str) -> Any:

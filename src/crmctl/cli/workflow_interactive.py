@@ -67,7 +67,7 @@ def interact(player: Player) -> int:
     from crmctl.cli.console import rich_console
     from crmctl.cli.inputs import duration
     from crmctl.cli.interactive import parse_value
-    from crmctl.cli.workflow_text import describe
+    from crmctl.runtime.workflow_text import describe
 
     console = rich_console()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from datetime import timedelta
 
 __all__ = [
     "BUSINESS_DAY",
@@ -19,6 +20,7 @@ __all__ = [
     "DURATION_PATTERN",
     "PACKAGE_UNITS",
     "UNIT_SECONDS",
+    "clock_step",
     "parse_duration",
 ]
 
@@ -31,6 +33,7 @@ DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|h|d|bd|w)$"
 # `advance`'s pattern in the script and scenario JSON Schemas (CLOCK_UNITS).
 CLOCK_DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(s|m|h|d|w)$"
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(bd|[a-z])")
+_LONGEST = 100 * 366 * 86400  # seconds: a virtual clock moved further would leave the calendar (year 9999)
 _EXAMPLES = {"s": "30s", "m": "30m", "h": "4h", "d": "2d", BUSINESS_DAY: "1bd", "w": "1w"}
 
 
@@ -40,3 +43,15 @@ def parse_duration(text: str, units: Collection[str] = PACKAGE_UNITS) -> tuple[f
     if match is None or match.group(2) not in units:
         raise ValueError(f"{text!r} is not a duration (e.g. {', '.join(_EXAMPLES[u] for u in units)})")
     return float(match.group(1)), match.group(2)
+
+
+def clock_step(text: str) -> timedelta:
+    """How far an `advance` moves a virtual clock (CLOCK_UNITS, at most 100 years); ValueError else."""
+    raw = str(text).strip()
+    try:
+        amount, unit = parse_duration(raw, CLOCK_UNITS)
+    except ValueError:
+        amount, unit = -1, "s"
+    if amount < 0 or amount * UNIT_SECONDS[unit] > _LONGEST:
+        raise ValueError(f"advance takes a duration like 30s, 5m, 2h, 3d or 1w (at most 100 years), not {raw!r}")
+    return timedelta(seconds=amount * UNIT_SECONDS[unit])

@@ -121,7 +121,12 @@ class Player:
     def for_tenant(cls, store: Store, tenant: str, package: Package, workflow: str | None, clock: datetime) -> Player:
         """A player over a tenant's store: `package` is pinned there, the tenant's running instances of the
         workflow go on, and every step is logged."""
-        runtime = Runtime(store, tenant)
+        return cls.for_runtime(Runtime(store, tenant), package, workflow, clock)
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime, package: Package, workflow: str | None, clock: datetime) -> Player:
+        """`for_tenant` over a runtime the caller keeps (the sandbox's, which pins a version being edited)."""
+        store, tenant = runtime.store, runtime.tenant
         ref = runtime.pin(package)
         model = WorkflowModel.build(runtime.pinned(ref.digest), workflow)
         running = {i["id"]: i for i in store.list_instances(tenant, workflow=model.workflow.id, status="running")}

@@ -6,12 +6,15 @@ without its text (the server logs it)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,7 +25,7 @@ from crmctl.web.problems import ProblemError, problem
 from crmctl.web.sandbox import Sandbox
 from crmctl.web.security import BodyTooLarge, Guard
 
-__all__ = ["build_app"]
+__all__ = ["SandboxServer", "build_app"]
 
 log = logging.getLogger("crmctl.serve")
 
@@ -31,9 +34,9 @@ Part = Callable[[Sandbox], Sequence[BaseRoute]]
 
 def _parts() -> list[Part]:
     """The modules that make up the server, in routing order."""
-    from crmctl.web import forms, ui
+    from crmctl.web import forms, reload, ui, workflows
 
-    return [ui.routes, forms.routes]
+    return [ui.routes, forms.routes, workflows.routes, reload.routes]
 
 
 def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]] = ()) -> Starlette:
@@ -43,8 +46,6 @@ def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        import asyncio
-
         tasks = [asyncio.create_task(job(sandbox)) for job in background]
         try:
             yield
@@ -57,8 +58,21 @@ def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=_HANDLERS)
     app.state.sandbox = sandbox
+    app.state.stopping = asyncio.Event()  # set by SandboxServer: endless responses (event streams) end with the server
     app.add_middleware(Guard, settings=sandbox.settings)
     return app
+
+
+class SandboxServer(uvicorn.Server):
+    """uvicorn's server for the sandbox app: when it stops, it first sets the app's `stopping` event, so event
+    streams end and the graceful shutdown does not wait for them (uvicorn waits for open responses before it ends
+    the app's lifespan)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        stopping = getattr(getattr(self.config.app, "state", None), "stopping", None)
+        if isinstance(stopping, asyncio.Event):
+            stopping.set()
+        await super().shutdown(sockets)
 
 
 async def _problem(_: Request, exc: Exception) -> Response:

@@ -665,7 +665,7 @@ def _describe_entry(item: Any) -> str:
 
 def _divergent_effects(item: Any) -> list[str]:
     """The missing (-) and extra (+) effects of a divergence, as the kind of its entry words them."""
-    from crmctl.cli.workflow_text import describe
+    from crmctl.runtime.workflow_text import describe
 
     if item.kind == "record" and len(item.missing) == len(item.extra) == 1:
         return _record_changes(item.missing[0], item.extra[0])

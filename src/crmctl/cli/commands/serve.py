@@ -96,7 +96,7 @@ def run_serve(
 
     from crmctl.cli.inputs import sandbox_store
     from crmctl.runtime.store import Store
-    from crmctl.web.app import build_app
+    from crmctl.web.app import SandboxServer, build_app
     from crmctl.web.sandbox import Sandbox, Settings
 
     paths = _packages(packages)
@@ -123,7 +123,7 @@ def run_serve(
             config = uvicorn.Config(
                 app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
             )
-            server = uvicorn.Server(config)
+            server = SandboxServer(config)
             server.run(sockets=[sock])
     finally:
         sock.close()
@@ -132,7 +132,9 @@ def run_serve(
 
 def _background(settings: Settings) -> list[Any]:
     """The jobs that run beside the server (live reload, webhook deliveries)."""
-    return []
+    from crmctl.web import reload
+
+    return [reload.watch] if settings.reload else []
 
 
 def _announce(url: str, settings: Settings, sandbox: Sandbox, store_path: Path, output_format: str) -> None:

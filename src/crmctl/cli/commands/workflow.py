@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from crmctl.cli.console import out
 from crmctl.cli.contract import emit
 from crmctl.cli.inputs import duration, instant, open_store, read_document
-from crmctl.cli.workflow_text import describe
 from crmctl.errors import InputError, UsageError
 from crmctl.model.scripts import ScenarioDocument, check_events
+from crmctl.runtime.workflow_text import describe
 
 if TYPE_CHECKING:
     from crmctl.runtime.store import Store

@@ -3,6 +3,10 @@
 //   #/PACKAGE            -> form.js      (the package's form, driven by the form-session engine)
 //   #/PACKAGE/workflow   -> workflow.js  (instances, timeline, tasks, approvals, the virtual clock)
 import { element, request } from "./api.js";
+import "./reload.js";
+
+// Views that re-mount themselves on `crmctl:reload` (reload.js); app.js re-shows the others.
+const RELOADING_THEMSELVES = new Set(["form"]);
 
 const nav = document.getElementById("packages");
 const main = document.getElementById("main");
@@ -44,6 +48,11 @@ async function loadPackages() {
 }
 
 window.addEventListener("hashchange", show);
+window.addEventListener("crmctl:reload", async (event) => {
+  await loadPackages();
+  const where = route();
+  if (where.package === event.detail.package && !RELOADING_THEMSELVES.has(where.view)) await show();
+});
 await loadPackages();
 if (!location.hash && packages.length === 1) location.hash = `#/${encodeURIComponent(packages[0].name)}`;
 else await show();

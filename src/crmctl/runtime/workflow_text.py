@@ -1,4 +1,5 @@
-"""A workflow effect in words: one line of the timeline (`workflow simulate`, its interactive mode, `replay`)."""
+"""A workflow effect in words: one line of the timeline (`workflow simulate`, its interactive mode, `replay`, the
+sandbox's workflow view)."""
 
 from __future__ import annotations
 
