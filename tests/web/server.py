@@ -53,6 +53,13 @@ class Running:
     sandbox: Sandbox | None
     token: str | None
 
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """The served store, held under the sandbox's lock (the server may be using it at the same moment)."""
+        assert self.sandbox is not None
+        with self.sandbox.lock:
+            yield self.sandbox.store
+
     def client(self, **kwargs: Any) -> httpx.Client:
         headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kwargs)

@@ -81,7 +81,8 @@ def test_a_valid_submit_stores_the_record_and_ends_the_draft(lead_server: Runnin
         assert _effects(_send(client, sid, {"type": "submit"}), "submit")[0]["ok"] is True
         assert client.get(f"/_sandbox/forms/{sid}").status_code == 404
     assert lead_server.sandbox is not None
-    assert lead_server.sandbox.store.list_drafts("default") == []
+    with lead_server.store() as store:
+        assert store.list_drafts("default") == []
 
 
 def test_reopen_switches_role_and_locale_carrying_the_values(lead_server: Running) -> None:
@@ -170,7 +171,8 @@ def test_discard_deletes_the_draft_and_logs_it(lead_server: Running) -> None:
         assert gone.status_code == 200 and gone.json()["discarded"]["draftId"] == sid
         assert client.get("/_sandbox/drafts").json()["drafts"] == []
     assert lead_server.sandbox is not None
-    logged = list(lead_server.sandbox.store.events("default", session=sid))
+    with lead_server.store() as store:
+        logged = list(store.events("default", session=sid))
     assert [e["event"]["type"] for e in logged] == ["load", "discard"]
 
 

@@ -125,7 +125,8 @@ def test_fill_and_submit_in_english(page: Any, lead_server: Running, shot: Shot)
     page.wait_for_function("() => document.getElementById('announcer').textContent.includes('stored')")
     shot(page, "form-en-submitted")
     assert lead_server.sandbox is not None
-    assert lead_server.sandbox.store.list_drafts("default") == []
+    with lead_server.store() as store:
+        assert store.list_drafts("default") == []
 
 
 def test_fill_and_submit_in_arabic_right_to_left(page: Any, lead_copy: Running, shot: Shot) -> None:
@@ -242,5 +243,6 @@ def test_a_reload_of_the_package_remounts_the_form_with_the_values(page: Any, le
     page.get_by_label("Given name").wait_for()
     assert _field(page, "firstName").input_value() == "Ada"
     assert _field(page, "lastName").input_value() == "Lovel"
-    assert lead_copy.sandbox.store.list_drafts("default")[0].data["lastName"] == "Lovel"
+    with lead_copy.store() as store:
+        assert store.list_drafts("default")[0].data["lastName"] == "Lovel"
     shot(page, "form-reloaded")
