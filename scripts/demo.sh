@@ -6,7 +6,8 @@
 #   verify the registry (and one signature with ssh-keygen alone) → simulate a form session, quit, resume the
 #   draft and submit → import sample leads (and see a bad file refused whole) → verify the runtime's event log →
 #   replay it against the pinned version, from a Parquet export alone and against v2 → simulate the workflow of
-#   v2 on a virtual clock → export the records to Parquet and read them back with DuckDB.
+#   v2 on a virtual clock → export the records to Parquet and read them back with DuckDB → serve the package in the
+#   sandbox, create a record through its records API, read it back, stop it with Ctrl-C.
 # Everything it writes (keys, registry, caches) lives in a temporary directory that is removed at the end.
 # Usage (from anywhere in a clone): CRMCTL=.venv/bin/crmctl bash scripts/demo.sh
 # Exits non-zero as soon as any step does not behave as announced.
@@ -196,5 +197,35 @@ PY
 else
   echo "(skipped: no Python with duckdb next to $CRMCTL)"
 fi
+
+section "The sandbox: serve LeadLifecycle 1.0.0, create a lead through its records API, read it back, Ctrl-C"
+SANDBOX="$WORK/sandbox.duckdb"
+SERVE_PYTHON="$PYTHON"
+[ -x "$SERVE_PYTHON" ] || SERVE_PYTHON=python3
+printf '$ crmctl serve %s --store %s --port 0 -f json   (then the API, with urllib)\n' "$V1" "$SANDBOX"
+"$SERVE_PYTHON" - "$CRMCTL" "$V1" "$SANDBOX" <<'PY'
+import json, signal, subprocess, sys, urllib.request
+crmctl, package, store = sys.argv[1:4]
+serve = subprocess.Popen([crmctl, "serve", package, "--store", store, "--port", "0", "-f", "json"],
+                         stdout=subprocess.PIPE, text=True)
+text = ""
+while line := serve.stdout.readline():  # the envelope, printed once it listens
+    text += line
+    if line.startswith("}"):
+        break
+api = json.loads(text)["result"]["url"] + "api/LeadLifecycle/records/Lead"
+lead = {"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "companySize": 120}
+ask = urllib.request.Request(api, json.dumps(lead).encode(), {"content-type": "application/json"}, method="POST")
+with urllib.request.urlopen(ask) as created:
+    record = json.load(created)
+    print("POST", api, "->", created.status, "ETag", created.headers["etag"])
+with urllib.request.urlopen(f"{api}/{record['id']}") as read:
+    back = json.load(read)
+    print("GET ", f"{api}/{record['id']}", "->", read.status, back["packageVersion"], back["data"])
+serve.send_signal(signal.SIGINT)  # Ctrl-C: the server stops, closes the store, exits 0
+assert serve.wait(15) == 0 and serve.stdout.read() == "", "crmctl serve did not stop cleanly"
+print("Ctrl-C -> exit 0")
+PY
+run records list --entity Lead --store "$SANDBOX"
 
 printf '\nDemo finished: every step behaved as announced.\n'

@@ -122,6 +122,19 @@ class Process:
         return self.proc.wait(timeout)
 
 
+def _read_envelope(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """The envelope the command printed (indented JSON: read line by line until it parses)."""
+    assert proc.stdout is not None
+    text = ""
+    while line := proc.stdout.readline():
+        text += line
+        if line.startswith("}"):  # the envelope's closing brace is the only one in column 0
+            document: dict[str, Any] = json.loads(text)
+            return document
+    said = proc.stderr.read() if proc.stderr else ""
+    raise RuntimeError(f"crmctl serve printed no envelope: exit {proc.wait(10)}, {text!r}, {said}")
+
+
 @contextmanager
 def serve_process(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> Iterator[Process]:
     """`crmctl serve ARGS --port 0 --format json` as a process; yields once it printed its envelope (listening)."""
@@ -130,13 +143,7 @@ def serve_process(args: Sequence[str], cwd: Path, env: dict[str, str] | None = N
         command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(
-                f"crmctl serve printed nothing: {proc.wait(10)} {proc.stderr.read() if proc.stderr else ''}"
-            )
-        envelope = json.loads(line)
+        envelope = _read_envelope(proc)
         result = envelope["result"] or {}
         yield Process(proc, envelope, Running(str(result.get("url", "")), None, result.get("token")))
     finally:
@@ -147,3 +154,6 @@ def serve_process(args: Sequence[str], cwd: Path, env: dict[str, str] | None = N
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

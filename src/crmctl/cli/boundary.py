@@ -103,7 +103,7 @@ def fail(
     if detail:
         err(detail)
     current = contract.invocation()
-    if current is not None and current.json:
+    if current is not None and current.json and not current.printed:
         text = summary if summary is not None else _without_prefix(message)
         try:
             out(contract.error_envelope(current.command, code, text, exit_code=exit_code, hint=hint))

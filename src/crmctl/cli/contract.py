@@ -124,6 +124,9 @@ class Invocation:
     # the envelope `emit` made, printed when the command line ends (`flush_emitted`): an error that escapes the
     # command after it (a store that fails to close) replaces it, so stdout never holds two documents
     emitted: list[dict[str, Any]] = field(default_factory=list)
+    # the envelope once printed: a command that prints it early (`crmctl serve`, once listening) may still fail
+    # after it, and that ending is said on stderr only, never as a second document
+    printed: list[dict[str, Any]] = field(default_factory=list)
 
 
 _INVOCATION: ContextVar[Invocation | None] = ContextVar("crmctl_invocation", default=None)
@@ -152,7 +155,9 @@ def flush_emitted() -> None:
     if current is not None and current.emitted:
         from crmctl.cli.console import out
 
-        out(render(current.emitted.pop()))
+        document = current.emitted.pop()
+        out(render(document))
+        current.printed.append(document)
 
 
 def json_requested(argv: Sequence[str]) -> bool:

@@ -2,13 +2,12 @@
 
 Each part of the server is a module with `routes(sandbox) -> list[BaseRoute]` (the renderer's `ui`, the records
 API, …); `build_app` mounts them. Any exception a handler does not turn into a response becomes a 500 problem
-without its text (the server logs it)."""
+without its text (the guard, outside Starlette's own error middleware, logs it and answers)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -26,8 +25,6 @@ from crmctl.web.sandbox import Sandbox
 from crmctl.web.security import BodyTooLarge, Guard
 
 __all__ = ["SandboxServer", "build_app"]
-
-log = logging.getLogger("crmctl.serve")
 
 Part = Callable[[Sandbox], Sequence[BaseRoute]]
 
@@ -92,14 +89,8 @@ async def _too_large(_: Request, exc: Exception) -> Response:
     return problem(413, "body-too-large", "Request body too large")
 
 
-async def _internal(request: Request, exc: Exception) -> Response:
-    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "internal-error", "Internal error", "the sandbox failed; its log has the details")
-
-
 _HANDLERS: dict[Any, Any] = {
     ProblemError: _problem,
     HTTPException: _http,
     BodyTooLarge: _too_large,
-    Exception: _internal,
-}
+}  # any other exception: the guard logs it and answers a 500 problem (with the security headers)

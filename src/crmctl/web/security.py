@@ -1,18 +1,23 @@
 """The server's guard, an ASGI middleware in front of every route: who may talk to the sandbox, and what it takes.
 
 - Host: only the names the server listens under (DNS rebinding cannot reach a loopback sandbox from a web page).
+  On a wildcard address (`0.0.0.0`, `::`) any name is accepted — the machine's names and addresses are not known
+  in advance — because the token is then always required, and a rebound page has neither it nor its cookie.
 - Token: when one is set (always when listening beyond loopback), every request carries it: `Authorization:
   Bearer TOKEN`, or the cookie the browser gets from opening the printed URL once (`?token=`).
 - CORS stays closed: no `Access-Control-Allow-*` header is ever sent, a preflight is refused, and a request that
   changes something from another origin is refused (CSRF).
 - Bodies: at most `Settings.body_limit` bytes, announced or streamed (413 past it).
-- Headers: nosniff, no referrer, no framing, a content security policy that allows only the sandbox's own files.
+- Headers: nosniff, no referrer, no framing, a content security policy that allows only the sandbox's own files,
+  on every response (files, problems, refusals, redirects).
+- Errors: an exception no handler answered is logged and becomes a 500 problem without its text.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -28,7 +33,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger("crmctl.serve")
+
 TOKEN_COOKIE = "crmctl_token"
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -55,6 +63,7 @@ class Guard:
         self.settings = settings
         names = {"127.0.0.1", "localhost", "[::1]", settings.host if ":" not in settings.host else f"[{settings.host}]"}
         self.hosts = frozenset(names)
+        self.any_host = settings.host in WILDCARD_HOSTS and settings.token is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,14 +84,27 @@ class Guard:
             # Opening the printed URL: keep the token in a cookie and drop it from the address bar.
             await _redirect_with_cookie(send, scope, self.settings.token or "")
             return
-        await self.app(scope, self._bounded(receive, headers), _with_headers(send))
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._bounded(receive, headers), _with_headers(sending))
+        except Exception:
+            log.exception("internal error on %s %s", scope["method"], scope.get("path", ""))
+            if started:  # too late for a problem: the connection is cut
+                raise
+            await _send_problem(send, 500, "internal-error", "Internal error", "the sandbox failed; see its log")
 
     # -- the checks ---------------------------------------------------------------------------------------------
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str, str] | None:
         host = headers.get("host", "")
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name.lower() not in self.hosts:
+        if not self.any_host and name.lower() not in self.hosts:
             return 421, "unknown-host", "Unknown host", "this sandbox answers only under the names it listens on"
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             return 403, "cross-origin", "Cross-origin requests are refused", "the sandbox allows no other origin"
@@ -141,8 +163,10 @@ class Guard:
 def _with_headers(send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            present = {k.lower() for k, _ in message.get("headers", [])}
-            message["headers"] = [*message.get("headers", []), *((k, v) for k, v in _HEADERS if k not in present)]
+            # CORS stays closed whatever a route sets
+            kept = [(k, v) for k, v in message.get("headers", []) if not k.lower().startswith(b"access-control-")]
+            present = {k.lower() for k, _ in kept}
+            message["headers"] = [*kept, *((k, v) for k, v in _HEADERS if k not in present)]
         await send(message)
 
     return sending

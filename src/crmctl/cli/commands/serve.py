@@ -5,16 +5,18 @@ The shell's part: find the packages and the store, inject the wall clock, ids an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.cli.console import note
-from crmctl.cli.contract import emit, flush_emitted
+from crmctl.cli.console import err, note
+from crmctl.cli.contract import emit, flush_emitted, warn
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -42,14 +44,23 @@ def _packages(given: list[Path]) -> list[Path]:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts: a port in use is a usage error, not a crash later."""
+    import errno
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose protocol says TCP, and
+    # with Nagle on every response waits 40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}", hint="try --port 0") from None
+        if error.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: the port is in use", hint="stop what holds it, or use --port 0"
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}", hint="check --host") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -92,11 +103,9 @@ def run_serve(
     webhooks: list[str],
     output_format: str,
 ) -> int:
-    import uvicorn
-
     from crmctl.cli.inputs import sandbox_store
     from crmctl.runtime.store import Store
-    from crmctl.web.app import SandboxServer, build_app
+    from crmctl.web.app import build_app
     from crmctl.web.sandbox import Sandbox, Settings
 
     paths = _packages(packages)
@@ -116,18 +125,62 @@ def run_serve(
                 iterating=iterating,
             )
             _check_names(sandbox, paths)
-            app = build_app(sandbox, background=_background(settings))
-            bound = sock.getsockname()[1]
-            url = _url(settings, bound)
-            _announce(url, settings, sandbox, store_path, output_format)
-            config = uvicorn.Config(
-                app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
-            )
-            server = SandboxServer(config)
-            server.run(sockets=[sock])
+            _warn_unloaded(sandbox)
+            server = _server(build_app(sandbox, background=_background(settings)))
+            with _stopped_by_signals(server):
+                _announce(_url(settings, sock.getsockname()[1]), settings, sandbox, store_path, output_format)
+                # From here on the envelope is out: an ending is said on stderr only (the boundary knows).
+                server.run(sockets=[sock])
     finally:
         sock.close()
     return 0
+
+
+def _server(app: Any) -> Any:
+    """uvicorn's server, leaving the signals to `_stopped_by_signals` (uvicorn would raise them again once stopped,
+    which would end the command as interrupted)."""
+    from contextlib import contextmanager
+
+    import uvicorn
+
+    from crmctl.web.app import SandboxServer
+
+    class Server(SandboxServer):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
+    return Server(config)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(server: Any) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the server (a second Ctrl-C stops it without waiting for open requests), from before
+    it says where it listens: a server has no other ending, so stopping it is success (exit 0, not 130), once the
+    background jobs are cancelled and the store is closed."""
+    import signal
+
+    previous = {sig: signal.signal(sig, server.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _warn_unloaded(sandbox: Sandbox) -> None:
+    """A package that does not lint is served anyway: the browser shows its findings (the lint overlay) until an
+    edit fixes it, which is what the sandbox is for."""
+    for name, served in sorted(sandbox.served.items()):
+        if served.package is None:
+            first = served.errors[0] if served.errors else None
+            where = f": {first.location}: {first.message} ({first.code})" if first else ""
+            warn(
+                f"{name} ({served.path}) does not load{where}",
+                code="package-does-not-lint",
+                hint="it is served with its findings shown until it is fixed; crmctl lint lists them all",
+            )
 
 
 def _background(settings: Settings) -> list[Any]:
@@ -143,18 +196,21 @@ def _announce(url: str, settings: Settings, sandbox: Sandbox, store_path: Path, 
         emit(
             {
                 "url": url,
+                "openUrl": shown,
                 "host": settings.host,
                 "port": int(url.rsplit(":", 1)[1].rstrip("/")),
                 "tokenRequired": settings.token is not None,
+                "token": settings.token,
                 "store": str(store_path),
                 "tenant": settings.tenant,
                 "packages": [
-                    {"name": p["name"], "version": p["version"], "path": p["path"]} for p in sandbox.summary()
+                    {"name": p["name"], "version": p["version"], "path": p["path"], "errors": p["errors"]}
+                    for p in sandbox.summary()
                 ],
             }
         )
         flush_emitted()
         return
     names = ", ".join(f"{p['name']} {p['version'] or ''}".strip() for p in sandbox.summary())
-    note(f"crmctl sandbox: {shown}")
+    err(f"crmctl sandbox: {shown}")  # even under --quiet: without it (and its token) nobody can connect
     note(f"  serving {names}; store {store_path}; Ctrl-C stops it")
