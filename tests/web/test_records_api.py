@@ -172,6 +172,8 @@ def test_two_clients_with_the_same_etag_one_wins(lead_server: Running) -> None:
         {"filter[nope]": "1"},
         {"filter[companySize]": "many"},
         {"filter[companySize]": "nan"},
+        {"filter[companySize]": "1.5"},
+        {"filter[industry]": "sofware"},
         {"cursor": "not-a-cursor"},
         {"cursor": "WzEsMl0"},
         {"surprise": "1"},
@@ -180,6 +182,18 @@ def test_two_clients_with_the_same_etag_one_wins(lead_server: Running) -> None:
 def test_a_bad_list_query_is_400(lead_server: Running, query: dict[str, str]) -> None:
     with lead_server.client() as client:
         _problem(client.get(LEADS, params=query), 400, "bad-request")
+
+
+def test_boolean_filters_take_true_or_false(lead_server: Running) -> None:
+    users = f"{API}/records/User"
+    with lead_server.client() as client:
+        created = client.post(users, json={"displayName": "Grace", "email": "grace@example.com", "active": False})
+        assert created.status_code == 201, created.text
+        assert client.get(users, params={"filter[active]": "true"}).json()["items"] == []
+        assert [r["id"] for r in client.get(users, params={"filter[active]": "false"}).json()["items"]] == [
+            created.json()["id"]
+        ]
+        _problem(client.get(users, params={"filter[active]": "yes"}), 400, "bad-request")
 
 
 def test_a_cursor_is_bound_to_its_filter_and_sort(lead_server: Running) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_PAGE",
     "dumps",
     "entities",
+    "filter_schema",
     "filterable",
     "graphql_sdl",
     "json_schemas",
@@ -152,6 +153,15 @@ def filterable(entity: EntityDef) -> dict[str, FieldDef]:
         name: fdef
         for name, fdef in sorted(entity.fields.items())
         if (fdef.resultType if isinstance(fdef, CalculatedField) else fdef.type) in _SCALAR_TYPES
+    }
+
+
+def filter_schema(entity: EntityDef) -> dict[str, Any]:
+    """The schema of a list's `filter` (`filter[status]=new`): a value of each filterable field's type."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {field: _type_schema(fdef, writing=False) for field, fdef in filterable(entity).items()},
     }
 
 
@@ -280,11 +290,6 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
     sort_keys = [key for field in filterable_fields for key in (field, f"-{field}")]
     list_params: list[dict[str, Any]] = [_ref("Limit", "parameters"), _ref("Cursor", "parameters")]
     if filterable_fields:
-        filter_schema = {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {field: _type_schema(fdef, writing=False) for field, fdef in filterable_fields.items()},
-        }
         list_params.append(
             {
                 "name": "filter",
@@ -292,7 +297,7 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                 "style": "deepObject",
                 "explode": True,
                 "description": "Records whose fields equal these values (`filter[status]=new`).",
-                "schema": filter_schema,
+                "schema": filter_schema(entity),
             }
         )
         list_params.append(

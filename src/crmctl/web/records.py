@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from crmctl.api.documents import MAX_PAGE, filterable, graphql_sdl, json_schemas, openapi
+from crmctl.api.documents import MAX_PAGE, filter_schema, filterable, graphql_sdl, json_schemas, openapi
 from crmctl.model.fields import CalculatedField, FieldDef
 from crmctl.web.problems import ProblemError, read_json
 from crmctl.web.sandbox import Sandbox
@@ -204,6 +204,7 @@ class _RecordsApi:
     async def list(self, request: Request) -> Response:
         package, entity, entity_def = self._entity(request)
         page = _Page.parse(request.query_params.multi_items(), filterable(entity_def))
+        _check_filters(page, entity_def)
         tenant = self.sandbox.settings.tenant
 
         def query() -> tuple[list[StoredRecord], str | None]:
@@ -292,6 +293,20 @@ class _Page:
             last = _comparable(kind, record.data.get(name))
         text = json.dumps([*self._scope(), last, record.id], separators=(",", ":"), ensure_ascii=False)
         return base64.urlsafe_b64encode(text.encode()).decode("ascii").rstrip("=")
+
+
+def _check_filters(page: _Page, entity: EntityDef) -> None:
+    """Refuse filter values the document's `filter` schema does not allow (an enum value misspelt, text longer
+    than the field takes, a date that is none): such a filter is a mistake, not a query that finds nothing."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    values = {name: value for name, (_, value) in page.filters.items()}
+    error = next(
+        iter(Draft202012Validator(filter_schema(entity), format_checker=FormatChecker()).iter_errors(values)), None
+    )
+    if error is not None:
+        where = "".join(f"[{part}]" for part in error.absolute_path)
+        raise _bad(f"filter{where}: {error.message}")
 
 
 def _comparable(kind: Kind, value: Any) -> Any:
