@@ -93,7 +93,12 @@ class _RecordsApi:
     `sandbox.call`."""
 
     def __init__(self, sandbox: Sandbox) -> None:
+        from crmctl.runtime.providers import provider_resolver
+
         self.sandbox = sandbox
+        # Async validations ask the registered providers, as `crmctl records` does; found once (finding them
+        # scans every installed distribution: 10 ms, a third of a create).
+        self.resolver = provider_resolver()
 
     def _entity(self, request: Request) -> tuple[Package, str, EntityDef]:
         package = self.sandbox.package(request.path_params["package"])
@@ -146,15 +151,13 @@ class _RecordsApi:
     # -- operations ---------------------------------------------------------------------------------------------
 
     async def create(self, request: Request) -> Response:
-        from crmctl.runtime.providers import provider_resolver
-
         package, entity, _ = self._entity(request)
         values = await read_json(request)
         if not isinstance(values, dict):
             raise _bad("the body must be a JSON object: the record's fields")
         record_id, at = self.sandbox.new_id(), self.sandbox.clock()
         outcome = await self.sandbox.call(
-            self.sandbox.records.create, package, entity, record_id, values, at, provider_resolver()
+            self.sandbox.records.create, package, entity, record_id, values, at, self.resolver
         )
         location = f"{_mount(request)}/records/{entity}/{record_id}"
         return self._answer(outcome, 201, {"location": location})
@@ -171,7 +174,6 @@ class _RecordsApi:
 
     async def update(self, request: Request) -> Response:
         from crmctl.compat.moves import move_check
-        from crmctl.runtime.providers import provider_resolver
 
         package, entity, _ = self._entity(request)
         record_id = request.path_params["id"]
@@ -196,7 +198,7 @@ class _RecordsApi:
                     f"If-Match names another revision; the record is at {_etag(stored)}",
                 )
             return self.sandbox.records.update(
-                entity, record_id, patch, at, package=package, resolver=provider_resolver(), move_check=move_check
+                entity, record_id, patch, at, package=package, resolver=self.resolver, move_check=move_check
             )
 
         return self._answer(await self.sandbox.call(apply), 200)
