@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmctl.cli.main import run
-from tests.web.server import LEAD_V1, Running, running_app
+from tests.web.server import LEAD_V1, LEAD_V2, Running, running_app
 
 API = "/api/LeadLifecycle"
 LEADS = f"{API}/records/Lead"
@@ -278,3 +278,16 @@ def test_records_created_over_http_are_the_cli_s_records(tmp_path: Path, capsys:
     assert record["package"]["version"] == "1.0.0"
     assert run(["log", "verify", "--store", str(store), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["result"]["ok"] is True
+
+
+def test_an_update_moves_the_record_to_the_served_version(tmp_path: Path) -> None:
+    store = tmp_path / "sandbox.duckdb"
+    with running_app([LEAD_V1], store) as running, running.client() as client:
+        record_id = _create(client).json()["id"]
+    with running_app([LEAD_V2], store) as running, running.client() as client:
+        before = client.get(f"{LEADS}/{record_id}")
+        assert before.json()["packageVersion"] == "1.0.0"  # read as its pinned version
+        moved = _patch(client, record_id, {"company": "Engines"}, before.headers["etag"])
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["packageVersion"] == client.get(f"{API}/openapi.json").json()["info"]["version"]
+        assert moved.json()["packageVersion"] != "1.0.0"

@@ -323,7 +323,7 @@ def api_openapi(
         typer.Option(
             "--server",
             metavar="URL",
-            help=f"The server the document names [default: {DEFAULT_SERVER}/api/PACKAGE, where crmctl serve serves it].",
+            help=f"The server the document names [default: {DEFAULT_SERVER}/api/PACKAGE, as crmctl serve mounts it].",
         ),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
