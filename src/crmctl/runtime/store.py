@@ -41,7 +41,7 @@ from crmctl.runtime.storage.errors import (
 from crmctl.runtime.storage.events import EXPORT_FORMAT, EventLog, read_event_export, read_export_packages
 from crmctl.runtime.storage.instances import WorkflowInstances
 from crmctl.runtime.storage.packages import PackageCopies
-from crmctl.runtime.storage.records import Kind, Records, StoredRecord
+from crmctl.runtime.storage.records import Records, StoredRecord
 from crmctl.runtime.storage.schema import FORMAT, MIGRATIONS, Schema
 
 if TYPE_CHECKING:
@@ -220,20 +220,6 @@ class Store:
     ) -> list[StoredRecord]:
         """The tenant's records ordered by entity and id."""
         return self.records.list_for(tenant, entity, limit=limit, offset=offset)
-
-    def query_records(
-        self,
-        tenant: str,
-        entity: str,
-        package: str,
-        *,
-        equal: Sequence[tuple[str, Kind, Any]] = (),
-        sort: tuple[str, Kind, bool] | None = None,
-        after: tuple[Any, str] | None = None,
-        limit: int,
-    ) -> list[StoredRecord]:
-        """One page of records filtered and sorted in the store (`Records.query`)."""
-        return self.records.query(tenant, entity, package, equal=equal, sort=sort, after=after, limit=limit)
 
     def iter_records(self, tenant: str, entity: str | None = None, batch: int = CHUNK) -> Iterator[StoredRecord]:
         """Like `list_records`, fetched `batch` rows at a time."""

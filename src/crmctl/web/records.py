@@ -4,7 +4,7 @@ Each served package's API is mounted under `/api/{package}`: its OpenAPI documen
 mount as its server), JSON Schemas (`schema.json`) and GraphQL SDL (`schema.graphql`), and the operations the
 document promises on `/records/{Entity}`. Records go through the same `RecordService` as `crmctl records`: the
 same engine validates them, the same log entry records them, and they carry the version they are pinned to. The
-list is filtered, sorted and cut in the store (`Store.query_records`): a page costs the same with a million
+list is filtered, sorted and cut in the store (`Records.query`): a page costs the same with a million
 records. Every status and body is one the document declares (tests/web/test_records_schemathesis.py checks it)."""
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class _RecordsApi:
         tenant = self.sandbox.settings.tenant
 
         def query() -> tuple[list[StoredRecord], str | None]:
-            found = self.sandbox.store.query_records(
+            found = self.sandbox.store.records.query(
                 tenant, entity, package.name, equal=page.equal, sort=page.sort, after=page.after, limit=page.limit + 1
             )
             more = len(found) > page.limit
