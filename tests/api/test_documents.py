@@ -55,8 +55,9 @@ def test_openapi_operations_headers_and_errors() -> None:
     document = openapi(_load("LeadLifecycle/v1"))
     collection, item = document["paths"]["/records/Lead"], document["paths"]["/records/Lead/{id}"]
     assert collection["post"]["operationId"] == "createLead"
-    assert set(collection["post"]["responses"]) == {"201", "400", "422"}
+    assert set(collection["post"]["responses"]) == {"201", "400", "415", "422"}
     assert item["patch"]["parameters"] == [{"$ref": "#/components/parameters/IfMatch"}]
+    assert set(collection["post"]["responses"]["201"]["headers"]) == {"ETag", "Location"}
     assert {"412", "428", "422", "404"} <= set(item["patch"]["responses"])
     assert "ETag" in item["get"]["responses"]["200"]["headers"]
     problem = document["components"]["responses"]["ValidationFailed"]["content"]
@@ -70,7 +71,7 @@ def test_openapi_operations_headers_and_errors() -> None:
     record = document["components"]["schemas"]["Lead"]
     assert "packageVersion" in record["required"] and "1.0.0" in record["properties"]["packageVersion"]["description"]
     assert document["servers"] == [
-        {"url": "http://127.0.0.1:8000", "description": "The local sandbox (`crmctl serve`)."}
+        {"url": "http://127.0.0.1:8000/api/LeadLifecycle", "description": "The local sandbox (`crmctl serve`)."}
     ]
 
 

@@ -30,9 +30,12 @@ __all__ = [
     "MAX_PAGE",
     "dumps",
     "entities",
+    "filter_schema",
+    "filterable",
     "graphql_sdl",
     "json_schemas",
     "openapi",
+    "package_server",
     "value_schema",
 ]
 
@@ -144,12 +147,21 @@ def _entered(entity: EntityDef) -> dict[str, FieldDef]:
     return {n: f for n, f in entity.fields.items() if not isinstance(f, CalculatedField)}
 
 
-def _filterable(entity: EntityDef) -> dict[str, FieldDef]:
+def filterable(entity: EntityDef) -> dict[str, FieldDef]:
     """Top-level fields a list can filter and sort by: the scalars, calculated ones included."""
     return {
         name: fdef
         for name, fdef in sorted(entity.fields.items())
         if (fdef.resultType if isinstance(fdef, CalculatedField) else fdef.type) in _SCALAR_TYPES
+    }
+
+
+def filter_schema(entity: EntityDef) -> dict[str, Any]:
+    """The schema of a list's `filter` (`filter[status]=new`): a value of each filterable field's type."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {field: _type_schema(fdef, writing=False) for field, fdef in filterable(entity).items()},
     }
 
 
@@ -234,9 +246,10 @@ def _shared_components() -> dict[str, Any]:
         },
     }
     etag = {"description": "The record's revision as a strong entity tag.", "schema": {"type": "string"}}
+    location = {"description": "The created record's URL.", "schema": {"type": "string", "format": "uri-reference"}}
     return {
         "schemas": {"crmctl.Problem": problem, "crmctl.ValidationFinding": finding},
-        "headers": {"ETag": etag},
+        "headers": {"ETag": etag, "Location": location},
         "parameters": {
             "RecordId": {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
             "IfMatch": {
@@ -265,21 +278,18 @@ def _shared_components() -> dict[str, Any]:
             "ValidationFailed": _problem("The record is invalid: nothing was written; `errors` says why."),
             "PreconditionFailed": _problem("If-Match names another revision: the record changed meanwhile."),
             "PreconditionRequired": _problem("An update needs If-Match."),
+            "UnsupportedMediaType": _problem("The body is not of the media type the operation takes."),
         },
     }
 
 
 def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
     record = {"description": f"The {name} record.", "headers": {"ETag": _ref("ETag", "headers")}}
-    filterable = _filterable(entity)
-    sort_keys = [key for field in filterable for key in (field, f"-{field}")]
+    created = record | {"headers": {"ETag": _ref("ETag", "headers"), "Location": _ref("Location", "headers")}}
+    filterable_fields = filterable(entity)
+    sort_keys = [key for field in filterable_fields for key in (field, f"-{field}")]
     list_params: list[dict[str, Any]] = [_ref("Limit", "parameters"), _ref("Cursor", "parameters")]
-    if filterable:
-        filter_schema = {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {field: _type_schema(fdef, writing=False) for field, fdef in filterable.items()},
-        }
+    if filterable_fields:
         list_params.append(
             {
                 "name": "filter",
@@ -287,7 +297,7 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                 "style": "deepObject",
                 "explode": True,
                 "description": "Records whose fields equal these values (`filter[status]=new`).",
-                "schema": filter_schema,
+                "schema": filter_schema(entity),
             }
         )
         list_params.append(
@@ -307,7 +317,8 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                 "tags": [name],
                 "requestBody": {"required": True, "content": _json(_ref(f"{name}.Create"))},
                 "responses": {
-                    "201": record | {"content": _json(_ref(name))},
+                    "201": created | {"content": _json(_ref(name))},
+                    "415": _ref("UnsupportedMediaType", "responses"),
                     "422": _ref("ValidationFailed", "responses"),
                 }
                 | errors,
@@ -347,6 +358,7 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                     "200": record | {"content": _json(_ref(name))},
                     "404": _ref("NotFound", "responses"),
                     "412": _ref("PreconditionFailed", "responses"),
+                    "415": _ref("UnsupportedMediaType", "responses"),
                     "422": _ref("ValidationFailed", "responses"),
                     "428": _ref("PreconditionRequired", "responses"),
                 }
@@ -356,8 +368,16 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
     }
 
 
-def openapi(package: Package, server: str = DEFAULT_SERVER) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the package's records API."""
+def package_server(package: Package, base: str = DEFAULT_SERVER) -> str:
+    """Where a sandbox at `base` serves the package's records API: `crmctl serve` mounts each served package's API
+    under `/api/{package}`."""
+    return f"{base.rstrip('/')}/api/{package.name}"
+
+
+def openapi(package: Package, server: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the package's records API, naming `server` (default: the package's API on the
+    local sandbox, `package_server`)."""
+    server = server or package_server(package)
     manifest = package.manifest
     version = manifest.version if manifest else None
     components = _shared_components()
@@ -499,12 +519,12 @@ def graphql_sdl(package: Package) -> str:
         sdl.add(name, record)
         sdl.object_type(f"{name}Input", dict(entity.fields), name, writing=True)
         sdl.object_type(f"{name}Patch", dict(entity.fields), name, writing=True, partial=True)
-        filterable = _filterable(entity)
+        fields = filterable(entity)
         arguments = "first: Int = 50, after: String"
-        if filterable:
-            filters = [f"  {f}: {sdl.field_type(d, f'{name}_{f}', writing=False)}" for f, d in filterable.items()]
+        if fields:
+            filters = [f"  {f}: {sdl.field_type(d, f'{name}_{f}', writing=False)}" for f, d in fields.items()]
             sdl.add(f"{name}Filter", f"input {name}Filter {{\n" + "\n".join(filters) + "\n}")
-            sdl.add(f"{name}SortField", f"enum {name}SortField {{\n" + "\n".join(f"  {f}" for f in filterable) + "\n}")
+            sdl.add(f"{name}SortField", f"enum {name}SortField {{\n" + "\n".join(f"  {f}" for f in fields) + "\n}")
             sdl.add(
                 f"{name}Sort",
                 f"input {name}Sort {{\n  field: {name}SortField!\n  direction: SortDirection = ASC\n}}",

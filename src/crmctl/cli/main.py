@@ -320,8 +320,13 @@ def api_openapi(
     path: _ApiPackage,
     output: _ApiOutput = None,
     server: Annotated[
-        str, typer.Option("--server", metavar="URL", help="The server the document names.")
-    ] = DEFAULT_SERVER,
+        str | None,
+        typer.Option(
+            "--server",
+            metavar="URL",
+            help=f"The server the document names [default: {DEFAULT_SERVER}/api/PACKAGE, as crmctl serve mounts it].",
+        ),
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Print the OpenAPI 3.1 document (JSON) of the package's records API: create, get, list, update per entity."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from crmctl.compat.change import Change
     from crmctl.model.package import Package
 
-__all__ = ["MoveCheck"]
+__all__ = ["MoveCheck", "move_check"]
 
 _GATED = (ChangeClass.BREAKING, ChangeClass.DATA_DEPENDENT)
 
@@ -57,3 +57,11 @@ class MoveCheck:
                 message += f" (hint: {change.hint})"
             found.append({"field": field, "code": change.code, "severity": "error", "message": message})
         return found
+
+
+def move_check(old: Package, new: Package, entity: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The changes between two versions of a package that break a record moved from `old` to `new`, as findings:
+    what `RecordService.update` refuses a move with (`crmctl records update --package`, the sandbox's records API)."""
+    from crmctl.model.regex import compile_pattern
+
+    return MoveCheck(old, new, compile_pattern).findings(entity, data)

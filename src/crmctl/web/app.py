@@ -31,9 +31,9 @@ Part = Callable[[Sandbox], Sequence[BaseRoute]]
 
 def _parts() -> list[Part]:
     """The modules that make up the server, in routing order."""
-    from crmctl.web import forms, reload, ui, workflows
+    from crmctl.web import forms, records, reload, ui, workflows
 
-    return [ui.routes, forms.routes, workflows.routes, reload.routes]
+    return [ui.routes, forms.routes, workflows.routes, reload.routes, records.routes]
 
 
 def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]] = ()) -> Starlette:

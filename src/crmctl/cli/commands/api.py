@@ -59,7 +59,7 @@ def _finish(package: Package, kind: str, text: str, document: Any, output: Path 
     return 0
 
 
-def run_openapi(path: Path, output: Path | None, server: str, output_format: str) -> int:
+def run_openapi(path: Path, output: Path | None, server: str | None, output_format: str) -> int:
     from crmctl.api.documents import dumps, openapi
 
     package = _load(path)

@@ -181,12 +181,10 @@ def run_update(
 
 
 def move_check(old: Package, new: Package, entity: str, data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The changes between two versions of a package that break a record moved from `old` to `new`
-    (`compat.moves`); the record path refuses the move with them as findings."""
-    from crmctl.compat.moves import MoveCheck
-    from crmctl.model.regex import compile_pattern
+    """`compat.moves.move_check`, imported when an update runs (the compat engine is heavy)."""
+    from crmctl.compat.moves import move_check as check
 
-    return MoveCheck(old, new, compile_pattern).findings(entity, data)
+    return check(old, new, entity, data)
 
 
 def _display(record: StoredRecord, package: Package, locale: str | None) -> list[tuple[str, str, str]]:

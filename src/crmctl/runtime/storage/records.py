@@ -20,7 +20,14 @@ from crmctl.runtime.storage.connection import (
 )
 from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError
 
-__all__ = ["Records", "StoredRecord"]
+__all__ = ["Kind", "Records", "StoredRecord"]
+
+Kind = Literal["text", "number", "boolean"]  # how a field's stored JSON value compares in a query
+_CASTS: dict[str, str] = {
+    "text": "json_extract_string(data, ?)",
+    "number": "TRY_CAST(json_extract(data, ?) AS DOUBLE)",
+    "boolean": "TRY_CAST(json_extract(data, ?) AS BOOLEAN)",
+}
 
 _COLUMNS = (
     "tenant",
@@ -51,6 +58,13 @@ class StoredRecord:
     revision: int
     created_at: str
     updated_at: str
+
+
+def _json_path(field: str) -> str:
+    """The JSON path of a top-level field (quoted: any name is a key)."""
+    import json
+
+    return f"$.{json.dumps(field)}"
 
 
 class Records:
@@ -146,6 +160,54 @@ class Records:
             f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
             f"ORDER BY entity, id {page}OFFSET {int(offset)}",
             params,
+        )
+        return [self._record(row) for row in rows]
+
+    def query(
+        self,
+        tenant: str,
+        entity: str,
+        package: str,
+        *,
+        equal: Sequence[tuple[str, Kind, Any]] = (),
+        sort: tuple[str, Kind, bool] | None = None,
+        after: tuple[Any, str] | None = None,
+        limit: int,
+    ) -> list[StoredRecord]:
+        """One page of the tenant's records of `entity` written by `package`, filtered, sorted and cut in the store.
+
+        `equal` are (top-level field, kind, value): the field's stored value equals `value`. `sort` is (field,
+        kind, descending): by that value, records without one last, ties by id; without it, by id. `after` is the
+        (sort value, id) of the last record of the previous page (keyset pagination: stable while records are
+        added, whatever their number); at most `limit` records."""
+        clauses = ["tenant = ?", "entity = ?", "package_name = ?"]
+        params: list[Any] = [tenant, entity, package]
+        for name, kind, value in equal:
+            clauses.append(f"{_CASTS[kind]} = ?")
+            params += [_json_path(name), value]
+        order, order_params = "id", []
+        if sort is None:
+            if after is not None:
+                clauses.append("id > ?")
+                params.append(after[1])
+        else:
+            name, kind, descending = sort
+            value_sql, path = _CASTS[kind], _json_path(name)
+            order = f"({value_sql}) IS NULL, {value_sql} {'DESC' if descending else 'ASC'}, id"
+            if after is not None:
+                last, last_id = after
+                if last is None:  # the previous page ended among the records without a value
+                    clauses.append(f"({value_sql} IS NULL AND id > ?)")
+                    params += [path, last_id]
+                else:
+                    beyond = "<" if descending else ">"
+                    clauses.append(f"({value_sql} IS NULL OR {value_sql} {beyond} ? OR ({value_sql} = ? AND id > ?))")
+                    params += [path, path, last, path, last, last_id]
+            order_params = [path, path]
+        rows = self._db.all(
+            f"SELECT {select_list(_COLUMNS)} FROM records WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {order} LIMIT {int(limit)}",
+            params + order_params,
         )
         return [self._record(row) for row in rows]
 
