@@ -3,8 +3,8 @@
 Layout (store format 3): `meta` (key/value: format, created_by, written_by, duckdb), `packages`
 (content-addressed canonical bytes of every package version the runtime ran), `drafts`, `records`, `events` (one
 hash chain per tenant, see `runtime.eventlog`), `workflow_instances`, and the webhook outbox apart from the log
-(`webhook_cursors`, `webhook_outbox`, `webhook_attempts`, see `runtime.storage.outbox`). JSON is stored as canonical text
-(`eventlog.dumps`); timestamps are TIMESTAMPTZ, passed in and returned as ISO 8601 UTC strings
+(`webhook_cursors`, `webhook_outbox`, `webhook_attempts`, see `runtime.storage.outbox`). JSON is stored as
+canonical text (`eventlog.dumps`); timestamps are TIMESTAMPTZ, passed in and returned as ISO 8601 UTC strings
 ("2026-11-26T10:00:00Z"). The store never reads the wall clock.
 
 Every read and write names a tenant and stays inside it; only `info()` and `tenants()` look across tenants. Writes

@@ -59,7 +59,8 @@ def cloud_events(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     Extensions: `crmtenant`, `crmpackage`, `crmversion` (the version the entry is pinned to) and `crmseq` (the
     entry's seq in the tenant's log: a receiver can order and deduplicate by it)."""
     tenant = str(entry.get("tenant", ""))
-    package = entry.get("package") if isinstance(entry.get("package"), Mapping) else {}
+    pinned = entry.get("package")
+    package: Mapping[str, Any] = pinned if isinstance(pinned, Mapping) else {}
     name, version = str(package.get("name", "")), str(package.get("version", ""))
     digest = str(entry.get("hash", "")).removeprefix("sha256:")
     found = []

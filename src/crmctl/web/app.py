@@ -31,9 +31,9 @@ Part = Callable[[Sandbox], Sequence[BaseRoute]]
 
 def _parts() -> list[Part]:
     """The modules that make up the server, in routing order."""
-    from crmctl.web import ui
+    from crmctl.web import hooks, ui
 
-    return [ui.routes]
+    return [ui.routes, hooks.routes]
 
 
 def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]] = ()) -> Starlette:
