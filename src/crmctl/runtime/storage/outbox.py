@@ -171,8 +171,8 @@ class Outbox:
     def attempts(self, tenant: str, event_id: str) -> list[dict[str, Any]]:
         """Every recorded attempt to deliver `event_id` (any webhook), oldest first."""
         rows = self._db.all(
-            "SELECT webhook, attempt, epoch_us(at), status_code, error, duration_ms FROM webhook_attempts "
-            "WHERE tenant = ? AND event_id = ? ORDER BY at, webhook, attempt",
+            'SELECT webhook, attempt, epoch_us("at"), status_code, error, duration_ms FROM webhook_attempts '
+            'WHERE tenant = ? AND event_id = ? ORDER BY "at", webhook, attempt',
             [tenant, event_id],
         )
         return [
