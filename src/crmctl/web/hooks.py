@@ -71,7 +71,7 @@ async def _post(client: httpx.AsyncClient, url: str, delivery: Delivery, at: Any
         finally:
             await response.aclose()
     except httpx.TimeoutException:
-        error = f"no answer within {TIMEOUT_SECONDS:g} s"
+        error = "timed out"
     except httpx.HTTPError as failure:
         error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
     duration = (time.monotonic() - started) * 1000
@@ -105,14 +105,15 @@ async def deliver(
     policy: RetryPolicy = DEFAULT_POLICY,
     jitter: Callable[[], float] | None = None,
     poll: float = POLL_SECONDS,
+    timeout: float = TIMEOUT_SECONDS,
 ) -> None:
     """Deliver the sandbox's events to its webhooks until cancelled (started by `build_app` as a background job).
     `jitter` draws the backoff's jitter in [0, 1) (default: none, 0.0)."""
     import httpx2 as httpx
 
     draw = jitter or (lambda: 0.0)
-    timeout = httpx.Timeout(TIMEOUT_SECONDS)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    limits = httpx.Timeout(timeout)
+    async with httpx.AsyncClient(timeout=limits, follow_redirects=False, trust_env=False) as client:
         while True:
             try:
                 made = await deliver_once(sandbox, client, policy, draw)
