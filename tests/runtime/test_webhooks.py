@@ -31,7 +31,7 @@ def conformance_problems(event: dict[str, Any]) -> list[str]:
     if event.get("specversion") != "1.0":
         problems.append("specversion must be 1.0")
     for name, value in event.items():
-        if name != "data" and not isinstance(value, str | int | bool) or isinstance(value, float):
+        if name != "data" and (not isinstance(value, str | int | bool) or isinstance(value, float)):
             problems.append(f"{name}: {type(value).__name__} is no CloudEvents type")
         if name != "data" and isinstance(value, int) and not -(2**31) <= value < 2**31:
             problems.append(f"{name}: an Integer is 32 bits")

@@ -5,6 +5,7 @@ wire, a restart resuming, replay sending nothing."""
 from __future__ import annotations
 
 import functools
+import itertools
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,7 +107,7 @@ def test_delivered_after_failures_with_growing_delays_as_cloudevents(tmp_path: P
     assert [(a["attempt"], a["statusCode"]) for a in tried] == [(1, 500), (2, 500), (3, 500), (4, 200)]
     assert tried[0]["error"] == "HTTP 500: receiver says no" and tried[-1]["error"] is None
     moments = [datetime.fromisoformat(a["at"]) for a in tried]
-    for n, (before, after) in enumerate(zip(moments, moments[1:], strict=False), start=1):
+    for n, (before, after) in enumerate(itertools.pairwise(moments), start=1):
         assert after - before >= FAST.delay(n, 0.5)  # 15 ms, 30 ms, 60 ms: each wait longer than the last
 
 
