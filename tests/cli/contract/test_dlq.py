@@ -144,19 +144,19 @@ def test_while_serve_holds_the_store_the_dlq_commands_say_so(
         "--port",
         "0",
     ]
-    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        url = proc.stderr.readline().split("crmctl sandbox: ")[1].strip()  # printed once listening
-        with httpx.Client(base_url=url, timeout=10) as client:
-            assert len(client.get("/_sandbox/dlq").json()["deliveries"]) == 2
-        for argv in (["list"], ["retry", "--all"]):
-            problems = _envelope(capsys, ["events", "dlq", *argv, "--store", store], 2)["problems"]
-            assert "is in use by PID" in problems[0]["message"]
-            assert "/_sandbox/dlq" in (problems[0].get("hint") or "")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) in (0, 130)  # Ctrl-C
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stderr is not None
+            url = proc.stderr.readline().split("crmctl sandbox: ")[1].strip()  # printed once listening
+            with httpx.Client(base_url=url, timeout=10) as client:
+                assert len(client.get("/_sandbox/dlq").json()["deliveries"]) == 2
+            for argv in (["list"], ["retry", "--all"]):
+                problems = _envelope(capsys, ["events", "dlq", *argv, "--store", store], 2)["problems"]
+                assert "is in use by PID" in problems[0]["message"]
+                assert "/_sandbox/dlq" in (problems[0].get("hint") or "")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(10) in (0, 130)  # Ctrl-C
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
