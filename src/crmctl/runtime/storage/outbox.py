@@ -65,6 +65,28 @@ class Attempt:
 
 
 _PENDING, _DELIVERED, _DEAD = "pending", "delivered", "dead"
+_OUTBOX_COLUMNS = ("tenant", "webhook", "event_id", "seq", "position", "event", "status", "attempts", "next_at")
+_ATTEMPT_COLUMNS = ("tenant", "webhook", "event_id", "attempt", "at", "status_code", "error", "duration_ms")
+
+
+def _outbox_table(tenant: str, rows: Sequence[tuple[str, str, int, int, str]], now: datetime) -> Any:
+    """New pending outbox rows (webhook, event id, seq, position, CloudEvent JSON) as an Arrow table."""
+    import pyarrow as pa
+
+    text = pa.string()
+    return pa.table(
+        {
+            "tenant": pa.array([tenant] * len(rows), text),
+            "webhook": pa.array([r[0] for r in rows], text),
+            "event_id": pa.array([r[1] for r in rows], text),
+            "seq": pa.array([r[2] for r in rows], pa.int64()),
+            "position": pa.array([r[3] for r in rows], pa.int32()),
+            "event": pa.array([r[4] for r in rows], text),
+            "status": pa.array([_PENDING] * len(rows), text),
+            "attempts": pa.array([0] * len(rows), pa.int32()),
+            "next_at": pa.array([now] * len(rows), pa.timestamp("us", "UTC")),
+        }
+    )
 
 
 class Outbox:
@@ -86,7 +108,7 @@ class Outbox:
         if not behind:
             return 0
         start = min(int(cursors.get(url, 0)) for url in behind)
-        rows = []
+        rows: list[tuple[str, str, int, int, str]] = []
         for entry in self._log.entries(tenant, after_seq=start):
             seq = int(entry["seq"])
             if seq > head[0]:
@@ -95,11 +117,8 @@ class Outbox:
                 text = eventlog.dumps(event)
                 rows += [(url, event["id"], seq, position, text) for url in behind if int(cursors.get(url, 0)) < seq]
         with self._db.transaction():
-            for url, event_id, seq, position, text in rows:
-                self._db.all(
-                    "INSERT OR IGNORE INTO webhook_outbox VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                    [tenant, url, event_id, seq, position, text, _PENDING, now],
-                )
+            if rows:
+                self._db.insert("webhook_outbox", _OUTBOX_COLUMNS, _outbox_table(tenant, rows, now))
             for url in behind:
                 self._db.all("INSERT OR REPLACE INTO webhook_cursors VALUES (?, ?, ?)", [tenant, url, head[0]])
         return len(rows)
@@ -122,27 +141,68 @@ class Outbox:
     def record(self, tenant: str, attempts: Iterable[Attempt], policy: RetryPolicy, jitter: Sequence[float]) -> None:
         """Record delivery attempts (apart from the log) and what they mean for each delivery: delivered, due again
         after the policy's backoff (`jitter`: one draw per attempt), or dead."""
+        import pyarrow as pa
+
+        given = list(zip(attempts, jitter, strict=True))
+        if not given:
+            return
         with self._db.transaction():
-            for attempt, draw in zip(attempts, jitter, strict=True):
-                key = [tenant, attempt.webhook, attempt.event_id]
-                rows = self._db.all(
-                    "SELECT attempts FROM webhook_outbox WHERE tenant = ? AND webhook = ? AND event_id = ? "
-                    "AND status = ?",
-                    [*key, _PENDING],
+            ids = sorted({attempt.event_id for attempt, _ in given})
+            counts = {
+                (webhook, event_id): int(count)
+                for webhook, event_id, count in self._db.all(
+                    "SELECT webhook, event_id, attempts FROM webhook_outbox WHERE tenant = ? AND status = ? "
+                    "AND event_id IN (SELECT unnest(?))",
+                    [tenant, _PENDING, ids],
                 )
-                if not rows:
+            }
+            booked, states = [], {}
+            for attempt, draw in given:
+                key = (attempt.webhook, attempt.event_id)
+                if key not in counts:
                     continue  # retried or delivered meanwhile by another writer: nothing to book
-                count = int(rows[0][0]) + 1
-                self._db.all(
-                    "INSERT INTO webhook_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [*key, count, attempt.at, attempt.status_code, attempt.error, attempt.duration_ms],
-                )
-                again = None if attempt.ok else policy.after_failure(count, attempt.at, draw)
+                counts[key] += 1
+                again = None if attempt.ok else policy.after_failure(counts[key], attempt.at, draw)
                 status = _DELIVERED if attempt.ok else _PENDING if again is not None else _DEAD
+                booked.append((attempt, counts[key]))
+                states[key] = (status, counts[key], again or attempt.at)
+                if status != _PENDING:
+                    del counts[key]
+            if not booked:
+                return
+            when = pa.timestamp("us", "UTC")
+            self._db.insert(
+                "webhook_attempts",
+                _ATTEMPT_COLUMNS,
+                pa.table(
+                    {
+                        "tenant": pa.array([tenant] * len(booked), pa.string()),
+                        "webhook": pa.array([a.webhook for a, _ in booked], pa.string()),
+                        "event_id": pa.array([a.event_id for a, _ in booked], pa.string()),
+                        "attempt": pa.array([n for _, n in booked], pa.int32()),
+                        "at": pa.array([a.at for a, _ in booked], when),
+                        "status_code": pa.array([a.status_code for a, _ in booked], pa.int32()),
+                        "error": pa.array([a.error for a, _ in booked], pa.string()),
+                        "duration_ms": pa.array([a.duration_ms for a, _ in booked], pa.float64()),
+                    }
+                ),
+            )
+            keys = list(states)
+            table = pa.table(
+                {
+                    "webhook": pa.array([w for w, _ in keys], pa.string()),
+                    "event_id": pa.array([e for _, e in keys], pa.string()),
+                    "status": pa.array([states[k][0] for k in keys], pa.string()),
+                    "attempts": pa.array([states[k][1] for k in keys], pa.int32()),
+                    "next_at": pa.array([states[k][2] for k in keys], when),
+                }
+            )
+            with self._db.batch(table) as batch:
                 self._db.all(
-                    "UPDATE webhook_outbox SET status = ?, attempts = ?, next_at = ? "
-                    "WHERE tenant = ? AND webhook = ? AND event_id = ?",
-                    [status, count, again or attempt.at, *key],
+                    f"UPDATE webhook_outbox SET status = b.status, attempts = b.attempts, next_at = b.next_at "
+                    f"FROM {batch} b WHERE webhook_outbox.tenant = ? AND webhook_outbox.webhook = b.webhook "
+                    f"AND webhook_outbox.event_id = b.event_id",
+                    [tenant],
                 )
 
     def dead(self, tenant: str) -> list[Delivery]:
