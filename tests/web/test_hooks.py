@@ -24,15 +24,7 @@ from tests.web.receiver import Receiver, receiving, wait_until
 from tests.web.server import LEAD_V1, Running, running_app
 
 FAST = RetryPolicy(base=timedelta(milliseconds=20), factor=2, cap=timedelta(milliseconds=200), max_attempts=4)
-LEAD = {
-    "firstName": "Ada",
-    "lastName": "L",
-    "email": "ada@example.com",
-    "company": "X",
-    "companySize": 300,
-    "annualRevenue": 2e11,
-    "source": "referral",
-}
+LEAD = {"firstName": "Grace", "lastName": "Hopper", "email": "grace@example.com", "company": "Navy", "source": "event"}
 
 
 def wall() -> datetime:
