@@ -155,6 +155,8 @@ COMMANDS: dict[str, list[str]] = {
     "replay": ["replay", "--format", "json"],
     "events list": ["events", "list"],
     "events tail": ["events", "tail"],
+    "events dlq list": ["events", "dlq", "list"],
+    "events dlq retry": ["events", "dlq", "retry", "--all"],
     "export": ["export", "records", "--out", "{tmp}/export"],
     "workflow simulate": ["workflow", "simulate", V2, "--script", "{tmp}/again.yaml"],
     "workflow migrate": ["workflow", "migrate", V2, "--all"],

@@ -157,7 +157,7 @@ def test_store_info_reports_format_and_counts(tmp_path: Path, store: str, capsys
     assert run(["store", "info", "--store", store, "--format", "json"]) == 0
     info = _json(capsys)
     assert isinstance(info, dict)
-    assert info["format"] == 2
+    assert info["format"] == 3
 
 
 def test_simulate_without_terminal_or_script_is_a_usage_error(store: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -335,11 +335,11 @@ def test_log_and_store_outputs(tmp_path: Path, store: str, capsys: pytest.Captur
     assert run(["log", "export", "--store", store, "--out", str(export), "--format", "json"]) == 0
     assert _json(capsys) == {"path": str(export), "events": 11, "tenant": None}
     assert run(["store", "info", "--store", store]) == 0
-    assert "format 2," in capsys.readouterr().out
+    assert "format 3," in capsys.readouterr().out
     assert run(["store", "migrate", "--store", store]) == 0
-    assert "is current (format 2)" in capsys.readouterr().out
+    assert "is current (format 3)" in capsys.readouterr().out
     assert run(["store", "migrate", "--store", store, "--format", "json"]) == 0
-    assert _json(capsys) == {"path": store, "migratedFrom": [], "format": 2}
+    assert _json(capsys) == {"path": store, "migratedFrom": [], "format": 3}
     assert run(["draft", "list", "--store", store, "--tenant", "other", "--format", "json"]) == 0
     assert _json(capsys) == {"tenant": "other", "entity": None, "drafts": []}
     # a log cut short verifies as a chain, but not against the head remembered before

@@ -65,7 +65,7 @@ def events(n: int, session: str = "s1") -> list[dict[str, Any]]:
 
 def test_new_store_has_meta_and_empty_tables(path: Path, store: Store) -> None:
     info = store.info()
-    assert info["path"] == str(path) and info["format"] == store_module.FORMAT == 2
+    assert info["path"] == str(path) and info["format"] == store_module.FORMAT == 3
     assert info["written_by"] == info["created_by"] == __version__
     assert info["duckdb"] == duckdb.__version__
     assert info["packages"] == 0 and info["counts"] == {
@@ -73,6 +73,7 @@ def test_new_store_has_meta_and_empty_tables(path: Path, store: Store) -> None:
         "records": {},
         "events": {},
         "workflow_instances": {},
+        "webhook_outbox": {},
     }
     assert store.tenants() == []
 
@@ -181,6 +182,7 @@ def test_tenants_are_isolated(store: Store) -> None:
         "records": {"a": 1, "b": 1},
         "events": {"a": 3, "b": 1},
         "workflow_instances": {},
+        "webhook_outbox": {},
     }
 
 
@@ -469,19 +471,42 @@ def test_workflow_instances_round_trip_per_tenant(path: Path) -> None:
         assert store.info()["counts"]["workflow_instances"] == {"a": 2}
 
 
-def test_a_format_1_store_migrates_to_2(path: Path) -> None:
+_WEBHOOK_TABLES = ("webhook_cursors", "webhook_outbox", "webhook_attempts")
+
+
+def test_a_format_1_store_migrates_to_the_current_format(path: Path) -> None:
     """A store written before workflow instances existed: refused with the way out, then migrated in place."""
     import duckdb
 
     with Store.open(path) as store:
         store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])
     with duckdb.connect(str(path)) as con:  # as crmctl wrote it before format 2
-        con.execute("DROP TABLE workflow_instances")
+        for table in ("workflow_instances", *_WEBHOOK_TABLES):
+            con.execute(f"DROP TABLE {table}")
         con.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
-    with pytest.raises(StoreFormatError, match="store format 1, this crmctl uses format 2"):
+    with pytest.raises(StoreFormatError, match="store format 1, this crmctl uses format 3"):
         Store.open(path)
     with Store.open(path, allow_old_format=True) as store:
-        assert store.migrate() == [1]
+        assert store.migrate() == [1, 2]
     with Store.open(path) as store:
-        assert store.info()["format"] == 2 and store.list_instances("t") == []
+        assert store.info()["format"] == 3 and store.list_instances("t") == []
         assert store.verify_log("t") == []  # nothing else touched
+
+
+def test_a_format_2_store_migrates_to_3_with_an_empty_outbox(path: Path) -> None:
+    """A store written before the webhook outbox: migrated in place; its log is relayed from the start."""
+    import duckdb
+
+    with Store.open(path) as store:
+        store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])
+    with duckdb.connect(str(path)) as con:  # as crmctl wrote it before format 3
+        for table in _WEBHOOK_TABLES:
+            con.execute(f"DROP TABLE {table}")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
+    with pytest.raises(StoreFormatError, match="store format 2, this crmctl uses format 3"):
+        Store.open(path)
+    with Store.open(path, allow_old_format=True) as store:
+        assert store.migrate() == [2]
+    with Store.open(path) as store:
+        assert store.info()["format"] == 3 and store.outbox.counts("t") == {"pending": 0, "delivered": 0, "dead": 0}
+        assert store.verify_log("t") == []

@@ -614,7 +614,8 @@ def workflow_coverage(
 # --- business events ---------------------------------------------------------------------------------------------
 
 events_app = typer.Typer(
-    help="Business events the runtime emitted (from the event log): list, tail.", no_args_is_help=True
+    help="Business events the runtime emitted (from the event log): list, tail; webhook dead letters: dlq.",
+    no_args_is_help=True,
 )
 
 
@@ -681,6 +682,47 @@ def events_tail(
 
     where = command.EventFilter(event, instance, command.since_option(since))
     raise typer.Exit(command.run_tail(store, tenant, where, limit, output_format.value, follow=follow, polls=polls))
+
+
+dlq_app = typer.Typer(
+    help="Webhook deliveries that failed every attempt (the dead-letter queue): list, retry (docs/serve.md#webhooks).",
+    no_args_is_help=True,
+)
+DlqStoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", metavar="STORE", help="Runtime store (default: the sandbox's, .crm/sandbox.duckdb; docs/serve.md)."
+    ),
+]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    store: DlqStoreOpt = None, tenant: TenantOpt = "default", output_format: ListFormatOpt = ListFormat.text
+) -> None:
+    """List dead webhook deliveries in log order, each with its last error."""
+    from crmctl.cli.commands import dlq as command
+
+    raise typer.Exit(command.run_list(store, tenant, output_format.value))
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[ID]...", help="Event ids (from `events dlq list`).")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Retry every dead delivery.")] = False,
+    store: DlqStoreOpt = None,
+    tenant: TenantOpt = "default",
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Put dead deliveries back in the queue with their attempts reset; `crmctl serve` delivers them."""
+    from crmctl.cli.commands import dlq as command
+
+    raise typer.Exit(command.run_retry(store, tenant, ids or [], every, output_format.value))
+
+
+events_app.add_typer(dlq_app, name="dlq")
 
 
 # --- the sandbox server -------------------------------------------------------------------------------------------

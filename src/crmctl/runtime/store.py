@@ -1,9 +1,10 @@
 """The embedded runtime store: packages, drafts, records and the event log of every tenant in one DuckDB file.
 
-Layout (store format 2): `meta` (key/value: format, created_by, written_by, duckdb), `packages`
+Layout (store format 3): `meta` (key/value: format, created_by, written_by, duckdb), `packages`
 (content-addressed canonical bytes of every package version the runtime ran), `drafts`, `records`, `events` (one
-hash chain per tenant, see `runtime.eventlog`) and `workflow_instances`. JSON is stored as canonical text
-(`eventlog.dumps`); timestamps are TIMESTAMPTZ, passed in and returned as ISO 8601 UTC strings
+hash chain per tenant, see `runtime.eventlog`), `workflow_instances`, and the webhook outbox apart from the log
+(`webhook_cursors`, `webhook_outbox`, `webhook_attempts`, see `runtime.storage.outbox`). JSON is stored as
+canonical text (`eventlog.dumps`); timestamps are TIMESTAMPTZ, passed in and returned as ISO 8601 UTC strings
 ("2026-11-26T10:00:00Z"). The store never reads the wall clock.
 
 Every read and write names a tenant and stays inside it; only `info()` and `tenants()` look across tenants. Writes
@@ -13,7 +14,8 @@ DuckDB errors are translated here into `StoreError`s: a file locked by another p
 or a store written by another format version.
 
 A `Store` has one collaborator per table, all sharing one `Connection` (and so one transaction): `schema`,
-`log` (the event log), `records`, `drafts`, `instances` (workflow instances) and `packages` (package copies),
+`log` (the event log), `records`, `drafts`, `instances` (workflow instances), `packages` (package copies) and
+`outbox` (webhook deliveries),
 see `runtime.storage`. Its methods are the store's API and hand each call to the collaborator that owns it.
 """
 
@@ -40,6 +42,7 @@ from crmctl.runtime.storage.errors import (
 )
 from crmctl.runtime.storage.events import EXPORT_FORMAT, EventLog, read_event_export, read_export_packages
 from crmctl.runtime.storage.instances import WorkflowInstances
+from crmctl.runtime.storage.outbox import Outbox
 from crmctl.runtime.storage.packages import PackageCopies
 from crmctl.runtime.storage.records import Records, StoredRecord
 from crmctl.runtime.storage.schema import FORMAT, MIGRATIONS, Schema
@@ -80,6 +83,7 @@ class Store:
         self.drafts = Drafts(self.connection)
         self.instances = WorkflowInstances(self.connection)
         self.packages = PackageCopies(self.connection)
+        self.outbox = Outbox(self.connection, self.log)
 
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False, create: bool = True, allow_old_format: bool = False) -> Store:
@@ -149,7 +153,7 @@ class Store:
         meta = self.schema.meta()
         counts = {
             table: dict(self.connection.all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
-            for table in ("drafts", "records", "events", "workflow_instances")
+            for table in ("drafts", "records", "events", "workflow_instances", "webhook_outbox")
         }
         return {
             "path": str(self.path),

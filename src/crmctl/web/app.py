@@ -31,9 +31,9 @@ Part = Callable[[Sandbox], Sequence[BaseRoute]]
 
 def _parts() -> list[Part]:
     """The modules that make up the server, in routing order."""
-    from crmctl.web import forms, records, reload, ui, workflows
+    from crmctl.web import forms, hooks, records, reload, ui, workflows
 
-    return [ui.routes, forms.routes, workflows.routes, reload.routes, records.routes]
+    return [ui.routes, forms.routes, workflows.routes, reload.routes, records.routes, hooks.routes]
 
 
 def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]] = ()) -> Starlette:
@@ -52,6 +52,11 @@ def build_app(sandbox: Sandbox, *, background: Sequence[Callable[[Sandbox], Any]
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):  # a job logs its own failure
                     await task
+            if tasks:  # a job cancelled inside `sandbox.call` leaves its worker thread running: wait for the store
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(sandbox.lock.acquire)
+                sandbox.lock.release()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=_HANDLERS)
     app.state.sandbox = sandbox

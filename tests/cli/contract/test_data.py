@@ -303,7 +303,7 @@ def test_log_verify_ok_broken_and_export(store: str, tmp_path: Path, capsys: pyt
 def test_store_info_and_migrate(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     where = ["--store", store]
     info = _envelope(capsys, ["store", "info", *where])["result"]
-    assert (info["path"], info["format"], info["packages"]) == (store, 2, 2)
+    assert (info["path"], info["format"], info["packages"]) == (store, 3, 2)
     [tenant] = info["tenants"]
     assert tenant == {
         "tenant": "default",
@@ -311,10 +311,11 @@ def test_store_info_and_migrate(store: str, capsys: pytest.CaptureFixture[str]) 
         "records": 6,
         "events": tenant["events"],
         "workflowInstances": 1,
+        "webhookDeliveries": 0,
     }
     assert info["createdBy"] and info["writtenBy"] and info["duckdb"]
     migrated = _envelope(capsys, ["store", "migrate", *where])["result"]
-    assert migrated == {"path": store, "migratedFrom": [], "format": 2}
+    assert migrated == {"path": store, "migratedFrom": [], "format": 3}
     assert _envelope(capsys, ["store", "migrate", "--store", store + ".none"], 2)["result"] is None
 
 
@@ -327,7 +328,7 @@ def test_store_info_text_is_words_not_a_dict(store: str, capsys: pytest.CaptureF
     assert lines[0] == f"store {store}"
     assert "  2 package versions" in lines
     assert any(line.startswith("  tenant default: 6 records, 1 draft, ") for line in lines)
-    assert lines[-1].endswith(", 1 workflow instance")
+    assert lines[-1].endswith(", 1 workflow instance, 0 webhook deliveries")
 
 
 # --- events, export ------------------------------------------------------------------------------------------------

@@ -765,7 +765,13 @@ def _replay_text(
         )
 
 
-_TABLES = {"drafts": "drafts", "records": "records", "events": "events", "workflow_instances": "workflowInstances"}
+_TABLES = {
+    "drafts": "drafts",
+    "records": "records",
+    "events": "events",
+    "workflow_instances": "workflowInstances",
+    "webhook_outbox": "webhookDeliveries",
+}
 
 
 def run_store_info(store_path: Path | None, output_format: str) -> int:
@@ -796,7 +802,8 @@ def run_store_info(store_path: Path | None, output_format: str) -> int:
         out(
             f"  tenant {row['tenant']}: {plural(row['records'], 'record')}, {plural(row['drafts'], 'draft')}, "
             f"{plural(row['events'], 'log entry', 'log entries')}, "
-            f"{plural(row['workflowInstances'], 'workflow instance')}"
+            f"{plural(row['workflowInstances'], 'workflow instance')}, "
+            f"{plural(row['webhookDeliveries'], 'webhook delivery', 'webhook deliveries')}"
         )
     return 0
 

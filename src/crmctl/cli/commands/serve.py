@@ -109,6 +109,7 @@ def run_serve(
     from crmctl.web.sandbox import Sandbox, Settings
 
     paths = _packages(packages)
+    _check_webhooks(webhooks)
     store_path, iterating = sandbox_store(store)
     settings = Settings(
         host=host, port=port, token=_token(host, token), tenant=tenant, reload=reload, webhooks=tuple(webhooks)
@@ -183,11 +184,37 @@ def _warn_unloaded(sandbox: Sandbox) -> None:
             )
 
 
+def _check_webhooks(urls: list[str]) -> None:
+    """Each --webhook is an absolute http or https URL with a host (events are POSTed to it)."""
+    from urllib.parse import urlsplit
+
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - a port out of range or not a number raises here
+        except ValueError as error:
+            raise UsageError(f"--webhook {url!r}: not a URL ({error})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(
+                f"--webhook {url!r}: not an http or https URL with a host",
+                hint="e.g. --webhook http://127.0.0.1:9000/hook",
+            )
+    if len(set(urls)) != len(urls):
+        raise UsageError("--webhook: a URL is given twice", hint="each webhook gets every event once")
+
+
 def _background(settings: Settings) -> list[Any]:
     """The jobs that run beside the server (live reload, webhook deliveries)."""
-    from crmctl.web import reload
+    import functools
+    import random
 
-    return [reload.watch] if settings.reload else []
+    from crmctl.web import hooks, reload
+
+    jobs: list[Any] = [reload.watch] if settings.reload else []
+    if settings.webhooks:
+        jitter = random.Random(secrets.randbits(64)).random  # spreads retries; guards nothing
+        jobs.append(functools.partial(hooks.deliver, jitter=jitter))
+    return jobs
 
 
 def _announce(url: str, settings: Settings, sandbox: Sandbox, store_path: Path, output_format: str) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "LAYOUTS", "MIGRATIONS", "Schema"]
 
-FORMAT = 2
+FORMAT = 3
 """The store format this crmctl reads and writes."""
 
 
@@ -47,8 +47,28 @@ def _add_workflow_instances(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
 
 
+def _add_webhook_outbox(con: duckdb.DuckDBPyConnection) -> None:
+    """Format 3: the webhook outbox (one row per event and webhook, with where each webhook's relay stopped in the
+    log) and the delivery attempts, both apart from the hash-chained log (replay and `log verify` never read them)."""
+    for statement in (
+        "CREATE TABLE webhook_cursors (tenant VARCHAR NOT NULL, webhook VARCHAR NOT NULL, seq BIGINT NOT NULL, "
+        "PRIMARY KEY (tenant, webhook))",
+        "CREATE TABLE webhook_outbox (tenant VARCHAR NOT NULL, webhook VARCHAR NOT NULL, event_id VARCHAR NOT NULL, "
+        "seq BIGINT NOT NULL, position INTEGER NOT NULL, event VARCHAR NOT NULL, status VARCHAR NOT NULL, "
+        "attempts INTEGER NOT NULL, next_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, webhook, event_id))",
+        "CREATE TABLE webhook_attempts (tenant VARCHAR NOT NULL, webhook VARCHAR NOT NULL, "
+        'event_id VARCHAR NOT NULL, attempt INTEGER NOT NULL, "at" TIMESTAMPTZ NOT NULL, status_code INTEGER, '
+        "error VARCHAR, duration_ms DOUBLE NOT NULL)",
+    ):
+        con.execute(statement).fetchall()
+
+
 # Migration from format n to n + 1. Format 0 is an empty database.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _create_format_1, 1: _add_workflow_instances}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    0: _create_format_1,
+    1: _add_workflow_instances,
+    2: _add_webhook_outbox,
+}
 
 # The tables each format's migrations create, as DuckDB's information_schema lists their columns: a store is
 # checked against its format's layout when opened, so a table someone dropped, renamed, replaced by a view or
@@ -65,12 +85,21 @@ _LAYOUT_1 = {
     f"created_at {_TZ}, updated_at {_TZ}",
     "events": f"tenant VARCHAR, seq BIGINT, session VARCHAR, at {_TZ}, entry VARCHAR, hash VARCHAR",
 }
+_LAYOUT_2 = {
+    **_LAYOUT_1,
+    "workflow_instances": f"tenant VARCHAR, instance_id VARCHAR, workflow VARCHAR, entity VARCHAR, "
+    f"{_IDS}, state VARCHAR, status VARCHAR, clock {_TZ}",
+}
 LAYOUTS: dict[int, dict[str, str]] = {
     1: _LAYOUT_1,
-    2: {
-        **_LAYOUT_1,
-        "workflow_instances": f"tenant VARCHAR, instance_id VARCHAR, workflow VARCHAR, entity VARCHAR, "
-        f"{_IDS}, state VARCHAR, status VARCHAR, clock {_TZ}",
+    2: _LAYOUT_2,
+    3: {
+        **_LAYOUT_2,
+        "webhook_cursors": "tenant VARCHAR, webhook VARCHAR, seq BIGINT",
+        "webhook_outbox": "tenant VARCHAR, webhook VARCHAR, event_id VARCHAR, seq BIGINT, position INTEGER, "
+        f"event VARCHAR, status VARCHAR, attempts INTEGER, next_at {_TZ}",
+        "webhook_attempts": f"tenant VARCHAR, webhook VARCHAR, event_id VARCHAR, attempt INTEGER, at {_TZ}, "
+        "status_code INTEGER, error VARCHAR, duration_ms DOUBLE",
     },
 }
 
