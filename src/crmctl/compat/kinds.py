@@ -440,6 +440,8 @@ def explain_change(code: str, *, markdown: bool = False) -> str | None:
         f"class: {found.cls.value} ({fails_on(found.cls)})",
         f"semver: {found.bump}{' (text only)' if found.cosmetic else ''}",
     ]
+    if found.section == "api":
+        facts.append("section: records API (what the change does to clients of `crmctl api openapi`'s document)")
     why = f"Why: {found.reason}"
     if markdown:
         return f"### {head}\n\n" + "  \n".join(facts) + f"\n\n{why}"
