@@ -49,7 +49,9 @@ class _Walk:
     def compare(self, old: dict[str, Any], new: dict[str, Any], path: str, where: str, side: str) -> None:
         old, old_nullable = _unwrap(old)
         new, new_nullable = _unwrap(new)
-        if side == _REQUEST and old_nullable and not new_nullable:
+        # Like a required property a client omits, one it can no longer null narrows requests unless a default
+        # stands in for the value (the record class's reading: writers without a value get the default).
+        if side == _REQUEST and old_nullable and not new_nullable and "default" not in new:
             self.add("api-request-narrowed", path, where, "null no longer removes it")
         old_meaning = {k: old.get(k) for k in _MEANING}
         new_meaning = {k: new.get(k) for k in _MEANING}

@@ -152,7 +152,8 @@ def render_summary(result: DiffResult, report: Report) -> str:
         lines.extend(f"  {c.code} {c.kind.id} [{c.cls.value}] {c.path}: {c.message}" for c in result.api)
     counts = ", ".join(f"{result.counts.get(c, 0)} {c}" for c in _CLASS_ORDER)
     lines.append("")
-    lines.append(f"{len(result.reported)} changes ({len(result.api)} to the records API): {counts}")
+    to_api = f" ({len(result.api)} to the records API)" if result.api else ""
+    lines.append(f"{len(result.reported)} changes{to_api}: {counts}")
     lines.append(f"proposed bump: {result.bump} ({result.verdict.message})")
     failed = report.summary.get("failed", 0)
     fail_on = report.summary.get("fail_on", [])
