@@ -392,9 +392,7 @@ KINDS: tuple[ChangeKind, ...] = (
         _X,
         "Request bodies are closed objects: clients still sending the property are refused (422, 400 for a filter).",
     ),
-    ChangeKind(
-        "CMP907", "api-request-type-changed", _X, "Clients sending values of the old type are refused (422)."
-    ),
+    ChangeKind("CMP907", "api-request-type-changed", _X, "Clients sending values of the old type are refused (422)."),
     ChangeKind(
         "CMP908",
         "api-request-narrowed",
