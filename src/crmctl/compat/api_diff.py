@@ -13,9 +13,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crmctl.api.documents import openapi
+from crmctl.api.documents import entities, openapi
+from crmctl.model.fields import ArrayField, ObjectField
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from crmctl.compat.change import Collector
     from crmctl.model.fields import FieldDef
     from crmctl.model.package import Package
@@ -177,18 +180,17 @@ def _renames(package: Package) -> dict[str, dict[str, str]]:
     """Former names by the record path of the object that holds them, from the new version's `aliases`."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
 
-    def visit(prefix: str, fields: dict[str, FieldDef]) -> None:
+    def visit(prefix: str, fields: Mapping[str, FieldDef]) -> None:
         for name, fdef in fields.items():
             out[prefix].update((alias, name) for alias in fdef.aliases)
-            inner: Any = fdef
-            sub = f"{prefix}.{name}"
-            while getattr(inner, "items", None) is not None and not isinstance(inner.items, dict):
+            inner, sub = fdef, f"{prefix}.{name}"
+            while isinstance(inner, ArrayField):
                 inner, sub = inner.items, f"{sub}[]"
-            if isinstance(getattr(inner, "fields", None), dict):
+            if isinstance(inner, ObjectField):
                 visit(sub, inner.fields)
 
-    for entity, definition in (package.schema.entities if package.schema else {}).items():
-        visit(entity, dict(definition.fields))
+    for entity, definition in entities(package).items():
+        visit(entity, definition.fields)
     return out
 
 
@@ -197,8 +199,7 @@ def _json_path(record_path: str) -> JsonPath:
     entity, *names = record_path.split(".")
     path: list[str | int] = ["entities", entity]
     for name in names:
-        path += ["fields", name.removesuffix("[]" * name.count("[]"))]
-        path += ["items"] * name.count("[]")
+        path += ["fields", name.replace("[]", ""), *["items"] * name.count("[]")]
     return tuple(path)
 
 
