@@ -62,9 +62,11 @@ def test_json_report_carries_classes_and_summary() -> None:
     summary = body["summary"]
     assert summary["proposedBump"] == "major"
     assert summary["old"]["version"] == "1.0.0" and summary["old"]["digest"].startswith("jcs-sha256:")
-    assert summary["counts"] == {"compatible": 0, "data-dependent": 0, "behavioral": 0, "breaking": 1}
+    # The rename without alias, and what it does to the records API: headcount gone, companySize new.
+    assert summary["counts"] == {"compatible": 1, "data-dependent": 0, "behavioral": 0, "breaking": 3}
+    assert summary["api"]["changes"] == 3
     assert summary["versionCheck"]["expected"] == "2.0.0"
-    (first,) = body["findings"]
+    (first,) = [f for f in body["findings"] if f["extra"]["section"] == "package"]
     assert first["code"] == "CMP104"
     assert first["severity"] == "error"
     assert first["extra"]["class"] == "breaking"
@@ -83,7 +85,7 @@ def test_severities_follow_fail_on() -> None:
     severities = {d["code"]: d["severity"] for d in body["findings"]}
     assert severities["CMP401"] == "error"
     compatible = json.loads(invoke("diff", *case("field_added"), "-f", "json").out)["result"]["findings"]
-    assert [d["severity"] for d in compatible] == ["info"]
+    assert [(d["code"], d["severity"]) for d in compatible] == [("CMP102", "info"), ("CMP910", "info")]
 
 
 def test_old_new_and_against_together_is_a_usage_error() -> None:

@@ -95,7 +95,9 @@ def test_json_output_has_a_records_section_that_matches_the_shipped_schema(store
     assert impact["code"] == "CMP106" and impact["path"] == "Lead.phone"
     assert (impact["affected"], impact["total"], impact["byVersion"]) == (1, 1, {"1.0.0": 1})
     assert impact["examples"] == ["lead-0001"]
-    (finding,) = body["findings"]
+    (finding,) = [f for f in body["findings"] if f["extra"]["section"] == "package"]
+    (api,) = [f for f in body["findings"] if f["extra"]["section"] == "api"]
+    assert (api["code"], api["severity"]) == ("CMP908", "warning")  # clients, not stored records: not counted
     assert finding["severity"] == "error"  # the records show it breaks one: it fails the diff
     assert (body["summary"]["failed"], body["summary"]["failedByRecords"]) == (1, 1)
     assert finding["extra"]["records"] == "1 of 1 Lead records lack a value (1.0.0: 1); e.g. lead-0001"

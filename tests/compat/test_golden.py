@@ -1,4 +1,7 @@
-"""Golden cases: tests/fixtures/compat/<case>/{old,new,expected.json}, one parametrised test (sqlfluff style)."""
+"""Golden cases: tests/fixtures/compat/<case>/{old,new,expected.json}, one parametrised test (sqlfluff style).
+
+`expected.json` lists every change, the package's and the records API's (`api-*` kinds), by kind, class and path;
+an entry may also pin the message."""
 
 from __future__ import annotations
 
@@ -24,10 +27,15 @@ def test_golden_case(case: str) -> None:
     old = load_package(root / "old", "old")
     new = load_package(root / "new", "new")
     result = diff_packages(old, new)
-    got = sorted((c.kind.id, c.cls.value, c.path) for c in result.changes)
-    expected = sorted((e["kind"], e["class"], e["path"]) for e in json.loads((root / "expected.json").read_text()))
-    assert got == expected
-    for change in result.changes:
+    entries = json.loads((root / "expected.json").read_text())
+    got = sorted((c.kind.id, c.cls.value, c.path) for c in result.reported)
+    assert got == sorted((e["kind"], e["class"], e["path"]) for e in entries)
+    messages = {(c.kind.id, c.path): c.message for c in result.reported}
+    for entry in (e for e in entries if "message" in e):
+        assert messages[entry["kind"], entry["path"]] == entry["message"]
+    assert all(c.kind.section == "api" for c in result.api)
+    assert all(c.kind.section == "package" for c in result.changes)
+    for change in result.reported:
         assert change.location is not None, change
         assert change.location.file.startswith(("old/", "new/")), change
         if change.kind.id.endswith("-removed") and change.new is None:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crmctl.compat.api_diff import diff_api
 from crmctl.compat.behaviour_diff import diff_rules, diff_validations
 from crmctl.compat.change import Change, Collector
 from crmctl.compat.contract_diff import diff_events, diff_localization, diff_manifest
@@ -28,15 +29,24 @@ __all__ = ["DiffResult", "diff_packages", "require_valid"]
 
 @dataclass
 class DiffResult:
+    """`changes` are the package's own (records, rules, UI, workflows, ...); `api` what they do to the records API
+    (section `api`, `crmctl.compat.api_diff`). The bump, the verdict and the counts cover both; `reported` is
+    every change in the order reporters show them."""
+
     old: Package
     new: Package
     changes: list[Change]
     bump: str
     verdict: VersionVerdict
     counts: dict[str, int] = field(default_factory=dict)
+    api: list[Change] = field(default_factory=list)
 
     def by_class(self, cls: ChangeClass) -> list[Change]:
         return [c for c in self.changes if c.cls is cls]
+
+    @property
+    def reported(self) -> list[Change]:
+        return [*self.changes, *self.api]
 
 
 def require_valid(pkg: Package, role: str) -> None:
@@ -68,11 +78,18 @@ def diff_packages(old: Package, new: Package) -> DiffResult:
     old_sites, new_sites = expression_sites(old), expression_sites(new)
     find_stale_references(collector, delta)
     check_expressions(collector, delta, old_sites, new_sites)
-    changes = sorted(collector.changes, key=lambda c: (-c.cls.rank, c.code, c.path, c.message))
+    api_collector = Collector(collector.old_pkg, new)
+    diff_api(api_collector)
+    changes, api = _ordered(collector.changes), _ordered(api_collector.changes)
     old_version = old.manifest.version if old.manifest else "0.0.0"
     new_version = new.manifest.version if new.manifest else "0.0.0"
-    bump = propose_bump(changes, old_version)
-    breaking = any(c.cls is ChangeClass.BREAKING for c in changes)
+    bump = propose_bump([*changes, *api], old_version)
+    breaking = any(c.cls is ChangeClass.BREAKING for c in [*changes, *api])
     verdict = check_version(old_version, new_version, bump, breaking=breaking)
-    counts = Counter(c.cls.value for c in changes)
-    return DiffResult(old, new, changes, bump, verdict, {cls.value: counts.get(cls.value, 0) for cls in ChangeClass})
+    counts = Counter(c.cls.value for c in [*changes, *api])
+    by_class = {cls.value: counts.get(cls.value, 0) for cls in ChangeClass}
+    return DiffResult(old, new, changes, bump, verdict, by_class, api)
+
+
+def _ordered(changes: list[Change]) -> list[Change]:
+    return sorted(changes, key=lambda c: (-c.cls.rank, c.code, c.path, c.message))

@@ -36,6 +36,11 @@ class ChangeKind:
     cosmetic: bool = False
 
     @property
+    def section(self) -> str:
+        """`api` for what a change does to the records API (codes CMP9xx), `package` for the package itself."""
+        return "api" if self.code.startswith("CMP9") else "package"
+
+    @property
     def bump(self) -> str:
         """The semver bump this kind alone asks for (from 1.0.0 on; 0.x versions bump minor for breaking)."""
         if self.cls is ChangeClass.BREAKING:
@@ -363,6 +368,55 @@ KINDS: tuple[ChangeKind, ...] = (
         _B,
         "A CEL expression still type-checks but yields another type; consumers of its value behave differently.",
     ),
+    # The records API (crmctl.api.documents), found by diffing the two OpenAPI documents (crmctl.compat.api_diff).
+    # Requests are what clients send, responses what they read; no API kind is stricter than the record change
+    # that explains it (docs/compatibility.md#api).
+    ChangeKind("CMP901", "api-operation-removed", _X, "Clients calling the operation get 404."),
+    ChangeKind("CMP902", "api-operation-added", _C, "Clients that do not call it are unaffected."),
+    ChangeKind(
+        "CMP903", "api-response-property-removed", _X, "Clients reading the property from responses no longer find it."
+    ),
+    ChangeKind(
+        "CMP904", "api-response-type-changed", _X, "Clients reading the property from responses get another type."
+    ),
+    ChangeKind(
+        "CMP905",
+        "api-response-widened",
+        _C,
+        "A note: responses may carry what clients have not seen before (a new enum value, a longer text, a "
+        "fraction, an absent optional value); tolerant readers are unaffected.",
+    ),
+    ChangeKind(
+        "CMP906",
+        "api-request-property-removed",
+        _X,
+        "Request bodies are closed objects: clients still sending the property are refused (422, 400 for a filter).",
+    ),
+    ChangeKind("CMP907", "api-request-type-changed", _X, "Clients sending values of the old type are refused (422)."),
+    ChangeKind(
+        "CMP908",
+        "api-request-narrowed",
+        _D,
+        "Clients sending what the new contract refuses (a longer text, a removed enum value, more items, a "
+        "fraction, no value for a property now required) get 422; safe only if no client does, the question the "
+        "record class asks of stored data, asked of what clients send.",
+    ),
+    ChangeKind(
+        "CMP909",
+        "api-required-property-added",
+        _X,
+        "Every existing client omits the new required property, so every create it sends is refused (422).",
+    ),
+    ChangeKind(
+        "CMP910", "api-property-added", _C, "An optional property: clients that do not send or read it are unaffected."
+    ),
+    ChangeKind(
+        "CMP911",
+        "api-property-renamed",
+        _C,
+        "Renamed with an alias: requests may still send the former name (the runtime reads aliases), responses "
+        "carry the new one, as the record class decides; clients reading the former name must follow.",
+    ),
 )
 
 KINDS_BY_ID: dict[str, ChangeKind] = {k.id: k for k in KINDS}
@@ -384,6 +438,8 @@ def explain_change(code: str, *, markdown: bool = False) -> str | None:
         f"class: {found.cls.value} ({fails_on(found.cls)})",
         f"semver: {found.bump}{' (text only)' if found.cosmetic else ''}",
     ]
+    if found.section == "api":
+        facts.append("section: records API (what the change does to clients of `crmctl api openapi`'s document)")
     why = f"Why: {found.reason}"
     if markdown:
         return f"### {head}\n\n" + "  \n".join(facts) + f"\n\n{why}"

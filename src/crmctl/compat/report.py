@@ -1,4 +1,5 @@
-"""Turning a `DiffResult` into the `Report` every reporter renders: one diagnostic per change, plus a summary."""
+"""Turning a `DiffResult` into the `Report` every reporter renders: one diagnostic per change (the package's, then
+the records API's, `extra.section` telling which), plus a summary."""
 
 from __future__ import annotations
 
@@ -59,14 +60,19 @@ def build_report(
     diagnostics: list[Diagnostic] = []
     package = result.new.name
     manifest_file = result.new.docs["package"].file if "package" in result.new.docs else result.new.label
-    for change in result.changes:
+    for change in result.reported:
         if change.cls in fail or (records is not None and records.harms(change)):
             severity = Severity.ERROR
         elif change.cls is ChangeClass.COMPATIBLE:
             severity = Severity.INFO
         else:
             severity = Severity.WARNING
-        extra = {"class": change.cls.value, "kind": change.kind.id, "reason": change.reason}
+        extra = {
+            "class": change.cls.value,
+            "kind": change.kind.id,
+            "section": change.kind.section,
+            "reason": change.reason,
+        }
         if change.old:
             extra["old"] = str(change.old)
         if change.new:
@@ -92,9 +98,13 @@ def build_report(
         "old": _side(result.old, digests),
         "new": _side(result.new, digests),
         "counts": dict(result.counts),
-        "changes": len(result.changes),
+        "changes": len(result.reported),
+        "api": {
+            "changes": len(result.api),
+            "counts": {cls.value: sum(1 for c in result.api if c.cls is cls) for cls in ChangeClass},
+        },
         "fail_on": sorted(c.value for c in fail),
-        "failed": sum(1 for c in result.changes if failed(c, fail, records)),
+        "failed": sum(1 for c in result.reported if failed(c, fail, records)),
         "version_check": {
             "ok": result.verdict.ok,
             "expected": result.verdict.expected,
@@ -103,5 +113,5 @@ def build_report(
     }
     if records is not None:
         summary["records"] = records.as_dict()
-        summary["failed_by_records"] = sum(1 for c in result.changes if c.cls not in fail and records.harms(c))
+        summary["failed_by_records"] = sum(1 for c in result.reported if c.cls not in fail and records.harms(c))
     return Report(command="diff", diagnostics=diagnostics, sources=sources, summary=summary)

@@ -70,9 +70,9 @@ holds the findings and a summary:
 ```
 
 `summary.baselined` counts the findings `--baseline` covered (null without it). `crmctl diff --format json` has the
-same `findings` and a summary of its own (`proposedBump`, `old`, `new`, `counts`, `failOn`, `failed`,
-`versionCheck`, `records`). The JSON Schema of each command's output ships with crmctl: `crmctl schema export DIR`
-writes them under `DIR/commands/` (`lint.schema.json`, `diff.schema.json`). Other formats:
+same `findings` and a summary of its own (`proposedBump`, `old`, `new`, `counts`, `changes`, `api`, `failOn`,
+`failed`, `versionCheck`, `records`). The JSON Schema of each command's output ships with crmctl:
+`crmctl schema export DIR` writes them under `DIR/commands/` (`lint.schema.json`, `diff.schema.json`). Other formats:
 `sarif` (SARIF 2.1.0), `github` (workflow commands), `junit` (one testsuite per package), `text`.
 
 ## Rules

@@ -45,7 +45,7 @@ def run(
     impact = read_records(result, store_path, tenant, records_limit) if store_path is not None else None
     report = build_report(result, failing, digests=output_format == "json", records=impact)
     # A change in a failing class fails; so does one the stored records show to break some of them.
-    code = 1 if any(failed(change, failing, impact) for change in result.changes) else 0
+    code = 1 if any(failed(change, failing, impact) for change in result.reported) else 0
     if output_format == "json":
         from crmctl.cli.contract import emit
         from crmctl.cli.reporters import json_output
@@ -106,7 +106,7 @@ def _render(report: Report, result: DiffResult, output_format: str, impact: Reco
     if output_format != "text":
         out(render(report, output_format))
         return
-    if result.changes:
+    if result.reported:
         out(render(report, "text", color=use_color("text")))
         out("")
     out(render_summary(result, report))
@@ -135,7 +135,7 @@ def render_summary(result: DiffResult, report: Report) -> str:
     old_side = f"{result.old.label} ({result.old.name} {_version(result.old)})"
     new_side = f"{result.new.label} ({result.new.name} {_version(result.new)})"
     lines = [f"crmctl diff: {old_side} → {new_side}"]
-    if not result.changes:
+    if not result.reported:
         lines.append("no changes")
         lines.append(f"proposed bump: none ({result.verdict.message})")
         return "\n".join(lines)
@@ -146,9 +146,14 @@ def render_summary(result: DiffResult, report: Report) -> str:
         lines.append("")
         lines.append(f"{cls} ({len(group)}):")
         lines.extend(f"  {c.code} {c.kind.id} {c.path}: {c.message}" for c in group)
+    if result.api:
+        lines.append("")
+        lines.append(f"records API ({len(result.api)}):")
+        lines.extend(f"  {c.code} {c.kind.id} [{c.cls.value}] {c.path}: {c.message}" for c in result.api)
     counts = ", ".join(f"{result.counts.get(c, 0)} {c}" for c in _CLASS_ORDER)
     lines.append("")
-    lines.append(f"{len(result.changes)} changes: {counts}")
+    to_api = f" ({len(result.api)} to the records API)" if result.api else ""
+    lines.append(f"{len(result.reported)} changes{to_api}: {counts}")
     lines.append(f"proposed bump: {result.bump} ({result.verdict.message})")
     failed = report.summary.get("failed", 0)
     fail_on = report.summary.get("fail_on", [])

@@ -47,6 +47,7 @@ def _diff_summary(summary: dict[str, Any]) -> dict[str, Any]:
         "new": summary["new"],
         "counts": summary["counts"],
         "changes": summary["changes"],
+        "api": summary["api"],
         "failOn": summary["fail_on"],
         "failed": summary["failed"],
         "failedByRecords": summary.get("failed_by_records"),

@@ -136,11 +136,12 @@ def render_diff(
     *,
     limit: int = LIMIT,
 ) -> str:
-    """The diff as a summary: verdict, proposed bump from the old version, counts, then one table per class."""
+    """The diff as a summary: verdict, proposed bump from the old version, counts, then one table per class and
+    one for the records API (each change there with its class)."""
     from crmctl.compat.report import failed
 
     fail = frozenset(failing)
-    failures = [c for c in result.changes if failed(c, fail, impact)]
+    failures = [c for c in result.reported if failed(c, fail, impact)]
     failing_ids = {id(c) for c in failures}
     classes = ", ".join(sorted(c.value for c in fail))
     if failures:
@@ -160,7 +161,7 @@ def render_diff(
         f"**Proposed bump:** {bump}: {'✅' if result.verdict.ok else '❌'} {escape(result.verdict.message)}",
         "",
     ]
-    if not result.changes:
+    if not result.reported:
         lines.extend(["No changes.", ""])
         return _bounded(lines, limit)
     lines.extend(_table(_CLASS_ORDER, [[str(result.counts.get(cls, 0)) for cls in _CLASS_ORDER]]))
@@ -174,8 +175,9 @@ def render_diff(
             f"{escape(str(impact.store))} (tenant {escape(impact.tenant or '-')}).",
         ]
         lines.append("")
-    for cls in _CLASS_ORDER:
-        group = [c for c in result.changes if c.cls.value == cls]
+    groups = [(f"{cls.capitalize()}", [c for c in result.changes if c.cls.value == cls]) for cls in _CLASS_ORDER]
+    groups.append(("Records API", result.api))
+    for title, group in groups:
         if not group:
             continue
         rows = []
@@ -185,12 +187,13 @@ def render_diff(
             row = [
                 f"`{change.code}`" + (" ❌" if id(change) in failing_ids else ""),
                 escape(str(where)) if where is not None else escape(change.path),
-                f"{escape(change.kind.id)} {escape(change.path)}",
+                f"{escape(change.kind.id)} {escape(change.path)}"
+                + (f" ({change.cls.value})" if change.kind.section == "api" else ""),
                 message,
             ]
             if impact is not None:
                 item = impact.for_change(change)
                 row.append(escape(item.describe()) if item is not None else "")
             rows.append(row)
-        lines.extend(_section(f"{cls.capitalize()} ({len(group)})", header, rows))
+        lines.extend(_section(f"{title} ({len(group)})", header, rows))
     return _bounded(lines, limit)
