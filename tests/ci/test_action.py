@@ -71,7 +71,9 @@ def test_a_breaking_change_fails_the_job_with_annotations_summary_and_outputs(tm
     assert (lint.code, diff.code) == (0, 1)
     assert run.failed  # the job fails on the breaking change
     assert annotations(lint.stdout) == []
-    first, *api = annotations(diff.stdout)
+    found = annotations(diff.stdout)
+    [first] = [a for a in found if "title=CMP134::" in a]
+    api = [a for a in found if a != first]
     assert first == (
         "::error file=Lead/schema.yaml,line=47,col=9,title=CMP134::[breaking] currency of Lead.annualRevenue "
         "changed from EUR to USD (help: add a new field in the new currency and migrate the amounts explicitly)"
@@ -79,7 +81,7 @@ def test_a_breaking_change_fails_the_job_with_annotations_summary_and_outputs(tm
     # What the change does to the records API: readers and writers of annualRevenue (docs/compatibility.md#api).
     assert [line.split("title=")[1].split("::")[0] for line in api] == ["CMP904", "CMP907"]
     report = run.outputs.pop("report")
-    assert run.outputs == {"bump": "major", "breaking": "3", "failed": "3", "lint-errors": "0"}
+    assert run.outputs == {"bump": "major", "breaking": "1", "failed": "1", "lint-errors": "0"}
     summary = run.summary
     assert summary.index("### crmctl lint: ✅ no errors") < summary.index("### crmctl diff: LeadLifecycle 1.0.0 →")
     assert "**❌ 1 change fail (failing classes: breaking)**" in summary
@@ -129,7 +131,7 @@ def test_the_base_branch_is_fetched_when_the_checkout_lacks_it(tmp_path: Path) -
     git(work, "update-ref", "-d", "refs/remotes/origin/main")
     run = act(work, tmp_path)
     assert run.step("diff").code == 1
-    assert run.outputs["breaking"] == "3"  # the currency change, and the records API's response and request
+    assert run.outputs["breaking"] == "1"  # the currency change (its records API restatements are counted apart)
     assert git(work, "rev-parse", "--verify", "origin/main").strip()
 
 

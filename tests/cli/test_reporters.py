@@ -69,6 +69,7 @@ def _diff_report() -> Report:
         "new": {**side, "version": "2.0.0", "source": "v2"},
         "counts": {"breaking": 1},
         "changes": 1,
+        "api": {"changes": 0, "counts": {"compatible": 0, "data-dependent": 0, "behavioral": 0, "breaking": 0}},
         "fail_on": ["breaking"],
         "failed": 1,
         "version_check": {"ok": True, "expected": "2.0.0", "message": "2.0.0 is a major bump"},

@@ -30,8 +30,9 @@ __all__ = ["DiffResult", "diff_packages", "require_valid"]
 @dataclass
 class DiffResult:
     """`changes` are the package's own (records, rules, UI, workflows, ...); `api` what they do to the records API
-    (section `api`, `crmctl.compat.api_diff`). The bump, the verdict and the counts cover both; `reported` is
-    every change in the order reporters show them."""
+    (section `api`, `crmctl.compat.api_diff`). The bump and the verdict cover both; `counts` are the package's
+    changes only (an API change restates one of them for clients, never in a stricter class, so counting it again
+    would count one edit several times); `reported` is every change in the order reporters show them."""
 
     old: Package
     new: Package
@@ -86,7 +87,7 @@ def diff_packages(old: Package, new: Package) -> DiffResult:
     bump = propose_bump([*changes, *api], old_version)
     breaking = any(c.cls is ChangeClass.BREAKING for c in [*changes, *api])
     verdict = check_version(old_version, new_version, bump, breaking=breaking)
-    counts = Counter(c.cls.value for c in [*changes, *api])
+    counts = Counter(c.cls.value for c in changes)
     by_class = {cls.value: counts.get(cls.value, 0) for cls in ChangeClass}
     return DiffResult(old, new, changes, bump, verdict, by_class, api)
 

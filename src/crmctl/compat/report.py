@@ -98,13 +98,13 @@ def build_report(
         "old": _side(result.old, digests),
         "new": _side(result.new, digests),
         "counts": dict(result.counts),
-        "changes": len(result.reported),
+        "changes": len(result.changes),
         "api": {
             "changes": len(result.api),
             "counts": {cls.value: sum(1 for c in result.api if c.cls is cls) for cls in ChangeClass},
         },
         "fail_on": sorted(c.value for c in fail),
-        "failed": sum(1 for c in result.reported if failed(c, fail, records)),
+        "failed": sum(1 for c in result.changes if failed(c, fail, records)),
         "version_check": {
             "ok": result.verdict.ok,
             "expected": result.verdict.expected,
@@ -113,5 +113,5 @@ def build_report(
     }
     if records is not None:
         summary["records"] = records.as_dict()
-        summary["failed_by_records"] = sum(1 for c in result.reported if c.cls not in fail and records.harms(c))
+        summary["failed_by_records"] = sum(1 for c in result.changes if c.cls not in fail and records.harms(c))
     return Report(command="diff", diagnostics=diagnostics, sources=sources, summary=summary)

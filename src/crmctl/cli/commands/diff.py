@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmctl.cli.console import out, use_color
+from crmctl.cli.words import plural
 
 if TYPE_CHECKING:
     from crmctl.compat.classify import DiffResult
@@ -152,8 +153,8 @@ def render_summary(result: DiffResult, report: Report) -> str:
         lines.extend(f"  {c.code} {c.kind.id} [{c.cls.value}] {c.path}: {c.message}" for c in result.api)
     counts = ", ".join(f"{result.counts.get(c, 0)} {c}" for c in _CLASS_ORDER)
     lines.append("")
-    to_api = f" ({len(result.api)} to the records API)" if result.api else ""
-    lines.append(f"{len(result.reported)} changes{to_api}: {counts}")
+    to_api = f" (and {len(result.api)} to the records API)" if result.api else ""
+    lines.append(f"{plural(len(result.changes), 'change')}: {counts}{to_api}")
     lines.append(f"proposed bump: {result.bump} ({result.verdict.message})")
     failed = report.summary.get("failed", 0)
     fail_on = report.summary.get("fail_on", [])

@@ -143,9 +143,10 @@ def render_diff(
     fail = frozenset(failing)
     failures = [c for c in result.reported if failed(c, fail, impact)]
     failing_ids = {id(c) for c in failures}
+    own = sum(1 for c in result.changes if id(c) in failing_ids)  # API changes restate these: counted once
     classes = ", ".join(sorted(c.value for c in fail))
     if failures:
-        verdict = f"❌ {_plural(len(failures), 'change')} fail (failing classes: {classes}"
+        verdict = f"❌ {_plural(own, 'change')} fail (failing classes: {classes}"
         verdict += "; or breaking stored records)" if impact is not None else ")"
     else:
         verdict = f"✅ no change in a failing class ({classes})"
