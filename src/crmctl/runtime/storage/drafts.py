@@ -54,16 +54,11 @@ class Drafts:
         self._db = connection
 
     def save(self, draft: Draft) -> None:
-        """Create or replace a draft."""
-        import pyarrow as pa
-
+        """Create or replace a draft: an UPDATE of the row when it exists (every event of an open session saves
+        it: DuckDB's INSERT OR REPLACE costs three times as much), else an INSERT."""
         check_tenant(draft.tenant)
-
-        text = pa.string()
-        schema = pa.schema([(c, text) for c in _COLUMNS[:-1]] + [("updated_at", pa.timestamp("us", "UTC"))])
-        row = [
-            draft.tenant,
-            draft.draft_id,
+        self._db.check_writable()
+        values = [
             draft.entity,
             draft.package_name,
             draft.package_version,
@@ -73,8 +68,16 @@ class Drafts:
             draft.last_step,
             parse_stored_instant(draft.updated_at),
         ]
-        table = pa.Table.from_pylist([dict(zip(_COLUMNS, row, strict=True))], schema=schema)
-        self._db.insert("drafts", _COLUMNS, table, replace=True)
+        settable = ", ".join(f'"{c}" = ?' for c in _COLUMNS[2:])
+        with self._db.transaction():
+            [(updated,)] = self._db.all(
+                f"UPDATE drafts SET {settable} WHERE tenant = ? AND draft_id = ?",
+                [*values, draft.tenant, draft.draft_id],
+            )
+            if not updated:
+                marks = ", ".join("?" for _ in _COLUMNS)
+                names = ", ".join(f'"{c}"' for c in _COLUMNS)
+                self._db.all(f"INSERT INTO drafts ({names}) VALUES ({marks})", [draft.tenant, draft.draft_id, *values])
 
     def get(self, tenant: str, draft_id: str) -> Draft | None:
         """The tenant's draft `draft_id`, None if there is none."""
