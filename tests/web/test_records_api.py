@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmctl.cli.main import run
-from tests.web.server import LEAD_V1, LEAD_V2, Running, running_app
+from tests.web.server import CLAIMS, LEAD_V1, LEAD_V2, Running, running_app
 
 API = "/api/LeadLifecycle"
 LEADS = f"{API}/records/Lead"
@@ -291,3 +291,19 @@ def test_an_update_moves_the_record_to_the_served_version(tmp_path: Path) -> Non
         assert moved.status_code == 200, moved.text
         assert moved.json()["packageVersion"] == client.get(f"{API}/openapi.json").json()["info"]["version"]
         assert moved.json()["packageVersion"] != "1.0.0"
+
+
+def test_a_missing_validation_provider_is_a_503_problem_not_a_crash(tmp_path: Path) -> None:
+    """ClaimsIntake's Claim has async validations; without their provider the write cannot be validated: a
+    declared 503 `provider-unavailable` naming the provider, nothing written (it was a 500 with a stack trace)."""
+    claim = {"claimNumber": "CL-1", "policyNumber": "P-1", "incidentDate": "2026-10-01", "consentDataProcessing": True}
+    with running_app([CLAIMS], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        refused = client.post("/api/ClaimsIntake/records/Claim", json=claim)
+        body = _problem(refused, 503, "provider-unavailable")
+        assert "duplicateDetector" in body["detail"] and "Traceback" not in refused.text
+        assert client.get("/api/ClaimsIntake/records/Claim").json()["items"] == []
+        document = client.get("/api/ClaimsIntake/openapi.json").json()
+    paths = document["paths"]
+    assert "503" in paths["/records/Claim"]["post"]["responses"]
+    assert "503" in paths["/records/Claim/{id}"]["patch"]["responses"]
+    assert "503" not in paths["/records/Adjuster"]["post"]["responses"]

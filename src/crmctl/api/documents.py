@@ -283,7 +283,13 @@ def _shared_components() -> dict[str, Any]:
     }
 
 
-def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
+def _asks_providers(package: Package, entity: str) -> bool:
+    """The entity has async validations: a write asks their providers, which may not be installed (503)."""
+    found = package.validations.validations if package.validations else []
+    return any(v.type == "async" and v.entity == entity for v in found)
+
+
+def _paths(name: str, entity: EntityDef, providers: bool = False) -> dict[str, Any]:
     record = {"description": f"The {name} record.", "headers": {"ETag": _ref("ETag", "headers")}}
     created = record | {"headers": {"ETag": _ref("ETag", "headers"), "Location": _ref("Location", "headers")}}
     filterable_fields = filterable(entity)
@@ -309,6 +315,11 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
             }
         )
     errors = {"400": _ref("BadRequest", "responses")}
+    writes: dict[str, Any] = {}
+    if providers:
+        writes["503"] = _problem(
+            "An async validation's provider is not installed (`provider-unavailable`): nothing was written."
+        )
     return {
         f"/records/{name}": {
             "post": {
@@ -321,7 +332,8 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                     "415": _ref("UnsupportedMediaType", "responses"),
                     "422": _ref("ValidationFailed", "responses"),
                 }
-                | errors,
+                | errors
+                | writes,
             },
             "get": {
                 "operationId": f"list{name}",
@@ -362,7 +374,8 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                     "422": _ref("ValidationFailed", "responses"),
                     "428": _ref("PreconditionRequired", "responses"),
                 }
-                | errors,
+                | errors
+                | writes,
             },
         },
     }
@@ -397,7 +410,7 @@ def openapi(package: Package, server: str | None = None) -> dict[str, Any]:
                 "nextCursor": {"type": ["string", "null"], "description": "Null on the last page."},
             },
         }
-        paths.update(_paths(name, entity))
+        paths.update(_paths(name, entity, _asks_providers(package, name)))
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",

@@ -84,6 +84,12 @@ def _bad(detail: str) -> ProblemError:
     return ProblemError(400, "bad-request", "Bad request", detail)
 
 
+def _unavailable(error: Exception) -> ProblemError:
+    """An async validation's provider is not installed: the record cannot be validated, by no fault of the
+    client's (`crmctl records` says the same and exits 2). Nothing was written."""
+    return ProblemError(503, "provider-unavailable", "A validation provider is not available", str(error))
+
+
 def _not_found(entity: str, record_id: str) -> ProblemError:
     return ProblemError(404, "record-not-found", "No such record", f"no {entity} record {record_id!r}")
 
@@ -155,10 +161,15 @@ class _RecordsApi:
         values = await read_json(request)
         if not isinstance(values, dict):
             raise _bad("the body must be a JSON object: the record's fields")
+        from crmctl.runtime.checks import ProviderError
+
         record_id, at = self.sandbox.new_id(), self.sandbox.clock()
-        outcome = await self.sandbox.call(
-            self.sandbox.records.create, package, entity, record_id, values, at, self.resolver
-        )
+        try:
+            outcome = await self.sandbox.call(
+                self.sandbox.records.create, package, entity, record_id, values, at, self.resolver
+            )
+        except ProviderError as error:
+            raise _unavailable(error) from None
         location = f"{_mount(request)}/records/{entity}/{record_id}"
         return self._answer(outcome, 201, {"location": location})
 
@@ -201,7 +212,13 @@ class _RecordsApi:
                 entity, record_id, patch, at, package=package, resolver=self.resolver, move_check=move_check
             )
 
-        return self._answer(await self.sandbox.call(apply), 200)
+        from crmctl.runtime.checks import ProviderError
+
+        try:
+            outcome = await self.sandbox.call(apply)
+        except ProviderError as error:
+            raise _unavailable(error) from None
+        return self._answer(outcome, 200)
 
     async def list(self, request: Request) -> Response:
         package, entity, entity_def = self._entity(request)
