@@ -168,11 +168,16 @@ def test_two_clients_with_the_same_etag_one_wins(lead_server: Running) -> None:
         {"limit": "0"},
         {"limit": "501"},
         {"limit": "x"},
+        {"limit": "²"},  # str.isdigit, but int() refuses it: was a 500
+        {"limit": "٣"},  # an Arabic-Indic 3: was taken as 3
         {"sort": "nope"},
         {"filter[nope]": "1"},
         {"filter[companySize]": "many"},
         {"filter[companySize]": "nan"},
         {"filter[companySize]": "1.5"},
+        {"filter[companySize]": "1_0"},  # float() takes these; a JSON number is not spelt so
+        {"filter[companySize]": "١٢"},
+        {"filter[companySize]": " 12"},
         {"filter[industry]": "sofware"},
         {"cursor": "not-a-cursor"},
         {"cursor": "WzEsMl0"},

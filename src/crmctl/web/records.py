@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ __all__ = ["DEFAULT_PAGE", "MERGE_PATCH", "routes"]
 
 DEFAULT_PAGE = 50
 MERGE_PATCH = "application/merge-patch+json"
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _KINDS: dict[str, Kind] = {"number": "number", "currency": "number", "boolean": "boolean"}  # the others: text
 
 
@@ -270,7 +272,8 @@ class _Page:
                 raise _bad(f"the query names {key!r} twice")
             seen.add(key)
             if key == "limit":
-                if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+                # ASCII digits only: str.isdigit() takes `²` (int() then fails: a 500) and `٣` (3).
+                if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
                     raise _bad(f"limit must be an integer from 1 to {MAX_PAGE}")
                 limit = int(value)
             elif key == "cursor":
@@ -344,10 +347,8 @@ def _filter_value(name: str, kind: Kind, text: str) -> Any:
             raise _bad(f"filter[{name}] must be true or false")
         return text == "true"
     if kind == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            number = float("nan")
+        # A JSON number's spelling: float() also takes `1_000`, ` 12 `, `١٢` and `nan`.
+        number = float(text) if _NUMBER.fullmatch(text) else float("nan")
         if number != number or number in (float("inf"), float("-inf")):
             raise _bad(f"filter[{name}] must be a number")
         return number
