@@ -312,3 +312,28 @@ def test_a_missing_validation_provider_is_a_503_problem_not_a_crash(tmp_path: Pa
     assert "503" in paths["/records/Claim"]["post"]["responses"]
     assert "503" in paths["/records/Claim/{id}"]["patch"]["responses"]
     assert "503" not in paths["/records/Adjuster"]["post"]["responses"]
+
+
+def test_nulls_the_engine_takes_are_ones_the_document_allows(tmp_path: Path) -> None:
+    """null for an optional field on create is no value at the top level and kept inside objects; the document
+    said `string` for both, so a client generated from it choked on the record read back (and the server took a
+    body the document called invalid)."""
+    import jsonschema
+
+    adjuster = {"fullName": "Ann", "email": None}
+    with running_app([LEAD_V1, CLAIMS], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        document = client.get("/api/ClaimsIntake/openapi.json").json()
+        created = client.post("/api/ClaimsIntake/records/Adjuster", json=adjuster)
+    assert created.status_code == 201 and "email" not in created.json()["data"]
+    schemas = {"components": document["components"]}
+
+    def valid(name: str, value: Any) -> bool:
+        schema = {**schemas, "$ref": f"#/components/schemas/{name}"}
+        return jsonschema.Draft202012Validator(schema).is_valid(value)
+
+    assert valid("Adjuster.Create", adjuster) and valid("Adjuster", created.json())
+    nested = {"claimNumber": "C", "policyNumber": "P", "incidentDate": "2026-10-01", "consentDataProcessing": True}
+    assert valid("Claim.Create", nested | {"incidentAddress": {"street": None}, "witnesses": [{"name": None}]})
+    assert valid("Claim.Data", nested | {"incidentAddress": {"street": None}})
+    assert not valid("Claim.Data", nested | {"policy": None})  # a top-level null is never stored
+    assert not valid("Claim.Create", nested | {"claimNumber": None})  # required: never null
