@@ -283,6 +283,9 @@ def test_records_created_over_http_are_the_cli_s_records(tmp_path: Path, capsys:
     assert record["package"]["version"] == "1.0.0"
     assert run(["log", "verify", "--store", str(store), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["result"]["ok"] is True
+    assert run(["replay", "--store", str(store), "--format", "json"]) == 0  # the API's writes replay identically
+    replayed = json.loads(capsys.readouterr().out)["result"]
+    assert replayed["events"] == 2 and replayed["differingEvents"] == 0
 
 
 def test_an_update_moves_the_record_to_the_served_version(tmp_path: Path) -> None:
