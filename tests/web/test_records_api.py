@@ -340,3 +340,20 @@ def test_nulls_the_engine_takes_are_ones_the_document_allows(tmp_path: Path) -> 
     assert valid("Claim.Data", nested | {"incidentAddress": {"street": None}})
     assert not valid("Claim.Data", nested | {"policy": None})  # a top-level null is never stored
     assert not valid("Claim.Create", nested | {"claimNumber": None})  # required: never null
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ('{"firstName": "A\\ud800", "lastName": "B"}', "unpaired surrogate"),  # was a 500: no canonical JSON
+        ('{"firstName": "A", "lastName": "B", "companySize": NaN}', "NaN"),
+        ('{"firstName": "A", "lastName": "B", "companySize": 1e400}', "finite"),
+        ('{"firstName": "A", "firstName": "Z", "lastName": "B"}', "repeats the key 'firstName'"),  # was: Z stored
+    ],
+)
+def test_json_the_store_cannot_hold_or_parsers_disagree_on_is_a_400(lead_server: Running, raw: str, said: str) -> None:
+    with lead_server.client() as client:
+        answer = client.post(LEADS, content=raw.encode(), headers={"content-type": "application/json"})
+        body = _problem(answer, 400, "malformed-body")
+        assert said in body["detail"]
+        assert client.get(LEADS).json()["items"] == []
