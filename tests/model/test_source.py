@@ -251,3 +251,13 @@ def test_a_character_yaml_does_not_allow_is_located(text: str, where: str) -> No
     with pytest.raises(InputError) as exc:
         parse_text(text, "f.yaml")
     assert str(exc.value).startswith(where) and "unacceptable character U+00" in str(exc.value)
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\uDFFF", "\\ude00\\ud83d"])
+def test_an_unpaired_surrogate_in_record_json_is_refused(escape: str) -> None:
+    """It parses, but no store can hold it (canonical JSON): `records create --data` crashed with exit 3."""
+    from crmctl.model.source import parse_json
+
+    with pytest.raises(InputError, match=r"--data:1: a string holds an unpaired surrogate"):
+        parse_json(f'{{"a": "x{escape}"}}', "--data")
+    assert parse_json('{"a": "\\ud83d\\ude00"}', "--data") == {"a": "\U0001f600"}  # a pair is one character

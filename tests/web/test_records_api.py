@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmctl.cli.main import run
-from tests.web.server import LEAD_V1, LEAD_V2, Running, running_app
+from tests.web.server import CLAIMS, LEAD_V1, LEAD_V2, Running, running_app
 
 API = "/api/LeadLifecycle"
 LEADS = f"{API}/records/Lead"
@@ -168,11 +168,16 @@ def test_two_clients_with_the_same_etag_one_wins(lead_server: Running) -> None:
         {"limit": "0"},
         {"limit": "501"},
         {"limit": "x"},
+        {"limit": "²"},  # str.isdigit, but int() refuses it: was a 500
+        {"limit": "٣"},  # an Arabic-Indic 3: was taken as 3
         {"sort": "nope"},
         {"filter[nope]": "1"},
         {"filter[companySize]": "many"},
         {"filter[companySize]": "nan"},
         {"filter[companySize]": "1.5"},
+        {"filter[companySize]": "1_0"},  # float() takes these; a JSON number is not spelt so
+        {"filter[companySize]": "١٢"},
+        {"filter[companySize]": " 12"},
         {"filter[industry]": "sofware"},
         {"cursor": "not-a-cursor"},
         {"cursor": "WzEsMl0"},
@@ -278,6 +283,9 @@ def test_records_created_over_http_are_the_cli_s_records(tmp_path: Path, capsys:
     assert record["package"]["version"] == "1.0.0"
     assert run(["log", "verify", "--store", str(store), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["result"]["ok"] is True
+    assert run(["replay", "--store", str(store), "--format", "json"]) == 0  # the API's writes replay identically
+    replayed = json.loads(capsys.readouterr().out)["result"]
+    assert replayed["events"] == 2 and replayed["differingEvents"] == 0
 
 
 def test_an_update_moves_the_record_to_the_served_version(tmp_path: Path) -> None:
@@ -291,3 +299,61 @@ def test_an_update_moves_the_record_to_the_served_version(tmp_path: Path) -> Non
         assert moved.status_code == 200, moved.text
         assert moved.json()["packageVersion"] == client.get(f"{API}/openapi.json").json()["info"]["version"]
         assert moved.json()["packageVersion"] != "1.0.0"
+
+
+def test_a_missing_validation_provider_is_a_503_problem_not_a_crash(tmp_path: Path) -> None:
+    """ClaimsIntake's Claim has async validations; without their provider the write cannot be validated: a
+    declared 503 `provider-unavailable` naming the provider, nothing written (it was a 500 with a stack trace)."""
+    claim = {"claimNumber": "CL-1", "policyNumber": "P-1", "incidentDate": "2026-10-01", "consentDataProcessing": True}
+    with running_app([CLAIMS], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        refused = client.post("/api/ClaimsIntake/records/Claim", json=claim)
+        body = _problem(refused, 503, "provider-unavailable")
+        assert "duplicateDetector" in body["detail"] and "Traceback" not in refused.text
+        assert client.get("/api/ClaimsIntake/records/Claim").json()["items"] == []
+        document = client.get("/api/ClaimsIntake/openapi.json").json()
+    paths = document["paths"]
+    assert "503" in paths["/records/Claim"]["post"]["responses"]
+    assert "503" in paths["/records/Claim/{id}"]["patch"]["responses"]
+    assert "503" not in paths["/records/Adjuster"]["post"]["responses"]
+
+
+def test_nulls_the_engine_takes_are_ones_the_document_allows(tmp_path: Path) -> None:
+    """null for an optional field on create is no value at the top level and kept inside objects; the document
+    said `string` for both, so a client generated from it choked on the record read back (and the server took a
+    body the document called invalid)."""
+    import jsonschema
+
+    adjuster = {"fullName": "Ann", "email": None}
+    with running_app([LEAD_V1, CLAIMS], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        document = client.get("/api/ClaimsIntake/openapi.json").json()
+        created = client.post("/api/ClaimsIntake/records/Adjuster", json=adjuster)
+    assert created.status_code == 201 and "email" not in created.json()["data"]
+    schemas = {"components": document["components"]}
+
+    def valid(name: str, value: Any) -> bool:
+        schema = {**schemas, "$ref": f"#/components/schemas/{name}"}
+        return jsonschema.Draft202012Validator(schema).is_valid(value)
+
+    assert valid("Adjuster.Create", adjuster) and valid("Adjuster", created.json())
+    nested = {"claimNumber": "C", "policyNumber": "P", "incidentDate": "2026-10-01", "consentDataProcessing": True}
+    assert valid("Claim.Create", nested | {"incidentAddress": {"street": None}, "witnesses": [{"name": None}]})
+    assert valid("Claim.Data", nested | {"incidentAddress": {"street": None}})
+    assert not valid("Claim.Data", nested | {"policy": None})  # a top-level null is never stored
+    assert not valid("Claim.Create", nested | {"claimNumber": None})  # required: never null
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ('{"firstName": "A\\ud800", "lastName": "B"}', "unpaired surrogate"),  # was a 500: no canonical JSON
+        ('{"firstName": "A", "lastName": "B", "companySize": NaN}', "NaN"),
+        ('{"firstName": "A", "lastName": "B", "companySize": 1e400}', "finite"),
+        ('{"firstName": "A", "firstName": "Z", "lastName": "B"}', "repeats the key 'firstName'"),  # was: Z stored
+    ],
+)
+def test_json_the_store_cannot_hold_or_parsers_disagree_on_is_a_400(lead_server: Running, raw: str, said: str) -> None:
+    with lead_server.client() as client:
+        answer = client.post(LEADS, content=raw.encode(), headers={"content-type": "application/json"})
+        body = _problem(answer, 400, "malformed-body")
+        assert said in body["detail"]
+        assert client.get(LEADS).json()["items"] == []

@@ -111,12 +111,22 @@ def _type_schema(fdef: FieldDef, *, writing: bool) -> dict[str, Any]:
     return dict(scalars[kind])
 
 
-def _object(fields: dict[str, FieldDef], *, writing: bool) -> dict[str, Any]:
-    """A closed object of `fields`; its `required` are the required fields."""
+def _object(fields: dict[str, FieldDef], *, writing: bool, nullable: bool = True) -> dict[str, Any]:
+    """A closed object of `fields`; its `required` are the required fields.
+
+    With `nullable`, an optional field may be `null`, as the record engine takes it: null is no value at the top
+    level of a record written (nothing is stored), and is stored as given inside an object (nested values are kept
+    as they came), so nested objects are nullable in records read too. Only a record's own top-level `data` never
+    holds a null."""
+
+    def schema_of(fdef: FieldDef) -> dict[str, Any]:
+        value = value_schema(fdef, writing=writing)
+        return {"anyOf": [value, {"type": "null"}]} if nullable and not fdef.required else value
+
     schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {name: value_schema(fdef, writing=writing) for name, fdef in sorted(fields.items())},
+        "properties": {name: schema_of(fdef) for name, fdef in sorted(fields.items())},
     }
     required = sorted(n for n, f in fields.items() if f.required and not isinstance(f, CalculatedField))
     if required:
@@ -177,7 +187,7 @@ def json_schemas(package: Package) -> dict[str, dict[str, Any]]:
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"urn:crmctl:{package.name}:{version}:{name}",
             "title": name,
-            **_object(dict(entity.fields), writing=False),
+            **_object(dict(entity.fields), writing=False, nullable=False),
         }
         if entity.description:
             schema["description"] = entity.description
@@ -283,7 +293,13 @@ def _shared_components() -> dict[str, Any]:
     }
 
 
-def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
+def _asks_providers(package: Package, entity: str) -> bool:
+    """The entity has async validations: a write asks their providers, which may not be installed (503)."""
+    found = package.validations.validations if package.validations else []
+    return any(v.type == "async" and v.entity == entity for v in found)
+
+
+def _paths(name: str, entity: EntityDef, providers: bool = False) -> dict[str, Any]:
     record = {"description": f"The {name} record.", "headers": {"ETag": _ref("ETag", "headers")}}
     created = record | {"headers": {"ETag": _ref("ETag", "headers"), "Location": _ref("Location", "headers")}}
     filterable_fields = filterable(entity)
@@ -309,6 +325,11 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
             }
         )
     errors = {"400": _ref("BadRequest", "responses")}
+    writes: dict[str, Any] = {}
+    if providers:
+        writes["503"] = _problem(
+            "An async validation's provider is not installed (`provider-unavailable`): nothing was written."
+        )
     return {
         f"/records/{name}": {
             "post": {
@@ -321,7 +342,8 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                     "415": _ref("UnsupportedMediaType", "responses"),
                     "422": _ref("ValidationFailed", "responses"),
                 }
-                | errors,
+                | errors
+                | writes,
             },
             "get": {
                 "operationId": f"list{name}",
@@ -362,7 +384,8 @@ def _paths(name: str, entity: EntityDef) -> dict[str, Any]:
                     "422": _ref("ValidationFailed", "responses"),
                     "428": _ref("PreconditionRequired", "responses"),
                 }
-                | errors,
+                | errors
+                | writes,
             },
         },
     }
@@ -385,7 +408,7 @@ def openapi(package: Package, server: str | None = None) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for name, entity in entities(package).items():
         schemas[name] = _record(name, entity, version)
-        schemas[f"{name}.Data"] = _object(dict(entity.fields), writing=False)
+        schemas[f"{name}.Data"] = _object(dict(entity.fields), writing=False, nullable=False)
         schemas[f"{name}.Create"] = _object(_entered(entity), writing=True)
         schemas[f"{name}.Patch"] = _patch(dict(entity.fields))
         schemas[f"{name}.Page"] = {
@@ -397,7 +420,7 @@ def openapi(package: Package, server: str | None = None) -> dict[str, Any]:
                 "nextCursor": {"type": ["string", "null"], "description": "Null on the last page."},
             },
         }
-        paths.update(_paths(name, entity))
+        paths.update(_paths(name, entity, _asks_providers(package, name)))
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",

@@ -228,6 +228,9 @@ def parse_text(text: str, rel: str, *, as_json: bool = False) -> SourceDoc:
             gc.enable()
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a surrogate escape, paired or not
+
+
 def parse_json(text: str, where: str, *, line: int = 1) -> Any:
     """One JSON value from outside a package (a record row, a `--data` argument), or an `InputError`.
 
@@ -236,9 +239,14 @@ def parse_json(text: str, where: str, *, line: int = 1) -> Any:
     an object that repeats a key (at any depth; JSON would keep the last value).
     """
     try:
-        return _guarded_loads(
+        value = _guarded_loads(
             text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
         )
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # only then pay for the exact check
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError:  # the store's canonical JSON has no form for it: it crashed `records create`
+        raise InputError(f"{where}:{line}: a string holds an unpaired surrogate escape (\\ud800-\\udfff)") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}:{line + exc.lineno - 1}:{exc.colno}: JSON syntax: {exc.msg}") from None
     except _JsonLimit as exc:

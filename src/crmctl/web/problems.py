@@ -50,11 +50,40 @@ async def read_json(request: Any, *, media_types: tuple[str, ...] = ("applicatio
         raise ProblemError(415, "unsupported-media-type", "Unsupported media type", f"send {' or '.join(media_types)}")
     raw = await request.body()
     try:
-        return json.loads(raw)
+        value = json.loads(raw, object_pairs_hook=_no_repeats, parse_constant=_no_constant, parse_float=_finite)
+        # An unpaired surrogate (`"\ud800"`) parses but is no text: the store's canonical JSON refused it (a 500).
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeDecodeError:
         raise ProblemError(400, "malformed-body", "Malformed body", "the body is not UTF-8") from None
+    except UnicodeEncodeError:
+        detail = "a string holds an unpaired surrogate escape (\\ud800-\\udfff)"
+        raise ProblemError(400, "malformed-body", "Malformed body", detail) from None
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise ProblemError(400, "malformed-body", "Malformed body", f"{where}: {error.msg}") from None
     except RecursionError:
         raise ProblemError(400, "malformed-body", "Malformed body", "nested too deeply") from None
+    except ValueError as error:  # NaN, infinities, a repeated key, an integer too long (as `crmctl records`)
+        raise ProblemError(400, "malformed-body", "Malformed body", str(error)) from None
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is not a finite number")
+    return number
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object; one that names a key twice is refused (JSON parsers disagree on which value wins)."""
+    value: dict[str, Any] = {}
+    for key, member in pairs:
+        if key in value:
+            raise ValueError(f"an object repeats the key {key!r}")
+        value[key] = member
+    return value

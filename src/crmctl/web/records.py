@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ __all__ = ["DEFAULT_PAGE", "MERGE_PATCH", "routes"]
 
 DEFAULT_PAGE = 50
 MERGE_PATCH = "application/merge-patch+json"
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _KINDS: dict[str, Kind] = {"number": "number", "currency": "number", "boolean": "boolean"}  # the others: text
 
 
@@ -82,6 +84,12 @@ def _kind(fdef: FieldDef) -> Kind:
 
 def _bad(detail: str) -> ProblemError:
     return ProblemError(400, "bad-request", "Bad request", detail)
+
+
+def _unavailable(error: Exception) -> ProblemError:
+    """An async validation's provider is not installed: the record cannot be validated, by no fault of the
+    client's (`crmctl records` says the same and exits 2). Nothing was written."""
+    return ProblemError(503, "provider-unavailable", "A validation provider is not available", str(error))
 
 
 def _not_found(entity: str, record_id: str) -> ProblemError:
@@ -155,10 +163,15 @@ class _RecordsApi:
         values = await read_json(request)
         if not isinstance(values, dict):
             raise _bad("the body must be a JSON object: the record's fields")
+        from crmctl.runtime.checks import ProviderError
+
         record_id, at = self.sandbox.new_id(), self.sandbox.clock()
-        outcome = await self.sandbox.call(
-            self.sandbox.records.create, package, entity, record_id, values, at, self.resolver
-        )
+        try:
+            outcome = await self.sandbox.call(
+                self.sandbox.records.create, package, entity, record_id, values, at, self.resolver
+            )
+        except ProviderError as error:
+            raise _unavailable(error) from None
         location = f"{_mount(request)}/records/{entity}/{record_id}"
         return self._answer(outcome, 201, {"location": location})
 
@@ -201,7 +214,13 @@ class _RecordsApi:
                 entity, record_id, patch, at, package=package, resolver=self.resolver, move_check=move_check
             )
 
-        return self._answer(await self.sandbox.call(apply), 200)
+        from crmctl.runtime.checks import ProviderError
+
+        try:
+            outcome = await self.sandbox.call(apply)
+        except ProviderError as error:
+            raise _unavailable(error) from None
+        return self._answer(outcome, 200)
 
     async def list(self, request: Request) -> Response:
         package, entity, entity_def = self._entity(request)
@@ -253,7 +272,8 @@ class _Page:
                 raise _bad(f"the query names {key!r} twice")
             seen.add(key)
             if key == "limit":
-                if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+                # ASCII digits only: str.isdigit() takes `²` (int() then fails: a 500) and `٣` (3).
+                if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
                     raise _bad(f"limit must be an integer from 1 to {MAX_PAGE}")
                 limit = int(value)
             elif key == "cursor":
@@ -327,10 +347,8 @@ def _filter_value(name: str, kind: Kind, text: str) -> Any:
             raise _bad(f"filter[{name}] must be true or false")
         return text == "true"
     if kind == "number":
-        try:
-            number = float(text)
-        except ValueError:
-            number = float("nan")
+        # A JSON number's spelling: float() also takes `1_000`, ` 12 `, `١٢` and `nan`.
+        number = float(text) if _NUMBER.fullmatch(text) else float("nan")
         if number != number or number in (float("inf"), float("-inf")):
             raise _bad(f"filter[{name}] must be a number")
         return number

@@ -160,3 +160,15 @@ def test_while_serve_holds_the_store_the_dlq_commands_say_so(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.mark.parametrize("argv", [["list"], ["retry", "--all"], ["retry", "some-id"]])
+def test_a_store_that_is_not_there_is_refused_and_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """`retry` created an empty store where --store pointed (a typo left an 800 KB file) and then said the id was
+    no dead delivery; both commands now say there is no store, and leave none behind."""
+    missing = tmp_path / "typo.duckdb"
+    document = _envelope(capsys, ["events", "dlq", *argv, "--store", str(missing)], 2)
+    assert "no runtime store here" in document["problems"][0]["message"]
+    assert not missing.exists()

@@ -30,7 +30,9 @@ def _opened(given: Path | None, *, read_only: bool) -> Iterator[Store]:
     from crmctl.runtime.store import StoreLockedError
 
     try:
-        with open_store(sandbox_store(given)[0], read_only=read_only) as store:
+        # Never created: a retry in a store that is not there (a mistyped --store) re-queues nothing, as list
+        # finds nothing, and leaves no empty store behind.
+        with open_store(sandbox_store(given)[0], read_only=read_only, create=False) as store:
             yield store
     except StoreLockedError as error:
         hint = "stop `crmctl serve`, or use its endpoint: GET /_sandbox/dlq (list), POST /_sandbox/dlq (retry)"
