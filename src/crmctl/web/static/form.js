@@ -133,6 +133,7 @@ export async function mount(root, ctx) {
   const timers = {};
   let queue = Promise.resolve();
   let focusReport = false;
+  let renderedAt = null; // step|mode|submitted last rendered: focus follows the user to a new step
 
   const switches = element("div", { className: "form-switches" });
   const status = element("div", { className: "form-status", role: "status" });
@@ -155,6 +156,9 @@ export async function mount(root, ctx) {
   }
 
   function mountSession(described, said) {
+    const active = document.activeElement;
+    const inView = section.contains(active) || drafts.contains(active);
+    const focusedId = inView ? active.id : null;
     meta = described;
     view = new View();
     for (const key of Object.keys(typed)) delete typed[key];
@@ -163,7 +167,13 @@ export async function mount(root, ctx) {
     const where = `#/${encodeURIComponent(name)}/form/${encodeURIComponent(described.session)}`;
     history.replaceState(null, "", where);
     renderSwitches();
+    renderedAt = null;
     render();
+    // The control used keeps the focus (a switch, the field being typed in); a resumed or new form takes it to its
+    // first field: never lost to <body>.
+    const again = focusedId ? document.getElementById(focusedId) : null;
+    if (again && section.contains(again)) again.focus();
+    else if (inView || (active === document.body && said !== undefined)) focusStep();
     announce(said || view.stepLabel);
     loadDrafts().catch(showProblem);
   }
@@ -250,7 +260,11 @@ export async function mount(root, ctx) {
 
   function render() {
     const active = document.activeElement;
-    const focusedId = active && form.contains(active) ? active.id : null;
+    const hadFocus = active && form.contains(active);
+    const focusedId = hadFocus ? active.id : null;
+    const at = `${view.step}|${view.mode}|${view.submitted}`;
+    const moved = renderedAt !== null && at !== renderedAt;
+    renderedAt = at;
     const selection = focusedId && "selectionStart" in active ? [active.selectionStart, active.selectionEnd] : null;
     section.dir = view.rtl ? "rtl" : "ltr";
     section.lang = view.locale;
@@ -262,9 +276,10 @@ export async function mount(root, ctx) {
     if (focusReport) {
       focusReport = false;
       document.getElementById("form-report")?.focus();
-    } else if (focusedId) {
-      const again = document.getElementById(focusedId);
-      if (again) {
+    } else if (hadFocus) {
+      const again = !moved && focusedId ? document.getElementById(focusedId) : null;
+      if (!again) focusStep(); // a new step (or the focused control went): its first field, else its heading
+      else {
         again.focus();
         if (selection && "setSelectionRange" in again) {
           try {
@@ -307,7 +322,7 @@ export async function mount(root, ctx) {
 
   function renderStep() {
     const summary = view.mode === "summary";
-    const heading = element("h2", {}, view.stepLabel, summary ? element("small", {}, " (review)") : null);
+    const heading = element("h2", { tabIndex: -1 }, view.stepLabel, summary ? element("small", {}, " (review)") : null);
     const formLevel = view.messagesOf("");
     const body = summary ? renderSummary() : element("div", { className: "fields" }, view.fieldsHere().map(renderField));
     return [
@@ -319,11 +334,11 @@ export async function mount(root, ctx) {
       element(
         "div",
         { className: "form-nav" },
-        element("button", { type: "button", onclick: () => navigate({ type: "back" }) }, "Back"),
-        summary ? null : element("button", { type: "submit", className: "primary" }, "Next"),
+        element("button", { id: "form-back", type: "button", onclick: () => navigate({ type: "back" }) }, "Back"),
+        summary ? null : element("button", { id: "form-next", type: "submit", className: "primary" }, "Next"),
         summary
-          ? element("button", { type: "submit", className: "primary" }, "Submit") // the form's submit handler
-          : element("button", { type: "button", onclick: () => navigate({ type: "submit" }) }, "Submit"),
+          ? element("button", { id: "form-submit", type: "submit", className: "primary" }, "Submit") // the form's submit
+          : element("button", { id: "form-submit", type: "button", onclick: () => navigate({ type: "submit" }) }, "Submit"),
       ),
     ];
   }
@@ -439,6 +454,11 @@ export async function mount(root, ctx) {
     return box;
   }
 
+  function focusStep() {
+    const first = form.querySelector(".fields :is(input, select, textarea):not([disabled])");
+    (first || form.querySelector("h2")).focus();
+  }
+
   function focusField(path) {
     document.getElementById(fieldId(path))?.focus();
   }
@@ -489,7 +509,7 @@ export async function mount(root, ctx) {
 
   function renderSubmitted() {
     return [
-      element("h2", {}, "Submitted"),
+      element("h2", { tabIndex: -1 }, "Submitted"),
       element("p", { className: "submitted" }, submittedText()),
       element("button", { type: "button", onclick: () => serial(() => open({ role: meta.role, locale: meta.locale })) },
         "New form"),
@@ -500,7 +520,7 @@ export async function mount(root, ctx) {
     const { drafts: found } = await request(`/_sandbox/drafts?package=${encodeURIComponent(name)}`);
     const others = found.filter((d) => !meta || d.draftId !== meta.session || view.submitted);
     drafts.replaceChildren(
-      element("h2", { id: "drafts-title" }, "Drafts"),
+      element("h2", { id: "drafts-title", tabIndex: -1 }, "Drafts"),
       others.length
         ? element(
             "ul",
@@ -525,6 +545,8 @@ export async function mount(root, ctx) {
                         await request(`/_sandbox/forms/${encodeURIComponent(d.draftId)}`, { method: "DELETE" });
                         announce(`Draft ${d.draftId} discarded`);
                         await loadDrafts();
+                        document.getElementById("drafts-title")?.focus(); // its button went with the draft
+
                       }),
                   },
                   "Discard",

@@ -64,12 +64,20 @@ export async function mount(root, ctx) {
     render();
   }
 
+  // Every render replaces the sections: the focused control (by its id or data-key) gets the focus back, or, when
+  // it went (a transition no longer possible), the instance's heading: keyboard users are never left on <body>.
   function render() {
     const view = state.overview;
+    const active = document.activeElement;
+    const had = active && active !== root && root.contains(active) && !active.closest(".wf-actor");
+    const key = had ? active.id || active.dataset.key : null;
     renderClock(view);
     renderStart(view);
     renderList(view);
     renderDetail(view);
+    if (!had) return;
+    const again = key && (document.getElementById(key) || root.querySelector(`[data-key="${CSS.escape(key)}"]`));
+    (again || document.getElementById("wf-detail-title") || document.getElementById("wf-clock-title")).focus();
   }
 
   function renderClock(view) {
@@ -85,11 +93,11 @@ export async function mount(root, ctx) {
         { className: "wf-row", onsubmit: submit },
         element("label", { htmlFor: `wf-${key}` }, label),
         input,
-        element("button", { type: "submit" }, button),
+        element("button", { type: "submit", "data-key": `clock-${key}` }, button),
       );
     };
     clockView.replaceChildren(
-      element("h2", { id: "wf-clock-title" }, "Virtual clock"),
+      element("h2", { id: "wf-clock-title", tabIndex: -1 }, "Virtual clock"),
       element("p", {}, "Now: ", element("time", { id: "wf-now", dateTime: view.clock }, view.clock)),
       advance("by", "Advance by", "1d", 6, "Advance"),
       advance("to", "Advance to", view.clock, 22, "Go"),
@@ -128,7 +136,7 @@ export async function mount(root, ctx) {
           "Workflow ",
           element(
             "select",
-            { onchange: (e) => { state.workflow = e.target.value; state.selected = null; refresh(); } },
+            { id: "wf-workflow", onchange: (e) => { state.workflow = e.target.value; state.selected = null; refresh(); } },
             ...view.workflows.map((w) => element("option", { value: w, selected: w === view.workflow }, w)),
           ),
         )
@@ -145,7 +153,7 @@ export async function mount(root, ctx) {
         element("label", { htmlFor: "wf-data" }, `${view.entity} data (JSON)`),
         data,
         element("span"),
-        element("button", { type: "submit" }, "Start instance"),
+        element("button", { type: "submit", "data-key": "start" }, "Start instance"),
       ),
     );
   }
@@ -163,6 +171,7 @@ export async function mount(root, ctx) {
             {
               type: "button",
               className: "link",
+              "data-key": `instance-${i.id}`,
               "aria-pressed": String(i.id === state.selected),
               onclick: () => { state.selected = i.id; refresh(); },
             },
@@ -209,13 +218,18 @@ export async function mount(root, ctx) {
         { className: "wf-work" },
         element("span", {}, describeWork(w)),
         "assignee" in w && "role" in w.assignee
-          ? element("button", { type: "button", onclick: () => act("Claimed", `${path}/claim`, { as: actor.value }) }, `Claim ${w.id}`)
+          ? element(
+              "button",
+              { type: "button", "data-key": `claim-${w.id}`, onclick: () => act("Claimed", `${path}/claim`, { as: actor.value }) },
+              `Claim ${w.id}`,
+            )
           : null,
         ...w.decisions.map((d) =>
           element(
             "button",
             {
               type: "button",
+              "data-key": `decide-${w.id}-${d}`,
               onclick: () => act(`Decided ${d}`, `${path}/decide`, { decision: d, as: actor.value, comment: comment.value || null }),
             },
             `${capital(d)} ${w.kind === "approval" ? w.transition : w.id}`,
@@ -225,7 +239,7 @@ export async function mount(root, ctx) {
     );
     detailView.replaceChildren(
       ...[
-      element("h2", { id: "wf-detail-title" }, `Instance ${inst.id}`),
+      element("h2", { id: "wf-detail-title", tabIndex: -1 }, `Instance ${inst.id}`),
       element("p", {}, `${inst.state} (${inst.status}) on version ${inst.version}; its clock ${inst.clock}`),
       transitions.length
         ? element(
@@ -234,7 +248,7 @@ export async function mount(root, ctx) {
             ...transitions.map((t) =>
               element(
                 "button",
-                { type: "button", onclick: () => act(`Fired ${t.id}`, `${path}/fire`, { transition: t.id, as: actor.value }) },
+                { type: "button", "data-key": `fire-${t.id}`, onclick: () => act(`Fired ${t.id}`, `${path}/fire`, { transition: t.id, as: actor.value }) },
                 `Fire ${t.id}${t.approval ? " (needs approval)" : ""}`,
               ),
             ),
