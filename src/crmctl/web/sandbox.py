@@ -6,6 +6,7 @@ under the lock, so the event loop stays free for other requests (and the webhook
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from crmctl.model.diagnostics import Diagnostic, Severity
+from crmctl.errors import InputError
+from crmctl.model.diagnostics import Diagnostic, Location, Severity
 
 if TYPE_CHECKING:
     from crmctl.model.package import Package
@@ -82,11 +84,30 @@ def load_served(path: Path, previous: ServedPackage | None = None) -> ServedPack
     from crmctl.model.package import load_package
 
     stamp = _stamp(path)
-    package = load_package(path)
+    try:
+        package = load_package(path)
+    except InputError as exc:
+        if previous is None:
+            raise  # `crmctl serve` of a package that does not load: exit 2 with the message
+        # A file saved with broken YAML (or a package.yaml gone): the overlay shows where, until it is fixed.
+        failure = _input_finding(str(exc), path)
+        return ServedPackage(path, previous.name, None, [failure], previous.generation + 1, stamp)
     diagnostics = lint_package(package) if package.valid else list(package.diagnostics)
     name = package.name
     generation = 0 if previous is None else previous.generation + 1
     return ServedPackage(path, name, package if package.valid else None, diagnostics, generation, stamp)
+
+
+def _input_finding(text: str, root: Path) -> Diagnostic:
+    """A load error (`file:line:col: message` or `file: message`, as `InputError` says it) as a located finding."""
+    found = re.fullmatch(r"(?s)(.+?):(\d+):(\d+): (.*)", text) or re.fullmatch(r"(?s)(/[^:]+): (.*)", text)
+    if found is None:
+        return Diagnostic("input", text, Location(str(root / "package.yaml")))
+    if len(found.groups()) == 2:  # a file, or the package's directory (its package.yaml is missing)
+        file = Path(found.group(1))
+        return Diagnostic("input", found.group(2), Location(str(file / "package.yaml" if file.is_dir() else file)))
+    file, line, column, message = found.groups()
+    return Diagnostic("input", message, Location(file, int(line), int(column)))
 
 
 class Sandbox:
