@@ -51,7 +51,8 @@ window.addEventListener("hashchange", show);
 window.addEventListener("crmctl:reload", async (event) => {
   await loadPackages();
   const where = route();
-  if (where.package === event.detail.package && !RELOADING_THEMSELVES.has(where.view)) await show();
+  const lints = !event.detail.errors; // while it does not, the overlay stands in for the view
+  if (where.package === event.detail.package && lints && !RELOADING_THEMSELVES.has(where.view)) await show();
 });
 await loadPackages();
 if (!location.hash && packages.length === 1) location.hash = `#/${encodeURIComponent(packages[0].name)}`;

@@ -566,7 +566,9 @@ export async function mount(root, ctx) {
   });
 
   function onReload(event) {
-    if (meta && event.detail?.package === name) {
+    // While the package does not lint the overlay stands in for the form (a reopen would only be refused); the fix
+    // is a new generation without errors, and the form reopens then.
+    if (meta && event.detail?.package === name && !event.detail.errors) {
       reopen({}, "The package changed: the form was reloaded with your values");
     }
   }
