@@ -30,6 +30,7 @@ export class View {
 
   apply(effects) {
     this.notes = [];
+    const typed = new Set(); // fields the user changed in this answer: their lines of the report are out of date
     for (const e of effects) {
       const target = e.field || "";
       switch (e.effect) {
@@ -62,6 +63,7 @@ export class View {
           break;
         case "set":
         case "input": // input: what the user typed (the engine does not echo it)
+          if (e.effect === "input") typed.add(target);
           this.values[target] = e.value;
           this.display[target] = e.display || "";
           break;
@@ -84,6 +86,12 @@ export class View {
         default:
           break;
       }
+    }
+    if (this.report && typed.size) {
+      // A line of the refused submit's report goes when its field is changed: the field's own message (if the
+      // new value is still wrong) says what is left; the next submit reports afresh.
+      this.report = this.report.filter((r) => !typed.has(r.field || ""));
+      if (!this.report.length) this.report = null;
     }
   }
 
