@@ -104,8 +104,8 @@ def _input_finding(text: str, root: Path) -> Diagnostic:
     if found is None:
         return Diagnostic("input", text, Location(str(root / "package.yaml")))
     if len(found.groups()) == 2:  # a file, or the package's directory (its package.yaml is missing)
-        file = Path(found.group(1))
-        return Diagnostic("input", found.group(2), Location(str(file / "package.yaml" if file.is_dir() else file)))
+        named = Path(found.group(1))
+        return Diagnostic("input", found.group(2), Location(str(named / "package.yaml" if named.is_dir() else named)))
     file, line, column, message = found.groups()
     return Diagnostic("input", message, Location(file, int(line), int(column)))
 

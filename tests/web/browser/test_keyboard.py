@@ -14,7 +14,10 @@ import pytest
 from tests.web.server import CLAIMS, LEAD_V1, Running, running_app
 from tests.web.test_workflows import ADA
 
-FOCUSED = "() => { const a = document.activeElement; return a === document.body ? 'BODY' : a.id || a.dataset.key || a.tagName }"
+FOCUSED = """() => {
+  const a = document.activeElement;
+  return a === document.body ? 'BODY' : a.id || a.dataset.key || a.tagName;
+}"""
 WATCH_ANNOUNCER = """() => {
   window.announced = [];
   new MutationObserver(() => {
