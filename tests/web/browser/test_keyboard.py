@@ -155,3 +155,14 @@ def test_the_workflow_view_by_keyboard_keeps_the_focus(page: Any, both: Running,
     page.goto(both.url + "#/ClaimsIntake")
     page.wait_for_selector(".form-step h2")
     assert troubles == []
+
+
+def test_the_package_links_are_told_apart(page: Any, both: Running) -> None:
+    page.goto(both.url)
+    page.get_by_role("link", name="ClaimsIntake workflow", exact=True).click()
+    page.wait_for_selector("#wf-data")
+    assert page.evaluate("() => location.hash") == "#/ClaimsIntake/workflow"
+    names = page.eval_on_selector_all("#packages a", "links => links.map((a) => a.ariaLabel || a.textContent)")
+    assert len(names) == len(set(names)) == 4
+    first, second = page.locator("#packages a").first.bounding_box(), page.locator("#packages a").nth(1).bounding_box()
+    assert first is not None and second is not None and second["x"] > first["x"] + first["width"]  # not run together

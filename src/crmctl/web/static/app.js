@@ -40,10 +40,13 @@ async function show() {
 
 async function loadPackages() {
   ({ packages } = await request("/_sandbox/packages"));
-  nav.replaceChildren(...packages.flatMap((p) => [
+  // One group per package; each "workflow" link says whose (a screen reader's list of links shows them apart).
+  nav.replaceChildren(...packages.map((p) => element(
+    "span",
+    { className: "pkg" },
     element("a", { href: `#/${encodeURIComponent(p.name)}` }, p.version ? `${p.name} ${p.version}` : p.name),
-    element("a", { href: `#/${encodeURIComponent(p.name)}/workflow` }, "workflow"),
-  ]));
+    element("a", { href: `#/${encodeURIComponent(p.name)}/workflow`, "aria-label": `${p.name} workflow` }, "workflow"),
+  )));
   return packages;
 }
 
