@@ -149,8 +149,14 @@ def test_the_watcher_survives_a_failing_reload() -> None:
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     reload.log.addHandler(handler)  # on the logger itself: other tests may stop it propagating
+    calls: list[int] = []
+    # In a thread of its own: Playwright's sync API (the browser tests, maybe in this same worker) keeps an event
+    # loop running in the main thread for the rest of the session, and asyncio.run() refuses to nest in it.
+    worker = threading.Thread(target=lambda: calls.append(asyncio.run(run())))
     try:
-        assert asyncio.run(run()) >= 3
+        worker.start()
+        worker.join(timeout=30)
+        assert calls and calls[0] >= 3
     finally:
         reload.log.removeHandler(handler)
     assert [r.getMessage() for r in records if r.levelno == logging.ERROR] == ["reloading the packages failed"]
