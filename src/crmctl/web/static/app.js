@@ -6,7 +6,7 @@ import { element, request } from "./api.js";
 import "./reload.js";
 
 // Views that re-mount themselves on `crmctl:reload` (reload.js); app.js re-shows the others.
-const RELOADING_THEMSELVES = new Set(["form"]);
+const RELOADING_THEMSELVES = new Set(["form", "workflow"]);
 
 const nav = document.getElementById("packages");
 const main = document.getElementById("main");

@@ -105,7 +105,12 @@ export async function mount(root, ctx) {
   }
 
   function renderStart(view) {
+    // What was typed survives the re-render (a click on an instance, a reload of the package); an instance id that
+    // now exists was just started, and goes.
+    const before = (key) => startView.querySelector(`#${key}`)?.value;
+    const typedId = before("wf-instance") || "";
     const id = element("input", { id: "wf-instance", placeholder: "generated", autocomplete: "off", size: 14 });
+    id.value = view.instances.some((i) => i.id === typedId.trim()) ? "" : typedId;
     const record = element(
       "select",
       { id: "wf-record" },
@@ -113,6 +118,8 @@ export async function mount(root, ctx) {
       ...view.records.map((r) => element("option", { value: r.id }, `${view.entity} ${r.id} (${r.version})`)),
     );
     const data = element("textarea", { id: "wf-data", rows: 4, cols: 60, spellcheck: false }, "{}");
+    if (before("wf-data") !== undefined) data.value = before("wf-data");
+    if (view.records.some((r) => r.id === before("wf-record"))) record.value = before("wf-record");
     const submit = (e) => {
       e.preventDefault();
       const body = {};
@@ -283,12 +290,19 @@ export async function mount(root, ctx) {
     );
   }
 
+  // A reload of the package (reload.js) refreshes the view in place: who acts, what was typed, the instance shown
+  // and the focus stay. While the package does not lint the overlay stands in for it.
+  function onReload(event) {
+    if (event.detail?.package === name && !event.detail.errors) refresh().catch((p) => { status.textContent = p.message; });
+  }
+  window.addEventListener("crmctl:reload", onReload);
+
   try {
     await refresh();
   } catch (problem) {
-    root.replaceChildren(root.firstChild, element("p", { role: "alert", className: "problem" }, problem.message));
+    status.textContent = problem.message; // the sections stay, empty: a reload that lints fills them
   }
-  return () => {};
+  return () => window.removeEventListener("crmctl:reload", onReload);
 }
 
 function describeWork(w) {
