@@ -84,14 +84,7 @@ def load_served(path: Path, previous: ServedPackage | None = None) -> ServedPack
     from crmctl.model.package import load_package
 
     stamp = _stamp(path)
-    try:
-        package = load_package(path)
-    except InputError as exc:
-        if previous is None:
-            raise  # `crmctl serve` of a package that does not load: exit 2 with the message
-        # A file saved with broken YAML (or a package.yaml gone): the overlay shows where, until it is fixed.
-        failure = _input_finding(str(exc), path)
-        return ServedPackage(path, previous.name, None, [failure], previous.generation + 1, stamp)
+    package = load_package(path)
     diagnostics = lint_package(package) if package.valid else list(package.diagnostics)
     name = package.name
     generation = 0 if previous is None else previous.generation + 1
@@ -133,6 +126,7 @@ class Sandbox:
         self.records: RecordService = RecordService(self.runtime)
         self.lock = threading.Lock()
         self.served: dict[str, ServedPackage] = {}
+        self._unsettled: dict[str, tuple[tuple[str, int, int], ...]] = {}  # name -> files that did not load
         for path in packages:
             loaded = load_served(path)
             self.served[loaded.name] = loaded
@@ -156,9 +150,21 @@ class Sandbox:
         """Reload every served package whose files changed; the names of those that did."""
         changed = []
         for name, served in list(self.served.items()):
-            if _stamp(served.path) != served.stamp:
+            stamp = _stamp(served.path)
+            if stamp == served.stamp:
+                continue
+            try:
                 self.served[name] = load_served(served.path, served)
-                changed.append(name)
+            except InputError as exc:
+                # Broken YAML, package.yaml gone: maybe a file still being written, so it must stay so for one
+                # more look; then the package is served with that located error (the overlay shows it).
+                if self._unsettled.get(name) != stamp:
+                    self._unsettled[name] = stamp
+                    continue
+                failure = _input_finding(str(exc), served.path)
+                self.served[name] = ServedPackage(served.path, name, None, [failure], served.generation + 1, stamp)
+            self._unsettled.pop(name, None)
+            changed.append(name)
         return changed
 
     def summary(self) -> list[Mapping[str, Any]]:
