@@ -139,11 +139,11 @@ def test_the_workflow_view_by_keyboard_keeps_the_focus(page: Any, both: Running,
     page.fill("#wf-data", json.dumps(ADA))
     page.focus("[data-key=start]")
     page.keyboard.press("Enter")
-    page.wait_for_selector("[data-key='instance-lead-ada']")
+    page.wait_for_selector(".wf-timeline :text('entered new')")
     settle(page, "start")
     page.focus("#wf-by")
     page.keyboard.press("Enter")  # advance one day
-    page.wait_for_selector(".wf-timeline")
+    page.wait_for_selector(".wf-timeline :text('SLA firstContact warning')")  # drawn: the view takes input again
     settle(page, "wf-by")
     page.fill("#wf-actor", "bob/salesManager")
     page.focus("[data-key=fire-contact]")
