@@ -163,3 +163,32 @@ def test_the_watcher_survives_a_failing_reload() -> None:
 def test_serve_watches_unless_told_not_to() -> None:
     assert _background(Settings(reload=True)) == [reload.watch]
     assert _background(Settings(reload=False)) == []
+
+
+def test_broken_yaml_is_a_located_error_not_a_failing_reload(package: Path, tmp_path: Path) -> None:
+    """A file saved half-typed does not parse at all: once it stays so for a second look (not a file still being
+    written), the package is served with that one located error (the overlay shows it) instead of the reload
+    failing at every look and the old form staying up silently."""
+    schema = package / "schema.yaml"
+    with running_app([package], tmp_path / "sandbox.duckdb") as running, running.client() as client:
+        assert running.sandbox is not None
+        edit(schema, "type: text", "type: [")
+        assert running.sandbox.reload() == []  # maybe half written: one more look first
+        assert running.sandbox.reload() == ["LeadLifecycle"]
+        found = client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()
+        assert found["generation"] == 1 and found["errors"] == 1
+        (only,) = found["diagnostics"]
+        assert only["file"] == "schema.yaml" and only["line"] > 1 and only["code"] == "input"
+        assert "invalid YAML" in only["message"]
+        assert client.get("/_sandbox/packages/LeadLifecycle/workflow").status_code == 409
+        manifest = package / "package.yaml"
+        kept = manifest.read_text(encoding="utf-8")
+        manifest.unlink()
+        assert running.sandbox.reload() == []
+        assert running.sandbox.reload() == ["LeadLifecycle"]
+        (gone,) = client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()["diagnostics"]
+        assert gone["location"] == "package.yaml:1:1" and "package.yaml is missing" in gone["message"]
+        manifest.write_text(kept, encoding="utf-8")
+        schema.write_text((LEAD_V1 / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        assert running.sandbox.reload() == ["LeadLifecycle"]
+        assert client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()["errors"] == 0

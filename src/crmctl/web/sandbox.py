@@ -6,6 +6,7 @@ under the lock, so the event loop stays free for other requests (and the webhook
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from crmctl.model.diagnostics import Diagnostic, Severity
+from crmctl.errors import InputError
+from crmctl.model.diagnostics import Diagnostic, Location, Severity
 
 if TYPE_CHECKING:
     from crmctl.model.package import Package
@@ -89,6 +91,18 @@ def load_served(path: Path, previous: ServedPackage | None = None) -> ServedPack
     return ServedPackage(path, name, package if package.valid else None, diagnostics, generation, stamp)
 
 
+def _input_finding(text: str, root: Path) -> Diagnostic:
+    """A load error (`file:line:col: message` or `file: message`, as `InputError` says it) as a located finding."""
+    found = re.fullmatch(r"(?s)(.+?):(\d+):(\d+): (.*)", text) or re.fullmatch(r"(?s)(/[^:]+): (.*)", text)
+    if found is None:
+        return Diagnostic("input", text, Location(str(root / "package.yaml")))
+    if len(found.groups()) == 2:  # a file, or the package's directory (its package.yaml is missing)
+        named = Path(found.group(1))
+        return Diagnostic("input", found.group(2), Location(str(named / "package.yaml" if named.is_dir() else named)))
+    file, line, column, message = found.groups()
+    return Diagnostic("input", message, Location(file, int(line), int(column)))
+
+
 class Sandbox:
     """What every handler shares. Built by the CLI with an open store and the injected clock and ids."""
 
@@ -112,6 +126,7 @@ class Sandbox:
         self.records: RecordService = RecordService(self.runtime)
         self.lock = threading.Lock()
         self.served: dict[str, ServedPackage] = {}
+        self._unsettled: dict[str, tuple[tuple[str, int, int], ...]] = {}  # name -> files that did not load
         for path in packages:
             loaded = load_served(path)
             self.served[loaded.name] = loaded
@@ -135,9 +150,21 @@ class Sandbox:
         """Reload every served package whose files changed; the names of those that did."""
         changed = []
         for name, served in list(self.served.items()):
-            if _stamp(served.path) != served.stamp:
+            stamp = _stamp(served.path)
+            if stamp == served.stamp:
+                continue
+            try:
                 self.served[name] = load_served(served.path, served)
-                changed.append(name)
+            except InputError as exc:
+                # Broken YAML, package.yaml gone: maybe a file still being written, so it must stay so for one
+                # more look; then the package is served with that located error (the overlay shows it).
+                if self._unsettled.get(name) != stamp:
+                    self._unsettled[name] = stamp
+                    continue
+                failure = _input_finding(str(exc), served.path)
+                self.served[name] = ServedPackage(served.path, name, None, [failure], served.generation + 1, stamp)
+            self._unsettled.pop(name, None)
+            changed.append(name)
         return changed
 
     def summary(self) -> list[Mapping[str, Any]]:

@@ -22,11 +22,18 @@ export async function request(url, { method = "GET", body, headers = {} } = {}) 
   return parsed;
 }
 
+let pending = null;
+
 export function announce(text) {
   const region = document.getElementById("announcer");
   region.textContent = "";
-  // A new text node after a tick: screen readers announce a change, even of the same words.
-  setTimeout(() => { region.textContent = text; }, 30);
+  // A new text node after a tick: screen readers announce a change, even of the same words. A newer message
+  // replaces one still waiting for its tick, so each is said once and the latest wins.
+  clearTimeout(pending);
+  pending = setTimeout(() => {
+    pending = null;
+    region.textContent = text;
+  }, 30);
 }
 
 export function element(tag, attributes = {}, ...children) {

@@ -6,7 +6,7 @@ import { element, request } from "./api.js";
 import "./reload.js";
 
 // Views that re-mount themselves on `crmctl:reload` (reload.js); app.js re-shows the others.
-const RELOADING_THEMSELVES = new Set(["form"]);
+const RELOADING_THEMSELVES = new Set(["form", "workflow"]);
 
 const nav = document.getElementById("packages");
 const main = document.getElementById("main");
@@ -40,10 +40,13 @@ async function show() {
 
 async function loadPackages() {
   ({ packages } = await request("/_sandbox/packages"));
-  nav.replaceChildren(...packages.flatMap((p) => [
+  // One group per package; each "workflow" link says whose (a screen reader's list of links shows them apart).
+  nav.replaceChildren(...packages.map((p) => element(
+    "span",
+    { className: "pkg" },
     element("a", { href: `#/${encodeURIComponent(p.name)}` }, p.version ? `${p.name} ${p.version}` : p.name),
-    element("a", { href: `#/${encodeURIComponent(p.name)}/workflow` }, "workflow"),
-  ]));
+    element("a", { href: `#/${encodeURIComponent(p.name)}/workflow`, "aria-label": `${p.name} workflow` }, "workflow"),
+  )));
   return packages;
 }
 
@@ -51,7 +54,8 @@ window.addEventListener("hashchange", show);
 window.addEventListener("crmctl:reload", async (event) => {
   await loadPackages();
   const where = route();
-  if (where.package === event.detail.package && !RELOADING_THEMSELVES.has(where.view)) await show();
+  const lints = !event.detail.errors; // while it does not, the overlay stands in for the view
+  if (where.package === event.detail.package && lints && !RELOADING_THEMSELVES.has(where.view)) await show();
 });
 await loadPackages();
 if (!location.hash && packages.length === 1) location.hash = `#/${encodeURIComponent(packages[0].name)}`;

@@ -30,6 +30,7 @@ export class View {
 
   apply(effects) {
     this.notes = [];
+    const typed = new Set(); // fields the user changed in this answer: their lines of the report are out of date
     for (const e of effects) {
       const target = e.field || "";
       switch (e.effect) {
@@ -62,6 +63,7 @@ export class View {
           break;
         case "set":
         case "input": // input: what the user typed (the engine does not echo it)
+          if (e.effect === "input") typed.add(target);
           this.values[target] = e.value;
           this.display[target] = e.display || "";
           break;
@@ -84,6 +86,12 @@ export class View {
         default:
           break;
       }
+    }
+    if (this.report && typed.size) {
+      // A line of the refused submit's report goes when its field is changed: the field's own message (if the
+      // new value is still wrong) says what is left; the next submit reports afresh.
+      this.report = this.report.filter((r) => !typed.has(r.field || ""));
+      if (!this.report.length) this.report = null;
     }
   }
 
@@ -133,6 +141,7 @@ export async function mount(root, ctx) {
   const timers = {};
   let queue = Promise.resolve();
   let focusReport = false;
+  let renderedAt = null; // step|mode|submitted last rendered: focus follows the user to a new step
 
   const switches = element("div", { className: "form-switches" });
   const status = element("div", { className: "form-status", role: "status" });
@@ -155,6 +164,9 @@ export async function mount(root, ctx) {
   }
 
   function mountSession(described, said) {
+    const active = document.activeElement;
+    const inView = section.contains(active) || drafts.contains(active);
+    const focusedId = inView ? active.id : null;
     meta = described;
     view = new View();
     for (const key of Object.keys(typed)) delete typed[key];
@@ -163,7 +175,13 @@ export async function mount(root, ctx) {
     const where = `#/${encodeURIComponent(name)}/form/${encodeURIComponent(described.session)}`;
     history.replaceState(null, "", where);
     renderSwitches();
+    renderedAt = null;
     render();
+    // The control used keeps the focus (a switch, the field being typed in); a resumed or new form takes it to its
+    // first field: never lost to <body>.
+    const again = focusedId ? document.getElementById(focusedId) : null;
+    if (again && section.contains(again)) again.focus();
+    else if (inView || (active === document.body && said !== undefined)) focusStep();
     announce(said || view.stepLabel);
     loadDrafts().catch(showProblem);
   }
@@ -250,7 +268,11 @@ export async function mount(root, ctx) {
 
   function render() {
     const active = document.activeElement;
-    const focusedId = active && form.contains(active) ? active.id : null;
+    const hadFocus = active && form.contains(active);
+    const focusedId = hadFocus ? active.id : null;
+    const at = `${view.step}|${view.mode}|${view.submitted}`;
+    const moved = renderedAt !== null && at !== renderedAt;
+    renderedAt = at;
     const selection = focusedId && "selectionStart" in active ? [active.selectionStart, active.selectionEnd] : null;
     section.dir = view.rtl ? "rtl" : "ltr";
     section.lang = view.locale;
@@ -262,9 +284,10 @@ export async function mount(root, ctx) {
     if (focusReport) {
       focusReport = false;
       document.getElementById("form-report")?.focus();
-    } else if (focusedId) {
-      const again = document.getElementById(focusedId);
-      if (again) {
+    } else if (hadFocus) {
+      const again = !moved && focusedId ? document.getElementById(focusedId) : null;
+      if (!again) focusStep(); // a new step (or the focused control went): its first field, else its heading
+      else {
         again.focus();
         if (selection && "setSelectionRange" in again) {
           try {
@@ -307,7 +330,7 @@ export async function mount(root, ctx) {
 
   function renderStep() {
     const summary = view.mode === "summary";
-    const heading = element("h2", {}, view.stepLabel, summary ? element("small", {}, " (review)") : null);
+    const heading = element("h2", { tabIndex: -1 }, view.stepLabel, summary ? element("small", {}, " (review)") : null);
     const formLevel = view.messagesOf("");
     const body = summary ? renderSummary() : element("div", { className: "fields" }, view.fieldsHere().map(renderField));
     return [
@@ -319,11 +342,11 @@ export async function mount(root, ctx) {
       element(
         "div",
         { className: "form-nav" },
-        element("button", { type: "button", onclick: () => navigate({ type: "back" }) }, "Back"),
-        summary ? null : element("button", { type: "submit", className: "primary" }, "Next"),
+        element("button", { id: "form-back", type: "button", onclick: () => navigate({ type: "back" }) }, "Back"),
+        summary ? null : element("button", { id: "form-next", type: "submit", className: "primary" }, "Next"),
         summary
-          ? element("button", { type: "submit", className: "primary" }, "Submit") // the form's submit handler
-          : element("button", { type: "button", onclick: () => navigate({ type: "submit" }) }, "Submit"),
+          ? element("button", { id: "form-submit", type: "submit", className: "primary" }, "Submit") // the form's submit
+          : element("button", { id: "form-submit", type: "button", onclick: () => navigate({ type: "submit" }) }, "Submit"),
       ),
     ];
   }
@@ -439,6 +462,11 @@ export async function mount(root, ctx) {
     return box;
   }
 
+  function focusStep() {
+    const first = form.querySelector(".fields :is(input, select, textarea):not([disabled])");
+    (first || form.querySelector("h2")).focus();
+  }
+
   function focusField(path) {
     document.getElementById(fieldId(path))?.focus();
   }
@@ -489,7 +517,7 @@ export async function mount(root, ctx) {
 
   function renderSubmitted() {
     return [
-      element("h2", {}, "Submitted"),
+      element("h2", { tabIndex: -1 }, "Submitted"),
       element("p", { className: "submitted" }, submittedText()),
       element("button", { type: "button", onclick: () => serial(() => open({ role: meta.role, locale: meta.locale })) },
         "New form"),
@@ -500,7 +528,7 @@ export async function mount(root, ctx) {
     const { drafts: found } = await request(`/_sandbox/drafts?package=${encodeURIComponent(name)}`);
     const others = found.filter((d) => !meta || d.draftId !== meta.session || view.submitted);
     drafts.replaceChildren(
-      element("h2", { id: "drafts-title" }, "Drafts"),
+      element("h2", { id: "drafts-title", tabIndex: -1 }, "Drafts"),
       others.length
         ? element(
             "ul",
@@ -525,6 +553,8 @@ export async function mount(root, ctx) {
                         await request(`/_sandbox/forms/${encodeURIComponent(d.draftId)}`, { method: "DELETE" });
                         announce(`Draft ${d.draftId} discarded`);
                         await loadDrafts();
+                        document.getElementById("drafts-title")?.focus(); // its button went with the draft
+
                       }),
                   },
                   "Discard",
@@ -544,7 +574,9 @@ export async function mount(root, ctx) {
   });
 
   function onReload(event) {
-    if (meta && event.detail?.package === name) {
+    // While the package does not lint the overlay stands in for the form (a reopen would only be refused); the fix
+    // is a new generation without errors, and the form reopens then.
+    if (meta && event.detail?.package === name && !event.detail.errors) {
       reopen({}, "The package changed: the form was reloaded with your values");
     }
   }

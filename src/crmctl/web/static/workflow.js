@@ -64,12 +64,20 @@ export async function mount(root, ctx) {
     render();
   }
 
+  // Every render replaces the sections: the focused control (by its id or data-key) gets the focus back, or, when
+  // it went (a transition no longer possible), the instance's heading: keyboard users are never left on <body>.
   function render() {
     const view = state.overview;
+    const active = document.activeElement;
+    const had = active && active !== root && root.contains(active) && !active.closest(".wf-actor");
+    const key = had ? active.id || active.dataset.key : null;
     renderClock(view);
     renderStart(view);
     renderList(view);
     renderDetail(view);
+    if (!had) return;
+    const again = key && (document.getElementById(key) || root.querySelector(`[data-key="${CSS.escape(key)}"]`));
+    (again || document.getElementById("wf-detail-title") || document.getElementById("wf-clock-title")).focus();
   }
 
   function renderClock(view) {
@@ -85,11 +93,11 @@ export async function mount(root, ctx) {
         { className: "wf-row", onsubmit: submit },
         element("label", { htmlFor: `wf-${key}` }, label),
         input,
-        element("button", { type: "submit" }, button),
+        element("button", { type: "submit", "data-key": `clock-${key}` }, button),
       );
     };
     clockView.replaceChildren(
-      element("h2", { id: "wf-clock-title" }, "Virtual clock"),
+      element("h2", { id: "wf-clock-title", tabIndex: -1 }, "Virtual clock"),
       element("p", {}, "Now: ", element("time", { id: "wf-now", dateTime: view.clock }, view.clock)),
       advance("by", "Advance by", "1d", 6, "Advance"),
       advance("to", "Advance to", view.clock, 22, "Go"),
@@ -97,7 +105,12 @@ export async function mount(root, ctx) {
   }
 
   function renderStart(view) {
+    // What was typed survives the re-render (a click on an instance, a reload of the package); an instance id that
+    // now exists was just started, and goes.
+    const before = (key) => startView.querySelector(`#${key}`)?.value;
+    const typedId = before("wf-instance") || "";
     const id = element("input", { id: "wf-instance", placeholder: "generated", autocomplete: "off", size: 14 });
+    id.value = view.instances.some((i) => i.id === typedId.trim()) ? "" : typedId;
     const record = element(
       "select",
       { id: "wf-record" },
@@ -105,6 +118,8 @@ export async function mount(root, ctx) {
       ...view.records.map((r) => element("option", { value: r.id }, `${view.entity} ${r.id} (${r.version})`)),
     );
     const data = element("textarea", { id: "wf-data", rows: 4, cols: 60, spellcheck: false }, "{}");
+    if (before("wf-data") !== undefined) data.value = before("wf-data");
+    if (view.records.some((r) => r.id === before("wf-record"))) record.value = before("wf-record");
     const submit = (e) => {
       e.preventDefault();
       const body = {};
@@ -128,7 +143,7 @@ export async function mount(root, ctx) {
           "Workflow ",
           element(
             "select",
-            { onchange: (e) => { state.workflow = e.target.value; state.selected = null; refresh(); } },
+            { id: "wf-workflow", onchange: (e) => { state.workflow = e.target.value; state.selected = null; refresh(); } },
             ...view.workflows.map((w) => element("option", { value: w, selected: w === view.workflow }, w)),
           ),
         )
@@ -145,7 +160,7 @@ export async function mount(root, ctx) {
         element("label", { htmlFor: "wf-data" }, `${view.entity} data (JSON)`),
         data,
         element("span"),
-        element("button", { type: "submit" }, "Start instance"),
+        element("button", { type: "submit", "data-key": "start" }, "Start instance"),
       ),
     );
   }
@@ -163,6 +178,7 @@ export async function mount(root, ctx) {
             {
               type: "button",
               className: "link",
+              "data-key": `instance-${i.id}`,
               "aria-pressed": String(i.id === state.selected),
               onclick: () => { state.selected = i.id; refresh(); },
             },
@@ -209,13 +225,18 @@ export async function mount(root, ctx) {
         { className: "wf-work" },
         element("span", {}, describeWork(w)),
         "assignee" in w && "role" in w.assignee
-          ? element("button", { type: "button", onclick: () => act("Claimed", `${path}/claim`, { as: actor.value }) }, `Claim ${w.id}`)
+          ? element(
+              "button",
+              { type: "button", "data-key": `claim-${w.id}`, onclick: () => act("Claimed", `${path}/claim`, { as: actor.value }) },
+              `Claim ${w.id}`,
+            )
           : null,
         ...w.decisions.map((d) =>
           element(
             "button",
             {
               type: "button",
+              "data-key": `decide-${w.id}-${d}`,
               onclick: () => act(`Decided ${d}`, `${path}/decide`, { decision: d, as: actor.value, comment: comment.value || null }),
             },
             `${capital(d)} ${w.kind === "approval" ? w.transition : w.id}`,
@@ -225,7 +246,7 @@ export async function mount(root, ctx) {
     );
     detailView.replaceChildren(
       ...[
-      element("h2", { id: "wf-detail-title" }, `Instance ${inst.id}`),
+      element("h2", { id: "wf-detail-title", tabIndex: -1 }, `Instance ${inst.id}`),
       element("p", {}, `${inst.state} (${inst.status}) on version ${inst.version}; its clock ${inst.clock}`),
       transitions.length
         ? element(
@@ -234,7 +255,7 @@ export async function mount(root, ctx) {
             ...transitions.map((t) =>
               element(
                 "button",
-                { type: "button", onclick: () => act(`Fired ${t.id}`, `${path}/fire`, { transition: t.id, as: actor.value }) },
+                { type: "button", "data-key": `fire-${t.id}`, onclick: () => act(`Fired ${t.id}`, `${path}/fire`, { transition: t.id, as: actor.value }) },
                 `Fire ${t.id}${t.approval ? " (needs approval)" : ""}`,
               ),
             ),
@@ -269,12 +290,19 @@ export async function mount(root, ctx) {
     );
   }
 
+  // A reload of the package (reload.js) refreshes the view in place: who acts, what was typed, the instance shown
+  // and the focus stay. While the package does not lint the overlay stands in for it.
+  function onReload(event) {
+    if (event.detail?.package === name && !event.detail.errors) refresh().catch((p) => { status.textContent = p.message; });
+  }
+  window.addEventListener("crmctl:reload", onReload);
+
   try {
     await refresh();
   } catch (problem) {
-    root.replaceChildren(root.firstChild, element("p", { role: "alert", className: "problem" }, problem.message));
+    status.textContent = problem.message; // the sections stay, empty: a reload that lints fills them
   }
-  return () => {};
+  return () => window.removeEventListener("crmctl:reload", onReload);
 }
 
 function describeWork(w) {
