@@ -50,7 +50,7 @@ async def read_json(request: Any, *, media_types: tuple[str, ...] = ("applicatio
         raise ProblemError(415, "unsupported-media-type", "Unsupported media type", f"send {' or '.join(media_types)}")
     raw = await request.body()
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise ProblemError(400, "malformed-body", "Malformed body", "the body is not UTF-8") from None
     except json.JSONDecodeError as error:
@@ -58,3 +58,31 @@ async def read_json(request: Any, *, media_types: tuple[str, ...] = ("applicatio
         raise ProblemError(400, "malformed-body", "Malformed body", f"{where}: {error.msg}") from None
     except RecursionError:
         raise ProblemError(400, "malformed-body", "Malformed body", "nested too deeply") from None
+    except ValueError as error:  # an integer past Python's 4300 digits, NaN/Infinity, a float that overflows
+        raise ProblemError(400, "malformed-body", "Malformed body", _number_detail(error)) from None
+    try:  # a lone surrogate (`"\\ud800"`) parses, but is no Unicode text: no engine or log can store it
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProblemError(400, "malformed-body", "Malformed body", "a string is not valid Unicode") from None
+    except RecursionError:
+        raise ProblemError(400, "malformed-body", "Malformed body", "nested too deeply") from None
+    return value
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotANumber(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise _NotANumber(f"{text[:20]}… is too large a number" if len(text) > 20 else f"{text} is too large a number")
+    return number
+
+
+def _number_detail(error: ValueError) -> str:
+    return str(error) if isinstance(error, _NotANumber) else "a number has too many digits"
