@@ -109,7 +109,11 @@ class Guard:
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             return 403, "cross-origin", "Cross-origin requests are refused", "the sandbox allows no other origin"
         origin = headers.get("origin")
-        if origin is not None and scope["method"] not in _SAFE_METHODS and not self._same_origin(origin, host):
+        if scope["method"] not in _SAFE_METHODS and (
+            (origin is not None and not self._same_origin(origin, host))
+            # a browser that sends no Origin still says where the request comes from (Fetch Metadata)
+            or headers.get("sec-fetch-site", "same-origin").strip().lower() not in ("same-origin", "none")
+        ):
             return 403, "cross-origin", "Cross-origin requests are refused", "the sandbox allows no other origin"
         if self.settings.token is not None and not self._authorized(scope, headers):
             return 401, "token-required", "A token is required", "send Authorization: Bearer TOKEN (printed at start)"
@@ -120,7 +124,7 @@ class Guard:
 
     @staticmethod
     def _same_origin(origin: str, host: str) -> bool:
-        return origin in (f"http://{host}", f"https://{host}")
+        return origin.lower() in (f"http://{host.lower()}", f"https://{host.lower()}")
 
     def _authorized(self, scope: Scope, headers: dict[str, str]) -> bool:
         expected = (self.settings.token or "").encode()
