@@ -355,6 +355,21 @@ def test_the_printed_url_sets_a_strict_cookie_and_drops_the_token(token_server: 
     assert _raw(token_server, "/_sandbox/packages", headers={"cookie": f"{TOKEN_COOKIE}=nope"}).status == 401
 
 
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("//evil.example/?token=t0k3n-for-tests", "/evil.example/"),  # not a protocol-relative URL
+        ("/\\evil.example?token=t0k3n-for-tests", "/evil.example"),  # browsers read `/\\` as `//`
+        ("/%0d%0aSet-Cookie:%20x=1?token=t0k3n-for-tests", "/%0D%0ASet-Cookie:%20x=1"),  # no header injection
+        ("/%E2%80%A8?token=t0k3n-for-tests", "/%E2%80%A8"),  # not latin-1: was a bare 500
+    ],
+)
+def test_the_printed_url_redirects_only_to_this_server(token_server: Running, target: str, location: str) -> None:
+    opened = _raw(token_server, target, headers={"accept": "text/html"})
+    assert opened.status == 303 and opened.header("location") == location
+    assert _has_security_headers(opened)
+
+
 # -- the Host allow-list --------------------------------------------------------------------------------------------
 
 

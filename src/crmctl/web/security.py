@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from crmctl.web.problems import PROBLEM_TYPE_BASE
 from crmctl.web.sandbox import Settings
@@ -189,7 +189,10 @@ async def _send_problem(send: Send, status: int, kind: str, title: str, detail: 
 
 async def _redirect_with_cookie(send: Send, scope: Scope, token: str) -> None:
     query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k != "token"]
-    location = scope.get("path", "/") + (f"?{urlencode(query)}" if query else "")
+    # the same page, as a path of this server: `//host` or `/\\host` would send the browser to another site, and the
+    # decoded path may hold line breaks or characters a header cannot carry, so it is encoded again
+    path = "/" + quote(scope.get("path", "/").lstrip("/\\"), safe="/:@!$&'()*+,;=-._~")
+    location = path + (f"?{urlencode(query)}" if query else "")
     cookie = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
     headers = [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode("latin-1"))]
     await send({"type": "http.response.start", "status": 303, "headers": [*headers, *_HEADERS]})
