@@ -159,3 +159,29 @@ def test_the_watcher_survives_a_failing_reload() -> None:
 def test_serve_watches_unless_told_not_to() -> None:
     assert _background(Settings(reload=True)) == [reload.watch]
     assert _background(Settings(reload=False)) == []
+
+
+def test_a_file_that_does_not_parse_mid_edit_is_a_located_finding(
+    package: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A YAML syntax error while typing (found by the security review: the reload failed at every look, a
+    traceback in the log every 0.3 s, and the page never heard of it)."""
+    schema = package / "schema.yaml"
+    with (
+        running_app([package], tmp_path / "sandbox.duckdb", background=[reload.watch]) as running,
+        running.client() as client,
+        client.stream("GET", "/_sandbox/changes") as stream,
+    ):
+        heard = events(stream)
+        assert next(heard) == {"name": "LeadLifecycle", "generation": 0, "errors": 0}
+        text = schema.read_text(encoding="utf-8")
+        schema.write_text(text + "\n  broken: [\n", encoding="utf-8")
+        assert next(heard) == {"name": "LeadLifecycle", "generation": 1, "errors": 1}
+        [found] = client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()["diagnostics"]
+        assert found["file"] == "schema.yaml" and found["code"] == "unreadable" and found["line"] > 1
+        assert "invalid YAML" in found["message"] and str(tmp_path) not in json.dumps(found)
+        refused = client.post("/_sandbox/forms", json={"package": "LeadLifecycle"})
+        assert refused.status_code == 409 and str(tmp_path) not in refused.text
+        schema.write_text(text, encoding="utf-8")
+        assert next(heard) == {"name": "LeadLifecycle", "generation": 2, "errors": 0}
+    assert "reloading the packages failed" not in caplog.text

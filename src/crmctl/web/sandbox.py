@@ -6,6 +6,7 @@ under the lock, so the event loop stays free for other requests (and the webhook
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from crmctl.errors import InputError
 from crmctl.model.diagnostics import Diagnostic, Severity
 
 if TYPE_CHECKING:
@@ -82,11 +84,33 @@ def load_served(path: Path, previous: ServedPackage | None = None) -> ServedPack
     from crmctl.model.package import load_package
 
     stamp = _stamp(path)
-    package = load_package(path)
+    if previous is None:
+        package = load_package(path)  # at start a file that does not parse is the command's input error (exit 2)
+    else:
+        try:
+            package = load_package(path)
+        except InputError as error:  # mid-edit (a YAML syntax error while typing): shown, tried at the next edit
+            unreadable = _unreadable(path, error)
+            return ServedPackage(path, previous.name, None, [unreadable], previous.generation + 1, stamp)
     diagnostics = lint_package(package) if package.valid else list(package.diagnostics)
     name = package.name
     generation = 0 if previous is None else previous.generation + 1
     return ServedPackage(path, name, package if package.valid else None, diagnostics, generation, stamp)
+
+
+def _unreadable(root: Path, error: InputError) -> Diagnostic:
+    """A package file that does not parse, as a finding the overlay shows (`file:line:col: message`)."""
+    import re
+
+    from crmctl.model.diagnostics import Location
+
+    found = re.match(r"(?s)(.+?):(\d+):(\d+): (.*)", error.message)
+    if found is None:
+        return Diagnostic("unreadable", error.message, Location("package.yaml"))
+    file, line, column, message = found.groups()
+    with contextlib.suppress(ValueError):
+        file = Path(file).relative_to(root).as_posix()
+    return Diagnostic("unreadable", message, Location(file, int(line), int(column)))
 
 
 class Sandbox:
