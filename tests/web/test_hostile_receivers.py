@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from crmctl.runtime.store import Store
 from tests.web.receiver import receiving, wait_until
 from tests.web.test_hooks import attempts, emit, in_store, sandbox_with
 
@@ -65,3 +66,24 @@ def test_a_trickling_receiver_times_out_as_a_whole_and_holds_up_no_other(tmp_pat
         assert tried[0]["durationMs"] < 5000
         pending = in_store(running, lambda s: s.store.outbox.counts("default"))
     assert pending["delivered"] == 2
+
+
+def test_a_server_stopped_mid_round_books_what_it_sent(tmp_path: Path) -> None:
+    """Stopping (Ctrl-C) in the middle of a round of deliveries: what was sent is booked, so the next server sends
+    again at most the one request in flight (found by the security review: the whole round, up to 100 events, was
+    neither booked nor recorded as attempts, and all of it was sent again)."""
+    store = tmp_path / "s.duckdb"
+    with receiving(["slow"] * 60) as receiver:
+        receiver.slow_seconds = 0.05
+        with sandbox_with(store, [receiver.url]) as running:
+            emit(running, *(f"E{i}" for i in range(30)))
+            wait_until(lambda: len(receiver.got) >= 8)
+        sent_before = len(receiver.got)
+        assert sent_before < 30
+        with Store.open(store) as reopened:
+            counts = reopened.outbox.counts("default")
+        assert counts["delivered"] >= sent_before - 1
+        with sandbox_with(store, [receiver.url]) as running:
+            wait_until(lambda: in_store(running, lambda s: s.store.outbox.counts("default"))["delivered"] == 30)
+        ids = [r.body["id"] for r in receiver.got]
+    assert len(set(ids)) == 30 and len(ids) <= 30 + 1

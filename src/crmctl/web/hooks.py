@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from crmctl.runtime.storage.outbox import Attempt, Delivery
     from crmctl.web.sandbox import Sandbox
 
-__all__ = ["BATCH", "POLL_SECONDS", "TIMEOUT_SECONDS", "deliver", "deliver_once", "routes"]
+__all__ = ["BATCH", "BOOK_SECONDS", "POLL_SECONDS", "TIMEOUT_SECONDS", "deliver", "deliver_once", "routes"]
 
 log = logging.getLogger("crmctl.serve.webhooks")
 
@@ -42,6 +42,8 @@ TIMEOUT_SECONDS = 10.0
 """A webhook's answer must come within this (connect, write, read); a slower one is a failed attempt."""
 BATCH = 100
 """Deliveries read from the outbox per webhook per round."""
+BOOK_SECONDS = 0.5
+"""Attempts are booked in batches (one store write each) at least this often within a round."""
 _ANSWER_BYTES = 1024  # read of an answer at most, for the error text; the rest is never read
 
 
@@ -99,15 +101,27 @@ async def deliver_once(
 
     async def one(url: str) -> int:
         due = await sandbox.call(store.outbox.due, tenant, url, sandbox.clock(), BATCH)
-        attempts = []
-        for delivery in due:
-            attempt = await _post(client, url, delivery, sandbox.clock(), timeout)
-            attempts.append(attempt)
-            if not attempt.ok:
-                break  # strict order: the later ones wait for this one
-        if attempts:
-            await sandbox.call(store.outbox.record, tenant, attempts, policy, [jitter() for _ in attempts])
-        return len(attempts)
+        pending: list[Attempt] = []
+        made, booked_at = 0, time.monotonic()
+
+        async def book() -> None:
+            nonlocal pending, made, booked_at
+            if pending:
+                batch, pending = pending, []
+                await sandbox.call(store.outbox.record, tenant, batch, policy, [jitter() for _ in batch])
+                made += len(batch)
+            booked_at = time.monotonic()
+
+        try:
+            for delivery in due:
+                pending.append(await _post(client, url, delivery, sandbox.clock(), timeout))
+                if not pending[-1].ok:
+                    break  # strict order: the later ones wait for this one
+                if time.monotonic() - booked_at >= BOOK_SECONDS:
+                    await book()  # a server killed mid-round sends again only what it sent since
+        finally:
+            await book()  # also when the server stops mid-round: what was sent is booked, not sent again
+        return made
 
     # every webhook's round ends (booked) before the next round: none is left running beside it
     made = await asyncio.gather(*(one(url) for url in webhooks), return_exceptions=True)
