@@ -151,10 +151,9 @@ def test_the_watcher_survives_a_failing_reload() -> None:
     handler.emit = records.append  # type: ignore[method-assign]
     reload.log.addHandler(handler)  # on the logger itself: other tests may stop it propagating
     try:
-        # In a thread of its own: in an xdist worker that ran the browser tests first, Playwright's sync API keeps
-        # a loop running on this one, and asyncio.run refuses to start there.
+        # a thread of its own: a session's Playwright (sync API) keeps an event loop running in this one
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            assert pool.submit(asyncio.run, run()).result() >= 3
+            assert pool.submit(lambda: asyncio.run(run())).result(30) >= 3
     finally:
         reload.log.removeHandler(handler)
     assert [r.getMessage() for r in records if r.levelno == logging.ERROR] == ["reloading the packages failed"]
@@ -178,7 +177,7 @@ def test_broken_yaml_is_a_located_error_not_a_failing_reload(package: Path, tmp_
         found = client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()
         assert found["generation"] == 1 and found["errors"] == 1
         (only,) = found["diagnostics"]
-        assert only["file"] == "schema.yaml" and only["line"] > 1 and only["code"] == "input"
+        assert only["file"] == "schema.yaml" and only["line"] > 1 and only["code"] == "unreadable"
         assert "invalid YAML" in only["message"]
         assert client.get("/_sandbox/packages/LeadLifecycle/workflow").status_code == 409
         manifest = package / "package.yaml"
@@ -192,3 +191,29 @@ def test_broken_yaml_is_a_located_error_not_a_failing_reload(package: Path, tmp_
         schema.write_text((LEAD_V1 / "schema.yaml").read_text(encoding="utf-8"), encoding="utf-8")
         assert running.sandbox.reload() == ["LeadLifecycle"]
         assert client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()["errors"] == 0
+
+
+def test_a_file_that_does_not_parse_mid_edit_is_a_located_finding(
+    package: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A YAML syntax error while typing (found by the security review: the reload failed at every look, a
+    traceback in the log every 0.3 s, and the page never heard of it)."""
+    schema = package / "schema.yaml"
+    with (
+        running_app([package], tmp_path / "sandbox.duckdb", background=[reload.watch]) as running,
+        running.client() as client,
+        client.stream("GET", "/_sandbox/changes") as stream,
+    ):
+        heard = events(stream)
+        assert next(heard) == {"name": "LeadLifecycle", "generation": 0, "errors": 0}
+        text = schema.read_text(encoding="utf-8")
+        schema.write_text(text + "\n  broken: [\n", encoding="utf-8")
+        assert next(heard) == {"name": "LeadLifecycle", "generation": 1, "errors": 1}
+        [found] = client.get("/_sandbox/packages/LeadLifecycle/diagnostics").json()["diagnostics"]
+        assert found["file"] == "schema.yaml" and found["code"] == "unreadable" and found["line"] > 1
+        assert "invalid YAML" in found["message"] and str(tmp_path) not in json.dumps(found)
+        refused = client.post("/_sandbox/forms", json={"package": "LeadLifecycle"})
+        assert refused.status_code == 409 and str(tmp_path) not in refused.text
+        schema.write_text(text, encoding="utf-8")
+        assert next(heard) == {"name": "LeadLifecycle", "generation": 2, "errors": 0}
+    assert "reloading the packages failed" not in caplog.text

@@ -240,6 +240,30 @@ def test_a_same_origin_write_is_allowed(server: Running) -> None:
     assert _stored_leads(server) == 1
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site", "Cross-Site"])
+@pytest.mark.parametrize("media", ["application/json", "text/plain"])
+def test_a_write_a_browser_says_is_cross_site_is_refused_without_an_origin(
+    server: Running, site: str, media: str
+) -> None:
+    """Fetch Metadata: `same-site` is another port of this machine too (a dev server on localhost:3000)."""
+    answer = _raw(
+        server, "/_probe/write", method="POST", body=b"{}", headers={"sec-fetch-site": site, "content-type": media}
+    )
+    assert answer.status == 403
+    assert _has_security_headers(answer)
+    assert _stored_leads(server) == 0
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none"])
+def test_a_write_from_the_page_itself_or_typed_by_the_user_is_allowed(server: Running, site: str) -> None:
+    parts = urlsplit(server.url)
+    host = f"LOCALHOST:{parts.port}"  # names are case-insensitive, the origin a browser sends is lower case
+    origin = f"http://localhost:{parts.port}"
+    headers = {"host": host, "origin": origin, "sec-fetch-site": site, "content-type": "application/json"}
+    answer = _raw(server, "/_probe/write", method="POST", body=b"{}", headers=headers)
+    assert answer.status == 201, answer.text
+
+
 # -- bodies ---------------------------------------------------------------------------------------------------------
 
 
@@ -329,6 +353,21 @@ def test_the_printed_url_sets_a_strict_cookie_and_drops_the_token(token_server: 
     wrong = _raw(token_server, "/?token=nope", headers={"accept": "text/html"})
     assert wrong.status == 401 and wrong.header("set-cookie") is None
     assert _raw(token_server, "/_sandbox/packages", headers={"cookie": f"{TOKEN_COOKIE}=nope"}).status == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("//evil.example/?token=t0k3n-for-tests", "/evil.example/"),  # not a protocol-relative URL
+        ("/\\evil.example?token=t0k3n-for-tests", "/evil.example"),  # browsers read `/\\` as `//`
+        ("/%0d%0aSet-Cookie:%20x=1?token=t0k3n-for-tests", "/%0D%0ASet-Cookie:%20x=1"),  # no header injection
+        ("/%E2%80%A8?token=t0k3n-for-tests", "/%E2%80%A8"),  # not latin-1: was a bare 500
+    ],
+)
+def test_the_printed_url_redirects_only_to_this_server(token_server: Running, target: str, location: str) -> None:
+    opened = _raw(token_server, target, headers={"accept": "text/html"})
+    assert opened.status == 303 and opened.header("location") == location
+    assert _has_security_headers(opened)
 
 
 # -- the Host allow-list --------------------------------------------------------------------------------------------

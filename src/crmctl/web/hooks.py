@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from crmctl.runtime.storage.outbox import Attempt, Delivery
     from crmctl.web.sandbox import Sandbox
 
-__all__ = ["BATCH", "POLL_SECONDS", "TIMEOUT_SECONDS", "deliver", "deliver_once", "routes"]
+__all__ = ["BATCH", "BOOK_SECONDS", "POLL_SECONDS", "TIMEOUT_SECONDS", "deliver", "deliver_once", "routes"]
 
 log = logging.getLogger("crmctl.serve.webhooks")
 
@@ -42,10 +42,12 @@ TIMEOUT_SECONDS = 10.0
 """A webhook's answer must come within this (connect, write, read); a slower one is a failed attempt."""
 BATCH = 100
 """Deliveries read from the outbox per webhook per round."""
+BOOK_SECONDS = 0.5
+"""Attempts are booked in batches (one store write each) at least this often within a round."""
 _ANSWER_BYTES = 1024  # read of an answer at most, for the error text; the rest is never read
 
 
-async def _post(client: httpx.AsyncClient, url: str, delivery: Delivery, at: Any) -> Attempt:
+async def _post(client: httpx.AsyncClient, url: str, delivery: Delivery, at: Any, limit: float) -> Attempt:
     import httpx2 as httpx
 
     from crmctl.runtime.eventlog import dumps
@@ -54,22 +56,10 @@ async def _post(client: httpx.AsyncClient, url: str, delivery: Delivery, at: Any
     started = time.monotonic()
     code, error = None, None
     try:
-        request = client.build_request(
-            "POST", url, content=dumps(delivery.event).encode("utf-8"), headers={"content-type": CONTENT_TYPE}
-        )
-        response = await client.send(request, stream=True)
-        try:
-            code = response.status_code
-            if not 200 <= code < 300:
-                answer = b""
-                async for chunk in response.aiter_bytes():
-                    answer += chunk
-                    if len(answer) >= _ANSWER_BYTES:
-                        break
-                text = answer[:_ANSWER_BYTES].decode("utf-8", "replace").strip()
-                error = f"HTTP {code}" + (f": {text}" if text else "")
-        finally:
-            await response.aclose()
+        async with asyncio.timeout(limit):  # the whole attempt: a receiver trickling its answer a byte at a time
+            code, error = await _exchange(client, url, dumps(delivery.event).encode("utf-8"))
+    except TimeoutError:
+        code, error = None, "timed out"
     except httpx.TimeoutException:
         error = "timed out"
     except httpx.HTTPError as failure:
@@ -78,25 +68,67 @@ async def _post(client: httpx.AsyncClient, url: str, delivery: Delivery, at: Any
     return Attempt(url, delivery.event_id, at, code, error, duration)
 
 
+async def _exchange(client: httpx.AsyncClient, url: str, body: bytes) -> tuple[int, str | None]:
+    """POST `body`; the status code, and the error text of a failure (the answer's first KiB)."""
+    request = client.build_request("POST", url, content=body, headers={"content-type": CONTENT_TYPE})
+    response = await client.send(request, stream=True)
+    try:
+        code = response.status_code
+        if 200 <= code < 300:
+            return code, None
+        answer = b""
+        async for chunk in response.aiter_bytes():
+            answer += chunk
+            if len(answer) >= _ANSWER_BYTES:
+                break
+        text = answer[:_ANSWER_BYTES].decode("utf-8", "replace").strip()
+        return code, f"HTTP {code}" + (f": {text}" if text else "")
+    finally:
+        await response.aclose()
+
+
 async def deliver_once(
-    sandbox: Sandbox, client: httpx.AsyncClient, policy: RetryPolicy, jitter: Callable[[], float]
+    sandbox: Sandbox,
+    client: httpx.AsyncClient,
+    policy: RetryPolicy,
+    jitter: Callable[[], float],
+    timeout: float = TIMEOUT_SECONDS,
 ) -> int:
-    """One round: relay new entries, then deliver what is due to each webhook in order; the attempts made."""
+    """One round: relay new entries, then deliver what is due to each webhook in order; the attempts made. The
+    webhooks are served side by side, so one that hangs (up to `timeout` per attempt) holds up no other."""
     store, tenant, webhooks = sandbox.store, sandbox.settings.tenant, sandbox.settings.webhooks
     await sandbox.call(store.outbox.relay, tenant, webhooks, sandbox.clock())
-    made = 0
-    for url in webhooks:
+
+    async def one(url: str) -> int:
         due = await sandbox.call(store.outbox.due, tenant, url, sandbox.clock(), BATCH)
-        attempts = []
-        for delivery in due:
-            attempt = await _post(client, url, delivery, sandbox.clock())
-            attempts.append(attempt)
-            if not attempt.ok:
-                break  # strict order: the later ones wait for this one
-        if attempts:
-            await sandbox.call(store.outbox.record, tenant, attempts, policy, [jitter() for _ in attempts])
-            made += len(attempts)
-    return made
+        pending: list[Attempt] = []
+        made, booked_at = 0, time.monotonic()
+
+        async def book() -> None:
+            nonlocal pending, made, booked_at
+            if pending:
+                batch, pending = pending, []
+                await sandbox.call(store.outbox.record, tenant, batch, policy, [jitter() for _ in batch])
+                made += len(batch)
+            booked_at = time.monotonic()
+
+        try:
+            for delivery in due:
+                pending.append(await _post(client, url, delivery, sandbox.clock(), timeout))
+                if not pending[-1].ok:
+                    break  # strict order: the later ones wait for this one
+                if time.monotonic() - booked_at >= BOOK_SECONDS:
+                    await book()  # a server killed mid-round sends again only what it sent since
+        finally:
+            await book()  # also when the server stops mid-round: what was sent is booked, not sent again
+        return made
+
+    # every webhook's round ends (booked) before the next round: none is left running beside it
+    made = await asyncio.gather(*(one(url) for url in webhooks), return_exceptions=True)
+    for outcome in made:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return sum(n for n in made if isinstance(n, int))
 
 
 async def deliver(
@@ -116,7 +148,7 @@ async def deliver(
     async with httpx.AsyncClient(timeout=limits, follow_redirects=False, trust_env=False) as client:
         while True:
             try:
-                made = await deliver_once(sandbox, client, policy, draw)
+                made = await deliver_once(sandbox, client, policy, draw, timeout)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the next round tries again; the server keeps serving

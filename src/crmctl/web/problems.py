@@ -51,31 +51,36 @@ async def read_json(request: Any, *, media_types: tuple[str, ...] = ("applicatio
     raw = await request.body()
     try:
         value = json.loads(raw, object_pairs_hook=_no_repeats, parse_constant=_no_constant, parse_float=_finite)
-        # An unpaired surrogate (`"\ud800"`) parses but is no text: the store's canonical JSON refused it (a 500).
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeDecodeError:
         raise ProblemError(400, "malformed-body", "Malformed body", "the body is not UTF-8") from None
-    except UnicodeEncodeError:
-        detail = "a string holds an unpaired surrogate escape (\\ud800-\\udfff)"
-        raise ProblemError(400, "malformed-body", "Malformed body", detail) from None
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}"
         raise ProblemError(400, "malformed-body", "Malformed body", f"{where}: {error.msg}") from None
     except RecursionError:
         raise ProblemError(400, "malformed-body", "Malformed body", "nested too deeply") from None
-    except ValueError as error:  # NaN, infinities, a repeated key, an integer too long (as `crmctl records`)
-        raise ProblemError(400, "malformed-body", "Malformed body", str(error)) from None
+    except ValueError as error:  # an integer past Python's 4300 digits, NaN/Infinity, a float that overflows
+        raise ProblemError(400, "malformed-body", "Malformed body", _number_detail(error)) from None
+    try:  # a lone surrogate (`"\\ud800"`) parses, but is no Unicode text: no engine or log can store it
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProblemError(400, "malformed-body", "Malformed body", "a string is not valid Unicode") from None
+    except RecursionError:
+        raise ProblemError(400, "malformed-body", "Malformed body", "nested too deeply") from None
     return value
 
 
+class _Refused(ValueError):
+    """A body refused for what it says (a constant, an overflowing number, a repeated key), said as is."""
+
+
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _Refused(f"{name} is not a JSON number")
 
 
 def _finite(text: str) -> float:
     number = float(text)
     if number in (float("inf"), float("-inf")):
-        raise ValueError(f"{text} is not a finite number")
+        raise _Refused(f"{text[:20]}… is too large a number" if len(text) > 20 else f"{text} is too large a number")
     return number
 
 
@@ -84,6 +89,10 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     value: dict[str, Any] = {}
     for key, member in pairs:
         if key in value:
-            raise ValueError(f"an object repeats the key {key!r}")
+            raise _Refused(f"an object repeats the key {key!r}")
         value[key] = member
     return value
+
+
+def _number_detail(error: ValueError) -> str:
+    return str(error) if isinstance(error, _Refused) else "a number has too many digits"

@@ -273,7 +273,7 @@ class _Page:
             seen.add(key)
             if key == "limit":
                 # ASCII digits only: str.isdigit() takes `²` (int() then fails: a 500) and `٣` (3).
-                if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
+                if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= MAX_PAGE:
                     raise _bad(f"limit must be an integer from 1 to {MAX_PAGE}")
                 limit = int(value)
             elif key == "cursor":
@@ -299,9 +299,13 @@ class _Page:
     def _position(self, cursor: str) -> tuple[Any, str]:
         try:
             decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4)))
-        except (ValueError, UnicodeError, binascii.Error):
+        except (ValueError, UnicodeError, binascii.Error, RecursionError):
             decoded = None
         if not (isinstance(decoded, list) and len(decoded) == 4 and isinstance(decoded[3], str)):
+            raise _bad("the cursor is not one this API made; start again without it")
+        last = decoded[2]  # reaches the store's query: only a value of the sorted field's kind (or none) may
+        kind = self.sort[1] if self.sort is not None else None
+        if last is not None and (kind is None or _comparable(kind, last) is None or _comparable(kind, last) != last):
             raise _bad("the cursor is not one this API made; start again without it")
         if decoded[:2] != self._scope():
             raise _bad("the cursor belongs to another filter or sort; repeat the query it came from")

@@ -6,6 +6,7 @@ under the lock, so the event loop stays free for other requests (and the webhook
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -84,23 +85,34 @@ def load_served(path: Path, previous: ServedPackage | None = None) -> ServedPack
     from crmctl.model.package import load_package
 
     stamp = _stamp(path)
-    package = load_package(path)
+    package = load_package(path)  # InputError: at start the command's (exit 2); mid-edit, `Sandbox.reload` shows it
     diagnostics = lint_package(package) if package.valid else list(package.diagnostics)
     name = package.name
     generation = 0 if previous is None else previous.generation + 1
     return ServedPackage(path, name, package if package.valid else None, diagnostics, generation, stamp)
 
 
-def _input_finding(text: str, root: Path) -> Diagnostic:
-    """A load error (`file:line:col: message` or `file: message`, as `InputError` says it) as a located finding."""
-    found = re.fullmatch(r"(?s)(.+?):(\d+):(\d+): (.*)", text) or re.fullmatch(r"(?s)(/[^:]+): (.*)", text)
-    if found is None:
-        return Diagnostic("input", text, Location(str(root / "package.yaml")))
-    if len(found.groups()) == 2:  # a file, or the package's directory (its package.yaml is missing)
-        named = Path(found.group(1))
-        return Diagnostic("input", found.group(2), Location(str(named / "package.yaml" if named.is_dir() else named)))
-    file, line, column, message = found.groups()
-    return Diagnostic("input", message, Location(file, int(line), int(column)))
+def _unreadable(text: str, root: Path) -> Diagnostic:
+    """A package that does not load (`file:line:col: message` or `file: message`, as `InputError` says it: a YAML
+    syntax error mid-edit, package.yaml gone) as a located finding of code `unreadable`, its file relative to the
+    package (no absolute path of the machine in an answer)."""
+
+    def shown(name: str) -> str:
+        named = Path(name)
+        if named.is_dir():  # the package's directory: its package.yaml is missing
+            return "package.yaml"
+        with contextlib.suppress(ValueError):
+            return named.relative_to(root).as_posix()
+        return named.name
+
+    located = re.fullmatch(r"(?s)(.+?):(\d+):(\d+): (.*)", text)
+    if located is not None:
+        file, line, column, message = located.groups()
+        return Diagnostic("unreadable", message, Location(shown(file), int(line), int(column)))
+    named = re.fullmatch(r"(?s)(/[^:]+): (.*)", text)
+    if named is not None:
+        return Diagnostic("unreadable", named.group(2), Location(shown(named.group(1))))
+    return Diagnostic("unreadable", text, Location("package.yaml"))
 
 
 class Sandbox:
@@ -161,7 +173,7 @@ class Sandbox:
                 if self._unsettled.get(name) != stamp:
                     self._unsettled[name] = stamp
                     continue
-                failure = _input_finding(str(exc), served.path)
+                failure = _unreadable(str(exc), served.path)
                 self.served[name] = ServedPackage(served.path, name, None, [failure], served.generation + 1, stamp)
             self._unsettled.pop(name, None)
             changed.append(name)

@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from crmctl.web.problems import PROBLEM_TYPE_BASE
 from crmctl.web.sandbox import Settings
@@ -109,7 +109,11 @@ class Guard:
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             return 403, "cross-origin", "Cross-origin requests are refused", "the sandbox allows no other origin"
         origin = headers.get("origin")
-        if origin is not None and scope["method"] not in _SAFE_METHODS and not self._same_origin(origin, host):
+        if scope["method"] not in _SAFE_METHODS and (
+            (origin is not None and not self._same_origin(origin, host))
+            # a browser that sends no Origin still says where the request comes from (Fetch Metadata)
+            or headers.get("sec-fetch-site", "same-origin").strip().lower() not in ("same-origin", "none")
+        ):
             return 403, "cross-origin", "Cross-origin requests are refused", "the sandbox allows no other origin"
         if self.settings.token is not None and not self._authorized(scope, headers):
             return 401, "token-required", "A token is required", "send Authorization: Bearer TOKEN (printed at start)"
@@ -120,7 +124,7 @@ class Guard:
 
     @staticmethod
     def _same_origin(origin: str, host: str) -> bool:
-        return origin in (f"http://{host}", f"https://{host}")
+        return origin.lower() in (f"http://{host.lower()}", f"https://{host.lower()}")
 
     def _authorized(self, scope: Scope, headers: dict[str, str]) -> bool:
         expected = (self.settings.token or "").encode()
@@ -185,7 +189,10 @@ async def _send_problem(send: Send, status: int, kind: str, title: str, detail: 
 
 async def _redirect_with_cookie(send: Send, scope: Scope, token: str) -> None:
     query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k != "token"]
-    location = scope.get("path", "/") + (f"?{urlencode(query)}" if query else "")
+    # the same page, as a path of this server: `//host` or `/\\host` would send the browser to another site, and the
+    # decoded path may hold line breaks or characters a header cannot carry, so it is encoded again
+    path = "/" + quote(scope.get("path", "/").lstrip("/\\"), safe="/:@!$&'()*+,;=-._~")
+    location = path + (f"?{urlencode(query)}" if query else "")
     cookie = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
     headers = [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode("latin-1"))]
     await send({"type": "http.response.start", "status": 303, "headers": [*headers, *_HEADERS]})

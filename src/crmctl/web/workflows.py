@@ -20,7 +20,7 @@ effects of a 200 answer, logged as in a scenario.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["VirtualClock", "routes"]
 
 _BASE = "/_sandbox/packages/{name}/workflow"
+LAST_MOMENT = datetime(9000, 1, 1, tzinfo=UTC)
+"""The virtual clock stays before this: the timers an instance sets from there (SLAs, escalations) still fall in
+the calendar, which ends with the year 9999 (a later moment would fail in the engine, not answer)."""
 _RECORDS_OFFERED = 100  # stored records the start form offers
 
 
@@ -221,8 +224,12 @@ def routes(sandbox: Sandbox) -> Sequence[BaseRoute]:
 
         def run() -> dict[str, Any]:
             now = clock.now()
-            target = now + by if by is not None else to
-            assert target is not None
+            try:
+                target = now + by if by is not None else to
+            except OverflowError:
+                target = None
+            if target is None or target >= LAST_MOMENT:
+                raise _invalid(f"the clock stays before {_iso(LAST_MOMENT)}: the calendar ends soon after")
             if target < now:
                 detail = f"time cannot move backwards ({_iso(target)} is before {_iso(now)})"
                 raise _refused(409, detail)
