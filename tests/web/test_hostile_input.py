@@ -36,7 +36,7 @@ def _stored(running: Running) -> int:
         ('"annualRevenue": -1e999', "too large a number"),
         ('"annualRevenue": NaN', "NaN is not a JSON number"),
         ('"annualRevenue": Infinity', "Infinity is not a JSON number"),
-        ('"lastName": "\\ud800"', "not valid Unicode"),
+        ('"company": "\\ud800"', "not valid Unicode"),
     ],
 )
 def test_a_body_no_engine_can_take_is_a_malformed_body(lead_server: Running, member: str, detail: str) -> None:
