@@ -139,12 +139,25 @@ def test_fill_and_submit_in_arabic_right_to_left(page: Any, lead_copy: Running, 
     _type(page, "firstName", "Ada")
     _type(page, "lastName", "Lovelace")
     _type(page, "phone", "+49 30 1234567")
+    assert _field(page, "phone").evaluate("e => e.matches(':dir(ltr)')")  # typed digits are not reordered
+    assert _field(page, "firstName").evaluate("e => e.matches(':dir(ltr)')")  # Latin text too (dir=auto)
     page.get_by_role("button", name="Next").click()
     _step(page, "بيانات الشركة")
     box = _field(page, "company").bounding_box()
     assert box is not None and box["x"] > 500  # the first column starts on the right
     page.get_by_role("button", name="Next").click()
     _step(page, "المراجعة")
+    # A value with no strong direction of its own (a phone number) reads as typed, not reordered by the RTL page.
+    phone = page.locator("dl.summary dd", has_text="1234567")
+    reads_left_to_right = """e => {
+        const text = [...e.querySelectorAll('*'), e].map((n) => n.firstChild).find((c) => c && c.nodeType === 3);
+        const range = document.createRange();
+        range.setStart(text, 0); range.setEnd(text, 1);
+        const first = range.getBoundingClientRect().x;
+        range.setStart(text, text.length - 1); range.setEnd(text, text.length);
+        return first < range.getBoundingClientRect().x;
+    }"""
+    assert phone.evaluate(reads_left_to_right)
     shot(page, "form-ar-review")
     page.get_by_role("button", name="Submit").click()
     page.wait_for_selector(".submitted")

@@ -357,7 +357,8 @@ export async function mount(root, ctx) {
       { className: "summary" },
       view.fieldsHere().flatMap((path) => [
         element("dt", {}, view.labels[path] || path),
-        element("dd", {}, shown(path) || "—"),
+        // <bdi>: a value keeps its own direction in a right-to-left form (a phone number is not reordered).
+        element("dd", {}, element("bdi", {}, shown(path) || "—")),
         ...view.messagesOf(path).map((m) => element("dd", { className: `message ${m.severity}` }, m.message)),
       ]),
     );
@@ -447,6 +448,7 @@ export async function mount(root, ctx) {
     const box = element(multi ? "textarea" : "input", {
       ...common,
       type: multi ? null : kind,
+      dir: "auto", // what is typed keeps its own direction (a phone number in an Arabic form reads as typed)
       inputMode: fieldMeta.type === "number" || fieldMeta.type === "currency" ? "decimal" : null,
       readOnly: readonly,
       autocomplete: "off",
