@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -69,6 +69,13 @@ class SandboxServer(uvicorn.Server):
     """uvicorn's server for the sandbox app: when it stops, it first sets the app's `stopping` event, so event
     streams end and the graceful shutdown does not wait for them (uvicorn waits for open responses before it ends
     the app's lifespan)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Signals are the caller's: `crmctl serve` routes Ctrl-C and SIGTERM to `handle_exit` itself (uvicorn's
+        own capture would raise them again once stopped, ending the command as interrupted); in a thread (the
+        tests) there are none to capture."""
+        yield
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         stopping = getattr(getattr(self.config.app, "state", None), "stopping", None)

@@ -138,21 +138,13 @@ def run_serve(
 
 
 def _server(app: Any) -> Any:
-    """uvicorn's server, leaving the signals to `_stopped_by_signals` (uvicorn would raise them again once stopped,
-    which would end the command as interrupted)."""
-    from contextlib import contextmanager
-
+    """uvicorn's server for the sandbox; the signals are `_stopped_by_signals`'s (see `SandboxServer`)."""
     import uvicorn
 
     from crmctl.web.app import SandboxServer
 
-    class Server(SandboxServer):
-        @contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
-    return Server(config)
+    return SandboxServer(config)
 
 
 @contextlib.contextmanager
