@@ -55,3 +55,27 @@ MINIMAL = {
     "schema.yaml": "entities:\n  Lead:\n    fields:\n      firstName: {type: text, required: true}\n",
     "localization/en.yaml": "labels:\n  Lead.firstName: First name\n",
 }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A throwaway PostgreSQL server for this test process (see tests/postgres.py); skipped without binaries."""
+    from tests.postgres import SKIP_REASON, PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip(SKIP_REASON)
+    server = PostgresServer(binaries).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: object) -> str:
+    """A URL to an empty schema of its own on the test server, for the role `crmctl` (no superuser, no BYPASSRLS)."""
+    from tests.postgres import PostgresServer
+
+    assert isinstance(postgres_server, PostgresServer)
+    return postgres_server.fresh_url()

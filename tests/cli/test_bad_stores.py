@@ -18,8 +18,8 @@ import pytest
 
 from crmctl.cli.main import run
 from crmctl.errors import EnvironmentFailure
-from crmctl.runtime.storage.connection import Connection
-from crmctl.runtime.storage.schema import FORMAT, LAYOUTS, MIGRATIONS, Schema
+from crmctl.runtime.storage.duckdb_backend import DuckConnection, connect_duckdb
+from crmctl.runtime.storage.schema import FORMAT, MIGRATIONS, TABLES, Schema, layouts
 from crmctl.runtime.store import Store, StoreFormatError, StoreIntegrityError
 from tests.conftest import REPO
 
@@ -83,11 +83,7 @@ AT_OPEN: dict[str, Damage] = {
         f"format-{value!r}": (lambda v: lambda p: _sql(p, f"UPDATE meta SET value = '{v}' WHERE key = 'format'"))(value)
         for value in ("0", "-1", "abc", "2.0", " 2", "+2", "٢", "02", "1_0", "1")
     },
-    **{
-        f"no-{table}": (lambda t: lambda p: _sql(p, f"DROP TABLE {t}"))(table)
-        for table in LAYOUTS[FORMAT]
-        if table != "meta"
-    },
+    **{f"no-{table}": (lambda t: lambda p: _sql(p, f"DROP TABLE {t}"))(table) for table in TABLES if table != "meta"},
     "records-column-dropped": lambda p: _sql(p, "ALTER TABLE records DROP COLUMN revision"),
     "events-column-retyped": lambda p: _sql(p, "ALTER TABLE events ALTER hash TYPE BLOB"),
     "records-a-view": lambda p: _sql(p, "ALTER TABLE records RENAME TO r2", "CREATE VIEW records AS SELECT * FROM r2"),
@@ -274,12 +270,18 @@ def test_migrate_refuses_a_store_stamped_with_an_impossible_format(
 
 
 def test_the_layouts_are_what_the_migrations_create() -> None:
-    """`LAYOUTS` (what a store is checked against when opened) cannot drift from the migrations."""
-    with duckdb.connect(":memory:") as con:
-        for number in range(FORMAT):
-            MIGRATIONS[number](con)
-            schema = Schema(Connection(con, Path(":memory:"), read_only=True))
-            assert schema.layout() == LAYOUTS[number + 1]
+    """`layouts()` (what a store is checked against when opened) cannot drift from the tables the migrations
+    create; DuckDB's spelling is the one stores of every earlier crmctl were checked against."""
+    con = connect_duckdb(Path(":memory:"), read_only=False, create=True)
+    expected = layouts(con)
+    for number in range(FORMAT):
+        for name in MIGRATIONS[number]:
+            con.create_table(TABLES[name])
+        assert Schema(con).layout() == expected[number + 1]
+    assert expected[1]["events"] == (
+        "tenant VARCHAR, seq BIGINT, session VARCHAR, at TIMESTAMP WITH TIME ZONE, entry VARCHAR, hash VARCHAR"
+    )
+    con.close()
 
 
 def test_a_full_disk_is_an_environment_failure(tmp_path: Path) -> None:
@@ -300,7 +302,7 @@ def test_a_full_disk_is_an_environment_failure(tmp_path: Path) -> None:
 
     full: Any = Full()
     with (
-        Store(full, path, read_only=False) as store,
+        Store(DuckConnection(full, path, read_only=False)) as store,
         pytest.raises(EnvironmentFailure, match=r"cannot write the runtime store .*No space left on device"),
     ):
         store.append_events("t", [{"session": "s", "at": "2026-11-26T10:00:00Z"}])

@@ -336,15 +336,11 @@ def test_newer_store_format_asks_for_a_newer_crmctl(path: Path) -> None:
 def test_older_store_format_names_the_migration(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Store.open(path).close()
 
-    def add_notes(con: Any) -> None:
-        con.execute("CREATE TABLE notes (tenant VARCHAR, note VARCHAR)").fetchall()
-
+    notes = schema_module.Table("notes", (schema_module.Column("tenant", "text"), schema_module.Column("note", "text")))
     current = schema_module.FORMAT
     monkeypatch.setattr(schema_module, "FORMAT", current + 1)
-    monkeypatch.setitem(schema_module.MIGRATIONS, current, add_notes)
-    monkeypatch.setitem(
-        schema_module.LAYOUTS, current + 1, {**schema_module.LAYOUTS[current], "notes": "tenant VARCHAR, note VARCHAR"}
-    )
+    monkeypatch.setitem(schema_module.MIGRATIONS, current, ("notes",))
+    monkeypatch.setitem(schema_module.TABLES, "notes", notes)
     with pytest.raises(StoreFormatError, match=f"format {current}") as caught:
         Store.open(path)
     assert caught.value.hint is not None and "crmctl store migrate" in caught.value.hint

@@ -427,9 +427,9 @@ def _store_ids(kind: str) -> Callable[[Any, str], list[Any]]:
 
         given = _given(ctx)
         explicit = given.get("store")
-        path = resolve_store(Path(str(explicit)) if explicit else None)  # the store the command would open
-        if not path.is_file():
-            return []
+        path = resolve_store(str(explicit) if explicit else None)  # the store the command would open
+        if not isinstance(path, Path) or not path.is_file():
+            return []  # no file yet; and a server is not asked while a shell waits for completions
         tenant = str(given.get("tenant") or "default")
         with Store.open(path, read_only=True, create=False) as store:
             if kind == "draft":

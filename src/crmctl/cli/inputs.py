@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
+    from crmctl.runtime.storage.locator import StoreURL
     from crmctl.runtime.store import Store
 
 __all__ = [
@@ -38,16 +39,17 @@ SANDBOX_STORE = Path(".crm/sandbox.duckdb")  # `crmctl serve`'s own store, below
 STORE_ENV = "CRMCTL_STORE"
 
 
-def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
+def resolve_store(explicit: str | Path | StoreURL | None, start: Path | None = None) -> Path | StoreURL:
     """The store every runtime command opens: `--store`, `CRMCTL_STORE`, `store` in `[tool.crmctl]` (a path
-    relative to the configuration file), else `.crm/runtime.duckdb` at the project root (see the module)."""
+    relative to the configuration file, or a URL), else `.crm/runtime.duckdb` at the project root (see the
+    module). Each may be a `postgresql://` URL (`runtime.storage.locator`)."""
     if explicit is not None:
-        return _a_file(explicit, "--store", str(explicit))
+        return _a_store(explicit, "--store") if isinstance(explicit, str) else _a_store_path(explicit)
     env = os.environ.get(STORE_ENV)
     if env:  # empty: as if unset; blank: a mistake (it would be a file named " " in the current directory)
         if not env.strip():
-            raise UsageError(f"{STORE_ENV} is blank", hint="set it to a store file, or unset it")
-        return _a_file(Path(env).expanduser(), STORE_ENV, env)
+            raise UsageError(f"{STORE_ENV} is blank", hint="set it to a store file or URL, or unset it")
+        return _a_store(env, STORE_ENV)
     from crmctl.model.config import read_config
 
     here = start or Path.cwd()
@@ -57,25 +59,39 @@ def resolve_store(explicit: Path | None, start: Path | None = None) -> Path:
         if value is not None:
             if not isinstance(value, str) or not value.strip():
                 raise InputError(f"{found.path}: {found.where} store: expected a non-empty string (a store file)")
-            configured = Path(value).expanduser()
-            resolved = configured if configured.is_absolute() else found.path.parent / configured
-            return _a_file(resolved, f"{found.path}: {found.where} store", value)
+            configured = _a_store(value, f"{found.path}: {found.where} store")
+            if isinstance(configured, Path) and not configured.is_absolute():
+                return _a_file(found.path.parent / configured, f"{found.path}: {found.where} store", value)
+            return configured
         return found.path.parent / DEFAULT_STORE
     return _project_root(here) / DEFAULT_STORE
 
 
-def sandbox_store(explicit: Path | None, start: Path | None = None) -> tuple[Path, bool]:
+def sandbox_store(explicit: str | Path | None, start: Path | None = None) -> tuple[Path | StoreURL, bool]:
     """The store `crmctl serve` opens and whether it is the sandbox's own: `--store` (a store like any other, whose
     versions never change content), else `.crm/sandbox.duckdb` at the project root, where the versions being edited
     are run as they change (`Runtime(iterating=True)`) and which no other command holds open."""
     if explicit is not None:
-        return _a_file(explicit, "--store", str(explicit)), False
+        return resolve_store(explicit), False
     from crmctl.model.config import read_config
 
     here = start or Path.cwd()
     found = read_config(None, here)
     root = found.path.parent if found is not None else _project_root(here)
     return root / SANDBOX_STORE, True
+
+
+def _a_store(spelled: str, source: str) -> Path | StoreURL:
+    """A store given as text: a PostgreSQL URL, or a file."""
+    from crmctl.runtime.storage.locator import locate
+
+    found = locate(spelled)
+    return _a_file(found, source, spelled) if isinstance(found, Path) else found
+
+
+def _a_store_path(found: Path | StoreURL) -> Path | StoreURL:
+    """A store already located (a file checked like one given as text)."""
+    return _a_file(found, "--store", str(found)) if isinstance(found, Path) else found
 
 
 def _a_file(path: Path, source: str, spelled: str) -> Path:
@@ -98,7 +114,11 @@ def _project_root(start: Path) -> Path:
 
 @contextmanager
 def open_store(
-    path: Path | None, *, read_only: bool = False, create: bool | None = None, allow_old_format: bool = False
+    path: str | Path | StoreURL | None,
+    *,
+    read_only: bool = False,
+    create: bool | None = None,
+    allow_old_format: bool = False,
 ) -> Iterator[Store]:
     """The store `resolve_store(path)` finds, created unless read-only (or `create` is False), closed on leaving;
     named under --verbose. `allow_old_format` is for `store migrate` only."""

@@ -22,15 +22,17 @@ draft_app = typer.Typer(
     help="Drafts: sessions saved after every event, resumable at the step they left.", no_args_is_help=True
 )
 log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
-store_app = typer.Typer(help="The embedded runtime store (DuckDB): info, migrate.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="The runtime store (a DuckDB file or a PostgreSQL database): info, migrate, copy.", no_args_is_help=True
+)
 
 StoreOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store",
         metavar="STORE",
-        help="Runtime store file (default: CRMCTL_STORE, else store in [tool.crmctl], else .crm/runtime.duckdb at "
-        "the project root; docs/runtime.md#store).",
+        help="Runtime store: a DuckDB file or a postgresql:// URL (default: CRMCTL_STORE, else store in "
+        "[tool.crmctl], else .crm/runtime.duckdb at the project root; docs/runtime.md#store).",
     ),
 ]
 TenantOpt = Annotated[
@@ -689,7 +691,7 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 DlqStoreOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--store", metavar="STORE", help="Runtime store (default: the sandbox's, .crm/sandbox.duckdb; docs/serve.md)."
     ),
@@ -734,11 +736,12 @@ def serve(
         typer.Argument(metavar="[PACKAGE]...", help="Package directories (default: every package under here)."),
     ] = None,
     store: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--store",
             metavar="STORE",
-            help="Runtime store (default: the sandbox's own, .crm/sandbox.duckdb at the project root; docs/serve.md).",
+            help="Runtime store, a file or a postgresql:// URL (default: the sandbox's own, .crm/sandbox.duckdb at "
+            "the project root; docs/serve.md).",
         ),
     ] = None,
     host: Annotated[

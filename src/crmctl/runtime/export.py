@@ -318,6 +318,14 @@ EXPORTERS: dict[str, Exporter] = {
 _TABLES = {"records": "records", "drafts": "drafts", "events": "events"}
 
 
+def _duckdb_cursor(store: Store) -> duckdb.DuckDBPyConnection:
+    from crmctl.runtime.storage.duckdb_backend import DuckConnection
+
+    if not isinstance(store.connection, DuckConnection):
+        raise ExportError(f"{store.path}: `crmctl export` reads DuckDB stores only so far")
+    return store.connection.cursor()
+
+
 def export(store: Store, kind: str, options: ExportOptions, progress: Progress | None = None) -> ExportReport:
     """Export one kind of store content under `options.out`; `progress(done, total)` is called after each batch."""
     if kind not in EXPORTERS:
@@ -327,7 +335,7 @@ def export(store: Store, kind: str, options: ExportOptions, progress: Progress |
 
     # A cursor of its own (the store's connection stays free for its own reads), in UTC so instants come back as UTC.
     try:
-        with store.connection.cursor() as con:
+        with _duckdb_cursor(store) as con:
             con.execute("SET TimeZone = 'UTC'")
             where, params = _where(options, entity=kind != "events")
             count = f"SELECT count(*) FROM {_TABLES[kind]} WHERE {where}" if kind in _TABLES else "SELECT 0"

@@ -1,4 +1,5 @@
-"""The embedded runtime store: packages, drafts, records and the event log of every tenant in one DuckDB file.
+"""The runtime store: packages, drafts, records and the event log of every tenant, in one DuckDB file (the embedded
+default) or one PostgreSQL database (`postgresql://...`: many writers at once, tenants isolated by the database).
 
 Layout (store format 3): `meta` (key/value: format, created_by, written_by, duckdb), `packages`
 (content-addressed canonical bytes of every package version the runtime ran), `drafts`, `records`, `events` (one
@@ -10,8 +11,9 @@ canonical text (`eventlog.dumps`); timestamps are TIMESTAMPTZ, passed in and ret
 Every read and write names a tenant and stays inside it; only `info()` and `tenants()` look across tenants. Writes
 go through Arrow batches (registered, inserted with one `INSERT ... SELECT`, unregistered) inside a transaction,
 so a failing batch leaves nothing behind; callers group several writes with `with store.transaction():`.
-DuckDB errors are translated here into `StoreError`s: a file locked by another process, a file that is no store,
-or a store written by another format version.
+The database's errors are translated into `StoreError`s: a file locked by another process, a server that cannot
+be reached, a database that is no store, or a store written by another format version. Both backends implement
+`runtime.storage.connection.Connection` and pass one contract suite (tests/runtime/store_contract).
 
 A `Store` has one collaborator per table, all sharing one `Connection` (and so one transaction): `schema`,
 `log` (the event log), `records`, `drafts`, `instances` (workflow instances), `packages` (package copies) and
@@ -24,9 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import Any, Literal, Self
 
-from crmctl.model.files import check_regular
 from crmctl.runtime.eventlog import ChainProblem
 from crmctl.runtime.storage.connection import CHUNK, Connection
 from crmctl.runtime.storage.drafts import Draft, Drafts
@@ -38,17 +39,14 @@ from crmctl.runtime.storage.errors import (
     StoreIntegrityError,
     StoreLockedError,
     StoreMissingError,
-    open_failure,
 )
 from crmctl.runtime.storage.events import EXPORT_FORMAT, EventLog, read_event_export, read_export_packages
 from crmctl.runtime.storage.instances import WorkflowInstances
+from crmctl.runtime.storage.locator import StoreURL, locate
 from crmctl.runtime.storage.outbox import Outbox
 from crmctl.runtime.storage.packages import PackageCopies
 from crmctl.runtime.storage.records import Records, StoredRecord
 from crmctl.runtime.storage.schema import FORMAT, MIGRATIONS, Schema
-
-if TYPE_CHECKING:
-    import duckdb
 
 __all__ = [
     "DEFAULT_PATH",
@@ -64,7 +62,9 @@ __all__ = [
     "StoreIntegrityError",
     "StoreLockedError",
     "StoreMissingError",
+    "StoreURL",
     "StoredRecord",
+    "locate",
     "read_event_export",
     "read_export_packages",
 ]
@@ -75,8 +75,8 @@ DEFAULT_PATH = Path(".crm/runtime.duckdb")
 class Store:
     """One open runtime store; use as a context manager, or `close()` it."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
-        self.connection = Connection(con, path, read_only=read_only)
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
         self.schema = Schema(self.connection)
         self.log = EventLog(self.connection)
         self.records = Records(self.connection)
@@ -86,41 +86,46 @@ class Store:
         self.outbox = Outbox(self.connection, self.log)
 
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False, create: bool = True, allow_old_format: bool = False) -> Store:
-        """Open (or create) the store at `path`. `allow_old_format` admits an older format, for `migrate()` only."""
-        import duckdb
+    def open(
+        cls,
+        target: Path | StoreURL,
+        *,
+        read_only: bool = False,
+        create: bool = True,
+        allow_old_format: bool = False,
+    ) -> Store:
+        """Open (or create) the store at `target`: a DuckDB file, or a PostgreSQL database (`StoreURL`; "create"
+        there means creating the tables in an empty database). `allow_old_format` admits an older format, for
+        `migrate()` only."""
+        if isinstance(target, StoreURL):
+            from crmctl.runtime.storage.postgresql_backend import connect_postgresql
 
-        if not path.exists() and (read_only or not create):
-            raise StoreMissingError(f"{path}: no runtime store here", hint="run the runtime once to create it")
-        check_regular(path, str(path))  # DuckDB would wait on a FIFO, or read a device without end
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(f"{path}: cannot create its directory: {error.strerror or error}") from None
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as error:
-            raise open_failure(path, error) from error
-        store = cls(con, path, read_only=read_only)
+            connection: Connection = connect_postgresql(target, read_only=read_only, create=create)
+        else:
+            from crmctl.runtime.storage.duckdb_backend import connect_duckdb
+
+            connection = connect_duckdb(target, read_only=read_only, create=create)
+        store = cls(connection)
         try:
             store.schema.check(allow_old_format=allow_old_format)
         except BaseException:
-            con.close()
+            connection.close()
             raise
         return store
 
     @classmethod
     def in_memory(cls) -> Store:
         """An empty store that lives in memory only (for work that needs none of a file's content)."""
-        import duckdb
-
-        store = cls(duckdb.connect(":memory:"), Path(":memory:"), read_only=False)
-        store.schema.check(allow_old_format=False)
-        return store
+        return cls.open(Path(":memory:"))
 
     @property
-    def path(self) -> Path:
-        """The store's file (`:memory:` for an in-memory store)."""
+    def engine(self) -> str:
+        """The database engine: "duckdb" or "postgresql"."""
+        return self.connection.engine
+
+    @property
+    def path(self) -> Path | str:
+        """The store's file (`:memory:` for an in-memory store), or its PostgreSQL URL without the password."""
         return self.connection.path
 
     @property
@@ -151,17 +156,24 @@ class Store:
     def info(self) -> dict[str, Any]:
         """Path, format, versions and row counts (packages in total, the rest per table per tenant)."""
         meta = self.schema.meta()
+        read = self.connection.read
         counts = {
-            table: dict(self.connection.all(f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant"))
+            table: {
+                tenant: int(count)
+                for tenant, count in read(None, f"SELECT tenant, count(*) FROM {table} GROUP BY tenant ORDER BY tenant")
+            }
             for table in ("drafts", "records", "events", "workflow_instances", "webhook_outbox")
         }
         return {
             "path": str(self.path),
+            "engine": self.engine,
             "format": self.schema.stamped(meta),
             "created_by": meta.get("created_by"),
             "written_by": meta.get("written_by"),
             "duckdb": meta.get("duckdb"),
-            "packages": self.connection.all("SELECT count(*) FROM packages")[0][0],
+            "postgresql": meta.get("postgresql"),
+            "isolation": self.connection.isolation(),
+            "packages": int(read(None, "SELECT count(*) FROM packages")[0][0]),
             "counts": counts,
         }
 
@@ -169,9 +181,10 @@ class Store:
         """Every tenant with a draft, a record or an event."""
         return [
             row[0]
-            for row in self.connection.all(
+            for row in self.connection.read(
+                None,
                 "SELECT tenant FROM drafts UNION SELECT tenant FROM records UNION SELECT tenant FROM events "
-                "ORDER BY tenant"
+                "ORDER BY tenant",
             )
         ]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crmctl.cli.console import out
@@ -25,7 +24,7 @@ __all__ = ["run_list", "run_retry"]
 
 
 @contextmanager
-def _opened(given: Path | None, *, read_only: bool) -> Iterator[Store]:
+def _opened(given: str | None, *, read_only: bool) -> Iterator[Store]:
     """The sandbox's store (or --store); held by a running `crmctl serve`, a usage error saying so."""
     from crmctl.runtime.store import StoreLockedError
 
@@ -47,7 +46,7 @@ def _line(delivery: Delivery) -> str:
     )
 
 
-def run_list(store: Path | None, tenant: str, output_format: str) -> int:
+def run_list(store: str | None, tenant: str, output_format: str) -> int:
     with _opened(store, read_only=True) as opened:
         dead = opened.outbox.dead(tenant)
     if output_format == "json":
@@ -59,7 +58,7 @@ def run_list(store: Path | None, tenant: str, output_format: str) -> int:
     return 0
 
 
-def run_retry(store: Path | None, tenant: str, ids: list[str], every: bool, output_format: str) -> int:
+def run_retry(store: str | None, tenant: str, ids: list[str], every: bool, output_format: str) -> int:
     """Re-queue the dead deliveries `ids` (or all of them); an id that is no dead delivery re-queues nothing."""
     if every == bool(ids):
         raise UsageError("name the deliveries to retry, or pass --all", hint="crmctl events dlq list shows them")

@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from crmctl.cli.console import flush, out
@@ -87,7 +86,7 @@ def since_option(text: str | None) -> datetime | None:
 
 
 def _read(
-    store_path: Path | None, tenant: str, where: EventFilter, after_seq: int = 0
+    store_path: str | None, tenant: str, where: EventFilter, after_seq: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
     """Matching rows after `after_seq`, and the last seq read (matching or not)."""
     with open_store(store_path, read_only=True) as store:
@@ -116,7 +115,7 @@ def _render(rows: list[dict[str, Any]], output_format: str) -> None:
         out(f"{row['seq']:>6}  {row['at']}  {row['event']:<20} {who:<16} {payload}")
 
 
-def run_list(store_path: Path | None, tenant: str, where: EventFilter, limit: int | None, output_format: str) -> int:
+def run_list(store_path: str | None, tenant: str, where: EventFilter, limit: int | None, output_format: str) -> int:
     rows, _ = _read(store_path, tenant, where)
     total = len(rows)
     if limit is not None:
@@ -130,7 +129,7 @@ def run_list(store_path: Path | None, tenant: str, where: EventFilter, limit: in
 
 
 def run_tail(
-    store_path: Path | None,
+    store_path: str | None,
     tenant: str,
     where: EventFilter,
     last: int,

@@ -64,7 +64,7 @@ def run_export(
     entity: str | None,
     tenant: str | None,
     partition_by: str | None,
-    store: Path | None,
+    store: str | None,
     output_format: str,
 ) -> int:
     from crmctl.runtime.export import EXPORTERS, ExportOptions, export

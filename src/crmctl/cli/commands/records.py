@@ -62,7 +62,7 @@ def _input(data: str | None, file: Path | None) -> dict[str, Any]:
 
 @contextmanager
 def _service(
-    store_path: Path | None, tenant: str, locale: str | None, *, read_only: bool = False
+    store_path: str | None, tenant: str, locale: str | None, *, read_only: bool = False
 ) -> Iterator[RecordService]:
     from crmctl.runtime.record_service import RecordService
     from crmctl.runtime.service import Runtime
@@ -139,7 +139,7 @@ def run_create(
     file: Path | None,
     record_id: str | None,
     *,
-    store: Path | None,
+    store: str | None,
     tenant: str,
     output_format: str,
     locale: str | None,
@@ -163,7 +163,7 @@ def run_update(
     data: str,
     package_path: Path | None,
     *,
-    store: Path | None,
+    store: str | None,
     tenant: str,
     output_format: str,
     locale: str | None,
@@ -220,7 +220,7 @@ def _display(record: StoredRecord, package: Package, locale: str | None) -> list
 
 
 def run_get(
-    record_id: str, entity: str, *, store: Path | None, tenant: str, output_format: str, locale: str | None
+    record_id: str, entity: str, *, store: str | None, tenant: str, output_format: str, locale: str | None
 ) -> int:
     with _service(store, tenant, locale, read_only=True) as service:
         record, package = service.get(entity, record_id)
@@ -241,7 +241,7 @@ def run_get(
     return 0
 
 
-def run_list(entity: str | None, limit: int | None, *, store: Path | None, tenant: str, output_format: str) -> int:
+def run_list(entity: str | None, limit: int | None, *, store: str | None, tenant: str, output_format: str) -> int:
     with _service(store, tenant, None, read_only=True) as service:
         if output_format == "json":  # the data as `get` shows it: with the pinned version's defaults
             records = service.list(entity, limit=limit)
@@ -300,7 +300,7 @@ def run_import(
     entity: str,
     file: Path,
     *,
-    store: Path | None,
+    store: str | None,
     tenant: str,
     output_format: str,
     locale: str | None,

@@ -173,7 +173,7 @@ def run_simulate(
     role: str | None,
     script_path: Path | None,
     output_format: str,
-    store_path: Path | None,
+    store_path: str | None,
     tenant: str,
     session_id: str | None,
     now: str | None,
@@ -314,7 +314,7 @@ def _draft_summary(draft: Draft) -> dict[str, Any]:
     }
 
 
-def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, output_format: str) -> int:
+def run_draft_list(store_path: str | None, tenant: str, entity: str | None, output_format: str) -> int:
     with open_store(store_path, read_only=True) as store:
         drafts = store.list_drafts(tenant, entity)
     if output_format == "json":
@@ -326,7 +326,7 @@ def run_draft_list(store_path: Path | None, tenant: str, entity: str | None, out
     return 0
 
 
-def run_draft_show(draft_id: str, store_path: Path | None, tenant: str, output_format: str) -> int:
+def run_draft_show(draft_id: str, store_path: str | None, tenant: str, output_format: str) -> int:
     """An open draft, or where a submitted one went (the record its submit stored, under the same id)."""
     from crmctl.runtime.service import Runtime
 
@@ -374,7 +374,7 @@ def _no_draft(draft_id: str, tenant: str, discarded: Mapping[str, Any] | None) -
     return InputError(f"no draft {draft_id!r} in tenant {tenant!r}", hint="crmctl draft list shows the open drafts")
 
 
-def _record_command(record_id: str, entity: str, store_path: Path | None, tenant: str) -> str:
+def _record_command(record_id: str, entity: str, store_path: str | None, tenant: str) -> str:
     """The command that shows the record a submitted draft became, ready to paste: the --store and --tenant the
     draft was found with (a record lives in its tenant; the store given on the command line is not the default
     one), every word quoted for the shell."""
@@ -408,7 +408,7 @@ def _submitted_draft(draft_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_draft_discard(draft_id: str, store_path: Path | None, tenant: str, now: str | None, output_format: str) -> int:
+def run_draft_discard(draft_id: str, store_path: str | None, tenant: str, now: str | None, output_format: str) -> int:
     """Delete an open draft (logged); a submitted draft is a record now and is refused, pointing at it."""
     from crmctl.errors import UserError
     from crmctl.runtime.service import DraftNotFoundError, Runtime
@@ -442,7 +442,7 @@ def run_draft_resume(
     *,
     script_path: Path | None,
     output_format: str,
-    store_path: Path | None,
+    store_path: str | None,
     tenant: str,
     now: str | None,
 ) -> int:
@@ -477,17 +477,17 @@ def run_draft_resume(
 
 
 def run_log_verify(
-    store_path: Path | None, tenant: str, export: Path | None, output_format: str, expected_head: str | None = None
+    store_path: str | None, tenant: str, export: Path | None, output_format: str, expected_head: str | None = None
 ) -> int:
     if export is not None:
         problems, count, last = _verify_export(export, tenant, expected_head)
-        source, where = "export", export
+        source, where = "export", str(export)
     else:
         with open_store(store_path, read_only=True) as store:
             problems = store.verify_log(tenant, expected_head=expected_head)
             head = store.head(tenant)
             count, last = (head[0], head[1]) if head else (0, None)
-            source, where = "store", store.path
+            source, where = "store", str(store.path)
     if output_format == "json":
         result = {
             "tenant": tenant,
@@ -525,7 +525,7 @@ def _verify_export(export: Path, tenant: str, expected_head: str | None = None) 
     return problems, len(entries), str(entries[-1].get("hash")) if entries else None
 
 
-def run_log_export(store_path: Path | None, tenant: str | None, destination: Path, output_format: str) -> int:
+def run_log_export(store_path: str | None, tenant: str | None, destination: Path, output_format: str) -> int:
     if str(destination) == "-":  # the convention for standard output; Parquet needs a seekable file
         raise UsageError(
             "--out -: the log export is a Parquet file, it cannot be streamed to standard output",
@@ -568,7 +568,7 @@ def parse_fail_on(text: str | None) -> frozenset[str]:
 
 def run_replay(
     *,
-    store_path: Path | None,
+    store_path: str | None,
     tenant: str,
     session: str | None,
     against: str | None,
@@ -626,14 +626,15 @@ def _replay_result(
 
 
 @contextmanager
-def _replay_source(store_path: Path | None, export: Path | None) -> Iterator[tuple[Store, dict[str, bytes]]]:
+def _replay_source(store_path: str | None, export: Path | None) -> Iterator[tuple[Store, dict[str, bytes]]]:
     """The store replay reads package copies from, and the copies an export carries. An export that carries its
     copies needs no store at all; one written before exports carried them needs the store it came from."""
     from crmctl.runtime.store import Store, read_export_packages
 
     carried = read_export_packages(export) if export is not None else None
     if carried is None:
-        if export is not None and store_path is None and not resolve_store(None).exists():
+        local = resolve_store(None)
+        if export is not None and store_path is None and isinstance(local, Path) and not local.exists():
             raise InputError(
                 f"{export} carries no package copies (it was exported before exports carried them): "
                 "replay it with --store pointing at the store it was exported from, or export the log "
@@ -774,17 +775,20 @@ _TABLES = {
 }
 
 
-def run_store_info(store_path: Path | None, output_format: str) -> int:
+def run_store_info(store_path: str | None, output_format: str) -> int:
     with open_store(store_path, read_only=True) as store:
         info = store.info()
     tenants = sorted({tenant for counts in info["counts"].values() for tenant in counts})
     rows = [{"tenant": t, **{key: info["counts"][table].get(t, 0) for table, key in _TABLES.items()}} for t in tenants]
     result = {
         "path": info["path"],
+        "engine": info["engine"],
         "format": info["format"],
         "createdBy": info["created_by"],
         "writtenBy": info["written_by"],
         "duckdb": info["duckdb"],
+        "postgresql": info["postgresql"],
+        "isolation": info["isolation"],
         "packages": info["packages"],
         "tenants": rows,
     }
@@ -793,8 +797,10 @@ def run_store_info(store_path: Path | None, output_format: str) -> int:
     out(f"store {result['path']}")
     out(
         f"  format {result['format']}, created by crmctl {result['createdBy']}, last written by crmctl "
-        f"{result['writtenBy']} (DuckDB {result['duckdb']})"
+        f"{result['writtenBy']} ({_engine_named(result)})"
     )
+    if result["isolation"] is not None:
+        out(f"  tenant isolation (row-level security): {result['isolation']}")
     out(f"  {plural(result['packages'], 'package version')}")
     if not rows:
         out("  no tenants yet")
@@ -808,7 +814,11 @@ def run_store_info(store_path: Path | None, output_format: str) -> int:
     return 0
 
 
-def run_store_migrate(store_path: Path | None, output_format: str) -> int:
+def _engine_named(result: dict[str, Any]) -> str:
+    return f"PostgreSQL {result['postgresql']}" if result["engine"] == "postgresql" else f"DuckDB {result['duckdb']}"
+
+
+def run_store_migrate(store_path: str | None, output_format: str) -> int:
     target = resolve_store(store_path)
     with open_store(target, create=False, allow_old_format=True) as store:
         done = store.migrate()

@@ -20,6 +20,7 @@ from crmctl.cli.contract import emit, flush_emitted, warn
 from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
+    from crmctl.runtime.storage.locator import StoreURL
     from crmctl.web.sandbox import Sandbox, Settings
 
 __all__ = ["TOKEN_ENV", "run_serve"]
@@ -94,7 +95,7 @@ def _check_names(sandbox: Sandbox, paths: list[Path]) -> None:
 def run_serve(
     packages: list[Path],
     *,
-    store: Path | None,
+    store: str | None,
     host: str,
     port: int,
     token: str | None,
@@ -209,7 +210,7 @@ def _background(settings: Settings) -> list[Any]:
     return jobs
 
 
-def _announce(url: str, settings: Settings, sandbox: Sandbox, store_path: Path, output_format: str) -> None:
+def _announce(url: str, settings: Settings, sandbox: Sandbox, store_path: Path | StoreURL, output_format: str) -> None:
     shown = f"{url}?token={settings.token}" if settings.token else url
     if output_format == "json":
         emit(

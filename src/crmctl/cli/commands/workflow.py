@@ -74,7 +74,7 @@ def run_simulate(
     workflow: str | None,
     script_path: Path | None,
     output_format: str,
-    store_path: Path | None,
+    store_path: str | None,
     tenant: str,
     now: str | None,
 ) -> int:
@@ -192,7 +192,7 @@ def run_migrate(
     mapping: list[str],
     workflow: str | None,
     output_format: str,
-    store_path: Path | None,
+    store_path: str | None,
     tenant: str,
     now: str | None,
 ) -> int:

@@ -1,131 +1,138 @@
-"""The store's connection, shared by its tables: transactions (nested ones join the outer), Arrow batch inserts,
-and how values cross into DuckDB and back (JSON as canonical text, timestamps as TIMESTAMPTZ read as epoch
-microseconds, ISO 8601 UTC strings on the Python side)."""
+"""The store's connection, shared by its tables, as a protocol its backends (DuckDB, PostgreSQL) implement:
+transactions (nested ones join the outer), the tenant scope, Arrow batch inserts; and how values cross into the
+database and back, the same on both (JSON as canonical text, timestamps read as epoch microseconds, ISO 8601 UTC
+strings on the Python side)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crmctl.errors import InputError
 from crmctl.runtime.instants import InstantError, parse_instant
-from crmctl.runtime.storage.errors import RESTORE_HINT, StoreError, StoreIntegrityError, store_failure
+from crmctl.runtime.storage.errors import RESTORE_HINT, StoreIntegrityError
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
-__all__ = ["CHUNK", "Connection", "iso_from_micros", "parse_stored_instant", "read_object", "select_list"]
+    from crmctl.runtime.storage.schema import Table
+
+__all__ = ["ALL_TENANTS", "CHUNK", "TIMES", "Connection", "iso_from_micros", "parse_stored_instant", "read_object"]
 
 CHUNK = 10_000
 """Rows read per query when a table is read in pieces (the event log, records)."""
 
-_TIMES = frozenset({"updated_at", "created_at", "at"})
+TIMES = frozenset({"updated_at", "created_at", "at", "clock", "next_at"})
+"""The store's timestamp columns (read as epoch microseconds by `Connection.select_list`)."""
+ALL_TENANTS = "*"
+"""The tenant scope of work on the store as a whole (no tenant id is `*`: `model.tenants`)."""
 _EPOCH = datetime(1970, 1, 1)
 _JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
-class Connection:
-    """One DuckDB connection with the store's transaction and batch-insert discipline; each table of the store
-    (`runtime.storage.events`, `.records`, `.drafts`, `.instances`, `.packages`, `.schema`) works through it."""
+class Connection(Protocol):
+    """What the store's tables (`runtime.storage.events`, `.records`, `.drafts`, `.instances`, `.packages`,
+    `.outbox`, `.schema`) need of a database: one per backend (`duckdb_backend.DuckConnection`,
+    `postgresql_backend.PgConnection`). SQL is written once, with `?` parameters, in the dialect both engines
+    share; what they spell differently is asked of the connection (`select_list`, `epoch_us`, `json_value`,
+    `entry_digest`, `upsert`)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
-        self._con = con
-        self.path = path
-        self.read_only = read_only
-        self._depth = 0
-        self._doomed = False
+    @property
+    def path(self) -> Path | str:
+        """Where the store is, for messages: a file, or a PostgreSQL URL without its password."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only."""
+
+    @property
+    def engine(self) -> str:
+        """The database engine: "duckdb" or "postgresql"."""
+
+    @property
+    def elsewhere(self) -> str:
+        """The hint of an error asking for another store (`--store` ...)."""
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
-        self._con.close()
+        """Close the connection."""
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Every row of `sql`; a DuckDB error that is the file's or the disk's fault raised as `store_failure`."""
-        import duckdb
+        """Every row of `sql`."""
 
-        # Always drain: DuckDB refuses other work on a connection with an unfinished result.
-        try:
-            return self._con.execute(sql, params).fetchall()
-        except duckdb.Error as error:
-            store_failure(self.path, error)
+    def read(self, tenant: str | None, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of `sql` read in `tenant`'s scope (see `tenant()`); one scope per call, so a long read in
+        chunks holds nothing open between them."""
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of its own on the same database (for a long read that must not leave this connection with an
-        unfinished result); the caller closes it."""
-        return self._con.cursor()
+    def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that writes; return how many rows it wrote."""
 
-    def run_migration(self, migration: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
-        """Run one step of `schema.MIGRATIONS` on the DuckDB connection (inside the caller's transaction)."""
-        migration(self._con)
-
-    def _cleanup(self, undo: Callable[[], object]) -> None:
-        """Undo work while another error propagates: a connection that failed (a damaged file, a full disk) may
-        refuse this too, and that must not hide the error that explains why."""
-        import duckdb
-
-        with suppress(duckdb.Error):
-            undo()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._doomed = True
-                raise
-            finally:
-                self._depth -= 1
-            return
-        self.check_writable()
-        self.all("BEGIN TRANSACTION")
-        self._depth, self._doomed = 1, False
-        try:
-            yield
-        except BaseException:
-            self._depth = 0
-            self._cleanup(lambda: self._con.execute("ROLLBACK").fetchall())
-            raise
-        self._depth = 0
-        if self._doomed:
-            self.all("ROLLBACK")
-            raise StoreError("a write inside this transaction failed, so nothing of it was written")
-        self.all("COMMIT")
+
+    def tenant(self, tenant: str | None) -> AbstractContextManager[None]:
+        """Work inside one tenant's rows (None: every tenant's, for the store as a whole): on PostgreSQL the
+        database itself hides other tenants' rows (row-level security) for the transaction, which this opens
+        when none is open."""
 
     def check_writable(self) -> None:
         """Refuse to write to a store opened read-only."""
-        if self.read_only:
-            raise StoreError(f"{self.path} is open read-only")
 
-    @contextmanager
-    def batch(self, table: pa.Table) -> Iterator[str]:
-        """`table` registered as a view for the duration; yields its name."""
-        name = "_crmctl_batch"
-        self._con.register(name, table)
-        try:
-            yield name
-        except BaseException:
-            self._cleanup(lambda: self._con.unregister(name))
-            raise
-        self._con.unregister(name)
+    def batch(self, table: pa.Table) -> AbstractContextManager[str]:
+        """`table`'s rows readable in SQL for the duration (inside a transaction); yields the relation's name."""
 
     def insert(self, target: str, columns: Sequence[str], table: pa.Table, *, replace: bool = False) -> None:
-        """Insert (or replace) the rows of `table` into `target` in one statement, in a transaction."""
-        names = ", ".join(f'"{c}"' for c in columns)
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
-        with self.transaction(), self.batch(table) as batch:
-            self.all(f"{verb} INTO {target} ({names}) SELECT {names} FROM {batch}")
+        """Insert the rows of `table` into `target` (`replace`: a row whose key exists replaces it), in a
+        transaction."""
 
+    def insert_from(self, target: str, columns: Sequence[str], relation: str, *, replace: bool = False) -> None:
+        """Insert the rows of `relation` (a `batch`) into `target`, as `insert` does."""
 
-def select_list(columns: Sequence[str]) -> str:
-    """The SELECT list reading `columns`, timestamps as epoch microseconds (see `iso_from_micros`)."""
-    return ", ".join(f'epoch_us("{c}")' if c in _TIMES else f'"{c}"' for c in columns)
+    def upsert(self, target: str, row: Mapping[str, Any]) -> None:
+        """Insert one row, or replace the row with its key."""
+
+    def lock_chain(self, tenant: str) -> None:
+        """Hold the tenant's log head until the transaction ends, so writers append one after another."""
+
+    def select_list(self, columns: Sequence[str]) -> str:
+        """The SELECT list reading `columns`: timestamps as epoch microseconds (`iso_from_micros`), JSON as text."""
+
+    def epoch_us(self, column: str) -> str:
+        """SQL reading a timestamp column as epoch microseconds."""
+
+    def json_value(self, kind: str) -> tuple[str, int]:
+        """SQL reading one top-level field of a record's `data` as text, a number or a boolean (NULL when it holds
+        something else), and how many times the field's key is passed as a parameter (`json_key`)."""
+
+    def json_key(self, field: str) -> str:
+        """The parameter naming a top-level field for `json_value`."""
+
+    def entry_digest(self, column: str) -> str:
+        """SQL reading the package digest an event entry is pinned to (NULL for an entry that is not JSON)."""
+
+    def arrow(
+        self, sql: str, params: Sequence[Any], rows: int, *, tenant: str | None
+    ) -> AbstractContextManager[Iterator[pa.RecordBatch]]:
+        """The rows of `sql` (in `tenant`'s scope, see `tenant()`) as Arrow batches of about `rows` rows, read
+        without holding them all."""
+
+    def columns(self) -> list[tuple[str, str | None, str | None]]:
+        """(table, column, type) of every table and view of the store (a view: one row, without columns)."""
+
+    def listed_type(self, kind: str) -> str:
+        """How `columns()` spells a column of `kind` (see `schema.Column`)."""
+
+    def create_table(self, table: Table) -> None:
+        """Create `table` (inside the caller's transaction)."""
+
+    def engine_version(self) -> tuple[str, str]:
+        """The engine and its version, stamped in the store's meta table by every crmctl writing to it."""
+
+    def isolation(self) -> str | None:
+        """Whether the database isolates tenants ("enforced", or why not); None where it does not apply (a file
+        belongs to the process holding it)."""
 
 
 def read_object(text: str, path: Path | str, what: str, *where: object) -> dict[str, Any]:

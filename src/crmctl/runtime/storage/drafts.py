@@ -7,13 +7,7 @@ from typing import Any
 
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
-from crmctl.runtime.storage.connection import (
-    Connection,
-    iso_from_micros,
-    parse_stored_instant,
-    read_object,
-    select_list,
-)
+from crmctl.runtime.storage.connection import Connection, iso_from_micros, parse_stored_instant, read_object
 
 __all__ = ["Draft", "Drafts"]
 
@@ -55,7 +49,8 @@ class Drafts:
 
     def save(self, draft: Draft) -> None:
         """Create or replace a draft: an UPDATE of the row when it exists (every event of an open session saves
-        it: DuckDB's INSERT OR REPLACE costs three times as much), else an INSERT."""
+        it: DuckDB's INSERT OR REPLACE costs three times as much), else an upsert (a writer that created the
+        same draft meanwhile is replaced, as it would have been a moment later)."""
         check_tenant(draft.tenant)
         self._db.check_writable()
         values = [
@@ -69,36 +64,38 @@ class Drafts:
             parse_stored_instant(draft.updated_at),
         ]
         settable = ", ".join(f'"{c}" = ?' for c in _COLUMNS[2:])
-        with self._db.transaction():
-            [(updated,)] = self._db.all(
+        with self._db.transaction(), self._db.tenant(draft.tenant):
+            updated = self._db.changed(
                 f"UPDATE drafts SET {settable} WHERE tenant = ? AND draft_id = ?",
                 [*values, draft.tenant, draft.draft_id],
             )
             if not updated:
-                marks = ", ".join("?" for _ in _COLUMNS)
-                names = ", ".join(f'"{c}"' for c in _COLUMNS)
-                self._db.all(f"INSERT INTO drafts ({names}) VALUES ({marks})", [draft.tenant, draft.draft_id, *values])
+                self._db.upsert("drafts", dict(zip(_COLUMNS, [draft.tenant, draft.draft_id, *values], strict=True)))
 
     def get(self, tenant: str, draft_id: str) -> Draft | None:
         """The tenant's draft `draft_id`, None if there is none."""
-        rows = self._db.all(
-            f"SELECT {select_list(_COLUMNS)} FROM drafts WHERE tenant = ? AND draft_id = ?", [tenant, draft_id]
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._db.select_list(_COLUMNS)} FROM drafts WHERE tenant = ? AND draft_id = ?",
+            [tenant, draft_id],
         )
         return self._draft(rows[0]) if rows else None
 
     def list_for(self, tenant: str, entity: str | None = None) -> list[Draft]:
         """The tenant's drafts (optionally of one entity), most recently updated first."""
         where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
-        rows = self._db.all(
-            f"SELECT {select_list(_COLUMNS)} FROM drafts WHERE tenant = ? {where} ORDER BY updated_at DESC, draft_id",
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._db.select_list(_COLUMNS)} FROM drafts WHERE tenant = ? {where} "
+            "ORDER BY updated_at DESC, draft_id",
             params,
         )
         return [self._draft(row) for row in rows]
 
     def delete(self, tenant: str, draft_id: str) -> None:
         """Delete the tenant's draft `draft_id` (none: nothing happens)."""
-        with self._db.transaction():
-            self._db.all("DELETE FROM drafts WHERE tenant = ? AND draft_id = ?", [tenant, draft_id])
+        with self._db.transaction(), self._db.tenant(tenant):
+            self._db.changed("DELETE FROM drafts WHERE tenant = ? AND draft_id = ?", [tenant, draft_id])
 
     def _draft(self, row: tuple[Any, ...]) -> Draft:
         tenant, draft_id, entity, name, version, digest, data, state, last_step, updated_at = row

@@ -1,4 +1,5 @@
-"""What can go wrong with a runtime store: its errors, and DuckDB's errors translated into them at the edge."""
+"""What can go wrong with a runtime store: its errors, and DuckDB's errors translated into them at the edge
+(PostgreSQL's are translated by its backend, `postgresql_backend`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ __all__ = [
     "RESTORE_HINT",
     "RecordExistsError",
     "RecordNotFoundError",
+    "StoreConflictError",
     "StoreError",
     "StoreFormatError",
     "StoreIntegrityError",
@@ -50,6 +52,10 @@ class StoreFormatError(StoreError):
 
 class StoreIntegrityError(StoreError):
     """Stored content is damaged or contradicts itself (unreadable bytes, a digest that does not match them)."""
+
+
+class StoreConflictError(StoreError):
+    """Another writer to a shared (PostgreSQL) store took a key this write needed, meanwhile; nothing was written."""
 
 
 class _KeysError(StoreError):
@@ -92,7 +98,7 @@ def open_failure(path: Path, error: Exception) -> CrmctlError:
     return StoreError(f"cannot open the runtime store {path}: {text}")
 
 
-def store_failure(path: Path, error: Exception) -> NoReturn:
+def store_failure(path: Path | str, error: Exception) -> NoReturn:
     """Raise a DuckDB error met while reading or writing an open store as an `EnvironmentFailure` (exit 3): a
     damaged or truncated file, a full or read-only disk, no memory left. Not a `UserError`, so nothing that handles
     the refusal of one event or row (replay, an interactive session, an import) takes it for one: the command

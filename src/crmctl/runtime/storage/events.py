@@ -16,15 +16,8 @@ from crmctl.model.files import AtomicFile, check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime.eventlog import GENESIS, ChainProblem
-from crmctl.runtime.storage.connection import (
-    CHUNK,
-    Connection,
-    iso_from_micros,
-    parse_stored_instant,
-    read_object,
-    select_list,
-)
-from crmctl.runtime.storage.errors import StoreError, StoreFormatError, store_failure
+from crmctl.runtime.storage.connection import CHUNK, Connection, iso_from_micros, parse_stored_instant, read_object
+from crmctl.runtime.storage.errors import StoreError, StoreFormatError
 from crmctl.runtime.values import format_timestamp
 
 if TYPE_CHECKING:
@@ -107,7 +100,8 @@ class EventLog:
         if not bodies:
             return []
         times = [parse_stored_instant(body.get("at")) for body in bodies]
-        with self._db.transaction():
+        with self._db.transaction(), self._db.tenant(tenant):
+            self._db.lock_chain(tenant)  # concurrent writers (PostgreSQL) append one after another
             seq, prev = self.head(tenant) or (0, GENESIS)
             entries, texts = [], []
             for body in bodies:
@@ -137,8 +131,9 @@ class EventLog:
             return
         where, extra = "AND session = ?", [session]
         while True:
-            rows = self._db.all(
-                f"SELECT {select_list(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
+            rows = self._db.read(
+                tenant,
+                f"SELECT {self._db.select_list(_EVENT_COLUMNS)} FROM events WHERE tenant = ? {where} AND seq > ? "
                 f"ORDER BY seq LIMIT {self.chunk}",
                 [tenant, *extra, after_seq],
             )
@@ -151,17 +146,17 @@ class EventLog:
         # The whole log in windows of `chunk` seq numbers: `seq > ? ORDER BY seq LIMIT n` sorts every later entry
         # again for each chunk (quadratic in the log's length), while a window lets DuckDB skip the row groups
         # outside it. Seq numbers are dense unless entries were deleted; an empty window jumps to the next one.
-        columns = select_list(_EVENT_COLUMNS)
+        columns = self._db.select_list(_EVENT_COLUMNS)
         window = f"SELECT {columns} FROM events WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq"
         following = "SELECT min(seq), max(seq) FROM events WHERE tenant = ? AND seq > ?"
         while True:
-            low, high = self._db.all(following, [tenant, after_seq])[0]
+            low, high = self._db.read(tenant, following, [tenant, after_seq])[0]
             if low is None:
                 return
             after_seq = int(low) - 1
             while after_seq < high:
                 upper = min(after_seq + self.chunk, int(high))
-                rows = self._db.all(window, [tenant, after_seq, upper])
+                rows = self._db.read(tenant, window, [tenant, after_seq, upper])
                 yield from rows
                 after_seq = upper
                 if not rows:
@@ -175,11 +170,13 @@ class EventLog:
     def sessions(self, tenant: str) -> list[str]:
         """The tenant's sessions in the order they started."""
         query = "SELECT session FROM events WHERE tenant = ? GROUP BY session ORDER BY min(seq), session"
-        return [row[0] for row in self._db.all(query, [tenant])]
+        return [row[0] for row in self._db.read(tenant, query, [tenant])]
 
     def head(self, tenant: str) -> tuple[int, str] | None:
         """(seq, hash) of the tenant's last entry, None for an empty log."""
-        rows = self._db.all("SELECT seq, hash FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1", [tenant])
+        rows = self._db.read(
+            tenant, "SELECT seq, hash FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1", [tenant]
+        )
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def verify(self, tenant: str, *, expected_head: str | None = None) -> list[ChainProblem]:
@@ -219,7 +216,7 @@ class EventLog:
             {
                 "crmctl.format": EXPORT_FORMAT,
                 "crmctl.version": __version__,
-                PACKAGES_KEY: self._pinned_copies(where, params),
+                PACKAGES_KEY: self._pinned_copies(tenant, where, params),
             }
         )
         try:
@@ -230,37 +227,36 @@ class EventLog:
         count = 0
         try:
             columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
-            # A cursor of its own, so a failed export cannot leave this connection with an unfinished result.
-            with self._db.cursor() as cursor, pq.ParquetWriter(temp, schema) as writer:
-                query = cursor.sql(f"SELECT {columns} FROM events {where} ORDER BY tenant, seq", params=params)
-                for batch in query.to_arrow_reader(CHUNK):
+            query = f"SELECT {columns} FROM events {where} ORDER BY tenant, seq"
+            with (
+                self._db.arrow(query, params, CHUNK, tenant=tenant) as batches,
+                pq.ParquetWriter(temp, schema) as writer,
+            ):
+                for batch in batches:
                     writer.write_table(pa.Table.from_batches([batch]).cast(schema))
                     count += batch.num_rows
             target.commit()
         except BaseException as error:
-            import duckdb
-
             target.abort()
             if isinstance(error, OSError):
                 raise StoreError(f"cannot write {path}: {error.strerror or error}") from error
-            if isinstance(error, duckdb.Error):
-                store_failure(self._db.path, error)
             raise
         return count
 
-    def _pinned_copies(self, where: str, params: list[Any]) -> str:
+    def _pinned_copies(self, tenant: str | None, where: str, params: list[Any]) -> str:
         """`crmctl.packages`: every stored package version the selected entries are pinned to, as canonical JSON
         `{digest: {"name", "version", "canonical"}}` (`canonical`: the copy's canonical text, whose sha256 is the
         digest). An entry that is not JSON (a damaged store) pins nothing: the export still carries it as it is,
         for `log verify` to report."""
         query = (
-            f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT CASE WHEN "
-            f"json_valid(entry) THEN json_extract_string(entry, '$.package.digest') END FROM events {where}) "
-            f"ORDER BY digest"
+            f"SELECT digest, name, version, canonical FROM packages WHERE digest IN (SELECT DISTINCT "
+            f"{self._db.entry_digest('entry')} FROM events {where}) ORDER BY digest"
         )
+        with self._db.tenant(tenant):
+            rows = self._db.all(query, params)
         copies = {
             digest: {"name": name, "version": version, "canonical": bytes(blob).decode("utf-8")}
-            for digest, name, version, blob in self._db.all(query, params)
+            for digest, name, version, blob in rows
         }
         return eventlog.dumps(copies)
 

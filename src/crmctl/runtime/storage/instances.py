@@ -42,18 +42,21 @@ class WorkflowInstances:
                 "clock": pa.array([parse_stored_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
             }
         )
-        self._db.insert("workflow_instances", table.column_names, table, replace=True)
+        with self._db.transaction(), self._db.tenant(tenant):
+            self._db.insert("workflow_instances", table.column_names, table, replace=True)
 
     def get(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
         """The tenant's instance `instance_id`, None if there is none."""
-        rows = self._db.all(
-            "SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?", [tenant, instance_id]
+        rows = self._db.read(
+            tenant, "SELECT state FROM workflow_instances WHERE tenant = ? AND instance_id = ?", [tenant, instance_id]
         )
         return read_object(rows[0][0], self._db.path, "workflow instance", tenant, instance_id) if rows else None
 
     def clock(self, tenant: str) -> str | None:
         """The tenant's workflow clock: the latest moment any of its instances reached (ISO UTC), None without any."""
-        rows = self._db.all("SELECT epoch_us(max(clock)) FROM workflow_instances WHERE tenant = ?", [tenant])
+        rows = self._db.read(
+            tenant, f"SELECT max({self._db.epoch_us('clock')}) FROM workflow_instances WHERE tenant = ?", [tenant]
+        )
         return None if rows[0][0] is None else iso_from_micros(rows[0][0])
 
     def list_for(self, tenant: str, *, workflow: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
@@ -63,7 +66,7 @@ class WorkflowInstances:
             where, params = where + " AND workflow = ?", [*params, workflow]
         if status is not None:
             where, params = where + " AND status = ?", [*params, status]
-        rows = self._db.all(
-            f"SELECT instance_id, state FROM workflow_instances WHERE {where} ORDER BY instance_id", params
+        rows = self._db.read(
+            tenant, f"SELECT instance_id, state FROM workflow_instances WHERE {where} ORDER BY instance_id", params
         )
         return [read_object(state, self._db.path, "workflow instance", tenant, instance) for instance, state in rows]

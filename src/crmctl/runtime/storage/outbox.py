@@ -103,7 +103,7 @@ class Outbox:
         head = self._log.head(tenant)
         if head is None or not webhooks:
             return 0
-        cursors = dict(self._db.all("SELECT webhook, seq FROM webhook_cursors WHERE tenant = ?", [tenant]))
+        cursors = dict(self._db.read(tenant, "SELECT webhook, seq FROM webhook_cursors WHERE tenant = ?", [tenant]))
         behind = [url for url in webhooks if int(cursors.get(url, 0)) < head[0]]
         if not behind:
             return 0
@@ -116,18 +116,19 @@ class Outbox:
             for position, event in enumerate(cloud_events(entry)):
                 text = eventlog.dumps(event)
                 rows += [(url, event["id"], seq, position, text) for url in behind if int(cursors.get(url, 0)) < seq]
-        with self._db.transaction():
+        with self._db.transaction(), self._db.tenant(tenant):
             if rows:
                 self._db.insert("webhook_outbox", _OUTBOX_COLUMNS, _outbox_table(tenant, rows, now))
             for url in behind:
-                self._db.all("INSERT OR REPLACE INTO webhook_cursors VALUES (?, ?, ?)", [tenant, url, head[0]])
+                self._db.upsert("webhook_cursors", {"tenant": tenant, "webhook": url, "seq": head[0]})
         return len(rows)
 
     def due(self, tenant: str, webhook: str, now: datetime, limit: int) -> list[Delivery]:
         """The webhook's pending deliveries in log order (seq, then position), from the first one, as long as they
         are due at `now`: delivery stops at the first one that is not (order per webhook is kept)."""
-        rows = self._db.all(
-            "SELECT webhook, event_id, seq, event, status, attempts, epoch_us(next_at) FROM webhook_outbox "
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._delivery_columns()} FROM webhook_outbox "
             f"WHERE tenant = ? AND webhook = ? AND status = ? ORDER BY seq, position LIMIT {int(limit)}",
             [tenant, webhook, _PENDING],
         )
@@ -146,14 +147,15 @@ class Outbox:
         given = list(zip(attempts, jitter, strict=True))
         if not given:
             return
-        with self._db.transaction():
+        with self._db.transaction(), self._db.tenant(tenant):
             ids = sorted({attempt.event_id for attempt, _ in given})
+            marks = ", ".join("?" for _ in ids)
             counts = {
                 (webhook, event_id): int(count)
                 for webhook, event_id, count in self._db.all(
                     "SELECT webhook, event_id, attempts FROM webhook_outbox WHERE tenant = ? AND status = ? "
-                    "AND event_id IN (SELECT unnest(?))",
-                    [tenant, _PENDING, ids],
+                    f"AND event_id IN ({marks})",
+                    [tenant, _PENDING, *ids],
                 )
             }
             booked, states = [], {}
@@ -198,7 +200,7 @@ class Outbox:
                 }
             )
             with self._db.batch(table) as batch:
-                self._db.all(
+                self._db.changed(
                     f"UPDATE webhook_outbox SET status = b.status, attempts = b.attempts, next_at = b.next_at "
                     f"FROM {batch} b WHERE webhook_outbox.tenant = ? AND webhook_outbox.webhook = b.webhook "
                     f"AND webhook_outbox.event_id = b.event_id",
@@ -207,8 +209,9 @@ class Outbox:
 
     def dead(self, tenant: str) -> list[Delivery]:
         """The tenant's dead deliveries (the DLQ) in log order, each with its last error."""
-        rows = self._db.all(
-            "SELECT webhook, event_id, seq, event, status, attempts, epoch_us(next_at) FROM webhook_outbox "
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._delivery_columns()} FROM webhook_outbox "
             "WHERE tenant = ? AND status = ? ORDER BY seq, position, webhook",
             [tenant, _DEAD],
         )
@@ -219,9 +222,9 @@ class Outbox:
         for every webhook; else those with these ids); return those re-queued. An id that is no dead delivery
         re-queues nothing (the caller reports it)."""
         chosen = [d for d in self.dead(tenant) if event_ids is None or d.event_id in event_ids]
-        with self._db.transaction():
+        with self._db.transaction(), self._db.tenant(tenant):
             for delivery in chosen:
-                self._db.all(
+                self._db.changed(
                     "UPDATE webhook_outbox SET status = ?, attempts = 0, next_at = ? "
                     "WHERE tenant = ? AND webhook = ? AND event_id = ?",
                     [_PENDING, now, tenant, delivery.webhook, delivery.event_id],
@@ -230,9 +233,10 @@ class Outbox:
 
     def attempts(self, tenant: str, event_id: str) -> list[dict[str, Any]]:
         """Every recorded attempt to deliver `event_id` (any webhook), oldest first."""
-        rows = self._db.all(
-            'SELECT webhook, attempt, epoch_us("at"), status_code, error, duration_ms FROM webhook_attempts '
-            'WHERE tenant = ? AND event_id = ? ORDER BY "at", webhook, attempt',
+        rows = self._db.read(
+            tenant,
+            f"SELECT webhook, attempt, {self._db.epoch_us('at')}, status_code, error, duration_ms "
+            'FROM webhook_attempts WHERE tenant = ? AND event_id = ? ORDER BY "at", webhook, attempt',
             [tenant, event_id],
         )
         return [
@@ -243,15 +247,21 @@ class Outbox:
     def counts(self, tenant: str) -> dict[str, int]:
         """How many of the tenant's deliveries are pending, delivered and dead."""
         found = dict(
-            self._db.all("SELECT status, count(*) FROM webhook_outbox WHERE tenant = ? GROUP BY status", [tenant])
+            self._db.read(
+                tenant, "SELECT status, count(*) FROM webhook_outbox WHERE tenant = ? GROUP BY status", [tenant]
+            )
         )
         return {status: int(found.get(status, 0)) for status in (_PENDING, _DELIVERED, _DEAD)}
+
+    def _delivery_columns(self) -> str:
+        return f"webhook, event_id, seq, event, status, attempts, {self._db.epoch_us('next_at')}"
 
     def _delivery(self, tenant: str, row: tuple[Any, ...]) -> Delivery:
         webhook, event_id, seq, text, status, attempts, next_at = row
         last = None
         if status == _DEAD:
-            errors = self._db.all(
+            errors = self._db.read(
+                tenant,
                 "SELECT status_code, error FROM webhook_attempts WHERE tenant = ? AND webhook = ? AND event_id = ? "
                 "ORDER BY attempt DESC LIMIT 1",
                 [tenant, webhook, event_id],

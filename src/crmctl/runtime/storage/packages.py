@@ -26,15 +26,15 @@ class PackageCopies:
             if existing != canonical:
                 raise StoreIntegrityError(f"{self._db.path}: the stored package {digest} does not match its digest")
             return
-        with self._db.transaction():
-            self._db.all("INSERT INTO packages VALUES (?, ?, ?, ?)", [digest, name, version, canonical])
+        with self._db.transaction():  # another writer may store it meanwhile: the same bytes under the same key
+            self._db.upsert("packages", {"digest": digest, "name": name, "version": version, "canonical": canonical})
 
     def get(self, digest: str) -> bytes | None:
         """The canonical bytes stored under `digest`, None if none are."""
-        rows = self._db.all("SELECT canonical FROM packages WHERE digest = ?", [digest])
+        rows = self._db.read(None, "SELECT canonical FROM packages WHERE digest = ?", [digest])
         return bytes(rows[0][0]) if rows else None
 
     def digests(self) -> list[tuple[str, str, str]]:
         """(digest, name, version) of every stored package version."""
-        rows = self._db.all("SELECT digest, name, version FROM packages ORDER BY name, version, digest")
+        rows = self._db.read(None, "SELECT digest, name, version FROM packages ORDER BY name, version, digest")
         return [(digest, name, version) for digest, name, version in rows]

@@ -10,24 +10,12 @@ from typing import Any, Literal
 from crmctl.errors import InputError, UserError
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
-from crmctl.runtime.storage.connection import (
-    CHUNK,
-    Connection,
-    iso_from_micros,
-    parse_stored_instant,
-    read_object,
-    select_list,
-)
+from crmctl.runtime.storage.connection import CHUNK, Connection, iso_from_micros, parse_stored_instant, read_object
 from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError
 
 __all__ = ["Kind", "Records", "StoredRecord"]
 
 Kind = Literal["text", "number", "boolean"]  # how a field's stored JSON value compares in a query
-_CASTS: dict[str, str] = {
-    "text": "json_extract_string(data, ?)",
-    "number": "TRY_CAST(json_extract(data, ?) AS DOUBLE)",
-    "boolean": "TRY_CAST(json_extract(data, ?) AS BOOLEAN)",
-}
 
 _COLUMNS = (
     "tenant",
@@ -42,6 +30,10 @@ _COLUMNS = (
     "updated_at",
 )
 _SHOWN = 10  # keys named in a refusal
+_EXISTING = (  # the batch's keys that are (or are not) stored records
+    "SELECT entity, id FROM {{b}} b WHERE {how} (SELECT 1 FROM records r WHERE r.tenant = b.tenant "
+    "AND r.entity = b.entity AND r.id = b.id)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,13 +50,6 @@ class StoredRecord:
     revision: int
     created_at: str
     updated_at: str
-
-
-def _json_path(field: str) -> str:
-    """The JSON path of a top-level field (quoted: any name is a key)."""
-    import json
-
-    return f"$.{json.dumps(field)}"
 
 
 class Records:
@@ -103,7 +88,7 @@ class Records:
         table = pa.Table.from_arrays(
             [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
         )
-        with self._db.transaction(), self._db.batch(table) as batch:
+        with self._db.transaction(), self._db.tenant(records[0].tenant), self._db.batch(table) as batch:
             twice = "the batch names these records more than once"
             self._refuse_keys(
                 batch,
@@ -114,26 +99,25 @@ class Records:
             if mode == "create":
                 self._refuse_keys(
                     batch,
-                    "SELECT entity, id FROM {b} SEMI JOIN records USING (tenant, entity, id)",
+                    _EXISTING.format(how="EXISTS"),
                     RecordExistsError,
                     "these records already exist",
                 )
             elif mode == "update":
                 self._refuse_keys(
                     batch,
-                    "SELECT entity, id FROM {b} ANTI JOIN records USING (tenant, entity, id)",
+                    _EXISTING.format(how="NOT EXISTS"),
                     RecordNotFoundError,
                     "these records do not exist",
                 )
-            names = ", ".join(_COLUMNS)
-            verb = "INSERT" if mode == "create" else "INSERT OR REPLACE"
-            self._db.all(f"{verb} INTO records ({names}) SELECT {names} FROM {batch}")
+            self._db.insert_from("records", _COLUMNS, batch, replace=mode != "create")
 
     def _refuse_keys(
         self, batch: str, query: str, error: Callable[[str, list[tuple[str, str]]], UserError], message: str
     ) -> None:
         rows = self._db.all(
-            f"SELECT entity, id, count(*) OVER () FROM ({query.format(b=batch)}) ORDER BY entity, id LIMIT {_SHOWN}"
+            f"SELECT entity, id, count(*) OVER () FROM ({query.replace('{b}', batch)}) AS found "
+            f"ORDER BY entity, id LIMIT {_SHOWN}"
         )
         if rows:
             keys = [(entity, id_) for entity, id_, _ in rows]
@@ -144,8 +128,9 @@ class Records:
 
     def get(self, tenant: str, entity: str, id: str) -> StoredRecord | None:
         """The tenant's record `entity`/`id`, None if there is none."""
-        rows = self._db.all(
-            f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._db.select_list(_COLUMNS)} FROM records WHERE tenant = ? AND entity = ? AND id = ?",
             [tenant, entity, id],
         )
         return self._record(rows[0]) if rows else None
@@ -156,8 +141,9 @@ class Records:
         """The tenant's records ordered by entity and id."""
         where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
         page = f"LIMIT {int(limit)} " if limit is not None else ""
-        rows = self._db.all(
-            f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._db.select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
             f"ORDER BY entity, id {page}OFFSET {int(offset)}",
             params,
         )
@@ -183,8 +169,9 @@ class Records:
         clauses = ["tenant = ?", "entity = ?", "package_name = ?"]
         params: list[Any] = [tenant, entity, package]
         for name, kind, value in equal:
-            clauses.append(f"{_CASTS[kind]} = ?")
-            params += [_json_path(name), value]
+            value_sql, keys = self._db.json_value(kind)
+            clauses.append(f"{value_sql} = ?")
+            params += [self._db.json_key(name)] * keys + [value]
         order, order_params = "id", []
         if sort is None:
             if after is not None:
@@ -192,20 +179,22 @@ class Records:
                 params.append(after[1])
         else:
             name, kind, descending = sort
-            value_sql, path = _CASTS[kind], _json_path(name)
+            value_sql, keys = self._db.json_value(kind)
+            path = [self._db.json_key(name)] * keys
             order = f"({value_sql}) IS NULL, {value_sql} {'DESC' if descending else 'ASC'}, id"
             if after is not None:
                 last, last_id = after
                 if last is None:  # the previous page ended among the records without a value
                     clauses.append(f"({value_sql} IS NULL AND id > ?)")
-                    params += [path, last_id]
+                    params += [*path, last_id]
                 else:
                     beyond = "<" if descending else ">"
                     clauses.append(f"({value_sql} IS NULL OR {value_sql} {beyond} ? OR ({value_sql} = ? AND id > ?))")
-                    params += [path, path, last, path, last, last_id]
-            order_params = [path, path]
-        rows = self._db.all(
-            f"SELECT {select_list(_COLUMNS)} FROM records WHERE {' AND '.join(clauses)} "
+                    params += [*path, *path, last, *path, last, last_id]
+            order_params = [*path, *path]
+        rows = self._db.read(
+            tenant,
+            f"SELECT {self._db.select_list(_COLUMNS)} FROM records WHERE {' AND '.join(clauses)} "
             f"ORDER BY {order} LIMIT {int(limit)}",
             params + order_params,
         )
@@ -217,8 +206,9 @@ class Records:
         fixed = [tenant, entity] if entity is not None else [tenant]
         after: tuple[str, str] = ("", "")
         while True:
-            rows = self._db.all(
-                f"SELECT {select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
+            rows = self._db.read(
+                tenant,
+                f"SELECT {self._db.select_list(_COLUMNS)} FROM records WHERE tenant = ? {where} "
                 f"AND (entity, id) > (?, ?) ORDER BY entity, id LIMIT {int(batch)}",
                 [*fixed, *after],
             )
@@ -230,11 +220,11 @@ class Records:
     def count(self, tenant: str, entity: str | None = None) -> int:
         """How many records the tenant has (optionally of one entity)."""
         where, params = ("AND entity = ?", [tenant, entity]) if entity is not None else ("", [tenant])
-        return int(self._db.all(f"SELECT count(*) FROM records WHERE tenant = ? {where}", params)[0][0])
+        return int(self._db.read(tenant, f"SELECT count(*) FROM records WHERE tenant = ? {where}", params)[0][0])
 
     def ids(self, tenant: str, entity: str) -> set[str]:
         """The ids of the tenant's records of `entity`."""
-        rows = self._db.all("SELECT id FROM records WHERE tenant = ? AND entity = ?", [tenant, entity])
+        rows = self._db.read(tenant, "SELECT id FROM records WHERE tenant = ? AND entity = ?", [tenant, entity])
         return {row[0] for row in rows}
 
     def _record(self, row: tuple[Any, ...]) -> StoredRecord:

@@ -1,107 +1,137 @@
-"""The store's schema: the tables of each format, the migrations between formats, and the `meta` table that
-states a store's format (checked against its tables when a store is opened)."""
+"""The store's schema: the tables of each format (one definition for every backend), the migrations between
+formats, and the `meta` table that states a store's format (checked against its tables when a store is opened)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from crmctl import __version__
 from crmctl.runtime.storage.connection import Connection
 from crmctl.runtime.storage.errors import RESTORE_HINT, StoreFormatError
 
-if TYPE_CHECKING:
-    import duckdb
-
-__all__ = ["FORMAT", "LAYOUTS", "MIGRATIONS", "Schema"]
+__all__ = ["FORMAT", "MIGRATIONS", "TABLES", "Column", "Schema", "Table", "layouts"]
 
 FORMAT = 3
 """The store format this crmctl reads and writes."""
 
 
-def _create_format_1(con: duckdb.DuckDBPyConnection) -> None:
-    ids = "package_name VARCHAR NOT NULL, package_version VARCHAR NOT NULL, package_digest VARCHAR NOT NULL"
-    for statement in (
-        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-        "CREATE TABLE packages (digest VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, version VARCHAR NOT NULL, "
-        "canonical BLOB NOT NULL)",
-        f"CREATE TABLE drafts (tenant VARCHAR NOT NULL, draft_id VARCHAR NOT NULL, entity VARCHAR NOT NULL, {ids}, "
-        "data VARCHAR NOT NULL, state VARCHAR NOT NULL, last_step VARCHAR, updated_at TIMESTAMPTZ NOT NULL, "
-        "PRIMARY KEY (tenant, draft_id))",
-        f"CREATE TABLE records (tenant VARCHAR NOT NULL, entity VARCHAR NOT NULL, id VARCHAR NOT NULL, {ids}, "
-        "data VARCHAR NOT NULL, revision INTEGER NOT NULL, created_at TIMESTAMPTZ NOT NULL, "
-        "updated_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, entity, id))",
-        'CREATE TABLE events (tenant VARCHAR NOT NULL, seq BIGINT NOT NULL, session VARCHAR NOT NULL, "at" '
-        "TIMESTAMPTZ NOT NULL, entry VARCHAR NOT NULL, hash VARCHAR NOT NULL, PRIMARY KEY (tenant, seq))",
-    ):
-        con.execute(statement).fetchall()
+@dataclass(frozen=True)
+class Column:
+    """A column of a store table: its name and its kind, which each backend spells in its own types (`text`,
+    `json` — canonical JSON text on DuckDB, JSONB on PostgreSQL —, `bigint`, `integer`, `double`, `timestamp` —
+    with time zone —, `blob`)."""
+
+    name: str
+    kind: str
+    nullable: bool = False
 
 
-def _add_workflow_instances(con: duckdb.DuckDBPyConnection) -> None:
-    """Format 2: workflow instances, each pinned to the package version that started it."""
-    con.execute(
-        "CREATE TABLE workflow_instances (tenant VARCHAR NOT NULL, instance_id VARCHAR NOT NULL, "
-        "workflow VARCHAR NOT NULL, entity VARCHAR NOT NULL, package_name VARCHAR NOT NULL, "
-        "package_version VARCHAR NOT NULL, package_digest VARCHAR NOT NULL, state VARCHAR NOT NULL, "
-        "status VARCHAR NOT NULL, clock TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, instance_id))"
-    ).fetchall()
+@dataclass(frozen=True)
+class Table:
+    """A store table: its columns and primary key (none for an append-only table)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+
+    @property
+    def tenanted(self) -> bool:
+        """Whether each row belongs to a tenant (PostgreSQL isolates those rows per tenant)."""
+        return self.columns[0].name == "tenant"
+
+    def kind(self, column: str) -> str:
+        """The kind of `column`."""
+        return next(c.kind for c in self.columns if c.name == column)
 
 
-def _add_webhook_outbox(con: duckdb.DuckDBPyConnection) -> None:
-    """Format 3: the webhook outbox (one row per event and webhook, with where each webhook's relay stopped in the
-    log) and the delivery attempts, both apart from the hash-chained log (replay and `log verify` never read them)."""
-    for statement in (
-        "CREATE TABLE webhook_cursors (tenant VARCHAR NOT NULL, webhook VARCHAR NOT NULL, seq BIGINT NOT NULL, "
-        "PRIMARY KEY (tenant, webhook))",
-        "CREATE TABLE webhook_outbox (tenant VARCHAR NOT NULL, webhook VARCHAR NOT NULL, event_id VARCHAR NOT NULL, "
-        "seq BIGINT NOT NULL, position INTEGER NOT NULL, event VARCHAR NOT NULL, status VARCHAR NOT NULL, "
-        "attempts INTEGER NOT NULL, next_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, webhook, event_id))",
-        "CREATE TABLE webhook_attempts (tenant VARCHAR NOT NULL, webhook VARCHAR NOT NULL, "
-        'event_id VARCHAR NOT NULL, attempt INTEGER NOT NULL, "at" TIMESTAMPTZ NOT NULL, status_code INTEGER, '
-        "error VARCHAR, duration_ms DOUBLE NOT NULL)",
-    ):
-        con.execute(statement).fetchall()
+def _columns(spec: str) -> tuple[Column, ...]:
+    """`"name kind, name kind?, ..."` (`?`: may be NULL) as columns."""
+    found = []
+    for part in spec.split(","):
+        name, kind = part.split()
+        found.append(Column(name, kind.rstrip("?"), kind.endswith("?")))
+    return tuple(found)
 
 
-# Migration from format n to n + 1. Format 0 is an empty database.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
-    0: _create_format_1,
-    1: _add_workflow_instances,
-    2: _add_webhook_outbox,
+_IDS = "package_name text, package_version text, package_digest text"
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        Table("meta", _columns("key text, value text"), ("key",)),
+        Table("packages", _columns("digest text, name text, version text, canonical blob"), ("digest",)),
+        Table(
+            "drafts",
+            _columns(
+                f"tenant text, draft_id text, entity text, {_IDS}, data json, state json, last_step text?, "
+                "updated_at timestamp"
+            ),
+            ("tenant", "draft_id"),
+        ),
+        Table(
+            "records",
+            _columns(
+                f"tenant text, entity text, id text, {_IDS}, data json, revision integer, created_at timestamp, "
+                "updated_at timestamp"
+            ),
+            ("tenant", "entity", "id"),
+        ),
+        Table(
+            "events",
+            _columns("tenant text, seq bigint, session text, at timestamp, entry text, hash text"),
+            ("tenant", "seq"),
+        ),
+        # Format 2: workflow instances, each pinned to the package version that started it.
+        Table(
+            "workflow_instances",
+            _columns(
+                f"tenant text, instance_id text, workflow text, entity text, {_IDS}, state json, status text, "
+                "clock timestamp"
+            ),
+            ("tenant", "instance_id"),
+        ),
+        # Format 3: the webhook outbox (one row per event and webhook, with where each webhook's relay stopped in
+        # the log) and the delivery attempts, both apart from the hash-chained log (replay and `log verify` never
+        # read them).
+        Table("webhook_cursors", _columns("tenant text, webhook text, seq bigint"), ("tenant", "webhook")),
+        Table(
+            "webhook_outbox",
+            _columns(
+                "tenant text, webhook text, event_id text, seq bigint, position integer, event text, status text, "
+                "attempts integer, next_at timestamp"
+            ),
+            ("tenant", "webhook", "event_id"),
+        ),
+        Table(
+            "webhook_attempts",
+            _columns(
+                "tenant text, webhook text, event_id text, attempt integer, at timestamp, status_code integer?, "
+                "error text?, duration_ms double"
+            ),
+        ),
+    )
 }
 
-# The tables each format's migrations create, as DuckDB's information_schema lists their columns: a store is
-# checked against its format's layout when opened, so a table someone dropped, renamed, replaced by a view or
-# gave other columns is refused once, by name, instead of failing in the middle of a command (a test holds these
-# to what MIGRATIONS create).
-_TZ = "TIMESTAMP WITH TIME ZONE"
-_IDS = "package_name VARCHAR, package_version VARCHAR, package_digest VARCHAR"
-_LAYOUT_1 = {
-    "meta": "key VARCHAR, value VARCHAR",
-    "packages": "digest VARCHAR, name VARCHAR, version VARCHAR, canonical BLOB",
-    "drafts": f"tenant VARCHAR, draft_id VARCHAR, entity VARCHAR, {_IDS}, data VARCHAR, state VARCHAR, "
-    f"last_step VARCHAR, updated_at {_TZ}",
-    "records": f"tenant VARCHAR, entity VARCHAR, id VARCHAR, {_IDS}, data VARCHAR, revision INTEGER, "
-    f"created_at {_TZ}, updated_at {_TZ}",
-    "events": f"tenant VARCHAR, seq BIGINT, session VARCHAR, at {_TZ}, entry VARCHAR, hash VARCHAR",
+# Migration from format n to n + 1: the tables it creates. Format 0 is an empty database.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    0: ("meta", "packages", "drafts", "records", "events"),
+    1: ("workflow_instances",),
+    2: ("webhook_cursors", "webhook_outbox", "webhook_attempts"),
 }
-_LAYOUT_2 = {
-    **_LAYOUT_1,
-    "workflow_instances": f"tenant VARCHAR, instance_id VARCHAR, workflow VARCHAR, entity VARCHAR, "
-    f"{_IDS}, state VARCHAR, status VARCHAR, clock {_TZ}",
-}
-LAYOUTS: dict[int, dict[str, str]] = {
-    1: _LAYOUT_1,
-    2: _LAYOUT_2,
-    3: {
-        **_LAYOUT_2,
-        "webhook_cursors": "tenant VARCHAR, webhook VARCHAR, seq BIGINT",
-        "webhook_outbox": "tenant VARCHAR, webhook VARCHAR, event_id VARCHAR, seq BIGINT, position INTEGER, "
-        f"event VARCHAR, status VARCHAR, attempts INTEGER, next_at {_TZ}",
-        "webhook_attempts": f"tenant VARCHAR, webhook VARCHAR, event_id VARCHAR, attempt INTEGER, at {_TZ}, "
-        "status_code INTEGER, error VARCHAR, duration_ms DOUBLE",
-    },
-}
+
+
+def layouts(connection: Connection) -> dict[int, dict[str, str]]:
+    """The tables of each format with their columns, as `connection`'s backend lists them (`Schema.layout`): a
+    store is checked against its format's layout when opened, so a table someone dropped, renamed, replaced by a
+    view or gave other columns is refused once, by name, instead of failing in the middle of a command."""
+    found: dict[int, dict[str, str]] = {}
+    tables: dict[str, str] = {}
+    for step in range(FORMAT):
+        for name in MIGRATIONS[step]:
+            table = TABLES[name]
+            tables[name] = ", ".join(f"{c.name} {connection.listed_type(c.kind)}" for c in table.columns)
+        found[step + 1] = dict(tables)
+    return found
 
 
 class Schema:
@@ -112,22 +142,23 @@ class Schema:
         self._db = connection
 
     def meta(self) -> dict[str, str]:
-        """The `meta` table: format, created_by, written_by, duckdb."""
+        """The `meta` table: format, created_by, written_by, and the database engine's version."""
         return {key: value for key, value in self._db.all("SELECT key, value FROM meta ORDER BY key")}
 
     def check(self, *, allow_old_format: bool) -> None:
         """Create the tables of an empty database; refuse a store of another format or with other tables; stamp
         the versions writing to it. `allow_old_format` admits an older format (for `migrate()` only)."""
         layout = self.layout()
+        known = layouts(self._db)
         if "meta" not in layout:
             if layout or self._db.read_only:
                 raise StoreFormatError(
-                    f"{self._db.path} is a DuckDB database but not a crmctl runtime store",
-                    hint="pass --store to use another file",
+                    f"{self._db.path} is a {self._db.engine} database but not a crmctl runtime store",
+                    hint=self._db.elsewhere,
                 )
             self._migrate_from(0, created=True)
             return
-        self._check_layout(layout, ["meta"], LAYOUTS[1])
+        self._check_layout(layout, ["meta"], known[1])
         meta = self.meta()
         found = self.stamped(meta)
         if found > FORMAT:
@@ -136,7 +167,7 @@ class Schema:
                 f"{found}; this crmctl {__version__} reads format {FORMAT}",
                 hint="upgrade crmctl",
             )
-        self._check_layout(layout, sorted(LAYOUTS[found]), LAYOUTS[found], stamped=found)
+        self._check_layout(layout, sorted(known[found]), known[found], stamped=found)
         if found < FORMAT and not allow_old_format:
             raise StoreFormatError(
                 f"{self._db.path} is in store format {found}, this crmctl uses format {FORMAT}",
@@ -161,16 +192,9 @@ class Schema:
         )
 
     def layout(self) -> dict[str, str]:
-        """Each table (and view) of the store with its columns, spelled as in `LAYOUTS` (a view has none)."""
-        rows = self._db.all(
-            "SELECT t.table_name, t.table_type, c.column_name, c.data_type FROM information_schema.tables t "
-            "LEFT JOIN information_schema.columns c ON c.table_catalog = t.table_catalog "
-            "AND c.table_schema = t.table_schema AND c.table_name = t.table_name AND t.table_type = 'BASE TABLE' "
-            "WHERE t.table_catalog = current_database() AND t.table_schema = 'main' "
-            "ORDER BY t.table_name, c.ordinal_position"
-        )
+        """Each table (and view) of the store with its columns, spelled as in `layouts()` (a view has none)."""
         columns: dict[str, list[str]] = {}
-        for table, _kind, column, kind in rows:
+        for table, column, kind in self._db.columns():
             columns.setdefault(table, [])
             if column is not None:
                 columns[table].append(f"{column} {kind}")
@@ -191,28 +215,28 @@ class Schema:
             if layout.get(table) != expected[table]
         ]
         if stamped is not None:
-            later = {table for known in LAYOUTS.values() for table in known} - set(expected)
+            later = set(TABLES) - set(expected)
             problems += [f"table {table} of a later format exists" for table in sorted(later & set(layout))]
         if problems:
             which = f"store format {stamped}, as its meta table says" if stamped is not None else "a crmctl store"
             raise StoreFormatError(
-                f"{self._db.path}: its tables are not those of {which}: {'; '.join(problems)}; the file was altered",
+                f"{self._db.path}: its tables are not those of {which}: {'; '.join(problems)}; the store was altered",
                 hint=RESTORE_HINT,
             )
 
     def _stamp(self, values: Mapping[str, str]) -> None:
-        import duckdb
-
-        rows = {**values, "written_by": __version__, "duckdb": duckdb.__version__}
+        engine, version = self._db.engine_version()
+        rows = {**values, "written_by": __version__, engine: version}
         with self._db.transaction():
             for key, value in sorted(rows.items()):
-                self._db.all("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+                self._db.upsert("meta", {"key": key, "value": value})
 
     def _migrate_from(self, found: int, *, created: bool = False) -> list[int]:
         done = []
         with self._db.transaction():
             for step in range(found, FORMAT):
-                self._db.run_migration(MIGRATIONS[step])
+                for name in MIGRATIONS[step]:
+                    self._db.create_table(TABLES[name])
                 done.append(step)
             extra = {"created_by": __version__} if created else {}
             self._stamp({**extra, "format": str(FORMAT)})

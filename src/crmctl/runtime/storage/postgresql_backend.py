@@ -1,0 +1,405 @@
+"""The PostgreSQL backend: a store in one PostgreSQL (15+) database, shared by many processes at once.
+
+- Record data, draft data and state, workflow instances are JSONB; event entries stay text (the hash covers their
+  exact bytes). JSONB is read back as text and parsed like DuckDB's, so both backends return the same values.
+- Tenants are isolated by the database: every table with a `tenant` column has row-level security (forced, so the
+  tables' owner is held to it too) with a policy admitting the rows of the tenant set for the transaction
+  (`crmctl.tenant`, set by `tenant()`); `*` is the scope of work on the store as a whole (`store info`, `store
+  copy`, an export of every tenant). A query that forgets its tenant sees nothing of another tenant's. A role that
+  is a superuser or has BYPASSRLS is not held to policies: `isolation()` says so, and `store info` shows it.
+- Writers append to a tenant's log one after another: each append takes a transaction-scoped advisory lock on the
+  tenant's chain before reading its head; the (tenant, seq) key refuses anything else.
+- Batches go in by binary COPY into a temporary table, then one INSERT ... SELECT (COPY itself cannot write to a
+  table with row-level security); exports read straight into Arrow through ADBC's PostgreSQL driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from crmctl.errors import EnvironmentFailure, InputError
+from crmctl.runtime.storage.connection import ALL_TENANTS, TIMES
+from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
+from crmctl.runtime.storage.locator import StoreURL
+from crmctl.runtime.storage.schema import TABLES
+
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+
+    from crmctl.runtime.storage.schema import Table
+
+__all__ = ["PgConnection", "connect_postgresql"]
+
+MINIMUM = 150000
+"""The oldest PostgreSQL this backend runs on (server_version_num)."""
+_TYPES = {  # kind: (DDL type, information_schema's spelling)
+    "text": ("text", "text"),
+    "json": ("jsonb", "jsonb"),
+    "bigint": ("bigint", "bigint"),
+    "integer": ("integer", "integer"),
+    "double": ("double precision", "double precision"),
+    "timestamp": ("timestamptz", "timestamp with time zone"),
+    "blob": ("bytea", "bytea"),
+}
+_JSON_VALUES = {
+    "text": ("(data ->> ?)", 1),
+    "number": ("(CASE WHEN jsonb_typeof(data -> ?) = 'number' THEN (data ->> ?)::double precision END)", 2),
+    "boolean": ("(CASE WHEN jsonb_typeof(data -> ?) = 'boolean' THEN (data ->> ?)::boolean END)", 2),
+}
+_POLICY = "tenant = current_setting('crmctl.tenant', true) OR current_setting('crmctl.tenant', true) = '*'"
+_ENTRY_DIGEST = """CREATE OR REPLACE FUNCTION crmctl_entry_digest(entry text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN entry::jsonb #>> '{package,digest}';
+EXCEPTION WHEN others THEN
+  RETURN NULL;  -- an entry that is not JSON (a damaged store) pins nothing; `log verify` reports it
+END $$"""
+_HINT = "pass --store to use another database, or a DuckDB file"
+
+
+def _arrow_type(field: pa.Field) -> str:
+    """The PostgreSQL type of a batch column (what binary COPY writes)."""
+    import pyarrow as pa
+
+    kind = field.type
+    for test, name in (
+        (pa.types.is_string, "text"),
+        (pa.types.is_large_string, "text"),
+        (pa.types.is_int64, "int8"),
+        (pa.types.is_int32, "int4"),
+        (pa.types.is_float64, "float8"),
+        (pa.types.is_timestamp, "timestamptz"),
+        (pa.types.is_binary, "bytea"),
+        (pa.types.is_boolean, "bool"),
+    ):
+        if test(kind):
+            return name
+    raise TypeError(f"no PostgreSQL type for the batch column {field.name} ({kind})")  # pragma: no cover - a bug
+
+
+def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> PgConnection:
+    """Connect to the database at `target`; what libpq refuses (no server, a wrong password, no such database)
+    as a store error naming the URL without its password."""
+    try:
+        import psycopg
+        from psycopg.types.string import TextLoader
+    except ImportError:
+        raise StoreError(
+            f"{target.shown}: PostgreSQL stores need crmctl's 'postgresql' extra",
+            hint="pip install 'crmctl[postgresql]'",
+        ) from None
+    try:
+        con = psycopg.connect(target.url, autocommit=True, connect_timeout=10, application_name="crmctl")
+    except psycopg.Error as error:
+        raise StoreError(
+            f"cannot connect to the runtime store {target.shown}: {_first_line(error)}", hint=_HINT
+        ) from None
+    try:
+        con.adapters.register_loader("jsonb", TextLoader)  # parsed by `read_object`, as DuckDB's text is
+        number = int(con.execute("SHOW server_version_num").fetchall()[0][0])
+        if number < MINIMUM:
+            raise StoreError(
+                f"{target.shown} runs PostgreSQL {number // 10000}; crmctl's store needs PostgreSQL 15 or newer"
+            )
+        con.execute("SET TIME ZONE 'UTC'")
+        if read_only:
+            con.execute("SET default_transaction_read_only = on")
+        connection = PgConnection(con, target, read_only=read_only)
+        if not create or read_only:
+            found = con.execute("SELECT to_regclass('meta') IS NOT NULL").fetchall()[0][0]
+            if not found:
+                raise StoreMissingError(
+                    f"{target.shown}: no runtime store in this database", hint="run the runtime once to create it"
+                )
+    except BaseException:
+        con.close()
+        raise
+    return connection
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+class PgConnection:
+    """One psycopg connection (autocommit; transactions opened and closed here) with the store's discipline."""
+
+    engine = "postgresql"
+    elsewhere = _HINT
+
+    def __init__(self, con: psycopg.Connection[Any], target: StoreURL, *, read_only: bool) -> None:
+        self._con = con
+        self._target = target
+        self.path = target.shown
+        self.read_only = read_only
+        self._depth = 0
+        self._doomed = False
+        self._tenant: str | None = None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._con.close()
+
+    # -- statements -------------------------------------------------------------------------------------------------
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        import psycopg
+
+        text = sql.replace("%", "%%").replace("?", "%s") if params else sql
+        try:
+            return self._con.execute(text, list(params) if params else None)
+        except psycopg.Error as error:
+            self._failure(error)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of `sql`."""
+        cursor = self._execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+    def read(self, tenant: str | None, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of `sql`, in the tenant's scope."""
+        with self.tenant(tenant):
+            return self.all(sql, params)
+
+    def changed(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that writes; return how many rows it wrote."""
+        return int(self._execute(sql, params).rowcount)
+
+    def _failure(self, error: Exception) -> NoReturn:
+        """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a value PostgreSQL cannot hold, a
+        server gone or out of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
+        were checked when the store was opened, and every write is made in its tenant's scope."""
+        import psycopg
+        from psycopg import errors
+
+        text = _first_line(error)
+        if isinstance(error, errors.UniqueViolation):
+            raise StoreConflictError(
+                f"{self.path}: another writer stored the same key meanwhile ({text}); nothing of this was written"
+            ) from None
+        if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
+            raise InputError(f"{self.path}: PostgreSQL cannot store this value ({text}); nothing was written") from None
+        if isinstance(error, errors.ReadOnlySqlTransaction):
+            raise StoreError(f"{self.path} is open read-only") from None
+        if isinstance(error, errors.DiskFull | errors.OutOfMemory | psycopg.OperationalError):
+            raise EnvironmentFailure(f"{self.path}: the database failed: {text}") from error
+        raise error
+
+    # -- transactions and the tenant scope --------------------------------------------------------------------------
+
+    @contextmanager
+    def _joined(self, *, writes: bool) -> Iterator[None]:
+        """A transaction, or the one already open (a failure inside a write dooms the whole of it)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._doomed = self._doomed or writes
+                raise
+            finally:
+                self._depth -= 1
+            return
+        self.all("BEGIN")
+        self._depth, self._doomed, self._tenant = 1, False, None
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._quietly("ROLLBACK")
+            raise
+        self._depth = 0
+        if self._doomed:
+            self.all("ROLLBACK")
+            raise StoreError("a write inside this transaction failed, so nothing of it was written")
+        self.all("COMMIT")
+
+    def _quietly(self, sql: str) -> None:
+        """Run `sql` while another error propagates (a connection that failed may refuse it too)."""
+        import psycopg
+
+        with suppress(psycopg.Error):
+            self._con.execute(sql)
+
+    def transaction(self) -> Any:
+        """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
+        if not self._depth:
+            self.check_writable()
+        return self._joined(writes=True)
+
+    @contextmanager
+    def tenant(self, tenant: str | None) -> Iterator[None]:
+        """The rows of `tenant` (None: every tenant's) for what runs inside, in the open transaction or one of its
+        own; the scope it replaced is restored on leaving."""
+        value = ALL_TENANTS if tenant is None else tenant
+        with self._joined(writes=False):
+            previous = self._tenant
+            if previous != value:
+                self._set_tenant(value)
+            try:
+                yield
+            finally:
+                if previous is not None and previous != value and self._depth:
+                    self._set_tenant(previous)
+
+    def _set_tenant(self, value: str) -> None:
+        self.all("SELECT set_config('crmctl.tenant', ?, true)", [value])
+        self._tenant = value
+
+    def check_writable(self) -> None:
+        """Refuse to write to a store opened read-only."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only")
+
+    def lock_chain(self, tenant: str) -> None:
+        """A transaction-scoped advisory lock on the tenant's chain: appends wait for each other here."""
+        self.all("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [f"crmctl.events/{tenant}"])
+
+    # -- batches ----------------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self, table: pa.Table) -> Iterator[str]:
+        """`table` copied (binary COPY) into a temporary table for the duration; yields its name."""
+        name = "_crmctl_batch"
+        fields = list(table.schema)
+        types = [_arrow_type(field) for field in fields]
+        columns = ", ".join(f'"{f.name}" {kind}' for f, kind in zip(fields, types, strict=True))
+        self.all(f"CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP")
+        names = ", ".join(f'"{f.name}"' for f in fields)
+        self._copy(f"COPY {name} ({names}) FROM STDIN (FORMAT BINARY)", types, table)
+        try:
+            yield name
+        except BaseException:
+            raise
+        self.all(f"DROP TABLE {name}")
+
+    def _copy(self, statement: str, types: list[str], table: pa.Table) -> None:
+        import psycopg
+
+        try:
+            with self._con.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.set_types(types)
+                for row in zip(*(column.to_pylist() for column in table.columns), strict=True):
+                    copy.write_row(row)
+        except psycopg.Error as error:
+            self._failure(error)
+
+    def insert(self, target: str, columns: Sequence[str], table: pa.Table, *, replace: bool = False) -> None:
+        """Insert (or replace) the rows of `table` into `target`, in a transaction."""
+        with self.transaction(), self.batch(table) as batch:
+            self.insert_from(target, columns, batch, replace=replace)
+
+    def insert_from(self, target: str, columns: Sequence[str], relation: str, *, replace: bool = False) -> None:
+        """INSERT ... SELECT from `relation` (JSON columns cast to JSONB); `replace`: ON CONFLICT DO UPDATE."""
+        table = TABLES[target]
+        names = ", ".join(f'"{c}"' for c in columns)
+        values = ", ".join(f'"{c}"::jsonb' if table.kind(c) == "json" else f'"{c}"' for c in columns)
+        self.all(f"INSERT INTO {target} ({names}) SELECT {values} FROM {relation}{_conflict(table, columns, replace)}")
+
+    def upsert(self, target: str, row: Mapping[str, Any]) -> None:
+        """INSERT one row ... ON CONFLICT DO UPDATE."""
+        table = TABLES[target]
+        names = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join("?::jsonb" if table.kind(c) == "json" else "?" for c in row)
+        self.all(
+            f"INSERT INTO {target} ({names}) VALUES ({marks}){_conflict(table, list(row), True)}", list(row.values())
+        )
+
+    # -- dialect ----------------------------------------------------------------------------------------------------
+
+    def select_list(self, columns: Sequence[str]) -> str:
+        """The SELECT list reading `columns`, timestamps as epoch microseconds."""
+        return ", ".join(self.epoch_us(c) if c in TIMES else f'"{c}"' for c in columns)
+
+    def epoch_us(self, column: str) -> str:
+        """Epoch microseconds, exactly (extract gives a numeric)."""
+        return f'(extract(epoch from "{column}") * 1000000)::bigint'
+
+    def json_value(self, kind: str) -> tuple[str, int]:
+        """JSONB operators on the field's key."""
+        return _JSON_VALUES[kind]
+
+    def json_key(self, field: str) -> str:
+        """The key itself."""
+        return field
+
+    def entry_digest(self, column: str) -> str:
+        """`crmctl_entry_digest`, created with the events table."""
+        return f"crmctl_entry_digest({column})"
+
+    @contextmanager
+    def arrow(
+        self, sql: str, params: Sequence[Any], rows: int, *, tenant: str | None
+    ) -> Iterator[Iterator[pa.RecordBatch]]:
+        """The rows of `sql` read through ADBC's PostgreSQL driver (COPY in binary, decoded into Arrow in C) on a
+        connection of its own, in one read-only transaction in the tenant's scope."""
+        import adbc_driver_postgresql.dbapi as adbc
+
+        numbered = sql
+        for index in range(len(params)):
+            numbered = numbered.replace("?", f"${index + 1}", 1)
+        value = ALL_TENANTS if tenant is None else tenant
+        try:
+            with adbc.connect(self._target.url) as con, con.cursor() as cursor:
+                cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(rows * 512)})
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute("SELECT set_config('crmctl.tenant', $1, true)", [value])
+                cursor.fetchall()
+                cursor.execute(numbered, list(params) if params else None)
+                yield iter(cursor.fetch_record_batch())
+                con.rollback()
+        except adbc.Error as error:
+            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {_first_line(error)}") from error
+
+    def columns(self) -> list[tuple[str, str | None, str | None]]:
+        """Every table and view of the connection's schema (`current_schema()`), with the columns of the tables."""
+        rows = self.all(
+            "SELECT t.table_name, c.column_name, c.data_type FROM information_schema.tables t "
+            "LEFT JOIN information_schema.columns c ON c.table_schema = t.table_schema "
+            "AND c.table_name = t.table_name AND t.table_type = 'BASE TABLE' "
+            "WHERE t.table_schema = current_schema() ORDER BY t.table_name, c.ordinal_position"
+        )
+        return [(str(table), column, kind) for table, column, kind in rows]
+
+    def listed_type(self, kind: str) -> str:
+        """information_schema's spelling of `kind`."""
+        return _TYPES[kind][1]
+
+    def create_table(self, table: Table) -> None:
+        """CREATE TABLE, and for a table of tenants' rows the isolation policy, forced on its owner too."""
+        columns = [f'"{c.name}" {_TYPES[c.kind][0]}{"" if c.nullable else " NOT NULL"}' for c in table.columns]
+        if table.key:
+            columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
+        self.all(f"CREATE TABLE {table.name} ({', '.join(columns)})")
+        if table.tenanted:
+            self.all(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
+            self.all(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")
+            self.all(f"CREATE POLICY tenant_isolation ON {table.name} USING ({_POLICY}) WITH CHECK ({_POLICY})")
+        if table.name == "events":
+            self.all(_ENTRY_DIGEST)
+
+    def engine_version(self) -> tuple[str, str]:
+        """("postgresql", the server's version)."""
+        return "postgresql", str(self.all("SHOW server_version")[0][0]).split()[0]
+
+    def isolation(self) -> str:
+        """ "enforced", or why the connecting role is not held to the tenants' row-level security."""
+        superuser, bypass, role = self.all(
+            "SELECT rolsuper, rolbypassrls, rolname FROM pg_roles WHERE rolname = current_user"
+        )[0]
+        if superuser or bypass:
+            why = "is a superuser" if superuser else "has BYPASSRLS"
+            return f"bypassed: role {role} {why}; connect as a role without it to have tenants isolated"
+        return "enforced"
+
+
+def _conflict(table: Table, columns: Sequence[str], replace: bool) -> str:
+    """The ON CONFLICT clause replacing a row with the same key."""
+    if not replace or not table.key:
+        return ""
+    others = [c for c in columns if c not in table.key]
+    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in others)
+    return f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}" if others else " ON CONFLICT DO NOTHING"
