@@ -13,6 +13,7 @@ from crmctl.errors import UsageError
 __all__ = ["SCHEMES", "StoreURL", "locate"]
 
 SCHEMES = ("postgresql", "postgres")
+_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -27,12 +28,12 @@ class StoreURL:
     def shown(self) -> str:
         """The URL without its password: what messages, `store info` and logs show."""
         parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-        return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, parts.fragment))
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.partition(':')[0]}:***@{host}"
+        query = _PASSWORD.sub(r"\1***", parts.query)
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
     def __str__(self) -> str:
         return self.shown

@@ -270,10 +270,7 @@ class PgConnection:
         self.all(f"CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP")
         names = ", ".join(f'"{f.name}"' for f in fields)
         self._copy(f"COPY {name} ({names}) FROM STDIN (FORMAT BINARY)", types, table)
-        try:
-            yield name
-        except BaseException:
-            raise
+        yield name  # on an error the transaction is rolled back, and the table with it
         self.all(f"DROP TABLE {name}")
 
     def _copy(self, statement: str, types: list[str], table: pa.Table) -> None:
