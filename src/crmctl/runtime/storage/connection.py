@@ -18,7 +18,7 @@ from crmctl.runtime.storage.errors import RESTORE_HINT, StoreIntegrityError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from crmctl.runtime.storage.schema import Table
+    from crmctl.runtime.storage.tables import Table
 
 __all__ = ["ALL_TENANTS", "CHUNK", "TIMES", "Connection", "iso_from_micros", "parse_stored_instant", "read_object"]
 

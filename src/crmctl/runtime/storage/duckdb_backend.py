@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from crmctl.runtime.storage.schema import Table
+    from crmctl.runtime.storage.tables import Table
 
 __all__ = ["DuckConnection", "connect_duckdb"]
 

@@ -23,13 +23,13 @@ from crmctl.errors import EnvironmentFailure, InputError
 from crmctl.runtime.storage.connection import ALL_TENANTS, TIMES
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
 from crmctl.runtime.storage.locator import StoreURL
-from crmctl.runtime.storage.schema import TABLES
+from crmctl.runtime.storage.tables import TABLES
 
 if TYPE_CHECKING:
     import psycopg
     import pyarrow as pa
 
-    from crmctl.runtime.storage.schema import Table
+    from crmctl.runtime.storage.tables import Table
 
 __all__ = ["PgConnection", "connect_postgresql"]
 
