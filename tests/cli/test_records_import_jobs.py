@@ -250,3 +250,9 @@ def test_interrupted_import_leaves_no_process_and_no_rows(tmp_path: Path, how: s
     with Store.open(store) as opened:
         assert opened.count_records("default") == 0
         assert list(opened.events("default")) == []
+
+
+def test_the_help_names_the_threshold() -> None:
+    from crmctl.cli.main_runtime import records_import
+
+    assert f"from {row_checks.POOL_MIN_ROWS:,} rows" in (records_import.__doc__ or "")

@@ -416,7 +416,7 @@ def records_import(
 ) -> None:
     """Import rows in one transaction: all or nothing; exit 1 listing rejected rows (row, field, code, message).
 
-    Rows are validated by --jobs worker processes (from 20,000 rows) and written in file order by this one: the
+    Rows are validated by --jobs worker processes (from 50,000 rows) and written in file order by this one: the
     same records, log and report as with --jobs 1."""
     from crmctl.cli.commands import records as command
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import UserError
 from crmctl.model.aliases import NamedTwice
 from crmctl.runtime.records import RecordEngine, RecordResult, record_effects
-from crmctl.runtime.row_checks import checked_rows, pool_refusal
+from crmctl.runtime.row_checks import Row, checked_rows, pool_refusal
 from crmctl.runtime.service import iso, parse_instant, recorded_resolver
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ __all__ = [
     "replay_entry",
 ]
 
-Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
 # (pinned version, target version, entity, the stored values a move carries over) -> findings refusing the move
 MoveCheck = Callable[["Package", "Package", str, Mapping[str, Any]], list[dict[str, Any]]]
 

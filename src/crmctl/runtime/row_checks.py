@@ -15,7 +15,7 @@ an entity with async validations is checked in process unless `--no-async` skips
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +25,15 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from crmctl.runtime.checks import Resolver
-    from crmctl.runtime.record_service import Row
     from crmctl.runtime.records import RecordEngine
 
-__all__ = ["CHUNK_ROWS", "POOL_MIN_ROWS", "checked_rows", "pool_refusal"]
+__all__ = ["CHUNK_ROWS", "POOL_MIN_ROWS", "Row", "checked_rows", "pool_refusal"]
 
-POOL_MIN_ROWS = 20_000  # below this, worker start-up (about half a second each) costs more than it saves
+Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
+
+# Below this many rows the workers' start-up (spawn, imports, package load and compile: 0.7-2 s for two) costs more
+# than validating in parallel saves (about 12 us a row with two processes): docs/runtime.md#parallel-import.
+POOL_MIN_ROWS = 50_000
 CHUNK_ROWS = 2_000  # rows per task: large enough that pickling and scheduling stay a small part of it
 
 # A worker's engine and clock, set once by `_setup` (module state of the worker process only).
