@@ -21,7 +21,7 @@ process would have produced. `records import --jobs N` validates its rows with i
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -61,7 +61,7 @@ def ordered_map(
     jobs: int,
     setup: Callable[..., None],
     setup_args: tuple[Any, ...] = (),
-) -> Iterator[tuple[list[T], R]]:
+) -> Generator[tuple[list[T], R], None, None]:
     """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -19,6 +19,7 @@ The clock and ids are injected by the caller; nothing here reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -293,7 +294,7 @@ class RecordService:
             bodies.clear()
 
         try:
-            with self.store.transaction():
+            with closing(checked), self.store.transaction():  # leaving early stops the workers at once
                 for (number, given_id, values), result in checked:
                     report.rows += 1
                     if not result.ok:

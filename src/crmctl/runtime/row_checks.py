@@ -15,7 +15,8 @@ an entity with async validations is checked in process unless `--no-async` skips
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
+from contextlib import closing
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
@@ -63,10 +64,10 @@ def checked_rows(
     *,
     jobs: int = 1,
     copy: tuple[str, bytes] | None = None,
-) -> Iterator[tuple[Row, RecordResult]]:
+) -> Generator[tuple[Row, RecordResult], None, None]:
     """Every row with its result, in order. With `jobs` > 1 (and `copy`: the digest and canonical bytes of the
     engine's package version) rows are checked in worker processes when there are at least `POOL_MIN_ROWS`; the
-    caller checks `pool_refusal` first."""
+    caller checks `pool_refusal` first, and closes the generator when it leaves early (that stops the workers)."""
     if jobs <= 1 or copy is None:
         yield from ((row, engine.check(row[2], at, resolver)) for row in rows)
         return
@@ -83,15 +84,17 @@ def checked_rows(
     from crmctl.runtime.pool import chunked, ordered_map
 
     digest, blob = copy
-    for chunk, results in ordered_map(
+    pooled = ordered_map(
         _check_chunk,
         chunked(chain(head, source), CHUNK_ROWS),
         jobs=jobs,
         setup=_setup,
         setup_args=(digest, blob, engine.entity, engine.locale, at),
-    ):
-        for row, (ok, data, warnings, errors) in zip(chunk, results, strict=True):
-            yield row, RecordResult(ok, data, warnings, errors)
+    )
+    with closing(pooled):
+        for chunk, results in pooled:
+            for row, (ok, data, warnings, errors) in zip(chunk, results, strict=True):
+                yield row, RecordResult(ok, data, warnings, errors)
 
 
 def _setup(digest: str, blob: bytes, entity: str, locale: str, at: datetime) -> None:
