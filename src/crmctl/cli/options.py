@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["ListFormat", "ListFormatOpt", "count", "percentage", "tenant_id"]
+__all__ = ["JobsOpt", "ListFormat", "ListFormatOpt", "available_cores", "count", "jobs", "percentage", "tenant_id"]
 
 
 class ListFormat(StrEnum):
@@ -54,3 +54,34 @@ def percentage(text: str | float) -> float:
     if not 0 <= value <= 100:
         raise typer.BadParameter(f"{text!r} is not a percentage from 0 to 100")
     return value
+
+
+def jobs(text: str | int | None) -> int | None:
+    """`--jobs`: a number of worker processes from 1 (None: not given, the command uses `available_cores`)."""
+    if text is None:
+        return None
+    value = count(text)
+    if value < 1:
+        raise typer.BadParameter(f"{text!r}: give at least 1 process")
+    return value
+
+
+def available_cores() -> int:
+    """The default of `--jobs`: the cores this process may run on (its CPU affinity where the platform has one)."""
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        parser=jobs,
+        metavar="N",
+        help="Worker processes (default: the number of cores; 1 works in this process alone).",
+    ),
+]

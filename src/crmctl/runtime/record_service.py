@@ -19,12 +19,14 @@ The clock and ids are injected by the caller; nothing here reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.model.aliases import NamedTwice
 from crmctl.runtime.records import RecordEngine, RecordResult, record_effects
+from crmctl.runtime.row_checks import Row, checked_rows, pool_refusal
 from crmctl.runtime.service import iso, parse_instant, recorded_resolver
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ __all__ = [
     "replay_entry",
 ]
 
-Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
 # (pinned version, target version, entity, the stored values a move carries over) -> findings refusing the move
 MoveCheck = Callable[["Package", "Package", str, Mapping[str, Any]], list[dict[str, Any]]]
 
@@ -263,13 +264,23 @@ class RecordService:
         batch_size: int = 10_000,
         resolver: Resolver | None = None,
         progress: Callable[[int], None] | None = None,
+        jobs: int = 1,
     ) -> ImportReport:
         """Create a record per row, all in one transaction. With a rejected row nothing is written, unless
-        `skip_invalid`; the report lists every rejected row either way. `progress` gets the rows done so far."""
+        `skip_invalid`; the report lists every rejected row either way. `progress` gets the rows done so far.
+
+        With `jobs` > 1 the rows are validated in that many worker processes (`checked_rows`) and written here,
+        in file order: the same records, log entries and report as with one."""
         from crmctl.runtime.store import StoredRecord
 
         ref = self.runtime.pin(package)
         engine = self.engine(package, entity, ref.digest)
+        if jobs > 1 and pool_refusal(engine, resolver) is None:
+            blob = self.store.get_package(ref.digest)
+            assert blob is not None  # pinned just above
+            checked = checked_rows(engine, rows, at, resolver, jobs=jobs, copy=(ref.digest, blob))
+        else:
+            checked = checked_rows(engine, rows, at, resolver)
         stamp = iso(at)
         report = ImportReport()
         records: list[StoredRecord] = []
@@ -283,10 +294,9 @@ class RecordService:
             bodies.clear()
 
         try:
-            with self.store.transaction():
-                for number, given_id, values in rows:
+            with closing(checked), self.store.transaction():  # leaving early stops the workers at once
+                for (number, given_id, values), result in checked:
                     report.rows += 1
-                    result = engine.check(values, at, resolver)
                     if not result.ok:
                         report.rejected.append((number, result.errors))
                         continue

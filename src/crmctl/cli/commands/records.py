@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.cli.console import out, progress
+from crmctl.cli.console import note, out, progress
 from crmctl.cli.contract import emit
 from crmctl.cli.inputs import instant, open_store
 from crmctl.cli.words import plural
@@ -307,13 +307,21 @@ def run_import(
     now: str | None,
     skip_invalid: bool,
     no_async: bool = False,
+    jobs: int | None = None,
 ) -> int:
+    """`jobs` None: as many worker processes as cores (`available_cores`); 1: validate in this process."""
+    from crmctl.cli.options import available_cores
     from crmctl.runtime.record_files import read_rows
+    from crmctl.runtime.row_checks import pool_refusal
 
     package = _package(package_path)
     at = instant(now)
+    resolver = _providers(no_async)
     with _service(store, tenant, locale) as service, progress("importing") as update:
         engine = service.engine(package, entity)
+        refusal = pool_refusal(engine, resolver)
+        if refusal is not None and jobs is not None and jobs > 1:
+            note(f"crmctl: {refusal}")
         report = service.import_rows(
             package,
             entity,
@@ -321,6 +329,7 @@ def run_import(
             at,
             skip_invalid=skip_invalid,
             progress=update,
-            resolver=_providers(no_async),
+            resolver=resolver,
+            jobs=available_cores() if jobs is None else jobs,
         )
     return _report_import(report, entity, skip_invalid, output_format)

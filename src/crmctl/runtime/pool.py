@@ -1,0 +1,148 @@
+"""A process pool for pure work: chunks of independent items handled by worker processes, results in input order.
+
+`ordered_map(work, chunks, jobs=N, setup=..., setup_args=...)` runs `work(chunk)` in N worker processes and yields
+each chunk with its result in the order of the chunks, so a caller that consumes them sees exactly what one
+process would have produced. `records import --jobs N` validates its rows with it (docs/runtime.md#parallel-import).
+
+- Workers are started with the 'spawn' method (a fork of a parent holding threads — DuckDB's, the progress
+  bar's — is unsafe), and each runs `setup(*setup_args)` once: e.g. load a package version from its canonical
+  bytes and compile its engine. `work` and `setup` must be module-level functions, their arguments picklable.
+- At most `2 × jobs` chunks are in flight: reading the input stays ahead of the workers without holding all of
+  it in memory.
+- An exception raised by `work` is raised again in the parent at its place in the order; an exception raised
+  while reading `chunks` is raised after the results of the chunks read before it. A worker that dies (killed,
+  out of memory) is an `InternalError`, never a hang.
+- Workers never see Ctrl-C (born with SIGINT blocked, then ignoring it): the parent alone handles it, and
+  leaving (by an exception, Ctrl-C or the consumer closing the generator) cancels the chunks not started and
+  waits for the running ones (one chunk each). A worker whose parent dies, even by `kill -9`, exits on its own:
+  no process is left behind.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from crmctl.errors import InternalError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+__all__ = ["chunked", "ordered_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter). When reading `items` fails, the items read before the
+    failure still come out, as a last shorter list, before the exception."""
+    chunk: list[T] = []
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
+def ordered_map(
+    work: Callable[[list[T]], R],
+    chunks: Iterable[list[T]],
+    *,
+    jobs: int,
+    setup: Callable[..., None],
+    setup_args: tuple[Any, ...] = (),
+) -> Generator[tuple[list[T], R], None, None]:
+    """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(setup, setup_args)
+    )
+    pending: deque[tuple[list[T], Future[R]]] = deque()
+    source = iter(chunks)
+    failure: Exception | None = None
+    try:
+        while True:
+            while failure is None and len(pending) < 2 * jobs:
+                try:
+                    chunk = next(source)
+                except StopIteration:
+                    break
+                except Exception as exc:  # the chunks read before it come first, as in one process
+                    failure = exc
+                    break
+                with _sigint_blocked():  # a worker started here is born deaf to Ctrl-C
+                    pending.append((chunk, executor.submit(work, chunk)))
+            if not pending:
+                break
+            chunk, future = pending.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool as exc:
+                raise InternalError(f"a worker process stopped unexpectedly ({exc}); nothing was written") from None
+            yield chunk, result
+        if failure is not None:
+            raise failure
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back in this thread (POSIX, main thread), and delivered when the block ends. The executor starts
+    its workers inside `submit`, and a child inherits the blocked mask: a Ctrl-C while a worker is still importing
+    (before `_start` ignores it) would otherwise print a KeyboardInterrupt traceback from that worker."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _start(setup: Callable[..., None], setup_args: tuple[Any, ...]) -> None:
+    """A worker's first steps: leave Ctrl-C to the parent, exit with it, collect no garbage cycles (as `crmctl`
+    itself runs a command: the work builds many acyclic dicts), then the caller's setup."""
+    import gc
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
+    gc.disable()
+    setup(*setup_args)
+
+
+def _exit_with_parent() -> None:
+    """Watch the parent's sentinel (readable when it ends) in a daemon thread; exit when it fires."""
+    import multiprocessing
+    import os
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - only ever called in a worker
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="crmctl-parent-watch", daemon=True).start()
