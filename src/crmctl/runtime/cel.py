@@ -25,7 +25,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmctl.errors import UserError
@@ -46,6 +46,8 @@ from crmctl.runtime.values import (
     MAX_TEXT,
     ValueSizeError,
     ValueTypeError,
+    format_duration,
+    format_timestamp,
     from_cel,
     to_cel,
     zero_value,
@@ -202,9 +204,7 @@ class CompiledProgram:
             if (fn := native_form(source, checker.variables)) is not None
         }
         plans = {
-            expr_id: _Plan(
-                expr, tuple(sorted(checked.variables)), _plain_type(expr), sized.get(expr_id), native.get(expr_id)
-            )
+            expr_id: _Plan(expr, checked.names, *_plain(expr), sized.get(expr_id), native.get(expr_id))
             for expr_id, (expr, checked) in compiled.items()
         }
         program = cls(
@@ -268,7 +268,7 @@ class CompiledProgram:
         plan = self._plans.get(expr_id)
         if plan is None:
             raise EvaluationError(expr_id, "no such expression in this program")
-        program, names, plain, checked, quick = plan
+        program, names, plain, finish, checked, quick = plan
         if quick is not None:
             try:
                 return quick(data)
@@ -290,8 +290,12 @@ class CompiledProgram:
                 raise RuntimeCostError(expr_id, _BUDGET_MESSAGE) from None
             raise EvaluationError(expr_id, message) from None
         value = result.plain_value()
-        if type(value) is plain:  # a failed evaluation's value is its message, a str: never a bool, int or float
-            return value
+        if type(value) is plain:
+            if finish is None:
+                return value
+            value = finish(value)
+            if value is not _NOT_PLAIN:
+                return value
         return _result(expr_id, result)
 
 
@@ -300,25 +304,47 @@ class _Plan(NamedTuple):
 
     program: Any  # the cel-expr-python `Expression`
     names: tuple[str, ...]  # the variables it reads (fields and context)
-    plain: type | None  # the Python type of its successful results when its checked type is bool, int or double
+    plain: type | None  # the Python type of its results when its checked type has one (see `_plain`)
+    finish: Callable[[Any], Any] | None  # that plain value as `from_cel` gives it (None: as it is)
     sized: cel_cost.CheckedAst | None  # set when its inputs are measured before evaluating (`sized`)
     native: Callable[[Mapping[str, Any]], Any] | None  # its `native_form`, if it has one
 
 
-def _plain_type(program: Any) -> type | None:
-    """`_Plan.plain` of a compiled expression: for these types `from_cel` returns the plain value as it is."""
+def _plain(program: Any) -> tuple[type | None, Callable[[Any], Any] | None]:
+    """`_Plan.plain` and `_Plan.finish` of a compiled expression, from its checked type.
+
+    A failed evaluation's plain value is its message, a str that starts with a status code ("INVALID_ARGUMENT: ")
+    whatever the expression's type: a plain value of another Python type is a result, and so is a str without
+    that prefix from a string expression; `_NOT_PLAIN` sends anything else through the full check (`_result`).
+    """
     from cel_expr_python import cel
 
     checked = program.return_type()
-    for cel_type, plain in ((cel.Type.BOOL, bool), (cel.Type.INT, int), (cel.Type.DOUBLE, float)):
+    plains: tuple[tuple[Any, type, Callable[[Any], Any] | None], ...] = (
+        (cel.Type.BOOL, bool, None),
+        (cel.Type.INT, int, None),
+        (cel.Type.UINT, int, None),
+        (cel.Type.DOUBLE, float, None),
+        (cel.Type.STRING, str, _text),
+        (cel.Type.TIMESTAMP, datetime, format_timestamp),
+        (cel.Type.DURATION, timedelta, format_duration),
+    )
+    for cel_type, plain, finish in plains:
         if checked == cel_type:
-            return plain
-    return None
+            return plain, finish
+    return None, None
+
+
+_NOT_PLAIN = object()
+
+
+def _text(value: str) -> Any:
+    return _NOT_PLAIN if _CODE_RE.match(value) else value
 
 
 def _check_cost(expr_id: str, checked: cel_cost.CheckedAst, data: Mapping[str, Any]) -> None:
     """Refuse an evaluation of a `sized` expression that would pass a bound for the sizes of these inputs."""
-    sizes = {name: cel_cost.value_size(data[name]) for name in checked.variables if name in data}
+    sizes = {name: cel_cost.value_size(data[name]) for name in checked.names if name in data}
     largest, copied = checked.lists(sizes, ITERATION_BUDGET)
     if largest > MAX_ACCUMULATED_ITEMS:
         raise RuntimeCostError(
