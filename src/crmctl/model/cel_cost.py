@@ -25,6 +25,7 @@ error, never a cost of zero: a guard that cannot read what will run must not let
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -136,13 +137,18 @@ class CheckedAst:
         _free_variables(root, frozenset(), free)
         return cls(root, _nesting(root), _accumulates(root), frozenset(free))
 
+    @functools.cached_property
+    def names(self) -> tuple[str, ...]:
+        """`variables`, sorted: the order of the sizes in the cache keys."""
+        return tuple(sorted(self.variables))
+
     def lists(self, sizes: Mapping[str, tuple[int, int, int]], iteration_budget: int) -> tuple[int, int]:
         """For inputs of these `value_size` sizes: the most items one map or filter may run over, and at most how
         many bytes all their appends copy (both 0 when the expression has neither). From exact sizes, not rounded
         ones: the item count is compared with a limit and reported."""
         if not self.accumulates:
             return 0, 0
-        names = sorted(self.variables)
+        names = self.names
         shapes = tuple(sizes.get(name, (0, 0, 0))[1:] for name in names)
         key = (iteration_budget, shapes)
         hit = self._lists.get(key)
@@ -164,9 +170,12 @@ class CheckedAst:
         Sizes are rounded up to three significant bits first (the bound only grows with them), so that the many
         evaluations of one expression over similar records share a cached result.
         """
-        names = sorted(self.variables)
-        rounded = tuple((_up(sizes.get(name, (0, 0))[0]), _up(sizes.get(name, (0, 0))[1])) for name in names)
-        key = (iteration_budget, rounded)
+        names = self.names
+        rounded = []
+        for name in names:  # a loop, not a generator: this runs before every evaluation of a `sized` expression
+            size = sizes.get(name)
+            rounded.append((0, 0) if size is None else (_up(size[0]), _up(size[1])))
+        key = (iteration_budget, tuple(rounded))
         hit = self._cache.get(key)
         if hit is None:
             if len(self._cache) >= _CACHE_SIZE:
@@ -183,17 +192,31 @@ def value_size(value: Any) -> tuple[int, int, int]:
     if isinstance(value, str | bytes):
         return len(value), 0, 0
     if isinstance(value, list | tuple | dict):
-        parts = [value_size(v) for v in (value.values() if isinstance(value, dict) else value)]
-        keys = sum(value_size(k)[0] for k in value) if isinstance(value, dict) else 0
-        inner = max((max(part[1], part[2]) for part in parts), default=0)
-        return keys + sum(part[0] for part in parts) + ELEMENT * len(value), len(value), inner
+        # Measured before every evaluation of a `sized` expression: texts and numbers inside are counted here
+        # rather than through a call each.
+        total = ELEMENT * len(value)
+        inner = 0
+        if isinstance(value, dict):
+            for key in value:
+                total += len(key) if type(key) is str else value_size(key)[0]
+        for item in value.values() if isinstance(value, dict) else value:
+            kind = type(item)
+            if kind is str:
+                total += len(item)
+            elif kind is float or kind is int or kind is bool:
+                total += _SCALAR
+            else:
+                size, items, deeper = value_size(item)
+                total += size
+                inner = max(inner, items, deeper)
+        return total, len(value), inner
     return _SCALAR, 0, 0
 
 
 def _up(number: int) -> int:
     """`number` rounded up to three significant bits (at most 25 % more)."""
-    shift = max(number.bit_length() - 3, 0)
-    return -(-number >> shift) << shift
+    shift = number.bit_length() - 3
+    return -(-number >> shift) << shift if shift > 0 else number
 
 
 # --- the protobuf wire format (https://protobuf.dev/programming-guides/encoding/) ----------------------------

@@ -25,7 +25,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crmctl.errors import UserError
@@ -46,6 +46,8 @@ from crmctl.runtime.values import (
     MAX_TEXT,
     ValueSizeError,
     ValueTypeError,
+    format_duration,
+    format_timestamp,
     from_cel,
     to_cel,
     zero_value,
@@ -166,6 +168,8 @@ class CompiledProgram:
     # Expressions that can pass COST_BUDGET or MAX_ACCUMULATED_ITEMS for large enough inputs: checked before each
     # evaluation.
     sized: Mapping[str, cel_cost.CheckedAst] = field(default_factory=dict, repr=False)
+    # What `evaluate_bound` needs of each compiled expression, in one lookup (see `_Plan`).
+    _plans: Mapping[str, _Plan] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, digest: str, schema: SchemaArtifact, entity: str, expressions: Mapping[str, str]) -> CompiledProgram:
@@ -199,8 +203,12 @@ class CompiledProgram:
             for expr_id, source in expressions.items()
             if (fn := native_form(source, checker.variables)) is not None
         }
+        plans = {
+            expr_id: _Plan(expr, checked.names, *_plain(expr), sized.get(expr_id), native.get(expr_id))
+            for expr_id, (expr, checked) in compiled.items()
+        }
         program = cls(
-            digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound, native, sized
+            digest, entity, entity_fields, dict(sorted(expressions.items())), programs, unbound, native, sized, plans
         )
         _CACHE[key] = program
         while len(_CACHE) > _CACHE_SIZE:
@@ -257,48 +265,113 @@ class CompiledProgram:
 
     def evaluate_bound(self, expr_id: str, data: Mapping[str, Any]) -> Any:
         """Like `evaluate`, over variables already converted by `bind` (several rules, one record)."""
-        quick = self.native.get(expr_id)
+        plan = self._plans.get(expr_id)
+        if plan is None:
+            raise EvaluationError(expr_id, "no such expression in this program")
+        program, names, plain, finish, checked, quick = plan
         if quick is not None:
             try:
                 return quick(data)
             except KeyError as exc:
                 raise MissingValueError(expr_id, f"field {exc.args[0]!r} has no value") from None
-        program = self._programs.get(expr_id)
-        if program is None:
-            raise EvaluationError(expr_id, "no such expression in this program")
-        checked = self.sized.get(expr_id)
         if checked is not None:
-            sizes = {name: cel_cost.value_size(data[name]) for name in checked.variables if name in data}
-            largest, copied = checked.lists(sizes, ITERATION_BUDGET)
-            if largest > MAX_ACCUMULATED_ITEMS:
-                raise RuntimeCostError(
-                    expr_id,
-                    f"map/filter over {largest} items exceeds the runtime's cost bound "
-                    f"of {MAX_ACCUMULATED_ITEMS} items per collection",
-                )
-            work = checked.cost(sizes, ITERATION_BUDGET) + copied
-            if work > COST_BUDGET:
-                raise RuntimeCostError(
-                    expr_id,
-                    f"for these values the evaluation could allocate or scan "
-                    f"{work / _MIB:,.0f} MiB, past the runtime's cost bound of "
-                    f"{COST_BUDGET // _MIB} MiB per evaluation",
-                )
+            _check_cost(expr_id, checked, data)
+        # Only the variables the expression reads: cel-expr-python converts every entry of the mapping it is given
+        # on every call. Positional arguments: pybind11 takes keywords markedly slower.
+        variables = {}
+        for name in names:
+            if name in data:
+                variables[name] = data[name]
         try:
-            result = program.eval(data=data)
+            result = program.eval(None, variables)
         except (RuntimeError, TypeError, ValueError) as exc:
             message = _clean(str(exc))
             if message.startswith("Iteration budget exceeded"):
                 raise RuntimeCostError(expr_id, _BUDGET_MESSAGE) from None
             raise EvaluationError(expr_id, message) from None
-        if result.type() in _failed_types():
-            message = _clean(str(result.value()))
-            if message.startswith("Iteration budget exceeded"):
-                raise RuntimeCostError(expr_id, _BUDGET_MESSAGE)
-            if message.startswith(_MISSING_PREFIXES) or message.endswith("has no value"):
-                raise MissingValueError(expr_id, message)
-            raise EvaluationError(expr_id, message)
-        return from_cel(result.plain_value())
+        value = result.plain_value()
+        if type(value) is plain:
+            if finish is None:
+                return value
+            value = finish(value)
+            if value is not _NOT_PLAIN:
+                return value
+        return _result(expr_id, result)
+
+
+class _Plan(NamedTuple):
+    """One compiled expression as `evaluate_bound` runs it."""
+
+    program: Any  # the cel-expr-python `Expression`
+    names: tuple[str, ...]  # the variables it reads (fields and context)
+    plain: type | None  # the Python type of its results when its checked type has one (see `_plain`)
+    finish: Callable[[Any], Any] | None  # that plain value as `from_cel` gives it (None: as it is)
+    sized: cel_cost.CheckedAst | None  # set when its inputs are measured before evaluating (`sized`)
+    native: Callable[[Mapping[str, Any]], Any] | None  # its `native_form`, if it has one
+
+
+def _plain(program: Any) -> tuple[type | None, Callable[[Any], Any] | None]:
+    """`_Plan.plain` and `_Plan.finish` of a compiled expression, from its checked type.
+
+    A failed evaluation's plain value is its message, a str that starts with a status code ("INVALID_ARGUMENT: ")
+    whatever the expression's type: a plain value of another Python type is a result, and so is a str without
+    that prefix from a string expression; `_NOT_PLAIN` sends anything else through the full check (`_result`).
+    """
+    from cel_expr_python import cel
+
+    checked = program.return_type()
+    plains: tuple[tuple[Any, type, Callable[[Any], Any] | None], ...] = (
+        (cel.Type.BOOL, bool, None),
+        (cel.Type.INT, int, None),
+        (cel.Type.UINT, int, None),
+        (cel.Type.DOUBLE, float, None),
+        (cel.Type.STRING, str, _text),
+        (cel.Type.TIMESTAMP, datetime, format_timestamp),
+        (cel.Type.DURATION, timedelta, format_duration),
+    )
+    for cel_type, plain, finish in plains:
+        if checked == cel_type:
+            return plain, finish
+    return None, None
+
+
+_NOT_PLAIN = object()
+
+
+def _text(value: str) -> Any:
+    return _NOT_PLAIN if _CODE_RE.match(value) else value
+
+
+def _check_cost(expr_id: str, checked: cel_cost.CheckedAst, data: Mapping[str, Any]) -> None:
+    """Refuse an evaluation of a `sized` expression that would pass a bound for the sizes of these inputs."""
+    sizes = {name: cel_cost.value_size(data[name]) for name in checked.names if name in data}
+    largest, copied = checked.lists(sizes, ITERATION_BUDGET)
+    if largest > MAX_ACCUMULATED_ITEMS:
+        raise RuntimeCostError(
+            expr_id,
+            f"map/filter over {largest} items exceeds the runtime's cost bound "
+            f"of {MAX_ACCUMULATED_ITEMS} items per collection",
+        )
+    work = checked.cost(sizes, ITERATION_BUDGET) + copied
+    if work > COST_BUDGET:
+        raise RuntimeCostError(
+            expr_id,
+            f"for these values the evaluation could allocate or scan "
+            f"{work / _MIB:,.0f} MiB, past the runtime's cost bound of "
+            f"{COST_BUDGET // _MIB} MiB per evaluation",
+        )
+
+
+def _result(expr_id: str, result: Any) -> Any:
+    """The JSON-like value of an evaluation's result, or the error it stands for."""
+    if result.type() in _failed_types():
+        message = _clean(str(result.value()))
+        if message.startswith("Iteration budget exceeded"):
+            raise RuntimeCostError(expr_id, _BUDGET_MESSAGE)
+        if message.startswith(_MISSING_PREFIXES) or message.endswith("has no value"):
+            raise MissingValueError(expr_id, message)
+        raise EvaluationError(expr_id, message)
+    return from_cel(result.plain_value())
 
 
 _FAILED: list[Any] = []
