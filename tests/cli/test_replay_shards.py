@@ -264,9 +264,9 @@ def test_jobs_give_the_output_of_one_process(
 
 
 def _counting(function: Any, calls: list[int]) -> Any:
-    def counted(locator: Any, jobs: int) -> Any:
+    def counted(locator: Any, target: Any, jobs: int) -> Any:
         calls.append(jobs)
-        return function(locator, jobs)
+        return function(locator, target, jobs)
 
     return counted
 
@@ -279,13 +279,15 @@ def test_a_small_log_replays_in_process(log: dict[str, Path]) -> None:
     assert replay_shards.pool_size(broken, 8) == 1  # the replay in process reports what is wrong
 
 
-def test_a_workers_error_is_the_error_of_one_process(log: dict[str, Path]) -> None:
-    locator = replay_shards.ReplayLocator(None, log["root"] / "absent.parquet", "default", None)
+def test_a_workers_error_is_the_error_of_one_process(log: dict[str, Path], tmp_path: Path) -> None:
+    # this process replays shard 1 without --against; the worker of shard 2 loads the version and cannot
+    absent = str(tmp_path / "no-such-package")
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", absent)
     with pytest.raises(UserError) as single:
-        replay_shards.replay_log(locator, None, None)
+        replay_shards.load_against(absent)
     with pytest.raises(UserError) as pooled:
-        replay_shards.replay_in_pool(locator, 2)
-    assert str(pooled.value) == str(single.value) and "absent.parquet" in str(pooled.value)
+        replay_shards.replay_in_pool(locator, None, 2)
+    assert str(pooled.value) == str(single.value) and "no-such-package" in str(pooled.value)
 
 
 def test_jobs_0_is_refused(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

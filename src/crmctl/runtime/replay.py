@@ -31,6 +31,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
@@ -210,6 +211,7 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+@lru_cache(maxsize=1 << 16)  # a session has many entries, close together in the log: hash its id once
 def shard_of(session: str, count: int) -> int:
     """The shard (1 to `count`) of a session id, the same on every machine and Python: the first 8 bytes of the
     SHA-256 of its UTF-8 bytes, big-endian, modulo `count`, plus one."""

@@ -573,7 +573,7 @@ def run_replay(
     locator = replay_shards.ReplayLocator(store_path, export, tenant, against)
     workers = replay_shards.pool_size(locator, jobs) if part is None and session is None else 1
     if workers > 1:
-        report = replay_shards.replay_in_pool(locator, workers)
+        report = replay_shards.replay_in_pool(locator, target, workers)
     else:
         sessions = {session} if session is not None else part
         report, identity = replay_shards.replay_log(locator, target, sessions, session)
