@@ -7,9 +7,10 @@ divergence and of every differing session's first entry, so `replay merge` gives
 whole log gives. A shard report keeps every divergence, whatever `--limit`: the limit applies at the merge.
 
 `--jobs N` replays shard 1 of N of the log in this process and shards 2..N in N - 1 worker processes (spawned:
-no fork under threads), and merges their reports. Each worker opens the log itself from a `ReplayLocator` (`open_replay_source`, the one place a replay opens
-its source). A worker costs about as much to start as replaying a few thousand events, so a log gets one job per
-`ENTRIES_PER_JOB` entries at most, and a smaller log replays in process.
+no fork under threads), and merges their reports. Each worker opens the log itself from a `ReplayLocator`
+(`open_replay_source`, the one place a replay opens its source). A worker costs about as much to start as
+replaying ten thousand events, so a log gets one job per `ENTRIES_PER_JOB` entries at most, and a smaller log
+replays in process.
 """
 
 from __future__ import annotations
