@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from crmctl.cli.commands import replay_shards
 from crmctl.cli.main import run
-from crmctl.errors import UsageError, UserError
+from crmctl.errors import InternalError, UsageError, UserError
 from crmctl.runtime.replay import Shard, shard_of
 from tests.conftest import REPO
 
@@ -288,6 +288,44 @@ def test_a_workers_error_is_the_error_of_one_process(log: dict[str, Path], tmp_p
     with pytest.raises(UserError) as pooled:
         replay_shards.replay_in_pool(locator, None, 2)
     assert str(pooled.value) == str(single.value) and "no-such-package" in str(pooled.value)
+
+
+def _die(locator: Any, shard: Any) -> Any:
+    import os
+
+    os._exit(9)  # as a worker killed by the OOM killer
+
+
+def _hang(locator: Any, shard: Any) -> Any:
+    import time
+
+    time.sleep(120)
+
+
+def test_a_worker_that_dies_is_an_internal_error_and_leaves_no_process(log: dict[str, Path]) -> None:
+    import multiprocessing
+
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", None)
+    with pytest.raises(InternalError, match="a replay worker process died"):
+        replay_shards.replay_in_pool(locator, None, 3, worker=_die)
+    assert multiprocessing.active_children() == []
+
+
+def test_ctrl_c_stops_every_worker(log: dict[str, Path]) -> None:
+    import multiprocessing
+    import os
+    import signal
+    import threading
+
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", None)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            replay_shards.replay_in_pool(locator, None, 3, worker=_hang)
+    finally:
+        timer.cancel()
+    assert multiprocessing.active_children() == []  # ended, not left to sleep out their two minutes
 
 
 def test_jobs_0_is_refused(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

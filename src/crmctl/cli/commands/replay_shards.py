@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from crmctl.errors import InputError, InternalError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Container, Iterable
+    from collections.abc import Callable, Container, Iterable
 
     from crmctl.model.package import Package
     from crmctl.runtime.replay import ReplayReport, Shard
@@ -323,9 +323,12 @@ def _log_size(locator: ReplayLocator) -> int:
     return head[0] if head else 0
 
 
-def replay_in_pool(locator: ReplayLocator, target: Package | None, jobs: int) -> ReplayReport:
-    """Replay shards 2..`jobs` of the whole log in `jobs - 1` spawned processes while this one replays shard 1
-    (one process fewer to start), and merge the reports. A worker's error is raised here as it is (the error
+def replay_in_pool(
+    locator: ReplayLocator, target: Package | None, jobs: int, *, worker: Callable[..., ReplayReport] | None = None
+) -> ReplayReport:
+    """Replay shards 2..`jobs` of the whole log in `jobs - 1` spawned processes (`worker`, a module-level
+    function of a locator and a shard) while this one replays shard 1 (one process fewer to start), and merge
+    the reports. A worker's error is raised here as it is (the error
     one process would raise); a worker that dies, or Ctrl-C, stops every worker before returning."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -336,7 +339,8 @@ def replay_in_pool(locator: ReplayLocator, target: Package | None, jobs: int) ->
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_worker_setup)
     try:
-        futures = [executor.submit(_replay_shard, locator, Shard(index, jobs)) for index in range(2, jobs + 1)]
+        work = worker or _replay_shard
+        futures = [executor.submit(work, locator, Shard(index, jobs)) for index in range(2, jobs + 1)]
         reports = [replay_log(locator, target, Shard(1, jobs))[0]]
         reports += [future.result() for future in futures]
     except BrokenProcessPool as exc:
