@@ -164,6 +164,6 @@ def test_runtime_commands_are_registered_explicitly_not_by_importing_their_modul
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == [
         "False",
-        "['simulate', 'replay', 'export', 'serve']",
-        "['draft', 'log', 'store', 'records', 'workflow', 'events']",
+        "['simulate', 'export', 'serve']",
+        "['draft', 'log', 'store', 'replay', 'records', 'workflow', 'events']",
     ]

@@ -164,11 +164,11 @@ def _plain_argument(param: Any) -> None:
 
 
 def _leaves(command: Any, path: tuple[str, ...]) -> Iterable[tuple[tuple[str, ...], Any]]:
+    """Every command that runs: the leaves, and a group that runs without a subcommand too (`replay`)."""
     commands = getattr(command, "commands", None)
-    if commands is None:
+    if commands is None or getattr(command, "invoke_without_command", False):
         yield path, command
-        return
-    for name, sub in commands.items():
+    for name, sub in (commands or {}).items():
         yield from _leaves(sub, (*path, name))
 
 

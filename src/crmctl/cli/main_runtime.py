@@ -22,6 +22,10 @@ draft_app = typer.Typer(
     help="Drafts: sessions saved after every event, resumable at the step they left.", no_args_is_help=True
 )
 log_app = typer.Typer(help="The runtime's hash-chained event log: verify, export to Parquet.", no_args_is_help=True)
+replay_app = typer.Typer(
+    help="Re-execute logged sessions, comparing every effect; exit 1 when behaviour differs (and see --fail-on).",
+    invoke_without_command=True,
+)
 store_app = typer.Typer(
     help="The runtime store (a DuckDB file or a PostgreSQL database): info, migrate, copy.", no_args_is_help=True
 )
@@ -194,7 +198,9 @@ def log_export(
     raise typer.Exit(command.run_log_export(store, tenant, out, output_format.value))
 
 
+@replay_app.callback()
 def replay(
+    ctx: typer.Context,
     session: Annotated[str | None, typer.Option("--session", metavar="ID", help="Only this session.")] = None,
     all_sessions: Annotated[bool, typer.Option("--all", help="Every session of the tenant (the default).")] = False,
     against: Annotated[
@@ -225,11 +231,39 @@ def replay(
             "against the pinned versions presentation too when the log's hash chain is broken).",
         ),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Only shard I of N (from 1) of the sessions, by a hash of their ids; its JSON report is for "
+            "`crmctl replay merge` (docs/runtime.md#sharded-replay).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            parser=count,
+            metavar="N",
+            help="Worker processes for the whole log (default: the number of cores; 1: in this process; "
+            "small logs always replay in process).",
+        ),
+    ] = None,
     output_format: ListFormatOpt = ListFormat.text,
 ) -> None:
     """Re-execute logged sessions, comparing every effect; exit 1 when behaviour differs (and see --fail-on)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import os
+
     from crmctl.cli.commands import runtime as command
 
+    if jobs == 0:
+        from crmctl.errors import UsageError
+
+        raise UsageError("--jobs 0: give at least 1 worker (1 replays in this process)")
     if session is not None and all_sessions:
         from crmctl.errors import UsageError
 
@@ -244,8 +278,29 @@ def replay(
             output_format=output_format.value,
             limit=limit,
             fail_on=fail_on,
+            shard=shard,
+            jobs=jobs if jobs is not None else os.cpu_count() or 1,
         )
     )
+
+
+@replay_app.command("merge")
+def replay_merge(
+    reports: Annotated[
+        list[Path], typer.Argument(metavar="REPORT", help="Shard reports: `replay --shard I/N --format json` output.")
+    ],
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", parser=count, metavar="N", help="Differing events shown, in text and in JSON (the first N)."
+        ),
+    ] = 20,
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Merge the shard reports of one replay into the report one replay of the whole log gives."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_replay_merge(reports, output_format.value, limit))
 
 
 @store_app.command("info")
@@ -797,7 +852,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
     app.add_typer(store_app, name="store")
     app.command()(simulate)
-    app.command()(replay)
+    app.add_typer(replay_app, name="replay")
     app.add_typer(records_app, name="records")
     app.command("export")(export_command)
     app.add_typer(workflow_app, name="workflow")

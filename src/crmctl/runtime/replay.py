@@ -17,13 +17,21 @@ patch; the caller decides which classes fail (`ReplayReport.fails`).
 
 Entries arrive in log order from any iterable (the store, or a Parquet export), so the cost is linear in the
 number of events.
+
+Sessions are independent, so a replay can be cut into shards (`Shard`): shard i of n replays the sessions whose id
+hashes to it (SHA-256 of the UTF-8 id, its first 8 bytes big-endian, modulo n), every shard reading the whole
+log (a record's session starts from the record a form session's submit logged, whatever shard that session is
+in). Every divergence and every session keeps the position of its entry in the log, so `merge_reports` puts the
+shards' reports back in the order one replay of the whole log gives.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
@@ -39,7 +47,18 @@ if TYPE_CHECKING:
     from crmctl.runtime.service import Runtime
     from crmctl.runtime.store import Store
 
-__all__ = ["CATEGORIES", "CLASSES", "Divergence", "ReplayReport", "replay", "same_json", "session_entries"]
+__all__ = [
+    "CATEGORIES",
+    "CLASSES",
+    "Divergence",
+    "ReplayReport",
+    "Shard",
+    "merge_reports",
+    "replay",
+    "same_json",
+    "session_entries",
+    "shard_of",
+]
 
 CATEGORIES = ("effects", "validation", "calculated", "submit", "rejected")
 CLASSES = ("behavioral", "presentation")
@@ -85,6 +104,7 @@ class Divergence:
     error: str | None = None
     kind: str = "form"  # the log entry's kind: form, record or workflow
     classification: str = "behavioral"  # or "presentation": see CLASSES
+    position: int = 0  # the entry's place in the log replayed, from 1: the order of shards merged
 
     def to_json(self) -> dict[str, Any]:
         event = dict(self.event) if isinstance(self.event, Mapping) else self.event
@@ -109,6 +129,8 @@ class ReplayReport:
     events: int = 0
     divergences: list[Divergence] = field(default_factory=list)
     per_session: dict[str, dict[str, int]] = field(default_factory=dict)
+    opened: dict[str, int] = field(default_factory=dict)  # session → position of its first entry replayed
+    position: int = 0  # of the entry being replayed
 
     @property
     def ok(self) -> bool:
@@ -119,10 +141,11 @@ class ReplayReport:
         if sid not in self.per_session:
             self.sessions += 1
             self.per_session[sid] = dict.fromkeys(CATEGORIES, 0)
+            self.opened[sid] = self.position
 
     def add(self, sid: str, divergence: Divergence | None) -> None:
         if divergence is not None:
-            self.divergences.append(divergence)
+            self.divergences.append(replace(divergence, position=self.position))
             for category in divergence.categories:
                 self.per_session[sid][category] += 1
 
@@ -169,6 +192,50 @@ class ReplayReport:
         }
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1 ≤ index ≤ count): the sessions whose id `shard_of` puts in it. Shards of one
+    count are disjoint and together hold every session."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: the index runs from 1 to the count")
+
+    def __contains__(self, session: object) -> bool:
+        return isinstance(session, str) and shard_of(session, self.count) == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@lru_cache(maxsize=1 << 16)  # a session has many entries, close together in the log: hash its id once
+def shard_of(session: str, count: int) -> int:
+    """The shard (1 to `count`) of a session id, the same on every machine and Python: the first 8 bytes of the
+    SHA-256 of its UTF-8 bytes, big-endian, modulo `count`, plus one."""
+    digest = hashlib.sha256(session.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def merge_reports(reports: Sequence[ReplayReport]) -> ReplayReport:
+    """One report of the reports of disjoint sets of sessions of one log, as one replay of them all would give:
+    sessions in the order their first entries come in the log, divergences in the order of their entries."""
+    if not reports:
+        raise ValueError("no report to merge")
+    merged = ReplayReport(reports[0].against)
+    opened = sorted((position, sid) for report in reports for sid, position in report.opened.items())
+    sessions = {report_sid: counts for report in reports for report_sid, counts in report.per_session.items()}
+    for position, sid in opened:
+        merged.opened[sid] = position
+        merged.per_session[sid] = dict(sessions[sid])
+    merged.sessions = sum(report.sessions for report in reports)
+    merged.events = sum(report.events for report in reports)
+    merged.divergences = sorted((d for report in reports for d in report.divergences), key=lambda d: d.position)
+    return merged
+
+
 @dataclass
 class _Track:
     session: Session | None
@@ -182,9 +249,10 @@ def replay(
     entries: Iterable[Mapping[str, Any]],
     *,
     against: Package | None = None,
-    sessions: set[str] | None = None,
+    sessions: Container[str] | None = None,
 ) -> ReplayReport:
-    """Re-execute `entries` (log order) against their pinned versions or `against`; report every difference."""
+    """Re-execute `entries` (log order) against their pinned versions or `against`; report every difference of
+    the sessions in `sessions` (a set, a `Shard`; all when None)."""
     label = None
     if against is not None:
         label = f"{against.name}@{against.manifest.version if against.manifest else '?'}"
@@ -193,7 +261,8 @@ def replay(
     tracks: dict[str, _Track] = {}
     records: _RecordTracks = _RecordTracks()
     flows = _WorkflowTracks()
-    for entry in entries:
+    for position, entry in enumerate(entries, 1):
+        report.position = position
         if entry.get("kind") == "record":
             records.replay(runtime, entry, against, sessions, report)
             continue
@@ -386,7 +455,7 @@ class _RecordTracks:
         runtime: Runtime,
         entry: Mapping[str, Any],
         against: Package | None,
-        sessions: set[str] | None,
+        sessions: Container[str] | None,
         report: ReplayReport,
     ) -> None:
         from crmctl.runtime.record_service import replay_entry
@@ -434,7 +503,7 @@ class _WorkflowTracks:
         runtime: Runtime,
         entry: Mapping[str, Any],
         against: Package | None,
-        sessions: set[str] | None,
+        sessions: Container[str] | None,
         report: ReplayReport,
     ) -> None:
         from crmctl.runtime.workflow import WorkflowEngine, WorkflowModel, apply_input

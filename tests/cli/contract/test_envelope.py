@@ -20,10 +20,12 @@ _json = run_json
 
 
 def _leaves(command: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Every command that runs: the leaves, and a group that runs without a subcommand too (`replay`)."""
     commands = getattr(command, "commands", None)
     if not commands:
         return [" ".join(path)]
-    return [leaf for name, sub in commands.items() for leaf in _leaves(sub, (*path, name))]
+    runs = [" ".join(path)] if getattr(command, "invoke_without_command", False) and path else []
+    return runs + [leaf for name, sub in commands.items() for leaf in _leaves(sub, (*path, name))]
 
 
 def test_ok_envelope(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from crmctl.cli.main import click_app, run
 from tests.cli.contract.schema_rules import KEBAB
 from tests.conftest import REPO
 
-COVERED = {"simulate", "replay", "workflow simulate", "workflow migrate", "workflow coverage"}
+COVERED = {"simulate", "replay", "replay merge", "workflow simulate", "workflow migrate", "workflow coverage"}
 
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
 V2 = str(REPO / "packages" / "LeadLifecycle" / "v2")

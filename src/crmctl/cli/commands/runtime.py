@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from crmctl.model.scripts import ScriptBody, check_events
 if TYPE_CHECKING:
     from crmctl.runtime.checks import Resolver
     from crmctl.runtime.service import Runtime, SessionConfig
-    from crmctl.runtime.store import Draft, Store
+    from crmctl.runtime.store import Draft
 
 __all__ = [
     "run_draft_discard",
@@ -36,6 +35,7 @@ __all__ = [
     "run_log_export",
     "run_log_verify",
     "run_replay",
+    "run_replay_merge",
     "run_simulate",
     "run_store_info",
     "run_store_migrate",
@@ -539,33 +539,6 @@ def run_log_export(store_path: str | None, tenant: str | None, destination: Path
     return 0
 
 
-def _against(spec: str) -> Any:
-    """A package to replay against: a directory, an archive, `git:REV[:path]` or `registry:NAME@VERSION`."""
-    from crmctl.compat.sources import open_source
-    from crmctl.model.package import load_tree
-    from crmctl.registry import open_registry_ref
-
-    package = load_tree(open_source(spec, schemes={"registry": lambda ref: open_registry_ref(ref, None)}))
-    if not package.valid:
-        first = package.diagnostics[0]
-        raise InputError(f"{spec}: {first.location}: {first.message} (run crmctl lint)")
-    return package
-
-
-def parse_fail_on(text: str | None) -> frozenset[str]:
-    """`--fail-on` of replay: the divergence classes that exit 1; `behavioral` is always included, and is the
-    default (see `run_replay` for presentation differences against the pinned versions)."""
-    from crmctl.runtime.replay import CLASSES
-
-    classes = {"behavioral"}
-    for part in (p.strip() for p in (text or "").split(",")):
-        if part and part not in CLASSES:
-            raise UsageError(f"--fail-on: unknown divergence class {part!r}; choose from {', '.join(CLASSES)}")
-        if part:
-            classes.add(part)
-    return frozenset(classes)
-
-
 def run_replay(
     *,
     store_path: str | None,
@@ -576,6 +549,8 @@ def run_replay(
     output_format: str,
     limit: int,
     fail_on: str | None = None,
+    shard: str | None = None,
+    jobs: int = 1,
 ) -> int:
     """Replay, and exit 1 when a divergence of a failing class is found.
 
@@ -583,29 +558,51 @@ def run_replay(
     text for people (presentation) can come from nowhere but crmctl: its built-in messages or its formatting
     changed since the crmctl that wrote the log. Without --fail-on such a difference fails only when the log's
     hash chain is broken (its texts were edited); with an intact chain it is reported and exits 0, so upgrading
-    crmctl never makes an untouched log fail. `--fail-on presentation` makes it fail either way."""
-    from crmctl.runtime.replay import replay, session_entries
-    from crmctl.runtime.service import Runtime
+    crmctl never makes an untouched log fail. `--fail-on presentation` makes it fail either way.
+
+    `shard` (I/N) replays shard I of N and reports for `replay merge`; `jobs` > 1 replays the whole log in that
+    many processes (`replay_shards`), with the same report."""
+    from crmctl.cli.commands import replay_shards
+    from crmctl.cli.commands.replay_shards import load_against, parse_fail_on
 
     failing = parse_fail_on(fail_on)
-    target = _against(against) if against is not None else None
-    sessions = {session} if session is not None else None
-    chain: list[Any] | None = None  # the log's chain problems, when checked
-    with _replay_source(store_path, export) as (store, copies):
-        runtime = Runtime(store, tenant, copies)
-        if export is not None:
-            from crmctl.runtime.store import read_event_export
-
-            entries: Any = (e for e in read_event_export(export) if e.get("tenant") == tenant)
-        else:
-            entries = store.events(tenant) if session is None else session_entries(store, tenant, session)
-        report = replay(runtime, entries, against=target, sessions=sessions)
-        if target is None and fail_on is None and report.fails({"presentation"}):
-            chain = _verify_export(export, tenant)[0] if export is not None else store.verify_log(tenant)
-            if chain:
-                failing = failing | {"presentation"}
+    part = replay_shards.parse_shard(shard) if shard is not None else None
+    if part is not None and session is not None:
+        raise UsageError("give --session ID or --shard I/N, not both")
+    target = load_against(against) if against is not None else None
+    locator = replay_shards.ReplayLocator(store_path, export, tenant, against)
+    workers = replay_shards.pool_size(locator, jobs) if part is None and session is None else 1
+    if workers > 1:
+        report = replay_shards.replay_in_pool(locator, target, workers)
+    else:
+        sessions = {session} if session is not None else part
+        report, identity = replay_shards.replay_log(locator, target, sessions, session)
     if session is not None and report.sessions == 0:
         raise InputError(f"no session {session!r} in the log of tenant {tenant!r}")
+    failing, chain = _chain_checked(report, failing, target is None and fail_on is None, store_path, export, tenant)
+    if output_format == "json" and part is not None:  # every divergence: --limit applies where shards are merged
+        fails = report.fails(failing)
+        result = _replay_result(report, failing, chain, None, ok=not fails)
+        result["shard"] = replay_shards.shard_json(part, report, identity, target, fail_on)
+        return emit(result, exit_code=1 if fails else 0)
+    return _report_replay(report, failing, chain, limit, output_format)
+
+
+def run_replay_merge(paths: list[Path], output_format: str, limit: int) -> int:
+    """Merge the shard reports of one replay into the report one replay of the whole log gives."""
+    from crmctl.cli.commands import replay_shards
+
+    merged = replay_shards.merge_shard_reports(paths)
+    report, failing = merged.report, replay_shards.parse_fail_on(merged.fail_on)
+    if merged.against_pinned and merged.fail_on is None and report.fails({"presentation"}) and merged.chain:
+        failing = failing | {"presentation"}
+    return _report_replay(report, failing, merged.chain, limit, output_format)
+
+
+def _report_replay(
+    report: Any, failing: frozenset[str], chain: list[Any] | None, limit: int, output_format: str
+) -> int:
+    """Print a replay's report (merged or not) as text or JSON; 1 when a divergence of a failing class was found."""
     fails = report.fails(failing)
     if output_format == "json":
         return emit(_replay_result(report, failing, chain, limit, ok=not fails), exit_code=1 if fails else 0)
@@ -613,8 +610,23 @@ def run_replay(
     return 1 if fails else 0
 
 
+def _chain_checked(
+    report: Any, failing: frozenset[str], pinned: bool, store_path: str | None, export: Path | None, tenant: str
+) -> tuple[frozenset[str], list[Any] | None]:
+    """The failing classes and, when it was checked, the log's chain: against the pinned versions, with no
+    --fail-on, presentation differences make the chain checked, and fail when it is broken."""
+    if not pinned or not report.fails({"presentation"}):
+        return failing, None
+    if export is not None:
+        chain = _verify_export(export, tenant)[0]
+    else:
+        with open_store(store_path, read_only=True) as store:
+            chain = store.verify_log(tenant)
+    return (failing | {"presentation"} if chain else failing), chain
+
+
 def _replay_result(
-    report: Any, failing: frozenset[str], chain: list[Any] | None, limit: int, *, ok: bool
+    report: Any, failing: frozenset[str], chain: list[Any] | None, limit: int | None, *, ok: bool
 ) -> dict[str, Any]:
     """Replay's JSON result: the report's counts and what differs (the first `limit` differing events), whether
     it passes, the failing classes and, when it was checked, the log's hash chain."""
@@ -623,28 +635,6 @@ def _replay_result(
         problems = [{"seq": p.seq, "position": p.position, "code": p.code, "message": p.message} for p in chain]
         checked = {"ok": not chain, "problems": problems}
     return {"ok": ok, "failOn": sorted(failing), "chain": checked, **report.to_json(limit)}
-
-
-@contextmanager
-def _replay_source(store_path: str | None, export: Path | None) -> Iterator[tuple[Store, dict[str, bytes]]]:
-    """The store replay reads package copies from, and the copies an export carries. An export that carries its
-    copies needs no store at all; one written before exports carried them needs the store it came from."""
-    from crmctl.runtime.store import Store, read_export_packages
-
-    carried = read_export_packages(export) if export is not None else None
-    if carried is None:
-        local = resolve_store(None)
-        if export is not None and store_path is None and isinstance(local, Path) and not local.exists():
-            raise InputError(
-                f"{export} carries no package copies (it was exported before exports carried them): "
-                "replay it with --store pointing at the store it was exported from, or export the log "
-                "again"
-            )
-        with open_store(store_path, read_only=True) as store:
-            yield store, {}
-        return
-    with Store.in_memory() as scratch:
-        yield scratch, {digest: blob for digest, (_, _, blob) in carried.items()}
 
 
 def _describe_entry(item: Any) -> str:

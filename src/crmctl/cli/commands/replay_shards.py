@@ -1,0 +1,378 @@
+"""Replay cut into shards: `replay --shard I/N`, `replay merge`, and `replay --jobs N` on a process pool.
+
+A shard report is the `--format json` output of `replay --shard I/N` with one more member, `shard`: its place
+(index, count), the log it replayed (tenant, number of entries, hash of the last: shards of another log are
+refused), the version replayed against (with its digest), the `--fail-on` given, and the log position of every
+divergence and of every differing session's first entry, so `replay merge` gives exactly what one replay of the
+whole log gives. A shard report keeps every divergence, whatever `--limit`: the limit applies at the merge.
+
+`--jobs N` replays shard 1 of N of the log in this process and shards 2..N in N - 1 worker processes (spawned:
+no fork under threads), and merges their reports. Each worker opens the log itself from a `ReplayLocator`
+(`open_replay_source`, the one place a replay opens its source). A worker costs about as much to start as
+replaying ten thousand events, so a log gets one job per `ENTRIES_PER_JOB` entries at most, and a smaller log
+replays in process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crmctl.errors import InputError, InternalError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Container, Iterable
+
+    from crmctl.model.package import Package
+    from crmctl.runtime.replay import ReplayReport, Shard
+    from crmctl.runtime.store import Store
+
+__all__ = [
+    "ENTRIES_PER_JOB",
+    "ReplayLocator",
+    "load_against",
+    "merge_shard_reports",
+    "open_replay_source",
+    "parse_fail_on",
+    "parse_shard",
+    "pool_size",
+    "replay_in_pool",
+    "replay_log",
+    "shard_json",
+]
+
+ENTRIES_PER_JOB = 20_000  # a spawned worker starts in about the time of replaying 10,000 events
+
+
+@dataclass(frozen=True)
+class ReplayLocator:
+    """Where a replay reads its log, picklable: what a worker process needs to open the source itself."""
+
+    store: str | None  # as given, a file or a URL (None: the store the project configures)
+    export: Path | None
+    tenant: str
+    against: str | None  # the --against source, loaded again by each worker
+
+
+@dataclass
+class LogIdentity:
+    """The log a replay read: its tenant, number of entries and the hash of the last one."""
+
+    tenant: str
+    entries: int = 0
+    head: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "entries": self.entries, "head": self.head}
+
+
+def load_against(spec: str) -> Any:
+    """A package to replay against: a directory, an archive, `git:REV[:path]` or `registry:NAME@VERSION`."""
+    from crmctl.compat.sources import open_source
+    from crmctl.model.package import load_tree
+    from crmctl.registry import open_registry_ref
+
+    package = load_tree(open_source(spec, schemes={"registry": lambda ref: open_registry_ref(ref, None)}))
+    if not package.valid:
+        first = package.diagnostics[0]
+        raise InputError(f"{spec}: {first.location}: {first.message} (run crmctl lint)")
+    return package
+
+
+def parse_fail_on(text: str | None) -> frozenset[str]:
+    """`--fail-on` of replay: the divergence classes that exit 1; `behavioral` is always included, and is the
+    default (see `run_replay` for presentation differences against the pinned versions)."""
+    from crmctl.runtime.replay import CLASSES
+
+    classes = {"behavioral"}
+    for part in (p.strip() for p in (text or "").split(",")):
+        if part and part not in CLASSES:
+            raise UsageError(f"--fail-on: unknown divergence class {part!r}; choose from {', '.join(CLASSES)}")
+        if part:
+            classes.add(part)
+    return frozenset(classes)
+
+
+def parse_shard(text: str) -> Shard:
+    """`--shard I/N`: shard I (from 1) of N."""
+    from crmctl.runtime.replay import Shard
+
+    index, slash, count = text.partition("/")
+    if not slash or not index.isascii() or not count.isascii() or not index.isdigit() or not count.isdigit():
+        raise UsageError(f"--shard {text!r}: give I/N, shard I of N (e.g. 1/4)")
+    if not 1 <= int(index) <= int(count):
+        raise UsageError(f"--shard {text!r}: I runs from 1 to N (shard 1/{count} is the first)")
+    return Shard(int(index), int(count))
+
+
+@contextmanager
+def open_replay_source(locator: ReplayLocator) -> Iterator[tuple[Store, dict[str, bytes]]]:
+    """The store replay reads package copies from, and the copies an export carries. An export that carries its
+    copies needs no store at all; one written before exports carried them needs the store it came from."""
+    from crmctl.cli.inputs import open_store, resolve_store
+    from crmctl.runtime.store import Store, read_export_packages
+
+    export = locator.export
+    carried = read_export_packages(export) if export is not None else None
+    if carried is None:
+        local = resolve_store(None)
+        if export is not None and locator.store is None and isinstance(local, Path) and not local.exists():
+            raise InputError(
+                f"{export} carries no package copies (it was exported before exports carried them): "
+                "replay it with --store pointing at the store it was exported from, or export the log "
+                "again"
+            )
+        with open_store(locator.store, read_only=True) as store:
+            yield store, {}
+        return
+    with Store.in_memory() as scratch:
+        yield scratch, {digest: blob for digest, (_, _, blob) in carried.items()}
+
+
+def replay_log(
+    locator: ReplayLocator, target: Package | None, sessions: Container[str] | None, session: str | None = None
+) -> tuple[ReplayReport, LogIdentity]:
+    """Replay the log `locator` names (only `session`'s entries when given), and say which log it was."""
+    from crmctl.runtime.replay import replay, session_entries
+    from crmctl.runtime.service import Runtime
+
+    identity = LogIdentity(locator.tenant)
+    with open_replay_source(locator) as (store, copies):
+        runtime = Runtime(store, locator.tenant, copies)
+        if locator.export is not None:
+            from crmctl.runtime.store import read_event_export
+
+            entries: Iterable[Mapping[str, Any]] = (
+                e for e in read_event_export(locator.export) if e.get("tenant") == locator.tenant
+            )
+        elif session is None:
+            entries = store.events(locator.tenant)
+        else:
+            entries = session_entries(store, locator.tenant, session)
+        report = replay(runtime, _tallied(entries, identity), against=target, sessions=sessions)
+    return report, identity
+
+
+def _tallied(entries: Iterable[Mapping[str, Any]], identity: LogIdentity) -> Iterator[Mapping[str, Any]]:
+    for entry in entries:
+        identity.entries += 1
+        identity.head = str(entry.get("hash"))
+        yield entry
+
+
+def shard_json(
+    shard: Shard, report: ReplayReport, identity: LogIdentity, target: Package | None, fail_on: str | None
+) -> dict[str, Any]:
+    """The `shard` member of a shard report: what `replay merge` needs beyond replay's own result."""
+    differing = {d.session for d in report.divergences}
+    return {
+        "index": shard.index,
+        "count": shard.count,
+        "log": identity.to_json(),
+        "againstDigest": _digest(target),
+        "failOnGiven": None if fail_on is None else sorted(parse_fail_on(fail_on)),
+        "opened": {sid: position for sid, position in report.opened.items() if sid in differing},
+        "positions": [d.position for d in report.divergences],
+    }
+
+
+def _digest(target: Package | None) -> str | None:
+    from crmctl.runtime.packages import make_copy
+
+    return make_copy(target)[0].digest if target is not None else None
+
+
+# --- replay merge --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MergedShards:
+    report: ReplayReport
+    fail_on: str | None  # the --fail-on the shards were given, as a command line would give it
+    chain: list[Any] | None  # the log's chain problems, when a shard checked them
+    against_pinned: bool
+
+
+def merge_shard_reports(paths: list[Path]) -> MergedShards:
+    """The shard reports in `paths`, checked to be every shard of one replay of one log, merged."""
+    from crmctl.runtime.replay import merge_reports
+
+    documents = [(path, _shard_report(path)) for path in paths]
+    first_path, first = documents[0]
+    count = first["shard"]["count"]
+    seen: dict[int, Path] = {}
+    for path, result in documents:
+        shard = result["shard"]
+        for key, what in (("count", "a shard count"), ("log", "a log"), ("againstDigest", "an --against version")):
+            if shard[key] != first["shard"][key]:
+                raise InputError(
+                    f"{path}: shard.{key}: {what} other than {first_path}'s ({shard[key]!r}, not "
+                    f"{first['shard'][key]!r}): the shards are not of one replay"
+                )
+        if shard["failOnGiven"] != first["shard"]["failOnGiven"]:
+            raise InputError(f"{path}: shard.failOnGiven: replayed with another --fail-on than {first_path}")
+        if shard["index"] in seen:
+            raise InputError(f"{path}: shard {shard['index']}/{count} again (also {seen[shard['index']]})")
+        seen[shard["index"]] = path
+    missing = sorted(set(range(1, count + 1)) - set(seen))
+    if missing:
+        raise InputError(
+            f"shard {', '.join(f'{i}/{count}' for i in missing)} missing: merge takes every shard of the replay"
+        )
+    report = merge_reports([_report(path, result) for path, result in documents])
+    chain = next((r["chain"]["problems"] for _, r in documents if r["chain"] is not None), None)
+    given = first["shard"]["failOnGiven"]
+    return MergedShards(
+        report,
+        None if given is None else ",".join(given),
+        None if chain is None else [_problem(p) for p in chain],
+        first["against"] is None,
+    )
+
+
+def _shard_report(path: Path) -> dict[str, Any]:
+    """The result of a shard report file, checked against replay's schema; refused with its location."""
+    from crmctl.cli.contract import validation_errors
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("command") != "replay":
+        raise InputError(f"{path}: not the JSON output of crmctl replay (replay --shard I/N --format json)")
+    errors = validation_errors(document)
+    if errors:
+        raise InputError(f"{path}: {errors[0]}")
+    result: dict[str, Any] = document["result"]
+    shard = result.get("shard")
+    if shard is None:
+        raise InputError(f"{path}: result.shard: missing: a replay without --shard I/N, not a shard report")
+    if not 1 <= shard["index"] <= shard["count"]:
+        raise InputError(f"{path}: result.shard.index: {shard['index']} is not from 1 to {shard['count']}")
+    if len(shard["positions"]) != len(result["divergences"]) or result["divergencesOmitted"]:
+        raise InputError(f"{path}: result.shard.positions: not one position for each of the divergences")
+    if set(shard["opened"]) != {row["session"] for row in result["differing"]}:
+        raise InputError(f"{path}: result.shard.opened: not the first position of each differing session")
+    return result
+
+
+def _report(path: Path, result: Mapping[str, Any]) -> ReplayReport:
+    """A shard's report again, as far as the merged report needs it: the differing sessions and divergences."""
+    from crmctl.runtime.replay import CATEGORIES, Divergence, ReplayReport
+
+    shard = result["shard"]
+    report = ReplayReport(result["against"], result["sessions"], result["events"])
+    for row in result["differing"]:
+        report.per_session[row["session"]] = {category: row[category] for category in CATEGORIES}
+        report.opened[row["session"]] = shard["opened"][row["session"]]
+    for item, position in zip(result["divergences"], shard["positions"], strict=True):
+        report.divergences.append(
+            Divergence(
+                item["session"],
+                item["seq"],
+                item["index"],
+                item["event"],
+                tuple(item["categories"]),
+                item["missing"],
+                item["extra"],
+                item["error"],
+                item["kind"],
+                item["class"],
+                position,
+            )
+        )
+    return report
+
+
+def _problem(item: Mapping[str, Any]) -> Any:
+    from crmctl.runtime.eventlog import ChainProblem
+
+    return ChainProblem(item["seq"], item["position"], item["code"], item["message"])
+
+
+# --- replay --jobs N -----------------------------------------------------------------------------------------------
+
+
+def pool_size(locator: ReplayLocator, jobs: int) -> int:
+    """How many worker processes a replay of the whole log gets: `jobs`, fewer for a log too small to pay for
+    them (one per ENTRIES_PER_JOB entries), 1 (in process) when the size cannot be told cheaply."""
+    if jobs <= 1:
+        return 1
+    try:
+        size = _log_size(locator)
+    except Exception:
+        return 1
+    return max(1, min(jobs, size // ENTRIES_PER_JOB))
+
+
+def _log_size(locator: ReplayLocator) -> int:
+    if locator.export is not None:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(locator.export) as parquet:
+            return int(parquet.metadata.num_rows)  # of every tenant: an upper bound
+    from crmctl.cli.inputs import open_store
+
+    with open_store(locator.store, read_only=True) as store:
+        head = store.head(locator.tenant)
+    return head[0] if head else 0
+
+
+def replay_in_pool(
+    locator: ReplayLocator, target: Package | None, jobs: int, *, worker: Callable[..., ReplayReport] | None = None
+) -> ReplayReport:
+    """Replay shards 2..`jobs` of the whole log in `jobs - 1` spawned processes (`worker`, a module-level
+    function of a locator and a shard) while this one replays shard 1 (one process fewer to start), and merge
+    the reports. A worker's error is raised here as it is (the error
+    one process would raise); a worker that dies, or Ctrl-C, stops every worker before returning."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from crmctl.runtime.replay import Shard, merge_reports
+
+    context = multiprocessing.get_context("spawn")
+    executor = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_worker_setup)
+    try:
+        work = worker or _replay_shard
+        futures = [executor.submit(work, locator, Shard(index, jobs)) for index in range(2, jobs + 1)]
+        reports = [replay_log(locator, target, Shard(1, jobs))[0]]
+        reports += [future.result() for future in futures]
+    except BrokenProcessPool as exc:
+        _stop(executor)
+        raise InternalError(f"a replay worker process died ({exc}); replay with --jobs 1 to see why") from None
+    except BaseException:
+        _stop(executor)
+        raise
+    executor.shutdown()
+    return merge_reports(reports)
+
+
+def _worker_setup() -> None:
+    """A worker leaves Ctrl-C to the parent, which stops it, and runs without the cyclic GC, as crmctl does."""
+    import gc
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.disable()
+
+
+def _replay_shard(locator: ReplayLocator, shard: Shard) -> ReplayReport:
+    target = load_against(locator.against) if locator.against is not None else None
+    return replay_log(locator, target, shard)[0]
+
+
+def _stop(executor: Any) -> None:
+    """Cancel what has not started and end every worker now (Python 3.14 has `terminate_workers` for this)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()

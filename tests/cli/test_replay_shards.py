@@ -1,0 +1,335 @@
+"""Sharded replay: `replay --shard I/N`, `replay merge` and `replay --jobs N` give, byte for byte, what one replay
+of the whole log gives (issue 14); shards are disjoint and cover every session; merge refuses what is not every
+shard of one replay of one log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmctl.cli.commands import replay_shards
+from crmctl.cli.main import run
+from crmctl.errors import InternalError, UsageError, UserError
+from crmctl.runtime.replay import Shard, shard_of
+from tests.conftest import REPO
+
+V1 = REPO / "packages" / "LeadLifecycle" / "v1"
+V2 = REPO / "packages" / "LeadLifecycle" / "v2"
+DEMO = REPO / "scripts" / "demo"
+SCENARIO = REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yaml"
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo's traffic (a form session over two days, an import, a workflow scenario): the store, its export,
+    and an export with an entry edited (its effects relabelled and their hash dropped: the chain is broken)."""
+    root = tmp_path_factory.mktemp("shards")
+    store = root / "rt.duckdb"
+    quiet = pytest.MonkeyPatch()
+    steps = [
+        ["simulate", str(V1), "--script", str(DEMO / "lead-monday.yaml"), "--session", "lead-ada"],
+        ["draft", "resume", "lead-ada", "--script", str(DEMO / "lead-tuesday.yaml")],
+        ["log", "export", "--out", str(root / "short.parquet")],  # the same log, before the import
+        ["records", "import", str(V1), str(DEMO / "leads.csv"), "--entity", "Lead", "--now", "2026-11-24T11:00:00Z"],
+        ["workflow", "simulate", str(V2), "--script", str(SCENARIO)],
+        ["log", "export", "--out", str(root / "log.parquet")],
+    ]
+    with quiet.context():
+        for argv in steps:
+            assert run([*argv, "--store", str(store), "--format", "json"]) == 0
+    tampered = root / "tampered.parquet"
+    _tamper(root / "log.parquet", tampered)
+    return {
+        "store": store,
+        "export": root / "log.parquet",
+        "short": root / "short.parquet",
+        "tampered": tampered,
+        "root": root,
+    }
+
+
+def _tamper(source: Path, target: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source)
+    texts = table.column("entry").to_pylist()
+    edited = 0
+    for row, text in enumerate(texts):
+        if "First name" in text:
+            entry = json.loads(text)
+            entry.pop("effectsHash", None)
+            texts[row] = json.dumps(entry).replace("First name", "Given name")
+            edited += 1
+    assert edited
+    index = table.schema.get_field_index("entry")
+    pq.write_table(table.set_column(index, "entry", pa.array(texts, table.schema.field(index).type)), target)
+
+
+def _output(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    code = run(argv)
+    return code, capsys.readouterr().out
+
+
+def _result(text: str) -> str:
+    """The result of an envelope, as the bytes it prints (the envelope names its own command)."""
+    return json.dumps(json.loads(text)["result"], ensure_ascii=False, sort_keys=False)
+
+
+SOURCES = {
+    "against v2": ["--against", str(V2)],
+    "pinned": [],
+    "pinned, limit 1": ["--limit", "1"],
+    "presentation failing": ["--against", str(V2), "--fail-on", "presentation", "--limit", "3"],
+}
+
+
+# --- shards --------------------------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.text(min_size=1), min_size=1, max_size=30), st.integers(min_value=1, max_value=17))
+def test_shards_are_disjoint_and_cover_every_session(ids: list[str], count: int) -> None:
+    for sid in ids:
+        holding = [index for index in range(1, count + 1) if sid in Shard(index, count)]
+        assert holding == [shard_of(sid, count)]
+
+
+def test_the_shard_of_a_session_is_a_stable_hash() -> None:
+    # the same on every machine and Python version: never hash(), which is salted per process
+    digest = hashlib.sha256(b"lead-ada").digest()
+    assert shard_of("lead-ada", 7) == int.from_bytes(digest[:8], "big") % 7 + 1
+    assert shard_of("lead-ada", 1) == 1
+
+
+@pytest.mark.parametrize("spec", ["0/3", "4/3", "1/0", "3", "a/b", "1/-2", "١/٢", "", "1/3/5"])
+def test_a_bad_shard_is_refused_with_exit_2(
+    spec: str, log: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["replay", "--store", str(log["store"]), "--shard", spec]) == 2
+    assert f"--shard {spec!r}" in capsys.readouterr().err
+
+
+def test_a_shard_and_a_session_are_refused_together(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["replay", "--store", str(log["store"]), "--shard", "1/2", "--session", "lead-ada"]) == 2
+    assert "--session ID or --shard I/N, not both" in capsys.readouterr().err
+
+
+# --- replay merge is one replay ------------------------------------------------------------------------------------
+
+
+def _shards(
+    capsys: pytest.CaptureFixture[str], where: list[str], options: list[str], count: int, root: Path
+) -> list[str]:
+    paths = []
+    root.mkdir(exist_ok=True)
+    for index in range(1, count + 1):
+        code, text = _output(capsys, ["replay", *where, *options, "--shard", f"{index}/{count}", "-f", "json"])
+        assert code in (0, 1), text
+        path = root / f"shard-{index}-of-{count}.json"
+        path.write_text(text, encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("source", ["store", "export", "tampered"])
+@pytest.mark.parametrize("case", SOURCES)
+@pytest.mark.parametrize("count", [1, 3, 5])
+def test_merged_shards_are_one_replay_byte_for_byte(
+    source: str, case: str, count: int, log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    where = ["--store", str(log["store"])] if source == "store" else ["--from-export", str(log[source])]
+    options = SOURCES[case]
+    limit = options[options.index("--limit") :] if "--limit" in options else []
+    paths = _shards(capsys, where, [o for o in options if o not in limit], count, tmp_path)
+    one_code, one = _output(capsys, ["replay", *where, *options, "-f", "json"])
+    code, merged = _output(capsys, ["replay", "merge", *paths, *limit, "-f", "json"])
+    assert (code, _result(merged)) == (one_code, _result(one))
+    assert json.loads(merged)["command"] == "replay merge"
+    one_code, one = _output(capsys, ["replay", *where, *options])
+    code, merged = _output(capsys, ["replay", "merge", *reversed(paths), *limit])
+    assert (code, merged) == (one_code, one)
+
+
+def test_the_cases_have_divergences_of_each_kind(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """What the byte-for-byte cases compare is not empty: behavioral divergences, and a broken chain."""
+    argv = ["replay", "--from-export", str(log["export"]), "--against", str(V2), "--limit", "1", "-f", "json"]
+    code, text = _output(capsys, argv)
+    result = json.loads(text)["result"]
+    assert code == 1 and result["differingSessions"] > 1 and result["divergencesOmitted"] > 0
+    assert any(row["session"].startswith("record:") for row in result["differing"])
+    code, text = _output(capsys, ["replay", "--from-export", str(log["tampered"]), "-f", "json"])
+    result = json.loads(text)["result"]
+    assert code == 1 and result["classes"]["presentation"] > 0 and result["chain"]["ok"] is False
+
+
+def test_a_shard_report_keeps_every_divergence(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    where = ["--store", str(log["store"]), "--against", str(V2), "--limit", "1", "-f", "json"]
+    _, text = _output(capsys, ["replay", *where, "--shard", "1/1"])
+    result = json.loads(text)["result"]
+    assert result["divergencesOmitted"] == 0 and len(result["divergences"]) == result["differingEvents"] > 1
+    assert result["shard"]["positions"] == sorted(result["shard"]["positions"])
+
+
+# --- replay merge refuses ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two(log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> list[str]:
+    return _shards(capsys, ["--from-export", str(log["export"])], ["--against", str(V2)], 2, tmp_path)
+
+
+def _refused(capsys: pytest.CaptureFixture[str], paths: list[str], *words: str) -> None:
+    assert run(["replay", "merge", *paths]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and all(word in err for word in words), err
+
+
+def test_merge_refuses_a_missing_or_duplicated_shard(two: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    _refused(capsys, [two[0]], "shard 2/2 missing")
+    _refused(capsys, [two[0], two[1], two[0]], two[0], "shard 1/2 again")
+
+
+def test_merge_refuses_shards_of_another_replay(
+    two: list[str], log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    three = _shards(capsys, ["--from-export", str(log["export"])], ["--against", str(V2)], 3, tmp_path / "x")
+    _refused(capsys, [two[0], three[1], three[2]], three[1], "shard.count")
+    pinned = _shards(capsys, ["--from-export", str(log["export"])], [], 2, tmp_path / "y")
+    _refused(capsys, [two[0], pinned[1]], pinned[1], "shard.againstDigest")
+    other = _shards(capsys, ["--from-export", str(log["short"])], ["--against", str(V2)], 2, tmp_path / "z")
+    _refused(capsys, [two[0], other[1]], other[1], "shard.log", "not of one replay")
+    failing = _shards(
+        capsys,
+        ["--from-export", str(log["export"])],
+        ["--against", str(V2), "--fail-on", "presentation"],
+        2,
+        tmp_path / "w",
+    )
+    _refused(capsys, [two[0], failing[1]], failing[1], "--fail-on")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("{", ["not JSON"]),
+        ('{"command": "lint", "result": {}}', ["not the JSON output of crmctl replay"]),
+        ('{"command": "replay", "result": {"ok": true}}', ["is a required property"]),
+        (None, ["result.shard: missing"]),
+        ("\udcff", ["not JSON"]),
+    ],
+)
+def test_merge_refuses_a_malformed_report(
+    content: str | None, words: list[str], log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.json"
+    if content is None:  # a replay's report without --shard
+        _, text = _output(capsys, ["replay", "--store", str(log["store"]), "-f", "json"])
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(content.encode("utf-8", "surrogateescape"))
+    _refused(capsys, [str(path)], str(path), *words)
+    _refused(capsys, [str(tmp_path / "absent.json")], "absent.json", "cannot read it")
+
+
+def test_merge_refuses_edited_positions(two: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    document = json.loads(Path(two[0]).read_text(encoding="utf-8"))
+    document["result"]["shard"]["positions"].append(1)
+    Path(two[0]).write_text(json.dumps(document), encoding="utf-8")
+    _refused(capsys, two, two[0], "result.shard.positions")
+
+
+# --- replay --jobs N -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["store", "export", "tampered"])
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_jobs_give_the_output_of_one_process(
+    source: str, fmt: str, log: dict[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay_shards, "ENTRIES_PER_JOB", 1)  # the demo's log is far too small to be worth a pool
+    pooled: list[int] = []
+    monkeypatch.setattr(replay_shards, "replay_in_pool", _counting(replay_shards.replay_in_pool, pooled))
+    where = ["--store", str(log["store"])] if source == "store" else ["--from-export", str(log[source])]
+    argv = ["replay", *where, "--against", str(V2), "--limit", "4", "-f", fmt]
+    assert _output(capsys, [*argv, "--jobs", "2"]) == _output(capsys, [*argv, "--jobs", "1"])
+    assert pooled == [2]
+    argv = ["replay", *where, "-f", fmt]  # against the pinned versions (the tampered log: its chain is checked)
+    assert _output(capsys, [*argv, "--jobs", "3"]) == _output(capsys, [*argv, "--jobs", "1"])
+
+
+def _counting(function: Any, calls: list[int]) -> Any:
+    def counted(locator: Any, target: Any, jobs: int) -> Any:
+        calls.append(jobs)
+        return function(locator, target, jobs)
+
+    return counted
+
+
+def test_a_small_log_replays_in_process(log: dict[str, Path]) -> None:
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", None)
+    assert replay_shards.pool_size(locator, 8) == 1  # 40-odd entries: a worker would cost more than it saves
+    assert replay_shards.pool_size(locator, 1) == 1
+    broken = replay_shards.ReplayLocator(None, log["root"] / "absent.parquet", "default", None)
+    assert replay_shards.pool_size(broken, 8) == 1  # the replay in process reports what is wrong
+
+
+def test_a_workers_error_is_the_error_of_one_process(log: dict[str, Path], tmp_path: Path) -> None:
+    # this process replays shard 1 without --against; the worker of shard 2 loads the version and cannot
+    absent = str(tmp_path / "no-such-package")
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", absent)
+    with pytest.raises(UserError) as single:
+        replay_shards.load_against(absent)
+    with pytest.raises(UserError) as pooled:
+        replay_shards.replay_in_pool(locator, None, 2)
+    assert str(pooled.value) == str(single.value) and "no-such-package" in str(pooled.value)
+
+
+def _die(locator: Any, shard: Any) -> Any:
+    import os
+
+    os._exit(9)  # as a worker killed by the OOM killer
+
+
+def _hang(locator: Any, shard: Any) -> Any:
+    import time
+
+    time.sleep(120)
+
+
+def test_a_worker_that_dies_is_an_internal_error_and_leaves_no_process(log: dict[str, Path]) -> None:
+    import multiprocessing
+
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", None)
+    with pytest.raises(InternalError, match="a replay worker process died"):
+        replay_shards.replay_in_pool(locator, None, 3, worker=_die)
+    assert multiprocessing.active_children() == []
+
+
+def test_ctrl_c_stops_every_worker(log: dict[str, Path]) -> None:
+    import multiprocessing
+    import os
+    import signal
+    import threading
+
+    locator = replay_shards.ReplayLocator(log["store"], None, "default", None)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            replay_shards.replay_in_pool(locator, None, 3, worker=_hang)
+    finally:
+        timer.cancel()
+    assert multiprocessing.active_children() == []  # ended, not left to sleep out their two minutes
+
+
+def test_jobs_0_is_refused(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["replay", "--store", str(log["store"]), "--jobs", "0"]) == 2
+    assert "--jobs 0" in capsys.readouterr().err
+    with pytest.raises(UsageError):
+        replay_shards.parse_shard("2/1")
