@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.model.files import check_regular
-from crmctl.runtime.storage.connection import TIMES
+from crmctl.runtime.storage.connection import TIMES, canonical_json
 from crmctl.runtime.storage.errors import StoreError, StoreMissingError, open_failure, store_failure
 
 if TYPE_CHECKING:
@@ -167,6 +167,10 @@ class DuckConnection:
         names = ", ".join(f'"{c}"' for c in row)
         marks = ", ".join("?" for _ in row)
         self.all(f"INSERT OR REPLACE INTO {target} ({names}) VALUES ({marks})", list(row.values()))
+
+    def json_text(self, value: Any, what: str) -> str:
+        """The canonical JSON, held as text exactly."""
+        return canonical_json(value, what)
 
     def lock_chain(self, tenant: str) -> None:
         """Nothing to do: DuckDB has one writer at a time."""
