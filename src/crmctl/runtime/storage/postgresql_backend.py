@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -58,6 +60,7 @@ BEGIN
 EXCEPTION WHEN others THEN
   RETURN NULL;  -- an entry that is not JSON (a damaged store) pins nothing; `log verify` reports it
 END $$"""
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HINT = "pass --store to use another database, or a DuckDB file"
 
 
@@ -134,9 +137,10 @@ def _unheld(value: Any, path: str = "") -> tuple[str, str] | None:
         return _unheld_number(value, path or "the value")
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            if "\0" in str(key):
-                return (where.replace("\0", "\\u0000"), "a key holds U+0000, which PostgreSQL cannot store")
+            step = key if _PLAIN.fullmatch(key) else f"[{json.dumps(key)}]"  # a key that reads unambiguously
+            where = f"{path}.{step}" if path and not step.startswith("[") else f"{path}{step}"
+            if "\0" in key:
+                return (where, "a key holds U+0000, which PostgreSQL cannot store")
             found = _unheld(item, where)
             if found:
                 return found
