@@ -31,10 +31,13 @@ _TYPES = {
     "timestamp": ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"),
     "blob": ("BLOB", "BLOB"),
 }
-_JSON_VALUES = {
-    "text": "json_extract_string(data, ?)",
-    "number": "TRY_CAST(json_extract(data, ?) AS DOUBLE)",
-    "boolean": "TRY_CAST(json_extract(data, ?) AS BOOLEAN)",
+_JSON_VALUES = {  # a number or a boolean only where the JSON holds one (not the text "36"), as on PostgreSQL
+    "text": ("json_extract_string(data, ?)", 1),
+    "number": (
+        "(CASE WHEN json_type(data, ?) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(json_extract(data, ?) AS DOUBLE) END)",
+        2,
+    ),
+    "boolean": ("(CASE WHEN json_type(data, ?) = 'BOOLEAN' THEN CAST(json_extract(data, ?) AS BOOLEAN) END)", 2),
 }
 
 
@@ -185,7 +188,7 @@ class DuckConnection:
 
     def json_value(self, kind: str) -> tuple[str, int]:
         """DuckDB's JSON functions, with the field as a JSON path."""
-        return _JSON_VALUES[kind], 1
+        return _JSON_VALUES[kind]
 
     def json_key(self, field: str) -> str:
         """The JSON path of a top-level field (quoted: any name is a key)."""

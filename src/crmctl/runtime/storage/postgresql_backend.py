@@ -39,7 +39,7 @@ __all__ = ["PgConnection", "connect_postgresql"]
 MINIMUM = 150000
 """The oldest PostgreSQL this backend runs on (server_version_num)."""
 _TYPES = {  # kind: (DDL type, information_schema's spelling)
-    "text": ("text", "text"),
+    "text": ('text COLLATE "C"', "text"),  # ordered by code point, as DuckDB orders (keys, pages)
     "json": ("jsonb", "jsonb"),
     "bigint": ("bigint", "bigint"),
     "integer": ("integer", "integer"),
@@ -48,7 +48,7 @@ _TYPES = {  # kind: (DDL type, information_schema's spelling)
     "blob": ("bytea", "bytea"),
 }
 _JSON_VALUES = {
-    "text": ("(data ->> ?)", 1),
+    "text": ('((data ->> ?) COLLATE "C")', 1),
     "number": ("(CASE WHEN jsonb_typeof(data -> ?) = 'number' THEN (data ->> ?)::double precision END)", 2),
     "boolean": ("(CASE WHEN jsonb_typeof(data -> ?) = 'boolean' THEN (data ->> ?)::boolean END)", 2),
 }
