@@ -34,7 +34,8 @@ _TYPES = {
 _JSON_VALUES = {  # a number or a boolean only where the JSON holds one (not the text "36"), as on PostgreSQL
     "text": ("json_extract_string(data, ?)", 1),
     "number": (
-        "(CASE WHEN json_type(data, ?) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(json_extract(data, ?) AS DOUBLE) END)",
+        "(CASE WHEN json_type(data, ?) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+        "THEN CAST(json_extract(data, ?) AS DOUBLE) END)",
         2,
     ),
     "boolean": ("(CASE WHEN json_type(data, ?) = 'BOOLEAN' THEN CAST(json_extract(data, ?) AS BOOLEAN) END)", 2),

@@ -13,6 +13,7 @@ from crmctl.errors import UsageError
 __all__ = ["SCHEMES", "StoreURL", "locate"]
 
 SCHEMES = ("postgresql", "postgres")
+_PASSWORD = re.compile(r"(?i)(^|&)password=[^&]*")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -27,12 +28,10 @@ class StoreURL:
     def shown(self) -> str:
         """The URL without its password: what messages, `store info` and logs show."""
         parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-        return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, parts.fragment))
+        user, at, where = parts.netloc.rpartition("@")  # not .port: a port that is no number must still be shown
+        netloc = f"{user.split(':', 1)[0]}:***@{where}" if at and ":" in user else parts.netloc
+        query = _PASSWORD.sub(r"\1password=***", parts.query)  # libpq takes one in the query too
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
     def __str__(self) -> str:
         return self.shown
