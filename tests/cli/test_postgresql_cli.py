@@ -122,3 +122,38 @@ def test_read_only_commands_never_create_tables(pg_url: str, capsys: pytest.Capt
         assert con.execute(tables).fetchone() == (0,)
     assert run(["store", "migrate", "--store", pg_url]) == 2  # nothing to migrate: no store yet
     capsys.readouterr()
+
+
+def test_draft_show_discard_and_list(pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _simulate(tmp_path, pg_url, "d1") == 0
+    assert _simulate(tmp_path, pg_url, "d2") == 0
+    capsys.readouterr()
+    assert run(["draft", "show", "d1", "--store", pg_url, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result"]["data"]["firstName"] == "Ada"
+    assert run(["draft", "discard", "d1", "--store", pg_url]) == 0
+    capsys.readouterr()
+    assert run(["draft", "list", "--store", pg_url, "--format", "json"]) == 0
+    assert [d["draftId"] for d in json.loads(capsys.readouterr().out)["result"]["drafts"]] == ["d2"]
+    assert run(["draft", "show", "d1", "--store", pg_url]) == 2
+    assert run(["log", "verify", "--store", pg_url]) == 0
+
+
+def test_store_migrate_on_postgresql(pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    assert _simulate(tmp_path, pg_url) == 0
+    with psycopg.connect(pg_url, autocommit=True) as con:  # as crmctl wrote it in format 2
+        con.execute("DROP TABLE webhook_cursors, webhook_outbox, webhook_attempts")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
+    capsys.readouterr()
+    assert run(["draft", "list", "--store", pg_url]) == 2
+    assert "crmctl store migrate" in capsys.readouterr().err
+    assert run(["store", "migrate", "--store", pg_url, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result"] == {"path": pg_url, "migratedFrom": [2], "format": 3}
+    assert run(["store", "info", "--store", pg_url, "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)["result"]
+    assert info["format"] == 3 and info["isolation"] == "enforced"
+    with psycopg.connect(pg_url, autocommit=True) as con:  # the migrated tables are isolated too
+        forced = "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'webhook_outbox'"
+        forced += " AND relnamespace = current_schema()::regnamespace"
+        assert con.execute(forced).fetchone() == (True,)
