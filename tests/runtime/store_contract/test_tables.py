@@ -27,6 +27,18 @@ from crmctl.runtime.store import (
 )
 from tests.runtime.store_contract.rows import DIGEST, T0, T1, draft, events, record
 
+_INSTANCE = {
+    "id": "w1",
+    "workflow": "flow",
+    "entity": "Lead",
+    "digest": "sha256:" + "1" * 64,
+    "package": {"name": "P", "version": "1.0.0"},
+    "status": "running",
+    "clock": "2026-11-26T10:00:00Z",
+    "state": "new",
+    "data": {"a": 1.0},
+}
+
 
 @pytest.fixture
 def store(any_store: Store) -> Store:
@@ -291,17 +303,7 @@ def test_export_is_atomic(store: Store, tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_workflow_instances_round_trip_per_tenant(store: Store) -> None:
-    instance = {
-        "id": "w1",
-        "workflow": "flow",
-        "entity": "Lead",
-        "digest": "sha256:" + "1" * 64,
-        "package": {"name": "P", "version": "1.0.0"},
-        "status": "running",
-        "clock": "2026-11-26T10:00:00Z",
-        "state": "new",
-        "data": {"a": 1.0},
-    }
+    instance = _INSTANCE
     store.put_instances("a", [instance, {**instance, "id": "w0", "status": "completed"}])
     store.put_instances("a", [{**instance, "state": "contacted"}])  # replaces
     assert store.get_instance("a", "w1") == {**instance, "state": "contacted"}
@@ -310,3 +312,22 @@ def test_workflow_instances_round_trip_per_tenant(store: Store) -> None:
     assert [i["id"] for i in store.list_instances("a", status="running")] == ["w1"]
     assert store.list_instances("a", workflow="other") == []
     assert store.info()["counts"]["workflow_instances"] == {"a": 2}
+
+
+def test_another_reader_sees_what_was_committed_and_cannot_write(store_target: Path | StoreURL, store: Store) -> None:
+    store.put_records([record("L1")])
+    store.put_instances("acme", [{**_INSTANCE, "clock": T1}, {**_INSTANCE, "id": "w0"}])
+    store.append_events("acme", events(2))
+    store.close()  # DuckDB: one process holds a file at a time
+    with Store.open(store_target, read_only=True) as reader:
+        assert reader.read_only and reader.get_record("acme", "Lead", "L1") == record("L1")
+        assert reader.workflow_clock("acme") == "2026-11-26T11:30:00.250000Z"
+        assert reader.workflow_clock("other") is None
+        assert reader.verify_log("acme") == [] and reader.tenants() == ["acme"]
+        with pytest.raises(StoreError, match="read-only"):
+            reader.put_records([record("L2")])
+        with pytest.raises(StoreError, match="read-only"):
+            reader.append_events("acme", events(1))
+        with pytest.raises(StoreError, match="read-only"):
+            reader.save_draft(draft("d1"))
+        assert reader.count_records("acme") == 1
