@@ -157,3 +157,25 @@ def test_store_migrate_on_postgresql(pg_url: str, tmp_path: Path, capsys: pytest
         forced = "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'webhook_outbox'"
         forced += " AND relnamespace = current_schema()::regnamespace"
         assert con.execute(forced).fetchone() == (True,)
+
+
+def test_a_password_in_a_working_url_appears_in_no_output(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = pg_url.replace("postgresql://crmctl@", "postgresql://crmctl:pw-S3CRET@", 1)  # the socket trusts it
+    assert _simulate(tmp_path, url) == 0
+    export = str(tmp_path / "x.parquet")
+    for command in (
+        ["store", "info"],
+        ["draft", "list", "-v"],
+        ["log", "verify"],
+        ["log", "export", "--out", export],
+        ["replay"],
+        ["records", "list", "-e", "Lead"],
+    ):
+        for output in ("text", "json"):
+            assert run([*command, "--store", url, "--format", output]) == 0, command
+            captured = capsys.readouterr()
+            assert "pw-S3CRET" not in captured.out + captured.err, command
+    assert run(["store", "info", "--store", url, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["result"]["path"].startswith("postgresql://crmctl:***@/crmctl?")
