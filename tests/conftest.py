@@ -79,3 +79,12 @@ def pg_url(postgres_server: object) -> str:
 
     assert isinstance(postgres_server, PostgresServer)
     return postgres_server.fresh_url()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """`--store` for a fresh store of each backend (the CLI's runtime tests run on both): a DuckDB file that does
+    not exist yet, or a URL to an empty schema on the test's PostgreSQL server (skipped without its binaries)."""
+    if request.param == "duckdb":
+        return str(tmp_path / "rt.duckdb")
+    return str(request.getfixturevalue("pg_url"))

@@ -9,6 +9,7 @@ import pytest
 
 from crmctl.cli.commands import events as events_command
 from crmctl.cli.main import run
+from crmctl.runtime.storage.locator import locate
 from tests.conftest import REPO
 
 V2 = str(REPO / "packages" / "LeadLifecycle" / "v2")
@@ -16,8 +17,9 @@ SCENARIO = str(REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yam
 
 
 @pytest.fixture
-def store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    path = str(tmp_path / "rt.duckdb")
+def store(store_location: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """A simulated workflow's store, on each backend."""
+    path = store_location
     assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", path]) == 0
     capsys.readouterr()
     return path
@@ -90,7 +92,7 @@ def test_tail_follow_picks_up_new_entries(
 
     def append_while_sleeping(seconds: float) -> None:
         assert seconds == events_command.POLL_SECONDS
-        with Store.open(Path(store)) as writable:
+        with Store.open(locate(store)) as writable:
             writable.append_events(
                 "default",
                 [

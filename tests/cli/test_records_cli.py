@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from crmctl.cli.main import run
+from crmctl.runtime.storage.locator import locate
 from crmctl.runtime.store import Store
 from tests.conftest import REPO
 
@@ -30,8 +31,8 @@ ADA = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    return str(tmp_path / "rt.duckdb")
+def store(store_location: str) -> str:
+    return store_location
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> Any:
@@ -122,7 +123,7 @@ def test_rejected_create_exits_1_and_writes_nothing(
     assert run(["records", "create", V1, "--entity", "Lead", "--file", str(record), "--store", store, *NOW]) == 1
     out = capsys.readouterr().out
     assert "rejected Lead" in out and "error: colour: unknownField: Lead has no field colour." in out
-    with Store.open(Path(store), read_only=True) as opened:
+    with Store.open(locate(store), read_only=True) as opened:
         assert opened.count_records("default") == 0
 
 
@@ -172,7 +173,7 @@ def test_import_all_or_nothing_then_skip_invalid(
     out = capsys.readouterr().out
     assert "row 500: companySize: companySizeRange: " in out
     assert "rejected 1 of 1,000 rows; nothing was written" in out
-    with Store.open(Path(store), read_only=True) as opened:
+    with Store.open(locate(store), read_only=True) as opened:
         assert opened.count_records("default") == 0 and list(opened.events("default")) == []
     assert run(["records", "import", V1, path, "-e", "Lead", "--store", store, "--skip-invalid", "-f", "json"]) == 1
     report = _json(capsys)
@@ -192,7 +193,8 @@ def test_import_bad_files_exit_2(store: str, tmp_path: Path, capsys: pytest.Capt
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_kill_9_mid_import_leaves_no_rows(store: str, tmp_path: Path) -> None:
+def test_kill_9_mid_import_leaves_no_rows(tmp_path: Path) -> None:
+    store = str(tmp_path / "killed.duckdb")  # waits for the file to appear (PostgreSQL: the concurrency tests)
     path = tmp_path / "leads.jsonl"
     with path.open("w", encoding="utf-8") as handle:
         for i in range(200_000):
@@ -223,7 +225,7 @@ def test_kill_9_mid_import_leaves_no_rows(store: str, tmp_path: Path) -> None:
     assert child.poll() is None, "the import finished before it could be killed"
     child.send_signal(signal.SIGKILL)
     child.wait()
-    with Store.open(Path(store)) as opened:
+    with Store.open(locate(store)) as opened:
         assert opened.count_records("default") == 0
         assert list(opened.events("default")) == []
 
@@ -262,7 +264,7 @@ def test_a_move_that_would_reinterpret_a_stored_amount_is_refused(
     (error,) = refused["errors"]
     assert (error["field"], error["code"]) == ("annualRevenue", "CMP134")
     assert "currency of Lead.annualRevenue changed from EUR to USD" in error["message"]
-    with Store.open(Path(store), read_only=True) as opened:
+    with Store.open(locate(store), read_only=True) as opened:
         kept = opened.get_record("default", "Lead", "a")
         assert kept is not None and (kept.package_version, kept.revision) == ("1.0.0", 1)  # nothing written
     # without a stored amount nothing is reinterpreted; an amount given with the move is the new currency's

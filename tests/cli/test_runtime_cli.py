@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from crmctl.cli.main import run
+from crmctl.runtime.storage.locator import locate
+from crmctl.runtime.store import Store
 from tests.conftest import REPO
 
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
@@ -45,8 +47,8 @@ def _json(capsys: pytest.CaptureFixture[str]) -> object:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    return str(tmp_path / "rt.duckdb")
+def store(store_location: str) -> str:
+    return store_location
 
 
 def _session_with_resume(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,8 +117,10 @@ def test_script_errors_are_located_and_exit_2(tmp_path: Path, store: str, capsys
     assert "unknown event 'jump'" in capsys.readouterr().err
 
 
-def test_tampered_log_names_the_first_bad_entry(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tampered_log_names_the_first_bad_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import duckdb
+
+    store = str(tmp_path / "tampered.duckdb")  # the entry is edited in the file itself
 
     _session_with_resume(tmp_path, store, capsys)
     with duckdb.connect(store) as con:
@@ -144,7 +148,7 @@ def test_missing_draft_and_store_are_clear_errors(
     tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["draft", "show", "nope", "--store", store]) == 2
-    assert "no runtime store here" in capsys.readouterr().err  # reading never creates a store
+    assert "no runtime store" in capsys.readouterr().err  # reading never creates a store
     script = _write(tmp_path, "s.yaml", "- next: {}\n")
     assert run(["simulate", V1, "--script", script, "--store", store, "--session", "x"]) == 0
     capsys.readouterr()
@@ -343,10 +347,8 @@ def test_log_and_store_outputs(tmp_path: Path, store: str, capsys: pytest.Captur
     assert run(["draft", "list", "--store", store, "--tenant", "other", "--format", "json"]) == 0
     assert _json(capsys) == {"tenant": "other", "entity": None, "drafts": []}
     # a log cut short verifies as a chain, but not against the head remembered before
-    import duckdb
-
-    with duckdb.connect(store) as con:
-        con.execute("DELETE FROM events WHERE seq > 9")
+    with Store.open(locate(store)) as opened, opened.transaction(), opened.connection.tenant("default"):
+        opened.connection.all("DELETE FROM events WHERE seq > 9")
     assert run(["log", "verify", "--store", store]) == 0
     capsys.readouterr()
     assert run(["log", "verify", "--store", store, "--head", head]) == 1

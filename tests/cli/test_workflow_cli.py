@@ -19,8 +19,8 @@ SCENARIO = str(REPO / "packages" / "LeadLifecycle" / "scenarios" / "approval.yam
 START = "- start: {instance: a, data: {firstName: A, lastName: B}}\n"
 
 
-def test_the_approval_story(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    store = str(tmp_path / "rt.duckdb")
+def test_the_approval_story(store_location: str, capsys: pytest.CaptureFixture[str]) -> None:
+    store = store_location
     assert run(["workflow", "simulate", V2, "--script", SCENARIO, "--store", store, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)["result"]
     kinds = [e["effect"] for e in doc["timeline"]]

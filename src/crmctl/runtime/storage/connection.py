@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 
     from crmctl.runtime.storage.tables import Table
 
-__all__ = ["ALL_TENANTS", "CHUNK", "TIMES", "Connection", "iso_from_micros", "parse_stored_instant", "read_object"]
+__all__ = [
+    "ALL_TENANTS",
+    "CHUNK",
+    "TIMES",
+    "Connection",
+    "canonical_json",
+    "iso_from_micros",
+    "parse_stored_instant",
+    "read_object",
+]
 
 CHUNK = 10_000
 """Rows read per query when a table is read in pieces (the event log, records)."""
@@ -93,6 +102,11 @@ class Connection(Protocol):
     def upsert(self, target: str, row: Mapping[str, Any]) -> None:
         """Insert one row, or replace the row with its key."""
 
+    def json_text(self, value: Any, what: str) -> str:
+        """The text of a `json` column holding `value` (its canonical JSON, `canonical_json`); a value the backend
+        cannot hold exactly as it is refused as an `InputError` naming `what` (e.g. "record acme/Lead/L1") and
+        where in the value, before anything is written."""
+
     def lock_chain(self, tenant: str) -> None:
         """Hold the tenant's log head until the transaction ends, so writers append one after another."""
 
@@ -133,6 +147,17 @@ class Connection(Protocol):
     def isolation(self) -> str | None:
         """Whether the database isolates tenants ("enforced", or why not); None where it does not apply (a file
         belongs to the process holding it)."""
+
+
+def canonical_json(value: Any, what: str) -> str:
+    """`eventlog.dumps(value)`; a value without canonical JSON (NaN, an integer beyond 64 bits) is an `InputError`
+    naming `what`, not a bare ValueError."""
+    from crmctl.runtime import eventlog
+
+    try:
+        return eventlog.dumps(value)
+    except ValueError as error:
+        raise InputError(f"{what}: {error}; nothing was written") from None
 
 
 def read_object(text: str, path: Path | str, what: str, *where: object) -> dict[str, Any]:

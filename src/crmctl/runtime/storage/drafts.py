@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmctl.model.tenants import check_tenant
-from crmctl.runtime import eventlog
 from crmctl.runtime.storage.connection import Connection, iso_from_micros, parse_stored_instant, read_object
 
 __all__ = ["Draft", "Drafts"]
@@ -53,13 +52,14 @@ class Drafts:
         same draft meanwhile is replaced, as it would have been a moment later)."""
         check_tenant(draft.tenant)
         self._db.check_writable()
+        where = f"{draft.tenant}/{draft.draft_id}"
         values = [
             draft.entity,
             draft.package_name,
             draft.package_version,
             draft.package_digest,
-            eventlog.dumps(draft.data),
-            eventlog.dumps(draft.state),
+            self._db.json_text(draft.data, f"draft {where}"),
+            self._db.json_text(draft.state, f"draft state {where}"),
             draft.last_step,
             parse_stored_instant(draft.updated_at),
         ]

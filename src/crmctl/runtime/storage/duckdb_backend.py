@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.model.files import check_regular
-from crmctl.runtime.storage.connection import TIMES
+from crmctl.runtime.storage.connection import TIMES, canonical_json
 from crmctl.runtime.storage.errors import StoreError, StoreMissingError, open_failure, store_failure
 
 if TYPE_CHECKING:
@@ -31,10 +31,14 @@ _TYPES = {
     "timestamp": ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"),
     "blob": ("BLOB", "BLOB"),
 }
-_JSON_VALUES = {
-    "text": "json_extract_string(data, ?)",
-    "number": "TRY_CAST(json_extract(data, ?) AS DOUBLE)",
-    "boolean": "TRY_CAST(json_extract(data, ?) AS BOOLEAN)",
+_JSON_VALUES = {  # a number or a boolean only where the JSON holds one (not the text "36"), as on PostgreSQL
+    "text": ("json_extract_string(data, ?)", 1),
+    "number": (
+        "(CASE WHEN json_type(data, ?) IN ('BIGINT', 'UBIGINT', 'DOUBLE') "
+        "THEN CAST(json_extract(data, ?) AS DOUBLE) END)",
+        2,
+    ),
+    "boolean": ("(CASE WHEN json_type(data, ?) = 'BOOLEAN' THEN CAST(json_extract(data, ?) AS BOOLEAN) END)", 2),
 }
 
 
@@ -168,6 +172,10 @@ class DuckConnection:
         marks = ", ".join("?" for _ in row)
         self.all(f"INSERT OR REPLACE INTO {target} ({names}) VALUES ({marks})", list(row.values()))
 
+    def json_text(self, value: Any, what: str) -> str:
+        """The canonical JSON, held as text exactly."""
+        return canonical_json(value, what)
+
     def lock_chain(self, tenant: str) -> None:
         """Nothing to do: DuckDB has one writer at a time."""
 
@@ -181,7 +189,7 @@ class DuckConnection:
 
     def json_value(self, kind: str) -> tuple[str, int]:
         """DuckDB's JSON functions, with the field as a JSON path."""
-        return _JSON_VALUES[kind], 1
+        return _JSON_VALUES[kind]
 
     def json_key(self, field: str) -> str:
         """The JSON path of a top-level field (quoted: any name is a key)."""

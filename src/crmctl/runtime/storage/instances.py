@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crmctl.model.tenants import check_tenant
-from crmctl.runtime import eventlog
 from crmctl.runtime.storage.connection import Connection, iso_from_micros, parse_stored_instant, read_object
 
 __all__ = ["WorkflowInstances"]
@@ -37,7 +36,9 @@ class WorkflowInstances:
                 "package_name": pa.array([str(i["package"]["name"]) for i in instances], text),
                 "package_version": pa.array([str(i["package"]["version"]) for i in instances], text),
                 "package_digest": pa.array([str(i["digest"]) for i in instances], text),
-                "state": pa.array([eventlog.dumps(dict(i)) for i in instances], text),
+                "state": pa.array(
+                    [self._db.json_text(dict(i), f"workflow instance {tenant}/{i['id']}") for i in instances], text
+                ),
                 "status": pa.array([str(i["status"]) for i in instances], text),
                 "clock": pa.array([parse_stored_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
             }

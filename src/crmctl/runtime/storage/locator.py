@@ -13,7 +13,7 @@ from crmctl.errors import UsageError
 __all__ = ["SCHEMES", "StoreURL", "locate"]
 
 SCHEMES = ("postgresql", "postgres")
-_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+_PASSWORD = re.compile(r"(?i)(^|&)password=[^&]*")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -28,11 +28,9 @@ class StoreURL:
     def shown(self) -> str:
         """The URL without its password: what messages, `store info` and logs show."""
         parts = urlsplit(self.url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            netloc = f"{user.partition(':')[0]}:***@{host}"
-        query = _PASSWORD.sub(r"\1***", parts.query)
+        user, at, where = parts.netloc.rpartition("@")  # not .port: a port that is no number must still be shown
+        netloc = f"{user.split(':', 1)[0]}:***@{where}" if at and ":" in user else parts.netloc
+        query = _PASSWORD.sub(r"\1password=***", parts.query)  # libpq takes one in the query too
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
     def __str__(self) -> str:

@@ -15,12 +15,15 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crmctl.errors import EnvironmentFailure, InputError
-from crmctl.runtime.storage.connection import ALL_TENANTS, TIMES
+from crmctl.runtime.storage.connection import ALL_TENANTS, TIMES, canonical_json
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
 from crmctl.runtime.storage.locator import StoreURL
 from crmctl.runtime.storage.tables import TABLES
@@ -36,7 +39,7 @@ __all__ = ["PgConnection", "connect_postgresql"]
 MINIMUM = 150000
 """The oldest PostgreSQL this backend runs on (server_version_num)."""
 _TYPES = {  # kind: (DDL type, information_schema's spelling)
-    "text": ("text", "text"),
+    "text": ('text COLLATE "C"', "text"),  # ordered by code point, as DuckDB orders (keys, pages)
     "json": ("jsonb", "jsonb"),
     "bigint": ("bigint", "bigint"),
     "integer": ("integer", "integer"),
@@ -45,7 +48,7 @@ _TYPES = {  # kind: (DDL type, information_schema's spelling)
     "blob": ("bytea", "bytea"),
 }
 _JSON_VALUES = {
-    "text": ("(data ->> ?)", 1),
+    "text": ('((data ->> ?) COLLATE "C")', 1),
     "number": ("(CASE WHEN jsonb_typeof(data -> ?) = 'number' THEN (data ->> ?)::double precision END)", 2),
     "boolean": ("(CASE WHEN jsonb_typeof(data -> ?) = 'boolean' THEN (data ->> ?)::boolean END)", 2),
 }
@@ -57,6 +60,7 @@ BEGIN
 EXCEPTION WHEN others THEN
   RETURN NULL;  -- an entry that is not JSON (a damaged store) pins nothing; `log verify` reports it
 END $$"""
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HINT = "pass --store to use another database, or a DuckDB file"
 
 
@@ -118,6 +122,45 @@ def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> Pg
         con.close()
         raise
     return connection
+
+
+def _unheld(value: Any, path: str = "") -> tuple[str, str] | None:
+    """Where in `value` is something JSONB would not give back as it is, and why; None if there is nothing.
+
+    JSONB refuses U+0000 in strings and keys. Its numbers are exact decimals without a binary sign or exponent:
+    -0.0 comes back as 0.0, and a float that canonical JSON writes with a positive exponent (1e+16) comes back as
+    the integer it equals (10000000000000000), which a 64-bit integer then reads as an int, not a float. Anything
+    else (±2^63, 2^64 - 1, 1e308, 5e-324, 0.1) comes back as the same value with the same canonical text."""
+    if isinstance(value, str):
+        return (path or "the value", "a string holds U+0000, which PostgreSQL cannot store") if "\0" in value else None
+    if isinstance(value, float):
+        return _unheld_number(value, path or "the value")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            step = key if _PLAIN.fullmatch(key) else f"[{json.dumps(key)}]"  # a key that reads unambiguously
+            where = f"{path}.{step}" if path and not step.startswith("[") else f"{path}{step}"
+            if "\0" in key:
+                return (where, "a key holds U+0000, which PostgreSQL cannot store")
+            found = _unheld(item, where)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _unheld(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _unheld_number(value: float, where: str) -> tuple[str, str] | None:
+    if value == 0.0 and math.copysign(1.0, value) < 0:
+        return where, "-0.0 would come back as 0.0 (PostgreSQL's JSON numbers have no negative zero)"
+    if abs(value) >= 1e16 and value.is_integer() and -(2**63) <= value < 2**64:
+        return where, (
+            f"the float {value!r} would come back as the integer {int(value)} (PostgreSQL's JSON numbers do "
+            "not keep a float's exponent); store it as an integer"
+        )
+    return None
 
 
 def _first_line(error: BaseException) -> str:
@@ -253,6 +296,14 @@ class PgConnection:
         """Refuse to write to a store opened read-only."""
         if self.read_only:
             raise StoreError(f"{self.path} is open read-only")
+
+    def json_text(self, value: Any, what: str) -> str:
+        """The canonical JSON, after refusing what JSONB would not give back as it is (`_unheld`)."""
+        found = _unheld(value)
+        if found is not None:
+            where, why = found
+            raise InputError(f"{what}: {where}: {why}; nothing was written")
+        return canonical_json(value, what)
 
     def lock_chain(self, tenant: str) -> None:
         """A transaction-scoped advisory lock on the tenant's chain: appends wait for each other here."""

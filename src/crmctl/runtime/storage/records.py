@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from crmctl.errors import InputError, UserError
 from crmctl.model.tenants import check_tenant
-from crmctl.runtime import eventlog
 from crmctl.runtime.storage.connection import CHUNK, Connection, iso_from_micros, parse_stored_instant, read_object
 from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError
 
@@ -80,7 +79,7 @@ class Records:
             [r.package_name for r in records],
             [r.package_version for r in records],
             [r.package_digest for r in records],
-            [eventlog.dumps(r.data) for r in records],
+            [self._db.json_text(r.data, f"record {r.tenant}/{r.entity}/{r.id}") for r in records],
             [r.revision for r in records],
             [parse_stored_instant(r.created_at) for r in records],
             [parse_stored_instant(r.updated_at) for r in records],
