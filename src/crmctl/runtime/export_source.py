@@ -92,17 +92,13 @@ class PgSource:
     def batches(
         self, table: str, where: str, params: Sequence[Any], select: Select, order: str
     ) -> Iterator[pa.RecordBatch]:
-        """PostgreSQL filters and orders (by the table's key, which `order` names); DuckDB runs `select` over the
-        stream, keeping its order."""
+        """PostgreSQL filters and orders (in byte order); DuckDB runs `select` over the stream, keeping its order."""
         import pyarrow as pa
 
-        from crmctl.runtime.storage.schema import TABLES
         from crmctl.runtime.storage.table_rows import arrow_schema, table_rows
 
-        key = ", ".join(TABLES[table].key)
-        if order.replace(" ", "") != key.replace(" ", ""):  # pragma: no cover - a bug in an exporter
-            raise AssertionError(f"{table} exports in key order ({key}), not {order}")
-        with table_rows(self._db, table, where=where, params=params, rows=BATCH_ROWS) as batches:
+        by = [c.strip() for c in order.split(",")]
+        with table_rows(self._db, table, where=where, params=params, order=by, rows=BATCH_ROWS) as batches:
             self._duck.register("_rows", pa.RecordBatchReader.from_batches(arrow_schema(table), batches))
             try:
                 yield from stream_batches(self._duck, select("_rows"), [])

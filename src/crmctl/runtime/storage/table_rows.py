@@ -53,15 +53,17 @@ def table_rows(
     where: str = "true",
     params: Sequence[Any] = (),
     tenant: str | None = None,
+    order: Sequence[str] = (),
     rows: int = CHUNK,
 ) -> Iterator[Iterator[pa.RecordBatch]]:
-    """The rows of `table` matching `where` (in `tenant`'s scope; None: every tenant's), ordered by the table's key
-    (every column for a table without one), as batches of `arrow_schema(table)`, read without holding them all."""
+    """The rows of `table` matching `where` (in `tenant`'s scope; None: every tenant's), ordered by `order` (default:
+    the table's key, or every column for a table without one), as batches of `arrow_schema(table)`, read without
+    holding them all."""
     import pyarrow as pa
 
     declared = TABLES[table]
     schema = arrow_schema(table)
-    key = declared.key or tuple(c.name for c in declared.columns)
+    key = order or declared.key or tuple(c.name for c in declared.columns)
     order = ", ".join(connection.byte_order(c) if declared.kind(c) == "text" else f'"{c}"' for c in key)
     names = ", ".join(f'"{c}"' for c in schema.names)
     sql = f"SELECT {names} FROM {table} WHERE {where} ORDER BY {order}"
