@@ -81,6 +81,11 @@ def sandbox_store(explicit: str | Path | None, start: Path | None = None) -> tup
     return root / SANDBOX_STORE, True
 
 
+def store_argument(spelled: str, name: str) -> Path | StoreURL:
+    """A store named by a command's argument `name` (`store copy SRC DST`): a PostgreSQL URL, or a file."""
+    return _a_store(spelled, name)
+
+
 def _a_store(spelled: str, source: str) -> Path | StoreURL:
     """A store given as text: a PostgreSQL URL, or a file."""
     from crmctl.runtime.storage.locator import locate

@@ -319,6 +319,27 @@ def store_migrate(store: StoreOpt = None, output_format: ListFormatOpt = ListFor
     raise typer.Exit(command.run_store_migrate(store, output_format.value))
 
 
+@store_app.command("copy")
+def store_copy(
+    source: Annotated[
+        str, typer.Argument(metavar="SRC", help="The store to copy: a DuckDB file or a postgresql:// URL.")
+    ],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="DST",
+            help="An empty store to copy into: a new DuckDB file, or a PostgreSQL database schema without crmctl rows.",
+        ),
+    ],
+    output_format: ListFormatOpt = ListFormat.text,
+) -> None:
+    """Copy a whole store (every tenant, every table) into an empty one, DuckDB or PostgreSQL, in one transaction;
+    verified afterwards by each tenant's log head, row counts and chain."""
+    from crmctl.cli.commands import runtime as command
+
+    raise typer.Exit(command.run_store_copy(source, target, output_format.value))
+
+
 records_app = typer.Typer(
     help="Records: create, read, update and import through the validation engines.", no_args_is_help=True
 )

@@ -5,8 +5,9 @@ content-addressed copy); the versions of one entity export into one dataset with
 read as the newest version reads them (its names, and its field defaults for values a row lacks).
 DuckDB turns the stored JSON into typed columns (`json_transform` with a structure built from the schema) and
 hands Arrow record batches to pyarrow's writers, so no record is ever a Python dict and memory stays at one
-batch. Every file is written to a temporary file in its own directory and moved into place with `os.replace`:
-an interrupted export leaves no half file under a final name.
+batch. A PostgreSQL store's rows stream into the same SQL through Arrow (`runtime.export_source`), so both
+backends give the same datasets. Every file is written to a temporary file in its own directory and moved into
+place with `os.replace`: an interrupted export leaves no half file under a final name.
 
 A kind of export is one function in `EXPORTERS`: records, drafts, events and workflow instances.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from crmctl import __version__
@@ -33,7 +35,7 @@ from crmctl.runtime.export_columns import (
     quote_name,
     union_columns,
 )
-from crmctl.runtime.export_files import Dataset, probe_directory, run_datasets, stream_batches
+from crmctl.runtime.export_files import Dataset, probe_directory, run_datasets
 from crmctl.runtime.export_model import (
     BATCH_ROWS,
     DatasetReport,
@@ -42,11 +44,11 @@ from crmctl.runtime.export_model import (
     ExportReport,
     Progress,
 )
+from crmctl.runtime.export_source import DuckSource, ExportSource, PgSource
 from crmctl.runtime.storage.connection import parse_stored_instant, read_object
 from crmctl.runtime.storage.errors import store_failure
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
     from crmctl.model.fields import FieldDef
@@ -96,16 +98,19 @@ def _record_schema(columns: Mapping[str, pa.DataType]) -> pa.Schema:
 
 
 def export_records(
-    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+    store: Store, source: ExportSource, options: ExportOptions, progress: Callable[[int], None]
 ) -> list[DatasetReport]:
     """One dataset per entity, `records/<Entity>/`, rows ordered by version, tenant and id."""
     where, params = _where(options)
     groups: dict[str, list[tuple[str, str, str]]] = {}
-    for entity, digest, name, version in con.execute(
-        f"SELECT entity, package_digest, any_value(package_name), any_value(package_version) FROM records "
-        f"WHERE {where} GROUP BY entity, package_digest ORDER BY entity, package_digest",
-        params,
-    ).fetchall():
+    # Sorted here: Python, DuckDB and PostgreSQL's "C" collation all order text by code point, other collations not.
+    for entity, digest, name, version in sorted(
+        source.rows(
+            f"SELECT entity, package_digest, min(package_name), min(package_version) FROM records "
+            f"WHERE {where} GROUP BY entity, package_digest",
+            params,
+        )
+    ):
         groups.setdefault(entity, []).append((digest, name, version))
 
     def datasets() -> Iterator[tuple[Dataset, str, Iterator[pa.RecordBatch]]]:
@@ -124,7 +129,7 @@ def export_records(
                 "package_digest",
             )
             typed = csv_duck_type if options.format == "csv" else duck_type
-            yield dataset, entity, _version_batches(store, con, entity, versions, columns, typed, options)
+            yield dataset, entity, _version_batches(store, source, entity, versions, columns, typed, options)
 
     return run_datasets(datasets(), "records", progress)
 
@@ -136,7 +141,7 @@ def _read(expr: str, reader: FieldDef, t: pa.DataType, typed: Callable[[pa.DataT
 
 def _version_batches(
     store: Store,
-    con: duckdb.DuckDBPyConnection,
+    source: ExportSource,
     entity: str,
     versions: Sequence[EntityVersion],
     columns: Mapping[str, pa.DataType],
@@ -161,25 +166,27 @@ def _version_batches(
             if c not in own and (default := filled_default(fdef)) is not None
         ]
         selected = ", ".join([*map(quote_name, _RECORD_EXTRAS), *fields])
-        rows, args = f"FROM records WHERE {where} AND entity = ? AND package_digest = ?", [*params, entity, v.digest]
-        source = (
-            f"SELECT *, json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v {rows} "
-            "AND (json_type(data) = 'OBJECT' OR error('a record is no JSON object'))"
-        )
-        try:
-            yield from stream_batches(con, f"SELECT {selected} FROM ({source}) ORDER BY tenant, id", args)
-        except ExportError:
-            damaged = (
-                f"SELECT tenant, entity, id, data {rows} AND (CASE WHEN json_valid(data) THEN json_type(data) "
-                "END) IS DISTINCT FROM 'OBJECT' ORDER BY tenant, id LIMIT 1"
+        rows, args = f"{where} AND entity = ? AND package_digest = ?", [*params, entity, v.digest]
+        transform = f"json_transform(data, '{structure.replace(chr(39), chr(39) * 2)}') AS _v"
+
+        def select(relation: str, selected: str = selected, transform: str = transform) -> str:
+            return (
+                f"SELECT {selected} FROM (SELECT *, {transform} FROM {relation} "
+                "WHERE json_type(data) = 'OBJECT' OR error('a record is no JSON object'))"
             )
-            for tenant, kind, record_id, data in con.execute(damaged, args).fetchall():
+
+        try:
+            yield from source.batches("records", rows, args, select, "tenant, id")
+        except ExportError:
+            damaged = source.non_object(rows, args)
+            if damaged is not None:
+                tenant, kind, record_id, data = damaged
                 read_object(data, store.path, "record", tenant, kind, record_id)
             raise
 
 
 def export_drafts(
-    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+    store: Store, source: ExportSource, options: ExportOptions, progress: Callable[[int], None]
 ) -> list[DatasetReport]:
     """`drafts/drafts.<format>`: one row per draft, its data as JSON text."""
     import pyarrow as pa
@@ -199,15 +206,18 @@ def export_drafts(
         ]
     )
     where, params = _where(options)
-    sql = f"SELECT {', '.join(map(quote_name, schema.names))} FROM drafts WHERE {where} ORDER BY tenant, draft_id"
+    selected = ", ".join(map(quote_name, schema.names))
+    batches = source.batches(
+        "drafts", where, params, lambda relation: f"SELECT {selected} FROM {relation}", "tenant, draft_id"
+    )
     dataset = Dataset(
         options.out / "drafts", "drafts", schema, options, _metadata("drafts", options.entity), "package_digest"
     )
-    return run_datasets(iter([(dataset, "drafts", stream_batches(con, sql, params))]), "drafts", progress)
+    return run_datasets(iter([(dataset, "drafts", batches)]), "drafts", progress)
 
 
 def export_events(
-    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+    store: Store, source: ExportSource, options: ExportOptions, progress: Callable[[int], None]
 ) -> list[DatasetReport]:
     """`events/events.<format>`: the log in (tenant, seq) order, each entry as its canonical JSON text."""
     import pyarrow as pa
@@ -228,17 +238,22 @@ def export_events(
         ]
     )
     where, params = _where(options, entity=False)
-    sql = (
-        "SELECT tenant, seq, session, \"at\", json_extract_string(entry, '$.kind') AS kind, entry, hash, "
-        f"json_extract_string(entry, '$.package.digest') AS __digest FROM events WHERE {where} "
-        "ORDER BY tenant, seq"
+    batches = source.batches(
+        "events",
+        where,
+        params,
+        lambda relation: (
+            "SELECT tenant, seq, session, \"at\", json_extract_string(entry, '$.kind') AS kind, entry, hash, "
+            f"json_extract_string(entry, '$.package.digest') AS __digest FROM {relation}"
+        ),
+        "tenant, seq",
     )
     dataset = Dataset(options.out / "events", "events", schema, options, _metadata("events", None), "__digest")
-    return run_datasets(iter([(dataset, "events", stream_batches(con, sql, params))]), "events", progress)
+    return run_datasets(iter([(dataset, "events", batches)]), "events", progress)
 
 
 def export_workflows(
-    store: Store, con: duckdb.DuckDBPyConnection, options: ExportOptions, progress: Callable[[int], None]
+    store: Store, source: ExportSource, options: ExportOptions, progress: Callable[[int], None]
 ) -> list[DatasetReport]:
     """`workflows/workflows.<format>`: one row per workflow instance, folded from its logged effects (state,
     status, times, transitions taken, SLA warnings and breaches, the package version it is pinned to)."""
@@ -308,7 +323,7 @@ def export_workflows(
     return run_datasets(iter([(dataset, "workflows", iter(table.to_batches(BATCH_ROWS)))]), "workflows", progress)
 
 
-Exporter = Callable[["Store", "duckdb.DuckDBPyConnection", ExportOptions, Callable[[int], None]], list[DatasetReport]]
+Exporter = Callable[["Store", ExportSource, ExportOptions, Callable[[int], None]], list[DatasetReport]]
 EXPORTERS: dict[str, Exporter] = {
     "records": export_records,
     "drafts": export_drafts,
@@ -318,12 +333,21 @@ EXPORTERS: dict[str, Exporter] = {
 _TABLES = {"records": "records", "drafts": "drafts", "events": "events"}
 
 
-def _duckdb_cursor(store: Store) -> duckdb.DuckDBPyConnection:
+@contextmanager
+def _source(store: Store) -> Iterator[ExportSource]:
+    """Where the exporters read `store`: a cursor of its own on a DuckDB file (the store's connection stays free
+    for its own reads), or a PostgreSQL store through Arrow."""
     from crmctl.runtime.storage.duckdb_backend import DuckConnection
 
-    if not isinstance(store.connection, DuckConnection):
-        raise ExportError(f"{store.path}: `crmctl export` reads DuckDB stores only so far")
-    return store.connection.cursor()
+    if isinstance(store.connection, DuckConnection):
+        with store.connection.cursor() as con:
+            yield DuckSource(con)
+        return
+    source = PgSource(store.connection)
+    try:
+        yield source
+    finally:
+        source.close()
 
 
 def export(store: Store, kind: str, options: ExportOptions, progress: Progress | None = None) -> ExportReport:
@@ -333,13 +357,14 @@ def export(store: Store, kind: str, options: ExportOptions, progress: Progress |
     probe_directory(options.out)
     import duckdb
 
-    # A cursor of its own (the store's connection stays free for its own reads), in UTC so instants come back as UTC.
     try:
-        with _duckdb_cursor(store) as con:
-            con.execute("SET TimeZone = 'UTC'")
+        with _source(store) as source:
             where, params = _where(options, entity=kind != "events")
-            count = f"SELECT count(*) FROM {_TABLES[kind]} WHERE {where}" if kind in _TABLES else "SELECT 0"
-            total = int(con.execute(count, params if kind in _TABLES else []).fetchall()[0][0])
+            total = (
+                int(source.rows(f"SELECT count(*) FROM {_TABLES[kind]} WHERE {where}", params)[0][0])
+                if kind in _TABLES
+                else 0
+            )
             done = 0
 
             def advance(rows: int) -> None:
@@ -348,7 +373,7 @@ def export(store: Store, kind: str, options: ExportOptions, progress: Progress |
                 if progress is not None:
                     progress(done, total)
 
-            datasets = EXPORTERS[kind](store, con, options, advance)
+            datasets = EXPORTERS[kind](store, source, options, advance)
     except duckdb.Error as error:
         store_failure(store.path, error)
     return ExportReport(kind, options.format, str(options.out), datasets)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.cli.console import out
 from crmctl.cli.contract import emit
-from crmctl.cli.inputs import duration, instant, open_store, read_document, resolve_store
+from crmctl.cli.inputs import duration, instant, open_store, read_document, resolve_store, store_argument
 from crmctl.cli.words import plural
 from crmctl.errors import InputError, UsageError
 from crmctl.model.scripts import ScriptBody, check_events
@@ -817,3 +817,51 @@ def run_store_migrate(store_path: str | None, output_format: str) -> int:
         return emit({"path": str(target), "migratedFrom": done, "format": current})
     out(f"store {target} is current (format {current})" if not done else f"migrated {target} to format {current}")
     return 0
+
+
+def run_store_copy(source: str, target: str, output_format: str) -> int:
+    from crmctl.runtime.store_copy import copy_store
+
+    report = copy_store(store_argument(source, "SRC"), store_argument(target, "DST"))
+    tenants = [
+        {
+            "tenant": t.tenant,
+            "verified": t.verified,
+            "sourceHead": _head(t.source_head),
+            "targetHead": _head(t.target_head),
+            "sourceRows": t.source_rows,
+            "targetRows": t.target_rows,
+            "chainProblems": [f"{p.code}: {p.message}" for p in t.problems],
+        }
+        for t in report.tenants
+    ]
+    result = {
+        "source": report.source,
+        "target": report.target,
+        "sourceEngine": report.source_engine,
+        "targetEngine": report.target_engine,
+        "verified": report.verified,
+        "packages": {"source": report.packages[0], "target": report.packages[1]},
+        "rows": report.rows,
+        "tenants": tenants,
+    }
+    code = 0 if report.verified else 1
+    if output_format == "json":
+        return emit(result, exit_code=code)
+    out(f"copied {report.source} ({report.source_engine}) to {report.target} ({report.target_engine})")
+    out(f"  {plural(report.packages[1], 'package version')}, " + ", ".join(f"{n} {t}" for t, n in report.rows.items()))
+    for t in report.tenants:
+        head = f"head {t.target_head[0]} {t.target_head[1]}" if t.target_head else "no log"
+        if t.verified:
+            out(f"  tenant {t.tenant}: {head}, rows equal, chain intact")
+            continue
+        out(f"  tenant {t.tenant}: NOT verified: source head {t.source_head}, target head {t.target_head}")
+        out(f"    source rows {t.source_rows}, target rows {t.target_rows}")
+        for problem in t.problems:
+            out(f"    {problem.code}: {problem.message}")
+    out("verified" if report.verified else "the copy differs from its source")
+    return code
+
+
+def _head(head: tuple[int, str] | None) -> dict[str, Any] | None:
+    return None if head is None else {"seq": head[0], "hash": head[1]}

@@ -123,6 +123,9 @@ class Connection(Protocol):
     def json_key(self, field: str) -> str:
         """The parameter naming a top-level field for `json_value`."""
 
+    def byte_order(self, column: str) -> str:
+        """`column` (text) as ORDER BY sorts it in byte order, the same on every backend."""
+
     def entry_digest(self, column: str) -> str:
         """SQL reading the package digest an event entry is pinned to (NULL for an entry that is not JSON)."""
 

@@ -197,6 +197,10 @@ class DuckConnection:
 
         return f"$.{json.dumps(field)}"
 
+    def byte_order(self, column: str) -> str:
+        """DuckDB sorts text in byte order."""
+        return f'"{column}"'
+
     def entry_digest(self, column: str) -> str:
         """The digest, for entries that are JSON."""
         return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.package.digest') END"

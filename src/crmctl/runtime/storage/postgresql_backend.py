@@ -374,6 +374,10 @@ class PgConnection:
         """The key itself."""
         return field
 
+    def byte_order(self, column: str) -> str:
+        """The "C" collation: byte order (the database's own collation sorts by language rules)."""
+        return f'"{column}" COLLATE "C"'
+
     def entry_digest(self, column: str) -> str:
         """`crmctl_entry_digest`, created with the events table."""
         return f"crmctl_entry_digest({column})"
