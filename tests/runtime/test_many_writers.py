@@ -276,3 +276,11 @@ def test_two_relays_at_once_enqueue_each_event_once(pg_url: str) -> None:
     )
     with Store.open(locate(pg_url)) as store:
         assert store.outbox.counts("alpha")["pending"] == 2
+
+
+@pytest.mark.parametrize("code", ["deadlock_detected", "serialization_failure", "lock_not_available"])
+def test_a_write_the_database_aborted_for_another_writer_is_a_conflict_to_run_again(pg_url: str, code: str) -> None:
+    with Store.open(locate(pg_url)) as store, pytest.raises(StoreConflictError) as raised:
+        store.connection.all(f"DO $$ BEGIN RAISE EXCEPTION 'raised by the test' USING ERRCODE = '{code}'; END $$")
+    assert "another writer held what this write needed (raised by the test)" in raised.value.message
+    assert raised.value.hint == "run the command again"

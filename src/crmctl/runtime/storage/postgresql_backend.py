@@ -171,8 +171,9 @@ class PgConnection:
         return int(self._execute(sql, params).rowcount)
 
     def _failure(self, error: Exception) -> NoReturn:
-        """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a value PostgreSQL cannot hold, a
-        server gone or out of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
+        """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a write the database aborted for
+        another writer's (a deadlock, a serialization failure), a value PostgreSQL cannot hold, a server gone or out
+        of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
         were checked when the store was opened, and every write is made in its tenant's scope."""
         import psycopg
         from psycopg import errors
@@ -181,6 +182,11 @@ class PgConnection:
         if isinstance(error, errors.UniqueViolation):
             raise StoreConflictError(
                 f"{self.path}: another writer stored the same key meanwhile ({text}); nothing of this was written"
+            ) from None
+        if isinstance(error, errors.DeadlockDetected | errors.SerializationFailure | errors.LockNotAvailable):
+            raise StoreConflictError(
+                f"{self.path}: another writer held what this write needed ({text}); nothing of this was written",
+                hint="run the command again",
             ) from None
         if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
             raise InputError(f"{self.path}: PostgreSQL cannot store this value ({text}); nothing was written") from None
