@@ -120,8 +120,8 @@ class Outbox:
             # Another relay (a second `crmctl serve` on a PostgreSQL store) may have enqueued these meanwhile: the
             # relays take turns on the tenant's chain, and one that finds a cursor moved leaves the round to it.
             self._db.lock_chain(tenant)
-            now_at = self._db.all("SELECT webhook, seq FROM webhook_cursors WHERE tenant = ?", [tenant])
-            if any(dict(now_at).get(url) != cursors.get(url) for url in behind):
+            current = dict(self._db.all("SELECT webhook, seq FROM webhook_cursors WHERE tenant = ?", [tenant]))
+            if any(current.get(url) != cursors.get(url) for url in behind):
                 return 0
             if rows:
                 self._db.insert("webhook_outbox", _OUTBOX_COLUMNS, _outbox_table(tenant, rows, now))
