@@ -59,7 +59,8 @@ class Records:
         self._db = connection
 
     def put(self, records: Sequence[StoredRecord], *, mode: Literal["create", "update", "upsert"] = "create") -> None:
-        """Write records of one tenant as one batch: all of them, or none."""
+        """Write records of one tenant as one batch: all of them, or none. An update carries the revision after
+        the one it read: a record another writer changed since is refused (`StoreConflictError`)."""
         import pyarrow as pa
 
         if not records:
