@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -229,7 +230,8 @@ def test_records_of_a_version_are_written_in_tenant_and_id_order(store: Store, t
     ref = Runtime(store, "t1").pin(V1)
     for tenant, id_ in [("t2", "a"), ("t1", "z"), ("t1", "b"), ("t2", "0"), ("t1", "m")]:
         store.put_records([record(ref, id_, {"firstName": "A", "lastName": "B"}, tenant=tenant)])
-    store.put_records([record(ref, "b", {"firstName": "C", "lastName": "D"})], mode="update")
+    updated = replace(record(ref, "b", {"firstName": "C", "lastName": "D"}), revision=2)  # the one after 1
+    store.put_records([updated], mode="update")
     export(store, "records", ExportOptions(tmp_path / "out"))
     table = pq.read_table(tmp_path / "out" / "records" / "Lead" / "part-0.parquet", columns=["tenant", "id"])
     assert list(zip(table.column("tenant").to_pylist(), table.column("id").to_pylist(), strict=True)) == [

@@ -117,6 +117,12 @@ class Outbox:
                 text = eventlog.dumps(event)
                 rows += [(url, event["id"], seq, position, text) for url in behind if int(cursors.get(url, 0)) < seq]
         with self._db.transaction(), self._db.tenant(tenant):
+            # Another relay (a second `crmctl serve` on a PostgreSQL store) may have enqueued these meanwhile: the
+            # relays take turns on the tenant's chain, and one that finds a cursor moved leaves the round to it.
+            self._db.lock_chain(tenant)
+            current = dict(self._db.all("SELECT webhook, seq FROM webhook_cursors WHERE tenant = ?", [tenant]))
+            if any(current.get(url) != cursors.get(url) for url in behind):
+                return 0
             if rows:
                 self._db.insert("webhook_outbox", _OUTBOX_COLUMNS, _outbox_table(tenant, rows, now))
             for url in behind:

@@ -61,6 +61,8 @@ EXCEPTION WHEN others THEN
   RETURN NULL;  -- an entry that is not JSON (a damaged store) pins nothing; `log verify` reports it
 END $$"""
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FEW_ROWS = 50
+"""Rows `insert` writes by one INSERT with parameters; more go by binary COPY."""
 _HINT = "pass --store to use another database, or a DuckDB file"
 
 
@@ -212,8 +214,9 @@ class PgConnection:
         return int(self._execute(sql, params).rowcount)
 
     def _failure(self, error: Exception) -> NoReturn:
-        """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a value PostgreSQL cannot hold, a
-        server gone or out of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
+        """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a write the database aborted for
+        another writer's (a deadlock, a serialization failure), a value PostgreSQL cannot hold, a server gone or out
+        of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
         were checked when the store was opened, and every write is made in its tenant's scope."""
         import psycopg
         from psycopg import errors
@@ -222,6 +225,11 @@ class PgConnection:
         if isinstance(error, errors.UniqueViolation):
             raise StoreConflictError(
                 f"{self.path}: another writer stored the same key meanwhile ({text}); nothing of this was written"
+            ) from None
+        if isinstance(error, errors.DeadlockDetected | errors.SerializationFailure | errors.LockNotAvailable):
+            raise StoreConflictError(
+                f"{self.path}: another writer held what this write needed ({text}); nothing of this was written",
+                hint="run the command again",
             ) from None
         if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
             raise InputError(f"{self.path}: PostgreSQL cannot store this value ({text}); nothing was written") from None
@@ -336,9 +344,19 @@ class PgConnection:
             self._failure(error)
 
     def insert(self, target: str, columns: Sequence[str], table: pa.Table, *, replace: bool = False) -> None:
-        """Insert (or replace) the rows of `table` into `target`, in a transaction."""
-        with self.transaction(), self.batch(table) as batch:
-            self.insert_from(target, columns, batch, replace=replace)
+        """Insert (or replace) the rows of `table` into `target`, in a transaction: a few rows by one INSERT
+        (a temporary table for them would cost five times as much: an append of one event, say), more by COPY."""
+        if table.num_rows > _FEW_ROWS:
+            with self.transaction(), self.batch(table) as batch:
+                self.insert_from(target, columns, batch, replace=replace)
+            return
+        kinds = TABLES[target]
+        marks = ", ".join("?::jsonb" if kinds.kind(c) == "json" else "?" for c in columns)
+        rows = ", ".join(f"({marks})" for _ in range(table.num_rows))
+        values = [value for row in zip(*(table.column(c).to_pylist() for c in columns), strict=True) for value in row]
+        names = ", ".join(f'"{c}"' for c in columns)
+        with self.transaction():
+            self.all(f"INSERT INTO {target} ({names}) VALUES {rows}{_conflict(kinds, columns, replace)}", values)
 
     def insert_from(self, target: str, columns: Sequence[str], relation: str, *, replace: bool = False) -> None:
         """INSERT ... SELECT from `relation` (JSON columns cast to JSONB); `replace`: ON CONFLICT DO UPDATE."""

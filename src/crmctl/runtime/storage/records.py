@@ -10,7 +10,7 @@ from typing import Any, Literal
 from crmctl.errors import InputError, UserError
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime.storage.connection import CHUNK, Connection, iso_from_micros, parse_stored_instant, read_object
-from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError
+from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError, StoreConflictError
 
 __all__ = ["Kind", "Records", "StoredRecord"]
 
@@ -58,7 +58,8 @@ class Records:
         self._db = connection
 
     def put(self, records: Sequence[StoredRecord], *, mode: Literal["create", "update", "upsert"] = "create") -> None:
-        """Write records of one tenant as one batch: all of them, or none."""
+        """Write records of one tenant as one batch: all of them, or none. An update carries the revision after
+        the one it read: a record another writer changed since is refused (`StoreConflictError`)."""
         import pyarrow as pa
 
         if not records:
@@ -87,29 +88,43 @@ class Records:
         table = pa.Table.from_arrays(
             [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
         )
-        with self._db.transaction(), self._db.tenant(records[0].tenant), self._db.batch(table) as batch:
-            twice = "the batch names these records more than once"
-            self._refuse_keys(
-                batch,
-                "SELECT entity, id FROM {b} GROUP BY entity, id HAVING count(*) > 1",
-                lambda text, _: InputError(text),
-                twice,
-            )
-            if mode == "create":
+        with self._db.transaction(), self._db.tenant(records[0].tenant):
+            # Every write of records is logged in the same transaction: taking the tenant's chain first, as an
+            # append does, makes concurrent writers (PostgreSQL) wait here in one order (no deadlock), and the
+            # checks below see what the writer before committed (a create loses to an earlier one as it would in
+            # turn: the records exist; no unique violation half-way).
+            self._db.lock_chain(records[0].tenant)
+            with self._db.batch(table) as batch:
+                twice = "the batch names these records more than once"
                 self._refuse_keys(
                     batch,
-                    _EXISTING.format(how="EXISTS"),
-                    RecordExistsError,
-                    "these records already exist",
+                    "SELECT entity, id FROM {b} GROUP BY entity, id HAVING count(*) > 1",
+                    lambda text, _: InputError(text),
+                    twice,
                 )
-            elif mode == "update":
-                self._refuse_keys(
-                    batch,
-                    _EXISTING.format(how="NOT EXISTS"),
-                    RecordNotFoundError,
-                    "these records do not exist",
-                )
-            self._db.insert_from("records", _COLUMNS, batch, replace=mode != "create")
+                if mode == "create":
+                    self._refuse_keys(
+                        batch,
+                        _EXISTING.format(how="EXISTS"),
+                        RecordExistsError,
+                        "these records already exist",
+                    )
+                elif mode == "update":
+                    self._refuse_keys(
+                        batch,
+                        _EXISTING.format(how="NOT EXISTS"),
+                        RecordNotFoundError,
+                        "these records do not exist",
+                    )
+                    self._refuse_keys(  # read before this write, changed since: the update would undo the other's
+                        batch,
+                        _EXISTING.format(how="EXISTS").replace(
+                            "r.id = b.id", "r.id = b.id AND r.revision <> b.revision - 1"
+                        ),
+                        lambda text, _: StoreConflictError(text, hint="read the records again and repeat the update"),
+                        "another writer changed these records since they were read",
+                    )
+                self._db.insert_from("records", _COLUMNS, batch, replace=mode != "create")
 
     def _refuse_keys(
         self, batch: str, query: str, error: Callable[[str, list[tuple[str, str]]], UserError], message: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from crmctl import __version__
-from crmctl.runtime.storage.connection import Connection
+from crmctl.runtime.storage.connection import ALL_TENANTS, Connection
 from crmctl.runtime.storage.errors import RESTORE_HINT, StoreFormatError
 from crmctl.runtime.storage.tables import MIGRATIONS, TABLES, Column, Table
 
@@ -47,13 +47,9 @@ class Schema:
         layout = self.layout()
         known = layouts(self._db)
         if "meta" not in layout:
-            if layout or self._db.read_only:
-                raise StoreFormatError(
-                    f"{self._db.path} is a {self._db.engine} database but not a crmctl runtime store",
-                    hint=self._db.elsewhere,
-                )
-            self._migrate_from(0, created=True)
-            return
+            if self._created(layout):
+                return
+            layout = self.layout()
         self._check_layout(layout, ["meta"], known[1])
         meta = self.meta()
         found = self.stamped(meta)
@@ -71,6 +67,21 @@ class Schema:
             )
         if not self._db.read_only:
             self._stamp({})
+
+    def _created(self, layout: Mapping[str, str]) -> bool:
+        """Create the tables of an empty database; False if another writer created them meanwhile (PostgreSQL: the
+        first process to reach a new store creates it while the others wait, then finds them)."""
+        if layout or self._db.read_only:
+            raise StoreFormatError(
+                f"{self._db.path} is a {self._db.engine} database but not a crmctl runtime store",
+                hint=self._db.elsewhere,
+            )
+        with self._db.transaction():
+            self._db.lock_chain(ALL_TENANTS)  # the store's own lock (no tenant is named `*`)
+            if "meta" in self.layout():
+                return False
+            self._migrate_from(0, created=True)
+        return True
 
     def stamped(self, meta: Mapping[str, str]) -> int:
         """The format the meta table states: a whole number from 1 (format 0 is an empty database, never stamped),
