@@ -5,7 +5,7 @@ strings on the Python side)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -161,6 +161,11 @@ def canonical_json(value: Any, what: str) -> str:
         return eventlog.dumps(value)
     except ValueError as error:
         raise InputError(f"{what}: {error}; nothing was written") from None
+
+
+def select_columns(epoch_us: Callable[[str], str], columns: Sequence[str]) -> str:
+    """The SELECT list reading `columns`, timestamps (`TIMES`) as epoch microseconds by the backend's `epoch_us`."""
+    return ", ".join(epoch_us(c) if c in TIMES else f'"{c}"' for c in columns)
 
 
 def read_object(text: str, path: Path | str, what: str, *where: object) -> dict[str, Any]:

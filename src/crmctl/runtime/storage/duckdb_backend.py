@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.model.files import check_regular
-from crmctl.runtime.storage.connection import TIMES, canonical_json
+from crmctl.runtime.storage.connection import canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreError, StoreMissingError, open_failure, store_failure
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class DuckConnection:
 
     def select_list(self, columns: Sequence[str]) -> str:
         """The SELECT list reading `columns`, timestamps as epoch microseconds."""
-        return ", ".join(self.epoch_us(c) if c in TIMES else f'"{c}"' for c in columns)
+        return select_columns(self.epoch_us, columns)
 
     def epoch_us(self, column: str) -> str:
         """`epoch_us(column)`."""
@@ -240,10 +240,7 @@ class DuckConnection:
 
     def create_table(self, table: Table) -> None:
         """CREATE TABLE with NOT NULL columns (but those that may be NULL) and the primary key."""
-        columns = [f'"{c.name}" {_TYPES[c.kind][0]}{"" if c.nullable else " NOT NULL"}' for c in table.columns]
-        if table.key:
-            columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
-        self.all(f"CREATE TABLE {table.name} ({', '.join(columns)})")
+        self.all(table.create_statement({kind: spelled for kind, (spelled, _) in _TYPES.items()}))
 
     def engine_version(self) -> tuple[str, str]:
         """("duckdb", DuckDB's version)."""

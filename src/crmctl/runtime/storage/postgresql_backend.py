@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crmctl.errors import EnvironmentFailure, InputError
-from crmctl.runtime.storage.connection import ALL_TENANTS, TIMES, canonical_json
+from crmctl.runtime.storage.connection import ALL_TENANTS, canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
 from crmctl.runtime.storage.locator import StoreURL
 from crmctl.runtime.storage.tables import TABLES
@@ -378,7 +378,7 @@ class PgConnection:
 
     def select_list(self, columns: Sequence[str]) -> str:
         """The SELECT list reading `columns`, timestamps as epoch microseconds."""
-        return ", ".join(self.epoch_us(c) if c in TIMES else f'"{c}"' for c in columns)
+        return select_columns(self.epoch_us, columns)
 
     def epoch_us(self, column: str) -> str:
         """Epoch microseconds, exactly (extract gives a numeric)."""
@@ -440,10 +440,7 @@ class PgConnection:
 
     def create_table(self, table: Table) -> None:
         """CREATE TABLE, and for a table of tenants' rows the isolation policy, forced on its owner too."""
-        columns = [f'"{c.name}" {_TYPES[c.kind][0]}{"" if c.nullable else " NOT NULL"}' for c in table.columns]
-        if table.key:
-            columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
-        self.all(f"CREATE TABLE {table.name} ({', '.join(columns)})")
+        self.all(table.create_statement({kind: spelled for kind, (spelled, _) in _TYPES.items()}))
         if table.tenanted:
             self.all(f"ALTER TABLE {table.name} ENABLE ROW LEVEL SECURITY")
             self.all(f"ALTER TABLE {table.name} FORCE ROW LEVEL SECURITY")

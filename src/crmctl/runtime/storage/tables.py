@@ -3,6 +3,7 @@ own types) and keys, and the tables each store format adds (`MIGRATIONS`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = ["MIGRATIONS", "TABLES", "Column", "Table"]
@@ -31,6 +32,13 @@ class Table:
     def tenanted(self) -> bool:
         """Whether each row belongs to a tenant (PostgreSQL isolates those rows per tenant)."""
         return self.columns[0].name == "tenant"
+
+    def create_statement(self, types: Mapping[str, str]) -> str:
+        """CREATE TABLE with each column's kind spelled by `types`, NOT NULL but where it may be NULL, and the key."""
+        columns = [f'"{c.name}" {types[c.kind]}{"" if c.nullable else " NOT NULL"}' for c in self.columns]
+        if self.key:
+            columns.append(f"PRIMARY KEY ({', '.join(self.key)})")
+        return f"CREATE TABLE {self.name} ({', '.join(columns)})"
 
     def kind(self, column: str) -> str:
         """The kind of `column`."""
