@@ -29,6 +29,7 @@ __all__ = [
     "iso_from_micros",
     "parse_stored_instant",
     "read_object",
+    "select_columns",
 ]
 
 CHUNK = 10_000
