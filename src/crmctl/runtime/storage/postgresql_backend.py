@@ -101,7 +101,7 @@ def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> Pg
         con = psycopg.connect(target.url, autocommit=True, connect_timeout=10, application_name="crmctl")
     except psycopg.Error as error:
         raise StoreError(
-            f"cannot connect to the runtime store {target.shown}: {_first_line(error)}", hint=_HINT
+            f"cannot connect to the runtime store {target.shown}: {target.hide(_first_line(error))}", hint=_HINT
         ) from None
     try:
         con.adapters.register_loader("jsonb", TextLoader)  # parsed by `read_object`, as DuckDB's text is
@@ -221,7 +221,7 @@ class PgConnection:
         import psycopg
         from psycopg import errors
 
-        text = _first_line(error)
+        text = self._target.hide(_first_line(error))
         if isinstance(error, errors.UniqueViolation):
             raise StoreConflictError(
                 f"{self.path}: another writer stored the same key meanwhile ({text}); nothing of this was written"
@@ -422,7 +422,7 @@ class PgConnection:
                 yield iter(cursor.fetch_record_batch())
                 con.rollback()
         except adbc.Error as error:
-            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {_first_line(error)}") from error
+            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {self._target.hide(_first_line(error))}") from error
 
     def columns(self) -> list[tuple[str, str | None, str | None]]:
         """Every table and view of the connection's schema (`current_schema()`), with the columns of the tables."""
