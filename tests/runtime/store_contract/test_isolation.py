@@ -171,3 +171,17 @@ def test_text_orders_by_code_point_whatever_the_databases_collation(postgres_ser
         assert [r.id for r in store.list_records("acme")] == ["A", "B", "a", "b"]
         assert [r.id for r in store.iter_records("acme", batch=1)] == ["A", "B", "a", "b"]
         assert _ids(store, sort=("name", "text", True)) == ["b", "a", "B", "A"]
+
+
+def test_a_failure_inside_a_nested_scope_comes_out_as_itself(shared: Store) -> None:
+    """Leaving a nested scope restores the outer one; after a statement the database refused, the transaction is
+    aborted and cannot restore anything: the refusal, not "transaction aborted", is what the caller sees."""
+    db = shared.connection
+    with pytest.raises(psycopg.errors.DivisionByZero), shared.transaction(), db.tenant("acme"):  # noqa: PT012
+        with db.tenant("globex"):
+            db.all("SELECT 1/0")
+    with shared.transaction(), db.tenant("acme"):
+        with pytest.raises(ValueError, match="inner"), db.tenant(None):
+            raise ValueError("inner")
+        assert db.all("SELECT current_setting('crmctl.tenant', true)") == [("acme",)]
+    assert len(shared.list_records("acme")) == 2

@@ -268,12 +268,12 @@ class PgConnection:
             raise StoreError("a write inside this transaction failed, so nothing of it was written")
         self.all("COMMIT")
 
-    def _quietly(self, sql: str) -> None:
+    def _quietly(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run `sql` while another error propagates (a connection that failed may refuse it too)."""
         import psycopg
 
         with suppress(psycopg.Error):
-            self._con.execute(sql)
+            self._con.execute(sql, list(params) or None)
 
     def transaction(self) -> Any:
         """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
@@ -290,11 +290,16 @@ class PgConnection:
             previous = self._tenant
             if previous != value:
                 self._set_tenant(value)
+            restore = previous is not None and previous != value
             try:
                 yield
-            finally:
-                if previous is not None and previous != value and self._depth:
-                    self._set_tenant(previous)
+            except BaseException:
+                if restore:  # a transaction the database aborted refuses it; it is rolled back whole anyway
+                    self._quietly("SELECT set_config('crmctl.tenant', %s, true)", [previous])
+                    self._tenant = previous
+                raise
+            if restore:
+                self._set_tenant(previous)
 
     def _set_tenant(self, value: str) -> None:
         self.all("SELECT set_config('crmctl.tenant', ?, true)", [value])
