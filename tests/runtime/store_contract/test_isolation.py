@@ -177,9 +177,8 @@ def test_a_failure_inside_a_nested_scope_comes_out_as_itself(shared: Store) -> N
     """Leaving a nested scope restores the outer one; after a statement the database refused, the transaction is
     aborted and cannot restore anything: the refusal, not "transaction aborted", is what the caller sees."""
     db = shared.connection
-    with pytest.raises(psycopg.errors.DivisionByZero), shared.transaction(), db.tenant("acme"):  # noqa: PT012
-        with db.tenant("globex"):
-            db.all("SELECT 1/0")
+    with pytest.raises(psycopg.errors.DivisionByZero), shared.transaction(), db.tenant("acme"), db.tenant("globex"):
+        db.all("SELECT 1/0")
     with shared.transaction(), db.tenant("acme"):
         with pytest.raises(ValueError, match="inner"), db.tenant(None):
             raise ValueError("inner")

@@ -215,9 +215,10 @@ class PgConnection:
 
     def _failure(self, error: Exception) -> NoReturn:
         """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a write the database aborted for
-        another writer's (a deadlock, a serialization failure), a value PostgreSQL cannot hold, a server gone or out
-        of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
-        were checked when the store was opened, and every write is made in its tenant's scope."""
+        another writer's (a deadlock, a serialization failure), a value PostgreSQL cannot hold (a character, a key
+        too long for an index, a JSONB too large), a server gone or out of room. Others (a missing table, a policy
+        refusing a row) are crmctl bugs: the tables were checked when the store was opened, and every write is made
+        in its tenant's scope."""
         import psycopg
         from psycopg import errors
 
@@ -231,7 +232,9 @@ class PgConnection:
                 f"{self.path}: another writer held what this write needed ({text}); nothing of this was written",
                 hint="run the command again",
             ) from None
-        if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
+        if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire) or (
+            error.sqlstate == "54000"  # program_limit_exceeded: a key longer than an index entry, a JSONB over 255 MB
+        ):
             raise InputError(f"{self.path}: PostgreSQL cannot store this value ({text}); nothing was written") from None
         if isinstance(error, errors.ReadOnlySqlTransaction):
             raise StoreError(f"{self.path} is open read-only") from None
@@ -427,7 +430,8 @@ class PgConnection:
                 yield iter(cursor.fetch_record_batch())
                 con.rollback()
         except adbc.Error as error:
-            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {self._target.hide(_first_line(error))}") from error
+            text = self._target.hide(_first_line(error))
+            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {text}") from error
 
     def columns(self) -> list[tuple[str, str | None, str | None]]:
         """Every table and view of the connection's schema (`current_schema()`), with the columns of the tables."""
