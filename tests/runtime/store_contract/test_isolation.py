@@ -13,6 +13,7 @@ from dataclasses import replace
 import psycopg
 import pytest
 
+from crmctl.errors import UsageError
 from crmctl.runtime.storage.locator import StoreURL
 from crmctl.runtime.storage.tables import TABLES
 from crmctl.runtime.store import Store
@@ -184,3 +185,14 @@ def test_a_failure_inside_a_nested_scope_comes_out_as_itself(shared: Store) -> N
             raise ValueError("inner")
         assert db.all("SELECT current_setting('crmctl.tenant', true)") == [("acme",)]
     assert len(shared.list_records("acme")) == 2
+
+
+def test_the_whole_store_scope_is_never_a_tenant_id(shared: Store) -> None:
+    """`*` is what the policy admits as the whole store: only `tenant(None)` asks for it; a tenant id that is no id
+    (`*`, or one the grammar refuses) is refused before it reaches the database."""
+    db = shared.connection
+    for bad in ("*", "", "ACME", "acme "):
+        with pytest.raises(UsageError, match="tenant"), db.tenant(bad):
+            db.all("SELECT count(*) FROM records")
+    with pytest.raises(UsageError, match="tenant"):
+        db.read("*", "SELECT count(*) FROM records")

@@ -23,6 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crmctl.errors import EnvironmentFailure, InputError
+from crmctl.model.tenants import check_tenant
 from crmctl.runtime.storage.connection import ALL_TENANTS, TIMES, canonical_json
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
 from crmctl.runtime.storage.locator import StoreURL
@@ -287,8 +288,9 @@ class PgConnection:
     @contextmanager
     def tenant(self, tenant: str | None) -> Iterator[None]:
         """The rows of `tenant` (None: every tenant's) for what runs inside, in the open transaction or one of its
-        own; the scope it replaced is restored on leaving."""
-        value = ALL_TENANTS if tenant is None else tenant
+        own; the scope it replaced is restored on leaving. Only None asks for the whole store: `*`, or anything
+        else that is no tenant id, is refused before it reaches the policy."""
+        value = ALL_TENANTS if tenant is None else check_tenant(tenant)
         with self._joined(writes=False):
             previous = self._tenant
             if previous != value:
@@ -419,7 +421,7 @@ class PgConnection:
         numbered = sql
         for index in range(len(params)):
             numbered = numbered.replace("?", f"${index + 1}", 1)
-        value = ALL_TENANTS if tenant is None else tenant
+        value = ALL_TENANTS if tenant is None else check_tenant(tenant)
         try:
             with adbc.connect(self._target.url) as con, con.cursor() as cursor:
                 cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(rows * 512)})
