@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -196,3 +197,12 @@ def test_the_whole_store_scope_is_never_a_tenant_id(shared: Store) -> None:
             db.all("SELECT count(*) FROM records")
     with pytest.raises(UsageError, match="tenant"):
         db.read("*", "SELECT count(*) FROM records")
+
+
+def test_a_session_default_scope_from_the_url_is_ignored(shared: Store, pg_url: str) -> None:
+    """`crmctl.tenant` set for the session (`options=-ccrmctl.tenant=*` in the URL, or ALTER ROLE ... SET) would
+    be the scope of every query outside a transaction: the connection clears it, so outside a scope is nothing."""
+    assert pg_url.endswith(quote(f"-csearch_path={_schema(pg_url)}", safe=""))
+    with Store.open(StoreURL(pg_url + quote(" -ccrmctl.tenant=*", safe=""))) as store:
+        assert store.connection.all("SELECT count(*) FROM records") == [(0,)]
+        assert len(store.list_records("acme")) == 2

@@ -112,6 +112,7 @@ def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> Pg
                 f"{target.shown} runs PostgreSQL {number // 10000}; crmctl's store needs PostgreSQL 15 or newer"
             )
         con.execute("SET TIME ZONE 'UTC'")
+        con.execute("SELECT set_config('crmctl.tenant', '', false)")  # no scope from the URL's options or the role
         if read_only:
             con.execute("SET default_transaction_read_only = on")
         connection = PgConnection(con, target, read_only=read_only)
