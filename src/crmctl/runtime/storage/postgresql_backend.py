@@ -234,9 +234,9 @@ class PgConnection:
                 f"{self.path}: another writer held what this write needed ({text}); nothing of this was written",
                 hint="run the command again",
             ) from None
-        if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire) or (
-            error.sqlstate == "54000"  # program_limit_exceeded: a key longer than an index entry, a JSONB over 255 MB
-        ):
+        # 54000, program_limit_exceeded: a key longer than an index entry, a JSONB over 255 MB
+        too_large = isinstance(error, errors.ProgramLimitExceeded) and error.sqlstate == "54000"
+        if too_large or isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
             raise InputError(f"{self.path}: PostgreSQL cannot store this value ({text}); nothing was written") from None
         if isinstance(error, errors.ReadOnlySqlTransaction):
             raise StoreError(f"{self.path} is open read-only") from None
@@ -294,17 +294,18 @@ class PgConnection:
         value = ALL_TENANTS if tenant is None else check_tenant(tenant)
         with self._joined(writes=False):
             previous = self._tenant
-            if previous != value:
-                self._set_tenant(value)
-            restore = previous is not None and previous != value
+            if previous == value:
+                yield
+                return
+            self._set_tenant(value)
             try:
                 yield
             except BaseException:
-                if restore:  # a transaction the database aborted refuses it; it is rolled back whole anyway
+                if previous is not None:  # a transaction the database aborted refuses it; it is rolled back anyway
                     self._quietly("SELECT set_config('crmctl.tenant', %s, true)", [previous])
                     self._tenant = previous
                 raise
-            if restore:
+            if previous is not None:
                 self._set_tenant(previous)
 
     def _set_tenant(self, value: str) -> None:
