@@ -9,10 +9,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import quote
 
 import psycopg
 import pytest
 
+from crmctl.errors import UsageError
 from crmctl.runtime.storage.locator import StoreURL
 from crmctl.runtime.storage.tables import TABLES
 from crmctl.runtime.store import Store
@@ -171,3 +173,36 @@ def test_text_orders_by_code_point_whatever_the_databases_collation(postgres_ser
         assert [r.id for r in store.list_records("acme")] == ["A", "B", "a", "b"]
         assert [r.id for r in store.iter_records("acme", batch=1)] == ["A", "B", "a", "b"]
         assert _ids(store, sort=("name", "text", True)) == ["b", "a", "B", "A"]
+
+
+def test_a_failure_inside_a_nested_scope_comes_out_as_itself(shared: Store) -> None:
+    """Leaving a nested scope restores the outer one; after a statement the database refused, the transaction is
+    aborted and cannot restore anything: the refusal, not "transaction aborted", is what the caller sees."""
+    db = shared.connection
+    with pytest.raises(psycopg.errors.DivisionByZero), shared.transaction(), db.tenant("acme"), db.tenant("globex"):
+        db.all("SELECT 1/0")
+    with shared.transaction(), db.tenant("acme"):
+        with pytest.raises(ValueError, match="inner"), db.tenant(None):
+            raise ValueError("inner")
+        assert db.all("SELECT current_setting('crmctl.tenant', true)") == [("acme",)]
+    assert len(shared.list_records("acme")) == 2
+
+
+def test_the_whole_store_scope_is_never_a_tenant_id(shared: Store) -> None:
+    """`*` is what the policy admits as the whole store: only `tenant(None)` asks for it; a tenant id that is no id
+    (`*`, or one the grammar refuses) is refused before it reaches the database."""
+    db = shared.connection
+    for bad in ("*", "", "ACME", "acme "):
+        with pytest.raises(UsageError, match="tenant"), db.tenant(bad):
+            db.all("SELECT count(*) FROM records")
+    with pytest.raises(UsageError, match="tenant"):
+        db.read("*", "SELECT count(*) FROM records")
+
+
+def test_a_session_default_scope_from_the_url_is_ignored(shared: Store, pg_url: str) -> None:
+    """`crmctl.tenant` set for the session (`options=-ccrmctl.tenant=*` in the URL, or ALTER ROLE ... SET) would
+    be the scope of every query outside a transaction: the connection clears it, so outside a scope is nothing."""
+    assert pg_url.endswith(quote(f"-csearch_path={_schema(pg_url)}", safe=""))
+    with Store.open(StoreURL(pg_url + quote(" -ccrmctl.tenant=*", safe=""))) as store:
+        assert store.connection.all("SELECT count(*) FROM records") == [(0,)]
+        assert len(store.list_records("acme")) == 2

@@ -116,3 +116,16 @@ def test_a_refusal_names_the_field_where_it_is(any_store: Store) -> None:
     with pytest.raises(InputError, match=r'record acme/Lead/L1: deep\["a\.b"\]\[1\]: a string holds U\+0000'):
         any_store.put_records([record("L0"), replace(record("L1"), data=data)])
     assert any_store.count_records("acme") == 0
+
+
+def test_a_key_too_long_for_the_database_is_an_input_error(any_store: Store) -> None:
+    """A PostgreSQL index entry holds at most about 2.7 kB: a longer record id, draft id or entity (DuckDB takes
+    them) is refused as input, not reported as a failure of the machine, and nothing is written."""
+    long = "".join(f"{n:08x}" for n in range(1000))  # 8000 characters that do not compress
+    if any_store.engine == "duckdb":
+        any_store.put_records([record(long)])
+        return
+    for write in (lambda: any_store.put_records([record(long)]), lambda: any_store.save_draft(draft(long))):
+        with pytest.raises(InputError, match=r"PostgreSQL cannot store this value.*nothing was written"):
+            write()
+    assert any_store.list_records("acme") == []

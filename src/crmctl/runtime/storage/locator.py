@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from crmctl.errors import UsageError
 
@@ -15,6 +15,7 @@ __all__ = ["SCHEMES", "StoreURL", "locate"]
 SCHEMES = ("postgresql", "postgres")
 _PASSWORD = re.compile(r"(?i)(^|&)password=[^&]*")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+_SECRETS = re.compile(r"^[^:]*://(?:[^:@/?#]*:(?P<netloc>[^@/?#]*)@)?|[?&](?i:password)=(?P<query>[^&#]*)")
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,26 @@ class StoreURL:
     @property
     def shown(self) -> str:
         """The URL without its password: what messages, `store info` and logs show."""
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+        except ValueError:  # no URL urllib can read (`[::1` with no `]`): whatever it holds, its password is hidden
+            return self.hide(self.url)
         user, at, where = parts.netloc.rpartition("@")  # not .port: a port that is no number must still be shown
         netloc = f"{user.split(':', 1)[0]}:***@{where}" if at and ":" in user else parts.netloc
         query = _PASSWORD.sub(r"\1password=***", parts.query)  # libpq takes one in the query too
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+    def hide(self, text: str) -> str:
+        """`text` (a driver's message: libpq quotes the piece of a URL it cannot read, password and all) with the
+        URL's password, as written and decoded, replaced by `***`."""
+        secrets = set()
+        for found in _SECRETS.finditer(self.url):
+            written = found["netloc"] or found["query"]
+            if written:
+                secrets |= {written, unquote(written)}
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def __str__(self) -> str:
         return self.shown

@@ -23,6 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crmctl.errors import EnvironmentFailure, InputError
+from crmctl.model.tenants import check_tenant
 from crmctl.runtime.storage.connection import ALL_TENANTS, canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
 from crmctl.runtime.storage.locator import StoreURL
@@ -101,7 +102,7 @@ def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> Pg
         con = psycopg.connect(target.url, autocommit=True, connect_timeout=10, application_name="crmctl")
     except psycopg.Error as error:
         raise StoreError(
-            f"cannot connect to the runtime store {target.shown}: {_first_line(error)}", hint=_HINT
+            f"cannot connect to the runtime store {target.shown}: {target.hide(_first_line(error))}", hint=_HINT
         ) from None
     try:
         con.adapters.register_loader("jsonb", TextLoader)  # parsed by `read_object`, as DuckDB's text is
@@ -111,6 +112,7 @@ def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> Pg
                 f"{target.shown} runs PostgreSQL {number // 10000}; crmctl's store needs PostgreSQL 15 or newer"
             )
         con.execute("SET TIME ZONE 'UTC'")
+        con.execute("SELECT set_config('crmctl.tenant', '', false)")  # no scope from the URL's options or the role
         if read_only:
             con.execute("SET default_transaction_read_only = on")
         connection = PgConnection(con, target, read_only=read_only)
@@ -215,13 +217,14 @@ class PgConnection:
 
     def _failure(self, error: Exception) -> NoReturn:
         """A PostgreSQL error as crmctl's: a key another writer took meanwhile, a write the database aborted for
-        another writer's (a deadlock, a serialization failure), a value PostgreSQL cannot hold, a server gone or out
-        of room. Others (a missing table, a policy refusing a row) are crmctl bugs: the tables
-        were checked when the store was opened, and every write is made in its tenant's scope."""
+        another writer's (a deadlock, a serialization failure), a value PostgreSQL cannot hold (a character, a key
+        too long for an index, a JSONB too large), a server gone or out of room. Others (a missing table, a policy
+        refusing a row) are crmctl bugs: the tables were checked when the store was opened, and every write is made
+        in its tenant's scope."""
         import psycopg
         from psycopg import errors
 
-        text = _first_line(error)
+        text = self._target.hide(_first_line(error))
         if isinstance(error, errors.UniqueViolation):
             raise StoreConflictError(
                 f"{self.path}: another writer stored the same key meanwhile ({text}); nothing of this was written"
@@ -231,7 +234,9 @@ class PgConnection:
                 f"{self.path}: another writer held what this write needed ({text}); nothing of this was written",
                 hint="run the command again",
             ) from None
-        if isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
+        # 54000, program_limit_exceeded: a key longer than an index entry, a JSONB over 255 MB
+        too_large = isinstance(error, errors.ProgramLimitExceeded) and error.sqlstate == "54000"
+        if too_large or isinstance(error, errors.UntranslatableCharacter | errors.CharacterNotInRepertoire):
             raise InputError(f"{self.path}: PostgreSQL cannot store this value ({text}); nothing was written") from None
         if isinstance(error, errors.ReadOnlySqlTransaction):
             raise StoreError(f"{self.path} is open read-only") from None
@@ -268,12 +273,12 @@ class PgConnection:
             raise StoreError("a write inside this transaction failed, so nothing of it was written")
         self.all("COMMIT")
 
-    def _quietly(self, sql: str) -> None:
+    def _quietly(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run `sql` while another error propagates (a connection that failed may refuse it too)."""
         import psycopg
 
         with suppress(psycopg.Error):
-            self._con.execute(sql)
+            self._con.execute(sql, list(params) or None)
 
     def transaction(self) -> Any:
         """Group writes: all of them are committed, or (on any exception) none. Nested use joins the outer one."""
@@ -284,17 +289,24 @@ class PgConnection:
     @contextmanager
     def tenant(self, tenant: str | None) -> Iterator[None]:
         """The rows of `tenant` (None: every tenant's) for what runs inside, in the open transaction or one of its
-        own; the scope it replaced is restored on leaving."""
-        value = ALL_TENANTS if tenant is None else tenant
+        own; the scope it replaced is restored on leaving. Only None asks for the whole store: `*`, or anything
+        else that is no tenant id, is refused before it reaches the policy."""
+        value = ALL_TENANTS if tenant is None else check_tenant(tenant)
         with self._joined(writes=False):
             previous = self._tenant
-            if previous != value:
-                self._set_tenant(value)
+            if previous == value:
+                yield
+                return
+            self._set_tenant(value)
             try:
                 yield
-            finally:
-                if previous is not None and previous != value and self._depth:
-                    self._set_tenant(previous)
+            except BaseException:
+                if previous is not None:  # a transaction the database aborted refuses it; it is rolled back anyway
+                    self._quietly("SELECT set_config('crmctl.tenant', %s, true)", [previous])
+                    self._tenant = previous
+                raise
+            if previous is not None:
+                self._set_tenant(previous)
 
     def _set_tenant(self, value: str) -> None:
         self.all("SELECT set_config('crmctl.tenant', ?, true)", [value])
@@ -411,7 +423,7 @@ class PgConnection:
         numbered = sql
         for index in range(len(params)):
             numbered = numbered.replace("?", f"${index + 1}", 1)
-        value = ALL_TENANTS if tenant is None else tenant
+        value = ALL_TENANTS if tenant is None else check_tenant(tenant)
         try:
             with adbc.connect(self._target.url) as con, con.cursor() as cursor:
                 cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(rows * 512)})
@@ -422,7 +434,8 @@ class PgConnection:
                 yield iter(cursor.fetch_record_batch())
                 con.rollback()
         except adbc.Error as error:
-            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {_first_line(error)}") from error
+            text = self._target.hide(_first_line(error))
+            raise EnvironmentFailure(f"{self.path}: reading into Arrow failed: {text}") from error
 
     def columns(self) -> list[tuple[str, str | None, str | None]]:
         """Every table and view of the connection's schema (`current_schema()`), with the columns of the tables."""
