@@ -29,6 +29,7 @@ __all__ = [
     "EncodedBody",
     "EventLog",
     "encode_body",
+    "link_encoded",
     "read_event_export",
     "read_export_packages",
 ]
@@ -96,6 +97,16 @@ def encode_body(tenant: str, body: Mapping[str, Any]) -> EncodedBody:
         runs[(key > "hash") + (key > "prev") + (key > "seq")][key] = value
     first, second, third, fourth = (eventlog.dumps(run)[1:-1] for run in runs)
     return (tenant, str(body["session"]), str(body.get("at")), first, second, third, fourth)
+
+
+def link_encoded(body: EncodedBody, seq: int, prev: str) -> tuple[str, str]:
+    """The canonical JSON and hash of `body` chained as entry `seq` after `prev`: `eventlog.dumps` and the hash of
+    `eventlog.link(...)`, by splicing the chain keys into the encoded runs (`prev` is a `sha256:<hex>` text)."""
+    _, _, _, first, second, third, fourth = body
+    # The canonical JSON without `hash` (what the hash covers), then with it in its place after `first`.
+    rest = ",".join(filter(None, (second, f'"prev":"{prev}"', third, f'"seq":{seq}', fourth)))
+    digest = "sha256:" + hashlib.sha256(f"{{{first},{rest}}}".encode() if first else f"{{{rest}}}".encode()).hexdigest()
+    return (f'{{{first},"hash":"{digest}",{rest}}}' if first else f'{{"hash":"{digest}",{rest}}}'), digest
 
 
 def _check_body(tenant: str, body: Mapping[str, Any]) -> None:
@@ -173,19 +184,15 @@ class EventLog:
             raise InputError(f"events encoded for tenant(s) {sorted(strangers)} cannot join the log of {tenant}")
         instants = {at: parse_stored_instant(at) for at in {body[2] for body in bodies}}  # an import: one instant
         times = [instants[body[2]] for body in bodies]
-        sha256 = hashlib.sha256
         with self._db.transaction(), self._db.tenant(tenant):
             self._db.lock_chain(tenant)  # concurrent writers (PostgreSQL) append one after another
             seq, prev = self.head(tenant) or (0, GENESIS)
             first_seq = seq + 1
             texts, hashes = [], []
-            for _, _, _, first, second, third, fourth in bodies:
+            for body in bodies:
                 seq += 1
-                # The canonical JSON without `hash` (what the hash covers), then with it in its place after `first`.
-                rest = ",".join(filter(None, (second, f'"prev":"{prev}"', third, f'"seq":{seq}', fourth)))
-                content = f"{{{first},{rest}}}" if first else f"{{{rest}}}"
-                prev = "sha256:" + sha256(content.encode("utf-8")).hexdigest()
-                texts.append(f'{{{first},"hash":"{prev}",{rest}}}' if first else f'{{"hash":"{prev}",{rest}}}')
+                text, prev = link_encoded(body, seq, prev)
+                texts.append(text)
                 hashes.append(prev)
             schema = _event_schema()
             table = pa.Table.from_arrays(
