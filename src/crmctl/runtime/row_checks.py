@@ -1,8 +1,11 @@
-"""Validating import rows: in this process, or in a pool of worker processes (`records import --jobs N`).
+"""Checking and encoding import rows: in this process, or in a pool of worker processes (`records import --jobs N`).
 
 Checking a row is pure (`RecordEngine.check` with the clock injected) and rows are independent, so they can be
-checked anywhere: `checked_rows` yields `(row, result)` in file order either way, and the import writes them in
-the parent, in one transaction, exactly as it writes rows checked in process. A worker builds its engine once,
+checked anywhere, and so can everything the store writes for a row except the hash chain: its record's data as
+canonical JSON and its log entry's body encoded (`storage.events.encode_body`). `encoded_rows` yields those
+(`Encoded` tuples of strings) in file order either way, and the import chains and writes them in the parent, in
+one transaction. From a `RowFile` the workers also convert the raw rows (JSON parsing, CSV cells): the parent
+only splits the file. A worker builds its engine once,
 from the canonical bytes of the pinned package version (the copy every record of the import is pinned to, and
 that replay re-executes), in the import's locale.
 
