@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
@@ -38,13 +38,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from crmctl.model.fields import FieldDef
-    from crmctl.runtime.record_service import Row
     from crmctl.runtime.records import RecordEngine
 
-__all__ = ["RawRow", "RowFile", "RowPlan", "json_object", "read_rows", "row_converter"]
+__all__ = ["RawRow", "Row", "RowFile", "RowPlan", "json_object", "read_rows", "row_converter"]
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
+Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
 RawRow = tuple[int, int, Any]
 """A row as split from its file: (row number, line number, the line's text (JSONL) or the record's cells (CSV))."""
 RowPlan = tuple[str, str, tuple[str | None, ...], int | None]

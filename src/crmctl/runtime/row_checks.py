@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
 from crmctl.runtime import eventlog
+from crmctl.runtime.record_files import RawRow, Row, RowFile, RowPlan, row_converter
 from crmctl.runtime.records import record_body
 from crmctl.runtime.storage.events import EncodedBody, encode_body
 
@@ -34,12 +35,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from crmctl.runtime.checks import Resolver
-    from crmctl.runtime.record_files import RawRow, RowPlan
     from crmctl.runtime.records import RecordEngine
 
 __all__ = ["CHUNK_ROWS", "POOL_MIN_ROWS", "Encoded", "Row", "RowWriting", "encoded_rows", "pool_refusal"]
-
-Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
 
 Encoded = tuple[int, list[dict[str, Any]] | None, str, bool, str, EncodedBody | None]
 """A checked row as the import writes it: (row number, the findings rejecting it or None; for an accepted row:
@@ -91,8 +89,6 @@ def encoded_rows(
     engine's package version) rows are checked in worker processes when there are at least `POOL_MIN_ROWS`: a
     `RowFile`'s raw rows (the workers convert them too), other rows as they are. The caller checks `pool_refusal`
     first, and closes the generator when it leaves early (that stops the workers)."""
-    from crmctl.runtime.record_files import RowFile
-
     if jobs <= 1 or copy is None:
         yield from (_encode(engine, writing, row, resolver) for row in rows)
         return
@@ -114,8 +110,6 @@ def _pooled(
 ) -> Generator[Encoded, None, None]:
     """`encoded_rows` from `items` (the raw rows of `rows` when it is a `RowFile`, else `rows`) in `jobs` workers,
     once there are enough."""
-    from crmctl.runtime.record_files import RowFile
-
     head: list[Any] = []
     try:
         head.extend(islice(items, POOL_MIN_ROWS))
@@ -148,8 +142,6 @@ def _in_process(
     engine: RecordEngine, writing: RowWriting, resolver: Resolver | None, rows: Iterable[Row], head: list[Any]
 ) -> Iterable[Encoded]:
     """`head` (raw rows of `rows` when it is a `RowFile`) checked and encoded here."""
-    from crmctl.runtime.record_files import RowFile, row_converter
-
     converted: Iterable[Row] = head
     if isinstance(rows, RowFile) and head:
         convert = row_converter(rows.plan, engine)
@@ -177,7 +169,6 @@ def _encode(engine: RecordEngine, writing: RowWriting, row: Row, resolver: Resol
 def _setup(digest: str, blob: bytes, entity: str, locale: str, writing: RowWriting, plan: RowPlan | None) -> None:
     """In a worker: load the pinned copy and build its engine, and the raw rows' conversion, once."""
     from crmctl.runtime.packages import load_copy
-    from crmctl.runtime.record_files import row_converter
     from crmctl.runtime.records import RecordEngine
 
     global _worker
