@@ -5,13 +5,20 @@
 Generates ROWS LeadLifecycle v1 leads (`import_bench.leads`: deterministic for a seed, all valid, about a
 tenth with a soft warning) as JSONL and CSV, then for each format times `read_rows` + `RecordService.import_rows`
 into a fresh DuckDB store with jobs=1 and jobs=JOBS (worker start-up included; the package is pinned and its
-engine compiled before the clock starts, in both). Then it splits one jobs=1 import into its parts, all of them in
-the parent except the validation: reading and converting the rows, validating them (`RecordEngine.check`, the
-part the workers take over), and writing records and log entries through the store (`put_records` +
-`append_events`: Arrow batches, canonical JSON and the hash chain). The rest is building the records and log
-entries. The parent's share (everything but validation) bounds the speed-up: with validation free it would
-be at most total / parent share. Figures are rows per second of wall time, best of REPEAT. On a shared machine
-they are provisional; nothing is checked against a target (the CLI's figures come from `crmctl` itself).
+engine compiled before the clock starts, in both). Then it splits one jobs=1 import into its parts, with timers:
+
+- split (parent): reading the file into raw rows (`RowFile.items`: lines; CSV records with the csv module);
+- convert, check, encode (what the workers take over): JSON parsing or cell conversion (`row_converter`),
+  validation and building the record's data text and the log entry's encoded body (`row_checks._encode`);
+- write (parent): `Records.create_encoded` + `EventLog.append_encoded` (the hash chain, Arrow batches, DuckDB);
+- loop (parent): the rest, the import's own loop over the rows.
+
+The parent's share (split + write + loop, per row in microseconds) bounds the speed-up: with the workers' part
+free it would be at most total / parent share (pickling the chunks and results, not counted, lowers it). Figures
+are rows per second of wall time, best of REPEAT, with the CPU time of this process and of its workers: on a
+shared machine wall times are provisional (compare the ratios of one run), and the CPU times give the speed-up
+two idle cores would show, CPU of jobs 1 / max(this process's CPU, all CPU / JOBS). The parts are CPU times of
+this process (timers included: a few microseconds a row). Nothing is checked against a target.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from __future__ import annotations
 import argparse
 import gc
 import platform
+import resource
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,50 +45,74 @@ AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 def _timed(spent: dict[str, float], name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started = time.process_time()
         try:
             return method(*args, **kwargs)
         finally:
-            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+            spent[name] = spent.get(name, 0.0) + time.process_time() - started
 
     return timed
 
 
-def time_import(source: Path, store_path: Path, jobs: int, parts: dict[str, float] | None = None) -> float:
-    """Seconds of one import of `source`; with `parts`, the time spent reading, validating and writing too."""
+def time_import(
+    source: Path, store_path: Path, jobs: int, parts: dict[str, float] | None = None
+) -> tuple[float, float, float]:
+    """Seconds of one import of `source`: wall time, this process's CPU time, its workers' CPU time; with `parts`,
+    the CPU time spent in each part (jobs=1) too."""
     from crmctl.model.package import load_package
-    from crmctl.runtime.record_files import read_rows
+    from crmctl.runtime import record_files, row_checks
     from crmctl.runtime.record_service import RecordService
     from crmctl.runtime.service import Runtime
     from crmctl.runtime.store import Store
 
     package = load_package(PACKAGE)
-    with Store.open(store_path) as store:
+    with Store.open(store_path) as store, _parts_timed(parts, record_files, row_checks, store):
         service = RecordService(Runtime(store, "bench"))
         engine = service.engine(package, "Lead")
-        rows: Iterator[Any] = read_rows(source, engine)
-        if parts is not None:
-            spent = parts
-            engine.check = _timed(spent, "validate", engine.check)  # type: ignore[method-assign]
-            store.put_records = _timed(spent, "write", store.put_records)  # type: ignore[method-assign]
-            store.append_events = _timed(spent, "write", store.append_events)  # type: ignore[method-assign]
-            rows = _timed_rows(spent, rows)
+        rows = record_files.read_rows(source, engine)
+        before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         report = service.import_rows(package, "Lead", rows, AT, jobs=jobs)
         elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         if not report.ok or store.count_records("bench", "Lead") != report.rows:
             raise SystemExit(f"import failed: {report.to_json()['rejected'][:3]}")
-    return elapsed
+    cpu = [a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before, strict=True)]
+    return elapsed, cpu[0], cpu[1]
 
 
-def _timed_rows(spent: dict[str, float], rows: Iterator[Any]) -> Iterator[Any]:
-    while True:
-        started = time.perf_counter()
-        row = next(rows, None)
-        spent["read"] = spent.get("read", 0.0) + time.perf_counter() - started
-        if row is None:
-            return
-        yield row
+@contextmanager
+def _parts_timed(parts: dict[str, float] | None, record_files: Any, row_checks: Any, store: Any) -> Iterator[None]:
+    """With `parts`: timers around each part of an import in this process (module functions patched meanwhile)."""
+    if parts is None:
+        yield
+        return
+    spent = parts
+    saved = (record_files.RowFile.items, record_files.row_converter, row_checks._encode)
+    items, row_converter, encode = saved
+
+    def timed_items(self: Any) -> Iterator[Any]:
+        rows = items(self)
+        while True:
+            started = time.process_time()
+            row = next(rows, None)
+            spent["split"] = spent.get("split", 0.0) + time.process_time() - started
+            if row is None:
+                return
+            yield row
+
+    def timed_converter(plan: Any, engine: Any) -> Callable[..., Any]:
+        return _timed(spent, "work", row_converter(plan, engine))
+
+    record_files.RowFile.items = timed_items
+    record_files.row_converter = timed_converter
+    row_checks._encode = _timed(spent, "work", encode)
+    store.records.create_encoded = _timed(spent, "write", store.records.create_encoded)
+    store.log.append_encoded = _timed(spent, "write", store.log.append_encoded)
+    try:
+        yield
+    finally:
+        record_files.RowFile.items, record_files.row_converter, row_checks._encode = saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,24 +132,29 @@ def main(argv: list[str] | None = None) -> int:
         jsonl, table = write_files(directory, leads(args.rows, args.seed))
         for source in (jsonl, table):
             kind = source.suffix[1:]
-            best: dict[int, float] = {}
+            best: dict[int, tuple[float, float, float]] = {}
             for run in range(args.repeat):
                 for jobs in (1, args.jobs):
-                    elapsed = time_import(source, directory / f"{kind}-{jobs}-{run}.duckdb", jobs)
-                    best[jobs] = min(best.get(jobs, elapsed), elapsed)
-            one, many = best[1], best[args.jobs]
+                    timed = time_import(source, directory / f"{kind}-{jobs}-{run}.duckdb", jobs)
+                    best[jobs] = min(best.get(jobs, timed), timed)
+            (one, one_cpu, _), (many, parent_cpu, workers_cpu) = best[1], best[args.jobs]
+            idle = max(parent_cpu, (parent_cpu + workers_cpu) / args.jobs)
             print(
-                f"{kind:>6}: jobs 1 {args.rows / one:>8,.0f} rows/s ({one:.2f} s)   jobs {args.jobs} "
-                f"{args.rows / many:>8,.0f} rows/s ({many:.2f} s)   speed-up {one / many:.2f}x"
+                f"{kind:>6}: jobs 1 {args.rows / one:>8,.0f} rows/s ({one:.2f} s, CPU {one_cpu:.2f} s)   "
+                f"jobs {args.jobs} {args.rows / many:>8,.0f} rows/s ({many:.2f} s, CPU {parent_cpu:.2f} s here + "
+                f"{workers_cpu:.2f} s in workers)   speed-up {one / many:.2f}x wall, {one_cpu / idle:.2f}x on "
+                f"{args.jobs} idle cores (CPU jobs 1 / max(this process, all / {args.jobs}))"
             )
             parts: dict[str, float] = {}
-            total = time_import(source, directory / f"{kind}-parts.duckdb", 1, parts)
-            rest = total - sum(parts.values())
-            parent = total - parts["validate"]
+            _, total, _ = time_import(source, directory / f"{kind}-parts.duckdb", 1, parts)
+            loop = total - sum(parts.values())
+            parent = total - parts["work"]
+            per_row = 1e6 / args.rows
             print(
-                f"        one process, {total:.2f} s: read {parts['read']:.2f} s, validate {parts['validate']:.2f} s, "
-                f"write {parts['write']:.2f} s, build {rest:.2f} s; the parent's share {parent:.2f} s bounds the "
-                f"speed-up at {total / parent:.2f}x"
+                f"        one process, CPU {total:.2f} s: split {parts['split']:.2f} s, convert+check+encode "
+                f"{parts['work']:.2f} s, write {parts['write']:.2f} s, loop {loop:.2f} s; the parent's share "
+                f"{parent:.2f} s ({parts['split'] * per_row:.1f} + {parts['write'] * per_row:.1f} + "
+                f"{loop * per_row:.1f} = {parent * per_row:.1f} us a row) bounds the speed-up at {total / parent:.2f}x"
             )
     return 0
 

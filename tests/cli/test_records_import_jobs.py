@@ -141,16 +141,31 @@ def test_workers_validate_the_rows(
 
 
 @pytest.mark.usefixtures("small_pool")
-def test_a_bad_line_is_reported_as_in_one_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "leads.jsonl"
-    lines = [json.dumps(_lead(i)) for i in range(1, ROWS + 1)]
-    lines[150] = '{"firstName": "Ada",'
+@pytest.mark.parametrize(
+    ("kind", "bad", "said"),
+    [
+        ("jsonl", '{"firstName": "Ada",', "JSON syntax"),  # parsed in a worker
+        ("jsonl", '{"firstName": "Ada", "id": 5}', "id must be a string"),  # converted in a worker
+        ("csv", "Ada,L,a@b.c,12,1.0,software,2026-12-01,extra", "has 8 cells"),  # split in the parent
+    ],
+)
+def test_a_bad_line_is_reported_as_in_one_process(
+    tmp_path: Path, kind: str, bad: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Wherever the line is read, the same error at the same line, and nothing written."""
+    path = tmp_path / f"leads.{kind}"
+    if kind == "jsonl":
+        lines = [json.dumps(_lead(i)) for i in range(1, ROWS + 1)]
+    else:
+        columns = list(_lead(1))
+        lines = [",".join(columns)] + [",".join(str(_lead(i)[c]) for c in columns) for i in range(1, ROWS + 1)]
+    lines[150] = bad
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     one = _import(tmp_path, str(path), 1, "json", [], capsys)
     two = _import(tmp_path, str(path), 2, "json", [], capsys)
     assert two == one
-    problem = json.loads(one[1])["problems"][0]
-    assert one[0] == 2 and problem["file"].endswith("leads.jsonl") and problem["line"] == 151
+    problem = json.dumps(json.loads(one[1])["problems"][0])
+    assert one[0] == 2 and f"leads.{kind}" in problem and "151" in problem and said in problem
     assert one[3]["records"] == [] and one[3]["events"] == []
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
@@ -37,22 +38,119 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from crmctl.model.fields import FieldDef
-    from crmctl.runtime.record_service import Row
     from crmctl.runtime.records import RecordEngine
 
-__all__ = ["json_object", "read_rows"]
+__all__ = ["RawRow", "Row", "RowFile", "RowPlan", "json_object", "read_rows", "row_converter"]
 
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
+Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
+RawRow = tuple[int, int, Any]
+"""A row as split from its file: (row number, line number, the line's text (JSONL) or the record's cells (CSV))."""
+RowPlan = tuple[str, str, tuple[str | None, ...], int | None]
+"""How raw rows convert: (kind, the file's name for messages, CSV: each column's field (None: the id column),
+CSV: the id column's index)."""
 
-def read_rows(path: Path, engine: RecordEngine) -> Iterator[Row]:
+
+class RowFile:
+    """The rows of a file to import, read in two steps. `items` splits the file (lines, CSV records: the cheap
+    part, and every error of the file's shape); `row_converter(plan, engine)` turns each raw row into a `Row`
+    (JSON parsing, cell conversion: per row, so in any process). Iterating gives the rows, both steps here."""
+
+    def __init__(self, path: Path, kind: str, engine: RecordEngine) -> None:
+        self.path = path
+        self.kind = kind
+        self.engine = engine
+        self._plan: RowPlan | None = (kind, str(path), (), None) if kind == "jsonl" else None
+
+    def items(self) -> Generator[RawRow, None, None]:
+        """The raw rows, read lazily (errors surface while iterating): for a CSV file `plan` is known from the first."""
+        handle = io.TextIOWrapper(open_regular(self.path, str(self.path)), encoding="utf-8", newline="")
+        lines = _lines(self.path, handle)
+        return _guard(self.path, handle, self._csv(lines) if self.kind == "csv" else _jsonl(lines))
+
+    @property
+    def plan(self) -> RowPlan:
+        """How the raw rows convert (a CSV file's: once `items` has read its header)."""
+        if self._plan is None:
+            raise RuntimeError("the plan of a CSV file is known once its header is read")
+        return self._plan
+
+    def __iter__(self) -> Iterator[Row]:
+        convert: Callable[[RawRow], Row] | None = None
+        with closing(self.items()) as items:  # a row that does not convert closes the file at once
+            for item in items:
+                if convert is None:
+                    convert = row_converter(self.plan, self.engine)
+                yield convert(item)
+
+    def _csv(self, handle: Any) -> Iterator[RawRow]:
+        path, engine = self.path, self.engine
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            targets: list[str | None] = []
+            named: dict[str, tuple[int, str]] = {}  # field (or "id") → (column number, header name)
+            for number, name in enumerate(header, start=1):
+                target = name if name == "id" or name in engine.inputs else engine.aliases.get(name, name)
+                if target in named:
+                    first, as_named = named[target]
+                    former = f" (a former name of {target!r})" if {name, as_named} != {target} else ""
+                    raise InputError(
+                        f"{path}:1:{number}: column {name!r}{former} names the same field as column "
+                        f"{first} ({as_named!r}); each field is one column"
+                    )
+                named[target] = (number, name)
+                if name == "id":
+                    targets.append(None)
+                    continue
+                if target not in engine.inputs:
+                    what = "a calculated field (never imported)" if target in engine.calculated_names else "unknown"
+                    known = ", ".join(["id", *engine.inputs])
+                    raise InputError(
+                        f"{path}:1:{number}: column {name!r} is {what}; {engine.entity} columns are {known}"
+                    )
+                targets.append(target)
+            self._plan = ("csv", str(path), tuple(targets), header.index("id") if "id" in header else None)
+            width = len(header)
+            for row_number, cells in enumerate(reader, start=1):
+                if len(cells) > width:
+                    raise InputError(
+                        f"{path}:{reader.line_num}:{width + 1}: row {row_number} has {len(cells)} cells; "
+                        f"the header names {width} columns"
+                    )
+                yield row_number, reader.line_num, cells
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: CSV syntax: {exc}") from None
+
+
+def read_rows(path: Path, engine: RecordEngine) -> RowFile:
     """The rows of `path` for `engine`'s entity, read lazily (errors surface while iterating)."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: import reads .csv or .jsonl files, not {path.suffix or 'files without a suffix'}")
-    handle = io.TextIOWrapper(open_regular(path, str(path)), encoding="utf-8", newline="")
-    lines = _lines(path, handle)
-    return _guard(path, handle, _csv(path, lines, engine) if kind == "csv" else _jsonl(path, lines, engine))
+    return RowFile(path, kind, engine)
+
+
+def row_converter(plan: RowPlan, engine: RecordEngine) -> Callable[[RawRow], Row]:
+    """The conversion of raw rows of `plan` into rows for `engine` (`InputError`s located as reading reports them)."""
+    kind, where, targets, id_column = plan
+    if kind == "jsonl":
+        return lambda item: _jsonl_row(where, engine, item)
+    columns = [None if target is None else (target, _converter(engine.inputs[target].fdef)) for target in targets]
+
+    def convert(item: RawRow) -> Row:
+        row_number, _, cells = item
+        values = {}
+        for column, cell in zip(columns, cells, strict=False):
+            if column is not None and cell != "":
+                values[column[0]] = column[1](cell)
+        record_id = cells[id_column] or None if id_column is not None and id_column < len(cells) else None
+        return row_number, record_id, values
+
+    return convert
 
 
 def _lines(path: Path, handle: Any) -> Iterator[str]:
@@ -66,7 +164,7 @@ def _lines(path: Path, handle: Any) -> Iterator[str]:
         yield line
 
 
-def _guard(path: Path, handle: Any, rows: Iterator[Row]) -> Iterator[Row]:
+def _guard(path: Path, handle: Any, rows: Iterator[RawRow]) -> Generator[RawRow, None, None]:
     with handle:
         try:
             yield from rows
@@ -121,51 +219,6 @@ def _converter(fdef: FieldDef) -> Callable[[str], Any]:
     return _text
 
 
-def _csv(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
-    reader = csv.reader(handle, strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            return
-        columns: list[tuple[str, Callable[[str], Any]] | None] = []
-        named: dict[str, tuple[int, str]] = {}  # field (or "id") → (column number, header name)
-        for number, name in enumerate(header, start=1):
-            target = name if name == "id" or name in engine.inputs else engine.aliases.get(name, name)
-            if target in named:
-                first, as_named = named[target]
-                former = f" (a former name of {target!r})" if {name, as_named} != {target} else ""
-                raise InputError(
-                    f"{path}:1:{number}: column {name!r}{former} names the same field as column "
-                    f"{first} ({as_named!r}); each field is one column"
-                )
-            named[target] = (number, name)
-            if name == "id":
-                columns.append(None)
-                continue
-            plan = engine.inputs.get(target)
-            if plan is None:
-                what = "a calculated field (never imported)" if target in engine.calculated_names else "unknown"
-                known = ", ".join(["id", *engine.inputs])
-                raise InputError(f"{path}:1:{number}: column {name!r} is {what}; {engine.entity} columns are {known}")
-            columns.append((target, _converter(plan.fdef)))
-        id_column = header.index("id") if "id" in header else None
-        width = len(header)
-        for row_number, cells in enumerate(reader, start=1):
-            if len(cells) > width:
-                raise InputError(
-                    f"{path}:{reader.line_num}:{width + 1}: row {row_number} has {len(cells)} cells; "
-                    f"the header names {width} columns"
-                )
-            values = {}
-            for column, cell in zip(columns, cells, strict=False):
-                if column is not None and cell != "":
-                    values[column[0]] = column[1](cell)
-            record_id = cells[id_column] or None if id_column is not None and id_column < len(cells) else None
-            yield row_number, record_id, values
-    except csv.Error as exc:
-        raise InputError(f"{path}:{reader.line_num}: CSV syntax: {exc}") from None
-
-
 def json_object(text: str, where: str, *, line: int = 1) -> dict[str, Any]:
     """The JSON object of field values in `text` (which starts on `line` of `where`): `parse_json`'s limits and
     located errors (syntax, depth, long integers, NaN, a key an object repeats at any depth), and an `InputError`
@@ -176,19 +229,23 @@ def json_object(text: str, where: str, *, line: int = 1) -> dict[str, Any]:
     return value
 
 
-def _jsonl(path: Path, handle: Any, engine: RecordEngine) -> Iterator[Row]:
+def _jsonl(handle: Any) -> Iterator[RawRow]:
     row_number = 0
     for line_number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        value = json_object(line.rstrip("\r\n"), str(path), line=line_number)
-        if engine.rename is not None:
-            try:
-                engine.rename(value)
-            except NamedTwice as exc:
-                raise InputError(f"{path}:{line_number}: {exc.message}") from None
-        row_number += 1
-        record_id = value.pop("id", None)
-        if record_id is not None and not isinstance(record_id, str):
-            raise InputError(f"{path}:{line_number}: id must be a string, got {type(record_id).__name__}")
-        yield row_number, record_id, value
+        if line.strip():
+            row_number += 1
+            yield row_number, line_number, line
+
+
+def _jsonl_row(where: str, engine: RecordEngine, item: RawRow) -> Row:
+    row_number, line_number, line = item
+    value = json_object(line.rstrip("\r\n"), where, line=line_number)
+    if engine.rename is not None:
+        try:
+            engine.rename(value)
+        except NamedTwice as exc:
+            raise InputError(f"{where}:{line_number}: {exc.message}") from None
+    record_id = value.pop("id", None)
+    if record_id is not None and not isinstance(record_id, str):
+        raise InputError(f"{where}:{line_number}: id must be a string, got {type(record_id).__name__}")
+    return row_number, record_id, value

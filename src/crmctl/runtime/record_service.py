@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import UserError
 from crmctl.model.aliases import NamedTwice
-from crmctl.runtime.records import RecordEngine, RecordResult, record_effects
-from crmctl.runtime.row_checks import Row, checked_rows, pool_refusal
+from crmctl.runtime.records import RecordEngine, RecordResult, record_body, record_effects
+from crmctl.runtime.row_checks import Row, RowWriting, encoded_rows, pool_refusal
 from crmctl.runtime.service import iso, parse_instant, recorded_resolver
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from crmctl.model.defaults import DefaultFiller
     from crmctl.model.package import Package
     from crmctl.runtime.checks import Resolver
-    from crmctl.runtime.packages import PackageRef
     from crmctl.runtime.service import Runtime
+    from crmctl.runtime.storage.events import EncodedBody
     from crmctl.runtime.store import StoredRecord
 
 __all__ = [
@@ -92,29 +92,6 @@ class ImportReport:
 
 class _Rollback(Exception):
     pass
-
-
-def _body(
-    op: str,
-    ref: PackageRef,
-    engine: RecordEngine,
-    record_id: str,
-    stamp: str,
-    values: Mapping[str, Any],
-    result: RecordResult,
-) -> dict[str, Any]:
-    return {
-        "session": f"record:{engine.entity}:{record_id}",
-        "at": stamp,
-        "kind": "record",
-        "op": op,
-        "package": ref.to_json(),
-        "entity": engine.entity,
-        "locale": engine.locale,
-        "input": dict(values),
-        "effects": record_effects(record_id, result),
-        "answers": result.answers_json(),
-    }
 
 
 class RecordService:
@@ -192,7 +169,9 @@ class RecordService:
         )
         with self.store.transaction():
             self.store.put_records([record], mode="create")
-            self.store.append_events(self.tenant, [_body("create", ref, engine, record_id, stamp, values, result)])
+            self.store.append_events(
+                self.tenant, [record_body("create", ref.to_json(), engine, record_id, stamp, values, result)]
+            )
         return RecordOutcome(result, record)
 
     def update(
@@ -250,7 +229,9 @@ class RecordService:
         )
         with self.store.transaction():
             self.store.put_records([record], mode="update")
-            self.store.append_events(self.tenant, [_body("update", ref, engine, record_id, stamp, patch, result)])
+            self.store.append_events(
+                self.tenant, [record_body("update", ref.to_json(), engine, record_id, stamp, patch, result)]
+            )
         return RecordOutcome(result, record)
 
     def import_rows(
@@ -269,56 +250,43 @@ class RecordService:
         """Create a record per row, all in one transaction. With a rejected row nothing is written, unless
         `skip_invalid`; the report lists every rejected row either way. `progress` gets the rows done so far.
 
-        With `jobs` > 1 the rows are validated in that many worker processes (`checked_rows`) and written here,
-        in file order: the same records, log entries and report as with one."""
-        from crmctl.runtime.store import StoredRecord
-
+        Each row is checked and encoded for the store (`encoded_rows`): its data's canonical JSON and its log
+        entry's body, so writing here is only chaining and inserting. With `jobs` > 1 that happens in as many
+        worker processes, rows from a file (`RowFile`) are converted there too, and the rows are written here in
+        file order: the same records, log entries and report as with one."""
         ref = self.runtime.pin(package)
         engine = self.engine(package, entity, ref.digest)
+        writing = RowWriting(self.tenant, ref.to_json(), at, iso(at))
         if jobs > 1 and pool_refusal(engine, resolver) is None:
             blob = self.store.get_package(ref.digest)
             assert blob is not None  # pinned just above
-            checked = checked_rows(engine, rows, at, resolver, jobs=jobs, copy=(ref.digest, blob))
+            checked = encoded_rows(engine, rows, writing, resolver, jobs=jobs, copy=(ref.digest, blob))
         else:
-            checked = checked_rows(engine, rows, at, resolver)
-        stamp = iso(at)
+            checked = encoded_rows(engine, rows, writing, resolver)
         report = ImportReport()
-        records: list[StoredRecord] = []
-        bodies: list[dict[str, Any]] = []
+        records: list[tuple[str, str]] = []
+        bodies: list[EncodedBody] = []
+        version = (ref.name, ref.version, ref.digest)
 
         def flush() -> None:
-            self.store.put_records(records, mode="create")
-            self.store.append_events(self.tenant, bodies)
+            self.store.records.create_encoded(self.tenant, entity, version, records, writing.stamp)
+            self.store.log.append_encoded(self.tenant, bodies)
             report.written += len(records)
             records.clear()
             bodies.clear()
 
         try:
             with closing(checked), self.store.transaction():  # leaving early stops the workers at once
-                for (number, given_id, values), result in checked:
+                for number, errors, record_id, warned, data, body in checked:
                     report.rows += 1
-                    if not result.ok:
-                        report.rejected.append((number, result.errors))
+                    if body is None:
+                        report.rejected.append((number, errors or []))
                         continue
                     if report.rejected and not skip_invalid:
                         continue  # nothing will be written: keep checking to report every bad row
-                    record_id = given_id or f"{entity}-{number}"
-                    report.warnings += bool(result.warnings)
-                    records.append(
-                        StoredRecord(
-                            self.tenant,
-                            entity,
-                            record_id,
-                            ref.name,
-                            ref.version,
-                            ref.digest,
-                            result.data,
-                            1,
-                            stamp,
-                            stamp,
-                        )
-                    )
-                    bodies.append(_body("create", ref, engine, record_id, stamp, values, result))
+                    report.warnings += warned
+                    records.append((record_id, data))
+                    bodies.append(body)
                     if len(records) >= batch_size:
                         flush()
                         if progress is not None:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from crmctl.runtime.form import CompiledRule
     from crmctl.runtime.values import FieldValues, Limit
 
-__all__ = ["RECORD_ROLE", "RecordEngine", "RecordResult", "merge_patch", "record_effects"]
+__all__ = ["RECORD_ROLE", "RecordEngine", "RecordResult", "merge_patch", "record_body", "record_effects"]
 
 RECORD_ROLE = "system"
 
@@ -81,6 +81,30 @@ def merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str
 def record_effects(record_id: str, result: RecordResult) -> list[dict[str, Any]]:
     """The effects logged for an accepted record (what replay compares)."""
     return [{"effect": "record", "id": record_id, "data": result.data, "warnings": result.warnings}]
+
+
+def record_body(
+    op: str,
+    package: Mapping[str, str],
+    engine: RecordEngine,
+    record_id: str,
+    stamp: str,
+    values: Mapping[str, Any],
+    result: RecordResult,
+) -> dict[str, Any]:
+    """The log entry's body for an accepted create or update (`package`: the version's name, version, digest)."""
+    return {
+        "session": f"record:{engine.entity}:{record_id}",
+        "at": stamp,
+        "kind": "record",
+        "op": op,
+        "package": package,
+        "entity": engine.entity,
+        "locale": engine.locale,
+        "input": dict(values),
+        "effects": record_effects(record_id, result),
+        "answers": result.answers_json(),
+    }
 
 
 class RecordEngine:

@@ -1,8 +1,11 @@
-"""Validating import rows: in this process, or in a pool of worker processes (`records import --jobs N`).
+"""Checking and encoding import rows: in this process, or in a pool of worker processes (`records import --jobs N`).
 
 Checking a row is pure (`RecordEngine.check` with the clock injected) and rows are independent, so they can be
-checked anywhere: `checked_rows` yields `(row, result)` in file order either way, and the import writes them in
-the parent, in one transaction, exactly as it writes rows checked in process. A worker builds its engine once,
+checked anywhere, and so can everything the store writes for a row except the hash chain: its record's data as
+canonical JSON and its log entry's body encoded (`storage.events.encode_body`). `encoded_rows` yields those
+(`Encoded` tuples of strings) in file order either way, and the import chains and writes them in the parent, in
+one transaction. From a `RowFile` the workers also convert the raw rows (JSON parsing, CSV cells): the parent
+only splits the file. A worker builds its engine once,
 from the canonical bytes of the pinned package version (the copy every record of the import is pinned to, and
 that replay re-executes), in the import's locale.
 
@@ -15,32 +18,49 @@ an entity with async validations is checked in process unless `--no-async` skips
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import closing
+from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
-from crmctl.runtime.records import RecordResult
+from crmctl.errors import InputError
+from crmctl.runtime import eventlog
+from crmctl.runtime.record_files import RawRow, Row, RowFile, RowPlan, row_converter
+from crmctl.runtime.records import record_body
+from crmctl.runtime.storage.events import EncodedBody, encode_body
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from crmctl.runtime.checks import Resolver
     from crmctl.runtime.records import RecordEngine
 
-__all__ = ["CHUNK_ROWS", "POOL_MIN_ROWS", "Row", "checked_rows", "pool_refusal"]
+__all__ = ["CHUNK_ROWS", "POOL_MIN_ROWS", "Encoded", "Row", "RowWriting", "encoded_rows", "pool_refusal"]
 
-Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
+Encoded = tuple[int, list[dict[str, Any]] | None, str, bool, str, EncodedBody | None]
+"""A checked row as the import writes it: (row number, the findings rejecting it or None; for an accepted row:
+its record id, whether it has warnings, its data's canonical JSON, its log entry's body encoded: `encode_body`)."""
 
 # Below this many rows the workers' start-up (spawn, imports, package load and compile: 0.7-2 s for two) costs more
 # than validating in parallel saves (about 12 us a row with two processes): docs/runtime.md#parallel-import.
 POOL_MIN_ROWS = 50_000
 CHUNK_ROWS = 2_000  # rows per task: large enough that pickling and scheduling stay a small part of it
 
-# A worker's engine and clock, set once by `_setup` (module state of the worker process only).
-_worker: tuple[RecordEngine, datetime] | None = None
 
-_Checked = tuple[bool, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]  # ok, data, warnings, errors
+@dataclass(frozen=True)
+class RowWriting:
+    """What an accepted row is written with: the tenant, the pinned version (name, version, digest) and the instant."""
+
+    tenant: str
+    package: Mapping[str, str]
+    at: datetime
+    stamp: str  # `at` in the store's ISO form
+
+
+# A worker's engine, how it writes rows and converts raw ones: set once by `_setup` (module state of a worker only).
+_worker: tuple[RecordEngine, RowWriting, Callable[[RawRow], Row] | None] | None = None
 
 
 def pool_refusal(engine: RecordEngine, resolver: Resolver | None) -> str | None:
@@ -56,62 +76,116 @@ def pool_refusal(engine: RecordEngine, resolver: Resolver | None) -> str | None:
     )
 
 
-def checked_rows(
+def encoded_rows(
     engine: RecordEngine,
     rows: Iterable[Row],
-    at: datetime,
+    writing: RowWriting,
     resolver: Resolver | None = None,
     *,
     jobs: int = 1,
     copy: tuple[str, bytes] | None = None,
-) -> Generator[tuple[Row, RecordResult], None, None]:
-    """Every row with its result, in order. With `jobs` > 1 (and `copy`: the digest and canonical bytes of the
-    engine's package version) rows are checked in worker processes when there are at least `POOL_MIN_ROWS`; the
-    caller checks `pool_refusal` first, and closes the generator when it leaves early (that stops the workers)."""
+) -> Generator[Encoded, None, None]:
+    """Every row checked and encoded, in order. With `jobs` > 1 (and `copy`: the digest and canonical bytes of the
+    engine's package version) rows are checked in worker processes when there are at least `POOL_MIN_ROWS`: a
+    `RowFile`'s raw rows (the workers convert them too), other rows as they are. The caller checks `pool_refusal`
+    first, and closes the generator when it leaves early (that stops the workers)."""
     if jobs <= 1 or copy is None:
-        yield from ((row, engine.check(row[2], at, resolver)) for row in rows)
+        yield from (_encode(engine, writing, row, resolver) for row in rows)
         return
-    source = iter(rows)
-    head: list[Row] = []
+    if isinstance(rows, RowFile):
+        with closing(rows.items()) as items:  # leaving early closes the file at once
+            yield from _pooled(engine, writing, resolver, rows, items, jobs, copy)
+    else:
+        yield from _pooled(engine, writing, resolver, rows, iter(rows), jobs, copy)
+
+
+def _pooled(
+    engine: RecordEngine,
+    writing: RowWriting,
+    resolver: Resolver | None,
+    rows: Iterable[Row],
+    items: Iterator[Any],
+    jobs: int,
+    copy: tuple[str, bytes],
+) -> Generator[Encoded, None, None]:
+    """`encoded_rows` from `items` (the raw rows of `rows` when it is a `RowFile`, else `rows`) in `jobs` workers,
+    once there are enough."""
+    head: list[Any] = []
     try:
-        head.extend(islice(source, POOL_MIN_ROWS))
-    except Exception:  # the rows read before the failure are checked first, as in one process
-        yield from checked_rows(engine, head, at, resolver)
+        head.extend(islice(items, POOL_MIN_ROWS))
+    except Exception:  # the rows read before the failure come first, as in one process
+        yield from _in_process(engine, writing, resolver, rows, head)
         raise
     if len(head) < POOL_MIN_ROWS:
-        yield from checked_rows(engine, head, at, resolver)
+        yield from _in_process(engine, writing, resolver, rows, head)
         return
     from crmctl.runtime.pool import chunked, ordered_map
 
     digest, blob = copy
+    plan = rows.plan if isinstance(rows, RowFile) else None
     pooled = ordered_map(
-        _check_chunk,
-        chunked(chain(head, source), CHUNK_ROWS),
+        _encode_chunk,
+        chunked(chain(head, items), CHUNK_ROWS),
         jobs=jobs,
         setup=_setup,
-        setup_args=(digest, blob, engine.entity, engine.locale, at),
+        setup_args=(digest, blob, engine.entity, engine.locale, writing, plan),
     )
     with closing(pooled):
-        for chunk, results in pooled:
-            for row, (ok, data, warnings, errors) in zip(chunk, results, strict=True):
-                yield row, RecordResult(ok, data, warnings, errors)
+        for _, (encoded, failure) in pooled:
+            yield from encoded
+            if failure is not None:
+                message, hint = failure
+                raise InputError(message, hint=hint)
 
 
-def _setup(digest: str, blob: bytes, entity: str, locale: str, at: datetime) -> None:
-    """In a worker: load the pinned copy and build its engine, once."""
+def _in_process(
+    engine: RecordEngine, writing: RowWriting, resolver: Resolver | None, rows: Iterable[Row], head: list[Any]
+) -> Iterable[Encoded]:
+    """`head` (raw rows of `rows` when it is a `RowFile`) checked and encoded here."""
+    converted: Iterable[Row] = head
+    if isinstance(rows, RowFile) and head:
+        convert = row_converter(rows.plan, engine)
+        converted = (convert(item) for item in head)
+    return (_encode(engine, writing, row, resolver) for row in converted)
+
+
+def _encode(engine: RecordEngine, writing: RowWriting, row: Row, resolver: Resolver | None) -> Encoded:
+    number, given_id, values = row
+    result = engine.check(values, writing.at, resolver)
+    if not result.ok:
+        return number, result.errors, "", False, "", None
+    record_id = given_id or f"{engine.entity}-{number}"
+    body = record_body("create", writing.package, engine, record_id, writing.stamp, values, result)
+    return (
+        number,
+        None,
+        record_id,
+        bool(result.warnings),
+        eventlog.dumps(result.data),
+        encode_body(writing.tenant, body),
+    )
+
+
+def _setup(digest: str, blob: bytes, entity: str, locale: str, writing: RowWriting, plan: RowPlan | None) -> None:
+    """In a worker: load the pinned copy and build its engine, and the raw rows' conversion, once."""
     from crmctl.runtime.packages import load_copy
     from crmctl.runtime.records import RecordEngine
 
     global _worker
-    _worker = (RecordEngine(load_copy(digest, blob), entity, locale), at)
+    engine = RecordEngine(load_copy(digest, blob), entity, locale)
+    _worker = (engine, writing, None if plan is None else row_converter(plan, engine))
 
 
-def _check_chunk(rows: list[Row]) -> list[_Checked]:
-    """In a worker: the results of a chunk of rows, as plain tuples (they pickle faster than the dataclass)."""
+def _encode_chunk(items: list[Any]) -> tuple[list[Encoded], tuple[str, str | None] | None]:
+    """In a worker: a chunk of rows (raw or not) checked and encoded, as plain tuples of strings (they pickle
+    faster than dataclasses); a row that does not convert ends the chunk with its error (message, hint)."""
     assert _worker is not None
-    engine, at = _worker
-    out: list[_Checked] = []
-    for _, _, values in rows:
-        result = engine.check(values, at)
-        out.append((result.ok, result.data, result.warnings, result.errors))
-    return out
+    engine, writing, convert = _worker
+    out: list[Encoded] = []
+    for item in items:
+        try:
+            row = item if convert is None else convert(item)
+        except InputError as exc:
+            return out, (exc.message, exc.hint)
+        out.append(_encode(engine, writing, row, None))
+    return out, None

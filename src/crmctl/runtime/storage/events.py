@@ -23,7 +23,16 @@ from crmctl.runtime.values import format_timestamp
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["EXPORT_FORMAT", "PACKAGES_KEY", "EventLog", "read_event_export", "read_export_packages"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "PACKAGES_KEY",
+    "EncodedBody",
+    "EventLog",
+    "encode_body",
+    "link_encoded",
+    "read_event_export",
+    "read_export_packages",
+]
 
 EXPORT_FORMAT = "eventlog/1"
 """The `crmctl.format` an event log export states in its Parquet metadata."""
@@ -67,6 +76,48 @@ def _link_text(body: dict[str, Any], seq: int, prev: str) -> tuple[dict[str, Any
     return entry, text.replace(stand_in, digest, 1)
 
 
+EncodedBody = tuple[str, str, str, str, str, str, str]
+"""A body `encode_body` encoded for `EventLog.append_encoded`: (tenant, session, at, and its canonical JSON pairs in
+four runs: the keys sorting before `hash`, between `hash` and `prev`, between `prev` and `seq`, after `seq`)."""
+
+
+def encode_body(tenant: str, body: Mapping[str, Any]) -> EncodedBody:
+    """`body` (checked as `EventLog.append` checks it, `tenant` added) as `EventLog.append_encoded` takes it.
+
+    An entry's canonical JSON is its top-level `"key":value` pairs in key order, joined by commas: a pair's text
+    does not depend on its neighbours. The body's pairs are encoded here in four runs, split where the chain keys
+    `hash`, `prev` and `seq` sort in (each run is `eventlog.dumps` of those keys without its braces, "" for none),
+    so appending needs only to splice in the chain keys, hash and join: the work that must happen in order, under
+    the chain lock. Keys sort by code point in Python and in `eventlog.dumps` alike (tests/runtime/
+    test_eventlog_encoded.py)."""
+    check_tenant(tenant)
+    _check_body(tenant, body)
+    runs: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+    for key, value in {**body, "tenant": tenant}.items():
+        runs[(key > "hash") + (key > "prev") + (key > "seq")][key] = value
+    first, second, third, fourth = (eventlog.dumps(run)[1:-1] for run in runs)
+    return (tenant, str(body["session"]), str(body.get("at")), first, second, third, fourth)
+
+
+def link_encoded(body: EncodedBody, seq: int, prev: str) -> tuple[str, str]:
+    """The canonical JSON and hash of `body` chained as entry `seq` after `prev`: `eventlog.dumps` and the hash of
+    `eventlog.link(...)`, by splicing the chain keys into the encoded runs (`prev` is a `sha256:<hex>` text)."""
+    _, _, _, first, second, third, fourth = body
+    # The canonical JSON without `hash` (what the hash covers), then with it in its place after `first`.
+    rest = ",".join(filter(None, (second, f'"prev":"{prev}"', third, f'"seq":{seq}', fourth)))
+    digest = "sha256:" + hashlib.sha256(f"{{{first},{rest}}}".encode() if first else f"{{{rest}}}".encode()).hexdigest()
+    return (f'{{{first},"hash":"{digest}",{rest}}}' if first else f'{{"hash":"{digest}",{rest}}}'), digest
+
+
+def _check_body(tenant: str, body: Mapping[str, Any]) -> None:
+    clash = eventlog.CHAIN_KEYS.intersection(body)
+    if clash or not isinstance(body.get("session"), str) or body.get("tenant", tenant) != tenant:
+        raise InputError(
+            f"an event needs a string session, may not set {sorted(eventlog.CHAIN_KEYS)} and "
+            f"belongs to tenant {tenant}: {eventlog.dumps(dict(body))[:200]}"
+        )
+
+
 def _utc_or_none(text: str) -> str | None:
     """`text` in the store's ISO form (what `iso_from_micros` returns for the same instant), None if it is no UTC
     timestamp."""
@@ -91,12 +142,7 @@ class EventLog:
 
         check_tenant(tenant)
         for body in bodies:
-            clash = eventlog.CHAIN_KEYS.intersection(body)
-            if clash or not isinstance(body.get("session"), str) or body.get("tenant", tenant) != tenant:
-                raise InputError(
-                    f"an event needs a string session, may not set {sorted(eventlog.CHAIN_KEYS)} and "
-                    f"belongs to tenant {tenant}: {eventlog.dumps(dict(body))[:200]}"
-                )
+            _check_body(tenant, body)
         if not bodies:
             return []
         times = [parse_stored_instant(body.get("at")) for body in bodies]
@@ -124,6 +170,44 @@ class EventLog:
             )
             self._db.insert("events", _EVENT_COLUMNS, table)
         return entries
+
+    def append_encoded(self, tenant: str, bodies: Sequence[EncodedBody]) -> tuple[int, str] | None:
+        """`append` for bodies `encode_body(tenant, ...)` encoded (elsewhere: in worker processes); the same entries,
+        byte for byte. Returns the new head (seq, hash), None when there was nothing to append."""
+        import pyarrow as pa
+
+        check_tenant(tenant)
+        if not bodies:
+            return self.head(tenant)
+        strangers = {body[0] for body in bodies} - {tenant}
+        if strangers:
+            raise InputError(f"events encoded for tenant(s) {sorted(strangers)} cannot join the log of {tenant}")
+        instants = {at: parse_stored_instant(at) for at in {body[2] for body in bodies}}  # an import: one instant
+        times = [instants[body[2]] for body in bodies]
+        with self._db.transaction(), self._db.tenant(tenant):
+            self._db.lock_chain(tenant)  # concurrent writers (PostgreSQL) append one after another
+            seq, prev = self.head(tenant) or (0, GENESIS)
+            first_seq = seq + 1
+            texts, hashes = [], []
+            for body in bodies:
+                seq += 1
+                text, prev = link_encoded(body, seq, prev)
+                texts.append(text)
+                hashes.append(prev)
+            schema = _event_schema()
+            table = pa.Table.from_arrays(
+                [
+                    pa.array([tenant] * len(bodies), pa.string()),
+                    pa.array(range(first_seq, seq + 1), pa.int64()),
+                    pa.array([body[1] for body in bodies], pa.string()),
+                    pa.array(times, schema.field("at").type),
+                    pa.array(texts, pa.string()),
+                    pa.array(hashes, pa.string()),
+                ],
+                schema=schema,
+            )
+            self._db.insert("events", _EVENT_COLUMNS, table)
+        return seq, prev
 
     def _rows(self, tenant: str, session: str | None = None, after_seq: int = 0) -> Iterator[tuple[Any, ...]]:
         if session is None:

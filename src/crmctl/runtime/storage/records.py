@@ -60,20 +60,13 @@ class Records:
     def put(self, records: Sequence[StoredRecord], *, mode: Literal["create", "update", "upsert"] = "create") -> None:
         """Write records of one tenant as one batch: all of them, or none. An update carries the revision after
         the one it read: a record another writer changed since is refused (`StoreConflictError`)."""
-        import pyarrow as pa
-
         if not records:
             return
         tenants = {r.tenant for r in records}
         if len(tenants) > 1:
             raise InputError(f"one batch of records must belong to one tenant, not to {sorted(tenants)}")
         check_tenant(records[0].tenant)
-        text = pa.string()
-        stamp = pa.timestamp("us", "UTC")
-        schema = pa.schema(
-            [(c, text) for c in _COLUMNS[:7]] + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)]
-        )
-        columns = [
+        columns: list[Sequence[Any]] = [
             [r.tenant for r in records],
             [r.entity for r in records],
             [r.id for r in records],
@@ -85,15 +78,61 @@ class Records:
             [parse_stored_instant(r.created_at) for r in records],
             [parse_stored_instant(r.updated_at) for r in records],
         ]
+        self._write(records[0].tenant, columns, mode)
+
+    def create_encoded(
+        self, tenant: str, entity: str, package: tuple[str, str, str], rows: Sequence[tuple[str, str]], at: str
+    ) -> None:
+        """`put(..., mode="create")` for new records of one entity, validated by one package version (name, version,
+        digest) at one instant (ISO UTC), each row (id, the canonical JSON of its data: `eventlog.dumps`) encoded
+        ahead (elsewhere: in worker processes); the same rows, byte for byte."""
+        if not rows:
+            return
+        check_tenant(tenant)
+        if self._db.engine != "duckdb":  # a backend that cannot hold every canonical JSON value checks each one
+            import orjson
+
+            rows = [
+                (id_, self._db.json_text(orjson.loads(text), f"record {tenant}/{entity}/{id_}")) for id_, text in rows
+            ]
+        count = len(rows)
+        stamp = parse_stored_instant(at)
+        name, version, digest = package
+        columns: list[Sequence[Any]] = [
+            [tenant] * count,
+            [entity] * count,
+            [row[0] for row in rows],
+            [name] * count,
+            [version] * count,
+            [digest] * count,
+            [row[1] for row in rows],
+            [1] * count,
+            [stamp] * count,
+            [stamp] * count,
+        ]
+        self._write(tenant, columns, "create")
+
+    def _write(
+        self, tenant: str, columns: Sequence[Sequence[Any]], mode: Literal["create", "update", "upsert"]
+    ) -> None:
+        """Write the rows whose `_COLUMNS` are `columns` (data as canonical JSON text) as one batch, refused whole
+        when the batch repeats a key, or (by `mode`) a record exists or does not."""
+        import pyarrow as pa
+
+        text = pa.string()
+        stamp = pa.timestamp("us", "UTC")
+        schema = pa.schema(
+            [(c, text) for c in _COLUMNS[:7]] + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)]
+        )
         table = pa.Table.from_arrays(
             [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
         )
-        with self._db.transaction(), self._db.tenant(records[0].tenant):
+        with self._db.transaction(), self._db.tenant(tenant):
             # Every write of records is logged in the same transaction: taking the tenant's chain first, as an
             # append does, makes concurrent writers (PostgreSQL) wait here in one order (no deadlock), and the
             # checks below see what the writer before committed (a create loses to an earlier one as it would in
             # turn: the records exist; no unique violation half-way).
-            self._db.lock_chain(records[0].tenant)
+            self._db.lock_chain(tenant)
             with self._db.batch(table) as batch:
                 twice = "the batch names these records more than once"
                 self._refuse_keys(

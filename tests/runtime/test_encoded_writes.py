@@ -1,0 +1,177 @@
+"""Writes encoded ahead (`encode_body` + `EventLog.append_encoded`, `Records.create_encoded`): what `records import`
+writes from its worker processes. The promise: byte for byte what `append` and `put` write for the same bodies and
+records — the spliced text is `eventlog.dumps` of the entry and its hash is `eventlog.link`'s — on DuckDB and on
+PostgreSQL, under the same checks."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmctl.errors import InputError
+from crmctl.model.package import load_package
+from crmctl.runtime import eventlog
+from crmctl.runtime.record_files import read_rows
+from crmctl.runtime.record_service import RecordService
+from crmctl.runtime.service import Runtime
+from crmctl.runtime.storage.events import encode_body, link_encoded
+from crmctl.runtime.store import RecordExistsError, Store, StoredRecord, StoreURL
+from tests.conftest import REPO
+
+AT = "2026-11-26T09:00:00Z"
+HEX = "sha256:" + "ab" * 32
+
+# Keys around the chain keys: before `hash`, between `hash`/`prev`/`seq`, after `seq`, prefixes of them, and
+# non-ASCII ones (orjson and Python both sort by code point: the runs must split where dumps sorts).
+_NEAR = ["", "a", "h", "has", "hash_", "hasi", "p", "pre", "prev0", "prew", "s", "se", "seq0", "seqa", "ser", "z"]
+_KEYS = st.one_of(st.sampled_from(_NEAR), st.text(max_size=6)).filter(lambda k: k not in eventlog.CHAIN_KEYS)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+_BODIES = st.dictionaries(_KEYS, _JSON, max_size=8).map(
+    lambda extra: {**{k: v for k, v in extra.items() if k not in ("session", "at", "tenant")}, "session": "s"}
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=_BODIES, seq=st.integers(1, 10**12), prev=st.sampled_from([eventlog.GENESIS, HEX]))
+def test_spliced_text_and_hash_are_dumps_and_link(body: dict[str, Any], seq: int, prev: str) -> None:
+    """The splice itself, for any body: its text is `dumps(link(...))` and its hash `link`'s."""
+    encoded = encode_body("acme", {**body, "at": AT})
+    text, digest = link_encoded(encoded, seq, prev)
+    expected = eventlog.link({**body, "at": AT, "tenant": "acme"}, seq, prev)
+    assert digest == expected["hash"]
+    assert text == eventlog.dumps(expected)
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """An empty store of each backend (PostgreSQL: skipped without its binaries, see tests/postgres.py)."""
+    target = tmp_path / "rt.duckdb" if request.param == "duckdb" else StoreURL(request.getfixturevalue("pg_url"))
+    with Store.open(target) as opened:
+        yield opened
+
+
+BODIES = [
+    {"session": "record:Lead:1", "at": AT, "kind": "record", "input": {"name": "Ada", "prev": 1}},
+    {"session": "record:Lead:2", "at": "2026-11-26T09:00:01.5Z", "kind": "record", "a": [1.0, "é"], "zz": None},
+    {"session": "s", "at": AT, "hash_": 1, "prevx": 2, "seq0": 3, "tenant": "acme"},
+]
+
+
+def _contents(store: Store, scratch: Path) -> list[Any]:
+    """The tenant acme's log (each entry's text as stored, through an export), head and records."""
+    import pyarrow.parquet as pq
+
+    store.export_events("acme", scratch)
+    texts = pq.read_table(scratch, columns=["entry"]).column(0).to_pylist()
+    records = [dataclasses.asdict(r) for r in store.list_records("acme")]
+    return [texts, store.head("acme"), records]
+
+
+def test_the_same_entries_and_records_as_append_and_put(store: Store, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "plain.duckdb") as plain:
+        for batch in (BODIES, BODIES[:1]):  # the second batch chains onto the first
+            plain.append_events("acme", batch)
+            store.log.append_encoded("acme", [encode_body("acme", body) for body in batch])
+        records = [
+            StoredRecord("acme", "Lead", f"L-{i}", "P", "1.0.0", HEX, {"n": i, "é": [True, None]}, 1, AT, AT)
+            for i in range(3)
+        ]
+        plain.put_records(records)
+        store.records.create_encoded(
+            "acme", "Lead", ("P", "1.0.0", HEX), [(r.id, eventlog.dumps(r.data)) for r in records], AT
+        )
+        assert _contents(store, tmp_path / "a.parquet") == _contents(plain, tmp_path / "b.parquet")
+        assert store.verify_log("acme") == []
+
+
+def test_encoded_writes_are_refused_as_plain_ones(store: Store) -> None:
+    with pytest.raises(InputError, match="may not set"):
+        encode_body("acme", {"session": "s", "at": AT, "prev": "x"})
+    with pytest.raises(InputError, match="string session"):
+        encode_body("acme", {"session": 1, "at": AT})
+    with pytest.raises(InputError, match="belongs to tenant acme"):
+        encode_body("acme", {"session": "s", "at": AT, "tenant": "other"})
+    with pytest.raises(InputError, match="cannot join the log of acme"):
+        store.log.append_encoded("acme", [encode_body("other", {"session": "s", "at": AT})])
+    with pytest.raises(InputError):
+        store.log.append_encoded("acme", [encode_body("acme", {"session": "s", "at": "yesterday"})])
+    assert store.head("acme") is None and store.log.append_encoded("acme", []) is None
+    store.records.create_encoded("acme", "Lead", ("P", "1.0.0", HEX), [("L-1", "{}")], AT)
+    with pytest.raises(RecordExistsError, match="Lead/L-1"):
+        store.records.create_encoded("acme", "Lead", ("P", "1.0.0", HEX), [("L-1", "{}"), ("L-2", "{}")], AT)
+    with pytest.raises(InputError, match="more than once"):
+        store.records.create_encoded("acme", "Lead", ("P", "1.0.0", HEX), [("L-3", "{}"), ("L-3", "{}")], AT)
+    assert [r.id for r in store.list_records("acme")] == ["L-1"]
+
+
+LEADS = REPO / "packages" / "LeadLifecycle" / "v1"
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def _lead(i: int) -> dict[str, Any]:
+    lead: dict[str, Any] = {
+        "firstName": "Ådå" if i % 5 == 0 else "Ada",
+        "lastName": f"L{i}",
+        "email": f"ada{i}@example.com",
+        "companySize": 0 if i == 7 else 10 + i,  # row 7 is rejected
+        "annualRevenue": 2e11 if i % 9 == 0 else i * 1000.5,  # every ninth: a soft warning
+        "industry": "software",
+    }
+    if i % 4 == 0:
+        lead["id"] = f"given-{i}"
+    return lead
+
+
+def _files(tmp_path: Path, count: int) -> list[Path]:
+    leads = [_lead(i) for i in range(1, count + 1)]
+    jsonl = tmp_path / "leads.jsonl"
+    jsonl.write_text("".join(json.dumps(lead) + "\n" for lead in leads), encoding="utf-8")
+    table = tmp_path / "leads.csv"
+    columns = ["id", "firstName", "lastName", "email", "companySize", "annualRevenue", "industry"]
+    with table.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([[lead.get(c, "") for c in columns] for lead in leads])
+    return [jsonl, table]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_import_writes_what_a_create_per_row_writes(
+    tmp_path: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The encoded path (in process, and in worker processes converting raw rows) against `create`, which writes
+    through `put` and `append`: the same records, entries and head, for JSONL and CSV."""
+    from crmctl.runtime import row_checks
+
+    monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 20)
+    monkeypatch.setattr(row_checks, "CHUNK_ROWS", 8)
+    package = load_package(LEADS)
+    for source in _files(tmp_path, 60):
+        with Store.open(tmp_path / f"import-{source.suffix}.duckdb") as imported:
+            service = RecordService(Runtime(imported, "acme"))
+            rows = read_rows(source, service.engine(package, "Lead"))
+            report = service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=jobs)
+            assert [row for row, _ in report.rejected] == [7] and report.written == 59
+            with Store.open(tmp_path / f"create-{source.suffix}.duckdb") as created:
+                one_by_one = RecordService(Runtime(created, "acme"))
+                for number, given, values in read_rows(source, one_by_one.engine(package, "Lead")):
+                    if number != 7:
+                        assert one_by_one.create(package, "Lead", given or f"Lead-{number}", values, NOW).ok
+                assert _contents(imported, tmp_path / "a.parquet") == _contents(created, tmp_path / "b.parquet")
