@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from crmctl.model.package import Package
     from crmctl.runtime.replay import ReplayReport, Shard
+    from crmctl.runtime.storage.events import SparseEntry
     from crmctl.runtime.store import Store
 
 __all__ = [
@@ -136,31 +137,37 @@ def open_replay_source(locator: ReplayLocator) -> Iterator[tuple[Store, dict[str
 def replay_log(
     locator: ReplayLocator, target: Package | None, sessions: Container[str] | None, session: str | None = None
 ) -> tuple[ReplayReport, LogIdentity]:
-    """Replay the log `locator` names (only `session`'s entries when given), and say which log it was."""
-    from crmctl.runtime.replay import replay, session_entries
+    """Replay the log `locator` names (only `session`'s entries when given), and say which log it was. Entries no
+    session of `sessions` needs (`shard_key`) are read but not parsed."""
+    from crmctl.runtime.replay import Shard, replay, session_entries, shard_key
     from crmctl.runtime.service import Runtime
 
     identity = LogIdentity(locator.tenant)
+    keep: Callable[[str], bool] = lambda _: True  # noqa: E731 - the predicate of a reader, chosen below
+    if isinstance(sessions, Shard):
+        keep = sessions.__contains__
+    elif session is not None:
+        key = shard_key(session)
+        keep = lambda other: shard_key(other) == key  # noqa: E731
     with open_replay_source(locator) as (store, copies):
         runtime = Runtime(store, locator.tenant, copies)
+        entries: Iterable[Mapping[str, Any] | None]
         if locator.export is not None:
-            from crmctl.runtime.store import read_event_export
+            from crmctl.runtime.storage.events import read_sparse_export
 
-            entries: Iterable[Mapping[str, Any]] = (
-                e for e in read_event_export(locator.export) if e.get("tenant") == locator.tenant
-            )
+            entries = _tallied(read_sparse_export(locator.export, locator.tenant, keep), identity)
         elif session is None:
-            entries = store.events(locator.tenant)
+            entries = _tallied(store.log.sparse_entries(locator.tenant, keep), identity)
         else:
             entries = session_entries(store, locator.tenant, session)
-        report = replay(runtime, _tallied(entries, identity), against=target, sessions=sessions)
+        report = replay(runtime, entries, against=target, sessions=sessions)
     return report, identity
 
 
-def _tallied(entries: Iterable[Mapping[str, Any]], identity: LogIdentity) -> Iterator[Mapping[str, Any]]:
-    for entry in entries:
+def _tallied(entries: Iterable[SparseEntry], identity: LogIdentity) -> Iterator[dict[str, Any] | None]:
+    for hash_, entry in entries:
         identity.entries += 1
-        identity.head = str(entry.get("hash"))
+        identity.head = hash_
         yield entry
 
 
