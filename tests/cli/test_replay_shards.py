@@ -235,6 +235,16 @@ def test_updates_of_records_forms_created_merge_to_one_replay(
         assert (one_code, json.loads(one)["result"]["differingEvents"]) == (0, 0)
 
 
+@pytest.mark.parametrize("source", ["store", "export"])
+def test_one_record_session_replays_from_its_forms_submit(
+    source: str, updated: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--store", str(updated["store"])] if source == "store" else ["--from-export", str(updated["export"])]
+    code, text = _output(capsys, ["replay", *where, "--session", "record:Lead:lead-2", "-f", "json"])
+    result = json.loads(text)["result"]
+    assert (code, result["sessions"], result["events"], result["differingEvents"]) == (0, 1, 1, 0)
+
+
 def test_a_shard_never_parses_another_shards_entries(
     updated: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

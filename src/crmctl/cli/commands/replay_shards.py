@@ -139,16 +139,11 @@ def replay_log(
 ) -> tuple[ReplayReport, LogIdentity]:
     """Replay the log `locator` names (only `session`'s entries when given), and say which log it was. Entries no
     session of `sessions` needs (`shard_key`) are read but not parsed."""
-    from crmctl.runtime.replay import Shard, replay, session_entries, shard_key
+    from crmctl.runtime.replay import replay, session_entries
     from crmctl.runtime.service import Runtime
 
     identity = LogIdentity(locator.tenant)
-    keep: Callable[[str], bool] = lambda _: True  # noqa: E731 - the predicate of a reader, chosen below
-    if isinstance(sessions, Shard):
-        keep = sessions.__contains__
-    elif session is not None:
-        key = shard_key(session)
-        keep = lambda other: shard_key(other) == key  # noqa: E731
+    keep = _parsed(sessions, session)
     with open_replay_source(locator) as (store, copies):
         runtime = Runtime(store, locator.tenant, copies)
         entries: Iterable[Mapping[str, Any] | None]
@@ -162,6 +157,20 @@ def replay_log(
             entries = session_entries(store, locator.tenant, session)
         report = replay(runtime, entries, against=target, sessions=sessions)
     return report, identity
+
+
+def _parsed(sessions: Container[str] | None, session: str | None) -> Callable[[str], bool]:
+    """Whose entries a replay of `sessions` (a `Shard`), or of `session`, parses: those of its shard keys."""
+    from crmctl.runtime.replay import Shard, shard_key
+
+    if isinstance(sessions, Shard):
+        return sessions.__contains__
+    key = shard_key(session) if session is not None else None
+
+    def wanted(other: str) -> bool:
+        return key is None or shard_key(other) == key
+
+    return wanted
 
 
 def _tallied(entries: Iterable[SparseEntry], identity: LogIdentity) -> Iterator[dict[str, Any] | None]:
