@@ -4,8 +4,8 @@
 
 The log is `runtime_bench`'s: seeded sessions of LeadLifecycle v1, written to a store and exported to Parquet (the
 export carries its package copy, so the replay needs no store). Each run is the whole command line in a fresh
-process (`python -m crmctl replay ... --format json`), so the workers' start, every worker reading the whole
-export and the merge in the parent are all in the figure. Runs alternate between the two settings; the best of
+process (`python -m crmctl replay ... --format json`), so the workers' start, every worker reading its shard of
+the export and the merge in the parent are all in the figure. Runs alternate between the two settings; the best of
 `--runs` of each is reported, with the reports checked to be identical. Target: --jobs 2 at least 1.7 times as
 fast as --jobs 1 on a 2-core machine. Exit 1 when it is missed, unless --no-check.
 """

@@ -1,8 +1,10 @@
-"""A process pool for pure work: chunks of independent items handled by worker processes, results in input order.
+"""The process pool for pure work: `Workers`, and `ordered_map` on it (chunks of independent items, results in
+input order).
 
 `ordered_map(work, chunks, jobs=N, setup=..., setup_args=...)` runs `work(chunk)` in N worker processes and yields
 each chunk with its result in the order of the chunks, so a caller that consumes them sees exactly what one
-process would have produced. `records import --jobs N` validates its rows with it (docs/runtime.md#parallel-import).
+process would have produced. `records import --jobs N` validates its rows with it (docs/runtime.md#parallel-import);
+`replay --jobs N` hands its shards to `Workers` directly (one task each, while the parent replays one itself).
 
 - Workers are started with the 'spawn' method (a fork of a parent holding threads — DuckDB's, the progress
   bar's — is unsafe), and each runs `setup(*setup_args)` once: e.g. load a package version from its canonical
@@ -14,8 +16,8 @@ process would have produced. `records import --jobs N` validates its rows with i
   out of memory) is an `InternalError`, never a hang.
 - Workers never see Ctrl-C (born with SIGINT blocked, then ignoring it): the parent alone handles it, and
   leaving (by an exception, Ctrl-C or the consumer closing the generator) cancels the chunks not started and
-  waits for the running ones (one chunk each). A worker whose parent dies, even by `kill -9`, exits on its own:
-  no process is left behind.
+  waits for the running ones (one chunk each; `Workers.close(terminate=True)` ends long tasks at once). A worker
+  whose parent dies, even by `kill -9`, exits on its own: no process is left behind.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from crmctl.errors import InternalError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["chunked", "ordered_map"]
+__all__ = ["Workers", "chunked", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,6 +56,45 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+class Workers:
+    """`jobs` spawned worker processes, each started with `_start` and `setup(*setup_args)`. `hint` ends the
+    message of the `InternalError` a dead worker is (what the user can do about it)."""
+
+    def __init__(
+        self, jobs: int, *, setup: Callable[..., None] | None = None, setup_args: tuple[Any, ...] = (), hint: str
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._executor = ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(setup, setup_args)
+        )
+        self._hint = hint
+
+    def submit(self, work: Callable[..., R], *args: Any) -> Future[R]:
+        with _sigint_blocked():  # a worker started here is born deaf to Ctrl-C
+            return self._executor.submit(work, *args)
+
+    def result(self, future: Future[R]) -> R:
+        """The task's result; its exception raised here as it is; a dead worker an `InternalError`."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            raise InternalError(f"a worker process stopped unexpectedly ({exc}); {self._hint}") from None
+
+    def close(self, *, terminate: bool = False) -> None:
+        """Cancel the tasks not started; wait for the running ones, or end them now when `terminate` (Python 3.14
+        has `terminate_workers` for this)."""
+        processes = list((getattr(self._executor, "_processes", None) or {}).values()) if terminate else []
+        self._executor.shutdown(wait=not terminate, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+
+
 def ordered_map(
     work: Callable[[list[T]], R],
     chunks: Iterable[list[T]],
@@ -63,13 +104,7 @@ def ordered_map(
     setup_args: tuple[Any, ...] = (),
 ) -> Generator[tuple[list[T], R], None, None]:
     """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    executor = ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(setup, setup_args)
-    )
+    workers = Workers(jobs, setup=setup, setup_args=setup_args, hint="nothing was written")
     pending: deque[tuple[list[T], Future[R]]] = deque()
     source = iter(chunks)
     failure: Exception | None = None
@@ -83,20 +118,15 @@ def ordered_map(
                 except Exception as exc:  # the chunks read before it come first, as in one process
                     failure = exc
                     break
-                with _sigint_blocked():  # a worker started here is born deaf to Ctrl-C
-                    pending.append((chunk, executor.submit(work, chunk)))
+                pending.append((chunk, workers.submit(work, chunk)))
             if not pending:
                 break
             chunk, future = pending.popleft()
-            try:
-                result = future.result()
-            except BrokenProcessPool as exc:
-                raise InternalError(f"a worker process stopped unexpectedly ({exc}); nothing was written") from None
-            yield chunk, result
+            yield chunk, workers.result(future)
         if failure is not None:
             raise failure
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        workers.close()
 
 
 @contextmanager
@@ -117,7 +147,7 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _start(setup: Callable[..., None], setup_args: tuple[Any, ...]) -> None:
+def _start(setup: Callable[..., None] | None, setup_args: tuple[Any, ...]) -> None:
     """A worker's first steps: leave Ctrl-C to the parent, exit with it, collect no garbage cycles (as `crmctl`
     itself runs a command: the work builds many acyclic dicts), then the caller's setup."""
     import gc
@@ -126,7 +156,8 @@ def _start(setup: Callable[..., None], setup_args: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     gc.disable()
-    setup(*setup_args)
+    if setup is not None:
+        setup(*setup_args)
 
 
 def _exit_with_parent() -> None:

@@ -18,11 +18,14 @@ patch; the caller decides which classes fail (`ReplayReport.fails`).
 Entries arrive in log order from any iterable (the store, or a Parquet export), so the cost is linear in the
 number of events.
 
-Sessions are independent, so a replay can be cut into shards (`Shard`): shard i of n replays the sessions whose id
-hashes to it (SHA-256 of the UTF-8 id, its first 8 bytes big-endian, modulo n), every shard reading the whole
-log (a record's session starts from the record a form session's submit logged, whatever shard that session is
-in). Every divergence and every session keeps the position of its entry in the log, so `merge_reports` puts the
-shards' reports back in the order one replay of the whole log gives.
+A replay can be cut into shards (`Shard`): shard i of n replays the sessions whose shard key hashes to it (SHA-256
+of the UTF-8 key, its first 8 bytes big-endian, modulo n). The only state one session's replay takes from another
+is the record a form session's accepted submit logged, where the updates of session `record:ENTITY:ID` start when
+ID is that form session; so the key of `record:ENTITY:ID` is the key of ID, and every other session is its own key
+(`shard_key`). A shard therefore needs only its own sessions' entries: a reader may pass None for every other one
+(`EventLog.sparse_entries`, `read_sparse_export`), never parsing it. Every divergence and every session keeps the
+position of its entry in the log (skipped entries count), so `merge_reports` puts the shards' reports back in the
+order one replay of the whole log gives.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ __all__ = [
     "replay",
     "same_json",
     "session_entries",
+    "shard_key",
     "shard_of",
 ]
 
@@ -211,11 +215,22 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
-@lru_cache(maxsize=1 << 16)  # a session has many entries, close together in the log: hash its id once
+def shard_key(session: str) -> str:
+    """What places a session in a shard: for a record's session `record:ENTITY:ID` the key of ID (the form session
+    whose submit may have created the record), for any other session its id."""
+    while session.startswith("record:"):
+        _, colon, rest = session.removeprefix("record:").partition(":")
+        if not colon:
+            break
+        session = rest
+    return session
+
+
+@lru_cache(maxsize=1 << 16)  # a session has many entries, close together in the log: hash its key once
 def shard_of(session: str, count: int) -> int:
     """The shard (1 to `count`) of a session id, the same on every machine and Python: the first 8 bytes of the
-    SHA-256 of its UTF-8 bytes, big-endian, modulo `count`, plus one."""
-    digest = hashlib.sha256(session.encode("utf-8", "surrogatepass")).digest()
+    SHA-256 of the UTF-8 bytes of its `shard_key`, big-endian, modulo `count`, plus one."""
+    digest = hashlib.sha256(shard_key(session).encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
@@ -246,13 +261,14 @@ class _Track:
 
 def replay(
     runtime: Runtime,
-    entries: Iterable[Mapping[str, Any]],
+    entries: Iterable[Mapping[str, Any] | None],
     *,
     against: Package | None = None,
     sessions: Container[str] | None = None,
 ) -> ReplayReport:
     """Re-execute `entries` (log order) against their pinned versions or `against`; report every difference of
-    the sessions in `sessions` (a set, a `Shard`; all when None)."""
+    the sessions in `sessions` (a set, a `Shard`; all when None). A None stands for an entry a reader skipped: one
+    of a session `sessions` leaves out whose key (`shard_key`) no session in it has."""
     label = None
     if against is not None:
         label = f"{against.name}@{against.manifest.version if against.manifest else '?'}"
@@ -263,6 +279,8 @@ def replay(
     flows = _WorkflowTracks()
     for position, entry in enumerate(entries, 1):
         report.position = position
+        if entry is None:
+            continue
         if entry.get("kind") == "record":
             records.replay(runtime, entry, against, sessions, report)
             continue

@@ -6,11 +6,11 @@ refused), the version replayed against (with its digest), the `--fail-on` given,
 divergence and of every differing session's first entry, so `replay merge` gives exactly what one replay of the
 whole log gives. A shard report keeps every divergence, whatever `--limit`: the limit applies at the merge.
 
-`--jobs N` replays shard 1 of N of the log in this process and shards 2..N in N - 1 worker processes (spawned:
-no fork under threads), and merges their reports. Each worker opens the log itself from a `ReplayLocator`
-(`open_replay_source`, the one place a replay opens its source). A worker costs about as much to start as
-replaying ten thousand events, so a log gets one job per `ENTRIES_PER_JOB` entries at most, and a smaller log
-replays in process.
+`--jobs N` replays shard 1 of N of the log in this process and shards 2..N in N - 1 worker processes (crmctl's one
+pool, `runtime.pool.Workers`: spawned, no fork under threads), and merges their reports. Each worker opens the log
+itself from a `ReplayLocator` (`open_replay_source`, the one place a replay opens its source) and parses only its
+shard's entries. A worker costs about as much to start as replaying ten thousand events, so a log gets one job per
+`ENTRIES_PER_JOB` entries at most, and a smaller log replays in process.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import InputError, InternalError, UsageError
+from crmctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Iterable
 
     from crmctl.model.package import Package
     from crmctl.runtime.replay import ReplayReport, Shard
+    from crmctl.runtime.storage.events import SparseEntry
     from crmctl.runtime.store import Store
 
 __all__ = [
@@ -136,31 +137,46 @@ def open_replay_source(locator: ReplayLocator) -> Iterator[tuple[Store, dict[str
 def replay_log(
     locator: ReplayLocator, target: Package | None, sessions: Container[str] | None, session: str | None = None
 ) -> tuple[ReplayReport, LogIdentity]:
-    """Replay the log `locator` names (only `session`'s entries when given), and say which log it was."""
+    """Replay the log `locator` names (only `session`'s entries when given), and say which log it was. Entries no
+    session of `sessions` needs (`shard_key`) are read but not parsed."""
     from crmctl.runtime.replay import replay, session_entries
     from crmctl.runtime.service import Runtime
 
     identity = LogIdentity(locator.tenant)
+    keep = _parsed(sessions, session)
     with open_replay_source(locator) as (store, copies):
         runtime = Runtime(store, locator.tenant, copies)
+        entries: Iterable[Mapping[str, Any] | None]
         if locator.export is not None:
-            from crmctl.runtime.store import read_event_export
+            from crmctl.runtime.storage.events import read_sparse_export
 
-            entries: Iterable[Mapping[str, Any]] = (
-                e for e in read_event_export(locator.export) if e.get("tenant") == locator.tenant
-            )
+            entries = _tallied(read_sparse_export(locator.export, locator.tenant, keep), identity)
         elif session is None:
-            entries = store.events(locator.tenant)
+            entries = _tallied(store.log.sparse_entries(locator.tenant, keep), identity)
         else:
             entries = session_entries(store, locator.tenant, session)
-        report = replay(runtime, _tallied(entries, identity), against=target, sessions=sessions)
+        report = replay(runtime, entries, against=target, sessions=sessions)
     return report, identity
 
 
-def _tallied(entries: Iterable[Mapping[str, Any]], identity: LogIdentity) -> Iterator[Mapping[str, Any]]:
-    for entry in entries:
+def _parsed(sessions: Container[str] | None, session: str | None) -> Callable[[str], bool]:
+    """Whose entries a replay of `sessions` (a `Shard`), or of `session`, parses: those of its shard keys."""
+    from crmctl.runtime.replay import Shard, shard_key
+
+    if isinstance(sessions, Shard):
+        return sessions.__contains__
+    key = shard_key(session) if session is not None else None
+
+    def wanted(other: str) -> bool:
+        return key is None or shard_key(other) == key
+
+    return wanted
+
+
+def _tallied(entries: Iterable[SparseEntry], identity: LogIdentity) -> Iterator[dict[str, Any] | None]:
+    for hash_, entry in entries:
         identity.entries += 1
-        identity.head = str(entry.get("hash"))
+        identity.head = hash_
         yield entry
 
 
@@ -327,52 +343,25 @@ def _log_size(locator: ReplayLocator) -> int:
 def replay_in_pool(
     locator: ReplayLocator, target: Package | None, jobs: int, *, worker: Callable[..., ReplayReport] | None = None
 ) -> ReplayReport:
-    """Replay shards 2..`jobs` of the whole log in `jobs - 1` spawned processes (`worker`, a module-level
-    function of a locator and a shard) while this one replays shard 1 (one process fewer to start), and merge
-    the reports. A worker's error is raised here as it is (the error
-    one process would raise); a worker that dies, or Ctrl-C, stops every worker before returning."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
+    """Replay shards 2..`jobs` of the whole log in `jobs - 1` worker processes (`runtime.pool.Workers`; `worker`,
+    a module-level function of a locator and a shard) while this one replays shard 1 (one process fewer to start),
+    and merge the reports. A worker's error is raised here as it is (the error one process would raise); a worker
+    that dies, or Ctrl-C, ends every worker before returning."""
+    from crmctl.runtime.pool import Workers
     from crmctl.runtime.replay import Shard, merge_reports
 
-    context = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_worker_setup)
+    workers = Workers(jobs - 1, hint="replay with --jobs 1 to see why")
     try:
-        work = worker or _replay_shard
-        futures = [executor.submit(work, locator, Shard(index, jobs)) for index in range(2, jobs + 1)]
+        futures = [workers.submit(worker or _replay_shard, locator, Shard(i, jobs)) for i in range(2, jobs + 1)]
         reports = [replay_log(locator, target, Shard(1, jobs))[0]]
-        reports += [future.result() for future in futures]
-    except BrokenProcessPool as exc:
-        _stop(executor)
-        raise InternalError(f"a replay worker process died ({exc}); replay with --jobs 1 to see why") from None
+        reports += [workers.result(future) for future in futures]
     except BaseException:
-        _stop(executor)
+        workers.close(terminate=True)
         raise
-    executor.shutdown()
+    workers.close()
     return merge_reports(reports)
-
-
-def _worker_setup() -> None:
-    """A worker leaves Ctrl-C to the parent, which stops it, and runs without the cyclic GC, as crmctl does."""
-    import gc
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.disable()
 
 
 def _replay_shard(locator: ReplayLocator, shard: Shard) -> ReplayReport:
     target = load_against(locator.against) if locator.against is not None else None
     return replay_log(locator, target, shard)[0]
-
-
-def _stop(executor: Any) -> None:
-    """Cancel what has not started and end every worker now (Python 3.14 has `terminate_workers` for this)."""
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join()

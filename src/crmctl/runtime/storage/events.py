@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +28,12 @@ __all__ = [
     "PACKAGES_KEY",
     "EncodedBody",
     "EventLog",
+    "SparseEntry",
     "encode_body",
     "link_encoded",
     "read_event_export",
     "read_export_packages",
+    "read_sparse_export",
 ]
 
 EXPORT_FORMAT = "eventlog/1"
@@ -40,6 +42,10 @@ PACKAGES_KEY = "crmctl.packages"
 """The Parquet metadata key of the package copies an event log export carries."""
 
 _EVENT_COLUMNS = ("tenant", "seq", "session", "at", "entry", "hash")
+
+SparseEntry = tuple[str, dict[str, Any] | None]
+"""An entry of a sparse read (`EventLog.sparse_entries`, `read_sparse_export`): its hash (the `hash` column) and
+the entry, None for one of a session the reader skipped (its text never parsed)."""
 
 
 def _event_schema() -> pa.Schema:
@@ -251,6 +257,14 @@ class EventLog:
         for row in self._rows(tenant, session, after_seq):
             yield read_object(row[4], self._db.path, "event", tenant, row[1])
 
+    def sparse_entries(self, tenant: str, keep: Callable[[str], bool]) -> Iterator[SparseEntry]:
+        """The tenant's whole log in seq order, parsing only the entries of the sessions `keep` accepts (by the
+        `session` column; an entry without one is parsed): for a reader that needs every entry's place and the
+        log's head but only some sessions' entries, as a shard of a replay does."""
+        for row in self._rows(tenant):
+            wanted = not isinstance(row[2], str) or keep(row[2])
+            yield row[5], read_object(row[4], self._db.path, "event", tenant, row[1]) if wanted else None
+
     def sessions(self, tenant: str) -> list[str]:
         """The tenant's sessions in the order they started."""
         query = "SELECT session FROM events WHERE tenant = ? GROUP BY session ORDER BY min(seq), session"
@@ -371,6 +385,29 @@ def read_event_export(path: Path) -> Iterator[dict[str, Any]]:
             for text in batch.column(0).to_pylist():
                 row += 1
                 yield read_object(text, path, "event in row", row)
+
+    return entries()
+
+
+def read_sparse_export(path: Path, tenant: str, keep: Callable[[str], bool]) -> Iterator[SparseEntry]:
+    """The entries of one tenant in an `export_events` file, in the order written, parsing only those of the sessions
+    `keep` accepts (by the `tenant` and `session` columns; an entry without a session there is parsed): see
+    `EventLog.sparse_entries`. Rows of other tenants are not read beyond those columns."""
+    import pyarrow.compute as pc
+
+    parquet = _export_file(path)
+
+    def entries() -> Iterator[SparseEntry]:
+        row = 0
+        for batch in parquet.iter_batches(batch_size=CHUNK, columns=["tenant", "session", "entry", "hash"]):
+            mine = pc.fill_null(pc.equal(batch.column(0), tenant), False).to_pylist()
+            sessions, hashes = batch.column(1).to_pylist(), batch.column(3).to_pylist()
+            wanted = [t and (not isinstance(s, str) or keep(s)) for t, s in zip(mine, sessions, strict=True)]
+            texts = iter(pc.filter(batch.column(2), wanted).to_pylist())  # only the kept entries become str
+            for is_mine, take, hash_ in zip(mine, wanted, hashes, strict=True):
+                row += 1
+                if is_mine:
+                    yield hash_, read_object(next(texts), path, "event in row", row) if take else None
 
     return entries()
 
