@@ -333,3 +333,29 @@ def test_jobs_0_is_refused(log: dict[str, Path], capsys: pytest.CaptureFixture[s
     assert "--jobs 0" in capsys.readouterr().err
     with pytest.raises(UsageError):
         replay_shards.parse_shard("2/1")
+
+
+# --- review: forged shard reports ------------------------------------------------------------------------------------
+
+
+def test_merge_of_a_shard_of_a_huge_count_says_what_is_missing_without_hanging(
+    log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    where = ["--from-export", str(log["export"])]
+    code, text = _output(capsys, ["replay", *where, "--shard", "1/99999999999999999999", "-f", "json"])
+    assert code in (0, 1), text
+    path = tmp_path / "huge.json"
+    path.write_text(text, encoding="utf-8")
+    _refused(capsys, [str(path)], "2/99999999999999999999", "missing")
+
+
+def test_merge_refuses_a_session_in_a_shard_it_does_not_hash_to(
+    two: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = (json.loads(Path(p).read_text(encoding="utf-8")) for p in two)
+    theirs = second["result"]
+    assert theirs["differing"], "shard 2 of 2 should have a differing session"
+    theirs["shard"]["index"], first["result"]["shard"]["index"] = 1, 2  # the sessions stay: each in the wrong shard
+    Path(two[0]).write_text(json.dumps(first), encoding="utf-8")
+    Path(two[1]).write_text(json.dumps(second), encoding="utf-8")
+    _refused(capsys, two, "is not in shard")
