@@ -30,7 +30,7 @@ from crmctl.errors import InternalError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["chunked", "ordered_map"]
+__all__ = ["chunked", "exit_with_parent", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -124,13 +124,14 @@ def _start(setup: Callable[..., None], setup_args: tuple[Any, ...]) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
     gc.disable()
     setup(*setup_args)
 
 
-def _exit_with_parent() -> None:
-    """Watch the parent's sentinel (readable when it ends) in a daemon thread; exit when it fires."""
+def exit_with_parent() -> None:
+    """In a worker process: watch the parent's sentinel (readable when it ends) in a daemon thread; exit when it
+    fires (the replay pool's workers call it too)."""
     import multiprocessing
     import os
     import threading

@@ -362,11 +362,15 @@ def replay_in_pool(
 
 
 def _worker_setup() -> None:
-    """A worker leaves Ctrl-C to the parent, which stops it, and runs without the cyclic GC, as crmctl does."""
+    """A worker leaves Ctrl-C to the parent, which stops it, exits with a parent killed by kill -9 (rather than
+    replay its whole shard for no one), and runs without the cyclic GC, as crmctl does."""
     import gc
     import signal
 
+    from crmctl.runtime.pool import exit_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
     gc.disable()
 
 
