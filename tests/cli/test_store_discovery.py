@@ -9,7 +9,7 @@ import pytest
 
 from crmctl.cli.inputs import resolve_store
 from crmctl.cli.main import run
-from crmctl.errors import InputError
+from crmctl.errors import InputError, UsageError
 from tests.conftest import REPO
 
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
@@ -201,3 +201,10 @@ def test_a_blank_store_flag_is_refused_not_a_file_named_blank(
     assert run(["store", "info", "--store", "  "]) == 2
     assert "blank" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spelled", ["postgresql:u@h/db", "postgres:/h/db", "PostgreSQL:db"])
+def test_a_url_without_its_slashes_is_refused_not_a_file(spelled: str) -> None:
+    """`postgresql:db` would have become a DuckDB file named so in the current directory (review of issue 14)."""
+    with pytest.raises(UsageError, match="postgresql://"):
+        resolve_store(spelled)

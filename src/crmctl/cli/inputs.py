@@ -94,6 +94,10 @@ def _a_store(spelled: str, source: str) -> Path | StoreURL:
 
     found = locate(spelled)
     if isinstance(found, Path):
+        if spelled.lower().startswith(("postgresql:", "postgres:")):  # a URL missing its //, not a file named so
+            raise UsageError(  # the rest is not shown: it may hold a password
+                f"{source}: a PostgreSQL store is postgresql://user@host/db: {spelled.split(':', 1)[0]}: lacks //"
+            )
         return _a_file(found, source, spelled)
     scheme, rest = found.url.split(":", 1)  # libpq reads the scheme in lower case only (POSTGRESQL:// is refused)
     return StoreURL(scheme.lower() + ":" + rest)
