@@ -271,3 +271,25 @@ def test_the_help_names_the_threshold() -> None:
     from crmctl.cli.main_runtime import records_import
 
     assert f"from {row_checks.POOL_MIN_ROWS:,} rows" in (records_import.__doc__ or "")
+
+
+def test_a_huge_jobs_is_capped_not_a_fork_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--jobs 100000` on both commands starts at most `MAX_JOBS_PER_CORE` processes a core (review of issue 14)."""
+    from crmctl.cli import options
+    from crmctl.cli.commands import runtime
+
+    monkeypatch.setattr(options, "available_cores", lambda: 2)
+    assert options.jobs("100000") == 2 * options.MAX_JOBS_PER_CORE
+    assert options.jobs("3") == 3
+    seen: dict[str, Any] = {}
+
+    def record(**kwargs: Any) -> int:
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(runtime, "run_replay", record)
+    assert run(["replay", "--jobs", "100000"]) == 0
+    assert seen["jobs"] == 2 * options.MAX_JOBS_PER_CORE
+    seen.clear()
+    assert run(["replay"]) == 0
+    assert seen["jobs"] == 2  # the default is the cores this process may use, as for records import

@@ -436,6 +436,73 @@ def test_ctrl_c_stops_every_worker(log: dict[str, Path]) -> None:
 
 def test_jobs_0_is_refused(log: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["replay", "--store", str(log["store"]), "--jobs", "0"]) == 2
-    assert "--jobs 0" in capsys.readouterr().err
+    assert "'--jobs'" in (err := capsys.readouterr().err) and "at least 1" in err
     with pytest.raises(UsageError):
         replay_shards.parse_shard("2/1")
+
+
+# --- review: forged shard reports ------------------------------------------------------------------------------------
+
+
+def test_merge_of_a_shard_of_a_huge_count_says_what_is_missing_without_hanging(
+    log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    where = ["--from-export", str(log["export"])]
+    code, text = _output(capsys, ["replay", *where, "--shard", "1/99999999999999999999", "-f", "json"])
+    assert code in (0, 1), text
+    path = tmp_path / "huge.json"
+    path.write_text(text, encoding="utf-8")
+    _refused(capsys, [str(path)], "2/99999999999999999999", "missing")
+
+
+def test_merge_refuses_a_session_in_a_shard_it_does_not_hash_to(
+    two: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = (json.loads(Path(p).read_text(encoding="utf-8")) for p in two)
+    theirs = second["result"]
+    assert theirs["differing"], "shard 2 of 2 should have a differing session"
+    theirs["shard"]["index"], first["result"]["shard"]["index"] = 1, 2  # the sessions stay: each in the wrong shard
+    Path(two[0]).write_text(json.dumps(first), encoding="utf-8")
+    Path(two[1]).write_text(json.dumps(second), encoding="utf-8")
+    _refused(capsys, two, "is not in shard")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_kill_9_of_the_parent_leaves_no_replay_worker(log: dict[str, Path]) -> None:
+    """The import's workers follow a parent killed by kill -9; a replay's were left to run their whole shard."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli.test_records_import_jobs import _group
+
+    code = (
+        "from pathlib import Path; from crmctl.cli.commands import replay_shards as r; "
+        "from tests.cli.test_replay_shards import _hang; "
+        f"r.replay_in_pool(r.ReplayLocator({str(log['store'])!r}, None, 'default', None), None, 3, worker=_hang)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_group(child.pid)) < 3:  # the parent and its two workers
+            assert child.poll() is None and time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.1)
+        time.sleep(1)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        deadline = time.monotonic() + 30  # well before _hang's two minutes are out
+        while _group(child.pid):
+            assert time.monotonic() < deadline, f"workers left behind: {_group(child.pid)}"
+            time.sleep(0.1)
+    finally:
+        for pid in _group(child.pid):
+            os.kill(pid, signal.SIGKILL)
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -9,7 +9,7 @@ import pytest
 
 from crmctl.cli.inputs import resolve_store
 from crmctl.cli.main import run
-from crmctl.errors import InputError
+from crmctl.errors import InputError, UsageError
 from tests.conftest import REPO
 
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
@@ -178,3 +178,33 @@ def test_a_store_that_names_a_directory_is_refused_not_created_as_a_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["existing", *(["crmctl.toml"] if where.startswith("config") else [])]
     )
+
+
+def test_a_url_scheme_in_capitals_is_one_libpq_understands() -> None:
+    """libpq reads only `postgresql://` and `postgres://` in lower case: `POSTGRESQL://...` failed at connect with
+    'missing "=" after ... in connection info string' (review of issue 14)."""
+    from crmctl.cli.inputs import resolve_store
+    from crmctl.runtime.storage.locator import StoreURL
+
+    for spelled, url in [
+        ("POSTGRESQL://u@h/db", "postgresql://u@h/db"),
+        ("Postgres://u@h/DB?sslmode=Require", "postgres://u@h/DB?sslmode=Require"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ]:
+        assert resolve_store(spelled) == StoreURL(url)
+
+
+def test_a_blank_store_flag_is_refused_not_a_file_named_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["store", "info", "--store", "  "]) == 2
+    assert "blank" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spelled", ["postgresql:u@h/db", "postgres:/h/db", "PostgreSQL:db"])
+def test_a_url_without_its_slashes_is_refused_not_a_file(spelled: str) -> None:
+    """`postgresql:db` would have become a DuckDB file named so in the current directory (review of issue 14)."""
+    with pytest.raises(UsageError, match="postgresql://"):
+        resolve_store(spelled)

@@ -43,6 +43,8 @@ def resolve_store(explicit: str | Path | StoreURL | None, start: Path | None = N
     """The store every runtime command opens: `--store`, `CRMCTL_STORE`, `store` in `[tool.crmctl]` (a path
     relative to the configuration file, or a URL), else `.crm/runtime.duckdb` at the project root (see the
     module). Each may be a `postgresql://` URL (`runtime.storage.locator`)."""
+    if isinstance(explicit, str) and not explicit.strip():  # as CRMCTL_STORE: not a file named " " (or ".")
+        raise UsageError("--store is blank", hint="give a store file or URL, or leave --store out")
     if explicit is not None:
         return _a_store(explicit, "--store") if isinstance(explicit, str) else _a_store_path(explicit)
     env = os.environ.get(STORE_ENV)
@@ -88,10 +90,17 @@ def store_argument(spelled: str, name: str) -> Path | StoreURL:
 
 def _a_store(spelled: str, source: str) -> Path | StoreURL:
     """A store given as text: a PostgreSQL URL, or a file."""
-    from crmctl.runtime.storage.locator import locate
+    from crmctl.runtime.storage.locator import StoreURL, locate
 
     found = locate(spelled)
-    return _a_file(found, source, spelled) if isinstance(found, Path) else found
+    if isinstance(found, Path):
+        if spelled.lower().startswith(("postgresql:", "postgres:")):  # a URL missing its //, not a file named so
+            raise UsageError(  # the rest is not shown: it may hold a password
+                f"{source}: a PostgreSQL store is postgresql://user@host/db: {spelled.split(':', 1)[0]}: lacks //"
+            )
+        return _a_file(found, source, spelled)
+    scheme, rest = found.url.split(":", 1)  # libpq reads the scheme in lower case only (POSTGRESQL:// is refused)
+    return StoreURL(scheme.lower() + ":" + rest)
 
 
 def _a_store_path(found: Path | StoreURL) -> Path | StoreURL:

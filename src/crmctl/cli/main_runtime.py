@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from crmctl.cli.options import JobsOpt, ListFormat, ListFormatOpt, count, percentage, tenant_id
+from crmctl.cli.options import jobs as parse_jobs
 
 __all__ = ["register"]
 
@@ -245,10 +246,10 @@ def replay(
         typer.Option(
             "--jobs",
             "-j",
-            parser=count,
+            parser=parse_jobs,
             metavar="N",
-            help="Worker processes for the whole log (default: the number of cores; 1: in this process; "
-            "small logs always replay in process).",
+            help="Worker processes for the whole log (default: the number of cores; 1: in this process; at most "
+            "4 a core; small logs always replay in process).",
         ),
     ] = None,
     output_format: ListFormatOpt = ListFormat.text,
@@ -256,14 +257,9 @@ def replay(
     """Re-execute logged sessions, comparing every effect; exit 1 when behaviour differs (and see --fail-on)."""
     if ctx.invoked_subcommand is not None:
         return
-    import os
-
     from crmctl.cli.commands import runtime as command
+    from crmctl.cli.options import available_cores
 
-    if jobs == 0:
-        from crmctl.errors import UsageError
-
-        raise UsageError("--jobs 0: give at least 1 worker (1 replays in this process)")
     if session is not None and all_sessions:
         from crmctl.errors import UsageError
 
@@ -279,7 +275,7 @@ def replay(
             limit=limit,
             fail_on=fail_on,
             shard=shard,
-            jobs=jobs if jobs is not None else os.cpu_count() or 1,
+            jobs=jobs if jobs is not None else available_cores(),
         )
     )
 

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["JobsOpt", "ListFormat", "ListFormatOpt", "available_cores", "count", "jobs", "percentage", "tenant_id"]
+__all__ = [
+    "MAX_JOBS_PER_CORE",
+    "JobsOpt",
+    "ListFormat",
+    "ListFormatOpt",
+    "available_cores",
+    "count",
+    "jobs",
+    "percentage",
+    "tenant_id",
+]
 
 
 class ListFormat(StrEnum):
@@ -56,14 +66,20 @@ def percentage(text: str | float) -> float:
     return value
 
 
+# `--jobs` above this many processes a core is taken as this many: the work is CPU-bound, and `--jobs 100000` must
+# not start a process for every chunk in flight (a fork bomb that ends in the out-of-memory killer).
+MAX_JOBS_PER_CORE = 4
+
+
 def jobs(text: str | int | None) -> int | None:
-    """`--jobs`: a number of worker processes from 1 (None: not given, the command uses `available_cores`)."""
+    """`--jobs`: a number of worker processes from 1, at most `MAX_JOBS_PER_CORE` a core (None: not given, the
+    command uses `available_cores`)."""
     if text is None:
         return None
     value = count(text)
     if value < 1:
         raise typer.BadParameter(f"{text!r}: give at least 1 process")
-    return value
+    return min(value, MAX_JOBS_PER_CORE * available_cores())
 
 
 def available_cores() -> int:
@@ -82,6 +98,6 @@ JobsOpt = Annotated[
         "-j",
         parser=jobs,
         metavar="N",
-        help="Worker processes (default: the number of cores; 1 works in this process alone).",
+        help="Worker processes (default: the number of cores; 1 works in this process alone; at most 4 a core).",
     ),
 ]

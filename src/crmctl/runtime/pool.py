@@ -32,7 +32,7 @@ from crmctl.errors import InternalError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["Workers", "chunked", "ordered_map"]
+__all__ = ["Workers", "chunked", "exit_with_parent", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -154,14 +154,15 @@ def _start(setup: Callable[..., None] | None, setup_args: tuple[Any, ...]) -> No
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
     gc.disable()
     if setup is not None:
         setup(*setup_args)
 
 
-def _exit_with_parent() -> None:
-    """Watch the parent's sentinel (readable when it ends) in a daemon thread; exit when it fires."""
+def exit_with_parent() -> None:
+    """In a worker process: watch the parent's sentinel (readable when it ends) in a daemon thread; exit when it
+    fires (the replay pool's workers call it too)."""
     import multiprocessing
     import os
     import threading

@@ -234,11 +234,10 @@ def merge_shard_reports(paths: list[Path]) -> MergedShards:
         if shard["index"] in seen:
             raise InputError(f"{path}: shard {shard['index']}/{count} again (also {seen[shard['index']]})")
         seen[shard["index"]] = path
-    missing = sorted(set(range(1, count + 1)) - set(seen))
-    if missing:
-        raise InputError(
-            f"shard {', '.join(f'{i}/{count}' for i in missing)} missing: merge takes every shard of the replay"
-        )
+    if len(seen) < count:  # the first few missing: a count can be far too large to list (1/99999999999999999999)
+        missing = [f"{i}/{count}" for i in range(1, len(seen) + 4) if i not in seen and i <= count]
+        more = " and more" if count - len(seen) > len(missing) else ""
+        raise InputError(f"shard {', '.join(missing)}{more} missing: merge takes every shard of the replay")
     report = merge_reports([_report(path, result) for path, result in documents])
     chain = next((r["chain"]["problems"] for _, r in documents if r["chain"] is not None), None)
     given = first["shard"]["failOnGiven"]
@@ -275,6 +274,14 @@ def _shard_report(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: result.shard.positions: not one position for each of the divergences")
     if set(shard["opened"]) != {row["session"] for row in result["differing"]}:
         raise InputError(f"{path}: result.shard.opened: not the first position of each differing session")
+    from crmctl.runtime.replay import shard_of
+
+    for row in (*result["differing"], *result["divergences"]):  # a session in two shards would be merged silently
+        if shard_of(row["session"], shard["count"]) != shard["index"]:
+            raise InputError(
+                f"{path}: session {row['session']!r} is not in shard {shard['index']}/{shard['count']} "
+                "(replay --shard puts each session in the shard its id hashes to)"
+            )
     return result
 
 
