@@ -9,7 +9,7 @@ of its own: crmctl's state and output never mix with the worker's threads) and r
 client writes the reports down and runs `crmctl replay merge`, whose output and exit code are this script's. An
 export is read by every worker: give a path they all see (a shared file system) or copy it to each. Several
 exports (one per tenant or store, `TENANT=PATH` when the tenant is not `--tenant`) are replayed at once and
-reported in turn, text under an `== EXPORT ==` line, JSON as one envelope after the other.
+reported in turn, text under a line `== PATH (tenant T) ==`, JSON as one envelope after the other.
 
 A shard's answer is deterministic, so a task is retried (`--retries`) when its crmctl dies (exit 3 or a signal)
 or its worker is lost; a shard that still fails ends the run with exit 3, naming the shard and its error. Exit 2
