@@ -103,7 +103,7 @@ def test_the_formatter_is_never_switched_off() -> None:
     markers = ("fmt: " + "skip", "fmt: " + "off", "yapf: " + "disable")
     found = [
         f"{path.relative_to(ROOT)}:{n}"
-        for top in ("src", "tests", "benchmarks", "scripts")
+        for top in ("src", "tests", "benchmarks", "scripts", "examples")
         for path in sorted((ROOT / top).rglob("*.py"))
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if any(marker in line for marker in markers)
