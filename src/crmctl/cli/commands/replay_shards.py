@@ -338,6 +338,9 @@ def _log_size(locator: ReplayLocator) -> int:
     if locator.export is not None:
         import pyarrow.parquet as pq
 
+        from crmctl.model.files import check_regular
+
+        check_regular(locator.export, str(locator.export))  # a FIFO would be waited on here, before any check
         with pq.ParquetFile(locator.export) as parquet:
             return int(parquet.metadata.num_rows)  # of every tenant: an upper bound
     from crmctl.cli.inputs import open_store
