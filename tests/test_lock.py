@@ -34,7 +34,22 @@ def _pins(name: str) -> dict[str, tuple[str, list[str]]]:
 MAIN = _pins("requirements.lock")
 TEST = _pins("requirements-test.lock")
 RUNTIME_REQS = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
-TEST_REQS = [Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["test"]]
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+SELF = canonicalize_name(PYPROJECT["project"]["name"])
+
+
+def _expanded(name: str) -> list[Requirement]:
+    """An extra's requirements, with `crmctl[a,b]` (the project naming its own extras) replaced by theirs."""
+    found = []
+    for requirement in (Requirement(r) for r in EXTRAS[name]):
+        if canonicalize_name(requirement.name) == SELF:
+            found += [r for extra in sorted(requirement.extras) for r in _expanded(extra)]
+        else:
+            found.append(requirement)
+    return found
+
+
+TEST_REQS = _expanded("test")
 
 
 @pytest.mark.parametrize(("lock", "requirements"), [(MAIN, RUNTIME_REQS), (TEST, RUNTIME_REQS + TEST_REQS)])
