@@ -10,7 +10,11 @@ import contextlib
 import io
 import json
 import sys
+import time
 from pathlib import Path
+
+PAUSE = 0.2
+"""Seconds between two commands of a plan: on a quiet machine ten commands otherwise end before the kill."""
 
 
 def main(plan: Path, acks: Path) -> int:
@@ -26,6 +30,7 @@ def main(plan: Path, acks: Path) -> int:
             out.write(json.dumps({"op": step["op"], "code": code, "error": errors.getvalue()[-500:]}) + "\n")
             out.flush()
             failed = code or failed
+            time.sleep(PAUSE)  # a writer's plan lasts long enough for a kill to land inside it
     return failed
 
 
