@@ -224,16 +224,7 @@ def _group(pgid: int) -> list[int]:
 @pytest.mark.parametrize(
     "how",
     [
-        pytest.param(
-            signal.SIGINT,
-            id="ctrl-c",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="a Ctrl-C arriving while the parent is inside a DuckDB query can be lost (seen once in a "
-                "fresh-clone run on a quiet machine: the import ran to the end, exit 0); issue 14, under "
-                "investigation",
-            ),
-        ),
+        pytest.param(signal.SIGINT, id="ctrl-c"),
         pytest.param(signal.SIGKILL, id="kill-9"),
     ],
 )

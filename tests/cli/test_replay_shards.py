@@ -417,11 +417,6 @@ def test_a_worker_that_dies_is_an_internal_error_and_leaves_no_process(log: dict
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a Ctrl-C arriving while the parent is inside a DuckDB query can be lost (seen once in a fresh-clone run "
-    "on a quiet machine: the parent went on and waited for the hung worker); issue 14, under investigation",
-)
 def test_ctrl_c_stops_every_worker(log: dict[str, Path]) -> None:
     import multiprocessing
     import os

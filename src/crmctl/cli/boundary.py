@@ -25,9 +25,12 @@ def guarded(call: Callable[[], Any]) -> int:
 
 
 def _ended(call: Callable[[], Any]) -> int:
-    """Run the command; its exit code."""
+    """Run the command; its exit code. A Ctrl-C stays one whatever a library made of it (`crmctl.interrupts`)."""
+    from crmctl.interrupts import watched
+
     try:
-        call()
+        with watched():
+            call()
     except SystemExit as exc:
         code = exc.code
         if code is None:

@@ -78,7 +78,9 @@ class PgSource:
         import duckdb
 
         self._db = connection
-        self._duck = duckdb.connect()
+        from crmctl.interrupts import interruptible
+
+        self._duck = interruptible(duckdb.connect())
         self._duck.execute("SET TimeZone = 'UTC'")
 
     def close(self) -> None:

@@ -76,9 +76,13 @@ class Workers:
             return self._executor.submit(work, *args)
 
     def result(self, future: Future[R]) -> R:
-        """The task's result; its exception raised here as it is; a dead worker an `InternalError`."""
+        """The task's result; its exception raised here as it is; a dead worker an `InternalError`. A Ctrl-C that a
+        library swallowed before (`crmctl.interrupts`) is raised here rather than waited past."""
         from concurrent.futures.process import BrokenProcessPool
 
+        from crmctl.interrupts import check
+
+        check()
         try:
             return future.result()
         except BrokenProcessPool as exc:
@@ -88,11 +92,14 @@ class Workers:
         """Cancel the tasks not started; wait for the running ones, or end them now when `terminate` (Python 3.14
         has `terminate_workers` for this)."""
         processes = list((getattr(self._executor, "_processes", None) or {}).values()) if terminate else []
+        manager = getattr(self._executor, "_executor_manager_thread", None)
         self._executor.shutdown(wait=not terminate, cancel_futures=True)
         for process in processes:
             process.terminate()
         for process in processes:
             process.join()
+        if manager is not None:  # after a worker died it may still be ending (and reaping) the others
+            manager.join()
 
 
 def ordered_map(

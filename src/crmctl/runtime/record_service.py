@@ -23,6 +23,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crmctl import interrupts
 from crmctl.errors import UserError
 from crmctl.model.aliases import NamedTwice
 from crmctl.runtime.records import RecordEngine, RecordResult, record_body, record_effects
@@ -269,6 +270,7 @@ class RecordService:
         version = (ref.name, ref.version, ref.digest)
 
         def flush() -> None:
+            interrupts.check()  # a Ctrl-C the store's last query swallowed: nothing more is written
             self.store.records.create_encoded(self.tenant, entity, version, records, writing.stamp)
             self.store.log.append_encoded(self.tenant, bodies)
             report.written += len(records)
@@ -276,7 +278,7 @@ class RecordService:
             bodies.clear()
 
         try:
-            with closing(checked), self.store.transaction():  # leaving early stops the workers at once
+            with interrupts.watched(), closing(checked), self.store.transaction():  # leaving early stops the workers
                 for number, errors, record_id, warned, data, body in checked:
                     report.rows += 1
                     if body is None:
@@ -294,6 +296,7 @@ class RecordService:
                 if report.rejected and not skip_invalid:
                     raise _Rollback
                 flush()
+                interrupts.check()  # the last chance to roll back
         except _Rollback:
             report.written = 0
         if progress is not None:

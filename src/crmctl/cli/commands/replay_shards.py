@@ -174,7 +174,10 @@ def _parsed(sessions: Container[str] | None, session: str | None) -> Callable[[s
 
 
 def _tallied(entries: Iterable[SparseEntry], identity: LogIdentity) -> Iterator[dict[str, Any] | None]:
+    from crmctl.interrupts import check
+
     for hash_, entry in entries:
+        check()  # a Ctrl-C the store's read swallowed ends the replay here
         identity.entries += 1
         identity.head = hash_
         yield entry
@@ -357,18 +360,20 @@ def replay_in_pool(
     a module-level function of a locator and a shard) while this one replays shard 1 (one process fewer to start),
     and merge the reports. A worker's error is raised here as it is (the error one process would raise); a worker
     that dies, or Ctrl-C, ends every worker before returning."""
+    from crmctl.interrupts import watched
     from crmctl.runtime.pool import Workers
     from crmctl.runtime.replay import Shard, merge_reports
 
-    workers = Workers(jobs - 1, hint="replay with --jobs 1 to see why")
-    try:
-        futures = [workers.submit(worker or _replay_shard, locator, Shard(i, jobs)) for i in range(2, jobs + 1)]
-        reports = [replay_log(locator, target, Shard(1, jobs))[0]]
-        reports += [workers.result(future) for future in futures]
-    except BaseException:
-        workers.close(terminate=True)
-        raise
-    workers.close()
+    with watched():  # a Ctrl-C during this process's own DuckDB reads stays one
+        workers = Workers(jobs - 1, hint="replay with --jobs 1 to see why")
+        try:
+            futures = [workers.submit(worker or _replay_shard, locator, Shard(i, jobs)) for i in range(2, jobs + 1)]
+            reports = [replay_log(locator, target, Shard(1, jobs))[0]]
+            reports += [workers.result(future) for future in futures]
+        except BaseException:
+            workers.close(terminate=True)
+            raise
+        workers.close()
     return merge_reports(reports)
 
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmctl.interrupts import interruptible
 from crmctl.model.files import check_regular
 from crmctl.runtime.storage.connection import canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreError, StoreMissingError, open_failure, store_failure
@@ -56,7 +57,7 @@ def connect_duckdb(path: Path, *, read_only: bool, create: bool) -> DuckConnecti
         except OSError as error:
             raise StoreError(f"{path}: cannot create its directory: {error.strerror or error}") from None
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = interruptible(duckdb.connect(str(path), read_only=read_only))
     except duckdb.Error as error:
         raise open_failure(path, error) from error
     return DuckConnection(con, path, read_only=read_only)
@@ -214,14 +215,14 @@ class DuckConnection:
         import duckdb
 
         try:
-            with self._con.cursor() as cursor:
+            with interruptible(self._con.cursor()) as cursor:
                 yield iter(cursor.sql(sql, params=list(params)).to_arrow_reader(rows))
         except duckdb.Error as error:
             store_failure(self.path, error)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own on the same database (for the exporters' own queries); the caller closes it."""
-        return self._con.cursor()
+        return interruptible(self._con.cursor())
 
     def columns(self) -> list[tuple[str, str | None, str | None]]:
         """Every table and view of the `main` schema, with the columns of the tables."""

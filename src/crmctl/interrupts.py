@@ -1,0 +1,106 @@
+"""Ctrl-C that no library can swallow.
+
+Python turns SIGINT into `KeyboardInterrupt` wherever the main thread is. Inside a DuckDB query that is DuckDB's
+to handle: it interrupts the query and raises its own `RuntimeError: Query interrupted` (after a delay), or, when
+the query ends first, drops the interrupt altogether, and the command runs on to the end. `watched()` keeps the
+user's Ctrl-C whatever a library makes of it:
+
+- while it is active, SIGINT sets a flag before raising `KeyboardInterrupt` as usual;
+- an exception leaving it after a Ctrl-C (DuckDB's, or the error a store made of it) leaves as `KeyboardInterrupt`;
+- long loops call `check()` at their safe points (between chunks, before a commit): a Ctrl-C that was swallowed
+  is raised there, so the first one always ends the command (exit 130) and nothing is committed after it;
+- a query that swallowed it would still run to its end (a `COPY` of a whole store, a scan of a billion rows):
+  every connection passed to `interruptible` is told to stop (its `interrupt()`, DuckDB's), from a thread of its
+  own, every 0.2 s from the Ctrl-C until the block ends.
+
+Only the main thread installs the handler, and only over Python's default one: a process started with Ctrl-C
+ignored (`nohup`, a background job) keeps ignoring it, and a server's own handler stays in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from weakref import WeakSet
+
+T = TypeVar("T")
+
+__all__ = ["check", "interruptible", "pressed", "watched"]
+
+_pressed = False
+_depth = 0
+_stoppable: WeakSet[Any] = WeakSet()
+_REPEAT = 0.2  # seconds between two `interrupt()` calls: a query started after one is stopped by the next
+
+
+def interruptible(connection: T) -> T:
+    """`connection` (an object with `interrupt()`, e.g. a DuckDB connection or cursor), stopped on Ctrl-C; it is
+    held weakly, so closing and dropping it is all the caller does."""
+    _stoppable.add(connection)
+    return connection
+
+
+def pressed() -> bool:
+    """Whether Ctrl-C came since the outermost `watched()` now active began."""
+    return _pressed
+
+
+def check() -> None:
+    """Raise `KeyboardInterrupt` when Ctrl-C came (and a library swallowed it)."""
+    if _pressed:
+        raise KeyboardInterrupt
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _pressed
+    if not _pressed:
+        _pressed = True
+        import threading
+
+        threading.Thread(target=_stop_queries, name="crmctl-interrupt", daemon=True).start()
+    raise KeyboardInterrupt
+
+
+def _stop_queries() -> None:
+    """Interrupt every interruptible connection until the Ctrl-C has ended the outermost `watched()`."""
+    import time
+    from contextlib import suppress
+
+    while _pressed:
+        for connection in list(_stoppable):
+            with suppress(Exception):  # closed meanwhile: nothing to stop
+                connection.interrupt()
+        time.sleep(_REPEAT)
+
+
+@contextmanager
+def watched() -> Iterator[None]:
+    """Ctrl-C recorded while the block runs (see the module); nested blocks share the outermost one's record."""
+    import signal
+    import threading
+
+    global _depth, _pressed
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: Any = None
+    if _depth == 0:
+        _pressed = False
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous = signal.signal(signal.SIGINT, _on_sigint)
+    _depth += 1
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        if _pressed and not isinstance(exc, (SystemExit, GeneratorExit)):
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            _pressed = False
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
