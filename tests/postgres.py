@@ -15,6 +15,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -28,6 +29,20 @@ SKIP_REASON = (
 )
 ROLE = "crmctl"
 DATABASE = "crmctl"
+
+# argv: the pid to outlive, the server's directory, the command that stops it
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+pid, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.isdir(root):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        subprocess.run(stop, capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)
+        break
+    time.sleep(0.5)
+"""
 
 
 def find_binaries() -> Path | None:
@@ -50,13 +65,29 @@ class PostgresServer:
         self.data = self.root / "data"
         self.socket = self.root / "socket"
         self._user = "nobody" if os.geteuid() == 0 else None
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self.superuser = self._user or pwd.getpwuid(os.geteuid()).pw_name
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _command(self, *args: str) -> list[str]:
         command = [str(self.binaries / args[0]), *args[1:]]
         if self._user is not None:
             command = ["runuser", "-u", self._user, "--", *command]
-        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+        return command
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self._command(*args), check=True, capture_output=True, text=True, timeout=120)
+
+    def _watch(self) -> None:
+        """A detached process that stops the server and removes its directory once this process is gone, even by
+        `kill -9` (a test run killed that way left its server running); it ends by itself after a normal `stop()`."""
+        stop = self._command("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.root), *stop],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def start(self) -> PostgresServer:
         """initdb (trust on the private socket only, no TCP) and start; create the role and database `crmctl`."""
@@ -71,6 +102,7 @@ class PostgresServer:
             "-c full_page_writes=off -c max_connections=100 -c shared_buffers=64MB"
         )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._watch()
         self.admin(f"CREATE ROLE {ROLE} LOGIN NOSUPERUSER NOBYPASSRLS", f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
         return self
 
@@ -79,6 +111,9 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._watchdog is not None:  # nothing left to watch
+            self._watchdog.kill()
+            self._watchdog.wait()
 
     def url(self, *, user: str = ROLE, database: str = DATABASE, schema: str | None = None) -> str:
         """A libpq URL reaching the server on its socket (optionally with `schema` first on the search path)."""

@@ -370,9 +370,9 @@ def test_jobs_give_the_output_of_one_process(
 
 
 def _counting(function: Any, calls: list[int]) -> Any:
-    def counted(locator: Any, target: Any, jobs: int) -> Any:
+    def counted(locator: Any, target: Any, jobs: int, **options: Any) -> Any:
         calls.append(jobs)
-        return function(locator, target, jobs)
+        return function(locator, target, jobs, **options)
 
     return counted
 
@@ -506,3 +506,19 @@ def test_kill_9_of_the_parent_leaves_no_replay_worker(log: dict[str, Path]) -> N
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_shares_cover_every_session_once_and_give_this_process_more_while_workers_start() -> None:
+    import random
+
+    rng = random.Random(4)
+    sessions = [f"s{rng.getrandbits(40)}" for _ in range(3000)] + ["record:Lead:x", "x"]
+    for jobs, entries in ((2, 0), (2, 50_000), (3, 50_000), (2, 10_000_000), (8, 20_000), (4, 1)):
+        parts = replay_shards.shares(jobs, entries)
+        assert len(parts) == jobs and all(part.indexes for part in parts)
+        for session in sessions:
+            assert sum(session in part for part in parts) == 1, (jobs, entries, session)
+        assert ("record:Lead:x" in parts[0]) == ("x" in parts[0])  # a record's session goes with its form session
+    sizes = [len(replay_shards.shares(2, n)[0].indexes) for n in (20_000, 50_000, 200_000, 10_000_000)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == replay_shards.BUCKETS // 2
+    assert sizes[0] > replay_shards.BUCKETS // 2  # a small log: this process takes more while the worker starts

@@ -215,6 +215,18 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+@dataclass(frozen=True)
+class Buckets:
+    """Several shards of one count at once (`indexes`, each 1 ≤ i ≤ `count`): a process's share of the sessions
+    in `replay --jobs`, where shares need not be equal."""
+
+    indexes: frozenset[int]
+    count: int
+
+    def __contains__(self, session: object) -> bool:
+        return isinstance(session, str) and shard_of(session, self.count) in self.indexes
+
+
 def shard_key(session: str) -> str:
     """What places a session in a shard: for a record's session `record:ENTITY:ID` the key of ID (the form session
     whose submit may have created the record), for any other session its id."""

@@ -69,18 +69,22 @@ class PlayError(WorkflowError):
 class TenantLog:
     """A tenant's side of a player: the instances it holds already, and where played steps are written."""
 
-    def __init__(self, store: Store, tenant: str) -> None:
+    def __init__(self, store: Store, tenant: str, running: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.store, self.tenant = store, tenant
+        self._found: dict[str, Mapping[str, Any]] = dict(running or {})  # as read, or as this run last wrote them
 
     def stored(self, instance_id: str) -> dict[str, Any] | None:
         """The stored instance of that id (any workflow, any status), None when the tenant has none."""
         return self.store.get_instance(self.tenant, instance_id)
 
     def write(self, entries: list[dict[str, Any]], instances: list[dict[str, Any]]) -> None:
-        """Append the log entries and keep the instances: all or none."""
+        """Append the log entries and keep the instances: all or none; an instance another process started or
+        moved meanwhile is a conflict (`Store.hold_instances`)."""
         with self.store.transaction():
+            self.store.hold_instances(self.tenant, {str(i["id"]): self._found.get(str(i["id"])) for i in instances})
             self.store.append_events(self.tenant, entries)
             self.store.put_instances(self.tenant, instances)
+        self._found.update((str(i["id"]), i) for i in instances)
 
 
 def _unknown_version(digest: str) -> Package:
@@ -131,7 +135,12 @@ class Player:
         model = WorkflowModel.build(runtime.pinned(ref.digest), workflow)
         running = {i["id"]: i for i in store.list_instances(tenant, workflow=model.workflow.id, status="running")}
         return cls(
-            WorkflowEngine(model), ref, clock, instances=running, pinned=runtime.pinned, log=TenantLog(store, tenant)
+            WorkflowEngine(model),
+            ref,
+            clock,
+            instances=running,
+            pinned=runtime.pinned,
+            log=TenantLog(store, tenant, running),
         )
 
     def engine_of(self, instance: Mapping[str, Any] | None) -> WorkflowEngine:

@@ -239,7 +239,7 @@ class Runtime:
         event: dict[str, Any] = {"type": "load"}
         if data:
             event["data"] = dict(data)
-        return self._step(config, session_id, SessionState(), event, at, resolver)
+        return self._step(config, session_id, SessionState(), event, at, resolver, None)
 
     def apply(
         self, session_id: str, event: Mapping[str, Any], at: datetime, resolver: Resolver | None = None
@@ -247,7 +247,7 @@ class Runtime:
         draft = self.draft(session_id)
         config = SessionConfig.from_json(draft.state["config"])
         state = SessionState.from_json(draft.state["session"])
-        return self._step(config, session_id, state, event, at, resolver)
+        return self._step(config, session_id, state, event, at, resolver, draft.state)
 
     def draft(self, session_id: str) -> Draft:
         draft = self.store.get_draft(self.tenant, session_id)
@@ -267,7 +267,10 @@ class Runtime:
         event: Mapping[str, Any],
         at: datetime,
         resolver: Resolver | None,
+        found: Mapping[str, Any] | None,
     ) -> list[dict[str, Any]]:
+        """Apply `event` to the session in `state` and write the step; `found` is the draft's state it was read
+        from (None for a new session), held to on a shared store (`Store.hold_session`)."""
         from crmctl.runtime.store import Draft, StoredRecord
 
         session = self.session_for(config)
@@ -285,6 +288,7 @@ class Runtime:
         }
         ref = config.package
         with self.store.transaction():
+            self.store.hold_session(self.tenant, session_id, found)
             self.store.append_events(self.tenant, [body])
             if outcome.state.status == "submitted":
                 record = dict(outcome.record or {})
@@ -327,6 +331,7 @@ class Runtime:
         input from it); returns the draft as it was. A session that is no open draft is a `DraftNotFoundError`."""
         with self.store.transaction():
             draft = self.draft(session_id)
+            self.store.hold_session(self.tenant, session_id, draft.state)
             body = {
                 "session": session_id,
                 "at": iso(at),

@@ -34,6 +34,7 @@ from crmctl.runtime.storage.drafts import Draft, Drafts
 from crmctl.runtime.storage.errors import (
     RecordExistsError,
     RecordNotFoundError,
+    StoreConflictError,
     StoreError,
     StoreFormatError,
     StoreIntegrityError,
@@ -122,6 +123,51 @@ class Store:
     def engine(self) -> str:
         """The database engine: "duckdb" or "postgresql"."""
         return self.connection.engine
+
+    def hold_session(self, tenant: str, session: str, expected: Mapping[str, Any] | None) -> None:
+        """Inside a transaction about to write a step of `session`: the session is still where this process found
+        it, `expected` the state of its draft as read (None: a session not started). On a shared store the step
+        first waits for the tenant's other writers (its chain lock, held to the commit), then reads again; a
+        session another process moved meanwhile is a `StoreConflictError`, nothing written (two processes
+        stepping one session would interleave its events, and replay would no longer reproduce either)."""
+        if not self.connection.shared:
+            return  # one writer at a time: what this process read is still there
+        self.connection.lock_chain(tenant)
+        draft = self.drafts.get(tenant, session)
+        if expected is None:
+            if draft is not None or next(iter(self.events(tenant, session=session)), None) is not None:
+                raise StoreConflictError(
+                    f"session {session} was started by another process meanwhile in tenant {tenant}; nothing was "
+                    "written"
+                )
+        elif draft is None or draft.state != expected:
+            raise StoreConflictError(
+                f"session {session} moved on in another process meanwhile in tenant {tenant}; nothing was written: "
+                "run the command again to go on from where the session is now"
+            )
+
+    def hold_instances(self, tenant: str, found: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Inside a transaction about to write workflow instances: each is still as this process found it (`found`:
+        instance id → the instance as read or last written here, None for one it starts). As `hold_session`: on a
+        shared store, wait for the tenant's other writers, read again, and refuse (`StoreConflictError`) an
+        instance another process started or moved meanwhile."""
+        if not self.connection.shared or not found:
+            return
+        import json
+
+        from crmctl.runtime import eventlog
+
+        self.connection.lock_chain(tenant)
+        for instance_id, expected in found.items():
+            stored = self.instances.get(tenant, instance_id)
+            if stored is None and expected is None:
+                continue
+            if expected is None or stored != json.loads(eventlog.dumps(dict(expected))):
+                done = "started" if expected is None else "moved on"
+                raise StoreConflictError(
+                    f"workflow instance {instance_id} was {done} by another process meanwhile in tenant {tenant}; "
+                    "nothing was written: run the command again"
+                )
 
     @property
     def path(self) -> Path | str:

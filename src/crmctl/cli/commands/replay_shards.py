@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Container, Iterable
 
     from crmctl.model.package import Package
-    from crmctl.runtime.replay import ReplayReport, Shard
+    from crmctl.runtime.replay import Buckets, ReplayReport, Shard
     from crmctl.runtime.storage.events import SparseEntry
     from crmctl.runtime.store import Store
 
@@ -40,10 +40,12 @@ __all__ = [
     "open_replay_source",
     "parse_fail_on",
     "parse_shard",
+    "pool_plan",
     "pool_size",
     "replay_in_pool",
     "replay_log",
     "shard_json",
+    "shares",
 ]
 
 ENTRIES_PER_JOB = 20_000  # a spawned worker starts in about the time of replaying 10,000 events
@@ -161,9 +163,9 @@ def replay_log(
 
 def _parsed(sessions: Container[str] | None, session: str | None) -> Callable[[str], bool]:
     """Whose entries a replay of `sessions` (a `Shard`), or of `session`, parses: those of its shard keys."""
-    from crmctl.runtime.replay import Shard, shard_key
+    from crmctl.runtime.replay import Buckets, Shard, shard_key
 
-    if isinstance(sessions, Shard):
+    if isinstance(sessions, (Shard, Buckets)):
         return sessions.__contains__
     key = shard_key(session) if session is not None else None
 
@@ -326,15 +328,43 @@ def _problem(item: Mapping[str, Any]) -> Any:
 
 
 def pool_size(locator: ReplayLocator, jobs: int) -> int:
-    """How many worker processes a replay of the whole log gets: `jobs`, fewer for a log too small to pay for
-    them (one per ENTRIES_PER_JOB entries), 1 (in process) when the size cannot be told cheaply."""
+    """How many processes a replay of the whole log gets: `jobs`, fewer for a log too small to pay for them (one
+    per ENTRIES_PER_JOB entries), 1 (in process) when the size cannot be told cheaply."""
+    return pool_plan(locator, jobs)[0]
+
+
+def pool_plan(locator: ReplayLocator, jobs: int) -> tuple[int, int]:
+    """`pool_size`, and the log's size (entries, an upper bound; 0 when not told) that `shares` weighs by."""
     if jobs <= 1:
-        return 1
+        return 1, 0
     try:
         size = _log_size(locator)
     except Exception:
-        return 1
-    return max(1, min(jobs, size // ENTRIES_PER_JOB))
+        return 1, 0
+    return max(1, min(jobs, size // ENTRIES_PER_JOB)), size
+
+
+# What balances the shares (measured on this project's machine, docs/benchmarks.md#replay-on-every-core): a worker
+# starts (spawn, imports, reading the packages, compiling them) in about WORKER_START seconds, while this process
+# is replaying already; an entry costs about ENTRY_SECONDS. They only move sessions between processes: the report
+# is the same whatever they are.
+WORKER_START = 0.7
+ENTRY_SECONDS = 57e-6
+BUCKETS = 64
+
+
+def shares(jobs: int, entries: int) -> list[Buckets]:
+    """The sessions of each of `jobs` processes, this one's first, as buckets of BUCKETS shards: this process gets
+    the larger share that lets the workers' start-up pass (its share f of a replay taking T seconds ends when a
+    worker's does: f·T = (1 - f)·T / (jobs - 1) + WORKER_START), the workers equal shares of the rest."""
+    from crmctl.runtime.replay import Buckets
+
+    total = entries * ENTRY_SECONDS
+    share = 1 / jobs + (WORKER_START * (jobs - 1) / (jobs * total) if total > 0 else 0.0)
+    own = min(BUCKETS - (jobs - 1), max(1, round(min(share, 1.0) * BUCKETS)))
+    rest = list(range(own + 1, BUCKETS + 1))
+    parts = [frozenset(range(1, own + 1))] + [frozenset(rest[i :: jobs - 1]) for i in range(jobs - 1)]
+    return [Buckets(part, BUCKETS) for part in parts]
 
 
 def _log_size(locator: ReplayLocator) -> int:
@@ -354,21 +384,27 @@ def _log_size(locator: ReplayLocator) -> int:
 
 
 def replay_in_pool(
-    locator: ReplayLocator, target: Package | None, jobs: int, *, worker: Callable[..., ReplayReport] | None = None
+    locator: ReplayLocator,
+    target: Package | None,
+    jobs: int,
+    *,
+    entries: int = 0,
+    worker: Callable[..., ReplayReport] | None = None,
 ) -> ReplayReport:
-    """Replay shards 2..`jobs` of the whole log in `jobs - 1` worker processes (`runtime.pool.Workers`; `worker`,
-    a module-level function of a locator and a shard) while this one replays shard 1 (one process fewer to start),
-    and merge the reports. A worker's error is raised here as it is (the error one process would raise); a worker
-    that dies, or Ctrl-C, ends every worker before returning."""
+    """Replay the whole log in `jobs - 1` worker processes (`runtime.pool.Workers`; `worker`, a module-level
+    function of a locator and a set of sessions) and this one, which replays the larger share while they start
+    (`shares`, weighed by the log's `entries`), and merge the reports. A worker's error is raised here as it is
+    (the error one process would raise); a worker that dies, or Ctrl-C, ends every worker before returning."""
     from crmctl.interrupts import watched
     from crmctl.runtime.pool import Workers
-    from crmctl.runtime.replay import Shard, merge_reports
+    from crmctl.runtime.replay import merge_reports
 
     with watched():  # a Ctrl-C during this process's own DuckDB reads stays one
         workers = Workers(jobs - 1, hint="replay with --jobs 1 to see why")
         try:
-            futures = [workers.submit(worker or _replay_shard, locator, Shard(i, jobs)) for i in range(2, jobs + 1)]
-            reports = [replay_log(locator, target, Shard(1, jobs))[0]]
+            own, *theirs = shares(jobs, entries)
+            futures = [workers.submit(worker or _replay_shard, locator, part) for part in theirs]
+            reports = [replay_log(locator, target, own)[0]]
             reports += [workers.result(future) for future in futures]
         except BaseException:
             workers.close(terminate=True)
@@ -377,6 +413,6 @@ def replay_in_pool(
     return merge_reports(reports)
 
 
-def _replay_shard(locator: ReplayLocator, shard: Shard) -> ReplayReport:
+def _replay_shard(locator: ReplayLocator, shard: Buckets) -> ReplayReport:
     target = load_against(locator.against) if locator.against is not None else None
     return replay_log(locator, target, shard)[0]

@@ -571,9 +571,9 @@ def run_replay(
         raise UsageError("give --session ID or --shard I/N, not both")
     target = load_against(against) if against is not None else None
     locator = replay_shards.ReplayLocator(store_path, export, tenant, against)
-    workers = replay_shards.pool_size(locator, jobs) if part is None and session is None else 1
+    workers, entries = replay_shards.pool_plan(locator, jobs) if part is None and session is None else (1, 0)
     if workers > 1:
-        report = replay_shards.replay_in_pool(locator, target, workers)
+        report = replay_shards.replay_in_pool(locator, target, workers, entries=entries)
     else:
         sessions = {session} if session is not None else part
         report, identity = replay_shards.replay_log(locator, target, sessions, session)

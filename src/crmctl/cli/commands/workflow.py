@@ -256,6 +256,7 @@ def run_migrate(
                 refused.append((instance_id, str(exc)))
         if not refused:
             with store.transaction():
+                store.hold_instances(tenant, {str(before["id"]): before for before, _, _ in moved})
                 for before, caught_up, step in moved:
                     if caught_up.effects:  # logged on the old version, as a simulate's advance would be
                         store.append_events(

@@ -66,6 +66,11 @@ class Connection(Protocol):
     def elsewhere(self) -> str:
         """The hint of an error asking for another store (`--store` ...)."""
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write the store while this connection is open (PostgreSQL; a DuckDB file has
+        one writer at a time)."""
+
     def close(self) -> None:
         """Close the connection."""
 

@@ -68,6 +68,7 @@ class DuckConnection:
 
     engine = "duckdb"
     elsewhere = "pass --store to use another file"
+    shared = False
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
         self._con = con

@@ -176,6 +176,7 @@ class PgConnection:
 
     engine = "postgresql"
     elsewhere = _HINT
+    shared = True
 
     def __init__(self, con: psycopg.Connection[Any], target: StoreURL, *, read_only: bool) -> None:
         self._con = con
