@@ -34,14 +34,22 @@ DATABASE = "crmctl"
 _WATCHDOG = """
 import os, shutil, subprocess, sys, time
 pid, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-while os.path.isdir(root):
+def alive():
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        subprocess.run(stop, capture_output=True, timeout=120)
-        shutil.rmtree(root, ignore_errors=True)
-        break
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+while os.path.isdir(root) and alive():
     time.sleep(0.5)
+if os.path.isdir(root):
+    try:
+        subprocess.run(stop, capture_output=True, timeout=120)
+    except Exception:
+        pass
+    shutil.rmtree(root, ignore_errors=True)
 """
 
 

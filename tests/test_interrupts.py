@@ -49,9 +49,9 @@ def _swallowing(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def test_a_swallowed_ctrl_c_is_raised_at_the_next_check() -> None:
+def test_a_swallowed_ctrl_c_is_raised_at_the_next_check_and_at_the_end() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with interrupts.watched():
+    with pytest.raises(KeyboardInterrupt), interrupts.watched():  # the block ends as the Ctrl-C, however it ended
         interrupts.check()  # nothing pressed yet
         _swallow_a_ctrl_c()
         assert interrupts.pressed()
@@ -60,26 +60,40 @@ def test_a_swallowed_ctrl_c_is_raised_at_the_next_check() -> None:
     assert not interrupts.pressed()  # the next command starts afresh
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     interrupts.check()
+    with interrupts.watched():  # no Ctrl-C: nothing raised
+        pass
 
 
-def test_an_error_after_a_ctrl_c_leaves_as_the_ctrl_c() -> None:
+def test_an_error_or_an_exit_after_a_ctrl_c_leaves_as_the_ctrl_c() -> None:
     with pytest.raises(KeyboardInterrupt) as caught, interrupts.watched():
         _swallow_a_ctrl_c()
         raise RuntimeError("Query interrupted")
     assert isinstance(caught.value.__cause__, RuntimeError)
+    with pytest.raises(KeyboardInterrupt), interrupts.watched():
+        _swallow_a_ctrl_c()
+        raise SystemExit(0)  # as the CLI ends every command
     with pytest.raises(RuntimeError), interrupts.watched():  # without a Ctrl-C an error is itself
         raise RuntimeError("a real failure")
 
 
 def test_nested_blocks_share_the_outermost_record() -> None:
-    with interrupts.watched():
+    with pytest.raises(KeyboardInterrupt), interrupts.watched():
         with interrupts.watched():
             _swallow_a_ctrl_c()
         assert interrupts.pressed()  # the inner block's end does not forget it
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-        with pytest.raises(KeyboardInterrupt):
-            interrupts.check()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_no_commit_after_a_swallowed_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A form session's first step: the log append swallows the Ctrl-C, the step's commit is refused (review of
+    issue 14: `simulate` committed its steps and exited 0)."""
+    monkeypatch.setattr(EventLog, "append", _swallowing(EventLog.append))
+    store = tmp_path / "rt.duckdb"
+    script = str(DEMO / "lead-monday.yaml")
+    assert run(["simulate", V1, "--script", script, "--session", "s", "--store", str(store)]) == 130
+    with Store.open(store) as opened:
+        assert list(opened.events("default")) == [] and opened.get_draft("default", "s") is None
 
 
 def test_a_ctrl_c_inside_a_duckdb_query_stops_it_and_is_a_keyboard_interrupt() -> None:

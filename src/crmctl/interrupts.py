@@ -6,9 +6,11 @@ the query ends first, drops the interrupt altogether, and the command runs on to
 user's Ctrl-C whatever a library makes of it:
 
 - while it is active, SIGINT sets a flag before raising `KeyboardInterrupt` as usual;
-- an exception leaving it after a Ctrl-C (DuckDB's, or the error a store made of it) leaves as `KeyboardInterrupt`;
-- long loops call `check()` at their safe points (between chunks, before a commit): a Ctrl-C that was swallowed
-  is raised there, so the first one always ends the command (exit 130) and nothing is committed after it;
+- an exception leaving it after a Ctrl-C (DuckDB's, or the error a store made of it) leaves as `KeyboardInterrupt`,
+  and so does the outermost block when it ends any other way after one: the first Ctrl-C always ends the
+  command with exit 130;
+- the stores' transactions refuse to commit after a Ctrl-C (`pressed()`, rolled back), so nothing is committed
+  after it; long loops call `check()` at their safe points (between chunks, per replayed entry) to stop early;
 - a query that swallowed it would still run to its end (a `COPY` of a whole store, a scan of a billion rows):
   every connection passed to `interruptible` is told to stop (its `interrupt()`, DuckDB's), from a thread of its
   own, every 0.2 s from the Ctrl-C until the block ends.
@@ -30,6 +32,7 @@ __all__ = ["check", "interruptible", "pressed", "watched"]
 
 _pressed = False
 _depth = 0
+_block = 0  # which outermost `watched()` is running: the interrupter of an earlier one stops
 _stoppable: WeakSet[Any] = WeakSet()
 _REPEAT = 0.2  # seconds between two `interrupt()` calls: a query started after one is stopped by the next
 
@@ -58,16 +61,17 @@ def _on_sigint(signum: int, frame: Any) -> None:
         _pressed = True
         import threading
 
-        threading.Thread(target=_stop_queries, name="crmctl-interrupt", daemon=True).start()
+        threading.Thread(target=_stop_queries, args=(_block,), name="crmctl-interrupt", daemon=True).start()
     raise KeyboardInterrupt
 
 
-def _stop_queries() -> None:
-    """Interrupt every interruptible connection until the Ctrl-C has ended the outermost `watched()`."""
+def _stop_queries(block: int) -> None:
+    """Interrupt every interruptible connection until the outermost `watched()` that saw the Ctrl-C (`block`) has
+    ended."""
     import time
     from contextlib import suppress
 
-    while _pressed:
+    while _pressed and _block == block:
         for connection in list(_stoppable):
             with suppress(Exception):  # closed meanwhile: nothing to stop
                 connection.interrupt()
@@ -76,31 +80,39 @@ def _stop_queries() -> None:
 
 @contextmanager
 def watched() -> Iterator[None]:
-    """Ctrl-C recorded while the block runs (see the module); nested blocks share the outermost one's record."""
+    """Ctrl-C recorded while the block runs (see the module); nested blocks share the outermost one's record. The
+    outermost block ends with `KeyboardInterrupt` after a Ctrl-C however the command ended (an error, `SystemExit`,
+    or normally after a library swallowed it): its commits were refused from the Ctrl-C on."""
     import signal
     import threading
 
-    global _depth, _pressed
+    global _depth, _pressed, _block
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    outermost = _depth == 0
     previous: Any = None
-    if _depth == 0:
-        _pressed = False
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            previous = signal.signal(signal.SIGINT, _on_sigint)
     _depth += 1
     try:
+        if outermost:
+            _pressed = False
+            _block += 1
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                previous = signal.signal(signal.SIGINT, _on_sigint)
         yield
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        if _pressed and not isinstance(exc, (SystemExit, GeneratorExit)):
+        if _pressed and not isinstance(exc, GeneratorExit):
             raise KeyboardInterrupt from exc
         raise
+    else:
+        if outermost and _pressed:
+            raise KeyboardInterrupt
     finally:
         _depth -= 1
-        if _depth == 0:
-            _pressed = False
+        if outermost:
             if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+                signal.signal(signal.SIGINT, previous)  # first: a Ctrl-C from here on is Python's own again
+            _pressed = False
+            _block += 1

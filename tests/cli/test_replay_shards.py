@@ -513,7 +513,16 @@ def test_shares_cover_every_session_once_and_give_this_process_more_while_worker
 
     rng = random.Random(4)
     sessions = [f"s{rng.getrandbits(40)}" for _ in range(3000)] + ["record:Lead:x", "x"]
-    for jobs, entries in ((2, 0), (2, 50_000), (3, 50_000), (2, 10_000_000), (8, 20_000), (4, 1)):
+    for jobs, entries in (
+        (2, 0),
+        (2, 50_000),
+        (3, 50_000),
+        (2, 10_000_000),
+        (8, 20_000),
+        (4, 1),
+        (65, 10**7),
+        (128, 1),
+    ):
         parts = replay_shards.shares(jobs, entries)
         assert len(parts) == jobs and all(part.indexes for part in parts)
         for session in sessions:

@@ -354,17 +354,19 @@ BUCKETS = 64
 
 
 def shares(jobs: int, entries: int) -> list[Buckets]:
-    """The sessions of each of `jobs` processes, this one's first, as buckets of BUCKETS shards: this process gets
-    the larger share that lets the workers' start-up pass (its share f of a replay taking T seconds ends when a
-    worker's does: f·T = (1 - f)·T / (jobs - 1) + WORKER_START), the workers equal shares of the rest."""
+    """The sessions of each of `jobs` processes, this one's first, as buckets of at least BUCKETS shards (4 a
+    process beyond 16 processes): this process gets the larger share that lets the workers' start-up pass (its
+    share f of a replay taking T seconds ends when a worker's does: f·T = (1 - f)·T / (jobs - 1) + WORKER_START),
+    the workers equal shares of the rest."""
     from crmctl.runtime.replay import Buckets
 
+    count = max(BUCKETS, 4 * jobs)
     total = entries * ENTRY_SECONDS
     share = 1 / jobs + (WORKER_START * (jobs - 1) / (jobs * total) if total > 0 else 0.0)
-    own = min(BUCKETS - (jobs - 1), max(1, round(min(share, 1.0) * BUCKETS)))
-    rest = list(range(own + 1, BUCKETS + 1))
+    own = min(count - (jobs - 1), max(1, round(min(share, 1.0) * count)))
+    rest = list(range(own + 1, count + 1))
     parts = [frozenset(range(1, own + 1))] + [frozenset(rest[i :: jobs - 1]) for i in range(jobs - 1)]
-    return [Buckets(part, BUCKETS) for part in parts]
+    return [Buckets(part, count) for part in parts]
 
 
 def _log_size(locator: ReplayLocator) -> int:

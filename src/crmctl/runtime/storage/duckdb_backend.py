@@ -8,7 +8,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.interrupts import interruptible
+from crmctl.interrupts import interruptible, pressed
 from crmctl.model.files import check_regular
 from crmctl.runtime.storage.connection import canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreError, StoreMissingError, open_failure, store_failure
@@ -131,6 +131,9 @@ class DuckConnection:
             self._cleanup(lambda: self._con.execute("ROLLBACK").fetchall())
             raise
         self._depth = 0
+        if pressed():  # a Ctrl-C a query swallowed: nothing is committed after it (crmctl.interrupts)
+            self._cleanup(lambda: self._con.execute("ROLLBACK").fetchall())
+            raise KeyboardInterrupt
         if self._doomed:
             self.all("ROLLBACK")
             raise StoreError("a write inside this transaction failed, so nothing of it was written")

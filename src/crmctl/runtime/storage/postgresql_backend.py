@@ -23,6 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crmctl.errors import EnvironmentFailure, InputError
+from crmctl.interrupts import pressed
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime.storage.connection import ALL_TENANTS, canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
@@ -269,6 +270,9 @@ class PgConnection:
             self._quietly("ROLLBACK")
             raise
         self._depth = 0
+        if pressed():  # a Ctrl-C a query swallowed: nothing is committed after it (crmctl.interrupts)
+            self._quietly("ROLLBACK")
+            raise KeyboardInterrupt
         if self._doomed:
             self.all("ROLLBACK")
             raise StoreError("a write inside this transaction failed, so nothing of it was written")
