@@ -36,6 +36,26 @@ def pinned_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture
+def terminal_ctrl_c() -> Iterator[None]:
+    """Ctrl-C handled as in a terminal (Python's own handler) for the test: a suite started in the background
+    (`cmd &`, nohup) inherits SIGINT ignored, which crmctl then rightly leaves ignored."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """`preexec_fn` of a child that must see Ctrl-C (see `terminal_ctrl_c`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO
 

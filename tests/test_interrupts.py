@@ -26,6 +26,8 @@ from crmctl.runtime.storage.events import EventLog
 from crmctl.runtime.store import Store
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.usefixtures("terminal_ctrl_c")
+
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
 DEMO = REPO / "scripts" / "demo"
 NOW = ["--now", "2026-11-26T09:00:00Z"]

@@ -21,7 +21,7 @@ import pytest
 from crmctl.cli.main import run
 from crmctl.runtime import row_checks
 from crmctl.runtime.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, ctrl_c_as_in_a_terminal
 
 V1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
 CLAIMS = str(REPO / "packages" / "ClaimsIntake")
@@ -243,6 +243,7 @@ def test_interrupted_import_leaves_no_process_and_no_rows(tmp_path: Path, how: s
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,  # a foreground job in a terminal, also when the suite runs in background
     )
     try:
         deadline = time.monotonic() + 120

@@ -417,6 +417,7 @@ def test_a_worker_that_dies_is_an_internal_error_and_leaves_no_process(log: dict
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.usefixtures("terminal_ctrl_c")
 def test_ctrl_c_stops_every_worker(log: dict[str, Path]) -> None:
     import multiprocessing
     import os
