@@ -77,9 +77,9 @@ class PgSource:
     def __init__(self, connection: Connection) -> None:
         import duckdb
 
-        self._db = connection
         from crmctl.interrupts import interruptible
 
+        self._db = connection
         self._duck = interruptible(duckdb.connect())
         self._duck.execute("SET TimeZone = 'UTC'")
 

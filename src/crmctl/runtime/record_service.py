@@ -296,7 +296,6 @@ class RecordService:
                 if report.rejected and not skip_invalid:
                     raise _Rollback
                 flush()
-                interrupts.check()  # the last chance to roll back
         except _Rollback:
             report.written = 0
         if progress is not None:
