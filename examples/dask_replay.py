@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     with tempfile.TemporaryDirectory(prefix="dask-replay-") as scratch:
         return max(
-            _merge(args, tenant, path, answers, args.keep or Path(scratch), len(exports) > 1)
-            for tenant, path in exports
+            _merge(args, (position, tenant, path), answers, args.keep or Path(scratch), len(exports) > 1)
+            for position, (tenant, path) in enumerate(exports, 1)
         )
 
 
@@ -159,13 +159,15 @@ def _gather(futures: list[Any], slices: list[Slice]) -> list[tuple[int, str, str
 
 def _merge(
     args: argparse.Namespace,
-    tenant: str,
-    export: str,
+    which: tuple[int, str, str],
     answers: dict[Slice, tuple[int, str, str]],
     folder: Path,
     heading: bool,
 ) -> int:
-    """Write one export's shard reports to `folder`, merge them with `crmctl replay merge`, print its output."""
+    """Write one export's shard reports to `folder`, merge them with `crmctl replay merge`, print its output.
+    `which`: the export's position among those given (its reports' names start with it: two exports may share a
+    file name), its tenant and its path."""
+    position, tenant, export = which
     ours = [(s, answer) for s, answer in answers.items() if s.export == export and s.tenant == tenant]
     if heading and args.format == "text":
         print(f"== {export} (tenant {tenant}) ==", flush=True)
@@ -176,7 +178,7 @@ def _merge(
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for s, (_, report, _) in ours:
-        path = folder / f"{Path(export).stem}.{tenant}.shard-{s.index}-of-{s.count}.json"
+        path = folder / f"{position}.{Path(export).stem}.{tenant}.shard-{s.index}-of-{s.count}.json"
         path.write_text(report, encoding="utf-8")
         paths.append(str(path))
     argv = [sys.executable, "-m", "crmctl", "replay", "merge", *paths, "--limit", str(args.limit)]

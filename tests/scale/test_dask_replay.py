@@ -115,6 +115,26 @@ def test_several_exports_are_reported_in_turn_each_as_one_replay(
     assert (code, out) == (0, expected), err
 
 
+def test_kept_reports_of_two_exports_with_one_file_name_stay_apart(
+    scheduler: str, log: dict[str, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--keep DIR` with /a/log.parquet and /b/log.parquet: each export's reports under their own names, each
+    merging to that export's replay (the second export's reports once overwrote the first's)."""
+    exports = []
+    for folder, source in (("a", log["export"]), ("b", log["short"])):
+        (tmp_path / folder).mkdir()
+        exports.append(tmp_path / folder / "log.parquet")
+        exports[-1].write_bytes(source.read_bytes())
+    kept = tmp_path / "kept"
+    code, _, err = _dask(capsys, [*map(str, exports), "--shards", "2", "--scheduler", scheduler, "--keep", str(kept)])
+    assert code == 0, err
+    names = sorted(p.name for p in kept.iterdir())
+    assert names == [f"{i}.log.default.shard-{s}-of-2.json" for i in (1, 2) for s in (1, 2)]
+    for position, export in enumerate(exports, 1):
+        merged = run(["replay", "merge", *(str(kept / f"{position}.log.default.shard-{s}-of-2.json") for s in (1, 2))])
+        assert (merged, capsys.readouterr().out) == _replay(capsys, ["--from-export", str(export)])
+
+
 def test_a_shard_refused_as_bad_input_is_exit_2_and_not_retried(
     scheduler: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
