@@ -15,12 +15,10 @@ engine compiled before the clock starts, in both). Then it splits one jobs=1 imp
 
 The parent's share (split + write + loop, per row in microseconds) bounds the speed-up: with the workers' part
 free it would be at most total / parent share (pickling the chunks and results, not counted, lowers it). Figures
-are rows per second of wall time, best of REPEAT, and the median (and range) of the speed-ups of the REPEAT
-pairs (jobs 1 then JOBS, one right after the other: on a machine whose speed drifts, the fairer figure), with
-the CPU time of this process and of its workers: on a shared machine wall times are provisional (compare the
-ratios of one run), and the CPU times give the speed-up two idle cores would show, CPU of jobs 1 / max(this
-process's CPU, all CPU / JOBS). The parts are CPU times of this process (timers included: a few microseconds a
-row). Nothing is checked against a target.
+are rows per second of wall time, best of REPEAT, with the CPU time of this process and of its workers: on a
+shared machine wall times are provisional (compare the ratios of one run), and the CPU times give the speed-up
+two idle cores would show, CPU of jobs 1 / max(this process's CPU, all CPU / JOBS). The parts are CPU times of
+this process (timers included: a few microseconds a row). Nothing is checked against a target.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ import argparse
 import gc
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -84,51 +81,6 @@ def time_import(
     return elapsed, cpu[0], cpu[1]
 
 
-def _share(source: str, part: int, parts: int, barrier: Any, seconds: Any) -> None:
-    """In a process of `ceiling`: converts, checks and encodes every `parts`-th chunk of 500 rows of `source` from
-    offset `part`, as a worker would (no pool, no pickling), once every process is ready; puts the seconds taken."""
-    gc.disable()
-    from crmctl.model.package import load_package
-    from crmctl.runtime import record_files, row_checks
-    from crmctl.runtime.records import RecordEngine
-
-    engine = RecordEngine(load_package(PACKAGE), "Lead", "en")
-    rows = record_files.read_rows(Path(source), engine)
-    items = [item for i, item in enumerate(rows.items()) if i // 500 % parts == part]
-    convert = record_files.row_converter(rows.plan, engine)
-    writing = row_checks.RowWriting("bench", {"name": "LeadLifecycle", "version": "1", "digest": "x"}, AT, "at")
-    barrier.wait()
-    started = time.perf_counter()
-    for item in items:
-        row_checks._encode(engine, writing, convert(item), None)
-    seconds.put(time.perf_counter() - started)
-
-
-def ceiling(source: Path, jobs: int, repeat: int) -> list[float]:
-    """The speed-up of the import's parallel part alone on this machine, `repeat` times: the seconds one process
-    takes for every row against the longest of `jobs` processes taking a share each, all at once (no pool, no
-    parent): what running `jobs` copies of this work at the same time costs here (shared caches, the host)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    ratios = []
-    for _ in range(repeat):
-        times = {}
-        for parts in (1, jobs):
-            barrier, seconds = context.Barrier(parts), context.Queue()
-            processes = [
-                context.Process(target=_share, args=(str(source), part, parts, barrier, seconds))
-                for part in range(parts)
-            ]
-            for process in processes:
-                process.start()
-            times[parts] = max(seconds.get() for _ in processes)
-            for process in processes:
-                process.join()
-        ratios.append(times[1] / times[jobs])
-    return ratios
-
-
 @contextmanager
 def _parts_timed(parts: dict[str, float] | None, record_files: Any, row_checks: Any, store: Any) -> Iterator[None]:
     """With `parts`: timers around each part of an import in this process (module functions patched meanwhile)."""
@@ -181,28 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         for source in (jsonl, table):
             kind = source.suffix[1:]
             best: dict[int, tuple[float, float, float]] = {}
-            ratios = []
             for run in range(args.repeat):
-                pair = {}
                 for jobs in (1, args.jobs):
-                    timed = pair[jobs] = time_import(source, directory / f"{kind}-{jobs}-{run}.duckdb", jobs)
+                    timed = time_import(source, directory / f"{kind}-{jobs}-{run}.duckdb", jobs)
                     best[jobs] = min(best.get(jobs, timed), timed)
-                ratios.append(pair[1][0] / pair[args.jobs][0])
             (one, one_cpu, _), (many, parent_cpu, workers_cpu) = best[1], best[args.jobs]
             idle = max(parent_cpu, (parent_cpu + workers_cpu) / args.jobs)
             print(
                 f"{kind:>6}: jobs 1 {args.rows / one:>8,.0f} rows/s ({one:.2f} s, CPU {one_cpu:.2f} s)   "
                 f"jobs {args.jobs} {args.rows / many:>8,.0f} rows/s ({many:.2f} s, CPU {parent_cpu:.2f} s here + "
-                f"{workers_cpu:.2f} s in workers)   speed-up {one / many:.2f}x wall (best of each), "
-                f"{statistics.median(ratios):.2f}x median of {len(ratios)} pairs run one after the other "
-                f"({min(ratios):.2f}-{max(ratios):.2f}), {one_cpu / idle:.2f}x on {args.jobs} idle cores "
-                f"(CPU jobs 1 / max(this process, all / {args.jobs}))"
-            )
-            limits = ceiling(source, args.jobs, args.repeat)
-            print(
-                f"        the parallel part alone (convert+check+encode, no pool) in {args.jobs} processes at once: "
-                f"{statistics.median(limits):.2f}x median of {len(limits)} ({min(limits):.2f}-{max(limits):.2f}): "
-                "this machine's ceiling for any split of the work"
+                f"{workers_cpu:.2f} s in workers)   speed-up {one / many:.2f}x wall, {one_cpu / idle:.2f}x on "
+                f"{args.jobs} idle cores (CPU jobs 1 / max(this process, all / {args.jobs}))"
             )
             parts: dict[str, float] = {}
             _, total, _ = time_import(source, directory / f"{kind}-parts.duckdb", 1, parts)
