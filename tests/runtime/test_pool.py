@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
-from contextlib import closing
 
 import pytest
 
 from crmctl.errors import InternalError
-from crmctl.runtime.pool import Workers, chunked, ordered_map
+from crmctl.runtime.pool import chunked, ordered_map
 from tests.runtime import pool_work
 
 
@@ -58,32 +56,3 @@ def test_a_read_error_comes_after_the_chunks_read_before_it() -> None:
 def test_a_dead_worker_is_an_internal_error_not_a_hang() -> None:
     with pytest.raises(InternalError, match="a worker process stopped unexpectedly"):
         list(ordered_map(pool_work.shifted, [[1], [666], [2]], jobs=2, setup=pool_work.setup, setup_args=(0,)))
-
-
-def test_at_most_window_chunks_are_read_ahead() -> None:
-    read: list[int] = []
-
-    def chunks() -> Iterator[list[int]]:
-        for i in range(40):
-            read.append(i)
-            yield [100 + i]  # clear of the unlucky 13
-
-    results = ordered_map(pool_work.shifted, chunks(), jobs=2, setup=pool_work.setup, setup_args=(0,), window=5)
-    with closing(results):
-        assert next(results) == ([100], [100]) and len(read) == 5  # the first result waited for: five in flight
-        assert next(results) == ([101], [101]) and len(read) == 6
-    everything = ordered_map(pool_work.shifted, chunks(), jobs=2, setup=pool_work.setup, setup_args=(0,), window=5)
-    assert [result for _, result in everything] == [[100 + i] for i in range(40)]
-
-
-@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are set on Linux only")
-def test_a_large_result_fits_in_the_pipe_it_comes_back_by() -> None:
-    """A worker's result is written at once, not a pipe's worth (64 KiB) per turn of the reading thread."""
-    workers = Workers(1, hint="")
-    try:
-        assert workers.result(workers.submit(pool_work.shifted, [1])) == [1]  # started, pipes in place
-        executor = workers._executor
-        for connection in (executor._result_queue._reader, executor._call_queue._writer):
-            assert fcntl.fcntl(connection.fileno(), fcntl.F_GETPIPE_SZ) >= 1 << 20
-    finally:
-        workers.close()

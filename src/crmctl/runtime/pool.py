@@ -9,8 +9,8 @@ process would have produced. `records import --jobs N` validates its rows with i
 - Workers are started with the 'spawn' method (a fork of a parent holding threads — DuckDB's, the progress
   bar's — is unsafe), and each runs `setup(*setup_args)` once: e.g. load a package version from its canonical
   bytes and compile its engine. `work` and `setup` must be module-level functions, their arguments picklable.
-- At most `window` chunks (`2 × jobs` by default) are in flight: reading the input stays ahead of the workers
-  without holding all of it in memory. The pipes to and from the workers hold 1 MiB on Linux (`_widen_pipes`).
+- At most `2 × jobs` chunks are in flight: reading the input stays ahead of the workers without holding all of
+  it in memory.
 - An exception raised by `work` is raised again in the parent at its place in the order; an exception raised
   while reading `chunks` is raised after the results of the chunks read before it. A worker that dies (killed,
   out of memory) is an `InternalError`, never a hang.
@@ -70,7 +70,6 @@ class Workers:
             jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(setup, setup_args)
         )
         self._hint = hint
-        _widen_pipes(self._executor)
 
     def submit(self, work: Callable[..., R], *args: Any) -> Future[R]:
         with _sigint_blocked():  # a worker started here is born deaf to Ctrl-C
@@ -110,18 +109,15 @@ def ordered_map(
     jobs: int,
     setup: Callable[..., None],
     setup_args: tuple[Any, ...] = (),
-    window: int = 0,
 ) -> Generator[tuple[list[T], R], None, None]:
-    """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`, with at most
-    `window` chunks in flight (`2 × jobs` if not given: more keep the workers busy while the consumer is busy)."""
-    window = window or 2 * jobs
+    """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`."""
     workers = Workers(jobs, setup=setup, setup_args=setup_args, hint="nothing was written")
     pending: deque[tuple[list[T], Future[R]]] = deque()
     source = iter(chunks)
     failure: Exception | None = None
     try:
         while True:
-            while failure is None and len(pending) < window:
+            while failure is None and len(pending) < 2 * jobs:
                 try:
                     chunk = next(source)
                 except StopIteration:
@@ -138,26 +134,6 @@ def ordered_map(
             raise failure
     finally:
         workers.close()
-
-
-def _widen_pipes(executor: Any) -> None:
-    """Pipes of 1 MiB (Linux; elsewhere as they are) between `executor` and its workers. A result is read by the
-    executor's thread, which needs the GIL after every read of a pipe's worth (64 KiB by default): while this
-    process's main thread is busy (an import writing its rows), each such read waits up to the switch interval
-    (5 ms), and the worker, blocked in its write, waits with it: 1.3 s of 2.6 MB results of 50 chunks of an import
-    of 100,000 rows (docs/benchmarks.md#parallel-import). A result that fits in the pipe is written at once."""
-    import fcntl
-
-    size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    ends = (getattr(executor, "_result_queue", None), "_reader"), (getattr(executor, "_call_queue", None), "_writer")
-    for queue, end in ends:
-        connection = getattr(queue, end, None)
-        if size is None or connection is None:  # pragma: no cover - not Linux, or another executor
-            continue
-        try:
-            fcntl.fcntl(connection.fileno(), size, 1 << 20)
-        except OSError:  # pragma: no cover - above /proc/sys/fs/pipe-max-size for this user: left as it is
-            continue
 
 
 @contextmanager

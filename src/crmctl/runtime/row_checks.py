@@ -46,9 +46,7 @@ its record id, whether it has warnings, its data's canonical JSON, its log entry
 # Below this many rows the workers' start-up (spawn, imports, package load and compile: 0.7-2 s for two) costs more
 # than validating in parallel saves (about 12 us a row with two processes): docs/runtime.md#parallel-import.
 POOL_MIN_ROWS = 50_000
-CHUNK_ROWS = 500  # rows per task: enough that scheduling stays a small part of it, few enough that a chunk's results
-# (about 1.3 kB a row) fit in the pipe they come back by (`pool._widen_pipes`)
-CHUNKS_IN_FLIGHT = 8  # per worker: enough to keep the workers busy while the import writes a batch (10,000 rows)
+CHUNK_ROWS = 2_000  # rows per task: large enough that pickling and scheduling stay a small part of it
 
 
 @dataclass(frozen=True)
@@ -129,7 +127,6 @@ def _pooled(
         _encode_chunk,
         chunked(chain(head, items), CHUNK_ROWS),
         jobs=jobs,
-        window=CHUNKS_IN_FLIGHT * jobs,
         setup=_setup,
         setup_args=(digest, blob, engine.entity, engine.locale, writing, plan),
     )
