@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -24,7 +22,7 @@ from crmctl.runtime.store import (
     StoreMissingError,
     read_event_export,
 )
-from tests.runtime.store_contract.rows import T0, events, record
+from tests.runtime.store_contract.rows import events, record
 
 _WEBHOOK_TABLES = ("webhook_cursors", "webhook_outbox", "webhook_attempts")
 
@@ -205,70 +203,3 @@ def test_a_format_2_store_migrates_to_3_with_an_empty_outbox(path: Path) -> None
     with Store.open(path) as store:
         assert store.info()["format"] == 3 and store.outbox.counts("t") == {"pending": 0, "delivered": 0, "dead": 0}
         assert store.verify_log("t") == []
-
-
-def _lead_texts(n: int) -> list[Any]:
-    """Records whose data looks like an import's leads (names, companies, e-mail addresses, numbers)."""
-    firsts, industries = ("Ada", "Grace", "Alan", "Edsger", "Barbara"), ("software", "retail", "health", "energy")
-    return [
-        record(
-            f"Lead-{i}",
-            firstName=firsts[i % 5],
-            lastName=f"Surname{i * 7919 % 10007}",
-            company=f"Company {i * 31 % 997} GmbH",
-            email=f"person{i}@company{i * 31 % 997}.example",
-            industry=industries[i % 4],
-            annualRevenue=i * 1543 % 9_000_000 + 0.5,
-            notes=f"met at the fair on day {i % 28 + 1}; wants a demo of the reporting module",
-        )
-        for i in range(n)
-    ]
-
-
-@pytest.mark.parametrize("zstd", [True, False], ids=["new", "made-without-zstd"])
-def test_documents_are_compressed_with_zstd_and_older_stores_still_serve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zstd: bool
-) -> None:
-    """New DuckDB stores keep JSON documents (record data, log entries, ...) zstd-compressed; a store made before
-    (its documents left to DuckDB's own choice) opens, takes writes and reads as it did."""
-    from crmctl.runtime.storage import duckdb_backend
-
-    if not zstd:
-        monkeypatch.setattr(duckdb_backend, "_DOCUMENTS", "")
-    path = tmp_path / "store.duckdb"
-    with Store.open(path) as made:
-        made.put_records(_lead_texts(5))
-    monkeypatch.undo()
-    with Store.open(path) as store:
-        store.put_records([record("late", company="Later Ltd")])
-        store.append_events("acme", events(3))
-        assert store.get_record("acme", "Lead", "Lead-4").data["firstName"] == "Barbara"  # type: ignore[union-attr]
-        assert store.get_record("acme", "Lead", "late").data["company"] == "Later Ltd"  # type: ignore[union-attr]
-        assert len(list(store.log.entries("acme"))) == 3
-    with duckdb.connect(str(path), read_only=True) as con:
-        ddl = dict(con.sql("SELECT table_name, sql FROM duckdb_tables()").fetchall())
-    documents = {"records": "data", "drafts": "state", "events": "entry", "webhook_outbox": "event"}
-    for table, column in documents.items():
-        assert bool(re.search(f'"?{column}"? VARCHAR USING COMPRESSION ZSTD', ddl[table])) is zstd, ddl[table]
-    assert "USING COMPRESSION" not in ddl["records"].split("data")[0]  # keys and names keep DuckDB's choice
-
-
-def test_zstd_documents_make_a_smaller_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What docs/benchmarks.md says of it: an import's records and log entries take well under two thirds of the
-    space (the log entries, which repeat each record's data, compress best)."""
-    from crmctl.runtime.storage import duckdb_backend
-
-    leads = _lead_texts(30_000)
-    bodies = [
-        {"session": f"record:Lead:{r.id}", "at": T0, "kind": "record", "input": r.data, "effects": [{"data": r.data}]}
-        for r in leads
-    ]
-    sizes = {}
-    for documents in (" USING COMPRESSION ZSTD", ""):
-        monkeypatch.setattr(duckdb_backend, "_DOCUMENTS", documents)
-        path = tmp_path / f"store{len(documents)}.duckdb"
-        with Store.open(path) as store, store.transaction():
-            store.put_records(leads)
-            store.append_events("acme", bodies)
-        sizes[documents] = path.stat().st_size
-    assert sizes[" USING COMPRESSION ZSTD"] < 0.65 * sizes[""], sizes

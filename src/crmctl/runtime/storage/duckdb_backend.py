@@ -32,7 +32,6 @@ _TYPES = {
     "timestamp": ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"),
     "blob": ("BLOB", "BLOB"),
 }
-_DOCUMENTS = " USING COMPRESSION ZSTD"
 _JSON_VALUES = {  # a number or a boolean only where the JSON holds one (not the text "36"), as on PostgreSQL
     "text": ("json_extract_string(data, ?)", 1),
     "number": (
@@ -245,10 +244,8 @@ class DuckConnection:
         return _TYPES[kind][1]
 
     def create_table(self, table: Table) -> None:
-        """CREATE TABLE with NOT NULL columns (but those that may be NULL) and the primary key. Columns of JSON
-        documents are compressed with zstd: DuckDB's own choice for them (FSST) makes a store about 2.5 times as
-        large, and a large write's commit twice as long (docs/benchmarks.md#parallel-import)."""
-        self.all(table.create_statement({kind: spelled for kind, (spelled, _) in _TYPES.items()}, _DOCUMENTS))
+        """CREATE TABLE with NOT NULL columns (but those that may be NULL) and the primary key."""
+        self.all(table.create_statement({kind: spelled for kind, (spelled, _) in _TYPES.items()}))
 
     def engine_version(self) -> tuple[str, str]:
         """("duckdb", DuckDB's version)."""

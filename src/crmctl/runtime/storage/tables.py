@@ -22,31 +22,20 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A store table: its columns, primary key (none for an append-only table), and the columns holding whole JSON
-    documents (a record's data, a log entry: long texts; `json` columns are documents too), which a backend may
-    store apart (DuckDB compresses them with zstd: docs/runtime.md#the-store)."""
+    """A store table: its columns and primary key (none for an append-only table)."""
 
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
-    documents: tuple[str, ...] = ()
-
-    def document(self, column: Column) -> bool:
-        """Whether `column` holds whole JSON documents."""
-        return column.kind == "json" or column.name in self.documents
 
     @property
     def tenanted(self) -> bool:
         """Whether each row belongs to a tenant (PostgreSQL isolates those rows per tenant)."""
         return self.columns[0].name == "tenant"
 
-    def create_statement(self, types: Mapping[str, str], documents: str = "") -> str:
-        """CREATE TABLE with each column's kind spelled by `types` (followed by `documents` for a column of
-        documents), NOT NULL but where it may be NULL, and the key."""
-        columns = [
-            f'"{c.name}" {types[c.kind]}{documents if self.document(c) else ""}{"" if c.nullable else " NOT NULL"}'
-            for c in self.columns
-        ]
+    def create_statement(self, types: Mapping[str, str]) -> str:
+        """CREATE TABLE with each column's kind spelled by `types`, NOT NULL but where it may be NULL, and the key."""
+        columns = [f'"{c.name}" {types[c.kind]}{"" if c.nullable else " NOT NULL"}' for c in self.columns]
         if self.key:
             columns.append(f"PRIMARY KEY ({', '.join(self.key)})")
         return f"CREATE TABLE {self.name} ({', '.join(columns)})"
@@ -91,7 +80,6 @@ TABLES: dict[str, Table] = {
             "events",
             _columns("tenant text, seq bigint, session text, at timestamp, entry text, hash text"),
             ("tenant", "seq"),
-            ("entry",),
         ),
         # Format 2: workflow instances, each pinned to the package version that started it.
         Table(
@@ -113,7 +101,6 @@ TABLES: dict[str, Table] = {
                 "attempts integer, next_at timestamp"
             ),
             ("tenant", "webhook", "event_id"),
-            ("event",),
         ),
         Table(
             "webhook_attempts",
