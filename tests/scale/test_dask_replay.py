@@ -36,12 +36,16 @@ example = _load_example()
 
 
 def _children() -> set[int]:
-    """This process's descendants, but multiprocessing's resource tracker (started once, lives as long as we do)."""
-    return {
-        child.pid
-        for child in psutil.Process().children(recursive=True)
-        if "resource_tracker" not in " ".join(child.cmdline())
-    }
+    """This process's live descendants, but multiprocessing's resource tracker (started once, lives as long as we
+    do); a zombie (a child another test killed and its parent has not reaped yet) is no live process."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                found.add(child.pid)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return found
 
 
 @pytest.fixture(scope="module")
