@@ -288,3 +288,49 @@ def test_a_write_the_database_aborted_for_another_writer_is_a_conflict_to_run_ag
         store.connection.all(f"DO $$ BEGIN RAISE EXCEPTION 'raised by the test' USING ERRCODE = '{code}'; END $$")
     assert "another writer held what this write needed (raised by the test)" in raised.value.message
     assert raised.value.hint == "run the command again"
+
+
+# -- workflow runs at once in one tenant: each one goes on every running instance, so they touch each other's -----
+
+LONG_RUN = """\
+events:
+  - start: {{instance: {instance}, data: {{firstName: Ada, lastName: Lovelace, email: a@example.com, owner: alice}}}}
+{advances}  - fire: {{instance: {instance}, transition: contact, as: bob/salesManager}}
+  - advance: 1h
+"""
+
+
+def test_workflow_runs_at_once_in_one_tenant_happen_one_after_the_other(pg_url: str, tmp_path: Path) -> None:
+    """A scripted run reads the tenant's running instances and advances them all: runs started together would
+    step on each other's instances, so each run holds the tenant for its duration and the next one starts from
+    where it left the instances (its clock too). Every run succeeds; the log replays."""
+
+    def scenario(instance: str) -> Path:
+        advances = "".join("  - advance: 10m\n" for _ in range(240))  # long enough for the runs to overlap
+        path = tmp_path / f"{instance}.yaml"
+        path.write_text(LONG_RUN.format(instance=instance, advances=advances), encoding="utf-8")
+        return path
+
+    where = ["--store", pg_url, "--tenant", "alpha"]
+    assert run(["workflow", "simulate", V2, "--script", str(scenario("first")), "--now", NOW, *where]) == 0
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "crmctl", "workflow", "simulate", V2, "--script", str(scenario(f"run{n}")), *where],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for n in range(4)
+    ]
+    errors = [run_.communicate(timeout=300)[1].decode()[-500:] for run_ in runs]
+    assert [r.returncode for r in runs] == [0] * 4, errors
+    with Store.open(locate(pg_url), read_only=True) as store:
+        assert store.verify_log("alpha") == []
+        instances = {i["id"]: i for i in store.list_instances("alpha")}
+        clocks = sorted(i["clock"] for i in instances.values())
+    assert sorted(instances) == ["first"] + [f"run{n}" for n in range(4)]
+    # one after the other: each run started at the clock the runs before it reached (41 h each), so the last
+    # clock is five runs' worth after NOW, and every instance was advanced to it
+    assert clocks == ["2026-12-04T22:00:00Z"] * 5
+    assert run(["replay", "--store", pg_url, "--tenant", "alpha"]) == 0

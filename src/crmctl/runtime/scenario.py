@@ -227,6 +227,28 @@ class Player:
         self.timeline.extend({"instance": instance["id"], **e} for instance, _, effects in steps for e in effects)
 
 
+def play_held(
+    store: Store,
+    tenant: str,
+    package: Package,
+    workflow: str | None,
+    start: Callable[[], datetime],
+    steps: Sequence[Mapping[str, Any]],
+) -> tuple[Player, PlayError | None]:
+    """A scripted run over a tenant's store, holding the tenant for its duration (`Store.holding`): it advances
+    every running instance, so two runs at once would step on each other's; this way one waits for the other
+    and starts from where that one left the instances and the clock (`start`, called once the tenant is held).
+    Returns the player and the PlayError of the step it stopped at, if any (the steps before it are kept)."""
+    Runtime(store, tenant).pin(package)  # before holding the tenant: another tenant's writer may be pinning it too
+    with store.holding(tenant):
+        player = Player.for_tenant(store, tenant, package, workflow, start())
+        try:
+            player.play_all(steps)
+        except PlayError as refused:
+            return player, refused
+    return player, None
+
+
 def summarize(
     timeline: list[dict[str, Any]], workflow: str, end: datetime, running: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:

@@ -24,7 +24,7 @@ see `runtime.storage`. Its methods are the store's API and hand each call to the
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -123,6 +123,16 @@ class Store:
     def engine(self) -> str:
         """The database engine: "duckdb" or "postgresql"."""
         return self.connection.engine
+
+    @contextmanager
+    def holding(self, tenant: str) -> Iterator[None]:
+        """One transaction that holds the tenant: on a shared store its other writers wait until the commit (the
+        tenant's chain lock, taken first), so what is read in it stays as read and what is written follows from
+        it; a run that reads many rows and writes over them (a workflow run advancing every running instance)
+        happens before or after another, never across it. Commits, or (on any exception) writes nothing."""
+        with self.transaction():
+            self.connection.lock_chain(tenant)
+            yield
 
     def hold_session(self, tenant: str, session: str, expected: Mapping[str, Any] | None) -> None:
         """Inside a transaction about to write a step of `session`: the session is still where this process found

@@ -81,7 +81,7 @@ def run_simulate(
     import sys
 
     from crmctl.model.package import load_package
-    from crmctl.runtime.scenario import Player, PlayError, summarize
+    from crmctl.runtime.scenario import Player, play_held, summarize
     from crmctl.runtime.workflow import parse_moment
 
     if script_path is None and output_format == "json":
@@ -97,16 +97,21 @@ def run_simulate(
         first = package.diagnostics[0]
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
     with open_store(store_path) as store:
-        start = scenario.now if scenario is not None and scenario.now is not None and now is None else None
-        player = Player.for_tenant(store, tenant, package, workflow, start or workflow_clock(store, tenant, now))
         if scenario is None:
             from crmctl.cli.workflow_interactive import interact
 
-            return interact(player)
-        try:
-            player.play_all([step for _, step in scenario.steps])
-        except PlayError as exc:
-            raise InputError(f"{scenario.steps[exc.index][0]}: {exc}") from None
+            return interact(Player.for_tenant(store, tenant, package, workflow, workflow_clock(store, tenant, now)))
+        start = scenario.now if scenario.now is not None and now is None else None
+        player, refused = play_held(
+            store,
+            tenant,
+            package,
+            workflow,
+            lambda: start or workflow_clock(store, tenant, now),
+            [step for _, step in scenario.steps],
+        )
+        if refused is not None:
+            raise InputError(f"{scenario.steps[refused.index][0]}: {refused}")
     # Earliest first across the steps too: an instance whose clock stood behind the run's start (`now:` or --now
     # later than the tenant's clock) catches up at its first step, with effects dated before earlier steps'.
     timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept
