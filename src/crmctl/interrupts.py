@@ -13,7 +13,9 @@ user's Ctrl-C whatever a library makes of it:
   after it; long loops call `check()` at their safe points (between chunks, per replayed entry) to stop early;
 - a query that swallowed it would still run to its end (a `COPY` of a whole store, a scan of a billion rows):
   every connection passed to `interruptible` is told to stop (its `interrupt()`, DuckDB's), from a thread of its
-  own, every 0.2 s from the Ctrl-C until the block ends.
+  own, every 0.2 s from the Ctrl-C until the block ends. The block's end stops that thread and waits for it: a
+  thread still inside DuckDB when the interpreter shuts down is torn down through DuckDB's C++ frames, and the
+  process aborts ("FATAL: exception not rethrown", exit -6 instead of 130).
 
 Only the main thread installs the handler, and only over Python's default one: a process started with Ctrl-C
 ignored (`nohup`, a background job) keeps ignoring it, and a server's own handler stays in place.
@@ -32,7 +34,7 @@ __all__ = ["check", "interruptible", "pressed", "watched"]
 
 _pressed = False
 _depth = 0
-_block = 0  # which outermost `watched()` is running: the interrupter of an earlier one stops
+_interrupter: tuple[Any, Any] | None = None  # the thread interrupting queries after a Ctrl-C, and its stop (an Event)
 _stoppable: WeakSet[Any] = WeakSet()
 _REPEAT = 0.2  # seconds between two `interrupt()` calls: a query started after one is stopped by the next
 
@@ -56,26 +58,38 @@ def check() -> None:
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
-    global _pressed
+    global _pressed, _interrupter
     if not _pressed:
         _pressed = True
         import threading
 
-        threading.Thread(target=_stop_queries, args=(_block,), name="crmctl-interrupt", daemon=True).start()
+        stop = threading.Event()
+        thread = threading.Thread(target=_stop_queries, args=(stop,), name="crmctl-interrupt", daemon=True)
+        _interrupter = (thread, stop)
+        thread.start()
     raise KeyboardInterrupt
 
 
-def _stop_queries(block: int) -> None:
-    """Interrupt every interruptible connection until the outermost `watched()` that saw the Ctrl-C (`block`) has
-    ended."""
-    import time
+def _stop_queries(stop: Any) -> None:
+    """Interrupt every interruptible connection, every `_REPEAT` seconds until `stop` (an Event) is set."""
     from contextlib import suppress
 
-    while _pressed and _block == block:
+    while not stop.is_set():
         for connection in list(_stoppable):
             with suppress(Exception):  # closed meanwhile: nothing to stop
                 connection.interrupt()
-        time.sleep(_REPEAT)
+        stop.wait(_REPEAT)
+
+
+def _stop_interrupter() -> None:
+    """End the interrupting thread, if a Ctrl-C started one, and wait for it (it is between two `interrupt()`
+    calls at most one call away; the wait is bounded all the same)."""
+    global _interrupter
+    if _interrupter is not None:
+        thread, stop = _interrupter
+        _interrupter = None
+        stop.set()
+        thread.join(timeout=5)
 
 
 @contextmanager
@@ -86,7 +100,7 @@ def watched() -> Iterator[None]:
     import signal
     import threading
 
-    global _depth, _pressed, _block
+    global _depth, _pressed
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -96,7 +110,6 @@ def watched() -> Iterator[None]:
     try:
         if outermost:
             _pressed = False
-            _block += 1
             if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
                 previous = signal.signal(signal.SIGINT, _on_sigint)
         yield
@@ -115,4 +128,4 @@ def watched() -> Iterator[None]:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)  # first: a Ctrl-C from here on is Python's own again
             _pressed = False
-            _block += 1
+            _stop_interrupter()
