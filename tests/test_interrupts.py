@@ -98,6 +98,33 @@ def test_no_commit_after_a_swallowed_ctrl_c(tmp_path: Path, monkeypatch: pytest.
         assert list(opened.events("default")) == [] and opened.get_draft("default", "s") is None
 
 
+def test_a_workflow_run_interrupted_half_way_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scripted run is written as a whole: a Ctrl-C at its second logged step leaves neither the first step's
+    entry nor its instance (docs/runtime.md, "What a run leaves")."""
+    calls: list[int] = []
+    original = EventLog.append
+
+    def append(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            _swallow_a_ctrl_c()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(EventLog, "append", append)
+    scenario = tmp_path / "run.yaml"
+    scenario.write_text(
+        "events:\n"
+        "  - start: {instance: a, data: {firstName: A, lastName: B}}\n"
+        "  - start: {instance: b, data: {firstName: C, lastName: D}}\n"
+    )
+    store = tmp_path / "rt.duckdb"
+    v2 = str(REPO / "packages" / "LeadLifecycle" / "v2")
+    assert run(["workflow", "simulate", v2, "--script", str(scenario), "--store", str(store), *NOW]) == 130
+    assert len(calls) == 2
+    with Store.open(store) as opened:
+        assert list(opened.events("default")) == [] and opened.list_instances("default") == []
+
+
 def test_a_ctrl_c_inside_a_duckdb_query_stops_it_and_is_a_keyboard_interrupt() -> None:
     """DuckDB alone turns some of these into its own error and swallows others (the query runs on: about one in
     three here); an interruptible connection is stopped either way, within moments."""

@@ -583,3 +583,29 @@ def test_any_mix_of_starts_and_advances_gives_a_time_ordered_timeline(
     assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
     assert run(["replay", "--store", str(store)]) == 0
     capsys.readouterr()
+
+
+def test_a_bad_now_writes_nothing_and_a_refused_step_keeps_the_steps_before_it(
+    store_location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run is written as a whole, up to the step that was refused (review of issue 14: the run's transaction
+    must not take the earlier steps with it); a --now that is no time is refused before the store is touched."""
+    from crmctl.runtime.storage.locator import locate
+    from crmctl.runtime.store import Store
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "events:\n" + START + "- advance: 1h\n- fire: {instance: a, transition: nope, as: bob/salesManager}\n"
+    )
+    where = ["--store", store_location]
+    assert run(["workflow", "simulate", V2, "--script", str(scenario), *where, "--now", "yesterday"]) == 2
+    assert "--now 'yesterday'" in capsys.readouterr().err
+    if not store_location.startswith("postgresql"):
+        assert not Path(store_location).exists()
+    assert run(["workflow", "simulate", V2, "--script", str(scenario), *where, "--now", "2026-11-26T09:00:00Z"]) == 2
+    assert f"{scenario}:4:3: workflow leadLifecycle has no transition 'nope'" in capsys.readouterr().err
+    with Store.open(locate(store_location), read_only=True) as store:
+        [instance] = store.list_instances("default")
+        assert (instance["id"], instance["clock"]) == ("a", "2026-11-26T10:00:00Z")
+        assert [e["session"] for e in store.events("default")] == ["workflow:a"]
+        assert store.verify_log("default") == []

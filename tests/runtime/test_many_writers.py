@@ -300,31 +300,54 @@ events:
 """
 
 
+def _waiting_for_a_lock(url: str) -> int:
+    """How many connections to the store's database wait for a lock (the tenant's chain lock, here)."""
+    with Store.open(locate(url), read_only=True) as store:
+        [(count,)] = store.connection.all("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    return int(count)
+
+
 def test_workflow_runs_at_once_in_one_tenant_happen_one_after_the_other(pg_url: str, tmp_path: Path) -> None:
     """A scripted run reads the tenant's running instances and advances them all: runs started together would
     step on each other's instances, so each run holds the tenant for its duration and the next one starts from
-    where it left the instances (its clock too). Every run succeeds; the log replays."""
+    where it left the instances (its clock too). The test holds the tenant until all four runs wait for it, so
+    they are certain to overlap. Every run succeeds; the log replays."""
 
     def scenario(instance: str) -> Path:
-        advances = "".join("  - advance: 10m\n" for _ in range(240))  # long enough for the runs to overlap
+        advances = "".join("  - advance: 10m\n" for _ in range(240))
         path = tmp_path / f"{instance}.yaml"
         path.write_text(LONG_RUN.format(instance=instance, advances=advances), encoding="utf-8")
         return path
 
     where = ["--store", pg_url, "--tenant", "alpha"]
     assert run(["workflow", "simulate", V2, "--script", str(scenario("first")), "--now", NOW, *where]) == 0
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "crmctl", "workflow", "simulate", V2, "--script", str(scenario(f"run{n}")), *where],
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for n in range(4)
-    ]
-    errors = [run_.communicate(timeout=300)[1].decode()[-500:] for run_ in runs]
-    assert [r.returncode for r in runs] == [0] * 4, errors
+    runs: list[subprocess.Popen[bytes]] = []
+    try:
+        with Store.open(locate(pg_url)) as holder, holder.holding("alpha"):
+            for n in range(4):
+                argv = ["workflow", "simulate", V2, "--script", str(scenario(f"run{n}")), *where]
+                runs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "crmctl", *argv],
+                        cwd=REPO,
+                        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
+                    )
+                )
+            deadline = time.monotonic() + 120
+            while _waiting_for_a_lock(pg_url) < 4:  # every run read nothing yet: it waits for the tenant
+                assert time.monotonic() < deadline and all(r.poll() is None for r in runs), "the runs did not wait"
+                time.sleep(0.1)
+        errors = [r.communicate(timeout=300)[1].decode()[-500:] for r in runs]
+        assert [r.returncode for r in runs] == [0] * 4, errors
+    finally:
+        for leftover in runs:
+            if leftover.poll() is None:
+                leftover.kill()
+                leftover.wait()
+            if leftover.stderr is not None:
+                leftover.stderr.close()
     with Store.open(locate(pg_url), read_only=True) as store:
         assert store.verify_log("alpha") == []
         instances = {i["id"]: i for i in store.list_instances("alpha")}
@@ -334,3 +357,31 @@ def test_workflow_runs_at_once_in_one_tenant_happen_one_after_the_other(pg_url: 
     # clock is five runs' worth after NOW, and every instance was advanced to it
     assert clocks == ["2026-12-04T22:00:00Z"] * 5
     assert run(["replay", "--store", pg_url, "--tenant", "alpha"]) == 0
+
+
+def test_a_run_refused_at_a_step_keeps_the_steps_before_it(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run is written as a whole, up to the step refused: here the store's refusal of a value (JSONB would give
+    -0.0 back as 0.0) at the third step. The instance the first step started is there, with its entries; nothing
+    of the refused step is."""
+    scenario = tmp_path / "refused.yaml"
+    scenario.write_text(
+        "events:\n"
+        "  - start: {instance: a, data: {firstName: Ada, lastName: L, email: a@example.com, owner: alice}}\n"
+        "  - advance: 1h\n"
+        "  - start: {instance: b, data: {firstName: Bo, lastName: L, email: b@example.com, owner: alice,"
+        " annualRevenue: -0.0}}\n"
+        "  - advance: 1h\n",
+        encoding="utf-8",
+    )
+    where = ["--store", pg_url, "--tenant", "alpha"]
+    assert run(["workflow", "simulate", V2, "--script", str(scenario), "--now", NOW, *where]) == 2
+    said = capsys.readouterr().err
+    assert f"{scenario}:" in said and "-0.0" in said, said
+    with Store.open(locate(pg_url), read_only=True) as store:
+        instances = {i["id"]: i for i in store.list_instances("alpha")}
+        sessions = {e["session"] for e in store.events("alpha")}
+        assert store.verify_log("alpha") == []
+    assert sorted(instances) == ["a"] and sessions == {"workflow:a"}
+    assert instances["a"]["clock"] == "2026-11-26T10:00:00Z"  # the advance before the refused step, kept

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from crmctl.errors import InputError
 from crmctl.runtime.eventlog import value_hash
 from crmctl.runtime.packages import PackageRef
 from crmctl.runtime.service import Runtime
@@ -59,19 +60,33 @@ def workflow_entry(
 
 
 class PlayError(WorkflowError):
-    """A scenario step the engine refused; `index` is the step's position."""
+    """A scenario step the engine (or the store, for a value it cannot keep) refused; `index` is the step's
+    position."""
 
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, index: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.index = index
 
 
 class TenantLog:
-    """A tenant's side of a player: the instances it holds already, and where played steps are written."""
+    """A tenant's side of a player: the instances it holds already, and where played steps are written.
 
-    def __init__(self, store: Store, tenant: str, running: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        self.store, self.tenant = store, tenant
+    `held`: the caller holds the tenant for the whole run (`Store.holding`), so nothing another process writes can
+    come between this run's reads and writes: no step checks its instances again, and each instance's row is
+    written once, by `flush`, rather than at every step (on PostgreSQL a row rewritten many times in one
+    transaction gets slower to rewrite each time). Log entries are appended step by step either way."""
+
+    def __init__(
+        self,
+        store: Store,
+        tenant: str,
+        running: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        held: bool = False,
+    ) -> None:
+        self.store, self.tenant, self.held = store, tenant, held
         self._found: dict[str, Mapping[str, Any]] = dict(running or {})  # as read, or as this run last wrote them
+        self._unwritten: dict[str, Mapping[str, Any]] = {}  # held: the instances `flush` writes
 
     def stored(self, instance_id: str) -> dict[str, Any] | None:
         """The stored instance of that id (any workflow, any status), None when the tenant has none."""
@@ -79,12 +94,25 @@ class TenantLog:
 
     def write(self, entries: list[dict[str, Any]], instances: list[dict[str, Any]]) -> None:
         """Append the log entries and keep the instances: all or none; an instance another process started or
-        moved meanwhile is a conflict (`Store.hold_instances`)."""
-        with self.store.transaction():
-            self.store.hold_instances(self.tenant, {str(i["id"]): self._found.get(str(i["id"])) for i in instances})
+        moved meanwhile is a conflict (`Store.hold_instances`). Held: the instances' values are checked (a value
+        the store cannot keep refuses the step before anything of it is written) and kept for `flush`."""
+        if self.held:
+            self.store.check_instances(self.tenant, instances)
             self.store.append_events(self.tenant, entries)
-            self.store.put_instances(self.tenant, instances)
+            self._unwritten.update((str(i["id"]), i) for i in instances)
+        else:
+            with self.store.transaction():
+                found = {str(i["id"]): self._found.get(str(i["id"])) for i in instances}
+                self.store.hold_instances(self.tenant, found)
+                self.store.append_events(self.tenant, entries)
+                self.store.put_instances(self.tenant, instances)
         self._found.update((str(i["id"]), i) for i in instances)
+
+    def flush(self) -> None:
+        """Held: write every instance the run moved, as it stands now."""
+        if self._unwritten:
+            self.store.put_instances(self.tenant, list(self._unwritten.values()))
+            self._unwritten.clear()
 
 
 def _unknown_version(digest: str) -> Package:
@@ -122,13 +150,17 @@ class Player:
         return cls(engine, ref, clock)
 
     @classmethod
-    def for_tenant(cls, store: Store, tenant: str, package: Package, workflow: str | None, clock: datetime) -> Player:
+    def for_tenant(
+        cls, store: Store, tenant: str, package: Package, workflow: str | None, clock: datetime, *, held: bool = False
+    ) -> Player:
         """A player over a tenant's store: `package` is pinned there, the tenant's running instances of the
-        workflow go on, and every step is logged."""
-        return cls.for_runtime(Runtime(store, tenant), package, workflow, clock)
+        workflow go on, and every step is logged (`held`: see `TenantLog`)."""
+        return cls.for_runtime(Runtime(store, tenant), package, workflow, clock, held=held)
 
     @classmethod
-    def for_runtime(cls, runtime: Runtime, package: Package, workflow: str | None, clock: datetime) -> Player:
+    def for_runtime(
+        cls, runtime: Runtime, package: Package, workflow: str | None, clock: datetime, *, held: bool = False
+    ) -> Player:
         """`for_tenant` over a runtime the caller keeps (the sandbox's, which pins a version being edited)."""
         store, tenant = runtime.store, runtime.tenant
         ref = runtime.pin(package)
@@ -140,7 +172,7 @@ class Player:
             clock,
             instances=running,
             pinned=runtime.pinned,
-            log=TenantLog(store, tenant, running),
+            log=TenantLog(store, tenant, running, held=held),
         )
 
     def engine_of(self, instance: Mapping[str, Any] | None) -> WorkflowEngine:
@@ -156,8 +188,8 @@ class Player:
         for index, step in enumerate(steps):
             try:
                 self.play(step)
-            except WorkflowError as exc:
-                raise PlayError(index, exc.message) from None
+            except (WorkflowError, InputError) as exc:  # InputError: a value the store refused (`TenantLog.write`)
+                raise PlayError(index, exc.message, hint=exc.hint) from None
         return self.timeline
 
     def play(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -237,16 +269,20 @@ def play_held(
 ) -> tuple[Player, PlayError | None]:
     """A scripted run over a tenant's store, holding the tenant for its duration (`Store.holding`): it advances
     every running instance, so two runs at once would step on each other's; this way one waits for the other
-    and starts from where that one left the instances and the clock (`start`, called once the tenant is held).
-    Returns the player and the PlayError of the step it stopped at, if any (the steps before it are kept)."""
+    and starts from where that one left the instances (`start`, the clock, is called once the tenant is held).
+    Written as a whole when it ends: to its end, or up to the step that was refused (returned as the PlayError;
+    the steps before it are kept). Anything else (Ctrl-C, a crash) leaves nothing of the run."""
     Runtime(store, tenant).pin(package)  # before holding the tenant: another tenant's writer may be pinning it too
     with store.holding(tenant):
-        player = Player.for_tenant(store, tenant, package, workflow, start())
+        player = Player.for_tenant(store, tenant, package, workflow, start(), held=True)
+        assert player.log is not None
+        refused = None
         try:
             player.play_all(steps)
-        except PlayError as refused:
-            return player, refused
-    return player, None
+        except PlayError as error:
+            refused = error
+        player.log.flush()
+    return player, refused
 
 
 def summarize(

@@ -129,8 +129,10 @@ class Store:
         """One transaction that holds the tenant: on a shared store its other writers wait until the commit (the
         tenant's chain lock, taken first), so what is read in it stays as read and what is written follows from
         it; a run that reads many rows and writes over them (a workflow run advancing every running instance)
-        happens before or after another, never across it. Commits, or (on any exception) writes nothing."""
-        with self.transaction():
+        happens before or after another, never across it. The transaction works in the tenant's rows (reads of
+        the whole store, the package copies', switch to it and back). Commits, or (on any exception) writes
+        nothing."""
+        with self.transaction(), self.connection.tenant(tenant):
             self.connection.lock_chain(tenant)
             yield
 
@@ -307,6 +309,11 @@ class Store:
         return self.records.ids(tenant, entity)
 
     # -- workflow instances (format 2) ------------------------------------------------------------------------------
+
+    def check_instances(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse (InputError) an instance holding a value this store would not give back as it is (PostgreSQL's
+        JSONB: `Connection.json_text`), without writing anything."""
+        self.instances.check(tenant, instances)
 
     def put_instances(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> None:
         """Insert or replace workflow instances (the engine's instance objects) in one batch."""

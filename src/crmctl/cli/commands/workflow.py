@@ -96,22 +96,23 @@ def run_simulate(
     if not package.valid:
         first = package.diagnostics[0]
         raise InputError(f"{first.location}: {first.message} (run crmctl lint {package_path})")
+    given = instant(now) if now is not None else None  # read before the store is opened, let alone written
     with open_store(store_path) as store:
         if scenario is None:
             from crmctl.cli.workflow_interactive import interact
 
             return interact(Player.for_tenant(store, tenant, package, workflow, workflow_clock(store, tenant, now)))
-        start = scenario.now if scenario.now is not None and now is None else None
+        start = given or scenario.now  # else the tenant's clock, read once the run holds the tenant
         player, refused = play_held(
             store,
             tenant,
             package,
             workflow,
-            lambda: start or workflow_clock(store, tenant, now),
+            lambda: start or workflow_clock(store, tenant, None),
             [step for _, step in scenario.steps],
         )
         if refused is not None:
-            raise InputError(f"{scenario.steps[refused.index][0]}: {refused}")
+            raise InputError(f"{scenario.steps[refused.index][0]}: {refused}", hint=refused.hint)
     # Earliest first across the steps too: an instance whose clock stood behind the run's start (`now:` or --now
     # later than the tenant's clock) catches up at its first step, with effects dated before earlier steps'.
     timeline = sorted(player.timeline, key=lambda effect: parse_moment(effect["at"]))  # stable: each step's order kept

@@ -36,15 +36,20 @@ class WorkflowInstances:
                 "package_name": pa.array([str(i["package"]["name"]) for i in instances], text),
                 "package_version": pa.array([str(i["package"]["version"]) for i in instances], text),
                 "package_digest": pa.array([str(i["digest"]) for i in instances], text),
-                "state": pa.array(
-                    [self._db.json_text(dict(i), f"workflow instance {tenant}/{i['id']}") for i in instances], text
-                ),
+                "state": pa.array(self._states(tenant, instances), text),
                 "status": pa.array([str(i["status"]) for i in instances], text),
                 "clock": pa.array([parse_stored_instant(i["clock"]) for i in instances], pa.timestamp("us", "UTC")),
             }
         )
         with self._db.transaction(), self._db.tenant(tenant):
             self._db.insert("workflow_instances", table.column_names, table, replace=True)
+
+    def check(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse an instance `put` would refuse for one of its values, writing nothing."""
+        self._states(tenant, instances)
+
+    def _states(self, tenant: str, instances: Sequence[Mapping[str, Any]]) -> list[str]:
+        return [self._db.json_text(dict(i), f"workflow instance {tenant}/{i['id']}") for i in instances]
 
     def get(self, tenant: str, instance_id: str) -> dict[str, Any] | None:
         """The tenant's instance `instance_id`, None if there is none."""
