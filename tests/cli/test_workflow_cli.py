@@ -609,3 +609,30 @@ def test_a_bad_now_writes_nothing_and_a_refused_step_keeps_the_steps_before_it(
         assert (instance["id"], instance["clock"]) == ("a", "2026-11-26T10:00:00Z")
         assert [e["session"] for e in store.events("default")] == ["workflow:a"]
         assert store.verify_log("default") == []
+
+
+def test_a_damaged_copy_met_half_way_leaves_nothing_of_the_run(
+    store_location: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a step's refusal keeps the steps before it: a stored package copy found damaged at the second step
+    (the first step that touches an instance of that version) is no refusal of that step, and nothing of the run
+    is written (second review of issue 14: it was taken for one and committed the first step)."""
+    from crmctl.runtime.storage.locator import locate
+    from crmctl.runtime.store import Store
+
+    v1 = str(REPO / "packages" / "LeadLifecycle" / "v1")
+    where = ["--store", store_location, "--now", "2026-11-26T09:00:00Z"]
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("events:\n" + START.replace("a,", "old,"))
+    second.write_text("events:\n" + START.replace("a,", "new,") + "- advance: 1h\n")
+    assert run(["workflow", "simulate", v1, "--script", str(first), *where]) == 0
+    with Store.open(locate(store_location)) as store:
+        [old] = store.list_instances("default")
+        store.connection.all("UPDATE packages SET canonical = ? WHERE digest = ?", [b'{"x": 1}', old["digest"]])
+    capsys.readouterr()
+    assert run(["workflow", "simulate", V2, "--script", str(second), *where]) == 2
+    said = capsys.readouterr().err
+    assert "restore the store from a backup" in said and str(second) not in said, said
+    with Store.open(locate(store_location), read_only=True) as store:
+        assert [i["id"] for i in store.list_instances("default")] == ["old"]
+        assert [e["session"] for e in store.events("default")] == ["workflow:old"]

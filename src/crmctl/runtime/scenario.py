@@ -97,7 +97,10 @@ class TenantLog:
         moved meanwhile is a conflict (`Store.hold_instances`). Held: the instances' values are checked (a value
         the store cannot keep refuses the step before anything of it is written) and kept for `flush`."""
         if self.held:
-            self.store.check_instances(self.tenant, instances)
+            try:
+                self.store.check_instances(self.tenant, instances)
+            except InputError as refused:  # the step's refusal, like the engine's: the steps before it are kept
+                raise WorkflowError(refused.message, hint=refused.hint) from None
             self.store.append_events(self.tenant, entries)
             self._unwritten.update((str(i["id"]), i) for i in instances)
         else:
@@ -188,7 +191,7 @@ class Player:
         for index, step in enumerate(steps):
             try:
                 self.play(step)
-            except (WorkflowError, InputError) as exc:  # InputError: a value the store refused (`TenantLog.write`)
+            except WorkflowError as exc:
                 raise PlayError(index, exc.message, hint=exc.hint) from None
         return self.timeline
 
@@ -271,7 +274,9 @@ def play_held(
     every running instance, so two runs at once would step on each other's; this way one waits for the other
     and starts from where that one left the instances (`start`, the clock, is called once the tenant is held).
     Written as a whole when it ends: to its end, or up to the step that was refused (returned as the PlayError;
-    the steps before it are kept). Anything else (Ctrl-C, a crash) leaves nothing of the run."""
+    the steps before it are kept). Anything else (a store's error, Ctrl-C, a crash) leaves nothing of the run: a
+    refusal is raised before anything of its step is written, any other error may come from a write the database
+    aborted the transaction for."""
     Runtime(store, tenant).pin(package)  # before holding the tenant: another tenant's writer may be pinning it too
     with store.holding(tenant):
         player = Player.for_tenant(store, tenant, package, workflow, start(), held=True)
