@@ -140,3 +140,29 @@ def test_the_tenant_player_goes_on_with_the_tenants_running_instances(tmp_path: 
         assert sorted(again.instances) == sorted(again.initial) == ["a"]  # b completed: it takes no input
         with pytest.raises(WorkflowError, match="instance b exists already in tenant default"):
             again.play(start("b"))
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_step_the_log_refuses_leaves_the_player_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: bool
+) -> None:
+    """The interactive mode and the sandbox go on after a refused step: its instances and clock must not have
+    moved in the player when nothing of it was written (second review of issue 14: they had, and the next step
+    wrote the refused one's changes without its log entry, which replay could not reproduce)."""
+    from crmctl.runtime.storage.errors import StoreConflictError
+
+    package = load_package(V1)
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        player = Player.for_tenant(store, "default", package, None, SKELETON_NOW, held=held)
+        player.play(start("a"))
+        before = (dict(player.instances), player.clock, len(player.timeline))
+        assert player.log is not None
+
+        def refuse(*args: Any) -> None:
+            raise StoreConflictError("refused by the test")
+
+        monkeypatch.setattr(player.log, "write", refuse)
+        for step in ({"type": "advance", "by": timedelta(days=3)}, start("b")):
+            with pytest.raises(StoreConflictError):
+                player.play(step)
+            assert (dict(player.instances), player.clock, len(player.timeline)) == before, step

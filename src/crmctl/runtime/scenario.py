@@ -197,7 +197,8 @@ class Player:
 
     def play(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Apply one step; WorkflowError (from the engine, or time moving backwards) when it makes no sense.
-        Returns the step's effects, earliest first."""
+        Returns the step's effects, earliest first. A step refused (by the engine, or by the log it is written to)
+        leaves the player as it was: its instances and clock move only once the step is written."""
         before = len(self.timeline)
         if step["type"] in ("advance", "advance-to"):
             target = self.clock + step["by"] if step["type"] == "advance" else step["to"]
@@ -205,18 +206,17 @@ class Player:
                 raise WorkflowError(
                     f"time cannot move backwards ({format_moment(target)} is before {format_moment(self.clock)})"
                 )
-            self.clock = target
             moved: list[Played] = []
             for instance_id in sorted(self.instances):
                 current = self.instances[instance_id]
                 if current["status"] == "running":
-                    done = self.engine_of(current).advance(current, self.clock)
-                    self.instances[instance_id] = done.instance
+                    done = self.engine_of(current).advance(current, target)
                     moved.append((done.instance, {"type": "advance", "instance": done.instance["id"]}, done.effects))
             # Every instance's clock is kept (the next run goes on from it), an entry is logged where something
             # happened; all in one transaction. Instances advance independently: the effects of all of them
             # are merged into time order (each instance's own effects are in time order already).
-            self._record(moved)
+            self._record(moved, target)
+            self.clock = target
             self.timeline[before:] = sorted(self.timeline[before:], key=lambda e: parse_moment(e["at"]))
             return self.timeline[before:]
         instance_id = str(step["instance"])
@@ -229,8 +229,7 @@ class Player:
                 f"{self.model.workflow.id} take input"
             )
         done = apply_input(self.engine_of(existing), existing, step, self.clock)
-        self.instances[instance_id] = done.instance
-        self._record([(done.instance, step, done.effects)])
+        self._record([(done.instance, step, done.effects)], self.clock)
         return self.timeline[before:]
 
     def _refuse_stored(self, instance_id: str, kind: str) -> None:
@@ -247,11 +246,11 @@ class Player:
             raise WorkflowError(f"{what}; an instance id is used once per tenant: start the new one under another id")
         raise WorkflowError(f"{what}; only running instances of workflow {self.model.workflow.id} take input")
 
-    def _record(self, steps: list[Played]) -> None:
-        """Log the steps (an advance only where it had effects) and keep every instance, then add the effects to
-        the timeline."""
+    def _record(self, steps: list[Played], moment: datetime) -> None:
+        """Log the steps, which happened at `moment` (an advance only where it had effects), and keep every
+        instance, then add the effects to the timeline."""
         if self.log is not None:
-            at = format_moment(self.clock)
+            at = format_moment(moment)
             flow, entity = self.model.workflow.id, self.model.entity
             entries = [
                 workflow_entry(instance, flow, entity, at, given, effects)
@@ -259,6 +258,7 @@ class Player:
                 if effects or given["type"] != "advance"
             ]
             self.log.write(entries, [instance for instance, _, _ in steps])
+        self.instances.update((str(instance["id"]), instance) for instance, _, _ in steps)
         self.timeline.extend({"instance": instance["id"], **e} for instance, _, effects in steps for e in effects)
 
 
