@@ -277,9 +277,10 @@ def play_held(
     the steps before it are kept). Anything else (a store's error, Ctrl-C, a crash) leaves nothing of the run: a
     refusal is raised before anything of its step is written, any other error may come from a write the database
     aborted the transaction for."""
-    Runtime(store, tenant).pin(package)  # before holding the tenant: another tenant's writer may be pinning it too
+    runtime = Runtime(store, tenant)
+    runtime.pin(package)  # before holding the tenant: another tenant's writer may be pinning it too
     with store.holding(tenant):
-        player = Player.for_tenant(store, tenant, package, workflow, start(), held=True)
+        player = Player.for_runtime(runtime, package, workflow, start(), held=True)  # pinned already: no I/O
         assert player.log is not None
         refused = None
         try:

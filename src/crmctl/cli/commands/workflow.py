@@ -101,7 +101,8 @@ def run_simulate(
         if scenario is None:
             from crmctl.cli.workflow_interactive import interact
 
-            return interact(Player.for_tenant(store, tenant, package, workflow, workflow_clock(store, tenant, now)))
+            clock = given or workflow_clock(store, tenant, None)
+            return interact(Player.for_tenant(store, tenant, package, workflow, clock))
         start = given or scenario.now  # else the tenant's clock, read once the run holds the tenant
         player, refused = play_held(
             store,
