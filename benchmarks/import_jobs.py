@@ -18,7 +18,13 @@ free it would be at most total / parent share (pickling the chunks and results, 
 are rows per second of wall time, best of REPEAT, with the CPU time of this process and of its workers: on a
 shared machine wall times are provisional (compare the ratios of one run), and the CPU times give the speed-up
 two idle cores would show, CPU of jobs 1 / max(this process's CPU, all CPU / JOBS). The parts are CPU times of
-this process (timers included: a few microseconds a row). Nothing is checked against a target.
+this process (timers included: a few microseconds a row).
+
+With --jobs 2, each pair of imports is followed by the machine's own baseline (`machine_ratio`): the work the pool
+divides (converting, checking and encoding the first 40,000 rows) done by one process alone, then by two processes
+at once, without a pool. On a virtual machine two busy vCPUs rarely give twice the throughput of one; that ratio,
+measured beside each pair, is the ceiling of the import's speed-up, and the import's ratio over it is what the
+pool achieves of it. Nothing is checked against a target.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ import argparse
 import gc
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_bench import PACKAGE, leads, write_files
 
 AT = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+MACHINE_ROWS = 40_000  # rows of the machine baseline (each of its three processes converts, checks, encodes them)
 
 
 def _timed(spent: dict[str, float], name: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,6 +88,77 @@ def time_import(
             raise SystemExit(f"import failed: {report.to_json()['rejected'][:3]}")
     cpu = [a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before, strict=True)]
     return elapsed, cpu[0], cpu[1]
+
+
+def _prepared_work(source: Path, store_path: Path, limit: int) -> list[list[Any]]:
+    """The first `limit` raw rows of `source` in the pool's chunks, with this process set up as a pool worker is
+    (`row_checks._setup`: the pinned copy loaded, its engine compiled, the rows' conversion)."""
+    from crmctl.model.package import load_package
+    from crmctl.runtime import record_files, row_checks
+    from crmctl.runtime.pool import chunked
+    from crmctl.runtime.record_service import RecordService
+    from crmctl.runtime.service import Runtime, iso
+    from crmctl.runtime.store import Store
+
+    package = load_package(PACKAGE)
+    with Store.open(store_path) as store:
+        service = RecordService(Runtime(store, "bench"))
+        ref = service.runtime.pin(package)
+        engine = service.engine(package, "Lead", ref.digest)
+        blob = store.get_package(ref.digest)
+    assert blob is not None
+    rows = record_files.read_rows(source, engine)
+    with closing(rows.items()) as items:
+        raw = list(islice(items, limit))
+    writing = row_checks.RowWriting("bench", ref.to_json(), AT, iso(AT))
+    row_checks._setup(ref.digest, blob, "Lead", engine.locale, writing, rows.plan)
+    return list(chunked(raw, row_checks.CHUNK_ROWS))
+
+
+def _work(chunks: list[list[Any]]) -> float:
+    """Seconds to convert, check and encode `chunks` here, as a worker does (what the pool divides)."""
+    from crmctl.runtime import row_checks
+
+    started = time.perf_counter()
+    for chunk in chunks:
+        row_checks._encode_chunk(chunk)
+    return time.perf_counter() - started
+
+
+def _copy(source: Path, store_path: Path, limit: int, ready: Any, results: Any) -> None:
+    """One of the machine baseline's two processes: set up, warm up, then the work when both are ready."""
+    gc.disable()
+    chunks = _prepared_work(source, store_path, limit)
+    _work(chunks[:1])
+    ready.wait()
+    results.put(_work(chunks))
+
+
+def machine_ratio(source: Path, directory: Path, limit: int) -> float:
+    """What this machine gives for the pool's own work: throughput of two processes doing it at once (spawned, set
+    up and warmed before the clock starts, no pool, nothing exchanged) over one process doing it alone, on the
+    first `limit` rows of `source`. The ceiling of the import's speed-up with two jobs, measured beside it."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    chunks = _prepared_work(source, directory / "machine.duckdb", limit)
+    _work(chunks[:1])
+    alone = _work(chunks)
+    ready, results = context.Barrier(3), context.Queue()
+    copies = [
+        context.Process(target=_copy, args=(source, directory / f"machine-{i}.duckdb", limit, ready, results))
+        for i in range(2)
+    ]
+    for copy in copies:
+        copy.start()
+    ready.wait()
+    started = time.perf_counter()
+    for _ in copies:
+        results.get()
+    together = time.perf_counter() - started
+    for copy in copies:
+        copy.join()
+    return 2 * alone / together
 
 
 @contextmanager
@@ -133,18 +213,33 @@ def main(argv: list[str] | None = None) -> int:
         for source in (jsonl, table):
             kind = source.suffix[1:]
             best: dict[int, tuple[float, float, float]] = {}
+            pairs: list[float] = []  # each run's jobs 1 / jobs 2, the two imports one after the other
+            machine: list[float] = []  # each run's machine baseline (`machine_ratio`), measured right after them
             for run in range(args.repeat):
+                walls = []
                 for jobs in (1, args.jobs):
                     timed = time_import(source, directory / f"{kind}-{jobs}-{run}.duckdb", jobs)
                     best[jobs] = min(best.get(jobs, timed), timed)
+                    walls.append(timed[0])
+                pairs.append(walls[0] / walls[1])
+                if args.jobs == 2:
+                    machine.append(machine_ratio(source, directory, min(args.rows, MACHINE_ROWS)))
             (one, one_cpu, _), (many, parent_cpu, workers_cpu) = best[1], best[args.jobs]
             idle = max(parent_cpu, (parent_cpu + workers_cpu) / args.jobs)
             print(
                 f"{kind:>6}: jobs 1 {args.rows / one:>8,.0f} rows/s ({one:.2f} s, CPU {one_cpu:.2f} s)   "
                 f"jobs {args.jobs} {args.rows / many:>8,.0f} rows/s ({many:.2f} s, CPU {parent_cpu:.2f} s here + "
                 f"{workers_cpu:.2f} s in workers)   speed-up {one / many:.2f}x wall, {one_cpu / idle:.2f}x on "
-                f"{args.jobs} idle cores (CPU jobs 1 / max(this process, all / {args.jobs}))"
+                f"{args.jobs} idle cores (CPU jobs 1 / max(this process, all / {args.jobs})); each run's pair: "
+                f"{', '.join(f'{ratio:.2f}x' for ratio in pairs)}, median {statistics.median(pairs):.2f}x"
             )
+            if machine:
+                print(
+                    f"        the machine: two processes doing the same work at once, each run: "
+                    f"{', '.join(f'{ratio:.2f}x' for ratio in machine)}, median {statistics.median(machine):.2f}x "
+                    f"the throughput of one; the import's speed-up over it, median "
+                    f"{statistics.median(p / m for p, m in zip(pairs, machine, strict=True)):.0%}"
+                )
             parts: dict[str, float] = {}
             _, total, _ = time_import(source, directory / f"{kind}-parts.duckdb", 1, parts)
             loop = total - sum(parts.values())

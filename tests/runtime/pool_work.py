@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 _offset = 0
 
@@ -19,3 +20,17 @@ def shifted(chunk: list[int]) -> list[int]:
     if 13 in chunk:
         raise ValueError("13 is unlucky")
     return [item + _offset for item in chunk]
+
+
+_marks = ""
+
+
+def mark_in(directory: str) -> None:
+    global _marks
+    _marks = directory
+
+
+def marked(chunk: list[int]) -> list[int]:
+    """The chunk as it is, after leaving a file named after its first item in the setup's directory."""
+    (Path(_marks) / str(chunk[0])).touch()
+    return chunk

@@ -175,3 +175,55 @@ def test_an_import_writes_what_a_create_per_row_writes(
                     if number != 7:
                         assert one_by_one.create(package, "Lead", given or f"Lead-{number}", values, NOW).ok
                 assert _contents(imported, tmp_path / "a.parquet") == _contents(created, tmp_path / "b.parquet")
+
+
+@pytest.mark.parametrize(
+    ("count", "padded", "read_at_start"),
+    [(240, False, 10), (240, True, 100), (60, False, None)],
+    ids=["big-file-starts-at-once", "long-first-rows-read-on", "small-file-no-pool"],
+)
+def test_the_pool_starts_as_soon_as_the_file_is_known_to_be_big(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, padded: bool, read_at_start: int | None
+) -> None:
+    """A file's rows are estimated from its size and its first `SAMPLE_ROWS` rows: for a big one the workers start
+    (import, compile) while the rest is read, instead of after `POOL_MIN_ROWS` rows. When the first rows do not
+    show enough (here they are long, so the file looks short) it reads on until `POOL_MIN_ROWS`; a file with fewer
+    is checked in process. Either way the import writes what one process writes."""
+    from crmctl.runtime import pool, record_files, row_checks
+
+    monkeypatch.setattr(row_checks, "SAMPLE_ROWS", 10)
+    monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 100)
+    monkeypatch.setattr(row_checks, "CHUNK_ROWS", 16)
+    read = [0]
+    started: list[int] = []
+    items, workers = record_files.RowFile.items, pool.Workers.__init__
+
+    def counted(self: record_files.RowFile) -> Iterator[Any]:
+        for item in items(self):
+            read[0] += 1
+            yield item
+
+    def starting(self: pool.Workers, *args: Any, **kwargs: Any) -> None:
+        started.append(read[0])
+        workers(self, *args, **kwargs)
+
+    monkeypatch.setattr(record_files.RowFile, "items", counted)
+    monkeypatch.setattr(pool.Workers, "__init__", starting)
+    package = load_package(LEADS)
+    for source in _files(tmp_path, count)[: 1 if padded else 2]:
+        if padded:  # JSON allows whitespace after the object: the first ten lines become ~5 kB each
+            lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+            source.write_text("".join(line[:-1] + " " * 5000 + "\n" for line in lines[:10]) + "".join(lines[10:]))
+        contents = []
+        for jobs in (2, 1):
+            read[0] = 0
+            started.clear()
+            with Store.open(tmp_path / f"{source.suffix}-{jobs}.duckdb") as store:
+                service = RecordService(Runtime(store, "acme"))
+                rows = read_rows(source, service.engine(package, "Lead"))
+                report = service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=jobs)
+                assert report.written == count - 1
+                contents.append(_contents(store, tmp_path / f"{jobs}.parquet"))
+            if jobs == 2:
+                assert started == ([] if read_at_start is None else [read_at_start]), source.name
+        assert contents[0] == contents[1]

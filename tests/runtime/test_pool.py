@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +59,29 @@ def test_a_read_error_comes_after_the_chunks_read_before_it() -> None:
 def test_a_dead_worker_is_an_internal_error_not_a_hang() -> None:
     with pytest.raises(InternalError, match="a worker process stopped unexpectedly"):
         list(ordered_map(pool_work.shifted, [[1], [666], [2]], jobs=2, setup=pool_work.setup, setup_args=(0,)))
+
+
+@pytest.mark.parametrize("ahead", [0, 10])
+def test_workers_go_on_while_the_consumer_holds_a_result(tmp_path: Path, ahead: int) -> None:
+    """Up to `ahead` chunks (at least 2 × jobs) are read and worked on while the consumer is busy with the first
+    result (an import writing a batch), and no more: the read-ahead is what bounds the memory."""
+    read: list[int] = []
+
+    def chunks() -> Iterator[list[int]]:
+        for start in range(0, 100, 2):
+            read.append(start)
+            yield [start, start + 1]
+
+    expected = max(ahead, 4)
+    results = ordered_map(
+        pool_work.marked, chunks(), jobs=2, setup=pool_work.mark_in, setup_args=(str(tmp_path),), ahead=ahead
+    )
+    with closing(results):
+        first = next(results)
+        assert first == ([0, 1], [0, 1]) and len(read) == expected
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.iterdir())) < expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # and none beyond them
+        assert sorted(int(p.name) for p in tmp_path.iterdir()) == read == list(range(0, 2 * expected, 2))
+        assert [chunk for chunk, _ in results] == [[i, i + 1] for i in range(2, 100, 2)]

@@ -24,6 +24,7 @@ from crmctl.runtime.store import (
 )
 from tests.runtime.store_contract.rows import events, record
 
+HEX = "sha256:" + "ab" * 32
 _WEBHOOK_TABLES = ("webhook_cursors", "webhook_outbox", "webhook_attempts")
 
 
@@ -203,3 +204,23 @@ def test_a_format_2_store_migrates_to_3_with_an_empty_outbox(path: Path) -> None
     with Store.open(path) as store:
         assert store.info()["format"] == 3 and store.outbox.counts("t") == {"pending": 0, "delivered": 0, "dead": 0}
         assert store.verify_log("t") == []
+
+
+def test_a_bulk_insert_writes_full_row_groups_before_its_commit(path: Path, store: Store) -> None:
+    """An import's records reach the file as each row group fills, not all at its commit: the commit is what runs
+    alone after a parallel import's rows are checked, and five row groups held back are ~600,000 rows in memory.
+    DuckDB's row group is 122,880 rows; two and a half of them are written while the transaction is open."""
+
+    class Abandon(Exception):
+        pass
+
+    before = path.stat().st_size
+    rows = [(f"r-{i}", '{"n":1}') for i in range(300_000)]
+    with pytest.raises(Abandon), store.transaction():
+        for start in range(0, len(rows), 10_000):
+            batch = rows[start : start + 10_000]
+            store.records.create_encoded("acme", "Lead", ("P", "1.0.0", HEX), batch, "2026-11-26T09:00:00Z")
+        during = path.stat().st_size
+        raise Abandon
+    assert during > before + 1_000_000, (before, during)
+    assert store.count_records("acme", "Lead") == 0

@@ -9,8 +9,9 @@ process would have produced. `records import --jobs N` validates its rows with i
 - Workers are started with the 'spawn' method (a fork of a parent holding threads — DuckDB's, the progress
   bar's — is unsafe), and each runs `setup(*setup_args)` once: e.g. load a package version from its canonical
   bytes and compile its engine. `work` and `setup` must be module-level functions, their arguments picklable.
-- At most `2 × jobs` chunks are in flight: reading the input stays ahead of the workers without holding all of
-  it in memory.
+- At most `ahead` chunks (default `2 × jobs`) are in flight, submitted or done and not yet consumed: reading the
+  input stays ahead of the workers, and they keep working while the consumer is busy with a result (an import
+  writing a batch), without all of the input in memory.
 - An exception raised by `work` is raised again in the parent at its place in the order; an exception raised
   while reading `chunks` is raised after the results of the chunks read before it. A worker that dies (killed,
   out of memory) is an `InternalError`, never a hang.
@@ -109,15 +110,18 @@ def ordered_map(
     jobs: int,
     setup: Callable[..., None],
     setup_args: tuple[Any, ...] = (),
+    ahead: int = 0,
 ) -> Generator[tuple[list[T], R], None, None]:
-    """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`."""
+    """Every chunk with `work(chunk)`, computed in `jobs` worker processes, in the order of `chunks`; at most
+    `ahead` (at least `2 × jobs`) chunks in flight."""
+    ahead = max(ahead, 2 * jobs)
     workers = Workers(jobs, setup=setup, setup_args=setup_args, hint="nothing was written")
     pending: deque[tuple[list[T], Future[R]]] = deque()
     source = iter(chunks)
     failure: Exception | None = None
     try:
         while True:
-            while failure is None and len(pending) < 2 * jobs:
+            while failure is None and len(pending) < ahead:
                 try:
                     chunk = next(source)
                 except StopIteration:

@@ -10,7 +10,8 @@ from the canonical bytes of the pinned package version (the copy every record of
 that replay re-executes), in the import's locale.
 
 The pool is used only when it pays: with at least `POOL_MIN_ROWS` rows (fewer are checked in process while the
-workers would still be starting), and when no async validation would ask a provider. A provider is the shell's
+workers would still be starting; a file's rows are estimated from its size and its first rows, so for a big file
+the workers start at once), and when no async validation would ask a provider. A provider is the shell's
 call to a service, injected as a `Resolver` (a closure over the registered providers and their state); moving
 those calls to other processes would change how often, in which order and from where the service is asked, so
 an entity with async validations is checked in process unless `--no-async` skips them (`pool_refusal`).
@@ -46,7 +47,13 @@ its record id, whether it has warnings, its data's canonical JSON, its log entry
 # Below this many rows the workers' start-up (spawn, imports, package load and compile: 0.7-2 s for two) costs more
 # than validating in parallel saves (about 12 us a row with two processes): docs/runtime.md#parallel-import.
 POOL_MIN_ROWS = 50_000
+# A file's rows are estimated from its first SAMPLE_ROWS (`_estimated_rows`): a pool for a big file starts at once,
+# its workers importing and compiling while this process reads on, rather than after POOL_MIN_ROWS rows are read.
+SAMPLE_ROWS = 1_000
 CHUNK_ROWS = 2_000  # rows per task: large enough that pickling and scheduling stay a small part of it
+# Rows in flight (read, not yet written): enough that the workers go on while the import writes a batch, or DuckDB
+# a full row group (1-2 s each 122,880 rows); a leads import holds about 60 MB of raw rows and results for them.
+AHEAD_ROWS = 40_000
 
 
 @dataclass(frozen=True)
@@ -112,11 +119,15 @@ def _pooled(
     once there are enough."""
     head: list[Any] = []
     try:
-        head.extend(islice(items, POOL_MIN_ROWS))
+        head.extend(islice(items, SAMPLE_ROWS))
+        enough = _estimated_rows(rows, head) >= POOL_MIN_ROWS
+        if not enough:  # read on until it is known
+            head.extend(islice(items, POOL_MIN_ROWS - len(head)))
+            enough = len(head) >= POOL_MIN_ROWS
     except Exception:  # the rows read before the failure come first, as in one process
         yield from _in_process(engine, writing, resolver, rows, head)
         raise
-    if len(head) < POOL_MIN_ROWS:
+    if not enough:
         yield from _in_process(engine, writing, resolver, rows, head)
         return
     from crmctl.runtime.pool import chunked, ordered_map
@@ -127,6 +138,7 @@ def _pooled(
         _encode_chunk,
         chunked(chain(head, items), CHUNK_ROWS),
         jobs=jobs,
+        ahead=AHEAD_ROWS // CHUNK_ROWS,
         setup=_setup,
         setup_args=(digest, blob, engine.entity, engine.locale, writing, plan),
     )
@@ -136,6 +148,19 @@ def _pooled(
             if failure is not None:
                 message, hint = failure
                 raise InputError(message, hint=hint)
+
+
+def _estimated_rows(rows: Iterable[Row], head: list[Any]) -> int:
+    """How many rows there are, from the first ones read (`head`): for a `RowFile` with more rows than the
+    sample, its size in bytes over the sample's characters a row; otherwise those read."""
+    if not isinstance(rows, RowFile) or len(head) < SAMPLE_ROWS:
+        return len(head)
+    chars = sum(len(text) if isinstance(text, str) else sum(map(len, text)) + len(text) for _, _, text in head)
+    try:
+        size = rows.path.stat().st_size
+    except OSError:  # reading it goes on, and says what is wrong when it is
+        return len(head)
+    return size * len(head) // max(chars, 1)
 
 
 def _in_process(
