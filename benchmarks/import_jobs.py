@@ -21,8 +21,8 @@ two idle cores would show, CPU of jobs 1 / max(this process's CPU, all CPU / JOB
 this process (timers included: a few microseconds a row).
 
 With --jobs 2, each pair of imports is followed by the machine's own baseline (`machine_ratio`): the work the pool
-divides (converting, checking and encoding the first 40,000 rows) done by one process alone, then by two processes
-at once, without a pool. On a virtual machine two busy vCPUs rarely give twice the throughput of one; that ratio,
+divides (converting, checking and encoding the first 40,000 rows) done by one fresh process alone, then by two at
+once, without a pool. On a virtual machine two busy vCPUs rarely give twice the throughput of one; that ratio,
 measured beside each pair, is the ceiling of the import's speed-up, and the import's ratio over it is what the
 pool achieves of it. Nothing is checked against a target.
 """
@@ -126,7 +126,7 @@ def _work(chunks: list[list[Any]]) -> float:
 
 
 def _copy(source: Path, store_path: Path, limit: int, ready: Any, results: Any) -> None:
-    """One of the machine baseline's two processes: set up, warm up, then the work when both are ready."""
+    """A process of the machine baseline: set up, warm up, then the work once every copy is ready."""
     gc.disable()
     chunks = _prepared_work(source, store_path, limit)
     _work(chunks[:1])
@@ -135,30 +135,37 @@ def _copy(source: Path, store_path: Path, limit: int, ready: Any, results: Any) 
 
 
 def machine_ratio(source: Path, directory: Path, limit: int) -> float:
-    """What this machine gives for the pool's own work: throughput of two processes doing it at once (spawned, set
-    up and warmed before the clock starts, no pool, nothing exchanged) over one process doing it alone, on the
-    first `limit` rows of `source`. The ceiling of the import's speed-up with two jobs, measured beside it."""
+    """What this machine gives for the pool's own work: throughput of two processes doing it at once over one
+    process doing it alone, each a fresh spawned process, set up and warmed before the clock starts (no pool,
+    nothing exchanged), on the first `limit` rows of `source`. The ceiling of the import's speed-up with two jobs,
+    measured beside it."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    chunks = _prepared_work(source, directory / "machine.duckdb", limit)
-    _work(chunks[:1])
-    alone = _work(chunks)
-    ready, results = context.Barrier(3), context.Queue()
-    copies = [
-        context.Process(target=_copy, args=(source, directory / f"machine-{i}.duckdb", limit, ready, results))
-        for i in range(2)
-    ]
-    for copy in copies:
-        copy.start()
-    ready.wait()
-    started = time.perf_counter()
-    for _ in copies:
-        results.get()
-    together = time.perf_counter() - started
-    for copy in copies:
-        copy.join()
-    return 2 * alone / together
+
+    def seconds(count: int) -> float:
+        ready, results = context.Barrier(count + 1), context.Queue()
+        copies = [
+            context.Process(
+                target=_copy,
+                args=(source, directory / f"machine-{count}-{i}.duckdb", limit, ready, results),
+                daemon=True,
+            )
+            for i in range(count)
+        ]
+        for copy in copies:
+            copy.start()
+        ready.wait(timeout=300)  # a copy that failed to set up breaks the barrier: this run fails, no hang
+        started = time.perf_counter()
+        for _ in copies:
+            results.get(timeout=600)
+        elapsed = time.perf_counter() - started
+        for copy in copies:
+            copy.join()
+        return elapsed
+
+    alone = seconds(1)
+    return 2 * alone / seconds(2)
 
 
 @contextmanager

@@ -227,3 +227,37 @@ def test_the_pool_starts_as_soon_as_the_file_is_known_to_be_big(
             if jobs == 2:
                 assert started == ([] if read_at_start is None else [read_at_start]), source.name
         assert contents[0] == contents[1]
+
+
+@pytest.mark.parametrize(("pad", "chunks_ahead"), [(0, 8), (5000, 4)], ids=["narrow-rows", "wide-rows"])
+def test_the_rows_in_flight_are_bounded_in_bytes_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pad: int, chunks_ahead: int
+) -> None:
+    """At most `AHEAD_ROWS` rows are read ahead of the import's writing, and of a file at most `AHEAD_BYTES` (rows
+    of the sample's size): wide rows keep fewer in memory, never fewer than two chunks a worker."""
+    from crmctl.runtime import pool, row_checks
+
+    monkeypatch.setattr(row_checks, "SAMPLE_ROWS", 10)
+    monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 100)
+    monkeypatch.setattr(row_checks, "CHUNK_ROWS", 16)
+    monkeypatch.setattr(row_checks, "AHEAD_ROWS", 128)
+    monkeypatch.setattr(row_checks, "AHEAD_BYTES", 30_000)
+    asked: list[int] = []
+    ordered_map = pool.ordered_map
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs["ahead"])
+        return ordered_map(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "ordered_map", spied)
+    [source, _] = _files(tmp_path, 240)
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    source.write_text("".join(line[:-1] + " " * pad + "\n" for line in lines), encoding="utf-8")
+    package = load_package(LEADS)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        service = RecordService(Runtime(store, "acme"))
+        rows = read_rows(source, service.engine(package, "Lead"))
+        report = service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=2)
+    assert report.written == 239
+    # narrow: 30,000 bytes hold more than 128 rows of ~150 bytes: 128 rows, 8 chunks; wide: 5 rows, so 2 × jobs
+    assert [max(ahead, 4) for ahead in asked] == [chunks_ahead]

@@ -51,9 +51,12 @@ POOL_MIN_ROWS = 50_000
 # its workers importing and compiling while this process reads on, rather than after POOL_MIN_ROWS rows are read.
 SAMPLE_ROWS = 1_000
 CHUNK_ROWS = 2_000  # rows per task: large enough that pickling and scheduling stay a small part of it
-# Rows in flight (read, not yet written): enough that the workers go on while the import writes a batch, or DuckDB
-# a full row group (1-2 s each 122,880 rows); a leads import holds about 60 MB of raw rows and results for them.
+# Rows in flight (read, and not yet handed to the import's write batch): enough that the workers go on while the
+# import writes a batch, or DuckDB a full row group (1-2 s each 122,880 rows). At most AHEAD_ROWS, and for a file
+# at most AHEAD_BYTES of it (rows of the sample's size): about 100 MB of raw rows and results for a leads import
+# (300 bytes a row), no more for wider rows; never fewer than 2 chunks a worker.
 AHEAD_ROWS = 40_000
+AHEAD_BYTES = 12_000_000
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,10 @@ def _pooled(
     head: list[Any] = []
     try:
         head.extend(islice(items, SAMPLE_ROWS))
-        enough = _estimated_rows(rows, head) >= POOL_MIN_ROWS
+        row_bytes = _row_bytes(rows, head)
+        enough = _estimated_rows(rows, head, row_bytes) >= POOL_MIN_ROWS
         if not enough:  # read on until it is known
-            head.extend(islice(items, POOL_MIN_ROWS - len(head)))
+            head.extend(islice(items, max(0, POOL_MIN_ROWS - len(head))))
             enough = len(head) >= POOL_MIN_ROWS
     except Exception:  # the rows read before the failure come first, as in one process
         yield from _in_process(engine, writing, resolver, rows, head)
@@ -138,7 +142,7 @@ def _pooled(
         _encode_chunk,
         chunked(chain(head, items), CHUNK_ROWS),
         jobs=jobs,
-        ahead=AHEAD_ROWS // CHUNK_ROWS,
+        ahead=min(AHEAD_ROWS, AHEAD_BYTES // row_bytes if row_bytes else AHEAD_ROWS) // CHUNK_ROWS,
         setup=_setup,
         setup_args=(digest, blob, engine.entity, engine.locale, writing, plan),
     )
@@ -150,17 +154,27 @@ def _pooled(
                 raise InputError(message, hint=hint)
 
 
-def _estimated_rows(rows: Iterable[Row], head: list[Any]) -> int:
-    """How many rows there are, from the first ones read (`head`): for a `RowFile` with more rows than the
-    sample, its size in bytes over the sample's characters a row; otherwise those read."""
+def _row_bytes(rows: Iterable[Row], head: list[Any]) -> int:
+    """The mean size in bytes of the raw rows in `head` (UTF-8; a CSV row's cells and separators, without its
+    quotes), at least 1; 0 when `rows` is not a `RowFile`."""
+    if not isinstance(rows, RowFile) or not head:
+        return 0
+    total = 0
+    for _, _, text in head:
+        total += len(text.encode()) if isinstance(text, str) else sum(len(cell.encode()) + 1 for cell in text)
+    return max(total // len(head), 1)
+
+
+def _estimated_rows(rows: Iterable[Row], head: list[Any], row_bytes: int) -> int:
+    """How many rows there are, from the first ones read (`head`, of `row_bytes` bytes each): for a `RowFile` with
+    more rows than the sample, its size over `row_bytes`; otherwise those read."""
     if not isinstance(rows, RowFile) or len(head) < SAMPLE_ROWS:
         return len(head)
-    chars = sum(len(text) if isinstance(text, str) else sum(map(len, text)) + len(text) for _, _, text in head)
     try:
         size = rows.path.stat().st_size
     except OSError:  # reading it goes on, and says what is wrong when it is
         return len(head)
-    return size * len(head) // max(chars, 1)
+    return size // row_bytes
 
 
 def _in_process(

@@ -63,8 +63,10 @@ def connect_duckdb(path: Path, *, read_only: bool, create: bool) -> DuckConnecti
     if not read_only:
         # A bulk insert (an import) writes each row group to the file as soon as it is full, rather than holding
         # five in memory: the commit then writes only the last one, alone at the end of an import whose rows were
-        # checked in parallel, and less memory is held (docs/benchmarks.md#parallel-import).
-        con.execute("SET write_buffer_row_group_count = 1")
+        # checked in parallel, and less memory is held (docs/benchmarks.md#parallel-import). A DuckDB without the
+        # setting (before the buffer came, autumn 2025) writes each row group as it fills already.
+        with suppress(duckdb.CatalogException):
+            con.execute("SET write_buffer_row_group_count = 1")
     return DuckConnection(con, path, read_only=read_only)
 
 
