@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,47 @@ def test_any_record_file_gives_rows_or_a_located_error(
         assert number >= 1 and (record_id is None or isinstance(record_id, str))
         with contextlib.suppress(UserError):  # a key the entity does not declare: refused by name
             engine.check(values, AT)
+
+
+def _csv_module_rows(path: Path) -> list[tuple[int, int, list[str]]] | str:
+    """What reading `path` whole with the csv module gives: (row, line number, cells) after the header, or the
+    message of the first error (CSV syntax, a row with more cells than the header), as `RowFile` locates it."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        out = []
+        try:
+            width = len(next(reader, None) or [])
+            for number, cells in enumerate(reader, start=1):
+                if len(cells) > width:
+                    return (
+                        f"{path}:{reader.line_num}:{width + 1}: row {number} has {len(cells)} cells; the header "
+                        f"names {width} columns"
+                    )
+                out.append((number, reader.line_num, cells))
+        except csv.Error as exc:
+            return f"{path}:{reader.line_num}: CSV syntax: {exc}"
+    return out
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet='a,"\n\r\0 é', max_size=60), width=st.integers(1, 3))
+@example(text='a,"b\nc",d\n\n\r\na"b,c\n"\r', width=3)
+@example(text='"a"b\n', width=2)
+@example(text='a\r\nb"\n,\n', width=2)
+@example(text="a," + "b" * 140_000 + "\nc\n", width=2)  # a cell over the csv module's field limit
+def test_csv_rows_are_the_csv_modules(
+    tmp_path_factory: pytest.TempPathFactory, engine: RecordEngine, text: str, width: int
+) -> None:
+    """A line without quotes is split at its commas, any other record read by the csv module (`RowFile._csv`):
+    the rows, their line numbers, cells and errors are exactly those of the csv module reading the whole file."""
+    path = tmp_path_factory.mktemp("rows") / "rows.csv"
+    path.write_text(",".join(["customer", "quantity", "tags"][:width]) + "\n" + text, encoding="utf-8", newline="")
+    rows = read_rows(path, engine)
+    got: list[tuple[int, int, list[str]]] | str = []
+    try:
+        for number, line, cells in rows.items():
+            assert isinstance(got, list)
+            got.append((number, line, cells.split(",") if isinstance(cells, str) else cells))
+    except InputError as exc:
+        got = exc.message
+    assert got == _csv_module_rows(path)

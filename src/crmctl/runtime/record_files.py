@@ -25,6 +25,7 @@ import csv
 import io
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
@@ -46,7 +47,8 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 Row = tuple[int, str | None, Mapping[str, Any]]  # row number (from 1), id or None, field values
 RawRow = tuple[int, int, Any]
-"""A row as split from its file: (row number, line number, the line's text (JSONL) or the record's cells (CSV))."""
+"""A row as split from its file: (row number, line number of its last line, the line's text (JSONL); CSV: the
+line's text when it has no quotes, else the record's cells)."""
 RowPlan = tuple[str, str, tuple[str | None, ...], int | None]
 """How raw rows convert: (kind, the file's name for messages, CSV: each column's field (None: the id column),
 CSV: the id column's index)."""
@@ -84,46 +86,67 @@ class RowFile:
                     convert = row_converter(self.plan, self.engine)
                 yield convert(item)
 
-    def _csv(self, handle: Any) -> Iterator[RawRow]:
+    def _csv(self, lines: Iterator[str]) -> Iterator[RawRow]:
+        """The header, then each record: the text of a line without quotes (its cells are split where it is
+        converted: `row_converter`), the cells of any other record as the csv module reads it (a quoted cell may
+        span lines). Both give exactly the csv module's cells and errors; the plain lines, most of a file, cost
+        a membership test here and travel to a worker as one string."""
         path, engine = self.path, self.engine
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = next(reader, None)
-            if header is None:
-                return
-            targets: list[str | None] = []
-            named: dict[str, tuple[int, str]] = {}  # field (or "id") → (column number, header name)
-            for number, name in enumerate(header, start=1):
-                target = name if name == "id" or name in engine.inputs else engine.aliases.get(name, name)
-                if target in named:
-                    first, as_named = named[target]
-                    former = f" (a former name of {target!r})" if {name, as_named} != {target} else ""
-                    raise InputError(
-                        f"{path}:1:{number}: column {name!r}{former} names the same field as column "
-                        f"{first} ({as_named!r}); each field is one column"
-                    )
-                named[target] = (number, name)
-                if name == "id":
-                    targets.append(None)
-                    continue
-                if target not in engine.inputs:
-                    what = "a calculated field (never imported)" if target in engine.calculated_names else "unknown"
-                    known = ", ".join(["id", *engine.inputs])
-                    raise InputError(
-                        f"{path}:1:{number}: column {name!r} is {what}; {engine.entity} columns are {known}"
-                    )
-                targets.append(target)
-            self._plan = ("csv", str(path), tuple(targets), header.index("id") if "id" in header else None)
-            width = len(header)
-            for row_number, cells in enumerate(reader, start=1):
-                if len(cells) > width:
-                    raise InputError(
-                        f"{path}:{reader.line_num}:{width + 1}: row {row_number} has {len(cells)} cells; "
-                        f"the header names {width} columns"
-                    )
-                yield row_number, reader.line_num, cells
-        except csv.Error as exc:
-            raise InputError(f"{path}:{reader.line_num}: CSV syntax: {exc}") from None
+        limit = csv.field_size_limit()
+        number = 0  # lines read before the record being read
+
+        def parsed(first: str) -> list[str]:
+            """The record starting with the line `first`, read by the csv module (and the lines it needs)."""
+            nonlocal number
+            reader = csv.reader(chain([first], lines), strict=True)
+            try:
+                cells = next(reader)
+            except csv.Error as exc:
+                raise InputError(f"{path}:{number + reader.line_num}: CSV syntax: {exc}") from None
+            number += reader.line_num
+            return cells
+
+        first = next(lines, None)
+        if first is None:
+            return
+        header = parsed(first)
+        targets: list[str | None] = []
+        named: dict[str, tuple[int, str]] = {}  # field (or "id") → (column number, header name)
+        for column, name in enumerate(header, start=1):
+            target = name if name == "id" or name in engine.inputs else engine.aliases.get(name, name)
+            if target in named:
+                first_column, as_named = named[target]
+                former = f" (a former name of {target!r})" if {name, as_named} != {target} else ""
+                raise InputError(
+                    f"{path}:1:{column}: column {name!r}{former} names the same field as column "
+                    f"{first_column} ({as_named!r}); each field is one column"
+                )
+            named[target] = (column, name)
+            if name == "id":
+                targets.append(None)
+                continue
+            if target not in engine.inputs:
+                what = "a calculated field (never imported)" if target in engine.calculated_names else "unknown"
+                known = ", ".join(["id", *engine.inputs])
+                raise InputError(f"{path}:1:{column}: column {name!r} is {what}; {engine.entity} columns are {known}")
+            targets.append(target)
+        self._plan = ("csv", str(path), tuple(targets), header.index("id") if "id" in header else None)
+        width = len(header)
+        for row_number, line in enumerate(lines, start=1):
+            if '"' in line or len(line) > limit:  # quotes, or a cell that may be over the csv module's limit
+                cells: list[str] | str = parsed(line)
+                count = len(cells)
+            else:
+                number += 1
+                cells = line.rstrip("\r\n")
+                count = cells.count(",") + 1 if cells else 0
+                if not count:  # the csv module reads a blank line as no cells
+                    cells = []
+            if count > width:
+                raise InputError(
+                    f"{path}:{number}:{width + 1}: row {row_number} has {count} cells; the header names {width} columns"
+                )
+            yield row_number, number, cells
 
 
 def read_rows(path: Path, engine: RecordEngine) -> RowFile:
@@ -143,6 +166,8 @@ def row_converter(plan: RowPlan, engine: RecordEngine) -> Callable[[RawRow], Row
 
     def convert(item: RawRow) -> Row:
         row_number, _, cells = item
+        if isinstance(cells, str):  # a line without quotes (`RowFile._csv`): its cells are between its commas
+            cells = cells.split(",")
         values = {}
         for column, cell in zip(columns, cells, strict=False):
             if column is not None and cell != "":
