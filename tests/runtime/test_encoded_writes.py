@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,28 @@ def test_the_rows_in_flight_are_bounded_in_bytes_too(
     assert report.written == 239
     # narrow: 30,000 bytes hold more than 128 rows of ~150 bytes: 128 rows, 8 chunks; wide: 5 rows, so 2 × jobs
     assert [max(ahead, 4) for ahead in asked] == [chunks_ahead]
+
+
+@pytest.mark.parametrize("short", [False, True], ids=["leads", "one-letter-rows"])
+def test_a_files_rows_are_estimated_from_its_first_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short: bool
+) -> None:
+    """The estimate that starts the pool at once: a file's size over the mean size of its first rows as the file
+    holds them (UTF-8, line breaks counted; CSV lines kept as text or read into cells alike), close to its rows."""
+    from itertools import islice
+
+    from crmctl.runtime import row_checks
+
+    monkeypatch.setattr(row_checks, "SAMPLE_ROWS", 50)
+    package = load_package(LEADS)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        engine = RecordService(Runtime(store, "acme")).engine(package, "Lead")
+    sources = _files(tmp_path, 400)
+    if short:  # rows of one cell of one letter (and one quoted cell, read by the csv module): 2 bytes a row
+        sources[1].write_text("lastName\n" + "x\n" * 399 + '"y"\n', encoding="utf-8")
+    for source in sources[1:] if short else sources:
+        rows = read_rows(source, engine)
+        with closing(rows.items()) as items:
+            head = list(islice(items, 50))
+        estimate = row_checks._estimated_rows(rows, head, row_checks._row_bytes(rows, head))
+        assert 0.85 * 400 <= estimate <= 1.2 * 400, (source.name, estimate)  # the first leads are shorter

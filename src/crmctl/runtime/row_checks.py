@@ -155,13 +155,15 @@ def _pooled(
 
 
 def _row_bytes(rows: Iterable[Row], head: list[Any]) -> int:
-    """The mean size in bytes of the raw rows in `head` (UTF-8; a CSV row's cells and separators, without its
-    quotes), at least 1; 0 when `rows` is not a `RowFile`."""
+    """The mean size in bytes of the raw rows in `head` as the file holds them (UTF-8, with the line break; a CSV
+    record read into cells: its cells and separators, without quotes), at least 1; 0 when `rows` is not a
+    `RowFile`."""
     if not isinstance(rows, RowFile) or not head:
         return 0
+    ending = int(rows.kind == "csv")  # a CSV line without quotes is kept without its line break, a JSONL line with
     total = 0
     for _, _, text in head:
-        total += len(text.encode()) if isinstance(text, str) else sum(len(cell.encode()) + 1 for cell in text)
+        total += len(text.encode()) + ending if isinstance(text, str) else sum(len(cell.encode()) + 1 for cell in text)
     return max(total // len(head), 1)
 
 
