@@ -230,16 +230,19 @@ def _group(pgid: int) -> list[int]:
 )
 def test_interrupted_import_leaves_no_process_and_no_rows(tmp_path: Path, how: signal.Signals) -> None:
     """Ctrl-C reaches the whole foreground group (as a terminal sends it): exit 130; kill -9 of the parent alone:
-    its workers follow. Either way nothing is written and no worker is left."""
+    its workers follow. Either way nothing is written, no worker is left, and neither is the spool of results (the
+    parent removes it, or after kill -9 its workers do)."""
     path = tmp_path / "leads.jsonl"
     with path.open("w", encoding="utf-8") as handle:
         for i in range(100_000):
             handle.write(json.dumps(_lead(i)) + "\n")
     store = tmp_path / "rt.duckdb"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     args = ["records", "import", V1, str(path), "-e", "Lead", "--store", str(store), "--jobs", "2"]
     child = subprocess.Popen(
         [sys.executable, "-c", "from crmctl.cli.main import run; run()", *args],
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        env={**os.environ, "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(temporary)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -251,6 +254,7 @@ def test_interrupted_import_leaves_no_process_and_no_rows(tmp_path: Path, how: s
             assert child.poll() is None and time.monotonic() < deadline, "the workers never started"
             time.sleep(0.1)
         time.sleep(1)  # the workers busy with chunks
+        assert [p.name[:14] for p in temporary.iterdir()] == ["crmctl-import-"]
         if how == signal.SIGINT:
             os.killpg(child.pid, signal.SIGINT)
         else:
@@ -263,6 +267,7 @@ def test_interrupted_import_leaves_no_process_and_no_rows(tmp_path: Path, how: s
         while _group(child.pid):
             assert time.monotonic() < deadline + 60, f"workers left behind: {_group(child.pid)}"
             time.sleep(0.1)
+        assert list(temporary.iterdir()) == []
     finally:
         if child.poll() is None:
             child.kill()

@@ -287,3 +287,67 @@ def test_a_files_rows_are_estimated_from_its_first_ones(
             head = list(islice(items, 50))
         estimate = row_checks._estimated_rows(rows, head, row_checks._row_bytes(rows, head))
         assert 0.85 * 400 <= estimate <= 1.2 * 400, (source.name, estimate)  # the first leads are shorter
+
+
+def test_a_chunks_result_crosses_through_a_file_in_the_spool(tmp_path: Path) -> None:
+    """A worker writes its result into a new file in the spool and returns the file's path; the import reads it
+    back (the same result) and removes the file. A result that cannot be written there comes back as itself."""
+    from crmctl.runtime import row_checks
+
+    checked: row_checks.Checked = ([(1, None, "Lead-1", False, '{"a":"é"}', None)], ("bad row", None))
+    spooled = row_checks._spooled(checked, str(tmp_path))
+    again = row_checks._spooled(checked, str(tmp_path))
+    assert isinstance(spooled, Path) and spooled.parent == tmp_path and spooled != again
+    assert row_checks._unspooled(spooled) == checked
+    assert sorted(tmp_path.iterdir()) == [again]
+    assert row_checks._spooled(checked, str(tmp_path / "gone")) == checked  # e.g. a full disk: through the pipe
+    assert row_checks._unspooled(checked) == checked
+
+
+@pytest.mark.parametrize("spool", ["written", "unwritable"])
+def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spool: str
+) -> None:
+    """After an import through the pool, its spool is gone from the temporary directory; and an import whose
+    workers cannot write there (the spool missing) gets every result through the pipe: the same store either way."""
+    import tempfile
+    from contextlib import contextmanager
+
+    from crmctl.runtime import row_checks
+
+    monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 20)
+    monkeypatch.setattr(row_checks, "CHUNK_ROWS", 8)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    if spool == "unwritable":
+
+        @contextmanager
+        def missing(**_: Any) -> Iterator[str]:
+            yield str(tmp_path / "no-such-directory")
+
+        monkeypatch.setattr(tempfile, "TemporaryDirectory", missing)
+    received: list[Any] = []
+    unspooled = row_checks._unspooled
+
+    def spied(result: Any) -> Any:
+        received.append(result)
+        return unspooled(result)
+
+    monkeypatch.setattr(row_checks, "_unspooled", spied)
+    package = load_package(LEADS)
+    [source, _] = _files(tmp_path, 60)
+    contents = []
+    for jobs in (2, 1):
+        with Store.open(tmp_path / f"{jobs}.duckdb") as store:
+            service = RecordService(Runtime(store, "acme"))
+            rows = read_rows(source, service.engine(package, "Lead"))
+            assert service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=jobs).written == 59
+            contents.append(_contents(store, tmp_path / f"{jobs}.parquet"))
+        assert list(temporary.iterdir()) == []
+    assert len(received) == 8  # 60 rows in chunks of 8
+    if spool == "written":
+        assert all(isinstance(r, Path) and r.parent.parent == temporary for r in received)
+    else:
+        assert not any(isinstance(r, Path) for r in received)
+    assert contents[0] == contents[1]

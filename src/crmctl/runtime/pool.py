@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crmctl.errors import InternalError
@@ -33,10 +33,12 @@ from crmctl.errors import InternalError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["Workers", "chunked", "exit_with_parent", "ordered_map"]
+__all__ = ["Workers", "chunked", "exit_with_parent", "on_parent_exit", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_parent_exit: list[Callable[[], None]] = []  # a worker's cleanups when its parent dies (`on_parent_exit`)
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -171,9 +173,15 @@ def _start(setup: Callable[..., None] | None, setup_args: tuple[Any, ...]) -> No
         setup(*setup_args)
 
 
+def on_parent_exit(cleanup: Callable[[], None]) -> None:
+    """In a worker process: run `cleanup` (its errors ignored) when the parent dies without cleaning up itself
+    (`kill -9`), before the worker exits (`exit_with_parent`)."""
+    _parent_exit.append(cleanup)
+
+
 def exit_with_parent() -> None:
     """In a worker process: watch the parent's sentinel (readable when it ends) in a daemon thread; exit when it
-    fires (the replay pool's workers call it too)."""
+    fires, after the cleanups `on_parent_exit` registered (the replay pool's workers call it too)."""
     import multiprocessing
     import os
     import threading
@@ -186,6 +194,9 @@ def exit_with_parent() -> None:
 
     def watch() -> None:
         wait([sentinel])
+        for cleanup in _parent_exit:
+            with suppress(Exception):  # the worker exits now, whatever is left
+                cleanup()
         os._exit(1)
 
     threading.Thread(target=watch, name="crmctl-parent-watch", daemon=True).start()

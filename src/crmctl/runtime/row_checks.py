@@ -15,14 +15,24 @@ the workers start at once), and when no async validation would ask a provider. A
 call to a service, injected as a `Resolver` (a closure over the registered providers and their state); moving
 those calls to other processes would change how often, in which order and from where the service is asked, so
 an entity with async validations is checked in process unless `--no-async` skips them (`pool_refusal`).
+
+A worker hands a chunk's result (about 1.3 kB a row) back through a file in a private temporary directory, the
+spool, and only the file's name through the pool's result pipe (`_spooled`, `_unspooled`). Through the pipe, one
+shared by every worker, a worker waited about 12 ms a chunk for this process to drain its result, and the cores
+went idle meanwhile (docs/benchmarks.md#parallel-import). A result that cannot be written there (a full disk)
+goes through the pipe as before. The spool is removed when the import ends, however it ends, after the workers
+have stopped; when this process is killed outright, by its workers as they exit.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, count, islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmctl.errors import InputError
@@ -69,8 +79,13 @@ class RowWriting:
     stamp: str  # `at` in the store's ISO form
 
 
-# A worker's engine, how it writes rows and converts raw ones: set once by `_setup` (module state of a worker only).
-_worker: tuple[RecordEngine, RowWriting, Callable[[RawRow], Row] | None] | None = None
+# A worker's engine, how it writes rows and converts raw ones, and its spool: set once by `_setup` (module state of
+# a worker only).
+_worker: tuple[RecordEngine, RowWriting, Callable[[RawRow], Row] | None, str | None] | None = None
+_spooled_chunks = count()  # a worker's file names in the spool
+
+Checked = tuple[list[Encoded], tuple[str, str | None] | None]
+"""A chunk's result: its rows checked and encoded, and the error (message, hint) of a row that did not convert."""
 
 
 def pool_refusal(engine: RecordEngine, resolver: Resolver | None) -> str | None:
@@ -134,24 +149,29 @@ def _pooled(
     if not enough:
         yield from _in_process(engine, writing, resolver, rows, head)
         return
+    import tempfile
+
     from crmctl.runtime.pool import chunked, ordered_map
 
     digest, blob = copy
     plan = rows.plan if isinstance(rows, RowFile) else None
-    pooled = ordered_map(
-        _encode_chunk,
-        chunked(chain(head, items), CHUNK_ROWS),
-        jobs=jobs,
-        ahead=min(AHEAD_ROWS, AHEAD_BYTES // row_bytes if row_bytes else AHEAD_ROWS) // CHUNK_ROWS,
-        setup=_setup,
-        setup_args=(digest, blob, engine.entity, engine.locale, writing, plan),
-    )
-    with closing(pooled):
-        for _, (encoded, failure) in pooled:
-            yield from encoded
-            if failure is not None:
-                message, hint = failure
-                raise InputError(message, hint=hint)
+    # Removed after `pooled` is closed (its workers stopped): nothing is left in it, however the import ends.
+    with tempfile.TemporaryDirectory(prefix="crmctl-import-", ignore_cleanup_errors=True) as spool:
+        pooled = ordered_map(
+            _encode_chunk,
+            chunked(chain(head, items), CHUNK_ROWS),
+            jobs=jobs,
+            ahead=min(AHEAD_ROWS, AHEAD_BYTES // row_bytes if row_bytes else AHEAD_ROWS) // CHUNK_ROWS,
+            setup=_setup,
+            setup_args=(digest, blob, engine.entity, engine.locale, writing, plan, spool),
+        )
+        with closing(pooled):
+            for _, result in pooled:
+                encoded, failure = _unspooled(result)
+                yield from encoded
+                if failure is not None:
+                    message, hint = failure
+                    raise InputError(message, hint=hint)
 
 
 def _row_bytes(rows: Iterable[Row], head: list[Any]) -> int:
@@ -207,26 +227,68 @@ def _encode(engine: RecordEngine, writing: RowWriting, row: Row, resolver: Resol
     )
 
 
-def _setup(digest: str, blob: bytes, entity: str, locale: str, writing: RowWriting, plan: RowPlan | None) -> None:
-    """In a worker: load the pinned copy and build its engine, and the raw rows' conversion, once."""
+def _setup(
+    digest: str,
+    blob: bytes,
+    entity: str,
+    locale: str,
+    writing: RowWriting,
+    plan: RowPlan | None,
+    spool: str | None = None,
+) -> None:
+    """In a worker: load the pinned copy and build its engine, and the raw rows' conversion, once; results go
+    through files in `spool` (a directory) when given."""
     from crmctl.runtime.packages import load_copy
     from crmctl.runtime.records import RecordEngine
 
     global _worker
     engine = RecordEngine(load_copy(digest, blob), entity, locale)
-    _worker = (engine, writing, None if plan is None else row_converter(plan, engine))
+    _worker = (engine, writing, None if plan is None else row_converter(plan, engine), spool)
+    if spool is not None:  # a parent killed outright cannot remove it: its workers do, as they exit
+        import shutil
+        from functools import partial
+
+        from crmctl.runtime.pool import on_parent_exit
+
+        on_parent_exit(partial(shutil.rmtree, spool, ignore_errors=True))
 
 
-def _encode_chunk(items: list[Any]) -> tuple[list[Encoded], tuple[str, str | None] | None]:
+def _encode_chunk(items: list[Any]) -> Checked | Path:
     """In a worker: a chunk of rows (raw or not) checked and encoded, as plain tuples of strings (they pickle
-    faster than dataclasses); a row that does not convert ends the chunk with its error (message, hint)."""
+    faster than dataclasses); a row that does not convert ends the chunk with its error (message, hint). Returned
+    as the path of the file in the spool that holds it, when there is one (`_spooled`)."""
     assert _worker is not None
-    engine, writing, convert = _worker
+    engine, writing, convert, spool = _worker
     out: list[Encoded] = []
+    failure: tuple[str, str | None] | None = None
     for item in items:
         try:
             row = item if convert is None else convert(item)
         except InputError as exc:
-            return out, (exc.message, exc.hint)
+            failure = (exc.message, exc.hint)
+            break
         out.append(_encode(engine, writing, row, None))
-    return out, None
+    return (out, failure) if spool is None else _spooled((out, failure), spool)
+
+
+def _spooled(checked: Checked, spool: str) -> Checked | Path:
+    """In a worker: `checked` pickled into a new file in `spool`, and that file's path; `checked` itself when the
+    file cannot be written (it then goes through the pool's pipe)."""
+    path = Path(spool, f"{os.getpid()}-{next(_spooled_chunks)}")
+    try:
+        with path.open("xb") as handle:
+            handle.write(pickle.dumps(checked, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        path.unlink(missing_ok=True)
+        return checked
+    return path
+
+
+def _unspooled(result: Checked | Path) -> Checked:
+    """A worker's result (`_encode_chunk`): read from its file in the spool, which is removed, when it is a path."""
+    if not isinstance(result, Path):
+        return result
+    data = result.read_bytes()
+    result.unlink()
+    checked: Checked = pickle.loads(data)  # written by our own worker into our private directory
+    return checked
