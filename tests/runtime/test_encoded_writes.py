@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmctl.errors import InputError
+from crmctl.errors import EnvironmentFailure, InputError
 from crmctl.model.package import load_package
 from crmctl.runtime import eventlog
 from crmctl.runtime.record_files import read_rows
@@ -297,19 +297,24 @@ def test_a_chunks_result_crosses_through_a_file_in_the_spool(tmp_path: Path) -> 
     checked: row_checks.Checked = ([(1, None, "Lead-1", False, '{"a":"é"}', None)], ("bad row", None))
     spooled = row_checks._spooled(checked, str(tmp_path))
     again = row_checks._spooled(checked, str(tmp_path))
-    assert isinstance(spooled, Path) and spooled.parent == tmp_path and spooled != again
+    assert isinstance(spooled, Path) and isinstance(again, Path)
+    assert spooled.parent == tmp_path and spooled != again
     assert row_checks._unspooled(spooled) == checked
     assert sorted(tmp_path.iterdir()) == [again]
     assert row_checks._spooled(checked, str(tmp_path / "gone")) == checked  # e.g. a full disk: through the pipe
     assert row_checks._unspooled(checked) == checked
+    again.unlink()  # say, by a cleaner of temporary files
+    with pytest.raises(EnvironmentFailure, match=r"cannot be read .*Nothing was written"):
+        row_checks._unspooled(again)
 
 
-@pytest.mark.parametrize("spool", ["written", "unwritable"])
+@pytest.mark.parametrize("spool", ["written", "unwritable", "none"])
 def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spool: str
 ) -> None:
     """After an import through the pool, its spool is gone from the temporary directory; and an import whose
-    workers cannot write there (the spool missing) gets every result through the pipe: the same store either way."""
+    workers cannot write there (the spool missing), or that gets no temporary directory at all, gets every result
+    through the pipe: the same store either way."""
     import tempfile
     from contextlib import contextmanager
 
@@ -327,6 +332,12 @@ def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
             yield str(tmp_path / "no-such-directory")
 
         monkeypatch.setattr(tempfile, "TemporaryDirectory", missing)
+    if spool == "none":
+
+        def refused(**_: Any) -> Any:
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(tempfile, "TemporaryDirectory", refused)
     received: list[Any] = []
     unspooled = row_checks._unspooled
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Generator, Iterable, Iterator, Mapping
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from itertools import chain, count, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crmctl.errors import InputError
+from crmctl.errors import EnvironmentFailure, InputError
 from crmctl.runtime import eventlog
 from crmctl.runtime.record_files import RawRow, Row, RowFile, RowPlan, row_converter
 from crmctl.runtime.records import record_body
@@ -155,8 +155,13 @@ def _pooled(
 
     digest, blob = copy
     plan = rows.plan if isinstance(rows, RowFile) else None
-    # Removed after `pooled` is closed (its workers stopped): nothing is left in it, however the import ends.
-    with tempfile.TemporaryDirectory(prefix="crmctl-import-", ignore_cleanup_errors=True) as spool:
+    try:  # removed after `pooled` is closed (its workers stopped): nothing is left, however the import ends
+        directory: AbstractContextManager[str | None] = tempfile.TemporaryDirectory(
+            prefix="crmctl-import-", ignore_cleanup_errors=True
+        )
+    except OSError:  # no temporary directory to be had: results come through the pool's pipe
+        directory = nullcontext()
+    with directory as spool:
         pooled = ordered_map(
             _encode_chunk,
             chunked(chain(head, items), CHUNK_ROWS),
@@ -288,7 +293,13 @@ def _unspooled(result: Checked | Path) -> Checked:
     """A worker's result (`_encode_chunk`): read from its file in the spool, which is removed, when it is a path."""
     if not isinstance(result, Path):
         return result
-    data = result.read_bytes()
-    result.unlink()
+    try:
+        data = result.read_bytes()
+        result.unlink()
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"the import's workers left a result in {result}, and it cannot be read ({exc.strerror}): was the "
+            "temporary directory cleaned while the import ran? Nothing was written"
+        ) from None
     checked: Checked = pickle.loads(data)  # written by our own worker into our private directory
     return checked
