@@ -253,8 +253,11 @@ def test_interrupted_import_leaves_no_process_and_no_rows(tmp_path: Path, how: s
         while len(_group(child.pid)) < 3:  # the parent and its two workers
             assert child.poll() is None and time.monotonic() < deadline, "the workers never started"
             time.sleep(0.1)
-        time.sleep(1)  # the workers busy with chunks
-        assert [p.name[:14] for p in temporary.iterdir()] == ["crmctl-import-"]
+        [spool] = temporary.iterdir()
+        assert spool.name.startswith(f"crmctl-import-{child.pid}-")
+        while not any(spool.iterdir()):  # the workers started, and spool their results
+            assert child.poll() is None and time.monotonic() < deadline, "no result was spooled"
+            time.sleep(0.01)
         if how == signal.SIGINT:
             os.killpg(child.pid, signal.SIGINT)
         else:

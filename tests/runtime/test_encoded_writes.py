@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -362,3 +363,35 @@ def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
     else:
         assert not any(isinstance(r, Path) for r in received)
     assert contents[0] == contents[1]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="spools are swept on POSIX only")
+def test_a_pooled_import_removes_the_spools_of_imports_killed_outright(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parent killed before its workers started leaves its spool to no one: the next pooled import removes the
+    spools whose process is gone, and keeps those of live processes and what is not a spool."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from crmctl.runtime import row_checks
+
+    monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 20)
+    monkeypatch.setattr(row_checks, "CHUNK_ROWS", 8)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    dead, alive = temporary / f"crmctl-import-{int(gone.stdout)}-abc", temporary / f"crmctl-import-{os.getpid()}-x"
+    other = temporary / "crmctl-import-notes"
+    for directory in (dead, alive, other):
+        directory.mkdir()
+        (directory / "1-0").write_bytes(b"left")
+    package = load_package(LEADS)
+    [source, _] = _files(tmp_path, 60)
+    with Store.open(tmp_path / "store.duckdb") as store:
+        service = RecordService(Runtime(store, "acme"))
+        rows = read_rows(source, service.engine(package, "Lead"))
+        assert service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=2).written == 59
+    assert sorted(temporary.iterdir()) == sorted([alive, other])

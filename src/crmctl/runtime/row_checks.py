@@ -20,14 +20,17 @@ A worker hands a chunk's result (about 1.3 kB a row) back through a file in a pr
 spool, and only the file's name through the pool's result pipe (`_spooled`, `_unspooled`). Through the pipe, one
 shared by every worker, a worker waited about 12 ms a chunk for this process to drain its result, and the cores
 went idle meanwhile (docs/benchmarks.md#parallel-import). A result that cannot be written there (a full disk)
-goes through the pipe as before. The spool is removed when the import ends, however it ends, after the workers
-have stopped; when this process is killed outright, by its workers as they exit.
+goes through the pipe as before. The spool is removed when the import ends, after the workers have stopped; when
+this process is killed outright, by its workers as they exit, or, if they had not started yet, by the next
+pooled import of the same user (`_spool`). The spool is a directory only this user can enter (`tempfile`):
+its files are unpickled as trusted as the pipe's messages.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import threading
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
@@ -83,6 +86,8 @@ class RowWriting:
 # a worker only).
 _worker: tuple[RecordEngine, RowWriting, Callable[[RawRow], Row] | None, str | None] | None = None
 _spooled_chunks = count()  # a worker's file names in the spool
+_spool_lock = threading.Lock()  # a worker's writing a file in the spool, and removing the spool when its parent died
+SPOOL_PREFIX = "crmctl-import-"
 
 Checked = tuple[list[Encoded], tuple[str, str | None] | None]
 """A chunk's result: its rows checked and encoded, and the error (message, hint) of a row that did not convert."""
@@ -149,19 +154,11 @@ def _pooled(
     if not enough:
         yield from _in_process(engine, writing, resolver, rows, head)
         return
-    import tempfile
-
     from crmctl.runtime.pool import chunked, ordered_map
 
     digest, blob = copy
     plan = rows.plan if isinstance(rows, RowFile) else None
-    try:  # removed after `pooled` is closed (its workers stopped): nothing is left, however the import ends
-        directory: AbstractContextManager[str | None] = tempfile.TemporaryDirectory(
-            prefix="crmctl-import-", ignore_cleanup_errors=True
-        )
-    except OSError:  # no temporary directory to be had: results come through the pool's pipe
-        directory = nullcontext()
-    with directory as spool:
+    with _spool() as spool:  # removed after `pooled` is closed (its workers stopped)
         pooled = ordered_map(
             _encode_chunk,
             chunked(chain(head, items), CHUNK_ROWS),
@@ -247,15 +244,14 @@ def _setup(
     from crmctl.runtime.records import RecordEngine
 
     global _worker
-    engine = RecordEngine(load_copy(digest, blob), entity, locale)
-    _worker = (engine, writing, None if plan is None else row_converter(plan, engine), spool)
     if spool is not None:  # a parent killed outright cannot remove it: its workers do, as they exit
-        import shutil
         from functools import partial
 
         from crmctl.runtime.pool import on_parent_exit
 
-        on_parent_exit(partial(shutil.rmtree, spool, ignore_errors=True))
+        on_parent_exit(partial(_remove_spool, spool))
+    engine = RecordEngine(load_copy(digest, blob), entity, locale)
+    _worker = (engine, writing, None if plan is None else row_converter(plan, engine), spool)
 
 
 def _encode_chunk(items: list[Any]) -> Checked | Path:
@@ -276,16 +272,76 @@ def _encode_chunk(items: list[Any]) -> Checked | Path:
     return (out, failure) if spool is None else _spooled((out, failure), spool)
 
 
+def _spool() -> AbstractContextManager[str | None]:
+    """A new spool for an import's results: a private temporary directory (mode 0700, `tempfile`), named after this
+    process (`crmctl-import-<pid>-...`), removed when the context ends; none (results through the pipe) when no
+    temporary directory can be made. First the spools of this user's imports whose process is gone are removed:
+    a parent killed outright while its workers were still starting left its spool to no one (`_sweep`)."""
+    import tempfile
+
+    try:
+        _sweep(Path(tempfile.gettempdir()))
+        return tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", ignore_cleanup_errors=True)
+    except OSError:
+        return nullcontext()
+
+
+def _sweep(directory: Path) -> None:
+    """Remove the spools in `directory` that this user's imports left when their process was killed (POSIX: on
+    Windows, `os.kill` would end the process it asks about)."""
+    if os.name != "posix":
+        return
+    try:
+        spools = list(directory.glob(f"{SPOOL_PREFIX}*-*"))
+    except OSError:
+        return
+    for spool in spools:
+        pid = spool.name.removeprefix(SPOOL_PREFIX).partition("-")[0]
+        try:
+            mine = spool.stat().st_uid == os.getuid()
+        except OSError:  # gone meanwhile
+            continue
+        if mine and pid.isdigit() and not _alive(int(pid)):
+            _rmtree(spool)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
+def _rmtree(path: str | Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_spool(spool: str) -> None:
+    """In a worker whose parent died: remove the spool, after any file being written now, and write no more."""
+    _spool_lock.acquire(timeout=10)  # held for good: `_spooled` writes no more files
+    _rmtree(spool)
+
+
 def _spooled(checked: Checked, spool: str) -> Checked | Path:
     """In a worker: `checked` pickled into a new file in `spool`, and that file's path; `checked` itself when the
     file cannot be written (it then goes through the pool's pipe)."""
     path = Path(spool, f"{os.getpid()}-{next(_spooled_chunks)}")
-    try:
-        with path.open("xb") as handle:
-            handle.write(pickle.dumps(checked, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        path.unlink(missing_ok=True)
-        return checked
+    with _spool_lock:
+        try:
+            handle = path.open("xb")
+        except OSError:
+            return checked
+        try:
+            with handle:
+                pickle.dump(checked, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:  # a full disk: the part written is removed
+            path.unlink(missing_ok=True)
+            return checked
     return path
 
 
@@ -298,8 +354,8 @@ def _unspooled(result: Checked | Path) -> Checked:
         result.unlink()
     except OSError as exc:
         raise EnvironmentFailure(
-            f"the import's workers left a result in {result}, and it cannot be read ({exc.strerror}): was the "
-            "temporary directory cleaned while the import ran? Nothing was written"
+            f"the import's workers left a result in {result}, and it cannot be read or removed ({exc.strerror}): "
+            "was the temporary directory cleaned while the import ran? Nothing was written"
         ) from None
     checked: Checked = pickle.loads(data)  # written by our own worker into our private directory
     return checked
