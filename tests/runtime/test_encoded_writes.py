@@ -317,7 +317,6 @@ def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
     workers cannot write there (the spool missing), or that gets no temporary directory at all, gets every result
     through the pipe: the same store either way."""
     import tempfile
-    from contextlib import contextmanager
 
     from crmctl.runtime import row_checks
 
@@ -327,18 +326,13 @@ def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     if spool == "unwritable":
-
-        @contextmanager
-        def missing(**_: Any) -> Iterator[str]:
-            yield str(tmp_path / "no-such-directory")
-
-        monkeypatch.setattr(tempfile, "TemporaryDirectory", missing)
+        monkeypatch.setattr(tempfile, "mkdtemp", lambda **_: str(tmp_path / "no-such-directory"))
     if spool == "none":
 
-        def refused(**_: Any) -> Any:
+        def refused(**_: Any) -> str:
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(tempfile, "TemporaryDirectory", refused)
+        monkeypatch.setattr(tempfile, "mkdtemp", refused)
     received: list[Any] = []
     unspooled = row_checks._unspooled
 
@@ -366,13 +360,11 @@ def test_a_pooled_import_leaves_no_spool_and_writes_what_one_process_writes(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="spools are swept on POSIX only")
-def test_a_pooled_import_removes_the_spools_of_imports_killed_outright(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A parent killed before its workers started leaves its spool to no one: the next pooled import removes the
-    spools whose process is gone, and keeps those of live processes and what is not a spool."""
-    import subprocess
-    import sys
+def test_a_pooled_import_removes_the_spools_no_process_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent killed before its workers started leaves its spool to no one: the next pooled import removes this
+    user's spools that no process holds a lock on, and keeps a held one (a live import's, whatever its pid says),
+    a symlink (and what it points to), a directory others may enter, and what is not a directory."""
+    import fcntl
     import tempfile
 
     from crmctl.runtime import row_checks
@@ -382,16 +374,25 @@ def test_a_pooled_import_removes_the_spools_of_imports_killed_outright(
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
-    dead, alive = temporary / f"crmctl-import-{int(gone.stdout)}-abc", temporary / f"crmctl-import-{os.getpid()}-x"
-    other = temporary / "crmctl-import-notes"
-    for directory in (dead, alive, other):
-        directory.mkdir()
+    left = [temporary / "crmctl-import-99999999999-abc", temporary / "crmctl-import-\u00b2-z"]
+    held, shared, target = temporary / "crmctl-import-1-live", temporary / "crmctl-import-2-open", tmp_path / "mine"
+    for directory in (*left, held, shared, target):
+        directory.mkdir(mode=0o700)
         (directory / "1-0").write_bytes(b"left")
-    package = load_package(LEADS)
-    [source, _] = _files(tmp_path, 60)
-    with Store.open(tmp_path / "store.duckdb") as store:
-        service = RecordService(Runtime(store, "acme"))
-        rows = read_rows(source, service.engine(package, "Lead"))
-        assert service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=2).written == 59
-    assert sorted(temporary.iterdir()) == sorted([alive, other])
+    shared.chmod(0o755)
+    link, plain = temporary / "crmctl-import-3-link", temporary / "crmctl-import-4-file"
+    link.symlink_to(target, target_is_directory=True)
+    plain.write_bytes(b"")
+    lock = os.open(held, os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        package = load_package(LEADS)
+        [source, _] = _files(tmp_path, 60)
+        with Store.open(tmp_path / "store.duckdb") as store:
+            service = RecordService(Runtime(store, "acme"))
+            rows = read_rows(source, service.engine(package, "Lead"))
+            assert service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, jobs=2).written == 59
+    finally:
+        os.close(lock)
+    assert sorted(temporary.iterdir()) == sorted([held, shared, link, plain])
+    assert (target / "1-0").read_bytes() == b"left"

@@ -18,12 +18,12 @@ an entity with async validations is checked in process unless `--no-async` skips
 
 A worker hands a chunk's result (about 1.3 kB a row) back through a file in a private temporary directory, the
 spool, and only the file's name through the pool's result pipe (`_spooled`, `_unspooled`). Through the pipe, one
-shared by every worker, a worker waited about 12 ms a chunk for this process to drain its result, and the cores
+shared by every worker, a worker waited 12-14 ms a chunk for this process to drain its result, and the cores
 went idle meanwhile (docs/benchmarks.md#parallel-import). A result that cannot be written there (a full disk)
 goes through the pipe as before. The spool is removed when the import ends, after the workers have stopped; when
-this process is killed outright, by its workers as they exit, or, if they had not started yet, by the next
-pooled import of the same user (`_spool`). The spool is a directory only this user can enter (`tempfile`):
-its files are unpickled as trusted as the pipe's messages.
+this process is killed outright, by its workers as they exit, or, if they had not started yet, by the same
+user's next pooled import with the same temporary directory (POSIX: `_spool`, `_sweep`). The spool is a
+directory only this user can enter (`tempfile`): its files are unpickled as trusted as the pipe's messages.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import os
 import pickle
 import threading
 from collections.abc import Generator, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, closing, nullcontext
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from itertools import chain, count, islice
 from pathlib import Path
@@ -272,47 +272,84 @@ def _encode_chunk(items: list[Any]) -> Checked | Path:
     return (out, failure) if spool is None else _spooled((out, failure), spool)
 
 
-def _spool() -> AbstractContextManager[str | None]:
-    """A new spool for an import's results: a private temporary directory (mode 0700, `tempfile`), named after this
-    process (`crmctl-import-<pid>-...`), removed when the context ends; none (results through the pipe) when no
-    temporary directory can be made. First the spools of this user's imports whose process is gone are removed:
-    a parent killed outright while its workers were still starting left its spool to no one (`_sweep`)."""
+@contextmanager
+def _spool() -> Iterator[str | None]:
+    """A new spool for an import's results, removed when the context ends: a private temporary directory (mode
+    0700, `tempfile`) named after this process (`crmctl-import-<pid>-...`), which this process holds a lock on
+    (`flock`) until then; None (results through the pipe) when no temporary directory can be made. First the
+    spools of this user that no process holds are removed (`_sweep`): a parent killed outright while its workers
+    were still starting left its spool to no one."""
     import tempfile
 
     try:
-        _sweep(Path(tempfile.gettempdir()))
-        return tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", ignore_cleanup_errors=True)
-    except OSError:
-        return nullcontext()
-
-
-def _sweep(directory: Path) -> None:
-    """Remove the spools in `directory` that this user's imports left when their process was killed (POSIX: on
-    Windows, `os.kill` would end the process it asks about)."""
-    if os.name != "posix":
+        directory = tempfile.gettempdir()
+    except OSError:  # no usable temporary directory at all
+        yield None
         return
+    with suppress(Exception):  # tidying up never fails an import
+        _sweep(directory)
     try:
-        spools = list(directory.glob(f"{SPOOL_PREFIX}*-*"))
+        spool = tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=directory)
     except OSError:
+        yield None
         return
-    for spool in spools:
-        pid = spool.name.removeprefix(SPOOL_PREFIX).partition("-")[0]
+    held = _hold(spool)
+    try:
+        yield spool
+    finally:
+        _rmtree(spool)
+        if held is not None:
+            os.close(held)
+
+
+def _hold(spool: str) -> int | None:
+    """A descriptor of `spool` with an exclusive `flock` on it (released by the kernel when this process ends, even
+    by `kill -9`), or None where there is no `flock`."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no sweep either
+        return None
+    try:
+        held = os.open(spool, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(held)
+        return None
+    return held
+
+
+def _sweep(directory: str) -> None:
+    """Remove this user's spools in `directory` that no process holds (`_hold`): those of imports killed outright.
+    Only real directories (no symlink is followed) of mode 0700 named `crmctl-import-*` are considered; a lock
+    held, also by a process in another pid namespace sharing the directory, keeps a spool."""
+    import fcntl
+    import stat
+
+    with os.scandir(directory) as entries:
+        candidates = []
+        for entry in entries:
+            if not entry.name.startswith(SPOOL_PREFIX):
+                continue
+            facts = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(facts.st_mode) and facts.st_uid == os.getuid() and stat.S_IMODE(facts.st_mode) == 0o700:
+                candidates.append(entry.path)
+    for path in candidates:
         try:
-            mine = spool.stat().st_uid == os.getuid()
+            held = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:  # gone meanwhile
             continue
-        if mine and pid.isdigit() and not _alive(int(pid)):
-            _rmtree(spool)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process
-        return True
-    return True
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live import's
+            os.close(held)
+            continue
+        try:
+            _rmtree(path)
+        finally:
+            os.close(held)
 
 
 def _rmtree(path: str | Path) -> None:
@@ -322,7 +359,9 @@ def _rmtree(path: str | Path) -> None:
 
 
 def _remove_spool(spool: str) -> None:
-    """In a worker whose parent died: remove the spool, after any file being written now, and write no more."""
+    """In a worker whose parent died: remove the spool, after the file being written now if any, and write no
+    more. (Should that write take over 10 s, the spool is removed anyway, and a file created meanwhile keeps it
+    for the next pooled import's sweep.)"""
     _spool_lock.acquire(timeout=10)  # held for good: `_spooled` writes no more files
     _rmtree(spool)
 
@@ -342,6 +381,9 @@ def _spooled(checked: Checked, spool: str) -> Checked | Path:
         except OSError:  # a full disk: the part written is removed
             path.unlink(missing_ok=True)
             return checked
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     return path
 
 
