@@ -302,15 +302,16 @@ def _spool() -> Iterator[str | None]:
             os.close(held)
 
 
-def _hold(spool: str) -> int | None:
-    """A descriptor of `spool` with an exclusive `flock` on it (released by the kernel when this process ends, even
-    by `kill -9`), or None where there is no `flock`."""
+def _hold(spool: str, flags: int = 0) -> int | None:
+    """A descriptor of the directory `spool` (opened with `flags` too) with an exclusive `flock` on it, taken now
+    and released by the kernel when this process ends, even by `kill -9`; None when it is gone, another process
+    holds it, or there is no `flock` here (Windows: no sweep either)."""
     try:
         import fcntl
-    except ImportError:  # Windows: no sweep either
+    except ImportError:
         return None
     try:
-        held = os.open(spool, os.O_RDONLY)
+        held = os.open(spool, os.O_RDONLY | flags)
     except OSError:
         return None
     try:
@@ -325,9 +326,10 @@ def _sweep(directory: str) -> None:
     """Remove this user's spools in `directory` that no process holds (`_hold`): those of imports killed outright.
     Only real directories (no symlink is followed) of mode 0700 named `crmctl-import-*` are considered; a lock
     held, also by a process in another pid namespace sharing the directory, keeps a spool."""
-    import fcntl
     import stat
 
+    if os.name != "posix":
+        return
     with os.scandir(directory) as entries:
         candidates = []
         for entry in entries:
@@ -337,14 +339,8 @@ def _sweep(directory: str) -> None:
             if stat.S_ISDIR(facts.st_mode) and facts.st_uid == os.getuid() and stat.S_IMODE(facts.st_mode) == 0o700:
                 candidates.append(entry.path)
     for path in candidates:
-        try:
-            held = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:  # gone meanwhile
-            continue
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # a live import's
-            os.close(held)
+        held = _hold(path, os.O_DIRECTORY | os.O_NOFOLLOW)
+        if held is None:  # a live import's, or gone meanwhile
             continue
         try:
             _rmtree(path)
