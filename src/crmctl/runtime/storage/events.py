@@ -16,7 +16,14 @@ from crmctl.model.files import AtomicFile, check_regular
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime import eventlog
 from crmctl.runtime.eventlog import GENESIS, ChainProblem
-from crmctl.runtime.storage.connection import CHUNK, Connection, iso_from_micros, parse_stored_instant, read_object
+from crmctl.runtime.storage.connection import (
+    CHUNK,
+    Connection,
+    iso_from_micros,
+    parse_stored_instant,
+    read_object,
+    write_array,
+)
 from crmctl.runtime.storage.errors import StoreError, StoreFormatError
 from crmctl.runtime.values import format_timestamp
 
@@ -165,12 +172,12 @@ class EventLog:
             schema = _event_schema()
             table = pa.Table.from_arrays(
                 [
-                    pa.array([tenant] * len(entries), pa.string()),
-                    pa.array([e["seq"] for e in entries], pa.int64()),
-                    pa.array([e["session"] for e in entries], pa.string()),
-                    pa.array(times, schema.field("at").type),
-                    pa.array(texts, pa.string()),
-                    pa.array([e["hash"] for e in entries], pa.string()),
+                    write_array([tenant] * len(entries), pa.string()),
+                    write_array([e["seq"] for e in entries], pa.int64()),
+                    write_array([e["session"] for e in entries], pa.string()),
+                    write_array(times, schema.field("at").type),
+                    write_array(texts, pa.string()),
+                    write_array([e["hash"] for e in entries], pa.string()),
                 ],
                 schema=schema,
             )
@@ -203,12 +210,12 @@ class EventLog:
             schema = _event_schema()
             table = pa.Table.from_arrays(
                 [
-                    pa.array([tenant] * len(bodies), pa.string()),
-                    pa.array(range(first_seq, seq + 1), pa.int64()),
-                    pa.array([body[1] for body in bodies], pa.string()),
-                    pa.array(times, schema.field("at").type),
-                    pa.array(texts, pa.string()),
-                    pa.array(hashes, pa.string()),
+                    write_array([tenant] * len(bodies), pa.string()),
+                    write_array(range(first_seq, seq + 1), pa.int64()),
+                    write_array([body[1] for body in bodies], pa.string()),
+                    write_array(times, schema.field("at").type),
+                    write_array(texts, pa.string()),
+                    write_array(hashes, pa.string()),
                 ],
                 schema=schema,
             )

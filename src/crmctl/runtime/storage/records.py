@@ -9,7 +9,14 @@ from typing import Any, Literal
 
 from crmctl.errors import InputError, UserError
 from crmctl.model.tenants import check_tenant
-from crmctl.runtime.storage.connection import CHUNK, Connection, iso_from_micros, parse_stored_instant, read_object
+from crmctl.runtime.storage.connection import (
+    CHUNK,
+    Connection,
+    iso_from_micros,
+    parse_stored_instant,
+    read_object,
+    write_array,
+)
 from crmctl.runtime.storage.errors import RecordExistsError, RecordNotFoundError, StoreConflictError
 
 __all__ = ["Kind", "Records", "StoredRecord"]
@@ -125,7 +132,7 @@ class Records:
             [(c, text) for c in _COLUMNS[:7]] + [("revision", pa.int32()), ("created_at", stamp), ("updated_at", stamp)]
         )
         table = pa.Table.from_arrays(
-            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+            [write_array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
         )
         with self._db.transaction(), self._db.tenant(tenant):
             # Every write of records is logged in the same transaction: taking the tenant's chain first, as an
