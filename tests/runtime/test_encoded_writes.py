@@ -396,3 +396,90 @@ def test_a_pooled_import_removes_the_spools_no_process_holds(tmp_path: Path, mon
         os.close(lock)
     assert sorted(temporary.iterdir()) == sorted([held, shared, link, plain])
     assert (target / "1-0").read_bytes() == b"left"
+
+
+def _pooled_import(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
+    """120 leads imported with two jobs in batches of 10, written behind the import loop (`runtime.batch_writes`)."""
+    from crmctl.runtime import row_checks
+
+    monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 20)
+    monkeypatch.setattr(row_checks, "CHUNK_ROWS", 8)
+    package = load_package(LEADS)
+    [source, _] = _files(tmp_path, 120)
+    service = RecordService(Runtime(store, "acme"))
+    rows = read_rows(source, service.engine(package, "Lead"))
+    return service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, batch_size=10, **options)
+
+
+def test_batches_written_behind_the_loop_are_what_one_process_writes(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twelve batches, most of them written by the writing thread while the loop gathers the next: the same log,
+    head and records as one process writing each batch in turn (on each backend)."""
+    import threading
+
+    from crmctl.runtime.storage.events import EventLog
+
+    writers: list[str] = []
+    append = EventLog.append_encoded
+
+    def spied(self: EventLog, tenant: str, bodies: Any) -> Any:
+        writers.append(threading.current_thread().name)
+        return append(self, tenant, bodies)
+
+    monkeypatch.setattr(EventLog, "append_encoded", spied)
+    assert _pooled_import(store, tmp_path, monkeypatch, jobs=2).written == 119
+    assert len(writers) == 12 and all(name.startswith("crmctl-write") for name in writers)
+    with Store.open(tmp_path / "one.duckdb") as one:
+        assert _pooled_import(one, tmp_path, monkeypatch, jobs=1).written == 119
+        assert writers[12:] == ["MainThread"] * 12
+        assert _contents(store, tmp_path / "a.parquet") == _contents(one, tmp_path / "b.parquet")
+
+
+def test_a_batch_refused_behind_the_loop_fails_the_import_as_in_one_process(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record of the sixth batch exists already: the import fails with the store's error, whichever thread
+    wrote that batch, and nothing of it is written."""
+    store.records.create_encoded("acme", "Lead", ("P", "1.0.0", HEX), [("given-56", "{}")], AT)
+    before = _contents(store, tmp_path / "before.parquet")
+    for jobs in (2, 1):
+        with pytest.raises(RecordExistsError, match="Lead/given-56"):
+            _pooled_import(store, tmp_path, monkeypatch, jobs=jobs)
+        assert _contents(store, tmp_path / f"after-{jobs}.parquet") == before
+
+
+def test_an_import_stopped_while_a_batch_is_written_behind_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (here: raised from the progress callback) while the writing thread is inside the store: the import
+    waits for that batch's query before rolling back, drops the batches waiting, and leaves no thread behind."""
+    import threading
+
+    from crmctl.runtime.storage.events import EventLog
+
+    entered, release = threading.Event(), threading.Event()
+    append = EventLog.append_encoded
+    calls: list[int] = []
+
+    def slow(self: EventLog, tenant: str, bodies: Any) -> Any:
+        calls.append(len(bodies))
+        if len(calls) == 2:
+            entered.set()
+            assert release.wait(10)
+        return append(self, tenant, bodies)
+
+    def progress(rows: int) -> None:
+        if rows >= 20:  # the second batch is handed to the writing thread: wait until it is inside the store
+            assert entered.wait(10)
+            threading.Timer(0.2, release.set).start()
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EventLog, "append_encoded", slow)
+    with Store.open(tmp_path / "rt.duckdb") as store:
+        with pytest.raises(KeyboardInterrupt):
+            _pooled_import(store, tmp_path, monkeypatch, jobs=2, progress=progress)
+        assert release.is_set()  # the rollback came after the batch being written
+        assert len(calls) == 2  # the batches waiting were dropped
+        assert not [t for t in threading.enumerate() if t.name.startswith("crmctl-write")]
+        assert store.count_records("acme") == 0 and store.head("acme") is None

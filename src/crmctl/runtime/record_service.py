@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from crmctl import interrupts
 from crmctl.errors import UserError
 from crmctl.model.aliases import NamedTwice
+from crmctl.runtime.batch_writes import BatchWrites
 from crmctl.runtime.records import RecordEngine, RecordResult, record_body, record_effects
 from crmctl.runtime.row_checks import Row, RowWriting, encoded_rows, pool_refusal
 from crmctl.runtime.service import iso, parse_instant, recorded_resolver
@@ -258,27 +259,34 @@ class RecordService:
         ref = self.runtime.pin(package)
         engine = self.engine(package, entity, ref.digest)
         writing = RowWriting(self.tenant, ref.to_json(), at, iso(at))
+        version = (ref.name, ref.version, ref.digest)
+
+        def write(records: list[tuple[str, str]], bodies: list[EncodedBody]) -> None:
+            self.store.records.create_encoded(self.tenant, entity, version, records, writing.stamp)
+            self.store.log.append_encoded(self.tenant, bodies)
+
+        writes = BatchWrites(write)
         if jobs > 1 and pool_refusal(engine, resolver) is None:
             blob = self.store.get_package(ref.digest)
             assert blob is not None  # pinned just above
-            checked = encoded_rows(engine, rows, writing, resolver, jobs=jobs, copy=(ref.digest, blob))
+            copy = (ref.digest, blob)
+            checked = encoded_rows(engine, rows, writing, resolver, jobs=jobs, copy=copy, on_pool=writes.behind)
         else:
             checked = encoded_rows(engine, rows, writing, resolver)
         report = ImportReport()
         records: list[tuple[str, str]] = []
         bodies: list[EncodedBody] = []
-        version = (ref.name, ref.version, ref.digest)
 
         def flush() -> None:
+            nonlocal records, bodies
             interrupts.check()  # a Ctrl-C the store's last query swallowed: nothing more is written
-            self.store.records.create_encoded(self.tenant, entity, version, records, writing.stamp)
-            self.store.log.append_encoded(self.tenant, bodies)
+            writes.write(records, bodies)
             report.written += len(records)
-            records.clear()
-            bodies.clear()
+            records, bodies = [], []
 
         try:
-            with interrupts.watched(), closing(checked), self.store.transaction():  # leaving early stops the workers
+            # Leaving early stops the batches written behind before the rollback, and the workers after it.
+            with interrupts.watched(), closing(checked), self.store.transaction(), writes:
                 for number, errors, record_id, warned, data, body in checked:
                     report.rows += 1
                     if body is None:
@@ -296,6 +304,7 @@ class RecordService:
                 if report.rejected and not skip_invalid:
                     raise _Rollback
                 flush()
+                writes.finish()
         except _Rollback:
             report.written = 0
         if progress is not None:

@@ -114,19 +114,21 @@ def encoded_rows(
     *,
     jobs: int = 1,
     copy: tuple[str, bytes] | None = None,
+    on_pool: Callable[[], None] | None = None,
 ) -> Generator[Encoded, None, None]:
     """Every row checked and encoded, in order. With `jobs` > 1 (and `copy`: the digest and canonical bytes of the
     engine's package version) rows are checked in worker processes when there are at least `POOL_MIN_ROWS`: a
-    `RowFile`'s raw rows (the workers convert them too), other rows as they are. The caller checks `pool_refusal`
-    first, and closes the generator when it leaves early (that stops the workers)."""
+    `RowFile`'s raw rows (the workers convert them too), other rows as they are; `on_pool` is called then, before
+    the first row goes to a worker. The caller checks `pool_refusal` first, and closes the generator when it
+    leaves early (that stops the workers)."""
     if jobs <= 1 or copy is None:
         yield from (_encode(engine, writing, row, resolver) for row in rows)
         return
     if isinstance(rows, RowFile):
         with closing(rows.items()) as items:  # leaving early closes the file at once
-            yield from _pooled(engine, writing, resolver, rows, items, jobs, copy)
+            yield from _pooled(engine, writing, resolver, rows, items, jobs, copy, on_pool)
     else:
-        yield from _pooled(engine, writing, resolver, rows, iter(rows), jobs, copy)
+        yield from _pooled(engine, writing, resolver, rows, iter(rows), jobs, copy, on_pool)
 
 
 def _pooled(
@@ -137,9 +139,10 @@ def _pooled(
     items: Iterator[Any],
     jobs: int,
     copy: tuple[str, bytes],
+    on_pool: Callable[[], None] | None,
 ) -> Generator[Encoded, None, None]:
     """`encoded_rows` from `items` (the raw rows of `rows` when it is a `RowFile`, else `rows`) in `jobs` workers,
-    once there are enough."""
+    once there are enough (`on_pool` is called then)."""
     head: list[Any] = []
     try:
         head.extend(islice(items, SAMPLE_ROWS))
@@ -156,6 +159,8 @@ def _pooled(
         return
     from crmctl.runtime.pool import chunked, ordered_map
 
+    if on_pool is not None:
+        on_pool()
     digest, blob = copy
     plan = rows.plan if isinstance(rows, RowFile) else None
     with _spool() as spool:  # removed after `pooled` is closed (its workers stopped)

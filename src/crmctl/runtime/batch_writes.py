@@ -1,0 +1,91 @@
+"""An import's batch writes, in order: in the calling thread, or behind it in one thread of their own.
+
+While worker processes check an import's rows (`row_checks`), this process chains and inserts them in batches. A
+batch that fills a row group of the store keeps DuckDB compressing for about a second; meanwhile this process
+took no results and handed out no rows, the workers ran out of rows after about 0.7 s, and a core idled (twice
+per 300,000 rows of leads; docs/benchmarks.md#parallel-import). Written behind, by a thread of their own, the
+batches no longer hold up the loop that feeds the workers: the store's queries release the GIL.
+
+Only with the pool: with the rows checked in this process, the writing thread and the checking loop fought over
+the GIL and a 300,000-row import took 22 s instead of 17.6 s.
+
+The batches stay in order and nothing changes in what is written: the thread runs the same write, one batch
+after the other, in the caller's transaction; the caller touches the store only after `finish` or `close`. The
+first failed batch's error is raised in the caller (at its next `write`, or at `finish`), and the batches after
+it are not written. `close` (leaving the block, whatever the reason: an error, Ctrl-C) drops the batches not yet
+begun and waits for the one being written, so that the caller's rollback never runs beside a query of it; a
+Ctrl-C stops that query (`crmctl.interrupts`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+__all__ = ["BEHIND", "BatchWrites"]
+
+BEHIND = 2
+"""Batches that may wait behind the one being written: while a row group is compressed (about a second) the loop
+hands over two batches and gathers a third, about 30,000 rows of leads from two workers (measured with three
+outstanding; docs/benchmarks.md#parallel-import)."""
+
+
+class BatchWrites:
+    """Runs `write(*batch)` for each batch, in order: here until `behind` is called, then in a thread of its own."""
+
+    def __init__(self, write: Callable[..., None]) -> None:
+        self._write = write
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
+        self._depth = 0
+        self._failed = False
+
+    def __enter__(self) -> BatchWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def behind(self, depth: int = BEHIND) -> None:
+        """Write the following batches in a thread of their own, with at most `depth` waiting."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="crmctl-write")
+            self._depth = depth
+
+    def write(self, *batch: Any) -> None:
+        """Write `batch`, or queue it; raise the error of a batch written before, if one failed. The caller does
+        not change `batch` afterwards."""
+        if self._thread is None:
+            self._write(*batch)
+            return
+        self._pending.append(self._thread.submit(self._written, batch))
+        while len(self._pending) > self._depth + 1:  # the one being written (or done), and those waiting
+            self._pending.popleft().result()
+
+    def finish(self) -> None:
+        """Wait until every batch is written; raise the error of the first one that failed."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Drop the batches not yet begun, wait for the one being written, and end the thread (no error raised)."""
+        if self._thread is None:
+            return
+        self._failed = True  # a batch that begins from now on is not written
+        for future in self._pending:
+            future.cancel()
+        wait(self._pending)
+        self._pending.clear()
+        self._thread.shutdown(wait=True)
+        self._thread = None
+
+    def _written(self, batch: tuple[Any, ...]) -> None:
+        if self._failed:
+            return
+        try:
+            self._write(*batch)
+        except BaseException:
+            self._failed = True
+            raise
