@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import pytest
@@ -90,10 +92,60 @@ def test_leaving_early_drops_waiting_batches_and_waits_for_the_one_being_written
     assert _writer_threads() == []
 
 
-def test_an_error_raised_here_is_not_hidden_by_a_batchs_error() -> None:
-    log = Log(fail=1)
+def test_an_error_met_here_comes_after_the_batches_handed_over_before_it() -> None:
+    # In one thread, batches 1-3 were written before the caller met its error: they are written first.
+    log = Log(block=1)
     with pytest.raises(KeyError), BatchWrites(log) as writes:
         writes.behind()
-        writes.write(1)
-        raise KeyError("the caller's own error")
+        for batch in (1, 2, 3):
+            writes.write(batch)
+        threading.Timer(0.2, log.release.set).start()
+        raise KeyError("the caller's own error, after batch 3")
+    assert log.batches == [1, 2, 3]
+    assert _writer_threads() == []
+
+
+def test_a_batch_refused_before_an_error_met_here_is_the_error_as_in_one_thread() -> None:
+    log = Log(fail=2)
+    with pytest.raises(ValueError, match="batch 2 refused") as raised, BatchWrites(log) as writes:
+        writes.behind()
+        for batch in (1, 2, 3):
+            writes.write(batch)
+        raise KeyError("the caller's own error, after batch 3")
+    assert isinstance(raised.value.__context__, KeyError)
+    assert log.batches == [1]
+    assert _writer_threads() == []
+
+
+def test_ctrl_c_is_not_hidden_by_a_batchs_error_and_writes_nothing_more() -> None:
+    log = Log(block=1, fail=1)
+    with pytest.raises(KeyboardInterrupt), BatchWrites(log) as writes:
+        writes.behind()
+        for batch in (1, 2, 3):
+            writes.write(batch)
+        threading.Timer(0.2, log.release.set).start()
+        raise KeyboardInterrupt
     assert log.batches == []
+    assert _writer_threads() == []
+
+
+def test_ctrl_c_pressed_again_while_a_batch_is_written_still_waits_for_it() -> None:
+    """A second Ctrl-C in `close` must not let the caller's rollback run beside the batch being written."""
+    log = Log(block=2)
+    pressed_again = threading.Event()
+
+    def press() -> None:
+        pressed_again.set()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), BatchWrites(log) as writes:
+        writes.behind(depth=5)
+        for batch in (1, 2, 3):
+            writes.write(batch)
+        assert log.entered.wait(10)
+        threading.Timer(0.1, press).start()
+        threading.Timer(0.6, log.release.set).start()
+        raise KeyboardInterrupt
+    assert pressed_again.is_set() and log.release.is_set()
+    assert log.batches == [1, 2]
+    assert _writer_threads() == []

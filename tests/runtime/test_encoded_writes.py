@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmctl.errors import EnvironmentFailure, InputError
+from crmctl.errors import EnvironmentFailure, InputError, UserError
 from crmctl.model.package import load_package
 from crmctl.runtime import eventlog
 from crmctl.runtime.record_files import read_rows
@@ -398,17 +398,31 @@ def test_a_pooled_import_removes_the_spools_no_process_holds(tmp_path: Path, mon
     assert (target / "1-0").read_bytes() == b"left"
 
 
-def _pooled_import(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
-    """120 leads imported with two jobs in batches of 10, written behind the import loop (`runtime.batch_writes`)."""
+def _pooled_import(
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    lines: dict[int, str] | None = None,
+    skip_invalid: bool = True,
+    **options: Any,
+) -> Any:
+    """120 leads imported with two jobs in batches of 10, written behind the import loop (`runtime.batch_writes`);
+    `lines` replaces lines of the JSONL file (by number)."""
     from crmctl.runtime import row_checks
 
     monkeypatch.setattr(row_checks, "POOL_MIN_ROWS", 20)
     monkeypatch.setattr(row_checks, "CHUNK_ROWS", 8)
     package = load_package(LEADS)
     [source, _] = _files(tmp_path, 120)
+    if lines:
+        text = source.read_text(encoding="utf-8").splitlines()
+        for number, line in lines.items():
+            text[number - 1] = line
+        source.write_text("\n".join(text) + "\n", encoding="utf-8")
     service = RecordService(Runtime(store, "acme"))
     rows = read_rows(source, service.engine(package, "Lead"))
-    return service.import_rows(package, "Lead", rows, NOW, skip_invalid=True, batch_size=10, **options)
+    return service.import_rows(package, "Lead", rows, NOW, skip_invalid=skip_invalid, batch_size=10, **options)
 
 
 def test_batches_written_behind_the_loop_are_what_one_process_writes(
@@ -447,6 +461,31 @@ def test_a_batch_refused_behind_the_loop_fails_the_import_as_in_one_process(
         with pytest.raises(RecordExistsError, match="Lead/given-56"):
             _pooled_import(store, tmp_path, monkeypatch, jobs=jobs)
         assert _contents(store, tmp_path / f"after-{jobs}.parquet") == before
+
+
+@pytest.mark.parametrize(
+    ("later", "skip_invalid"),
+    [
+        ({7: json.dumps(_lead(107)), 35: json.dumps({**_lead(35), "companySize": 0})}, False),  # a rejected row
+        ({40: "{not json"}, True),  # an unreadable row
+    ],
+    ids=["rejected-row", "unreadable-row"],
+)
+def test_a_batch_refused_behind_the_loop_comes_before_a_later_rows_error(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: dict[int, str], skip_invalid: bool
+) -> None:
+    """The first batch (rows 1-10) holds a record that exists already, and row 35 or 40 fails on its own: the loop
+    reaches that row while the first batch is written behind it, yet the import fails with the store's error, as
+    one process, which wrote the first batch before reading on, does."""
+    store.records.create_encoded("acme", "Lead", ("P", "1.0.0", HEX), [("given-8", "{}")], AT)
+    errors: dict[int, BaseException] = {}
+    for jobs in (2, 1):
+        with pytest.raises(UserError) as raised:
+            _pooled_import(store, tmp_path, monkeypatch, jobs=jobs, lines=later, skip_invalid=skip_invalid)
+        errors[jobs] = raised.value
+        assert store.count_records("acme") == 1 and store.head("acme") is None
+    assert isinstance(errors[2], RecordExistsError) and "Lead/given-8" in str(errors[2])
+    assert type(errors[1]) is type(errors[2]) and str(errors[1]) == str(errors[2])
 
 
 def test_an_import_stopped_while_a_batch_is_written_behind_writes_nothing(

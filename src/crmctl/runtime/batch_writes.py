@@ -10,19 +10,28 @@ Only with the pool: with the rows checked in this process, the writing thread an
 the GIL and a 300,000-row import took 22 s instead of 17.6 s.
 
 The batches stay in order and nothing changes in what is written: the thread runs the same write, one batch
-after the other, in the caller's transaction; the caller touches the store only after `finish` or `close`. The
-first failed batch's error is raised in the caller (at its next `write`, or at `finish`), and the batches after
-it are not written. `close` (leaving the block, whatever the reason: an error, Ctrl-C) drops the batches not yet
-begun and waits for the one being written, so that the caller's rollback never runs beside a query of it; a
-Ctrl-C stops that query (`crmctl.interrupts`).
+after the other, in the caller's transaction; the caller touches the store only after `finish` or `close`. What
+fails is what would have failed in one thread:
+
+- the first failed batch's error is raised in the caller (at its next `write`, or at `finish`), and the batches
+  after it are not written;
+- an error the caller meets itself (an unreadable row, a rejected one, a worker that died) came after the batches
+  it had handed over: leaving the block with it first writes them, and the first of them the store refuses is
+  the error raised, as it would have been in one thread;
+- leaving with Ctrl-C (or once it was pressed: `crmctl.interrupts`) drops the batches not yet begun and waits for
+  the one being written, also through more Ctrl-Cs, so that the caller's rollback never runs beside a query of
+  it; the first Ctrl-C stops that query.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from crmctl import interrupts
 
 __all__ = ["BEHIND", "BatchWrites"]
 
@@ -40,13 +49,18 @@ class BatchWrites:
         self._thread: ThreadPoolExecutor | None = None
         self._pending: deque[Future[None]] = deque()
         self._depth = 0
-        self._failed = False
+        self._failed = False  # no batch begins from now on
+        self._busy = False  # a batch is being written
 
     def __enter__(self) -> BatchWrites:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        try:
+            if isinstance(error, Exception) and not interrupts.pressed():
+                self.finish()  # in one thread they came before `error`: the first failed one is the error
+        finally:
+            self.close()
 
     def behind(self, depth: int = BEHIND) -> None:
         """Write the following batches in a thread of their own, with at most `depth` waiting."""
@@ -70,22 +84,35 @@ class BatchWrites:
             self._pending.popleft().result()
 
     def close(self) -> None:
-        """Drop the batches not yet begun, wait for the one being written, and end the thread (no error raised)."""
+        """Drop the batches not yet begun, wait for the one being written, and end the thread (no error raised
+        but a Ctrl-C pressed meanwhile, after the wait)."""
         if self._thread is None:
             return
-        self._failed = True  # a batch that begins from now on is not written
-        for future in self._pending:
-            future.cancel()
-        wait(self._pending)
+        thread, self._thread = self._thread, None
+        self._failed = True  # before reading `_busy`: `_written` sets `_busy` before reading `_failed`
         self._pending.clear()
-        self._thread.shutdown(wait=True)
-        self._thread = None
+        thread.shutdown(wait=False, cancel_futures=True)  # the waiting ones: not begun, and never will be
+        pressed: KeyboardInterrupt | None = None
+        while self._busy:  # polled: a lock or a join interrupted by Ctrl-C can be left held, or think itself done
+            try:
+                time.sleep(0.005)
+            except KeyboardInterrupt as again:
+                pressed = again
+        try:
+            thread.shutdown(wait=True)  # no batch is begun any more: the thread only ends
+        except KeyboardInterrupt as again:
+            pressed = again
+        if pressed is not None:
+            raise pressed
 
     def _written(self, batch: tuple[Any, ...]) -> None:
-        if self._failed:
-            return
+        self._busy = True
         try:
+            if self._failed:
+                return
             self._write(*batch)
         except BaseException:
             self._failed = True
             raise
+        finally:
+            self._busy = False

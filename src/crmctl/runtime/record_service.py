@@ -302,7 +302,7 @@ class RecordService:
                         if progress is not None:
                             progress(report.rows)
                 if report.rejected and not skip_invalid:
-                    raise _Rollback
+                    raise _Rollback  # after the batches before the first rejected row: one the store refuses wins
                 flush()
                 writes.finish()
         except _Rollback:
