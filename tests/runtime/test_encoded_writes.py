@@ -522,3 +522,45 @@ def test_an_import_stopped_while_a_batch_is_written_behind_writes_nothing(
         assert len(calls) == 2  # the batches waiting were dropped
         assert not [t for t in threading.enumerate() if t.name.startswith("crmctl-write")]
         assert store.count_records("acme") == 0 and store.head("acme") is None
+
+
+def test_ctrl_c_stops_a_postgresql_batch_waiting_behind_the_loop(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holds the tenant's chain, so the writing thread's first batch waits for it inside
+    PostgreSQL. Ctrl-C (a real SIGINT) must cancel that statement, which psycopg does only for the thread that
+    gets the interrupt: the import ends with nothing written, long before the other writer lets go."""
+    import signal
+    import threading
+    import time
+
+    import psycopg
+
+    stop = threading.Event()
+
+    def press_when_waiting(url: str) -> None:
+        with psycopg.connect(url, autocommit=True) as watcher:
+            while not stop.is_set():
+                waiting = watcher.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                if waiting.fetchone() == (1,):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    return
+                time.sleep(0.05)
+
+    with Store.open(StoreURL(pg_url)) as store, psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended('crmctl.events/acme', 0))")
+        presser = threading.Thread(target=press_when_waiting, args=(pg_url,))
+        presser.start()
+        lets_go = threading.Timer(30, other.close)  # if the statement is not cancelled: fail, rather than hang
+        lets_go.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                _pooled_import(store, tmp_path, monkeypatch, jobs=2)
+        finally:
+            stop.set()
+            presser.join(10)
+            lets_go.cancel()
+        assert time.monotonic() - started < 20
+        assert not [t for t in threading.enumerate() if t.name.startswith("crmctl-write")]
+        assert store.count_records("acme") == 0 and store.head("acme") is None

@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crmctl.errors import EnvironmentFailure, InputError
-from crmctl.interrupts import pressed
+from crmctl.interrupts import interruptible, pressed
 from crmctl.model.tenants import check_tenant
 from crmctl.runtime.storage.connection import ALL_TENANTS, canonical_json, select_columns
 from crmctl.runtime.storage.errors import StoreConflictError, StoreError, StoreMissingError
@@ -116,7 +116,7 @@ def connect_postgresql(target: StoreURL, *, read_only: bool, create: bool) -> Pg
         con.execute("SELECT set_config('crmctl.tenant', '', false)")  # no scope from the URL's options or the role
         if read_only:
             con.execute("SET default_transaction_read_only = on")
-        connection = PgConnection(con, target, read_only=read_only)
+        connection = interruptible(PgConnection(con, target, read_only=read_only))
         if not create or read_only:
             found = con.execute("SELECT to_regclass('meta') IS NOT NULL").fetchall()[0][0]
             if not found:
@@ -191,6 +191,12 @@ class PgConnection:
     def close(self) -> None:
         """Close the connection."""
         self._con.close()
+
+    def interrupt(self) -> None:
+        """Cancel the statement running on this connection, whichever thread runs it (`crmctl.interrupts`, after
+        Ctrl-C). psycopg cancels on its own only a statement of the thread that gets the `KeyboardInterrupt`; an
+        import's batches are written by a thread of their own (`runtime.batch_writes`)."""
+        self._con.cancel_safe(timeout=2)
 
     # -- statements -------------------------------------------------------------------------------------------------
 
