@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -129,22 +131,31 @@ def test_ctrl_c_is_not_hidden_by_a_batchs_error_and_writes_nothing_more() -> Non
     assert _writer_threads() == []
 
 
-def test_ctrl_c_pressed_again_while_a_batch_is_written_still_waits_for_it() -> None:
+def test_ctrl_c_pressed_again_while_a_batch_is_written_still_waits_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """A second Ctrl-C in `close` must not let the caller's rollback run beside the batch being written."""
-    log = Log(block=2)
-    pressed_again = threading.Event()
+    from crmctl.runtime import batch_writes
 
-    def press() -> None:
+    log = Log(block=2)
+    polling, pressed_again = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:  # `close` waiting for the batch being written
+        polling.set()
+        time.sleep(seconds)
+
+    def press_again_then_release() -> None:
+        assert polling.wait(10)
         pressed_again.set()
         os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        log.release.set()
 
+    monkeypatch.setattr(batch_writes, "time", SimpleNamespace(sleep=sleep))
     with pytest.raises(KeyboardInterrupt), BatchWrites(log) as writes:
         writes.behind(depth=5)
         for batch in (1, 2, 3):
             writes.write(batch)
         assert log.entered.wait(10)
-        threading.Timer(0.1, press).start()
-        threading.Timer(0.6, log.release.set).start()
+        threading.Thread(target=press_again_then_release).start()
         raise KeyboardInterrupt
     assert pressed_again.is_set() and log.release.is_set()
     assert log.batches == [1, 2]

@@ -42,7 +42,8 @@ outstanding; docs/benchmarks.md#parallel-import)."""
 
 
 class BatchWrites:
-    """Runs `write(*batch)` for each batch, in order: here until `behind` is called, then in a thread of its own."""
+    """Runs `write(*batch)` for each batch, in order: here until `behind` is called, then in a thread of its own.
+    One per import: not used again after `close`."""
 
     def __init__(self, write: Callable[..., None]) -> None:
         self._write = write
@@ -86,16 +87,18 @@ class BatchWrites:
     def close(self) -> None:
         """Drop the batches not yet begun, wait for the one being written, and end the thread (no error raised
         but a Ctrl-C pressed meanwhile, after the wait)."""
+        self._failed = True  # first; and before reading `_busy`: `_written` sets `_busy` before reading `_failed`
         if self._thread is None:
             return
         thread, self._thread = self._thread, None
-        self._failed = True  # before reading `_busy`: `_written` sets `_busy` before reading `_failed`
         self._pending.clear()
         thread.shutdown(wait=False, cancel_futures=True)  # the waiting ones: not begun, and never will be
         pressed: KeyboardInterrupt | None = None
-        while self._busy:  # polled: a lock or a join interrupted by Ctrl-C can be left held, or think itself done
+        while True:  # polled: a lock or a join interrupted by Ctrl-C can be left held, or think itself done
             try:
-                time.sleep(0.005)
+                while self._busy:
+                    time.sleep(0.005)
+                break
             except KeyboardInterrupt as again:
                 pressed = again
         try:
