@@ -77,6 +77,8 @@ def _stop_queries(stop: Any) -> None:
 
     while not stop.is_set():
         for connection in list(_stoppable):
+            if stop.is_set():  # the block ended: no call after it (a PostgreSQL cancel may take seconds)
+                return
             with suppress(Exception):  # closed meanwhile: nothing to stop
                 connection.interrupt()
         stop.wait(_REPEAT)

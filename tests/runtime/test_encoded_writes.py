@@ -524,43 +524,65 @@ def test_an_import_stopped_while_a_batch_is_written_behind_writes_nothing(
         assert store.count_records("acme") == 0 and store.head("acme") is None
 
 
+@pytest.mark.parametrize("server", ["answering", "hung"])
 def test_ctrl_c_stops_a_postgresql_batch_waiting_behind_the_loop(
-    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
 ) -> None:
     """Another writer holds the tenant's chain, so the writing thread's first batch waits for it inside
-    PostgreSQL. Ctrl-C (a real SIGINT) must cancel that statement, which psycopg does only for the thread that
-    gets the interrupt: the import ends with nothing written, long before the other writer lets go."""
+    PostgreSQL. Ctrl-C (a real SIGINT) must stop that statement, which psycopg does only for the thread that gets
+    the interrupt: by a cancel, or, when the server does not answer (its backend stopped, as on a hung host),
+    by cutting the connection `CANCEL_GRACE` seconds later. The import ends with nothing written, long before the
+    other writer lets go."""
     import signal
     import threading
     import time
 
     import psycopg
 
+    from crmctl.runtime.storage import postgresql_backend
+
+    monkeypatch.setattr(postgresql_backend, "CANCEL_GRACE", 1.0)
     stop = threading.Event()
+    stopped: list[int] = []
 
     def press_when_waiting(url: str) -> None:
         with psycopg.connect(url, autocommit=True) as watcher:
             while not stop.is_set():
-                waiting = watcher.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                if waiting.fetchone() == (1,):
+                waiting = watcher.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                pids = [pid for (pid,) in waiting.fetchall()]
+                if pids:
+                    if server == "hung":
+                        os.kill(pids[0], signal.SIGSTOP)
+                        stopped.append(pids[0])
                     os.kill(os.getpid(), signal.SIGINT)
                     return
                 time.sleep(0.05)
 
-    with Store.open(StoreURL(pg_url)) as store, psycopg.connect(pg_url, autocommit=True) as other:
+    with psycopg.connect(pg_url, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(hashtextextended('crmctl.events/acme', 0))")
         presser = threading.Thread(target=press_when_waiting, args=(pg_url,))
         presser.start()
-        lets_go = threading.Timer(30, other.close)  # if the statement is not cancelled: fail, rather than hang
+
+        def let_go() -> None:  # if the statement is not stopped: fail, rather than hang
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            other.close()
+
+        lets_go = threading.Timer(30, let_go)
         lets_go.start()
         started = time.monotonic()
         try:
-            with pytest.raises(KeyboardInterrupt):
+            with Store.open(StoreURL(pg_url)) as store, pytest.raises(KeyboardInterrupt):
                 _pooled_import(store, tmp_path, monkeypatch, jobs=2)
+            took = time.monotonic() - started
         finally:
             stop.set()
             presser.join(10)
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
             lets_go.cancel()
-        assert time.monotonic() - started < 20
+        assert took < 15
+        assert stopped or server == "answering"
         assert not [t for t in threading.enumerate() if t.name.startswith("crmctl-write")]
+    with Store.open(StoreURL(pg_url)) as store:
         assert store.count_records("acme") == 0 and store.head("acme") is None

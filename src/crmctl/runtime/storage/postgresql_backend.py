@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -66,6 +68,10 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FEW_ROWS = 50
 """Rows `insert` writes by one INSERT with parameters; more go by binary COPY."""
 _HINT = "pass --store to use another database, or a DuckDB file"
+CANCEL_GRACE = 6.0
+"""Seconds a statement may run on after its cancel (a hung server, a lost network) before `interrupt` cuts the
+connection: a second beyond psycopg's own bound (5 s) for the statement of the thread that gets Ctrl-C, which
+psycopg then closes itself."""
 
 
 def _arrow_type(field: pa.Field) -> str:
@@ -187,16 +193,36 @@ class PgConnection:
         self._depth = 0
         self._doomed = False
         self._tenant: str | None = None
+        self._cancelled: float | None = None  # when `interrupt` cancelled the statement still running
 
     def close(self) -> None:
         """Close the connection."""
         self._con.close()
 
     def interrupt(self) -> None:
-        """Cancel the statement running on this connection, whichever thread runs it (`crmctl.interrupts`, after
-        Ctrl-C). psycopg cancels on its own only a statement of the thread that gets the `KeyboardInterrupt`; an
-        import's batches are written by a thread of their own (`runtime.batch_writes`)."""
-        self._con.cancel_safe(timeout=2)
+        """Stop the statement running on this connection, whichever thread runs it (`crmctl.interrupts` calls this
+        every 0.2 s after Ctrl-C): cancel it, and if it still runs `CANCEL_GRACE` seconds later, cut the connection
+        (the server rolls its transaction back), as psycopg does for the statement of the thread that gets the
+        `KeyboardInterrupt`; an import's batches are written by a thread of their own (`runtime.batch_writes`)."""
+        from psycopg import pq
+
+        if self._con.closed or self._con.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
+            self._cancelled = None  # no statement running
+            return
+        now = time.monotonic()
+        if self._cancelled is None:
+            self._cancelled = now
+            self._con.cancel_safe(timeout=2)
+        elif now - self._cancelled >= CANCEL_GRACE:
+            self._cut()
+
+    def _cut(self) -> None:
+        """Shut the connection's socket down, under the thread waiting on it: its statement fails at once. (Closing
+        the connection here would free what that thread is using.)"""
+        import socket
+
+        with suppress(OSError), socket.socket(fileno=os.dup(self._con.pgconn.socket)) as cut:
+            cut.shutdown(socket.SHUT_RDWR)
 
     # -- statements -------------------------------------------------------------------------------------------------
 
