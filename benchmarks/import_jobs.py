@@ -24,7 +24,9 @@ With --jobs 2, each pair of imports is followed by the machine's own baseline (`
 divides (converting, checking and encoding the first 40,000 rows) done by one fresh process alone, then by two at
 once, without a pool. On a virtual machine two busy vCPUs rarely give twice the throughput of one; that ratio,
 measured beside each pair, is the ceiling of the import's speed-up, and the import's ratio over it is what the
-pool achieves of it. Nothing is checked against a target.
+pool achieves of it. On Linux each jobs-2 import also reports the machine's idle share while it ran (from
+/proc/stat: the part of two cores the import left unused) and its steal share (the part the hypervisor gave to
+other guests: the machine's drift, seen from inside). Nothing is checked against a target.
 """
 
 from __future__ import annotations
@@ -61,6 +63,25 @@ def _timed(spent: dict[str, float], name: str, method: Callable[..., Any]) -> Ca
             spent[name] = spent.get(name, 0.0) + time.process_time() - started
 
     return timed
+
+
+def cpu_shares() -> tuple[int, int, int] | None:
+    """The machine's CPU time so far, in clock ticks: idle (iowait included), stolen by the hypervisor, and all;
+    None where /proc/stat is not there."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle, iowait, steal = fields[3], fields[4], fields[7]  # after user, nice, system; before irq, softirq
+    return idle + iowait, steal, sum(fields)
+
+
+def shares_between(before: tuple[int, int, int] | None, after: tuple[int, int, int] | None) -> str:
+    """The idle and steal shares of the machine between two `cpu_shares`, as text."""
+    if before is None or after is None or after[2] == before[2]:
+        return "idle -, steal -"
+    idle, steal, total = (a - b for a, b in zip(after, before, strict=True))
+    return f"idle {idle / total:.0%}, steal {steal / total:.0%}"
 
 
 def time_import(
@@ -222,10 +243,14 @@ def main(argv: list[str] | None = None) -> int:
             best: dict[int, tuple[float, float, float]] = {}
             pairs: list[float] = []  # each run's jobs 1 / jobs 2, the two imports one after the other
             machine: list[float] = []  # each run's machine baseline (`machine_ratio`), measured right after them
+            shares: list[str] = []  # the machine's idle and steal shares during each run's jobs-N import
             for run in range(args.repeat):
                 walls = []
                 for jobs in (1, args.jobs):
+                    before = cpu_shares()
                     timed = time_import(source, directory / f"{kind}-{jobs}-{run}.duckdb", jobs)
+                    if jobs > 1:
+                        shares.append(shares_between(before, cpu_shares()))
                     best[jobs] = min(best.get(jobs, timed), timed)
                     walls.append(timed[0])
                 pairs.append(walls[0] / walls[1])
@@ -240,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.jobs} idle cores (CPU jobs 1 / max(this process, all / {args.jobs})); each run's pair: "
                 f"{', '.join(f'{ratio:.2f}x' for ratio in pairs)}, median {statistics.median(pairs):.2f}x"
             )
+            print(f"        the machine while jobs {args.jobs} ran, each run: {'; '.join(shares)}")
             if machine:
                 print(
                     f"        the machine: two processes doing the same work at once, each run: "
