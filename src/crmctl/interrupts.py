@@ -14,9 +14,9 @@ user's Ctrl-C whatever a library makes of it:
 - a query that swallowed it would still run to its end (a `COPY` of a whole store, a scan of a billion rows):
   every connection passed to `interruptible` is told to stop (its `interrupt()`: DuckDB's, or a cancel of the
   PostgreSQL statement running, whichever thread runs it), from a thread of its own, every 0.2 s from the Ctrl-C
-  until the block ends. The block's end stops that thread and waits for it: a
-  thread still inside DuckDB when the interpreter shuts down is torn down through DuckDB's C++ frames, and the
-  process aborts ("FATAL: exception not rethrown", exit -6 instead of 130).
+  until the block ends. The block's end stops that thread and waits for it: a thread still inside DuckDB when the
+  interpreter shuts down is torn down through DuckDB's C++ frames, and the process aborts ("FATAL: exception not
+  rethrown", exit -6 instead of 130).
 
 Only the main thread installs the handler, and only over Python's default one: a process started with Ctrl-C
 ignored (`nohup`, a background job) keeps ignoring it, and a server's own handler stays in place.

@@ -199,7 +199,7 @@ def write_array(values: Sequence[Any], type: pa.DataType) -> pa.Array:
     """`values` as an Arrow array of `type` for a batch the store writes, built in the C library's heap rather than
     Arrow's default pool. That pool (mimalloc) backs a big buffer with transparent huge pages and gives them back
     between batches; on a virtual machine first touching a huge page costs milliseconds, and building the 12 MB of
-    text of an import's 10,000 log entries took 6 us a row instead of 1.5-2 (docs/benchmarks.md#parallel-import).
+    text of an import's 10,000 log entries took 4-7 us a row against 0.5 warm (docs/benchmarks.md#parallel-import).
     The C library's heap keeps a freed buffer for the next batch."""
     import pyarrow as pa
 
